@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings array for every target, as Hummingbird does.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "signoff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "signoff", targets: ["signoff"]),
+        .library(name: "SignoffCrypto", targets: ["SignoffCrypto"]),
+        .library(name: "SignoffLedger", targets: ["SignoffLedger"]),
+        .library(name: "SignoffStore", targets: ["SignoffStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(
+            name: "SignoffCrypto",
+            dependencies: ["CSodium"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SignoffLedger",
+            dependencies: ["SignoffCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SignoffStore",
+            dependencies: [
+                "SignoffCrypto",
+                "SignoffLedger",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "signoff",
+            dependencies: [
+                "SignoffCrypto",
+                "SignoffLedger",
+                "SignoffStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "signoff-bench",
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffStore"],
+            path: "Benchmarks/signoff-bench",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SignoffTestSupport",
+            path: "Tests/SignoffTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SignoffCryptoTests",
+            dependencies: ["SignoffCrypto", "SignoffTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SignoffLedgerTests",
+            dependencies: ["SignoffLedger", "SignoffCrypto", "SignoffTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SignoffStoreTests",
+            dependencies: ["SignoffStore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SignoffCLITests",
+            dependencies: ["SignoffCrypto", "SignoffTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

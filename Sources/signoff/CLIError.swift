@@ -1,0 +1,59 @@
+import ArgumentParser
+import SignoffCrypto
+
+/// Exit codes, documented in `signoff --help`.
+enum ExitStatus {
+    static let failure: Int32 = 1
+    static let refused: Int32 = 2
+    static let verificationFailed: Int32 = 3
+    static let badInput: Int32 = 64
+}
+
+/// An error the CLI reports in one line and maps to a documented exit code.
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    let exitCode: Int32
+
+    static func badInput(_ message: String) -> CLIError { CLIError(message: message, exitCode: ExitStatus.badInput) }
+    static func failure(_ message: String) -> CLIError { CLIError(message: message, exitCode: ExitStatus.failure) }
+    static func verificationFailed(_ message: String) -> CLIError { CLIError(message: message, exitCode: ExitStatus.verificationFailed) }
+
+    var description: String { message }
+}
+
+extension CryptoError {
+    /// Which exit code a crypto failure maps to: malformed input is the caller's to fix; a key that
+    /// does not open or a file that fails its check is a verification failure.
+    var cliError: CLIError {
+        switch code {
+        case .corrupted, .badSignature, .thresholdNotMet: .verificationFailed(message)
+        case .fileIO, .libraryUnavailable: .failure(message)
+        default: .badInput(message)
+        }
+    }
+}
+
+/// Runs `body`, printing a failure as `signoff: error: …` on standard error and exiting with its code.
+func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as CLIError {
+        printError(error.message)
+        throw ExitCode(error.exitCode)
+    } catch let error as CryptoError {
+        let cli = error.cliError
+        printError(cli.message)
+        throw ExitCode(cli.exitCode)
+    }
+}
+
+func printError(_ message: String) {
+    var stderr = StandardError()
+    print("signoff: error: \(message)", to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleWriter.write(fd: 2, string)
+    }
+}

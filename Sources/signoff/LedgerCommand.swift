@@ -1,0 +1,2 @@
+import ArgumentParser
+struct LedgerCommand: AsyncParsableCommand { static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger operations.") }

@@ -1,0 +1,83 @@
+public import Foundation
+
+/// Paths and helpers shared by Signoff's test targets.
+public enum TestSupport {
+    /// The package root, found from this file's location so tests do not depend on the working directory.
+    public static let projectRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // SignoffTestSupport
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()
+
+    /// `../shared/testdata/<relative>` beside the project. Throws — never skips — when it is missing.
+    public static func sharedTestData(_ relative: String) throws -> URL {
+        let url = projectRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata").appendingPathComponent(relative)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TestSupportError("missing shared test data \(url.path): the tests need ../shared/testdata beside the project")
+        }
+        return url
+    }
+
+    /// A new empty temporary directory.
+    public static func temporaryDirectory(_ label: String = "signoff-test") throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    public struct ProcessResult: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// Runs a program to completion, feeding `input` on standard input.
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        input: [UInt8] = [],
+        environment: [String: String] = [:],
+        currentDirectory: URL? = nil
+    ) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+        let stdinPipe = Pipe(), stdoutPipe = Pipe(), stderrPipe = Pipe()
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        try process.run()
+        // Read both pipes concurrently so a chatty child never blocks on a full pipe.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var out = Data()
+        nonisolated(unsafe) var err = Data()
+        group.enter()
+        DispatchQueue.global().async { out = stdoutPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { err = stderrPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if !input.isEmpty { stdinPipe.fileHandleForWriting.write(Data(input)) }
+        try stdinPipe.fileHandleForWriting.close()
+        process.waitUntilExit()
+        group.wait()
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self)
+        )
+    }
+
+    /// Runs `Tests/python/<script>` with python3. The Python packages it needs (PyNaCl, securesystemslib)
+    /// are installed by `scripts/setup.sh`; a missing one fails the test rather than skipping it.
+    public static func runPython(_ script: String, _ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
+        let path = projectRoot.appendingPathComponent("Tests/python").appendingPathComponent(script).path
+        return try run("/usr/bin/env", ["python3", path] + arguments, input: input)
+    }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what Signoff needs on a fresh Debian machine, only when missing:
+# libsodium's and SQLite's headers (apt), and the Python libraries the interoperability tests use (pip).
+set -euo pipefail
+
+missing=()
+[ -f /usr/include/sodium.h ] || missing+=(libsodium-dev)
+[ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import nacl, securesystemslib" 2>/dev/null; then
+    echo "setup: installing PyNaCl and securesystemslib for the interoperability tests" >&2
+    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib
+fi
