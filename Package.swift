@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffStoreTests",
-            dependencies: ["SignoffStore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport"],
+            dependencies: ["SignoffStore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

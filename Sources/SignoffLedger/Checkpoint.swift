@@ -65,5 +65,11 @@ public struct SignedCheckpoint: Hashable, Sendable {
         self.note = note
     }
 
+    /// A checkpoint from a parsed note, without verifying its signature (storage reads back what it signed).
+    public init(parsed note: SignedNote) throws(LedgerError) {
+        self.checkpoint = try Checkpoint(parsing: note.text)
+        self.note = note
+    }
+
     public var serialized: String { note.serialized }
 }

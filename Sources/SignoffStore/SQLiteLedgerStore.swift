@@ -1,0 +1,309 @@
+internal import Foundation
+internal import GRDB
+public import SignoffCrypto
+public import SignoffLedger
+
+/// The ledger in one SQLite file: WAL mode, `synchronous=FULL` (a committed append survives power loss),
+/// and a busy timeout so the CLI and a server can share the file.
+public final class SQLiteLedgerStore: LedgerStore {
+    public struct Configuration: Sendable {
+        public var checkpointPolicy = CheckpointPolicy()
+        /// How long a writer waits for another process's transaction.
+        public var busyTimeoutSeconds: Double = 30
+        /// Milliseconds since the Unix epoch; injectable for tests.
+        public var clock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+        public init() {}
+    }
+
+    public let origin: String
+    public let verifierKey: NoteVerifierKey
+    let pool: DatabasePool
+    private let signingKey: Ed25519.SigningKey?
+    private let configuration: Configuration
+
+    /// Creates a new ledger database at `path` for `signingKey` (named `origin`). Refuses an existing file.
+    public static func create(path: String, origin: String, signingKey: Ed25519.SigningKey, configuration: Configuration = .init()) throws
+        -> SQLiteLedgerStore
+    {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError(.storage, "\(path) already exists; choose a new path (nothing was changed)")
+        }
+        let verifierKey: NoteVerifierKey
+        do { verifierKey = try NoteVerifierKey(name: origin, publicKey: signingKey.publicKey) } catch {
+            throw LedgerError(.invalidRequest, "origin: \(error.message)")
+        }
+        let pool = try openPool(path: path, configuration: configuration)
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO ledger_meta (key, value) VALUES ('origin', ?), ('verifier_key', ?)", arguments: [origin, verifierKey.description])
+        }
+        let store = SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, signingKey: signingKey, configuration: configuration)
+        return store
+    }
+
+    /// Opens an existing ledger. Without `signingKey` it can append and read but not sign checkpoints.
+    public static func open(path: String, signingKey: Ed25519.SigningKey? = nil, configuration: Configuration = .init()) throws -> SQLiteLedgerStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError(.storage, "no ledger database at \(path); create one with `signoff init --db \(path) --origin NAME`")
+        }
+        let pool = try openPool(path: path, configuration: configuration)
+        let meta = try pool.read { db in
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM ledger_meta").map { ($0[0] as String, $0[1] as String) })
+        }
+        guard let origin = meta["origin"], let keyText = meta["verifier_key"] else {
+            throw LedgerError(.storage, "\(path) is not a Signoff ledger (no origin or ledger key recorded)")
+        }
+        let verifierKey: NoteVerifierKey
+        do { verifierKey = try NoteVerifierKey(parsing: keyText) } catch {
+            throw LedgerError(.storage, "\(path): the recorded ledger key is malformed: \(error.message)")
+        }
+        if let signingKey, signingKey.publicKey != verifierKey.publicKey {
+            throw LedgerError(.invalidRequest, "the ledger key file does not belong to the ledger in \(path)")
+        }
+        return SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, signingKey: signingKey, configuration: configuration)
+    }
+
+    private init(pool: DatabasePool, origin: String, verifierKey: NoteVerifierKey, signingKey: Ed25519.SigningKey?, configuration: Configuration) {
+        self.pool = pool
+        self.origin = origin
+        self.verifierKey = verifierKey
+        self.signingKey = signingKey
+        self.configuration = configuration
+    }
+
+    static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(configuration.busyTimeoutSeconds)
+        config.prepareDatabase { db in
+            // FULL: the WAL is synced at every commit, so an acknowledged append survives power loss.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        var migrator = DatabaseMigrator()
+        for migration in SQLiteSchema.migrations {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
+        try migrator.migrate(pool)
+        return pool
+    }
+
+    // MARK: Appending
+
+    public func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry] {
+        guard !drafts.isEmpty else { return [] }
+        let now = configuration.clock()
+        return try await pool.write { db in
+            var head = try Self.head(db)
+            var appended: [LedgerEntry] = []
+            appended.reserveCapacity(drafts.count)
+            let insertEntry = try db.cachedStatement(
+                sql: "INSERT INTO ledger_entry (sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            let insertNode = try db.cachedStatement(sql: "INSERT INTO merkle_node (last_sequence, level, hash) VALUES (?, ?, ?)")
+            for draft in drafts {
+                let entry = try LedgerEntry(
+                    sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
+                let leaf = entry.leafHash
+                head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
+                try insertEntry.execute(arguments: [
+                    Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor,
+                    Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes),
+                ])
+                for (id, hash) in head.frontier.append(leaf) {
+                    try insertNode.execute(arguments: [Int64(id.lastLeaf), id.level, Data(hash.bytes)])
+                }
+                appended.append(entry)
+            }
+            try self.checkpointIfDue(db, head: head, now: now, force: false)
+            return appended
+        }
+    }
+
+    public func signCheckpoint() async throws -> SignedCheckpoint? {
+        let now = configuration.clock()
+        return try await pool.write { db in
+            let head = try Self.head(db)
+            try self.checkpointIfDue(db, head: head, now: now, force: true)
+            return try Self.latestCheckpoint(db)
+        }
+    }
+
+    /// The newest state, read inside the write transaction so that several processes sharing the file never fork.
+    private struct Head {
+        var frontier: MerkleFrontier
+        var chain: SHA256Digest
+    }
+
+    private static func head(_ db: Database) throws -> Head {
+        guard let row = try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1") else {
+            return Head(frontier: MerkleFrontier(), chain: HashChain.genesis)
+        }
+        let size = UInt64(row[0] as Int64) + 1
+        let reader = SQLiteNodeReader(db: db)
+        let hashes = try MerkleFrontier.nodeIDs(forSize: size).map { try reader.hash(of: $0) }
+        return Head(frontier: try MerkleFrontier(size: size, hashes: hashes), chain: try digest(row[1]))
+    }
+
+    private func checkpointIfDue(_ db: Database, head: Head, now: Int64, force: Bool) throws {
+        guard let signingKey else { return }
+        let size = head.frontier.size
+        let last = try Row.fetchOne(db, sql: "SELECT tree_size, signed_at_ms, root_hash FROM checkpoint ORDER BY tree_size DESC LIMIT 1")
+        let lastSize = last.map { UInt64($0[0] as Int64) }
+        if let lastSize, lastSize >= size { return }  // nothing new to sign
+        if !force, let last, let lastSize {
+            let policy = configuration.checkpointPolicy
+            let dueByCount = size - lastSize >= policy.everyEntries
+            let dueByTime = now - (last[1] as Int64) >= policy.everySeconds * 1000
+            guard dueByCount || dueByTime else { return }
+        }
+        let root = head.frontier.rootHash
+        // Never sign two inconsistent checkpoints: prove the new tree extends the last signed one.
+        if let last, let lastSize, lastSize > 0 {
+            let proof = try MerkleProofBuilder(reader: SQLiteNodeReader(db: db)).consistencyProof(from: lastSize, to: size)
+            try MerkleVerifier.verifyConsistency(
+                oldSize: lastSize, newSize: size, proof: proof.map(\.bytes), oldRoot: try Self.digest(last[2]).bytes, newRoot: root.bytes)
+        }
+        let signed = try SignedCheckpoint(signing: Checkpoint(origin: origin, size: size, rootHash: root), with: signingKey)
+        try db.execute(
+            sql: "INSERT INTO checkpoint (tree_size, root_hash, signed_at_ms, note) VALUES (?, ?, ?, ?)",
+            arguments: [Int64(size), Data(root.bytes), now, signed.serialized])
+    }
+
+    // MARK: Reading
+
+    public func size() async throws -> UInt64 {
+        try await pool.read { db in try Self.size(db) }
+    }
+
+    static func size(_ db: Database) throws -> UInt64 {
+        try Int64.fetchOne(db, sql: "SELECT MAX(sequence) + 1 FROM ledger_entry").map(UInt64.init) ?? 0
+    }
+
+    public func entry(at sequence: UInt64) async throws -> LedgerEntry {
+        try await pool.read { db in
+            guard let data = try Data.fetchOne(db, sql: "SELECT entry FROM ledger_entry WHERE sequence = ?", arguments: [Int64(sequence)]) else {
+                throw LedgerError(.invalidRequest, "no entry \(sequence) in the ledger")
+            }
+            return try LedgerEntry(decoding: [UInt8](data))
+        }
+    }
+
+    public func rootHash(size: UInt64) async throws -> SHA256Digest {
+        try await pool.read { db in
+            try Self.checkSize(size, db)
+            return try MerkleProofBuilder(reader: SQLiteNodeReader(db: db)).rootHash(size: size)
+        }
+    }
+
+    public func inclusionProof(index: UInt64, size: UInt64) async throws -> [SHA256Digest] {
+        try await pool.read { db in
+            try Self.checkSize(size, db)
+            return try MerkleProofBuilder(reader: SQLiteNodeReader(db: db)).inclusionProof(index: index, size: size)
+        }
+    }
+
+    public func consistencyProof(from oldSize: UInt64, to newSize: UInt64) async throws -> [SHA256Digest] {
+        try await pool.read { db in
+            try Self.checkSize(newSize, db)
+            return try MerkleProofBuilder(reader: SQLiteNodeReader(db: db)).consistencyProof(from: oldSize, to: newSize)
+        }
+    }
+
+    private static func checkSize(_ size: UInt64, _ db: Database) throws {
+        let current = try Self.size(db)
+        guard size <= current else { throw LedgerError(.invalidRequest, "the ledger has \(current) entries, not \(size)") }
+    }
+
+    public func latestCheckpoint() async throws -> SignedCheckpoint? {
+        try await pool.read { db in try Self.latestCheckpoint(db) }
+    }
+
+    private static func latestCheckpoint(_ db: Database) throws -> SignedCheckpoint? {
+        guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoint ORDER BY tree_size DESC LIMIT 1") else { return nil }
+        let parsed = try SignedNote(parsing: note)
+        return try SignedCheckpoint(parsed: parsed)
+    }
+
+    static func digest(_ value: DatabaseValue) throws -> SHA256Digest {
+        guard let data = Data.fromDatabaseValue(value) else { throw LedgerError(.storage, "a stored hash is not a blob") }
+        do { return try SHA256Digest(bytes: [UInt8](data)) } catch { throw LedgerError(.storage, "a stored hash is not 32 bytes") }
+    }
+
+    // MARK: Verification
+
+    public func verifyAll(
+        trustedKey: NoteVerifierKey, allowUncoveredTail: Bool = false, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) async throws -> VerificationReport {
+        try await pool.read { db in
+            let total = try Self.size(db)
+            let checkpoints = try Row.fetchAll(db, sql: "SELECT tree_size, note FROM checkpoint ORDER BY tree_size").map {
+                (size: UInt64($0[0] as Int64), note: $0[1] as String)
+            }
+            var verifier: LedgerVerifier
+            do { verifier = try LedgerVerifier(ledgerKey: trustedKey, checkpoints: checkpoints) } catch let error as LedgerVerificationFailure {
+                return VerificationReport(entries: 0, storedNodes: 0, checkpoints: checkpoints.count, rootHash: Merkle.emptyRoot, failure: error)
+            }
+            if trustedKey != self.verifierKey {
+                let failure = LedgerVerificationFailure(
+                    .checkpointSignature, "the ledger key recorded in the database is not the trusted ledger key \(trustedKey.keyIDHex)")
+                return VerificationReport(entries: 0, storedNodes: 0, checkpoints: 0, rootHash: Merkle.emptyRoot, failure: failure)
+            }
+            let entries = try Row.fetchCursor(
+                db, sql: "SELECT sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash FROM ledger_entry ORDER BY sequence")
+            let nodes = try Row.fetchCursor(db, sql: "SELECT last_sequence, level, hash FROM merkle_node ORDER BY last_sequence, level")
+            var pendingNode: StoredNode? = try nodes.next().map(Self.storedNode)
+            var nodeCount: UInt64 = 0
+            var failure: LedgerVerificationFailure?
+            do {
+                while let row = try entries.next() {
+                    let stored = StoredEntry(
+                        sequence: UInt64(bitPattern: row[0] as Int64), timeMilliseconds: row[1], kind: row[2], actor: row[3],
+                        encoded: [UInt8](row[4] as Data), leafHash: [UInt8](row[5] as Data), chainHash: [UInt8](row[6] as Data))
+                    var closed: [StoredNode] = []
+                    while let node = pendingNode, node.id.lastLeaf <= stored.sequence {
+                        closed.append(node)
+                        nodeCount += 1
+                        pendingNode = try nodes.next().map(Self.storedNode)
+                    }
+                    try verifier.verify(entry: stored, closedNodes: closed)
+                    if let progress, verifier.entriesVerified % 65_536 == 0 { progress(verifier.entriesVerified, total) }
+                }
+                if let node = pendingNode {
+                    throw LedgerVerificationFailure(.nodeUnexpected, sequence: node.id.firstLeaf, "stored subtree hash \(node.id) lies beyond the ledger's end")
+                }
+                try verifier.finish(allowUncoveredTail: allowUncoveredTail)
+            } catch let error as LedgerVerificationFailure {
+                failure = error
+            }
+            progress?(verifier.entriesVerified, total)
+            return VerificationReport(
+                entries: verifier.entriesVerified, storedNodes: nodeCount, checkpoints: verifier.checkpointsVerified,
+                rootHash: verifier.rootHash, failure: failure)
+        }
+    }
+
+    private static func storedNode(_ row: Row) -> StoredNode {
+        let lastSequence = UInt64(bitPattern: row[0] as Int64)
+        let level = row[1] as Int
+        let index = level >= 1 && level < 64 ? (lastSequence + 1) >> UInt64(level) - 1 : UInt64.max
+        return StoredNode(id: MerkleNodeID(level: level, index: index), hash: [UInt8](row[2] as Data))
+    }
+}
+
+/// Reads stored subtree hashes: level 0 from `ledger_entry.leaf_hash`, higher levels from `merkle_node`.
+struct SQLiteNodeReader: MerkleNodeReader {
+    let db: Database
+
+    func hash(of node: MerkleNodeID) throws -> SHA256Digest {
+        let value: DatabaseValue?
+        if node.level == 0 {
+            value = try DatabaseValue.fetchOne(
+                db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entry WHERE sequence = ?"), arguments: [Int64(node.index)])
+        } else {
+            value = try DatabaseValue.fetchOne(
+                db.cachedStatement(sql: "SELECT hash FROM merkle_node WHERE last_sequence = ? AND level = ?"),
+                arguments: [Int64(node.lastLeaf), node.level])
+        }
+        guard let value else { throw LedgerError(.storage, "stored subtree hash \(node) is missing; run `signoff audit verify --db`") }
+        return try SQLiteLedgerStore.digest(value)
+    }
+}

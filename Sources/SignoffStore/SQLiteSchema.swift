@@ -1,0 +1,45 @@
+/// The SQLite schema as numbered migrations. The same SQL is in `schema/sqlite/NNNN_name.sql`; a test keeps
+/// the two identical. A shipped migration is never edited: add a new one.
+enum SQLiteSchema {
+    static let migrations: [(name: String, sql: String)] = [
+        ("0001_ledger", ledger)
+    ]
+
+    static let ledger = """
+        -- Signoff ledger: append-only entries, stored Merkle subtree hashes, signed checkpoints.
+        -- Specified in schema/ledger.md.
+
+        CREATE TABLE ledger_meta (
+            key   TEXT PRIMARY KEY NOT NULL,   -- 'origin', 'verifier_key'
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE ledger_entry (
+            sequence   INTEGER PRIMARY KEY NOT NULL CHECK (sequence >= 0),  -- position, from 0
+            time_ms    INTEGER NOT NULL,        -- milliseconds since the Unix epoch, UTC
+            kind       TEXT NOT NULL,
+            actor      TEXT NOT NULL,
+            entry      BLOB NOT NULL,           -- the exact encoded bytes that are hashed
+            leaf_hash  BLOB NOT NULL CHECK (length(leaf_hash) = 32),   -- SHA-256(0x00 || entry)
+            chain_hash BLOB NOT NULL CHECK (length(chain_hash) = 32)   -- SHA-256(previous chain_hash || leaf_hash)
+        );
+        CREATE INDEX ledger_entry_kind ON ledger_entry (kind, sequence);
+        CREATE INDEX ledger_entry_time ON ledger_entry (time_ms);
+
+        -- Complete subtrees of level >= 1 (level 0 is ledger_entry.leaf_hash). Keyed by the sequence number of
+        -- the leaf whose append completed the node, so a scan in key order meets nodes in the order they close.
+        CREATE TABLE merkle_node (
+            last_sequence INTEGER NOT NULL,     -- ((node_index + 1) << level) - 1
+            level         INTEGER NOT NULL CHECK (level >= 1 AND level < 64),
+            hash          BLOB NOT NULL CHECK (length(hash) = 32),
+            PRIMARY KEY (last_sequence, level)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE checkpoint (
+            tree_size    INTEGER PRIMARY KEY NOT NULL,
+            root_hash    BLOB NOT NULL CHECK (length(root_hash) = 32),
+            signed_at_ms INTEGER NOT NULL,
+            note         TEXT NOT NULL          -- the C2SP signed note, exactly as signed
+        );
+        """
+}

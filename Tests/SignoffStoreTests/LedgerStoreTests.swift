@@ -1,0 +1,187 @@
+import Foundation
+import GRDB
+import SignoffCrypto
+import SignoffLedger
+@testable import SignoffStore
+import SignoffTestSupport
+import Testing
+
+/// A fresh ledger database in a temporary directory.
+struct LedgerFixture {
+    let directory: URL
+    let path: String
+    let key: Ed25519.SigningKey
+    let store: SQLiteLedgerStore
+    var verifierKey: NoteVerifierKey { store.verifierKey }
+
+    init(checkpointEvery: UInt64 = 100, everySeconds: Int64 = 3600, clock: (@Sendable () -> Int64)? = nil) throws {
+        directory = try TestSupport.temporaryDirectory("signoff-store")
+        path = directory.appendingPathComponent("ledger.sqlite").path
+        key = Ed25519.SigningKey()
+        var configuration = SQLiteLedgerStore.Configuration()
+        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: checkpointEvery, everySeconds: everySeconds)
+        if let clock { configuration.clock = clock }
+        store = try SQLiteLedgerStore.create(path: path, origin: "signoff.test/ledger", signingKey: key, configuration: configuration)
+    }
+
+    func fill(_ count: Int, batch: Int = 50) async throws {
+        var i = 0
+        while i < count {
+            let n = min(batch, count - i)
+            _ = try await store.append((i..<i + n).map { EntryDraft(kind: "test.event", actor: "user\($0 % 7)", payload: Array("{\"n\":\($0)}".utf8)) })
+            i += n
+        }
+    }
+
+    /// A second connection that bypasses the library, as an attacker with file access would.
+    func attacker() throws -> DatabaseQueue { try DatabaseQueue(path: path) }
+
+    func verify() async throws -> VerificationReport {
+        try await store.verifyAll(trustedKey: verifierKey, allowUncoveredTail: false, progress: nil)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+@Suite("SQLite ledger store")
+struct LedgerStoreTests {
+    @Test("The SQL in schema/sqlite matches the migrations the store applies")
+    func schemaFilesMatch() throws {
+        for migration in SQLiteSchema.migrations {
+            let url = TestSupport.projectRoot.appendingPathComponent("schema/sqlite/\(migration.name).sql")
+            #expect(try String(contentsOf: url, encoding: .utf8) == migration.sql + "\n", "\(url.path) differs from SQLiteSchema.\(migration.name)")
+        }
+    }
+
+    @Test("WAL mode and synchronous=FULL are in force")
+    func durabilitySettings() async throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.remove() }
+        let (journal, synchronous) = try await fixture.store.pool.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+        }
+        #expect(journal == "wal")
+        #expect(synchronous == 2)  // FULL
+    }
+
+    @Test("Appends are numbered from 0; roots and proofs from stored nodes match the in-memory tree")
+    func appendAndProve() async throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.remove() }
+        try await fixture.fill(777)
+        #expect(try await fixture.store.size() == 777)
+        var leaves: [SHA256Digest] = []
+        for i in 0..<777 {
+            let entry = try await fixture.store.entry(at: UInt64(i))
+            #expect(entry.sequence == UInt64(i))
+            leaves.append(entry.leafHash)
+        }
+        for size in [1, 2, 3, 100, 511, 512, 513, 777] {
+            #expect(try await fixture.store.rootHash(size: UInt64(size)) == Merkle.rootHash(leaves: Array(leaves[..<size])))
+        }
+        let root = try await fixture.store.rootHash(size: 777).bytes
+        for index in [0, 1, 376, 511, 512, 776] {
+            let proof = try await fixture.store.inclusionProof(index: UInt64(index), size: 777).map(\.bytes)
+            try MerkleVerifier.verifyInclusion(leafHash: leaves[index].bytes, index: UInt64(index), size: 777, proof: proof, root: root)
+        }
+        for old in [1, 5, 100, 512, 776] {
+            let proof = try await fixture.store.consistencyProof(from: UInt64(old), to: 777).map(\.bytes)
+            let oldRoot = try await fixture.store.rootHash(size: UInt64(old)).bytes
+            try MerkleVerifier.verifyConsistency(oldSize: UInt64(old), newSize: 777, proof: proof, oldRoot: oldRoot, newRoot: root)
+        }
+        await #expect(throws: LedgerError.self) { try await fixture.store.inclusionProof(index: 0, size: 778) }
+        await #expect(throws: LedgerError.self) { try await fixture.store.entry(at: 777) }
+    }
+
+    @Test("Checkpoints are signed every N entries, and by time when entries are few")
+    func checkpointPolicy() async throws {
+        let now = Clock()
+        let fixture = try LedgerFixture(checkpointEvery: 10, everySeconds: 60, clock: { now.value })
+        defer { fixture.remove() }
+        try await fixture.fill(25, batch: 1)
+        #expect(try await fixture.store.latestCheckpoint()?.checkpoint.size == 21)  // first entry, then every 10
+        now.advance(seconds: 61)
+        try await fixture.fill(1, batch: 1)
+        let latest = try #require(try await fixture.store.latestCheckpoint())
+        #expect(latest.checkpoint.size == 26)
+        _ = try SignedCheckpoint(verifying: latest.serialized, with: fixture.verifierKey)
+        #expect(latest.checkpoint.rootHash == (try await fixture.store.rootHash(size: 26)))
+        // signCheckpoint covers the tail on demand, and does nothing when the tree is already covered.
+        try await fixture.fill(3, batch: 1)
+        #expect(try await fixture.store.signCheckpoint()?.checkpoint.size == 29)
+        #expect(try await fixture.store.signCheckpoint()?.checkpoint.size == 29)
+        #expect(try await fixture.verify().isValid)
+    }
+
+    @Test("Without the ledger key the store appends but signs nothing, and verification reports the uncovered tail")
+    func noSigningKey() async throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.remove() }
+        try await fixture.fill(5)
+        let readOnlyKey = try SQLiteLedgerStore.open(path: fixture.path)
+        _ = try await readOnlyKey.append([EntryDraft(kind: "k", actor: "a", payload: [])])
+        #expect(try await readOnlyKey.signCheckpoint()?.checkpoint.size == 5)
+        let report = try await fixture.verify()
+        #expect(report.failure?.kind == .uncoveredEntries)
+        #expect(report.failure?.sequence == 5)
+        #expect(throws: LedgerError.self) { try SQLiteLedgerStore.open(path: fixture.path, signingKey: Ed25519.SigningKey()) }
+    }
+
+    @Test("Group commit: 400 concurrent appends get distinct sequence numbers in fewer transactions, chain intact")
+    func groupCommit() async throws {
+        let fixture = try LedgerFixture(checkpointEvery: 1000)
+        defer { fixture.remove() }
+        let writer = LedgerWriter(store: fixture.store)
+        let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for i in 0..<400 {
+                group.addTask { try await writer.append(EntryDraft(kind: "c", actor: "task\(i)", payload: Array("\(i)".utf8))).sequence }
+            }
+            return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+        }
+        #expect(Set(sequences) == Set(0..<400))
+        let transactions = await writer.transactions
+        #expect(transactions < 400)
+        _ = try await fixture.store.signCheckpoint()
+        let report = try await fixture.verify()
+        #expect(report.isValid, "\(report.failure?.message ?? "")")
+        #expect(report.entries == 400)
+    }
+
+    @Test("A bad draft in a batch fails alone; the others are committed")
+    func badDraftIsolated() async throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.remove() }
+        let writer = LedgerWriter(store: fixture.store)
+        let good1 = Task { try await writer.append(EntryDraft(kind: "ok", actor: "a", payload: [])) }
+        let bad = Task { try await writer.append(EntryDraft(kind: "", actor: "a", payload: [])) }
+        let good2 = Task { try await writer.append(EntryDraft(kind: "ok", actor: "b", payload: [])) }
+        _ = try await (good1.value, good2.value)
+        await #expect(throws: LedgerError.self) { try await bad.value }
+        #expect(try await fixture.store.size() == 2)
+    }
+
+    @Test("Two stores on one file (CLI and server) never fork the chain")
+    func twoWriters() async throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.remove() }
+        let second = try SQLiteLedgerStore.open(path: fixture.path, signingKey: fixture.key)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<60 {
+                let store: SQLiteLedgerStore = i % 2 == 0 ? fixture.store : second
+                group.addTask { _ = try await store.append([EntryDraft(kind: "k", actor: "a\(i)", payload: [])]) }
+            }
+            try await group.waitForAll()
+        }
+        try await second.signCheckpoint()
+        let report = try await fixture.verify()
+        #expect(report.isValid, "\(report.failure?.message ?? "")")
+        #expect(report.entries == 60)
+    }
+}
+
+final class Clock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var milliseconds: Int64 = 1_790_000_000_000
+    var value: Int64 { lock.withLock { milliseconds } }
+    func advance(seconds: Int64) { lock.withLock { milliseconds += seconds * 1000 } }
+}
