@@ -1,5 +1,6 @@
 import ArgumentParser
 import SignoffCrypto
+import SignoffLedger
 
 /// Exit codes, documented in `signoff --help`.
 enum ExitStatus {
@@ -44,6 +45,16 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         let cli = error.cliError
         printError(cli.message)
         throw ExitCode(cli.exitCode)
+    } catch let error as LedgerError {
+        let cli = error.cliError
+        printError(cli.message)
+        throw ExitCode(cli.exitCode)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        // Storage errors and the like: a local operator needs the text to act on it.
+        printError("\(error)")
+        throw ExitCode(ExitStatus.failure)
     }
 }
 

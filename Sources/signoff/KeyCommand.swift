@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SignoffCrypto
 
 struct KeyCommand: AsyncParsableCommand {
@@ -31,11 +32,14 @@ struct KeyCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 try NoteVerifierKey.validate(name: name)
+                let publicPath = out + ".pub"
+                for existing in [out, publicPath] where FileManager.default.fileExists(atPath: existing) {
+                    throw CLIError.badInput("\(existing) already exists; choose another --out (nothing was written)")
+                }
                 let secret = try passphrase.passphrase(purpose: "new key \"\(name)\"", confirm: true)
                 let key = Ed25519.SigningKey()
                 let sealed = try SealedKeyFile.seal(key, name: name, passphrase: secret, allowEmptyPassphrase: insecureNoPassphrase)
                 let verifierKey = try NoteVerifierKey(name: name, publicKey: key.publicKey)
-                let publicPath = out + ".pub"
                 // Write the public file first: if the private one then fails, nothing secret is left behind.
                 try KeyFiles.writeVerifierKey(verifierKey, path: publicPath)
                 try KeyFiles.createExclusive(path: out, bytes: sealed, mode: 0o600)

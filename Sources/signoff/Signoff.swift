@@ -9,7 +9,7 @@ struct Signoff: AsyncParsableCommand {
         commandName: "signoff",
         abstract: "Deployment approvals with a tamper-evident, offline-verifiable audit ledger.",
         discussion: """
-            Every approval is signed, bound to the exact bundle digest, and recorded in a hash-chained
+            Every approval is signed, bound to the exact bundle digest, and recorded in a hash-chained \
             Merkle-tree ledger that an auditor can verify offline with nothing but a public key.
 
             Exit codes:
@@ -20,6 +20,6 @@ struct Signoff: AsyncParsableCommand {
               64  bad input (usage, malformed file or value)
             """,
         version: version,
-        subcommands: [KeyCommand.self, LedgerCommand.self]
+        subcommands: [KeyCommand.self, InitCommand.self, CheckpointCommand.self, AuditCommand.self]
     )
 }

@@ -17,6 +17,25 @@ public enum TestSupport {
         return url
     }
 
+    /// The built `signoff` executable, next to the test bundle (`swift build --build-tests` builds both).
+    public static var signoffExecutable: String {
+        get throws {
+            let candidates = [
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("signoff"),
+                projectRoot.appendingPathComponent(".build/debug/signoff"),
+            ]
+            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                throw TestSupportError("the signoff executable is not built; run `swift build --build-tests` first")
+            }
+            return found.path
+        }
+    }
+
+    /// Runs the built `signoff` with `arguments`.
+    public static func signoff(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> ProcessResult {
+        try run(try signoffExecutable, arguments, environment: environment, currentDirectory: directory)
+    }
+
     /// A new empty temporary directory.
     public static func temporaryDirectory(_ label: String = "signoff-test") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")

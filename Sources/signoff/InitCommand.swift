@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import SignoffCrypto
+import SignoffLedger
+import SignoffStore
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a new ledger database and its ledger key (sealed under a passphrase).",
+        discussion: """
+            Writes DB, DB.ledger-key (the sealed private key that signs checkpoints, mode 0600) and
+            DB.ledger-key.pub (the verifier key auditors use). The first entry records the ledger's origin and key,
+            and a first checkpoint is signed.
+            """
+    )
+
+    @OptionGroup var ledger: LedgerOptions
+
+    @Option(help: "The ledger's origin: the first line of every checkpoint and the ledger key's name, e.g. signoff.example.com/prod.")
+    var origin: String
+
+    @Flag(help: "Allow an empty ledger key passphrase.")
+    var insecureNoPassphrase = false
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let path = try ledger.databasePath
+            let keyPath = try ledger.ledgerKeyPath
+            try NoteVerifierKey.validate(name: origin)
+            for existing in [path, keyPath, keyPath + ".pub"] where FileManager.default.fileExists(atPath: existing) {
+                throw CLIError.badInput("\(existing) already exists; choose another --db (nothing was changed)")
+            }
+            let secret = try ledger.passphrase.read(purpose: "new ledger key", confirm: true)
+            let key = Ed25519.SigningKey()
+            let sealed = try SealedKeyFile.seal(key, name: origin, passphrase: secret, allowEmptyPassphrase: insecureNoPassphrase)
+            let verifierKey = try NoteVerifierKey(name: origin, publicKey: key.publicKey)
+            try KeyFiles.writeVerifierKey(verifierKey, path: keyPath + ".pub")
+            try KeyFiles.createExclusive(path: keyPath, bytes: sealed, mode: 0o600)
+            let store = try SQLiteLedgerStore.create(path: path, origin: origin, signingKey: key)
+            let payload = try JSONSerialization.data(
+                withJSONObject: ["origin": origin, "ledger_key": verifierKey.description, "format": "signoff-ledger/1"],
+                options: [.sortedKeys, .withoutEscapingSlashes])
+            _ = try await store.append([EntryDraft(kind: "ledger.initialized", actor: "system", payload: [UInt8](payload))])
+            let checkpoint = try await store.signCheckpoint()
+            if json {
+                print(JSONOutput.object([
+                    "db": .string(path), "origin": .string(origin), "ledger_key_file": .string(keyPath),
+                    "verifier_key": .string(verifierKey.description), "checkpoint": .string(checkpoint?.serialized ?? ""),
+                ]))
+            } else {
+                print("Initialised ledger \"\(origin)\" in \(path)")
+                print("  ledger key (sealed, mode 0600): \(keyPath)")
+                print("  verifier key:                   \(keyPath).pub")
+                print("  \(verifierKey)")
+            }
+        }
+    }
+}
+
+struct CheckpointCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Print the newest signed checkpoint (a C2SP signed note), or the ledger's verifier key."
+    )
+
+    @OptionGroup var ledger: LedgerOptions
+
+    @Flag(help: "Print the ledger's verifier key line (NAME+KEYIDHEX+BASE64KEY) instead.")
+    var verifierKey = false
+
+    @Flag(help: "Sign a checkpoint of the current tree first (needs the ledger key).")
+    var sign = false
+
+    func run() async throws {
+        try await reportingErrors {
+            if verifierKey {
+                print(try ledger.openForReading().verifierKey)
+                return
+            }
+            let store = sign ? try ledger.openForWriting() : try ledger.openForReading()
+            let checkpoint = sign ? try await store.signCheckpoint() : try await store.latestCheckpoint()
+            guard let checkpoint else { throw CLIError.failure("the ledger has no signed checkpoint yet; run `signoff checkpoint --sign`") }
+            print(checkpoint.serialized, terminator: "")
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Verify the ledger.",
+        subcommands: [Verify.self]
+    )
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the whole ledger database: every entry, the hash chain, every stored subtree hash and every checkpoint.",
+            discussion: "Exit 0 when everything verifies, 3 when anything does not (the first bad sequence number is named)."
+        )
+
+        @OptionGroup var ledger: LedgerOptions
+
+        @Option(help: "The trusted ledger verifier key file (default: DB.ledger-key.pub). Never taken from the database itself.")
+        var logKey: String?
+
+        @Flag(help: "Accept entries after the newest checkpoint (a ledger that is still being written).")
+        var allowUncoveredTail = false
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        func run() async throws {
+            try await reportingErrors {
+                let keyPath = try logKey ?? (ledger.ledgerKeyPath + ".pub")
+                let trusted = try KeyFiles.readVerifierKey(path: keyPath)
+                let store = try ledger.openForReading()
+                let showProgress = !json && Terminal.standardErrorIsTerminal
+                let started = ContinuousClock.now
+                let report = try await store.verifyAll(trustedKey: trusted, allowUncoveredTail: allowUncoveredTail) { done, total in
+                    if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done)/\(total) entries") }
+                }
+                if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+                let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+                if json {
+                    var object: [String: JSONOutput] = [
+                        "valid": .bool(report.isValid), "entries": .int(Int(report.entries)), "checkpoints": .int(report.checkpoints),
+                        "subtree_hashes": .int(Int(report.storedNodes)), "root_hash": .string(report.rootHash.description),
+                    ]
+                    if let failure = report.failure {
+                        object["failure"] = .object([
+                            "kind": .string(failure.kind.rawValue), "message": .string(failure.message),
+                            "sequence": failure.sequence.map { .int(Int($0)) } ?? .null,
+                            "checkpoint_size": failure.checkpointSize.map { .int(Int($0)) } ?? .null,
+                        ])
+                    }
+                    print(JSONOutput.object(object))
+                } else if report.isValid {
+                    print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified in \(String(format: "%.2f", seconds)) s")
+                    print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
+                }
+                if let failure = report.failure {
+                    if !json { printError("verification FAILED: \(failure.message)") }
+                    throw ExitCode(ExitStatus.verificationFailed)
+                }
+            }
+        }
+    }
+}

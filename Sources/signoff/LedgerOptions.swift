@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import SignoffCrypto
+import SignoffLedger
+import SignoffStore
+
+/// The ledger database and its key: `--db` (or `SIGNOFF_DB`), the sealed ledger key beside it, and its passphrase.
+struct LedgerOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite ledger database (default: $SIGNOFF_DB).")
+    var db: String?
+
+    @Option(name: .long, help: "The sealed ledger key (default: DB.ledger-key).")
+    var ledgerKey: String?
+
+    @Option(name: .long, help: "Read the ledger key's passphrase from this file. Otherwise SIGNOFF_LEDGER_PASSPHRASE, otherwise a prompt.")
+    var ledgerPassphraseFile: String?
+
+    var databasePath: String {
+        get throws {
+            if let db { return db }
+            if let env = ProcessInfo.processInfo.environment["SIGNOFF_DB"], !env.isEmpty { return env }
+            throw CLIError.badInput("no database: pass --db PATH or set SIGNOFF_DB")
+        }
+    }
+
+    var ledgerKeyPath: String {
+        get throws { try ledgerKey ?? (databasePath + ".ledger-key") }
+    }
+
+    var passphrase: PassphraseSource {
+        PassphraseSource(file: ledgerPassphraseFile, environmentVariable: "SIGNOFF_LEDGER_PASSPHRASE", fileOptionName: "--ledger-passphrase-file")
+    }
+
+    /// Opens the ledger with its signing key, so that checkpoints can be signed.
+    func openForWriting() throws -> SQLiteLedgerStore {
+        let path = try databasePath
+        let keyPath = try ledgerKeyPath
+        let secret = try passphrase.read(purpose: "ledger key \(keyPath)", confirm: false)
+        let opened = try KeyFiles.openSealedKey(path: keyPath, passphrase: secret)
+        return try SQLiteLedgerStore.open(path: path, signingKey: opened.signingKey)
+    }
+
+    /// Opens the ledger to read and verify; no key needed.
+    func openForReading() throws -> SQLiteLedgerStore {
+        try SQLiteLedgerStore.open(path: try databasePath)
+    }
+}
+
+extension LedgerError {
+    var cliError: CLIError {
+        switch code {
+        case .invalidRequest, .invalidEntry, .malformedNote, .malformedCheckpoint: .badInput(message)
+        case .invalidProof, .noValidSignature, .inconsistent: .verificationFailed(message)
+        default: .failure(message)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// End-to-end tests of the built `signoff` binary, run as a subprocess.
+@Suite("signoff CLI")
+struct CLITests {
+    let directory: URL
+    let env = ["SIGNOFF_PASSPHRASE": "user secret", "SIGNOFF_LEDGER_PASSPHRASE": "ledger secret"]
+
+    init() throws { directory = try TestSupport.temporaryDirectory("signoff-cli") }
+
+    func signoff(_ arguments: String..., environment: [String: String]? = nil) throws -> TestSupport.ProcessResult {
+        try TestSupport.signoff(arguments, environment: environment ?? env, in: directory)
+    }
+
+    @Test("--version and --help answer, and help documents the exit codes")
+    func versionAndHelp() throws {
+        let version = try signoff("--version")
+        #expect(version.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let help = try signoff("--help")
+        #expect(help.status == 0)
+        for text in ["key", "init", "audit", "Exit codes", "64"] { #expect(help.stdout.contains(text)) }
+    }
+
+    @Test("key generate writes a sealed key (0600) and a public key that key show reads")
+    func keyGenerate() throws {
+        let result = try signoff("key", "generate", "--name", "alice", "--out", "alice.key", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let output = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: String]
+        let privatePath = directory.appendingPathComponent("alice.key").path
+        let mode = try FileManager.default.attributesOfItem(atPath: privatePath)[.posixPermissions] as! NSNumber
+        #expect(mode.intValue == 0o600)
+        let publicText = try String(contentsOfFile: privatePath + ".pub", encoding: .utf8)
+        #expect(publicText == output["verifier_key"]! + "\n")
+        let verifierKey = try NoteVerifierKey(parsing: publicText.trimmingCharacters(in: .newlines))
+        #expect(verifierKey.name == "alice")
+        let opened = try KeyFiles.openSealedKey(path: privatePath, passphrase: { var b = Array("user secret".utf8); return SecureBytes(consuming: &b) }())
+        #expect(opened.signingKey.publicKey == verifierKey.publicKey)
+
+        let show = try signoff("key", "show", "alice.key.pub")
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("key ID:       \(verifierKey.keyIDHex)"))
+        // The sealed file's public part can be shown without the passphrase; the secret never appears.
+        let showSealed = try signoff("key", "show", "alice.key", environment: [:])
+        #expect(showSealed.status == 0)
+        #expect(showSealed.stdout.contains(verifierKey.description))
+    }
+
+    @Test("key generate refuses an empty passphrase, an existing file and a bad name, and says what to do")
+    func keyGenerateRefusals() throws {
+        let empty = try signoff("key", "generate", "--name", "ci", "--out", "ci.key", environment: ["SIGNOFF_PASSPHRASE": ""])
+        #expect(empty.status == 64)
+        #expect(empty.stderr.contains("--insecure-no-passphrase"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("ci.key").path))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("ci.key.pub").path))
+        let allowed = try signoff("key", "generate", "--name", "ci", "--out", "ci.key", "--insecure-no-passphrase", environment: ["SIGNOFF_PASSPHRASE": ""])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        let again = try signoff("key", "generate", "--name", "ci", "--out", "ci.key")
+        #expect(again.status == 64)
+        #expect(again.stderr.contains("already exists"))
+        let badName = try signoff("key", "generate", "--name", "bad name", "--out", "bad.key")
+        #expect(badName.status == 64)
+        // No terminal and no passphrase source: refused with the ways to provide one.
+        let noSource = try signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
+        if ProcessInfo.processInfo.environment["SIGNOFF_PASSPHRASE"] == nil {
+            #expect(noSource.status == 64)
+            #expect(noSource.stderr.contains("--passphrase-file"))
+        }
+    }
+
+    @Test("--passphrase-file takes the first line of the file")
+    func passphraseFile() throws {
+        try "from file\nignored\n".write(to: directory.appendingPathComponent("pass.txt"), atomically: true, encoding: .utf8)
+        let result = try signoff("key", "generate", "--name", "dora", "--out", "dora.key", "--passphrase-file", "pass.txt", environment: [:])
+        #expect(result.status == 0, "\(result.stderr)")
+        let path = directory.appendingPathComponent("dora.key").path
+        _ = try KeyFiles.openSealedKey(path: path, passphrase: { var b = Array("from file".utf8); return SecureBytes(consuming: &b) }())
+    }
+
+    @Test("init, checkpoint and audit verify; a change made with sqlite3 is detected with exit code 3")
+    func ledgerLifecycle() throws {
+        let initResult = try signoff("init", "--db", "ledger.sqlite", "--origin", "signoff.test/ledger")
+        #expect(initResult.status == 0, "\(initResult.stderr)")
+        let keyMode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("ledger.sqlite.ledger-key").path)[.posixPermissions] as! NSNumber
+        #expect(keyMode.intValue == 0o600)
+
+        let verifierKey = try signoff("checkpoint", "--db", "ledger.sqlite", "--verifier-key")
+        #expect(verifierKey.stdout.hasPrefix("signoff.test/ledger+"))
+        let checkpoint = try signoff("checkpoint", "--db", "ledger.sqlite")
+        #expect(checkpoint.status == 0)
+        #expect(checkpoint.stdout.hasPrefix("signoff.test/ledger\n1\n"))
+        #expect(checkpoint.stdout.contains("\n\n\u{2014} signoff.test/ledger "))
+
+        let verify = try signoff("audit", "verify", "--db", "ledger.sqlite", "--json")
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("\"valid\":true"))
+
+        let tamper = try TestSupport.run("/usr/bin/env", ["python3", "-c", "import sqlite3; c=sqlite3.connect('ledger.sqlite'); c.execute(\"update ledger_entry set actor='mallory'\"); c.commit()"], currentDirectory: directory)
+        #expect(tamper.status == 0, "\(tamper.stderr)")
+        let failed = try signoff("audit", "verify", "--db", "ledger.sqlite")
+        #expect(failed.status == 3)
+        #expect(failed.stderr.contains("entry 0"))
+
+        let wrongPassphrase = try signoff("checkpoint", "--db", "ledger.sqlite", "--sign", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
+        #expect(wrongPassphrase.status != 0)
+        #expect(wrongPassphrase.stderr.contains("wrong passphrase"))
+    }
+
+    @Test("init refuses to overwrite, and commands without a database say how to name one")
+    func initRefusals() throws {
+        #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o").status == 0)
+        let again = try signoff("init", "--db", "l.sqlite", "--origin", "o")
+        #expect(again.status == 64)
+        #expect(again.stderr.contains("already exists"))
+        let noDB = try signoff("audit", "verify")
+        #expect(noDB.status == 64)
+        #expect(noDB.stderr.contains("SIGNOFF_DB"))
+        let missing = try signoff("audit", "verify", "--db", "missing.sqlite", "--log-key", "l.sqlite.ledger-key.pub")
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("signoff init"))
+    }
+}
