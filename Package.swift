@@ -58,7 +58,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "signoff-bench",
-            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffStore"],
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffStore", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/signoff-bench",
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,296 @@
+import Foundation
+import GRDB
+import SignoffCrypto
+import SignoffLedger
+import SignoffStore
+
+/// Prints the ledger's figures beside the limits they are compared with, measured in the same run:
+/// group-committed durable appends vs raw SQLite inserts of same-size rows at the same durability;
+/// full verification vs raw SHA-256 of the same bytes; inclusion and consistency proof latency.
+@main
+struct SignoffBench {
+    struct Options {
+        var entries = 1_000_000
+        var appendCount = 20_000
+        var clients = 64
+        var runs = 5
+        var json = false
+        var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
+    }
+
+    static func main() async throws {
+        var options = Options()
+        var arguments = CommandLine.arguments.dropFirst().makeIterator()
+        while let argument = arguments.next() {
+            switch argument {
+            case "--entries": options.entries = Int(arguments.next() ?? "") ?? options.entries
+            case "--appends": options.appendCount = Int(arguments.next() ?? "") ?? options.appendCount
+            case "--clients": options.clients = Int(arguments.next() ?? "") ?? options.clients
+            case "--runs": options.runs = Int(arguments.next() ?? "") ?? options.runs
+            case "--dir": options.directory = URL(fileURLWithPath: arguments.next() ?? ".")
+            case "--json": options.json = true
+            case "--help", "-h":
+                print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--dir DIR] [--json]")
+                return
+            default:
+                FileHandle.standardError.write(Data("signoff-bench: unknown argument \(argument); see --help\n".utf8))
+                exit(64)
+            }
+        }
+        try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: options.directory) }
+        var bench = Bench(options: options)
+        try await bench.run()
+    }
+}
+
+struct Figure {
+    let name: String
+    let value: Double
+    let unit: String
+    let limitName: String
+    let limit: Double?
+    let goal: String
+
+    var ratio: Double? { limit.map { value / $0 } }
+}
+
+struct Bench {
+    let options: Options
+    typealias Options = SignoffBench.Options
+    var figures: [Figure] = []
+    var notes: [String: String] = [:]
+
+    init(options: Options) { self.options = options }
+
+    static func progress(_ text: String) {
+        FileHandle.standardError.write(Data("signoff-bench: \(text)\n".utf8))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func payload(_ i: Int) -> [UInt8] {
+        // About the size of a real decision event.
+        Array("{\"request\":\"req-\(i)\",\"stage\":\"approved\",\"decision\":\"approve\",\"digest\":\"sha256:\(String(repeating: "ab", count: 32))\",\"comment\":\"looks good\"}".utf8)
+    }
+
+    mutating func run() async throws {
+        try await appends()
+        try await verificationAndProofs()
+        report()
+    }
+
+    // MARK: Appends vs raw SQLite
+
+    mutating func appends() async throws {
+        var ledgerRates: [Double] = [], rawRates: [Double] = [], batches: [Double] = []
+        for run in 1...options.runs {
+            Self.progress("appends run \(run)/\(options.runs): \(options.appendCount) appends from \(options.clients) concurrent clients")
+            let (rate, batch) = try await ledgerAppendRate(run: run)
+            ledgerRates.append(rate)
+            batches.append(batch)
+            rawRates.append(try rawInsertRate(run: run, batchSize: max(1, Int(batch.rounded()))))
+        }
+        let ratios = zip(ledgerRates, rawRates).map { $0 / $1 }
+        figures.append(Figure(
+            name: "durable ledger appends/s (group commit, \(options.clients) clients)", value: Self.median(ledgerRates), unit: "appends/s",
+            limitName: "raw SQLite inserts/s, same rows, same batch, synchronous=FULL", limit: Self.median(rawRates), goal: "ratio ≥ 0.8"))
+        notes["append_batch_median"] = String(format: "%.1f", Self.median(batches))
+        notes["append_ratio_per_run"] = ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
+    }
+
+    func ledgerAppendRate(run: Int) async throws -> (rate: Double, batch: Double) {
+        let path = options.directory.appendingPathComponent("appends-\(run).sqlite").path
+        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let writer = LedgerWriter(store: store)
+        let perClient = options.appendCount / options.clients
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<options.clients {
+                group.addTask {
+                    for i in 0..<perClient {
+                        _ = try await writer.append(EntryDraft(kind: "decision.recorded", actor: "user\(client)", payload: Self.payload(i)))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = Self.seconds(ContinuousClock.now - started)
+        let total = perClient * options.clients
+        let transactions = await writer.transactions
+        return (Double(total) / elapsed, Double(total) / Double(transactions))
+    }
+
+    /// Raw SQLite: the same table shape and row sizes, inserted in transactions of the ledger's median batch size,
+    /// WAL and synchronous=FULL — no hashing, no tree, no checkpoint.
+    func rawInsertRate(run: Int, batchSize: Int) throws -> Double {
+        let path = options.directory.appendingPathComponent("raw-\(run).sqlite").path
+        var config = Configuration()
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let pool = try DatabasePool(path: path, configuration: config)
+        try pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE raw (sequence INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
+                entry BLOB NOT NULL, leaf_hash BLOB NOT NULL, chain_hash BLOB NOT NULL)
+                """)
+        }
+        let total = (options.appendCount / options.clients) * options.clients
+        let sample = try LedgerEntry(sequence: 0, timeMilliseconds: 0, kind: "decision.recorded", actor: "user1", payload: Self.payload(1))
+        let entryBytes = Data(sample.encoded), hash = Data(repeating: 7, count: 32)
+        let started = ContinuousClock.now
+        var sequence = 0
+        while sequence < total {
+            let n = min(batchSize, total - sequence)
+            try pool.write { db in
+                let statement = try db.cachedStatement(
+                    sql: "INSERT INTO raw (sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                for i in sequence..<sequence + n {
+                    try statement.execute(arguments: [i, 1_790_000_000_000, "decision.recorded", "user1", entryBytes, hash, hash])
+                }
+            }
+            sequence += n
+        }
+        return Double(total) / Self.seconds(ContinuousClock.now - started)
+    }
+
+    // MARK: Verification and proofs at scale
+
+    mutating func verificationAndProofs() async throws {
+        let path = options.directory.appendingPathComponent("large.sqlite").path
+        var configuration = SQLiteLedgerStore.Configuration()
+        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 10_000, everySeconds: 3600)
+        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        Self.progress("building a ledger of \(options.entries) entries")
+        let buildStarted = ContinuousClock.now
+        var appended = 0
+        while appended < options.entries {
+            let n = min(10_000, options.entries - appended)
+            _ = try await store.append((appended..<appended + n).map {
+                EntryDraft(kind: "decision.recorded", actor: "user\($0 % 100)", payload: Self.payload($0))
+            })
+            appended += n
+            if appended % 200_000 == 0 { Self.progress("  \(appended) entries") }
+        }
+        try await store.signCheckpoint()
+        notes["build_seconds"] = String(format: "%.1f", Self.seconds(ContinuousClock.now - buildStarted))
+        notes["database_bytes"] = "\((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)"
+
+        var verifyRates: [Double] = [], hashRates: [Double] = []
+        let runs = max(1, min(options.runs, 3))
+        for run in 1...runs {
+            Self.progress("full verification run \(run)/\(runs)")
+            let started = ContinuousClock.now
+            let report = try await store.verifyAll(trustedKey: store.verifierKey, allowUncoveredTail: false, progress: nil)
+            let elapsed = Self.seconds(ContinuousClock.now - started)
+            guard report.isValid else { fatalError("benchmark ledger failed verification: \(report.failure!.message)") }
+            verifyRates.append(Double(report.entries) / elapsed)
+            hashRates.append(rawHashRate(entries: options.entries, nodesPerEntry: Double(report.storedNodes) / Double(report.entries)))
+        }
+        notes["peak_rss_mib_after_verify"] = String(format: "%.0f", Double(peakResidentBytes()) / 1_048_576)
+        figures.append(Figure(
+            name: "full verification of \(options.entries) entries", value: Self.median(verifyRates), unit: "entries/s",
+            limitName: "raw SHA-256 of the same bytes (leaf + chain + subtree hashes)", limit: Self.median(hashRates), goal: "report"))
+
+        for (label, makeProof) in [
+            ("inclusion proof", { (s: SQLiteLedgerStore, size: UInt64, r: inout SplitMix) async throws in
+                _ = try await s.inclusionProof(index: UInt64.random(in: 0..<size, using: &r), size: size) }),
+            ("consistency proof", { (s: SQLiteLedgerStore, size: UInt64, r: inout SplitMix) async throws in
+                _ = try await s.consistencyProof(from: UInt64.random(in: 1..<size, using: &r), to: size) }),
+        ] as [(String, (SQLiteLedgerStore, UInt64, inout SplitMix) async throws -> Void)] {
+            var rng = SplitMix(state: 42)
+            var latencies: [Double] = []
+            let size = UInt64(options.entries)
+            for _ in 0..<100 { try await makeProof(store, size, &rng) }  // warm up
+            for _ in 0..<2000 {
+                let started = ContinuousClock.now
+                try await makeProof(store, size, &rng)
+                latencies.append(Self.seconds(ContinuousClock.now - started) * 1000)
+            }
+            figures.append(Figure(
+                name: "\(label) at \(options.entries) entries, median", value: Self.median(latencies), unit: "ms",
+                limitName: "goal", limit: 1.0, goal: "< 1 ms"))
+            figures.append(Figure(
+                name: "\(label) at \(options.entries) entries, p99", value: Self.percentile(latencies, 0.99), unit: "ms",
+                limitName: "goal (median)", limit: 1.0, goal: "report"))
+        }
+    }
+
+    /// SHA-256 of the same work verification does per entry: one leaf hash of the entry, one chain hash, and the
+    /// stored-node hashes (about one per entry), on the same byte sizes.
+    func rawHashRate(entries: Int, nodesPerEntry: Double) -> Double {
+        let sample = try! LedgerEntry(sequence: 0, timeMilliseconds: 0, kind: "decision.recorded", actor: "user1", payload: Self.payload(1))
+        let leafInput = [0x00] + sample.encoded
+        let chainInput = [UInt8](repeating: 3, count: 64)
+        let nodeInput = [UInt8](repeating: 1, count: 65)
+        let nodes = Int((Double(entries) * nodesPerEntry).rounded())
+        var sink: UInt8 = 0
+        let started = ContinuousClock.now
+        for _ in 0..<entries {
+            sink ^= SHA256Digest.hash(leafInput).bytes[0]
+            sink ^= SHA256Digest.hash(chainInput).bytes[0]
+        }
+        for _ in 0..<nodes { sink ^= SHA256Digest.hash(nodeInput).bytes[0] }
+        let elapsed = Self.seconds(ContinuousClock.now - started)
+        if sink == 0xFF { Self.progress("") }  // keep the work observable
+        return Double(entries) / elapsed
+    }
+
+    func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+
+    // MARK: Output
+
+    func report() {
+        if options.json {
+            var rows: [[String: Any]] = []
+            for f in figures {
+                var row: [String: Any] = ["name": f.name, "value": f.value, "unit": f.unit, "limit_name": f.limitName, "goal": f.goal]
+                if let limit = f.limit { row["limit"] = limit }
+                if let ratio = f.ratio { row["ratio"] = ratio }
+                rows.append(row)
+            }
+            let object: [String: Any] = ["figures": rows, "notes": notes, "runs": options.runs, "entries": options.entries]
+            let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("Signoff ledger benchmark (medians of \(options.runs) runs; \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+        print(String(repeating: "-", count: 150))
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        print(pad("figure", 58) + pad("value", 18) + pad("compared with", 64) + pad("limit", 14) + "ratio")
+        for f in figures {
+            let value = String(format: f.unit == "ms" ? "%.3f %@" : "%.0f %@", f.value, f.unit)
+            let limit = f.limit.map { String(format: f.unit == "ms" ? "%.3f" : "%.0f", $0) } ?? "-"
+            let ratio = f.ratio.map { String(format: "%.2f", $0) } ?? "-"
+            print(pad(f.name, 58) + pad(value, 18) + pad(f.limitName, 64) + pad(limit, 14) + ratio + "  (\(f.goal))")
+        }
+        print(String(repeating: "-", count: 150))
+        for (k, v) in notes.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
