@@ -10,7 +10,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "signoff",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "signoff", targets: ["signoff"]),
         .library(name: "SignoffCrypto", targets: ["SignoffCrypto"]),

@@ -63,6 +63,8 @@ public struct StoredNode: Sendable {
 /// signed checkpoint against the recomputed root at its size.
 public struct LedgerVerifier: Sendable {
     public let ledgerKey: NoteVerifierKey
+    /// Storage keeps complete subtrees of this level and above; lower ones are recomputed from leaves.
+    public let storedNodeMinimumLevel: Int
     private var frontier = MerkleFrontier()
     private var chain = HashChain.genesis
     /// Checkpoints by ascending size, not yet reached.
@@ -74,8 +76,12 @@ public struct LedgerVerifier: Sendable {
     public var entriesVerified: UInt64 { frontier.size }
 
     /// `checkpoints` are the stored notes; each must parse and carry a valid signature by `ledgerKey`.
-    public init(ledgerKey: NoteVerifierKey, checkpoints: [(size: UInt64, note: String)]) throws(LedgerVerificationFailure) {
+    /// `storedNodeMinimumLevel` is the lowest level of complete subtree that storage keeps.
+    public init(
+        ledgerKey: NoteVerifierKey, checkpoints: [(size: UInt64, note: String)], storedNodeMinimumLevel: Int = 1
+    ) throws(LedgerVerificationFailure) {
         self.ledgerKey = ledgerKey
+        self.storedNodeMinimumLevel = max(1, storedNodeMinimumLevel)
         var parsed: [(size: UInt64, root: SHA256Digest)] = []
         for stored in checkpoints.sorted(by: { $0.size < $1.size }) {
             let signed: SignedCheckpoint
@@ -124,7 +130,7 @@ public struct LedgerVerifier: Sendable {
         guard chain.bytes == entry.chainHash else {
             throw LedgerVerificationFailure(.chainMismatch, sequence: expected, "entry \(expected): the hash chain breaks here")
         }
-        let closed = frontier.append(leaf)
+        let closed = frontier.append(leaf).filter { $0.id.level >= storedNodeMinimumLevel }
         for node in stored where !closed.contains(where: { $0.id == node.id }) {
             throw LedgerVerificationFailure(.nodeUnexpected, sequence: node.id.firstLeaf, "stored subtree hash \(node.id) should not exist")
         }

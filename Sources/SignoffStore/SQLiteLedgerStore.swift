@@ -1,5 +1,6 @@
 internal import Foundation
 internal import GRDB
+internal import Synchronization
 public import SignoffCrypto
 public import SignoffLedger
 
@@ -18,9 +19,15 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     public let origin: String
     public let verifierKey: NoteVerifierKey
+    /// Complete subtrees of this level and above are stored (one row per 16 entries); lower ones are hashed
+    /// from at most 8 leaves read in one range query. Storing every level doubled the rows written per append.
+    public static let storedNodeMinimumLevel = 4
     let pool: DatabasePool
     private let signingKey: Ed25519.SigningKey?
     private let configuration: Configuration
+    /// The head after our last append. Reused only when the database's newest entry still has the same sequence
+    /// and chain hash (another process may have appended since), which saves O(log n) reads per transaction.
+    private let cachedHead = Mutex<Head?>(nil)
 
     /// Creates a new ledger database at `path` for `signingKey` (named `origin`). Refuses an existing file.
     public static func create(path: String, origin: String, signingKey: Ed25519.SigningKey, configuration: Configuration = .init()) throws
@@ -79,6 +86,15 @@ public final class SQLiteLedgerStore: LedgerStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         let pool = try DatabasePool(path: path, configuration: config)
+        // GRDB sets synchronous=NORMAL on the pool's writer when it enables WAL, after prepareDatabase has run:
+        // set FULL again on the writer connection (the one that commits) and check that it holds.
+        let synchronous = try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        guard synchronous == 2 else {
+            throw LedgerError(.storage, "SQLite refused synchronous=FULL on \(path); appends would not be durable")
+        }
         var migrator = DatabaseMigrator()
         for migration in SQLiteSchema.migrations {
             migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
@@ -93,30 +109,64 @@ public final class SQLiteLedgerStore: LedgerStore {
         guard !drafts.isEmpty else { return [] }
         let now = configuration.clock()
         return try await pool.write { db in
-            var head = try Self.head(db)
+            var head = try self.currentHead(db)
             var appended: [LedgerEntry] = []
             appended.reserveCapacity(drafts.count)
-            let insertEntry = try db.cachedStatement(
-                sql: "INSERT INTO ledger_entry (sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            let insertNode = try db.cachedStatement(sql: "INSERT INTO merkle_node (last_sequence, level, hash) VALUES (?, ?, ?)")
+            var entryRows: [(any DatabaseValueConvertible)?] = []
+            entryRows.reserveCapacity(drafts.count * 7)
+            var nodeRows: [(any DatabaseValueConvertible)?] = []
             for draft in drafts {
                 let entry = try LedgerEntry(
                     sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
                 let leaf = entry.leafHash
                 head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
-                try insertEntry.execute(arguments: [
-                    Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor,
-                    Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes),
-                ])
-                for (id, hash) in head.frontier.append(leaf) {
-                    try insertNode.execute(arguments: [Int64(id.lastLeaf), id.level, Data(hash.bytes)])
+                entryRows += [Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor, Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes)]
+                for (id, hash) in head.frontier.append(leaf) where id.level >= Self.storedNodeMinimumLevel {
+                    nodeRows += [Int64(id.lastLeaf), id.level, Data(hash.bytes)]
                 }
                 appended.append(entry)
             }
+            try Self.insertEntries.execute(db, values: entryRows)
+            try Self.insertNodes.execute(db, values: nodeRows)
             try self.checkpointIfDue(db, head: head, now: now, force: false)
+            // Remember the head only once the transaction has committed.
+            let committed = head
+            db.afterNextTransaction { _ in self.cachedHead.withLock { $0 = committed } } onRollback: { _ in
+                self.cachedHead.withLock { $0 = nil }
+            }
             return appended
         }
     }
+
+    /// A multi-row INSERT of up to ``maximumRowsPerInsert`` rows: one statement step per chunk, not per row.
+    struct MultiRowInsert: Sendable {
+        static let maximumRowsPerInsert = 64
+        let columns: Int
+        /// `sql[n - 1]` inserts `n` rows; built once.
+        let sql: [String]
+
+        init(table: String, columns: [String]) {
+            self.columns = columns.count
+            let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+            sql = (1...Self.maximumRowsPerInsert).map {
+                "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES " + Array(repeating: row, count: $0).joined(separator: ", ")
+            }
+        }
+
+        func execute(_ db: Database, values: [(any DatabaseValueConvertible)?]) throws {
+            let rowCount = values.count / columns
+            var row = 0
+            while row < rowCount {
+                let n = min(Self.maximumRowsPerInsert, rowCount - row)
+                try db.cachedStatement(sql: sql[n - 1]).execute(arguments: StatementArguments(values[(row * columns)..<((row + n) * columns)]))
+                row += n
+            }
+        }
+    }
+
+    static let insertEntries = MultiRowInsert(
+        table: "ledger_entry", columns: ["sequence", "time_ms", "kind", "actor", "entry", "leaf_hash", "chain_hash"])
+    static let insertNodes = MultiRowInsert(table: "merkle_node", columns: ["last_sequence", "level", "hash"])
 
     public func signCheckpoint() async throws -> SignedCheckpoint? {
         let now = configuration.clock()
@@ -128,9 +178,21 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     /// The newest state, read inside the write transaction so that several processes sharing the file never fork.
-    private struct Head {
+    private struct Head: Sendable {
         var frontier: MerkleFrontier
         var chain: SHA256Digest
+    }
+
+    private func currentHead(_ db: Database) throws -> Head {
+        guard let row = try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1") else {
+            return Head(frontier: MerkleFrontier(), chain: HashChain.genesis)
+        }
+        if let cached = cachedHead.withLock({ $0 }), cached.frontier.size == UInt64(row[0] as Int64) + 1,
+            cached.chain.bytes == [UInt8](row[1] as Data)
+        {
+            return cached
+        }
+        return try Self.head(db)
     }
 
     private static func head(_ db: Database) throws -> Head {
@@ -239,7 +301,9 @@ public final class SQLiteLedgerStore: LedgerStore {
                 (size: UInt64($0[0] as Int64), note: $0[1] as String)
             }
             var verifier: LedgerVerifier
-            do { verifier = try LedgerVerifier(ledgerKey: trustedKey, checkpoints: checkpoints) } catch let error as LedgerVerificationFailure {
+            do {
+                verifier = try LedgerVerifier(ledgerKey: trustedKey, checkpoints: checkpoints, storedNodeMinimumLevel: Self.storedNodeMinimumLevel)
+            } catch let error as LedgerVerificationFailure {
                 return VerificationReport(entries: 0, storedNodes: 0, checkpoints: checkpoints.count, rootHash: Merkle.emptyRoot, failure: error)
             }
             if trustedKey != self.verifierKey {
@@ -289,21 +353,37 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 }
 
-/// Reads stored subtree hashes: level 0 from `ledger_entry.leaf_hash`, higher levels from `merkle_node`.
+/// Reads subtree hashes: level 0 from `ledger_entry.leaf_hash`, levels below
+/// ``SQLiteLedgerStore/storedNodeMinimumLevel`` hashed from their leaves, higher levels from `merkle_node`.
 struct SQLiteNodeReader: MerkleNodeReader {
     let db: Database
 
     func hash(of node: MerkleNodeID) throws -> SHA256Digest {
-        let value: DatabaseValue?
         if node.level == 0 {
-            value = try DatabaseValue.fetchOne(
+            let value = try DatabaseValue.fetchOne(
                 db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entry WHERE sequence = ?"), arguments: [Int64(node.index)])
-        } else {
-            value = try DatabaseValue.fetchOne(
-                db.cachedStatement(sql: "SELECT hash FROM merkle_node WHERE last_sequence = ? AND level = ?"),
-                arguments: [Int64(node.lastLeaf), node.level])
+            guard let value else { throw missing(node) }
+            return try SQLiteLedgerStore.digest(value)
         }
-        guard let value else { throw LedgerError(.storage, "stored subtree hash \(node) is missing; run `signoff audit verify --db`") }
+        if node.level < SQLiteLedgerStore.storedNodeMinimumLevel {
+            let rows = try DatabaseValue.fetchAll(
+                db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entry WHERE sequence BETWEEN ? AND ? ORDER BY sequence"),
+                arguments: [Int64(node.firstLeaf), Int64(node.lastLeaf)])
+            guard rows.count == 1 << node.level else { throw missing(node) }
+            var level = try rows.map(SQLiteLedgerStore.digest)
+            while level.count > 1 {
+                level = stride(from: 0, to: level.count, by: 2).map { Merkle.nodeHash(level[$0], level[$0 + 1]) }
+            }
+            return level[0]
+        }
+        let value = try DatabaseValue.fetchOne(
+            db.cachedStatement(sql: "SELECT hash FROM merkle_node WHERE last_sequence = ? AND level = ?"),
+            arguments: [Int64(node.lastLeaf), node.level])
+        guard let value else { throw missing(node) }
         return try SQLiteLedgerStore.digest(value)
+    }
+
+    private func missing(_ node: MerkleNodeID) -> LedgerError {
+        LedgerError(.storage, "stored subtree hash \(node) is missing; run `signoff audit verify --db`")
     }
 }

@@ -53,15 +53,18 @@ struct LedgerStoreTests {
         }
     }
 
-    @Test("WAL mode and synchronous=FULL are in force")
+    @Test("WAL mode and synchronous=FULL are in force on the writer connection")
     func durabilitySettings() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.remove() }
-        let (journal, synchronous) = try await fixture.store.pool.read { db in
+        // The writer is the connection that commits appends: it is the one that must sync every commit.
+        let (journal, synchronous) = try await fixture.store.pool.write { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
         }
         #expect(journal == "wal")
         #expect(synchronous == 2)  // FULL
+        let reopened = try SQLiteLedgerStore.open(path: fixture.path)
+        #expect(try await reopened.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
     }
 
     @Test("Appends are numbered from 0; roots and proofs from stored nodes match the in-memory tree")

@@ -42,7 +42,7 @@ struct TamperTests {
         try await Self.expectFailure(f, .leafHashMismatch, sequence: 500)
     }
 
-    @Test("Changing a payload and recomputing its leaf and every later chain hash is still detected at that entry")
+    @Test("Changing a payload and recomputing its leaf and every later chain hash is still detected, in the 16-entry subtree that holds it")
     func payloadWithRecomputedHashes() async throws {
         let f = try await Self.fixture()
         defer { f.remove() }
@@ -58,7 +58,9 @@ struct TamperTests {
                 try db.execute(sql: "UPDATE ledger_entry SET chain_hash = ? WHERE sequence = ?", arguments: [Data(chain.bytes), row[0] as Int64])
             }
         }
-        try await Self.expectFailure(f, .nodeMismatch, sequence: 500)
+        // The leaves and chain are self-consistent now; the stored level-4 subtree over entries 496–511 is what differs.
+        try await Self.expectFailure(f, .nodeMismatch, sequence: 496)
+        #expect(try await f.verify().failure?.message.contains("entries 496–511") == true)
     }
 
     @Test("Deleting a row is detected at that sequence number")
@@ -111,9 +113,9 @@ struct TamperTests {
     func subtreeHash() async throws {
         let f = try await Self.fixture()
         defer { f.remove() }
-        // Level 3 node covering entries 640..647.
+        // Level 4 node covering entries 640..655.
         try await f.attacker().write { db in
-            try db.execute(sql: "UPDATE merkle_node SET hash = zeroblob(32) WHERE last_sequence = 647 AND level = 3")
+            try db.execute(sql: "UPDATE merkle_node SET hash = zeroblob(32) WHERE last_sequence = 655 AND level = 4")
         }
         try await Self.expectFailure(f, .nodeMismatch, sequence: 640)
     }
@@ -122,7 +124,7 @@ struct TamperTests {
     func subtreeHashDeleted() async throws {
         let f = try await Self.fixture()
         defer { f.remove() }
-        try await f.attacker().write { db in try db.execute(sql: "DELETE FROM merkle_node WHERE last_sequence = 647 AND level = 3") }
+        try await f.attacker().write { db in try db.execute(sql: "DELETE FROM merkle_node WHERE last_sequence = 655 AND level = 4") }
         try await Self.expectFailure(f, .nodeMissing, sequence: 640)
     }
 

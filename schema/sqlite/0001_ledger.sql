@@ -15,14 +15,12 @@ CREATE TABLE ledger_entry (
     leaf_hash  BLOB NOT NULL CHECK (length(leaf_hash) = 32),   -- SHA-256(0x00 || entry)
     chain_hash BLOB NOT NULL CHECK (length(chain_hash) = 32)   -- SHA-256(previous chain_hash || leaf_hash)
 );
-CREATE INDEX ledger_entry_kind ON ledger_entry (kind, sequence);
-CREATE INDEX ledger_entry_time ON ledger_entry (time_ms);
 
--- Complete subtrees of level >= 1 (level 0 is ledger_entry.leaf_hash). Keyed by the sequence number of
+-- Complete subtrees of level >= 4 (lower levels are hashed from ledger_entry.leaf_hash). Keyed by the sequence number of
 -- the leaf whose append completed the node, so a scan in key order meets nodes in the order they close.
 CREATE TABLE merkle_node (
     last_sequence INTEGER NOT NULL,     -- ((node_index + 1) << level) - 1
-    level         INTEGER NOT NULL CHECK (level >= 1 AND level < 64),
+    level         INTEGER NOT NULL CHECK (level >= 4 AND level < 64),
     hash          BLOB NOT NULL CHECK (length(hash) = 32),
     PRIMARY KEY (last_sequence, level)
 ) WITHOUT ROWID;
