@@ -15,11 +15,13 @@ let package = Package(
         .executable(name: "signoff", targets: ["signoff"]),
         .library(name: "SignoffCrypto", targets: ["SignoffCrypto"]),
         .library(name: "SignoffLedger", targets: ["SignoffLedger"]),
+        .library(name: "SignoffCore", targets: ["SignoffCore"]),
         .library(name: "SignoffStore", targets: ["SignoffStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -38,10 +40,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SignoffCore",
+            dependencies: ["SignoffCrypto", "SignoffLedger", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SignoffStore",
             dependencies: [
                 "SignoffCrypto",
                 "SignoffLedger",
+                "SignoffCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -75,6 +83,11 @@ let package = Package(
         .testTarget(
             name: "SignoffLedgerTests",
             dependencies: ["SignoffLedger", "SignoffCrypto", "SignoffTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SignoffCoreTests",
+            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

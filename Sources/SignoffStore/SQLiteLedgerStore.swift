@@ -168,6 +168,7 @@ public final class SQLiteLedgerStore: LedgerStore {
         table: "ledger_entry", columns: ["sequence", "time_ms", "kind", "actor", "entry", "leaf_hash", "chain_hash"])
     static let insertNodes = MultiRowInsert(table: "merkle_node", columns: ["last_sequence", "level", "hash"])
 
+    @discardableResult
     public func signCheckpoint() async throws -> SignedCheckpoint? {
         let now = configuration.clock()
         return try await pool.write { db in

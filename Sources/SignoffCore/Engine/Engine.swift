@@ -1,0 +1,407 @@
+internal import Foundation
+public import SignoffCrypto
+
+/// The engine: `(state, command, actor, time) → events | refusal`. Pure: no I/O, no clock, no randomness.
+/// Storage appends the events to the ledger and folds them into the projection in one transaction.
+public enum Engine {
+    static let namePattern = "^[a-z0-9][a-z0-9._-]{0,62}$"
+
+    public static func execute(_ command: Command, on state: SignoffState, actor: String, now: Int64) -> Result<[Event], Refusal> {
+        do {
+            return .success(try events(for: command, state: state, actor: actor, now: now))
+        } catch let refusal as Refusal {
+            return .failure(refusal)
+        } catch {
+            return .failure(Refusal("internal", "unexpected error: \(error)"))
+        }
+    }
+
+    static func validName(_ name: String, what: String) throws {
+        guard name.range(of: namePattern, options: .regularExpression) != nil else {
+            throw Refusal("input.name", "\(what) \"\(name.prefix(80))\" must be 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+    }
+
+    static func requireAdministrator(_ state: SignoffState, _ actor: String) throws {
+        guard state.principals[actor]?.isAdministrator == true else {
+            throw Refusal("admin.required", "only an administrator may do this; \(actor) is not one")
+        }
+    }
+
+    static func requireActive(_ state: SignoffState, _ id: String) throws -> DeploymentRequest {
+        guard let request = state.requests[id] else { throw Refusal("request.unknown", "no request \(id); `signoff list` shows the requests") }
+        guard request.status == .active else { throw Refusal("request.closed", "request \(id) is \(request.status.rawValue); nothing more can happen to it") }
+        return request
+    }
+
+    static func events(for command: Command, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        switch command {
+        case .bootstrapAdministrator(let name, let key):
+            guard state.principals.isEmpty else { throw Refusal("admin.bootstrap", "this database already has users; an administrator adds the next ones") }
+            try validName(name, what: "a user name")
+            return [.principalAdded(.init(name: name, kind: .user, administrator: true, verifierKey: key.description))]
+
+        case .addUser(let name, let administrator, let key):
+            try requireAdministrator(state, actor)
+            try validName(name, what: "a user name")
+            guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) already exists") }
+            if let key { try requireUnusedKey(state, key) }
+            return [.principalAdded(.init(name: name, kind: .user, administrator: administrator, verifierKey: key?.description))]
+
+        case .addServiceAccount(let name, let key):
+            try requireAdministrator(state, actor)
+            try validName(name, what: "a service account name")
+            guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) already exists") }
+            if let key { try requireUnusedKey(state, key) }
+            return [.principalAdded(.init(name: name, kind: .serviceAccount, administrator: false, verifierKey: key?.description))]
+
+        case .enrollKey(let principal, let key):
+            try requireAdministrator(state, actor)
+            guard state.principals[principal] != nil else { throw Refusal("input.unknown", "no user or service account \(principal)") }
+            try requireUnusedKey(state, key)
+            return [.keyEnrolled(.init(principal: principal, verifierKey: key.description))]
+
+        case .revokeKey(let principal, let fingerprint):
+            guard actor == principal || state.principals[actor]?.isAdministrator == true else {
+                throw Refusal("admin.required", "only an administrator or the key's owner may revoke a key")
+            }
+            guard let owner = state.principals[principal] else { throw Refusal("input.unknown", "no user or service account \(principal)") }
+            guard owner.keys.contains(where: { $0.fingerprint == fingerprint && $0.revokedAt == nil }) else {
+                throw Refusal("key.unknown", "\(principal) has no unrevoked key with fingerprint \(fingerprint)")
+            }
+            return [.keyRevoked(.init(principal: principal, fingerprint: fingerprint))]
+
+        case .createGroup(let name):
+            try requireAdministrator(state, actor)
+            try validName(name, what: "a group name")
+            guard state.groups[name] == nil else { throw Refusal("input.duplicate", "group \(name) already exists") }
+            guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) is already a user or service account name") }
+            return [.groupCreated(.init(name: name))]
+
+        case .addMember(let group, let member):
+            try requireAdministrator(state, actor)
+            guard let existing = state.groups[group] else { throw Refusal("input.unknown", "no group \(group); create it with `signoff group add \(group)`") }
+            guard state.principals[member] != nil else { throw Refusal("input.unknown", "no user or service account \(member)") }
+            guard !existing.members.contains(member) else { throw Refusal("input.duplicate", "\(member) is already in \(group)") }
+            return [.memberAdded(.init(group: group, member: member))]
+
+        case .applyWorkflow(let source, let file):
+            try requireAdministrator(state, actor)
+            let applied: AppliedWorkflow
+            do { applied = try AppliedWorkflow(source: source, file: file) } catch { throw Refusal("workflow.invalid", error.description) }
+            for reference in applied.workflow.groupReferences where reference.value != "deployers" && state.groups[reference.value] == nil {
+                throw Refusal(
+                    "workflow.invalid",
+                    WorkflowError(file: file, at: reference.location, "unknown group \"\(reference.value)\"; create it first with `signoff group add`").description)
+            }
+            if state.currentWorkflows[applied.workflow.name] == applied.digest {
+                throw Refusal("input.duplicate", "workflow \(applied.workflow.name) is already applied with these exact bytes (\(applied.digest))")
+            }
+            return [.workflowApplied(.init(name: applied.workflow.name, digest: applied.digest, source: source))]
+
+        case .createProject(let spec, let approval):
+            try requireAdministrator(state, actor)
+            try validName(spec.key, what: "a project key")
+            guard state.projects[spec.key] == nil else { throw Refusal("input.duplicate", "project \(spec.key) already exists") }
+            guard !spec.environments.isEmpty else { throw Refusal("project.invalid", "a project needs at least one environment, e.g. --env prod=regulated") }
+            for (environment, workflow) in spec.environments {
+                try validName(environment, what: "an environment name")
+                guard state.currentWorkflows[workflow] != nil else {
+                    throw Refusal("project.invalid", "environment \(environment) names workflow \(workflow), which is not applied; run `signoff workflow apply`")
+                }
+            }
+            guard !spec.requesters.isEmpty else { throw Refusal("project.invalid", "a project needs at least one requesters group") }
+            for group in spec.requesters + spec.deployers.values.flatMap({ $0 }) where state.groups[group] == nil {
+                throw Refusal("project.invalid", "no group \(group); create it with `signoff group add \(group)`")
+            }
+            for environment in spec.deployers.keys where spec.environments[environment] == nil {
+                throw Refusal("project.invalid", "deployers are given for \(environment), which is not one of the project's environments")
+            }
+            if spec.regulated {
+                guard let approval else {
+                    throw Refusal("admin.signature-required", "creating a regulated project must be signed by an administrator's key (--key)")
+                }
+                try verifyAdminApproval(approval, spec: spec, state: state, actor: actor, now: now)
+            }
+            return [.projectCreated(.init(project: spec, approval: approval))]
+
+        case .fileRequest(let projectKey, let environment, let bundle, let digest, let description):
+            guard let project = state.projects[projectKey] else { throw Refusal("input.unknown", "no project \(projectKey)") }
+            guard let workflowName = project.environments[environment] else {
+                throw Refusal("project.environment", "project \(projectKey) has no environment \(environment) (it has \(project.environments.keys.sorted().joined(separator: ", ")))")
+            }
+            guard state.matches(actor, any: project.requesters) else {
+                throw Refusal("project.requesters", "\(actor) may not file requests for \(projectKey): only members of \(project.requesters.joined(separator: ", "))")
+            }
+            guard !bundle.isEmpty, bundle.utf8.count <= 255, !bundle.contains("/") else {
+                throw Refusal("input.bundle", "a bundle name is 1–255 bytes without '/' (e.g. churn-model-v12.zip)")
+            }
+            guard let workflowDigest = state.currentWorkflows[workflowName] else { throw Refusal("project.invalid", "workflow \(workflowName) is not applied") }
+            let id = "REQ-\(state.requestCounter + 1)"
+            return [.requestFiled(.init(
+                id: id, project: projectKey, environment: environment, bundle: bundle, digest: digest, description: description,
+                workflowDigest: workflowDigest))]
+
+        case .attachEvidence(let id, let kind, let status, let digest):
+            let request = try requireActive(state, id)
+            let workflow = try workflowOf(request, state)
+            let requirements = workflow.stages.flatMap(\.gate.evidence).filter { $0.kind == kind }
+            guard !requirements.isEmpty else {
+                throw Refusal("evidence.kind", "the \(workflow.name) workflow asks for no evidence of kind \(kind)")
+            }
+            guard requirements.contains(where: { state.matches(actor, any: $0.attachedBy.map(\.value)) }) else {
+                let allowed = Set(requirements.flatMap { $0.attachedBy.map(\.value) }).sorted()
+                throw Refusal("evidence.attached-by", "\(actor) may not attach \(kind) evidence; only \(allowed.joined(separator: ", "))")
+            }
+            return try advancing(request.id, after: [.evidenceAttached(.init(request: id, kind: kind, status: status, digest: digest, revision: request.revision))],
+                state: state, actor: actor, now: now)
+
+        case .decide(let id, let stageName, let decision, let comment, let envelope):
+            let request = try requireActive(state, id)
+            let workflow = try workflowOf(request, state)
+            let project = state.projects[request.project]
+            guard let stageIndex = workflow.index(of: stageName) else {
+                throw Refusal("decision.stage", "the \(workflow.name) workflow has no stage \(stageName) (stages: \(workflow.stages.map(\.name).joined(separator: ", ")))")
+            }
+            let stage = workflow.stages[stageIndex]
+            let current = workflow.index(of: request.stage) ?? 0
+            guard stageIndex == current + 1 else {
+                let next = current + 1 < workflow.stages.count ? workflow.stages[current + 1].name : "none"
+                throw Refusal("decision.stage", "request \(id) is at \(request.stage); decisions now are for \(next), not \(stageName)")
+            }
+            guard !stage.gate.approvals.isEmpty else {
+                throw Refusal("decision.stage", "stage \(stageName) is not entered by approvals; it needs \(stage.gate.isAction ? "an action by its actors" : "evidence")")
+            }
+            if !workflow.requesterMayDecide && actor == request.requester {
+                throw Refusal("separation.requester", "\(actor) filed \(id) and may not decide on it (separation of duties)")
+            }
+            let earlier = Set(stage.gate.notDecidersOf.map(\.value))
+            if let previous = request.currentDecisions.first(where: { $0.by == actor && earlier.contains($0.stage) }) {
+                throw Refusal("separation.earlier-stage", "\(actor) decided \(previous.stage) on \(id) and may not also decide \(stageName) (separation of duties)")
+            }
+            guard stage.gate.approvals.contains(where: { state.isMember(actor, of: $0.group.value) }) else {
+                throw Refusal("decision.group", "\(actor) is not in \(stage.gate.approvals.map(\.group.value).joined(separator: " or ")), who decide \(stageName)")
+            }
+            if request.currentDecisions.contains(where: { $0.by == actor && $0.stage == stageName }) {
+                throw Refusal("decision.duplicate", "\(actor) has already decided \(stageName) on \(id) for this revision")
+            }
+            if stage.gate.reasonRequired && comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                throw Refusal("decision.reason", "stage \(stageName) requires a reason for every decision (--comment or --reason)")
+            }
+            let signatureRequired = stage.gate.signaturesRequired || project?.regulated == true
+            var fingerprint: String?
+            var statementDigest: SHA256Digest?
+            if let envelope {
+                (fingerprint, statementDigest) = try verifyDecision(
+                    envelope, request: request, stage: stageName, decision: decision, comment: comment, state: state, actor: actor, now: now)
+            } else if signatureRequired {
+                throw Refusal(
+                    "signature.required",
+                    project?.regulated == true
+                        ? "project \(request.project) is regulated: every decision must be signed with the approver's key (--key)"
+                        : "stage \(stageName) requires signed decisions (--key)")
+            }
+            let recorded = Event.decisionRecorded(.init(
+                request: id, stage: stageName, decision: decision, comment: comment, revision: request.revision, bundleDigest: request.digest,
+                envelope: envelope, keyFingerprint: fingerprint, statementDigest: statementDigest))
+            if decision == .reject {
+                return [recorded, .requestRejected(.init(request: id, stage: stageName, revision: request.revision))]
+            }
+            return try advancing(id, after: [recorded], state: state, actor: actor, now: now)
+
+        case .revise(let id, let bundle, let digest):
+            let request = try requireActive(state, id)
+            guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
+                throw Refusal("request.owner", "only the requester (\(request.requester)) or an administrator may revise \(id)")
+            }
+            guard digest != request.digest else { throw Refusal("input.digest", "\(id) already has bundle digest \(digest)") }
+            return [.requestRevised(.init(request: id, bundle: bundle ?? request.bundle, digest: digest, revision: request.revision + 1))]
+
+        case .withdraw(let id, let reason):
+            let request = try requireActive(state, id)
+            guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
+                throw Refusal("request.owner", "only the requester (\(request.requester)) or an administrator may withdraw \(id)")
+            }
+            return [.requestWithdrawn(.init(request: id, reason: reason))]
+
+        case .recordDeployment(let id, let outcome, let note):
+            let request = try requireActive(state, id)
+            let reasons = deployRefusals(request, environment: request.environment, digest: request.digest, state: state, actor: actor, now: now)
+            if let first = reasons.first { throw first }
+            return [.deploymentRecorded(.init(request: id, outcome: outcome, note: note, revision: request.revision))]
+
+        case .recordRetrospective(let id, let comment):
+            guard let request = state.requests[id] else { throw Refusal("request.unknown", "no request \(id)") }
+            let workflow = try workflowOf(request, state)
+            guard let retrospective = workflow.retrospective, let due = request.retrospectiveDue else {
+                throw Refusal("retrospective.none", "request \(id) needs no retrospective review")
+            }
+            guard !request.retrospectiveDone else { throw Refusal("retrospective.done", "the retrospective of \(id) is already recorded") }
+            guard state.isMember(actor, of: retrospective.group.value) else {
+                throw Refusal("retrospective.group", "only members of \(retrospective.group.value) may record the retrospective")
+            }
+            guard actor != request.requester, !request.deployments.contains(where: { $0.by == actor }) else {
+                throw Refusal("separation.retrospective", "the retrospective must be done by someone other than the requester and the deployer")
+            }
+            guard !comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw Refusal("retrospective.reason", "a retrospective needs a comment saying what was reviewed")
+            }
+            return [.retrospectiveRecorded(.init(request: id, comment: comment, overdue: now > due))]
+        }
+    }
+
+    static func workflowOf(_ request: DeploymentRequest, _ state: SignoffState) throws -> Workflow {
+        guard let workflow = state.workflow(for: request)?.workflow else {
+            throw Refusal("internal", "request \(request.id) pins workflow \(request.workflowDigest), which is not in the database")
+        }
+        return workflow
+    }
+
+    static func requireUnusedKey(_ state: SignoffState, _ key: NoteVerifierKey) throws {
+        let fingerprint = key.publicKey.fingerprint
+        if let owner = state.principals.values.first(where: { $0.keys.contains { $0.fingerprint == fingerprint } }) {
+            throw Refusal("key.duplicate", "this key is already enrolled for \(owner.name); every person needs their own key")
+        }
+    }
+
+    /// After `events`, enters every following stage whose gate now holds and that is entered automatically.
+    static func advancing(_ id: String, after events: [Event], state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        var next = state
+        for event in events { next.apply(event, actor: actor, at: now) }
+        var out = events
+        while let request = next.requests[id], request.status == .active, let workflow = next.workflow(for: request)?.workflow,
+            let index = workflow.index(of: request.stage), index + 1 < workflow.stages.count
+        {
+            let stage = workflow.stages[index + 1]
+            guard !stage.gate.isAction else { break }
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: next.projects[request.project], state: next, now: now)
+            guard status.isSatisfied else { break }
+            let entered = Event.stageEntered(.init(request: id, stage: stage.name, revision: request.revision))
+            next.apply(entered, actor: actor, at: now)
+            out.append(entered)
+        }
+        return out
+    }
+
+    /// Everything that stops `actor` (or, with nil, anyone) from deploying `digest` of `request` to
+    /// `environment` now. Empty means: go.
+    public static func deployRefusals(
+        _ request: DeploymentRequest, environment: String, digest: SHA256Digest, state: SignoffState, actor: String?, now: Int64
+    ) -> [Refusal] {
+        var reasons: [Refusal] = []
+        guard request.status == .active else {
+            return [Refusal("request.closed", "request \(request.id) is \(request.status.rawValue)")]
+        }
+        if environment != request.environment {
+            reasons.append(Refusal("gate.environment", "request \(request.id) is for \(request.environment), not \(environment)"))
+        }
+        if digest != request.digest {
+            reasons.append(Refusal("gate.digest", "request \(request.id) approves bundle \(request.digest), not \(digest)"))
+        }
+        guard let workflow = state.workflow(for: request)?.workflow else {
+            return reasons + [Refusal("internal", "the workflow of \(request.id) is missing")]
+        }
+        let last = workflow.stages[workflow.stages.count - 1]
+        let beforeLast = workflow.stages[workflow.stages.count - 2]
+        if request.stage != beforeLast.name {
+            reasons.append(Refusal("gate.stage", "request \(request.id) is at \(request.stage); it must reach \(beforeLast.name) before \(last.name)"))
+        }
+        // Approvals must still hold now: an expired approval no longer lets the bundle through.
+        for stage in workflow.stages.dropFirst() where !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil {
+            guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
+            for condition in status.conditions where condition.rule == "approvals" && !condition.met {
+                reasons.append(Refusal("gate.expired", "the approvals of \(stage.name) have expired: \(condition.detail)"))
+            }
+        }
+        let status = Policy.evaluate(request, stage: last, workflow: workflow, project: state.projects[request.project], state: state, now: now, actor: actor)
+        for condition in status.conditions where !condition.met && (actor != nil || condition.rule != "actors") {
+            reasons.append(Refusal("gate.\(condition.rule)", condition.detail))
+        }
+        return reasons
+    }
+
+    // MARK: Signatures
+
+    /// Checks a signed decision: signed by a key of `actor` enrolled and unrevoked now, over a statement that names
+    /// exactly this request, bundle digest, stage, decision, revision and workflow, made recently, and never seen before.
+    static func verifyDecision(
+        _ envelope: DSSEEnvelope, request: DeploymentRequest, stage: String, decision: DecisionKind, comment: String, state: SignoffState,
+        actor: String, now: Int64
+    ) throws -> (String, SHA256Digest) {
+        let key = try verifySigner(envelope, payloadType: DSSE.inTotoPayloadType, state: state, actor: actor, now: now)
+        let statement: DecisionStatement
+        do { statement = try JSONDecoder().decode(DecisionStatement.self, from: Data(envelope.payload)) } catch {
+            throw Refusal("signature.statement", "the signed payload is not a Signoff decision statement")
+        }
+        let p = statement.predicate
+        guard statement.type == DecisionStatement.statementType, statement.predicateType == DecisionStatement.predicateType else {
+            throw Refusal("signature.statement", "the signed statement is not an in-toto Statement v1 with predicate \(DecisionStatement.predicateType)")
+        }
+        guard statement.subject.count == 1, statement.subject[0].digest["sha256"] == request.digest.hex else {
+            throw Refusal("signature.digest", "the signature approves another bundle digest than \(request.id)'s \(request.digest)")
+        }
+        guard statement.subject[0].name == request.bundle else {
+            throw Refusal("signature.digest", "the signature names bundle \(statement.subject[0].name), not \(request.bundle)")
+        }
+        guard p.request == request.id, p.project == request.project, p.environment == request.environment else {
+            throw Refusal("signature.request", "the signature is for \(p.request) (\(p.project), \(p.environment)), not \(request.id)")
+        }
+        guard p.stage == stage, p.decision == decision else {
+            throw Refusal("signature.stage", "the signature decides \(p.decision.rawValue) at \(p.stage), not \(decision.rawValue) at \(stage)")
+        }
+        guard p.revision == request.revision, p.workflowDigest == request.workflowDigest.description else {
+            throw Refusal("signature.revision", "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
+        }
+        guard p.comment == comment else { throw Refusal("signature.statement", "the comment differs from the signed comment") }
+        guard let time = Timestamps.milliseconds(rfc3339: p.time) else { throw Refusal("signature.statement", "the signed time is not RFC 3339") }
+        guard now - time <= DecisionStatement.maximumAgeMilliseconds, time - now <= DecisionStatement.maximumClockSkewMilliseconds else {
+            throw Refusal("signature.expired", "the signed decision was made at \(p.time), outside the 10 minutes a signature stays fresh; sign again")
+        }
+        let digest = SHA256Digest.hash(envelope.payload)
+        guard !state.usedStatements.contains(digest) else {
+            throw Refusal("signature.replay", "this signed statement was already used; every decision needs a fresh signature")
+        }
+        return (key.fingerprint, digest)
+    }
+
+    static func verifyAdminApproval(_ envelope: DSSEEnvelope, spec: ProjectSpec, state: SignoffState, actor: String, now: Int64) throws {
+        _ = try verifySigner(envelope, payloadType: AdminApproval.payloadType, state: state, actor: actor, now: now)
+        guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.project == spec,
+            approval.action == "project.create"
+        else { throw Refusal("admin.signature", "the administrator's signature is not over this exact project change") }
+        guard let time = Timestamps.milliseconds(rfc3339: approval.time), now - time <= DecisionStatement.maximumAgeMilliseconds,
+            time - now <= DecisionStatement.maximumClockSkewMilliseconds
+        else { throw Refusal("signature.expired", "the administrator's signature is not fresh; sign again") }
+        guard !state.usedStatements.contains(SHA256Digest.hash(envelope.payload)) else {
+            throw Refusal("signature.replay", "this signed change was already used")
+        }
+    }
+
+    /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
+    static func verifySigner(_ envelope: DSSEEnvelope, payloadType: String, state: SignoffState, actor: String, now: Int64) throws -> EnrolledKey {
+        guard envelope.payloadType == payloadType else {
+            throw Refusal("signature.invalid", "the envelope's payloadType is \(envelope.payloadType), expected \(payloadType)")
+        }
+        guard let principal = state.principals[actor] else { throw Refusal("input.unknown", "no user \(actor)") }
+        let message = envelope.signedBytes
+        for signature in envelope.signatures {
+            for key in principal.keys where key.fingerprint == signature.keyid {
+                guard let publicKey = key.publicKey, publicKey.isValidSignature(signature.sig, for: message) else { continue }
+                guard key.isValid(at: now) else {
+                    throw Refusal("signature.revoked-key", "the decision is signed with a key of \(actor) that was revoked")
+                }
+                return key
+            }
+        }
+        for signature in envelope.signatures {
+            if let other = state.principals.values.first(where: { $0.name != actor && $0.keys.contains { $0.fingerprint == signature.keyid } }) {
+                throw Refusal("signature.wrong-key", "the decision is signed with a key of \(other.name), not of \(actor)")
+            }
+        }
+        if envelope.signatures.contains(where: { s in principal.keys.contains { $0.fingerprint == s.keyid } }) {
+            throw Refusal("signature.invalid", "the signature does not verify: the signed bytes were changed")
+        }
+        throw Refusal("signature.unknown-key", "the decision is signed with a key that is not enrolled for \(actor)")
+    }
+}

@@ -1,0 +1,186 @@
+internal import Foundation
+public import SignoffCrypto
+
+/// Everything that happens, as recorded in the ledger: the entry's `kind` is ``kind`` and its payload is the
+/// event's JSON. Time and actor are the ledger entry's own.
+public enum Event: Hashable, Sendable {
+    case principalAdded(PrincipalAdded)
+    case keyEnrolled(KeyEnrolled)
+    case keyRevoked(KeyRevoked)
+    case groupCreated(GroupCreated)
+    case memberAdded(MemberAdded)
+    case workflowApplied(WorkflowApplied)
+    case projectCreated(ProjectCreated)
+    case requestFiled(RequestFiled)
+    case evidenceAttached(EvidenceAttached)
+    case decisionRecorded(DecisionRecorded)
+    case stageEntered(StageEntered)
+    case requestRejected(RequestRejected)
+    case requestWithdrawn(RequestWithdrawn)
+    case requestRevised(RequestRevised)
+    case deploymentRecorded(DeploymentRecorded)
+    case retrospectiveRecorded(RetrospectiveRecorded)
+
+    public struct PrincipalAdded: Hashable, Sendable, Codable {
+        public let name: String
+        public let kind: Principal.Kind
+        public let administrator: Bool
+        public let verifierKey: String?
+    }
+    public struct KeyEnrolled: Hashable, Sendable, Codable { public let principal: String; public let verifierKey: String }
+    public struct KeyRevoked: Hashable, Sendable, Codable { public let principal: String; public let fingerprint: String }
+    public struct GroupCreated: Hashable, Sendable, Codable { public let name: String }
+    public struct MemberAdded: Hashable, Sendable, Codable { public let group: String; public let member: String }
+    public struct WorkflowApplied: Hashable, Sendable, Codable {
+        public let name: String
+        public let digest: SHA256Digest
+        /// The exact bytes of the file, as applied.
+        public let source: String
+    }
+    public struct ProjectCreated: Hashable, Sendable, Codable {
+        public let project: ProjectSpec
+        /// The administrator's signed approval of this change (required for regulated projects), exact bytes kept.
+        public let approval: DSSEEnvelope?
+    }
+    public struct RequestFiled: Hashable, Sendable, Codable {
+        public let id: String
+        public let project: String
+        public let environment: String
+        public let bundle: String
+        public let digest: SHA256Digest
+        public let description: String
+        public let workflowDigest: SHA256Digest
+    }
+    public struct EvidenceAttached: Hashable, Sendable, Codable {
+        public let request: String
+        public let kind: String
+        public let status: String
+        public let digest: SHA256Digest
+        public let revision: Int
+    }
+    public struct DecisionRecorded: Hashable, Sendable, Codable {
+        public let request: String
+        public let stage: String
+        public let decision: DecisionKind
+        public let comment: String
+        public let revision: Int
+        public let bundleDigest: SHA256Digest
+        /// The DSSE envelope exactly as the approver signed it.
+        public let envelope: DSSEEnvelope?
+        public let keyFingerprint: String?
+        public let statementDigest: SHA256Digest?
+    }
+    public struct StageEntered: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
+    public struct RequestRejected: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
+    public struct RequestWithdrawn: Hashable, Sendable, Codable { public let request: String; public let reason: String }
+    public struct RequestRevised: Hashable, Sendable, Codable {
+        public let request: String
+        public let bundle: String
+        public let digest: SHA256Digest
+        public let revision: Int
+    }
+    public struct DeploymentRecorded: Hashable, Sendable, Codable {
+        public let request: String
+        public let outcome: Deployment.Outcome
+        public let note: String
+        public let revision: Int
+    }
+    public struct RetrospectiveRecorded: Hashable, Sendable, Codable {
+        public let request: String
+        public let comment: String
+        public let overdue: Bool
+    }
+
+    /// The ledger entry kind: the same name in the ledger, the export and the docs.
+    public var kind: String {
+        switch self {
+        case .principalAdded: "principal.added"
+        case .keyEnrolled: "key.enrolled"
+        case .keyRevoked: "key.revoked"
+        case .groupCreated: "group.created"
+        case .memberAdded: "group.member-added"
+        case .workflowApplied: "workflow.applied"
+        case .projectCreated: "project.created"
+        case .requestFiled: "request.filed"
+        case .evidenceAttached: "evidence.attached"
+        case .decisionRecorded: "decision.recorded"
+        case .stageEntered: "stage.entered"
+        case .requestRejected: "request.rejected"
+        case .requestWithdrawn: "request.withdrawn"
+        case .requestRevised: "request.revised"
+        case .deploymentRecorded: "deployment.recorded"
+        case .retrospectiveRecorded: "retrospective.recorded"
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Canonical JSON (sorted keys) of the event's data.
+    public var payload: [UInt8] {
+        func encode(_ value: some Encodable) -> [UInt8] { [UInt8](try! Self.encoder.encode(value)) }
+        switch self {
+        case .principalAdded(let e): return encode(e)
+        case .keyEnrolled(let e): return encode(e)
+        case .keyRevoked(let e): return encode(e)
+        case .groupCreated(let e): return encode(e)
+        case .memberAdded(let e): return encode(e)
+        case .workflowApplied(let e): return encode(e)
+        case .projectCreated(let e): return encode(e)
+        case .requestFiled(let e): return encode(e)
+        case .evidenceAttached(let e): return encode(e)
+        case .decisionRecorded(let e): return encode(e)
+        case .stageEntered(let e): return encode(e)
+        case .requestRejected(let e): return encode(e)
+        case .requestWithdrawn(let e): return encode(e)
+        case .requestRevised(let e): return encode(e)
+        case .deploymentRecorded(let e): return encode(e)
+        case .retrospectiveRecorded(let e): return encode(e)
+        }
+    }
+
+    /// Decodes a ledger entry's kind and payload. Kinds the engine does not own (e.g. `ledger.initialized`) give nil.
+    public static func decode(kind: String, payload: [UInt8]) throws -> Event? {
+        let decoder = JSONDecoder()
+        let data = Data(payload)
+        switch kind {
+        case "principal.added": return .principalAdded(try decoder.decode(PrincipalAdded.self, from: data))
+        case "key.enrolled": return .keyEnrolled(try decoder.decode(KeyEnrolled.self, from: data))
+        case "key.revoked": return .keyRevoked(try decoder.decode(KeyRevoked.self, from: data))
+        case "group.created": return .groupCreated(try decoder.decode(GroupCreated.self, from: data))
+        case "group.member-added": return .memberAdded(try decoder.decode(MemberAdded.self, from: data))
+        case "workflow.applied": return .workflowApplied(try decoder.decode(WorkflowApplied.self, from: data))
+        case "project.created": return .projectCreated(try decoder.decode(ProjectCreated.self, from: data))
+        case "request.filed": return .requestFiled(try decoder.decode(RequestFiled.self, from: data))
+        case "evidence.attached": return .evidenceAttached(try decoder.decode(EvidenceAttached.self, from: data))
+        case "decision.recorded": return .decisionRecorded(try decoder.decode(DecisionRecorded.self, from: data))
+        case "stage.entered": return .stageEntered(try decoder.decode(StageEntered.self, from: data))
+        case "request.rejected": return .requestRejected(try decoder.decode(RequestRejected.self, from: data))
+        case "request.withdrawn": return .requestWithdrawn(try decoder.decode(RequestWithdrawn.self, from: data))
+        case "request.revised": return .requestRevised(try decoder.decode(RequestRevised.self, from: data))
+        case "deployment.recorded": return .deploymentRecorded(try decoder.decode(DeploymentRecorded.self, from: data))
+        case "retrospective.recorded": return .retrospectiveRecorded(try decoder.decode(RetrospectiveRecorded.self, from: data))
+        default: return nil
+        }
+    }
+}
+
+/// A project's settings, as an administrator states them.
+public struct ProjectSpec: Hashable, Sendable, Codable {
+    public let key: String
+    public let regulated: Bool
+    public let environments: [String: String]
+    public let requesters: [String]
+    public let deployers: [String: [String]]
+
+    public init(key: String, regulated: Bool, environments: [String: String], requesters: [String], deployers: [String: [String]]) {
+        self.key = key
+        self.regulated = regulated
+        self.environments = environments
+        self.requesters = requesters
+        self.deployers = deployers
+    }
+}

@@ -1,0 +1,181 @@
+internal import Foundation
+public import SignoffCrypto
+
+extension SignoffState {
+    /// Applies one recorded event. Pure and total: the engine only records events it has checked, and replaying
+    /// the ledger calls this for every entry in order.
+    public mutating func apply(_ event: Event, actor: String, at time: Int64) {
+        switch event {
+        case .principalAdded(let e):
+            var keys: [EnrolledKey] = []
+            if let text = e.verifierKey, let key = try? NoteVerifierKey(parsing: text) {
+                keys.append(EnrolledKey(verifierKey: text, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil))
+            }
+            principals[e.name] = Principal(name: e.name, kind: e.kind, isAdministrator: e.administrator, keys: keys)
+        case .keyEnrolled(let e):
+            if let key = try? NoteVerifierKey(parsing: e.verifierKey) {
+                principals[e.principal]?.keys.append(
+                    EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil))
+            }
+        case .keyRevoked(let e):
+            if let index = principals[e.principal]?.keys.firstIndex(where: { $0.fingerprint == e.fingerprint && $0.revokedAt == nil }) {
+                principals[e.principal]?.keys[index].revokedAt = time
+            }
+        case .groupCreated(let e):
+            groups[e.name] = Group(name: e.name, members: [])
+        case .memberAdded(let e):
+            groups[e.group]?.members.append(e.member)
+            groups[e.group]?.members.sort()
+        case .workflowApplied(let e):
+            if let applied = try? AppliedWorkflow(source: e.source) {
+                workflows[e.digest] = applied
+                currentWorkflows[e.name] = e.digest
+            }
+        case .projectCreated(let e):
+            let p = e.project
+            projects[p.key] = Project(key: p.key, regulated: p.regulated, environments: p.environments, requesters: p.requesters, deployers: p.deployers)
+            if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
+        case .requestFiled(let e):
+            requestCounter += 1
+            let first = workflows[e.workflowDigest]?.workflow.stages.first?.name ?? "requested"
+            requests[e.id] = DeploymentRequest(
+                id: e.id, project: e.project, environment: e.environment, requester: actor, description: e.description, filedAt: time,
+                workflowDigest: e.workflowDigest, bundle: e.bundle, digest: e.digest, revision: 1, stage: first, status: .active,
+                history: [StageEntry(stage: first, at: time, revision: 1)], evidence: [], decisions: [], deployments: [],
+                retrospectiveDue: nil, retrospectiveDone: false)
+        case .evidenceAttached(let e):
+            requests[e.request]?.evidence.append(
+                Evidence(kind: e.kind, status: e.status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision))
+        case .decisionRecorded(let e):
+            requests[e.request]?.decisions.append(
+                Decision(
+                    stage: e.stage, decision: e.decision, by: actor, at: time, comment: e.comment, revision: e.revision,
+                    keyFingerprint: e.keyFingerprint, statementDigest: e.statementDigest))
+            if let digest = e.statementDigest { usedStatements.insert(digest) }
+        case .stageEntered(let e):
+            requests[e.request]?.stage = e.stage
+            requests[e.request]?.history.append(StageEntry(stage: e.stage, at: time, revision: e.revision))
+        case .requestRejected(let e):
+            requests[e.request]?.status = .rejected
+            requests[e.request]?.history.append(StageEntry(stage: Workflow.rejected, at: time, revision: e.revision))
+        case .requestWithdrawn(let e):
+            requests[e.request]?.status = .withdrawn
+            if let revision = requests[e.request]?.revision {
+                requests[e.request]?.history.append(StageEntry(stage: Workflow.withdrawn, at: time, revision: revision))
+            }
+        case .requestRevised(let e):
+            guard var request = requests[e.request], let workflow = workflows[request.workflowDigest]?.workflow else { return }
+            request.bundle = e.bundle
+            request.digest = e.digest
+            request.revision = e.revision
+            request.stage = workflow.stages[0].name
+            request.history.append(StageEntry(stage: request.stage, at: time, revision: e.revision))
+            requests[e.request] = request
+        case .deploymentRecorded(let e):
+            guard var request = requests[e.request] else { return }
+            request.deployments.append(Deployment(outcome: e.outcome, by: actor, at: time, note: e.note, revision: e.revision))
+            if e.outcome == .succeeded, let workflow = workflows[request.workflowDigest]?.workflow {
+                request.status = .deployed
+                request.stage = workflow.stages[workflow.stages.count - 1].name
+                request.history.append(StageEntry(stage: request.stage, at: time, revision: e.revision))
+                if let retrospective = workflow.retrospective { request.retrospectiveDue = time + retrospective.withinSeconds * 1000 }
+            }
+            requests[e.request] = request
+        case .retrospectiveRecorded(let e):
+            requests[e.request]?.retrospectiveDone = true
+        }
+    }
+
+    /// The projection documents an event changes, as `kind/id` keys (see ``documents()``).
+    public static func documentKeys(touchedBy event: Event) -> [String] {
+        switch event {
+        case .principalAdded(let e): ["principal/\(e.name)"]
+        case .keyEnrolled(let e): ["principal/\(e.principal)"]
+        case .keyRevoked(let e): ["principal/\(e.principal)"]
+        case .groupCreated(let e): ["group/\(e.name)"]
+        case .memberAdded(let e): ["group/\(e.group)"]
+        case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"]
+        case .projectCreated(let e): ["project/\(e.project.key)"] + (e.approval.map { ["statement/\(SHA256Digest.hash($0.payload).hex)"] } ?? [])
+        case .requestFiled(let e): ["request/\(e.id)", "meta/request-counter"]
+        case .evidenceAttached(let e): ["request/\(e.request)"]
+        case .decisionRecorded(let e): ["request/\(e.request)"] + (e.statementDigest.map { ["statement/\($0.hex)"] } ?? [])
+        case .stageEntered(let e): ["request/\(e.request)"]
+        case .requestRejected(let e): ["request/\(e.request)"]
+        case .requestWithdrawn(let e): ["request/\(e.request)"]
+        case .requestRevised(let e): ["request/\(e.request)"]
+        case .deploymentRecorded(let e): ["request/\(e.request)"]
+        case .retrospectiveRecorded(let e): ["request/\(e.request)"]
+        }
+    }
+
+    static let documentEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// The projection as documents: `kind/id` → canonical JSON. Storage keeps exactly these; replaying the ledger
+    /// must give exactly the same set.
+    public func documents() -> [String: String] {
+        var out: [String: String] = [:]
+        for key in principals.keys { out["principal/\(key)"] = document(for: "principal/\(key)") }
+        for key in groups.keys { out["group/\(key)"] = document(for: "group/\(key)") }
+        for digest in workflows.keys { out["workflow/\(digest.hex)"] = document(for: "workflow/\(digest.hex)") }
+        for name in currentWorkflows.keys { out["workflow-current/\(name)"] = document(for: "workflow-current/\(name)") }
+        for key in projects.keys { out["project/\(key)"] = document(for: "project/\(key)") }
+        for key in requests.keys { out["request/\(key)"] = document(for: "request/\(key)") }
+        for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
+        if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
+        return out
+    }
+
+    /// One document by key, or nil when the entity does not exist.
+    public func document(for key: String) -> String? {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        func json(_ value: (some Encodable)?) -> String? {
+            value.map { String(decoding: try! Self.documentEncoder.encode($0), as: UTF8.self) }
+        }
+        switch parts[0] {
+        case "principal": return json(principals[parts[1]])
+        case "group": return json(groups[parts[1]])
+        case "workflow": return json(workflows.first { $0.key.hex == parts[1] }.map { WorkflowDocument(digest: $0.key, source: $0.value.source) })
+        case "workflow-current": return json(currentWorkflows[parts[1]])
+        case "project": return json(projects[parts[1]])
+        case "request": return json(requests[parts[1]])
+        case "statement": return usedStatements.contains { $0.hex == parts[1] } ? "true" : nil
+        case "meta": return parts[1] == "request-counter" ? json(requestCounter) : nil
+        default: return nil
+        }
+    }
+
+    /// Rebuilds the state from stored documents.
+    public init(documents: [String: String]) throws {
+        self.init()
+        let decoder = JSONDecoder()
+        for (key, text) in documents {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            let data = Data(text.utf8)
+            switch parts[0] {
+            case "principal": principals[parts[1]] = try decoder.decode(Principal.self, from: data)
+            case "group": groups[parts[1]] = try decoder.decode(Group.self, from: data)
+            case "workflow":
+                let document = try decoder.decode(WorkflowDocument.self, from: data)
+                workflows[document.digest] = try AppliedWorkflow(source: document.source)
+            case "workflow-current": currentWorkflows[parts[1]] = try decoder.decode(SHA256Digest.self, from: data)
+            case "project": projects[parts[1]] = try decoder.decode(Project.self, from: data)
+            case "request": requests[parts[1]] = try decoder.decode(DeploymentRequest.self, from: data)
+            case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
+            case "meta": if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
+            default: continue
+            }
+        }
+    }
+}
+
+/// A workflow version as stored: its exact source; the parsed form is derived.
+struct WorkflowDocument: Codable {
+    let digest: SHA256Digest
+    let source: String
+}

@@ -1,0 +1,141 @@
+public import SignoffCrypto
+
+/// An enrolled public key: usable from enrolment until revocation.
+public struct EnrolledKey: Hashable, Sendable, Codable {
+    /// The signed-note verifier key line, `NAME+KEYIDHEX+BASE64`.
+    public let verifierKey: String
+    /// Hex SHA-256 of the public key: the DSSE `keyid`.
+    public let fingerprint: String
+    public let enrolledAt: Int64
+    public var revokedAt: Int64?
+
+    public func isValid(at time: Int64) -> Bool { time >= enrolledAt && (revokedAt.map { time < $0 } ?? true) }
+
+    public var publicKey: Ed25519.PublicKey? { try? NoteVerifierKey(parsing: verifierKey).publicKey }
+}
+
+/// A person or a service account: anyone who acts.
+public struct Principal: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable { case user, serviceAccount = "service-account" }
+    public let name: String
+    public let kind: Kind
+    public var isAdministrator: Bool
+    public var keys: [EnrolledKey]
+
+    public func validKey(fingerprint: String, at time: Int64) -> EnrolledKey? {
+        keys.first { $0.fingerprint == fingerprint && $0.isValid(at: time) }
+    }
+}
+
+public struct Group: Hashable, Sendable, Codable {
+    public let name: String
+    public var members: [String]
+}
+
+/// A project: its own rules, so its team can move its own deployments without global admin rights.
+public struct Project: Hashable, Sendable, Codable {
+    public let key: String
+    public var regulated: Bool
+    /// Target environment → workflow name (e.g. qa → standard, prod → regulated).
+    public var environments: [String: String]
+    /// Groups whose members may file requests.
+    public var requesters: [String]
+    /// Target environment → groups whose members may deploy there.
+    public var deployers: [String: [String]]
+}
+
+public struct Evidence: Hashable, Sendable, Codable {
+    public let kind: String
+    public let status: String
+    public let digest: SHA256Digest
+    public let attachedBy: String
+    public let at: Int64
+    public let revision: Int
+}
+
+public enum DecisionKind: String, Hashable, Sendable, Codable { case approve, reject }
+
+public struct Decision: Hashable, Sendable, Codable {
+    public let stage: String
+    public let decision: DecisionKind
+    public let by: String
+    public let at: Int64
+    public let comment: String
+    public let revision: Int
+    /// The DSSE `keyid` of the signing key, when signed.
+    public let keyFingerprint: String?
+    /// SHA-256 of the signed statement, when signed: replay protection and the link to the exact bytes in the ledger.
+    public let statementDigest: SHA256Digest?
+    public var isSigned: Bool { keyFingerprint != nil }
+}
+
+public struct StageEntry: Hashable, Sendable, Codable {
+    public let stage: String
+    public let at: Int64
+    public let revision: Int
+}
+
+public struct Deployment: Hashable, Sendable, Codable {
+    public enum Outcome: String, Hashable, Sendable, Codable { case succeeded, failed }
+    public let outcome: Outcome
+    public let by: String
+    public let at: Int64
+    public let note: String
+    public let revision: Int
+}
+
+public struct DeploymentRequest: Hashable, Sendable, Codable {
+    public enum Status: String, Hashable, Sendable, Codable { case active, rejected, withdrawn, deployed }
+
+    public let id: String
+    public let project: String
+    public let environment: String
+    public let requester: String
+    public let description: String
+    public let filedAt: Int64
+    /// The workflow the request started under; later edits of the workflow never change its rules.
+    public let workflowDigest: SHA256Digest
+    public var bundle: String
+    public var digest: SHA256Digest
+    public var revision: Int
+    public var stage: String
+    public var status: Status
+    public var history: [StageEntry]
+    /// Evidence and decisions of every revision; only the current revision's count.
+    public var evidence: [Evidence]
+    public var decisions: [Decision]
+    public var deployments: [Deployment]
+    public var retrospectiveDue: Int64?
+    public var retrospectiveDone: Bool
+
+    public var currentEvidence: [Evidence] { evidence.filter { $0.revision == revision } }
+    public var currentDecisions: [Decision] { decisions.filter { $0.revision == revision } }
+}
+
+/// Everything the engine decides on: a fold of the ledger's events.
+public struct SignoffState: Hashable, Sendable, Codable {
+    public var principals: [String: Principal] = [:]
+    public var groups: [String: Group] = [:]
+    /// Workflow name → digest of the version currently applied.
+    public var currentWorkflows: [String: SHA256Digest] = [:]
+    /// Every workflow version ever applied, by digest (requests pin one).
+    public var workflows: [SHA256Digest: AppliedWorkflow] = [:]
+    public var projects: [String: Project] = [:]
+    public var requests: [String: DeploymentRequest] = [:]
+    /// Digests of every signed statement ever accepted: a statement counts once.
+    public var usedStatements: Set<SHA256Digest> = []
+    public var requestCounter = 0
+
+    public init() {}
+
+    public func isMember(_ principal: String, of group: String) -> Bool {
+        groups[group]?.members.contains(principal) ?? false
+    }
+
+    /// True when `principal` is named directly or is a member of a named group.
+    public func matches(_ principal: String, any names: [String]) -> Bool {
+        names.contains { $0 == principal || isMember(principal, of: $0) }
+    }
+
+    public func workflow(for request: DeploymentRequest) -> AppliedWorkflow? { workflows[request.workflowDigest] }
+}

@@ -1,0 +1,286 @@
+internal import Foundation
+internal import Yams
+
+/// Reads a workflow file, refusing anything wrong with file, line, column and a sentence saying what.
+public enum WorkflowParser {
+    static let namePattern = "^[a-z0-9][a-z0-9-]{0,62}$"
+    static let weekdays = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
+
+    public static func parse(_ text: String, file: String) throws(WorkflowError) -> Workflow {
+        var reader = Reader(file: file)
+        do {
+            return try reader.workflow(text)
+        } catch let error as WorkflowError {
+            throw error
+        } catch let error as YamlError {
+            throw reader.yamlError(error)
+        } catch {
+            throw WorkflowError(file: file, line: 1, column: 1, "cannot read the file as YAML")
+        }
+    }
+
+    /// Parses a duration such as `90s`, `30m`, `72h` or `7d`.
+    public static func seconds(ofDuration text: String) -> Int64? {
+        guard let unit = text.last, let number = Int64(text.dropLast()), number > 0, number < 10_000_000 else { return nil }
+        switch unit {
+        case "s": return number
+        case "m": return number * 60
+        case "h": return number * 3600
+        case "d": return number * 86400
+        default: return nil
+        }
+    }
+
+    struct Reader {
+        let file: String
+
+        func fail(_ node: Node?, _ message: String) -> WorkflowError {
+            let mark = node?.mark
+            return WorkflowError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message)
+        }
+
+        func location(_ node: Node) -> SourceLocation {
+            SourceLocation(line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        }
+
+        func yamlError(_ error: YamlError) -> WorkflowError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                return WorkflowError(file: file, line: mark.line, column: mark.column, "invalid YAML: \(problem)")
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                return WorkflowError(file: file, line: context.mark.line, column: context.mark.column, "duplicate key \(duplicates.joined(separator: ", "))")
+            default:
+                return WorkflowError(file: file, line: 1, column: 1, "invalid YAML: \(error)")
+            }
+        }
+
+        /// A mapping's entries by key, refusing keys that are not allowed, missing required keys and duplicates.
+        func mapping(_ node: Node, what: String, required: [String], optional: [String]) throws(WorkflowError) -> [String: (key: Node, value: Node)] {
+            guard case .mapping(let mapping) = node else { throw fail(node, "\(what) must be a mapping of keys to values") }
+            var entries: [String: (key: Node, value: Node)] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let scalar) = key else { throw fail(key, "\(what): keys must be plain words") }
+                let name = scalar.string
+                guard required.contains(name) || optional.contains(name) else {
+                    let allowed = (required + optional).sorted().joined(separator: ", ")
+                    throw fail(key, "\(what): unknown key \"\(name)\" (allowed: \(allowed))")
+                }
+                guard entries[name] == nil else { throw fail(key, "\(what): duplicate key \"\(name)\"") }
+                entries[name] = (key, value)
+            }
+            for name in required where entries[name] == nil {
+                throw fail(node, "\(what): missing required key \"\(name)\"")
+            }
+            return entries
+        }
+
+        func string(_ node: Node, what: String) throws(WorkflowError) -> String {
+            guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue, !scalar.string.isEmpty else {
+                throw fail(node, "\(what) must be a non-empty text value")
+            }
+            return scalar.string
+        }
+
+        func name(_ node: Node, what: String) throws(WorkflowError) -> String {
+            let text = try string(node, what: what)
+            guard text.range(of: WorkflowParser.namePattern, options: .regularExpression) != nil else {
+                throw fail(node, "\(what) \"\(text)\" must be lowercase letters, digits and hyphens, starting with a letter or digit")
+            }
+            return text
+        }
+
+        func bool(_ node: Node, what: String) throws(WorkflowError) -> Bool {
+            guard case .scalar = node, let value = node.bool else { throw fail(node, "\(what) must be true or false") }
+            return value
+        }
+
+        func sequence(_ node: Node, what: String) throws(WorkflowError) -> [Node] {
+            guard case .sequence(let sequence) = node else { throw fail(node, "\(what) must be a list") }
+            return Array(sequence)
+        }
+
+        func names(_ node: Node, what: String) throws(WorkflowError) -> [Located<String>] {
+            var out: [Located<String>] = []
+            for item in try sequence(node, what: what) {
+                out.append(Located(try name(item, what: "an entry of \(what)"), at: location(item)))
+            }
+            return out
+        }
+
+        func duration(_ node: Node, what: String) throws(WorkflowError) -> Int64 {
+            let text = try string(node, what: what)
+            guard let seconds = WorkflowParser.seconds(ofDuration: text) else {
+                throw fail(node, "\(what) \"\(text)\" is not a duration such as 30m, 72h or 7d")
+            }
+            return seconds
+        }
+
+        func timestamp(_ node: Node, what: String) throws(WorkflowError) -> Int64 {
+            let text = try string(node, what: what)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime]
+            guard let date = formatter.date(from: text) else {
+                throw fail(node, "\(what) \"\(text)\" is not an RFC 3339 time such as 2026-12-24T00:00:00Z")
+            }
+            return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        }
+
+        mutating func workflow(_ text: String) throws -> Workflow {
+            guard let root = try Yams.compose(yaml: text) else { throw WorkflowError(file: file, line: 1, column: 1, "the file is empty") }
+            let top = try mapping(
+                root, what: "a workflow", required: ["workflow", "stages"],
+                optional: ["description", "requester_may_decide", "separation_opt_out_reason", "retrospective"])
+            let name = try self.name(top["workflow"]!.value, what: "the workflow name")
+            let description = try top["description"].map { try string($0.value, what: "description") } ?? ""
+            let requesterMayDecide = try top["requester_may_decide"].map { try bool($0.value, what: "requester_may_decide") } ?? false
+            let optOutReason = try top["separation_opt_out_reason"].map { try string($0.value, what: "separation_opt_out_reason") }
+            if requesterMayDecide && optOutReason == nil {
+                throw fail(top["requester_may_decide"]!.key, "requester_may_decide: true needs a separation_opt_out_reason saying why this team cannot separate duties")
+            }
+            if !requesterMayDecide, let reason = top["separation_opt_out_reason"] {
+                throw fail(reason.key, "separation_opt_out_reason is only meaningful with requester_may_decide: true")
+            }
+            var retrospective: Workflow.Retrospective?
+            if let node = top["retrospective"]?.value {
+                let fields = try mapping(node, what: "retrospective", required: ["group", "within"], optional: [])
+                retrospective = Workflow.Retrospective(
+                    group: Located(try self.name(fields["group"]!.value, what: "retrospective group"), at: location(fields["group"]!.value)),
+                    withinSeconds: try duration(fields["within"]!.value, what: "retrospective within"))
+            }
+
+            let stageNodes = try sequence(top["stages"]!.value, what: "stages")
+            guard stageNodes.count >= 2 else {
+                throw fail(top["stages"]!.value, "a workflow needs at least two stages: where a request starts and where it is deployed")
+            }
+            var stages: [Workflow.Stage] = []
+            for (index, node) in stageNodes.enumerated() {
+                let fields = try mapping(node, what: "a stage", required: ["name"], optional: ["gate"])
+                let stageName = try self.name(fields["name"]!.value, what: "a stage name")
+                if Workflow.reservedNames.contains(stageName) {
+                    throw fail(fields["name"]!.value, "\"\(stageName)\" is a terminal state every workflow has; it cannot be a stage")
+                }
+                if stages.contains(where: { $0.name == stageName }) {
+                    throw fail(fields["name"]!.value, "duplicate stage \"\(stageName)\"")
+                }
+                var gate = Workflow.Gate()
+                if let gateNode = fields["gate"]?.value {
+                    if index == 0 { throw fail(fields["gate"]!.key, "the first stage is where a request starts; it cannot have a gate") }
+                    gate = try self.gate(gateNode, earlierStages: stages.map(\.name), allStages: try allStageNames(stageNodes))
+                }
+                if index > 0 && gate.evidence.isEmpty && gate.approvals.isEmpty && !gate.isAction {
+                    throw fail(node, "stage \"\(stageName)\" has no gate: give it evidence, approvals or actors, or remove it")
+                }
+                if index == stageNodes.count - 1 && !gate.isAction {
+                    throw fail(node, "the last stage \"\(stageName)\" is the deployment: its gate must name the actors who may record it")
+                }
+                if let actors = gate.actors, actors.isEmpty {
+                    throw fail(node, "stage \"\(stageName)\" cannot be reached: its actors list is empty, so nobody may enter it")
+                }
+                if let window = gate.window, window.days.isEmpty || window.startMinute >= window.endMinute {
+                    throw fail(node, "stage \"\(stageName)\" cannot be reached: its deployment window is never open")
+                }
+                stages.append(Workflow.Stage(name: stageName, location: location(fields["name"]!.value), gate: gate))
+            }
+            return Workflow(
+                name: name, description: description, stages: stages, requesterMayDecide: requesterMayDecide,
+                separationOptOutReason: optOutReason, retrospective: retrospective)
+        }
+
+        func allStageNames(_ nodes: [Node]) throws(WorkflowError) -> [String] {
+            nodes.compactMap { node in node.mapping?["name"]?.string }
+        }
+
+        func gate(_ node: Node, earlierStages: [String], allStages: [String]) throws(WorkflowError) -> Workflow.Gate {
+            let fields = try mapping(
+                node, what: "a gate", required: [],
+                optional: ["evidence", "approvals", "not_deciders_of", "signatures", "expiry", "reason_required", "actors", "window", "freezes"])
+            var gate = Workflow.Gate()
+            if let evidence = fields["evidence"]?.value {
+                for item in try sequence(evidence, what: "evidence") {
+                    let e = try mapping(item, what: "an evidence requirement", required: ["kind", "status", "attached_by"], optional: [])
+                    let attachedBy = try names(e["attached_by"]!.value, what: "attached_by")
+                    if attachedBy.isEmpty { throw fail(e["attached_by"]!.value, "attached_by must name at least one group, user or service account") }
+                    gate.evidence.append(Workflow.EvidenceRequirement(
+                        kind: try name(e["kind"]!.value, what: "evidence kind"), status: try name(e["status"]!.value, what: "evidence status"),
+                        attachedBy: attachedBy))
+                }
+            }
+            if let approvals = fields["approvals"]?.value {
+                for item in try sequence(approvals, what: "approvals") {
+                    let a = try mapping(item, what: "an approval rule", required: ["group", "count"], optional: [])
+                    let countNode = a["count"]!.value
+                    guard case .scalar = countNode, let count = countNode.int else { throw fail(countNode, "count must be a whole number") }
+                    guard count >= 1 else { throw fail(countNode, "count must be at least 1 (got \(count))") }
+                    guard count <= 100 else { throw fail(countNode, "count must be at most 100 (got \(count))") }
+                    let group = Located(try name(a["group"]!.value, what: "approval group"), at: location(a["group"]!.value))
+                    if gate.approvals.contains(where: { $0.group.value == group.value }) {
+                        throw fail(a["group"]!.value, "group \"\(group.value)\" appears twice in approvals: give one rule with the total count")
+                    }
+                    gate.approvals.append(Workflow.ApprovalRule(group: group, count: count))
+                }
+                if gate.approvals.isEmpty { throw fail(approvals, "approvals must list at least one {group, count} rule") }
+            }
+            if let notDeciders = fields["not_deciders_of"]?.value {
+                for item in try names(notDeciders, what: "not_deciders_of") {
+                    guard allStages.contains(item.value) else {
+                        throw WorkflowError(file: file, at: item.location, "not_deciders_of names unknown stage \"\(item.value)\"")
+                    }
+                    guard earlierStages.contains(item.value) else {
+                        throw WorkflowError(file: file, at: item.location, "not_deciders_of must name an earlier stage; \"\(item.value)\" is not earlier")
+                    }
+                    gate.notDecidersOf.append(item)
+                }
+            }
+            if let signatures = fields["signatures"]?.value {
+                let value = try string(signatures, what: "signatures")
+                guard value == "required" || value == "optional" else { throw fail(signatures, "signatures must be \"required\" or \"optional\"") }
+                gate.signaturesRequired = value == "required"
+            }
+            if let expiry = fields["expiry"]?.value { gate.expirySeconds = try duration(expiry, what: "expiry") }
+            if let reason = fields["reason_required"]?.value { gate.reasonRequired = try bool(reason, what: "reason_required") }
+            if let actors = fields["actors"]?.value { gate.actors = try names(actors, what: "actors") }
+            if let window = fields["window"]?.value { gate.window = try self.window(window) }
+            if let freezes = fields["freezes"]?.value {
+                for item in try sequence(freezes, what: "freezes") {
+                    let f = try mapping(item, what: "a freeze", required: ["from", "to", "reason"], optional: [])
+                    let from = try timestamp(f["from"]!.value, what: "freeze from"), to = try timestamp(f["to"]!.value, what: "freeze to")
+                    guard from < to else { throw fail(f["to"]!.value, "a freeze must end after it starts") }
+                    gate.freezes.append(Workflow.Freeze(fromMilliseconds: from, toMilliseconds: to, reason: try string(f["reason"]!.value, what: "freeze reason")))
+                }
+            }
+            if (gate.expirySeconds != nil || gate.reasonRequired || !gate.notDecidersOf.isEmpty) && gate.approvals.isEmpty {
+                throw fail(node, "expiry, reason_required and not_deciders_of apply to approvals; this gate has none")
+            }
+            return gate
+        }
+
+        func window(_ node: Node) throws(WorkflowError) -> Workflow.DeploymentWindow {
+            let w = try mapping(node, what: "a window", required: ["timezone", "days", "hours"], optional: [])
+            let zone = try string(w["timezone"]!.value, what: "timezone")
+            guard TimeZone(identifier: zone) != nil else {
+                throw fail(w["timezone"]!.value, "unknown time zone \"\(zone)\"; use an IANA name such as Europe/Paris or UTC")
+            }
+            var days = Set<Int>()
+            for item in try sequence(w["days"]!.value, what: "days") {
+                let day = try string(item, what: "a day")
+                guard let number = WorkflowParser.weekdays[day] else { throw fail(item, "unknown day \"\(day)\"; use mon, tue, wed, thu, fri, sat, sun") }
+                days.insert(number)
+            }
+            let hoursNode = w["hours"]!.value
+            let hours = try string(hoursNode, what: "hours")
+            let parts = hours.split(separator: "-")
+            guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]) else {
+                throw fail(hoursNode, "hours \"\(hours)\" must look like 09:00-17:00")
+            }
+            return Workflow.DeploymentWindow(timeZone: zone, days: days, startMinute: start, endMinute: end)
+        }
+
+        func minutes(_ text: Substring) -> Int? {
+            let hm = text.split(separator: ":")
+            guard hm.count == 2, hm[0].count == 2, hm[1].count == 2, let h = Int(hm[0]), let m = Int(hm[1]), (0...24).contains(h), (0..<60).contains(m),
+                h * 60 + m <= 24 * 60
+            else { return nil }
+            return h * 60 + m
+        }
+    }
+}
