@@ -182,9 +182,6 @@ public enum Engine {
             guard stage.gate.approvals.contains(where: { state.isMember(actor, of: $0.group.value) }) else {
                 throw Refusal("decision.group", "\(actor) is not in \(stage.gate.approvals.map(\.group.value).joined(separator: " or ")), who decide \(stageName)")
             }
-            if request.currentDecisions.contains(where: { $0.by == actor && $0.stage == stageName }) {
-                throw Refusal("decision.duplicate", "\(actor) has already decided \(stageName) on \(id) for this revision")
-            }
             if stage.gate.reasonRequired && comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 throw Refusal("decision.reason", "stage \(stageName) requires a reason for every decision (--comment or --reason)")
             }
@@ -200,6 +197,10 @@ public enum Engine {
                     project?.regulated == true
                         ? "project \(request.project) is regulated: every decision must be signed with the approver's key (--key)"
                         : "stage \(stageName) requires signed decisions (--key)")
+            }
+            // After the signature checks, so that a replayed statement is named as a replay.
+            if request.currentDecisions.contains(where: { $0.by == actor && $0.stage == stageName }) {
+                throw Refusal("decision.duplicate", "\(actor) has already decided \(stageName) on \(id) for this revision")
             }
             let recorded = Event.decisionRecorded(.init(
                 request: id, stage: stageName, decision: decision, comment: comment, revision: request.revision, bundleDigest: request.digest,
@@ -346,6 +347,9 @@ public enum Engine {
         }
         guard p.request == request.id, p.project == request.project, p.environment == request.environment else {
             throw Refusal("signature.request", "the signature is for \(p.request) (\(p.project), \(p.environment)), not \(request.id)")
+        }
+        guard p.approver == actor else {
+            throw Refusal("signature.approver", "the signed statement names \(p.approver) as the approver, not \(actor)")
         }
         guard p.stage == stage, p.decision == decision else {
             throw Refusal("signature.stage", "the signature decides \(p.decision.rawValue) at \(p.stage), not \(decision.rawValue) at \(stage)")

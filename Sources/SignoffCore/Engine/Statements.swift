@@ -20,6 +20,8 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         public let environment: String
         public let stage: String
         public let decision: DecisionKind
+        /// The person deciding: two approvers never sign the same bytes.
+        public let approver: String
         public let revision: Int
         public let workflowDigest: String
         /// RFC 3339, UTC.
@@ -27,7 +29,7 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         public let comment: String
 
         enum CodingKeys: String, CodingKey {
-            case request, project, environment, stage, decision, revision, time, comment
+            case request, project, environment, stage, decision, approver, revision, time, comment
             case workflowDigest = "workflow_digest"
         }
     }
@@ -43,13 +45,13 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
     }
 
     /// The statement for deciding `decision` on `request` at `stage`, at `time` (milliseconds since the epoch).
-    public init(request: DeploymentRequest, stage: String, decision: DecisionKind, comment: String, time: Int64) {
+    public init(request: DeploymentRequest, stage: String, decision: DecisionKind, approver: String, comment: String, time: Int64) {
         type = Self.statementType
         subject = [Subject(name: request.bundle, digest: ["sha256": request.digest.hex])]
         predicateType = Self.predicateType
         predicate = Predicate(
             request: request.id, project: request.project, environment: request.environment, stage: stage, decision: decision,
-            revision: request.revision, workflowDigest: request.workflowDigest.description, time: Timestamps.rfc3339(time), comment: comment)
+            approver: approver, revision: request.revision, workflowDigest: request.workflowDigest.description, time: Timestamps.rfc3339(time), comment: comment)
     }
 
     /// Canonical JSON bytes to sign.

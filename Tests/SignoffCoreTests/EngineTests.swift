@@ -1,0 +1,388 @@
+import Foundation
+@testable import SignoffCore
+import SignoffCrypto
+import Testing
+
+/// Every rule refuses at least once and allows at least once.
+@Suite("Engine rules")
+struct EngineTests {
+    static let hour: Int64 = 3_600_000
+
+    @Test("The whole regulated path: tested → compliance-reviewed → approved → deployed, advancing automatically")
+    func happyPath() {
+        var w = World()
+        let id = w.file()
+        #expect(w.request(id).stage == "requested")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: "ci-bot")
+        #expect(w.request(id).stage == "tested")
+        w.approve(id, stage: "compliance-reviewed", as: "casey")
+        #expect(w.request(id).stage == "compliance-reviewed")
+        w.approve(id, stage: "approved", as: "morgan")
+        #expect(w.request(id).stage == "compliance-reviewed", "one of two release managers is not enough")
+        w.approve(id, stage: "approved", as: "sam")
+        #expect(w.request(id).stage == "approved")
+        #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "rolled out"), as: "dana")
+        #expect(w.request(id).status == .deployed && w.request(id).stage == "deployed")
+    }
+
+    @Test("Quorum across two groups: N from A and M from B, and one person counts once even if in both")
+    func quorumAcrossGroups() {
+        var w = World()
+        let dual = """
+            workflow: dual
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals:
+                    - {group: compliance, count: 1}
+                    - {group: release-managers, count: 1}
+              - name: deployed
+                gate:
+                  actors: [deployers]
+            """
+        w.ok(.applyWorkflow(source: dual, file: "dual.yaml"), as: "ada")
+        let spec = ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "dual"], requesters: ["data-science"], deployers: ["qa": ["deployers-churn"]])
+        w.ok(.createProject(spec, approval: nil), as: "ada")
+        let id = w.file(env: "qa", project: "sandbox")
+        // pat is in both groups: alone, pat fills one rule, not both.
+        w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "pat")
+        #expect(w.request(id).stage == "requested")
+        let status = Engine.explain(id, state: w.state, now: w.now)!.gates[0]
+        #expect(status.conditions.filter(\.met).count == 1)
+        // morgan (release-managers only) completes the quorum: pat then counts for compliance.
+        w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        #expect(w.request(id).stage == "approved")
+    }
+
+    @Test("Two from one group and one from another: two people cannot fill three places")
+    func quorumNotMetWithOverlap() {
+        var w = World()
+        let triple = """
+            workflow: triple
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals:
+                    - {group: compliance, count: 1}
+                    - {group: release-managers, count: 2}
+              - name: deployed
+                gate:
+                  actors: [deployers]
+            """
+        w.ok(.applyWorkflow(source: triple, file: "triple.yaml"), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "triple"], requesters: ["data-science"], deployers: [:]), approval: nil), as: "ada")
+        let id = w.file(env: "qa", project: "sandbox")
+        for person in ["pat", "morgan"] { w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: person) }
+        #expect(w.request(id).stage == "requested")
+        w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "sam")
+        #expect(w.request(id).stage == "approved")
+    }
+
+    @Test("The requester cannot approve their own request")
+    func requesterCannotApprove() {
+        var w = World()
+        let id = w.file(env: "qa")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "riley")), as: "riley", rule: "separation.requester")
+        w.approve(id, stage: "approved", as: "morgan")
+        #expect(w.request(id).stage == "approved")
+    }
+
+    @Test("Someone who decided an earlier named stage cannot decide this one")
+    func earlierStageDecider() {
+        var w = World()
+        let id = w.file()
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.approve(id, stage: "compliance-reviewed", as: "pat")
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "pat")), as: "pat", rule: "separation.earlier-stage")
+        w.approve(id, stage: "approved", as: "morgan")
+        w.approve(id, stage: "approved", as: "sam")
+        #expect(w.request(id).stage == "approved")
+    }
+
+    @Test("An unsigned decision in a regulated project is refused; a signed one is accepted")
+    func unsignedInRegulated() {
+        var w = World()
+        let id = w.file(env: "qa")  // standard workflow does not ask for signatures, but the project is regulated
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan", rule: "signature.required")
+        w.approve(id, stage: "approved", as: "morgan")
+        #expect(w.request(id).decisions.last?.isSigned == true)
+    }
+
+    @Test("A signature for another bundle digest, another request or another stage is refused")
+    func signatureBinding() {
+        var w = World()
+        let id = w.file()
+        let other = w.file(digest: World.otherDigest)
+        for r in [id, other] { w.ok(.attachEvidence(request: r, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot") }
+        // A statement over the other request (whose bundle digest differs) presented for this one.
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(other, stage: "compliance-reviewed", by: "casey")), as: "casey", rule: "signature.digest")
+        // Same digest, other request.
+        let twin = w.file()
+        w.ok(.attachEvidence(request: twin, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(twin, stage: "compliance-reviewed", by: "casey")), as: "casey", rule: "signature.request")
+        // Another stage, another decision.
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "casey")), as: "casey", rule: "signature.stage")
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "compliance-reviewed", .reject, by: "casey")), as: "casey", rule: "signature.stage")
+        w.approve(id, stage: "compliance-reviewed", as: "casey")
+    }
+
+    @Test("gate refuses a different digest or environment, and says yes for the exact bundle")
+    func gateDigest() {
+        var w = World()
+        let id = w.approvedProdRequest()
+        let r = w.request(id)
+        #expect(Engine.deployRefusals(r, environment: "prod", digest: World.otherDigest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["gate.digest"])
+        #expect(Engine.deployRefusals(r, environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["gate.environment"])
+        #expect(Engine.deployRefusals(r, environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+    }
+
+    @Test("A new bundle revision resets approvals and evidence; old signatures no longer apply")
+    func revisionResets() {
+        var w = World()
+        let id = w.approvedProdRequest()
+        let old = w.signed(id, stage: "compliance-reviewed", by: "pat")
+        w.refused(.revise(request: id, bundle: nil, digest: World.otherDigest), as: "morgan", rule: "request.owner")
+        w.ok(.revise(request: id, bundle: "churn-model-v13.zip", digest: World.otherDigest), as: "riley")
+        let r = w.request(id)
+        #expect(r.stage == "requested" && r.revision == 2 && r.currentDecisions.isEmpty && r.currentEvidence.isEmpty)
+        #expect(Engine.deployRefusals(r, environment: "prod", digest: World.otherDigest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["gate.stage"])
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: old), as: "pat", rule: "signature.digest")
+        w.approve(id, stage: "compliance-reviewed", as: "pat")
+        #expect(w.request(id).stage == "compliance-reviewed")
+    }
+
+    @Test("Approvals expire: after 72 hours an approved request may no longer deploy")
+    func expiry() {
+        var w = World()
+        let id = w.approvedProdRequest()
+        w.now += 71 * Self.hour  // Thursday 08:00 UTC = 09:00 Paris, inside the window
+        #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        w.now += 2 * Self.hour
+        let reasons = Engine.deployRefusals(w.request(id), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now)
+        #expect(reasons.contains { $0.rule == "gate.expired" })
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.expired")
+    }
+
+    @Test("Deployment window: closed on Saturday and in the evening, open on a weekday morning in Paris")
+    func window() {
+        var w = World()
+        w.now += 4 * 24 * Self.hour  // Friday 10:00 Paris
+        let id = w.approvedProdRequest()
+        var saturday = w
+        saturday.now += 24 * Self.hour
+        saturday.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.window")
+        var evening = w
+        evening.now += 9 * Self.hour  // 19:00 Paris
+        evening.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.window")
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+    }
+
+    @Test("Freezes: no deployment inside a freeze, allowed after it")
+    func freeze() {
+        var w = World()
+        let frozen = """
+            workflow: frozen
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals: [{group: release-managers, count: 1}]
+              - name: deployed
+                gate:
+                  actors: [deployers]
+                  freezes:
+                    - from: 2026-11-28T00:00:00Z
+                      to: 2026-12-01T00:00:00Z
+                      reason: end-of-month close
+            """
+        w.ok(.applyWorkflow(source: frozen, file: "frozen.yaml"), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "frozen"], requesters: ["data-science"], deployers: ["qa": ["deployers-churn"]]), approval: nil), as: "ada")
+        let id = w.file(env: "qa", project: "sandbox")
+        w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.freeze")
+        w.now += 24 * Self.hour
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+    }
+
+    @Test("Only the project's deployers may record a deployment")
+    func wrongActor() {
+        var w = World()
+        let id = w.approvedProdRequest()
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "riley", rule: "gate.actors")
+        w.ok(.recordDeployment(request: id, outcome: .failed, note: "pods crashed"), as: "dana")
+        #expect(w.request(id).status == .active, "a failed deployment leaves the request approved")
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "second try"), as: "dana")
+    }
+
+    @Test("A key revoked before signing is refused; a newly enrolled key works")
+    func revokedKey() {
+        var w = World()
+        let id = w.file()
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let fingerprint = w.keys["casey"]!.publicKey.fingerprint
+        w.ok(.revokeKey(principal: "casey", fingerprint: fingerprint), as: "casey")
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "compliance-reviewed", by: "casey")), as: "casey", rule: "signature.revoked-key")
+        let fresh = Ed25519.SigningKey()
+        w.ok(.enrollKey(principal: "casey", key: try! NoteVerifierKey(name: "casey", publicKey: fresh.publicKey)), as: "ada")
+        w.keys["casey"] = fresh
+        w.approve(id, stage: "compliance-reviewed", as: "casey")
+    }
+
+    @Test("Replayed, stale, unknown-key and someone else's signatures are refused")
+    func signatureAbuse() {
+        var w = World()
+        let id = w.file(env: "qa")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let envelope = w.signed(id, stage: "approved", by: "morgan")
+        w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: envelope), as: "morgan")
+        // Replay onto a new request filed for the same bundle is caught by the request binding; replay of the same
+        // statement (e.g. after the first was rejected and refiled) is caught by the statement digest.
+        var replay = World()
+        let rid = replay.file(env: "qa")
+        replay.ok(.attachEvidence(request: rid, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let first = replay.signed(rid, stage: "approved", .reject, by: "morgan")
+        replay.ok(.decide(request: rid, stage: "approved", decision: .reject, comment: "", envelope: first), as: "morgan")
+        replay.state.requests[rid]!.status = .active  // pretend the request were reopened
+        replay.refused(.decide(request: rid, stage: "approved", decision: .reject, comment: "", envelope: first), as: "morgan", rule: "signature.replay")
+
+        let id2 = w.file(env: "qa")
+        w.ok(.attachEvidence(request: id2, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let stale = w.signed(id2, stage: "approved", by: "sam", time: w.now - 11 * 60_000)
+        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: stale), as: "sam", rule: "signature.expired")
+        let stranger = DecisionStatement(request: w.request(id2), stage: "approved", decision: .approve, approver: "sam", comment: "", time: w.now)
+            .signed(with: Ed25519.SigningKey())
+        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: stranger), as: "sam", rule: "signature.unknown-key")
+        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id2, stage: "approved", by: "morgan", approver: "sam")), as: "sam", rule: "signature.wrong-key")
+        // sam's own key over a statement naming morgan as the approver.
+        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id2, stage: "approved", by: "sam", approver: "morgan")), as: "sam", rule: "signature.approver")
+        var tampered = w.signed(id2, stage: "approved", by: "sam")
+        tampered.signatures[0].sig[0] ^= 1
+        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: tampered), as: "sam", rule: "signature.invalid")
+        w.approve(id2, stage: "approved", as: "sam")
+    }
+
+    @Test("Evidence must come from an allowed identity")
+    func evidenceIdentity() {
+        var w = World()
+        let id = w.file()
+        w.refused(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "riley", rule: "evidence.attached-by")
+        w.refused(.attachEvidence(request: id, kind: "pentest", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "evidence.kind")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "failed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        #expect(w.request(id).stage == "requested", "a failed test report does not pass the gate")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        #expect(w.request(id).stage == "tested")
+    }
+
+    @Test("Administration: only administrators, and a regulated project needs an administrator's signature")
+    func administration() {
+        var w = World()
+        w.refused(.addUser(name: "eve", administrator: true, key: nil), as: "riley", rule: "admin.required")
+        w.refused(.createGroup(name: "eves"), as: "riley", rule: "admin.required")
+        w.refused(.bootstrapAdministrator(name: "eve", key: w.verifierKey("riley")), as: "eve", rule: "admin.bootstrap")
+        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
+        w.refused(.createProject(spec, approval: nil), as: "ada", rule: "admin.signature-required")
+        let otherSpec = ProjectSpec(key: "other", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
+        w.refused(.createProject(spec, approval: AdminApproval(project: otherSpec, time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
+        w.refused(.createProject(spec, approval: AdminApproval(project: spec, time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "signature.wrong-key")
+        w.ok(.createProject(spec, approval: AdminApproval(project: spec, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
+        w.refused(.addUser(name: "dup", administrator: false, key: w.verifierKey("riley")), as: "ada", rule: "key.duplicate")
+    }
+
+    @Test("Only the project's requesters may file, for the project's environments")
+    func filing() {
+        var w = World()
+        w.refused(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: World.digest, description: ""), as: "morgan", rule: "project.requesters")
+        w.refused(.fileRequest(project: "churn-model", environment: "staging", bundle: "b.zip", digest: World.digest, description: ""), as: "riley", rule: "project.environment")
+        w.refused(.fileRequest(project: "nope", environment: "prod", bundle: "b.zip", digest: World.digest, description: ""), as: "riley", rule: "input.unknown")
+        #expect(w.file() == "REQ-1")
+    }
+
+    @Test("Decisions only for the next stage; rejection and withdrawal close a request")
+    func stagesAndClosing() {
+        var w = World()
+        let id = w.file()
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "morgan")), as: "morgan", rule: "decision.stage")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "compliance-reviewed", by: "morgan")), as: "morgan", rule: "decision.group")
+        w.ok(.decide(request: id, stage: "compliance-reviewed", decision: .reject, comment: "no DPIA", envelope: w.signed(id, stage: "compliance-reviewed", .reject, by: "casey", comment: "no DPIA")), as: "casey")
+        #expect(w.request(id).status == .rejected)
+        w.refused(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "request.closed")
+        let second = w.file()
+        w.refused(.withdraw(request: second, reason: "mine now"), as: "morgan", rule: "request.owner")
+        w.ok(.withdraw(request: second, reason: "superseded"), as: "riley")
+        #expect(w.request(second).status == .withdrawn)
+    }
+
+    @Test("Emergency: a reason is required, and the retrospective shows overdue until done")
+    func emergency() {
+        var w = World()
+        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": ["deployers-churn"]]), approval: nil), as: "ada")
+        let id = w.file(project: "hotfix")
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "quinn")), as: "quinn", rule: "decision.reason")
+        w.approve(id, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")
+        w.now += 60_000
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "hotfix"), as: "dana")
+        #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == false)
+        w.now += 25 * Self.hour
+        #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == true)
+        w.refused(.recordRetrospective(request: id, comment: "ok"), as: "morgan", rule: "retrospective.group")
+        w.ok(.recordRetrospective(request: id, comment: "reviewed the diff and the incident"), as: "casey")
+        #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.done == true)
+        #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == false)
+    }
+
+    @Test("Applying a workflow that names an unknown group is refused with line and column")
+    func unknownGroup() {
+        var w = World()
+        let source = "workflow: ghost\nstages:\n  - name: requested\n  - name: approved\n    gate:\n      approvals: [{group: ghosts, count: 1}]\n  - name: deployed\n    gate:\n      actors: [deployers]\n"
+        switch w.run(.applyWorkflow(source: source, file: "ghost.yaml"), as: "ada") {
+        case .success: Issue.record("accepted")
+        case .failure(let refusal): #expect(refusal.message.hasPrefix("ghost.yaml:6:27: unknown group \"ghosts\""), "\(refusal.message)")
+        }
+    }
+
+    @Test("A request keeps the workflow it started under when the workflow is changed")
+    func pinnedWorkflow() {
+        var w = World()
+        let id = w.file(env: "qa")
+        let stricter = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2")
+        w.ok(.applyWorkflow(source: stricter, file: "standard.yaml"), as: "ada")
+        w.refused(.applyWorkflow(source: stricter, file: "standard.yaml"), as: "ada", rule: "input.duplicate")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.approve(id, stage: "approved", as: "morgan")
+        #expect(w.request(id).stage == "approved", "one approval suffices under the pinned version")
+        let later = w.file(env: "qa")
+        #expect(w.request(later).workflowDigest == SHA256Digest.hash(stricter))
+    }
+
+    @Test("Explain names what is missing and who could supply it")
+    func explain() {
+        var w = World()
+        let id = w.file()
+        let e = Engine.explain(id, state: w.state, now: w.now)!
+        #expect(e.gates.map(\.stage) == ["tested", "compliance-reviewed", "approved", "deployed"])
+        #expect(e.gates[0].conditions[0].whoCanSupply == ["ci-bot"])
+        #expect(Set(e.gates[1].conditions[0].whoCanSupply) == ["casey", "pat"])
+        #expect(!e.gates[2].conditions[0].whoCanSupply.contains("riley"), "the requester is never offered as an approver")
+    }
+
+    @Test("Replaying the recorded events from empty gives the same state, and documents round-trip")
+    func replay() throws {
+        var w = World()
+        _ = w.approvedProdRequest()
+        var replayed = SignoffState()
+        for (event, actor, time) in w.log { replayed.apply(event, actor: actor, at: time) }
+        #expect(replayed == w.state)
+        for (event, _, _) in w.log {
+            let decoded = try Event.decode(kind: event.kind, payload: event.payload)
+            #expect(decoded == event)
+        }
+        #expect(try SignoffState(documents: w.state.documents()) == w.state)
+    }
+}
