@@ -57,6 +57,7 @@ let package = Package(
         .executableTarget(
             name: "signoff",
             dependencies: [
+                "SignoffCore",
                 "SignoffCrypto",
                 "SignoffLedger",
                 "SignoffStore",
@@ -92,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffStoreTests",
-            dependencies: ["SignoffStore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SignoffStore", "SignoffCore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -108,7 +108,17 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry] {
         guard !drafts.isEmpty else { return [] }
         let now = configuration.clock()
-        return try await pool.write { db in
+        return try await pool.write { db in try self.append(drafts, in: db, now: now) }
+    }
+
+    /// The current time by the store's clock.
+    var now: Int64 { configuration.clock() }
+
+    /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically
+    /// with the ledger. Call at most once per transaction.
+    func append(_ drafts: [EntryDraft], in db: Database, now: Int64) throws -> [LedgerEntry] {
+        guard !drafts.isEmpty else { return [] }
+        do {
             var head = try self.currentHead(db)
             var appended: [LedgerEntry] = []
             appended.reserveCapacity(drafts.count)

@@ -2,8 +2,20 @@
 /// the two identical. A shipped migration is never edited: add a new one.
 enum SQLiteSchema {
     static let migrations: [(name: String, sql: String)] = [
-        ("0001_ledger", ledger)
+        ("0001_ledger", ledger),
+        ("0002_projection", projection),
     ]
+
+    static let projection = """
+        -- The engine's projection: current users, groups, workflows, projects and requests, as canonical JSON
+        -- documents keyed "kind/id". Updated in the same transaction as the ledger entries it folds; replaying the
+        -- ledger from empty must give exactly these rows (`signoff audit verify --db` checks it).
+
+        CREATE TABLE projection (
+            key      TEXT PRIMARY KEY NOT NULL,   -- e.g. 'request/REQ-7', 'principal/alice'
+            document TEXT NOT NULL                -- canonical JSON (sorted keys)
+        ) WITHOUT ROWID;
+        """
 
     static let ledger = """
         -- Signoff ledger: append-only entries, stored Merkle subtree hashes, signed checkpoints.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SignoffCore
 import SignoffCrypto
 import SignoffLedger
 import SignoffStore
@@ -124,13 +125,16 @@ struct AuditCommand: AsyncParsableCommand {
                     if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done)/\(total) entries") }
                 }
                 if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+                // The projection must be exactly what replaying the ledger gives.
+                var failure = report.failure
+                if failure == nil { failure = try await SignoffDatabase(ledger: store).verifyProjection() }
                 let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
                 if json {
                     var object: [String: JSONOutput] = [
-                        "valid": .bool(report.isValid), "entries": .int(Int(report.entries)), "checkpoints": .int(report.checkpoints),
+                        "valid": .bool(failure == nil), "entries": .int(Int(report.entries)), "checkpoints": .int(report.checkpoints),
                         "subtree_hashes": .int(Int(report.storedNodes)), "root_hash": .string(report.rootHash.description),
                     ]
-                    if let failure = report.failure {
+                    if let failure {
                         object["failure"] = .object([
                             "kind": .string(failure.kind.rawValue), "message": .string(failure.message),
                             "sequence": failure.sequence.map { .int(Int($0)) } ?? .null,
@@ -138,11 +142,11 @@ struct AuditCommand: AsyncParsableCommand {
                         ])
                     }
                     print(JSONOutput.object(object))
-                } else if report.isValid {
-                    print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified in \(String(format: "%.2f", seconds)) s")
+                } else if failure == nil {
+                    print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified, projection replayed, in \(String(format: "%.2f", seconds)) s")
                     print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
                 }
-                if let failure = report.failure {
+                if let failure {
                     if !json { printError("verification FAILED: \(failure.message)") }
                     throw ExitCode(ExitStatus.verificationFailed)
                 }

@@ -1,0 +1,162 @@
+internal import Foundation
+internal import GRDB
+public import SignoffCore
+public import SignoffCrypto
+public import SignoffLedger
+internal import Synchronization
+
+/// The engine on SQLite: every command's events are appended to the ledger and folded into the projection in
+/// the same transaction. Concurrent commands are group-committed: each is evaluated against the state left by
+/// the ones before it in the batch.
+public final class SignoffDatabase: Sendable {
+    public let ledger: SQLiteLedgerStore
+    private let batcher: CommandBatcher
+    /// The state after our last commit, with the chain hash of the newest entry it includes.
+    private let cache = Mutex<(chain: [UInt8], state: SignoffState)?>(nil)
+
+    public init(ledger: SQLiteLedgerStore) {
+        self.ledger = ledger
+        self.batcher = CommandBatcher()
+    }
+
+    /// The outcome of one command: its ledger entries, or the engine's refusal.
+    public typealias Outcome = Result<[LedgerEntry], Refusal>
+
+    /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
+    public func execute(_ command: Command, as actor: String) async throws -> Outcome {
+        try await batcher.submit(command, actor: actor, database: self)
+    }
+
+    /// The current state (users, projects, requests, …).
+    public func state() async throws -> SignoffState {
+        try await ledger.pool.read { db in try self.loadState(db) }
+    }
+
+    /// The current time by the store's clock.
+    public var now: Int64 { ledger.now }
+
+    fileprivate func executeBatch(_ items: [(command: Command, actor: String)]) async throws -> [Outcome] {
+        let now = ledger.now
+        return try await ledger.pool.write { db in
+            var state = try self.loadState(db)
+            var outcomes: [Result<[Event], Refusal>] = []
+            var drafts: [EntryDraft] = []
+            var touched = Set<String>()
+            for item in items {
+                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now)
+                if case .success(let events) = result {
+                    for event in events {
+                        state.apply(event, actor: item.actor, at: now)
+                        drafts.append(EntryDraft(kind: event.kind, actor: item.actor, payload: event.payload))
+                        touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+                    }
+                }
+                outcomes.append(result)
+            }
+            let entries = try self.ledger.append(drafts, in: db, now: now)
+            for key in touched.sorted() {
+                if let document = state.document(for: key) {
+                    try db.execute(
+                        sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
+                        arguments: [key, document])
+                } else {
+                    try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
+                }
+            }
+            if let last = entries.last {
+                let committed = (chain: try self.chainHash(db, sequence: last.sequence), state: state)
+                db.afterNextTransaction { _ in self.cache.withLock { $0 = committed } } onRollback: { _ in self.cache.withLock { $0 = nil } }
+            }
+            // Hand each command the entries of its own events.
+            var cursor = 0
+            return outcomes.map { outcome in
+                outcome.map { events in
+                    defer { cursor += events.count }
+                    return Array(entries[cursor..<cursor + events.count])
+                }
+            }
+        }
+    }
+
+    private func chainHash(_ db: Database, sequence: UInt64) throws -> [UInt8] {
+        [UInt8](try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry WHERE sequence = ?", arguments: [Int64(sequence)]) ?? Data())
+    }
+
+    /// The projection as stored, reusing the cached state when no other process has appended since.
+    private func loadState(_ db: Database) throws -> SignoffState {
+        let head = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
+        if let cached = cache.withLock({ $0 }), cached.chain == head { return cached.state }
+        let documents = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, document FROM projection").map { ($0[0] as String, $0[1] as String) })
+        do {
+            return try SignoffState(documents: documents)
+        } catch {
+            throw LedgerError(.storage, "the stored projection cannot be read (\(error)); run `signoff audit verify --db`")
+        }
+    }
+
+    // MARK: Verification
+
+    /// Replays the whole ledger from empty and compares the result with the stored projection, document by document.
+    public func verifyProjection() async throws -> LedgerVerificationFailure? {
+        try await ledger.pool.read { db in
+            var state = SignoffState()
+            let entries = try Row.fetchCursor(db, sql: "SELECT sequence, kind, actor, time_ms, entry FROM ledger_entry ORDER BY sequence")
+            while let row = try entries.next() {
+                let sequence = UInt64(row[0] as Int64)
+                let entry: LedgerEntry
+                do { entry = try LedgerEntry(decoding: [UInt8](row[4] as Data)) } catch {
+                    return LedgerVerificationFailure(.entryMalformed, sequence: sequence, "entry \(sequence) cannot be decoded")
+                }
+                let event: Event?
+                do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
+                    return LedgerVerificationFailure(.projectionMismatch, sequence: sequence, "entry \(sequence) (\(entry.kind)) holds an event that cannot be read")
+                }
+                if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+            }
+            let expected = state.documents()
+            var stored: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, document FROM projection ORDER BY key") { stored[row[0]] = row[1] as String }
+            for key in Set(expected.keys).union(stored.keys).sorted() where expected[key] != stored[key] {
+                let what = stored[key] == nil ? "is missing" : expected[key] == nil ? "should not exist" : "differs from the ledger's replay"
+                return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) \(what)")
+            }
+            return nil
+        }
+    }
+}
+
+/// Gathers concurrent commands into one transaction per round (group commit).
+actor CommandBatcher {
+    private var pending: [(command: Command, actor: String, continuation: CheckedContinuation<SignoffDatabase.Outcome, any Error>)] = []
+    private var flushing = false
+    private weak var database: SignoffDatabase?
+
+    func submit(_ command: Command, actor: String, database: SignoffDatabase) async throws -> SignoffDatabase.Outcome {
+        self.database = database
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.append((command, actor, continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.flush() }
+            }
+        }
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(1024))
+            pending.removeFirst(batch.count)
+            guard let database else {
+                for item in batch { item.continuation.resume(throwing: LedgerError(.storage, "the database was closed")) }
+                continue
+            }
+            do {
+                let outcomes = try await database.executeBatch(batch.map { ($0.command, $0.actor) })
+                for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(returning: outcome) }
+            } catch {
+                for item in batch { item.continuation.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
+}

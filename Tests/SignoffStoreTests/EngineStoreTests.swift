@@ -1,0 +1,202 @@
+import Foundation
+import GRDB
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+@testable import SignoffStore
+import SignoffTestSupport
+import Testing
+
+/// The engine on a real SQLite file.
+struct EngineFixture {
+    let ledger: LedgerFixture
+    let database: SignoffDatabase
+    let clock: Clock
+    var keys: [String: Ed25519.SigningKey] = [:]
+
+    static let digest = SHA256Digest.hash("bundle v1")
+
+    init() async throws {
+        let clock = Clock()
+        self.clock = clock
+        ledger = try LedgerFixture(checkpointEvery: 50, clock: { clock.value })
+        database = SignoffDatabase(ledger: ledger.store)
+        let ada = Ed25519.SigningKey()
+        keys["ada"] = ada
+        try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
+        for group in ["ci", "compliance", "release-managers", "deployers", "data-science"] { try await must(.createGroup(name: group), as: "ada") }
+        for (name, groups) in [("ci-bot", ["ci"]), ("riley", ["data-science"]), ("casey", ["compliance"]), ("morgan", ["release-managers"]),
+            ("sam", ["release-managers"]), ("pat", ["compliance", "release-managers"]), ("dana", ["deployers"])]
+        {
+            let key = Ed25519.SigningKey()
+            keys[name] = key
+            let verifier = try NoteVerifierKey(name: name, publicKey: key.publicKey)
+            try await must(name == "ci-bot" ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: false, key: verifier), as: "ada")
+            for group in groups { try await must(.addMember(group: group, member: name), as: "ada") }
+        }
+        for name in ["standard", "regulated"] {
+            let source = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/\(name).yaml"), encoding: .utf8)
+            try await must(.applyWorkflow(source: source, file: "\(name).yaml"), as: "ada")
+        }
+        let spec = ProjectSpec(key: "churn-model", regulated: false, environments: ["qa": "standard", "prod": "regulated"], requesters: ["data-science"],
+            deployers: ["qa": ["deployers"], "prod": ["deployers"]])
+        try await must(.createProject(spec, approval: nil), as: "ada")
+    }
+
+    @discardableResult
+    func must(_ command: Command, as actor: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> [LedgerEntry] {
+        switch try await database.execute(command, as: actor) {
+        case .success(let entries): return entries
+        case .failure(let refusal):
+            Issue.record("refused: \(refusal)", sourceLocation: sourceLocation)
+            return []
+        }
+    }
+
+    func signed(_ request: DeploymentRequest, stage: String, _ decision: DecisionKind = .approve, by actor: String) -> DSSEEnvelope {
+        DecisionStatement(request: request, stage: stage, decision: decision, approver: actor, comment: "", time: clock.value).signed(with: keys[actor]!)
+    }
+
+    func verifyEverything() async throws -> LedgerVerificationFailure? {
+        _ = try await ledger.store.signCheckpoint()
+        if let failure = try await ledger.verify().failure { return failure }
+        return try await database.verifyProjection()
+    }
+}
+
+@Suite("Engine on SQLite")
+struct EngineStoreTests {
+    @Test("A request goes through the regulated workflow; every event is in the ledger and the projection replays exactly")
+    func fullPath() async throws {
+        let f = try await EngineFixture()
+        defer { f.ledger.remove() }
+        let filed = try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: "x"), as: "riley")
+        #expect(filed.map(\.kind) == ["request.filed"])
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        var request = try await f.database.state().requests["REQ-1"]!
+        let entries = try await f.must(.decide(request: "REQ-1", stage: "compliance-reviewed", decision: .approve, comment: "", envelope: f.signed(request, stage: "compliance-reviewed", by: "casey")), as: "casey")
+        #expect(entries.map(\.kind) == ["decision.recorded", "stage.entered"])
+        request = try await f.database.state().requests["REQ-1"]!
+        for person in ["morgan", "sam"] {
+            try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: f.signed(request, stage: "approved", by: person)), as: person)
+        }
+        #expect(try await f.database.state().requests["REQ-1"]?.stage == "approved")
+        // The signed bytes are in the ledger exactly as signed.
+        let decision = try await f.ledger.store.entry(at: entries[0].sequence)
+        let event = try #require(try Event.decode(kind: decision.kind, payload: decision.payload))
+        guard case .decisionRecorded(let recorded) = event else { Issue.record("not a decision"); return }
+        try recorded.envelope!.verify(trustedKeys: [DSSETrustedKey(publicKey: f.keys["casey"]!.publicKey)])
+        let failure = try await f.verifyEverything()
+        #expect(failure == nil, "\(failure?.message ?? "")")
+    }
+
+    @Test("A refused command changes nothing")
+    func refusalChangesNothing() async throws {
+        let f = try await EngineFixture()
+        defer { f.ledger.remove() }
+        let before = try await f.ledger.store.size()
+        let outcome = try await f.database.execute(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "morgan")
+        guard case .failure(let refusal) = outcome else { Issue.record("accepted"); return }
+        #expect(refusal.rule == "project.requesters")
+        #expect(try await f.ledger.store.size() == before)
+    }
+
+    @Test("Property: after random command sequences, replaying the ledger gives exactly the stored projection", arguments: [1, 2, 3, 4])
+    func randomSequences(seed: UInt64) async throws {
+        let f = try await EngineFixture()
+        defer { f.ledger.remove() }
+        var rng = SeededGenerator(seed: seed)
+        let people = ["riley", "casey", "morgan", "sam", "pat", "dana", "ci-bot", "ada"]
+        let stages = ["tested", "compliance-reviewed", "approved", "deployed"]
+        var accepted = 0
+        // Mostly plausible commands (the right person, the next stage, a signature), sometimes not.
+        func likely<T>(_ right: T, _ any: [T]) -> T { Int.random(in: 0..<10, using: &rng) < 8 ? right : any.randomElement(using: &rng)! }
+        let deciders = ["compliance-reviewed": ["casey", "pat"], "approved": ["morgan", "sam", "pat"], "tested": ["morgan"], "deployed": ["dana"]]
+        for _ in 0..<200 {
+            let state = try await f.database.state()
+            let id = state.requests.keys.sorted().randomElement(using: &rng) ?? "REQ-1"
+            let request = state.requests[id]
+            let command: Command
+            var actor: String
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0, 1:
+                actor = likely("riley", people)
+                command = .fileRequest(project: "churn-model", environment: ["qa", "prod"].randomElement(using: &rng)!, bundle: "b.zip", digest: SHA256Digest.hash("v\(Int.random(in: 0..<3, using: &rng))"), description: "")
+            case 2:
+                actor = likely("ci-bot", people)
+                command = .attachEvidence(request: id, kind: "test-report", status: likely("passed", ["passed", "failed"]), digest: SHA256Digest.hash("r"))
+            case 3, 4, 5:
+                let workflow = request.flatMap { state.workflow(for: $0)?.workflow }
+                let next = workflow.flatMap { w in w.index(of: request!.stage).flatMap { $0 + 1 < w.stages.count ? w.stages[$0 + 1].name : nil } } ?? "approved"
+                let stage = likely(next, stages)
+                actor = likely((deciders[stage] ?? ["morgan"]).randomElement(using: &rng)!, people)
+                let signer = actor == "ci-bot" || actor == "ada" ? "riley" : actor
+                let envelope = request.map { f.signed($0, stage: stage, by: signer) }
+                command = .decide(request: id, stage: stage, decision: Int.random(in: 0..<12, using: &rng) == 0 ? .reject : .approve, comment: "", envelope: likely(envelope, [nil, envelope]))
+            case 6:
+                actor = likely("riley", people)
+                command = Bool.random(using: &rng)
+                    ? .revise(request: id, bundle: nil, digest: SHA256Digest.hash("rev\(Int.random(in: 0..<1000, using: &rng))"))
+                    : .withdraw(request: id, reason: "changed my mind")
+            case 7, 8:
+                actor = likely("dana", people)
+                command = .recordDeployment(request: id, outcome: likely(.succeeded, [.succeeded, .failed]), note: "")
+            default:
+                f.clock.advance(seconds: Int64.random(in: 0..<(3600 * 30), using: &rng))
+                continue
+            }
+            if case .success = try await f.database.execute(command, as: actor) { accepted += 1 }
+        }
+        #expect(accepted > 30, "only \(accepted) commands were accepted; the generator should exercise the engine")
+        let failure = try await f.verifyEverything()
+        #expect(failure == nil, "\(failure?.message ?? "")")
+    }
+
+    @Test("Concurrent identical decisions on one request: exactly one is recorded and the request advances once")
+    func concurrentDecisions() async throws {
+        let f = try await EngineFixture()
+        defer { f.ledger.remove() }
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let outcomes = try await withThrowingTaskGroup(of: SignoffDatabase.Outcome.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await f.database.execute(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { if case .success = $0 { true } else { false } }.count == 1)
+        let state = try await f.database.state()
+        #expect(state.requests["REQ-1"]?.decisions.count == 1)
+        #expect(state.requests["REQ-1"]?.history.filter { $0.stage == "approved" }.count == 1)
+        #expect(try await f.verifyEverything() == nil)
+    }
+
+    @Test("A projection row changed behind the library's back is detected and named")
+    func projectionTamper() async throws {
+        let f = try await EngineFixture()
+        defer { f.ledger.remove() }
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        #expect(try await f.verifyEverything() == nil)
+        try await f.ledger.attacker().write { db in
+            try db.execute(sql: "UPDATE projection SET document = replace(document, '\"stage\":\"requested\"', '\"stage\":\"approved\"') WHERE key = 'request/REQ-1'")
+        }
+        let failure = try await f.database.verifyProjection()
+        #expect(failure?.kind == .projectionMismatch)
+        #expect(failure?.message.contains("request/REQ-1") == true)
+        try await f.ledger.attacker().write { db in try db.execute(sql: "DELETE FROM projection WHERE key = 'principal/dana'") }
+        let reopened = SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: f.ledger.path))
+        #expect(try await reopened.verifyProjection()?.kind == .projectionMismatch)
+    }
+}
+
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
