@@ -83,7 +83,7 @@ struct World {
         let spec = ProjectSpec(
             key: "churn-model", regulated: true, environments: ["qa": "standard", "prod": "regulated"], requesters: ["data-science"],
             deployers: ["qa": ["deployers-churn"], "prod": ["deployers-churn"]])
-        ok(.createProject(spec, approval: AdminApproval(project: spec, time: now).signed(with: ada)), as: "ada")
+        ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: now).signed(with: ada)), as: "ada")
     }
 
     // MARK: Requests

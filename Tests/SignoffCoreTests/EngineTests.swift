@@ -229,7 +229,8 @@ struct EngineTests {
         w.ok(.revokeKey(principal: "casey", fingerprint: fingerprint), as: "casey")
         w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "compliance-reviewed", by: "casey")), as: "casey", rule: "signature.revoked-key")
         let fresh = Ed25519.SigningKey()
-        w.ok(.enrollKey(principal: "casey", key: try! NoteVerifierKey(name: "casey", publicKey: fresh.publicKey)), as: "ada")
+        let enroll = Command.enrollKey(principal: "casey", key: try! NoteVerifierKey(name: "casey", publicKey: fresh.publicKey))
+        w.ok(.enrollKey(principal: "casey", key: try! NoteVerifierKey(name: "casey", publicKey: fresh.publicKey), approval: AdminApproval(change: enroll.adminChange!, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         w.keys["casey"] = fresh
         w.approve(id, stage: "compliance-reviewed", as: "casey")
     }
@@ -288,10 +289,28 @@ struct EngineTests {
         let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
         w.refused(.createProject(spec, approval: nil), as: "ada", rule: "admin.signature-required")
         let otherSpec = ProjectSpec(key: "other", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
-        w.refused(.createProject(spec, approval: AdminApproval(project: otherSpec, time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
-        w.refused(.createProject(spec, approval: AdminApproval(project: spec, time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "signature.wrong-key")
-        w.ok(.createProject(spec, approval: AdminApproval(project: spec, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
+        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: otherSpec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
+        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "signature.wrong-key")
+        w.ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         w.refused(.addUser(name: "dup", administrator: false, key: w.verifierKey("riley")), as: "ada", rule: "key.duplicate")
+    }
+
+    @Test("Changing a group a regulated project relies on, or a key of its members, needs an administrator's signature")
+    func signedAdminChanges() {
+        var w = World()
+        let zoe = Ed25519.SigningKey()
+        w.ok(.addUser(name: "zoe", administrator: false, key: try! NoteVerifierKey(name: "zoe", publicKey: zoe.publicKey)), as: "ada")
+        w.refused(.addMember(group: "release-managers", member: "zoe"), as: "ada", rule: "admin.signature-required")
+        let wrongChange = AdminApproval(change: AdminChange(action: "group.add-member", group: "release-managers", member: "riley"), time: w.now)
+        w.refused(.addMember(group: "release-managers", member: "zoe", approval: wrongChange.signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
+        let command = Command.addMember(group: "release-managers", member: "zoe")
+        w.ok(.addMember(group: "release-managers", member: "zoe", approval: AdminApproval(change: command.adminChange!, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
+        // seniors is used only by the emergency workflow, which no regulated project uses.
+        w.ok(.addMember(group: "seniors", member: "zoe"), as: "ada")
+        let newKey = try! NoteVerifierKey(name: "morgan", publicKey: Ed25519.SigningKey().publicKey)
+        w.refused(.enrollKey(principal: "morgan", key: newKey), as: "ada", rule: "admin.signature-required")
+        let enroll = Command.enrollKey(principal: "morgan", key: newKey)
+        w.ok(.enrollKey(principal: "morgan", key: newKey, approval: AdminApproval(change: enroll.adminChange!, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
     }
 
     @Test("Only the project's requesters may file, for the project's environments")

@@ -6,13 +6,15 @@ public enum Command: Hashable, Sendable {
     case bootstrapAdministrator(name: String, key: NoteVerifierKey)
     case addUser(name: String, administrator: Bool, key: NoteVerifierKey?)
     case addServiceAccount(name: String, key: NoteVerifierKey?)
-    case enrollKey(principal: String, key: NoteVerifierKey)
+    /// `approval` is required when the principal is in a group a regulated project relies on.
+    case enrollKey(principal: String, key: NoteVerifierKey, approval: DSSEEnvelope? = nil)
     case revokeKey(principal: String, fingerprint: String)
     case createGroup(name: String)
-    case addMember(group: String, member: String)
+    /// `approval` is required when a regulated project relies on the group.
+    case addMember(group: String, member: String, approval: DSSEEnvelope? = nil)
     case applyWorkflow(source: String, file: String)
-    /// `approval`: a DSSE envelope by the acting administrator over the ``AdminApproval`` statement of this
-    /// change; required when the project is regulated.
+    /// `approval`: a DSSE envelope by the acting administrator over the ``AdminApproval`` of this change;
+    /// required when the project is regulated.
     case createProject(ProjectSpec, approval: DSSEEnvelope?)
     case fileRequest(project: String, environment: String, bundle: String, digest: SHA256Digest, description: String)
     case attachEvidence(request: String, kind: String, status: String, digest: SHA256Digest)
@@ -23,6 +25,18 @@ public enum Command: Hashable, Sendable {
     case withdraw(request: String, reason: String)
     case recordDeployment(request: String, outcome: Deployment.Outcome, note: String)
     case recordRetrospective(request: String, comment: String)
+}
+
+extension Command {
+    /// The change an administrator signs for this command, for the commands that can need one.
+    public var adminChange: AdminChange? {
+        switch self {
+        case .createProject(let spec, _): AdminChange(action: "project.create", project: spec)
+        case .addMember(let group, let member, _): AdminChange(action: "group.add-member", group: group, member: member)
+        case .enrollKey(let principal, let key, _): AdminChange(action: "key.enroll", principal: principal, verifierKey: key.description)
+        default: nil
+        }
+    }
 }
 
 /// Why the engine said no: the rule that failed and a sentence for a person, saying what to do next.

@@ -55,11 +55,15 @@ public enum Engine {
             if let key { try requireUnusedKey(state, key) }
             return [.principalAdded(.init(name: name, kind: .serviceAccount, administrator: false, verifierKey: key?.description))]
 
-        case .enrollKey(let principal, let key):
+        case .enrollKey(let principal, let key, let approval):
             try requireAdministrator(state, actor)
             guard state.principals[principal] != nil else { throw Refusal("input.unknown", "no user or service account \(principal)") }
             try requireUnusedKey(state, key)
-            return [.keyEnrolled(.init(principal: principal, verifierKey: key.description))]
+            let sensitive = state.groups.values.filter { $0.members.contains(principal) }.map(\.name).filter { regulatedProjects(relyingOn: $0, state).count > 0 }
+            if let group = sensitive.first {
+                try requireAdminApproval(approval, for: command, reason: "\(principal) is in \(group), which regulated projects rely on", state: state, actor: actor, now: now)
+            }
+            return [.keyEnrolled(.init(principal: principal, verifierKey: key.description, approval: approval))]
 
         case .revokeKey(let principal, let fingerprint):
             guard actor == principal || state.principals[actor]?.isAdministrator == true else {
@@ -78,12 +82,16 @@ public enum Engine {
             guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) is already a user or service account name") }
             return [.groupCreated(.init(name: name))]
 
-        case .addMember(let group, let member):
+        case .addMember(let group, let member, let approval):
             try requireAdministrator(state, actor)
             guard let existing = state.groups[group] else { throw Refusal("input.unknown", "no group \(group); create it with `signoff group add \(group)`") }
             guard state.principals[member] != nil else { throw Refusal("input.unknown", "no user or service account \(member)") }
             guard !existing.members.contains(member) else { throw Refusal("input.duplicate", "\(member) is already in \(group)") }
-            return [.memberAdded(.init(group: group, member: member))]
+            let projects = regulatedProjects(relyingOn: group, state)
+            if !projects.isEmpty {
+                try requireAdminApproval(approval, for: command, reason: "regulated project \(projects[0]) relies on \(group)", state: state, actor: actor, now: now)
+            }
+            return [.memberAdded(.init(group: group, member: member, approval: approval))]
 
         case .applyWorkflow(let source, let file):
             try requireAdministrator(state, actor)
@@ -118,10 +126,7 @@ public enum Engine {
                 throw Refusal("project.invalid", "deployers are given for \(environment), which is not one of the project's environments")
             }
             if spec.regulated {
-                guard let approval else {
-                    throw Refusal("admin.signature-required", "creating a regulated project must be signed by an administrator's key (--key)")
-                }
-                try verifyAdminApproval(approval, spec: spec, state: state, actor: actor, now: now)
+                try requireAdminApproval(approval, for: command, reason: "\(spec.key) is regulated", state: state, actor: actor, now: now)
             }
             return [.projectCreated(.init(project: spec, approval: approval))]
 
@@ -369,11 +374,29 @@ public enum Engine {
         return (key.fingerprint, digest)
     }
 
-    static func verifyAdminApproval(_ envelope: DSSEEnvelope, spec: ProjectSpec, state: SignoffState, actor: String, now: Int64) throws {
+    /// Regulated projects whose rules name `group`: as requesters or deployers, or in the workflows of their environments.
+    static func regulatedProjects(relyingOn group: String, _ state: SignoffState) -> [String] {
+        state.projects.values.filter { project in
+            guard project.regulated else { return false }
+            if project.requesters.contains(group) || project.deployers.values.contains(where: { $0.contains(group) }) { return true }
+            return project.environments.values.contains { name in
+                guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { return false }
+                return workflow.groupReferences.contains { $0.value == group }
+                    || workflow.stages.contains { $0.gate.evidence.contains { $0.attachedBy.contains { $0.value == group } } }
+            }
+        }.map(\.key).sorted()
+    }
+
+    /// An administrative change touching a regulated project must carry the acting administrator's signature over
+    /// exactly this change, made recently and never used before.
+    static func requireAdminApproval(_ envelope: DSSEEnvelope?, for command: Command, reason: String, state: SignoffState, actor: String, now: Int64) throws {
+        guard let envelope else {
+            throw Refusal("admin.signature-required", "this change must be signed by an administrator's key (--key): \(reason)")
+        }
         _ = try verifySigner(envelope, payloadType: AdminApproval.payloadType, state: state, actor: actor, now: now)
-        guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.project == spec,
-            approval.action == "project.create"
-        else { throw Refusal("admin.signature", "the administrator's signature is not over this exact project change") }
+        guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange else {
+            throw Refusal("admin.signature", "the administrator's signature is not over this exact change")
+        }
         guard let time = Timestamps.milliseconds(rfc3339: approval.time), now - time <= DecisionStatement.maximumAgeMilliseconds,
             time - now <= DecisionStatement.maximumClockSkewMilliseconds
         else { throw Refusal("signature.expired", "the administrator's signature is not fresh; sign again") }

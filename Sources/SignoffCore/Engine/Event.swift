@@ -27,10 +27,20 @@ public enum Event: Hashable, Sendable {
         public let administrator: Bool
         public let verifierKey: String?
     }
-    public struct KeyEnrolled: Hashable, Sendable, Codable { public let principal: String; public let verifierKey: String }
+    public struct KeyEnrolled: Hashable, Sendable, Codable {
+        public let principal: String
+        public let verifierKey: String
+        /// The administrator's signed approval, when a regulated project relies on the principal.
+        public var approval: DSSEEnvelope?
+    }
     public struct KeyRevoked: Hashable, Sendable, Codable { public let principal: String; public let fingerprint: String }
     public struct GroupCreated: Hashable, Sendable, Codable { public let name: String }
-    public struct MemberAdded: Hashable, Sendable, Codable { public let group: String; public let member: String }
+    public struct MemberAdded: Hashable, Sendable, Codable {
+        public let group: String
+        public let member: String
+        /// The administrator's signed approval, when a regulated project relies on the group.
+        public var approval: DSSEEnvelope?
+    }
     public struct WorkflowApplied: Hashable, Sendable, Codable {
         public let name: String
         public let digest: SHA256Digest

@@ -13,6 +13,7 @@ extension SignoffState {
             }
             principals[e.name] = Principal(name: e.name, kind: e.kind, isAdministrator: e.administrator, keys: keys)
         case .keyEnrolled(let e):
+            if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
             if let key = try? NoteVerifierKey(parsing: e.verifierKey) {
                 principals[e.principal]?.keys.append(
                     EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil))
@@ -24,6 +25,7 @@ extension SignoffState {
         case .groupCreated(let e):
             groups[e.name] = Group(name: e.name, members: [])
         case .memberAdded(let e):
+            if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
             groups[e.group]?.members.append(e.member)
             groups[e.group]?.members.sort()
         case .workflowApplied(let e):
@@ -90,12 +92,12 @@ extension SignoffState {
     public static func documentKeys(touchedBy event: Event) -> [String] {
         switch event {
         case .principalAdded(let e): ["principal/\(e.name)"]
-        case .keyEnrolled(let e): ["principal/\(e.principal)"]
+        case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
         case .keyRevoked(let e): ["principal/\(e.principal)"]
         case .groupCreated(let e): ["group/\(e.name)"]
-        case .memberAdded(let e): ["group/\(e.group)"]
+        case .memberAdded(let e): ["group/\(e.group)"] + statementKey(e.approval)
         case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"]
-        case .projectCreated(let e): ["project/\(e.project.key)"] + (e.approval.map { ["statement/\(SHA256Digest.hash($0.payload).hex)"] } ?? [])
+        case .projectCreated(let e): ["project/\(e.project.key)"] + statementKey(e.approval)
         case .requestFiled(let e): ["request/\(e.id)", "meta/request-counter"]
         case .evidenceAttached(let e): ["request/\(e.request)"]
         case .decisionRecorded(let e): ["request/\(e.request)"] + (e.statementDigest.map { ["statement/\($0.hex)"] } ?? [])
@@ -106,6 +108,10 @@ extension SignoffState {
         case .deploymentRecorded(let e): ["request/\(e.request)"]
         case .retrospectiveRecorded(let e): ["request/\(e.request)"]
         }
+    }
+
+    static func statementKey(_ envelope: DSSEEnvelope?) -> [String] {
+        envelope.map { ["statement/\(SHA256Digest.hash($0.payload).hex)"] } ?? []
     }
 
     static let documentEncoder: JSONEncoder = {

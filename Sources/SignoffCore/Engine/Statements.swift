@@ -63,16 +63,34 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
     }
 }
 
-/// The statement an administrator signs to approve a change to a regulated project.
-public struct AdminApproval: Hashable, Sendable, Codable {
-    public static let payloadType = "application/vnd.signoff.admin-approval+json"
+/// An administrative change, as an administrator signs it when it touches a regulated project.
+public struct AdminChange: Hashable, Sendable, Codable {
     public let action: String
-    public let project: ProjectSpec
-    public let time: String
+    public var project: ProjectSpec?
+    public var group: String?
+    public var member: String?
+    public var principal: String?
+    public var verifierKey: String?
 
-    public init(action: String = "project.create", project: ProjectSpec, time: Int64) {
+    public init(action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil) {
         self.action = action
         self.project = project
+        self.group = group
+        self.member = member
+        self.principal = principal
+        self.verifierKey = verifierKey
+    }
+}
+
+/// The statement an administrator signs to approve a change to a regulated project: creating it, adding a member
+/// to one of the groups it relies on, or enrolling a key for one of their members.
+public struct AdminApproval: Hashable, Sendable, Codable {
+    public static let payloadType = "application/vnd.signoff.admin-approval+json"
+    public let change: AdminChange
+    public let time: String
+
+    public init(change: AdminChange, time: Int64) {
+        self.change = change
         self.time = Timestamps.rfc3339(time)
     }
 
