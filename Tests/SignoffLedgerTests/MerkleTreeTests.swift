@@ -1,5 +1,6 @@
 import SignoffCrypto
 @testable import SignoffLedger
+import SignoffTestSupport
 import Testing
 
 /// An in-memory node store filled the way storage fills its table: from the frontier's closed nodes.
@@ -137,18 +138,5 @@ struct MerkleTreeTests {
         #expect(throws: LedgerError.self) { try builder.inclusionProof(index: 5, size: 5) }
         #expect(throws: LedgerError.self) { try builder.consistencyProof(from: 0, to: 5) }
         #expect(throws: LedgerError.self) { try builder.consistencyProof(from: 4, to: 3) }
-    }
-}
-
-/// A small deterministic generator so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

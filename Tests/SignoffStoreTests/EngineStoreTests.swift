@@ -105,7 +105,7 @@ struct EngineStoreTests {
     func randomSequences(seed: UInt64) async throws {
         let f = try await EngineFixture()
         defer { f.ledger.remove() }
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15)
         let people = ["riley", "casey", "morgan", "sam", "pat", "dana", "ci-bot", "ada"]
         let stages = ["tested", "compliance-reviewed", "approved", "deployed"]
         var accepted = 0
@@ -186,17 +186,5 @@ struct EngineStoreTests {
         try await f.ledger.attacker().write { db in try db.execute(sql: "DELETE FROM projection WHERE key = 'principal/dana'") }
         let reopened = SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: f.ledger.path))
         #expect(try await reopened.verifyProjection()?.kind == .projectionMismatch)
-    }
-}
-
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -363,14 +363,7 @@ public enum Engine {
             throw Refusal("signature.revision", "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
         }
         guard p.comment == comment else { throw Refusal("signature.statement", "the comment differs from the signed comment") }
-        guard let time = Timestamps.milliseconds(rfc3339: p.time) else { throw Refusal("signature.statement", "the signed time is not RFC 3339") }
-        guard now - time <= DecisionStatement.maximumAgeMilliseconds, time - now <= DecisionStatement.maximumClockSkewMilliseconds else {
-            throw Refusal("signature.expired", "the signed decision was made at \(p.time), outside the 10 minutes a signature stays fresh; sign again")
-        }
-        let digest = SHA256Digest.hash(envelope.payload)
-        guard !state.usedStatements.contains(digest) else {
-            throw Refusal("signature.replay", "this signed statement was already used; every decision needs a fresh signature")
-        }
+        let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
         return (key.fingerprint, digest)
     }
 
@@ -397,12 +390,21 @@ public enum Engine {
         guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange else {
             throw Refusal("admin.signature", "the administrator's signature is not over this exact change")
         }
-        guard let time = Timestamps.milliseconds(rfc3339: approval.time), now - time <= DecisionStatement.maximumAgeMilliseconds,
-            time - now <= DecisionStatement.maximumClockSkewMilliseconds
-        else { throw Refusal("signature.expired", "the administrator's signature is not fresh; sign again") }
-        guard !state.usedStatements.contains(SHA256Digest.hash(envelope.payload)) else {
-            throw Refusal("signature.replay", "this signed change was already used")
+        _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
+    }
+
+    /// A signed statement counts only if made within the last 10 minutes (1 minute of clock skew allowed) and never
+    /// used before. Returns its digest, which the ledger keeps to refuse replays.
+    static func requireFreshAndUnused(_ envelope: DSSEEnvelope, signedTime: String, state: SignoffState, now: Int64) throws -> SHA256Digest {
+        guard let time = Timestamps.milliseconds(rfc3339: signedTime) else { throw Refusal("signature.statement", "the signed time is not RFC 3339") }
+        guard now - time <= DecisionStatement.maximumAgeMilliseconds, time - now <= DecisionStatement.maximumClockSkewMilliseconds else {
+            throw Refusal("signature.expired", "the statement was signed at \(signedTime), outside the 10 minutes a signature stays fresh; sign again")
         }
+        let digest = SHA256Digest.hash(envelope.payload)
+        guard !state.usedStatements.contains(digest) else {
+            throw Refusal("signature.replay", "this signed statement was already used; every decision or change needs a fresh signature")
+        }
+        return digest
     }
 
     /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
