@@ -10,9 +10,9 @@ struct InitCommand: AsyncParsableCommand {
         commandName: "init",
         abstract: "Create a new ledger database and its ledger key (sealed under a passphrase).",
         discussion: """
-            Writes DB, DB.ledger-key (the sealed private key that signs checkpoints, mode 0600) and
-            DB.ledger-key.pub (the verifier key auditors use). The first entry records the ledger's origin and key,
-            and a first checkpoint is signed.
+            Writes DB, DB.ledger-key (the sealed private key that signs checkpoints, mode 0600) and \
+            DB.ledger-key.pub (the verifier key auditors use). The first entry records the ledger's origin and key, \
+            the second the first administrator, and a first checkpoint is signed.
             """
     )
 
@@ -20,6 +20,12 @@ struct InitCommand: AsyncParsableCommand {
 
     @Option(help: "The ledger's origin: the first line of every checkpoint and the ledger key's name, e.g. signoff.example.com/prod.")
     var origin: String
+
+    @Option(help: "The first administrator's user name.")
+    var admin: String
+
+    @Option(name: .customLong("admin-key"), help: "The first administrator's public key file (USER.key.pub).")
+    var adminKey: String
 
     @Flag(help: "Allow an empty ledger key passphrase.")
     var insecureNoPassphrase = false
@@ -32,6 +38,7 @@ struct InitCommand: AsyncParsableCommand {
             let path = try ledger.databasePath
             let keyPath = try ledger.ledgerKeyPath
             try NoteVerifierKey.validate(name: origin)
+            let adminVerifierKey = try KeyFiles.readVerifierKey(path: adminKey)
             for existing in [path, keyPath, keyPath + ".pub"] where FileManager.default.fileExists(atPath: existing) {
                 throw CLIError.badInput("\(existing) already exists; choose another --db (nothing was changed)")
             }
@@ -46,6 +53,11 @@ struct InitCommand: AsyncParsableCommand {
                 withJSONObject: ["origin": origin, "ledger_key": verifierKey.description, "format": "signoff-ledger/1"],
                 options: [.sortedKeys, .withoutEscapingSlashes])
             _ = try await store.append([EntryDraft(kind: "ledger.initialized", actor: "system", payload: [UInt8](payload))])
+            if case .failure(let refusal) = try await SignoffDatabase(ledger: store).execute(
+                .bootstrapAdministrator(name: admin, key: adminVerifierKey), as: "system")
+            {
+                throw CLIError.badInput("--admin: \(refusal.message)")
+            }
             let checkpoint = try await store.signCheckpoint()
             if json {
                 print(JSONOutput.object([
@@ -53,7 +65,7 @@ struct InitCommand: AsyncParsableCommand {
                     "verifier_key": .string(verifierKey.description), "checkpoint": .string(checkpoint?.serialized ?? ""),
                 ]))
             } else {
-                print("Initialised ledger \"\(origin)\" in \(path)")
+                print("Initialised ledger \"\(origin)\" in \(path), administrator \(admin)")
                 print("  ledger key (sealed, mode 0600): \(keyPath)")
                 print("  verifier key:                   \(keyPath).pub")
                 print("  \(verifierKey)")
@@ -93,19 +105,61 @@ struct CheckpointCommand: AsyncParsableCommand {
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Verify the ledger.",
-        subcommands: [Verify.self]
+        abstract: "Export the trail for auditors, and verify exports and databases.",
+        subcommands: [Export.self, Verify.self]
     )
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export entries (all, or a project, environment or period) with inclusion proofs, keys, envelopes, a CSV of decisions and a summary.",
+            discussion: "The folder is specified in schema/audit-export.md; `signoff audit verify DIR --log-key LEDGER.pub` checks it offline.")
+
+        @OptionGroup var ledger: LedgerOptions
+        @Option var project: String?
+        @Option var env: String?
+        @Option(help: "RFC 3339 time, inclusive.") var since: String?
+        @Option(help: "RFC 3339 time, exclusive.") var until: String?
+        @Option(help: "A new (or empty) folder.") var out: String
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            try await reportingErrors {
+                func time(_ text: String?, _ option: String) throws -> Int64? {
+                    guard let text else { return nil }
+                    guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw CLIError.badInput("--\(option) \(text) is not an RFC 3339 time such as 2026-11-01T00:00:00Z") }
+                    return ms
+                }
+                let filter = AuditExportFilter(project: project, environment: env, since: try time(since, "since"), until: try time(until, "until"))
+                let session = try Session.open(ledger)
+                if session.signsCheckpoints { try await session.store.signCheckpoint() }
+                let showProgress = !json && Terminal.standardErrorIsTerminal
+                let report = try await session.database.exportAudit(filter: filter, to: URL(fileURLWithPath: out)) { done, total in
+                    if showProgress { FileHandleWriter.write(fd: 2, "\rexporting: \(done)/\(total) entries read") }
+                }
+                if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+                if json {
+                    print(JSONOutput.object([
+                        "out": .string(out), "entries": .int(report.entries), "decisions": .int(report.decisions),
+                        "checkpoint_size": .int(Int(report.checkpointSize)), "files": .int(report.files),
+                    ]))
+                } else {
+                    print("Exported \(report.entries) entries (\(report.decisions) decisions) against the checkpoint of \(report.checkpointSize) entries into \(out)")
+                }
+            }
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the whole ledger database: every entry, the hash chain, every stored subtree hash and every checkpoint.",
-            discussion: "Exit 0 when everything verifies, 3 when anything does not (the first bad sequence number is named)."
+            abstract: "Verify an export folder offline (DIR --log-key LEDGER.pub), or a whole database (--db): every entry, chain, subtree hash, checkpoint and the projection replay.",
+            discussion: "Exit 0 when everything verifies, 3 when anything does not (the first failure is named)."
         )
+
+        @Argument(help: "An export folder to verify offline (needs --log-key).") var directory: String?
 
         @OptionGroup var ledger: LedgerOptions
 
-        @Option(help: "The trusted ledger verifier key file (default: DB.ledger-key.pub). Never taken from the database itself.")
+        @Option(help: "The trusted ledger verifier key file (default with --db: DB.ledger-key.pub). Never taken from what is verified.")
         var logKey: String?
 
         @Flag(help: "Accept entries after the newest checkpoint (a ledger that is still being written).")
@@ -116,40 +170,68 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let keyPath = try logKey ?? (ledger.ledgerKeyPath + ".pub")
-                let trusted = try KeyFiles.readVerifierKey(path: keyPath)
-                let store = try ledger.openForReading()
-                let showProgress = !json && Terminal.standardErrorIsTerminal
-                let started = ContinuousClock.now
-                let report = try await store.verifyAll(trustedKey: trusted, allowUncoveredTail: allowUncoveredTail) { done, total in
-                    if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done)/\(total) entries") }
-                }
-                if showProgress { FileHandleWriter.write(fd: 2, "\n") }
-                // The projection must be exactly what replaying the ledger gives.
-                var failure = report.failure
-                if failure == nil { failure = try await SignoffDatabase(ledger: store).verifyProjection() }
-                let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
-                if json {
-                    var object: [String: JSONOutput] = [
-                        "valid": .bool(failure == nil), "entries": .int(Int(report.entries)), "checkpoints": .int(report.checkpoints),
-                        "subtree_hashes": .int(Int(report.storedNodes)), "root_hash": .string(report.rootHash.description),
-                    ]
-                    if let failure {
-                        object["failure"] = .object([
-                            "kind": .string(failure.kind.rawValue), "message": .string(failure.message),
-                            "sequence": failure.sequence.map { .int(Int($0)) } ?? .null,
-                            "checkpoint_size": failure.checkpointSize.map { .int(Int($0)) } ?? .null,
-                        ])
-                    }
-                    print(JSONOutput.object(object))
-                } else if failure == nil {
-                    print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified, projection replayed, in \(String(format: "%.2f", seconds)) s")
-                    print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
-                }
+                if let directory { try verifyExport(directory) } else { try await verifyDatabase() }
+            }
+        }
+
+        func verifyExport(_ directory: String) throws {
+            guard let logKey else { throw CLIError.badInput("offline verification needs the ledger's public key: --log-key LEDGER.pub") }
+            let trusted = try KeyFiles.readVerifierKey(path: logKey)
+            let showProgress = !json && Terminal.standardErrorIsTerminal
+            let report = AuditExportVerifier.verify(directory: URL(fileURLWithPath: directory), trustedKey: trusted) { done in
+                if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done) entries") }
+            }
+            if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+            if json {
+                print(JSONOutput.object([
+                    "valid": .bool(report.failure == nil), "entries": .int(report.entries), "decisions": .int(report.decisions),
+                    "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(report.checkpointSize)), "files": .int(report.files),
+                    "failure": report.failure.map { .string($0) } ?? .null,
+                ]))
+            } else if report.failure == nil {
+                print("OK: \(report.entries) entries proven against the checkpoint of \(report.checkpointSize) signed by \(trusted.name) (key ID \(trusted.keyIDHex)); \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time; all \(report.files) files match")
+            }
+            if let failure = report.failure {
+                if !json { printError("verification FAILED: \(failure)") }
+                throw ExitCode(ExitStatus.verificationFailed)
+            }
+        }
+
+        func verifyDatabase() async throws {
+            let keyPath = try logKey ?? (ledger.ledgerKeyPath + ".pub")
+            let trusted = try KeyFiles.readVerifierKey(path: keyPath)
+            let store = try ledger.openForReading()
+            let showProgress = !json && Terminal.standardErrorIsTerminal
+            let started = ContinuousClock.now
+            let report = try await store.verifyAll(trustedKey: trusted, allowUncoveredTail: allowUncoveredTail) { done, total in
+                if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done)/\(total) entries") }
+            }
+            if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+            // The projection must be exactly what replaying the ledger gives.
+            var failure = report.failure
+            if failure == nil { failure = try await SignoffDatabase(ledger: store).verifyProjection() }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            if json {
+                var object: [String: JSONOutput] = [
+                    "valid": .bool(failure == nil), "entries": .int(Int(report.entries)), "checkpoints": .int(report.checkpoints),
+                    "subtree_hashes": .int(Int(report.storedNodes)), "root_hash": .string(report.rootHash.description),
+                ]
                 if let failure {
-                    if !json { printError("verification FAILED: \(failure.message)") }
-                    throw ExitCode(ExitStatus.verificationFailed)
+                    object["failure"] = .object([
+                        "kind": .string(failure.kind.rawValue), "message": .string(failure.message),
+                        "sequence": failure.sequence.map { .int(Int($0)) } ?? .null,
+                        "checkpoint_size": failure.checkpointSize.map { .int(Int($0)) } ?? .null,
+                    ])
                 }
+                print(JSONOutput.object(object))
+            } else if failure == nil {
+                print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified, projection replayed, in \(String(format: "%.2f", seconds)) s")
+                print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
+            }
+            if let failure {
+                if !json { printError("verification FAILED: \(failure.message)") }
+                throw ExitCode(ExitStatus.verificationFailed)
             }
         }
     }

@@ -20,6 +20,11 @@ struct Signoff: AsyncParsableCommand {
               64  bad input (usage, malformed file or value)
             """,
         version: version,
-        subcommands: [KeyCommand.self, InitCommand.self, CheckpointCommand.self, AuditCommand.self]
+        subcommands: [
+            KeyCommand.self, InitCommand.self, UserCommand.self, GroupCommand.self, ServiceAccountCommand.self, WorkflowCommand.self,
+            ProjectCommand.self, RequestCommand.self, EvidenceCommand.self, ApproveCommand.self, RejectCommand.self, WithdrawCommand.self,
+            ReviseCommand.self, StatusCommand.self, ExplainCommand.self, ListCommand.self, GateCommand.self, DeployCommand.self,
+            RetrospectiveCommand.self, AuditCommand.self, CheckpointCommand.self,
+        ]
     )
 }

@@ -82,7 +82,8 @@ struct CLITests {
 
     @Test("init, checkpoint and audit verify; a change made with sqlite3 is detected with exit code 3")
     func ledgerLifecycle() throws {
-        let initResult = try signoff("init", "--db", "ledger.sqlite", "--origin", "signoff.test/ledger")
+        #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
+        let initResult = try signoff("init", "--db", "ledger.sqlite", "--origin", "signoff.test/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
         #expect(initResult.status == 0, "\(initResult.stderr)")
         let keyMode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("ledger.sqlite.ledger-key").path)[.posixPermissions] as! NSNumber
         #expect(keyMode.intValue == 0o600)
@@ -91,7 +92,7 @@ struct CLITests {
         #expect(verifierKey.stdout.hasPrefix("signoff.test/ledger+"))
         let checkpoint = try signoff("checkpoint", "--db", "ledger.sqlite")
         #expect(checkpoint.status == 0)
-        #expect(checkpoint.stdout.hasPrefix("signoff.test/ledger\n1\n"))
+        #expect(checkpoint.stdout.hasPrefix("signoff.test/ledger\n2\n"))
         #expect(checkpoint.stdout.contains("\n\n\u{2014} signoff.test/ledger "))
 
         let verify = try signoff("audit", "verify", "--db", "ledger.sqlite", "--json")
@@ -111,8 +112,9 @@ struct CLITests {
 
     @Test("init refuses to overwrite, and commands without a database say how to name one")
     func initRefusals() throws {
-        #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o").status == 0)
-        let again = try signoff("init", "--db", "l.sqlite", "--origin", "o")
+        #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
+        #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub").status == 0)
+        let again = try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub")
         #expect(again.status == 64)
         #expect(again.stderr.contains("already exists"))
         let noDB = try signoff("audit", "verify")

@@ -1,0 +1,331 @@
+internal import Foundation
+public import SignoffCrypto
+public import SignoffLedger
+
+/// Where an export's files go: a folder when exporting, hashing sinks when verifying.
+public protocol AuditExportSink {
+    /// Appends `bytes` to the file at `path` (relative to the export folder), creating it on first write.
+    mutating func append(_ bytes: [UInt8], to path: String) throws
+    /// The SHA-256 of every file written so far.
+    var digests: [String: SHA256Digest] { get }
+}
+
+/// A sink that only hashes: what the verifier uses to rebuild an export and compare it with the folder.
+public struct HashingSink: AuditExportSink {
+    private var hashers: [String: SHA256Hasher] = [:]
+    public init() {}
+    public mutating func append(_ bytes: [UInt8], to path: String) throws {
+        hashers[path, default: SHA256Hasher()].update(bytes)
+    }
+    public var digests: [String: SHA256Digest] {
+        hashers.mapValues { var h = $0; return h.finalize() }
+    }
+}
+
+/// What an export covers.
+public struct AuditExportFilter: Hashable, Sendable, Codable {
+    public var project: String?
+    public var environment: String?
+    /// Milliseconds since the epoch, inclusive.
+    public var since: Int64?
+    /// Milliseconds since the epoch, exclusive.
+    public var until: Int64?
+
+    public init(project: String? = nil, environment: String? = nil, since: Int64? = nil, until: Int64? = nil) {
+        self.project = project
+        self.environment = environment
+        self.since = since
+        self.until = until
+    }
+}
+
+/// Builds an audit export from ledger entries, in ledger order, each with its inclusion proof. Deterministic: the
+/// offline verifier feeds the exported entries through the same builder and compares every file it produces with
+/// the folder's, byte for byte. Specified in `schema/audit-export.md`.
+public struct AuditExportBuilder {
+    public static let format = "signoff-audit-export/1"
+    public static let csvHeader = "time,request,project,environment,stage,decision,person,key_id,signature_valid,bundle_digest,comment\r\n"
+
+    public let checkpoint: SignedCheckpoint
+    public let ledgerKey: NoteVerifierKey
+    public let filter: AuditExportFilter
+
+    /// Entry kinds exported whatever the filter: who existed, with which keys, in which groups, under which rules.
+    public static let administrativeKinds: Set<String> = [
+        "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-added", "workflow.applied",
+        "project.created",
+    ]
+
+    private var requestScope: [String: (project: String, environment: String)] = [:]
+    private var keys: [KeyRecord] = []
+    private var requests: [String: RequestSummary] = [:]
+    private var requestOrder: [String] = []
+    private var optOutWorkflows: [String] = []
+    private var retrospectiveSeconds: [SHA256Digest: Int64] = [:]
+    private var requestWorkflow: [String: SHA256Digest] = [:]
+    private var entryCount = 0
+    private var decisionCount = 0
+    private var signedDecisionCount = 0
+    /// Sequence numbers of decisions whose signature does not verify with a key of the decider enrolled at the time.
+    public private(set) var invalidSignatures: [UInt64] = []
+    private var invalidSignatureCount: Int { invalidSignatures.count }
+    public var entries: Int { entryCount }
+    public var decisions: Int { decisionCount }
+    public var signedDecisions: Int { signedDecisionCount }
+    private var adminApprovals = 0
+    private var firstTime: Int64?
+    private var lastTime: Int64?
+
+    struct KeyRecord: Encodable {
+        let principal: String
+        let verifierKey: String
+        let fingerprint: String
+        let enrolledSequence: UInt64
+        let enrolledAt: String
+        var revokedSequence: UInt64?
+        var revokedAt: String?
+        var enrolledMilliseconds: Int64
+        var revokedMilliseconds: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case principal, fingerprint
+            case verifierKey = "verifier_key"
+            case enrolledSequence = "enrolled_sequence"
+            case enrolledAt = "enrolled_at"
+            case revokedSequence = "revoked_sequence"
+            case revokedAt = "revoked_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(principal, forKey: .principal)
+            try c.encode(fingerprint, forKey: .fingerprint)
+            try c.encode(verifierKey, forKey: .verifierKey)
+            try c.encode(enrolledSequence, forKey: .enrolledSequence)
+            try c.encode(enrolledAt, forKey: .enrolledAt)
+            try c.encode(revokedSequence, forKey: .revokedSequence)
+            try c.encode(revokedAt, forKey: .revokedAt)
+        }
+    }
+
+    struct RequestSummary {
+        let id: String
+        let project: String
+        let environment: String
+        let bundle: String
+        var digest: SHA256Digest
+        var revision = 1
+        var state = "requested"
+        var decisions: [String] = []
+        var retrospectiveDue: Int64?
+        var retrospectiveDone = false
+    }
+
+    public init(checkpoint: SignedCheckpoint, ledgerKey: NoteVerifierKey, filter: AuditExportFilter) {
+        self.checkpoint = checkpoint
+        self.ledgerKey = ledgerKey
+        self.filter = filter
+    }
+
+    /// Whether an entry belongs in the export. Call for every ledger entry up to the checkpoint, in order; it
+    /// remembers which requests are in scope.
+    public mutating func includes(_ entry: LedgerEntry) -> Bool {
+        if Self.administrativeKinds.contains(entry.kind) { return true }
+        guard let event = try? Event.decode(kind: entry.kind, payload: entry.payload), let id = Self.requestID(of: event) else { return false }
+        if case .requestFiled(let filed) = event, (filter.project ?? filed.project) == filed.project,
+            (filter.environment ?? filed.environment) == filed.environment
+        {
+            requestScope[id] = (filed.project, filed.environment)
+        }
+        guard requestScope[id] != nil else { return false }
+        return entry.timeMilliseconds >= (filter.since ?? .min) && entry.timeMilliseconds < (filter.until ?? .max)
+    }
+
+    static func requestID(of event: Event) -> String? {
+        switch event {
+        case .requestFiled(let e): e.id
+        case .evidenceAttached(let e): e.request
+        case .decisionRecorded(let e): e.request
+        case .stageEntered(let e): e.request
+        case .requestRejected(let e): e.request
+        case .requestWithdrawn(let e): e.request
+        case .requestRevised(let e): e.request
+        case .deploymentRecorded(let e): e.request
+        case .retrospectiveRecorded(let e): e.request
+        default: nil
+        }
+    }
+
+    static let jsonEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func line(_ object: [String: Any?]) -> [UInt8] {
+        let cleaned = object.mapValues { $0 ?? NSNull() }
+        let data = try! JSONSerialization.data(withJSONObject: cleaned, options: [.sortedKeys, .withoutEscapingSlashes])
+        return [UInt8](data) + [0x0A]
+    }
+
+    /// Adds one exported entry with its inclusion proof against the checkpoint.
+    public mutating func add(_ entry: LedgerEntry, proof: [SHA256Digest], to sink: inout some AuditExportSink) throws {
+        entryCount += 1
+        firstTime = firstTime ?? entry.timeMilliseconds
+        lastTime = entry.timeMilliseconds
+        try sink.append(
+            Self.line([
+                "sequence": entry.sequence, "time": Timestamps.rfc3339(entry.timeMilliseconds), "kind": entry.kind, "actor": entry.actor,
+                "entry": Base64.encode(entry.encoded), "leaf_hash": entry.leafHash.hex,
+            ]), to: "entries.jsonl")
+        try sink.append(
+            Self.line([
+                "sequence": entry.sequence, "tree_size": checkpoint.checkpoint.size, "leaf_hash": entry.leafHash.hex, "proof": proof.map(\.hex),
+            ]), to: "proofs.jsonl")
+        guard let event = try? Event.decode(kind: entry.kind, payload: entry.payload) else { return }
+        let time = Timestamps.rfc3339(entry.timeMilliseconds)
+        switch event {
+        case .principalAdded(let e):
+            if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry) }
+        case .keyEnrolled(let e):
+            addKey(principal: e.principal, verifierKey: e.verifierKey, entry: entry)
+            if e.approval != nil { adminApprovals += 1 }
+        case .keyRevoked(let e):
+            if let index = keys.firstIndex(where: { $0.principal == e.principal && $0.fingerprint == e.fingerprint && $0.revokedSequence == nil }) {
+                keys[index].revokedSequence = entry.sequence
+                keys[index].revokedAt = time
+                keys[index].revokedMilliseconds = entry.timeMilliseconds
+            }
+        case .memberAdded(let e):
+            if e.approval != nil { adminApprovals += 1 }
+        case .projectCreated(let e):
+            if e.approval != nil { adminApprovals += 1 }
+        case .workflowApplied(let e):
+            if let applied = try? AppliedWorkflow(source: e.source) {
+                if applied.workflow.requesterMayDecide {
+                    optOutWorkflows.append("\(e.name) (\(e.digest)): \(applied.workflow.separationOptOutReason ?? "")")
+                }
+                if let retrospective = applied.workflow.retrospective { retrospectiveSeconds[e.digest] = retrospective.withinSeconds }
+            }
+        case .requestFiled(let e):
+            requests[e.id] = RequestSummary(id: e.id, project: e.project, environment: e.environment, bundle: e.bundle, digest: e.digest)
+            requestOrder.append(e.id)
+            requestWorkflow[e.id] = e.workflowDigest
+        case .decisionRecorded(let e):
+            decisionCount += 1
+            let scope = requestScope[e.request]
+            var keyID = ""
+            var validity = "unsigned"
+            if let envelope = e.envelope {
+                signedDecisionCount += 1
+                let key = keys.first { $0.principal == entry.actor && $0.fingerprint == e.keyFingerprint }
+                let validAtTime = key.map { entry.timeMilliseconds >= $0.enrolledMilliseconds && ($0.revokedMilliseconds.map { entry.timeMilliseconds < $0 } ?? true) } ?? false
+                let verifier = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }
+                let signatureOK = verifier.map { v in (try? envelope.verify(trustedKeys: [DSSETrustedKey(publicKey: v.publicKey)])) != nil } ?? false
+                validity = validAtTime && signatureOK ? "yes" : "no"
+                if validity == "no" { invalidSignatures.append(entry.sequence) }
+                keyID = verifier?.keyIDHex ?? ""
+                var json = envelope.jsonBytes()
+                json.append(0x0A)
+                try sink.append(json, to: "envelopes/\(entry.sequence).json")
+            }
+            let row = [time, e.request, scope?.project ?? "", scope?.environment ?? "", e.stage, e.decision.rawValue, entry.actor, keyID, validity,
+                e.bundleDigest.description, e.comment]
+            try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "decisions.csv")
+            requests[e.request]?.decisions.append("\(e.stage): \(e.decision.rawValue) by \(entry.actor) (\(validity == "unsigned" ? "unsigned" : validity == "yes" ? "signed" : "INVALID SIGNATURE"))")
+        case .stageEntered(let e): requests[e.request]?.state = e.stage
+        case .requestRejected(let e): requests[e.request]?.state = "rejected at \(e.stage)"
+        case .requestWithdrawn(let e): requests[e.request]?.state = "withdrawn"
+        case .requestRevised(let e):
+            requests[e.request]?.digest = e.digest
+            requests[e.request]?.revision = e.revision
+            requests[e.request]?.state = "revised (revision \(e.revision))"
+        case .deploymentRecorded(let e):
+            if e.outcome == .succeeded {
+                requests[e.request]?.state = "deployed"
+                if let digest = requestWorkflow[e.request], let within = retrospectiveSeconds[digest] {
+                    requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + within * 1000
+                }
+            }
+        case .retrospectiveRecorded(let e): requests[e.request]?.retrospectiveDone = true
+        default: break
+        }
+    }
+
+    private mutating func addKey(principal: String, verifierKey: String, entry: LedgerEntry) {
+        guard let key = try? NoteVerifierKey(parsing: verifierKey) else { return }
+        keys.append(KeyRecord(
+            principal: principal, verifierKey: verifierKey, fingerprint: key.publicKey.fingerprint, enrolledSequence: entry.sequence,
+            enrolledAt: Timestamps.rfc3339(entry.timeMilliseconds), revokedSequence: nil, revokedAt: nil, enrolledMilliseconds: entry.timeMilliseconds,
+            revokedMilliseconds: nil))
+    }
+
+    /// A CSV field (RFC 4180) that a spreadsheet opens as text: quoted when needed, and never read as a formula.
+    static func csvField(_ value: String) -> String {
+        var text = value
+        if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
+        if text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            text = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return text
+    }
+
+    /// Starts the files every export has. Call once, before the first entry.
+    public func start(to sink: inout some AuditExportSink) throws {
+        for file in ["entries.jsonl", "proofs.jsonl", "keys.jsonl"] { try sink.append([], to: file) }
+        try sink.append(Array(Self.csvHeader.utf8), to: "decisions.csv")
+    }
+
+    /// Writes the files that summarise the whole export, then `MANIFEST.json` with the SHA-256 of every other
+    /// file. Call once, after the last entry.
+    public func finish(to sink: inout some AuditExportSink) throws {
+        for key in keys { try sink.append([UInt8](try Self.jsonEncoder.encode(key)) + [0x0A], to: "keys.jsonl") }
+        try sink.append(Array(checkpoint.serialized.utf8), to: "checkpoint.txt")
+        try sink.append(Array((ledgerKey.description + "\n").utf8), to: "ledger-key.pub")
+        try sink.append(Array(summary().utf8), to: "SUMMARY.md")
+        let files = sink.digests.filter { $0.key != "MANIFEST.json" }
+        let manifest: [String: Any] = [
+            "format": Self.format, "origin": checkpoint.checkpoint.origin, "ledger_key": ledgerKey.description,
+            "checkpoint_size": checkpoint.checkpoint.size, "entries": entryCount,
+            "filter": [
+                "project": filter.project as Any? ?? NSNull(), "environment": filter.environment as Any? ?? NSNull(),
+                "since": filter.since.map(Timestamps.rfc3339) as Any? ?? NSNull(), "until": filter.until.map(Timestamps.rfc3339) as Any? ?? NSNull(),
+            ],
+            "files": Dictionary(uniqueKeysWithValues: files.map { ($0.key, $0.value.description) }),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted])
+        try sink.append([UInt8](data) + [0x0A], to: "MANIFEST.json")
+    }
+
+    func summary() -> String {
+        var s = "# Signoff audit export\n\n"
+        s += "- Ledger: `\(checkpoint.checkpoint.origin)`, key `\(ledgerKey.description)`\n"
+        s += "- Cut against the signed checkpoint of tree size \(checkpoint.checkpoint.size), root `\(Base64.encode(checkpoint.checkpoint.rootHash.bytes))`\n"
+        s += "- Filter: project \(filter.project ?? "any"), environment \(filter.environment ?? "any"), from \(filter.since.map(Timestamps.rfc3339) ?? "the start") to \(filter.until.map(Timestamps.rfc3339) ?? "the checkpoint")\n"
+        s += "- \(entryCount) entries, each with an inclusion proof\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? "")\n"
+        s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidSignatureCount) with an invalid signature\n"
+        s += "- \(keys.count) enrolled keys, \(keys.filter { $0.revokedSequence != nil }.count) revoked; \(adminApprovals) signed administrative changes\n"
+        if !optOutWorkflows.isEmpty {
+            s += "\n## Flagged: separation of duties opted out\n\n" + optOutWorkflows.map { "- \($0)\n" }.joined()
+        }
+        let pending = requests.values.filter { $0.retrospectiveDue != nil && !$0.retrospectiveDone }.map(\.id).sorted()
+        if !pending.isEmpty { s += "\n## Flagged: break-glass deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
+        if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
+        s += "\n## Requests\n\n"
+        if requestOrder.isEmpty { s += "None in this export.\n" }
+        for id in requestOrder {
+            guard let r = requests[id] else { continue }
+            s += "### \(r.id): \(r.project) → \(r.environment), \(r.state)\n\n"
+            s += "Bundle \(r.bundle) `\(r.digest)` (revision \(r.revision))\n\n"
+            for d in r.decisions { s += "- \(d)\n" }
+            if let due = r.retrospectiveDue {
+                s += r.retrospectiveDone
+                    ? "- retrospective review: done\n"
+                    : "- **retrospective review: NOT DONE, due by \(Timestamps.rfc3339(due))\((lastTime ?? 0) > due ? " — OVERDUE" : "")**\n"
+            }
+            s += "\n"
+        }
+        s += "Verify offline with `signoff audit verify DIR --log-key LEDGER.pub`; the format is `schema/audit-export.md`.\n"
+        return s
+    }
+}

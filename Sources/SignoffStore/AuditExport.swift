@@ -1,0 +1,216 @@
+public import Foundation
+internal import GRDB
+public import SignoffCore
+public import SignoffCrypto
+public import SignoffLedger
+
+/// Writes an export's files into a folder, hashing them as it goes.
+struct FolderSink: AuditExportSink {
+    let directory: URL
+    private var hashers: [String: SHA256Hasher] = [:]
+    private var handles: [String: FileHandle] = [:]
+
+    init(directory: URL) { self.directory = directory }
+
+    mutating func append(_ bytes: [UInt8], to path: String) throws {
+        hashers[path, default: SHA256Hasher()].update(bytes)
+        if let handle = handles[path] {
+            try handle.write(contentsOf: bytes)
+            return
+        }
+        let url = directory.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: url.path, contents: Data(bytes)) else {
+            throw LedgerError(.storage, "cannot create \(url.path)")
+        }
+        // Envelopes are written once each; keep handles only for the files that grow.
+        if !path.hasPrefix("envelopes/") { handles[path] = try FileHandle(forWritingTo: url).also { try $0.seekToEnd() } }
+    }
+
+    var digests: [String: SHA256Digest] { hashers.mapValues { var h = $0; return h.finalize() } }
+
+    func close() throws {
+        for handle in handles.values {
+            try handle.synchronize()
+            try handle.close()
+        }
+    }
+}
+
+extension FileHandle {
+    fileprivate func also(_ body: (FileHandle) throws -> Void) rethrows -> FileHandle {
+        try body(self)
+        return self
+    }
+}
+
+/// What an export or an offline verification found.
+public struct AuditReport: Sendable {
+    public var entries = 0
+    public var decisions = 0
+    public var signedDecisions = 0
+    public var checkpointSize: UInt64 = 0
+    public var files = 0
+    /// Nil when everything verified.
+    public var failure: String?
+}
+
+extension SignoffDatabase {
+    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory` (which must not
+    /// exist or be empty), with an inclusion proof for each. Streams: memory does not grow with the ledger.
+    public func exportAudit(
+        filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) async throws -> AuditReport {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory.path) {
+            guard (try fm.contentsOfDirectory(atPath: directory.path)).isEmpty else {
+                throw LedgerError(.invalidRequest, "\(directory.path) is not empty; export into a new folder (nothing was overwritten)")
+            }
+        } else {
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        let ledgerKey = ledger.verifierKey
+        return try await ledger.pool.read { db in
+            guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoint ORDER BY tree_size DESC LIMIT 1") else {
+                throw LedgerError(.invalidRequest, "the ledger has no signed checkpoint; run `signoff checkpoint --sign` first")
+            }
+            let checkpoint = try SignedCheckpoint(verifying: note, with: ledgerKey)
+            let size = checkpoint.checkpoint.size
+            var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
+            var sink = FolderSink(directory: directory)
+            try builder.start(to: &sink)
+            let proofs = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
+            let cursor = try Data.fetchCursor(db, sql: "SELECT entry FROM ledger_entry WHERE sequence < ? ORDER BY sequence", arguments: [Int64(size)])
+            var seen: UInt64 = 0
+            while let bytes = try cursor.next() {
+                let entry = try LedgerEntry(decoding: [UInt8](bytes))
+                seen += 1
+                if builder.includes(entry) {
+                    try builder.add(entry, proof: try proofs.inclusionProof(index: entry.sequence, size: size), to: &sink)
+                }
+                if let progress, seen % 65_536 == 0 { progress(seen, size) }
+            }
+            try builder.finish(to: &sink)
+            try sink.close()
+            progress?(seen, size)
+            return AuditReport(
+                entries: builder.entries, decisions: builder.decisions, signedDecisions: builder.signedDecisions, checkpointSize: size,
+                files: sink.digests.count, failure: nil)
+        }
+    }
+}
+
+/// Verifies an export folder offline, with nothing but the ledger's public key: the checkpoint's signature, every
+/// entry's leaf hash and inclusion proof, every decision's signature against the keys enrolled at the time, and
+/// every other file by rebuilding it from the proven entries and comparing bytes.
+public enum AuditExportVerifier {
+    public static func verify(directory: URL, trustedKey: NoteVerifierKey, progress: ((Int) -> Void)? = nil) -> AuditReport {
+        var report = AuditReport()
+        do {
+            try run(directory: directory, trustedKey: trustedKey, report: &report, progress: progress)
+        } catch let error as ExportFailure {
+            report.failure = error.message
+        } catch {
+            report.failure = "\(error)"
+        }
+        return report
+    }
+
+    struct ExportFailure: Error { let message: String }
+
+    static func fail(_ message: String) -> ExportFailure { ExportFailure(message: message) }
+
+    static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, progress: ((Int) -> Void)?) throws {
+        func read(_ name: String) throws -> Data {
+            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else {
+                throw fail("\(name) is missing from the export")
+            }
+            return data
+        }
+        let checkpoint: SignedCheckpoint
+        do {
+            checkpoint = try SignedCheckpoint(verifying: String(decoding: try read("checkpoint.txt"), as: UTF8.self), with: trustedKey)
+        } catch let error as ExportFailure { throw error } catch {
+            throw fail("checkpoint.txt: \(error) — not signed by the trusted ledger key \(trustedKey.keyIDHex)")
+        }
+        report.checkpointSize = checkpoint.checkpoint.size
+        guard let manifest = try? JSONSerialization.jsonObject(with: try read("MANIFEST.json")) as? [String: Any],
+            let filterObject = manifest["filter"] as? [String: Any]
+        else { throw fail("MANIFEST.json is not the JSON object the format specifies") }
+        let filter = AuditExportFilter(
+            project: filterObject["project"] as? String, environment: filterObject["environment"] as? String,
+            since: (filterObject["since"] as? String).flatMap(Timestamps.milliseconds(rfc3339:)),
+            until: (filterObject["until"] as? String).flatMap(Timestamps.milliseconds(rfc3339:)))
+        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: trustedKey, filter: filter)
+        var sink = HashingSink()
+        try builder.start(to: &sink)
+
+        let entryLines = try lines(read("entries.jsonl"), name: "entries.jsonl")
+        let proofLines = try lines(read("proofs.jsonl"), name: "proofs.jsonl")
+        guard entryLines.count == proofLines.count else {
+            throw fail("entries.jsonl has \(entryLines.count) entries but proofs.jsonl has \(proofLines.count) proofs")
+        }
+        var previous: UInt64?
+        let root = checkpoint.checkpoint.rootHash.bytes
+        for (index, (entryLine, proofLine)) in zip(entryLines, proofLines).enumerated() {
+            let where_ = "entries.jsonl line \(index + 1)"
+            guard let e = try? JSONSerialization.jsonObject(with: entryLine) as? [String: Any], let sequence = (e["sequence"] as? NSNumber)?.uint64Value,
+                let encoded = (e["entry"] as? String).flatMap(Base64.decodeStandard)
+            else { throw fail("\(where_) is not an entry object") }
+            let entry: LedgerEntry
+            do { entry = try LedgerEntry(decoding: encoded) } catch { throw fail("\(where_) (entry \(sequence)): \(error)") }
+            guard entry.sequence == sequence, e["kind"] as? String == entry.kind, e["actor"] as? String == entry.actor,
+                e["time"] as? String == Timestamps.rfc3339(entry.timeMilliseconds)
+            else { throw fail("entry \(sequence): its sequence, time, kind or actor field differs from its signed bytes") }
+            guard e["leaf_hash"] as? String == entry.leafHash.hex else { throw fail("entry \(sequence): leaf_hash is not the hash of its bytes") }
+            if let previous, sequence <= previous { throw fail("entry \(sequence) comes after entry \(previous): entries must be in ledger order") }
+            previous = sequence
+            guard sequence < checkpoint.checkpoint.size else { throw fail("entry \(sequence) is beyond the checkpoint's \(checkpoint.checkpoint.size) entries") }
+            guard let p = try? JSONSerialization.jsonObject(with: proofLine) as? [String: Any], (p["sequence"] as? NSNumber)?.uint64Value == sequence,
+                (p["tree_size"] as? NSNumber)?.uint64Value == checkpoint.checkpoint.size, p["leaf_hash"] as? String == entry.leafHash.hex,
+                let hexes = p["proof"] as? [String]
+            else { throw fail("proofs.jsonl line \(index + 1) is not the proof of entry \(sequence) against the checkpoint") }
+            let proof = hexes.compactMap { Hex.decode($0) }
+            guard proof.count == hexes.count else { throw fail("proofs.jsonl line \(index + 1): a proof hash is not hex") }
+            do {
+                try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof, root: root)
+            } catch { throw fail("entry \(sequence): its inclusion proof does not lead to the signed checkpoint's root (\(error))") }
+            guard builder.includes(entry) else { throw fail("entry \(sequence) is outside the export's filter") }
+            try builder.add(entry, proof: try proof.map { try SHA256Digest(bytes: $0) }, to: &sink)
+            if let progress, (index + 1) % 65_536 == 0 { progress(index + 1) }
+        }
+        if let bad = builder.invalidSignatures.first {
+            throw fail("the decision at entry \(bad) carries a signature that does not verify with a key its decider had enrolled at the time")
+        }
+        try builder.finish(to: &sink)
+        report.entries = builder.entries
+        report.decisions = builder.decisions
+        report.signedDecisions = builder.signedDecisions
+        // Every other file must be exactly what the proven entries give.
+        let expected = sink.digests
+        let present = try files(in: directory)
+        for name in present.sorted() where expected[name] == nil { throw fail("\(name) is not part of the export format (added?)") }
+        for (name, digest) in expected.sorted(by: { $0.key < $1.key }) {
+            guard present.contains(name) else { throw fail("\(name) is missing from the export") }
+            guard SHA256Digest.hash([UInt8](try read(name))) == digest else {
+                throw fail("\(name) differs from what the signed entries give: it was changed after export")
+            }
+        }
+        report.files = expected.count
+    }
+
+    static func lines(_ data: Data, name: String) throws -> [Data] {
+        guard data.isEmpty || data.last == 0x0A else { throw fail("\(name) does not end with a newline (truncated?)") }
+        return data.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { Data($0) }
+    }
+
+    static func files(in directory: URL) throws -> Set<String> {
+        var out = Set<String>()
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
+        let base = directory.standardizedFileURL.path
+        for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+            out.insert(String(url.standardizedFileURL.path.dropFirst(base.count + 1)))
+        }
+        return out
+    }
+}

@@ -1,0 +1,302 @@
+import ArgumentParser
+import Foundation
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffStore
+
+struct RequestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "request", abstract: "File deployment requests.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "File a request to deploy a bundle to an environment; prints the request id.")
+        @Option var project: String
+        @Option var env: String
+        @Option(help: "The bundle's name, e.g. churn-model-v12.zip.") var bundle: String
+        @Option(help: "The bundle's digest, sha256:HEX.") var digest: String?
+        @Option(help: "The bundle file, hashed here instead of --digest.") var file: String?
+        @Option(help: "What this deployment is for.") var description: String = ""
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let digest = try bundleDigest(digest: digest, file: file)
+                let session = try Session.open(options.ledger)
+                let entries = try await session.run(
+                    .fileRequest(project: project, environment: env, bundle: bundle, digest: digest, description: description), as: try options.actor.name)
+                guard let filed = entries.first, case .requestFiled(let event)? = try Event.decode(kind: filed.kind, payload: filed.payload) else {
+                    throw CLIError.failure("the request was recorded but its id could not be read back")
+                }
+                if options.json {
+                    print(JSONOutput.object(["request": .string(event.id), "digest": .string(digest.description), "sequence": .int(Int(filed.sequence))]))
+                } else {
+                    print(event.id)
+                }
+            }
+        }
+    }
+}
+
+struct EvidenceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "evidence", abstract: "Attach evidence (e.g. a test report) to a request.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Attach evidence: its kind, status and the SHA-256 of its content.")
+        @Argument var request: String
+        @Option var kind: String
+        @Option var status: String
+        @Option(help: "The evidence file (e.g. the JUnit report); its SHA-256 is recorded.") var file: String?
+        @Option(help: "The evidence's digest, sha256:HEX, instead of --file.") var digest: String?
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let digest = try bundleDigest(digest: digest, file: file)
+                let session = try Session.open(options.ledger)
+                let entries = try await session.run(.attachEvidence(request: request, kind: kind, status: status, digest: digest), as: try options.actor.name)
+                let stage = try await session.request(request).stage
+                report(entries, json: options.json, text: "Attached \(kind) (\(status)) to \(request); it is at \(stage)")
+            }
+        }
+    }
+}
+
+/// approve and reject: a decision at a stage, signed locally with the decider's key.
+func decide(
+    _ request: String, stage: String, decision: DecisionKind, comment: String, reviewedDigest: String?, signing: SigningOptions, options: WriteOptions
+) async throws {
+    let session = try Session.open(options.ledger)
+    let actor = try options.actor.name
+    var envelope: DSSEEnvelope?
+    if let key = try signing.signingKey() {
+        var current = try await session.request(request)
+        // Sign the digest the approver reviewed: if the bundle changed since, the engine refuses the approval.
+        if let reviewedDigest {
+            do { current.digest = try SHA256Digest(parsing: reviewedDigest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
+        }
+        envelope = DecisionStatement(request: current, stage: stage, decision: decision, approver: actor, comment: comment, time: session.database.now)
+            .signed(with: key)
+    }
+    let entries = try await session.run(.decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope), as: actor)
+    let now = try await session.request(request)
+    let verb = decision == .approve ? "Approved" : "Rejected"
+    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(envelope == nil ? "" : " (signed)"); it is \(now.status == .active ? "at \(now.stage)" : now.status.rawValue)")
+}
+
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve", abstract: "Approve a request at a stage; with --key the decision is a signed DSSE statement bound to the bundle digest.")
+    @Argument var request: String
+    @Option(help: "The stage this approval is for (the request's next stage).") var stage: String
+    @Option(help: "A comment (required by some workflows).") var comment: String = ""
+    @Option(help: "The bundle digest you reviewed; refused if the request now carries another.") var digest: String?
+    @OptionGroup var signing: SigningOptions
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors { try await decide(request, stage: stage, decision: .approve, comment: comment, reviewedDigest: digest, signing: signing, options: options) }
+    }
+}
+
+struct RejectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Reject a request at a stage; the request ends as rejected.")
+    @Argument var request: String
+    @Option var stage: String
+    @Option(help: "Why.") var reason: String
+    @OptionGroup var signing: SigningOptions
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors { try await decide(request, stage: stage, decision: .reject, comment: reason, reviewedDigest: nil, signing: signing, options: options) }
+    }
+}
+
+struct WithdrawCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "withdraw", abstract: "Withdraw your request.")
+    @Argument var request: String
+    @Option var reason: String = ""
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let entries = try await Session.open(options.ledger).run(.withdraw(request: request, reason: reason), as: try options.actor.name)
+            report(entries, json: options.json, text: "Withdrew \(request)")
+        }
+    }
+}
+
+struct ReviseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revise", abstract: "Replace the bundle with a new revision: earlier evidence and approvals no longer count.")
+    @Argument var request: String
+    @Option var digest: String?
+    @Option var file: String?
+    @Option(help: "A new bundle name.") var bundle: String?
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let digest = try bundleDigest(digest: digest, file: file)
+            let session = try Session.open(options.ledger)
+            let entries = try await session.run(.revise(request: request, bundle: bundle, digest: digest), as: try options.actor.name)
+            let now = try await session.request(request)
+            report(entries, json: options.json, text: "\(request) is now revision \(now.revision) (\(digest)), back at \(now.stage)")
+        }
+    }
+}
+
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "deploy", abstract: "Record a deployment's outcome (deployers only, when the gate allows it).")
+    @Argument var request: String
+    @Option(help: "succeeded or failed.") var outcome: String
+    @Option var note: String = ""
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let outcome = Deployment.Outcome(rawValue: outcome) else { throw CLIError.badInput("--outcome must be succeeded or failed") }
+            let entries = try await Session.open(options.ledger).run(.recordDeployment(request: request, outcome: outcome, note: note), as: try options.actor.name)
+            report(entries, json: options.json, text: "Recorded deployment of \(request): \(outcome.rawValue)")
+        }
+    }
+}
+
+struct RetrospectiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retrospective", abstract: "Record the retrospective review a break-glass deployment needs.")
+    @Argument var request: String
+    @Option var comment: String
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let entries = try await Session.open(options.ledger).run(.recordRetrospective(request: request, comment: comment), as: try options.actor.name)
+            report(entries, json: options.json, text: "Recorded the retrospective of \(request)")
+        }
+    }
+}
+
+/// Read-only commands: a database and JSON or text.
+struct ReadOptions: ParsableArguments {
+    @OptionGroup var ledger: LedgerOptions
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func state() async throws -> (SignoffState, Int64) {
+        let database = SignoffDatabase(ledger: try ledger.openForReading())
+        return (try await database.state(), database.now)
+    }
+}
+
+func encodeJSON(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a request: stage, bundle, evidence, decisions, deployments.")
+    @Argument var request: String
+    @OptionGroup var read: ReadOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let (state, _) = try await read.state()
+            guard let r = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
+            if read.json { print(encodeJSON(r)); return }
+            print("\(r.id)  \(r.project) → \(r.environment)  \(r.status == .active ? r.stage : r.status.rawValue)")
+            print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
+            print("  requester: \(r.requester), filed \(formatTime(r.filedAt))")
+            print("  workflow:  \(state.workflow(for: r)?.workflow.name ?? "?") \(r.workflowDigest)")
+            for e in r.currentEvidence { print("  evidence:  \(e.kind) \(e.status) by \(e.attachedBy) at \(formatTime(e.at)) (\(e.digest))") }
+            for d in r.currentDecisions {
+                print("  decision:  \(d.stage): \(d.decision.rawValue) by \(d.by) at \(formatTime(d.at))\(d.isSigned ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
+            }
+            for d in r.deployments { print("  deployed:  \(d.outcome.rawValue) by \(d.by) at \(formatTime(d.at))\(d.note.isEmpty ? "" : " — \(d.note)")") }
+        }
+    }
+}
+
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "explain", abstract: "For each stage ahead: what is met, what is missing, and who could supply it.")
+    @Argument var request: String
+    @OptionGroup var read: ReadOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let (state, now) = try await read.state()
+            guard let e = Engine.explain(request, state: state, now: now) else { throw CLIError.badInput("no request \(request)") }
+            if read.json { print(encodeJSON(e)); return }
+            print("\(e.request) (\(e.workflow), revision \(e.revision), \(e.digest)): \(e.status == .active ? "at \(e.stage)" : e.status.rawValue)")
+            for gate in e.gates {
+                print("  → \(gate.stage): \(gate.isSatisfied ? "ready" : "waiting")")
+                for c in gate.conditions {
+                    print("      [\(c.met ? "x" : " ")] \(c.rule): \(c.detail)" + (c.whoCanSupply.isEmpty ? "" : " — can supply: \(c.whoCanSupply.joined(separator: ", "))"))
+                }
+            }
+            if let r = e.retrospective {
+                print("  retrospective: " + (r.done ? "done" : r.overdue ? "OVERDUE since \(formatTime(r.due))" : "due by \(formatTime(r.due))"))
+            }
+        }
+    }
+}
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List requests.")
+    @Option var project: String?
+    @Option(help: "active, rejected, withdrawn, deployed, or a stage name.") var state: String?
+    @Flag(help: "Only requests whose next step you could take (needs --as or SIGNOFF_USER).") var waitingForMe = false
+    @OptionGroup var actor: ActorOptions
+    @OptionGroup var read: ReadOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let (s, now) = try await read.state()
+            let me = waitingForMe ? try actor.name : nil
+            let rows = s.requests.values.filter { r in
+                (project == nil || r.project == project) && (state == nil || r.status.rawValue == state || (r.status == .active && r.stage == state))
+                    && (me == nil || (Engine.explain(r.id, state: s, now: now)?.gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me!) } ?? false))
+            }.sorted { (Int($0.id.dropFirst(4)) ?? 0) < (Int($1.id.dropFirst(4)) ?? 0) }
+            if read.json {
+                print(JSONOutput.array(rows.map {
+                    .object(["request": .string($0.id), "project": .string($0.project), "environment": .string($0.environment),
+                        "stage": .string($0.stage), "status": .string($0.status.rawValue), "digest": .string($0.digest.description)])
+                }))
+                return
+            }
+            if rows.isEmpty { print("no requests") }
+            for r in rows { print("\(r.id)\t\(r.project)\t\(r.environment)\t\(r.status == .active ? r.stage : r.status.rawValue)\t\(r.bundle)") }
+        }
+    }
+}
+
+struct GateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "For CI/CD: exit 0 only if this exact bundle may be deployed to this environment now.",
+        discussion: "Exit 0: go. Exit 2: not allowed, with every reason. Exit 64: bad input (e.g. unknown request).")
+    @Argument var request: String
+    @Option var env: String
+    @Option(help: "The digest of the bundle about to be deployed, sha256:HEX.") var digest: String
+    @OptionGroup var read: ReadOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let digest: SHA256Digest
+            do { digest = try SHA256Digest(parsing: self.digest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
+            let (state, now) = try await read.state()
+            guard let r = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
+            let reasons = Engine.deployRefusals(r, environment: env, digest: digest, state: state, actor: nil, now: now)
+            if read.json {
+                print(JSONOutput.object([
+                    "allowed": .bool(reasons.isEmpty), "request": .string(request), "environment": .string(env), "digest": .string(digest.description),
+                    "reasons": .array(reasons.map { .object(["rule": .string($0.rule), "message": .string($0.message)]) }),
+                ]))
+            } else if reasons.isEmpty {
+                print("ALLOWED: \(request) may deploy \(digest) to \(env) now")
+            } else {
+                print("DENIED: \(request) may not deploy \(digest) to \(env) now:")
+                for reason in reasons { print("  - \(reason.rule): \(reason.message)") }
+            }
+            if !reasons.isEmpty { throw ExitCode(ExitStatus.refused) }
+        }
+    }
+}
