@@ -1,0 +1,254 @@
+import Foundation
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// The demo's world, built with the real `signoff` binary in a fresh folder.
+struct Story {
+    let directory: URL
+    let env: [String: String]
+
+    init(workflows: [String: String] = [:]) throws {
+        directory = try TestSupport.temporaryDirectory("signoff-story")
+        env = [
+            "SIGNOFF_PASSPHRASE": "story passphrase", "SIGNOFF_LEDGER_PASSPHRASE": "story ledger passphrase",
+            "SIGNOFF_DB": directory.appendingPathComponent("signoff.sqlite").path,
+        ]
+        for person in ["ada", "riley", "ci-bot", "casey", "morgan", "sam", "dana"] {
+            try must("key", "generate", "--name", person, "--out", "\(person).key")
+        }
+        try must("init", "--origin", "signoff.test/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
+        for person in ["riley", "casey", "morgan", "sam", "dana"] { try must("user", "add", person, "--key-file", "\(person).key.pub", "--as", "ada") }
+        try must("service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub", "--as", "ada")
+        for group in ["data-science", "ci", "compliance", "release-managers", "churn-deployers"] { try must("group", "add", group, "--as", "ada") }
+        for (group, member) in [("data-science", "riley"), ("ci", "ci-bot"), ("compliance", "casey"), ("release-managers", "morgan"),
+            ("release-managers", "sam"), ("churn-deployers", "dana")]
+        {
+            try must("group", "add-member", group, member, "--as", "ada")
+        }
+        let regulated = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/regulated.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "days: [mon, tue, wed, thu, fri]", with: "days: [mon, tue, wed, thu, fri, sat, sun]")
+            .replacingOccurrences(of: "\"09:00-17:00\"", with: "\"00:00-24:00\"")
+        var files = ["standard": try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml"), encoding: .utf8), "regulated": regulated]
+        for (name, source) in workflows { files[name] = source }
+        for (name, source) in files.sorted(by: { $0.key < $1.key }) {
+            try source.write(to: directory.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+            try must("workflow", "apply", "\(name).yaml", "--as", "ada")
+        }
+        var envs = ["qa=standard", "prod=regulated"]
+        for name in workflows.keys.sorted() { envs.append("\(name)=\(name)") }
+        try must(["project", "create", "churn-model", "--regulated", "--env"] + envs + ["--requesters", "data-science", "--deployers"]
+            + envs.map { "\($0.split(separator: "=")[0])=churn-deployers" } + ["--as", "ada", "--key", "ada.key"])
+        try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: directory.appendingPathComponent("churn-model-v12.zip"))
+        try "<testsuite tests=\"1\" failures=\"0\"/>".write(to: directory.appendingPathComponent("junit.xml"), atomically: true, encoding: .utf8)
+    }
+
+    var digest: String { "sha256:" + SHA256Digest.hash([UInt8](try! Data(contentsOf: directory.appendingPathComponent("churn-model-v12.zip")))).hex }
+
+    @discardableResult
+    func signoff(_ arguments: [String], extraEnv: [String: String] = [:]) throws -> TestSupport.ProcessResult {
+        try TestSupport.signoff(arguments, environment: env.merging(extraEnv) { $1 }, in: directory)
+    }
+
+    @discardableResult
+    func signoff(_ arguments: String...) throws -> TestSupport.ProcessResult { try signoff(arguments) }
+
+    @discardableResult
+    func must(_ arguments: String...) throws -> String { try must(arguments) }
+
+    @discardableResult
+    func must(_ arguments: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> String {
+        let result = try signoff(arguments)
+        if result.status != 0 {
+            Issue.record("signoff \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)", sourceLocation: sourceLocation)
+            throw TestSupportError("a setup command failed")
+        }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A request filed by riley, with passing tests attached.
+    func tested(env: String = "prod") throws -> String {
+        let id = try must("request", "create", "--project", "churn-model", "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", "riley")
+        try must("evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", "ci-bot")
+        return id
+    }
+
+    func approvedProd() throws -> String {
+        let id = try tested()
+        try must("approve", id, "--stage", "compliance-reviewed", "--key", "casey.key", "--as", "casey")
+        try must("approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
+        try must("approve", id, "--stage", "approved", "--key", "sam.key", "--as", "sam")
+        return id
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+@Suite("End to end: the signoff binary", .serialized)
+struct StoryTests {
+    @Test("The demo story: QA, then production through every stage, with the refusals that matter, export and offline verification")
+    func story() throws {
+        let s = try Story()
+        defer { s.remove() }
+        // QA under the light workflow.
+        let qa = try s.tested(env: "qa")
+        #expect(qa == "REQ-1")
+        try s.must("approve", qa, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
+        #expect(try s.signoff("gate", qa, "--env", "qa", "--digest", s.digest).status == 0)
+        try s.must("deploy", qa, "--outcome", "succeeded", "--as", "dana")
+
+        // Production.
+        let prod = try s.must("request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v12.zip", "--digest", s.digest, "--as", "riley")
+        let explain = try s.must("explain", prod)
+        #expect(explain.contains("can supply: ci-bot") && explain.contains("can supply: casey") && explain.contains("can supply: morgan, sam"))
+        let early = try s.signoff("gate", prod, "--env", "prod", "--digest", s.digest)
+        #expect(early.status == 2 && early.stdout.contains("gate.stage"))
+        try s.must("evidence", "add", prod, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", "ci-bot")
+        let unsigned = try s.signoff("approve", prod, "--stage", "compliance-reviewed", "--as", "casey")
+        #expect(unsigned.status == 2 && unsigned.stderr.contains("refused (signature.required)"))
+        try s.must("approve", prod, "--stage", "compliance-reviewed", "--key", "casey.key", "--as", "casey", "--comment", "DPIA on file")
+        try s.must("group", "add-member", "release-managers", "riley", "--as", "ada", "--key", "ada.key")
+        let own = try s.signoff("approve", prod, "--stage", "approved", "--key", "riley.key", "--as", "riley")
+        #expect(own.status == 2 && own.stderr.contains("refused (separation.requester)"))
+        let other = try s.signoff("approve", prod, "--stage", "approved", "--key", "morgan.key", "--as", "morgan", "--digest", "sha256:" + String(repeating: "ab", count: 32))
+        #expect(other.status == 2 && other.stderr.contains("refused (signature.digest)"))
+        let wrongKey = try s.signoff("approve", prod, "--stage", "approved", "--key", "sam.key", "--as", "morgan")
+        #expect(wrongKey.status == 2 && wrongKey.stderr.contains("refused (signature.wrong-key)"))
+        try s.must("approve", prod, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
+        try s.must("approve", prod, "--stage", "approved", "--key", "sam.key", "--as", "sam")
+        #expect(try s.must("status", prod).contains("approved"))
+        let yes = try s.signoff("gate", prod, "--env", "prod", "--digest", s.digest, "--json")
+        #expect(yes.status == 0 && yes.stdout.contains("\"allowed\":true"))
+        let notDeployer = try s.signoff("deploy", prod, "--outcome", "succeeded", "--as", "riley")
+        #expect(notDeployer.status == 2 && notDeployer.stderr.contains("gate.actors"))
+        try s.must("deploy", prod, "--outcome", "succeeded", "--as", "dana")
+        let list = try s.must("list", "--state", "deployed")
+        #expect(list.contains("REQ-1") && list.contains("REQ-2"))
+
+        // The auditor.
+        try s.must("audit", "export", "--project", "churn-model", "--out", "audit")
+        let verified = try s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub")
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stdout.contains("4 of 4 decisions signed"))
+        let csv = try String(contentsOfFile: s.path("audit/decisions.csv"), encoding: .utf8)
+        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,person,key_id,signature_valid,bundle_digest,comment\r\n"))
+        #expect(csv.components(separatedBy: "\r\n").filter { $0.contains(",yes,") }.count == 4)
+        let db = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
+        #expect(db.status == 0, "\(db.stderr)")
+    }
+
+    @Test("gate says no, with exit 2 and the reason, for every reason it can")
+    func gateReasons() throws {
+        let today = Calendar(identifier: .gregorian).component(.weekday, from: Date())  // 1 = Sunday
+        let names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+        let notToday = names.enumerated().filter { $0.offset != today - 1 }.map(\.element).joined(separator: ", ")
+        let formatter = ISO8601DateFormatter()
+        let closed = """
+            workflow: closed
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals: [{group: release-managers, count: 1}]
+              - name: deployed
+                gate:
+                  actors: [deployers]
+                  window: {timezone: UTC, days: [\(notToday)], hours: "00:00-24:00"}
+            """
+        let frozen = """
+            workflow: frozen
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals: [{group: release-managers, count: 1}]
+              - name: deployed
+                gate:
+                  actors: [deployers]
+                  freezes:
+                    - {from: "\(formatter.string(from: Date().addingTimeInterval(-3600)))", to: "\(formatter.string(from: Date().addingTimeInterval(3600)))", reason: quarter close}
+            """
+        let brief = """
+            workflow: brief
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals: [{group: release-managers, count: 1}]
+                  expiry: 1s
+              - name: deployed
+                gate:
+                  actors: [deployers]
+            """
+        let s = try Story(workflows: ["closed": closed, "frozen": frozen, "brief": brief])
+        defer { s.remove() }
+        func gate(_ id: String, env: String, digest: String) throws -> TestSupport.ProcessResult { try s.signoff("gate", id, "--env", env, "--digest", digest) }
+        func expectDenied(_ result: TestSupport.ProcessResult, _ rule: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+            #expect(result.status == 2, "\(result.stdout) \(result.stderr)", sourceLocation: sourceLocation)
+            #expect(result.stdout.contains("DENIED") && result.stdout.contains(rule), "\(result.stdout)", sourceLocation: sourceLocation)
+        }
+        let prod = try s.approvedProd()
+        #expect(try gate(prod, env: "prod", digest: s.digest).status == 0)
+        expectDenied(try gate(prod, env: "prod", digest: "sha256:" + String(repeating: "00", count: 32)), "gate.digest")
+        expectDenied(try gate(prod, env: "qa", digest: s.digest), "gate.environment")
+        let early = try s.tested()
+        expectDenied(try gate(early, env: "prod", digest: s.digest), "gate.stage")
+        try s.must("withdraw", early, "--as", "riley")
+        expectDenied(try gate(early, env: "prod", digest: s.digest), "request.closed")
+        for (env, rule) in [("closed", "gate.window"), ("frozen", "gate.freeze")] {
+            let id = try s.must("request", "create", "--project", "churn-model", "--env", env, "--bundle", "churn-model-v12.zip", "--digest", s.digest, "--as", "riley")
+            try s.must("approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
+            expectDenied(try gate(id, env: env, digest: s.digest), rule)
+        }
+        let brief_ = try s.must("request", "create", "--project", "churn-model", "--env", "brief", "--bundle", "churn-model-v12.zip", "--digest", s.digest, "--as", "riley")
+        try s.must("approve", brief_, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
+        Thread.sleep(forTimeInterval: 2.1)
+        expectDenied(try gate(brief_, env: "brief", digest: s.digest), "gate.expired")
+        let unknown = try gate("REQ-999", env: "prod", digest: s.digest)
+        #expect(unknown.status == 64)
+        let bad = try gate(prod, env: "prod", digest: "md5:abc")
+        #expect(bad.status == 64 && bad.stderr.contains("sha256:"))
+    }
+
+    @Test("An export verifies; changing one byte of any file makes verification fail and name it; an independent Python verifier agrees")
+    func exportTamper() throws {
+        let s = try Story()
+        defer { s.remove() }
+        let id = try s.approvedProd()
+        try s.must("deploy", id, "--outcome", "succeeded", "--as", "dana")
+        try s.must("audit", "export", "--out", "audit")
+        #expect(try s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub").status == 0)
+        let python = try TestSupport.runPython("verify_export.py", [s.path("audit"), s.path("signoff.sqlite.ledger-key.pub")])
+        #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
+
+        let files = try FileManager.default.subpathsOfDirectory(atPath: s.path("audit")).filter {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: s.path("audit/\($0)"), isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
+        #expect(files.count >= 10)
+        for file in files {
+            let copy = "tampered-\(file.replacingOccurrences(of: "/", with: "_"))"
+            try FileManager.default.copyItem(atPath: s.path("audit"), toPath: s.path(copy))
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: s.path("\(copy)/\(file)"))))
+            // Change a byte in the middle: a letter or digit, so the file stays plausible text.
+            let index = bytes.indices.filter { bytes[$0] >= 0x61 && bytes[$0] <= 0x66 }.dropFirst(bytes.count / 3).first ?? bytes.count / 2
+            bytes[index] = bytes[index] == 0x61 ? 0x62 : 0x61
+            try Data(bytes).write(to: URL(fileURLWithPath: s.path("\(copy)/\(file)")))
+            let result = try s.signoff("audit", "verify", copy, "--log-key", "signoff.sqlite.ledger-key.pub")
+            #expect(result.status == 3, "\(file): \(result.stdout)")
+            #expect(result.stderr.contains("FAILED"), "\(file): \(result.stderr)")
+            let named = result.stderr.contains(file) || result.stderr.contains("entry ") || result.stderr.contains("checkpoint.txt")
+            #expect(named, "\(file): the failure should name the file or entry: \(result.stderr)")
+            let independent = try TestSupport.runPython("verify_export.py", [s.path(copy), s.path("signoff.sqlite.ledger-key.pub")])
+            #expect(independent.status == 1, "Python accepted tampered \(file): \(independent.stdout)")
+        }
+        // A file added to the folder, and the wrong ledger key.
+        try "x".write(toFile: s.path("audit/extra.txt"), atomically: true, encoding: .utf8)
+        let extra = try s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub")
+        #expect(extra.status == 3 && extra.stderr.contains("extra.txt"))
+        try FileManager.default.removeItem(atPath: s.path("audit/extra.txt"))
+        let wrong = try s.signoff("audit", "verify", "audit", "--log-key", "ada.key.pub")
+        #expect(wrong.status == 3 && wrong.stderr.contains("checkpoint.txt"))
+    }
+}
