@@ -88,16 +88,27 @@ struct CheckpointCommand: AsyncParsableCommand {
     @Flag(help: "Sign a checkpoint of the current tree first (needs the ledger key).")
     var sign = false
 
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
     func run() async throws {
         try await reportingErrors {
             if verifierKey {
-                print(try ledger.openForReading().verifierKey)
+                let key = try ledger.openForReading().verifierKey
+                print(json ? JSONOutput.object(["verifier_key": .string(key.description)]).description : key.description)
                 return
             }
             let store = sign ? try ledger.openForWriting() : try ledger.openForReading()
             let checkpoint = sign ? try await store.signCheckpoint() : try await store.latestCheckpoint()
             guard let checkpoint else { throw CLIError.failure("the ledger has no signed checkpoint yet; run `signoff checkpoint --sign`") }
-            print(checkpoint.serialized, terminator: "")
+            if json {
+                print(JSONOutput.object([
+                    "origin": .string(checkpoint.checkpoint.origin), "size": .int(Int(checkpoint.checkpoint.size)),
+                    "root_hash": .string(Base64.encode(checkpoint.checkpoint.rootHash.bytes)), "note": .string(checkpoint.serialized),
+                ]))
+            } else {
+                print(checkpoint.serialized, terminator: "")
+            }
         }
     }
 }
