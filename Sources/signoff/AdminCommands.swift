@@ -13,8 +13,9 @@ struct WriteOptions: ParsableArguments {
     var json = false
 }
 
-/// Runs an administrative command, signing it with `--key` when it can need an administrator's signature.
-func runAdmin(_ make: (DSSEEnvelope?) -> Command, options: WriteOptions, signing: SigningOptions?, done: String) async throws {
+/// Runs a command as the acting user and reports its entries; with `signing`, signs the administrative change it
+/// makes (for the commands that can need an administrator's signature).
+func runRecorded(_ make: (DSSEEnvelope?) -> Command, options: WriteOptions, signing: SigningOptions?, done: String) async throws {
     let session = try Session.open(options.ledger)
     let actor = try options.actor.name
     var approval: DSSEEnvelope?
@@ -43,7 +44,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let key = try keyFile.map(readPublicKey)
-                try await runAdmin({ _ in .addUser(name: name, administrator: admin, key: key) }, options: options, signing: nil, done: "Added user \(name)")
+                try await runRecorded({ _ in .addUser(name: name, administrator: admin, key: key) }, options: options, signing: nil, done: "Added user \(name)")
             }
         }
     }
@@ -59,7 +60,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let key = try readPublicKey(keyFile)
-                try await runAdmin(
+                try await runRecorded(
                     { .enrollKey(principal: name, key: key, approval: $0) }, options: options, signing: signing,
                     done: "Enrolled key \(key.publicKey.fingerprint) for \(name)")
             }
@@ -79,7 +80,7 @@ struct UserCommand: AsyncParsableCommand {
                 guard let fingerprint = try fingerprint ?? keyFile.map({ try readPublicKey($0).publicKey.fingerprint }) else {
                     throw CLIError.badInput("name the key with --key-file FILE.pub or --fingerprint HEX")
                 }
-                try await runAdmin({ _ in .revokeKey(principal: name, fingerprint: fingerprint) }, options: options, signing: nil, done: "Revoked key \(fingerprint) of \(name)")
+                try await runRecorded({ _ in .revokeKey(principal: name, fingerprint: fingerprint) }, options: options, signing: nil, done: "Revoked key \(fingerprint) of \(name)")
             }
         }
     }
@@ -94,7 +95,7 @@ struct GroupCommand: AsyncParsableCommand {
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
-            try await reportingErrors { try await runAdmin({ _ in .createGroup(name: name) }, options: options, signing: nil, done: "Created group \(name)") }
+            try await reportingErrors { try await runRecorded({ _ in .createGroup(name: name) }, options: options, signing: nil, done: "Created group \(name)") }
         }
     }
 
@@ -108,7 +109,7 @@ struct GroupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                try await runAdmin({ .addMember(group: group, member: member, approval: $0) }, options: options, signing: signing, done: "Added \(member) to \(group)")
+                try await runRecorded({ .addMember(group: group, member: member, approval: $0) }, options: options, signing: signing, done: "Added \(member) to \(group)")
             }
         }
     }
@@ -126,7 +127,7 @@ struct ServiceAccountCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let key = try keyFile.map(readPublicKey)
-                try await runAdmin({ _ in .addServiceAccount(name: name, key: key) }, options: options, signing: nil, done: "Added service account \(name)")
+                try await runRecorded({ _ in .addServiceAccount(name: name, key: key) }, options: options, signing: nil, done: "Added service account \(name)")
             }
         }
     }
@@ -149,7 +150,7 @@ struct WorkflowCommand: AsyncParsableCommand {
                 }
                 let applied: AppliedWorkflow
                 do { applied = try AppliedWorkflow(source: source, file: file) } catch let error as WorkflowError { throw CLIError.badInput(error.description) }
-                try await runAdmin(
+                try await runRecorded(
                     { _ in .applyWorkflow(source: source, file: file) }, options: options, signing: nil,
                     done: "Applied workflow \(applied.workflow.name) (\(applied.digest)): \(applied.workflow.stages.map(\.name).joined(separator: " → "))")
             }
@@ -209,7 +210,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 var deployerGroups: [String: [String]] = [:]
                 for (env, group) in try pairs(deployers, option: "deployers") { deployerGroups[env, default: []].append(group) }
                 let spec = ProjectSpec(key: key, regulated: regulated, environments: environments, requesters: requesters, deployers: deployerGroups)
-                try await runAdmin({ .createProject(spec, approval: $0) }, options: options, signing: signing, done: "Created project \(key)" + (regulated ? " (regulated)" : ""))
+                try await runRecorded({ .createProject(spec, approval: $0) }, options: options, signing: signing, done: "Created project \(key)" + (regulated ? " (regulated)" : ""))
             }
         }
     }

@@ -119,8 +119,7 @@ struct WithdrawCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let entries = try await Session.open(options.ledger).run(.withdraw(request: request, reason: reason), as: try options.actor.name)
-            report(entries, json: options.json, text: "Withdrew \(request)")
+            try await runRecorded({ _ in .withdraw(request: request, reason: reason) }, options: options, signing: nil, done: "Withdrew \(request)")
         }
     }
 }
@@ -155,8 +154,9 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             guard let outcome = Deployment.Outcome(rawValue: outcome) else { throw CLIError.badInput("--outcome must be succeeded or failed") }
-            let entries = try await Session.open(options.ledger).run(.recordDeployment(request: request, outcome: outcome, note: note), as: try options.actor.name)
-            report(entries, json: options.json, text: "Recorded deployment of \(request): \(outcome.rawValue)")
+            try await runRecorded(
+                { _ in .recordDeployment(request: request, outcome: outcome, note: note) }, options: options, signing: nil,
+                done: "Recorded deployment of \(request): \(outcome.rawValue)")
         }
     }
 }
@@ -169,8 +169,8 @@ struct RetrospectiveCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let entries = try await Session.open(options.ledger).run(.recordRetrospective(request: request, comment: comment), as: try options.actor.name)
-            report(entries, json: options.json, text: "Recorded the retrospective of \(request)")
+            try await runRecorded(
+                { _ in .recordRetrospective(request: request, comment: comment) }, options: options, signing: nil, done: "Recorded the retrospective of \(request)")
         }
     }
 }
