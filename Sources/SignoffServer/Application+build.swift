@@ -1,0 +1,51 @@
+public import Hummingbird
+public import Logging
+public import SignoffStore
+import SignoffCore
+import SignoffLedger
+import ServiceLifecycle
+
+/// The router of `signoff serve`, for tests (`app.test(.router)`) and for ``buildApplication(database:configuration:logger:)``.
+public func buildRouter(database: SignoffDatabase, configuration: ServerConfiguration = .init()) -> Router<SignoffRequestContext> {
+    let router = Router(context: SignoffRequestContext.self)
+    router.add(middleware: AccessLog())
+    router.add(middleware: ProblemMiddleware())
+    API(database: database, auth: AuthStore(ledger: database.ledger), configuration: configuration).addRoutes(to: router)
+    return router
+}
+
+/// The HTTP server over one database. Graceful shutdown on SIGTERM/SIGINT comes from `runService()`: the HTTP
+/// server stops accepting, in-flight requests finish, and the checkpoint service signs what was appended.
+public func buildApplication(database: SignoffDatabase, configuration: ServerConfiguration = .init(), logger: Logger) -> some ApplicationProtocol {
+    var app = Application(
+        router: buildRouter(database: database, configuration: configuration),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff"),
+        logger: logger)
+    app.addServices(CheckpointService(ledger: database.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger))
+    return app
+}
+
+/// Signs a checkpoint every interval while entries are waiting, and once more on shutdown.
+struct CheckpointService: Service {
+    let ledger: SQLiteLedgerStore
+    let intervalSeconds: Int64
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(intervalSeconds))
+            await sign()
+        }
+        await sign()
+    }
+
+    func sign() async {
+        do {
+            if let checkpoint = try await ledger.signCheckpoint() {
+                logger.debug("checkpoint", metadata: ["size": .stringConvertible(checkpoint.checkpoint.size)])
+            }
+        } catch {
+            logger.error("could not sign a checkpoint", metadata: ["error": .string("\(error)")])
+        }
+    }
+}

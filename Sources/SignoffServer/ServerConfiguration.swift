@@ -1,0 +1,11 @@
+/// How `signoff serve` runs. Every field has a safe default.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// How long a login token lives.
+    public var sessionLifetimeMilliseconds: Int64 = 8 * 3_600_000
+    /// How often the ledger signs a checkpoint when entries are waiting (the "T seconds" of the checkpoint policy).
+    public var checkpointIntervalSeconds: Int64 = 10
+
+    public init() {}
+}

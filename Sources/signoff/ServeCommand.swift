@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SignoffServer
+import SignoffStore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API (schema/openapi.yaml) over a ledger database.",
+        discussion: """
+            The ledger key's passphrase is needed to sign checkpoints (--ledger-passphrase-file or \
+            SIGNOFF_LEDGER_PASSPHRASE). SIGTERM or SIGINT stops accepting requests, lets in-flight ones finish and signs \
+            a last checkpoint.
+            """)
+
+    @OptionGroup var ledger: LedgerOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError.badInput("--log-level \(logLevel) is not a log level") }
+            var logger = Logger(label: "signoff")
+            logger.logLevel = level
+            let store = try ledger.openForWriting()
+            var configuration = ServerConfiguration()
+            configuration.host = host
+            configuration.port = port
+            let app = buildApplication(database: SignoffDatabase(ledger: store), configuration: configuration, logger: logger)
+            try await app.runService()
+        }
+    }
+}

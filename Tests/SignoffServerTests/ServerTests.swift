@@ -1,0 +1,174 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SignoffCore
+import SignoffCrypto
+@testable import SignoffServer
+import SignoffStore
+import SignoffTestSupport
+import Testing
+
+/// A database with the demo's people, served in-process.
+struct ServerFixture {
+    let directory: URL
+    let database: SignoffDatabase
+    var keys: [String: Ed25519.SigningKey] = [:]
+
+    init() async throws {
+        directory = try TestSupport.temporaryDirectory("signoff-server")
+        let ledger = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey())
+        database = SignoffDatabase(ledger: ledger)
+        let ada = Ed25519.SigningKey()
+        keys["ada"] = ada
+        try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
+        for group in ["ci", "compliance", "release-managers", "deployers", "data-science"] { try await must(.createGroup(name: group), as: "ada") }
+        for (name, groups) in [("ci-bot", ["ci"]), ("riley", ["data-science"]), ("casey", ["compliance"]), ("morgan", ["release-managers"]),
+            ("dana", ["deployers"]), ("eve", [])]
+        {
+            let key = Ed25519.SigningKey()
+            keys[name] = key
+            let verifier = try NoteVerifierKey(name: name, publicKey: key.publicKey)
+            try await must(name == "ci-bot" ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: false, key: verifier), as: "ada")
+            for group in groups { try await must(.addMember(group: group, member: name), as: "ada") }
+        }
+        let source = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml"), encoding: .utf8)
+        try await must(.applyWorkflow(source: source, file: "standard.yaml"), as: "ada")
+        try await must(.createProject(ProjectSpec(key: "churn-model", regulated: false, environments: ["qa": "standard"], requesters: ["data-science"], deployers: ["qa": ["deployers"]]), approval: nil), as: "ada")
+    }
+
+    func must(_ command: Command, as actor: String) async throws {
+        if case .failure(let refusal) = try await database.execute(command, as: actor) { throw TestSupportError("setup refused: \(refusal)") }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+extension TestClientProtocol {
+    func json(_ uri: String, _ method: HTTPRequest.Method = .get, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, object: [String: Any], headers: HTTPFields) {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let buffer = try body.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }
+        return try await execute(uri: uri, method: method, headers: headers, body: buffer) { response in
+            let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:]
+            return (Int(response.status.code), object, response.headers)
+        }
+    }
+
+    /// Logs in as `user` by signing the server's challenge with `key`.
+    func login(_ user: String, key: Ed25519.SigningKey) async throws -> String {
+        let challenge = try await json("/v1/auth/challenge", .post, body: ["user": user])
+        let message = Array((challenge.object["message"] as! String).utf8)
+        let token = try await json("/v1/auth/token", .post, body: ["user": user, "challenge": challenge.object["challenge"]!, "signature": Base64.encode(key.signature(for: message))])
+        guard let value = token.object["token"] as? String else { throw TestSupportError("login failed: \(token.status) \(token.object)") }
+        return value
+    }
+}
+
+@Suite("HTTP API")
+struct ServerTests {
+    @Test("Health, readiness and the spec need no token; everything under /v1 does, with 401 and problem details")
+    func publicAndProtected() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(database: f.database))
+        try await app.test(.router) { client in
+            #expect(try await client.json("/healthz").status == 200)
+            #expect(try await client.json("/readyz").status == 200)
+            try await client.execute(uri: "/openapi.yaml", method: .get) { #expect($0.status == .ok) }
+            let denied = try await client.json("/v1/requests")
+            #expect(denied.status == 401)
+            #expect(denied.headers[.wwwAuthenticate] == "Bearer realm=\"signoff\"")
+            #expect(denied.headers[.contentType] == "application/problem+json")
+            #expect((denied.object["detail"] as? String)?.contains("bearer token") == true)
+            #expect(try await client.json("/v1/requests", token: "so_not-a-token").status == 401)
+        }
+    }
+
+    @Test("Login: a signed challenge gives a token; a used challenge, another key or a revoked token are refused")
+    func login() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(database: f.database))
+        try await app.test(.router) { client in
+            let challenge = try await client.json("/v1/auth/challenge", .post, body: ["user": "riley"])
+            let message = Array((challenge.object["message"] as! String).utf8)
+            #expect(String(decoding: message, as: UTF8.self).hasPrefix("signoff-login-v1\nsignoff.test/ledger\nriley\n"))
+            let body: [String: Any] = ["user": "riley", "challenge": challenge.object["challenge"]!, "signature": Base64.encode(f.keys["riley"]!.signature(for: message))]
+            let issued = try await client.json("/v1/auth/token", .post, body: body)
+            #expect(issued.status == 200)
+            let token = try #require(issued.object["token"] as? String)
+            #expect(try await client.json("/v1/requests", token: token).status == 200)
+            // The same challenge again: refused.
+            #expect(try await client.json("/v1/auth/token", .post, body: body).status == 401)
+            // A fresh challenge signed by someone else's key: refused.
+            let second = try await client.json("/v1/auth/challenge", .post, body: ["user": "riley"])
+            let forged: [String: Any] = ["user": "riley", "challenge": second.object["challenge"]!, "signature": Base64.encode(f.keys["eve"]!.signature(for: Array((second.object["message"] as! String).utf8)))]
+            #expect(try await client.json("/v1/auth/token", .post, body: forged).status == 401)
+            // A service account cannot log in with a challenge.
+            let ci = try await client.json("/v1/auth/challenge", .post, body: ["user": "ci-bot"])
+            let ciBody: [String: Any] = ["user": "ci-bot", "challenge": ci.object["challenge"]!, "signature": Base64.encode(f.keys["ci-bot"]!.signature(for: Array((ci.object["message"] as! String).utf8)))]
+            #expect(try await client.json("/v1/auth/token", .post, body: ciBody).status == 401)
+            // Revoked.
+            #expect(try await client.json("/v1/auth/revoke", .post, token: token).status == 204)
+            #expect(try await client.json("/v1/requests", token: token).status == 401)
+        }
+    }
+
+    @Test("Authorization comes from the engine's rules for the token's user: right role 2xx, wrong role 403, outsider 404")
+    func authorization() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(database: f.database))
+        try await app.test(.router) { client in
+            var tokens: [String: String] = [:]
+            for user in ["ada", "riley", "morgan", "dana", "eve"] { tokens[user] = try await client.login(user, key: f.keys[user]!) }
+            let digest = SHA256Digest.hash("bundle").description
+            let file: [String: Any] = ["project": "churn-model", "environment": "qa", "bundle": "b.zip", "digest": digest]
+            let wrong = try await client.json("/v1/requests", .post, token: tokens["morgan"], body: file)
+            #expect(wrong.status == 403 && wrong.object["rule"] as? String == "project.requesters")
+            let filed = try await client.json("/v1/requests", .post, token: tokens["riley"], body: file)
+            #expect(filed.status == 201)
+            let id = try #require(filed.object["request"] as? String)
+            #expect(try await client.json("/v1/requests/\(id)", token: tokens["eve"]).status == 404, "eve has no part in churn-model")
+            #expect(try await client.json("/v1/requests/\(id)", token: tokens["morgan"]).status == 200)
+            let group = try await client.json("/v1/groups", .post, token: tokens["riley"], body: ["name": "mine"])
+            #expect(group.status == 403 && group.object["rule"] as? String == "admin.required")
+            #expect(try await client.json("/v1/groups", .post, token: tokens["ada"], body: ["name": "auditors"]).status == 200)
+            // Service token for CI, scoped to attaching evidence on churn-model.
+            let service = try await client.json("/v1/service-tokens", .post, token: tokens["ada"], body: ["service_account": "ci-bot", "scopes": ["evidence:churn-model"]])
+            #expect(service.status == 200)
+            let ci = try #require(service.object["token"] as? String)
+            #expect(try await client.json("/v1/service-tokens", .post, token: tokens["riley"], body: ["service_account": "ci-bot", "scopes": ["evidence:churn-model"]]).status == 403)
+            let evidence = try await client.json("/v1/requests/\(id)/evidence", .post, token: ci, body: ["kind": "test-report", "status": "passed", "digest": digest])
+            #expect(evidence.status == 200)
+            let outOfScope = try await client.json("/v1/requests", .post, token: ci, body: file)
+            #expect(outOfScope.status == 403 && outOfScope.object["rule"] as? String == "token.scope")
+            // Decisions: the requester may not decide; a release manager may.
+            let own = try await client.json("/v1/requests/\(id)/decisions", .post, token: tokens["riley"], body: ["stage": "approved", "decision": "approve"])
+            #expect(own.status == 403)
+            #expect(try await client.json("/v1/requests/\(id)/decisions", .post, token: tokens["morgan"], body: ["stage": "approved", "decision": "approve"]).status == 200)
+            let gate = try await client.json("/v1/requests/\(id)/gate?environment=qa&digest=\(digest)", token: tokens["dana"])
+            #expect(gate.status == 200 && gate.object["allowed"] as? Bool == true)
+            #expect(try await client.json("/v1/requests/\(id)/deployments", .post, token: tokens["riley"], body: ["outcome": "succeeded"]).status == 403)
+            #expect(try await client.json("/v1/requests/\(id)/deployments", .post, token: tokens["dana"], body: ["outcome": "succeeded"]).status == 200)
+        }
+    }
+
+    @Test("Bad input is refused with a clear 4xx and never internal error text")
+    func badInput() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(database: f.database))
+        try await app.test(.router) { client in
+            let token = try await client.login("riley", key: f.keys["riley"]!)
+            let missing = try await client.json("/v1/requests", .post, token: token, body: ["project": "churn-model"])
+            #expect(missing.status == 400 && (missing.object["detail"] as? String)?.contains("environment") == true)
+            let digest = try await client.json("/v1/requests", .post, token: token, body: ["project": "churn-model", "environment": "qa", "bundle": "b", "digest": "md5:1"])
+            #expect(digest.status == 400 && (digest.object["detail"] as? String)?.contains("sha256:") == true)
+            let notJSON = try await client.execute(uri: "/v1/requests", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"], body: ByteBuffer(string: "{nope")) { $0.status }
+            #expect(notJSON == .badRequest)
+            let huge = try await client.execute(uri: "/v1/requests", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"], body: ByteBuffer(repeating: 0x20, count: 2 << 20)) { $0.status }
+            #expect(huge == .contentTooLarge)
+        }
+    }
+}
