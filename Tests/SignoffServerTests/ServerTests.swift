@@ -172,3 +172,31 @@ struct ServerTests {
         }
     }
 }
+
+@Suite("API specification")
+struct SpecTests {
+    static let file = TestSupport.projectRoot.appendingPathComponent("schema/openapi.yaml")
+
+    @Test("The server serves schema/openapi.yaml exactly (run scripts/embed-openapi.py after editing it)")
+    func embedded() throws {
+        #expect(OpenAPISpec.yaml + "\n" == (try String(contentsOf: Self.file, encoding: .utf8)))
+    }
+
+    @Test("Every route the router has is in the spec, and every operation in the spec is routed")
+    func routesMatchSpec() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        var documented = Set<String>()
+        var path = ""
+        for line in try String(contentsOf: Self.file, encoding: .utf8).split(separator: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+            for method in ["get", "post", "put", "delete", "patch"] where line.hasPrefix("    \(method):") { documented.insert("\(method.uppercased()) \(path)") }
+        }
+        let routed = Set(buildRouter(database: f.database).routes.map { route -> String in
+            let segments = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+            return "\(route.method.rawValue) /" + segments.joined(separator: "/")
+        })
+        #expect(routed == documented, "only routed: \(routed.subtracting(documented).sorted()); only documented: \(documented.subtracting(routed).sorted())")
+        #expect(documented.count >= 25)
+    }
+}
