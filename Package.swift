@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffCLITests",
-            dependencies: ["SignoffCrypto", "SignoffTestSupport"],
+            dependencies: ["SignoffCrypto", "SignoffCore", "SignoffStore", "SignoffTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -14,7 +14,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml" 2>/dev/null; then
-    echo "setup: installing PyNaCl, securesystemslib, jsonschema and PyYAML for the interoperability tests" >&2
-    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml
+if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis" 2>/dev/null; then
+    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML and schemathesis for the interoperability tests" >&2
+    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis
 fi

@@ -117,7 +117,7 @@ paths:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/users/{name}/keys:
-    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: riley }]
     post:
       operationId: enrollKey
       requestBody:
@@ -163,7 +163,7 @@ paths:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/groups/{name}/members:
-    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: release-managers }]
     post:
       operationId: addMember
       requestBody:
@@ -365,7 +365,7 @@ components:
   securitySchemes:
     bearer: { type: http, scheme: bearer }
   parameters:
-    RequestID: { name: id, in: path, required: true, schema: { type: string } }
+    RequestID: { name: id, in: path, required: true, schema: { type: string }, example: REQ-1 }
   responses:
     Problem:
       description: RFC 9457 problem details.
