@@ -8,6 +8,7 @@ import SignoffStore
 /// Shared options of every command that changes the database.
 struct WriteOptions: ParsableArguments {
     @OptionGroup var ledger: LedgerOptions
+    @OptionGroup var remote: RemoteOptions
     @OptionGroup var actor: ActorOptions
     @Flag(help: "Print JSON instead of text.")
     var json = false
@@ -16,14 +17,13 @@ struct WriteOptions: ParsableArguments {
 /// Runs a command as the acting user and reports its entries; with `signing`, signs the administrative change it
 /// makes (for the commands that can need an administrator's signature).
 func runRecorded(_ make: (DSSEEnvelope?) -> Command, options: WriteOptions, signing: SigningOptions?, done: String) async throws {
-    let session = try Session.open(options.ledger)
+    let session = try Session.open(options.ledger, remote: options.remote)
     let actor = try options.actor.name
     var approval: DSSEEnvelope?
     if let signing, let key = try signing.signingKey(), let change = make(nil).adminChange {
-        approval = AdminApproval(change: change, time: session.database.now).signed(with: key)
+        approval = AdminApproval(change: change, time: session.now).signed(with: key)
     }
-    let entries = try await session.run(make(approval), as: actor)
-    report(entries, json: options.json, text: done)
+    report(try await session.run(make(approval), as: actor), json: options.json, text: done)
 }
 
 func readPublicKey(_ path: String) throws -> NoteVerifierKey {

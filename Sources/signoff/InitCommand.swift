@@ -141,7 +141,7 @@ struct AuditCommand: AsyncParsableCommand {
                     return ms
                 }
                 let filter = AuditExportFilter(project: project, environment: env, since: try time(since, "since"), until: try time(until, "until"))
-                let session = try Session.open(ledger)
+                let session = try Session.open(ledger).local
                 if session.signsCheckpoints { try await session.store.signCheckpoint() }
                 let showProgress = !json && Terminal.standardErrorIsTerminal
                 let report = try await session.database.exportAudit(filter: filter, to: URL(fileURLWithPath: out)) { done, total in

@@ -21,16 +21,16 @@ struct RequestCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let digest = try bundleDigest(digest: digest, file: file)
-                let session = try Session.open(options.ledger)
-                let entries = try await session.run(
+                let session = try Session.open(options.ledger, remote: options.remote)
+                let recorded = try await session.run(
                     .fileRequest(project: project, environment: env, bundle: bundle, digest: digest, description: description), as: try options.actor.name)
-                guard let filed = entries.first, case .requestFiled(let event)? = try Event.decode(kind: filed.kind, payload: filed.payload) else {
+                guard let id = recorded.request, let filed = recorded.entries.first else {
                     throw CLIError.failure("the request was recorded but its id could not be read back")
                 }
                 if options.json {
-                    print(JSONOutput.object(["request": .string(event.id), "digest": .string(digest.description), "sequence": .int(Int(filed.sequence))]))
+                    print(JSONOutput.object(["request": .string(id), "digest": .string(digest.description), "sequence": .int(Int(filed.sequence))]))
                 } else {
-                    print(event.id)
+                    print(id)
                 }
             }
         }
@@ -52,10 +52,11 @@ struct EvidenceCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let digest = try bundleDigest(digest: digest, file: file)
-                let session = try Session.open(options.ledger)
+                let session = try Session.open(options.ledger, remote: options.remote)
                 let entries = try await session.run(.attachEvidence(request: request, kind: kind, status: status, digest: digest), as: try options.actor.name)
-                let stage = try await session.request(request).stage
-                report(entries, json: options.json, text: "Attached \(kind) (\(status)) to \(request); it is at \(stage)")
+                // Automation's tokens may attach evidence without being allowed to read the request back.
+                let stage = (try? await session.request(request).stage).map { "; it is at \($0)" } ?? ""
+                report(entries, json: options.json, text: "Attached \(kind) (\(status)) to \(request)\(stage)")
             }
         }
     }
@@ -65,7 +66,7 @@ struct EvidenceCommand: AsyncParsableCommand {
 func decide(
     _ request: String, stage: String, decision: DecisionKind, comment: String, reviewedDigest: String?, signing: SigningOptions, options: WriteOptions
 ) async throws {
-    let session = try Session.open(options.ledger)
+    let session = try Session.open(options.ledger, remote: options.remote)
     let actor = try options.actor.name
     var envelope: DSSEEnvelope?
     if let key = try signing.signingKey() {
@@ -74,7 +75,7 @@ func decide(
         if let reviewedDigest {
             do { current.digest = try SHA256Digest(parsing: reviewedDigest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
         }
-        envelope = DecisionStatement(request: current, stage: stage, decision: decision, approver: actor, comment: comment, time: session.database.now)
+        envelope = DecisionStatement(request: current, stage: stage, decision: decision, approver: actor, comment: comment, time: session.now)
             .signed(with: key)
     }
     let entries = try await session.run(.decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope), as: actor)
@@ -136,7 +137,7 @@ struct ReviseCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let digest = try bundleDigest(digest: digest, file: file)
-            let session = try Session.open(options.ledger)
+            let session = try Session.open(options.ledger, remote: options.remote)
             let entries = try await session.run(.revise(request: request, bundle: bundle, digest: digest), as: try options.actor.name)
             let now = try await session.request(request)
             report(entries, json: options.json, text: "\(request) is now revision \(now.revision) (\(digest)), back at \(now.stage)")
@@ -178,7 +179,19 @@ struct RetrospectiveCommand: AsyncParsableCommand {
 /// Read-only commands: a database and JSON or text.
 struct ReadOptions: ParsableArguments {
     @OptionGroup var ledger: LedgerOptions
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var actor: ActorOptions
     @Flag(help: "Print JSON instead of text.") var json = false
+
+    /// The remote session when `--server` is given, else nil. With `--as`, the login must be that user's.
+    func remoteSession() throws -> RemoteSession? {
+        guard let url = try remote.url else { return nil }
+        let session = try RemoteSession(server: url, tokenFile: remote.tokenFile.path)
+        if let name = try? actor.name, name != session.user {
+            throw CLIError.badInput("you are logged in to the server as \(session.user), not \(name); run `signoff login --as \(name)`")
+        }
+        return session
+    }
 
     func state() async throws -> (SignoffState, Int64) {
         let database = SignoffDatabase(ledger: try ledger.openForReading())
@@ -199,13 +212,19 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (state, _) = try await read.state()
-            guard let r = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
+            let r: DeploymentRequest
+            if let remote = try read.remoteSession() {
+                r = try await remote.request(request)
+            } else {
+                let (state, _) = try await read.state()
+                guard let found = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
+                r = found
+            }
             if read.json { print(encodeJSON(r)); return }
             print("\(r.id)  \(r.project) → \(r.environment)  \(r.status == .active ? r.stage : r.status.rawValue)")
             print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
             print("  requester: \(r.requester), filed \(formatTime(r.filedAt))")
-            print("  workflow:  \(state.workflow(for: r)?.workflow.name ?? "?") \(r.workflowDigest)")
+            print("  workflow:  \(r.workflowDigest)")
             for e in r.currentEvidence { print("  evidence:  \(e.kind) \(e.status) by \(e.attachedBy) at \(formatTime(e.at)) (\(e.digest))") }
             for d in r.currentDecisions {
                 print("  decision:  \(d.stage): \(d.decision.rawValue) by \(d.by) at \(formatTime(d.at))\(d.isSigned ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
@@ -222,8 +241,14 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (state, now) = try await read.state()
-            guard let e = Engine.explain(request, state: state, now: now) else { throw CLIError.badInput("no request \(request)") }
+            let e: Explanation
+            if let remote = try read.remoteSession() {
+                e = try await remote.explain(request)
+            } else {
+                let (state, now) = try await read.state()
+                guard let found = Engine.explain(request, state: state, now: now) else { throw CLIError.badInput("no request \(request)") }
+                e = found
+            }
             if read.json { print(encodeJSON(e)); return }
             print("\(e.request) (\(e.workflow), revision \(e.revision), \(e.digest)): \(e.status == .active ? "at \(e.stage)" : e.status.rawValue)")
             for gate in e.gates {
@@ -244,26 +269,43 @@ struct ListCommand: AsyncParsableCommand {
     @Option var project: String?
     @Option(help: "active, rejected, withdrawn, deployed, or a stage name.") var state: String?
     @Flag(help: "Only requests whose next step you could take (needs --as or SIGNOFF_USER).") var waitingForMe = false
-    @OptionGroup var actor: ActorOptions
     @OptionGroup var read: ReadOptions
 
     func run() async throws {
         try await reportingErrors {
-            let (s, now) = try await read.state()
-            let me = waitingForMe ? try actor.name : nil
-            let rows = s.requests.values.filter { r in
-                (project == nil || r.project == project) && (state == nil || r.status.rawValue == state || (r.status == .active && r.stage == state))
-                    && (me == nil || (Engine.explain(r.id, state: s, now: now)?.gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me!) } ?? false))
-            }.sorted { (Int($0.id.dropFirst(4)) ?? 0) < (Int($1.id.dropFirst(4)) ?? 0) }
+            let me = waitingForMe ? try read.actor.name : nil
+            struct Row { let id, project, environment, stage, status, bundle, digest: String }
+            var rows: [Row] = []
+            if let remote = try read.remoteSession() {
+                var query: [String] = []
+                if let project { query.append("project=\(RemoteSession.path(project))") }
+                if let state { query.append("state=\(RemoteSession.path(state))") }
+                let object = try await remote.call("GET", "/v1/requests" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+                for r in object["requests"] as? [[String: Any]] ?? [] {
+                    let id = r["request"] as? String ?? ""
+                    if let me, try await !(remote.explain(id).gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me) } ?? false) { continue }
+                    rows.append(Row(id: id, project: r["project"] as? String ?? "", environment: r["environment"] as? String ?? "", stage: r["stage"] as? String ?? "",
+                        status: r["status"] as? String ?? "", bundle: r["bundle"] as? String ?? "", digest: r["digest"] as? String ?? ""))
+                }
+            } else {
+                let (s, now) = try await read.state()
+                rows = s.requests.values.filter { r in
+                    (project == nil || r.project == project) && (state == nil || r.status.rawValue == state || (r.status == .active && r.stage == state))
+                        && (me == nil || (Engine.explain(r.id, state: s, now: now)?.gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me!) } ?? false))
+                }.sorted { (Int($0.id.dropFirst(4)) ?? 0) < (Int($1.id.dropFirst(4)) ?? 0) }.map {
+                    Row(id: $0.id, project: $0.project, environment: $0.environment, stage: $0.stage, status: $0.status.rawValue, bundle: $0.bundle,
+                        digest: $0.digest.description)
+                }
+            }
             if read.json {
                 print(JSONOutput.array(rows.map {
                     .object(["request": .string($0.id), "project": .string($0.project), "environment": .string($0.environment),
-                        "stage": .string($0.stage), "status": .string($0.status.rawValue), "digest": .string($0.digest.description)])
+                        "stage": .string($0.stage), "status": .string($0.status), "digest": .string($0.digest)])
                 }))
                 return
             }
             if rows.isEmpty { print("no requests") }
-            for r in rows { print("\(r.id)\t\(r.project)\t\(r.environment)\t\(r.status == .active ? r.stage : r.status.rawValue)\t\(r.bundle)") }
+            for r in rows { print("\(r.id)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(r.bundle)") }
         }
     }
 }
@@ -282,9 +324,16 @@ struct GateCommand: AsyncParsableCommand {
         try await reportingErrors {
             let digest: SHA256Digest
             do { digest = try SHA256Digest(parsing: self.digest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
-            let (state, now) = try await read.state()
-            guard let r = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
-            let reasons = Engine.deployRefusals(r, environment: env, digest: digest, state: state, actor: nil, now: now)
+            let reasons: [Refusal]
+            if let remote = try read.remoteSession() {
+                let object = try await remote.call(
+                    "GET", "/v1/requests/\(RemoteSession.path(request))/gate?environment=\(RemoteSession.path(env))&digest=\(RemoteSession.path(digest.description))")
+                reasons = (object["reasons"] as? [[String: Any]] ?? []).map { Refusal($0["rule"] as? String ?? "", $0["message"] as? String ?? "") }
+            } else {
+                let (state, now) = try await read.state()
+                guard let r = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
+                reasons = Engine.deployRefusals(r, environment: env, digest: digest, state: state, actor: nil, now: now)
+            }
             if read.json {
                 print(JSONOutput.object([
                     "allowed": .bool(reasons.isEmpty), "request": .string(request), "environment": .string(env), "digest": .string(digest.description),

@@ -33,34 +33,86 @@ struct SigningOptions: ParsableArguments {
     }
 }
 
-/// A local session on a SQLite file. The ledger key signs checkpoints when its passphrase is configured
-/// (`--ledger-passphrase-file` or `SIGNOFF_LEDGER_PASSPHRASE`); users without it append and leave checkpointing to
-/// the ledger's operator.
-struct Session {
-    let store: SQLiteLedgerStore
-    let database: SignoffDatabase
-    let signsCheckpoints: Bool
+/// `--server URL` (or `SIGNOFF_SERVER`): talk to a Signoff server with the token `signoff login` kept.
+struct RemoteOptions: ParsableArguments {
+    @Option(help: "Use a Signoff server instead of a local database (default: $SIGNOFF_SERVER); log in first with `signoff login`.")
+    var server: String?
 
-    static func open(_ ledger: LedgerOptions) throws -> Session {
+    @OptionGroup var tokenFile: TokenFileOptions
+
+    var url: URL? {
+        get throws {
+            guard let text = server ?? ProcessInfo.processInfo.environment["SIGNOFF_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+            guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
+                throw CLIError.badInput("--server must be an http:// or https:// URL")
+            }
+            return url
+        }
+    }
+}
+
+/// What a command appended: the ledger entries, and the request it concerns (for request create).
+struct Recorded {
+    var entries: [(sequence: UInt64, kind: String)]
+    var request: String?
+}
+
+/// A session: a local SQLite file, or a server. The same verbs, the same output.
+///
+/// Locally, the ledger key signs checkpoints when its passphrase is configured (`--ledger-passphrase-file` or
+/// `SIGNOFF_LEDGER_PASSPHRASE`); users without it append and leave checkpointing to the ledger's operator.
+struct Session {
+    enum Backend {
+        case local(store: SQLiteLedgerStore, database: SignoffDatabase, signsCheckpoints: Bool)
+        case remote(RemoteSession)
+    }
+
+    let backend: Backend
+
+    static func open(_ ledger: LedgerOptions, remote: RemoteOptions? = nil) throws -> Session {
+        if let remote, let url = try remote.url {
+            return Session(backend: .remote(try RemoteSession(server: url, tokenFile: remote.tokenFile.path)))
+        }
         let canSign = ledger.ledgerPassphraseFile != nil || ProcessInfo.processInfo.environment["SIGNOFF_LEDGER_PASSPHRASE"] != nil
         let store = canSign ? try ledger.openForWriting() : try ledger.openForReading()
-        return Session(store: store, database: SignoffDatabase(ledger: store), signsCheckpoints: canSign)
+        return Session(backend: .local(store: store, database: SignoffDatabase(ledger: store), signsCheckpoints: canSign))
     }
+
+    /// The local database, for the commands that only work on one (init, export, serve).
+    var local: (store: SQLiteLedgerStore, database: SignoffDatabase, signsCheckpoints: Bool) {
+        get throws {
+            guard case .local(let store, let database, let signs) = backend else {
+                throw CLIError.badInput("this command works on a local database (--db), not through --server")
+            }
+            return (store, database, signs)
+        }
+    }
+
+    /// Milliseconds since the epoch, for the time inside signed statements.
+    var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
     /// Runs a command; a refusal exits with code 2 and says which rule failed.
     @discardableResult
-    func run(_ command: Command, as actor: String) async throws -> [LedgerEntry] {
-        switch try await database.execute(command, as: actor) {
-        case .success(let entries):
-            try await finish()
-            return entries
-        case .failure(let refusal):
-            throw CLIError(message: "refused (\(refusal.rule)): \(refusal.message)", exitCode: ExitStatus.refused)
+    func run(_ command: Command, as actor: String) async throws -> Recorded {
+        switch backend {
+        case .remote(let remote):
+            return try await remote.send(command, as: actor)
+        case .local(_, let database, _):
+            switch try await database.execute(command, as: actor) {
+            case .success(let entries):
+                try await finish()
+                var id: String?
+                if let first = entries.first, case .requestFiled(let filed)? = try? Event.decode(kind: first.kind, payload: first.payload) { id = filed.id }
+                return Recorded(entries: entries.map { ($0.sequence, $0.kind) }, request: id)
+            case .failure(let refusal):
+                throw CLIError(message: "refused (\(refusal.rule)): \(refusal.message)", exitCode: ExitStatus.refused)
+            }
         }
     }
 
     /// Signs a checkpoint over what this command appended, when the ledger key is available.
     func finish() async throws {
+        guard case .local(let store, _, let signsCheckpoints) = backend else { return }
         if signsCheckpoints {
             try await store.signCheckpoint()
         } else if let checkpoint = try await store.latestCheckpoint(), checkpoint.checkpoint.size < (try await store.size()) {
@@ -68,13 +120,15 @@ struct Session {
         }
     }
 
-    func state() async throws -> SignoffState { try await database.state() }
-
     func request(_ id: String) async throws -> DeploymentRequest {
-        guard let request = try await state().requests[id] else {
-            throw CLIError.badInput("no request \(id); `signoff list` shows the requests")
+        switch backend {
+        case .remote(let remote): return try await remote.request(id)
+        case .local(_, let database, _):
+            guard let request = try await database.state().requests[id] else {
+                throw CLIError.badInput("no request \(id); `signoff list` shows the requests")
+            }
+            return request
         }
-        return request
     }
 }
 
@@ -84,10 +138,10 @@ func printNotice(_ message: String) {
 }
 
 /// Entries a command appended, for people or machines.
-func report(_ entries: [LedgerEntry], json: Bool, text: String) {
+func report(_ recorded: Recorded, json: Bool, text: String) {
     if json {
         print(JSONOutput.object([
-            "entries": .array(entries.map { .object(["sequence": .int(Int($0.sequence)), "kind": .string($0.kind)]) }),
+            "entries": .array(recorded.entries.map { .object(["sequence": .int(Int($0.sequence)), "kind": .string($0.kind)]) }),
             "message": .string(text),
         ]))
     } else {

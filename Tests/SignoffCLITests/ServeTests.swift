@@ -84,6 +84,89 @@ struct ServeTests {
         print("schemathesis: " + summary.prefix(120).replacingOccurrences(of: "\n", with: " "))
     }
 
+    @Test("The demo story in remote mode: every step through the server over loopback, keys never leaving the CLI")
+    func remoteStory() throws {
+        let s = try Story(setUp: false)
+        defer { s.remove() }
+        let server = try RunningServer(story: s)
+        defer { server.stop() }
+        // Each person logs in with their own key and keeps their own token.
+        func remote(_ user: String, _ arguments: String...) throws -> TestSupport.ProcessResult {
+            try s.signoff(arguments + ["--as", user], extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(user).token"), "SIGNOFF_DB": ""])
+        }
+        func ok(_ user: String, _ arguments: String..., sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> String {
+            let result = try s.signoff(arguments + ["--as", user], extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(user).token"), "SIGNOFF_DB": ""])
+            #expect(result.status == 0, "\(user): signoff \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func login(_ user: String) throws {
+            let result = try s.signoff(["login", "--server", server.url.absoluteString, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
+            #expect(result.status == 0, "\(user) login: \(result.stderr)")
+        }
+        try login("ada")
+        for person in ["riley", "casey", "morgan", "sam", "dana"] { _ = try ok("ada", "user", "add", person, "--key-file", "\(person).key.pub") }
+        _ = try ok("ada", "service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub")
+        for group in ["data-science", "ci", "compliance", "release-managers", "churn-deployers"] { _ = try ok("ada", "group", "add", group) }
+        for (group, member) in [("data-science", "riley"), ("ci", "ci-bot"), ("compliance", "casey"), ("release-managers", "morgan"),
+            ("release-managers", "sam"), ("churn-deployers", "dana")]
+        {
+            _ = try ok("ada", "group", "add-member", group, member)
+        }
+        let regulated = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/regulated.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "days: [mon, tue, wed, thu, fri]", with: "days: [mon, tue, wed, thu, fri, sat, sun]")
+            .replacingOccurrences(of: "\"09:00-17:00\"", with: "\"00:00-24:00\"")
+        try regulated.write(toFile: s.path("regulated.yaml"), atomically: true, encoding: .utf8)
+        _ = try ok("ada", "workflow", "apply", TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml").path)
+        _ = try ok("ada", "workflow", "apply", "regulated.yaml")
+        _ = try ok("ada", "project", "create", "churn-model", "--regulated", "--env", "qa=standard", "prod=regulated", "--requesters", "data-science",
+            "--deployers", "qa=churn-deployers", "prod=churn-deployers", "--key", "ada.key")
+        for person in ["riley", "casey", "morgan", "sam", "dana"] { try login(person) }
+
+        let prod = try ok("riley", "request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip")
+        #expect(prod == "REQ-1")
+        let early = try remote("dana", "gate", prod, "--env", "prod", "--digest", s.digest)
+        #expect(early.status == 2 && early.stdout.contains("gate.stage"))
+        // CI attaches evidence with a scoped service token, as automation does.
+        let adaToken = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.path("ada.token")))) as? [String: Any])?["token"] as? String)
+        var tokenRequest = URLRequest(url: server.url.appendingPathComponent("v1/service-tokens"))
+        tokenRequest.httpMethod = "POST"
+        tokenRequest.setValue("Bearer \(adaToken)", forHTTPHeaderField: "Authorization")
+        tokenRequest.httpBody = Data("{\"service_account\":\"ci-bot\",\"scopes\":[\"evidence:churn-model\"]}".utf8)
+        let semaphore = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var ciToken = ""
+        URLSession.shared.dataTask(with: tokenRequest) { data, _, _ in
+            ciToken = ((data.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any])?["token"] as? String) ?? ""
+            semaphore.signal()
+        }.resume()
+        semaphore.wait()
+        try JSONSerialization.data(withJSONObject: ["token": ciToken, "user": "ci-bot", "server": server.url.absoluteString]).write(to: URL(fileURLWithPath: s.path("ci-bot.token")))
+        _ = try ok("ci-bot", "evidence", "add", prod, "--kind", "test-report", "--status", "passed", "--file", "junit.xml")
+        let unsigned = try remote("casey", "approve", prod, "--stage", "compliance-reviewed")
+        #expect(unsigned.status == 2 && unsigned.stderr.contains("signature.required"))
+        _ = try ok("casey", "approve", prod, "--stage", "compliance-reviewed", "--key", "casey.key")
+        let other = try remote("morgan", "approve", prod, "--stage", "approved", "--key", "morgan.key", "--digest", "sha256:" + String(repeating: "cd", count: 32))
+        #expect(other.status == 2 && other.stderr.contains("signature.digest"))
+        let impostor = try remote("morgan", "approve", prod, "--stage", "approved", "--key", "sam.key")
+        #expect(impostor.status == 2 && impostor.stderr.contains("signature.wrong-key"))
+        _ = try ok("morgan", "approve", prod, "--stage", "approved", "--key", "morgan.key")
+        #expect(try ok("sam", "explain", prod).contains("1 of 2 approvals from release-managers"))
+        #expect(try ok("sam", "list", "--waiting-for-me").contains(prod))
+        _ = try ok("sam", "approve", prod, "--stage", "approved", "--key", "sam.key")
+        #expect(try ok("riley", "status", prod).contains("approved"))
+        #expect(try remote("dana", "gate", prod, "--env", "prod", "--digest", s.digest).status == 0)
+        let notDeployer = try remote("riley", "deploy", prod, "--outcome", "succeeded")
+        #expect(notDeployer.status == 2)
+        _ = try ok("dana", "deploy", prod, "--outcome", "succeeded")
+        let wrongUser = try remote("dana", "withdraw", prod, "--as", "riley")
+        #expect(wrongUser.status != 0)
+        server.stop()
+        // Everything went into one ledger, which verifies and exports.
+        #expect(try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!).status == 0)
+        #expect(try s.signoff("audit", "export", "--out", "audit").status == 0)
+        let verified = try s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub")
+        #expect(verified.status == 0 && verified.stdout.contains("3 of 3 decisions signed"), "\(verified.stdout) \(verified.stderr)")
+    }
+
     @Test("SIGTERM while clients write: every request that got a 2xx is in the ledger, and the ledger verifies")
     func gracefulShutdown() async throws {
         let s = try Story()

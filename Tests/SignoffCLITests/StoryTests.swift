@@ -8,7 +8,8 @@ struct Story {
     let directory: URL
     let env: [String: String]
 
-    init(workflows: [String: String] = [:]) throws {
+    /// With `setUp: false`, only keys and a new ledger with ada as administrator: the rest is for the test to do.
+    init(workflows: [String: String] = [:], setUp: Bool = true) throws {
         directory = try TestSupport.temporaryDirectory("signoff-story")
         env = [
             "SIGNOFF_PASSPHRASE": "story passphrase", "SIGNOFF_LEDGER_PASSPHRASE": "story ledger passphrase",
@@ -18,6 +19,9 @@ struct Story {
             try must("key", "generate", "--name", person, "--out", "\(person).key")
         }
         try must("init", "--origin", "signoff.test/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
+        try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: directory.appendingPathComponent("churn-model-v12.zip"))
+        try "<testsuite tests=\"1\" failures=\"0\"/>".write(to: directory.appendingPathComponent("junit.xml"), atomically: true, encoding: .utf8)
+        guard setUp else { return }
         for person in ["riley", "casey", "morgan", "sam", "dana"] { try must("user", "add", person, "--key-file", "\(person).key.pub", "--as", "ada") }
         try must("service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub", "--as", "ada")
         for group in ["data-science", "ci", "compliance", "release-managers", "churn-deployers"] { try must("group", "add", group, "--as", "ada") }
@@ -39,8 +43,6 @@ struct Story {
         for name in workflows.keys.sorted() { envs.append("\(name)=\(name)") }
         try must(["project", "create", "churn-model", "--regulated", "--env"] + envs + ["--requesters", "data-science", "--deployers"]
             + envs.map { "\($0.split(separator: "=")[0])=churn-deployers" } + ["--as", "ada", "--key", "ada.key"])
-        try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: directory.appendingPathComponent("churn-model-v12.zip"))
-        try "<testsuite tests=\"1\" failures=\"0\"/>".write(to: directory.appendingPathComponent("junit.xml"), atomically: true, encoding: .utf8)
     }
 
     var digest: String { "sha256:" + SHA256Digest.hash([UInt8](try! Data(contentsOf: directory.appendingPathComponent("churn-model-v12.zip")))).hex }
