@@ -24,7 +24,9 @@ public final class SignoffDatabase: Sendable {
 
     /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
     public func execute(_ command: Command, as actor: String) async throws -> Outcome {
-        try await batcher.submit(command, actor: actor, database: self)
+        // Signature arithmetic happens here, concurrently, not inside the single writer.
+        let verified = Engine.preverify(command, state: try await state(), actor: actor)
+        return try await batcher.submit(command, actor: actor, verified: verified, database: self)
     }
 
     /// The current state (users, projects, requests, …).
@@ -35,7 +37,7 @@ public final class SignoffDatabase: Sendable {
     /// The current time by the store's clock.
     public var now: Int64 { ledger.now }
 
-    fileprivate func executeBatch(_ items: [(command: Command, actor: String)]) async throws -> [Outcome] {
+    fileprivate func executeBatch(_ items: [(command: Command, actor: String, verified: Set<VerifiedSignature>)]) async throws -> [Outcome] {
         let now = ledger.now
         return try await ledger.pool.write { db in
             var state = try self.loadState(db)
@@ -43,7 +45,7 @@ public final class SignoffDatabase: Sendable {
             var drafts: [EntryDraft] = []
             var touched = Set<String>()
             for item in items {
-                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now)
+                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
                 if case .success(let events) = result {
                     for event in events {
                         state.apply(event, actor: item.actor, at: now)
@@ -127,14 +129,14 @@ public final class SignoffDatabase: Sendable {
 
 /// Gathers concurrent commands into one transaction per round (group commit).
 actor CommandBatcher {
-    private var pending: [(command: Command, actor: String, continuation: CheckedContinuation<SignoffDatabase.Outcome, any Error>)] = []
+    private var pending: [(command: Command, actor: String, verified: Set<VerifiedSignature>, continuation: CheckedContinuation<SignoffDatabase.Outcome, any Error>)] = []
     private var flushing = false
     private weak var database: SignoffDatabase?
 
-    func submit(_ command: Command, actor: String, database: SignoffDatabase) async throws -> SignoffDatabase.Outcome {
+    func submit(_ command: Command, actor: String, verified: Set<VerifiedSignature>, database: SignoffDatabase) async throws -> SignoffDatabase.Outcome {
         self.database = database
         return try await withCheckedThrowingContinuation { continuation in
-            pending.append((command, actor, continuation))
+            pending.append((command, actor, verified, continuation))
             if !flushing {
                 flushing = true
                 Task { await self.flush() }
@@ -151,7 +153,7 @@ actor CommandBatcher {
                 continue
             }
             do {
-                let outcomes = try await database.executeBatch(batch.map { ($0.command, $0.actor) })
+                let outcomes = try await database.executeBatch(batch.map { ($0.command, $0.actor, $0.verified) })
                 for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(returning: outcome) }
             } catch {
                 for item in batch { item.continuation.resume(throwing: error) }

@@ -268,6 +268,28 @@ struct EngineTests {
         w.approve(id2, stage: "approved", as: "sam")
     }
 
+    @Test("Signatures verified before the writer give the same outcome; a tampered signature is never pre-verified")
+    func preverification() {
+        var w = World()
+        let id = w.file(env: "qa")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let good = Command.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "morgan"))
+        #expect(Engine.preverify(good, state: w.state, actor: "morgan").count == 1)
+        #expect(Engine.preverify(good, state: w.state, actor: "sam").isEmpty, "only the actor's own keys")
+        var tampered = w.signed(id, stage: "approved", by: "morgan")
+        tampered.signatures[0].sig[10] ^= 1
+        let bad = Command.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: tampered)
+        #expect(Engine.preverify(bad, state: w.state, actor: "morgan").isEmpty)
+        let verified = Engine.preverify(good, state: w.state, actor: "morgan")
+        #expect(Engine.execute(good, on: w.state, actor: "morgan", now: w.now, verified: verified) == Engine.execute(good, on: w.state, actor: "morgan", now: w.now))
+        // A pre-verified set for the good envelope does not let the tampered one through.
+        guard case .failure(let refusal) = Engine.execute(bad, on: w.state, actor: "morgan", now: w.now, verified: verified) else {
+            Issue.record("tampered signature accepted")
+            return
+        }
+        #expect(refusal.rule == "signature.invalid")
+    }
+
     @Test("Evidence must come from an allowed identity")
     func evidenceIdentity() {
         var w = World()

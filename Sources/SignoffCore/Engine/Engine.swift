@@ -6,9 +6,13 @@ public import SignoffCrypto
 public enum Engine {
     static let namePattern = "^[a-z0-9][a-z0-9._-]{0,62}$"
 
-    public static func execute(_ command: Command, on state: SignoffState, actor: String, now: Int64) -> Result<[Event], Refusal> {
+    /// `verified` lists signatures the caller already checked (with ``preverify(_:state:actor:)``, outside the
+    /// database writer); the engine then skips only the Ed25519 arithmetic for them, never the key and statement checks.
+    public static func execute(
+        _ command: Command, on state: SignoffState, actor: String, now: Int64, verified: Set<VerifiedSignature> = []
+    ) -> Result<[Event], Refusal> {
         do {
-            return .success(try events(for: command, state: state, actor: actor, now: now))
+            return .success(try VerifiedSignature.$current.withValue(verified) { try events(for: command, state: state, actor: actor, now: now) })
         } catch let refusal as Refusal {
             return .failure(refusal)
         } catch {
@@ -416,7 +420,10 @@ public enum Engine {
         let message = envelope.signedBytes
         for signature in envelope.signatures {
             for key in principal.keys where key.fingerprint == signature.keyid {
-                guard let publicKey = key.publicKey, publicKey.isValidSignature(signature.sig, for: message) else { continue }
+                guard let publicKey = key.publicKey,
+                    VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                        || publicKey.isValidSignature(signature.sig, for: message)
+                else { continue }
                 guard key.isValid(at: now) else {
                     throw Refusal("signature.revoked-key", "the decision is signed with a key of \(actor) that was revoked")
                 }
@@ -432,5 +439,44 @@ public enum Engine {
             throw Refusal("signature.invalid", "the signature does not verify: the signed bytes were changed")
         }
         throw Refusal("signature.unknown-key", "the decision is signed with a key that is not enrolled for \(actor)")
+    }
+}
+
+/// A signature already verified with Ed25519, so that the expensive check can run before the write transaction.
+public struct VerifiedSignature: Hashable, Sendable {
+    public let fingerprint: String
+    public let message: SHA256Digest
+    public let signature: SHA256Digest
+
+    public init(fingerprint: String, message: [UInt8], signature: [UInt8]) {
+        self.fingerprint = fingerprint
+        self.message = SHA256Digest.hash(message)
+        self.signature = SHA256Digest.hash(signature)
+    }
+
+    @TaskLocal static var current: Set<VerifiedSignature> = []
+}
+
+extension Engine {
+    /// Verifies the signatures a command carries against the actor's enrolled keys, without touching storage.
+    /// Run it outside the database writer and pass the result to ``execute(_:on:actor:now:verified:)``.
+    public static func preverify(_ command: Command, state: SignoffState, actor: String) -> Set<VerifiedSignature> {
+        let envelope: DSSEEnvelope?
+        switch command {
+        case .decide(_, _, _, _, let e): envelope = e
+        case .createProject(_, let e), .addMember(_, _, let e), .enrollKey(_, _, let e): envelope = e
+        default: envelope = nil
+        }
+        guard let envelope, let principal = state.principals[actor] else { return [] }
+        let message = envelope.signedBytes
+        var out = Set<VerifiedSignature>()
+        for signature in envelope.signatures {
+            for key in principal.keys where key.fingerprint == signature.keyid {
+                if key.publicKey?.isValidSignature(signature.sig, for: message) == true {
+                    out.insert(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                }
+            }
+        }
+        return out
     }
 }
