@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Foundation
+import Prometheus
 import SignoffStore
 
 /// Every route behind this middleware needs `Authorization: Bearer <token>`: a valid, unexpired, unrevoked token.
@@ -28,11 +29,13 @@ struct BearerAuthentication: RouterMiddleware {
 /// One structured log line per request: request id, user, route, status, latency. Never headers or bodies.
 struct AccessLog: RouterMiddleware {
     typealias Context = SignoffRequestContext
+    let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - started
+        metrics.record(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: Int(response.status.code), elapsed: elapsed)
         context.logger.info(
             "request",
             metadata: [
@@ -41,5 +44,20 @@ struct AccessLog: RouterMiddleware {
                 "latency_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
             ])
         return response
+    }
+}
+
+/// Prometheus metrics of the API: requests by route, method and status class, and their latency.
+struct ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    func record(route: String, method: String, status: Int, elapsed: Duration) {
+        let labels = [("route", route), ("method", method), ("status", "\(status / 100)xx")]
+        registry.makeCounter(name: "signoff_http_requests_total", labels: labels).increment()
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        registry.makeDurationHistogram(
+            name: "signoff_http_request_duration_seconds", labels: [("route", route), ("method", method)],
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2)]
+        ).recordNanoseconds(Int64(seconds * 1e9))
     }
 }

@@ -35,6 +35,13 @@ paths:
       security: []
       responses:
         "200": { description: This document., content: { application/yaml: { schema: { type: string } } } }
+  /metrics:
+    get:
+      operationId: metrics
+      description: Prometheus metrics (requests by route, method and status class; latency histograms). Needs a token, e.g. a scraper's service token.
+      responses:
+        "200": { description: Prometheus text exposition format., content: { text/plain: { schema: { type: string } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/auth/challenge:
     post:
       operationId: authChallenge

@@ -81,6 +81,27 @@ struct ServerTests {
             #expect(denied.headers[.contentType] == "application/problem+json")
             #expect((denied.object["detail"] as? String)?.contains("bearer token") == true)
             #expect(try await client.json("/v1/requests", token: "so_not-a-token").status == 401)
+            #expect(try await client.json("/metrics").status == 401)
+        }
+    }
+
+    @Test("Prometheus metrics count requests by route and status class, behind a token")
+    func metrics() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(database: f.database))
+        try await app.test(.router) { client in
+            let token = try await client.login("riley", key: f.keys["riley"]!)
+            _ = try await client.json("/v1/requests", token: token)
+            _ = try await client.json("/v1/requests/REQ-404", token: token)
+            let text = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                #expect(response.status == .ok)
+                return String(buffer: response.body)
+            }
+            #expect(text.contains("signoff_http_requests_total{route=\"/v1/requests\",method=\"GET\",status=\"2xx\"} 1"), "\(text)")
+            #expect(text.contains("status=\"4xx\""))
+            #expect(text.contains("signoff_http_request_duration_seconds_bucket"))
+            #expect(!text.contains(token), "tokens never appear in metrics")
         }
     }
 
