@@ -29,6 +29,7 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     var app = Application(
         router: buildRouter(database: database, configuration: configuration, metrics: metrics),
+        server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff"),
         logger: logger)
     app.addServices(CheckpointService(ledger: database.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger))

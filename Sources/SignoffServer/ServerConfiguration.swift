@@ -6,6 +6,8 @@ public struct ServerConfiguration: Sendable {
     public var sessionLifetimeMilliseconds: Int64 = 8 * 3_600_000
     /// How often the ledger signs a checkpoint when entries are waiting (the "T seconds" of the checkpoint policy).
     public var checkpointIntervalSeconds: Int64 = 10
+    /// Connections idle this long are closed (slow or stuck clients do not hold the server).
+    public var idleTimeoutSeconds: Int64 = 30
 
     public init() {}
 }
