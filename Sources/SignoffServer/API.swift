@@ -351,6 +351,57 @@ struct API: Sendable {
             let b = try await httpRequest.decode(as: RetrospectiveRequest.self, context: context)
             return try await run(.recordRetrospective(request: request.id, comment: b.comment), context, request: id)
         }
+        v1.get("/workflows/{name}") { _, context -> Response in
+            let state = try await database.state()
+            let name = context.parameters.get("name") ?? ""
+            guard let digest = state.currentWorkflows[name], let applied = state.workflows[digest] else {
+                throw Problem.notFound("no workflow \(name) is applied")
+            }
+            return try jsonResponse(["name": name, "digest": digest.description, "source": applied.source])
+        }
+        v1.get("/ledger-key") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: ledger.verifierKey.description + "\n")))
+        }
+        v1.get("/audit/export") { request, context -> Response in
+            let state = try await database.state()
+            let caller = try principal(context)
+            let query = request.uri.queryParameters
+            let project = query.get("project")
+            let everything = state.principals[caller]?.isAdministrator == true || state.isMember(caller, of: Access.auditorsGroup)
+            guard everything || (project.map { Access.mayRead(project: $0, principal: caller, state: state) } ?? false) else {
+                throw Problem.forbidden(project == nil ? "exporting every project needs an administrator or a member of auditors; name a --project you may read" : "you may not read project \(project!)")
+            }
+            if let project { try requireScope("read", project: project, context) } else if context.token?.kind == .service {
+                throw Problem.forbidden("a service token exports one project at a time", rule: "token.scope")
+            }
+            func time(_ key: String) throws -> Int64? {
+                guard let text = query.get(key) else { return nil }
+                guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw Problem.badRequest("\(key) must be an RFC 3339 time") }
+                return ms
+            }
+            let filter = AuditExportFilter(project: project, environment: query.get("environment"), since: try time("since"), until: try time("until"))
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-export-\(UUID().uuidString)")
+            // Cut the export against a checkpoint that covers everything appended so far.
+            try await ledger.signCheckpoint()
+            _ = try await database.exportAudit(filter: filter, to: directory)
+            let files = (FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String } ?? []).filter {
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            }.sorted()
+            // Streamed: one file at a time, then the folder is removed.
+            let body = ResponseBody { writer in
+                defer { try? FileManager.default.removeItem(at: directory) }
+                for file in files {
+                    let data = try Data(contentsOf: directory.appendingPathComponent(file))
+                    try await writer.write(ByteBuffer(bytes: Tar.header(path: file, size: data.count)))
+                    try await writer.write(ByteBuffer(bytes: data))
+                    try await writer.write(ByteBuffer(bytes: Tar.padding(size: data.count)))
+                }
+                try await writer.write(ByteBuffer(bytes: Tar.end))
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/x-tar"], body: body)
+        }
         v1.get("/checkpoint") { _, _ -> Response in
             guard let checkpoint = try await ledger.latestCheckpoint() else { throw Problem.notFound("the ledger has no signed checkpoint yet") }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: checkpoint.serialized)))

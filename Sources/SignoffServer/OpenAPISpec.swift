@@ -362,6 +362,36 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/workflows/{name}:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: standard }]
+    get:
+      operationId: showWorkflow
+      responses:
+        "200":
+          description: The applied version of the workflow.
+          content:
+            application/json:
+              schema: { type: object, required: [name, digest, source], properties: { name: { type: string }, digest: { type: string }, source: { type: string } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/ledger-key:
+    get:
+      operationId: ledgerKey
+      description: The ledger's verifier key line. Auditors should get it from a trusted channel; this is for convenience.
+      responses:
+        "200": { description: "NAME+KEYIDHEX+BASE64KEY", content: { text/plain: { schema: { type: string } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/audit/export:
+    get:
+      operationId: auditExport
+      description: The audit export (schema/audit-export.md) of a project, environment or period as a streamed POSIX tar archive. Without a project, administrators and members of `auditors` only.
+      parameters:
+        - { name: project, in: query, schema: { type: string } }
+        - { name: environment, in: query, schema: { type: string } }
+        - { name: since, in: query, schema: { type: string, format: date-time } }
+        - { name: until, in: query, schema: { type: string, format: date-time } }
+      responses:
+        "200": { description: A tar archive of the export folder., content: { application/x-tar: { schema: { type: string, format: binary } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/checkpoint:
     get:
       operationId: checkpoint

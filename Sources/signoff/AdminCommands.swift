@@ -160,20 +160,27 @@ struct WorkflowCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the applied version of a workflow: its digest and exact source.")
         @Argument var name: String
-        @OptionGroup var ledger: LedgerOptions
-        @Flag(help: "Print JSON instead of text.") var json = false
+        @OptionGroup var read: ReadOptions
 
         func run() async throws {
             try await reportingErrors {
-                let state = try await SignoffDatabase(ledger: try ledger.openForReading()).state()
-                guard let digest = state.currentWorkflows[name], let applied = state.workflows[digest] else {
-                    throw CLIError.badInput("no workflow \(name) is applied (applied: \(state.currentWorkflows.keys.sorted().joined(separator: ", ")))")
+                let digest: String, source: String
+                if let remote = try read.remoteSession() {
+                    let object = try await remote.call("GET", "/v1/workflows/\(RemoteSession.path(name))")
+                    digest = object["digest"] as? String ?? ""
+                    source = object["source"] as? String ?? ""
+                } else {
+                    let state = try await SignoffDatabase(ledger: try read.ledger.openForReading()).state()
+                    guard let d = state.currentWorkflows[name], let applied = state.workflows[d] else {
+                        throw CLIError.badInput("no workflow \(name) is applied (applied: \(state.currentWorkflows.keys.sorted().joined(separator: ", ")))")
+                    }
+                    (digest, source) = (d.description, applied.source)
                 }
-                if json {
-                    print(JSONOutput.object(["name": .string(name), "digest": .string(digest.description), "source": .string(applied.source)]))
+                if read.json {
+                    print(JSONOutput.object(["name": .string(name), "digest": .string(digest), "source": .string(source)]))
                 } else {
                     print("# workflow \(name), \(digest)")
-                    print(applied.source, terminator: applied.source.hasSuffix("\n") ? "" : "\n")
+                    print(source, terminator: source.hasSuffix("\n") ? "" : "\n")
                 }
             }
         }

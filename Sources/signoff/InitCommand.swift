@@ -81,6 +81,8 @@ struct CheckpointCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var ledger: LedgerOptions
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var actor: ActorOptions
 
     @Flag(help: "Print the ledger's verifier key line (NAME+KEYIDHEX+BASE64KEY) instead.")
     var verifierKey = false
@@ -93,6 +95,12 @@ struct CheckpointCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
+            if let session = try remote.session(actor: actor) {
+                guard !sign else { throw CLIError.badInput("--sign works on the server's database; the server signs checkpoints itself") }
+                let text = String(decoding: try await session.bytes(verifierKey ? "/v1/ledger-key" : "/v1/checkpoint"), as: UTF8.self)
+                print(text, terminator: "")
+                return
+            }
             if verifierKey {
                 let key = try ledger.openForReading().verifierKey
                 print(json ? JSONOutput.object(["verifier_key": .string(key.description)]).description : key.description)
@@ -126,6 +134,8 @@ struct AuditCommand: AsyncParsableCommand {
             discussion: "The folder is specified in schema/audit-export.md; `signoff audit verify DIR --log-key LEDGER.pub` checks it offline.")
 
         @OptionGroup var ledger: LedgerOptions
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var actor: ActorOptions
         @Option var project: String?
         @Option var env: String?
         @Option(help: "RFC 3339 time, inclusive.") var since: String?
@@ -141,6 +151,22 @@ struct AuditCommand: AsyncParsableCommand {
                     return ms
                 }
                 let filter = AuditExportFilter(project: project, environment: env, since: try time(since, "since"), until: try time(until, "until"))
+                if let session = try remote.session(actor: actor) {
+                    let url = session.client.server
+                    var query: [String] = []
+                    for (key, value) in [("project", project), ("environment", env), ("since", since), ("until", until)] {
+                        if let value { query.append("\(key)=\(RemoteSession.path(value))") }
+                    }
+                    let archive = try await session.bytes("/v1/audit/export" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+                    let directory = URL(fileURLWithPath: out)
+                    if FileManager.default.fileExists(atPath: out), !(try FileManager.default.contentsOfDirectory(atPath: out)).isEmpty {
+                        throw CLIError.badInput("\(out) is not empty; export into a new folder (nothing was overwritten)")
+                    }
+                    let files = try Untar.extract(archive, into: directory)
+                    print(json ? JSONOutput.object(["out": .string(out), "files": .int(files)]).description
+                        : "Exported \(files) files from \(url.absoluteString) into \(out); verify with `signoff audit verify \(out) --log-key LEDGER.pub`")
+                    return
+                }
                 let session = try Session.open(ledger).local
                 if session.signsCheckpoints { try await session.store.signCheckpoint() }
                 let showProgress = !json && Terminal.standardErrorIsTerminal

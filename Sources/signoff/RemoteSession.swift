@@ -116,3 +116,51 @@ struct RemoteSession {
         try await get("/v1/requests/\(Self.path(id))/explain", as: Explanation.self)
     }
 }
+
+extension RemoteSession {
+    /// GET returning raw bytes (checkpoint, ledger key, export archive).
+    func bytes(_ path: String) async throws -> [UInt8] {
+        guard let url = URL(string: path, relativeTo: client.server) else { throw CLIError.badInput("bad path \(path)") }
+        var request = URLRequest(url: url)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response): (Data, URLResponse)
+        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
+            throw CLIError.failure("cannot reach \(client.server.absoluteString): \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            let detail = object["detail"] as? String ?? "HTTP \(status)"
+            if status == 401 { throw CLIError.failure("\(detail) (run `signoff login` again)") }
+            if status == 403 { throw CLIError(message: "refused: \(detail)", exitCode: ExitStatus.refused) }
+            throw status < 500 ? CLIError.badInput(detail) : CLIError.failure("the server failed (HTTP \(status)): \(detail)")
+        }
+        return [UInt8](data)
+    }
+}
+
+/// Unpacks a ustar archive into a new folder, refusing any path that would leave it.
+enum Untar {
+    static func extract(_ archive: [UInt8], into directory: URL) throws -> Int {
+        var offset = 0
+        var count = 0
+        while offset + 512 <= archive.count {
+            let header = Array(archive[offset..<offset + 512])
+            if header.allSatisfy({ $0 == 0 }) { return count }
+            let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+            let sizeText = String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            guard let size = Int(sizeText, radix: 8), size >= 0, offset + 512 + size <= archive.count else {
+                throw CLIError.failure("the export archive is malformed")
+            }
+            guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+                throw CLIError.failure("the export archive holds an unsafe path \(name); refusing it")
+            }
+            let target = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(archive[(offset + 512)..<(offset + 512 + size)]).write(to: target)
+            count += 1
+            offset += 512 + size + (512 - size % 512) % 512
+        }
+        throw CLIError.failure("the export archive is truncated")
+    }
+}

@@ -184,14 +184,7 @@ struct ReadOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of text.") var json = false
 
     /// The remote session when `--server` is given, else nil. With `--as`, the login must be that user's.
-    func remoteSession() throws -> RemoteSession? {
-        guard let url = try remote.url else { return nil }
-        let session = try RemoteSession(server: url, tokenFile: remote.tokenFile.path)
-        if let name = try? actor.name, name != session.user {
-            throw CLIError.badInput("you are logged in to the server as \(session.user), not \(name); run `signoff login --as \(name)`")
-        }
-        return session
-    }
+    func remoteSession() throws -> RemoteSession? { try remote.session(actor: actor) }
 
     func state() async throws -> (SignoffState, Int64) {
         let database = SignoffDatabase(ledger: try ledger.openForReading())

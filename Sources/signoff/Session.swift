@@ -40,6 +40,16 @@ struct RemoteOptions: ParsableArguments {
 
     @OptionGroup var tokenFile: TokenFileOptions
 
+    /// The remote session when `--server` is given, else nil. With `--as`, the login must be that user's.
+    func session(actor: ActorOptions) throws -> RemoteSession? {
+        guard let url = try url else { return nil }
+        let session = try RemoteSession(server: url, tokenFile: tokenFile.path)
+        if let name = try? actor.name, name != session.user {
+            throw CLIError.badInput("you are logged in to the server as \(session.user), not \(name); run `signoff login --as \(name)`")
+        }
+        return session
+    }
+
     var url: URL? {
         get throws {
             guard let text = server ?? ProcessInfo.processInfo.environment["SIGNOFF_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }

@@ -159,12 +159,18 @@ struct ServeTests {
         _ = try ok("dana", "deploy", prod, "--outcome", "succeeded")
         let wrongUser = try remote("dana", "withdraw", prod, "--as", "riley")
         #expect(wrongUser.status != 0)
-        server.stop()
-        // Everything went into one ledger, which verifies and exports.
-        #expect(try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!).status == 0)
-        #expect(try s.signoff("audit", "export", "--out", "audit").status == 0)
+        #expect(try ok("riley", "workflow", "show", "regulated").contains("compliance-reviewed"))
+        #expect(try ok("riley", "checkpoint").hasPrefix("signoff.test/ledger\n"))
+        #expect(try ok("riley", "checkpoint", "--verifier-key").hasPrefix("signoff.test/ledger+"))
+        // The auditor's export comes over HTTP as a streamed archive and verifies offline with the trusted key.
+        let outsider = try remote("riley", "audit", "export", "--out", "all-projects")
+        #expect(outsider.status == 2, "exporting every project is for administrators and auditors")
+        _ = try ok("riley", "audit", "export", "--project", "churn-model", "--out", "audit")
         let verified = try s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub")
         #expect(verified.status == 0 && verified.stdout.contains("3 of 3 decisions signed"), "\(verified.stdout) \(verified.stderr)")
+        server.stop()
+        // Everything went into one ledger, which verifies.
+        #expect(try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!).status == 0)
     }
 
     @Test("SIGTERM while clients write: every request that got a 2xx is in the ledger, and the ledger verifies")
