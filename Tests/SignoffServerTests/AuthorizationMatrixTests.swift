@@ -50,6 +50,11 @@ struct AuthorizationMatrixTests {
         .init(method: .post, path: "/v1/requests/REQ-1/retrospective", body: ["comment": "reviewed"], setup: .approved, right: ("morgan", 409), wrongRole: ("riley", 409), wrongUser: ("eve", 404)),  // standard has no retrospective: 409 retrospective.none
         .init(method: .get, path: "/v1/checkpoint", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
         .init(method: .post, path: "/v1/auth/revoke", body: [:], setup: .none, right: ("riley", 204), wrongRole: ("dana", 204), wrongUser: ("eve", 204)),
+        .init(method: .get, path: "/v1/workflows/standard", body: [:], setup: .none, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
+        .init(method: .get, path: "/v1/ledger-key", body: [:], setup: .none, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
+        .init(method: .get, path: "/v1/audit/export?project=churn-model", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 403)),
+        .init(method: .get, path: "/v1/audit/export", body: [:], setup: .filed, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
+        .init(method: .get, path: "/metrics", body: [:], setup: .none, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
     ]
 
     @Test("Every operation × (no token, expired token, wrong user, wrong role, right role) gets exactly its status", arguments: cases)
