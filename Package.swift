@@ -89,7 +89,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "signoff-bench",
-            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffCore", "SignoffServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/signoff-bench",
             swiftSettings: swiftSettings
         ),

@@ -15,6 +15,7 @@ struct SignoffBench {
         var clients = 64
         var runs = 5
         var json = false
+        var http = false
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
     }
 
@@ -29,8 +30,10 @@ struct SignoffBench {
             case "--runs": options.runs = Int(arguments.next() ?? "") ?? options.runs
             case "--dir": options.directory = URL(fileURLWithPath: arguments.next() ?? ".")
             case "--json": options.json = true
+            case "--http": options.http = true
             case "--help", "-h":
-                print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--dir DIR] [--json]")
+                print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--dir DIR] [--json] [--http]")
+                print("  --http: signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s")
                 return
             default:
                 FileHandle.standardError.write(Data("signoff-bench: unknown argument \(argument); see --help\n".utf8))
@@ -90,6 +93,11 @@ struct Bench {
     static func payload(_ i: Int) -> [UInt8] { payloads[i & 1023] }
 
     mutating func run() async throws {
+        if options.http {
+            figures = try await HTTPBench(runs: options.runs, directory: options.directory).run()
+            report()
+            return
+        }
         _ = Self.payloads
         try await appends()
         try await verificationAndProofs()

@@ -1,0 +1,223 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import Logging
+import SignoffCore
+import SignoffCrypto
+import SignoffServer
+import SignoffStore
+
+/// `signoff-bench --http`: signed decisions per second through the HTTP API (16 concurrent clients), the same
+/// operation in-process, and raw libsodium verification on all cores, in one run; then gate and status latency
+/// under an open-loop load of 1,000 requests/s.
+struct HTTPBench {
+    let runs: Int
+    let directory: URL
+    let approvers = 64
+    let requests = 1024
+    let clients = 16
+
+    static let bench = """
+        workflow: bench
+        stages:
+          - name: requested
+          - name: approved
+            gate:
+              approvals: [{group: approvers, count: 2}]
+              signatures: required
+          - name: deployed
+            gate:
+              actors: [deployers]
+        """
+
+    struct World {
+        let database: SignoffDatabase
+        let keys: [String: Ed25519.SigningKey]
+        let work: [(actor: String, command: Command)]
+    }
+
+    /// A fresh database with `requests` requests, each to be approved by two of `approvers` people (signed).
+    func world(_ name: String) async throws -> World {
+        let ledger = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("\(name).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let database = SignoffDatabase(ledger: ledger)
+        var keys: [String: Ed25519.SigningKey] = [:]
+        func must(_ command: Command, _ actor: String) async throws {
+            if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
+        }
+        let admin = Ed25519.SigningKey()
+        try await must(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: admin.publicKey)), "system")
+        for group in ["approvers", "requesters", "deployers"] { try await must(.createGroup(name: group), "admin") }
+        try await must(.addUser(name: "requester", administrator: false, key: nil), "admin")
+        try await must(.addMember(group: "requesters", member: "requester"), "admin")
+        for i in 0..<approvers {
+            let key = Ed25519.SigningKey()
+            keys["approver\(i)"] = key
+            try await must(.addUser(name: "approver\(i)", administrator: false, key: NoteVerifierKey(name: "approver\(i)", publicKey: key.publicKey)), "admin")
+            try await must(.addMember(group: "approvers", member: "approver\(i)"), "admin")
+        }
+        try await must(.applyWorkflow(source: Self.bench, file: "bench.yaml"), "admin")
+        try await must(.createProject(ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], requesters: ["requesters"], deployers: [:]),
+            approval: AdminApproval(change: AdminChange(action: "project.create", project: ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], requesters: ["requesters"], deployers: [:])), time: database.now).signed(with: admin)), "admin")
+        for r in 0..<requests {
+            try await must(.fileRequest(project: "bench", environment: "prod", bundle: "b\(r).zip", digest: SHA256Digest.hash("bundle \(r)"), description: ""), "requester")
+        }
+        let state = try await database.state()
+        var work: [(String, Command)] = []
+        for r in 1...requests {
+            let request = state.requests["REQ-\(r)"]!
+            for i in [(2 * r) % approvers, (2 * r + 1) % approvers] {
+                let envelope = DecisionStatement(request: request, stage: "approved", decision: .approve, approver: "approver\(i)", comment: "", time: database.now)
+                    .signed(with: keys["approver\(i)"]!)
+                work.append(("approver\(i)", .decide(request: request.id, stage: "approved", decision: .approve, comment: "", envelope: envelope)))
+            }
+        }
+        return World(database: database, keys: keys, work: work.shuffled())
+    }
+
+    func inProcessRate() async throws -> Double {
+        let w = try await world("inprocess-\(UUID().uuidString)")
+        let queue = WorkQueue(w.work)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    while let item = await queue.next() {
+                        if case .failure(let refusal) = try await w.database.execute(item.command, as: item.actor) { fatalError("refused: \(refusal)") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(w.work.count) / Bench.seconds(ContinuousClock.now - started)
+    }
+
+    /// Starts `signoff serve`'s application in this process on a free loopback port.
+    func serve(_ w: World) async throws -> (URL, Task<Void, any Error>) {
+        var configuration = ServerConfiguration()
+        configuration.port = Int.random(in: 30_000..<50_000)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let app = buildApplication(database: w.database, configuration: configuration, logger: logger)
+        let task = Task { try await app.runService() }
+        let url = URL(string: "http://127.0.0.1:\(configuration.port)")!
+        for _ in 0..<100 {
+            if let (_, response) = try? await URLSession.shared.data(from: url.appendingPathComponent("healthz")), (response as? HTTPURLResponse)?.statusCode == 200 {
+                return (url, task)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        fatalError("the bench server did not start")
+    }
+
+    func httpRate() async throws -> Double {
+        let w = try await world("http-\(UUID().uuidString)")
+        let (url, task) = try await serve(w)
+        defer { task.cancel() }
+        let auth = AuthStore(ledger: w.database.ledger)
+        var tokens: [String: String] = [:]
+        for i in 0..<approvers { tokens["approver\(i)"] = try await auth.issueToken(for: "approver\(i)", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token }
+        let bodies: [(String, String, Data)] = w.work.map { item in
+            guard case .decide(let id, _, _, _, let envelope) = item.command else { fatalError() }
+            let envelopeObject = try! JSONSerialization.jsonObject(with: Data(envelope!.jsonBytes()))
+            return (tokens[item.actor]!, id, try! JSONSerialization.data(withJSONObject: ["stage": "approved", "decision": "approve", "envelope": envelopeObject]))
+        }
+        let queue = WorkQueue(bodies)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    while let (token, id, body) = await queue.next() {
+                        var request = URLRequest(url: url.appendingPathComponent("v1/requests/\(id)/decisions"))
+                        request.httpMethod = "POST"
+                        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                        request.httpBody = body
+                        let (data, response) = try await URLSession.shared.data(for: request)
+                        guard (response as? HTTPURLResponse)?.statusCode == 200 else { fatalError("HTTP decision failed: \(String(decoding: data, as: UTF8.self))") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(bodies.count) / Bench.seconds(ContinuousClock.now - started)
+    }
+
+    /// Ed25519 verifications per second with one task per core, on the same PAE messages.
+    func rawVerifyRate() async -> Double {
+        let key = Ed25519.SigningKey()
+        let message = DSSE.pae(payloadType: DSSE.inTotoPayloadType, payload: [UInt8](repeating: 0x61, count: 420))
+        let signature = key.signature(for: message)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let perCore = 20_000
+        let started = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<cores {
+                group.addTask {
+                    for _ in 0..<perCore { precondition(key.publicKey.isValidSignature(signature, for: message)) }
+                }
+            }
+        }
+        return Double(cores * perCore) / Bench.seconds(ContinuousClock.now - started)
+    }
+
+    /// Open-loop load at `rate` requests/s for `seconds`: latency of each request, whatever the backlog.
+    func latency(of path: String, url: URL, token: String, rate: Int, seconds: Int) async -> (p50: Double, p99: Double, achieved: Double, errors: Int) {
+        let total = rate * seconds
+        let started = ContinuousClock.now
+        let results = await withTaskGroup(of: Double?.self) { group in
+            for i in 0..<total {
+                let due = started + .microseconds(Int64(i) * 1_000_000 / Int64(rate))
+                try? await Task.sleep(until: due, clock: .continuous)
+                group.addTask {
+                    var request = URLRequest(url: URL(string: path, relativeTo: url)!)
+                    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                    let sent = ContinuousClock.now
+                    guard let (_, response) = try? await URLSession.shared.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 else { return nil }
+                    return Bench.seconds(ContinuousClock.now - sent) * 1000
+                }
+            }
+            return await group.reduce(into: [Double?]()) { $0.append($1) }
+        }
+        let elapsed = Bench.seconds(ContinuousClock.now - started)
+        let ok = results.compactMap { $0 }
+        guard !ok.isEmpty else { return (0, 0, 0, results.count) }
+        return (Bench.median(ok), Bench.percentile(ok, 0.99), Double(ok.count) / elapsed, results.count - ok.count)
+    }
+
+    func run() async throws -> [Figure] {
+        var http: [Double] = [], inProcess: [Double] = [], raw: [Double] = []
+        for run in 1...runs {
+            Bench.progress("http run \(run)/\(runs): \(requests * 2) signed decisions, \(clients) clients")
+            raw.append(await rawVerifyRate())
+            inProcess.append(try await inProcessRate())
+            http.append(try await httpRate())
+        }
+        var figures = [
+            Figure(name: "signed decisions/s via HTTP (\(clients) clients)", value: Bench.median(http), unit: "decisions/s",
+                limitName: "raw libsodium Ed25519 verify/s, all cores", limit: Bench.median(raw), goal: "report"),
+            Figure(name: "signed decisions/s in-process (\(clients) tasks)", value: Bench.median(inProcess), unit: "decisions/s",
+                limitName: "raw libsodium Ed25519 verify/s, all cores", limit: Bench.median(raw), goal: "report"),
+        ]
+        Bench.progress("latency of gate and status at 1000 requests/s")
+        let w = try await world("latency-\(UUID().uuidString)")
+        let (url, task) = try await serve(w)
+        defer { task.cancel() }
+        let token = try await AuthStore(ledger: w.database.ledger).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
+        let digest = SHA256Digest.hash("bundle 0").description
+        for (label, path) in [("gate", "/v1/requests/REQ-1/gate?environment=prod&digest=\(digest)"), ("status", "/v1/requests/REQ-1")] {
+            let l = await latency(of: path, url: url, token: token, rate: 1000, seconds: 5)
+            figures.append(Figure(name: "\(label) latency at 1000 req/s offered, p50", value: l.p50, unit: "ms", limitName: "achieved req/s", limit: l.achieved, goal: "report"))
+            figures.append(Figure(name: "\(label) latency at 1000 req/s offered, p99", value: l.p99, unit: "ms", limitName: "errors", limit: Double(l.errors), goal: "report"))
+        }
+        return figures
+    }
+}
+
+/// Hands out work items to concurrent clients.
+actor WorkQueue<Item: Sendable> {
+    private var items: [Item]
+    init(_ items: [Item]) { self.items = items.reversed() }
+    func next() -> Item? { items.popLast() }
+}
