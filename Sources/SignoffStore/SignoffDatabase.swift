@@ -11,8 +11,10 @@ internal import Synchronization
 public final class SignoffDatabase: Sendable {
     public let ledger: SQLiteLedgerStore
     private let batcher: CommandBatcher
-    /// The state after our last commit, with the chain hash of the newest entry it includes.
-    private let cache = Mutex<(chain: [UInt8], state: SignoffState)?>(nil)
+    /// Recent states, newest last, each with the chain hash of the newest entry it includes. Readers whose snapshot
+    /// is a commit or two behind the writer still find theirs, instead of decoding the whole projection again.
+    private let cache = Mutex<[(chain: [UInt8], state: SignoffState)]>([])
+    private static let cachedStates = 8
 
     public init(ledger: SQLiteLedgerStore) {
         self.ledger = ledger
@@ -24,8 +26,11 @@ public final class SignoffDatabase: Sendable {
 
     /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
     public func execute(_ command: Command, as actor: String) async throws -> Outcome {
-        // Signature arithmetic happens here, concurrently, not inside the single writer.
-        let verified = Engine.preverify(command, state: try await state(), actor: actor)
+        // Signature arithmetic happens here, concurrently, not inside the single writer. A slightly older state is
+        // good enough: the engine checks again, inside the writer, whatever this did not verify.
+        let recent: SignoffState
+        if let cached = cache.withLock({ $0.last?.state }) { recent = cached } else { recent = try await state() }
+        let verified = Engine.preverify(command, state: recent, actor: actor)
         return try await batcher.submit(command, actor: actor, verified: verified, database: self)
     }
 
@@ -67,7 +72,12 @@ public final class SignoffDatabase: Sendable {
             }
             if let last = entries.last {
                 let committed = (chain: try self.chainHash(db, sequence: last.sequence), state: state)
-                db.afterNextTransaction { _ in self.cache.withLock { $0 = committed } } onRollback: { _ in self.cache.withLock { $0 = nil } }
+                db.afterNextTransaction { _ in
+                    self.cache.withLock {
+                        $0.append(committed)
+                        if $0.count > Self.cachedStates { $0.removeFirst($0.count - Self.cachedStates) }
+                    }
+                } onRollback: { _ in self.cache.withLock { $0.removeAll() } }
             }
             // Hand each command the entries of its own events.
             var cursor = 0
@@ -87,7 +97,7 @@ public final class SignoffDatabase: Sendable {
     /// The projection as stored, reusing the cached state when no other process has appended since.
     private func loadState(_ db: Database) throws -> SignoffState {
         let head = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
-        if let cached = cache.withLock({ $0 }), cached.chain == head { return cached.state }
+        if let cached = cache.withLock({ $0.last { $0.chain == head } }) { return cached.state }
         let documents = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, document FROM projection").map { ($0[0] as String, $0[1] as String) })
         do {
             return try SignoffState(documents: documents)
