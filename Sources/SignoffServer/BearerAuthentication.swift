@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Foundation
+import Metrics
 import Prometheus
 import SignoffStore
 
@@ -47,17 +48,22 @@ struct AccessLog: RouterMiddleware {
     }
 }
 
-/// Prometheus metrics of the API: requests by route, method and status class, and their latency.
+/// Metrics of the API through swift-metrics, exported by a Prometheus factory over the server's registry:
+/// requests by route, method and status class, and their latency.
 struct ServerMetrics: Sendable {
-    let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    init(registry: PrometheusCollectorRegistry) {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2)]
+        self.factory = factory
+    }
 
     func record(route: String, method: String, status: Int, elapsed: Duration) {
-        let labels = [("route", route), ("method", method), ("status", "\(status / 100)xx")]
-        registry.makeCounter(name: "signoff_http_requests_total", labels: labels).increment()
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        registry.makeDurationHistogram(
-            name: "signoff_http_request_duration_seconds", labels: [("route", route), ("method", method)],
-            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2)]
-        ).recordNanoseconds(Int64(seconds * 1e9))
+        Counter(label: "signoff_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status / 100)xx")], factory: factory)
+            .increment()
+        let nanoseconds = Int64(elapsed.components.seconds) * 1_000_000_000 + Int64(elapsed.components.attoseconds / 1_000_000_000)
+        Metrics.Timer(label: "signoff_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+            .recordNanoseconds(nanoseconds)
     }
 }
