@@ -290,6 +290,55 @@ struct EngineTests {
         #expect(refusal.rule == "signature.invalid")
     }
 
+    @Test("The remaining input and state rules each refuse")
+    func remainingRules() {
+        var w = World()
+        w.refused(.createGroup(name: "Bad Name"), as: "ada", rule: "input.name")
+        w.refused(.revokeKey(principal: "riley", fingerprint: String(repeating: "0", count: 64)), as: "ada", rule: "key.unknown")
+        w.refused(.createProject(ProjectSpec(key: "empty", regulated: false, environments: [:], requesters: ["data-science"], deployers: [:]), approval: nil), as: "ada", rule: "project.invalid")
+        w.refused(.createProject(ProjectSpec(key: "ghost", regulated: false, environments: ["qa": "nonexistent"], requesters: ["data-science"], deployers: [:]), approval: nil), as: "ada", rule: "project.invalid")
+        w.refused(.applyWorkflow(source: "workflow: x\n", file: "x.yaml"), as: "ada", rule: "workflow.invalid")
+        w.refused(.fileRequest(project: "churn-model", environment: "qa", bundle: "a/b.zip", digest: World.digest, description: ""), as: "riley", rule: "input.bundle")
+        w.refused(.attachEvidence(request: "REQ-404", kind: "test-report", status: "passed", digest: World.digest), as: "ci-bot", rule: "request.unknown")
+        let id = w.file(env: "qa")
+        w.refused(.revise(request: id, bundle: nil, digest: World.digest), as: "riley", rule: "input.digest")
+        w.refused(.recordRetrospective(request: id, comment: "x"), as: "casey", rule: "retrospective.none")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        // A payload that is not a decision statement, and a statement for an older revision.
+        let notAStatement = DSSE.sign(payload: Array("{}".utf8), payloadType: DSSE.inTotoPayloadType, with: w.keys["morgan"]!)
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: notAStatement), as: "morgan", rule: "signature.statement")
+        var older = w.request(id)
+        older.revision = 0
+        let stale = DecisionStatement(request: older, stage: "approved", decision: .approve, approver: "morgan", comment: "", time: w.now).signed(with: w.keys["morgan"]!)
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: stale), as: "morgan", rule: "signature.revision")
+        // The same person twice at one stage (in a gate that needs two).
+        let two = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2").replacingOccurrences(of: "workflow: standard", with: "workflow: pair")
+        w.ok(.applyWorkflow(source: two, file: "pair.yaml"), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], requesters: ["data-science"], deployers: ["qa": ["deployers-churn"]]), approval: nil), as: "ada")
+        let pair = w.file(env: "qa", project: "pairs")
+        w.ok(.attachEvidence(request: pair, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.ok(.decide(request: pair, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        w.refused(.decide(request: pair, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan", rule: "decision.duplicate")
+    }
+
+    @Test("Retrospective rules: not by the deployer or requester, with a comment, only once")
+    func retrospectiveRules() {
+        var w = World()
+        w.addUser("olive", groups: [])
+        for group in ["compliance", "deployers-churn"] {  // both are relied on by the regulated churn-model: signed changes
+            let change = Command.addMember(group: group, member: "olive").adminChange!
+            w.ok(.addMember(group: group, member: "olive", approval: AdminApproval(change: change, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
+        }
+        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": ["deployers-churn"]]), approval: nil), as: "ada")
+        let id = w.file(project: "hotfix")
+        w.approve(id, stage: "approved", as: "quinn", comment: "outage")
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "olive")
+        w.refused(.recordRetrospective(request: id, comment: "fine"), as: "olive", rule: "separation.retrospective")
+        w.refused(.recordRetrospective(request: id, comment: "  "), as: "casey", rule: "retrospective.reason")
+        w.ok(.recordRetrospective(request: id, comment: "reviewed"), as: "casey")
+        w.refused(.recordRetrospective(request: id, comment: "again"), as: "casey", rule: "retrospective.done")
+    }
+
     @Test("Evidence must come from an allowed identity")
     func evidenceIdentity() {
         var w = World()
