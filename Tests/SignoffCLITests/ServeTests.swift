@@ -10,29 +10,34 @@ import Testing
 
 /// `signoff serve` as a real process on loopback.
 final class RunningServer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-    let url: URL
-    let log: URL
+    private(set) var process = Process()
+    private(set) var port = 0
+    private(set) var url = URL(string: "http://127.0.0.1")!
+    private(set) var log = URL(fileURLWithPath: "/dev/null")
 
+    /// Starts `signoff serve` on a random loopback port, trying another port if that one is taken.
     init(story: Story) throws {
-        port = Int.random(in: 20_000..<40_000)
-        url = URL(string: "http://127.0.0.1:\(port)")!
-        log = story.directory.appendingPathComponent("serve-\(port).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: try TestSupport.signoffExecutable)
-        process.arguments = ["serve", "--port", "\(port)", "--log-level", "warning"]
-        process.currentDirectoryURL = story.directory
-        process.environment = ProcessInfo.processInfo.environment.merging(story.env) { $1 }
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        for _ in 0..<100 {
-            if (try? Self.get(url.appendingPathComponent("healthz"))) == 200 { return }
-            Thread.sleep(forTimeInterval: 0.1)
+        for _ in 0..<5 {
+            port = Int.random(in: 20_000..<40_000)
+            url = URL(string: "http://127.0.0.1:\(port)")!
+            log = story.directory.appendingPathComponent("serve-\(port).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: try TestSupport.signoffExecutable)
+            process.arguments = ["serve", "--port", "\(port)", "--log-level", "warning"]
+            process.currentDirectoryURL = story.directory
+            process.environment = ProcessInfo.processInfo.environment.merging(story.env) { $1 }
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            for _ in 0..<100 where process.isRunning {
+                if (try? Self.get(url.appendingPathComponent("healthz"))) == 200 { return }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            if process.isRunning { break }  // running but not answering: give up below
         }
-        throw TestSupportError("signoff serve did not answer on port \(port): \(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))")
+        throw TestSupportError("signoff serve did not answer: \(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))")
     }
 
     static func get(_ url: URL) throws -> Int {
