@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "SignoffServer", "SignoffStore", "SignoffCore", "SignoffCrypto", "SignoffTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -82,7 +82,7 @@ struct AuthorizationMatrixTests {
         let path = c.path.replacingOccurrences(of: "EVEKEY", with: f.keys["eve"]!.publicKey.fingerprint)
         let bodyData = try JSONSerialization.data(withJSONObject: body)
 
-        let app = Application(router: buildRouter(database: f.database))
+        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             func token(_ user: String) async throws -> String {
                 if user == "ci-bot" {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import SignoffCore
 import SignoffCrypto
@@ -7,6 +8,13 @@ import SignoffCrypto
 import SignoffStore
 import SignoffTestSupport
 import Testing
+
+/// Tests log warnings only, so that CI output shows failures rather than every request.
+let quietLogger: Logger = {
+    var logger = Logger(label: "signoff-test")
+    logger.logLevel = .warning
+    return logger
+}()
 
 /// A database with the demo's people, served in-process.
 struct ServerFixture {
@@ -70,7 +78,7 @@ struct ServerTests {
     func publicAndProtected() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database))
+        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             #expect(try await client.json("/healthz").status == 200)
             #expect(try await client.json("/readyz").status == 200)
@@ -89,7 +97,7 @@ struct ServerTests {
     func metrics() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database))
+        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             let token = try await client.login("riley", key: f.keys["riley"]!)
             _ = try await client.json("/v1/requests", token: token)
@@ -109,7 +117,7 @@ struct ServerTests {
     func login() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database))
+        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             let challenge = try await client.json("/v1/auth/challenge", .post, body: ["user": "riley"])
             let message = Array((challenge.object["message"] as! String).utf8)
@@ -139,7 +147,7 @@ struct ServerTests {
     func authorization() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database))
+        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             var tokens: [String: String] = [:]
             for user in ["ada", "riley", "morgan", "dana", "eve"] { tokens[user] = try await client.login(user, key: f.keys[user]!) }
@@ -179,7 +187,7 @@ struct ServerTests {
     func badInput() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database))
+        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             let token = try await client.login("riley", key: f.keys["riley"]!)
             let missing = try await client.json("/v1/requests", .post, token: token, body: ["project": "churn-model"])
