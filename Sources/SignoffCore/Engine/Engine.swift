@@ -276,18 +276,17 @@ public enum Engine {
 
     /// After `events`, enters every following stage whose gate now holds and that is entered automatically.
     static func advancing(_ id: String, after events: [Event], state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        var next = state
-        for event in events { next.apply(event, actor: actor, at: now) }
+        // Only this request changes: fold the events into a copy of it, not into a copy of the whole state.
+        guard var request = state.requests[id], let workflow = state.workflow(for: request)?.workflow else { return events }
+        for event in events { request.apply(event, actor: actor, at: now, workflow: workflow) }
         var out = events
-        while let request = next.requests[id], request.status == .active, let workflow = next.workflow(for: request)?.workflow,
-            let index = workflow.index(of: request.stage), index + 1 < workflow.stages.count
-        {
+        while request.status == .active, let index = workflow.index(of: request.stage), index + 1 < workflow.stages.count {
             let stage = workflow.stages[index + 1]
             guard !stage.gate.isAction else { break }
-            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: next.projects[request.project], state: next, now: now)
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
             guard status.isSatisfied else { break }
             let entered = Event.stageEntered(.init(request: id, stage: stage.name, revision: request.revision))
-            next.apply(entered, actor: actor, at: now)
+            request.apply(entered, actor: actor, at: now, workflow: workflow)
             out.append(entered)
         }
         return out

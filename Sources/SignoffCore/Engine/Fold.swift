@@ -45,47 +45,23 @@ extension SignoffState {
                 workflowDigest: e.workflowDigest, bundle: e.bundle, digest: e.digest, revision: 1, stage: first, status: .active,
                 history: [StageEntry(stage: first, at: time, revision: 1)], evidence: [], decisions: [], deployments: [],
                 retrospectiveDue: nil, retrospectiveDone: false)
-        case .evidenceAttached(let e):
-            requests[e.request]?.evidence.append(
-                Evidence(kind: e.kind, status: e.status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision))
         case .decisionRecorded(let e):
-            requests[e.request]?.decisions.append(
-                Decision(
-                    stage: e.stage, decision: e.decision, by: actor, at: time, comment: e.comment, revision: e.revision,
-                    keyFingerprint: e.keyFingerprint, statementDigest: e.statementDigest))
             if let digest = e.statementDigest { usedStatements.insert(digest) }
-        case .stageEntered(let e):
-            requests[e.request]?.stage = e.stage
-            requests[e.request]?.history.append(StageEntry(stage: e.stage, at: time, revision: e.revision))
-        case .requestRejected(let e):
-            requests[e.request]?.status = .rejected
-            requests[e.request]?.history.append(StageEntry(stage: Workflow.rejected, at: time, revision: e.revision))
-        case .requestWithdrawn(let e):
-            requests[e.request]?.status = .withdrawn
-            if let revision = requests[e.request]?.revision {
-                requests[e.request]?.history.append(StageEntry(stage: Workflow.withdrawn, at: time, revision: revision))
-            }
-        case .requestRevised(let e):
-            guard var request = requests[e.request], let workflow = workflows[request.workflowDigest]?.workflow else { return }
-            request.bundle = e.bundle
-            request.digest = e.digest
-            request.revision = e.revision
-            request.stage = workflow.stages[0].name
-            request.history.append(StageEntry(stage: request.stage, at: time, revision: e.revision))
-            requests[e.request] = request
-        case .deploymentRecorded(let e):
-            guard var request = requests[e.request] else { return }
-            request.deployments.append(Deployment(outcome: e.outcome, by: actor, at: time, note: e.note, revision: e.revision))
-            if e.outcome == .succeeded, let workflow = workflows[request.workflowDigest]?.workflow {
-                request.status = .deployed
-                request.stage = workflow.stages[workflow.stages.count - 1].name
-                request.history.append(StageEntry(stage: request.stage, at: time, revision: e.revision))
-                if let retrospective = workflow.retrospective { request.retrospectiveDue = time + retrospective.withinSeconds * 1000 }
-            }
-            requests[e.request] = request
-        case .retrospectiveRecorded(let e):
-            requests[e.request]?.retrospectiveDone = true
+            applyToRequest(e.request, event, actor: actor, at: time)
+        case .evidenceAttached(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .stageEntered(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .requestRejected(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .requestWithdrawn(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .requestRevised(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .deploymentRecorded(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .retrospectiveRecorded(let e): applyToRequest(e.request, event, actor: actor, at: time)
         }
+    }
+
+    private mutating func applyToRequest(_ id: String, _ event: Event, actor: String, at time: Int64) {
+        guard let digest = requests[id]?.workflowDigest else { return }
+        let workflow = workflows[digest]?.workflow
+        requests[id]?.apply(event, actor: actor, at: time, workflow: workflow)
     }
 
     /// The projection documents an event changes, as `kind/id` keys (see ``documents()``).
@@ -184,4 +160,48 @@ extension SignoffState {
 struct WorkflowDocument: Codable {
     let digest: SHA256Digest
     let source: String
+}
+
+extension DeploymentRequest {
+    /// Folds one event about this request into it. The engine uses this on a single request while it decides, so
+    /// that deciding never copies the whole state.
+    public mutating func apply(_ event: Event, actor: String, at time: Int64, workflow: Workflow?) {
+        switch event {
+        case .evidenceAttached(let e):
+            evidence.append(Evidence(kind: e.kind, status: e.status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision))
+        case .decisionRecorded(let e):
+            decisions.append(
+                Decision(
+                    stage: e.stage, decision: e.decision, by: actor, at: time, comment: e.comment, revision: e.revision,
+                    keyFingerprint: e.keyFingerprint, statementDigest: e.statementDigest))
+        case .stageEntered(let e):
+            stage = e.stage
+            history.append(StageEntry(stage: e.stage, at: time, revision: e.revision))
+        case .requestRejected(let e):
+            status = .rejected
+            history.append(StageEntry(stage: Workflow.rejected, at: time, revision: e.revision))
+        case .requestWithdrawn:
+            status = .withdrawn
+            history.append(StageEntry(stage: Workflow.withdrawn, at: time, revision: revision))
+        case .requestRevised(let e):
+            guard let workflow else { return }
+            bundle = e.bundle
+            digest = e.digest
+            revision = e.revision
+            stage = workflow.stages[0].name
+            history.append(StageEntry(stage: stage, at: time, revision: e.revision))
+        case .deploymentRecorded(let e):
+            deployments.append(Deployment(outcome: e.outcome, by: actor, at: time, note: e.note, revision: e.revision))
+            if e.outcome == .succeeded, let workflow {
+                status = .deployed
+                stage = workflow.stages[workflow.stages.count - 1].name
+                history.append(StageEntry(stage: stage, at: time, revision: e.revision))
+                if let retrospective = workflow.retrospective { retrospectiveDue = time + retrospective.withinSeconds * 1000 }
+            }
+        case .retrospectiveRecorded:
+            retrospectiveDone = true
+        default:
+            break
+        }
+    }
 }
