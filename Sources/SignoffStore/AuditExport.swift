@@ -85,8 +85,8 @@ extension SignoffDatabase {
             while let bytes = try cursor.next() {
                 let entry = try LedgerEntry(decoding: [UInt8](bytes))
                 seen += 1
-                if builder.includes(entry) {
-                    try builder.add(entry, proof: try proofs.inclusionProof(index: entry.sequence, size: size), to: &sink)
+                if let admitted = builder.admit(entry) {
+                    try builder.add(admitted, proof: try proofs.inclusionProof(index: entry.sequence, size: size), to: &sink)
                 }
                 if let progress, seen % 65_536 == 0 { progress(seen, size) }
             }
@@ -175,8 +175,8 @@ public enum AuditExportVerifier {
             do {
                 try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof, root: root)
             } catch { throw fail("entry \(sequence): its inclusion proof does not lead to the signed checkpoint's root (\(error))") }
-            guard builder.includes(entry) else { throw fail("entry \(sequence) is outside the export's filter") }
-            try builder.add(entry, proof: try proof.map { try SHA256Digest(bytes: $0) }, to: &sink)
+            guard let admitted = builder.admit(entry) else { throw fail("entry \(sequence) is outside the export's filter (the folder was changed)") }
+            try builder.add(admitted, proof: try proof.map { try SHA256Digest(bytes: $0) }, to: &sink)
             if let progress, (index + 1) % 65_536 == 0 { progress(index + 1) }
         }
         if let bad = builder.invalidSignatures.first {

@@ -118,34 +118,32 @@ public final class SQLiteLedgerStore: LedgerStore {
     /// with the ledger. Call at most once per transaction.
     func append(_ drafts: [EntryDraft], in db: Database, now: Int64) throws -> [LedgerEntry] {
         guard !drafts.isEmpty else { return [] }
-        do {
-            var head = try self.currentHead(db)
-            var appended: [LedgerEntry] = []
-            appended.reserveCapacity(drafts.count)
-            var entryRows: [(any DatabaseValueConvertible)?] = []
-            entryRows.reserveCapacity(drafts.count * 7)
-            var nodeRows: [(any DatabaseValueConvertible)?] = []
-            for draft in drafts {
-                let entry = try LedgerEntry(
-                    sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
-                let leaf = entry.leafHash
-                head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
-                entryRows += [Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor, Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes)]
-                for (id, hash) in head.frontier.append(leaf) where id.level >= Self.storedNodeMinimumLevel {
-                    nodeRows += [Int64(id.lastLeaf), id.level, Data(hash.bytes)]
-                }
-                appended.append(entry)
+        var head = try self.currentHead(db)
+        var appended: [LedgerEntry] = []
+        appended.reserveCapacity(drafts.count)
+        var entryRows: [(any DatabaseValueConvertible)?] = []
+        entryRows.reserveCapacity(drafts.count * 7)
+        var nodeRows: [(any DatabaseValueConvertible)?] = []
+        for draft in drafts {
+            let entry = try LedgerEntry(
+                sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
+            let leaf = entry.leafHash
+            head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
+            entryRows += [Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor, Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes)]
+            for (id, hash) in head.frontier.append(leaf) where id.level >= Self.storedNodeMinimumLevel {
+                nodeRows += [Int64(id.lastLeaf), id.level, Data(hash.bytes)]
             }
-            try Self.insertEntries.execute(db, values: entryRows)
-            try Self.insertNodes.execute(db, values: nodeRows)
-            try self.checkpointIfDue(db, head: head, now: now, force: false)
-            // Remember the head only once the transaction has committed.
-            let committed = head
-            db.afterNextTransaction { _ in self.cachedHead.withLock { $0 = committed } } onRollback: { _ in
-                self.cachedHead.withLock { $0 = nil }
-            }
-            return appended
+            appended.append(entry)
         }
+        try Self.insertEntries.execute(db, values: entryRows)
+        try Self.insertNodes.execute(db, values: nodeRows)
+        try self.checkpointIfDue(db, head: head, now: now, force: false)
+        // Remember the head only once the transaction has committed.
+        let committed = head
+        db.afterNextTransaction { _ in self.cachedHead.withLock { $0 = committed } } onRollback: { _ in
+            self.cachedHead.withLock { $0 = nil }
+        }
+        return appended
     }
 
     /// A multi-row INSERT of up to ``maximumRowsPerInsert`` rows: one statement step per chunk, not per row.

@@ -21,7 +21,8 @@ struct TokenFileOptions: ParsableArguments {
 struct RemoteClient {
     let server: URL
 
-    func call(_ method: String, _ path: String, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, object: [String: Any]) {
+    /// Sends a request; the status and the raw body.
+    func send(_ method: String, _ path: String, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, data: Data) {
         guard let url = URL(string: path, relativeTo: server) else { throw CLIError.badInput("bad server URL \(server)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -30,11 +31,15 @@ struct RemoteClient {
         if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
         let (data, response): (Data, URLResponse)
         do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription)")
+            throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription); is `signoff serve` running there?")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return (status, object)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// Sends a request; the status and the JSON object of the body (empty when it is not one).
+    func call(_ method: String, _ path: String, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, object: [String: Any]) {
+        let (status, data) = try await send(method, path, token: token, body: body)
+        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 }
 

@@ -22,17 +22,23 @@ struct RemoteSession {
         self.user = user
     }
 
-    /// Calls the API; a refusal becomes exit 2 with its rule, bad input 64, an expired login a clear error.
+    /// Calls the API and returns its JSON object; a failure becomes ``failure(status:object:)``.
     func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
         let (status, object) = try await client.call(method, path, token: token, body: body)
-        if (200..<300).contains(status) { return object }
+        guard (200..<300).contains(status) else { throw Self.failure(status: status, object: object) }
+        return object
+    }
+
+    /// The CLI error for an API failure: a refusal becomes exit 2 with its rule, bad input 64, an expired login a
+    /// clear instruction to log in again.
+    static func failure(status: Int, object: [String: Any]) -> CLIError {
         let detail = object["detail"] as? String ?? "HTTP \(status)"
-        if let rule = object["rule"] as? String { throw CLIError(message: "refused (\(rule)): \(detail)", exitCode: ExitStatus.refused) }
+        if let rule = object["rule"] as? String { return CLIError(message: "refused (\(rule)): \(detail)", exitCode: ExitStatus.refused) }
         switch status {
-        case 401: throw CLIError.failure("\(detail) (run `signoff login` again)")
-        case 403: throw CLIError(message: "refused: \(detail)", exitCode: ExitStatus.refused)
-        case 400, 404, 413, 422: throw CLIError.badInput(detail)
-        default: throw CLIError.failure("the server failed (HTTP \(status)): \(detail)")
+        case 401: return CLIError.failure("\(detail) (run `signoff login` again)")
+        case 403: return CLIError(message: "refused: \(detail)", exitCode: ExitStatus.refused)
+        case 400, 404, 413, 422: return CLIError.badInput(detail)
+        default: return CLIError.failure("the server failed (HTTP \(status)): \(detail)")
         }
     }
 
@@ -120,20 +126,9 @@ struct RemoteSession {
 extension RemoteSession {
     /// GET returning raw bytes (checkpoint, ledger key, export archive).
     func bytes(_ path: String) async throws -> [UInt8] {
-        guard let url = URL(string: path, relativeTo: client.server) else { throw CLIError.badInput("bad path \(path)") }
-        var request = URLRequest(url: url)
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let (data, response): (Data, URLResponse)
-        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            throw CLIError.failure("cannot reach \(client.server.absoluteString): \(error.localizedDescription)")
-        }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let (status, data) = try await client.send("GET", path, token: token)
         guard (200..<300).contains(status) else {
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            let detail = object["detail"] as? String ?? "HTTP \(status)"
-            if status == 401 { throw CLIError.failure("\(detail) (run `signoff login` again)") }
-            if status == 403 { throw CLIError(message: "refused: \(detail)", exitCode: ExitStatus.refused) }
-            throw status < 500 ? CLIError.badInput(detail) : CLIError.failure("the server failed (HTTP \(status)): \(detail)")
+            throw Self.failure(status: status, object: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
         }
         return [UInt8](data)
     }
@@ -150,7 +145,7 @@ enum Untar {
             let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
             let sizeText = String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
             guard let size = Int(sizeText, radix: 8), size >= 0, offset + 512 + size <= archive.count else {
-                throw CLIError.failure("the export archive is malformed")
+                throw CLIError.failure("the export archive is malformed or incomplete; export again (nothing was verified)")
             }
             guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
                 throw CLIError.failure("the export archive holds an unsafe path \(name); refusing it")
@@ -161,6 +156,6 @@ enum Untar {
             count += 1
             offset += 512 + size + (512 - size % 512) % 512
         }
-        throw CLIError.failure("the export archive is truncated")
+        throw CLIError.failure("the export archive is truncated; export again (nothing was verified)")
     }
 }

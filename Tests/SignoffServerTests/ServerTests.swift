@@ -206,7 +206,7 @@ struct ServerTests {
 struct SpecTests {
     static let file = TestSupport.projectRoot.appendingPathComponent("schema/openapi.yaml")
 
-    @Test("The server serves schema/openapi.yaml exactly (run scripts/embed-openapi.py after editing it)")
+    @Test("The server serves schema/openapi.yaml exactly (run scripts/embed-schema.py after editing it)")
     func embedded() throws {
         #expect(OpenAPISpec.yaml + "\n" == (try String(contentsOf: Self.file, encoding: .utf8)))
     }

@@ -49,7 +49,7 @@ struct LedgerStoreTests {
     func schemaFilesMatch() throws {
         for migration in SQLiteSchema.migrations {
             let url = TestSupport.projectRoot.appendingPathComponent("schema/sqlite/\(migration.name).sql")
-            #expect(try String(contentsOf: url, encoding: .utf8) == migration.sql + "\n", "\(url.path) differs from SQLiteSchema.\(migration.name)")
+            #expect(try String(contentsOf: url, encoding: .utf8) == migration.sql + "\n", "\(url.path) differs from the embedded migration \(migration.name): run scripts/embed-schema.py")
         }
     }
 

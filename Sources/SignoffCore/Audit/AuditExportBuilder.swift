@@ -127,18 +127,27 @@ public struct AuditExportBuilder {
         self.filter = filter
     }
 
-    /// Whether an entry belongs in the export. Call for every ledger entry up to the checkpoint, in order; it
+    /// An entry the export includes, with its event decoded once.
+    public struct Admitted {
+        public let entry: LedgerEntry
+        let event: Event?
+    }
+
+    /// The entry, if it belongs in the export. Call for every ledger entry up to the checkpoint, in order; it
     /// remembers which requests are in scope.
-    public mutating func includes(_ entry: LedgerEntry) -> Bool {
-        if Self.administrativeKinds.contains(entry.kind) { return true }
-        guard let event = try? Event.decode(kind: entry.kind, payload: entry.payload), let id = Self.requestID(of: event) else { return false }
+    public mutating func admit(_ entry: LedgerEntry) -> Admitted? {
+        let event = try? Event.decode(kind: entry.kind, payload: entry.payload)
+        if Self.administrativeKinds.contains(entry.kind) { return Admitted(entry: entry, event: event) }
+        guard let event, let id = Self.requestID(of: event) else { return nil }
         if case .requestFiled(let filed) = event, (filter.project ?? filed.project) == filed.project,
             (filter.environment ?? filed.environment) == filed.environment
         {
             requestScope[id] = (filed.project, filed.environment)
         }
-        guard requestScope[id] != nil else { return false }
-        return entry.timeMilliseconds >= (filter.since ?? .min) && entry.timeMilliseconds < (filter.until ?? .max)
+        guard requestScope[id] != nil, entry.timeMilliseconds >= (filter.since ?? .min), entry.timeMilliseconds < (filter.until ?? .max) else {
+            return nil
+        }
+        return Admitted(entry: entry, event: event)
     }
 
     static func requestID(of event: Event) -> String? {
@@ -169,7 +178,8 @@ public struct AuditExportBuilder {
     }
 
     /// Adds one exported entry with its inclusion proof against the checkpoint.
-    public mutating func add(_ entry: LedgerEntry, proof: [SHA256Digest], to sink: inout some AuditExportSink) throws {
+    public mutating func add(_ admitted: Admitted, proof: [SHA256Digest], to sink: inout some AuditExportSink) throws {
+        let entry = admitted.entry
         entryCount += 1
         firstTime = firstTime ?? entry.timeMilliseconds
         lastTime = entry.timeMilliseconds
@@ -182,7 +192,7 @@ public struct AuditExportBuilder {
             Self.line([
                 "sequence": entry.sequence, "tree_size": checkpoint.checkpoint.size, "leaf_hash": entry.leafHash.hex, "proof": proof.map(\.hex),
             ]), to: "proofs.jsonl")
-        guard let event = try? Event.decode(kind: entry.kind, payload: entry.payload) else { return }
+        guard let event = admitted.event else { return }
         let time = Timestamps.rfc3339(entry.timeMilliseconds)
         switch event {
         case .principalAdded(let e):
