@@ -6,7 +6,7 @@ public struct LedgerVerificationFailure: Error, Hashable, Sendable, CustomString
         case sequenceGap, entryMalformed, entryMismatch, leafHashMismatch, chainMismatch
         case nodeMismatch, nodeMissing, nodeUnexpected
         case checkpointMalformed, checkpointSignature, checkpointRootMismatch, checkpointBeyondLedger
-        case uncoveredEntries, projectionMismatch
+        case uncoveredEntries, projectionMismatch, metadataMismatch
     }
 
     public let kind: Kind

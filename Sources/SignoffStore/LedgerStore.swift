@@ -14,8 +14,8 @@ public struct EntryDraft: Hashable, Sendable {
     }
 }
 
-/// When the ledger signs a checkpoint: after `everyEntries` new entries or `everySeconds` since the last one,
-/// whichever comes first.
+/// When the ledger signs a checkpoint: once `everyEntries` entries wait uncovered, or once the oldest of them is
+/// `everySeconds` old, whichever comes first.
 public struct CheckpointPolicy: Hashable, Sendable {
     public var everyEntries: UInt64
     public var everySeconds: Int64

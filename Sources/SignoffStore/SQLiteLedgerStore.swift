@@ -217,26 +217,26 @@ public final class SQLiteLedgerStore: LedgerStore {
     private func checkpointIfDue(_ db: Database, head: Head, now: Int64, force: Bool) throws {
         guard let signingKey else { return }
         let size = head.frontier.size
-        let last = try Row.fetchOne(db, sql: "SELECT tree_size, signed_at_ms, root_hash FROM checkpoint ORDER BY tree_size DESC LIMIT 1")
-        let lastSize = last.map { UInt64($0[0] as Int64) }
-        if let lastSize, lastSize >= size { return }  // nothing new to sign
-        if !force, let last, let lastSize {
+        let last = try Self.latestCheckpoint(db)?.checkpoint
+        if let last, last.size >= size { return }  // nothing new to sign
+        if !force, let last {
+            // Due when enough entries wait, or when the oldest entry no checkpoint covers has waited long enough.
             let policy = configuration.checkpointPolicy
-            let dueByCount = size - lastSize >= policy.everyEntries
-            let dueByTime = now - (last[1] as Int64) >= policy.everySeconds * 1000
+            let dueByCount = size - last.size >= policy.everyEntries
+            let oldestUncovered = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT time_ms FROM ledger_entry WHERE sequence = ?"), arguments: [Int64(last.size)]) ?? now
+            let dueByTime = now - oldestUncovered >= policy.everySeconds * 1000
             guard dueByCount || dueByTime else { return }
         }
         let root = head.frontier.rootHash
         // Never sign two inconsistent checkpoints: prove the new tree extends the last signed one.
-        if let last, let lastSize, lastSize > 0 {
-            let proof = try MerkleProofBuilder(reader: SQLiteNodeReader(db: db)).consistencyProof(from: lastSize, to: size)
+        if let last, last.size > 0 {
+            let proof = try MerkleProofBuilder(reader: SQLiteNodeReader(db: db)).consistencyProof(from: last.size, to: size)
             try MerkleVerifier.verifyConsistency(
-                oldSize: lastSize, newSize: size, proof: proof.map(\.bytes), oldRoot: try Self.digest(last[2]).bytes, newRoot: root.bytes)
+                oldSize: last.size, newSize: size, proof: proof.map(\.bytes), oldRoot: last.rootHash.bytes, newRoot: root.bytes)
         }
         let signed = try SignedCheckpoint(signing: Checkpoint(origin: origin, size: size, rootHash: root), with: signingKey)
-        try db.execute(
-            sql: "INSERT INTO checkpoint (tree_size, root_hash, signed_at_ms, note) VALUES (?, ?, ?, ?)",
-            arguments: [Int64(size), Data(root.bytes), now, signed.serialized])
+        try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(size), signed.serialized])
     }
 
     // MARK: Reading
@@ -315,9 +315,13 @@ public final class SQLiteLedgerStore: LedgerStore {
             } catch let error as LedgerVerificationFailure {
                 return VerificationReport(entries: 0, storedNodes: 0, checkpoints: checkpoints.count, rootHash: Merkle.emptyRoot, failure: error)
             }
-            if trustedKey != self.verifierKey {
+            // The metadata rows are checked, not trusted: exactly these two, naming the trusted key.
+            let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM ledger_meta ORDER BY key").map { ($0[0] as String, $0[1] as String) }
+            let expectedMeta = [("origin", trustedKey.name), ("verifier_key", trustedKey.description)]
+            if trustedKey != self.verifierKey || !meta.elementsEqual(expectedMeta, by: { $0 == $1 }) {
                 let failure = LedgerVerificationFailure(
-                    .checkpointSignature, "the ledger key recorded in the database is not the trusted ledger key \(trustedKey.keyIDHex)")
+                    .metadataMismatch,
+                    "ledger_meta does not name the trusted ledger key \(trustedKey.name) (key ID \(trustedKey.keyIDHex)): it holds \(meta.map { "\($0.0)=\($0.1)" }.joined(separator: ", "))")
                 return VerificationReport(entries: 0, storedNodes: 0, checkpoints: 0, rootHash: Merkle.emptyRoot, failure: failure)
             }
             let entries = try Row.fetchCursor(

@@ -96,7 +96,7 @@ struct LedgerStoreTests {
         await #expect(throws: LedgerError.self) { try await fixture.store.entry(at: 777) }
     }
 
-    @Test("Checkpoints are signed every N entries, and by time when entries are few")
+    @Test("Checkpoints are signed every N entries, and by time when entries are few (the oldest uncovered entry's age)")
     func checkpointPolicy() async throws {
         let now = Clock()
         let fixture = try LedgerFixture(checkpointEvery: 10, everySeconds: 60, clock: { now.value })
@@ -113,6 +113,13 @@ struct LedgerStoreTests {
         try await fixture.fill(3, batch: 1)
         #expect(try await fixture.store.signCheckpoint()?.checkpoint.size == 29)
         #expect(try await fixture.store.signCheckpoint()?.checkpoint.size == 29)
+        // The time rule counts from the oldest entry no checkpoint covers, not from the last signing.
+        now.advance(seconds: 61)
+        try await fixture.fill(1, batch: 1)
+        #expect(try await fixture.store.latestCheckpoint()?.checkpoint.size == 29)
+        now.advance(seconds: 61)
+        try await fixture.fill(1, batch: 1)
+        #expect(try await fixture.store.latestCheckpoint()?.checkpoint.size == 31)
         #expect(try await fixture.verify().isValid)
     }
 

@@ -162,6 +162,16 @@ struct TamperTests {
         }
         let reopened = try SQLiteLedgerStore.open(path: f.path)
         let report = try await reopened.verifyAll(trustedKey: f.verifierKey, allowUncoveredTail: false, progress: nil)
-        #expect(report.failure?.kind == .checkpointSignature)
+        #expect(report.failure?.kind == .metadataMismatch)
+    }
+
+    @Test("Changing the recorded origin is refused: ledger_meta must name the trusted key")
+    func originChanged() async throws {
+        let f = try await Self.fixture()
+        defer { f.remove() }
+        try await f.attacker().write { db in try db.execute(sql: "UPDATE ledger_meta SET value = 'mallory.example/ledger' WHERE key = 'origin'") }
+        let report = try await SQLiteLedgerStore.open(path: f.path).verifyAll(trustedKey: f.verifierKey, allowUncoveredTail: false, progress: nil)
+        #expect(report.failure?.kind == .metadataMismatch)
+        #expect(report.failure?.message.contains("origin=mallory.example/ledger") == true)
     }
 }
