@@ -134,7 +134,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffCLITests",
-            dependencies: ["SignoffCrypto", "SignoffCore", "SignoffStore", "SignoffTestSupport"],
+            dependencies: [
+                "SignoffCrypto", "SignoffCore", "SignoffLedger", "SignoffStore", "SignoffTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

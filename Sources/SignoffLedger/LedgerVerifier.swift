@@ -6,6 +6,7 @@ public struct LedgerVerificationFailure: Error, Hashable, Sendable, CustomString
         case sequenceGap, entryMalformed, entryMismatch, leafHashMismatch, chainMismatch
         case nodeMismatch, nodeMissing, nodeUnexpected
         case checkpointMalformed, checkpointSignature, checkpointRootMismatch, checkpointBeyondLedger
+        case checkpointMissing, checkpointUnexpected
         case uncoveredEntries, projectionMismatch, metadataMismatch
     }
 
@@ -62,6 +63,9 @@ public struct StoredNode: Sendable {
 /// append closed, then ``finish()``. Recomputes leaf hashes, the chain and every subtree hash, and checks every
 /// signed checkpoint against the recomputed root at its size.
 public struct LedgerVerifier: Sendable {
+    /// A ledger keeps a signed checkpoint at every multiple of this many entries (a milestone), and its newest one.
+    public static let defaultMilestoneInterval: UInt64 = 1024
+
     public let ledgerKey: NoteVerifierKey
     /// Storage keeps complete subtrees of this level and above; lower ones are recomputed from leaves.
     public let storedNodeMinimumLevel: Int
@@ -76,9 +80,11 @@ public struct LedgerVerifier: Sendable {
     public var entriesVerified: UInt64 { frontier.size }
 
     /// `checkpoints` are the stored notes; each must parse and carry a valid signature by `ledgerKey`.
-    /// `storedNodeMinimumLevel` is the lowest level of complete subtree that storage keeps.
+    /// `storedNodeMinimumLevel` is the lowest level of complete subtree that storage keeps. With `milestoneInterval`,
+    /// the stored checkpoints must be exactly one at every multiple of it up to the newest, and the newest.
     public init(
-        ledgerKey: NoteVerifierKey, checkpoints: [(size: UInt64, note: String)], storedNodeMinimumLevel: Int = 1
+        ledgerKey: NoteVerifierKey, checkpoints: [(size: UInt64, note: String)], storedNodeMinimumLevel: Int = 1,
+        milestoneInterval: UInt64? = nil
     ) throws(LedgerVerificationFailure) {
         self.ledgerKey = ledgerKey
         self.storedNodeMinimumLevel = max(1, storedNodeMinimumLevel)
@@ -95,6 +101,27 @@ public struct LedgerVerifier: Sendable {
                     "checkpoint stored at size \(stored.size) says size \(signed.checkpoint.size)")
             }
             parsed.append((stored.size, signed.checkpoint.rootHash))
+        }
+        if let interval = milestoneInterval, interval > 0, let newest = parsed.last?.size {
+            var expected = interval
+            for (size, _) in parsed.dropLast() {
+                if size > expected {
+                    throw LedgerVerificationFailure(
+                        .checkpointMissing, checkpointSize: expected,
+                        "the checkpoint at size \(expected) is missing (the ledger keeps one every \(interval) entries, and the newest)")
+                }
+                guard size == expected else {
+                    throw LedgerVerificationFailure(
+                        .checkpointUnexpected, checkpointSize: size,
+                        "a checkpoint at size \(size) is stored, but the ledger removes a checkpoint that is neither a multiple of \(interval) entries nor the newest once a newer one is signed (restored from an old copy?)")
+                }
+                expected += interval
+            }
+            if expected < newest {
+                throw LedgerVerificationFailure(
+                    .checkpointMissing, checkpointSize: expected,
+                    "the checkpoint at size \(expected) is missing (the ledger keeps one every \(interval) entries, and the newest)")
+            }
         }
         pendingCheckpoints = parsed
         // A checkpoint of size 0 (the empty tree) is checked at once.
@@ -133,6 +160,9 @@ public struct LedgerVerifier: Sendable {
         let closed = frontier.append(leaf).filter { $0.id.level >= storedNodeMinimumLevel }
         for node in stored where !closed.contains(where: { $0.id == node.id }) {
             throw LedgerVerificationFailure(.nodeUnexpected, sequence: node.id.firstLeaf, "stored subtree hash \(node.id) should not exist")
+        }
+        if stored.count > closed.count {
+            throw LedgerVerificationFailure(.nodeUnexpected, sequence: stored[0].id.firstLeaf, "a stored subtree hash appears twice")
         }
         for (id, hash) in closed {
             guard let node = stored.first(where: { $0.id == id }) else {

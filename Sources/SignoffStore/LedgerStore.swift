@@ -15,15 +15,21 @@ public struct EntryDraft: Hashable, Sendable {
 }
 
 /// When the ledger signs a checkpoint: once `everyEntries` entries wait uncovered, or once the oldest of them is
-/// `everySeconds` old, whichever comes first.
+/// `everySeconds` old, whichever comes first. Which checkpoints it keeps: one at every multiple of `milestoneEvery`
+/// entries and the newest; a checkpoint that is neither is removed when a newer one is signed, so that the set of
+/// stored checkpoints follows from the ledger's size and the removal of any of them is detected.
 public struct CheckpointPolicy: Hashable, Sendable {
     public var everyEntries: UInt64
     public var everySeconds: Int64
+    public var milestoneEvery: UInt64
 
-    public init(everyEntries: UInt64 = 1000, everySeconds: Int64 = 10) {
-        precondition(everyEntries >= 1 && everySeconds >= 0, "a checkpoint policy needs everyEntries ≥ 1 and everySeconds ≥ 0")
+    public init(everyEntries: UInt64 = 1000, everySeconds: Int64 = 10, milestoneEvery: UInt64 = LedgerVerifier.defaultMilestoneInterval) {
+        precondition(
+            everyEntries >= 1 && everySeconds >= 0 && milestoneEvery >= 1,
+            "a checkpoint policy needs everyEntries ≥ 1, everySeconds ≥ 0 and milestoneEvery ≥ 1")
         self.everyEntries = everyEntries
         self.everySeconds = everySeconds
+        self.milestoneEvery = milestoneEvery
     }
 }
 

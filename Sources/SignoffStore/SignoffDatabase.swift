@@ -114,9 +114,12 @@ public final class SignoffDatabase: Sendable {
             var state = SignoffState()
             let entries = try Row.fetchCursor(db, sql: "SELECT sequence, kind, actor, time_ms, entry FROM ledger_entry ORDER BY sequence")
             while let row = try entries.next() {
-                let sequence = UInt64(row[0] as Int64)
+                guard let stored = Int64.fromDatabaseValue(row[0]), let bytes = Data.fromDatabaseValue(row[4]) else {
+                    return LedgerVerificationFailure(.entryMalformed, "a ledger_entry row holds a value of the wrong type")
+                }
+                let sequence = UInt64(bitPattern: stored)
                 let entry: LedgerEntry
-                do { entry = try LedgerEntry(decoding: [UInt8](row[4] as Data)) } catch {
+                do { entry = try LedgerEntry(decoding: [UInt8](bytes)) } catch {
                     return LedgerVerificationFailure(.entryMalformed, sequence: sequence, "entry \(sequence) cannot be decoded")
                 }
                 let event: Event?
@@ -127,7 +130,13 @@ public final class SignoffDatabase: Sendable {
             }
             let expected = state.documents()
             var stored: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, document FROM projection ORDER BY key") { stored[row[0]] = row[1] as String }
+            for row in try Row.fetchAll(db, sql: "SELECT key, document FROM projection ORDER BY key") {
+                let key = String.fromDatabaseValue(row[0]) ?? "\(row[0] as DatabaseValue)"
+                guard let document = String.fromDatabaseValue(row[1]) else {
+                    return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) is not text")
+                }
+                stored[key] = document
+            }
             for key in Set(expected.keys).union(stored.keys).sorted() where expected[key] != stored[key] {
                 let what = stored[key] == nil ? "is missing" : expected[key] == nil ? "should not exist" : "differs from the ledger's replay"
                 return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) \(what)")

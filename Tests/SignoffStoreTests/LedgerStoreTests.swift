@@ -19,7 +19,7 @@ struct LedgerFixture {
         path = directory.appendingPathComponent("ledger.sqlite").path
         key = Ed25519.SigningKey()
         var configuration = SQLiteLedgerStore.Configuration()
-        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: checkpointEvery, everySeconds: everySeconds)
+        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: checkpointEvery, everySeconds: everySeconds, milestoneEvery: checkpointEvery)
         if let clock { configuration.clock = clock }
         store = try SQLiteLedgerStore.create(path: path, origin: "signoff.test/ledger", signingKey: key, configuration: configuration)
     }

@@ -17,7 +17,7 @@ struct TamperTests {
         try await fixture.store.signCheckpoint()
         let report = try await fixture.verify()
         try #require(report.isValid, "the untouched ledger must verify: \(report.failure?.message ?? "")")
-        #expect(report.checkpoints == 11)  // sizes 50, 150, ..., 950 (batches of 50, every 100 entries) and 1000
+        #expect(report.checkpoints == 10)  // milestones 100, 200, ..., 1000; those signed at 50, 150, ..., 950 were superseded
         return fixture
     }
 
@@ -37,7 +37,7 @@ struct TamperTests {
         let f = try await Self.fixture()
         defer { f.remove() }
         try await f.attacker().write { db in
-            try db.execute(sql: "UPDATE ledger_entry SET entry = substr(entry, 1, length(entry) - 1) || X'58' WHERE sequence = 500")
+            try db.execute(sql: "UPDATE ledger_entry SET entry = CAST(substr(entry, 1, length(entry) - 1) || X'58' AS BLOB) WHERE sequence = 500")
         }
         try await Self.expectFailure(f, .leafHashMismatch, sequence: 500)
     }
@@ -133,11 +133,11 @@ struct TamperTests {
         let f = try await Self.fixture()
         defer { f.remove() }
         try await f.attacker().write { db in
-            try db.execute(sql: "UPDATE checkpoint SET note = replace(note, char(10) || '450' || char(10), char(10) || '449' || char(10)) WHERE tree_size = 450")
+            try db.execute(sql: "UPDATE checkpoint SET note = replace(note, char(10) || '400' || char(10), char(10) || '399' || char(10)) WHERE tree_size = 400")
         }
         let report = try await f.verify()
         #expect(report.failure?.kind == .checkpointSignature)
-        #expect(report.failure?.checkpointSize == 450)
+        #expect(report.failure?.checkpointSize == 400)
     }
 
     @Test("A checkpoint re-signed with another key is refused, naming the checkpoint")
@@ -145,11 +145,11 @@ struct TamperTests {
         let f = try await Self.fixture()
         defer { f.remove() }
         let mallory = Ed25519.SigningKey()
-        let forged = try SignedCheckpoint(signing: Checkpoint(origin: "signoff.test/ledger", size: 550, rootHash: SHA256Digest.hash("x")), with: mallory)
-        try await f.attacker().write { db in try db.execute(sql: "UPDATE checkpoint SET note = ? WHERE tree_size = 550", arguments: [forged.serialized]) }
+        let forged = try SignedCheckpoint(signing: Checkpoint(origin: "signoff.test/ledger", size: 500, rootHash: SHA256Digest.hash("x")), with: mallory)
+        try await f.attacker().write { db in try db.execute(sql: "UPDATE checkpoint SET note = ? WHERE tree_size = 500", arguments: [forged.serialized]) }
         let report = try await f.verify()
         #expect(report.failure?.kind == .checkpointSignature)
-        #expect(report.failure?.checkpointSize == 550)
+        #expect(report.failure?.checkpointSize == 500)
     }
 
     @Test("Replacing the ledger key recorded in the database is refused against the trusted key")
@@ -163,6 +163,53 @@ struct TamperTests {
         let reopened = try SQLiteLedgerStore.open(path: f.path)
         let report = try await reopened.verifyAll(trustedKey: f.verifierKey, allowUncoveredTail: false, progress: nil)
         #expect(report.failure?.kind == .metadataMismatch)
+    }
+
+    @Test("Deleting a milestone checkpoint is detected, naming its size")
+    func milestoneDeleted() async throws {
+        let f = try await Self.fixture()
+        defer { f.remove() }
+        try await f.attacker().write { db in try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size = 300") }
+        let report = try await f.verify()
+        #expect(report.failure?.kind == .checkpointMissing)
+        #expect(report.failure?.checkpointSize == 300)
+    }
+
+    @Test("A superseded checkpoint put back from an old copy is detected: the stored set follows from the ledger's size")
+    func supersededRestored() async throws {
+        let f = try await Self.fixture()
+        defer { f.remove() }
+        let old = try SignedCheckpoint(
+            signing: Checkpoint(origin: "signoff.test/ledger", size: 450, rootHash: try await f.store.rootHash(size: 450)), with: f.key)
+        try await f.attacker().write { db in
+            try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (450, ?)", arguments: [old.serialized])
+        }
+        let report = try await f.verify()
+        #expect(report.failure?.kind == .checkpointUnexpected)
+        #expect(report.failure?.checkpointSize == 450)
+    }
+
+    @Test("A subtree hash row at a position no subtree ends at is detected, not matched to the subtree beside it")
+    func misalignedNode() async throws {
+        let f = try await Self.fixture()
+        defer { f.remove() }
+        try await f.attacker().write { db in
+            try db.execute(sql: "INSERT INTO merkle_node (last_sequence, level, hash) SELECT 32, 4, hash FROM merkle_node WHERE last_sequence = 31 AND level = 4")
+        }
+        let report = try await f.verify()
+        #expect(report.failure?.kind == .nodeUnexpected)
+        #expect(report.failure?.sequence == 32)
+    }
+
+    @Test("A value of the wrong type in any column is reported, not a crash")
+    func wrongType() async throws {
+        let f = try await Self.fixture()
+        defer { f.remove() }
+        try await f.attacker().write { db in try db.execute(sql: "UPDATE ledger_entry SET time_ms = 'noon' WHERE sequence = 7") }
+        let report = try await f.verify()
+        #expect(report.failure?.kind == .entryMalformed)
+        #expect(report.failure?.message.contains("time_ms") == true)
+        #expect(report.failure?.sequence == 7)
     }
 
     @Test("Changing the recorded origin is refused: ledger_meta must name the trusted key")

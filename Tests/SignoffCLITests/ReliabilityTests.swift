@@ -1,0 +1,516 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import GRDB
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffStore
+import SignoffTestSupport
+import Testing
+
+/// The adversarial reliability suite (RELIABILITY.md): crashes, tampering, hostile input and concurrency against the
+/// real binary, a real SQLite file and a real server on loopback. Sizes are bounded so that CI runs it on every
+/// change; `SIGNOFF_RELIABILITY=large` (`make reliability`) multiplies them by ten. Each test prints one line
+/// starting `reliability:` with its figures.
+enum Reliability {
+    static let large = ProcessInfo.processInfo.environment["SIGNOFF_RELIABILITY"] == "large"
+    static func scaled(_ count: Int) -> Int { large ? count * 10 : count }
+
+    static func report(_ line: String) { print("reliability: \(line)") }
+
+    /// Runs `body` on its own thread and gives up after `seconds`: a hang is a failure, not a stuck test run.
+    static func withinDeadline<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () -> T) -> T? {
+        let done = DispatchSemaphore(value: 0)
+        let result = Locked<T?>(nil)
+        let thread = Thread {
+            let value = body()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return result.withLock { $0 }
+    }
+
+    /// A small tally of outcomes, printed sorted.
+    struct Tally: CustomStringConvertible {
+        var counts: [String: Int] = [:]
+        mutating func add(_ key: String) { counts[key, default: 0] += 1 }
+        var total: Int { counts.values.reduce(0, +) }
+        var description: String { counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
+    }
+}
+
+/// A value behind a lock that an escaping closure can capture (Synchronization's Mutex cannot be captured).
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
+
+/// HTTP over loopback with a bearer token.
+struct Client: Sendable {
+    let base: URL
+    let token: String
+
+    func send(_ method: String, _ path: String, body: Data? = nil) async -> (status: Int, body: Data) {
+        var request = URLRequest(url: base.appendingPathComponent(path))
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = body
+        }
+        guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (0, Data()) }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    static func login(_ story: Story, _ user: String, server: RunningServer) throws -> Client {
+        let tokenFile = "\(user)-\(server.port).token"
+        let result = try story.signoff(["login", "--server", server.url.absoluteString, "--as", user, "--key", "\(user).key", "--token-file", tokenFile])
+        guard result.status == 0 else { throw TestSupportError("login \(user): \(result.stderr)") }
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: story.path(tokenFile)))) as? [String: Any]
+        guard let token = object?["token"] as? String else { throw TestSupportError("no token in \(tokenFile)") }
+        return Client(base: server.url, token: token)
+    }
+}
+
+@Suite("Reliability", .serialized)
+struct ReliabilityTests {
+    // MARK: Crash consistency
+
+    @Test("kill -9 during concurrent writes, restart, repeat: the ledger verifies after every crash and no acknowledged write is lost")
+    func crashConsistency() async throws {
+        let s = try Story(setUp: false)
+        defer { s.remove() }
+        let database = s.env["SIGNOFF_DB"]!
+        let cycles = Reliability.scaled(5)
+        var random = SplitMix64(seed: 0x5EED_C0DE)
+        var acknowledgedTotal = 0
+        var lostTotal = 0
+        var client: Client?
+        for cycle in 0..<cycles {
+            let server = try RunningServer(story: s)
+            defer { server.stop() }
+            let c = try client.map { Client(base: server.url, token: $0.token) } ?? Client.login(s, "ada", server: server)
+            client = c
+            let killAfter = Duration.milliseconds(300 + Int(random.next() % 1200))
+            let pid = server.process.processIdentifier
+            let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        var mine: [String] = []
+                        for i in 0..<100_000 {
+                            let name = "crash-\(cycle)-\(writer)-\(i)"
+                            let (status, _) = await c.send("POST", "v1/groups", body: Data("{\"name\":\"\(name)\"}".utf8))
+                            if status == 0 { break }  // the server is gone
+                            if status == 200 { mine.append(name) }
+                        }
+                        return mine
+                    }
+                }
+                try await Task.sleep(for: killAfter)
+                kill(pid, SIGKILL)
+                return try await group.reduce(into: [String]()) { $0 += $1 }
+            }
+            server.process.waitUntilExit()
+            #expect(server.process.terminationReason == .uncaughtSignal, "cycle \(cycle): the server must have died of SIGKILL")
+            // The file exactly as the crash left it: every entry, subtree hash and checkpoint consistent.
+            let crashed = try s.signoff("audit", "verify", "--db", database, "--allow-uncovered-tail")
+            #expect(crashed.status == 0, "cycle \(cycle), as the crash left it: \(crashed.stdout) \(crashed.stderr)")
+            // The operator (or the next server) signs the tail; then the strict check must pass too.
+            try s.must("checkpoint", "--sign")
+            let strict = try s.signoff("audit", "verify", "--db", database)
+            #expect(strict.status == 0, "cycle \(cycle): \(strict.stdout) \(strict.stderr)")
+            let state = try await SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: database)).state()
+            let lost = acknowledged.filter { state.groups[$0] == nil }
+            #expect(lost.isEmpty, "cycle \(cycle): acknowledged but not in the ledger: \(lost.prefix(10))")
+            #expect(acknowledged.count > 0, "cycle \(cycle): the writers should have been writing when the kill came")
+            acknowledgedTotal += acknowledged.count
+            lostTotal += lost.count
+        }
+        Reliability.report(
+            "crash consistency: \(cycles) kill -9 cycles, \(acknowledgedTotal) writes acknowledged, \(lostTotal) lost; audit verify --db passed after every crash")
+    }
+
+    // MARK: Tampering campaign
+
+    /// A real database: users, groups, workflows, a regulated project and requests carried through signed approvals,
+    /// a deployment, a rejection and a withdrawal by the binary; between them 1,200 administrative commands through
+    /// the same engine in-process, so that the ledger passes milestone checkpoints and holds many subtree hashes.
+    static func realDatabase(_ s: Story) async throws {
+        let deployed = try s.approvedProd()
+        try s.must("deploy", deployed, "--outcome", "succeeded", "--as", "dana")
+        do {
+            var passphrase = Array(s.env["SIGNOFF_LEDGER_PASSPHRASE"]!.utf8)
+            let ledgerKey = try KeyFiles.openSealedKey(path: s.env["SIGNOFF_DB"]! + ".ledger-key", passphrase: SecureBytes(consuming: &passphrase))
+            let database = SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!, signingKey: ledgerKey.signingKey))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for team in 0..<8 {
+                    group.addTask {
+                        for i in 0..<75 {
+                            _ = try await database.execute(.createGroup(name: "team-\(team)-\(i)"), as: "ada").get()
+                            _ = try await database.execute(.addMember(group: "team-\(team)-\(i)", member: "riley"), as: "ada").get()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let rejected = try s.tested()
+        try s.must("reject", rejected, "--stage", "compliance-reviewed", "--key", "casey.key", "--reason", "missing fairness report", "--as", "casey")
+        let withdrawn = try s.tested(env: "qa")
+        try s.must("withdraw", withdrawn, "--reason", "superseded", "--as", "riley")
+        let second = try s.approvedProd()
+        try s.must("deploy", second, "--outcome", "failed", "--as", "dana")
+        try s.must("checkpoint", "--sign")
+    }
+
+    @Test("Tampering campaign: hundreds of random single SQL changes to copies of a real database, each detected by audit verify --db and named")
+    func tamperingCampaign() async throws {
+        let s = try Story()
+        defer { s.remove() }
+        try await Self.realDatabase(s)
+        try Self.tamper(s)
+    }
+
+    /// The campaign itself, synchronous (GRDB's blocking API on copies of the file).
+    static func tamper(_ s: Story) throws {
+        let original = s.env["SIGNOFF_DB"]!
+        // Fold the WAL into the main file so that one file is a complete copy.
+        try DatabaseQueue(path: original).writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        let base = try Data(contentsOf: URL(fileURLWithPath: original))
+        let key = try Data(contentsOf: URL(fileURLWithPath: original + ".ledger-key.pub"))
+        let copy = s.path("copy.sqlite")
+
+        func freshCopy() throws {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: copy + suffix) }
+            try base.write(to: URL(fileURLWithPath: copy))
+            try key.write(to: URL(fileURLWithPath: copy + ".ledger-key.pub"))
+        }
+        func verify() throws -> (status: Int32, kind: String, message: String) {
+            let result = try s.signoff("audit", "verify", "--db", copy, "--json")
+            let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
+            let failure = object?["failure"] as? [String: Any]
+            let kind = failure?["kind"] as? String ?? (result.status == 0 ? "none" : "error")
+            let message = (failure?["message"] as? String) ?? result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            return (result.status, kind, message)
+        }
+
+        try freshCopy()
+        let control = try verify()
+        try #require(control.status == 0, "the untouched copy must verify: \(control.message)")
+        let counts = try DatabaseQueue(path: copy).read { db in
+            try ["ledger_entry", "merkle_node", "checkpoint", "projection"].map { "\($0) \(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")!)" }
+        }
+
+        let total = Reliability.scaled(300)
+        var random = SplitMix64(seed: 0x7A4D_E12)
+        var detected = Reliability.Tally()
+        var byChange = Reliability.Tally()
+        var undetected: [String] = []
+        var errors: Set<String> = []  // failures reported before verification could start (the file cannot be opened as a ledger)
+        var tried = 0
+        while tried < total {
+            try freshCopy()
+            let queue = try DatabaseQueue(path: copy)
+            let change: TamperChange? = try queue.write { db in try TamperChange.apply(to: db, using: &random) }
+            try queue.close()
+            guard let change else { continue }  // the drawn change was impossible (a constraint refused it): draw again
+            tried += 1
+            byChange.add("\(change.table) \(change.operation)")
+            let outcome = try verify()
+            if outcome.status != 0 && !outcome.message.isEmpty {
+                detected.add(outcome.kind)
+                if outcome.kind == "error" { errors.insert(outcome.message.replacingOccurrences(of: copy, with: "DB")) }
+            } else {
+                undetected.append("\(change)")
+            }
+            if tried % 50 == 0 {
+                try freshCopy()
+                #expect(try verify().status == 0, "control copy after \(tried) changes")
+            }
+        }
+        #expect(undetected.isEmpty, "undetected changes: \(undetected)")
+        Reliability.report("tampering: database of \(counts.joined(separator: ", ")) rows; changes tried: \(byChange)")
+        Reliability.report("tampering: \(detected.total)/\(tried) detected and named (\(detected)); undetected: \(undetected.count)")
+        Reliability.report("tampering: refused before verifying (\"error\" above): \(errors.sorted().joined(separator: " | "))")
+    }
+
+    // MARK: Hostile input: the workflow parser
+
+    @Test("Fuzzing the workflow parser with mutated and pathological files: no crash, no hang, every refusal names file:line:column")
+    func workflowFuzz() throws {
+        var seeds: [String] = []
+        for folder in ["workflows", "Tests/testdata/workflows"] {
+            let url = TestSupport.projectRoot.appendingPathComponent(folder)
+            for file in try FileManager.default.subpathsOfDirectory(atPath: url.path).sorted() where file.hasSuffix(".yaml") {
+                seeds.append(try String(contentsOf: url.appendingPathComponent(file), encoding: .utf8))
+            }
+        }
+        try #require(seeds.count >= 30)
+        var inputs: [String] = [
+            String(repeating: "[", count: 100_000), String(repeating: "{a: ", count: 50_000), String(repeating: "- ", count: 50_000) + "x",
+            // An alias bomb ("billion laughs"): nine levels of ten references each.
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + (1...9).map { level in
+                "a\(level): &a\(level) [" + Array(repeating: level == 1 ? "*a" : "*a\(level - 1)", count: 10).joined(separator: ", ") + "]"
+            }.joined(separator: "\n") + "\nname: bomb\n",
+            "name: " + String(repeating: "x", count: 1 << 20), String(repeating: "k: v\n", count: 100_000), "", "\u{0}", "---\n...\n---\n",
+            "name: &x y\nstages: *x\n", "!!binary AAAA", "name: !custom x", "%YAML 9.9\n---\nname: x",
+        ]
+        var random = SplitMix64(seed: 0xF022)
+        let alphabet = Array(":-[]{}&*!|>'\"#%@,?\n\t \u{0}\u{7f}é🙂0a".unicodeScalars)
+        for _ in 0..<Reliability.scaled(3000) {
+            var scalars = Array(seeds[Int(random.next() % UInt64(seeds.count))].unicodeScalars)
+            for _ in 0..<(1 + Int(random.next() % 4)) {
+                let at = scalars.isEmpty ? 0 : Int(random.next() % UInt64(scalars.count))
+                switch random.next() % 6 {
+                case 0 where !scalars.isEmpty: scalars[at] = alphabet[Int(random.next() % UInt64(alphabet.count))]
+                case 1 where !scalars.isEmpty: scalars.remove(at: at)
+                case 2: scalars.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: at)
+                case 3: scalars = Array(scalars.prefix(at))
+                case 4:  // duplicate a run of text elsewhere (lines, keys, indentation)
+                    let length = min(scalars.count - at, Int(random.next() % 80))
+                    let to = scalars.isEmpty ? 0 : Int(random.next() % UInt64(scalars.count))
+                    scalars.insert(contentsOf: scalars[at..<(at + length)], at: to)
+                default:  // change indentation of a line
+                    if let newline = scalars[at...].firstIndex(of: "\n") { scalars.insert(contentsOf: Array(repeating: " ", count: 1 + Int(random.next() % 3)), at: newline + 1) }
+                }
+            }
+            var text = String.UnicodeScalarView()
+            text.append(contentsOf: scalars)
+            inputs.append(String(text))
+        }
+        var tally = Reliability.Tally()
+        var slowest = 0.0
+        for input in inputs {
+            let started = ContinuousClock.now
+            let outcome = Reliability.withinDeadline(10) { () -> String in
+                do {
+                    _ = try WorkflowParser.parse(input, file: "fuzz.yaml")
+                    return "accepted"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let elapsed = started.duration(to: .now)
+            slowest = max(slowest, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            guard let outcome else {
+                Issue.record("the parser hung (> 10 s) on an input of \(input.utf8.count) bytes starting \(input.prefix(80).debugDescription)")
+                tally.add("hung")
+                continue
+            }
+            if outcome == "accepted" {
+                tally.add("accepted")
+            } else {
+                let located = outcome.range(of: #"^fuzz\.yaml:[1-9][0-9]*:[1-9][0-9]*: \S"#, options: .regularExpression) != nil
+                #expect(located, "a refusal must name file:line:column and say what: \(outcome.prefix(200))")
+                tally.add(located ? "refused with file:line:column" : "refused without a location")
+            }
+        }
+        Reliability.report("workflow parser: \(inputs.count) inputs (\(tally)); slowest \(String(format: "%.2f", slowest)) s")
+    }
+
+    // MARK: Hostile input: the export verifier
+
+    @Test("Fuzzing the offline export verifier with mutated exports: every change refused with a reason, no crash, no hang")
+    func exportFuzz() async throws {
+        let s = try Story()
+        defer { s.remove() }
+        try await Self.realDatabase(s)
+        try s.must("audit", "export", "--out", "export")
+        let trusted = try KeyFiles.readVerifierKey(path: s.env["SIGNOFF_DB"]! + ".ledger-key.pub")
+        let source = URL(fileURLWithPath: s.path("export"))
+        let files = try FileManager.default.subpathsOfDirectory(atPath: source.path).filter {
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: source.appendingPathComponent($0).path, isDirectory: &directory) && !directory.boolValue
+        }.sorted()
+        let control = AuditExportVerifier.verify(directory: source, trustedKey: trusted)
+        try #require(control.failure == nil, "the untouched export must verify: \(control.failure ?? "")")
+
+        var random = SplitMix64(seed: 0xE4_0127)
+        var tally = Reliability.Tally()
+        let target = URL(fileURLWithPath: s.path("mutated"))
+        let total = Reliability.scaled(300)
+        for _ in 0..<total {
+            try? FileManager.default.removeItem(at: target)
+            try FileManager.default.copyItem(at: source, to: target)
+            let file = files[Int(random.next() % UInt64(files.count))]
+            let url = target.appendingPathComponent(file)
+            var bytes = [UInt8](try Data(contentsOf: url))
+            let operation: String
+            switch random.next() % 8 {
+            case 0 where !bytes.isEmpty:
+                let at = Int(random.next() % UInt64(bytes.count))
+                bytes[at] ^= UInt8(1 << (random.next() % 8))
+                operation = "bit flip"
+            case 1 where !bytes.isEmpty:
+                bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count))))
+                operation = "truncate"
+            case 2:
+                bytes += [[0x0A], Array("{}".utf8), [0xFF, 0xFE], Array(" ".utf8)][Int(random.next() % 4)]
+                operation = "append"
+            case 3, 4:
+                var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+                if lines.count >= 3 {
+                    let a = Int(random.next() % UInt64(lines.count - 1)), b = Int(random.next() % UInt64(lines.count - 1))
+                    if random.next() % 2 == 0 && lines[a] != lines[b] {
+                        lines.swapAt(a, b)
+                        operation = "swap lines"
+                    } else if random.next() % 2 == 0 {
+                        lines.remove(at: a)
+                        operation = "delete line"
+                    } else {
+                        lines.insert(lines[a], at: b)
+                        operation = "duplicate line"
+                    }
+                    bytes = Array(lines.joined(separator: [0x0A]))
+                } else {
+                    bytes.insert(0x20, at: 0)
+                    operation = "insert byte"
+                }
+            case 5:
+                try FileManager.default.removeItem(at: url)
+                bytes = []
+                operation = "delete file"
+            case 6:
+                try Data("extra".utf8).write(to: target.appendingPathComponent("extra-\(random.next() % 100).txt"))
+                operation = "add file"
+            default:
+                bytes = []
+                operation = "empty file"
+            }
+            if operation != "delete file" && operation != "add file" { try Data(bytes).write(to: url) }
+            let report = Reliability.withinDeadline(30) { AuditExportVerifier.verify(directory: target, trustedKey: trusted) }
+            guard let report else {
+                Issue.record("the export verifier hung on \(operation) of \(file)")
+                continue
+            }
+            if (try? Data(contentsOf: url)) == (try? Data(contentsOf: source.appendingPathComponent(file))) && operation != "add file" {
+                tally.add("unchanged (skipped)")  // e.g. swapping two equal lines
+                continue
+            }
+            #expect(report.failure?.isEmpty == false, "\(operation) of \(file) was accepted")
+            tally.add(report.failure == nil ? "accepted" : "refused")
+        }
+        Reliability.report("export verifier: \(total) mutated exports of \(files.count) files (\(tally))")
+    }
+}
+
+/// One random change to one table, applied with SQL as an attacker with write access to the file would.
+struct TamperChange: CustomStringConvertible {
+    let table: String
+    let operation: String
+    let detail: String
+
+    var description: String { "\(table) \(operation) \(detail)" }
+
+    /// Tables and their primary-key columns.
+    static let tables: [(name: String, key: [String])] = [
+        ("ledger_entry", ["sequence"]), ("merkle_node", ["last_sequence", "level"]), ("checkpoint", ["tree_size"]),
+        ("projection", ["key"]), ("ledger_meta", ["key"]),
+    ]
+
+    /// Applies one random change; nil when the drawn change was impossible (a constraint refused it, or it would
+    /// change nothing), so the caller draws another.
+    static func apply(to db: Database, using random: inout SplitMix64) throws -> TamperChange? {
+        // Ledger rows are drawn most often, as they are most of the file.
+        let table = tables[[0, 0, 0, 1, 1, 2, 2, 3, 3, 4][Int(random.next() % 10)]]
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table.name) ORDER BY \(table.key.joined(separator: ", "))")
+        guard rows.count >= 2 else { return nil }
+        let index = Int(random.next() % UInt64(rows.count))
+        let row = rows[index]
+        let columns = Array(row.columnNames)
+        let whereKey = table.key.map { "\($0) = ?" }.joined(separator: " AND ")
+        let keyValues = StatementArguments(table.key.map { row[$0] as DatabaseValue })
+        let keyText = table.key.map { "\($0)=\(row[$0] as DatabaseValue)" }.joined(separator: ",")
+        do {
+            switch random.next() % 5 {
+            case 0:  // update one column of one row
+                let column = columns[Int(random.next() % UInt64(columns.count))]
+                let old: DatabaseValue = row[column]
+                guard let new = mutate(old, using: &random), new != old else { return nil }
+                try db.execute(sql: "UPDATE \(table.name) SET \(column) = ? WHERE \(whereKey)", arguments: [new] + keyValues)
+                return TamperChange(table: table.name, operation: "update", detail: "\(column) of \(keyText)")
+            case 1:  // delete one row
+                try db.execute(sql: "DELETE FROM \(table.name) WHERE \(whereKey)", arguments: keyValues)
+                return TamperChange(table: table.name, operation: "delete", detail: keyText)
+            case 2:  // insert a copy of a row under a new key
+                var values = columns.map { row[$0] as DatabaseValue }
+                let keyColumn = table.key[0]
+                let keyIndex = columns.firstIndex(of: keyColumn)!
+                switch values[keyIndex].storage {
+                case .int64(let value):
+                    let from = random.next() % 2 == 0 ? value : (rows.last![keyColumn] as Int64)  // near this row, or after the last
+                    values[keyIndex] = (from + 1 + Int64(random.next() % 3)).databaseValue
+                case .string(let value): values[keyIndex] = (value + "x").databaseValue
+                default: return nil
+                }
+                try db.execute(
+                    sql: "INSERT INTO \(table.name) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
+                    arguments: StatementArguments(values))
+                return TamperChange(table: table.name, operation: "insert", detail: "copy of \(keyText) as \(keyColumn)=\(values[keyIndex])")
+            case 3:  // reorder: swap one column's values between two rows
+                let other = rows[Int(random.next() % UInt64(rows.count))]
+                let candidates = columns.filter { !table.key.contains($0) && (row[$0] as DatabaseValue) != (other[$0] as DatabaseValue) }
+                guard let column = candidates.randomElement(using: &random) else { return nil }
+                let otherKey = StatementArguments(table.key.map { other[$0] as DatabaseValue })
+                try db.execute(sql: "UPDATE \(table.name) SET \(column) = ? WHERE \(whereKey)", arguments: [other[column] as DatabaseValue] + keyValues)
+                try db.execute(sql: "UPDATE \(table.name) SET \(column) = ? WHERE \(whereKey)", arguments: [row[column] as DatabaseValue] + otherKey)
+                return TamperChange(table: table.name, operation: "reorder", detail: "\(column) swapped between \(keyText) and another row")
+            default:  // truncate: remove this row and every later one
+                guard index > 0 else { return nil }
+                let first = table.key[0]
+                try db.execute(sql: "DELETE FROM \(table.name) WHERE \(first) >= ?", arguments: [row[first] as DatabaseValue])
+                return TamperChange(table: table.name, operation: "truncate", detail: "from \(keyText) (\(rows.count - index) rows)")
+            }
+        } catch is DatabaseError {
+            return nil
+        }
+    }
+
+    /// A different value: usually of the same type (one flipped bit, one changed character, a changed number),
+    /// sometimes of another type altogether.
+    static func mutate(_ value: DatabaseValue, using random: inout SplitMix64) -> DatabaseValue? {
+        if random.next() % 8 == 0 {
+            let others: [DatabaseValue] = [
+                "noon".databaseValue, Int64(42).databaseValue, Data([0x00, 0xFF]).databaseValue, String(repeating: "0", count: 32).databaseValue, 2.5.databaseValue,
+            ]
+            return others[Int(random.next() % UInt64(others.count))]
+        }
+        switch value.storage {
+        case .int64(let number):
+            let deltas: [Int64] = [1, -1, 1000, -1000, 86_400_000, Int64(random.next() % 1_000_000) + 2]
+            return (number &+ deltas[Int(random.next() % UInt64(deltas.count))]).databaseValue
+        case .blob(let data):
+            guard !data.isEmpty else { return nil }
+            var bytes = [UInt8](data)
+            bytes[Int(random.next() % UInt64(bytes.count))] ^= UInt8(1 << (random.next() % 8))
+            return Data(bytes).databaseValue
+        case .string(let text):
+            var scalars = Array(text.unicodeScalars)
+            guard !scalars.isEmpty else { return nil }
+            let at = Int(random.next() % UInt64(scalars.count))
+            let alphabet = Array("abcXYZ019 {}\":,".unicodeScalars)
+            let replacement = alphabet[Int(random.next() % UInt64(alphabet.count))]
+            guard scalars[at] != replacement else { return nil }
+            scalars[at] = replacement
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars)
+            return String(view).databaseValue
+        case .double, .null:
+            return nil
+        }
+    }
+}
