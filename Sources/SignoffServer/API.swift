@@ -186,7 +186,7 @@ struct API: Sendable {
         }
         router.post("/v1/auth/challenge") { request, context -> ChallengeResponse in
             let body = try await request.decode(as: ChallengeRequest.self, context: context)
-            guard !body.user.isEmpty, body.user.utf8.count <= 64 else { throw Problem.badRequest("user must be a user name") }
+            guard Engine.isValidName(body.user) else { throw Problem.badRequest("user must be a user name (1–63 lowercase letters, digits, '.', '_' or '-')") }
             let (nonce, expires) = try await auth.createChallenge(for: body.user)
             let challenge = Base64.encode(nonce)
             let message = String(decoding: Self.loginMessage(origin: ledger.origin, user: body.user, challenge: challenge), as: UTF8.self)

@@ -1,4 +1,5 @@
 public import Hummingbird
+import Foundation
 public import SignoffStore
 
 /// The request context: who is calling, once the bearer token has been checked.
@@ -14,4 +15,18 @@ public struct SignoffRequestContext: RequestContext {
 
     /// Bodies are small JSON documents (a workflow file is the largest); anything bigger is refused with 413.
     public var maxUploadSize: Int { 1 << 20 }
+
+    public var requestDecoder: UTF8JSONRequestDecoder { UTF8JSONRequestDecoder() }
+}
+
+/// JSON bodies as RFC 8259 requires them: UTF-8 text, refused with 400 otherwise (Foundation's decoder would
+/// otherwise accept some invalid byte sequences).
+public struct UTF8JSONRequestDecoder: RequestDecoder {
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        guard String(validating: body.readableBytesView, as: UTF8.self) != nil else {
+            throw Problem.badRequest("the request body is not UTF-8 text")
+        }
+        return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+    }
 }

@@ -81,6 +81,22 @@ struct EngineTests {
         #expect(w.request(id).stage == "approved")
     }
 
+    @Test("Free text with control or bidirectional-override characters, or over 4 KiB, is refused; newlines, tabs and accents are fine")
+    func freeText() {
+        var w = World()
+        let id = w.file(env: "qa")
+        for bad in ["\u{0}", "stop\u{1B}[2Jhere", "\u{7F}", "\u{85}", "evil\u{202E}txt.exe", "\u{2066}x", String(repeating: "a", count: 4097)] {
+            w.refused(.withdraw(request: id, reason: bad), as: "riley", rule: "input.text")
+            w.refused(.fileRequest(project: "churn-model", environment: "qa", bundle: World.bundle, digest: World.digest, description: bad), as: "riley", rule: "input.text")
+            w.refused(.attachEvidence(request: id, kind: "test-report", status: bad, digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "input.text")
+            w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: bad, envelope: nil), as: "morgan", rule: "input.text")
+            w.refused(.recordDeployment(request: id, outcome: .succeeded, note: bad), as: "dana", rule: "input.text")
+            w.refused(.recordRetrospective(request: id, comment: bad), as: "casey", rule: "input.text")
+            w.refused(.revise(request: id, bundle: bad, digest: World.otherDigest), as: "riley", rule: "input.text")
+        }
+        w.ok(.withdraw(request: id, reason: "superseded by v13\n\tsee ticket — café " + String(repeating: "a", count: 4000)), as: "riley")
+    }
+
     @Test("The requester cannot approve their own request")
     func requesterCannotApprove() {
         var w = World()

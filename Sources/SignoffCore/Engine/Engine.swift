@@ -20,6 +20,9 @@ public enum Engine {
         }
     }
 
+    /// Whether `name` is a valid name of a principal, group or project.
+    public static func isValidName(_ name: String) -> Bool { name.range(of: namePattern, options: .regularExpression) != nil }
+
     static func validName(_ name: String, what: String) throws {
         guard name.range(of: namePattern, options: .regularExpression) != nil else {
             throw Refusal("input.name", "\(what) \"\(name.prefix(80))\" must be 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
@@ -38,7 +41,42 @@ public enum Engine {
         return request
     }
 
+    /// Free text a person typed (comments, reasons, notes, descriptions, bundle names, evidence kinds): at most
+    /// `maximumTextBytes`, and no control characters but newline and tab, nor the bidirectional-override characters
+    /// that make text display differently from what it says — these reach terminals, CSV files and auditors.
+    public static let maximumTextBytes = 4096
+
+    static func validText(_ text: String, what: String) throws {
+        guard text.utf8.count <= maximumTextBytes else {
+            throw Refusal("input.text", "\(what) is \(text.utf8.count) bytes; at most \(maximumTextBytes)")
+        }
+        if let bad = text.unicodeScalars.first(where: { scalar in
+            (scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t")
+                || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+        }) {
+            throw Refusal("input.text", "\(what) contains the control character U+\(String(format: "%04X", bad.value)); only printable text, newlines and tabs are accepted")
+        }
+    }
+
+    static func validTexts(_ command: Command) throws {
+        switch command {
+        case .fileRequest(_, _, let bundle, _, let description):
+            try validText(bundle, what: "the bundle name")
+            try validText(description, what: "the description")
+        case .attachEvidence(_, let kind, let status, _):
+            try validText(kind, what: "the evidence kind")
+            try validText(status, what: "the evidence status")
+        case .decide(_, _, _, let comment, _): try validText(comment, what: "the comment")
+        case .revise(_, let bundle, _): try validText(bundle ?? "", what: "the bundle name")
+        case .withdraw(_, let reason): try validText(reason, what: "the reason")
+        case .recordDeployment(_, _, let note): try validText(note, what: "the note")
+        case .recordRetrospective(_, let comment): try validText(comment, what: "the comment")
+        default: break
+        }
+    }
+
     static func events(for command: Command, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try validTexts(command)
         switch command {
         case .bootstrapAdministrator(let name, let key):
             guard state.principals.isEmpty else { throw Refusal("admin.bootstrap", "this database already has users; an administrator adds the next ones") }
