@@ -105,8 +105,10 @@ struct ReliabilityTests {
             defer { server.stop() }
             let c = try client.map { Client(base: server.url, token: $0.token) } ?? Client.login(s, "ada", server: server)
             client = c
-            let killAfter = Duration.milliseconds(300 + Int(random.next() % 1200))
+            // The kill comes at a random moment once the writers are in full flow (at least 20 writes acknowledged).
+            let killAfter = Duration.milliseconds(Int(random.next() % 1000))
             let pid = server.process.processIdentifier
+            let flowing = Locked(0)
             let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
                 for writer in 0..<8 {
                     group.addTask {
@@ -115,11 +117,16 @@ struct ReliabilityTests {
                             let name = "crash-\(cycle)-\(writer)-\(i)"
                             let (status, _) = await c.send("POST", "v1/groups", body: Data("{\"name\":\"\(name)\"}".utf8))
                             if status == 0 { break }  // the server is gone
-                            if status == 200 { mine.append(name) }
+                            if status == 200 {
+                                mine.append(name)
+                                flowing.withLock { $0 += 1 }
+                            }
                         }
                         return mine
                     }
                 }
+                let deadline = ContinuousClock.now + .seconds(60)
+                while flowing.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 try await Task.sleep(for: killAfter)
                 kill(pid, SIGKILL)
                 return try await group.reduce(into: [String]()) { $0 += $1 }
@@ -136,7 +143,7 @@ struct ReliabilityTests {
             let state = try await SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: database)).state()
             let lost = acknowledged.filter { state.groups[$0] == nil }
             #expect(lost.isEmpty, "cycle \(cycle): acknowledged but not in the ledger: \(lost.prefix(10))")
-            #expect(acknowledged.count > 0, "cycle \(cycle): the writers should have been writing when the kill came")
+            #expect(acknowledged.count >= 20, "cycle \(cycle): the writers should have been writing when the kill came")
             acknowledgedTotal += acknowledged.count
             lostTotal += lost.count
         }
