@@ -16,6 +16,7 @@ struct SignoffBench {
         var runs = 5
         var json = false
         var http = false
+        var decisionsOnly = false
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
     }
 
@@ -31,6 +32,7 @@ struct SignoffBench {
             case "--dir": options.directory = URL(fileURLWithPath: arguments.next() ?? ".")
             case "--json": options.json = true
             case "--http": options.http = true
+            case "--decisions": options.decisionsOnly = true
             case "--help", "-h":
                 print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--dir DIR] [--json] [--http]")
                 print("  --http: signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s")
@@ -95,6 +97,11 @@ struct Bench {
     mutating func run() async throws {
         if options.http {
             figures = try await HTTPBench(runs: options.runs, directory: options.directory).run()
+            report()
+            return
+        }
+        if options.decisionsOnly {
+            figures = try await HTTPBench(runs: options.runs, directory: options.directory).decisions()
             report()
             return
         }

@@ -121,11 +121,16 @@ extension SignoffState {
         switch parts[0] {
         case "principal": return json(principals[parts[1]])
         case "group": return json(groups[parts[1]])
-        case "workflow": return json(workflows.first { $0.key.hex == parts[1] }.map { WorkflowDocument(digest: $0.key, source: $0.value.source) })
+        case "workflow":
+            guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
+            return json(workflows[digest].map { WorkflowDocument(digest: digest, source: $0.source) })
         case "workflow-current": return json(currentWorkflows[parts[1]])
         case "project": return json(projects[parts[1]])
         case "request": return json(requests[parts[1]])
-        case "statement": return usedStatements.contains { $0.hex == parts[1] } ? "true" : nil
+        case "statement":
+            // A set lookup: a scan computing every used statement's hex made each decision cost O(decisions so far).
+            guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
+            return usedStatements.contains(digest) ? "true" : nil
         case "meta": return parts[1] == "request-counter" ? json(requestCounter) : nil
         default: return nil
         }

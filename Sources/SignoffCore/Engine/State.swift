@@ -9,9 +9,27 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
     public let enrolledAt: Int64
     public var revokedAt: Int64?
 
-    public func isValid(at time: Int64) -> Bool { time >= enrolledAt && (revokedAt.map { time < $0 } ?? true) }
+    /// Parsed once, when the key is enrolled or its document read: every signature check needs it.
+    public let publicKey: Ed25519.PublicKey?
 
-    public var publicKey: Ed25519.PublicKey? { try? NoteVerifierKey(parsing: verifierKey).publicKey }
+    public init(verifierKey: String, fingerprint: String, enrolledAt: Int64, revokedAt: Int64?) {
+        self.verifierKey = verifierKey
+        self.fingerprint = fingerprint
+        self.enrolledAt = enrolledAt
+        self.revokedAt = revokedAt
+        self.publicKey = try? NoteVerifierKey(parsing: verifierKey).publicKey
+    }
+
+    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            verifierKey: try c.decode(String.self, forKey: .verifierKey), fingerprint: try c.decode(String.self, forKey: .fingerprint),
+            enrolledAt: try c.decode(Int64.self, forKey: .enrolledAt), revokedAt: try c.decodeIfPresent(Int64.self, forKey: .revokedAt))
+    }
+
+    public func isValid(at time: Int64) -> Bool { time >= enrolledAt && (revokedAt.map { time < $0 } ?? true) }
 }
 
 /// A person or a service account: anyone who acts.
