@@ -17,6 +17,9 @@ struct SignoffBench {
         var json = false
         var http = false
         var decisionsOnly = false
+        var proofEntries = 10_000_000
+        var largeEntries = 1_000_000
+        var keep = false
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
     }
 
@@ -31,11 +34,19 @@ struct SignoffBench {
             case "--runs": options.runs = Int(arguments.next() ?? "") ?? options.runs
             case "--dir": options.directory = URL(fileURLWithPath: arguments.next() ?? ".")
             case "--json": options.json = true
+            case "--keep": options.keep = true
             case "--http": options.http = true
             case "--decisions": options.decisionsOnly = true
+            case "--proof-entries": options.proofEntries = Int(arguments.next() ?? "") ?? options.proofEntries
+            case "--large-entries": options.largeEntries = Int(arguments.next() ?? "") ?? options.largeEntries
             case "--help", "-h":
-                print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--dir DIR] [--json] [--http]")
+                print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--proof-entries N (10000000)]")
+                print("                     [--large-entries N (1000000)] [--dir DIR] [--json] [--http | --decisions]")
+                print("  default: appends, ledger verification and proofs at --entries, proofs at --proof-entries (0 skips), signed decisions")
+                print("           in-process, and a --large-entries Signoff database (0 skips) exported, verified and gated by the release")
+                print("           `signoff` beside this binary, each in a new process")
                 print("  --http: signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s")
+                print("  --decisions: signed decisions in-process only")
                 return
             default:
                 FileHandle.standardError.write(Data("signoff-bench: unknown argument \(argument); see --help\n".utf8))
@@ -43,7 +54,7 @@ struct SignoffBench {
             }
         }
         try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: options.directory) }
+        defer { if !options.keep { try? FileManager.default.removeItem(at: options.directory) } }
         var bench = Bench(options: options)
         try await bench.run()
     }
@@ -108,6 +119,13 @@ struct Bench {
         _ = Self.payloads
         try await appends()
         try await verificationAndProofs()
+        if options.proofEntries > 0 { try await proofsAtScale(options.proofEntries) }
+        figures += try await HTTPBench(runs: max(1, min(options.runs, 3)), directory: options.directory).decisions()
+        if options.largeEntries > 0 {
+            let large = try await LargeLedgerBench(entries: options.largeEntries, runs: max(1, min(options.runs, 3)), directory: options.directory).run()
+            figures += large.figures
+            notes.merge(large.notes) { $1 }
+        }
         report()
     }
 
@@ -251,6 +269,32 @@ struct Bench {
             name: "full verification of \(options.entries) entries", value: Self.median(verifyRates), unit: "entries/s",
             limitName: "raw SHA-256 of the same bytes (leaf + chain + subtree hashes)", limit: Self.median(hashRates), goal: "report"))
 
+        try await proofFigures(store: store, size: UInt64(options.entries))
+    }
+
+    /// Proof latency on a ledger of `entries` entries, built here with batches of 10,000.
+    mutating func proofsAtScale(_ entries: Int) async throws {
+        let path = options.directory.appendingPathComponent("proofs.sqlite").path
+        var configuration = SQLiteLedgerStore.Configuration()
+        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 1_000_000, everySeconds: 3600)
+        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        Self.progress("building a ledger of \(entries) entries for proofs")
+        var appended = 0
+        while appended < entries {
+            let n = min(10_000, entries - appended)
+            _ = try await store.append((appended..<appended + n).map {
+                EntryDraft(kind: "decision.recorded", actor: "user\($0 % 100)", payload: Self.payload($0))
+            })
+            appended += n
+            if appended % 1_000_000 == 0 { Self.progress("  \(appended) entries") }
+        }
+        try await store.signCheckpoint()
+        notes["proof_db_bytes"] = "\((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)"
+        try await proofFigures(store: store, size: UInt64(entries))
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    mutating func proofFigures(store: SQLiteLedgerStore, size: UInt64) async throws {
         for (label, makeProof) in [
             ("inclusion proof", { (s: SQLiteLedgerStore, size: UInt64, r: inout SplitMix) async throws in
                 _ = try await s.inclusionProof(index: UInt64.random(in: 0..<size, using: &r), size: size) }),
@@ -259,7 +303,6 @@ struct Bench {
         ] as [(String, (SQLiteLedgerStore, UInt64, inout SplitMix) async throws -> Void)] {
             var rng = SplitMix(state: 42)
             var latencies: [Double] = []
-            let size = UInt64(options.entries)
             for _ in 0..<100 { try await makeProof(store, size, &rng) }  // warm up
             for _ in 0..<2000 {
                 let started = ContinuousClock.now
@@ -267,10 +310,10 @@ struct Bench {
                 latencies.append(Self.seconds(ContinuousClock.now - started) * 1000)
             }
             figures.append(Figure(
-                name: "\(label) at \(options.entries) entries, median", value: Self.median(latencies), unit: "ms",
+                name: "\(label) at \(size) entries, median", value: Self.median(latencies), unit: "ms",
                 limitName: "goal", limit: 1.0, goal: "< 1 ms"))
             figures.append(Figure(
-                name: "\(label) at \(options.entries) entries, p99", value: Self.percentile(latencies, 0.99), unit: "ms",
+                name: "\(label) at \(size) entries, p99", value: Self.percentile(latencies, 0.99), unit: "ms",
                 limitName: "goal (median)", limit: 1.0, goal: "report"))
         }
     }

@@ -39,6 +39,26 @@ public final class SignoffDatabase: Sendable {
         try await ledger.pool.read { db in try self.loadState(db) }
     }
 
+    /// The current state as far as one request is concerned: everything but the other requests and the used
+    /// statement digests, which are most of a large projection. What `gate`, `status` and `explain` need, read in
+    /// time that does not grow with the number of requests.
+    public func state(focusedOn request: String) async throws -> SignoffState {
+        try await ledger.pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key, document FROM projection
+                    WHERE ((key < 'request/' OR key >= 'request0') AND (key < 'statement/' OR key >= 'statement0')) OR key = ?
+                    """, arguments: ["request/" + request])
+            let documents = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as String) })
+            do {
+                return try SignoffState(documents: documents)
+            } catch {
+                throw LedgerError(.storage, "the stored projection cannot be read (\(error)); run `signoff audit verify --db`")
+            }
+        }
+    }
+
     /// The current time by the store's clock.
     public var now: Int64 { ledger.now }
 
@@ -179,5 +199,29 @@ actor CommandBatcher {
             }
         }
         flushing = false
+    }
+}
+
+extension SignoffDatabase {
+    /// Appends events that ``Engine`` has already produced, command by command, on an in-memory copy of this
+    /// database's state (`state` is that copy after the events), and updates the projection as ``execute(_:as:)``
+    /// does; every event was folded at time `now`, which becomes the entries' time. It authorizes nothing itself, so it
+    /// is for tools that build large ledgers (the benchmark), not the API.
+    @_spi(Bench) public func appendDecided(_ events: [(event: Event, actor: String)], state: SignoffState, at now: Int64) async throws {
+        try await ledger.pool.write { db in
+            _ = try self.ledger.append(events.map { EntryDraft(kind: $0.event.kind, actor: $0.actor, payload: $0.event.payload) }, in: db, now: now)
+            var touched = Set<String>()
+            for (event, _) in events { touched.formUnion(SignoffState.documentKeys(touchedBy: event)) }
+            for key in touched.sorted() {
+                if let document = state.document(for: key) {
+                    try db.execute(
+                        sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
+                        arguments: [key, document])
+                } else {
+                    try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
+                }
+            }
+        }
+        cache.withLock { $0.removeAll() }
     }
 }

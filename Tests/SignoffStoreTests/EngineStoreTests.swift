@@ -90,6 +90,28 @@ struct EngineStoreTests {
         #expect(failure == nil, "\(failure?.message ?? "")")
     }
 
+    @Test("The state focused on one request holds that request and everything else a gate needs, and no other request")
+    func focusedState() async throws {
+        let f = try await EngineFixture()
+        defer { f.ledger.remove() }
+        for i in 0..<12 {
+            try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b\(i).zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        }
+        try await f.must(.attachEvidence(request: "REQ-7", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let request = try await f.database.state().requests["REQ-7"]!
+        try await f.must(.decide(request: "REQ-7", stage: "compliance-reviewed", decision: .approve, comment: "", envelope: f.signed(request, stage: "compliance-reviewed", by: "casey")), as: "casey")
+        let full = try await f.database.state()
+        let focused = try await f.database.state(focusedOn: "REQ-7")
+        #expect(focused.requests.keys.sorted() == ["REQ-7"])
+        #expect(focused.requests["REQ-7"] == full.requests["REQ-7"])
+        #expect(focused.principals == full.principals && focused.groups == full.groups && focused.projects == full.projects)
+        #expect(focused.currentWorkflows == full.currentWorkflows && focused.requestCounter == full.requestCounter)
+        #expect(focused.usedStatements.isEmpty && !full.usedStatements.isEmpty)
+        #expect(try await f.database.state(focusedOn: "REQ-70").requests.isEmpty)
+        let now = f.database.now
+        #expect(Engine.explain("REQ-7", state: focused, now: now) == Engine.explain("REQ-7", state: full, now: now))
+    }
+
     @Test("A refused command changes nothing")
     func refusalChangesNothing() async throws {
         let f = try await EngineFixture()

@@ -1,0 +1,230 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+@_spi(Bench) import SignoffStore
+
+/// A real Signoff database of about `entries` entries — requests filed, approved by two signed decisions each and
+/// deployed, every command decided by the engine — then the release `signoff` binary run on it as a user would,
+/// each in a fresh process: audit export (entries/s, peak resident memory), offline verification of the export
+/// (which re-verifies every decision's signature), `audit verify --db`, and `gate` and `--version` wall time.
+struct LargeLedgerBench {
+    let entries: Int
+    let runs: Int
+    let directory: URL
+    /// The release `signoff` beside this benchmark.
+    let signoff = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("signoff").path
+
+    static let workflow = """
+        workflow: bench-release
+        stages:
+          - name: requested
+          - name: approved
+            gate:
+              approvals: [{group: approvers, count: 2}]
+              signatures: required
+          - name: deployed
+            gate:
+              actors: [deployers]
+        """
+
+    struct Built {
+        let path: String
+        let entries: Int
+        let decisions: Int
+        let requests: Int
+    }
+
+    /// Builds the database: the world through `SignoffDatabase.execute`, then requests through the engine on an
+    /// in-memory state, appended in chunks with the projection (`appendDecided`).
+    func build() async throws -> Built {
+        let path = directory.appendingPathComponent("signoff-large.sqlite").path
+        let ledgerKey = Ed25519.SigningKey()
+        var configuration = SQLiteLedgerStore.Configuration()
+        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 100_000, everySeconds: 3600)
+        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: ledgerKey, configuration: configuration)
+        try KeyFiles.writeVerifierKey(store.verifierKey, path: path + ".ledger-key.pub")
+        let database = SignoffDatabase(ledger: store)
+        func must(_ command: Command, _ actor: String) async throws {
+            if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
+        }
+        let admin = Ed25519.SigningKey()
+        try await must(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: admin.publicKey)), "system")
+        for group in ["approvers", "requesters", "deployers"] { try await must(.createGroup(name: group), "admin") }
+        for (user, group) in [("requester", "requesters"), ("deployer", "deployers")] {
+            try await must(.addUser(name: user, administrator: false, key: nil), "admin")
+            try await must(.addMember(group: group, member: user), "admin")
+        }
+        var approvers: [(String, Ed25519.SigningKey)] = []
+        for i in 0..<8 {
+            let key = Ed25519.SigningKey()
+            approvers.append(("approver\(i)", key))
+            try await must(.addUser(name: "approver\(i)", administrator: false, key: NoteVerifierKey(name: "approver\(i)", publicKey: key.publicKey)), "admin")
+            try await must(.addMember(group: "approvers", member: "approver\(i)"), "admin")
+        }
+        try await must(.applyWorkflow(source: Self.workflow, file: "bench-release.yaml"), "admin")
+        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "bench-release"], requesters: ["requesters"], deployers: ["prod": ["deployers"]])
+        try await must(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: database.now).signed(with: admin)), "admin")
+
+        var state = try await database.state()
+        var chunk: [(event: Event, actor: String)] = []
+        var decisions = 0, requests = 0
+        var now = database.now
+        let started = ContinuousClock.now
+        func run(_ command: Command, _ actor: String) {
+            switch Engine.execute(command, on: state, actor: actor, now: now) {
+            case .success(let events):
+                for event in events {
+                    state.apply(event, actor: actor, at: now)
+                    chunk.append((event, actor))
+                }
+            case .failure(let refusal):
+                fatalError("the engine refused a bench command: \(refusal)")
+            }
+        }
+        var total = try await store.size()
+        while Int(total) + chunk.count < entries {
+            requests += 1
+            let id = "REQ-\(state.requestCounter + 1)"
+            run(.fileRequest(project: "fraud-model", environment: "prod", bundle: "fraud-model-\(requests).tar", digest: SHA256Digest.hash("bundle \(requests)"), description: "nightly retrain"), "requester")
+            for k in 0..<2 {
+                let (name, key) = approvers[(2 * requests + k) % approvers.count]
+                let envelope = DecisionStatement(request: state.requests[id]!, stage: "approved", decision: .approve, approver: name, comment: "", time: now).signed(with: key)
+                run(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: envelope), name)
+                decisions += 1
+            }
+            run(.recordDeployment(request: id, outcome: .succeeded, note: ""), "deployer")
+            if chunk.count >= 20_000 {
+                try await database.appendDecided(chunk, state: state, at: now)
+                total += UInt64(chunk.count)
+                chunk.removeAll(keepingCapacity: true)
+                now = database.now
+                if total % 200_000 < 20_000 {
+                    Bench.progress("  \(total) entries (\(String(format: "%.0f", Double(total) / Bench.seconds(ContinuousClock.now - started))) entries/s)")
+                }
+            }
+        }
+        if !chunk.isEmpty { try await database.appendDecided(chunk, state: state, at: now) }
+        try await store.signCheckpoint()
+        return Built(path: path, entries: Int(try await store.size()), decisions: decisions, requests: requests)
+    }
+
+    struct Measured {
+        let status: Int32
+        let seconds: Double
+        let peakResidentBytes: Int
+    }
+
+    /// Runs `executable` in a new process, output discarded; wall time and the child's peak resident memory.
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> Measured {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let started = ContinuousClock.now
+        guard posix_spawn(&pid, executable, &actions, nil, argv, envp) == 0 else { fatalError("cannot run \(executable)") }
+        var status: Int32 = 0
+        var usage = rusage()
+        _ = wait4(pid, &status, 0, &usage)
+        let seconds = Bench.seconds(ContinuousClock.now - started)
+        let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return Measured(status: exit, seconds: seconds, peakResidentBytes: usage.ru_maxrss * 1024)
+    }
+
+    func run() async throws -> (figures: [Figure], notes: [String: String]) {
+        guard FileManager.default.isExecutableFile(atPath: signoff) else {
+            fatalError("\(signoff) is missing: build it with `swift build -c release --product signoff --scratch-path .build-release`")
+        }
+        Bench.progress("building a Signoff database of \(entries) entries through the engine")
+        let buildStarted = ContinuousClock.now
+        let built = try await build()
+        var notes: [String: String] = [
+            "large_db_entries": "\(built.entries)", "large_db_requests": "\(built.requests)", "large_db_signed_decisions": "\(built.decisions)",
+            "large_db_build_seconds": String(format: "%.0f", Bench.seconds(ContinuousClock.now - buildStarted)),
+            "large_db_bytes": "\((try? FileManager.default.attributesOfItem(atPath: built.path)[.size] as? Int) ?? 0)",
+        ]
+        let key = built.path + ".ledger-key.pub"
+        var exportRates: [Double] = [], exportRSS: [Double] = [], offlineRates: [Double] = [], offlineRSS: [Double] = [], dbRates: [Double] = []
+        for run in 1...runs {
+            let out = directory.appendingPathComponent("export-\(run)").path
+            Bench.progress("audit export of \(built.entries) entries, run \(run)/\(runs)")
+            let export = Self.spawn(signoff, ["audit", "export", "--db", built.path, "--out", out, "--as", "admin"])
+            guard export.status == 0 else { fatalError("signoff audit export exited \(export.status)") }
+            exportRates.append(Double(built.entries) / export.seconds)
+            exportRSS.append(Double(export.peakResidentBytes) / 1_048_576)
+            Bench.progress("offline verification of the export, run \(run)/\(runs)")
+            let offline = Self.spawn(signoff, ["audit", "verify", out, "--log-key", key])
+            guard offline.status == 0 else { fatalError("signoff audit verify DIR exited \(offline.status)") }
+            offlineRates.append(Double(built.entries) / offline.seconds)
+            offlineRSS.append(Double(offline.peakResidentBytes) / 1_048_576)
+            try? FileManager.default.removeItem(atPath: out)
+            Bench.progress("audit verify --db, run \(run)/\(runs)")
+            let db = Self.spawn(signoff, ["audit", "verify", "--db", built.path])
+            guard db.status == 0 else { fatalError("signoff audit verify --db exited \(db.status)") }
+            dbRates.append(Double(built.entries) / db.seconds)
+        }
+        let limit = rawVerificationRate(entries: built.entries, signed: built.decisions)
+        notes["raw_sha256_plus_verify_per_entry_rate"] = String(format: "%.0f", limit)
+        var figures = [
+            Figure(name: "audit export of \(built.entries) entries (new process)", value: Bench.median(exportRates), unit: "entries/s",
+                limitName: "report", limit: nil, goal: "report"),
+            Figure(name: "audit export: peak resident memory", value: Bench.median(exportRSS), unit: "MiB",
+                limitName: "goal", limit: 100, goal: "< 100 MB, flat"),
+            Figure(name: "offline verification of that export (signatures too)", value: Bench.median(offlineRates), unit: "entries/s",
+                limitName: "raw SHA-256 + Ed25519 verify of the same work, 1 core", limit: limit, goal: "ratio ≥ 0.8"),
+            Figure(name: "offline verification: peak resident memory", value: Bench.median(offlineRSS), unit: "MiB",
+                limitName: "goal", limit: 100, goal: "report"),
+            Figure(name: "audit verify --db (ledger + projection replay)", value: Bench.median(dbRates), unit: "entries/s",
+                limitName: "raw SHA-256 + Ed25519 verify of the same work, 1 core", limit: limit, goal: "report"),
+        ]
+
+        // Cold processes: a new `signoff` each time, as CI calls it.
+        var version: [Double] = [], gateLarge: [Double] = [], floor: [Double] = []
+        let digest = SHA256Digest.hash("bundle \(built.requests)").description
+        for _ in 0..<max(5, runs * 3) {
+            floor.append(Self.spawn("/bin/true", []).seconds * 1000)
+            version.append(Self.spawn(signoff, ["--version"]).seconds * 1000)
+            let gate = Self.spawn(signoff, ["gate", "REQ-\(built.requests)", "--env", "prod", "--digest", digest, "--db", built.path, "--as", "deployer"])
+            // The newest request is deployed, so the gate says no (exit 2) — the work is the same as a yes.
+            guard gate.status == 2 || gate.status == 0 else { fatalError("signoff gate exited \(gate.status)") }
+            gateLarge.append(gate.seconds * 1000)
+        }
+        figures.append(Figure(name: "signoff --version, cold process", value: Bench.median(version), unit: "ms",
+            limitName: "/bin/true, cold process", limit: Bench.median(floor), goal: "report"))
+        figures.append(Figure(name: "signoff gate on the \(built.entries)-entry database, cold process", value: Bench.median(gateLarge), unit: "ms",
+            limitName: "/bin/true, cold process", limit: Bench.median(floor), goal: "report"))
+        return (figures, notes)
+    }
+
+    /// Entries per second doing only the cryptography offline verification needs per entry, on one core: SHA-256
+    /// of the entry (leaf), the chain step, about one proof node, and one Ed25519 verification per signed decision.
+    func rawVerificationRate(entries: Int, signed: Int) -> Double {
+        let sample = try! LedgerEntry(sequence: 0, timeMilliseconds: 0, kind: "decision.recorded", actor: "approver1", payload: Bench.payload(1))
+        let leaf = [0x00] + sample.encoded, node = [UInt8](repeating: 1, count: 65)
+        let key = Ed25519.SigningKey()
+        let message = DSSE.pae(payloadType: DSSE.inTotoPayloadType, payload: [UInt8](repeating: 0x61, count: 700))
+        let signature = key.signature(for: message)
+        let n = 100_000
+        let verifications = Int((Double(n) * Double(signed) / Double(entries)).rounded())
+        var sink: UInt8 = 0
+        let started = ContinuousClock.now
+        for _ in 0..<n {
+            sink ^= SHA256Digest.hash(leaf).bytes[0]
+            sink ^= SHA256Digest.hash(node).bytes[0]
+            sink ^= SHA256Digest.hash(node).bytes[0]
+        }
+        for _ in 0..<verifications { precondition(key.publicKey.isValidSignature(signature, for: message)) }
+        if sink == 0xFF { Bench.progress("") }
+        return Double(n) / Bench.seconds(ContinuousClock.now - started)
+    }
+}
