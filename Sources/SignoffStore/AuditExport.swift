@@ -23,8 +23,7 @@ struct FolderSink: AuditExportSink {
         guard FileManager.default.createFile(atPath: url.path, contents: Data(bytes)) else {
             throw LedgerError(.storage, "cannot create \(url.path)")
         }
-        // Envelopes are written once each; keep handles only for the files that grow.
-        if !path.hasPrefix("envelopes/") { handles[path] = try FileHandle(forWritingTo: url).also { try $0.seekToEnd() } }
+        handles[path] = try FileHandle(forWritingTo: url).also { try $0.seekToEnd() }
     }
 
     var digests: [String: SHA256Digest] { hashers.mapValues { var h = $0; return h.finalize() } }
@@ -145,14 +144,21 @@ public enum AuditExportVerifier {
         var sink = HashingSink()
         try builder.start(to: &sink)
 
-        let entryLines = try lines(read("entries.jsonl"), name: "entries.jsonl")
-        let proofLines = try lines(read("proofs.jsonl"), name: "proofs.jsonl")
-        guard entryLines.count == proofLines.count else {
-            throw fail("entries.jsonl has \(entryLines.count) entries but proofs.jsonl has \(proofLines.count) proofs")
-        }
+        // Both files are read line by line together: memory does not grow with the export.
+        var entryLines = try LineReader(directory.appendingPathComponent("entries.jsonl"), name: "entries.jsonl")
+        var proofLines = try LineReader(directory.appendingPathComponent("proofs.jsonl"), name: "proofs.jsonl")
         var previous: UInt64?
         let root = checkpoint.checkpoint.rootHash.bytes
-        for (index, (entryLine, proofLine)) in zip(entryLines, proofLines).enumerated() {
+        var index = -1
+        while true {
+            let (entryLine, proofLine) = (try entryLines.next(), try proofLines.next())
+            guard let entryLine, let proofLine else {
+                if entryLine != nil || proofLine != nil {
+                    throw fail("entries.jsonl and proofs.jsonl have different numbers of lines (\(entryLine == nil ? "proofs" : "entries") left over after line \(index + 1))")
+                }
+                break
+            }
+            index += 1
             let where_ = "entries.jsonl line \(index + 1)"
             guard let e = try? JSONSerialization.jsonObject(with: entryLine) as? [String: Any], let sequence = (e["sequence"] as? NSNumber)?.uint64Value,
                 let encoded = (e["entry"] as? String).flatMap(Base64.decodeStandard)
@@ -192,16 +198,53 @@ public enum AuditExportVerifier {
         for name in present.sorted() where expected[name] == nil { throw fail("\(name) is not part of the export format (added?)") }
         for (name, digest) in expected.sorted(by: { $0.key < $1.key }) {
             guard present.contains(name) else { throw fail("\(name) is missing from the export") }
-            guard SHA256Digest.hash([UInt8](try read(name))) == digest else {
+            guard try fileDigest(directory.appendingPathComponent(name)) == digest else {
                 throw fail("\(name) differs from what the signed entries give: it was changed after export")
             }
         }
         report.files = expected.count
     }
 
-    static func lines(_ data: Data, name: String) throws -> [Data] {
-        guard data.isEmpty || data.last == 0x0A else { throw fail("\(name) does not end with a newline (truncated?)") }
-        return data.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { Data($0) }
+    /// The lines of a file, read in 1 MiB chunks; the last line must end with a newline.
+    struct LineReader {
+        let handle: FileHandle
+        let name: String
+        var buffer: [UInt8] = []
+        var start = 0
+        var atEnd = false
+
+        init(_ url: URL, name: String) throws {
+            guard let handle = FileHandle(forReadingAtPath: url.path) else { throw AuditExportVerifier.fail("\(name) is missing from the export") }
+            self.handle = handle
+            self.name = name
+        }
+
+        mutating func next() throws -> Data? {
+            while true {
+                if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                    let line = Data(buffer[start..<newline])
+                    start = newline + 1
+                    return line
+                }
+                if atEnd {
+                    guard start == buffer.count else { throw AuditExportVerifier.fail("\(name) does not end with a newline (truncated?)") }
+                    return nil
+                }
+                buffer.removeFirst(start)
+                start = 0
+                let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+                if chunk.isEmpty { atEnd = true } else { buffer += chunk }
+            }
+        }
+    }
+
+    /// SHA-256 of a file, read in chunks.
+    static func fileDigest(_ url: URL) throws -> SHA256Digest {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw fail("\(url.lastPathComponent) cannot be read") }
+        defer { try? handle.close() }
+        var hasher = SHA256Hasher()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update([UInt8](chunk)) }
+        return hasher.finalize()
     }
 
     static func files(in directory: URL) throws -> Set<String> {

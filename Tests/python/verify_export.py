@@ -116,6 +116,7 @@ def main(directory: str, ledger_pub: str) -> int:
     size, root = verify_checkpoint(open(os.path.join(directory, "checkpoint.txt"), encoding="utf-8").read(), key)
     entries = open(os.path.join(directory, "entries.jsonl"), "rb").read().splitlines()
     proofs = open(os.path.join(directory, "proofs.jsonl"), "rb").read().splitlines()
+    envelope_lines = open(os.path.join(directory, "envelopes.jsonl"), "rb")
     if len(entries) != len(proofs):
         raise Refused("entries.jsonl and proofs.jsonl differ in length")
     keys = {}  # fingerprint -> (principal, verify key, enrolled_ms, revoked_ms)
@@ -160,9 +161,14 @@ def main(directory: str, ledger_pub: str) -> int:
                 statement = json.loads(body)
                 if statement["predicate"]["approver"] != actor or statement["subject"][0]["digest"]["sha256"] != event["bundleDigest"].split(":")[1]:
                     raise Refused(f"entry {seq}: statement does not match the decision")
-                file_env = json.load(open(os.path.join(directory, "envelopes", f"{seq}.json")))
-                if file_env != envelope:
-                    raise Refused(f"envelopes/{seq}.json differs from the recorded envelope")
+                line = envelope_lines.readline()
+                if not line:
+                    raise Refused(f"envelopes.jsonl ends before the envelope of entry {seq}")
+                file_env = json.loads(line)
+                if file_env.get("sequence") != seq or file_env.get("envelope") != envelope:
+                    raise Refused(f"envelopes.jsonl: the line for entry {seq} differs from the recorded envelope")
+    if envelope_lines.readline():
+        raise Refused("envelopes.jsonl has a line for no signed decision of the export")
     manifest = json.load(open(os.path.join(directory, "MANIFEST.json")))
     present = set()
     for base, _, files in os.walk(directory):

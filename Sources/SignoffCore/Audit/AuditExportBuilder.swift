@@ -43,7 +43,7 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
 /// offline verifier feeds the exported entries through the same builder and compares every file it produces with
 /// the folder's, byte for byte. Specified in `schema/audit-export.md`.
 public struct AuditExportBuilder {
-    public static let format = "signoff-audit-export/1"
+    public static let format = "signoff-audit-export/2"
     public static let csvHeader = "time,request,project,environment,stage,decision,person,key_id,signature_valid,bundle_digest,comment\r\n"
 
     public let checkpoint: SignedCheckpoint
@@ -235,9 +235,7 @@ public struct AuditExportBuilder {
                 validity = validAtTime && signatureOK ? "yes" : "no"
                 if validity == "no" { invalidSignatures.append(entry.sequence) }
                 keyID = verifier?.keyIDHex ?? ""
-                var json = envelope.jsonBytes()
-                json.append(0x0A)
-                try sink.append(json, to: "envelopes/\(entry.sequence).json")
+                try sink.append(Array("{\"envelope\":".utf8) + envelope.jsonBytes() + Array(",\"sequence\":\(entry.sequence)}\n".utf8), to: "envelopes.jsonl")
             }
             let row = [time, e.request, scope?.project ?? "", scope?.environment ?? "", e.stage, e.decision.rawValue, entry.actor, keyID, validity,
                 e.bundleDigest.description, e.comment]
@@ -282,7 +280,7 @@ public struct AuditExportBuilder {
 
     /// Starts the files every export has. Call once, before the first entry.
     public func start(to sink: inout some AuditExportSink) throws {
-        for file in ["entries.jsonl", "proofs.jsonl", "keys.jsonl"] { try sink.append([], to: file) }
+        for file in ["entries.jsonl", "proofs.jsonl", "keys.jsonl", "envelopes.jsonl"] { try sink.append([], to: file) }
         try sink.append(Array(Self.csvHeader.utf8), to: "decisions.csv")
     }
 
