@@ -117,6 +117,24 @@ public enum AuditExportVerifier {
 
     struct ExportFailure: Error { let message: String }
 
+    /// A line of `entries.jsonl` (field names as in the format).
+    struct EntryLine: Decodable {
+        let actor: String
+        let entry: String
+        let kind: String
+        let leaf_hash: String
+        let sequence: UInt64
+        let time: String
+    }
+
+    /// A line of `proofs.jsonl`.
+    struct ProofLine: Decodable {
+        let leaf_hash: String
+        let proof: [String]
+        let sequence: UInt64
+        let tree_size: UInt64
+    }
+
     static func fail(_ message: String) -> ExportFailure { ExportFailure(message: message) }
 
     static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, progress: ((Int) -> Void)?) throws {
@@ -144,6 +162,7 @@ public enum AuditExportVerifier {
         var sink = HashingSink()
         try builder.start(to: &sink)
 
+        let decoder = JSONDecoder()
         // Both files are read line by line together: memory does not grow with the export.
         var entryLines = try LineReader(directory.appendingPathComponent("entries.jsonl"), name: "entries.jsonl")
         var proofLines = try LineReader(directory.appendingPathComponent("proofs.jsonl"), name: "proofs.jsonl")
@@ -160,24 +179,24 @@ public enum AuditExportVerifier {
             }
             index += 1
             let where_ = "entries.jsonl line \(index + 1)"
-            guard let e = try? JSONSerialization.jsonObject(with: entryLine) as? [String: Any], let sequence = (e["sequence"] as? NSNumber)?.uint64Value,
-                let encoded = (e["entry"] as? String).flatMap(Base64.decodeStandard)
-            else { throw fail("\(where_) is not an entry object") }
+            guard let e = try? decoder.decode(EntryLine.self, from: entryLine), let encoded = Base64.decodeStandard(e.entry) else {
+                throw fail("\(where_) is not an entry object")
+            }
+            let sequence = e.sequence
             let entry: LedgerEntry
             do { entry = try LedgerEntry(decoding: encoded) } catch { throw fail("\(where_) (entry \(sequence)): \(error)") }
-            guard entry.sequence == sequence, e["kind"] as? String == entry.kind, e["actor"] as? String == entry.actor,
-                e["time"] as? String == Timestamps.rfc3339(entry.timeMilliseconds)
-            else { throw fail("entry \(sequence): its sequence, time, kind or actor field differs from its signed bytes") }
-            guard e["leaf_hash"] as? String == entry.leafHash.hex else { throw fail("entry \(sequence): leaf_hash is not the hash of its bytes") }
+            guard entry.sequence == sequence, e.kind == entry.kind, e.actor == entry.actor, e.time == Timestamps.rfc3339(entry.timeMilliseconds) else {
+                throw fail("entry \(sequence): its sequence, time, kind or actor field differs from its signed bytes")
+            }
+            guard e.leaf_hash == entry.leafHash.hex else { throw fail("entry \(sequence): leaf_hash is not the hash of its bytes") }
             if let previous, sequence <= previous { throw fail("entry \(sequence) comes after entry \(previous): entries must be in ledger order") }
             previous = sequence
             guard sequence < checkpoint.checkpoint.size else { throw fail("entry \(sequence) is beyond the checkpoint's \(checkpoint.checkpoint.size) entries") }
-            guard let p = try? JSONSerialization.jsonObject(with: proofLine) as? [String: Any], (p["sequence"] as? NSNumber)?.uint64Value == sequence,
-                (p["tree_size"] as? NSNumber)?.uint64Value == checkpoint.checkpoint.size, p["leaf_hash"] as? String == entry.leafHash.hex,
-                let hexes = p["proof"] as? [String]
+            guard let p = try? decoder.decode(ProofLine.self, from: proofLine), p.sequence == sequence, p.tree_size == checkpoint.checkpoint.size,
+                p.leaf_hash == entry.leafHash.hex
             else { throw fail("proofs.jsonl line \(index + 1) is not the proof of entry \(sequence) against the checkpoint") }
-            let proof = hexes.compactMap { Hex.decode($0) }
-            guard proof.count == hexes.count else { throw fail("proofs.jsonl line \(index + 1): a proof hash is not hex") }
+            let proof = p.proof.compactMap { Hex.decode($0) }
+            guard proof.count == p.proof.count else { throw fail("proofs.jsonl line \(index + 1): a proof hash is not hex") }
             do {
                 try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof, root: root)
             } catch { throw fail("entry \(sequence): its inclusion proof does not lead to the signed checkpoint's root (\(error))") }

@@ -1,5 +1,5 @@
 import Foundation
-import SignoffCore
+@testable import SignoffCore
 import SignoffTestSupport
 import Testing
 
@@ -44,5 +44,29 @@ struct TimestampTests {
     ])
     func refused(_ text: String) {
         #expect(Timestamps.milliseconds(rfc3339: text) == nil)
+    }
+}
+
+/// The export's hand-written JSON lines, checked against Foundation's JSON reader.
+@Suite("Export JSON lines")
+struct JSONLineTests {
+    @Test("Every string, with quotes, backslashes, control characters, slashes and non-ASCII, reads back as written")
+    func strings() throws {
+        var random = SplitMix64(seed: 8259)
+        let alphabet = Array("ab\"\\/\n\r\t\u{0}\u{1}\u{1F}\u{7F}é🙂 {}[],:".unicodeScalars)
+        for _ in 0..<2000 {
+            var text = String.UnicodeScalarView()
+            for _ in 0..<Int(random.next() % 24) { text.append(alphabet[Int(random.next() % UInt64(alphabet.count))]) }
+            let value = String(text)
+            var line = JSONLine()
+            line.field("a", string: value)
+            line.field("b", number: random.next())
+            line.field("c", strings: [value, "x"])
+            let bytes = line.finish()
+            #expect(bytes.last == 0x0A && !bytes.dropLast().contains(0x0A), "one line")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes.dropLast())) as? [String: Any])
+            #expect(object["a"] as? String == value)
+            #expect(object["c"] as? [String] == [value, "x"])
+        }
     }
 }
