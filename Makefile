@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first (scripts/setup.sh).
-.PHONY: demo test setup build
+.PHONY: demo test setup build bench reliability
 
 setup:
 	@bash scripts/setup.sh
@@ -13,3 +13,13 @@ demo: setup
 test: setup
 	swift build --build-tests
 	swift test --skip-build
+
+# Not part of the two commands: the benchmark (release build, several minutes) and the large reliability run.
+bench: setup
+	swift build -c release --product signoff --scratch-path .build-release
+	swift build -c release --product signoff-bench --scratch-path .build-release
+	.build-release/release/signoff-bench --runs 3
+
+reliability: setup
+	swift build --build-tests
+	SIGNOFF_RELIABILITY=large swift test --skip-build --filter ReliabilityTests

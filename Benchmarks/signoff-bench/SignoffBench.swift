@@ -20,6 +20,8 @@ struct SignoffBench {
         var proofEntries = 10_000_000
         var largeEntries = 1_000_000
         var keep = false
+        var skipLedger = false
+        var largeRuns: Int?
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
     }
 
@@ -35,6 +37,8 @@ struct SignoffBench {
             case "--dir": options.directory = URL(fileURLWithPath: arguments.next() ?? ".")
             case "--json": options.json = true
             case "--keep": options.keep = true
+            case "--skip-ledger": options.skipLedger = true
+            case "--large-runs": options.largeRuns = Int(arguments.next() ?? "")
             case "--http": options.http = true
             case "--decisions": options.decisionsOnly = true
             case "--proof-entries": options.proofEntries = Int(arguments.next() ?? "") ?? options.proofEntries
@@ -47,6 +51,8 @@ struct SignoffBench {
                 print("           `signoff` beside this binary, each in a new process")
                 print("  --http: signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s")
                 print("  --decisions: signed decisions in-process only")
+                print("  --skip-ledger: skip appends, verification and proofs at --entries; --large-runs N (default min(runs, 3))")
+                print("  --keep: keep the databases in --dir")
                 return
             default:
                 FileHandle.standardError.write(Data("signoff-bench: unknown argument \(argument); see --help\n".utf8))
@@ -117,12 +123,15 @@ struct Bench {
             return
         }
         _ = Self.payloads
-        try await appends()
-        try await verificationAndProofs()
-        if options.proofEntries > 0 { try await proofsAtScale(options.proofEntries) }
-        figures += try await HTTPBench(runs: max(1, min(options.runs, 3)), directory: options.directory).decisions()
+        if !options.skipLedger {
+            try await appends()
+            try await verificationAndProofs()
+            if options.proofEntries > 0 { try await proofsAtScale(options.proofEntries) }
+            figures += try await HTTPBench(runs: max(1, min(options.runs, 3)), directory: options.directory).decisions()
+        }
         if options.largeEntries > 0 {
-            let large = try await LargeLedgerBench(entries: options.largeEntries, runs: max(1, min(options.runs, 3)), directory: options.directory).run()
+            let runs = options.largeRuns ?? max(1, min(options.runs, 3))
+            let large = try await LargeLedgerBench(entries: options.largeEntries, runs: runs, directory: options.directory).run()
             figures += large.figures
             notes.merge(large.notes) { $1 }
         }
