@@ -358,13 +358,13 @@ public final class SQLiteLedgerStore: LedgerStore {
                 var pendingNode: StoredNode? = try nodes.next().map(Self.storedNode)
                 while let row = try entries.next() {
                     let sequence: Int64 = try row.checked(0, "ledger_entry.sequence")
-                    let column = "ledger_entry row \(sequence): "
+                    func column(_ name: String) -> String { "ledger_entry row \(sequence): \(name)" }
                     let stored = StoredEntry(
-                        sequence: UInt64(bitPattern: sequence), timeMilliseconds: try row.checked(1, column + "time_ms", sequence: sequence),
-                        kind: try row.checked(2, column + "kind", sequence: sequence), actor: try row.checked(3, column + "actor", sequence: sequence),
-                        encoded: [UInt8](try row.checked(4, column + "entry", sequence: sequence) as Data),
-                        leafHash: [UInt8](try row.checked(5, column + "leaf_hash", sequence: sequence) as Data),
-                        chainHash: [UInt8](try row.checked(6, column + "chain_hash", sequence: sequence) as Data))
+                        sequence: UInt64(bitPattern: sequence), timeMilliseconds: try row.checked(1, column("time_ms"), sequence: sequence),
+                        kind: try row.checked(2, column("kind"), sequence: sequence), actor: try row.checked(3, column("actor"), sequence: sequence),
+                        encoded: [UInt8](try row.checked(4, column("entry"), sequence: sequence) as Data),
+                        leafHash: [UInt8](try row.checked(5, column("leaf_hash"), sequence: sequence) as Data),
+                        chainHash: [UInt8](try row.checked(6, column("chain_hash"), sequence: sequence) as Data))
                     var closed: [StoredNode] = []
                     while let node = pendingNode, node.id.lastLeaf <= stored.sequence {
                         closed.append(node)
@@ -405,10 +405,12 @@ public final class SQLiteLedgerStore: LedgerStore {
 
 extension Row {
     /// Column `index` as `T`, or a verification failure naming the column: a tampered file may hold any type anywhere.
-    func checked<T: DatabaseValueConvertible>(_ index: Int, _ column: String, sequence: Int64? = nil) throws(LedgerVerificationFailure) -> T {
+    func checked<T: DatabaseValueConvertible>(
+        _ index: Int, _ column: @autoclosure () -> String, sequence: Int64? = nil
+    ) throws(LedgerVerificationFailure) -> T {
         guard let value = T.fromDatabaseValue(self[index] as DatabaseValue) else {
             throw LedgerVerificationFailure(
-                .entryMalformed, sequence: sequence.map { UInt64(bitPattern: $0) }, "\(column) holds \(self[index] as DatabaseValue), not a value of its type")
+                .entryMalformed, sequence: sequence.map { UInt64(bitPattern: $0) }, "\(column()) holds \(self[index] as DatabaseValue), not a value of its type")
         }
         return value
     }
