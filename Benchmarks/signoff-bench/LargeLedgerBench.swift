@@ -18,19 +18,6 @@ struct LargeLedgerBench {
     /// The release `signoff` beside this benchmark.
     let signoff = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("signoff").path
 
-    static let workflow = """
-        workflow: bench-release
-        stages:
-          - name: requested
-          - name: approved
-            gate:
-              approvals: [{group: approvers, count: 2}]
-              signatures: required
-          - name: deployed
-            gate:
-              actors: [deployers]
-        """
-
     struct Built {
         let path: String
         let entries: Int
@@ -65,8 +52,8 @@ struct LargeLedgerBench {
             try await must(.addUser(name: "approver\(i)", administrator: false, key: NoteVerifierKey(name: "approver\(i)", publicKey: key.publicKey)), "admin")
             try await must(.addMember(group: "approvers", member: "approver\(i)"), "admin")
         }
-        try await must(.applyWorkflow(source: Self.workflow, file: "bench-release.yaml"), "admin")
-        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "bench-release"], requesters: ["requesters"], deployers: ["prod": ["deployers"]])
+        try await must(.applyWorkflow(source: HTTPBench.bench, file: "bench.yaml"), "admin")  // requested → approved (2 signed) → deployed
+        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "bench"], requesters: ["requesters"], deployers: ["prod": ["deployers"]])
         try await must(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: database.now).signed(with: admin)), "admin")
 
         var state = try await database.state()

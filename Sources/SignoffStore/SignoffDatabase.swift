@@ -81,15 +81,7 @@ public final class SignoffDatabase: Sendable {
                 outcomes.append(result)
             }
             let entries = try self.ledger.append(drafts, in: db, now: now)
-            for key in touched.sorted() {
-                if let document = state.document(for: key) {
-                    try db.execute(
-                        sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
-                        arguments: [key, document])
-                } else {
-                    try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
-                }
-            }
+            try Self.writeDocuments(touched, of: state, in: db)
             if let last = entries.last {
                 let committed = (chain: try self.chainHash(db, sequence: last.sequence), state: state)
                 db.afterNextTransaction { _ in
@@ -106,6 +98,19 @@ public final class SignoffDatabase: Sendable {
                     defer { cursor += events.count }
                     return Array(entries[cursor..<cursor + events.count])
                 }
+            }
+        }
+    }
+
+    /// Writes the projection documents `keys` of `state` (deleting those it no longer has), in the caller's transaction.
+    private static func writeDocuments(_ keys: Set<String>, of state: SignoffState, in db: Database) throws {
+        for key in keys.sorted() {
+            if let document = state.document(for: key) {
+                try db.execute(
+                    sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
+                    arguments: [key, document])
+            } else {
+                try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
             }
         }
     }
@@ -212,15 +217,7 @@ extension SignoffDatabase {
             _ = try self.ledger.append(events.map { EntryDraft(kind: $0.event.kind, actor: $0.actor, payload: $0.event.payload) }, in: db, now: now)
             var touched = Set<String>()
             for (event, _) in events { touched.formUnion(SignoffState.documentKeys(touchedBy: event)) }
-            for key in touched.sorted() {
-                if let document = state.document(for: key) {
-                    try db.execute(
-                        sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
-                        arguments: [key, document])
-                } else {
-                    try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
-                }
-            }
+            try Self.writeDocuments(touched, of: state, in: db)
         }
         cache.withLock { $0.removeAll() }
     }

@@ -56,13 +56,17 @@ public struct AuditExportBuilder {
         "project.created",
     ]
 
-    private var requestScope: [String: (project: String, environment: String)] = [:]
+    /// Per request in scope: a few numbers and its bundle, so that memory stays small per request (interned scopes
+    /// and workflows; each decision goes to decisions.csv as it is read, not into memory).
+    private var requestScope: [String: Int32] = [:]
+    private var scopes: [(project: String, environment: String)] = []
+    private var scopeIndex: [String: Int32] = [:]
+    private var workflowIndex: [SHA256Digest: Int32] = [:]
+    private var workflowDigests: [SHA256Digest] = []
     private var keys: [KeyRecord] = []
     private var requests: [String: RequestSummary] = [:]
-    private var requestOrder: [String] = []
     private var optOutWorkflows: [String] = []
     private var retrospectiveSeconds: [SHA256Digest: Int64] = [:]
-    private var requestWorkflow: [String: SHA256Digest] = [:]
     private var entryCount = 0
     private var decisionCount = 0
     private var signedDecisionCount = 0
@@ -109,14 +113,15 @@ public struct AuditExportBuilder {
     }
 
     struct RequestSummary {
-        let id: String
-        let project: String
-        let environment: String
+        let scope: Int32
+        let workflow: Int32
         let bundle: String
         var digest: SHA256Digest
         var revision = 1
         var state = "requested"
-        var decisions: [String] = []
+        var signed: Int32 = 0
+        var unsigned: Int32 = 0
+        var invalid: Int32 = 0
         var retrospectiveDue: Int64?
         var retrospectiveDone = false
     }
@@ -142,7 +147,12 @@ public struct AuditExportBuilder {
         if case .requestFiled(let filed) = event, (filter.project ?? filed.project) == filed.project,
             (filter.environment ?? filed.environment) == filed.environment
         {
-            requestScope[id] = (filed.project, filed.environment)
+            let key = filed.project + "\n" + filed.environment
+            if scopeIndex[key] == nil {
+                scopeIndex[key] = Int32(scopes.count)
+                scopes.append((filed.project, filed.environment))
+            }
+            requestScope[id] = scopeIndex[key]
         }
         guard requestScope[id] != nil, entry.timeMilliseconds >= (filter.since ?? .min), entry.timeMilliseconds < (filter.until ?? .max) else {
             return nil
@@ -221,12 +231,14 @@ public struct AuditExportBuilder {
                 if let retrospective = applied.workflow.retrospective { retrospectiveSeconds[e.digest] = retrospective.withinSeconds }
             }
         case .requestFiled(let e):
-            requests[e.id] = RequestSummary(id: e.id, project: e.project, environment: e.environment, bundle: e.bundle, digest: e.digest)
-            requestOrder.append(e.id)
-            requestWorkflow[e.id] = e.workflowDigest
+            if workflowIndex[e.workflowDigest] == nil {
+                workflowIndex[e.workflowDigest] = Int32(workflowDigests.count)
+                workflowDigests.append(e.workflowDigest)
+            }
+            requests[e.id] = RequestSummary(scope: requestScope[e.id] ?? 0, workflow: workflowIndex[e.workflowDigest]!, bundle: e.bundle, digest: e.digest)
         case .decisionRecorded(let e):
             decisionCount += 1
-            let scope = requestScope[e.request]
+            let scope = requestScope[e.request].map { scopes[Int($0)] }
             var keyID = ""
             var validity = "unsigned"
             if let envelope = e.envelope {
@@ -243,7 +255,11 @@ public struct AuditExportBuilder {
             let row = [time, e.request, scope?.project ?? "", scope?.environment ?? "", e.stage, e.decision.rawValue, entry.actor, keyID, validity,
                 e.bundleDigest.description, e.comment]
             try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "decisions.csv")
-            requests[e.request]?.decisions.append("\(e.stage): \(e.decision.rawValue) by \(entry.actor) (\(validity == "unsigned" ? "unsigned" : validity == "yes" ? "signed" : "INVALID SIGNATURE"))")
+            switch validity {
+            case "unsigned": requests[e.request]?.unsigned += 1
+            case "yes": requests[e.request]?.signed += 1
+            default: requests[e.request]?.invalid += 1
+            }
         case .stageEntered(let e): requests[e.request]?.state = e.stage
         case .requestRejected(let e): requests[e.request]?.state = "rejected at \(e.stage)"
         case .requestWithdrawn(let e): requests[e.request]?.state = "withdrawn"
@@ -254,7 +270,7 @@ public struct AuditExportBuilder {
         case .deploymentRecorded(let e):
             if e.outcome == .succeeded {
                 requests[e.request]?.state = "deployed"
-                if let digest = requestWorkflow[e.request], let within = retrospectiveSeconds[digest] {
+                if let index = requests[e.request]?.workflow, let within = retrospectiveSeconds[workflowDigests[Int(index)]] {
                     requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + within * 1000
                 }
             }
@@ -293,7 +309,7 @@ public struct AuditExportBuilder {
         for key in keys { try sink.append([UInt8](try Self.jsonEncoder.encode(key)) + [0x0A], to: "keys.jsonl") }
         try sink.append(Array(checkpoint.serialized.utf8), to: "checkpoint.txt")
         try sink.append(Array((ledgerKey.description + "\n").utf8), to: "ledger-key.pub")
-        try sink.append(Array(summary().utf8), to: "SUMMARY.md")
+        try writeSummary(to: &sink)
         let files = sink.digests.filter { $0.key != "MANIFEST.json" }
         let manifest: [String: Any] = [
             "format": Self.format, "origin": checkpoint.checkpoint.origin, "ledger_key": ledgerKey.description,
@@ -308,7 +324,8 @@ public struct AuditExportBuilder {
         try sink.append([UInt8](data) + [0x0A], to: "MANIFEST.json")
     }
 
-    func summary() -> String {
+    /// SUMMARY.md, written a few hundred requests at a time so that the text never sits whole in memory.
+    func writeSummary(to sink: inout some AuditExportSink) throws {
         var s = "# Signoff audit export\n\n"
         s += "- Ledger: `\(checkpoint.checkpoint.origin)`, key `\(ledgerKey.description)`\n"
         s += "- Cut against the signed checkpoint of tree size \(checkpoint.checkpoint.size), root `\(Base64.encode(checkpoint.checkpoint.rootHash.bytes))`\n"
@@ -319,16 +336,22 @@ public struct AuditExportBuilder {
         if !optOutWorkflows.isEmpty {
             s += "\n## Flagged: separation of duties opted out\n\n" + optOutWorkflows.map { "- \($0)\n" }.joined()
         }
-        let pending = requests.values.filter { $0.retrospectiveDue != nil && !$0.retrospectiveDone }.map(\.id).sorted()
+        let order = requests.keys.sorted { ($0.count, $0) < ($1.count, $1) }  // REQ-2 before REQ-10
+        let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
         if !pending.isEmpty { s += "\n## Flagged: break-glass deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
         if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
         s += "\n## Requests\n\n"
-        if requestOrder.isEmpty { s += "None in this export.\n" }
-        for id in requestOrder {
-            guard let r = requests[id] else { continue }
-            s += "### \(r.id): \(r.project) → \(r.environment), \(r.state)\n\n"
+        if order.isEmpty { s += "None in this export.\n" }
+        for (index, id) in order.enumerated() {
+            if index % 256 == 0 {
+                try sink.append(Array(s.utf8), to: "SUMMARY.md")
+                s = ""
+            }
+            let r = requests[id]!
+            let scope = scopes[Int(r.scope)]
+            s += "### \(id): \(scope.project) → \(scope.environment), \(r.state)\n\n"
             s += "Bundle \(r.bundle) `\(r.digest)` (revision \(r.revision))\n\n"
-            for d in r.decisions { s += "- \(d)\n" }
+            s += "- decisions: \(r.signed + r.unsigned + r.invalid) (\(r.signed) signed, \(r.unsigned) unsigned\(r.invalid > 0 ? ", \(r.invalid) with an INVALID SIGNATURE" : "")); each is a row of decisions.csv\n"
             if let due = r.retrospectiveDue {
                 s += r.retrospectiveDone
                     ? "- retrospective review: done\n"
@@ -337,7 +360,7 @@ public struct AuditExportBuilder {
             s += "\n"
         }
         s += "Verify offline with `signoff audit verify DIR --log-key LEDGER.pub`; the format is `schema/audit-export.md`.\n"
-        return s
+        try sink.append(Array(s.utf8), to: "SUMMARY.md")
     }
 }
 
