@@ -16,17 +16,24 @@ public enum Base64 {
         return bytes
     }
 
-    /// Standard or URL-safe alphabet, with or without padding.
+    /// Standard or URL-safe alphabet, with or without padding. (Byte by byte: the string replacements this used
+    /// to make were a sixth of an audit export's time.)
     public static func decodeLenient(_ text: some StringProtocol) -> [UInt8]? {
-        var s = String(text)
-        let hasStandard = s.contains("+") || s.contains("/")
-        let hasURLSafe = s.contains("-") || s.contains("_")
-        if hasStandard && hasURLSafe { return nil }
-        s = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        let remainder = s.count % 4
+        var bytes = Array(text.utf8)
+        var standard = false, urlSafe = false
+        for i in bytes.indices {
+            switch bytes[i] {
+            case 0x2B, 0x2F: standard = true  // + /
+            case 0x2D: urlSafe = true; bytes[i] = 0x2B  // - → +
+            case 0x5F: urlSafe = true; bytes[i] = 0x2F  // _ → /
+            default: break
+            }
+        }
+        if standard && urlSafe { return nil }
+        let remainder = bytes.count % 4
         if remainder == 1 { return nil }
-        if remainder > 0 && !s.hasSuffix("=") { s += String(repeating: "=", count: 4 - remainder) }
-        guard let data = Data(base64Encoded: s) else { return nil }
+        if remainder > 0 && bytes.last != 0x3D { bytes += Array(repeating: 0x3D, count: 4 - remainder) }
+        guard let data = Data(base64Encoded: Data(bytes)) else { return nil }
         return [UInt8](data)
     }
 }

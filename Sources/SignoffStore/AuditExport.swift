@@ -36,6 +36,23 @@ struct FolderSink: AuditExportSink {
     }
 }
 
+/// Remembers the subtree hashes it has read: consecutive entries' inclusion proofs share most of their nodes, so an
+/// export reads each from SQLite about once instead of once per entry. Bounded: forgets everything past 65,536 nodes.
+final class CachingNodeReader<Base: MerkleNodeReader>: MerkleNodeReader {
+    private let base: Base
+    private var cache: [MerkleNodeID: SHA256Digest] = [:]
+
+    init(_ base: Base) { self.base = base }
+
+    func hash(of node: MerkleNodeID) throws -> SHA256Digest {
+        if let hash = cache[node] { return hash }
+        let hash = try base.hash(of: node)
+        if cache.count >= 65_536 { cache.removeAll(keepingCapacity: true) }
+        cache[node] = hash
+        return hash
+    }
+}
+
 extension FileHandle {
     fileprivate func also(_ body: (FileHandle) throws -> Void) rethrows -> FileHandle {
         try body(self)
@@ -78,7 +95,7 @@ extension SignoffDatabase {
             var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
             var sink = FolderSink(directory: directory)
             try builder.start(to: &sink)
-            let proofs = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
+            let proofs = MerkleProofBuilder(reader: CachingNodeReader(SQLiteNodeReader(db: db)))
             let cursor = try Data.fetchCursor(db, sql: "SELECT entry FROM ledger_entry WHERE sequence < ? ORDER BY sequence", arguments: [Int64(size)])
             var seen: UInt64 = 0
             while let bytes = try cursor.next() {

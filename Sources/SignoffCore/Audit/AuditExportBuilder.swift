@@ -399,6 +399,11 @@ struct JSONLine {
 
     static func append(string: String, to out: inout [UInt8]) {
         out.append(0x22)
+        guard string.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+            out.append(contentsOf: string.utf8)
+            out.append(0x22)
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case 0x22: out += [0x5C, 0x22]
