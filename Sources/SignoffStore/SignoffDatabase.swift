@@ -46,9 +46,12 @@ public final class SignoffDatabase: Sendable {
         try await ledger.pool.read { db in
             let rows = try Row.fetchAll(
                 db,
+                // Four key ranges, each a search of the primary key (one WHERE with ORs made SQLite scan every row).
                 sql: """
-                    SELECT key, document FROM projection
-                    WHERE ((key < 'request/' OR key >= 'request0') AND (key < 'statement/' OR key >= 'statement0')) OR key = ?
+                    SELECT key, document FROM projection WHERE key < 'request/'
+                    UNION ALL SELECT key, document FROM projection WHERE key >= 'request0' AND key < 'statement/'
+                    UNION ALL SELECT key, document FROM projection WHERE key >= 'statement0'
+                    UNION ALL SELECT key, document FROM projection WHERE key = ?
                     """, arguments: ["request/" + request])
             let documents = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as String) })
             do {

@@ -232,8 +232,9 @@ struct StoryTests {
             var isDirectory: ObjCBool = false
             return FileManager.default.fileExists(atPath: s.path("audit/\($0)"), isDirectory: &isDirectory) && !isDirectory.boolValue
         }.sorted()
-        // checkpoint.txt, entries.jsonl, proofs.jsonl, keys.jsonl, envelopes.jsonl, decisions.csv, ledger-key.pub, SUMMARY.md, MANIFEST.json
-        #expect(files.count == 9)
+        // checkpoint.txt, entries.jsonl, proofs.jsonl, keys.jsonl, envelopes.jsonl, decisions.csv, ledger-key.pub, SUMMARY.md,
+        // requests.md, MANIFEST.json
+        #expect(files.count == 10)
         for file in files {
             let copy = "tampered-\(file.replacingOccurrences(of: "/", with: "_"))"
             try FileManager.default.copyItem(atPath: s.path("audit"), toPath: s.path(copy))

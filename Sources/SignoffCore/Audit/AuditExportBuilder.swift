@@ -59,6 +59,10 @@ public struct AuditExportBuilder {
     /// Per request in scope: a few numbers and its bundle, so that memory stays small per request (interned scopes
     /// and workflows; each decision goes to decisions.csv as it is read, not into memory).
     private var requestScope: [String: Int32] = [:]
+    /// Requests in scope that are closed (rejected, withdrawn, deployed with nothing left to do): their section is
+    /// already in requests.md and only their ID is kept, so memory follows the open requests, not the ledger.
+    private var closedRequests: Set<String> = []
+    private var closedListed = 0
     private var scopes: [(project: String, environment: String)] = []
     private var scopeIndex: [String: Int32] = [:]
     private var workflowIndex: [SHA256Digest: Int32] = [:]
@@ -124,6 +128,11 @@ public struct AuditExportBuilder {
         var invalid: Int32 = 0
         var retrospectiveDue: Int64?
         var retrospectiveDone = false
+
+        /// Nothing more can happen to it (the engine refuses commands on closed requests).
+        var isClosed: Bool {
+            state == "withdrawn" || state.hasPrefix("rejected at ") || (state == "deployed" && (retrospectiveDue == nil || retrospectiveDone))
+        }
     }
 
     public init(checkpoint: SignedCheckpoint, ledgerKey: NoteVerifierKey, filter: AuditExportFilter) {
@@ -154,7 +163,7 @@ public struct AuditExportBuilder {
             }
             requestScope[id] = scopeIndex[key]
         }
-        guard requestScope[id] != nil, entry.timeMilliseconds >= (filter.since ?? .min), entry.timeMilliseconds < (filter.until ?? .max) else {
+        guard requestScope[id] != nil || closedRequests.contains(id), entry.timeMilliseconds >= (filter.since ?? .min), entry.timeMilliseconds < (filter.until ?? .max) else {
             return nil
         }
         return Admitted(entry: entry, event: event)
@@ -277,6 +286,27 @@ public struct AuditExportBuilder {
         case .retrospectiveRecorded(let e): requests[e.request]?.retrospectiveDone = true
         default: break
         }
+        if let id = Self.requestID(of: event), let r = requests[id], r.isClosed {
+            try sink.append(Array(section(id, r).utf8), to: "requests.md")
+            requests[id] = nil
+            requestScope[id] = nil
+            closedRequests.insert(id)
+            closedListed += 1
+        }
+    }
+
+    /// A request's section of requests.md.
+    func section(_ id: String, _ r: RequestSummary) -> String {
+        let scope = scopes[Int(r.scope)]
+        var s = "## \(id): \(scope.project) → \(scope.environment), \(r.state)\n\n"
+        s += "Bundle \(r.bundle) `\(r.digest)` (revision \(r.revision))\n\n"
+        s += "- decisions: \(r.signed + r.unsigned + r.invalid) (\(r.signed) signed, \(r.unsigned) unsigned\(r.invalid > 0 ? ", \(r.invalid) with an INVALID SIGNATURE" : "")); each is a row of decisions.csv\n"
+        if let due = r.retrospectiveDue {
+            s += r.retrospectiveDone
+                ? "- retrospective review: done\n"
+                : "- **retrospective review: NOT DONE, due by \(Timestamps.rfc3339(due))\((lastTime ?? 0) > due ? " — OVERDUE" : "")**\n"
+        }
+        return s + "\n"
     }
 
     private mutating func addKey(principal: String, verifierKey: String, entry: LedgerEntry) {
@@ -300,6 +330,7 @@ public struct AuditExportBuilder {
     /// Starts the files every export has. Call once, before the first entry.
     public func start(to sink: inout some AuditExportSink) throws {
         for file in ["entries.jsonl", "proofs.jsonl", "keys.jsonl", "envelopes.jsonl"] { try sink.append([], to: file) }
+        try sink.append(Array("# Requests\n\nClosed requests in the order they closed, then open ones in request order.\n\n".utf8), to: "requests.md")
         try sink.append(Array(Self.csvHeader.utf8), to: "decisions.csv")
     }
 
@@ -324,7 +355,7 @@ public struct AuditExportBuilder {
         try sink.append([UInt8](data) + [0x0A], to: "MANIFEST.json")
     }
 
-    /// SUMMARY.md, written a few hundred requests at a time so that the text never sits whole in memory.
+    /// SUMMARY.md, and the sections of the requests still open at the end of requests.md.
     func writeSummary(to sink: inout some AuditExportSink) throws {
         var s = "# Signoff audit export\n\n"
         s += "- Ledger: `\(checkpoint.checkpoint.origin)`, key `\(ledgerKey.description)`\n"
@@ -340,25 +371,19 @@ public struct AuditExportBuilder {
         let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
         if !pending.isEmpty { s += "\n## Flagged: break-glass deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
         if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
-        s += "\n## Requests\n\n"
-        if order.isEmpty { s += "None in this export.\n" }
+        var open = ""
         for (index, id) in order.enumerated() {
-            if index % 256 == 0 {
-                try sink.append(Array(s.utf8), to: "SUMMARY.md")
-                s = ""
+            open += section(id, requests[id]!)
+            if index % 256 == 255 {
+                try sink.append(Array(open.utf8), to: "requests.md")
+                open = ""
             }
-            let r = requests[id]!
-            let scope = scopes[Int(r.scope)]
-            s += "### \(id): \(scope.project) → \(scope.environment), \(r.state)\n\n"
-            s += "Bundle \(r.bundle) `\(r.digest)` (revision \(r.revision))\n\n"
-            s += "- decisions: \(r.signed + r.unsigned + r.invalid) (\(r.signed) signed, \(r.unsigned) unsigned\(r.invalid > 0 ? ", \(r.invalid) with an INVALID SIGNATURE" : "")); each is a row of decisions.csv\n"
-            if let due = r.retrospectiveDue {
-                s += r.retrospectiveDone
-                    ? "- retrospective review: done\n"
-                    : "- **retrospective review: NOT DONE, due by \(Timestamps.rfc3339(due))\((lastTime ?? 0) > due ? " — OVERDUE" : "")**\n"
-            }
-            s += "\n"
         }
+        try sink.append(Array(open.utf8), to: "requests.md")
+        s += "\n## Requests\n\n"
+        s += closedListed + order.count == 0
+            ? "None in this export.\n\n"
+            : "\(closedListed + order.count) requests, \(closedListed) closed and \(order.count) open: one section each in requests.md.\n\n"
         s += "Verify offline with `signoff audit verify DIR --log-key LEDGER.pub`; the format is `schema/audit-export.md`.\n"
         try sink.append(Array(s.utf8), to: "SUMMARY.md")
     }

@@ -1,0 +1,62 @@
+import Foundation
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import Testing
+
+/// The export builder on the engine's own events: which requests requests.md lists, in what order, and the flags.
+@Suite("Audit export builder")
+struct ExportBuilderTests {
+    struct CollectingSink: AuditExportSink {
+        var files: [String: [UInt8]] = [:]
+        mutating func append(_ bytes: [UInt8], to path: String) throws { files[path, default: []] += bytes }
+        var digests: [String: SHA256Digest] { files.mapValues { SHA256Digest.hash($0) } }
+        func text(_ path: String) -> String { String(decoding: files[path] ?? [], as: UTF8.self) }
+    }
+
+    static func export(_ w: World) throws -> CollectingSink {
+        let key = Ed25519.SigningKey()
+        let entries = try w.log.enumerated().map { index, item in
+            try LedgerEntry(sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, actor: item.actor, payload: item.event.payload)
+        }
+        let checkpoint = try SignedCheckpoint(
+            signing: Checkpoint(origin: "test/ledger", size: UInt64(entries.count), rootHash: SHA256Digest.hash("root")), with: key)
+        var builder = AuditExportBuilder(
+            checkpoint: checkpoint, ledgerKey: try NoteVerifierKey(name: "test/ledger", publicKey: key.publicKey), filter: AuditExportFilter())
+        var sink = CollectingSink()
+        try builder.start(to: &sink)
+        for entry in entries { if let admitted = builder.admit(entry) { try builder.add(admitted, proof: [], to: &sink) } }
+        try builder.finish(to: &sink)
+        return sink
+    }
+
+    @Test("Closed requests are listed as they close, open ones after; a break-glass deployment without its review is flagged OVERDUE until it is done")
+    func requestsAndRetrospectives() throws {
+        var w = World()
+        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": ["deployers-churn"]]), approval: nil), as: "ada")
+        let hotfix = w.file(project: "hotfix")
+        w.approve(hotfix, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")
+        w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: "hotfix"), as: "dana")
+        let withdrawn = w.file(env: "qa")
+        w.ok(.withdraw(request: withdrawn, reason: "superseded"), as: "riley")
+        w.now += 25 * 3_600_000
+        w.ok(.createGroup(name: "late"), as: "ada")  // an entry after the review was due
+
+        var sink = try Self.export(w)
+        var requests = sink.text("requests.md")
+        let closedAt = try #require(requests.range(of: "## \(withdrawn): churn-model → qa, withdrawn"))
+        let openAt = try #require(requests.range(of: "## \(hotfix): hotfix → prod, deployed"))
+        #expect(closedAt.lowerBound < openAt.lowerBound, "closed requests first")
+        #expect(requests.contains("retrospective review: NOT DONE") && requests.contains("OVERDUE"))
+        #expect(sink.text("SUMMARY.md").contains("break-glass deployments without their retrospective review: \(hotfix)"))
+        #expect(sink.text("SUMMARY.md").contains("2 requests, 1 closed and 1 open"))
+
+        w.ok(.recordRetrospective(request: hotfix, comment: "reviewed the diff and the incident"), as: "casey")
+        sink = try Self.export(w)
+        requests = sink.text("requests.md")
+        #expect(requests.contains("retrospective review: done") && !requests.contains("OVERDUE"))
+        #expect(!sink.text("SUMMARY.md").contains("break-glass"))
+        #expect(sink.text("SUMMARY.md").contains("2 requests, 2 closed and 0 open"))
+        #expect(sink.text("decisions.csv").contains("prod is down, fix is one line"))
+    }
+}
