@@ -113,7 +113,7 @@ public struct LedgerVerifier: Sendable {
                 guard size == expected else {
                     throw LedgerVerificationFailure(
                         .checkpointUnexpected, checkpointSize: size,
-                        "a checkpoint at size \(size) is stored, but the ledger removes a checkpoint that is neither a multiple of \(interval) entries nor the newest once a newer one is signed (restored from an old copy?)")
+                        "a checkpoint at size \(size) is stored, but the ledger removes a checkpoint that is neither a multiple of \(interval) entries nor the newest once a newer one is signed (restored from an old copy? a ledger from before milestone checkpoints is brought to the kept set by `signoff checkpoint --sign`)")
                 }
                 expected += interval
             }

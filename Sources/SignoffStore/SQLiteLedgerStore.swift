@@ -218,7 +218,11 @@ public final class SQLiteLedgerStore: LedgerStore {
         guard let signingKey else { return }
         let size = head.frontier.size
         let last = try Self.latestCheckpoint(db)?.checkpoint
-        if let last, last.size >= size { return }  // nothing new to sign
+        if let last, last.size >= size {
+            // Nothing new to sign. Asked to sign anyway, bring a ledger from before milestones to the kept set.
+            if force { try keepMilestones(db, below: last.size, signingKey: signingKey) }
+            return
+        }
         if !force, let last {
             // Due when enough entries wait, or when the oldest entry no checkpoint covers has waited long enough.
             let policy = configuration.checkpointPolicy
@@ -235,19 +239,24 @@ public final class SQLiteLedgerStore: LedgerStore {
             try MerkleVerifier.verifyConsistency(
                 oldSize: last.size, newSize: size, proof: proof.map(\.bytes), oldRoot: last.rootHash.bytes, newRoot: root.bytes)
         }
-        // Milestones passed since the last one (the roots of earlier sizes come from the same stored tree), then the
-        // newest; a checkpoint that is neither a milestone nor the newest is removed (schema/ledger.md §4).
+        let signed = try SignedCheckpoint(signing: Checkpoint(origin: origin, size: size, rootHash: root), with: signingKey)
+        try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(size), signed.serialized])
+        try keepMilestones(db, below: size, signingKey: signingKey)
+    }
+
+    /// Below the newest checkpoint (at `size`), keeps exactly the milestones (schema/ledger.md §4): signs any that is
+    /// missing — the root of an earlier size comes from the same stored tree — and deletes every other checkpoint.
+    private func keepMilestones(_ db: Database, below size: UInt64, signingKey: Ed25519.SigningKey) throws {
         let every = configuration.checkpointPolicy.milestoneEvery
-        let lastMilestone = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT MAX(tree_size) FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0"), arguments: [Int64(every)]) ?? 0
+        let existing = Set(try Int64.fetchAll(
+            db.cachedStatement(sql: "SELECT tree_size FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0 AND tree_size < ?"),
+            arguments: [Int64(every), Int64(size)]))
         let builder = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
-        for milestone in stride(from: UInt64(lastMilestone) + every, to: size, by: Int(every)) {
+        for milestone in stride(from: every, to: size, by: Int(every)) where !existing.contains(Int64(milestone)) {
             let signed = try SignedCheckpoint(
                 signing: Checkpoint(origin: origin, size: milestone, rootHash: try builder.rootHash(size: milestone)), with: signingKey)
             try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(milestone), signed.serialized])
         }
-        let signed = try SignedCheckpoint(signing: Checkpoint(origin: origin, size: size, rootHash: root), with: signingKey)
-        try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(size), signed.serialized])
         try db.execute(
             sql: "DELETE FROM checkpoint WHERE tree_size < ? AND (tree_size % ? != 0 OR tree_size = 0)", arguments: [Int64(size), Int64(every)])
     }
@@ -336,6 +345,9 @@ public final class SQLiteLedgerStore: LedgerStore {
             do {
                 for row in try Row.fetchAll(db, sql: "SELECT tree_size, note FROM checkpoint ORDER BY tree_size") {
                     let size: Int64 = try row.checked(0, "checkpoint.tree_size")
+                    guard size >= 0 else {
+                        throw LedgerVerificationFailure(.checkpointMalformed, "a checkpoint row has the negative tree_size \(size)")
+                    }
                     checkpoints.append((UInt64(bitPattern: size), try row.checked(1, "checkpoint.note at tree_size \(size)")))
                 }
             } catch let error as LedgerVerificationFailure {

@@ -177,7 +177,7 @@ struct AuditCommand: AsyncParsableCommand {
                 if json {
                     print(JSONOutput.object([
                         "out": .string(out), "entries": .int(report.entries), "decisions": .int(report.decisions),
-                        "checkpoint_size": .int(Int(report.checkpointSize)), "files": .int(report.files),
+                        "checkpoint_size": .int(Int(clamping: report.checkpointSize)), "files": .int(report.files),
                     ]))
                 } else {
                     print("Exported \(report.entries) entries (\(report.decisions) decisions) against the checkpoint of \(report.checkpointSize) entries into \(out)")
@@ -222,7 +222,7 @@ struct AuditCommand: AsyncParsableCommand {
             if json {
                 print(JSONOutput.object([
                     "valid": .bool(report.failure == nil), "entries": .int(report.entries), "decisions": .int(report.decisions),
-                    "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(report.checkpointSize)), "files": .int(report.files),
+                    "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(clamping: report.checkpointSize)), "files": .int(report.files),
                     "failure": report.failure.map { .string($0) } ?? .null,
                 ]))
             } else if report.failure == nil {
@@ -251,14 +251,14 @@ struct AuditCommand: AsyncParsableCommand {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             if json {
                 var object: [String: JSONOutput] = [
-                    "valid": .bool(failure == nil), "entries": .int(Int(report.entries)), "checkpoints": .int(report.checkpoints),
-                    "subtree_hashes": .int(Int(report.storedNodes)), "root_hash": .string(report.rootHash.description),
+                    "valid": .bool(failure == nil), "entries": .int(Int(clamping: report.entries)), "checkpoints": .int(report.checkpoints),
+                    "subtree_hashes": .int(Int(clamping: report.storedNodes)), "root_hash": .string(report.rootHash.description),
                 ]
                 if let failure {
                     object["failure"] = .object([
                         "kind": .string(failure.kind.rawValue), "message": .string(failure.message),
-                        "sequence": failure.sequence.map { .int(Int($0)) } ?? .null,
-                        "checkpoint_size": failure.checkpointSize.map { .int(Int($0)) } ?? .null,
+                        "sequence": failure.sequence.map { .int(Int(clamping: $0)) } ?? .null,
+                        "checkpoint_size": failure.checkpointSize.map { .int(Int(clamping: $0)) } ?? .null,
                     ])
                 }
                 print(JSONOutput.object(object))

@@ -211,7 +211,9 @@ struct ReliabilityTests {
             let result = try s.signoff("audit", "verify", "--db", copy, "--json")
             let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
             let failure = object?["failure"] as? [String: Any]
-            let kind = failure?["kind"] as? String ?? (result.status == 0 ? "none" : "error")
+            // A trap is not a detection: exit 3 names a verification failure, exit 1 a file that cannot be opened as a ledger.
+            let crashed = result.stderr.contains("Fatal error") || ![0, 1, 3].contains(result.status)
+            let kind = crashed ? "CRASH" : failure?["kind"] as? String ?? (result.status == 0 ? "none" : "error")
             let message = (failure?["message"] as? String) ?? result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             return (result.status, kind, message)
         }
@@ -241,7 +243,7 @@ struct ReliabilityTests {
             let outcome = try verify()
             if outcome.status != 0 && !outcome.message.isEmpty {
                 detected.add(outcome.kind)
-                if outcome.kind == "error" { errors.insert(outcome.message.replacingOccurrences(of: copy, with: "DB")) }
+                if outcome.kind == "error" || outcome.kind == "CRASH" { errors.insert(outcome.message.replacingOccurrences(of: copy, with: "DB")) }
             } else {
                 undetected.append("\(change)")
             }
@@ -251,6 +253,7 @@ struct ReliabilityTests {
             }
         }
         #expect(undetected.isEmpty, "undetected changes: \(undetected)")
+        #expect(detected.counts["CRASH"] == nil, "audit verify --db crashed instead of reporting: \(errors.filter { $0.contains("Fatal") })")
         Reliability.report("tampering: database of \(counts.joined(separator: ", ")) rows; changes tried: \(byChange)")
         Reliability.report("tampering: \(detected.total)/\(tried) detected and named (\(detected)); undetected: \(undetected.count)")
         Reliability.report("tampering: refused before verifying (\"error\" above): \(errors.sorted().joined(separator: " | "))")

@@ -25,6 +25,12 @@ struct TimestampTests {
         }
     }
 
+    @Test("Extreme times do not trap: they show at the edge of years 0000–9999")
+    func extremes() {
+        #expect(Timestamps.rfc3339(.min) == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamps.rfc3339(.max) == "9999-12-31T23:59:59.999Z")
+    }
+
     @Test("Offsets, lowercase letters and fractions of any length are read as RFC 3339 says")
     func parsing() {
         let base = Timestamps.milliseconds(rfc3339: "2026-11-30T09:00:00Z")

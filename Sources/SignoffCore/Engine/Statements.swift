@@ -103,7 +103,9 @@ public struct AdminApproval: Hashable, Sendable, Codable {
 /// every use, which was a tenth of the engine's time per signed decision.
 public enum Timestamps {
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-30T09:00:00.000Z`.
+    /// Times outside years 0000–9999 (which no real entry has, but a crafted one may) are shown at that range's edge.
     public static func rfc3339(_ milliseconds: Int64) -> String {
+        let milliseconds = min(max(milliseconds, -62_167_219_200_000), 253_402_300_799_999)
         let days = milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
         let inDay = milliseconds - days * 86_400_000
         let (year, month, day) = civil(fromDays: days)
