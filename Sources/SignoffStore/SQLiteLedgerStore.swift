@@ -220,7 +220,7 @@ public final class SQLiteLedgerStore: LedgerStore {
         let last = try Self.latestCheckpoint(db)?.checkpoint
         if let last, last.size >= size {
             // Nothing new to sign. Asked to sign anyway, bring a ledger from before milestones to the kept set.
-            if force { try keepMilestones(db, below: last.size, signingKey: signingKey) }
+            if force { try keepMilestones(db, below: last.size, signingKey: signingKey, fillingGaps: true) }
             return
         }
         if !force, let last {
@@ -241,18 +241,31 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
         let signed = try SignedCheckpoint(signing: Checkpoint(origin: origin, size: size, rootHash: root), with: signingKey)
         try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(size), signed.serialized])
-        try keepMilestones(db, below: size, signingKey: signingKey)
+        try keepMilestones(db, below: size, signingKey: signingKey, fillingGaps: force)
     }
 
-    /// Below the newest checkpoint (at `size`), keeps exactly the milestones (schema/ledger.md §4): signs any that is
-    /// missing — the root of an earlier size comes from the same stored tree — and deletes every other checkpoint.
-    private func keepMilestones(_ db: Database, below size: UInt64, signingKey: Ed25519.SigningKey) throws {
+    /// Below the newest checkpoint (at `size`), keeps exactly the milestones (schema/ledger.md §4): signs the missing
+    /// ones — the root of an earlier size comes from the same stored tree — and deletes every other checkpoint.
+    /// Appends sign only the milestones passed since the last one; `fillingGaps` (asked-for signing) also fills any
+    /// gap below it, as in a ledger written before milestones.
+    private func keepMilestones(_ db: Database, below size: UInt64, signingKey: Ed25519.SigningKey, fillingGaps: Bool) throws {
         let every = configuration.checkpointPolicy.milestoneEvery
-        let existing = Set(try Int64.fetchAll(
-            db.cachedStatement(sql: "SELECT tree_size FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0 AND tree_size < ?"),
-            arguments: [Int64(every), Int64(size)]))
+        let existing: Set<Int64>
+        let first: UInt64
+        if fillingGaps {
+            existing = Set(try Int64.fetchAll(
+                db.cachedStatement(sql: "SELECT tree_size FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0 AND tree_size < ?"),
+                arguments: [Int64(every), Int64(size)]))
+            first = every
+        } else {
+            let last = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT MAX(tree_size) FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0 AND tree_size < ?"),
+                arguments: [Int64(every), Int64(size)]) ?? 0
+            existing = []
+            first = UInt64(last) + every
+        }
         let builder = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
-        for milestone in stride(from: every, to: size, by: Int(every)) where !existing.contains(Int64(milestone)) {
+        for milestone in stride(from: first, to: size, by: Int(every)) where !existing.contains(Int64(milestone)) {
             let signed = try SignedCheckpoint(
                 signing: Checkpoint(origin: origin, size: milestone, rootHash: try builder.rootHash(size: milestone)), with: signingKey)
             try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(milestone), signed.serialized])
