@@ -136,15 +136,14 @@ struct LargeLedgerBench {
 
     /// Runs `executable` in a new process, output discarded: wall time (the memory figure it reports includes this
     /// process's, see ``measuredMemory(_:_:)``).
-    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> Measured {
+    static func spawn(_ executable: String, _ arguments: [String]) -> Measured {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
+        let env = ProcessInfo.processInfo.environment
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in argv + envp { free(p) } }
         var pid: pid_t = 0

@@ -103,13 +103,14 @@ public struct LedgerVerifier: Sendable {
             parsed.append((stored.size, signed.checkpoint.rootHash))
         }
         if let interval = milestoneInterval, interval > 0, let newest = parsed.last?.size {
+            func missing(_ size: UInt64) -> LedgerVerificationFailure {
+                LedgerVerificationFailure(
+                    .checkpointMissing, checkpointSize: size,
+                    "the checkpoint at size \(size) is missing (the ledger keeps one every \(interval) entries, and the newest); once the rest verifies, the ledger key's holder can sign it again with `signoff checkpoint --sign`")
+            }
             var expected = interval
             for (size, _) in parsed.dropLast() {
-                if size > expected {
-                    throw LedgerVerificationFailure(
-                        .checkpointMissing, checkpointSize: expected,
-                        "the checkpoint at size \(expected) is missing (the ledger keeps one every \(interval) entries, and the newest)")
-                }
+                if size > expected { throw missing(expected) }
                 guard size == expected else {
                     throw LedgerVerificationFailure(
                         .checkpointUnexpected, checkpointSize: size,
@@ -117,11 +118,7 @@ public struct LedgerVerifier: Sendable {
                 }
                 expected += interval
             }
-            if expected < newest {
-                throw LedgerVerificationFailure(
-                    .checkpointMissing, checkpointSize: expected,
-                    "the checkpoint at size \(expected) is missing (the ledger keeps one every \(interval) entries, and the newest)")
-            }
+            if expected < newest { throw missing(expected) }
         }
         pendingCheckpoints = parsed
         // A checkpoint of size 0 (the empty tree) is checked at once.

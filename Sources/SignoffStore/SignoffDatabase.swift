@@ -53,12 +53,17 @@ public final class SignoffDatabase: Sendable {
                     UNION ALL SELECT key, document FROM projection WHERE key >= 'statement0'
                     UNION ALL SELECT key, document FROM projection WHERE key = ?
                     """, arguments: ["request/" + request])
-            let documents = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as String) })
-            do {
-                return try SignoffState(documents: documents)
-            } catch {
-                throw LedgerError(.storage, "the stored projection cannot be read (\(error)); run `signoff audit verify --db`")
-            }
+            return try Self.state(fromProjection: rows)
+        }
+    }
+
+    /// The state the projection rows (`key`, `document`) describe.
+    private static func state(fromProjection rows: [Row]) throws -> SignoffState {
+        let documents = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as String) })
+        do {
+            return try SignoffState(documents: documents)
+        } catch {
+            throw LedgerError(.storage, "the stored projection cannot be read (\(error)); run `signoff audit verify --db`")
         }
     }
 
@@ -126,12 +131,7 @@ public final class SignoffDatabase: Sendable {
     private func loadState(_ db: Database) throws -> SignoffState {
         let head = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
         if let cached = cache.withLock({ $0.last { $0.chain == head } }) { return cached.state }
-        let documents = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, document FROM projection").map { ($0[0] as String, $0[1] as String) })
-        do {
-            return try SignoffState(documents: documents)
-        } catch {
-            throw LedgerError(.storage, "the stored projection cannot be read (\(error)); run `signoff audit verify --db`")
-        }
+        return try Self.state(fromProjection: Row.fetchAll(db, sql: "SELECT key, document FROM projection"))
     }
 
     // MARK: Verification
