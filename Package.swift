@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "SignoffCrypto", targets: ["SignoffCrypto"]),
         .library(name: "SignoffLedger", targets: ["SignoffLedger"]),
         .library(name: "SignoffCore", targets: ["SignoffCore"]),
+        .library(name: "SignoffAudit", targets: ["SignoffAudit"]),
+        .library(name: "SignoffService", targets: ["SignoffService"]),
+        .library(name: "SignoffAPI", targets: ["SignoffAPI"]),
         .library(name: "SignoffStore", targets: ["SignoffStore"]),
     ],
     dependencies: [
@@ -49,12 +52,33 @@ let package = Package(
             dependencies: ["SignoffCrypto", "SignoffLedger", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // The offline export verifier: no database, no network (an auditor's tool links only this and below).
+        .target(
+            name: "SignoffAudit",
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The engine over storage protocols; backends conform (SQLite in SignoffStore, PostgreSQL next).
+        .target(
+            name: "SignoffService",
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore", "SignoffAudit"],
+            swiftSettings: swiftSettings
+        ),
+        // The wire contract: request and response types the server and the CLI's client share.
+        .target(
+            name: "SignoffAPI",
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The only module that imports GRDB.
         .target(
             name: "SignoffStore",
             dependencies: [
                 "SignoffCrypto",
                 "SignoffLedger",
                 "SignoffCore",
+                "SignoffAudit",
+                "SignoffService",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -62,7 +86,7 @@ let package = Package(
         .target(
             name: "SignoffServer",
             dependencies: [
-                "SignoffCore", "SignoffCrypto", "SignoffLedger", "SignoffStore",
+                "SignoffCore", "SignoffCrypto", "SignoffLedger", "SignoffAudit", "SignoffService", "SignoffAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,6 +106,9 @@ let package = Package(
                 "SignoffCore",
                 "SignoffCrypto",
                 "SignoffLedger",
+                "SignoffAudit",
+                "SignoffService",
+                "SignoffAPI",
                 "SignoffStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -90,7 +117,9 @@ let package = Package(
         .executableTarget(
             name: "signoff-bench",
             dependencies: [
-                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffCore", "SignoffServer",
+                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffCore", "SignoffServer", "SignoffService", "SignoffAudit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The raw-SQLite baseline the ledger's figures are compared with.
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,18 +144,21 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffCoreTests",
-            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffTestSupport"],
+            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffAudit", "SignoffTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SignoffStoreTests",
-            dependencies: ["SignoffStore", "SignoffCore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SignoffStore", "SignoffService", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SignoffServerTests",
             dependencies: [
-                "SignoffServer", "SignoffStore", "SignoffCore", "SignoffCrypto", "SignoffTestSupport",
+                "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffCore", "SignoffCrypto", "SignoffTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -135,7 +167,8 @@ let package = Package(
         .testTarget(
             name: "SignoffCLITests",
             dependencies: [
-                "SignoffCrypto", "SignoffCore", "SignoffLedger", "SignoffStore", "SignoffTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "SignoffCrypto", "SignoffCore", "SignoffLedger", "SignoffStore", "SignoffService", "SignoffAudit", "SignoffTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -7,6 +7,7 @@ import Logging
 import SignoffCore
 import SignoffCrypto
 import SignoffServer
+import SignoffService
 import SignoffStore
 
 /// `signoff-bench --http`: signed decisions per second through the HTTP API (16 concurrent clients), the same
@@ -33,7 +34,7 @@ struct HTTPBench {
         """
 
     struct World {
-        let database: SignoffDatabase
+        let database: SignoffService
         let keys: [String: Ed25519.SigningKey]
         let work: [(actor: String, command: Command)]
     }
@@ -41,7 +42,7 @@ struct HTTPBench {
     /// A fresh database with `requests` requests, each to be approved by two of `approvers` people (signed).
     func world(_ name: String) async throws -> World {
         let ledger = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("\(name).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
-        let database = SignoffDatabase(ledger: ledger)
+        let database = SignoffService(storage: SQLiteStorage.storage(ledger))
         var keys: [String: Ed25519.SigningKey] = [:]
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
@@ -111,7 +112,7 @@ struct HTTPBench {
         configuration.port = Int.random(in: 30_000..<50_000)
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let app = buildApplication(database: w.database, configuration: configuration, logger: logger)
+        let app = buildApplication(service: w.database, configuration: configuration, logger: logger)
         let task = Task { try await app.runService() }
         let url = URL(string: "http://127.0.0.1:\(configuration.port)")!
         for _ in 0..<100 {
@@ -127,7 +128,7 @@ struct HTTPBench {
         let w = try await world("http-\(UUID().uuidString)")
         let (url, task) = try await serve(w)
         defer { task.cancel() }
-        let auth = AuthStore(ledger: w.database.ledger)
+        let auth = Authenticator(store: w.database.auth, clock: { w.database.now })
         var tokens: [String: String] = [:]
         for i in 0..<approvers { tokens["approver\(i)"] = try await auth.issueToken(for: "approver\(i)", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token }
         let bodies: [(String, String, Data)] = w.work.map { item in
@@ -238,7 +239,7 @@ struct HTTPBench {
         let w = try await world("latency-\(UUID().uuidString)")
         let (url, task) = try await serve(w)
         defer { task.cancel() }
-        let token = try await AuthStore(ledger: w.database.ledger).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
+        let token = try await Authenticator(store: w.database.auth, clock: { w.database.now }).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
         let digest = SHA256Digest.hash("bundle").description
         for (label, path) in [("gate", "/v1/requests/REQ-1/gate?environment=prod&digest=\(digest)"), ("status", "/v1/requests/REQ-1")] {
             let l = await latency(of: path, url: url, token: token, rate: 1000, seconds: 5)

@@ -5,7 +5,8 @@ import Glibc
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
-@_spi(Bench) import SignoffStore
+import SignoffStore
+@_spi(Bench) import SignoffService
 
 /// A real Signoff database of about `entries` entries — requests filed, approved by two signed decisions each and
 /// deployed, every command decided by the engine — then the release `signoff` binary run on it as a user would,
@@ -25,7 +26,7 @@ struct LargeLedgerBench {
         let requests: Int
     }
 
-    /// Builds the database: the world through `SignoffDatabase.execute`, then requests through the engine on an
+    /// Builds the database: the world through `SignoffService.execute`, then requests through the engine on an
     /// in-memory state, appended in chunks with the projection (`appendDecided`).
     func build() async throws -> Built {
         let path = directory.appendingPathComponent("signoff-large.sqlite").path
@@ -34,7 +35,7 @@ struct LargeLedgerBench {
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 100_000, everySeconds: 3600)
         let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: ledgerKey, configuration: configuration)
         try KeyFiles.writeVerifierKey(store.verifierKey, path: path + ".ledger-key.pub")
-        let database = SignoffDatabase(ledger: store)
+        let database = SignoffService(storage: SQLiteStorage.storage(store))
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
         }

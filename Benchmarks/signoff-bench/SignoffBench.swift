@@ -1,5 +1,7 @@
+import ArgumentParser
 import Foundation
 import GRDB
+import SignoffService
 import SignoffCrypto
 import SignoffLedger
 import SignoffStore
@@ -8,7 +10,16 @@ import SignoffStore
 /// group-committed durable appends vs raw SQLite inserts of same-size rows at the same durability;
 /// full verification vs raw SHA-256 of the same bytes; inclusion and consistency proof latency.
 @main
-struct SignoffBench {
+struct SignoffBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signoff-bench",
+        abstract: "Signoff's figures beside raw SQLite, raw SHA-256 and raw libsodium, measured in the same run.",
+        discussion: """
+            Default: appends, ledger verification and proofs at --entries, proofs at --proof-entries (0 skips), signed decisions \
+            in-process, and a --large-entries Signoff database (0 skips) exported, verified and gated by the release `signoff` \
+            beside this binary, each in a new process.
+            """)
+
     struct Options {
         var entries = 1_000_000
         var appendCount = 20_000
@@ -25,40 +36,35 @@ struct SignoffBench {
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
     }
 
-    static func main() async throws {
+    @Option(help: "Ledger entries for verification and proofs.") var entries = 1_000_000
+    @Option(help: "Appends measured.") var appends = 20_000
+    @Option(help: "Concurrent clients.") var clients = 64
+    @Option(help: "Runs of each figure (the median is reported).") var runs = 5
+    @Option(help: "Entries of the proof-latency ledger (0 skips).") var proofEntries = 10_000_000
+    @Option(help: "Entries of the engine-built Signoff database (0 skips).") var largeEntries = 1_000_000
+    @Option(help: "Runs of the large-database figures (default min(runs, 3)).") var largeRuns: Int?
+    @Option(help: "Where the databases go (default: a temporary folder).") var dir: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Keep the databases in --dir.") var keep = false
+    @Flag(help: "Skip appends, verification and proofs at --entries.") var skipLedger = false
+    @Flag(help: "Signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s.") var http = false
+    @Flag(name: .customLong("decisions"), help: "Signed decisions in-process only.") var decisionsOnly = false
+
+    func run() async throws {
         var options = Options()
-        var arguments = CommandLine.arguments.dropFirst().makeIterator()
-        while let argument = arguments.next() {
-            switch argument {
-            case "--entries": options.entries = Int(arguments.next() ?? "") ?? options.entries
-            case "--appends": options.appendCount = Int(arguments.next() ?? "") ?? options.appendCount
-            case "--clients": options.clients = Int(arguments.next() ?? "") ?? options.clients
-            case "--runs": options.runs = Int(arguments.next() ?? "") ?? options.runs
-            case "--dir": options.directory = URL(fileURLWithPath: arguments.next() ?? ".")
-            case "--json": options.json = true
-            case "--keep": options.keep = true
-            case "--skip-ledger": options.skipLedger = true
-            case "--large-runs": options.largeRuns = Int(arguments.next() ?? "")
-            case "--http": options.http = true
-            case "--decisions": options.decisionsOnly = true
-            case "--proof-entries": options.proofEntries = Int(arguments.next() ?? "") ?? options.proofEntries
-            case "--large-entries": options.largeEntries = Int(arguments.next() ?? "") ?? options.largeEntries
-            case "--help", "-h":
-                print("usage: signoff-bench [--entries N (1000000)] [--appends N (20000)] [--clients N (64)] [--runs N (5)] [--proof-entries N (10000000)]")
-                print("                     [--large-entries N (1000000)] [--dir DIR] [--json] [--http | --decisions]")
-                print("  default: appends, ledger verification and proofs at --entries, proofs at --proof-entries (0 skips), signed decisions")
-                print("           in-process, and a --large-entries Signoff database (0 skips) exported, verified and gated by the release")
-                print("           `signoff` beside this binary, each in a new process")
-                print("  --http: signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s")
-                print("  --decisions: signed decisions in-process only")
-                print("  --skip-ledger: skip appends, verification and proofs at --entries; --large-runs N (default min(runs, 3))")
-                print("  --keep: keep the databases in --dir")
-                return
-            default:
-                FileHandle.standardError.write(Data("signoff-bench: unknown argument \(argument); see --help\n".utf8))
-                exit(64)
-            }
-        }
+        options.entries = entries
+        options.appendCount = appends
+        options.clients = clients
+        options.runs = runs
+        options.proofEntries = proofEntries
+        options.largeEntries = largeEntries
+        options.largeRuns = largeRuns
+        if let dir { options.directory = URL(fileURLWithPath: dir) }
+        options.json = json
+        options.keep = keep
+        options.skipLedger = skipLedger
+        options.http = http
+        options.decisionsOnly = decisionsOnly
         try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
         defer { if !options.keep { try? FileManager.default.removeItem(at: options.directory) } }
         var bench = Bench(options: options)

@@ -1,44 +1,61 @@
 public import Hummingbird
 public import Logging
-public import SignoffStore
+public import SignoffService
 public import Prometheus
 import SignoffCore
 import SignoffLedger
 import ServiceLifecycle
 
-/// The router of `signoff serve`, for tests (`app.test(.router)`) and for ``buildApplication(database:configuration:logger:)``.
+/// The router of `signoff serve`, for tests (`app.test(.router)`) and for ``buildApplication(service:configuration:metrics:logger:)``.
+/// Routes come grouped by topic, one `RouteCollection` each: authentication, administration, requests, audit.
 public func buildRouter(
-    database: SignoffDatabase, configuration: ServerConfiguration = .init(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    service: SignoffService, configuration: ServerConfiguration = .init(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) -> Router<SignoffRequestContext> {
     let router = Router(context: SignoffRequestContext.self)
     router.add(middleware: AccessLog(metrics: ServerMetrics(registry: metrics)))
     router.add(middleware: ProblemMiddleware())
-    let auth = AuthStore(ledger: database.ledger)
+    let auth = Authenticator(store: service.auth, clock: { service.now })
+    let handlers = Handlers(service: service, auth: auth, configuration: configuration)
+    router.get("/healthz") { _, _ in ["status": "ok"] }
+    router.get("/readyz") { _, _ -> [String: String] in
+        _ = try await service.ledger.size()
+        return ["status": "ready"]
+    }
+    router.get("/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.yaml)))
+    }
     // Metrics need a token like everything else (a scraper uses a service token).
     router.group("/metrics").add(middleware: BearerAuthentication(auth: auth)).get { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
     }
-    API(database: database, auth: auth, configuration: configuration).addRoutes(to: router)
+    let authentication = AuthController(handlers: handlers)
+    router.addRoutes(authentication.publicRoutes, atPath: "/v1")
+    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth))
+    v1.addRoutes(authentication.routes)
+    v1.addRoutes(AdministrationController(handlers: handlers).routes)
+    v1.addRoutes(RequestsController(handlers: handlers).routes)
+    v1.addRoutes(AuditController(handlers: handlers).routes)
+    router.addRoutes(v1, atPath: "/v1")
     return router
 }
 
 /// The HTTP server over one database. Graceful shutdown on SIGTERM/SIGINT comes from `runService()`: the HTTP
 /// server stops accepting, in-flight requests finish, and the checkpoint service signs what was appended.
 public func buildApplication(
-    database: SignoffDatabase, configuration: ServerConfiguration = .init(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
+    service: SignoffService, configuration: ServerConfiguration = .init(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
 ) -> some ApplicationProtocol {
     var app = Application(
-        router: buildRouter(database: database, configuration: configuration, metrics: metrics),
+        router: buildRouter(service: service, configuration: configuration, metrics: metrics),
         server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff"),
         logger: logger)
-    app.addServices(CheckpointService(ledger: database.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger))
+    app.addServices(CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger))
     return app
 }
 
 /// Signs a checkpoint every interval while entries are waiting, and once more on shutdown.
 struct CheckpointService: Service {
-    let ledger: SQLiteLedgerStore
+    let ledger: any LedgerStore
     let intervalSeconds: Int64
     let logger: Logger
 

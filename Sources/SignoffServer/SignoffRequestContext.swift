@@ -1,6 +1,6 @@
 public import Hummingbird
 import Foundation
-public import SignoffStore
+public import SignoffService
 
 /// The request context: who is calling, once the bearer token has been checked.
 public struct SignoffRequestContext: RequestContext {

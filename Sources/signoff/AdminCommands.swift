@@ -3,13 +3,13 @@ import Foundation
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
-import SignoffStore
+import SignoffAPI
 
 /// Shared options of every command that changes the database.
 struct WriteOptions: ParsableArguments {
-    @OptionGroup var ledger: LedgerOptions
-    @OptionGroup var remote: RemoteOptions
-    @OptionGroup var actor: ActorOptions
+    @OptionGroup var target: ClientOptions
+    var actor: ActorOptions { target.actor }
+    func client() throws -> any SignoffClient { try target.client() }
     @Flag(help: "Print JSON instead of text.")
     var json = false
 }
@@ -17,13 +17,13 @@ struct WriteOptions: ParsableArguments {
 /// Runs a command as the acting user and reports its entries; with `signing`, signs the administrative change it
 /// makes (for the commands that can need an administrator's signature).
 func runRecorded(_ make: (DSSEEnvelope?) -> Command, options: WriteOptions, signing: SigningOptions?, done: String) async throws {
-    let session = try Session.open(options.ledger, remote: options.remote)
+    let client = try options.client()
     let actor = try options.actor.name
     var approval: DSSEEnvelope?
     if let signing, let key = try signing.signingKey(), let change = make(nil).adminChange {
-        approval = AdminApproval(change: change, time: session.now).signed(with: key)
+        approval = AdminApproval(change: change, time: client.now).signed(with: key)
     }
-    report(try await session.run(make(approval), as: actor), json: options.json, text: done)
+    report(try await client.run(make(approval), as: actor), json: options.json, text: done)
 }
 
 func readPublicKey(_ path: String) throws -> NoteVerifierKey {
@@ -164,20 +164,10 @@ struct WorkflowCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let digest: String, source: String
-                if let remote = try read.remoteSession() {
-                    let object = try await remote.call("GET", "/v1/workflows/\(RemoteSession.path(name))")
-                    digest = object["digest"] as? String ?? ""
-                    source = object["source"] as? String ?? ""
-                } else {
-                    let state = try await SignoffDatabase(ledger: try read.ledger.openForReading()).state()
-                    guard let d = state.currentWorkflows[name], let applied = state.workflows[d] else {
-                        throw CLIError.badInput("no workflow \(name) is applied (applied: \(state.currentWorkflows.keys.sorted().joined(separator: ", ")))")
-                    }
-                    (digest, source) = (d.description, applied.source)
-                }
+                let workflow = try await read.client.client().workflow(name)
+                let (digest, source) = (workflow.digest, workflow.source)
                 if read.json {
-                    print(JSONOutput.object(["name": .string(name), "digest": .string(digest), "source": .string(source)]))
+                    printJSON(workflow)
                 } else {
                     print("# workflow \(name), \(digest)")
                     print(source, terminator: source.hasSuffix("\n") ? "" : "\n")

@@ -49,6 +49,10 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         let cli = error.cliError
         printError(cli.message)
         throw ExitCode(cli.exitCode)
+    } catch let error as LedgerVerificationFailure {
+        // A database whose metadata or contents fail a check is a verification failure, named.
+        printError("verification FAILED (\(error.kind.rawValue)): \(error.message)")
+        throw ExitCode(ExitStatus.verificationFailed)
     } catch let error as ExitCode {
         throw error
     } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SignoffCrypto
 import SignoffLedger
+import SignoffService
 import SignoffStore
 
 /// The ledger database and its key: `--db` (or `SIGNOFF_DB`), the sealed ledger key beside it, and its passphrase.
@@ -31,18 +32,23 @@ struct LedgerOptions: ParsableArguments {
         PassphraseSource(file: ledgerPassphraseFile, environmentVariable: "SIGNOFF_LEDGER_PASSPHRASE", fileOptionName: "--ledger-passphrase-file")
     }
 
-    /// Opens the ledger with its signing key, so that checkpoints can be signed.
-    func openForWriting() throws -> SQLiteLedgerStore {
+    /// Opens the storage with the ledger's signing key, so that checkpoints can be signed.
+    func openForWriting() throws -> SignoffStorage {
         let path = try databasePath
         let keyPath = try ledgerKeyPath
         let secret = try passphrase.read(purpose: "ledger key \(keyPath)", confirm: false)
         let opened = try KeyFiles.openSealedKey(path: keyPath, passphrase: secret)
-        return try SQLiteLedgerStore.open(path: path, signingKey: opened.signingKey)
+        return try SQLiteStorage.open(path: path, signingKey: opened.signingKey)
     }
 
-    /// Opens the ledger to read and verify; no key needed.
-    func openForReading() throws -> SQLiteLedgerStore {
-        try SQLiteLedgerStore.open(path: try databasePath)
+    /// Opens the storage to read, append and verify; no key needed, no checkpoint signed.
+    func openForReading() throws -> SignoffStorage {
+        try SQLiteStorage.open(path: try databasePath)
+    }
+
+    /// Creates a new database for a ledger named `origin`.
+    func create(origin: String, signingKey: Ed25519.SigningKey) throws -> SignoffStorage {
+        try SQLiteStorage.create(path: try databasePath, origin: origin, signingKey: signingKey)
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import SignoffAPI
 import SignoffCrypto
 
 /// Where a remote session's token lives: `--token-file`, `SIGNOFF_TOKEN_FILE`, or `~/.config/signoff/token`.
@@ -14,32 +15,6 @@ struct TokenFileOptions: ParsableArguments {
         if let tokenFile { return tokenFile }
         if let env = ProcessInfo.processInfo.environment["SIGNOFF_TOKEN_FILE"], !env.isEmpty { return env }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/signoff/token").path
-    }
-}
-
-/// A small JSON-over-HTTP client for the API.
-struct RemoteClient {
-    let server: URL
-
-    /// Sends a request; the status and the raw body.
-    func send(_ method: String, _ path: String, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, data: Data) {
-        guard let url = URL(string: path, relativeTo: server) else { throw CLIError.badInput("bad server URL \(server)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
-        let (data, response): (Data, URLResponse)
-        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription); is `signoff serve` running there?")
-        }
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
-    }
-
-    /// Sends a request; the status and the JSON object of the body (empty when it is not one).
-    func call(_ method: String, _ path: String, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, object: [String: Any]) {
-        let (status, data) = try await send(method, path, token: token, body: body)
-        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 }
 
@@ -61,26 +36,28 @@ struct LoginCommand: AsyncParsableCommand {
             }
             let user = try actor.name
             guard signing.key != nil, let key = try signing.signingKey() else { throw CLIError.badInput("login needs your key: --key YOUR.key") }
-            let client = RemoteClient(server: url)
-            let challenge = try await client.call("POST", "/v1/auth/challenge", body: ["user": user])
-            guard challenge.status == 200, let message = challenge.object["message"] as? String, let nonce = challenge.object["challenge"] as? String else {
-                throw CLIError.failure("the server refused the challenge (\(challenge.status)): \(challenge.object["detail"] ?? "")")
+            let transport = HTTPTransport(server: url)
+            let asked = try await transport.send("POST", "/v1/auth/challenge", body: ChallengeRequest(user: user))
+            guard asked.status == 200, let challenge = try? WireCoding.decode(ChallengeResponse.self, from: asked.data) else {
+                throw HTTPTransport.failure(status: asked.status, data: asked.data)
             }
-            let signature = Base64.encode(key.signature(for: Array(message.utf8)))
-            let issued = try await client.call("POST", "/v1/auth/token", body: ["user": user, "challenge": nonce, "signature": signature])
-            guard issued.status == 200, let token = issued.object["token"] as? String else {
-                throw CLIError(message: "login refused (\(issued.status)): \(issued.object["detail"] ?? "")", exitCode: ExitStatus.refused)
+            let signature = Base64.encode(key.signature(for: Array(challenge.message.utf8)))
+            let answer = try await transport.send("POST", "/v1/auth/token", body: TokenRequest(user: user, challenge: challenge.challenge, signature: signature))
+            guard answer.status == 200, let issued = try? WireCoding.decode(TokenResponse.self, from: answer.data) else {
+                let problem = try? WireCoding.decode(HTTPTransport.Problem.self, from: answer.data)
+                throw CLIError(message: "login refused (\(answer.status)): \(problem?.detail ?? "")", exitCode: ExitStatus.refused)
             }
             let path = tokenFile.path
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             try? FileManager.default.removeItem(atPath: path)
-            let record: [String: Any] = ["server": server, "user": user, "token": token, "expires_at": issued.object["expires_at"] ?? ""]
-            try KeyFiles.createExclusive(path: path, bytes: [UInt8](try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])), mode: 0o600)
+            let record = TokenFile(server: TokenFile.origin(of: url), user: user, token: issued.token, expires_at: issued.expires_at)
+            try KeyFiles.createExclusive(path: path, bytes: [UInt8](try WireCoding.encode(record)), mode: 0o600)
             if json {
-                print(JSONOutput.object(["user": .string(user), "token_id": .string(issued.object["token_id"] as? String ?? ""), "token_file": .string(path)]))
+                struct LoggedIn: Encodable { let user, token_id, token_file, expires_at: String }
+                printJSON(LoggedIn(user: user, token_id: issued.token_id, token_file: path, expires_at: issued.expires_at))
             } else {
-                print("Logged in to \(server) as \(user) (token \(issued.object["token_id"] as? String ?? ""), expires \(issued.object["expires_at"] as? String ?? "")); token kept in \(path)")
+                print("Logged in to \(server) as \(user) (token \(issued.token_id), expires \(issued.expires_at)); token kept in \(path)")
             }
         }
     }

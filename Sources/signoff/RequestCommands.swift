@@ -3,7 +3,7 @@ import Foundation
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
-import SignoffStore
+import SignoffAPI
 
 struct RequestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "request", abstract: "File deployment requests.", subcommands: [Create.self])
@@ -21,14 +21,18 @@ struct RequestCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let digest = try bundleDigest(digest: digest, file: file)
-                let session = try Session.open(options.ledger, remote: options.remote)
-                let recorded = try await session.run(
+                let recorded = try await options.client().run(
                     .fileRequest(project: project, environment: env, bundle: bundle, digest: digest, description: description), as: try options.actor.name)
                 guard let id = recorded.request, let filed = recorded.entries.first else {
                     throw CLIError.failure("the request was recorded but its id could not be read back")
                 }
                 if options.json {
-                    print(JSONOutput.object(["request": .string(id), "digest": .string(digest.description), "sequence": .int(Int(filed.sequence))]))
+                    struct Filed: Encodable {
+                        let request: String
+                        let digest: String
+                        let sequence: UInt64
+                    }
+                    printJSON(Filed(request: id, digest: digest.description, sequence: filed.sequence))
                 } else {
                     print(id)
                 }
@@ -52,10 +56,10 @@ struct EvidenceCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let digest = try bundleDigest(digest: digest, file: file)
-                let session = try Session.open(options.ledger, remote: options.remote)
-                let entries = try await session.run(.attachEvidence(request: request, kind: kind, status: status, digest: digest), as: try options.actor.name)
+                let client = try options.client()
+                let entries = try await client.run(.attachEvidence(request: request, kind: kind, status: status, digest: digest), as: try options.actor.name)
                 // Automation's tokens may attach evidence without being allowed to read the request back.
-                let stage = (try? await session.request(request).stage).map { "; it is at \($0)" } ?? ""
+                let stage = (try? await client.request(request).stage).map { "; it is at \($0)" } ?? ""
                 report(entries, json: options.json, text: "Attached \(kind) (\(status)) to \(request)\(stage)")
             }
         }
@@ -66,22 +70,22 @@ struct EvidenceCommand: AsyncParsableCommand {
 func decide(
     _ request: String, stage: String, decision: DecisionKind, comment: String, reviewedDigest: String?, signing: SigningOptions, options: WriteOptions
 ) async throws {
-    let session = try Session.open(options.ledger, remote: options.remote)
+    let client = try options.client()
     let actor = try options.actor.name
     var envelope: DSSEEnvelope?
     if let key = try signing.signingKey() {
-        var current = try await session.request(request)
+        var binding = try await client.request(request).binding
         // Sign the digest the approver reviewed: if the bundle changed since, the engine refuses the approval.
         if let reviewedDigest {
-            do { current.digest = try SHA256Digest(parsing: reviewedDigest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
+            do { binding.digest = try SHA256Digest(parsing: reviewedDigest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
         }
-        envelope = DecisionStatement(request: current, stage: stage, decision: decision, approver: actor, comment: comment, time: session.now)
+        envelope = DecisionStatement(binding: binding, stage: stage, decision: decision, approver: actor, comment: comment, time: client.now)
             .signed(with: key)
     }
-    let entries = try await session.run(.decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope), as: actor)
-    let now = try await session.request(request)
+    let entries = try await client.run(.decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope), as: actor)
+    let now = try await client.request(request)
     let verb = decision == .approve ? "Approved" : "Rejected"
-    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(envelope == nil ? "" : " (signed)"); it is \(now.status == .active ? "at \(now.stage)" : now.status.rawValue)")
+    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(envelope == nil ? "" : " (signed)"); it is \(now.status == "active" ? "at \(now.stage)" : now.status)")
 }
 
 struct ApproveCommand: AsyncParsableCommand {
@@ -137,9 +141,9 @@ struct ReviseCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let digest = try bundleDigest(digest: digest, file: file)
-            let session = try Session.open(options.ledger, remote: options.remote)
-            let entries = try await session.run(.revise(request: request, bundle: bundle, digest: digest), as: try options.actor.name)
-            let now = try await session.request(request)
+            let client = try options.client()
+            let entries = try await client.run(.revise(request: request, bundle: bundle, digest: digest), as: try options.actor.name)
+            let now = try await client.request(request)
             report(entries, json: options.json, text: "\(request) is now revision \(now.revision) (\(digest)), back at \(now.stage)")
         }
     }
@@ -176,32 +180,12 @@ struct RetrospectiveCommand: AsyncParsableCommand {
     }
 }
 
-/// Read-only commands: a database and JSON or text.
+/// Read-only commands: a database or a server, and JSON or text.
 struct ReadOptions: ParsableArguments {
-    @OptionGroup var ledger: LedgerOptions
-    @OptionGroup var remote: RemoteOptions
-    @OptionGroup var actor: ActorOptions
+    @OptionGroup var client: ClientOptions
     @Flag(help: "Print JSON instead of text.") var json = false
 
-    /// The remote session when `--server` is given, else nil. With `--as`, the login must be that user's.
-    func remoteSession() throws -> RemoteSession? { try remote.session(actor: actor) }
-
-    func state() async throws -> (SignoffState, Int64) {
-        let database = SignoffDatabase(ledger: try ledger.openForReading())
-        return (try await database.state(), database.now)
-    }
-
-    /// The state as far as `request` is concerned (not every other request): fast on a large ledger.
-    func state(focusedOn request: String) async throws -> (SignoffState, Int64) {
-        let database = SignoffDatabase(ledger: try ledger.openForReading())
-        return (try await database.state(focusedOn: request), database.now)
-    }
-}
-
-func encodeJSON(_ value: some Encodable) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-    return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    var actor: ActorOptions { client.actor }
 }
 
 struct StatusCommand: AsyncParsableCommand {
@@ -211,24 +195,17 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let r: DeploymentRequest
-            if let remote = try read.remoteSession() {
-                r = try await remote.request(request)
-            } else {
-                let (state, _) = try await read.state(focusedOn: request)
-                guard let found = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
-                r = found
-            }
-            if read.json { print(encodeJSON(r)); return }
-            print("\(r.id)  \(r.project) → \(r.environment)  \(r.status == .active ? r.stage : r.status.rawValue)")
+            let r = try await read.client.client().request(request)
+            if read.json { printJSON(r); return }
+            print("\(r.request)  \(r.project) → \(r.environment)  \(r.status == "active" ? r.stage : r.status)")
             print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
-            print("  requester: \(r.requester), filed \(formatTime(r.filedAt))")
-            print("  workflow:  \(r.workflowDigest)")
-            for e in r.currentEvidence { print("  evidence:  \(e.kind) \(e.status) by \(e.attachedBy) at \(formatTime(e.at)) (\(e.digest))") }
+            print("  requester: \(r.requester), filed \(r.filed_at)")
+            print("  workflow:  \(r.workflow_digest)")
+            for e in r.currentEvidence { print("  evidence:  \(e.kind) \(e.status) by \(e.actor) at \(e.at) (\(e.digest))") }
             for d in r.currentDecisions {
-                print("  decision:  \(d.stage): \(d.decision.rawValue) by \(d.by) at \(formatTime(d.at))\(d.isSigned ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
+                print("  decision:  \(d.stage): \(d.decision) by \(d.actor) at \(d.at)\(d.signed ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
             }
-            for d in r.deployments { print("  deployed:  \(d.outcome.rawValue) by \(d.by) at \(formatTime(d.at))\(d.note.isEmpty ? "" : " — \(d.note)")") }
+            for d in r.deployments { print("  deployed:  \(d.outcome) by \(d.actor) at \(d.at)\(d.note.isEmpty ? "" : " — \(d.note)")") }
         }
     }
 }
@@ -240,24 +217,17 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let e: Explanation
-            if let remote = try read.remoteSession() {
-                e = try await remote.explain(request)
-            } else {
-                let (state, now) = try await read.state(focusedOn: request)
-                guard let found = Engine.explain(request, state: state, now: now) else { throw CLIError.badInput("no request \(request)") }
-                e = found
-            }
-            if read.json { print(encodeJSON(e)); return }
-            print("\(e.request) (\(e.workflow), revision \(e.revision), \(e.digest)): \(e.status == .active ? "at \(e.stage)" : e.status.rawValue)")
+            let e = try await read.client.client().explain(request)
+            if read.json { printJSON(e); return }
+            print("\(e.request) (\(e.workflow), revision \(e.revision), \(e.digest)): \(e.status == "active" ? "at \(e.stage)" : e.status)")
             for gate in e.gates {
-                print("  → \(gate.stage): \(gate.isSatisfied ? "ready" : "waiting")")
+                print("  → \(gate.stage): \(gate.satisfied ? "ready" : "waiting")")
                 for c in gate.conditions {
-                    print("      [\(c.met ? "x" : " ")] \(c.rule): \(c.detail)" + (c.whoCanSupply.isEmpty ? "" : " — can supply: \(c.whoCanSupply.joined(separator: ", "))"))
+                    print("      [\(c.met ? "x" : " ")] \(c.rule): \(c.detail)" + (c.who_can_supply.isEmpty ? "" : " — can supply: \(c.who_can_supply.joined(separator: ", "))"))
                 }
             }
             if let r = e.retrospective {
-                print("  retrospective: " + (r.done ? "done" : r.overdue ? "OVERDUE since \(formatTime(r.due))" : "due by \(formatTime(r.due))"))
+                print("  retrospective: " + (r.done ? "done" : r.overdue ? "OVERDUE since \(r.due)" : "due by \(r.due)"))
             }
         }
     }
@@ -272,39 +242,11 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let me = waitingForMe ? try read.actor.name : nil
-            struct Row { let id, project, environment, stage, status, bundle, digest: String }
-            var rows: [Row] = []
-            if let remote = try read.remoteSession() {
-                var query: [String] = []
-                if let project { query.append("project=\(RemoteSession.path(project))") }
-                if let state { query.append("state=\(RemoteSession.path(state))") }
-                let object = try await remote.call("GET", "/v1/requests" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
-                for r in object["requests"] as? [[String: Any]] ?? [] {
-                    let id = r["request"] as? String ?? ""
-                    if let me, try await !(remote.explain(id).gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me) } ?? false) { continue }
-                    rows.append(Row(id: id, project: r["project"] as? String ?? "", environment: r["environment"] as? String ?? "", stage: r["stage"] as? String ?? "",
-                        status: r["status"] as? String ?? "", bundle: r["bundle"] as? String ?? "", digest: r["digest"] as? String ?? ""))
-                }
-            } else {
-                let (s, now) = try await read.state()
-                rows = s.requests.values.filter { r in
-                    (project == nil || r.project == project) && (state == nil || r.status.rawValue == state || (r.status == .active && r.stage == state))
-                        && (me == nil || (Engine.explain(r.id, state: s, now: now)?.gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me!) } ?? false))
-                }.sorted { (Int($0.id.dropFirst(4)) ?? 0) < (Int($1.id.dropFirst(4)) ?? 0) }.map {
-                    Row(id: $0.id, project: $0.project, environment: $0.environment, stage: $0.stage, status: $0.status.rawValue, bundle: $0.bundle,
-                        digest: $0.digest.description)
-                }
-            }
-            if read.json {
-                print(JSONOutput.array(rows.map {
-                    .object(["request": .string($0.id), "project": .string($0.project), "environment": .string($0.environment),
-                        "stage": .string($0.stage), "status": .string($0.status), "digest": .string($0.digest)])
-                }))
-                return
-            }
+            let query = RequestQuery(project: project, state: state, waitingFor: waitingForMe ? try read.actor.name : nil)
+            let rows = try await read.client.client().requests(query)
+            if read.json { printJSON(rows); return }
             if rows.isEmpty { print("no requests") }
-            for r in rows { print("\(r.id)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(r.bundle)") }
+            for r in rows { print("\(r.request)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(r.bundle)") }
         }
     }
 }
@@ -323,28 +265,16 @@ struct GateCommand: AsyncParsableCommand {
         try await reportingErrors {
             let digest: SHA256Digest
             do { digest = try SHA256Digest(parsing: self.digest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
-            let reasons: [Refusal]
-            if let remote = try read.remoteSession() {
-                let object = try await remote.call(
-                    "GET", "/v1/requests/\(RemoteSession.path(request))/gate?environment=\(RemoteSession.path(env))&digest=\(RemoteSession.path(digest.description))")
-                reasons = (object["reasons"] as? [[String: Any]] ?? []).map { Refusal($0["rule"] as? String ?? "", $0["message"] as? String ?? "") }
-            } else {
-                let (state, now) = try await read.state(focusedOn: request)
-                guard let r = state.requests[request] else { throw CLIError.badInput("no request \(request)") }
-                reasons = Engine.deployRefusals(r, environment: env, digest: digest, state: state, actor: nil, now: now)
-            }
+            let gate = try await read.client.client().gate(request, environment: env, digest: digest)
             if read.json {
-                print(JSONOutput.object([
-                    "allowed": .bool(reasons.isEmpty), "request": .string(request), "environment": .string(env), "digest": .string(digest.description),
-                    "reasons": .array(reasons.map { .object(["rule": .string($0.rule), "message": .string($0.message)]) }),
-                ]))
-            } else if reasons.isEmpty {
+                printJSON(gate)
+            } else if gate.allowed {
                 print("ALLOWED: \(request) may deploy \(digest) to \(env) now")
             } else {
                 print("DENIED: \(request) may not deploy \(digest) to \(env) now:")
-                for reason in reasons { print("  - \(reason.rule): \(reason.message)") }
+                for reason in gate.reasons { print("  - \(reason.rule): \(reason.message)") }
             }
-            if !reasons.isEmpty { throw ExitCode(ExitStatus.refused) }
+            if !gate.allowed { throw ExitCode(ExitStatus.refused) }
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SignoffServer
-import SignoffStore
+import SignoffService
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,11 +25,11 @@ struct ServeCommand: AsyncParsableCommand {
             guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError.badInput("--log-level \(logLevel) is not a log level") }
             var logger = Logger(label: "signoff")
             logger.logLevel = level
-            let store = try ledger.openForWriting()
+            let storage = try ledger.openForWriting()
             var configuration = ServerConfiguration()
             configuration.host = host
             configuration.port = port
-            let app = buildApplication(database: SignoffDatabase(ledger: store), configuration: configuration, logger: logger)
+            let app = buildApplication(service: SignoffService(storage: storage), configuration: configuration, logger: logger)
             try await app.runService()
         }
     }

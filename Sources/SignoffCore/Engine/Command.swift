@@ -2,6 +2,8 @@ public import SignoffCrypto
 
 /// What someone asks the engine to do. The actor and the time come with it, from authentication and the clock.
 public enum Command: Hashable, Sendable {
+    /// The first entry of a new ledger: its origin and public key. Refused once the ledger has any entry.
+    case initializeLedger(origin: String, ledgerKey: NoteVerifierKey)
     /// The first administrator of a new database; refused once anyone exists.
     case bootstrapAdministrator(name: String, key: NoteVerifierKey)
     case addUser(name: String, administrator: Bool, key: NoteVerifierKey?)
@@ -41,14 +43,17 @@ extension Command {
 
 /// Why the engine said no: the rule that failed and a sentence for a person, saying what to do next.
 public struct Refusal: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A stable identifier of the rule, e.g. `separation.requester`, `signature.required`, `gate.window`.
-    public let rule: String
+    /// The rule that refused, from the catalogue (``RefusalRule/all``).
+    public let code: RefusalRule
     public let message: String
 
-    public init(_ rule: String, _ message: String) {
-        self.rule = rule
+    public init(_ code: RefusalRule, _ message: String) {
+        self.code = code
         self.message = message
     }
+
+    /// The rule's stable name, e.g. `separation.requester`, `signature.required`, `gate.window`.
+    public var rule: String { code.name }
 
     public var description: String { "refused (\(rule)): \(message)" }
 }

@@ -16,7 +16,7 @@ public enum Engine {
         } catch let refusal as Refusal {
             return .failure(refusal)
         } catch {
-            return .failure(Refusal("internal", "unexpected error: \(error)"))
+            return .failure(Refusal(.internalError, "unexpected error: \(error)"))
         }
     }
 
@@ -25,19 +25,19 @@ public enum Engine {
 
     static func validName(_ name: String, what: String) throws {
         guard name.range(of: namePattern, options: .regularExpression) != nil else {
-            throw Refusal("input.name", "\(what) \"\(name.prefix(80))\" must be 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw Refusal(.inputName, "\(what) \"\(name.prefix(80))\" must be 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
     }
 
     static func requireAdministrator(_ state: SignoffState, _ actor: String) throws {
         guard state.principals[actor]?.isAdministrator == true else {
-            throw Refusal("admin.required", "only an administrator may do this; \(actor) is not one")
+            throw Refusal(.adminRequired, "only an administrator may do this; \(actor) is not one")
         }
     }
 
     static func requireActive(_ state: SignoffState, _ id: String) throws -> DeploymentRequest {
-        guard let request = state.requests[id] else { throw Refusal("request.unknown", "no request \(id); `signoff list` shows the requests") }
-        guard request.status == .active else { throw Refusal("request.closed", "request \(id) is \(request.status.rawValue); nothing more can happen to it") }
+        guard let request = state.requests[id] else { throw Refusal(.requestUnknown, "no request \(id); `signoff list` shows the requests") }
+        guard request.status == .active else { throw Refusal(.requestClosed, "request \(id) is \(request.status.rawValue); nothing more can happen to it") }
         return request
     }
 
@@ -48,13 +48,13 @@ public enum Engine {
 
     static func validText(_ text: String, what: String) throws {
         guard text.utf8.count <= maximumTextBytes else {
-            throw Refusal("input.text", "\(what) is \(text.utf8.count) bytes; at most \(maximumTextBytes)")
+            throw Refusal(.inputText, "\(what) is \(text.utf8.count) bytes; at most \(maximumTextBytes)")
         }
         if let bad = text.unicodeScalars.first(where: { scalar in
             (scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t")
                 || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
         }) {
-            throw Refusal("input.text", "\(what) contains the control character U+\(String(format: "%04X", bad.value)); only printable text, newlines and tabs are accepted")
+            throw Refusal(.inputText, "\(what) contains the control character U+\(String(format: "%04X", bad.value)); only printable text, newlines and tabs are accepted")
         }
     }
 
@@ -78,28 +78,35 @@ public enum Engine {
     static func events(for command: Command, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try validTexts(command)
         switch command {
+        case .initializeLedger(let origin, let ledgerKey):
+            guard state.ledger == nil, state.principals.isEmpty else {
+                throw Refusal(.adminBootstrap, "this ledger is already initialised")
+            }
+            guard ledgerKey.name == origin else { throw Refusal(.inputName, "the ledger key's name must be the origin \(origin)") }
+            return [.ledgerInitialized(.init(origin: origin, ledgerKey: ledgerKey.description))]
+
         case .bootstrapAdministrator(let name, let key):
-            guard state.principals.isEmpty else { throw Refusal("admin.bootstrap", "this database already has users; an administrator adds the next ones") }
+            guard state.principals.isEmpty else { throw Refusal(.adminBootstrap, "this database already has users; an administrator adds the next ones") }
             try validName(name, what: "a user name")
             return [.principalAdded(.init(name: name, kind: .user, administrator: true, verifierKey: key.description))]
 
         case .addUser(let name, let administrator, let key):
             try requireAdministrator(state, actor)
             try validName(name, what: "a user name")
-            guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) already exists") }
+            guard state.principals[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
             if let key { try requireUnusedKey(state, key) }
             return [.principalAdded(.init(name: name, kind: .user, administrator: administrator, verifierKey: key?.description))]
 
         case .addServiceAccount(let name, let key):
             try requireAdministrator(state, actor)
             try validName(name, what: "a service account name")
-            guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) already exists") }
+            guard state.principals[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
             if let key { try requireUnusedKey(state, key) }
             return [.principalAdded(.init(name: name, kind: .serviceAccount, administrator: false, verifierKey: key?.description))]
 
         case .enrollKey(let principal, let key, let approval):
             try requireAdministrator(state, actor)
-            guard state.principals[principal] != nil else { throw Refusal("input.unknown", "no user or service account \(principal)") }
+            guard state.principals[principal] != nil else { throw Refusal(.inputUnknown, "no user or service account \(principal)") }
             try requireUnusedKey(state, key)
             let sensitive = state.groups.values.filter { $0.members.contains(principal) }.map(\.name).filter { regulatedProjects(relyingOn: $0, state).count > 0 }
             if let group = sensitive.first {
@@ -109,26 +116,26 @@ public enum Engine {
 
         case .revokeKey(let principal, let fingerprint):
             guard actor == principal || state.principals[actor]?.isAdministrator == true else {
-                throw Refusal("admin.required", "only an administrator or the key's owner may revoke a key")
+                throw Refusal(.adminRequired, "only an administrator or the key's owner may revoke a key")
             }
-            guard let owner = state.principals[principal] else { throw Refusal("input.unknown", "no user or service account \(principal)") }
+            guard let owner = state.principals[principal] else { throw Refusal(.inputUnknown, "no user or service account \(principal)") }
             guard owner.keys.contains(where: { $0.fingerprint == fingerprint && $0.revokedAt == nil }) else {
-                throw Refusal("key.unknown", "\(principal) has no unrevoked key with fingerprint \(fingerprint)")
+                throw Refusal(.keyUnknown, "\(principal) has no unrevoked key with fingerprint \(fingerprint)")
             }
             return [.keyRevoked(.init(principal: principal, fingerprint: fingerprint))]
 
         case .createGroup(let name):
             try requireAdministrator(state, actor)
             try validName(name, what: "a group name")
-            guard state.groups[name] == nil else { throw Refusal("input.duplicate", "group \(name) already exists") }
-            guard state.principals[name] == nil else { throw Refusal("input.duplicate", "\(name) is already a user or service account name") }
+            guard state.groups[name] == nil else { throw Refusal(.inputDuplicate, "group \(name) already exists") }
+            guard state.principals[name] == nil else { throw Refusal(.inputDuplicate, "\(name) is already a user or service account name") }
             return [.groupCreated(.init(name: name))]
 
         case .addMember(let group, let member, let approval):
             try requireAdministrator(state, actor)
-            guard let existing = state.groups[group] else { throw Refusal("input.unknown", "no group \(group); create it with `signoff group add \(group)`") }
-            guard state.principals[member] != nil else { throw Refusal("input.unknown", "no user or service account \(member)") }
-            guard !existing.members.contains(member) else { throw Refusal("input.duplicate", "\(member) is already in \(group)") }
+            guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, "no group \(group); create it with `signoff group add \(group)`") }
+            guard state.principals[member] != nil else { throw Refusal(.inputUnknown, "no user or service account \(member)") }
+            guard !existing.members.contains(member) else { throw Refusal(.inputDuplicate, "\(member) is already in \(group)") }
             let projects = regulatedProjects(relyingOn: group, state)
             if !projects.isEmpty {
                 try requireAdminApproval(approval, for: command, reason: "regulated project \(projects[0]) relies on \(group)", state: state, actor: actor, now: now)
@@ -138,34 +145,33 @@ public enum Engine {
         case .applyWorkflow(let source, let file):
             try requireAdministrator(state, actor)
             let applied: AppliedWorkflow
-            do { applied = try AppliedWorkflow(source: source, file: file) } catch { throw Refusal("workflow.invalid", error.description) }
+            do { applied = try AppliedWorkflow(source: source, file: file) } catch { throw Refusal(.workflowInvalid, error.description) }
             for reference in applied.workflow.groupReferences where reference.value != "deployers" && state.groups[reference.value] == nil {
-                throw Refusal(
-                    "workflow.invalid",
+                throw Refusal(.workflowInvalid,
                     WorkflowError(file: file, at: reference.location, "unknown group \"\(reference.value)\"; create it first with `signoff group add`").description)
             }
             if state.currentWorkflows[applied.workflow.name] == applied.digest {
-                throw Refusal("input.duplicate", "workflow \(applied.workflow.name) is already applied with these exact bytes (\(applied.digest))")
+                throw Refusal(.inputDuplicate, "workflow \(applied.workflow.name) is already applied with these exact bytes (\(applied.digest))")
             }
             return [.workflowApplied(.init(name: applied.workflow.name, digest: applied.digest, source: source))]
 
         case .createProject(let spec, let approval):
             try requireAdministrator(state, actor)
             try validName(spec.key, what: "a project key")
-            guard state.projects[spec.key] == nil else { throw Refusal("input.duplicate", "project \(spec.key) already exists") }
-            guard !spec.environments.isEmpty else { throw Refusal("project.invalid", "a project needs at least one environment, e.g. --env prod=regulated") }
+            guard state.projects[spec.key] == nil else { throw Refusal(.inputDuplicate, "project \(spec.key) already exists") }
+            guard !spec.environments.isEmpty else { throw Refusal(.projectInvalid, "a project needs at least one environment, e.g. --env prod=regulated") }
             for (environment, workflow) in spec.environments {
                 try validName(environment, what: "an environment name")
                 guard state.currentWorkflows[workflow] != nil else {
-                    throw Refusal("project.invalid", "environment \(environment) names workflow \(workflow), which is not applied; run `signoff workflow apply`")
+                    throw Refusal(.projectInvalid, "environment \(environment) names workflow \(workflow), which is not applied; run `signoff workflow apply`")
                 }
             }
-            guard !spec.requesters.isEmpty else { throw Refusal("project.invalid", "a project needs at least one requesters group") }
+            guard !spec.requesters.isEmpty else { throw Refusal(.projectInvalid, "a project needs at least one requesters group") }
             for group in spec.requesters + spec.deployers.values.flatMap({ $0 }) where state.groups[group] == nil {
-                throw Refusal("project.invalid", "no group \(group); create it with `signoff group add \(group)`")
+                throw Refusal(.projectInvalid, "no group \(group); create it with `signoff group add \(group)`")
             }
             for environment in spec.deployers.keys where spec.environments[environment] == nil {
-                throw Refusal("project.invalid", "deployers are given for \(environment), which is not one of the project's environments")
+                throw Refusal(.projectInvalid, "deployers are given for \(environment), which is not one of the project's environments")
             }
             if spec.regulated {
                 try requireAdminApproval(approval, for: command, reason: "\(spec.key) is regulated", state: state, actor: actor, now: now)
@@ -173,17 +179,17 @@ public enum Engine {
             return [.projectCreated(.init(project: spec, approval: approval))]
 
         case .fileRequest(let projectKey, let environment, let bundle, let digest, let description):
-            guard let project = state.projects[projectKey] else { throw Refusal("input.unknown", "no project \(projectKey)") }
+            guard let project = state.projects[projectKey] else { throw Refusal(.inputUnknown, "no project \(projectKey)") }
             guard let workflowName = project.environments[environment] else {
-                throw Refusal("project.environment", "project \(projectKey) has no environment \(environment) (it has \(project.environments.keys.sorted().joined(separator: ", ")))")
+                throw Refusal(.projectEnvironment, "project \(projectKey) has no environment \(environment) (it has \(project.environments.keys.sorted().joined(separator: ", ")))")
             }
             guard state.matches(actor, any: project.requesters) else {
-                throw Refusal("project.requesters", "\(actor) may not file requests for \(projectKey): only members of \(project.requesters.joined(separator: ", "))")
+                throw Refusal(.projectRequesters, "\(actor) may not file requests for \(projectKey): only members of \(project.requesters.joined(separator: ", "))")
             }
             guard !bundle.isEmpty, bundle.utf8.count <= 255, !bundle.contains("/") else {
-                throw Refusal("input.bundle", "a bundle name is 1–255 bytes without '/' (e.g. churn-model-v12.zip)")
+                throw Refusal(.inputBundle, "a bundle name is 1–255 bytes without '/' (e.g. churn-model-v12.zip)")
             }
-            guard let workflowDigest = state.currentWorkflows[workflowName] else { throw Refusal("project.invalid", "workflow \(workflowName) is not applied") }
+            guard let workflowDigest = state.currentWorkflows[workflowName] else { throw Refusal(.projectInvalid, "workflow \(workflowName) is not applied") }
             let id = "REQ-\(state.requestCounter + 1)"
             return [.requestFiled(.init(
                 id: id, project: projectKey, environment: environment, bundle: bundle, digest: digest, description: description,
@@ -194,11 +200,11 @@ public enum Engine {
             let workflow = try workflowOf(request, state)
             let requirements = workflow.stages.flatMap(\.gate.evidence).filter { $0.kind == kind }
             guard !requirements.isEmpty else {
-                throw Refusal("evidence.kind", "the \(workflow.name) workflow asks for no evidence of kind \(kind)")
+                throw Refusal(.evidenceKind, "the \(workflow.name) workflow asks for no evidence of kind \(kind)")
             }
             guard requirements.contains(where: { state.matches(actor, any: $0.attachedBy.map(\.value)) }) else {
                 let allowed = Set(requirements.flatMap { $0.attachedBy.map(\.value) }).sorted()
-                throw Refusal("evidence.attached-by", "\(actor) may not attach \(kind) evidence; only \(allowed.joined(separator: ", "))")
+                throw Refusal(.evidenceAttachedBy, "\(actor) may not attach \(kind) evidence; only \(allowed.joined(separator: ", "))")
             }
             return try advancing(request.id, after: [.evidenceAttached(.init(request: id, kind: kind, status: status, digest: digest, revision: request.revision))],
                 state: state, actor: actor, now: now)
@@ -208,29 +214,29 @@ public enum Engine {
             let workflow = try workflowOf(request, state)
             let project = state.projects[request.project]
             guard let stageIndex = workflow.index(of: stageName) else {
-                throw Refusal("decision.stage", "the \(workflow.name) workflow has no stage \(stageName) (stages: \(workflow.stages.map(\.name).joined(separator: ", ")))")
+                throw Refusal(.decisionStage, "the \(workflow.name) workflow has no stage \(stageName) (stages: \(workflow.stages.map(\.name).joined(separator: ", ")))")
             }
             let stage = workflow.stages[stageIndex]
             let current = workflow.index(of: request.stage) ?? 0
             guard stageIndex == current + 1 else {
                 let next = current + 1 < workflow.stages.count ? workflow.stages[current + 1].name : "none"
-                throw Refusal("decision.stage", "request \(id) is at \(request.stage); decisions now are for \(next), not \(stageName)")
+                throw Refusal(.decisionStage, "request \(id) is at \(request.stage); decisions now are for \(next), not \(stageName)")
             }
             guard !stage.gate.approvals.isEmpty else {
-                throw Refusal("decision.stage", "stage \(stageName) is not entered by approvals; it needs \(stage.gate.isAction ? "an action by its actors" : "evidence")")
+                throw Refusal(.decisionStage, "stage \(stageName) is not entered by approvals; it needs \(stage.gate.isAction ? "an action by its actors" : "evidence")")
             }
             if !workflow.requesterMayDecide && actor == request.requester {
-                throw Refusal("separation.requester", "\(actor) filed \(id) and may not decide on it (separation of duties)")
+                throw Refusal(.separationRequester, "\(actor) filed \(id) and may not decide on it (separation of duties)")
             }
             let earlier = Set(stage.gate.notDecidersOf.map(\.value))
             if let previous = request.currentDecisions.first(where: { $0.by == actor && earlier.contains($0.stage) }) {
-                throw Refusal("separation.earlier-stage", "\(actor) decided \(previous.stage) on \(id) and may not also decide \(stageName) (separation of duties)")
+                throw Refusal(.separationEarlierStage, "\(actor) decided \(previous.stage) on \(id) and may not also decide \(stageName) (separation of duties)")
             }
             guard stage.gate.approvals.contains(where: { state.isMember(actor, of: $0.group.value) }) else {
-                throw Refusal("decision.group", "\(actor) is not in \(stage.gate.approvals.map(\.group.value).joined(separator: " or ")), who decide \(stageName)")
+                throw Refusal(.decisionGroup, "\(actor) is not in \(stage.gate.approvals.map(\.group.value).joined(separator: " or ")), who decide \(stageName)")
             }
             if stage.gate.reasonRequired && comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                throw Refusal("decision.reason", "stage \(stageName) requires a reason for every decision (--comment or --reason)")
+                throw Refusal(.decisionReason, "stage \(stageName) requires a reason for every decision (--comment or --reason)")
             }
             let signatureRequired = stage.gate.signaturesRequired || project?.regulated == true
             var fingerprint: String?
@@ -239,15 +245,14 @@ public enum Engine {
                 (fingerprint, statementDigest) = try verifyDecision(
                     envelope, request: request, stage: stageName, decision: decision, comment: comment, state: state, actor: actor, now: now)
             } else if signatureRequired {
-                throw Refusal(
-                    "signature.required",
+                throw Refusal(.signatureRequired,
                     project?.regulated == true
                         ? "project \(request.project) is regulated: every decision must be signed with the approver's key (--key)"
                         : "stage \(stageName) requires signed decisions (--key)")
             }
             // After the signature checks, so that a replayed statement is named as a replay.
             if request.currentDecisions.contains(where: { $0.by == actor && $0.stage == stageName }) {
-                throw Refusal("decision.duplicate", "\(actor) has already decided \(stageName) on \(id) for this revision")
+                throw Refusal(.decisionDuplicate, "\(actor) has already decided \(stageName) on \(id) for this revision")
             }
             let recorded = Event.decisionRecorded(.init(
                 request: id, stage: stageName, decision: decision, comment: comment, revision: request.revision, bundleDigest: request.digest,
@@ -260,15 +265,15 @@ public enum Engine {
         case .revise(let id, let bundle, let digest):
             let request = try requireActive(state, id)
             guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
-                throw Refusal("request.owner", "only the requester (\(request.requester)) or an administrator may revise \(id)")
+                throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may revise \(id)")
             }
-            guard digest != request.digest else { throw Refusal("input.digest", "\(id) already has bundle digest \(digest)") }
+            guard digest != request.digest else { throw Refusal(.inputDigest, "\(id) already has bundle digest \(digest)") }
             return [.requestRevised(.init(request: id, bundle: bundle ?? request.bundle, digest: digest, revision: request.revision + 1))]
 
         case .withdraw(let id, let reason):
             let request = try requireActive(state, id)
             guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
-                throw Refusal("request.owner", "only the requester (\(request.requester)) or an administrator may withdraw \(id)")
+                throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may withdraw \(id)")
             }
             return [.requestWithdrawn(.init(request: id, reason: reason))]
 
@@ -279,20 +284,20 @@ public enum Engine {
             return [.deploymentRecorded(.init(request: id, outcome: outcome, note: note, revision: request.revision))]
 
         case .recordRetrospective(let id, let comment):
-            guard let request = state.requests[id] else { throw Refusal("request.unknown", "no request \(id)") }
+            guard let request = state.requests[id] else { throw Refusal(.requestUnknown, "no request \(id)") }
             let workflow = try workflowOf(request, state)
             guard let retrospective = workflow.retrospective, let due = request.retrospectiveDue else {
-                throw Refusal("retrospective.none", "request \(id) needs no retrospective review")
+                throw Refusal(.retrospectiveNone, "request \(id) needs no retrospective review")
             }
-            guard !request.retrospectiveDone else { throw Refusal("retrospective.done", "the retrospective of \(id) is already recorded") }
+            guard !request.retrospectiveDone else { throw Refusal(.retrospectiveDone, "the retrospective of \(id) is already recorded") }
             guard state.isMember(actor, of: retrospective.group.value) else {
-                throw Refusal("retrospective.group", "only members of \(retrospective.group.value) may record the retrospective")
+                throw Refusal(.retrospectiveGroup, "only members of \(retrospective.group.value) may record the retrospective")
             }
             guard actor != request.requester, !request.deployments.contains(where: { $0.by == actor }) else {
-                throw Refusal("separation.retrospective", "the retrospective must be done by someone other than the requester and the deployer")
+                throw Refusal(.separationRetrospective, "the retrospective must be done by someone other than the requester and the deployer")
             }
             guard !comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw Refusal("retrospective.reason", "a retrospective needs a comment saying what was reviewed")
+                throw Refusal(.retrospectiveReason, "a retrospective needs a comment saying what was reviewed")
             }
             return [.retrospectiveRecorded(.init(request: id, comment: comment, overdue: now > due))]
         }
@@ -300,7 +305,7 @@ public enum Engine {
 
     static func workflowOf(_ request: DeploymentRequest, _ state: SignoffState) throws -> Workflow {
         guard let workflow = state.workflow(for: request)?.workflow else {
-            throw Refusal("internal", "request \(request.id) pins workflow \(request.workflowDigest), which is not in the database")
+            throw Refusal(.internalError, "request \(request.id) pins workflow \(request.workflowDigest), which is not in the database")
         }
         return workflow
     }
@@ -308,7 +313,7 @@ public enum Engine {
     static func requireUnusedKey(_ state: SignoffState, _ key: NoteVerifierKey) throws {
         let fingerprint = key.publicKey.fingerprint
         if let owner = state.principals.values.first(where: { $0.keys.contains { $0.fingerprint == fingerprint } }) {
-            throw Refusal("key.duplicate", "this key is already enrolled for \(owner.name); every person needs their own key")
+            throw Refusal(.keyDuplicate, "this key is already enrolled for \(owner.name); every person needs their own key")
         }
     }
 
@@ -337,33 +342,33 @@ public enum Engine {
     ) -> [Refusal] {
         var reasons: [Refusal] = []
         guard request.status == .active else {
-            return [Refusal("request.closed", "request \(request.id) is \(request.status.rawValue)")]
+            return [Refusal(.requestClosed, "request \(request.id) is \(request.status.rawValue)")]
         }
         if environment != request.environment {
-            reasons.append(Refusal("gate.environment", "request \(request.id) is for \(request.environment), not \(environment)"))
+            reasons.append(Refusal(.gateEnvironment, "request \(request.id) is for \(request.environment), not \(environment)"))
         }
         if digest != request.digest {
-            reasons.append(Refusal("gate.digest", "request \(request.id) approves bundle \(request.digest), not \(digest)"))
+            reasons.append(Refusal(.gateDigest, "request \(request.id) approves bundle \(request.digest), not \(digest)"))
         }
         guard let workflow = state.workflow(for: request)?.workflow else {
-            return reasons + [Refusal("internal", "the workflow of \(request.id) is missing")]
+            return reasons + [Refusal(.internalError, "the workflow of \(request.id) is missing")]
         }
         let last = workflow.stages[workflow.stages.count - 1]
         let beforeLast = workflow.stages[workflow.stages.count - 2]
         if request.stage != beforeLast.name {
-            reasons.append(Refusal("gate.stage", "request \(request.id) is at \(request.stage); it must reach \(beforeLast.name) before \(last.name)"))
+            reasons.append(Refusal(.gateStage, "request \(request.id) is at \(request.stage); it must reach \(beforeLast.name) before \(last.name)"))
         }
         // Approvals must still hold now: an expired approval no longer lets the bundle through.
         for stage in workflow.stages.dropFirst() where !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil {
             guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
             let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
             for condition in status.conditions where condition.rule == "approvals" && !condition.met {
-                reasons.append(Refusal("gate.expired", "the approvals of \(stage.name) have expired: \(condition.detail)"))
+                reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
             }
         }
         let status = Policy.evaluate(request, stage: last, workflow: workflow, project: state.projects[request.project], state: state, now: now, actor: actor)
         for condition in status.conditions where !condition.met && (actor != nil || condition.rule != "actors") {
-            reasons.append(Refusal("gate.\(condition.rule)", condition.detail))
+            reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
         }
         return reasons
     }
@@ -379,31 +384,31 @@ public enum Engine {
         let key = try verifySigner(envelope, payloadType: DSSE.inTotoPayloadType, state: state, actor: actor, now: now)
         let statement: DecisionStatement
         do { statement = try JSONDecoder().decode(DecisionStatement.self, from: Data(envelope.payload)) } catch {
-            throw Refusal("signature.statement", "the signed payload is not a Signoff decision statement")
+            throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
         }
         let p = statement.predicate
         guard statement.type == DecisionStatement.statementType, statement.predicateType == DecisionStatement.predicateType else {
-            throw Refusal("signature.statement", "the signed statement is not an in-toto Statement v1 with predicate \(DecisionStatement.predicateType)")
+            throw Refusal(.signatureStatement, "the signed statement is not an in-toto Statement v1 with predicate \(DecisionStatement.predicateType)")
         }
         guard statement.subject.count == 1, statement.subject[0].digest["sha256"] == request.digest.hex else {
-            throw Refusal("signature.digest", "the signature approves another bundle digest than \(request.id)'s \(request.digest)")
+            throw Refusal(.signatureDigest, "the signature approves another bundle digest than \(request.id)'s \(request.digest)")
         }
         guard statement.subject[0].name == request.bundle else {
-            throw Refusal("signature.digest", "the signature names bundle \(statement.subject[0].name), not \(request.bundle)")
+            throw Refusal(.signatureDigest, "the signature names bundle \(statement.subject[0].name), not \(request.bundle)")
         }
         guard p.request == request.id, p.project == request.project, p.environment == request.environment else {
-            throw Refusal("signature.request", "the signature is for \(p.request) (\(p.project), \(p.environment)), not \(request.id)")
+            throw Refusal(.signatureRequest, "the signature is for \(p.request) (\(p.project), \(p.environment)), not \(request.id)")
         }
         guard p.approver == actor else {
-            throw Refusal("signature.approver", "the signed statement names \(p.approver) as the approver, not \(actor)")
+            throw Refusal(.signatureApprover, "the signed statement names \(p.approver) as the approver, not \(actor)")
         }
         guard p.stage == stage, p.decision == decision else {
-            throw Refusal("signature.stage", "the signature decides \(p.decision.rawValue) at \(p.stage), not \(decision.rawValue) at \(stage)")
+            throw Refusal(.signatureStage, "the signature decides \(p.decision.rawValue) at \(p.stage), not \(decision.rawValue) at \(stage)")
         }
         guard p.revision == request.revision, p.workflowDigest == request.workflowDigest.description else {
-            throw Refusal("signature.revision", "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
+            throw Refusal(.signatureRevision, "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
         }
-        guard p.comment == comment else { throw Refusal("signature.statement", "the comment differs from the signed comment") }
+        guard p.comment == comment else { throw Refusal(.signatureStatement, "the comment differs from the signed comment") }
         let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
         return (key.fingerprint, digest)
     }
@@ -425,11 +430,11 @@ public enum Engine {
     /// exactly this change, made recently and never used before.
     static func requireAdminApproval(_ envelope: DSSEEnvelope?, for command: Command, reason: String, state: SignoffState, actor: String, now: Int64) throws {
         guard let envelope else {
-            throw Refusal("admin.signature-required", "this change must be signed by an administrator's key (--key): \(reason)")
+            throw Refusal(.adminSignatureRequired, "this change must be signed by an administrator's key (--key): \(reason)")
         }
         _ = try verifySigner(envelope, payloadType: AdminApproval.payloadType, state: state, actor: actor, now: now)
         guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange else {
-            throw Refusal("admin.signature", "the administrator's signature is not over this exact change")
+            throw Refusal(.adminSignature, "the administrator's signature is not over this exact change")
         }
         _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
     }
@@ -437,13 +442,13 @@ public enum Engine {
     /// A signed statement counts only if made within the last 10 minutes (1 minute of clock skew allowed) and never
     /// used before. Returns its digest, which the ledger keeps to refuse replays.
     static func requireFreshAndUnused(_ envelope: DSSEEnvelope, signedTime: String, state: SignoffState, now: Int64) throws -> SHA256Digest {
-        guard let time = Timestamps.milliseconds(rfc3339: signedTime) else { throw Refusal("signature.statement", "the signed time is not RFC 3339") }
+        guard let time = Timestamps.milliseconds(rfc3339: signedTime) else { throw Refusal(.signatureStatement, "the signed time is not RFC 3339") }
         guard now - time <= DecisionStatement.maximumAgeMilliseconds, time - now <= DecisionStatement.maximumClockSkewMilliseconds else {
-            throw Refusal("signature.expired", "the statement was signed at \(signedTime), outside the 10 minutes a signature stays fresh; sign again")
+            throw Refusal(.signatureExpired, "the statement was signed at \(signedTime), outside the 10 minutes a signature stays fresh; sign again")
         }
         let digest = SHA256Digest.hash(envelope.payload)
         guard !state.usedStatements.contains(digest) else {
-            throw Refusal("signature.replay", "this signed statement was already used; every decision or change needs a fresh signature")
+            throw Refusal(.signatureReplay, "this signed statement was already used; every decision or change needs a fresh signature")
         }
         return digest
     }
@@ -451,9 +456,9 @@ public enum Engine {
     /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
     static func verifySigner(_ envelope: DSSEEnvelope, payloadType: String, state: SignoffState, actor: String, now: Int64) throws -> EnrolledKey {
         guard envelope.payloadType == payloadType else {
-            throw Refusal("signature.invalid", "the envelope's payloadType is \(envelope.payloadType), expected \(payloadType)")
+            throw Refusal(.signatureInvalid, "the envelope's payloadType is \(envelope.payloadType), expected \(payloadType)")
         }
-        guard let principal = state.principals[actor] else { throw Refusal("input.unknown", "no user \(actor)") }
+        guard let principal = state.principals[actor] else { throw Refusal(.inputUnknown, "no user \(actor)") }
         let message = envelope.signedBytes
         for signature in envelope.signatures {
             for key in principal.keys where key.fingerprint == signature.keyid {
@@ -462,20 +467,20 @@ public enum Engine {
                         || publicKey.isValidSignature(signature.sig, for: message)
                 else { continue }
                 guard key.isValid(at: now) else {
-                    throw Refusal("signature.revoked-key", "the decision is signed with a key of \(actor) that was revoked")
+                    throw Refusal(.signatureRevokedKey, "the decision is signed with a key of \(actor) that was revoked")
                 }
                 return key
             }
         }
         for signature in envelope.signatures {
             if let other = state.principals.values.first(where: { $0.name != actor && $0.keys.contains { $0.fingerprint == signature.keyid } }) {
-                throw Refusal("signature.wrong-key", "the decision is signed with a key of \(other.name), not of \(actor)")
+                throw Refusal(.signatureWrongKey, "the decision is signed with a key of \(other.name), not of \(actor)")
             }
         }
         if envelope.signatures.contains(where: { s in principal.keys.contains { $0.fingerprint == s.keyid } }) {
-            throw Refusal("signature.invalid", "the signature does not verify: the signed bytes were changed")
+            throw Refusal(.signatureInvalid, "the signature does not verify: the signed bytes were changed")
         }
-        throw Refusal("signature.unknown-key", "the decision is signed with a key that is not enrolled for \(actor)")
+        throw Refusal(.signatureUnknownKey, "the decision is signed with a key that is not enrolled for \(actor)")
     }
 }
 

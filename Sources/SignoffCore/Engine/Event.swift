@@ -4,6 +4,7 @@ public import SignoffCrypto
 /// Everything that happens, as recorded in the ledger: the entry's `kind` is ``kind`` and its payload is the
 /// event's JSON. Time and actor are the ledger entry's own.
 public enum Event: Hashable, Sendable {
+    case ledgerInitialized(LedgerInitialized)
     case principalAdded(PrincipalAdded)
     case keyEnrolled(KeyEnrolled)
     case keyRevoked(KeyRevoked)
@@ -21,6 +22,25 @@ public enum Event: Hashable, Sendable {
     case deploymentRecorded(DeploymentRecorded)
     case retrospectiveRecorded(RetrospectiveRecorded)
 
+    /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
+    public struct LedgerInitialized: Hashable, Sendable, Codable {
+        /// The payload vocabulary of this ledger's events (`schema/ledger.md`).
+        public static let currentFormat = "signoff-ledger/1"
+        public let origin: String
+        public let ledgerKey: String
+        public let format: String
+
+        public init(origin: String, ledgerKey: String, format: String = Self.currentFormat) {
+            self.origin = origin
+            self.ledgerKey = ledgerKey
+            self.format = format
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case origin, format
+            case ledgerKey = "ledger_key"
+        }
+    }
     public struct PrincipalAdded: Hashable, Sendable, Codable {
         public let name: String
         public let kind: Principal.Kind
@@ -104,6 +124,7 @@ public enum Event: Hashable, Sendable {
     /// The ledger entry kind: the same name in the ledger, the export and the docs.
     public var kind: String {
         switch self {
+        case .ledgerInitialized: "ledger.initialized"
         case .principalAdded: "principal.added"
         case .keyEnrolled: "key.enrolled"
         case .keyRevoked: "key.revoked"
@@ -133,6 +154,7 @@ public enum Event: Hashable, Sendable {
     public var payload: [UInt8] {
         func encode(_ value: some Encodable) -> [UInt8] { [UInt8](try! Self.encoder.encode(value)) }
         switch self {
+        case .ledgerInitialized(let e): return encode(e)
         case .principalAdded(let e): return encode(e)
         case .keyEnrolled(let e): return encode(e)
         case .keyRevoked(let e): return encode(e)
@@ -152,11 +174,12 @@ public enum Event: Hashable, Sendable {
         }
     }
 
-    /// Decodes a ledger entry's kind and payload. Kinds the engine does not own (e.g. `ledger.initialized`) give nil.
+    /// Decodes a ledger entry's kind and payload. Kinds the engine does not know give nil.
     public static func decode(kind: String, payload: [UInt8]) throws -> Event? {
         let decoder = JSONDecoder()
         let data = Data(payload)
         switch kind {
+        case "ledger.initialized": return .ledgerInitialized(try decoder.decode(LedgerInitialized.self, from: data))
         case "principal.added": return .principalAdded(try decoder.decode(PrincipalAdded.self, from: data))
         case "key.enrolled": return .keyEnrolled(try decoder.decode(KeyEnrolled.self, from: data))
         case "key.revoked": return .keyRevoked(try decoder.decode(KeyRevoked.self, from: data))

@@ -6,6 +6,8 @@ extension SignoffState {
     /// the ledger calls this for every entry in order.
     public mutating func apply(_ event: Event, actor: String, at time: Int64) {
         switch event {
+        case .ledgerInitialized(let e):
+            ledger = e
         case .principalAdded(let e):
             var keys: [EnrolledKey] = []
             if let text = e.verifierKey, let key = try? NoteVerifierKey(parsing: text) {
@@ -67,6 +69,7 @@ extension SignoffState {
     /// The projection documents an event changes, as `kind/id` keys (see ``documents()``).
     public static func documentKeys(touchedBy event: Event) -> [String] {
         switch event {
+        case .ledgerInitialized: ["meta/ledger"]
         case .principalAdded(let e): ["principal/\(e.name)"]
         case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
         case .keyRevoked(let e): ["principal/\(e.principal)"]
@@ -107,6 +110,7 @@ extension SignoffState {
         for key in projects.keys { out["project/\(key)"] = document(for: "project/\(key)") }
         for key in requests.keys { out["request/\(key)"] = document(for: "request/\(key)") }
         for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
+        if ledger != nil { out["meta/ledger"] = document(for: "meta/ledger") }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
         return out
     }
@@ -131,7 +135,12 @@ extension SignoffState {
             // A set lookup: a scan computing every used statement's hex made each decision cost O(decisions so far).
             guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
             return usedStatements.contains(digest) ? "true" : nil
-        case "meta": return parts[1] == "request-counter" ? json(requestCounter) : nil
+        case "meta":
+            switch parts[1] {
+            case "request-counter": return json(requestCounter)
+            case "ledger": return json(ledger)
+            default: return nil
+            }
         default: return nil
         }
     }
@@ -154,7 +163,9 @@ extension SignoffState {
             case "project": projects[parts[1]] = try decoder.decode(Project.self, from: data)
             case "request": requests[parts[1]] = try decoder.decode(DeploymentRequest.self, from: data)
             case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
-            case "meta": if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
+            case "meta":
+                if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
+                if parts[1] == "ledger" { ledger = try decoder.decode(Event.LedgerInitialized.self, from: data) }
             default: continue
             }
         }

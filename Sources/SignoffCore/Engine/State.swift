@@ -143,6 +143,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
     /// Digests of every signed statement ever accepted: a statement counts once.
     public var usedStatements: Set<SHA256Digest> = []
     public var requestCounter = 0
+    /// The ledger's identity, from its first entry.
+    public var ledger: Event.LedgerInitialized?
 
     public init() {}
 

@@ -38,8 +38,9 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         return problem
     }
 
-    public static func forbidden(_ detail: String, rule: String? = nil) -> Problem {
-        Problem(.forbidden, type: "forbidden", title: "Not allowed", detail: detail, rule: rule)
+    public static func forbidden(_ detail: String, rule: RefusalRule? = nil) -> Problem {
+        if let rule { return refused(rule, detail) }
+        return Problem(.forbidden, type: "forbidden", title: "Not allowed", detail: detail)
     }
 
     public static func badRequest(_ detail: String) -> Problem {
@@ -50,25 +51,21 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         Problem(.notFound, type: "not-found", title: "Not found", detail: detail)
     }
 
-    /// The HTTP form of an engine refusal: permission rules are 403, unknown things 404, malformed input 400,
-    /// everything else (state, signatures, policy) 409 or 422.
+    /// The HTTP form of a refusal: the status comes from its rule's category (``RefusalRule/Category/httpStatus``).
     public static func refused(_ refusal: Refusal) -> Problem {
-        let rule = refusal.rule
-        let permission = ["admin.required", "admin.bootstrap", "project.requesters", "decision.group", "evidence.attached-by", "request.owner",
-            "retrospective.group", "gate.actors"]
-        if permission.contains(rule) || rule.hasPrefix("separation.") {
-            return Problem(.forbidden, type: "refused", title: "Refused by policy", detail: refusal.message, rule: rule)
-        }
-        if rule == "request.unknown" || rule == "input.unknown" {
-            return Problem(.notFound, type: "refused", title: "Not found", detail: refusal.message, rule: rule)
-        }
-        if rule.hasPrefix("input.") || rule == "workflow.invalid" || rule == "project.invalid" || rule == "project.environment" {
-            return Problem(.unprocessableContent, type: "refused", title: "Invalid", detail: refusal.message, rule: rule)
-        }
-        if rule.hasPrefix("signature.") || rule.hasPrefix("admin.signature") {
-            return Problem(.unprocessableContent, type: "refused", title: "Signature refused", detail: refusal.message, rule: rule)
-        }
-        return Problem(.conflict, type: "refused", title: "Refused by policy", detail: refusal.message, rule: rule)
+        refused(refusal.code, refusal.message)
+    }
+
+    public static func refused(_ rule: RefusalRule, _ detail: String) -> Problem {
+        let title =
+            switch rule.category {
+            case .permission, .conflict, .gate: "Refused by policy"
+            case .notFound: "Not found"
+            case .invalidInput: "Invalid"
+            case .signature: "Signature refused"
+            case .internal: "Internal error"
+            }
+        return Problem(HTTPResponse.Status(code: rule.category.httpStatus), type: "refused", title: title, detail: detail, rule: rule.name)
     }
 }
 

@@ -1,5 +1,7 @@
+public import SignoffAudit
 public import SignoffCrypto
 public import SignoffLedger
+public import struct Foundation.URL
 
 /// An event to append: the store assigns its sequence number and time.
 public struct EntryDraft: Hashable, Sendable {
@@ -14,25 +16,6 @@ public struct EntryDraft: Hashable, Sendable {
     }
 }
 
-/// When the ledger signs a checkpoint: once `everyEntries` entries wait uncovered, or once the oldest of them is
-/// `everySeconds` old, whichever comes first. Which checkpoints it keeps: one at every multiple of `milestoneEvery`
-/// entries and the newest; a checkpoint that is neither is removed when a newer one is signed, so that the set of
-/// stored checkpoints follows from the ledger's size and the removal of any of them is detected.
-public struct CheckpointPolicy: Hashable, Sendable {
-    public var everyEntries: UInt64
-    public var everySeconds: Int64
-    public var milestoneEvery: UInt64
-
-    public init(everyEntries: UInt64 = 1000, everySeconds: Int64 = 10, milestoneEvery: UInt64 = LedgerVerifier.defaultMilestoneInterval) {
-        precondition(
-            everyEntries >= 1 && everySeconds >= 0 && milestoneEvery >= 1,
-            "a checkpoint policy needs everyEntries ≥ 1, everySeconds ≥ 0 and milestoneEvery ≥ 1")
-        self.everyEntries = everyEntries
-        self.everySeconds = everySeconds
-        self.milestoneEvery = milestoneEvery
-    }
-}
-
 /// What a full verification found.
 public struct VerificationReport: Sendable {
     public let entries: UInt64
@@ -43,20 +26,34 @@ public struct VerificationReport: Sendable {
     public let failure: LedgerVerificationFailure?
 
     public var isValid: Bool { failure == nil }
+
+    public init(entries: UInt64, storedNodes: UInt64, checkpoints: Int, rootHash: SHA256Digest, failure: LedgerVerificationFailure?) {
+        self.entries = entries
+        self.storedNodes = storedNodes
+        self.checkpoints = checkpoints
+        self.rootHash = rootHash
+        self.failure = failure
+    }
 }
 
-/// Persistence of the ledger. SQLite is the embedded default; a PostgreSQL implementation conforms to the same
-/// protocol so callers do not change.
+/// Persistence of the ledger: appends, reads, proofs, checkpoints and full verification. SQLite (`SignoffStore`) is
+/// the embedded implementation; a PostgreSQL one conforms to the same protocol so that no caller changes. When to
+/// sign a checkpoint and which ones to keep is ``CheckpointPolicy``'s to decide; a store only persists it.
 public protocol LedgerStore: Sendable {
     /// The ledger's origin (checkpoint origin line and ledger key name).
     var origin: String { get }
     /// The ledger's public key.
     var verifierKey: NoteVerifierKey { get }
+    /// Whether this store holds the ledger's private key and so signs checkpoints.
+    var signsCheckpoints: Bool { get }
+    /// The current time by the store's clock, in milliseconds since the Unix epoch.
+    var now: Int64 { get }
 
-    /// Appends `drafts` in one durable transaction, in order, and signs a checkpoint in the same transaction
-    /// when `policy` says one is due and a signing key is available.
+    /// Appends `drafts` in one durable transaction, in order, and signs a checkpoint in the same transaction when
+    /// the policy says one is due and the store holds the ledger key.
     func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry]
-    /// Signs a checkpoint of the current tree now, if it is not already checkpointed. Returns the newest checkpoint.
+    /// Signs a checkpoint of the current tree now, if it is not already checkpointed, and brings the kept set of
+    /// milestones up to date. Returns the newest checkpoint.
     @discardableResult
     func signCheckpoint() async throws -> SignedCheckpoint?
 
@@ -71,4 +68,8 @@ public protocol LedgerStore: Sendable {
     /// the attacker does not control (a key file), not the one stored in the database.
     func verifyAll(trustedKey: NoteVerifierKey, allowUncoveredTail: Bool, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws
         -> VerificationReport
+
+    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory` (new or empty), each
+    /// with its inclusion proof, through ``AuditExportBuilder``. Streams: memory does not grow with the ledger.
+    func exportAudit(filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
 }

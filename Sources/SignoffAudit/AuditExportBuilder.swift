@@ -1,6 +1,7 @@
 internal import Foundation
 public import SignoffCrypto
 public import SignoffLedger
+public import SignoffCore
 
 /// Where an export's files go: a folder when exporting, hashing sinks when verifying.
 public protocol AuditExportSink {

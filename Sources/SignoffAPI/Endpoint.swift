@@ -1,0 +1,64 @@
+public import SignoffCore
+public import SignoffCrypto
+
+/// Where each engine command goes on the wire: its method, path and body. The CLI's remote client sends commands
+/// through this; the server decodes the same body types back into the same commands.
+public struct Endpoint: Sendable {
+    public enum Method: String, Sendable { case get = "GET", post = "POST", delete = "DELETE" }
+    public let method: Method
+    public let path: String
+    public let body: (any Encodable & Sendable)?
+
+    public init(_ method: Method, _ path: String, body: (any Encodable & Sendable)? = nil) {
+        self.method = method
+        self.path = path
+        self.body = body
+    }
+
+    /// The endpoint of `command`, or nil for the one command that has none (the first administrator is created by
+    /// `signoff init` on the server's database).
+    public static func of(_ command: Command) -> Endpoint? {
+        let p = WireCoding.pathSegment
+        switch command {
+        case .initializeLedger, .bootstrapAdministrator:
+            return nil
+        case .addUser(let name, let administrator, let key):
+            return Endpoint(.post, "/v1/users", body: PrincipalBody(name: name, administrator: administrator, verifier_key: key?.description))
+        case .addServiceAccount(let name, let key):
+            return Endpoint(.post, "/v1/service-accounts", body: PrincipalBody(name: name, administrator: nil, verifier_key: key?.description))
+        case .enrollKey(let principal, let key, let approval):
+            return Endpoint(.post, "/v1/users/\(p(principal))/keys", body: KeyBody(verifier_key: key.description, approval: approval))
+        case .revokeKey(let principal, let fingerprint):
+            return Endpoint(.delete, "/v1/users/\(p(principal))/keys/\(p(fingerprint))")
+        case .createGroup(let name):
+            return Endpoint(.post, "/v1/groups", body: GroupBody(name: name))
+        case .addMember(let group, let member, let approval):
+            return Endpoint(.post, "/v1/groups/\(p(group))/members", body: MemberBody(member: member, approval: approval))
+        case .applyWorkflow(let source, let file):
+            return Endpoint(.post, "/v1/workflows", body: WorkflowBody(file: file, source: source))
+        case .createProject(let spec, let approval):
+            return Endpoint(
+                .post, "/v1/projects",
+                body: ProjectBody(
+                    key: spec.key, regulated: spec.regulated, environments: spec.environments, requesters: spec.requesters,
+                    deployers: spec.deployers, approval: approval))
+        case .fileRequest(let project, let environment, let bundle, let digest, let description):
+            return Endpoint(
+                .post, "/v1/requests",
+                body: FileRequestBody(project: project, environment: environment, bundle: bundle, digest: digest.description, description: description))
+        case .attachEvidence(let id, let kind, let status, let digest):
+            return Endpoint(.post, "/v1/requests/\(p(id))/evidence", body: EvidenceBody(kind: kind, status: status, digest: digest.description))
+        case .decide(let id, let stage, let decision, let comment, let envelope):
+            return Endpoint(
+                .post, "/v1/requests/\(p(id))/decisions", body: DecisionBody(stage: stage, decision: decision, comment: comment, envelope: envelope))
+        case .revise(let id, let bundle, let digest):
+            return Endpoint(.post, "/v1/requests/\(p(id))/revisions", body: RevisionBody(digest: digest.description, bundle: bundle))
+        case .withdraw(let id, let reason):
+            return Endpoint(.post, "/v1/requests/\(p(id))/withdraw", body: WithdrawBody(reason: reason))
+        case .recordDeployment(let id, let outcome, let note):
+            return Endpoint(.post, "/v1/requests/\(p(id))/deployments", body: DeploymentBody(outcome: outcome, note: note))
+        case .recordRetrospective(let id, let comment):
+            return Endpoint(.post, "/v1/requests/\(p(id))/retrospective", body: RetrospectiveBody(comment: comment))
+        }
+    }
+}

@@ -1,0 +1,155 @@
+public import SignoffCore
+public import SignoffCrypto
+public import SignoffLedger
+
+// Response bodies of the API and the CLI's `--json` output: one type for both, so that `--server` and `--db` print
+// the same documents (`schema/vocabulary.md`: snake_case, RFC 3339 times, `sha256:<hex>` hashes, `actor`).
+
+public struct ChallengeResponse: Codable, Sendable {
+    public let challenge: String
+    public let message: String
+    public let expires_at: String
+    public init(challenge: String, message: String, expires_at: String) {
+        self.challenge = challenge
+        self.message = message
+        self.expires_at = expires_at
+    }
+}
+
+public struct TokenResponse: Codable, Sendable {
+    public let token: String
+    public let token_id: String
+    public let expires_at: String
+    public init(token: String, token_id: String, expires_at: String) {
+        self.token = token
+        self.token_id = token_id
+        self.expires_at = expires_at
+    }
+}
+
+/// What a command appended: its ledger entries, and the request it concerns.
+public struct RecordedResponse: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        public let sequence: UInt64
+        public let kind: String
+    }
+    public let entries: [Entry]
+    public let request: String?
+
+    /// The entries one command appended; `request` is the request it concerns, or the one it filed.
+    public init(entries: [LedgerEntry], request: String?) {
+        self.entries = entries.map { Entry(sequence: $0.sequence, kind: $0.kind) }
+        var request = request
+        if request == nil, let first = entries.first, case .requestFiled(let filed)? = try? Event.decode(kind: first.kind, payload: first.payload) {
+            request = filed.id
+        }
+        self.request = request
+    }
+}
+
+/// The gate's answer for CI/CD: may this exact bundle be deployed to this environment now?
+public struct GateResponse: Codable, Sendable {
+    public struct Reason: Codable, Sendable {
+        public let rule: String
+        public let message: String
+    }
+    public let allowed: Bool
+    public let request: String
+    public let environment: String
+    public let digest: String
+    public let reasons: [Reason]
+
+    /// Evaluates the gate: the engine's deploy rules with no actor, at `now`.
+    public init(request: DeploymentRequest, environment: String, digest: SHA256Digest, state: SignoffState, now: Int64) {
+        let refusals = Engine.deployRefusals(request, environment: environment, digest: digest, state: state, actor: nil, now: now)
+        allowed = refusals.isEmpty
+        self.request = request.id
+        self.environment = environment
+        self.digest = digest.description
+        reasons = refusals.map { Reason(rule: $0.rule, message: $0.message) }
+    }
+}
+
+/// One line of a request list.
+public struct RequestSummary: Codable, Sendable {
+    public let request: String
+    public let project: String
+    public let environment: String
+    public let stage: String
+    public let status: String
+    public let bundle: String
+    public let digest: String
+
+    public init(_ r: DeploymentRequest) {
+        request = r.id
+        project = r.project
+        environment = r.environment
+        stage = r.stage
+        status = r.status.rawValue
+        bundle = r.bundle
+        digest = r.digest.description
+    }
+}
+
+public struct RequestList: Codable, Sendable {
+    public let requests: [RequestSummary]
+    public init(requests: [RequestSummary]) { self.requests = requests }
+}
+
+/// Which requests to list: the one filter and order the server and the local client share.
+public struct RequestQuery: Sendable {
+    public var project: String?
+    /// `active`, `rejected`, `withdrawn`, `deployed`, or a stage name (active requests at that stage).
+    public var state: String?
+    /// Only requests whose next step this principal could take.
+    public var waitingFor: String?
+
+    public init(project: String? = nil, state: String? = nil, waitingFor: String? = nil) {
+        self.project = project
+        self.state = state
+        self.waitingFor = waitingFor
+    }
+
+    public var queryString: String { WireCoding.query([("project", project), ("state", state), ("waiting_for", waitingFor)]) }
+
+    /// The matching requests that `visible` admits, in filing order (REQ-1, REQ-2, …).
+    public func select(from state: SignoffState, now: Int64, visible: (DeploymentRequest) -> Bool = { _ in true }) -> [RequestSummary] {
+        state.requests.values.filter { r in
+            (project == nil || r.project == project)
+                && (self.state == nil || r.status.rawValue == self.state || (r.status == .active && r.stage == self.state))
+                && visible(r)
+                && (waitingFor.map { me in
+                    Engine.explain(r.id, state: state, now: now)?.gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me) } ?? false
+                } ?? true)
+        }.sorted { (Int($0.id.dropFirst(4)) ?? 0, $0.id) < (Int($1.id.dropFirst(4)) ?? 0, $1.id) }.map(RequestSummary.init)
+    }
+}
+
+public struct WorkflowResponse: Codable, Sendable {
+    public let name: String
+    public let digest: String
+    public let source: String
+
+    /// The applied version of workflow `name`, or nil.
+    public init?(name: String, state: SignoffState) {
+        guard let digest = state.currentWorkflows[name], let applied = state.workflows[digest] else { return nil }
+        self.name = name
+        self.digest = digest.description
+        self.source = applied.source
+    }
+}
+
+/// A checkpoint for people and machines: `root_hash` as `sha256:<hex>`, the note as signed.
+public struct CheckpointResponse: Codable, Sendable {
+    public let origin: String
+    public let tree_size: UInt64
+    public let root_hash: String
+    public let note: String
+
+    public init(_ signed: SignedCheckpoint) {
+        origin = signed.checkpoint.origin
+        tree_size = signed.checkpoint.size
+        root_hash = signed.checkpoint.rootHash.description
+        note = signed.serialized
+    }
+}

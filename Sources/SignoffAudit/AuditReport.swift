@@ -1,0 +1,15 @@
+/// What an export or an offline verification found.
+public struct AuditReport: Sendable {
+    public init() {}
+    public init(entries: Int, decisions: Int, signedDecisions: Int, checkpointSize: UInt64, files: Int, failure: String?) {
+        (self.entries, self.decisions, self.signedDecisions, self.checkpointSize, self.files, self.failure) = (entries, decisions, signedDecisions, checkpointSize, files, failure)
+    }
+    public var entries = 0
+    public var decisions = 0
+    public var signedDecisions = 0
+    public var checkpointSize: UInt64 = 0
+    public var files = 0
+    /// Nil when everything verified.
+    public var failure: String?
+}
+

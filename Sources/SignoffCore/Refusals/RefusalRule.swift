@@ -1,0 +1,122 @@
+/// A rule the engine (or the API in front of it) refuses by: a stable name that clients and auditors can rely on, a
+/// category that decides the HTTP status and the CLI's exit code, and one sentence. The catalogue is closed: every
+/// refusal names one of ``all``, and `schema/refusals.md` lists them (a test keeps the two equal).
+public struct RefusalRule: Hashable, Sendable, CustomStringConvertible {
+    /// What kind of "no" a rule gives; decides the HTTP status and the exit code.
+    public enum Category: String, Hashable, Sendable, CaseIterable {
+        /// The caller may not do this (HTTP 403, exit 2).
+        case permission
+        /// Something named does not exist (HTTP 404, exit 64).
+        case notFound = "not-found"
+        /// The input is malformed or incomplete (HTTP 422, exit 64).
+        case invalidInput = "invalid-input"
+        /// A signature is missing, invalid or not over this exact thing (HTTP 422, exit 2).
+        case signature
+        /// The state does not allow it now (HTTP 409, exit 2).
+        case conflict
+        /// The gate does not allow this deployment now (HTTP 409, exit 2).
+        case gate
+        /// The stored state is inconsistent (HTTP 500, exit 1).
+        case `internal`
+
+        /// The HTTP status code of a refusal in this category.
+        public var httpStatus: Int {
+            switch self {
+            case .permission: 403
+            case .notFound: 404
+            case .invalidInput, .signature: 422
+            case .conflict, .gate: 409
+            case .internal: 500
+            }
+        }
+
+        /// The CLI's exit code for a refusal in this category (README: 1 error, 2 refused, 64 bad input).
+        public var exitCode: Int32 {
+            switch self {
+            case .permission, .signature, .conflict, .gate: 2
+            case .notFound, .invalidInput: 64
+            case .internal: 1
+            }
+        }
+    }
+
+    public let name: String
+    public let category: Category
+    public let summary: String
+
+    init(_ name: String, _ category: Category, _ summary: String) {
+        self.name = name
+        self.category = category
+        self.summary = summary
+    }
+
+    public var description: String { name }
+
+    public static let adminRequired = RefusalRule("admin.required", .permission, "Only an administrator (or, for some changes, the principal concerned) may do this.")
+    public static let adminBootstrap = RefusalRule("admin.bootstrap", .conflict, "The ledger is initialised and its first administrator created once, on an empty ledger.")
+    public static let adminSignatureRequired = RefusalRule("admin.signature-required", .signature, "This administrative change touches a regulated project and must be signed by an administrator's key.")
+    public static let adminSignature = RefusalRule("admin.signature", .signature, "The administrator's signature is not over this exact change.")
+    public static let tokenScope = RefusalRule("token.scope", .permission, "A service token may only do what its scopes name (ACTION:PROJECT).")
+    public static let inputName = RefusalRule("input.name", .invalidInput, "A name must be 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.")
+    public static let inputText = RefusalRule("input.text", .invalidInput, "Free text is at most 4 KiB of printable characters (no control or bidi-override characters).")
+    public static let inputBundle = RefusalRule("input.bundle", .invalidInput, "A bundle name is 1–255 bytes without '/'.")
+    public static let inputDigest = RefusalRule("input.digest", .invalidInput, "A revision must carry a bundle digest different from the current one.")
+    public static let inputDuplicate = RefusalRule("input.duplicate", .conflict, "The thing to create already exists (user, group, member, project, workflow bytes).")
+    public static let inputUnknown = RefusalRule("input.unknown", .notFound, "A named user, service account, group or project does not exist.")
+    public static let keyDuplicate = RefusalRule("key.duplicate", .conflict, "A key is enrolled for one principal only; every person needs their own key.")
+    public static let keyUnknown = RefusalRule("key.unknown", .notFound, "The principal has no unrevoked key with that fingerprint.")
+    public static let workflowInvalid = RefusalRule("workflow.invalid", .invalidInput, "The workflow file does not parse or names something that does not exist (reported as file:line:column).")
+    public static let projectInvalid = RefusalRule("project.invalid", .invalidInput, "A project needs environments mapped to applied workflows, existing requester groups and deployers only for its environments.")
+    public static let projectEnvironment = RefusalRule("project.environment", .invalidInput, "The project has no such environment.")
+    public static let projectRequesters = RefusalRule("project.requesters", .permission, "Only members of the project's requester groups may file requests for it.")
+    public static let requestUnknown = RefusalRule("request.unknown", .notFound, "No such request.")
+    public static let requestClosed = RefusalRule("request.closed", .conflict, "The request is rejected, withdrawn or deployed; nothing more can happen to it.")
+    public static let requestOwner = RefusalRule("request.owner", .permission, "Only the requester or an administrator may revise or withdraw a request.")
+    public static let evidenceKind = RefusalRule("evidence.kind", .invalidInput, "The request's workflow asks for no evidence of this kind.")
+    public static let evidenceAttachedBy = RefusalRule("evidence.attached-by", .permission, "Only the principals the workflow names may attach this kind of evidence.")
+    public static let decisionStage = RefusalRule("decision.stage", .conflict, "A decision is for the request's next stage, which must be one entered by approvals.")
+    public static let decisionGroup = RefusalRule("decision.group", .permission, "Only members of the stage's approval groups may decide it.")
+    public static let decisionReason = RefusalRule("decision.reason", .invalidInput, "The stage requires a reason (comment) with every decision.")
+    public static let decisionDuplicate = RefusalRule("decision.duplicate", .conflict, "A person decides a stage once per revision.")
+    public static let separationRequester = RefusalRule("separation.requester", .permission, "The requester may not decide on their own request.")
+    public static let separationEarlierStage = RefusalRule("separation.earlier-stage", .permission, "Whoever decided an earlier stage may not decide a later one the workflow keeps apart.")
+    public static let separationRetrospective = RefusalRule("separation.retrospective", .permission, "A retrospective is done by someone other than the requester and the deployer.")
+    public static let signatureRequired = RefusalRule("signature.required", .signature, "The workflow or the project's regulated flag requires a signed decision (--key).")
+    public static let signatureInvalid = RefusalRule("signature.invalid", .signature, "The envelope's payload type is wrong or its signature does not verify.")
+    public static let signatureStatement = RefusalRule("signature.statement", .signature, "The signed payload is not a Signoff decision statement (in-toto Statement v1 with the decision predicate) matching the command.")
+    public static let signatureDigest = RefusalRule("signature.digest", .signature, "The signed statement is for another bundle (digest or name) than the request's.")
+    public static let signatureRequest = RefusalRule("signature.request", .signature, "The signed statement is for another request.")
+    public static let signatureStage = RefusalRule("signature.stage", .signature, "The signed statement decides another stage or decision.")
+    public static let signatureApprover = RefusalRule("signature.approver", .signature, "The signed statement names another person as the actor.")
+    public static let signatureRevision = RefusalRule("signature.revision", .signature, "The signed statement is for another revision or workflow version of the request.")
+    public static let signatureExpired = RefusalRule("signature.expired", .signature, "The statement's time is outside the freshness window (10 minutes).")
+    public static let signatureReplay = RefusalRule("signature.replay", .signature, "The signed statement was already used; every decision or change needs a fresh signature.")
+    public static let signatureUnknownKey = RefusalRule("signature.unknown-key", .signature, "The signing key is not enrolled for the actor.")
+    public static let signatureWrongKey = RefusalRule("signature.wrong-key", .signature, "The envelope's signature is not by a key of the actor.")
+    public static let signatureRevokedKey = RefusalRule("signature.revoked-key", .signature, "The signing key was revoked.")
+    public static let retrospectiveNone = RefusalRule("retrospective.none", .conflict, "The request needs no retrospective review.")
+    public static let retrospectiveDone = RefusalRule("retrospective.done", .conflict, "The retrospective is already recorded.")
+    public static let retrospectiveGroup = RefusalRule("retrospective.group", .permission, "Only members of the workflow's retrospective group may record it.")
+    public static let retrospectiveReason = RefusalRule("retrospective.reason", .invalidInput, "A retrospective needs a comment saying what was reviewed.")
+    public static let gateEnvironment = RefusalRule("gate.environment", .gate, "The request is for another environment.")
+    public static let gateDigest = RefusalRule("gate.digest", .gate, "The request approves another bundle digest.")
+    public static let gateStage = RefusalRule("gate.stage", .gate, "The request has not reached the stage before deployment.")
+    public static let gateExpired = RefusalRule("gate.expired", .gate, "The approvals that let the request deploy have expired.")
+    public static let gateEvidence = RefusalRule("gate.evidence", .gate, "Evidence the deployment stage requires is missing or not passed.")
+    public static let gateApprovals = RefusalRule("gate.approvals", .gate, "Approvals the deployment stage requires are missing.")
+    public static let gateActors = RefusalRule("gate.actors", .permission, "Only the principals the stage names (the project's deployers) may record it.")
+    public static let gateWindow = RefusalRule("gate.window", .gate, "The deployment window is closed now.")
+    public static let gateFreeze = RefusalRule("gate.freeze", .gate, "A change freeze is in force.")
+    public static let internalError = RefusalRule("internal", .internal, "The engine met a state it cannot decide on (a missing workflow version); run `signoff audit verify --db`.")
+
+    /// Every rule, in catalogue order.
+    public static let all: [RefusalRule] = [adminRequired, adminBootstrap, adminSignatureRequired, adminSignature, tokenScope, inputName, inputText, inputBundle, inputDigest, inputDuplicate, inputUnknown, keyDuplicate, keyUnknown, workflowInvalid, projectInvalid, projectEnvironment, projectRequesters, requestUnknown, requestClosed, requestOwner, evidenceKind, evidenceAttachedBy, decisionStage, decisionGroup, decisionReason, decisionDuplicate, separationRequester, separationEarlierStage, separationRetrospective, signatureRequired, signatureInvalid, signatureStatement, signatureDigest, signatureRequest, signatureStage, signatureApprover, signatureRevision, signatureExpired, signatureReplay, signatureUnknownKey, signatureWrongKey, signatureRevokedKey, retrospectiveNone, retrospectiveDone, retrospectiveGroup, retrospectiveReason, gateEnvironment, gateDigest, gateStage, gateExpired, gateEvidence, gateApprovals, gateActors, gateWindow, gateFreeze, internalError]
+
+    private static let byName: [String: RefusalRule] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    /// The rule of this name, or nil when the catalogue has none.
+    public static func named(_ name: String) -> RefusalRule? { byName[name] }
+
+    /// The gate rule of a failed gate condition (`evidence`, `approvals`, `actors`, `window`, `freeze`).
+    public static func gate(condition: String) -> RefusalRule { byName["gate." + condition] ?? .internalError }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import Logging
+import SignoffAPI
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffService
+
+/// The ledger's key, its newest checkpoint, and audit exports (streamed as a tar archive).
+struct AuditController {
+    let handlers: Handlers
+
+    var routes: RouteCollection<SignoffRequestContext> {
+        let routes = RouteCollection(context: SignoffRequestContext.self)
+        let h = handlers
+        routes.get("/ledger-key") { _, _ -> Response in
+            h.text(h.ledger.verifierKey.description + "\n")
+        }
+        routes.get("/checkpoint") { _, _ -> Response in
+            guard let checkpoint = try await h.ledger.latestCheckpoint() else { throw Problem.notFound("the ledger has no signed checkpoint yet") }
+            return h.text(checkpoint.serialized)
+        }
+        routes.get("/audit/export") { request, context -> Response in
+            let state = try await h.service.state()
+            let caller = try h.principal(context)
+            let query = request.uri.queryParameters
+            let project = query.get("project")
+            let everything = state.principals[caller]?.isAdministrator == true || state.isMember(caller, of: Access.auditorsGroup)
+            guard everything || (project.map { Access.mayRead(project: $0, principal: caller, state: state) } ?? false) else {
+                throw Problem.forbidden(
+                    project == nil
+                        ? "exporting every project needs an administrator or a member of auditors; name a --project you may read"
+                        : "you may not read project \(project!)")
+            }
+            if let project {
+                try h.requireScope("read", project: project, context)
+            } else if context.token?.kind == .service {
+                throw Problem.forbidden("a service token exports one project at a time", rule: .tokenScope)
+            }
+            func time(_ key: String) throws -> Int64? {
+                guard let text = query.get(key) else { return nil }
+                guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw Problem.badRequest("\(key) must be an RFC 3339 time") }
+                return ms
+            }
+            let filter = AuditExportFilter(project: project, environment: query.get("environment"), since: try time("since"), until: try time("until"))
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-export-\(UUID().uuidString)")
+            // Cut the export against a checkpoint that covers everything appended so far.
+            try await h.ledger.signCheckpoint()
+            _ = try await h.service.exportAudit(filter: filter, to: directory)
+            let files = (FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String } ?? []).filter {
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            }.sorted()
+            // Streamed: one file at a time, then the folder is removed.
+            let body = ResponseBody { writer in
+                defer { try? FileManager.default.removeItem(at: directory) }
+                for file in files {
+                    let data = try Data(contentsOf: directory.appendingPathComponent(file))
+                    try await writer.write(ByteBuffer(bytes: Tar.header(path: file, size: data.count)))
+                    try await writer.write(ByteBuffer(bytes: data))
+                    try await writer.write(ByteBuffer(bytes: Tar.padding(size: data.count)))
+                }
+                try await writer.write(ByteBuffer(bytes: Tar.end))
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/x-tar"], body: body)
+        }
+        return routes
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import Logging
+import SignoffAPI
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffService
+
+/// What every controller needs: the engine, the authenticator and the configuration, and the checks they share.
+/// Authorization is the engine's, from the token's principal, never from anything the client claims.
+struct Handlers: Sendable {
+    let service: SignoffService
+    let auth: Authenticator
+    let configuration: ServerConfiguration
+
+    var ledger: any LedgerStore { service.ledger }
+
+    func principal(_ context: SignoffRequestContext) throws -> String {
+        guard let token = context.token else { throw Problem.unauthorized("this operation needs a bearer token") }
+        return token.principal
+    }
+
+    /// Service tokens may only do what their scopes say: `ACTION:PROJECT` (or `ACTION:*`).
+    func requireScope(_ action: String, project: String, _ context: SignoffRequestContext) throws {
+        guard let token = context.token, token.kind == .service else { return }
+        guard token.scopes.contains("\(action):\(project)") || token.scopes.contains("\(action):*") else {
+            throw Problem.forbidden(
+                "this service token may not \(action) for project \(project) (its scopes: \(token.scopes.joined(separator: ", ")))", rule: .tokenScope)
+        }
+    }
+
+    func digest(_ text: String, field: String) throws -> SHA256Digest {
+        do { return try SHA256Digest(parsing: text) } catch { throw Problem.badRequest("\(field): \(error.message)") }
+    }
+
+    func verifierKey(_ text: String, field: String) throws -> NoteVerifierKey {
+        do { return try NoteVerifierKey(parsing: text) } catch { throw Problem.badRequest("\(field): \(error.message)") }
+    }
+
+    /// Runs a command as the caller; a refusal becomes problem details with its rule.
+    func run(_ command: Command, _ context: SignoffRequestContext, request id: String? = nil) async throws -> RecordedResponse {
+        switch try await service.execute(command, as: try principal(context)) {
+        case .success(let entries): return RecordedResponse(entries: entries, request: id)
+        case .failure(let refusal): throw Problem.refused(refusal)
+        }
+    }
+
+    /// The request, if the caller may read its project; 404 otherwise (so that ids do not leak across projects).
+    func readable(_ id: String, _ context: SignoffRequestContext, action: String = "read") async throws -> (DeploymentRequest, SignoffState) {
+        let state = try await service.state(focusedOn: id)
+        let caller = try principal(context)
+        guard let request = state.requests[id], Access.mayRead(project: request.project, principal: caller, state: state) else {
+            throw Problem.notFound("no request \(id) that you may read")
+        }
+        try requireScope(action, project: request.project, context)
+        return (request, state)
+    }
+
+    func parameter(_ name: String, _ context: SignoffRequestContext) throws -> String {
+        guard let value = context.parameters.get(name) else { throw Problem.badRequest("missing \(name)") }
+        return value
+    }
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try WireCoding.encode(value))))
+    }
+
+    func text(_ value: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: value)))
+    }
+}

@@ -1,0 +1,62 @@
+public import SignoffCrypto
+
+/// Login challenges and bearer tokens: the secrets are made here, 256 random bits each, and only their SHA-256 is
+/// handed to the ``AuthStore``.
+public struct Authenticator: Sendable {
+    public let store: any AuthStore
+    /// The clock, in milliseconds since the Unix epoch.
+    public let clock: @Sendable () -> Int64
+    public static let challengeLifetimeMilliseconds: Int64 = 60_000
+
+    public init(store: any AuthStore, clock: @escaping @Sendable () -> Int64) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// A fresh single-use nonce for `principal`, valid for 60 seconds.
+    public func createChallenge(for principal: String) async throws -> (nonce: [UInt8], expiresAt: Int64) {
+        let nonce = SecureRandom.bytes(32)
+        let expires = clock() + Self.challengeLifetimeMilliseconds
+        try await store.insertChallenge(
+            nonceHash: SHA256Digest.hash(nonce), principal: principal, expiresAt: expires,
+            forgetExpiredBefore: expires - 10 * Self.challengeLifetimeMilliseconds)
+        return (nonce, expires)
+    }
+
+    /// Marks the challenge used; true only the first time, for its principal, before it expires.
+    public func consumeChallenge(_ nonce: [UInt8], for principal: String) async throws -> Bool {
+        try await store.consumeChallenge(nonceHash: SHA256Digest.hash(nonce), principal: principal, now: clock())
+    }
+
+    /// Issues a bearer token (`so_` and 43 base64url characters), returned once, stored only as its SHA-256.
+    public func issueToken(for principal: String, kind: TokenRecord.Kind, scopes: [String], lifetimeMilliseconds: Int64) async throws
+        -> (token: String, record: TokenRecord)
+    {
+        let raw = SecureRandom.bytes(32)
+        let token = "so_" + String(Base64.encode(raw).compactMap { c -> Character? in
+            switch c {
+            case "+": "-"
+            case "/": "_"
+            case "=": nil
+            default: c
+            }
+        })
+        let hash = SHA256Digest.hash(Array(token.utf8))
+        let now = clock()
+        let record = TokenRecord(
+            id: Hex.encode(hash.bytes.prefix(8)), principal: principal, kind: kind, scopes: scopes, expiresAt: now + lifetimeMilliseconds)
+        try await store.insertToken(record, tokenHash: hash, createdAt: now)
+        return (token, record)
+    }
+
+    /// The token's record if it is known, unexpired and unrevoked.
+    public func validate(token: String) async throws -> TokenRecord? {
+        try await store.token(hash: SHA256Digest.hash(Array(token.utf8)), now: clock())
+    }
+
+    /// Revokes a token by its id; true if it was active.
+    @discardableResult
+    public func revoke(tokenID: String) async throws -> Bool {
+        try await store.revokeToken(id: tokenID, now: clock())
+    }
+}

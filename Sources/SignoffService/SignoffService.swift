@@ -1,0 +1,108 @@
+public import Foundation
+public import SignoffAudit
+public import SignoffCore
+public import SignoffCrypto
+public import SignoffLedger
+
+/// The engine over storage: every command's events are appended to the ledger and folded into the projection in
+/// the same transaction. Concurrent commands are group-committed (``GroupCommit``): each is evaluated against the
+/// state left by the ones before it in the round. Knows nothing of SQLite or PostgreSQL: only ``SignoffStorage``.
+public final class SignoffService: Sendable {
+    public let storage: SignoffStorage
+    private let writer: GroupCommit<Submission, Outcome>
+
+    /// The outcome of one command: its ledger entries, or the engine's refusal.
+    public typealias Outcome = Result<[LedgerEntry], Refusal>
+
+    struct Submission: Sendable {
+        let command: Command
+        let actor: String
+        let verified: Set<VerifiedSignature>
+    }
+
+    public init(storage: SignoffStorage, maximumBatch: Int = 1024) {
+        self.storage = storage
+        let projection = storage.projection
+        let ledger = storage.ledger
+        writer = GroupCommit(maximumBatch: maximumBatch) { submissions in
+            try await Self.commit(submissions, projection: projection, now: ledger.now).map { .success($0) }
+        }
+    }
+
+    public var ledger: any LedgerStore { storage.ledger }
+    public var auth: any AuthStore { storage.auth }
+
+    /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
+    public func execute(_ command: Command, as actor: String) async throws -> Outcome {
+        // Signature arithmetic happens here, concurrently, not inside the single writer. A slightly older state is
+        // good enough: the engine checks again, inside the writer, whatever this did not verify.
+        let verified = Engine.preverify(command, state: try await storage.projection.recentState(), actor: actor)
+        return try await writer.submit(Submission(command: command, actor: actor, verified: verified))
+    }
+
+    /// One round of the writer: every command evaluated on the state the previous ones left, in one transaction.
+    private static func commit(_ submissions: [Submission], projection: any ProjectionStore, now: Int64) async throws -> [Outcome] {
+        let (entries, outcomes) = try await projection.commit(now: now) { state -> ProjectionChange<[Result<Int, Refusal>]> in
+            var outcomes: [Result<Int, Refusal>] = []
+            var drafts: [EntryDraft] = []
+            var touched = Set<String>()
+            for item in submissions {
+                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
+                switch result {
+                case .success(let events):
+                    for event in events {
+                        state.apply(event, actor: item.actor, at: now)
+                        drafts.append(EntryDraft(kind: event.kind, actor: item.actor, payload: event.payload))
+                        touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+                    }
+                    outcomes.append(.success(events.count))
+                case .failure(let refusal):
+                    outcomes.append(.failure(refusal))
+                }
+            }
+            return ProjectionChange(drafts: drafts, touchedDocuments: touched, result: outcomes)
+        }
+        // Hand each command the entries of its own events.
+        var cursor = 0
+        return outcomes.map { outcome in
+            outcome.map { count in
+                defer { cursor += count }
+                return Array(entries[cursor..<cursor + count])
+            }
+        }
+    }
+
+    /// The current state (users, projects, requests, …).
+    public func state() async throws -> SignoffState { try await storage.projection.state() }
+
+    /// The current state as far as one request is concerned (see ``ProjectionStore/state(focusedOn:)``).
+    public func state(focusedOn request: String) async throws -> SignoffState { try await storage.projection.state(focusedOn: request) }
+
+    /// The current time by the store's clock.
+    public var now: Int64 { storage.ledger.now }
+
+    /// Replays the whole ledger and compares it with the stored projection.
+    public func verifyProjection() async throws -> LedgerVerificationFailure? { try await storage.projection.verifyProjection() }
+
+    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory`.
+    public func exportAudit(
+        filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) async throws -> AuditReport {
+        try await storage.ledger.exportAudit(filter: filter, to: directory, progress: progress)
+    }
+
+    /// Appends events that ``Engine`` has already produced, command by command, on an in-memory copy of this
+    /// service's state (`state` is that copy after the events), and updates the projection as ``execute(_:as:)``
+    /// does; every event was folded at time `now`, which becomes the entries' time. It authorizes nothing itself, so it
+    /// is for tools that build large ledgers (the benchmark), not the API.
+    @_spi(Bench) public func appendDecided(_ events: [(event: Event, actor: String)], state: SignoffState, at now: Int64) async throws {
+        let drafts = events.map { EntryDraft(kind: $0.event.kind, actor: $0.actor, payload: $0.event.payload) }
+        var touched = Set<String>()
+        for (event, _) in events { touched.formUnion(SignoffState.documentKeys(touchedBy: event)) }
+        let change = ProjectionChange(drafts: drafts, touchedDocuments: touched, result: ())
+        _ = try await storage.projection.commit(now: now) { current in
+            current = state
+            return change
+        }
+    }
+}

@@ -1,0 +1,36 @@
+public import SignoffCrypto
+
+/// A bearer token as the server knows it: never the token itself, only who it is for and what it may do.
+public struct TokenRecord: Hashable, Sendable {
+    public enum Kind: String, Sendable { case session, service }
+    public let id: String
+    public let principal: String
+    public let kind: Kind
+    /// For service tokens: what the token may do, e.g. `evidence:churn-model`. Session tokens have none and rely on
+    /// the engine's rules alone.
+    public let scopes: [String]
+    public let expiresAt: Int64
+
+    public init(id: String, principal: String, kind: Kind, scopes: [String], expiresAt: Int64) {
+        self.id = id
+        self.principal = principal
+        self.kind = kind
+        self.scopes = scopes
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Where login challenges and bearer tokens are kept: only their SHA-256, never the secret itself, so that several
+/// server instances over one database share them. ``Authenticator`` makes the secrets; a store only keeps hashes.
+public protocol AuthStore: Sendable {
+    /// Stores a challenge (by the hash of its nonce) for `principal`, forgetting those long expired.
+    func insertChallenge(nonceHash: SHA256Digest, principal: String, expiresAt: Int64, forgetExpiredBefore: Int64) async throws
+    /// Marks the challenge used at `now`; true only the first time, for its principal, before it expires.
+    func consumeChallenge(nonceHash: SHA256Digest, principal: String, now: Int64) async throws -> Bool
+    /// Stores a token by its hash.
+    func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest, createdAt: Int64) async throws
+    /// The token's record if it is known, unexpired at `now` and unrevoked.
+    func token(hash: SHA256Digest, now: Int64) async throws -> TokenRecord?
+    /// Revokes a token by its id at `now`; true if it was active.
+    func revokeToken(id: String, now: Int64) async throws -> Bool
+}

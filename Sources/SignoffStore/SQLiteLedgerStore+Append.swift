@@ -1,0 +1,78 @@
+internal import Foundation
+internal import GRDB
+internal import Synchronization
+public import SignoffCrypto
+public import SignoffLedger
+public import SignoffService
+
+extension SQLiteLedgerStore {
+    // MARK: Appending
+
+    public func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry] {
+        guard !drafts.isEmpty else { return [] }
+        let now = configuration.clock()
+        return try await pool.write { db in try self.append(drafts, in: db, now: now) }
+    }
+
+    /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically
+    /// with the ledger. Call at most once per transaction.
+    func append(_ drafts: [EntryDraft], in db: Database, now: Int64) throws -> [LedgerEntry] {
+        guard !drafts.isEmpty else { return [] }
+        var head = try self.currentHead(db)
+        var appended: [LedgerEntry] = []
+        appended.reserveCapacity(drafts.count)
+        var entryRows: [(any DatabaseValueConvertible)?] = []
+        entryRows.reserveCapacity(drafts.count * 7)
+        var nodeRows: [(any DatabaseValueConvertible)?] = []
+        for draft in drafts {
+            let entry = try LedgerEntry(
+                sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
+            let leaf = entry.leafHash
+            head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
+            entryRows += [Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor, Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes)]
+            for (id, hash) in head.frontier.append(leaf) where id.level >= Self.storedNodeMinimumLevel {
+                nodeRows += [Int64(id.lastLeaf), id.level, Data(hash.bytes)]
+            }
+            appended.append(entry)
+        }
+        try Self.insertEntries.execute(db, values: entryRows)
+        try Self.insertNodes.execute(db, values: nodeRows)
+        try self.checkpointIfDue(db, head: head, now: now, force: false)
+        // Remember the head only once the transaction has committed.
+        let committed = head
+        db.afterNextTransaction { _ in self.cachedHead.withLock { $0 = committed } } onRollback: { _ in
+            self.cachedHead.withLock { $0 = nil }
+        }
+        return appended
+    }
+
+    /// A multi-row INSERT of up to ``maximumRowsPerInsert`` rows: one statement step per chunk, not per row.
+    struct MultiRowInsert: Sendable {
+        static let maximumRowsPerInsert = 64
+        let columns: Int
+        /// `sql[n - 1]` inserts `n` rows; built once.
+        let sql: [String]
+
+        init(table: String, columns: [String]) {
+            self.columns = columns.count
+            let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+            sql = (1...Self.maximumRowsPerInsert).map {
+                "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES " + Array(repeating: row, count: $0).joined(separator: ", ")
+            }
+        }
+
+        func execute(_ db: Database, values: [(any DatabaseValueConvertible)?]) throws {
+            let rowCount = values.count / columns
+            var row = 0
+            while row < rowCount {
+                let n = min(Self.maximumRowsPerInsert, rowCount - row)
+                try db.cachedStatement(sql: sql[n - 1]).execute(arguments: StatementArguments(values[(row * columns)..<((row + n) * columns)]))
+                row += n
+            }
+        }
+    }
+
+    static let insertEntries = MultiRowInsert(
+        table: "ledger_entry", columns: ["sequence", "time_ms", "kind", "actor", "entry", "leaf_hash", "chain_hash"])
+    static let insertNodes = MultiRowInsert(table: "merkle_node", columns: ["last_sequence", "level", "hash"])
+}

@@ -1,0 +1,51 @@
+public import Foundation
+internal import GRDB
+internal import Synchronization
+public import SignoffAudit
+public import SignoffCrypto
+public import SignoffLedger
+
+extension SQLiteLedgerStore {
+    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory` (which must not
+    /// exist or be empty), with an inclusion proof for each. Streams: memory does not grow with the ledger.
+    public func exportAudit(
+        filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?
+    ) async throws -> AuditReport {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory.path) {
+            guard (try fm.contentsOfDirectory(atPath: directory.path)).isEmpty else {
+                throw LedgerError(.invalidRequest, "\(directory.path) is not empty; export into a new folder (nothing was overwritten)")
+            }
+        } else {
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        let ledgerKey = verifierKey
+        return try await pool.read { db in
+            guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoint ORDER BY tree_size DESC LIMIT 1") else {
+                throw LedgerError(.invalidRequest, "the ledger has no signed checkpoint; run `signoff checkpoint --sign` first")
+            }
+            let checkpoint = try SignedCheckpoint(verifying: note, with: ledgerKey)
+            let size = checkpoint.checkpoint.size
+            var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
+            var sink = FolderSink(directory: directory)
+            try builder.start(to: &sink)
+            let proofs = MerkleProofBuilder(reader: CachingNodeReader(SQLiteNodeReader(db: db)))
+            let cursor = try Data.fetchCursor(db, sql: "SELECT entry FROM ledger_entry WHERE sequence < ? ORDER BY sequence", arguments: [Int64(size)])
+            var seen: UInt64 = 0
+            while let bytes = try cursor.next() {
+                let entry = try LedgerEntry(decoding: [UInt8](bytes))
+                seen += 1
+                if let admitted = builder.admit(entry) {
+                    try builder.add(admitted, proof: try proofs.inclusionProof(index: entry.sequence, size: size), to: &sink)
+                }
+                if let progress, seen % 65_536 == 0 { progress(seen, size) }
+            }
+            try builder.finish(to: &sink)
+            try sink.close()
+            progress?(seen, size)
+            return AuditReport(
+                entries: builder.entries, decisions: builder.decisions, signedDecisions: builder.signedDecisions, checkpointSize: size,
+                files: sink.digests.count, failure: nil)
+        }
+    }
+}

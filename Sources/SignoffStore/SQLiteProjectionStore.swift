@@ -1,0 +1,135 @@
+internal import Foundation
+internal import GRDB
+public import SignoffCore
+public import SignoffLedger
+public import SignoffService
+internal import Synchronization
+
+/// The projection in the ledger's SQLite file (table `projection`: one JSON document per key), changed in the same
+/// transaction as the ledger's appends.
+public final class SQLiteProjectionStore: ProjectionStore {
+    let ledger: SQLiteLedgerStore
+    /// Recent states, newest last, each with the chain hash of the newest entry it includes. Readers whose snapshot
+    /// is a commit or two behind the writer still find theirs, instead of decoding the whole projection again.
+    private let cache = Mutex<[(chain: [UInt8], state: SignoffState)]>([])
+    private static let cachedStates = 8
+
+    init(ledger: SQLiteLedgerStore) { self.ledger = ledger }
+
+    public func commit<Result: Sendable>(
+        now: Int64, _ body: @Sendable (inout SignoffState) throws -> ProjectionChange<Result>
+    ) async throws -> (entries: [LedgerEntry], result: Result) {
+        try await ledger.pool.write { db in
+            var state = try self.loadState(db)
+            let change = try body(&state)
+            let entries = try self.ledger.append(change.drafts, in: db, now: now)
+            try Self.writeDocuments(change.touchedDocuments, of: state, in: db)
+            if let last = entries.last {
+                let committed = (chain: try Self.chainHash(db, sequence: last.sequence), state: state)
+                db.afterNextTransaction { _ in
+                    self.cache.withLock {
+                        $0.append(committed)
+                        if $0.count > Self.cachedStates { $0.removeFirst($0.count - Self.cachedStates) }
+                    }
+                } onRollback: { _ in self.cache.withLock { $0.removeAll() } }
+            } else if !change.touchedDocuments.isEmpty {
+                db.afterNextTransaction { _ in self.cache.withLock { $0.removeAll() } }
+            }
+            return (entries, change.result)
+        }
+    }
+
+    public func state() async throws -> SignoffState {
+        try await ledger.pool.read { db in try self.loadState(db) }
+    }
+
+    public func recentState() async throws -> SignoffState {
+        if let cached = cache.withLock({ $0.last?.state }) { return cached }
+        return try await state()
+    }
+
+    public func state(focusedOn request: String) async throws -> SignoffState {
+        try await ledger.pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                // Four key ranges, each a search of the primary key (one WHERE with ORs made SQLite scan every row).
+                sql: """
+                    SELECT key, document FROM projection WHERE key < 'request/'
+                    UNION ALL SELECT key, document FROM projection WHERE key >= 'request0' AND key < 'statement/'
+                    UNION ALL SELECT key, document FROM projection WHERE key >= 'statement0'
+                    UNION ALL SELECT key, document FROM projection WHERE key = ?
+                    """, arguments: ["request/" + request])
+            return try Self.state(fromProjection: rows)
+        }
+    }
+
+    /// The state the projection rows (`key`, `document`) describe.
+    private static func state(fromProjection rows: [Row]) throws -> SignoffState {
+        let documents = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as String) })
+        do {
+            return try SignoffState(documents: documents)
+        } catch {
+            throw LedgerError(.storage, "the stored projection cannot be read (\(error)); run `signoff audit verify --db`")
+        }
+    }
+
+    /// Writes the projection documents `keys` of `state` (deleting those it no longer has), in the caller's transaction.
+    private static func writeDocuments(_ keys: Set<String>, of state: SignoffState, in db: Database) throws {
+        for key in keys.sorted() {
+            if let document = state.document(for: key) {
+                try db.execute(
+                    sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
+                    arguments: [key, document])
+            } else {
+                try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    private static func chainHash(_ db: Database, sequence: UInt64) throws -> [UInt8] {
+        [UInt8](try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry WHERE sequence = ?", arguments: [Int64(sequence)]) ?? Data())
+    }
+
+    /// The projection as stored, reusing the cached state when no other process has appended since.
+    private func loadState(_ db: Database) throws -> SignoffState {
+        let head = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
+        if let cached = cache.withLock({ $0.last { $0.chain == head } }) { return cached.state }
+        return try Self.state(fromProjection: Row.fetchAll(db, sql: "SELECT key, document FROM projection"))
+    }
+
+    public func verifyProjection() async throws -> LedgerVerificationFailure? {
+        try await ledger.pool.read { db in
+            var state = SignoffState()
+            let entries = try Row.fetchCursor(db, sql: "SELECT sequence, kind, actor, time_ms, entry FROM ledger_entry ORDER BY sequence")
+            while let row = try entries.next() {
+                guard let stored = Int64.fromDatabaseValue(row[0]), let bytes = Data.fromDatabaseValue(row[4]) else {
+                    return LedgerVerificationFailure(.entryMalformed, "a ledger_entry row holds a value of the wrong type")
+                }
+                let sequence = UInt64(bitPattern: stored)
+                let entry: LedgerEntry
+                do { entry = try LedgerEntry(decoding: [UInt8](bytes)) } catch {
+                    return LedgerVerificationFailure(.entryMalformed, sequence: sequence, "entry \(sequence) cannot be decoded")
+                }
+                let event: Event?
+                do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
+                    return LedgerVerificationFailure(.projectionMismatch, sequence: sequence, "entry \(sequence) (\(entry.kind)) holds an event that cannot be read")
+                }
+                if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+            }
+            let expected = state.documents()
+            var stored: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, document FROM projection ORDER BY key") {
+                let key = String.fromDatabaseValue(row[0]) ?? "\(row[0] as DatabaseValue)"
+                guard let document = String.fromDatabaseValue(row[1]) else {
+                    return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) is not text")
+                }
+                stored[key] = document
+            }
+            for key in Set(expected.keys).union(stored.keys).sorted() where expected[key] != stored[key] {
+                let what = stored[key] == nil ? "is missing" : expected[key] == nil ? "should not exist" : "differs from the ledger's replay"
+                return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) \(what)")
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import SignoffAPI
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffService
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Export the trail for auditors, and verify exports and databases.",
+        subcommands: [Export.self, Verify.self]
+    )
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export entries (all, or a project, environment or period) with inclusion proofs, keys, envelopes, a CSV of decisions and a summary.",
+            discussion: "The folder is specified in schema/audit-export.md; `signoff audit verify DIR --log-key LEDGER.pub` checks it offline.")
+
+        @OptionGroup var target: ClientOptions
+        @Option var project: String?
+        @Option var env: String?
+        @Option(help: "RFC 3339 time, inclusive.") var since: String?
+        @Option(help: "RFC 3339 time, exclusive.") var until: String?
+        @Option(help: "A new (or empty) folder.") var out: String
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            try await reportingErrors {
+                func time(_ text: String?, _ option: String) throws -> Int64? {
+                    guard let text else { return nil }
+                    guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw CLIError.badInput("--\(option) \(text) is not an RFC 3339 time such as 2026-11-01T00:00:00Z") }
+                    return ms
+                }
+                let filter = AuditExportFilter(project: project, environment: env, since: try time(since, "since"), until: try time(until, "until"))
+                let directory = URL(fileURLWithPath: out)
+                if FileManager.default.fileExists(atPath: out), !(try FileManager.default.contentsOfDirectory(atPath: out)).isEmpty {
+                    throw CLIError.badInput("\(out) is not empty; export into a new folder (nothing was overwritten)")
+                }
+                let showProgress = !json && Terminal.standardErrorIsTerminal
+                let report = try await target.client().exportAudit(filter, to: directory) { done, total in
+                    if showProgress { FileHandleWriter.write(fd: 2, "\rexporting: \(done)/\(total) entries read") }
+                }
+                if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+                if json {
+                    struct Exported: Encodable {
+                        let out: String
+                        let entries, decisions, files: Int
+                        let checkpoint_size: UInt64
+                    }
+                    printJSON(Exported(out: out, entries: report.entries, decisions: report.decisions, files: report.files, checkpoint_size: report.checkpointSize))
+                } else {
+                    print("Exported \(report.entries) entries (\(report.decisions) decisions) against the checkpoint of \(report.checkpointSize) entries into \(out); verify with `signoff audit verify \(out) --log-key LEDGER.pub`")
+                }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify an export folder offline (DIR --log-key LEDGER.pub), or a whole database (--db): every entry, chain, subtree hash, checkpoint and the projection replay.",
+            discussion: "Exit 0 when everything verifies, 3 when anything does not (the first failure is named)."
+        )
+
+        @Argument(help: "An export folder to verify offline (needs --log-key).") var directory: String?
+
+        @OptionGroup var ledger: LedgerOptions
+
+        @Option(help: "The trusted ledger verifier key file (default with --db: DB.ledger-key.pub). Never taken from what is verified.")
+        var logKey: String?
+
+        @Flag(help: "Accept entries after the newest checkpoint (a ledger that is still being written).")
+        var allowUncoveredTail = false
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        func run() async throws {
+            try await reportingErrors {
+                if let directory { try verifyExport(directory) } else { try await verifyDatabase() }
+            }
+        }
+
+        func verifyExport(_ directory: String) throws {
+            guard let logKey else { throw CLIError.badInput("offline verification needs the ledger's public key: --log-key LEDGER.pub") }
+            let trusted = try KeyFiles.readVerifierKey(path: logKey)
+            let showProgress = !json && Terminal.standardErrorIsTerminal
+            let report = AuditExportVerifier.verify(directory: URL(fileURLWithPath: directory), trustedKey: trusted) { done in
+                if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done) entries") }
+            }
+            if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+            if json {
+                print(JSONOutput.object([
+                    "valid": .bool(report.failure == nil), "entries": .int(report.entries), "decisions": .int(report.decisions),
+                    "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(clamping: report.checkpointSize)), "files": .int(report.files),
+                    "failure": report.failure.map { .string($0) } ?? .null,
+                ]))
+            } else if report.failure == nil {
+                print("OK: \(report.entries) entries proven against the checkpoint of \(report.checkpointSize) signed by \(trusted.name) (key ID \(trusted.keyIDHex)); \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time; all \(report.files) files match")
+            }
+            if let failure = report.failure {
+                if !json { printError("verification FAILED: \(failure)") }
+                throw ExitCode(ExitStatus.verificationFailed)
+            }
+        }
+
+        func verifyDatabase() async throws {
+            let keyPath = try logKey ?? (ledger.ledgerKeyPath + ".pub")
+            let trusted = try KeyFiles.readVerifierKey(path: keyPath)
+            let storage = try ledger.openForReading()
+            let showProgress = !json && Terminal.standardErrorIsTerminal
+            let started = ContinuousClock.now
+            let report = try await storage.ledger.verifyAll(trustedKey: trusted, allowUncoveredTail: allowUncoveredTail) { done, total in
+                if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done)/\(total) entries") }
+            }
+            if showProgress { FileHandleWriter.write(fd: 2, "\n") }
+            // The projection must be exactly what replaying the ledger gives.
+            var failure = report.failure
+            if failure == nil { failure = try await storage.projection.verifyProjection() }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            if json {
+                var object: [String: JSONOutput] = [
+                    "valid": .bool(failure == nil), "entries": .int(Int(clamping: report.entries)), "checkpoints": .int(report.checkpoints),
+                    "subtree_hashes": .int(Int(clamping: report.storedNodes)), "root_hash": .string(report.rootHash.description),
+                ]
+                if let failure {
+                    object["failure"] = .object([
+                        "kind": .string(failure.kind.rawValue), "message": .string(failure.message),
+                        "sequence": failure.sequence.map { .int(Int(clamping: $0)) } ?? .null,
+                        "checkpoint_size": failure.checkpointSize.map { .int(Int(clamping: $0)) } ?? .null,
+                    ])
+                }
+                print(JSONOutput.object(object))
+            } else if failure == nil {
+                print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified, projection replayed, in \(String(format: "%.2f", seconds)) s")
+                print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
+            }
+            if let failure {
+                if !json { printError("verification FAILED: \(failure.message)") }
+                throw ExitCode(ExitStatus.verificationFailed)
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import SignoffAPI
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffService
+
+/// The CLI on a local database: the engine runs here, through ``SignoffService``.
+struct LocalClient: SignoffClient {
+    let service: SignoffService
+
+    init(storage: SignoffStorage) { service = SignoffService(storage: storage) }
+
+    var now: Int64 { service.now }
+
+    func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
+        switch try await service.execute(command, as: actor) {
+        case .success(let entries):
+            try await finish()
+            return RecordedResponse(entries: entries, request: nil)
+        case .failure(let refusal):
+            throw CLIError.refused(refusal.rule, refusal.message)
+        }
+    }
+
+    /// Signs a checkpoint over what a command appended, when the ledger key is available.
+    private func finish() async throws {
+        let ledger = service.ledger
+        if ledger.signsCheckpoints {
+            try await ledger.signCheckpoint()
+        } else if let checkpoint = try await ledger.latestCheckpoint(), checkpoint.checkpoint.size < (try await ledger.size()) {
+            printNotice("entries after \(checkpoint.checkpoint.size) await a signed checkpoint; the ledger's operator runs `signoff checkpoint --sign`")
+        }
+    }
+
+    /// The request and the state around it (read in time that does not grow with the ledger).
+    private func focused(_ id: String) async throws -> (DeploymentRequest, SignoffState) {
+        let state = try await service.state(focusedOn: id)
+        guard let request = state.requests[id] else { throw CLIError.badInput("no request \(id); `signoff list` shows the requests") }
+        return (request, state)
+    }
+
+    func request(_ id: String) async throws -> RequestView { RequestView(try await focused(id).0) }
+
+    func explain(_ id: String) async throws -> ExplanationView {
+        let (request, state) = try await focused(id)
+        guard let explanation = Engine.explain(request.id, state: state, now: now) else {
+            throw CLIError.failure("the workflow of \(id) is missing from the database; run `signoff audit verify --db`")
+        }
+        return ExplanationView(explanation)
+    }
+
+    func requests(_ query: RequestQuery) async throws -> [RequestSummary] {
+        query.select(from: try await service.state(), now: now)
+    }
+
+    func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse {
+        let (request, state) = try await focused(id)
+        return GateResponse(request: request, environment: environment, digest: digest, state: state, now: now)
+    }
+
+    func workflow(_ name: String) async throws -> WorkflowResponse {
+        let state = try await service.state()
+        guard let workflow = WorkflowResponse(name: name, state: state) else {
+            throw CLIError.badInput("no workflow \(name) is applied (applied: \(state.currentWorkflows.keys.sorted().joined(separator: ", ")))")
+        }
+        return workflow
+    }
+
+    func checkpoint(sign: Bool) async throws -> SignedCheckpoint {
+        if sign {
+            guard service.ledger.signsCheckpoints else {
+                throw CLIError.badInput("signing a checkpoint needs the ledger key's passphrase (--ledger-passphrase-file or SIGNOFF_LEDGER_PASSPHRASE)")
+            }
+            try await service.ledger.signCheckpoint()
+        }
+        guard let checkpoint = try await service.ledger.latestCheckpoint() else {
+            throw CLIError.failure("the ledger has no signed checkpoint yet; run `signoff checkpoint --sign`")
+        }
+        return checkpoint
+    }
+
+    func ledgerKey() async throws -> NoteVerifierKey { service.ledger.verifierKey }
+
+    func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
+        if service.ledger.signsCheckpoints { try await service.ledger.signCheckpoint() }
+        return try await service.exportAudit(filter: filter, to: directory, progress: progress)
+    }
+}

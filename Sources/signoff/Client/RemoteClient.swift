@@ -1,0 +1,195 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SignoffAPI
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+
+/// JSON over HTTP to a Signoff server. Redirects are never followed, so a token never reaches another origin.
+struct HTTPTransport: Sendable {
+    let server: URL
+
+    private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+            completionHandler: @escaping (URLRequest?) -> Void
+        ) {
+            completionHandler(nil)
+        }
+    }
+
+    private static let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
+
+    /// Sends a request; the status and the raw body.
+    func send(_ method: String, _ path: String, token: String? = nil, body: (any Encodable)? = nil) async throws -> (status: Int, data: Data) {
+        guard let url = URL(string: path, relativeTo: server) else { throw CLIError.badInput("bad server URL \(server)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body { request.httpBody = try WireCoding.encode(body) }
+        let (data, response): (Data, URLResponse)
+        do { (data, response) = try await Self.session.data(for: request) } catch {
+            throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription); is `signoff serve` running there?")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        if (300..<400).contains(status) {
+            throw CLIError.failure("the server answered with a redirect (HTTP \(status)); redirects are not followed, so that your token stays with \(server.absoluteString)")
+        }
+        return (status, data)
+    }
+
+    /// Problem details, as the server sends them.
+    struct Problem: Decodable {
+        let detail: String?
+        let rule: String?
+    }
+
+    /// The CLI error for an API failure: a refusal keeps its rule and the rule's exit code, bad input is 64, an
+    /// expired login a clear instruction to log in again.
+    static func failure(status: Int, data: Data) -> CLIError {
+        let problem = try? JSONDecoder().decode(Problem.self, from: data)
+        let detail = problem?.detail ?? "HTTP \(status)"
+        if let rule = problem?.rule { return CLIError.refused(rule, detail) }
+        switch status {
+        case 401: return CLIError.failure("\(detail) (run `signoff login` again)")
+        case 403: return CLIError(message: "refused: \(detail)", exitCode: ExitStatus.refused)
+        case 400, 404, 413, 422: return CLIError.badInput(detail)
+        default: return CLIError.failure("the server failed (HTTP \(status)): \(detail)")
+        }
+    }
+}
+
+/// The token `signoff login` keeps, and the server it is for: it is never sent anywhere else.
+struct TokenFile: Codable {
+    let server: String
+    let user: String
+    let token: String
+    let expires_at: String
+
+    static func origin(of url: URL) -> String {
+        let port = url.port.map { ":\($0)" } ?? ""
+        return "\(url.scheme ?? "")://\(url.host ?? "")\(port)"
+    }
+}
+
+/// The CLI's remote mode: every verb is a call to the API with the token `signoff login` kept. Decisions are still
+/// signed here; only the envelope travels.
+struct RemoteClient: SignoffClient {
+    let transport: HTTPTransport
+    let token: String
+    let user: String
+
+    init(server: URL, tokenFile: String) throws {
+        guard let data = FileManager.default.contents(atPath: tokenFile), let record = try? JSONDecoder().decode(TokenFile.self, from: data) else {
+            throw CLIError.badInput("not logged in: run `signoff login --server \(server.absoluteString) --as USER --key YOUR.key` first")
+        }
+        guard let kept = URL(string: record.server), TokenFile.origin(of: kept) == TokenFile.origin(of: server) else {
+            throw CLIError.badInput(
+                "the token in \(tokenFile) is for \(record.server), not \(server.absoluteString); it is never sent elsewhere: run `signoff login --server \(server.absoluteString)`")
+        }
+        transport = HTTPTransport(server: server)
+        token = record.token
+        user = record.user
+    }
+
+    var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    private func call(_ method: String, _ path: String, body: (any Encodable)? = nil) async throws -> Data {
+        let (status, data) = try await transport.send(method, path, token: token, body: body)
+        guard (200..<300).contains(status) else { throw HTTPTransport.failure(status: status, data: data) }
+        return data
+    }
+
+    private func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+        let data = try await call("GET", path)
+        do { return try WireCoding.decode(T.self, from: data) } catch {
+            throw CLIError.failure("the server's answer to \(path) is not the document the API specifies (\(error))")
+        }
+    }
+
+    func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
+        guard actor == user else {
+            throw CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
+        }
+        guard let endpoint = Endpoint.of(command) else {
+            throw CLIError.badInput("a ledger and its first administrator are created with `signoff init` on the server's database")
+        }
+        let data = try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body)
+        return try WireCoding.decode(RecordedResponse.self, from: data)
+    }
+
+    func request(_ id: String) async throws -> RequestView {
+        try await get("/v1/requests/\(WireCoding.pathSegment(id))", as: RequestView.self)
+    }
+
+    func explain(_ id: String) async throws -> ExplanationView {
+        try await get("/v1/requests/\(WireCoding.pathSegment(id))/explain", as: ExplanationView.self)
+    }
+
+    func requests(_ query: RequestQuery) async throws -> [RequestSummary] {
+        try await get("/v1/requests" + query.queryString, as: RequestList.self).requests
+    }
+
+    func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse {
+        try await get(
+            "/v1/requests/\(WireCoding.pathSegment(id))/gate" + WireCoding.query([("environment", environment), ("digest", digest.description)]),
+            as: GateResponse.self)
+    }
+
+    func workflow(_ name: String) async throws -> WorkflowResponse {
+        try await get("/v1/workflows/\(WireCoding.pathSegment(name))", as: WorkflowResponse.self)
+    }
+
+    func checkpoint(sign: Bool) async throws -> SignedCheckpoint {
+        guard !sign else { throw CLIError.badInput("--sign works on the server's database; the server signs checkpoints itself") }
+        let text = String(decoding: try await call("GET", "/v1/checkpoint"), as: UTF8.self)
+        do { return try SignedCheckpoint(parsed: try SignedNote(parsing: text)) } catch {
+            throw CLIError.failure("the server's checkpoint is not a signed note: \(error)")
+        }
+    }
+
+    func ledgerKey() async throws -> NoteVerifierKey {
+        let text = String(decoding: try await call("GET", "/v1/ledger-key"), as: UTF8.self)
+        do { return try NoteVerifierKey(parsing: text.trimmingCharacters(in: .newlines)) } catch {
+            throw CLIError.failure("the server's ledger key is malformed: \(error)")
+        }
+    }
+
+    func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
+        let query = WireCoding.query([
+            ("project", filter.project), ("environment", filter.environment), ("since", filter.since.map(Timestamps.rfc3339)),
+            ("until", filter.until.map(Timestamps.rfc3339)),
+        ])
+        let archive = try await call("GET", "/v1/audit/export" + query)
+        let files: Int
+        do { files = try Tar.extract([UInt8](archive), into: directory) } catch let error as Tar.ReadError { throw CLIError.failure(error.description) }
+        var report = AuditReport.describing(directory)
+        report.files = files
+        return report
+    }
+}
+
+extension AuditReport {
+    /// The counts an export folder states about itself (its MANIFEST.json and decisions.csv), before verification.
+    static func describing(_ directory: URL) -> AuditReport {
+        struct Manifest: Decodable {
+            let checkpoint_size: UInt64?
+            let entries: Int?
+        }
+        var report = AuditReport()
+        if let data = FileManager.default.contents(atPath: directory.appendingPathComponent("MANIFEST.json").path),
+            let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
+        {
+            report.entries = manifest.entries ?? 0
+            report.checkpointSize = manifest.checkpoint_size ?? 0
+        }
+        if let csv = FileManager.default.contents(atPath: directory.appendingPathComponent("decisions.csv").path) {
+            report.decisions = max(0, csv.split(separator: UInt8(ascii: "\n")).count - 1)
+        }
+        return report
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import SignoffAPI
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+
+/// What the CLI's verbs need, whether they work on a local database (``LocalClient``) or a server (``RemoteClient``):
+/// every verb has one code path and calls this. Both answer with the wire types of `SignoffAPI`, so `--json` prints
+/// the same documents either way.
+protocol SignoffClient: Sendable {
+    /// Milliseconds since the epoch, for the time inside signed statements.
+    var now: Int64 { get }
+    /// Runs a command as `actor`; a refusal throws a ``CLIError`` naming the rule, with the rule's exit code.
+    func run(_ command: Command, as actor: String) async throws -> RecordedResponse
+    func request(_ id: String) async throws -> RequestView
+    func explain(_ id: String) async throws -> ExplanationView
+    func requests(_ query: RequestQuery) async throws -> [RequestSummary]
+    func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse
+    func workflow(_ name: String) async throws -> WorkflowResponse
+    /// The newest checkpoint (signing one first when `sign` and this client holds the ledger key).
+    func checkpoint(sign: Bool) async throws -> SignedCheckpoint
+    func ledgerKey() async throws -> NoteVerifierKey
+    /// Exports into `directory` (new or empty).
+    func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
+}
+
+extension CLIError {
+    /// A refusal as the CLI reports it: the rule's name and its category's exit code.
+    static func refused(_ rule: String, _ message: String) -> CLIError {
+        CLIError(message: "refused (\(rule)): \(message)", exitCode: RefusalRule.named(rule)?.category.exitCode ?? ExitStatus.refused)
+    }
+}
+
+extension RequestView {
+    /// What a decision on this request binds, for signing.
+    var binding: DecisionStatement.Binding {
+        get throws {
+            do {
+                return DecisionStatement.Binding(
+                    request: request, project: project, environment: environment, bundle: bundle, digest: try SHA256Digest(parsing: digest),
+                    revision: revision, workflowDigest: try SHA256Digest(parsing: workflow_digest))
+            } catch {
+                throw CLIError.failure("request \(request) carries a malformed digest; run `signoff audit verify --db`")
+            }
+        }
+    }
+}
+
+/// `--db` or `--server`, and who acts: the options every verb takes to reach Signoff.
+struct ClientOptions: ParsableArguments {
+    @OptionGroup var ledger: LedgerOptions
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var actor: ActorOptions
+
+    /// The client: a server when `--server` (or `SIGNOFF_SERVER`) is given, else the local database. Locally, the
+    /// ledger key signs checkpoints when its passphrase is configured (`--ledger-passphrase-file` or
+    /// `SIGNOFF_LEDGER_PASSPHRASE`); users without it append and leave checkpointing to the ledger's operator.
+    func client() throws -> any SignoffClient {
+        if let remote = try remote.client(actor: actor) { return remote }
+        let canSign = ledger.ledgerPassphraseFile != nil || ProcessInfo.processInfo.environment["SIGNOFF_LEDGER_PASSPHRASE"] != nil
+        return LocalClient(storage: canSign ? try ledger.openForWriting() : try ledger.openForReading())
+    }
+}
