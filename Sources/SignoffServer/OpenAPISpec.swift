@@ -219,6 +219,7 @@ paths:
       parameters:
         - { name: project, in: query, schema: { type: string } }
         - { name: state, in: query, schema: { type: string }, description: "active, rejected, withdrawn, deployed, or a stage" }
+        - { name: waiting_for, in: query, schema: { type: string }, description: "only requests whose next step this principal could take" }
       responses:
         "200":
           description: The requests the caller may read.
@@ -259,7 +260,7 @@ paths:
     get:
       operationId: explainRequest
       responses:
-        "200": { description: "Each gate ahead: met or not, and who could supply what is missing.", content: { application/json: { schema: { type: object, required: [request, status, stage, gates] } } } }
+        "200": { description: "Each gate ahead: met or not, and who could supply what is missing.", content: { application/json: { schema: { $ref: "#/components/schemas/Explanation" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/requests/{id}/gate:
     parameters:
@@ -443,25 +444,103 @@ components:
         stage: { type: string }
         status: { enum: [active, rejected, withdrawn, deployed] }
         bundle: { type: string }
-        digest: { type: string }
+        digest: { $ref: "#/components/schemas/Digest" }
+    Time: { type: string, format: date-time, description: "RFC 3339 in UTC with milliseconds, e.g. 2026-11-30T09:00:00.000Z." }
     Request:
       type: object
-      required: [id, project, environment, requester, bundle, digest, revision, stage, status, workflowDigest, evidence, decisions, deployments, history]
+      additionalProperties: false
+      required: [request, project, environment, requester, description, filed_at, workflow_digest, bundle, digest, revision, stage, status, history, evidence, decisions, deployments, retrospective_done]
       properties:
-        id: { type: string }
+        request: { type: string }
         project: { type: string }
         environment: { type: string }
         requester: { type: string }
+        description: { type: string }
+        filed_at: { $ref: "#/components/schemas/Time" }
+        workflow_digest: { $ref: "#/components/schemas/Digest" }
         bundle: { type: string }
-        digest: { type: string }
+        digest: { $ref: "#/components/schemas/Digest" }
         revision: { type: integer }
         stage: { type: string }
         status: { enum: [active, rejected, withdrawn, deployed] }
-        workflowDigest: { type: string }
-        evidence: { type: array }
-        decisions: { type: array }
-        deployments: { type: array }
-        history: { type: array }
+        history:
+          type: array
+          items: { type: object, additionalProperties: false, required: [stage, at, revision], properties: { stage: { type: string }, at: { $ref: "#/components/schemas/Time" }, revision: { type: integer } } }
+        evidence:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [kind, status, digest, actor, at, revision]
+            properties:
+              kind: { type: string }
+              status: { type: string }
+              digest: { $ref: "#/components/schemas/Digest" }
+              actor: { type: string }
+              at: { $ref: "#/components/schemas/Time" }
+              revision: { type: integer }
+        decisions:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [stage, decision, actor, at, comment, revision, signed]
+            properties:
+              stage: { type: string }
+              decision: { enum: [approve, reject] }
+              actor: { type: string }
+              at: { $ref: "#/components/schemas/Time" }
+              comment: { type: string }
+              revision: { type: integer }
+              signed: { type: boolean }
+              key_fingerprint: { $ref: "#/components/schemas/Digest", description: "SHA-256 of the signing key's 32 public-key bytes." }
+              statement_digest: { $ref: "#/components/schemas/Digest" }
+        deployments:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [outcome, actor, at, note, revision]
+            properties:
+              outcome: { enum: [succeeded, failed] }
+              actor: { type: string }
+              at: { $ref: "#/components/schemas/Time" }
+              note: { type: string }
+              revision: { type: integer }
+        retrospective_due: { $ref: "#/components/schemas/Time" }
+        retrospective_done: { type: boolean }
+    Explanation:
+      type: object
+      additionalProperties: false
+      required: [request, status, stage, revision, digest, workflow, gates]
+      properties:
+        request: { type: string }
+        status: { enum: [active, rejected, withdrawn, deployed] }
+        stage: { type: string }
+        revision: { type: integer }
+        digest: { $ref: "#/components/schemas/Digest" }
+        workflow: { type: string }
+        gates:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [stage, satisfied, conditions]
+            properties:
+              stage: { type: string }
+              satisfied: { type: boolean }
+              conditions:
+                type: array
+                items:
+                  type: object
+                  additionalProperties: false
+                  required: [rule, met, detail, who_can_supply]
+                  properties: { rule: { type: string }, met: { type: boolean }, detail: { type: string }, who_can_supply: { type: array, items: { type: string } } }
+        retrospective:
+          type: object
+          additionalProperties: false
+          required: [due, done, overdue]
+          properties: { due: { $ref: "#/components/schemas/Time" }, done: { type: boolean }, overdue: { type: boolean } }
     Envelope:
       type: object
       description: A DSSE envelope; payload and sig are base64 (standard or URL-safe).

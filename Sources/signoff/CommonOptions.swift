@@ -82,7 +82,7 @@ func report(_ recorded: RecordedResponse, json: Bool, text: String) {
 
 /// One JSON document on standard output, in the wire vocabulary (`schema/vocabulary.md`).
 func printJSON(_ value: some Encodable) {
-    print(String(decoding: try! WireCoding.encode(value, pretty: true), as: UTF8.self))
+    print(String(decoding: try! WireCoding.encode(value), as: UTF8.self))
 }
 
 /// `sha256:HEX` from `--digest`, or the SHA-256 of `--file`, streamed.

@@ -12,6 +12,8 @@ import SignoffLedger
 import SignoffStore
 import SignoffTestSupport
 import Testing
+import SignoffService
+import SignoffAudit
 
 /// The adversarial reliability suite (RELIABILITY.md): crashes, tampering, hostile input and concurrency against the
 /// real binary, a real SQLite file and a real server on loopback. Sizes are bounded so that CI runs it on every
@@ -140,7 +142,7 @@ struct ReliabilityTests {
             try s.must("checkpoint", "--sign")
             let strict = try s.signoff("audit", "verify", "--db", database)
             #expect(strict.status == 0, "cycle \(cycle): \(strict.stdout) \(strict.stderr)")
-            let state = try await SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: database)).state()
+            let state = try await SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: database))).state()
             let lost = acknowledged.filter { state.groups[$0] == nil }
             #expect(lost.isEmpty, "cycle \(cycle): acknowledged but not in the ledger: \(lost.prefix(10))")
             #expect(acknowledged.count >= 20, "cycle \(cycle): the writers should have been writing when the kill came")
@@ -163,7 +165,7 @@ struct ReliabilityTests {
         if administrativeCommands > 0 {
             var passphrase = Array(s.env["SIGNOFF_LEDGER_PASSPHRASE"]!.utf8)
             let ledgerKey = try KeyFiles.openSealedKey(path: s.env["SIGNOFF_DB"]! + ".ledger-key", passphrase: SecureBytes(consuming: &passphrase))
-            let database = SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!, signingKey: ledgerKey.signingKey))
+            let database = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!, signingKey: ledgerKey.signingKey)))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for team in 0..<8 {
                     group.addTask {
@@ -455,7 +457,7 @@ extension ReliabilityTests {
         let server = try RunningServer(story: s)
         defer { server.stop() }
         let casey = try Client.login(s, "casey", server: server), morgan = try Client.login(s, "morgan", server: server)
-        let state = try await SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!)).state()
+        let state = try await SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!))).state()
         let request = try #require(state.requests[first]), other = try #require(state.requests[second])
         let caseyKey = try Self.signingKey(s, "casey"), morganKey = try Self.signingKey(s, "morgan")
         let stage = "compliance-reviewed"
@@ -614,7 +616,7 @@ extension ReliabilityTests {
         let id = try s.tested()
         let server = try RunningServer(story: s)
         defer { server.stop() }
-        let database = SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!))
+        let database = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!)))
         let casey = try Client.login(s, "casey", server: server)
         let path = "v1/requests/\(id)/decisions"
 

@@ -7,6 +7,8 @@ import SignoffCrypto
 import SignoffStore
 import SignoffTestSupport
 import Testing
+import SignoffService
+import SignoffAudit
 
 /// `signoff serve` as a real process on loopback.
 final class RunningServer: @unchecked Sendable {
@@ -212,7 +214,7 @@ struct ServeTests {
         #expect(server.process.terminationStatus == 0, "the server must exit cleanly on SIGTERM")
         #expect(acknowledged.count > 20, "the clients should have been writing when SIGTERM came")
         let store = try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!)
-        let state = try await SignoffDatabase(ledger: store).state()
+        let state = try await SignoffService(storage: SQLiteStorage.storage(store)).state()
         let lost = acknowledged.filter { state.groups[$0] == nil }
         #expect(lost.isEmpty, "acknowledged but not in the ledger: \(lost)")
         let verify = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)

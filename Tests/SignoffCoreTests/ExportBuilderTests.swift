@@ -1,4 +1,5 @@
 import Foundation
+@testable import SignoffAudit
 @testable import SignoffCore
 import SignoffCrypto
 import SignoffLedger

@@ -7,6 +7,8 @@ import SignoffCrypto
 import SignoffStore
 import SignoffTestSupport
 import Testing
+import SignoffService
+import SignoffAudit
 
 /// One operation of the API, and the exact status each kind of caller gets.
 struct MatrixCase: Sendable, CustomTestStringConvertible {
@@ -61,7 +63,7 @@ struct AuthorizationMatrixTests {
     func matrix(_ c: MatrixCase) async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let auth = AuthStore(ledger: f.database.ledger)
+        let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
         let digest = try SHA256Digest(parsing: Self.digest)
         if c.setup != .none { try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: digest, description: ""), as: "riley") }
         if c.setup == .tested || c.setup == .approved {
@@ -82,7 +84,7 @@ struct AuthorizationMatrixTests {
         let path = c.path.replacingOccurrences(of: "EVEKEY", with: f.keys["eve"]!.publicKey.fingerprint)
         let bodyData = try JSONSerialization.data(withJSONObject: body)
 
-        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             func token(_ user: String) async throws -> String {
                 if user == "ci-bot" {

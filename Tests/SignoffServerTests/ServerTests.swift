@@ -8,6 +8,8 @@ import SignoffCrypto
 import SignoffStore
 import SignoffTestSupport
 import Testing
+import SignoffService
+import SignoffAudit
 
 /// Tests log warnings only, so that CI output shows failures rather than every request.
 let quietLogger: Logger = {
@@ -19,13 +21,13 @@ let quietLogger: Logger = {
 /// A database with the demo's people, served in-process.
 struct ServerFixture {
     let directory: URL
-    let database: SignoffDatabase
+    let database: SignoffService
     var keys: [String: Ed25519.SigningKey] = [:]
 
     init() async throws {
         directory = try TestSupport.temporaryDirectory("signoff-server")
         let ledger = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey())
-        database = SignoffDatabase(ledger: ledger)
+        database = SignoffService(storage: SQLiteStorage.storage(ledger))
         let ada = Ed25519.SigningKey()
         keys["ada"] = ada
         try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
@@ -78,7 +80,7 @@ struct ServerTests {
     func publicAndProtected() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             #expect(try await client.json("/healthz").status == 200)
             #expect(try await client.json("/readyz").status == 200)
@@ -97,7 +99,7 @@ struct ServerTests {
     func metrics() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             let token = try await client.login("riley", key: f.keys["riley"]!)
             _ = try await client.json("/v1/requests", token: token)
@@ -117,7 +119,7 @@ struct ServerTests {
     func login() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             let challenge = try await client.json("/v1/auth/challenge", .post, body: ["user": "riley"])
             let message = Array((challenge.object["message"] as! String).utf8)
@@ -147,7 +149,7 @@ struct ServerTests {
     func authorization() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             var tokens: [String: String] = [:]
             for user in ["ada", "riley", "morgan", "dana", "eve"] { tokens[user] = try await client.login(user, key: f.keys[user]!) }
@@ -187,7 +189,7 @@ struct ServerTests {
     func badInput() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
-        let app = Application(router: buildRouter(database: f.database), logger: quietLogger)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             let token = try await client.login("riley", key: f.keys["riley"]!)
             let missing = try await client.json("/v1/requests", .post, token: token, body: ["project": "churn-model"])
@@ -221,7 +223,7 @@ struct SpecTests {
             if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
             for method in ["get", "post", "put", "delete", "patch"] where line.hasPrefix("    \(method):") { documented.insert("\(method.uppercased()) \(path)") }
         }
-        let routed = Set(buildRouter(database: f.database).routes.map { route -> String in
+        let routed = Set(buildRouter(service: f.database).routes.map { route -> String in
             let segments = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
             return "\(route.method.rawValue) /" + segments.joined(separator: "/")
         })

@@ -6,11 +6,13 @@ import SignoffLedger
 @testable import SignoffStore
 import SignoffTestSupport
 import Testing
+import SignoffService
+import SignoffAudit
 
 /// The engine on a real SQLite file.
 struct EngineFixture {
     let ledger: LedgerFixture
-    let database: SignoffDatabase
+    let database: SignoffService
     let clock: Clock
     var keys: [String: Ed25519.SigningKey] = [:]
 
@@ -20,7 +22,7 @@ struct EngineFixture {
         let clock = Clock()
         self.clock = clock
         ledger = try LedgerFixture(checkpointEvery: 50, clock: { clock.value })
-        database = SignoffDatabase(ledger: ledger.store)
+        database = SignoffService(storage: SQLiteStorage.storage(ledger.store))
         let ada = Ed25519.SigningKey()
         keys["ada"] = ada
         try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
@@ -180,7 +182,7 @@ struct EngineStoreTests {
         defer { f.ledger.remove() }
         try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
         try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
-        let outcomes = try await withThrowingTaskGroup(of: SignoffDatabase.Outcome.self) { group in
+        let outcomes = try await withThrowingTaskGroup(of: SignoffService.Outcome.self) { group in
             for _ in 0..<20 {
                 group.addTask { try await f.database.execute(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan") }
             }
@@ -206,7 +208,7 @@ struct EngineStoreTests {
         #expect(failure?.kind == .projectionMismatch)
         #expect(failure?.message.contains("request/REQ-1") == true)
         try await f.ledger.attacker().write { db in try db.execute(sql: "DELETE FROM projection WHERE key = 'principal/dana'") }
-        let reopened = SignoffDatabase(ledger: try SQLiteLedgerStore.open(path: f.ledger.path))
+        let reopened = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: f.ledger.path)))
         #expect(try await reopened.verifyProjection()?.kind == .projectionMismatch)
     }
 }

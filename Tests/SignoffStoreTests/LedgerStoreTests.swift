@@ -5,6 +5,8 @@ import SignoffLedger
 @testable import SignoffStore
 import SignoffTestSupport
 import Testing
+import SignoffService
+import SignoffAudit
 
 /// A fresh ledger database in a temporary directory.
 struct LedgerFixture {

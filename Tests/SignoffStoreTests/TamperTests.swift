@@ -3,6 +3,7 @@ import GRDB
 import SignoffCrypto
 import SignoffLedger
 import SignoffStore
+import SignoffService
 import Testing
 
 /// Tampering with a real SQLite file behind the library's back, as an attacker with file access would.

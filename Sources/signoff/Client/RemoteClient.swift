@@ -68,7 +68,7 @@ struct TokenFile: Codable {
     let server: String
     let user: String
     let token: String
-    let expires_at: String
+    let expires_at: String?
 
     static func origin(of url: URL) -> String {
         let port = url.port.map { ":\($0)" } ?? ""
