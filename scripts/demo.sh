@@ -103,14 +103,14 @@ step "9. The auditor receives an export and verifies it offline, with nothing bu
 signoff audit export --project churn-model --out audit-churn-model
 ls audit-churn-model | sed 's/^/   /'
 cp signoff.sqlite.ledger-key.pub auditor-ledger.pub
-signoff audit verify audit-churn-model --log-key auditor-ledger.pub
+signoff audit verify audit-churn-model --ledger-verifier-key auditor-ledger.pub
 say "decisions.csv, as a spreadsheet opens it:"
 sed 's/^/   /' audit-churn-model/decisions.csv
 
 step "10. Someone edits the export after the fact"
 cp -r audit-churn-model tampered-export
 sed -i 's/,sam,/,mallory,/' tampered-export/decisions.csv
-refused 3 audit verify tampered-export --log-key auditor-ledger.pub
+refused 3 audit verify tampered-export --ledger-verifier-key auditor-ledger.pub
 
 step "Result"
 signoff audit verify --db "$SIGNOFF_DB"

@@ -81,7 +81,7 @@ struct HTTPBench {
         for r in 1...requests {
             let request = state.requests["REQ-\(r)"]!
             for i in [(2 * r) % approvers, (2 * r + 1) % approvers] {
-                let envelope = DecisionStatement(request: request, stage: "approved", decision: .approve, approver: "approver\(i)", comment: "", time: database.now)
+                let envelope = DecisionStatement(request: request, stage: "approved", decision: .approve, actor: "approver\(i)", comment: "", time: database.now)
                     .signed(with: keys["approver\(i)"]!)
                 work.append(("approver\(i)", .decide(request: request.id, stage: "approved", decision: .approve, comment: "", envelope: envelope)))
             }

@@ -80,7 +80,7 @@ struct LargeLedgerBench {
             run(.fileRequest(project: "fraud-model", environment: "prod", bundle: "fraud-model-\(requests).tar", digest: SHA256Digest.hash("bundle \(requests)"), description: "nightly retrain"), "requester")
             for k in 0..<2 {
                 let (name, key) = approvers[(2 * requests + k) % approvers.count]
-                let envelope = DecisionStatement(request: state.requests[id]!, stage: "approved", decision: .approve, approver: name, comment: "", time: now).signed(with: key)
+                let envelope = DecisionStatement(request: state.requests[id]!, stage: "approved", decision: .approve, actor: name, comment: "", time: now).signed(with: key)
                 run(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: envelope), name)
                 decisions += 1
             }

@@ -44,8 +44,8 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
 /// offline verifier feeds the exported entries through the same builder and compares every file it produces with
 /// the folder's, byte for byte. Specified in `schema/audit-export.md`.
 public struct AuditExportBuilder {
-    public static let format = "signoff-audit-export/2"
-    public static let csvHeader = "time,request,project,environment,stage,decision,person,key_id,signature_valid,bundle_digest,comment\r\n"
+    public static let format = "signoff-audit-export/3"
+    public static let csvHeader = "time,request,project,environment,stage,decision,actor,key_id,signature_valid,bundle_digest,comment\r\n"
 
     public let checkpoint: SignedCheckpoint
     public let ledgerKey: NoteVerifierKey
@@ -97,7 +97,8 @@ public struct AuditExportBuilder {
         var revokedMilliseconds: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case principal, fingerprint
+            case principal
+            case fingerprint = "key_fingerprint"
             case verifierKey = "verifier_key"
             case enrolledSequence = "enrolled_sequence"
             case enrolledAt = "enrolled_at"
@@ -108,7 +109,7 @@ public struct AuditExportBuilder {
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(principal, forKey: .principal)
-            try c.encode(fingerprint, forKey: .fingerprint)
+            try c.encode("sha256:" + fingerprint, forKey: .fingerprint)
             try c.encode(verifierKey, forKey: .verifierKey)
             try c.encode(enrolledSequence, forKey: .enrolledSequence)
             try c.encode(enrolledAt, forKey: .enrolledAt)
@@ -200,7 +201,7 @@ public struct AuditExportBuilder {
         lastTime = entry.timeMilliseconds
         // Written by hand, keys sorted as JSONSerialization's `.sortedKeys` would: these two lines per entry were
         // half of an export's time through JSONSerialization.
-        let leafHash = entry.leafHash.hex
+        let leafHash = entry.leafHash.description
         var line = JSONLine()
         line.field("actor", string: entry.actor)
         line.field("entry", string: Base64.encode(entry.encoded))
@@ -211,7 +212,7 @@ public struct AuditExportBuilder {
         try sink.append(line.finish(), to: "entries.jsonl")
         line = JSONLine()
         line.field("leaf_hash", string: leafHash)
-        line.field("proof", strings: proof.map(\.hex))
+        line.field("proof", strings: proof.map(\.description))
         line.field("sequence", number: entry.sequence)
         line.field("tree_size", number: checkpoint.checkpoint.size)
         try sink.append(line.finish(), to: "proofs.jsonl")
@@ -344,7 +345,7 @@ public struct AuditExportBuilder {
         try writeSummary(to: &sink)
         let files = sink.digests.filter { $0.key != "MANIFEST.json" }
         let manifest: [String: Any] = [
-            "format": Self.format, "origin": checkpoint.checkpoint.origin, "ledger_key": ledgerKey.description,
+            "format": Self.format, "origin": checkpoint.checkpoint.origin, "ledger_verifier_key": ledgerKey.description,
             "checkpoint_size": checkpoint.checkpoint.size, "entries": entryCount,
             "filter": [
                 "project": filter.project as Any? ?? NSNull(), "environment": filter.environment as Any? ?? NSNull(),
@@ -360,7 +361,7 @@ public struct AuditExportBuilder {
     func writeSummary(to sink: inout some AuditExportSink) throws {
         var s = "# Signoff audit export\n\n"
         s += "- Ledger: `\(checkpoint.checkpoint.origin)`, key `\(ledgerKey.description)`\n"
-        s += "- Cut against the signed checkpoint of tree size \(checkpoint.checkpoint.size), root `\(Base64.encode(checkpoint.checkpoint.rootHash.bytes))`\n"
+        s += "- Cut against the signed checkpoint of tree size \(checkpoint.checkpoint.size), root `\(checkpoint.checkpoint.rootHash)`\n"
         s += "- Filter: project \(filter.project ?? "any"), environment \(filter.environment ?? "any"), from \(filter.since.map(Timestamps.rfc3339) ?? "the start") to \(filter.until.map(Timestamps.rfc3339) ?? "the checkpoint")\n"
         s += "- \(entryCount) entries, each with an inclusion proof\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? "")\n"
         s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidSignatureCount) with an invalid signature\n"
@@ -385,7 +386,7 @@ public struct AuditExportBuilder {
         s += closedListed + order.count == 0
             ? "None in this export.\n\n"
             : "\(closedListed + order.count) requests, \(closedListed) closed and \(order.count) open: one section each in requests.md.\n\n"
-        s += "Verify offline with `signoff audit verify DIR --log-key LEDGER.pub`; the format is `schema/audit-export.md`.\n"
+        s += "Verify offline with `signoff audit verify DIR --ledger-verifier-key LEDGER.pub`; the format is `schema/audit-export.md`.\n"
         try sink.append(Array(s.utf8), to: "SUMMARY.md")
     }
 }

@@ -92,15 +92,15 @@ public enum AuditExportVerifier {
             guard entry.sequence == sequence, e.kind == entry.kind, e.actor == entry.actor, e.time == Timestamps.rfc3339(entry.timeMilliseconds) else {
                 throw fail("entry \(sequence): its sequence, time, kind or actor field differs from its signed bytes")
             }
-            guard e.leaf_hash == entry.leafHash.hex else { throw fail("entry \(sequence): leaf_hash is not the hash of its bytes") }
+            guard e.leaf_hash == entry.leafHash.description else { throw fail("entry \(sequence): leaf_hash is not the hash of its bytes") }
             if let previous, sequence <= previous { throw fail("entry \(sequence) comes after entry \(previous): entries must be in ledger order") }
             previous = sequence
             guard sequence < checkpoint.checkpoint.size else { throw fail("entry \(sequence) is beyond the checkpoint's \(checkpoint.checkpoint.size) entries") }
             guard let p = try? decoder.decode(ProofLine.self, from: proofLine), p.sequence == sequence, p.tree_size == checkpoint.checkpoint.size,
-                p.leaf_hash == entry.leafHash.hex
+                p.leaf_hash == entry.leafHash.description
             else { throw fail("proofs.jsonl line \(index + 1) is not the proof of entry \(sequence) against the checkpoint") }
-            let proof = p.proof.compactMap { Hex.decode($0) }
-            guard proof.count == p.proof.count else { throw fail("proofs.jsonl line \(index + 1): a proof hash is not hex") }
+            let proof = p.proof.compactMap { try? SHA256Digest(parsing: $0).bytes }
+            guard proof.count == p.proof.count else { throw fail("proofs.jsonl line \(index + 1): a proof hash is not sha256:<64 hex digits>") }
             do {
                 try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof, root: root)
             } catch { throw fail("entry \(sequence): its inclusion proof does not lead to the signed checkpoint's root (\(error))") }

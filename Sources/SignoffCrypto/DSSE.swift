@@ -36,7 +36,7 @@ public struct DSSETrustedKey: Hashable, Sendable {
 
     /// Named by the key's fingerprint, as envelopes signed by Signoff do.
     public init(publicKey: Ed25519.PublicKey) {
-        self.init(keyID: publicKey.fingerprint, publicKey: publicKey)
+        self.init(keyID: publicKey.keyFingerprint, publicKey: publicKey)
     }
 }
 
@@ -106,7 +106,7 @@ public struct DSSEEnvelope: Hashable, Sendable, Codable {
 
     /// Adds a signature by `key`, named by its fingerprint.
     public mutating func addSignature(with key: Ed25519.SigningKey) {
-        signatures.append(Signature(keyid: key.publicKey.fingerprint, sig: key.signature(for: signedBytes)))
+        signatures.append(Signature(keyid: key.publicKey.keyFingerprint, sig: key.signature(for: signedBytes)))
     }
 
     /// Verifies against `trustedKeys`: a signature counts when its `keyid` names a trusted key (or, when it
@@ -121,7 +121,9 @@ public struct DSSEEnvelope: Hashable, Sendable, Codable {
         let message = signedBytes
         var accepted: [DSSETrustedKey] = []
         for signature in signatures {
-            let candidates = signature.keyid.isEmpty ? trustedKeys : trustedKeys.filter { $0.keyID == signature.keyid }
+            // Signoff names keys `sha256:<hex>`; envelopes of format 1 named them by the bare hex. Both name the same key.
+            let keyid = Ed25519.PublicKey.fingerprintHex(signature.keyid)
+            let candidates = signature.keyid.isEmpty ? trustedKeys : trustedKeys.filter { Ed25519.PublicKey.fingerprintHex($0.keyID) == keyid }
             for key in candidates where !accepted.contains(key) && key.publicKey.isValidSignature(signature.sig, for: message) {
                 accepted.append(key)
                 break

@@ -36,8 +36,17 @@ public enum Ed25519 {
             }
         }
 
-        /// Lowercase hex of SHA-256 of the 32 key bytes: the DSSE `keyid` and the stable fingerprint of a key.
+        /// Lowercase hex of SHA-256 of the 32 key bytes: how Signoff's state and storage identify a key.
         public var fingerprint: String { SHA256Digest.hash(bytes).hex }
+
+        /// The key fingerprint as every document shows it (`key_fingerprint` in JSON and CSV, the DSSE `keyid` of the
+        /// envelopes Signoff signs): `sha256:` and ``fingerprint`` (`schema/vocabulary.md`).
+        public var keyFingerprint: String { "sha256:" + fingerprint }
+
+        /// The bare hex of a fingerprint written either way (`sha256:<hex>`, or format 1's bare hex); other text unchanged.
+        public static func fingerprintHex(_ text: String) -> String {
+            text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
+        }
 
         public var description: String { "Ed25519.PublicKey(\(Hex.encode(bytes)))" }
     }

@@ -62,7 +62,7 @@ struct UserCommand: AsyncParsableCommand {
                 let key = try readPublicKey(keyFile)
                 try await runRecorded(
                     { .enrollKey(principal: name, key: key, approval: $0) }, options: options, signing: signing,
-                    done: "Enrolled key \(key.publicKey.fingerprint) for \(name)")
+                    done: "Enrolled key \(key.publicKey.keyFingerprint) for \(name)")
             }
         }
     }
@@ -72,12 +72,12 @@ struct UserCommand: AsyncParsableCommand {
             commandName: "revoke-key", abstract: "Revoke a key: signatures made with it from now on are refused.")
         @Argument var name: String
         @Option(name: .customLong("key-file"), help: "The public key file of the key to revoke.") var keyFile: String?
-        @Option(help: "The key's fingerprint (hex SHA-256 of the public key), instead of --key-file.") var fingerprint: String?
+        @Option(help: "The key's fingerprint (sha256:HEX of the public key), instead of --key-file.") var fingerprint: String?
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
-                guard let fingerprint = try fingerprint ?? keyFile.map({ try readPublicKey($0).publicKey.fingerprint }) else {
+                guard let fingerprint = try fingerprint ?? keyFile.map({ try readPublicKey($0).publicKey.keyFingerprint }) else {
                     throw CLIError.badInput("name the key with --key-file FILE.pub or --fingerprint HEX")
                 }
                 try await runRecorded({ _ in .revokeKey(principal: name, fingerprint: fingerprint) }, options: options, signing: nil, done: "Revoked key \(fingerprint) of \(name)")

@@ -17,7 +17,7 @@ struct AuditCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Export entries (all, or a project, environment or period) with inclusion proofs, keys, envelopes, a CSV of decisions and a summary.",
-            discussion: "The folder is specified in schema/audit-export.md; `signoff audit verify DIR --log-key LEDGER.pub` checks it offline.")
+            discussion: "The folder is specified in schema/audit-export.md; `signoff audit verify DIR --ledger-verifier-key LEDGER.pub` checks it offline.")
 
         @OptionGroup var target: ClientOptions
         @Option var project: String?
@@ -52,7 +52,7 @@ struct AuditCommand: AsyncParsableCommand {
                     }
                     printJSON(Exported(out: out, entries: report.entries, decisions: report.decisions, files: report.files, checkpoint_size: report.checkpointSize))
                 } else {
-                    print("Exported \(report.entries) entries (\(report.decisions) decisions) against the checkpoint of \(report.checkpointSize) entries into \(out); verify with `signoff audit verify \(out) --log-key LEDGER.pub`")
+                    print("Exported \(report.entries) entries (\(report.decisions) decisions) against the checkpoint of \(report.checkpointSize) entries into \(out); verify with `signoff audit verify \(out) --ledger-verifier-key LEDGER.pub`")
                 }
             }
         }
@@ -60,15 +60,17 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify an export folder offline (DIR --log-key LEDGER.pub), or a whole database (--db): every entry, chain, subtree hash, checkpoint and the projection replay.",
+            abstract: "Verify an export folder offline (DIR --ledger-verifier-key LEDGER.pub), or a whole database (--db): every entry, chain, subtree hash, checkpoint and the projection replay.",
             discussion: "Exit 0 when everything verifies, 3 when anything does not (the first failure is named)."
         )
 
-        @Argument(help: "An export folder to verify offline (needs --log-key).") var directory: String?
+        @Argument(help: "An export folder to verify offline (needs --ledger-verifier-key).") var directory: String?
 
         @OptionGroup var ledger: LedgerOptions
 
-        @Option(help: "The trusted ledger verifier key file (default with --db: DB.ledger-key.pub). Never taken from what is verified.")
+        @Option(
+            name: [.customLong("ledger-verifier-key"), .customLong("log-key")],
+            help: "The ledger's public (verifier) key file, from a source you trust (default with --db: DB.ledger-key.pub); never taken from what is verified. --log-key is its former name.")
         var logKey: String?
 
         @Flag(help: "Accept entries after the newest checkpoint (a ledger that is still being written).")
@@ -84,7 +86,7 @@ struct AuditCommand: AsyncParsableCommand {
         }
 
         func verifyExport(_ directory: String) throws {
-            guard let logKey else { throw CLIError.badInput("offline verification needs the ledger's public key: --log-key LEDGER.pub") }
+            guard let logKey else { throw CLIError.badInput("offline verification needs the ledger's public key: --ledger-verifier-key LEDGER.pub") }
             let trusted = try KeyFiles.readVerifierKey(path: logKey)
             let showProgress = !json && Terminal.standardErrorIsTerminal
             let report = AuditExportVerifier.verify(directory: URL(fileURLWithPath: directory), trustedKey: trusted) { done in

@@ -46,7 +46,7 @@ struct KeyCommand: AsyncParsableCommand {
                 if json {
                     print(JSONOutput.object([
                         "name": .string(name), "key_id": .string(verifierKey.keyIDHex),
-                        "fingerprint": .string(key.publicKey.fingerprint), "verifier_key": .string(verifierKey.description),
+                        "key_fingerprint": .string(key.publicKey.keyFingerprint), "verifier_key": .string(verifierKey.description),
                         "private_key_file": .string(out), "public_key_file": .string(publicPath),
                     ]))
                 } else {
@@ -83,13 +83,13 @@ struct KeyCommand: AsyncParsableCommand {
                     print(JSONOutput.object([
                         "name": .string(key.name), "key_id": .string(key.keyIDHex),
                         "public_key": .string(Base64.encode(key.publicKey.bytes)),
-                        "fingerprint": .string(key.publicKey.fingerprint), "verifier_key": .string(key.description),
+                        "key_fingerprint": .string(key.publicKey.keyFingerprint), "verifier_key": .string(key.description),
                     ]))
                 } else {
                     print("name:         \(key.name)")
                     print("key ID:       \(key.keyIDHex)")
                     print("public key:   \(Base64.encode(key.publicKey.bytes)) (Ed25519, base64)")
-                    print("fingerprint:  \(key.publicKey.fingerprint)")
+                    print("fingerprint:  \(key.publicKey.keyFingerprint)")
                     print("verifier key: \(key)")
                 }
             }

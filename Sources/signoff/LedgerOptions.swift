@@ -10,7 +10,9 @@ struct LedgerOptions: ParsableArguments {
     @Option(name: .long, help: "The SQLite ledger database (default: $SIGNOFF_DB).")
     var db: String?
 
-    @Option(name: .long, help: "The sealed ledger key (default: DB.ledger-key).")
+    @Option(
+        name: [.customLong("ledger-key-file"), .customLong("ledger-key")],
+        help: "The ledger's sealed private key file, which signs checkpoints (default: DB.ledger-key). --ledger-key is its former name.")
     var ledgerKey: String?
 
     @Option(name: .long, help: "Read the ledger key's passphrase from this file. Otherwise SIGNOFF_LEDGER_PASSPHRASE, otherwise a prompt.")

@@ -79,7 +79,7 @@ func decide(
         if let reviewedDigest {
             do { binding.digest = try SHA256Digest(parsing: reviewedDigest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
         }
-        envelope = DecisionStatement(binding: binding, stage: stage, decision: decision, approver: actor, comment: comment, time: client.now)
+        envelope = DecisionStatement(binding: binding, stage: stage, decision: decision, actor: actor, comment: comment, time: client.now)
             .signed(with: key)
     }
     let entries = try await client.run(.decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope), as: actor)

@@ -462,7 +462,7 @@ extension ReliabilityTests {
         let caseyKey = try Self.signingKey(s, "casey"), morganKey = try Self.signingKey(s, "morgan")
         let stage = "compliance-reviewed"
         func statement(_ r: DeploymentRequest = request, stage: String = stage, approver: String = "casey", time: Int64 = Self.nowMilliseconds) -> DecisionStatement {
-            DecisionStatement(request: r, stage: stage, decision: .approve, approver: approver, comment: "", time: time)
+            DecisionStatement(request: r, stage: stage, decision: .approve, actor: approver, comment: "", time: time)
         }
         let valid = statement().signed(with: caseyKey)
         var random = SplitMix64(seed: 0x51_6E)
@@ -629,7 +629,7 @@ extension ReliabilityTests {
         let request = try #require(try await database.state().requests[id])
         let compliance = try Self.decisionBody(
             stage: "compliance-reviewed",
-            envelope: DecisionStatement(request: request, stage: "compliance-reviewed", decision: .approve, approver: "casey", comment: "", time: Self.nowMilliseconds)
+            envelope: DecisionStatement(request: request, stage: "compliance-reviewed", decision: .approve, actor: "casey", comment: "", time: Self.nowMilliseconds)
                 .signed(with: try Self.signingKey(s, "casey")))
         let first = await race(Array(repeating: (casey, compliance), count: 32))
         #expect(first.filter { $0 == 200 }.count == 1, "exactly one of 32 identical decisions is recorded: \(first.sorted())")
@@ -642,7 +642,7 @@ extension ReliabilityTests {
             let client = try Client.login(s, person, server: server)
             let body = try Self.decisionBody(
                 stage: "approved",
-                envelope: DecisionStatement(request: advanced, stage: "approved", decision: .approve, approver: person, comment: "", time: Self.nowMilliseconds)
+                envelope: DecisionStatement(request: advanced, stage: "approved", decision: .approve, actor: person, comment: "", time: Self.nowMilliseconds)
                     .signed(with: try Self.signingKey(s, person)))
             attempts += Array(repeating: (client, body), count: 16)
         }

@@ -138,7 +138,7 @@ struct StoryTests {
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(verified.stdout.contains("4 of 4 decisions signed"))
         let csv = try String(contentsOfFile: s.path("audit/decisions.csv"), encoding: .utf8)
-        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,person,key_id,signature_valid,bundle_digest,comment\r\n"))
+        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,actor,key_id,signature_valid,bundle_digest,comment\r\n"))
         #expect(csv.components(separatedBy: "\r\n").filter { $0.contains(",yes,") }.count == 4)
         let db = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
         #expect(db.status == 0, "\(db.stderr)")

@@ -103,7 +103,7 @@ struct World {
     )
         -> DSSEEnvelope
     {
-        DecisionStatement(request: request(id), stage: stage, decision: decision, approver: approver ?? signer, comment: comment, time: time ?? now)
+        DecisionStatement(request: request(id), stage: stage, decision: decision, actor: approver ?? signer, comment: comment, time: time ?? now)
             .signed(with: keys[signer]!)
     }
 

@@ -272,12 +272,12 @@ struct EngineTests {
         w.ok(.attachEvidence(request: id2, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         let stale = w.signed(id2, stage: "approved", by: "sam", time: w.now - 11 * 60_000)
         w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: stale), as: "sam", rule: "signature.expired")
-        let stranger = DecisionStatement(request: w.request(id2), stage: "approved", decision: .approve, approver: "sam", comment: "", time: w.now)
+        let stranger = DecisionStatement(request: w.request(id2), stage: "approved", decision: .approve, actor: "sam", comment: "", time: w.now)
             .signed(with: Ed25519.SigningKey())
         w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: stranger), as: "sam", rule: "signature.unknown-key")
         w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id2, stage: "approved", by: "morgan", approver: "sam")), as: "sam", rule: "signature.wrong-key")
         // sam's own key over a statement naming morgan as the approver.
-        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id2, stage: "approved", by: "sam", approver: "morgan")), as: "sam", rule: "signature.approver")
+        w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id2, stage: "approved", by: "sam", approver: "morgan")), as: "sam", rule: "signature.actor")
         var tampered = w.signed(id2, stage: "approved", by: "sam")
         tampered.signatures[0].sig[0] ^= 1
         w.refused(.decide(request: id2, stage: "approved", decision: .approve, comment: "", envelope: tampered), as: "sam", rule: "signature.invalid")
@@ -325,7 +325,7 @@ struct EngineTests {
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: notAStatement), as: "morgan", rule: "signature.statement")
         var older = w.request(id)
         older.revision = 0
-        let stale = DecisionStatement(request: older, stage: "approved", decision: .approve, approver: "morgan", comment: "", time: w.now).signed(with: w.keys["morgan"]!)
+        let stale = DecisionStatement(request: older, stage: "approved", decision: .approve, actor: "morgan", comment: "", time: w.now).signed(with: w.keys["morgan"]!)
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: stale), as: "morgan", rule: "signature.revision")
         // The same person twice at one stage (in a gate that needs two).
         let two = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2").replacingOccurrences(of: "workflow: standard", with: "workflow: pair")

@@ -96,12 +96,12 @@ struct DSSETests {
         let statement = Array("{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[]}".utf8)
         let envelope = DSSE.sign(payload: statement, payloadType: DSSE.inTotoPayloadType, with: key)
         let good = try TestSupport.runPython(
-            "dsse_interop.py", ["verify", Hex.encode(key.publicKey.bytes), key.publicKey.fingerprint], input: envelope.jsonBytes())
+            "dsse_interop.py", ["verify", Hex.encode(key.publicKey.bytes), key.publicKey.keyFingerprint], input: envelope.jsonBytes())
         #expect(good.status == 0, "securesystemslib refused: \(good.stdout) \(good.stderr)")
         var tampered = envelope
         tampered.payload[3] ^= 1
         let bad = try TestSupport.runPython(
-            "dsse_interop.py", ["verify", Hex.encode(key.publicKey.bytes), key.publicKey.fingerprint], input: tampered.jsonBytes())
+            "dsse_interop.py", ["verify", Hex.encode(key.publicKey.bytes), key.publicKey.keyFingerprint], input: tampered.jsonBytes())
         #expect(bad.status == 1, "securesystemslib accepted a tampered envelope: \(bad.stdout) \(bad.stderr)")
     }
 

@@ -56,7 +56,7 @@ struct EngineFixture {
     }
 
     func signed(_ request: DeploymentRequest, stage: String, _ decision: DecisionKind = .approve, by actor: String) -> DSSEEnvelope {
-        DecisionStatement(request: request, stage: stage, decision: decision, approver: actor, comment: "", time: clock.value).signed(with: keys[actor]!)
+        DecisionStatement(request: request, stage: stage, decision: decision, actor: actor, comment: "", time: clock.value).signed(with: keys[actor]!)
     }
 
     func verifyEverything() async throws -> LedgerVerificationFailure? {

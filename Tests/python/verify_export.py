@@ -111,6 +111,23 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
+def hexdigest(text: str) -> str:
+    """A hash written `sha256:<hex>` (format 3) as its hex; refuses anything else."""
+    if not text.startswith("sha256:") or len(text) != 71:
+        raise Refused(f"{text!r} is not sha256:<64 hex digits>")
+    return text[7:]
+
+
+def fingerprint(text: str) -> str:
+    """A key fingerprint as bare hex, whether written sha256:<hex> (ledger format 2) or bare (format 1)."""
+    return text[7:] if text.startswith("sha256:") else text
+
+
+def field(event: dict, name: str, legacy: str):
+    """An event field by its format-2 (snake_case) name, or its format-1 (camelCase) one."""
+    return event[name] if name in event else event.get(legacy)
+
+
 def main(directory: str, ledger_pub: str) -> int:
     key = verify_note_key(open(ledger_pub).read())
     size, root = verify_checkpoint(open(os.path.join(directory, "checkpoint.txt"), encoding="utf-8").read(), key)
@@ -129,37 +146,40 @@ def main(directory: str, ledger_pub: str) -> int:
         if (seq, kind, actor, rfc3339(time_ms)) != (e["sequence"], e["kind"], e["actor"], e["time"]):
             raise Refused(f"entry {e['sequence']}: fields differ from its bytes")
         leaf = sha256(b"\x00" + raw)
-        if leaf.hex() != e["leaf_hash"] or p["leaf_hash"] != e["leaf_hash"] or p["sequence"] != seq or p["tree_size"] != size:
+        if leaf.hex() != hexdigest(e["leaf_hash"]) or p["leaf_hash"] != e["leaf_hash"] or p["sequence"] != seq or p["tree_size"] != size:
             raise Refused(f"entry {seq}: leaf hash or proof header mismatch")
         if seq <= previous or seq >= size:
             raise Refused(f"entry {seq}: out of order or beyond the checkpoint")
         previous = seq
-        verify_inclusion(leaf, seq, size, [bytes.fromhex(h) for h in p["proof"]], root)
+        verify_inclusion(leaf, seq, size, [bytes.fromhex(hexdigest(h)) for h in p["proof"]], root)
         event = json.loads(payload) if payload else {}
         if kind in ("principal.added", "key.enrolled"):
-            vkey = event.get("verifierKey")
+            vkey = field(event, "verifier_key", "verifierKey")
             principal = event.get("name") or event.get("principal")
             if vkey:
                 raw_key = base64.b64decode(vkey.split("+", 2)[2])[1:]
                 keys[hashlib.sha256(raw_key).hexdigest()] = [principal, nacl.signing.VerifyKey(raw_key), time_ms, None]
         elif kind == "key.revoked":
-            keys[event["fingerprint"]][3] = time_ms
+            keys[fingerprint(field(event, "key_fingerprint", "fingerprint"))][3] = time_ms
         elif kind == "decision.recorded":
             decisions += 1
             envelope = event.get("envelope")
             if envelope:
                 signed += 1
-                record = keys.get(event["keyFingerprint"])
+                key_fingerprint = fingerprint(field(event, "key_fingerprint", "keyFingerprint"))
+                record = keys.get(key_fingerprint)
                 if not record or record[0] != actor or time_ms < record[2] or (record[3] is not None and time_ms >= record[3]):
                     raise Refused(f"entry {seq}: decision signed by a key {actor} did not have at the time")
                 body = base64.b64decode(envelope["payload"])
-                sig = next(s for s in envelope["signatures"] if s["keyid"] == event["keyFingerprint"])
+                sig = next(s for s in envelope["signatures"] if fingerprint(s["keyid"]) == key_fingerprint)
                 try:
                     record[1].verify(pae(envelope["payloadType"], body), base64.b64decode(sig["sig"]))
                 except nacl.exceptions.BadSignatureError:
                     raise Refused(f"entry {seq}: invalid decision signature")
                 statement = json.loads(body)
-                if statement["predicate"]["approver"] != actor or statement["subject"][0]["digest"]["sha256"] != event["bundleDigest"].split(":")[1]:
+                predicate = statement["predicate"]
+                decider = predicate["actor"] if statement["predicateType"].endswith("/v2") else predicate["approver"]
+                if decider != actor or statement["subject"][0]["digest"]["sha256"] != hexdigest(field(event, "bundle_digest", "bundleDigest")):
                     raise Refused(f"entry {seq}: statement does not match the decision")
                 line = envelope_lines.readline()
                 if not line:
@@ -170,6 +190,8 @@ def main(directory: str, ledger_pub: str) -> int:
     if envelope_lines.readline():
         raise Refused("envelopes.jsonl has a line for no signed decision of the export")
     manifest = json.load(open(os.path.join(directory, "MANIFEST.json")))
+    if manifest.get("format") != "signoff-audit-export/3":
+        raise Refused(f"MANIFEST.json names format {manifest.get('format')!r}; this verifier reads signoff-audit-export/3")
     present = set()
     for base, _, files in os.walk(directory):
         for f in files:

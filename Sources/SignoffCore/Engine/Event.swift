@@ -25,7 +25,8 @@ public enum Event: Hashable, Sendable {
     /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
     public struct LedgerInitialized: Hashable, Sendable, Codable {
         /// The payload vocabulary of this ledger's events (`schema/ledger.md`).
-        public static let currentFormat = "signoff-ledger/1"
+        /// Format 2: snake_case field names and `sha256:` fingerprints (format 1, camelCase, is still read).
+        public static let currentFormat = "signoff-ledger/2"
         public let origin: String
         public let ledgerKey: String
         public let format: String
@@ -38,7 +39,16 @@ public enum Event: Hashable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case origin, format
-            case ledgerKey = "ledger_key"
+            case ledgerKey = "ledger_verifier_key"
+        }
+        enum LegacyKeys: String, CodingKey { case ledgerKey = "ledger_key" }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            origin = try c.decode(String.self, forKey: .origin)
+            format = try c.decode(String.self, forKey: .format)
+            ledgerKey = try c.decodeIfPresent(String.self, forKey: .ledgerKey)
+                ?? decoder.container(keyedBy: LegacyKeys.self).decode(String.self, forKey: .ledgerKey)
         }
     }
     public struct PrincipalAdded: Hashable, Sendable, Codable {
@@ -46,14 +56,33 @@ public enum Event: Hashable, Sendable {
         public let kind: Principal.Kind
         public let administrator: Bool
         public let verifierKey: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, administrator
+            case verifierKey = "verifier_key"
+        }
     }
     public struct KeyEnrolled: Hashable, Sendable, Codable {
         public let principal: String
         public let verifierKey: String
         /// The administrator's signed approval, when a regulated project relies on the principal.
         public var approval: DSSEEnvelope?
+
+        enum CodingKeys: String, CodingKey {
+            case principal, approval
+            case verifierKey = "verifier_key"
+        }
     }
-    public struct KeyRevoked: Hashable, Sendable, Codable { public let principal: String; public let fingerprint: String }
+    public struct KeyRevoked: Hashable, Sendable, Codable {
+        public let principal: String
+        /// The revoked key's fingerprint, `sha256:<hex>`.
+        public let fingerprint: String
+
+        enum CodingKeys: String, CodingKey {
+            case principal
+            case fingerprint = "key_fingerprint"
+        }
+    }
     public struct GroupCreated: Hashable, Sendable, Codable { public let name: String }
     public struct MemberAdded: Hashable, Sendable, Codable {
         public let group: String
@@ -80,6 +109,11 @@ public enum Event: Hashable, Sendable {
         public let digest: SHA256Digest
         public let description: String
         public let workflowDigest: SHA256Digest
+
+        enum CodingKeys: String, CodingKey {
+            case id, project, environment, bundle, digest, description
+            case workflowDigest = "workflow_digest"
+        }
     }
     public struct EvidenceAttached: Hashable, Sendable, Codable {
         public let request: String
@@ -99,6 +133,13 @@ public enum Event: Hashable, Sendable {
         public let envelope: DSSEEnvelope?
         public let keyFingerprint: String?
         public let statementDigest: SHA256Digest?
+
+        enum CodingKeys: String, CodingKey {
+            case request, stage, decision, comment, revision, envelope
+            case bundleDigest = "bundle_digest"
+            case keyFingerprint = "key_fingerprint"
+            case statementDigest = "statement_digest"
+        }
     }
     public struct StageEntered: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
     public struct RequestRejected: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
@@ -215,5 +256,97 @@ public struct ProjectSpec: Hashable, Sendable, Codable {
         self.environments = environments
         self.requesters = requesters
         self.deployers = deployers
+    }
+}
+
+// Format 1 (round 1's ledgers) named these fields in camelCase and wrote fingerprints as bare hex: they are still read.
+// Format 2 writes fingerprints as `sha256:<hex>`; in memory (and in the projection) a fingerprint is its bare hex.
+
+extension Event.PrincipalAdded {
+    enum LegacyKeys: String, CodingKey { case verifierKey }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), kind: try c.decode(Principal.Kind.self, forKey: .kind),
+            administrator: try c.decode(Bool.self, forKey: .administrator),
+            verifierKey: try c.decodeIfPresent(String.self, forKey: .verifierKey) ?? legacy.decodeIfPresent(String.self, forKey: .verifierKey))
+    }
+}
+
+extension Event.KeyEnrolled {
+    enum LegacyKeys: String, CodingKey { case verifierKey }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        self.init(
+            principal: try c.decode(String.self, forKey: .principal),
+            verifierKey: try c.decodeIfPresent(String.self, forKey: .verifierKey) ?? legacy.decode(String.self, forKey: .verifierKey),
+            approval: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .approval))
+    }
+}
+
+extension Event.KeyRevoked {
+    enum LegacyKeys: String, CodingKey { case fingerprint }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        let fingerprint = try c.decodeIfPresent(String.self, forKey: .fingerprint) ?? legacy.decode(String.self, forKey: .fingerprint)
+        self.init(principal: try c.decode(String.self, forKey: .principal), fingerprint: Ed25519.PublicKey.fingerprintHex(fingerprint))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(principal, forKey: .principal)
+        try c.encode("sha256:" + fingerprint, forKey: .fingerprint)
+    }
+}
+
+extension Event.RequestFiled {
+    enum LegacyKeys: String, CodingKey { case workflowDigest }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        self.init(
+            id: try c.decode(String.self, forKey: .id), project: try c.decode(String.self, forKey: .project),
+            environment: try c.decode(String.self, forKey: .environment), bundle: try c.decode(String.self, forKey: .bundle),
+            digest: try c.decode(SHA256Digest.self, forKey: .digest), description: try c.decode(String.self, forKey: .description),
+            workflowDigest: try c.decodeIfPresent(SHA256Digest.self, forKey: .workflowDigest) ?? legacy.decode(SHA256Digest.self, forKey: .workflowDigest))
+    }
+}
+
+extension Event.DecisionRecorded {
+    enum LegacyKeys: String, CodingKey { case bundleDigest, keyFingerprint, statementDigest }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        let fingerprint = try c.decodeIfPresent(String.self, forKey: .keyFingerprint) ?? legacy.decodeIfPresent(String.self, forKey: .keyFingerprint)
+        self.init(
+            request: try c.decode(String.self, forKey: .request), stage: try c.decode(String.self, forKey: .stage),
+            decision: try c.decode(DecisionKind.self, forKey: .decision), comment: try c.decode(String.self, forKey: .comment),
+            revision: try c.decode(Int.self, forKey: .revision),
+            bundleDigest: try c.decodeIfPresent(SHA256Digest.self, forKey: .bundleDigest) ?? legacy.decode(SHA256Digest.self, forKey: .bundleDigest),
+            envelope: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .envelope),
+            keyFingerprint: fingerprint.map(Ed25519.PublicKey.fingerprintHex),
+            statementDigest: try c.decodeIfPresent(SHA256Digest.self, forKey: .statementDigest)
+                ?? legacy.decodeIfPresent(SHA256Digest.self, forKey: .statementDigest))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(request, forKey: .request)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(decision, forKey: .decision)
+        try c.encode(comment, forKey: .comment)
+        try c.encode(revision, forKey: .revision)
+        try c.encode(bundleDigest, forKey: .bundleDigest)
+        try c.encodeIfPresent(envelope, forKey: .envelope)
+        try c.encodeIfPresent(keyFingerprint.map { "sha256:" + $0 }, forKey: .keyFingerprint)
+        try c.encodeIfPresent(statementDigest, forKey: .statementDigest)
     }
 }

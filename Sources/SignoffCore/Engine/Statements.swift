@@ -4,7 +4,8 @@ public import SignoffCrypto
 /// The in-toto Statement v1 a decision signs: subject = the bundle, predicate = what is decided, where and when.
 public struct DecisionStatement: Hashable, Sendable, Codable {
     public static let statementType = "https://in-toto.io/Statement/v1"
-    public static let predicateType = "https://signoff.dev/decision/v1"
+    /// Version 2 names the person deciding `actor` (version 1, `approver`, is no longer accepted for new decisions).
+    public static let predicateType = "https://signoff.dev/decision/v2"
     /// How old a signed decision may be when it reaches the engine.
     public static let maximumAgeMilliseconds: Int64 = 10 * 60 * 1000
     public static let maximumClockSkewMilliseconds: Int64 = 60 * 1000
@@ -20,8 +21,8 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         public let environment: String
         public let stage: String
         public let decision: DecisionKind
-        /// The person deciding: two approvers never sign the same bytes.
-        public let approver: String
+        /// The person deciding: two deciders never sign the same bytes.
+        public let actor: String
         public let revision: Int
         public let workflowDigest: String
         /// RFC 3339, UTC.
@@ -29,7 +30,7 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         public let comment: String
 
         enum CodingKeys: String, CodingKey {
-            case request, project, environment, stage, decision, approver, revision, time, comment
+            case request, project, environment, stage, decision, actor, revision, time, comment
             case workflowDigest = "workflow_digest"
         }
     }
@@ -74,18 +75,18 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
     }
 
     /// The statement for deciding `decision` on `request` at `stage`, at `time` (milliseconds since the epoch).
-    public init(request: DeploymentRequest, stage: String, decision: DecisionKind, approver: String, comment: String, time: Int64) {
-        self.init(binding: Binding(request), stage: stage, decision: decision, approver: approver, comment: comment, time: time)
+    public init(request: DeploymentRequest, stage: String, decision: DecisionKind, actor: String, comment: String, time: Int64) {
+        self.init(binding: Binding(request), stage: stage, decision: decision, actor: actor, comment: comment, time: time)
     }
 
     /// The statement for deciding `decision` on the bound request at `stage`, at `time` (milliseconds since the epoch).
-    public init(binding b: Binding, stage: String, decision: DecisionKind, approver: String, comment: String, time: Int64) {
+    public init(binding b: Binding, stage: String, decision: DecisionKind, actor: String, comment: String, time: Int64) {
         type = Self.statementType
         subject = [Subject(name: b.bundle, digest: ["sha256": b.digest.hex])]
         predicateType = Self.predicateType
         predicate = Predicate(
             request: b.request, project: b.project, environment: b.environment, stage: stage, decision: decision,
-            approver: approver, revision: b.revision, workflowDigest: b.workflowDigest.description, time: Timestamps.rfc3339(time), comment: comment)
+            actor: actor, revision: b.revision, workflowDigest: b.workflowDigest.description, time: Timestamps.rfc3339(time), comment: comment)
     }
 
     /// Canonical JSON bytes to sign.
@@ -106,6 +107,11 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var principal: String?
     public var verifierKey: String?
 
+    enum CodingKeys: String, CodingKey {
+        case action, project, group, member, principal
+        case verifierKey = "verifier_key"
+    }
+
     public init(action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil) {
         self.action = action
         self.project = project
@@ -119,7 +125,8 @@ public struct AdminChange: Hashable, Sendable, Codable {
 /// The statement an administrator signs to approve a change to a regulated project: creating it, adding a member
 /// to one of the groups it relies on, or enrolling a key for one of their members.
 public struct AdminApproval: Hashable, Sendable, Codable {
-    public static let payloadType = "application/vnd.signoff.admin-approval+json"
+    /// Version 2 names the key `verifier_key` (version 1 said `verifierKey`).
+    public static let payloadType = "application/vnd.signoff.admin-approval.v2+json"
     public let change: AdminChange
     public let time: String
 

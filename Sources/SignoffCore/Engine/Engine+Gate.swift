@@ -1,0 +1,61 @@
+internal import Foundation
+public import SignoffCrypto
+
+/// Stage advances and the gate: what lets a request move on and deploy.
+extension Engine {
+    /// After `events`, enters every following stage whose gate now holds and that is entered automatically.
+    static func advancing(_ id: String, after events: [Event], state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        // Only this request changes: fold the events into a copy of it, not into a copy of the whole state.
+        guard var request = state.requests[id], let workflow = state.workflow(for: request)?.workflow else { return events }
+        for event in events { request.apply(event, actor: actor, at: now, workflow: workflow) }
+        var out = events
+        while request.status == .active, let index = workflow.index(of: request.stage), index + 1 < workflow.stages.count {
+            let stage = workflow.stages[index + 1]
+            guard !stage.gate.isAction else { break }
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
+            guard status.isSatisfied else { break }
+            let entered = Event.stageEntered(.init(request: id, stage: stage.name, revision: request.revision))
+            request.apply(entered, actor: actor, at: now, workflow: workflow)
+            out.append(entered)
+        }
+        return out
+    }
+
+    /// Everything that stops `actor` (or, with nil, anyone) from deploying `digest` of `request` to
+    /// `environment` now. Empty means: go.
+    public static func deployRefusals(
+        _ request: DeploymentRequest, environment: String, digest: SHA256Digest, state: SignoffState, actor: String?, now: Int64
+    ) -> [Refusal] {
+        var reasons: [Refusal] = []
+        guard request.status == .active else {
+            return [Refusal(.requestClosed, "request \(request.id) is \(request.status.rawValue)")]
+        }
+        if environment != request.environment {
+            reasons.append(Refusal(.gateEnvironment, "request \(request.id) is for \(request.environment), not \(environment)"))
+        }
+        if digest != request.digest {
+            reasons.append(Refusal(.gateDigest, "request \(request.id) approves bundle \(request.digest), not \(digest)"))
+        }
+        guard let workflow = state.workflow(for: request)?.workflow else {
+            return reasons + [Refusal(.internalError, "the workflow of \(request.id) is missing")]
+        }
+        let last = workflow.stages[workflow.stages.count - 1]
+        let beforeLast = workflow.stages[workflow.stages.count - 2]
+        if request.stage != beforeLast.name {
+            reasons.append(Refusal(.gateStage, "request \(request.id) is at \(request.stage); it must reach \(beforeLast.name) before \(last.name)"))
+        }
+        // Approvals must still hold now: an expired approval no longer lets the bundle through.
+        for stage in workflow.stages.dropFirst() where !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil {
+            guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
+            for condition in status.conditions where condition.rule == "approvals" && !condition.met {
+                reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
+            }
+        }
+        let status = Policy.evaluate(request, stage: last, workflow: workflow, project: state.projects[request.project], state: state, now: now, actor: actor)
+        for condition in status.conditions where !condition.met && (actor != nil || condition.rule != "actors") {
+            reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
+        }
+        return reasons
+    }
+}

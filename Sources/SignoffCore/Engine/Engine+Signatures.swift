@@ -1,0 +1,152 @@
+internal import Foundation
+public import SignoffCrypto
+
+/// Signed decisions and signed administrative changes: who signed, over exactly what, how recently, once.
+extension Engine {
+    /// Checks a signed decision: signed by a key of `actor` enrolled and unrevoked now, over a statement that names
+    /// exactly this request, bundle digest, stage, decision, revision and workflow, made recently, and never seen before.
+    static func verifyDecision(
+        _ envelope: DSSEEnvelope, request: DeploymentRequest, stage: String, decision: DecisionKind, comment: String, state: SignoffState,
+        actor: String, now: Int64
+    ) throws -> (String, SHA256Digest) {
+        let key = try verifySigner(envelope, payloadType: DSSE.inTotoPayloadType, state: state, actor: actor, now: now)
+        let statement: DecisionStatement
+        do { statement = try JSONDecoder().decode(DecisionStatement.self, from: Data(envelope.payload)) } catch {
+            throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
+        }
+        let p = statement.predicate
+        guard statement.type == DecisionStatement.statementType, statement.predicateType == DecisionStatement.predicateType else {
+            throw Refusal(.signatureStatement, "the signed statement is not an in-toto Statement v1 with predicate \(DecisionStatement.predicateType)")
+        }
+        guard statement.subject.count == 1, statement.subject[0].digest["sha256"] == request.digest.hex else {
+            throw Refusal(.signatureDigest, "the signature approves another bundle digest than \(request.id)'s \(request.digest)")
+        }
+        guard statement.subject[0].name == request.bundle else {
+            throw Refusal(.signatureDigest, "the signature names bundle \(statement.subject[0].name), not \(request.bundle)")
+        }
+        guard p.request == request.id, p.project == request.project, p.environment == request.environment else {
+            throw Refusal(.signatureRequest, "the signature is for \(p.request) (\(p.project), \(p.environment)), not \(request.id)")
+        }
+        guard p.actor == actor else {
+            throw Refusal(.signatureActor, "the signed statement names \(p.actor) as the one deciding, not \(actor)")
+        }
+        guard p.stage == stage, p.decision == decision else {
+            throw Refusal(.signatureStage, "the signature decides \(p.decision.rawValue) at \(p.stage), not \(decision.rawValue) at \(stage)")
+        }
+        guard p.revision == request.revision, p.workflowDigest == request.workflowDigest.description else {
+            throw Refusal(.signatureRevision, "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
+        }
+        guard p.comment == comment else { throw Refusal(.signatureStatement, "the comment differs from the signed comment") }
+        let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
+        return (key.fingerprint, digest)
+    }
+
+    /// Regulated projects whose rules name `group`: as requesters or deployers, or in the workflows of their environments.
+    static func regulatedProjects(relyingOn group: String, _ state: SignoffState) -> [String] {
+        state.projects.values.filter { project in
+            guard project.regulated else { return false }
+            if project.requesters.contains(group) || project.deployers.values.contains(where: { $0.contains(group) }) { return true }
+            return project.environments.values.contains { name in
+                guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { return false }
+                return workflow.groupReferences.contains { $0.value == group }
+                    || workflow.stages.contains { $0.gate.evidence.contains { $0.attachedBy.contains { $0.value == group } } }
+            }
+        }.map(\.key).sorted()
+    }
+
+    /// An administrative change touching a regulated project must carry the acting administrator's signature over
+    /// exactly this change, made recently and never used before.
+    static func requireAdminApproval(_ envelope: DSSEEnvelope?, for command: Command, reason: String, state: SignoffState, actor: String, now: Int64) throws {
+        guard let envelope else {
+            throw Refusal(.adminSignatureRequired, "this change must be signed by an administrator's key (--key): \(reason)")
+        }
+        _ = try verifySigner(envelope, payloadType: AdminApproval.payloadType, state: state, actor: actor, now: now)
+        guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange else {
+            throw Refusal(.adminSignature, "the administrator's signature is not over this exact change")
+        }
+        _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
+    }
+
+    /// A signed statement counts only if made within the last 10 minutes (1 minute of clock skew allowed) and never
+    /// used before. Returns its digest, which the ledger keeps to refuse replays.
+    static func requireFreshAndUnused(_ envelope: DSSEEnvelope, signedTime: String, state: SignoffState, now: Int64) throws -> SHA256Digest {
+        guard let time = Timestamps.milliseconds(rfc3339: signedTime) else { throw Refusal(.signatureStatement, "the signed time is not RFC 3339") }
+        guard now - time <= DecisionStatement.maximumAgeMilliseconds, time - now <= DecisionStatement.maximumClockSkewMilliseconds else {
+            throw Refusal(.signatureExpired, "the statement was signed at \(signedTime), outside the 10 minutes a signature stays fresh; sign again")
+        }
+        let digest = SHA256Digest.hash(envelope.payload)
+        guard !state.usedStatements.contains(digest) else {
+            throw Refusal(.signatureReplay, "this signed statement was already used; every decision or change needs a fresh signature")
+        }
+        return digest
+    }
+
+    /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
+    static func verifySigner(_ envelope: DSSEEnvelope, payloadType: String, state: SignoffState, actor: String, now: Int64) throws -> EnrolledKey {
+        guard envelope.payloadType == payloadType else {
+            throw Refusal(.signatureInvalid, "the envelope's payloadType is \(envelope.payloadType), expected \(payloadType)")
+        }
+        guard let principal = state.principals[actor] else { throw Refusal(.inputUnknown, "no user \(actor)") }
+        let message = envelope.signedBytes
+        for signature in envelope.signatures {
+            for key in principal.keys where key.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) {
+                guard let publicKey = key.publicKey,
+                    VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                        || publicKey.isValidSignature(signature.sig, for: message)
+                else { continue }
+                guard key.isValid(at: now) else {
+                    throw Refusal(.signatureRevokedKey, "the decision is signed with a key of \(actor) that was revoked")
+                }
+                return key
+            }
+        }
+        for signature in envelope.signatures {
+            if let other = state.principals.values.first(where: { $0.name != actor && $0.keys.contains { $0.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) } }) {
+                throw Refusal(.signatureWrongKey, "the decision is signed with a key of \(other.name), not of \(actor)")
+            }
+        }
+        if envelope.signatures.contains(where: { s in principal.keys.contains { $0.fingerprint == Ed25519.PublicKey.fingerprintHex(s.keyid) } }) {
+            throw Refusal(.signatureInvalid, "the signature does not verify: the signed bytes were changed")
+        }
+        throw Refusal(.signatureUnknownKey, "the decision is signed with a key that is not enrolled for \(actor)")
+    }
+}
+
+/// A signature already verified with Ed25519, so that the expensive check can run before the write transaction.
+public struct VerifiedSignature: Hashable, Sendable {
+    public let fingerprint: String
+    public let message: SHA256Digest
+    public let signature: SHA256Digest
+
+    public init(fingerprint: String, message: [UInt8], signature: [UInt8]) {
+        self.fingerprint = fingerprint
+        self.message = SHA256Digest.hash(message)
+        self.signature = SHA256Digest.hash(signature)
+    }
+
+    @TaskLocal static var current: Set<VerifiedSignature> = []
+}
+
+extension Engine {
+    /// Verifies the signatures a command carries against the actor's enrolled keys, without touching storage.
+    /// Run it outside the database writer and pass the result to ``execute(_:on:actor:now:verified:)``.
+    public static func preverify(_ command: Command, state: SignoffState, actor: String) -> Set<VerifiedSignature> {
+        let envelope: DSSEEnvelope?
+        switch command {
+        case .decide(_, _, _, _, let e): envelope = e
+        case .createProject(_, let e), .addMember(_, _, let e), .enrollKey(_, _, let e): envelope = e
+        default: envelope = nil
+        }
+        guard let envelope, let principal = state.principals[actor] else { return [] }
+        let message = envelope.signedBytes
+        var out = Set<VerifiedSignature>()
+        for signature in envelope.signatures {
+            for key in principal.keys where key.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) {
+                if key.publicKey?.isValidSignature(signature.sig, for: message) == true {
+                    out.insert(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                }
+            }
+        }
+        return out
+    }
+}
