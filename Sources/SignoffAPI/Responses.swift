@@ -36,10 +36,10 @@ public struct RecordedResponse: Codable, Sendable {
     public let entries: [Entry]
     public let request: String?
 
-    /// The entries one command appended; `request` is the request it concerns, or the one it filed.
-    public init(entries: [LedgerEntry], request: String?) {
+    /// The entries `command` appended, and the request it concerns (or filed).
+    public init(entries: [LedgerEntry], command: Command) {
         self.entries = entries.map { Entry(sequence: $0.sequence, kind: $0.kind) }
-        var request = request
+        var request = command.request
         if request == nil, let first = entries.first, case .requestFiled(let filed)? = try? Event.decode(kind: first.kind, payload: first.payload) {
             request = filed.id
         }

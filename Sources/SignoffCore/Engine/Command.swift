@@ -30,6 +30,16 @@ public enum Command: Hashable, Sendable {
 }
 
 extension Command {
+    /// The request this command is about, when it is about one (filing names none yet: the engine assigns its ID).
+    public var request: String? {
+        switch self {
+        case .attachEvidence(let id, _, _, _), .decide(let id, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _),
+            .recordDeployment(let id, _, _), .recordRetrospective(let id, _):
+            id
+        default: nil
+        }
+    }
+
     /// The change an administrator signs for this command, for the commands that can need one.
     public var adminChange: AdminChange? {
         switch self {

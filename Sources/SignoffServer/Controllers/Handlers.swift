@@ -40,9 +40,9 @@ struct Handlers: Sendable {
     }
 
     /// Runs a command as the caller; a refusal becomes problem details with its rule.
-    func run(_ command: Command, _ context: SignoffRequestContext, request id: String? = nil) async throws -> RecordedResponse {
+    func run(_ command: Command, _ context: SignoffRequestContext) async throws -> RecordedResponse {
         switch try await service.execute(command, as: try principal(context)) {
-        case .success(let entries): return RecordedResponse(entries: entries, request: id)
+        case .success(let entries): return RecordedResponse(entries: entries, command: command)
         case .failure(let refusal): throw Problem.refused(refusal)
         }
     }

@@ -57,34 +57,34 @@ struct RequestsController {
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "evidence")
             let b = try await httpRequest.decode(as: EvidenceBody.self, context: context)
             let command = Command.attachEvidence(request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"))
-            return try h.json(try await h.run(command, context, request: request.id))
+            return try h.json(try await h.run(command, context))
         }
         routes.post("/requests/{id}/decisions") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "decide")
             let b = try await httpRequest.decode(as: DecisionBody.self, context: context)
             let command = Command.decide(request: request.id, stage: b.stage, decision: b.decision, comment: b.comment ?? "", envelope: b.envelope)
-            return try h.json(try await h.run(command, context, request: request.id))
+            return try h.json(try await h.run(command, context))
         }
         routes.post("/requests/{id}/revisions") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "request")
             let b = try await httpRequest.decode(as: RevisionBody.self, context: context)
             let command = Command.revise(request: request.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"))
-            return try h.json(try await h.run(command, context, request: request.id))
+            return try h.json(try await h.run(command, context))
         }
         routes.post("/requests/{id}/withdraw") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "request")
             let b = try await httpRequest.decode(as: WithdrawBody.self, context: context)
-            return try h.json(try await h.run(.withdraw(request: request.id, reason: b.reason ?? ""), context, request: request.id))
+            return try h.json(try await h.run(.withdraw(request: request.id, reason: b.reason ?? ""), context))
         }
         routes.post("/requests/{id}/deployments") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
             let b = try await httpRequest.decode(as: DeploymentBody.self, context: context)
-            return try h.json(try await h.run(.recordDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context, request: request.id))
+            return try h.json(try await h.run(.recordDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context))
         }
         routes.post("/requests/{id}/retrospective") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context)
             let b = try await httpRequest.decode(as: RetrospectiveBody.self, context: context)
-            return try h.json(try await h.run(.recordRetrospective(request: request.id, comment: b.comment), context, request: request.id))
+            return try h.json(try await h.run(.recordRetrospective(request: request.id, comment: b.comment), context))
         }
         return routes
     }

@@ -18,7 +18,7 @@ struct LocalClient: SignoffClient {
         switch try await service.execute(command, as: actor) {
         case .success(let entries):
             try await finish()
-            return RecordedResponse(entries: entries, request: nil)
+            return RecordedResponse(entries: entries, command: command)
         case .failure(let refusal):
             throw CLIError.refused(refusal.rule, refusal.message)
         }
