@@ -69,7 +69,8 @@ extension SignoffState {
     /// The projection documents an event changes, as `kind/id` keys (see ``documents()``).
     public static func documentKeys(touchedBy event: Event) -> [String] {
         switch event {
-        case .ledgerInitialized: ["meta/ledger"]
+        // Not kept in the projection: a ledger from before this event kind was the engine's has no such document.
+        case .ledgerInitialized: []
         case .principalAdded(let e): ["principal/\(e.name)"]
         case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
         case .keyRevoked(let e): ["principal/\(e.principal)"]
@@ -110,7 +111,6 @@ extension SignoffState {
         for key in projects.keys { out["project/\(key)"] = document(for: "project/\(key)") }
         for key in requests.keys { out["request/\(key)"] = document(for: "request/\(key)") }
         for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
-        if ledger != nil { out["meta/ledger"] = document(for: "meta/ledger") }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
         return out
     }
@@ -136,11 +136,7 @@ extension SignoffState {
             guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
             return usedStatements.contains(digest) ? "true" : nil
         case "meta":
-            switch parts[1] {
-            case "request-counter": return json(requestCounter)
-            case "ledger": return json(ledger)
-            default: return nil
-            }
+            return parts[1] == "request-counter" ? json(requestCounter) : nil
         default: return nil
         }
     }
@@ -165,7 +161,6 @@ extension SignoffState {
             case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
-                if parts[1] == "ledger" { ledger = try decoder.decode(Event.LedgerInitialized.self, from: data) }
             default: continue
             }
         }

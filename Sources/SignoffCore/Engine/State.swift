@@ -143,7 +143,7 @@ public struct SignoffState: Hashable, Sendable, Codable {
     /// Digests of every signed statement ever accepted: a statement counts once.
     public var usedStatements: Set<SHA256Digest> = []
     public var requestCounter = 0
-    /// The ledger's identity, from its first entry.
+    /// The ledger's identity, from its first entry, when this state was folded from it (not kept in the projection).
     public var ledger: Event.LedgerInitialized?
 
     public init() {}
