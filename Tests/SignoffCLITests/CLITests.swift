@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SignoffCrypto
 import SignoffTestSupport
 import Testing
@@ -64,11 +69,44 @@ struct CLITests {
         let badName = try signoff("key", "generate", "--name", "bad name", "--out", "bad.key")
         #expect(badName.status == 64)
         // No terminal and no passphrase source: refused with the ways to provide one.
+        // (The caller's own SIGNOFF_PASSPHRASE never reaches the child: see inheritedEnvironment.)
         let noSource = try signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
-        if ProcessInfo.processInfo.environment["SIGNOFF_PASSPHRASE"] == nil {
-            #expect(noSource.status == 64)
-            #expect(noSource.stderr.contains("--passphrase-file"))
+        #expect(noSource.status == 64)
+        #expect(noSource.stderr.contains("--passphrase-file"))
+    }
+
+    @Test("A child process sees no SIGNOFF_* variable of the test process, only those the test passes")
+    func inheritedEnvironment() throws {
+        // What a developer's shell may hold. Set in this process, restored afterwards.
+        let inherited = [
+            "SIGNOFF_PASSPHRASE": "inherited secret", "SIGNOFF_LEDGER_PASSPHRASE": "inherited ledger secret",
+            "SIGNOFF_DB": directory.appendingPathComponent("inherited.sqlite").path, "SIGNOFF_USER": "mallory",
+            "SIGNOFF_SERVER": "http://127.0.0.1:9", "SIGNOFF_TOKEN_FILE": directory.appendingPathComponent("inherited.token").path,
+        ]
+        let saved = inherited.keys.map { ($0, getenv($0).map { String(cString: $0) }) }
+        for (name, value) in inherited { setenv(name, value, 1) }
+        defer {
+            for (name, value) in saved {
+                if let value { setenv(name, value, 1) } else { unsetenv(name) }
+            }
         }
+        #expect(ProcessInfo.processInfo.environment["SIGNOFF_PASSPHRASE"] == "inherited secret", "the parent holds the variables")
+
+        // Through the same helper the signoff binary is run with: only the variable passed explicitly is there.
+        let env = try TestSupport.run("/usr/bin/env", [], environment: ["SIGNOFF_USER": "explicit"])
+        #expect(env.status == 0, "\(env.stderr)")
+        let signoffLines = env.stdout.split(separator: "\n").filter { $0.hasPrefix(TestSupport.signoffPrefix) }
+        #expect(signoffLines == ["SIGNOFF_USER=explicit"], "\(signoffLines)")
+        #expect(env.stdout.contains("PATH="), "the rest of the environment is inherited")
+
+        // A command that needs a passphrase fails as it would without one, and makes no key.
+        let noSource = try signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
+        #expect(noSource.status == 64, "\(noSource.stderr)")
+        #expect(noSource.stderr.contains("--passphrase-file"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bob.key").path))
+        // A command that needs a database does not find the inherited SIGNOFF_DB.
+        let noDB = try signoff("audit", "verify", environment: [:])
+        #expect(noDB.status == 64 && noDB.stderr.contains("SIGNOFF_DB"), "\(noDB.stderr)")
     }
 
     @Test("--passphrase-file takes the first line of the file")

@@ -209,20 +209,36 @@ struct ReliabilityTests {
             try base.write(to: URL(fileURLWithPath: copy))
             try key.write(to: URL(fileURLWithPath: copy + ".ledger-key.pub"))
         }
-        func verify() throws -> (status: Int32, kind: String, message: String) {
+        /// What `audit verify --db --json` said about the copy. A detection is exit 3 with a named reason: the JSON
+        /// report's `"valid":false` and `failure.kind`, or — for a file refused at open — `verification FAILED (KIND)`
+        /// on standard error. Anything else (exit 1, a trap, exit 3 without a reason) is not a detection.
+        func verify() throws -> Verdict {
             let result = try s.signoff("audit", "verify", "--db", copy, "--json")
             let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
-            let failure = object?["failure"] as? [String: Any]
-            // A trap is not a detection: exit 3 names a verification failure, exit 1 a file that cannot be opened as a ledger.
-            let crashed = result.stderr.contains("Fatal error") || ![0, 1, 3].contains(result.status)
-            let kind = crashed ? "CRASH" : failure?["kind"] as? String ?? (result.status == 0 ? "none" : "error")
-            let message = (failure?["message"] as? String) ?? result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            return (result.status, kind, message)
+            let stderr = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            if result.status == 0 {
+                return object?["valid"] as? Bool == true ? .passed : .unexplained("exit 0 without \"valid\":true: \(result.stdout) \(stderr)")
+            }
+            guard result.status == 3 else { return .unexplained("exit \(result.status): \(stderr)") }
+            if let object, object["valid"] as? Bool == false, let failure = object["failure"] as? [String: Any],
+                let kind = failure["kind"] as? String, LedgerVerificationFailure.Kind(rawValue: kind) != nil,
+                let message = failure["message"] as? String, !message.isEmpty
+            {
+                return .detected(kind: kind, atOpen: false, message: message)
+            }
+            // Refused at open: "signoff: error: verification FAILED (metadataMismatch): …"
+            let text = stderr.hasPrefix("signoff: error: ") ? String(stderr.dropFirst("signoff: error: ".count)) : stderr
+            if text.hasPrefix("verification FAILED ("), let close = text.firstIndex(of: ")") {
+                let kind = String(text[text.index(text.startIndex, offsetBy: "verification FAILED (".count)..<close])
+                let reason = text[text.index(after: close)...].drop { $0 == ":" || $0 == " " }
+                if LedgerVerificationFailure.Kind(rawValue: kind) != nil && !reason.isEmpty { return .detected(kind: kind, atOpen: true, message: text) }
+            }
+            return .unexplained("exit 3 without a named reason: stdout \(result.stdout) stderr \(stderr)")
         }
 
         try freshCopy()
         let control = try verify()
-        try #require(control.status == 0, "the untouched copy must verify: \(control.message)")
+        try #require(control == .passed, "the untouched copy must verify: \(control)")
         let counts = try DatabaseQueue(path: copy).read { db in
             try ["ledger_entry", "merkle_node", "checkpoint", "projection"].map { "\($0) \(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")!)" }
         }
@@ -232,7 +248,8 @@ struct ReliabilityTests {
         var detected = Reliability.Tally()
         var byChange = Reliability.Tally()
         var undetected: [String] = []
-        var errors: Set<String> = []  // failures reported before verification could start (the file cannot be opened as a ledger)
+        var unexplained: [String] = []  // a non-zero exit that is not exit 3 with a named reason: a failure of the campaign
+        var refusedAtOpen: Set<String> = []  // the reasons given for files refused before verification could start
         var tried = 0
         while tried < total {
             try freshCopy()
@@ -242,23 +259,44 @@ struct ReliabilityTests {
             guard let change else { continue }  // the drawn change was impossible (a constraint refused it): draw again
             tried += 1
             byChange.add("\(change.table) \(change.operation)")
-            let outcome = try verify()
-            if outcome.status != 0 && !outcome.message.isEmpty {
-                detected.add(outcome.kind)
-                if outcome.kind == "error" || outcome.kind == "CRASH" { errors.insert(outcome.message.replacingOccurrences(of: copy, with: "DB")) }
-            } else {
+            switch try verify() {
+            case .detected(let kind, let atOpen, let message):
+                detected.add(kind)
+                if atOpen { refusedAtOpen.insert(message.replacingOccurrences(of: copy, with: "DB")) }
+            case .passed:
                 undetected.append("\(change)")
+            case .unexplained(let outcome):
+                unexplained.append("\(change): \(outcome.replacingOccurrences(of: copy, with: "DB"))")
             }
             if tried % 50 == 0 {
                 try freshCopy()
-                #expect(try verify().status == 0, "control copy after \(tried) changes")
+                #expect(try verify() == .passed, "control copy after \(tried) changes")
             }
         }
         #expect(undetected.isEmpty, "undetected changes: \(undetected)")
-        #expect(detected.counts["CRASH"] == nil, "audit verify --db crashed instead of reporting: \(errors.filter { $0.contains("Fatal") })")
+        #expect(unexplained.isEmpty, "changes not reported as exit 3 with a named reason (crash, I/O error, unnamed): \(unexplained)")
+        #expect(detected.total == tried)
         Reliability.report("tampering: database of \(counts.joined(separator: ", ")) rows; changes tried: \(byChange)")
-        Reliability.report("tampering: \(detected.total)/\(tried) detected and named (\(detected)); undetected: \(undetected.count)")
-        Reliability.report("tampering: refused before verifying (\"error\" above): \(errors.sorted().joined(separator: " | "))")
+        Reliability.report(
+            "tampering: \(detected.total)/\(tried) detected with exit 3 and named (\(detected)); undetected: \(undetected.count); other outcomes: \(unexplained.count)")
+        Reliability.report("tampering: refused at open: \(refusedAtOpen.sorted().joined(separator: " | "))")
+    }
+
+    /// The outcome of one `audit verify --db` of a tampered copy.
+    enum Verdict: Equatable, CustomStringConvertible {
+        case passed
+        /// Exit 3 and a failure kind, from the JSON report or (`atOpen`) from standard error.
+        case detected(kind: String, atOpen: Bool, message: String)
+        /// Anything else.
+        case unexplained(String)
+
+        var description: String {
+            switch self {
+            case .passed: "passed"
+            case .detected(let kind, _, let message): "\(kind): \(message)"
+            case .unexplained(let text): text
+            }
+        }
     }
 
     // MARK: Hostile input: the workflow parser

@@ -28,7 +28,7 @@ final class RunningServer: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: try TestSupport.signoffExecutable)
             process.arguments = ["serve", "--port", "\(port)", "--log-level", "warning"]
             process.currentDirectoryURL = story.directory
-            process.environment = ProcessInfo.processInfo.environment.merging(story.env) { $1 }
+            process.environment = TestSupport.childEnvironment(story.env)
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle
@@ -102,6 +102,9 @@ struct ServeTests {
             try s.signoff(arguments + ["--as", user], extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(user).token"), "SIGNOFF_DB": ""])
         }
         func ok(_ user: String, _ arguments: String..., sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> String {
+            try okArguments(user, arguments, sourceLocation: sourceLocation)
+        }
+        func okArguments(_ user: String, _ arguments: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> String {
             let result = try s.signoff(arguments + ["--as", user], extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(user).token"), "SIGNOFF_DB": ""])
             #expect(result.status == 0, "\(user): signoff \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
             return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -110,24 +113,19 @@ struct ServeTests {
             let result = try s.signoff(["login", "--server", server.url.absoluteString, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
             #expect(result.status == 0, "\(user) login: \(result.stderr)")
         }
-        try login("ada")
-        for person in ["riley", "casey", "morgan", "sam", "dana"] { _ = try ok("ada", "user", "add", person, "--key-file", "\(person).key.pub") }
-        _ = try ok("ada", "service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub")
-        for group in ["data-science", "ci", "compliance", "release-managers", "churn-deployers"] { _ = try ok("ada", "group", "add", group) }
-        for (group, member) in [("data-science", "riley"), ("ci", "ci-bot"), ("compliance", "casey"), ("release-managers", "morgan"),
-            ("release-managers", "sam"), ("churn-deployers", "dana")]
-        {
-            _ = try ok("ada", "group", "add-member", group, member)
-        }
-        let regulated = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/regulated.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "days: [mon, tue, wed, thu, fri]", with: "days: [mon, tue, wed, thu, fri, sat, sun]")
-            .replacingOccurrences(of: "\"09:00-17:00\"", with: "\"00:00-24:00\"")
-        try regulated.write(toFile: s.path("regulated.yaml"), atomically: true, encoding: .utf8)
-        _ = try ok("ada", "workflow", "apply", TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml").path)
-        _ = try ok("ada", "workflow", "apply", "regulated.yaml")
-        _ = try ok("ada", "project", "create", "churn-model", "--regulated", "--env", "qa=standard", "prod=regulated", "--requesters", "data-science",
-            "--deployers", "qa=churn-deployers", "prod=churn-deployers", "--key", "ada.key")
-        for person in ["riley", "casey", "morgan", "sam", "dana"] { try login(person) }
+        let admin = Cast.administrator.name
+        try login(admin)
+        for person in Story.people where person.kind == .user { _ = try ok(admin, "user", "add", person.name, "--key-file", "\(person.name).key.pub") }
+        for person in Story.people where person.kind == .serviceAccount { _ = try ok(admin, "service-account", "add", person.name, "--key-file", "\(person.name).key.pub") }
+        for group in Story.groups { _ = try ok(admin, "group", "add", group) }
+        for (group, member) in Cast.memberships(Story.people) { _ = try ok(admin, "group", "add-member", group, member) }
+        try Story.regulatedAnyTime().write(toFile: s.path("regulated.yaml"), atomically: true, encoding: .utf8)
+        _ = try ok(admin, "workflow", "apply", Cast.workflowURL("standard").path)
+        _ = try ok(admin, "workflow", "apply", "regulated.yaml")
+        let envs = Cast.environments.sorted { $0.key > $1.key }
+        _ = try okArguments(admin, ["project", "create", Cast.project, "--regulated", "--env"] + envs.map { "\($0.key)=\($0.value)" } + ["--requesters", Cast.Group.dataScience,
+            "--deployers"] + envs.map { "\($0.key)=\(Cast.Group.deployers)" } + ["--key", "\(admin).key"])
+        for person in Story.people where person.kind == .user { try login(person.name) }
 
         let prod = try ok("riley", "request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip")
         #expect(prod == "REQ-1")

@@ -3,7 +3,7 @@ import SignoffCrypto
 import SignoffTestSupport
 import Testing
 
-/// The demo's world, built with the real `signoff` binary in a fresh folder.
+/// The demo's world (from the shared ``Cast``), built with the real `signoff` binary in a fresh folder.
 struct Story {
     let directory: URL
     let env: [String: String]
@@ -15,34 +15,42 @@ struct Story {
             "SIGNOFF_PASSPHRASE": "story passphrase", "SIGNOFF_LEDGER_PASSPHRASE": "story ledger passphrase",
             "SIGNOFF_DB": directory.appendingPathComponent("signoff.sqlite").path,
         ]
-        for person in ["ada", "riley", "ci-bot", "casey", "morgan", "sam", "dana"] {
-            try must("key", "generate", "--name", person, "--out", "\(person).key")
+        let admin = Cast.administrator.name
+        for person in [Cast.administrator] + Self.people {
+            try must("key", "generate", "--name", person.name, "--out", "\(person.name).key")
         }
-        try must("init", "--origin", "signoff.test/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
+        try must("init", "--origin", "signoff.test/ledger", "--admin", admin, "--admin-key", "\(admin).key.pub")
         try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: directory.appendingPathComponent("churn-model-v12.zip"))
         try "<testsuite tests=\"1\" failures=\"0\"/>".write(to: directory.appendingPathComponent("junit.xml"), atomically: true, encoding: .utf8)
         guard setUp else { return }
-        for person in ["riley", "casey", "morgan", "sam", "dana"] { try must("user", "add", person, "--key-file", "\(person).key.pub", "--as", "ada") }
-        try must("service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub", "--as", "ada")
-        for group in ["data-science", "ci", "compliance", "release-managers", "churn-deployers"] { try must("group", "add", group, "--as", "ada") }
-        for (group, member) in [("data-science", "riley"), ("ci", "ci-bot"), ("compliance", "casey"), ("release-managers", "morgan"),
-            ("release-managers", "sam"), ("churn-deployers", "dana")]
-        {
-            try must("group", "add-member", group, member, "--as", "ada")
+        for person in Self.people where person.kind == .user { try must("user", "add", person.name, "--key-file", "\(person.name).key.pub", "--as", admin) }
+        for person in Self.people where person.kind == .serviceAccount {
+            try must("service-account", "add", person.name, "--key-file", "\(person.name).key.pub", "--as", admin)
         }
-        let regulated = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/regulated.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "days: [mon, tue, wed, thu, fri]", with: "days: [mon, tue, wed, thu, fri, sat, sun]")
-            .replacingOccurrences(of: "\"09:00-17:00\"", with: "\"00:00-24:00\"")
-        var files = ["standard": try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml"), encoding: .utf8), "regulated": regulated]
+        for group in Self.groups { try must("group", "add", group, "--as", admin) }
+        for (group, member) in Cast.memberships(Self.people) { try must("group", "add-member", group, member, "--as", admin) }
+        let regulated = try Self.regulatedAnyTime()
+        var files = ["standard": try Cast.workflowSource("standard"), "regulated": regulated]
         for (name, source) in workflows { files[name] = source }
         for (name, source) in files.sorted(by: { $0.key < $1.key }) {
             try source.write(to: directory.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
-            try must("workflow", "apply", "\(name).yaml", "--as", "ada")
+            try must("workflow", "apply", "\(name).yaml", "--as", admin)
         }
-        var envs = ["qa=standard", "prod=regulated"]
+        var envs = Cast.environments.sorted { $0.key > $1.key }.map { "\($0.key)=\($0.value)" }  // qa=standard prod=regulated
         for name in workflows.keys.sorted() { envs.append("\(name)=\(name)") }
-        try must(["project", "create", "churn-model", "--regulated", "--env"] + envs + ["--requesters", "data-science", "--deployers"]
-            + envs.map { "\($0.split(separator: "=")[0])=churn-deployers" } + ["--as", "ada", "--key", "ada.key"])
+        try must(["project", "create", Cast.project, "--regulated", "--env"] + envs + ["--requesters", Cast.Group.dataScience, "--deployers"]
+            + envs.map { "\($0.split(separator: "=")[0])=\(Cast.Group.deployers)" } + ["--as", admin, "--key", "\(admin).key"])
+    }
+
+    /// The part of the ``Cast`` the stories have: exactly two release managers (explain names them), no senior, no outsider.
+    static let people = [Cast.requester, Cast.ci, Cast.complianceOfficer, Cast.releaseManager, Cast.secondReleaseManager, Cast.deployer]
+    static let groups = [Cast.Group.dataScience, Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers]
+
+    /// The regulated workflow with its deploy window opened to every hour of every day, so that the stories run at any time.
+    static func regulatedAnyTime() throws -> String {
+        try Cast.workflowSource("regulated")
+            .replacingOccurrences(of: "days: [mon, tue, wed, thu, fri]", with: "days: [mon, tue, wed, thu, fri, sat, sun]")
+            .replacingOccurrences(of: "\"09:00-17:00\"", with: "\"00:00-24:00\"")
     }
 
     var digest: String { "sha256:" + SHA256Digest.hash([UInt8](try! Data(contentsOf: directory.appendingPathComponent("churn-model-v12.zip")))).hex }
@@ -70,16 +78,17 @@ struct Story {
 
     /// A request filed by riley, with passing tests attached.
     func tested(env: String = "prod") throws -> String {
-        let id = try must("request", "create", "--project", "churn-model", "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", "riley")
-        try must("evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", "ci-bot")
+        let id = try must(
+            "request", "create", "--project", Cast.project, "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", Cast.requester.name)
+        try must("evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", Cast.ci.name)
         return id
     }
 
     func approvedProd() throws -> String {
         let id = try tested()
-        try must("approve", id, "--stage", "compliance-reviewed", "--key", "casey.key", "--as", "casey")
-        try must("approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
-        try must("approve", id, "--stage", "approved", "--key", "sam.key", "--as", "sam")
+        for (stage, person) in [("compliance-reviewed", Cast.complianceOfficer), ("approved", Cast.releaseManager), ("approved", Cast.secondReleaseManager)] {
+            try must("approve", id, "--stage", stage, "--key", "\(person.name).key", "--as", person.name)
+        }
         return id
     }
 

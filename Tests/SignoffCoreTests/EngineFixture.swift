@@ -4,8 +4,9 @@ import SignoffCrypto
 import SignoffTestSupport
 import Testing
 
-/// A small world: an administrator, a data-science team, CI, compliance, release managers, deployers and the
-/// three shipped workflows, with a regulated project `churn-model` (qa → standard, prod → regulated).
+/// A small world built from the shared ``Cast``: an administrator, a data-science team, CI, compliance, release
+/// managers, deployers, seniors and the three shipped workflows, with a regulated project `churn-model`
+/// (qa → standard, prod → regulated).
 struct World {
     var state = SignoffState()
     var keys: [String: Ed25519.SigningKey] = [:]
@@ -17,9 +18,7 @@ struct World {
     static let digest = SHA256Digest.hash("churn-model-v12 bytes")
     static let otherDigest = SHA256Digest.hash("churn-model-v13 bytes")
 
-    static func shipped(_ name: String) -> String {
-        try! String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/\(name).yaml"), encoding: .utf8)
-    }
+    static func shipped(_ name: String) -> String { try! Cast.workflowSource(name) }
 
     func verifierKey(_ name: String) -> NoteVerifierKey { try! NoteVerifierKey(name: name, publicKey: keys[name]!.publicKey) }
 
@@ -60,36 +59,38 @@ struct World {
         let key = Ed25519.SigningKey()
         keys[name] = key
         let verifier = try! NoteVerifierKey(name: name, publicKey: key.publicKey)
-        ok(serviceAccount ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: administrator, key: verifier), as: "ada")
-        for group in groups { ok(.addMember(group: group, member: name), as: "ada") }
+        ok(serviceAccount ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: administrator, key: verifier), as: Cast.administrator.name)
+        for group in groups { ok(.addMember(group: group, member: name), as: Cast.administrator.name) }
     }
 
+    /// The cast members this world holds: everyone but the outsider.
+    static let people = Cast.everyone.filter { $0 != Cast.administrator && $0 != Cast.outsider }
+
     init() {
+        let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
-        keys["ada"] = ada
-        ok(.bootstrapAdministrator(name: "ada", key: try! NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
-        for group in ["ci", "compliance", "release-managers", "deployers-churn", "data-science", "seniors"] {
-            ok(.createGroup(name: group), as: "ada")
+        keys[admin] = ada
+        ok(.bootstrapAdministrator(name: admin, key: try! NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
+        for group in Cast.Group.all {
+            ok(.createGroup(name: group), as: admin)
         }
-        addUser("ci-bot", groups: ["ci"], serviceAccount: true)
-        addUser("riley", groups: ["data-science", "release-managers"])  // a requester who is also a release manager
-        addUser("casey", groups: ["compliance"])
-        addUser("pat", groups: ["compliance", "release-managers"])
-        addUser("morgan", groups: ["release-managers"])
-        addUser("sam", groups: ["release-managers"])
-        addUser("dana", groups: ["deployers-churn"])
-        addUser("quinn", groups: ["seniors"])
-        for name in ["standard", "regulated", "emergency"] { ok(.applyWorkflow(source: Self.shipped(name), file: "\(name).yaml"), as: "ada") }
+        for person in Self.people {
+            var groups = person.groups
+            // Here the requester is also a release manager (the separation-of-duties cases).
+            if person == Cast.requester { groups.append(Cast.Group.releaseManagers) }
+            addUser(person.name, groups: groups, serviceAccount: person.kind == .serviceAccount)
+        }
+        for name in Cast.workflowNames { ok(.applyWorkflow(source: Self.shipped(name), file: "\(name).yaml"), as: admin) }
         let spec = ProjectSpec(
-            key: "churn-model", regulated: true, environments: ["qa": "standard", "prod": "regulated"], requesters: ["data-science"],
-            deployers: ["qa": ["deployers-churn"], "prod": ["deployers-churn"]])
-        ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: now).signed(with: ada)), as: "ada")
+            key: Cast.project, regulated: true, environments: Cast.environments, requesters: [Cast.Group.dataScience],
+            deployers: Cast.environments.mapValues { _ in [Cast.Group.deployers] })
+        ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: now).signed(with: ada)), as: admin)
     }
 
     // MARK: Requests
 
-    mutating func file(env: String = "prod", project: String = "churn-model", digest: SHA256Digest = World.digest) -> String {
-        let events = ok(.fileRequest(project: project, environment: env, bundle: Self.bundle, digest: digest, description: "weekly retrain"), as: "riley")
+    mutating func file(env: String = "prod", project: String = Cast.project, digest: SHA256Digest = World.digest) -> String {
+        let events = ok(.fileRequest(project: project, environment: env, bundle: Self.bundle, digest: digest, description: "weekly retrain"), as: Cast.requester.name)
         guard case .requestFiled(let filed)? = events.first else { return "REQ-?" }
         return filed.id
     }
@@ -114,10 +115,10 @@ struct World {
     /// Files a prod request and takes it to `approved`.
     mutating func approvedProdRequest() -> String {
         let id = file()
-        ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: "ci-bot")
-        approve(id, stage: "compliance-reviewed", as: "casey")
-        approve(id, stage: "approved", as: "morgan")
-        approve(id, stage: "approved", as: "sam")
+        ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: Cast.ci.name)
+        approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        approve(id, stage: "approved", as: Cast.releaseManager.name)
+        approve(id, stage: "approved", as: Cast.secondReleaseManager.name)
         return id
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 @testable import SignoffCore
 import SignoffCrypto
+import SignoffTestSupport
 import Testing
 
 /// Every rule refuses at least once and allows at least once.
@@ -43,7 +44,7 @@ struct EngineTests {
                   actors: [deployers]
             """
         w.ok(.applyWorkflow(source: dual, file: "dual.yaml"), as: "ada")
-        let spec = ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "dual"], requesters: ["data-science"], deployers: ["qa": ["deployers-churn"]])
+        let spec = ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "dual"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]])
         w.ok(.createProject(spec, approval: nil), as: "ada")
         let id = w.file(env: "qa", project: "sandbox")
         // pat is in both groups: alone, pat fills one rule, not both.
@@ -218,7 +219,7 @@ struct EngineTests {
                       reason: end-of-month close
             """
         w.ok(.applyWorkflow(source: frozen, file: "frozen.yaml"), as: "ada")
-        w.ok(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "frozen"], requesters: ["data-science"], deployers: ["qa": ["deployers-churn"]]), approval: nil), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "frozen"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil), as: "ada")
         let id = w.file(env: "qa", project: "sandbox")
         w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
         w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.freeze")
@@ -330,7 +331,7 @@ struct EngineTests {
         // The same person twice at one stage (in a gate that needs two).
         let two = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2").replacingOccurrences(of: "workflow: standard", with: "workflow: pair")
         w.ok(.applyWorkflow(source: two, file: "pair.yaml"), as: "ada")
-        w.ok(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], requesters: ["data-science"], deployers: ["qa": ["deployers-churn"]]), approval: nil), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil), as: "ada")
         let pair = w.file(env: "qa", project: "pairs")
         w.ok(.attachEvidence(request: pair, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         w.ok(.decide(request: pair, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
@@ -341,11 +342,11 @@ struct EngineTests {
     func retrospectiveRules() {
         var w = World()
         w.addUser("olive", groups: [])
-        for group in ["compliance", "deployers-churn"] {  // both are relied on by the regulated churn-model: signed changes
+        for group in ["compliance", Cast.Group.deployers] {  // both are relied on by the regulated churn-model: signed changes
             let change = Command.addMember(group: group, member: "olive").adminChange!
             w.ok(.addMember(group: group, member: "olive", approval: AdminApproval(change: change, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         }
-        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": ["deployers-churn"]]), approval: nil), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil), as: "ada")
         let id = w.file(project: "hotfix")
         w.approve(id, stage: "approved", as: "quinn", comment: "outage")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "olive")
@@ -428,7 +429,7 @@ struct EngineTests {
     @Test("Emergency: a reason is required, and the retrospective shows overdue until done")
     func emergency() {
         var w = World()
-        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": ["deployers-churn"]]), approval: nil), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil), as: "ada")
         let id = w.file(project: "hotfix")
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "quinn")), as: "quinn", rule: "decision.reason")
         w.approve(id, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")

@@ -3,6 +3,7 @@ import Foundation
 @testable import SignoffCore
 import SignoffCrypto
 import SignoffLedger
+import SignoffTestSupport
 import Testing
 
 /// The export builder on the engine's own events: which requests requests.md lists, in what order, and the flags.
@@ -34,7 +35,7 @@ struct ExportBuilderTests {
     @Test("Closed requests are listed as they close, open ones after; a break-glass deployment without its review is flagged OVERDUE until it is done")
     func requestsAndRetrospectives() throws {
         var w = World()
-        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": ["deployers-churn"]]), approval: nil), as: "ada")
+        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil), as: "ada")
         let hotfix = w.file(project: "hotfix")
         w.approve(hotfix, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")
         w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: "hotfix"), as: "dana")

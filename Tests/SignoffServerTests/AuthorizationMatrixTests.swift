@@ -10,9 +10,28 @@ import Testing
 import SignoffService
 import SignoffAudit
 
+/// The cast's names, short, for the rows below.
+private let admin = Cast.administrator.name
+private let requester = Cast.requester.name
+private let ci = Cast.ci.name
+private let compliance = Cast.complianceOfficer.name
+private let releaseManager = Cast.releaseManager.name
+private let deployer = Cast.deployer.name
+private let senior = Cast.senior.name
+private let outsider = Cast.outsider.name
+private let project = Cast.project
+
 /// One operation of the API, and the exact status each kind of caller gets.
 struct MatrixCase: Sendable, CustomTestStringConvertible {
-    enum Setup: Sendable { case none, filed, tested, approved }
+    enum Setup: Sendable {
+        case none, filed, tested, approved
+        /// REQ-1 filed by the requester in the project, REQ-2 by the compliance officer in another project
+        /// (``Cast/otherProject``) whose requesters are compliance and whose workflow does not name data science.
+        case filedInTwoProjects
+        /// REQ-1 in ``Cast/hotfixProject`` (break-glass workflow: a retrospective by compliance is due), approved by
+        /// a senior and deployed.
+        case deployedUnderEmergency
+    }
     let method: HTTPRequest.Method
     let path: String
     let body: [String: String]
@@ -21,6 +40,12 @@ struct MatrixCase: Sendable, CustomTestStringConvertible {
     let right: (String, Int)
     let wrongRole: (String, Int)
     let wrongUser: (String, Int)
+    /// The rule the wrong role's refusal must name (a permission rule), where the row says.
+    var wrongRoleRule: String? = nil
+    /// Where the right role cannot succeed: the rule of its refusal, which must not be a permission rule.
+    var rightRule: String? = nil
+    /// For list operations: the requests (`"REQ-n project"`) each caller must see, exactly.
+    var listed: [String: [String]]? = nil
     var testDescription: String { "\(method.rawValue) \(path)" }
 }
 
@@ -30,65 +55,135 @@ struct AuthorizationMatrixTests {
     static let otherDigest = SHA256Digest.hash("bundle 2").description
 
     static let cases: [MatrixCase] = [
-        .init(method: .post, path: "/v1/service-tokens", body: ["service_account": "ci-bot"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .post, path: "/v1/users", body: ["name": "newcomer"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .post, path: "/v1/users/eve/keys", body: ["verifier_key": "FRESH"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("morgan", 403)),
-        .init(method: .delete, path: "/v1/users/eve/keys/EVEKEY", body: [:], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("morgan", 403)),
-        .init(method: .post, path: "/v1/service-accounts", body: ["name": "deploy-bot"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .post, path: "/v1/groups", body: ["name": "auditors"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .post, path: "/v1/groups/compliance/members", body: ["member": "eve"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .post, path: "/v1/workflows", body: ["source": "STANDARD2"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .post, path: "/v1/projects", body: ["key": "fraud-model"], setup: .none, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .get, path: "/v1/requests", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("morgan", 200), wrongUser: ("eve", 200)),
-        .init(method: .post, path: "/v1/requests", body: ["project": "churn-model", "environment": "qa", "bundle": "b.zip", "digest": digest], setup: .none, right: ("riley", 201), wrongRole: ("morgan", 403), wrongUser: ("eve", 403)),
-        .init(method: .get, path: "/v1/requests/REQ-1", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 404)),
-        .init(method: .get, path: "/v1/requests/REQ-1/explain", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 404)),
-        .init(method: .get, path: "/v1/requests/REQ-1/gate?environment=qa&digest=\(digest)", body: [:], setup: .approved, right: ("dana", 200), wrongRole: ("riley", 200), wrongUser: ("eve", 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/evidence", body: ["kind": "test-report", "status": "passed", "digest": digest], setup: .filed, right: ("ci-bot", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/decisions", body: ["stage": "approved", "decision": "approve"], setup: .tested, right: ("morgan", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/revisions", body: ["digest": otherDigest], setup: .filed, right: ("riley", 200), wrongRole: ("morgan", 403), wrongUser: ("eve", 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/withdraw", body: ["reason": "superseded"], setup: .filed, right: ("riley", 200), wrongRole: ("morgan", 403), wrongUser: ("eve", 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/deployments", body: ["outcome": "succeeded"], setup: .approved, right: ("dana", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/retrospective", body: ["comment": "reviewed"], setup: .approved, right: ("morgan", 409), wrongRole: ("riley", 409), wrongUser: ("eve", 404)),  // standard has no retrospective: 409 retrospective.none
-        .init(method: .get, path: "/v1/checkpoint", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
-        .init(method: .post, path: "/v1/auth/revoke", body: [:], setup: .none, right: ("riley", 204), wrongRole: ("dana", 204), wrongUser: ("eve", 204)),
-        .init(method: .get, path: "/v1/workflows/standard", body: [:], setup: .none, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
-        .init(method: .get, path: "/v1/ledger-key", body: [:], setup: .none, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
-        .init(method: .get, path: "/v1/audit/export?project=churn-model", body: [:], setup: .filed, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 403)),
-        .init(method: .get, path: "/v1/audit/export", body: [:], setup: .filed, right: ("ada", 200), wrongRole: ("riley", 403), wrongUser: ("eve", 403)),
-        .init(method: .get, path: "/metrics", body: [:], setup: .none, right: ("riley", 200), wrongRole: ("dana", 200), wrongUser: ("eve", 200)),
+        .init(method: .post, path: "/v1/service-tokens", body: ["service_account": ci], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/users", body: ["name": "newcomer"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/users/\(outsider)/keys", body: ["verifier_key": "FRESH"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (releaseManager, 403)),
+        .init(method: .delete, path: "/v1/users/\(outsider)/keys/EVEKEY", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (releaseManager, 403)),
+        .init(method: .post, path: "/v1/service-accounts", body: ["name": "deploy-bot"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/groups", body: ["name": "auditors"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/groups/\(Cast.Group.compliance)/members", body: ["member": outsider], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/workflows", body: ["source": "STANDARD2"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/projects", body: ["key": Cast.otherProject], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        // Everyone may list; each sees only the projects they have a part in.
+        .init(method: .get, path: "/v1/requests", body: [:], setup: .filedInTwoProjects, right: (requester, 200), wrongRole: (compliance, 200), wrongUser: (outsider, 200),
+            listed: [requester: ["REQ-1 \(project)"], compliance: ["REQ-2 \(Cast.otherProject)"], outsider: []]),
+        .init(method: .post, path: "/v1/requests", body: ["project": project, "environment": "qa", "bundle": "b.zip", "digest": digest], setup: .none, right: (requester, 201), wrongRole: (releaseManager, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/requests/REQ-1", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 404)),
+        .init(method: .get, path: "/v1/requests/REQ-1/explain", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 404)),
+        .init(method: .get, path: "/v1/requests/REQ-1/gate?environment=qa&digest=\(digest)", body: [:], setup: .approved, right: (deployer, 200), wrongRole: (requester, 200), wrongUser: (outsider, 404)),
+        .init(method: .post, path: "/v1/requests/REQ-1/evidence", body: ["kind": "test-report", "status": "passed", "digest": digest], setup: .filed, right: (ci, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
+        .init(method: .post, path: "/v1/requests/REQ-1/decisions", body: ["stage": "approved", "decision": "approve"], setup: .tested, right: (releaseManager, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
+        .init(method: .post, path: "/v1/requests/REQ-1/revisions", body: ["digest": otherDigest], setup: .filed, right: (requester, 200), wrongRole: (releaseManager, 403), wrongUser: (outsider, 404)),
+        .init(method: .post, path: "/v1/requests/REQ-1/withdraw", body: ["reason": "superseded"], setup: .filed, right: (requester, 200), wrongRole: (releaseManager, 403), wrongUser: (outsider, 404)),
+        .init(method: .post, path: "/v1/requests/REQ-1/deployments", body: ["outcome": "succeeded"], setup: .approved, right: (deployer, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
+        // A break-glass deployment: compliance records the retrospective; the requester, who may read the request, may not.
+        .init(method: .post, path: "/v1/requests/REQ-1/retrospective", body: ["comment": "reviewed"], setup: .deployedUnderEmergency, right: (compliance, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404),
+            wrongRoleRule: "retrospective.group"),
+        .init(method: .get, path: "/v1/checkpoint", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
+        .init(method: .post, path: "/v1/auth/revoke", body: [:], setup: .none, right: (requester, 204), wrongRole: (deployer, 204), wrongUser: (outsider, 204)),
+        .init(method: .get, path: "/v1/workflows/standard", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
+        .init(method: .get, path: "/v1/ledger-key", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
+        .init(method: .get, path: "/v1/audit/export?project=\(project)", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/audit/export", body: [:], setup: .filed, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/metrics", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
     ]
+
+    static func isPermissionRule(_ name: String?) -> Bool {
+        RefusalRule.all.first { $0.name == name }?.category == .permission
+    }
+
+    @Test("Every row can fail on authorization: the right role succeeds, or gets a refusal that is not a permission rule while the wrong role gets one")
+    func rowsDiscriminate() {
+        for c in Self.cases {
+            let (right, wrong) = (c.right.1, c.wrongRole.1)
+            if (200..<300).contains(right) {
+                #expect(c.rightRule == nil, "\(c.testDescription)")
+                // Listing is for every caller: what each one sees is what can be wrong.
+                if c.method == .get && c.path == "/v1/requests" {
+                    #expect(c.listed.map { Set($0.keys) } == [c.right.0, c.wrongRole.0, c.wrongUser.0], "\(c.testDescription): say what each caller sees")
+                }
+            } else {
+                #expect(right != wrong, "\(c.testDescription): right and wrong role both get \(right)")
+                #expect([403, 404].contains(wrong), "\(c.testDescription)")
+                #expect(c.rightRule != nil && !Self.isPermissionRule(c.rightRule), "\(c.testDescription): the right role's refusal must name a non-permission rule")
+            }
+            if let rule = c.wrongRoleRule { #expect(Self.isPermissionRule(rule), "\(c.testDescription): \(rule) is not a permission rule") }
+        }
+    }
+
+    /// The list response: `{"requests":[{"request":…, "project":…}]}`.
+    struct Listed: Decodable {
+        struct Row: Decodable {
+            let request: String
+            let project: String
+        }
+        let requests: [Row]
+    }
+
+    /// Brings the fixture to the state the row starts from.
+    static func prepare(_ f: inout ServerFixture, _ setup: MatrixCase.Setup) async throws {
+        let digest = try SHA256Digest(parsing: Self.digest)
+        switch setup {
+        case .none: break
+        case .filed, .tested, .approved, .filedInTwoProjects:
+            try await f.must(.fileRequest(project: project, environment: "qa", bundle: "b.zip", digest: digest, description: ""), as: requester)
+        case .deployedUnderEmergency:
+            try await f.must(.createGroup(name: Cast.Group.seniors), as: admin)
+            try await f.add(Cast.senior)
+            try await f.must(.applyWorkflow(source: try Cast.workflowSource("emergency"), file: "emergency.yaml"), as: admin)
+            try await f.must(
+                .createProject(
+                    ProjectSpec(key: Cast.hotfixProject, regulated: false, environments: Cast.hotfixEnvironments, requesters: [Cast.Group.dataScience],
+                        deployers: Cast.hotfixEnvironments.mapValues { _ in [Cast.Group.deployers] }),
+                    approval: nil),
+                as: admin)
+            try await f.must(.fileRequest(project: Cast.hotfixProject, environment: "prod", bundle: "b.zip", digest: digest, description: "outage"), as: requester)
+            let filed = try #require(try await f.database.state().requests["REQ-1"])
+            let statement = DecisionStatement(request: filed, stage: "approved", decision: .approve, approver: senior, comment: "prod is down", time: f.database.now)
+            try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "prod is down", envelope: statement.signed(with: f.keys[senior]!)), as: senior)
+            try await f.must(.recordDeployment(request: "REQ-1", outcome: .succeeded, note: ""), as: deployer)
+        }
+        if setup == .filedInTwoProjects {
+            try await f.must(
+                .createProject(
+                    ProjectSpec(key: Cast.otherProject, regulated: false, environments: ServerFixture.environments, requesters: [Cast.Group.compliance],
+                        deployers: [:]),
+                    approval: nil),
+                as: admin)
+            try await f.must(.fileRequest(project: Cast.otherProject, environment: "qa", bundle: "f.zip", digest: digest, description: ""), as: compliance)
+        }
+        if setup == .tested || setup == .approved {
+            try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: digest), as: ci)
+        }
+        if setup == .approved { try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: releaseManager) }
+    }
 
     @Test("Every operation × (no token, expired token, wrong user, wrong role, right role) gets exactly its status", arguments: cases)
     func matrix(_ c: MatrixCase) async throws {
-        let f = try await ServerFixture()
-        defer { f.remove() }
+        var fixture = try await ServerFixture()
+        defer { fixture.remove() }
+        try await Self.prepare(&fixture, c.setup)
+        let f = fixture
         let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
-        let digest = try SHA256Digest(parsing: Self.digest)
-        if c.setup != .none { try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: digest, description: ""), as: "riley") }
-        if c.setup == .tested || c.setup == .approved {
-            try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: digest), as: "ci-bot")
-        }
-        if c.setup == .approved { try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan") }
 
         // Bodies that need live values.
         var body: [String: Any] = c.body
-        if body["verifier_key"] as? String == "FRESH" { body["verifier_key"] = try NoteVerifierKey(name: "eve", publicKey: Ed25519.SigningKey().publicKey).description }
+        if body["verifier_key"] as? String == "FRESH" { body["verifier_key"] = try NoteVerifierKey(name: outsider, publicKey: Ed25519.SigningKey().publicKey).description }
         if body["source"] as? String == "STANDARD2" {
-            body["source"] = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml"), encoding: .utf8) + "# v2\n"
+            body["source"] = try Cast.workflowSource("standard") + "# v2\n"
         }
-        if body["key"] as? String == "fraud-model" {
-            body = ["key": "fraud-model", "environments": ["qa": "standard"], "requesters": ["data-science"]]
+        if body["key"] as? String == Cast.otherProject {
+            body = ["key": Cast.otherProject, "environments": ServerFixture.environments, "requesters": [Cast.Group.dataScience]]
         }
-        if body["service_account"] != nil { body["scopes"] = ["evidence:churn-model"] }
-        let path = c.path.replacingOccurrences(of: "EVEKEY", with: f.keys["eve"]!.publicKey.fingerprint)
+        if body["service_account"] != nil { body["scopes"] = ["evidence:\(project)"] }
+        let path = c.path.replacingOccurrences(of: "EVEKEY", with: f.keys[outsider]!.publicKey.fingerprint)
         let bodyData = try JSONSerialization.data(withJSONObject: body)
 
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             func token(_ user: String) async throws -> String {
-                if user == "ci-bot" {
-                    return try await auth.issueToken(for: "ci-bot", kind: .service, scopes: ["evidence:churn-model"], lifetimeMilliseconds: 60_000).token
+                if user == ci {
+                    return try await auth.issueToken(for: ci, kind: .service, scopes: ["evidence:\(project)"], lifetimeMilliseconds: 60_000).token
                 }
                 return try await client.login(user, key: f.keys[user]!)
             }
@@ -102,6 +197,17 @@ struct AuthorizationMatrixTests {
                 let result = try await client.json(path, c.method, token: try await token(user), body: body)
                 #expect(result.status == status, "\(label) \(user): \(result.status) \(result.object)")
                 if status >= 400 { #expect(result.headers[.contentType] == "application/problem+json" && result.object["detail"] != nil, "\(label): problem details") }
+                let rule = result.object["rule"] as? String
+                if label == "wrong role", let expected = c.wrongRoleRule {
+                    #expect(rule == expected, "wrong role \(user): rule \(rule ?? "none"), expected \(expected)")
+                }
+                if label == "right role", let expected = c.rightRule {
+                    #expect(rule == expected && !Self.isPermissionRule(rule), "right role \(user): rule \(rule ?? "none"), expected \(expected)")
+                }
+                if let expected = c.listed?[user] {
+                    let listed = try JSONDecoder().decode(Listed.self, from: JSONSerialization.data(withJSONObject: result.object))
+                    #expect(listed.requests.map { "\($0.request) \($0.project)" } == expected, "\(label) \(user) sees exactly \(expected)")
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ let quietLogger: Logger = {
     return logger
 }()
 
-/// A database with the demo's people, served in-process.
+/// A database with the demo's people (from the shared ``Cast``), served in-process.
 struct ServerFixture {
     let directory: URL
     let database: SignoffService
@@ -28,22 +28,36 @@ struct ServerFixture {
         directory = try TestSupport.temporaryDirectory("signoff-server")
         let ledger = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey())
         database = SignoffService(storage: SQLiteStorage.storage(ledger))
+        let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
-        keys["ada"] = ada
-        try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
-        for group in ["ci", "compliance", "release-managers", "deployers", "data-science"] { try await must(.createGroup(name: group), as: "ada") }
-        for (name, groups) in [("ci-bot", ["ci"]), ("riley", ["data-science"]), ("casey", ["compliance"]), ("morgan", ["release-managers"]),
-            ("dana", ["deployers"]), ("eve", [])]
-        {
-            let key = Ed25519.SigningKey()
-            keys[name] = key
-            let verifier = try NoteVerifierKey(name: name, publicKey: key.publicKey)
-            try await must(name == "ci-bot" ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: false, key: verifier), as: "ada")
-            for group in groups { try await must(.addMember(group: group, member: name), as: "ada") }
-        }
-        let source = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/standard.yaml"), encoding: .utf8)
-        try await must(.applyWorkflow(source: source, file: "standard.yaml"), as: "ada")
-        try await must(.createProject(ProjectSpec(key: "churn-model", regulated: false, environments: ["qa": "standard"], requesters: ["data-science"], deployers: ["qa": ["deployers"]]), approval: nil), as: "ada")
+        keys[admin] = ada
+        try await must(.bootstrapAdministrator(name: admin, key: NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
+        for group in Self.groups { try await must(.createGroup(name: group), as: admin) }
+        for person in Self.people { try await add(person) }
+        try await must(.applyWorkflow(source: try Cast.workflowSource("standard"), file: "standard.yaml"), as: admin)
+        try await must(
+            .createProject(
+                ProjectSpec(key: Cast.project, regulated: false, environments: Self.environments, requesters: [Cast.Group.dataScience],
+                    deployers: Self.environments.mapValues { _ in [Cast.Group.deployers] }),
+                approval: nil),
+            as: admin)
+    }
+
+    /// The part of the ``Cast`` this world holds: one release manager, and the outsider.
+    static let people = [Cast.ci, Cast.requester, Cast.complianceOfficer, Cast.releaseManager, Cast.deployer, Cast.outsider]
+    static let groups = [Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers, Cast.Group.dataScience]
+    /// QA only, under the standard workflow.
+    static let environments = Cast.environments.filter { $0.key == "qa" }
+
+    /// Adds a cast member with a new key, in their groups.
+    mutating func add(_ person: CastMember) async throws {
+        let key = Ed25519.SigningKey()
+        keys[person.name] = key
+        let verifier = try NoteVerifierKey(name: person.name, publicKey: key.publicKey)
+        try await must(
+            person.kind == .serviceAccount ? .addServiceAccount(name: person.name, key: verifier) : .addUser(name: person.name, administrator: false, key: verifier),
+            as: Cast.administrator.name)
+        for group in person.groups { try await must(.addMember(group: group, member: person.name), as: Cast.administrator.name) }
     }
 
     func must(_ command: Command, as actor: String) async throws {

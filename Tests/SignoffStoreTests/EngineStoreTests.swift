@@ -23,27 +23,32 @@ struct EngineFixture {
         self.clock = clock
         ledger = try LedgerFixture(checkpointEvery: 50, clock: { clock.value })
         database = SignoffService(storage: SQLiteStorage.storage(ledger.store))
+        let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
-        keys["ada"] = ada
-        try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
-        for group in ["ci", "compliance", "release-managers", "deployers", "data-science"] { try await must(.createGroup(name: group), as: "ada") }
-        for (name, groups) in [("ci-bot", ["ci"]), ("riley", ["data-science"]), ("casey", ["compliance"]), ("morgan", ["release-managers"]),
-            ("sam", ["release-managers"]), ("pat", ["compliance", "release-managers"]), ("dana", ["deployers"])]
-        {
+        keys[admin] = ada
+        try await must(.bootstrapAdministrator(name: admin, key: NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
+        for group in Self.groups { try await must(.createGroup(name: group), as: admin) }
+        for person in Self.people {
             let key = Ed25519.SigningKey()
-            keys[name] = key
-            let verifier = try NoteVerifierKey(name: name, publicKey: key.publicKey)
-            try await must(name == "ci-bot" ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: false, key: verifier), as: "ada")
-            for group in groups { try await must(.addMember(group: group, member: name), as: "ada") }
+            keys[person.name] = key
+            let verifier = try NoteVerifierKey(name: person.name, publicKey: key.publicKey)
+            try await must(
+                person.kind == .serviceAccount ? .addServiceAccount(name: person.name, key: verifier) : .addUser(name: person.name, administrator: false, key: verifier),
+                as: admin)
+            for group in person.groups { try await must(.addMember(group: group, member: person.name), as: admin) }
         }
-        for name in ["standard", "regulated"] {
-            let source = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/\(name).yaml"), encoding: .utf8)
-            try await must(.applyWorkflow(source: source, file: "\(name).yaml"), as: "ada")
+        for name in Self.workflows {
+            try await must(.applyWorkflow(source: try Cast.workflowSource(name), file: "\(name).yaml"), as: admin)
         }
-        let spec = ProjectSpec(key: "churn-model", regulated: false, environments: ["qa": "standard", "prod": "regulated"], requesters: ["data-science"],
-            deployers: ["qa": ["deployers"], "prod": ["deployers"]])
-        try await must(.createProject(spec, approval: nil), as: "ada")
+        let spec = ProjectSpec(key: Cast.project, regulated: false, environments: Cast.environments, requesters: [Cast.Group.dataScience],
+            deployers: Cast.environments.mapValues { _ in [Cast.Group.deployers] })
+        try await must(.createProject(spec, approval: nil), as: admin)
     }
+
+    /// The part of the ``Cast`` this world holds: no senior, no outsider, no break-glass workflow.
+    static let people = [Cast.ci, Cast.requester, Cast.complianceOfficer, Cast.releaseManager, Cast.secondReleaseManager, Cast.complianceReleaseManager, Cast.deployer]
+    static let groups = [Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers, Cast.Group.dataScience]
+    static let workflows = Cast.workflowNames.filter { Cast.environments.values.contains($0) }
 
     @discardableResult
     func must(_ command: Command, as actor: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> [LedgerEntry] {

@@ -49,7 +49,19 @@ public enum TestSupport {
         public let stderr: String
     }
 
-    /// Runs a program to completion, feeding `input` on standard input.
+    /// The environment of a child process: this process's, without any `SIGNOFF_*` variable (a developer's
+    /// SIGNOFF_PASSPHRASE, SIGNOFF_DB, SIGNOFF_SERVER… must not change what a test sees), plus `explicit`.
+    public static func childEnvironment(_ explicit: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix(signoffPrefix) }
+        for (k, v) in explicit { env[k] = v }
+        return env
+    }
+
+    /// The prefix of the variables the `signoff` binary reads.
+    public static let signoffPrefix = "SIGNOFF_"
+
+    /// Runs a program to completion, feeding `input` on standard input. The child's environment is
+    /// ``childEnvironment(_:)``: only the `SIGNOFF_*` variables in `environment` reach it.
     public static func run(
         _ executable: String,
         _ arguments: [String],
@@ -60,9 +72,7 @@ public enum TestSupport {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = childEnvironment(environment)
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let stdinPipe = Pipe(), stdoutPipe = Pipe(), stderrPipe = Pipe()
         process.standardInput = stdinPipe

@@ -1,0 +1,91 @@
+public import Foundation
+
+/// One person (or service account) of the shared cast: a name, the part they play and the groups they belong to.
+public struct CastMember: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// Created by bootstrapping the ledger, not by `addUser`.
+        case administrator
+        case user
+        case serviceAccount
+    }
+
+    public let name: String
+    /// What they are for in a test, in words.
+    public let role: String
+    public let kind: Kind
+    /// The groups the fixtures put them in.
+    public let groups: [String]
+
+    public var description: String { name }
+}
+
+/// The people, groups, projects and workflows every test world is built from — the in-process engine (Core),
+/// the engine on SQLite (Store), the HTTP API (Server) and the `signoff` binary (CLI) — so that the names are
+/// defined once. A fixture takes the members it needs; a test may still add people of its own.
+public enum Cast {
+    /// Group names.
+    public enum Group {
+        public static let ci = "ci"
+        public static let compliance = "compliance"
+        public static let releaseManagers = "release-managers"
+        /// The project's deployers (workflows say `actors: [deployers]`, which means the project's deployers).
+        public static let deployers = "churn-deployers"
+        public static let dataScience = "data-science"
+        /// Break-glass approvers (the emergency workflow).
+        public static let seniors = "seniors"
+        /// Every group the cast belongs to, in the order fixtures create them.
+        public static let all = [ci, compliance, releaseManagers, deployers, dataScience, seniors]
+    }
+
+    public static let administrator = CastMember(name: "ada", role: "administrator", kind: .administrator, groups: [])
+    public static let requester = CastMember(name: "riley", role: "requester (data science)", kind: .user, groups: [Group.dataScience])
+    public static let ci = CastMember(name: "ci-bot", role: "CI service account", kind: .serviceAccount, groups: [Group.ci])
+    public static let complianceOfficer = CastMember(name: "casey", role: "compliance officer", kind: .user, groups: [Group.compliance])
+    public static let releaseManager = CastMember(name: "morgan", role: "release manager", kind: .user, groups: [Group.releaseManagers])
+    public static let secondReleaseManager = CastMember(name: "sam", role: "second release manager", kind: .user, groups: [Group.releaseManagers])
+    /// In compliance and among the release managers: the separation-of-duties cases.
+    public static let complianceReleaseManager = CastMember(
+        name: "pat", role: "compliance officer who is also a release manager", kind: .user, groups: [Group.compliance, Group.releaseManagers])
+    public static let deployer = CastMember(name: "dana", role: "deployer", kind: .user, groups: [Group.deployers])
+    public static let senior = CastMember(name: "quinn", role: "senior (break-glass approver)", kind: .user, groups: [Group.seniors])
+    /// A user with no group and no part in any project.
+    public static let outsider = CastMember(name: "eve", role: "outsider", kind: .user, groups: [])
+
+    /// Everyone, the administrator first.
+    public static let everyone: [CastMember] = [
+        administrator, ci, requester, complianceOfficer, complianceReleaseManager, releaseManager, secondReleaseManager, deployer, senior, outsider,
+    ]
+
+    public static func member(named name: String) -> CastMember? { everyone.first { $0.name == name } }
+
+    /// (group, member) pairs for `members`, in order: what a fixture adds after creating the groups.
+    public static func memberships(_ members: [CastMember]) -> [(group: String, member: String)] {
+        members.flatMap { member in member.groups.map { (group: $0, member: member.name) } }
+    }
+
+    // MARK: Projects and workflows
+
+    /// The project the stories are about.
+    public static let project = "churn-model"
+    /// A second project, for what must not leak from one project to another.
+    public static let otherProject = "fraud-model"
+    /// A project whose production deploys under the break-glass workflow.
+    public static let hotfixProject = "hotfix"
+
+    /// Environment → workflow name of ``project``.
+    public static let environments: [String: String] = ["qa": "standard", "prod": "regulated"]
+    /// Environment → workflow name of ``hotfixProject``.
+    public static let hotfixEnvironments: [String: String] = ["prod": "emergency"]
+    /// The workflows shipped in `workflows/`.
+    public static let workflowNames = ["standard", "regulated", "emergency"]
+
+    /// `workflows/<name>.yaml`.
+    public static func workflowURL(_ name: String) -> URL {
+        TestSupport.projectRoot.appendingPathComponent("workflows/\(name).yaml")
+    }
+
+    /// The text of a shipped workflow.
+    public static func workflowSource(_ name: String) throws -> String {
+        try String(contentsOf: workflowURL(name), encoding: .utf8)
+    }
+}
