@@ -180,7 +180,7 @@ struct VocabularyTests {
         // The rest of the CLI's JSON.
         for (arguments, source) in [
             (["key", "generate", "--name", "newcomer", "--out", "newcomer.key", "--json"], "key generate"), (["key", "show", "ada.key.pub", "--json"], "key show"),
-            (["checkpoint", "--json", "--as", "ada"], "checkpoint"), (["audit", "verify", "--db", s.env["SIGNOFF_DB"]!, "--json"], "audit verify --db"),
+            (["checkpoint", "--sign", "--json", "--as", "ada"], "checkpoint --sign"), (["audit", "verify", "--db", s.env["SIGNOFF_DB"]!, "--json"], "audit verify --db"),
             (["audit", "export", "--out", "vocab-export", "--json", "--as", "ada"], "audit export"),
             (["audit", "verify", "vocab-export", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub", "--json"], "audit verify DIR"),
         ] {

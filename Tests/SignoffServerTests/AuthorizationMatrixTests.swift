@@ -139,7 +139,7 @@ struct AuthorizationMatrixTests {
                 as: admin)
             try await f.must(.fileRequest(project: Cast.hotfixProject, environment: "prod", bundle: "b.zip", digest: digest, description: "outage"), as: requester)
             let filed = try #require(try await f.database.state().requests["REQ-1"])
-            let statement = DecisionStatement(request: filed, stage: "approved", decision: .approve, approver: senior, comment: "prod is down", time: f.database.now)
+            let statement = DecisionStatement(request: filed, stage: "approved", decision: .approve, actor: senior, comment: "prod is down", time: f.database.now)
             try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "prod is down", envelope: statement.signed(with: f.keys[senior]!)), as: senior)
             try await f.must(.recordDeployment(request: "REQ-1", outcome: .succeeded, note: ""), as: deployer)
         }
