@@ -237,7 +237,7 @@ public struct AuditExportBuilder {
         case .workflowApplied(let e):
             if let applied = try? AppliedWorkflow(source: e.source) {
                 if applied.workflow.requesterMayDecide {
-                    optOutWorkflows.append("\(e.name) (\(e.digest)): \(applied.workflow.separationOptOutReason ?? "")")
+                    optOutWorkflows.append("\(Self.markdownText(e.name)) (`\(e.digest)`): \(Self.markdownText(applied.workflow.separationOptOutReason ?? ""))")
                 }
                 if let retrospective = applied.workflow.retrospective { retrospectiveSeconds[e.digest] = retrospective.withinSeconds }
             }
@@ -300,8 +300,9 @@ public struct AuditExportBuilder {
     /// A request's section of requests.md.
     func section(_ id: String, _ r: RequestSummary) -> String {
         let scope = scopes[Int(r.scope)]
-        var s = "## \(id): \(scope.project) → \(scope.environment), \(r.state)\n\n"
-        s += "Bundle \(r.bundle) `\(r.digest)` (revision \(r.revision))\n\n"
+        let md = Self.markdownText
+        var s = "## \(md(id)): \(md(scope.project)) → \(md(scope.environment)), \(md(r.state))\n\n"
+        s += "Bundle \(md(r.bundle)) `\(r.digest)` (revision \(r.revision))\n\n"
         s += "- decisions: \(r.signed + r.unsigned + r.invalid) (\(r.signed) signed, \(r.unsigned) unsigned\(r.invalid > 0 ? ", \(r.invalid) with an INVALID SIGNATURE" : "")); each is a row of decisions.csv\n"
         if let due = r.retrospectiveDue {
             s += r.retrospectiveDone
@@ -319,14 +320,35 @@ public struct AuditExportBuilder {
             revokedMilliseconds: nil))
     }
 
-    /// A CSV field (RFC 4180) that a spreadsheet opens as text: quoted when needed, and never read as a formula.
+    /// A CSV field (RFC 4180) that a spreadsheet opens as text, whatever its locale's separator: first the formula
+    /// guard (a leading `=`, `+`, `-`, `@`, tab or CR gets a `'` before it), then quoting — with `"` around the field and
+    /// inner quotes doubled — of any field that holds a separator of a common locale (`,` `;` tab), a quote or a line
+    /// break (`\r`, `\n`).
     static func csvField(_ value: String) -> String {
         var text = value
-        if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
-        if text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        if text.unicodeScalars.contains(where: { $0 == "," || $0 == ";" || $0 == "\t" || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
             text = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return text
+    }
+
+    /// Text from the ledger as it goes into Markdown (`requests.md`, `SUMMARY.md`): every ASCII punctuation character
+    /// escaped with a backslash (CommonMark §2.4), so that no text can open a heading, a list, emphasis, a link, a code
+    /// span, an HTML comment or tag; and every line break or tab a space, so that it stays on its line.
+    public static func markdownText(_ value: String) -> String {
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\n", "\r", "\t", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": out.append(" ")
+            case "!"..."/", ":"..."@", "["..."`", "{"..."~":
+                out.append("\\")
+                out.unicodeScalars.append(scalar)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// Starts the files every export has. Call once, before the first entry.
@@ -362,7 +384,7 @@ public struct AuditExportBuilder {
         var s = "# Signoff audit export\n\n"
         s += "- Ledger: `\(checkpoint.checkpoint.origin)`, key `\(ledgerKey.description)`\n"
         s += "- Cut against the signed checkpoint of tree size \(checkpoint.checkpoint.size), root `\(checkpoint.checkpoint.rootHash)`\n"
-        s += "- Filter: project \(filter.project ?? "any"), environment \(filter.environment ?? "any"), from \(filter.since.map(Timestamps.rfc3339) ?? "the start") to \(filter.until.map(Timestamps.rfc3339) ?? "the checkpoint")\n"
+        s += "- Filter: project \(filter.project.map(Self.markdownText) ?? "any"), environment \(filter.environment.map(Self.markdownText) ?? "any"), from \(filter.since.map(Timestamps.rfc3339) ?? "the start") to \(filter.until.map(Timestamps.rfc3339) ?? "the checkpoint")\n"
         s += "- \(entryCount) entries, each with an inclusion proof\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? "")\n"
         s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidSignatureCount) with an invalid signature\n"
         s += "- \(keys.count) enrolled keys, \(keys.filter { $0.revokedSequence != nil }.count) revoked; \(adminApprovals) signed administrative changes\n"

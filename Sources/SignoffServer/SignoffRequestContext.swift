@@ -1,5 +1,6 @@
 public import Hummingbird
 import Foundation
+import SignoffCrypto
 public import SignoffService
 
 /// The request context: who is calling, once the bearer token has been checked.
@@ -26,6 +27,10 @@ public struct UTF8JSONRequestDecoder: RequestDecoder {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         guard String(validating: body.readableBytesView, as: UTF8.self) != nil else {
             throw Problem.badRequest("the request body is not UTF-8 text")
+        }
+        // Parsers disagree on a repeated key (Swift keeps the first, Python and Go the last): refuse rather than guess.
+        if let key = StrictJSON.duplicateKey(in: body.readableBytesView) {
+            throw Problem.badRequest("the request body has the key \"\(key.prefix(40))\" twice in one object")
         }
         return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
     }

@@ -11,9 +11,6 @@ extension Engine {
         guard state.matches(actor, any: project.requesters) else {
             throw Refusal(.projectRequesters, "\(actor) may not file requests for \(projectKey): only members of \(project.requesters.joined(separator: ", "))")
         }
-        guard !bundle.isEmpty, bundle.utf8.count <= 255, !bundle.contains("/") else {
-            throw Refusal(.inputBundle, "a bundle name is 1–255 bytes without '/' (e.g. churn-model-v12.zip)")
-        }
         guard let workflowDigest = state.currentWorkflows[workflowName] else { throw Refusal(.projectInvalid, "workflow \(workflowName) is not applied") }
         let id = "REQ-\(state.requestCounter + 1)"
         return [.requestFiled(.init(

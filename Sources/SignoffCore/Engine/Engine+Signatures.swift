@@ -10,6 +10,9 @@ extension Engine {
         actor: String, now: Int64
     ) throws -> (String, SHA256Digest) {
         let key = try verifySigner(envelope, payloadType: DSSE.inTotoPayloadType, state: state, actor: actor, now: now)
+        if let key = StrictJSON.duplicateKey(in: envelope.payload) {
+            throw Refusal(.signatureStatement, "the signed statement has the key \"\(key.prefix(40))\" twice: verifiers would read it differently")
+        }
         let statement: DecisionStatement
         do { statement = try JSONDecoder().decode(DecisionStatement.self, from: Data(envelope.payload)) } catch {
             throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
@@ -37,6 +40,14 @@ extension Engine {
             throw Refusal(.signatureRevision, "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
         }
         guard p.comment == comment else { throw Refusal(.signatureStatement, "the comment differs from the signed comment") }
+        if let signed = Timestamps.milliseconds(rfc3339: p.time) {
+            guard signed >= key.enrolledAt else {
+                throw Refusal(.signatureBackdated, "the statement is dated \(p.time), before the signing key was enrolled (\(Timestamps.rfc3339(key.enrolledAt)))")
+            }
+            guard signed >= request.filedAt else {
+                throw Refusal(.signatureBackdated, "the statement is dated \(p.time), before \(request.id) was filed (\(Timestamps.rfc3339(request.filedAt)))")
+            }
+        }
         let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
         return (key.fingerprint, digest)
     }
@@ -61,7 +72,9 @@ extension Engine {
             throw Refusal(.adminSignatureRequired, "this change must be signed by an administrator's key (--key): \(reason)")
         }
         _ = try verifySigner(envelope, payloadType: AdminApproval.payloadType, state: state, actor: actor, now: now)
-        guard let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange else {
+        guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
+            let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange
+        else {
             throw Refusal(.adminSignature, "the administrator's signature is not over this exact change")
         }
         _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)

@@ -4,7 +4,6 @@ public import SignoffCrypto
 /// The engine: `(state, command, actor, time) → events | refusal`. Pure: no I/O, no clock, no randomness.
 /// Storage appends the events to the ledger and folds them into the projection in one transaction.
 public enum Engine {
-    static let namePattern = "^[a-z0-9][a-z0-9._-]{0,62}$"
 
     /// `verified` lists signatures the caller already checked (with ``preverify(_:state:actor:)``, outside the
     /// database writer); the engine then skips only the Ed25519 arithmetic for them, never the key and statement checks.
@@ -20,11 +19,19 @@ public enum Engine {
         }
     }
 
-    /// Whether `name` is a valid name of a principal, group or project.
-    public static func isValidName(_ name: String) -> Bool { name.range(of: namePattern, options: .regularExpression) != nil }
+    /// Whether `name` is a valid name of a principal, group or project: 1–63 of `a-z 0-9 . _ -`, starting with a letter
+    /// or digit — the whole string, byte by byte (a regular expression's `$` also matches before a final newline, which
+    /// let `"sam\n"` pass for `sam`).
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 63, isLowerAlphanumeric(first) else { return false }
+        return bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    static func isLowerAlphanumeric(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) }
 
     static func validName(_ name: String, what: String) throws {
-        guard name.range(of: namePattern, options: .regularExpression) != nil else {
+        guard isValidName(name) else {
             throw Refusal(.inputName, "\(what) \"\(name.prefix(80))\" must be 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
     }
@@ -58,16 +65,33 @@ public enum Engine {
         }
     }
 
+    /// A single-line field (a bundle name, an evidence kind or status): free text with no line break or tab at all —
+    /// neither `\n`, `\r`, U+0085, U+2028 nor U+2029 — so that it can never start a line of its own in a report.
+    static func validLine(_ text: String, what: String) throws {
+        try validText(text, what: what)
+        if let bad = text.unicodeScalars.first(where: { $0 == "\n" || $0 == "\t" || $0.value == 0x85 || $0.value == 0x2028 || $0.value == 0x2029 }) {
+            throw Refusal(.inputText, "\(what) must be one line: it contains U+\(String(format: "%04X", bad.value))")
+        }
+    }
+
+    /// A bundle name: one line of 1–255 bytes, without `/`.
+    static func validBundle(_ bundle: String) throws {
+        try validLine(bundle, what: "the bundle name")
+        guard !bundle.isEmpty, bundle.utf8.count <= 255, !bundle.contains("/") else {
+            throw Refusal(.inputBundle, "a bundle name is one line of 1–255 bytes without '/' (e.g. churn-model-v12.zip)")
+        }
+    }
+
     static func validTexts(_ command: Command) throws {
         switch command {
         case .fileRequest(_, _, let bundle, _, let description):
-            try validText(bundle, what: "the bundle name")
+            try validBundle(bundle)
             try validText(description, what: "the description")
         case .attachEvidence(_, let kind, let status, _):
-            try validText(kind, what: "the evidence kind")
-            try validText(status, what: "the evidence status")
+            try validLine(kind, what: "the evidence kind")
+            try validLine(status, what: "the evidence status")
         case .decide(_, _, _, let comment, _): try validText(comment, what: "the comment")
-        case .revise(_, let bundle, _): try validText(bundle ?? "", what: "the bundle name")
+        case .revise(_, let bundle, _): if let bundle { try validBundle(bundle) }
         case .withdraw(_, let reason): try validText(reason, what: "the reason")
         case .recordDeployment(_, _, let note): try validText(note, what: "the note")
         case .recordRetrospective(_, let comment): try validText(comment, what: "the comment")

@@ -1,0 +1,109 @@
+import Foundation
+@testable import SignoffAudit
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// Input that would change what auditors read, or what other verifiers understand (issue: trust and administration, 6–7).
+@Suite("Hostile input")
+struct HostileInputTests {
+    @Test("Names match the whole string: a trailing newline, CRLF or U+2028 is refused, as are upper case and a leading dot")
+    func names() {
+        for bad in ["sam\n", "sam\r\n", "sam\u{2028}", "Sam", ".sam", "", "sam bad", String(repeating: "a", count: 64), "sam\0"] {
+            #expect(!Engine.isValidName(bad), "\(bad.debugDescription)")
+        }
+        for good in ["sam", "ci-bot", "a.b_c-d", "0", String(repeating: "a", count: 63)] { #expect(Engine.isValidName(good), "\(good)") }
+        var w = World()
+        w.refused(.addUser(name: "sam\n", administrator: false, key: nil), as: Cast.administrator.name, rule: "input.name")
+        w.refused(.createGroup(name: "ops\u{2028}"), as: Cast.administrator.name, rule: "input.name")
+    }
+
+    @Test("Bundle names are one line of 1–255 bytes without '/', at filing and at revision alike; evidence kinds and statuses are one line")
+    func singleLine() {
+        var w = World()
+        let id = w.file()
+        let requester = Cast.requester.name
+        for bad in ["b.zip\n## REQ-9: forged", "b.zip\u{2028}x", "b\tzip", "a/b.zip", "", String(repeating: "x", count: 3046)] {
+            let rule = bad.contains("/") || bad.isEmpty || bad.utf8.count > 255 ? "input.bundle" : "input.text"
+            w.refused(.fileRequest(project: Cast.project, environment: "prod", bundle: bad, digest: World.digest, description: ""), as: requester, rule: rule)
+            w.refused(.revise(request: id, bundle: bad, digest: World.otherDigest), as: requester, rule: rule)
+        }
+        w.refused(.attachEvidence(request: id, kind: "test-report\nx", status: "passed", digest: World.digest), as: Cast.ci.name, rule: "input.text")
+        w.refused(.attachEvidence(request: id, kind: "test-report", status: "passed\r\n", digest: World.digest), as: Cast.ci.name, rule: "input.text")
+        // Multi-line free text stays allowed where it is prose.
+        w.ok(.revise(request: id, bundle: "churn-model-v13.zip", digest: World.otherDigest), as: requester)
+    }
+
+    @Test("Markdown: ledger text cannot open a heading, list, comment, tag, link or code span, nor leave its line")
+    func markdown() {
+        let hostile = "x\n## REQ-9: forged <!-- hidden --> *b* [l](u) `c` - i\r\n1. n | t"
+        let escaped = AuditExportBuilder.markdownText(hostile)
+        #expect(!escaped.contains("\n") && !escaped.contains("\r"))
+        #expect(escaped.contains("\\#\\# REQ\\-9") && escaped.contains("\\<\\!\\-\\-") && escaped.contains("\\*b\\*") && escaped.contains("\\`c\\`"))
+        for scalar in escaped.unicodeScalars.indices(where: { "#<>*_[]`|-!".unicodeScalars.contains($0) }).ranges.map(\.lowerBound) {
+            #expect(escaped.unicodeScalars[escaped.unicodeScalars.index(before: scalar)] == "\\")
+        }
+        #expect(AuditExportBuilder.markdownText("churn-model-v12.zip") == "churn\\-model\\-v12\\.zip")
+        #expect(AuditExportBuilder.markdownText("é ü 漢") == "é ü 漢")
+    }
+
+    @Test("CSV: quoted when a field holds , ; tab, a quote or a line break, after the formula guard")
+    func csv() {
+        #expect(AuditExportBuilder.csvField("x;=cmd|' /C calc'!A0") == "\"x;=cmd|' /C calc'!A0\"")
+        #expect(AuditExportBuilder.csvField("a\tb") == "\"a\tb\"")
+        #expect(AuditExportBuilder.csvField("=1+1") == "'=1+1")
+        #expect(AuditExportBuilder.csvField("=1;2") == "\"'=1;2\"")
+        #expect(AuditExportBuilder.csvField("\tx") == "\"'\tx\"")
+        #expect(AuditExportBuilder.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(AuditExportBuilder.csvField("line\nbreak") == "\"line\nbreak\"")
+        #expect(AuditExportBuilder.csvField("plain") == "plain")
+    }
+
+    @Test("JSON with a key twice is found, also when the two spellings differ only by escapes; other JSON passes")
+    func duplicateKeys() {
+        #expect(StrictJSON.duplicateKey(in: Array(#"{"request":"REQ-4","request":"REQ-1"}"#.utf8)) == "request")
+        #expect(StrictJSON.duplicateKey(in: Array(#"{"a":{"b":1,"b":2}}"#.utf8)) == "b")
+        #expect(StrictJSON.duplicateKey(in: Array(#"{"a":1,"\u0061":2}"#.utf8)) == "a")
+        #expect(StrictJSON.duplicateKey(in: Array(#"[{"a":1},{"a":2}]"#.utf8)) == nil)
+        #expect(StrictJSON.duplicateKey(in: Array(#"{"a":"a","b":["a","a"],"c":{"a":"\"a\""}}"#.utf8)) == nil)
+        #expect(StrictJSON.duplicateKey(in: Array(#"{"x":{"a":1},"a":2}"#.utf8)) == nil)
+    }
+
+    @Test("A statement with a duplicate key is refused, whichever value a verifier would read")
+    func duplicateKeyStatement() throws {
+        var w = World()
+        let id = w.approvedProdRequest()
+        let other = w.file()
+        w.ok(.attachEvidence(request: other, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let casey = Cast.complianceOfficer.name
+        let genuine = DecisionStatement(request: w.request(other), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now)
+        var text = String(decoding: genuine.bytes, as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"request\":\"\(other)\"", with: "\"request\":\"\(other)\",\"request\":\"\(id)\"")
+        #expect(text.contains("\"request\":\"\(id)\""))
+        let envelope = DSSE.sign(payload: Array(text.utf8), payloadType: DSSE.inTotoPayloadType, with: w.keys[casey]!)
+        w.refused(.decide(request: other, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: envelope), as: casey, rule: "signature.statement")
+    }
+
+    @Test("A statement dated before its key was enrolled, or before the request was filed, is refused")
+    func backdated() {
+        var w = World()
+        w.now += 60_000
+        let id = w.file()
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let casey = Cast.complianceOfficer.name
+        // Before the request was filed (but within the freshness window).
+        let early = w.signed(id, stage: "compliance-reviewed", by: casey, time: w.now - 30_000)
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: early), as: casey, rule: "signature.backdated")
+        // Before the key was enrolled: a new key, enrolled now, signing a statement dated earlier.
+        let fresh = Ed25519.SigningKey()
+        w.now += 120_000
+        let enrol = Command.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey))
+        let approval = AdminApproval(change: enrol.adminChange!, time: w.now).signed(with: w.keys[Cast.administrator.name]!)
+        w.ok(.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey), approval: approval), as: Cast.administrator.name)
+        let beforeKey = DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now - 30_000)
+            .signed(with: fresh)
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: beforeKey), as: casey, rule: "signature.backdated")
+        w.approve(id, stage: "compliance-reviewed", as: casey)
+    }
+}
