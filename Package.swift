@@ -67,7 +67,7 @@ let package = Package(
         // The wire contract: request and response types the server and the CLI's client share.
         .target(
             name: "SignoffAPI",
-            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore"],
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore", "SignoffService"],
             swiftSettings: swiftSettings
         ),
         // The only module that imports GRDB.

@@ -23,17 +23,38 @@ public struct ServiceTokenRequest: Codable, Sendable {
     public let service_account: String
     public let scopes: [String]
     public let ttl_hours: Int?
-    public init(service_account: String, scopes: [String], ttl_hours: Int?) {
+    /// The administrators' signed approval of issuing it (account, scopes, lifetime): required once a regulated project exists.
+    public let approval: DSSEEnvelope?
+    public init(service_account: String, scopes: [String], ttl_hours: Int?, approval: DSSEEnvelope? = nil) {
         self.service_account = service_account
         self.scopes = scopes
         self.ttl_hours = ttl_hours
+        self.approval = approval
     }
+}
+
+/// A change that needs nothing but the administrators' signature (disable, enable, remove).
+public struct ApprovalBody: Codable, Sendable {
+    public let approval: DSSEEnvelope?
+    public init(approval: DSSEEnvelope?) { self.approval = approval }
+}
+
+public struct RevokeKeyBody: Codable, Sendable {
+    /// RFC 3339: signatures made with the key from this time on stop counting.
+    public let compromised_since: String?
+    public let approval: DSSEEnvelope?
+}
+
+public struct QuorumBody: Codable, Sendable {
+    public let quorum: Int
+    public let approval: DSSEEnvelope?
 }
 
 public struct PrincipalBody: Codable, Sendable {
     public let name: String
     public let administrator: Bool?
     public let verifier_key: String?
+    public let approval: DSSEEnvelope?
 }
 
 public struct KeyBody: Codable, Sendable {
@@ -43,6 +64,7 @@ public struct KeyBody: Codable, Sendable {
 
 public struct GroupBody: Codable, Sendable {
     public let name: String
+    public let approval: DSSEEnvelope?
 }
 
 public struct MemberBody: Codable, Sendable {
@@ -53,6 +75,7 @@ public struct MemberBody: Codable, Sendable {
 public struct WorkflowBody: Codable, Sendable {
     public let file: String?
     public let source: String
+    public let approval: DSSEEnvelope?
 }
 
 public struct ProjectBody: Codable, Sendable {
@@ -62,6 +85,19 @@ public struct ProjectBody: Codable, Sendable {
     public let requesters: [String]
     public let deployers: [String: [String]]?
     public let approval: DSSEEnvelope?
+
+    public init(_ spec: ProjectSpec, approval: DSSEEnvelope?) {
+        key = spec.key
+        regulated = spec.regulated
+        environments = spec.environments
+        requesters = spec.requesters
+        deployers = spec.deployers
+        self.approval = approval
+    }
+
+    public var spec: ProjectSpec {
+        ProjectSpec(key: key, regulated: regulated ?? false, environments: environments, requesters: requesters, deployers: deployers ?? [:])
+    }
 }
 
 public struct FileRequestBody: Codable, Sendable {

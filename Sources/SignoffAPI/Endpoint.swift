@@ -22,26 +22,36 @@ public struct Endpoint: Sendable {
         switch command {
         case .initializeLedger, .bootstrapAdministrator:
             return nil
-        case .addUser(let name, let administrator, let key):
-            return Endpoint(.post, "/v1/users", body: PrincipalBody(name: name, administrator: administrator, verifier_key: key?.description))
-        case .addServiceAccount(let name, let key):
-            return Endpoint(.post, "/v1/service-accounts", body: PrincipalBody(name: name, administrator: nil, verifier_key: key?.description))
+        case .addUser(let name, let administrator, let key, let approval):
+            return Endpoint(.post, "/v1/users", body: PrincipalBody(name: name, administrator: administrator, verifier_key: key?.description, approval: approval))
+        case .addServiceAccount(let name, let key, let approval):
+            return Endpoint(.post, "/v1/service-accounts", body: PrincipalBody(name: name, administrator: nil, verifier_key: key?.description, approval: approval))
         case .enrollKey(let principal, let key, let approval):
             return Endpoint(.post, "/v1/users/\(p(principal))/keys", body: KeyBody(verifier_key: key.description, approval: approval))
-        case .revokeKey(let principal, let fingerprint):
-            return Endpoint(.delete, "/v1/users/\(p(principal))/keys/\(p(fingerprint))")
-        case .createGroup(let name):
-            return Endpoint(.post, "/v1/groups", body: GroupBody(name: name))
+        case .revokeKey(let principal, let fingerprint, let since, let approval):
+            return Endpoint(
+                .post, "/v1/users/\(p(principal))/keys/\(p(fingerprint))/revoke",
+                body: RevokeKeyBody(compromised_since: since.map(Timestamps.rfc3339), approval: approval))
+        case .createGroup(let name, let approval):
+            return Endpoint(.post, "/v1/groups", body: GroupBody(name: name, approval: approval))
         case .addMember(let group, let member, let approval):
             return Endpoint(.post, "/v1/groups/\(p(group))/members", body: MemberBody(member: member, approval: approval))
-        case .applyWorkflow(let source, let file):
-            return Endpoint(.post, "/v1/workflows", body: WorkflowBody(file: file, source: source))
+        case .removeMember(let group, let member, let approval):
+            return Endpoint(.post, "/v1/groups/\(p(group))/members/remove", body: MemberBody(member: member, approval: approval))
+        case .applyWorkflow(let source, let file, let approval):
+            return Endpoint(.post, "/v1/workflows", body: WorkflowBody(file: file, source: source, approval: approval))
         case .createProject(let spec, let approval):
-            return Endpoint(
-                .post, "/v1/projects",
-                body: ProjectBody(
-                    key: spec.key, regulated: spec.regulated, environments: spec.environments, requesters: spec.requesters,
-                    deployers: spec.deployers, approval: approval))
+            return Endpoint(.post, "/v1/projects", body: ProjectBody(spec, approval: approval))
+        case .updateProject(let spec, let approval):
+            return Endpoint(.post, "/v1/projects/\(p(spec.key))", body: ProjectBody(spec, approval: approval))
+        case .disablePrincipal(let name, let approval):
+            return Endpoint(.post, "/v1/principals/\(p(name))/disable", body: ApprovalBody(approval: approval))
+        case .enablePrincipal(let name, let approval):
+            return Endpoint(.post, "/v1/principals/\(p(name))/enable", body: ApprovalBody(approval: approval))
+        case .setAdminQuorum(let quorum, let approval):
+            return Endpoint(.post, "/v1/admin-quorum", body: QuorumBody(quorum: quorum, approval: approval))
+        case .issueServiceToken(_, let principal, let scopes, let hours, let approval):
+            return Endpoint(.post, "/v1/service-tokens", body: ServiceTokenRequest(service_account: principal, scopes: scopes, ttl_hours: hours, approval: approval))
         case .fileRequest(let project, let environment, let bundle, let digest, let description):
             return Endpoint(
                 .post, "/v1/requests",

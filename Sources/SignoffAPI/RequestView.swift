@@ -1,5 +1,6 @@
 public import SignoffCore
 public import SignoffCrypto
+public import SignoffService
 
 /// A request as the API and `signoff status --json` show it (not the projection's storage document).
 public struct RequestView: Codable, Sendable, Equatable {
@@ -129,5 +130,104 @@ public struct ExplanationView: Codable, Sendable, Equatable {
                 conditions: g.conditions.map { Condition(rule: $0.rule, met: $0.met, detail: $0.detail, who_can_supply: $0.whoCanSupply) })
         }
         retrospective = e.retrospective.map { Retrospective(due: Timestamps.rfc3339($0.due), done: $0.done, overdue: $0.overdue) }
+    }
+}
+
+/// A user or service account, for `list`/`show` (administrators and auditors).
+public struct PrincipalView: Codable, Sendable, Equatable {
+    public struct Key: Codable, Sendable, Equatable {
+        public let key_id: String
+        public let key_fingerprint: String
+        public let verifier_key: String
+        public let enrolled_at: String
+        public let revoked_at: String?
+        public let compromised_since: String?
+        /// Whether its enrolment was signed, so that it may sign administration.
+        public let trusted: Bool
+    }
+    public let name: String
+    public let kind: String
+    public let administrator: Bool
+    public let disabled: Bool
+    public let groups: [String]
+    public let keys: [Key]
+
+    public init(_ p: Principal, state: SignoffState) {
+        name = p.name
+        kind = p.kind.rawValue
+        administrator = p.isAdministrator
+        disabled = p.disabled
+        groups = state.groups.values.filter { $0.members.contains(p.name) }.map(\.name).sorted()
+        keys = p.keys.map { k in
+            Key(
+                key_id: (try? NoteVerifierKey(parsing: k.verifierKey))?.keyIDHex ?? "", key_fingerprint: "sha256:" + k.fingerprint,
+                verifier_key: k.verifierKey, enrolled_at: Timestamps.rfc3339(k.enrolledAt), revoked_at: k.revokedAt.map(Timestamps.rfc3339),
+                compromised_since: k.compromisedSince.map(Timestamps.rfc3339), trusted: k.trusted)
+        }
+    }
+}
+
+public struct GroupView: Codable, Sendable, Equatable {
+    public let name: String
+    public let members: [String]
+    /// Regulated projects that rely on the group (changing it is signed, under the administrators' quorum).
+    public let regulated_projects: [String]
+
+    public init(_ g: Group, regulatedProjects: [String]) {
+        name = g.name
+        members = g.members
+        regulated_projects = regulatedProjects
+    }
+}
+
+public struct ProjectView: Codable, Sendable, Equatable {
+    public let key: String
+    public let regulated: Bool
+    public let environments: [String: String]
+    public let requesters: [String]
+    public let deployers: [String: [String]]
+
+    public init(_ p: Project) {
+        key = p.key
+        regulated = p.regulated
+        environments = p.environments
+        requesters = p.requesters
+        deployers = p.deployers
+    }
+}
+
+/// A bearer token as `signoff token list` shows it: never the token itself.
+public struct TokenView: Codable, Sendable, Equatable {
+    public let token_id: String
+    public let principal: String
+    public let kind: String
+    public let scopes: [String]
+    public let expires_at: String
+    public let revoked: Bool
+    public let key_fingerprint: String?
+
+    public init(token_id: String, principal: String, kind: String, scopes: [String], expires_at: String, revoked: Bool, key_fingerprint: String?) {
+        self.token_id = token_id
+        self.principal = principal
+        self.kind = kind
+        self.scopes = scopes
+        self.expires_at = expires_at
+        self.revoked = revoked
+        self.key_fingerprint = key_fingerprint
+    }
+}
+
+/// One list of a kind of thing, for `list` endpoints: `{"items": [...]}`.
+public struct ItemList<Item: Codable & Sendable>: Codable, Sendable {
+    public let items: [Item]
+    public init(_ items: [Item]) { self.items = items }
+}
+
+extension TokenView {
+    public init(_ record: TokenRecord, revoked: Bool? = nil) {
+        self.init(
+            token_id: record.id, principal: record.principal, kind: record.kind.rawValue, scopes: record.scopes,
+            expires_at: Timestamps.rfc3339(record.expiresAt), revoked: revoked ?? (record.revokedAt != nil),
+            key_fingerprint: record.keyFingerprint.map { "sha256:" + $0 })
     }
 }

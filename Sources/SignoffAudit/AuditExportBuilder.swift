@@ -54,8 +54,9 @@ public struct AuditExportBuilder {
     /// Entry kinds exported whatever the filter: who existed, with which keys, in which groups, under which rules.
     public static let administrativeKinds: Set<String> = [
         "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-added", "workflow.applied",
-        "project.created",
+        "project.created", "group.member-removed", "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
     ]
+    public static let administrationCSVHeader = "time,sequence,kind,actor,signers,signature_valid\r\n"
 
     /// Per request in scope: a few numbers and its bundle, so that memory stays small per request (interned scopes
     /// and workflows; each decision goes to decisions.csv as it is read, not into memory).
@@ -82,6 +83,10 @@ public struct AuditExportBuilder {
     public var decisions: Int { decisionCount }
     public var signedDecisions: Int { signedDecisionCount }
     private var adminApprovals = 0
+    /// Signed decisions by the fingerprint of their key: (sequence, time), to flag those of keys later revoked as compromised.
+    private var signedByKey: [String: [(sequence: UInt64, time: Int64)]] = [:]
+    /// Sequence numbers of administrative changes whose approval does not verify with its signers' keys of the time.
+    public private(set) var invalidApprovals: [UInt64] = []
     private var firstTime: Int64?
     private var lastTime: Int64?
 
@@ -95,6 +100,7 @@ public struct AuditExportBuilder {
         var revokedAt: String?
         var enrolledMilliseconds: Int64
         var revokedMilliseconds: Int64?
+        var compromisedSince: Int64? = nil
 
         enum CodingKeys: String, CodingKey {
             case principal
@@ -104,6 +110,7 @@ public struct AuditExportBuilder {
             case enrolledAt = "enrolled_at"
             case revokedSequence = "revoked_sequence"
             case revokedAt = "revoked_at"
+            case compromisedSince = "compromised_since"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -115,6 +122,7 @@ public struct AuditExportBuilder {
             try c.encode(enrolledAt, forKey: .enrolledAt)
             try c.encode(revokedSequence, forKey: .revokedSequence)
             try c.encode(revokedAt, forKey: .revokedAt)
+            try c.encode(compromisedSince.map(Timestamps.rfc3339), forKey: .compromisedSince)
         }
     }
 
@@ -218,6 +226,7 @@ public struct AuditExportBuilder {
         try sink.append(line.finish(), to: "proofs.jsonl")
         guard let event = admitted.event else { return }
         let time = Timestamps.rfc3339(entry.timeMilliseconds)
+        if Self.administrativeKinds.contains(entry.kind) { try addAdministration(entry, event: event, to: &sink) }
         switch event {
         case .principalAdded(let e):
             if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry) }
@@ -229,6 +238,7 @@ public struct AuditExportBuilder {
                 keys[index].revokedSequence = entry.sequence
                 keys[index].revokedAt = time
                 keys[index].revokedMilliseconds = entry.timeMilliseconds
+                keys[index].compromisedSince = e.compromisedSince
             }
         case .memberAdded(let e):
             if e.approval != nil { adminApprovals += 1 }
@@ -260,6 +270,7 @@ public struct AuditExportBuilder {
                 let signatureOK = verifier.map { v in (try? envelope.verify(trustedKeys: [DSSETrustedKey(publicKey: v.publicKey)])) != nil } ?? false
                 validity = validAtTime && signatureOK ? "yes" : "no"
                 if validity == "no" { invalidSignatures.append(entry.sequence) }
+                if let fingerprint = e.keyFingerprint { signedByKey[fingerprint, default: []].append((entry.sequence, entry.timeMilliseconds)) }
                 keyID = verifier?.keyIDHex ?? ""
                 try sink.append(Array("{\"envelope\":".utf8) + envelope.jsonBytes() + Array(",\"sequence\":\(entry.sequence)}\n".utf8), to: "envelopes.jsonl")
             }
@@ -295,6 +306,51 @@ public struct AuditExportBuilder {
             closedRequests.insert(id)
             closedListed += 1
         }
+    }
+
+    /// The administrators' approval an administrative event carries.
+    static func approval(of event: Event) -> DSSEEnvelope? {
+        switch event {
+        case .principalAdded(let e): e.approval
+        case .keyEnrolled(let e): e.approval
+        case .keyRevoked(let e): e.approval
+        case .groupCreated(let e): e.approval
+        case .memberAdded(let e): e.approval
+        case .memberRemoved(let e): e.approval
+        case .workflowApplied(let e): e.approval
+        case .projectCreated(let e): e.approval
+        case .projectUpdated(let e): e.approval
+        case .principalDisabled(let e), .principalEnabled(let e): e.approval
+        case .adminQuorumSet(let e): e.approval
+        case .serviceTokenIssued(let e): e.approval
+        default: nil
+        }
+    }
+
+    /// A row of administration.csv: who signed the change (each signature checked with a key its signer had enrolled
+    /// at the entry's time).
+    private mutating func addAdministration(_ entry: LedgerEntry, event: Event, to sink: inout some AuditExportSink) throws {
+        var signers: [String] = []
+        var validity = "unsigned"
+        if let envelope = Self.approval(of: event) {
+            validity = "yes"
+            let message = envelope.signedBytes
+            for signature in envelope.signatures {
+                let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
+                let key = keys.last { $0.fingerprint == fingerprint }
+                let valid = key.map { entry.timeMilliseconds >= $0.enrolledMilliseconds && ($0.revokedMilliseconds.map { entry.timeMilliseconds < $0 } ?? true) } ?? false
+                let verifier = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }
+                if valid, verifier?.publicKey.isValidSignature(signature.sig, for: message) == true, let key {
+                    signers.append(key.principal)
+                } else {
+                    validity = "no"
+                }
+            }
+            if envelope.signatures.isEmpty { validity = "no" }
+            if validity == "no" { invalidApprovals.append(entry.sequence) }
+        }
+        let row = [Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor, signers.joined(separator: " "), validity]
+        try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
     }
 
     /// A request's section of requests.md.
@@ -333,16 +389,18 @@ public struct AuditExportBuilder {
         return text
     }
 
-    /// Text from the ledger as it goes into Markdown (`requests.md`, `SUMMARY.md`): every ASCII punctuation character
-    /// escaped with a backslash (CommonMark §2.4), so that no text can open a heading, a list, emphasis, a link, a code
-    /// span, an HTML comment or tag; and every line break or tab a space, so that it stays on its line.
+    /// Text from the ledger as it goes into Markdown (`requests.md`, `SUMMARY.md`), always after other text on its line:
+    /// every character that can open an inline construct — `\` `` ` `` `*` `_` `[` `]` `<` `>` `!` `|` `&` `~` `#` — escaped
+    /// with a backslash (CommonMark §2.4), so that no text can open emphasis, a link, an image, a code span, an HTML
+    /// comment, tag or entity, or a table cell; and every line break or tab a space, so that it never starts a line (and
+    /// so never a heading or a list).
     public static func markdownText(_ value: String) -> String {
         var out = ""
         out.reserveCapacity(value.utf8.count)
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\n", "\r", "\t", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": out.append(" ")
-            case "!"..."/", ":"..."@", "["..."`", "{"..."~":
+            case "\\", "`", "*", "_", "[", "]", "<", ">", "!", "|", "&", "~", "#":
                 out.append("\\")
                 out.unicodeScalars.append(scalar)
             default: out.unicodeScalars.append(scalar)
@@ -356,6 +414,7 @@ public struct AuditExportBuilder {
         for file in ["entries.jsonl", "proofs.jsonl", "keys.jsonl", "envelopes.jsonl"] { try sink.append([], to: file) }
         try sink.append(Array("# Requests\n\nClosed requests in the order they closed, then open ones in request order.\n\n".utf8), to: "requests.md")
         try sink.append(Array(Self.csvHeader.utf8), to: "decisions.csv")
+        try sink.append(Array(Self.administrationCSVHeader.utf8), to: "administration.csv")
     }
 
     /// Writes the files that summarise the whole export, then `MANIFEST.json` with the SHA-256 of every other
@@ -395,6 +454,17 @@ public struct AuditExportBuilder {
         let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
         if !pending.isEmpty { s += "\n## Flagged: break-glass deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
         if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
+        if !invalidApprovals.isEmpty {
+            s += "\n## Flagged: \(invalidApprovals.count) administrative change(s) with an invalid signature (see administration.csv)\n"
+        }
+        for key in keys where key.compromisedSince != nil {
+            let decisions = signedByKey[key.fingerprint] ?? []
+            guard !decisions.isEmpty, let since = key.compromisedSince else { continue }
+            let after = decisions.filter { $0.time >= since }.map(\.sequence)
+            s += "\n## Flagged: key `sha256:\(key.fingerprint)` of \(Self.markdownText(key.principal)) was revoked as compromised since \(Timestamps.rfc3339(since))\n\n"
+            s += "- \(decisions.count) decision(s) signed with it; \(after.count) at or after that time, which no longer count"
+            s += after.isEmpty ? "\n" : " (entries \(after.prefix(20).map(String.init).joined(separator: ", "))\(after.count > 20 ? ", …" : ""))\n"
+        }
         var open = ""
         for (index, id) in order.enumerated() {
             open += section(id, requests[id]!)

@@ -108,6 +108,9 @@ public enum AuditExportVerifier {
             try builder.add(admitted, proof: try proof.map { try SHA256Digest(bytes: $0) }, to: &sink)
             if let progress, (index + 1) % 65_536 == 0 { progress(index + 1) }
         }
+        if let bad = builder.invalidApprovals.first {
+            throw fail("the administrative change at entry \(bad) carries an approval that does not verify with keys its signers had enrolled at the time")
+        }
         if let bad = builder.invalidSignatures.first {
             throw fail("the decision at entry \(bad) carries a signature that does not verify with a key its decider had enrolled at the time")
         }

@@ -42,6 +42,10 @@ public struct DSSETrustedKey: Hashable, Sendable {
 
 /// A DSSE envelope. `payload` holds the exact bytes that were signed; they are never re-serialised.
 public struct DSSEEnvelope: Hashable, Sendable, Codable {
+    /// The most signatures Signoff accepts on one envelope (a decision has one; an administrators' quorum at most 4):
+    /// more are refused before any signature is checked, so that an envelope cannot make a verifier do unbounded work.
+    public static let maximumSignatures = 4
+
     public struct Signature: Hashable, Sendable, Codable {
         /// Optional in the spec; empty when absent.
         public var keyid: String

@@ -3,6 +3,7 @@ public import Logging
 public import SignoffService
 public import Prometheus
 import SignoffCore
+import SignoffAPI
 import SignoffLedger
 import ServiceLifecycle
 
@@ -24,13 +25,19 @@ public func buildRouter(
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.yaml)))
     }
-    // Metrics need a token like everything else (a scraper uses a service token).
-    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth)).get { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+    // Metrics need an administrator's session or a service token with the `metrics:*` scope.
+    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service)).get { _, context in
+        guard let token = context.token else { throw Problem.unauthorized("metrics need a bearer token") }
+        let state = try await service.state()
+        let administrator = token.kind == .session && state.principals[token.principal]?.isAdministrator == true
+        guard administrator || token.scopes.contains("metrics:*") else {
+            throw Problem.forbidden("metrics are for administrators and service tokens with the metrics:* scope", rule: .tokenScope)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
     }
     let authentication = AuthController(handlers: handlers)
     router.addRoutes(authentication.publicRoutes, atPath: "/v1")
-    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth))
+    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service))
     v1.addRoutes(authentication.routes)
     v1.addRoutes(AdministrationController(handlers: handlers).routes)
     v1.addRoutes(RequestsController(handlers: handlers).routes)

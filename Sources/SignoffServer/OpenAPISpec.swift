@@ -92,7 +92,12 @@ paths:
   /v1/service-tokens:
     post:
       operationId: createServiceToken
-      description: Administrators create scoped tokens for service accounts. Scopes are `ACTION:PROJECT` (or `ACTION:*`) with ACTION one of read, request, evidence, deploy, gate.
+      description: >-
+        Administrators, logged in with their key, issue scoped tokens for service accounts. Scopes are `ACTION:PROJECT`
+        (or `ACTION:*`) with ACTION one of read, request, evidence, deploy, gate, or `metrics:*`. The issue is a ledger
+        entry (`token.issued`, never the token itself); once a regulated project exists, `approval` must sign the change
+        `{action: token.issue, principal, scopes (sorted), lifetime_hours}`. `ttl_hours` is at most the server's maximum
+        (720 by default); longer is refused.
       requestBody:
         required: true
         content:
@@ -103,11 +108,34 @@ paths:
               properties:
                 service_account: { type: string }
                 scopes: { type: array, items: { type: string } }
-                ttl_hours: { type: integer, minimum: 1, maximum: 2160 }
+                ttl_hours: { type: integer, minimum: 1 }
+                approval: { $ref: "#/components/schemas/Envelope" }
       responses:
         "200": { description: The token., content: { application/json: { schema: { $ref: "#/components/schemas/Token" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/tokens:
+    get:
+      operationId: listTokens
+      description: Unexpired tokens (revoked ones marked) — every token for an administrator's session, otherwise the caller's own. Never the tokens themselves.
+      responses:
+        "200": { description: The tokens., content: { application/json: { schema: { $ref: "#/components/schemas/TokenList" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/tokens/{id}/revoke:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: revokeToken
+      description: Revokes a token by its ID (administrators any; others their own).
+      requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
+      responses:
+        "200": { description: The revoked token., content: { application/json: { schema: { $ref: "#/components/schemas/TokenView" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/users:
+    get:
+      operationId: listUsers
+      description: Administrators and members of `auditors`.
+      responses:
+        "200": { description: The users., content: { application/json: { schema: { $ref: "#/components/schemas/PrincipalList" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addUser
       requestBody:
@@ -121,6 +149,7 @@ paths:
                 name: { type: string }
                 administrator: { type: boolean }
                 verifier_key: { type: string, description: "NAME+KEYIDHEX+BASE64 (signed-note verifier key)" }
+                approval: { $ref: "#/components/schemas/Envelope" }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -141,34 +170,85 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
-  /v1/users/{name}/keys/{fingerprint}:
+  /v1/users/{name}/keys/{fingerprint}/revoke:
     parameters:
       - { name: name, in: path, required: true, schema: { type: string } }
-      - { name: fingerprint, in: path, required: true, schema: { type: string } }
-    delete:
+      - { name: fingerprint, in: path, required: true, schema: { type: string }, description: "sha256:HEX (or the bare hex)" }
+    post:
       operationId: revokeKey
+      description: Revokes a key and ends every session obtained with it. With `compromised_since`, the key's signatures from then on stop counting for requests not yet deployed.
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                compromised_since: { $ref: "#/components/schemas/Time" }
+                approval: { $ref: "#/components/schemas/Envelope" }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/principals/{name}:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    get:
+      operationId: showPrincipal
+      description: A user or service account (administrators, auditors, and the principal themself).
+      responses:
+        "200": { description: The principal., content: { application/json: { schema: { $ref: "#/components/schemas/Principal" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/principals/{name}/disable:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: disablePrincipal
+      description: "Offboarding: the principal can do nothing more, and all their tokens end."
+      requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/principals/{name}/enable:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: enablePrincipal
+      requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/service-accounts:
+    get:
+      operationId: listServiceAccounts
+      responses:
+        "200": { description: The service accounts., content: { application/json: { schema: { $ref: "#/components/schemas/PrincipalList" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addServiceAccount
       requestBody:
         required: true
         content:
           application/json:
-            schema: { type: object, required: [name], properties: { name: { type: string }, verifier_key: { type: string } } }
+            schema: { type: object, required: [name], properties: { name: { type: string }, verifier_key: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/groups:
+    get:
+      operationId: listGroups
+      responses:
+        "200": { description: The groups with their members., content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Group" } } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createGroup
       requestBody:
         required: true
-        content: { application/json: { schema: { type: object, required: [name], properties: { name: { type: string } } } } }
+        content: { application/json: { schema: { type: object, required: [name], properties: { name: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } } } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/groups/{name}:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    get:
+      operationId: showGroup
+      responses:
+        "200": { description: The group., content: { application/json: { schema: { $ref: "#/components/schemas/Group" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/groups/{name}/members:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: release-managers }]
@@ -182,34 +262,71 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/groups/{name}/members/remove:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: removeMember
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { type: object, required: [member], properties: { member: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/workflows:
+    get:
+      operationId: listWorkflows
+      responses:
+        "200": { description: The applied workflows., content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Workflow" } } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: applyWorkflow
       requestBody:
         required: true
         content:
           application/json:
-            schema: { type: object, required: [source], properties: { source: { type: string, description: the YAML file's exact text }, file: { type: string } } }
+            schema: { type: object, required: [source], properties: { source: { type: string, description: the YAML file's exact text }, file: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/projects:
+    get:
+      operationId: listProjects
+      responses:
+        "200": { description: The projects., content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Project" } } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createProject
       requestBody:
         required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [key, environments, requesters]
-              properties:
-                key: { type: string }
-                regulated: { type: boolean }
-                environments: { type: object, additionalProperties: { type: string } }
-                requesters: { type: array, items: { type: string } }
-                deployers: { type: object, additionalProperties: { type: array, items: { type: string } } }
-                approval: { $ref: "#/components/schemas/Envelope" }
+        content: { application/json: { schema: { $ref: "#/components/schemas/ProjectBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/projects/{key}:
+    parameters: [{ name: key, in: path, required: true, schema: { type: string } }]
+    get:
+      operationId: showProject
+      responses:
+        "200": { description: The project., content: { application/json: { schema: { $ref: "#/components/schemas/Project" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    post:
+      operationId: updateProject
+      description: Replaces the project's environments, requesters and deployers; a regulated project stays regulated.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/ProjectBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/admin-quorum:
+    post:
+      operationId: setAdminQuorum
+      description: How many distinct administrators must sign a change to what a regulated project relies on (1 to 5); the change meets the quorum in force.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { type: object, required: [quorum], properties: { quorum: { type: integer, minimum: 1, maximum: 5 }, approval: { $ref: "#/components/schemas/Envelope" } } } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -541,6 +658,74 @@ components:
           additionalProperties: false
           required: [due, done, overdue]
           properties: { due: { $ref: "#/components/schemas/Time" }, done: { type: boolean }, overdue: { type: boolean } }
+    ApprovalBody: { type: object, properties: { approval: { $ref: "#/components/schemas/Envelope" } } }
+    ProjectBody:
+      type: object
+      required: [key, environments, requesters]
+      properties:
+        key: { type: string }
+        regulated: { type: boolean }
+        environments: { type: object, additionalProperties: { type: string } }
+        requesters: { type: array, items: { type: string } }
+        deployers: { type: object, additionalProperties: { type: array, items: { type: string } } }
+        approval: { $ref: "#/components/schemas/Envelope" }
+    Project:
+      type: object
+      additionalProperties: false
+      required: [key, regulated, environments, requesters, deployers]
+      properties:
+        key: { type: string }
+        regulated: { type: boolean }
+        environments: { type: object, additionalProperties: { type: string } }
+        requesters: { type: array, items: { type: string } }
+        deployers: { type: object, additionalProperties: { type: array, items: { type: string } } }
+    Group:
+      type: object
+      additionalProperties: false
+      required: [name, members, regulated_projects]
+      properties: { name: { type: string }, members: { type: array, items: { type: string } }, regulated_projects: { type: array, items: { type: string } } }
+    Workflow:
+      type: object
+      required: [name, digest, source]
+      properties: { name: { type: string }, digest: { $ref: "#/components/schemas/Digest" }, source: { type: string } }
+    Principal:
+      type: object
+      additionalProperties: false
+      required: [name, kind, administrator, disabled, groups, keys]
+      properties:
+        name: { type: string }
+        kind: { enum: [user, service-account] }
+        administrator: { type: boolean }
+        disabled: { type: boolean }
+        groups: { type: array, items: { type: string } }
+        keys:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [key_id, key_fingerprint, verifier_key, enrolled_at, trusted]
+            properties:
+              key_id: { type: string, pattern: "^[0-9a-f]{8}$" }
+              key_fingerprint: { $ref: "#/components/schemas/Digest" }
+              verifier_key: { type: string }
+              enrolled_at: { $ref: "#/components/schemas/Time" }
+              revoked_at: { $ref: "#/components/schemas/Time" }
+              compromised_since: { $ref: "#/components/schemas/Time" }
+              trusted: { type: boolean, description: "its enrolment was signed by administrators (or it is the first administrator's key): it may sign administration" }
+    PrincipalList: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Principal" } } } }
+    TokenView:
+      type: object
+      additionalProperties: false
+      required: [token_id, principal, kind, scopes, expires_at, revoked]
+      properties:
+        token_id: { type: string }
+        principal: { type: string }
+        kind: { enum: [session, service] }
+        scopes: { type: array, items: { type: string } }
+        expires_at: { $ref: "#/components/schemas/Time" }
+        revoked: { type: boolean }
+        key_fingerprint: { $ref: "#/components/schemas/Digest" }
+    TokenList: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/TokenView" } } } }
     Envelope:
       type: object
       description: A DSSE envelope; payload and sig are base64 (standard or URL-safe).

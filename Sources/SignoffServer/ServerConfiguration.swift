@@ -1,9 +1,13 @@
+import SignoffService
+
 /// How `signoff serve` runs. Every field has a safe default.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     /// How long a login token lives.
     public var sessionLifetimeMilliseconds: Int64 = 8 * 3_600_000
+    /// The longest lifetime a service token may be given (default 30 days); longer requests are refused.
+    public var maximumServiceTokenHours = Authenticator.maximumServiceTokenHours
     /// How often the ledger signs a checkpoint when entries are waiting (the "T seconds" of the checkpoint policy).
     public var checkpointIntervalSeconds: Int64 = 10
     /// Connections idle this long are closed (slow or stuck clients do not hold the server).

@@ -7,6 +7,8 @@ public struct Authenticator: Sendable {
     /// The clock, in milliseconds since the Unix epoch.
     public let clock: @Sendable () -> Int64
     public static let challengeLifetimeMilliseconds: Int64 = 60_000
+    /// The longest lifetime of a service token unless a server is configured otherwise: 30 days.
+    public static let maximumServiceTokenHours = 30 * 24
 
     public init(store: any AuthStore, clock: @escaping @Sendable () -> Int64) {
         self.store = store
@@ -28,9 +30,31 @@ public struct Authenticator: Sendable {
         try await store.consumeChallenge(nonceHash: SHA256Digest.hash(nonce), principal: principal, now: clock())
     }
 
+    /// A token made but not yet stored: for service tokens, the ledger records its issue first.
+    public struct MintedToken: Sendable {
+        public let token: String
+        public let record: TokenRecord
+        let hash: SHA256Digest
+        let createdAt: Int64
+    }
+
     /// Issues a bearer token (`so_` and 43 base64url characters), returned once, stored only as its SHA-256.
-    public func issueToken(for principal: String, kind: TokenRecord.Kind, scopes: [String], lifetimeMilliseconds: Int64) async throws
-        -> (token: String, record: TokenRecord)
+    public func issueToken(
+        for principal: String, kind: TokenRecord.Kind, scopes: [String], lifetimeMilliseconds: Int64, keyFingerprint: String? = nil
+    ) async throws -> (token: String, record: TokenRecord) {
+        let minted = mint(for: principal, kind: kind, scopes: scopes, lifetimeMilliseconds: lifetimeMilliseconds, keyFingerprint: keyFingerprint)
+        try await store(minted)
+        return (minted.token, minted.record)
+    }
+
+    /// Stores a minted token: from now on it authenticates.
+    public func store(_ minted: MintedToken) async throws {
+        try await store.insertToken(minted.record, tokenHash: minted.hash, createdAt: minted.createdAt)
+    }
+
+    /// Makes a token without storing it.
+    public func mint(for principal: String, kind: TokenRecord.Kind, scopes: [String], lifetimeMilliseconds: Int64, keyFingerprint: String? = nil)
+        -> MintedToken
     {
         let raw = SecureRandom.bytes(32)
         let token = "so_" + String(Base64.encode(raw).compactMap { c -> Character? in
@@ -44,9 +68,9 @@ public struct Authenticator: Sendable {
         let hash = SHA256Digest.hash(Array(token.utf8))
         let now = clock()
         let record = TokenRecord(
-            id: Hex.encode(hash.bytes.prefix(8)), principal: principal, kind: kind, scopes: scopes, expiresAt: now + lifetimeMilliseconds)
-        try await store.insertToken(record, tokenHash: hash, createdAt: now)
-        return (token, record)
+            id: Hex.encode(hash.bytes.prefix(8)), principal: principal, kind: kind, scopes: scopes, expiresAt: now + lifetimeMilliseconds,
+            keyFingerprint: keyFingerprint)
+        return MintedToken(token: token, record: record, hash: hash, createdAt: now)
     }
 
     /// The token's record if it is known, unexpired and unrevoked.

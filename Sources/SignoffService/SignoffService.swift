@@ -37,7 +37,21 @@ public final class SignoffService: Sendable {
         // Signature arithmetic happens here, concurrently, not inside the single writer. A slightly older state is
         // good enough: the engine checks again, inside the writer, whatever this did not verify.
         let verified = Engine.preverify(command, state: try await storage.projection.recentState(), actor: actor)
-        return try await writer.submit(Submission(command: command, actor: actor, verified: verified))
+        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified))
+        if case .success = outcome { try await endTokens(after: command) }
+        return outcome
+    }
+
+    /// Revocation takes effect at once: revoking a key ends every session obtained with it, disabling a principal ends
+    /// all their tokens. (The server also checks both on every request.)
+    private func endTokens(after command: Command) async throws {
+        switch command {
+        case .revokeKey(let principal, let fingerprint, _, _):
+            _ = try await storage.auth.revokeTokens(principal: principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(fingerprint), now: now)
+        case .disablePrincipal(let name, _):
+            _ = try await storage.auth.revokeTokens(principal: name, keyFingerprint: nil, now: now)
+        default: break
+        }
     }
 
     /// One round of the writer: every command evaluated on the state the previous ones left, in one transaction.

@@ -13,6 +13,8 @@ public final class SQLiteProjectionStore: ProjectionStore {
     /// is a commit or two behind the writer still find theirs, instead of decoding the whole projection again.
     private let cache = Mutex<[(chain: [UInt8], state: SignoffState)]>([])
     private static let cachedStates = 8
+    /// Set once this process has seen the projection in the current format (``SignoffState/projectionFormat``).
+    private let formatIsCurrent = Mutex(false)
 
     init(ledger: SQLiteLedgerStore) { self.ledger = ledger }
 
@@ -20,6 +22,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
         now: Int64, _ body: @Sendable (inout SignoffState) throws -> ProjectionChange<Result>
     ) async throws -> (entries: [LedgerEntry], result: Result) {
         try await ledger.pool.write { db in
+            try self.upgradeIfNeeded(db)
             var state = try self.loadState(db)
             let change = try body(&state)
             let entries = try self.ledger.append(change.drafts, in: db, now: now)
@@ -40,7 +43,10 @@ public final class SQLiteProjectionStore: ProjectionStore {
     }
 
     public func state() async throws -> SignoffState {
-        try await ledger.pool.read { db in try self.loadState(db) }
+        try await ledger.pool.read { db in
+            // A projection of an earlier format is not read: the ledger is replayed (until a write rebuilds it).
+            try self.hasCurrentFormat(db) ? self.loadState(db) : Self.replay(db)
+        }
     }
 
     public func recentState() async throws -> SignoffState {
@@ -50,6 +56,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
 
     public func state(focusedOn request: String) async throws -> SignoffState {
         try await ledger.pool.read { db in
+            guard try self.hasCurrentFormat(db) else { return try Self.replay(db) }
             let rows = try Row.fetchAll(
                 db,
                 // Four key ranges, each a search of the primary key (one WHERE with ORs made SQLite scan every row).
@@ -99,22 +106,12 @@ public final class SQLiteProjectionStore: ProjectionStore {
 
     public func verifyProjection() async throws -> LedgerVerificationFailure? {
         try await ledger.pool.read { db in
-            var state = SignoffState()
-            let entries = try Row.fetchCursor(db, sql: "SELECT sequence, kind, actor, time_ms, entry FROM ledger_entry ORDER BY sequence")
-            while let row = try entries.next() {
-                guard let stored = Int64.fromDatabaseValue(row[0]), let bytes = Data.fromDatabaseValue(row[4]) else {
-                    return LedgerVerificationFailure(.entryMalformed, "a ledger_entry row holds a value of the wrong type")
-                }
-                let sequence = UInt64(bitPattern: stored)
-                let entry: LedgerEntry
-                do { entry = try LedgerEntry(decoding: [UInt8](bytes)) } catch {
-                    return LedgerVerificationFailure(.entryMalformed, sequence: sequence, "entry \(sequence) cannot be decoded")
-                }
-                let event: Event?
-                do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
-                    return LedgerVerificationFailure(.projectionMismatch, sequence: sequence, "entry \(sequence) (\(entry.kind)) holds an event that cannot be read")
-                }
-                if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+            let state: SignoffState
+            do { state = try Self.replay(db) } catch let failure as LedgerVerificationFailure { return failure }
+            guard try self.hasCurrentFormat(db) else {
+                return LedgerVerificationFailure(
+                    .projectionMismatch,
+                    "the projection is not of format \(SignoffState.projectionFormat) (projection_meta); Signoff rebuilds it from the ledger at the next write, e.g. `signoff serve`")
             }
             let expected = state.documents()
             var stored: [String: String] = [:]
@@ -131,5 +128,56 @@ public final class SQLiteProjectionStore: ProjectionStore {
             }
             return nil
         }
+    }
+
+    // MARK: Projection format
+
+    /// Whether the stored projection is of the current format.
+    private func hasCurrentFormat(_ db: Database) throws -> Bool {
+        if formatIsCurrent.withLock({ $0 }) { return true }
+        let stored = try String.fetchOne(db, sql: "SELECT value FROM projection_meta WHERE key = 'format'")
+        if stored == SignoffState.projectionFormat {
+            formatIsCurrent.withLock { $0 = true }
+            return true
+        }
+        return false
+    }
+
+    /// Inside a write transaction: a projection of another format (an earlier Signoff's, or none yet) is rebuilt from
+    /// the ledger, the source of truth, before anything else is written.
+    private func upgradeIfNeeded(_ db: Database) throws {
+        guard try !hasCurrentFormat(db) else { return }
+        let state = try Self.replay(db)
+        try db.execute(sql: "DELETE FROM projection")
+        for (key, document) in state.documents().sorted(by: { $0.key < $1.key }) {
+            try db.execute(sql: "INSERT INTO projection (key, document) VALUES (?, ?)", arguments: [key, document])
+        }
+        try db.execute(
+            sql: "INSERT INTO projection_meta (key, value) VALUES ('format', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            arguments: [SignoffState.projectionFormat])
+        cache.withLock { $0.removeAll() }
+        db.afterNextTransaction { _ in self.formatIsCurrent.withLock { $0 = true } }
+    }
+
+    /// The state the whole ledger folds to, read in order; a failure names the entry.
+    private static func replay(_ db: Database) throws -> SignoffState {
+        var state = SignoffState()
+        let entries = try Row.fetchCursor(db, sql: "SELECT sequence, entry FROM ledger_entry ORDER BY sequence")
+        while let row = try entries.next() {
+            guard let stored = Int64.fromDatabaseValue(row[0]), let bytes = Data.fromDatabaseValue(row[1]) else {
+                throw LedgerVerificationFailure(.entryMalformed, "a ledger_entry row holds a value of the wrong type")
+            }
+            let sequence = UInt64(bitPattern: stored)
+            let entry: LedgerEntry
+            do { entry = try LedgerEntry(decoding: [UInt8](bytes)) } catch {
+                throw LedgerVerificationFailure(.entryMalformed, sequence: sequence, "entry \(sequence) cannot be decoded")
+            }
+            let event: Event?
+            do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
+                throw LedgerVerificationFailure(.projectionMismatch, sequence: sequence, "entry \(sequence) (\(entry.kind)) holds an event that cannot be read")
+            }
+            if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+        }
+        return state
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import SignoffAPI
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
-import SignoffAPI
 
 /// Shared options of every command that changes the database.
 struct WriteOptions: ParsableArguments {
@@ -14,133 +14,307 @@ struct WriteOptions: ParsableArguments {
     var json = false
 }
 
-/// Runs a command as the acting user and reports its entries; with `signing`, signs the administrative change it
-/// makes (for the commands that can need an administrator's signature).
-func runRecorded(_ make: (DSSEEnvelope?) -> Command, options: WriteOptions, signing: SigningOptions?, done: String) async throws {
-    let client = try options.client()
-    let actor = try options.actor.name
+/// How an administrative change is signed: `--key` signs it here; a quorum of administrators signs one statement in
+/// turn (`--approval-out FILE` on the first machine, `signoff approval cosign FILE --key …` on the others, then
+/// `--approval FILE` to submit it).
+struct AdminSigningOptions: ParsableArguments {
+    @OptionGroup var signing: SigningOptions
+
+    @Option(help: "A signed approval of this exact change (from --approval-out and `signoff approval cosign`); --key adds your signature to it.")
+    var approval: String?
+
+    @Option(name: .customLong("approval-out"), help: "Write the signed approval of this change to FILE for other administrators to cosign, instead of submitting it.")
+    var approvalOut: String?
+}
+
+/// Runs a command as the acting user and reports its entries (request commands: no administrators' approval).
+func runRecorded(_ command: Command, options: WriteOptions, done: String) async throws {
+    report(try await options.client().run(command, as: try options.actor.name), json: options.json, text: done)
+}
+
+/// The administrators' approval of `command` as `signing` says: made and signed here with `--key`, or read from
+/// `--approval FILE` (with `--key` adding this administrator's signature). Nil without either. With `--approval-out`,
+/// written to that file instead (and the caller submits nothing: `written` is true).
+func adminApproval(_ command: Command, client: any SignoffClient, signing: AdminSigningOptions) throws -> (approval: DSSEEnvelope?, written: Bool) {
+    guard let change = command.adminChange else { throw CLIError.failure("not an administrative change") }
     var approval: DSSEEnvelope?
-    if let signing, let key = try signing.signingKey(), let change = make(nil).adminChange {
+    if let path = signing.approval {
+        guard let data = FileManager.default.contents(atPath: path), var envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: data) else {
+            throw CLIError.badInput("\(path) is not a signed approval (a DSSE envelope)")
+        }
+        guard let statement = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), statement.change == change else {
+            throw CLIError.badInput("\(path) approves another change than this one; sign this change (the engine would refuse it)")
+        }
+        if let key = try signing.signing.signingKey() { envelope.addSignature(with: key) }
+        approval = envelope
+    } else if let key = try signing.signing.signingKey() {
         approval = AdminApproval(change: change, time: client.now).signed(with: key)
     }
-    report(try await client.run(make(approval), as: actor), json: options.json, text: done)
+    guard let out = signing.approvalOut else { return (approval, false) }
+    guard let approval else { throw CLIError.badInput("--approval-out needs --key (or --approval) to sign the change") }
+    try KeyFiles.createExclusive(path: out, bytes: approval.jsonBytes(), mode: 0o600)
+    print("Wrote the signed approval to \(out); other administrators run `signoff approval cosign \(out) --key THEIR.key` within 10 minutes, then submit with --approval \(out)")
+    return (approval, true)
+}
+
+/// Runs an administrative change, signed as `signing` says: required for every change once the ledger has a
+/// regulated project (`schema/refusals.md`: `admin.signature-required`).
+func runAdministration(_ command: Command, options: WriteOptions, signing: AdminSigningOptions, done: String) async throws {
+    let client = try options.client()
+    let (approval, written) = try adminApproval(command, client: client, signing: signing)
+    if written { return }
+    report(try await client.run(command.approved(by: approval), as: try options.actor.name), json: options.json, text: done)
 }
 
 func readPublicKey(_ path: String) throws -> NoteVerifierKey {
     try KeyFiles.readVerifierKey(path: path)
 }
 
+/// An RFC 3339 option value.
+func milliseconds(_ text: String, option: String) throws -> Int64 {
+    guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw CLIError.badInput("--\(option) \(text) is not an RFC 3339 time such as 2026-11-01T00:00:00Z") }
+    return ms
+}
+
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Administer users and their keys.", subcommands: [Add.self, EnrollKey.self, RevokeKey.self])
+        commandName: "user", abstract: "Administer users and their keys; list and show who exists.",
+        subcommands: [Add.self, EnrollKey.self, RevokeKey.self, Disable.self, Enable.self, List.self, Show.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user with their public key (administrators only).")
         @Argument(help: "The user name.") var name: String
         @Option(name: .customLong("key-file"), help: "The user's public key file (NAME.key.pub).") var keyFile: String?
         @Flag(help: "Make the user an administrator.") var admin = false
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
                 let key = try keyFile.map(readPublicKey)
-                try await runRecorded({ _ in .addUser(name: name, administrator: admin, key: key) }, options: options, signing: nil, done: "Added user \(name)")
+                try await runAdministration(.addUser(name: name, administrator: admin, key: key), options: options, signing: signing, done: "Added user \(name)")
             }
         }
     }
 
     struct EnrollKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "enroll-key", abstract: "Enrol another public key for a user or service account (administrators only).")
+            commandName: "enroll-key", abstract: "Enrol another public key for a user or service account (administrators only).",
+            discussion: "A key enrolled with a signed change may itself sign administration (if its owner is an administrator).")
         @Argument var name: String
         @Option(name: .customLong("key-file"), help: "The public key file to enrol.") var keyFile: String
-        @OptionGroup var signing: SigningOptions
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
                 let key = try readPublicKey(keyFile)
-                try await runRecorded(
-                    { .enrollKey(principal: name, key: key, approval: $0) }, options: options, signing: signing,
-                    done: "Enrolled key \(key.publicKey.keyFingerprint) for \(name)")
+                try await runAdministration(
+                    .enrollKey(principal: name, key: key), options: options, signing: signing, done: "Enrolled key \(key.publicKey.keyFingerprint) for \(name)")
             }
         }
     }
 
     struct RevokeKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "revoke-key", abstract: "Revoke a key: signatures made with it from now on are refused.")
+            commandName: "revoke-key",
+            abstract: "Revoke a key: signatures made with it from now on are refused, and every session obtained with it ends.",
+            discussion: """
+                With --compromised-since TIME, signatures made with the key from TIME on stop counting for requests not yet \
+                deployed (the gate re-evaluates; explain says why), and exports flag every decision it signed.
+                """)
         @Argument var name: String
         @Option(name: .customLong("key-file"), help: "The public key file of the key to revoke.") var keyFile: String?
         @Option(help: "The key's fingerprint (sha256:HEX of the public key), instead of --key-file.") var fingerprint: String?
+        @Option(name: .customLong("compromised-since"), help: "RFC 3339: the key is compromised since then.") var compromisedSince: String?
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
                 guard let fingerprint = try fingerprint ?? keyFile.map({ try readPublicKey($0).publicKey.keyFingerprint }) else {
-                    throw CLIError.badInput("name the key with --key-file FILE.pub or --fingerprint HEX")
+                    throw CLIError.badInput("name the key with --key-file FILE.pub or --fingerprint sha256:HEX")
                 }
-                try await runRecorded({ _ in .revokeKey(principal: name, fingerprint: fingerprint) }, options: options, signing: nil, done: "Revoked key \(fingerprint) of \(name)")
+                let since = try compromisedSince.map { try milliseconds($0, option: "compromised-since") }
+                try await runAdministration(
+                    .revokeKey(principal: name, fingerprint: fingerprint, compromisedSince: since), options: options, signing: signing,
+                    done: "Revoked key \(fingerprint) of \(name)" + (compromisedSince.map { " (compromised since \($0))" } ?? ""))
             }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a user or service account (offboarding): they can do nothing, and all their tokens end.")
+        @Argument var name: String
+        @OptionGroup var signing: AdminSigningOptions
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors { try await runAdministration(.disablePrincipal(name: name), options: options, signing: signing, done: "Disabled \(name)") }
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user or service account again.")
+        @Argument var name: String
+        @OptionGroup var signing: AdminSigningOptions
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors { try await runAdministration(.enablePrincipal(name: name), options: options, signing: signing, done: "Enabled \(name)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users (administrators and auditors).")
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors { printPrincipals(try await read.client.client().principals(kind: .user), json: read.json) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a user or service account: keys, groups, status.")
+        @Argument var name: String
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors { printPrincipals([try await read.client.client().principal(name)], json: read.json, single: true) }
+        }
+    }
+}
+
+func printPrincipals(_ principals: [PrincipalView], json: Bool, single: Bool = false) {
+    if json {
+        if single, let one = principals.first { printJSON(one) } else { printJSON(principals) }
+        return
+    }
+    for p in principals {
+        print("\(p.name)\t\(p.kind)\(p.administrator ? ", administrator" : "")\(p.disabled ? ", DISABLED" : "")\tgroups: \(p.groups.joined(separator: ", "))")
+        for k in p.keys {
+            let status = k.revoked_at.map { "revoked \($0)" + (k.compromised_since.map { ", compromised since \($0)" } ?? "") } ?? "valid"
+            print("  key \(k.key_id) \(k.key_fingerprint) enrolled \(k.enrolled_at)\(k.trusted ? " (signed enrolment)" : ""), \(status)")
         }
     }
 }
 
 struct GroupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "group", abstract: "Administer groups.", subcommands: [Add.self, AddMember.self])
+    static let configuration = CommandConfiguration(
+        commandName: "group", abstract: "Administer groups and their members.", subcommands: [Add.self, AddMember.self, RemoveMember.self, List.self, Show.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a group (administrators only).")
         @Argument var name: String
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
-            try await reportingErrors { try await runRecorded({ _ in .createGroup(name: name) }, options: options, signing: nil, done: "Created group \(name)") }
+            try await reportingErrors { try await runAdministration(.createGroup(name: name), options: options, signing: signing, done: "Created group \(name)") }
         }
     }
 
     struct AddMember: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "add-member", abstract: "Add a user or service account to a group (signed with --key when a regulated project relies on the group).")
+        static let configuration = CommandConfiguration(commandName: "add-member", abstract: "Add a user or service account to a group.")
         @Argument var group: String
         @Argument var member: String
-        @OptionGroup var signing: SigningOptions
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
-                try await runRecorded({ .addMember(group: group, member: member, approval: $0) }, options: options, signing: signing, done: "Added \(member) to \(group)")
+                try await runAdministration(.addMember(group: group, member: member), options: options, signing: signing, done: "Added \(member) to \(group)")
+            }
+        }
+    }
+
+    struct RemoveMember: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-member", abstract: "Remove a user or service account from a group (offboarding).")
+        @Argument var group: String
+        @Argument var member: String
+        @OptionGroup var signing: AdminSigningOptions
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                try await runAdministration(.removeMember(group: group, member: member), options: options, signing: signing, done: "Removed \(member) from \(group)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List groups with their members (administrators and auditors).")
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors { printGroups(try await read.client.client().groups(), json: read.json) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a group: its members and the regulated projects that rely on it.")
+        @Argument var name: String
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors {
+                let group = try await read.client.client().group(name)
+                if read.json { printJSON(group) } else { printGroups([group], json: false) }
             }
         }
     }
 }
 
+func printGroups(_ groups: [GroupView], json: Bool) {
+    if json { printJSON(groups); return }
+    for g in groups {
+        print("\(g.name)\t\(g.members.joined(separator: ", "))" + (g.regulated_projects.isEmpty ? "" : "\tregulated projects rely on it: \(g.regulated_projects.joined(separator: ", "))"))
+    }
+}
+
 struct ServiceAccountCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "service-account", abstract: "Administer service accounts for automation.", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(
+        commandName: "service-account", abstract: "Administer service accounts for automation.", subcommands: [Add.self, List.self, Show.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a service account (e.g. a CI system), with its public key.")
         @Argument var name: String
         @Option(name: .customLong("key-file"), help: "The service account's public key file.") var keyFile: String?
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
                 let key = try keyFile.map(readPublicKey)
-                try await runRecorded({ _ in .addServiceAccount(name: name, key: key) }, options: options, signing: nil, done: "Added service account \(name)")
+                try await runAdministration(.addServiceAccount(name: name, key: key), options: options, signing: signing, done: "Added service account \(name)")
             }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List service accounts (administrators and auditors).")
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors { printPrincipals(try await read.client.client().principals(kind: .serviceAccount), json: read.json) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a service account.")
+        @Argument var name: String
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors { printPrincipals([try await read.client.client().principal(name)], json: read.json, single: true) }
         }
     }
 }
 
 struct WorkflowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "workflow", abstract: "Policy as code: apply and show workflows.", subcommands: [Apply.self, Show.self])
+    static let configuration = CommandConfiguration(
+        commandName: "workflow", abstract: "Policy as code: apply, list and show workflows.", subcommands: [Apply.self, List.self, Show.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate and apply a workflow file; its exact bytes and digest go into the ledger.",
             discussion: "A bad file is refused with file:line:column and what is wrong; nothing is changed.")
         @Argument(help: "The workflow YAML file.") var file: String
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
@@ -150,9 +324,20 @@ struct WorkflowCommand: AsyncParsableCommand {
                 }
                 let applied: AppliedWorkflow
                 do { applied = try AppliedWorkflow(source: source, file: file) } catch let error as WorkflowError { throw CLIError.badInput(error.description) }
-                try await runRecorded(
-                    { _ in .applyWorkflow(source: source, file: file) }, options: options, signing: nil,
+                try await runAdministration(
+                    .applyWorkflow(source: source, file: file), options: options, signing: signing,
                     done: "Applied workflow \(applied.workflow.name) (\(applied.digest)): \(applied.workflow.stages.map(\.name).joined(separator: " → "))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the applied workflows with their digests (administrators and auditors).")
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors {
+                let workflows = try await read.client.client().workflows()
+                if read.json { printJSON(workflows) } else { for w in workflows { print("\(w.name)\t\(w.digest)") } }
             }
         }
     }
@@ -165,49 +350,144 @@ struct WorkflowCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let workflow = try await read.client.client().workflow(name)
-                let (digest, source) = (workflow.digest, workflow.source)
                 if read.json {
                     printJSON(workflow)
                 } else {
-                    print("# workflow \(name), \(digest)")
-                    print(source, terminator: source.hasSuffix("\n") ? "" : "\n")
+                    print("# workflow \(name), \(workflow.digest)")
+                    print(workflow.source, terminator: workflow.source.hasSuffix("\n") ? "" : "\n")
                 }
             }
         }
     }
 }
 
+/// `--env`, `--requesters` and `--deployers` of `project create` and `project update`.
+struct ProjectOptions: ParsableArguments {
+    @Flag(help: "Every decision must be signed, and administrative changes too (a regulated project stays regulated).") var regulated = false
+    @Option(parsing: .upToNextOption, help: "ENV=WORKFLOW, e.g. qa=standard prod=regulated.") var env: [String] = []
+    @Option(parsing: .upToNextOption, help: "Groups whose members may file requests.") var requesters: [String] = []
+    @Option(parsing: .upToNextOption, help: "ENV=GROUP: who may deploy to each environment.") var deployers: [String] = []
+
+    func pairs(_ values: [String], option: String) throws -> [(String, String)] {
+        try values.map { value in
+            let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw CLIError.badInput("--\(option) \(value): expected ENV=NAME") }
+            return (parts[0], parts[1])
+        }
+    }
+
+    func spec(key: String) throws -> ProjectSpec {
+        var environments: [String: String] = [:]
+        for (env, workflow) in try pairs(env, option: "env") { environments[env] = workflow }
+        var deployerGroups: [String: [String]] = [:]
+        for (env, group) in try pairs(deployers, option: "deployers") { deployerGroups[env, default: []].append(group) }
+        return ProjectSpec(key: key, regulated: regulated, environments: environments, requesters: requesters, deployers: deployerGroups)
+    }
+}
+
 struct ProjectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "project", abstract: "Administer projects.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(
+        commandName: "project", abstract: "Administer projects.", subcommands: [Create.self, Update.self, List.self, Show.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a project: its environments' workflows, who may request and who may deploy where.",
-            discussion: "A regulated project must be created with the administrator's --key: the change is signed.")
+            discussion: "A regulated project must be created with the administrator's --key; from then on every administrative change is signed.")
         @Argument(help: "The project key, e.g. churn-model.") var key: String
-        @Flag(help: "Every decision must be signed, and administrative changes too.") var regulated = false
-        @Option(parsing: .upToNextOption, help: "ENV=WORKFLOW, e.g. qa=standard prod=regulated.") var env: [String] = []
-        @Option(parsing: .upToNextOption, help: "Groups whose members may file requests.") var requesters: [String] = []
-        @Option(parsing: .upToNextOption, help: "ENV=GROUP: who may deploy to each environment.") var deployers: [String] = []
-        @OptionGroup var signing: SigningOptions
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
-
-        func pairs(_ values: [String], option: String) throws -> [(String, String)] {
-            try values.map { value in
-                let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw CLIError.badInput("--\(option) \(value): expected ENV=NAME") }
-                return (parts[0], parts[1])
-            }
-        }
 
         func run() async throws {
             try await reportingErrors {
-                var environments: [String: String] = [:]
-                for (env, workflow) in try pairs(env, option: "env") { environments[env] = workflow }
-                var deployerGroups: [String: [String]] = [:]
-                for (env, group) in try pairs(deployers, option: "deployers") { deployerGroups[env, default: []].append(group) }
-                let spec = ProjectSpec(key: key, regulated: regulated, environments: environments, requesters: requesters, deployers: deployerGroups)
-                try await runRecorded({ .createProject(spec, approval: $0) }, options: options, signing: signing, done: "Created project \(key)" + (regulated ? " (regulated)" : ""))
+                try await runAdministration(
+                    .createProject(try project.spec(key: key), approval: nil), options: options, signing: signing,
+                    done: "Created project \(key)" + (project.regulated ? " (regulated)" : ""))
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace a project's environments, requesters and deployers (the whole definition: give every option again).",
+            discussion: "A regulated project stays regulated: pass --regulated again.")
+        @Argument var key: String
+        @OptionGroup var project: ProjectOptions
+        @OptionGroup var signing: AdminSigningOptions
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                try await runAdministration(.updateProject(try project.spec(key: key)), options: options, signing: signing, done: "Updated project \(key)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List projects (administrators and auditors).")
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors { printProjects(try await read.client.client().projects(), json: read.json) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a project's definition.")
+        @Argument var key: String
+        @OptionGroup var read: ReadOptions
+        func run() async throws {
+            try await reportingErrors {
+                let project = try await read.client.client().project(key)
+                if read.json { printJSON(project) } else { printProjects([project], json: false) }
+            }
+        }
+    }
+}
+
+func printProjects(_ projects: [ProjectView], json: Bool) {
+    if json { printJSON(projects); return }
+    for p in projects {
+        let envs = p.environments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let deployers = p.deployers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: " ")
+        print("\(p.key)\(p.regulated ? " (regulated)" : "")\tenvironments: \(envs)\trequesters: \(p.requesters.joined(separator: ", "))\tdeployers: \(deployers)")
+    }
+}
+
+struct QuorumCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin-quorum",
+        abstract: "Set how many distinct administrators must sign a change to what a regulated project relies on (1 to 5).",
+        discussion: "The change itself must meet the quorum in force. A quorum never exceeds the administrators who hold a key that may sign.")
+    @Argument var quorum: Int
+    @OptionGroup var signing: AdminSigningOptions
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            try await runAdministration(.setAdminQuorum(quorum), options: options, signing: signing, done: "The administrators' quorum is now \(quorum)")
+        }
+    }
+}
+
+struct ApprovalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approval", abstract: "Cosign an administrative change another administrator prepared with --approval-out.", subcommands: [Cosign.self])
+
+    struct Cosign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add your signature to a signed approval file (after reading what it approves).")
+        @Argument var file: String
+        @OptionGroup var signing: SigningOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                guard let data = FileManager.default.contents(atPath: file), var envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: data),
+                    let statement = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload))
+                else { throw CLIError.badInput("\(file) is not a signed approval") }
+                guard let key = try signing.signingKey() else { throw CLIError.badInput("cosigning needs your key: --key YOUR.key") }
+                envelope.addSignature(with: key)
+                try Data(envelope.jsonBytes()).write(to: URL(fileURLWithPath: file))
+                let changeText = String(decoding: try WireCoding.encode(statement.change), as: UTF8.self)
+                print("Cosigned \(statement.change.action) (signed at \(statement.time)): \(changeText)")
             }
         }
     }

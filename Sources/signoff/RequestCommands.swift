@@ -124,7 +124,7 @@ struct WithdrawCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await runRecorded({ _ in .withdraw(request: request, reason: reason) }, options: options, signing: nil, done: "Withdrew \(request)")
+            try await runRecorded(.withdraw(request: request, reason: reason), options: options, done: "Withdrew \(request)")
         }
     }
 }
@@ -160,7 +160,7 @@ struct DeployCommand: AsyncParsableCommand {
         try await reportingErrors {
             guard let outcome = Deployment.Outcome(rawValue: outcome) else { throw CLIError.badInput("--outcome must be succeeded or failed") }
             try await runRecorded(
-                { _ in .recordDeployment(request: request, outcome: outcome, note: note) }, options: options, signing: nil,
+                .recordDeployment(request: request, outcome: outcome, note: note), options: options,
                 done: "Recorded deployment of \(request): \(outcome.rawValue)")
         }
     }
@@ -175,7 +175,7 @@ struct RetrospectiveCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await runRecorded(
-                { _ in .recordRetrospective(request: request, comment: comment) }, options: options, signing: nil, done: "Recorded the retrospective of \(request)")
+                .recordRetrospective(request: request, comment: comment), options: options, done: "Recorded the retrospective of \(request)")
         }
     }
 }

@@ -24,7 +24,8 @@ struct Signoff: AsyncParsableCommand {
             KeyCommand.self, InitCommand.self, UserCommand.self, GroupCommand.self, ServiceAccountCommand.self, WorkflowCommand.self,
             ProjectCommand.self, RequestCommand.self, EvidenceCommand.self, ApproveCommand.self, RejectCommand.self, WithdrawCommand.self,
             ReviseCommand.self, StatusCommand.self, ExplainCommand.self, ListCommand.self, GateCommand.self, DeployCommand.self,
-            RetrospectiveCommand.self, AuditCommand.self, CheckpointCommand.self, ServeCommand.self, LoginCommand.self,
+            RetrospectiveCommand.self, AuditCommand.self, CheckpointCommand.self, ServeCommand.self, LoginCommand.self, TokenCommand.self,
+            QuorumCommand.self, ApprovalCommand.self,
         ]
     )
 }

@@ -166,12 +166,16 @@ struct ReliabilityTests {
             var passphrase = Array(s.env["SIGNOFF_LEDGER_PASSPHRASE"]!.utf8)
             let ledgerKey = try KeyFiles.openSealedKey(path: s.env["SIGNOFF_DB"]! + ".ledger-key", passphrase: SecureBytes(consuming: &passphrase))
             let database = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!, signingKey: ledgerKey.signingKey)))
+            let ada = try s.key("ada")
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for team in 0..<8 {
                     group.addTask {
                         for i in 0..<(administrativeCommands / 16) {
-                            _ = try await database.execute(.createGroup(name: "team-\(team)-\(i)"), as: "ada").get()
-                            _ = try await database.execute(.addMember(group: "team-\(team)-\(i)", member: "riley"), as: "ada").get()
+                            // Administration is signed in a ledger with a regulated project.
+                            let create = s.approvedByAdmin(.createGroup(name: "team-\(team)-\(i)"), key: ada, time: database.now)
+                            _ = try await database.execute(create, as: "ada").get()
+                            let add = s.approvedByAdmin(.addMember(group: "team-\(team)-\(i)", member: "riley"), key: ada, time: database.now)
+                            _ = try await database.execute(add, as: "ada").get()
                         }
                     }
                 }

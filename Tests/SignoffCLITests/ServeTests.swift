@@ -63,6 +63,8 @@ final class RunningServer: @unchecked Sendable {
 
 @Suite("signoff serve over loopback", .serialized)
 struct ServeTests {
+    static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
     @Test("login over HTTP keeps a 0600 token; schemathesis finds no 5xx and no response outside the spec")
     func schemathesis() throws {
         let s = try Story()
@@ -132,18 +134,13 @@ struct ServeTests {
         let early = try remote("dana", "gate", prod, "--env", "prod", "--digest", s.digest)
         #expect(early.status == 2 && early.stdout.contains("gate.stage"))
         // CI attaches evidence with a scoped service token, as automation does.
-        let adaToken = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.path("ada.token")))) as? [String: Any])?["token"] as? String)
-        var tokenRequest = URLRequest(url: server.url.appendingPathComponent("v1/service-tokens"))
-        tokenRequest.httpMethod = "POST"
-        tokenRequest.setValue("Bearer \(adaToken)", forHTTPHeaderField: "Authorization")
-        tokenRequest.httpBody = Data("{\"service_account\":\"ci-bot\",\"scopes\":[\"evidence:churn-model\"]}".utf8)
-        let semaphore = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var ciToken = ""
-        URLSession.shared.dataTask(with: tokenRequest) { data, _, _ in
-            ciToken = ((data.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any])?["token"] as? String) ?? ""
-            semaphore.signal()
-        }.resume()
-        semaphore.wait()
+        // Issued by the administrator with the CLI: a ledger entry, signed (the ledger has a regulated project).
+        let ciToken = try ok("ada", "token", "create", "--service-account", "ci-bot", "--scope", "evidence:churn-model", "--ttl", "1d", "--key", "ada.key")
+        #expect(ciToken.hasPrefix("so_"))
+        let unsignedToken = try remote("ada", "token", "create", "--service-account", "ci-bot", "--scope", "evidence:churn-model")
+        #expect(unsignedToken.status == 2 && unsignedToken.stderr.contains("admin.signature-required"), "\(unsignedToken.stderr)")
+        let tooLong = try remote("ada", "token", "create", "--service-account", "ci-bot", "--scope", "evidence:churn-model", "--ttl", "31d", "--key", "ada.key")
+        #expect(tooLong.status == 64, "a lifetime beyond the maximum is refused, not shortened: \(tooLong.stderr)")
         try JSONSerialization.data(withJSONObject: ["token": ciToken, "user": "ci-bot", "server": server.url.absoluteString]).write(to: URL(fileURLWithPath: s.path("ci-bot.token")))
         _ = try ok("ci-bot", "evidence", "add", prod, "--kind", "test-report", "--status", "passed", "--file", "junit.xml")
         let unsigned = try remote("casey", "approve", prod, "--stage", "compliance-reviewed")
@@ -187,6 +184,7 @@ struct ServeTests {
         #expect(try s.signoff(["login", "--server", server.url.absoluteString, "--as", "ada", "--key", "ada.key", "--token-file", "token.json"]).status == 0)
         let token = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.path("token.json")))) as? [String: Any])?["token"] as? String)
         let url = server.url
+        let ada = try s.key("ada")
         // Eight clients write continuously; SIGTERM arrives while they are in full flow.
         let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
             for client in 0..<8 {
@@ -197,7 +195,9 @@ struct ServeTests {
                         request.httpMethod = "POST"
                         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
                         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                        request.httpBody = Data("{\"name\":\"load-\(client)-\(i)\"}".utf8)
+                        // Signed, as every administrative change is once the ledger has a regulated project.
+                        let approval = AdminApproval(change: AdminChange(action: "group.create", group: "load-\(client)-\(i)"), time: Self.now).signed(with: ada)
+                        request.httpBody = Data("{\"approval\":".utf8) + Data(approval.jsonBytes()) + Data(",\"name\":\"load-\(client)-\(i)\"}".utf8)
                         guard let (_, response) = try? await URLSession.shared.data(for: request) else { break }
                         if (response as? HTTPURLResponse)?.statusCode == 200 { mine.append("load-\(client)-\(i)") }
                     }

@@ -1,4 +1,5 @@
 import Foundation
+import SignoffCore
 import SignoffCrypto
 import SignoffTestSupport
 import Testing
@@ -90,6 +91,17 @@ struct Story {
             try must("approve", id, "--stage", stage, "--key", "\(person.name).key", "--as", person.name)
         }
         return id
+    }
+
+    /// A person's private key, opened with the story's passphrase (for tests that sign in-process).
+    func key(_ person: String) throws -> Ed25519.SigningKey {
+        var passphrase = Array(env["SIGNOFF_PASSPHRASE"]!.utf8)
+        return try KeyFiles.openSealedKey(path: path("\(person).key"), passphrase: SecureBytes(consuming: &passphrase)).signingKey
+    }
+
+    /// `command` signed by the administrator ada, as every administrative change in this (regulated) world must be.
+    func approvedByAdmin(_ command: Command, key: Ed25519.SigningKey, time: Int64) -> Command {
+        command.approved(by: AdminApproval(change: command.adminChange!, time: time).signed(with: key))
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
@@ -243,7 +255,7 @@ struct StoryTests {
         }.sorted()
         // checkpoint.txt, entries.jsonl, proofs.jsonl, keys.jsonl, envelopes.jsonl, decisions.csv, ledger-key.pub, SUMMARY.md,
         // requests.md, MANIFEST.json
-        #expect(files.count == 10)
+        #expect(files.count == 11)
         for file in files {
             let copy = "tampered-\(file.replacingOccurrences(of: "/", with: "_"))"
             try FileManager.default.copyItem(atPath: s.path("audit"), toPath: s.path(copy))

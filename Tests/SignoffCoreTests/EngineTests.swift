@@ -43,9 +43,9 @@ struct EngineTests {
                 gate:
                   actors: [deployers]
             """
-        w.ok(.applyWorkflow(source: dual, file: "dual.yaml"), as: "ada")
+        w.admin(.applyWorkflow(source: dual, file: "dual.yaml"))
         let spec = ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "dual"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]])
-        w.ok(.createProject(spec, approval: nil), as: "ada")
+        w.admin(.createProject(spec, approval: nil))
         let id = w.file(env: "qa", project: "sandbox")
         // pat is in both groups: alone, pat fills one rule, not both.
         w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "pat")
@@ -73,8 +73,8 @@ struct EngineTests {
                 gate:
                   actors: [deployers]
             """
-        w.ok(.applyWorkflow(source: triple, file: "triple.yaml"), as: "ada")
-        w.ok(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "triple"], requesters: ["data-science"], deployers: [:]), approval: nil), as: "ada")
+        w.admin(.applyWorkflow(source: triple, file: "triple.yaml"))
+        w.admin(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "triple"], requesters: ["data-science"], deployers: [:]), approval: nil))
         let id = w.file(env: "qa", project: "sandbox")
         for person in ["pat", "morgan"] { w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: person) }
         #expect(w.request(id).stage == "requested")
@@ -218,8 +218,8 @@ struct EngineTests {
                       to: 2026-12-01T00:00:00Z
                       reason: end-of-month close
             """
-        w.ok(.applyWorkflow(source: frozen, file: "frozen.yaml"), as: "ada")
-        w.ok(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "frozen"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil), as: "ada")
+        w.admin(.applyWorkflow(source: frozen, file: "frozen.yaml"))
+        w.admin(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "frozen"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil))
         let id = w.file(env: "qa", project: "sandbox")
         w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
         w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.freeze")
@@ -310,11 +310,11 @@ struct EngineTests {
     @Test("The remaining input and state rules each refuse")
     func remainingRules() {
         var w = World()
-        w.refused(.createGroup(name: "Bad Name"), as: "ada", rule: "input.name")
-        w.refused(.revokeKey(principal: "riley", fingerprint: String(repeating: "0", count: 64)), as: "ada", rule: "key.unknown")
-        w.refused(.createProject(ProjectSpec(key: "empty", regulated: false, environments: [:], requesters: ["data-science"], deployers: [:]), approval: nil), as: "ada", rule: "project.invalid")
-        w.refused(.createProject(ProjectSpec(key: "ghost", regulated: false, environments: ["qa": "nonexistent"], requesters: ["data-science"], deployers: [:]), approval: nil), as: "ada", rule: "project.invalid")
-        w.refused(.applyWorkflow(source: "workflow: x\n", file: "x.yaml"), as: "ada", rule: "workflow.invalid")
+        w.refused(w.signedByAdmin(.createGroup(name: "Bad Name")), as: "ada", rule: "input.name")
+        w.refused(w.signedByAdmin(.revokeKey(principal: "riley", fingerprint: String(repeating: "0", count: 64))), as: "ada", rule: "key.unknown")
+        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "empty", regulated: false, environments: [:], requesters: ["data-science"], deployers: [:]), approval: nil)), as: "ada", rule: "project.invalid")
+        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "ghost", regulated: false, environments: ["qa": "nonexistent"], requesters: ["data-science"], deployers: [:]), approval: nil)), as: "ada", rule: "project.invalid")
+        w.refused(w.signedByAdmin(.applyWorkflow(source: "workflow: x\n", file: "x.yaml")), as: "ada", rule: "workflow.invalid")
         w.refused(.fileRequest(project: "churn-model", environment: "qa", bundle: "a/b.zip", digest: World.digest, description: ""), as: "riley", rule: "input.bundle")
         w.refused(.attachEvidence(request: "REQ-404", kind: "test-report", status: "passed", digest: World.digest), as: "ci-bot", rule: "request.unknown")
         let id = w.file(env: "qa")
@@ -330,8 +330,8 @@ struct EngineTests {
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: stale), as: "morgan", rule: "signature.revision")
         // The same person twice at one stage (in a gate that needs two).
         let two = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2").replacingOccurrences(of: "workflow: standard", with: "workflow: pair")
-        w.ok(.applyWorkflow(source: two, file: "pair.yaml"), as: "ada")
-        w.ok(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil), as: "ada")
+        w.admin(.applyWorkflow(source: two, file: "pair.yaml"))
+        w.admin(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil))
         let pair = w.file(env: "qa", project: "pairs")
         w.ok(.attachEvidence(request: pair, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         w.ok(.decide(request: pair, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
@@ -346,7 +346,7 @@ struct EngineTests {
             let change = Command.addMember(group: group, member: "olive").adminChange!
             w.ok(.addMember(group: group, member: "olive", approval: AdminApproval(change: change, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         }
-        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil), as: "ada")
+        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
         let id = w.file(project: "hotfix")
         w.approve(id, stage: "approved", as: "quinn", comment: "outage")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "olive")
@@ -378,23 +378,23 @@ struct EngineTests {
         w.refused(.createProject(spec, approval: nil), as: "ada", rule: "admin.signature-required")
         let otherSpec = ProjectSpec(key: "other", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
         w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: otherSpec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
-        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "signature.wrong-key")
+        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "admin.signature")
         w.ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
-        w.refused(.addUser(name: "dup", administrator: false, key: w.verifierKey("riley")), as: "ada", rule: "key.duplicate")
+        w.refused(w.signedByAdmin(.addUser(name: "dup", administrator: false, key: w.verifierKey("riley"))), as: "ada", rule: "key.duplicate")
     }
 
     @Test("Changing a group a regulated project relies on, or a key of its members, needs an administrator's signature")
     func signedAdminChanges() {
         var w = World()
         let zoe = Ed25519.SigningKey()
-        w.ok(.addUser(name: "zoe", administrator: false, key: try! NoteVerifierKey(name: "zoe", publicKey: zoe.publicKey)), as: "ada")
+        w.admin(.addUser(name: "zoe", administrator: false, key: try! NoteVerifierKey(name: "zoe", publicKey: zoe.publicKey)))
         w.refused(.addMember(group: "release-managers", member: "zoe"), as: "ada", rule: "admin.signature-required")
         let wrongChange = AdminApproval(change: AdminChange(action: "group.add-member", group: "release-managers", member: "riley"), time: w.now)
         w.refused(.addMember(group: "release-managers", member: "zoe", approval: wrongChange.signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
         let command = Command.addMember(group: "release-managers", member: "zoe")
         w.ok(.addMember(group: "release-managers", member: "zoe", approval: AdminApproval(change: command.adminChange!, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         // seniors is used only by the emergency workflow, which no regulated project uses.
-        w.ok(.addMember(group: "seniors", member: "zoe"), as: "ada")
+        w.admin(.addMember(group: "seniors", member: "zoe"))
         let newKey = try! NoteVerifierKey(name: "morgan", publicKey: Ed25519.SigningKey().publicKey)
         w.refused(.enrollKey(principal: "morgan", key: newKey), as: "ada", rule: "admin.signature-required")
         let enroll = Command.enrollKey(principal: "morgan", key: newKey)
@@ -429,7 +429,7 @@ struct EngineTests {
     @Test("Emergency: a reason is required, and the retrospective shows overdue until done")
     func emergency() {
         var w = World()
-        w.ok(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil), as: "ada")
+        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
         let id = w.file(project: "hotfix")
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "quinn")), as: "quinn", rule: "decision.reason")
         w.approve(id, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")
@@ -448,7 +448,7 @@ struct EngineTests {
     func unknownGroup() {
         var w = World()
         let source = "workflow: ghost\nstages:\n  - name: requested\n  - name: approved\n    gate:\n      approvals: [{group: ghosts, count: 1}]\n  - name: deployed\n    gate:\n      actors: [deployers]\n"
-        switch w.run(.applyWorkflow(source: source, file: "ghost.yaml"), as: "ada") {
+        switch w.run(w.signedByAdmin(.applyWorkflow(source: source, file: "ghost.yaml")), as: "ada") {
         case .success: Issue.record("accepted")
         case .failure(let refusal): #expect(refusal.message.hasPrefix("ghost.yaml:6:27: unknown group \"ghosts\""), "\(refusal.message)")
         }
@@ -459,8 +459,8 @@ struct EngineTests {
         var w = World()
         let id = w.file(env: "qa")
         let stricter = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2")
-        w.ok(.applyWorkflow(source: stricter, file: "standard.yaml"), as: "ada")
-        w.refused(.applyWorkflow(source: stricter, file: "standard.yaml"), as: "ada", rule: "input.duplicate")
+        w.admin(.applyWorkflow(source: stricter, file: "standard.yaml"))
+        w.refused(w.signedByAdmin(.applyWorkflow(source: stricter, file: "standard.yaml")), as: "ada", rule: "input.duplicate")
         w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         w.approve(id, stage: "approved", as: "morgan")
         #expect(w.request(id).stage == "approved", "one approval suffices under the pinned version")

@@ -15,8 +15,8 @@ struct HostileInputTests {
         }
         for good in ["sam", "ci-bot", "a.b_c-d", "0", String(repeating: "a", count: 63)] { #expect(Engine.isValidName(good), "\(good)") }
         var w = World()
-        w.refused(.addUser(name: "sam\n", administrator: false, key: nil), as: Cast.administrator.name, rule: "input.name")
-        w.refused(.createGroup(name: "ops\u{2028}"), as: Cast.administrator.name, rule: "input.name")
+        w.refused(w.signedByAdmin(.addUser(name: "sam\n", administrator: false, key: nil)), as: Cast.administrator.name, rule: "input.name")
+        w.refused(w.signedByAdmin(.createGroup(name: "ops\u{2028}")), as: Cast.administrator.name, rule: "input.name")
     }
 
     @Test("Bundle names are one line of 1–255 bytes without '/', at filing and at revision alike; evidence kinds and statuses are one line")
@@ -40,11 +40,13 @@ struct HostileInputTests {
         let hostile = "x\n## REQ-9: forged <!-- hidden --> *b* [l](u) `c` - i\r\n1. n | t"
         let escaped = AuditExportBuilder.markdownText(hostile)
         #expect(!escaped.contains("\n") && !escaped.contains("\r"))
-        #expect(escaped.contains("\\#\\# REQ\\-9") && escaped.contains("\\<\\!\\-\\-") && escaped.contains("\\*b\\*") && escaped.contains("\\`c\\`"))
-        for scalar in escaped.unicodeScalars.indices(where: { "#<>*_[]`|-!".unicodeScalars.contains($0) }).ranges.map(\.lowerBound) {
+        #expect(escaped.contains("\\#\\# REQ-9") && escaped.contains("\\<\\!--") && escaped.contains("\\*b\\*") && escaped.contains("\\`c\\`"))
+        #expect(escaped.contains("\\[l\\](u)") && escaped.contains("\\| t"))
+        for scalar in escaped.unicodeScalars.indices(where: { "#<>*_[]`|!&~".unicodeScalars.contains($0) }).ranges.map(\.lowerBound) {
             #expect(escaped.unicodeScalars[escaped.unicodeScalars.index(before: scalar)] == "\\")
         }
-        #expect(AuditExportBuilder.markdownText("churn-model-v12.zip") == "churn\\-model\\-v12\\.zip")
+        #expect(AuditExportBuilder.markdownText("churn-model-v12.zip") == "churn-model-v12.zip")
+        #expect(AuditExportBuilder.markdownText("a\\b") == "a\\\\b")
         #expect(AuditExportBuilder.markdownText("é ü 漢") == "é ü 漢")
     }
 
@@ -100,7 +102,7 @@ struct HostileInputTests {
         w.now += 120_000
         let enrol = Command.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey))
         let approval = AdminApproval(change: enrol.adminChange!, time: w.now).signed(with: w.keys[Cast.administrator.name]!)
-        w.ok(.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey), approval: approval), as: Cast.administrator.name)
+        w.admin(.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey), approval: approval))
         let beforeKey = DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now - 30_000)
             .signed(with: fresh)
         w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: beforeKey), as: casey, rule: "signature.backdated")

@@ -58,7 +58,23 @@ struct AuthorizationMatrixTests {
         .init(method: .post, path: "/v1/service-tokens", body: ["service_account": ci], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/users", body: ["name": "newcomer"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/users/\(outsider)/keys", body: ["verifier_key": "FRESH"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (releaseManager, 403)),
-        .init(method: .delete, path: "/v1/users/\(outsider)/keys/EVEKEY", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (releaseManager, 403)),
+        .init(method: .post, path: "/v1/users/\(outsider)/keys/EVEKEY/revoke", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (releaseManager, 403)),
+        .init(method: .post, path: "/v1/principals/\(outsider)/disable", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (releaseManager, 403),
+            wrongRoleRule: "admin.required"),
+        .init(method: .post, path: "/v1/principals/\(outsider)/enable", body: [:], setup: .none, right: (admin, 409), wrongRole: (requester, 403), wrongUser: (releaseManager, 403),
+            wrongRoleRule: "admin.required", rightRule: "input.duplicate"),
+        .init(method: .post, path: "/v1/groups/\(Cast.Group.compliance)/members/remove", body: ["member": compliance], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/projects/\(project)", body: ["key": "PROJECTUPDATE"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .post, path: "/v1/admin-quorum", body: ["quorum": "TWO"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        // Who exists and the rules: administrators and auditors; a user may see themself.
+        .init(method: .get, path: "/v1/users", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/service-accounts", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/principals/\(requester)", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/groups", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/groups/\(Cast.Group.compliance)", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/projects", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/projects/\(project)", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/workflows", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/service-accounts", body: ["name": "deploy-bot"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/groups", body: ["name": "auditors"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/groups/\(Cast.Group.compliance)/members", body: ["member": outsider], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
@@ -85,7 +101,8 @@ struct AuthorizationMatrixTests {
         .init(method: .get, path: "/v1/ledger-key", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
         .init(method: .get, path: "/v1/audit/export?project=\(project)", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/audit/export", body: [:], setup: .filed, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
-        .init(method: .get, path: "/metrics", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
+        .init(method: .get, path: "/metrics", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403),
+            wrongRoleRule: "token.scope"),
     ]
 
     static func isPermissionRule(_ name: String?) -> Bool {
@@ -172,10 +189,15 @@ struct AuthorizationMatrixTests {
         if body["source"] as? String == "STANDARD2" {
             body["source"] = try Cast.workflowSource("standard") + "# v2\n"
         }
+        if body["key"] as? String == "PROJECTUPDATE" {
+            body = ["key": project, "environments": ServerFixture.environments, "requesters": [Cast.Group.dataScience, Cast.Group.compliance],
+                "deployers": ServerFixture.environments.mapValues { _ in [Cast.Group.deployers] }]
+        }
         if body["key"] as? String == Cast.otherProject {
             body = ["key": Cast.otherProject, "environments": ServerFixture.environments, "requesters": [Cast.Group.dataScience]]
         }
         if body["service_account"] != nil { body["scopes"] = ["evidence:\(project)"] }
+        if body["quorum"] as? String == "TWO" { body["quorum"] = 2 }
         let path = c.path.replacingOccurrences(of: "EVEKEY", with: f.keys[outsider]!.publicKey.fingerprint)
         let bodyData = try JSONSerialization.data(withJSONObject: body)
 

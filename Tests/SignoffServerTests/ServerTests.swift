@@ -118,14 +118,18 @@ struct ServerTests {
             let token = try await client.login("riley", key: f.keys["riley"]!)
             _ = try await client.json("/v1/requests", token: token)
             _ = try await client.json("/v1/requests/REQ-404", token: token)
-            let text = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+            // Metrics are for administrators (and metrics:* service tokens), not for any user.
+            let refused = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(token)"]) { $0.status }
+            #expect(refused == .forbidden)
+            let admin = try await client.login("ada", key: f.keys["ada"]!)
+            let text = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(admin)"]) { response in
                 #expect(response.status == .ok)
                 return String(buffer: response.body)
             }
             #expect(text.contains("signoff_http_requests_total{route=\"/v1/requests\",method=\"GET\",status=\"2xx\"} 1"), "\(text)")
             #expect(text.contains("status=\"4xx\""))
             #expect(text.contains("signoff_http_request_duration_seconds_bucket"))
-            #expect(!text.contains(token), "tokens never appear in metrics")
+            #expect(!text.contains(token) && !text.contains(admin), "tokens never appear in metrics")
         }
     }
 

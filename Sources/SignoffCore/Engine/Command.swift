@@ -6,18 +6,29 @@ public enum Command: Hashable, Sendable {
     case initializeLedger(origin: String, ledgerKey: NoteVerifierKey)
     /// The first administrator of a new database; refused once anyone exists.
     case bootstrapAdministrator(name: String, key: NoteVerifierKey)
-    case addUser(name: String, administrator: Bool, key: NoteVerifierKey?)
-    case addServiceAccount(name: String, key: NoteVerifierKey?)
-    /// `approval` is required when the principal is in a group a regulated project relies on.
+
+    // Administration. `approval` is a DSSE envelope over the ``AdminApproval`` of exactly this change, signed by the
+    // acting administrator (and, where a quorum applies, by more administrators): required for every administrative
+    // change once the ledger has a regulated project (`schema/refusals.md`, `admin.signature-required`).
+    case addUser(name: String, administrator: Bool, key: NoteVerifierKey?, approval: DSSEEnvelope? = nil)
+    case addServiceAccount(name: String, key: NoteVerifierKey?, approval: DSSEEnvelope? = nil)
     case enrollKey(principal: String, key: NoteVerifierKey, approval: DSSEEnvelope? = nil)
-    case revokeKey(principal: String, fingerprint: String)
-    case createGroup(name: String)
-    /// `approval` is required when a regulated project relies on the group.
+    /// With `compromisedSince`, signatures made with the key from that time on stop counting for requests not yet deployed.
+    case revokeKey(principal: String, fingerprint: String, compromisedSince: Int64? = nil, approval: DSSEEnvelope? = nil)
+    case createGroup(name: String, approval: DSSEEnvelope? = nil)
     case addMember(group: String, member: String, approval: DSSEEnvelope? = nil)
-    case applyWorkflow(source: String, file: String)
-    /// `approval`: a DSSE envelope by the acting administrator over the ``AdminApproval`` of this change;
-    /// required when the project is regulated.
+    case removeMember(group: String, member: String, approval: DSSEEnvelope? = nil)
+    case applyWorkflow(source: String, file: String, approval: DSSEEnvelope? = nil)
     case createProject(ProjectSpec, approval: DSSEEnvelope?)
+    /// Replaces a project's environments, requesters and deployers; a regulated project stays regulated.
+    case updateProject(ProjectSpec, approval: DSSEEnvelope? = nil)
+    case disablePrincipal(name: String, approval: DSSEEnvelope? = nil)
+    case enablePrincipal(name: String, approval: DSSEEnvelope? = nil)
+    case setAdminQuorum(Int, approval: DSSEEnvelope? = nil)
+    /// Records a service token an administrator issues (the token itself never reaches the ledger; its ID names it).
+    /// The administrators sign the account, the scopes and the lifetime; the ID is the server's.
+    case issueServiceToken(tokenID: String, principal: String, scopes: [String], lifetimeHours: Int, approval: DSSEEnvelope? = nil)
+
     case fileRequest(project: String, environment: String, bundle: String, digest: SHA256Digest, description: String)
     case attachEvidence(request: String, kind: String, status: String, digest: SHA256Digest)
     /// `envelope`: the signed decision statement (``DecisionStatement``); required where the workflow or the
@@ -40,13 +51,63 @@ extension Command {
         }
     }
 
-    /// The change an administrator signs for this command, for the commands that can need one.
+    /// The change administrators sign for this command; nil for the commands that are not administration.
     public var adminChange: AdminChange? {
         switch self {
-        case .createProject(let spec, _): AdminChange(action: "project.create", project: spec)
-        case .addMember(let group, let member, _): AdminChange(action: "group.add-member", group: group, member: member)
+        case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .withdraw, .recordDeployment,
+            .recordRetrospective:
+            nil
+        case .addUser(let name, let administrator, let key, _):
+            AdminChange(action: "user.add", principal: name, verifierKey: key?.description, administrator: administrator)
+        case .addServiceAccount(let name, let key, _): AdminChange(action: "service-account.add", principal: name, verifierKey: key?.description)
         case .enrollKey(let principal, let key, _): AdminChange(action: "key.enroll", principal: principal, verifierKey: key.description)
+        case .revokeKey(let principal, let fingerprint, let since, _):
+            AdminChange(
+                action: "key.revoke", principal: principal, keyFingerprint: "sha256:" + Ed25519.PublicKey.fingerprintHex(fingerprint),
+                compromisedSince: since.map(Timestamps.rfc3339))
+        case .createGroup(let name, _): AdminChange(action: "group.create", group: name)
+        case .addMember(let group, let member, _): AdminChange(action: "group.add-member", group: group, member: member)
+        case .removeMember(let group, let member, _): AdminChange(action: "group.remove-member", group: group, member: member)
+        case .applyWorkflow(let source, _, _): AdminChange(action: "workflow.apply", workflowDigest: SHA256Digest.hash(Array(source.utf8)).description)
+        case .createProject(let spec, _): AdminChange(action: "project.create", project: spec)
+        case .updateProject(let spec, _): AdminChange(action: "project.update", project: spec)
+        case .disablePrincipal(let name, _): AdminChange(action: "principal.disable", principal: name)
+        case .enablePrincipal(let name, _): AdminChange(action: "principal.enable", principal: name)
+        case .setAdminQuorum(let quorum, _): AdminChange(action: "admin.quorum", quorum: quorum)
+        case .issueServiceToken(_, let principal, let scopes, let hours, _):
+            AdminChange(action: "token.issue", principal: principal, scopes: scopes, lifetimeHours: hours)
+        }
+    }
+
+    /// The administrators' signed approval the command carries.
+    public var approval: DSSEEnvelope? {
+        switch self {
+        case .addUser(_, _, _, let a), .addServiceAccount(_, _, let a), .enrollKey(_, _, let a), .revokeKey(_, _, _, let a), .createGroup(_, let a),
+            .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
+            .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a):
+            a
         default: nil
+        }
+    }
+
+    /// The same command carrying `approval`.
+    public func approved(by approval: DSSEEnvelope?) -> Command {
+        switch self {
+        case .addUser(let n, let a, let k, _): .addUser(name: n, administrator: a, key: k, approval: approval)
+        case .addServiceAccount(let n, let k, _): .addServiceAccount(name: n, key: k, approval: approval)
+        case .enrollKey(let p, let k, _): .enrollKey(principal: p, key: k, approval: approval)
+        case .revokeKey(let p, let f, let s, _): .revokeKey(principal: p, fingerprint: f, compromisedSince: s, approval: approval)
+        case .createGroup(let n, _): .createGroup(name: n, approval: approval)
+        case .addMember(let g, let m, _): .addMember(group: g, member: m, approval: approval)
+        case .removeMember(let g, let m, _): .removeMember(group: g, member: m, approval: approval)
+        case .applyWorkflow(let s, let f, _): .applyWorkflow(source: s, file: f, approval: approval)
+        case .createProject(let p, _): .createProject(p, approval: approval)
+        case .updateProject(let p, _): .updateProject(p, approval: approval)
+        case .disablePrincipal(let n, _): .disablePrincipal(name: n, approval: approval)
+        case .enablePrincipal(let n, _): .enablePrincipal(name: n, approval: approval)
+        case .setAdminQuorum(let q, _): .setAdminQuorum(q, approval: approval)
+        case .issueServiceToken(let i, let p, let s, let h, _): .issueServiceToken(tokenID: i, principal: p, scopes: s, lifetimeHours: h, approval: approval)
+        default: self
         }
     }
 }

@@ -1,7 +1,8 @@
 internal import Foundation
 public import SignoffCrypto
 
-/// Administration: the ledger, principals and their keys, groups, workflows and projects.
+/// Administration: the ledger, principals and their keys, groups, workflows, projects, the administrators' quorum and
+/// service tokens. Who may sign an administrative change, and how many must, is ``verifyAdministration(_:state:actor:now:)``.
 extension Engine {
     static func initializeLedger(origin: String, ledgerKey: NoteVerifierKey, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard state.ledger == nil, state.principals.isEmpty else {
@@ -17,51 +18,52 @@ extension Engine {
         return [.principalAdded(.init(name: name, kind: .user, administrator: true, verifierKey: key.description))]
     }
 
-    static func addUser(name: String, administrator: Bool, key: NoteVerifierKey?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func addUser(name: String, administrator: Bool, key: NoteVerifierKey?, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         try validName(name, what: "a user name")
-        guard state.principals[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
+        guard state.principals[name] == nil, state.groups[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
         if let key { try requireUnusedKey(state, key) }
-        return [.principalAdded(.init(name: name, kind: .user, administrator: administrator, verifierKey: key?.description))]
+        return [.principalAdded(.init(name: name, kind: .user, administrator: administrator, verifierKey: key?.description, approval: approval))]
     }
 
-    static func addServiceAccount(name: String, key: NoteVerifierKey?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func addServiceAccount(name: String, key: NoteVerifierKey?, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         try validName(name, what: "a service account name")
-        guard state.principals[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
+        guard state.principals[name] == nil, state.groups[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
         if let key { try requireUnusedKey(state, key) }
-        return [.principalAdded(.init(name: name, kind: .serviceAccount, administrator: false, verifierKey: key?.description))]
+        return [.principalAdded(.init(name: name, kind: .serviceAccount, administrator: false, verifierKey: key?.description, approval: approval))]
     }
 
     static func enrollKey(principal: String, key: NoteVerifierKey, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         guard state.principals[principal] != nil else { throw Refusal(.inputUnknown, "no user or service account \(principal)") }
         try requireUnusedKey(state, key)
-        let sensitive = state.groups.values.filter { $0.members.contains(principal) }.map(\.name).filter { regulatedProjects(relyingOn: $0, state).count > 0 }
-        if let group = sensitive.first {
-            try requireAdminApproval(approval, for: .enrollKey(principal: principal, key: key, approval: approval), reason: "\(principal) is in \(group), which regulated projects rely on", state: state, actor: actor, now: now)
-        }
         return [.keyEnrolled(.init(principal: principal, verifierKey: key.description, approval: approval))]
     }
 
-    static func revokeKey(principal: String, fingerprint: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func revokeKey(
+        principal: String, fingerprint: String, compromisedSince: Int64?, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64
+    ) throws -> [Event] {
         guard actor == principal || state.principals[actor]?.isAdministrator == true else {
             throw Refusal(.adminRequired, "only an administrator or the key's owner may revoke a key")
         }
         guard let owner = state.principals[principal] else { throw Refusal(.inputUnknown, "no user or service account \(principal)") }
         let fingerprint = Ed25519.PublicKey.fingerprintHex(fingerprint)
-        guard owner.keys.contains(where: { $0.fingerprint == fingerprint && $0.revokedAt == nil }) else {
-            throw Refusal(.keyUnknown, "\(principal) has no unrevoked key with fingerprint \(fingerprint)")
+        guard let key = owner.keys.first(where: { $0.fingerprint == fingerprint && $0.revokedAt == nil }) else {
+            throw Refusal(.keyUnknown, "\(principal) has no unrevoked key with fingerprint sha256:\(fingerprint)")
         }
-        return [.keyRevoked(.init(principal: principal, fingerprint: fingerprint))]
+        if let compromisedSince, compromisedSince > now {
+            throw Refusal(.inputText, "--compromised-since \(Timestamps.rfc3339(compromisedSince)) is in the future")
+        }
+        return [.keyRevoked(.init(principal: principal, fingerprint: key.fingerprint, compromisedSince: compromisedSince, approval: approval))]
     }
 
-    static func createGroup(name: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func createGroup(name: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         try validName(name, what: "a group name")
         guard state.groups[name] == nil else { throw Refusal(.inputDuplicate, "group \(name) already exists") }
         guard state.principals[name] == nil else { throw Refusal(.inputDuplicate, "\(name) is already a user or service account name") }
-        return [.groupCreated(.init(name: name))]
+        return [.groupCreated(.init(name: name, approval: approval))]
     }
 
     static func addMember(group: String, member: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
@@ -69,14 +71,17 @@ extension Engine {
         guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, "no group \(group); create it with `signoff group add \(group)`") }
         guard state.principals[member] != nil else { throw Refusal(.inputUnknown, "no user or service account \(member)") }
         guard !existing.members.contains(member) else { throw Refusal(.inputDuplicate, "\(member) is already in \(group)") }
-        let projects = regulatedProjects(relyingOn: group, state)
-        if !projects.isEmpty {
-            try requireAdminApproval(approval, for: .addMember(group: group, member: member, approval: approval), reason: "regulated project \(projects[0]) relies on \(group)", state: state, actor: actor, now: now)
-        }
         return [.memberAdded(.init(group: group, member: member, approval: approval))]
     }
 
-    static func applyWorkflow(source: String, file: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func removeMember(group: String, member: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, "no group \(group)") }
+        guard existing.members.contains(member) else { throw Refusal(.inputUnknown, "\(member) is not in \(group)") }
+        return [.memberRemoved(.init(group: group, member: member, approval: approval))]
+    }
+
+    static func applyWorkflow(source: String, file: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         let applied: AppliedWorkflow
         do { applied = try AppliedWorkflow(source: source, file: file) } catch { throw Refusal(.workflowInvalid, error.description) }
@@ -87,13 +92,12 @@ extension Engine {
         if state.currentWorkflows[applied.workflow.name] == applied.digest {
             throw Refusal(.inputDuplicate, "workflow \(applied.workflow.name) is already applied with these exact bytes (\(applied.digest))")
         }
-        return [.workflowApplied(.init(name: applied.workflow.name, digest: applied.digest, source: source))]
+        return [.workflowApplied(.init(name: applied.workflow.name, digest: applied.digest, source: source, approval: approval))]
     }
 
-    static func createProject(spec: ProjectSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+    /// The checks a project definition must pass, new or updated.
+    static func validProject(_ spec: ProjectSpec, state: SignoffState) throws {
         try validName(spec.key, what: "a project key")
-        guard state.projects[spec.key] == nil else { throw Refusal(.inputDuplicate, "project \(spec.key) already exists") }
         guard !spec.environments.isEmpty else { throw Refusal(.projectInvalid, "a project needs at least one environment, e.g. --env prod=regulated") }
         for (environment, workflow) in spec.environments {
             try validName(environment, what: "an environment name")
@@ -108,9 +112,157 @@ extension Engine {
         for environment in spec.deployers.keys where spec.environments[environment] == nil {
             throw Refusal(.projectInvalid, "deployers are given for \(environment), which is not one of the project's environments")
         }
-        if spec.regulated {
-            try requireAdminApproval(approval, for: .createProject(spec, approval: approval), reason: "\(spec.key) is regulated", state: state, actor: actor, now: now)
-        }
+    }
+
+    static func createProject(spec: ProjectSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        try validProject(spec, state: state)
+        guard state.projects[spec.key] == nil else { throw Refusal(.inputDuplicate, "project \(spec.key) already exists") }
         return [.projectCreated(.init(project: spec, approval: approval))]
+    }
+
+    static func updateProject(spec: ProjectSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard let existing = state.projects[spec.key] else { throw Refusal(.inputUnknown, "no project \(spec.key)") }
+        try validProject(spec, state: state)
+        guard spec.regulated || !existing.regulated else {
+            throw Refusal(.projectInvalid, "\(spec.key) is regulated and stays regulated: a project's audit trail does not lose its protections")
+        }
+        return [.projectUpdated(.init(project: spec, approval: approval))]
+    }
+
+    static func setEnabled(_ enabled: Bool, name: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard let principal = state.principals[name] else { throw Refusal(.inputUnknown, "no user or service account \(name)") }
+        guard principal.disabled == enabled else { throw Refusal(.inputDuplicate, "\(name) is already \(enabled ? "enabled" : "disabled")") }
+        if !enabled, principal.isAdministrator, enabledAdministrators(state).count <= 1 {
+            throw Refusal(.adminRequired, "\(name) is the last enabled administrator; add another administrator first")
+        }
+        let status = Event.PrincipalStatus(principal: name, approval: approval)
+        return [enabled ? .principalEnabled(status) : .principalDisabled(status)]
+    }
+
+    static func setAdminQuorum(_ quorum: Int, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard (1...5).contains(quorum) else { throw Refusal(.inputText, "the administrators' quorum is 1 to 5, not \(quorum)") }
+        guard quorum != state.adminQuorum else { throw Refusal(.inputDuplicate, "the administrators' quorum is already \(quorum)") }
+        return [.adminQuorumSet(.init(quorum: quorum, approval: approval))]
+    }
+
+    static func issueServiceToken(
+        tokenID: String, principal: String, scopes: [String], lifetimeHours: Int, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64
+    ) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard let account = state.principals[principal], account.kind == .serviceAccount else {
+            throw Refusal(.inputUnknown, "no service account \(principal)")
+        }
+        guard !account.disabled else { throw Refusal(.principalDisabled, "\(principal) is disabled") }
+        guard !scopes.isEmpty, lifetimeHours >= 1 else { throw Refusal(.inputText, "a service token needs at least one scope and a lifetime of an hour or more") }
+        return [.serviceTokenIssued(.init(tokenID: tokenID, principal: principal, scopes: scopes, lifetimeHours: lifetimeHours, approval: approval))]
+    }
+
+    // MARK: Who signs administration
+
+    /// Enabled administrators.
+    static func enabledAdministrators(_ state: SignoffState) -> [Principal] {
+        state.principals.values.filter { $0.isAdministrator && !$0.disabled }
+    }
+
+    /// Enabled administrators holding a trusted key valid at `now`: those who could sign.
+    static func signingAdministrators(_ state: SignoffState, now: Int64) -> Int {
+        enabledAdministrators(state).filter { $0.keys.contains { $0.trusted && $0.counts(signedAt: now) } }.count
+    }
+
+    /// Whether the ledger holds a regulated project: from then on every administrative change is signed.
+    static func hasRegulatedProject(_ state: SignoffState) -> Bool { state.projects.values.contains { $0.regulated } }
+
+    /// Whether `command` changes something a regulated project relies on — its workflows, its groups and their members'
+    /// keys and status, its definition, the administrators, the quorum itself — so that `admin_quorum` applies.
+    static func touchesRegulatedReliance(_ command: Command, state: SignoffState) -> Bool {
+        func reliedOn(member: String) -> Bool {
+            state.principals[member]?.isAdministrator == true
+                || state.groups.values.contains { $0.members.contains(member) && !regulatedProjects(relyingOn: $0.name, state).isEmpty }
+        }
+        switch command {
+        case .addUser(_, let administrator, _, _): return administrator
+        case .enrollKey(let p, _, _), .revokeKey(let p, _, _, _), .disablePrincipal(let p, _), .enablePrincipal(let p, _): return reliedOn(member: p)
+        case .issueServiceToken(_, let p, _, _, _): return reliedOn(member: p)
+        case .addMember(let group, _, _), .removeMember(let group, _, _): return !regulatedProjects(relyingOn: group, state).isEmpty
+        case .applyWorkflow(let source, let file, _):
+            guard let name = (try? AppliedWorkflow(source: source, file: file))?.workflow.name else { return false }
+            return state.projects.values.contains { $0.regulated && $0.environments.values.contains(name) }
+        case .createProject(let spec, _): return spec.regulated
+        case .updateProject(let spec, _): return spec.regulated || state.projects[spec.key]?.regulated == true
+        case .setAdminQuorum: return true
+        default: return false
+        }
+    }
+
+    /// Administration is signed: once the ledger has a regulated project (or the change creates one), every
+    /// administrative change carries an ``AdminApproval`` of exactly this change, fresh and never used, signed by the
+    /// acting administrator — and, where it touches what a regulated project relies on, by `admin_quorum` distinct
+    /// administrators (at most as many as could sign). A signature counts only with an administrator's key that is
+    /// valid now and whose own enrolment was signed (or that is the first administrator's). A principal revoking their
+    /// own key needs no administrator. An approval that is given is always checked, required or not.
+    static func verifyAdministration(_ command: Command, state: SignoffState, actor: String, now: Int64) throws {
+        guard let change = command.adminChange else { return }
+        var selfRevocation = false
+        if case .revokeKey(let principal, _, _, _) = command, principal == actor { selfRevocation = true }
+        // Who may is decided first: a refusal for a non-administrator names the permission, not a missing signature.
+        if !selfRevocation { try requireAdministrator(state, actor) }
+        let creatingRegulated: Bool = { if case .createProject(let spec, _) = command { return spec.regulated } else { return false } }()
+        let required = (hasRegulatedProject(state) || creatingRegulated) && !selfRevocation
+        guard let envelope = command.approval else {
+            if required {
+                throw Refusal(
+                    .adminSignatureRequired,
+                    "this ledger has a regulated project: every administrative change must be signed with an administrator's key (--key)")
+            }
+            return
+        }
+        guard envelope.payloadType == AdminApproval.payloadType else {
+            throw Refusal(.signatureInvalid, "the envelope's payloadType is \(envelope.payloadType), expected \(AdminApproval.payloadType)")
+        }
+        guard envelope.signatures.count <= DSSEEnvelope.maximumSignatures else {
+            throw Refusal(.signatureInvalid, "an approval carries at most \(DSSEEnvelope.maximumSignatures) signatures, not \(envelope.signatures.count)")
+        }
+        guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
+            let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == change
+        else {
+            throw Refusal(.adminSignature, "the administrators' signature is not over this exact change")
+        }
+        _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
+        let message = envelope.signedBytes
+        var signers = Set<String>()
+        for signature in envelope.signatures {
+            let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
+            guard let owner = state.principals.values.first(where: { $0.keys.contains { $0.fingerprint == fingerprint } }),
+                let key = owner.keys.first(where: { $0.fingerprint == fingerprint }), let publicKey = key.publicKey
+            else { throw Refusal(.signatureUnknownKey, "the approval is signed with a key no principal has enrolled") }
+            guard VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                || publicKey.isValidSignature(signature.sig, for: message)
+            else { throw Refusal(.signatureInvalid, "a signature on the approval does not verify: the signed bytes were changed") }
+            guard owner.isAdministrator, !owner.disabled else {
+                throw Refusal(.adminSignature, "the approval is signed by \(owner.name), who is not an enabled administrator")
+            }
+            guard key.counts(signedAt: now) else { throw Refusal(.signatureRevokedKey, "the approval is signed with a revoked key of \(owner.name)") }
+            guard key.trusted else {
+                throw Refusal(
+                    .adminUntrustedKey,
+                    "the key of \(owner.name) that signed was enrolled without administrators' signature, so it cannot sign administration; enrol a key with a signed change")
+            }
+            signers.insert(owner.name)
+        }
+        if !selfRevocation, !signers.contains(actor) {
+            throw Refusal(.adminSignature, "the approval must be signed by the acting administrator \(actor) (signed by \(signers.sorted().joined(separator: ", ")))")
+        }
+        if touchesRegulatedReliance(command, state: state) {
+            let needed = max(1, min(state.adminQuorum, signingAdministrators(state, now: now)))
+            guard signers.count >= needed else {
+                throw Refusal(
+                    .adminQuorum,
+                    "this change touches what a regulated project relies on and needs \(needed) administrators' signatures; it has \(signers.count) (\(signers.sorted().joined(separator: ", ")))")
+            }
+        }
     }
 }

@@ -52,6 +52,10 @@ extension Engine {
                 reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
             }
         }
+        // Approvals signed with a key since revoked as compromised no longer let the bundle through.
+        for condition in Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now) {
+            reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
+        }
         let status = Policy.evaluate(request, stage: last, workflow: workflow, project: state.projects[request.project], state: state, now: now, actor: actor)
         for condition in status.conditions where !condition.met && (actor != nil || condition.rule != "actors") {
             reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))

@@ -40,6 +40,7 @@ extension Engine {
             throw Refusal(.signatureRevision, "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
         }
         guard p.comment == comment else { throw Refusal(.signatureStatement, "the comment differs from the signed comment") }
+        let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
         if let signed = Timestamps.milliseconds(rfc3339: p.time) {
             guard signed >= key.enrolledAt else {
                 throw Refusal(.signatureBackdated, "the statement is dated \(p.time), before the signing key was enrolled (\(Timestamps.rfc3339(key.enrolledAt)))")
@@ -48,12 +49,11 @@ extension Engine {
                 throw Refusal(.signatureBackdated, "the statement is dated \(p.time), before \(request.id) was filed (\(Timestamps.rfc3339(request.filedAt)))")
             }
         }
-        let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
         return (key.fingerprint, digest)
     }
 
     /// Regulated projects whose rules name `group`: as requesters or deployers, or in the workflows of their environments.
-    static func regulatedProjects(relyingOn group: String, _ state: SignoffState) -> [String] {
+    public static func regulatedProjects(relyingOn group: String, _ state: SignoffState) -> [String] {
         state.projects.values.filter { project in
             guard project.regulated else { return false }
             if project.requesters.contains(group) || project.deployers.values.contains(where: { $0.contains(group) }) { return true }
@@ -63,21 +63,6 @@ extension Engine {
                     || workflow.stages.contains { $0.gate.evidence.contains { $0.attachedBy.contains { $0.value == group } } }
             }
         }.map(\.key).sorted()
-    }
-
-    /// An administrative change touching a regulated project must carry the acting administrator's signature over
-    /// exactly this change, made recently and never used before.
-    static func requireAdminApproval(_ envelope: DSSEEnvelope?, for command: Command, reason: String, state: SignoffState, actor: String, now: Int64) throws {
-        guard let envelope else {
-            throw Refusal(.adminSignatureRequired, "this change must be signed by an administrator's key (--key): \(reason)")
-        }
-        _ = try verifySigner(envelope, payloadType: AdminApproval.payloadType, state: state, actor: actor, now: now)
-        guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
-            let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == command.adminChange
-        else {
-            throw Refusal(.adminSignature, "the administrator's signature is not over this exact change")
-        }
-        _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
     }
 
     /// A signed statement counts only if made within the last 10 minutes (1 minute of clock skew allowed) and never
@@ -96,6 +81,9 @@ extension Engine {
 
     /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
     static func verifySigner(_ envelope: DSSEEnvelope, payloadType: String, state: SignoffState, actor: String, now: Int64) throws -> EnrolledKey {
+        guard envelope.signatures.count <= DSSEEnvelope.maximumSignatures else {
+            throw Refusal(.signatureInvalid, "an envelope carries at most \(DSSEEnvelope.maximumSignatures) signatures, not \(envelope.signatures.count)")
+        }
         guard envelope.payloadType == payloadType else {
             throw Refusal(.signatureInvalid, "the envelope's payloadType is \(envelope.payloadType), expected \(payloadType)")
         }
@@ -107,7 +95,7 @@ extension Engine {
                     VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
                         || publicKey.isValidSignature(signature.sig, for: message)
                 else { continue }
-                guard key.isValid(at: now) else {
+                guard key.counts(signedAt: now) else {
                     throw Refusal(.signatureRevokedKey, "the decision is signed with a key of \(actor) that was revoked")
                 }
                 return key
@@ -145,16 +133,21 @@ extension Engine {
     /// Run it outside the database writer and pass the result to ``execute(_:on:actor:now:verified:)``.
     public static func preverify(_ command: Command, state: SignoffState, actor: String) -> Set<VerifiedSignature> {
         let envelope: DSSEEnvelope?
-        switch command {
-        case .decide(_, _, _, _, let e): envelope = e
-        case .createProject(_, let e), .addMember(_, _, let e), .enrollKey(_, _, let e): envelope = e
-        default: envelope = nil
+        // A decision is signed by its actor; an approval by administrators.
+        let signers: [Principal]
+        if case .decide(_, _, _, _, let e) = command {
+            envelope = e
+            signers = state.principals[actor].map { [$0] } ?? []
+        } else {
+            envelope = command.approval
+            signers = Array(state.principals.values.filter(\.isAdministrator))
         }
-        guard let envelope, let principal = state.principals[actor] else { return [] }
+        // Over the cap, nothing is verified ahead: the engine refuses the envelope without any signature arithmetic.
+        guard let envelope, envelope.signatures.count <= DSSEEnvelope.maximumSignatures else { return [] }
         let message = envelope.signedBytes
         var out = Set<VerifiedSignature>()
         for signature in envelope.signatures {
-            for key in principal.keys where key.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) {
+            for key in signers.flatMap(\.keys) where key.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) {
                 if key.publicKey?.isValidSignature(signature.sig, for: message) == true {
                     out.insert(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
                 }

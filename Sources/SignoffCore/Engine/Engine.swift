@@ -37,7 +37,7 @@ public enum Engine {
     }
 
     static func requireAdministrator(_ state: SignoffState, _ actor: String) throws {
-        guard state.principals[actor]?.isAdministrator == true else {
+        guard let principal = state.principals[actor], principal.isAdministrator, !principal.disabled else {
             throw Refusal(.adminRequired, "only an administrator may do this; \(actor) is not one")
         }
     }
@@ -101,27 +101,43 @@ public enum Engine {
 
     static func events(for command: Command, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try validTexts(command)
+        if let principal = state.principals[actor], principal.disabled {
+            throw Refusal(.principalDisabled, "\(actor) is disabled and can do nothing; an administrator enables them again")
+        }
+        try verifyAdministration(command, state: state, actor: actor, now: now)
         switch command {
         case .initializeLedger(let origin, let ledgerKey):
             return try initializeLedger(origin: origin, ledgerKey: ledgerKey, state: state, actor: actor, now: now)
         case .bootstrapAdministrator(let name, let key):
             return try bootstrapAdministrator(name: name, key: key, state: state, actor: actor, now: now)
-        case .addUser(let name, let administrator, let key):
-            return try addUser(name: name, administrator: administrator, key: key, state: state, actor: actor, now: now)
-        case .addServiceAccount(let name, let key):
-            return try addServiceAccount(name: name, key: key, state: state, actor: actor, now: now)
+        case .addUser(let name, let administrator, let key, let approval):
+            return try addUser(name: name, administrator: administrator, key: key, approval: approval, state: state, actor: actor, now: now)
+        case .addServiceAccount(let name, let key, let approval):
+            return try addServiceAccount(name: name, key: key, approval: approval, state: state, actor: actor, now: now)
         case .enrollKey(let principal, let key, let approval):
             return try enrollKey(principal: principal, key: key, approval: approval, state: state, actor: actor, now: now)
-        case .revokeKey(let principal, let fingerprint):
-            return try revokeKey(principal: principal, fingerprint: fingerprint, state: state, actor: actor, now: now)
-        case .createGroup(let name):
-            return try createGroup(name: name, state: state, actor: actor, now: now)
+        case .revokeKey(let principal, let fingerprint, let since, let approval):
+            return try revokeKey(principal: principal, fingerprint: fingerprint, compromisedSince: since, approval: approval, state: state, actor: actor, now: now)
+        case .createGroup(let name, let approval):
+            return try createGroup(name: name, approval: approval, state: state, actor: actor, now: now)
         case .addMember(let group, let member, let approval):
             return try addMember(group: group, member: member, approval: approval, state: state, actor: actor, now: now)
-        case .applyWorkflow(let source, let file):
-            return try applyWorkflow(source: source, file: file, state: state, actor: actor, now: now)
+        case .removeMember(let group, let member, let approval):
+            return try removeMember(group: group, member: member, approval: approval, state: state, actor: actor, now: now)
+        case .applyWorkflow(let source, let file, let approval):
+            return try applyWorkflow(source: source, file: file, approval: approval, state: state, actor: actor, now: now)
         case .createProject(let spec, let approval):
             return try createProject(spec: spec, approval: approval, state: state, actor: actor, now: now)
+        case .updateProject(let spec, let approval):
+            return try updateProject(spec: spec, approval: approval, state: state, actor: actor, now: now)
+        case .disablePrincipal(let name, let approval):
+            return try setEnabled(false, name: name, approval: approval, state: state, actor: actor, now: now)
+        case .enablePrincipal(let name, let approval):
+            return try setEnabled(true, name: name, approval: approval, state: state, actor: actor, now: now)
+        case .setAdminQuorum(let quorum, let approval):
+            return try setAdminQuorum(quorum, approval: approval, state: state, actor: actor, now: now)
+        case .issueServiceToken(let id, let principal, let scopes, let hours, let approval):
+            return try issueServiceToken(tokenID: id, principal: principal, scopes: scopes, lifetimeHours: hours, approval: approval, state: state, actor: actor, now: now)
         case .fileRequest(let projectKey, let environment, let bundle, let digest, let description):
             return try fileRequest(projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, state: state, actor: actor, now: now)
         case .attachEvidence(let id, let kind, let status, let digest):

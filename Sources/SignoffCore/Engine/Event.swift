@@ -21,6 +21,12 @@ public enum Event: Hashable, Sendable {
     case requestRevised(RequestRevised)
     case deploymentRecorded(DeploymentRecorded)
     case retrospectiveRecorded(RetrospectiveRecorded)
+    case memberRemoved(MemberRemoved)
+    case projectUpdated(ProjectUpdated)
+    case principalDisabled(PrincipalStatus)
+    case principalEnabled(PrincipalStatus)
+    case adminQuorumSet(AdminQuorumSet)
+    case serviceTokenIssued(ServiceTokenIssued)
 
     /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
     public struct LedgerInitialized: Hashable, Sendable, Codable {
@@ -56,9 +62,11 @@ public enum Event: Hashable, Sendable {
         public let kind: Principal.Kind
         public let administrator: Bool
         public let verifierKey: String?
+        /// The administrators' signed approval (every administrative change once a regulated project exists).
+        public var approval: DSSEEnvelope? = nil
 
         enum CodingKeys: String, CodingKey {
-            case name, kind, administrator
+            case name, kind, administrator, approval
             case verifierKey = "verifier_key"
         }
     }
@@ -77,13 +85,54 @@ public enum Event: Hashable, Sendable {
         public let principal: String
         /// The revoked key's fingerprint, `sha256:<hex>`.
         public let fingerprint: String
+        /// When the key is revoked as compromised: from this time on its signatures no longer count.
+        public var compromisedSince: Int64? = nil
+        public var approval: DSSEEnvelope? = nil
 
         enum CodingKeys: String, CodingKey {
-            case principal
+            case principal, approval
             case fingerprint = "key_fingerprint"
+            case compromisedSince = "compromised_since"
         }
     }
-    public struct GroupCreated: Hashable, Sendable, Codable { public let name: String }
+    public struct GroupCreated: Hashable, Sendable, Codable {
+        public let name: String
+        public var approval: DSSEEnvelope? = nil
+    }
+    public struct MemberRemoved: Hashable, Sendable, Codable {
+        public let group: String
+        public let member: String
+        public var approval: DSSEEnvelope? = nil
+    }
+    public struct ProjectUpdated: Hashable, Sendable, Codable {
+        /// The project's whole new definition (environments, requesters, deployers); `regulated` cannot be lowered.
+        public let project: ProjectSpec
+        public var approval: DSSEEnvelope? = nil
+    }
+    /// `principal.disabled` and `principal.enabled`: offboarding and its reversal.
+    public struct PrincipalStatus: Hashable, Sendable, Codable {
+        public let principal: String
+        public var approval: DSSEEnvelope? = nil
+    }
+    public struct AdminQuorumSet: Hashable, Sendable, Codable {
+        public let quorum: Int
+        public var approval: DSSEEnvelope? = nil
+    }
+    /// A service token an administrator issued (the token itself is never recorded; its ID names it).
+    public struct ServiceTokenIssued: Hashable, Sendable, Codable {
+        public let tokenID: String
+        public let principal: String
+        public let scopes: [String]
+        /// The token expires this many hours after the entry's time.
+        public let lifetimeHours: Int
+        public var approval: DSSEEnvelope? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case principal, scopes, approval
+            case tokenID = "token_id"
+            case lifetimeHours = "lifetime_hours"
+        }
+    }
     public struct MemberAdded: Hashable, Sendable, Codable {
         public let group: String
         public let member: String
@@ -95,6 +144,7 @@ public enum Event: Hashable, Sendable {
         public let digest: SHA256Digest
         /// The exact bytes of the file, as applied.
         public let source: String
+        public var approval: DSSEEnvelope? = nil
     }
     public struct ProjectCreated: Hashable, Sendable, Codable {
         public let project: ProjectSpec
@@ -182,6 +232,12 @@ public enum Event: Hashable, Sendable {
         case .requestRevised: "request.revised"
         case .deploymentRecorded: "deployment.recorded"
         case .retrospectiveRecorded: "retrospective.recorded"
+        case .memberRemoved: "group.member-removed"
+        case .projectUpdated: "project.updated"
+        case .principalDisabled: "principal.disabled"
+        case .principalEnabled: "principal.enabled"
+        case .adminQuorumSet: "admin.quorum-set"
+        case .serviceTokenIssued: "token.issued"
         }
     }
 
@@ -212,6 +268,11 @@ public enum Event: Hashable, Sendable {
         case .requestRevised(let e): return encode(e)
         case .deploymentRecorded(let e): return encode(e)
         case .retrospectiveRecorded(let e): return encode(e)
+        case .memberRemoved(let e): return encode(e)
+        case .projectUpdated(let e): return encode(e)
+        case .principalDisabled(let e), .principalEnabled(let e): return encode(e)
+        case .adminQuorumSet(let e): return encode(e)
+        case .serviceTokenIssued(let e): return encode(e)
         }
     }
 
@@ -237,6 +298,12 @@ public enum Event: Hashable, Sendable {
         case "request.revised": return .requestRevised(try decoder.decode(RequestRevised.self, from: data))
         case "deployment.recorded": return .deploymentRecorded(try decoder.decode(DeploymentRecorded.self, from: data))
         case "retrospective.recorded": return .retrospectiveRecorded(try decoder.decode(RetrospectiveRecorded.self, from: data))
+        case "group.member-removed": return .memberRemoved(try decoder.decode(MemberRemoved.self, from: data))
+        case "project.updated": return .projectUpdated(try decoder.decode(ProjectUpdated.self, from: data))
+        case "principal.disabled": return .principalDisabled(try decoder.decode(PrincipalStatus.self, from: data))
+        case "principal.enabled": return .principalEnabled(try decoder.decode(PrincipalStatus.self, from: data))
+        case "admin.quorum-set": return .adminQuorumSet(try decoder.decode(AdminQuorumSet.self, from: data))
+        case "token.issued": return .serviceTokenIssued(try decoder.decode(ServiceTokenIssued.self, from: data))
         default: return nil
         }
     }
@@ -271,7 +338,8 @@ extension Event.PrincipalAdded {
         self.init(
             name: try c.decode(String.self, forKey: .name), kind: try c.decode(Principal.Kind.self, forKey: .kind),
             administrator: try c.decode(Bool.self, forKey: .administrator),
-            verifierKey: try c.decodeIfPresent(String.self, forKey: .verifierKey) ?? legacy.decodeIfPresent(String.self, forKey: .verifierKey))
+            verifierKey: try c.decodeIfPresent(String.self, forKey: .verifierKey) ?? legacy.decodeIfPresent(String.self, forKey: .verifierKey),
+            approval: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .approval))
     }
 }
 
@@ -295,13 +363,24 @@ extension Event.KeyRevoked {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let legacy = try decoder.container(keyedBy: LegacyKeys.self)
         let fingerprint = try c.decodeIfPresent(String.self, forKey: .fingerprint) ?? legacy.decode(String.self, forKey: .fingerprint)
-        self.init(principal: try c.decode(String.self, forKey: .principal), fingerprint: Ed25519.PublicKey.fingerprintHex(fingerprint))
+        let compromised = try c.decodeIfPresent(String.self, forKey: .compromisedSince)
+        self.init(
+            principal: try c.decode(String.self, forKey: .principal), fingerprint: Ed25519.PublicKey.fingerprintHex(fingerprint),
+            compromisedSince: try compromised.map {
+                guard let ms = Timestamps.milliseconds(rfc3339: $0) else {
+                    throw DecodingError.dataCorruptedError(forKey: .compromisedSince, in: c, debugDescription: "not an RFC 3339 time")
+                }
+                return ms
+            },
+            approval: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .approval))
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(principal, forKey: .principal)
         try c.encode("sha256:" + fingerprint, forKey: .fingerprint)
+        try c.encodeIfPresent(compromisedSince.map(Timestamps.rfc3339), forKey: .compromisedSince)
+        try c.encodeIfPresent(approval, forKey: .approval)
     }
 }
 

@@ -29,6 +29,11 @@ extension Engine {
             for stage in workflow.stages.dropFirst(index + 1) {
                 gates.append(Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now))
             }
+            // Approvals given with a compromised key: the next gate cannot open on them.
+            let compromised = Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now)
+            if !compromised.isEmpty, let first = gates.first {
+                gates[0] = GateStatus(stage: first.stage, conditions: compromised + first.conditions)
+            }
         }
         let retrospective = request.retrospectiveDue.map {
             Explanation.Retrospective(due: $0, done: request.retrospectiveDone, overdue: !request.retrospectiveDone && now > $0)

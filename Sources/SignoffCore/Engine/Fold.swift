@@ -9,28 +9,54 @@ extension SignoffState {
         case .ledgerInitialized(let e):
             ledger = e
         case .principalAdded(let e):
+            noteApproval(e.approval)
             var keys: [EnrolledKey] = []
             if let text = e.verifierKey, let key = try? NoteVerifierKey(parsing: text) {
-                keys.append(EnrolledKey(verifierKey: text, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil))
+                // The first administrator's key (added by the system at `signoff init`) and keys whose enrolment
+                // administrators signed may sign administration.
+                let trusted = actor == "system" || e.approval != nil
+                keys.append(EnrolledKey(verifierKey: text, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: trusted))
             }
             principals[e.name] = Principal(name: e.name, kind: e.kind, isAdministrator: e.administrator, keys: keys)
         case .keyEnrolled(let e):
-            if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
+            noteApproval(e.approval)
             if let key = try? NoteVerifierKey(parsing: e.verifierKey) {
                 principals[e.principal]?.keys.append(
-                    EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil))
+                    EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: e.approval != nil))
             }
         case .keyRevoked(let e):
+            noteApproval(e.approval)
             if let index = principals[e.principal]?.keys.firstIndex(where: { $0.fingerprint == e.fingerprint && $0.revokedAt == nil }) {
                 principals[e.principal]?.keys[index].revokedAt = time
+                principals[e.principal]?.keys[index].compromisedSince = e.compromisedSince
             }
         case .groupCreated(let e):
+            noteApproval(e.approval)
             groups[e.name] = Group(name: e.name, members: [])
+        case .memberRemoved(let e):
+            noteApproval(e.approval)
+            groups[e.group]?.members.removeAll { $0 == e.member }
+        case .projectUpdated(let e):
+            noteApproval(e.approval)
+            let p = e.project
+            projects[p.key] = Project(key: p.key, regulated: p.regulated, environments: p.environments, requesters: p.requesters, deployers: p.deployers)
+        case .principalDisabled(let e):
+            noteApproval(e.approval)
+            principals[e.principal]?.disabled = true
+        case .principalEnabled(let e):
+            noteApproval(e.approval)
+            principals[e.principal]?.disabled = false
+        case .adminQuorumSet(let e):
+            noteApproval(e.approval)
+            adminQuorum = e.quorum
+        case .serviceTokenIssued(let e):
+            noteApproval(e.approval)
         case .memberAdded(let e):
             if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
             groups[e.group]?.members.append(e.member)
             groups[e.group]?.members.sort()
         case .workflowApplied(let e):
+            noteApproval(e.approval)
             if let applied = try? AppliedWorkflow(source: e.source) {
                 workflows[e.digest] = applied
                 currentWorkflows[e.name] = e.digest
@@ -60,6 +86,11 @@ extension SignoffState {
         }
     }
 
+    /// A signed approval counts once: its statement is remembered like a decision's.
+    private mutating func noteApproval(_ envelope: DSSEEnvelope?) {
+        if let envelope { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
+    }
+
     private mutating func applyToRequest(_ id: String, _ event: Event, actor: String, at time: Int64) {
         guard let digest = requests[id]?.workflowDigest else { return }
         let workflow = workflows[digest]?.workflow
@@ -71,12 +102,17 @@ extension SignoffState {
         switch event {
         // Not kept in the projection: a ledger from before this event kind was the engine's has no such document.
         case .ledgerInitialized: []
-        case .principalAdded(let e): ["principal/\(e.name)"]
+        case .principalAdded(let e): ["principal/\(e.name)"] + statementKey(e.approval)
         case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
-        case .keyRevoked(let e): ["principal/\(e.principal)"]
-        case .groupCreated(let e): ["group/\(e.name)"]
+        case .keyRevoked(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
+        case .groupCreated(let e): ["group/\(e.name)"] + statementKey(e.approval)
+        case .memberRemoved(let e): ["group/\(e.group)"] + statementKey(e.approval)
+        case .projectUpdated(let e): ["project/\(e.project.key)"] + statementKey(e.approval)
+        case .principalDisabled(let e), .principalEnabled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
+        case .adminQuorumSet(let e): ["meta/admin-quorum"] + statementKey(e.approval)
+        case .serviceTokenIssued(let e): statementKey(e.approval)
         case .memberAdded(let e): ["group/\(e.group)"] + statementKey(e.approval)
-        case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"]
+        case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"] + statementKey(e.approval)
         case .projectCreated(let e): ["project/\(e.project.key)"] + statementKey(e.approval)
         case .requestFiled(let e): ["request/\(e.id)", "meta/request-counter"]
         case .evidenceAttached(let e): ["request/\(e.request)"]
@@ -112,6 +148,7 @@ extension SignoffState {
         for key in requests.keys { out["request/\(key)"] = document(for: "request/\(key)") }
         for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
+        if adminQuorum != 1 { out["meta/admin-quorum"] = document(for: "meta/admin-quorum") }
         return out
     }
 
@@ -136,7 +173,11 @@ extension SignoffState {
             guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
             return usedStatements.contains(digest) ? "true" : nil
         case "meta":
-            return parts[1] == "request-counter" ? json(requestCounter) : nil
+            switch parts[1] {
+            case "request-counter": return json(requestCounter)
+            case "admin-quorum": return adminQuorum == 1 ? nil : json(adminQuorum)
+            default: return nil
+            }
         default: return nil
         }
     }
@@ -161,6 +202,7 @@ extension SignoffState {
             case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
+                if parts[1] == "admin-quorum" { adminQuorum = try decoder.decode(Int.self, from: data) }
             default: continue
             }
         }

@@ -28,6 +28,36 @@ public enum Policy {
         }
     }
 
+    /// Whether `decision` was signed with a key revoked as compromised since a time at or before the decision: such a
+    /// decision no longer counts for a request not yet deployed.
+    public static func isCompromised(_ decision: Decision, state: SignoffState) -> Bool {
+        guard let fingerprint = decision.keyFingerprint,
+            let key = state.principals[decision.by]?.keys.first(where: { $0.fingerprint == fingerprint }), let since = key.compromisedSince
+        else { return false }
+        return decision.at >= since
+    }
+
+    /// For each approval stage `request` passed in its current revision whose approvals no longer hold once decisions
+    /// signed with compromised keys are set aside: a failed `compromised` condition naming them.
+    public static func compromisedApprovals(_ request: DeploymentRequest, workflow: Workflow, state: SignoffState, now: Int64) -> [ConditionStatus] {
+        var out: [ConditionStatus] = []
+        for stage in workflow.stages.dropFirst() where !stage.gate.approvals.isEmpty {
+            guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
+            let tainted = request.currentDecisions.filter { $0.stage == stage.name && isCompromised($0, state: state) }
+            guard !tainted.isEmpty else { continue }
+            var cleaned = request
+            cleaned.decisions.removeAll { tainted.contains($0) }
+            let status = evaluate(cleaned, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
+            for condition in status.conditions where condition.rule == "approvals" && !condition.met {
+                out.append(ConditionStatus(
+                    rule: "compromised", met: false,
+                    detail: "the approvals of \(stage.name) no longer hold: \(tainted.map { "\($0.by)'s decision was signed with a key revoked as compromised" }.joined(separator: "; ")) — \(condition.detail) remain",
+                    whoCanSupply: condition.whoCanSupply))
+            }
+        }
+        return out
+    }
+
     /// Assigns distinct approvers to rules (each person fills at most one slot per gate, even if in several
     /// groups) and returns how many slots of each rule are filled — a maximum bipartite matching.
     static func filledSlots(rules: [Workflow.ApprovalRule], approvers: [String], state: SignoffState) -> [Int] {

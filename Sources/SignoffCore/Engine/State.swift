@@ -4,32 +4,55 @@ public import SignoffCrypto
 public struct EnrolledKey: Hashable, Sendable, Codable {
     /// The signed-note verifier key line, `NAME+KEYIDHEX+BASE64`.
     public let verifierKey: String
-    /// Hex SHA-256 of the public key: the DSSE `keyid`.
+    /// Hex SHA-256 of the public key (shown as `sha256:<hex>`, the DSSE `keyid`).
     public let fingerprint: String
     public let enrolledAt: Int64
     public var revokedAt: Int64?
+    /// Whether the key's own enrolment was signed by administrators (or it is the first administrator's key): only such
+    /// a key counts for an administrative signature.
+    public var trusted: Bool
+    /// Set when the key was revoked as compromised: its signatures from this time on no longer count, even before the
+    /// revocation.
+    public var compromisedSince: Int64?
 
     /// Parsed once, when the key is enrolled or its document read: every signature check needs it.
     public let publicKey: Ed25519.PublicKey?
 
-    public init(verifierKey: String, fingerprint: String, enrolledAt: Int64, revokedAt: Int64?) {
+    public init(verifierKey: String, fingerprint: String, enrolledAt: Int64, revokedAt: Int64?, trusted: Bool = false, compromisedSince: Int64? = nil) {
         self.verifierKey = verifierKey
         self.fingerprint = fingerprint
         self.enrolledAt = enrolledAt
         self.revokedAt = revokedAt
+        self.trusted = trusted
+        self.compromisedSince = compromisedSince
         self.publicKey = try? NoteVerifierKey(parsing: verifierKey).publicKey
     }
 
-    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt }
+    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt, trusted, compromisedSince }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             verifierKey: try c.decode(String.self, forKey: .verifierKey), fingerprint: try c.decode(String.self, forKey: .fingerprint),
-            enrolledAt: try c.decode(Int64.self, forKey: .enrolledAt), revokedAt: try c.decodeIfPresent(Int64.self, forKey: .revokedAt))
+            enrolledAt: try c.decode(Int64.self, forKey: .enrolledAt), revokedAt: try c.decodeIfPresent(Int64.self, forKey: .revokedAt),
+            trusted: try c.decodeIfPresent(Bool.self, forKey: .trusted) ?? false,
+            compromisedSince: try c.decodeIfPresent(Int64.self, forKey: .compromisedSince))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(verifierKey, forKey: .verifierKey)
+        try c.encode(fingerprint, forKey: .fingerprint)
+        try c.encode(enrolledAt, forKey: .enrolledAt)
+        try c.encodeIfPresent(revokedAt, forKey: .revokedAt)
+        try c.encode(trusted, forKey: .trusted)
+        try c.encodeIfPresent(compromisedSince, forKey: .compromisedSince)
     }
 
     public func isValid(at time: Int64) -> Bool { time >= enrolledAt && (revokedAt.map { time < $0 } ?? true) }
+
+    /// Whether a signature this key made at `time` still counts: valid then, and not made after the key was compromised.
+    public func counts(signedAt time: Int64) -> Bool { isValid(at: time) && (compromisedSince.map { time < $0 } ?? true) }
 }
 
 /// A person or a service account: anyone who acts.
@@ -39,6 +62,26 @@ public struct Principal: Hashable, Sendable, Codable {
     public let kind: Kind
     public var isAdministrator: Bool
     public var keys: [EnrolledKey]
+    /// A disabled principal can do nothing (offboarding); its tokens end when it is disabled.
+    public var disabled: Bool
+
+    public init(name: String, kind: Kind, isAdministrator: Bool, keys: [EnrolledKey], disabled: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.isAdministrator = isAdministrator
+        self.keys = keys
+        self.disabled = disabled
+    }
+
+    enum CodingKeys: String, CodingKey { case name, kind, isAdministrator, keys, disabled }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), kind: try c.decode(Kind.self, forKey: .kind),
+            isAdministrator: try c.decode(Bool.self, forKey: .isAdministrator), keys: try c.decode([EnrolledKey].self, forKey: .keys),
+            disabled: try c.decodeIfPresent(Bool.self, forKey: .disabled) ?? false)
+    }
 
     public func validKey(fingerprint: String, at time: Int64) -> EnrolledKey? {
         keys.first { $0.fingerprint == fingerprint && $0.isValid(at: time) }
@@ -145,6 +188,12 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public var requestCounter = 0
     /// The ledger's identity, from its first entry, when this state was folded from it (not kept in the projection).
     public var ledger: Event.LedgerInitialized?
+    /// How many distinct administrators must sign a change to what a regulated project relies on (at most the number
+    /// of enabled administrators holding a trusted key).
+    public var adminQuorum = 1
+
+    /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
+    public static let projectionFormat = "2"
 
     public init() {}
 

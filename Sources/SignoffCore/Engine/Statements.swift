@@ -98,7 +98,7 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
     }
 }
 
-/// An administrative change, as an administrator signs it when it touches a regulated project.
+/// An administrative change, as administrators sign it: the action and exactly what it changes.
 public struct AdminChange: Hashable, Sendable, Codable {
     public let action: String
     public var project: ProjectSpec?
@@ -106,24 +106,47 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var member: String?
     public var principal: String?
     public var verifierKey: String?
+    public var administrator: Bool?
+    public var keyFingerprint: String?
+    public var compromisedSince: String?
+    public var workflowDigest: String?
+    public var quorum: Int?
+    public var scopes: [String]?
+    public var lifetimeHours: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case action, project, group, member, principal
-        case verifierKey = "verifier_key"
-    }
-
-    public init(action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil) {
+    public init(
+        action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil,
+        administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil, workflowDigest: String? = nil, quorum: Int? = nil,
+        scopes: [String]? = nil, lifetimeHours: Int? = nil
+    ) {
         self.action = action
         self.project = project
         self.group = group
         self.member = member
         self.principal = principal
         self.verifierKey = verifierKey
+        self.administrator = administrator
+        self.keyFingerprint = keyFingerprint
+        self.compromisedSince = compromisedSince
+        self.workflowDigest = workflowDigest
+        self.quorum = quorum
+        self.scopes = scopes
+        self.lifetimeHours = lifetimeHours
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case action, project, group, member, principal, administrator, quorum, scopes
+        case verifierKey = "verifier_key"
+        case keyFingerprint = "key_fingerprint"
+        case compromisedSince = "compromised_since"
+        case workflowDigest = "workflow_digest"
+        case lifetimeHours = "lifetime_hours"
     }
 }
 
-/// The statement an administrator signs to approve a change to a regulated project: creating it, adding a member
-/// to one of the groups it relies on, or enrolling a key for one of their members.
+/// The statement administrators sign to approve an administrative change. Once the ledger has a regulated project every
+/// administrative change needs one; a quorum of administrators signs the same statement (one envelope, several
+/// signatures) where `admin_quorum` applies.
 public struct AdminApproval: Hashable, Sendable, Codable {
     /// Version 2 names the key `verifier_key` (version 1 said `verifierKey`).
     public static let payloadType = "application/vnd.signoff.admin-approval.v2+json"

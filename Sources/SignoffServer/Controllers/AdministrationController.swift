@@ -18,32 +18,104 @@ struct AdministrationController {
         routes.post("/users") { request, context -> Response in
             let body = try await request.decode(as: PrincipalBody.self, context: context)
             let key = try body.verifier_key.map { try h.verifierKey($0, field: "verifier_key") }
-            return try h.json(try await h.run(.addUser(name: body.name, administrator: body.administrator ?? false, key: key), context))
+            return try h.json(try await h.run(.addUser(name: body.name, administrator: body.administrator ?? false, key: key, approval: body.approval), context))
         }
         routes.post("/users/{name}/keys") { request, context -> Response in
             let body = try await request.decode(as: KeyBody.self, context: context)
             let key = try h.verifierKey(body.verifier_key, field: "verifier_key")
             return try h.json(try await h.run(.enrollKey(principal: try h.parameter("name", context), key: key, approval: body.approval), context))
         }
-        routes.delete("/users/{name}/keys/{fingerprint}") { _, context -> Response in
-            try h.json(try await h.run(.revokeKey(principal: try h.parameter("name", context), fingerprint: try h.parameter("fingerprint", context)), context))
+        routes.post("/users/{name}/keys/{fingerprint}/revoke") { request, context -> Response in
+            let body = try await request.decode(as: RevokeKeyBody.self, context: context)
+            let since = try body.compromised_since.map { text in
+                guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw Problem.badRequest("compromised_since must be an RFC 3339 time") }
+                return ms
+            }
+            let command = Command.revokeKey(
+                principal: try h.parameter("name", context), fingerprint: try h.parameter("fingerprint", context), compromisedSince: since, approval: body.approval)
+            return try h.json(try await h.run(command, context))
         }
         routes.post("/service-accounts") { request, context -> Response in
             let body = try await request.decode(as: PrincipalBody.self, context: context)
             let key = try body.verifier_key.map { try h.verifierKey($0, field: "verifier_key") }
-            return try h.json(try await h.run(.addServiceAccount(name: body.name, key: key), context))
+            return try h.json(try await h.run(.addServiceAccount(name: body.name, key: key, approval: body.approval), context))
+        }
+        routes.post("/principals/{name}/disable") { request, context -> Response in
+            let body = try await request.decode(as: ApprovalBody.self, context: context)
+            return try h.json(try await h.run(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context))
+        }
+        routes.post("/principals/{name}/enable") { request, context -> Response in
+            let body = try await request.decode(as: ApprovalBody.self, context: context)
+            return try h.json(try await h.run(.enablePrincipal(name: try h.parameter("name", context), approval: body.approval), context))
         }
         routes.post("/groups") { request, context -> Response in
             let body = try await request.decode(as: GroupBody.self, context: context)
-            return try h.json(try await h.run(.createGroup(name: body.name), context))
+            return try h.json(try await h.run(.createGroup(name: body.name, approval: body.approval), context))
         }
         routes.post("/groups/{name}/members") { request, context -> Response in
             let body = try await request.decode(as: MemberBody.self, context: context)
             return try h.json(try await h.run(.addMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context))
         }
+        routes.post("/groups/{name}/members/remove") { request, context -> Response in
+            let body = try await request.decode(as: MemberBody.self, context: context)
+            return try h.json(try await h.run(.removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context))
+        }
         routes.post("/workflows") { request, context -> Response in
             let body = try await request.decode(as: WorkflowBody.self, context: context)
-            return try h.json(try await h.run(.applyWorkflow(source: body.source, file: body.file ?? "workflow.yaml"), context))
+            return try h.json(try await h.run(.applyWorkflow(source: body.source, file: body.file ?? "workflow.yaml", approval: body.approval), context))
+        }
+        routes.post("/projects") { request, context -> Response in
+            let body = try await request.decode(as: ProjectBody.self, context: context)
+            return try h.json(try await h.run(.createProject(body.spec, approval: body.approval), context))
+        }
+        routes.post("/projects/{key}") { request, context -> Response in
+            let body = try await request.decode(as: ProjectBody.self, context: context)
+            guard body.key == (try h.parameter("key", context)) else { throw Problem.badRequest("the body's key must be the project in the path") }
+            return try h.json(try await h.run(.updateProject(body.spec, approval: body.approval), context))
+        }
+        routes.post("/admin-quorum") { request, context -> Response in
+            let body = try await request.decode(as: QuorumBody.self, context: context)
+            return try h.json(try await h.run(.setAdminQuorum(body.quorum, approval: body.approval), context))
+        }
+
+        // Who exists and what the rules are: administrators and auditors (the `auditors` group); a user sees themself.
+        routes.get("/users") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            return try h.json(ItemList(state.principals.values.filter { $0.kind == .user }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }))
+        }
+        routes.get("/service-accounts") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            return try h.json(ItemList(state.principals.values.filter { $0.kind == .serviceAccount }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }))
+        }
+        routes.get("/principals/{name}") { _, context -> Response in
+            let name = try h.parameter("name", context)
+            let state = try await h.directoryReader(context, allowing: name)
+            guard let principal = state.principals[name] else { throw Problem.notFound("no user or service account \(name)") }
+            return try h.json(PrincipalView(principal, state: state))
+        }
+        routes.get("/groups") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            return try h.json(ItemList(state.groups.values.sorted { $0.name < $1.name }.map { GroupView($0, regulatedProjects: Engine.regulatedProjects(relyingOn: $0.name, state)) }))
+        }
+        routes.get("/groups/{name}") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            let name = try h.parameter("name", context)
+            guard let group = state.groups[name] else { throw Problem.notFound("no group \(name)") }
+            return try h.json(GroupView(group, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state)))
+        }
+        routes.get("/projects") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            return try h.json(ItemList(state.projects.values.sorted { $0.key < $1.key }.map(ProjectView.init)))
+        }
+        routes.get("/projects/{key}") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            let key = try h.parameter("key", context)
+            guard let project = state.projects[key] else { throw Problem.notFound("no project \(key)") }
+            return try h.json(ProjectView(project))
+        }
+        routes.get("/workflows") { _, context -> Response in
+            let state = try await h.directoryReader(context)
+            return try h.json(ItemList(state.currentWorkflows.keys.sorted().compactMap { WorkflowResponse(name: $0, state: state) }))
         }
         routes.get("/workflows/{name}") { _, context -> Response in
             let name = try h.parameter("name", context)
@@ -51,12 +123,6 @@ struct AdministrationController {
                 throw Problem.notFound("no workflow \(name) is applied")
             }
             return try h.json(workflow)
-        }
-        routes.post("/projects") { request, context -> Response in
-            let b = try await request.decode(as: ProjectBody.self, context: context)
-            let spec = ProjectSpec(
-                key: b.key, regulated: b.regulated ?? false, environments: b.environments, requesters: b.requesters, deployers: b.deployers ?? [:])
-            return try h.json(try await h.run(.createProject(spec, approval: b.approval), context))
         }
         return routes
     }

@@ -35,16 +35,27 @@ struct AuthController {
                 throw Problem.badRequest("challenge and signature must be base64")
             }
             let failed = Problem.unauthorized("the challenge is unknown, used or expired, or the signature is not by a valid key of \(body.user)")
-            guard try await h.auth.consumeChallenge(nonce, for: body.user) else { throw failed }
+            guard try await h.auth.consumeChallenge(nonce, for: body.user) else {
+                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "challenge unknown, used or expired"])
+                throw failed
+            }
             let state = try await h.service.state()
             let now = h.service.now
-            guard let person = state.principals[body.user], person.kind == .user else { throw failed }
+            guard let person = state.principals[body.user], person.kind == .user else {
+                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "no such user"])
+                throw failed
+            }
+            guard !person.disabled else {
+                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "user disabled"])
+                throw failed
+            }
             let message = Self.loginMessage(origin: h.ledger.origin, user: body.user, challenge: body.challenge)
-            guard person.keys.contains(where: { $0.isValid(at: now) && ($0.publicKey?.isValidSignature(signature, for: message) ?? false) }) else {
+            guard let key = person.keys.first(where: { $0.counts(signedAt: now) && ($0.publicKey?.isValidSignature(signature, for: message) ?? false) }) else {
+                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "no valid key signed the challenge"])
                 throw failed
             }
             let issued = try await h.auth.issueToken(
-                for: body.user, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds)
+                for: body.user, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds, keyFingerprint: key.fingerprint)
             context.logger.info("login", metadata: ["user": .string(body.user), "token_id": .string(issued.record.id)])
             return try h.json(TokenResponse(token: issued.token, token_id: issued.record.id, expires_at: Timestamps.rfc3339(issued.record.expiresAt)))
         }
@@ -62,13 +73,10 @@ struct AuthController {
         routes.post("/service-tokens") { request, context -> Response in
             let body = try await request.decode(as: ServiceTokenRequest.self, context: context)
             let state = try await h.service.state()
-            guard state.principals[try h.principal(context)]?.isAdministrator == true, context.token?.kind == .session else {
-                throw Problem.forbidden("only an administrator, logged in, may create service tokens", rule: .adminRequired)
+            guard context.token?.kind == .session else {
+                throw Problem.forbidden("service tokens are issued by an administrator logged in with their key, not by another service token", rule: .adminRequired)
             }
-            guard state.principals[body.service_account]?.kind == .serviceAccount else {
-                throw Problem.notFound("no service account \(body.service_account)")
-            }
-            let actions = ["read", "request", "evidence", "deploy", "gate"]
+            let actions = ["read", "request", "evidence", "deploy", "gate", "metrics"]
             for scope in body.scopes {
                 let parts = scope.split(separator: ":", maxSplits: 1).map(String.init)
                 guard parts.count == 2, actions.contains(parts[0]), parts[1] == "*" || state.projects[parts[1]] != nil else {
@@ -77,10 +85,39 @@ struct AuthController {
                 }
             }
             guard !body.scopes.isEmpty else { throw Problem.badRequest("a service token needs at least one scope") }
-            let hours = min(max(body.ttl_hours ?? 24, 1), 24 * 90)
-            let issued = try await h.auth.issueToken(
-                for: body.service_account, kind: .service, scopes: body.scopes.sorted(), lifetimeMilliseconds: Int64(hours) * 3_600_000)
-            return try h.json(TokenResponse(token: issued.token, token_id: issued.record.id, expires_at: Timestamps.rfc3339(issued.record.expiresAt)))
+            let hours = body.ttl_hours ?? 24
+            guard (1...h.configuration.maximumServiceTokenHours).contains(hours) else {
+                throw Problem.badRequest("ttl_hours must be 1 to \(h.configuration.maximumServiceTokenHours) (the server's maximum service-token lifetime), not \(hours)")
+            }
+            let scopes = body.scopes.sorted()
+            // The ledger records the issue (signed by administrators where required) before the token exists.
+            let minted = h.auth.mint(for: body.service_account, kind: .service, scopes: scopes, lifetimeMilliseconds: Int64(hours) * 3_600_000)
+            let command = Command.issueServiceToken(
+                tokenID: minted.record.id, principal: body.service_account, scopes: scopes, lifetimeHours: hours, approval: body.approval)
+            _ = try await h.run(command, context)
+            try await h.auth.store(minted)
+            context.logger.info("service token issued", metadata: ["principal": .string(body.service_account), "issued_token_id": .string(minted.record.id)])
+            return try h.json(TokenResponse(token: minted.token, token_id: minted.record.id, expires_at: Timestamps.rfc3339(minted.record.expiresAt)))
+        }
+        // Administrators see and revoke every token; everyone else their own.
+        routes.get("/tokens") { _, context -> Response in
+            let caller = try h.principal(context)
+            let state = try await h.service.state()
+            let isAdministrator = state.principals[caller]?.isAdministrator == true && context.token?.kind == .session
+            let tokens = try await h.service.auth.tokens(principal: isAdministrator ? nil : caller, now: h.service.now)
+            return try h.json(ItemList(tokens.map { TokenView($0) }))
+        }
+        routes.post("/tokens/{id}/revoke") { _, context -> Response in
+            let caller = try h.principal(context)
+            let id = try h.parameter("id", context)
+            let state = try await h.service.state()
+            let isAdministrator = state.principals[caller]?.isAdministrator == true && context.token?.kind == .session
+            guard let token = try await h.service.auth.token(id: id), isAdministrator || token.principal == caller else {
+                throw Problem.notFound("no token \(id) that you may revoke")
+            }
+            let revoked = try await h.service.auth.revokeToken(id: id, now: h.service.now)
+            context.logger.info("token revoked", metadata: ["revoked_token_id": .string(id), "was_active": .stringConvertible(revoked)])
+            return try h.json(TokenView(token, revoked: true))
         }
         return routes
     }

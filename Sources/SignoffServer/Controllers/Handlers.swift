@@ -71,3 +71,18 @@ struct Handlers: Sendable {
         Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: value)))
     }
 }
+
+extension Handlers {
+    /// The state, when the caller may read the directory (who exists, groups, projects, workflows): an administrator or
+    /// a member of `auditors` — or, for `allowing`, that principal themself. Service tokens never.
+    func directoryReader(_ context: SignoffRequestContext, allowing own: String? = nil) async throws -> SignoffState {
+        let caller = try principal(context)
+        let state = try await service.state()
+        guard context.token?.kind == .session,
+            state.principals[caller]?.isAdministrator == true || state.isMember(caller, of: Access.auditorsGroup) || caller == own
+        else {
+            throw Problem.forbidden("only administrators and auditors may list who exists and the rules", rule: .adminRequired)
+        }
+        return state
+    }
+}

@@ -1,12 +1,16 @@
 import Hummingbird
 import Logging
+import SignoffCore
 import SignoffService
 
-/// Every route behind this middleware needs `Authorization: Bearer <token>`: a valid, unexpired, unrevoked token.
-/// Missing or bad tokens get 401 with `WWW-Authenticate`; tokens are never logged.
+/// Every route behind this middleware needs `Authorization: Bearer <token>`: a valid, unexpired, unrevoked token of
+/// an enabled principal — and, for a session, obtained with a key that is still valid: revoking a key or disabling a
+/// principal ends their sessions at the next request, whatever the token table says. Missing or bad tokens get 401
+/// with `WWW-Authenticate`; tokens are never logged, only their IDs.
 struct BearerAuthentication: RouterMiddleware {
     typealias Context = SignoffRequestContext
     let auth: Authenticator
+    let service: SignoffService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -15,6 +19,17 @@ struct BearerAuthentication: RouterMiddleware {
         guard header.hasPrefix("Bearer "), header.count > 7 else { throw Problem.unauthorized("the Authorization header must be \"Bearer <token>\"") }
         guard let record = try await auth.validate(token: String(header.dropFirst(7))) else {
             throw Problem.unauthorized("the token is unknown, expired or revoked; log in again")
+        }
+        let state = try await service.state()
+        guard let principal = state.principals[record.principal], !principal.disabled else {
+            context.logger.notice("token refused", metadata: ["token_id": .string(record.id), "reason": "principal disabled or unknown"])
+            throw Problem.unauthorized("the token's user is disabled; ask an administrator")
+        }
+        if let fingerprint = record.keyFingerprint,
+            !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) })
+        {
+            context.logger.notice("token refused", metadata: ["token_id": .string(record.id), "reason": "its key was revoked"])
+            throw Problem.unauthorized("the key this session was obtained with has been revoked; log in with a valid key")
         }
         var context = context
         context.token = record

@@ -10,13 +10,19 @@ public struct TokenRecord: Hashable, Sendable {
     /// the engine's rules alone.
     public let scopes: [String]
     public let expiresAt: Int64
+    /// For session tokens: the fingerprint (hex) of the key whose signature obtained it. Revoking that key ends it.
+    public let keyFingerprint: String?
+    /// Set when the token was revoked (listing only: a revoked token never authenticates).
+    public var revokedAt: Int64?
 
-    public init(id: String, principal: String, kind: Kind, scopes: [String], expiresAt: Int64) {
+    public init(id: String, principal: String, kind: Kind, scopes: [String], expiresAt: Int64, keyFingerprint: String? = nil, revokedAt: Int64? = nil) {
         self.id = id
         self.principal = principal
         self.kind = kind
         self.scopes = scopes
         self.expiresAt = expiresAt
+        self.keyFingerprint = keyFingerprint
+        self.revokedAt = revokedAt
     }
 }
 
@@ -33,4 +39,10 @@ public protocol AuthStore: Sendable {
     func token(hash: SHA256Digest, now: Int64) async throws -> TokenRecord?
     /// Revokes a token by its id at `now`; true if it was active.
     func revokeToken(id: String, now: Int64) async throws -> Bool
+    /// Revokes every active token of `principal` (only those obtained with the key `keyFingerprint`, when given); the count.
+    func revokeTokens(principal: String, keyFingerprint: String?, now: Int64) async throws -> Int
+    /// Unexpired tokens (revoked ones included, marked), of `principal` or of everyone, newest first.
+    func tokens(principal: String?, now: Int64) async throws -> [TokenRecord]
+    /// A token by its id, whatever its state.
+    func token(id: String) async throws -> TokenRecord?
 }

@@ -87,4 +87,70 @@ struct LocalClient: SignoffClient {
         if service.ledger.signsCheckpoints { try await service.ledger.signCheckpoint() }
         return try await service.exportAudit(filter: filter, to: directory, progress: progress)
     }
+
+    // MARK: Directory and tokens
+
+    func principals(kind: Principal.Kind) async throws -> [PrincipalView] {
+        let state = try await service.state()
+        return state.principals.values.filter { $0.kind == kind }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }
+    }
+
+    func principal(_ name: String) async throws -> PrincipalView {
+        let state = try await service.state()
+        guard let principal = state.principals[name] else { throw CLIError.badInput("no user or service account \(name)") }
+        return PrincipalView(principal, state: state)
+    }
+
+    func groups() async throws -> [GroupView] {
+        let state = try await service.state()
+        return state.groups.values.sorted { $0.name < $1.name }.map { GroupView($0, regulatedProjects: Engine.regulatedProjects(relyingOn: $0.name, state)) }
+    }
+
+    func group(_ name: String) async throws -> GroupView {
+        let state = try await service.state()
+        guard let group = state.groups[name] else { throw CLIError.badInput("no group \(name)") }
+        return GroupView(group, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state))
+    }
+
+    func projects() async throws -> [ProjectView] {
+        try await service.state().projects.values.sorted { $0.key < $1.key }.map(ProjectView.init)
+    }
+
+    func project(_ key: String) async throws -> ProjectView {
+        guard let project = try await service.state().projects[key] else { throw CLIError.badInput("no project \(key)") }
+        return ProjectView(project)
+    }
+
+    func workflows() async throws -> [WorkflowResponse] {
+        let state = try await service.state()
+        return state.currentWorkflows.keys.sorted().compactMap { WorkflowResponse(name: $0, state: state) }
+    }
+
+    func tokens(as actor: String) async throws -> [TokenView] {
+        let isAdministrator = try await service.state().principals[actor]?.isAdministrator == true
+        return try await service.auth.tokens(principal: isAdministrator ? nil : actor, now: now).map { TokenView($0) }
+    }
+
+    func revokeToken(_ id: String, as actor: String) async throws -> TokenView {
+        let isAdministrator = try await service.state().principals[actor]?.isAdministrator == true
+        guard let token = try await service.auth.token(id: id), isAdministrator || token.principal == actor else {
+            throw CLIError.badInput("no token \(id) that \(actor) may revoke")
+        }
+        _ = try await service.auth.revokeToken(id: id, now: now)
+        return TokenView(token, revoked: true)
+    }
+
+    func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {
+        guard case .issueServiceToken(_, let principal, let scopes, let hours, let approval) = command else {
+            throw CLIError.failure("not a service token issue")
+        }
+        guard (1...Authenticator.maximumServiceTokenHours).contains(hours) else {
+            throw CLIError.badInput("--ttl is at most \(Authenticator.maximumServiceTokenHours / 24) days")
+        }
+        let authenticator = Authenticator(store: service.auth, clock: { service.now })
+        let minted = authenticator.mint(for: principal, kind: .service, scopes: scopes, lifetimeMilliseconds: Int64(hours) * 3_600_000)
+        _ = try await run(.issueServiceToken(tokenID: minted.record.id, principal: principal, scopes: scopes, lifetimeHours: hours, approval: approval), as: actor)
+        try await authenticator.store(minted)
+        return TokenResponse(token: minted.token, token_id: minted.record.id, expires_at: Timestamps.rfc3339(minted.record.expiresAt))
+    }
 }

@@ -159,6 +159,36 @@ struct RemoteClient: SignoffClient {
         }
     }
 
+    func principals(kind: Principal.Kind) async throws -> [PrincipalView] {
+        try await get(kind == .user ? "/v1/users" : "/v1/service-accounts", as: ItemList<PrincipalView>.self).items
+    }
+
+    func principal(_ name: String) async throws -> PrincipalView {
+        try await get("/v1/principals/\(WireCoding.pathSegment(name))", as: PrincipalView.self)
+    }
+
+    func groups() async throws -> [GroupView] { try await get("/v1/groups", as: ItemList<GroupView>.self).items }
+
+    func group(_ name: String) async throws -> GroupView { try await get("/v1/groups/\(WireCoding.pathSegment(name))", as: GroupView.self) }
+
+    func projects() async throws -> [ProjectView] { try await get("/v1/projects", as: ItemList<ProjectView>.self).items }
+
+    func project(_ key: String) async throws -> ProjectView { try await get("/v1/projects/\(WireCoding.pathSegment(key))", as: ProjectView.self) }
+
+    func workflows() async throws -> [WorkflowResponse] { try await get("/v1/workflows", as: ItemList<WorkflowResponse>.self).items }
+
+    func tokens(as actor: String) async throws -> [TokenView] { try await get("/v1/tokens", as: ItemList<TokenView>.self).items }
+
+    func revokeToken(_ id: String, as actor: String) async throws -> TokenView {
+        try WireCoding.decode(TokenView.self, from: try await call("POST", "/v1/tokens/\(WireCoding.pathSegment(id))/revoke", body: ApprovalBody(approval: nil)))
+    }
+
+    func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {
+        guard actor == user else { throw CLIError.badInput("you are logged in to the server as \(user), not \(actor)") }
+        guard let endpoint = Endpoint.of(command) else { throw CLIError.failure("not a service token issue") }
+        return try WireCoding.decode(TokenResponse.self, from: try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body))
+    }
+
     func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
         let query = WireCoding.query([
             ("project", filter.project), ("environment", filter.environment), ("since", filter.since.map(Timestamps.rfc3339)),

@@ -22,6 +22,19 @@ protocol SignoffClient: Sendable {
     /// The newest checkpoint (signing one first when `sign` and this client holds the ledger key).
     func checkpoint(sign: Bool) async throws -> SignedCheckpoint
     func ledgerKey() async throws -> NoteVerifierKey
+    /// Who exists and the rules (administrators and auditors; locally, whoever can read the database).
+    func principals(kind: Principal.Kind) async throws -> [PrincipalView]
+    func principal(_ name: String) async throws -> PrincipalView
+    func groups() async throws -> [GroupView]
+    func group(_ name: String) async throws -> GroupView
+    func projects() async throws -> [ProjectView]
+    func project(_ key: String) async throws -> ProjectView
+    func workflows() async throws -> [WorkflowResponse]
+    /// Tokens `actor` may see (an administrator: all).
+    func tokens(as actor: String) async throws -> [TokenView]
+    func revokeToken(_ id: String, as actor: String) async throws -> TokenView
+    /// Issues a service token: `command` is `.issueServiceToken` (its token ID is filled by whoever mints the token).
+    func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse
     /// Exports into `directory` (new or empty).
     func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
 }
