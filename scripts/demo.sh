@@ -83,7 +83,9 @@ signoff evidence add "$PROD" --kind test-report --status passed --file junit.xml
 say "an unsigned approval in a regulated project:"
 refused 2 approve "$PROD" --stage compliance-reviewed --as casey
 signoff approve "$PROD" --stage compliance-reviewed --key casey.key --as casey --comment "DPIA on file"
-say "riley tries to approve riley's own request (after being made a release manager):"
+say "an administrative change without the administrator's key (a stolen session can do no more):"
+refused 2 group add-member release-managers riley --as ada
+say "riley tries to approve riley's own request (after being made a release manager, signed by ada):"
 signoff group add-member release-managers riley --as ada --key ada.key >/dev/null
 refused 2 approve "$PROD" --stage approved --key riley.key --as riley
 say "morgan signs an approval for a different bundle digest than the one in the request:"

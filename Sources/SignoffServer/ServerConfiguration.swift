@@ -8,6 +8,11 @@ public struct ServerConfiguration: Sendable {
     public var sessionLifetimeMilliseconds: Int64 = 8 * 3_600_000
     /// The longest lifetime a service token may be given (default 30 days); longer requests are refused.
     public var maximumServiceTokenHours = Authenticator.maximumServiceTokenHours
+    /// Login challenges one address may ask for in a minute; beyond, 429 with `Retry-After`.
+    public var challengesPerAddressPerMinute = 30
+    /// Failed logins for one user name, and from one address, in five minutes before logins are refused (429).
+    public var failedLoginsPerNamePerFiveMinutes = 10
+    public var failedLoginsPerAddressPerFiveMinutes = 30
     /// How often the ledger signs a checkpoint when entries are waiting (the "T seconds" of the checkpoint policy).
     public var checkpointIntervalSeconds: Int64 = 10
     /// Connections idle this long are closed (slow or stuck clients do not hold the server).

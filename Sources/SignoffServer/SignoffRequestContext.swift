@@ -1,5 +1,7 @@
 public import Hummingbird
 import Foundation
+internal import NIOCore
+internal import Synchronization
 import SignoffCrypto
 public import SignoffService
 
@@ -8,10 +10,15 @@ public struct SignoffRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``BearerAuthentication`` for every route that needs a token.
     public var token: TokenRecord?
+    /// Who the request turned out to be from, shared with the access log that wraps the whole request.
+    public let identity = RequestIdentity()
+    /// The peer's address (IP), for per-address limits; nil when the transport has none.
+    public let remoteAddress: String?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.token = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies are small JSON documents (a workflow file is the largest); anything bigger is refused with 413.
@@ -34,4 +41,16 @@ public struct UTF8JSONRequestDecoder: RequestDecoder {
         }
         return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
     }
+}
+
+/// The principal and token of a request, filled in by authentication and read by the access log (which wraps the
+/// request and so cannot see the context authentication hands on). Never the token itself.
+public final class RequestIdentity: Sendable {
+    private let state = Mutex<(principal: String?, tokenID: String?)>((nil, nil))
+
+    public init() {}
+
+    func set(principal: String, tokenID: String?) { state.withLock { $0 = (principal, tokenID) } }
+    var principal: String? { state.withLock { $0.principal } }
+    var tokenID: String? { state.withLock { $0.tokenID } }
 }

@@ -46,6 +46,11 @@ public final class SQLiteLedgerStore: LedgerStore {
         do { verifierKey = try NoteVerifierKey(name: origin, publicKey: signingKey.publicKey) } catch {
             throw LedgerError(.invalidRequest, "origin: \(error.message)")
         }
+        // Readable by its owner only: the file holds every project's trail. SQLite gives the WAL and shared-memory files
+        // the database file's permissions.
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw LedgerError(.storage, "cannot create \(path); check the folder exists and is writable")
+        }
         let pool = try openPool(path: path, configuration: configuration)
         try pool.write { db in
             try db.execute(sql: "INSERT INTO ledger_meta (key, value) VALUES ('origin', ?), ('verifier_key', ?)", arguments: [origin, verifierKey.description])
@@ -85,6 +90,12 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        // A database (and its WAL and shared memory) that others may read is made its owner's alone.
+        for file in [path, path + "-wal", path + "-shm"] {
+            if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0 {
+                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+            }
+        }
         var config = GRDB.Configuration()
         config.busyMode = .timeout(configuration.busyTimeoutSeconds)
         config.prepareDatabase { db in

@@ -24,7 +24,17 @@ struct AuthController {
         routes.post("/auth/challenge") { request, context -> Response in
             let body = try await request.decode(as: ChallengeRequest.self, context: context)
             guard Engine.isValidName(body.user) else { throw Problem.badRequest("user must be a user name (1–63 lowercase letters, digits, '.', '_' or '-')") }
-            let (nonce, expires) = try await h.auth.createChallenge(for: body.user)
+            let address = context.remoteAddress ?? "unknown"
+            if let wait = await h.challengesPerAddress.retryAfter(address) {
+                throw Problem.tooManyRequests("too many login challenges from this address; try again in \(wait) s", retryAfter: wait)
+            }
+            await h.challengesPerAddress.record(address)
+            // A name nobody has gets the same answer, but nothing is stored for it: challenges cannot fill the database.
+            let known = try await h.service.state().principals[body.user]?.kind == .user
+            let (nonce, expires) =
+                known
+                ? try await h.auth.createChallenge(for: body.user)
+                : (SecureRandom.bytes(32), h.service.now + Authenticator.challengeLifetimeMilliseconds)
             let challenge = Base64.encode(nonce)
             let message = String(decoding: Self.loginMessage(origin: h.ledger.origin, user: body.user, challenge: challenge), as: UTF8.self)
             return try h.json(ChallengeResponse(challenge: challenge, message: message, expires_at: Timestamps.rfc3339(expires)))
@@ -35,24 +45,27 @@ struct AuthController {
                 throw Problem.badRequest("challenge and signature must be base64")
             }
             let failed = Problem.unauthorized("the challenge is unknown, used or expired, or the signature is not by a valid key of \(body.user)")
-            guard try await h.auth.consumeChallenge(nonce, for: body.user) else {
-                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "challenge unknown, used or expired"])
-                throw failed
+            let address = context.remoteAddress ?? "unknown"
+            for (limiter, key) in [(h.failuresPerName, body.user), (h.failuresPerAddress, address)] {
+                if let wait = await limiter.retryAfter(key) {
+                    context.logger.notice("login refused", metadata: ["user": .string(body.user), "reason": "too many failed logins"])
+                    throw Problem.tooManyRequests("too many failed logins; try again in \(wait) s", retryAfter: wait)
+                }
             }
+            func failure(_ reason: String) async -> Problem {
+                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": .string(reason)])
+                await h.failuresPerName.record(body.user)
+                await h.failuresPerAddress.record(address)
+                return failed
+            }
+            guard try await h.auth.consumeChallenge(nonce, for: body.user) else { throw await failure("challenge unknown, used or expired") }
             let state = try await h.service.state()
             let now = h.service.now
-            guard let person = state.principals[body.user], person.kind == .user else {
-                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "no such user"])
-                throw failed
-            }
-            guard !person.disabled else {
-                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "user disabled"])
-                throw failed
-            }
+            guard let person = state.principals[body.user], person.kind == .user else { throw await failure("no such user") }
+            guard !person.disabled else { throw await failure("user disabled") }
             let message = Self.loginMessage(origin: h.ledger.origin, user: body.user, challenge: body.challenge)
             guard let key = person.keys.first(where: { $0.counts(signedAt: now) && ($0.publicKey?.isValidSignature(signature, for: message) ?? false) }) else {
-                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": "no valid key signed the challenge"])
-                throw failed
+                throw await failure("no valid key signed the challenge")
             }
             let issued = try await h.auth.issueToken(
                 for: body.user, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds, keyFingerprint: key.fingerprint)

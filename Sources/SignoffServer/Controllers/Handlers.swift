@@ -14,6 +14,19 @@ struct Handlers: Sendable {
     let service: SignoffService
     let auth: Authenticator
     let configuration: ServerConfiguration
+    /// Login challenges per address, and failed logins per name and per address.
+    let challengesPerAddress: RateLimiter
+    let failuresPerName: RateLimiter
+    let failuresPerAddress: RateLimiter
+
+    init(service: SignoffService, auth: Authenticator, configuration: ServerConfiguration) {
+        self.service = service
+        self.auth = auth
+        self.configuration = configuration
+        challengesPerAddress = RateLimiter(limit: configuration.challengesPerAddressPerMinute, window: .seconds(60))
+        failuresPerName = RateLimiter(limit: configuration.failedLoginsPerNamePerFiveMinutes, window: .seconds(300))
+        failuresPerAddress = RateLimiter(limit: configuration.failedLoginsPerAddressPerFiveMinutes, window: .seconds(300))
+    }
 
     var ledger: any LedgerStore { service.ledger }
 

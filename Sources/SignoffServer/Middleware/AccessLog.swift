@@ -4,24 +4,37 @@ import Logging
 import Metrics
 import Prometheus
 
-/// One structured log line per request: request id, user, route, status, latency. Never headers or bodies.
+/// One structured log line per request: request id, principal and token ID (never the token), route, status,
+/// latency. Never headers or bodies.
 struct AccessLog: RouterMiddleware {
     typealias Context = SignoffRequestContext
     let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - started
-        metrics.record(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: Int(response.status.code), elapsed: elapsed)
-        context.logger.info(
-            "request",
-            metadata: [
-                "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? request.uri.path),
-                "status": .stringConvertible(response.status.code),
-                "latency_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
-            ])
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            log(request, context, status: (error as? any HTTPResponseError)?.status.code ?? 500, started: started)
+            throw error
+        }
+        log(request, context, status: response.status.code, started: started)
         return response
+    }
+
+    private func log(_ request: Request, _ context: Context, status: Int, started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        metrics.record(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: status, elapsed: elapsed)
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? request.uri.path),
+            "status": .stringConvertible(status),
+            "latency_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+        ]
+        if let principal = context.identity.principal { metadata["principal"] = .string(principal) }
+        if let tokenID = context.identity.tokenID { metadata["token_id"] = .string(tokenID) }
+        if let address = context.remoteAddress { metadata["remote_address"] = .string(address) }
+        context.logger.info("request", metadata: metadata)
     }
 }
 

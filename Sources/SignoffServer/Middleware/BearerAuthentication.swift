@@ -33,6 +33,7 @@ struct BearerAuthentication: RouterMiddleware {
         }
         var context = context
         context.token = record
+        context.identity.set(principal: record.principal, tokenID: record.id)
         context.logger[metadataKey: "user"] = .string(record.principal)
         context.logger[metadataKey: "token_id"] = .string(record.id)
         return try await next(request, context)

@@ -3,6 +3,7 @@ public import HTTPTypes
 public import Hummingbird
 public import SignoffCore
 import Logging
+import NIOHTTP1
 
 /// An RFC 9457 problem details response. `detail` says what was wrong and what to do; internal and database
 /// error text never reaches a client.
@@ -47,6 +48,13 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         Problem(.badRequest, type: "bad-request", title: "Bad request", detail: detail)
     }
 
+    /// 429 with `Retry-After`: a limit on challenges or failed logins was reached.
+    public static func tooManyRequests(_ detail: String, retryAfter seconds: Int) -> Problem {
+        var problem = Problem(.tooManyRequests, type: "too-many-requests", title: "Too many requests", detail: detail)
+        problem.headers[.retryAfter] = String(seconds)
+        return problem
+    }
+
     public static func notFound(_ detail: String) -> Problem {
         Problem(.notFound, type: "not-found", title: "Not found", detail: detail)
     }
@@ -83,6 +91,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             // Framework errors with a status, e.g. a body over the size limit (413).
             let detail = error.status == .contentTooLarge ? "the request body is larger than 1 MiB" : error.status.reasonPhrase
             return try Problem(error.status, type: "http", title: error.status.reasonPhrase, detail: detail).response(from: request, context: context)
+        } catch is HTTPParserError {
+            // Malformed framing (e.g. `Transfer-Encoding: xchunked`) is the client's error, not the server's.
+            return try Problem.badRequest("the request is not well-formed HTTP/1.1 (its framing cannot be read)").response(from: request, context: context)
         } catch let error as DecodingError {
             return try Problem.badRequest("the request body is not the JSON this operation takes: \(describe(error))").response(from: request, context: context)
         } catch {
