@@ -246,7 +246,7 @@ public struct AuditExportBuilder {
             if e.approval != nil { adminApprovals += 1 }
         case .workflowApplied(let e):
             if let applied = try? AppliedWorkflow(source: e.source) {
-                if applied.workflow.requesterMayDecide {
+                if applied.workflow.requesterMayDecide || applied.workflow.requesterMayDeploy {
                     optOutWorkflows.append("\(Self.markdownText(e.name)) (`\(e.digest)`): \(Self.markdownText(applied.workflow.separationOptOutReason ?? ""))")
                 }
                 if let retrospective = applied.workflow.retrospective { retrospectiveSeconds[e.digest] = retrospective.withinSeconds }

@@ -142,6 +142,22 @@ public enum Policy {
                 conditions.append(ConditionStatus(
                     rule: "actors", met: ok, detail: ok ? "\(actor) may record \(stage.name)" : "\(actor) is not among \(allowed.joined(separator: ", "))",
                     whoCanSupply: ok ? [] : candidates))
+                // Separation of duties at the action itself: not the requester, not who decided the named stages.
+                var separation: [String] = []
+                if gate.notRequester && actor == request.requester { separation.append("\(actor) filed \(request.id)") }
+                let decided = Set(gate.notDecidersOf.map(\.value))
+                if let decision = request.currentDecisions.first(where: { $0.by == actor && decided.contains($0.stage) }) {
+                    separation.append("\(actor) decided \(decision.stage) on \(request.id)")
+                }
+                if workflow.retrospective != nil && !workflow.requesterMayDeploy && actor == request.requester && !gate.notRequester {
+                    separation.append("\(actor) filed the break-glass request \(request.id) and may not also deploy it")
+                }
+                if !separation.isEmpty {
+                    conditions.append(ConditionStatus(
+                        rule: "separation", met: false,
+                        detail: separation.joined(separator: "; ") + ", and may not record \(stage.name) (separation of duties)",
+                        whoCanSupply: candidates.filter { $0 != actor }))
+                }
             } else {
                 conditions.append(ConditionStatus(
                     rule: "actors", met: false, detail: "waits for one of \(allowed.joined(separator: ", ")) to record \(stage.name)",

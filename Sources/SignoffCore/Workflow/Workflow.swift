@@ -34,6 +34,9 @@ public struct Workflow: Hashable, Sendable, Codable {
     public let stages: [Stage]
     /// Whether the requester may decide on their own request. Never the default; needs a recorded reason.
     public let requesterMayDecide: Bool
+    /// Whether the requester may record the deployment of their own break-glass request (a workflow with a
+    /// retrospective). Never the default; needs a recorded reason, and exports flag it.
+    public var requesterMayDeploy = false
     public let separationOptOutReason: String?
     /// A review every deployment needs afterwards, within a time limit (break-glass workflows).
     public let retrospective: Retrospective?
@@ -53,8 +56,10 @@ public struct Workflow: Hashable, Sendable, Codable {
     public struct Gate: Hashable, Sendable, Codable {
         public var evidence: [EvidenceRequirement] = []
         public var approvals: [ApprovalRule] = []
-        /// People who decided one of these earlier stages may not decide this one.
+        /// People who decided one of these earlier stages may not decide this one (approvals) or perform it (actions).
         public var notDecidersOf: [Located<String>] = []
+        /// On an action stage: the request's requester may not perform it.
+        public var notRequester = false
         public var signaturesRequired = false
         /// Approvals older than this no longer count.
         public var expirySeconds: Int64?

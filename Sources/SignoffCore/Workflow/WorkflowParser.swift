@@ -129,16 +129,20 @@ public enum WorkflowParser {
             guard let root = try Yams.compose(yaml: text) else { throw WorkflowError(file: file, line: 1, column: 1, "the file is empty") }
             let top = try mapping(
                 root, what: "a workflow", required: ["workflow", "stages"],
-                optional: ["description", "requester_may_decide", "separation_opt_out_reason", "retrospective"])
+                optional: ["description", "requester_may_decide", "requester_may_deploy", "separation_opt_out_reason", "retrospective"])
             let name = try self.name(top["workflow"]!.value, what: "the workflow name")
             let description = try top["description"].map { try string($0.value, what: "description") } ?? ""
             let requesterMayDecide = try top["requester_may_decide"].map { try bool($0.value, what: "requester_may_decide") } ?? false
             let optOutReason = try top["separation_opt_out_reason"].map { try string($0.value, what: "separation_opt_out_reason") }
+            let requesterMayDeploy = try top["requester_may_deploy"].map { try bool($0.value, what: "requester_may_deploy") } ?? false
             if requesterMayDecide && optOutReason == nil {
                 throw fail(top["requester_may_decide"]!.key, "requester_may_decide: true needs a separation_opt_out_reason saying why this team cannot separate duties")
             }
-            if !requesterMayDecide, let reason = top["separation_opt_out_reason"] {
-                throw fail(reason.key, "separation_opt_out_reason is only meaningful with requester_may_decide: true")
+            if requesterMayDeploy && optOutReason == nil {
+                throw fail(top["requester_may_deploy"]!.key, "requester_may_deploy: true needs a separation_opt_out_reason saying why the requester must deploy")
+            }
+            if !requesterMayDecide && !requesterMayDeploy, let reason = top["separation_opt_out_reason"] {
+                throw fail(reason.key, "separation_opt_out_reason is only meaningful with requester_may_decide or requester_may_deploy: true")
             }
             var retrospective: Workflow.Retrospective?
             if let node = top["retrospective"]?.value {
@@ -181,9 +185,14 @@ public enum WorkflowParser {
                 }
                 stages.append(Workflow.Stage(name: stageName, location: location(fields["name"]!.value), gate: gate))
             }
-            return Workflow(
+            if requesterMayDeploy && retrospective == nil {
+                throw fail(top["requester_may_deploy"]!.key, "requester_may_deploy applies to break-glass workflows (with a retrospective); elsewhere use a stage's not_requester")
+            }
+            var workflow = Workflow(
                 name: name, description: description, stages: stages, requesterMayDecide: requesterMayDecide,
                 separationOptOutReason: optOutReason, retrospective: retrospective)
+            workflow.requesterMayDeploy = requesterMayDeploy
+            return workflow
         }
 
         func allStageNames(_ nodes: [Node]) throws(WorkflowError) -> [String] {
@@ -193,7 +202,9 @@ public enum WorkflowParser {
         func gate(_ node: Node, earlierStages: [String], allStages: [String]) throws(WorkflowError) -> Workflow.Gate {
             let fields = try mapping(
                 node, what: "a gate", required: [],
-                optional: ["evidence", "approvals", "not_deciders_of", "signatures", "expiry", "reason_required", "actors", "window", "freezes"])
+                optional: [
+                    "evidence", "approvals", "not_deciders_of", "not_requester", "signatures", "expiry", "reason_required", "actors", "window", "freezes",
+                ])
             var gate = Workflow.Gate()
             if let evidence = fields["evidence"]?.value {
                 for item in try sequence(evidence, what: "evidence") {
@@ -248,8 +259,15 @@ public enum WorkflowParser {
                     gate.freezes.append(Workflow.Freeze(fromMilliseconds: from, toMilliseconds: to, reason: try string(f["reason"]!.value, what: "freeze reason")))
                 }
             }
-            if (gate.expirySeconds != nil || gate.reasonRequired || !gate.notDecidersOf.isEmpty) && gate.approvals.isEmpty {
-                throw fail(node, "expiry, reason_required and not_deciders_of apply to approvals; this gate has none")
+            if let notRequester = fields["not_requester"] {
+                gate.notRequester = try bool(notRequester.value, what: "not_requester")
+                if gate.actors == nil { throw fail(notRequester.key, "not_requester applies to an action stage (one with actors); approvals never come from the requester") }
+            }
+            if (gate.expirySeconds != nil || gate.reasonRequired) && gate.approvals.isEmpty {
+                throw fail(node, "expiry and reason_required apply to approvals; this gate has none")
+            }
+            if !gate.notDecidersOf.isEmpty && gate.approvals.isEmpty && gate.actors == nil {
+                throw fail(node, "not_deciders_of applies to approvals or to an action stage's actors; this gate has neither")
             }
             return gate
         }
