@@ -109,3 +109,67 @@ struct HostileInputTests {
         w.approve(id, stage: "compliance-reviewed", as: casey)
     }
 }
+
+/// Keys revoked as compromised, and separation of duties at deployment (trust and administration, 3 and 5).
+@Suite("Compromised keys and separation at deploy")
+struct TrustTests {
+    @Test("A key revoked as compromised: its approvals stop counting for a request not yet deployed; the gate and explain name it; the export flags it")
+    func compromised() throws {
+        var w = World()
+        let id = w.approvedProdRequest()
+        let digest = w.request(id).digest
+        #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: digest, state: w.state, actor: nil, now: w.now).allSatisfy { $0.rule != "gate.compromised" })
+        let morgan = Cast.releaseManager.name
+        w.now += 60_000
+        w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 3_600_000))
+        let reasons = Engine.deployRefusals(w.request(id), environment: "prod", digest: digest, state: w.state, actor: nil, now: w.now)
+        #expect(reasons.contains { $0.rule == "gate.compromised" && $0.message.contains(morgan) }, "\(reasons)")
+        let explanation = try #require(Engine.explain(id, state: w.state, now: w.now))
+        #expect(explanation.gates.first?.conditions.contains { $0.rule == "compromised" && !$0.met } == true)
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: Cast.deployer.name, rule: "gate.compromised")
+        let summary = try ExportBuilderTests.export(w).text("SUMMARY.md")
+        #expect(summary.contains("revoked as compromised") && summary.contains("no longer count"), "\(summary)")
+        // A revocation without --compromised-since keeps earlier approvals.
+        var plain = World()
+        let other = plain.approvedProdRequest()
+        plain.now += 60_000
+        plain.admin(.revokeKey(principal: morgan, fingerprint: plain.keys[morgan]!.publicKey.fingerprint))
+        #expect(Engine.deployRefusals(plain.request(other), environment: "prod", digest: digest, state: plain.state, actor: nil, now: plain.now)
+            .allSatisfy { $0.rule != "gate.compromised" })
+    }
+
+    @Test("Separation at deploy: an approver, or the requester made a deployer, may not deploy a regulated request; a break-glass requester may not deploy their own")
+    func separationAtDeploy() throws {
+        var w = World()
+        let id = w.approvedProdRequest()
+        let morgan = Cast.releaseManager.name
+        let riley = Cast.requester.name
+        w.admin(.addMember(group: Cast.Group.deployers, member: morgan))
+        w.admin(.addMember(group: Cast.Group.deployers, member: riley))
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: morgan, rule: "gate.separation")
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: riley, rule: "gate.separation")
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: Cast.deployer.name)
+
+        // Break-glass: the requester, also a deployer, may not deploy their own emergency request.
+        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: [Cast.Group.dataScience],
+            deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
+        let hotfix = w.file(project: "hotfix")
+        w.approve(hotfix, stage: "approved", as: Cast.senior.name, comment: "prod is down")
+        w.refused(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: riley, rule: "gate.separation")
+        w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: Cast.deployer.name)
+    }
+
+    @Test("requester_may_deploy is only for break-glass workflows, with a reason; not_requester only on action stages")
+    func workflowRules() {
+        let base = try! Cast.workflowSource("emergency")
+        #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: base.replacingOccurrences(of: "retrospective:", with: "requester_may_deploy: true\nretrospective:")) }
+        let allowed = base.replacingOccurrences(of: "retrospective:", with: "requester_may_deploy: true\nseparation_opt_out_reason: on-call of one\nretrospective:")
+        #expect((try? AppliedWorkflow(source: allowed))?.workflow.requesterMayDeploy == true)
+        let standard = try! Cast.workflowSource("standard")
+        #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: standard + "requester_may_deploy: true\nseparation_opt_out_reason: x\n") }
+        let regulated = try! Cast.workflowSource("regulated")
+        #expect(throws: WorkflowError.self) {
+            try AppliedWorkflow(source: regulated.replacingOccurrences(of: "      not_deciders_of: [compliance-reviewed]\n      signatures", with: "      not_requester: true\n      signatures"))
+        }
+    }
+}

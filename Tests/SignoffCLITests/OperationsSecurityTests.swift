@@ -1,0 +1,76 @@
+import Foundation
+import SignoffTestSupport
+import Testing
+
+/// What the review found in operations and in the CLI (trust and administration, 9 and 10), through the real binary.
+@Suite("Operations and CLI security", .serialized)
+struct OperationsSecurityTests {
+    @Test("The CLI never sends a token to another server than the one it is for, and follows no redirect")
+    func tokenStaysWithItsServer() throws {
+        let s = try Story()
+        defer { s.remove() }
+        let server = try RunningServer(story: s)
+        defer { server.stop() }
+        #expect(try s.signoff(["login", "--server", server.url.absoluteString, "--as", "riley", "--key", "riley.key", "--token-file", "riley.token"]).status == 0)
+
+        // A redirecting server and a trap that records whatever Authorization reaches it.
+        let log = s.path("trap.log")
+        let trap = Process()
+        trap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let portFile = s.path("trap.ports")
+        trap.arguments = ["python3", TestSupport.projectRoot.appendingPathComponent("Tests/python/redirect_trap.py").path, log, portFile]
+        trap.standardOutput = FileHandle.nullDevice
+        trap.standardError = FileHandle.nullDevice
+        try trap.run()
+        defer { trap.terminate() }
+        var ports: [String] = []
+        for _ in 0..<100 where ports.count != 2 {
+            Thread.sleep(forTimeInterval: 0.1)
+            ports = ((try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "").split(separator: " ").map(String.init)
+        }
+        try #require(ports.count == 2, "the redirect trap did not start")
+        let redirecting = "http://127.0.0.1:\(ports[0])", trapURL = "http://127.0.0.1:\(ports[1])"
+
+        // The token kept for the real server, asked to go elsewhere: refused before anything is sent.
+        for other in [redirecting, trapURL] {
+            let elsewhere = try s.signoff(["list", "--server", other, "--token-file", "riley.token", "--as", "riley"])
+            #expect(elsewhere.status == 64 && elsewhere.stderr.contains("never sent elsewhere"), "\(elsewhere.stderr)")
+        }
+        // A token file that names the redirecting server: the CLI reaches it, gets a redirect, and does not follow it.
+        let token = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.path("riley.token")))) as! [String: Any]
+        try JSONSerialization.data(withJSONObject: ["server": redirecting, "user": "riley", "token": token["token"]!, "expires_at": ""])
+            .write(to: URL(fileURLWithPath: s.path("redirect.token")))
+        let redirected = try s.signoff(["list", "--server", redirecting, "--token-file", "redirect.token", "--as", "riley"])
+        #expect(redirected.status != 0 && redirected.stderr.contains("redirect"), "\(redirected.stderr)")
+        let captured = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(!captured.contains("Bearer"), "the token reached another origin: \(captured)")
+    }
+
+    @Test("Malformed HTTP framing is 400 with problem details, not a server error; the database files are the owner's alone")
+    func framingAndFiles() throws {
+        let s = try Story()
+        defer { s.remove() }
+        for file in ["signoff.sqlite", "signoff.sqlite.ledger-key"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: s.path(file))[.posixPermissions] as! NSNumber
+            #expect(mode.intValue & 0o077 == 0, "\(file) is readable by others: \(String(mode.intValue, radix: 8))")
+        }
+        let server = try RunningServer(story: s)
+        defer { server.stop() }
+        for file in ["signoff.sqlite", "signoff.sqlite-wal", "signoff.sqlite-shm"] where FileManager.default.fileExists(atPath: s.path(file)) {
+            let mode = try FileManager.default.attributesOfItem(atPath: s.path(file))[.posixPermissions] as! NSNumber
+            #expect(mode.intValue & 0o077 == 0, "\(file) is readable by others: \(String(mode.intValue, radix: 8))")
+        }
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", \(server.port)))
+            s.sendall(b'POST /v1/auth/challenge HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: xchunked\\r\\nContent-Type: application/json\\r\\n\\r\\n{"user":"ada"}')
+            s.settimeout(5)
+            print(s.recv(4096).decode(errors="replace"))
+            """
+        let answer = try TestSupport.run("/usr/bin/env", ["python3", "-c", script])
+        #expect(answer.stdout.hasPrefix("HTTP/1.1 400"), "\(answer.stdout) \(answer.stderr)")
+        #expect(answer.stdout.contains("application/problem+json"))
+        let log = (try? String(contentsOf: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains("internal error"), "malformed framing is not an internal error: \(log)")
+    }
+}
