@@ -172,4 +172,41 @@ struct TrustTests {
             try AppliedWorkflow(source: regulated.replacingOccurrences(of: "      not_deciders_of: [compliance-reviewed]\n      signatures", with: "      not_requester: true\n      signatures"))
         }
     }
+
+    @Test("Offboarding: a release manager removed from the group can no longer approve; disabled, they can do nothing; enabled again, they can")
+    func offboarding() {
+        var w = World()
+        let id = w.file()
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        let sam = Cast.secondReleaseManager.name
+        w.admin(.removeMember(group: Cast.Group.releaseManagers, member: sam))
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: sam)), as: sam, rule: "decision.group")
+        w.admin(.disablePrincipal(name: Cast.releaseManager.name))
+        let morgan = Cast.releaseManager.name
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: morgan)), as: morgan, rule: "principal.disabled")
+        w.admin(.enablePrincipal(name: morgan))
+        w.approve(id, stage: "approved", as: morgan)
+        // Updating a project: the regulated project stays regulated.
+        let project = w.state.projects[Cast.project]!
+        let lowered = ProjectSpec(key: project.key, regulated: false, environments: project.environments, requesters: project.requesters, deployers: project.deployers)
+        w.refused(w.signedByAdmin(.updateProject(lowered)), as: Cast.administrator.name, rule: "project.invalid")
+    }
+
+    @Test("Today's rule (before roles): a team's approvers decide only where the workflow names their group; another team's workflow refuses them")
+    func teamsApart() {
+        var w = World()
+        let teamB = try! Cast.workflowSource("standard").replacingOccurrences(of: "workflow: standard", with: "workflow: team-b")
+            .replacingOccurrences(of: "group: \(Cast.Group.releaseManagers)", with: "group: b-approvers")
+        w.admin(.createGroup(name: "b-approvers"))
+        w.addUser("bea", groups: ["b-approvers", Cast.Group.dataScience])
+        w.admin(.applyWorkflow(source: teamB, file: "team-b.yaml"))
+        w.admin(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "team-b"], requesters: [Cast.Group.dataScience],
+            deployers: ["qa": [Cast.Group.deployers]]), approval: nil))
+        let b = w.file(env: "qa", project: "team-b")
+        w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let morgan = Cast.releaseManager.name
+        w.refused(.decide(request: b, stage: "approved", decision: .approve, comment: "", envelope: w.signed(b, stage: "approved", by: morgan)), as: morgan, rule: "decision.group")
+        w.approve(b, stage: "approved", as: "bea")
+    }
 }

@@ -272,3 +272,48 @@ struct SecurityTests {
         }
     }
 }
+
+/// Collects log records, to check what the server writes (and never writes).
+final class CapturedLogs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var records: [String] = []
+    func append(_ line: String) { lock.withLock { records.append(line) } }
+    var lines: [String] { lock.withLock { records } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let logs: CapturedLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let all = metadata.merging(extra ?? [:]) { $1 }
+        logs.append("\(message) " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+    }
+}
+
+@Suite("Security: what the server logs")
+struct SecurityLogTests {
+    @Test("The access log names the principal and the token id, never the token; a failed login names the user and the reason")
+    func accessLog() async throws {
+        let f = try await RegulatedFixture()
+        defer { f.base.remove() }
+        let logs = CapturedLogs()
+        let logger = Logger(label: "signoff-test") { _ in CapturingLogHandler(logs: logs) }
+        let app = Application(router: buildRouter(service: f.database), logger: logger)
+        let token = try await app.test(.live) { client in
+            let token = try await client.login(Cast.requester.name, key: f.base.keys[Cast.requester.name]!)
+            #expect(try await client.json("/v1/requests", token: token).status == 200)
+            _ = try await client.json("/v1/auth/token", .post, body: ["user": "ada", "challenge": "AAAA", "signature": "AAAA"])
+            return token
+        }
+        let lines = logs.lines
+        let access = lines.first { $0.hasPrefix("request ") && $0.contains("route=/v1/requests") }
+        #expect(access?.contains("principal=\(Cast.requester.name)") == true && access?.contains("token_id=") == true, "\(access ?? "no access line")")
+        #expect(lines.contains { $0.hasPrefix("login failed") && $0.contains("user=ada") && $0.contains("reason=") }, "\(lines)")
+        #expect(!token.isEmpty && !lines.contains { $0.contains(token) }, "a token appeared in the log")
+    }
+}
