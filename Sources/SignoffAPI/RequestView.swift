@@ -231,3 +231,26 @@ extension TokenView {
             key_fingerprint: record.keyFingerprint.map { "sha256:" + $0 })
     }
 }
+
+/// The directory views the API and the local client both give: who exists and the rules, from one state.
+public enum Directory {
+    public static func principals(_ kind: Principal.Kind, in state: SignoffState) -> [PrincipalView] {
+        state.principals.values.filter { $0.kind == kind }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }
+    }
+
+    public static func group(_ name: String, in state: SignoffState) -> GroupView? {
+        state.groups[name].map { GroupView($0, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state)) }
+    }
+
+    public static func groups(in state: SignoffState) -> [GroupView] {
+        state.groups.keys.sorted().compactMap { group($0, in: state) }
+    }
+
+    public static func projects(in state: SignoffState) -> [ProjectView] {
+        state.projects.values.sorted { $0.key < $1.key }.map(ProjectView.init)
+    }
+
+    public static func workflows(in state: SignoffState) -> [WorkflowResponse] {
+        state.currentWorkflows.keys.sorted().compactMap { WorkflowResponse(name: $0, state: state) }
+    }
+}

@@ -120,3 +120,21 @@ public final class SignoffService: Sendable {
         }
     }
 }
+
+extension SignoffService {
+    /// The tokens `actor` may see: an administrator (acting with their own session, `asAdministrator`) every one,
+    /// anyone else their own.
+    public func tokens(visibleTo actor: String, asAdministrator: Bool) async throws -> [TokenRecord] {
+        let isAdministrator = try await state().principals[actor]?.isAdministrator == true
+        return try await auth.tokens(principal: asAdministrator && isAdministrator ? nil : actor, now: now)
+    }
+
+    /// Revokes token `id` for `actor` (an administrator any, anyone else their own); nil when there is no such token
+    /// `actor` may revoke.
+    public func revokeToken(_ id: String, by actor: String, asAdministrator: Bool) async throws -> TokenRecord? {
+        let isAdministrator = try await state().principals[actor]?.isAdministrator == true
+        guard let token = try await auth.token(id: id), (asAdministrator && isAdministrator) || token.principal == actor else { return nil }
+        _ = try await auth.revokeToken(id: id, now: now)
+        return token
+    }
+}

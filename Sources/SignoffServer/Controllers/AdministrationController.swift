@@ -81,11 +81,11 @@ struct AdministrationController {
         // Who exists and what the rules are: administrators and auditors (the `auditors` group); a user sees themself.
         routes.get("/users") { _, context -> Response in
             let state = try await h.directoryReader(context)
-            return try h.json(ItemList(state.principals.values.filter { $0.kind == .user }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }))
+            return try h.json(ItemList(Directory.principals(.user, in: state)))
         }
         routes.get("/service-accounts") { _, context -> Response in
             let state = try await h.directoryReader(context)
-            return try h.json(ItemList(state.principals.values.filter { $0.kind == .serviceAccount }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }))
+            return try h.json(ItemList(Directory.principals(.serviceAccount, in: state)))
         }
         routes.get("/principals/{name}") { _, context -> Response in
             let name = try h.parameter("name", context)
@@ -95,17 +95,17 @@ struct AdministrationController {
         }
         routes.get("/groups") { _, context -> Response in
             let state = try await h.directoryReader(context)
-            return try h.json(ItemList(state.groups.values.sorted { $0.name < $1.name }.map { GroupView($0, regulatedProjects: Engine.regulatedProjects(relyingOn: $0.name, state)) }))
+            return try h.json(ItemList(Directory.groups(in: state)))
         }
         routes.get("/groups/{name}") { _, context -> Response in
             let state = try await h.directoryReader(context)
             let name = try h.parameter("name", context)
-            guard let group = state.groups[name] else { throw Problem.notFound("no group \(name)") }
-            return try h.json(GroupView(group, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state)))
+            guard let group = Directory.group(name, in: state) else { throw Problem.notFound("no group \(name)") }
+            return try h.json(group)
         }
         routes.get("/projects") { _, context -> Response in
             let state = try await h.directoryReader(context)
-            return try h.json(ItemList(state.projects.values.sorted { $0.key < $1.key }.map(ProjectView.init)))
+            return try h.json(ItemList(Directory.projects(in: state)))
         }
         routes.get("/projects/{key}") { _, context -> Response in
             let state = try await h.directoryReader(context)
@@ -115,7 +115,7 @@ struct AdministrationController {
         }
         routes.get("/workflows") { _, context -> Response in
             let state = try await h.directoryReader(context)
-            return try h.json(ItemList(state.currentWorkflows.keys.sorted().compactMap { WorkflowResponse(name: $0, state: state) }))
+            return try h.json(ItemList(Directory.workflows(in: state)))
         }
         routes.get("/workflows/{name}") { _, context -> Response in
             let name = try h.parameter("name", context)

@@ -90,10 +90,7 @@ struct LocalClient: SignoffClient {
 
     // MARK: Directory and tokens
 
-    func principals(kind: Principal.Kind) async throws -> [PrincipalView] {
-        let state = try await service.state()
-        return state.principals.values.filter { $0.kind == kind }.sorted { $0.name < $1.name }.map { PrincipalView($0, state: state) }
-    }
+    func principals(kind: Principal.Kind) async throws -> [PrincipalView] { Directory.principals(kind, in: try await service.state()) }
 
     func principal(_ name: String) async throws -> PrincipalView {
         let state = try await service.state()
@@ -101,42 +98,30 @@ struct LocalClient: SignoffClient {
         return PrincipalView(principal, state: state)
     }
 
-    func groups() async throws -> [GroupView] {
-        let state = try await service.state()
-        return state.groups.values.sorted { $0.name < $1.name }.map { GroupView($0, regulatedProjects: Engine.regulatedProjects(relyingOn: $0.name, state)) }
-    }
+    func groups() async throws -> [GroupView] { Directory.groups(in: try await service.state()) }
 
     func group(_ name: String) async throws -> GroupView {
-        let state = try await service.state()
-        guard let group = state.groups[name] else { throw CLIError.badInput("no group \(name)") }
-        return GroupView(group, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state))
+        guard let group = Directory.group(name, in: try await service.state()) else { throw CLIError.badInput("no group \(name)") }
+        return group
     }
 
-    func projects() async throws -> [ProjectView] {
-        try await service.state().projects.values.sorted { $0.key < $1.key }.map(ProjectView.init)
-    }
+    func projects() async throws -> [ProjectView] { Directory.projects(in: try await service.state()) }
 
     func project(_ key: String) async throws -> ProjectView {
         guard let project = try await service.state().projects[key] else { throw CLIError.badInput("no project \(key)") }
         return ProjectView(project)
     }
 
-    func workflows() async throws -> [WorkflowResponse] {
-        let state = try await service.state()
-        return state.currentWorkflows.keys.sorted().compactMap { WorkflowResponse(name: $0, state: state) }
-    }
+    func workflows() async throws -> [WorkflowResponse] { Directory.workflows(in: try await service.state()) }
 
     func tokens(as actor: String) async throws -> [TokenView] {
-        let isAdministrator = try await service.state().principals[actor]?.isAdministrator == true
-        return try await service.auth.tokens(principal: isAdministrator ? nil : actor, now: now).map { TokenView($0) }
+        try await service.tokens(visibleTo: actor, asAdministrator: true).map { TokenView($0) }
     }
 
     func revokeToken(_ id: String, as actor: String) async throws -> TokenView {
-        let isAdministrator = try await service.state().principals[actor]?.isAdministrator == true
-        guard let token = try await service.auth.token(id: id), isAdministrator || token.principal == actor else {
+        guard let token = try await service.revokeToken(id, by: actor, asAdministrator: true) else {
             throw CLIError.badInput("no token \(id) that \(actor) may revoke")
         }
-        _ = try await service.auth.revokeToken(id: id, now: now)
         return TokenView(token, revoked: true)
     }
 
