@@ -42,6 +42,10 @@ public final class SQLiteProjectionStore: ProjectionStore {
         }
     }
 
+    public func prepare() async throws {
+        try await ledger.pool.write { db in try self.upgradeIfNeeded(db) }
+    }
+
     public func state() async throws -> SignoffState {
         try await ledger.pool.read { db in
             // A projection of an earlier format is not read: the ledger is replayed (until a write rebuilds it).

@@ -9,7 +9,7 @@ import SignoffLedger
 struct WriteOptions: ParsableArguments {
     @OptionGroup var target: ClientOptions
     var actor: ActorOptions { target.actor }
-    func client() throws -> any SignoffClient { try target.client() }
+    func client() async throws -> any SignoffClient { try await target.client() }
     @Flag(help: "Print JSON instead of text.")
     var json = false
 }
@@ -60,7 +60,7 @@ func adminApproval(_ command: Command, client: any SignoffClient, signing: Admin
 /// Runs an administrative change, signed as `signing` says: required for every change once the ledger has a
 /// regulated project (`schema/refusals.md`: `admin.signature-required`).
 func runAdministration(_ command: Command, options: WriteOptions, signing: AdminSigningOptions, done: String) async throws {
-    let client = try options.client()
+    let client = try await options.client()
     let (approval, written) = try adminApproval(command, client: client, signing: signing)
     if written { return }
     report(try await client.run(command.approved(by: approval), as: try options.actor.name), json: options.json, text: done)

@@ -26,7 +26,7 @@ struct CheckpointCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let client = try target.client()
+            let client = try await target.client()
             if verifierKey {
                 let key = try await client.ledgerKey()
                 if json {

@@ -56,7 +56,7 @@ struct EvidenceCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let digest = try bundleDigest(digest: digest, file: file)
-                let client = try options.client()
+                let client = try await options.client()
                 let entries = try await client.run(.attachEvidence(request: request, kind: kind, status: status, digest: digest), as: try options.actor.name)
                 // Automation's tokens may attach evidence without being allowed to read the request back.
                 let stage = (try? await client.request(request).stage).map { "; it is at \($0)" } ?? ""
@@ -70,7 +70,7 @@ struct EvidenceCommand: AsyncParsableCommand {
 func decide(
     _ request: String, stage: String, decision: DecisionKind, comment: String, reviewedDigest: String?, signing: SigningOptions, options: WriteOptions
 ) async throws {
-    let client = try options.client()
+    let client = try await options.client()
     let actor = try options.actor.name
     var envelope: DSSEEnvelope?
     if let key = try signing.signingKey() {
@@ -141,7 +141,7 @@ struct ReviseCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let digest = try bundleDigest(digest: digest, file: file)
-            let client = try options.client()
+            let client = try await options.client()
             let entries = try await client.run(.revise(request: request, bundle: bundle, digest: digest), as: try options.actor.name)
             let now = try await client.request(request)
             report(entries, json: options.json, text: "\(request) is now revision \(now.revision) (\(digest)), back at \(now.stage)")

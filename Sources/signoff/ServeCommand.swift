@@ -26,6 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
             var logger = Logger(label: "signoff")
             logger.logLevel = level
             let storage = try ledger.openForWriting()
+            try await storage.projection.prepare()
             var configuration = ServerConfiguration()
             configuration.host = host
             configuration.port = port

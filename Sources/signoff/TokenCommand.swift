@@ -25,7 +25,7 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let hours = try Self.hours(ttl)
-                let client = try options.client()
+                let client = try await options.client()
                 let command = Command.issueServiceToken(tokenID: "", principal: serviceAccount, scopes: scope.sorted(), lifetimeHours: hours)
                 let (approval, written) = try adminApproval(command, client: client, signing: signing)
                 if written { return }

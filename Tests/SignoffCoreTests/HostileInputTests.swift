@@ -193,6 +193,18 @@ struct TrustTests {
         w.refused(w.signedByAdmin(.updateProject(lowered)), as: Cast.administrator.name, rule: "project.invalid")
     }
 
+    @Test("A stolen administrator's session cannot revoke the administrator's own key (a lockout); others may revoke their own unsigned; token scopes are checked by the engine")
+    func selfRevocationAndScopes() {
+        var w = World()
+        let ada = Cast.administrator.name
+        w.refused(.revokeKey(principal: ada, fingerprint: w.keys[ada]!.publicKey.fingerprint), as: ada, rule: "admin.signature-required")
+        let casey = Cast.complianceOfficer.name
+        w.ok(.revokeKey(principal: casey, fingerprint: w.keys[casey]!.publicKey.fingerprint), as: casey)
+        w.refused(w.signedByAdmin(.issueServiceToken(tokenID: "t1", principal: Cast.ci.name, scopes: ["evidence:nowhere"], lifetimeHours: 1)), as: ada, rule: "input.text")
+        w.refused(w.signedByAdmin(.issueServiceToken(tokenID: "t2", principal: Cast.ci.name, scopes: ["root:*"], lifetimeHours: 1)), as: ada, rule: "input.text")
+        w.admin(.issueServiceToken(tokenID: "t3", principal: Cast.ci.name, scopes: ["evidence:\(Cast.project)", "metrics:*"], lifetimeHours: 1))
+    }
+
     @Test("Today's rule (before roles): a team's approvers decide only where the workflow names their group; another team's workflow refuses them")
     func teamsApart() {
         var w = World()

@@ -157,6 +157,13 @@ extension Engine {
             throw Refusal(.inputUnknown, "no service account \(principal)")
         }
         guard !account.disabled else { throw Refusal(.principalDisabled, "\(principal) is disabled") }
+        let actions: Set<String> = ["read", "request", "evidence", "deploy", "gate", "metrics"]
+        for scope in scopes {
+            let parts = scope.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, actions.contains(parts[0]), parts[1] == "*" || (parts[0] != "metrics" && state.projects[parts[1]] != nil) else {
+                throw Refusal(.inputText, "scope \(scope) must be ACTION:PROJECT with ACTION one of \(actions.sorted().joined(separator: ", ")) and a known project (or *; metrics:* only)")
+            }
+        }
         guard !scopes.isEmpty, lifetimeHours >= 1 else { throw Refusal(.inputText, "a service token needs at least one scope and a lifetime of an hour or more") }
         return [.serviceTokenIssued(.init(tokenID: tokenID, principal: principal, scopes: scopes, lifetimeHours: lifetimeHours, approval: approval))]
     }
@@ -206,8 +213,10 @@ extension Engine {
     /// own key needs no administrator. An approval that is given is always checked, required or not.
     static func verifyAdministration(_ command: Command, state: SignoffState, actor: String, now: Int64) throws {
         guard let change = command.adminChange else { return }
+        // A principal may revoke their own key without an administrator (a lost laptop) — except an administrator,
+        // whose key signs administration: a stolen administrator's session must not be able to revoke it (a lockout).
         var selfRevocation = false
-        if case .revokeKey(let principal, _, _, _) = command, principal == actor { selfRevocation = true }
+        if case .revokeKey(let principal, _, _, _) = command, principal == actor, state.principals[actor]?.isAdministrator != true { selfRevocation = true }
         // Who may is decided first: a refusal for a non-administrator names the permission, not a missing signature.
         if !selfRevocation { try requireAdministrator(state, actor) }
         let creatingRegulated: Bool = { if case .createProject(let spec, _) = command { return spec.regulated } else { return false } }()

@@ -32,6 +32,9 @@ public protocol ProjectionStore: Sendable {
     /// The current state as far as one request is concerned: everything but the other requests and the used
     /// statement digests. What `gate`, `status` and `explain` need, read in time that does not grow with the ledger.
     func state(focusedOn request: String) async throws -> SignoffState
+    /// Brings a projection written by an earlier Signoff to the current format (rebuilding it from the ledger), so that
+    /// reads need not replay the ledger. Servers and writing commands call it once when they open the storage.
+    func prepare() async throws
     /// Replays the whole ledger from empty and compares the result with the stored projection, document by document.
     func verifyProjection() async throws -> LedgerVerificationFailure?
 }

@@ -5,6 +5,7 @@ import SignoffAudit
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
+import SignoffService
 
 /// What the CLI's verbs need, whether they work on a local database (``LocalClient``) or a server (``RemoteClient``):
 /// every verb has one code path and calls this. Both answer with the wire types of `SignoffAPI`, so `--json` prints
@@ -70,9 +71,11 @@ struct ClientOptions: ParsableArguments {
     /// The client: a server when `--server` (or `SIGNOFF_SERVER`) is given, else the local database. Locally, the
     /// ledger key signs checkpoints when its passphrase is configured (`--ledger-passphrase-file` or
     /// `SIGNOFF_LEDGER_PASSPHRASE`); users without it append and leave checkpointing to the ledger's operator.
-    func client() throws -> any SignoffClient {
+    func client() async throws -> any SignoffClient {
         if let remote = try remote.client(actor: actor) { return remote }
         let canSign = ledger.ledgerPassphraseFile != nil || ProcessInfo.processInfo.environment["SIGNOFF_LEDGER_PASSPHRASE"] != nil
-        return LocalClient(storage: canSign ? try ledger.openForWriting() : try ledger.openForReading())
+        let storage = canSign ? try ledger.openForWriting() : try ledger.openForReading()
+        try await storage.projection.prepare()
+        return LocalClient(storage: storage)
     }
 }
