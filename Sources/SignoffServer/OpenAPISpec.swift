@@ -728,7 +728,9 @@ components:
     TokenList: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/TokenView" } } } }
     Envelope:
       type: object
-      description: A DSSE envelope; payload and sig are base64 (standard or URL-safe).
+      description: >-
+        A DSSE envelope; payload and sig are base64 (standard or URL-safe). At most 4 signatures (a decision has one; an
+        administrators' approval one per signing administrator): more are refused before any is checked.
       required: [payloadType, payload, signatures]
       properties:
         payloadType: { type: string }

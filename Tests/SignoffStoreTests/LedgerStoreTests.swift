@@ -197,3 +197,18 @@ final class Clock: @unchecked Sendable {
     var value: Int64 { lock.withLock { milliseconds } }
     func advance(seconds: Int64) { lock.withLock { milliseconds += seconds * 1000 } }
 }
+
+@Suite("Auth tables")
+struct AuthTableTests {
+    @Test("The challenge table is bounded: a flood of challenges keeps at most 10,000 rows, the newest")
+    func boundedChallenges() async throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.remove() }
+        let auth = Authenticator(store: SQLiteStorage.storage(fixture.store).auth, clock: { fixture.store.now })
+        var last: [UInt8] = []
+        for _ in 0..<10_050 { last = try await auth.createChallenge(for: "ada").nonce }
+        let rows = try await fixture.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM auth_challenge") ?? 0 }
+        #expect(rows <= 10_000 && rows >= 9_000, "\(rows) rows")
+        #expect(try await auth.consumeChallenge(last, for: "ada"), "the newest challenge is kept")
+    }
+}
