@@ -19,10 +19,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(name: .customLong("session-hours"), help: "How long a login session lasts (1 to 24 hours).") var sessionHours = 8
+    @Option(name: .customLong("max-service-token-days"), help: "The longest lifetime a service token may be given (1 to 90 days).")
+    var maxServiceTokenDays = 30
 
     func run() async throws {
         try await reportingErrors {
             guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError.badInput("--log-level \(logLevel) is not a log level") }
+            guard (1...24).contains(sessionHours) else { throw CLIError.badInput("--session-hours is 1 to 24, not \(sessionHours)") }
+            guard (1...90).contains(maxServiceTokenDays) else { throw CLIError.badInput("--max-service-token-days is 1 to 90, not \(maxServiceTokenDays)") }
             var logger = Logger(label: "signoff")
             logger.logLevel = level
             let storage = try ledger.openForWriting()
@@ -30,6 +35,8 @@ struct ServeCommand: AsyncParsableCommand {
             var configuration = ServerConfiguration()
             configuration.host = host
             configuration.port = port
+            configuration.sessionLifetimeMilliseconds = Int64(sessionHours) * 3_600_000
+            configuration.maximumServiceTokenHours = maxServiceTokenDays * 24
             let app = buildApplication(service: SignoffService(storage: storage), configuration: configuration, logger: logger)
             try await app.runService()
         }

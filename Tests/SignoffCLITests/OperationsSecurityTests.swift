@@ -74,3 +74,34 @@ struct OperationsSecurityTests {
         #expect(!log.contains("internal error"), "malformed framing is not an internal error: \(log)")
     }
 }
+
+/// Trust findings 3 and 5 through the real CLI: a compromised key's approvals, and who may deploy.
+@Suite("Compromised keys and separation at deploy, through the CLI", .serialized)
+struct TrustCLITests {
+    @Test("revoke-key --compromised-since: the gate says no and names it, explain shows it, the export flags it; an approver may not deploy")
+    func compromisedAndSeparation() throws {
+        let s = try Story()
+        defer { s.remove() }
+        let prod = try s.approvedProd()
+        #expect(try s.signoff("gate", prod, "--env", "prod", "--digest", s.digest).status == 0)
+        // morgan, who approved, is made a deployer (signed): still may not deploy it.
+        try s.must("group", "add-member", "churn-deployers", "morgan", "--as", "ada", "--key", "ada.key")
+        let approver = try s.signoff("deploy", prod, "--outcome", "succeeded", "--as", "morgan")
+        #expect(approver.status == 2 && approver.stderr.contains("gate.separation"), "\(approver.stderr)")
+        // Unsigned, the revocation is refused (a stolen session cannot revoke keys); signed, it is recorded.
+        let unsigned = try s.signoff("user", "revoke-key", "morgan", "--key-file", "morgan.key.pub", "--compromised-since", "2020-01-01T00:00:00Z", "--as", "ada")
+        #expect(unsigned.status == 2 && unsigned.stderr.contains("admin.signature-required"), "\(unsigned.stderr)")
+        try s.must("user", "revoke-key", "morgan", "--key-file", "morgan.key.pub", "--compromised-since", "2020-01-01T00:00:00Z", "--as", "ada", "--key", "ada.key")
+        let gate = try s.signoff("gate", prod, "--env", "prod", "--digest", s.digest)
+        #expect(gate.status == 2 && gate.stdout.contains("gate.compromised") && gate.stdout.contains("morgan"), "\(gate.stdout)")
+        #expect(try s.must("explain", prod).contains("compromised"))
+        let deploy = try s.signoff("deploy", prod, "--outcome", "succeeded", "--as", "dana")
+        #expect(deploy.status == 2 && deploy.stderr.contains("gate.compromised"), "\(deploy.stderr)")
+        try s.must("audit", "export", "--project", "churn-model", "--out", "audit", "--as", "ada")
+        let summary = try String(contentsOfFile: s.path("audit/SUMMARY.md"), encoding: .utf8)
+        #expect(summary.contains("revoked as compromised"), "\(summary)")
+        let administration = try String(contentsOfFile: s.path("audit/administration.csv"), encoding: .utf8)
+        #expect(administration.contains(",key.revoked,ada,ada,yes\r\n"), "\(administration)")
+        #expect(try s.signoff("audit", "verify", "audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub").status == 0)
+    }
+}

@@ -75,6 +75,8 @@ struct AuthorizationMatrixTests {
         .init(method: .get, path: "/v1/projects", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/projects/\(project)", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/workflows", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        // Everyone lists tokens, each their own (an administrator's session: all); SecurityTests checks what each sees.
+        .init(method: .get, path: "/v1/tokens", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 200), wrongUser: (outsider, 200)),
         .init(method: .post, path: "/v1/service-accounts", body: ["name": "deploy-bot"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/groups", body: ["name": "auditors"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/groups/\(Cast.Group.compliance)/members", body: ["member": outsider], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
