@@ -127,7 +127,8 @@ struct ReliabilityTests {
                         return mine
                     }
                 }
-                let deadline = ContinuousClock.now + .seconds(60)
+                // Generous: other suites run in parallel (key derivations, servers) and can starve a cycle for a while.
+                let deadline = ContinuousClock.now + .seconds(240)
                 while flowing.withLock({ $0 }) < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 try await Task.sleep(for: killAfter)
                 kill(pid, SIGKILL)
