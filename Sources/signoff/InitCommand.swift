@@ -29,6 +29,9 @@ struct InitCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-key"), help: "The first administrator's public key file (USER.key.pub).")
     var adminKey: String
 
+    @Option(name: .customLong("admin-quorum"), help: "How many distinct administrators must sign a change to what a regulated project relies on (1 to 5; default 1).")
+    var adminQuorum = 1
+
     @Flag(help: "Allow an empty ledger key passphrase.")
     var insecureNoPassphrase = false
 
@@ -40,6 +43,7 @@ struct InitCommand: AsyncParsableCommand {
             let path = try ledger.databasePath
             let keyPath = try ledger.ledgerKeyPath
             try NoteVerifierKey.validate(name: origin)
+            guard (1...5).contains(adminQuorum) else { throw CLIError.badInput("--admin-quorum is 1 to 5, not \(adminQuorum)") }
             let adminVerifierKey = try KeyFiles.readVerifierKey(path: adminKey)
             for existing in [path, keyPath, keyPath + ".pub"] where FileManager.default.fileExists(atPath: existing) {
                 throw CLIError.badInput("\(existing) already exists; choose another --db (nothing was changed)")
@@ -57,6 +61,10 @@ struct InitCommand: AsyncParsableCommand {
             }
             if case .failure(let refusal) = try await service.execute(.bootstrapAdministrator(name: admin, key: adminVerifierKey), as: "system") {
                 throw CLIError.badInput("--admin: \(refusal.message)")
+            }
+            // A quorum above 1 counts once as many administrators hold keys that may sign (add them before relying on it).
+            if adminQuorum != 1, case .failure(let refusal) = try await service.execute(.setAdminQuorum(adminQuorum), as: admin) {
+                throw CLIError.badInput("--admin-quorum: \(refusal.message)")
             }
             let checkpoint = try await service.ledger.signCheckpoint()
             if json {

@@ -105,3 +105,22 @@ struct TrustCLITests {
         #expect(try s.signoff("audit", "verify", "audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub").status == 0)
     }
 }
+
+@Suite("init --admin-quorum")
+struct InitQuorumTests {
+    @Test("init --admin-quorum 2 records the quorum as the ledger's third entry; an out-of-range quorum creates nothing")
+    func initQuorum() throws {
+        let directory = try TestSupport.temporaryDirectory("signoff-quorum")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let env = ["SIGNOFF_PASSPHRASE": "quorum passphrase", "SIGNOFF_LEDGER_PASSPHRASE": "quorum ledger passphrase"]
+        #expect(try TestSupport.signoff(["key", "generate", "--name", "ada", "--out", "ada.key"], environment: env, in: directory).status == 0)
+        let bad = try TestSupport.signoff(["init", "--db", "bad.sqlite", "--origin", "q.test/l", "--admin", "ada", "--admin-key", "ada.key.pub", "--admin-quorum", "9"], environment: env, in: directory)
+        #expect(bad.status == 64 && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("bad.sqlite").path), "\(bad.stderr)")
+        let good = try TestSupport.signoff(["init", "--db", "q.sqlite", "--origin", "q.test/l", "--admin", "ada", "--admin-key", "ada.key.pub", "--admin-quorum", "2"], environment: env, in: directory)
+        #expect(good.status == 0, "\(good.stderr)")
+        let export = try TestSupport.signoff(["audit", "export", "--db", "q.sqlite", "--out", "audit", "--as", "ada"], environment: env, in: directory)
+        #expect(export.status == 0, "\(export.stderr)")
+        let administration = try String(contentsOf: directory.appendingPathComponent("audit/administration.csv"), encoding: .utf8)
+        #expect(administration.contains(",2,admin.quorum-set,ada,,unsigned\r\n"), "\(administration)")
+    }
+}
