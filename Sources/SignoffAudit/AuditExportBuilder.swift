@@ -25,6 +25,20 @@ public struct HashingSink: AuditExportSink {
 
 /// What an export covers.
 public struct AuditExportFilter: Hashable, Sendable, Codable {
+    /// Why a filter is refused: its project and environment are names (`a-z 0-9 . _ -`, 1–63), as every project and
+    /// environment is, and `since` comes before `until`.
+    public func problem() -> String? {
+        func isName(_ text: String) -> Bool {
+            let bytes = Array(text.utf8)
+            guard let first = bytes.first, bytes.count <= 63, (0x61...0x7A).contains(first) || (0x30...0x39).contains(first) else { return false }
+            return bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+        }
+        if let project, !isName(project) { return "project \(project.debugDescription) is not a project name" }
+        if let environment, !isName(environment) { return "environment \(environment.debugDescription) is not an environment name" }
+        if let since, let until, since >= until { return "since must come before until" }
+        return nil
+    }
+
     public var project: String?
     public var environment: String?
     /// Milliseconds since the epoch, inclusive.
@@ -393,7 +407,8 @@ public struct AuditExportBuilder {
     /// every character that can open an inline construct — `\` `` ` `` `*` `_` `[` `]` `<` `>` `!` `|` `&` `~` `#` — escaped
     /// with a backslash (CommonMark §2.4), so that no text can open emphasis, a link, an image, a code span, an HTML
     /// comment, tag or entity, or a table cell; and every line break or tab a space, so that it never starts a line (and
-    /// so never a heading or a list).
+    /// so never a heading or a list). Any other control or format character (bidi overrides, zero-width characters,
+    /// tags) becomes U+FFFD.
     public static func markdownText(_ value: String) -> String {
         var out = ""
         out.reserveCapacity(value.utf8.count)
@@ -403,6 +418,10 @@ public struct AuditExportBuilder {
             case "\\", "`", "*", "_", "[", "]", "<", ">", "!", "|", "&", "~", "#":
                 out.append("\\")
                 out.unicodeScalars.append(scalar)
+            // Control and format characters (bidi overrides and marks, zero-width characters, tags) would make the
+            // text display differently from what it says: each is shown as U+FFFD.
+            case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
+                out.append("\u{FFFD}")
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -35,6 +35,7 @@ struct AuditCommand: AsyncParsableCommand {
                     return ms
                 }
                 let filter = AuditExportFilter(project: project, environment: env, since: try time(since, "since"), until: try time(until, "until"))
+                if let problem = filter.problem() { throw CLIError.badInput(problem) }
                 let directory = URL(fileURLWithPath: out)
                 if FileManager.default.fileExists(atPath: out), !(try FileManager.default.contentsOfDirectory(atPath: out)).isEmpty {
                     throw CLIError.badInput("\(out) is not empty; export into a new folder (nothing was overwritten)")

@@ -23,7 +23,7 @@ struct LoginCommand: AsyncParsableCommand {
         commandName: "login",
         abstract: "Log in to a Signoff server: sign its challenge with your key (which never leaves this machine) and keep the token (mode 0600).")
 
-    @Option(help: "The server, e.g. http://127.0.0.1:8080.") var server: String
+    @Option(help: "The server, e.g. http://127.0.0.1:8080 (default: $SIGNOFF_SERVER).") var server: String?
     @OptionGroup var actor: ActorOptions
     @OptionGroup var signing: SigningOptions
     @OptionGroup var tokenFile: TokenFileOptions
@@ -31,6 +31,9 @@ struct LoginCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
+            guard let server = server ?? ProcessInfo.processInfo.environment["SIGNOFF_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+                throw CLIError.badInput("which server? pass --server URL or set SIGNOFF_SERVER")
+            }
             guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
                 throw CLIError.badInput("--server must be an http:// or https:// URL")
             }

@@ -87,6 +87,42 @@ struct HostileInputTests {
         w.refused(.decide(request: other, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: envelope), as: casey, rule: "signature.statement")
     }
 
+    @Test("A statement with no subject, with a field the predicate does not define, or with a revision written 1.0 is refused")
+    func strictStatements() throws {
+        var w = World()
+        let id = w.file()
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let casey = Cast.complianceOfficer.name
+        let genuine = String(decoding: DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now).bytes, as: UTF8.self)
+        let subject = try #require(genuine.range(of: #""subject":\[.*?\]\]?"#, options: .regularExpression))
+        let variants = [
+            genuine.replacingCharacters(in: subject, with: #""subject":[]"#),
+            genuine.replacingOccurrences(of: #""actor":"casey""#, with: #""actor":"casey","approver":"pat""#),
+            genuine.replacingOccurrences(of: #""revision":1"#, with: #""revision":1.0"#),
+        ]
+        for text in variants {
+            #expect(text != genuine)
+            let envelope = DSSE.sign(payload: Array(text.utf8), payloadType: DSSE.inTotoPayloadType, with: w.keys[casey]!)
+            switch w.run(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: envelope), as: casey) {
+            case .success: Issue.record("accepted: \(text)")
+            case .failure(let refusal): #expect(refusal.rule.hasPrefix("signature."), "\(refusal)")
+            }
+        }
+    }
+
+    @Test("Look-alike names: invisible characters and blank ends are refused in bundle names; Markdown shows control and format characters as U+FFFD; export filters are names")
+    func lookAlikes() {
+        var w = World()
+        for bad in ["b\u{200B}.zip", "b\u{200F}.zip", "\u{FEFF}b.zip", "b\u{00AD}.zip", "b\u{E0041}.zip", " ", " b.zip", "b.zip "] {
+            w.refused(.fileRequest(project: Cast.project, environment: "prod", bundle: bad, digest: World.digest, description: ""), as: Cast.requester.name, rule: "input.text")
+        }
+        #expect(AuditExportBuilder.markdownText("prod\u{202E}evil\u{200B}") == "prod\u{FFFD}evil\u{FFFD}")
+        #expect(AuditExportFilter(project: "churn-model", environment: "prod\u{202E}evil").problem() != nil)
+        #expect(AuditExportFilter(project: "Churn").problem() != nil)
+        #expect(AuditExportFilter(since: 10, until: 5).problem() != nil)
+        #expect(AuditExportFilter(project: "churn-model", environment: "prod", since: 1, until: 2).problem() == nil)
+    }
+
     @Test("A statement dated before its key was enrolled, or before the request was filed, is refused")
     func backdated() {
         var w = World()

@@ -13,6 +13,19 @@ extension Engine {
         if let key = StrictJSON.duplicateKey(in: envelope.payload) {
             throw Refusal(.signatureStatement, "the signed statement has the key \"\(key.prefix(40))\" twice: verifiers would read it differently")
         }
+        // Only the fields the statement and its predicate define: an extra field (an `approver` beside `actor`, say)
+        // could make another reader see something else.
+        if let object = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any] {
+            let predicate = object["predicate"] as? [String: Any] ?? [:]
+            let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
+            let predicateKeys: Set<String> = ["request", "project", "environment", "stage", "decision", "actor", "revision", "workflow_digest", "time", "comment"]
+            if let extra = Set(object.keys).subtracting(statementKeys).first ?? Set(predicate.keys).subtracting(predicateKeys).first {
+                throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
+            }
+            if let revision = predicate["revision"], !(revision is Int) || "\(revision)".contains(".") {
+                throw Refusal(.signatureStatement, "the signed statement's revision is not a whole number written as one")
+            }
+        }
         let statement: DecisionStatement
         do { statement = try JSONDecoder().decode(DecisionStatement.self, from: Data(envelope.payload)) } catch {
             throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")

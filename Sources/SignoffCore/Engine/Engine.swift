@@ -67,10 +67,18 @@ public enum Engine {
 
     /// A single-line field (a bundle name, an evidence kind or status): free text with no line break or tab at all —
     /// neither `\n`, `\r`, U+0085, U+2028 nor U+2029 — so that it can never start a line of its own in a report.
+    /// A single-line field also has no invisible character (format characters: bidi marks, zero-width characters,
+    /// tags, the BOM, soft hyphens) and no blank at either end, so that two names that look alike are alike.
     static func validLine(_ text: String, what: String) throws {
         try validText(text, what: what)
         if let bad = text.unicodeScalars.first(where: { $0 == "\n" || $0 == "\t" || $0.value == 0x85 || $0.value == 0x2028 || $0.value == 0x2029 }) {
             throw Refusal(.inputText, "\(what) must be one line: it contains U+\(String(format: "%04X", bad.value))")
+        }
+        if let bad = text.unicodeScalars.first(where: { $0.properties.generalCategory == .format }) {
+            throw Refusal(.inputText, "\(what) contains the invisible character U+\(String(format: "%04X", bad.value))")
+        }
+        if let first = text.unicodeScalars.first, let last = text.unicodeScalars.last, first.properties.isWhitespace || last.properties.isWhitespace {
+            throw Refusal(.inputText, "\(what) may not begin or end with a blank")
         }
     }
 

@@ -45,6 +45,7 @@ struct AuditController {
                 return ms
             }
             let filter = AuditExportFilter(project: project, environment: query.get("environment"), since: try time("since"), until: try time("until"))
+            if let problem = filter.problem() { throw Problem.badRequest(problem) }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-export-\(UUID().uuidString)")
             // Cut the export against a checkpoint that covers everything appended so far.
             try await h.ledger.signCheckpoint()
