@@ -20,7 +20,9 @@ struct BearerAuthentication: RouterMiddleware {
         guard let record = try await auth.validate(token: String(header.dropFirst(7))) else {
             throw Problem.unauthorized("the token is unknown, expired or revoked; log in again")
         }
-        let state = try await service.state()
+        // The newest state this server knows (no read): revocations and disabling also revoke the token rows, which
+        // every process sees at once; this check covers a token row another path left behind.
+        let state = try await service.storage.projection.recentState()
         guard let principal = state.principals[record.principal], !principal.disabled else {
             context.logger.notice("token refused", metadata: ["token_id": .string(record.id), "reason": "principal disabled or unknown"])
             throw Problem.unauthorized("the token's user is disabled; ask an administrator")
