@@ -28,13 +28,8 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
     /// Why a filter is refused: its project and environment are names (`a-z 0-9 . _ -`, 1–63), as every project and
     /// environment is, and `since` comes before `until`.
     public func problem() -> String? {
-        func isName(_ text: String) -> Bool {
-            let bytes = Array(text.utf8)
-            guard let first = bytes.first, bytes.count <= 63, (0x61...0x7A).contains(first) || (0x30...0x39).contains(first) else { return false }
-            return bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
-        }
-        if let project, !isName(project) { return "project \(project.debugDescription) is not a project name" }
-        if let environment, !isName(environment) { return "environment \(environment.debugDescription) is not an environment name" }
+        if let project, !Engine.isValidName(project) { return "project \(project.debugDescription) is not a project name; `signoff project list` shows them" }
+        if let environment, !Engine.isValidName(environment) { return "environment \(environment.debugDescription) is not an environment name" }
         if let since, let until, since >= until { return "since must come before until" }
         return nil
     }

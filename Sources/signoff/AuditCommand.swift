@@ -29,11 +29,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                func time(_ text: String?, _ option: String) throws -> Int64? {
-                    guard let text else { return nil }
-                    guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw CLIError.badInput("--\(option) \(text) is not an RFC 3339 time such as 2026-11-01T00:00:00Z") }
-                    return ms
-                }
+                func time(_ text: String?, _ option: String) throws -> Int64? { try text.map { try milliseconds($0, option: option) } }
                 let filter = AuditExportFilter(project: project, environment: env, since: try time(since, "since"), until: try time(until, "until"))
                 if let problem = filter.problem() { throw CLIError.badInput(problem) }
                 let directory = URL(fileURLWithPath: out)
