@@ -26,7 +26,7 @@ struct HTTPBench {
           - name: requested
           - name: approved
             gate:
-              approvals: [{group: approvers, count: 2}]
+              approvals: [{role: approvers, count: 2}]
               signatures: required
           - name: deployed
             gate:
@@ -59,8 +59,8 @@ struct HTTPBench {
             try await must(.addMember(group: "approvers", member: "approver\(i)"), "admin")
         }
         try await must(.applyWorkflow(source: Self.bench, file: "bench.yaml"), "admin")
-        try await must(.createProject(ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], requesters: ["requesters"], deployers: [:]),
-            approval: AdminApproval(change: AdminChange(action: "project.create", project: ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], requesters: ["requesters"], deployers: [:])), time: database.now).signed(with: admin)), "admin")
+        try await must(.createProject(ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]]),
+            approval: AdminApproval(change: AdminChange(action: "project.create", project: ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]])), time: database.now).signed(with: admin)), "admin")
         // Filed concurrently (group commit), in numbered order within each of 16 lanes; IDs are REQ-1…REQ-n either way.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<16 {
@@ -132,7 +132,7 @@ struct HTTPBench {
         var tokens: [String: String] = [:]
         for i in 0..<approvers { tokens["approver\(i)"] = try await auth.issueToken(for: "approver\(i)", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token }
         let bodies: [(String, String, Data)] = w.work.map { item in
-            guard case .decide(let id, _, _, _, let envelope) = item.command else { fatalError() }
+            guard case .decide(let id, _, _, _, let envelope, _) = item.command else { fatalError() }
             let envelopeObject = try! JSONSerialization.jsonObject(with: Data(envelope!.jsonBytes()))
             return (tokens[item.actor]!, id, try! JSONSerialization.data(withJSONObject: ["stage": "approved", "decision": "approve", "envelope": envelopeObject]))
         }

@@ -54,7 +54,7 @@ struct LargeLedgerBench {
             try await must(.addMember(group: "approvers", member: "approver\(i)"), "admin")
         }
         try await must(.applyWorkflow(source: HTTPBench.bench, file: "bench.yaml"), "admin")  // requested → approved (2 signed) → deployed
-        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "bench"], requesters: ["requesters"], deployers: ["prod": ["deployers"]])
+        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]])
         try await must(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: database.now).signed(with: admin)), "admin")
 
         var state = try await database.state()

@@ -82,22 +82,38 @@ public struct ProjectBody: Codable, Sendable {
     public let key: String
     public let regulated: Bool?
     public let environments: [String: String]
-    public let requesters: [String]
-    public let deployers: [String: [String]]?
+    /// `ROLE` or `ROLE@ENVIRONMENT` → groups.
+    public let roles: [String: [String]]
     public let approval: DSSEEnvelope?
 
     public init(_ spec: ProjectSpec, approval: DSSEEnvelope?) {
         key = spec.key
         regulated = spec.regulated
         environments = spec.environments
-        requesters = spec.requesters
-        deployers = spec.deployers
+        roles = spec.roles
         self.approval = approval
     }
 
-    public var spec: ProjectSpec {
-        ProjectSpec(key: key, regulated: regulated ?? false, environments: environments, requesters: requesters, deployers: deployers ?? [:])
-    }
+    public var spec: ProjectSpec { ProjectSpec(key: key, regulated: regulated ?? false, environments: environments, roles: roles) }
+}
+
+public struct FreezeBody: Codable, Sendable {
+    public let environment: String
+    public let project: String?
+    /// RFC 3339.
+    public let from: String
+    public let until: String
+    public let reason: String
+    public let approval: DSSEEnvelope?
+}
+
+public struct DelegationBody: Codable, Sendable {
+    public let delegate: String
+    /// RFC 3339.
+    public let from: String
+    public let until: String
+    public let project: String?
+    public let role: String?
 }
 
 public struct FileRequestBody: Codable, Sendable {
@@ -106,12 +122,17 @@ public struct FileRequestBody: Codable, Sendable {
     public let bundle: String
     public let digest: String
     public let description: String?
+    public let labels: [String: [String]]?
+    /// Present: an emergency request, with its reason.
+    public let emergency_reason: String?
 }
 
 public struct EvidenceBody: Codable, Sendable {
     public let kind: String
     public let status: String
     public let digest: String
+    /// The counts of the JUnit report the status was derived from.
+    public let tests: TestCounts?
 }
 
 public struct DecisionBody: Codable, Sendable {
@@ -119,6 +140,8 @@ public struct DecisionBody: Codable, Sendable {
     public let decision: DecisionKind
     public let comment: String?
     public let envelope: DSSEEnvelope?
+    /// Deciding under this person's delegation.
+    public let on_behalf_of: String?
 }
 
 public struct RevisionBody: Codable, Sendable {

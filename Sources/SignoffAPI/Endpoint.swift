@@ -15,8 +15,8 @@ public struct Endpoint: Sendable {
         self.body = body
     }
 
-    /// The endpoint of `command`, or nil for the one command that has none (the first administrator is created by
-    /// `signoff init` on the server's database).
+    /// The endpoint of `command`, or nil for the commands that have none (the first administrator is created by
+    /// `signoff init` on the server's database; the server itself expires stale requests).
     public static func of(_ command: Command) -> Endpoint? {
         let p = WireCoding.pathSegment
         switch command {
@@ -52,15 +52,34 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/admin-quorum", body: QuorumBody(quorum: quorum, approval: approval))
         case .issueServiceToken(_, let principal, let scopes, let hours, let approval):
             return Endpoint(.post, "/v1/service-tokens", body: ServiceTokenRequest(service_account: principal, scopes: scopes, ttl_hours: hours, approval: approval))
-        case .fileRequest(let project, let environment, let bundle, let digest, let description):
+        case .addFreeze(let f, let approval):
+            return Endpoint(
+                .post, "/v1/freezes",
+                body: FreezeBody(
+                    environment: f.environment, project: f.project, from: Timestamps.rfc3339(f.from), until: Timestamps.rfc3339(f.until), reason: f.reason,
+                    approval: approval))
+        case .liftFreeze(let id, let approval):
+            return Endpoint(.post, "/v1/freezes/\(p(id))/lift", body: ApprovalBody(approval: approval))
+        case .delegate(let d):
+            return Endpoint(
+                .post, "/v1/delegations",
+                body: DelegationBody(delegate: d.delegate, from: Timestamps.rfc3339(d.start), until: Timestamps.rfc3339(d.end), project: d.project, role: d.role))
+        case .revokeDelegation(let id):
+            return Endpoint(.post, "/v1/delegations/\(p(id))/revoke")
+        case .expireStale:
+            return nil
+        case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason):
             return Endpoint(
                 .post, "/v1/requests",
-                body: FileRequestBody(project: project, environment: environment, bundle: bundle, digest: digest.description, description: description))
-        case .attachEvidence(let id, let kind, let status, let digest):
-            return Endpoint(.post, "/v1/requests/\(p(id))/evidence", body: EvidenceBody(kind: kind, status: status, digest: digest.description))
-        case .decide(let id, let stage, let decision, let comment, let envelope):
+                body: FileRequestBody(
+                    project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
+                    labels: labels.isEmpty ? nil : labels, emergency_reason: reason))
+        case .attachEvidence(let id, let kind, let status, let digest, let tests):
+            return Endpoint(.post, "/v1/requests/\(p(id))/evidence", body: EvidenceBody(kind: kind, status: status, digest: digest.description, tests: tests))
+        case .decide(let id, let stage, let decision, let comment, let envelope, let onBehalfOf):
             return Endpoint(
-                .post, "/v1/requests/\(p(id))/decisions", body: DecisionBody(stage: stage, decision: decision, comment: comment, envelope: envelope))
+                .post, "/v1/requests/\(p(id))/decisions",
+                body: DecisionBody(stage: stage, decision: decision, comment: comment, envelope: envelope, on_behalf_of: onBehalfOf))
         case .revise(let id, let bundle, let digest):
             return Endpoint(.post, "/v1/requests/\(p(id))/revisions", body: RevisionBody(digest: digest.description, bundle: bundle))
         case .withdraw(let id, let reason):

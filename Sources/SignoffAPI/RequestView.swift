@@ -16,6 +16,7 @@ public struct RequestView: Codable, Sendable, Equatable {
         public let actor: String
         public let at: String
         public let revision: Int
+        public let tests: TestCounts?
     }
     public struct DecisionView: Codable, Sendable, Equatable {
         public let stage: String
@@ -28,6 +29,8 @@ public struct RequestView: Codable, Sendable, Equatable {
         /// The SHA-256 fingerprint of the signing key, `sha256:<hex>`.
         public let key_fingerprint: String?
         public let statement_digest: String?
+        /// Decided under this person's delegation ("actor for on_behalf_of").
+        public let on_behalf_of: String?
     }
     public struct DeploymentView: Codable, Sendable, Equatable {
         public let outcome: String
@@ -55,6 +58,9 @@ public struct RequestView: Codable, Sendable, Equatable {
     public let deployments: [DeploymentView]
     public let retrospective_due: String?
     public let retrospective_done: Bool
+    public let labels: [String: [String]]
+    /// Present for an emergency request: its reason.
+    public let emergency_reason: String?
 
     public init(_ r: DeploymentRequest) {
         let time = Timestamps.rfc3339
@@ -72,18 +78,23 @@ public struct RequestView: Codable, Sendable, Equatable {
         status = r.status.rawValue
         history = r.history.map { StageEntryView(stage: $0.stage, at: time($0.at), revision: $0.revision) }
         evidence = r.evidence.map {
-            EvidenceView(kind: $0.kind, status: $0.status, digest: $0.digest.description, actor: $0.attachedBy, at: time($0.at), revision: $0.revision)
+            EvidenceView(
+                kind: $0.kind, status: $0.status.rawValue, digest: $0.digest.description, actor: $0.attachedBy, at: time($0.at), revision: $0.revision,
+                tests: $0.tests)
         }
         decisions = r.decisions.map {
             DecisionView(
                 stage: $0.stage, decision: $0.decision.rawValue, actor: $0.by, at: time($0.at), comment: $0.comment, revision: $0.revision,
-                signed: $0.isSigned, key_fingerprint: $0.keyFingerprint.map { "sha256:" + $0 }, statement_digest: $0.statementDigest?.description)
+                signed: $0.isSigned, key_fingerprint: $0.keyFingerprint.map { "sha256:" + $0 }, statement_digest: $0.statementDigest?.description,
+                on_behalf_of: $0.onBehalfOf)
         }
         deployments = r.deployments.map {
             DeploymentView(outcome: $0.outcome.rawValue, actor: $0.by, at: time($0.at), note: $0.note, revision: $0.revision)
         }
         retrospective_due = r.retrospectiveDue.map(time)
         retrospective_done = r.retrospectiveDone
+        labels = r.labels
+        emergency_reason = r.emergency?.reason
     }
 
     public var currentEvidence: [EvidenceView] { evidence.filter { $0.revision == revision } }
@@ -116,8 +127,23 @@ public struct ExplanationView: Codable, Sendable, Equatable {
     public let workflow: String
     public let gates: [Gate]
     public let retrospective: Retrospective?
+    public let labels: [String: [String]]
+    public let emergency_reason: String?
+    /// Stages of the workflow the request does not go through, with why (a `when:` or an emergency waiver).
+    public let skipped: [SkippedStage]
+    /// The stages ahead that the caller may decide and has not: what `signoff decide` without `--stage` picks from.
+    public let awaiting_you: [String]
 
-    public init(_ e: Explanation) {
+    public struct SkippedStage: Codable, Sendable, Equatable {
+        public let stage: String
+        public let reason: String
+    }
+
+    public init(_ e: Explanation, awaitingCaller: [String] = []) {
+        labels = e.labels
+        emergency_reason = e.emergency?.reason
+        skipped = e.skipped.map { SkippedStage(stage: $0.stage, reason: $0.reason) }
+        awaiting_you = awaitingCaller
         request = e.request
         status = e.status.rawValue
         stage = e.stage
@@ -184,15 +210,62 @@ public struct ProjectView: Codable, Sendable, Equatable {
     public let key: String
     public let regulated: Bool
     public let environments: [String: String]
-    public let requesters: [String]
-    public let deployers: [String: [String]]
+    /// `ROLE` or `ROLE@ENVIRONMENT` → groups.
+    public let roles: [String: [String]]
 
     public init(_ p: Project) {
         key = p.key
         regulated = p.regulated
         environments = p.environments
-        requesters = p.requesters
-        deployers = p.deployers
+        roles = p.roles
+    }
+}
+
+public struct DelegationView: Codable, Sendable, Equatable {
+    public let id: String
+    public let from: String
+    public let delegate: String
+    public let valid_from: String
+    public let valid_until: String
+    public let project: String?
+    public let role: String?
+    public let revoked_at: String?
+    public let in_force: Bool
+
+    public init(_ d: Delegation, now: Int64) {
+        id = d.id
+        from = d.from
+        delegate = d.to
+        valid_from = Timestamps.rfc3339(d.start)
+        valid_until = Timestamps.rfc3339(d.end)
+        project = d.project
+        role = d.role
+        revoked_at = d.revokedAt.map(Timestamps.rfc3339)
+        in_force = d.isInForce(at: now)
+    }
+}
+
+public struct FreezeView: Codable, Sendable, Equatable {
+    public let id: String
+    public let environment: String
+    public let project: String?
+    public let from: String
+    public let until: String
+    public let reason: String
+    public let added_by: String
+    public let lifted_at: String?
+    public let in_force: Bool
+
+    public init(_ f: Freeze, now: Int64) {
+        id = f.id
+        environment = f.environment
+        project = f.project
+        from = Timestamps.rfc3339(f.from)
+        until = Timestamps.rfc3339(f.until)
+        reason = f.reason
+        added_by = f.addedBy
+        lifted_at = f.liftedAt.map(Timestamps.rfc3339)
+        in_force = f.from <= now && now < f.until && (f.liftedAt.map { now < $0 } ?? true)
     }
 }
 
@@ -248,6 +321,14 @@ public enum Directory {
 
     public static func projects(in state: SignoffState) -> [ProjectView] {
         state.projects.values.sorted { $0.key < $1.key }.map(ProjectView.init)
+    }
+
+    public static func delegations(in state: SignoffState, now: Int64) -> [DelegationView] {
+        state.delegations.values.sorted { $0.start < $1.start || ($0.start == $1.start && $0.id < $1.id) }.map { DelegationView($0, now: now) }
+    }
+
+    public static func freezes(in state: SignoffState, now: Int64) -> [FreezeView] {
+        state.freezes.values.sorted { $0.from < $1.from || ($0.from == $1.from && $0.id < $1.id) }.map { FreezeView($0, now: now) }
     }
 
     public static func workflows(in state: SignoffState) -> [WorkflowResponse] {

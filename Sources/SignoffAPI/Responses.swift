@@ -79,8 +79,12 @@ public struct RequestSummary: Codable, Sendable {
     public let status: String
     public let bundle: String
     public let digest: String
+    /// Present for an emergency request.
+    public let emergency: Bool
+    /// The retrospective an emergency deployment owes, when it is overdue (RFC 3339 of when it was due).
+    public let retrospective_overdue_since: String?
 
-    public init(_ r: DeploymentRequest) {
+    public init(_ r: DeploymentRequest, now: Int64) {
         request = r.id
         project = r.project
         environment = r.environment
@@ -88,6 +92,8 @@ public struct RequestSummary: Codable, Sendable {
         status = r.status.rawValue
         bundle = r.bundle
         digest = r.digest.description
+        emergency = r.emergency != nil
+        retrospective_overdue_since = r.retrospectiveDue.flatMap { !r.retrospectiveDone && now > $0 ? Timestamps.rfc3339($0) : nil }
     }
 }
 
@@ -118,10 +124,30 @@ public struct RequestQuery: Sendable {
             (project == nil || r.project == project)
                 && (self.state == nil || r.status.rawValue == self.state || (r.status == .active && r.stage == self.state))
                 && visible(r)
-                && (waitingFor.map { me in
-                    Engine.explain(r.id, state: state, now: now)?.gates.first?.conditions.contains { !$0.met && $0.whoCanSupply.contains(me) } ?? false
-                } ?? true)
-        }.sorted { (Int($0.id.dropFirst(4)) ?? 0, $0.id) < (Int($1.id.dropFirst(4)) ?? 0, $1.id) }.map(RequestSummary.init)
+                && (waitingFor.map { Self.waits(r, for: $0, state: state, now: now) } ?? true)
+        }.sorted { (Int($0.id.dropFirst(4)) ?? 0, $0.id) < (Int($1.id.dropFirst(4)) ?? 0, $1.id) }.map { RequestSummary($0, now: now) }
+    }
+
+    /// Whether `request` waits for `person` (their inbox): they could supply what its next gate lacks, decide a stage
+    /// ahead, or revise it after a request for changes — or it owes a retrospective they record (its role) or answer
+    /// for (the requester, once it is overdue).
+    public static func waits(_ request: DeploymentRequest, for person: String, state: SignoffState, now: Int64) -> Bool {
+        if let due = request.retrospectiveDue, !request.retrospectiveDone, let workflow = state.workflow(for: request)?.workflow,
+            let retrospective = workflow.retrospective(for: request)
+        {
+            if state.holds(person, role: retrospective.role.value, project: request.project, environment: request.environment)
+                && person != request.requester && !request.deployments.contains(where: { $0.by == person })
+            {
+                return true
+            }
+            if person == request.requester && now > due { return true }
+        }
+        guard request.status == .active else { return false }
+        if !Policy.awaiting(request, principal: person, state: state).isEmpty { return true }
+        guard let gates = Engine.explain(request.id, state: state, now: now)?.gates else { return false }
+        // The next gate: whoever can supply what it lacks. Any gate: the requester, when changes were requested there.
+        if gates.first?.conditions.contains(where: { !$0.met && $0.whoCanSupply.contains(person) }) == true { return true }
+        return gates.contains { $0.conditions.contains { !$0.met && $0.rule == "changes-requested" && $0.whoCanSupply.contains(person) } }
     }
 }
 

@@ -106,3 +106,14 @@ public enum Timestamps {
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
+
+extension Timestamps {
+    /// Decodes an RFC 3339 time field as milliseconds since the epoch, refusing anything else.
+    static func decode<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> Int64 {
+        let text = try container.decode(String.self, forKey: key)
+        guard let milliseconds = milliseconds(rfc3339: text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "\(text.prefix(40)) is not an RFC 3339 time")
+        }
+        return milliseconds
+    }
+}

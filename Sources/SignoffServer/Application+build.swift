@@ -56,8 +56,36 @@ public func buildApplication(
         server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff"),
         logger: logger)
-    app.addServices(CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger))
+    app.addServices(
+        CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
+        ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger))
     return app
+}
+
+/// Records `request.expired` for the active requests idle longer than their workflow's `request_expiry`, every
+/// interval, as the system.
+struct ExpiryService: Service {
+    let service: SignoffService
+    let intervalSeconds: Int64
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await expire()
+            try? await Task.sleep(for: .seconds(intervalSeconds))
+        }
+    }
+
+    func expire() async {
+        do {
+            guard Engine.hasStaleRequests(try await service.state(), now: service.now) else { return }
+            if case .success(let entries) = try await service.execute(.expireStale, as: Engine.systemActor) {
+                logger.info("expired stale requests", metadata: ["count": .stringConvertible(entries.count)])
+            }
+        } catch {
+            logger.error("could not expire stale requests", metadata: ["error": .string("\(error)")])
+        }
+    }
 }
 
 /// Signs a checkpoint every interval while entries are waiting, and once more on shutdown.

@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var failedLoginsPerAddressPerFiveMinutes = 30
     /// How often the ledger signs a checkpoint when entries are waiting (the "T seconds" of the checkpoint policy).
     public var checkpointIntervalSeconds: Int64 = 10
+    /// How often the server looks for requests idle longer than their workflow's `request_expiry`.
+    public var expiryIntervalSeconds: Int64 = 60
     /// Connections idle this long are closed (slow or stuck clients do not hold the server).
     public var idleTimeoutSeconds: Int64 = 30
 

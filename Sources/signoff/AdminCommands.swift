@@ -361,27 +361,43 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 }
 
-/// `--env`, `--requesters` and `--deployers` of `project create` and `project update`.
+/// `--env` and `--role` of `project create` and `project update`.
 struct ProjectOptions: ParsableArguments {
     @Flag(help: "Every decision must be signed, and administrative changes too (a regulated project stays regulated).") var regulated = false
     @Option(parsing: .upToNextOption, help: "ENV=WORKFLOW, e.g. qa=standard prod=regulated.") var env: [String] = []
-    @Option(parsing: .upToNextOption, help: "Groups whose members may file requests.") var requesters: [String] = []
-    @Option(parsing: .upToNextOption, help: "ENV=GROUP: who may deploy to each environment.") var deployers: [String] = []
+    @Option(
+        parsing: .upToNextOption,
+        help: "ROLE=GROUP[,GROUP] or ROLE@ENV=GROUP[,GROUP]: who holds each role the workflows name, e.g. approvers=fraud-leads deployers@prod=fraud-deployers. Every project binds requesters.")
+    var role: [String] = []
 
-    func pairs(_ values: [String], option: String) throws -> [(String, String)] {
+    func pairs(_ values: [String], option: String, shape: String) throws -> [(String, String)] {
         try values.map { value in
             let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw CLIError.badInput("--\(option) \(value): expected ENV=NAME") }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw CLIError.badInput("--\(option) \(value): expected \(shape)") }
             return (parts[0], parts[1])
         }
     }
 
-    func spec(key: String) throws -> ProjectSpec {
+    /// The bindings given, `ROLE[@ENV]` → groups.
+    func bindings() throws -> [String: [String]] {
+        var roles: [String: [String]] = [:]
+        for (binding, groups) in try pairs(role, option: "role", shape: "ROLE=GROUP or ROLE@ENV=GROUP") {
+            let list = groups.split(separator: ",").map { String($0) }
+            guard !list.isEmpty, !list.contains(where: \.isEmpty) else { throw CLIError.badInput("--role \(binding)=\(groups): expected GROUP[,GROUP]") }
+            guard roles[binding] == nil else { throw CLIError.badInput("--role \(binding) is given twice; list its groups once, separated by commas") }
+            roles[binding] = list
+        }
+        return roles
+    }
+
+    func environments() throws -> [String: String] {
         var environments: [String: String] = [:]
-        for (env, workflow) in try pairs(env, option: "env") { environments[env] = workflow }
-        var deployerGroups: [String: [String]] = [:]
-        for (env, group) in try pairs(deployers, option: "deployers") { deployerGroups[env, default: []].append(group) }
-        return ProjectSpec(key: key, regulated: regulated, environments: environments, requesters: requesters, deployers: deployerGroups)
+        for (env, workflow) in try pairs(env, option: "env", shape: "ENV=WORKFLOW") { environments[env] = workflow }
+        return environments
+    }
+
+    func spec(key: String) throws -> ProjectSpec {
+        ProjectSpec(key: key, regulated: regulated, environments: try environments(), roles: try bindings())
     }
 }
 
@@ -391,8 +407,14 @@ struct ProjectCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a project: its environments' workflows, who may request and who may deploy where.",
-            discussion: "A regulated project must be created with the administrator's --key; from then on every administrative change is signed.")
+            abstract: "Create a project: its environments' workflows and the groups bound to the roles they name.",
+            discussion: """
+                Example: signoff project create fraud-scoring --env qa=standard prod=regulated --role requesters=fraud-team \\
+                  --role approvers=fraud-leads --role compliance=compliance --role ci=ci-bots --role platform=platform \\
+                  --role deployers@prod=fraud-deployers --role deployers@qa=fraud-team --regulated --key ada.key
+                Every role the environments' workflows name must be bound. A regulated project must be created with the
+                administrator's --key; from then on every administrative change is signed.
+                """)
         @Argument(help: "The project key, e.g. churn-model.") var key: String
         @OptionGroup var project: ProjectOptions
         @OptionGroup var signing: AdminSigningOptions
@@ -409,16 +431,33 @@ struct ProjectCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replace a project's environments, requesters and deployers (the whole definition: give every option again).",
-            discussion: "A regulated project stays regulated: pass --regulated again.")
+            abstract: "Change a project's environments and role bindings (a signed administrative change in a regulated ledger).",
+            discussion: """
+                Starts from the project as it is: --env adds or replaces environments, --role replaces the named bindings,
+                --unbind removes bindings. A regulated project stays regulated.
+                """)
         @Argument var key: String
         @OptionGroup var project: ProjectOptions
+        @Option(parsing: .upToNextOption, help: "ROLE or ROLE@ENV: bindings to remove.") var unbind: [String] = []
+        @Option(parsing: .upToNextOption, help: "Environments to remove.") var removeEnv: [String] = []
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
-                try await runAdministration(.updateProject(try project.spec(key: key)), options: options, signing: signing, done: "Updated project \(key)")
+                let current = try await options.client().project(key)
+                var environments = current.environments
+                for env in removeEnv {
+                    guard environments.removeValue(forKey: env) != nil else { throw CLIError.badInput("--remove-env \(env): \(key) has no such environment") }
+                }
+                environments.merge(try project.environments()) { _, new in new }
+                var roles = current.roles
+                for binding in unbind {
+                    guard roles.removeValue(forKey: binding) != nil else { throw CLIError.badInput("--unbind \(binding): \(key) has no such binding") }
+                }
+                roles.merge(try project.bindings()) { _, new in new }
+                let spec = ProjectSpec(key: key, regulated: current.regulated || project.regulated, environments: environments, roles: roles)
+                try await runAdministration(.updateProject(spec), options: options, signing: signing, done: "Updated project \(key)")
             }
         }
     }
@@ -448,8 +487,8 @@ func printProjects(_ projects: [ProjectView], json: Bool) {
     if json { printJSON(projects); return }
     for p in projects {
         let envs = p.environments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let deployers = p.deployers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: " ")
-        print("\(p.key)\(p.regulated ? " (regulated)" : "")\tenvironments: \(envs)\trequesters: \(p.requesters.joined(separator: ", "))\tdeployers: \(deployers)")
+        let roles = p.roles.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: " ")
+        print("\(p.key)\(p.regulated ? " (regulated)" : "")\tenvironments: \(envs)\troles: \(roles)")
     }
 }
 

@@ -16,13 +16,43 @@ struct RequestCommand: AsyncParsableCommand {
         @Option(help: "The bundle's digest, sha256:HEX.") var digest: String?
         @Option(help: "The bundle file, hashed here instead of --digest.") var file: String?
         @Option(help: "What this deployment is for.") var description: String = ""
+        @Option(help: "Shared objects the change touches, e.g. connections,plugins (the label touches).") var touches: String?
+        @Option(help: "The change's risk, e.g. high (the label risk).") var risk: String?
+        @Option(help: "LABEL=VALUE[,VALUE]: any other label the workflows' when: read.") var label: [String] = []
+        @Flag(help: "File an emergency request on this environment, under its workflow's emergency: section (needs --reason).") var emergency = false
+        @Option(help: "Why this cannot wait (an emergency's reason).") var reason: String?
         @OptionGroup var options: WriteOptions
+
+        /// The labels given, each a list of values.
+        func labels() throws -> [String: [String]] {
+            var labels: [String: [String]] = [:]
+            func add(_ name: String, _ values: String) throws {
+                let list = values.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                guard !list.isEmpty, !list.contains(where: \.isEmpty) else { throw CLIError.badInput("label \(name): expected VALUE[,VALUE]") }
+                guard labels[name] == nil else { throw CLIError.badInput("label \(name) is given twice") }
+                labels[name] = list
+            }
+            if let touches { try add("touches", touches) }
+            if let risk { try add("risk", risk) }
+            for item in label {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else { throw CLIError.badInput("--label \(item): expected LABEL=VALUE[,VALUE]") }
+                try add(parts[0], parts[1])
+            }
+            return labels
+        }
 
         func run() async throws {
             try await reportingErrors {
                 let digest = try bundleDigest(digest: digest, file: file)
+                guard emergency == (reason != nil) else {
+                    throw CLIError.badInput(emergency ? "--emergency needs --reason saying why it cannot wait" : "--reason is an emergency's: add --emergency")
+                }
                 let recorded = try await options.client().run(
-                    .fileRequest(project: project, environment: env, bundle: bundle, digest: digest, description: description), as: try options.actor.name)
+                    .fileRequest(
+                        project: project, environment: env, bundle: bundle, digest: digest, description: description, labels: try labels(),
+                        emergencyReason: reason),
+                    as: try options.actor.name)
                 guard let id = recorded.request, let filed = recorded.entries.first else {
                     throw CLIError.failure("the request was recorded but its id could not be read back")
                 }
@@ -45,74 +75,151 @@ struct EvidenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evidence", abstract: "Attach evidence (e.g. a test report) to a request.", subcommands: [Add.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Attach evidence: its kind, status and the SHA-256 of its content.")
+        static let configuration = CommandConfiguration(
+            abstract: "Attach evidence: its kind, status and the SHA-256 of its content.",
+            discussion: """
+                The status is one of passed, failed, errored, skipped, pending. With --junit FILE the status and the test
+                counts come from a JUnit XML report (errors → errored, failures → failed, nothing run → skipped) and the
+                file's SHA-256 is the evidence digest. Attaching the same digest again records nothing.
+                """)
         @Argument var request: String
         @Option var kind: String
-        @Option var status: String
-        @Option(help: "The evidence file (e.g. the JUnit report); its SHA-256 is recorded.") var file: String?
+        @Option(help: "passed, failed, errored, skipped or pending (not with --junit).") var status: String?
+        @Option(help: "The evidence file (e.g. a PDF); its SHA-256 is recorded.") var file: String?
         @Option(help: "The evidence's digest, sha256:HEX, instead of --file.") var digest: String?
+        @Option(help: "A JUnit XML report: its counts give the status, its SHA-256 the digest.") var junit: String?
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
-                let digest = try bundleDigest(digest: digest, file: file)
+                var tests: TestCounts?
+                let digest: SHA256Digest
+                let status: String
+                if let junit {
+                    guard self.status == nil, file == nil, self.digest == nil else {
+                        throw CLIError.badInput("--junit gives the status and the digest: leave out --status, --file and --digest")
+                    }
+                    guard let data = FileManager.default.contents(atPath: junit) else { throw CLIError.badInput("cannot read \(junit)") }
+                    do { tests = try JUnitReport.counts(of: [UInt8](data)) } catch { throw CLIError.badInput("\(junit): \(error)") }
+                    digest = SHA256Digest.hash([UInt8](data))
+                    status = tests!.status.rawValue
+                } else {
+                    guard let given = self.status else { throw CLIError.badInput("give --status (passed, failed, errored, skipped, pending) or --junit FILE") }
+                    digest = try bundleDigest(digest: self.digest, file: file)
+                    status = given
+                }
                 let client = try await options.client()
-                let entries = try await client.run(.attachEvidence(request: request, kind: kind, status: status, digest: digest), as: try options.actor.name)
+                let entries = try await client.run(
+                    .attachEvidence(request: request, kind: kind, status: status, digest: digest, tests: tests), as: try options.actor.name)
                 // Automation's tokens may attach evidence without being allowed to read the request back.
                 let stage = (try? await client.request(request).stage).map { "; it is at \($0)" } ?? ""
-                report(entries, json: options.json, text: "Attached \(kind) (\(status)) to \(request)\(stage)")
+                let counts = tests.map { ", \($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" } ?? ""
+                let what = entries.entries.isEmpty ? "Already attached: \(kind) \(digest) to \(request), nothing recorded" : "Attached \(kind) (\(status.lowercased())\(counts)) to \(request)"
+                report(entries, json: options.json, text: what + stage)
             }
         }
     }
 }
 
-/// approve and reject: a decision at a stage, signed locally with the decider's key.
+/// approve, reject and request-changes: a decision at a stage (the next one, or one ahead), signed locally with the
+/// decider's key; without `--stage`, the one stage that awaits the decider.
 func decide(
-    _ request: String, stage: String, decision: DecisionKind, comment: String, reviewedDigest: String?, signing: SigningOptions, options: WriteOptions
+    _ request: String, stage requested: String?, decision: DecisionKind, comment: String, reviewedDigest: String?, onBehalfOf: String?,
+    signing: SigningOptions, options: WriteOptions
 ) async throws {
     let client = try await options.client()
     let actor = try options.actor.name
+    let stage = try await resolveStage(requested, request: request, onBehalfOf: onBehalfOf, client: client, actor: actor)
     var envelope: DSSEEnvelope?
     if let key = try signing.signingKey() {
         var binding = try await client.request(request).binding
         // Sign the digest the approver reviewed: if the bundle changed since, the engine refuses the approval.
-        if let reviewedDigest {
-            do { binding.digest = try SHA256Digest(parsing: reviewedDigest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
-        }
-        envelope = DecisionStatement(binding: binding, stage: stage, decision: decision, actor: actor, comment: comment, time: client.now)
+        if let reviewedDigest { binding.digest = try parseDigestOption(reviewedDigest) }
+        envelope = DecisionStatement(binding: binding, stage: stage, decision: decision, actor: actor, comment: comment, time: client.now, onBehalfOf: onBehalfOf)
             .signed(with: key)
     }
-    let entries = try await client.run(.decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope), as: actor)
+    let entries = try await client.run(
+        .decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope, onBehalfOf: onBehalfOf), as: actor)
     let now = try await client.request(request)
-    let verb = decision == .approve ? "Approved" : "Rejected"
-    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(envelope == nil ? "" : " (signed)"); it is \(now.status == "active" ? "at \(now.stage)" : now.status)")
+    let verbs: [DecisionKind: String] = [.approve: "Approved", .reject: "Rejected", .changesRequested: "Requested changes to"]
+    let verb = verbs[decision] ?? decision.rawValue
+    let who = onBehalfOf.map { " (for \($0))" } ?? ""
+    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(who)\(envelope == nil ? "" : " (signed)"); it is \(now.status == "active" ? "at \(now.stage)" : now.status)")
+}
+
+func parseDigestOption(_ text: String) throws -> SHA256Digest {
+    do { return try SHA256Digest(parsing: text) } catch { throw CLIError.badInput("--digest: \(error.message)") }
+}
+
+/// The stage to decide: the one given, or the only one that awaits the decider (refused when none or several do).
+func resolveStage(_ stage: String?, request: String, onBehalfOf: String?, client: any SignoffClient, actor: String) async throws -> String {
+    if let stage { return stage }
+    guard onBehalfOf == nil else { throw CLIError.badInput("deciding for someone else names the stage: add --stage") }
+    let awaiting = try await client.explain(request, as: actor).awaiting_you
+    switch awaiting.count {
+    case 1: return awaiting[0]
+    case 0: throw CLIError.badInput("no stage of \(request) awaits your decision; `signoff explain \(request)` shows who decides what")
+    default: throw CLIError.badInput("several stages of \(request) await you (\(awaiting.joined(separator: ", "))): choose one with --stage")
+    }
+}
+
+/// The options every decision takes.
+struct DecisionOptions: ParsableArguments {
+    @Option(help: "The stage (the next one or one ahead); leave out when only one stage awaits you.") var stage: String?
+    @Option(name: .customLong("for"), help: "Decide for this person, under their delegation to you (shown as \"you for them\").") var onBehalfOf: String?
 }
 
 struct ApproveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve", abstract: "Approve a request at a stage; with --key the decision is a signed DSSE statement bound to the bundle digest.")
     @Argument var request: String
-    @Option(help: "The stage this approval is for (the request's next stage).") var stage: String
+    @OptionGroup var decision: DecisionOptions
     @Option(help: "A comment (required by some workflows).") var comment: String = ""
     @Option(help: "The bundle digest you reviewed; refused if the request now carries another.") var digest: String?
     @OptionGroup var signing: SigningOptions
     @OptionGroup var options: WriteOptions
 
     func run() async throws {
-        try await reportingErrors { try await decide(request, stage: stage, decision: .approve, comment: comment, reviewedDigest: digest, signing: signing, options: options) }
+        try await reportingErrors {
+            try await decide(
+                request, stage: decision.stage, decision: .approve, comment: comment, reviewedDigest: digest, onBehalfOf: decision.onBehalfOf, signing: signing,
+                options: options)
+        }
     }
 }
 
 struct RejectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reject", abstract: "Reject a request at a stage; the request ends as rejected.")
     @Argument var request: String
-    @Option var stage: String
+    @OptionGroup var decision: DecisionOptions
     @Option(help: "Why.") var reason: String
     @OptionGroup var signing: SigningOptions
     @OptionGroup var options: WriteOptions
 
     func run() async throws {
-        try await reportingErrors { try await decide(request, stage: stage, decision: .reject, comment: reason, reviewedDigest: nil, signing: signing, options: options) }
+        try await reportingErrors {
+            try await decide(
+                request, stage: decision.stage, decision: .reject, comment: reason, reviewedDigest: nil, onBehalfOf: decision.onBehalfOf, signing: signing,
+                options: options)
+        }
+    }
+}
+
+struct RequestChangesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request-changes", abstract: "Ask for changes at a stage: the stage waits until the requester revises the request (not final, unlike reject).")
+    @Argument var request: String
+    @OptionGroup var decision: DecisionOptions
+    @Option(help: "What to change.") var comment: String
+    @OptionGroup var signing: SigningOptions
+    @OptionGroup var options: WriteOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            try await decide(
+                request, stage: decision.stage, decision: .changesRequested, comment: comment, reviewedDigest: nil, onBehalfOf: decision.onBehalfOf,
+                signing: signing, options: options)
+        }
     }
 }
 
@@ -167,7 +274,7 @@ struct DeployCommand: AsyncParsableCommand {
 }
 
 struct RetrospectiveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "retrospective", abstract: "Record the retrospective review a break-glass deployment needs.")
+    static let configuration = CommandConfiguration(commandName: "retrospective", abstract: "Record the retrospective review an emergency deployment needs.")
     @Argument var request: String
     @Option var comment: String
     @OptionGroup var options: WriteOptions
@@ -201,9 +308,15 @@ struct StatusCommand: AsyncParsableCommand {
             print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
             print("  requester: \(r.requester), filed \(r.filed_at)")
             print("  workflow:  \(r.workflow_digest)")
-            for e in r.currentEvidence { print("  evidence:  \(e.kind) \(e.status) by \(e.actor) at \(e.at) (\(e.digest))") }
+            if let reason = r.emergency_reason { print("  EMERGENCY: \(reason)") }
+            if !r.labels.isEmpty { print("  labels:    \(describeLabels(r.labels))") }
+            for e in r.currentEvidence {
+                let counts = e.tests.map { ", \($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" } ?? ""
+                print("  evidence:  \(e.kind) \(e.status)\(counts) by \(e.actor) at \(e.at) (\(e.digest))")
+            }
             for d in r.currentDecisions {
-                print("  decision:  \(d.stage): \(d.decision) by \(d.actor) at \(d.at)\(d.signed ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
+                let who = d.on_behalf_of.map { "\(d.actor) for \($0)" } ?? d.actor
+                print("  decision:  \(d.stage): \(d.decision) by \(who) at \(d.at)\(d.signed ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
             }
             for d in r.deployments { print("  deployed:  \(d.outcome) by \(d.actor) at \(d.at)\(d.note.isEmpty ? "" : " — \(d.note)")") }
         }
@@ -217,9 +330,13 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let e = try await read.client.client().explain(request)
+            let e = try await read.client.client().explain(request, as: (try? read.actor.name) ?? "")
             if read.json { printJSON(e); return }
             print("\(e.request) (\(e.workflow), revision \(e.revision), \(e.digest)): \(e.status == "active" ? "at \(e.stage)" : e.status)")
+            if let reason = e.emergency_reason { print("  EMERGENCY: \(reason)") }
+            if !e.labels.isEmpty { print("  labels: \(describeLabels(e.labels))") }
+            for skipped in e.skipped { print("  (skips \(skipped.stage): \(skipped.reason))") }
+            if !e.awaiting_you.isEmpty { print("  awaiting you: \(e.awaiting_you.joined(separator: ", "))") }
             for gate in e.gates {
                 print("  → \(gate.stage): \(gate.satisfied ? "ready" : "waiting")")
                 for c in gate.conditions {
@@ -236,8 +353,8 @@ struct ExplainCommand: AsyncParsableCommand {
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List requests.")
     @Option var project: String?
-    @Option(help: "active, rejected, withdrawn, deployed, or a stage name.") var state: String?
-    @Flag(help: "Only requests whose next step you could take (needs --as or SIGNOFF_USER).") var waitingForMe = false
+    @Option(help: "active, rejected, withdrawn, expired, deployed, or a stage name.") var state: String?
+    @Flag(help: "Your inbox: requests whose next step you could take, stages ahead you may decide, retrospectives you owe or answer for (needs --as or SIGNOFF_USER).") var waitingForMe = false
     @OptionGroup var read: ReadOptions
 
     func run() async throws {
@@ -246,7 +363,10 @@ struct ListCommand: AsyncParsableCommand {
             let rows = try await read.client.client().requests(query)
             if read.json { printJSON(rows); return }
             if rows.isEmpty { print("no requests") }
-            for r in rows { print("\(r.request)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(r.bundle)") }
+            for r in rows {
+                let flags = (r.emergency ? "\tEMERGENCY" : "") + (r.retrospective_overdue_since.map { "\tRETROSPECTIVE OVERDUE since \($0)" } ?? "")
+                print("\(r.request)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(r.bundle)\(flags)")
+            }
         }
     }
 }
@@ -277,4 +397,9 @@ struct GateCommand: AsyncParsableCommand {
             if !gate.allowed { throw ExitCode(ExitStatus.refused) }
         }
     }
+}
+
+/// Labels as a person reads them: `risk=high touches=connections,plugins`.
+func describeLabels(_ labels: [String: [String]]) -> String {
+    labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: " ")
 }

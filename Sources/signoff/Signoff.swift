@@ -22,7 +22,7 @@ struct Signoff: AsyncParsableCommand {
         version: version,
         subcommands: [
             KeyCommand.self, InitCommand.self, UserCommand.self, GroupCommand.self, ServiceAccountCommand.self, WorkflowCommand.self,
-            ProjectCommand.self, RequestCommand.self, EvidenceCommand.self, ApproveCommand.self, RejectCommand.self, WithdrawCommand.self,
+            ProjectCommand.self, RequestCommand.self, EvidenceCommand.self, ApproveCommand.self, RejectCommand.self, RequestChangesCommand.self, FreezeCommand.self, DelegateCommand.self, WithdrawCommand.self,
             ReviseCommand.self, StatusCommand.self, ExplainCommand.self, ListCommand.self, GateCommand.self, DeployCommand.self,
             RetrospectiveCommand.self, AuditCommand.self, CheckpointCommand.self, ServeCommand.self, LoginCommand.self, TokenCommand.self,
             QuorumCommand.self, ApprovalCommand.self,

@@ -4,16 +4,29 @@ public enum Access {
     /// The group whose members may read every project's trail.
     public static let auditorsGroup = "auditors"
 
-    public static func mayRead(project key: String, principal: String, state: SignoffState) -> Bool {
+    /// Whether `principal` may read `key`'s requests: an administrator, an auditor, a holder of any of the project's
+    /// roles, or (given `now`) the delegate of such a holder under a delegation in force for the project.
+    public static func mayRead(project key: String, principal: String, state: SignoffState, now: Int64? = nil) -> Bool {
+        if holdsRole(in: key, principal: principal, state: state) { return true }
+        guard let now else { return false }
+        return state.delegations.values.contains { d in
+            d.to == principal && d.isInForce(at: now) && (d.project.map { $0 == key } ?? true) && state.principals[d.from]?.disabled != true
+                && holdsRole(in: key, principal: d.from, state: state)
+        }
+    }
+
+    static func holdsRole(in key: String, principal: String, state: SignoffState) -> Bool {
         guard let person = state.principals[principal] else { return false }
         if person.isAdministrator || state.isMember(principal, of: auditorsGroup) { return true }
         guard let project = state.projects[key] else { return false }
-        var groups = Set(project.requesters)
-        for list in project.deployers.values { groups.formUnion(list) }
-        for name in project.environments.values {
-            guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { continue }
-            groups.formUnion(workflow.groupReferences.map(\.value))
-            for stage in workflow.stages { for requirement in stage.gate.evidence { groups.formUnion(requirement.attachedBy.map(\.value)) } }
+        // Whoever holds any role of the project — on any environment — reads its requests; nobody else but
+        // administrators and auditors. (Round-1 projects: also the groups their workflows name.)
+        var groups = project.boundGroups
+        if project.namesGroups {
+            for name in project.environments.values {
+                guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { continue }
+                groups.formUnion(workflow.roleReferences.map(\.value))
+            }
         }
         return groups.contains { $0 == principal || state.isMember(principal, of: $0) }
     }

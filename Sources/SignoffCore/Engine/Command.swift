@@ -29,11 +29,24 @@ public enum Command: Hashable, Sendable {
     /// The administrators sign the account, the scopes and the lifetime; the ID is the server's.
     case issueServiceToken(tokenID: String, principal: String, scopes: [String], lifetimeHours: Int, approval: DSSEEnvelope? = nil)
 
-    case fileRequest(project: String, environment: String, bundle: String, digest: SHA256Digest, description: String)
-    case attachEvidence(request: String, kind: String, status: String, digest: SHA256Digest)
+    /// A change freeze on an environment (of one project, or every project), in force from `from` until `until`.
+    case addFreeze(FreezeSpec, approval: DSSEEnvelope? = nil)
+    case liftFreeze(id: String, approval: DSSEEnvelope? = nil)
+
+    /// `labels` switch conditional stages on; `emergencyReason` files an emergency request (the workflow's `emergency:`).
+    case fileRequest(
+        project: String, environment: String, bundle: String, digest: SHA256Digest, description: String, labels: [String: [String]] = [:],
+        emergencyReason: String? = nil)
+    /// `status` is one of the evidence vocabulary, in any case; `tests`, the counts of a JUnit report.
+    case attachEvidence(request: String, kind: String, status: String, digest: SHA256Digest, tests: TestCounts? = nil)
     /// `envelope`: the signed decision statement (``DecisionStatement``); required where the workflow or the
-    /// project's regulated flag says so.
-    case decide(request: String, stage: String, decision: DecisionKind, comment: String, envelope: DSSEEnvelope?)
+    /// project's regulated flag says so. `onBehalfOf`: deciding under that person's delegation.
+    case decide(request: String, stage: String, decision: DecisionKind, comment: String, envelope: DSSEEnvelope?, onBehalfOf: String? = nil)
+    /// The actor lets `delegate` decide in their place for a while.
+    case delegate(DelegationSpec)
+    case revokeDelegation(id: String)
+    /// Expires the active requests idle for longer than their workflow's `request_expiry` (the system runs it).
+    case expireStale
     case revise(request: String, bundle: String?, digest: SHA256Digest)
     case withdraw(request: String, reason: String)
     case recordDeployment(request: String, outcome: Deployment.Outcome, note: String)
@@ -44,7 +57,7 @@ extension Command {
     /// The request this command is about, when it is about one (filing names none yet: the engine assigns its ID).
     public var request: String? {
         switch self {
-        case .attachEvidence(let id, _, _, _), .decide(let id, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _),
+        case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _),
             .recordDeployment(let id, _, _), .recordRetrospective(let id, _):
             id
         default: nil
@@ -55,8 +68,10 @@ extension Command {
     public var adminChange: AdminChange? {
         switch self {
         case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .withdraw, .recordDeployment,
-            .recordRetrospective:
+            .recordRetrospective, .delegate, .revokeDelegation, .expireStale:
             nil
+        case .addFreeze(let spec, _): AdminChange(action: "freeze.add", freeze: spec)
+        case .liftFreeze(let id, _): AdminChange(action: "freeze.lift", freezeID: id)
         case .addUser(let name, let administrator, let key, _):
             AdminChange(action: "user.add", principal: name, verifierKey: key?.description, administrator: administrator)
         case .addServiceAccount(let name, let key, _): AdminChange(action: "service-account.add", principal: name, verifierKey: key?.description)
@@ -84,7 +99,8 @@ extension Command {
         switch self {
         case .addUser(_, _, _, let a), .addServiceAccount(_, _, let a), .enrollKey(_, _, let a), .revokeKey(_, _, _, let a), .createGroup(_, let a),
             .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
-            .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a):
+            .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a),
+            .addFreeze(_, let a), .liftFreeze(_, let a):
             a
         default: nil
         }
@@ -107,6 +123,8 @@ extension Command {
         case .enablePrincipal(let n, _): .enablePrincipal(name: n, approval: approval)
         case .setAdminQuorum(let q, _): .setAdminQuorum(q, approval: approval)
         case .issueServiceToken(let i, let p, let s, let h, _): .issueServiceToken(tokenID: i, principal: p, scopes: s, lifetimeHours: h, approval: approval)
+        case .addFreeze(let f, _): .addFreeze(f, approval: approval)
+        case .liftFreeze(let i, _): .liftFreeze(id: i, approval: approval)
         default: self
         }
     }

@@ -21,7 +21,7 @@ extension Engine {
     static func addUser(name: String, administrator: Bool, key: NoteVerifierKey?, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         try validName(name, what: "a user name")
-        guard state.principals[name] == nil, state.groups[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
+        guard state.principals[name] == nil, state.groups[name] == nil, name != systemActor else { throw Refusal(.inputDuplicate, "\(name) already exists") }
         if let key { try requireUnusedKey(state, key) }
         return [.principalAdded(.init(name: name, kind: .user, administrator: administrator, verifierKey: key?.description, approval: approval))]
     }
@@ -29,7 +29,7 @@ extension Engine {
     static func addServiceAccount(name: String, key: NoteVerifierKey?, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         try validName(name, what: "a service account name")
-        guard state.principals[name] == nil, state.groups[name] == nil else { throw Refusal(.inputDuplicate, "\(name) already exists") }
+        guard state.principals[name] == nil, state.groups[name] == nil, name != systemActor else { throw Refusal(.inputDuplicate, "\(name) already exists") }
         if let key { try requireUnusedKey(state, key) }
         return [.principalAdded(.init(name: name, kind: .serviceAccount, administrator: false, verifierKey: key?.description, approval: approval))]
     }
@@ -85,9 +85,15 @@ extension Engine {
         try requireAdministrator(state, actor)
         let applied: AppliedWorkflow
         do { applied = try AppliedWorkflow(source: source, file: file) } catch { throw Refusal(.workflowInvalid, error.description) }
-        for reference in applied.workflow.groupReferences where reference.value != "deployers" && state.groups[reference.value] == nil {
-            throw Refusal(.workflowInvalid,
-                WorkflowError(file: file, at: reference.location, "unknown group \"\(reference.value)\"; create it first with `signoff group add`").description)
+        // A new version of a workflow in use must not name a role a project using it leaves unbound: nobody would hold it.
+        for project in state.projects.values.sorted(by: { $0.key < $1.key }) {
+            for (environment, name) in project.environments.sorted(by: { $0.key < $1.key }) where name == applied.workflow.name {
+                for reference in applied.workflow.roleReferences where project.groups(bound: reference.value, environment: environment).isEmpty {
+                    throw Refusal(.workflowInvalid, WorkflowError(
+                        file: file, at: reference.location,
+                        "role \"\(reference.value)\" is not bound by project \(project.key) (environment \(environment)), which uses this workflow; bind it first with `signoff project update \(project.key) --role \(reference.value)=GROUP`").description)
+                }
+            }
         }
         if state.currentWorkflows[applied.workflow.name] == applied.digest {
             throw Refusal(.inputDuplicate, "workflow \(applied.workflow.name) is already applied with these exact bytes (\(applied.digest))")
@@ -105,12 +111,27 @@ extension Engine {
                 throw Refusal(.projectInvalid, "environment \(environment) names workflow \(workflow), which is not applied; run `signoff workflow apply`")
             }
         }
-        guard !spec.requesters.isEmpty else { throw Refusal(.projectInvalid, "a project needs at least one requesters group") }
-        for group in spec.requesters + spec.deployers.values.flatMap({ $0 }) where state.groups[group] == nil {
-            throw Refusal(.projectInvalid, "no group \(group); create it with `signoff group add \(group)`")
+        for (binding, groups) in spec.roles {
+            let parts = binding.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count <= 2 else { throw Refusal(.projectInvalid, "role binding \(binding.prefix(80)) must be ROLE or ROLE@ENVIRONMENT") }
+            try validName(parts[0], what: "a role")
+            if parts.count == 2, spec.environments[parts[1]] == nil {
+                throw Refusal(.projectInvalid, "role \(parts[0]) is bound for \(parts[1]), which is not one of the project's environments")
+            }
+            guard !groups.isEmpty else { throw Refusal(.projectInvalid, "role \(binding) must be bound to at least one group") }
+            for group in groups where state.groups[group] == nil {
+                throw Refusal(.projectInvalid, "no group \(group); create it with `signoff group add \(group)`")
+            }
         }
-        for environment in spec.deployers.keys where spec.environments[environment] == nil {
-            throw Refusal(.projectInvalid, "deployers are given for \(environment), which is not one of the project's environments")
+        // Every role the environment's workflow names must be bound there: an unbound role would silently let nobody in.
+        let project = Project(spec)
+        for (environment, name) in spec.environments.sorted(by: { $0.key < $1.key }) {
+            guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { continue }
+            for role in workflow.roles where project.groups(bound: role, environment: environment).isEmpty {
+                throw Refusal(
+                    .projectInvalid,
+                    "the \(name) workflow of \(environment) names the role \(role), which \(spec.key) does not bind: add --role \(role)=GROUP (or \(role)@\(environment)=GROUP)")
+            }
         }
     }
 
@@ -129,6 +150,34 @@ extension Engine {
             throw Refusal(.projectInvalid, "\(spec.key) is regulated and stays regulated: a project's audit trail does not lose its protections")
         }
         return [.projectUpdated(.init(project: spec, approval: approval))]
+    }
+
+    static func addFreeze(_ spec: FreezeSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        try validName(spec.environment, what: "an environment name")
+        if let key = spec.project {
+            guard let project = state.projects[key] else { throw Refusal(.inputUnknown, "no project \(key)") }
+            guard project.environments[spec.environment] != nil else {
+                throw Refusal(.projectEnvironment, "project \(key) has no environment \(spec.environment)")
+            }
+        } else if !state.projects.values.contains(where: { $0.environments[spec.environment] != nil }) {
+            throw Refusal(.projectEnvironment, "no project has an environment \(spec.environment)")
+        }
+        guard spec.from < spec.until, spec.until > now else {
+            throw Refusal(.freezeInvalid, "a freeze must end after it starts, and in the future (--from … --until …)")
+        }
+        try validText(spec.reason, what: "the reason")
+        guard !spec.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal(.freezeInvalid, "a freeze needs a reason (--reason): requesters and auditors read it")
+        }
+        return [.freezeAdded(.init(id: "FRZ-\(state.freezes.count + 1)", freeze: spec, approval: approval))]
+    }
+
+    static func liftFreeze(id: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard let freeze = state.freezes[id] else { throw Refusal(.inputUnknown, "no freeze \(id); `signoff freeze list` shows them") }
+        guard freeze.liftedAt == nil, freeze.until > now else { throw Refusal(.freezeInvalid, "\(id) is already over") }
+        return [.freezeLifted(.init(id: id, approval: approval))]
     }
 
     static func setEnabled(_ enabled: Bool, name: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {

@@ -9,10 +9,11 @@ extension Engine {
         guard var request = state.requests[id], let workflow = state.workflow(for: request)?.workflow else { return events }
         for event in events { request.apply(event, actor: actor, at: now, workflow: workflow) }
         var out = events
-        while request.status == .active, let index = workflow.index(of: request.stage), index + 1 < workflow.stages.count {
-            let stage = workflow.stages[index + 1]
+        let path = workflow.path(for: request)
+        while request.status == .active, let index = path.firstIndex(where: { $0.name == request.stage }), index + 1 < path.count {
+            let stage = path[index + 1]
             guard !stage.gate.isAction else { break }
-            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now)
             guard status.isSatisfied else { break }
             let entered = Event.stageEntered(.init(request: id, stage: stage.name, revision: request.revision))
             request.apply(entered, actor: actor, at: now, workflow: workflow)
@@ -39,24 +40,31 @@ extension Engine {
         guard let workflow = state.workflow(for: request)?.workflow else {
             return reasons + [Refusal(.internalError, "the workflow of \(request.id) is missing")]
         }
-        let last = workflow.stages[workflow.stages.count - 1]
-        let beforeLast = workflow.stages[workflow.stages.count - 2]
+        let path = workflow.path(for: request)
+        let last = path[path.count - 1]
+        let beforeLast = path[path.count - 2]
         if request.stage != beforeLast.name {
             reasons.append(Refusal(.gateStage, "request \(request.id) is at \(request.stage); it must reach \(beforeLast.name) before \(last.name)"))
         }
-        // Approvals must still hold now: an expired approval no longer lets the bundle through.
-        for stage in workflow.stages.dropFirst() where !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil {
-            guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
-            let status = Policy.evaluate(request, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
-            for condition in status.conditions where condition.rule == "approvals" && !condition.met {
-                reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
+        // Approvals and evidence must still hold now: an expired approval or stale evidence no longer lets the bundle through.
+        for stage in path.dropFirst().dropLast() {
+            let expiring = !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil
+            let aging = stage.gate.evidence.contains { $0.maxAgeSeconds != nil }
+            guard expiring || aging, request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now)
+            for condition in status.conditions where !condition.met {
+                if condition.rule == "approvals" && expiring {
+                    reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
+                } else if condition.rule == "evidence" && aging {
+                    reasons.append(Refusal(.gateEvidence, "the evidence of \(stage.name) no longer holds: \(condition.detail)"))
+                }
             }
         }
         // Approvals signed with a key since revoked as compromised no longer let the bundle through.
         for condition in Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now) {
             reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
         }
-        let status = Policy.evaluate(request, stage: last, workflow: workflow, project: state.projects[request.project], state: state, now: now, actor: actor)
+        let status = Policy.evaluate(request, stage: last, workflow: workflow, state: state, now: now, actor: actor)
         for condition in status.conditions where !condition.met && (actor != nil || condition.rule != "actors") {
             reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
         }

@@ -3,34 +3,87 @@ public import SignoffCrypto
 
 /// Requests: filing, evidence, revisions, withdrawal, deployments and retrospectives.
 extension Engine {
-    static func fileRequest(projectKey: String, environment: String, bundle: String, digest: SHA256Digest, description: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    /// Labels: at most 16, each with 1–16 values; label names and values are names.
+    static let maximumLabels = 16
+
+    static func fileRequest(
+        projectKey: String, environment: String, bundle: String, digest: SHA256Digest, description: String, labels: [String: [String]],
+        emergencyReason: String?, state: SignoffState, actor: String, now: Int64
+    ) throws -> [Event] {
         guard let project = state.projects[projectKey] else { throw Refusal(.inputUnknown, "no project \(projectKey)") }
         guard let workflowName = project.environments[environment] else {
             throw Refusal(.projectEnvironment, "project \(projectKey) has no environment \(environment) (it has \(project.environments.keys.sorted().joined(separator: ", ")))")
         }
-        guard state.matches(actor, any: project.requesters) else {
-            throw Refusal(.projectRequesters, "\(actor) may not file requests for \(projectKey): only members of \(project.requesters.joined(separator: ", "))")
+        guard state.holds(actor, role: Workflow.requestersRole, project: projectKey, environment: environment) else {
+            throw Refusal(
+                .projectRequesters,
+                "\(actor) may not file requests for \(projectKey) on \(environment): only its requesters (\(project.groups(bound: Workflow.requestersRole, environment: environment).joined(separator: ", ")))")
         }
-        guard let workflowDigest = state.currentWorkflows[workflowName] else { throw Refusal(.projectInvalid, "workflow \(workflowName) is not applied") }
+        guard let workflowDigest = state.currentWorkflows[workflowName], let workflow = state.workflows[workflowDigest]?.workflow else {
+            throw Refusal(.projectInvalid, "workflow \(workflowName) is not applied")
+        }
+        guard labels.count <= maximumLabels else { throw Refusal(.inputLabel, "a request has at most \(maximumLabels) labels, not \(labels.count)") }
+        for (label, values) in labels {
+            try validName(label, what: "a label")
+            guard !values.isEmpty, values.count <= maximumLabels, Set(values).count == values.count else {
+                throw Refusal(.inputLabel, "label \(label) needs 1–\(maximumLabels) distinct values")
+            }
+            for value in values { try validName(value, what: "a value of label \(label)") }
+        }
+        if let emergencyReason {
+            guard let emergency = workflow.emergency else {
+                throw Refusal(.emergencyNone, "the \(workflow.name) workflow of \(projectKey) on \(environment) allows no emergency requests")
+            }
+            let roles = emergency.filedBy.map(\.value)
+            guard roles.contains(where: { state.holds(actor, role: $0, project: projectKey, environment: environment) }) else {
+                throw Refusal(.emergencyFiledBy, "\(actor) may not file an emergency for \(projectKey) on \(environment): only \(roles.joined(separator: " or "))")
+            }
+            guard !emergencyReason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw Refusal(.emergencyReason, "an emergency request needs a reason (--reason) saying why it cannot wait")
+            }
+        }
         let id = "REQ-\(state.requestCounter + 1)"
         return [.requestFiled(.init(
             id: id, project: projectKey, environment: environment, bundle: bundle, digest: digest, description: description,
-            workflowDigest: workflowDigest))]
+            workflowDigest: workflowDigest, labels: labels.mapValues { $0.sorted() }, emergencyReason: emergencyReason))]
     }
 
-    static func attachEvidence(id: String, kind: String, status: String, digest: SHA256Digest, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func attachEvidence(
+        id: String, kind: String, status text: String, digest: SHA256Digest, tests: TestCounts?, state: SignoffState, actor: String, now: Int64
+    ) throws -> [Event] {
         let request = try requireActive(state, id)
         let workflow = try workflowOf(request, state)
-        let requirements = workflow.stages.flatMap(\.gate.evidence).filter { $0.kind == kind }
+        guard let status = EvidenceStatus(normalising: text) else {
+            throw Refusal(.evidenceStatus, "evidence status \"\(text.prefix(40))\" is not one of \(EvidenceStatus.vocabulary)")
+        }
+        if let tests {
+            guard [tests.tests, tests.failures, tests.errors, tests.skipped].allSatisfy({ $0 >= 0 }), tests.failures + tests.errors + tests.skipped <= tests.tests else {
+                throw Refusal(.evidenceStatus, "test counts must be whole numbers with failures + errors + skipped at most the tests run")
+            }
+            guard tests.status == status else {
+                throw Refusal(.evidenceStatus, "the test counts say \(tests.status.rawValue), not \(status.rawValue)")
+            }
+        }
+        let requirements = workflow.path(for: request).flatMap(\.gate.evidence).filter { $0.kind == kind }
         guard !requirements.isEmpty else {
-            throw Refusal(.evidenceKind, "the \(workflow.name) workflow asks for no evidence of kind \(kind)")
+            throw Refusal(.evidenceKind, "the \(workflow.name) workflow asks \(id) for no evidence of kind \(kind)")
         }
-        guard requirements.contains(where: { state.matches(actor, any: $0.attachedBy.map(\.value)) }) else {
-            let allowed = Set(requirements.flatMap { $0.attachedBy.map(\.value) }).sorted()
-            throw Refusal(.evidenceAttachedBy, "\(actor) may not attach \(kind) evidence; only \(allowed.joined(separator: ", "))")
+        let roles = Array(Set(requirements.flatMap { $0.attachedBy.map(\.value) })).sorted()
+        guard roles.contains(where: { state.holds(actor, role: $0, project: request.project, environment: request.environment) }) else {
+            throw Refusal(
+                .evidenceAttachedBy,
+                "\(actor) may not attach \(kind) evidence to \(id); only \(Policy.describe(roles: roles, request: request, state: state))")
         }
-        return try advancing(request.id, after: [.evidenceAttached(.init(request: id, kind: kind, status: status, digest: digest, revision: request.revision))],
-            state: state, actor: actor, now: now)
+        // The same report attached twice is one fact: nothing to record. The same digest with another status is a contradiction.
+        if let same = request.currentEvidence.first(where: { $0.kind == kind && $0.digest == digest }) {
+            guard same.status == status else {
+                throw Refusal(.evidenceConflict, "\(kind) \(digest) is already attached to \(id) with status \(same.status.rawValue), not \(status.rawValue)")
+            }
+            return []
+        }
+        var attached = Event.EvidenceAttached(request: id, kind: kind, status: status.rawValue, digest: digest, revision: request.revision)
+        attached.tests = tests
+        return try advancing(request.id, after: [.evidenceAttached(attached)], state: state, actor: actor, now: now)
     }
 
     static func revise(id: String, bundle: String?, digest: SHA256Digest, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
@@ -60,12 +113,13 @@ extension Engine {
     static func recordRetrospective(id: String, comment: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard let request = state.requests[id] else { throw Refusal(.requestUnknown, "no request \(id)") }
         let workflow = try workflowOf(request, state)
-        guard let retrospective = workflow.retrospective, let due = request.retrospectiveDue else {
+        guard let retrospective = workflow.retrospective(for: request), let due = request.retrospectiveDue else {
             throw Refusal(.retrospectiveNone, "request \(id) needs no retrospective review")
         }
         guard !request.retrospectiveDone else { throw Refusal(.retrospectiveDone, "the retrospective of \(id) is already recorded") }
-        guard state.isMember(actor, of: retrospective.group.value) else {
-            throw Refusal(.retrospectiveGroup, "only members of \(retrospective.group.value) may record the retrospective")
+        let role = retrospective.role.value
+        guard state.holds(actor, role: role, project: request.project, environment: request.environment) else {
+            throw Refusal(.retrospectiveRole, "only the \(Policy.describe(roles: [role], request: request, state: state)) of \(request.project) may record the retrospective of \(id)")
         }
         guard actor != request.requester, !request.deployments.contains(where: { $0.by == actor }) else {
             throw Refusal(.separationRetrospective, "the retrospective must be done by someone other than the requester and the deployer")
@@ -75,4 +129,53 @@ extension Engine {
         }
         return [.retrospectiveRecorded(.init(request: id, comment: comment, overdue: now > due))]
     }
+}
+
+/// Delegations and request expiry.
+extension Engine {
+    /// The longest delegation: a holiday, not a standing transfer of authority.
+    public static let maximumDelegationDays: Int64 = 92
+
+    static func delegate(_ spec: DelegationSpec, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        guard let delegator = state.principals[actor], delegator.kind == .user else {
+            throw Refusal(.delegationInvalid, "only a user may delegate their decisions")
+        }
+        try validName(spec.delegate, what: "the delegate")
+        guard let delegate = state.principals[spec.delegate], delegate.kind == .user, !delegate.disabled else {
+            throw Refusal(.inputUnknown, "no enabled user \(spec.delegate)")
+        }
+        guard spec.delegate != actor else { throw Refusal(.delegationInvalid, "\(actor) cannot delegate to themself") }
+        guard spec.start < spec.end, spec.end > now else {
+            throw Refusal(.delegationInvalid, "a delegation must end after it starts, and in the future")
+        }
+        guard spec.end - spec.start <= maximumDelegationDays * 86_400_000 else {
+            throw Refusal(.delegationInvalid, "a delegation lasts at most \(maximumDelegationDays) days")
+        }
+        if let project = spec.project {
+            guard state.projects[project] != nil else { throw Refusal(.inputUnknown, "no project \(project)") }
+        }
+        if let role = spec.role { try validName(role, what: "a role") }
+        let id = "DLG-\(state.delegations.count + 1)"
+        return [.delegationGranted(.init(id: id, delegation: spec))]
+    }
+
+    static func revokeDelegation(id: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        guard let delegation = state.delegations[id] else { throw Refusal(.inputUnknown, "no delegation \(id)") }
+        guard delegation.from == actor || state.principals[actor]?.isAdministrator == true else {
+            throw Refusal(.requestOwner, "only \(delegation.from), who delegated, or an administrator may revoke \(id)")
+        }
+        guard delegation.revokedAt == nil, delegation.end > now else { throw Refusal(.delegationInvalid, "\(id) is already over") }
+        return [.delegationRevoked(.init(id: id))]
+    }
+
+    /// The active requests idle longer than their workflow's `request_expiry`, as `request.expired` events.
+    static func expireStale(state: SignoffState, now: Int64) -> [Event] {
+        state.requests.values.filter { $0.status == .active }.sorted { $0.filedAt < $1.filedAt }.compactMap { request in
+            guard let expiry = state.workflow(for: request)?.workflow.requestExpirySeconds, now - request.lastActivity > expiry * 1000 else { return nil }
+            return .requestExpired(.init(request: request.id, lastActivity: Timestamps.rfc3339(request.lastActivity)))
+        }
+    }
+
+    /// Whether any active request is due to expire now (cheap enough to ask before every local command).
+    public static func hasStaleRequests(_ state: SignoffState, now: Int64) -> Bool { !expireStale(state: state, now: now).isEmpty }
 }

@@ -6,8 +6,8 @@ extension Engine {
     /// Checks a signed decision: signed by a key of `actor` enrolled and unrevoked now, over a statement that names
     /// exactly this request, bundle digest, stage, decision, revision and workflow, made recently, and never seen before.
     static func verifyDecision(
-        _ envelope: DSSEEnvelope, request: DeploymentRequest, stage: String, decision: DecisionKind, comment: String, state: SignoffState,
-        actor: String, now: Int64
+        _ envelope: DSSEEnvelope, request: DeploymentRequest, stage: String, decision: DecisionKind, comment: String, onBehalfOf: String?,
+        state: SignoffState, actor: String, now: Int64
     ) throws -> (String, SHA256Digest) {
         let key = try verifySigner(envelope, payloadType: DSSE.inTotoPayloadType, state: state, actor: actor, now: now)
         if let key = StrictJSON.duplicateKey(in: envelope.payload) {
@@ -18,7 +18,7 @@ extension Engine {
         if let object = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any] {
             let predicate = object["predicate"] as? [String: Any] ?? [:]
             let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
-            let predicateKeys: Set<String> = ["request", "project", "environment", "stage", "decision", "actor", "revision", "workflow_digest", "time", "comment"]
+            let predicateKeys = DecisionStatement.Predicate.fieldNames
             if let extra = Set(object.keys).subtracting(statementKeys).first ?? Set(predicate.keys).subtracting(predicateKeys).first {
                 throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
             }
@@ -53,6 +53,12 @@ extension Engine {
             throw Refusal(.signatureRevision, "the signature is for revision \(p.revision) under workflow \(p.workflowDigest); the request is at revision \(request.revision)")
         }
         guard p.comment == comment else { throw Refusal(.signatureStatement, "the comment differs from the signed comment") }
+        guard p.labels == request.labels, p.emergency == (request.emergency != nil) else {
+            throw Refusal(.signatureRequest, "the signature is over other labels or another emergency mode than \(request.id)'s")
+        }
+        guard p.onBehalfOf == onBehalfOf else {
+            throw Refusal(.signatureActor, "the signed statement says on behalf of \(p.onBehalfOf ?? "nobody"), not \(onBehalfOf ?? "nobody")")
+        }
         let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
         if let signed = Timestamps.milliseconds(rfc3339: p.time) {
             guard signed >= key.enrolledAt else {
@@ -65,17 +71,18 @@ extension Engine {
         return (key.fingerprint, digest)
     }
 
-    /// Regulated projects whose rules name `group`: as requesters or deployers, or in the workflows of their environments.
+    /// Regulated projects that bind `group` to one of their roles.
     public static func regulatedProjects(relyingOn group: String, _ state: SignoffState) -> [String] {
-        state.projects.values.filter { project in
-            guard project.regulated else { return false }
-            if project.requesters.contains(group) || project.deployers.values.contains(where: { $0.contains(group) }) { return true }
-            return project.environments.values.contains { name in
-                guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { return false }
-                return workflow.groupReferences.contains { $0.value == group }
-                    || workflow.stages.contains { $0.gate.evidence.contains { $0.attachedBy.contains { $0.value == group } } }
-            }
-        }.map(\.key).sorted()
+        state.projects.values.filter { $0.regulated && ($0.boundGroups.contains(group) || ($0.namesGroups && namedByWorkflows($0, group, state))) }
+            .map(\.key).sorted()
+    }
+
+    /// Round-1 projects only: whether the workflows of `project`'s environments name `group` (as a role of that name).
+    static func namedByWorkflows(_ project: Project, _ group: String, _ state: SignoffState) -> Bool {
+        project.environments.values.contains { name in
+            guard let digest = state.currentWorkflows[name], let workflow = state.workflows[digest]?.workflow else { return false }
+            return workflow.roleReferences.contains { $0.value == group }
+        }
     }
 
     /// A signed statement counts only if made within the last 10 minutes (1 minute of clock skew allowed) and never
@@ -148,7 +155,7 @@ extension Engine {
         let envelope: DSSEEnvelope?
         // A decision is signed by its actor; an approval by administrators.
         let signers: [Principal]
-        if case .decide(_, _, _, _, let e) = command {
+        if case .decide(_, _, _, _, let e, _) = command {
             envelope = e
             signers = state.principals[actor].map { [$0] } ?? []
         } else {

@@ -19,6 +19,9 @@ public enum Engine {
         }
     }
 
+    /// The actor of what the system itself records (the ledger's first entries, expiries): never a principal's name.
+    public static let systemActor = "system"
+
     /// Whether `name` is a valid name of a principal, group or project: 1–63 of `a-z 0-9 . _ -`, starting with a letter
     /// or digit — the whole string, byte by byte (a regular expression's `$` also matches before a final newline, which
     /// let `"sam\n"` pass for `sam`).
@@ -92,13 +95,15 @@ public enum Engine {
 
     static func validTexts(_ command: Command) throws {
         switch command {
-        case .fileRequest(_, _, let bundle, _, let description):
+        case .fileRequest(_, _, let bundle, _, let description, _, let reason):
             try validBundle(bundle)
             try validText(description, what: "the description")
-        case .attachEvidence(_, let kind, let status, _):
+            if let reason { try validText(reason, what: "the reason") }
+        case .attachEvidence(_, let kind, let status, _, _):
             try validLine(kind, what: "the evidence kind")
             try validLine(status, what: "the evidence status")
-        case .decide(_, _, _, let comment, _): try validText(comment, what: "the comment")
+        case .decide(_, _, _, let comment, _, _): try validText(comment, what: "the comment")
+        case .addFreeze(let spec, _): try validText(spec.reason, what: "the reason")
         case .revise(_, let bundle, _): if let bundle { try validBundle(bundle) }
         case .withdraw(_, let reason): try validText(reason, what: "the reason")
         case .recordDeployment(_, _, let note): try validText(note, what: "the note")
@@ -146,12 +151,27 @@ public enum Engine {
             return try setAdminQuorum(quorum, approval: approval, state: state, actor: actor, now: now)
         case .issueServiceToken(let id, let principal, let scopes, let hours, let approval):
             return try issueServiceToken(tokenID: id, principal: principal, scopes: scopes, lifetimeHours: hours, approval: approval, state: state, actor: actor, now: now)
-        case .fileRequest(let projectKey, let environment, let bundle, let digest, let description):
-            return try fileRequest(projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, state: state, actor: actor, now: now)
-        case .attachEvidence(let id, let kind, let status, let digest):
-            return try attachEvidence(id: id, kind: kind, status: status, digest: digest, state: state, actor: actor, now: now)
-        case .decide(let id, let stageName, let decision, let comment, let envelope):
-            return try decide(id: id, stageName: stageName, decision: decision, comment: comment, envelope: envelope, state: state, actor: actor, now: now)
+        case .addFreeze(let spec, let approval):
+            return try addFreeze(spec, approval: approval, state: state, actor: actor, now: now)
+        case .liftFreeze(let id, let approval):
+            return try liftFreeze(id: id, approval: approval, state: state, actor: actor, now: now)
+        case .fileRequest(let projectKey, let environment, let bundle, let digest, let description, let labels, let reason):
+            return try fileRequest(
+                projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, labels: labels,
+                emergencyReason: reason, state: state, actor: actor, now: now)
+        case .attachEvidence(let id, let kind, let status, let digest, let tests):
+            return try attachEvidence(id: id, kind: kind, status: status, digest: digest, tests: tests, state: state, actor: actor, now: now)
+        case .decide(let id, let stageName, let decision, let comment, let envelope, let onBehalfOf):
+            return try decide(
+                id: id, stageName: stageName, decision: decision, comment: comment, envelope: envelope, onBehalfOf: onBehalfOf, state: state, actor: actor,
+                now: now)
+        case .delegate(let spec):
+            return try delegate(spec, state: state, actor: actor, now: now)
+        case .revokeDelegation(let id):
+            return try revokeDelegation(id: id, state: state, actor: actor, now: now)
+        case .expireStale:
+            guard actor == systemActor else { throw Refusal(.adminRequired, "only the system expires stale requests (the server, or the next local command)") }
+            return expireStale(state: state, now: now)
         case .revise(let id, let bundle, let digest):
             return try revise(id: id, bundle: bundle, digest: digest, state: state, actor: actor, now: now)
         case .withdraw(let id, let reason):

@@ -27,6 +27,11 @@ public enum Event: Hashable, Sendable {
     case principalEnabled(PrincipalStatus)
     case adminQuorumSet(AdminQuorumSet)
     case serviceTokenIssued(ServiceTokenIssued)
+    case freezeAdded(FreezeAdded)
+    case freezeLifted(FreezeLifted)
+    case delegationGranted(DelegationGranted)
+    case delegationRevoked(DelegationRevoked)
+    case requestExpired(RequestExpired)
 
     /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
     public struct LedgerInitialized: Hashable, Sendable, Codable {
@@ -159,18 +164,82 @@ public enum Event: Hashable, Sendable {
         public let digest: SHA256Digest
         public let description: String
         public let workflowDigest: SHA256Digest
+        /// Written only when the request has labels.
+        public var labels: [String: [String]] = [:]
+        /// An emergency request's reason; absent for every other request.
+        public var emergencyReason: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case id, project, environment, bundle, digest, description
+            case id, project, environment, bundle, digest, description, labels
             case workflowDigest = "workflow_digest"
+            case emergencyReason = "emergency_reason"
+        }
+
+        public init(
+            id: String, project: String, environment: String, bundle: String, digest: SHA256Digest, description: String, workflowDigest: SHA256Digest,
+            labels: [String: [String]] = [:], emergencyReason: String? = nil
+        ) {
+            self.id = id
+            self.project = project
+            self.environment = environment
+            self.bundle = bundle
+            self.digest = digest
+            self.description = description
+            self.workflowDigest = workflowDigest
+            self.labels = labels
+            self.emergencyReason = emergencyReason
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(project, forKey: .project)
+            try c.encode(environment, forKey: .environment)
+            try c.encode(bundle, forKey: .bundle)
+            try c.encode(digest, forKey: .digest)
+            try c.encode(description, forKey: .description)
+            try c.encode(workflowDigest, forKey: .workflowDigest)
+            if !labels.isEmpty { try c.encode(labels, forKey: .labels) }
+            try c.encodeIfPresent(emergencyReason, forKey: .emergencyReason)
         }
     }
     public struct EvidenceAttached: Hashable, Sendable, Codable {
         public let request: String
         public let kind: String
+        /// One of the evidence status vocabulary (``EvidenceStatus``).
         public let status: String
         public let digest: SHA256Digest
         public let revision: Int
+        /// The counts of a JUnit report the status was derived from.
+        public var tests: TestCounts? = nil
+    }
+    public struct FreezeAdded: Hashable, Sendable, Codable {
+        public let id: String
+        public let freeze: FreezeSpec
+        public var approval: DSSEEnvelope? = nil
+    }
+    public struct FreezeLifted: Hashable, Sendable, Codable {
+        public let id: String
+        public var approval: DSSEEnvelope? = nil
+    }
+    /// The entry's actor delegates their own roles to `delegate`.
+    public struct DelegationGranted: Hashable, Sendable, Codable {
+        public let id: String
+        public let delegation: DelegationSpec
+    }
+    public struct DelegationRevoked: Hashable, Sendable, Codable {
+        public let id: String
+    }
+    /// Recorded by the system when an active request has had no activity for its workflow's `request_expiry`.
+    public struct RequestExpired: Hashable, Sendable, Codable {
+        public let request: String
+        /// RFC 3339: the last activity the expiry counted from.
+        public let lastActivity: String
+
+        enum CodingKeys: String, CodingKey {
+            case request
+            case lastActivity = "last_activity"
+        }
     }
     public struct DecisionRecorded: Hashable, Sendable, Codable {
         public let request: String
@@ -183,12 +252,15 @@ public enum Event: Hashable, Sendable {
         public let envelope: DSSEEnvelope?
         public let keyFingerprint: String?
         public let statementDigest: SHA256Digest?
+        /// Decided under a delegation from this person.
+        public var onBehalfOf: String? = nil
 
         enum CodingKeys: String, CodingKey {
             case request, stage, decision, comment, revision, envelope
             case bundleDigest = "bundle_digest"
             case keyFingerprint = "key_fingerprint"
             case statementDigest = "statement_digest"
+            case onBehalfOf = "on_behalf_of"
         }
     }
     public struct StageEntered: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
@@ -238,6 +310,11 @@ public enum Event: Hashable, Sendable {
         case .principalEnabled: "principal.enabled"
         case .adminQuorumSet: "admin.quorum-set"
         case .serviceTokenIssued: "token.issued"
+        case .freezeAdded: "freeze.added"
+        case .freezeLifted: "freeze.lifted"
+        case .delegationGranted: "delegation.granted"
+        case .delegationRevoked: "delegation.revoked"
+        case .requestExpired: "request.expired"
         }
     }
 
@@ -273,6 +350,11 @@ public enum Event: Hashable, Sendable {
         case .principalDisabled(let e), .principalEnabled(let e): return encode(e)
         case .adminQuorumSet(let e): return encode(e)
         case .serviceTokenIssued(let e): return encode(e)
+        case .freezeAdded(let e): return encode(e)
+        case .freezeLifted(let e): return encode(e)
+        case .delegationGranted(let e): return encode(e)
+        case .delegationRevoked(let e): return encode(e)
+        case .requestExpired(let e): return encode(e)
         }
     }
 
@@ -304,25 +386,133 @@ public enum Event: Hashable, Sendable {
         case "principal.enabled": return .principalEnabled(try decoder.decode(PrincipalStatus.self, from: data))
         case "admin.quorum-set": return .adminQuorumSet(try decoder.decode(AdminQuorumSet.self, from: data))
         case "token.issued": return .serviceTokenIssued(try decoder.decode(ServiceTokenIssued.self, from: data))
+        case "freeze.added": return .freezeAdded(try decoder.decode(FreezeAdded.self, from: data))
+        case "freeze.lifted": return .freezeLifted(try decoder.decode(FreezeLifted.self, from: data))
+        case "delegation.granted": return .delegationGranted(try decoder.decode(DelegationGranted.self, from: data))
+        case "delegation.revoked": return .delegationRevoked(try decoder.decode(DelegationRevoked.self, from: data))
+        case "request.expired": return .requestExpired(try decoder.decode(RequestExpired.self, from: data))
         default: return nil
         }
     }
 }
 
-/// A project's settings, as an administrator states them.
+/// A project's settings, as an administrator states them: environments under workflows, and the groups bound to the
+/// roles those workflows name (`ROLE` or `ROLE@ENVIRONMENT` → groups).
 public struct ProjectSpec: Hashable, Sendable, Codable {
     public let key: String
     public let regulated: Bool
     public let environments: [String: String]
-    public let requesters: [String]
-    public let deployers: [String: [String]]
+    public let roles: [String: [String]]
+    /// Read from a round-1 entry (requesters and deployers, no roles): see ``Project/namesGroups``. Never written.
+    public private(set) var namesGroups = false
 
-    public init(key: String, regulated: Bool, environments: [String: String], requesters: [String], deployers: [String: [String]]) {
+    public init(key: String, regulated: Bool, environments: [String: String], roles: [String: [String]]) {
         self.key = key
         self.regulated = regulated
         self.environments = environments
-        self.requesters = requesters
-        self.deployers = deployers
+        self.roles = roles
+    }
+
+    enum CodingKeys: String, CodingKey { case key, regulated, environments, roles, requesters, deployers }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        key = try c.decode(String.self, forKey: .key)
+        regulated = try c.decode(Bool.self, forKey: .regulated)
+        environments = try c.decode([String: String].self, forKey: .environments)
+        if let roles = try c.decodeIfPresent([String: [String]].self, forKey: .roles) {
+            self.roles = roles
+        } else {
+            // Round 1: requesters and per-environment deployers were the project's only bindings.
+            var roles = ["requesters": try c.decode([String].self, forKey: .requesters)]
+            for (environment, groups) in try c.decodeIfPresent([String: [String]].self, forKey: .deployers) ?? [:] {
+                roles["deployers@" + environment] = groups
+            }
+            self.roles = roles
+            namesGroups = true
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(key, forKey: .key)
+        try c.encode(regulated, forKey: .regulated)
+        try c.encode(environments, forKey: .environments)
+        try c.encode(roles, forKey: .roles)
+    }
+}
+
+/// A change freeze, as an administrator states it. Times are RFC 3339 in JSON.
+public struct FreezeSpec: Hashable, Sendable, Codable {
+    public let environment: String
+    public let project: String?
+    public let from: Int64
+    public let until: Int64
+    public let reason: String
+
+    public init(environment: String, project: String?, from: Int64, until: Int64, reason: String) {
+        self.environment = environment
+        self.project = project
+        self.from = from
+        self.until = until
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case environment, project, from, until, reason }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        environment = try c.decode(String.self, forKey: .environment)
+        project = try c.decodeIfPresent(String.self, forKey: .project)
+        from = try Timestamps.decode(c, .from)
+        until = try Timestamps.decode(c, .until)
+        reason = try c.decode(String.self, forKey: .reason)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(environment, forKey: .environment)
+        try c.encodeIfPresent(project, forKey: .project)
+        try c.encode(Timestamps.rfc3339(from), forKey: .from)
+        try c.encode(Timestamps.rfc3339(until), forKey: .until)
+        try c.encode(reason, forKey: .reason)
+    }
+}
+
+/// A delegation, as the delegator states it. Times are RFC 3339 in JSON.
+public struct DelegationSpec: Hashable, Sendable, Codable {
+    public let delegate: String
+    public let start: Int64
+    public let end: Int64
+    public let project: String?
+    public let role: String?
+
+    public init(delegate: String, start: Int64, end: Int64, project: String?, role: String?) {
+        self.delegate = delegate
+        self.start = start
+        self.end = end
+        self.project = project
+        self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey { case delegate, start = "from", end = "until", project, role }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        delegate = try c.decode(String.self, forKey: .delegate)
+        start = try Timestamps.decode(c, .start)
+        end = try Timestamps.decode(c, .end)
+        project = try c.decodeIfPresent(String.self, forKey: .project)
+        role = try c.decodeIfPresent(String.self, forKey: .role)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(delegate, forKey: .delegate)
+        try c.encode(Timestamps.rfc3339(start), forKey: .start)
+        try c.encode(Timestamps.rfc3339(end), forKey: .end)
+        try c.encodeIfPresent(project, forKey: .project)
+        try c.encodeIfPresent(role, forKey: .role)
     }
 }
 

@@ -14,7 +14,7 @@ extension SignoffState {
             if let text = e.verifierKey, let key = try? NoteVerifierKey(parsing: text) {
                 // The first administrator's key (added by the system at `signoff init`) and keys whose enrolment
                 // administrators signed may sign administration.
-                let trusted = actor == "system" || e.approval != nil
+                let trusted = actor == Engine.systemActor || e.approval != nil
                 keys.append(EnrolledKey(verifierKey: text, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: trusted))
             }
             principals[e.name] = Principal(name: e.name, kind: e.kind, isAdministrator: e.administrator, keys: keys)
@@ -38,8 +38,7 @@ extension SignoffState {
             groups[e.group]?.members.removeAll { $0 == e.member }
         case .projectUpdated(let e):
             noteApproval(e.approval)
-            let p = e.project
-            projects[p.key] = Project(key: p.key, regulated: p.regulated, environments: p.environments, requesters: p.requesters, deployers: p.deployers)
+            projects[e.project.key] = Project(e.project)
         case .principalDisabled(let e):
             noteApproval(e.approval)
             principals[e.principal]?.disabled = true
@@ -51,19 +50,32 @@ extension SignoffState {
             adminQuorum = e.quorum
         case .serviceTokenIssued(let e):
             noteApproval(e.approval)
+        case .freezeAdded(let e):
+            noteApproval(e.approval)
+            let f = e.freeze
+            freezes[e.id] = Freeze(
+                id: e.id, environment: f.environment, project: f.project, from: f.from, until: f.until, reason: f.reason, addedBy: actor, liftedAt: nil)
+        case .freezeLifted(let e):
+            noteApproval(e.approval)
+            freezes[e.id]?.liftedAt = time
+        case .delegationGranted(let e):
+            let d = e.delegation
+            delegations[e.id] = Delegation(id: e.id, from: actor, to: d.delegate, start: d.start, end: d.end, project: d.project, role: d.role, revokedAt: nil)
+        case .delegationRevoked(let e):
+            delegations[e.id]?.revokedAt = time
+        case .requestExpired(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .memberAdded(let e):
             if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
             groups[e.group]?.members.append(e.member)
             groups[e.group]?.members.sort()
         case .workflowApplied(let e):
             noteApproval(e.approval)
-            if let applied = try? AppliedWorkflow(source: e.source) {
+            if let applied = try? AppliedWorkflow(source: e.source, recorded: true) {
                 workflows[e.digest] = applied
                 currentWorkflows[e.name] = e.digest
             }
         case .projectCreated(let e):
-            let p = e.project
-            projects[p.key] = Project(key: p.key, regulated: p.regulated, environments: p.environments, requesters: p.requesters, deployers: p.deployers)
+            projects[e.project.key] = Project(e.project)
             if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
         case .requestFiled(let e):
             requestCounter += 1
@@ -72,7 +84,7 @@ extension SignoffState {
                 id: e.id, project: e.project, environment: e.environment, requester: actor, description: e.description, filedAt: time,
                 workflowDigest: e.workflowDigest, bundle: e.bundle, digest: e.digest, revision: 1, stage: first, status: .active,
                 history: [StageEntry(stage: first, at: time, revision: 1)], evidence: [], decisions: [], deployments: [],
-                retrospectiveDue: nil, retrospectiveDone: false)
+                retrospectiveDue: nil, retrospectiveDone: false, labels: e.labels, emergency: e.emergencyReason.map { .init(reason: $0) })
         case .decisionRecorded(let e):
             if let digest = e.statementDigest { usedStatements.insert(digest) }
             applyToRequest(e.request, event, actor: actor, at: time)
@@ -111,6 +123,11 @@ extension SignoffState {
         case .principalDisabled(let e), .principalEnabled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
         case .adminQuorumSet(let e): ["meta/admin-quorum"] + statementKey(e.approval)
         case .serviceTokenIssued(let e): statementKey(e.approval)
+        case .freezeAdded(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
+        case .freezeLifted(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
+        case .delegationGranted(let e): ["delegation/\(e.id)"]
+        case .delegationRevoked(let e): ["delegation/\(e.id)"]
+        case .requestExpired(let e): ["request/\(e.request)"]
         case .memberAdded(let e): ["group/\(e.group)"] + statementKey(e.approval)
         case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"] + statementKey(e.approval)
         case .projectCreated(let e): ["project/\(e.project.key)"] + statementKey(e.approval)
@@ -147,6 +164,8 @@ extension SignoffState {
         for key in projects.keys { out["project/\(key)"] = document(for: "project/\(key)") }
         for key in requests.keys { out["request/\(key)"] = document(for: "request/\(key)") }
         for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
+        for key in freezes.keys { out["freeze/\(key)"] = document(for: "freeze/\(key)") }
+        for key in delegations.keys { out["delegation/\(key)"] = document(for: "delegation/\(key)") }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
         if adminQuorum != 1 { out["meta/admin-quorum"] = document(for: "meta/admin-quorum") }
         return out
@@ -168,6 +187,8 @@ extension SignoffState {
         case "workflow-current": return json(currentWorkflows[parts[1]])
         case "project": return json(projects[parts[1]])
         case "request": return json(requests[parts[1]])
+        case "freeze": return json(freezes[parts[1]])
+        case "delegation": return json(delegations[parts[1]])
         case "statement":
             // A set lookup: a scan computing every used statement's hex made each decision cost O(decisions so far).
             guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
@@ -195,10 +216,12 @@ extension SignoffState {
             case "group": groups[parts[1]] = try decoder.decode(Group.self, from: data)
             case "workflow":
                 let document = try decoder.decode(WorkflowDocument.self, from: data)
-                workflows[document.digest] = try AppliedWorkflow(source: document.source)
+                workflows[document.digest] = try AppliedWorkflow(source: document.source, recorded: true)
             case "workflow-current": currentWorkflows[parts[1]] = try decoder.decode(SHA256Digest.self, from: data)
             case "project": projects[parts[1]] = try decoder.decode(Project.self, from: data)
             case "request": requests[parts[1]] = try decoder.decode(DeploymentRequest.self, from: data)
+            case "freeze": freezes[parts[1]] = try decoder.decode(Freeze.self, from: data)
+            case "delegation": delegations[parts[1]] = try decoder.decode(Delegation.self, from: data)
             case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
@@ -221,12 +244,14 @@ extension DeploymentRequest {
     public mutating func apply(_ event: Event, actor: String, at time: Int64, workflow: Workflow?) {
         switch event {
         case .evidenceAttached(let e):
-            evidence.append(Evidence(kind: e.kind, status: e.status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision))
+            // The engine records only the vocabulary; a round-1 entry with another word reads as `errored`, which no gate accepts.
+            let status = EvidenceStatus(normalising: e.status) ?? .errored
+            evidence.append(Evidence(kind: e.kind, status: status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision, tests: e.tests))
         case .decisionRecorded(let e):
             decisions.append(
                 Decision(
                     stage: e.stage, decision: e.decision, by: actor, at: time, comment: e.comment, revision: e.revision,
-                    keyFingerprint: e.keyFingerprint, statementDigest: e.statementDigest))
+                    keyFingerprint: e.keyFingerprint, statementDigest: e.statementDigest, onBehalfOf: e.onBehalfOf))
         case .stageEntered(let e):
             stage = e.stage
             history.append(StageEntry(stage: e.stage, at: time, revision: e.revision))
@@ -249,10 +274,13 @@ extension DeploymentRequest {
                 status = .deployed
                 stage = workflow.stages[workflow.stages.count - 1].name
                 history.append(StageEntry(stage: stage, at: time, revision: e.revision))
-                if let retrospective = workflow.retrospective { retrospectiveDue = time + retrospective.withinSeconds * 1000 }
+                if let retrospective = workflow.retrospective(for: self) { retrospectiveDue = time + retrospective.withinSeconds * 1000 }
             }
         case .retrospectiveRecorded:
             retrospectiveDone = true
+        case .requestExpired:
+            status = .expired
+            history.append(StageEntry(stage: Workflow.expired, at: time, revision: revision))
         default:
             break
         }

@@ -18,7 +18,8 @@ public struct GateStatus: Hashable, Sendable, Codable {
     public var isSatisfied: Bool { conditions.allSatisfy(\.met) }
 }
 
-/// Gate evaluation: pure functions of state, request, workflow and time.
+/// Gate evaluation: pure functions of state, request, workflow and time. Every authority comes from the request's
+/// project: the groups it binds to the roles the workflow names, on the request's environment.
 public enum Policy {
     /// Decisions that count toward `stage`'s approvals now: approvals of the current revision, not expired.
     static func countingApprovals(_ request: DeploymentRequest, stage: String, gate: Workflow.Gate, now: Int64) -> [Decision] {
@@ -41,13 +42,13 @@ public enum Policy {
     /// signed with compromised keys are set aside: a failed `compromised` condition naming them.
     public static func compromisedApprovals(_ request: DeploymentRequest, workflow: Workflow, state: SignoffState, now: Int64) -> [ConditionStatus] {
         var out: [ConditionStatus] = []
-        for stage in workflow.stages.dropFirst() where !stage.gate.approvals.isEmpty {
+        for stage in workflow.path(for: request).dropFirst() where !stage.gate.approvals.isEmpty {
             guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
             let tainted = request.currentDecisions.filter { $0.stage == stage.name && isCompromised($0, state: state) }
             guard !tainted.isEmpty else { continue }
             var cleaned = request
             cleaned.decisions.removeAll { tainted.contains($0) }
-            let status = evaluate(cleaned, stage: stage, workflow: workflow, project: state.projects[request.project], state: state, now: now)
+            let status = evaluate(cleaned, stage: stage, workflow: workflow, state: state, now: now)
             for condition in status.conditions where condition.rule == "approvals" && !condition.met {
                 out.append(ConditionStatus(
                     rule: "compromised", met: false,
@@ -58,13 +59,15 @@ public enum Policy {
         return out
     }
 
-    /// Assigns distinct approvers to rules (each person fills at most one slot per gate, even if in several
-    /// groups) and returns how many slots of each rule are filled — a maximum bipartite matching.
-    static func filledSlots(rules: [Workflow.ApprovalRule], approvers: [String], state: SignoffState) -> [Int] {
+    /// Assigns distinct authorities to rules (each person fills at most one slot per gate, even if they hold several
+    /// of its roles) and returns how many slots of each rule are filled — a maximum bipartite matching.
+    static func filledSlots(rules: [Workflow.ApprovalRule], approvers: [String], request: DeploymentRequest, state: SignoffState) -> [Int] {
         var slots: [Int] = []  // slot → rule index
         for (index, rule) in rules.enumerated() { slots += Array(repeating: index, count: rule.count) }
         var slotOwner = [Int?](repeating: nil, count: slots.count)
-        func eligible(_ approver: Int, _ slot: Int) -> Bool { state.isMember(approvers[approver], of: rules[slots[slot]].group.value) }
+        func eligible(_ approver: Int, _ slot: Int) -> Bool {
+            state.holds(approvers[approver], role: rules[slots[slot]].role.value, project: request.project, environment: request.environment)
+        }
         func tryAssign(_ approver: Int, _ seen: inout [Bool]) -> Bool {
             for slot in slots.indices where !seen[slot] && eligible(approver, slot) {
                 seen[slot] = true
@@ -84,73 +87,120 @@ public enum Policy {
         return filled
     }
 
-    /// Who may decide at `stage`: members of the approval groups, minus the requester (unless the workflow opted
-    /// out) and anyone who decided an earlier stage named in `not_deciders_of`.
+    /// Who may decide at `stage`: holders of its approval roles in the request's project and environment, minus the
+    /// requester (unless the workflow opted out) and whoever the workflow keeps apart from this stage.
     static func eligibleDeciders(_ request: DeploymentRequest, stage: Workflow.Stage, workflow: Workflow, state: SignoffState) -> [String] {
         let excluded = Set(excludedDeciders(request, stage: stage, workflow: workflow))
-        let members = stage.gate.approvals.flatMap { state.groups[$0.group.value]?.members ?? [] }
-        return Array(Set(members).subtracting(excluded)).sorted()
+        let holders = stage.gate.approvals.flatMap { state.holders(of: $0.role.value, project: request.project, environment: request.environment) }
+        return Array(Set(holders).subtracting(excluded)).sorted()
+    }
+
+    /// The stages whose deciders may not decide `stage`: those it names in `not_deciders_of`, and those that name it
+    /// (a decision given early, for a stage ahead, must keep the same separation).
+    static func keptApart(from stage: Workflow.Stage, workflow: Workflow) -> Set<String> {
+        var apart = Set(stage.gate.notDecidersOf.map(\.value))
+        for other in workflow.stages where other.gate.notDecidersOf.contains(where: { $0.value == stage.name }) { apart.insert(other.name) }
+        return apart
     }
 
     static func excludedDeciders(_ request: DeploymentRequest, stage: Workflow.Stage, workflow: Workflow) -> [String] {
         var excluded: [String] = workflow.requesterMayDecide ? [] : [request.requester]
-        let earlier = Set(stage.gate.notDecidersOf.map(\.value))
-        excluded += request.currentDecisions.filter { earlier.contains($0.stage) }.map(\.by)
+        let apart = keptApart(from: stage, workflow: workflow)
+        for decision in request.currentDecisions where apart.contains(decision.stage) { excluded += [decision.by, decision.authority] }
         return excluded
     }
 
+    /// The stages ahead of `request` (on its path) that `principal` may decide now and has not: what `decide` without
+    /// `--stage` chooses from.
+    public static func awaiting(_ request: DeploymentRequest, principal: String, state: SignoffState) -> [String] {
+        guard request.status == .active, let workflow = state.workflow(for: request)?.workflow else { return [] }
+        let path = workflow.path(for: request)
+        guard let current = path.firstIndex(where: { $0.name == request.stage }) else { return [] }
+        return path.dropFirst(current + 1).filter { stage in
+            !stage.gate.approvals.isEmpty && eligibleDeciders(request, stage: stage, workflow: workflow, state: state).contains(principal)
+                && !request.currentDecisions.contains { $0.stage == stage.name && ($0.by == principal || $0.authority == principal) }
+        }.map(\.name)
+    }
+
+    /// A role list as a person reads it, with the groups the project binds: `approvers (fraud-leads)`.
+    static func describe(roles: [String], request: DeploymentRequest, state: SignoffState) -> String {
+        roles.map { role in
+            let groups = state.groups(bound: role, project: request.project, environment: request.environment)
+            return groups.isEmpty ? "\(role) (bound to no group in \(request.project))" : "\(role) (\(groups.joined(separator: ", ")))"
+        }.joined(separator: " or ")
+    }
+
     /// Evaluates the gate of `stage` for `request` at `now`. `actor` is checked against the gate's actors when given.
+    /// On the request's last stage (the deployment), the freezes in force now for its project and environment count too.
     public static func evaluate(
-        _ request: DeploymentRequest, stage: Workflow.Stage, workflow: Workflow, project: Project?, state: SignoffState, now: Int64,
-        actor: String? = nil
+        _ request: DeploymentRequest, stage: Workflow.Stage, workflow: Workflow, state: SignoffState, now: Int64, actor: String? = nil
     ) -> GateStatus {
         let gate = stage.gate
+        let project = request.project, environment = request.environment
         var conditions: [ConditionStatus] = []
         for requirement in gate.evidence {
-            let allowed = requirement.attachedBy.map(\.value)
-            let found = request.currentEvidence.contains {
-                $0.kind == requirement.kind && $0.status == requirement.status && state.matches($0.attachedBy, any: allowed)
+            let roles = requirement.attachedBy.map(\.value)
+            let attachedByRole = request.currentEvidence.filter { evidence in
+                evidence.kind == requirement.kind && roles.contains { state.holds(evidence.attachedBy, role: $0, project: project, environment: environment) }
             }
-            let suppliers = state.principals.keys.filter { state.matches($0, any: allowed) }.sorted()
-            conditions.append(ConditionStatus(
-                rule: "evidence", met: found,
-                detail: found
-                    ? "\(requirement.kind) with status \(requirement.status) attached"
-                    : "needs \(requirement.kind) with status \(requirement.status), attached by \(allowed.joined(separator: " or "))",
-                whoCanSupply: found ? [] : suppliers))
+            let matching = attachedByRole.filter { $0.status == requirement.status }
+            let fresh = matching.filter { evidence in requirement.maxAgeSeconds.map { now - evidence.at <= $0 * 1000 } ?? true }
+            let suppliers = Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted()
+            let age = requirement.maxAgeSeconds.map { ", at most \(formatDuration($0)) old" } ?? ""
+            let detail: String
+            if !fresh.isEmpty {
+                detail = "\(requirement.kind) with status \(requirement.status.rawValue) attached" + (fresh.last?.tests.map { " (\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped)" } ?? "")
+            } else if let stale = matching.last {
+                detail = "\(requirement.kind) is stale: attached \(Timestamps.rfc3339(stale.at))\(age); attach a fresh one"
+            } else if let other = attachedByRole.last {
+                detail = "needs \(requirement.kind) with status \(requirement.status.rawValue)\(age); the latest is \(other.status.rawValue)"
+            } else {
+                detail = "needs \(requirement.kind) with status \(requirement.status.rawValue)\(age), attached by \(describe(roles: roles, request: request, state: state))"
+            }
+            conditions.append(ConditionStatus(rule: "evidence", met: !fresh.isEmpty, detail: detail, whoCanSupply: fresh.isEmpty ? suppliers : []))
         }
         if !gate.approvals.isEmpty {
+            let decided = request.currentDecisions.filter { $0.stage == stage.name }
+            for change in decided where change.decision == .changesRequested {
+                let who = change.onBehalfOf.map { "\(change.by) for \($0)" } ?? change.by
+                conditions.append(ConditionStatus(
+                    rule: "changes-requested", met: false,
+                    detail: "\(who) requested changes at \(stage.name): \(change.comment) — the requester revises the request", whoCanSupply: [request.requester]))
+            }
             let approvals = countingApprovals(request, stage: stage.name, gate: gate, now: now)
-            let approvers = Array(Set(approvals.map(\.by))).sorted()
-            let filled = filledSlots(rules: gate.approvals, approvers: approvers, state: state)
+            let approvers = Array(Set(approvals.map(\.authority))).sorted()
+            let filled = filledSlots(rules: gate.approvals, approvers: approvers, request: request, state: state)
             let eligible = eligibleDeciders(request, stage: stage, workflow: workflow, state: state).filter { !approvers.contains($0) }
             for (rule, count) in zip(gate.approvals, filled) {
                 let met = count >= rule.count
-                let who = eligible.filter { state.isMember($0, of: rule.group.value) }
+                let who = eligible.filter { state.holds($0, role: rule.role.value, project: project, environment: environment) }
                 conditions.append(ConditionStatus(
                     rule: "approvals", met: met,
-                    detail: "\(count) of \(rule.count) approvals from \(rule.group.value)"
+                    detail: "\(count) of \(rule.count) approvals from \(describe(roles: [rule.role.value], request: request, state: state))"
                         + (gate.expirySeconds.map { " (approvals count for \(formatDuration($0)))" } ?? ""),
                     whoCanSupply: met ? [] : who))
             }
         }
         if let actors = gate.actors {
-            let allowed = allowedActors(actors.map(\.value), request: request, project: project)
-            let candidates = state.principals.keys.filter { state.matches($0, any: allowed) }.sorted()
+            let roles = actors.map(\.value)
+            let candidates = Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted()
+            let described = describe(roles: roles, request: request, state: state)
             if let actor {
-                let ok = state.matches(actor, any: allowed)
+                let ok = roles.contains { state.holds(actor, role: $0, project: project, environment: environment) }
                 conditions.append(ConditionStatus(
-                    rule: "actors", met: ok, detail: ok ? "\(actor) may record \(stage.name)" : "\(actor) is not among \(allowed.joined(separator: ", "))",
+                    rule: "actors", met: ok,
+                    detail: ok ? "\(actor) may record \(stage.name)" : "\(actor) is not among \(described) of \(project) on \(environment)",
                     whoCanSupply: ok ? [] : candidates))
                 // Separation of duties at the action itself: not the requester, not who decided the named stages.
                 var separation: [String] = []
                 if gate.notRequester && actor == request.requester { separation.append("\(actor) filed \(request.id)") }
                 let decided = Set(gate.notDecidersOf.map(\.value))
-                if let decision = request.currentDecisions.first(where: { $0.by == actor && decided.contains($0.stage) }) {
+                if let decision = request.currentDecisions.first(where: { ($0.by == actor || $0.authority == actor) && decided.contains($0.stage) }) {
                     separation.append("\(actor) decided \(decision.stage) on \(request.id)")
                 }
-                if workflow.retrospective != nil && !workflow.requesterMayDeploy && actor == request.requester && !gate.notRequester {
-                    separation.append("\(actor) filed the break-glass request \(request.id) and may not also deploy it")
+                let owesRetrospective = workflow.retrospective(for: request) != nil
+                if owesRetrospective && !workflow.requesterMayDeploy && actor == request.requester && !gate.notRequester {
+                    separation.append("\(actor) filed the emergency request \(request.id) and may not also deploy it")
                 }
                 if !separation.isEmpty {
                     conditions.append(ConditionStatus(
@@ -160,11 +210,10 @@ public enum Policy {
                 }
             } else {
                 conditions.append(ConditionStatus(
-                    rule: "actors", met: false, detail: "waits for one of \(allowed.joined(separator: ", ")) to record \(stage.name)",
-                    whoCanSupply: candidates))
+                    rule: "actors", met: false, detail: "waits for one of \(described) to record \(stage.name)", whoCanSupply: candidates))
             }
         }
-        if let window = gate.window {
+        if let window = gate.window, !(request.emergency != nil && workflow.emergency?.outsideWindow == true) {
             let open = isOpen(window, at: now)
             conditions.append(ConditionStatus(
                 rule: "window", met: open,
@@ -175,12 +224,15 @@ public enum Policy {
                 rule: "freeze", met: false,
                 detail: "inside the freeze \"\(freeze.reason)\" until \(Timestamps.rfc3339(freeze.toMilliseconds))", whoCanSupply: []))
         }
+        if stage.name == workflow.stages.last?.name {
+            for freeze in state.freezes(inForceFor: project, environment: environment, at: now) {
+                conditions.append(ConditionStatus(
+                    rule: "freeze", met: false,
+                    detail: "freeze \(freeze.id) on \(environment) of \(freeze.project ?? "every project") is in force until \(Timestamps.rfc3339(freeze.until)): \(freeze.reason)",
+                    whoCanSupply: []))
+            }
+        }
         return GateStatus(stage: stage.name, conditions: conditions)
-    }
-
-    /// `deployers` in a workflow's actors means the project's deployers for the request's environment.
-    static func allowedActors(_ actors: [String], request: DeploymentRequest, project: Project?) -> [String] {
-        actors.flatMap { $0 == "deployers" ? (project?.deployers[request.environment] ?? []) : [$0] }
     }
 
     public static func isOpen(_ window: Workflow.DeploymentWindow, at now: Int64) -> Bool {

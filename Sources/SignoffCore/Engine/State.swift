@@ -93,28 +93,111 @@ public struct Group: Hashable, Sendable, Codable {
     public var members: [String]
 }
 
-/// A project: its own rules, so its team can move its own deployments without global admin rights.
+/// A project: its environments (each under a workflow) and the groups bound to the roles those workflows name, so its
+/// team can move its own deployments without global admin rights and without any authority over other projects.
 public struct Project: Hashable, Sendable, Codable {
     public let key: String
     public var regulated: Bool
     /// Target environment → workflow name (e.g. qa → standard, prod → regulated).
     public var environments: [String: String]
-    /// Groups whose members may file requests.
-    public var requesters: [String]
-    /// Target environment → groups whose members may deploy there.
-    public var deployers: [String: [String]]
+    /// Role bindings: `ROLE` or `ROLE@ENVIRONMENT` → groups whose members hold the role (the environment's binding wins).
+    public var roles: [String: [String]]
+    /// Created in round 1, before roles: a role it does not bind is the group of the same name (what round-1
+    /// workflows meant). Never true for a project created or updated since.
+    public var namesGroups: Bool
+
+    public init(_ spec: ProjectSpec) {
+        key = spec.key
+        regulated = spec.regulated
+        environments = spec.environments
+        roles = spec.roles
+        namesGroups = spec.namesGroups
+    }
+
+    /// The groups bound to `role` on `environment`: the environment's own binding, else the project-wide one.
+    public func groups(bound role: String, environment: String) -> [String] {
+        if let groups = roles[role + "@" + environment] { return groups }
+        if let groups = roles[role] { return groups }
+        return namesGroups ? [role] : []
+    }
+
+    /// Every group bound to any role, on any environment.
+    public var boundGroups: Set<String> { Set(roles.values.flatMap { $0 }) }
+}
+
+/// A change freeze: while in force, no request deploys to its environment (of its project, or of every project).
+public struct Freeze: Hashable, Sendable, Codable {
+    public let id: String
+    public let environment: String
+    /// nil: every project.
+    public let project: String?
+    /// Milliseconds since the epoch, `from ..< until`.
+    public let from: Int64
+    public let until: Int64
+    public let reason: String
+    public let addedBy: String
+    public var liftedAt: Int64?
+
+    public func isInForce(project: String, environment: String, at now: Int64) -> Bool {
+        self.environment == environment && (self.project.map { $0 == project } ?? true) && from <= now && now < until
+            && (liftedAt.map { now < $0 } ?? true)
+    }
+}
+
+/// A time-bounded delegation: `to` may decide in `from`'s place, with `from`'s own roles, inside the window. No
+/// cascading (a delegate never passes on what was delegated), never on a request either of them filed.
+public struct Delegation: Hashable, Sendable, Codable {
+    public let id: String
+    public let from: String
+    public let to: String
+    public let start: Int64
+    public let end: Int64
+    public let project: String?
+    public let role: String?
+    public var revokedAt: Int64?
+
+    public func isInForce(at now: Int64) -> Bool { start <= now && now < end && (revokedAt.map { now < $0 } ?? true) }
+}
+
+public struct TestCounts: Hashable, Sendable, Codable {
+    public let tests: Int
+    public let failures: Int
+    public let errors: Int
+    public let skipped: Int
+
+    public init(tests: Int, failures: Int, errors: Int, skipped: Int) {
+        self.tests = tests
+        self.failures = failures
+        self.errors = errors
+        self.skipped = skipped
+    }
+
+    /// The status these counts give: errors first, then failures; all skipped (or none run) is `skipped`.
+    public var status: EvidenceStatus {
+        if errors > 0 { return .errored }
+        if failures > 0 { return .failed }
+        if tests - skipped <= 0 { return .skipped }
+        return .passed
+    }
 }
 
 public struct Evidence: Hashable, Sendable, Codable {
     public let kind: String
-    public let status: String
+    public let status: EvidenceStatus
     public let digest: SHA256Digest
     public let attachedBy: String
     public let at: Int64
     public let revision: Int
+    /// The counts of a test report (JUnit XML), when the status was derived from one.
+    public var tests: TestCounts? = nil
 }
 
-public enum DecisionKind: String, Hashable, Sendable, Codable { case approve, reject }
+/// `approve` counts toward the stage; `reject` ends the request; `changes-requested` holds the stage until the
+/// requester revises.
+public enum DecisionKind: String, Hashable, Sendable, Codable, CaseIterable {
+    case approve, reject
+    case changesRequested = "changes-requested"
+}
 
 public struct Decision: Hashable, Sendable, Codable {
     public let stage: String
@@ -127,7 +210,11 @@ public struct Decision: Hashable, Sendable, Codable {
     public let keyFingerprint: String?
     /// SHA-256 of the signed statement, when signed: replay protection and the link to the exact bytes in the ledger.
     public let statementDigest: SHA256Digest?
+    /// When decided under a delegation: the person whose roles were used (`by` for `onBehalfOf`).
+    public var onBehalfOf: String? = nil
     public var isSigned: Bool { keyFingerprint != nil }
+    /// Whose authority counts: the delegator's under a delegation, else the decider's.
+    public var authority: String { onBehalfOf ?? by }
 }
 
 public struct StageEntry: Hashable, Sendable, Codable {
@@ -146,7 +233,12 @@ public struct Deployment: Hashable, Sendable, Codable {
 }
 
 public struct DeploymentRequest: Hashable, Sendable, Codable {
-    public enum Status: String, Hashable, Sendable, Codable { case active, rejected, withdrawn, deployed }
+    public enum Status: String, Hashable, Sendable, Codable { case active, rejected, withdrawn, deployed, expired }
+
+    /// An emergency request: its reason, given at filing.
+    public struct Emergency: Hashable, Sendable, Codable {
+        public let reason: String
+    }
 
     public let id: String
     public let project: String
@@ -168,6 +260,15 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     public var deployments: [Deployment]
     public var retrospectiveDue: Int64?
     public var retrospectiveDone: Bool
+    /// Labels declared at filing (`touches: [connections, plugins]`, `risk: [high]`): they switch conditional stages on
+    /// and are part of what deciders sign.
+    public var labels: [String: [String]] = [:]
+    public var emergency: Emergency? = nil
+
+    /// The time of the request's last recorded activity (what `request_expiry` counts from).
+    public var lastActivity: Int64 {
+        max(history.last?.at ?? filedAt, evidence.last?.at ?? filedAt, decisions.last?.at ?? filedAt, filedAt)
+    }
 
     public var currentEvidence: [Evidence] { evidence.filter { $0.revision == revision } }
     public var currentDecisions: [Decision] { decisions.filter { $0.revision == revision } }
@@ -191,9 +292,13 @@ public struct SignoffState: Hashable, Sendable, Codable {
     /// How many distinct administrators must sign a change to what a regulated project relies on (at most the number
     /// of enabled administrators holding a trusted key).
     public var adminQuorum = 1
+    /// Change freezes by ID (`FRZ-1`, …), lifted ones included.
+    public var freezes: [String: Freeze] = [:]
+    /// Delegations by ID (`DLG-1`, …), revoked and ended ones included.
+    public var delegations: [String: Delegation] = [:]
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
-    public static let projectionFormat = "2"
+    public static let projectionFormat = "3"
 
     public init() {}
 
@@ -207,4 +312,25 @@ public struct SignoffState: Hashable, Sendable, Codable {
     }
 
     public func workflow(for request: DeploymentRequest) -> AppliedWorkflow? { workflows[request.workflowDigest] }
+
+    /// The groups bound to `role` in `project` on `environment` (none when the project does not exist).
+    public func groups(bound role: String, project: String, environment: String) -> [String] {
+        projects[project]?.groups(bound: role, environment: environment) ?? []
+    }
+
+    /// Whether `principal` holds `role` in `project` on `environment` through the project's bindings.
+    public func holds(_ principal: String, role: String, project: String, environment: String) -> Bool {
+        matches(principal, any: groups(bound: role, project: project, environment: environment))
+    }
+
+    /// Everyone who holds `role` in `project` on `environment`, sorted.
+    public func holders(of role: String, project: String, environment: String) -> [String] {
+        let groups = self.groups(bound: role, project: project, environment: environment)
+        return principals.keys.filter { matches($0, any: groups) && principals[$0]?.disabled != true }.sorted()
+    }
+
+    /// The freezes in force now for `environment` of `project`.
+    public func freezes(inForceFor project: String, environment: String, at now: Int64) -> [Freeze] {
+        freezes.values.filter { $0.isInForce(project: project, environment: environment, at: now) }.sorted { $0.id < $1.id }
+    }
 }

@@ -4,8 +4,10 @@ public import SignoffCrypto
 /// The in-toto Statement v1 a decision signs: subject = the bundle, predicate = what is decided, where and when.
 public struct DecisionStatement: Hashable, Sendable, Codable {
     public static let statementType = "https://in-toto.io/Statement/v1"
-    /// Version 2 names the person deciding `actor` (version 1, `approver`, is no longer accepted for new decisions).
-    public static let predicateType = "https://signoff.dev/decision/v2"
+    /// Version 3 adds the request's `labels` and `emergency` mode (what the decider agreed to) and, under a delegation,
+    /// `on_behalf_of`. Version 2 (without them) and version 1 (`approver` for `actor`) are no longer accepted for new
+    /// decisions; they stay valid in ledgers and exports.
+    public static let predicateType = "https://signoff.dev/decision/v3"
     /// How old a signed decision may be when it reaches the engine.
     public static let maximumAgeMilliseconds: Int64 = 10 * 60 * 1000
     public static let maximumClockSkewMilliseconds: Int64 = 60 * 1000
@@ -28,11 +30,24 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         /// RFC 3339, UTC.
         public let time: String
         public let comment: String
+        /// The request's labels, as filed.
+        public let labels: [String: [String]]
+        /// Whether the request is an emergency (which skips the stages its workflow's emergency waives).
+        public let emergency: Bool
+        /// Deciding under this person's delegation; absent otherwise.
+        public let onBehalfOf: String?
 
         enum CodingKeys: String, CodingKey {
-            case request, project, environment, stage, decision, actor, revision, time, comment
+            case request, project, environment, stage, decision, actor, revision, time, comment, labels, emergency
             case workflowDigest = "workflow_digest"
+            case onBehalfOf = "on_behalf_of"
         }
+
+        /// The fields a predicate may have: anything else is refused.
+        public static let fieldNames: Set<String> = [
+            "request", "project", "environment", "stage", "decision", "actor", "revision", "workflow_digest", "time", "comment", "labels", "emergency",
+            "on_behalf_of",
+        ]
     }
 
     public let type: String
@@ -54,10 +69,15 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         public var digest: SHA256Digest
         public var revision: Int
         public var workflowDigest: SHA256Digest
+        public var labels: [String: [String]] = [:]
+        public var emergency = false
 
         public init(
-            request: String, project: String, environment: String, bundle: String, digest: SHA256Digest, revision: Int, workflowDigest: SHA256Digest
+            request: String, project: String, environment: String, bundle: String, digest: SHA256Digest, revision: Int, workflowDigest: SHA256Digest,
+            labels: [String: [String]] = [:], emergency: Bool = false
         ) {
+            self.labels = labels
+            self.emergency = emergency
             self.request = request
             self.project = project
             self.environment = environment
@@ -70,23 +90,28 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
         public init(_ request: DeploymentRequest) {
             self.init(
                 request: request.id, project: request.project, environment: request.environment, bundle: request.bundle, digest: request.digest,
-                revision: request.revision, workflowDigest: request.workflowDigest)
+                revision: request.revision, workflowDigest: request.workflowDigest, labels: request.labels, emergency: request.emergency != nil)
         }
     }
 
     /// The statement for deciding `decision` on `request` at `stage`, at `time` (milliseconds since the epoch).
-    public init(request: DeploymentRequest, stage: String, decision: DecisionKind, actor: String, comment: String, time: Int64) {
-        self.init(binding: Binding(request), stage: stage, decision: decision, actor: actor, comment: comment, time: time)
+    public init(
+        request: DeploymentRequest, stage: String, decision: DecisionKind, actor: String, comment: String, time: Int64, onBehalfOf: String? = nil
+    ) {
+        self.init(binding: Binding(request), stage: stage, decision: decision, actor: actor, comment: comment, time: time, onBehalfOf: onBehalfOf)
     }
 
     /// The statement for deciding `decision` on the bound request at `stage`, at `time` (milliseconds since the epoch).
-    public init(binding b: Binding, stage: String, decision: DecisionKind, actor: String, comment: String, time: Int64) {
+    public init(
+        binding b: Binding, stage: String, decision: DecisionKind, actor: String, comment: String, time: Int64, onBehalfOf: String? = nil
+    ) {
         type = Self.statementType
         subject = [Subject(name: b.bundle, digest: ["sha256": b.digest.hex])]
         predicateType = Self.predicateType
         predicate = Predicate(
             request: b.request, project: b.project, environment: b.environment, stage: stage, decision: decision,
-            actor: actor, revision: b.revision, workflowDigest: b.workflowDigest.description, time: Timestamps.rfc3339(time), comment: comment)
+            actor: actor, revision: b.revision, workflowDigest: b.workflowDigest.description, time: Timestamps.rfc3339(time), comment: comment,
+            labels: b.labels, emergency: b.emergency, onBehalfOf: onBehalfOf)
     }
 
     /// Canonical JSON bytes to sign.
@@ -113,12 +138,16 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var quorum: Int?
     public var scopes: [String]?
     public var lifetimeHours: Int?
+    public var freeze: FreezeSpec?
+    public var freezeID: String?
 
     public init(
         action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil,
         administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil, workflowDigest: String? = nil, quorum: Int? = nil,
-        scopes: [String]? = nil, lifetimeHours: Int? = nil
+        scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil, freezeID: String? = nil
     ) {
+        self.freeze = freeze
+        self.freezeID = freezeID
         self.action = action
         self.project = project
         self.group = group
@@ -135,7 +164,8 @@ public struct AdminChange: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case action, project, group, member, principal, administrator, quorum, scopes
+        case action, project, group, member, principal, administrator, quorum, scopes, freeze
+        case freezeID = "freeze_id"
         case verifierKey = "verifier_key"
         case keyFingerprint = "key_fingerprint"
         case compromisedSince = "compromised_since"

@@ -6,10 +6,24 @@ public enum WorkflowParser {
     static let namePattern = "^[a-z0-9][a-z0-9-]{0,62}$"
     static let weekdays = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
 
-    public static func parse(_ text: String, file: String) throws(WorkflowError) -> Workflow {
-        var reader = Reader(file: file)
+    /// `recorded`: the text comes from the ledger. A workflow applied in round 1 named groups (`group:` keys, `attached_by`
+    /// and `actors` naming groups or principals, top-level `retrospective`, `freezes` in gates); such a file is still
+    /// read from the ledger, and ``Workflow/namesGroups`` says so. A workflow applied now must name roles.
+    public static func parse(_ text: String, file: String, recorded: Bool = false) throws(WorkflowError) -> Workflow {
         do {
-            return try reader.workflow(text)
+            return try read(text, file: file, legacy: false)
+        } catch {
+            guard recorded, let legacy = try? read(text, file: file, legacy: true) else { throw error }
+            return legacy
+        }
+    }
+
+    static func read(_ text: String, file: String, legacy: Bool) throws(WorkflowError) -> Workflow {
+        var reader = Reader(file: file, legacy: legacy)
+        do {
+            var workflow = try reader.workflow(text)
+            workflow.namesGroups = legacy
+            return workflow
         } catch let error as WorkflowError {
             throw error
         } catch let error as YamlError {
@@ -33,6 +47,8 @@ public enum WorkflowParser {
 
     struct Reader {
         let file: String
+        /// Reading a round-1 file from the ledger: `group:` for `role:`, top-level `retrospective`, gate `freezes`.
+        let legacy: Bool
 
         func fail(_ node: Node?, _ message: String) -> WorkflowError {
             let mark = node?.mark
@@ -54,6 +70,13 @@ public enum WorkflowParser {
             }
         }
 
+        /// Keys of round-1 files that mean something else now, with what to write instead.
+        static let movedKeys = [
+            "group": "workflows name roles, not groups: write role: and bind the role to groups in each project (signoff project create --role ROLE=GROUP)",
+            "freezes": "freezes are their own objects, consulted live for every request: signoff freeze add --env ENV --from … --until … --reason …",
+            "retrospective": "a retrospective belongs to the emergency: section (emergency: {filed_by, waives, retrospective: {role, within}})",
+        ]
+
         /// A mapping's entries by key, refusing keys that are not allowed, missing required keys and duplicates.
         func mapping(_ node: Node, what: String, required: [String], optional: [String]) throws(WorkflowError) -> [String: (key: Node, value: Node)] {
             guard case .mapping(let mapping) = node else { throw fail(node, "\(what) must be a mapping of keys to values") }
@@ -62,6 +85,7 @@ public enum WorkflowParser {
                 guard case .scalar(let scalar) = key else { throw fail(key, "\(what): keys must be plain words") }
                 let name = scalar.string
                 guard required.contains(name) || optional.contains(name) else {
+                    if let hint = Self.movedKeys[name], !legacy { throw fail(key, "\(what): \(hint)") }
                     let allowed = (required + optional).sorted().joined(separator: ", ")
                     throw fail(key, "\(what): unknown key \"\(name)\" (allowed: \(allowed))")
                 }
@@ -129,7 +153,8 @@ public enum WorkflowParser {
             guard let root = try Yams.compose(yaml: text) else { throw WorkflowError(file: file, line: 1, column: 1, "the file is empty") }
             let top = try mapping(
                 root, what: "a workflow", required: ["workflow", "stages"],
-                optional: ["description", "requester_may_decide", "requester_may_deploy", "separation_opt_out_reason", "retrospective"])
+                optional: ["description", "requester_may_decide", "requester_may_deploy", "separation_opt_out_reason", "emergency", "request_expiry"]
+                    + (legacy ? ["retrospective"] : []))
             let name = try self.name(top["workflow"]!.value, what: "the workflow name")
             let description = try top["description"].map { try string($0.value, what: "description") } ?? ""
             let requesterMayDecide = try top["requester_may_decide"].map { try bool($0.value, what: "requester_may_decide") } ?? false
@@ -145,12 +170,9 @@ public enum WorkflowParser {
                 throw fail(reason.key, "separation_opt_out_reason is only meaningful with requester_may_decide or requester_may_deploy: true")
             }
             var retrospective: Workflow.Retrospective?
-            if let node = top["retrospective"]?.value {
-                let fields = try mapping(node, what: "retrospective", required: ["group", "within"], optional: [])
-                retrospective = Workflow.Retrospective(
-                    group: Located(try self.name(fields["group"]!.value, what: "retrospective group"), at: location(fields["group"]!.value)),
-                    withinSeconds: try duration(fields["within"]!.value, what: "retrospective within"))
-            }
+            if let node = top["retrospective"]?.value { retrospective = try self.retrospective(node) }
+            var requestExpiry: Int64?
+            if let node = top["request_expiry"] { requestExpiry = try duration(node.value, what: "request_expiry") }
 
             let stageNodes = try sequence(top["stages"]!.value, what: "stages")
             guard stageNodes.count >= 2 else {
@@ -158,7 +180,7 @@ public enum WorkflowParser {
             }
             var stages: [Workflow.Stage] = []
             for (index, node) in stageNodes.enumerated() {
-                let fields = try mapping(node, what: "a stage", required: ["name"], optional: ["gate"])
+                let fields = try mapping(node, what: "a stage", required: ["name"], optional: ["gate", "when"])
                 let stageName = try self.name(fields["name"]!.value, what: "a stage name")
                 if Workflow.reservedNames.contains(stageName) {
                     throw fail(fields["name"]!.value, "\"\(stageName)\" is a terminal state every workflow has; it cannot be a stage")
@@ -183,16 +205,72 @@ public enum WorkflowParser {
                 if let window = gate.window, window.days.isEmpty || window.startMinute >= window.endMinute {
                     throw fail(node, "stage \"\(stageName)\" cannot be reached: its deployment window is never open")
                 }
-                stages.append(Workflow.Stage(name: stageName, location: location(fields["name"]!.value), gate: gate))
+                var stage = Workflow.Stage(name: stageName, location: location(fields["name"]!.value), gate: gate)
+                if let when = fields["when"] {
+                    if index == 0 || index == stageNodes.count - 1 {
+                        throw fail(when.key, "the first and the last stage apply to every request; only a stage between them may have when:")
+                    }
+                    stage.when = try self.when(when.value)
+                }
+                stages.append(stage)
             }
-            if requesterMayDeploy && retrospective == nil {
-                throw fail(top["requester_may_deploy"]!.key, "requester_may_deploy applies to break-glass workflows (with a retrospective); elsewhere use a stage's not_requester")
+            var emergency: Workflow.Emergency?
+            if let node = top["emergency"]?.value { emergency = try self.emergency(node, stages: stages) }
+            if requesterMayDeploy && retrospective == nil && emergency == nil {
+                throw fail(top["requester_may_deploy"]!.key, "requester_may_deploy applies to emergency requests (an emergency: section); elsewhere use a stage's not_requester")
             }
             var workflow = Workflow(
                 name: name, description: description, stages: stages, requesterMayDecide: requesterMayDecide,
                 separationOptOutReason: optOutReason, retrospective: retrospective)
             workflow.requesterMayDeploy = requesterMayDeploy
+            workflow.emergency = emergency
+            workflow.requestExpirySeconds = requestExpiry
             return workflow
+        }
+
+        func retrospective(_ node: Node) throws(WorkflowError) -> Workflow.Retrospective {
+            let key = legacy ? "group" : "role"
+            let fields = try mapping(node, what: "retrospective", required: [key, "within"], optional: [])
+            return Workflow.Retrospective(
+                role: Located(try self.name(fields[key]!.value, what: "retrospective \(key)"), at: location(fields[key]!.value)),
+                withinSeconds: try duration(fields["within"]!.value, what: "retrospective within"))
+        }
+
+        /// `when:` — label → one value or a list of values; the stage applies when, for every label, the request has one.
+        func when(_ node: Node) throws(WorkflowError) -> [String: [String]] {
+            guard case .mapping(let mapping) = node, !mapping.isEmpty else {
+                throw fail(node, "when must map labels to values, e.g. when: {touches: [connections, plugins]}")
+            }
+            var out: [String: [String]] = [:]
+            for (key, value) in mapping {
+                let label = try name(key, what: "a when label")
+                guard out[label] == nil else { throw fail(key, "when: duplicate label \"\(label)\"") }
+                let values: [String]
+                if case .scalar = value { values = [try name(value, what: "a value of \(label)")] } else {
+                    values = try names(value, what: "when \(label)").map(\.value)
+                }
+                guard !values.isEmpty else { throw fail(value, "when \(label) must list at least one value") }
+                out[label] = values
+            }
+            return out
+        }
+
+        func emergency(_ node: Node, stages: [Workflow.Stage]) throws(WorkflowError) -> Workflow.Emergency {
+            let fields = try mapping(node, what: "emergency", required: ["filed_by", "waives", "retrospective"], optional: ["outside_window"])
+            let filedBy = try names(fields["filed_by"]!.value, what: "emergency filed_by")
+            if filedBy.isEmpty { throw fail(fields["filed_by"]!.value, "emergency filed_by must name at least one role") }
+            let waives = try names(fields["waives"]!.value, what: "emergency waives")
+            for stage in waives {
+                guard let index = stages.firstIndex(where: { $0.name == stage.value }) else {
+                    throw WorkflowError(file: file, at: stage.location, "emergency waives unknown stage \"\(stage.value)\"")
+                }
+                guard index > 0 && index < stages.count - 1 else {
+                    throw WorkflowError(file: file, at: stage.location, "an emergency cannot waive \"\(stage.value)\": the first and the last stage are every request's")
+                }
+            }
+            var emergency = Workflow.Emergency(filedBy: filedBy, waives: waives, retrospective: try retrospective(fields["retrospective"]!.value))
+            if let outside = fields["outside_window"] { emergency.outsideWindow = try bool(outside.value, what: "outside_window") }
+            return emergency
         }
 
         func allStageNames(_ nodes: [Node]) throws(WorkflowError) -> [String] {
@@ -203,33 +281,43 @@ public enum WorkflowParser {
             let fields = try mapping(
                 node, what: "a gate", required: [],
                 optional: [
-                    "evidence", "approvals", "not_deciders_of", "not_requester", "signatures", "expiry", "reason_required", "actors", "window", "freezes",
-                ])
+                    "evidence", "approvals", "not_deciders_of", "not_requester", "signatures", "expiry", "reason_required", "actors", "window",
+                ] + (legacy ? ["freezes"] : []))
             var gate = Workflow.Gate()
             if let evidence = fields["evidence"]?.value {
                 for item in try sequence(evidence, what: "evidence") {
-                    let e = try mapping(item, what: "an evidence requirement", required: ["kind", "status", "attached_by"], optional: [])
+                    let e = try mapping(item, what: "an evidence requirement", required: ["kind", "status", "attached_by"], optional: ["max_age"])
                     let attachedBy = try names(e["attached_by"]!.value, what: "attached_by")
-                    if attachedBy.isEmpty { throw fail(e["attached_by"]!.value, "attached_by must name at least one group, user or service account") }
-                    gate.evidence.append(Workflow.EvidenceRequirement(
-                        kind: try name(e["kind"]!.value, what: "evidence kind"), status: try name(e["status"]!.value, what: "evidence status"),
-                        attachedBy: attachedBy))
+                    if attachedBy.isEmpty { throw fail(e["attached_by"]!.value, "attached_by must name at least one role") }
+                    let statusNode = e["status"]!.value
+                    let statusText = try string(statusNode, what: "evidence status")
+                    guard let status = EvidenceStatus(rawValue: statusText) else {
+                        throw fail(statusNode, "evidence status \"\(statusText)\" is not one of \(EvidenceStatus.vocabulary)")
+                    }
+                    let kind = try name(e["kind"]!.value, what: "evidence kind")
+                    if gate.evidence.contains(where: { $0.kind == kind }) {
+                        throw fail(e["kind"]!.value, "evidence kind \"\(kind)\" appears twice in this gate")
+                    }
+                    var requirement = Workflow.EvidenceRequirement(kind: kind, status: status, attachedBy: attachedBy)
+                    if let maxAge = e["max_age"] { requirement.maxAgeSeconds = try duration(maxAge.value, what: "max_age") }
+                    gate.evidence.append(requirement)
                 }
             }
             if let approvals = fields["approvals"]?.value {
                 for item in try sequence(approvals, what: "approvals") {
-                    let a = try mapping(item, what: "an approval rule", required: ["group", "count"], optional: [])
+                    let roleKey = legacy ? "group" : "role"
+                    let a = try mapping(item, what: "an approval rule", required: [roleKey, "count"], optional: [])
                     let countNode = a["count"]!.value
                     guard case .scalar = countNode, let count = countNode.int else { throw fail(countNode, "count must be a whole number") }
                     guard count >= 1 else { throw fail(countNode, "count must be at least 1 (got \(count))") }
                     guard count <= 100 else { throw fail(countNode, "count must be at most 100 (got \(count))") }
-                    let group = Located(try name(a["group"]!.value, what: "approval group"), at: location(a["group"]!.value))
-                    if gate.approvals.contains(where: { $0.group.value == group.value }) {
-                        throw fail(a["group"]!.value, "group \"\(group.value)\" appears twice in approvals: give one rule with the total count")
+                    let role = Located(try name(a[roleKey]!.value, what: "approval role"), at: location(a[roleKey]!.value))
+                    if gate.approvals.contains(where: { $0.role.value == role.value }) {
+                        throw fail(a[roleKey]!.value, "role \"\(role.value)\" appears twice in approvals: give one rule with the total count")
                     }
-                    gate.approvals.append(Workflow.ApprovalRule(group: group, count: count))
+                    gate.approvals.append(Workflow.ApprovalRule(role: role, count: count))
                 }
-                if gate.approvals.isEmpty { throw fail(approvals, "approvals must list at least one {group, count} rule") }
+                if gate.approvals.isEmpty { throw fail(approvals, "approvals must list at least one {role, count} rule") }
             }
             if let notDeciders = fields["not_deciders_of"]?.value {
                 for item in try names(notDeciders, what: "not_deciders_of") {
@@ -256,7 +344,7 @@ public enum WorkflowParser {
                     let f = try mapping(item, what: "a freeze", required: ["from", "to", "reason"], optional: [])
                     let from = try timestamp(f["from"]!.value, what: "freeze from"), to = try timestamp(f["to"]!.value, what: "freeze to")
                     guard from < to else { throw fail(f["to"]!.value, "a freeze must end after it starts") }
-                    gate.freezes.append(Workflow.Freeze(fromMilliseconds: from, toMilliseconds: to, reason: try string(f["reason"]!.value, what: "freeze reason")))
+                    gate.freezes.append(Workflow.WorkflowFreeze(fromMilliseconds: from, toMilliseconds: to, reason: try string(f["reason"]!.value, what: "freeze reason")))
                 }
             }
             if let notRequester = fields["not_requester"] {

@@ -73,6 +73,48 @@ struct AdministrationController {
             guard body.key == (try h.parameter("key", context)) else { throw Problem.badRequest("the body's key must be the project in the path") }
             return try h.json(try await h.run(.updateProject(body.spec, approval: body.approval), context))
         }
+        routes.post("/freezes") { request, context -> Response in
+            let body = try await request.decode(as: FreezeBody.self, context: context)
+            guard let from = Timestamps.milliseconds(rfc3339: body.from), let until = Timestamps.milliseconds(rfc3339: body.until) else {
+                throw Problem.badRequest("from and until must be RFC 3339 times")
+            }
+            let spec = FreezeSpec(environment: body.environment, project: body.project, from: from, until: until, reason: body.reason)
+            return try h.json(try await h.run(.addFreeze(spec, approval: body.approval), context), status: .created)
+        }
+        routes.post("/freezes/{id}/lift") { request, context -> Response in
+            let body = try await request.decode(as: ApprovalBody.self, context: context)
+            return try h.json(try await h.run(.liftFreeze(id: try h.parameter("id", context), approval: body.approval), context))
+        }
+        // Freezes bind everyone: any session sees those of every project it may read, and the organisation-wide ones.
+        routes.get("/freezes") { _, context -> Response in
+            let state = try await h.service.state()
+            let caller = try h.principal(context)
+            let now = h.service.now
+            let visible = Directory.freezes(in: state, now: now).filter { f in
+                f.project.map { Access.mayRead(project: $0, principal: caller, state: state, now: now) } ?? true
+            }
+            return try h.json(ItemList(visible))
+        }
+        routes.post("/delegations") { request, context -> Response in
+            let body = try await request.decode(as: DelegationBody.self, context: context)
+            guard context.token?.kind == .session else { throw Problem.forbidden("a person delegates, with their own session", rule: .delegationInvalid) }
+            guard let from = Timestamps.milliseconds(rfc3339: body.from), let until = Timestamps.milliseconds(rfc3339: body.until) else {
+                throw Problem.badRequest("from and until must be RFC 3339 times")
+            }
+            let spec = DelegationSpec(delegate: body.delegate, start: from, end: until, project: body.project, role: body.role)
+            return try h.json(try await h.run(.delegate(spec), context), status: .created)
+        }
+        routes.post("/delegations/{id}/revoke") { _, context -> Response in
+            try h.json(try await h.run(.revokeDelegation(id: try h.parameter("id", context)), context))
+        }
+        // A person sees the delegations they gave or received; administrators and auditors see all.
+        routes.get("/delegations") { _, context -> Response in
+            let state = try await h.service.state()
+            let caller = try h.principal(context)
+            let everything = state.principals[caller]?.isAdministrator == true || state.isMember(caller, of: Access.auditorsGroup)
+            let visible = Directory.delegations(in: state, now: h.service.now).filter { everything || $0.from == caller || $0.delegate == caller }
+            return try h.json(ItemList(visible))
+        }
         routes.post("/admin-quorum") { request, context -> Response in
             let body = try await request.decode(as: QuorumBody.self, context: context)
             return try h.json(try await h.run(.setAdminQuorum(body.quorum, approval: body.approval), context))

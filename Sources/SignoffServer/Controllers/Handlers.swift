@@ -66,7 +66,7 @@ struct Handlers: Sendable {
         // workflows of) projection documents on every request.
         let state = try await service.state()
         let caller = try principal(context)
-        guard let request = state.requests[id], Access.mayRead(project: request.project, principal: caller, state: state) else {
+        guard let request = state.requests[id], Access.mayRead(project: request.project, principal: caller, state: state, now: service.now) else {
             throw Problem.notFound("no request \(id) that you may read")
         }
         try requireScope(action, project: request.project, context)

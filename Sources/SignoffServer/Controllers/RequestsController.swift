@@ -21,7 +21,7 @@ struct RequestsController {
             let q = request.uri.queryParameters
             let query = RequestQuery(project: q.get("project"), state: q.get("state"), waitingFor: q.get("waiting_for"))
             let rows = query.select(from: state, now: h.service.now) { r in
-                Access.mayRead(project: r.project, principal: caller, state: state)
+                Access.mayRead(project: r.project, principal: caller, state: state, now: h.service.now)
                     && (context.token?.kind != .service || (try? h.requireScope("read", project: r.project, context)) != nil)
             }
             return try h.json(RequestList(requests: rows))
@@ -31,7 +31,7 @@ struct RequestsController {
             try h.requireScope("request", project: b.project, context)
             let command = Command.fileRequest(
                 project: b.project, environment: b.environment, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"),
-                description: b.description ?? "")
+                description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason)
             return try h.json(try await h.run(command, context), status: .created)
         }
         routes.get("/requests/{id}") { _, context -> Response in
@@ -43,7 +43,8 @@ struct RequestsController {
             guard let explanation = Engine.explain(request.id, state: state, now: h.service.now) else {
                 throw Problem.refused(.internalError, "the workflow of \(request.id) is missing")
             }
-            return try h.json(ExplanationView(explanation))
+            let caller = try h.principal(context)
+            return try h.json(ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: caller, state: state)))
         }
         routes.get("/requests/{id}/gate") { httpRequest, context -> Response in
             let (request, state) = try await h.readable(try h.parameter("id", context), context, action: "gate")
@@ -56,13 +57,15 @@ struct RequestsController {
         routes.post("/requests/{id}/evidence") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "evidence")
             let b = try await httpRequest.decode(as: EvidenceBody.self, context: context)
-            let command = Command.attachEvidence(request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"))
+            let command = Command.attachEvidence(
+                request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests)
             return try h.json(try await h.run(command, context))
         }
         routes.post("/requests/{id}/decisions") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "decide")
             let b = try await httpRequest.decode(as: DecisionBody.self, context: context)
-            let command = Command.decide(request: request.id, stage: b.stage, decision: b.decision, comment: b.comment ?? "", envelope: b.envelope)
+            let command = Command.decide(
+                request: request.id, stage: b.stage, decision: b.decision, comment: b.comment ?? "", envelope: b.envelope, onBehalfOf: b.on_behalf_of)
             return try h.json(try await h.run(command, context))
         }
         routes.post("/requests/{id}/revisions") { httpRequest, context -> Response in

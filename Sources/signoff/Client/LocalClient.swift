@@ -15,6 +15,12 @@ struct LocalClient: SignoffClient {
     var now: Int64 { service.now }
 
     func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
+        // Locally there is no server to expire stale requests: the next command does, as the system, first.
+        if Engine.hasStaleRequests(try await service.state(), now: now),
+            case .success(let entries) = try await service.execute(.expireStale, as: Engine.systemActor), !entries.isEmpty
+        {
+            printNotice("expired \(entries.count) request(s) idle longer than their workflow's request_expiry")
+        }
         switch try await service.execute(command, as: actor) {
         case .success(let entries):
             try await finish()
@@ -43,13 +49,17 @@ struct LocalClient: SignoffClient {
 
     func request(_ id: String) async throws -> RequestView { RequestView(try await focused(id).0) }
 
-    func explain(_ id: String) async throws -> ExplanationView {
+    func explain(_ id: String, as actor: String) async throws -> ExplanationView {
         let (request, state) = try await focused(id)
         guard let explanation = Engine.explain(request.id, state: state, now: now) else {
             throw CLIError.failure("the workflow of \(id) is missing from the database; run `signoff audit verify --db`")
         }
-        return ExplanationView(explanation)
+        return ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: actor, state: state))
     }
+
+    func freezes() async throws -> [FreezeView] { Directory.freezes(in: try await service.state(), now: now) }
+
+    func delegations() async throws -> [DelegationView] { Directory.delegations(in: try await service.state(), now: now) }
 
     func requests(_ query: RequestQuery) async throws -> [RequestSummary] {
         query.select(from: try await service.state(), now: now)

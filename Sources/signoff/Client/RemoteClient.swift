@@ -126,7 +126,11 @@ struct RemoteClient: SignoffClient {
         try await get("/v1/requests/\(WireCoding.pathSegment(id))", as: RequestView.self)
     }
 
-    func explain(_ id: String) async throws -> ExplanationView {
+    func freezes() async throws -> [FreezeView] { try await get("/v1/freezes", as: ItemList<FreezeView>.self).items }
+
+    func delegations() async throws -> [DelegationView] { try await get("/v1/delegations", as: ItemList<DelegationView>.self).items }
+
+    func explain(_ id: String, as actor: String) async throws -> ExplanationView {
         try await get("/v1/requests/\(WireCoding.pathSegment(id))/explain", as: ExplanationView.self)
     }
 

@@ -16,7 +16,8 @@ protocol SignoffClient: Sendable {
     /// Runs a command as `actor`; a refusal throws a ``CLIError`` naming the rule, with the rule's exit code.
     func run(_ command: Command, as actor: String) async throws -> RecordedResponse
     func request(_ id: String) async throws -> RequestView
-    func explain(_ id: String) async throws -> ExplanationView
+    /// `actor`: whose `awaiting_you` (remotely, the logged-in user's).
+    func explain(_ id: String, as actor: String) async throws -> ExplanationView
     func requests(_ query: RequestQuery) async throws -> [RequestSummary]
     func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse
     func workflow(_ name: String) async throws -> WorkflowResponse
@@ -31,6 +32,10 @@ protocol SignoffClient: Sendable {
     func projects() async throws -> [ProjectView]
     func project(_ key: String) async throws -> ProjectView
     func workflows() async throws -> [WorkflowResponse]
+    /// Freezes (remotely: of the projects the caller may read, and organisation-wide ones).
+    func freezes() async throws -> [FreezeView]
+    /// Delegations (remotely: those the caller gave or received, or all for administrators and auditors).
+    func delegations() async throws -> [DelegationView]
     /// Tokens `actor` may see (an administrator: all).
     func tokens(as actor: String) async throws -> [TokenView]
     func revokeToken(_ id: String, as actor: String) async throws -> TokenView
@@ -54,7 +59,7 @@ extension RequestView {
             do {
                 return DecisionStatement.Binding(
                     request: request, project: project, environment: environment, bundle: bundle, digest: try SHA256Digest(parsing: digest),
-                    revision: revision, workflowDigest: try SHA256Digest(parsing: workflow_digest))
+                    revision: revision, workflowDigest: try SHA256Digest(parsing: workflow_digest), labels: labels, emergency: emergency_reason != nil)
             } catch {
                 throw CLIError.failure("request \(request) carries a malformed digest; run `signoff audit verify --db`")
             }
