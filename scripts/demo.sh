@@ -44,7 +44,7 @@ signoff init --origin signoff.demo/ledger --admin ada --admin-key ada.key.pub
 step "3. ada sets up people, groups and policy (every change is a ledger entry)"
 for person in riley casey morgan sam dana; do signoff user add "$person" --key-file "$person.key.pub" --as ada >/dev/null; done
 signoff service-account add ci-bot --key-file ci-bot.key.pub --as ada >/dev/null
-for group in data-science ci compliance release-managers churn-deployers; do signoff group add "$group" --as ada >/dev/null; done
+for group in data-science ci compliance release-managers churn-deployers platform; do signoff group add "$group" --as ada >/dev/null; done
 signoff group add-member data-science riley --as ada >/dev/null
 signoff group add-member ci ci-bot --as ada >/dev/null
 signoff group add-member compliance casey --as ada >/dev/null
@@ -57,15 +57,28 @@ signoff workflow apply ../workflows/standard.yaml --as ada
 sed -e 's/days: \[mon, tue, wed, thu, fri\]/days: [mon, tue, wed, thu, fri, sat, sun]/' -e 's/"09:00-17:00"/"00:00-24:00"/' \
     ../workflows/regulated.yaml > regulated.yaml
 signoff workflow apply regulated.yaml --as ada
-signoff project create churn-model --regulated --env qa=standard prod=regulated --requesters data-science \
-    --deployers qa=churn-deployers prod=churn-deployers --as ada --key ada.key
+say "the workflows name roles; the project binds each role to its own groups (another team binds its own):"
+signoff project create churn-model --regulated --env qa=standard prod=regulated --role requesters=data-science \
+    --role ci=ci --role compliance=compliance --role approvers=release-managers --role platform=platform \
+    --role deployers=churn-deployers --as ada --key ada.key
+signoff project show churn-model --as ada
 
 step "4. riley builds churn-model-v12.zip and asks to deploy it to QA"
 head -c 100000 /dev/urandom > churn-model-v12.zip
 QA=$(signoff request create --project churn-model --env qa --bundle churn-model-v12.zip --file churn-model-v12.zip --as riley)
 say "filed $QA"
-echo '<testsuite tests="412" failures="0"/>' > junit.xml
-signoff evidence add "$QA" --kind test-report --status passed --file junit.xml --as ci-bot
+cat > junit.xml <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="churn-model" tests="3">
+    <testcase classname="features" name="test_schema"/>
+    <testcase classname="features" name="test_no_leakage"/>
+    <testsuite name="metrics"><testcase classname="metrics" name="test_auc_above_baseline"/></testsuite>
+  </testsuite>
+</testsuites>
+XML
+say "CI attaches its JUnit report: the status and the counts come from the report itself"
+signoff evidence add "$QA" --kind test-report --junit junit.xml --as ci-bot
 signoff approve "$QA" --stage approved --key morgan.key --as morgan
 signoff gate "$QA" --env qa --digest "$(sha256sum churn-model-v12.zip | awk '{print "sha256:" $1}')"
 signoff deploy "$QA" --outcome succeeded --note "QA rollout" --as dana
@@ -79,7 +92,7 @@ signoff explain "$PROD"
 step "6. Refusals that matter"
 say "gate says no before approval:"
 refused 2 gate "$PROD" --env prod --digest "$DIGEST"
-signoff evidence add "$PROD" --kind test-report --status passed --file junit.xml --as ci-bot
+signoff evidence add "$PROD" --kind test-report --junit junit.xml --as ci-bot
 say "an unsigned approval in a regulated project:"
 refused 2 approve "$PROD" --stage compliance-reviewed --as casey
 signoff approve "$PROD" --stage compliance-reviewed --key casey.key --as casey --comment "DPIA on file"
@@ -96,12 +109,17 @@ signoff approve "$PROD" --stage approved --key morgan.key --as morgan --comment 
 signoff approve "$PROD" --stage approved --key sam.key --as sam
 signoff status "$PROD"
 
-step "8. The deployment pipeline asks: may I deploy exactly this bundle to prod now?"
+step "8. Policy that reaches open requests: a freeze added now stops this already-approved request"
+signoff freeze add --env prod --until 2099-01-01T00:00:00Z --reason "quarter-end close" --as ada --key ada.key
+refused 2 gate "$PROD" --env prod --digest "$DIGEST"
+signoff freeze lift FRZ-1 --as ada --key ada.key
+
+step "9. The deployment pipeline asks: may I deploy exactly this bundle to prod now?"
 refused 2 gate "$PROD" --env prod --digest "sha256:$(echo other bundle | sha256sum | awk '{print $1}')"
 signoff gate "$PROD" --env prod --digest "$DIGEST"
 signoff deploy "$PROD" --outcome succeeded --note "prod rollout 2026.11" --as dana
 
-step "9. The auditor receives an export and verifies it offline, with nothing but the ledger's public key"
+step "10. The auditor receives an export and verifies it offline, with nothing but the ledger's public key"
 signoff audit export --project churn-model --out audit-churn-model
 ls audit-churn-model | sed 's/^/   /'
 cp signoff.sqlite.ledger-key.pub auditor-ledger.pub
@@ -109,7 +127,7 @@ signoff audit verify audit-churn-model --ledger-verifier-key auditor-ledger.pub
 say "decisions.csv, as a spreadsheet opens it:"
 sed 's/^/   /' audit-churn-model/decisions.csv
 
-step "10. Someone edits the export after the fact"
+step "11. Someone edits the export after the fact"
 cp -r audit-churn-model tampered-export
 sed -i 's/,sam,/,mallory,/' tampered-export/decisions.csv
 refused 3 audit verify tampered-export --ledger-verifier-key auditor-ledger.pub

@@ -81,7 +81,8 @@ public struct AuditExportBuilder {
     private var keys: [KeyRecord] = []
     private var requests: [String: RequestSummary] = [:]
     private var optOutWorkflows: [String] = []
-    private var retrospectiveSeconds: [SHA256Digest: Int64] = [:]
+    /// Each workflow version read, by digest: what its requests' paths and retrospectives follow.
+    private var workflowsRead: [SHA256Digest: Workflow] = [:]
     private var entryCount = 0
     private var decisionCount = 0
     private var signedDecisionCount = 0
@@ -147,10 +148,13 @@ public struct AuditExportBuilder {
         var invalid: Int32 = 0
         var retrospectiveDue: Int64?
         var retrospectiveDone = false
+        var labels: [String: [String]] = [:]
+        var emergencyReason: String?
 
         /// Nothing more can happen to it (the engine refuses commands on closed requests).
         var isClosed: Bool {
-            state == "withdrawn" || state.hasPrefix("rejected at ") || (state == "deployed" && (retrospectiveDue == nil || retrospectiveDone))
+            state == "withdrawn" || state == "expired" || state.hasPrefix("rejected at ")
+                || (state == "deployed" && (retrospectiveDue == nil || retrospectiveDone))
         }
     }
 
@@ -254,18 +258,21 @@ public struct AuditExportBuilder {
         case .projectCreated(let e):
             if e.approval != nil { adminApprovals += 1 }
         case .workflowApplied(let e):
-            if let applied = try? AppliedWorkflow(source: e.source) {
+            if let applied = try? AppliedWorkflow(source: e.source, recorded: true) {
                 if applied.workflow.requesterMayDecide || applied.workflow.requesterMayDeploy {
                     optOutWorkflows.append("\(Self.markdownText(e.name)) (`\(e.digest)`): \(Self.markdownText(applied.workflow.separationOptOutReason ?? ""))")
                 }
-                if let retrospective = applied.workflow.retrospective { retrospectiveSeconds[e.digest] = retrospective.withinSeconds }
+                workflowsRead[e.digest] = applied.workflow
             }
         case .requestFiled(let e):
             if workflowIndex[e.workflowDigest] == nil {
                 workflowIndex[e.workflowDigest] = Int32(workflowDigests.count)
                 workflowDigests.append(e.workflowDigest)
             }
-            requests[e.id] = RequestSummary(scope: requestScope[e.id] ?? 0, workflow: workflowIndex[e.workflowDigest]!, bundle: e.bundle, digest: e.digest)
+            var summary = RequestSummary(scope: requestScope[e.id] ?? 0, workflow: workflowIndex[e.workflowDigest]!, bundle: e.bundle, digest: e.digest)
+            summary.labels = e.labels
+            summary.emergencyReason = e.emergencyReason
+            requests[e.id] = summary
         case .decisionRecorded(let e):
             decisionCount += 1
             let scope = requestScope[e.request].map { scopes[Int($0)] }
@@ -301,11 +308,14 @@ public struct AuditExportBuilder {
         case .deploymentRecorded(let e):
             if e.outcome == .succeeded {
                 requests[e.request]?.state = "deployed"
-                if let index = requests[e.request]?.workflow, let within = retrospectiveSeconds[workflowDigests[Int(index)]] {
-                    requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + within * 1000
+                if let r = requests[e.request], let workflow = workflowsRead[workflowDigests[Int(r.workflow)]],
+                    let retrospective = r.emergencyReason != nil ? workflow.emergency?.retrospective : workflow.retrospective
+                {
+                    requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + retrospective.withinSeconds * 1000
                 }
             }
         case .retrospectiveRecorded(let e): requests[e.request]?.retrospectiveDone = true
+        case .requestExpired(let e): requests[e.request]?.state = "expired"
         default: break
         }
         if let id = Self.requestID(of: event), let r = requests[id], r.isClosed {
@@ -368,6 +378,16 @@ public struct AuditExportBuilder {
         let md = Self.markdownText
         var s = "## \(md(id)): \(md(scope.project)) → \(md(scope.environment)), \(md(r.state))\n\n"
         s += "Bundle \(md(r.bundle)) `\(r.digest)` (revision \(r.revision))\n\n"
+        if let reason = r.emergencyReason { s += "- **EMERGENCY**: \(md(reason))\n" }
+        if !r.labels.isEmpty {
+            s += "- labels: " + r.labels.keys.sorted().map { "\(md($0))=\(r.labels[$0]!.map(md).joined(separator: ","))" }.joined(separator: " ") + "\n"
+        }
+        if let workflow = workflowsRead[workflowDigests[Int(r.workflow)]] {
+            let path = workflow.path(labels: r.labels, emergency: r.emergencyReason != nil).map(\.name)
+            s += "- stages: " + path.map(md).joined(separator: " → ")
+            let skipped = workflow.stages.map(\.name).filter { !path.contains($0) }
+            s += skipped.isEmpty ? "\n" : " (skips \(skipped.map(md).joined(separator: ", ")))\n"
+        }
         s += "- decisions: \(r.signed + r.unsigned + r.invalid) (\(r.signed) signed, \(r.unsigned) unsigned\(r.invalid > 0 ? ", \(r.invalid) with an INVALID SIGNATURE" : "")); each is a row of decisions.csv\n"
         if let due = r.retrospectiveDue {
             s += r.retrospectiveDone
@@ -466,7 +486,7 @@ public struct AuditExportBuilder {
         }
         let order = requests.keys.sorted { ($0.count, $0) < ($1.count, $1) }  // REQ-2 before REQ-10
         let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
-        if !pending.isEmpty { s += "\n## Flagged: break-glass deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
+        if !pending.isEmpty { s += "\n## Flagged: emergency deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
         if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
         if !invalidApprovals.isEmpty {
             s += "\n## Flagged: \(invalidApprovals.count) administrative change(s) with an invalid signature (see administration.csv)\n"

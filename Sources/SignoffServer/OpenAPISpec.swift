@@ -313,10 +313,84 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: updateProject
-      description: Replaces the project's environments, requesters and deployers; a regulated project stays regulated.
+      description: Replaces the project's environments and role bindings; a regulated project stays regulated.
       requestBody:
         required: true
         content: { application/json: { schema: { $ref: "#/components/schemas/ProjectBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/freezes:
+    get:
+      operationId: listFreezes
+      description: The freezes of the projects the caller may read, and the organisation-wide ones.
+      responses:
+        "200":
+          description: The freezes.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Freeze" } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    post:
+      operationId: addFreeze
+      description: While in force, no request deploys to the environment (of the project, or of every project), whenever it was filed. An administrative change.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [environment, from, until, reason]
+              properties:
+                environment: { type: string }
+                project: { type: string }
+                from: { $ref: "#/components/schemas/Time" }
+                until: { $ref: "#/components/schemas/Time" }
+                reason: { type: string }
+                approval: { $ref: "#/components/schemas/Envelope" }
+      responses:
+        "201": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/freezes/{id}/lift:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: liftFreeze
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/delegations:
+    get:
+      operationId: listDelegations
+      description: The delegations the caller gave or received (administrators and auditors, all).
+      responses:
+        "200":
+          description: The delegations.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Delegation" } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    post:
+      operationId: delegate
+      description: The caller (a user, with a session) lets `delegate` decide in their place, with their own roles, inside the window.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [delegate, from, until]
+              properties:
+                delegate: { type: string }
+                from: { $ref: "#/components/schemas/Time" }
+                until: { $ref: "#/components/schemas/Time" }
+                project: { type: string }
+                role: { type: string }
+      responses:
+        "201": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/delegations/{id}/revoke:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: revokeDelegation
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -335,8 +409,8 @@ paths:
       operationId: listRequests
       parameters:
         - { name: project, in: query, schema: { type: string } }
-        - { name: state, in: query, schema: { type: string }, description: "active, rejected, withdrawn, deployed, or a stage" }
-        - { name: waiting_for, in: query, schema: { type: string }, description: "only requests whose next step this principal could take" }
+        - { name: state, in: query, schema: { type: string }, description: "active, rejected, withdrawn, expired, deployed, or a stage" }
+        - { name: waiting_for, in: query, schema: { type: string }, description: "the principal's inbox: requests whose next step they could take, stages ahead they may decide, retrospectives they owe or answer for" }
       responses:
         "200":
           description: The requests the caller may read.
@@ -362,6 +436,11 @@ paths:
                 bundle: { type: string }
                 digest: { $ref: "#/components/schemas/Digest" }
                 description: { type: string }
+                labels:
+                  type: object
+                  description: "Labels the workflows' `when:` read, e.g. {touches: [connections, plugins], risk: [high]}; signed by deciders."
+                  additionalProperties: { type: array, items: { type: string } }
+                emergency_reason: { type: string, description: "Files an emergency request, under the workflow's `emergency:` section." }
       responses:
         "201": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -413,7 +492,11 @@ paths:
             schema:
               type: object
               required: [kind, status, digest]
-              properties: { kind: { type: string }, status: { type: string }, digest: { $ref: "#/components/schemas/Digest" } }
+              properties:
+                kind: { type: string }
+                status: { type: string, description: "passed, failed, errored, skipped or pending, in any case; anything else is refused (evidence.status)." }
+                digest: { $ref: "#/components/schemas/Digest" }
+                tests: { $ref: "#/components/schemas/TestCounts" }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -430,10 +513,11 @@ paths:
               type: object
               required: [stage, decision]
               properties:
-                stage: { type: string }
-                decision: { enum: [approve, reject] }
+                stage: { type: string, description: "The next stage or one ahead on the request's path." }
+                decision: { enum: [approve, reject, changes-requested] }
                 comment: { type: string }
                 envelope: { $ref: "#/components/schemas/Envelope" }
+                on_behalf_of: { type: string, description: "Deciding under this person's delegation to the caller." }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -553,20 +637,58 @@ components:
         request: { type: string }
     RequestSummary:
       type: object
-      required: [request, project, environment, stage, status, bundle, digest]
+      required: [request, project, environment, stage, status, bundle, digest, emergency]
       properties:
         request: { type: string }
         project: { type: string }
         environment: { type: string }
         stage: { type: string }
-        status: { enum: [active, rejected, withdrawn, deployed] }
+        status: { $ref: "#/components/schemas/RequestStatus" }
         bundle: { type: string }
         digest: { $ref: "#/components/schemas/Digest" }
+        emergency: { type: boolean }
+        retrospective_overdue_since: { $ref: "#/components/schemas/Time" }
+    RequestStatus: { enum: [active, rejected, withdrawn, deployed, expired] }
+    Labels: { type: object, additionalProperties: { type: array, items: { type: string } } }
+    TestCounts:
+      type: object
+      additionalProperties: false
+      required: [tests, failures, errors, skipped]
+      description: Counts of a JUnit report, one per test case; they must agree with the status.
+      properties: { tests: { type: integer, minimum: 0 }, failures: { type: integer, minimum: 0 }, errors: { type: integer, minimum: 0 }, skipped: { type: integer, minimum: 0 } }
+    Freeze:
+      type: object
+      additionalProperties: false
+      required: [id, environment, from, until, reason, added_by, in_force]
+      properties:
+        id: { type: string }
+        environment: { type: string }
+        project: { type: string }
+        from: { $ref: "#/components/schemas/Time" }
+        until: { $ref: "#/components/schemas/Time" }
+        reason: { type: string }
+        added_by: { type: string }
+        lifted_at: { $ref: "#/components/schemas/Time" }
+        in_force: { type: boolean }
+    Delegation:
+      type: object
+      additionalProperties: false
+      required: [id, from, delegate, valid_from, valid_until, in_force]
+      properties:
+        id: { type: string }
+        from: { type: string }
+        delegate: { type: string }
+        valid_from: { $ref: "#/components/schemas/Time" }
+        valid_until: { $ref: "#/components/schemas/Time" }
+        project: { type: string }
+        role: { type: string }
+        revoked_at: { $ref: "#/components/schemas/Time" }
+        in_force: { type: boolean }
     Time: { type: string, format: date-time, description: "RFC 3339 in UTC with milliseconds, e.g. 2026-11-30T09:00:00.000Z." }
     Request:
       type: object
       additionalProperties: false
-      required: [request, project, environment, requester, description, filed_at, workflow_digest, bundle, digest, revision, stage, status, history, evidence, decisions, deployments, retrospective_done]
+      required: [request, project, environment, requester, description, filed_at, workflow_digest, bundle, digest, revision, stage, status, history, evidence, decisions, deployments, retrospective_done, labels]
       properties:
         request: { type: string }
         project: { type: string }
@@ -579,7 +701,9 @@ components:
         digest: { $ref: "#/components/schemas/Digest" }
         revision: { type: integer }
         stage: { type: string }
-        status: { enum: [active, rejected, withdrawn, deployed] }
+        status: { $ref: "#/components/schemas/RequestStatus" }
+        labels: { $ref: "#/components/schemas/Labels" }
+        emergency_reason: { type: string }
         history:
           type: array
           items: { type: object, additionalProperties: false, required: [stage, at, revision], properties: { stage: { type: string }, at: { $ref: "#/components/schemas/Time" }, revision: { type: integer } } }
@@ -596,6 +720,7 @@ components:
               actor: { type: string }
               at: { $ref: "#/components/schemas/Time" }
               revision: { type: integer }
+              tests: { $ref: "#/components/schemas/TestCounts" }
         decisions:
           type: array
           items:
@@ -604,8 +729,9 @@ components:
             required: [stage, decision, actor, at, comment, revision, signed]
             properties:
               stage: { type: string }
-              decision: { enum: [approve, reject] }
+              decision: { enum: [approve, reject, changes-requested] }
               actor: { type: string }
+              on_behalf_of: { type: string, description: "Decided under this person's delegation: shown as \"actor for on_behalf_of\"." }
               at: { $ref: "#/components/schemas/Time" }
               comment: { type: string }
               revision: { type: integer }
@@ -629,10 +755,17 @@ components:
     Explanation:
       type: object
       additionalProperties: false
-      required: [request, status, stage, revision, digest, workflow, gates]
+      required: [request, status, stage, revision, digest, workflow, gates, labels, skipped, awaiting_you]
       properties:
         request: { type: string }
-        status: { enum: [active, rejected, withdrawn, deployed] }
+        status: { $ref: "#/components/schemas/RequestStatus" }
+        labels: { $ref: "#/components/schemas/Labels" }
+        emergency_reason: { type: string }
+        skipped:
+          type: array
+          description: Stages of the workflow this request does not go through, with why (a `when:` or an emergency waiver).
+          items: { type: object, additionalProperties: false, required: [stage, reason], properties: { stage: { type: string }, reason: { type: string } } }
+        awaiting_you: { type: array, items: { type: string }, description: "Stages ahead the caller may decide and has not." }
         stage: { type: string }
         revision: { type: integer }
         digest: { $ref: "#/components/schemas/Digest" }
@@ -661,24 +794,26 @@ components:
     ApprovalBody: { type: object, properties: { approval: { $ref: "#/components/schemas/Envelope" } } }
     ProjectBody:
       type: object
-      required: [key, environments, requesters]
+      required: [key, environments, roles]
       properties:
         key: { type: string }
         regulated: { type: boolean }
         environments: { type: object, additionalProperties: { type: string } }
-        requesters: { type: array, items: { type: string } }
-        deployers: { type: object, additionalProperties: { type: array, items: { type: string } } }
+        roles: { $ref: "#/components/schemas/RoleBindings" }
         approval: { $ref: "#/components/schemas/Envelope" }
+    RoleBindings:
+      type: object
+      description: "ROLE or ROLE@ENVIRONMENT → groups; every role the environments' workflows name, and requesters, must be bound."
+      additionalProperties: { type: array, items: { type: string } }
     Project:
       type: object
       additionalProperties: false
-      required: [key, regulated, environments, requesters, deployers]
+      required: [key, regulated, environments, roles]
       properties:
         key: { type: string }
         regulated: { type: boolean }
         environments: { type: object, additionalProperties: { type: string } }
-        requesters: { type: array, items: { type: string } }
-        deployers: { type: object, additionalProperties: { type: array, items: { type: string } } }
+        roles: { $ref: "#/components/schemas/RoleBindings" }
     Group:
       type: object
       additionalProperties: false

@@ -607,12 +607,14 @@ extension ReliabilityTests {
             "v1/auth/challenge", "v1/auth/token", "v1/service-tokens", "v1/users", "v1/users/riley/keys", "v1/service-accounts", "v1/groups",
             "v1/groups/ci/members", "v1/workflows", "v1/projects", "v1/requests", "v1/requests/\(id)/evidence", "v1/requests/\(id)/decisions",
             "v1/requests/\(id)/revisions", "v1/requests/\(id)/withdraw", "v1/requests/\(id)/deployments", "v1/requests/\(id)/retrospective",
+            "v1/freezes", "v1/delegations",
         ]
         // Every field name the API reads, each given a value of the wrong type.
         let fields = [
             "user", "challenge", "signature", "service_account", "scopes", "ttl_hours", "name", "key", "administrator", "member", "approval",
-            "source", "file", "project", "environment", "environments", "requesters", "deployers", "regulated", "bundle", "digest", "description",
-            "kind", "status", "stage", "decision", "comment", "envelope", "reason", "outcome", "note",
+            "source", "file", "project", "environment", "environments", "roles", "regulated", "bundle", "digest", "description", "labels",
+            "emergency_reason", "kind", "status", "tests", "stage", "decision", "comment", "envelope", "on_behalf_of", "reason", "outcome", "note",
+            "from", "until", "delegate", "role",
         ]
         var random = SplitMix64(seed: 0xB0D1E5)
         var bodies: [(String, Data)] = [

@@ -39,13 +39,12 @@ struct Story {
         }
         var envs = Cast.environments.sorted { $0.key > $1.key }.map { "\($0.key)=\($0.value)" }  // qa=standard prod=regulated
         for name in workflows.keys.sorted() { envs.append("\(name)=\(name)") }
-        try must(["project", "create", Cast.project, "--regulated", "--env"] + envs + ["--requesters", Cast.Group.dataScience, "--deployers"]
-            + envs.map { "\($0.split(separator: "=")[0])=\(Cast.Group.deployers)" } + ["--as", admin, "--key", "\(admin).key"])
+        try must(["project", "create", Cast.project, "--regulated", "--env"] + envs + ["--role"] + Cast.roleArguments + ["--as", admin, "--key", "\(admin).key"])
     }
 
     /// The part of the ``Cast`` the stories have: exactly two release managers (explain names them), no senior, no outsider.
     static let people = [Cast.requester, Cast.ci, Cast.complianceOfficer, Cast.releaseManager, Cast.secondReleaseManager, Cast.deployer]
-    static let groups = [Cast.Group.dataScience, Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers]
+    static let groups = [Cast.Group.dataScience, Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers, Cast.Group.platform]
 
     /// The regulated workflow with its deploy window opened to every hour of every day, so that the stories run at any time.
     static func regulatedAnyTime() throws -> String {
@@ -177,7 +176,7 @@ struct StoryTests {
               - name: requested
               - name: approved
                 gate:
-                  approvals: [{group: release-managers, count: 1}]
+                  approvals: [{role: approvers, count: 1}]
               - name: deployed
                 gate:
                   actors: [deployers]
@@ -189,12 +188,10 @@ struct StoryTests {
               - name: requested
               - name: approved
                 gate:
-                  approvals: [{group: release-managers, count: 1}]
+                  approvals: [{role: approvers, count: 1}]
               - name: deployed
                 gate:
                   actors: [deployers]
-                  freezes:
-                    - {from: "\(formatter.string(from: Date().addingTimeInterval(-3600)))", to: "\(formatter.string(from: Date().addingTimeInterval(3600)))", reason: quarter close}
             """
         let brief = """
             workflow: brief
@@ -202,7 +199,7 @@ struct StoryTests {
               - name: requested
               - name: approved
                 gate:
-                  approvals: [{group: release-managers, count: 1}]
+                  approvals: [{role: approvers, count: 1}]
                   expiry: 1s
               - name: deployed
                 gate:
@@ -210,6 +207,8 @@ struct StoryTests {
             """
         let s = try Story(workflows: ["closed": closed, "frozen": frozen, "brief": brief])
         defer { s.remove() }
+        // A freeze is its own object, consulted live: it stops the requests of the frozen environment.
+        try s.must("freeze", "add", "--env", "frozen", "--until", formatter.string(from: Date().addingTimeInterval(3600)), "--reason", "quarter close", "--as", "ada", "--key", "ada.key")
         func gate(_ id: String, env: String, digest: String) throws -> TestSupport.ProcessResult { try s.signoff("gate", id, "--env", env, "--digest", digest) }
         func expectDenied(_ result: TestSupport.ProcessResult, _ rule: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
             #expect(result.status == 2, "\(result.stdout) \(result.stderr)", sourceLocation: sourceLocation)

@@ -11,7 +11,7 @@ enum Vocabulary {
     /// `predicateType`).
     static let standardFieldNames: Set<String> = ["payloadType", "predicateType", "_type"]
     /// Maps whose keys are data (file names), not field names.
-    static let dataKeyedMaps: Set<String> = ["files", "environments", "deployers"]
+    static let dataKeyedMaps: Set<String> = ["files", "environments", "roles", "labels"]
 
     static func isTimeField(_ key: String) -> Bool {
         key == "at" || key == "time" || key == "due" || key == "since" || key == "until" || key.hasSuffix("_at") || key.hasSuffix("_due")

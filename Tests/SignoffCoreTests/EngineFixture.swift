@@ -5,8 +5,8 @@ import SignoffTestSupport
 import Testing
 
 /// A small world built from the shared ``Cast``: an administrator, a data-science team, CI, compliance, release
-/// managers, deployers, seniors and the three shipped workflows, with a regulated project `churn-model`
-/// (qa → standard, prod → regulated).
+/// managers, deployers, the platform team and the two shipped workflows, with a regulated project `churn-model`
+/// (qa → standard, prod → regulated) binding every role to the cast's groups (``Cast/roles``).
 struct World {
     var state = SignoffState()
     var keys: [String: Ed25519.SigningKey] = [:]
@@ -82,8 +82,7 @@ struct World {
         }
         for name in Cast.workflowNames { ok(.applyWorkflow(source: Self.shipped(name), file: "\(name).yaml"), as: admin) }
         let spec = ProjectSpec(
-            key: Cast.project, regulated: true, environments: Cast.environments, requesters: [Cast.Group.dataScience],
-            deployers: Cast.environments.mapValues { _ in [Cast.Group.deployers] })
+            key: Cast.project, regulated: true, environments: Cast.environments, roles: Cast.roles)
         ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: now).signed(with: ada)), as: admin)
     }
 
@@ -91,6 +90,17 @@ struct World {
 
     mutating func file(env: String = "prod", project: String = Cast.project, digest: SHA256Digest = World.digest) -> String {
         let events = ok(.fileRequest(project: project, environment: env, bundle: Self.bundle, digest: digest, description: "weekly retrain"), as: Cast.requester.name)
+        guard case .requestFiled(let filed)? = events.first else { return "REQ-?" }
+        return filed.id
+    }
+
+    /// Files an emergency request (the requester is also an approver in this world, whom emergencies need).
+    mutating func fileEmergency(env: String = "prod", reason: String = "prod is down", labels: [String: [String]] = [:]) -> String {
+        let events = ok(
+            .fileRequest(
+                project: Cast.project, environment: env, bundle: Self.bundle, digest: Self.digest, description: "hotfix", labels: labels,
+                emergencyReason: reason),
+            as: Cast.requester.name)
         guard case .requestFiled(let filed)? = events.first else { return "REQ-?" }
         return filed.id
     }

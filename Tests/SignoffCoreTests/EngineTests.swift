@@ -37,14 +37,14 @@ struct EngineTests {
               - name: approved
                 gate:
                   approvals:
-                    - {group: compliance, count: 1}
-                    - {group: release-managers, count: 1}
+                    - {role: compliance, count: 1}
+                    - {role: approvers, count: 1}
               - name: deployed
                 gate:
                   actors: [deployers]
             """
         w.admin(.applyWorkflow(source: dual, file: "dual.yaml"))
-        let spec = ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "dual"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]])
+        let spec = ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "dual"], roles: Cast.roles)
         w.admin(.createProject(spec, approval: nil))
         let id = w.file(env: "qa", project: "sandbox")
         // pat is in both groups: alone, pat fills one rule, not both.
@@ -67,14 +67,14 @@ struct EngineTests {
               - name: approved
                 gate:
                   approvals:
-                    - {group: compliance, count: 1}
-                    - {group: release-managers, count: 2}
+                    - {role: compliance, count: 1}
+                    - {role: approvers, count: 2}
               - name: deployed
                 gate:
                   actors: [deployers]
             """
         w.admin(.applyWorkflow(source: triple, file: "triple.yaml"))
-        w.admin(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "triple"], requesters: ["data-science"], deployers: [:]), approval: nil))
+        w.admin(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "triple"], roles: Cast.roles), approval: nil))
         let id = w.file(env: "qa", project: "sandbox")
         for person in ["pat", "morgan"] { w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: person) }
         #expect(w.request(id).stage == "requested")
@@ -200,31 +200,41 @@ struct EngineTests {
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
     }
 
-    @Test("Freezes: no deployment inside a freeze, allowed after it")
+    @Test("Freezes are live: one added after approval blocks the gate and deploy, explain names it, lifting it allows them again")
     func freeze() {
         var w = World()
-        let frozen = """
-            workflow: frozen
-            stages:
-              - name: requested
-              - name: approved
-                gate:
-                  approvals: [{group: release-managers, count: 1}]
-              - name: deployed
-                gate:
-                  actors: [deployers]
-                  freezes:
-                    - from: 2026-11-28T00:00:00Z
-                      to: 2026-12-01T00:00:00Z
-                      reason: end-of-month close
-            """
-        w.admin(.applyWorkflow(source: frozen, file: "frozen.yaml"))
-        w.admin(.createProject(ProjectSpec(key: "sandbox", regulated: false, environments: ["qa": "frozen"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil))
-        let id = w.file(env: "qa", project: "sandbox")
-        w.ok(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        let id = w.file(env: "qa")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.approve(id, stage: "approved", as: "morgan")
+        #expect(Engine.deployRefusals(w.request(id), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        // A freeze of every project's qa, added after the request was approved under its pinned workflow.
+        let spec = FreezeSpec(environment: "qa", project: nil, from: w.now - 1000, until: w.now + 48 * Self.hour, reason: "end-of-month close")
+        w.refused(.addFreeze(spec), as: "riley", rule: "admin.required")
+        w.refused(.addFreeze(spec), as: "ada", rule: "admin.signature-required")
+        w.admin(.addFreeze(spec))
+        let refusals = Engine.deployRefusals(w.request(id), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now)
+        #expect(refusals.map(\.rule) == ["gate.freeze"])
+        #expect(refusals.first?.message.contains("FRZ-1") == true && refusals.first?.message.contains("end-of-month close") == true)
+        let explained = Engine.explain(id, state: w.state, now: w.now)!.gates.last!.conditions
+        #expect(explained.contains { $0.rule == "freeze" && !$0.met && $0.detail.contains("FRZ-1") })
         w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.freeze")
-        w.now += 24 * Self.hour
+        // Another environment, and a freeze of another project, do not stop it.
+        w.admin(.addFreeze(FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + Self.hour, reason: "prod only")))
+        w.refused(w.signedByAdmin(.addFreeze(FreezeSpec(environment: "qa", project: "nope", from: w.now, until: w.now + Self.hour, reason: "x"))), as: "ada", rule: "input.unknown")
+        w.refused(w.signedByAdmin(.addFreeze(FreezeSpec(environment: "qa", project: nil, from: w.now, until: w.now - 1, reason: "x"))), as: "ada", rule: "freeze.invalid")
+        w.refused(w.signedByAdmin(.addFreeze(FreezeSpec(environment: "qa", project: nil, from: w.now, until: w.now + 1000, reason: " "))), as: "ada", rule: "freeze.invalid")
+        w.admin(.liftFreeze(id: "FRZ-1"))
+        w.refused(w.signedByAdmin(.liftFreeze(id: "FRZ-1")), as: "ada", rule: "freeze.invalid")
+        #expect(Engine.deployRefusals(w.request(id), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+        // A freeze that has ended no longer counts.
+        let later = w.file(env: "qa")
+        w.admin(.addFreeze(FreezeSpec(environment: "qa", project: Cast.project, from: w.now, until: w.now + Self.hour, reason: "one hour")))
+        w.ok(.attachEvidence(request: later, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.approve(later, stage: "approved", as: "morgan")
+        w.refused(.recordDeployment(request: later, outcome: .succeeded, note: ""), as: "dana", rule: "gate.freeze")
+        w.now += 2 * Self.hour
+        w.ok(.recordDeployment(request: later, outcome: .succeeded, note: ""), as: "dana")
     }
 
     @Test("Only the project's deployers may record a deployment")
@@ -312,8 +322,8 @@ struct EngineTests {
         var w = World()
         w.refused(w.signedByAdmin(.createGroup(name: "Bad Name")), as: "ada", rule: "input.name")
         w.refused(w.signedByAdmin(.revokeKey(principal: "riley", fingerprint: String(repeating: "0", count: 64))), as: "ada", rule: "key.unknown")
-        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "empty", regulated: false, environments: [:], requesters: ["data-science"], deployers: [:]), approval: nil)), as: "ada", rule: "project.invalid")
-        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "ghost", regulated: false, environments: ["qa": "nonexistent"], requesters: ["data-science"], deployers: [:]), approval: nil)), as: "ada", rule: "project.invalid")
+        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "empty", regulated: false, environments: [:], roles: Cast.roles), approval: nil)), as: "ada", rule: "project.invalid")
+        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "ghost", regulated: false, environments: ["qa": "nonexistent"], roles: Cast.roles), approval: nil)), as: "ada", rule: "project.invalid")
         w.refused(w.signedByAdmin(.applyWorkflow(source: "workflow: x\n", file: "x.yaml")), as: "ada", rule: "workflow.invalid")
         w.refused(.fileRequest(project: "churn-model", environment: "qa", bundle: "a/b.zip", digest: World.digest, description: ""), as: "riley", rule: "input.bundle")
         w.refused(.attachEvidence(request: "REQ-404", kind: "test-report", status: "passed", digest: World.digest), as: "ci-bot", rule: "request.unknown")
@@ -331,7 +341,7 @@ struct EngineTests {
         // The same person twice at one stage (in a gate that needs two).
         let two = World.shipped("standard").replacingOccurrences(of: "count: 1", with: "count: 2").replacingOccurrences(of: "workflow: standard", with: "workflow: pair")
         w.admin(.applyWorkflow(source: two, file: "pair.yaml"))
-        w.admin(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], requesters: ["data-science"], deployers: ["qa": [Cast.Group.deployers]]), approval: nil))
+        w.admin(.createProject(ProjectSpec(key: "pairs", regulated: false, environments: ["qa": "pair"], roles: Cast.roles), approval: nil))
         let pair = w.file(env: "qa", project: "pairs")
         w.ok(.attachEvidence(request: pair, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         w.ok(.decide(request: pair, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
@@ -346,9 +356,8 @@ struct EngineTests {
             let change = Command.addMember(group: group, member: "olive").adminChange!
             w.ok(.addMember(group: group, member: "olive", approval: AdminApproval(change: change, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         }
-        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
-        let id = w.file(project: "hotfix")
-        w.approve(id, stage: "approved", as: "quinn", comment: "outage")
+        let id = w.fileEmergency(env: "qa")
+        w.approve(id, stage: "approved", as: "morgan", comment: "outage")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "olive")
         w.refused(.recordRetrospective(request: id, comment: "fine"), as: "olive", rule: "separation.retrospective")
         w.refused(.recordRetrospective(request: id, comment: "  "), as: "casey", rule: "retrospective.reason")
@@ -364,7 +373,8 @@ struct EngineTests {
         w.refused(.attachEvidence(request: id, kind: "pentest", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "evidence.kind")
         w.ok(.attachEvidence(request: id, kind: "test-report", status: "failed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         #expect(w.request(id).stage == "requested", "a failed test report does not pass the gate")
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        w.refused(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "evidence.conflict")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
         #expect(w.request(id).stage == "tested")
     }
 
@@ -374,9 +384,9 @@ struct EngineTests {
         w.refused(.addUser(name: "eve", administrator: true, key: nil), as: "riley", rule: "admin.required")
         w.refused(.createGroup(name: "eves"), as: "riley", rule: "admin.required")
         w.refused(.bootstrapAdministrator(name: "eve", key: w.verifierKey("riley")), as: "eve", rule: "admin.bootstrap")
-        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
+        let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "regulated"], roles: Cast.roles)
         w.refused(.createProject(spec, approval: nil), as: "ada", rule: "admin.signature-required")
-        let otherSpec = ProjectSpec(key: "other", regulated: true, environments: ["prod": "regulated"], requesters: ["data-science"], deployers: [:])
+        let otherSpec = ProjectSpec(key: "other", regulated: true, environments: ["prod": "regulated"], roles: Cast.roles)
         w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: otherSpec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
         w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "admin.signature")
         w.ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
@@ -393,8 +403,11 @@ struct EngineTests {
         w.refused(.addMember(group: "release-managers", member: "zoe", approval: wrongChange.signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
         let command = Command.addMember(group: "release-managers", member: "zoe")
         w.ok(.addMember(group: "release-managers", member: "zoe", approval: AdminApproval(change: command.adminChange!, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
-        // seniors is used only by the emergency workflow, which no regulated project uses.
-        w.admin(.addMember(group: "seniors", member: "zoe"))
+        // A group no project binds: an unsigned change would do (the ledger has a regulated project, so it is signed anyway).
+        w.admin(.createGroup(name: "unbound"))
+        w.admin(.addMember(group: "unbound", member: "zoe"))
+        #expect(Engine.regulatedProjects(relyingOn: "unbound", w.state).isEmpty)
+        #expect(Engine.regulatedProjects(relyingOn: "release-managers", w.state) == [Cast.project])
         let newKey = try! NoteVerifierKey(name: "morgan", publicKey: Ed25519.SigningKey().publicKey)
         w.refused(.enrollKey(principal: "morgan", key: newKey), as: "ada", rule: "admin.signature-required")
         let enroll = Command.enrollKey(principal: "morgan", key: newKey)
@@ -410,13 +423,16 @@ struct EngineTests {
         #expect(w.file() == "REQ-1")
     }
 
-    @Test("Decisions only for the next stage; rejection and withdrawal close a request")
+    @Test("Decisions for stages ahead on the path, never for one passed or not on it; rejection and withdrawal close a request")
     func stagesAndClosing() {
         var w = World()
         let id = w.file()
-        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "morgan")), as: "morgan", rule: "decision.stage")
+        // Early: morgan approves `approved` before the tests pass; it counts once the request gets there.
+        w.approve(id, stage: "approved", as: "morgan")
+        w.refused(.decide(request: id, stage: "shared-objects", decision: .approve, comment: "", envelope: w.signed(id, stage: "shared-objects", by: "quinn")), as: "quinn", rule: "decision.stage")
+        w.refused(.decide(request: id, stage: "tested", decision: .approve, comment: "", envelope: w.signed(id, stage: "tested", by: "morgan")), as: "morgan", rule: "decision.stage")
         w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
-        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "compliance-reviewed", by: "morgan")), as: "morgan", rule: "decision.group")
+        w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: w.signed(id, stage: "compliance-reviewed", by: "morgan")), as: "morgan", rule: "decision.role")
         w.ok(.decide(request: id, stage: "compliance-reviewed", decision: .reject, comment: "no DPIA", envelope: w.signed(id, stage: "compliance-reviewed", .reject, by: "casey", comment: "no DPIA")), as: "casey")
         #expect(w.request(id).status == .rejected)
         w.refused(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "request.closed")
@@ -426,31 +442,71 @@ struct EngineTests {
         #expect(w.request(second).status == .withdrawn)
     }
 
-    @Test("Emergency: a reason is required, and the retrospective shows overdue until done")
+    @Test("Emergency on prod: the gate allows it without the waived approvals and outside the window; the retrospective is due, then overdue; a normal request still needs every stage")
     func emergency() {
         var w = World()
-        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
-        let id = w.file(project: "hotfix")
-        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "quinn")), as: "quinn", rule: "decision.reason")
-        w.approve(id, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")
-        w.now += 60_000
+        // Only approvers may file an emergency, with a reason; only on a workflow with an emergency section.
+        w.refused(.fileRequest(project: Cast.project, environment: "prod", bundle: World.bundle, digest: World.digest, description: "", emergencyReason: "  "), as: "riley", rule: "emergency.reason")
+        w.admin(.addMember(group: Cast.Group.dataScience, member: "dana"))
+        w.refused(.fileRequest(project: Cast.project, environment: "prod", bundle: World.bundle, digest: World.digest, description: "", emergencyReason: "down"), as: "dana", rule: "emergency.filed-by")
+        w.now += 10 * Self.hour  // 19:00 UTC, 20:00 in Paris: outside the regulated deploy window
+        let id = w.fileEmergency(labels: ["touches": ["plugins"]])
+        let normal = w.file()
+        #expect(w.request(id).emergency?.reason == "prod is down")
+        let skipped = Engine.explain(id, state: w.state, now: w.now)!.skipped.map(\.stage)
+        #expect(skipped == ["shared-objects", "compliance-reviewed"])
+        for r in [id, normal] { w.ok(.attachEvidence(request: r, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot") }
+        for r in [id, normal] {
+            w.approve(r, stage: "approved", as: "morgan")
+            w.approve(r, stage: "approved", as: "sam")
+        }
+        #expect(w.request(id).stage == "approved")
+        #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        // The same project, a request that is not an emergency: compliance review still needed, and the window.
+        #expect(w.request(normal).stage == "tested")
+        let normalRefusals = Engine.deployRefusals(w.request(normal), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule)
+        #expect(normalRefusals.contains("gate.stage") && normalRefusals.contains("gate.window"))
+        w.refused(.recordDeployment(request: id, outcome: .succeeded, note: "hotfix"), as: "riley", rule: "gate.actors")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "hotfix"), as: "dana")
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == false)
-        w.now += 25 * Self.hour
+        #expect(w.request(id).retrospectiveDue == w.now + 24 * Self.hour)
+        w.now += 24 * Self.hour + 1
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == true)
-        w.refused(.recordRetrospective(request: id, comment: "ok"), as: "morgan", rule: "retrospective.group")
+        w.refused(.recordRetrospective(request: id, comment: "ok"), as: "morgan", rule: "retrospective.role")
+        w.refused(.recordRetrospective(request: normal, comment: "ok"), as: "casey", rule: "retrospective.none")
         w.ok(.recordRetrospective(request: id, comment: "reviewed the diff and the incident"), as: "casey")
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.done == true)
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == false)
+        // A workflow without an emergency section takes none.
+        let plain = String(World.shipped("standard").prefix { $0 != "#" || true }).components(separatedBy: "# An urgent fix")[0]
+            .replacingOccurrences(of: "workflow: standard", with: "workflow: plain")
+        w.admin(.applyWorkflow(source: plain, file: "plain.yaml"))
+        w.admin(.createProject(ProjectSpec(key: "plain", regulated: false, environments: ["qa": "plain"], roles: Cast.roles), approval: nil))
+        w.refused(.fileRequest(project: "plain", environment: "qa", bundle: World.bundle, digest: World.digest, description: "", emergencyReason: "down"), as: "riley", rule: "emergency.none")
     }
 
-    @Test("Applying a workflow that names an unknown group is refused with line and column")
-    func unknownGroup() {
+    @Test("Every role a workflow names must be bound: by a new project, and by the projects using a new version of it (line and column)")
+    func unboundRoles() {
         var w = World()
-        let source = "workflow: ghost\nstages:\n  - name: requested\n  - name: approved\n    gate:\n      approvals: [{group: ghosts, count: 1}]\n  - name: deployed\n    gate:\n      actors: [deployers]\n"
-        switch w.run(w.signedByAdmin(.applyWorkflow(source: source, file: "ghost.yaml")), as: "ada") {
+        var roles = Cast.roles
+        roles.removeValue(forKey: "platform")
+        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "half", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil)), as: "ada", rule: "project.invalid")
+        // Bound for qa only: the binding for prod does not exist, and the general one is missing.
+        roles["platform@qa"] = [Cast.Group.platform]
+        w.admin(.createProject(ProjectSpec(key: "half", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil))
+        w.refused(w.signedByAdmin(.createProject(ProjectSpec(key: "bad", regulated: false, environments: ["qa": "standard"], roles: ["deployers@prod": ["ci"]].merging(Cast.roles) { $1 }), approval: nil)), as: "ada", rule: "project.invalid")
+        let source = World.shipped("standard").replacingOccurrences(of: "role: approvers", with: "role: ghosts")
+        switch w.run(w.signedByAdmin(.applyWorkflow(source: source, file: "standard.yaml")), as: "ada") {
         case .success: Issue.record("accepted")
-        case .failure(let refusal): #expect(refusal.message.hasPrefix("ghost.yaml:6:27: unknown group \"ghosts\""), "\(refusal.message)")
+        case .failure(let refusal):
+            #expect(refusal.rule == "workflow.invalid")
+            #expect(refusal.message.contains("standard.yaml:") && refusal.message.contains("role \"ghosts\" is not bound by project"), "\(refusal.message)")
+        }
+        // A workflow naming groups, as round 1 wrote them, is refused with what to write instead.
+        let old = World.shipped("standard").replacingOccurrences(of: "role: approvers", with: "group: release-managers")
+        switch w.run(w.signedByAdmin(.applyWorkflow(source: old, file: "old.yaml")), as: "ada") {
+        case .success: Issue.record("accepted")
+        case .failure(let refusal): #expect(refusal.message.contains("workflows name roles, not groups"), "\(refusal.message)")
         }
     }
 

@@ -32,12 +32,11 @@ struct ExportBuilderTests {
         return sink
     }
 
-    @Test("Closed requests are listed as they close, open ones after; a break-glass deployment without its review is flagged OVERDUE until it is done")
+    @Test("Closed requests are listed as they close, open ones after; an emergency deployment without its review is flagged OVERDUE until it is done; labels, emergency and skipped stages show")
     func requestsAndRetrospectives() throws {
         var w = World()
-        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: ["data-science"], deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
-        let hotfix = w.file(project: "hotfix")
-        w.approve(hotfix, stage: "approved", as: "quinn", comment: "prod is down, fix is one line")
+        let hotfix = w.fileEmergency(env: "qa", labels: ["touches": ["plugins"]])
+        w.approve(hotfix, stage: "approved", as: "morgan", comment: "prod is down, fix is one line")
         w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: "hotfix"), as: "dana")
         let withdrawn = w.file(env: "qa")
         w.ok(.withdraw(request: withdrawn, reason: "superseded"), as: "riley")
@@ -47,17 +46,19 @@ struct ExportBuilderTests {
         var sink = try Self.export(w)
         var requests = sink.text("requests.md")
         let closedAt = try #require(requests.range(of: "## \(withdrawn): churn-model → qa, withdrawn"))
-        let openAt = try #require(requests.range(of: "## \(hotfix): hotfix → prod, deployed"))
+        let openAt = try #require(requests.range(of: "## \(hotfix): churn-model → qa, deployed"))
+        #expect(requests.contains("- **EMERGENCY**: prod is down") && requests.contains("- labels: touches=plugins"))
+        #expect(requests.contains("- stages: requested → approved → deployed (skips tested, shared-objects)"))
         #expect(closedAt.lowerBound < openAt.lowerBound, "closed requests first")
         #expect(requests.contains("retrospective review: NOT DONE") && requests.contains("OVERDUE"))
-        #expect(sink.text("SUMMARY.md").contains("break-glass deployments without their retrospective review: \(hotfix)"))
+        #expect(sink.text("SUMMARY.md").contains("emergency deployments without their retrospective review: \(hotfix)"))
         #expect(sink.text("SUMMARY.md").contains("2 requests, 1 closed and 1 open"))
 
         w.ok(.recordRetrospective(request: hotfix, comment: "reviewed the diff and the incident"), as: "casey")
         sink = try Self.export(w)
         requests = sink.text("requests.md")
         #expect(requests.contains("retrospective review: done") && !requests.contains("OVERDUE"))
-        #expect(!sink.text("SUMMARY.md").contains("break-glass"))
+        #expect(!sink.text("SUMMARY.md").contains("without their retrospective"))
         #expect(sink.text("SUMMARY.md").contains("2 requests, 2 closed and 0 open"))
         #expect(sink.text("decisions.csv").contains("prod is down, fix is one line"))
     }

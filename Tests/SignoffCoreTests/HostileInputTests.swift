@@ -187,25 +187,24 @@ struct TrustTests {
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: Cast.deployer.name)
 
         // Break-glass: the requester, also a deployer, may not deploy their own emergency request.
-        w.admin(.createProject(ProjectSpec(key: "hotfix", regulated: false, environments: ["prod": "emergency"], requesters: [Cast.Group.dataScience],
-            deployers: ["prod": [Cast.Group.deployers]]), approval: nil))
-        let hotfix = w.file(project: "hotfix")
-        w.approve(hotfix, stage: "approved", as: Cast.senior.name, comment: "prod is down")
+        let hotfix = w.fileEmergency(env: "qa")
+        w.approve(hotfix, stage: "approved", as: morgan, comment: "prod is down")
         w.refused(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: riley, rule: "gate.separation")
         w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: Cast.deployer.name)
     }
 
-    @Test("requester_may_deploy is only for break-glass workflows, with a reason; not_requester only on action stages")
+    @Test("requester_may_deploy is only for workflows with an emergency section, with a reason; not_requester only on action stages")
     func workflowRules() {
-        let base = try! Cast.workflowSource("emergency")
-        #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: base.replacingOccurrences(of: "retrospective:", with: "requester_may_deploy: true\nretrospective:")) }
-        let allowed = base.replacingOccurrences(of: "retrospective:", with: "requester_may_deploy: true\nseparation_opt_out_reason: on-call of one\nretrospective:")
+        let base = try! Cast.workflowSource("regulated")
+        #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: base.replacingOccurrences(of: "emergency:", with: "requester_may_deploy: true\nemergency:")) }
+        let allowed = base.replacingOccurrences(of: "emergency:", with: "requester_may_deploy: true\nseparation_opt_out_reason: on-call of one\nemergency:")
         #expect((try? AppliedWorkflow(source: allowed))?.workflow.requesterMayDeploy == true)
         let standard = try! Cast.workflowSource("standard")
-        #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: standard + "requester_may_deploy: true\nseparation_opt_out_reason: x\n") }
-        let regulated = try! Cast.workflowSource("regulated")
+        let withoutEmergency = String(standard[..<standard.range(of: "# An urgent fix")!.lowerBound])
+        #expect((try? AppliedWorkflow(source: withoutEmergency)) != nil)
+        #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: withoutEmergency + "requester_may_deploy: true\nseparation_opt_out_reason: x\n") }
         #expect(throws: WorkflowError.self) {
-            try AppliedWorkflow(source: regulated.replacingOccurrences(of: "      not_deciders_of: [compliance-reviewed]\n      signatures", with: "      not_requester: true\n      signatures"))
+            try AppliedWorkflow(source: base.replacingOccurrences(of: "      not_deciders_of: [compliance-reviewed]\n      signatures", with: "      not_requester: true\n      signatures"))
         }
     }
 
@@ -217,7 +216,7 @@ struct TrustTests {
         w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
         let sam = Cast.secondReleaseManager.name
         w.admin(.removeMember(group: Cast.Group.releaseManagers, member: sam))
-        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: sam)), as: sam, rule: "decision.group")
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: sam)), as: sam, rule: "decision.role")
         w.admin(.disablePrincipal(name: Cast.releaseManager.name))
         let morgan = Cast.releaseManager.name
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: morgan)), as: morgan, rule: "principal.disabled")
@@ -225,7 +224,7 @@ struct TrustTests {
         w.approve(id, stage: "approved", as: morgan)
         // Updating a project: the regulated project stays regulated.
         let project = w.state.projects[Cast.project]!
-        let lowered = ProjectSpec(key: project.key, regulated: false, environments: project.environments, requesters: project.requesters, deployers: project.deployers)
+        let lowered = ProjectSpec(key: project.key, regulated: false, environments: project.environments, roles: project.roles)
         w.refused(w.signedByAdmin(.updateProject(lowered)), as: Cast.administrator.name, rule: "project.invalid")
     }
 
@@ -241,20 +240,18 @@ struct TrustTests {
         w.admin(.issueServiceToken(tokenID: "t3", principal: Cast.ci.name, scopes: ["evidence:\(Cast.project)", "metrics:*"], lifetimeHours: 1))
     }
 
-    @Test("Today's rule (before roles): a team's approvers decide only where the workflow names their group; another team's workflow refuses them")
+    @Test("One shared workflow, two teams: a team's approvers decide only in the projects that bind them")
     func teamsApart() {
         var w = World()
-        let teamB = try! Cast.workflowSource("standard").replacingOccurrences(of: "workflow: standard", with: "workflow: team-b")
-            .replacingOccurrences(of: "group: \(Cast.Group.releaseManagers)", with: "group: b-approvers")
         w.admin(.createGroup(name: "b-approvers"))
         w.addUser("bea", groups: ["b-approvers", Cast.Group.dataScience])
-        w.admin(.applyWorkflow(source: teamB, file: "team-b.yaml"))
-        w.admin(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "team-b"], requesters: [Cast.Group.dataScience],
-            deployers: ["qa": [Cast.Group.deployers]]), approval: nil))
+        var roles = Cast.roles
+        roles["approvers"] = ["b-approvers"]
+        w.admin(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil))
         let b = w.file(env: "qa", project: "team-b")
         w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
         let morgan = Cast.releaseManager.name
-        w.refused(.decide(request: b, stage: "approved", decision: .approve, comment: "", envelope: w.signed(b, stage: "approved", by: morgan)), as: morgan, rule: "decision.group")
+        w.refused(.decide(request: b, stage: "approved", decision: .approve, comment: "", envelope: w.signed(b, stage: "approved", by: morgan)), as: morgan, rule: "decision.role")
         w.approve(b, stage: "approved", as: "bea")
     }
 }

@@ -17,7 +17,6 @@ private let ci = Cast.ci.name
 private let compliance = Cast.complianceOfficer.name
 private let releaseManager = Cast.releaseManager.name
 private let deployer = Cast.deployer.name
-private let senior = Cast.senior.name
 private let outsider = Cast.outsider.name
 private let project = Cast.project
 
@@ -28,8 +27,8 @@ struct MatrixCase: Sendable, CustomTestStringConvertible {
         /// REQ-1 filed by the requester in the project, REQ-2 by the compliance officer in another project
         /// (``Cast/otherProject``) whose requesters are compliance and whose workflow does not name data science.
         case filedInTwoProjects
-        /// REQ-1 in ``Cast/hotfixProject`` (break-glass workflow: a retrospective by compliance is due), approved by
-        /// a senior and deployed.
+        /// REQ-1 an emergency request (filed by the requester, who is also an approver here; the standard workflow's
+        /// emergency waives the tests and owes compliance a retrospective), approved by a release manager and deployed.
         case deployedUnderEmergency
     }
     let method: HTTPRequest.Method
@@ -84,7 +83,7 @@ struct AuthorizationMatrixTests {
         .init(method: .post, path: "/v1/projects", body: ["key": Cast.otherProject], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         // Everyone may list; each sees only the projects they have a part in.
         .init(method: .get, path: "/v1/requests", body: [:], setup: .filedInTwoProjects, right: (requester, 200), wrongRole: (compliance, 200), wrongUser: (outsider, 200),
-            listed: [requester: ["REQ-1 \(project)"], compliance: ["REQ-2 \(Cast.otherProject)"], outsider: []]),
+            listed: [requester: ["REQ-1 \(project)"], compliance: ["REQ-1 \(project)", "REQ-2 \(Cast.otherProject)"], outsider: []]),
         .init(method: .post, path: "/v1/requests", body: ["project": project, "environment": "qa", "bundle": "b.zip", "digest": digest], setup: .none, right: (requester, 201), wrongRole: (releaseManager, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/requests/REQ-1", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 404)),
         .init(method: .get, path: "/v1/requests/REQ-1/explain", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 404)),
@@ -96,7 +95,7 @@ struct AuthorizationMatrixTests {
         .init(method: .post, path: "/v1/requests/REQ-1/deployments", body: ["outcome": "succeeded"], setup: .approved, right: (deployer, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
         // A break-glass deployment: compliance records the retrospective; the requester, who may read the request, may not.
         .init(method: .post, path: "/v1/requests/REQ-1/retrospective", body: ["comment": "reviewed"], setup: .deployedUnderEmergency, right: (compliance, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404),
-            wrongRoleRule: "retrospective.group"),
+            wrongRoleRule: "retrospective.role"),
         .init(method: .get, path: "/v1/checkpoint", body: [:], setup: .filed, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
         .init(method: .post, path: "/v1/auth/revoke", body: [:], setup: .none, right: (requester, 204), wrongRole: (deployer, 204), wrongUser: (outsider, 204)),
         .init(method: .get, path: "/v1/workflows/standard", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 200), wrongUser: (outsider, 200)),
@@ -147,26 +146,19 @@ struct AuthorizationMatrixTests {
         case .filed, .tested, .approved, .filedInTwoProjects:
             try await f.must(.fileRequest(project: project, environment: "qa", bundle: "b.zip", digest: digest, description: ""), as: requester)
         case .deployedUnderEmergency:
-            try await f.must(.createGroup(name: Cast.Group.seniors), as: admin)
-            try await f.add(Cast.senior)
-            try await f.must(.applyWorkflow(source: try Cast.workflowSource("emergency"), file: "emergency.yaml"), as: admin)
+            try await f.must(.addMember(group: Cast.Group.releaseManagers, member: requester), as: admin)
             try await f.must(
-                .createProject(
-                    ProjectSpec(key: Cast.hotfixProject, regulated: false, environments: Cast.hotfixEnvironments, requesters: [Cast.Group.dataScience],
-                        deployers: Cast.hotfixEnvironments.mapValues { _ in [Cast.Group.deployers] }),
-                    approval: nil),
-                as: admin)
-            try await f.must(.fileRequest(project: Cast.hotfixProject, environment: "prod", bundle: "b.zip", digest: digest, description: "outage"), as: requester)
-            let filed = try #require(try await f.database.state().requests["REQ-1"])
-            let statement = DecisionStatement(request: filed, stage: "approved", decision: .approve, actor: senior, comment: "prod is down", time: f.database.now)
-            try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "prod is down", envelope: statement.signed(with: f.keys[senior]!)), as: senior)
+                .fileRequest(project: project, environment: "qa", bundle: "b.zip", digest: digest, description: "outage", emergencyReason: "prod is down"),
+                as: requester)
+            try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "prod is down", envelope: nil), as: releaseManager)
             try await f.must(.recordDeployment(request: "REQ-1", outcome: .succeeded, note: ""), as: deployer)
         }
         if setup == .filedInTwoProjects {
             try await f.must(
                 .createProject(
-                    ProjectSpec(key: Cast.otherProject, regulated: false, environments: ServerFixture.environments, requesters: [Cast.Group.compliance],
-                        deployers: [:]),
+                    ProjectSpec(
+                        key: Cast.otherProject, regulated: false, environments: ServerFixture.environments,
+                        roles: Dictionary(uniqueKeysWithValues: Cast.roles.keys.map { ($0, [Cast.Group.compliance]) }).merging(["ci": [Cast.Group.ci]]) { $1 }),
                     approval: nil),
                 as: admin)
             try await f.must(.fileRequest(project: Cast.otherProject, environment: "qa", bundle: "f.zip", digest: digest, description: ""), as: compliance)
@@ -192,11 +184,12 @@ struct AuthorizationMatrixTests {
             body["source"] = try Cast.workflowSource("standard") + "# v2\n"
         }
         if body["key"] as? String == "PROJECTUPDATE" {
-            body = ["key": project, "environments": ServerFixture.environments, "requesters": [Cast.Group.dataScience, Cast.Group.compliance],
-                "deployers": ServerFixture.environments.mapValues { _ in [Cast.Group.deployers] }]
+            var roles = Cast.roles
+            roles["requesters"] = [Cast.Group.dataScience, Cast.Group.compliance]
+            body = ["key": project, "environments": ServerFixture.environments, "roles": roles]
         }
         if body["key"] as? String == Cast.otherProject {
-            body = ["key": Cast.otherProject, "environments": ServerFixture.environments, "requesters": [Cast.Group.dataScience]]
+            body = ["key": Cast.otherProject, "environments": ServerFixture.environments, "roles": Cast.roles]
         }
         if body["service_account"] != nil { body["scopes"] = ["evidence:\(project)"] }
         if body["quorum"] as? String == "TWO" { body["quorum"] = 2 }

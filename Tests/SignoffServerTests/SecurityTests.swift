@@ -24,8 +24,7 @@ struct RegulatedFixture {
         try await base.must(.addUser(name: "mallory", administrator: true, key: try NoteVerifierKey(name: "mallory", publicKey: mallory.publicKey)), as: "ada")
         try await base.must(.applyWorkflow(source: try Cast.workflowSource("regulated"), file: "regulated.yaml"), as: "ada")
         let spec = ProjectSpec(
-            key: Self.regulatedProject, regulated: true, environments: ["prod": "regulated"], requesters: [Cast.Group.dataScience],
-            deployers: ["prod": [Cast.Group.deployers]])
+            key: Self.regulatedProject, regulated: true, environments: ["prod": "regulated"], roles: Cast.roles)
         try await base.must(signed(.createProject(spec, approval: nil), by: ["ada"]), as: "ada")
     }
 
@@ -67,10 +66,11 @@ struct SecurityTests {
                 ("/v1/groups/\(Cast.Group.releaseManagers)/members", ["member": "eve"]),
                 ("/v1/groups/\(Cast.Group.compliance)/members/remove", ["member": Cast.complianceOfficer.name]),
                 ("/v1/workflows", ["source": try Cast.workflowSource("regulated").replacingOccurrences(of: "count: 2", with: "count: 1")]),
-                ("/v1/projects", ["key": "other", "environments": ["qa": "standard"], "requesters": [Cast.Group.dataScience]]),
+                ("/v1/projects", ["key": "other", "environments": ["qa": "standard"], "roles": Cast.roles]),
                 ("/v1/projects/\(RegulatedFixture.regulatedProject)", [
-                    "key": RegulatedFixture.regulatedProject, "regulated": true, "environments": ["prod": "standard"], "requesters": [Cast.Group.dataScience],
+                    "key": RegulatedFixture.regulatedProject, "regulated": true, "environments": ["prod": "standard"], "roles": Cast.roles,
                 ]),
+                ("/v1/freezes", ["environment": "prod", "from": "2026-01-01T00:00:00Z", "until": "2099-01-01T00:00:00Z", "reason": "a denial of service"]),
                 ("/v1/principals/\(Cast.complianceOfficer.name)/disable", [:]),
                 ("/v1/principals/mallory/enable", [:]),
                 ("/v1/admin-quorum", ["quorum": 1]),

@@ -37,15 +37,14 @@ struct ServerFixture {
         try await must(.applyWorkflow(source: try Cast.workflowSource("standard"), file: "standard.yaml"), as: admin)
         try await must(
             .createProject(
-                ProjectSpec(key: Cast.project, regulated: false, environments: Self.environments, requesters: [Cast.Group.dataScience],
-                    deployers: Self.environments.mapValues { _ in [Cast.Group.deployers] }),
+                ProjectSpec(key: Cast.project, regulated: false, environments: Self.environments, roles: Cast.roles),
                 approval: nil),
             as: admin)
     }
 
     /// The part of the ``Cast`` this world holds: one release manager, and the outsider.
     static let people = [Cast.ci, Cast.requester, Cast.complianceOfficer, Cast.releaseManager, Cast.deployer, Cast.outsider]
-    static let groups = [Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers, Cast.Group.dataScience]
+    static let groups = [Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers, Cast.Group.dataScience, Cast.Group.platform]
     /// QA only, under the standard workflow.
     static let environments = Cast.environments.filter { $0.key == "qa" }
 

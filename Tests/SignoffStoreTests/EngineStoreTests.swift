@@ -40,14 +40,13 @@ struct EngineFixture {
         for name in Self.workflows {
             try await must(.applyWorkflow(source: try Cast.workflowSource(name), file: "\(name).yaml"), as: admin)
         }
-        let spec = ProjectSpec(key: Cast.project, regulated: false, environments: Cast.environments, requesters: [Cast.Group.dataScience],
-            deployers: Cast.environments.mapValues { _ in [Cast.Group.deployers] })
+        let spec = ProjectSpec(key: Cast.project, regulated: false, environments: Cast.environments, roles: Cast.roles)
         try await must(.createProject(spec, approval: nil), as: admin)
     }
 
     /// The part of the ``Cast`` this world holds: no senior, no outsider, no break-glass workflow.
     static let people = [Cast.ci, Cast.requester, Cast.complianceOfficer, Cast.releaseManager, Cast.secondReleaseManager, Cast.complianceReleaseManager, Cast.deployer]
-    static let groups = [Cast.Group.ci, Cast.Group.compliance, Cast.Group.releaseManagers, Cast.Group.deployers, Cast.Group.dataScience]
+    static let groups = Cast.Group.all
     static let workflows = Cast.workflowNames.filter { Cast.environments.values.contains($0) }
 
     @discardableResult

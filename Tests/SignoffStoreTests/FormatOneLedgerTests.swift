@@ -72,8 +72,10 @@ struct FormatOneLedgerTests {
         for name in ["standard", "regulated"] {
             run(.applyWorkflow(source: try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("workflows/\(name).yaml"), encoding: .utf8), file: name), as: "ada")
         }
-        run(.createProject(ProjectSpec(key: "churn-model", regulated: false, environments: ["qa": "standard", "prod": "regulated"], requesters: ["data-science"],
-            deployers: ["qa": ["deployers"], "prod": ["deployers"]]), approval: nil), as: "ada")
+        run(.createProject(ProjectSpec(key: "churn-model", regulated: false, environments: ["qa": "standard", "prod": "regulated"], roles: [
+            "requesters": ["data-science"], "ci": ["ci"], "compliance": ["compliance"], "approvers": ["release-managers"], "platform": ["release-managers"],
+            "deployers": ["deployers"],
+        ]), approval: nil), as: "ada")
         run(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: SHA256Digest.hash("b"), description: ""), as: "riley")
         run(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         for (stage, person) in [("compliance-reviewed", "casey"), ("approved", "morgan"), ("approved", "sam")] {

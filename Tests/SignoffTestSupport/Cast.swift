@@ -31,10 +31,10 @@ public enum Cast {
         /// The project's deployers (workflows say `actors: [deployers]`, which means the project's deployers).
         public static let deployers = "churn-deployers"
         public static let dataScience = "data-science"
-        /// Break-glass approvers (the emergency workflow).
-        public static let seniors = "seniors"
+        /// The platform team: reviews changes to shared connections and plugins.
+        public static let platform = "platform"
         /// Every group the cast belongs to, in the order fixtures create them.
-        public static let all = [ci, compliance, releaseManagers, deployers, dataScience, seniors]
+        public static let all = [ci, compliance, releaseManagers, deployers, dataScience, platform]
     }
 
     public static let administrator = CastMember(name: "ada", role: "administrator", kind: .administrator, groups: [])
@@ -47,13 +47,13 @@ public enum Cast {
     public static let complianceReleaseManager = CastMember(
         name: "pat", role: "compliance officer who is also a release manager", kind: .user, groups: [Group.compliance, Group.releaseManagers])
     public static let deployer = CastMember(name: "dana", role: "deployer", kind: .user, groups: [Group.deployers])
-    public static let senior = CastMember(name: "quinn", role: "senior (break-glass approver)", kind: .user, groups: [Group.seniors])
+    public static let platformEngineer = CastMember(name: "quinn", role: "platform engineer (shared objects)", kind: .user, groups: [Group.platform])
     /// A user with no group and no part in any project.
     public static let outsider = CastMember(name: "eve", role: "outsider", kind: .user, groups: [])
 
     /// Everyone, the administrator first.
     public static let everyone: [CastMember] = [
-        administrator, ci, requester, complianceOfficer, complianceReleaseManager, releaseManager, secondReleaseManager, deployer, senior, outsider,
+        administrator, ci, requester, complianceOfficer, complianceReleaseManager, releaseManager, secondReleaseManager, deployer, platformEngineer, outsider,
     ]
 
     public static func member(named name: String) -> CastMember? { everyone.first { $0.name == name } }
@@ -69,15 +69,17 @@ public enum Cast {
     public static let project = "churn-model"
     /// A second project, for what must not leak from one project to another.
     public static let otherProject = "fraud-model"
-    /// A project whose production deploys under the break-glass workflow.
-    public static let hotfixProject = "hotfix"
-
     /// Environment → workflow name of ``project``.
     public static let environments: [String: String] = ["qa": "standard", "prod": "regulated"]
-    /// Environment → workflow name of ``hotfixProject``.
-    public static let hotfixEnvironments: [String: String] = ["prod": "emergency"]
     /// The workflows shipped in `workflows/`.
-    public static let workflowNames = ["standard", "regulated", "emergency"]
+    public static let workflowNames = ["standard", "regulated"]
+    /// The role bindings of ``project``: every role the shipped workflows name, bound to the cast's groups.
+    public static let roles: [String: [String]] = [
+        "requesters": [Group.dataScience], "ci": [Group.ci], "compliance": [Group.compliance], "approvers": [Group.releaseManagers],
+        "platform": [Group.platform], "deployers": [Group.deployers],
+    ]
+    /// ``roles`` as the values of `signoff project create --role`: `ROLE=GROUP[,GROUP]`, sorted.
+    public static let roleArguments: [String] = roles.keys.sorted().map { "\($0)=\(roles[$0]!.joined(separator: ","))" }
 
     /// `workflows/<name>.yaml`.
     public static func workflowURL(_ name: String) -> URL {

@@ -178,7 +178,7 @@ def main(directory: str, ledger_pub: str) -> int:
                     raise Refused(f"entry {seq}: invalid decision signature")
                 statement = json.loads(body)
                 predicate = statement["predicate"]
-                decider = predicate["actor"] if statement["predicateType"].endswith("/v2") else predicate["approver"]
+                decider = predicate["approver"] if statement["predicateType"].endswith("/v1") else predicate["actor"]
                 if decider != actor or statement["subject"][0]["digest"]["sha256"] != hexdigest(field(event, "bundle_digest", "bundleDigest")):
                     raise Refused(f"entry {seq}: statement does not match the decision")
                 line = envelope_lines.readline()

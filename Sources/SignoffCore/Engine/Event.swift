@@ -584,7 +584,9 @@ extension Event.RequestFiled {
             id: try c.decode(String.self, forKey: .id), project: try c.decode(String.self, forKey: .project),
             environment: try c.decode(String.self, forKey: .environment), bundle: try c.decode(String.self, forKey: .bundle),
             digest: try c.decode(SHA256Digest.self, forKey: .digest), description: try c.decode(String.self, forKey: .description),
-            workflowDigest: try c.decodeIfPresent(SHA256Digest.self, forKey: .workflowDigest) ?? legacy.decode(SHA256Digest.self, forKey: .workflowDigest))
+            workflowDigest: try c.decodeIfPresent(SHA256Digest.self, forKey: .workflowDigest) ?? legacy.decode(SHA256Digest.self, forKey: .workflowDigest),
+            labels: try c.decodeIfPresent([String: [String]].self, forKey: .labels) ?? [:],
+            emergencyReason: try c.decodeIfPresent(String.self, forKey: .emergencyReason))
     }
 }
 
@@ -603,7 +605,8 @@ extension Event.DecisionRecorded {
             envelope: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .envelope),
             keyFingerprint: fingerprint.map(Ed25519.PublicKey.fingerprintHex),
             statementDigest: try c.decodeIfPresent(SHA256Digest.self, forKey: .statementDigest)
-                ?? legacy.decodeIfPresent(SHA256Digest.self, forKey: .statementDigest))
+                ?? legacy.decodeIfPresent(SHA256Digest.self, forKey: .statementDigest),
+            onBehalfOf: try c.decodeIfPresent(String.self, forKey: .onBehalfOf))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -617,5 +620,6 @@ extension Event.DecisionRecorded {
         try c.encodeIfPresent(envelope, forKey: .envelope)
         try c.encodeIfPresent(keyFingerprint.map { "sha256:" + $0 }, forKey: .keyFingerprint)
         try c.encodeIfPresent(statementDigest, forKey: .statementDigest)
+        try c.encodeIfPresent(onBehalfOf, forKey: .onBehalfOf)
     }
 }

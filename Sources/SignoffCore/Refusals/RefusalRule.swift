@@ -118,7 +118,7 @@ public struct RefusalRule: Hashable, Sendable, CustomStringConvertible {
     public static let gateEvidence = RefusalRule("gate.evidence", .gate, "Evidence the deployment stage requires is missing or not passed.")
     public static let gateApprovals = RefusalRule("gate.approvals", .gate, "Approvals the deployment stage requires are missing.")
     public static let gateActors = RefusalRule("gate.actors", .permission, "Only the principals the stage names (the project's deployers) may record it.")
-    public static let gateSeparation = RefusalRule("gate.separation", .permission, "The deployment (an action stage) may not be recorded by the requester or by who decided the stages the workflow names (not_requester, not_deciders_of; a break-glass requester never deploys their own request unless the workflow says so).")
+    public static let gateSeparation = RefusalRule("gate.separation", .permission, "The deployment (an action stage) may not be recorded by the requester or by who decided the stages the workflow names (not_requester, not_deciders_of; an emergency requester never deploys their own request unless the workflow says so).")
     public static let gateWindow = RefusalRule("gate.window", .gate, "The deployment window is closed now.")
     public static let gateCompromised = RefusalRule("gate.compromised", .gate, "Approvals signed with a key revoked as compromised no longer count, and without them a passed stage's approvals do not hold.")
     public static let gateFreeze = RefusalRule("gate.freeze", .gate, "A change freeze is in force for the request's environment (of its project or of every project).")
