@@ -64,7 +64,12 @@ public struct AuditExportBuilder {
     public static let administrativeKinds: Set<String> = [
         "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-added", "workflow.applied",
         "project.created", "group.member-removed", "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
+        "freeze.added", "freeze.lifted",
     ]
+    /// Entry kinds about policy rather than one request, exported with the administration: delegations.
+    public static let policyKinds: Set<String> = ["delegation.granted", "delegation.revoked"]
+    /// For a project's export, what it may name (from a first pass); nil: every administrative and policy entry.
+    public var scope: ExportScope?
     public static let administrationCSVHeader = "time,sequence,kind,actor,signers,signature_valid\r\n"
 
     /// Per request in scope: a few numbers and its bundle, so that memory stays small per request (interned scopes
@@ -174,7 +179,12 @@ public struct AuditExportBuilder {
     /// remembers which requests are in scope.
     public mutating func admit(_ entry: LedgerEntry) -> Admitted? {
         let event = try? Event.decode(kind: entry.kind, payload: entry.payload)
-        if Self.administrativeKinds.contains(entry.kind) { return Admitted(entry: entry, event: event) }
+        if Self.administrativeKinds.contains(entry.kind) || Self.policyKinds.contains(entry.kind) {
+            // A project's export names only what concerns the project (an entry that does not decode is kept: the
+            // verifier then says what is wrong with it).
+            if let scope, let event, !scope.admits(event) { return nil }
+            return Admitted(entry: entry, event: event)
+        }
         guard let event, let id = Self.requestID(of: event) else { return nil }
         if case .requestFiled(let filed) = event, (filter.project ?? filed.project) == filed.project,
             (filter.environment ?? filed.environment) == filed.environment
@@ -342,6 +352,8 @@ public struct AuditExportBuilder {
         case .principalDisabled(let e), .principalEnabled(let e): e.approval
         case .adminQuorumSet(let e): e.approval
         case .serviceTokenIssued(let e): e.approval
+        case .freezeAdded(let e): e.approval
+        case .freezeLifted(let e): e.approval
         default: nil
         }
     }

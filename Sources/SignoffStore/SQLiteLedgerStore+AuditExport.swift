@@ -27,6 +27,14 @@ extension SQLiteLedgerStore {
             let checkpoint = try SignedCheckpoint(verifying: note, with: ledgerKey)
             let size = checkpoint.checkpoint.size
             var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
+            // A project's export names only the people, groups and rules that concern it: a first pass finds them.
+            if let project = filter.project {
+                var scope = ExportScope(project: project)
+                let first = try Data.fetchCursor(db, sql: "SELECT entry FROM ledger_entry WHERE sequence < ? ORDER BY sequence", arguments: [Int64(size)])
+                while let bytes = try first.next() { scope.note(try LedgerEntry(decoding: [UInt8](bytes))) }
+                scope.finish()
+                builder.scope = scope
+            }
             var sink = FolderSink(directory: directory)
             try builder.start(to: &sink)
             let proofs = MerkleProofBuilder(reader: CachingNodeReader(SQLiteNodeReader(db: db)))

@@ -1,0 +1,89 @@
+import Foundation
+import SignoffAudit
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffService
+@testable import SignoffStore
+import SignoffTestSupport
+import Testing
+
+/// A project's export names its own people and rules, and nobody from another team who shares its workflows.
+@Suite("Exports per project, between teams")
+struct TeamExportTests {
+    @Test("Team B's export names none of team A's people beyond those bound to B, and verifies offline (Swift and Python)")
+    func teamBExport() async throws {
+        var f = try await EngineFixture()
+        let admin = Cast.administrator.name
+        // Team A is the fixture's churn-model (data science, release managers, churn deployers). Team B has its own
+        // requesters, leads and deployers, and shares CI, compliance and the platform team.
+        for group in ["b-team", "b-leads", "b-deployers"] { try await f.must(.createGroup(name: group), as: admin) }
+        for (name, group) in [("bea", "b-team"), ("bo", "b-leads"), ("bill", "b-deployers")] {
+            let key = Ed25519.SigningKey()
+            f.keys[name] = key
+            try await f.must(.addUser(name: name, administrator: false, key: try NoteVerifierKey(name: name, publicKey: key.publicKey)), as: admin)
+            try await f.must(.addMember(group: group, member: name), as: admin)
+        }
+        var roles = Cast.roles
+        roles["requesters"] = ["b-team"]
+        roles["approvers"] = ["b-leads"]
+        roles["deployers"] = ["b-deployers"]
+        try await f.must(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil), as: admin)
+        // Both teams work; team A also freezes its own project and delegates.
+        let digest = EngineFixture.digest
+        try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "a.zip", digest: digest, description: "team A"), as: "riley")
+        try await f.must(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: digest, description: "team B"), as: "bea")
+        for id in ["REQ-1", "REQ-2"] { try await f.must(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot") }
+        let now = f.clock.value
+        try await f.must(.delegate(DelegationSpec(delegate: "sam", start: now, end: now + 86_400_000, project: Cast.project, role: nil)), as: "morgan")
+        try await f.must(.addFreeze(FreezeSpec(environment: "qa", project: Cast.project, from: now, until: now + 3_600_000, reason: "team A only")), as: admin)
+        let state = try await f.database.state()
+        try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: f.signed(state.requests["REQ-1"]!, stage: "approved", by: "morgan")), as: "morgan")
+        try await f.must(.decide(request: "REQ-2", stage: "approved", decision: .approve, comment: "", envelope: f.signed(state.requests["REQ-2"]!, stage: "approved", by: "bo")), as: "bo")
+        try await f.must(.recordDeployment(request: "REQ-2", outcome: .succeeded, note: ""), as: "bill")
+        _ = try await f.ledger.store.signCheckpoint()
+
+        let directory = try TestSupport.temporaryDirectory("signoff-team-export")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let export = directory.appendingPathComponent("team-b")
+        let report = try await f.database.exportAudit(filter: AuditExportFilter(project: "team-b"), to: export)
+        #expect(report.failure == nil)
+        let verified = AuditExportVerifier.verify(directory: export, trustedKey: f.ledger.store.verifierKey)
+        #expect(verified.failure == nil, "\(verified.failure ?? "")")
+        let keyFile = directory.appendingPathComponent("ledger.pub")
+        try Data((f.ledger.store.verifierKey.description + "\n").utf8).write(to: keyFile)
+        let python = try TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
+        #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
+
+        // Every text of the export, with each entry's actor and payload decoded.
+        var texts: [String] = []
+        for file in try FileManager.default.contentsOfDirectory(atPath: export.path) where file != "entries.jsonl" {
+            texts.append(try String(contentsOf: export.appendingPathComponent(file), encoding: .utf8))
+        }
+        var kinds: [String] = []
+        for line in try String(contentsOf: export.appendingPathComponent("entries.jsonl"), encoding: .utf8).split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let entry = try LedgerEntry(decoding: [UInt8](try #require(Data(base64Encoded: object["entry"] as! String))))
+            kinds.append(entry.kind)
+            texts.append(entry.actor + " " + String(decoding: entry.payload, as: UTF8.self))
+        }
+        let everything = texts.joined(separator: "\n")
+        // Team A's requester, release managers and deployer are bound to nothing of team B.
+        for person in ["riley", "morgan", "sam", "dana"] {
+            #expect(!everything.contains("\"\(person)\"") && !everything.contains(" \(person) ") && !everything.contains(",\(person),"), "team B's export names \(person)")
+        }
+        for group in ["data-science", "release-managers", "churn-deployers"] { #expect(!everything.contains(group), "team B's export names \(group)") }
+        #expect(!everything.contains("team A only") && !everything.contains(Cast.project), "team A's freeze and project")
+        #expect(!kinds.contains("delegation.granted"))
+        // Team B's own people, and the shared teams bound to B, are there.
+        for person in ["bea", "bo", "bill", "ci-bot", "casey"] { #expect(everything.contains("\"\(person)\""), "\(person) missing") }
+        #expect(kinds.filter { $0 == "request.filed" }.count == 1)
+
+        // The whole-ledger export (administrators and auditors) still holds everything.
+        let all = directory.appendingPathComponent("all")
+        _ = try await f.database.exportAudit(filter: AuditExportFilter(), to: all)
+        #expect(AuditExportVerifier.verify(directory: all, trustedKey: f.ledger.store.verifierKey).failure == nil)
+        let allText = try String(contentsOf: all.appendingPathComponent("administration.csv"), encoding: .utf8)
+        #expect(allText.contains("freeze.added"))
+    }
+}
