@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SignoffCore
+import SignoffCrypto
+@testable import SignoffServer
+import SignoffService
+import SignoffTestSupport
+import Testing
+
+/// Two teams share the standard workflow over real HTTP: team A's requester, approver and deployer can do nothing on
+/// team B's project — not even learn that its requests exist.
+@Suite("Two teams over HTTP")
+struct TeamsHTTPTests {
+    @Test("Every operation of team A's requester, approver and deployer on team B's project is refused over HTTP; B's people pass")
+    func teamsApart() async throws {
+        var f = try await ServerFixture()
+        defer { f.remove() }
+        let admin = Cast.administrator.name
+        for group in ["b-team", "b-leads", "b-deployers"] { try await f.must(.createGroup(name: group), as: admin) }
+        for (name, group) in [("bea", "b-team"), ("bo", "b-leads"), ("bill", "b-deployers")] {
+            let key = Ed25519.SigningKey()
+            f.keys[name] = key
+            try await f.must(.addUser(name: name, administrator: false, key: try NoteVerifierKey(name: name, publicKey: key.publicKey)), as: admin)
+            try await f.must(.addMember(group: group, member: name), as: admin)
+        }
+        var roles = Cast.roles
+        roles["requesters"] = ["b-team"]
+        roles["approvers"] = ["b-leads"]
+        roles["deployers"] = ["b-deployers"]
+        try await f.must(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil), as: admin)
+        let digest = SHA256Digest.hash("b").description
+        try await f.must(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: SHA256Digest.hash("b"), description: ""), as: "bea")
+        // REQ-2 (an emergency, which approvers file: no tests) is approved and deployed, so that its retrospective is due.
+        try await f.must(.addMember(group: "b-leads", member: "bea"), as: admin)
+        try await f.must(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: SHA256Digest.hash("b"), description: "hot", emergencyReason: "down"), as: "bea")
+        try await f.must(.decide(request: "REQ-2", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "bo")
+        try await f.must(.recordDeployment(request: "REQ-2", outcome: .succeeded, note: ""), as: "bill")
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        let (keys, database) = (f.keys, f.database)
+        try await app.test(.live) { client in
+            var tokens: [String: String] = [:]
+            for person in ["riley", "morgan", "dana", "bea", "bo"] { tokens[person] = try await client.login(person, key: keys[person]!) }
+            let teamA = ["riley", "morgan", "dana"]
+            // Reads: 404, as for a request that does not exist.
+            for person in teamA {
+                for path in ["/v1/requests/REQ-1", "/v1/requests/REQ-1/explain", "/v1/requests/REQ-1/gate?environment=qa&digest=\(digest)"] {
+                    let result = try await client.json(path, token: tokens[person])
+                    #expect(result.status == 404, "\(person) GET \(path): \(result.status)")
+                }
+                let list = try await client.json("/v1/requests?project=team-b", token: tokens[person])
+                #expect((list.object["requests"] as? [Any])?.isEmpty == true, "\(person) lists team B's requests")
+                let export = try await client.json("/v1/audit/export?project=team-b", token: tokens[person])
+                #expect(export.status == 403, "\(person) exports team B: \(export.status)")
+            }
+            // Writes: filing is refused by the engine (403); on an existing request, 404 before anything else.
+            let file = try await client.json("/v1/requests", .post, token: tokens["riley"], body: ["project": "team-b", "environment": "qa", "bundle": "x.zip", "digest": digest])
+            #expect(file.status == 403 && file.object["rule"] as? String == "project.requesters")
+            let writes: [(String, [String: Any])] = [
+                ("/v1/requests/REQ-1/evidence", ["kind": "test-report", "status": "passed", "digest": digest]),
+                ("/v1/requests/REQ-1/decisions", ["stage": "approved", "decision": "approve"]),
+                ("/v1/requests/REQ-1/decisions", ["stage": "approved", "decision": "reject", "comment": "no"]),
+                ("/v1/requests/REQ-1/decisions", ["stage": "approved", "decision": "changes-requested", "comment": "no"]),
+                ("/v1/requests/REQ-1/revisions", ["digest": SHA256Digest.hash("c").description]),
+                ("/v1/requests/REQ-1/withdraw", ["reason": "mine"]),
+                ("/v1/requests/REQ-1/deployments", ["outcome": "succeeded"]),
+                ("/v1/requests/REQ-2/retrospective", ["comment": "looked"]),
+            ]
+            for person in teamA {
+                for (path, body) in writes {
+                    let result = try await client.json(path, .post, token: tokens[person], body: body)
+                    #expect(result.status == 404, "\(person) POST \(path): \(result.status) \(result.object)")
+                }
+            }
+            // Team B's own people read and decide.
+            #expect(try await client.json("/v1/requests/REQ-1", token: tokens["bea"]).status == 200)
+            let listB = try await client.json("/v1/requests?project=team-b", token: tokens["bo"])
+            #expect((listB.object["requests"] as? [Any])?.count == 2)
+            let explain = try await client.json("/v1/requests/REQ-1/explain", token: tokens["bo"])
+            #expect(explain.object["awaiting_you"] as? [String] == ["approved"])
+            #expect(try await client.json("/v1/audit/export?project=team-b", token: tokens["bo"]).status == 200)
+            // The delegate of one of team B's people reads, while the delegation is in force.
+            let now = Timestamps.rfc3339(database.now)
+            let later = Timestamps.rfc3339(database.now + 3_600_000)
+            let delegated = try await client.json("/v1/delegations", .post, token: tokens["bo"], body: ["delegate": "morgan", "from": now, "until": later, "project": "team-b"])
+            #expect(delegated.status == 201, "\(delegated.object)")
+            #expect(try await client.json("/v1/requests/REQ-1", token: tokens["morgan"]).status == 200)
+            let delegations = try await client.json("/v1/delegations", token: tokens["riley"])
+            #expect((delegations.object["items"] as? [Any])?.isEmpty == true, "riley sees no delegation of others")
+        }
+    }
+}
