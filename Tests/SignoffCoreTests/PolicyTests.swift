@@ -296,6 +296,8 @@ struct PolicyTests {
         w.admin(.applyWorkflow(source: strict, file: "strict.yaml"))
         w.admin(.createProject(ProjectSpec(key: "strict", regulated: false, environments: ["qa": "strict"], roles: Cast.roles), approval: nil))
         let s = w.file(env: "qa", project: "strict")
+        let waiting = Engine.deployRefusals(w.request(s), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule)
+        #expect(waiting.contains("gate.approvals"))
         w.ok(.decide(request: s, stage: "deployed", decision: .changesRequested, comment: "not yet", envelope: nil), as: "morgan")
         w.ok(.decide(request: s, stage: "deployed", decision: .approve, comment: "", envelope: nil), as: "sam")
         let refusals = Engine.deployRefusals(w.request(s), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule)

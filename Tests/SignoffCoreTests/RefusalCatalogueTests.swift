@@ -66,6 +66,18 @@ struct RefusalCatalogueTests {
     /// The engine can only name catalogued rules (``Refusal`` takes a ``RefusalRule``); the one dynamic path is a failed
     /// gate condition, `gate.<condition>`. Every condition the policy evaluates must have its catalogue entry, or a
     /// gate refusal would fall back to `internal`.
+    @Test("Every rule of the catalogue is shown refusing by some test (named in the tests), but the internal error")
+    func everyRuleIsTested() throws {
+        let tests = TestSupport.projectRoot.appendingPathComponent("Tests")
+        var text = ""
+        for case let path as String in FileManager.default.enumerator(atPath: tests.path)! where path.hasSuffix(".swift") && !path.hasSuffix("RefusalCatalogueTests.swift") {
+            text += try String(contentsOf: tests.appendingPathComponent(path), encoding: .utf8)
+        }
+        for rule in RefusalRule.all where rule != .internalError {
+            #expect(text.contains("\"\(rule.name)\"") || text.contains("(\(rule.name))"), "no test names the refusal \(rule.name)")
+        }
+    }
+
     @Test("Every gate condition the policy can fail has its own gate rule in the catalogue")
     func gateConditionsAreCatalogued() throws {
         let source = try String(
