@@ -114,6 +114,8 @@ public struct DelegationBody: Codable, Sendable {
     public let until: String
     public let project: String?
     public let role: String?
+    /// The delegator's signed statement of this delegation (required once the ledger has a regulated project).
+    public let envelope: DSSEEnvelope?
 }
 
 public struct FileRequestBody: Codable, Sendable {

@@ -60,10 +60,12 @@ public struct Endpoint: Sendable {
                     approval: approval))
         case .liftFreeze(let id, let approval):
             return Endpoint(.post, "/v1/freezes/\(p(id))/lift", body: ApprovalBody(approval: approval))
-        case .delegate(let d):
+        case .delegate(let d, let envelope):
             return Endpoint(
                 .post, "/v1/delegations",
-                body: DelegationBody(delegate: d.delegate, from: Timestamps.rfc3339(d.start), until: Timestamps.rfc3339(d.end), project: d.project, role: d.role))
+                body: DelegationBody(
+                    delegate: d.delegate, from: Timestamps.rfc3339(d.start), until: Timestamps.rfc3339(d.end), project: d.project, role: d.role,
+                    envelope: envelope))
         case .revokeDelegation(let id):
             return Endpoint(.post, "/v1/delegations/\(p(id))/revoke")
         case .expireStale:

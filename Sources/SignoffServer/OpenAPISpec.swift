@@ -384,6 +384,7 @@ paths:
                 until: { $ref: "#/components/schemas/Time" }
                 project: { type: string }
                 role: { type: string }
+                envelope: { $ref: "#/components/schemas/Envelope", description: "The delegator's DSSE envelope (payloadType application/vnd.signoff.delegation.v1+json) over {delegation: {delegate, from, until, project?, role?}, time}; required once the ledger has a regulated project." }
       responses:
         "201": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }

@@ -68,7 +68,8 @@ struct DelegateCommand: AsyncParsableCommand {
         commandName: "delegate",
         abstract: "Let someone decide in your place for a while (recorded; never on a request either of you filed; not passed on).",
         discussion: """
-            Example: signoff delegate --to alex --until 2026-12-24T00:00:00Z --project fraud-scoring --role approvers --as sam
+            Example: signoff delegate --to alex --until 2026-12-24T00:00:00Z --project fraud-scoring --role approvers --as sam --key sam.key
+            (signed with your key: required once the ledger has a regulated project, so that a stolen session cannot do it)
             Alex then decides with `signoff approve REQ-7 --stage approved --for sam --key alex.key`; the decision shows "alex for sam".
             `signoff delegate list` shows delegations, `signoff delegate revoke DLG-1` ends one early.
             """,
@@ -81,6 +82,7 @@ struct DelegateCommand: AsyncParsableCommand {
         @Option(help: "RFC 3339 end (at most 92 days after the start).") var until: String
         @Option(help: "Only this project.") var project: String?
         @Option(help: "Only this role.") var role: String?
+        @OptionGroup var signing: SigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
@@ -89,7 +91,9 @@ struct DelegateCommand: AsyncParsableCommand {
                 let start = try from.map { try milliseconds($0, option: "from") } ?? client.now
                 let end = try milliseconds(until, option: "until")
                 let spec = DelegationSpec(delegate: to, start: start, end: end, project: project, role: role)
-                let recorded = try await client.run(.delegate(spec), as: try options.actor.name)
+                // Signed with the delegator's key: required once the ledger has a regulated project.
+                let envelope = try signing.signingKey().map { DelegationStatement(delegation: spec, time: client.now).signed(with: $0) }
+                let recorded = try await client.run(.delegate(spec, envelope: envelope), as: try options.actor.name)
                 report(recorded, json: options.json, text: "\(to) may decide for you until \(Timestamps.rfc3339(end))" + (project.map { " in \($0)" } ?? "") + (role.map { " as \($0)" } ?? ""))
             }
         }

@@ -205,7 +205,19 @@ struct StoryTests {
                 gate:
                   actors: [deployers]
             """
-        let s = try Story(workflows: ["closed": closed, "frozen": frozen, "brief": brief])
+        let idle = """
+            workflow: idle
+            request_expiry: 1s
+            stages:
+              - name: requested
+              - name: approved
+                gate:
+                  approvals: [{role: approvers, count: 1}]
+              - name: deployed
+                gate:
+                  actors: [deployers]
+            """
+        let s = try Story(workflows: ["closed": closed, "frozen": frozen, "brief": brief, "idle": idle])
         defer { s.remove() }
         // A freeze is its own object, consulted live: it stops the requests of the frozen environment.
         try s.must("freeze", "add", "--env", "frozen", "--until", formatter.string(from: Date().addingTimeInterval(3600)), "--reason", "quarter close", "--as", "ada", "--key", "ada.key")
@@ -229,8 +241,13 @@ struct StoryTests {
         }
         let brief_ = try s.must("request", "create", "--project", "churn-model", "--env", "brief", "--bundle", "churn-model-v12.zip", "--digest", s.digest, "--as", "riley")
         try s.must("approve", brief_, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
+        let idle_ = try s.must("request", "create", "--project", "churn-model", "--env", "idle", "--bundle", "churn-model-v12.zip", "--digest", s.digest, "--as", "riley")
         Thread.sleep(forTimeInterval: 2.1)
         expectDenied(try gate(brief_, env: "brief", digest: s.digest), "gate.expired")
+        // Locally there is no server: the next command expires the request idle longer than its request_expiry.
+        let withdraw = try s.signoff("withdraw", idle_, "--as", "riley")
+        #expect(withdraw.status == 2 && withdraw.stderr.contains("request.closed") && withdraw.stderr.contains("expired"), "\(withdraw.stderr)")
+        #expect(try s.must("status", idle_, "--json").contains(#""status":"expired""#))
         let unknown = try gate("REQ-999", env: "prod", digest: s.digest)
         #expect(unknown.status == 64)
         let bad = try gate(prod, env: "prod", digest: "md5:abc")

@@ -18,6 +18,11 @@ struct PolicyTests {
         return .decide(request: id, stage: stage, decision: kind, comment: comment, envelope: statement.signed(with: w.keys[by]!), onBehalfOf: onBehalfOf)
     }
 
+    /// A delegation signed by the delegator's key, as a regulated ledger requires.
+    static func delegating(_ w: World, _ spec: DelegationSpec, by person: String) -> Command {
+        .delegate(spec, envelope: DelegationStatement(delegation: spec, time: w.now).signed(with: w.keys[person]!))
+    }
+
     static func fileLabelled(_ w: inout World, env: String, labels: [String: [String]]) -> String {
         let events = w.ok(
             .fileRequest(project: Cast.project, environment: env, bundle: World.bundle, digest: World.digest, description: "", labels: labels), as: "riley")
@@ -30,15 +35,10 @@ struct PolicyTests {
     /// Team B: its own requesters, approvers and deployers; CI, compliance and platform are shared teams.
     static func twoTeams() -> World {
         var w = World()
-        for group in ["b-team", "b-leads", "b-deployers"] { w.admin(.createGroup(name: group)) }
-        w.addUser("bea", groups: ["b-team", "b-leads"])
-        w.addUser("bo", groups: ["b-leads"])
-        w.addUser("bill", groups: ["b-deployers"])
-        var roles = Cast.roles
-        roles["requesters"] = ["b-team"]
-        roles["approvers"] = ["b-leads"]
-        roles["deployers"] = ["b-deployers"]
-        w.admin(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard", "prod": "regulated"], roles: roles), approval: nil))
+        for group in Cast.TeamB.groups { w.admin(.createGroup(name: group)) }
+        for (name, group) in Cast.TeamB.people { w.addUser(name, groups: [group]) }
+        w.admin(.addMember(group: "b-leads", member: "bea"))  // bea also leads: she files team B's emergencies
+        w.admin(.createProject(ProjectSpec(key: Cast.TeamB.project, regulated: false, environments: ["qa": "standard", "prod": "regulated"], roles: Cast.TeamB.roles), approval: nil))
         return w
     }
 
@@ -315,23 +315,29 @@ struct PolicyTests {
         w.refused(Self.decision(w, id, stage: "approved", by: "alex", for: "sam"), as: "alex", rule: "delegation.none")
         #expect(!Access.mayRead(project: Cast.project, principal: "alex", state: w.state, now: w.now))
         let window = DelegationSpec(delegate: "alex", start: w.now, end: w.now + 2 * Self.day, project: Cast.project, role: "approvers")
-        w.refused(.delegate(DelegationSpec(delegate: "sam", start: w.now, end: w.now + Self.day, project: nil, role: nil)), as: "sam", rule: "delegation.invalid")
-        w.refused(.delegate(DelegationSpec(delegate: "alex", start: w.now, end: w.now + 100 * Self.day, project: nil, role: nil)), as: "sam", rule: "delegation.invalid")
-        w.refused(.delegate(DelegationSpec(delegate: "alex", start: w.now, end: w.now - 1, project: nil, role: nil)), as: "sam", rule: "delegation.invalid")
-        w.refused(.delegate(DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: nil)), as: "ci-bot", rule: "delegation.invalid")
-        w.refused(.delegate(DelegationSpec(delegate: "nobody", start: w.now, end: w.now + Self.day, project: nil, role: nil)), as: "sam", rule: "input.unknown")
-        w.ok(.delegate(window), as: "sam")
+        w.refused(Self.delegating(w, DelegationSpec(delegate: "sam", start: w.now, end: w.now + Self.day, project: nil, role: nil), by: "sam"), as: "sam", rule: "delegation.invalid")
+        w.refused(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + 100 * Self.day, project: nil, role: nil), by: "sam"), as: "sam", rule: "delegation.invalid")
+        w.refused(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now - 1, project: nil, role: nil), by: "sam"), as: "sam", rule: "delegation.invalid")
+        w.refused(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: nil), by: "ci-bot"), as: "ci-bot", rule: "delegation.invalid")
+        w.refused(Self.delegating(w, DelegationSpec(delegate: "nobody", start: w.now, end: w.now + Self.day, project: nil, role: nil), by: "sam"), as: "sam", rule: "input.unknown")
+        // In a ledger with a regulated project a session alone cannot delegate: the delegator's key signs exactly this.
+        w.refused(.delegate(window), as: "sam", rule: "signature.required")
+        w.refused(.delegate(window, envelope: DelegationStatement(delegation: window, time: w.now).signed(with: w.keys["morgan"]!)), as: "sam", rule: "signature.wrong-key")
+        let otherSpec = DelegationSpec(delegate: "alex", start: w.now, end: w.now + 90 * Self.day, project: nil, role: nil)
+        w.refused(.delegate(window, envelope: DelegationStatement(delegation: otherSpec, time: w.now).signed(with: w.keys["sam"]!)), as: "sam", rule: "signature.statement")
+        w.ok(Self.delegating(w, window, by: "sam"), as: "sam")
+        w.refused(Self.delegating(w, window, by: "sam"), as: "sam", rule: "signature.replay")
         #expect(Access.mayRead(project: Cast.project, principal: "alex", state: w.state, now: w.now))
         // The statement must say on whose behalf.
         w.refused(Self.decision(w, id, stage: "approved", by: "alex"), as: "alex", rule: "decision.role")
         let unsaid = DecisionStatement(request: w.request(id), stage: "approved", decision: .approve, actor: "alex", comment: "", time: w.now).signed(with: w.keys["alex"]!)
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: unsaid, onBehalfOf: "sam"), as: "alex", rule: "signature.actor")
         // No cascading: alex passes on nothing.
-        w.ok(.delegate(DelegationSpec(delegate: "bob", start: w.now, end: w.now + Self.day, project: nil, role: nil)), as: "alex")
+        w.ok(Self.delegating(w, DelegationSpec(delegate: "bob", start: w.now, end: w.now + Self.day, project: nil, role: nil), by: "alex"), as: "alex")
         w.refused(Self.decision(w, id, stage: "approved", by: "bob", for: "alex"), as: "bob", rule: "decision.role")
         w.refused(Self.decision(w, id, stage: "approved", by: "bob", for: "sam"), as: "bob", rule: "delegation.none")
         // Never on the delegator's (or the delegate's) own request: riley is an approver here too.
-        w.ok(.delegate(DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: nil)), as: "riley")
+        w.ok(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: nil), by: "riley"), as: "riley")
         w.refused(Self.decision(w, id, stage: "approved", by: "alex", for: "riley"), as: "alex", rule: "separation.requester")
         // Inside: "alex for sam"; sam may not then decide the same stage too.
         w.ok(Self.decision(w, id, stage: "approved", by: "alex", for: "sam"), as: "alex")
@@ -355,7 +361,7 @@ struct PolicyTests {
         w.refused(Self.decision(w, third, stage: "approved", by: "alex", for: "sam"), as: "alex", rule: "delegation.none")
         #expect(!Access.mayRead(project: Cast.project, principal: "alex", state: w.state, now: w.now))
         w.refused(.revokeDelegation(id: "DLG-1"), as: "sam", rule: "delegation.invalid")
-        w.ok(.delegate(DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: "approvers")), as: "sam")
+        w.ok(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: "approvers"), by: "sam"), as: "sam")
         w.ok(.revokeDelegation(id: "DLG-4"), as: "sam")
         w.refused(Self.decision(w, third, stage: "approved", by: "alex", for: "sam"), as: "alex", rule: "delegation.none")
     }

@@ -3,8 +3,11 @@ import Hummingbird
 import HummingbirdTesting
 import SignoffCore
 import SignoffCrypto
+import SignoffLedger
 @testable import SignoffServer
+import SignoffAPI
 import SignoffService
+import SignoffStore
 import SignoffTestSupport
 import Testing
 
@@ -17,18 +20,14 @@ struct TeamsHTTPTests {
         var f = try await ServerFixture()
         defer { f.remove() }
         let admin = Cast.administrator.name
-        for group in ["b-team", "b-leads", "b-deployers"] { try await f.must(.createGroup(name: group), as: admin) }
-        for (name, group) in [("bea", "b-team"), ("bo", "b-leads"), ("bill", "b-deployers")] {
+        for group in Cast.TeamB.groups { try await f.must(.createGroup(name: group), as: admin) }
+        for (name, group) in Cast.TeamB.people {
             let key = Ed25519.SigningKey()
             f.keys[name] = key
             try await f.must(.addUser(name: name, administrator: false, key: try NoteVerifierKey(name: name, publicKey: key.publicKey)), as: admin)
             try await f.must(.addMember(group: group, member: name), as: admin)
         }
-        var roles = Cast.roles
-        roles["requesters"] = ["b-team"]
-        roles["approvers"] = ["b-leads"]
-        roles["deployers"] = ["b-deployers"]
-        try await f.must(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil), as: admin)
+        try await f.must(.createProject(ProjectSpec(key: Cast.TeamB.project, regulated: false, environments: ["qa": "standard"], roles: Cast.TeamB.roles), approval: nil), as: admin)
         let digest = SHA256Digest.hash("b").description
         try await f.must(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: SHA256Digest.hash("b"), description: ""), as: "bea")
         // REQ-2 (an emergency, which approvers file: no tests) is approved and deployed, so that its retrospective is due.
@@ -88,5 +87,66 @@ struct TeamsHTTPTests {
             let delegations = try await client.json("/v1/delegations", token: tokens["riley"])
             #expect((delegations.object["items"] as? [Any])?.isEmpty == true, "riley sees no delegation of others")
         }
+    }
+}
+
+/// What the server does on its own, and the inbox.
+@Suite("The server's expiry task and the inbox")
+struct ExpiryAndInboxTests {
+    final class Clock: @unchecked Sendable {
+        var value: Int64 = 1_796_029_200_000
+    }
+
+    @Test("The server's periodic task records request.expired for idle requests, as the system; the inbox shows retrospectives owed, and overdue ones to the requester")
+    func expiryAndInbox() async throws {
+        let clock = Clock()
+        let directory = try TestSupport.temporaryDirectory("signoff-expiry")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = SQLiteLedgerStore.Configuration()
+        configuration.clock = { clock.value }
+        let ledger = try SQLiteLedgerStore.create(
+            path: directory.appendingPathComponent("e.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        let service = SignoffService(storage: SQLiteStorage.storage(ledger))
+        func must(_ command: Command, as actor: String) async throws {
+            if case .failure(let refusal) = try await service.execute(command, as: actor) { throw TestSupportError("refused: \(refusal)") }
+        }
+        try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: Ed25519.SigningKey().publicKey)), as: Engine.systemActor)
+        for group in Cast.Group.all { try await must(.createGroup(name: group), as: "ada") }
+        for (name, group) in [("riley", Cast.Group.dataScience), ("riley", Cast.Group.releaseManagers), ("morgan", Cast.Group.releaseManagers), ("dana", Cast.Group.deployers), ("casey", Cast.Group.compliance)] {
+            if try await service.state().principals[name] == nil { try await must(.addUser(name: name, administrator: false, key: nil), as: "ada") }
+            try await must(.addMember(group: group, member: name), as: "ada")
+        }
+        try await must(.applyWorkflow(source: try Cast.workflowSource("standard"), file: "standard.yaml"), as: "ada")
+        try await must(.createProject(ProjectSpec(key: Cast.project, regulated: false, environments: ["qa": "standard"], roles: Cast.roles), approval: nil), as: "ada")
+        try await must(.fileRequest(project: Cast.project, environment: "qa", bundle: "b.zip", digest: SHA256Digest.hash("b"), description: "idle"), as: "riley")
+        try await must(.fileRequest(project: Cast.project, environment: "qa", bundle: "b.zip", digest: SHA256Digest.hash("b"), description: "hot", emergencyReason: "down"), as: "riley")
+        try await must(.decide(request: "REQ-2", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        try await must(.recordDeployment(request: "REQ-2", outcome: .succeeded, note: ""), as: "dana")
+
+        // The inbox: compliance owes the retrospective; the requester does not see it until it is overdue.
+        var state = try await service.state()
+        func inbox(_ person: String) -> [String] {
+            RequestQuery(waitingFor: person).select(from: state, now: clock.value).map(\.request)
+        }
+        #expect(inbox("casey") == ["REQ-2"])
+        #expect(inbox("riley").isEmpty)
+        #expect(inbox("morgan") == ["REQ-1"], "morgan may approve REQ-1 ahead of its tests")
+        #expect(inbox("dana").isEmpty)
+        clock.value += 25 * 3_600_000
+        #expect(inbox("riley") == ["REQ-2"], "an overdue retrospective is in the requester's inbox")
+        #expect(RequestQuery().select(from: state, now: clock.value).first { $0.request == "REQ-2" }?.retrospective_overdue_since != nil)
+
+        // Fifteen days later REQ-1 has been idle longer than standard's 14 days: the task expires it, as the system.
+        clock.value += 14 * 86_400_000
+        let task = ExpiryService(service: service, intervalSeconds: 60, logger: quietLogger)
+        await task.expire()
+        state = try await service.state()
+        #expect(state.requests["REQ-1"]?.status == .expired)
+        #expect(state.requests["REQ-2"]?.status == .deployed)
+        let last = try await ledger.entry(at: try await ledger.size() - 1)
+        #expect(last.kind == "request.expired" && last.actor == Engine.systemActor)
+        let size = try await ledger.size()
+        await task.expire()
+        #expect(try await ledger.size() == size, "nothing more to expire: nothing recorded")
     }
 }

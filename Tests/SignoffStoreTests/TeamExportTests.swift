@@ -17,18 +17,14 @@ struct TeamExportTests {
         let admin = Cast.administrator.name
         // Team A is the fixture's churn-model (data science, release managers, churn deployers). Team B has its own
         // requesters, leads and deployers, and shares CI, compliance and the platform team.
-        for group in ["b-team", "b-leads", "b-deployers"] { try await f.must(.createGroup(name: group), as: admin) }
-        for (name, group) in [("bea", "b-team"), ("bo", "b-leads"), ("bill", "b-deployers")] {
+        for group in Cast.TeamB.groups { try await f.must(.createGroup(name: group), as: admin) }
+        for (name, group) in Cast.TeamB.people {
             let key = Ed25519.SigningKey()
             f.keys[name] = key
             try await f.must(.addUser(name: name, administrator: false, key: try NoteVerifierKey(name: name, publicKey: key.publicKey)), as: admin)
             try await f.must(.addMember(group: group, member: name), as: admin)
         }
-        var roles = Cast.roles
-        roles["requesters"] = ["b-team"]
-        roles["approvers"] = ["b-leads"]
-        roles["deployers"] = ["b-deployers"]
-        try await f.must(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil), as: admin)
+        try await f.must(.createProject(ProjectSpec(key: Cast.TeamB.project, regulated: false, environments: ["qa": "standard"], roles: Cast.TeamB.roles), approval: nil), as: admin)
         // Both teams work; team A also freezes its own project and delegates.
         let digest = EngineFixture.digest
         try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "a.zip", digest: digest, description: "team A"), as: "riley")

@@ -78,6 +78,16 @@ public enum Cast {
         "requesters": [Group.dataScience], "ci": [Group.ci], "compliance": [Group.compliance], "approvers": [Group.releaseManagers],
         "platform": [Group.platform], "deployers": [Group.deployers],
     ]
+    /// A second team on the same shared workflows: its own requesters, leads and deployers; CI, compliance and the
+    /// platform team are shared with the first. (name, group) of each person, and the team's project bindings.
+    public enum TeamB {
+        public static let project = "team-b"
+        public static let groups = ["b-team", "b-leads", "b-deployers"]
+        public static let people: [(name: String, group: String)] = [("bea", "b-team"), ("bo", "b-leads"), ("bill", "b-deployers")]
+        public static let roles: [String: [String]] = Cast.roles.merging(
+            ["requesters": ["b-team"], "approvers": ["b-leads"], "deployers": ["b-deployers"]]) { $1 }
+    }
+
     /// ``roles`` as the values of `signoff project create --role`: `ROLE=GROUP[,GROUP]`, sorted.
     public static let roleArguments: [String] = roles.keys.sorted().map { "\($0)=\(roles[$0]!.joined(separator: ","))" }
 

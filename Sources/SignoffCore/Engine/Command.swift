@@ -42,8 +42,9 @@ public enum Command: Hashable, Sendable {
     /// `envelope`: the signed decision statement (``DecisionStatement``); required where the workflow or the
     /// project's regulated flag says so. `onBehalfOf`: deciding under that person's delegation.
     case decide(request: String, stage: String, decision: DecisionKind, comment: String, envelope: DSSEEnvelope?, onBehalfOf: String? = nil)
-    /// The actor lets `delegate` decide in their place for a while.
-    case delegate(DelegationSpec)
+    /// The actor lets `delegate` decide in their place for a while. `envelope`: the actor's signed
+    /// ``DelegationStatement`` of exactly this delegation, required once the ledger has a regulated project.
+    case delegate(DelegationSpec, envelope: DSSEEnvelope? = nil)
     case revokeDelegation(id: String)
     /// Expires the active requests idle for longer than their workflow's `request_expiry` (the system runs it).
     case expireStale

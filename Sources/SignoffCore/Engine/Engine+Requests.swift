@@ -136,7 +136,7 @@ extension Engine {
     /// The longest delegation: a holiday, not a standing transfer of authority.
     public static let maximumDelegationDays: Int64 = 92
 
-    static func delegate(_ spec: DelegationSpec, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func delegate(_ spec: DelegationSpec, envelope: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard let delegator = state.principals[actor], delegator.kind == .user else {
             throw Refusal(.delegationInvalid, "only a user may delegate their decisions")
         }
@@ -155,8 +155,20 @@ extension Engine {
             guard state.projects[project] != nil else { throw Refusal(.inputUnknown, "no project \(project)") }
         }
         if let role = spec.role { try validName(role, what: "a role") }
+        // A delegation hands on the power to decide: in a ledger with a regulated project, only the delegator's key
+        // (not a session, which may be stolen) may do so.
+        if let envelope {
+            let key = try verifySigner(envelope, payloadType: DelegationStatement.payloadType, state: state, actor: actor, now: now)
+            guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
+                let statement = try? JSONDecoder().decode(DelegationStatement.self, from: Data(envelope.payload)), statement.delegation == spec
+            else { throw Refusal(.signatureStatement, "the signed statement is not this exact delegation") }
+            _ = try requireFreshAndUnused(envelope, signedTime: statement.time, state: state, now: now)
+            _ = key
+        } else if hasRegulatedProject(state) {
+            throw Refusal(.signatureRequired, "this ledger has a regulated project: a delegation must be signed with the delegator's key (--key)")
+        }
         let id = "DLG-\(state.delegations.count + 1)"
-        return [.delegationGranted(.init(id: id, delegation: spec))]
+        return [.delegationGranted(.init(id: id, delegation: spec, envelope: envelope))]
     }
 
     static func revokeDelegation(id: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {

@@ -158,6 +158,9 @@ extension Engine {
         if case .decide(_, _, _, _, let e, _) = command {
             envelope = e
             signers = state.principals[actor].map { [$0] } ?? []
+        } else if case .delegate(_, let e) = command {
+            envelope = e
+            signers = state.principals[actor].map { [$0] } ?? []
         } else {
             envelope = command.approval
             signers = Array(state.principals.values.filter(\.isAdministrator))

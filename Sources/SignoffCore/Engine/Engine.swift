@@ -165,8 +165,8 @@ public enum Engine {
             return try decide(
                 id: id, stageName: stageName, decision: decision, comment: comment, envelope: envelope, onBehalfOf: onBehalfOf, state: state, actor: actor,
                 now: now)
-        case .delegate(let spec):
-            return try delegate(spec, state: state, actor: actor, now: now)
+        case .delegate(let spec, let envelope):
+            return try delegate(spec, envelope: envelope, state: state, actor: actor, now: now)
         case .revokeDelegation(let id):
             return try revokeDelegation(id: id, state: state, actor: actor, now: now)
         case .expireStale:

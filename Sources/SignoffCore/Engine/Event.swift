@@ -226,6 +226,8 @@ public enum Event: Hashable, Sendable {
     public struct DelegationGranted: Hashable, Sendable, Codable {
         public let id: String
         public let delegation: DelegationSpec
+        /// The delegator's signed ``DelegationStatement`` (required once the ledger has a regulated project).
+        public var envelope: DSSEEnvelope? = nil
     }
     public struct DelegationRevoked: Hashable, Sendable, Codable {
         public let id: String

@@ -59,6 +59,7 @@ extension SignoffState {
             noteApproval(e.approval)
             freezes[e.id]?.liftedAt = time
         case .delegationGranted(let e):
+            noteApproval(e.envelope)
             let d = e.delegation
             delegations[e.id] = Delegation(id: e.id, from: actor, to: d.delegate, start: d.start, end: d.end, project: d.project, role: d.role, revokedAt: nil)
         case .delegationRevoked(let e):
@@ -125,7 +126,7 @@ extension SignoffState {
         case .serviceTokenIssued(let e): statementKey(e.approval)
         case .freezeAdded(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
         case .freezeLifted(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
-        case .delegationGranted(let e): ["delegation/\(e.id)"]
+        case .delegationGranted(let e): ["delegation/\(e.id)"] + statementKey(e.envelope)
         case .delegationRevoked(let e): ["delegation/\(e.id)"]
         case .requestExpired(let e): ["request/\(e.request)"]
         case .memberAdded(let e): ["group/\(e.group)"] + statementKey(e.approval)

@@ -192,3 +192,21 @@ public struct AdminApproval: Hashable, Sendable, Codable {
         DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
     }
 }
+
+/// The statement a person signs to delegate their decisions: exactly this delegation, now. Required once the ledger has
+/// a regulated project, so that a stolen session cannot hand its owner's authority to another account.
+public struct DelegationStatement: Hashable, Sendable, Codable {
+    public static let payloadType = "application/vnd.signoff.delegation.v1+json"
+    public let delegation: DelegationSpec
+    /// RFC 3339, UTC.
+    public let time: String
+
+    public init(delegation: DelegationSpec, time: Int64) {
+        self.delegation = delegation
+        self.time = Timestamps.rfc3339(time)
+    }
+
+    public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
+        DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
+    }
+}

@@ -102,7 +102,7 @@ struct AdministrationController {
                 throw Problem.badRequest("from and until must be RFC 3339 times")
             }
             let spec = DelegationSpec(delegate: body.delegate, start: from, end: until, project: body.project, role: body.role)
-            return try h.json(try await h.run(.delegate(spec), context), status: .created)
+            return try h.json(try await h.run(.delegate(spec, envelope: body.envelope), context), status: .created)
         }
         routes.post("/delegations/{id}/revoke") { _, context -> Response in
             try h.json(try await h.run(.revokeDelegation(id: try h.parameter("id", context)), context))
