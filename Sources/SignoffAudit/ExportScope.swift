@@ -25,7 +25,8 @@ public struct ExportScope: Sendable {
     /// (delegator, delegate) pairs used by decisions on the project's requests, and every grant by ID.
     private var usedDelegations: Set<[String]> = []
     private var grants: [String: [String]] = [:]
-    private var legacyNames: Set<String> = []
+    /// Round-1 workflows (naming groups) by name: the groups each version named.
+    private var legacyWorkflowGroups: [String: Set<String>] = [:]
     private var legacyProject = false
 
     public init(project: String) { self.project = project }
@@ -45,8 +46,9 @@ public struct ExportScope: Sendable {
         case .projectCreated(let e) where e.project.key == project: bind(e.project)
         case .projectUpdated(let e) where e.project.key == project: bind(e.project)
         case .workflowApplied(let e):
-            if legacyProject, workflows.contains(e.name), let applied = try? AppliedWorkflow(source: e.source, recorded: true), applied.workflow.namesGroups {
-                legacyNames.formUnion(applied.workflow.roleReferences.map(\.value))
+            // Usually applied before the project that uses it exists: kept by name, resolved in finish().
+            if let applied = try? AppliedWorkflow(source: e.source, recorded: true), applied.workflow.namesGroups {
+                legacyWorkflowGroups[e.name, default: []].formUnion(applied.workflow.roleReferences.map(\.value))
             }
         case .freezeAdded(let e): if e.freeze.project == nil || e.freeze.project == project { freezes.insert(e.id) }
         case .delegationGranted(let e): grants[e.id] = [entry.actor, e.delegation.delegate]
@@ -78,6 +80,8 @@ public struct ExportScope: Sendable {
 
     /// After the first pass: who is relevant.
     public mutating func finish() {
+        // A round-1 project's roles are the groups (or principals) its workflows named.
+        let legacyNames = legacyProject ? workflows.reduce(into: Set<String>()) { $0.formUnion(legacyWorkflowGroups[$1] ?? []) } : []
         groups.formUnion(legacyNames)
         principals = administrators.union(actors).union(legacyNames)
         for group in groups { principals.formUnion(members[group] ?? []) }

@@ -62,4 +62,38 @@ struct ExportBuilderTests {
         #expect(sink.text("SUMMARY.md").contains("2 requests, 2 closed and 0 open"))
         #expect(sink.text("decisions.csv").contains("prod is down, fix is one line"))
     }
+
+    @Test("A project's export scope: administrators, members of the groups it binds, who acted on its requests; a round-1 project also the groups its workflows named")
+    func scope() throws {
+        var w = World()
+        // A round-1 workflow and project, as their entries read (the workflow applied first, as usual).
+        let source = "workflow: old\nstages:\n  - name: requested\n  - name: approved\n    gate:\n      approvals: [{group: compliance, count: 1}]\n  - name: deployed\n    gate:\n      actors: [deployers]\n"
+        // Their payloads exactly as round 1 wrote them (re-encoding would write today's `roles`).
+        let legacy: [(kind: String, payload: [UInt8])] = [
+            ("workflow.applied", Array(try JSONSerialization.data(withJSONObject: ["name": "old", "digest": SHA256Digest.hash(source).description, "source": source]))),
+            ("project.created", Array(#"{"project":{"key":"legacy","regulated":false,"environments":{"qa":"old"},"requesters":["data-science"],"deployers":{"qa":["churn-deployers"]}}}"#.utf8)),
+        ]
+        var entries = try w.log.enumerated().map { index, item in
+            try LedgerEntry(sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, actor: item.actor, payload: item.event.payload)
+        }
+        for (kind, payload) in legacy {
+            w.state.apply(try Event.decode(kind: kind, payload: payload)!, actor: "ada", at: w.now)
+            entries.append(try LedgerEntry(sequence: UInt64(entries.count), timeMilliseconds: w.now, kind: kind, actor: "ada", payload: payload))
+        }
+        func scope(_ project: String) -> ExportScope {
+            var scope = ExportScope(project: project)
+            for entry in entries { scope.note(entry) }
+            scope.finish()
+            return scope
+        }
+        let old = scope("legacy")
+        #expect((try? AppliedWorkflow(source: source, recorded: true))?.workflow.namesGroups == true)
+        #expect(w.state.projects["legacy"]?.namesGroups == true)
+        #expect(old.groups == ["data-science", "churn-deployers", "compliance", "deployers"], "deployers: a name the old workflow used, no group here")
+        #expect(old.principals.isSuperset(of: ["ada", "riley", "dana", "casey", "pat"]) && !old.principals.contains("morgan") && !old.principals.contains("quinn"))
+        #expect(old.workflows == ["old"])
+        let churn = scope(Cast.project)
+        #expect(churn.groups == Set(Cast.roles.values.flatMap { $0 }))
+        #expect(churn.workflows == ["standard", "regulated"])
+    }
 }

@@ -265,9 +265,10 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     public var labels: [String: [String]] = [:]
     public var emergency: Emergency? = nil
 
-    /// The time of the request's last recorded activity (what `request_expiry` counts from).
+    /// The time of the request's last recorded activity — filing, a stage entered, evidence, a decision, a deployment
+    /// attempt — what `request_expiry` counts from.
     public var lastActivity: Int64 {
-        max(history.last?.at ?? filedAt, evidence.last?.at ?? filedAt, decisions.last?.at ?? filedAt, filedAt)
+        max(history.last?.at ?? filedAt, evidence.last?.at ?? filedAt, decisions.last?.at ?? filedAt, deployments.last?.at ?? filedAt)
     }
 
     public var currentEvidence: [Evidence] { evidence.filter { $0.revision == revision } }
