@@ -162,4 +162,6 @@ public struct DeploymentBody: Codable, Sendable {
 
 public struct RetrospectiveBody: Codable, Sendable {
     public let comment: String
+    /// The reviewer's signed statement (required in regulated projects).
+    public let envelope: DSSEEnvelope?
 }

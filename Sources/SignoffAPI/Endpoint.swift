@@ -88,8 +88,8 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/requests/\(p(id))/withdraw", body: WithdrawBody(reason: reason))
         case .recordDeployment(let id, let outcome, let note):
             return Endpoint(.post, "/v1/requests/\(p(id))/deployments", body: DeploymentBody(outcome: outcome, note: note))
-        case .recordRetrospective(let id, let comment):
-            return Endpoint(.post, "/v1/requests/\(p(id))/retrospective", body: RetrospectiveBody(comment: comment))
+        case .recordRetrospective(let id, let comment, let envelope):
+            return Endpoint(.post, "/v1/requests/\(p(id))/retrospective", body: RetrospectiveBody(comment: comment, envelope: envelope))
         }
     }
 }

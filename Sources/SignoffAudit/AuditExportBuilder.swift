@@ -156,10 +156,10 @@ public struct AuditExportBuilder {
         var labels: [String: [String]] = [:]
         var emergencyReason: String?
 
-        /// Nothing more can happen to it (the engine refuses commands on closed requests).
+        /// Nothing more can happen to it (the engine refuses commands on closed requests) and it owes no retrospective.
         var isClosed: Bool {
-            state == "withdrawn" || state == "expired" || state.hasPrefix("rejected at ")
-                || (state == "deployed" && (retrospectiveDue == nil || retrospectiveDone))
+            (state == "withdrawn" || state == "expired" || state.hasPrefix("rejected at ") || state == "deployed")
+                && (retrospectiveDue == nil || retrospectiveDone)
         }
     }
 
@@ -316,13 +316,12 @@ public struct AuditExportBuilder {
             requests[e.request]?.revision = e.revision
             requests[e.request]?.state = "revised (revision \(e.revision))"
         case .deploymentRecorded(let e):
-            if e.outcome == .succeeded {
-                requests[e.request]?.state = "deployed"
-                if let r = requests[e.request], let workflow = workflowsRead[workflowDigests[Int(r.workflow)]],
-                    let retrospective = r.emergencyReason != nil ? workflow.emergency?.retrospective : workflow.retrospective
-                {
-                    requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + retrospective.withinSeconds * 1000
-                }
+            if e.outcome == .succeeded { requests[e.request]?.state = "deployed" }
+            // The first attempt, succeeded or failed, makes an emergency owe its retrospective (as the engine says).
+            if let r = requests[e.request], r.retrospectiveDue == nil, let workflow = workflowsRead[workflowDigests[Int(r.workflow)]],
+                let retrospective = r.emergencyReason != nil ? workflow.emergency?.retrospective : workflow.retrospective
+            {
+                requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + retrospective.withinSeconds * 1000
             }
         case .retrospectiveRecorded(let e): requests[e.request]?.retrospectiveDone = true
         case .requestExpired(let e): requests[e.request]?.state = "expired"

@@ -96,7 +96,9 @@ public struct ExportScope: Sendable {
         case .keyEnrolled(let e): principals.contains(e.principal)
         case .keyRevoked(let e): principals.contains(e.principal)
         case .principalDisabled(let e), .principalEnabled(let e): principals.contains(e.principal)
-        case .serviceTokenIssued(let e): principals.contains(e.principal)
+        case .serviceTokenIssued(let e):
+            // A shared service account's tokens for other projects are theirs.
+            principals.contains(e.principal) && e.scopes.contains { $0.hasSuffix(":" + project) || $0.hasSuffix(":*") }
         case .groupCreated(let e): groups.contains(e.name)
         case .memberAdded(let e): groups.contains(e.group)
         case .memberRemoved(let e): groups.contains(e.group)

@@ -562,7 +562,14 @@ paths:
       operationId: recordRetrospective
       requestBody:
         required: true
-        content: { application/json: { schema: { type: object, required: [comment], properties: { comment: { type: string } } } } }
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [comment]
+              properties:
+                comment: { type: string }
+                envelope: { $ref: "#/components/schemas/Envelope", description: "The reviewer's DSSE envelope (payloadType application/vnd.signoff.retrospective.v1+json) over {request, project, environment, bundle_digest, actor, comment, time}; required in regulated projects." }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }

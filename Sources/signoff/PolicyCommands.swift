@@ -55,7 +55,7 @@ struct FreezeCommand: AsyncParsableCommand {
                 if freezes.isEmpty { print("no freezes") }
                 for f in freezes {
                     let state = f.in_force ? "IN FORCE" : f.lifted_at.map { "lifted \($0)" } ?? "not in force"
-                    print("\(f.id)\t\(f.environment) of \(f.project ?? "every project")\t\(f.from) – \(f.until)\t\(state)\t\(f.reason)")
+                    print("\(f.id)\t\(f.environment) of \(f.project ?? "every project")\t\(f.from) – \(f.until)\t\(state)\t\(oneLine(f.reason))")
                 }
             }
         }

@@ -274,15 +274,28 @@ struct DeployCommand: AsyncParsableCommand {
 }
 
 struct RetrospectiveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "retrospective", abstract: "Record the retrospective review an emergency deployment needs.")
+    static let configuration = CommandConfiguration(
+        commandName: "retrospective",
+        abstract: "Record the retrospective review an emergency deployment needs (signed with --key in a regulated project).")
     @Argument var request: String
     @Option var comment: String
+    @OptionGroup var signing: SigningOptions
     @OptionGroup var options: WriteOptions
 
     func run() async throws {
         try await reportingErrors {
-            try await runRecorded(
-                .recordRetrospective(request: request, comment: comment), options: options, done: "Recorded the retrospective of \(request)")
+            let client = try await options.client()
+            let actor = try options.actor.name
+            var envelope: DSSEEnvelope?
+            if let key = try signing.signingKey() {
+                let r = try await client.request(request)
+                envelope = RetrospectiveStatement(
+                    request: r.request, project: r.project, environment: r.environment, bundleDigest: try parseDigestOption(r.digest), actor: actor,
+                    comment: comment, time: client.now
+                ).signed(with: key)
+            }
+            let recorded = try await client.run(.recordRetrospective(request: request, comment: comment, envelope: envelope), as: actor)
+            report(recorded, json: options.json, text: "Recorded the retrospective of \(request)" + (envelope == nil ? "" : " (signed)"))
         }
     }
 }
@@ -307,8 +320,9 @@ struct StatusCommand: AsyncParsableCommand {
             print("\(r.request)  \(r.project) → \(r.environment)  \(r.status == "active" ? r.stage : r.status)")
             print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
             print("  requester: \(r.requester), filed \(r.filed_at)")
+            if !r.description.isEmpty { print("  about:     \(oneLine(r.description))") }
             print("  workflow:  \(r.workflow_digest)")
-            if let reason = r.emergency_reason { print("  EMERGENCY: \(reason)") }
+            if let reason = r.emergency_reason { print("  EMERGENCY: \(oneLine(reason))") }
             if !r.labels.isEmpty { print("  labels:    \(describeLabels(r.labels))") }
             for e in r.currentEvidence {
                 let counts = e.tests.map { ", \($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" } ?? ""
@@ -316,9 +330,9 @@ struct StatusCommand: AsyncParsableCommand {
             }
             for d in r.currentDecisions {
                 let who = d.on_behalf_of.map { "\(d.actor) for \($0)" } ?? d.actor
-                print("  decision:  \(d.stage): \(d.decision) by \(who) at \(d.at)\(d.signed ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(d.comment)")")
+                print("  decision:  \(d.stage): \(d.decision) by \(who) at \(d.at)\(d.signed ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(oneLine(d.comment))")")
             }
-            for d in r.deployments { print("  deployed:  \(d.outcome) by \(d.actor) at \(d.at)\(d.note.isEmpty ? "" : " — \(d.note)")") }
+            for d in r.deployments { print("  deployed:  \(d.outcome) by \(d.actor) at \(d.at)\(d.note.isEmpty ? "" : " — \(oneLine(d.note))")") }
         }
     }
 }
@@ -333,14 +347,14 @@ struct ExplainCommand: AsyncParsableCommand {
             let e = try await read.client.client().explain(request, as: (try? read.actor.name) ?? "")
             if read.json { printJSON(e); return }
             print("\(e.request) (\(e.workflow), revision \(e.revision), \(e.digest)): \(e.status == "active" ? "at \(e.stage)" : e.status)")
-            if let reason = e.emergency_reason { print("  EMERGENCY: \(reason)") }
+            if let reason = e.emergency_reason { print("  EMERGENCY: \(oneLine(reason))") }
             if !e.labels.isEmpty { print("  labels: \(describeLabels(e.labels))") }
             for skipped in e.skipped { print("  (skips \(skipped.stage): \(skipped.reason))") }
             if !e.awaiting_you.isEmpty { print("  awaiting you: \(e.awaiting_you.joined(separator: ", "))") }
             for gate in e.gates {
                 print("  → \(gate.stage): \(gate.satisfied ? "ready" : "waiting")")
                 for c in gate.conditions {
-                    print("      [\(c.met ? "x" : " ")] \(c.rule): \(c.detail)" + (c.who_can_supply.isEmpty ? "" : " — can supply: \(c.who_can_supply.joined(separator: ", "))"))
+                    print("      [\(c.met ? "x" : " ")] \(c.rule): \(oneLine(c.detail))" + (c.who_can_supply.isEmpty ? "" : " — can supply: \(c.who_can_supply.joined(separator: ", "))"))
                 }
             }
             if let r = e.retrospective {
@@ -383,8 +397,8 @@ struct GateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let digest: SHA256Digest
-            do { digest = try SHA256Digest(parsing: self.digest) } catch let error as CryptoError { throw CLIError.badInput("--digest: \(error.message)") }
+            guard Engine.isValidName(env) else { throw CLIError.badInput("--env must be an environment name (a-z 0-9 . _ -)") }
+            let digest = try parseDigestOption(self.digest)
             let gate = try await read.client.client().gate(request, environment: env, digest: digest)
             if read.json {
                 printJSON(gate)
@@ -392,7 +406,7 @@ struct GateCommand: AsyncParsableCommand {
                 print("ALLOWED: \(request) may deploy \(digest) to \(env) now")
             } else {
                 print("DENIED: \(request) may not deploy \(digest) to \(env) now:")
-                for reason in gate.reasons { print("  - \(reason.rule): \(reason.message)") }
+                for reason in gate.reasons { print("  - \(reason.rule): \(oneLine(reason.message))") }
             }
             if !gate.allowed { throw ExitCode(ExitStatus.refused) }
         }

@@ -141,6 +141,14 @@ struct World {
             .signed(with: keys[signer]!)
     }
 
+    /// The retrospective of `id` by `actor`, signed with their key (a regulated project requires it).
+    func retrospective(_ id: String, by actor: String, comment: String) -> Command {
+        let r = request(id)
+        let statement = RetrospectiveStatement(
+            request: id, project: r.project, environment: r.environment, bundleDigest: r.digest, actor: actor, comment: comment, time: now)
+        return .recordRetrospective(request: id, comment: comment, envelope: statement.signed(with: keys[actor]!))
+    }
+
     mutating func approve(_ id: String, stage: String, as actor: String, comment: String = "") {
         ok(.decide(request: id, stage: stage, decision: .approve, comment: comment, envelope: signed(id, stage: stage, by: actor, comment: comment)), as: actor)
     }

@@ -92,7 +92,7 @@ struct EngineTests {
             w.refused(.attachEvidence(request: id, kind: "test-report", status: bad, digest: SHA256Digest.hash("r")), as: "ci-bot", rule: "input.text")
             w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: bad, envelope: nil), as: "morgan", rule: "input.text")
             w.refused(.recordDeployment(request: id, outcome: .succeeded, note: bad), as: "dana", rule: "input.text")
-            w.refused(.recordRetrospective(request: id, comment: bad), as: "casey", rule: "input.text")
+            w.refused(w.retrospective(id, by: "casey", comment: bad), as: "casey", rule: "input.text")
             w.refused(.revise(request: id, bundle: bad, digest: World.otherDigest), as: "riley", rule: "input.text")
         }
         w.ok(.withdraw(request: id, reason: "superseded by v13\n\tsee ticket — café " + String(repeating: "a", count: 4000)), as: "riley")
@@ -329,7 +329,7 @@ struct EngineTests {
         w.refused(.attachEvidence(request: "REQ-404", kind: "test-report", status: "passed", digest: World.digest), as: "ci-bot", rule: "request.unknown")
         let id = w.file(env: "qa")
         w.refused(.revise(request: id, bundle: nil, digest: World.digest), as: "riley", rule: "input.digest")
-        w.refused(.recordRetrospective(request: id, comment: "x"), as: "casey", rule: "retrospective.none")
+        w.refused(w.retrospective(id, by: "casey", comment: "x"), as: "casey", rule: "retrospective.none")
         w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         // A payload that is not a decision statement, and a statement for an older revision.
         let notAStatement = DSSE.sign(payload: Array("{}".utf8), payloadType: DSSE.inTotoPayloadType, with: w.keys["morgan"]!)
@@ -359,10 +359,16 @@ struct EngineTests {
         let id = w.fileEmergency(env: "qa")
         w.approve(id, stage: "approved", as: "morgan", comment: "outage")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "olive")
-        w.refused(.recordRetrospective(request: id, comment: "fine"), as: "olive", rule: "separation.retrospective")
-        w.refused(.recordRetrospective(request: id, comment: "  "), as: "casey", rule: "retrospective.reason")
-        w.ok(.recordRetrospective(request: id, comment: "reviewed"), as: "casey")
-        w.refused(.recordRetrospective(request: id, comment: "again"), as: "casey", rule: "retrospective.done")
+        w.refused(w.retrospective(id, by: "olive", comment: "fine"), as: "olive", rule: "separation.retrospective")
+        w.refused(w.retrospective(id, by: "casey", comment: "  "), as: "casey", rule: "retrospective.reason")
+        // In a regulated project the review is signed: a session alone, or a statement over another comment, is refused.
+        w.refused(.recordRetrospective(request: id, comment: "reviewed"), as: "casey", rule: "signature.required")
+        let other = w.retrospective(id, by: "casey", comment: "something else")
+        if case .recordRetrospective(_, _, let envelope) = other {
+            w.refused(.recordRetrospective(request: id, comment: "reviewed", envelope: envelope), as: "casey", rule: "signature.statement")
+        }
+        w.ok(w.retrospective(id, by: "casey", comment: "reviewed"), as: "casey")
+        w.refused(w.retrospective(id, by: "casey", comment: "again"), as: "casey", rule: "retrospective.done")
     }
 
     @Test("Evidence must come from an allowed identity")
@@ -419,7 +425,9 @@ struct EngineTests {
         var w = World()
         w.refused(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: World.digest, description: ""), as: "morgan", rule: "project.requesters")
         w.refused(.fileRequest(project: "churn-model", environment: "staging", bundle: "b.zip", digest: World.digest, description: ""), as: "riley", rule: "project.environment")
-        w.refused(.fileRequest(project: "nope", environment: "prod", bundle: "b.zip", digest: World.digest, description: ""), as: "riley", rule: "input.unknown")
+        // A project one has no part in, and one that does not exist, are refused alike (nothing learnt of either).
+        w.refused(.fileRequest(project: "nope", environment: "prod", bundle: "b.zip", digest: World.digest, description: ""), as: "riley", rule: "project.requesters")
+        w.refused(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: World.digest, description: ""), as: "eve", rule: "project.requesters")
         #expect(w.file() == "REQ-1")
     }
 
@@ -472,9 +480,9 @@ struct EngineTests {
         #expect(w.request(id).retrospectiveDue == w.now + 24 * Self.hour)
         w.now += 24 * Self.hour + 1
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == true)
-        w.refused(.recordRetrospective(request: id, comment: "ok"), as: "morgan", rule: "retrospective.role")
-        w.refused(.recordRetrospective(request: normal, comment: "ok"), as: "casey", rule: "retrospective.none")
-        w.ok(.recordRetrospective(request: id, comment: "reviewed the diff and the incident"), as: "casey")
+        w.refused(w.retrospective(id, by: "morgan", comment: "ok"), as: "morgan", rule: "retrospective.role")
+        w.refused(w.retrospective(normal, by: "casey", comment: "ok"), as: "casey", rule: "retrospective.none")
+        w.ok(w.retrospective(id, by: "casey", comment: "reviewed the diff and the incident"), as: "casey")
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.done == true)
         #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == false)
         // A workflow without an emergency section takes none.

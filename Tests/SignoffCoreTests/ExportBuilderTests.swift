@@ -54,7 +54,7 @@ struct ExportBuilderTests {
         #expect(sink.text("SUMMARY.md").contains("emergency deployments without their retrospective review: \(hotfix)"))
         #expect(sink.text("SUMMARY.md").contains("2 requests, 1 closed and 1 open"))
 
-        w.ok(.recordRetrospective(request: hotfix, comment: "reviewed the diff and the incident"), as: "casey")
+        w.ok(w.retrospective(hotfix, by: "casey", comment: "reviewed the diff and the incident"), as: "casey")
         sink = try Self.export(w)
         requests = sink.text("requests.md")
         #expect(requests.contains("retrospective review: done") && !requests.contains("OVERDUE"))

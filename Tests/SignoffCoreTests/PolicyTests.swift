@@ -1,4 +1,5 @@
 import Foundation
+@testable import SignoffAudit
 @testable import SignoffCore
 import SignoffCrypto
 import SignoffTestSupport
@@ -72,6 +73,7 @@ struct PolicyTests {
         w.ok(Self.decision(w, hot.id, stage: "approved", by: "bo"), as: "bo")
         w.ok(.recordDeployment(request: hot.id, outcome: .succeeded, note: ""), as: "bill")
         w.refused(.recordRetrospective(request: hot.id, comment: "looked"), as: morgan, rule: "retrospective.role")
+        #expect(Engine.explain(b, state: w.state, now: w.now)?.gates.last?.conditions.first { $0.rule == "actors" }?.whoCanSupply == ["bill"])
         w.ok(.recordRetrospective(request: hot.id, comment: "looked at the diff"), as: "casey")
         w.ok(.recordDeployment(request: b, outcome: .succeeded, note: ""), as: "bill")
         // And the other way: team B's people have nothing on churn-model.
@@ -182,6 +184,24 @@ struct PolicyTests {
         w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "gate.evidence")
         w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+        // The newest report of a kind decides: a failing run after a passing one stops the gate, and explain says so.
+        let again = w.file(env: "qa", project: "fresh")
+        for (kind, digest) in [("test-report", "p1"), ("model-card", "m")] {
+            w.ok(.attachEvidence(request: again, kind: kind, status: "passed", digest: SHA256Digest.hash(digest)), as: "ci-bot")
+        }
+        w.ok(.decide(request: again, stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        w.ok(.attachEvidence(request: again, kind: "test-report", status: "failed", digest: SHA256Digest.hash("f1")), as: "ci-bot")
+        let lapsed = Engine.deployRefusals(w.request(again), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now)
+        #expect(lapsed.map(\.rule) == ["gate.evidence"] && lapsed[0].message.contains("the latest is failed"))
+        #expect(Engine.explain(again, state: w.state, now: w.now)!.gates[0].conditions.contains { $0.rule == "evidence" && !$0.met && $0.detail.contains("tested no longer holds") })
+        w.ok(.attachEvidence(request: again, kind: "test-report", status: "passed", digest: SHA256Digest.hash("p2")), as: "ci-bot")
+        #expect(Engine.deployRefusals(w.request(again), environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        // Counts are bounded (a sum never overflows) and checked after who may attach.
+        let huge = TestCounts(tests: Int.max, failures: Int.max, errors: Int.max, skipped: 0)
+        w.refused(.attachEvidence(request: again, kind: "test-report", status: "errored", digest: SHA256Digest.hash("h"), tests: huge), as: "ci-bot", rule: "evidence.status")
+        w.refused(.attachEvidence(request: again, kind: "nosuchkind", status: "errored", digest: SHA256Digest.hash("h"), tests: huge), as: "riley", rule: "evidence.kind")
+        w.refused(.attachEvidence(request: again, kind: "test-report", status: "errored", digest: SHA256Digest.hash("h"), tests: huge), as: "riley", rule: "evidence.attached-by")
+        w.refused(.attachEvidence(request: again, kind: "test-report", status: "passed", digest: SHA256Digest.hash("h"), tests: TestCounts(tests: -1, failures: 0, errors: 0, skipped: 0)), as: "ci-bot", rule: "evidence.status")
         // A status in a workflow file must be one of the vocabulary.
         #expect(throws: WorkflowError.self) { try AppliedWorkflow(source: Self.fresh.replacingOccurrences(of: "status: passed, attached_by: [ci], max_age", with: "status: green, attached_by: [ci], max_age")) }
     }
@@ -227,6 +247,8 @@ struct PolicyTests {
         #expect(try counts(#"<testsuite tests="412" failures="0"/>"#) == TestCounts(tests: 0, failures: 0, errors: 0, skipped: 0))
         // A byte order mark is fine.
         #expect(try JUnitReport.counts(of: [0xEF, 0xBB, 0xBF] + Array("<testsuite><testcase name=\"x\"/></testsuite>".utf8)).tests == 1)
+        // A namespace prefix does not hide a failure.
+        #expect(try counts(#"<j:testsuite xmlns:j="urn:x"><j:testcase name="x"><j:failure/></j:testcase></j:testsuite>"#).status == .failed)
         // Refused: not JUnit, unbalanced, truncated, a DOCTYPE (entity expansion), two roots, an unquoted attribute.
         for bad in [
             "<html><body/></html>", "<testsuite><testcase></testsuite>", "<testsuite><testcase name=\"x\"", "",
@@ -364,6 +386,24 @@ struct PolicyTests {
         w.ok(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: "approvers"), by: "sam"), as: "sam")
         w.ok(.revokeDelegation(id: "DLG-4"), as: "sam")
         w.refused(Self.decision(w, third, stage: "approved", by: "alex", for: "sam"), as: "alex", rule: "delegation.none")
+    }
+
+    @Test("A failed emergency rollout owes its retrospective too, also once the request is withdrawn; exports flag it until done")
+    func failedEmergency() throws {
+        var w = World()
+        let id = w.fileEmergency(env: "qa")
+        w.approve(id, stage: "approved", as: "morgan")
+        w.ok(.recordDeployment(request: id, outcome: .failed, note: "rolled back"), as: "dana")
+        #expect(w.request(id).retrospectiveDue == w.now + 24 * Self.hour)
+        #expect(Engine.explain(id, state: w.state, now: w.now)!.gates.last!.conditions.first { $0.rule == "actors" }!.whoCanSupply.contains("riley") == false,
+            "the requester may not deploy their own emergency, so explain does not offer them")
+        w.ok(.withdraw(request: id, reason: "fixed otherwise"), as: "riley")
+        w.now += 25 * Self.hour
+        #expect(Engine.explain(id, state: w.state, now: w.now)?.retrospective?.overdue == true)
+        let sink = try ExportBuilderTests.export(w)
+        #expect(sink.text("SUMMARY.md").contains("emergency deployments without their retrospective review: \(id)"))
+        w.ok(w.retrospective(id, by: "casey", comment: "reviewed the failed rollout"), as: "casey")
+        #expect(!(try ExportBuilderTests.export(w)).text("SUMMARY.md").contains("without their retrospective"))
     }
 
     @Test("Stale requests expire after the workflow's request_expiry, recorded by the system only; activity keeps a request alive")

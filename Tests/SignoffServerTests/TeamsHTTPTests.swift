@@ -37,7 +37,17 @@ struct TeamsHTTPTests {
         try await f.must(.recordDeployment(request: "REQ-2", outcome: .succeeded, note: ""), as: "bill")
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         let (keys, database) = (f.keys, f.database)
+        // Team A's CI token: scoped to team A's project only.
+        let auth = Authenticator(store: database.auth, clock: { database.now })
+        let ciToken = try await auth.issueToken(for: Cast.ci.name, kind: .service, scopes: ["evidence:\(Cast.project)", "gate:\(Cast.project)"], lifetimeMilliseconds: 3_600_000).token
         try await app.test(.live) { client in
+            // It cannot tell team B's requests from requests that do not exist.
+            for path in ["/v1/requests/REQ-1/gate?environment=qa&digest=\(digest)", "/v1/requests/REQ-999/gate?environment=qa&digest=\(digest)"] {
+                let result = try await client.json(path, token: ciToken)
+                #expect(result.status == 404, "\(path): \(result.status) \(result.object)")
+            }
+            let evidence = try await client.json("/v1/requests/REQ-1/evidence", .post, token: ciToken, body: ["kind": "test-report", "status": "passed", "digest": digest])
+            #expect(evidence.status == 404)
             var tokens: [String: String] = [:]
             for person in ["riley", "morgan", "dana", "bea", "bo"] { tokens[person] = try await client.login(person, key: keys[person]!) }
             let teamA = ["riley", "morgan", "dana"]
@@ -73,6 +83,9 @@ struct TeamsHTTPTests {
             }
             // Team B's own people read and decide.
             #expect(try await client.json("/v1/requests/REQ-1", token: tokens["bea"]).status == 200)
+            // The gate echoes the environment it was asked about: a name, never lines for a CI log.
+            let forged = try await client.json("/v1/requests/REQ-1/gate?environment=qa%0A%20%20-%20ALLOWED&digest=\(digest)", token: tokens["bea"])
+            #expect(forged.status == 400)
             let listB = try await client.json("/v1/requests?project=team-b", token: tokens["bo"])
             #expect((listB.object["requests"] as? [Any])?.count == 2)
             let explain = try await client.json("/v1/requests/REQ-1/explain", token: tokens["bo"])

@@ -37,6 +37,9 @@ struct TeamExportTests {
         try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: f.signed(state.requests["REQ-1"]!, stage: "approved", by: "morgan")), as: "morgan")
         try await f.must(.decide(request: "REQ-2", stage: "approved", decision: .approve, comment: "", envelope: f.signed(state.requests["REQ-2"]!, stage: "approved", by: "bo")), as: "bo")
         try await f.must(.recordDeployment(request: "REQ-2", outcome: .succeeded, note: ""), as: "bill")
+        // The shared CI account's tokens: one for each team.
+        try await f.must(.issueServiceToken(tokenID: "token-for-a", principal: "ci-bot", scopes: ["evidence:\(Cast.project)"], lifetimeHours: 1), as: admin)
+        try await f.must(.issueServiceToken(tokenID: "token-for-b", principal: "ci-bot", scopes: ["evidence:team-b"], lifetimeHours: 1), as: admin)
         _ = try await f.ledger.store.signCheckpoint()
 
         let directory = try TestSupport.temporaryDirectory("signoff-team-export")
@@ -71,6 +74,7 @@ struct TeamExportTests {
         for group in ["data-science", "release-managers", "churn-deployers"] { #expect(!everything.contains(group), "team B's export names \(group)") }
         #expect(!everything.contains("team A only") && !everything.contains(Cast.project), "team A's freeze and project")
         #expect(!kinds.contains("delegation.granted"))
+        #expect(!everything.contains("token-for-a") && everything.contains("token-for-b"), "team A's token of the shared CI account")
         // Team B's own people, and the shared teams bound to B, are there.
         for person in ["bea", "bo", "bill", "ci-bot", "casey"] { #expect(everything.contains("\"\(person)\""), "\(person) missing") }
         #expect(kinds.filter { $0 == "request.filed" }.count == 1)

@@ -51,7 +51,8 @@ public enum Command: Hashable, Sendable {
     case revise(request: String, bundle: String?, digest: SHA256Digest)
     case withdraw(request: String, reason: String)
     case recordDeployment(request: String, outcome: Deployment.Outcome, note: String)
-    case recordRetrospective(request: String, comment: String)
+    /// `envelope`: the reviewer's signed ``RetrospectiveStatement``, required in regulated projects.
+    case recordRetrospective(request: String, comment: String, envelope: DSSEEnvelope? = nil)
 }
 
 extension Command {
@@ -59,7 +60,7 @@ extension Command {
     public var request: String? {
         switch self {
         case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _),
-            .recordDeployment(let id, _, _), .recordRetrospective(let id, _):
+            .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _):
             id
         default: nil
         }

@@ -46,19 +46,17 @@ extension Engine {
         if request.stage != beforeLast.name {
             reasons.append(Refusal(.gateStage, "request \(request.id) is at \(request.stage); it must reach \(beforeLast.name) before \(last.name)"))
         }
-        // Approvals and evidence must still hold now: an expired approval or stale evidence no longer lets the bundle through.
-        for stage in path.dropFirst().dropLast() {
-            let expiring = !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil
-            let aging = stage.gate.evidence.contains { $0.maxAgeSeconds != nil }
-            guard expiring || aging, request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
+        // Approvals must still hold now: an expired approval no longer lets the bundle through.
+        for stage in path.dropFirst().dropLast() where !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil {
+            guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
             let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now)
-            for condition in status.conditions where !condition.met {
-                if condition.rule == "approvals" && expiring {
-                    reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
-                } else if condition.rule == "evidence" && aging {
-                    reasons.append(Refusal(.gateEvidence, "the evidence of \(stage.name) no longer holds: \(condition.detail)"))
-                }
+            for condition in status.conditions where condition.rule == "approvals" && !condition.met {
+                reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
             }
+        }
+        // So must evidence: stale evidence, or a newer report that does not pass, stops the bundle.
+        for condition in Policy.lapsedEvidence(request, workflow: workflow, state: state, now: now) {
+            reasons.append(Refusal(.gateEvidence, condition.detail))
         }
         // Approvals signed with a key since revoked as compromised no longer let the bundle through.
         for condition in Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now) {

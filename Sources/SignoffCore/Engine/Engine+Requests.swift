@@ -10,7 +10,10 @@ extension Engine {
         projectKey: String, environment: String, bundle: String, digest: SHA256Digest, description: String, labels: [String: [String]],
         emergencyReason: String?, state: SignoffState, actor: String, now: Int64
     ) throws -> [Event] {
-        guard let project = state.projects[projectKey] else { throw Refusal(.inputUnknown, "no project \(projectKey)") }
+        // Someone with no part in a project learns nothing of it (not even that it exists) from a refusal.
+        guard let project = state.projects[projectKey], Access.mayRead(project: projectKey, principal: actor, state: state, now: now) else {
+            throw Refusal(.projectRequesters, "\(actor) may not file requests for \(projectKey): no such project, or not one you have a part in")
+        }
         guard let workflowName = project.environments[environment] else {
             throw Refusal(.projectEnvironment, "project \(projectKey) has no environment \(environment) (it has \(project.environments.keys.sorted().joined(separator: ", ")))")
         }
@@ -56,14 +59,6 @@ extension Engine {
         guard let status = EvidenceStatus(normalising: text) else {
             throw Refusal(.evidenceStatus, "evidence status \"\(text.prefix(40))\" is not one of \(EvidenceStatus.vocabulary)")
         }
-        if let tests {
-            guard [tests.tests, tests.failures, tests.errors, tests.skipped].allSatisfy({ $0 >= 0 }), tests.failures + tests.errors + tests.skipped <= tests.tests else {
-                throw Refusal(.evidenceStatus, "test counts must be whole numbers with failures + errors + skipped at most the tests run")
-            }
-            guard tests.status == status else {
-                throw Refusal(.evidenceStatus, "the test counts say \(tests.status.rawValue), not \(status.rawValue)")
-            }
-        }
         let requirements = workflow.path(for: request).flatMap(\.gate.evidence).filter { $0.kind == kind }
         guard !requirements.isEmpty else {
             throw Refusal(.evidenceKind, "the \(workflow.name) workflow asks \(id) for no evidence of kind \(kind)")
@@ -73,6 +68,17 @@ extension Engine {
             throw Refusal(
                 .evidenceAttachedBy,
                 "\(actor) may not attach \(kind) evidence to \(id); only \(Policy.describe(roles: roles, request: request, state: state))")
+        }
+        // Counts checked after who may: bounded first, so that no sum can overflow.
+        if let tests {
+            let counts = [tests.tests, tests.failures, tests.errors, tests.skipped]
+            guard counts.allSatisfy({ (0...TestCounts.maximum).contains($0) }), tests.failures + tests.errors + tests.skipped <= tests.tests else {
+                throw Refusal(
+                    .evidenceStatus, "test counts must be whole numbers from 0 to \(TestCounts.maximum), with failures + errors + skipped at most the tests run")
+            }
+            guard tests.status == status else {
+                throw Refusal(.evidenceStatus, "the test counts say \(tests.status.rawValue), not \(status.rawValue)")
+            }
         }
         // The same report attached twice is one fact: nothing to record. The same digest with another status is a contradiction.
         if let same = request.currentEvidence.first(where: { $0.kind == kind && $0.digest == digest }) {
@@ -110,7 +116,7 @@ extension Engine {
         return [.deploymentRecorded(.init(request: id, outcome: outcome, note: note, revision: request.revision))]
     }
 
-    static func recordRetrospective(id: String, comment: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func recordRetrospective(id: String, comment: String, envelope: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard let request = state.requests[id] else { throw Refusal(.requestUnknown, "no request \(id)") }
         let workflow = try workflowOf(request, state)
         guard let retrospective = workflow.retrospective(for: request), let due = request.retrospectiveDue else {
@@ -127,7 +133,23 @@ extension Engine {
         guard !comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw Refusal(.retrospectiveReason, "a retrospective needs a comment saying what was reviewed")
         }
-        return [.retrospectiveRecorded(.init(request: id, comment: comment, overdue: now > due))]
+        // The review closes the one control an emergency still owes: in a regulated project, signed by the reviewer's key.
+        if let envelope {
+            _ = try verifySigner(envelope, payloadType: RetrospectiveStatement.payloadType, state: state, actor: actor, now: now)
+            let expected = RetrospectiveStatement(
+                request: id, project: request.project, environment: request.environment, bundleDigest: request.digest, actor: actor, comment: comment, time: 0)
+            guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
+                let statement = try? JSONDecoder().decode(RetrospectiveStatement.self, from: Data(envelope.payload)),
+                statement.request == expected.request, statement.project == expected.project, statement.environment == expected.environment,
+                statement.bundleDigest == expected.bundleDigest, statement.actor == actor, statement.comment == comment
+            else { throw Refusal(.signatureStatement, "the signed statement is not the retrospective of \(id) with this comment by \(actor)") }
+            _ = try requireFreshAndUnused(envelope, signedTime: statement.time, state: state, now: now)
+        } else if state.projects[request.project]?.regulated == true {
+            throw Refusal(.signatureRequired, "project \(request.project) is regulated: the retrospective must be signed with the reviewer's key (--key)")
+        }
+        var recorded = Event.RetrospectiveRecorded(request: id, comment: comment, overdue: now > due)
+        recorded.envelope = envelope
+        return [.retrospectiveRecorded(recorded)]
     }
 }
 
@@ -174,7 +196,7 @@ extension Engine {
     static func revokeDelegation(id: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard let delegation = state.delegations[id] else { throw Refusal(.inputUnknown, "no delegation \(id)") }
         guard delegation.from == actor || state.principals[actor]?.isAdministrator == true else {
-            throw Refusal(.requestOwner, "only \(delegation.from), who delegated, or an administrator may revoke \(id)")
+            throw Refusal(.requestOwner, "only who delegated, or an administrator, may revoke \(id)")
         }
         guard delegation.revokedAt == nil, delegation.end > now else { throw Refusal(.delegationInvalid, "\(id) is already over") }
         return [.delegationRevoked(.init(id: id))]

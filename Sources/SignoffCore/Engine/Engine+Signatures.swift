@@ -161,6 +161,9 @@ extension Engine {
         } else if case .delegate(_, let e) = command {
             envelope = e
             signers = state.principals[actor].map { [$0] } ?? []
+        } else if case .recordRetrospective(_, _, let e) = command {
+            envelope = e
+            signers = state.principals[actor].map { [$0] } ?? []
         } else {
             envelope = command.approval
             signers = Array(state.principals.values.filter(\.isAdministrator))

@@ -52,8 +52,9 @@ public enum Engine {
     }
 
     /// Free text a person typed (comments, reasons, notes, descriptions, bundle names, evidence kinds): at most
-    /// `maximumTextBytes`, and no control characters but newline and tab, nor the bidirectional-override characters
-    /// that make text display differently from what it says — these reach terminals, CSV files and auditors.
+    /// `maximumTextBytes`, and no control characters but newline and tab, nor the bidirectional overrides, isolates
+    /// and marks, line and paragraph separators, byte order marks or interlinear annotations that make text display
+    /// differently from what it says — these reach terminals, CSV files and auditors.
     public static let maximumTextBytes = 4096
 
     static func validText(_ text: String, what: String) throws {
@@ -63,6 +64,7 @@ public enum Engine {
         if let bad = text.unicodeScalars.first(where: { scalar in
             (scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t")
                 || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+                || [0x200E, 0x200F, 0x061C, 0x2028, 0x2029, 0xFEFF].contains(scalar.value) || (0xFFF9...0xFFFB).contains(scalar.value)
         }) {
             throw Refusal(.inputText, "\(what) contains the control character U+\(String(format: "%04X", bad.value)); only printable text, newlines and tabs are accepted")
         }
@@ -107,7 +109,7 @@ public enum Engine {
         case .revise(_, let bundle, _): if let bundle { try validBundle(bundle) }
         case .withdraw(_, let reason): try validText(reason, what: "the reason")
         case .recordDeployment(_, _, let note): try validText(note, what: "the note")
-        case .recordRetrospective(_, let comment): try validText(comment, what: "the comment")
+        case .recordRetrospective(_, let comment, _): try validText(comment, what: "the comment")
         default: break
         }
     }
@@ -178,8 +180,8 @@ public enum Engine {
             return try withdraw(id: id, reason: reason, state: state, actor: actor, now: now)
         case .recordDeployment(let id, let outcome, let note):
             return try recordDeployment(id: id, outcome: outcome, note: note, state: state, actor: actor, now: now)
-        case .recordRetrospective(let id, let comment):
-            return try recordRetrospective(id: id, comment: comment, state: state, actor: actor, now: now)
+        case .recordRetrospective(let id, let comment, let envelope):
+            return try recordRetrospective(id: id, comment: comment, envelope: envelope, state: state, actor: actor, now: now)
         }
     }
 

@@ -284,6 +284,8 @@ public enum Event: Hashable, Sendable {
         public let request: String
         public let comment: String
         public let overdue: Bool
+        /// The reviewer's signed ``RetrospectiveStatement`` (required in regulated projects).
+        public var envelope: DSSEEnvelope? = nil
     }
 
     /// The ledger entry kind: the same name in the ledger, the export and the docs.

@@ -40,9 +40,11 @@ extension Engine {
                 gates.append(Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now))
             }
             // Approvals given with a compromised key: the next gate cannot open on them.
-            let compromised = Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now)
-            if !compromised.isEmpty, let first = gates.first {
-                gates[0] = GateStatus(stage: first.stage, conditions: compromised + first.conditions)
+            // And evidence of passed stages that no longer holds (stale, or a newer report that fails).
+            let lapsed = Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now)
+                + Policy.lapsedEvidence(request, workflow: workflow, state: state, now: now)
+            if !lapsed.isEmpty, let first = gates.first {
+                gates[0] = GateStatus(stage: first.stage, conditions: lapsed + first.conditions)
             }
         }
         let retrospective = request.retrospectiveDue.map {

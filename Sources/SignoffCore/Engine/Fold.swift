@@ -95,7 +95,9 @@ extension SignoffState {
         case .requestWithdrawn(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .requestRevised(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .deploymentRecorded(let e): applyToRequest(e.request, event, actor: actor, at: time)
-        case .retrospectiveRecorded(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .retrospectiveRecorded(let e):
+            noteApproval(e.envelope)
+            applyToRequest(e.request, event, actor: actor, at: time)
         }
     }
 
@@ -140,7 +142,7 @@ extension SignoffState {
         case .requestWithdrawn(let e): ["request/\(e.request)"]
         case .requestRevised(let e): ["request/\(e.request)"]
         case .deploymentRecorded(let e): ["request/\(e.request)"]
-        case .retrospectiveRecorded(let e): ["request/\(e.request)"]
+        case .retrospectiveRecorded(let e): ["request/\(e.request)"] + statementKey(e.envelope)
         }
     }
 
@@ -271,11 +273,14 @@ extension DeploymentRequest {
             history.append(StageEntry(stage: stage, at: time, revision: e.revision))
         case .deploymentRecorded(let e):
             deployments.append(Deployment(outcome: e.outcome, by: actor, at: time, note: e.note, revision: e.revision))
+            // A failed rollout touched production too: the retrospective is owed from the first attempt.
+            if retrospectiveDue == nil, let retrospective = workflow?.retrospective(for: self) {
+                retrospectiveDue = time + retrospective.withinSeconds * 1000
+            }
             if e.outcome == .succeeded, let workflow {
                 status = .deployed
                 stage = workflow.stages[workflow.stages.count - 1].name
                 history.append(StageEntry(stage: stage, at: time, revision: e.revision))
-                if let retrospective = workflow.retrospective(for: self) { retrospectiveDue = time + retrospective.withinSeconds * 1000 }
             }
         case .retrospectiveRecorded:
             retrospectiveDone = true

@@ -59,6 +59,23 @@ public enum Policy {
         return out
     }
 
+    /// For each stage `request` passed in its current revision whose evidence no longer holds now — stale, or a newer
+    /// report of the kind that does not pass: a failed `evidence` condition naming the stage.
+    public static func lapsedEvidence(_ request: DeploymentRequest, workflow: Workflow, state: SignoffState, now: Int64) -> [ConditionStatus] {
+        var out: [ConditionStatus] = []
+        for stage in workflow.path(for: request).dropFirst().dropLast() where !stage.gate.evidence.isEmpty {
+            guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
+            var gate = Workflow.Gate()
+            gate.evidence = stage.gate.evidence
+            let evidenceOnly = Workflow.Stage(name: stage.name, location: stage.location, gate: gate, when: stage.when)
+            for condition in evaluate(request, stage: evidenceOnly, workflow: workflow, state: state, now: now).conditions where !condition.met {
+                out.append(ConditionStatus(
+                    rule: "evidence", met: false, detail: "the evidence of \(stage.name) no longer holds: \(condition.detail)", whoCanSupply: condition.whoCanSupply))
+            }
+        }
+        return out
+    }
+
     /// Assigns distinct authorities to rules (each person fills at most one slot per gate, even if they hold several
     /// of its roles) and returns how many slots of each rule are filled — a maximum bipartite matching.
     static func filledSlots(rules: [Workflow.ApprovalRule], approvers: [String], request: DeploymentRequest, state: SignoffState) -> [Int] {
@@ -143,21 +160,25 @@ public enum Policy {
             let attachedByRole = request.currentEvidence.filter { evidence in
                 evidence.kind == requirement.kind && roles.contains { state.holds(evidence.attachedBy, role: $0, project: project, environment: environment) }
             }
-            let matching = attachedByRole.filter { $0.status == requirement.status }
-            let fresh = matching.filter { evidence in requirement.maxAgeSeconds.map { now - evidence.at <= $0 * 1000 } ?? true }
+            // The newest report of the kind decides: a later failure is not outvoted by an earlier pass (no retrying until
+            // something passes).
+            let latest = attachedByRole.last
+            let met = latest.map { evidence in
+                evidence.status == requirement.status && (requirement.maxAgeSeconds.map { now - evidence.at <= $0 * 1000 } ?? true)
+            } ?? false
             let suppliers = Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted()
             let age = requirement.maxAgeSeconds.map { ", at most \(formatDuration($0)) old" } ?? ""
             let detail: String
-            if !fresh.isEmpty {
-                detail = "\(requirement.kind) with status \(requirement.status.rawValue) attached" + (fresh.last?.tests.map { " (\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped)" } ?? "")
-            } else if let stale = matching.last {
-                detail = "\(requirement.kind) is stale: attached \(Timestamps.rfc3339(stale.at))\(age); attach a fresh one"
-            } else if let other = attachedByRole.last {
-                detail = "needs \(requirement.kind) with status \(requirement.status.rawValue)\(age); the latest is \(other.status.rawValue)"
+            if let latest, met {
+                detail = "\(requirement.kind) with status \(requirement.status.rawValue) attached" + (latest.tests.map { " (\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped)" } ?? "")
+            } else if let latest, latest.status == requirement.status {
+                detail = "\(requirement.kind) is stale: attached \(Timestamps.rfc3339(latest.at))\(age); attach a fresh one"
+            } else if let latest {
+                detail = "needs \(requirement.kind) with status \(requirement.status.rawValue)\(age); the latest is \(latest.status.rawValue)"
             } else {
                 detail = "needs \(requirement.kind) with status \(requirement.status.rawValue)\(age), attached by \(describe(roles: roles, request: request, state: state))"
             }
-            conditions.append(ConditionStatus(rule: "evidence", met: !fresh.isEmpty, detail: detail, whoCanSupply: fresh.isEmpty ? suppliers : []))
+            conditions.append(ConditionStatus(rule: "evidence", met: met, detail: detail, whoCanSupply: met ? [] : suppliers))
         }
         if !gate.approvals.isEmpty {
             let decided = request.currentDecisions.filter { $0.stage == stage.name }
@@ -209,8 +230,13 @@ public enum Policy {
                         whoCanSupply: candidates.filter { $0 != actor }))
                 }
             } else {
+                // Who could record it: the role's holders but those separation of duties keeps out.
+                let decided = Set(gate.notDecidersOf.map(\.value))
+                let keptOut = Set(request.currentDecisions.filter { decided.contains($0.stage) }.flatMap { [$0.by, $0.authority] })
+                    .union(gate.notRequester || (workflow.retrospective(for: request) != nil && !workflow.requesterMayDeploy) ? [request.requester] : [])
                 conditions.append(ConditionStatus(
-                    rule: "actors", met: false, detail: "waits for one of \(described) to record \(stage.name)", whoCanSupply: candidates))
+                    rule: "actors", met: false, detail: "waits for one of \(described) to record \(stage.name)",
+                    whoCanSupply: candidates.filter { !keptOut.contains($0) }))
             }
         }
         if let window = gate.window, !(request.emergency != nil && workflow.emergency?.outsideWindow == true) {

@@ -160,6 +160,8 @@ public struct Delegation: Hashable, Sendable, Codable {
 }
 
 public struct TestCounts: Hashable, Sendable, Codable {
+    /// The largest count accepted (a billion test cases): bounds every sum.
+    public static let maximum = 1_000_000_000
     public let tests: Int
     public let failures: Int
     public let errors: Int
@@ -176,7 +178,7 @@ public struct TestCounts: Hashable, Sendable, Codable {
     public var status: EvidenceStatus {
         if errors > 0 { return .errored }
         if failures > 0 { return .failed }
-        if tests - skipped <= 0 { return .skipped }
+        if skipped >= tests { return .skipped }
         return .passed
     }
 }
@@ -258,6 +260,7 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     public var evidence: [Evidence]
     public var decisions: [Decision]
     public var deployments: [Deployment]
+    /// Set by the first deployment attempt (succeeded or failed) of a request that owes a retrospective.
     public var retrospectiveDue: Int64?
     public var retrospectiveDone: Bool
     /// Labels declared at filing (`touches: [connections, plugins]`, `risk: [high]`): they switch conditional stages on

@@ -193,6 +193,39 @@ public struct AdminApproval: Hashable, Sendable, Codable {
     }
 }
 
+/// The statement a reviewer signs to record an emergency's retrospective review: this request, this bundle, this
+/// comment, now. Required in regulated projects, so that a stolen session cannot close the control an emergency owes.
+public struct RetrospectiveStatement: Hashable, Sendable, Codable {
+    public static let payloadType = "application/vnd.signoff.retrospective.v1+json"
+    public let request: String
+    public let project: String
+    public let environment: String
+    public let bundleDigest: String
+    public let actor: String
+    public let comment: String
+    /// RFC 3339, UTC.
+    public let time: String
+
+    enum CodingKeys: String, CodingKey {
+        case request, project, environment, actor, comment, time
+        case bundleDigest = "bundle_digest"
+    }
+
+    public init(request: String, project: String, environment: String, bundleDigest: SHA256Digest, actor: String, comment: String, time: Int64) {
+        self.request = request
+        self.project = project
+        self.environment = environment
+        self.bundleDigest = bundleDigest.description
+        self.actor = actor
+        self.comment = comment
+        self.time = Timestamps.rfc3339(time)
+    }
+
+    public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
+        DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
+    }
+}
+
 /// The statement a person signs to delegate their decisions: exactly this delegation, now. Required once the ledger has
 /// a regulated project, so that a stolen session cannot hand its owner's authority to another account.
 public struct DelegationStatement: Hashable, Sendable, Codable {

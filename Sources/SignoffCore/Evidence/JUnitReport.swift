@@ -22,7 +22,9 @@ public enum JUnitReport {
         var sawRoot = false
         while let token = try reader.next() {
             switch token {
-            case .open(let name, let selfClosing):
+            case .open(let qualified, let selfClosing):
+                // A namespace prefix does not change what an element is (`<j:failure>` is a failure).
+                let name = Self.localName(qualified)
                 if stack.isEmpty {
                     guard !sawRoot else { throw Malformed(description: "a second root element <\(name)>") }
                     guard name == "testsuites" || name == "testsuite" else {
@@ -40,7 +42,8 @@ public enum JUnitReport {
                 } else {
                     stack.append(name)
                 }
-            case .close(let name):
+            case .close(let qualified):
+                let name = Self.localName(qualified)
                 guard stack.last == name else {
                     throw Malformed(description: "</\(name)> closes \(stack.last.map { "<\($0)>" } ?? "nothing")")
                 }
@@ -62,6 +65,8 @@ public enum JUnitReport {
             }
         }
     }
+
+    static func localName(_ name: String) -> String { name.split(separator: ":").last.map(String.init) ?? name }
 
     enum Token {
         case open(String, selfClosing: Bool)

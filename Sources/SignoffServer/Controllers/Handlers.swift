@@ -69,6 +69,12 @@ struct Handlers: Sendable {
         guard let request = state.requests[id], Access.mayRead(project: request.project, principal: caller, state: state, now: service.now) else {
             throw Problem.notFound("no request \(id) that you may read")
         }
+        // A service token with no scope on the request's project learns nothing of it, as for a request that does not exist.
+        if let token = context.token, token.kind == .service,
+            !token.scopes.contains(where: { $0.hasSuffix(":" + request.project) || $0.hasSuffix(":*") })
+        {
+            throw Problem.notFound("no request \(id) that you may read")
+        }
         try requireScope(action, project: request.project, context)
         return (request, state)
     }

@@ -51,6 +51,8 @@ struct RequestsController {
             guard let environment = httpRequest.uri.queryParameters.get("environment"), let text = httpRequest.uri.queryParameters.get("digest") else {
                 throw Problem.badRequest("gate needs ?environment=ENV&digest=sha256:HEX")
             }
+            // Echoed in the answer's reasons: a name, never text that could forge lines in a CI log.
+            guard Engine.isValidName(environment) else { throw Problem.badRequest("environment must be an environment name (a-z 0-9 . _ -)") }
             let digest = try h.digest(text, field: "digest")
             return try h.json(GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now))
         }
@@ -87,7 +89,7 @@ struct RequestsController {
         routes.post("/requests/{id}/retrospective") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context)
             let b = try await httpRequest.decode(as: RetrospectiveBody.self, context: context)
-            return try h.json(try await h.run(.recordRetrospective(request: request.id, comment: b.comment), context))
+            return try h.json(try await h.run(.recordRetrospective(request: request.id, comment: b.comment, envelope: b.envelope), context))
         }
         return routes
     }
