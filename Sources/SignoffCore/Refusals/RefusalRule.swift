@@ -93,7 +93,7 @@ public struct RefusalRule: Hashable, Sendable, CustomStringConvertible {
     public static let separationRequester = RefusalRule("separation.requester", .permission, "The requester may not decide on their own request.")
     public static let separationEarlierStage = RefusalRule("separation.earlier-stage", .permission, "Whoever decided an earlier stage may not decide a later one the workflow keeps apart.")
     public static let separationRetrospective = RefusalRule("separation.retrospective", .permission, "A retrospective is done by someone other than the requester and the deployer.")
-    public static let signatureRequired = RefusalRule("signature.required", .signature, "The workflow or the project's regulated flag requires a signed decision (--key).")
+    public static let signatureRequired = RefusalRule("signature.required", .signature, "The workflow or the project's regulated flag requires a signed decision (--key); a regulated project, a signed retrospective; a ledger with a regulated project, a signed delegation.")
     public static let signatureInvalid = RefusalRule("signature.invalid", .signature, "The envelope's payload type is wrong or its signature does not verify.")
     public static let signatureStatement = RefusalRule("signature.statement", .signature, "The signed payload is not a Signoff decision statement (in-toto Statement v1 with the decision predicate) matching the command.")
     public static let signatureDigest = RefusalRule("signature.digest", .signature, "The signed statement is for another bundle (digest or name) than the request's.")
