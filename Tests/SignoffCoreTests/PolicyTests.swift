@@ -382,9 +382,12 @@ struct PolicyTests {
         w.now += 3 * Self.day
         w.refused(Self.decision(w, third, stage: "approved", by: "alex", for: "sam"), as: "alex", rule: "delegation.none")
         #expect(!Access.mayRead(project: Cast.project, principal: "alex", state: w.state, now: w.now))
+        // An administrator's delegation passes on their roles in projects, not their reach: alex reads nothing more.
+        w.ok(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: nil), by: "ada"), as: "ada")
+        #expect(!Access.mayRead(project: Cast.project, principal: "alex", state: w.state, now: w.now))
         w.refused(.revokeDelegation(id: "DLG-1"), as: "sam", rule: "delegation.invalid")
         w.ok(Self.delegating(w, DelegationSpec(delegate: "alex", start: w.now, end: w.now + Self.day, project: nil, role: "approvers"), by: "sam"), as: "sam")
-        w.ok(.revokeDelegation(id: "DLG-4"), as: "sam")
+        w.ok(.revokeDelegation(id: "DLG-5"), as: "sam")
         w.refused(Self.decision(w, third, stage: "approved", by: "alex", for: "sam"), as: "alex", rule: "delegation.none")
     }
 

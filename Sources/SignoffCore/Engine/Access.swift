@@ -1,5 +1,5 @@
-/// Who may read a project's requests and trail: administrators, members of the groups the project names (requesters,
-/// deployers) or that its environments' workflows name, and members of the `auditors` group.
+/// Who may read a project's requests and trail: administrators, members of the `auditors` group, holders of any of
+/// the project's roles (members of the groups it binds), and their delegates while a delegation is in force.
 public enum Access {
     /// The group whose members may read every project's trail.
     public static let auditorsGroup = "auditors"
@@ -7,17 +7,19 @@ public enum Access {
     /// Whether `principal` may read `key`'s requests: an administrator, an auditor, a holder of any of the project's
     /// roles, or (given `now`) the delegate of such a holder under a delegation in force for the project.
     public static func mayRead(project key: String, principal: String, state: SignoffState, now: Int64? = nil) -> Bool {
+        guard let person = state.principals[principal] else { return false }
+        if person.isAdministrator || state.isMember(principal, of: auditorsGroup) { return true }
         if holdsRole(in: key, principal: principal, state: state) { return true }
         guard let now else { return false }
+        // A delegation passes on the delegator's roles in the project — never their administrator's or auditor's reach.
         return state.delegations.values.contains { d in
             d.to == principal && d.isInForce(at: now) && (d.project.map { $0 == key } ?? true) && state.principals[d.from]?.disabled != true
                 && holdsRole(in: key, principal: d.from, state: state)
         }
     }
 
+    /// Whether `principal` holds any of the project's roles, on any environment.
     static func holdsRole(in key: String, principal: String, state: SignoffState) -> Bool {
-        guard let person = state.principals[principal] else { return false }
-        if person.isAdministrator || state.isMember(principal, of: auditorsGroup) { return true }
         guard let project = state.projects[key] else { return false }
         // Whoever holds any role of the project — on any environment — reads its requests; nobody else but
         // administrators and auditors. (Round-1 projects: also the groups their workflows name.)
