@@ -102,6 +102,9 @@ public struct AuditExportBuilder {
     private var signedByKey: [String: [(sequence: UInt64, time: Int64)]] = [:]
     /// Sequence numbers of administrative changes whose approval does not verify with its signers' keys of the time.
     public private(set) var invalidApprovals: [UInt64] = []
+    /// Sequence numbers of signed retrospectives and delegations whose envelope does not verify with a key their actor
+    /// had enrolled at the entry's time.
+    public private(set) var invalidStatements: [UInt64] = []
     private var firstTime: Int64?
     private var lastTime: Int64?
 
@@ -323,7 +326,11 @@ public struct AuditExportBuilder {
             {
                 requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + retrospective.withinSeconds * 1000
             }
-        case .retrospectiveRecorded(let e): requests[e.request]?.retrospectiveDone = true
+        case .retrospectiveRecorded(let e):
+            requests[e.request]?.retrospectiveDone = true
+            if let envelope = e.envelope { checkActorSignature(envelope, entry: entry) }
+        case .delegationGranted(let e):
+            if let envelope = e.envelope { checkActorSignature(envelope, entry: entry) }
         case .requestExpired(let e): requests[e.request]?.state = "expired"
         default: break
         }
@@ -355,6 +362,20 @@ public struct AuditExportBuilder {
         case .freezeLifted(let e): e.approval
         default: nil
         }
+    }
+
+    /// A signed retrospective or delegation: every signature by a key the entry's actor had enrolled at its time.
+    private mutating func checkActorSignature(_ envelope: DSSEEnvelope, entry: LedgerEntry) {
+        let message = envelope.signedBytes
+        let valid = !envelope.signatures.isEmpty && envelope.signatures.allSatisfy { signature in
+            let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
+            guard let key = keys.last(where: { $0.principal == entry.actor && $0.fingerprint == fingerprint }),
+                entry.timeMilliseconds >= key.enrolledMilliseconds, key.revokedMilliseconds.map({ entry.timeMilliseconds < $0 }) ?? true,
+                let verifier = try? NoteVerifierKey(parsing: key.verifierKey)
+            else { return false }
+            return verifier.publicKey.isValidSignature(signature.sig, for: message)
+        }
+        if !valid { invalidStatements.append(entry.sequence) }
     }
 
     /// A row of administration.csv: who signed the change (each signature checked with a key its signer had enrolled
@@ -499,6 +520,9 @@ public struct AuditExportBuilder {
         let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
         if !pending.isEmpty { s += "\n## Flagged: emergency deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
         if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
+        if !invalidStatements.isEmpty {
+            s += "\n## Flagged: signed retrospectives or delegations whose signature does not verify: entries \(invalidStatements.map(String.init).joined(separator: ", "))\n"
+        }
         if !invalidApprovals.isEmpty {
             s += "\n## Flagged: \(invalidApprovals.count) administrative change(s) with an invalid signature (see administration.csv)\n"
         }

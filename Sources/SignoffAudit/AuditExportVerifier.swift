@@ -111,6 +111,9 @@ public enum AuditExportVerifier {
         if let bad = builder.invalidApprovals.first {
             throw fail("the administrative change at entry \(bad) carries an approval that does not verify with keys its signers had enrolled at the time")
         }
+        if let bad = builder.invalidStatements.first {
+            throw fail("the retrospective or delegation at entry \(bad) carries a signature that does not verify with a key its actor had enrolled at the time")
+        }
         if let bad = builder.invalidSignatures.first {
             throw fail("the decision at entry \(bad) carries a signature that does not verify with a key its decider had enrolled at the time")
         }

@@ -96,4 +96,38 @@ struct ExportBuilderTests {
         #expect(churn.groups == Set(Cast.roles.values.flatMap { $0 }))
         #expect(churn.workflows == ["standard", "regulated"])
     }
+
+    @Test("A signed retrospective verifies in the export; one whose signature is not its actor's is flagged, and the verifier refuses it")
+    func signedStatements() throws {
+        var w = World()
+        let id = w.fileEmergency(env: "qa")
+        w.approve(id, stage: "approved", as: "morgan")
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+        w.ok(w.retrospective(id, by: "casey", comment: "reviewed"), as: "casey")
+        var builder = try Self.builder(w)
+        #expect(builder.invalidStatements.isEmpty)
+        // A crafted entry (the engine never records one): casey's retrospective signed with morgan's key.
+        let statement = RetrospectiveStatement(request: id, project: Cast.project, environment: "qa", bundleDigest: World.digest, actor: "casey", comment: "x", time: w.now)
+        var forged = Event.RetrospectiveRecorded(request: id, comment: "x", overdue: false)
+        forged.envelope = statement.signed(with: w.keys["morgan"]!)
+        w.log.append((.retrospectiveRecorded(forged), "casey", w.now))
+        builder = try Self.builder(w)
+        #expect(builder.invalidStatements == [UInt64(w.log.count - 1)])
+    }
+
+    static func builder(_ w: World) throws -> AuditExportBuilder {
+        let key = Ed25519.SigningKey()
+        let entries = try w.log.enumerated().map { index, item in
+            try LedgerEntry(sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, actor: item.actor, payload: item.event.payload)
+        }
+        let checkpoint = try SignedCheckpoint(
+            signing: Checkpoint(origin: "test/ledger", size: UInt64(entries.count), rootHash: SHA256Digest.hash("root")), with: key)
+        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: try NoteVerifierKey(name: "test/ledger", publicKey: key.publicKey), filter: AuditExportFilter())
+        var sink = CollectingSink()
+        try builder.start(to: &sink)
+        for entry in entries { if let admitted = builder.admit(entry) { try builder.add(admitted, proof: [], to: &sink) } }
+        try builder.finish(to: &sink)
+        #expect(sink.text("SUMMARY.md").contains("signed retrospectives or delegations whose signature does not verify") == !builder.invalidStatements.isEmpty)
+        return builder
+    }
 }

@@ -31,7 +31,8 @@ struct TeamExportTests {
         try await f.must(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: digest, description: "team B"), as: "bea")
         for id in ["REQ-1", "REQ-2"] { try await f.must(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot") }
         let now = f.clock.value
-        try await f.must(.delegate(DelegationSpec(delegate: "sam", start: now, end: now + 86_400_000, project: Cast.project, role: nil)), as: "morgan")
+        let delegation = DelegationSpec(delegate: "sam", start: now, end: now + 86_400_000, project: Cast.project, role: nil)
+        try await f.must(.delegate(delegation, envelope: DelegationStatement(delegation: delegation, time: now).signed(with: f.keys["morgan"]!)), as: "morgan")
         try await f.must(.addFreeze(FreezeSpec(environment: "qa", project: Cast.project, from: now, until: now + 3_600_000, reason: "team A only")), as: admin)
         let state = try await f.database.state()
         try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: f.signed(state.requests["REQ-1"]!, stage: "approved", by: "morgan")), as: "morgan")
@@ -83,6 +84,9 @@ struct TeamExportTests {
         let all = directory.appendingPathComponent("all")
         _ = try await f.database.exportAudit(filter: AuditExportFilter(), to: all)
         #expect(AuditExportVerifier.verify(directory: all, trustedKey: f.ledger.store.verifierKey).failure == nil)
+        // Its signed delegation is checked by both verifiers.
+        let pythonAll = try TestSupport.runPython("verify_export.py", [all.path, keyFile.path])
+        #expect(pythonAll.status == 0, "\(pythonAll.stdout) \(pythonAll.stderr)")
         let allText = try String(contentsOf: all.appendingPathComponent("administration.csv"), encoding: .utf8)
         #expect(allText.contains("freeze.added"))
     }

@@ -161,6 +161,20 @@ def main(directory: str, ledger_pub: str) -> int:
                 keys[hashlib.sha256(raw_key).hexdigest()] = [principal, nacl.signing.VerifyKey(raw_key), time_ms, None]
         elif kind == "key.revoked":
             keys[fingerprint(field(event, "key_fingerprint", "fingerprint"))][3] = time_ms
+        elif kind in ("retrospective.recorded", "delegation.granted") and event.get("envelope"):
+            # Signed by the entry's actor: every signature with a key they had at the time.
+            envelope = event["envelope"]
+            body = base64.b64decode(envelope["payload"])
+            if not envelope["signatures"]:
+                raise Refused(f"entry {seq}: a signed {kind} without a signature")
+            for sig in envelope["signatures"]:
+                record = keys.get(fingerprint(sig["keyid"]))
+                if not record or record[0] != actor or time_ms < record[2] or (record[3] is not None and time_ms >= record[3]):
+                    raise Refused(f"entry {seq}: {kind} signed by a key {actor} did not have at the time")
+                try:
+                    record[1].verify(pae(envelope["payloadType"], body), base64.b64decode(sig["sig"]))
+                except nacl.exceptions.BadSignatureError:
+                    raise Refused(f"entry {seq}: invalid {kind} signature")
         elif kind == "decision.recorded":
             decisions += 1
             envelope = event.get("envelope")
