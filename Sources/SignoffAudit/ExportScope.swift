@@ -98,7 +98,7 @@ public struct ExportScope: Sendable {
         case .principalDisabled(let e), .principalEnabled(let e): principals.contains(e.principal)
         case .serviceTokenIssued(let e):
             // A shared service account's tokens for other projects are theirs.
-            principals.contains(e.principal) && e.scopes.contains { $0.hasSuffix(":" + project) || $0.hasSuffix(":*") }
+            principals.contains(e.principal) && Access.scopes(e.scopes, concern: project)
         case .groupCreated(let e): groups.contains(e.name)
         case .memberAdded(let e): groups.contains(e.group)
         case .memberRemoved(let e): groups.contains(e.group)

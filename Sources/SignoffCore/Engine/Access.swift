@@ -18,6 +18,11 @@ public enum Access {
         }
     }
 
+    /// Whether service-token scopes (`ACTION:PROJECT`, `ACTION:*`) concern `project` at all.
+    public static func scopes(_ scopes: [String], concern project: String) -> Bool {
+        scopes.contains { $0.hasSuffix(":" + project) || $0.hasSuffix(":*") }
+    }
+
     /// Whether `principal` holds any of the project's roles, on any environment.
     static func holdsRole(in key: String, principal: String, state: SignoffState) -> Bool {
         guard let project = state.projects[key] else { return false }

@@ -135,15 +135,13 @@ extension Engine {
         }
         // The review closes the one control an emergency still owes: in a regulated project, signed by the reviewer's key.
         if let envelope {
-            _ = try verifySigner(envelope, payloadType: RetrospectiveStatement.payloadType, state: state, actor: actor, now: now)
-            let expected = RetrospectiveStatement(
-                request: id, project: request.project, environment: request.environment, bundleDigest: request.digest, actor: actor, comment: comment, time: 0)
-            guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
-                let statement = try? JSONDecoder().decode(RetrospectiveStatement.self, from: Data(envelope.payload)),
-                statement.request == expected.request, statement.project == expected.project, statement.environment == expected.environment,
-                statement.bundleDigest == expected.bundleDigest, statement.actor == actor, statement.comment == comment
-            else { throw Refusal(.signatureStatement, "the signed statement is not the retrospective of \(id) with this comment by \(actor)") }
-            _ = try requireFreshAndUnused(envelope, signedTime: statement.time, state: state, now: now)
+            try verifyActorStatement(
+                envelope, as: RetrospectiveStatement.self, payloadType: RetrospectiveStatement.payloadType, signedTime: \.time,
+                describing: "the retrospective of \(id) with this comment by \(actor)", state: state, actor: actor, now: now
+            ) { s in
+                s.request == id && s.project == request.project && s.environment == request.environment
+                    && s.bundleDigest == request.digest.description && s.actor == actor && s.comment == comment
+            }
         } else if state.projects[request.project]?.regulated == true {
             throw Refusal(.signatureRequired, "project \(request.project) is regulated: the retrospective must be signed with the reviewer's key (--key)")
         }
@@ -180,12 +178,10 @@ extension Engine {
         // A delegation hands on the power to decide: in a ledger with a regulated project, only the delegator's key
         // (not a session, which may be stolen) may do so.
         if let envelope {
-            let key = try verifySigner(envelope, payloadType: DelegationStatement.payloadType, state: state, actor: actor, now: now)
-            guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
-                let statement = try? JSONDecoder().decode(DelegationStatement.self, from: Data(envelope.payload)), statement.delegation == spec
-            else { throw Refusal(.signatureStatement, "the signed statement is not this exact delegation") }
-            _ = try requireFreshAndUnused(envelope, signedTime: statement.time, state: state, now: now)
-            _ = key
+            try verifyActorStatement(
+                envelope, as: DelegationStatement.self, payloadType: DelegationStatement.payloadType, signedTime: \.time,
+                describing: "this exact delegation", state: state, actor: actor, now: now
+            ) { $0.delegation == spec }
         } else if hasRegulatedProject(state) {
             throw Refusal(.signatureRequired, "this ledger has a regulated project: a delegation must be signed with the delegator's key (--key)")
         }

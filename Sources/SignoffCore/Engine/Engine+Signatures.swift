@@ -71,6 +71,19 @@ extension Engine {
         return (key.fingerprint, digest)
     }
 
+    /// A statement `actor` signed (a retrospective, a delegation): by a key of theirs valid now, decoded strictly (no
+    /// key twice), saying what `matches` expects, fresh and never used before.
+    static func verifyActorStatement<Statement: Decodable>(
+        _ envelope: DSSEEnvelope, as type: Statement.Type, payloadType: String, signedTime: KeyPath<Statement, String>, describing what: String,
+        state: SignoffState, actor: String, now: Int64, matches: (Statement) -> Bool
+    ) throws {
+        _ = try verifySigner(envelope, payloadType: payloadType, state: state, actor: actor, now: now)
+        guard StrictJSON.duplicateKey(in: envelope.payload) == nil, let statement = try? JSONDecoder().decode(type, from: Data(envelope.payload)),
+            matches(statement)
+        else { throw Refusal(.signatureStatement, "the signed statement is not \(what)") }
+        _ = try requireFreshAndUnused(envelope, signedTime: statement[keyPath: signedTime], state: state, now: now)
+    }
+
     /// Regulated projects that bind `group` to one of their roles.
     public static func regulatedProjects(relyingOn group: String, _ state: SignoffState) -> [String] {
         state.projects.values.filter { $0.regulated && ($0.boundGroups.contains(group) || ($0.namesGroups && namedByWorkflows($0, group, state))) }

@@ -71,7 +71,7 @@ struct Handlers: Sendable {
         }
         // A service token with no scope on the request's project learns nothing of it, as for a request that does not exist.
         if let token = context.token, token.kind == .service,
-            !token.scopes.contains(where: { $0.hasSuffix(":" + request.project) || $0.hasSuffix(":*") })
+            !Access.scopes(token.scopes, concern: request.project)
         {
             throw Problem.notFound("no request \(id) that you may read")
         }
