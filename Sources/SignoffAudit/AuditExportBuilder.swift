@@ -49,64 +49,60 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
     }
 }
 
-/// Builds an audit export from ledger entries, in ledger order, each with its inclusion proof. Deterministic: the
-/// offline verifier feeds the exported entries through the same builder and compares every file it produces with
-/// the folder's, byte for byte. Specified in `schema/audit-export.md`.
+/// Builds an audit export from every ledger entry up to its checkpoint, in ledger order: the entries its filter
+/// selects (and every administrative one) in full, every other one as a stub — its header and payload digest, which
+/// still give its leaf hash — so that the tree's root is recomputed from all of them and nothing can be left out.
+/// Deterministic: the offline verifier feeds the exported lines through the same builder and compares every file it
+/// produces with the folder's and with the signed manifest. Specified in `schema/audit-export.md`.
 public struct AuditExportBuilder {
-    public static let format = "signoff-audit-export/3"
-    public static let csvHeader = "time,request,project,environment,stage,decision,actor,key_id,signature_valid,bundle_digest,comment\r\n"
+    public static let format = "signoff-audit-export/4"
+    /// The DSSE payload type of `MANIFEST.json`, signed by the ledger key.
+    public static let manifestPayloadType = "application/vnd.signoff.export-manifest.v1+json"
+    public static let csvHeader = "time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"
+    public static let administrationCSVHeader = "time,sequence,kind,actor,signers,signature_valid\r\n"
+    /// How far a signed decision's own time may be from its entry's: as the engine accepts them (at most 10 minutes
+    /// old, at most 1 minute ahead).
+    public static let statementMaximumAge = DecisionStatement.maximumAgeMilliseconds
+    public static let statementMaximumSkew = DecisionStatement.maximumClockSkewMilliseconds
+    public static let decisionPredicateTypes: Set<String> = [
+        "https://signoff.dev/decision/v1", "https://signoff.dev/decision/v2", DecisionStatement.predicateType,
+    ]
 
     public let checkpoint: SignedCheckpoint
     public let ledgerKey: NoteVerifierKey
     public let filter: AuditExportFilter
 
-    /// Entry kinds exported whatever the filter: who existed, with which keys, in which groups, under which rules.
-    public static let administrativeKinds: Set<String> = [
-        "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-added", "workflow.applied",
-        "project.created", "group.member-removed", "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
-        "freeze.added", "freeze.lifted",
-    ]
-    /// Entry kinds about policy rather than one request, exported with the administration: delegations.
-    public static let policyKinds: Set<String> = ["delegation.granted", "delegation.revoked"]
-    /// For a project's export, what it may name (from a first pass); nil: every administrative and policy entry.
-    public var scope: ExportScope?
-    public static let administrationCSVHeader = "time,sequence,kind,actor,signers,signature_valid\r\n"
-
-    /// Per request in scope: a few numbers and its bundle, so that memory stays small per request (interned scopes
-    /// and workflows; each decision goes to decisions.csv as it is read, not into memory).
-    private var requestScope: [String: Int32] = [:]
-    /// Requests in scope that are closed (rejected, withdrawn, deployed with nothing left to do): their section is
-    /// already in requests.md and only their ID is kept, so memory follows the open requests, not the ledger.
-    private var closedRequests: Set<String> = []
+    /// The root of every entry added so far, full or stub.
+    private var frontier = MerkleFrontier()
+    private var fullCount = 0
+    private var stubCount = 0
+    /// Per request whose filing is exported: a few numbers, so that memory follows the open requests (each decision
+    /// goes to decisions.csv as it is read; a closed request's section is written at once).
+    private var requests: [String: RequestSummary] = [:]
     private var closedListed = 0
-    private var scopes: [(project: String, environment: String)] = []
-    private var scopeIndex: [String: Int32] = [:]
     private var workflowIndex: [SHA256Digest: Int32] = [:]
     private var workflowDigests: [SHA256Digest] = []
     private var keys: [KeyRecord] = []
-    private var requests: [String: RequestSummary] = [:]
     private var optOutWorkflows: [String] = []
     /// Each workflow version read, by digest: what its requests' paths and retrospectives follow.
     private var workflowsRead: [SHA256Digest: Workflow] = [:]
-    private var entryCount = 0
     private var decisionCount = 0
     private var signedDecisionCount = 0
-    /// Sequence numbers of decisions whose signature does not verify with a key of the decider enrolled at the time.
-    public private(set) var invalidSignatures: [UInt64] = []
-    private var invalidSignatureCount: Int { invalidSignatures.count }
-    public var entries: Int { entryCount }
-    public var decisions: Int { decisionCount }
-    public var signedDecisions: Int { signedDecisionCount }
     private var adminApprovals = 0
     /// Signed decisions by the fingerprint of their key: (sequence, time), to flag those of keys later revoked as compromised.
     private var signedByKey: [String: [(sequence: UInt64, time: Int64)]] = [:]
-    /// Sequence numbers of administrative changes whose approval does not verify with its signers' keys of the time.
-    public private(set) var invalidApprovals: [UInt64] = []
-    /// Sequence numbers of signed retrospectives and delegations whose envelope does not verify with a key their actor
-    /// had enrolled at the entry's time.
-    public private(set) var invalidStatements: [UInt64] = []
     private var firstTime: Int64?
     private var lastTime: Int64?
+    /// Why entries fail the checks of their signatures and bindings (decisions, administrative approvals, signed
+    /// retrospectives and delegations), by sequence: any one makes verification fail.
+    public private(set) var problems: [(sequence: UInt64, message: String)] = []
+
+    public var entries: Int { fullCount }
+    public var stubs: Int { stubCount }
+    public var decisions: Int { decisionCount }
+    public var signedDecisions: Int { signedDecisionCount }
+    /// How many entries (full and stubs) have been added: the next one must have this sequence number.
+    public var size: UInt64 { frontier.size }
 
     struct KeyRecord: Encodable {
         let principal: String
@@ -142,12 +138,16 @@ public struct AuditExportBuilder {
             try c.encode(revokedAt, forKey: .revokedAt)
             try c.encode(compromisedSince.map(Timestamps.rfc3339), forKey: .compromisedSince)
         }
+
+        /// Valid for something signed at `time`: enrolled at or before it, not revoked at or before it.
+        func isValid(at time: Int64) -> Bool { time >= enrolledMilliseconds && (revokedMilliseconds.map { time < $0 } ?? true) }
     }
 
     struct RequestSummary {
-        let scope: Int32
+        let project: String
+        let environment: String
         let workflow: Int32
-        let bundle: String
+        var bundle: String
         var digest: SHA256Digest
         var revision = 1
         var state = "requested"
@@ -172,52 +172,18 @@ public struct AuditExportBuilder {
         self.filter = filter
     }
 
-    /// An entry the export includes, with its event decoded once.
-    public struct Admitted {
-        public let entry: LedgerEntry
-        let event: Event?
+    /// Whether the export shows an entry in full: every entry of encoding version 1 (it has no header to stand for
+    /// it), every entry whose kind is not one of a request's life (administration, delegations, freezes, tokens, and
+    /// any kind this version does not know), and the request entries whose project, environment and time the filter
+    /// selects. Every other entry is a stub.
+    public func showsInFull(version: UInt8, kind: String, project: String, environment: String, time: Int64) -> Bool {
+        guard version == LedgerEntry.formatVersion, Event.requestKinds.contains(kind) else { return true }
+        return (filter.project ?? project) == project && (filter.environment ?? environment) == environment
+            && time >= (filter.since ?? .min) && time < (filter.until ?? .max)
     }
 
-    /// The entry, if it belongs in the export. Call for every ledger entry up to the checkpoint, in order; it
-    /// remembers which requests are in scope.
-    public mutating func admit(_ entry: LedgerEntry) -> Admitted? {
-        let event = try? Event.decode(kind: entry.kind, payload: entry.payload)
-        if Self.administrativeKinds.contains(entry.kind) || Self.policyKinds.contains(entry.kind) {
-            // A project's export names only what concerns the project (an entry that does not decode is kept: the
-            // verifier then says what is wrong with it).
-            if let scope, let event, !scope.admits(event) { return nil }
-            return Admitted(entry: entry, event: event)
-        }
-        guard let event, let id = Self.requestID(of: event) else { return nil }
-        if case .requestFiled(let filed) = event, (filter.project ?? filed.project) == filed.project,
-            (filter.environment ?? filed.environment) == filed.environment
-        {
-            let key = filed.project + "\n" + filed.environment
-            if scopeIndex[key] == nil {
-                scopeIndex[key] = Int32(scopes.count)
-                scopes.append((filed.project, filed.environment))
-            }
-            requestScope[id] = scopeIndex[key]
-        }
-        guard requestScope[id] != nil || closedRequests.contains(id), entry.timeMilliseconds >= (filter.since ?? .min), entry.timeMilliseconds < (filter.until ?? .max) else {
-            return nil
-        }
-        return Admitted(entry: entry, event: event)
-    }
-
-    static func requestID(of event: Event) -> String? {
-        switch event {
-        case .requestFiled(let e): e.id
-        case .evidenceAttached(let e): e.request
-        case .decisionRecorded(let e): e.request
-        case .stageEntered(let e): e.request
-        case .requestRejected(let e): e.request
-        case .requestWithdrawn(let e): e.request
-        case .requestRevised(let e): e.request
-        case .deploymentRecorded(let e): e.request
-        case .retrospectiveRecorded(let e): e.request
-        default: nil
-        }
+    public func showsInFull(_ entry: LedgerEntry) -> Bool {
+        showsInFull(version: entry.version, kind: entry.kind, project: entry.project, environment: entry.environment, time: entry.timeMilliseconds)
     }
 
     static let jsonEncoder: JSONEncoder = {
@@ -226,33 +192,61 @@ public struct AuditExportBuilder {
         return encoder
     }()
 
+    /// Adds the next ledger entry, in full or as a stub as ``showsInFull(_:)`` says.
+    public mutating func add(_ entry: LedgerEntry, to sink: inout some AuditExportSink) throws {
+        if showsInFull(entry) { try addFull(entry, to: &sink) } else { try addStub(entry.header, to: &sink) }
+    }
 
-    /// Adds one exported entry with its inclusion proof against the checkpoint.
-    public mutating func add(_ admitted: Admitted, proof: [SHA256Digest], to sink: inout some AuditExportSink) throws {
-        let entry = admitted.entry
-        entryCount += 1
+    /// Adds an entry that the export shows only as its header and payload digest.
+    public mutating func addStub(_ header: EntryHeader, to sink: inout some AuditExportSink) throws {
+        precondition(header.sequence == frontier.size, "entries are added in ledger order")
+        _ = frontier.append(header.leafHash)
+        stubCount += 1
+        var line = JSONLine()
+        line.field("actor", string: header.actor)
+        line.field("environment", string: header.environment)
+        line.field("kind", string: header.kind)
+        line.field("payload_digest", string: header.payloadDigest.description)
+        line.field("project", string: header.project)
+        line.field("sequence", number: header.sequence)
+        line.field("time", string: Timestamps.rfc3339(header.timeMilliseconds))
+        try sink.append(line.finish(), to: "entries.jsonl")
+    }
+
+    /// Adds an entry the export shows in full, and what it says to the derived files.
+    public mutating func addFull(_ entry: LedgerEntry, to sink: inout some AuditExportSink) throws {
+        precondition(entry.sequence == frontier.size, "entries are added in ledger order")
+        _ = frontier.append(entry.leafHash)
+        fullCount += 1
         firstTime = firstTime ?? entry.timeMilliseconds
         lastTime = entry.timeMilliseconds
-        // Written by hand, keys sorted as JSONSerialization's `.sortedKeys` would: these two lines per entry were
-        // half of an export's time through JSONSerialization.
-        let leafHash = entry.leafHash.description
+        // Written by hand, keys sorted: JSONSerialization was half of an export's time.
         var line = JSONLine()
         line.field("actor", string: entry.actor)
         line.field("entry", string: Base64.encode(entry.encoded))
+        line.field("environment", string: entry.environment)
         line.field("kind", string: entry.kind)
-        line.field("leaf_hash", string: leafHash)
+        line.field("project", string: entry.project)
         line.field("sequence", number: entry.sequence)
         line.field("time", string: Timestamps.rfc3339(entry.timeMilliseconds))
         try sink.append(line.finish(), to: "entries.jsonl")
-        line = JSONLine()
-        line.field("leaf_hash", string: leafHash)
-        line.field("proof", strings: proof.map(\.description))
-        line.field("sequence", number: entry.sequence)
-        line.field("tree_size", number: checkpoint.checkpoint.size)
-        try sink.append(line.finish(), to: "proofs.jsonl")
-        guard let event = admitted.event else { return }
+        let event: Event?
+        do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
+            problems.append((entry.sequence, "entry \(entry.sequence) (\(entry.kind)) holds an event that cannot be read"))
+            return
+        }
+        guard let event else { return }
+        if let id = event.request, entry.version == LedgerEntry.formatVersion {
+            // The header's project and environment are the request's (what a stub's filter rests on).
+            let known: (String, String)? = if case .requestFiled(let e) = event { (e.project, e.environment) } else { requests[id].map { ($0.project, $0.environment) } }
+            if let known, known != (entry.project, entry.environment) {
+                problems.append((entry.sequence, "entry \(entry.sequence): its header names project \(entry.project.debugDescription) and environment \(entry.environment.debugDescription), not its request's"))
+            }
+        } else if event.request == nil, entry.version == LedgerEntry.formatVersion, !entry.project.isEmpty || !entry.environment.isEmpty {
+            problems.append((entry.sequence, "entry \(entry.sequence): an administrative entry's header names no project or environment"))
+        }
         let time = Timestamps.rfc3339(entry.timeMilliseconds)
-        if Self.administrativeKinds.contains(entry.kind) { try addAdministration(entry, event: event, to: &sink) }
+        if !Event.requestKinds.contains(entry.kind) { try addAdministration(entry, event: event, to: &sink) }
         switch event {
         case .principalAdded(let e):
             if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry) }
@@ -282,28 +276,34 @@ public struct AuditExportBuilder {
                 workflowIndex[e.workflowDigest] = Int32(workflowDigests.count)
                 workflowDigests.append(e.workflowDigest)
             }
-            var summary = RequestSummary(scope: requestScope[e.id] ?? 0, workflow: workflowIndex[e.workflowDigest]!, bundle: e.bundle, digest: e.digest)
+            var summary = RequestSummary(
+                project: e.project, environment: e.environment, workflow: workflowIndex[e.workflowDigest]!, bundle: e.bundle, digest: e.digest)
             summary.labels = e.labels
             summary.emergencyReason = e.emergencyReason
             requests[e.id] = summary
         case .decisionRecorded(let e):
             decisionCount += 1
-            let scope = requestScope[e.request].map { scopes[Int($0)] }
+            let request = requests[e.request]
             var keyID = ""
             var validity = "unsigned"
             if let envelope = e.envelope {
                 signedDecisionCount += 1
-                let key = keys.first { $0.principal == entry.actor && $0.fingerprint == e.keyFingerprint }
-                let validAtTime = key.map { entry.timeMilliseconds >= $0.enrolledMilliseconds && ($0.revokedMilliseconds.map { entry.timeMilliseconds < $0 } ?? true) } ?? false
-                let verifier = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }
-                let signatureOK = verifier.map { v in (try? envelope.verify(trustedKeys: [DSSETrustedKey(publicKey: v.publicKey)])) != nil } ?? false
-                validity = validAtTime && signatureOK ? "yes" : "no"
-                if validity == "no" { invalidSignatures.append(entry.sequence) }
-                if let fingerprint = e.keyFingerprint { signedByKey[fingerprint, default: []].append((entry.sequence, entry.timeMilliseconds)) }
-                keyID = verifier?.keyIDHex ?? ""
-                try sink.append(Array("{\"envelope\":".utf8) + envelope.jsonBytes() + Array(",\"sequence\":\(entry.sequence)}\n".utf8), to: "envelopes.jsonl")
+                let key = keys.last { $0.principal == entry.actor && $0.fingerprint == e.keyFingerprint.map(Ed25519.PublicKey.fingerprintHex) }
+                keyID = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }?.keyIDHex ?? ""
+                if let problem = Self.bindingProblem(
+                    e, envelope: envelope, entry: entry, request: request, workflowDigest: request.map { workflowDigests[Int($0.workflow)] }, key: key) {
+                    validity = "no"
+                    problems.append((entry.sequence, "the decision at entry \(entry.sequence) \(problem)"))
+                } else {
+                    validity = "yes"
+                }
+                if let fingerprint = e.keyFingerprint { signedByKey[Ed25519.PublicKey.fingerprintHex(fingerprint), default: []].append((entry.sequence, entry.timeMilliseconds)) }
+            } else if e.keyFingerprint != nil || e.statementDigest != nil {
+                problems.append((entry.sequence, "the decision at entry \(entry.sequence) names a key or statement digest but carries no envelope"))
             }
-            let row = [time, e.request, scope?.project ?? "", scope?.environment ?? "", e.stage, e.decision.rawValue, entry.actor, keyID, validity,
+            let project = entry.version == LedgerEntry.formatVersion ? entry.project : request?.project ?? ""
+            let environment = entry.version == LedgerEntry.formatVersion ? entry.environment : request?.environment ?? ""
+            let row = [time, e.request, project, environment, e.stage, e.decision.rawValue, entry.actor, e.onBehalfOf ?? "", keyID, validity,
                 e.bundleDigest.description, e.comment]
             try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "decisions.csv")
             switch validity {
@@ -315,6 +315,7 @@ public struct AuditExportBuilder {
         case .requestRejected(let e): requests[e.request]?.state = "rejected at \(e.stage)"
         case .requestWithdrawn(let e): requests[e.request]?.state = "withdrawn"
         case .requestRevised(let e):
+            requests[e.request]?.bundle = e.bundle
             requests[e.request]?.digest = e.digest
             requests[e.request]?.revision = e.revision
             requests[e.request]?.state = "revised (revision \(e.revision))"
@@ -334,13 +335,68 @@ public struct AuditExportBuilder {
         case .requestExpired(let e): requests[e.request]?.state = "expired"
         default: break
         }
-        if let id = Self.requestID(of: event), let r = requests[id], r.isClosed {
+        if let id = event.request, let r = requests[id], r.isClosed {
             try sink.append(Array(section(id, r).utf8), to: "requests.md")
             requests[id] = nil
-            requestScope[id] = nil
-            closedRequests.insert(id)
             closedListed += 1
         }
+    }
+
+    /// What is wrong with a signed decision, or nil: the checks of `audit-export.md` ("Signed decisions"), in order.
+    static func bindingProblem(
+        _ e: Event.DecisionRecorded, envelope: DSSEEnvelope, entry: LedgerEntry, request: RequestSummary?, workflowDigest: SHA256Digest?, key: KeyRecord?
+    ) -> String? {
+        guard envelope.payloadType == DSSE.inTotoPayloadType else { return "has payload type \(envelope.payloadType), not \(DSSE.inTotoPayloadType)" }
+        if let digest = e.statementDigest, digest != SHA256Digest.hash(envelope.payload) {
+            return "names a statement_digest that is not the SHA-256 of its envelope's payload"
+        }
+        guard let key, let fingerprint = e.keyFingerprint else { return "is signed with no key its decider had enrolled (key_fingerprint)" }
+        guard key.isValid(at: entry.timeMilliseconds) else { return "is signed with a key of \(entry.actor) not enrolled, or already revoked, at its time" }
+        guard let verifier = try? NoteVerifierKey(parsing: key.verifierKey),
+            envelope.signatures.contains(where: {
+                Ed25519.PublicKey.fingerprintHex($0.keyid) == Ed25519.PublicKey.fingerprintHex(fingerprint)
+                    && verifier.publicKey.isValidSignature($0.sig, for: envelope.signedBytes)
+            })
+        else { return "carries no signature that verifies with the key \(fingerprint) of \(entry.actor)" }
+        guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
+            let statement = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any],
+            let predicate = statement["predicate"] as? [String: Any], let subjects = statement["subject"] as? [[String: Any]]
+        else { return "signs a payload that is not an in-toto statement" }
+        guard statement["_type"] as? String == DecisionStatement.statementType, let type = statement["predicateType"] as? String,
+            Self.decisionPredicateTypes.contains(type)
+        else { return "signs a statement that is not an in-toto Statement v1 of a Signoff decision predicate" }
+        guard subjects.count == 1, (subjects[0]["digest"] as? [String: Any])?["sha256"] as? String == e.bundleDigest.hex else {
+            return "signs another bundle digest than its entry's bundle_digest \(e.bundleDigest)"
+        }
+        func text(_ name: String) -> String? { predicate[name] as? String }
+        let project = entry.version == LedgerEntry.formatVersion ? entry.project : request?.project
+        let environment = entry.version == LedgerEntry.formatVersion ? entry.environment : request?.environment
+        let actorField = type.hasSuffix("/v1") ? "approver" : "actor"
+        let revision = predicate["revision"].flatMap { $0 is Int && !"\($0)".contains(".") ? $0 as? Int : nil }
+        guard text("request") == e.request, project.map({ text("project") == $0 }) ?? true, environment.map({ text("environment") == $0 }) ?? true,
+            text("stage") == e.stage, text("decision") == e.decision.rawValue, revision == e.revision,
+            predicate[actorField] == nil && type.hasSuffix("/v1") || text(actorField) == entry.actor
+        else { return "signs a statement whose request, project, environment, stage, decision, actor or revision is not its entry's" }
+        if type == DecisionStatement.predicateType, text("on_behalf_of") != e.onBehalfOf {
+            return "signs a statement whose on_behalf_of is not its entry's"
+        }
+        if let request {
+            guard e.revision == request.revision, e.bundleDigest == request.digest, subjects[0]["name"] as? String == request.bundle else {
+                return "is for another revision or bundle than its request's at the time"
+            }
+            guard let workflow = text("workflow_digest"), let workflowDigest, workflow == workflowDigest.description || workflow == workflowDigest.hex else {
+                return "signs another workflow digest than its request's"
+            }
+            if type == DecisionStatement.predicateType {
+                guard predicate["labels"] as? [String: [String]] == request.labels, predicate["emergency"] as? Bool == (request.emergencyReason != nil) else {
+                    return "signs other labels or another emergency mode than its request's"
+                }
+            }
+        }
+        guard let signedAt = text("time").flatMap(Timestamps.milliseconds(rfc3339:)),
+            signedAt >= entry.timeMilliseconds - Self.statementMaximumAge, signedAt <= entry.timeMilliseconds + Self.statementMaximumSkew
+        else { return "signs a statement whose time is not within 10 minutes before (or 1 minute after) its entry's" }
+        return nil
     }
 
     /// The administrators' approval an administrative event carries.
@@ -369,13 +425,14 @@ public struct AuditExportBuilder {
         let message = envelope.signedBytes
         let valid = !envelope.signatures.isEmpty && envelope.signatures.allSatisfy { signature in
             let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
-            guard let key = keys.last(where: { $0.principal == entry.actor && $0.fingerprint == fingerprint }),
-                entry.timeMilliseconds >= key.enrolledMilliseconds, key.revokedMilliseconds.map({ entry.timeMilliseconds < $0 }) ?? true,
+            guard let key = keys.last(where: { $0.principal == entry.actor && $0.fingerprint == fingerprint }), key.isValid(at: entry.timeMilliseconds),
                 let verifier = try? NoteVerifierKey(parsing: key.verifierKey)
             else { return false }
             return verifier.publicKey.isValidSignature(signature.sig, for: message)
         }
-        if !valid { invalidStatements.append(entry.sequence) }
+        if !valid {
+            problems.append((entry.sequence, "the \(entry.kind) at entry \(entry.sequence) carries a signature that does not verify with a key its actor had enrolled at the time"))
+        }
     }
 
     /// A row of administration.csv: who signed the change (each signature checked with a key its signer had enrolled
@@ -389,7 +446,7 @@ public struct AuditExportBuilder {
             for signature in envelope.signatures {
                 let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
                 let key = keys.last { $0.fingerprint == fingerprint }
-                let valid = key.map { entry.timeMilliseconds >= $0.enrolledMilliseconds && ($0.revokedMilliseconds.map { entry.timeMilliseconds < $0 } ?? true) } ?? false
+                let valid = key?.isValid(at: entry.timeMilliseconds) ?? false
                 let verifier = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }
                 if valid, verifier?.publicKey.isValidSignature(signature.sig, for: message) == true, let key {
                     signers.append(key.principal)
@@ -398,7 +455,9 @@ public struct AuditExportBuilder {
                 }
             }
             if envelope.signatures.isEmpty { validity = "no" }
-            if validity == "no" { invalidApprovals.append(entry.sequence) }
+            if validity == "no" {
+                problems.append((entry.sequence, "the administrative change at entry \(entry.sequence) carries an approval that does not verify with keys its signers had enrolled at the time"))
+            }
         }
         let row = [Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor, signers.joined(separator: " "), validity]
         try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
@@ -406,9 +465,8 @@ public struct AuditExportBuilder {
 
     /// A request's section of requests.md.
     func section(_ id: String, _ r: RequestSummary) -> String {
-        let scope = scopes[Int(r.scope)]
         let md = Self.markdownText
-        var s = "## \(md(id)): \(md(scope.project)) → \(md(scope.environment)), \(md(r.state))\n\n"
+        var s = "## \(md(id)): \(md(r.project)) → \(md(r.environment)), \(md(r.state))\n\n"
         s += "Bundle \(md(r.bundle)) `\(r.digest)` (revision \(r.revision))\n\n"
         if let reason = r.emergencyReason { s += "- **EMERGENCY**: \(md(reason))\n" }
         if !r.labels.isEmpty {
@@ -477,54 +535,87 @@ public struct AuditExportBuilder {
 
     /// Starts the files every export has. Call once, before the first entry.
     public func start(to sink: inout some AuditExportSink) throws {
-        for file in ["entries.jsonl", "proofs.jsonl", "keys.jsonl", "envelopes.jsonl"] { try sink.append([], to: file) }
+        for file in ["entries.jsonl", "keys.jsonl"] { try sink.append([], to: file) }
         try sink.append(Array("# Requests\n\nClosed requests in the order they closed, then open ones in request order.\n\n".utf8), to: "requests.md")
         try sink.append(Array(Self.csvHeader.utf8), to: "decisions.csv")
         try sink.append(Array(Self.administrationCSVHeader.utf8), to: "administration.csv")
     }
 
-    /// Writes the files that summarise the whole export, then `MANIFEST.json` with the SHA-256 of every other
-    /// file. Call once, after the last entry.
-    public func finish(to sink: inout some AuditExportSink) throws {
+    /// Why an export cannot be finished or does not verify.
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+        public init(_ message: String) { self.message = message }
+    }
+
+    /// After the last entry: checks that the entries account for the whole checkpoint (every sequence number below
+    /// its size, and the root recomputed from all of them is its root), writes the files that summarise the export,
+    /// and returns the manifest's payload — which the exporter signs with the ledger key into `MANIFEST.json`, and
+    /// which the verifier compares with the signed one.
+    public func finish(to sink: inout some AuditExportSink) throws -> [UInt8] {
+        let size = checkpoint.checkpoint.size
+        guard frontier.size == size else {
+            throw Failure("entries.jsonl accounts for \(frontier.size) entries, the checkpoint for \(size): entry \(frontier.size) is missing")
+        }
+        guard frontier.rootHash == checkpoint.checkpoint.rootHash else {
+            throw Failure("the root recomputed from the \(size) entries is not the signed checkpoint's root: an entry or stub was changed")
+        }
         for key in keys { try sink.append([UInt8](try Self.jsonEncoder.encode(key)) + [0x0A], to: "keys.jsonl") }
         try sink.append(Array(checkpoint.serialized.utf8), to: "checkpoint.txt")
-        try sink.append(Array((ledgerKey.description + "\n").utf8), to: "ledger-key.pub")
         try writeSummary(to: &sink)
-        let files = sink.digests.filter { $0.key != "MANIFEST.json" }
-        let manifest: [String: Any] = [
-            "format": Self.format, "origin": checkpoint.checkpoint.origin, "ledger_verifier_key": ledgerKey.description,
-            "checkpoint_size": checkpoint.checkpoint.size, "entries": entryCount,
-            "filter": [
-                "project": filter.project as Any? ?? NSNull(), "environment": filter.environment as Any? ?? NSNull(),
-                "since": filter.since.map(Timestamps.rfc3339) as Any? ?? NSNull(), "until": filter.until.map(Timestamps.rfc3339) as Any? ?? NSNull(),
-            ],
-            "files": Dictionary(uniqueKeysWithValues: files.map { ($0.key, $0.value.description) }),
-        ]
-        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted])
-        try sink.append([UInt8](data) + [0x0A], to: "MANIFEST.json")
+        return manifestPayload(files: sink.digests.filter { $0.key != "MANIFEST.json" })
+    }
+
+    /// The manifest: compact JSON, keys in bytewise order (`audit-export.md`, "MANIFEST.json").
+    public func manifestPayload(files: [String: SHA256Digest]) -> [UInt8] {
+        var filterLine = JSONLine()
+        filterLine.field("environment", optional: filter.environment)
+        filterLine.field("project", optional: filter.project)
+        filterLine.field("since", optional: filter.since.map(Timestamps.rfc3339))
+        filterLine.field("until", optional: filter.until.map(Timestamps.rfc3339))
+        var filesLine = JSONLine()
+        for name in files.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            filesLine.field(name, string: files[name]!.description)
+        }
+        var line = JSONLine()
+        line.field("checkpoint_root", string: checkpoint.checkpoint.rootHash.description)
+        line.field("checkpoint_size", number: checkpoint.checkpoint.size)
+        line.field("files", object: filesLine)
+        line.field("filter", object: filterLine)
+        line.field("format", string: Self.format)
+        line.field("full_entries", number: UInt64(fullCount))
+        line.field("ledger_verifier_key", string: ledgerKey.description)
+        line.field("origin", string: checkpoint.checkpoint.origin)
+        line.field("stubs", number: UInt64(stubCount))
+        return line.object
+    }
+
+    /// `MANIFEST.json`: the manifest signed with the ledger key as a DSSE envelope, and a newline.
+    public static func signedManifest(_ payload: [UInt8], with ledgerKey: Ed25519.SigningKey) -> [UInt8] {
+        DSSE.sign(payload: payload, payloadType: manifestPayloadType, with: ledgerKey).jsonBytes() + [0x0A]
     }
 
     /// SUMMARY.md, and the sections of the requests still open at the end of requests.md.
     func writeSummary(to sink: inout some AuditExportSink) throws {
+        let invalidDecisions = problems.filter { $0.message.hasPrefix("the decision at") }.count
         var s = "# Signoff audit export\n\n"
         s += "- Ledger: `\(checkpoint.checkpoint.origin)`, key `\(ledgerKey.description)`\n"
         s += "- Cut against the signed checkpoint of tree size \(checkpoint.checkpoint.size), root `\(checkpoint.checkpoint.rootHash)`\n"
         s += "- Filter: project \(filter.project.map(Self.markdownText) ?? "any"), environment \(filter.environment.map(Self.markdownText) ?? "any"), from \(filter.since.map(Timestamps.rfc3339) ?? "the start") to \(filter.until.map(Timestamps.rfc3339) ?? "the checkpoint")\n"
-        s += "- \(entryCount) entries, each with an inclusion proof\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? "")\n"
-        s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidSignatureCount) with an invalid signature\n"
+        s += "- All \(checkpoint.checkpoint.size) entries accounted for: \(fullCount) in full\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? ""), \(stubCount) outside the filter as stubs (header and payload digest)\n"
+        s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidDecisions) with an invalid signature\n"
         s += "- \(keys.count) enrolled keys, \(keys.filter { $0.revokedSequence != nil }.count) revoked; \(adminApprovals) signed administrative changes\n"
         if !optOutWorkflows.isEmpty {
             s += "\n## Flagged: separation of duties opted out\n\n" + optOutWorkflows.map { "- \($0)\n" }.joined()
         }
         let order = requests.keys.sorted { ($0.count, $0) < ($1.count, $1) }  // REQ-2 before REQ-10
         let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
-        if !pending.isEmpty { s += "\n## Flagged: emergency deployments without their retrospective review: \(pending.joined(separator: ", "))\n" }
-        if invalidSignatureCount > 0 { s += "\n## Flagged: \(invalidSignatureCount) decision(s) with an invalid signature (see decisions.csv)\n" }
-        if !invalidStatements.isEmpty {
-            s += "\n## Flagged: signed retrospectives or delegations whose signature does not verify: entries \(invalidStatements.map(String.init).joined(separator: ", "))\n"
+        if !pending.isEmpty {
+            s += "\n## Flagged: emergency deployments without their retrospective review: \(pending.map(Self.markdownText).joined(separator: ", "))\n"
         }
-        if !invalidApprovals.isEmpty {
-            s += "\n## Flagged: \(invalidApprovals.count) administrative change(s) with an invalid signature (see administration.csv)\n"
+        if !problems.isEmpty {
+            s += "\n## Flagged: \(problems.count) entries whose signature or binding does not verify (this export does not verify): entries "
+            s += problems.prefix(20).map { String($0.sequence) }.joined(separator: ", ") + (problems.count > 20 ? ", …" : "") + "\n"
         }
         for key in keys where key.compromisedSince != nil {
             let decisions = signedByKey[key.fingerprint] ?? []
@@ -576,6 +667,23 @@ struct JSONLine {
         }
         bytes.append(0x5D)
     }
+
+    mutating func field(_ key: String, optional value: String?) {
+        guard let value else {
+            name(key)
+            bytes += Array("null".utf8)
+            return
+        }
+        field(key, string: value)
+    }
+
+    mutating func field(_ key: String, object: JSONLine) {
+        name(key)
+        bytes += object.object
+    }
+
+    /// The object without a newline.
+    var object: [UInt8] { bytes + [0x7D] }
 
     private mutating func name(_ key: String) {
         if bytes.count > 1 { bytes.append(0x2C) }

@@ -3,15 +3,17 @@ public import SignoffCrypto
 public import SignoffLedger
 internal import SignoffCore
 
-/// Verifies an export folder offline, with nothing but the ledger's public key: the checkpoint's signature, every
-/// entry's leaf hash and inclusion proof, every decision's signature against the keys enrolled at the time, and
-/// every other file by rebuilding it from the proven entries and comparing bytes.
+/// Verifies an export folder offline, with nothing but the ledger's public key: the checkpoint's signature; that the
+/// entries account for every leaf of its tree (the root recomputed from all of them, in full or as stubs, is its root)
+/// and show in full exactly what the filter selects and everything administrative; every signature and binding; the
+/// manifest's signature by the ledger key; and every file, by its digest in the manifest and by rebuilding it from
+/// the entries.
 public enum AuditExportVerifier {
     public static func verify(directory: URL, trustedKey: NoteVerifierKey, progress: ((Int) -> Void)? = nil) -> AuditReport {
         var report = AuditReport()
         do {
             try run(directory: directory, trustedKey: trustedKey, report: &report, progress: progress)
-        } catch let error as ExportFailure {
+        } catch let error as AuditExportBuilder.Failure {
             report.failure = error.message
         } catch {
             report.failure = "\(error)"
@@ -19,27 +21,93 @@ public enum AuditExportVerifier {
         return report
     }
 
-    struct ExportFailure: Error { let message: String }
+    static func fail(_ message: String) -> AuditExportBuilder.Failure { AuditExportBuilder.Failure(message) }
 
-    /// A line of `entries.jsonl` (field names as in the format).
-    struct EntryLine: Decodable {
-        let actor: String
-        let entry: String
-        let kind: String
-        let leaf_hash: String
-        let sequence: UInt64
-        let time: String
+    /// The signed manifest, read (its signature is checked once the entries have been: an omission is named first).
+    struct Manifest {
+        let envelope: DSSEEnvelope
+        let filter: AuditExportFilter
+        let files: [String: String]
     }
 
-    /// A line of `proofs.jsonl`.
-    struct ProofLine: Decodable {
-        let leaf_hash: String
-        let proof: [String]
-        let sequence: UInt64
-        let tree_size: UInt64
+    static func readManifest(_ bytes: Data) throws -> Manifest {
+        guard bytes.last == 0x0A, let envelope = try? DSSEEnvelope(json: [UInt8](bytes.dropLast())) else {
+            throw fail("MANIFEST.json is not a DSSE envelope and a newline")
+        }
+        guard envelope.payloadType == AuditExportBuilder.manifestPayloadType else {
+            throw fail("MANIFEST.json has payload type \(envelope.payloadType), not \(AuditExportBuilder.manifestPayloadType)")
+        }
+        guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
+            let object = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any],
+            let filter = object["filter"] as? [String: Any], let files = object["files"] as? [String: String]
+        else { throw fail("MANIFEST.json's payload is not the manifest object the format specifies") }
+        guard object["format"] as? String == AuditExportBuilder.format else {
+            throw fail("MANIFEST.json names format \(String(describing: object["format"] ?? "none")), not \(AuditExportBuilder.format) (export again with this Signoff)")
+        }
+        func name(_ key: String) throws -> String? {
+            switch filter[key] {
+            case nil, is NSNull: return nil
+            case let text as String: return text
+            default: throw fail("MANIFEST.json: filter.\(key) is neither a string nor null")
+            }
+        }
+        func time(_ key: String) throws -> Int64? {
+            guard let text = try name(key) else { return nil }
+            guard let ms = Timestamps.milliseconds(rfc3339: text), Timestamps.rfc3339(ms) == text else {
+                throw fail("MANIFEST.json: filter.\(key) is not an RFC 3339 time with milliseconds in UTC")
+            }
+            return ms
+        }
+        let parsed = AuditExportFilter(project: try name("project"), environment: try name("environment"), since: try time("since"), until: try time("until"))
+        if let problem = parsed.problem() { throw fail("MANIFEST.json: its filter is not one an export has: \(problem)") }
+        return Manifest(envelope: envelope, filter: parsed, files: files)
     }
 
-    static func fail(_ message: String) -> ExportFailure { ExportFailure(message: message) }
+    /// One line of `entries.jsonl`: an entry in full, or a stub.
+    enum Line {
+        case full(LedgerEntry)
+        case stub(EntryHeader)
+    }
+
+    static let fullKeys: Set<String> = ["actor", "entry", "environment", "kind", "project", "sequence", "time"]
+    static let stubKeys: Set<String> = ["actor", "environment", "kind", "payload_digest", "project", "sequence", "time"]
+
+    static func parse(_ bytes: Data, expected: UInt64) throws -> Line {
+        guard let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else {
+            throw fail("entries.jsonl: the line for entry \(expected) is not a JSON object")
+        }
+        guard let number = object["sequence"] as? NSNumber, let sequence = UInt64(exactly: number.doubleValue), "\(number)" == String(sequence) else {
+            throw fail("entries.jsonl: the line for entry \(expected) has no sequence number")
+        }
+        if sequence > expected { throw fail("entry \(expected) is missing from entries.jsonl (the next line is entry \(sequence))") }
+        if sequence < expected { throw fail("entry \(sequence) appears again in entries.jsonl after entry \(expected - 1) (out of order or duplicated)") }
+        guard let actor = object["actor"] as? String, let kind = object["kind"] as? String, let project = object["project"] as? String,
+            let environment = object["environment"] as? String, let time = object["time"] as? String
+        else { throw fail("entry \(sequence): its line lacks actor, kind, project, environment or time") }
+        let keys = Set(object.keys)
+        if keys == fullKeys {
+            guard let text = object["entry"] as? String, let encoded = Base64.decodeStandard(text) else {
+                throw fail("entry \(sequence): its entry field is not canonical base64")
+            }
+            let entry: LedgerEntry
+            do { entry = try LedgerEntry(decoding: encoded) } catch { throw fail("entry \(sequence): \(error.message)") }
+            guard entry.sequence == sequence, entry.kind == kind, entry.actor == actor, entry.project == project, entry.environment == environment,
+                Timestamps.rfc3339(entry.timeMilliseconds) == time
+            else { throw fail("entry \(sequence): its sequence, time, kind, project, environment or actor field differs from its bytes") }
+            return .full(entry)
+        }
+        guard keys == stubKeys else { throw fail("entry \(sequence): its line has fields \(keys.sorted()), neither an entry's nor a stub's") }
+        guard let digestText = object["payload_digest"] as? String, let digest = try? SHA256Digest(parsing: digestText), digest.description == digestText else {
+            throw fail("entry \(sequence): its payload_digest is not sha256:<64 lowercase hex digits>")
+        }
+        guard let ms = Timestamps.milliseconds(rfc3339: time), Timestamps.rfc3339(ms) == time else {
+            throw fail("entry \(sequence): its time is not RFC 3339 in UTC with milliseconds")
+        }
+        do {
+            return .stub(try EntryHeader(
+                sequence: sequence, timeMilliseconds: ms, kind: kind, project: project, environment: environment, actor: actor, payloadDigest: digest))
+        } catch { throw fail("entry \(sequence): \(error.message)") }
+    }
 
     static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, progress: ((Int) -> Void)?) throws {
         func read(_ name: String) throws -> Data {
@@ -48,90 +116,70 @@ public enum AuditExportVerifier {
             }
             return data
         }
+        // 1. The checkpoint, signed by the trusted key (every signature line under its name and key ID must verify).
         let checkpoint: SignedCheckpoint
         do {
             checkpoint = try SignedCheckpoint(verifying: String(decoding: try read("checkpoint.txt"), as: UTF8.self), with: trustedKey)
-        } catch let error as ExportFailure { throw error } catch {
+        } catch let error as AuditExportBuilder.Failure { throw error } catch {
             throw fail("checkpoint.txt: \(error) — not signed by the trusted ledger key \(trustedKey.keyIDHex)")
         }
         report.checkpointSize = checkpoint.checkpoint.size
-        guard let manifest = try? JSONSerialization.jsonObject(with: try read("MANIFEST.json")) as? [String: Any],
-            let filterObject = manifest["filter"] as? [String: Any]
-        else { throw fail("MANIFEST.json is not the JSON object the format specifies") }
-        let filter = AuditExportFilter(
-            project: filterObject["project"] as? String, environment: filterObject["environment"] as? String,
-            since: (filterObject["since"] as? String).flatMap(Timestamps.milliseconds(rfc3339:)),
-            until: (filterObject["until"] as? String).flatMap(Timestamps.milliseconds(rfc3339:)))
-        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: trustedKey, filter: filter)
+        // 2. The manifest's filter says which entries must be in full.
+        let manifest = try readManifest(try read("MANIFEST.json"))
+        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: trustedKey, filter: manifest.filter)
         var sink = HashingSink()
         try builder.start(to: &sink)
-
-        let decoder = JSONDecoder()
-        // Both files are read line by line together: memory does not grow with the export.
-        var entryLines = try LineReader(directory.appendingPathComponent("entries.jsonl"), name: "entries.jsonl")
-        var proofLines = try LineReader(directory.appendingPathComponent("proofs.jsonl"), name: "proofs.jsonl")
-        var previous: UInt64?
-        let root = checkpoint.checkpoint.rootHash.bytes
-        var index = -1
-        while true {
-            let (entryLine, proofLine) = (try entryLines.next(), try proofLines.next())
-            guard let entryLine, let proofLine else {
-                if entryLine != nil || proofLine != nil {
-                    throw fail("entries.jsonl and proofs.jsonl have different numbers of lines (\(entryLine == nil ? "proofs" : "entries") left over after line \(index + 1))")
+        // 3. Every entry up to the checkpoint, in order: in full exactly when the filter (or its kind) says so.
+        var lines = try LineReader(directory.appendingPathComponent("entries.jsonl"), name: "entries.jsonl")
+        while let bytes = try lines.next() {
+            let expected = builder.size
+            guard expected < checkpoint.checkpoint.size else {
+                throw fail("entries.jsonl has more lines than the checkpoint's \(checkpoint.checkpoint.size) entries")
+            }
+            switch try parse(bytes, expected: expected) {
+            case .full(let entry):
+                guard builder.showsInFull(entry) else {
+                    throw fail("entry \(entry.sequence) (\(entry.kind) of \(entry.project)/\(entry.environment)) is outside the export's filter but in full: it must be a stub")
                 }
-                break
+                try builder.addFull(entry, to: &sink)
+            case .stub(let header):
+                guard !builder.showsInFull(version: LedgerEntry.formatVersion, kind: header.kind, project: header.project, environment: header.environment, time: header.timeMilliseconds) else {
+                    throw fail("entry \(header.sequence) (\(header.kind)) must be in full (administrative, or selected by the filter), but only its header is in the export")
+                }
+                try builder.addStub(header, to: &sink)
             }
-            index += 1
-            let where_ = "entries.jsonl line \(index + 1)"
-            guard let e = try? decoder.decode(EntryLine.self, from: entryLine), let encoded = Base64.decodeStandard(e.entry) else {
-                throw fail("\(where_) is not an entry object")
-            }
-            let sequence = e.sequence
-            let entry: LedgerEntry
-            do { entry = try LedgerEntry(decoding: encoded) } catch { throw fail("\(where_) (entry \(sequence)): \(error)") }
-            guard entry.sequence == sequence, e.kind == entry.kind, e.actor == entry.actor, e.time == Timestamps.rfc3339(entry.timeMilliseconds) else {
-                throw fail("entry \(sequence): its sequence, time, kind or actor field differs from its signed bytes")
-            }
-            guard e.leaf_hash == entry.leafHash.description else { throw fail("entry \(sequence): leaf_hash is not the hash of its bytes") }
-            if let previous, sequence <= previous { throw fail("entry \(sequence) comes after entry \(previous): entries must be in ledger order") }
-            previous = sequence
-            guard sequence < checkpoint.checkpoint.size else { throw fail("entry \(sequence) is beyond the checkpoint's \(checkpoint.checkpoint.size) entries") }
-            guard let p = try? decoder.decode(ProofLine.self, from: proofLine), p.sequence == sequence, p.tree_size == checkpoint.checkpoint.size,
-                p.leaf_hash == entry.leafHash.description
-            else { throw fail("proofs.jsonl line \(index + 1) is not the proof of entry \(sequence) against the checkpoint") }
-            let proof = p.proof.compactMap { try? SHA256Digest(parsing: $0).bytes }
-            guard proof.count == p.proof.count else { throw fail("proofs.jsonl line \(index + 1): a proof hash is not sha256:<64 hex digits>") }
-            do {
-                try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof, root: root)
-            } catch { throw fail("entry \(sequence): its inclusion proof does not lead to the signed checkpoint's root (\(error))") }
-            guard let admitted = builder.admit(entry) else { throw fail("entry \(sequence) is outside the export's filter (the folder was changed)") }
-            try builder.add(admitted, proof: try proof.map { try SHA256Digest(bytes: $0) }, to: &sink)
-            if let progress, (index + 1) % 65_536 == 0 { progress(index + 1) }
+            if let progress, builder.size % 65_536 == 0 { progress(Int(builder.size)) }
         }
-        if let bad = builder.invalidApprovals.first {
-            throw fail("the administrative change at entry \(bad) carries an approval that does not verify with keys its signers had enrolled at the time")
-        }
-        if let bad = builder.invalidStatements.first {
-            throw fail("the retrospective or delegation at entry \(bad) carries a signature that does not verify with a key its actor had enrolled at the time")
-        }
-        if let bad = builder.invalidSignatures.first {
-            throw fail("the decision at entry \(bad) carries a signature that does not verify with a key its decider had enrolled at the time")
-        }
-        try builder.finish(to: &sink)
+        // The size, and the root recomputed from every leaf, against the signed checkpoint.
+        let rebuiltManifest = try builder.finish(to: &sink)
         report.entries = builder.entries
+        report.stubs = builder.stubs
         report.decisions = builder.decisions
         report.signedDecisions = builder.signedDecisions
-        // Every other file must be exactly what the proven entries give.
-        let expected = sink.digests
+        // 4. Every signature and binding.
+        if let problem = builder.problems.first { throw fail(problem.message) }
+        // 5. The manifest is the ledger's.
+        guard (try? manifest.envelope.verify(trustedKeys: [DSSETrustedKey(publicKey: trustedKey.publicKey)])) != nil,
+            manifest.envelope.signatures.allSatisfy({ Ed25519.PublicKey.fingerprintHex($0.keyid) == trustedKey.publicKey.fingerprint })
+        else { throw fail("MANIFEST.json is not signed by the trusted ledger key \(trustedKey.keyIDHex) (unsigned, or signed by another key)") }
+        // 6. Every file, by the digest the signed manifest gives, and as the entries give it.
         let present = try files(in: directory)
-        for name in present.sorted() where expected[name] == nil { throw fail("\(name) is not part of the export format (added?)") }
-        for (name, digest) in expected.sorted(by: { $0.key < $1.key }) {
-            guard present.contains(name) else { throw fail("\(name) is missing from the export") }
-            guard try fileDigest(directory.appendingPathComponent(name)) == digest else {
-                throw fail("\(name) differs from what the signed entries give: it was changed after export")
-            }
+        for name in present.sorted() where name != "MANIFEST.json" && manifest.files[name] == nil {
+            throw fail("\(name) is not part of the export (not in the signed manifest)")
         }
-        report.files = expected.count
+        let rebuilt = sink.digests
+        for (name, digest) in manifest.files.sorted(by: { $0.key < $1.key }) {
+            guard present.contains(name) else { throw fail("\(name) is missing from the export") }
+            guard try fileDigest(directory.appendingPathComponent(name)).description == digest else {
+                throw fail("\(name) is not the file the signed manifest lists (changed after export)")
+            }
+            guard rebuilt[name]?.description == digest else { throw fail("\(name) differs from what the entries give") }
+        }
+        for name in rebuilt.keys.sorted() where manifest.files[name] == nil { throw fail("\(name) is missing from the signed manifest") }
+        guard rebuiltManifest == manifest.envelope.payload else {
+            throw fail("MANIFEST.json's counts, checkpoint or key differ from what the entries give")
+        }
+        report.files = present.count
     }
 
     /// The lines of a file, read in 1 MiB chunks; the last line must end with a newline.

@@ -1,10 +1,14 @@
 /// What an export or an offline verification found.
 public struct AuditReport: Sendable {
     public init() {}
-    public init(entries: Int, decisions: Int, signedDecisions: Int, checkpointSize: UInt64, files: Int, failure: String?) {
+    public init(entries: Int, decisions: Int, signedDecisions: Int, checkpointSize: UInt64, files: Int, failure: String?, stubs: Int = 0) {
         (self.entries, self.decisions, self.signedDecisions, self.checkpointSize, self.files, self.failure) = (entries, decisions, signedDecisions, checkpointSize, files, failure)
+        self.stubs = stubs
     }
+    /// Entries in full.
     public var entries = 0
+    /// Entries outside the filter, shown as their header and payload digest.
+    public var stubs = 0
     public var decisions = 0
     public var signedDecisions = 0
     public var checkpointSize: UInt64 = 0
@@ -12,4 +16,3 @@ public struct AuditReport: Sendable {
     /// Nil when everything verified.
     public var failure: String?
 }
-

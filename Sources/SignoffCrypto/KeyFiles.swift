@@ -60,8 +60,14 @@ public enum KeyFiles {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CryptoError(.invalidEncoding, "\(path) is not UTF-8 text; a public key file holds one NAME+KEYID+KEY line")
         }
-        do {
-            return try NoteVerifierKey(parsing: text.trimmingSuffixNewlines())
+        do throws(CryptoError) {
+            // Exactly one line, with or without one final LF (`key-file.md`); a CR, a second line or a blank line is refused.
+            let lineBytes = bytes.last == 0x0A ? Array(bytes.dropLast()) : bytes
+            let line = String(decoding: lineBytes, as: UTF8.self)
+            guard !lineBytes.contains(0x0A), !lineBytes.contains(0x0D) else {
+                throw CryptoError(.invalidEncoding, "a public key file holds exactly one NAME+KEYID+KEY line, optionally ending in one LF (no CR, no other lines)")
+            }
+            return try NoteVerifierKey(parsing: line)
         } catch {
             throw CryptoError(error.code, "\(path): \(error.message)")
         }
@@ -73,10 +79,3 @@ public enum KeyFiles {
     }
 }
 
-extension String {
-    func trimmingSuffixNewlines() -> String {
-        var s = Substring(self)
-        while let last = s.last, last == "\n" || last == "\r\n" || last == "\r" { s = s.dropLast() }
-        return String(s)
-    }
-}

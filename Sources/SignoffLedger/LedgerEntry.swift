@@ -1,12 +1,17 @@
 public import SignoffCrypto
 
-/// One event in the ledger. ``encoded`` is the exact byte string that is stored and hashed; it is never
-/// re-serialised (see `schema/ledger.md`, "Entry encoding").
+/// One event in the ledger. ``encoded`` is the exact byte string that is stored; ``record`` (its header and the
+/// SHA-256 of its payload) is what the Merkle tree hashes, so that an export can prove an entry it does not disclose
+/// (see `schema/ledger.md`, "Entry encoding").
 public struct LedgerEntry: Hashable, Sendable {
-    /// Format byte at the start of every encoded entry.
-    public static let formatVersion: UInt8 = 1
+    /// The encoding every new entry is written in: a header, the payload's digest, then the payload.
+    public static let formatVersion: UInt8 = 2
+    /// Round-1 ledgers' encoding (before 2026-11-28), still read: the tree hashed the whole entry, payload included.
+    public static let payloadHashedVersion: UInt8 = 1
     public static let maximumPayloadBytes = 16 * 1024 * 1024
     public static let maximumTextBytes = Int(UInt16.max)
+    /// Entry times are within years 1970–9999, so that RFC 3339 with milliseconds writes every one exactly.
+    public static let maximumTimeMilliseconds: Int64 = 253_402_300_799_999
 
     /// Position in the ledger, from 0.
     public let sequence: UInt64
@@ -14,27 +19,45 @@ public struct LedgerEntry: Hashable, Sendable {
     public let timeMilliseconds: Int64
     /// What happened, e.g. `request.filed`.
     public let kind: String
+    /// The project and environment of the request the entry is about; empty for every other entry (and in version 1).
+    public let project: String
+    public let environment: String
     /// Who did it (a user, service account or `system`).
     public let actor: String
     /// The event's data, usually JSON; opaque to the ledger.
     public let payload: [UInt8]
-    /// The exact bytes hashed into the ledger.
+    /// 2, or 1 for an entry of a round-1 ledger.
+    public let version: UInt8
+    /// The exact bytes stored.
     public let encoded: [UInt8]
+    /// What the leaf hash covers: the header and payload digest (version 2), or every byte (version 1).
+    public let record: [UInt8]
 
-    public init(sequence: UInt64, timeMilliseconds: Int64, kind: String, actor: String, payload: [UInt8]) throws(LedgerError) {
-        let kindBytes = Array(kind.utf8), actorBytes = Array(actor.utf8)
-        guard !kindBytes.isEmpty, kindBytes.count <= Self.maximumTextBytes else {
-            throw LedgerError(.invalidEntry, "an entry's kind must be 1 to \(Self.maximumTextBytes) bytes")
-        }
-        guard !actorBytes.isEmpty, actorBytes.count <= Self.maximumTextBytes else {
-            throw LedgerError(.invalidEntry, "an entry's actor must be 1 to \(Self.maximumTextBytes) bytes")
-        }
+    /// A new entry (version 2).
+    public init(
+        sequence: UInt64, timeMilliseconds: Int64, kind: String, project: String = "", environment: String = "", actor: String, payload: [UInt8]
+    ) throws(LedgerError) {
         guard payload.count <= Self.maximumPayloadBytes else {
             throw LedgerError(.invalidEntry, "an entry's payload is at most \(Self.maximumPayloadBytes) bytes (got \(payload.count))")
         }
+        let header = try EntryHeader(
+            sequence: sequence, timeMilliseconds: timeMilliseconds, kind: kind, project: project, environment: environment, actor: actor,
+            payloadDigest: SHA256Digest.hash(payload))
+        var out = header.record
+        out.reserveCapacity(out.count + 4 + payload.count)
+        out.appendBigEndian(UInt32(payload.count))
+        out.append(contentsOf: payload)
+        self.init(header: header, payload: payload, version: Self.formatVersion, encoded: out, record: header.record)
+    }
+
+    /// An entry as round-1 ledgers wrote it (version 1: no project or environment; the leaf hash covers the payload
+    /// itself). Only for tests and tools that read or build such ledgers.
+    public static func payloadHashed(sequence: UInt64, timeMilliseconds: Int64, kind: String, actor: String, payload: [UInt8]) throws(LedgerError) -> LedgerEntry {
+        let kindBytes = Array(kind.utf8), actorBytes = Array(actor.utf8)
+        try EntryHeader.check(kind: kindBytes, actor: actorBytes)
+        guard payload.count <= Self.maximumPayloadBytes else { throw LedgerError(.invalidEntry, "an entry's payload is at most \(Self.maximumPayloadBytes) bytes") }
         var out = [UInt8]()
-        out.reserveCapacity(1 + 8 + 8 + 2 + kindBytes.count + 2 + actorBytes.count + 4 + payload.count)
-        out.append(Self.formatVersion)
+        out.append(Self.payloadHashedVersion)
         out.appendBigEndian(sequence)
         out.appendBigEndian(UInt64(bitPattern: timeMilliseconds))
         out.appendBigEndian(UInt16(kindBytes.count))
@@ -43,32 +66,141 @@ public struct LedgerEntry: Hashable, Sendable {
         out.append(contentsOf: actorBytes)
         out.appendBigEndian(UInt32(payload.count))
         out.append(contentsOf: payload)
-        self.sequence = sequence
-        self.timeMilliseconds = timeMilliseconds
-        self.kind = kind
-        self.actor = actor
+        let header = EntryHeader(
+            unchecked: sequence, timeMilliseconds, kind, "", "", actor, SHA256Digest.hash(payload))
+        return LedgerEntry(header: header, payload: payload, version: Self.payloadHashedVersion, encoded: out, record: out)
+    }
+
+    private init(header: EntryHeader, payload: [UInt8], version: UInt8, encoded: [UInt8], record: [UInt8]) {
+        self.sequence = header.sequence
+        self.timeMilliseconds = header.timeMilliseconds
+        self.kind = header.kind
+        self.project = header.project
+        self.environment = header.environment
+        self.actor = header.actor
         self.payload = payload
-        self.encoded = out
+        self.version = version
+        self.encoded = encoded
+        self.record = record
     }
 
     /// Decodes stored bytes, refusing anything that is not exactly one well-formed entry.
     public init(decoding bytes: [UInt8]) throws(LedgerError) {
-        var reader = ByteReader(bytes)
-        guard let version = reader.readByte() else { throw LedgerError(.invalidEntry, "empty entry") }
-        guard version == Self.formatVersion else {
-            throw LedgerError(.invalidEntry, "entry format version \(version) is unknown (expected \(Self.formatVersion))")
+        guard let version = bytes.first else { throw LedgerError(.invalidEntry, "empty entry") }
+        switch version {
+        case Self.formatVersion:
+            var reader = ByteReader(bytes)
+            let header = try EntryHeader(reading: &reader)
+            let recordCount = bytes.count - reader.remaining
+            guard let payloadCount = reader.readUInt32(), let payload = reader.read(count: Int(payloadCount)) else {
+                throw LedgerError(.invalidEntry, "entry is truncated")
+            }
+            guard reader.isAtEnd else { throw LedgerError(.invalidEntry, "entry has \(reader.remaining) trailing bytes") }
+            guard SHA256Digest.hash(payload) == header.payloadDigest else {
+                throw LedgerError(.invalidEntry, "entry \(header.sequence): its payload does not match the payload digest in its header")
+            }
+            self.init(header: header, payload: payload, version: version, encoded: bytes, record: Array(bytes.prefix(recordCount)))
+        case Self.payloadHashedVersion:
+            var reader = ByteReader(bytes)
+            _ = reader.readByte()
+            guard let sequence = reader.readUInt64(), let time = reader.readUInt64(),
+                let kindCount = reader.readUInt16(), let kind = reader.readUTF8(count: Int(kindCount)),
+                let actorCount = reader.readUInt16(), let actor = reader.readUTF8(count: Int(actorCount)),
+                let payloadCount = reader.readUInt32(), let payload = reader.read(count: Int(payloadCount))
+            else { throw LedgerError(.invalidEntry, "entry is truncated or holds invalid UTF-8") }
+            guard reader.isAtEnd else { throw LedgerError(.invalidEntry, "entry has \(reader.remaining) trailing bytes") }
+            self = try Self.payloadHashed(sequence: sequence, timeMilliseconds: Int64(bitPattern: time), kind: kind, actor: actor, payload: payload)
+        default:
+            throw LedgerError(.invalidEntry, "entry format version \(version) is unknown (expected \(Self.formatVersion) or \(Self.payloadHashedVersion))")
         }
-        guard let sequence = reader.readUInt64(), let time = reader.readUInt64(),
-            let kindCount = reader.readUInt16(), let kind = reader.readUTF8(count: Int(kindCount)),
-            let actorCount = reader.readUInt16(), let actor = reader.readUTF8(count: Int(actorCount)),
-            let payloadCount = reader.readUInt32(), let payload = reader.read(count: Int(payloadCount))
-        else { throw LedgerError(.invalidEntry, "entry is truncated or holds invalid UTF-8") }
-        guard reader.isAtEnd else { throw LedgerError(.invalidEntry, "entry has \(reader.remaining) trailing bytes") }
-        try self.init(sequence: sequence, timeMilliseconds: Int64(bitPattern: time), kind: kind, actor: actor, payload: payload)
     }
 
-    /// RFC 6962 leaf hash of ``encoded``.
-    public var leafHash: SHA256Digest { Merkle.leafHash(encoded) }
+    /// The header and payload digest alone: what an export shows of an entry it does not disclose.
+    public var header: EntryHeader {
+        EntryHeader(unchecked: sequence, timeMilliseconds, kind, project, environment, actor, SHA256Digest.hash(payload))
+    }
+
+    /// RFC 6962 leaf hash of ``record``.
+    public var leafHash: SHA256Digest { Merkle.leafHash(record) }
+}
+
+/// An entry's header (version 2): sequence, time, kind, project, environment, actor and the SHA-256 of the payload.
+/// Its ``record`` is what the leaf hash covers, so a verifier given only the header proves the entry's place in the
+/// tree without seeing its payload.
+public struct EntryHeader: Hashable, Sendable {
+    public let sequence: UInt64
+    public let timeMilliseconds: Int64
+    public let kind: String
+    public let project: String
+    public let environment: String
+    public let actor: String
+    public let payloadDigest: SHA256Digest
+
+    public init(
+        sequence: UInt64, timeMilliseconds: Int64, kind: String, project: String, environment: String, actor: String, payloadDigest: SHA256Digest
+    ) throws(LedgerError) {
+        try Self.check(kind: Array(kind.utf8), actor: Array(actor.utf8))
+        guard project.utf8.count <= LedgerEntry.maximumTextBytes, environment.utf8.count <= LedgerEntry.maximumTextBytes else {
+            throw LedgerError(.invalidEntry, "an entry's project and environment are at most \(LedgerEntry.maximumTextBytes) bytes")
+        }
+        guard (0...LedgerEntry.maximumTimeMilliseconds).contains(timeMilliseconds) else {
+            throw LedgerError(.invalidEntry, "an entry's time must be within 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z")
+        }
+        self.init(unchecked: sequence, timeMilliseconds, kind, project, environment, actor, payloadDigest)
+    }
+
+    init(unchecked sequence: UInt64, _ time: Int64, _ kind: String, _ project: String, _ environment: String, _ actor: String, _ digest: SHA256Digest) {
+        self.sequence = sequence
+        self.timeMilliseconds = time
+        self.kind = kind
+        self.project = project
+        self.environment = environment
+        self.actor = actor
+        self.payloadDigest = digest
+    }
+
+    static func check(kind: [UInt8], actor: [UInt8]) throws(LedgerError) {
+        guard !kind.isEmpty, kind.count <= LedgerEntry.maximumTextBytes else {
+            throw LedgerError(.invalidEntry, "an entry's kind must be 1 to \(LedgerEntry.maximumTextBytes) bytes")
+        }
+        guard !actor.isEmpty, actor.count <= LedgerEntry.maximumTextBytes else {
+            throw LedgerError(.invalidEntry, "an entry's actor must be 1 to \(LedgerEntry.maximumTextBytes) bytes")
+        }
+    }
+
+    /// Reads a version-2 header (version byte included) and its payload digest.
+    init(reading reader: inout ByteReader) throws(LedgerError) {
+        guard reader.readByte() == LedgerEntry.formatVersion else { throw LedgerError(.invalidEntry, "not a version-2 entry") }
+        guard let sequence = reader.readUInt64(), let time = reader.readUInt64(),
+            let kindCount = reader.readUInt16(), let kind = reader.readUTF8(count: Int(kindCount)),
+            let projectCount = reader.readUInt16(), let project = reader.readUTF8(count: Int(projectCount)),
+            let environmentCount = reader.readUInt16(), let environment = reader.readUTF8(count: Int(environmentCount)),
+            let actorCount = reader.readUInt16(), let actor = reader.readUTF8(count: Int(actorCount)),
+            let digest = reader.read(count: 32)
+        else { throw LedgerError(.invalidEntry, "entry is truncated or holds invalid UTF-8") }
+        try self.init(
+            sequence: sequence, timeMilliseconds: Int64(bitPattern: time), kind: kind, project: project, environment: environment, actor: actor,
+            payloadDigest: try! SHA256Digest(bytes: digest))
+    }
+
+    /// The bytes the leaf hash covers: `0x02 ‖ u64 sequence ‖ i64 time ‖ u16+kind ‖ u16+project ‖ u16+environment ‖
+    /// u16+actor ‖ payload digest (32 bytes)`.
+    public var record: [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(1 + 8 + 8 + 8 + kind.utf8.count + project.utf8.count + environment.utf8.count + actor.utf8.count + 32)
+        out.append(LedgerEntry.formatVersion)
+        out.appendBigEndian(sequence)
+        out.appendBigEndian(UInt64(bitPattern: timeMilliseconds))
+        for text in [kind, project, environment, actor] {
+            out.appendBigEndian(UInt16(text.utf8.count))
+            out.append(contentsOf: text.utf8)
+        }
+        out.append(contentsOf: payloadDigest.bytes)
+        return out
+    }
+
+    /// RFC 6962 leaf hash of ``record``.
+    public var leafHash: SHA256Digest { Merkle.leafHash(record) }
 }
 
 extension [UInt8] {

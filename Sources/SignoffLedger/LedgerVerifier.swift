@@ -146,7 +146,7 @@ public struct LedgerVerifier: Sendable {
         guard decoded.timeMilliseconds == entry.timeMilliseconds, decoded.kind == entry.kind, decoded.actor == entry.actor else {
             throw LedgerVerificationFailure(.entryMismatch, sequence: expected, "entry \(expected): its time, kind or actor column differs from its signed bytes")
         }
-        let leaf = Merkle.leafHash(entry.encoded)
+        let leaf = decoded.leafHash
         guard leaf.bytes == entry.leafHash else {
             throw LedgerVerificationFailure(.leafHashMismatch, sequence: expected, "entry \(expected): its bytes do not match its leaf hash (content altered)")
         }

@@ -84,18 +84,27 @@ public struct SignedNote: Hashable, Sendable {
         }
     }
 
-    /// The keys among `keys` whose signatures on this note are valid. Lines for other names or key IDs are ignored.
+    /// The keys among `keys` that signed this note. A key signed it when the note has at least one line with its name
+    /// and key ID and every such line verifies; a line with a known name and key ID whose signature fails disqualifies
+    /// the key (C2SP signed-note: such a note should be rejected). Lines for other names or key IDs (other keys,
+    /// witnesses, a rotated key) are ignored.
     public func verifiedSignatures(by keys: [NoteVerifierKey]) -> [NoteVerifierKey] {
         let message = Array(text.utf8)
         return keys.filter { key in
-            signatures.contains { $0.name == key.name && $0.keyID == key.keyID && key.publicKey.isValidSignature($0.signature, for: message) }
+            let lines = signatures.filter { $0.name == key.name && $0.keyID == key.keyID }
+            return !lines.isEmpty && lines.allSatisfy { key.publicKey.isValidSignature($0.signature, for: message) }
         }
     }
 
-    /// Throws unless `key` has signed this note.
+    /// Throws unless `key` has signed this note, and every line under its name and key ID verifies.
     public func verify(by key: NoteVerifierKey) throws(LedgerError) {
-        guard !verifiedSignatures(by: [key]).isEmpty else {
-            throw LedgerError(.noValidSignature, "the note carries no valid signature by \(key.name) (key ID \(key.keyIDHex))")
+        let lines = signatures.filter { $0.name == key.name && $0.keyID == key.keyID }
+        guard !lines.isEmpty else {
+            throw LedgerError(.noValidSignature, "the note carries no signature by \(key.name) (key ID \(key.keyIDHex))")
+        }
+        let message = Array(text.utf8)
+        guard lines.allSatisfy({ key.publicKey.isValidSignature($0.signature, for: message) }) else {
+            throw LedgerError(.noValidSignature, "the note carries a signature line by \(key.name) (key ID \(key.keyIDHex)) that does not verify")
         }
     }
 }

@@ -66,7 +66,7 @@ public final class SignoffService: Sendable {
                 case .success(let events):
                     for event in events {
                         state.apply(event, actor: item.actor, at: now)
-                        drafts.append(EntryDraft(kind: event.kind, actor: item.actor, payload: event.payload))
+                        drafts.append(EntryDraft(event, actor: item.actor, on: state))
                         touched.formUnion(SignoffState.documentKeys(touchedBy: event))
                     }
                     outcomes.append(.success(events.count))
@@ -110,7 +110,7 @@ public final class SignoffService: Sendable {
     /// does; every event was folded at time `now`, which becomes the entries' time. It authorizes nothing itself, so it
     /// is for tools that build large ledgers (the benchmark), not the API.
     @_spi(Bench) public func appendDecided(_ events: [(event: Event, actor: String)], state: SignoffState, at now: Int64) async throws {
-        let drafts = events.map { EntryDraft(kind: $0.event.kind, actor: $0.actor, payload: $0.event.payload) }
+        let drafts = events.map { EntryDraft($0.event, actor: $0.actor, on: state) }
         var touched = Set<String>()
         for (event, _) in events { touched.formUnion(SignoffState.documentKeys(touchedBy: event)) }
         let change = ProjectionChange(drafts: drafts, touchedDocuments: touched, result: ())
@@ -136,5 +136,13 @@ extension SignoffService {
         guard let token = try await auth.token(id: id), (asAdministrator && isAdministrator) || token.principal == actor else { return nil }
         _ = try await auth.revokeToken(id: id, now: now)
         return token
+    }
+}
+
+extension EntryDraft {
+    /// The entry for `event`, its header naming the request's project and environment as `state` (after the event) has them.
+    public init(_ event: Event, actor: String, on state: SignoffState) {
+        let scope = state.entryScope(of: event)
+        self.init(kind: event.kind, project: scope.project, environment: scope.environment, actor: actor, payload: event.payload)
     }
 }

@@ -26,7 +26,8 @@ extension SQLiteLedgerStore {
         var nodeRows: [(any DatabaseValueConvertible)?] = []
         for draft in drafts {
             let entry = try LedgerEntry(
-                sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
+                sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, project: draft.project, environment: draft.environment,
+                actor: draft.actor, payload: draft.payload)
             let leaf = entry.leafHash
             head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
             entryRows += [Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor, Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes)]

@@ -6,11 +6,15 @@ public import SignoffCrypto
 public import SignoffLedger
 
 extension SQLiteLedgerStore {
-    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory` (which must not
-    /// exist or be empty), with an inclusion proof for each. Streams: memory does not grow with the ledger.
+    /// Exports every entry up to the newest signed checkpoint into `directory` (which must not exist or be empty):
+    /// those `filter` selects and every administrative one in full, the others as stubs, with a manifest signed by the
+    /// ledger key. Streams: memory does not grow with the ledger.
     public func exportAudit(
         filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?
     ) async throws -> AuditReport {
+        guard let signingKey else {
+            throw LedgerError(.invalidRequest, "an export's manifest is signed with the ledger key: open the ledger with its key to export")
+        }
         let fm = FileManager.default
         if fm.fileExists(atPath: directory.path) {
             guard (try fm.contentsOfDirectory(atPath: directory.path)).isEmpty else {
@@ -27,33 +31,24 @@ extension SQLiteLedgerStore {
             let checkpoint = try SignedCheckpoint(verifying: note, with: ledgerKey)
             let size = checkpoint.checkpoint.size
             var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
-            // A project's export names only the people, groups and rules that concern it: a first pass finds them.
-            if let project = filter.project {
-                var scope = ExportScope(project: project)
-                let first = try Data.fetchCursor(db, sql: "SELECT entry FROM ledger_entry WHERE sequence < ? ORDER BY sequence", arguments: [Int64(size)])
-                while let bytes = try first.next() { scope.note(try LedgerEntry(decoding: [UInt8](bytes))) }
-                scope.finish()
-                builder.scope = scope
-            }
             var sink = FolderSink(directory: directory)
             try builder.start(to: &sink)
-            let proofs = MerkleProofBuilder(reader: CachingNodeReader(SQLiteNodeReader(db: db)))
             let cursor = try Data.fetchCursor(db, sql: "SELECT entry FROM ledger_entry WHERE sequence < ? ORDER BY sequence", arguments: [Int64(size)])
             var seen: UInt64 = 0
             while let bytes = try cursor.next() {
                 let entry = try LedgerEntry(decoding: [UInt8](bytes))
+                guard entry.sequence == seen else { throw LedgerError(.invalidRequest, "the ledger lacks entry \(seen): run `signoff audit verify --db`") }
                 seen += 1
-                if let admitted = builder.admit(entry) {
-                    try builder.add(admitted, proof: try proofs.inclusionProof(index: entry.sequence, size: size), to: &sink)
-                }
+                try builder.add(entry, to: &sink)
                 if let progress, seen % 65_536 == 0 { progress(seen, size) }
             }
-            try builder.finish(to: &sink)
+            let manifest = try builder.finish(to: &sink)
+            try sink.append(AuditExportBuilder.signedManifest(manifest, with: signingKey), to: "MANIFEST.json")
             try sink.close()
             progress?(seen, size)
             return AuditReport(
                 entries: builder.entries, decisions: builder.decisions, signedDecisions: builder.signedDecisions, checkpointSize: size,
-                files: sink.digests.count, failure: nil)
+                files: sink.digests.count, failure: nil, stubs: builder.stubs)
         }
     }
 }

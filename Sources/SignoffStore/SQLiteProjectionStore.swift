@@ -180,7 +180,16 @@ public final class SQLiteProjectionStore: ProjectionStore {
             do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
                 throw LedgerVerificationFailure(.projectionMismatch, sequence: sequence, "entry \(sequence) (\(entry.kind)) holds an event that cannot be read")
             }
-            if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+            guard let event else { continue }
+            state.apply(event, actor: entry.actor, at: entry.timeMilliseconds)
+            // The header names the request's project and environment (what an export's filter reads of an entry it does
+            // not disclose); a round-1 entry (version 1) has no header to check.
+            let scope = state.entryScope(of: event)
+            if entry.version == LedgerEntry.formatVersion, (entry.project, entry.environment) != (scope.project, scope.environment) {
+                throw LedgerVerificationFailure(
+                    .projectionMismatch, sequence: sequence,
+                    "entry \(sequence): its header names project \(entry.project.debugDescription) environment \(entry.environment.debugDescription), its event \(scope.project.debugDescription) \(scope.environment.debugDescription)")
+            }
         }
         return state
     }

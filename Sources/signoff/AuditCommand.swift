@@ -16,7 +16,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export entries (all, or a project, environment or period) with inclusion proofs, keys, envelopes, a CSV of decisions and a summary.",
+            abstract: "Export the ledger up to its newest checkpoint for auditors: what the filter selects and all administration in full, every other entry as a stub, under a manifest signed with the ledger key.",
             discussion: "The folder is specified in schema/audit-export.md; `signoff audit verify DIR --ledger-verifier-key LEDGER.pub` checks it offline.")
 
         @OptionGroup var target: ClientOptions
@@ -44,12 +44,12 @@ struct AuditCommand: AsyncParsableCommand {
                 if json {
                     struct Exported: Encodable {
                         let out: String
-                        let entries, decisions, files: Int
+                        let entries, stubs, decisions, files: Int
                         let checkpoint_size: UInt64
                     }
-                    printJSON(Exported(out: out, entries: report.entries, decisions: report.decisions, files: report.files, checkpoint_size: report.checkpointSize))
+                    printJSON(Exported(out: out, entries: report.entries, stubs: report.stubs, decisions: report.decisions, files: report.files, checkpoint_size: report.checkpointSize))
                 } else {
-                    print("Exported \(report.entries) entries (\(report.decisions) decisions) against the checkpoint of \(report.checkpointSize) entries into \(out); verify with `signoff audit verify \(out) --ledger-verifier-key LEDGER.pub`")
+                    print("Exported the checkpoint's \(report.checkpointSize) entries into \(out): \(report.entries) in full (\(report.decisions) decisions), \(report.stubs) outside the filter as stubs; verify with `signoff audit verify \(out) --ledger-verifier-key LEDGER.pub`")
                 }
             }
         }
@@ -92,12 +92,12 @@ struct AuditCommand: AsyncParsableCommand {
             if showProgress { FileHandleWriter.write(fd: 2, "\n") }
             if json {
                 print(JSONOutput.object([
-                    "valid": .bool(report.failure == nil), "entries": .int(report.entries), "decisions": .int(report.decisions),
+                    "valid": .bool(report.failure == nil), "entries": .int(report.entries), "stubs": .int(report.stubs), "decisions": .int(report.decisions),
                     "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(clamping: report.checkpointSize)), "files": .int(report.files),
                     "failure": report.failure.map { .string($0) } ?? .null,
                 ]))
             } else if report.failure == nil {
-                print("OK: \(report.entries) entries proven against the checkpoint of \(report.checkpointSize) signed by \(trusted.name) (key ID \(trusted.keyIDHex)); \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time; all \(report.files) files match")
+                print("OK: all \(report.checkpointSize) entries of the checkpoint signed by \(trusted.name) (key ID \(trusted.keyIDHex)) accounted for, \(report.entries) in full and \(report.stubs) as stubs; \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time and bound to their entries; the manifest is signed by the ledger key and all \(report.files) files match")
             }
             if let failure = report.failure {
                 if !json { printError("verification FAILED: \(failure)") }

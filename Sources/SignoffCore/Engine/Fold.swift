@@ -292,3 +292,39 @@ extension DeploymentRequest {
         }
     }
 }
+
+extension Event {
+    /// The request this event is about, for the events of a request's life (`request.filed` … `request.expired`).
+    public var request: String? {
+        switch self {
+        case .requestFiled(let e): e.id
+        case .evidenceAttached(let e): e.request
+        case .decisionRecorded(let e): e.request
+        case .stageEntered(let e): e.request
+        case .requestRejected(let e): e.request
+        case .requestWithdrawn(let e): e.request
+        case .requestRevised(let e): e.request
+        case .deploymentRecorded(let e): e.request
+        case .retrospectiveRecorded(let e): e.request
+        case .requestExpired(let e): e.request
+        default: nil
+        }
+    }
+
+    /// The kinds of the events of a request's life: the entries an audit export may show as a header only when they
+    /// are outside its filter. Every other kind is administrative and always exported in full.
+    public static let requestKinds: Set<String> = [
+        "request.filed", "evidence.attached", "decision.recorded", "stage.entered", "request.rejected", "request.withdrawn", "request.revised",
+        "deployment.recorded", "retrospective.recorded", "request.expired",
+    ]
+}
+
+extension SignoffState {
+    /// The project and environment an entry's header names: its request's, for an event of a request's life (on the
+    /// state once the event is applied); empty for every other event.
+    public func entryScope(of event: Event) -> (project: String, environment: String) {
+        if case .requestFiled(let e) = event { return (e.project, e.environment) }
+        guard let id = event.request, let request = requests[id] else { return ("", "") }
+        return (request.project, request.environment)
+    }
+}

@@ -6,11 +6,17 @@ public import struct Foundation.URL
 /// An event to append: the store assigns its sequence number and time.
 public struct EntryDraft: Hashable, Sendable {
     public let kind: String
+    /// The project and environment of the request the event is about (empty for administrative events): they go
+    /// into the entry's header, which an audit export shows of the entries outside its filter.
+    public let project: String
+    public let environment: String
     public let actor: String
     public let payload: [UInt8]
 
-    public init(kind: String, actor: String, payload: [UInt8]) {
+    public init(kind: String, project: String = "", environment: String = "", actor: String, payload: [UInt8]) {
         self.kind = kind
+        self.project = project
+        self.environment = environment
         self.actor = actor
         self.payload = payload
     }
