@@ -60,6 +60,9 @@ public struct AuditExportBuilder {
     public static let manifestPayloadType = "application/vnd.signoff.export-manifest.v1+json"
     public static let csvHeader = "time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"
     public static let administrationCSVHeader = "time,sequence,kind,actor,signers,signature_valid\r\n"
+    /// The human-readable files a verifier checks by their digest in the signed manifest only (the facts in them are
+    /// those of the files it rebuilds byte for byte).
+    public static let digestCheckedFiles: Set<String> = ["SUMMARY.md", "requests.md"]
     /// How far a signed decision's own time may be from its entry's: as the engine accepts them (at most 10 minutes
     /// old, at most 1 minute ahead).
     public static let statementMaximumAge = DecisionStatement.maximumAgeMilliseconds
@@ -235,7 +238,14 @@ public struct AuditExportBuilder {
             problems.append((entry.sequence, "entry \(entry.sequence) (\(entry.kind)) holds an event that cannot be read"))
             return
         }
-        guard let event else { return }
+        guard let event else {
+            // A kind this version does not know: administrative (its header names no request), a row with no approval.
+            if !Event.requestKinds.contains(entry.kind) {
+                let row = [Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor, "", "unsigned"]
+                try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
+            }
+            return
+        }
         if let id = event.request, entry.version == LedgerEntry.formatVersion {
             // The header's project and environment are the request's (what a stub's filter rests on).
             let known: (String, String)? = if case .requestFiled(let e) = event { (e.project, e.environment) } else { requests[id].map { ($0.project, $0.environment) } }

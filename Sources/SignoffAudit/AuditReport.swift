@@ -15,4 +15,6 @@ public struct AuditReport: Sendable {
     public var files = 0
     /// Nil when everything verified.
     public var failure: String?
+    /// What verified but deserves a reader's attention (never a reason to refuse: the spec's verdict does not depend on it).
+    public var warnings: [String] = []
 }

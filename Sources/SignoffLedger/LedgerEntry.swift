@@ -97,7 +97,7 @@ public struct LedgerEntry: Hashable, Sendable {
             }
             guard reader.isAtEnd else { throw LedgerError(.invalidEntry, "entry has \(reader.remaining) trailing bytes") }
             guard SHA256Digest.hash(payload) == header.payloadDigest else {
-                throw LedgerError(.invalidEntry, "entry \(header.sequence): its payload does not match the payload digest in its header")
+                throw LedgerError(.payloadAltered, "entry \(header.sequence): its payload does not match the payload digest in its header (content altered)")
             }
             self.init(header: header, payload: payload, version: version, encoded: bytes, record: Array(bytes.prefix(recordCount)))
         case Self.payloadHashedVersion:

@@ -3,6 +3,8 @@ public struct LedgerError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         public static let invalidEntry = Code(name: "invalidEntry")
+        /// A version-2 entry whose payload is not the one its header's digest (and so its leaf hash) covers.
+        public static let payloadAltered = Code(name: "payloadAltered")
         public static let invalidProof = Code(name: "invalidProof")
         public static let invalidRequest = Code(name: "invalidRequest")
         public static let malformedNote = Code(name: "malformedNote")

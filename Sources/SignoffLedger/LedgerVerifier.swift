@@ -136,7 +136,9 @@ public struct LedgerVerifier: Sendable {
                     : "entry \(entry.sequence) appears again after entry \(expected - 1)")
         }
         let decoded: LedgerEntry
-        do { decoded = try LedgerEntry(decoding: entry.encoded) } catch {
+        do { decoded = try LedgerEntry(decoding: entry.encoded) } catch where error.code == .payloadAltered {
+            throw LedgerVerificationFailure(.leafHashMismatch, sequence: expected, "entry \(expected): its payload does not match the digest its leaf hash covers (content altered)")
+        } catch {
             throw LedgerVerificationFailure(.entryMalformed, sequence: expected, "entry \(expected) is malformed: \(error.message)")
         }
         guard decoded.sequence == expected else {

@@ -25,9 +25,11 @@ extension SQLiteLedgerStore {
         entryRows.reserveCapacity(drafts.count * 7)
         var nodeRows: [(any DatabaseValueConvertible)?] = []
         for draft in drafts {
-            let entry = try LedgerEntry(
-                sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, project: draft.project, environment: draft.environment,
-                actor: draft.actor, payload: draft.payload)
+            let entry = configuration.writesRoundOneEntries
+                ? try LedgerEntry.payloadHashed(sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, actor: draft.actor, payload: draft.payload)
+                : try LedgerEntry(
+                    sequence: head.frontier.size, timeMilliseconds: now, kind: draft.kind, project: draft.project, environment: draft.environment,
+                    actor: draft.actor, payload: draft.payload)
             let leaf = entry.leafHash
             head.chain = HashChain.next(previous: head.chain, leafHash: leaf)
             entryRows += [Int64(entry.sequence), entry.timeMilliseconds, entry.kind, entry.actor, Data(entry.encoded), Data(leaf.bytes), Data(head.chain.bytes)]

@@ -19,6 +19,9 @@ public final class SQLiteLedgerStore: LedgerStore {
         public var busyTimeoutSeconds: Double = 30
         /// Milliseconds since the Unix epoch; injectable for tests.
         public var clock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+        /// Writes entries as round-1 ledgers did (encoding version 1, no header): only this package's tests set it,
+        /// to build the ledgers a real round-1 Signoff left behind.
+        package var writesRoundOneEntries = false
 
         public init() {}
     }

@@ -94,11 +94,12 @@ struct AuditCommand: AsyncParsableCommand {
                 print(JSONOutput.object([
                     "valid": .bool(report.failure == nil), "entries": .int(report.entries), "stubs": .int(report.stubs), "decisions": .int(report.decisions),
                     "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(clamping: report.checkpointSize)), "files": .int(report.files),
-                    "failure": report.failure.map { .string($0) } ?? .null,
+                    "failure": report.failure.map { .string($0) } ?? .null, "warnings": .array(report.warnings.map { .string($0) }),
                 ]))
             } else if report.failure == nil {
                 print("OK: all \(report.checkpointSize) entries of the checkpoint signed by \(trusted.name) (key ID \(trusted.keyIDHex)) accounted for, \(report.entries) in full and \(report.stubs) as stubs; \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time and bound to their entries; the manifest is signed by the ledger key and all \(report.files) files match")
             }
+            if !json { for warning in report.warnings { printError("warning: \(warning)") } }
             if let failure = report.failure {
                 if !json { printError("verification FAILED: \(failure)") }
                 throw ExitCode(ExitStatus.verificationFailed)

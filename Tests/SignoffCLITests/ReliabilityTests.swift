@@ -383,25 +383,33 @@ struct ReliabilityTests {
 
     // MARK: Hostile input: the export verifier
 
-    @Test("Fuzzing the offline export verifier with mutated exports: every change refused with a reason, no crash, no hang")
+    @Test("Both export verifiers (ours and the Python one written from the spec) agree on 520 seeded mutations of a real project export — bit flips, truncation, line deletions (omissions), duplications and swaps, extra and missing files, a swapped checkpoint or manifest — and refuse every one")
     func exportFuzz() async throws {
         let s = try Story()
         defer { s.remove() }
         try await Self.realDatabase(s, administrativeCommands: 0)  // a smaller export: each verification re-runs the whole builder
-        try s.must("audit", "export", "--out", "export")
-        let trusted = try KeyFiles.readVerifierKey(path: s.env["SIGNOFF_DB"]! + ".ledger-key.pub")
+        // A second project's request, so that the project export has stubs as well as entries in full.
+        try s.must(["project", "create", "fraud-model", "--env", "staging=standard", "--role"] + Cast.roleArguments + ["--as", "ada", "--key", "ada.key"])
+        try s.must("request", "create", "--project", "fraud-model", "--env", "staging", "--bundle", "fraud.zip", "--digest", s.digest, "--as", "riley")
+        try s.must("audit", "export", "--project", "churn-model", "--out", "export")
+        // A later genuine checkpoint and manifest of the same ledger, to swap in.
+        try s.must("withdraw", try s.tested(env: "qa"), "--reason", "later", "--as", "riley")
+        try s.must("audit", "export", "--project", "churn-model", "--out", "later")
+        let keyPath = s.env["SIGNOFF_DB"]! + ".ledger-key.pub"
+        let trusted = try KeyFiles.readVerifierKey(path: keyPath)
         let source = URL(fileURLWithPath: s.path("export"))
-        let files = try FileManager.default.subpathsOfDirectory(atPath: source.path).filter {
-            var directory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: source.appendingPathComponent($0).path, isDirectory: &directory) && !directory.boolValue
-        }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: source.path).sorted()
         let control = AuditExportVerifier.verify(directory: source, trustedKey: trusted)
         try #require(control.failure == nil, "the untouched export must verify: \(control.failure ?? "")")
+        try #require(control.stubs > 0 && control.entries > 0)
+        let python = try TestSupport.runPython("verify_export.py", [source.path, keyPath])
+        try #require(python.status == 0, "the Python verifier must accept the untouched export: \(python.stdout)")
 
         var random = SplitMix64(seed: 0xE4_0127)
         var tally = Reliability.Tally()
         let target = URL(fileURLWithPath: s.path("mutated"))
-        let total = Reliability.scaled(300)
+        let total = Reliability.scaled(520)
+        var disagreements = 0
         for _ in 0..<total {
             try? FileManager.default.removeItem(at: target)
             try FileManager.default.copyItem(at: source, to: target)
@@ -409,28 +417,29 @@ struct ReliabilityTests {
             let url = target.appendingPathComponent(file)
             var bytes = [UInt8](try Data(contentsOf: url))
             let operation: String
-            switch random.next() % 8 {
-            case 0 where !bytes.isEmpty:
+            switch random.next() % 10 {
+            case 0, 1 where !bytes.isEmpty:
                 let at = Int(random.next() % UInt64(bytes.count))
                 bytes[at] ^= UInt8(1 << (random.next() % 8))
                 operation = "bit flip"
-            case 1 where !bytes.isEmpty:
+            case 2 where !bytes.isEmpty:
                 bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count))))
                 operation = "truncate"
-            case 2:
+            case 3:
                 bytes += [[0x0A], Array("{}".utf8), [0xFF, 0xFE], Array(" ".utf8)][Int(random.next() % 4)]
                 operation = "append"
-            case 3, 4:
+            case 4, 5, 6:
                 var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
                 if lines.count >= 3 {
                     let a = Int(random.next() % UInt64(lines.count - 1)), b = Int(random.next() % UInt64(lines.count - 1))
-                    if random.next() % 2 == 0 && lines[a] != lines[b] {
+                    switch random.next() % 3 {
+                    case 0 where lines[a] != lines[b]:
                         lines.swapAt(a, b)
                         operation = "swap lines"
-                    } else if random.next() % 2 == 0 {
+                    case 1:
                         lines.remove(at: a)
                         operation = "delete line"
-                    } else {
+                    default:
                         lines.insert(lines[a], at: b)
                         operation = "duplicate line"
                     }
@@ -439,31 +448,43 @@ struct ReliabilityTests {
                     bytes.insert(0x20, at: 0)
                     operation = "insert byte"
                 }
-            case 5:
-                try FileManager.default.removeItem(at: url)
-                bytes = []
-                operation = "delete file"
-            case 6:
-                try Data("extra".utf8).write(to: target.appendingPathComponent("extra-\(random.next() % 100).txt"))
-                operation = "add file"
+            case 7:
+                operation = random.next() % 2 == 0 ? "delete file" : "add file"
+            case 8:
+                let swapped = random.next() % 2 == 0 ? "checkpoint.txt" : "MANIFEST.json"
+                bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: s.path("later/\(swapped)"))))
+                try Data(bytes).write(to: target.appendingPathComponent(swapped))
+                operation = "swap in a later \(swapped)"
             default:
                 bytes = []
                 operation = "empty file"
             }
-            if operation != "delete file" && operation != "add file" { try Data(bytes).write(to: url) }
+            switch operation {
+            case "delete file": try FileManager.default.removeItem(at: url)
+            case "add file": try Data("extra".utf8).write(to: target.appendingPathComponent("extra-\(random.next() % 100).txt"))
+            case _ where operation.hasPrefix("swap in"): break
+            default: try Data(bytes).write(to: url)
+            }
+            let unchanged = try FileManager.default.contentsOfDirectory(atPath: target.path).sorted() == files
+                && files.allSatisfy { (try? Data(contentsOf: target.appendingPathComponent($0))) == (try? Data(contentsOf: source.appendingPathComponent($0))) }
+            if unchanged {
+                tally.add("unchanged (skipped)")  // e.g. swapping two equal lines
+                continue
+            }
             let report = Reliability.withinDeadline(30) { AuditExportVerifier.verify(directory: target, trustedKey: trusted) }
             guard let report else {
                 Issue.record("the export verifier hung on \(operation) of \(file)")
                 continue
             }
-            if (try? Data(contentsOf: url)) == (try? Data(contentsOf: source.appendingPathComponent(file))) && operation != "add file" {
-                tally.add("unchanged (skipped)")  // e.g. swapping two equal lines
-                continue
-            }
+            let independent = try TestSupport.runPython("verify_export.py", [target.path, keyPath])
             #expect(report.failure?.isEmpty == false, "\(operation) of \(file) was accepted")
+            #expect(independent.status == 1, "the Python verifier: \(operation) of \(file): exit \(independent.status) \(independent.stdout) \(independent.stderr)")
+            if (report.failure == nil) != (independent.status == 0) { disagreements += 1 }
             tally.add(report.failure == nil ? "accepted" : "refused")
+            tally.add(independent.status == 1 ? "python refused" : "python exit \(independent.status)")
         }
-        Reliability.report("export verifier: \(total) mutated exports of \(files.count) files (\(tally))")
+        #expect(disagreements == 0)
+        Reliability.report("export verifiers: \(total) mutated exports of \(files.count) files, \(disagreements) disagreements (\(tally))")
     }
 }
 

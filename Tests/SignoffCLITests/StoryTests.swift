@@ -158,7 +158,7 @@ struct StoryTests {
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(verified.stdout.contains("4 of 4 decisions signed"))
         let csv = try String(contentsOfFile: s.path("audit/decisions.csv"), encoding: .utf8)
-        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,actor,key_id,signature_valid,bundle_digest,comment\r\n"))
+        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"))
         #expect(csv.components(separatedBy: "\r\n").filter { $0.contains(",yes,") }.count == 4)
         let db = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
         #expect(db.status == 0, "\(db.stderr)")
@@ -269,9 +269,8 @@ struct StoryTests {
             var isDirectory: ObjCBool = false
             return FileManager.default.fileExists(atPath: s.path("audit/\($0)"), isDirectory: &isDirectory) && !isDirectory.boolValue
         }.sorted()
-        // checkpoint.txt, entries.jsonl, proofs.jsonl, keys.jsonl, envelopes.jsonl, decisions.csv, ledger-key.pub, SUMMARY.md,
-        // requests.md, MANIFEST.json
-        #expect(files.count == 11)
+        // checkpoint.txt, entries.jsonl, keys.jsonl, decisions.csv, administration.csv, SUMMARY.md, requests.md, MANIFEST.json
+        #expect(files == ["MANIFEST.json", "SUMMARY.md", "administration.csv", "checkpoint.txt", "decisions.csv", "entries.jsonl", "keys.jsonl", "requests.md"])
         for file in files {
             let copy = "tampered-\(file.replacingOccurrences(of: "/", with: "_"))"
             try FileManager.default.copyItem(atPath: s.path("audit"), toPath: s.path(copy))

@@ -96,15 +96,19 @@ struct TeamsTests {
         try s.must("approve", second, "--stage", "approved", "--key", "morgan.key", "--as", "morgan")
         try s.must("project", "update", "fraud-scoring", "--role", "approvers=fraud-leads", "--as", "ada", "--key", "ada.key")
 
-        // Pricing's export names nobody of fraud or churn.
+        // Pricing's export shows the other teams' requests only as stubs: none of their bundles or comments.
         try s.must("checkpoint", "--sign")
         try s.must("audit", "export", "--project", "pricing", "--out", "pricing-audit")
-        try s.must("audit", "verify", "pricing-audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
-        let files = try FileManager.default.contentsOfDirectory(atPath: s.path("pricing-audit")).filter { $0 != "entries.jsonl" }
-        let text = try files.map { try String(contentsOfFile: s.path("pricing-audit/\($0)"), encoding: .utf8) }.joined()
-        for name in ["fiona", "felix", "fred", "riley", "morgan", "sam", "dana", "fraud-leads", "churn-leads"] {
-            #expect(!text.contains(name), "the pricing export names \(name)")
+        let verifiedPricing = try s.must("audit", "verify", "pricing-audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
+        #expect(verifiedPricing.contains("as stubs") && !verifiedPricing.contains(" 0 as stubs"), "\(verifiedPricing)")
+        var text = try FileManager.default.contentsOfDirectory(atPath: s.path("pricing-audit")).filter { $0 != "entries.jsonl" }
+            .map { try String(contentsOfFile: s.path("pricing-audit/\($0)"), encoding: .utf8) }.joined()
+        for line in try String(contentsOfFile: s.path("pricing-audit/entries.jsonl"), encoding: .utf8).split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if let entry = object["entry"] as? String, let bytes = Data(base64Encoded: entry) { text += String(decoding: bytes, as: UTF8.self) }
+            if object["entry"] == nil { #expect(object["project"] as? String != "pricing", "a pricing entry is a stub") }
         }
+        for other in ["b.zip", "churn-model-v12.zip"] { #expect(!text.contains(other), "the pricing export discloses \(other)") }
         #expect(text.contains("paula") && text.contains("piet"))
     }
 }

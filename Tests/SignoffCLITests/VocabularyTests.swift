@@ -1,4 +1,5 @@
 import Foundation
+import SignoffCrypto
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -198,10 +199,13 @@ struct VocabularyTests {
         Vocabulary.check(initialized.stdout, source: "init")
 
         // The export's JSON files.
-        for (file, lines) in [("MANIFEST.json", false), ("entries.jsonl", true), ("proofs.jsonl", true), ("keys.jsonl", true), ("envelopes.jsonl", true)] {
+        for (file, lines) in [("entries.jsonl", true), ("keys.jsonl", true)] {
             Vocabulary.check(try String(contentsOfFile: s.path("vocab-export/\(file)"), encoding: .utf8), source: file, lines: lines)
         }
+        // The manifest is a DSSE envelope (its own field names are DSSE's); its payload is ours.
+        let manifest = try DSSEEnvelope(json: Array(try Data(contentsOf: URL(fileURLWithPath: s.path("vocab-export/MANIFEST.json")))).dropLast())
+        Vocabulary.check(String(decoding: manifest.payload, as: UTF8.self), source: "MANIFEST.json's payload", lines: false)
         let csv = try String(contentsOfFile: s.path("vocab-export/decisions.csv"), encoding: .utf8)
-        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,actor,key_id,signature_valid,bundle_digest,comment\r\n"))
+        #expect(csv.hasPrefix("time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"))
     }
 }

@@ -55,8 +55,15 @@ struct World {
         }
     }
 
+    /// A person's key, derived from their name: the same in every run, so that an export of a world is the same bytes
+    /// every time (the worked example under `schema/examples/` is one).
+    static func fixedKey(_ name: String) -> Ed25519.SigningKey {
+        var seed = SHA256Digest.hash("signoff test key: \(name)").bytes
+        return try! Ed25519.SigningKey(seed: &seed)
+    }
+
     mutating func addUser(_ name: String, groups: [String], administrator: Bool = false, serviceAccount: Bool = false) {
-        let key = Ed25519.SigningKey()
+        let key = Self.fixedKey(name)
         keys[name] = key
         let verifier = try! NoteVerifierKey(name: name, publicKey: key.publicKey)
         admin(serviceAccount ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: administrator, key: verifier))
@@ -68,7 +75,9 @@ struct World {
 
     init() {
         let admin = Cast.administrator.name
-        let ada = Ed25519.SigningKey()
+        // As every ledger begins (the worked export example is one of these worlds).
+        ok(.initializeLedger(origin: "signoff.example/ledger", ledgerKey: try! NoteVerifierKey(name: "signoff.example/ledger", publicKey: Self.fixedKey("the ledger").publicKey)), as: "system")
+        let ada = Self.fixedKey(admin)
         keys[admin] = ada
         ok(.bootstrapAdministrator(name: admin, key: try! NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
         for group in Cast.Group.all {

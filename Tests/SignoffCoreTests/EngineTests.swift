@@ -554,6 +554,10 @@ struct EngineTests {
             let decoded = try Event.decode(kind: event.kind, payload: event.payload)
             #expect(decoded == event)
         }
-        #expect(try SignoffState(documents: w.state.documents()) == w.state)
+        // The projection's documents hold everything but the ledger's own first entry (which nothing decides on).
+        var restored = try SignoffState(documents: w.state.documents())
+        #expect(restored.ledger == nil)
+        restored.ledger = w.state.ledger
+        #expect(restored == w.state)
     }
 }

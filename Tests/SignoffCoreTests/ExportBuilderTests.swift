@@ -16,20 +16,8 @@ struct ExportBuilderTests {
         func text(_ path: String) -> String { String(decoding: files[path] ?? [], as: UTF8.self) }
     }
 
-    static func export(_ w: World) throws -> CollectingSink {
-        let key = Ed25519.SigningKey()
-        let entries = try w.log.enumerated().map { index, item in
-            try LedgerEntry(sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, actor: item.actor, payload: item.event.payload)
-        }
-        let checkpoint = try SignedCheckpoint(
-            signing: Checkpoint(origin: "test/ledger", size: UInt64(entries.count), rootHash: SHA256Digest.hash("root")), with: key)
-        var builder = AuditExportBuilder(
-            checkpoint: checkpoint, ledgerKey: try NoteVerifierKey(name: "test/ledger", publicKey: key.publicKey), filter: AuditExportFilter())
-        var sink = CollectingSink()
-        try builder.start(to: &sink)
-        for entry in entries { if let admitted = builder.admit(entry) { try builder.add(admitted, proof: [], to: &sink) } }
-        try builder.finish(to: &sink)
-        return sink
+    static func export(_ w: World, filter: AuditExportFilter = AuditExportFilter()) throws -> CollectingSink {
+        try ExportedWorld(w, filter: filter).sink
     }
 
     @Test("Closed requests are listed as they close, open ones after; an emergency deployment without its review is flagged OVERDUE until it is done; labels, emergency and skipped stages show")
@@ -63,40 +51,6 @@ struct ExportBuilderTests {
         #expect(sink.text("decisions.csv").contains("prod is down, fix is one line"))
     }
 
-    @Test("A project's export scope: administrators, members of the groups it binds, who acted on its requests; a round-1 project also the groups its workflows named")
-    func scope() throws {
-        var w = World()
-        // A round-1 workflow and project, as their entries read (the workflow applied first, as usual).
-        let source = "workflow: old\nstages:\n  - name: requested\n  - name: approved\n    gate:\n      approvals: [{group: compliance, count: 1}]\n  - name: deployed\n    gate:\n      actors: [deployers]\n"
-        // Their payloads exactly as round 1 wrote them (re-encoding would write today's `roles`).
-        let legacy: [(kind: String, payload: [UInt8])] = [
-            ("workflow.applied", Array(try JSONSerialization.data(withJSONObject: ["name": "old", "digest": SHA256Digest.hash(source).description, "source": source]))),
-            ("project.created", Array(#"{"project":{"key":"legacy","regulated":false,"environments":{"qa":"old"},"requesters":["data-science"],"deployers":{"qa":["churn-deployers"]}}}"#.utf8)),
-        ]
-        var entries = try w.log.enumerated().map { index, item in
-            try LedgerEntry(sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, actor: item.actor, payload: item.event.payload)
-        }
-        for (kind, payload) in legacy {
-            w.state.apply(try Event.decode(kind: kind, payload: payload)!, actor: "ada", at: w.now)
-            entries.append(try LedgerEntry(sequence: UInt64(entries.count), timeMilliseconds: w.now, kind: kind, actor: "ada", payload: payload))
-        }
-        func scope(_ project: String) -> ExportScope {
-            var scope = ExportScope(project: project)
-            for entry in entries { scope.note(entry) }
-            scope.finish()
-            return scope
-        }
-        let old = scope("legacy")
-        #expect((try? AppliedWorkflow(source: source, recorded: true))?.workflow.namesGroups == true)
-        #expect(w.state.projects["legacy"]?.namesGroups == true)
-        #expect(old.groups == ["data-science", "churn-deployers", "compliance", "deployers"], "deployers: a name the old workflow used, no group here")
-        #expect(old.principals.isSuperset(of: ["ada", "riley", "dana", "casey", "pat"]) && !old.principals.contains("morgan") && !old.principals.contains("quinn"))
-        #expect(old.workflows == ["old"])
-        let churn = scope(Cast.project)
-        #expect(churn.groups == Set(Cast.roles.values.flatMap { $0 }))
-        #expect(churn.workflows == ["standard", "regulated"])
-    }
-
     @Test("A signed retrospective verifies in the export; one whose signature is not its actor's is flagged, and the verifier refuses it")
     func signedStatements() throws {
         var w = World()
@@ -104,30 +58,60 @@ struct ExportBuilderTests {
         w.approve(id, stage: "approved", as: "morgan")
         w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
         w.ok(w.retrospective(id, by: "casey", comment: "reviewed"), as: "casey")
-        var builder = try Self.builder(w)
-        #expect(builder.invalidStatements.isEmpty)
+        var builder = try ExportedWorld(w).builder
+        #expect(builder.problems.isEmpty)
         // A crafted entry (the engine never records one): casey's retrospective signed with morgan's key.
         let statement = RetrospectiveStatement(request: id, project: Cast.project, environment: "qa", bundleDigest: World.digest, actor: "casey", comment: "x", time: w.now)
         var forged = Event.RetrospectiveRecorded(request: id, comment: "x", overdue: false)
         forged.envelope = statement.signed(with: w.keys["morgan"]!)
         w.log.append((.retrospectiveRecorded(forged), "casey", w.now))
-        builder = try Self.builder(w)
-        #expect(builder.invalidStatements == [UInt64(w.log.count - 1)])
+        let exported = try ExportedWorld(w)
+        builder = exported.builder
+        #expect(builder.problems.map(\.sequence) == [UInt64(w.log.count - 1)])
+        #expect(exported.sink.text("SUMMARY.md").contains("entries whose signature or binding does not verify"))
     }
 
-    static func builder(_ w: World) throws -> AuditExportBuilder {
-        let key = Ed25519.SigningKey()
-        let entries = try w.log.enumerated().map { index, item in
-            try LedgerEntry(sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, actor: item.actor, payload: item.event.payload)
+}
+
+/// A world's log as a ledger (entries with their headers, a checkpoint signed by a fixed ledger key) and its export:
+/// the same bytes every run.
+struct ExportedWorld {
+    static let origin = "signoff.example/ledger"  // as World's ledger.initialized names it
+    static let ledgerKey = World.fixedKey("the ledger")
+    static var verifierKey: NoteVerifierKey { try! NoteVerifierKey(name: origin, publicKey: ledgerKey.publicKey) }
+
+    let entries: [LedgerEntry]
+    let checkpoint: SignedCheckpoint
+    var builder: AuditExportBuilder
+    var sink = ExportBuilderTests.CollectingSink()
+
+    /// The entries of a world's log: each header names its request's project and environment, as the service writes them.
+    static func entries(_ w: World) throws -> [LedgerEntry] {
+        var state = SignoffState()
+        return try w.log.enumerated().map { index, item in
+            state.apply(item.event, actor: item.actor, at: item.time)
+            let scope = state.entryScope(of: item.event)
+            return try LedgerEntry(
+                sequence: UInt64(index), timeMilliseconds: item.time, kind: item.event.kind, project: scope.project, environment: scope.environment,
+                actor: item.actor, payload: item.event.payload)
         }
-        let checkpoint = try SignedCheckpoint(
-            signing: Checkpoint(origin: "test/ledger", size: UInt64(entries.count), rootHash: SHA256Digest.hash("root")), with: key)
-        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: try NoteVerifierKey(name: "test/ledger", publicKey: key.publicKey), filter: AuditExportFilter())
-        var sink = CollectingSink()
+    }
+
+    init(_ w: World, filter: AuditExportFilter = AuditExportFilter()) throws {
+        entries = try Self.entries(w)
+        checkpoint = try SignedCheckpoint(
+            signing: Checkpoint(origin: Self.origin, size: UInt64(entries.count), rootHash: Merkle.rootHash(leaves: entries.map(\.leafHash))),
+            with: Self.ledgerKey)
+        builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: Self.verifierKey, filter: filter)
         try builder.start(to: &sink)
-        for entry in entries { if let admitted = builder.admit(entry) { try builder.add(admitted, proof: [], to: &sink) } }
-        try builder.finish(to: &sink)
-        #expect(sink.text("SUMMARY.md").contains("signed retrospectives or delegations whose signature does not verify") == !builder.invalidStatements.isEmpty)
-        return builder
+        for entry in entries { try builder.add(entry, to: &sink) }
+        let manifest = try builder.finish(to: &sink)
+        try sink.append(AuditExportBuilder.signedManifest(manifest, with: Self.ledgerKey), to: "MANIFEST.json")
+    }
+
+    /// Writes the export's files into `directory`.
+    func write(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (name, bytes) in sink.files { try Data(bytes).write(to: directory.appendingPathComponent(name)) }
     }
 }

@@ -8,8 +8,9 @@ import SignoffService
 import SignoffTestSupport
 import Testing
 
-/// A ledger written by round 1 (payload format 1: camelCase names, bare-hex fingerprints) must still verify, replay,
-/// export and verify offline after the vocabulary change.
+/// A ledger written by round 1 (entry encoding 1; payload format 1: camelCase names, bare-hex fingerprints) must still
+/// verify, replay, export and verify offline after the vocabulary change and entry encoding 2 — and keep working when
+/// today's Signoff appends encoding-2 entries to it.
 @Suite("Ledgers of payload format 1")
 struct FormatOneLedgerTests {
     /// A format-2 payload as format 1 wrote it.
@@ -33,7 +34,10 @@ struct FormatOneLedgerTests {
         let ledgerKey = Ed25519.SigningKey()
         let directory = try TestSupport.temporaryDirectory("signoff-format-one")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("old.sqlite").path, origin: "signoff.test/old", signingKey: ledgerKey)
+        var roundOne = SQLiteLedgerStore.Configuration()
+        roundOne.writesRoundOneEntries = true
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let store = try SQLiteLedgerStore.create(path: path, origin: "signoff.test/old", signingKey: ledgerKey, configuration: roundOne)
         let storage = SQLiteStorage.storage(store)
         let now: Int64 = 1_780_000_000_000
 
@@ -113,5 +117,25 @@ struct FormatOneLedgerTests {
         try Data((store.verifierKey.description + "\n").utf8).write(to: keyFile)
         let python = try TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
         #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
+        #expect(verified.stubs == 0, "a round-1 entry has no header to stand for it: every one is in full")
+
+        // Today's Signoff opens the same file and appends encoding-2 entries after the round-1 ones.
+        let today = try SQLiteLedgerStore.open(path: path, signingKey: ledgerKey)
+        let service = SignoffService(storage: SQLiteStorage.storage(today))
+        let filed = try await service.execute(
+            .fileRequest(project: "churn-model", environment: "qa", bundle: "qa.zip", digest: SHA256Digest.hash("qa"), description: "new"), as: "riley")
+        guard case .success(let appended) = filed else { Issue.record("refused: \(filed)"); return }
+        #expect(appended.allSatisfy { $0.version == LedgerEntry.formatVersion && $0.project == "churn-model" && $0.environment == "qa" })
+        try await today.signCheckpoint()
+        let mixed = try await today.verifyAll(trustedKey: today.verifierKey, allowUncoveredTail: false, progress: nil)
+        #expect(mixed.failure == nil, "\(mixed.failure?.message ?? "")")
+        #expect(try await service.verifyProjection() == nil)
+        let prodOnly = directory.appendingPathComponent("export-prod")
+        _ = try await service.exportAudit(filter: AuditExportFilter(project: "churn-model", environment: "prod"), to: prodOnly)
+        let mixedReport = AuditExportVerifier.verify(directory: prodOnly, trustedKey: today.verifierKey)
+        #expect(mixedReport.failure == nil, "\(mixedReport.failure ?? "")")
+        #expect(mixedReport.stubs == appended.count, "the new qa request's entries are stubs in a prod export; the round-1 ones in full")
+        let mixedPython = try TestSupport.runPython("verify_export.py", [prodOnly.path, keyFile.path])
+        #expect(mixedPython.status == 0, "\(mixedPython.stdout) \(mixedPython.stderr)")
     }
 }

@@ -1,230 +1,1228 @@
-"""An independent verifier of a Signoff audit export, written from schema/audit-export.md and schema/ledger.md
-with hashlib and PyNaCl only (no Signoff code).
+#!/usr/bin/env python3
+"""Independent verifier for Signoff audit exports, format `signoff-audit-export/4`.
 
-  verify_export.py EXPORT_DIR LEDGER_PUB     exit 0 and "verified ..." when valid; 1 and the reason otherwise
+Written from the specification only (schema/audit-export.md, schema/ledger.md, schema/key-file.md,
+schema/vocabulary.md), with the Python standard library and PyNaCl.
+
+    python3 verify_export.py EXPORT_DIR LEDGER_PUB
+
+Exit 0 and one line "OK: ..." when the export verifies; exit 1 and one line "FAILED: <reason>" when it does not;
+exit 2 on a usage error. The checks follow the spec's "Verifying" section, in its order:
+
+ 1. checkpoint (signed note by the trusted key)      5. manifest signature
+ 2. manifest read (envelope, format, filter, files)  6. file set, digests, manifest fields
+ 3. entries (sequence, decoding, full-vs-stub,       7. keys.jsonl, decisions.csv, administration.csv rebuilt
+    Merkle root)                                        byte for byte
+ 4. signatures and bindings (key history, signed decisions, retrospective/delegation envelopes, administrative
+    approvals, header project/environment)
+
+entries.jsonl is read once, line by line; steps 3 and 4 run in the same pass, but a step-4 failure is only reported
+once the whole of step 3 (including the Merkle root) has passed, so that the first failure in the spec's order is the
+one reported. The Merkle root is computed with a stack of complete subtrees (O(log n) memory); decisions.csv and
+administration.csv are compared with the rebuilt rows as they are produced.
 """
+
 import base64
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
-from datetime import datetime, timezone
+import unicodedata
 
-import nacl.exceptions
-import nacl.signing
-
-
-class Refused(Exception):
-    pass
+try:
+    from nacl.signing import VerifyKey
+except Exception:  # pragma: no cover - reported at run time
+    VerifyKey = None
 
 
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+class Failure(Exception):
+    """A verification failure; its message is the reason."""
 
 
-def verify_note_key(line: str):
-    name, key_id_hex, key_b64 = line.strip().split("+", 2)
-    raw = base64.b64decode(key_b64, validate=True)
-    if len(raw) != 33 or raw[0] != 1:
-        raise Refused("ledger key is not an Ed25519 signed-note key")
-    if sha256(name.encode() + b"\n" + raw)[:4].hex() != key_id_hex:
-        raise Refused("ledger key id mismatch")
-    return name, bytes.fromhex(key_id_hex), nacl.signing.VerifyKey(raw[1:])
+def fail(msg):
+    raise Failure(msg)
 
 
-def verify_checkpoint(note: str, key):
-    name, key_id, verify_key = key
-    text, sep, sigs = note.rpartition("\n\n")
-    if not sep:
-        raise Refused("checkpoint.txt: not a signed note")
-    text += "\n"
-    ok = False
-    for line in sigs.rstrip("\n").split("\n"):
-        if not line.startswith("\u2014 "):
-            raise Refused("checkpoint.txt: malformed signature line")
-        signer, blob_b64 = line[2:].split(" ")
-        blob = base64.b64decode(blob_b64, validate=True)
-        if signer == name and blob[:4] == key_id:
-            try:
-                verify_key.verify(text.encode(), blob[4:])
-                ok = True
-            except nacl.exceptions.BadSignatureError:
-                raise Refused("checkpoint.txt: bad signature")
-    if not ok:
-        raise Refused("checkpoint.txt: no signature by the ledger key")
-    origin, size, root_b64 = text.split("\n")[:3]
-    if origin != name:
-        raise Refused("checkpoint origin is not the ledger key name")
-    return int(size), base64.b64decode(root_b64, validate=True)
+# ---------------------------------------------------------------------------------------------------------------------
+# Constants from the spec
+
+EXPORT_FORMAT = "signoff-audit-export/4"
+MANIFEST_PAYLOAD_TYPE = "application/vnd.signoff.export-manifest.v1+json"
+INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+DECISION_TYPES = {
+    "https://signoff.dev/decision/v3": 3,
+    "https://signoff.dev/decision/v2": 2,
+    "https://signoff.dev/decision/v1": 1,
+}
+
+REQUEST_KINDS = frozenset([
+    "request.filed", "evidence.attached", "decision.recorded", "stage.entered", "request.rejected",
+    "request.withdrawn", "request.revised", "deployment.recorded", "retrospective.recorded", "request.expired",
+])
+# Every kind the "Events" section names (for these the payload must be a JSON object).
+KNOWN_KINDS = REQUEST_KINDS | frozenset([
+    "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-removed",
+    "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
+    "group.member-added", "workflow.applied", "project.created", "freeze.added", "freeze.lifted",
+    "delegation.granted", "delegation.revoked",
+])
+
+EXPORT_FILES = ("SUMMARY.md", "administration.csv", "checkpoint.txt", "decisions.csv", "entries.jsonl",
+                "keys.jsonl", "requests.md")
+MANIFEST_NAME = "MANIFEST.json"
+
+FULL_KEYS = ["actor", "entry", "environment", "kind", "project", "sequence", "time"]
+STUB_KEYS = ["actor", "environment", "kind", "payload_digest", "project", "sequence", "time"]
+MANIFEST_KEYS = ["checkpoint_root", "checkpoint_size", "files", "filter", "format", "full_entries",
+                 "ledger_verifier_key", "origin", "stubs"]
+FILTER_KEYS = ["environment", "project", "since", "until"]
+
+DECISIONS_HEADER = ("time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,"
+                    "bundle_digest,comment")
+ADMIN_HEADER = "time,sequence,kind,actor,signers,signature_valid"
+
+MAX_MS = 253402300799999          # 9999-12-31T23:59:59.999Z
+MAX_PAYLOAD = 16 * 1024 * 1024     # 16 MiB
+MAX_NOTE_TEXT = 1024 * 1024        # 1 MiB
+MAX_NOTE_SIGS = 100
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_KEYIDHEX = re.compile(r"[0-9a-f]{8}")
+_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z")
+_RFC3339 = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
-def decode_entry(data: bytes):
-    if data[0] != 1:
-        raise Refused("unknown entry version")
-    seq, time_ms = struct.unpack(">QQ", data[1:17])
-    pos = 17
-    (n,) = struct.unpack(">H", data[pos:pos + 2]); pos += 2
-    kind = data[pos:pos + n].decode(); pos += n
-    (n,) = struct.unpack(">H", data[pos:pos + 2]); pos += 2
-    actor = data[pos:pos + n].decode(); pos += n
-    (n,) = struct.unpack(">I", data[pos:pos + 4]); pos += 4
-    payload = data[pos:pos + n]; pos += n
-    if pos != len(data) or len(payload) != n:
-        raise Refused("entry is truncated or has trailing bytes")
-    if time_ms >= 1 << 63:
-        time_ms -= 1 << 64
-    return seq, time_ms, kind, actor, payload
+# ---------------------------------------------------------------------------------------------------------------------
+# Encodings
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
 
 
-def node(left: bytes, right: bytes) -> bytes:
-    return sha256(b"\x01" + left + right)
+def b64decode_strict(s, what):
+    """RFC 4648 section 4, standard alphabet with padding; must re-encode to itself."""
+    if not isinstance(s, str):
+        fail(f"{what}: not a base64 string")
+    if not _B64.fullmatch(s):
+        fail(f"{what}: not canonical base64")
+    raw = base64.b64decode(s.encode("ascii"), validate=True)
+    if base64.b64encode(raw).decode("ascii") != s:
+        fail(f"{what}: non-canonical base64")
+    return raw
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof, root: bytes):
-    # RFC 9162 section 2.1.3.2
-    if index >= size:
-        raise Refused("index beyond tree size")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise Refused("inclusion proof too long")
-        if fn & 1 or fn == sn:
-            r = node(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0 or r != root:
-        raise Refused("inclusion proof does not lead to the checkpoint root")
+def b64encode(b):
+    return base64.b64encode(b).decode("ascii")
 
 
-def rfc3339(time_ms: int) -> str:
-    return datetime.fromtimestamp(time_ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+def days_from_civil(y, m, d):
+    """Days since 1970-01-01 of a proleptic Gregorian date (any year)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
-def pae(payload_type: str, payload: bytes) -> bytes:
-    t = payload_type.encode()
+def civil_from_days(z):
+    z += 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+def days_in_month(y, m):
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    return 30 if m in (4, 6, 9, 11) else 31
+
+
+# The canonical form has a four-digit year: 0000-01-01T00:00:00.000Z ... 9999-12-31T23:59:59.999Z.
+MIN_CANONICAL_MS = days_from_civil(0, 1, 1) * 86400000
+
+
+def ms_to_time(ms):
+    """Milliseconds since the epoch as the canonical `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
+    if not isinstance(ms, int) or isinstance(ms, bool) or not MIN_CANONICAL_MS <= ms <= MAX_MS:
+        fail(f"time {ms!r} ms cannot be written as YYYY-MM-DDTHH:MM:SS.mmmZ")
+    days, rem = divmod(ms, 86400000)
+    y, mo, d = civil_from_days(days)
+    secs, milli = divmod(rem, 1000)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (y, mo, d, secs // 3600, secs // 60 % 60, secs % 60, milli)
+
+
+def _civil_ms(y, mo, d, h, mi, se):
+    """Whole-second milliseconds of a date and time of day, or None if it is not a valid one."""
+    if not (1 <= mo <= 12 and 1 <= d <= days_in_month(y, mo) and h <= 23 and mi <= 59 and se <= 59):
+        return None
+    return ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + se * 1000
+
+
+def time_to_ms(s, what, lo=0, hi=MAX_MS):
+    """A canonical time `YYYY-MM-DDTHH:MM:SS.mmmZ`, which must convert back to itself."""
+    if not isinstance(s, str):
+        fail(f"{what}: not a time string")
+    m = _TIME.fullmatch(s)
+    if not m:
+        fail(f"{what}: {s!r} is not a time of the form YYYY-MM-DDTHH:MM:SS.mmmZ")
+    y, mo, d, h, mi, se, frac = (int(g) for g in m.groups())
+    base = _civil_ms(y, mo, d, h, mi, se)
+    if base is None:
+        fail(f"{what}: {s!r} is not a valid time")
+    ms = base + frac
+    if not lo <= ms <= hi or ms_to_time(ms) != s:
+        fail(f"{what}: {s!r} is not a canonical time")
+    return ms
+
+
+def rfc3339_to_ms(s, what):
+    """Any RFC 3339 date-time (section 5.6: `T`/`t`, `Z`/`z` or a `+HH:MM`/`-HH:MM` offset, which is applied; any
+    number of fraction digits, of which the first three give the milliseconds and the rest are dropped: truncated,
+    not rounded), as a whole number of milliseconds since the epoch."""
+    if not isinstance(s, str):
+        fail(f"{what}: not an RFC 3339 time")
+    m = _RFC3339.fullmatch(s)
+    if not m:
+        fail(f"{what}: {s!r} is not an RFC 3339 time")
+    y, mo, d, h, mi, se = (int(g) for g in m.groups()[:6])
+    frac, off = m.group(7), m.group(8)
+    base = _civil_ms(y, mo, d, h, mi, se)
+    if base is None:
+        fail(f"{what}: {s!r} is not a valid time")
+    offset_min = 0
+    if off not in ("Z", "z"):
+        oh, om = int(off[1:3]), int(off[4:6])
+        if oh > 23 or om > 59:
+            fail(f"{what}: {s!r} has an invalid offset")
+        offset_min = (oh * 60 + om) * (1 if off[0] == "+" else -1)
+    milli = int((frac[1:] + "000")[:3]) if frac else 0
+    return base + milli - offset_min * 60000
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _esc(m):
+    c = m.group(0)
+    return _ESCAPES.get(c) or "\\u%04x" % ord(c)
+
+
+def cj_string(s):
+    return '"' + _NEEDS_ESCAPE.sub(_esc, s) + '"'
+
+
+def cj(v):
+    """Compact JSON (audit-export.md "Conventions")."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return cj_string(v)
+    if isinstance(v, list):
+        return "[" + ",".join(cj(x) for x in v) + "]"
+    if isinstance(v, dict):
+        keys = sorted(v.keys(), key=lambda k: utf8(k, "JSON key"))
+        return "{" + ",".join(cj_string(k) + ":" + cj(v[k]) for k in keys) + "}"
+    fail(f"value {v!r} cannot be written as compact JSON (only integers are allowed)")
+
+
+def utf8(s, what="text"):
+    """UTF-8 bytes of a string from JSON (a lone surrogate escape is refused)."""
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError:
+        fail(f"{what}: contains a lone surrogate (not UTF-8 text)")
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _pairs_no_dups(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError(f"duplicate key {k!r}")
+        d[k] = v
+    return d
+
+
+def parse_json(b, what, allow_duplicates=False):
+    """Strict JSON: UTF-8, no NaN/Infinity, and (by default) no duplicate keys."""
+    try:
+        s = b.decode("utf-8") if isinstance(b, (bytes, bytearray)) else b
+        if allow_duplicates:
+            return json.loads(s, parse_constant=_reject_constant)
+        return json.loads(s, parse_constant=_reject_constant, object_pairs_hook=_pairs_no_dups)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        fail(f"{what}: not valid JSON ({e})")
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def norm_digest(d):
+    """A digest `sha256:<hex>` or (payload format 1) bare hex, as the bare hex (None if not a string)."""
+    if not isinstance(d, str):
+        return None
+    return d[len("sha256:"):] if d.startswith("sha256:") else d
+
+
+def norm_fp(fp):
+    """A key fingerprint `sha256:<hex>` or bare hex, as bare hex (None if neither)."""
+    if not isinstance(fp, str):
+        return None
+    if fp.startswith("sha256:"):
+        fp = fp[len("sha256:"):]
+    return fp if _HEX64.fullmatch(fp) else None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Keys (key-file.md) and signatures
+
+def valid_key_name(name):
+    if not isinstance(name, str) or name == "" or "+" in name:
+        return False
+    for ch in name:
+        if ch.isspace() or unicodedata.category(ch) == "Cc":
+            return False
+    return True
+
+
+class Key:
+    def __init__(self, line, name, keyid, pub):
+        self.line = line          # the verifier key text
+        self.name = name
+        self.keyid = keyid        # 4 bytes
+        self.pub = pub            # 32 bytes
+        self.fp_hex = hashlib.sha256(pub).hexdigest()
+
+    @property
+    def fingerprint(self):
+        return "sha256:" + self.fp_hex
+
+
+def parse_verifier_key(line, what):
+    """`NAME+KEYIDHEX+BASE64(0x01 || PUBLIC_KEY)`; raises Failure if it does not parse."""
+    if not isinstance(line, str):
+        fail(f"{what}: not a verifier key string")
+    parts = line.split("+", 2)
+    if len(parts) != 3:
+        fail(f"{what}: not of the form NAME+KEYIDHEX+BASE64")
+    name, keyidhex, b64 = parts
+    if not valid_key_name(name):
+        fail(f"{what}: invalid key name")
+    if not _KEYIDHEX.fullmatch(keyidhex):
+        fail(f"{what}: key ID is not 8 lowercase hex digits")
+    raw = b64decode_strict(b64, what)
+    if len(raw) != 33 or raw[0] != 0x01:
+        fail(f"{what}: not an Ed25519 key (0x01 and 32 bytes)")
+    pub = raw[1:]
+    keyid = sha256(utf8(name, what) + b"\n\x01" + pub)[:4]
+    if keyid.hex() != keyidhex:
+        fail(f"{what}: key ID does not match the key")
+    return Key(line, name, keyid, pub)
+
+
+def parse_key_file(data):
+    """A public key file: one line, with or without one final LF, nothing else."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("LEDGER.pub: not UTF-8")
+    if text.startswith("\ufeff"):
+        fail("LEDGER.pub: byte order mark")
+    if text.endswith("\n"):
+        text = text[:-1]
+    if "\n" in text or "\r" in text:
+        fail("LEDGER.pub: more than one line (or a CR)")
+    if text == "":
+        fail("LEDGER.pub: empty")
+    if text != text.strip():
+        fail("LEDGER.pub: leading or trailing white space")
+    return parse_verifier_key(text, "LEDGER.pub")
+
+
+def ed25519_ok(pub, msg, sig):
+    if not isinstance(sig, (bytes, bytearray)) or len(sig) != 64:
+        return False
+    try:
+        VerifyKey(bytes(pub)).verify(bytes(msg), bytes(sig))
+        return True
+    except Exception:
+        return False
+
+
+def pae(payload_type, payload):
+    t = utf8(payload_type, "payloadType")
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
-def hexdigest(text: str) -> str:
-    """A hash written `sha256:<hex>` (format 3) as its hex; refuses anything else."""
-    if not text.startswith("sha256:") or len(text) != 71:
-        raise Refused(f"{text!r} is not sha256:<64 hex digits>")
-    return text[7:]
+class Envelope:
+    def __init__(self, payload_type, payload, signatures):
+        self.payload_type = payload_type
+        self.payload = payload
+        self.signatures = signatures   # list of (keyid str, sig bytes)
+
+    def pae(self):
+        return pae(self.payload_type, self.payload)
 
 
-def fingerprint(text: str) -> str:
-    """A key fingerprint as bare hex, whether written sha256:<hex> (ledger format 2) or bare (format 1)."""
-    return text[7:] if text.startswith("sha256:") else text
+def parse_envelope(obj, what):
+    if not isinstance(obj, dict):
+        fail(f"{what}: not a DSSE envelope")
+    ptype = obj.get("payloadType")
+    if not isinstance(ptype, str):
+        fail(f"{what}: no payloadType")
+    payload = b64decode_strict(obj.get("payload"), f"{what}: payload")
+    sigs_obj = obj.get("signatures")
+    sigs = []
+    if not isinstance(sigs_obj, list):
+        fail(f"{what}: signatures is not a list")
+    for n, s in enumerate(sigs_obj):
+        if not isinstance(s, dict) or not isinstance(s.get("keyid"), str):
+            fail(f"{what}: signature {n} has no keyid")
+        sigs.append((s["keyid"], b64decode_strict(s.get("sig"), f"{what}: signature {n}")))
+    return Envelope(ptype, payload, sigs)
 
 
-def field(event: dict, name: str, legacy: str):
-    """An event field by its format-2 (snake_case) name, or its format-1 (camelCase) one."""
-    return event[name] if name in event else event.get(legacy)
+# ---------------------------------------------------------------------------------------------------------------------
+# Step 1: the checkpoint (ledger.md section 4)
+
+def verify_checkpoint(data, key):
+    what = "checkpoint.txt"
+    if len(data) > MAX_NOTE_TEXT:
+        fail(f"{what}: a note larger than 1 MiB")
+    try:
+        note = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fail(f"{what}: not UTF-8")
+    for ch in note:
+        if (ord(ch) < 0x20 and ch != "\n") or ch == "\x7f":
+            fail(f"{what}: control character (0x00-0x1F other than LF, or 0x7F) in the note")
+    split = note.rfind("\n\n")
+    if split < 0:
+        fail(f"{what}: malformed note (no blank line before the signatures)")
+    text = note[:split + 1]
+    sig_part = note[split + 2:]
+    if not sig_part.endswith("\n"):
+        fail(f"{what}: malformed note (no signature lines, or no final newline)")
+    lines = sig_part[:-1].split("\n")
+    if len(lines) > MAX_NOTE_SIGS:
+        fail(f"{what}: more than {MAX_NOTE_SIGS} signature lines")
+    parsed = []
+    for line in lines:
+        if not line.startswith("\u2014 "):
+            fail(f"{what}: malformed signature line {line!r}")
+        rest = line[2:]
+        sp = rest.find(" ")
+        if sp < 0:
+            fail(f"{what}: malformed signature line {line!r}")
+        name, b64 = rest[:sp], rest[sp + 1:]
+        if not valid_key_name(name):
+            fail(f"{what}: invalid key name in signature line {line!r}")
+        if b64 == "":
+            fail(f"{what}: empty signature in line {line!r}")
+        blob = b64decode_strict(b64, f"{what}: signature of {name}")
+        if len(blob) < 5:
+            fail(f"{what}: signature blob shorter than 5 bytes")
+        parsed.append((name, blob))
+    text_bytes = text.encode("utf-8")
+    trusted = 0
+    for name, blob in parsed:
+        if name != key.name or blob[:4] != key.keyid:
+            continue   # another key (a witness, a rotated key): ignored
+        trusted += 1
+        if not ed25519_ok(key.pub, text_bytes, blob[4:]):
+            fail(f"{what}: a signature by the ledger key {key.name} does not verify")
+    if trusted == 0:
+        fail(f"{what}: not signed by the ledger key {key.name}+{key.keyid.hex()}")
+    tl = text.split("\n")
+    if len(tl) != 4 or tl[3] != "":
+        fail(f"{what}: the checkpoint text is not exactly origin, size and root lines")
+    origin, size_s, root_s = tl[0], tl[1], tl[2]
+    if origin != key.name:
+        fail(f"{what}: origin {origin!r} is not the ledger key's name {key.name!r}")
+    if not _DECIMAL.fullmatch(size_s) or len(size_s) > 20 or int(size_s) >= 2 ** 63:
+        fail(f"{what}: invalid tree size {size_s!r}")
+    root = b64decode_strict(root_s, f"{what}: root hash")
+    if len(root) != 32:
+        fail(f"{what}: the root hash is not 32 bytes")
+    return int(size_s), root
 
 
-def main(directory: str, ledger_pub: str) -> int:
-    key = verify_note_key(open(ledger_pub).read())
-    size, root = verify_checkpoint(open(os.path.join(directory, "checkpoint.txt"), encoding="utf-8").read(), key)
-    entries = open(os.path.join(directory, "entries.jsonl"), "rb").read().splitlines()
-    proofs = open(os.path.join(directory, "proofs.jsonl"), "rb").read().splitlines()
-    envelope_lines = open(os.path.join(directory, "envelopes.jsonl"), "rb")
-    if len(entries) != len(proofs):
-        raise Refused("entries.jsonl and proofs.jsonl differ in length")
-    keys = {}  # fingerprint -> (principal, verify key, enrolled_ms, revoked_ms)
-    previous = -1
-    decisions = signed = 0
-    for line, proof_line in zip(entries, proofs):
-        e, p = json.loads(line), json.loads(proof_line)
-        raw = base64.b64decode(e["entry"], validate=True)
-        seq, time_ms, kind, actor, payload = decode_entry(raw)
-        if (seq, kind, actor, rfc3339(time_ms)) != (e["sequence"], e["kind"], e["actor"], e["time"]):
-            raise Refused(f"entry {e['sequence']}: fields differ from its bytes")
-        leaf = sha256(b"\x00" + raw)
-        if leaf.hex() != hexdigest(e["leaf_hash"]) or p["leaf_hash"] != e["leaf_hash"] or p["sequence"] != seq or p["tree_size"] != size:
-            raise Refused(f"entry {seq}: leaf hash or proof header mismatch")
-        if seq <= previous or seq >= size:
-            raise Refused(f"entry {seq}: out of order or beyond the checkpoint")
-        previous = seq
-        verify_inclusion(leaf, seq, size, [bytes.fromhex(hexdigest(h)) for h in p["proof"]], root)
-        event = json.loads(payload) if payload else {}
-        if kind in ("principal.added", "key.enrolled"):
-            vkey = field(event, "verifier_key", "verifierKey")
-            principal = event.get("name") or event.get("principal")
-            if vkey:
-                raw_key = base64.b64decode(vkey.split("+", 2)[2])[1:]
-                keys[hashlib.sha256(raw_key).hexdigest()] = [principal, nacl.signing.VerifyKey(raw_key), time_ms, None]
-        elif kind == "key.revoked":
-            keys[fingerprint(field(event, "key_fingerprint", "fingerprint"))][3] = time_ms
-        elif kind in ("retrospective.recorded", "delegation.granted") and event.get("envelope"):
-            # Signed by the entry's actor: every signature with a key they had at the time.
-            envelope = event["envelope"]
-            body = base64.b64decode(envelope["payload"])
-            if not envelope["signatures"]:
-                raise Refused(f"entry {seq}: a signed {kind} without a signature")
-            for sig in envelope["signatures"]:
-                record = keys.get(fingerprint(sig["keyid"]))
-                if not record or record[0] != actor or time_ms < record[2] or (record[3] is not None and time_ms >= record[3]):
-                    raise Refused(f"entry {seq}: {kind} signed by a key {actor} did not have at the time")
-                try:
-                    record[1].verify(pae(envelope["payloadType"], body), base64.b64decode(sig["sig"]))
-                except nacl.exceptions.BadSignatureError:
-                    raise Refused(f"entry {seq}: invalid {kind} signature")
+# ---------------------------------------------------------------------------------------------------------------------
+# Step 2: the manifest, read
+
+def read_manifest(data):
+    what = MANIFEST_NAME
+    if not data.endswith(b"\n") or data.endswith(b"\n\n"):
+        fail(f"{what}: must be a DSSE envelope followed by one newline")
+    obj = parse_json(data[:-1], what)
+    if not isinstance(obj, dict):
+        fail(f"{what}: not a DSSE envelope")
+    # Exactly a DSSE envelope: keys payload, payloadType, signatures; each signature's keys keyid, sig. (Whether
+    # it is signed, and by whom, is step 5.)
+    if sorted(obj.keys()) != ["payload", "payloadType", "signatures"]:
+        fail(f"{what}: the envelope must have exactly the keys payload, payloadType and signatures "
+             f"(has {sorted(obj.keys())})")
+    if not isinstance(obj["payloadType"], str):
+        fail(f"{what}: payloadType is not a string")
+    if not isinstance(obj["signatures"], list):
+        fail(f"{what}: signatures is not a list")
+    for n, sg in enumerate(obj["signatures"]):
+        if not isinstance(sg, dict) or sorted(sg.keys()) != ["keyid", "sig"]:
+            fail(f"{what}: signature {n} must be an object with exactly the keys keyid and sig")
+        if not isinstance(sg["keyid"], str) or not isinstance(sg["sig"], str):
+            fail(f"{what}: signature {n}: keyid and sig must be strings")
+    if utf8(cj(obj), what) != data[:-1]:
+        fail(f"{what}: the envelope is not compact JSON")
+    payload = b64decode_strict(obj["payload"], f"{what}: payload")
+    # Signatures stay undecoded (keyid, base64 sig) until step 5.
+    env = Envelope(obj["payloadType"], payload, [(sg["keyid"], sg["sig"]) for sg in obj["signatures"]])
+    if env.payload_type != MANIFEST_PAYLOAD_TYPE:
+        fail(f"{what}: payloadType is {env.payload_type!r}, not {MANIFEST_PAYLOAD_TYPE}")
+    manifest = parse_json(env.payload, f"{what}: payload")
+    if not isinstance(manifest, dict):
+        fail(f"{what}: the manifest is not a JSON object")
+    if manifest.get("format") != EXPORT_FORMAT:
+        fail(f"{what}: format is {manifest.get('format')!r}, not {EXPORT_FORMAT} (export again from the ledger)")
+    flt = manifest.get("filter")
+    if not isinstance(flt, dict):
+        fail(f"{what}: no filter object")
+    if not isinstance(manifest.get("files"), dict):
+        fail(f"{what}: no files object")
+    if sorted(flt.keys()) != FILTER_KEYS:
+        fail(f"{what}: the filter must have exactly the keys {FILTER_KEYS}")
+    for k in FILTER_KEYS:
+        if flt[k] is not None and not isinstance(flt[k], str):
+            fail(f"{what}: filter {k} is neither a string nor null")
+    since = time_to_ms(flt["since"], f"{what}: filter since") if flt["since"] is not None else None
+    until = time_to_ms(flt["until"], f"{what}: filter until") if flt["until"] is not None else None
+    return obj, env, manifest, (flt["project"], flt["environment"], since, until)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Step 3: entries
+
+def read_u(b, pos, n, what):
+    if pos + n > len(b):
+        fail(f"{what}: truncated")
+    return int.from_bytes(b[pos:pos + n], "big"), pos + n
+
+
+def read_str(b, pos, what, field, min_len):
+    n, pos = read_u(b, pos, 2, what)
+    if pos + n > len(b):
+        fail(f"{what}: truncated {field}")
+    if n < min_len:
+        fail(f"{what}: empty {field}")
+    try:
+        s = bytes(b[pos:pos + n]).decode("utf-8")
+    except UnicodeDecodeError:
+        fail(f"{what}: {field} is not UTF-8")
+    return s, pos + n
+
+
+def decode_entry(b, what):
+    """ledger.md section 1. Returns (version, seq, ms, kind, project, env, actor, payload, record)."""
+    if len(b) < 1:
+        fail(f"{what}: empty entry")
+    version = b[0]
+    if version not in (1, 2):
+        fail(f"{what}: unknown encoding version {version}")
+    pos = 1
+    seq, pos = read_u(b, pos, 8, what)
+    t, pos = read_u(b, pos, 8, what)
+    if t >= 2 ** 63:
+        t -= 2 ** 64
+    # Version 2: 0 <= time <= 253402300799999; version 1: any i64 (ledger.md section 1).
+    if version == 2 and not 0 <= t <= MAX_MS:
+        fail(f"{what}: time {t} out of range")
+    kind, pos = read_str(b, pos, what, "kind", 1)
+    project = environment = ""
+    digest = None
+    if version == 2:
+        project, pos = read_str(b, pos, what, "project", 0)
+        environment, pos = read_str(b, pos, what, "environment", 0)
+    actor, pos = read_str(b, pos, what, "actor", 1)
+    if version == 2:
+        if pos + 32 > len(b):
+            fail(f"{what}: truncated payload digest")
+        digest = bytes(b[pos:pos + 32])
+        pos += 32
+        record = bytes(b[:pos])
+    plen, pos = read_u(b, pos, 4, what)
+    if plen > MAX_PAYLOAD:
+        fail(f"{what}: payload larger than 16 MiB")
+    if pos + plen > len(b):
+        fail(f"{what}: truncated payload")
+    if pos + plen != len(b):
+        fail(f"{what}: trailing bytes after the payload")
+    payload = bytes(b[pos:pos + plen])
+    if version == 2:
+        if sha256(payload) != digest:
+            fail(f"{what}: the payload's SHA-256 is not the entry's payload digest")
+    else:
+        record = bytes(b)
+    return version, seq, t, kind, project, environment, actor, payload, record
+
+
+def u16str(s, what, field, min_len):
+    raw = utf8(s, f"{what}: {field}")
+    if not min_len <= len(raw) <= 65535:
+        fail(f"{what}: {field} must be {min_len}-65535 bytes")
+    return struct.pack(">H", len(raw)) + raw
+
+
+class MerkleStack:
+    """RFC 6962 Merkle tree hash over a stream of leaf hashes, keeping only the complete subtrees' roots."""
+
+    def __init__(self):
+        self.stack = []   # list of (hash, size), sizes strictly decreasing powers of two
+
+    def push(self, leaf):
+        h, size = leaf, 1
+        while self.stack and self.stack[-1][1] == size:
+            left, _ = self.stack.pop()
+            h = sha256(b"\x01" + left + h)
+            size *= 2
+        self.stack.append((h, size))
+
+    def root(self):
+        if not self.stack:
+            return sha256(b"")
+        h = self.stack[-1][0]
+        for left, _ in reversed(self.stack[:-1]):
+            h = sha256(b"\x01" + left + h)
+        return h
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CSV (audit-export.md "decisions.csv")
+
+_CSV_QUOTE = re.compile(r'[,;\t"\r\n]')
+
+
+def csv_field(s):
+    if s and s[0] in "=+-@\t\r":
+        s = "'" + s
+    if _CSV_QUOTE.search(s):
+        s = '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def csv_row(fields):
+    return utf8(",".join(csv_field(f) for f in fields) + "\r\n", "CSV row")
+
+
+class StreamCompare:
+    """Compares bytes produced row by row with a file's bytes, remembering the first difference."""
+
+    def __init__(self, path, name):
+        self.name = name
+        self.rows = 0
+        self.mismatch = None
+        try:
+            self.f = open(path, "rb")
+        except OSError:
+            self.f = None
+            self.mismatch = f"{name}: cannot be read"
+
+    def feed(self, row):
+        self.rows += 1
+        if self.mismatch is not None:
+            return
+        got = self.f.read(len(row))
+        if got != row:
+            self.mismatch = (f"{name_row(self.name, self.rows)} differs from the row rebuilt from the entries: "
+                             f"expected {row.decode('utf-8', 'replace')!r}")
+
+    def finish(self):
+        if self.mismatch is None:
+            extra = self.f.read(1)
+            if extra:
+                self.mismatch = f"{self.name}: has more rows than rebuilt from the entries ({self.rows})"
+        if self.f is not None:
+            self.f.close()
+        return self.mismatch
+
+
+def name_row(name, n):
+    return f"{name} row {n}" if n > 1 else f"{name} header row"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Step 4: key history, signed statements, bindings
+
+def field(ev, snake, camel=None):
+    """An event field by its payload-format-2 name, or its payload-format-1 name."""
+    if snake in ev:
+        return ev[snake]
+    if camel is not None and camel in ev:
+        return ev[camel]
+    return None
+
+
+class KeyRecord:
+    def __init__(self, key, principal, verifier_key, ms, seq):
+        self.key = key
+        self.principal = principal
+        self.verifier_key = verifier_key
+        self.enrolled_ms = ms
+        self.enrolled_seq = seq
+        self.revoked_ms = None
+        self.revoked_seq = None
+        self.compromised_since = None
+
+    def valid_at(self, t):
+        return self.enrolled_ms <= t and (self.revoked_ms is None or t < self.revoked_ms)
+
+    def line(self):
+        return cj({
+            "compromised_since": self.compromised_since,
+            "enrolled_at": ms_to_time(self.enrolled_ms),
+            "enrolled_sequence": self.enrolled_seq,
+            "key_fingerprint": self.key.fingerprint,
+            "principal": self.principal,
+            "revoked_at": ms_to_time(self.revoked_ms) if self.revoked_ms is not None else None,
+            "revoked_sequence": self.revoked_seq,
+            "verifier_key": self.verifier_key,
+        }) + "\n"
+
+
+def need_str(v, what):
+    if not isinstance(v, str):
+        fail(f"{what} is not a string")
+    return v
+
+
+class Bindings:
+    def __init__(self, export_dir):
+        self.keys = []
+        self.filings = {}   # request id -> dict
+        self.decisions = StreamCompare(os.path.join(export_dir, "decisions.csv"), "decisions.csv")
+        self.admin = StreamCompare(os.path.join(export_dir, "administration.csv"), "administration.csv")
+        self.decisions.feed((DECISIONS_HEADER + "\r\n").encode("utf-8"))
+        self.admin.feed((ADMIN_HEADER + "\r\n").encode("utf-8"))
+
+    # -- key lookups
+    def last_key(self, fp_hex, principal=None):
+        if fp_hex is None:
+            return None
+        for rec in reversed(self.keys):
+            if rec.key.fp_hex == fp_hex and (principal is None or rec.principal == principal):
+                return rec
+        return None
+
+    # -- one full entry
+    def entry(self, seq, version, ms, kind, project, environment, actor, payload):
+        what = f"entry {seq} ({kind})"
+        ev = None
+        try:
+            ev = parse_json(payload, f"{what}: payload", allow_duplicates=True)
+        except Failure:
+            if kind in KNOWN_KINDS:
+                raise
+        if not isinstance(ev, dict):
+            if kind in KNOWN_KINDS:
+                fail(f"{what}: the payload is not a JSON object")
+            ev = {}
+        about_request = kind in REQUEST_KINDS
+
+        # Headers (step 4; version-2 entries in full only): a request.filed's project and environment are its
+        # event's; another entry about a request whose request.filed is in full (an earlier entry; the latest filing
+        # of that id) has that filing's; an entry whose kind is not one of a request's life has both empty.
+        if version == 2:
+            if kind == "request.filed":
+                if (project, environment) != (ev.get("project"), ev.get("environment")):
+                    fail(f"{what}: header project/environment {project!r}/{environment!r} are not the event's "
+                         f"project/environment {ev.get('project')!r}/{ev.get('environment')!r}")
+            elif about_request:
+                rid = ev.get("request")
+                filing = self.filings.get(rid) if isinstance(rid, str) else None
+                if filing is not None and (project, environment) != (filing["project"], filing["environment"]):
+                    fail(f"{what}: header project/environment {project!r}/{environment!r} are not those of "
+                         f"{rid}'s request.filed ({filing['project']!r}/{filing['environment']!r})")
+            elif not about_request and (project != "" or environment != ""):
+                fail(f"{what}: an entry not about a request must have empty project and environment")
+
+        if kind == "request.filed":
+            rid = need_str(ev.get("id"), f"{what}: id")
+            if version == 2:
+                fproject, fenv = project, environment
+            else:
+                fproject = ev.get("project") if isinstance(ev.get("project"), str) else ""
+                fenv = ev.get("environment") if isinstance(ev.get("environment"), str) else ""
+            self.filings[rid] = {
+                "project": fproject, "environment": fenv,
+                "bundle": ev.get("bundle"), "digest": ev.get("digest"), "revision": 1,
+                "workflow_digest": field(ev, "workflow_digest", "workflowDigest"),
+                "labels": ev.get("labels") if ev.get("labels") is not None else {},
+                "emergency": ev.get("emergency_reason") is not None,
+            }
+        elif kind == "request.revised":
+            rid = ev.get("request")
+            filing = self.filings.get(rid) if isinstance(rid, str) else None
+            if filing is not None:
+                filing["bundle"] = ev.get("bundle")
+                filing["digest"] = ev.get("digest")
+                filing["revision"] = ev.get("revision")
         elif kind == "decision.recorded":
-            decisions += 1
-            envelope = event.get("envelope")
-            if envelope:
-                signed += 1
-                key_fingerprint = fingerprint(field(event, "key_fingerprint", "keyFingerprint"))
-                record = keys.get(key_fingerprint)
-                if not record or record[0] != actor or time_ms < record[2] or (record[3] is not None and time_ms >= record[3]):
-                    raise Refused(f"entry {seq}: decision signed by a key {actor} did not have at the time")
-                body = base64.b64decode(envelope["payload"])
-                sig = next(s for s in envelope["signatures"] if fingerprint(s["keyid"]) == key_fingerprint)
-                try:
-                    record[1].verify(pae(envelope["payloadType"], body), base64.b64decode(sig["sig"]))
-                except nacl.exceptions.BadSignatureError:
-                    raise Refused(f"entry {seq}: invalid decision signature")
-                statement = json.loads(body)
-                predicate = statement["predicate"]
-                decider = predicate["approver"] if statement["predicateType"].endswith("/v1") else predicate["actor"]
-                if decider != actor or statement["subject"][0]["digest"]["sha256"] != hexdigest(field(event, "bundle_digest", "bundleDigest")):
-                    raise Refused(f"entry {seq}: statement does not match the decision")
-                line = envelope_lines.readline()
-                if not line:
-                    raise Refused(f"envelopes.jsonl ends before the envelope of entry {seq}")
-                file_env = json.loads(line)
-                if file_env.get("sequence") != seq or file_env.get("envelope") != envelope:
-                    raise Refused(f"envelopes.jsonl: the line for entry {seq} differs from the recorded envelope")
-    if envelope_lines.readline():
-        raise Refused("envelopes.jsonl has a line for no signed decision of the export")
-    manifest = json.load(open(os.path.join(directory, "MANIFEST.json")))
-    if manifest.get("format") != "signoff-audit-export/3":
-        raise Refused(f"MANIFEST.json names format {manifest.get('format')!r}; this verifier reads signoff-audit-export/3")
-    present = set()
-    for base, _, files in os.walk(directory):
-        for f in files:
-            present.add(os.path.relpath(os.path.join(base, f), directory))
-    present.discard("MANIFEST.json")
-    if present != set(manifest["files"]):
-        raise Refused(f"files differ from the manifest: {sorted(present ^ set(manifest['files']))}")
-    for name, digest in manifest["files"].items():
-        if "sha256:" + hashlib.sha256(open(os.path.join(directory, name), "rb").read()).hexdigest() != digest:
-            raise Refused(f"{name} does not match its manifest digest")
-    if manifest["checkpoint_size"] != size or manifest["entries"] != len(entries):
-        raise Refused("MANIFEST.json counts differ")
-    print(f"verified {len(entries)} entries against checkpoint {size}; {signed}/{decisions} decisions signed")
-    return 0
+            self.decision(seq, version, ms, project, environment, actor, ev, what)
+        elif kind in ("retrospective.recorded", "delegation.granted"):
+            if ev.get("envelope") is not None:
+                self.actor_envelope(ms, actor, ev["envelope"], f"{what}: envelope")
+
+        if not about_request:
+            signers, valid = "", "unsigned"
+            if ev.get("approval") is not None:
+                signers, valid = self.approval(ms, ev["approval"], f"{what}: approval")
+            self.admin.feed(csv_row([ms_to_time(ms), str(seq), kind, actor, signers, valid]))
+            self.apply_keys(seq, ms, kind, ev, what)
+
+    def apply_keys(self, seq, ms, kind, ev, what):
+        if kind in ("principal.added", "key.enrolled"):
+            vk = field(ev, "verifier_key", "verifierKey")
+            principal = ev.get("name") if kind == "principal.added" else ev.get("principal")
+            if vk is None or not isinstance(principal, str):
+                return
+            try:
+                key = parse_verifier_key(vk, what)
+            except Failure:
+                return    # a value that does not parse adds no key
+            self.keys.append(KeyRecord(key, principal, vk, ms, seq))
+        elif kind == "key.revoked":
+            principal = ev.get("principal")
+            fp = norm_fp(field(ev, "key_fingerprint", "fingerprint"))
+            if fp is None:
+                return
+            for rec in self.keys:
+                if rec.principal == principal and rec.key.fp_hex == fp and rec.revoked_ms is None:
+                    rec.revoked_ms = ms
+                    rec.revoked_seq = seq
+                    cs = ev.get("compromised_since")
+                    if cs is not None:
+                        # Written in the canonical form: parsed as RFC 3339, re-written as YYYY-MM-DDTHH:MM:SS.mmmZ.
+                        cs = ms_to_time(rfc3339_to_ms(cs, f"{what}: compromised_since"))
+                    rec.compromised_since = cs
+                    break
+
+    def approval(self, ms, obj, what):
+        env = parse_envelope(obj, what)
+        if not env.signatures:
+            fail(f"{what}: has no signature")
+        msg = env.pae()
+        signers = []
+        for keyid, sig in env.signatures:
+            rec = self.last_key(norm_fp(keyid))
+            if rec is None:
+                fail(f"{what}: signature by {keyid} is not by an enrolled key")
+            if not rec.valid_at(ms):
+                fail(f"{what}: the key {keyid} of {rec.principal} is not valid at the entry's time")
+            if not ed25519_ok(rec.key.pub, msg, sig):
+                fail(f"{what}: the signature by {rec.principal} ({keyid}) does not verify")
+            signers.append(rec.principal)
+        return " ".join(signers), "yes"
+
+    def actor_envelope(self, ms, actor, obj, what):
+        env = parse_envelope(obj, what)
+        if not env.signatures:
+            fail(f"{what}: has no signature")
+        msg = env.pae()
+        for keyid, sig in env.signatures:
+            rec = self.last_key(norm_fp(keyid), actor)
+            if rec is None:
+                fail(f"{what}: signature by {keyid} is not by a key of {actor}")
+            if not rec.valid_at(ms):
+                fail(f"{what}: the key {keyid} of {actor} is not valid at the entry's time")
+            if not ed25519_ok(rec.key.pub, msg, sig):
+                fail(f"{what}: the signature by {actor} ({keyid}) does not verify")
+
+    def decision(self, seq, version, ms, project, environment, actor, ev, what):
+        request = need_str(ev.get("request"), f"{what}: request")
+        stage = need_str(ev.get("stage"), f"{what}: stage")
+        decision = need_str(ev.get("decision"), f"{what}: decision")
+        comment = need_str(ev.get("comment"), f"{what}: comment")
+        bundle_digest = need_str(field(ev, "bundle_digest", "bundleDigest"), f"{what}: bundle_digest")
+        on_behalf_of = ev.get("on_behalf_of")
+        if on_behalf_of is not None:
+            need_str(on_behalf_of, f"{what}: on_behalf_of")
+        filing = self.filings.get(request)
+        if version == 1:
+            project, environment = (filing["project"], filing["environment"]) if filing else ("", "")
+        key_fp = field(ev, "key_fingerprint", "keyFingerprint")
+        envelope = ev.get("envelope")
+        key_id = ""
+        if envelope is None:
+            valid = "unsigned"
+        else:
+            rec = self.last_key(norm_fp(key_fp), actor)
+            if rec is not None:
+                key_id = rec.key.keyid.hex()
+            self.signed_decision(version, ms, project, environment, actor, ev, envelope, filing, rec, what)
+            valid = "yes"
+        self.decisions.feed(csv_row([ms_to_time(ms), request, project, environment, stage, decision, actor,
+                                     on_behalf_of or "", key_id, valid, bundle_digest, comment]))
+
+    def signed_decision(self, version, ms, project, environment, actor, ev, envelope, filing, rec, what):
+        what = f"{what}: signed decision"
+        env = parse_envelope(envelope, f"{what} envelope")
+        # 1
+        if env.payload_type != INTOTO_PAYLOAD_TYPE:
+            fail(f"{what}: payloadType is {env.payload_type!r}, not {INTOTO_PAYLOAD_TYPE}")
+        # 2
+        sd = field(ev, "statement_digest", "statementDigest")
+        if sd is not None and norm_digest(sd) != hashlib.sha256(env.payload).hexdigest():
+            fail(f"{what}: statement_digest is not the SHA-256 of the envelope's payload")
+        # 3
+        key_fp = field(ev, "key_fingerprint", "keyFingerprint")
+        fp_hex = norm_fp(key_fp)
+        if rec is None:
+            fail(f"{what}: key_fingerprint {key_fp!r} names no key of {actor}")
+        if not rec.valid_at(ms):
+            fail(f"{what}: the key {key_fp} of {actor} is not valid at the entry's time")
+        # 4
+        msg = env.pae()
+        if not any(norm_fp(k) == fp_hex and ed25519_ok(rec.key.pub, msg, s) for k, s in env.signatures):
+            fail(f"{what}: no signature by {key_fp} verifies")
+        # 5
+        st = parse_json(env.payload, f"{what}: statement")
+        if not isinstance(st, dict):
+            fail(f"{what}: the statement is not a JSON object")
+        pred, subject = st.get("predicate"), st.get("subject")
+        if not isinstance(pred, dict) or not isinstance(subject, list):
+            fail(f"{what}: the statement has no predicate object or subject array")
+        if st.get("_type") != STATEMENT_TYPE:
+            fail(f"{what}: _type is {st.get('_type')!r}")
+        pv = DECISION_TYPES.get(st.get("predicateType")) if isinstance(st.get("predicateType"), str) else None
+        if pv is None:
+            fail(f"{what}: predicateType {st.get('predicateType')!r} is not a Signoff decision")
+        # 6
+        if len(subject) != 1 or not isinstance(subject[0], dict):
+            fail(f"{what}: subject must have exactly one element")
+        sub = subject[0]
+        digest = sub.get("digest")
+        bundle_digest = field(ev, "bundle_digest", "bundleDigest")
+        bd_hex = norm_digest(bundle_digest)
+        if not isinstance(digest, dict) or digest.get("sha256") != bd_hex:
+            fail(f"{what}: the subject's digest is not the event's bundle_digest")
+        # 7
+        for f in ("request", "stage", "decision"):
+            if pred.get(f) != ev.get(f):
+                fail(f"{what}: the statement's {f} {pred.get(f)!r} is not the event's {ev.get(f)!r}")
+        if not is_int(pred.get("revision")) or not is_int(ev.get("revision")) or \
+                pred.get("revision") != ev.get("revision"):
+            fail(f"{what}: the statement's revision {pred.get('revision')!r} is not the event's "
+                 f"{ev.get('revision')!r}")
+        if version == 2 or filing is not None:
+            if pred.get("project") != project or pred.get("environment") != environment:
+                fail(f"{what}: the statement's project/environment {pred.get('project')!r}/"
+                     f"{pred.get('environment')!r} are not {project!r}/{environment!r}")
+        if pv >= 2:
+            if pred.get("actor") != actor:
+                fail(f"{what}: the statement's actor {pred.get('actor')!r} is not the entry's actor {actor!r}")
+        elif "approver" in pred and pred.get("approver") != actor:
+            fail(f"{what}: the statement's approver {pred.get('approver')!r} is not the entry's actor {actor!r}")
+        # 8
+        if pv == 3 and pred.get("on_behalf_of") != ev.get("on_behalf_of"):
+            fail(f"{what}: the statement's on_behalf_of {pred.get('on_behalf_of')!r} is not the event's "
+                 f"{ev.get('on_behalf_of')!r}")
+        # 9
+        if filing is not None:
+            if ev.get("revision") != filing["revision"]:
+                fail(f"{what}: revision {ev.get('revision')!r} is not the request's current revision "
+                     f"{filing['revision']!r}")
+            if norm_digest(bundle_digest) is None or norm_digest(bundle_digest) != norm_digest(filing["digest"]):
+                fail(f"{what}: bundle_digest is not the request's current digest")
+            if sub.get("name") != filing["bundle"]:
+                fail(f"{what}: the subject's name {sub.get('name')!r} is not the request's bundle "
+                     f"{filing['bundle']!r}")
+            wd = filing["workflow_digest"]
+            wd_full = wd if not isinstance(wd, str) or wd.startswith("sha256:") else "sha256:" + wd
+            if pv == 1:
+                wd_pred = field(pred, "workflow_digest", "workflowDigest")
+                ok = isinstance(wd_full, str) and wd_pred in (wd_full, wd_full[len("sha256:"):])
+            else:
+                ok = pred.get("workflow_digest") == wd_full
+            if not ok:
+                fail(f"{what}: the statement's workflow_digest is not the request's")
+            if pv == 3:
+                if "labels" not in pred or cj(pred.get("labels")) != cj(filing["labels"]):
+                    fail(f"{what}: the statement's labels are not the request's")
+                if pred.get("emergency") is not filing["emergency"]:
+                    fail(f"{what}: the statement's emergency flag is not the request's")
+        # 10
+        t = rfc3339_to_ms(pred.get("time"), f"{what}: the statement's time")
+        if not ms - 600000 <= t <= ms + 60000:
+            fail(f"{what}: the statement's time {pred.get('time')} is not within 10 minutes before / 1 minute "
+                 f"after the entry's time {ms_to_time(ms)}")
+
+    def keys_jsonl(self):
+        return utf8("".join(rec.line() for rec in self.keys), "keys.jsonl")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The verification
+
+def read_file(export_dir, name, limit=None):
+    path = os.path.join(export_dir, name)
+    if not os.path.isfile(path):
+        fail(f"{name}: missing")
+    with open(path, "rb") as f:
+        data = f.read() if limit is None else f.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        fail(f"{name}: too large")
+    return data
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def verify(export_dir, key_data):
+    key = parse_key_file(key_data)
+
+    # 1. Checkpoint.
+    n_size, root = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_NOTE_TEXT), key)
+
+    # 2. Manifest, read.
+    env_obj, env, manifest, (f_project, f_env, f_since, f_until) = read_manifest(
+        read_file(export_dir, MANIFEST_NAME, 64 * 1024 * 1024))
+
+    def selected(project, environment, ms):
+        return ((f_project is None or project == f_project) and (f_env is None or environment == f_env)
+                and (f_since is None or f_since <= ms) and (f_until is None or ms < f_until))
+
+    # 3. Entries (and 4., deferred).
+    entries_path = os.path.join(export_dir, "entries.jsonl")
+    if not os.path.isfile(entries_path):
+        fail("entries.jsonl: missing")
+    tree = MerkleStack()
+    bindings = Bindings(export_dir)
+    step4_failure = None
+    full_count = stub_count = 0
+    i = 0
+    with open(entries_path, "rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                fail(f"entries.jsonl: line {i + 1} does not end with a newline")
+            if i >= n_size:
+                fail(f"entries.jsonl: more than the checkpoint's {n_size} lines")
+            line = raw[:-1]
+            where = f"entries.jsonl line {i + 1}"
+            obj = parse_json(line, where)
+            if not isinstance(obj, dict):
+                fail(f"{where}: not a JSON object")
+            seq = obj.get("sequence")
+            if not is_int(seq):
+                fail(f"{where}: no integer sequence")
+            if seq > i:
+                fail(f"entries.jsonl: entry {i} is missing (line {i + 1} has sequence {seq})")
+            if seq < i:
+                fail(f"entries.jsonl: entry {seq} is out of order or duplicated (at line {i + 1})")
+            what = f"entries.jsonl: entry {seq}"
+            keys = list(obj.keys())
+            if keys == FULL_KEYS:
+                is_full = True
+            elif keys == STUB_KEYS:
+                is_full = False
+            else:
+                fail(f"{what}: the line's keys are neither those of a full entry nor of a stub")
+            for k in ("actor", "environment", "kind", "project"):
+                if not isinstance(obj[k], str):
+                    fail(f"{what}: {k} is not a string")
+            if utf8(cj(obj), what) != line:
+                fail(f"{what}: the line is not compact JSON")
+            kind = obj["kind"]
+            if is_full:
+                raw_entry = b64decode_strict(obj["entry"], f"{what}: entry")
+                version, eseq, ms, ekind, eproject, eenv, eactor, payload, record = decode_entry(raw_entry, what)
+                if eseq != seq:
+                    fail(f"{what}: the entry's sequence is {eseq}")
+                if ms_to_time(ms) != obj["time"]:
+                    fail(f"{what}: time {obj['time']!r} is not the entry's {ms_to_time(ms)}")
+                if (ekind, eproject, eenv, eactor) != (kind, obj["project"], obj["environment"], obj["actor"]):
+                    fail(f"{what}: kind, project, environment or actor differ from the entry's header")
+                required = version == 1 or kind not in REQUEST_KINDS or selected(eproject, eenv, ms)
+                if not required:
+                    fail(f"{what} is in full but outside the filter (it must be a stub)")
+                full_count += 1
+                leaf = sha256(b"\x00" + record)
+                if step4_failure is None:
+                    try:
+                        bindings.entry(seq, version, ms, kind, eproject, eenv, eactor, payload)
+                    except Failure as e:
+                        step4_failure = str(e)
+                    except Exception as e:  # hostile input: never a traceback
+                        step4_failure = f"entry {seq}: {type(e).__name__}: {e}"
+            else:
+                digest = obj["payload_digest"]
+                if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+                    fail(f"{what}: payload_digest is not sha256:<64 lowercase hex>")
+                ms = time_to_ms(obj["time"], f"{what}: time")
+                if seq >= 2 ** 64:
+                    fail(f"{what}: sequence out of range")
+                record = (b"\x02" + struct.pack(">Q", seq) + struct.pack(">q", ms)
+                          + u16str(kind, what, "kind", 1) + u16str(obj["project"], what, "project", 0)
+                          + u16str(obj["environment"], what, "environment", 0)
+                          + u16str(obj["actor"], what, "actor", 1) + bytes.fromhex(digest[7:]))
+                if kind not in REQUEST_KINDS:
+                    fail(f"{what} must be in full: {kind} is not a kind of a request's life (got a stub)")
+                if selected(obj["project"], obj["environment"], ms):
+                    fail(f"{what} must be in full: the filter selects it (got a stub)")
+                stub_count += 1
+                leaf = sha256(b"\x00" + record)
+            tree.push(leaf)
+            i += 1
+    if i < n_size:
+        fail(f"entries.jsonl: entry {i} is missing (the file ends after {i} lines; the checkpoint's size is {n_size})")
+    if tree.root() != root:
+        fail(f"entries.jsonl: the Merkle root of the {n_size} entries is not the checkpoint's root")
+
+    # 4. Signatures and bindings.
+    if step4_failure is not None:
+        fail(step4_failure)
+
+    # 5. Manifest, signed: exactly one signature, keyid exactly `sha256:` + the ledger key's fingerprint, verifying.
+    if not env.signatures:
+        fail(f"{MANIFEST_NAME}: the manifest is not signed")
+    if len(env.signatures) != 1:
+        fail(f"{MANIFEST_NAME}: the envelope carries {len(env.signatures)} signatures, not exactly one "
+             f"(the ledger key's)")
+    keyid, sig_b64 = env.signatures[0]
+    if keyid != key.fingerprint:
+        fail(f"{MANIFEST_NAME}: signed by another key ({keyid}), not the ledger key {key.fingerprint}")
+    sig = b64decode_strict(sig_b64, f"{MANIFEST_NAME}: signature")
+    if not ed25519_ok(key.pub, env.pae(), sig):
+        fail(f"{MANIFEST_NAME}: the ledger key's signature does not verify")
+
+    # 6. Files.
+    try:
+        present = sorted(os.listdir(export_dir))
+    except OSError as e:
+        fail(f"cannot list the export folder: {e}")
+    files = manifest["files"]
+    expected = sorted(list(EXPORT_FILES) + [MANIFEST_NAME])
+    if sorted(files.keys()) != sorted(EXPORT_FILES):
+        fail(f"{MANIFEST_NAME}: files must name exactly {', '.join(EXPORT_FILES)}")
+    for name in present:
+        if name not in expected:
+            fail(f"unexpected file in the export: {name!r}")
+    for name in expected:
+        if name not in present:
+            fail(f"{name}: missing")
+        if not os.path.isfile(os.path.join(export_dir, name)):
+            fail(f"{name}: not a regular file")
+    found = {}
+    for name in sorted(EXPORT_FILES, key=lambda s: s.encode("utf-8")):
+        want = files[name]
+        if not isinstance(want, str) or not _DIGEST.fullmatch(want):
+            fail(f"{MANIFEST_NAME}: the digest of {name} is not sha256:<hex>")
+        found[name] = file_digest(os.path.join(export_dir, name))
+        if found[name] != want:
+            fail(f"{name}: its SHA-256 is not the one the manifest gives")
+    # The payload must be byte for byte the compact JSON of the manifest built from what steps 1-3 found.
+    built = {
+        "checkpoint_root": "sha256:" + root.hex(),
+        "checkpoint_size": n_size,
+        "files": found,
+        "filter": manifest["filter"],
+        "format": EXPORT_FORMAT,
+        "full_entries": full_count,
+        "ledger_verifier_key": key.line,
+        "origin": key.name,
+        "stubs": stub_count,
+    }
+    if utf8(cj(built), MANIFEST_NAME) != env.payload:
+        if sorted(manifest.keys()) != sorted(MANIFEST_KEYS):
+            fail(f"{MANIFEST_NAME}: the manifest must have exactly the fields {MANIFEST_KEYS}")
+        for name in MANIFEST_KEYS:
+            got, value = manifest[name], built[name]
+            if type(got) is not type(value) or cj(got) != cj(value):
+                fail(f"{MANIFEST_NAME}: {name} is {got!r}, not {value!r}")
+        fail(f"{MANIFEST_NAME}: the manifest is not the compact JSON of the manifest built from the export")
+
+    # 7. Rebuilt files.
+    keys_data = read_file(export_dir, "keys.jsonl")
+    rebuilt = bindings.keys_jsonl()
+    if keys_data != rebuilt:
+        a, b = keys_data.split(b"\n"), rebuilt.split(b"\n")
+        n = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
+        fail(f"keys.jsonl: line {n + 1} differs from the key history rebuilt from the entries")
+    for cmp in (bindings.decisions, bindings.admin):
+        mismatch = cmp.finish()
+        if mismatch:
+            fail(mismatch)
+
+    return (f"OK: {export_dir}: checkpoint {key.name} size {n_size}, {full_count} entries in full, "
+            f"{stub_count} stubs, {len(bindings.keys)} keys, {bindings.decisions.rows - 1} decisions; "
+            f"every file as signed by the ledger key")
+
+
+def _clean(msg):
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", " ", msg)
+
+
+def _out(line):
+    sys.stdout.buffer.write((_clean(line) + "\n").encode("utf-8", "backslashreplace"))
+    sys.stdout.flush()
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.stderr.write("usage: verify_export.py EXPORT_DIR LEDGER_PUB\n")
+        return 2
+    export_dir, key_path = argv[1], argv[2]
+    if not os.path.isdir(export_dir):
+        sys.stderr.write(f"verify_export.py: {export_dir}: not a directory\n")
+        return 2
+    try:
+        with open(key_path, "rb") as f:
+            key_data = f.read(64 * 1024)
+    except OSError as e:
+        sys.stderr.write(f"verify_export.py: {key_path}: {e}\n")
+        return 2
+    if VerifyKey is None:
+        sys.stderr.write("verify_export.py: PyNaCl is required (pip install pynacl)\n")
+        return 2
+    try:
+        _out(verify(export_dir, key_data))
+        return 0
+    except Failure as e:
+        _out(f"FAILED: {e}")
+        return 1
+    except Exception as e:  # hostile input must never produce a traceback
+        _out(f"FAILED: unexpected error while verifying: {type(e).__name__}: {e}")
+        return 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1], sys.argv[2]))
-    except (Refused, KeyError, ValueError, StopIteration, FileNotFoundError) as error:
-        print(f"refused: {type(error).__name__}: {error}")
-        sys.exit(1)
+    sys.exit(main(sys.argv))

@@ -208,17 +208,21 @@ struct RemoteClient: SignoffClient {
 }
 
 extension AuditReport {
-    /// The counts an export folder states about itself (its MANIFEST.json and decisions.csv), before verification.
+    /// The counts an export folder states about itself (its manifest, read without checking its signature; and
+    /// decisions.csv), before verification.
     static func describing(_ directory: URL) -> AuditReport {
         struct Manifest: Decodable {
             let checkpoint_size: UInt64?
-            let entries: Int?
+            let full_entries: Int?
+            let stubs: Int?
         }
         var report = AuditReport()
         if let data = FileManager.default.contents(atPath: directory.appendingPathComponent("MANIFEST.json").path),
-            let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
+            let envelope = try? DSSEEnvelope(json: [UInt8](data.dropLast())),
+            let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(envelope.payload))
         {
-            report.entries = manifest.entries ?? 0
+            report.entries = manifest.full_entries ?? 0
+            report.stubs = manifest.stubs ?? 0
             report.checkpointSize = manifest.checkpoint_size ?? 0
         }
         if let csv = FileManager.default.contents(atPath: directory.appendingPathComponent("decisions.csv").path) {

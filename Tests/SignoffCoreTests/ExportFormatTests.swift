@@ -1,0 +1,277 @@
+import Foundation
+@testable import SignoffAudit
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffTestSupport
+import Testing
+
+/// Export format 4 as `schema/audit-export.md` specifies it: the committed worked example, completeness (no entry can
+/// be left out), disclosure (nothing of another project's requests), the signed manifest and strict checkpoint notes —
+/// each verdict reached by both verifiers, ours and the Python one written from the spec.
+@Suite("Audit export format 4")
+struct ExportFormatTests {
+    static let examples = TestSupport.projectRoot.appendingPathComponent("schema/examples")
+    static let confidential = ["FRAUD-CONFIDENTIAL-COMMENT", "fraud-secret-bundle.zip", "fraud-retrain-description"]
+
+    /// Two teams' projects: churn-model (through prod) and fraud-model, whose words must never reach churn-model's export.
+    static func world() -> World {
+        var w = World()
+        w.admin(.createProject(ProjectSpec(key: "fraud-model", regulated: false, environments: ["staging": "standard"], roles: Cast.roles), approval: nil))
+        let churn = w.approvedProdRequest()
+        w.now += 60_000
+        let fraud = w.ok(
+            .fileRequest(project: "fraud-model", environment: "staging", bundle: "fraud-secret-bundle.zip", digest: SHA256Digest.hash("fraud bytes"),
+                description: "fraud-retrain-description"), as: Cast.requester.name)
+        guard case .requestFiled(let filed)? = fraud.first else { return w }
+        w.approve(filed.id, stage: "approved", as: Cast.releaseManager.name, comment: "FRAUD-CONFIDENTIAL-COMMENT")
+        w.now += 60_000
+        w.ok(.recordDeployment(request: churn, outcome: .succeeded, note: "prod rollout"), as: Cast.deployer.name)
+        return w
+    }
+
+    static let filter = AuditExportFilter(project: Cast.project)
+
+    static func temporary(_ name: String) throws -> URL { try TestSupport.temporaryDirectory("signoff-export-\(name)") }
+
+    static func python(_ directory: URL, key: URL) throws -> TestSupport.ProcessResult {
+        try TestSupport.runPython("verify_export.py", [directory.path, key.path])
+    }
+
+    static func writeKey(_ key: NoteVerifierKey, to url: URL, ending: String = "\n") throws {
+        try Data((key.description + ending).utf8).write(to: url)
+    }
+
+    @Test("The committed example under schema/examples/ is exactly what this Signoff exports, and both verifiers accept it")
+    func workedExample() throws {
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
+        #expect(exported.builder.stubs > 0 && exported.builder.entries > 0, "the example has entries in full and stubs")
+        let folder = Self.examples.appendingPathComponent("export")
+        let keyFile = Self.examples.appendingPathComponent("LEDGER.pub")
+        if ProcessInfo.processInfo.environment["SIGNOFF_UPDATE_SCHEMA"] == "1" {
+            try? FileManager.default.removeItem(at: folder)
+            try exported.write(to: folder)
+            try? FileManager.default.removeItem(at: keyFile)
+            try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        }
+        let committed = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
+        #expect(committed == Set(exported.sink.files.keys), "the example's files")
+        for (name, bytes) in exported.sink.files {
+            let onDisk = [UInt8]((try? Data(contentsOf: folder.appendingPathComponent(name))) ?? Data())
+            #expect(onDisk == bytes, "schema/examples/export/\(name) differs from this Signoff's export: SIGNOFF_UPDATE_SCHEMA=1 regenerates it")
+        }
+        let trusted = try KeyFiles.readVerifierKey(path: keyFile.path)
+        let report = AuditExportVerifier.verify(directory: folder, trustedKey: trusted)
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        let python = try Self.python(folder, key: keyFile)
+        #expect(python.status == 0, "the Python verifier refused the example: \(python.stdout) \(python.stderr)")
+    }
+
+    @Test("Disclosure: project A's export holds no byte of project B's requests — not its comments, bundles or descriptions")
+    func disclosure() throws {
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        for (name, bytes) in exported.sink.files {
+            var haystack = String(decoding: bytes, as: UTF8.self)
+            if name == "entries.jsonl" {
+                // The entries' bytes are base64 in the file: decode every full entry and search its payload too.
+                for line in haystack.split(separator: "\n") {
+                    guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let entry = object["entry"] as? String,
+                        let decoded = Base64.decodeStandard(entry)
+                    else { continue }
+                    haystack += String(decoding: decoded, as: UTF8.self)
+                }
+            }
+            for secret in Self.confidential { #expect(!haystack.contains(secret), "\(name) discloses \(secret)") }
+        }
+        // The whole-ledger export does hold them: the search above can find them.
+        let whole = try ExportedWorld(Self.world())
+        let text = whole.sink.files["entries.jsonl"].map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let payloads = text.split(separator: "\n").compactMap { line -> String? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let entry = object["entry"] as? String else { return nil }
+            return Base64.decodeStandard(entry).map { String(decoding: $0, as: UTF8.self) }
+        }.joined()
+        for secret in Self.confidential { #expect(payloads.contains(secret), "the unfiltered export holds \(secret)") }
+    }
+
+    /// An attacker's rebuild of an export without the ledger key: `entries` as they choose, every other file as
+    /// the builder writes it (with no root check), the manifest re-signed with their own key or left unsigned.
+    static func forge(_ exported: ExportedWorld, lines: [[UInt8]], signer: Ed25519.SigningKey?, into directory: URL) throws {
+        var files = exported.sink.files
+        files["entries.jsonl"] = Array(lines.joined())
+        let digests = files.filter { $0.key != "MANIFEST.json" }.mapValues { SHA256Digest.hash($0) }
+        let payload = exported.builder.manifestPayload(files: digests)
+        let envelope = signer.map { DSSE.sign(payload: payload, payloadType: AuditExportBuilder.manifestPayloadType, with: $0) }
+            ?? DSSEEnvelope(payloadType: AuditExportBuilder.manifestPayloadType, payload: payload, signatures: [])
+        files["MANIFEST.json"] = envelope.jsonBytes() + [0x0A]
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (name, bytes) in files { try Data(bytes).write(to: directory.appendingPathComponent(name)) }
+    }
+
+    static func lines(_ bytes: [UInt8]) -> [[UInt8]] {
+        bytes.split(separator: 0x0A).map { Array($0) + [0x0A] }
+    }
+
+    @Test("Omission: removing any single entry — in scope, administrative or out of scope — with the files and manifest rebuilt without the ledger key, is refused by both verifiers, naming the missing entry")
+    func omission() throws {
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        let all = Self.lines(exported.sink.files["entries.jsonl"]!)
+        let directory = try Self.temporary("omission")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keyFile = directory.appendingPathComponent("LEDGER.pub")
+        try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        let attacker = Ed25519.SigningKey()
+        var kinds = Set<String>()
+        for index in all.indices {
+            let entry = exported.entries[index]
+            kinds.insert(exported.builder.showsInFull(entry) ? (Event.requestKinds.contains(entry.kind) ? "in scope" : "administrative") : "out of scope")
+            let target = directory.appendingPathComponent("without-\(index)")
+            var lines = all
+            lines.remove(at: index)
+            try Self.forge(exported, lines: lines, signer: index % 2 == 0 ? attacker : nil, into: target)
+            let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
+            #expect(report.failure?.contains("entry \(index) is missing") == true, "removing entry \(index): \(report.failure ?? "accepted")")
+            let python = try Self.python(target, key: keyFile)
+            #expect(python.status == 1, "Python accepted the export without entry \(index): \(python.stdout)")
+            #expect(python.stdout.contains("entry \(index) is missing") || python.stderr.contains("entry \(index) is missing"), "Python: \(python.stdout) \(python.stderr)")
+        }
+        #expect(kinds == ["in scope", "administrative", "out of scope"], "every kind of entry was removed once: \(kinds)")
+        // Turning an in-scope entry (or an administrative one) into a stub hides its payload: refused too.
+        for (index, entry) in exported.entries.enumerated() where exported.builder.showsInFull(entry) && entry.kind != "ledger.initialized" {
+            var lines = all
+            lines[index] = JSONLineProbe.stub(entry.header)
+            let target = directory.appendingPathComponent("stubbed-\(index)")
+            try Self.forge(exported, lines: lines, signer: attacker, into: target)
+            let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
+            #expect(report.failure?.contains("entry \(index)") == true && report.failure?.contains("must be in full") == true, "\(report.failure ?? "accepted")")
+            let python = try Self.python(target, key: keyFile)
+            #expect(python.status == 1, "Python accepted entry \(index) as a stub")
+            if Event.requestKinds.contains(entry.kind) { break }  // one request entry and the administrative ones before it
+        }
+    }
+
+    @Test("The manifest: unsigned, re-signed by another key, or listing another digest for any file — refused by both verifiers")
+    func forgedManifest() throws {
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        let all = Self.lines(exported.sink.files["entries.jsonl"]!)
+        let directory = try Self.temporary("manifest")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keyFile = directory.appendingPathComponent("LEDGER.pub")
+        try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        for (label, signer) in [("unsigned", nil), ("re-signed", Ed25519.SigningKey())] as [(String, Ed25519.SigningKey?)] {
+            let target = directory.appendingPathComponent(label)
+            try Self.forge(exported, lines: all, signer: signer, into: target)
+            let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
+            #expect(report.failure?.contains("MANIFEST.json is not signed by the trusted ledger key") == true, "\(label): \(report.failure ?? "accepted")")
+            #expect(try Self.python(target, key: keyFile).status == 1, "Python accepted a manifest \(label)")
+        }
+        // A second signature by another key beside the ledger's: refused (the manifest is the ledger's alone).
+        var envelope = try DSSEEnvelope(json: Array(exported.sink.files["MANIFEST.json"]!.dropLast()))
+        envelope.addSignature(with: Ed25519.SigningKey())
+        let cosigned = directory.appendingPathComponent("cosigned")
+        try exported.write(to: cosigned)
+        try Data(envelope.jsonBytes() + [0x0A]).write(to: cosigned.appendingPathComponent("MANIFEST.json"))
+        #expect(AuditExportVerifier.verify(directory: cosigned, trustedKey: ExportedWorld.verifierKey).failure != nil)
+        #expect(try Self.python(cosigned, key: keyFile).status == 1)
+        // Every file's digest is checked: a changed byte in any file is named.
+        for name in exported.sink.files.keys.sorted() where name != "MANIFEST.json" {
+            let target = directory.appendingPathComponent("changed-\(name)")
+            try exported.write(to: target)
+            var bytes = exported.sink.files[name]!
+            bytes[bytes.count / 2] ^= 0x01
+            try Data(bytes).write(to: target.appendingPathComponent(name))
+            let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
+            #expect(report.failure != nil, "a changed \(name) was accepted")
+            #expect(try Self.python(target, key: keyFile).status == 1, "Python accepted a changed \(name)")
+        }
+    }
+
+    /// A checkpoint note and key file case: the note (or key file) given, and whether it must be accepted.
+    struct NoteCase {
+        let label: String
+        let note: String
+        let keyFileEnding: String
+        let accepted: Bool
+    }
+
+    static func noteCases(_ checkpoint: SignedCheckpoint) throws -> [NoteCase] {
+        let note = checkpoint.serialized
+        let key = ExportedWorld.verifierKey
+        let text = String(note[..<note.range(of: "\n\n")!.lowerBound]) + "\n"
+        let genuine = note[note.range(of: "\n\n")!.upperBound...]
+        let badSignature = "\u{2014} \(key.name) \(Base64.encode(key.keyID + [UInt8](repeating: 7, count: 64)))\n"
+        let otherKeyID = "\u{2014} \(key.name) \(Base64.encode([0xde, 0xad, 0xbe, 0xef] + [UInt8](repeating: 7, count: 64)))\n"
+        let witness = "\u{2014} witness.example \(Base64.encode([1, 2, 3, 4] + [UInt8](repeating: 9, count: 64)))\n"
+        // The genuine line with its base64's last padding bits set: the same bytes, written non-canonically.
+        let line = String(genuine.dropLast())
+        let blob = String(line.split(separator: " ").last!)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        var chars = Array(blob)
+        let lastIndex = chars.lastIndex { $0 != "=" }!
+        chars[lastIndex] = alphabet[alphabet.firstIndex(of: chars[lastIndex])! | 1]
+        let nonCanonical = line.replacingOccurrences(of: blob, with: String(chars)) + "\n"
+        return [
+            NoteCase(label: "genuine", note: note, keyFileEnding: "\n", accepted: true),
+            NoteCase(label: "key file without its final newline", note: note, keyFileEnding: "", accepted: true),
+            NoteCase(label: "key file with a CRLF", note: note, keyFileEnding: "\r\n", accepted: false),
+            NoteCase(label: "key file with a blank line after", note: note, keyFileEnding: "\n\n", accepted: false),
+            NoteCase(label: "a failing signature line under the ledger's name and key ID", note: text + "\n" + genuine + badSignature, keyFileEnding: "\n", accepted: false),
+            NoteCase(label: "the failing line first", note: text + "\n" + badSignature + genuine, keyFileEnding: "\n", accepted: false),
+            NoteCase(label: "a line under the ledger's name with another key ID (ignored)", note: text + "\n" + genuine + otherKeyID, keyFileEnding: "\n", accepted: true),
+            NoteCase(label: "a witness's line (ignored)", note: text + "\n" + witness + genuine, keyFileEnding: "\n", accepted: true),
+            NoteCase(label: "only other keys' lines", note: text + "\n" + otherKeyID + witness, keyFileEnding: "\n", accepted: false),
+            NoteCase(label: "non-canonical base64 (padding bits set)", note: text + "\n" + nonCanonical, keyFileEnding: "\n", accepted: false),
+        ]
+    }
+
+    @Test("Checkpoint notes and key files: a failing line under the ledger's key refuses the note, another key ID is ignored, non-canonical base64 is refused, the key file's final newline is optional — the same verdicts in both verifiers")
+    func strictNotes() throws {
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        let directory = try Self.temporary("notes")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cases = try Self.noteCases(exported.checkpoint)
+        for (index, c) in cases.enumerated() {
+            let target = directory.appendingPathComponent("case-\(index)")
+            try exported.write(to: target)
+            // The manifest lists checkpoint.txt's digest: a different note is re-listed by someone holding the
+            // ledger key (here: the test), so that only the note itself decides.
+            var files = exported.sink.files
+            files["checkpoint.txt"] = Array(c.note.utf8)
+            try Data(c.note.utf8).write(to: target.appendingPathComponent("checkpoint.txt"))
+            var sink = ExportBuilderTests.CollectingSink()
+            sink.files = files.filter { $0.key != "MANIFEST.json" }
+            let payload = exported.builder.manifestPayload(files: sink.digests)
+            try Data(AuditExportBuilder.signedManifest(payload, with: ExportedWorld.ledgerKey)).write(to: target.appendingPathComponent("MANIFEST.json"))
+            let keyFile = directory.appendingPathComponent("key-\(index).pub")
+            try Self.writeKey(ExportedWorld.verifierKey, to: keyFile, ending: c.keyFileEnding)
+            let swift: Bool
+            if let trusted = try? KeyFiles.readVerifierKey(path: keyFile.path) {
+                let report = AuditExportVerifier.verify(directory: target, trustedKey: trusted)
+                swift = report.failure == nil
+                if !c.accepted && swift { Issue.record("\(c.label): accepted") }
+                if c.accepted && !swift { Issue.record("\(c.label): refused: \(report.failure ?? "")") }
+            } else {
+                swift = false
+                #expect(!c.accepted, "\(c.label): the key file was refused")
+            }
+            let python = try Self.python(target, key: keyFile)
+            #expect((python.status == 0) == c.accepted, "Python on \(c.label): \(python.status) \(python.stdout) \(python.stderr)")
+            #expect(swift == c.accepted)
+        }
+    }
+}
+
+/// A stub's line, as the format writes it (for the attacker who turns an entry into one).
+enum JSONLineProbe {
+    static func stub(_ header: EntryHeader) -> [UInt8] {
+        var line = JSONLine()
+        line.field("actor", string: header.actor)
+        line.field("environment", string: header.environment)
+        line.field("kind", string: header.kind)
+        line.field("payload_digest", string: header.payloadDigest.description)
+        line.field("project", string: header.project)
+        line.field("sequence", number: header.sequence)
+        line.field("time", string: Timestamps.rfc3339(header.timeMilliseconds))
+        return line.finish()
+    }
+}
