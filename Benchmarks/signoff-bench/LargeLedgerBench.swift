@@ -35,6 +35,12 @@ struct LargeLedgerBench {
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 100_000, everySeconds: 3600)
         let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: ledgerKey, configuration: configuration)
         try KeyFiles.writeVerifierKey(store.verifierKey, path: path + ".ledger-key.pub")
+        // The sealed ledger key beside the database, as `signoff init` leaves it: an export signs its manifest with it
+        // (the `signoff` processes below get its passphrase in SIGNOFF_LEDGER_PASSPHRASE, which unseals it: Argon2id,
+        // libsodium's interactive limits, 64 MiB, counted in the export's peak memory).
+        var passphrase = Array(Self.ledgerPassphrase.utf8)
+        try KeyFiles.createExclusive(
+            path: path + ".ledger-key", bytes: try SealedKeyFile.seal(ledgerKey, name: "bench/ledger", passphrase: SecureBytes(consuming: &passphrase)), mode: 0o600)
         let database = SignoffService(storage: SQLiteStorage.storage(store))
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
@@ -113,6 +119,8 @@ struct LargeLedgerBench {
     /// Runs `executable` through a small Python parent that forks and execs it, to read the child's own peak resident
     /// memory: a child spawned straight from this process (vfork) would report this process's memory as its peak.
     /// The Python parent's ~10 MB is the floor of the figure.
+    static let ledgerPassphrase = "signoff-bench ledger passphrase"
+
     static func measuredMemory(_ executable: String, _ arguments: [String]) -> Measured {
         let script = """
             import os, sys, time
@@ -129,6 +137,7 @@ struct LargeLedgerBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, executable] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["SIGNOFF_LEDGER_PASSPHRASE": ledgerPassphrase]) { $1 }
         process.standardOutput = pipe
         do { try process.run() } catch { fatalError("cannot run python3: \(error)") }
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ")

@@ -63,6 +63,10 @@ public struct AuditExportBuilder {
     /// The human-readable files a verifier checks by their digest in the signed manifest only (the facts in them are
     /// those of the files it rebuilds byte for byte).
     public static let digestCheckedFiles: Set<String> = ["SUMMARY.md", "requests.md"]
+    /// Every file of an export, and nothing else.
+    public static let files: Set<String> = [
+        "checkpoint.txt", "entries.jsonl", "keys.jsonl", "decisions.csv", "administration.csv", "SUMMARY.md", "requests.md", "MANIFEST.json",
+    ]
     /// How far a signed decision's own time may be from its entry's: as the engine accepts them (at most 10 minutes
     /// old, at most 1 minute ahead).
     public static let statementMaximumAge = DecisionStatement.maximumAgeMilliseconds
@@ -82,6 +86,8 @@ public struct AuditExportBuilder {
     /// Per request whose filing is exported: a few numbers, so that memory follows the open requests (each decision
     /// goes to decisions.csv as it is read; a closed request's section is written at once).
     private var requests: [String: RequestSummary] = [:]
+    /// Requests whose section is written (closed): what later entries about them are checked against.
+    private var closedRequests: [String: RequestFacts] = [:]
     private var closedListed = 0
     private var workflowIndex: [SHA256Digest: Int32] = [:]
     private var workflowDigests: [SHA256Digest] = []
@@ -146,7 +152,51 @@ public struct AuditExportBuilder {
         func isValid(at time: Int64) -> Bool { time >= enrolledMilliseconds && (revokedMilliseconds.map { time < $0 } ?? true) }
     }
 
+    /// What the checks of a later entry need of a request whose filing is exported: kept after it closes too (in
+    /// ``closedRequests``, compactly), so that an entry about it is checked however late it comes.
+    struct RequestFacts {
+        /// Index into ``scopes``: the request's project and environment.
+        let scope: Int32
+        let workflow: Int32
+        let revision: Int32
+        let emergency: Bool
+        let digest: Digest32
+        /// SHA-256 of the bundle's name: what a statement's subject name is compared with.
+        let bundle: Digest32
+        /// Nil when the request has none (most): no dictionary kept per request.
+        let labels: [String: [String]]?
+    }
+
+    /// 32 bytes held inline (a ``SHA256Digest`` holds an array on the heap): what a closed request keeps costs no
+    /// allocation of its own.
+    struct Digest32: Hashable {
+        let a, b, c, d: UInt64
+        init(_ digest: SHA256Digest) {
+            func word(_ i: Int) -> UInt64 { digest.bytes[i * 8..<i * 8 + 8].reduce(0) { $0 << 8 | UInt64($1) } }
+            (a, b, c, d) = (word(0), word(1), word(2), word(3))
+        }
+        init(text: String) { self.init(SHA256Digest.hash(text)) }
+    }
+
+    /// Interned (project, environment) pairs of the requests whose filing is exported.
+    private var scopes: [(project: String, environment: String)] = []
+    private var scopeIndex: [String: Int32] = [:]
+
+    private mutating func intern(_ project: String, _ environment: String) -> Int32 {
+        let key = project + "\n" + environment
+        if let index = scopeIndex[key] { return index }
+        scopes.append((project, environment))
+        scopeIndex[key] = Int32(scopes.count - 1)
+        return Int32(scopes.count - 1)
+    }
+
     struct RequestSummary {
+        var facts: RequestFacts {
+            RequestFacts(
+                scope: scope, workflow: workflow, revision: Int32(clamping: revision), emergency: emergencyReason != nil, digest: Digest32(digest),
+                bundle: Digest32(text: bundle), labels: labels.isEmpty ? nil : labels)
+        }
+        let scope: Int32
         let project: String
         let environment: String
         let workflow: Int32
@@ -205,6 +255,11 @@ public struct AuditExportBuilder {
         precondition(header.sequence == frontier.size, "entries are added in ledger order")
         _ = frontier.append(header.leafHash)
         stubCount += 1
+        try sink.append(Self.stubLine(header), to: "entries.jsonl")
+    }
+
+    /// A stub's line of `entries.jsonl`: its header and payload digest as compact JSON.
+    public static func stubLine(_ header: EntryHeader) -> [UInt8] {
         var line = JSONLine()
         line.field("actor", string: header.actor)
         line.field("environment", string: header.environment)
@@ -213,7 +268,7 @@ public struct AuditExportBuilder {
         line.field("project", string: header.project)
         line.field("sequence", number: header.sequence)
         line.field("time", string: Timestamps.rfc3339(header.timeMilliseconds))
-        try sink.append(line.finish(), to: "entries.jsonl")
+        return line.finish()
     }
 
     /// Adds an entry the export shows in full, and what it says to the derived files.
@@ -248,7 +303,7 @@ public struct AuditExportBuilder {
         }
         if let id = event.request, entry.version == LedgerEntry.formatVersion {
             // The header's project and environment are the request's (what a stub's filter rests on).
-            let known: (String, String)? = if case .requestFiled(let e) = event { (e.project, e.environment) } else { requests[id].map { ($0.project, $0.environment) } }
+            let known: (String, String)? = if case .requestFiled(let e) = event { (e.project, e.environment) } else { facts(id).map { scopes[Int($0.scope)] } }
             if let known, known != (entry.project, entry.environment) {
                 problems.append((entry.sequence, "entry \(entry.sequence): its header names project \(entry.project.debugDescription) and environment \(entry.environment.debugDescription), not its request's"))
             }
@@ -282,18 +337,21 @@ public struct AuditExportBuilder {
                 workflowsRead[e.digest] = applied.workflow
             }
         case .requestFiled(let e):
+            closedRequests[e.id] = nil  // filed again (never by the engine): the later filing counts
             if workflowIndex[e.workflowDigest] == nil {
                 workflowIndex[e.workflowDigest] = Int32(workflowDigests.count)
                 workflowDigests.append(e.workflowDigest)
             }
             var summary = RequestSummary(
-                project: e.project, environment: e.environment, workflow: workflowIndex[e.workflowDigest]!, bundle: e.bundle, digest: e.digest)
+                scope: intern(e.project, e.environment), project: e.project, environment: e.environment, workflow: workflowIndex[e.workflowDigest]!,
+                bundle: e.bundle, digest: e.digest)
             summary.labels = e.labels
             summary.emergencyReason = e.emergencyReason
             requests[e.id] = summary
         case .decisionRecorded(let e):
             decisionCount += 1
-            let request = requests[e.request]
+            let request = facts(e.request)
+            let requestScope = request.map { scopes[Int($0.scope)] }
             var keyID = ""
             var validity = "unsigned"
             if let envelope = e.envelope {
@@ -301,7 +359,8 @@ public struct AuditExportBuilder {
                 let key = keys.last { $0.principal == entry.actor && $0.fingerprint == e.keyFingerprint.map(Ed25519.PublicKey.fingerprintHex) }
                 keyID = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }?.keyIDHex ?? ""
                 if let problem = Self.bindingProblem(
-                    e, envelope: envelope, entry: entry, request: request, workflowDigest: request.map { workflowDigests[Int($0.workflow)] }, key: key) {
+                    e, envelope: envelope, entry: entry, request: request, scope: requestScope, workflowDigest: request.map { workflowDigests[Int($0.workflow)] },
+                    key: key) {
                     validity = "no"
                     problems.append((entry.sequence, "the decision at entry \(entry.sequence) \(problem)"))
                 } else {
@@ -311,8 +370,8 @@ public struct AuditExportBuilder {
             } else if e.keyFingerprint != nil || e.statementDigest != nil {
                 problems.append((entry.sequence, "the decision at entry \(entry.sequence) names a key or statement digest but carries no envelope"))
             }
-            let project = entry.version == LedgerEntry.formatVersion ? entry.project : request?.project ?? ""
-            let environment = entry.version == LedgerEntry.formatVersion ? entry.environment : request?.environment ?? ""
+            let project = entry.version == LedgerEntry.formatVersion ? entry.project : requestScope?.project ?? ""
+            let environment = entry.version == LedgerEntry.formatVersion ? entry.environment : requestScope?.environment ?? ""
             let row = [time, e.request, project, environment, e.stage, e.decision.rawValue, entry.actor, e.onBehalfOf ?? "", keyID, validity,
                 e.bundleDigest.description, e.comment]
             try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "decisions.csv")
@@ -329,6 +388,11 @@ public struct AuditExportBuilder {
             requests[e.request]?.digest = e.digest
             requests[e.request]?.revision = e.revision
             requests[e.request]?.state = "revised (revision \(e.revision))"
+            if let c = closedRequests[e.request] {  // never by the engine; a verifier tracks revisions all the same
+                closedRequests[e.request] = RequestFacts(
+                    scope: c.scope, workflow: c.workflow, revision: Int32(clamping: e.revision), emergency: c.emergency, digest: Digest32(e.digest),
+                    bundle: Digest32(text: e.bundle), labels: c.labels)
+            }
         case .deploymentRecorded(let e):
             if e.outcome == .succeeded { requests[e.request]?.state = "deployed" }
             // The first attempt, succeeded or failed, makes an emergency owe its retrospective (as the engine says).
@@ -348,13 +412,18 @@ public struct AuditExportBuilder {
         if let id = event.request, let r = requests[id], r.isClosed {
             try sink.append(Array(section(id, r).utf8), to: "requests.md")
             requests[id] = nil
+            closedRequests[id] = r.facts
             closedListed += 1
         }
     }
 
+    /// What the export knows of a request whose filing it holds in full: open or closed.
+    private func facts(_ id: String) -> RequestFacts? { requests[id]?.facts ?? closedRequests[id] }
+
     /// What is wrong with a signed decision, or nil: the checks of `audit-export.md` ("Signed decisions"), in order.
     static func bindingProblem(
-        _ e: Event.DecisionRecorded, envelope: DSSEEnvelope, entry: LedgerEntry, request: RequestSummary?, workflowDigest: SHA256Digest?, key: KeyRecord?
+        _ e: Event.DecisionRecorded, envelope: DSSEEnvelope, entry: LedgerEntry, request: RequestFacts?, scope: (project: String, environment: String)?,
+        workflowDigest: SHA256Digest?, key: KeyRecord?
     ) -> String? {
         guard envelope.payloadType == DSSE.inTotoPayloadType else { return "has payload type \(envelope.payloadType), not \(DSSE.inTotoPayloadType)" }
         if let digest = e.statementDigest, digest != SHA256Digest.hash(envelope.payload) {
@@ -379,8 +448,8 @@ public struct AuditExportBuilder {
             return "signs another bundle digest than its entry's bundle_digest \(e.bundleDigest)"
         }
         func text(_ name: String) -> String? { predicate[name] as? String }
-        let project = entry.version == LedgerEntry.formatVersion ? entry.project : request?.project
-        let environment = entry.version == LedgerEntry.formatVersion ? entry.environment : request?.environment
+        let project = entry.version == LedgerEntry.formatVersion ? entry.project : scope?.project
+        let environment = entry.version == LedgerEntry.formatVersion ? entry.environment : scope?.environment
         let actorField = type.hasSuffix("/v1") ? "approver" : "actor"
         let revision = predicate["revision"].flatMap { $0 is Int && !"\($0)".contains(".") ? $0 as? Int : nil }
         guard text("request") == e.request, project.map({ text("project") == $0 }) ?? true, environment.map({ text("environment") == $0 }) ?? true,
@@ -391,14 +460,16 @@ public struct AuditExportBuilder {
             return "signs a statement whose on_behalf_of is not its entry's"
         }
         if let request {
-            guard e.revision == request.revision, e.bundleDigest == request.digest, subjects[0]["name"] as? String == request.bundle else {
+            guard e.revision == Int(request.revision), Digest32(e.bundleDigest) == request.digest,
+                (subjects[0]["name"] as? String).map({ Digest32(text: $0) }) == request.bundle
+            else {
                 return "is for another revision or bundle than its request's at the time"
             }
             guard let workflow = text("workflow_digest"), let workflowDigest, workflow == workflowDigest.description || workflow == workflowDigest.hex else {
                 return "signs another workflow digest than its request's"
             }
             if type == DecisionStatement.predicateType {
-                guard predicate["labels"] as? [String: [String]] == request.labels, predicate["emergency"] as? Bool == (request.emergencyReason != nil) else {
+                guard predicate["labels"] as? [String: [String]] == (request.labels ?? [:]), predicate["emergency"] as? Bool == request.emergency else {
                     return "signs other labels or another emergency mode than its request's"
                 }
             }

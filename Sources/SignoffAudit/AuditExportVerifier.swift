@@ -60,7 +60,6 @@ public enum AuditExportVerifier {
             return ms
         }
         let parsed = AuditExportFilter(project: try name("project"), environment: try name("environment"), since: try time("since"), until: try time("until"))
-        if let problem = parsed.problem() { throw fail("MANIFEST.json: its filter is not one an export has: \(problem)") }
         return Manifest(envelope: envelope, filter: parsed, files: files)
     }
 
@@ -111,18 +110,17 @@ public enum AuditExportVerifier {
     }
 
     static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, progress: ((Int) -> Void)?) throws {
-        func read(_ name: String) throws -> Data {
-            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else {
-                throw fail("\(name) is missing from the export")
-            }
-            return data
-        }
+        // 0. Exactly the export's files, each a regular file, before any is read.
+        try checkFolder(directory)
+        func read(_ name: String) throws -> Data { try readSmall(directory.appendingPathComponent(name), limit: SignedNote.maximumBytes) }
         // 1. The checkpoint, signed by the trusted key (every signature line under its name and key ID must verify).
         let checkpoint: SignedCheckpoint
         do {
             checkpoint = try SignedCheckpoint(verifying: String(decoding: try read("checkpoint.txt"), as: UTF8.self), with: trustedKey)
-        } catch let error as AuditExportBuilder.Failure { throw error } catch {
-            throw fail("checkpoint.txt: \(error) — not signed by the trusted ledger key \(trustedKey.keyIDHex)")
+        } catch let error as AuditExportBuilder.Failure { throw error } catch let error as LedgerError where error.code == .noValidSignature {
+            throw fail("checkpoint.txt is not signed by the trusted ledger key \(trustedKey.name) (key ID \(trustedKey.keyIDHex)): \(oneLine(error.message))")
+        } catch {
+            throw fail("checkpoint.txt is not a signed checkpoint: \(oneLine("\(error)"))")
         }
         guard checkpoint.checkpoint.extensions.isEmpty else {
             throw fail("checkpoint.txt: a Signoff checkpoint has exactly three lines of text (origin, size, root); this one has extension lines")
@@ -143,12 +141,12 @@ public enum AuditExportVerifier {
             switch try parse(bytes, expected: expected) {
             case .full(let entry):
                 guard builder.showsInFull(entry) else {
-                    throw fail("entry \(entry.sequence) (\(entry.kind) of \(entry.project)/\(entry.environment)) is outside the export's filter but in full: it must be a stub")
+                    throw fail("entry \(entry.sequence) (\(oneLine(entry.kind)) of \(oneLine(entry.project))/\(oneLine(entry.environment))) is in full but outside the filter MANIFEST.json states: it must be a stub (or the manifest's filter was changed)")
                 }
                 try builder.addFull(entry, to: &sink)
             case .stub(let header):
                 guard !builder.showsInFull(version: LedgerEntry.formatVersion, kind: header.kind, project: header.project, environment: header.environment, time: header.timeMilliseconds) else {
-                    throw fail("entry \(header.sequence) (\(header.kind)) must be in full (administrative, or selected by the filter), but only its header is in the export")
+                    throw fail("entry \(header.sequence) (\(oneLine(header.kind))) must be in full (administrative, or selected by the filter), but only its header is in the export")
                 }
                 try builder.addStub(header, to: &sink)
             }
@@ -167,9 +165,9 @@ public enum AuditExportVerifier {
             trustedKey.publicKey.isValidSignature(manifest.envelope.signatures[0].sig, for: manifest.envelope.signedBytes)
         else { throw fail("MANIFEST.json is not signed by the trusted ledger key \(trustedKey.keyIDHex) (unsigned, or signed by another key)") }
         // 6. Every file, by the digest the signed manifest gives, and as the entries give it.
-        let present = try files(in: directory)
-        for name in present.sorted() where name != "MANIFEST.json" && manifest.files[name] == nil {
-            throw fail("\(name) is not part of the export (not in the signed manifest)")
+        let present = AuditExportBuilder.files.subtracting(["MANIFEST.json"])
+        guard Set(manifest.files.keys) == present else {
+            throw fail("MANIFEST.json lists \(manifest.files.keys.sorted().map(oneLine)), not the export's seven files")
         }
         let rebuilt = sink.digests
         for (name, digest) in manifest.files.sorted(by: { $0.key < $1.key }) {
@@ -195,15 +193,19 @@ public enum AuditExportVerifier {
         guard builder.manifestPayload(files: expectedFiles) == manifest.envelope.payload else {
             throw fail("MANIFEST.json's counts, checkpoint or key differ from what the entries give")
         }
-        report.files = present.count
+        report.files = AuditExportBuilder.files.count
     }
 
-    /// The lines of a file, read in 1 MiB chunks; the last line must end with a newline.
+    /// The lines of a file, read in 1 MiB chunks; the last line must end with a newline, and no line may be longer
+    /// than ``maximumLine`` (an entry's 16 MiB payload in base64, and its header, fit well within it).
     struct LineReader {
+        static let maximumLine = 32 << 20
         let handle: FileHandle
         let name: String
         var buffer: [UInt8] = []
         var start = 0
+        /// Where the search for the next newline resumes: a long line is scanned once, not once per chunk.
+        var scanned = 0
         var atEnd = false
 
         init(_ url: URL, name: String) throws {
@@ -214,16 +216,22 @@ public enum AuditExportVerifier {
 
         mutating func next() throws -> Data? {
             while true {
-                if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                if let newline = buffer[max(start, scanned)...].firstIndex(of: 0x0A) {
                     let line = Data(buffer[start..<newline])
                     start = newline + 1
+                    scanned = start
                     return line
+                }
+                scanned = buffer.count
+                guard buffer.count - start <= Self.maximumLine else {
+                    throw AuditExportVerifier.fail("\(name) has a line longer than \(Self.maximumLine >> 20) MiB")
                 }
                 if atEnd {
                     guard start == buffer.count else { throw AuditExportVerifier.fail("\(name) does not end with a newline (truncated?)") }
                     return nil
                 }
                 buffer.removeFirst(start)
+                scanned -= start
                 start = 0
                 let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
                 if chunk.isEmpty { atEnd = true } else { buffer += chunk }
@@ -240,13 +248,45 @@ public enum AuditExportVerifier {
         return hasher.finalize()
     }
 
-    static func files(in directory: URL) throws -> Set<String> {
-        var out = Set<String>()
-        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
-        let base = directory.standardizedFileURL.path
-        for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-            out.insert(String(url.standardizedFileURL.path.dropFirst(base.count + 1)))
+    /// The folder's entries, checked before anything is read: exactly the export's eight names, each a regular file —
+    /// no symbolic link, folder, device or pipe, and no other entry of any kind (a name that is not UTF-8 included), so
+    /// that nothing unsigned sits beside what was verified and no read can block or run away.
+    static func checkFolder(_ directory: URL) throws {
+        guard let dir = opendir(directory.path) else { throw fail("\(directory.path) is not a folder that can be read") }
+        defer { closedir(dir) }
+        var found: [String] = []
+        while let entry = readdir(dir) {
+            let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if raw == [0x2E] || raw == [0x2E, 0x2E] { continue }
+            guard let name = String(validating: raw, as: UTF8.self) else {
+                throw fail("the export holds an entry whose name is not UTF-8 (\(raw.map { String(format: "%02x", $0) }.joined())): not part of the export")
+            }
+            if name == "proofs.jsonl" || name == "envelopes.jsonl" {
+                throw fail("this is an export of format 3 or earlier (it has \(name)), which cannot prove that nothing was left out: export again from the ledger with this Signoff (format \(AuditExportBuilder.format))")
+            }
+            guard AuditExportBuilder.files.contains(name) else {
+                throw fail("\(oneLine(name)) is not part of the export (the folder holds exactly \(AuditExportBuilder.files.sorted().joined(separator: ", ")))")
+            }
+            var info = stat()
+            guard lstat(directory.appendingPathComponent(name).path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw fail("\(name) is not a regular file (a symbolic link, folder or special file is refused)")
+            }
+            found.append(name)
         }
-        return out
+        for name in AuditExportBuilder.files.sorted() where !found.contains(name) { throw fail("\(name) is missing from the export") }
+    }
+
+    /// A small file read whole, refused beyond `limit` bytes before it is read.
+    static func readSmall(_ url: URL, limit: Int) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw fail("\(url.lastPathComponent) is missing from the export") }
+        defer { try? handle.close() }
+        let data = try handle.read(upToCount: limit + 1) ?? Data()
+        guard data.count <= limit else { throw fail("\(url.lastPathComponent) is larger than \(limit >> 10) KiB: not an export's") }
+        return data
+    }
+
+    /// Text from the folder, as one printable line of a message.
+    static func oneLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format ? "\u{FFFD}" : $0 }))
     }
 }

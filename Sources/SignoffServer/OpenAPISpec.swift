@@ -594,7 +594,7 @@ paths:
   /v1/audit/export:
     get:
       operationId: auditExport
-      description: The audit export (schema/audit-export.md) of a project, environment or period as a streamed POSIX tar archive. Without a project, administrators and members of `auditors` only.
+      description: The audit export (schema/audit-export.md, format signoff-audit-export/4) of a project, environment or period as a streamed POSIX tar archive — every entry up to a newly signed checkpoint, those the filter selects and all administration in full, the others as stubs, under a manifest signed with the ledger key. Without a project, administrators and members of `auditors` only.
       parameters:
         - { name: project, in: query, schema: { type: string } }
         - { name: environment, in: query, schema: { type: string } }

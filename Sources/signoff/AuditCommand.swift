@@ -99,9 +99,10 @@ struct AuditCommand: AsyncParsableCommand {
             } else if report.failure == nil {
                 print("OK: all \(report.checkpointSize) entries of the checkpoint signed by \(trusted.name) (key ID \(trusted.keyIDHex)) accounted for, \(report.entries) in full and \(report.stubs) as stubs; \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time and bound to their entries; the manifest is signed by the ledger key and all \(report.files) files match")
             }
-            if !json { for warning in report.warnings { printError("warning: \(warning)") } }
+            // Messages may quote text from the folder: one printable line each, never a terminal's control sequence.
+            if !json { for warning in report.warnings { printError("warning: \(oneLine(warning))") } }
             if let failure = report.failure {
-                if !json { printError("verification FAILED: \(failure)") }
+                if !json { printError("verification FAILED: \(oneLine(failure))") }
                 throw ExitCode(ExitStatus.verificationFailed)
             }
         }

@@ -260,6 +260,11 @@ struct StoryTests {
         defer { s.remove() }
         let id = try s.approvedProd()
         try s.must("deploy", id, "--outcome", "succeeded", "--as", "dana")
+        // Locally, an export is signed with the ledger key: without its passphrase it is refused, saying how to give it.
+        var withoutPassphrase = s.env
+        withoutPassphrase["SIGNOFF_LEDGER_PASSPHRASE"] = nil
+        let unsigned = try TestSupport.signoff(["audit", "export", "--out", "unsigned"], environment: withoutPassphrase, in: s.directory)
+        #expect(unsigned.status == 64 && unsigned.stderr.contains("SIGNOFF_LEDGER_PASSPHRASE"), "\(unsigned.status) \(unsigned.stderr)")
         try s.must("audit", "export", "--out", "audit")
         #expect(try s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub").status == 0)
         let python = try TestSupport.runPython("verify_export.py", [s.path("audit"), s.path("signoff.sqlite.ledger-key.pub")])

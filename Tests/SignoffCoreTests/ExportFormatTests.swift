@@ -139,7 +139,7 @@ struct ExportFormatTests {
         // Turning an in-scope entry (or an administrative one) into a stub hides its payload: refused too.
         for (index, entry) in exported.entries.enumerated() where exported.builder.showsInFull(entry) && entry.kind != "ledger.initialized" {
             var lines = all
-            lines[index] = JSONLineProbe.stub(entry.header)
+            lines[index] = AuditExportBuilder.stubLine(entry.header)
             let target = directory.appendingPathComponent("stubbed-\(index)")
             try Self.forge(exported, lines: lines, signer: attacker, into: target)
             let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
@@ -259,19 +259,60 @@ struct ExportFormatTests {
             #expect(swift == c.accepted)
         }
     }
-}
 
-/// A stub's line, as the format writes it (for the attacker who turns an entry into one).
-enum JSONLineProbe {
-    static func stub(_ header: EntryHeader) -> [UInt8] {
-        var line = JSONLine()
-        line.field("actor", string: header.actor)
-        line.field("environment", string: header.environment)
-        line.field("kind", string: header.kind)
-        line.field("payload_digest", string: header.payloadDigest.description)
-        line.field("project", string: header.project)
-        line.field("sequence", number: header.sequence)
-        line.field("time", string: Timestamps.rfc3339(header.timeMilliseconds))
-        return line.finish()
+    @Test("The folder holds the eight files as regular files and nothing else: an empty folder, a name that is not UTF-8, symbolic links, a pipe, a format-3 file and a runaway line are each refused by both verifiers, without hanging, and no message carries a control character")
+    func folder() throws {
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        let directory = try Self.temporary("folder")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keyFile = directory.appendingPathComponent("LEDGER.pub")
+        try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        let fm = FileManager.default
+        let cases: [(String, (URL) throws -> Void)] = [
+            ("an empty folder", { try fm.createDirectory(at: $0.appendingPathComponent("REQ-3 approved by the CISO"), withIntermediateDirectories: false) }),
+            ("a file whose name is not UTF-8", { target in
+                let path = Array(target.path.utf8) + [0x2F, 0x78, 0x96, 0x79, 0]
+                let fd = path.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+                #expect(fd >= 0)
+                close(fd)
+            }),
+            ("a symbolic link in place of SUMMARY.md", { target in
+                let copy = target.deletingLastPathComponent().appendingPathComponent(target.lastPathComponent + "-summary.md")
+                try fm.moveItem(at: target.appendingPathComponent("SUMMARY.md"), to: copy)
+                try fm.createSymbolicLink(at: target.appendingPathComponent("SUMMARY.md"), withDestinationURL: copy)
+            }),
+            ("an extra symbolic link", { try fm.createSymbolicLink(at: $0.appendingPathComponent("APPROVALS.md"), withDestinationURL: $0.appendingPathComponent("SUMMARY.md")) }),
+            ("a pipe for entries.jsonl", { target in
+                try fm.removeItem(at: target.appendingPathComponent("entries.jsonl"))
+                #expect(mkfifo(target.appendingPathComponent("entries.jsonl").path, 0o644) == 0)
+            }),
+            ("a format-3 file", { try Data("{}\n".utf8).write(to: $0.appendingPathComponent("proofs.jsonl")) }),
+            ("a 33 MiB line without a newline", { try Data(repeating: 0x41, count: 33 << 20).write(to: $0.appendingPathComponent("entries.jsonl")) }),
+        ]
+        for (index, (label, change)) in cases.enumerated() {
+            let target = directory.appendingPathComponent("case-\(index)")
+            try exported.write(to: target)
+            try change(target)
+            let started = ContinuousClock.now
+            let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
+            #expect(ContinuousClock.now - started < .seconds(20), "\(label): took too long")
+            #expect(report.failure != nil, "\(label) was accepted")
+            #expect(report.failure?.unicodeScalars.contains { $0.properties.generalCategory == .control } != true)
+            if label == "a format-3 file" { #expect(report.failure?.contains("format 3") == true, "\(report.failure ?? "")") }
+            let python = try Self.python(target, key: keyFile)
+            #expect(python.status == 1, "Python on \(label): \(python.status) \(python.stdout)")
+        }
+        // A stub whose kind carries a terminal's escape sequence, where an entry must be in full: named without it.
+        var lines = Self.lines(exported.sink.files["entries.jsonl"]!)
+        let index = try #require(exported.entries.firstIndex { exported.builder.showsInFull($0) && Event.requestKinds.contains($0.kind) })
+        let entry = exported.entries[index]
+        let hostile = try EntryHeader(
+            sequence: entry.sequence, timeMilliseconds: entry.timeMilliseconds, kind: "\u{1B}[2K\rOK: all verified\n\u{1B}[8m", project: entry.project,
+            environment: entry.environment, actor: entry.actor, payloadDigest: SHA256Digest.hash(entry.payload))
+        lines[index] = AuditExportBuilder.stubLine(hostile)
+        let target = directory.appendingPathComponent("escape")
+        try Self.forge(exported, lines: lines, signer: nil, into: target)
+        let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
+        #expect(report.failure != nil && report.failure?.contains("\u{1B}") == false && report.failure?.contains("\n") == false, "\(report.failure ?? "accepted")")
     }
 }

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import struct
 import sys
 import unicodedata
@@ -517,8 +518,8 @@ def read_manifest(data):
     for k in FILTER_KEYS:
         if flt[k] is not None and not isinstance(flt[k], str):
             fail(f"{what}: filter {k} is neither a string nor null")
-    since = time_to_ms(flt["since"], f"{what}: filter since") if flt["since"] is not None else None
-    until = time_to_ms(flt["until"], f"{what}: filter until") if flt["until"] is not None else None
+    since, until = (None if flt[k] is None else time_to_ms(flt[k], f"{what}: filter {k}", lo=MIN_CANONICAL_MS)
+                    for k in ("since", "until"))
     return obj, env, manifest, (flt["project"], flt["environment"], since, until)
 
 
@@ -1007,15 +1008,40 @@ def file_digest(path):
     return "sha256:" + h.hexdigest()
 
 
+MAX_SMALL_FILE = 1 << 20      # MANIFEST.json and checkpoint.txt (audit-export.md, "Verifying", step 0)
+MAX_ENTRY_LINE = 32 << 20     # a line of entries.jsonl
+
+
+def check_folder(export_dir):
+    """Step 0: exactly the eight files, each a regular file (lstat: no symbolic link), nothing else of any kind."""
+    try:
+        names = os.listdir(os.fsencode(export_dir))
+    except OSError as e:
+        fail(f"cannot list the export folder: {e}")
+    expected = {n.encode("utf-8") for n in list(EXPORT_FILES) + [MANIFEST_NAME]}
+    for raw in sorted(names):
+        if raw not in expected:
+            fail(f"an entry that is not part of the export: {raw!r}")
+        st = os.lstat(os.path.join(os.fsencode(export_dir), raw))
+        if not stat.S_ISREG(st.st_mode):
+            fail(f"{raw.decode()}: not a regular file")
+    for name in sorted(expected):
+        if name not in names:
+            fail(f"{name.decode()}: missing")
+
+
 def verify(export_dir, key_data):
     key = parse_key_file(key_data)
 
+    # 0. The folder.
+    check_folder(export_dir)
+
     # 1. Checkpoint.
-    n_size, root = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_NOTE_TEXT), key)
+    n_size, root = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_SMALL_FILE), key)
 
     # 2. Manifest, read.
     env_obj, env, manifest, (f_project, f_env, f_since, f_until) = read_manifest(
-        read_file(export_dir, MANIFEST_NAME, 64 * 1024 * 1024))
+        read_file(export_dir, MANIFEST_NAME, MAX_SMALL_FILE))
 
     def selected(project, environment, ms):
         return ((f_project is None or project == f_project) and (f_env is None or environment == f_env)
@@ -1031,7 +1057,12 @@ def verify(export_dir, key_data):
     full_count = stub_count = 0
     i = 0
     with open(entries_path, "rb") as f:
-        for raw in f:
+        while True:
+            raw = f.readline(MAX_ENTRY_LINE + 2)
+            if not raw:
+                break
+            if len(raw) > MAX_ENTRY_LINE + 1:
+                fail(f"entries.jsonl: line {i + 1} is longer than 32 MiB")
             if not raw.endswith(b"\n"):
                 fail(f"entries.jsonl: line {i + 1} does not end with a newline")
             if i >= n_size:
@@ -1067,8 +1098,12 @@ def verify(export_dir, key_data):
                 version, eseq, ms, ekind, eproject, eenv, eactor, payload, record = decode_entry(raw_entry, what)
                 if eseq != seq:
                     fail(f"{what}: the entry's sequence is {eseq}")
-                if ms_to_time(ms) != obj["time"]:
-                    fail(f"{what}: time {obj['time']!r} is not the entry's {ms_to_time(ms)}")
+                try:
+                    etime = ms_to_time(ms)
+                except Failure as e:
+                    fail(f"{what}: {e}")
+                if etime != obj["time"]:
+                    fail(f"{what}: time {obj['time']!r} is not the entry's {etime}")
                 if (ekind, eproject, eenv, eactor) != (kind, obj["project"], obj["environment"], obj["actor"]):
                     fail(f"{what}: kind, project, environment or actor differ from the entry's header")
                 required = version == 1 or kind not in REQUEST_KINDS or selected(eproject, eenv, ms)
