@@ -496,7 +496,10 @@ public struct AuditExportBuilder {
             else {
                 return "is for another revision or bundle than its request's at the time"
             }
-            guard let workflow = text("workflow_digest"), let workflowDigest, workflow == workflowDigest.description || workflow == workflowDigest.hex else {
+            // `sha256:<hex>`; a v1 statement may carry the bare hex.
+            guard let workflow = text("workflow_digest"), let workflowDigest,
+                workflow == workflowDigest.description || (type.hasSuffix("/v1") && workflow == workflowDigest.hex)
+            else {
                 return "signs another workflow digest than its request's"
             }
             if type == DecisionStatement.predicateType {

@@ -100,7 +100,7 @@ struct AuditCommand: AsyncParsableCommand {
                 print("OK: all \(report.checkpointSize) entries of the checkpoint signed by \(trusted.name) (key ID \(trusted.keyIDHex)) accounted for, \(report.entries) in full and \(report.stubs) as stubs; \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time and bound to their entries; the manifest is signed by the ledger key and all \(report.files) files match")
             }
             // Messages may quote text from the folder: one printable line each, never a terminal's control sequence.
-            if !json { for warning in report.warnings { printError("warning: \(oneLine(warning))") } }
+            if !json { for warning in report.warnings { FileHandleWriter.write(fd: 2, "signoff: warning: \(oneLine(warning))\n") } }
             if let failure = report.failure {
                 if !json { printError("verification FAILED: \(oneLine(failure))") }
                 throw ExitCode(ExitStatus.verificationFailed)

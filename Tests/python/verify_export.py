@@ -283,10 +283,11 @@ def is_int(v):
 
 
 def norm_digest(d):
-    """A digest `sha256:<hex>` or (payload format 1) bare hex, as the bare hex (None if not a string)."""
-    if not isinstance(d, str):
+    """A digest of an event, `sha256:<hex>` (in both payload formats; only fingerprints were ever bare hex), as the
+    bare hex; None for anything else."""
+    if not isinstance(d, str) or not _DIGEST.fullmatch(d):
         return None
-    return d[len("sha256:"):] if d.startswith("sha256:") else d
+    return d[len("sha256:"):]
 
 
 def norm_fp(fp):
