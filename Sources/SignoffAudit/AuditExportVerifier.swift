@@ -152,6 +152,8 @@ public enum AuditExportVerifier {
             }
             if let progress, builder.size % 65_536 == 0 { progress(Int(builder.size)) }
         }
+        var entriesHasher = lines.hasher
+        let entriesDigest = entriesHasher.finalize()
         // The size, and the root recomputed from every leaf, against the signed checkpoint.
         _ = try builder.finish(to: &sink)
         report.entries = builder.entries
@@ -163,7 +165,7 @@ public enum AuditExportVerifier {
         // 5. The manifest is the ledger's.
         guard manifest.envelope.signatures.count == 1, manifest.envelope.signatures[0].keyid == trustedKey.publicKey.keyFingerprint,
             trustedKey.publicKey.isValidSignature(manifest.envelope.signatures[0].sig, for: manifest.envelope.signedBytes)
-        else { throw fail("MANIFEST.json is not signed by the trusted ledger key \(trustedKey.keyIDHex) (unsigned, or signed by another key)") }
+        else { throw fail("MANIFEST.json is not signed by the trusted ledger key \(trustedKey.keyIDHex) (unsigned, or signed by another key): check that LEDGER.pub is this ledger's key from a source you trust, then ask for a new export") }
         // 6. Every file, by the digest the signed manifest gives, and as the entries give it.
         let present = AuditExportBuilder.files.subtracting(["MANIFEST.json"])
         guard Set(manifest.files.keys) == present else {
@@ -172,7 +174,9 @@ public enum AuditExportVerifier {
         let rebuilt = sink.digests
         for (name, digest) in manifest.files.sorted(by: { $0.key < $1.key }) {
             guard present.contains(name) else { throw fail("\(name) is missing from the export") }
-            guard try fileDigest(directory.appendingPathComponent(name)).description == digest else {
+            // entries.jsonl was hashed as it was read; the others are small or read once here.
+            let actual = name == "entries.jsonl" ? entriesDigest : try fileDigest(directory.appendingPathComponent(name))
+            guard actual.description == digest else {
                 throw fail("\(name) is not the file the signed manifest lists (changed after export)")
             }
             guard rebuilt[name]?.description == digest else {
@@ -207,6 +211,8 @@ public enum AuditExportVerifier {
         /// Where the search for the next newline resumes: a long line is scanned once, not once per chunk.
         var scanned = 0
         var atEnd = false
+        /// SHA-256 of every byte read: the file's digest once ``next()`` has returned nil, without reading it again.
+        var hasher = SHA256Hasher()
 
         init(_ url: URL, name: String) throws {
             guard let handle = FileHandle(forReadingAtPath: url.path) else { throw AuditExportVerifier.fail("\(name) is missing from the export") }
@@ -234,7 +240,12 @@ public enum AuditExportVerifier {
                 scanned -= start
                 start = 0
                 let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-                if chunk.isEmpty { atEnd = true } else { buffer += chunk }
+                if chunk.isEmpty {
+                    atEnd = true
+                } else {
+                    hasher.update([UInt8](chunk))
+                    buffer += chunk
+                }
             }
         }
     }
@@ -285,8 +296,4 @@ public enum AuditExportVerifier {
         return data
     }
 
-    /// Text from the folder, as one printable line of a message.
-    static func oneLine(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format ? "\u{FFFD}" : $0 }))
-    }
 }

@@ -13,17 +13,20 @@ public struct LedgerEntry: Hashable, Sendable {
     /// Entry times are within years 1970–9999, so that RFC 3339 with milliseconds writes every one exactly.
     public static let maximumTimeMilliseconds: Int64 = 253_402_300_799_999
 
+    /// Sequence, time, kind, project, environment, actor and the payload's digest (computed once, when the entry is
+    /// made or decoded). A version-1 entry's project and environment are empty.
+    public let header: EntryHeader
     /// Position in the ledger, from 0.
-    public let sequence: UInt64
+    public var sequence: UInt64 { header.sequence }
     /// Milliseconds since 1970-01-01T00:00:00Z.
-    public let timeMilliseconds: Int64
+    public var timeMilliseconds: Int64 { header.timeMilliseconds }
     /// What happened, e.g. `request.filed`.
-    public let kind: String
+    public var kind: String { header.kind }
     /// The project and environment of the request the entry is about; empty for every other entry (and in version 1).
-    public let project: String
-    public let environment: String
+    public var project: String { header.project }
+    public var environment: String { header.environment }
     /// Who did it (a user, service account or `system`).
-    public let actor: String
+    public var actor: String { header.actor }
     /// The event's data, usually JSON; opaque to the ledger.
     public let payload: [UInt8]
     /// 2, or 1 for an entry of a round-1 ledger.
@@ -43,11 +46,12 @@ public struct LedgerEntry: Hashable, Sendable {
         let header = try EntryHeader(
             sequence: sequence, timeMilliseconds: timeMilliseconds, kind: kind, project: project, environment: environment, actor: actor,
             payloadDigest: SHA256Digest.hash(payload))
-        var out = header.record
+        let record = header.record
+        var out = record
         out.reserveCapacity(out.count + 4 + payload.count)
         out.appendBigEndian(UInt32(payload.count))
         out.append(contentsOf: payload)
-        self.init(header: header, payload: payload, version: Self.formatVersion, encoded: out, record: header.record)
+        self.init(header: header, payload: payload, version: Self.formatVersion, encoded: out, record: record)
     }
 
     /// An entry as round-1 ledgers wrote it (version 1: no project or environment; the leaf hash covers the payload
@@ -72,12 +76,7 @@ public struct LedgerEntry: Hashable, Sendable {
     }
 
     private init(header: EntryHeader, payload: [UInt8], version: UInt8, encoded: [UInt8], record: [UInt8]) {
-        self.sequence = header.sequence
-        self.timeMilliseconds = header.timeMilliseconds
-        self.kind = header.kind
-        self.project = header.project
-        self.environment = header.environment
-        self.actor = header.actor
+        self.header = header
         self.payload = payload
         self.version = version
         self.encoded = encoded
@@ -113,11 +112,6 @@ public struct LedgerEntry: Hashable, Sendable {
         default:
             throw LedgerError(.invalidEntry, "entry format version \(version) is unknown (expected \(Self.formatVersion) or \(Self.payloadHashedVersion))")
         }
-    }
-
-    /// The header and payload digest alone: what an export shows of an entry it does not disclose.
-    public var header: EntryHeader {
-        EntryHeader(unchecked: sequence, timeMilliseconds, kind, project, environment, actor, SHA256Digest.hash(payload))
     }
 
     /// RFC 6962 leaf hash of ``record``.

@@ -103,24 +103,3 @@ func bundleDigest(digest: String?, file: String?) throws -> SHA256Digest {
 
 func formatTime(_ milliseconds: Int64) -> String { Timestamps.rfc3339(milliseconds) }
 
-/// Recorded free text (comments, reasons, notes, details that quote them) as one line of a terminal report: a line
-/// break shows as `⏎`, a tab as a space, and any other control or invisible format character as U+FFFD — so that a
-/// comment can never print a line that looks like Signoff's own (a forged "[x] approvals: …").
-func oneLine(_ text: String) -> String {
-    var out = String.UnicodeScalarView()
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\n": out.append(contentsOf: " ⏎ ".unicodeScalars)
-        case "\r": continue
-        case "\t": out.append(" ")
-        default:
-            let category = scalar.properties.generalCategory
-            if category == .control || category == .format || category == .lineSeparator || category == .paragraphSeparator {
-                out.append("\u{FFFD}")
-            } else {
-                out.append(scalar)
-            }
-        }
-    }
-    return String(out)
-}

@@ -98,7 +98,12 @@ struct ExportedWorld {
     }
 
     init(_ w: World, filter: AuditExportFilter = AuditExportFilter()) throws {
-        entries = try Self.entries(w)
+        try self.init(entries: try Self.entries(w), filter: filter)
+    }
+
+    /// The export of `entries` as the ledger key holder would cut it (whatever the entries say).
+    init(entries: [LedgerEntry], filter: AuditExportFilter = AuditExportFilter()) throws {
+        self.entries = entries
         checkpoint = try SignedCheckpoint(
             signing: Checkpoint(origin: Self.origin, size: UInt64(entries.count), rootHash: Merkle.rootHash(leaves: entries.map(\.leafHash))),
             with: Self.ledgerKey)

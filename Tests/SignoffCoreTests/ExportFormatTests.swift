@@ -315,4 +315,24 @@ struct ExportFormatTests {
         let report = AuditExportVerifier.verify(directory: target, trustedKey: ExportedWorld.verifierKey)
         #expect(report.failure != nil && report.failure?.contains("\u{1B}") == false && report.failure?.contains("\n") == false, "\(report.failure ?? "accepted")")
     }
+
+    @Test("A header that does not name its request's project and environment (which only the ledger key's holder could record) is refused by both verifiers")
+    func headerMismatch() throws {
+        var entries = try ExportedWorld.entries(Self.world())
+        let index = try #require(entries.firstIndex { $0.kind == "decision.recorded" })
+        let e = entries[index]
+        entries[index] = try LedgerEntry(
+            sequence: e.sequence, timeMilliseconds: e.timeMilliseconds, kind: e.kind, project: "fraud-model", environment: e.environment, actor: e.actor,
+            payload: e.payload)
+        let exported = try ExportedWorld(entries: entries)
+        #expect(exported.builder.problems.contains { $0.sequence == e.sequence && $0.message.contains("header names") })
+        let directory = try Self.temporary("header")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try exported.write(to: directory.appendingPathComponent("export"))
+        let keyFile = directory.appendingPathComponent("LEDGER.pub")
+        try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        let report = AuditExportVerifier.verify(directory: directory.appendingPathComponent("export"), trustedKey: ExportedWorld.verifierKey)
+        #expect(report.failure?.contains("entry \(e.sequence)") == true, "\(report.failure ?? "accepted")")
+        #expect(try Self.python(directory.appendingPathComponent("export"), key: keyFile).status == 1)
+    }
 }
