@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffCoreTests",
-            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffAudit", "SignoffTestSupport"],
+            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffAudit", "SignoffAPI", "SignoffTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -127,6 +127,23 @@ public struct FileRequestBody: Codable, Sendable {
     public let labels: [String: [String]]?
     /// Present: an emergency request, with its reason.
     public let emergency_reason: String?
+    /// True: when the caller already has an open request of this project and environment for this digest, answer
+    /// with it instead of filing another (a re-run CI job).
+    public var reuse: Bool? = nil
+
+    public init(
+        project: String, environment: String, bundle: String, digest: String, description: String?, labels: [String: [String]]?,
+        emergency_reason: String?, reuse: Bool? = nil
+    ) {
+        self.project = project
+        self.environment = environment
+        self.bundle = bundle
+        self.digest = digest
+        self.description = description
+        self.labels = labels
+        self.emergency_reason = emergency_reason
+        self.reuse = reuse
+    }
 }
 
 public struct EvidenceBody: Codable, Sendable {
@@ -157,6 +174,10 @@ public struct WithdrawBody: Codable, Sendable {
 
 public struct DeploymentBody: Codable, Sendable {
     public let outcome: Deployment.Outcome
+    public let note: String?
+}
+
+public struct DeploymentStartBody: Codable, Sendable {
     public let note: String?
 }
 

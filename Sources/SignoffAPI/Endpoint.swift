@@ -88,6 +88,10 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/requests/\(p(id))/withdraw", body: WithdrawBody(reason: reason))
         case .recordDeployment(let id, let outcome, let note):
             return Endpoint(.post, "/v1/requests/\(p(id))/deployments", body: DeploymentBody(outcome: outcome, note: note))
+        case .startDeployment(let id, let note):
+            return Endpoint(.post, "/v1/requests/\(p(id))/deployments/start", body: DeploymentStartBody(note: note))
+        case .finishDeployment(let id, let outcome, let note):
+            return Endpoint(.post, "/v1/requests/\(p(id))/deployments/finish", body: DeploymentBody(outcome: outcome, note: note))
         case .recordRetrospective(let id, let comment, let envelope):
             return Endpoint(.post, "/v1/requests/\(p(id))/retrospective", body: RetrospectiveBody(comment: comment, envelope: envelope))
         }

@@ -36,6 +36,12 @@ public struct RecordedResponse: Codable, Sendable {
     public let entries: [Entry]
     public let request: String?
 
+    /// An answer that appended nothing about `request` (a reused request).
+    public init(reusing request: String) {
+        entries = []
+        self.request = request
+    }
+
     /// The entries `command` appended, and the request it concerns (or filed).
     public init(entries: [LedgerEntry], command: Command) {
         self.entries = entries.map { Entry(sequence: $0.sequence, kind: $0.kind) }
@@ -57,6 +63,8 @@ public struct GateResponse: Codable, Sendable {
     public let request: String
     public let environment: String
     public let digest: String
+    /// The request's status: anything but `active` is final (a `--wait` stops).
+    public let status: String
     public let reasons: [Reason]
 
     /// Evaluates the gate: the engine's deploy rules with no actor, at `now`.
@@ -66,7 +74,73 @@ public struct GateResponse: Codable, Sendable {
         self.request = request.id
         self.environment = environment
         self.digest = digest.description
+        status = request.status.rawValue
         reasons = refusals.map { Reason(rule: $0.rule, message: $0.message) }
+    }
+
+    /// Whether waiting longer cannot change the answer: allowed, or the request is closed.
+    public var isFinal: Bool { allowed || status != DeploymentRequest.Status.active.rawValue }
+}
+
+/// The gate's request found from what CI knows — project, environment and bundle digest — instead of its id.
+public enum GateLookup {
+    public enum Failure: Error, Sendable, Equatable {
+        /// No open request matches (`message` says what does exist).
+        case none(String)
+        /// Several do (`message` lists them).
+        case several(String)
+
+        public var message: String {
+            switch self {
+            case .none(let m), .several(let m): m
+            }
+        }
+    }
+
+    /// The open requests of `project` on `environment` carrying `digest`, in filing order.
+    public static func candidates(project: String, environment: String, digest: SHA256Digest, in state: SignoffState) -> [DeploymentRequest] {
+        state.requests.values.filter { $0.status == .active && $0.project == project && $0.environment == environment && $0.digest == digest }
+            .sorted(by: Inventory.byFiling)
+    }
+
+    /// The one open request of `project` on `environment` carrying `digest`.
+    public static func find(project: String, environment: String, digest: SHA256Digest, in state: SignoffState) -> Result<DeploymentRequest, Failure> {
+        let found = candidates(project: project, environment: environment, digest: digest, in: state)
+        switch found.count {
+        case 1:
+            return .success(found[0])
+        case 0:
+            let closed = state.requests.values.filter { $0.project == project && $0.environment == environment && $0.digest == digest }
+                .sorted(by: Inventory.byFiling).last
+            let hint = closed.map { "; the newest with that digest, \($0.id), is \($0.status.rawValue)" } ?? ""
+            return .failure(
+                .none("no open request of \(project) on \(environment) carries \(digest)\(hint); file one with `signoff request create --project \(project) --env \(environment) --digest \(digest) --bundle NAME`"))
+        default:
+            let list = found.map { "\($0.id) (at \($0.stage), filed by \($0.requester))" }.joined(separator: ", ")
+            return .failure(.several("several open requests of \(project) on \(environment) carry \(digest): \(list); name one: `signoff gate REQ-n --env \(environment) --digest \(digest)`"))
+        }
+    }
+
+    /// The open request of `project` on `environment` carrying `digest` that filing with `reuse` would reuse: the
+    /// newest one `requester` filed.
+    public static func reusable(project: String, environment: String, digest: SHA256Digest, requester: String, in state: SignoffState) -> DeploymentRequest? {
+        candidates(project: project, environment: environment, digest: digest, in: state).last { $0.requester == requester }
+    }
+}
+
+/// Who the caller is: `GET /v1/whoami`, and how the CLI learns the account a service token acts as.
+public struct WhoAmI: Codable, Sendable, Equatable {
+    public let principal: String
+    /// `session` or `service`.
+    public let kind: String
+    public let scopes: [String]
+    public let expires_at: String
+
+    public init(principal: String, kind: String, scopes: [String], expires_at: String) {
+        self.principal = principal
+        self.kind = kind
+        self.scopes = scopes
+        self.expires_at = expires_at
     }
 }
 
@@ -79,6 +153,10 @@ public struct RequestSummary: Codable, Sendable {
     public let status: String
     public let bundle: String
     public let digest: String
+    public let requester: String
+    public let filed_at: String
+    /// Seconds since filing.
+    public let age_seconds: Int64
     /// Present for an emergency request.
     public let emergency: Bool
     /// The retrospective an emergency deployment owes, when it is overdue (RFC 3339 of when it was due).
@@ -92,6 +170,9 @@ public struct RequestSummary: Codable, Sendable {
         status = r.status.rawValue
         bundle = r.bundle
         digest = r.digest.description
+        requester = r.requester
+        filed_at = Timestamps.rfc3339(r.filedAt)
+        age_seconds = max(0, (now - r.filedAt) / 1000)
         emergency = r.emergency != nil
         retrospective_overdue_since = r.retrospectiveDue.flatMap { !r.retrospectiveDone && now > $0 ? Timestamps.rfc3339($0) : nil }
     }
@@ -105,49 +186,68 @@ public struct RequestList: Codable, Sendable {
 /// Which requests to list: the one filter and order the server and the local client share.
 public struct RequestQuery: Sendable {
     public var project: String?
-    /// `active`, `rejected`, `withdrawn`, `deployed`, or a stage name (active requests at that stage).
+    public var environment: String?
+    /// `active`, `rejected`, `withdrawn`, `deployed`, `expired`, or a stage name (active requests at that stage).
     public var state: String?
-    /// Only requests whose next step this principal could take.
+    public var requester: String?
+    /// Only requests filed at least this many seconds ago.
+    public var olderThanSeconds: Int64?
+    /// Only requests whose next step this principal could take (their inbox).
     public var waitingFor: String?
 
-    public init(project: String? = nil, state: String? = nil, waitingFor: String? = nil) {
+    public init(
+        project: String? = nil, environment: String? = nil, state: String? = nil, requester: String? = nil, olderThanSeconds: Int64? = nil,
+        waitingFor: String? = nil
+    ) {
         self.project = project
+        self.environment = environment
         self.state = state
+        self.requester = requester
+        self.olderThanSeconds = olderThanSeconds
         self.waitingFor = waitingFor
     }
 
-    public var queryString: String { WireCoding.query([("project", project), ("state", state), ("waiting_for", waitingFor)]) }
+    public var queryString: String {
+        WireCoding.query([
+            ("project", project), ("environment", environment), ("state", state), ("requester", requester),
+            ("older_than", olderThanSeconds.map { "\($0)s" }), ("waiting_for", waitingFor),
+        ])
+    }
+
+    /// The words `state` may be: a request status, or the name of a stage of an applied workflow.
+    public static func states(in state: SignoffState) -> [String] {
+        let statuses = ["active", "deployed", "expired", "rejected", "withdrawn"]
+        let stages = Set(state.workflows.values.flatMap { $0.workflow.stages.map(\.name) })
+        return statuses + stages.subtracting(statuses).sorted()
+    }
+
+    /// Why this query cannot be answered (an unknown state), or nil.
+    public func problem(in state: SignoffState) -> String? {
+        guard let wanted = self.state else { return nil }
+        let known = Self.states(in: state)
+        guard known.contains(wanted) else {
+            return "unknown state \"\(oneLine(String(wanted.prefix(80))))\": one of \(known.joined(separator: ", "))"
+        }
+        return nil
+    }
 
     /// The matching requests that `visible` admits, in filing order (REQ-1, REQ-2, …).
     public func select(from state: SignoffState, now: Int64, visible: (DeploymentRequest) -> Bool = { _ in true }) -> [RequestSummary] {
         state.requests.values.filter { r in
             (project == nil || r.project == project)
+                && (environment == nil || r.environment == environment)
+                && (requester == nil || r.requester == requester)
+                && (olderThanSeconds.map { now - r.filedAt >= $0 * 1000 } ?? true)
                 && (self.state == nil || r.status.rawValue == self.state || (r.status == .active && r.stage == self.state))
                 && visible(r)
                 && (waitingFor.map { Self.waits(r, for: $0, state: state, now: now) } ?? true)
-        }.sorted { (Int($0.id.dropFirst(4)) ?? 0, $0.id) < (Int($1.id.dropFirst(4)) ?? 0, $1.id) }.map { RequestSummary($0, now: now) }
+        }.sorted { (Inventory.requestNumber($0.id), $0.id) < (Inventory.requestNumber($1.id), $1.id) }.map { RequestSummary($0, now: now) }
     }
 
-    /// Whether `request` waits for `person` (their inbox): they could supply what its next gate lacks, decide a stage
-    /// ahead, or revise it after a request for changes — or it owes a retrospective they record (its role) or answer
-    /// for (the requester, once it is overdue).
+    /// Whether `request` waits for `person`: something of it is in their inbox (``Inbox``).
     public static func waits(_ request: DeploymentRequest, for person: String, state: SignoffState, now: Int64) -> Bool {
-        if let due = request.retrospectiveDue, !request.retrospectiveDone, let workflow = state.workflow(for: request)?.workflow,
-            let retrospective = workflow.retrospective(for: request)
-        {
-            if state.holds(person, role: retrospective.role.value, project: request.project, environment: request.environment)
-                && person != request.requester && !request.deployments.contains(where: { $0.by == person })
-            {
-                return true
-            }
-            if person == request.requester && now > due { return true }
-        }
-        guard request.status == .active else { return false }
-        if !Policy.awaiting(request, principal: person, state: state).isEmpty { return true }
-        guard let gates = Engine.explain(request.id, state: state, now: now)?.gates else { return false }
-        // The next gate: whoever can supply what it lacks. Any gate: the requester, when changes were requested there.
-        if gates.first?.conditions.contains(where: { !$0.met && $0.whoCanSupply.contains(person) }) == true { return true }
-        return gates.contains { $0.conditions.contains { !$0.met && $0.rule == "changes-requested" && $0.whoCanSupply.contains(person) } }
+        let delegators = state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) }
+        return !Inbox.items(for: person, on: request, delegators: Array(delegators), state: state, now: now).isEmpty
     }
 }
 

@@ -10,6 +10,8 @@ public import SignoffLedger
 public final class SignoffService: Sendable {
     public let storage: SignoffStorage
     private let writer: GroupCommit<Submission, Outcome>
+    /// Bumped after every command that appended something: what long polls wait on.
+    public let changes = ChangeSignal()
 
     /// The outcome of one command: its ledger entries, or the engine's refusal.
     public typealias Outcome = Result<[LedgerEntry], Refusal>
@@ -38,7 +40,10 @@ public final class SignoffService: Sendable {
         // good enough: the engine checks again, inside the writer, whatever this did not verify.
         let verified = Engine.preverify(command, state: try await storage.projection.recentState(), actor: actor)
         let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified))
-        if case .success = outcome { try await endTokens(after: command) }
+        if case .success(let entries) = outcome {
+            try await endTokens(after: command)
+            if !entries.isEmpty { changes.signal() }
+        }
         return outcome
     }
 

@@ -8,6 +8,8 @@ enum ExitStatus {
     static let refused: Int32 = 2
     static let verificationFailed: Int32 = 3
     static let badInput: Int32 = 64
+    /// `gate --wait` ran out of time (sysexits' EX_TEMPFAIL: try again later).
+    static let timedOut: Int32 = 75
 }
 
 /// An error the CLI reports in one line and maps to a documented exit code.
@@ -60,6 +62,12 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         printError("\(error)")
         throw ExitCode(ExitStatus.failure)
     }
+}
+
+/// Progress of long work, on standard error (so that standard output stays the answer).
+func printProgress(_ message: String) {
+    var stderr = StandardError()
+    print("signoff: \(message)", to: &stderr)
 }
 
 func printError(_ message: String) {

@@ -13,10 +13,18 @@ struct ActorOptions: ParsableArguments {
     var name: String {
         get throws {
             if let actor, !actor.isEmpty { return actor }
-            if let env = ProcessInfo.processInfo.environment["SIGNOFF_USER"], !env.isEmpty { return env }
+            let environment = ProcessInfo.processInfo.environment
+            if let env = environment["SIGNOFF_USER"], !env.isEmpty { return env }
+            // Automation with a service token acts as the token's account, which only the server knows.
+            if environment["SIGNOFF_TOKEN"]?.isEmpty == false, environment["SIGNOFF_SERVER"]?.isEmpty == false || CommandLine.arguments.contains("--server") {
+                return Self.tokenHolder
+            }
             throw CLIError.badInput("who is acting? pass --as USER or set SIGNOFF_USER")
         }
     }
+
+    /// The acting name that stands for "whoever SIGNOFF_TOKEN belongs to" (only a remote client accepts it).
+    static let tokenHolder = ""
 }
 
 /// The acting user's sealed private key, to sign decisions and administrative changes.
@@ -40,11 +48,17 @@ struct RemoteOptions: ParsableArguments {
 
     @OptionGroup var tokenFile: TokenFileOptions
 
-    /// The remote client when `--server` is given, else nil. With `--as`, the login must be that user's.
-    func client(actor: ActorOptions) throws -> RemoteClient? {
+    /// The remote client when `--server` is given, else nil. With `--as`, the login must be that user's. Automation
+    /// gives its service token in `SIGNOFF_TOKEN` instead of logging in (never on the command line, where `ps` shows it).
+    func client(actor: ActorOptions) async throws -> RemoteClient? {
         guard let url = try url else { return nil }
-        let client = try RemoteClient(server: url, tokenFile: tokenFile.path)
-        if let name = try? actor.name, name != client.user {
+        let client: RemoteClient
+        if let bearer = ProcessInfo.processInfo.environment["SIGNOFF_TOKEN"], !bearer.isEmpty {
+            client = try await RemoteClient(server: url, bearer: bearer)
+        } else {
+            client = try RemoteClient(server: url, tokenFile: tokenFile.path)
+        }
+        if let name = try? actor.name, name != client.user, name != ActorOptions.tokenHolder {
             throw CLIError.badInput("you are logged in to the server as \(client.user), not \(name); run `signoff login --as \(name)`")
         }
         return client

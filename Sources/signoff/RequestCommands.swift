@@ -21,6 +21,7 @@ struct RequestCommand: AsyncParsableCommand {
         @Option(help: "LABEL=VALUE[,VALUE]: any other label the workflows' when: read.") var label: [String] = []
         @Flag(help: "File an emergency request on this environment, under its workflow's emergency: section (needs --reason).") var emergency = false
         @Option(help: "Why this cannot wait (an emergency's reason).") var reason: String?
+        @Flag(help: "If you already have an open request of this project and environment for this digest, print it instead of filing another (re-run CI jobs).") var reuse = false
         @OptionGroup var options: WriteOptions
 
         /// The labels given, each a list of values.
@@ -48,21 +49,23 @@ struct RequestCommand: AsyncParsableCommand {
                 guard emergency == (reason != nil) else {
                     throw CLIError.badInput(emergency ? "--emergency needs --reason saying why it cannot wait" : "--reason is an emergency's: add --emergency")
                 }
-                let recorded = try await options.client().run(
+                let recorded = try await options.client().file(
                     .fileRequest(
                         project: project, environment: env, bundle: bundle, digest: digest, description: description, labels: try labels(),
                         emergencyReason: reason),
-                    as: try options.actor.name)
-                guard let id = recorded.request, let filed = recorded.entries.first else {
+                    reuse: reuse, as: try options.actor.name)
+                guard let id = recorded.request, recorded.entries.first != nil || reuse else {
                     throw CLIError.failure("the request was recorded but its id could not be read back")
                 }
+                if recorded.entries.isEmpty { printNotice("reusing \(id), your open request of \(project) on \(env) for \(digest)") }
                 if options.json {
                     struct Filed: Encodable {
                         let request: String
                         let digest: String
-                        let sequence: UInt64
+                        let reused: Bool
+                        let sequence: UInt64?
                     }
-                    printJSON(Filed(request: id, digest: digest.description, sequence: filed.sequence))
+                    printJSON(Filed(request: id, digest: digest.description, reused: recorded.entries.isEmpty, sequence: recorded.entries.first?.sequence))
                 } else {
                     print(id)
                 }
@@ -257,18 +260,39 @@ struct ReviseCommand: AsyncParsableCommand {
 }
 
 struct DeployCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "deploy", abstract: "Record a deployment's outcome (deployers only, when the gate allows it).")
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Record a deployment (deployers only, when the gate allows it): in one step, or --start before it and --finish after.",
+        discussion: """
+            In one step, `deploy REQ --outcome succeeded|failed` records what happened (the gate must allow it now).
+            Around a real rollout, `deploy REQ --start` records that it begins — refused unless the gate allows it now —
+            and holds that verdict; `deploy REQ --finish --outcome succeeded|failed` records its outcome, even if a
+            freeze began or an approval expired meanwhile. While a deployment is under way the request cannot be revised,
+            withdrawn or started again.
+            """)
     @Argument var request: String
-    @Option(help: "succeeded or failed.") var outcome: String
+    @Flag(help: "Record that the deployment starts now (the gate must allow it).") var start = false
+    @Flag(help: "Record the outcome of the deployment started with --start.") var finish = false
+    @Option(help: "succeeded or failed (not with --start).") var outcome: String?
     @Option var note: String = ""
     @OptionGroup var options: WriteOptions
 
     func run() async throws {
         try await reportingErrors {
-            guard let outcome = Deployment.Outcome(rawValue: outcome) else { throw CLIError.badInput("--outcome must be succeeded or failed") }
-            try await runRecorded(
-                .recordDeployment(request: request, outcome: outcome, note: note), options: options,
-                done: "Recorded deployment of \(request): \(outcome.rawValue)")
+            guard !(start && finish) else { throw CLIError.badInput("--start and --finish are two steps: give one of them") }
+            if start {
+                guard outcome == nil else { throw CLIError.badInput("--start records no outcome: give --outcome with --finish") }
+                try await runRecorded(
+                    .startDeployment(request: request, note: note), options: options,
+                    done: "Started deploying \(request); record the outcome with `signoff deploy \(request) --finish --outcome succeeded|failed`")
+                return
+            }
+            guard let text = outcome, let outcome = Deployment.Outcome(rawValue: text) else {
+                throw CLIError.badInput("--outcome must be succeeded or failed")
+            }
+            let command: Command = finish
+                ? .finishDeployment(request: request, outcome: outcome, note: note) : .recordDeployment(request: request, outcome: outcome, note: note)
+            try await runRecorded(command, options: options, done: "Recorded deployment of \(request): \(outcome.rawValue)")
         }
     }
 }
@@ -367,19 +391,93 @@ struct ExplainCommand: AsyncParsableCommand {
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List requests.")
     @Option var project: String?
-    @Option(help: "active, rejected, withdrawn, expired, deployed, or a stage name.") var state: String?
+    @Option(help: "Only requests for this environment.") var env: String?
+    @Option(help: "active, deployed, expired, rejected, withdrawn, or a stage name (active requests at that stage).") var state: String?
+    @Option(help: "Only requests this person or service account filed.") var requester: String?
+    @Option(name: .customLong("older-than"), help: "Only requests filed at least this long ago, e.g. 90m, 24h, 7d.") var olderThan: String?
     @Flag(help: "Your inbox: requests whose next step you could take, stages ahead you may decide, retrospectives you owe or answer for (needs --as or SIGNOFF_USER).") var waitingForMe = false
     @OptionGroup var read: ReadOptions
 
     func run() async throws {
         try await reportingErrors {
-            let query = RequestQuery(project: project, state: state, waitingFor: waitingForMe ? try read.actor.name : nil)
+            var age: Int64?
+            if let olderThan {
+                guard let seconds = WorkflowParser.seconds(ofDuration: olderThan) else { throw CLIError.badInput("--older-than must be a duration such as 90s, 30m, 24h or 7d") }
+                age = seconds
+            }
+            let query = RequestQuery(
+                project: project, environment: env, state: state, requester: requester, olderThanSeconds: age,
+                waitingFor: waitingForMe ? try read.actor.name : nil)
             let rows = try await read.client.client().requests(query)
             if read.json { printJSON(rows); return }
-            if rows.isEmpty { print("no requests") }
+            if rows.isEmpty { print("no requests"); return }
+            print("REQUEST\tPROJECT\tENVIRONMENT\tSTAGE\tBUNDLE\tREQUESTER\tAGE")
             for r in rows {
                 let flags = (r.emergency ? "\tEMERGENCY" : "") + (r.retrospective_overdue_since.map { "\tRETROSPECTIVE OVERDUE since \($0)" } ?? "")
-                print("\(r.request)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(r.bundle)\(flags)")
+                print("\(r.request)\t\(r.project)\t\(r.environment)\t\(r.status == "active" ? r.stage : r.status)\t\(oneLine(r.bundle))\t\(r.requester)\t\(formatAge(r.age_seconds))\(flags)")
+            }
+        }
+    }
+}
+
+/// An age as people read it: 45s, 12m, 5h, 3d 4h.
+func formatAge(_ seconds: Int64) -> String {
+    if seconds < 60 { return "\(seconds)s" }
+    if seconds < 3600 { return "\(seconds / 60)m" }
+    if seconds < 86400 { return "\(seconds / 3600)h\(seconds % 3600 >= 60 ? " \(seconds % 3600 / 60)m" : "")" }
+    return "\(seconds / 86400)d\(seconds % 86400 >= 3600 ? " \(seconds % 86400 / 3600)h" : "")"
+}
+
+struct DeploymentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deployments",
+        abstract: "What runs where: for each project and environment, the bundle deployed, a deployment under way, and the open requests with what they wait for.")
+    @Option var project: String?
+    @Option var env: String?
+    @OptionGroup var read: ReadOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let rows = try await read.client.client().deployments(project: project, environment: env)
+            if read.json { printJSON(rows); return }
+            if rows.isEmpty { print("no projects\(project.map { " named \($0)" } ?? "") that you may read"); return }
+            for row in rows {
+                let frozen = row.freezes.isEmpty ? "" : "  FROZEN (\(row.freezes.joined(separator: ", ")))"
+                print("\(row.project) → \(row.environment) (\(row.workflow))\(frozen)")
+                if let r = row.running {
+                    let emergency = r.emergency ? "  EMERGENCY" + (r.retrospective.map { ", retrospective \($0)" } ?? "") : ""
+                    print("  running:   \(oneLine(r.bundle)) \(r.digest) — \(r.request) rev \(r.revision), deployed \(r.deployed_at) by \(r.actor)\(emergency)")
+                } else {
+                    print("  running:   nothing deployed through Signoff yet")
+                }
+                for d in row.deploying {
+                    print("  deploying: \(oneLine(d.bundle)) \(d.digest) — \(d.request), started \(d.started_at) by \(d.actor)")
+                }
+                for p in row.pending {
+                    let emergency = p.emergency ? " EMERGENCY" : ""
+                    print("  pending:   \(p.request)\(emergency) \(oneLine(p.bundle)) at \(p.stage), \(formatAge(p.age_seconds)) old, filed by \(p.requester)")
+                    for w in p.waiting_for { print("             waits for \(p.next_stage ?? "the next stage"): \(oneLine(w))") }
+                }
+            }
+        }
+    }
+}
+
+struct InboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox",
+        abstract: "What waits for you, oldest first: decisions you can give, evidence you (or your requests' service accounts) owe, retrospectives, deployments you may record.")
+    @OptionGroup var read: ReadOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let actor = try read.actor.name
+            let items = try await read.client.client().inbox(as: actor)
+            if read.json { printJSON(items); return }
+            if items.isEmpty { print("nothing waits for you"); return }
+            for item in items {
+                let who = item.on_behalf_of.map { " [\($0)]" } ?? ""
+                print("\(item.request)\t\(item.project) → \(item.environment)\t\(item.action.rawValue)\(item.stage.map { " \($0)" } ?? "")\(who)\t\(formatAge(item.age_seconds))\t\(oneLine(item.detail))")
             }
         }
     }
@@ -388,27 +486,73 @@ struct ListCommand: AsyncParsableCommand {
 struct GateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gate",
-        abstract: "For CI/CD: exit 0 only if this exact bundle may be deployed to this environment now.",
-        discussion: "Exit 0: go. Exit 2: not allowed, with every reason. Exit 64: bad input (e.g. unknown request).")
-    @Argument var request: String
+        abstract: "For CI/CD: exit 0 only if this exact bundle may be deployed to this environment now (optionally waiting until it may).",
+        discussion: """
+            Name the request, or give --project and let the digest find the one open request of that project and
+            environment (several are an error that lists them). With --wait DURATION (e.g. 30m), wait until the gate
+            allows, the request closes, or the time runs out, printing what it still waits for; against a server this
+            is a long poll, not a busy loop.
+            Exit 0: go. Exit 2: not allowed now, or the request is rejected, withdrawn, expired or deployed, with every
+            reason. Exit 75: --wait ran out. Exit 64: bad input (an unknown request, no open request or several).
+            """)
+    @Argument(help: "The request; leave out with --project.") var request: String?
+    @Option(help: "The project whose open request for this digest to find (instead of naming the request).") var project: String?
     @Option var env: String
     @Option(help: "The digest of the bundle about to be deployed, sha256:HEX.") var digest: String
+    @Option(help: "Wait up to this long for the gate to allow, e.g. 90s, 30m, 2h.") var wait: String?
     @OptionGroup var read: ReadOptions
 
     func run() async throws {
         try await reportingErrors {
             guard Engine.isValidName(env) else { throw CLIError.badInput("--env must be an environment name (a-z 0-9 . _ -)") }
             let digest = try parseDigestOption(self.digest)
-            let gate = try await read.client.client().gate(request, environment: env, digest: digest)
+            var target: GateTarget
+            switch (request, project) {
+            case (let id?, nil): target = .request(id)
+            case (nil, let project?):
+                guard Engine.isValidName(project) else { throw CLIError.badInput("--project must be a project name (a-z 0-9 . _ -)") }
+                target = .project(project)
+            default: throw CLIError.badInput("name the request, or give --project to find it by its digest (not both)")
+            }
+            var waitSeconds: Int64 = 0
+            if let wait {
+                guard let seconds = WorkflowParser.seconds(ofDuration: wait) else { throw CLIError.badInput("--wait must be a duration such as 90s, 30m or 2h") }
+                waitSeconds = seconds
+            }
+            let client = try await read.client.client()
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(waitSeconds)
+            var lastProgress = ""
+            var lastPrinted = clock.now
+            var gate: GateResponse
+            while true {
+                let remaining = max(0, Int((deadline - clock.now).components.seconds))
+                gate = try await client.gate(target, environment: env, digest: digest, wait: client.longPolls ? min(remaining, 45) : 0)
+                // Found once by its digest, the request is then followed by id: its rejection ends the wait.
+                target = .request(gate.request)
+                if gate.isFinal || clock.now >= deadline { break }
+                let progress = gate.reasons.map { "\($0.rule): \(oneLine($0.message))" }.joined(separator: "; ")
+                if progress != lastProgress || clock.now - lastPrinted >= .seconds(60) {
+                    printProgress("waiting: \(gate.request) (\(formatAge(Int64(remaining))) left): \(progress)")
+                    lastProgress = progress
+                    lastPrinted = clock.now
+                }
+                if !client.longPolls { try await Task.sleep(for: min(.seconds(1), deadline - clock.now)) }
+            }
             if read.json {
                 printJSON(gate)
             } else if gate.allowed {
-                print("ALLOWED: \(request) may deploy \(digest) to \(env) now")
+                print("ALLOWED: \(gate.request) may deploy \(digest) to \(env) now")
             } else {
-                print("DENIED: \(request) may not deploy \(digest) to \(env) now:")
+                print("DENIED: \(gate.request) may not deploy \(digest) to \(env) now\(gate.status == "active" ? "" : " (it is \(gate.status))"):")
                 for reason in gate.reasons { print("  - \(reason.rule): \(oneLine(reason.message))") }
             }
-            if !gate.allowed { throw ExitCode(ExitStatus.refused) }
+            if gate.allowed { return }
+            if wait != nil && gate.status == "active" {
+                printError("--wait \(wait!) ran out before the gate allowed \(gate.request)")
+                throw ExitCode(ExitStatus.timedOut)
+            }
+            throw ExitCode(ExitStatus.refused)
         }
     }
 }

@@ -18,12 +18,13 @@ struct Signoff: AsyncParsableCommand {
               2   refused by policy
               3   verification failed (tampering, bad signature, inconsistent data)
               64  bad input (usage, malformed file or value)
+              75  `gate --wait` ran out of time
             """,
         version: version,
         subcommands: [
             KeyCommand.self, InitCommand.self, UserCommand.self, GroupCommand.self, ServiceAccountCommand.self, WorkflowCommand.self,
             ProjectCommand.self, RequestCommand.self, EvidenceCommand.self, ApproveCommand.self, RejectCommand.self, RequestChangesCommand.self, FreezeCommand.self, DelegateCommand.self, WithdrawCommand.self,
-            ReviseCommand.self, StatusCommand.self, ExplainCommand.self, ListCommand.self, GateCommand.self, DeployCommand.self,
+            ReviseCommand.self, StatusCommand.self, ExplainCommand.self, ListCommand.self, InboxCommand.self, DeploymentsCommand.self, GateCommand.self, DeployCommand.self,
             RetrospectiveCommand.self, AuditCommand.self, CheckpointCommand.self, ServeCommand.self, LoginCommand.self, TokenCommand.self,
             QuorumCommand.self, ApprovalCommand.self,
         ]

@@ -61,7 +61,7 @@ DECISION_TYPES = {
 
 REQUEST_KINDS = frozenset([
     "request.filed", "evidence.attached", "decision.recorded", "stage.entered", "request.rejected",
-    "request.withdrawn", "request.revised", "deployment.recorded", "retrospective.recorded", "request.expired",
+    "request.withdrawn", "request.revised", "deployment.started", "deployment.recorded", "retrospective.recorded", "request.expired",
 ])
 # Every kind the "Events" section names (for these the payload must be a JSON object).
 KNOWN_KINDS = REQUEST_KINDS | frozenset([

@@ -50,7 +50,13 @@ public enum Command: Hashable, Sendable {
     case expireStale
     case revise(request: String, bundle: String?, digest: SHA256Digest)
     case withdraw(request: String, reason: String)
+    /// Records a deployment's outcome in one step (when the gate allows it now), or — when a start is under way —
+    /// finishes that deployment under the verdict its start held.
     case recordDeployment(request: String, outcome: Deployment.Outcome, note: String)
+    /// `deploy --start`: the deployment begins, when the gate allows it now; the verdict holds until it finishes.
+    case startDeployment(request: String, note: String)
+    /// `deploy --finish`: the outcome of the deployment under way (refused when none was started).
+    case finishDeployment(request: String, outcome: Deployment.Outcome, note: String)
     /// `envelope`: the reviewer's signed ``RetrospectiveStatement``, required in regulated projects.
     case recordRetrospective(request: String, comment: String, envelope: DSSEEnvelope? = nil)
 }
@@ -60,7 +66,7 @@ extension Command {
     public var request: String? {
         switch self {
         case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _),
-            .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _):
+            .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _), .startDeployment(let id, _), .finishDeployment(let id, _, _):
             id
         default: nil
         }
@@ -70,6 +76,7 @@ extension Command {
     public var adminChange: AdminChange? {
         switch self {
         case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .withdraw, .recordDeployment,
+            .startDeployment, .finishDeployment,
             .recordRetrospective, .delegate, .revokeDelegation, .expireStale:
             nil
         case .addFreeze(let spec, _): AdminChange(action: "freeze.add", freeze: spec)

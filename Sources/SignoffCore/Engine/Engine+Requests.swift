@@ -98,6 +98,7 @@ extension Engine {
             throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may revise \(id)")
         }
         guard digest != request.digest else { throw Refusal(.inputDigest, "\(id) already has bundle digest \(digest)") }
+        try requireNoDeploymentInProgress(request, doing: "revise it")
         return [.requestRevised(.init(request: id, bundle: bundle ?? request.bundle, digest: digest, revision: request.revision + 1))]
     }
 
@@ -106,14 +107,52 @@ extension Engine {
         guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
             throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may withdraw \(id)")
         }
+        try requireNoDeploymentInProgress(request, doing: "withdraw it")
         return [.requestWithdrawn(.init(request: id, reason: reason))]
     }
 
-    static func recordDeployment(id: String, outcome: Deployment.Outcome, note: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    /// The outcome of a deployment. Without a start under way, the gate must allow it now (one step). With one, the
+    /// verdict its start held stands — a freeze, a closing window or an approval expiring during the rollout does not
+    /// stop its outcome being recorded — and only who started it, or another principal the deployment stage admits,
+    /// records it.
+    static func recordDeployment(
+        id: String, outcome: Deployment.Outcome, note: String, requireStarted: Bool, state: SignoffState, actor: String, now: Int64
+    ) throws -> [Event] {
         let request = try requireActive(state, id)
+        if let started = request.deploymentInProgress {
+            if actor != started.by {
+                let reasons = deployRefusals(request, environment: request.environment, digest: request.digest, state: state, actor: actor, now: now)
+                if let refusal = reasons.first(where: { $0.code == .gateActors || $0.code == .gateSeparation }) { throw refusal }
+            }
+            return [.deploymentRecorded(.init(request: id, outcome: outcome, note: note, revision: started.revision))]
+        }
+        if requireStarted {
+            throw Refusal(.deploymentNotStarted, "no deployment of \(id) is under way; start one with `signoff deploy \(id) --start`, or record the outcome in one step without --finish")
+        }
         let reasons = deployRefusals(request, environment: request.environment, digest: request.digest, state: state, actor: actor, now: now)
         if let first = reasons.first { throw first }
         return [.deploymentRecorded(.init(request: id, outcome: outcome, note: note, revision: request.revision))]
+    }
+
+    /// A deployment begins: refused unless the gate allows `actor` to deploy the request's bundle now, and refused while
+    /// another start of it is under way.
+    static func startDeployment(id: String, note: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        let request = try requireActive(state, id)
+        if let started = request.deploymentInProgress {
+            throw Refusal(.deploymentInProgress, "\(started.by) started deploying \(id) at \(Timestamps.rfc3339(started.at)); record its outcome with `signoff deploy \(id) --finish` first")
+        }
+        let reasons = deployRefusals(request, environment: request.environment, digest: request.digest, state: state, actor: actor, now: now)
+        if let first = reasons.first { throw first }
+        return [.deploymentStarted(.init(request: id, digest: request.digest, note: note, revision: request.revision))]
+    }
+
+    /// Revising or withdrawing a request while its deployment is under way would change what is being deployed.
+    static func requireNoDeploymentInProgress(_ request: DeploymentRequest, doing what: String) throws {
+        if let started = request.deploymentInProgress {
+            throw Refusal(
+                .deploymentInProgress,
+                "\(started.by) is deploying \(request.id) (started \(Timestamps.rfc3339(started.at))); record its outcome with `signoff deploy \(request.id) --finish` before you \(what)")
+        }
     }
 
     static func recordRetrospective(id: String, comment: String, envelope: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
@@ -200,7 +239,7 @@ extension Engine {
 
     /// The active requests idle longer than their workflow's `request_expiry`, as `request.expired` events.
     static func expireStale(state: SignoffState, now: Int64) -> [Event] {
-        state.requests.values.filter { $0.status == .active }.sorted { $0.filedAt < $1.filedAt }.compactMap { request in
+        state.requests.values.filter { $0.status == .active && $0.deploymentInProgress == nil }.sorted { $0.filedAt < $1.filedAt }.compactMap { request in
             guard let expiry = state.workflow(for: request)?.workflow.requestExpirySeconds, now - request.lastActivity > expiry * 1000 else { return nil }
             return .requestExpired(.init(request: request.id, lastActivity: Timestamps.rfc3339(request.lastActivity)))
         }

@@ -108,7 +108,7 @@ public enum Engine {
         case .addFreeze(let spec, _): try validText(spec.reason, what: "the reason")
         case .revise(_, let bundle, _): if let bundle { try validBundle(bundle) }
         case .withdraw(_, let reason): try validText(reason, what: "the reason")
-        case .recordDeployment(_, _, let note): try validText(note, what: "the note")
+        case .recordDeployment(_, _, let note), .startDeployment(_, let note), .finishDeployment(_, _, let note): try validText(note, what: "the note")
         case .recordRetrospective(_, let comment, _): try validText(comment, what: "the comment")
         default: break
         }
@@ -179,7 +179,11 @@ public enum Engine {
         case .withdraw(let id, let reason):
             return try withdraw(id: id, reason: reason, state: state, actor: actor, now: now)
         case .recordDeployment(let id, let outcome, let note):
-            return try recordDeployment(id: id, outcome: outcome, note: note, state: state, actor: actor, now: now)
+            return try recordDeployment(id: id, outcome: outcome, note: note, requireStarted: false, state: state, actor: actor, now: now)
+        case .finishDeployment(let id, let outcome, let note):
+            return try recordDeployment(id: id, outcome: outcome, note: note, requireStarted: true, state: state, actor: actor, now: now)
+        case .startDeployment(let id, let note):
+            return try startDeployment(id: id, note: note, state: state, actor: actor, now: now)
         case .recordRetrospective(let id, let comment, let envelope):
             return try recordRetrospective(id: id, comment: comment, envelope: envelope, state: state, actor: actor, now: now)
         }

@@ -19,6 +19,7 @@ public enum Event: Hashable, Sendable {
     case requestRejected(RequestRejected)
     case requestWithdrawn(RequestWithdrawn)
     case requestRevised(RequestRevised)
+    case deploymentStarted(DeploymentStarted)
     case deploymentRecorded(DeploymentRecorded)
     case retrospectiveRecorded(RetrospectiveRecorded)
     case memberRemoved(MemberRemoved)
@@ -274,6 +275,14 @@ public enum Event: Hashable, Sendable {
         public let digest: SHA256Digest
         public let revision: Int
     }
+    /// A deployment begins: the gate allowed it when this was recorded, and that verdict holds until its outcome is
+    /// recorded (`deploy --start`, then `deploy --finish`).
+    public struct DeploymentStarted: Hashable, Sendable, Codable {
+        public let request: String
+        public let digest: SHA256Digest
+        public let note: String
+        public let revision: Int
+    }
     public struct DeploymentRecorded: Hashable, Sendable, Codable {
         public let request: String
         public let outcome: Deployment.Outcome
@@ -306,6 +315,7 @@ public enum Event: Hashable, Sendable {
         case .requestRejected: "request.rejected"
         case .requestWithdrawn: "request.withdrawn"
         case .requestRevised: "request.revised"
+        case .deploymentStarted: "deployment.started"
         case .deploymentRecorded: "deployment.recorded"
         case .retrospectiveRecorded: "retrospective.recorded"
         case .memberRemoved: "group.member-removed"
@@ -347,6 +357,7 @@ public enum Event: Hashable, Sendable {
         case .requestRejected(let e): return encode(e)
         case .requestWithdrawn(let e): return encode(e)
         case .requestRevised(let e): return encode(e)
+        case .deploymentStarted(let e): return encode(e)
         case .deploymentRecorded(let e): return encode(e)
         case .retrospectiveRecorded(let e): return encode(e)
         case .memberRemoved(let e): return encode(e)
@@ -382,6 +393,7 @@ public enum Event: Hashable, Sendable {
         case "request.rejected": return .requestRejected(try decoder.decode(RequestRejected.self, from: data))
         case "request.withdrawn": return .requestWithdrawn(try decoder.decode(RequestWithdrawn.self, from: data))
         case "request.revised": return .requestRevised(try decoder.decode(RequestRevised.self, from: data))
+        case "deployment.started": return .deploymentStarted(try decoder.decode(DeploymentStarted.self, from: data))
         case "deployment.recorded": return .deploymentRecorded(try decoder.decode(DeploymentRecorded.self, from: data))
         case "retrospective.recorded": return .retrospectiveRecorded(try decoder.decode(RetrospectiveRecorded.self, from: data))
         case "group.member-removed": return .memberRemoved(try decoder.decode(MemberRemoved.self, from: data))

@@ -94,6 +94,7 @@ extension SignoffState {
         case .requestRejected(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .requestWithdrawn(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .requestRevised(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .deploymentStarted(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .deploymentRecorded(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .retrospectiveRecorded(let e):
             noteApproval(e.envelope)
@@ -141,6 +142,7 @@ extension SignoffState {
         case .requestRejected(let e): ["request/\(e.request)"]
         case .requestWithdrawn(let e): ["request/\(e.request)"]
         case .requestRevised(let e): ["request/\(e.request)"]
+        case .deploymentStarted(let e): ["request/\(e.request)"]
         case .deploymentRecorded(let e): ["request/\(e.request)"]
         case .retrospectiveRecorded(let e): ["request/\(e.request)"] + statementKey(e.envelope)
         }
@@ -271,7 +273,10 @@ extension DeploymentRequest {
             revision = e.revision
             stage = workflow.stages[0].name
             history.append(StageEntry(stage: stage, at: time, revision: e.revision))
+        case .deploymentStarted(let e):
+            deploymentInProgress = DeploymentStart(by: actor, at: time, note: e.note, revision: e.revision)
         case .deploymentRecorded(let e):
+            deploymentInProgress = nil
             deployments.append(Deployment(outcome: e.outcome, by: actor, at: time, note: e.note, revision: e.revision))
             // A failed rollout touched production too: the retrospective is owed from the first attempt.
             if retrospectiveDue == nil, let retrospective = workflow?.retrospective(for: self) {
@@ -304,6 +309,7 @@ extension Event {
         case .requestRejected(let e): e.request
         case .requestWithdrawn(let e): e.request
         case .requestRevised(let e): e.request
+        case .deploymentStarted(let e): e.request
         case .deploymentRecorded(let e): e.request
         case .retrospectiveRecorded(let e): e.request
         case .requestExpired(let e): e.request
@@ -315,7 +321,7 @@ extension Event {
     /// are outside its filter. Every other kind is administrative and always exported in full.
     public static let requestKinds: Set<String> = [
         "request.filed", "evidence.attached", "decision.recorded", "stage.entered", "request.rejected", "request.withdrawn", "request.revised",
-        "deployment.recorded", "retrospective.recorded", "request.expired",
+        "deployment.started", "deployment.recorded", "retrospective.recorded", "request.expired",
     ]
 }
 

@@ -234,6 +234,14 @@ public struct Deployment: Hashable, Sendable, Codable {
     public let revision: Int
 }
 
+/// A deployment under way: started when the gate allowed it (`deployment.started`), until its outcome is recorded.
+public struct DeploymentStart: Hashable, Sendable, Codable {
+    public let by: String
+    public let at: Int64
+    public let note: String
+    public let revision: Int
+}
+
 public struct DeploymentRequest: Hashable, Sendable, Codable {
     public enum Status: String, Hashable, Sendable, Codable { case active, rejected, withdrawn, deployed, expired }
 
@@ -267,11 +275,15 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     /// and are part of what deciders sign.
     public var labels: [String: [String]] = [:]
     public var emergency: Emergency? = nil
+    /// The deployment started and not finished, if any: the gate's verdict at its start holds until its outcome.
+    public var deploymentInProgress: DeploymentStart? = nil
 
     /// The time of the request's last recorded activity — filing, a stage entered, evidence, a decision, a deployment
     /// attempt — what `request_expiry` counts from.
     public var lastActivity: Int64 {
-        max(history.last?.at ?? filedAt, evidence.last?.at ?? filedAt, decisions.last?.at ?? filedAt, deployments.last?.at ?? filedAt)
+        max(
+            history.last?.at ?? filedAt, evidence.last?.at ?? filedAt, decisions.last?.at ?? filedAt, deployments.last?.at ?? filedAt,
+            deploymentInProgress?.at ?? filedAt)
     }
 
     public var currentEvidence: [Evidence] { evidence.filter { $0.revision == revision } }

@@ -104,6 +104,10 @@ struct AuthController {
             context.logger.info("service token issued", metadata: ["principal": .string(body.service_account), "issued_token_id": .string(minted.record.id)])
             return try h.json(TokenResponse(token: minted.token, token_id: minted.record.id, expires_at: Timestamps.rfc3339(minted.record.expiresAt)))
         }
+        routes.get("/whoami") { _, context -> Response in
+            guard let token = context.token else { throw Problem.unauthorized("this operation needs a bearer token") }
+            return try h.json(WhoAmI(principal: token.principal, kind: token.kind.rawValue, scopes: token.scopes, expires_at: Timestamps.rfc3339(token.expiresAt)))
+        }
         // Administrators see and revoke every token; everyone else their own.
         routes.get("/tokens") { _, context -> Response in
             let tokens = try await h.service.tokens(visibleTo: try h.principal(context), asAdministrator: context.token?.kind == .session)

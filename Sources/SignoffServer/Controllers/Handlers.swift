@@ -79,6 +79,34 @@ struct Handlers: Sendable {
         return (request, state)
     }
 
+    /// The longest a gate long poll holds: under the 60 s that HTTP clients and proxies commonly allow a request.
+    static let longestWait = 50
+
+    /// `?wait=SECONDS` of a long poll: 0 (answer now) to ``longestWait``.
+    func waitParameter(_ text: String?) throws -> Duration {
+        guard let text else { return .zero }
+        guard let seconds = Int(text), (0...Self.longestWait).contains(seconds) else {
+            throw Problem.badRequest("wait must be a number of seconds from 0 to \(Self.longestWait); ask again for longer")
+        }
+        return .seconds(seconds)
+    }
+
+    /// A long poll of the gate: answers as soon as the answer is final (allowed, or the request closed), else when `wait`
+    /// is over. Woken by every commit of this server; other writers (a CLI on the same database) and the clock (a
+    /// window opening, a freeze ending) are seen within two seconds. A waiter holds a continuation, not a thread.
+    func gate(wait: Duration, _ evaluate: () async throws -> GateResponse) async throws -> GateResponse {
+        let clock = ContinuousClock()
+        let deadline = clock.now + wait
+        while true {
+            let version = service.changes.version
+            let answer = try await evaluate()
+            let now = clock.now
+            if answer.isFinal || now >= deadline { return answer }
+            await service.changes.wait(after: version, timeout: min(deadline - now, .seconds(2)))
+            if Task.isCancelled { return answer }
+        }
+    }
+
     func parameter(_ name: String, _ context: SignoffRequestContext) throws -> String {
         guard let value = context.parameters.get(name) else { throw Problem.badRequest("missing \(name)") }
         return value

@@ -19,7 +19,15 @@ struct RequestsController {
             let state = try await h.service.state()
             let caller = try h.principal(context)
             let q = request.uri.queryParameters
-            let query = RequestQuery(project: q.get("project"), state: q.get("state"), waitingFor: q.get("waiting_for"))
+            var olderThan: Int64?
+            if let text = q.get("older_than") {
+                guard let seconds = WorkflowParser.seconds(ofDuration: text) else { throw Problem.badRequest("older_than must be a duration such as 90s, 30m, 24h or 7d") }
+                olderThan = seconds
+            }
+            let query = RequestQuery(
+                project: q.get("project"), environment: q.get("environment"), state: q.get("state"), requester: q.get("requester"),
+                olderThanSeconds: olderThan, waitingFor: q.get("waiting_for"))
+            if let problem = query.problem(in: state) { throw Problem.badRequest(problem) }
             let rows = query.select(from: state, now: h.service.now) { r in
                 Access.mayRead(project: r.project, principal: caller, state: state, now: h.service.now)
                     && (context.token?.kind != .service || (try? h.requireScope("read", project: r.project, context)) != nil)
@@ -29,6 +37,12 @@ struct RequestsController {
         routes.post("/requests") { request, context -> Response in
             let b = try await request.decode(as: FileRequestBody.self, context: context)
             try h.requireScope("request", project: b.project, context)
+            if b.reuse == true, let reused = GateLookup.reusable(
+                project: b.project, environment: b.environment, digest: try h.digest(b.digest, field: "digest"), requester: try h.principal(context),
+                in: try await h.service.state())
+            {
+                return try h.json(RecordedResponse(reusing: reused.id))
+            }
             let command = Command.fileRequest(
                 project: b.project, environment: b.environment, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"),
                 description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason)
@@ -47,14 +61,69 @@ struct RequestsController {
             return try h.json(ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: caller, state: state)))
         }
         routes.get("/requests/{id}/gate") { httpRequest, context -> Response in
-            let (request, state) = try await h.readable(try h.parameter("id", context), context, action: "gate")
-            guard let environment = httpRequest.uri.queryParameters.get("environment"), let text = httpRequest.uri.queryParameters.get("digest") else {
+            let id = try h.parameter("id", context)
+            _ = try await h.readable(id, context, action: "gate")
+            let q = httpRequest.uri.queryParameters
+            guard let environment = q.get("environment"), let text = q.get("digest") else {
                 throw Problem.badRequest("gate needs ?environment=ENV&digest=sha256:HEX")
             }
             // Echoed in the answer's reasons: a name, never text that could forge lines in a CI log.
             guard Engine.isValidName(environment) else { throw Problem.badRequest("environment must be an environment name (a-z 0-9 . _ -)") }
             let digest = try h.digest(text, field: "digest")
-            return try h.json(GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now))
+            let answer = try await h.gate(wait: try h.waitParameter(q.get("wait"))) {
+                let (request, state) = try await h.readable(id, context, action: "gate")
+                return GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now)
+            }
+            return try h.json(answer)
+        }
+        // CI knows the project, the environment and the bundle's digest, not the request's id.
+        routes.get("/gate") { httpRequest, context -> Response in
+            let q = httpRequest.uri.queryParameters
+            guard let project = q.get("project"), let environment = q.get("environment"), let text = q.get("digest") else {
+                throw Problem.badRequest("gate needs ?project=P&environment=ENV&digest=sha256:HEX (or /v1/requests/{id}/gate)")
+            }
+            guard Engine.isValidName(project), Engine.isValidName(environment) else {
+                throw Problem.badRequest("project and environment must be names (a-z 0-9 . _ -)")
+            }
+            let digest = try h.digest(text, field: "digest")
+            let wait = try h.waitParameter(q.get("wait"))
+            let caller = try h.principal(context)
+            let initial = try await h.service.state()
+            guard Access.mayRead(project: project, principal: caller, state: initial, now: h.service.now),
+                context.token?.kind != .service || context.token.map({ Access.scopes($0.scopes, concern: project) }) == true
+            else { throw Problem.notFound("no project \(project) that you may read") }
+            try h.requireScope("gate", project: project, context)
+            // Found once; then the same request is followed, so that its rejection ends the wait.
+            let id: String
+            switch GateLookup.find(project: project, environment: environment, digest: digest, in: initial) {
+            case .success(let request): id = request.id
+            case .failure(.none(let message)): throw Problem.notFound(message)
+            case .failure(.several(let message)): throw Problem.conflict(message)
+            }
+            let answer = try await h.gate(wait: wait) {
+                let (request, state) = try await h.readable(id, context, action: "gate")
+                return GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now)
+            }
+            return try h.json(answer)
+        }
+        routes.get("/deployments") { httpRequest, context -> Response in
+            let q = httpRequest.uri.queryParameters
+            let state = try await h.service.state()
+            let caller = try h.principal(context)
+            let rows = Inventory.deployments(in: state, now: h.service.now, project: q.get("project"), environment: q.get("environment")) { project in
+                Access.mayRead(project: project, principal: caller, state: state, now: h.service.now)
+                    && (context.token?.kind != .service || (try? h.requireScope("read", project: project, context)) != nil)
+            }
+            return try h.json(ItemList(rows))
+        }
+        routes.get("/inbox") { _, context -> Response in
+            let state = try await h.service.state()
+            let caller = try h.principal(context)
+            let items = Inbox.items(for: caller, in: state, now: h.service.now) { r in
+                Access.mayRead(project: r.project, principal: caller, state: state, now: h.service.now)
+                    && (context.token?.kind != .service || Access.scopes(context.token?.scopes ?? [], concern: r.project))
+            }
+            return try h.json(ItemList(items))
         }
         routes.post("/requests/{id}/evidence") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "evidence")
@@ -85,6 +154,16 @@ struct RequestsController {
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
             let b = try await httpRequest.decode(as: DeploymentBody.self, context: context)
             return try h.json(try await h.run(.recordDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context))
+        }
+        routes.post("/requests/{id}/deployments/start") { httpRequest, context -> Response in
+            let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
+            let b = try await httpRequest.decode(as: DeploymentStartBody.self, context: context)
+            return try h.json(try await h.run(.startDeployment(request: request.id, note: b.note ?? ""), context))
+        }
+        routes.post("/requests/{id}/deployments/finish") { httpRequest, context -> Response in
+            let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
+            let b = try await httpRequest.decode(as: DeploymentBody.self, context: context)
+            return try h.json(try await h.run(.finishDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context))
         }
         routes.post("/requests/{id}/retrospective") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context)

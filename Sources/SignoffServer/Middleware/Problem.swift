@@ -55,6 +55,11 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         return problem
     }
 
+    /// 409 for what the caller must disambiguate (several requests match).
+    public static func conflict(_ detail: String) -> Problem {
+        Problem(.conflict, type: "conflict", title: "Ambiguous", detail: detail)
+    }
+
     public static func notFound(_ detail: String) -> Problem {
         Problem(.notFound, type: "not-found", title: "Not found", detail: detail)
     }

@@ -65,9 +65,37 @@ struct LocalClient: SignoffClient {
         query.select(from: try await service.state(), now: now)
     }
 
-    func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse {
-        let (request, state) = try await focused(id)
-        return GateResponse(request: request, environment: environment, digest: digest, state: state, now: now)
+    var longPolls: Bool { false }
+
+    func gate(_ target: GateTarget, environment: String, digest: SHA256Digest, wait: Int) async throws -> GateResponse {
+        switch target {
+        case .request(let id):
+            let (request, state) = try await focused(id)
+            return GateResponse(request: request, environment: environment, digest: digest, state: state, now: now)
+        case .project(let project):
+            let state = try await service.state()
+            switch GateLookup.find(project: project, environment: environment, digest: digest, in: state) {
+            case .success(let request): return GateResponse(request: request, environment: environment, digest: digest, state: state, now: now)
+            case .failure(let failure): throw CLIError.badInput(failure.message)
+            }
+        }
+    }
+
+    func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
+        if reuse, case .fileRequest(let project, let environment, _, let digest, _, _, _) = command,
+            let reused = GateLookup.reusable(project: project, environment: environment, digest: digest, requester: actor, in: try await service.state())
+        {
+            return RecordedResponse(reusing: reused.id)
+        }
+        return try await run(command, as: actor)
+    }
+
+    func deployments(project: String?, environment: String?) async throws -> [EnvironmentInventory] {
+        Inventory.deployments(in: try await service.state(), now: now, project: project, environment: environment)
+    }
+
+    func inbox(as actor: String) async throws -> [InboxItem] {
+        Inbox.items(for: actor, in: try await service.state(), now: now)
     }
 
     func workflow(_ name: String) async throws -> WorkflowResponse {

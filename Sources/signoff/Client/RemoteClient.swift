@@ -24,9 +24,10 @@ struct HTTPTransport: Sendable {
     private static let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
 
     /// Sends a request; the status and the raw body.
-    func send(_ method: String, _ path: String, token: String? = nil, body: (any Encodable)? = nil) async throws -> (status: Int, data: Data) {
+    func send(_ method: String, _ path: String, token: String? = nil, body: (any Encodable)? = nil, timeout: Double = 60) async throws -> (status: Int, data: Data) {
         guard let url = URL(string: path, relativeTo: server) else { throw CLIError.badInput("bad server URL \(server)") }
         var request = URLRequest(url: url)
+        request.timeoutInterval = timeout
         request.httpMethod = method
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
@@ -83,6 +84,19 @@ struct RemoteClient: SignoffClient {
     let token: String
     let user: String
 
+    /// A service token given directly (`SIGNOFF_TOKEN`): the account it acts as comes from the server (`/v1/whoami`).
+    init(server: URL, bearer: String) async throws {
+        transport = HTTPTransport(server: server)
+        token = bearer
+        let (status, data) = try await transport.send("GET", "/v1/whoami", token: bearer)
+        guard (200..<300).contains(status) else {
+            if status == 401 { throw CLIError.failure("the token in SIGNOFF_TOKEN is unknown, expired or revoked at \(server.absoluteString)") }
+            throw HTTPTransport.failure(status: status, data: data)
+        }
+        guard let me = try? WireCoding.decode(WhoAmI.self, from: data) else { throw CLIError.failure("the server's /v1/whoami answer is malformed") }
+        user = me.principal
+    }
+
     init(server: URL, tokenFile: String) throws {
         guard let data = FileManager.default.contents(atPath: tokenFile), let record = try? JSONDecoder().decode(TokenFile.self, from: data) else {
             throw CLIError.badInput("not logged in: run `signoff login --server \(server.absoluteString) --as USER --key YOUR.key` first")
@@ -112,7 +126,7 @@ struct RemoteClient: SignoffClient {
     }
 
     func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
-        guard actor == user else {
+        guard actor == user || actor == ActorOptions.tokenHolder else {
             throw CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
         }
         guard let endpoint = Endpoint.of(command) else {
@@ -138,11 +152,48 @@ struct RemoteClient: SignoffClient {
         try await get("/v1/requests" + query.queryString, as: RequestList.self).requests
     }
 
-    func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse {
-        try await get(
-            "/v1/requests/\(WireCoding.pathSegment(id))/gate" + WireCoding.query([("environment", environment), ("digest", digest.description)]),
-            as: GateResponse.self)
+    var longPolls: Bool { true }
+
+    func gate(_ target: GateTarget, environment: String, digest: SHA256Digest, wait: Int) async throws -> GateResponse {
+        var query: [(String, String?)] = [("environment", environment), ("digest", digest.description)]
+        if wait > 0 { query.append(("wait", String(wait))) }
+        let path: String
+        switch target {
+        case .request(let id): path = "/v1/requests/\(WireCoding.pathSegment(id))/gate"
+        case .project(let project):
+            path = "/v1/gate"
+            query.insert(("project", project), at: 0)
+        }
+        let (status, data) = try await transport.send("GET", path + WireCoding.query(query), token: token, timeout: Double(wait) + 30)
+        // No request, or several: the caller's input to fix (64), with the server's list of candidates.
+        if status == 404 || status == 409, case .project = target {
+            throw CLIError.badInput((try? JSONDecoder().decode(HTTPTransport.Problem.self, from: data))?.detail ?? "HTTP \(status)")
+        }
+        guard (200..<300).contains(status) else { throw HTTPTransport.failure(status: status, data: data) }
+        do { return try WireCoding.decode(GateResponse.self, from: data) } catch {
+            throw CLIError.failure("the server's answer to \(path) is not the document the API specifies (\(error))")
+        }
     }
+
+    func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
+        guard reuse, case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason) = command else {
+            return try await run(command, as: actor)
+        }
+        guard actor == user || actor == ActorOptions.tokenHolder else {
+            throw CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
+        }
+        var body = FileRequestBody(
+            project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
+            labels: labels.isEmpty ? nil : labels, emergency_reason: reason)
+        body.reuse = true
+        return try WireCoding.decode(RecordedResponse.self, from: try await call("POST", "/v1/requests", body: body))
+    }
+
+    func deployments(project: String?, environment: String?) async throws -> [EnvironmentInventory] {
+        try await get("/v1/deployments" + WireCoding.query([("project", project), ("environment", environment)]), as: ItemList<EnvironmentInventory>.self).items
+    }
+
+    func inbox(as actor: String) async throws -> [InboxItem] { try await get("/v1/inbox", as: ItemList<InboxItem>.self).items }
 
     func workflow(_ name: String) async throws -> WorkflowResponse {
         try await get("/v1/workflows/\(WireCoding.pathSegment(name))", as: WorkflowResponse.self)
@@ -188,7 +239,7 @@ struct RemoteClient: SignoffClient {
     }
 
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {
-        guard actor == user else { throw CLIError.badInput("you are logged in to the server as \(user), not \(actor)") }
+        guard actor == user || actor == ActorOptions.tokenHolder else { throw CLIError.badInput("you are logged in to the server as \(user), not \(actor)") }
         guard let endpoint = Endpoint.of(command) else { throw CLIError.failure("not a service token issue") }
         return try WireCoding.decode(TokenResponse.self, from: try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body))
     }

@@ -19,7 +19,18 @@ protocol SignoffClient: Sendable {
     /// `actor`: whose `awaiting_you` (remotely, the logged-in user's).
     func explain(_ id: String, as actor: String) async throws -> ExplanationView
     func requests(_ query: RequestQuery) async throws -> [RequestSummary]
-    func gate(_ id: String, environment: String, digest: SHA256Digest) async throws -> GateResponse
+    /// Files a request (`command` is `.fileRequest`); with `reuse`, answers with the caller's open request of the same
+    /// project, environment and digest instead, when there is one.
+    func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse
+    /// The gate for a request, or for the one open request of a project and environment carrying `digest`. `wait`:
+    /// how long the server may hold the answer while it is not final (a long poll; locally it answers at once).
+    func gate(_ target: GateTarget, environment: String, digest: SHA256Digest, wait: Int) async throws -> GateResponse
+    /// What runs where, and what is on its way.
+    func deployments(project: String?, environment: String?) async throws -> [EnvironmentInventory]
+    /// What waits for `actor` (remotely: the caller).
+    func inbox(as actor: String) async throws -> [InboxItem]
+    /// True when `gate`'s `wait` holds the answer on the server; false when the caller must poll.
+    var longPolls: Bool { get }
     func workflow(_ name: String) async throws -> WorkflowResponse
     /// The newest checkpoint (signing one first when `sign` and this client holds the ledger key).
     func checkpoint(sign: Bool) async throws -> SignedCheckpoint
@@ -43,6 +54,12 @@ protocol SignoffClient: Sendable {
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse
     /// Exports into `directory` (new or empty).
     func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
+}
+
+/// What `gate` asks about: a request by id, or the one open request of a project that the digest finds.
+enum GateTarget: Sendable {
+    case request(String)
+    case project(String)
 }
 
 extension CLIError {
@@ -77,7 +94,7 @@ struct ClientOptions: ParsableArguments {
     /// ledger key signs checkpoints when its passphrase is configured (`--ledger-passphrase-file` or
     /// `SIGNOFF_LEDGER_PASSPHRASE`); users without it append and leave checkpointing to the ledger's operator.
     func client() async throws -> any SignoffClient {
-        if let remote = try remote.client(actor: actor) { return remote }
+        if let remote = try await remote.client(actor: actor) { return remote }
         let canSign = ledger.ledgerPassphraseFile != nil || ProcessInfo.processInfo.environment["SIGNOFF_LEDGER_PASSPHRASE"] != nil
         let storage = canSign ? try ledger.openForWriting() : try ledger.openForReading()
         try await storage.projection.prepare()

@@ -1,0 +1,250 @@
+public import SignoffCore
+public import SignoffCrypto
+
+/// What runs where and what is on its way: for each project and environment, the newest successful deployment, the
+/// deployment under way, and the open requests with what they wait for. `signoff deployments` and
+/// `GET /v1/deployments` print this one document.
+public struct EnvironmentInventory: Codable, Sendable, Equatable {
+    /// The bundle in place: the newest deployment that succeeded.
+    public struct Running: Codable, Sendable, Equatable {
+        public let request: String
+        public let bundle: String
+        public let digest: String
+        public let revision: Int
+        public let deployed_at: String
+        public let actor: String
+        public let emergency: Bool
+        /// For an emergency: `done`, `due` or `overdue`; absent when none is owed.
+        public let retrospective: String?
+    }
+
+    /// A deployment started (`deploy --start`) and not finished.
+    public struct Deploying: Codable, Sendable, Equatable {
+        public let request: String
+        public let bundle: String
+        public let digest: String
+        public let actor: String
+        public let started_at: String
+    }
+
+    /// An open request: its stage, how long it has been open and at its stage, and what its next gate still lacks.
+    public struct Pending: Codable, Sendable, Equatable {
+        public let request: String
+        public let bundle: String
+        public let digest: String
+        public let requester: String
+        public let stage: String
+        public let filed_at: String
+        public let age_seconds: Int64
+        /// When it reached its current stage (or was revised).
+        public let at_stage_since: String
+        public let emergency: Bool
+        /// The next stage on its path, and each of its unmet conditions with who could supply it (from `explain`).
+        public let next_stage: String?
+        public let waiting_for: [String]
+    }
+
+    public let project: String
+    public let environment: String
+    public let workflow: String
+    public let running: Running?
+    public let deploying: [Deploying]
+    /// Oldest first.
+    public let pending: [Pending]
+    /// The freezes in force on this environment of this project now.
+    public let freezes: [String]
+}
+
+/// Who may see what of the inventory and the inbox is the caller's business (``Access``); these only compute.
+public enum Inventory {
+    /// The inventory of every project `visible` admits (restricted to `project` and `environment` when given), sorted
+    /// by project and environment. One pass over the requests; `explain` only for the open ones.
+    public static func deployments(
+        in state: SignoffState, now: Int64, project: String? = nil, environment: String? = nil, visible: (String) -> Bool = { _ in true }
+    ) -> [EnvironmentInventory] {
+        struct Slot {
+            var running: DeploymentRequest?
+            var runningAt: Int64 = .min
+            var deploying: [DeploymentRequest] = []
+            var pending: [DeploymentRequest] = []
+        }
+        let projects = state.projects.values.filter { p in (project.map { $0 == p.key } ?? true) && visible(p.key) }
+        var slots: [String: [String: Slot]] = [:]
+        for p in projects {
+            for env in p.environments.keys where environment.map({ $0 == env }) ?? true { slots[p.key, default: [:]][env] = Slot() }
+        }
+        for request in state.requests.values {
+            guard var slot = slots[request.project]?[request.environment] else { continue }
+            if let last = request.deployments.last(where: { $0.outcome == .succeeded }), last.at > slot.runningAt {
+                slot.running = request
+                slot.runningAt = last.at
+            }
+            if request.status == .active {
+                if request.deploymentInProgress != nil { slot.deploying.append(request) } else { slot.pending.append(request) }
+            }
+            slots[request.project]![request.environment] = slot
+        }
+        var out: [EnvironmentInventory] = []
+        for p in projects.sorted(by: { $0.key < $1.key }) {
+            for env in p.environments.keys.sorted() {
+                guard let slot = slots[p.key]?[env] else { continue }
+                let running = slot.running.flatMap { r -> EnvironmentInventory.Running? in
+                    guard let d = r.deployments.last(where: { $0.outcome == .succeeded }) else { return nil }
+                    return .init(
+                        request: r.id, bundle: r.bundle, digest: r.digest.description, revision: d.revision, deployed_at: Timestamps.rfc3339(d.at),
+                        actor: d.by, emergency: r.emergency != nil, retrospective: retrospectiveState(r, now: now))
+                }
+                let deploying = slot.deploying.sorted(by: byFiling).compactMap { r in
+                    r.deploymentInProgress.map {
+                        EnvironmentInventory.Deploying(
+                            request: r.id, bundle: r.bundle, digest: r.digest.description, actor: $0.by, started_at: Timestamps.rfc3339($0.at))
+                    }
+                }
+                let pending = slot.pending.sorted(by: byFiling).map { pendingView($0, state: state, now: now) }
+                out.append(
+                    EnvironmentInventory(
+                        project: p.key, environment: env, workflow: p.environments[env] ?? "", running: running, deploying: deploying, pending: pending,
+                        freezes: state.freezes(inForceFor: p.key, environment: env, at: now).map(\.id)))
+            }
+        }
+        return out
+    }
+
+    static func pendingView(_ r: DeploymentRequest, state: SignoffState, now: Int64) -> EnvironmentInventory.Pending {
+        let next = Engine.explain(r.id, state: state, now: now)?.gates.first
+        let waiting = next?.conditions.filter { !$0.met }.map { c in
+            c.detail + (c.whoCanSupply.isEmpty ? "" : " (can supply: \(c.whoCanSupply.joined(separator: ", ")))")
+        } ?? []
+        let since = r.history.last?.at ?? r.filedAt
+        return .init(
+            request: r.id, bundle: r.bundle, digest: r.digest.description, requester: r.requester, stage: r.stage, filed_at: Timestamps.rfc3339(r.filedAt),
+            age_seconds: max(0, (now - r.filedAt) / 1000), at_stage_since: Timestamps.rfc3339(since), emergency: r.emergency != nil,
+            next_stage: next?.stage, waiting_for: waiting)
+    }
+
+    static func retrospectiveState(_ r: DeploymentRequest, now: Int64) -> String? {
+        guard let due = r.retrospectiveDue else { return nil }
+        return r.retrospectiveDone ? "done" : now > due ? "overdue" : "due"
+    }
+
+    /// Filing order: REQ-2 before REQ-10.
+    public static func byFiling(_ a: DeploymentRequest, _ b: DeploymentRequest) -> Bool {
+        (a.filedAt, requestNumber(a.id), a.id) < (b.filedAt, requestNumber(b.id), b.id)
+    }
+
+    public static func requestNumber(_ id: String) -> Int { Int(id.dropFirst(4)) ?? 0 }
+}
+
+/// One thing waiting for a person: a decision they can give, evidence they (or, on their requests, a service account)
+/// owe, a retrospective due, a deployment they may record or finish, a revision asked of them. `signoff inbox` and
+/// `GET /v1/inbox` list these, oldest first.
+public struct InboxItem: Codable, Sendable, Equatable {
+    public enum Action: String, Codable, Sendable, CaseIterable {
+        case decide, evidence, retrospective, deploy
+        case finishDeployment = "finish-deployment"
+        case revise
+    }
+    public let action: Action
+    public let request: String
+    public let project: String
+    public let environment: String
+    public let bundle: String
+    /// The stage concerned (the one to decide, whose gate lacks the evidence, or the deployment stage).
+    public let stage: String?
+    /// Who the item is for when it is not the caller: the delegator (deciding for them) or the service account that owes evidence.
+    public let on_behalf_of: String?
+    public let detail: String
+    /// Since when it waits, and for how long now.
+    public let since: String
+    public let age_seconds: Int64
+
+    init(
+        _ action: Action, _ r: DeploymentRequest, stage: String?, onBehalfOf: String? = nil, detail: String, since: Int64, now: Int64
+    ) {
+        self.action = action
+        request = r.id
+        project = r.project
+        environment = r.environment
+        bundle = r.bundle
+        self.stage = stage
+        on_behalf_of = onBehalfOf
+        self.detail = detail
+        self.since = Timestamps.rfc3339(since)
+        age_seconds = max(0, (now - since) / 1000)
+    }
+}
+
+public enum Inbox {
+    /// Everything waiting for `person` on the requests `visible` admits, oldest first.
+    public static func items(for person: String, in state: SignoffState, now: Int64, visible: (DeploymentRequest) -> Bool = { _ in true }) -> [InboxItem] {
+        let delegators = state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) && state.principals[$0.from]?.disabled != true }
+        var out: [InboxItem] = []
+        for request in state.requests.values where (request.status == .active || owesRetrospective(request)) && visible(request) {
+            out += items(for: person, on: request, delegators: delegators, state: state, now: now)
+        }
+        return out.sorted { ($0.since, Inventory.requestNumber($0.request), $0.action.rawValue) < ($1.since, Inventory.requestNumber($1.request), $1.action.rawValue) }
+    }
+
+    static func owesRetrospective(_ r: DeploymentRequest) -> Bool { r.retrospectiveDue != nil && !r.retrospectiveDone }
+
+    /// What waits for `person` on one request.
+    public static func items(
+        for person: String, on request: DeploymentRequest, delegators: [Delegation] = [], state: SignoffState, now: Int64
+    ) -> [InboxItem] {
+        var out: [InboxItem] = []
+        let atStage = request.history.last?.at ?? request.filedAt
+        if let due = request.retrospectiveDue, !request.retrospectiveDone, let workflow = state.workflow(for: request)?.workflow,
+            let retrospective = workflow.retrospective(for: request)
+        {
+            let firstAttempt = request.deployments.first?.at ?? due
+            let when = now > due ? "overdue since \(Timestamps.rfc3339(due))" : "due by \(Timestamps.rfc3339(due))"
+            if state.holds(person, role: retrospective.role.value, project: request.project, environment: request.environment)
+                && person != request.requester && !request.deployments.contains(where: { $0.by == person })
+            {
+                out.append(.init(.retrospective, request, stage: nil, detail: "record the retrospective review of this emergency deployment, \(when)", since: firstAttempt, now: now))
+            } else if person == request.requester && now > due {
+                out.append(
+                    .init(.retrospective, request, stage: nil, detail: "the retrospective of your emergency deployment is \(when); ask a \(retrospective.role.value) to record it", since: due, now: now))
+            }
+        }
+        guard request.status == .active else { return out }
+        for stage in Policy.awaiting(request, principal: person, state: state) {
+            out.append(.init(.decide, request, stage: stage, detail: "decide \(stage) (approve, request changes or reject)", since: atStage, now: now))
+        }
+        for d in delegators where d.project.map({ $0 == request.project }) ?? true {
+            for stage in Policy.awaiting(request, principal: d.from, state: state) where person != request.requester {
+                out.append(.init(.decide, request, stage: stage, onBehalfOf: d.from, detail: "decide \(stage) for \(d.from), under \(d.id)", since: atStage, now: now))
+            }
+        }
+        if let started = request.deploymentInProgress {
+            if started.by == person {
+                out.append(.init(.finishDeployment, request, stage: nil, detail: "you started deploying at \(Timestamps.rfc3339(started.at)): record the outcome", since: started.at, now: now))
+            }
+            return out
+        }
+        guard let explanation = Engine.explain(request.id, state: state, now: now), let next = explanation.gates.first else { return out }
+        for condition in next.conditions where !condition.met && condition.rule == "evidence" {
+            if condition.whoCanSupply.contains(person) {
+                out.append(.init(.evidence, request, stage: next.stage, detail: condition.detail, since: atStage, now: now))
+            } else if person == request.requester,
+                let account = condition.whoCanSupply.first(where: { state.principals[$0]?.kind == .serviceAccount })
+            {
+                out.append(.init(.evidence, request, stage: next.stage, onBehalfOf: account, detail: condition.detail, since: atStage, now: now))
+            }
+        }
+        if person == request.requester,
+            let asked = request.currentDecisions.last(where: { $0.decision == .changesRequested })
+        {
+            out.append(.init(.revise, request, stage: asked.stage, detail: "\(asked.by) asked for changes at \(asked.stage): revise the request", since: asked.at, now: now))
+        }
+        if let workflow = state.workflow(for: request)?.workflow {
+            let path = workflow.path(for: request)
+            if path.count >= 2, request.stage == path[path.count - 2].name, state.principals[person] != nil,
+                Engine.deployRefusals(request, environment: request.environment, digest: request.digest, state: state, actor: person, now: now).isEmpty
+            {
+                out.append(.init(.deploy, request, stage: path[path.count - 1].name, detail: "the gate allows you to deploy \(request.digest) now", since: atStage, now: now))
+            }
+        }
+        return out
+    }
+}

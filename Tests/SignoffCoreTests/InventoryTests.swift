@@ -1,0 +1,188 @@
+import Foundation
+@testable import SignoffAPI
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// Issue 15: two-step deployments, what runs where, the inbox, and the gate found by digest.
+@Suite("Deployments under way, inventory, inbox and the gate by digest")
+struct InventoryTests {
+    static let hour: Int64 = 3_600_000
+
+    @Test("deploy --start holds the gate's verdict until --finish; nothing else may happen to the request meanwhile")
+    func twoStepDeployment() {
+        var w = World()
+        let id = w.approvedProdRequest()
+        // Only a deployer starts, as only a deployer deploys; the requester never does.
+        w.refused(.startDeployment(request: id, note: ""), as: "morgan", rule: "gate.actors")
+        w.refused(.finishDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "deployment.not-started")
+        let started = w.ok(.startDeployment(request: id, note: "rollout 1"), as: "dana")
+        #expect(started.map(\.kind) == ["deployment.started"])
+        #expect(w.request(id).deploymentInProgress?.by == "dana")
+        #expect(w.request(id).status == .active)
+        w.refused(.startDeployment(request: id, note: ""), as: "dana", rule: "deployment.in-progress")
+        w.refused(.revise(request: id, bundle: nil, digest: World.otherDigest), as: "riley", rule: "deployment.in-progress")
+        w.refused(.withdraw(request: id, reason: "no"), as: "riley", rule: "deployment.in-progress")
+        // A freeze that begins during the rollout stops new starts, not the outcome of this one.
+        w.admin(.addFreeze(FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 90 * 24 * Self.hour, reason: "close")))
+        #expect(!Engine.deployRefusals(w.request(id), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        // Nor does the request expire while it deploys, however long that takes.
+        w.now += 30 * 24 * Self.hour
+        #expect(!Engine.hasStaleRequests(w.state, now: w.now))
+        // Someone the deployment stage does not admit cannot record the outcome of another's deployment.
+        w.refused(.finishDeployment(request: id, outcome: .succeeded, note: ""), as: "morgan", rule: "gate.actors")
+        let inventory = Inventory.deployments(in: w.state, now: w.now, project: Cast.project, environment: "prod")
+        #expect(inventory.first?.deploying.map(\.request) == [id])
+        #expect(inventory.first?.running == nil)
+        #expect(inventory.first?.freezes == ["FRZ-1"])
+        w.ok(.finishDeployment(request: id, outcome: .succeeded, note: "done"), as: "dana")
+        #expect(w.request(id).status == .deployed)
+        #expect(w.request(id).deploymentInProgress == nil)
+        let after = Inventory.deployments(in: w.state, now: w.now, project: Cast.project, environment: "prod")
+        #expect(after.first?.running?.request == id)
+        #expect(after.first?.running?.actor == "dana")
+        #expect(after.first?.deploying.isEmpty == true)
+        // Every event of a request's life carries the request's project in its header.
+        #expect(Event.requestKinds.contains("deployment.started"))
+        #expect(w.state.entryScope(of: started[0]) == (Cast.project, "prod"))
+    }
+
+    @Test("A failed rollout started in two steps is recorded as failed and leaves the request open to try again")
+    func failedTwoStep() {
+        var w = World()
+        let id = w.approvedProdRequest()
+        w.ok(.startDeployment(request: id, note: ""), as: "dana")
+        w.ok(.finishDeployment(request: id, outcome: .failed, note: "rolled back"), as: "dana")
+        #expect(w.request(id).status == .active)
+        #expect(w.request(id).deployments.map(\.outcome) == [.failed])
+        #expect(Inventory.deployments(in: w.state, now: w.now, project: Cast.project, environment: "prod").first?.running == nil)
+        w.ok(.startDeployment(request: id, note: "again"), as: "dana")
+    }
+
+    /// Two teams, five requests in different states.
+    static func seeded() -> (World, qa: String, prod: String, b: String) {
+        var w = PolicyTests.twoTeams()
+        let qa = w.file(env: "qa")
+        w.ok(.attachEvidence(request: qa, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r1")), as: "ci-bot")
+        w.approve(qa, stage: "approved", as: "morgan")
+        w.ok(.recordDeployment(request: qa, outcome: .succeeded, note: ""), as: "dana")
+        w.now += Self.hour
+        let prod = w.file(env: "prod")
+        w.now += Self.hour
+        let b = w.ok(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: World.otherDigest, description: ""), as: "bea")
+            .compactMap { if case .requestFiled(let f) = $0 { f.id } else { nil } }.first!
+        w.now += Self.hour
+        return (w, qa, prod, b)
+    }
+
+    @Test("Inventory: what runs on each project × environment, and each open request's stage, age and what it waits for")
+    func inventory() {
+        let (w, qa, prod, b) = Self.seeded()
+        let all = Inventory.deployments(in: w.state, now: w.now)
+        #expect(all.map { "\($0.project)/\($0.environment)" } == ["churn-model/prod", "churn-model/qa", "team-b/prod", "team-b/qa"])
+        let churnQA = all[1]
+        #expect(churnQA.running?.request == qa)
+        #expect(churnQA.running?.digest == World.digest.description)
+        #expect(churnQA.pending.isEmpty)
+        let churnProd = all[0]
+        #expect(churnProd.running == nil)
+        #expect(churnProd.pending.map(\.request) == [prod])
+        #expect(churnProd.pending[0].age_seconds == 2 * 3600)
+        #expect(churnProd.pending[0].next_stage == "tested")
+        #expect(churnProd.pending[0].waiting_for.contains { $0.contains("test-report") && $0.contains("ci-bot") }, "\(churnProd.pending[0].waiting_for)")
+        #expect(all[3].pending.map(\.request) == [b])
+        // Riley reads churn-model, not team-b: the visibility filter is the caller's Access.
+        let riley = Inventory.deployments(in: w.state, now: w.now) { Access.mayRead(project: $0, principal: "riley", state: w.state, now: w.now) }
+        #expect(Set(riley.map(\.project)) == [Cast.project])
+        #expect(Inventory.deployments(in: w.state, now: w.now, project: "team-b", environment: "qa").map(\.environment) == ["qa"])
+    }
+
+    @Test("Inbox: decisions, evidence owed (by me, or by the service account on my request), deployments, revisions and retrospectives, oldest first")
+    func inbox() {
+        var (w, _, prod, b) = Self.seeded()
+        func actions(_ person: String) -> [String] {
+            Inbox.items(for: person, in: w.state, now: w.now).map { "\($0.request) \($0.action.rawValue) \($0.stage ?? "-") \($0.on_behalf_of ?? "-")" }
+        }
+        #expect(actions("ci-bot") == ["\(prod) evidence tested -", "\(b) evidence tested -"])
+        #expect(actions("riley").contains("\(prod) evidence tested ci-bot"), "the requester sees what CI still owes: \(actions("riley"))")
+        #expect(actions("casey").contains("\(prod) decide compliance-reviewed -"))
+        #expect(actions("bo") == ["\(b) decide approved -"])
+        #expect(actions("dana").isEmpty)
+        let items = Inbox.items(for: "ci-bot", in: w.state, now: w.now)
+        #expect(items.map(\.age_seconds) == [2 * 3600, 3600], "oldest first, with its age")
+        // Changes requested: the requester must revise.
+        w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("rb")), as: "ci-bot")
+        w.ok(PolicyTests.decision(w, b, stage: "approved", .changesRequested, by: "bo", comment: "smaller please"), as: "bo")
+        #expect(Inbox.items(for: "bea", in: w.state, now: w.now).map(\.action) == [.revise])
+        // Approved: the deployers may deploy; once started, the starter must finish.
+        let id = w.approvedProdRequest()
+        #expect(Inbox.items(for: "dana", in: w.state, now: w.now).map { "\($0.request) \($0.action.rawValue)" } == ["\(id) deploy"])
+        w.ok(.startDeployment(request: id, note: ""), as: "dana")
+        #expect(Inbox.items(for: "dana", in: w.state, now: w.now).map(\.action) == [.finishDeployment])
+        // A delegate sees what waits for the delegator, marked as theirs.
+        w.addUser("dee", groups: [])
+        let spec = DelegationSpec(delegate: "dee", start: w.now, end: w.now + 24 * Self.hour, project: nil, role: nil)
+        w.ok(PolicyTests.delegating(w, spec, by: "casey"), as: "casey")
+        #expect(actions("dee").contains("\(prod) decide compliance-reviewed casey"), "\(actions("dee"))")
+        // list --waiting-for-me is the inbox's requests.
+        #expect(RequestQuery(waitingFor: "dee").select(from: w.state, now: w.now).map(\.request) == [prod])
+    }
+
+    @Test("An emergency deployment puts its retrospective in the reviewers' inbox, and in the requester's once overdue")
+    func retrospectiveInbox() {
+        var w = World()
+        let id = w.fileEmergency(env: "qa")
+        w.approve(id, stage: "approved", as: "morgan")
+        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+        #expect(Inbox.items(for: "casey", in: w.state, now: w.now).map(\.action) == [.retrospective])
+        #expect(!Inbox.items(for: "riley", in: w.state, now: w.now).contains { $0.action == .retrospective })
+        w.now += 25 * Self.hour
+        #expect(Inbox.items(for: "riley", in: w.state, now: w.now).contains { $0.action == .retrospective && $0.detail.contains("overdue") })
+        w.ok(w.retrospective(id, by: "casey", comment: "fine"), as: "casey")
+        #expect(Inbox.items(for: "casey", in: w.state, now: w.now).isEmpty)
+    }
+
+    @Test("The gate found by project, environment and digest: one open request, none (saying what exists), or several (listing them)")
+    func gateLookup() {
+        var w = World()
+        guard case .failure(.none(let none)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
+            Issue.record("expected none"); return
+        }
+        #expect(none.contains("no open request"))
+        let first = w.file(env: "qa")
+        guard case .success(let found) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
+            Issue.record("expected one"); return
+        }
+        #expect(found.id == first)
+        #expect(GateLookup.reusable(project: Cast.project, environment: "qa", digest: World.digest, requester: "riley", in: w.state)?.id == first)
+        #expect(GateLookup.reusable(project: Cast.project, environment: "qa", digest: World.digest, requester: "morgan", in: w.state) == nil)
+        #expect(GateLookup.reusable(project: Cast.project, environment: "prod", digest: World.digest, requester: "riley", in: w.state) == nil)
+        let second = w.file(env: "qa")
+        guard case .failure(.several(let several)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
+            Issue.record("expected several"); return
+        }
+        #expect(several.contains(first) && several.contains(second))
+        w.ok(.withdraw(request: first, reason: ""), as: "riley")
+        w.ok(.withdraw(request: second, reason: ""), as: "riley")
+        guard case .failure(.none(let closed)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
+            Issue.record("expected none"); return
+        }
+        #expect(closed.contains("\(second), is withdrawn"), "\(closed)")
+        // A closed request's gate is final: waiting longer cannot change it.
+        let gate = GateResponse(request: w.request(second), environment: "qa", digest: World.digest, state: w.state, now: w.now)
+        #expect(gate.isFinal && !gate.allowed && gate.status == "withdrawn")
+    }
+
+    @Test("list: environment, requester and age filters; an unknown state is refused with the known ones")
+    func listFilters() {
+        let (w, qa, prod, b) = Self.seeded()
+        #expect(RequestQuery(environment: "qa").select(from: w.state, now: w.now).map(\.request) == [qa, b])
+        #expect(RequestQuery(requester: "bea").select(from: w.state, now: w.now).map(\.request) == [b])
+        #expect(RequestQuery(olderThanSeconds: 2 * 3600).select(from: w.state, now: w.now).map(\.request) == [qa, prod])
+        #expect(RequestQuery(state: "deployed").select(from: w.state, now: w.now).first?.bundle == World.bundle)
+        #expect(RequestQuery(state: "tested").problem(in: w.state) == nil)
+        let problem = RequestQuery(state: "deploye").problem(in: w.state)
+        #expect(problem?.contains("unknown state") == true && problem?.contains("deployed") == true)
+    }
+}
