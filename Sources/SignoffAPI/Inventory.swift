@@ -110,16 +110,21 @@ public enum Inventory {
         return out
     }
 
-    static func pendingView(_ r: DeploymentRequest, state: SignoffState, now: Int64) -> EnvironmentInventory.Pending {
-        let next = Engine.explain(r.id, state: state, now: now)?.gates.first
-        let waiting = next?.conditions.filter { !$0.met }.map { c in
+    /// The next stage on the request's path and each of its unmet conditions, with who could supply it.
+    public static func waitingFor(_ r: DeploymentRequest, state: SignoffState, now: Int64) -> (stage: String?, conditions: [String]) {
+        guard r.status == .active, let next = Engine.explain(r.id, state: state, now: now)?.gates.first else { return (nil, []) }
+        return (next.stage, next.conditions.filter { !$0.met }.map { c in
             c.detail + (c.whoCanSupply.isEmpty ? "" : " (can supply: \(c.whoCanSupply.joined(separator: ", ")))")
-        } ?? []
+        })
+    }
+
+    static func pendingView(_ r: DeploymentRequest, state: SignoffState, now: Int64) -> EnvironmentInventory.Pending {
+        let (nextStage, waiting) = waitingFor(r, state: state, now: now)
         let since = r.history.last?.at ?? r.filedAt
         return .init(
             request: r.id, bundle: r.bundle, digest: r.digest.description, requester: r.requester, stage: r.stage, filed_at: Timestamps.rfc3339(r.filedAt),
             age_seconds: max(0, (now - r.filedAt) / 1000), at_stage_since: Timestamps.rfc3339(since), emergency: r.emergency != nil,
-            next_stage: next?.stage, waiting_for: waiting)
+            next_stage: nextStage, waiting_for: waiting)
     }
 
     static func retrospectiveState(_ r: DeploymentRequest, now: Int64) -> String? {

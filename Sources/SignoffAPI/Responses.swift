@@ -66,6 +66,9 @@ public struct GateResponse: Codable, Sendable {
     /// The request's status: anything but `active` is final (a `--wait` stops).
     public let status: String
     public let reasons: [Reason]
+    /// While the request is on its way: its next stage and what that stage's gate still lacks, with who can supply it.
+    public let next_stage: String?
+    public let waiting_for: [String]
 
     /// Evaluates the gate: the engine's deploy rules with no actor, at `now`.
     public init(request: DeploymentRequest, environment: String, digest: SHA256Digest, state: SignoffState, now: Int64) {
@@ -76,6 +79,7 @@ public struct GateResponse: Codable, Sendable {
         self.digest = digest.description
         status = request.status.rawValue
         reasons = refusals.map { Reason(rule: $0.rule, message: $0.message) }
+        (next_stage, waiting_for) = allowed ? (nil, []) : Inventory.waitingFor(request, state: state, now: now)
     }
 
     /// Whether waiting longer cannot change the answer: allowed, or the request is closed.

@@ -264,10 +264,10 @@ struct DeployCommand: AsyncParsableCommand {
         commandName: "deploy",
         abstract: "Record a deployment (deployers only, when the gate allows it): in one step, or --start before it and --finish after.",
         discussion: """
-            In one step, `deploy REQ --outcome succeeded|failed` records what happened (the gate must allow it now).
-            Around a real rollout, `deploy REQ --start` records that it begins — refused unless the gate allows it now —
-            and holds that verdict; `deploy REQ --finish --outcome succeeded|failed` records its outcome, even if a
-            freeze began or an approval expired meanwhile. While a deployment is under way the request cannot be revised,
+            In one step, `deploy REQ --outcome succeeded|failed` records what happened (the gate must allow it now). \
+            Around a real rollout, `deploy REQ --start` records that it begins — refused unless the gate allows it now — \
+            and holds that verdict; `deploy REQ --finish --outcome succeeded|failed` records its outcome, even if a \
+            freeze began or an approval expired meanwhile. While a deployment is under way the request cannot be revised, \
             withdrawn or started again.
             """)
     @Argument var request: String
@@ -488,11 +488,11 @@ struct GateCommand: AsyncParsableCommand {
         commandName: "gate",
         abstract: "For CI/CD: exit 0 only if this exact bundle may be deployed to this environment now (optionally waiting until it may).",
         discussion: """
-            Name the request, or give --project and let the digest find the one open request of that project and
-            environment (several are an error that lists them). With --wait DURATION (e.g. 30m), wait until the gate
-            allows, the request closes, or the time runs out, printing what it still waits for; against a server this
+            Name the request, or give --project and let the digest find the one open request of that project and \
+            environment (several are an error that lists them). With --wait DURATION (e.g. 30m), wait until the gate \
+            allows, the request closes, or the time runs out, printing what it still waits for; against a server this \
             is a long poll, not a busy loop.
-            Exit 0: go. Exit 2: not allowed now, or the request is rejected, withdrawn, expired or deployed, with every
+            Exit 0: go. Exit 2: not allowed now, or the request is rejected, withdrawn, expired or deployed, with every \
             reason. Exit 75: --wait ran out. Exit 64: bad input (an unknown request, no open request or several).
             """)
     @Argument(help: "The request; leave out with --project.") var request: String?
@@ -525,13 +525,17 @@ struct GateCommand: AsyncParsableCommand {
             var lastProgress = ""
             var lastPrinted = clock.now
             var gate: GateResponse
+            var first = true
             while true {
                 let remaining = max(0, Int((deadline - clock.now).components.seconds))
-                gate = try await client.gate(target, environment: env, digest: digest, wait: client.longPolls ? min(remaining, 45) : 0)
+                // The first answer comes at once, so that what the gate waits for is printed before the long polls.
+                gate = try await client.gate(target, environment: env, digest: digest, wait: client.longPolls && !first ? min(remaining, 45) : 0)
+                first = false
                 // Found once by its digest, the request is then followed by id: its rejection ends the wait.
                 target = .request(gate.request)
                 if gate.isFinal || clock.now >= deadline { break }
-                let progress = gate.reasons.map { "\($0.rule): \(oneLine($0.message))" }.joined(separator: "; ")
+                let progress = gate.next_stage.map { stage in "\(stage) needs " + gate.waiting_for.map { oneLine($0) }.joined(separator: "; ") }
+                    ?? gate.reasons.map { "\($0.rule): \(oneLine($0.message))" }.joined(separator: "; ")
                 if progress != lastProgress || clock.now - lastPrinted >= .seconds(60) {
                     printProgress("waiting: \(gate.request) (\(formatAge(Int64(remaining))) left): \(progress)")
                     lastProgress = progress

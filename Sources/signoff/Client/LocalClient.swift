@@ -62,7 +62,9 @@ struct LocalClient: SignoffClient {
     func delegations() async throws -> [DelegationView] { Directory.delegations(in: try await service.state(), now: now) }
 
     func requests(_ query: RequestQuery) async throws -> [RequestSummary] {
-        query.select(from: try await service.state(), now: now)
+        let state = try await service.state()
+        if let problem = query.problem(in: state) { throw CLIError.badInput(problem) }
+        return query.select(from: state, now: now)
     }
 
     var longPolls: Bool { false }

@@ -1,0 +1,154 @@
+import Foundation
+import SignoffCore
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// Issue 15 with the real binary: `gate --wait` against a real server (approval, rejection and timeout from other
+/// processes), a CI pipeline with only a service token, `deploy --start/--finish`, and the CLI and HTTP answering
+/// `deployments` and `inbox` alike.
+@Suite("The CI kit with the signoff binary", .serialized)
+struct CIKitTests {
+    /// `signoff ARGS` started in the background; its output goes to files.
+    final class Background: @unchecked Sendable {
+        let process = Process()
+        let out: URL
+        let err: URL
+        let started = ContinuousClock.now
+
+        init(_ s: Story, _ arguments: [String], env extra: [String: String]) throws {
+            out = s.directory.appendingPathComponent("bg-\(UUID().uuidString).out")
+            err = s.directory.appendingPathComponent("bg-\(UUID().uuidString).err")
+            FileManager.default.createFile(atPath: out.path, contents: nil)
+            FileManager.default.createFile(atPath: err.path, contents: nil)
+            process.executableURL = URL(fileURLWithPath: try TestSupport.signoffExecutable)
+            process.arguments = arguments
+            process.currentDirectoryURL = s.directory
+            process.environment = TestSupport.childEnvironment(s.env.merging(extra) { $1 })
+            process.standardOutput = try FileHandle(forWritingTo: out)
+            process.standardError = try FileHandle(forWritingTo: err)
+            try process.run()
+        }
+
+        /// Waits for the exit: status, stdout, stderr and how long it ran.
+        func finish() -> (status: Int32, stdout: String, stderr: String, elapsed: Duration) {
+            process.waitUntilExit()
+            let read = { (url: URL) in String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self) }
+            return (process.terminationStatus, read(out), read(err), ContinuousClock.now - started)
+        }
+
+        /// Waits until its standard error says it is waiting (the gate was asked at least once).
+        func waitUntilWaiting() throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline && process.isRunning {
+                if String(decoding: (try? Data(contentsOf: err)) ?? Data(), as: UTF8.self).contains("signoff: waiting:") { return }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            throw TestSupportError("the gate never reported waiting: \(String(decoding: (try? Data(contentsOf: err)) ?? Data(), as: UTF8.self))")
+        }
+    }
+
+    @Test("gate --project --wait with a service token: 0 when the approval arrives from another process, 2 on rejection, 75 on timeout")
+    func gateWait() throws {
+        let s = try Story()
+        defer { s.remove() }
+        // The team's pipeline files its requests: ci-bot is one of the project's requesters.
+        try s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
+        let server = try RunningServer(story: s)
+        defer { server.stop() }
+        let url = server.url.absoluteString
+        for user in ["ada", "morgan", "riley", "dana"] {
+            let login = try s.signoff(["login", "--server", url, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
+            #expect(login.status == 0, "\(login.stderr)")
+        }
+        func remote(_ user: String, _ arguments: [String]) throws -> TestSupport.ProcessResult {
+            try s.signoff(arguments + ["--server", url, "--token-file", "\(user).token"] + (arguments.contains("--as") ? [] : ["--as", user]))
+        }
+        let scopes = ["request", "evidence", "gate", "read"].flatMap { ["--scope", "\($0):\(Cast.project)"] }
+        let token = try remote("ada", ["token", "create", "--service-account", "ci-bot", "--ttl", "1d", "--key", "ada.key"] + scopes)
+        #expect(token.status == 0, "\(token.stderr)")
+        let ci = ["SIGNOFF_SERVER": url, "SIGNOFF_TOKEN": token.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "SIGNOFF_USER": ""]
+        func file(_ digest: String) throws -> String {
+            let filed = try s.signoff(
+                ["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest, "--reuse", "--json"], extraEnv: ci)
+            #expect(filed.status == 0, "\(filed.stderr)")
+            let id = (try? JSONSerialization.jsonObject(with: Data(filed.stdout.utf8)) as? [String: Any])?["request"] as? String ?? "?"
+            let evidence = try s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci)
+            #expect(evidence.status == 0, "\(evidence.stderr)")
+            return id
+        }
+        let digest = "sha256:" + SHA256Digest.hash("bundle one").hex
+        let id = try file(digest)
+        // A re-run job files nothing new.
+        let again = try s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest, "--reuse", "--json"], extraEnv: ci)
+        #expect(again.stdout.contains("\"reused\":true") && again.stdout.contains(id), "\(again.stdout) \(again.stderr)")
+        let rerunEvidence = try s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--json"], extraEnv: ci)
+        #expect(rerunEvidence.status == 0 && rerunEvidence.stdout.contains("\"entries\":[]"), "idempotent evidence: \(rerunEvidence.stdout)")
+
+        // Approved by morgan, through the server, while CI waits.
+        let waiting = try Background(s, ["gate", "--project", Cast.project, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
+        try waiting.waitUntilWaiting()
+        let approve = try remote("morgan", ["approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan"])
+        #expect(approve.status == 0, "\(approve.stderr)")
+        let allowed = waiting.finish()
+        #expect(allowed.status == 0, "\(allowed.stdout) \(allowed.stderr)")
+        #expect(allowed.stdout.contains("ALLOWED: \(id)"))
+        #expect(allowed.stderr.contains("signoff: waiting: \(id)") && allowed.stderr.contains("approvers"), "progress names what it waits for: \(allowed.stderr)")
+        #expect(allowed.elapsed < .seconds(60))
+
+        // Rejected while CI waits: exit 2 at once, with the reason.
+        let second = try file("sha256:" + SHA256Digest.hash("bundle two").hex)
+        let rejectWait = try Background(s, ["gate", second, "--env", "qa", "--digest", "sha256:" + SHA256Digest.hash("bundle two").hex, "--wait", "90s"], env: ci)
+        try rejectWait.waitUntilWaiting()
+        #expect(try remote("morgan", ["reject", second, "--stage", "approved", "--reason", "not this one", "--key", "morgan.key", "--as", "morgan"]).status == 0)
+        let rejected = rejectWait.finish()
+        #expect(rejected.status == 2, "\(rejected.stdout) \(rejected.stderr)")
+        #expect(rejected.stdout.contains("rejected"))
+        #expect(rejected.elapsed < .seconds(60))
+
+        // Nobody decides: the wait runs out with its own exit code.
+        let third = "sha256:" + SHA256Digest.hash("bundle three").hex
+        _ = try file(third)
+        let timedOut = try Background(s, ["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"], env: ci).finish()
+        #expect(timedOut.status == 75, "\(timedOut.stdout) \(timedOut.stderr)")
+        #expect(timedOut.stderr.contains("ran out"))
+        // Locally (no server) the gate polls the database, and times out the same way.
+        let local = try s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"])
+        #expect(local.status == 75, "\(local.stderr)")
+        // No open request, or several: bad input, listing them.
+        let none = try s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", "sha256:" + SHA256Digest.hash("nothing").hex], extraEnv: ci)
+        #expect(none.status == 64 && none.stderr.contains("no open request"), "\(none.stderr)")
+        _ = try s.must("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--as", "riley")
+        let several = try s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third], extraEnv: ci)
+        #expect(several.status == 64 && several.stderr.contains("several open requests"), "\(several.stderr)")
+
+        // The deployment in two steps, by the deployer.
+        let start = try remote("dana", ["deploy", id, "--start", "--note", "rollout", "--as", "dana"])
+        #expect(start.status == 0, "\(start.stderr)")
+        let deploying = try remote("riley", ["deployments", "--project", Cast.project, "--env", "qa", "--json"])
+        #expect(deploying.stdout.contains("\"deploying\":[{"), "\(deploying.stdout)")
+        let twice = try remote("dana", ["deploy", id, "--start", "--as", "dana"])
+        #expect(twice.status == 2 && twice.stderr.contains("deployment.in-progress"))
+        let finish = try remote("dana", ["deploy", id, "--finish", "--outcome", "succeeded", "--as", "dana"])
+        #expect(finish.status == 0, "\(finish.stderr)")
+        let status = try remote("riley", ["status", id, "--json"])
+        #expect(status.stdout.contains("\"status\":\"deployed\""))
+
+        // The CLI on the database and the server answer alike (ages aside, which move with the clock).
+        func stripAges(_ text: String) -> String {
+            text.replacingOccurrences(of: #""age_seconds":\d+"#, with: "", options: .regularExpression)
+        }
+        for (user, arguments) in [("ada", ["deployments", "--json"]), ("morgan", ["inbox", "--json"]), ("riley", ["inbox", "--json"]), ("ada", ["list", "--env", "qa", "--json"])] {
+            let overHTTP = try remote(user, arguments)
+            let onDatabase = try s.signoff(arguments + ["--as", user])
+            #expect(overHTTP.status == 0 && onDatabase.status == 0, "\(overHTTP.stderr) \(onDatabase.stderr)")
+            #expect(stripAges(overHTTP.stdout) == stripAges(onDatabase.stdout), "\(user) \(arguments)")
+        }
+        let inbox = try remote("morgan", ["inbox"])
+        #expect(inbox.stdout.contains("decide approved"), "\(inbox.stdout)")
+        let unknown = try s.signoff(["list", "--state", "aproved"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("unknown state"), "\(unknown.stderr)")
+        let header = try s.must("list", "--env", "qa", "--requester", "ci-bot")
+        #expect(header.hasPrefix("REQUEST\tPROJECT\tENVIRONMENT\tSTAGE\tBUNDLE\tREQUESTER\tAGE"))
+    }
+}
