@@ -32,6 +32,12 @@ public struct RequestView: Codable, Sendable, Equatable {
         /// Decided under this person's delegation ("actor for on_behalf_of").
         public let on_behalf_of: String?
     }
+    public struct DeploymentStartView: Codable, Sendable, Equatable {
+        public let actor: String
+        public let at: String
+        public let note: String
+        public let revision: Int
+    }
     public struct DeploymentView: Codable, Sendable, Equatable {
         public let outcome: String
         public let actor: String
@@ -56,6 +62,8 @@ public struct RequestView: Codable, Sendable, Equatable {
     public let evidence: [EvidenceView]
     public let decisions: [DecisionView]
     public let deployments: [DeploymentView]
+    /// A deployment started (`deploy --start`) whose outcome is not recorded yet.
+    public let deployment_started: DeploymentStartView?
     public let retrospective_due: String?
     public let retrospective_done: Bool
     public let labels: [String: [String]]
@@ -91,6 +99,7 @@ public struct RequestView: Codable, Sendable, Equatable {
         deployments = r.deployments.map {
             DeploymentView(outcome: $0.outcome.rawValue, actor: $0.by, at: time($0.at), note: $0.note, revision: $0.revision)
         }
+        deployment_started = r.deploymentInProgress.map { DeploymentStartView(actor: $0.by, at: time($0.at), note: $0.note, revision: $0.revision) }
         retrospective_due = r.retrospectiveDue.map(time)
         retrospective_done = r.retrospectiveDone
         labels = r.labels

@@ -61,6 +61,7 @@ public struct GateResponse: Codable, Sendable {
     }
     public let allowed: Bool
     public let request: String
+    public let project: String
     public let environment: String
     public let digest: String
     /// The request's status: anything but `active` is final (a `--wait` stops).
@@ -75,6 +76,7 @@ public struct GateResponse: Codable, Sendable {
         let refusals = Engine.deployRefusals(request, environment: environment, digest: digest, state: state, actor: nil, now: now)
         allowed = refusals.isEmpty
         self.request = request.id
+        project = request.project
         self.environment = environment
         self.digest = digest.description
         status = request.status.rawValue
@@ -82,8 +84,11 @@ public struct GateResponse: Codable, Sendable {
         (next_stage, waiting_for) = allowed ? (nil, []) : Inventory.waitingFor(request, state: state, now: now)
     }
 
-    /// Whether waiting longer cannot change the answer: allowed, or the request is closed.
-    public var isFinal: Bool { allowed || status != DeploymentRequest.Status.active.rawValue }
+    /// Whether waiting longer cannot change the answer: allowed, the request closed, or asked about another
+    /// environment or bundle than the request's (which no decision changes).
+    public var isFinal: Bool {
+        allowed || status != DeploymentRequest.Status.active.rawValue || reasons.contains { $0.rule == RefusalRule.gateEnvironment.name || $0.rule == RefusalRule.gateDigest.name }
+    }
 }
 
 /// The gate's request found from what CI knows — project, environment and bundle digest — instead of its id.
@@ -125,10 +130,14 @@ public enum GateLookup {
         }
     }
 
-    /// The open request of `project` on `environment` carrying `digest` that filing with `reuse` would reuse: the
-    /// newest one `requester` filed.
-    public static func reusable(project: String, environment: String, digest: SHA256Digest, requester: String, in state: SignoffState) -> DeploymentRequest? {
-        candidates(project: project, environment: environment, digest: digest, in: state).last { $0.requester == requester }
+    /// The open request that filing `command` (a `.fileRequest`) with `reuse` would reuse: the newest one `requester`
+    /// filed of the same project and environment for the same digest, bundle name, labels and emergency-ness.
+    public static func reusable(_ command: Command, requester: String, in state: SignoffState) -> DeploymentRequest? {
+        guard case .fileRequest(let project, let environment, let bundle, let digest, _, let labels, let reason) = command else { return nil }
+        let wanted = labels.mapValues { Array(Set($0)).sorted() }
+        return candidates(project: project, environment: environment, digest: digest, in: state).last {
+            $0.requester == requester && $0.bundle == bundle && $0.labels.mapValues { Array(Set($0)).sorted() } == wanted && ($0.emergency != nil) == (reason != nil)
+        }
     }
 }
 
@@ -161,7 +170,7 @@ public struct RequestSummary: Codable, Sendable {
     public let filed_at: String
     /// Seconds since filing.
     public let age_seconds: Int64
-    /// Present for an emergency request.
+    /// True for an emergency request.
     public let emergency: Bool
     /// The retrospective an emergency deployment owes, when it is overdue (RFC 3339 of when it was due).
     public let retrospective_overdue_since: String?

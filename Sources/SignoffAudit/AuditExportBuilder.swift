@@ -531,6 +531,8 @@ public struct AuditExportBuilder {
         case .serviceTokenIssued(let e): e.approval
         case .freezeAdded(let e): e.approval
         case .freezeLifted(let e): e.approval
+        case .webhookAdded(let e): e.approval
+        case .webhookRemoved(let e): e.approval
         default: nil
         }
     }

@@ -16,7 +16,8 @@ public func buildRouter(
     router.add(middleware: AccessLog(metrics: ServerMetrics(registry: metrics)))
     router.add(middleware: ProblemMiddleware())
     let auth = Authenticator(store: service.auth, clock: { service.now })
-    let handlers = Handlers(service: service, auth: auth, configuration: configuration)
+    let signoffMetrics = SignoffMetrics(registry: metrics)
+    let handlers = Handlers(service: service, auth: auth, configuration: configuration, metrics: signoffMetrics)
     router.get("/healthz") { _, _ in ["status": "ok"] }
     router.get("/readyz") { _, _ -> [String: String] in
         _ = try await service.ledger.size()
@@ -33,7 +34,15 @@ public func buildRouter(
         guard administrator || token.scopes.contains("metrics:*") else {
             throw Problem.forbidden("metrics are for administrators and service tokens with the metrics:* scope", rule: .tokenScope)
         }
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        let ledger = service.ledger
+        let size = try await ledger.size()
+        let checkpointSize = try await ledger.latestCheckpoint()?.checkpoint.size ?? 0
+        let oldest = checkpointSize < size ? try await ledger.entry(at: checkpointSize).timeMilliseconds : nil
+        let pending = try await service.webhooks.deliveries(subscription: nil, status: .pending, limit: 1_000_000).count
+        var text = metrics.emitToBuffer()
+        text += Array(
+            SignoffMetrics.stateText(state, now: service.now, ledgerSize: size, checkpointSize: checkpointSize, oldestUncheckpointed: oldest, pendingWebhooks: pending).utf8)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
     let authentication = AuthController(handlers: handlers)
     router.addRoutes(authentication.publicRoutes, atPath: "/v1")
@@ -42,6 +51,7 @@ public func buildRouter(
     v1.addRoutes(AdministrationController(handlers: handlers).routes)
     v1.addRoutes(RequestsController(handlers: handlers).routes)
     v1.addRoutes(AuditController(handlers: handlers).routes)
+    v1.addRoutes(WebhooksController(handlers: handlers).routes)
     router.addRoutes(v1, atPath: "/v1")
     return router
 }
@@ -58,7 +68,9 @@ public func buildApplication(
         logger: logger)
     app.addServices(
         CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
-        ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger))
+        ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger),
+        WebhookDeliveryService(service: service, configuration: configuration, metrics: SignoffMetrics(registry: metrics), logger: logger),
+        NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, logger: logger))
     return app
 }
 
@@ -72,7 +84,7 @@ struct ExpiryService: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await expire()
-            try? await Task.sleep(for: .seconds(intervalSeconds))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
         }
     }
 
@@ -96,7 +108,7 @@ struct CheckpointService: Service {
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(intervalSeconds))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
             await sign()
         }
         await sign()

@@ -89,6 +89,14 @@ paths:
       responses:
         "204": { description: Revoked. }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/whoami:
+    get:
+      operationId: whoami
+      description: Who the token acts as, its kind, scopes and expiry — how a client holding only a service token learns its account.
+      responses:
+        "200": { description: The caller., content: { application/json: { schema: { $ref: "#/components/schemas/WhoAmI" } } } }
+        "401": { description: "No token, or an unknown, expired or revoked one.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/service-tokens:
     post:
       operationId: createServiceToken
@@ -408,9 +416,16 @@ paths:
   /v1/requests:
     get:
       operationId: listRequests
+      description: The requests the caller may read (a service token, of the projects it has a `read:` scope for) that match every filter given, in filing order (REQ-2 before REQ-10).
       parameters:
         - { name: project, in: query, schema: { type: string } }
-        - { name: state, in: query, schema: { type: string }, description: "active, rejected, withdrawn, expired, deployed, or a stage" }
+        - { name: environment, in: query, schema: { type: string } }
+        - { name: state, in: query, schema: { type: string }, description: "active, rejected, withdrawn, expired, deployed, or the name of a stage of an applied workflow (active requests at that stage); any other word → 400, whose detail lists the words" }
+        - { name: requester, in: query, schema: { type: string }, description: "only requests this person or service account filed" }
+        - name: older_than
+          in: query
+          schema: { type: string, pattern: "^[0-9]+[smhd]$" }
+          description: "only requests filed at least this long ago: a whole number from 1 to 9999999 and a unit s, m, h or d, e.g. 90s, 30m, 24h, 7d; anything else → 400"
         - { name: waiting_for, in: query, schema: { type: string }, description: "the principal's inbox: requests whose next step they could take, stages ahead they may decide, retrospectives they owe or answer for" }
       responses:
         "200":
@@ -421,6 +436,7 @@ paths:
                 type: object
                 required: [requests]
                 properties: { requests: { type: array, items: { $ref: "#/components/schemas/RequestSummary" } } }
+        "400": { description: "An unknown `state`, or an `older_than` that is not a duration.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: fileRequest
@@ -442,7 +458,16 @@ paths:
                   description: "Labels the workflows' `when:` read, e.g. {touches: [connections, plugins], risk: [high]}; signed by deciders."
                   additionalProperties: { type: array, items: { type: string } }
                 emergency_reason: { type: string, description: "Files an emergency request, under the workflow's `emergency:` section." }
+                reuse:
+                  type: boolean
+                  description: >-
+                    True: if the caller already has an open request of this project and environment for this digest, answer
+                    with it (the newest they filed) instead of filing another — for a re-run CI job. The other fields are
+                    not compared.
       responses:
+        "200":
+          description: "`reuse` found an open request: `request` names it and `entries` is empty (nothing was appended)."
+          content: { application/json: { schema: { $ref: "#/components/schemas/Recorded" } } }
         "201": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/requests/{id}:
@@ -464,23 +489,61 @@ paths:
       - { $ref: "#/components/parameters/RequestID" }
       - { name: environment, in: query, required: true, schema: { type: string } }
       - { name: digest, in: query, required: true, schema: { $ref: "#/components/schemas/Digest" } }
+      - { $ref: "#/components/parameters/Wait" }
     get:
       operationId: gate
-      description: May this exact bundle be deployed to this environment now? `allowed` with every reason it may not.
+      description: >-
+        May this exact bundle be deployed to this environment now? `allowed` with every reason it may not. A service
+        token needs the `gate:` scope of the request's project (else 403, `token.scope`).
+      responses:
+        "200": { $ref: "#/components/responses/Gate" }
+        "400": { description: "`environment` or `digest` missing or malformed, or `wait` outside 0–50.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: No such request that the caller may read., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/gate:
+    parameters:
+      - { name: project, in: query, required: true, schema: { type: string } }
+      - { name: environment, in: query, required: true, schema: { type: string } }
+      - { name: digest, in: query, required: true, schema: { $ref: "#/components/schemas/Digest" } }
+      - { $ref: "#/components/parameters/Wait" }
+    get:
+      operationId: gateByDigest
+      description: >-
+        The gate of the one open request of `project` on `environment` that carries `digest` — what CI knows instead
+        of the request's id. The request is found once, when the call starts; a long poll then follows that request
+        (its rejection ends the wait). A service token needs the `gate:` scope of the project.
+      responses:
+        "200": { $ref: "#/components/responses/Gate" }
+        "400": { description: "`project`, `environment` or `digest` missing or malformed, or `wait` outside 0–50.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "403": { description: "A service token with a scope on the project but not `gate:` (`token.scope`).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: "No open request carries the digest there (`detail` names the newest closed one, if any), or no project of that name that the caller may read (for a service token: none its scopes name).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "409": { description: "Several open requests carry the digest there; `detail` lists them (name one: /v1/requests/{id}/gate).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/deployments:
+    get:
+      operationId: inventory
+      description: >-
+        What runs where: one item per environment of each project the caller may read (a service token, of the projects
+        it has a `read:` scope for), sorted by project and environment; `project` and `environment` narrow it (a name
+        that matches nothing gives no items, not 404).
+      parameters:
+        - { name: project, in: query, schema: { type: string } }
+        - { name: environment, in: query, schema: { type: string } }
       responses:
         "200":
-          description: The answer.
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [allowed, request, environment, digest, reasons]
-                properties:
-                  allowed: { type: boolean }
-                  request: { type: string }
-                  environment: { type: string }
-                  digest: { type: string }
-                  reasons: { type: array, items: { type: object, required: [rule, message], properties: { rule: { type: string }, message: { type: string } } } }
+          description: The inventory.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/EnvironmentInventory" } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/inbox:
+    get:
+      operationId: inbox
+      description: >-
+        What waits for the caller on the requests they may read (a service token, of the projects its scopes name),
+        oldest first (by `since`). Retrospectives stay listed after their request is deployed.
+      responses:
+        "200":
+          description: The caller's inbox.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/InboxItem" } } } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/requests/{id}/evidence:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
@@ -548,13 +611,49 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: recordDeployment
+      description: >-
+        A deployment in one step: the gate must allow the caller to deploy now (refusals name the `gate.*` rule). With a
+        deployment under way, records its outcome instead, as /deployments/finish does.
       requestBody:
         required: true
-        content:
-          application/json:
-            schema: { type: object, required: [outcome], properties: { outcome: { enum: [succeeded, failed] }, note: { type: string } } }
+        content: { application/json: { schema: { $ref: "#/components/schemas/DeploymentBody" } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/requests/{id}/deployments/start:
+    parameters: [{ $ref: "#/components/parameters/RequestID" }]
+    post:
+      operationId: startDeployment
+      description: >-
+        A two-step deployment begins (`deployment.started`): refused unless the gate allows the caller to deploy the
+        request's bundle now. That verdict then holds until the outcome is recorded — a freeze, a closing window or
+        an approval expiring meanwhile does not stop it — and the request can neither start again nor be revised or
+        withdrawn (`deployment.in-progress`). A service token needs the `deploy:` scope.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/DeploymentStartBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "403": { description: "`gate.actors`, `gate.separation`, `token.scope`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: No such request that the caller may read., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "409": { description: "`deployment.in-progress` (a start is under way), `request.closed`, or a `gate.*` rule.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/requests/{id}/deployments/finish:
+    parameters: [{ $ref: "#/components/parameters/RequestID" }]
+    post:
+      operationId: finishDeployment
+      description: >-
+        The outcome of the deployment under way (`deployment.recorded`), under the verdict its start held. Who started
+        it records it, or another principal the deployment stage admits (else `gate.actors`, `gate.separation`). A
+        service token needs the `deploy:` scope.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/DeploymentBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "403": { description: "`gate.actors`, `gate.separation`, `token.scope`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: No such request that the caller may read., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "409": { description: "`deployment.not-started` (none under way), or `request.closed`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/requests/{id}/retrospective:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
@@ -614,6 +713,15 @@ components:
     bearer: { type: http, scheme: bearer }
   parameters:
     RequestID: { name: id, in: path, required: true, schema: { type: string }, example: REQ-1 }
+    Wait:
+      name: wait
+      in: query
+      schema: { type: integer, minimum: 0, maximum: 50, default: 0 }
+      description: >-
+        Long poll: hold the answer up to this many seconds. It comes as soon as it is final — `allowed`, or `status`
+        other than `active` — else when `wait` is over, with the answer then. Changes made through this server wake
+        it at once; others (another writer on the database, the clock: a window opening, a freeze ending) within 2 s.
+        0 or absent: answer now. Outside 0–50 → 400; ask again to wait longer.
   responses:
     Problem:
       description: RFC 9457 problem details.
@@ -621,6 +729,9 @@ components:
     Recorded:
       description: The ledger entries the operation appended.
       content: { application/json: { schema: { $ref: "#/components/schemas/Recorded" } } }
+    Gate:
+      description: The gate's answer (after the long poll, with `wait`).
+      content: { application/json: { schema: { $ref: "#/components/schemas/GateResponse" } } }
   schemas:
     Status: { type: object, required: [status], properties: { status: { type: string } } }
     Digest: { type: string, pattern: "^sha256:[0-9a-f]{64}$" }
@@ -642,10 +753,11 @@ components:
       required: [entries]
       properties:
         entries: { type: array, items: { type: object, required: [sequence, kind], properties: { sequence: { type: integer }, kind: { type: string } } } }
-        request: { type: string }
+        request: { type: string, description: The request the operation concerns (or filed, or reused). }
     RequestSummary:
       type: object
-      required: [request, project, environment, stage, status, bundle, digest, emergency]
+      additionalProperties: false
+      required: [request, project, environment, stage, status, bundle, digest, requester, filed_at, age_seconds, emergency]
       properties:
         request: { type: string }
         project: { type: string }
@@ -654,8 +766,122 @@ components:
         status: { $ref: "#/components/schemas/RequestStatus" }
         bundle: { type: string }
         digest: { $ref: "#/components/schemas/Digest" }
+        requester: { type: string }
+        filed_at: { $ref: "#/components/schemas/Time" }
+        age_seconds: { type: integer, minimum: 0, description: Whole seconds since filing. }
         emergency: { type: boolean }
-        retrospective_overdue_since: { $ref: "#/components/schemas/Time" }
+        retrospective_overdue_since: { $ref: "#/components/schemas/Time", description: "Present while an emergency's retrospective is overdue: when it was due." }
+    GateResponse:
+      type: object
+      additionalProperties: false
+      required: [allowed, request, environment, digest, status, reasons, waiting_for]
+      properties:
+        allowed: { type: boolean }
+        request: { type: string }
+        environment: { type: string, description: The environment asked about (not necessarily the request's). }
+        digest: { $ref: "#/components/schemas/Digest" }
+        status: { $ref: "#/components/schemas/RequestStatus", description: "The request's status; anything but `active` is final: waiting longer cannot change the answer." }
+        reasons:
+          type: array
+          description: Every reason the deployment may not happen now; empty when allowed.
+          items: { type: object, additionalProperties: false, required: [rule, message], properties: { rule: { type: string }, message: { type: string } } }
+        next_stage: { type: string, description: "While not allowed and the request is active: the next stage on its path. Absent otherwise." }
+        waiting_for:
+          type: array
+          items: { type: string }
+          description: "Each unmet condition of `next_stage`'s gate, with who can supply it; empty when allowed or closed."
+    EnvironmentInventory:
+      type: object
+      additionalProperties: false
+      description: What runs on one environment of one project, what is being deployed there, and what is on its way.
+      required: [project, environment, workflow, deploying, pending, freezes]
+      properties:
+        project: { type: string }
+        environment: { type: string }
+        workflow: { type: string, description: The workflow the project binds to the environment. }
+        running:
+          type: object
+          additionalProperties: false
+          description: "The bundle in place: the newest deployment that succeeded. Absent when none has."
+          required: [request, bundle, digest, revision, deployed_at, actor, emergency]
+          properties:
+            request: { type: string }
+            bundle: { type: string }
+            digest: { $ref: "#/components/schemas/Digest" }
+            revision: { type: integer }
+            deployed_at: { $ref: "#/components/schemas/Time" }
+            actor: { type: string }
+            emergency: { type: boolean }
+            retrospective: { enum: [done, due, overdue], description: An emergency's retrospective review; absent when none is owed. }
+        deploying:
+          type: array
+          description: Deployments under way (started, outcome not yet recorded), in filing order.
+          items:
+            type: object
+            additionalProperties: false
+            required: [request, bundle, digest, actor, started_at]
+            properties:
+              request: { type: string }
+              bundle: { type: string }
+              digest: { $ref: "#/components/schemas/Digest" }
+              actor: { type: string }
+              started_at: { $ref: "#/components/schemas/Time" }
+        pending:
+          type: array
+          description: The other open requests, oldest first.
+          items:
+            type: object
+            additionalProperties: false
+            required: [request, bundle, digest, requester, stage, filed_at, age_seconds, at_stage_since, emergency, waiting_for]
+            properties:
+              request: { type: string }
+              bundle: { type: string }
+              digest: { $ref: "#/components/schemas/Digest" }
+              requester: { type: string }
+              stage: { type: string }
+              filed_at: { $ref: "#/components/schemas/Time" }
+              age_seconds: { type: integer, minimum: 0 }
+              at_stage_since: { $ref: "#/components/schemas/Time", description: When it reached its current stage (or was revised). }
+              emergency: { type: boolean }
+              next_stage: { type: string, description: The next stage on its path; absent when it has none ahead. }
+              waiting_for: { type: array, items: { type: string }, description: "Each unmet condition of `next_stage`'s gate, with who can supply it." }
+        freezes: { type: array, items: { type: string }, description: "The IDs (FRZ-n) of the freezes in force on this environment of this project now." }
+    InboxItem:
+      type: object
+      additionalProperties: false
+      description: One thing waiting for the caller.
+      required: [action, request, project, environment, bundle, detail, since, age_seconds]
+      properties:
+        action:
+          enum: [decide, evidence, retrospective, deploy, finish-deployment, revise]
+          description: >-
+            decide: a stage they may decide; evidence: evidence they (or, on their request, a service account) owe;
+            retrospective: a review to record, or (for the requester) one overdue; deploy: the gate allows them to
+            deploy now; finish-deployment: a deployment they started awaits its outcome; revise: changes were asked of
+            their request.
+        request: { type: string }
+        project: { type: string }
+        environment: { type: string }
+        bundle: { type: string }
+        stage: { type: string, description: "The stage concerned: to decide, whose gate lacks the evidence, the deployment stage, or where changes were asked." }
+        on_behalf_of: { type: string, description: "Who the item is for when not the caller: the delegator they may decide for, or the service account that owes the evidence." }
+        detail: { type: string }
+        since: { $ref: "#/components/schemas/Time", description: Since when it waits. }
+        age_seconds: { type: integer, minimum: 0 }
+    WhoAmI:
+      type: object
+      additionalProperties: false
+      required: [principal, kind, scopes, expires_at]
+      properties:
+        principal: { type: string }
+        kind: { enum: [session, service] }
+        scopes: { type: array, items: { type: string }, description: "A service token's `ACTION:PROJECT` scopes; empty for a session." }
+        expires_at: { $ref: "#/components/schemas/Time" }
+    DeploymentBody:
+      type: object
+      required: [outcome]
+      properties: { outcome: { enum: [succeeded, failed] }, note: { type: string } }
+    DeploymentStartBody: { type: object, properties: { note: { type: string } } }
     RequestStatus: { enum: [active, rejected, withdrawn, deployed, expired] }
     Labels: { type: object, additionalProperties: { type: array, items: { type: string } } }
     TestCounts:

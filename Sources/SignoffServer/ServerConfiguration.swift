@@ -19,6 +19,19 @@ public struct ServerConfiguration: Sendable {
     public var expiryIntervalSeconds: Int64 = 60
     /// Connections idle this long are closed (slow or stuck clients do not hold the server).
     public var idleTimeoutSeconds: Int64 = 30
+    /// The server's public origin (`--public-url`, e.g. https://signoff.example.com): links in notifications start with it.
+    public var publicURL: String?
+    /// Webhook retries: the first after this long, each next one twice as long, at most ``webhookMaximumBackoffMilliseconds``,
+    /// for ``webhookRetryWindowMilliseconds`` after the message was created (Standard Webhooks suggests about a day).
+    public var webhookFirstBackoffMilliseconds: Int64 = 5_000
+    public var webhookMaximumBackoffMilliseconds: Int64 = 3_600_000
+    public var webhookRetryWindowMilliseconds: Int64 = 24 * 3_600_000
+    /// How long one delivery attempt may take.
+    public var webhookTimeoutSeconds: Double = 10
+    /// Deliveries in flight at once.
+    public var webhookConcurrency = 8
+    /// How often reminders, escalations and overdue retrospectives are looked for.
+    public var reminderIntervalSeconds: Int64 = 60
 
     public init() {}
 }

@@ -33,6 +33,7 @@ public final class SignoffService: Sendable {
 
     public var ledger: any LedgerStore { storage.ledger }
     public var auth: any AuthStore { storage.auth }
+    public var webhooks: any WebhookStore { storage.webhooks }
 
     /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
     public func execute(_ command: Command, as actor: String) async throws -> Outcome {
@@ -65,6 +66,7 @@ public final class SignoffService: Sendable {
             var outcomes: [Result<Int, Refusal>] = []
             var drafts: [EntryDraft] = []
             var touched = Set<String>()
+            var outbox: [OutboxMessage] = []
             for item in submissions {
                 let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
                 switch result {
@@ -74,12 +76,16 @@ public final class SignoffService: Sendable {
                         drafts.append(EntryDraft(event, actor: item.actor, on: state))
                         touched.formUnion(SignoffState.documentKeys(touchedBy: event))
                     }
+                    // Who should hear of it: queued in this same transaction, so a rolled-back command sends nothing.
+                    if !state.webhooks.isEmpty {
+                        outbox += OutboxMessage.route(Notifications.of(events, actor: item.actor, state: state, now: now), state: state, now: now)
+                    }
                     outcomes.append(.success(events.count))
                 case .failure(let refusal):
                     outcomes.append(.failure(refusal))
                 }
             }
-            return ProjectionChange(drafts: drafts, touchedDocuments: touched, result: outcomes)
+            return ProjectionChange(drafts: drafts, touchedDocuments: touched, result: outcomes, outbox: outbox)
         }
         // Hand each command the entries of its own events.
         var cursor = 0

@@ -10,6 +10,8 @@ public import SignoffService
 /// and a busy timeout so the CLI and a server can share the file.
 public final class SQLiteLedgerStore: LedgerStore {
     public var signsCheckpoints: Bool { signingKey != nil }
+
+    public func derivedSecret(purpose: String) -> [UInt8]? { signingKey?.derivedSecret(purpose: purpose) }
     /// The current time by the store's clock.
     public var now: Int64 { configuration.clock() }
 

@@ -27,6 +27,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
             let change = try body(&state)
             let entries = try self.ledger.append(change.drafts, in: db, now: now)
             try Self.writeDocuments(change.touchedDocuments, of: state, in: db)
+            try SQLiteWebhookStore.insert(change.outbox, in: db)
             if let last = entries.last {
                 let committed = (chain: try Self.chainHash(db, sequence: last.sequence), state: state)
                 db.afterNextTransaction { _ in

@@ -20,6 +20,8 @@ public enum SQLiteStorage {
 
     /// The storage over an opened ledger store.
     public static func storage(_ ledger: SQLiteLedgerStore) -> SignoffStorage {
-        SignoffStorage(ledger: ledger, projection: SQLiteProjectionStore(ledger: ledger), auth: SQLiteAuthStore(ledger: ledger))
+        SignoffStorage(
+            ledger: ledger, projection: SQLiteProjectionStore(ledger: ledger), auth: SQLiteAuthStore(ledger: ledger),
+            webhooks: SQLiteWebhookStore(ledger: ledger))
     }
 }

@@ -357,6 +357,7 @@ struct StatusCommand: AsyncParsableCommand {
                 print("  decision:  \(d.stage): \(d.decision) by \(who) at \(d.at)\(d.signed ? " signed" : " unsigned")\(d.comment.isEmpty ? "" : " — \(oneLine(d.comment))")")
             }
             for d in r.deployments { print("  deployed:  \(d.outcome) by \(d.actor) at \(d.at)\(d.note.isEmpty ? "" : " — \(oneLine(d.note))")") }
+            if let d = r.deployment_started { print("  deploying: started by \(d.actor) at \(d.at)\(d.note.isEmpty ? "" : " — \(oneLine(d.note))"); not finished") }
         }
     }
 }
@@ -528,13 +529,15 @@ struct GateCommand: AsyncParsableCommand {
             var first = true
             while true {
                 let remaining = max(0, Int((deadline - clock.now).components.seconds))
-                // The first answer comes at once, so that what the gate waits for is printed before the long polls.
+                // The first answer comes at once, so that what the gate waits for is printed before the long polls; under
+                // a second from the deadline, the last look is taken at the deadline.
+                if !first && remaining == 0 && clock.now < deadline { try await Task.sleep(until: deadline, clock: clock) }
                 gate = try await client.gate(target, environment: env, digest: digest, wait: client.longPolls && !first ? min(remaining, 45) : 0)
                 first = false
                 // Found once by its digest, the request is then followed by id: its rejection ends the wait.
                 target = .request(gate.request)
                 if gate.isFinal || clock.now >= deadline { break }
-                let progress = gate.next_stage.map { stage in "\(stage) needs " + gate.waiting_for.map { oneLine($0) }.joined(separator: "; ") }
+                let progress = gate.next_stage.map { stage in "\(stage): " + gate.waiting_for.map { oneLine($0) }.joined(separator: "; ") }
                     ?? gate.reasons.map { "\($0.rule): \(oneLine($0.message))" }.joined(separator: "; ")
                 if progress != lastProgress || clock.now - lastPrinted >= .seconds(60) {
                     printProgress("waiting: \(gate.request) (\(formatAge(Int64(remaining))) left): \(progress)")

@@ -155,9 +155,14 @@ struct InventoryTests {
             Issue.record("expected one"); return
         }
         #expect(found.id == first)
-        #expect(GateLookup.reusable(project: Cast.project, environment: "qa", digest: World.digest, requester: "riley", in: w.state)?.id == first)
-        #expect(GateLookup.reusable(project: Cast.project, environment: "qa", digest: World.digest, requester: "morgan", in: w.state) == nil)
-        #expect(GateLookup.reusable(project: Cast.project, environment: "prod", digest: World.digest, requester: "riley", in: w.state) == nil)
+        func filing(env: String = "qa", bundle: String = World.bundle, emergency: String? = nil) -> Command {
+            .fileRequest(project: Cast.project, environment: env, bundle: bundle, digest: World.digest, description: "", emergencyReason: emergency)
+        }
+        #expect(GateLookup.reusable(filing(), requester: "riley", in: w.state)?.id == first)
+        #expect(GateLookup.reusable(filing(), requester: "morgan", in: w.state) == nil, "another person's request is theirs")
+        #expect(GateLookup.reusable(filing(env: "prod"), requester: "riley", in: w.state) == nil)
+        #expect(GateLookup.reusable(filing(bundle: "other.zip"), requester: "riley", in: w.state) == nil, "another bundle name is another request")
+        #expect(GateLookup.reusable(filing(emergency: "down"), requester: "riley", in: w.state) == nil, "an emergency never reuses an ordinary request")
         let second = w.file(env: "qa")
         guard case .failure(.several(let several)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected several"); return

@@ -32,6 +32,9 @@ public enum Command: Hashable, Sendable {
     /// A change freeze on an environment (of one project, or every project), in force from `from` until `until`.
     case addFreeze(FreezeSpec, approval: DSSEEnvelope? = nil)
     case liftFreeze(id: String, approval: DSSEEnvelope? = nil)
+    /// A webhook subscription (administrators): where to send which notifications.
+    case addWebhook(WebhookSpec, approval: DSSEEnvelope? = nil)
+    case removeWebhook(id: String, approval: DSSEEnvelope? = nil)
 
     /// `labels` switch conditional stages on; `emergencyReason` files an emergency request (the workflow's `emergency:`).
     case fileRequest(
@@ -81,6 +84,8 @@ extension Command {
             nil
         case .addFreeze(let spec, _): AdminChange(action: "freeze.add", freeze: spec)
         case .liftFreeze(let id, _): AdminChange(action: "freeze.lift", freezeID: id)
+        case .addWebhook(let spec, _): AdminChange(action: "webhook.add", webhook: spec)
+        case .removeWebhook(let id, _): AdminChange(action: "webhook.remove", webhookID: id)
         case .addUser(let name, let administrator, let key, _):
             AdminChange(action: "user.add", principal: name, verifierKey: key?.description, administrator: administrator)
         case .addServiceAccount(let name, let key, _): AdminChange(action: "service-account.add", principal: name, verifierKey: key?.description)
@@ -109,7 +114,7 @@ extension Command {
         case .addUser(_, _, _, let a), .addServiceAccount(_, _, let a), .enrollKey(_, _, let a), .revokeKey(_, _, _, let a), .createGroup(_, let a),
             .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
             .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a),
-            .addFreeze(_, let a), .liftFreeze(_, let a):
+            .addFreeze(_, let a), .liftFreeze(_, let a), .addWebhook(_, let a), .removeWebhook(_, let a):
             a
         default: nil
         }
@@ -134,6 +139,8 @@ extension Command {
         case .issueServiceToken(let i, let p, let s, let h, _): .issueServiceToken(tokenID: i, principal: p, scopes: s, lifetimeHours: h, approval: approval)
         case .addFreeze(let f, _): .addFreeze(f, approval: approval)
         case .liftFreeze(let i, _): .liftFreeze(id: i, approval: approval)
+        case .addWebhook(let w, _): .addWebhook(w, approval: approval)
+        case .removeWebhook(let i, _): .removeWebhook(id: i, approval: approval)
         default: self
         }
     }

@@ -29,7 +29,9 @@ extension Engine {
     ) -> [Refusal] {
         var reasons: [Refusal] = []
         guard request.status == .active else {
-            return [Refusal(.requestClosed, "request \(request.id) is \(request.status.rawValue)")]
+            // Why it closed, as a pipeline's log should say: the rejection's decider, stage and reason.
+            let why = request.status == .rejected ? request.decisions.last { $0.decision == .reject }.map { " by \($0.by) at \($0.stage): \(oneLine($0.comment))" } ?? "" : ""
+            return [Refusal(.requestClosed, "request \(request.id) is \(request.status.rawValue)\(why)")]
         }
         if environment != request.environment {
             reasons.append(Refusal(.gateEnvironment, "request \(request.id) is for \(request.environment), not \(environment)"))

@@ -157,6 +157,10 @@ public enum Engine {
             return try addFreeze(spec, approval: approval, state: state, actor: actor, now: now)
         case .liftFreeze(let id, let approval):
             return try liftFreeze(id: id, approval: approval, state: state, actor: actor, now: now)
+        case .addWebhook(let spec, let approval):
+            return try addWebhook(spec, approval: approval, state: state, actor: actor, now: now)
+        case .removeWebhook(let id, let approval):
+            return try removeWebhook(id: id, approval: approval, state: state, actor: actor, now: now)
         case .fileRequest(let projectKey, let environment, let bundle, let digest, let description, let labels, let reason):
             return try fileRequest(
                 projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, labels: labels,

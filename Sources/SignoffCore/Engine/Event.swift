@@ -33,6 +33,8 @@ public enum Event: Hashable, Sendable {
     case delegationGranted(DelegationGranted)
     case delegationRevoked(DelegationRevoked)
     case requestExpired(RequestExpired)
+    case webhookAdded(WebhookAdded)
+    case webhookRemoved(WebhookRemoved)
 
     /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
     public struct LedgerInitialized: Hashable, Sendable, Codable {
@@ -214,6 +216,15 @@ public enum Event: Hashable, Sendable {
         /// The counts of a JUnit report the status was derived from.
         public var tests: TestCounts? = nil
     }
+    public struct WebhookAdded: Hashable, Sendable, Codable {
+        public let id: String
+        public let webhook: WebhookSpec
+        public var approval: DSSEEnvelope? = nil
+    }
+    public struct WebhookRemoved: Hashable, Sendable, Codable {
+        public let id: String
+        public var approval: DSSEEnvelope? = nil
+    }
     public struct FreezeAdded: Hashable, Sendable, Codable {
         public let id: String
         public let freeze: FreezeSpec
@@ -324,6 +335,8 @@ public enum Event: Hashable, Sendable {
         case .principalEnabled: "principal.enabled"
         case .adminQuorumSet: "admin.quorum-set"
         case .serviceTokenIssued: "token.issued"
+        case .webhookAdded: "webhook.added"
+        case .webhookRemoved: "webhook.removed"
         case .freezeAdded: "freeze.added"
         case .freezeLifted: "freeze.lifted"
         case .delegationGranted: "delegation.granted"
@@ -365,6 +378,8 @@ public enum Event: Hashable, Sendable {
         case .principalDisabled(let e), .principalEnabled(let e): return encode(e)
         case .adminQuorumSet(let e): return encode(e)
         case .serviceTokenIssued(let e): return encode(e)
+        case .webhookAdded(let e): return encode(e)
+        case .webhookRemoved(let e): return encode(e)
         case .freezeAdded(let e): return encode(e)
         case .freezeLifted(let e): return encode(e)
         case .delegationGranted(let e): return encode(e)
@@ -402,6 +417,8 @@ public enum Event: Hashable, Sendable {
         case "principal.enabled": return .principalEnabled(try decoder.decode(PrincipalStatus.self, from: data))
         case "admin.quorum-set": return .adminQuorumSet(try decoder.decode(AdminQuorumSet.self, from: data))
         case "token.issued": return .serviceTokenIssued(try decoder.decode(ServiceTokenIssued.self, from: data))
+        case "webhook.added": return .webhookAdded(try decoder.decode(WebhookAdded.self, from: data))
+        case "webhook.removed": return .webhookRemoved(try decoder.decode(WebhookRemoved.self, from: data))
         case "freeze.added": return .freezeAdded(try decoder.decode(FreezeAdded.self, from: data))
         case "freeze.lifted": return .freezeLifted(try decoder.decode(FreezeLifted.self, from: data))
         case "delegation.granted": return .delegationGranted(try decoder.decode(DelegationGranted.self, from: data))

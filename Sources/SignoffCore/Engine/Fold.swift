@@ -58,6 +58,12 @@ extension SignoffState {
         case .freezeLifted(let e):
             noteApproval(e.approval)
             freezes[e.id]?.liftedAt = time
+        case .webhookAdded(let e):
+            noteApproval(e.approval)
+            webhooks[e.id] = Webhook(id: e.id, spec: e.webhook, addedBy: actor, addedAt: time, removedAt: nil)
+        case .webhookRemoved(let e):
+            noteApproval(e.approval)
+            webhooks[e.id]?.removedAt = time
         case .delegationGranted(let e):
             noteApproval(e.envelope)
             let d = e.delegation
@@ -127,6 +133,8 @@ extension SignoffState {
         case .principalDisabled(let e), .principalEnabled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
         case .adminQuorumSet(let e): ["meta/admin-quorum"] + statementKey(e.approval)
         case .serviceTokenIssued(let e): statementKey(e.approval)
+        case .webhookAdded(let e): ["webhook/\(e.id)"] + statementKey(e.approval)
+        case .webhookRemoved(let e): ["webhook/\(e.id)"] + statementKey(e.approval)
         case .freezeAdded(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
         case .freezeLifted(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
         case .delegationGranted(let e): ["delegation/\(e.id)"] + statementKey(e.envelope)
@@ -171,6 +179,7 @@ extension SignoffState {
         for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
         for key in freezes.keys { out["freeze/\(key)"] = document(for: "freeze/\(key)") }
         for key in delegations.keys { out["delegation/\(key)"] = document(for: "delegation/\(key)") }
+        for key in webhooks.keys { out["webhook/\(key)"] = document(for: "webhook/\(key)") }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
         if adminQuorum != 1 { out["meta/admin-quorum"] = document(for: "meta/admin-quorum") }
         return out
@@ -194,6 +203,7 @@ extension SignoffState {
         case "request": return json(requests[parts[1]])
         case "freeze": return json(freezes[parts[1]])
         case "delegation": return json(delegations[parts[1]])
+        case "webhook": return json(webhooks[parts[1]])
         case "statement":
             // A set lookup: a scan computing every used statement's hex made each decision cost O(decisions so far).
             guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
@@ -227,6 +237,7 @@ extension SignoffState {
             case "request": requests[parts[1]] = try decoder.decode(DeploymentRequest.self, from: data)
             case "freeze": freezes[parts[1]] = try decoder.decode(Freeze.self, from: data)
             case "delegation": delegations[parts[1]] = try decoder.decode(Delegation.self, from: data)
+            case "webhook": webhooks[parts[1]] = try decoder.decode(Webhook.self, from: data)
             case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }

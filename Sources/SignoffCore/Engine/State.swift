@@ -312,6 +312,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public var freezes: [String: Freeze] = [:]
     /// Delegations by ID (`DLG-1`, …), revoked and ended ones included.
     public var delegations: [String: Delegation] = [:]
+    /// Webhook subscriptions by ID (`WH-1`, …), removed ones included.
+    public var webhooks: [String: Webhook] = [:]
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
     public static let projectionFormat = "3"

@@ -140,12 +140,17 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var lifetimeHours: Int?
     public var freeze: FreezeSpec?
     public var freezeID: String?
+    public var webhook: WebhookSpec?
+    public var webhookID: String?
 
     public init(
         action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil,
         administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil, workflowDigest: String? = nil, quorum: Int? = nil,
-        scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil, freezeID: String? = nil
+        scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil, freezeID: String? = nil, webhook: WebhookSpec? = nil,
+        webhookID: String? = nil
     ) {
+        self.webhook = webhook
+        self.webhookID = webhookID
         self.freeze = freeze
         self.freezeID = freezeID
         self.action = action
@@ -166,6 +171,8 @@ public struct AdminChange: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case action, project, group, member, principal, administrator, quorum, scopes, freeze
         case freezeID = "freeze_id"
+        case webhook
+        case webhookID = "webhook_id"
         case verifierKey = "verifier_key"
         case keyFingerprint = "key_fingerprint"
         case compromisedSince = "compromised_since"

@@ -51,6 +51,11 @@ public struct Workflow: Hashable, Sendable, Codable {
     public var emergency: Emergency?
     /// An active request with no activity for this long expires.
     public var requestExpirySeconds: Int64?
+    /// Whoever can move a request on and has not for this long gets a reminder (one digest per person).
+    public var remindAfterSeconds: Int64?
+    /// A request that has waited at a stage this long is escalated to the holders of ``escalateTo``.
+    public var escalateAfterSeconds: Int64?
+    public var escalateTo: Located<String>?
     /// Parsed from a round-1 file, whose `group:` keys named groups: for such a workflow (in a ledger written then) a
     /// role a project does not bind is the group of the same name.
     public var namesGroups = false
@@ -170,6 +175,7 @@ public struct Workflow: Hashable, Sendable, Codable {
             refs += stage.gate.actors ?? []
             for requirement in stage.gate.evidence { refs += requirement.attachedBy }
         }
+        if let escalateTo { refs.append(escalateTo) }
         return refs
     }
 

@@ -153,7 +153,10 @@ public enum WorkflowParser {
             guard let root = try Yams.compose(yaml: text) else { throw WorkflowError(file: file, line: 1, column: 1, "the file is empty") }
             let top = try mapping(
                 root, what: "a workflow", required: ["workflow", "stages"],
-                optional: ["description", "requester_may_decide", "requester_may_deploy", "separation_opt_out_reason", "emergency", "request_expiry"]
+                optional: [
+                    "description", "requester_may_decide", "requester_may_deploy", "separation_opt_out_reason", "emergency", "request_expiry",
+                    "remind_after", "escalate_after", "escalate_to",
+                ]
                     + (legacy ? ["retrospective"] : []))
             let name = try self.name(top["workflow"]!.value, what: "the workflow name")
             let description = try top["description"].map { try string($0.value, what: "description") } ?? ""
@@ -173,6 +176,15 @@ public enum WorkflowParser {
             if let node = top["retrospective"]?.value { retrospective = try self.retrospective(node) }
             var requestExpiry: Int64?
             if let node = top["request_expiry"] { requestExpiry = try duration(node.value, what: "request_expiry") }
+            let remindAfter = try top["remind_after"].map { try duration($0.value, what: "remind_after") }
+            let escalateAfter = try top["escalate_after"].map { try duration($0.value, what: "escalate_after") }
+            let escalateTo = try top["escalate_to"].map { Located(try self.name($0.value, what: "escalate_to"), at: location($0.value)) }
+            if (escalateAfter == nil) != (escalateTo == nil) {
+                throw fail((top["escalate_after"] ?? top["escalate_to"])!.key, "escalate_after and escalate_to go together: how long a stage may wait, and the role it is escalated to")
+            }
+            if let remindAfter, let escalateAfter, escalateAfter <= remindAfter {
+                throw fail(top["escalate_after"]!.key, "escalate_after must be longer than remind_after: people are reminded before their wait is escalated")
+            }
 
             let stageNodes = try sequence(top["stages"]!.value, what: "stages")
             guard stageNodes.count >= 2 else {
@@ -225,6 +237,9 @@ public enum WorkflowParser {
             workflow.requesterMayDeploy = requesterMayDeploy
             workflow.emergency = emergency
             workflow.requestExpirySeconds = requestExpiry
+            workflow.remindAfterSeconds = remindAfter
+            workflow.escalateAfterSeconds = escalateAfter
+            workflow.escalateTo = escalateTo
             return workflow
         }
 

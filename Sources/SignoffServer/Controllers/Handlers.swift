@@ -14,12 +14,14 @@ struct Handlers: Sendable {
     let service: SignoffService
     let auth: Authenticator
     let configuration: ServerConfiguration
+    let metrics: SignoffMetrics
     /// Login challenges per address, and failed logins per name and per address.
     let challengesPerAddress: RateLimiter
     let failuresPerName: RateLimiter
     let failuresPerAddress: RateLimiter
 
-    init(service: SignoffService, auth: Authenticator, configuration: ServerConfiguration) {
+    init(service: SignoffService, auth: Authenticator, configuration: ServerConfiguration, metrics: SignoffMetrics) {
+        self.metrics = metrics
         self.service = service
         self.auth = auth
         self.configuration = configuration
@@ -56,7 +58,9 @@ struct Handlers: Sendable {
     func run(_ command: Command, _ context: SignoffRequestContext) async throws -> RecordedResponse {
         switch try await service.execute(command, as: try principal(context)) {
         case .success(let entries): return RecordedResponse(entries: entries, command: command)
-        case .failure(let refusal): throw Problem.refused(refusal)
+        case .failure(let refusal):
+            metrics.refusal(refusal.rule)
+            throw Problem.refused(refusal)
         }
     }
 
@@ -101,7 +105,10 @@ struct Handlers: Sendable {
             let version = service.changes.version
             let answer = try await evaluate()
             let now = clock.now
-            if answer.isFinal || now >= deadline { return answer }
+            if answer.isFinal || now >= deadline {
+                metrics.gateVerdict(project: answer.project, environment: answer.environment, allowed: answer.allowed)
+                return answer
+            }
             await service.changes.wait(after: version, timeout: min(deadline - now, .seconds(2)))
             if Task.isCancelled { return answer }
         }

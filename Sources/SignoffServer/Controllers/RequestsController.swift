@@ -28,6 +28,12 @@ struct RequestsController {
                 project: q.get("project"), environment: q.get("environment"), state: q.get("state"), requester: q.get("requester"),
                 olderThanSeconds: olderThan, waitingFor: q.get("waiting_for"))
             if let problem = query.problem(in: state) { throw Problem.badRequest(problem) }
+            // Someone else's inbox is theirs: administrators and auditors may look (to chase what is stuck), nobody else.
+            if let person = query.waitingFor, person != caller,
+                context.token?.kind != .session || !(state.principals[caller]?.isAdministrator == true || state.isMember(caller, of: Access.auditorsGroup))
+            {
+                throw Problem.forbidden("waiting_for names someone else: only administrators and auditors may see another person's inbox", rule: .adminRequired)
+            }
             let rows = query.select(from: state, now: h.service.now) { r in
                 Access.mayRead(project: r.project, principal: caller, state: state, now: h.service.now)
                     && (context.token?.kind != .service || (try? h.requireScope("read", project: r.project, context)) != nil)
@@ -37,15 +43,12 @@ struct RequestsController {
         routes.post("/requests") { request, context -> Response in
             let b = try await request.decode(as: FileRequestBody.self, context: context)
             try h.requireScope("request", project: b.project, context)
-            if b.reuse == true, let reused = GateLookup.reusable(
-                project: b.project, environment: b.environment, digest: try h.digest(b.digest, field: "digest"), requester: try h.principal(context),
-                in: try await h.service.state())
-            {
-                return try h.json(RecordedResponse(reusing: reused.id))
-            }
             let command = Command.fileRequest(
                 project: b.project, environment: b.environment, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"),
                 description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason)
+            if b.reuse == true, let reused = GateLookup.reusable(command, requester: try h.principal(context), in: try await h.service.state()) {
+                return try h.json(RecordedResponse(reusing: reused.id))
+            }
             return try h.json(try await h.run(command, context), status: .created)
         }
         routes.get("/requests/{id}") { _, context -> Response in
@@ -121,7 +124,7 @@ struct RequestsController {
             let caller = try h.principal(context)
             let items = Inbox.items(for: caller, in: state, now: h.service.now) { r in
                 Access.mayRead(project: r.project, principal: caller, state: state, now: h.service.now)
-                    && (context.token?.kind != .service || Access.scopes(context.token?.scopes ?? [], concern: r.project))
+                    && (context.token?.kind != .service || (try? h.requireScope("read", project: r.project, context)) != nil)
             }
             return try h.json(ItemList(items))
         }

@@ -52,6 +52,9 @@ public protocol LedgerStore: Sendable {
     var verifierKey: NoteVerifierKey { get }
     /// Whether this store holds the ledger's private key and so signs checkpoints.
     var signsCheckpoints: Bool { get }
+    /// A secret for `purpose` derived from the ledger's private key (``Ed25519/SigningKey/derivedSecret(purpose:)``),
+    /// when this store holds it: webhook signing secrets, which are therefore never stored.
+    func derivedSecret(purpose: String) -> [UInt8]?
     /// The current time by the store's clock, in milliseconds since the Unix epoch.
     var now: Int64 { get }
 

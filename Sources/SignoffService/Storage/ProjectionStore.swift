@@ -7,11 +7,14 @@ public struct ProjectionChange<Result: Sendable>: Sendable {
     public var drafts: [EntryDraft]
     public var touchedDocuments: Set<String>
     public var result: Result
+    /// Webhook messages of these events, inserted in the same transaction (the outbox).
+    public var outbox: [OutboxMessage]
 
-    public init(drafts: [EntryDraft], touchedDocuments: Set<String>, result: Result) {
+    public init(drafts: [EntryDraft], touchedDocuments: Set<String>, result: Result, outbox: [OutboxMessage] = []) {
         self.drafts = drafts
         self.touchedDocuments = touchedDocuments
         self.result = result
+        self.outbox = outbox
     }
 }
 

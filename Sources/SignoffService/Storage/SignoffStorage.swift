@@ -4,10 +4,12 @@ public struct SignoffStorage: Sendable {
     public let ledger: any LedgerStore
     public let projection: any ProjectionStore
     public let auth: any AuthStore
+    public let webhooks: any WebhookStore
 
-    public init(ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore) {
+    public init(ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore) {
         self.ledger = ledger
         self.projection = projection
         self.auth = auth
+        self.webhooks = webhooks
     }
 }

@@ -84,9 +84,7 @@ struct LocalClient: SignoffClient {
     }
 
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
-        if reuse, case .fileRequest(let project, let environment, _, let digest, _, _, _) = command,
-            let reused = GateLookup.reusable(project: project, environment: environment, digest: digest, requester: actor, in: try await service.state())
-        {
+        if reuse, let reused = GateLookup.reusable(command, requester: actor, in: try await service.state()) {
             return RecordedResponse(reusing: reused.id)
         }
         return try await run(command, as: actor)

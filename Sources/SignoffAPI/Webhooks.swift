@@ -1,0 +1,265 @@
+public import Foundation
+public import SignoffCore
+public import SignoffCrypto
+public import SignoffService
+
+/// `POST /v1/webhooks`: a subscription (administrators; signed like every administrative change once a regulated
+/// project exists).
+public struct WebhookBody: Codable, Sendable {
+    public let url: String
+    public let project: String?
+    public let events: [String]
+    public let format: WebhookFormat?
+    public let approval: DSSEEnvelope?
+
+    public init(url: String, project: String?, events: [String], format: WebhookFormat?, approval: DSSEEnvelope?) {
+        self.url = url
+        self.project = project
+        self.events = events
+        self.format = format
+        self.approval = approval
+    }
+}
+
+public struct WebhookView: Codable, Sendable, Equatable {
+    public let id: String
+    public let url: String
+    public let project: String?
+    public let events: [String]
+    public let format: String
+    public let added_by: String
+    public let added_at: String
+    public let removed_at: String?
+    /// Set when the endpoint answered 410 Gone: deliveries stop until `signoff webhook enable`.
+    public let disabled: String?
+
+    public init(_ w: Webhook, disabled: String? = nil) {
+        id = w.id
+        url = w.spec.url
+        project = w.spec.project
+        events = w.spec.events
+        format = w.spec.format.rawValue
+        added_by = w.addedBy
+        added_at = Timestamps.rfc3339(w.addedAt)
+        removed_at = w.removedAt.map(Timestamps.rfc3339)
+        self.disabled = disabled
+    }
+}
+
+/// The answer to adding a subscription: its signing secret, shown this once (it is derived again by the server when it
+/// signs, never stored), and the public key that verifies `v1a` signatures.
+public struct WebhookCreated: Codable, Sendable {
+    public let webhook: WebhookView
+    public let secret: String
+    public let public_key: String
+    public let entries: [RecordedResponse.Entry]
+
+    public init(webhook: WebhookView, secret: String, public_key: String, entries: [RecordedResponse.Entry]) {
+        self.webhook = webhook
+        self.secret = secret
+        self.public_key = public_key
+        self.entries = entries
+    }
+}
+
+public struct DeliveryView: Codable, Sendable, Equatable {
+    public struct Attempt: Codable, Sendable, Equatable {
+        public let at: String
+        public let status_code: Int?
+        public let error: String?
+        public let duration_ms: Int64
+    }
+    public let id: String
+    public let subscription: String
+    public let type: String
+    public let created_at: String
+    public let status: String
+    public let attempts: Int
+    public let next_attempt_at: String?
+    public let last_status_code: Int?
+    public let last_error: String?
+    public let delivered_at: String?
+    public let summary: String
+    public let attempt_log: [Attempt]?
+
+    public init(_ r: DeliveryRecord, attempts log: [DeliveryAttempt]? = nil) {
+        id = r.message.id
+        subscription = r.message.subscription
+        type = r.message.type
+        created_at = Timestamps.rfc3339(r.message.createdAt)
+        status = r.status.rawValue
+        attempts = r.attempts
+        next_attempt_at = r.status == .pending ? Timestamps.rfc3339(r.nextAttemptAt) : nil
+        last_status_code = r.lastStatusCode
+        last_error = r.lastError
+        delivered_at = r.deliveredAt.map(Timestamps.rfc3339)
+        summary = (try? SignoffCore.Notification(json: r.message.notification))?.summary ?? ""
+        attempt_log = log?.map { Attempt(at: Timestamps.rfc3339($0.at), status_code: $0.statusCode, error: $0.error, duration_ms: $0.durationMilliseconds) }
+    }
+}
+
+/// Standard Webhooks (standardwebhooks.com): the headers of a message and its signatures — `v1` (HMAC-SHA-256 with
+/// the subscription's secret) and `v1a` (Ed25519 with the server's webhook key) — over `id.timestamp.body`.
+public enum StandardWebhooks {
+    /// The purpose of a subscription's derived HMAC secret.
+    public static func secretPurpose(_ subscription: String) -> String { "webhook-secret/\(subscription)" }
+    public static let signingKeyPurpose = "webhook-signing-key"
+
+    /// `whsec_` + base64 of a subscription's secret.
+    public static func secretText(_ secret: [UInt8]) -> String { "whsec_" + Base64.encode(secret) }
+
+    /// The server's webhook signing key, derived from the ledger key's seed.
+    public static func signingKey(seed: [UInt8]) -> Ed25519.SigningKey {
+        var bytes = seed
+        return try! Ed25519.SigningKey(seed: &bytes)  // 32 bytes: cannot fail
+    }
+
+    /// `whpk_` + base64 of the public key that verifies `v1a` signatures.
+    public static func publicKeyText(_ key: Ed25519.SigningKey) -> String { "whpk_" + Base64.encode(key.publicKey.bytes) }
+
+    /// The signed content: `id.timestamp.body`.
+    public static func signedContent(id: String, timestamp: Int64, body: [UInt8]) -> [UInt8] { Array("\(id).\(timestamp).".utf8) + body }
+
+    /// The `webhook-signature` header: `v1,<base64 HMAC> v1a,<base64 Ed25519>`.
+    public static func signature(id: String, timestamp: Int64, body: [UInt8], secret: [UInt8], signingKey: Ed25519.SigningKey) -> String {
+        let content = signedContent(id: id, timestamp: timestamp, body: body)
+        return "v1," + Base64.encode(HMACSHA256.authenticate(content, key: secret)) + " v1a," + Base64.encode(signingKey.signature(for: content))
+    }
+}
+
+/// A notification as each format's receiver reads it. Free text (names, bundles, comments) is escaped for the medium:
+/// Slack's `&`, `<`, `>` (so that `<!channel>` or a link cannot be smuggled in), Teams' Markdown.
+public enum WebhookRendering {
+    public static func body(_ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?) -> [UInt8] {
+        let link = n.link.map { (publicURL ?? "") + $0 }
+        switch format {
+        case .standard: return standard(n, link: link)
+        case .slack: return encode(slack(n, link: link))
+        case .teams: return encode(teams(n, link: link))
+        }
+    }
+
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [UInt8](try! encoder.encode(value))
+    }
+
+    /// `{"type", "timestamp", "data"}`: `data` is the notification, with the request's link made absolute.
+    static func standard(_ n: SignoffCore.Notification, link: String?) -> [UInt8] {
+        struct Envelope: Encodable {
+            let type: String
+            let timestamp: String
+            let data: Data
+            struct Data: Encodable {
+                let summary: String
+                let project: String?
+                let environment: String?
+                let actor: String?
+                let request: SignoffCore.Notification.Request?
+                let comment: String?
+                let outcome: String?
+                let recipient: String?
+                let items: [SignoffCore.Notification.Item]?
+                let link: String?
+            }
+        }
+        return encode(
+            Envelope(
+                type: n.type.rawValue, timestamp: Timestamps.rfc3339(n.time),
+                data: .init(
+                    summary: n.summary, project: n.project, environment: n.environment, actor: n.actor, request: n.request, comment: n.comment,
+                    outcome: n.outcome, recipient: n.recipient, items: n.items, link: link)))
+    }
+
+    /// Lines of plain text for people: the summary, who can act next, the comment, the digest's items.
+    static func lines(_ n: SignoffCore.Notification) -> [String] {
+        var lines = [n.summary]
+        if let r = n.request, !r.who_can_act.isEmpty, let next = r.next_stage { lines.append("Next: \(next) — \(r.who_can_act.joined(separator: ", ")) can act") }
+        if let comment = n.comment, !comment.isEmpty { lines.append("“\(comment)”") }
+        for item in n.items ?? [] {
+            lines.append("• \(item.request) (\(item.project) \(item.environment)) at \(item.stage), waiting \(item.waiting_seconds / 3600)h: \(item.detail)")
+        }
+        return lines
+    }
+
+    /// Slack's mrkdwn control characters, escaped as Slack asks: `&`, `<`, `>`.
+    public static func slackEscape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    struct SlackMessage: Encodable {
+        struct Block: Encodable {
+            struct Text: Encodable {
+                let type: String
+                let text: String
+            }
+            let type: String
+            let text: Text
+        }
+        let text: String
+        let blocks: [Block]
+    }
+
+    static func slack(_ n: SignoffCore.Notification, link: String?) -> SlackMessage {
+        var text = lines(n).map(slackEscape).joined(separator: "\n")
+        // The link is ours (public URL + /v1/requests/ID, an ID the engine made): the one `<…|…>` in the message.
+        if let link, let id = n.request?.request { text += "\n<\(slackEscape(link))|\(slackEscape(id))>" }
+        return SlackMessage(text: slackEscape(n.summary), blocks: [.init(type: "section", text: .init(type: "mrkdwn", text: text))])
+    }
+
+    /// Teams' Markdown (in Adaptive Card TextBlocks): every character that could start markup or a link, escaped.
+    public static func teamsEscape(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            if "\\`*_{}[]()#+-.!<>|~&".contains(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    struct TeamsMessage: Encodable {
+        struct Attachment: Encodable {
+            let contentType: String
+            let content: Card
+        }
+        struct Card: Encodable {
+            let type: String
+            let version: String
+            let body: [TextBlock]
+            let actions: [Action]?
+            enum CodingKeys: String, CodingKey {
+                case type, version, body, actions
+                case schema = "$schema"
+            }
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode("http://adaptivecards.io/schemas/adaptive-card.json", forKey: .schema)
+                try c.encode(type, forKey: .type)
+                try c.encode(version, forKey: .version)
+                try c.encode(body, forKey: .body)
+                try c.encodeIfPresent(actions, forKey: .actions)
+            }
+        }
+        struct TextBlock: Encodable {
+            let type = "TextBlock"
+            let text: String
+            let wrap = true
+        }
+        struct Action: Encodable {
+            let type = "Action.OpenUrl"
+            let title: String
+            let url: String
+        }
+        let type: String
+        let attachments: [Attachment]
+    }
+
+    static func teams(_ n: SignoffCore.Notification, link: String?) -> TeamsMessage {
+        let blocks = lines(n).map { TeamsMessage.TextBlock(text: teamsEscape($0)) }
+        let actions = link.map { [TeamsMessage.Action(title: "Open \(n.request?.request ?? "request")", url: $0)] }
+        return TeamsMessage(
+            type: "message",
+            attachments: [.init(contentType: "application/vnd.microsoft.card.adaptive", content: .init(type: "AdaptiveCard", version: "1.4", body: blocks, actions: actions))])
+    }
+}

@@ -1,0 +1,185 @@
+internal import Foundation
+public import SignoffCrypto
+
+/// Something people should hear about: built from the events of one command (or by the reminder scheduler), routed
+/// to the subscriptions that receive it, and rendered for each one's format when it is delivered.
+public struct Notification: Hashable, Sendable, Codable {
+    public struct Request: Hashable, Sendable, Codable {
+        public let request: String
+        public let bundle: String
+        public let digest: String
+        public let stage: String
+        public let status: String
+        public let requester: String
+        public let emergency: Bool
+        /// The next stage on its path and who can act on it now (decide, attach evidence, deploy).
+        public let next_stage: String?
+        public let who_can_act: [String]
+        public let waiting_for: [String]
+        /// Seconds since it reached its stage.
+        public let waiting_seconds: Int64
+    }
+
+    /// One line of a reminder or escalation digest.
+    public struct Item: Hashable, Sendable, Codable {
+        public let request: String
+        public let project: String
+        public let environment: String
+        public let stage: String
+        public let waiting_seconds: Int64
+        public let detail: String
+    }
+
+    public let type: NotificationType
+    public let project: String?
+    public let environment: String?
+    /// Who did what this is about (nil for the scheduler's).
+    public let actor: String?
+    /// One sentence for people (plain text; every format escapes it for its medium).
+    public let summary: String
+    public let request: Request?
+    /// A decision's comment or a rejection's reason, a freeze's reason: people's free text.
+    public let comment: String?
+    /// For `request.deployed`: succeeded or failed.
+    public let outcome: String?
+    /// For reminders and escalations: whom the digest is for, and what waits.
+    public let recipient: String?
+    public let items: [Item]?
+    /// The API path of the request (the server prefixes its public URL).
+    public let link: String?
+    public let time: Int64
+
+    public init(
+        type: NotificationType, project: String?, environment: String?, actor: String?, summary: String, request: Request? = nil, comment: String? = nil,
+        outcome: String? = nil, recipient: String? = nil, items: [Item]? = nil, link: String? = nil, time: Int64
+    ) {
+        self.type = type
+        self.project = project
+        self.environment = environment
+        self.actor = actor
+        self.summary = summary
+        self.request = request
+        self.comment = comment
+        self.outcome = outcome
+        self.recipient = recipient
+        self.items = items
+        self.link = link
+        self.time = time
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    /// Canonical JSON, as the outbox keeps it.
+    public var json: [UInt8] { [UInt8](try! Self.encoder.encode(self)) }
+
+    public init(json: [UInt8]) throws { self = try JSONDecoder().decode(Notification.self, from: Data(json)) }
+}
+
+public enum Notifications {
+    /// The notifications of one command's events, on the state after them.
+    public static func of(_ events: [Event], actor: String, state: SignoffState, now: Int64) -> [Notification] {
+        var out: [Notification] = []
+        var resting: [String] = []
+        for event in events {
+            switch event {
+            case .requestFiled(let e):
+                if let r = state.requests[e.id] {
+                    out.append(about(r, .requestFiled, actor: actor, state: state, now: now, summary: "\(actor) asks to deploy \(r.bundle) to \(r.project) \(r.environment) (\(r.id))"))
+                }
+                resting.append(e.id)
+            case .stageEntered(let e):
+                resting.append(e.request)
+                if let r = state.requests[e.request], let workflow = state.workflow(for: r)?.workflow {
+                    let path = workflow.path(for: r)
+                    if path.count >= 2, e.stage == path[path.count - 2].name {
+                        out.append(about(r, .requestApproved, actor: actor, state: state, now: now, summary: "\(r.id) (\(r.bundle)) is approved for \(r.project) \(r.environment): it may be deployed"))
+                    }
+                }
+            case .requestRevised(let e): resting.append(e.request)
+            case .evidenceAttached(let e): resting.append(e.request)
+            case .decisionRecorded(let e):
+                resting.append(e.request)
+                if e.decision == .changesRequested, let r = state.requests[e.request] {
+                    out.append(about(r, .changesRequested, actor: actor, state: state, now: now, summary: "\(actor) asks for changes to \(r.id) at \(e.stage)", comment: e.comment))
+                }
+            case .requestRejected(let e):
+                if let r = state.requests[e.request] {
+                    let reason = r.decisions.last { $0.decision == .reject }?.comment
+                    out.append(about(r, .requestRejected, actor: actor, state: state, now: now, summary: "\(actor) rejected \(r.id) at \(e.stage)", comment: reason))
+                }
+            case .deploymentRecorded(let e):
+                if let r = state.requests[e.request] {
+                    out.append(
+                        about(r, .requestDeployed, actor: actor, state: state, now: now, summary: "\(actor) deployed \(r.bundle) to \(r.project) \(r.environment) (\(r.id)): \(e.outcome.rawValue)",
+                            comment: e.note.isEmpty ? nil : e.note, outcome: e.outcome.rawValue))
+                    // The first attempt of a request that owes a retrospective makes it due.
+                    if let due = r.retrospectiveDue, !r.retrospectiveDone, r.deployments.count == 1 {
+                        out.append(about(r, .retrospectiveDue, actor: actor, state: state, now: now, summary: "the retrospective of emergency \(r.id) is due by \(Timestamps.rfc3339(due))"))
+                    }
+                }
+            case .freezeAdded(let e):
+                let f = e.freeze
+                out.append(
+                    Notification(
+                        type: .freezeAdded, project: f.project, environment: f.environment, actor: actor,
+                        summary: "\(actor) froze \(f.environment) of \(f.project ?? "every project") from \(Timestamps.rfc3339(f.from)) until \(Timestamps.rfc3339(f.until)) (\(e.id))",
+                        comment: f.reason, time: now))
+            case .keyRevoked(let e):
+                out.append(
+                    Notification(
+                        type: .keyRevoked, project: nil, environment: nil, actor: actor,
+                        summary: "\(actor) revoked a key of \(e.principal) (\(e.fingerprint))" + (e.compromisedSince.map { ", compromised since \(Timestamps.rfc3339($0))" } ?? ""),
+                        time: now))
+            default: break
+            }
+        }
+        // Once per request per command: where it rests now, and who can move it on.
+        var seen = Set<String>()
+        for id in resting where seen.insert(id).inserted {
+            guard let r = state.requests[id], r.status == .active else { continue }
+            let waiting = Notification.Request(r, state: state, now: now)
+            guard !waiting.who_can_act.isEmpty else { continue }
+            out.append(
+                about(r, .requestWaiting, actor: actor, state: state, now: now,
+                    summary: "\(r.id) (\(r.bundle), \(r.project) \(r.environment)) waits at \(r.stage) for \(waiting.next_stage ?? "its next stage"): \(waiting.who_can_act.joined(separator: ", ")) can act"))
+        }
+        return out
+    }
+
+    static func about(
+        _ r: DeploymentRequest, _ type: NotificationType, actor: String?, state: SignoffState, now: Int64, summary: String, comment: String? = nil,
+        outcome: String? = nil
+    ) -> Notification {
+        Notification(
+            type: type, project: r.project, environment: r.environment, actor: actor, summary: summary, request: .init(r, state: state, now: now),
+            comment: comment, outcome: outcome, link: "/v1/requests/\(r.id)", time: now)
+    }
+}
+
+extension Notification.Request {
+    public init(_ r: DeploymentRequest, state: SignoffState, now: Int64) {
+        request = r.id
+        bundle = r.bundle
+        digest = r.digest.description
+        stage = r.stage
+        status = r.status.rawValue
+        requester = r.requester
+        emergency = r.emergency != nil
+        let since = r.history.last?.at ?? r.filedAt
+        waiting_seconds = max(0, (now - since) / 1000)
+        guard r.status == .active, let explanation = Engine.explain(r.id, state: state, now: now), let next = explanation.gates.first else {
+            next_stage = nil
+            who_can_act = []
+            waiting_for = []
+            return
+        }
+        next_stage = next.stage
+        let unmet = next.conditions.filter { !$0.met }
+        who_can_act = Array(Set(unmet.flatMap(\.whoCanSupply))).sorted()
+        waiting_for = unmet.map(\.detail)
+    }
+}

@@ -1,0 +1,624 @@
+#!/usr/bin/env python3
+"""One full story of a Signoff CI integration, run as its platform would run it, against a local server.
+
+    python3 Tests/integrations/story.py --signoff PATH --integration github-actions|gitlab|jenkins|dataiku --workdir DIR
+
+A fresh ledger (an administrator, an approver, a deployer, the service account ci-bot with a scoped token, the
+project webshop on workflows/standard.yaml), `signoff serve` on a free loopback port, then:
+  1. the integration files the request for a bundle and waits; meanwhile the approver approves from another
+     process; the integration must pass the gate, and the deployment must be recorded as started and finished;
+  2. a second bundle: a short wait runs out (exit 75), a rerun reuses the same open request, the approver rejects
+     it, and the integration must fail with the reason (exit 2) and deploy nothing.
+Needs PyYAML (scripts/setup.sh installs it) and, for dataiku, dataiku-api-client. What each mode exercises:
+integrations/README.md. Prints PASS or FAIL; exits non-zero on failure; leaves nothing running.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+INTEGRATIONS = ROOT / "integrations"
+GATE_SH = INTEGRATIONS / "common" / "signoff-gate.sh"
+PROJECT, ENV = "webshop", "staging"
+JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="webshop" tests="2"><testcase classname="api" name="test_checkout"/>
+<testcase classname="api" name="test_refund"/></testsuite>
+"""
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def say(message):
+    print(f"story: {message}", flush=True)
+
+
+class World:
+    """The ledger, the server and the people, all under one work directory."""
+
+    def __init__(self, signoff, workdir):
+        self.bin, self.dir = str(Path(signoff).resolve()), workdir
+        self.db = str(workdir / "signoff.sqlite")
+        self.home = workdir / "home"
+        self.home.mkdir()
+        self.base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
+                         "LANG": "C.UTF-8"}
+        self.admin_env = dict(self.base_env, SIGNOFF_PASSPHRASE="story passphrase",
+                              SIGNOFF_LEDGER_PASSPHRASE="story ledger passphrase")
+        self.server = None
+        self.url = None
+        self.ci_token = None
+
+    def cli(self, *args, env=None, check_rc=True):
+        p = subprocess.run([self.bin, *args], env=env or self.admin_env, cwd=self.dir, capture_output=True,
+                           text=True, timeout=60)
+        if check_rc and p.returncode != 0:
+            raise Failure(f"signoff {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+        return p
+
+    def local(self, *args):
+        return self.cli(*args, "--db", self.db, "--as", "ada")
+
+    def person(self, name, *args, check_rc=True):
+        return self.cli(*args, "--server", self.url, "--as", name, "--token-file", str(self.dir / f"{name}.token"),
+                        check_rc=check_rc)
+
+    def ci(self, *args, check_rc=True):
+        return self.cli(*args, env=self.ci_env(), check_rc=check_rc)
+
+    def ci_env(self):
+        return dict(self.base_env, SIGNOFF_SERVER=self.url, SIGNOFF_TOKEN=self.ci_token)
+
+    def set_up(self):
+        for name in ["ada", "morgan", "dana", "ci-bot"]:
+            self.cli("key", "generate", "--name", name, "--out", str(self.dir / f"{name}.key"))
+        self.cli("init", "--db", self.db, "--origin", "story.signoff/ledger", "--admin", "ada",
+                 "--admin-key", str(self.dir / "ada.key.pub"))
+        for name in ["morgan", "dana"]:
+            self.local("user", "add", name, "--key-file", str(self.dir / f"{name}.key.pub"))
+        self.local("service-account", "add", "ci-bot", "--key-file", str(self.dir / "ci-bot.key.pub"))
+        for group, member in [("approvers", "morgan"), ("deployers", "dana"), ("ci", "ci-bot"),
+                              ("platform", None), ("compliance", None)]:
+            self.local("group", "add", group)
+            if member:
+                self.local("group", "add-member", group, member)
+        self.local("workflow", "apply", str(ROOT / "workflows" / "standard.yaml"))
+        # ci-bot files and deploys as the pipeline; dana could deploy by hand.
+        self.local("project", "create", PROJECT, "--env", f"{ENV}=standard", "--role", "requesters=ci",
+                   "--role", "ci=ci", "--role", "approvers=approvers", "--role", "platform=platform",
+                   "--role", "compliance=compliance", "--role", "deployers=deployers,ci")
+
+    def serve(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        log = open(self.dir / "server.log", "w")
+        self.server = subprocess.Popen([self.bin, "serve", "--db", self.db, "--port", str(port)],
+                                       env=self.admin_env, cwd=self.dir, stdout=log, stderr=log,
+                                       start_new_session=True)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/readyz", timeout=1).read()
+                break
+            except OSError:
+                check(self.server.poll() is None, f"signoff serve exited {self.server.returncode}: see server.log")
+                time.sleep(0.1)
+        else:
+            raise Failure("signoff serve did not become ready in 10 s")
+        for name in ["ada", "morgan"]:
+            self.person(name, "login", "--key", str(self.dir / f"{name}.key"))
+        scopes = [arg for action in ["request", "evidence", "read", "gate", "deploy"]
+                  for arg in ("--scope", f"{action}:{PROJECT}")]
+        issued = self.person("ada", "token", "create", "--service-account", "ci-bot", *scopes, "--ttl", "1h", "--json")
+        self.ci_token = json.loads(issued.stdout)["token"]
+
+    def stop(self):
+        if self.server and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(5)
+            except subprocess.TimeoutExpired:
+                say("signoff serve did not stop within 5 s of SIGTERM; killing it")
+                os.killpg(self.server.pid, signal.SIGKILL)
+                self.server.wait(5)
+
+    def open_request(self, digest):
+        listed = json.loads(self.person("morgan", "list", "--project", PROJECT, "--state", "active", "--json").stdout)
+        found = [r["request"] for r in listed if r["digest"] == digest and r["environment"] == ENV]
+        return found[0] if found else None
+
+    def status(self, request):
+        return json.loads(self.person("morgan", "status", request, "--json").stdout)
+
+
+class Background:
+    """Runs the platform's steps one after another in a thread; stdout and stderr go to two log files."""
+    started = []
+
+    def __init__(self, world, name, steps):
+        self.world, self.name = world, name
+        self.out, self.err = world.dir / f"{name}.out", world.dir / f"{name}.err"
+        self.steps, self.rc, self.procs = steps, None, []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        Background.started.append(self)
+        self.thread.start()
+
+    def _run(self):
+        rc = 0
+        with open(self.out, "a") as out, open(self.err, "a") as err:
+            for argv, env, cwd in self.steps:
+                p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
+                self.procs.append(p)
+                rc = p.wait()
+                if rc != 0:
+                    break
+        self.rc = rc
+
+    def text(self, which="err"):
+        path = self.out if which == "out" else self.err
+        return path.read_text() if path.exists() else ""
+
+    def wait(self, timeout=50):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.kill()
+            raise Failure(f"{self.name} still running after {timeout} s:\n{self.text()}")
+        return self.rc
+
+    def kill(self):
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+        self.thread.join(5)
+
+
+def substitute(text, values):
+    def one(m):
+        expr = m.group(1).strip()
+        check(expr in values, f"no value for the expression ${{{{ {expr} }}}}")
+        return values[expr]
+    return re.sub(r"\$\{\{(.*?)\}\}", one, text)
+
+
+def bash_step(world, name, script, env, cwd):
+    path = world.dir / f"{name}.sh"
+    path.write_text(script)
+    return ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(path)], env, cwd
+
+
+class ShellMode:
+    """GitHub, GitLab and Jenkins: the shared script on a bundle file; the integration attaches the test report."""
+    attaches_test_report = True
+
+    def start(self, tag, key, wait, rerun=False):
+        path = self.world.dir / f"webshop-{key}.zip"
+        if not rerun:
+            path.write_bytes(os.urandom(50_000))
+        return self.gate(tag, path, wait)
+
+    def digest_of(self, key):
+        path = self.world.dir / f"webshop-{key}.zip"
+        return lambda: "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- GitHub Actions: the composite action's steps, as the runner runs them -------------------------------------
+class GitHub(ShellMode):
+    action_dir = INTEGRATIONS / "github-actions" / "gate"
+
+    def __init__(self, world):
+        import yaml
+        self.world, self.yaml = world, yaml
+        self.action = yaml.safe_load((self.action_dir / "action.yml").read_text())
+        check(self.action["runs"]["using"] == "composite", "action.yml is not a composite action")
+
+    def gate(self, tag, bundle_file, wait):
+        w = self.world
+        inputs = {k: str(v.get("default", "")) for k, v in self.action["inputs"].items()}
+        inputs.update({"server": w.url, "token": w.ci_token, "project": PROJECT, "environment": ENV,
+                       "bundle": bundle_file.name, "bundle-file": str(bundle_file), "wait": wait,
+                       "test-report": str(w.dir / "junit.xml"), "signoff-path": w.bin})
+        missing = [k for k, v in self.action["inputs"].items() if v.get("required") and not inputs.get(k)]
+        check(not missing, f"required inputs missing: {missing}")
+        values = {f"inputs.{k}": v for k, v in inputs.items()}
+        values["github.action_path"] = str(self.action_dir)
+        temp = w.dir / "runner-temp"
+        temp.mkdir(exist_ok=True)
+        self.outputs = {}
+        steps = []
+        for i, step in enumerate(self.action["runs"]["steps"]):
+            check(step.get("shell") == "bash" and "run" in step and "if" not in step,
+                  f"step {i}: only unconditional bash run steps are emulated")
+            output = w.dir / f"{tag}-step{i}.output"
+            output.write_text("")
+            self.outputs[step.get("id", f"step{i}")] = output
+            env = dict(w.base_env, GITHUB_ACTIONS="true", CI="true", RUNNER_TEMP=str(temp),
+                       GITHUB_ACTION_PATH=str(self.action_dir), GITHUB_OUTPUT=str(output),
+                       GITHUB_WORKSPACE=str(w.dir))
+            env.update({k: substitute(str(v), values) for k, v in step.get("env", {}).items()})
+            steps.append(bash_step(w, f"{tag}-step{i}", substitute(step["run"], values), env, w.dir))
+        return Background(w, tag, steps)
+
+    def step_outputs(self):
+        result = {}
+        for step_id, path in self.outputs.items():
+            lines = path.read_text().splitlines()
+            while lines:
+                line = lines.pop(0)
+                if "<<" in line and "=" not in line.split("<<")[0]:
+                    key, delim = line.split("<<", 1)
+                    value = []
+                    while lines and lines[0] != delim:
+                        value.append(lines.pop(0))
+                    lines.pop(0)
+                    result[f"steps.{step_id}.outputs.{key}"] = "\n".join(value)
+                elif "=" in line:
+                    key, value = line.split("=", 1)
+                    result[f"steps.{step_id}.outputs.{key}"] = value
+        return result
+
+    def reported_request(self, run):
+        outputs = self.step_outputs()
+        return substitute(self.action["outputs"]["request"]["value"], outputs)
+
+    def refusal_shown(self, run):
+        errors = [line for line in run.text("out").splitlines() if line.startswith("::error")]
+        check(errors, "no ::error annotation on stdout")
+        check("\n" not in errors[-1] and "%0A" in errors[-1], f"annotation not escaped: {errors[-1]!r}")
+        return errors[-1]
+
+    def deploy(self, request):
+        """The README's example workflow: its steps that call `signoff deploy`, around a stand-in deploy."""
+        w = self.world
+        readme = (INTEGRATIONS / "github-actions" / "README.md").read_text()
+        workflow = self.yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
+        values = {"steps.signoff.outputs.request": request, "secrets.SIGNOFF_TOKEN": w.ci_token,
+                  "vars.SIGNOFF_SERVER": w.url, "job.status": "success",
+                  "github.server_url": "https://github.example", "github.repository": "acme/webshop",
+                  "github.run_id": "42"}
+        steps = []
+        for job in workflow["jobs"].values():
+            for i, step in enumerate(job["steps"]):
+                if "signoff deploy" not in step.get("run", ""):
+                    continue
+                env = dict(w.base_env, PATH=f"{w.dir / 'bin'}:{w.base_env['PATH']}")
+                env.update({k: substitute(str(v), values) for k, v in {**job.get("env", {}), **step.get("env", {})}.items()})
+                steps.append(bash_step(w, f"deploy-step{i}", substitute(step["run"], values), env, w.dir))
+        check(len(steps) == 2, f"expected the README's two `signoff deploy` steps, found {len(steps)}")
+        return steps
+
+
+# --- GitLab CI: the template's hidden jobs, as a job extending them runs ---------------------------------------
+class GitLab(ShellMode):
+    def __init__(self, world):
+        import yaml
+        self.world = world
+        self.template = yaml.safe_load((INTEGRATIONS / "gitlab" / "signoff.gitlab-ci.yml").read_text())
+
+    def job_env(self, variables):
+        w = self.world
+        return dict(w.base_env, PATH=f"{w.dir / 'bin'}:{w.base_env['PATH']}", CI="true", GITLAB_CI="true",
+                    CI_JOB_URL="https://gitlab.example/acme/webshop/-/jobs/42", SIGNOFF_SERVER=w.url,
+                    SIGNOFF_TOKEN=w.ci_token, **variables)
+
+    def gate(self, tag, bundle_file, wait):
+        w = self.world
+        job = self.template[".signoff-gate"]
+        variables = {k: str(v) for k, v in job["variables"].items()}
+        variables.update({"SIGNOFF_PROJECT": PROJECT, "SIGNOFF_ENV": ENV, "SIGNOFF_BUNDLE": bundle_file.name,
+                          "SIGNOFF_BUNDLE_FILE": str(bundle_file), "SIGNOFF_WAIT": wait,
+                          "SIGNOFF_TEST_REPORT": str(w.dir / "junit.xml")})
+        self.cwd = w.dir / f"{tag}-job"
+        self.cwd.mkdir()
+        self.dotenv = self.cwd / job["artifacts"]["reports"]["dotenv"]
+        check(job["artifacts"].get("when") == "always", "the dotenv report should be kept when the gate fails")
+        script = "\n".join(job.get("before_script", []) + job["script"])
+        return Background(w, tag, [bash_step(w, tag, script, self.job_env(variables), self.cwd)])
+
+    def reported_request(self, run):
+        lines = dict(l.split("=", 1) for l in self.dotenv.read_text().splitlines() if "=" in l)
+        return lines.get("SIGNOFF_REQUEST", "")
+
+    def refusal_shown(self, run):
+        return verdict(run.text())
+
+    def deploy(self, request):
+        w = self.world
+        job = self.template[".signoff-deploy"]
+        env = self.job_env({"SIGNOFF_REQUEST": request})
+        main = "\n".join(job["before_script"] + ["echo deploying the bundle"])
+        after = "\n".join(job["after_script"])
+        return [bash_step(w, "deploy-job", main, env, self.cwd),
+                bash_step(w, "deploy-after", after, dict(env, CI_JOB_STATUS="success"), self.cwd)]
+
+
+# --- Jenkins: no Jenkins here; the exact sh text of the step and the Jenkinsfile's deploy commands --------------
+class Jenkins(ShellMode):
+    groovy = INTEGRATIONS / "jenkins" / "vars" / "signoffGate.groovy"
+
+    def __init__(self, world):
+        self.world = world
+        source = self.groovy.read_text()
+        m = re.search(r"// BEGIN gate-sh.*?\n\s*String gateSh = '''(.*?)'''\s*\n\s*// END gate-sh", source, re.S)
+        check(m, "no marked gate-sh block in signoffGate.groovy")
+        self.sh_text = m.group(1)
+        check("\\" not in self.sh_text and "${" not in self.sh_text.replace("${SIGNOFF_GATE_SH:-", ""),
+              "the sh text must not depend on Groovy escapes or interpolation")
+        self.groovy_vars = set(re.findall(r'"(SIGNOFF_GATE_[A-Z_]+)=', source))
+        if shutil.which("groovy"):  # the step's Groovy too, with the pipeline steps stubbed
+            env = dict(os.environ)
+            if "JAVA_HOME" not in env and shutil.which("java"):
+                env["JAVA_HOME"] = str(Path(os.path.realpath(shutil.which("java"))).parents[1])
+            p = subprocess.run(["groovy", str(Path(__file__).resolve().parent / "jenkins_step.groovy"),
+                                str(self.groovy)], env=env, capture_output=True, text=True, timeout=120)
+            check(p.returncode == 0, f"jenkins_step.groovy failed:\n{p.stdout}{p.stderr}")
+            say(p.stdout.strip())
+        else:
+            say("groovy is not installed: signoffGate.groovy itself is not run (apt-get install groovy)")
+
+    def gate(self, tag, bundle_file, wait):
+        w = self.world
+        tmp = w.dir / f"{tag}-workspace@tmp"
+        # What the step's withEnv sets for signoffGate(project:, environment:, bundleFile:, wait:, testReport:).
+        variables = {"SIGNOFF_GATE_PROJECT": PROJECT, "SIGNOFF_GATE_ENV": ENV,
+                     "SIGNOFF_GATE_BUNDLE": bundle_file.name, "SIGNOFF_GATE_DIGEST": "",
+                     "SIGNOFF_GATE_BUNDLE_FILE": str(bundle_file), "SIGNOFF_GATE_WAIT": wait,
+                     "SIGNOFF_GATE_DESCRIPTION": "https://jenkins.example/job/webshop/42/",
+                     "SIGNOFF_GATE_TEST_REPORT": str(w.dir / "junit.xml"),
+                     "SIGNOFF_GATE_OUT": str(tmp / "signoff-request"),
+                     "SIGNOFF_GATE_REASONS": str(tmp / "signoff-reasons")}
+        check(set(variables) == self.groovy_vars, f"the step sets {sorted(self.groovy_vars)}")
+        self.tmp = tmp
+        env = dict(w.base_env, PATH=f"{w.dir / 'bin'}:{w.base_env['PATH']}", SIGNOFF_SERVER=w.url,
+                   SIGNOFF_TOKEN=w.ci_token, **variables)
+        script = w.dir / f"{tag}-script.sh"
+        script.write_text(self.sh_text)
+        return Background(w, tag, [(["sh", "-xe", str(script)], env, w.dir)])
+
+    def reported_request(self, run):
+        path = self.tmp / "signoff-request"
+        return path.read_text().strip() if path.exists() else ""
+
+    def refusal_shown(self, run):
+        path = self.tmp / "signoff-reasons"
+        check(path.exists() and path.read_text().strip(), "no reasons file for error(...)")
+        return path.read_text()
+
+    def deploy(self, request):
+        w = self.world
+        source = (INTEGRATIONS / "jenkins" / "Jenkinsfile").read_text()
+        commands = [c for c in re.findall(r"sh '([^'\n]*)'", source) if "signoff deploy" in c]
+        check(len(commands) == 2, f"expected the Jenkinsfile's two `signoff deploy` commands, found {commands}")
+        env = dict(w.base_env, PATH=f"{w.dir / 'bin'}:{w.base_env['PATH']}", SIGNOFF_SERVER=w.url,
+                   SIGNOFF_TOKEN=w.ci_token, SIGNOFF_REQUEST=request, SIGNOFF_OUTCOME="succeeded",
+                   BUILD_URL="https://jenkins.example/job/webshop/42/")
+        steps = []
+        for i, command in enumerate(commands):
+            path = w.dir / f"jenkins-deploy{i}.sh"
+            path.write_text(command + "\n")
+            steps.append((["sh", "-xe", str(path)], env, w.dir))
+        return steps
+
+
+# --- Dataiku: signoff_dataiku.py against the DSS stand-in -----------------------------------------------------
+class Dataiku:
+    def __init__(self, world):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import dataiku_standin
+        try:
+            import dataikuapi  # noqa: F401 (the script needs it)
+        except ImportError:
+            raise Failure("dataikuapi is missing: pip install dataiku-api-client")
+        self.world = world
+        self.standin = dataiku_standin.StandIn("story-dss-key", projects=["WEBSHOP"], infras=["staging-infra"])
+        self.dss_url = self.standin.start()
+        self.under_way_at_update = []
+        self.standin.on_update = lambda update: self.under_way_at_update.append(
+            under_way(world, world.open_request(update["sha256"]) or "?"))
+
+    attaches_test_report = False  # the test pipeline does, as ci-bot
+
+    def start(self, tag, key, wait, rerun=False):
+        return self.gate(tag, f"b{key}", wait, skip_export=rerun)
+
+    def digest_of(self, key):
+        return dataiku_digest(self.world, f"b{key}")
+
+    def gate(self, tag, bundle_id, wait, skip_export=False):
+        w = self.world
+        argv = [sys.executable, str(INTEGRATIONS / "dataiku" / "signoff_dataiku.py"), "--dss-url", self.dss_url,
+                "--project-key", "WEBSHOP", "--bundle-id", bundle_id, "--infra", "staging-infra",
+                "--deployment", "webshop-staging", "--signoff-project", PROJECT, "--signoff-env", ENV,
+                "--wait", wait, "--workdir", str(w.dir / "bundles")] + (["--skip-export"] if skip_export else [])
+        env = dict(w.base_env, DSS_API_KEY="story-dss-key", SIGNOFF_SERVER=w.url, SIGNOFF_TOKEN=w.ci_token)
+        return Background(w, tag, [(argv, env, w.dir)])
+
+    def reported_request(self, run):
+        lines = [l for l in run.text("out").splitlines() if l.strip()]
+        return lines[-1] if lines else ""
+
+    def refusal_shown(self, run):
+        return "\n".join(l for l in run.text().splitlines() if l.startswith("signoff_dataiku: refused:"))
+
+    def stop(self):
+        self.standin.stop()
+
+
+def verdict(log):
+    """The gate's last DENIED/ALLOWED line and the reasons under it."""
+    lines = log.splitlines()
+    starts = [i for i, l in enumerate(lines) if l.startswith(("DENIED:", "ALLOWED:"))]
+    check(starts, "no DENIED or ALLOWED line in the log")
+    block = [lines[starts[-1]]]
+    block += [l for l in lines[starts[-1] + 1:] if l.startswith("  - ")]
+    return "\n".join(block)
+
+
+def check_no_token_in_logs(world):
+    for path in world.dir.glob("*"):
+        if path.suffix in (".out", ".err", ".log", ".output", ".sh") and path.is_file():
+            check(world.ci_token not in path.read_text(errors="replace"), f"the service token appears in {path.name}")
+
+
+def wait_until_waiting(world, run, digest_of_run, timeout=30):
+    """The request the integration filed, once it exists and the integration is still waiting on it."""
+    deadline = time.monotonic() + timeout
+    request = None
+    while time.monotonic() < deadline:
+        check(run.rc is None, f"{run.name} exited {run.rc} before anyone decided:\n{run.text()}")
+        digest = digest_of_run()
+        request = request or (digest and world.open_request(digest))
+        if request and re.search(r"^(signoff: waiting:|signoff-gate: waiting up to|signoff_dataiku: waiting:)",
+                                 run.text(), re.M):
+            time.sleep(1.5)  # into its long poll
+            check(run.rc is None, f"{run.name} exited {run.rc} before anyone decided:\n{run.text()}")
+            return request
+        time.sleep(0.2)
+    check(request, f"{run.name} filed no request in {timeout} s:\n{run.text()}")
+    raise Failure(f"{run.name} did not say it waits in {timeout} s:\n{run.text()}")
+
+
+def expect(run, rc, what):
+    got = run.wait()
+    check(got == rc, f"{run.name}: expected exit {rc} ({what}), got {got}\n--- stderr\n{run.text()}"
+                     f"\n--- stdout\n{run.text('out')}")
+
+
+def story(world, mode, name):
+    (world.dir / "junit.xml").write_text(JUNIT)
+    bin_dir = world.dir / "bin"  # what the image or agent has on PATH
+    bin_dir.mkdir()
+    (bin_dir / "signoff").symlink_to(world.bin)
+    (bin_dir / "signoff-gate.sh").symlink_to(GATE_SH)
+
+    # 1. approved while it waits
+    run = mode.start("approve", "1", "45s")
+    request = wait_until_waiting(world, run, mode.digest_of("1"))
+    say(f"{request} filed; {run.name} is waiting")
+    if not mode.attaches_test_report:
+        world.ci("evidence", "add", request, "--kind", "test-report", "--junit", str(world.dir / "junit.xml"))
+    world.person("morgan", "approve", request, "--key", str(world.dir / "morgan.key"), "--comment", "looks good")
+    say(f"morgan approved {request}")
+    expect(run, 0, "the gate allows it")
+    check(re.search(rf"ALLOWED: {request}\b|allowed: {request}\b", run.text()), "no ALLOWED line in the log")
+    reported = mode.reported_request(run)
+    check(reported == request, f"the integration reported {reported!r}, expected {request}")
+    if name != "dataiku":
+        start, finish = mode.deploy(request)
+        expect(Background(world, "deploy-start", [start]), 0, "deployment start recorded")
+        check(under_way(world, request), f"after the start step, {request} is not shown as being deployed")
+        expect(Background(world, "deploy-finish", [finish]), 0, "deployment outcome recorded")
+    else:
+        check(mode.under_way_at_update == [True], f"Signoff showed the deployment under way while DSS updated: "
+                                                  f"{mode.under_way_at_update}")
+    long_polls = [float(m) for m in re.findall(r"latency_ms=([\d.]+) method=GET .*route=/v1/(?:gate|requests/\{id\}/gate) ",
+                                                 (world.dir / "server.log").read_text())]
+    check(any(ms >= 1000 for ms in long_polls), "no gate call waited: the approval did not end a long poll")
+    status = world.status(request)
+    check_deployed(world, status)
+    say(f"{request} passed the gate and its deployment is recorded: {json.dumps(status['deployments'])}")
+    if name == "dataiku":
+        updates = mode.standin.updates
+        check(len(updates) == 1, f"the deployer ran {len(updates)} updates, expected 1")
+        check(updates[0]["sha256"] == status["digest"],
+              f"the deployer deployed {updates[0]['sha256']}, Signoff approved {status['digest']}")
+        check(not mode.standin.unexpected and not mode.standin.unauthorized,
+              f"unexpected DSS calls {mode.standin.unexpected}, unauthorized {mode.standin.unauthorized}")
+        say(f"the deployer deployed bundle {updates[0]['bundle']}, whose sha256 is the approved digest")
+
+    # 2. a short wait runs out, a rerun reuses the request, the approver rejects it
+    run = mode.start("timeout", "2", "2s")
+    expect(run, 75, "the wait ran out")
+    first = mode.reported_request(run)
+    check(re.fullmatch(r"REQ-\d+", first or ""), f"no request reported after the timeout: {first!r}")
+    run = mode.start("reject", "2", "45s", rerun=True)
+    request = wait_until_waiting(world, run, mode.digest_of("2"))
+    check(request == first, f"the rerun filed {request} instead of reusing {first}")
+    check("reusing" in run.text(), "the rerun did not say it reused the open request")
+    world.person("morgan", "reject", request, "--stage", "approved", "--reason", "metrics regressed",
+                 "--key", str(world.dir / "morgan.key"))
+    say(f"morgan rejected {request}")
+    expect(run, 2, "refused: the request was rejected")
+    shown = mode.refusal_shown(run)
+    check(re.search(r"reject", shown, re.I), f"the refusal does not give the reason:\n{shown}")
+    if name == "dataiku":
+        check("metrics regressed" in shown, f"the refusal does not quote the rejection:\n{shown}")
+    check(mode.reported_request(run) == request, "the request id was not reported on refusal")
+    check(world.status(request)["status"] == "rejected", "the request is not rejected")
+    if name == "dataiku":
+        check(len(mode.standin.updates) == 1, "the deployer ran an update for a refused bundle")
+    say(f"refusal shown: {shown.strip()[:300]}")
+    check_no_token_in_logs(world)
+
+
+def dataiku_digest(world, bundle_id):
+    path = world.dir / "bundles" / f"WEBSHOP-{bundle_id}.zip"
+
+    def digest():
+        if not path.exists():
+            return None
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+def under_way(world, request):
+    """Whether `signoff deployments` shows the request's deployment as started and not yet finished."""
+    envs = json.loads(world.person("morgan", "deployments", "--project", PROJECT, "--json").stdout)
+    return any(d.get("request") == request for e in envs if e["environment"] == ENV for d in e.get("deploying", []))
+
+
+def check_deployed(world, status):
+    check(status["status"] == "deployed", f"{status['request']} is {status['status']}, not deployed")
+    deployments = status.get("deployments", [])
+    check(deployments and deployments[-1].get("outcome") == "succeeded", f"no successful deployment: {deployments}")
+    check(not under_way(world, status["request"]), "the deployment still shows as under way")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--signoff", required=True, help="the signoff binary")
+    ap.add_argument("--integration", required=True, choices=["github-actions", "gitlab", "jenkins", "dataiku"])
+    ap.add_argument("--workdir", required=True, help="a directory for the story's files (DIR/INTEGRATION is reset)")
+    a = ap.parse_args()
+    workdir = Path(a.workdir).resolve() / a.integration
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    began = time.monotonic()
+    world, mode = World(a.signoff, workdir), None
+    try:
+        world.set_up()
+        world.serve()
+        mode = {"github-actions": GitHub, "gitlab": GitLab, "jenkins": Jenkins, "dataiku": Dataiku}[a.integration](world)
+        story(world, mode, a.integration)
+        print(f"PASS {a.integration} ({time.monotonic() - began:.1f} s; files in {workdir})")
+        return 0
+    except Failure as e:
+        print(f"FAIL {a.integration}: {e}\n(files in {workdir})")
+        return 1
+    finally:
+        for run in Background.started:
+            run.kill()
+        if mode is not None and hasattr(mode, "stop"):
+            mode.stop()
+        world.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

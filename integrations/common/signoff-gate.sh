@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# File (or find, with --reuse) the Signoff request for a bundle, attach a test report if given, and wait until
+# Signoff allows deploying exactly that bundle to the environment. Prints the request id on stdout; everything else
+# goes to stderr. Exit codes are signoff's: 0 allowed, 2 refused (or the request was rejected, withdrawn, expired),
+# 75 --wait ran out, 64 bad input, 1 other errors; 127 when the signoff CLI is missing.
+# Needs SIGNOFF_SERVER and SIGNOFF_TOKEN (a service token with request, evidence and gate scopes on the project).
+# Used by the GitHub action, the GitLab template and the Jenkins step (integrations/README.md). Empty values count
+# as not given, so callers may pass every option.
+set -euo pipefail
+
+usage() {
+    cat >&2 <<'USAGE'
+usage: signoff-gate.sh --project P --env E --bundle NAME (--digest sha256:HEX | --bundle-file PATH)
+                       [--wait 30m] [--description TEXT] [--test-report JUNIT.xml] [--signoff PATH]
+                       [--reasons-file FILE]
+USAGE
+    exit 64
+}
+say() { printf 'signoff-gate: %s\n' "$*" >&2; }
+fail() { local code=$1; shift; say "$*"; exit "$code"; }
+
+project="" env="" bundle="" digest="" bundle_file="" wait="30m" description="" test_report=""
+signoff="${SIGNOFF_BIN:-signoff}" reasons_file=""
+while [ $# -gt 0 ]; do
+    [ $# -ge 2 ] || usage
+    case "$1" in
+        --project) project=$2 ;;
+        --env) env=$2 ;;
+        --bundle) bundle=$2 ;;
+        --digest) digest=$2 ;;
+        --bundle-file) bundle_file=$2 ;;
+        --wait) wait=${2:-30m} ;;
+        --description) description=$2 ;;
+        --test-report) test_report=$2 ;;
+        --signoff) signoff=${2:-${SIGNOFF_BIN:-signoff}} ;;
+        --reasons-file) reasons_file=$2 ;;
+        *) usage ;;
+    esac
+    shift 2
+done
+
+if ! command -v "$signoff" >/dev/null 2>&1; then
+    fail 127 "the signoff CLI was not found ('$signoff'): install it on this runner (or agent, or image) first, or give its path"
+fi
+[ -n "${SIGNOFF_SERVER:-}" ] || fail 64 "SIGNOFF_SERVER is not set (e.g. https://signoff.example.com)"
+[ -n "${SIGNOFF_TOKEN:-}" ] || fail 64 "SIGNOFF_TOKEN is not set: give it a service token from 'signoff token create'"
+[ -n "$project" ] && [ -n "$env" ] && [ -n "$bundle" ] || fail 64 "--project, --env and --bundle are required"
+if [ -n "$digest" ] && [ -n "$bundle_file" ]; then fail 64 "give --digest or --bundle-file, not both"; fi
+if [ -z "$digest" ] && [ -z "$bundle_file" ]; then fail 64 "give --digest sha256:HEX or --bundle-file PATH"; fi
+if [ -n "$bundle_file" ] && [ ! -f "$bundle_file" ]; then fail 64 "no bundle file at '$bundle_file'"; fi
+
+json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
+
+args=(request create --project "$project" --env "$env" --bundle "$bundle" --reuse --json)
+if [ -n "$digest" ]; then args+=(--digest "$digest"); else args+=(--file "$bundle_file"); fi
+if [ -n "$description" ]; then args+=(--description "$description"); fi
+filed=$("$signoff" "${args[@]}") || fail "$?" "could not file or find the request for $bundle ($project, $env)"
+request=$(printf '%s' "$filed" | json_field request)
+digest=$(printf '%s' "$filed" | json_field digest)
+[[ "$request" =~ ^[A-Za-z0-9._-]+$ ]] && [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] ||
+    fail 1 "unexpected answer from 'signoff request create': $filed"
+if printf '%s' "$filed" | grep -Eq '"reused"[[:space:]]*:[[:space:]]*true'; then
+    say "reusing open request $request for $bundle ($digest)"
+else
+    say "filed $request for $bundle ($digest) to $env"
+fi
+printf '%s\n' "$request"
+
+if [ -n "$test_report" ]; then
+    "$signoff" evidence add "$request" --kind test-report --junit "$test_report" >&2 ||
+        fail "$?" "could not attach the test report $test_report to $request"
+fi
+
+say "waiting up to $wait for Signoff to allow $request to deploy to $env"
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+rc=0
+{ "$signoff" gate "$request" --env "$env" --digest "$digest" --wait "$wait" 2>&1 1>"$out" | tee "$err" >&2; } || rc=$?
+cat "$out" >&2
+case "$rc" in
+    0) say "allowed: $request may deploy $digest to $env"; exit 0 ;;
+    2) say "refused: $request may not deploy to $env (see the reasons above)" ;;
+    75) say "gave up after $wait: $request is still not allowed to deploy to $env" ;;
+    *) say "signoff gate failed (exit $rc)" ;;
+esac
+if [ -n "$reasons_file" ]; then
+    if [ -s "$out" ]; then cat "$out"; else grep -v '^signoff: waiting:' "$err" || echo "signoff gate exited $rc"; fi >"$reasons_file"
+fi
+exit "$rc"

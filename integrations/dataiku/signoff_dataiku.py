@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Deploy a Dataiku DSS project bundle only once Signoff allows exactly that bundle, and record the deployment.
+
+Exports a bundle of the project on the design node and downloads its archive, files (or finds) a Signoff request
+for the archive's SHA-256, long-polls Signoff's gate until it allows the deployment, records its start, uploads the
+same archive to the Project Deployer, points the deployment at the bundle, runs the update and waits for it, then
+records the outcome. Usage and configuration: integrations/dataiku/README.md.
+
+Exit codes: 0 deployed; 2 refused, or the request was rejected, withdrawn or expired; 75 the wait ran out;
+64 bad configuration; 1 anything else (a deployment that failed after its start is recorded as failed).
+Secrets come from the environment only: SIGNOFF_TOKEN, DSS_API_KEY (and DSS_DEPLOYER_API_KEY).
+"""
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+REFUSED, TIMED_OUT, BAD_INPUT, FAILED = 2, 75, 64, 1
+LONG_POLL_MAX = 50  # seconds: the most GET /v1/gate?wait= may ask for
+
+
+class Stop(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def log(message):
+    print("signoff_dataiku: " + message, file=sys.stderr, flush=True)
+
+
+def parse_duration(text):
+    m = re.fullmatch(r"(\d+)([smh]?)", text.strip())
+    if not m:
+        raise Stop(BAD_INPUT, f"bad duration {text!r}: use e.g. 45s, 30m, 2h")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # never carry the token to another address
+
+
+class SignoffError(Exception):
+    def __init__(self, status, detail, rule=None):
+        super().__init__(f"{detail} ({rule})" if rule else detail)
+        self.status, self.detail, self.rule = status, detail, rule
+
+
+class Signoff:
+    """The few calls of Signoff's HTTP API this script makes, as the service token's account."""
+
+    def __init__(self, server, token):
+        self.server, self._token = server.rstrip("/"), token
+        self._opener = urllib.request.build_opener(_NoRedirect)
+
+    def call(self, method, path, body=None, timeout=30):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method, headers={
+            "Authorization": "Bearer " + self._token, "Accept": "application/json",
+            "Content-Type": "application/json"})
+        try:
+            with self._opener.open(req, timeout=timeout) as resp:
+                return json.load(resp)
+        except urllib.error.HTTPError as e:
+            try:
+                problem = json.load(e)
+            except ValueError:
+                problem = {}
+            raise SignoffError(e.code, problem.get("detail") or f"HTTP {e.code} {e.reason}", problem.get("rule"))
+
+    def file_request(self, project, environment, bundle, digest, description):
+        body = {"project": project, "environment": environment, "bundle": bundle, "digest": digest, "reuse": True}
+        if description:
+            body["description"] = description
+        answer = self.call("POST", "/v1/requests", body)
+        return answer["request"], not answer.get("entries")
+
+    def gate(self, project, environment, digest, wait):
+        query = urllib.parse.urlencode({"project": project, "environment": environment, "digest": digest,
+                                        "wait": wait})
+        return self.call("GET", "/v1/gate?" + query, timeout=wait + 30)
+
+    def start(self, request, note):
+        return self.call("POST", f"/v1/requests/{urllib.parse.quote(request)}/deployments/start", {"note": note})
+
+    def finish(self, request, outcome, note):
+        return self.call("POST", f"/v1/requests/{urllib.parse.quote(request)}/deployments",
+                         {"outcome": outcome, "note": note})
+
+
+@dataclasses.dataclass
+class Config:
+    project_key: str            # the DSS project on the design node
+    infra: str                  # the Project Deployer infrastructure (used when the deployment is created)
+    deployment: str             # the Project Deployer deployment to create or update
+    signoff_project: str
+    signoff_env: str
+    bundle_id: str = ""         # default: signoff-YYYYMMDD-HHMMSS
+    published_project: str = ""  # the project key on the deployer (default: project_key)
+    skip_export: bool = False   # the bundle is already exported: only download it
+    wait: str = "30m"
+    update_timeout: str = "30m"
+    description: str = ""
+    workdir: str = "."
+
+
+def digest_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def reasons_of(gate):
+    return "; ".join(f"{r.get('rule')}: {r.get('message')}" for r in gate.get("reasons", [])) or "no reason given"
+
+
+def closing_words(request):
+    said = [f"{d.get('actor')} at {d.get('stage')}: {d.get('comment')}" for d in request.get("decisions", [])
+            if d.get("decision") == "reject"]
+    return " (" + "; ".join(said) + ")" if said else ""
+
+
+def wait_for_gate(signoff, cfg, request, digest):
+    deadline = time.monotonic() + parse_duration(cfg.wait)
+    said, first = None, True
+    while True:
+        poll = 0 if first else max(0, min(LONG_POLL_MAX, math.ceil(deadline - time.monotonic())))
+        first = False
+        began = time.monotonic()
+        try:
+            gate = signoff.gate(cfg.signoff_project, cfg.signoff_env, digest, poll)
+        except SignoffError as e:
+            if e.status == 404:  # no open request any more: it closed between two polls
+                closed = signoff.call("GET", f"/v1/requests/{urllib.parse.quote(request)}")
+                if closed.get("status") != "active":
+                    raise Stop(REFUSED, f"{request} is {closed.get('status')}{closing_words(closed)}")
+            raise Stop(BAD_INPUT if e.status in (400, 404, 409, 422) else FAILED, f"gate: {e}")
+        if gate.get("allowed"):
+            return gate
+        if gate.get("status", "active") != "active":
+            try:
+                why = closing_words(signoff.call("GET", f"/v1/requests/{urllib.parse.quote(request)}"))
+            except (SignoffError, OSError):
+                why = ""
+            raise Stop(REFUSED, f"{gate.get('request')} is {gate['status']}{why}: {reasons_of(gate)}")
+        if time.monotonic() >= deadline:
+            raise Stop(TIMED_OUT, f"gave up after {cfg.wait}; {gate.get('request')} still waits for: "
+                                  f"{reasons_of(gate)}")
+        if reasons_of(gate) != said:
+            said = reasons_of(gate)
+            log(f"waiting: {gate.get('request')}: {said}")
+        if poll and time.monotonic() - began < 1:
+            time.sleep(min(5, max(0, deadline - time.monotonic())))  # a server that does not long-poll
+
+
+def wait_for_future(future, timeout):
+    deadline = time.monotonic() + timeout
+    pause = 0.5
+    while True:
+        state = future.get_state()
+        if state.get("hasResult"):
+            return state.get("result")
+        if state.get("alive") is False or state.get("aborted"):
+            problem = (state.get("exception") or {}).get("message") or "the update stopped without a result"
+            raise RuntimeError(problem)
+        if time.monotonic() > deadline:
+            raise RuntimeError("the update did not finish in time")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 5)
+
+
+def deploy_on_deployer(deployer, cfg, bundle_id, archive):
+    published = cfg.published_project or cfg.project_key
+    with open(archive, "rb") as f:
+        deployer.upload_bundle(f, project_key=published)
+    log(f"uploaded bundle {bundle_id} to the Project Deployer (project {published})")
+    existing = {d["deploymentBasicInfo"]["id"] for d in deployer.list_deployments(as_objects=False)}
+    if cfg.deployment in existing:
+        deployment = deployer.get_deployment(cfg.deployment)
+        settings = deployment.get_settings()
+        raw = settings.get_raw()
+        if raw.get("publishedProjectKey") != published or (cfg.infra and raw.get("infraId") != cfg.infra):
+            raise RuntimeError(f"deployment {cfg.deployment} deploys {raw.get('publishedProjectKey')} to "
+                               f"{raw.get('infraId')}, not {published} to {cfg.infra}")
+        settings.bundle_id = bundle_id
+        settings.save()
+        log(f"deployment {cfg.deployment} now points at bundle {bundle_id}")
+    else:
+        deployment = deployer.create_deployment(cfg.deployment, published, cfg.infra, bundle_id)
+        log(f"created deployment {cfg.deployment} of bundle {bundle_id} on {cfg.infra}")
+    result = wait_for_future(deployment.start_update(), parse_duration(cfg.update_timeout))
+    if isinstance(result, dict) and (result.get("error") or result.get("fatal")
+                                     or result.get("maxSeverity") in ("ERROR", "FATAL")):
+        titles = [m.get("title") or m.get("message") for m in result.get("messages", [])]
+        raise RuntimeError("the update reported errors: " + "; ".join(t for t in titles if t))
+    log(f"deployment {cfg.deployment} updated to bundle {bundle_id}")
+
+
+def run(cfg, signoff, design_client, deployer_client=None):
+    """The whole flow: returns 0 once deployed and recorded, raises Stop(code, reason) otherwise.
+    The clients are dataikuapi.DSSClient (in a scenario: dataiku.api_client())."""
+    try:
+        bundle_id = cfg.bundle_id or time.strftime("signoff-%Y%m%d-%H%M%S", time.gmtime())
+        project = design_client.get_project(cfg.project_key)
+        if not cfg.skip_export:
+            project.export_bundle(bundle_id, release_notes=cfg.description or None)
+            log(f"exported bundle {bundle_id} of {cfg.project_key}")
+        os.makedirs(cfg.workdir, exist_ok=True)
+        archive = os.path.join(cfg.workdir, f"{cfg.project_key}-{bundle_id}.zip")
+        project.download_exported_bundle_archive_to_file(bundle_id, archive)
+        digest = digest_of(archive)
+
+        try:
+            request, reused = signoff.file_request(cfg.signoff_project, cfg.signoff_env, os.path.basename(archive),
+                                                   digest, cfg.description)
+        except SignoffError as e:
+            raise Stop(REFUSED if e.status in (401, 403) or e.rule else FAILED, f"filing the request: {e}")
+        log(f"{'reusing open' if reused else 'filed'} request {request} for {os.path.basename(archive)} ({digest})")
+        print(request, flush=True)
+
+        wait_for_gate(signoff, cfg, request, digest)
+        log(f"allowed: {request} may deploy {digest} to {cfg.signoff_env}")
+        note = f"DSS deployment {cfg.deployment}, bundle {bundle_id}"
+        try:
+            signoff.start(request, note)
+        except SignoffError as e:
+            raise Stop(REFUSED if e.status in (401, 403, 409, 422) or e.rule else FAILED, f"deployment start: {e}")
+    except Stop:
+        raise
+    except Exception as e:  # the DSS client raises DataikuException, requests' errors, OSError
+        raise Stop(FAILED, f"{type(e).__name__}: {e}")
+
+    outcome, problem = "succeeded", None
+    try:
+        deploy_on_deployer((deployer_client or design_client).get_projectdeployer(), cfg, bundle_id, archive)
+    except Exception as e:
+        outcome, problem = "failed", f"{type(e).__name__}: {e}"
+        log(f"deployment failed: {problem}")
+    try:
+        signoff.finish(request, outcome, note if not problem else f"{note}: {problem}"[:1000])
+    except SignoffError as e:
+        raise Stop(FAILED, f"could not record the outcome ({outcome}) of {request}: {e}")
+    log(f"recorded in Signoff: {request} deployment {outcome}")
+    if problem:
+        raise Stop(FAILED, problem)
+    return 0
+
+
+def main(argv=None):
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dss-url", default=env("DSS_URL"), help="design node URL (env DSS_URL); key: env DSS_API_KEY")
+    p.add_argument("--deployer-url", default=env("DSS_DEPLOYER_URL"),
+                   help="Project Deployer URL if not the design node (env DSS_DEPLOYER_URL; key: DSS_DEPLOYER_API_KEY)")
+    p.add_argument("--no-check-certificate", action="store_true")
+    p.add_argument("--project-key", default=env("DSS_PROJECT_KEY"), help="env DSS_PROJECT_KEY")
+    p.add_argument("--bundle-id", default=env("DSS_BUNDLE_ID", ""), help="default: signoff-YYYYMMDD-HHMMSS")
+    p.add_argument("--skip-export", action="store_true", help="the bundle is already exported")
+    p.add_argument("--published-project", default=env("DSS_PUBLISHED_PROJECT", ""))
+    p.add_argument("--infra", default=env("DSS_INFRA_ID"), help="env DSS_INFRA_ID")
+    p.add_argument("--deployment", default=env("DSS_DEPLOYMENT_ID"), help="env DSS_DEPLOYMENT_ID")
+    p.add_argument("--signoff-server", default=env("SIGNOFF_SERVER"), help="env SIGNOFF_SERVER; token: SIGNOFF_TOKEN")
+    p.add_argument("--signoff-project", default=env("SIGNOFF_PROJECT"), help="env SIGNOFF_PROJECT")
+    p.add_argument("--signoff-env", default=env("SIGNOFF_ENV"), help="env SIGNOFF_ENV")
+    p.add_argument("--wait", default=env("SIGNOFF_WAIT", "30m"), help="e.g. 30m (env SIGNOFF_WAIT)")
+    p.add_argument("--update-timeout", default="30m")
+    p.add_argument("--description", default="")
+    p.add_argument("--workdir", default=".", help="where the bundle archive is written")
+    a = p.parse_args(argv)
+    try:
+        missing = [name for name, value in [("--dss-url", a.dss_url), ("--project-key", a.project_key),
+                                            ("--infra", a.infra), ("--deployment", a.deployment),
+                                            ("--signoff-server", a.signoff_server),
+                                            ("--signoff-project", a.signoff_project), ("--signoff-env", a.signoff_env),
+                                            ("DSS_API_KEY", env("DSS_API_KEY")), ("SIGNOFF_TOKEN", env("SIGNOFF_TOKEN"))]
+                   if not value]
+        if missing:
+            raise Stop(BAD_INPUT, "missing: " + ", ".join(missing))
+        parse_duration(a.wait), parse_duration(a.update_timeout)
+        import dataikuapi  # pip install dataiku-api-client
+        tls = {"no_check_certificate": a.no_check_certificate}
+        design = dataikuapi.DSSClient(a.dss_url, env("DSS_API_KEY"), **tls)
+        deployer = None
+        if a.deployer_url:
+            deployer = dataikuapi.DSSClient(a.deployer_url, env("DSS_DEPLOYER_API_KEY") or env("DSS_API_KEY"), **tls)
+        cfg = Config(project_key=a.project_key, infra=a.infra, deployment=a.deployment,
+                     signoff_project=a.signoff_project, signoff_env=a.signoff_env, bundle_id=a.bundle_id,
+                     published_project=a.published_project, skip_export=a.skip_export, wait=a.wait,
+                     update_timeout=a.update_timeout, description=a.description, workdir=a.workdir)
+        return run(cfg, Signoff(a.signoff_server, env("SIGNOFF_TOKEN")), design, deployer)
+    except Stop as stop:
+        log(("refused: " if stop.code == REFUSED else "") + str(stop))
+        return stop.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
