@@ -14,7 +14,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis" 2>/dev/null; then
-    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML and schemathesis for the interoperability tests" >&2
-    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis
+if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis, standardwebhooks, dataikuapi" 2>/dev/null; then
+    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML, schemathesis, standardwebhooks and dataiku-api-client for the interoperability tests" >&2
+    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis standardwebhooks dataiku-api-client
 fi

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import SignoffServer
 import SignoffService
+import SignoffCore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("session-hours"), help: "How long a login session lasts (1 to 24 hours).") var sessionHours = 8
     @Option(name: .customLong("max-service-token-days"), help: "The longest lifetime a service token may be given (1 to 90 days).")
     var maxServiceTokenDays = 30
+    @Option(name: .customLong("public-url"), help: "The server's public origin, e.g. https://signoff.example.com: links in notifications start with it.")
+    var publicURL: String?
+    @Option(name: .customLong("webhook-first-retry"), help: "The first webhook retry after this long (each next one twice as long, at most 1h, for 24h), e.g. 5s.")
+    var webhookFirstRetry = "5s"
+    @Option(name: .customLong("reminder-interval"), help: "How often reminders, escalations and overdue retrospectives are looked for, e.g. 60s.")
+    var reminderInterval = "60s"
 
     func run() async throws {
         try await reportingErrors {
@@ -37,6 +44,17 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.port = port
             configuration.sessionLifetimeMilliseconds = Int64(sessionHours) * 3_600_000
             configuration.maximumServiceTokenHours = maxServiceTokenDays * 24
+            if let publicURL {
+                guard let url = URL(string: publicURL), url.scheme == "https" || url.scheme == "http", url.host != nil, url.path.isEmpty || url.path == "/" else {
+                    throw CLIError.badInput("--public-url must be an origin such as https://signoff.example.com")
+                }
+                configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+            }
+            guard let firstRetry = WorkflowParser.seconds(ofDuration: webhookFirstRetry), let interval = WorkflowParser.seconds(ofDuration: reminderInterval) else {
+                throw CLIError.badInput("--webhook-first-retry and --reminder-interval are durations such as 5s or 1m")
+            }
+            configuration.webhookFirstBackoffMilliseconds = firstRetry * 1000
+            configuration.reminderIntervalSeconds = interval
             let app = buildApplication(service: SignoffService(storage: storage), configuration: configuration, logger: logger)
             try await app.runService()
         }

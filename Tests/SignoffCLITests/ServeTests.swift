@@ -18,7 +18,7 @@ final class RunningServer: @unchecked Sendable {
     private(set) var log = URL(fileURLWithPath: "/dev/null")
 
     /// Starts `signoff serve` on a random loopback port, trying another port if that one is taken.
-    init(story: Story) throws {
+    init(story: Story, arguments extra: [String] = []) throws {
         for _ in 0..<5 {
             port = Int.random(in: 20_000..<40_000)
             url = URL(string: "http://127.0.0.1:\(port)")!
@@ -26,7 +26,7 @@ final class RunningServer: @unchecked Sendable {
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process = Process()
             process.executableURL = URL(fileURLWithPath: try TestSupport.signoffExecutable)
-            process.arguments = ["serve", "--port", "\(port)", "--log-level", "warning"]
+            process.arguments = ["serve", "--port", "\(port)", "--log-level", "warning"] + extra
             process.currentDirectoryURL = story.directory
             process.environment = TestSupport.childEnvironment(story.env)
             let handle = try FileHandle(forWritingTo: log)
@@ -51,6 +51,14 @@ final class RunningServer: @unchecked Sendable {
         }.resume()
         semaphore.wait()
         return status
+    }
+
+    /// SIGKILL: no graceful anything (what a crash or an OOM kill does).
+    func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     func stop() {

@@ -94,6 +94,65 @@ struct LocalClient: SignoffClient {
         Inventory.deployments(in: try await service.state(), now: now, project: project, environment: environment)
     }
 
+    func webhooks() async throws -> [WebhookView] {
+        let disabled = try await service.webhooks.disabledSubscriptions()
+        return try await service.state().webhooks.values.sorted { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) }.map {
+            WebhookView($0, disabled: disabled[$0.id])
+        }
+    }
+
+    /// The webhook keys, derived from the ledger key: locally that needs the ledger's passphrase.
+    private func webhookKeys() throws -> (secret: (String) -> [UInt8], signing: Ed25519.SigningKey) {
+        let ledger = service.ledger
+        guard var seed = ledger.derivedSecret(purpose: StandardWebhooks.signingKeyPurpose) else {
+            throw CLIError.badInput(
+                "webhook secrets are derived from the ledger key: give its passphrase (--ledger-passphrase-file or SIGNOFF_LEDGER_PASSPHRASE), or use the server")
+        }
+        defer { secureZero(&seed) }
+        return ({ ledger.derivedSecret(purpose: StandardWebhooks.secretPurpose($0)) ?? [] }, StandardWebhooks.signingKey(seed: seed))
+    }
+
+    func addWebhook(_ command: Command, as actor: String) async throws -> WebhookCreated {
+        let keys = try webhookKeys()
+        let recorded = try await run(command, as: actor)
+        guard case .addWebhook(let spec, _) = command,
+            let webhook = try await service.state().webhooks.values.filter({ $0.spec == spec && $0.isActive }).max(by: { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) })
+        else { throw CLIError.failure("the subscription was recorded but cannot be read back") }
+        return WebhookCreated(
+            webhook: WebhookView(webhook), secret: StandardWebhooks.secretText(keys.secret(webhook.id)), public_key: StandardWebhooks.publicKeyText(keys.signing),
+            entries: recorded.entries)
+    }
+
+    func deliveries(subscription: String?, status: String?, limit: Int) async throws -> [DeliveryView] {
+        var wanted: DeliveryRecord.Status?
+        if let status {
+            guard let parsed = DeliveryRecord.Status(rawValue: status) else {
+                throw CLIError.badInput("--status must be one of \(DeliveryRecord.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            wanted = parsed
+        }
+        return try await service.webhooks.deliveries(subscription: subscription, status: wanted, limit: limit).map { DeliveryView($0) }
+    }
+
+    func delivery(_ id: String) async throws -> DeliveryView {
+        guard let record = try await service.webhooks.deliveries(subscription: nil, status: nil, limit: 1_000_000).first(where: { $0.message.id == id }) else {
+            throw CLIError.badInput("no delivery \(id); `signoff webhook deliveries` lists them")
+        }
+        return DeliveryView(record, attempts: try await service.webhooks.attempts(of: id))
+    }
+
+    func redeliver(_ id: String, as actor: String) async throws {
+        guard try await service.state().principals[actor]?.isAdministrator == true else { throw CLIError.refused("admin.required", "only an administrator may redeliver") }
+        guard try await service.webhooks.redeliver(id, now: now) else { throw CLIError.badInput("no delivery \(id)") }
+    }
+
+    func enableWebhook(_ id: String, as actor: String) async throws {
+        guard try await service.state().principals[actor]?.isAdministrator == true else { throw CLIError.refused("admin.required", "only an administrator may enable a webhook") }
+        guard try await service.webhooks.enable(subscription: id, now: now) else { throw CLIError.badInput("webhook \(id) is not disabled") }
+    }
+
+    func webhookPublicKey() async throws -> String { StandardWebhooks.publicKeyText(try webhookKeys().signing) }
+
     func inbox(as actor: String) async throws -> [InboxItem] {
         Inbox.items(for: actor, in: try await service.state(), now: now)
     }

@@ -195,6 +195,35 @@ struct RemoteClient: SignoffClient {
 
     func inbox(as actor: String) async throws -> [InboxItem] { try await get("/v1/inbox", as: ItemList<InboxItem>.self).items }
 
+    func webhooks() async throws -> [WebhookView] { try await get("/v1/webhooks", as: ItemList<WebhookView>.self).items }
+
+    func addWebhook(_ command: Command, as actor: String) async throws -> WebhookCreated {
+        guard actor == user || actor == ActorOptions.tokenHolder else { throw CLIError.badInput("you are logged in to the server as \(user), not \(actor)") }
+        guard let endpoint = Endpoint.of(command) else { throw CLIError.failure("not a webhook subscription") }
+        return try WireCoding.decode(WebhookCreated.self, from: try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body))
+    }
+
+    func deliveries(subscription: String?, status: String?, limit: Int) async throws -> [DeliveryView] {
+        try await get(
+            "/v1/webhooks/deliveries" + WireCoding.query([("subscription", subscription), ("status", status), ("limit", String(limit))]), as: ItemList<DeliveryView>.self
+        ).items
+    }
+
+    func delivery(_ id: String) async throws -> DeliveryView { try await get("/v1/webhooks/deliveries/\(WireCoding.pathSegment(id))", as: DeliveryView.self) }
+
+    func redeliver(_ id: String, as actor: String) async throws {
+        _ = try await call("POST", "/v1/webhooks/deliveries/\(WireCoding.pathSegment(id))/redeliver", body: ApprovalBody(approval: nil))
+    }
+
+    func enableWebhook(_ id: String, as actor: String) async throws {
+        _ = try await call("POST", "/v1/webhooks/\(WireCoding.pathSegment(id))/enable", body: ApprovalBody(approval: nil))
+    }
+
+    func webhookPublicKey() async throws -> String {
+        struct Key: Decodable { let public_key: String }
+        return try await get("/v1/webhooks/signing-key", as: Key.self).public_key
+    }
+
     func workflow(_ name: String) async throws -> WorkflowResponse {
         try await get("/v1/workflows/\(WireCoding.pathSegment(name))", as: WorkflowResponse.self)
     }

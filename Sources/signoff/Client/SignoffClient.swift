@@ -31,6 +31,15 @@ protocol SignoffClient: Sendable {
     func inbox(as actor: String) async throws -> [InboxItem]
     /// True when `gate`'s `wait` holds the answer on the server; false when the caller must poll.
     var longPolls: Bool { get }
+    /// Webhook subscriptions (administrators and auditors).
+    func webhooks() async throws -> [WebhookView]
+    /// Adds a subscription (`command` is `.addWebhook`, approved); its secret is in the answer, once.
+    func addWebhook(_ command: Command, as actor: String) async throws -> WebhookCreated
+    func deliveries(subscription: String?, status: String?, limit: Int) async throws -> [DeliveryView]
+    func delivery(_ id: String) async throws -> DeliveryView
+    func redeliver(_ id: String, as actor: String) async throws
+    func enableWebhook(_ id: String, as actor: String) async throws
+    func webhookPublicKey() async throws -> String
     func workflow(_ name: String) async throws -> WorkflowResponse
     /// The newest checkpoint (signing one first when `sign` and this client holds the ledger key).
     func checkpoint(sign: Bool) async throws -> SignedCheckpoint
