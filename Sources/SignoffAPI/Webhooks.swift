@@ -204,7 +204,7 @@ public enum WebhookRendering {
     static func slack(_ n: SignoffCore.Notification, link: String?) -> SlackMessage {
         var text = lines(n).map(slackEscape).joined(separator: "\n")
         // The link is ours (public URL + /v1/requests/ID, an ID the engine made): the one `<…|…>` in the message.
-        if let link, let id = n.request?.request { text += "\n<\(slackEscape(link))|\(slackEscape(id))>" }
+        if let link { text += "\n<\(slackEscape(link))|\(slackEscape(n.request?.request ?? "open in Signoff"))>" }
         return SlackMessage(text: slackEscape(n.summary), blocks: [.init(type: "section", text: .init(type: "mrkdwn", text: text))])
     }
 

@@ -708,6 +708,154 @@ paths:
       responses:
         "200": { description: The newest signed checkpoint (C2SP signed note)., content: { text/plain: { schema: { type: string } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks:
+    get:
+      operationId: listWebhooks
+      description: >-
+        Every webhook subscription, removed ones included (with `removed_at`), in ID order (WH-2 before WH-10).
+        Administrators and members of `auditors`, logged in with their key (a service token, or anyone else → 403
+        `admin.required`).
+      responses:
+        "200":
+          description: The subscriptions.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Webhook" } } } } } }
+        "403": { description: "`admin.required`: not an administrator or auditor, or not a session.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    post:
+      operationId: addWebhook
+      description: >-
+        Subscribes a URL to notifications (administrators; a ledger entry, `webhook.added`): of one `project`, or
+        without it organisation-wide (every project's, and those of no project). A project's subscription also gets
+        `key.revoked`, which concerns every project. Once the ledger has a regulated project, `approval` must sign the
+        change `{action: webhook.add, webhook: {url, project, events (sorted), format}}`. The answer carries the
+        subscription's signing secret, shown this once (the server derives it again from its ledger key when it
+        signs; it is never stored): receivers verify what they get with it or with `public_key` (WebhookMessage
+        in components/schemas). Adding the same subscription twice makes two, each delivered to.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [url, events]
+              properties:
+                url:
+                  type: string
+                  format: uri
+                  maxLength: 2048
+                  description: "An absolute https:// URL of at most 2048 bytes, without credentials; plain http:// only to a loopback host (127.0.0.1, localhost, ::1). Anything else → 422 `input.text`."
+                project: { type: string, description: "A project's key: only its notifications. Absent: organisation-wide. An unknown project → 404 `input.unknown`." }
+                events:
+                  type: array
+                  minItems: 1
+                  uniqueItems: true
+                  items: { $ref: "#/components/schemas/WebhookEvent" }
+                  description: "The notification types to send, each once; empty, repeated or unknown → 422 `input.text`."
+                format: { $ref: "#/components/schemas/WebhookFormat", description: "How messages are shaped; `standard` when absent. Any other word → 400." }
+                approval: { $ref: "#/components/schemas/Envelope" }
+      responses:
+        "201": { description: "The subscription, its secret (shown once) and the ledger entries.", content: { application/json: { schema: { $ref: "#/components/schemas/WebhookCreated" } } } }
+        "400": { description: "The body is not the JSON this operation takes (e.g. an unknown `format`).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "403": { description: "`admin.required`: the caller is not an administrator.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: "`input.unknown`: no such project.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "422": { description: "`input.text` (the URL or the events), `admin.signature-required` (the ledger has a regulated project and no `approval` was given), or another `admin.*` / `signature.*` rule of the approval.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "500": { description: "`internal`: the server does not hold the ledger key the secrets are derived from (start it with the ledger passphrase).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks/{id}/remove:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: WH-1 }]
+    post:
+      operationId: removeWebhook
+      description: >-
+        Ends a subscription (administrators; a ledger entry, `webhook.removed`). Its messages not yet delivered are
+        not sent (they fail with "the subscription was removed"). Once the ledger has a regulated project, `approval`
+        must sign the change `{action: webhook.remove, webhook_id}`. The body is required: send `{}` when there is no
+        approval.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "403": { description: "`admin.required`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: "`input.unknown`: no such subscription.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "409": { description: "`input.duplicate`: the subscription is already removed.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "422": { description: "`admin.signature-required`, or another `admin.*` / `signature.*` rule of the approval.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks/{id}/enable:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: WH-1 }]
+    post:
+      operationId: enableWebhook
+      description: >-
+        Delivers again to an endpoint that was disabled because it answered 410 Gone: its disabled messages become
+        pending, due now. An operational change, not a ledger entry: an administrator, logged in with their key (a
+        service token, or anyone else → 403 `admin.required`). Takes no body.
+      responses:
+        "200":
+          description: The subscription whose endpoint is enabled.
+          content: { application/json: { schema: { type: object, additionalProperties: false, required: [enabled], properties: { enabled: { type: string, description: The subscription's ID. } } } } }
+        "403": { description: "`admin.required`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: "The subscription's endpoint is not disabled (or there is no such subscription).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks/signing-key:
+    get:
+      operationId: webhookSigningKey
+      description: >-
+        The Ed25519 public key that verifies the `v1a` signatures of every message this server sends (derived from
+        the ledger key; the same for every subscription). Any principal with a token.
+      responses:
+        "200":
+          description: The public key.
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [public_key]
+                properties: { public_key: { type: string, pattern: "^whpk_[A-Za-z0-9+/]+={0,2}$", description: "`whpk_` and the base64 of the 32-byte public key." } }
+        "404": { description: The server does not sign webhooks (it does not hold the ledger key)., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks/deliveries:
+    get:
+      operationId: listWebhookDeliveries
+      description: >-
+        The outbox's messages, newest first, that match every filter given, without their attempt logs.
+        Administrators and members of `auditors`, logged in with their key (else 403 `admin.required`).
+      parameters:
+        - { name: subscription, in: query, schema: { type: string }, example: WH-1, description: "Only this subscription's messages (an unknown one gives no items, not 404)." }
+        - { name: status, in: query, schema: { $ref: "#/components/schemas/DeliveryStatus" }, description: "Only messages in this state; any other word → 400." }
+        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000, default: 100 }, description: "At most this many items. A number outside 1–1000 is brought into it; anything that is not a number counts as absent." }
+      responses:
+        "200":
+          description: The deliveries.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/WebhookDelivery" } } } } } }
+        "400": { description: "An unknown `status`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "403": { description: "`admin.required`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks/deliveries/{id}:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: msg_0123456789abcdef0123456789abcdef, description: "The message's ID (its `webhook-id`)." }]
+    get:
+      operationId: showWebhookDelivery
+      description: A message and every attempt to deliver it (`attempt_log`). Administrators and members of `auditors`, logged in with their key.
+      responses:
+        "200": { description: The delivery., content: { application/json: { schema: { $ref: "#/components/schemas/WebhookDelivery" } } } }
+        "403": { description: "`admin.required`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: No such message., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/webhooks/deliveries/{id}/redeliver:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: msg_0123456789abcdef0123456789abcdef }]
+    post:
+      operationId: redeliverWebhook
+      description: >-
+        Queues a message again, whatever its status, due now, with the same `webhook-id` (receivers that deduplicate
+        ignore it if they already had it). Its attempt count and creation time are kept, so retries go on from where
+        they were and end 24 hours (by default) after the message was created. An operational change, not a ledger
+        entry: an administrator, logged in with their key (else 403 `admin.required`). Takes no body.
+      responses:
+        "200":
+          description: The message queued again.
+          content: { application/json: { schema: { type: object, additionalProperties: false, required: [redelivering], properties: { redelivering: { type: string, description: The message's ID. } } } } }
+        "403": { description: "`admin.required`.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "404": { description: No such message., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
 components:
   securitySchemes:
     bearer: { type: http, scheme: bearer }
@@ -774,10 +922,11 @@ components:
     GateResponse:
       type: object
       additionalProperties: false
-      required: [allowed, request, environment, digest, status, reasons, waiting_for]
+      required: [allowed, request, project, environment, digest, status, reasons, waiting_for]
       properties:
         allowed: { type: boolean }
         request: { type: string }
+        project: { type: string, description: The request's project. }
         environment: { type: string, description: The environment asked about (not necessarily the request's). }
         digest: { $ref: "#/components/schemas/Digest" }
         status: { $ref: "#/components/schemas/RequestStatus", description: "The request's status; anything but `active` is final: waiting longer cannot change the answer." }
@@ -984,6 +1133,16 @@ components:
               at: { $ref: "#/components/schemas/Time" }
               note: { type: string }
               revision: { type: integer }
+        deployment_started:
+          type: object
+          additionalProperties: false
+          description: "A deployment started (POST /v1/requests/{id}/deployments/start) whose outcome is not recorded yet; absent otherwise."
+          required: [actor, at, note, revision]
+          properties:
+            actor: { type: string }
+            at: { $ref: "#/components/schemas/Time" }
+            note: { type: string }
+            revision: { type: integer }
         retrospective_due: { $ref: "#/components/schemas/Time" }
         retrospective_done: { type: boolean }
     Explanation:
@@ -1105,5 +1264,160 @@ components:
         payloadType: { type: string }
         payload: { type: string }
         signatures: { type: array, items: { type: object, required: [sig], properties: { keyid: { type: string }, sig: { type: string } } } }
+    WebhookEvent:
+      description: >-
+        A notification type, the `events` a subscription asks for and a message's `type`. request.waiting: a request
+        rests at a stage whose next gate waits for someone (names who can act); request.approved: every approval is
+        in, it may be deployed; request.deployed: an outcome was recorded (`data.outcome`); reminder and escalation:
+        one digest per person of what waited longer than the workflows' `remind_after` / `escalate_after` (escalations
+        go to the `escalate_to` role).
+      enum:
+        - request.filed
+        - request.waiting
+        - request.approved
+        - request.rejected
+        - request.changes-requested
+        - request.deployed
+        - retrospective.due
+        - retrospective.overdue
+        - freeze.added
+        - key.revoked
+        - reminder
+        - escalation
+    WebhookFormat:
+      description: "How a subscription's messages are shaped: `standard` (WebhookMessage), `slack` or `teams` (see WebhookMessage)."
+      enum: [standard, slack, teams]
+    Webhook:
+      type: object
+      additionalProperties: false
+      required: [id, url, events, format, added_by, added_at]
+      properties:
+        id: { type: string, example: WH-1 }
+        url: { type: string, format: uri }
+        project: { type: string, description: "The project whose notifications it gets; absent: organisation-wide." }
+        events: { type: array, items: { $ref: "#/components/schemas/WebhookEvent" }, description: Sorted. }
+        format: { $ref: "#/components/schemas/WebhookFormat" }
+        added_by: { type: string }
+        added_at: { $ref: "#/components/schemas/Time" }
+        removed_at: { $ref: "#/components/schemas/Time" }
+        disabled:
+          type: string
+          description: >-
+            Present while its endpoint is disabled because it answered 410 Gone: why, e.g. "https://… answered 410
+            Gone". Nothing is delivered to it until POST /v1/webhooks/{id}/enable. Only in GET /v1/webhooks.
+    WebhookCreated:
+      type: object
+      additionalProperties: false
+      required: [webhook, secret, public_key, entries]
+      properties:
+        webhook: { $ref: "#/components/schemas/Webhook" }
+        secret:
+          type: string
+          pattern: "^whsec_[A-Za-z0-9+/]+={0,2}$"
+          description: "`whsec_` and the base64 of the subscription's 32-byte HMAC-SHA256 key (`v1` signatures). Shown this once: keep it."
+        public_key: { type: string, pattern: "^whpk_[A-Za-z0-9+/]+={0,2}$", description: "`whpk_` and the base64 of the Ed25519 public key that verifies `v1a` signatures (as GET /v1/webhooks/signing-key)." }
+        entries: { type: array, items: { type: object, required: [sequence, kind], properties: { sequence: { type: integer }, kind: { type: string } } } }
+    DeliveryStatus:
+      description: >-
+        pending: to be sent (again) at `next_attempt_at`; delivered: an attempt got a 2xx; failed: retries are over
+        (24 hours by default after the message was created) or the subscription was removed; disabled: its endpoint
+        answered 410 Gone (pending again once the endpoint is enabled).
+      enum: [pending, delivered, failed, disabled]
+    WebhookDelivery:
+      type: object
+      additionalProperties: false
+      description: One message of the outbox (one notification for one subscription) and how its delivery went.
+      required: [id, subscription, type, created_at, status, attempts, summary]
+      properties:
+        id: { type: string, pattern: "^msg_[0-9a-f]{32}$", description: "The `webhook-id` header, the same on every attempt." }
+        subscription: { type: string, example: WH-1 }
+        type: { $ref: "#/components/schemas/WebhookEvent" }
+        created_at: { $ref: "#/components/schemas/Time" }
+        status: { $ref: "#/components/schemas/DeliveryStatus" }
+        attempts: { type: integer, minimum: 0 }
+        next_attempt_at: { $ref: "#/components/schemas/Time", description: "When it is tried next; only while `pending`." }
+        last_status_code: { type: integer, description: "The HTTP status of the last attempt; absent when it got no answer or none was made." }
+        last_error: { type: string, description: "What went wrong on the last attempt (\"HTTP 503\", \"no answer: …\"); absent after a 2xx." }
+        delivered_at: { $ref: "#/components/schemas/Time" }
+        summary: { type: string, description: "The notification's one sentence for people (`data.summary`)." }
+        attempt_log:
+          type: array
+          description: "Every attempt, oldest first; only from GET /v1/webhooks/deliveries/{id}."
+          items:
+            type: object
+            additionalProperties: false
+            required: [at, duration_ms]
+            properties:
+              at: { $ref: "#/components/schemas/Time" }
+              status_code: { type: integer, description: Absent when there was no answer. }
+              error: { type: string, description: Absent after a 2xx. }
+              duration_ms: { type: integer, minimum: 0 }
+    WebhookMessage:
+      type: object
+      additionalProperties: false
+      description: >-
+        Not an endpoint of this API: the body a subscription of format `standard` receives (Standard Webhooks,
+        standardwebhooks.com). Signoff sends it by POST, `Content-Type: application/json`, with the headers
+        `webhook-id` (the message's `msg_…` ID, the same on every attempt: deliveries are at least once, so
+        deduplicate by it), `webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature`, a
+        space-separated list of `v1,<base64 HMAC-SHA256 with the subscription's secret (the bytes after whsec_)>`
+        and `v1a,<base64 Ed25519 signature by the server's webhook key (GET /v1/webhooks/signing-key)>`, both over
+        `id.timestamp.body` — the webhook-id, a dot, the webhook-timestamp, a dot and the exact body bytes. A 2xx
+        answer delivers it; no answer (10 s by default) or any other status is retried with exponential backoff
+        (from 5 s, at most 1 h apart) for 24 hours after it was created; 410 Gone disables the endpoint until an
+        administrator enables it; redirects are not followed. A `slack` subscription gets instead a Slack
+        incoming-webhook body, `{text, blocks: [{type: section, text: {type: mrkdwn, text}}]}`, whose text is the
+        summary, who can act next, the comment, a digest's items and a link to the request, with `&`, `<` and `>`
+        escaped. A `teams` subscription gets a Microsoft Teams message, `{type: message, attachments: [{contentType:
+        application/vnd.microsoft.card.adaptive, content: <Adaptive Card 1.4>}]}`, whose card has the same lines as
+        Markdown-escaped TextBlocks and an Action.OpenUrl to the request. Both are signed with the same headers.
+      required: [type, timestamp, data]
+      properties:
+        type: { $ref: "#/components/schemas/WebhookEvent" }
+        timestamp: { $ref: "#/components/schemas/Time", description: "When what it tells of happened (not the attempt: that is `webhook-timestamp`)." }
+        data:
+          type: object
+          additionalProperties: false
+          required: [summary]
+          properties:
+            summary: { type: string, description: One sentence for people (plain text). }
+            project: { type: string, description: "The project concerned; absent for key.revoked, a freeze of every project, and an organisation-wide subscription's reminder or escalation." }
+            environment: { type: string }
+            actor: { type: string, description: "Who did what it tells of; absent for the scheduler's (retrospective.overdue, reminder, escalation)." }
+            request:
+              type: object
+              additionalProperties: false
+              description: "The request it is about (request.*, retrospective.*), as it stands after the change."
+              required: [request, bundle, digest, stage, status, requester, emergency, who_can_act, waiting_for, waiting_seconds]
+              properties:
+                request: { type: string, example: REQ-1 }
+                bundle: { type: string }
+                digest: { $ref: "#/components/schemas/Digest" }
+                stage: { type: string }
+                status: { $ref: "#/components/schemas/RequestStatus" }
+                requester: { type: string }
+                emergency: { type: boolean }
+                next_stage: { type: string, description: "The next stage on its path; absent when it is not active or has none ahead." }
+                who_can_act: { type: array, items: { type: string }, description: "Who can supply what `next_stage`'s gate lacks (decide, attach evidence, deploy)." }
+                waiting_for: { type: array, items: { type: string }, description: "Each unmet condition of `next_stage`'s gate." }
+                waiting_seconds: { type: integer, minimum: 0, description: Seconds since it reached its stage. }
+            comment: { type: string, description: "People's free text: a decision's comment, a rejection's reason, a deployment's note, a freeze's reason." }
+            outcome: { enum: [succeeded, failed], description: "For request.deployed." }
+            recipient: { type: string, description: "For reminder and escalation: whom the digest is for." }
+            items:
+              type: array
+              description: "For reminder and escalation: what waits, longest waiting first."
+              items:
+                type: object
+                additionalProperties: false
+                required: [request, project, environment, stage, waiting_seconds, detail]
+                properties:
+                  request: { type: string }
+                  project: { type: string }
+                  environment: { type: string }
+                  stage: { type: string, description: The stage it waits to enter. }
+                  waiting_seconds: { type: integer, minimum: 0 }
+                  detail: { type: string, description: "What that stage's gate lacks, `; `-separated." }
+            link: { type: string, description: "The request's URL: the server's `--public-url` followed by /v1/requests/REQ-n; without a public URL, just that path." }
 """#
 }

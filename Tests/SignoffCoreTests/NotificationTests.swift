@@ -1,0 +1,132 @@
+import Foundation
+@testable import SignoffAPI
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffService
+import SignoffTestSupport
+import Testing
+
+/// Issue 15's notifications as pure functions: which events tell whom what, routing by project and type, reminders
+/// once per stage, the chat formats' escaping, the Standard Webhooks signatures.
+@Suite("Notifications, webhooks and reminders")
+struct NotificationTests {
+    static let hour: Int64 = 3_600_000
+
+    static func types(_ events: [Event], actor: String, _ w: World) -> [String] {
+        Notifications.of(events, actor: actor, state: w.state, now: w.now).map(\.type.rawValue)
+    }
+
+    @Test("A request's life tells: filed, waiting (naming who can act), approved, deployed, retrospective due; rejections and changes with their comment")
+    func lifeOfARequest() {
+        var w = World()
+        let filed = w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
+        #expect(Self.types(filed, actor: "riley", w) == ["request.filed", "request.waiting"])
+        let waiting = Notifications.of(filed, actor: "riley", state: w.state, now: w.now).last!
+        #expect(waiting.request?.who_can_act == ["ci-bot"] && waiting.request?.next_stage == "tested")
+        let id = w.state.requests.keys.first!
+        let tested = w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        #expect(Self.types(tested, actor: "ci-bot", w) == ["request.waiting"])
+        let approved = w.ok(PolicyTests.decision(w, id, stage: "approved", by: "morgan"), as: "morgan")
+        #expect(Self.types(approved, actor: "morgan", w) == ["request.approved", "request.waiting"], "approved, and the deployers may act")
+        let deployed = w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "go"), as: "dana")
+        #expect(Self.types(deployed, actor: "dana", w) == ["request.deployed"])
+        // Changes requested and rejections carry the decider's words.
+        let other = w.file(env: "qa")
+        w.ok(.attachEvidence(request: other, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
+        let changes = w.ok(PolicyTests.decision(w, other, stage: "approved", .changesRequested, by: "morgan", comment: "smaller"), as: "morgan")
+        let asked = Notifications.of(changes, actor: "morgan", state: w.state, now: w.now)
+        #expect(asked.first?.type == .changesRequested && asked.first?.comment == "smaller")
+        let rejected = w.ok(PolicyTests.decision(w, other, stage: "approved", .reject, by: "sam", comment: "no"), as: "sam")
+        #expect(Notifications.of(rejected, actor: "sam", state: w.state, now: w.now).contains { $0.type == .requestRejected && $0.comment == "no" })
+        // An emergency's first deployment makes its retrospective due.
+        let hot = w.fileEmergency(env: "qa")
+        w.approve(hot, stage: "approved", as: "morgan")
+        let emergency = w.ok(.recordDeployment(request: hot, outcome: .succeeded, note: ""), as: "dana")
+        #expect(Self.types(emergency, actor: "dana", w) == ["request.deployed", "retrospective.due"])
+        // Overdue a day later, once per request.
+        w.now += 25 * Self.hour
+        #expect(Reminders.overdueRetrospectives(in: w.state, now: w.now).map(\.key) == ["retrospective-overdue/\(hot)"])
+    }
+
+    @Test("Routing: a project's subscription hears only its project (and key revocations); organisation-wide hears all; removed hears nothing")
+    func routing() {
+        var w = PolicyTests.twoTeams()
+        w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/all", project: nil, events: ["request.filed", "key.revoked"], format: .standard)))
+        w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/b", project: "team-b", events: ["request.filed", "key.revoked"], format: .slack)))
+        w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/gone", project: nil, events: ["request.filed"], format: .teams)))
+        w.admin(.removeWebhook(id: "WH-3"))
+        #expect(w.state.webhooks.keys.sorted() == ["WH-1", "WH-2", "WH-3"] && w.state.webhooks["WH-3"]?.isActive == false)
+        let filed = w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
+        let messages = OutboxMessage.route(Notifications.of(filed, actor: "riley", state: w.state, now: w.now), state: w.state, now: w.now)
+        #expect(messages.map(\.subscription) == ["WH-1"], "team A's filing reaches the organisation-wide hook only")
+        #expect(Set(messages.map(\.id)).count == messages.count && messages.allSatisfy { $0.id.hasPrefix("msg_") && $0.id.count == 36 })
+        let revoked = w.admin(.revokeKey(principal: "bea", fingerprint: w.verifierKey("bea").publicKey.fingerprint))
+        #expect(Set(OutboxMessage.route(Notifications.of(revoked, actor: "ada", state: w.state, now: w.now), state: w.state, now: w.now).map(\.subscription)) == ["WH-1", "WH-2"])
+        // Subscribing is administration: refused to others, refused for bad input.
+        w.refused(.addWebhook(WebhookSpec(url: "https://x.example/", project: nil, events: ["request.filed"], format: .standard)), as: "riley", rule: "admin.required")
+        for (url, events) in [("http://x.example/", ["request.filed"]), ("https://user:pw@x.example/", ["request.filed"]), ("ftp://x.example/", ["request.filed"]),
+            ("https://x.example/", ["request.everything"]), ("https://x.example/", [])] {
+            #expect(throws: Refusal.self, "\(url) \(events)") { try Engine.addWebhook(WebhookSpec(url: url, project: nil, events: events, format: .standard), approval: nil, state: w.state, actor: "ada", now: w.now) }
+        }
+        w.refused(w.signedByAdmin(.addWebhook(WebhookSpec(url: "https://x.example/", project: "nope", events: ["request.filed"], format: .standard))), as: "ada", rule: "input.unknown")
+    }
+
+    @Test("Reminders once per person per stage and revision; escalations to the escalate_to role; only after the workflow's durations")
+    func reminders() throws {
+        let source = try Cast.workflowSource("standard").replacingOccurrences(of: "workflow: standard", with: "workflow: quick")
+            .replacingOccurrences(of: "request_expiry: 14d", with: "request_expiry: 14d\nremind_after: 24h\nescalate_after: 72h\nescalate_to: compliance")
+        var w = World()
+        w.admin(.applyWorkflow(source: source, file: "quick.yaml"))
+        var environments = Cast.environments
+        environments["quick"] = "quick"
+        w.admin(.updateProject(ProjectSpec(key: Cast.project, regulated: true, environments: environments, roles: Cast.roles)))
+        let id = w.file(env: "quick")
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        #expect(Reminders.due(in: w.state, now: w.now).isEmpty)
+        w.now += 25 * Self.hour
+        let reminded = Reminders.due(in: w.state, now: w.now)
+        // riley is a release manager in this world but filed the request: never asked to decide it.
+        let approvers = w.state.holders(of: "approvers", project: Cast.project, environment: "quick").filter { $0 != "riley" }
+        #expect(reminded.allSatisfy { $0.kind == .reminder } && reminded.map(\.person) == approvers && approvers.contains("morgan"), "\(reminded.map(\.person))")
+        #expect(Set(reminded.map(\.key)).count == approvers.count && reminded.allSatisfy { $0.key.contains("\(id)/1/tested") })
+        w.now += 48 * Self.hour
+        #expect(Reminders.due(in: w.state, now: w.now).filter { $0.kind == .escalation }.map(\.person) == w.state.holders(of: "compliance", project: Cast.project, environment: "quick"))
+        let digest = Reminders.digest(.reminder, for: "morgan", items: reminded.filter { $0.person == "morgan" }.map(\.item), project: nil, now: w.now)
+        #expect(digest.recipient == "morgan" && digest.items?.count == 1 && digest.summary.contains("1 request waits"))
+        // A workflow must say both or neither of escalate_after and escalate_to, and escalate later than it reminds.
+        for bad in ["escalate_after: 72h", "escalate_to: compliance", "remind_after: 72h\nescalate_after: 24h\nescalate_to: compliance"] {
+            let text = try Cast.workflowSource("standard").replacingOccurrences(of: "request_expiry: 14d", with: "request_expiry: 14d\n" + bad)
+            #expect(throws: WorkflowError.self, "\(bad)") { _ = try WorkflowParser.parse(text, file: "bad.yaml") }
+        }
+    }
+
+    @Test("Slack and Teams bodies escape people's text; the standard body is the notification; v1 and v1a sign id.timestamp.body")
+    func renderingAndSignatures() throws {
+        let hostile = "<!channel> <@U123> *bold* [x](javascript:alert(1)) & <https://evil.example|click>"
+        let n = SignoffCore.Notification(
+            type: .requestRejected, project: "p", environment: "prod", actor: "morgan", summary: "morgan rejected REQ-1 \(hostile)", comment: hostile,
+            link: "/v1/requests/REQ-1", time: 0)
+        let slack = String(decoding: WebhookRendering.body(n, format: .slack, publicURL: "https://signoff.example"), as: UTF8.self)
+        #expect(!slack.contains("<!channel>") && !slack.contains("<@U123>") && !slack.contains("<https://evil"))
+        #expect(slack.contains("&lt;!channel&gt;") && slack.contains("<https://signoff.example/v1/requests/REQ-1|open in Signoff>"))
+        let teams = String(decoding: WebhookRendering.body(n, format: .teams, publicURL: "https://signoff.example"), as: UTF8.self)
+        #expect(!teams.contains("[x](javascript") && teams.contains("\\\\[x\\\\]\\\\(javascript"), "\(teams)")
+        #expect(teams.contains("\"url\":\"https://signoff.example/v1/requests/REQ-1\""))
+        let standard = try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .standard, publicURL: nil))) as? [String: Any]
+        #expect(standard?["type"] as? String == "request.rejected" && (standard?["data"] as? [String: Any])?["comment"] as? String == hostile)
+        // Signatures: v1 is HMAC-SHA256 (RFC 4231 case 2's key and message give its known answer), v1a an Ed25519 signature.
+        #expect(Hex.encode(HMACSHA256.authenticate(Array("what do ya want for nothing?".utf8), key: Array("Jefe".utf8)))
+            == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        let key = World.fixedKey("webhooks")
+        let body = Array("{}".utf8)
+        let header = StandardWebhooks.signature(id: "msg_1", timestamp: 1_700_000_000, body: body, secret: Array(repeating: 7, count: 32), signingKey: key)
+        let parts = header.split(separator: " ").map { $0.split(separator: ",", maxSplits: 1).map(String.init) }
+        #expect(parts.map { $0[0] } == ["v1", "v1a"])
+        let content = Array("msg_1.1700000000.{}".utf8)
+        #expect(Base64.decodeStandard(parts[0][1]) == HMACSHA256.authenticate(content, key: Array(repeating: UInt8(7), count: 32)))
+        #expect(key.publicKey.isValidSignature(Base64.decodeStandard(parts[1][1])!, for: content))
+        // Derived secrets: per purpose, stable, and not the seed.
+        #expect(key.derivedSecret(purpose: "webhook-secret/WH-1") == key.derivedSecret(purpose: "webhook-secret/WH-1"))
+        #expect(key.derivedSecret(purpose: "webhook-secret/WH-1") != key.derivedSecret(purpose: "webhook-secret/WH-2"))
+    }
+}
