@@ -162,3 +162,31 @@ struct CIKitHTTPTests {
         }
     }
 }
+
+@Suite("Signoff metrics")
+struct SignoffMetricsTests {
+    @Test("/metrics: open requests by stage, time to approval, refusals by rule, gate verdicts, checkpoint age — for administrators only")
+    func metrics() async throws {
+        let (f, token) = try await CIKitHTTPTests.world()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            let riley = try await client.login("riley", key: f.keys["riley"]!)
+            // A refusal (riley may not approve her own request) and a gate verdict, counted.
+            let refused = try await client.json("/v1/requests/REQ-1/decisions", .post, token: riley, body: ["stage": "approved", "decision": "approve"])
+            #expect(refused.status == 403)
+            _ = try await client.json("/v1/gate?project=\(Cast.project)&environment=qa&digest=\(CIKitHTTPTests.digest)", token: token)
+            try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+            let denied = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(riley)"]) { $0.status.code }
+            #expect(denied == 403, "metrics are not for everyone")
+            let ada = try await client.login("ada", key: f.keys["ada"]!)
+            let text = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(ada)"]) { String(buffer: $0.body) }
+            #expect(text.contains("signoff_requests_open{project=\"churn-model\",environment=\"qa\",stage=\"approved\"} 1"), "\(text)")
+            #expect(text.contains("signoff_time_to_approval_seconds_count{project=\"churn-model\",environment=\"qa\"} 1"))
+            #expect(text.contains("signoff_refusals_total{rule=\"separation.requester\"} 1") || text.contains("signoff_refusals_total{rule=\"decision.role\"} 1"), "\(text)")
+            #expect(text.contains("signoff_gate_verdicts_total{") && text.contains("verdict=\"denied\""))
+            #expect(text.contains("signoff_checkpoint_age_seconds "))
+            #expect(text.contains("signoff_webhook_pending 0"))
+        }
+    }
+}
