@@ -28,6 +28,8 @@ struct SignoffBench: AsyncParsableCommand {
         var json = false
         var http = false
         var decisionsOnly = false
+        var ciKit = false
+        var inboxRequests = 100_000
         var proofEntries = 10_000_000
         var largeEntries = 1_000_000
         var keep = false
@@ -49,6 +51,8 @@ struct SignoffBench: AsyncParsableCommand {
     @Flag(help: "Skip appends, verification and proofs at --entries.") var skipLedger = false
     @Flag(help: "Signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s.") var http = false
     @Flag(name: .customLong("decisions"), help: "Signed decisions in-process only.") var decisionsOnly = false
+    @Flag(name: .customLong("ci-kit"), help: "Gate long-poll wake-up, webhook deliveries/s, inbox and inventory latency at --inbox-requests.") var ciKit = false
+    @Option(name: .customLong("inbox-requests"), help: "Requests of the inbox-latency database.") var inboxRequests = 100_000
 
     func run() async throws {
         var options = Options()
@@ -65,6 +69,8 @@ struct SignoffBench: AsyncParsableCommand {
         options.skipLedger = skipLedger
         options.http = http
         options.decisionsOnly = decisionsOnly
+        options.ciKit = ciKit
+        options.inboxRequests = inboxRequests
         try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
         defer { if !options.keep { try? FileManager.default.removeItem(at: options.directory) } }
         var bench = Bench(options: options)
@@ -120,6 +126,11 @@ struct Bench {
     mutating func run() async throws {
         if options.http {
             figures = try await HTTPBench(runs: options.runs, directory: options.directory).run()
+            report()
+            return
+        }
+        if options.ciKit {
+            figures = try await CIKitBench(runs: options.runs, directory: options.directory, inboxRequests: options.inboxRequests).run()
             report()
             return
         }

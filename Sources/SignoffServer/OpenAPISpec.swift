@@ -730,7 +730,8 @@ paths:
         change `{action: webhook.add, webhook: {url, project, events (sorted), format}}`. The answer carries the
         subscription's signing secret, shown this once (the server derives it again from its ledger key when it
         signs; it is never stored): receivers verify what they get with it or with `public_key` (WebhookMessage
-        in components/schemas). Adding the same subscription twice makes two, each delivered to.
+        in components/schemas). Adding the same subscription twice makes two, each delivered to. Checked in this
+        order: the caller is an administrator (403), the approval (422), the URL and events (422), the project (404).
       requestBody:
         required: true
         content:
@@ -810,7 +811,7 @@ paths:
                 type: object
                 additionalProperties: false
                 required: [public_key]
-                properties: { public_key: { type: string, pattern: "^whpk_[A-Za-z0-9+/]+={0,2}$", description: "`whpk_` and the base64 of the 32-byte public key." } }
+                properties: { public_key: { type: string, pattern: "^whpk_[A-Za-z0-9+/]{43}=$", description: "`whpk_` and the base64 of the 32-byte public key." } }
         "404": { description: The server does not sign webhooks (it does not hold the ledger key)., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/webhooks/deliveries:
@@ -1313,9 +1314,9 @@ components:
         webhook: { $ref: "#/components/schemas/Webhook" }
         secret:
           type: string
-          pattern: "^whsec_[A-Za-z0-9+/]+={0,2}$"
+          pattern: "^whsec_[A-Za-z0-9+/]{43}=$"
           description: "`whsec_` and the base64 of the subscription's 32-byte HMAC-SHA256 key (`v1` signatures). Shown this once: keep it."
-        public_key: { type: string, pattern: "^whpk_[A-Za-z0-9+/]+={0,2}$", description: "`whpk_` and the base64 of the Ed25519 public key that verifies `v1a` signatures (as GET /v1/webhooks/signing-key)." }
+        public_key: { type: string, pattern: "^whpk_[A-Za-z0-9+/]{43}=$", description: "`whpk_` and the base64 of the Ed25519 public key that verifies `v1a` signatures (as GET /v1/webhooks/signing-key)." }
         entries: { type: array, items: { type: object, required: [sequence, kind], properties: { sequence: { type: integer }, kind: { type: string } } } }
     DeliveryStatus:
       description: >-

@@ -127,6 +127,12 @@ public struct SQLiteWebhookStore: WebhookStore {
         }
     }
 
+    public func delivery(_ message: String) async throws -> DeliveryRecord? {
+        try await ledger.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM webhook_message WHERE id = ?", arguments: [message]).map(Self.record)
+        }
+    }
+
     public func redeliver(_ message: String, now: Int64) async throws -> Bool {
         try await ledger.pool.write { db in
             try db.execute(sql: "UPDATE webhook_message SET status = 'pending', next_attempt_ms = ? WHERE id = ?", arguments: [now, message])

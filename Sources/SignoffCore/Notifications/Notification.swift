@@ -45,7 +45,7 @@ public struct Notification: Hashable, Sendable, Codable {
     /// For reminders and escalations: whom the digest is for, and what waits.
     public let recipient: String?
     public let items: [Item]?
-    /// The API path of the request (the server prefixes its public URL).
+    /// The API path of the request; absolute when the server knows its public URL (`--public-url`), else this path.
     public let link: String?
     public let time: Int64
 

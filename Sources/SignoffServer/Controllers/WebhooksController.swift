@@ -4,6 +4,7 @@ import Logging
 import SignoffAPI
 import SignoffCore
 import SignoffCrypto
+import SignoffLedger
 import SignoffService
 
 /// Webhook subscriptions (ledger entries, administrators), their deliveries (the outbox's log) and the key that
@@ -21,15 +22,27 @@ struct WebhooksController {
         }
         routes.post("/webhooks") { request, context -> Response in
             let b = try await request.decode(as: WebhookBody.self, context: context)
+            try await h.requireAdministratorSession(context)
             // The secret is derived from the ledger key: a server without it could not sign what it sends.
             guard let keys = WebhookKeys(ledger: h.ledger) else {
-                throw Problem.refused(.internalError, "this server does not hold the ledger key, which webhook secrets are derived from; start it with the ledger passphrase")
+                throw Problem(.serviceUnavailable, type: "unavailable", title: "Cannot sign webhooks",
+                    detail: "this server does not hold the ledger key, which webhook secrets are derived from; start it with the ledger passphrase")
             }
             let spec = WebhookSpec(url: b.url, project: b.project, events: b.events, format: b.format ?? .standard)
-            let recorded = try await h.run(.addWebhook(spec, approval: b.approval), context)
-            guard let id = try await h.service.state().webhooks.values.filter({ $0.spec == spec && $0.isActive }).max(by: { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) })?.id,
-                let webhook = try await h.service.state().webhooks[id]
+            let command = Command.addWebhook(spec, approval: b.approval)
+            let entries: [LedgerEntry]
+            switch try await h.service.execute(command, as: try h.principal(context)) {
+            case .success(let appended): entries = appended
+            case .failure(let refusal):
+                h.metrics.refusal(refusal.rule)
+                throw Problem.refused(refusal)
+            }
+            let recorded = RecordedResponse(entries: entries, command: command)
+            // The subscription this command added (not one added at the same moment by another).
+            guard let first = entries.first, case .webhookAdded(let added)? = try? Event.decode(kind: first.kind, payload: first.payload),
+                let webhook = try await h.service.state().webhooks[added.id]
             else { throw Problem.refused(.internalError, "the subscription was recorded but cannot be read back") }
+            let id = webhook.id
             context.logger.info("webhook added", metadata: ["webhook": .string(id)])
             return try h.json(
                 WebhookCreated(
@@ -44,7 +57,8 @@ struct WebhooksController {
         routes.post("/webhooks/{id}/enable") { _, context -> Response in
             try await h.requireAdministratorSession(context)
             let id = try h.parameter("id", context)
-            guard try await h.service.webhooks.enable(subscription: id, now: h.service.now) else { throw Problem.notFound("webhook \(id) is not disabled") }
+            guard try await h.service.state().webhooks[id] != nil else { throw Problem.notFound("no webhook \(id)") }
+            guard try await h.service.webhooks.enable(subscription: id, now: h.service.now) else { throw Problem.conflict("webhook \(id) is not disabled") }
             h.service.changes.signal()
             context.logger.info("webhook enabled", metadata: ["webhook": .string(id)])
             return try h.json(["enabled": id])
@@ -71,7 +85,7 @@ struct WebhooksController {
         routes.get("/webhooks/deliveries/{id}") { _, context -> Response in
             _ = try await h.directoryReader(context)
             let id = try h.parameter("id", context)
-            guard let record = try await h.service.webhooks.deliveries(subscription: nil, status: nil, limit: 1_000_000).first(where: { $0.message.id == id }) else {
+            guard let record = try await h.service.webhooks.delivery(id) else {
                 throw Problem.notFound("no delivery \(id)")
             }
             return try h.json(DeliveryView(record, attempts: try await h.service.webhooks.attempts(of: id)))

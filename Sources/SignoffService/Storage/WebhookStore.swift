@@ -99,6 +99,8 @@ public protocol WebhookStore: Sendable {
     /// Newest first.
     func deliveries(subscription: String?, status: DeliveryRecord.Status?, limit: Int) async throws -> [DeliveryRecord]
     func attempts(of message: String) async throws -> [DeliveryAttempt]
+    /// One message's delivery, if there is such a message.
+    func delivery(_ message: String) async throws -> DeliveryRecord?
     /// Queues a message again (whatever its status), due now; false when there is no such message.
     func redeliver(_ message: String, now: Int64) async throws -> Bool
     /// Records scheduled notifications as sent; returns the keys not sent before (those to send now).

@@ -115,8 +115,10 @@ struct LocalClient: SignoffClient {
     func addWebhook(_ command: Command, as actor: String) async throws -> WebhookCreated {
         let keys = try webhookKeys()
         let recorded = try await run(command, as: actor)
-        guard case .addWebhook(let spec, _) = command,
-            let webhook = try await service.state().webhooks.values.filter({ $0.spec == spec && $0.isActive }).max(by: { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) })
+        let state = try await service.state()
+        // The entry names the subscription it added.
+        guard let sequence = recorded.entries.first?.sequence, let entry = try? await service.ledger.entry(at: sequence),
+            case .webhookAdded(let added)? = try? Event.decode(kind: entry.kind, payload: entry.payload), let webhook = state.webhooks[added.id]
         else { throw CLIError.failure("the subscription was recorded but cannot be read back") }
         return WebhookCreated(
             webhook: WebhookView(webhook), secret: StandardWebhooks.secretText(keys.secret(webhook.id)), public_key: StandardWebhooks.publicKeyText(keys.signing),
@@ -135,7 +137,7 @@ struct LocalClient: SignoffClient {
     }
 
     func delivery(_ id: String) async throws -> DeliveryView {
-        guard let record = try await service.webhooks.deliveries(subscription: nil, status: nil, limit: 1_000_000).first(where: { $0.message.id == id }) else {
+        guard let record = try await service.webhooks.delivery(id) else {
             throw CLIError.badInput("no delivery \(id); `signoff webhook deliveries` lists them")
         }
         return DeliveryView(record, attempts: try await service.webhooks.attempts(of: id))
