@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SignoffAPI
 import SignoffAudit
 import SignoffCore
@@ -109,8 +110,9 @@ struct Handlers: Sendable {
                 metrics.gateVerdict(project: answer.project, environment: answer.environment, allowed: answer.allowed)
                 return answer
             }
-            await service.changes.wait(after: version, timeout: min(deadline - now, .seconds(2)))
-            if Task.isCancelled { return answer }
+            // A server shutting down answers its waiters at once (they ask again, elsewhere or after the restart).
+            try? await cancelWhenGracefulShutdown { await service.changes.wait(after: version, timeout: min(deadline - now, .seconds(2))) }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return answer }
         }
     }
 
