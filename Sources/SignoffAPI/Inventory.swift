@@ -162,6 +162,8 @@ public struct InboxItem: Codable, Sendable, Equatable {
     /// Since when it waits, and for how long now.
     public let since: String
     public let age_seconds: Int64
+    /// How long ago the request was filed.
+    public let request_age_seconds: Int64
 
     init(
         _ action: Action, _ r: DeploymentRequest, stage: String?, onBehalfOf: String? = nil, detail: String, since: Int64, now: Int64
@@ -176,6 +178,7 @@ public struct InboxItem: Codable, Sendable, Equatable {
         self.detail = detail
         self.since = Timestamps.rfc3339(since)
         age_seconds = max(0, (now - since) / 1000)
+        request_age_seconds = max(0, (now - r.filedAt) / 1000)
     }
 }
 

@@ -1000,7 +1000,7 @@ components:
       type: object
       additionalProperties: false
       description: One thing waiting for the caller.
-      required: [action, request, project, environment, bundle, detail, since, age_seconds]
+      required: [action, request, project, environment, bundle, detail, since, age_seconds, request_age_seconds]
       properties:
         action:
           enum: [decide, evidence, retrospective, deploy, finish-deployment, revise]
@@ -1018,6 +1018,7 @@ components:
         detail: { type: string }
         since: { $ref: "#/components/schemas/Time", description: Since when it waits. }
         age_seconds: { type: integer, minimum: 0 }
+        request_age_seconds: { type: integer, minimum: 0, description: Seconds since the request was filed. }
     WhoAmI:
       type: object
       additionalProperties: false

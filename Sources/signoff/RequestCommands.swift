@@ -476,9 +476,11 @@ struct InboxCommand: AsyncParsableCommand {
             let items = try await read.client.client().inbox(as: actor)
             if read.json { printJSON(items); return }
             if items.isEmpty { print("nothing waits for you"); return }
+            print("REQUEST\tPROJECT → ENVIRONMENT\tACTION\tAGE\tDETAIL")
             for item in items {
                 let who = item.on_behalf_of.map { " [\($0)]" } ?? ""
-                print("\(item.request)\t\(item.project) → \(item.environment)\t\(item.action.rawValue)\(item.stage.map { " \($0)" } ?? "")\(who)\t\(formatAge(item.age_seconds))\t\(oneLine(item.detail))")
+                print(
+                    "\(item.request)\t\(item.project) → \(item.environment)\t\(item.action.rawValue)\(item.stage.map { " \($0)" } ?? "")\(who)\twaiting \(formatAge(item.age_seconds)), filed \(formatAge(item.request_age_seconds)) ago\t\(oneLine(item.detail))")
             }
         }
     }

@@ -136,7 +136,7 @@ struct CIKitTests {
 
         // The CLI on the database and the server answer alike (ages aside, which move with the clock).
         func stripAges(_ text: String) -> String {
-            text.replacingOccurrences(of: #""age_seconds":\d+"#, with: "", options: .regularExpression)
+            text.replacingOccurrences(of: #"age_seconds":\d+"#, with: "", options: .regularExpression)
         }
         for (user, arguments) in [("ada", ["deployments", "--json"]), ("morgan", ["inbox", "--json"]), ("riley", ["inbox", "--json"]), ("ada", ["list", "--env", "qa", "--json"])] {
             let overHTTP = try remote(user, arguments)
