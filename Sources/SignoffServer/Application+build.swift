@@ -27,7 +27,7 @@ public func buildRouter(
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.yaml)))
     }
     // Metrics need an administrator's session or a service token with the `metrics:*` scope.
-    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service)).get { _, context in
+    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration)).get { _, context in
         guard let token = context.token else { throw Problem.unauthorized("metrics need a bearer token") }
         let state = try await service.state()
         let administrator = token.kind == .session && state.principals[token.principal]?.isAdministrator == true
@@ -46,13 +46,20 @@ public func buildRouter(
     }
     let authentication = AuthController(handlers: handlers)
     router.addRoutes(authentication.publicRoutes, atPath: "/v1")
-    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service))
+    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration))
     v1.addRoutes(authentication.routes)
     v1.addRoutes(AdministrationController(handlers: handlers).routes)
     v1.addRoutes(RequestsController(handlers: handlers).routes)
     v1.addRoutes(AuditController(handlers: handlers).routes)
     v1.addRoutes(WebhooksController(handlers: handlers).routes)
     router.addRoutes(v1, atPath: "/v1")
+    // The web console: server-rendered pages, the same state and rules, calling nothing the API does not offer.
+    do {
+        try ConsoleController(handlers: handlers).routes(into: router)
+    } catch {
+        // Shipped with the binary; their absence is a packaging fault, said on every console page.
+        router.get("/") { _, _ -> Response in Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "the web console is unavailable: \(error)"))) }
+    }
     return router
 }
 

@@ -1,3 +1,4 @@
+import Hummingbird
 import SignoffService
 
 /// How `signoff serve` runs. Every field has a safe default.
@@ -34,4 +35,11 @@ public struct ServerConfiguration: Sendable {
     public var reminderIntervalSeconds: Int64 = 60
 
     public init() {}
+
+    /// The origin browsers name in `Origin` for this server: `--public-url` when given, else the request's own scheme-less
+    /// `http://` + `Host` (a server behind TLS is given its public URL).
+    func expectedOrigin(_ request: Request) -> String {
+        if let publicURL { return publicURL }
+        return "http://" + (request.head.authority ?? "\(host):\(port)")
+    }
 }

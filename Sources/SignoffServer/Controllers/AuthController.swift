@@ -41,35 +41,7 @@ struct AuthController {
         }
         routes.post("/auth/token") { request, context -> Response in
             let body = try await request.decode(as: TokenRequest.self, context: context)
-            guard let nonce = Base64.decodeStandard(body.challenge), let signature = Base64.decodeLenient(body.signature) else {
-                throw Problem.badRequest("challenge and signature must be base64")
-            }
-            let failed = Problem.unauthorized("the challenge is unknown, used or expired, or the signature is not by a valid key of \(body.user)")
-            let address = context.remoteAddress ?? "unknown"
-            for (limiter, key) in [(h.failuresPerName, body.user), (h.failuresPerAddress, address)] {
-                if let wait = await limiter.retryAfter(key) {
-                    context.logger.notice("login refused", metadata: ["user": .string(body.user), "reason": "too many failed logins"])
-                    throw Problem.tooManyRequests("too many failed logins; try again in \(wait) s", retryAfter: wait)
-                }
-            }
-            func failure(_ reason: String) async -> Problem {
-                context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": .string(reason)])
-                await h.failuresPerName.record(body.user)
-                await h.failuresPerAddress.record(address)
-                return failed
-            }
-            guard try await h.auth.consumeChallenge(nonce, for: body.user) else { throw await failure("challenge unknown, used or expired") }
-            let state = try await h.service.state()
-            let now = h.service.now
-            guard let person = state.principals[body.user], person.kind == .user else { throw await failure("no such user") }
-            guard !person.disabled else { throw await failure("user disabled") }
-            let message = Self.loginMessage(origin: h.ledger.origin, user: body.user, challenge: body.challenge)
-            guard let key = person.keys.first(where: { $0.counts(signedAt: now) && ($0.publicKey?.isValidSignature(signature, for: message) ?? false) }) else {
-                throw await failure("no valid key signed the challenge")
-            }
-            let issued = try await h.auth.issueToken(
-                for: body.user, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds, keyFingerprint: key.fingerprint)
-            context.logger.info("login", metadata: ["user": .string(body.user), "token_id": .string(issued.record.id)])
+            let issued = try await h.login(body, context: context)
             return try h.json(TokenResponse(token: issued.token, token_id: issued.record.id, expires_at: Timestamps.rfc3339(issued.record.expiresAt)))
         }
         return routes
@@ -122,5 +94,43 @@ struct AuthController {
             return try h.json(TokenView(token, revoked: true))
         }
         return routes
+    }
+}
+
+extension Handlers {
+    /// A login: the signed challenge checked (single use, a valid key of an enabled user, failures limited per name and
+    /// per address), then a session token. `POST /v1/auth/token` answers with the token; the console sets it as a cookie.
+    func login(_ body: TokenRequest, context: SignoffRequestContext) async throws -> (token: String, record: TokenRecord) {
+        let h = self
+        guard let nonce = Base64.decodeStandard(body.challenge), let signature = Base64.decodeLenient(body.signature) else {
+            throw Problem.badRequest("challenge and signature must be base64")
+        }
+        let failed = Problem.unauthorized("the challenge is unknown, used or expired, or the signature is not by a valid key of \(body.user)")
+        let address = context.remoteAddress ?? "unknown"
+        for (limiter, key) in [(h.failuresPerName, body.user), (h.failuresPerAddress, address)] {
+            if let wait = await limiter.retryAfter(key) {
+                context.logger.notice("login refused", metadata: ["user": .string(body.user), "reason": "too many failed logins"])
+                throw Problem.tooManyRequests("too many failed logins; try again in \(wait) s", retryAfter: wait)
+            }
+        }
+        func failure(_ reason: String) async -> Problem {
+            context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": .string(reason)])
+            await h.failuresPerName.record(body.user)
+            await h.failuresPerAddress.record(address)
+            return failed
+        }
+        guard try await h.auth.consumeChallenge(nonce, for: body.user) else { throw await failure("challenge unknown, used or expired") }
+        let state = try await h.service.state()
+        let now = h.service.now
+        guard let person = state.principals[body.user], person.kind == .user else { throw await failure("no such user") }
+        guard !person.disabled else { throw await failure("user disabled") }
+        let message = AuthController.loginMessage(origin: h.ledger.origin, user: body.user, challenge: body.challenge)
+        guard let key = person.keys.first(where: { $0.counts(signedAt: now) && ($0.publicKey?.isValidSignature(signature, for: message) ?? false) }) else {
+            throw await failure("no valid key signed the challenge")
+        }
+        let issued = try await h.auth.issueToken(
+            for: body.user, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds, keyFingerprint: key.fingerprint)
+        context.logger.info("login", metadata: ["user": .string(body.user), "token_id": .string(issued.record.id)])
+        return issued
     }
 }

@@ -12,12 +12,31 @@ struct BearerAuthentication: RouterMiddleware {
     let auth: Authenticator
     let service: SignoffService
 
+    /// The console's origin check and CSRF token (``ConsoleController``) for requests a session cookie authenticates.
+    let configuration: ServerConfiguration
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
+        let token: String
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer "), header.count > 7 else { throw Problem.unauthorized("the Authorization header must be \"Bearer <token>\"") }
+            token = String(header.dropFirst(7))
+        } else if let cookie = ConsoleController.sessionCookie(from: request) {
+            // The console calls the API with its session cookie. A cookie is sent by the browser on its own, so anything
+            // that changes state must also come from this origin and carry the page's CSRF token (SameSite=Strict is the
+            // third lock).
+            if request.method != .get && request.method != .head {
+                if let origin = request.headers[.origin], origin != configuration.expectedOrigin(request) {
+                    throw Problem.forbidden("this request comes from another origin (\(origin.prefix(100)))")
+                }
+                guard request.headers[.xCSRFToken] == ConsoleController.csrfToken(forSession: cookie) else {
+                    throw Problem.forbidden("this request lacks the page's CSRF token")
+                }
+            }
+            token = cookie
+        } else {
             throw Problem.unauthorized("this operation needs a bearer token: log in with `signoff login` (POST /v1/auth/challenge, then /v1/auth/token)")
         }
-        guard header.hasPrefix("Bearer "), header.count > 7 else { throw Problem.unauthorized("the Authorization header must be \"Bearer <token>\"") }
-        guard let record = try await auth.validate(token: String(header.dropFirst(7))) else {
+        guard let record = try await auth.validate(token: token) else {
             throw Problem.unauthorized("the token is unknown, expired or revoked; log in again")
         }
         // The newest state this server knows (no read): revocations and disabling also revoke the token rows, which

@@ -1,0 +1,293 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Mustache
+import SignoffAPI
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffService
+
+/// The web console at `/`: server-rendered pages over the same state and the same rules as the API. It reads through
+/// the same functions the API uses (``Inbox``, ``Inventory``, ``RequestView``, ``Engine/explain(_:state:now:)``) and
+/// changes nothing itself: decisions are DSSE envelopes the browser signs and posts to `/v1/requests/{id}/decisions`.
+struct ConsoleController {
+    let handlers: Handlers
+    let library: MustacheLibrary
+    let assets: [String: (type: String, bytes: [UInt8])]
+
+    /// Every console response: scripts and styles only from this origin, no inline ones, no framing, no plugins.
+    static let contentSecurityPolicy = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    static let cookieName = "signoff_session"
+
+    /// The console's own routes: HTML pages, its static files, and the cookie login and logout. Not the API (whose
+    /// every route is in `schema/openapi.yaml`); the console changes state only through the API.
+    static let routes = [
+        "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/{id}", "GET /static/{file}",
+        "POST /console/login", "POST /console/logout",
+    ]
+
+    init(handlers: Handlers) throws {
+        self.handlers = handlers
+        var library = MustacheLibrary()
+        guard let templates = Bundle.module.url(forResource: "templates", withExtension: nil) else { throw ConsoleError("the console's templates are missing") }
+        for file in try FileManager.default.contentsOfDirectory(atPath: templates.path) where file.hasSuffix(".mustache") {
+            let text = try String(contentsOf: templates.appendingPathComponent(file), encoding: .utf8)
+            library.register(try MustacheTemplate(string: text), named: String(file.dropLast(".mustache".count)))
+        }
+        self.library = library
+        guard let statics = Bundle.module.url(forResource: "static", withExtension: nil) else { throw ConsoleError("the console's static files are missing") }
+        var assets: [String: (String, [UInt8])] = [:]
+        for (file, type) in [("console.js", "text/javascript; charset=utf-8"), ("console.css", "text/css; charset=utf-8")] {
+            assets[file] = (type, [UInt8](try Data(contentsOf: statics.appendingPathComponent(file))))
+        }
+        self.assets = assets
+    }
+
+    struct ConsoleError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    // MARK: Sessions and CSRF
+
+    /// The per-session CSRF token: derived from the session token (which only the cookie carries), so nothing more is
+    /// stored and another site, which cannot read the page, cannot know it.
+    static func csrfToken(forSession token: String) -> String {
+        Hex.encode(SHA256Digest.hash(Array("signoff-csrf-v1\n\(token)".utf8)).bytes.prefix(16))
+    }
+
+    static func sessionCookie(from request: Request) -> String? {
+        guard let header = request.headers[.cookie] else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
+            if pair.count == 2, pair[0] == cookieName, !pair[1].isEmpty { return pair[1] }
+        }
+        return nil
+    }
+
+    /// `Set-Cookie` for a session: HttpOnly, SameSite=Strict, Secure when the server's public origin is https.
+    func cookie(_ value: String, maxAge: Int) -> String {
+        let secure = handlers.configuration.publicURL?.hasPrefix("https://") == true ? "; Secure" : ""
+        return "\(Self.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)\(secure)"
+    }
+
+    /// The session of a page request: the cookie's token, checked as the API checks a bearer token.
+    func session(_ request: Request) async throws -> (record: TokenRecord, token: String)? {
+        guard let token = Self.sessionCookie(from: request), let record = try await handlers.auth.validate(token: token), record.kind == .session else {
+            return nil
+        }
+        let state = try await handlers.service.storage.projection.recentState()
+        guard let person = state.principals[record.principal], !person.disabled else { return nil }
+        if let fingerprint = record.keyFingerprint, !person.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: handlers.service.now) }) {
+            return nil
+        }
+        return (record, token)
+    }
+
+    // MARK: Rendering
+
+    static func headers(_ type: String = "text/html; charset=utf-8") -> HTTPFields {
+        [
+            .contentType: type, .contentSecurityPolicy: contentSecurityPolicy, .xContentTypeOptions: "nosniff", .referrerPolicy: "no-referrer",
+            .cacheControl: "no-store",
+        ]
+    }
+
+    func page(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
+        let html = library.render(context, withTemplate: template) ?? "template \(template) is missing"
+        var headers = Self.headers()
+        headers.append(contentsOf: extraHeaders)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    func redirect(_ location: String) -> Response {
+        var headers = Self.headers()
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    func notFound(_ user: String, csrf: String, _ message: String) -> Response {
+        page("error", ["title": "Not found", "message": message, "user": user, "csrf": csrf], status: .notFound)
+    }
+
+    static func age(_ seconds: Int64) -> String {
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m" }
+        if seconds < 86400 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86400)d \(seconds % 86400 / 3600)h"
+    }
+
+    // MARK: Routes
+
+    func routes(into router: Router<SignoffRequestContext>) {
+        let h = handlers
+        let console = self
+        router.get("/static/{file}") { _, context -> Response in
+            guard let file = context.parameters.get("file"), let asset = console.assets[file] else { return Response(status: .notFound, headers: Self.headers("text/plain")) }
+            var headers = Self.headers(asset.type)
+            headers[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+        }
+        router.get("/") { request, _ -> Response in
+            try await console.session(request) == nil ? console.redirect("/login") : console.redirect("/inbox")
+        }
+        router.get("/login") { _, _ -> Response in console.page("login", ["title": "Log in"]) }
+        router.get("/setup") { _, _ -> Response in console.page("setup", ["title": "Set up this browser"]) }
+        // Logging in: the challenge the browser's key signed (as for `/v1/auth/token`), answered with a cookie.
+        router.post("/console/login") { request, context -> Response in
+            try console.requireSameOrigin(request)
+            let body = try await request.decode(as: TokenRequest.self, context: context)
+            let issued = try await h.login(body, context: context)
+            var headers = Self.headers("application/json")
+            headers[.setCookie] = console.cookie(issued.token, maxAge: Int(h.configuration.sessionLifetimeMilliseconds / 1000))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"user\":\"\(issued.record.principal)\"}")))
+        }
+        // Logging out revokes the session, not only the cookie.
+        router.post("/console/logout") { request, context -> Response in
+            if let (record, token) = try await console.session(request) {
+                try console.requireSameOrigin(request)
+                try await console.requireCSRF(request, token: token, context: context)
+                _ = try await h.auth.revoke(tokenID: record.id)
+                context.logger.info("console logout", metadata: ["user": .string(record.principal), "token_id": .string(record.id)])
+            }
+            var response = console.redirect("/login")
+            response.headers[.setCookie] = console.cookie("", maxAge: 0)
+            return response
+        }
+        router.get("/inbox") { request, _ -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let state = try await h.service.state()
+            let now = h.service.now
+            let items = Inbox.items(for: record.principal, in: state, now: now) { Access.mayRead(project: $0.project, principal: record.principal, state: state, now: now) }
+            let rows: [[String: Any]] = items.map { i in
+                [
+                    "request": i.request, "bundle": i.bundle, "action": i.action.rawValue, "stage": i.stage as Any, "on_behalf_of": i.on_behalf_of as Any,
+                    "project": i.project, "environment": i.environment, "age": Self.age(i.age_seconds), "request_age": Self.age(i.request_age_seconds),
+                    "detail": i.detail,
+                ]
+            }
+            return console.page("inbox", ["title": "Inbox", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "items": rows, "hasItems": !rows.isEmpty])
+        }
+        router.get("/requests/{id}") { request, context -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let csrf = Self.csrfToken(forSession: token)
+            let id = context.parameters.get("id") ?? ""
+            let state = try await h.service.state()
+            let now = h.service.now
+            // The API's rule: a request of a project the caller may not read does not exist for them.
+            guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: now) else {
+                return console.notFound(record.principal, csrf: csrf, "No request \(id) that you may read.")
+            }
+            return console.page("request", console.requestContext(r, state: state, now: now, user: record.principal, csrf: csrf))
+        }
+        router.get("/dashboard") { request, _ -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let q = request.uri.queryParameters
+            let project = q.get("project").flatMap { $0.isEmpty ? nil : $0 }
+            let environment = q.get("environment").flatMap { $0.isEmpty ? nil : $0 }
+            let state = try await h.service.state()
+            let now = h.service.now
+            let visible = { (key: String) in Access.mayRead(project: key, principal: record.principal, state: state, now: now) }
+            let rows = Inventory.deployments(in: state, now: now, project: project, environment: environment, visible: visible)
+            let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
+            return console.page("dashboard", [
+                "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects,
+                "environment": environment ?? "", "rows": rows.map(console.inventoryRow), "hasRows": !rows.isEmpty,
+            ])
+        }
+        router.get("/audit") { request, _ -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let ledger = h.service.ledger
+            let size = try await ledger.size()
+            let checkpoint = try await ledger.latestCheckpoint()?.checkpoint.size ?? 0
+            return console.page("audit", [
+                "title": "Audit", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "origin": ledger.origin, "size": size,
+                "checkpointSize": checkpoint, "uncovered": size > checkpoint ? String(size - checkpoint) : "", "ledgerKey": ledger.verifierKey.description,
+                "exportQuery": "",
+            ])
+        }
+    }
+
+    /// State-changing console requests come from this origin (the browser says so in `Origin`).
+    func requireSameOrigin(_ request: Request) throws {
+        guard let origin = request.headers[.origin] else { return }
+        if origin == handlers.configuration.expectedOrigin(request) { return }
+        throw Problem.forbidden("this request comes from another origin (\(origin.prefix(100)))")
+    }
+
+    func requireCSRF(_ request: Request, token: String, context: SignoffRequestContext) async throws {
+        let expected = Self.csrfToken(forSession: token)
+        if request.headers[.xCSRFToken] == expected { return }
+        throw Problem.forbidden("this request lacks the page's CSRF token")
+    }
+
+    // MARK: Page contexts
+
+    func requestContext(_ r: DeploymentRequest, state: SignoffState, now: Int64, user: String, csrf: String) -> [String: Any] {
+        let view = RequestView(r)
+        let status = r.status == .active ? "at \(r.stage)" : r.status.rawValue
+        let statusClass = r.status == .deployed ? "ok" : r.status == .active ? "warn" : "bad"
+        let explanation = Engine.explain(r.id, state: state, now: now)
+        let gates: [[String: Any]] = (explanation?.gates ?? []).map { g in
+            [
+                "stage": g.stage, "satisfied": g.isSatisfied,
+                "conditions": g.conditions.map { c in ["rule": c.rule, "met": c.met, "detail": c.detail, "supply": c.whoCanSupply.joined(separator: ", ")] as [String: Any] },
+            ]
+        }
+        let awaiting = Policy.awaiting(r, principal: user, state: state)
+        let labels = String(decoding: (try? WireCoding.encode(r.labels)) ?? Data("{}".utf8), as: UTF8.self)
+        let previous = r.revision > 1 ? r.history.last { $0.revision < r.revision }.map { "revision \(r.revision) replaced an earlier bundle at \(Timestamps.rfc3339($0.at))" } : nil
+        let evidence: [[String: Any]] = view.evidence.map { e in
+            let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
+            return [
+                "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor, "at": e.at,
+                "digest": e.digest, "counts": counts as Any, "revision": e.revision, "old": e.revision != r.revision,
+            ]
+        }
+        let decisions: [[String: Any]] = view.decisions.map { d in
+            [
+                "stage": d.stage, "decision": d.decision, "actor": d.actor, "on_behalf_of": d.on_behalf_of as Any, "at": d.at, "signed": d.signed,
+                "key": d.key_fingerprint.map { String($0.prefix(19)) + "…" } ?? "", "comment": d.comment,
+            ]
+        }
+        return [
+            "title": r.id, "user": user, "csrf": csrf,
+            "r": [
+                "request": r.id, "project": r.project, "environment": r.environment, "statusText": status, "statusClass": statusClass,
+                "emergency_reason": r.emergency?.reason as Any, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
+                "revisionNote": previous as Any, "requester": r.requester, "filed_at": view.filed_at, "description": r.description,
+                "labelsText": r.labels.isEmpty ? "" : r.labels.keys.sorted().map { "\($0)=\(r.labels[$0]!.joined(separator: ","))" }.joined(separator: " "),
+                "workflow_digest": view.workflow_digest,
+            ] as [String: Any],
+            "statusText": status, "gates": gates, "canDecide": !awaiting.isEmpty, "awaiting": awaiting,
+            "request": r.id, "project": r.project, "environment": r.environment, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
+            "workflowDigest": r.workflowDigest.description, "labelsJSON": labels, "emergency": r.emergency != nil,
+            "evidence": evidence, "hasEvidence": !evidence.isEmpty, "decisions": decisions, "hasDecisions": !decisions.isEmpty,
+            "deployments": view.deployments.map { ["outcome": $0.outcome, "actor": $0.actor, "at": $0.at, "note": $0.note] as [String: Any] },
+            "started": view.deployment_started.map { ["actor": $0.actor, "at": $0.at] as [String: Any] } as Any,
+            "history": view.history.map { ["at": $0.at, "stage": $0.stage, "revision": $0.revision] as [String: Any] },
+        ]
+    }
+
+    func inventoryRow(_ row: EnvironmentInventory) -> [String: Any] {
+        let stuck: [[String: Any]] = row.pending.filter { !$0.waiting_for.isEmpty }.prefix(3).map {
+            ["request": $0.request, "stage": $0.stage, "why": $0.waiting_for.joined(separator: "; ")]
+        }
+        return [
+            "project": row.project, "environment": row.environment, "frozen": row.freezes.joined(separator: ", "),
+            "running": row.running.map {
+                ["request": $0.request, "bundle": $0.bundle, "deployed_at": $0.deployed_at, "actor": $0.actor, "emergency": $0.emergency,
+                 "retrospective": $0.retrospective ?? ""] as [String: Any]
+            } as Any,
+            "deploying": row.deploying.map { ["request": $0.request] },
+            "pendingCount": row.pending.count, "oldest": row.pending.first.map { Self.age($0.age_seconds) } as Any, "stuck": stuck,
+        ]
+    }
+}
+
+extension HTTPField.Name {
+    static let xCSRFToken = Self("X-CSRF-Token")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}
