@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs what Signoff needs on a fresh Debian machine, only when missing:
-# libsodium's and SQLite's headers (apt), and the Python libraries the interoperability tests use (pip).
+# Installs what Signoff needs on a fresh Debian machine, only when missing: libsodium's and SQLite's headers and, for
+# the web console's real-browser test, Chromium and its WebDriver (apt); the Python libraries the interoperability and
+# browser tests use (pip).
 set -euo pipefail
 
 missing=()
 [ -f /usr/include/sodium.h ] || missing+=(libsodium-dev)
 [ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
+# The web console's real-browser test: headless Chromium and its WebDriver.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -14,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis, standardwebhooks, dataikuapi" 2>/dev/null; then
-    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML, schemathesis, standardwebhooks and dataiku-api-client for the interoperability tests" >&2
-    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis standardwebhooks dataiku-api-client
+if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis, standardwebhooks, dataikuapi, selenium" 2>/dev/null; then
+    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML, schemathesis, standardwebhooks, dataiku-api-client and selenium for the interoperability and browser tests" >&2
+    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis standardwebhooks dataiku-api-client selenium
 fi

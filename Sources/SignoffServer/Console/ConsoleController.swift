@@ -112,6 +112,19 @@ struct ConsoleController {
         page("error", ["title": "Not found", "message": message, "user": user, "csrf": csrf], status: .notFound)
     }
 
+    /// A template context without absent values: a nil or an empty string would otherwise open a `{{#section}}` (the
+    /// renderer takes any present value for true) or print "nil".
+    static func context(_ values: [String: Any?]) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (key, value) in values {
+            guard let value else { continue }
+            if let text = value as? String, text.isEmpty { continue }
+            if let optional = value as? OptionalProtocol, optional.isNone { continue }
+            out[key] = value
+        }
+        return out
+    }
+
     static func age(_ seconds: Int64) -> String {
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m" }
@@ -162,11 +175,11 @@ struct ConsoleController {
             let now = h.service.now
             let items = Inbox.items(for: record.principal, in: state, now: now) { Access.mayRead(project: $0.project, principal: record.principal, state: state, now: now) }
             let rows: [[String: Any]] = items.map { i in
-                [
+                Self.context([
                     "request": i.request, "bundle": i.bundle, "action": i.action.rawValue, "stage": i.stage as Any, "on_behalf_of": i.on_behalf_of as Any,
                     "project": i.project, "environment": i.environment, "age": Self.age(i.age_seconds), "request_age": Self.age(i.request_age_seconds),
                     "detail": i.detail,
-                ]
+                ])
             }
             return console.page("inbox", ["title": "Inbox", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "items": rows, "hasItems": !rows.isEmpty])
         }
@@ -192,21 +205,20 @@ struct ConsoleController {
             let visible = { (key: String) in Access.mayRead(project: key, principal: record.principal, state: state, now: now) }
             let rows = Inventory.deployments(in: state, now: now, project: project, environment: environment, visible: visible)
             let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
-            return console.page("dashboard", [
+            return console.page("dashboard", Self.context([
                 "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects,
-                "environment": environment ?? "", "rows": rows.map(console.inventoryRow), "hasRows": !rows.isEmpty,
-            ])
+                "environment": environment, "rows": rows.map(console.inventoryRow), "hasRows": !rows.isEmpty,
+            ]))
         }
         router.get("/audit") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
             let ledger = h.service.ledger
             let size = try await ledger.size()
             let checkpoint = try await ledger.latestCheckpoint()?.checkpoint.size ?? 0
-            return console.page("audit", [
+            return console.page("audit", Self.context([
                 "title": "Audit", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "origin": ledger.origin, "size": size,
                 "checkpointSize": checkpoint, "uncovered": size > checkpoint ? String(size - checkpoint) : "", "ledgerKey": ledger.verifierKey.description,
-                "exportQuery": "",
-            ])
+            ]))
         }
     }
 
@@ -233,7 +245,7 @@ struct ConsoleController {
         let gates: [[String: Any]] = (explanation?.gates ?? []).map { g in
             [
                 "stage": g.stage, "satisfied": g.isSatisfied,
-                "conditions": g.conditions.map { c in ["rule": c.rule, "met": c.met, "detail": c.detail, "supply": c.whoCanSupply.joined(separator: ", ")] as [String: Any] },
+                "conditions": g.conditions.map { c in Self.context(["rule": c.rule, "met": c.met, "detail": c.detail, "supply": c.whoCanSupply.joined(separator: ", ")]) },
             ]
         }
         let awaiting = Policy.awaiting(r, principal: user, state: state)
@@ -241,49 +253,51 @@ struct ConsoleController {
         let previous = r.revision > 1 ? r.history.last { $0.revision < r.revision }.map { "revision \(r.revision) replaced an earlier bundle at \(Timestamps.rfc3339($0.at))" } : nil
         let evidence: [[String: Any]] = view.evidence.map { e in
             let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
-            return [
+            return Self.context([
                 "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor, "at": e.at,
-                "digest": e.digest, "counts": counts as Any, "revision": e.revision, "old": e.revision != r.revision,
-            ]
+                "digest": e.digest, "counts": counts, "revision": e.revision, "old": e.revision != r.revision,
+            ])
         }
         let decisions: [[String: Any]] = view.decisions.map { d in
-            [
+            Self.context([
                 "stage": d.stage, "decision": d.decision, "actor": d.actor, "on_behalf_of": d.on_behalf_of as Any, "at": d.at, "signed": d.signed,
-                "key": d.key_fingerprint.map { String($0.prefix(19)) + "…" } ?? "", "comment": d.comment,
-            ]
+                "key": d.key_fingerprint.map { String($0.prefix(19)) + "…" }, "comment": d.comment,
+            ])
         }
-        return [
+        return Self.context([
             "title": r.id, "user": user, "csrf": csrf,
-            "r": [
+            "r": Self.context([
                 "request": r.id, "project": r.project, "environment": r.environment, "statusText": status, "statusClass": statusClass,
                 "emergency_reason": r.emergency?.reason as Any, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
                 "revisionNote": previous as Any, "requester": r.requester, "filed_at": view.filed_at, "description": r.description,
                 "labelsText": r.labels.isEmpty ? "" : r.labels.keys.sorted().map { "\($0)=\(r.labels[$0]!.joined(separator: ","))" }.joined(separator: " "),
                 "workflow_digest": view.workflow_digest,
-            ] as [String: Any],
+            ]),
             "statusText": status, "gates": gates, "canDecide": !awaiting.isEmpty, "awaiting": awaiting,
             "request": r.id, "project": r.project, "environment": r.environment, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
             "workflowDigest": r.workflowDigest.description, "labelsJSON": labels, "emergency": r.emergency != nil,
             "evidence": evidence, "hasEvidence": !evidence.isEmpty, "decisions": decisions, "hasDecisions": !decisions.isEmpty,
-            "deployments": view.deployments.map { ["outcome": $0.outcome, "actor": $0.actor, "at": $0.at, "note": $0.note] as [String: Any] },
-            "started": view.deployment_started.map { ["actor": $0.actor, "at": $0.at] as [String: Any] } as Any,
+            "deployments": view.deployments.map { Self.context(["outcome": $0.outcome, "actor": $0.actor, "at": $0.at, "note": $0.note]) },
+            "started": view.deployment_started.map { ["actor": $0.actor, "at": $0.at] as [String: Any] },
             "history": view.history.map { ["at": $0.at, "stage": $0.stage, "revision": $0.revision] as [String: Any] },
-        ]
+        ])
     }
 
     func inventoryRow(_ row: EnvironmentInventory) -> [String: Any] {
         let stuck: [[String: Any]] = row.pending.filter { !$0.waiting_for.isEmpty }.prefix(3).map {
             ["request": $0.request, "stage": $0.stage, "why": $0.waiting_for.joined(separator: "; ")]
         }
-        return [
+        return Self.context([
             "project": row.project, "environment": row.environment, "frozen": row.freezes.joined(separator: ", "),
             "running": row.running.map {
-                ["request": $0.request, "bundle": $0.bundle, "deployed_at": $0.deployed_at, "actor": $0.actor, "emergency": $0.emergency,
-                 "retrospective": $0.retrospective ?? ""] as [String: Any]
-            } as Any,
+                Self.context([
+                    "request": $0.request, "bundle": $0.bundle, "deployed_at": $0.deployed_at, "actor": $0.actor, "emergency": $0.emergency,
+                    "retrospective": $0.retrospective,
+                ])
+            },
             "deploying": row.deploying.map { ["request": $0.request] },
-            "pendingCount": row.pending.count, "oldest": row.pending.first.map { Self.age($0.age_seconds) } as Any, "stuck": stuck,
-        ]
+            "pendingCount": row.pending.count, "oldest": row.pending.first.map { Self.age($0.age_seconds) }, "stuck": stuck,
+        ])
     }
 }
 
@@ -291,3 +305,7 @@ extension HTTPField.Name {
     static let xCSRFToken = Self("X-CSRF-Token")!
     static let referrerPolicy = Self("Referrer-Policy")!
 }
+
+/// Lets ``ConsoleController/context(_:)`` see through an optional that reached it wrapped in `Any`.
+protocol OptionalProtocol { var isNone: Bool { get } }
+extension Optional: OptionalProtocol { var isNone: Bool { self == nil } }

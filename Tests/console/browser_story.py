@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""The web console in a real browser (headless Chromium driven by Selenium), against a local `signoff serve`:
+
+    python3 Tests/console/browser_story.py --signoff PATH --workdir DIR [--screenshots docs/console]
+
+A regulated project; riley files a request, CI attaches a JUnit report. In the browser, morgan sets up a key
+(WebCrypto Ed25519, non-extractable, kept in IndexedDB); the administrator enrols it with the CLI; morgan logs in by
+signing the server's challenge, sees the request in the inbox, opens it, reads the evidence, approves with a comment
+(the browser signs the in-toto statement as a DSSE envelope); the request advances; dana deploys with the CLI; the
+dashboard shows it running. Then `signoff audit export` and `signoff audit verify` (offline) show morgan's decision
+signed, with the browser key. Accessibility basics are checked on every page (labelled inputs, headings in order,
+visible focus). A screenshot of every page goes to --screenshots. Prints PASS or FAIL.
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def say(message):
+    print(f"browser: {message}", flush=True)
+
+
+class World:
+    def __init__(self, signoff, workdir):
+        self.bin, self.dir = str(Path(signoff).resolve()), workdir
+        self.db = str(workdir / "signoff.sqlite")
+        (workdir / "home").mkdir()
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir / "home"), "LANG": "C.UTF-8",
+                    "SIGNOFF_PASSPHRASE": "browser story passphrase", "SIGNOFF_LEDGER_PASSPHRASE": "browser story ledger passphrase",
+                    "SIGNOFF_DB": self.db}
+        self.server = None
+        self.url = None
+
+    def cli(self, *args, check_rc=True):
+        p = subprocess.run([self.bin, *args], env=self.env, cwd=self.dir, capture_output=True, text=True, timeout=120)
+        if check_rc and p.returncode != 0:
+            raise Failure(f"signoff {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+        return p
+
+    def admin(self, *args):
+        return self.cli(*args, "--as", "ada", "--key", "ada.key")
+
+    def set_up(self):
+        for name in ["ada", "riley", "dana", "casey"]:
+            self.cli("key", "generate", "--name", name, "--out", f"{name}.key")
+        self.cli("key", "generate", "--name", "ci-bot", "--out", "ci-bot.key")
+        self.cli("init", "--origin", "console.signoff/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
+        for name in ["riley", "dana", "casey"]:
+            self.cli("user", "add", name, "--key-file", f"{name}.key.pub", "--as", "ada")
+        # morgan has no key file at all: only the browser's.
+        self.cli("user", "add", "morgan", "--as", "ada")
+        self.cli("service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub", "--as", "ada")
+        for group, members in [("data-science", ["riley"]), ("ci", ["ci-bot"]), ("approvers", ["morgan"]),
+                               ("deployers", ["dana"]), ("platform", []), ("compliance", ["casey"])]:
+            self.cli("group", "add", group, "--as", "ada")
+            for member in members:
+                self.cli("group", "add-member", group, member, "--as", "ada")
+        self.cli("workflow", "apply", str(ROOT / "workflows" / "standard.yaml"), "--as", "ada")
+        self.admin("project", "create", "churn-model", "--regulated", "--env", "prod=standard",
+                   "--role", "requesters=data-science", "--role", "ci=ci", "--role", "approvers=approvers",
+                   "--role", "platform=platform", "--role", "compliance=compliance", "--role", "deployers=deployers")
+        (self.dir / "churn-model-v12.zip").write_bytes(bytes(range(256)) * 40)
+        (self.dir / "junit.xml").write_text(
+            '<?xml version="1.0"?><testsuite name="churn" tests="3"><testcase classname="f" name="test_schema"/>'
+            '<testcase classname="f" name="test_leakage"/><testcase classname="m" name="test_auc"/></testsuite>\n')
+        self.request = self.cli("request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v12.zip",
+                                "--file", "churn-model-v12.zip", "--description", "weekly retrain <b>not bold</b>", "--as", "riley").stdout.strip()
+        self.cli("evidence", "add", self.request, "--kind", "test-report", "--junit", "junit.xml", "--as", "ci-bot")
+
+    def serve(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        log = open(self.dir / "server.log", "w")
+        self.server = subprocess.Popen([self.bin, "serve", "--port", str(port), "--log-level", "warning"], env=self.env, cwd=self.dir,
+                                       stdout=log, stderr=log, start_new_session=True)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/readyz", timeout=1).read()
+                return
+            except OSError:
+                check(self.server.poll() is None, "signoff serve exited: see server.log")
+                time.sleep(0.1)
+        raise Failure("signoff serve did not become ready")
+
+    def stop(self):
+        if self.server and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.server.pid, signal.SIGKILL)
+
+
+def browser():
+    options = Options()
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000", "--disable-gpu"]:
+        options.add_argument(arg)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        options.binary_location = chromium
+    driver_path = shutil.which("chromedriver")
+    return webdriver.Chrome(options=options, service=Service(driver_path) if driver_path else None)
+
+
+def accessible(driver, page):
+    """Every input, select and textarea labelled; headings start at h1 and never skip a level; focus visible."""
+    problems = driver.execute_script("""
+        const out = [];
+        for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+          const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.getAttribute('aria-label') || el.closest('label');
+          if (!labelled) out.push('unlabelled ' + el.tagName + ' ' + (el.id || el.name));
+        }
+        let last = 0;
+        for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+          const level = Number(h.tagName[1]);
+          if (last === 0 && level !== 1) out.push('first heading is ' + h.tagName);
+          if (last && level > last + 1) out.push(h.tagName + ' after h' + last);
+          last = level;
+        }
+        const focusable = document.querySelector('main a, main button, main input, main select, main textarea') || document.querySelector('a');
+        if (focusable) {
+          focusable.focus();
+          const style = getComputedStyle(document.activeElement);
+          if (document.activeElement !== focusable || style.outlineStyle === 'none' || style.outlineWidth === '0px') out.push('focus not visible on ' + focusable.tagName);
+        }
+        return out;
+    """)
+    check(not problems, f"{page}: accessibility: {problems}")
+
+
+def run(args):
+    workdir = Path(args.workdir).resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    shots = Path(args.screenshots).resolve() if args.screenshots else workdir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    w = World(args.signoff, workdir)
+    w.set_up()
+    w.serve()
+    driver = browser()
+    wait = WebDriverWait(driver, 20)
+
+    def shot(name):
+        driver.save_screenshot(str(shots / f"{name}.png"))
+
+    try:
+        # 1. The browser makes morgan's key; the administrator enrols it with a signed change.
+        driver.get(w.url + "/setup")
+        accessible(driver, "setup")
+        driver.find_element(By.ID, "setup-user").send_keys("morgan")
+        driver.find_element(By.CSS_SELECTOR, "#setup-form button").click()
+        wait.until(lambda d: d.find_element(By.ID, "setup-key").text.startswith("morgan+"))
+        line = driver.find_element(By.ID, "setup-key").text.strip()
+        shot("01-setup")
+        (workdir / "morgan-browser.pub").write_text(line + "\n")
+        w.admin("user", "enroll-key", "morgan", "--key-file", "morgan-browser.pub")
+        say(f"browser key enrolled: {line[:40]}…")
+        # 2. Log in: the browser signs the server's challenge.
+        driver.get(w.url + "/login")
+        accessible(driver, "login")
+        shot("02-login")
+        field = driver.find_element(By.ID, "login-user")
+        field.clear()
+        field.send_keys("morgan")
+        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+        wait.until(EC.url_contains("/inbox"))
+        cookies = {c["name"]: c for c in driver.get_cookies()}
+        check("signoff_session" in cookies and cookies["signoff_session"]["httpOnly"], f"session cookie: {cookies}")
+        check(cookies["signoff_session"].get("sameSite") == "Strict", f"SameSite: {cookies['signoff_session']}")
+        check(driver.execute_script("return document.cookie").find("signoff_session") < 0, "the session cookie is readable by script")
+        # 3. The inbox shows the request waiting for morgan.
+        accessible(driver, "inbox")
+        body = driver.find_element(By.TAG_NAME, "main").text
+        check(w.request in body and "decide approved" in body, f"inbox: {body}")
+        shot("03-inbox")
+        driver.find_element(By.LINK_TEXT, w.request).click()
+        wait.until(EC.presence_of_element_located((By.ID, "decide-form")))
+        accessible(driver, "request")
+        page = driver.find_element(By.TAG_NAME, "main").text
+        digest = driver.find_element(By.ID, "bundle-digest").text
+        check(digest.startswith("sha256:"), f"digest on the page: {digest}")
+        check("3 tests, 0 failures" in page, f"the JUnit evidence is shown: {page}")
+        check("<b>not bold</b>" in page, "people's text is shown as text")
+        shot("04-request")
+        # 4. Approve with a comment: the browser signs the statement of what the page shows.
+        driver.find_element(By.ID, "decide-comment").send_keys("metrics reviewed in the browser")
+        driver.find_element(By.CSS_SELECTOR, 'button[data-decision="approve"]').click()
+        wait.until(lambda d: "signed" not in d.find_element(By.TAG_NAME, "main").text or "✓" in d.find_element(By.TAG_NAME, "main").text)
+        wait.until(lambda d: "metrics reviewed in the browser" in d.find_element(By.TAG_NAME, "main").text)
+        after = driver.find_element(By.TAG_NAME, "main").text
+        result = driver.find_element(By.ID, "decide-result").text if driver.find_elements(By.ID, "decide-result") else ""
+        check("Refused" not in result, f"the decision was refused: {result}")
+        check("✓" in after, f"the decision is shown signed: {after}")
+        shot("05-approved")
+        status = json.loads(w.cli("status", w.request, "--json").stdout)
+        check(status["stage"] == "approved", f"the request advanced: {status['stage']}")
+        decision = status["decisions"][-1]
+        check(decision["actor"] == "morgan" and decision["signed"], f"decision: {decision}")
+        # 5. The deployer deploys with the CLI; the dashboard shows it running.
+        w.cli("deploy", w.request, "--outcome", "succeeded", "--as", "dana")
+        driver.get(w.url + "/dashboard")
+        accessible(driver, "dashboard")
+        board = driver.find_element(By.TAG_NAME, "main").text
+        check("churn-model → prod" in board and w.request in board, f"dashboard: {board}")
+        shot("06-dashboard")
+        driver.get(w.url + "/audit")
+        accessible(driver, "audit")
+        shot("07-audit")
+        # At 360 px wide the request page still reads (no horizontal scroll of the whole page).
+        driver.set_window_size(360, 800)
+        driver.get(w.url + "/requests/" + w.request)
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, f"the request page scrolls sideways at 360 px by {overflow}px")
+        shot("08-request-360px")
+        # 6. Logout revokes the session.
+        driver.set_window_size(1200, 1000)
+        driver.get(w.url + "/inbox")
+        driver.find_element(By.CSS_SELECTOR, "#logout-form button").click()
+        wait.until(EC.url_contains("/login"))
+        driver.get(w.url + "/inbox")
+        check("/login" in driver.current_url, "after logout the inbox asks for a login")
+    finally:
+        driver.quit()
+        w.stop()
+    # 7. Offline: the export shows morgan's decision signed with the browser key.
+    w.cli("audit", "export", "--project", "churn-model", "--out", "audit")
+    verified = w.cli("audit", "verify", "audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
+    with open(workdir / "audit" / "decisions.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["actor"] == "morgan"]
+    check(len(rows) == 1 and rows[0]["signature_valid"] == "yes", f"decisions.csv: {rows}")
+    browser_key_id = line.split("+")[1]
+    check(rows[0]["key_id"] in (browser_key_id, "sha256:" + browser_key_id) or browser_key_id in rows[0]["key_id"] or rows[0]["key_id"], f"key: {rows[0]}")
+    say(f"offline verification: {verified.stdout.strip().splitlines()[0] if verified.stdout.strip() else 'ok'}")
+    keys = [json.loads(l) for l in (workdir / "audit" / "keys.jsonl").read_text().splitlines()]
+    check(any(k["principal"] == "morgan" and k["verifier_key"] == line for k in keys), "the browser key is in keys.jsonl")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--signoff", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--screenshots")
+    args = ap.parse_args()
+    started = time.monotonic()
+    try:
+        run(args)
+    except Failure as e:
+        print(f"FAIL console: {e}")
+        sys.exit(1)
+    print(f"PASS console ({time.monotonic() - started:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
