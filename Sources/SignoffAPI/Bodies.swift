@@ -60,6 +60,14 @@ public struct PrincipalBody: Codable, Sendable {
 public struct KeyBody: Codable, Sendable {
     public let verifier_key: String
     public let approval: DSSEEnvelope?
+    /// Self-enrolment: the caller's own ``KeyEnrolmentStatement``, signed with a key they already have.
+    public var proof: DSSEEnvelope? = nil
+
+    public init(verifier_key: String, approval: DSSEEnvelope?, proof: DSSEEnvelope? = nil) {
+        self.verifier_key = verifier_key
+        self.approval = approval
+        self.proof = proof
+    }
 }
 
 public struct GroupBody: Codable, Sendable {

@@ -1,5 +1,6 @@
 public import SignoffCore
 public import SignoffCrypto
+internal import Foundation
 
 /// Where each engine command goes on the wire: its method, path and body. The CLI's remote client sends commands
 /// through this; the server decodes the same body types back into the same commands.
@@ -26,6 +27,9 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/users", body: PrincipalBody(name: name, administrator: administrator, verifier_key: key?.description, approval: approval))
         case .addServiceAccount(let name, let key, let approval):
             return Endpoint(.post, "/v1/service-accounts", body: PrincipalBody(name: name, administrator: nil, verifier_key: key?.description, approval: approval))
+        case .enrollOwnKey(let key, let proof):
+            guard let principal = (try? JSONDecoder().decode(KeyEnrolmentStatement.self, from: Data(proof.payload)))?.principal else { return nil }
+            return Endpoint(.post, "/v1/users/\(p(principal))/keys", body: KeyBody(verifier_key: key.description, approval: nil, proof: proof))
         case .enrollKey(let principal, let key, let approval):
             return Endpoint(.post, "/v1/users/\(p(principal))/keys", body: KeyBody(verifier_key: key.description, approval: approval))
         case .revokeKey(let principal, let fingerprint, let since, let approval):

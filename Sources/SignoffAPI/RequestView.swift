@@ -179,6 +179,8 @@ public struct PrincipalView: Codable, Sendable, Equatable {
         public let compromised_since: String?
         /// Whether its enrolment was signed, so that it may sign administration.
         public let trusted: Bool
+        /// Added by its owner with a signature by a key they had (never signs administration).
+        public let self_enrolled: Bool
     }
     public let name: String
     public let kind: String
@@ -197,7 +199,7 @@ public struct PrincipalView: Codable, Sendable, Equatable {
             Key(
                 key_id: (try? NoteVerifierKey(parsing: k.verifierKey))?.keyIDHex ?? "", key_fingerprint: "sha256:" + k.fingerprint,
                 verifier_key: k.verifierKey, enrolled_at: Timestamps.rfc3339(k.enrolledAt), revoked_at: k.revokedAt.map(Timestamps.rfc3339),
-                compromised_since: k.compromisedSince.map(Timestamps.rfc3339), trusted: k.trusted)
+                compromised_since: k.compromisedSince.map(Timestamps.rfc3339), trusted: k.trusted, self_enrolled: k.selfEnrolled)
         }
     }
 }

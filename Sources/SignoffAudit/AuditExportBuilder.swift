@@ -124,8 +124,11 @@ public struct AuditExportBuilder {
         var enrolledMilliseconds: Int64
         var revokedMilliseconds: Int64?
         var compromisedSince: Int64? = nil
+        /// Enrolled by its owner's proof (`key.enrolled` with `proof`), not by administrators.
+        var selfEnrolled = false
 
         enum CodingKeys: String, CodingKey {
+            case selfEnrolled = "self_enrolled"
             case principal
             case fingerprint = "key_fingerprint"
             case verifierKey = "verifier_key"
@@ -146,6 +149,7 @@ public struct AuditExportBuilder {
             try c.encode(revokedSequence, forKey: .revokedSequence)
             try c.encode(revokedAt, forKey: .revokedAt)
             try c.encode(compromisedSince.map(Timestamps.rfc3339), forKey: .compromisedSince)
+            if selfEnrolled { try c.encode(true, forKey: .selfEnrolled) }
         }
 
         /// Valid for something signed at `time`: enrolled at or before it, not revoked at or before it.
@@ -347,7 +351,10 @@ public struct AuditExportBuilder {
         case .principalAdded(let e):
             if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry) }
         case .keyEnrolled(let e):
+            // A self-enrolment's proof is checked against the keys before it: the new key cannot vouch for itself.
+            if let proof = e.proof { checkEnrolmentProof(proof, event: e, entry: entry) }
             addKey(principal: e.principal, verifierKey: e.verifierKey, entry: entry)
+            if e.proof != nil, let last = keys.indices.last, keys[last].enrolledSequence == entry.sequence { keys[last].selfEnrolled = true }
             if e.approval != nil { adminApprovals += 1 }
         case .keyRevoked(let e):
             if let index = keys.firstIndex(where: { $0.principal == e.principal && $0.fingerprint == e.fingerprint && $0.revokedSequence == nil }) {
@@ -535,6 +542,24 @@ public struct AuditExportBuilder {
         case .webhookRemoved(let e): e.approval
         default: nil
         }
+    }
+
+    /// A self-enrolment's proof: by the key's own principal (the entry's actor), over exactly this key, signed with keys the
+    /// principal had at the entry's time.
+    private mutating func checkEnrolmentProof(_ proof: DSSEEnvelope, event: Event.KeyEnrolled, entry: LedgerEntry) {
+        struct Statement: Decodable {
+            let principal: String
+            let verifier_key: String
+            let time: String
+        }
+        guard entry.actor == event.principal, proof.payloadType == KeyEnrolmentStatement.payloadType,
+            let statement = try? JSONDecoder().decode(Statement.self, from: Data(proof.payload)),
+            statement.principal == event.principal, statement.verifier_key == event.verifierKey
+        else {
+            problems.append((entry.sequence, "the key.enrolled at entry \(entry.sequence) carries a proof that is not its principal's statement of exactly this key"))
+            return
+        }
+        checkActorSignature(proof, entry: entry)
     }
 
     /// A signed retrospective or delegation: every signature by a key the entry's actor had enrolled at its time.

@@ -1233,7 +1233,7 @@ components:
           items:
             type: object
             additionalProperties: false
-            required: [key_id, key_fingerprint, verifier_key, enrolled_at, trusted]
+            required: [key_id, key_fingerprint, verifier_key, enrolled_at, trusted, self_enrolled]
             properties:
               key_id: { type: string, pattern: "^[0-9a-f]{8}$" }
               key_fingerprint: { $ref: "#/components/schemas/Digest" }
@@ -1242,6 +1242,7 @@ components:
               revoked_at: { $ref: "#/components/schemas/Time" }
               compromised_since: { $ref: "#/components/schemas/Time" }
               trusted: { type: boolean, description: "its enrolment was signed by administrators (or it is the first administrator's key): it may sign administration" }
+              self_enrolled: { type: boolean, description: "its owner added it with a signature by a key they had (proof of possession, not administration): it signs decisions, never administration" }
     PrincipalList: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Principal" } } } }
     TokenView:
       type: object

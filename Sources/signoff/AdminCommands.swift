@@ -99,16 +99,37 @@ struct UserCommand: AsyncParsableCommand {
 
     struct EnrollKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "enroll-key", abstract: "Enrol another public key for a user or service account (administrators only).",
-            discussion: "A key enrolled with a signed change may itself sign administration (if its owner is an administrator).")
+            commandName: "enroll-key", abstract: "Enrol another public key: an administrator's change, or your own key with a signature by a key you have.",
+            discussion: """
+                An administrator enrols any user's or service account's key (a signed change in a regulated ledger); a key \
+                enrolled so may itself sign administration, if its owner is an administrator. A person adds a key of their \
+                own (a browser's, a new laptop's) with --self, the default when NAME is you and you are no administrator, \
+                and --key one of their current keys: proof of possession, not an administrative change. Such a key signs \
+                decisions, never administration, and exports flag it as self-enrolled.
+                """)
         @Argument var name: String
         @Option(name: .customLong("key-file"), help: "The public key file to enrol.") var keyFile: String
+        @Flag(name: .customLong("self"), help: "Add a key of your own, proven with --key (one of your current keys).") var own = false
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
                 let key = try readPublicKey(keyFile)
+                let actor = try options.actor.name
+                let client = try await options.client()
+                let administrator = (try? await client.principal(actor))?.administrator ?? false
+                if own || (name == actor && !administrator) {
+                    guard name == actor else { throw CLIError.badInput("--self adds a key of your own: NAME must be you (\(actor))") }
+                    guard let signer = try signing.signing.signingKey() else {
+                        throw CLIError.badInput("adding a key of your own is proven with one you have: give --key YOUR.key")
+                    }
+                    let proof = KeyEnrolmentStatement(principal: name, verifierKey: key, time: client.now).signed(with: signer)
+                    report(
+                        try await client.run(.enrollOwnKey(key: key, proof: proof), as: actor), json: options.json,
+                        text: "Enrolled your key \(key.publicKey.keyFingerprint) (self-enrolled: it signs decisions, not administration)")
+                    return
+                }
                 try await runAdministration(
                     .enrollKey(principal: name, key: key), options: options, signing: signing, done: "Enrolled key \(key.publicKey.keyFingerprint) for \(name)")
             }

@@ -696,12 +696,13 @@ class KeyRecord:
         self.revoked_ms = None
         self.revoked_seq = None
         self.compromised_since = None
+        self.self_enrolled = False
 
     def valid_at(self, t):
         return self.enrolled_ms <= t and (self.revoked_ms is None or t < self.revoked_ms)
 
     def line(self):
-        return cj({
+        record = {
             "compromised_since": self.compromised_since,
             "enrolled_at": ms_to_time(self.enrolled_ms),
             "enrolled_sequence": self.enrolled_seq,
@@ -710,7 +711,10 @@ class KeyRecord:
             "revoked_at": ms_to_time(self.revoked_ms) if self.revoked_ms is not None else None,
             "revoked_sequence": self.revoked_seq,
             "verifier_key": self.verifier_key,
-        }) + "\n"
+        }
+        if self.self_enrolled:
+            record["self_enrolled"] = True
+        return cj(record) + "\n"
 
 
 def need_str(v, what):
@@ -801,7 +805,11 @@ class Bindings:
             if ev.get("approval") is not None:
                 signers, valid = self.approval(ms, ev["approval"], f"{what}: approval")
             self.admin.feed(csv_row([ms_to_time(ms), str(seq), kind, actor, signers, valid]))
+            if kind == "key.enrolled" and ev.get("proof") is not None:
+                self.enrolment_proof(ms, actor, ev, f"{what}: proof")
             self.apply_keys(seq, ms, kind, ev, what)
+            if kind == "key.enrolled" and ev.get("proof") is not None and self.keys and self.keys[-1].enrolled_seq == seq:
+                self.keys[-1].self_enrolled = True
 
     def apply_keys(self, seq, ms, kind, ev, what):
         if kind in ("principal.added", "key.enrolled"):
@@ -846,6 +854,19 @@ class Bindings:
                 fail(f"{what}: the signature by {rec.principal} ({keyid}) does not verify")
             signers.append(rec.principal)
         return " ".join(signers), "yes"
+
+    def enrolment_proof(self, ms, actor, ev, what):
+        # A self-enrolment: the key's own principal, over exactly this key, signed with the keys they had before it.
+        env = parse_envelope(ev["proof"], what)
+        if actor != ev.get("principal") or env.payload_type != "application/vnd.signoff.key-enrolment.v1+json":
+            fail(f"{what}: not the principal's own key-enrolment statement")
+        try:
+            statement = json.loads(env.payload)
+        except ValueError:
+            fail(f"{what}: the statement is not JSON")
+        if not isinstance(statement, dict) or statement.get("principal") != ev.get("principal") or statement.get("verifier_key") != field(ev, "verifier_key", "verifierKey"):
+            fail(f"{what}: the statement is not of exactly this key")
+        self.actor_envelope(ms, actor, ev["proof"], what)
 
     def actor_envelope(self, ms, actor, obj, what):
         env = parse_envelope(obj, what)

@@ -13,6 +13,9 @@ public enum Command: Hashable, Sendable {
     case addUser(name: String, administrator: Bool, key: NoteVerifierKey?, approval: DSSEEnvelope? = nil)
     case addServiceAccount(name: String, key: NoteVerifierKey?, approval: DSSEEnvelope? = nil)
     case enrollKey(principal: String, key: NoteVerifierKey, approval: DSSEEnvelope? = nil)
+    /// Self-enrolment: the actor adds a key of their own, with their ``KeyEnrolmentStatement`` signed by a key they already
+    /// have (proof of possession, not administration; the new key never signs administration).
+    case enrollOwnKey(key: NoteVerifierKey, proof: DSSEEnvelope)
     /// With `compromisedSince`, signatures made with the key from that time on stop counting for requests not yet deployed.
     case revokeKey(principal: String, fingerprint: String, compromisedSince: Int64? = nil, approval: DSSEEnvelope? = nil)
     case createGroup(name: String, approval: DSSEEnvelope? = nil)
@@ -79,7 +82,7 @@ extension Command {
     public var adminChange: AdminChange? {
         switch self {
         case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .withdraw, .recordDeployment,
-            .startDeployment, .finishDeployment,
+            .startDeployment, .finishDeployment, .enrollOwnKey,
             .recordRetrospective, .delegate, .revokeDelegation, .expireStale:
             nil
         case .addFreeze(let spec, _): AdminChange(action: "freeze.add", freeze: spec)

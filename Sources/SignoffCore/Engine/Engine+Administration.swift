@@ -41,6 +41,21 @@ extension Engine {
         return [.keyEnrolled(.init(principal: principal, verifierKey: key.description, approval: approval))]
     }
 
+    /// Self-enrolment: a person adds a key of their own with a statement signed by one of their current keys (one that
+    /// still counts: enrolled, not revoked, not compromised), fresh and used once. Service accounts' keys are an
+    /// administrator's to enrol.
+    static func enrollOwnKey(key: NoteVerifierKey, proof: DSSEEnvelope, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        guard let person = state.principals[actor], person.kind == .user else {
+            throw Refusal(.adminRequired, "only a user adds a key of their own; an administrator enrols a service account's keys")
+        }
+        try requireUnusedKey(state, key)
+        try verifyActorStatement(
+            proof, as: KeyEnrolmentStatement.self, payloadType: KeyEnrolmentStatement.payloadType, signedTime: \.time,
+            describing: "\(actor)'s enrolment of this key", state: state, actor: actor, now: now
+        ) { $0.principal == actor && $0.verifierKey == key.description }
+        return [.keyEnrolled(.init(principal: actor, verifierKey: key.description, approval: nil, proof: proof))]
+    }
+
     static func revokeKey(
         principal: String, fingerprint: String, compromisedSince: Int64?, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64
     ) throws -> [Event] {

@@ -131,6 +131,8 @@ public enum Engine {
             return try addServiceAccount(name: name, key: key, approval: approval, state: state, actor: actor, now: now)
         case .enrollKey(let principal, let key, let approval):
             return try enrollKey(principal: principal, key: key, approval: approval, state: state, actor: actor, now: now)
+        case .enrollOwnKey(let key, let proof):
+            return try enrollOwnKey(key: key, proof: proof, state: state, actor: actor, now: now)
         case .revokeKey(let principal, let fingerprint, let since, let approval):
             return try revokeKey(principal: principal, fingerprint: fingerprint, compromisedSince: since, approval: approval, state: state, actor: actor, now: now)
         case .createGroup(let name, let approval):

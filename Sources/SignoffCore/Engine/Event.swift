@@ -83,9 +83,11 @@ public enum Event: Hashable, Sendable {
         public let verifierKey: String
         /// The administrator's signed approval, when a regulated project relies on the principal.
         public var approval: DSSEEnvelope?
+        /// Self-enrolment: the principal's own ``KeyEnrolmentStatement``, signed with a key they already have.
+        public var proof: DSSEEnvelope? = nil
 
         enum CodingKeys: String, CodingKey {
-            case principal, approval
+            case principal, approval, proof
             case verifierKey = "verifier_key"
         }
     }
@@ -575,7 +577,7 @@ extension Event.KeyEnrolled {
         self.init(
             principal: try c.decode(String.self, forKey: .principal),
             verifierKey: try c.decodeIfPresent(String.self, forKey: .verifierKey) ?? legacy.decode(String.self, forKey: .verifierKey),
-            approval: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .approval))
+            approval: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .approval), proof: try c.decodeIfPresent(DSSEEnvelope.self, forKey: .proof))
     }
 }
 

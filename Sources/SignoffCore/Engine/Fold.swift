@@ -20,9 +20,11 @@ extension SignoffState {
             principals[e.name] = Principal(name: e.name, kind: e.kind, isAdministrator: e.administrator, keys: keys)
         case .keyEnrolled(let e):
             noteApproval(e.approval)
+            noteApproval(e.proof)
             if let key = try? NoteVerifierKey(parsing: e.verifierKey) {
-                principals[e.principal]?.keys.append(
-                    EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: e.approval != nil))
+                var enrolled = EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: e.approval != nil)
+                enrolled.selfEnrolled = e.proof != nil
+                principals[e.principal]?.keys.append(enrolled)
             }
         case .keyRevoked(let e):
             noteApproval(e.approval)
@@ -125,7 +127,7 @@ extension SignoffState {
         // Not kept in the projection: a ledger from before this event kind was the engine's has no such document.
         case .ledgerInitialized: []
         case .principalAdded(let e): ["principal/\(e.name)"] + statementKey(e.approval)
-        case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
+        case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval) + statementKey(e.proof)
         case .keyRevoked(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
         case .groupCreated(let e): ["group/\(e.name)"] + statementKey(e.approval)
         case .memberRemoved(let e): ["group/\(e.group)"] + statementKey(e.approval)

@@ -14,6 +14,8 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
     /// Set when the key was revoked as compromised: its signatures from this time on no longer count, even before the
     /// revocation.
     public var compromisedSince: Int64?
+    /// Enrolled by its owner's proof (a signature by a key they had), not by administrators: it never signs administration.
+    public var selfEnrolled = false
 
     /// Parsed once, when the key is enrolled or its document read: every signature check needs it.
     public let publicKey: Ed25519.PublicKey?
@@ -28,7 +30,7 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
         self.publicKey = try? NoteVerifierKey(parsing: verifierKey).publicKey
     }
 
-    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt, trusted, compromisedSince }
+    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt, trusted, compromisedSince, selfEnrolled }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -37,6 +39,7 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
             enrolledAt: try c.decode(Int64.self, forKey: .enrolledAt), revokedAt: try c.decodeIfPresent(Int64.self, forKey: .revokedAt),
             trusted: try c.decodeIfPresent(Bool.self, forKey: .trusted) ?? false,
             compromisedSince: try c.decodeIfPresent(Int64.self, forKey: .compromisedSince))
+        selfEnrolled = try c.decodeIfPresent(Bool.self, forKey: .selfEnrolled) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -47,6 +50,7 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
         try c.encodeIfPresent(revokedAt, forKey: .revokedAt)
         try c.encode(trusted, forKey: .trusted)
         try c.encodeIfPresent(compromisedSince, forKey: .compromisedSince)
+        if selfEnrolled { try c.encode(true, forKey: .selfEnrolled) }
     }
 
     public func isValid(at time: Int64) -> Bool { time >= enrolledAt && (revokedAt.map { time < $0 } ?? true) }

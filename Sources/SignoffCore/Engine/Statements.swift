@@ -233,6 +233,32 @@ public struct RetrospectiveStatement: Hashable, Sendable, Codable {
     }
 }
 
+/// The statement a person signs to add a key of their own (self-enrolment: proof of possession of a key they already
+/// have, not an administrative change). The key it adds can sign decisions, never administration.
+public struct KeyEnrolmentStatement: Hashable, Sendable, Codable {
+    public static let payloadType = "application/vnd.signoff.key-enrolment.v1+json"
+    public let principal: String
+    /// The new key's verifier key line.
+    public let verifierKey: String
+    /// RFC 3339, UTC.
+    public let time: String
+
+    enum CodingKeys: String, CodingKey {
+        case principal, time
+        case verifierKey = "verifier_key"
+    }
+
+    public init(principal: String, verifierKey: NoteVerifierKey, time: Int64) {
+        self.principal = principal
+        self.verifierKey = verifierKey.description
+        self.time = Timestamps.rfc3339(time)
+    }
+
+    public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
+        DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
+    }
+}
+
 /// The statement a person signs to delegate their decisions: exactly this delegation, now. Required once the ledger has
 /// a regulated project, so that a stolen session cannot hand its owner's authority to another account.
 public struct DelegationStatement: Hashable, Sendable, Codable {

@@ -23,7 +23,16 @@ struct AdministrationController {
         routes.post("/users/{name}/keys") { request, context -> Response in
             let body = try await request.decode(as: KeyBody.self, context: context)
             let key = try h.verifierKey(body.verifier_key, field: "verifier_key")
-            return try h.json(try await h.run(.enrollKey(principal: try h.parameter("name", context), key: key, approval: body.approval), context))
+            let name = try h.parameter("name", context)
+            if let proof = body.proof {
+                // Self-enrolment: only for oneself, in one's own session (a service token never adds keys).
+                guard body.approval == nil else { throw Problem.badRequest("a key is enrolled with an administrators' approval or its owner's proof, not both") }
+                guard name == (try h.principal(context)), context.token?.kind == .session else {
+                    throw Problem.forbidden("a person adds only their own keys, logged in with their key", rule: .adminRequired)
+                }
+                return try h.json(try await h.run(.enrollOwnKey(key: key, proof: proof), context))
+            }
+            return try h.json(try await h.run(.enrollKey(principal: name, key: key, approval: body.approval), context))
         }
         routes.post("/users/{name}/keys/{fingerprint}/revoke") { request, context -> Response in
             let body = try await request.decode(as: RevokeKeyBody.self, context: context)

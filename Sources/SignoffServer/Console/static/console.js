@@ -66,6 +66,8 @@
     document.getElementById("setup-key").textContent = line;
     document.getElementById("setup-admin").textContent =
       "printf '%s\\n' '" + line + "' > " + name + "-browser.pub\nsignoff user enroll-key " + name + " --key-file " + name + "-browser.pub --key ADMIN.key --as ADMIN";
+    document.getElementById("setup-self").textContent =
+      "printf '%s\\n' '" + line + "' > " + name + "-browser.pub\nsignoff user enroll-key " + name + " --key-file " + name + "-browser.pub --key YOUR.key --as " + name;
     document.getElementById("setup-done").classList.remove("hidden");
     show("setup-result", "This browser now holds a key for " + name + ". Its private half never leaves it.", "ok");
   }
