@@ -228,17 +228,23 @@ struct CIKitBench {
         }
         let token = try await Authenticator(store: database.auth, clock: { database.now }).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
         var figures: [Figure] = []
-        for (label, path) in [("inbox", "/v1/inbox"), ("deployments (every project)", "/v1/deployments"), ("list of one project", "/v1/requests?project=project-7")] {
+        // The API's answers, then the web console's pages (issue 16: goal p99 under 50 ms), with the session as a cookie.
+        let open = "REQ-\(inboxRequests / 100 * 100)"
+        let pages: [(String, String, Bool)] = [
+            ("inbox", "/v1/inbox", false), ("deployments (every project)", "/v1/deployments", false), ("list of one project", "/v1/requests?project=project-7", false),
+            ("console inbox page", "/inbox", true), ("console request page", "/requests/\(open)", true), ("console dashboard page", "/dashboard", true),
+        ]
+        for (label, path, console) in pages {
             var samples: [Double] = []
             var request = URLRequest(url: URL(string: path, relativeTo: url)!)
-            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            if console { request.setValue("signoff_session=\(token)", forHTTPHeaderField: "Cookie") } else { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
             for i in 0..<(runs * 20 + 1) {
                 let sent = ContinuousClock.now
                 let (_, response) = try await URLSession.shared.data(for: request)
                 guard (response as? HTTPURLResponse)?.statusCode == 200 else { fatalError("\(path) failed") }
                 if i > 0 { samples.append(Bench.seconds(ContinuousClock.now - sent) * 1000) }  // the first warms the state cache
             }
-            figures.append(Figure(name: "\(label) at \(inboxRequests) requests, p50", value: Bench.median(samples), unit: "ms", limitName: "p99", limit: Bench.percentile(samples, 0.99), goal: "report"))
+            figures.append(Figure(name: "\(label) at \(inboxRequests) requests, p50", value: Bench.median(samples), unit: "ms", limitName: "p99", limit: Bench.percentile(samples, 0.99), goal: console ? "p99 < 50 ms" : "report"))
         }
         return figures
     }

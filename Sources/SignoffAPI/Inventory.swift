@@ -183,11 +183,20 @@ public struct InboxItem: Codable, Sendable, Equatable {
 }
 
 public enum Inbox {
-    /// Everything waiting for `person` on the requests `visible` admits, oldest first.
-    public static func items(for person: String, in state: SignoffState, now: Int64, visible: (DeploymentRequest) -> Bool = { _ in true }) -> [InboxItem] {
+    /// The requests an inbox can hold anything of: the open ones and those owing a retrospective (a server keeps this list
+    /// per state, so that an inbox does not walk every request ever filed).
+    public static func candidates(in state: SignoffState) -> [DeploymentRequest] {
+        state.requests.values.filter { $0.status == .active || owesRetrospective($0) }
+    }
+
+    /// Everything waiting for `person` on the requests `visible` admits, oldest first; `among`: ``candidates(in:)`` when
+    /// the caller has it.
+    public static func items(
+        for person: String, in state: SignoffState, now: Int64, among: [DeploymentRequest]? = nil, visible: (DeploymentRequest) -> Bool = { _ in true }
+    ) -> [InboxItem] {
         let delegators = state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) && state.principals[$0.from]?.disabled != true }
         var out: [InboxItem] = []
-        for request in state.requests.values where (request.status == .active || owesRetrospective(request)) && visible(request) {
+        for request in among ?? candidates(in: state) where visible(request) {
             out += items(for: person, on: request, delegators: delegators, state: state, now: now)
         }
         return out.sorted { ($0.since, Inventory.requestNumber($0.request), $0.action.rawValue) < ($1.since, Inventory.requestNumber($1.request), $1.action.rawValue) }

@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     public var webhookTimeoutSeconds: Double = 10
     /// Deliveries in flight at once.
     public var webhookConcurrency = 8
+    /// The largest evidence document accepted (`--evidence-max-bytes`).
+    public var evidenceMaximumBytes = EvidenceDocument.defaultMaximumBytes
     /// How often reminders, escalations and overdue retrospectives are looked for.
     public var reminderIntervalSeconds: Int64 = 60
 

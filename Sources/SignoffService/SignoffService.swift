@@ -34,6 +34,7 @@ public final class SignoffService: Sendable {
     public var ledger: any LedgerStore { storage.ledger }
     public var auth: any AuthStore { storage.auth }
     public var webhooks: any WebhookStore { storage.webhooks }
+    public var evidence: any EvidenceStore { storage.evidence }
 
     /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
     public func execute(_ command: Command, as actor: String) async throws -> Outcome {

@@ -22,6 +22,6 @@ public enum SQLiteStorage {
     public static func storage(_ ledger: SQLiteLedgerStore) -> SignoffStorage {
         SignoffStorage(
             ledger: ledger, projection: SQLiteProjectionStore(ledger: ledger), auth: SQLiteAuthStore(ledger: ledger),
-            webhooks: SQLiteWebhookStore(ledger: ledger))
+            webhooks: SQLiteWebhookStore(ledger: ledger), evidence: SQLiteEvidenceStore(ledger: ledger))
     }
 }

@@ -4,6 +4,7 @@ import SignoffCore
 import SignoffCrypto
 import SignoffLedger
 import SignoffAPI
+import SignoffService
 
 struct RequestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "request", abstract: "File deployment requests.", subcommands: [Create.self])
@@ -91,6 +92,9 @@ struct EvidenceCommand: AsyncParsableCommand {
         @Option(help: "The evidence file (e.g. a PDF); its SHA-256 is recorded.") var file: String?
         @Option(help: "The evidence's digest, sha256:HEX, instead of --file.") var digest: String?
         @Option(help: "A JUnit XML report: its counts give the status, its SHA-256 the digest.") var junit: String?
+        @Flag(help: "Also upload the file (--file or --junit) so that the web console shows it (at most 5 MiB by default).") var upload = false
+        @Option(name: .customLong("media-type"), help: "The uploaded file's type (default: from its extension): application/xml, text/plain, text/markdown, application/json or application/pdf.")
+        var mediaType: String?
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
@@ -112,8 +116,22 @@ struct EvidenceCommand: AsyncParsableCommand {
                     status = given
                 }
                 let client = try await options.client()
+                var document: (type: String, bytes: [UInt8])?
+                if upload {
+                    guard let path = junit ?? file, let data = FileManager.default.contents(atPath: path) else {
+                        throw CLIError.badInput("--upload sends the file: give --file or --junit")
+                    }
+                    let byExtension = ["xml": "application/xml", "txt": "text/plain", "log": "text/plain", "md": "text/markdown", "json": "application/json", "pdf": "application/pdf"]
+                    guard let type = mediaType ?? (junit != nil ? "application/xml" : byExtension[URL(fileURLWithPath: path).pathExtension.lowercased()]),
+                        EvidenceDocument.mediaTypes.contains(type)
+                    else { throw CLIError.badInput("--media-type must be one of \(EvidenceDocument.mediaTypes.joined(separator: ", "))") }
+                    document = (type, [UInt8](data))
+                }
                 let entries = try await client.run(
                     .attachEvidence(request: request, kind: kind, status: status, digest: digest, tests: tests), as: try options.actor.name)
+                if let document {
+                    try await client.uploadEvidence(request, digest: digest, mediaType: document.type, content: document.bytes, as: try options.actor.name)
+                }
                 // Automation's tokens may attach evidence without being allowed to read the request back.
                 let stage = (try? await client.request(request).stage).map { "; it is at \($0)" } ?? ""
                 let counts = tests.map { ", \($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" } ?? ""

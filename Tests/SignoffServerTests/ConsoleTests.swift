@@ -133,3 +133,57 @@ struct ConsoleTests {
         }
     }
 }
+
+@Suite("Evidence documents")
+struct EvidenceDocumentTests {
+    @Test("Upload: only the bytes of a digest the request records, of a known type and size; shown safely in the console; downloaded sandboxed")
+    func documents() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let junit = Array("""
+            <?xml version="1.0"?><testsuites><testsuite name="api"><testcase classname="checkout" name="test_&lt;script&gt;alert(1)&lt;/script&gt;"/>
+            <testcase classname="checkout" name="test_refund"><failure message="expected 200, got 500"/></testcase></testsuite></testsuites>
+            """.utf8)
+        let card = Array("# Model card\n\n<script>alert(1)</script> and [click](javascript:alert(2)) **bold**\n\n- item `code`\n".utf8)
+        try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley")
+        let counts = try JUnitReport.counts(of: junit)
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: counts.status.rawValue, digest: SHA256Digest.hash(junit), tests: counts), as: "ci-bot")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash(card)), as: "ci-bot")  // a second report: the standard workflow asks only for test reports
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            let ci = try await client.login("riley", key: f.keys["riley"]!)
+            func put(_ bytes: [UInt8], digest: SHA256Digest, type: String, token: String, request: String = "REQ-1") async throws -> Int {
+                try await client.execute(
+                    uri: "/v1/requests/\(request)/evidence-documents/\(digest)", method: .put, headers: [.contentType: type, .authorization: "Bearer \(token)"],
+                    body: ByteBuffer(bytes: bytes)
+                ) { Int($0.status.code) }
+            }
+            #expect(try await put(junit, digest: SHA256Digest.hash(junit), type: "application/xml", token: ci) == 201)
+            #expect(try await put(junit, digest: SHA256Digest.hash(junit), type: "application/xml", token: ci) == 200, "content-addressed: once")
+            #expect(try await put(card, digest: SHA256Digest.hash(junit), type: "text/markdown", token: ci) == 422, "the bytes must be the digest's")
+            #expect(try await put(card, digest: SHA256Digest.hash(card), type: "text/html", token: ci) == 415, "no HTML")
+            #expect(try await put(Array("x".utf8), digest: SHA256Digest.hash("x"), type: "text/plain", token: ci) == 404, "no evidence with that digest")
+            let big = [UInt8](repeating: 0x61, count: EvidenceDocument.defaultMaximumBytes + 1)
+            try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash(big)), as: "ci-bot")
+            #expect(try await put(big, digest: SHA256Digest.hash(big), type: "text/plain", token: ci) == 413)
+            #expect(try await put(card, digest: SHA256Digest.hash(card), type: "text/markdown", token: ci) == 201)
+            let outsider = try await client.login(Cast.outsider.name, key: f.keys[Cast.outsider.name]!)
+            #expect(try await put(card, digest: SHA256Digest.hash(card), type: "text/markdown", token: outsider) == 404, "another project's evidence does not exist for them")
+            // Download: an attachment under a sandbox policy, never a page of ours.
+            let download = try await client.execute(uri: "/v1/requests/REQ-1/evidence-documents/\(SHA256Digest.hash(card))", method: .get, headers: [.authorization: "Bearer \(ci)"]) {
+                ($0.status.code, $0.headers[.contentSecurityPolicy] ?? "", $0.headers[.contentDisposition] ?? "")
+            }
+            #expect(download.0 == 200 && download.1.hasPrefix("sandbox") && download.2.hasPrefix("attachment"))
+            // The console: the JUnit report as a table of its cases, the Markdown rendered with nothing of it as markup.
+            let (cookie, _) = try await ConsoleTests.login(client, "riley", key: f.keys["riley"]!)
+            let report = try await ConsoleTests.get(client, "/requests/REQ-1/evidence/\(SHA256Digest.hash(junit))", cookie: cookie)
+            #expect(report.status == 200 && report.body.contains("test_refund") && report.body.contains("expected 200, got 500"))
+            #expect(!report.body.contains("<script>alert") && report.body.contains("test_&lt;script&gt;alert(1)&lt;/script&gt;"), "\(report.body)")
+            let rendered = try await ConsoleTests.get(client, "/requests/REQ-1/evidence/\(SHA256Digest.hash(card))", cookie: cookie)
+            #expect(rendered.status == 200 && rendered.body.contains("<h3>Model card</h3>") && rendered.body.contains("<strong>bold</strong>") && rendered.body.contains("<code>code</code>"))
+            #expect(!rendered.body.contains("<script>alert") && !rendered.body.contains("href=\"javascript") && rendered.body.contains("click (javascript:alert(2))"))
+            let hidden = try await ConsoleTests.get(client, "/requests/REQ-1/evidence/\(SHA256Digest.hash(card))", cookie: try await ConsoleTests.login(client, Cast.outsider.name, key: f.keys[Cast.outsider.name]!).cookie)
+            #expect(hidden.status == 404)
+        }
+    }
+}

@@ -92,7 +92,7 @@ class World:
             '<testcase classname="f" name="test_leakage"/><testcase classname="m" name="test_auc"/></testsuite>\n')
         self.request = self.cli("request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v12.zip",
                                 "--file", "churn-model-v12.zip", "--description", "weekly retrain <b>not bold</b>", "--as", "riley").stdout.strip()
-        self.cli("evidence", "add", self.request, "--kind", "test-report", "--junit", "junit.xml", "--as", "ci-bot")
+        self.cli("evidence", "add", self.request, "--kind", "test-report", "--junit", "junit.xml", "--upload", "--as", "ci-bot")
 
     def serve(self):
         with socket.socket() as s:
@@ -212,6 +212,13 @@ def run(args):
         check("3 tests, 0 failures" in page, f"the JUnit evidence is shown: {page}")
         check("<b>not bold</b>" in page, "people's text is shown as text")
         shot("04-request")
+        # The JUnit evidence, read in the page: its test cases.
+        driver.find_element(By.LINK_TEXT, "test-report").click()
+        wait.until(lambda d: "test_leakage" in d.find_element(By.TAG_NAME, "main").text)
+        accessible(driver, "evidence")
+        shot("04b-evidence")
+        driver.back()
+        wait.until(EC.presence_of_element_located((By.ID, "decide-form")))
         # 4. Approve with a comment: the browser signs the statement of what the page shows.
         driver.find_element(By.ID, "decide-comment").send_keys("metrics reviewed in the browser")
         driver.find_element(By.CSS_SELECTOR, 'button[data-decision="approve"]').click()

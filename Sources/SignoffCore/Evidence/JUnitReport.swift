@@ -12,6 +12,79 @@ public enum JUnitReport {
     /// At most this many bytes: a test report, not an archive.
     public static let maximumBytes = 64 << 20
 
+    /// One test case as a report lists it, for people to read (the counts above decide the status).
+    public struct Case: Hashable, Sendable {
+        public enum Outcome: String, Sendable { case passed, skipped, failed, errored }
+        public let suite: String
+        public let classname: String
+        public let name: String
+        public var outcome: Outcome
+        /// The `message` of its failure, error or skip, if any.
+        public var message: String
+    }
+
+    /// Every test case, in document order (the same reading as ``counts(of:)``).
+    public static func cases(of bytes: [UInt8]) throws(Malformed) -> [Case] {
+        _ = try counts(of: bytes)  // the same checks first
+        var reader = Reader(bytes: bytes)
+        var stack: [String] = []
+        var suites: [String] = []
+        var out: [Case] = []
+        var open: Int?
+        while let token = try reader.next() {
+            switch token {
+            case .open(let qualified, let selfClosing, let attributes):
+                let name = Self.localName(qualified)
+                if name == "testsuite" && !selfClosing { suites.append(attributes["name"] ?? "") }
+                if name == "testcase" {
+                    out.append(Case(suite: suites.last ?? "", classname: attributes["classname"] ?? "", name: attributes["name"] ?? "", outcome: .passed, message: ""))
+                    if !selfClosing { open = out.count - 1 }
+                } else if let index = open, stack.last == "testcase" {
+                    let outcome: Case.Outcome? = ["skipped": .skipped, "failure": .failed, "error": .errored][name]
+                    let rank: [Case.Outcome: Int] = [.passed: 0, .skipped: 1, .failed: 2, .errored: 3]
+                    if let outcome, rank[outcome]! > rank[out[index].outcome]! {
+                        out[index].outcome = outcome
+                        out[index].message = attributes["message"] ?? ""
+                    }
+                }
+                if !selfClosing { stack.append(name) }
+            case .close(let qualified):
+                let name = Self.localName(qualified)
+                stack.removeLast()
+                if name == "testcase" { open = nil }
+                if name == "testsuite" { suites.removeLast() }
+            }
+        }
+        return out
+    }
+
+    /// XML's five entities and numeric character references; anything else is left as written.
+    static func decodeEntities(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let amp = rest.firstIndex(of: "&") {
+            out += rest[..<amp]
+            guard let semi = rest[amp...].firstIndex(of: ";"), rest.distance(from: amp, to: semi) <= 10 else {
+                out += rest[amp...]
+                return out
+            }
+            let entity = rest[rest.index(after: amp)..<semi]
+            let named = ["lt": "<", "gt": ">", "amp": "&", "quot": "\"", "apos": "'"][String(entity)]
+            if let named {
+                out += named
+            } else if entity.hasPrefix("#x"), let value = UInt32(entity.dropFirst(2), radix: 16), let scalar = Unicode.Scalar(value) {
+                out.unicodeScalars.append(scalar)
+            } else if entity.hasPrefix("#"), let value = UInt32(entity.dropFirst()), let scalar = Unicode.Scalar(value) {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += rest[amp...semi]
+            }
+            rest = rest[rest.index(after: semi)...]
+        }
+        return out + rest
+    }
+
     public static func counts(of bytes: [UInt8]) throws(Malformed) -> TestCounts {
         guard bytes.count <= maximumBytes else { throw Malformed(description: "the report is larger than \(maximumBytes >> 20) MiB") }
         var reader = Reader(bytes: bytes)
@@ -22,7 +95,7 @@ public enum JUnitReport {
         var sawRoot = false
         while let token = try reader.next() {
             switch token {
-            case .open(let qualified, let selfClosing):
+            case .open(let qualified, let selfClosing, _):
                 // A namespace prefix does not change what an element is (`<j:failure>` is a failure).
                 let name = Self.localName(qualified)
                 if stack.isEmpty {
@@ -69,7 +142,7 @@ public enum JUnitReport {
     static func localName(_ name: String) -> String { name.split(separator: ":").last.map(String.init) ?? name }
 
     enum Token {
-        case open(String, selfClosing: Bool)
+        case open(String, selfClosing: Bool, attributes: [String: String])
         case close(String)
     }
 
@@ -139,19 +212,20 @@ public enum JUnitReport {
                 } else {
                     index += 1
                     let name = try name()
-                    // Attributes: name = "value" or 'value'; their values are not needed.
+                    // Attributes: name = "value" or 'value'.
+                    var attributes: [String: String] = [:]
                     while true {
                         skipSpace()
                         guard index < bytes.count else { throw fail("the report ends inside <\(name)>") }
                         if bytes[index] == UInt8(ascii: ">") {
                             index += 1
-                            return .open(name, selfClosing: false)
+                            return .open(name, selfClosing: false, attributes: attributes)
                         }
                         if starts(with: "/>") {
                             index += 2
-                            return .open(name, selfClosing: true)
+                            return .open(name, selfClosing: true, attributes: attributes)
                         }
-                        _ = try self.name()
+                        let attribute = try self.name()
                         skipSpace()
                         guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else { throw fail("expected = after an attribute of <\(name)>") }
                         index += 1
@@ -161,11 +235,13 @@ public enum JUnitReport {
                         }
                         let quote = bytes[index]
                         index += 1
+                        let start = index
                         while index < bytes.count, bytes[index] != quote {
                             guard bytes[index] != UInt8(ascii: "<") else { throw fail("< inside an attribute value of <\(name)>") }
                             index += 1
                         }
                         guard index < bytes.count else { throw fail("unterminated attribute value in <\(name)>") }
+                        attributes[JUnitReport.localName(attribute)] = JUnitReport.decodeEntities(String(decoding: bytes[start..<index], as: UTF8.self))
                         index += 1
                     }
                 }

@@ -25,6 +25,7 @@ struct ConsoleController {
     /// every route is in `schema/openapi.yaml`); the console changes state only through the API.
     static let routes = [
         "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/{id}", "GET /static/{file}",
+        "GET /requests/{id}/evidence/{digest}",
         "POST /console/login", "POST /console/logout",
     ]
 
@@ -171,9 +172,11 @@ struct ConsoleController {
         }
         router.get("/inbox") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let state = try await h.service.state()
+            let (state, candidates) = try await h.views.candidates(h.service)
             let now = h.service.now
-            let items = Inbox.items(for: record.principal, in: state, now: now) { Access.mayRead(project: $0.project, principal: record.principal, state: state, now: now) }
+            let items = Inbox.items(for: record.principal, in: state, now: now, among: candidates) {
+                Access.mayRead(project: $0.project, principal: record.principal, state: state, now: now)
+            }
             let rows: [[String: Any]] = items.map { i in
                 Self.context([
                     "request": i.request, "bundle": i.bundle, "action": i.action.rawValue, "stage": i.stage as Any, "on_behalf_of": i.on_behalf_of as Any,
@@ -195,15 +198,28 @@ struct ConsoleController {
             }
             return console.page("request", console.requestContext(r, state: state, now: now, user: record.principal, csrf: csrf))
         }
+        router.get("/requests/{id}/evidence/{digest}") { request, context -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let csrf = Self.csrfToken(forSession: token)
+            let id = context.parameters.get("id") ?? ""
+            let state = try await h.service.state()
+            let now = h.service.now
+            guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: now),
+                let digest = try? SHA256Digest(parsing: context.parameters.get("digest") ?? ""), let evidence = r.evidence.last(where: { $0.digest == digest })
+            else { return console.notFound(record.principal, csrf: csrf, "No such evidence of a request that you may read.") }
+            return console.page("evidence", try await console.evidenceContext(r, evidence, user: record.principal, csrf: csrf))
+        }
         router.get("/dashboard") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
             let q = request.uri.queryParameters
             let project = q.get("project").flatMap { $0.isEmpty ? nil : $0 }
             let environment = q.get("environment").flatMap { $0.isEmpty ? nil : $0 }
-            let state = try await h.service.state()
+            let (state, all) = try await h.views.inventory(h.service)
             let now = h.service.now
             let visible = { (key: String) in Access.mayRead(project: key, principal: record.principal, state: state, now: now) }
-            let rows = Inventory.deployments(in: state, now: now, project: project, environment: environment, visible: visible)
+            let rows = all.filter { row in
+                visible(row.project) && (project.map { row.project == $0 } ?? true) && (environment.map { row.environment == $0 } ?? true)
+            }
             let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
             return console.page("dashboard", Self.context([
                 "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects,
@@ -256,6 +272,7 @@ struct ConsoleController {
             return Self.context([
                 "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor, "at": e.at,
                 "digest": e.digest, "counts": counts, "revision": e.revision, "old": e.revision != r.revision,
+                "link": "/requests/\(r.id)/evidence/\(e.digest)",
             ])
         }
         let decisions: [[String: Any]] = view.decisions.map { d in
@@ -281,6 +298,40 @@ struct ConsoleController {
             "started": view.deployment_started.map { ["actor": $0.actor, "at": $0.at] as [String: Any] },
             "history": view.history.map { ["at": $0.at, "stage": $0.stage, "revision": $0.revision] as [String: Any] },
         ])
+    }
+
+    /// An evidence document as people read it: a JUnit report as a table of its test cases, text as text, Markdown
+    /// rendered safely, anything else (a PDF) offered for download — never served as a page of ours.
+    func evidenceContext(_ r: DeploymentRequest, _ e: Evidence, user: String, csrf: String) async throws -> [String: Any] {
+        var context: [String: Any?] = [
+            "title": "\(e.kind) of \(r.id)", "user": user, "csrf": csrf, "request": r.id, "kind": e.kind, "status": e.status.rawValue,
+            "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad", "actor": e.attachedBy, "at": Timestamps.rfc3339(e.at),
+            "revision": e.revision, "digest": e.digest.description,
+        ]
+        if let document = try await handlers.service.evidence.get(e.digest) {
+            context["stored"] = true
+            context["mediaType"] = document.mediaType
+            context["size"] = document.content.count
+            context["download"] = "/v1/requests/\(r.id)/evidence-documents/\(e.digest)"
+            let text = String(validating: document.content, as: UTF8.self)
+            if document.mediaType.hasSuffix("xml"), let cases = try? JUnitReport.cases(of: document.content) {
+                let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
+                context["junit"] = Self.context([
+                    "summary": counts,
+                    "cases": cases.map {
+                        Self.context([
+                            "classname": $0.classname, "name": $0.name, "outcome": $0.outcome.rawValue, "suite": $0.suite, "message": $0.message,
+                            "outcomeClass": $0.outcome == .passed ? "ok" : $0.outcome == .skipped ? "warn" : "bad",
+                        ])
+                    },
+                ])
+            } else if document.mediaType == "text/markdown", let text {
+                context["markdown"] = SafeMarkdown.render(text)
+            } else if document.mediaType != "application/pdf", let text {
+                context["text"] = text
+            }
+        }
+        return Self.context(context)
     }
 
     func inventoryRow(_ row: EnvironmentInventory) -> [String: Any] {

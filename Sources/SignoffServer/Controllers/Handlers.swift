@@ -16,6 +16,8 @@ struct Handlers: Sendable {
     let auth: Authenticator
     let configuration: ServerConfiguration
     let metrics: SignoffMetrics
+    /// Inbox candidates and the inventory, per state (not rebuilt by every page load).
+    let views = StateViews()
     /// Login challenges per address, and failed logins per name and per address.
     let challengesPerAddress: RateLimiter
     let failuresPerName: RateLimiter
@@ -123,6 +125,20 @@ struct Handlers: Sendable {
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try WireCoding.encode(value))))
+    }
+
+    /// An evidence document as a download: never rendered by the browser as a page of ours (a sandbox CSP, no sniffing),
+    /// a PDF as an attachment.
+    static func document(_ document: EvidenceDocument) -> Response {
+        let type = document.mediaType.hasPrefix("text/") ? document.mediaType + "; charset=utf-8" : document.mediaType
+        let extensions = ["application/pdf": "pdf", "application/json": "json", "text/markdown": "md", "text/plain": "txt"]
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: type, .contentSecurityPolicy: "sandbox; default-src 'none'", .init("X-Content-Type-Options")!: "nosniff",
+                .contentDisposition: "attachment; filename=\"evidence-\(document.digest.hex.prefix(12)).\(extensions[document.mediaType] ?? "xml")\"",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: document.content)))
     }
 
     func text(_ value: String) -> Response {

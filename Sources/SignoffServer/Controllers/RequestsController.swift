@@ -111,18 +111,19 @@ struct RequestsController {
         }
         routes.get("/deployments") { httpRequest, context -> Response in
             let q = httpRequest.uri.queryParameters
-            let state = try await h.service.state()
+            let (state, all) = try await h.views.inventory(h.service)
             let caller = try h.principal(context)
-            let rows = Inventory.deployments(in: state, now: h.service.now, project: q.get("project"), environment: q.get("environment")) { project in
-                Access.mayRead(project: project, principal: caller, state: state, now: h.service.now)
-                    && (context.token?.kind != .service || (try? h.requireScope("read", project: project, context)) != nil)
+            let rows = all.filter { row in
+                (q.get("project").map { $0 == row.project } ?? true) && (q.get("environment").map { $0 == row.environment } ?? true)
+                    && Access.mayRead(project: row.project, principal: caller, state: state, now: h.service.now)
+                    && (context.token?.kind != .service || (try? h.requireScope("read", project: row.project, context)) != nil)
             }
             return try h.json(ItemList(rows))
         }
         routes.get("/inbox") { _, context -> Response in
-            let state = try await h.service.state()
+            let (state, candidates) = try await h.views.candidates(h.service)
             let caller = try h.principal(context)
-            let items = Inbox.items(for: caller, in: state, now: h.service.now) { r in
+            let items = Inbox.items(for: caller, in: state, now: h.service.now, among: candidates) { r in
                 Access.mayRead(project: r.project, principal: caller, state: state, now: h.service.now)
                     && (context.token?.kind != .service || (try? h.requireScope("read", project: r.project, context)) != nil)
             }
@@ -134,6 +135,35 @@ struct RequestsController {
             let command = Command.attachEvidence(
                 request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests)
             return try h.json(try await h.run(command, context))
+        }
+        // Evidence documents: the bytes behind an evidence digest of the request, content-addressed.
+        routes.put("/requests/{id}/evidence-documents/{digest}") { httpRequest, context -> Response in
+            let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "evidence")
+            let digest = try h.digest(try h.parameter("digest", context), field: "digest")
+            guard request.evidence.contains(where: { $0.digest == digest }) else {
+                throw Problem.notFound("\(request.id) has no evidence with digest \(digest): attach it first (POST /v1/requests/\(request.id)/evidence)")
+            }
+            let type = (httpRequest.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard EvidenceDocument.mediaTypes.contains(type) else {
+                throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported media type",
+                    detail: "an evidence document is one of \(EvidenceDocument.mediaTypes.joined(separator: ", "))")
+            }
+            let body = try await httpRequest.body.collect(upTo: h.configuration.evidenceMaximumBytes)
+            let bytes = [UInt8](body.readableBytesView)
+            guard SHA256Digest.hash(bytes) == digest else {
+                throw Problem.refused(.inputDigest, "the document's SHA-256 is \(SHA256Digest.hash(bytes)), not \(digest)")
+            }
+            let new = try await h.service.evidence.put(
+                EvidenceDocument(digest: digest, mediaType: type, content: bytes, uploadedBy: try h.principal(context), uploadedAt: h.service.now))
+            return try h.json(["digest": digest.description, "media_type": type, "size": String(bytes.count)], status: new ? .created : .ok)
+        }
+        routes.get("/requests/{id}/evidence-documents/{digest}") { _, context -> Response in
+            let (request, _) = try await h.readable(try h.parameter("id", context), context)
+            let digest = try h.digest(try h.parameter("digest", context), field: "digest")
+            guard request.evidence.contains(where: { $0.digest == digest }), let document = try await h.service.evidence.get(digest) else {
+                throw Problem.notFound("no evidence document \(digest) of \(request.id)")
+            }
+            return Handlers.document(document)
         }
         routes.post("/requests/{id}/decisions") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "decide")

@@ -5,8 +5,10 @@ public struct SignoffStorage: Sendable {
     public let projection: any ProjectionStore
     public let auth: any AuthStore
     public let webhooks: any WebhookStore
+    public let evidence: any EvidenceStore
 
-    public init(ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore) {
+    public init(ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore, evidence: any EvidenceStore) {
+        self.evidence = evidence
         self.ledger = ledger
         self.projection = projection
         self.auth = auth

@@ -94,6 +94,14 @@ struct LocalClient: SignoffClient {
         Inventory.deployments(in: try await service.state(), now: now, project: project, environment: environment)
     }
 
+    func uploadEvidence(_ request: String, digest: SHA256Digest, mediaType: String, content: [UInt8], as actor: String) async throws {
+        guard let r = try await service.state().requests[request], r.evidence.contains(where: { $0.digest == digest }) else {
+            throw CLIError.badInput("\(request) has no evidence with digest \(digest)")
+        }
+        guard SHA256Digest.hash(content) == digest, EvidenceDocument.mediaTypes.contains(mediaType) else { throw CLIError.badInput("not the document of \(digest)") }
+        _ = try await service.evidence.put(EvidenceDocument(digest: digest, mediaType: mediaType, content: content, uploadedBy: actor, uploadedAt: now))
+    }
+
     func webhooks() async throws -> [WebhookView] {
         let disabled = try await service.webhooks.disabledSubscriptions()
         return try await service.state().webhooks.values.sorted { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) }.map {

@@ -43,6 +43,22 @@ struct HTTPTransport: Sendable {
         return (status, data)
     }
 
+    /// PUTs raw bytes (an evidence document).
+    func upload(_ path: String, token: String, mediaType: String, body: [UInt8]) async throws -> (status: Int, data: Data) {
+        guard let url = URL(string: path, relativeTo: server) else { throw CLIError.badInput("bad server URL \(server)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = "PUT"
+        request.timeoutInterval = 120
+        request.setValue(mediaType, forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.httpBody = Data(body)
+        let (data, response): (Data, URLResponse)
+        do { (data, response) = try await Self.session.data(for: request) } catch {
+            throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription)")
+        }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
     /// Problem details, as the server sends them.
     struct Problem: Decodable {
         let detail: String?
@@ -196,6 +212,13 @@ struct RemoteClient: SignoffClient {
     func inbox(as actor: String) async throws -> [InboxItem] { try await get("/v1/inbox", as: ItemList<InboxItem>.self).items }
 
     func webhooks() async throws -> [WebhookView] { try await get("/v1/webhooks", as: ItemList<WebhookView>.self).items }
+
+    func uploadEvidence(_ request: String, digest: SHA256Digest, mediaType: String, content: [UInt8], as actor: String) async throws {
+        let (status, data) = try await transport.upload(
+            "/v1/requests/\(WireCoding.pathSegment(request))/evidence-documents/\(WireCoding.pathSegment(digest.description))", token: token, mediaType: mediaType,
+            body: content)
+        guard (200..<300).contains(status) else { throw HTTPTransport.failure(status: status, data: data) }
+    }
 
     func addWebhook(_ command: Command, as actor: String) async throws -> WebhookCreated {
         guard actor == user || actor == ActorOptions.tokenHolder else { throw CLIError.badInput("you are logged in to the server as \(user), not \(actor)") }

@@ -31,6 +31,8 @@ protocol SignoffClient: Sendable {
     func inbox(as actor: String) async throws -> [InboxItem]
     /// True when `gate`'s `wait` holds the answer on the server; false when the caller must poll.
     var longPolls: Bool { get }
+    /// Uploads the document behind evidence `digest` of `request` (the server checks its SHA-256).
+    func uploadEvidence(_ request: String, digest: SHA256Digest, mediaType: String, content: [UInt8], as actor: String) async throws
     /// Webhook subscriptions (administrators and auditors).
     func webhooks() async throws -> [WebhookView]
     /// Adds a subscription (`command` is `.addWebhook`, approved); its secret is in the answer, once.

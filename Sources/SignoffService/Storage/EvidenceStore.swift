@@ -1,0 +1,31 @@
+public import SignoffCrypto
+
+/// An evidence document: the bytes whose SHA-256 an `evidence.attached` entry records, with what they are.
+public struct EvidenceDocument: Sendable {
+    public let digest: SHA256Digest
+    public let mediaType: String
+    public let content: [UInt8]
+    public let uploadedBy: String
+    public let uploadedAt: Int64
+
+    public init(digest: SHA256Digest, mediaType: String, content: [UInt8], uploadedBy: String, uploadedAt: Int64) {
+        self.digest = digest
+        self.mediaType = mediaType
+        self.content = content
+        self.uploadedBy = uploadedBy
+        self.uploadedAt = uploadedAt
+    }
+
+    /// What the console shows or offers: JUnit and other XML, plain text, Markdown, JSON, PDF.
+    public static let mediaTypes = ["application/xml", "text/xml", "text/plain", "text/markdown", "application/json", "application/pdf"]
+    /// The default largest document (`signoff serve --evidence-max-bytes`).
+    public static let defaultMaximumBytes = 5 << 20
+}
+
+/// Evidence documents, content-addressed: the same bytes are stored once, whoever uploads them.
+public protocol EvidenceStore: Sendable {
+    /// Stores `document` unless one with its digest exists; true if it was new.
+    func put(_ document: EvidenceDocument) async throws -> Bool
+    func get(_ digest: SHA256Digest) async throws -> EvidenceDocument?
+    func has(_ digest: SHA256Digest) async throws -> Bool
+}
