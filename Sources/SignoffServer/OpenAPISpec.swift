@@ -564,6 +564,40 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/requests/{id}/evidence-documents/{digest}:
+    parameters:
+      - { $ref: "#/components/parameters/RequestID" }
+      - { name: digest, in: path, required: true, schema: { $ref: "#/components/schemas/Digest" }, description: "An evidence digest the request records (any revision)." }
+    put:
+      operationId: uploadEvidenceDocument
+      description: >-
+        Stores the document behind one of the request's evidence digests, so that the web console can show it: the body's
+        SHA-256 must be the digest (422 `input.digest`), its type one of the listed ones (415), its size at most the server's
+        limit (5 MiB by default, 413). Content-addressed: the same bytes again answer 200. Who may attach evidence to the
+        request may upload (service tokens: the `evidence` scope); a request the caller may not read, or a digest it does not
+        record, is 404.
+      requestBody:
+        required: true
+        content:
+          application/xml: { schema: { type: string, format: binary } }
+          text/xml: { schema: { type: string, format: binary } }
+          text/plain: { schema: { type: string, format: binary } }
+          text/markdown: { schema: { type: string, format: binary } }
+          application/json: { schema: { type: string, format: binary } }
+          application/pdf: { schema: { type: string, format: binary } }
+      responses:
+        "201": { description: "Stored.", content: { application/json: { schema: { $ref: "#/components/schemas/EvidenceDocumentStored" } } } }
+        "200": { description: "Already stored.", content: { application/json: { schema: { $ref: "#/components/schemas/EvidenceDocumentStored" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    get:
+      operationId: getEvidenceDocument
+      description: "The document, as an attachment, under the policy `sandbox; default-src 'none'` (never rendered as a page of this origin)."
+      responses:
+        "200":
+          description: The document's bytes, with the type it was uploaded with.
+          content:
+            application/octet-stream: { schema: { type: string, format: binary } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/requests/{id}/decisions:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
@@ -1019,6 +1053,14 @@ components:
         since: { $ref: "#/components/schemas/Time", description: Since when it waits. }
         age_seconds: { type: integer, minimum: 0 }
         request_age_seconds: { type: integer, minimum: 0, description: Seconds since the request was filed. }
+    EvidenceDocumentStored:
+      type: object
+      additionalProperties: false
+      required: [digest, media_type, size]
+      properties:
+        digest: { $ref: "#/components/schemas/Digest" }
+        media_type: { type: string }
+        size: { type: string, description: Bytes, as a decimal string. }
     WhoAmI:
       type: object
       additionalProperties: false
