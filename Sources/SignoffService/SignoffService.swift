@@ -156,5 +156,6 @@ extension EntryDraft {
     public init(_ event: Event, actor: String, on state: SignoffState) {
         let scope = state.entryScope(of: event)
         self.init(kind: event.kind, project: scope.project, environment: scope.environment, actor: actor, payload: event.payload)
+        request = event.request
     }
 }

@@ -26,6 +26,11 @@ public final class SQLiteProjectionStore: ProjectionStore {
             var state = try self.loadState(db)
             let change = try body(&state)
             let entries = try self.ledger.append(change.drafts, in: db, now: now)
+            for (draft, entry) in zip(change.drafts, entries) {
+                if let request = draft.request {
+                    try db.execute(sql: "INSERT INTO request_entry (request, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [request, Int64(entry.sequence)])
+                }
+            }
             try Self.writeDocuments(change.touchedDocuments, of: state, in: db)
             try SQLiteWebhookStore.insert(change.outbox, in: db)
             if let last = entries.last {
@@ -44,7 +49,34 @@ public final class SQLiteProjectionStore: ProjectionStore {
     }
 
     public func prepare() async throws {
-        try await ledger.pool.write { db in try self.upgradeIfNeeded(db) }
+        try await ledger.pool.write { db in
+            try self.upgradeIfNeeded(db)
+            try Self.indexRequestEntriesIfNeeded(db)
+        }
+    }
+
+    public func entries(ofRequest id: String) async throws -> [UInt64] {
+        try await ledger.pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT sequence FROM request_entry WHERE request = ? ORDER BY sequence", arguments: [id]).map { UInt64($0) }
+        }
+    }
+
+    /// Fills `request_entry` for the entries appended before it existed (once: `projection_meta` remembers).
+    private static func indexRequestEntriesIfNeeded(_ db: Database) throws {
+        guard try String.fetchOne(db, sql: "SELECT value FROM projection_meta WHERE key = 'request-entry-index'") == nil else { return }
+        let entries = try Row.fetchCursor(db, sql: "SELECT sequence, kind, entry FROM ledger_entry ORDER BY sequence")
+        var rows: [(String, Int64)] = []
+        while let row = try entries.next() {
+            let kind: String = row[1]
+            guard Event.requestKinds.contains(kind), let bytes = Data.fromDatabaseValue(row[2]), let entry = try? LedgerEntry(decoding: [UInt8](bytes)),
+                let request = (try? Event.decode(kind: entry.kind, payload: entry.payload))??.request
+            else { continue }
+            rows.append((request, row[0]))
+        }
+        for (request, sequence) in rows {
+            try db.execute(sql: "INSERT INTO request_entry (request, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [request, sequence])
+        }
+        try db.execute(sql: "INSERT INTO projection_meta (key, value) VALUES ('request-entry-index', '1') ON CONFLICT (key) DO NOTHING")
     }
 
     public func state() async throws -> SignoffState {

@@ -75,11 +75,24 @@ struct ConsoleTests {
             #expect(page.body.contains("<meta name=\"csrf-token\" content=\"\(ConsoleController.csrfToken(forSession: morgan))\">"))
             let dashboard = try await Self.get(client, "/dashboard", cookie: morgan)
             #expect(dashboard.status == 200 && dashboard.body.contains("churn-model → qa"))
+            // Filters: a team (a group the project binds), a state.
+            #expect(try await Self.get(client, "/dashboard?team=\(Cast.Group.releaseManagers)&state=stuck", cookie: morgan).body.contains("churn-model → qa"))
+            #expect(!(try await Self.get(client, "/dashboard?state=deploying", cookie: morgan).body.contains("churn-model → qa")))
+            #expect(!(try await Self.get(client, "/dashboard?team=nobody", cookie: morgan).body.contains("churn-model → qa")))
+            #expect(try await Self.get(client, "/dashboard?team=%22%3E%3Cscript%3E", cookie: morgan).body.contains("&quot;&gt;&lt;script&gt;") == false, "an unknown team is not echoed")
             let audit = try await Self.get(client, "/audit", cookie: morgan)
             #expect(audit.status == 200 && audit.body.contains("signoff audit verify"))
+            // The request's ledger entries, and on the audit timeline each one proven in the newest checkpoint.
+            #expect(page.body.contains("<td>request.filed</td>") && page.body.contains("<td>evidence.attached</td>"))
+            let pending = try await Self.get(client, "/audit/requests/REQ-1", cookie: morgan)
+            #expect(pending.status == 200 && pending.body.contains("awaiting a checkpoint"))
+            try await f.database.ledger.signCheckpoint()
+            let timeline = try await Self.get(client, "/audit/requests/REQ-1", cookie: morgan)
+            #expect(timeline.status == 200 && timeline.body.contains("✓ included") && !timeline.body.contains("does not verify") && timeline.body.contains("Inclusion proof"))
 
             // Someone who may not read churn-model: its request does not exist for them, as in the API; their views are empty.
             let (outsider, _) = try await Self.login(client, Cast.outsider.name, key: f.keys[Cast.outsider.name]!)
+            #expect(try await Self.get(client, "/audit/requests/REQ-1", cookie: outsider).status == 404)
             let hidden = try await Self.get(client, "/requests/REQ-1", cookie: outsider)
             #expect(hidden.status == 404 && !hidden.body.contains("img src"))
             #expect(try await Self.get(client, "/requests/REQ-999", cookie: outsider).status == 404)

@@ -25,7 +25,7 @@ struct ConsoleController {
     /// every route is in `schema/openapi.yaml`); the console changes state only through the API.
     static let routes = [
         "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/{id}", "GET /static/{file}",
-        "GET /requests/{id}/evidence/{digest}",
+        "GET /requests/{id}/evidence/{digest}", "GET /audit/requests/{id}",
         "POST /console/login", "POST /console/logout",
     ]
 
@@ -177,14 +177,19 @@ struct ConsoleController {
             let items = Inbox.items(for: record.principal, in: state, now: now, among: candidates) {
                 Access.mayRead(project: $0.project, principal: record.principal, state: state, now: now)
             }
-            let rows: [[String: Any]] = items.map { i in
+            // A page shows the oldest ones; a person works from the top (the CLI and the API list them all).
+            let shown = items.prefix(Self.inboxPageSize)
+            let rows: [[String: Any]] = shown.map { i in
                 Self.context([
                     "request": i.request, "bundle": i.bundle, "action": i.action.rawValue, "stage": i.stage as Any, "on_behalf_of": i.on_behalf_of as Any,
                     "project": i.project, "environment": i.environment, "age": Self.age(i.age_seconds), "request_age": Self.age(i.request_age_seconds),
                     "detail": i.detail,
                 ])
             }
-            return console.page("inbox", ["title": "Inbox", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "items": rows, "hasItems": !rows.isEmpty])
+            return console.page("inbox", Self.context([
+                "title": "Inbox", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "items": rows, "hasItems": !rows.isEmpty,
+                "more": items.count > shown.count ? "Showing the oldest \(shown.count) of \(items.count); `signoff inbox` lists them all." : nil,
+            ]))
         }
         router.get("/requests/{id}") { request, context -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
@@ -196,7 +201,9 @@ struct ConsoleController {
             guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: now) else {
                 return console.notFound(record.principal, csrf: csrf, "No request \(id) that you may read.")
             }
-            return console.page("request", console.requestContext(r, state: state, now: now, user: record.principal, csrf: csrf))
+            var context = console.requestContext(r, state: state, now: now, user: record.principal, csrf: csrf)
+            context["entries"] = try await console.ledgerEntries(of: r.id, proofs: false)
+            return console.page("request", context)
         }
         router.get("/requests/{id}/evidence/{digest}") { request, context -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
@@ -209,21 +216,43 @@ struct ConsoleController {
             else { return console.notFound(record.principal, csrf: csrf, "No such evidence of a request that you may read.") }
             return console.page("evidence", try await console.evidenceContext(r, evidence, user: record.principal, csrf: csrf))
         }
+        // A request's entries, each with its inclusion proof in the newest signed checkpoint, checked here.
+        router.get("/audit/requests/{id}") { request, context -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let csrf = Self.csrfToken(forSession: token)
+            let id = context.parameters.get("id") ?? ""
+            let state = try await h.service.state()
+            guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: h.service.now) else {
+                return console.notFound(record.principal, csrf: csrf, "No request \(id) that you may read.")
+            }
+            let checkpoint = try await h.ledger.latestCheckpoint()
+            return console.page("timeline", Self.context([
+                "title": "Timeline of \(id)", "user": record.principal, "csrf": csrf, "request": id, "entries": try await console.ledgerEntries(of: id, proofs: true),
+                "checkpoint": checkpoint?.serialized, "checkpointSize": checkpoint?.checkpoint.size, "ledgerKey": h.ledger.verifierKey.description,
+            ]))
+        }
         router.get("/dashboard") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
             let q = request.uri.queryParameters
             let project = q.get("project").flatMap { $0.isEmpty ? nil : $0 }
             let environment = q.get("environment").flatMap { $0.isEmpty ? nil : $0 }
+            let team = q.get("team").flatMap { $0.isEmpty ? nil : $0 }
+            let condition = q.get("state").flatMap { $0.isEmpty ? nil : $0 }
             let (state, all) = try await h.views.inventory(h.service)
             let now = h.service.now
             let visible = { (key: String) in Access.mayRead(project: key, principal: record.principal, state: state, now: now) }
+            // A team is a group: the projects that bind it to any of their roles.
+            let teamProjects = team.map { group in Set(state.projects.values.filter { $0.boundGroups.contains(group) }.map(\.key)) }
             let rows = all.filter { row in
                 visible(row.project) && (project.map { row.project == $0 } ?? true) && (environment.map { row.environment == $0 } ?? true)
+                    && (teamProjects.map { $0.contains(row.project) } ?? true) && (condition.map { Self.inventoryRow(row, is: $0) } ?? true)
             }
             let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
+            let teams = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.boundGroups)).sorted().map { ["name": $0, "selected": $0 == team] as [String: Any] }
+            let states = Self.dashboardStates.map { ["name": $0, "selected": $0 == condition] as [String: Any] }
             return console.page("dashboard", Self.context([
-                "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects,
-                "environment": environment, "rows": rows.map(console.inventoryRow), "hasRows": !rows.isEmpty,
+                "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects, "teams": teams,
+                "states": states, "environment": environment, "rows": rows.map(console.inventoryRow), "hasRows": !rows.isEmpty,
             ]))
         }
         router.get("/audit") { request, _ -> Response in
@@ -332,6 +361,53 @@ struct ConsoleController {
             }
         }
         return Self.context(context)
+    }
+
+    /// The entries about a request (the ledger's index of them), with — for the audit timeline — each one's inclusion
+    /// proof in the newest signed checkpoint, verified against its root.
+    func ledgerEntries(of request: String, proofs: Bool) async throws -> [[String: Any]] {
+        let ledger = handlers.ledger
+        let checkpoint = proofs ? try await ledger.latestCheckpoint() : nil
+        var out: [[String: Any]] = []
+        for sequence in try await handlers.service.storage.projection.entries(ofRequest: request) {
+            let entry = try await ledger.entry(at: sequence)
+            var row: [String: Any?] = [
+                "sequence": sequence, "kind": entry.kind, "time": Timestamps.rfc3339(entry.timeMilliseconds), "actor": entry.actor,
+                "leafHash": Hex.encode(entry.leafHash.bytes),
+            ]
+            if let checkpoint, sequence < checkpoint.checkpoint.size {
+                let proof = try await ledger.inclusionProof(index: sequence, size: checkpoint.checkpoint.size)
+                let included = (try? MerkleVerifier.verifyInclusion(
+                    leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof.map(\.bytes),
+                    root: checkpoint.checkpoint.rootHash.bytes)) != nil
+                row["proof"] = proof.map { Hex.encode($0.bytes) }
+                row["hasProof"] = !proof.isEmpty
+                row["included"] = included
+                row["notIncluded"] = !included
+            } else if proofs {
+                row["pending"] = true
+            }
+            out.append(Self.context(row))
+        }
+        return out
+    }
+
+    /// How many inbox items a page shows, oldest first.
+    static let inboxPageSize = 100
+
+    /// The dashboard's state filter.
+    static let dashboardStates = ["pending", "stuck", "deploying", "frozen", "emergency", "idle"]
+
+    static func inventoryRow(_ row: EnvironmentInventory, is condition: String) -> Bool {
+        switch condition {
+        case "pending": !row.pending.isEmpty
+        case "stuck": row.pending.contains { !$0.waiting_for.isEmpty }
+        case "deploying": !row.deploying.isEmpty
+        case "frozen": !row.freezes.isEmpty
+        case "emergency": row.running?.emergency == true || row.pending.contains(where: \.emergency)
+        case "idle": row.pending.isEmpty && row.deploying.isEmpty
+        default: true
+        }
     }
 
     func inventoryRow(_ row: EnvironmentInventory) -> [String: Any] {

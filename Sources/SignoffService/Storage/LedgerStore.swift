@@ -12,6 +12,8 @@ public struct EntryDraft: Hashable, Sendable {
     public let environment: String
     public let actor: String
     public let payload: [UInt8]
+    /// The request the event is about, if any: indexed beside the ledger (``ProjectionStore/entries(ofRequest:)``).
+    public var request: String? = nil
 
     public init(kind: String, project: String = "", environment: String = "", actor: String, payload: [UInt8]) {
         self.kind = kind

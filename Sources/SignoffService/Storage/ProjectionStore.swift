@@ -38,6 +38,9 @@ public protocol ProjectionStore: Sendable {
     /// Brings a projection written by an earlier Signoff to the current format (rebuilding it from the ledger), so that
     /// reads need not replay the ledger. Servers and writing commands call it once when they open the storage.
     func prepare() async throws
+    /// The sequence numbers of the entries about request `id`, in order.
+    func entries(ofRequest id: String) async throws -> [UInt64]
+
     /// Replays the whole ledger from empty and compares the result with the stored projection, document by document.
     func verifyProjection() async throws -> LedgerVerificationFailure?
 }
