@@ -137,7 +137,8 @@ public enum Inventory {
         (a.filedAt, requestNumber(a.id), a.id) < (b.filedAt, requestNumber(b.id), b.id)
     }
 
-    public static func requestNumber(_ id: String) -> Int { Int(id.dropFirst(4)) ?? 0 }
+    /// The number of an ID such as `REQ-12` or `WH-3`, for ordering (0 when it has none).
+    public static func requestNumber(_ id: String) -> Int { Int(id.split(separator: "-").last ?? "") ?? 0 }
 }
 
 /// One thing waiting for a person: a decision they can give, evidence they (or, on their requests, a service account)

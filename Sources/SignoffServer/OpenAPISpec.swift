@@ -165,6 +165,11 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: riley }]
     post:
       operationId: enrollKey
+      description: >-
+        An administrator enrols a key (with `approval` where the ledger requires it), or a person adds a key of their own
+        with `proof`: a DSSE envelope (payloadType `application/vnd.signoff.key-enrolment.v1+json`) over `{principal,
+        verifier_key, time}`, signed by one of their current keys, in their own session (self-enrolment: the key signs
+        decisions, never administration). Not both.
       requestBody:
         required: true
         content:
@@ -175,6 +180,7 @@ paths:
               properties:
                 verifier_key: { type: string }
                 approval: { $ref: "#/components/schemas/Envelope" }
+                proof: { $ref: "#/components/schemas/Envelope" }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -461,9 +467,9 @@ paths:
                 reuse:
                   type: boolean
                   description: >-
-                    True: if the caller already has an open request of this project and environment for this digest, answer
-                    with it (the newest they filed) instead of filing another — for a re-run CI job. The other fields are
-                    not compared.
+                    True: if the caller already has an open request of this project and environment for this digest, with
+                    the same bundle name, labels and emergency mode, answer with it (the newest they filed) instead of filing
+                    another — for a re-run CI job. The description is not compared.
       responses:
         "200":
           description: "`reuse` found an open request: `request` names it and `entries` is empty (nothing was appended)."

@@ -13,25 +13,22 @@ public struct SQLiteEvidenceStore: EvidenceStore {
         try await ledger.pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO evidence_document (digest, media_type, content, uploaded_by, uploaded_ms) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (digest) DO NOTHING
+                    INSERT INTO evidence_document (project, digest, media_type, content, uploaded_by, uploaded_ms) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (project, digest) DO NOTHING
                     """,
-                arguments: [Data(document.digest.bytes), document.mediaType, Data(document.content), document.uploadedBy, document.uploadedAt])
+                arguments: [document.project, Data(document.digest.bytes), document.mediaType, Data(document.content), document.uploadedBy, document.uploadedAt])
             return db.changesCount == 1
         }
     }
 
-    public func get(_ digest: SHA256Digest) async throws -> EvidenceDocument? {
+    public func get(_ digest: SHA256Digest, project: String) async throws -> EvidenceDocument? {
         try await ledger.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT media_type, content, uploaded_by, uploaded_ms FROM evidence_document WHERE digest = ?", arguments: [Data(digest.bytes)]).map {
-                EvidenceDocument(digest: digest, mediaType: $0[0], content: [UInt8]($0[1] as Data), uploadedBy: $0[2], uploadedAt: $0[3])
+            try Row.fetchOne(
+                db, sql: "SELECT media_type, content, uploaded_by, uploaded_ms FROM evidence_document WHERE project = ? AND digest = ?",
+                arguments: [project, Data(digest.bytes)]
+            ).map {
+                EvidenceDocument(project: project, digest: digest, mediaType: $0[0], content: [UInt8]($0[1] as Data), uploadedBy: $0[2], uploadedAt: $0[3])
             }
-        }
-    }
-
-    public func has(_ digest: SHA256Digest) async throws -> Bool {
-        try await ledger.pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM evidence_document WHERE digest = ?", arguments: [Data(digest.bytes)]) ?? false
         }
     }
 }

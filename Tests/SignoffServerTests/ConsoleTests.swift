@@ -143,6 +143,14 @@ struct ConsoleTests {
             #expect(logout.0 == 303 && logout.1.contains("Max-Age=0"))
             #expect(try await Self.get(client, "/inbox", cookie: cookie).status == 303, "the session is revoked")
             #expect(try await Self.get(client, "/v1/requests/REQ-1", cookie: cookie).status == 401)
+            // The logout form works without JavaScript: the token as a form field.
+            let (second, _) = try await Self.login(client, "morgan", key: f.keys["morgan"]!)
+            let formLogout = try await client.execute(
+                uri: "/console/logout", method: .post, headers: [.cookie: "signoff_session=\(second)", .contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "csrf=\(ConsoleController.csrfToken(forSession: second))")
+            ) { $0.status.code }
+            #expect(formLogout == 303)
+            #expect(try await Self.get(client, "/inbox", cookie: second).status == 303, "revoked")
         }
     }
 }
@@ -164,14 +172,18 @@ struct EvidenceDocumentTests {
         try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash(card)), as: "ci-bot")  // a second report: the standard workflow asks only for test reports
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
-            let ci = try await client.login("riley", key: f.keys["riley"]!)
+            let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
+            let ci = try await auth.issueToken(for: "ci-bot", kind: .service, scopes: ["evidence:\(Cast.project)", "read:\(Cast.project)"], lifetimeMilliseconds: 3_600_000).token
+            let riley = try await client.login("riley", key: f.keys["riley"]!)
             func put(_ bytes: [UInt8], digest: SHA256Digest, type: String, token: String, request: String = "REQ-1") async throws -> Int {
                 try await client.execute(
                     uri: "/v1/requests/\(request)/evidence-documents/\(digest)", method: .put, headers: [.contentType: type, .authorization: "Bearer \(token)"],
                     body: ByteBuffer(bytes: bytes)
                 ) { Int($0.status.code) }
             }
+            #expect(try await put(junit, digest: SHA256Digest.hash(junit), type: "application/pdf", token: riley) == 403, "a reader cannot choose what approvers see")
             #expect(try await put(junit, digest: SHA256Digest.hash(junit), type: "application/xml", token: ci) == 201)
+            #expect(try await put(junit, digest: SHA256Digest.hash(junit), type: "text/plain", token: ci) == 409, "stored once, as its first type")
             #expect(try await put(junit, digest: SHA256Digest.hash(junit), type: "application/xml", token: ci) == 200, "content-addressed: once")
             #expect(try await put(card, digest: SHA256Digest.hash(junit), type: "text/markdown", token: ci) == 422, "the bytes must be the digest's")
             #expect(try await put(card, digest: SHA256Digest.hash(card), type: "text/html", token: ci) == 415, "no HTML")
@@ -183,12 +195,13 @@ struct EvidenceDocumentTests {
             let outsider = try await client.login(Cast.outsider.name, key: f.keys[Cast.outsider.name]!)
             #expect(try await put(card, digest: SHA256Digest.hash(card), type: "text/markdown", token: outsider) == 404, "another project's evidence does not exist for them")
             // Download: an attachment under a sandbox policy, never a page of ours.
-            let download = try await client.execute(uri: "/v1/requests/REQ-1/evidence-documents/\(SHA256Digest.hash(card))", method: .get, headers: [.authorization: "Bearer \(ci)"]) {
+            let download = try await client.execute(uri: "/v1/requests/REQ-1/evidence-documents/\(SHA256Digest.hash(card))", method: .get, headers: [.authorization: "Bearer \(riley)"]) {
                 ($0.status.code, $0.headers[.contentSecurityPolicy] ?? "", $0.headers[.contentDisposition] ?? "")
             }
             #expect(download.0 == 200 && download.1.hasPrefix("sandbox") && download.2.hasPrefix("attachment"))
             // The console: the JUnit report as a table of its cases, the Markdown rendered with nothing of it as markup.
             let (cookie, _) = try await ConsoleTests.login(client, "riley", key: f.keys["riley"]!)
+            _ = riley
             let report = try await ConsoleTests.get(client, "/requests/REQ-1/evidence/\(SHA256Digest.hash(junit))", cookie: cookie)
             #expect(report.status == 200 && report.body.contains("test_refund") && report.body.contains("expected 200, got 500"))
             #expect(!report.body.contains("<script>alert") && report.body.contains("test_&lt;script&gt;alert(1)&lt;/script&gt;"), "\(report.body)")

@@ -240,12 +240,14 @@ struct SecurityTests {
             var envelope = f.signed(change, by: ["ada"]).approval!
             let junk = DSSEEnvelope.Signature(keyid: "sha256:" + String(repeating: "0", count: 64), sig: [UInt8](repeating: 7, count: 64))
             envelope.signatures += Array(repeating: junk, count: 5_000)
-            let started = ContinuousClock.now
             let flood = try await client.json(
                 "/v1/groups", .post, token: ada,
                 body: ["name": "flood", "approval": try JSONSerialization.jsonObject(with: Data(envelope.jsonBytes()))])
             #expect(flood.status == 422 && flood.object["rule"] as? String == "signature.invalid", "\(flood.object)")
-            #expect(ContinuousClock.now - started < .seconds(2))
+            // Refused by its count (the message says so), not after verifying thousands (no timing here: a loaded
+            // machine made a time limit flaky; the benchmark measures speed).
+            #expect((flood.object["detail"] as? String)?.contains("at most \(DSSEEnvelope.maximumSignatures) signatures") == true, "\(flood.object)")
+            #expect(Engine.preverify(change.approved(by: envelope), state: try await f.database.state(), actor: "ada").isEmpty, "nothing verified ahead")
         }
         #expect(try await f.database.ledger.size() == before)
     }

@@ -76,7 +76,7 @@ extension Engine {
             throw Refusal(.inputText, "the webhook URL must be an absolute https:// URL of at most 2048 bytes")
         }
         guard url.user == nil, url.password == nil else { throw Refusal(.inputText, "a webhook URL may not carry credentials") }
-        let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
+        let loopback = ["127.0.0.1", "localhost"].contains(host.lowercased())
         guard scheme == "https" || (scheme == "http" && loopback) else {
             throw Refusal(.inputText, "a webhook URL must be https:// (plain http only to a loopback address)")
         }

@@ -277,6 +277,11 @@ struct ConsoleController {
     func requireCSRF(_ request: Request, token: String, context: SignoffRequestContext) async throws {
         let expected = Self.csrfToken(forSession: token)
         if request.headers[.xCSRFToken] == expected { return }
+        // The logout form without JavaScript: `csrf=` in a form body.
+        if request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
+            let body = String(buffer: try await request.body.collect(upTo: 4096))
+            if body.split(separator: "&").contains(where: { $0 == "csrf=" + expected }) { return }
+        }
         throw Problem.forbidden("this request lacks the page's CSRF token")
     }
 
@@ -337,7 +342,7 @@ struct ConsoleController {
             "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad", "actor": e.attachedBy, "at": Timestamps.rfc3339(e.at),
             "revision": e.revision, "digest": e.digest.description,
         ]
-        if let document = try await handlers.service.evidence.get(e.digest) {
+        if let document = try await handlers.service.evidence.get(e.digest, project: r.project) {
             context["stored"] = true
             context["mediaType"] = document.mediaType
             context["size"] = document.content.count

@@ -107,7 +107,10 @@ extension Handlers {
         }
         let failed = Problem.unauthorized("the challenge is unknown, used or expired, or the signature is not by a valid key of \(body.user)")
         let address = context.remoteAddress ?? "unknown"
-        for (limiter, key) in [(h.failuresPerName, body.user), (h.failuresPerAddress, address)] {
+        // Failures count per name *from one address* (and per address): anyone can send bad signatures for a name, and
+        // a limit per name alone would let them lock that person out; Ed25519 needs no protection from guessing.
+        let nameFromAddress = body.user + "@" + address
+        for (limiter, key) in [(h.failuresPerName, nameFromAddress), (h.failuresPerAddress, address)] {
             if let wait = await limiter.retryAfter(key) {
                 context.logger.notice("login refused", metadata: ["user": .string(body.user), "reason": "too many failed logins"])
                 throw Problem.tooManyRequests("too many failed logins; try again in \(wait) s", retryAfter: wait)
@@ -115,7 +118,7 @@ extension Handlers {
         }
         func failure(_ reason: String) async -> Problem {
             context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": .string(reason)])
-            await h.failuresPerName.record(body.user)
+            await h.failuresPerName.record(nameFromAddress)
             await h.failuresPerAddress.record(address)
             return failed
         }

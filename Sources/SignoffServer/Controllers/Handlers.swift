@@ -124,7 +124,9 @@ struct Handlers: Sendable {
     }
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try WireCoding.encode(value))))
+        Response(
+            status: status, headers: [.contentType: "application/json", .init("X-Content-Type-Options")!: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try WireCoding.encode(value))))
     }
 
     /// An evidence document as a download: never rendered by the browser as a page of ours (a sandbox CSP, no sniffing),

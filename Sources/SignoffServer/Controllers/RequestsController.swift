@@ -143,6 +143,12 @@ struct RequestsController {
             guard request.evidence.contains(where: { $0.digest == digest }) else {
                 throw Problem.notFound("\(request.id) has no evidence with digest \(digest): attach it first (POST /v1/requests/\(request.id)/evidence)")
             }
+            // Who attached the evidence uploads its document (or an administrator): a reader cannot pick what approvers see.
+            let caller = try h.principal(context)
+            let state = try await h.service.state()
+            guard request.evidence.contains(where: { $0.digest == digest && $0.attachedBy == caller }) || state.principals[caller]?.isAdministrator == true else {
+                throw Problem.forbidden("only who attached this evidence (or an administrator) uploads its document", rule: .evidenceAttachedBy)
+            }
             let type = (httpRequest.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard EvidenceDocument.mediaTypes.contains(type) else {
                 throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported media type",
@@ -153,14 +159,18 @@ struct RequestsController {
             guard SHA256Digest.hash(bytes) == digest else {
                 throw Problem.refused(.inputDigest, "the document's SHA-256 is \(SHA256Digest.hash(bytes)), not \(digest)")
             }
-            let new = try await h.service.evidence.put(
-                EvidenceDocument(digest: digest, mediaType: type, content: bytes, uploadedBy: try h.principal(context), uploadedAt: h.service.now))
-            return try h.json(["digest": digest.description, "media_type": type, "size": String(bytes.count)], status: new ? .created : .ok)
+            if let stored = try await h.service.evidence.get(digest, project: request.project) {
+                guard stored.mediaType == type else { throw Problem.conflict("this document is already stored as \(stored.mediaType)") }
+                return try h.json(["digest": digest.description, "media_type": stored.mediaType, "size": String(stored.content.count)])
+            }
+            _ = try await h.service.evidence.put(
+                EvidenceDocument(project: request.project, digest: digest, mediaType: type, content: bytes, uploadedBy: caller, uploadedAt: h.service.now))
+            return try h.json(["digest": digest.description, "media_type": type, "size": String(bytes.count)], status: .created)
         }
         routes.get("/requests/{id}/evidence-documents/{digest}") { _, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context)
             let digest = try h.digest(try h.parameter("digest", context), field: "digest")
-            guard request.evidence.contains(where: { $0.digest == digest }), let document = try await h.service.evidence.get(digest) else {
+            guard request.evidence.contains(where: { $0.digest == digest }), let document = try await h.service.evidence.get(digest, project: request.project) else {
                 throw Problem.notFound("no evidence document \(digest) of \(request.id)")
             }
             return Handlers.document(document)

@@ -2,13 +2,16 @@ public import SignoffCrypto
 
 /// An evidence document: the bytes whose SHA-256 an `evidence.attached` entry records, with what they are.
 public struct EvidenceDocument: Sendable {
+    /// The project whose request's evidence it is: documents are never shared across projects.
+    public let project: String
     public let digest: SHA256Digest
     public let mediaType: String
     public let content: [UInt8]
     public let uploadedBy: String
     public let uploadedAt: Int64
 
-    public init(digest: SHA256Digest, mediaType: String, content: [UInt8], uploadedBy: String, uploadedAt: Int64) {
+    public init(project: String, digest: SHA256Digest, mediaType: String, content: [UInt8], uploadedBy: String, uploadedAt: Int64) {
+        self.project = project
         self.digest = digest
         self.mediaType = mediaType
         self.content = content
@@ -22,10 +25,9 @@ public struct EvidenceDocument: Sendable {
     public static let defaultMaximumBytes = 5 << 20
 }
 
-/// Evidence documents, content-addressed: the same bytes are stored once, whoever uploads them.
+/// Evidence documents, content-addressed per project: the same bytes are stored once in a project.
 public protocol EvidenceStore: Sendable {
-    /// Stores `document` unless one with its digest exists; true if it was new.
+    /// Stores `document` unless one with its project and digest exists; true if it was new.
     func put(_ document: EvidenceDocument) async throws -> Bool
-    func get(_ digest: SHA256Digest) async throws -> EvidenceDocument?
-    func has(_ digest: SHA256Digest) async throws -> Bool
+    func get(_ digest: SHA256Digest, project: String) async throws -> EvidenceDocument?
 }

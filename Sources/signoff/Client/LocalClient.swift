@@ -95,11 +95,16 @@ struct LocalClient: SignoffClient {
     }
 
     func uploadEvidence(_ request: String, digest: SHA256Digest, mediaType: String, content: [UInt8], as actor: String) async throws {
-        guard let r = try await service.state().requests[request], r.evidence.contains(where: { $0.digest == digest }) else {
+        let state = try await service.state()
+        guard let r = state.requests[request], r.evidence.contains(where: { $0.digest == digest }) else {
             throw CLIError.badInput("\(request) has no evidence with digest \(digest)")
         }
+        guard r.evidence.contains(where: { $0.digest == digest && $0.attachedBy == actor }) || state.principals[actor]?.isAdministrator == true else {
+            throw CLIError.refused("evidence.attached-by", "only who attached this evidence (or an administrator) uploads its document")
+        }
         guard SHA256Digest.hash(content) == digest, EvidenceDocument.mediaTypes.contains(mediaType) else { throw CLIError.badInput("not the document of \(digest)") }
-        _ = try await service.evidence.put(EvidenceDocument(digest: digest, mediaType: mediaType, content: content, uploadedBy: actor, uploadedAt: now))
+        _ = try await service.evidence.put(
+            EvidenceDocument(project: r.project, digest: digest, mediaType: mediaType, content: content, uploadedBy: actor, uploadedAt: now))
     }
 
     func webhooks() async throws -> [WebhookView] {
