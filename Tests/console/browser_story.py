@@ -29,6 +29,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +169,8 @@ def run(args):
     w.set_up()
     w.serve()
     driver = browser()
-    wait = WebDriverWait(driver, 20)
+    # Pages reload under the waits (a decision reloads the request page): a stale or missing element means "not yet".
+    wait = WebDriverWait(driver, 30, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException])
 
     def shot(name):
         driver.save_screenshot(str(shots / f"{name}.png"))
@@ -222,7 +224,6 @@ def run(args):
         # 4. Approve with a comment: the browser signs the statement of what the page shows.
         driver.find_element(By.ID, "decide-comment").send_keys("metrics reviewed in the browser")
         driver.find_element(By.CSS_SELECTOR, 'button[data-decision="approve"]').click()
-        wait.until(lambda d: "signed" not in d.find_element(By.TAG_NAME, "main").text or "✓" in d.find_element(By.TAG_NAME, "main").text)
         wait.until(lambda d: "metrics reviewed in the browser" in d.find_element(By.TAG_NAME, "main").text)
         after = driver.find_element(By.TAG_NAME, "main").text
         result = driver.find_element(By.ID, "decide-result").text if driver.find_elements(By.ID, "decide-result") else ""
