@@ -195,12 +195,17 @@ public enum Inbox {
     public static func items(
         for person: String, in state: SignoffState, now: Int64, among: [DeploymentRequest]? = nil, visible: (DeploymentRequest) -> Bool = { _ in true }
     ) -> [InboxItem] {
-        let delegators = state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) && state.principals[$0.from]?.disabled != true }
+        let delegators = Self.delegations(to: person, in: state, now: now)
         var out: [InboxItem] = []
         for request in among ?? candidates(in: state) where visible(request) {
             out += items(for: person, on: request, delegators: delegators, state: state, now: now)
         }
         return out.sorted { ($0.since, Inventory.requestNumber($0.request), $0.action.rawValue) < ($1.since, Inventory.requestNumber($1.request), $1.action.rawValue) }
+    }
+
+    /// The delegations in force to `person` from enabled principals: whose decisions also wait for them.
+    public static func delegations(to person: String, in state: SignoffState, now: Int64) -> [Delegation] {
+        state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) && state.principals[$0.from]?.disabled != true }
     }
 
     static func owesRetrospective(_ r: DeploymentRequest) -> Bool { r.retrospectiveDue != nil && !r.retrospectiveDone }

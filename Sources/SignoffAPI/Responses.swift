@@ -259,8 +259,7 @@ public struct RequestQuery: Sendable {
 
     /// Whether `request` waits for `person`: something of it is in their inbox (``Inbox``).
     public static func waits(_ request: DeploymentRequest, for person: String, state: SignoffState, now: Int64) -> Bool {
-        let delegators = state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) }
-        return !Inbox.items(for: person, on: request, delegators: Array(delegators), state: state, now: now).isEmpty
+        !Inbox.items(for: person, on: request, delegators: Inbox.delegations(to: person, in: state, now: now), state: state, now: now).isEmpty
     }
 }
 

@@ -46,6 +46,13 @@ public struct WebhookView: Codable, Sendable, Equatable {
     }
 }
 
+extension Directory {
+    /// Every subscription in number order, with its endpoint's disabled reason.
+    public static func webhooks(in state: SignoffState, disabled: [String: String]) -> [WebhookView] {
+        state.webhooks.values.sorted { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) }.map { WebhookView($0, disabled: disabled[$0.id]) }
+    }
+}
+
 /// The answer to adding a subscription: its signing secret, shown this once (it is derived again by the server when it
 /// signs, never stored), and the public key that verifies `v1a` signatures.
 public struct WebhookCreated: Codable, Sendable {

@@ -76,14 +76,9 @@ struct ConsoleController {
 
     /// The session of a page request: the cookie's token, checked as the API checks a bearer token.
     func session(_ request: Request) async throws -> (record: TokenRecord, token: String)? {
-        guard let token = Self.sessionCookie(from: request), let record = try await handlers.auth.validate(token: token), record.kind == .session else {
-            return nil
-        }
-        let state = try await handlers.service.storage.projection.recentState()
-        guard let person = state.principals[record.principal], !person.disabled else { return nil }
-        if let fingerprint = record.keyFingerprint, !person.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: handlers.service.now) }) {
-            return nil
-        }
+        guard let token = Self.sessionCookie(from: request),
+            case .valid(let record) = try await BearerAuthentication.check(token: token, auth: handlers.auth, service: handlers.service), record.kind == .session
+        else { return nil }
         return (record, token)
     }
 
@@ -282,7 +277,7 @@ struct ConsoleController {
             let body = String(buffer: try await request.body.collect(upTo: 4096))
             if body.split(separator: "&").contains(where: { $0 == "csrf=" + expected }) { return }
         }
-        throw Problem.forbidden("this request lacks the page's CSRF token")
+        throw Problem.forbidden("this request lacks the page's CSRF token; reload the page and try again")
     }
 
     // MARK: Page contexts

@@ -125,7 +125,7 @@ struct Handlers: Sendable {
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
-            status: status, headers: [.contentType: "application/json", .init("X-Content-Type-Options")!: "nosniff"],
+            status: status, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(bytes: try WireCoding.encode(value))))
     }
 
@@ -137,7 +137,7 @@ struct Handlers: Sendable {
         return Response(
             status: .ok,
             headers: [
-                .contentType: type, .contentSecurityPolicy: "sandbox; default-src 'none'", .init("X-Content-Type-Options")!: "nosniff",
+                .contentType: type, .contentSecurityPolicy: "sandbox; default-src 'none'", .xContentTypeOptions: "nosniff",
                 .contentDisposition: "attachment; filename=\"evidence-\(document.digest.hex.prefix(12)).\(extensions[document.mediaType] ?? "xml")\"",
             ],
             body: .init(byteBuffer: ByteBuffer(bytes: document.content)))

@@ -18,7 +18,7 @@ struct WebhooksController {
         routes.get("/webhooks") { _, context -> Response in
             let state = try await h.directoryReader(context)
             let disabled = try await h.service.webhooks.disabledSubscriptions()
-            return try h.json(ItemList(state.webhooks.values.sorted { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) }.map { WebhookView($0, disabled: disabled[$0.id]) }))
+            return try h.json(ItemList(Directory.webhooks(in: state, disabled: disabled)))
         }
         routes.post("/webhooks") { request, context -> Response in
             let b = try await request.decode(as: WebhookBody.self, context: context)

@@ -29,27 +29,22 @@ struct BearerAuthentication: RouterMiddleware {
                     throw Problem.forbidden("this request comes from another origin (\(origin.prefix(100)))")
                 }
                 guard request.headers[.xCSRFToken] == ConsoleController.csrfToken(forSession: cookie) else {
-                    throw Problem.forbidden("this request lacks the page's CSRF token")
+                    throw Problem.forbidden("this request lacks the page's CSRF token; reload the page and try again")
                 }
             }
             token = cookie
         } else {
             throw Problem.unauthorized("this operation needs a bearer token: log in with `signoff login` (POST /v1/auth/challenge, then /v1/auth/token)")
         }
-        guard let record = try await auth.validate(token: token) else {
-            throw Problem.unauthorized("the token is unknown, expired or revoked; log in again")
-        }
-        // The newest state this server knows (no read): revocations and disabling also revoke the token rows, which
-        // every process sees at once; this check covers a token row another path left behind.
-        let state = try await service.storage.projection.recentState()
-        guard let principal = state.principals[record.principal], !principal.disabled else {
-            context.logger.notice("token refused", metadata: ["token_id": .string(record.id), "reason": "principal disabled or unknown"])
+        let record: TokenRecord
+        switch try await Self.check(token: token, auth: auth, service: service) {
+        case .valid(let valid): record = valid
+        case .unknown: throw Problem.unauthorized("the token is unknown, expired or revoked; log in again")
+        case .principalDisabled(let id):
+            context.logger.notice("token refused", metadata: ["token_id": .string(id), "reason": "principal disabled or unknown"])
             throw Problem.unauthorized("the token's user is disabled; ask an administrator")
-        }
-        if let fingerprint = record.keyFingerprint,
-            !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) })
-        {
-            context.logger.notice("token refused", metadata: ["token_id": .string(record.id), "reason": "its key was revoked"])
+        case .keyRevoked(let id):
+            context.logger.notice("token refused", metadata: ["token_id": .string(id), "reason": "its key was revoked"])
             throw Problem.unauthorized("the key this session was obtained with has been revoked; log in with a valid key")
         }
         var context = context
@@ -58,5 +53,26 @@ struct BearerAuthentication: RouterMiddleware {
         context.logger[metadataKey: "user"] = .string(record.principal)
         context.logger[metadataKey: "token_id"] = .string(record.id)
         return try await next(request, context)
+    }
+
+    enum Check {
+        case valid(TokenRecord)
+        case unknown
+        case principalDisabled(tokenID: String)
+        case keyRevoked(tokenID: String)
+    }
+
+    /// Whether `token` authenticates now: known, unexpired, unrevoked, of an enabled principal and — for a session —
+    /// obtained with a key that still counts. The one check for bearer tokens and the console's session cookie.
+    static func check(token: String, auth: Authenticator, service: SignoffService) async throws -> Check {
+        guard let record = try await auth.validate(token: token) else { return .unknown }
+        // The newest state this server knows (no read): revocations and disabling also revoke the token rows, which
+        // every process sees at once; this check covers a token row another path left behind.
+        let state = try await service.storage.projection.recentState()
+        guard let principal = state.principals[record.principal], !principal.disabled else { return .principalDisabled(tokenID: record.id) }
+        if let fingerprint = record.keyFingerprint, !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) }) {
+            return .keyRevoked(tokenID: record.id)
+        }
+        return .valid(record)
     }
 }

@@ -109,9 +109,7 @@ struct LocalClient: SignoffClient {
 
     func webhooks() async throws -> [WebhookView] {
         let disabled = try await service.webhooks.disabledSubscriptions()
-        return try await service.state().webhooks.values.sorted { Inventory.requestNumber($0.id) < Inventory.requestNumber($1.id) }.map {
-            WebhookView($0, disabled: disabled[$0.id])
-        }
+        return Directory.webhooks(in: try await service.state(), disabled: disabled)
     }
 
     /// The webhook keys, derived from the ledger key: locally that needs the ledger's passphrase.
