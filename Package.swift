@@ -165,8 +165,9 @@ let package = Package(
         .testTarget(
             name: "SignoffServerTests",
             dependencies: [
-                "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffCore", "SignoffCrypto", "SignoffTestSupport",
+                "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffAudit", "SignoffCore", "SignoffCrypto", "SignoffTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

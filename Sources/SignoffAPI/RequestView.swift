@@ -38,6 +38,14 @@ public struct RequestView: Codable, Sendable, Equatable {
         public let note: String
         public let revision: Int
     }
+    /// A revision a later one replaced: what the request asked to deploy until `replaced_at`.
+    public struct EarlierRevisionView: Codable, Sendable, Equatable {
+        public let revision: Int
+        public let bundle: String
+        public let digest: String
+        public let replaced_at: String
+        public let replaced_by: String
+    }
     public struct DeploymentView: Codable, Sendable, Equatable {
         public let outcome: String
         public let actor: String
@@ -56,6 +64,8 @@ public struct RequestView: Codable, Sendable, Equatable {
     public let bundle: String
     public let digest: String
     public let revision: Int
+    /// The revisions this one replaced, oldest first (empty at revision 1).
+    public let earlier_revisions: [EarlierRevisionView]
     public let stage: String
     public let status: String
     public let history: [StageEntryView]
@@ -82,6 +92,9 @@ public struct RequestView: Codable, Sendable, Equatable {
         bundle = r.bundle
         digest = r.digest.description
         revision = r.revision
+        earlier_revisions = r.earlierRevisions.map {
+            EarlierRevisionView(revision: $0.revision, bundle: $0.bundle, digest: $0.digest.description, replaced_at: time($0.replacedAt), replaced_by: $0.replacedBy)
+        }
         stage = r.stage
         status = r.status.rawValue
         history = r.history.map { StageEntryView(stage: $0.stage, at: time($0.at), revision: $0.revision) }

@@ -106,6 +106,17 @@ public struct AuditExportBuilder {
     /// retrospectives and delegations), by sequence: any one makes verification fail.
     public private(set) var problems: [(sequence: UInt64, message: String)] = []
 
+    /// The digests of the evidence attached in the entries in full, each with the projects of its requests: the
+    /// evidence documents an export may carry (`documents/<hex>`, nothing else).
+    public private(set) var evidenceDigests: [SHA256Digest: Set<String>] = [:]
+
+    /// The folder of an export's optional evidence documents, and the largest document a verifier reads.
+    public static let documentsFolder = "documents"
+    public static let maximumDocumentBytes = 64 << 20
+
+    /// `documents/<64 lowercase hex>`: the path of the evidence document whose SHA-256 is `digest`.
+    public static func documentPath(_ digest: SHA256Digest) -> String { "\(documentsFolder)/\(Hex.encode(digest.bytes))" }
+
     public var entries: Int { fullCount }
     public var stubs: Int { stubCount }
     public var decisions: Int { decisionCount }
@@ -418,6 +429,9 @@ public struct AuditExportBuilder {
             case "yes": requests[e.request]?.signed += 1
             default: requests[e.request]?.invalid += 1
             }
+        case .evidenceAttached(let e):
+            let project = entry.version == LedgerEntry.formatVersion ? entry.project : facts(e.request).map { scopes[Int($0.scope)].0 } ?? ""
+            evidenceDigests[e.digest, default: []].insert(project)
         case .stageEntered(let e): requests[e.request]?.state = e.stage
         case .requestRejected(let e): requests[e.request]?.state = "rejected at \(e.stage)"
         case .requestWithdrawn(let e): requests[e.request]?.state = "withdrawn"

@@ -111,7 +111,7 @@ public enum AuditExportVerifier {
 
     static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, progress: ((Int) -> Void)?) throws {
         // 0. Exactly the export's files, each a regular file, before any is read.
-        try checkFolder(directory)
+        let documents = try checkFolder(directory)
         func read(_ name: String) throws -> Data { try readSmall(directory.appendingPathComponent(name), limit: SignedNote.maximumBytes) }
         // 1. The checkpoint, signed by the trusted key (every signature line under its name and key ID must verify).
         let checkpoint: SignedCheckpoint
@@ -162,14 +162,19 @@ public enum AuditExportVerifier {
         report.signedDecisions = builder.signedDecisions
         // 4. Every signature and binding.
         if let problem = builder.problems.first { throw fail(problem.message) }
+        // An evidence document is the document of evidence the export shows in full, and no other.
+        for name in documents where builder.evidenceDigests[(try SHA256Digest(parsing: "sha256:" + name))] == nil {
+            throw fail("\(AuditExportBuilder.documentsFolder)/\(name) is not the document of any evidence in full in this export")
+        }
         // 5. The manifest is the ledger's.
         guard manifest.envelope.signatures.count == 1, manifest.envelope.signatures[0].keyid == trustedKey.publicKey.keyFingerprint,
             trustedKey.publicKey.isValidSignature(manifest.envelope.signatures[0].sig, for: manifest.envelope.signedBytes)
         else { throw fail("MANIFEST.json is not signed by the trusted ledger key \(trustedKey.keyIDHex) (unsigned, or signed by another key): check that LEDGER.pub is this ledger's key from a source you trust, then ask for a new export") }
         // 6. Every file, by the digest the signed manifest gives, and as the entries give it.
-        let present = AuditExportBuilder.files.subtracting(["MANIFEST.json"])
+        let documentPaths = Set(documents.map { "\(AuditExportBuilder.documentsFolder)/\($0)" })
+        let present = AuditExportBuilder.files.subtracting(["MANIFEST.json"]).union(documentPaths)
         guard Set(manifest.files.keys) == present else {
-            throw fail("MANIFEST.json lists \(manifest.files.keys.sorted().map(oneLine)), not the export's seven files")
+            throw fail("MANIFEST.json lists \(manifest.files.keys.sorted().map(oneLine)), not the export's seven files\(documents.isEmpty ? "" : " and its \(documents.count) evidence documents")")
         }
         let rebuilt = sink.digests
         for (name, digest) in manifest.files.sorted(by: { $0.key < $1.key }) {
@@ -178,6 +183,12 @@ public enum AuditExportVerifier {
             let actual = name == "entries.jsonl" ? entriesDigest : try fileDigest(directory.appendingPathComponent(name))
             guard actual.description == digest else {
                 throw fail("\(name) is not the file the signed manifest lists (changed after export)")
+            }
+            if documentPaths.contains(name) {
+                guard name.hasSuffix(String(actual.description.dropFirst("sha256:".count))) else {
+                    throw fail("\(name) is not named by its SHA-256 (\(actual))")
+                }
+                continue
             }
             guard rebuilt[name]?.description == digest else {
                 // The human-readable summaries are checked by their digest (the spec's verdict); their facts are those
@@ -191,13 +202,15 @@ public enum AuditExportVerifier {
         }
         for name in rebuilt.keys.sorted() where manifest.files[name] == nil { throw fail("\(name) is missing from the signed manifest") }
         var expectedFiles = rebuilt.filter { $0.key != "MANIFEST.json" }
+        for name in documentPaths { if let digest = try? SHA256Digest(parsing: manifest.files[name] ?? "") { expectedFiles[name] = digest } }
         for name in AuditExportBuilder.digestCheckedFiles {
             if let text = manifest.files[name], let digest = try? SHA256Digest(parsing: text) { expectedFiles[name] = digest }
         }
         guard builder.manifestPayload(files: expectedFiles) == manifest.envelope.payload else {
             throw fail("MANIFEST.json's counts, checkpoint or key differ from what the entries give")
         }
-        report.files = AuditExportBuilder.files.count
+        report.files = AuditExportBuilder.files.count + documents.count
+        report.documents = documents.count
     }
 
     /// The lines of a file, read in 1 MiB chunks; the last line must end with a newline, and no line may be longer
@@ -261,30 +274,62 @@ public enum AuditExportVerifier {
 
     /// The folder's entries, checked before anything is read: exactly the export's eight names, each a regular file —
     /// no symbolic link, folder, device or pipe, and no other entry of any kind (a name that is not UTF-8 included), so
-    /// that nothing unsigned sits beside what was verified and no read can block or run away.
-    static func checkFolder(_ directory: URL) throws {
+    /// that nothing unsigned sits beside what was verified and no read can block or run away — and, optionally, a
+    /// folder `documents` of evidence documents: regular files named by 64 lowercase hex digits, at most
+    /// ``AuditExportBuilder/maximumDocumentBytes`` each, at least one. Returns the documents' names.
+    static func checkFolder(_ directory: URL) throws -> [String] {
+        var documents: [String] = []
+        for name in try names(in: directory, "the export") {
+            if name == "proofs.jsonl" || name == "envelopes.jsonl" {
+                throw fail("this is an export of format 3 or earlier (it has \(name)), which cannot prove that nothing was left out: export again from the ledger with this Signoff (format \(AuditExportBuilder.format))")
+            }
+            var info = stat()
+            let exists = lstat(directory.appendingPathComponent(name).path, &info) == 0
+            if name == AuditExportBuilder.documentsFolder {
+                guard exists, (info.st_mode & S_IFMT) == S_IFDIR else { throw fail("\(name) is not a folder (a symbolic link or special file is refused)") }
+                let folder = directory.appendingPathComponent(name)
+                documents = try names(in: folder, "\(name)/")
+                guard !documents.isEmpty else { throw fail("\(name)/ is empty (an export without evidence documents has no such folder)") }
+                for document in documents {
+                    guard document.utf8.count == 64, document.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+                        throw fail("\(name)/\(oneLine(document)) is not part of the export (evidence documents are named by their SHA-256 in 64 lowercase hex digits)")
+                    }
+                    var docInfo = stat()
+                    guard lstat(folder.appendingPathComponent(document).path, &docInfo) == 0, (docInfo.st_mode & S_IFMT) == S_IFREG else {
+                        throw fail("\(name)/\(document) is not a regular file (a symbolic link, folder or special file is refused)")
+                    }
+                    guard Int(docInfo.st_size) <= AuditExportBuilder.maximumDocumentBytes else {
+                        throw fail("\(name)/\(document) is larger than \(AuditExportBuilder.maximumDocumentBytes >> 20) MiB: not an export's")
+                    }
+                }
+                continue
+            }
+            guard AuditExportBuilder.files.contains(name) else {
+                throw fail("\(oneLine(name)) is not part of the export (the folder holds exactly \(AuditExportBuilder.files.sorted().joined(separator: ", ")), and optionally \(AuditExportBuilder.documentsFolder)/)")
+            }
+            guard exists, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw fail("\(name) is not a regular file (a symbolic link, folder or special file is refused)")
+            }
+        }
+        let found = Set(try names(in: directory, "the export"))
+        for name in AuditExportBuilder.files.sorted() where !found.contains(name) { throw fail("\(name) is missing from the export") }
+        return documents.sorted()
+    }
+
+    /// The names in a folder, except `.` and `..`; a name that is not UTF-8 is refused.
+    static func names(in directory: URL, _ what: String) throws -> [String] {
         guard let dir = opendir(directory.path) else { throw fail("\(directory.path) is not a folder that can be read") }
         defer { closedir(dir) }
-        var found: [String] = []
+        var names: [String] = []
         while let entry = readdir(dir) {
             let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
             if raw == [0x2E] || raw == [0x2E, 0x2E] { continue }
             guard let name = String(validating: raw, as: UTF8.self) else {
-                throw fail("the export holds an entry whose name is not UTF-8 (\(raw.map { String(format: "%02x", $0) }.joined())): not part of the export")
+                throw fail("\(what) holds an entry whose name is not UTF-8 (\(raw.map { String(format: "%02x", $0) }.joined())): not part of the export")
             }
-            if name == "proofs.jsonl" || name == "envelopes.jsonl" {
-                throw fail("this is an export of format 3 or earlier (it has \(name)), which cannot prove that nothing was left out: export again from the ledger with this Signoff (format \(AuditExportBuilder.format))")
-            }
-            guard AuditExportBuilder.files.contains(name) else {
-                throw fail("\(oneLine(name)) is not part of the export (the folder holds exactly \(AuditExportBuilder.files.sorted().joined(separator: ", ")))")
-            }
-            var info = stat()
-            guard lstat(directory.appendingPathComponent(name).path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                throw fail("\(name) is not a regular file (a symbolic link, folder or special file is refused)")
-            }
-            found.append(name)
+            names.append(name)
         }
-        for name in AuditExportBuilder.files.sorted() where !found.contains(name) { throw fail("\(name) is missing from the export") }
+        return names
     }
 
     /// A small file read whole, refused beyond `limit` bytes before it is read.

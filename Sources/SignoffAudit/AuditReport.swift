@@ -1,10 +1,13 @@
 /// What an export or an offline verification found.
 public struct AuditReport: Sendable {
     public init() {}
-    public init(entries: Int, decisions: Int, signedDecisions: Int, checkpointSize: UInt64, files: Int, failure: String?, stubs: Int = 0) {
+    public init(entries: Int, decisions: Int, signedDecisions: Int, checkpointSize: UInt64, files: Int, failure: String?, stubs: Int = 0, documents: Int = 0) {
         (self.entries, self.decisions, self.signedDecisions, self.checkpointSize, self.files, self.failure) = (entries, decisions, signedDecisions, checkpointSize, files, failure)
         self.stubs = stubs
+        self.documents = documents
     }
+    /// Evidence documents (`documents/`), each the document of an exported evidence digest.
+    public var documents = 0
     /// Entries in full.
     public var entries = 0
     /// Entries outside the filter, shown as their header and payload digest.

@@ -77,7 +77,8 @@ public func buildApplication(
         CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
         ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger),
         WebhookDeliveryService(service: service, configuration: configuration, metrics: SignoffMetrics(registry: metrics), logger: logger),
-        NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, logger: logger))
+        NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, logger: logger),
+        VerificationService(service: service, intervalSeconds: configuration.verifyIntervalSeconds, logger: logger))
     return app
 }
 
@@ -103,6 +104,32 @@ struct ExpiryService: Service {
             }
         } catch {
             logger.error("could not expire stale requests", metadata: ["error": .string("\(error)")])
+        }
+    }
+}
+
+/// Verifies the whole ledger at start and every interval (0: never), for the audit page and `GET /v1/audit/health`;
+/// a failure is logged as an error.
+struct VerificationService: Service {
+    let service: SignoffService
+    let intervalSeconds: Int64
+    let logger: Logger
+
+    func run() async throws {
+        guard intervalSeconds > 0 else { return }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                if let run = try await service.verifyLedger() {
+                    if let failure = run.failure {
+                        logger.error("the ledger failed verification", metadata: ["failure": .string(failure), "entries": .stringConvertible(run.entries)])
+                    } else {
+                        logger.info("ledger verified", metadata: ["entries": .stringConvertible(run.entries), "ms": .stringConvertible(run.finishedAt - run.startedAt)])
+                    }
+                }
+            } catch {
+                logger.error("could not verify the ledger", metadata: ["error": .string("\(error)")])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
         }
     }
 }

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var evidenceMaximumBytes = EvidenceDocument.defaultMaximumBytes
     /// How often reminders, escalations and overdue retrospectives are looked for.
     public var reminderIntervalSeconds: Int64 = 60
+    /// How often the whole ledger is verified (at start, then every interval; 0: never): the audit page's verification status.
+    public var verifyIntervalSeconds: Int64 = 3_600
 
     public init() {}
 

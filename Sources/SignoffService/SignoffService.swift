@@ -12,6 +12,8 @@ public final class SignoffService: Sendable {
     private let writer: GroupCommit<Submission, Outcome>
     /// Bumped after every command that appended something: what long polls wait on.
     public let changes = ChangeSignal()
+    /// The newest full verification of the ledger by this process (``verifyLedger()``).
+    public let verification = LedgerVerificationRecord()
 
     /// The outcome of one command: its ledger entries, or the engine's refusal.
     public typealias Outcome = Result<[LedgerEntry], Refusal>
@@ -112,9 +114,9 @@ public final class SignoffService: Sendable {
 
     /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory`.
     public func exportAudit(
-        filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+        filter: AuditExportFilter, documents: Bool = false, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) async throws -> AuditReport {
-        try await storage.ledger.exportAudit(filter: filter, to: directory, progress: progress)
+        try await storage.ledger.exportAudit(filter: filter, documents: documents, to: directory, progress: progress)
     }
 
     /// Appends events that ``Engine`` has already produced, command by command, on an in-memory copy of this

@@ -8,9 +8,10 @@ public import SignoffLedger
 extension SQLiteLedgerStore {
     /// Exports every entry up to the newest signed checkpoint into `directory` (which must not exist or be empty):
     /// those `filter` selects and every administrative one in full, the others as stubs, with a manifest signed by the
-    /// ledger key. Streams: memory does not grow with the ledger.
+    /// ledger key. Streams: memory does not grow with the ledger. With `documents`, the stored evidence documents of
+    /// the evidence in full go into `documents/` (listed in the manifest).
     public func exportAudit(
-        filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?
+        filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?
     ) async throws -> AuditReport {
         guard let signingKey else {
             throw LedgerError(.invalidRequest, "an export's manifest is signed with the ledger key: open the ledger with its key to export")
@@ -42,13 +43,27 @@ extension SQLiteLedgerStore {
                 try builder.add(entry, to: &sink)
                 if let progress, seen % 65_536 == 0 { progress(seen, size) }
             }
+            var documentCount = 0
+            if documents {
+                let statement = try db.cachedStatement(sql: "SELECT content FROM evidence_document WHERE project = ? AND digest = ?")
+                for (digest, projects) in builder.evidenceDigests.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                    // Stored per project; any project whose evidence in full names the digest will do: the bytes are the same.
+                    guard let content = try projects.sorted().lazy.compactMap({ try Data.fetchOne(statement, arguments: [$0, Data(digest.bytes)]) }).first else { continue }
+                    // Stored only when its SHA-256 was this digest; checked again, since the export's manifest vouches for it.
+                    guard SHA256Digest.hash([UInt8](content)) == digest else {
+                        throw LedgerError(.storage, "the stored evidence document \(digest) is not the document of that digest")
+                    }
+                    try sink.append([UInt8](content), to: AuditExportBuilder.documentPath(digest))
+                    documentCount += 1
+                }
+            }
             let manifest = try builder.finish(to: &sink)
             try sink.append(AuditExportBuilder.signedManifest(manifest, with: signingKey), to: "MANIFEST.json")
             try sink.close()
             progress?(seen, size)
             return AuditReport(
                 entries: builder.entries, decisions: builder.decisions, signedDecisions: builder.signedDecisions, checkpointSize: size,
-                files: sink.digests.count, failure: nil, stubs: builder.stubs)
+                files: sink.digests.count, failure: nil, stubs: builder.stubs, documents: documentCount)
         }
     }
 }

@@ -25,6 +25,8 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "RFC 3339 time, inclusive.") var since: String?
         @Option(help: "RFC 3339 time, exclusive.") var until: String?
         @Option(help: "A new (or empty) folder.") var out: String
+        @Flag(help: "Also export the stored evidence documents of the exported evidence (documents/<hex>, in the signed manifest).")
+        var documents = false
         @Flag(help: "Print JSON instead of text.") var json = false
 
         func run() async throws {
@@ -37,19 +39,19 @@ struct AuditCommand: AsyncParsableCommand {
                     throw CLIError.badInput("\(out) is not empty; export into a new folder (nothing was overwritten)")
                 }
                 let showProgress = !json && Terminal.standardErrorIsTerminal
-                let report = try await target.client().exportAudit(filter, to: directory) { done, total in
+                let report = try await target.client().exportAudit(filter, documents: documents, to: directory) { done, total in
                     if showProgress { FileHandleWriter.write(fd: 2, "\rexporting: \(done)/\(total) entries read") }
                 }
                 if showProgress { FileHandleWriter.write(fd: 2, "\n") }
                 if json {
                     struct Exported: Encodable {
                         let out: String
-                        let entries, stubs, decisions, files: Int
+                        let entries, stubs, decisions, files, documents: Int
                         let checkpoint_size: UInt64
                     }
-                    printJSON(Exported(out: out, entries: report.entries, stubs: report.stubs, decisions: report.decisions, files: report.files, checkpoint_size: report.checkpointSize))
+                    printJSON(Exported(out: out, entries: report.entries, stubs: report.stubs, decisions: report.decisions, files: report.files, documents: report.documents, checkpoint_size: report.checkpointSize))
                 } else {
-                    print("Exported the checkpoint's \(report.checkpointSize) entries into \(out): \(report.entries) in full (\(report.decisions) decisions), \(report.stubs) outside the filter as stubs; verify with `signoff audit verify \(out) --ledger-verifier-key LEDGER.pub`")
+                    print("Exported the checkpoint's \(report.checkpointSize) entries into \(out): \(report.entries) in full (\(report.decisions) decisions), \(report.stubs) outside the filter as stubs\(documents ? ", \(report.documents) evidence documents" : ""); verify with `signoff audit verify \(out) --ledger-verifier-key LEDGER.pub`")
                 }
             }
         }

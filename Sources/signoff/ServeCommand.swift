@@ -29,6 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookFirstRetry = "5s"
     @Option(name: .customLong("reminder-interval"), help: "How often reminders, escalations and overdue retrospectives are looked for, e.g. 60s.")
     var reminderInterval = "60s"
+    @Option(name: .customLong("verify-interval"), help: "How often the whole ledger is verified (at start, then every interval), e.g. 1h; off: never.")
+    var verifyInterval = "1h"
 
     func run() async throws {
         try await reportingErrors {
@@ -55,6 +57,14 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.webhookFirstBackoffMilliseconds = firstRetry * 1000
             configuration.reminderIntervalSeconds = interval
+            if verifyInterval == "off" {
+                configuration.verifyIntervalSeconds = 0
+            } else {
+                guard let seconds = WorkflowParser.seconds(ofDuration: verifyInterval), seconds > 0 else {
+                    throw CLIError.badInput("--verify-interval is a duration such as 1h or 30m, or off")
+                }
+                configuration.verifyIntervalSeconds = seconds
+            }
             let app = buildApplication(service: SignoffService(storage: storage), configuration: configuration, logger: logger)
             try await app.runService()
         }

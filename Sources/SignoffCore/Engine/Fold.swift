@@ -281,6 +281,7 @@ extension DeploymentRequest {
             history.append(StageEntry(stage: Workflow.withdrawn, at: time, revision: revision))
         case .requestRevised(let e):
             guard let workflow else { return }
+            earlierRevisions.append(EarlierRevision(revision: revision, bundle: bundle, digest: digest, replacedAt: time, replacedBy: actor))
             bundle = e.bundle
             digest = e.digest
             revision = e.revision

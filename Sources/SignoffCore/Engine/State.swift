@@ -238,6 +238,16 @@ public struct Deployment: Hashable, Sendable, Codable {
     public let revision: Int
 }
 
+/// A revision a later one replaced (`request.revised`): what the request asked to deploy until then.
+public struct EarlierRevision: Hashable, Sendable, Codable {
+    public let revision: Int
+    public let bundle: String
+    public let digest: SHA256Digest
+    /// When, and by whom, the next revision replaced it.
+    public let replacedAt: Int64
+    public let replacedBy: String
+}
+
 /// A deployment under way: started when the gate allowed it (`deployment.started`), until its outcome is recorded.
 public struct DeploymentStart: Hashable, Sendable, Codable {
     public let by: String
@@ -281,6 +291,8 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     public var emergency: Emergency? = nil
     /// The deployment started and not finished, if any: the gate's verdict at its start holds until its outcome.
     public var deploymentInProgress: DeploymentStart? = nil
+    /// The revisions a revision replaced, oldest first: what changed since the previous revision.
+    public var earlierRevisions: [EarlierRevision] = []
 
     /// The time of the request's last recorded activity — filing, a stage entered, evidence, a decision, a deployment
     /// attempt — what `request_expiry` counts from.
@@ -320,7 +332,7 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public var webhooks: [String: Webhook] = [:]
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
-    public static let projectionFormat = "3"
+    public static let projectionFormat = "4"
 
     public init() {}
 

@@ -115,7 +115,7 @@ struct ConsoleController {
         for (key, value) in values {
             guard let value else { continue }
             if let text = value as? String, text.isEmpty { continue }
-            if let optional = value as? OptionalProtocol, optional.isNone { continue }
+            if let optional = value as? any OptionalProtocol, optional.isNone { continue }
             out[key] = value
         }
         return out
@@ -252,12 +252,27 @@ struct ConsoleController {
         }
         router.get("/audit") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let ledger = h.service.ledger
-            let size = try await ledger.size()
-            let checkpoint = try await ledger.latestCheckpoint()?.checkpoint.size ?? 0
+            let health = try await AuditHealth.current(h.service)
+            let cp = health.checkpoint
+            let run = health.last_verification
             return console.page("audit", Self.context([
-                "title": "Audit", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "origin": ledger.origin, "size": size,
-                "checkpointSize": checkpoint, "uncovered": size > checkpoint ? String(size - checkpoint) : "", "ledgerKey": ledger.verifierKey.description,
+                "title": "Audit", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "origin": health.origin, "size": health.ledger_size,
+                "healthy": health.healthy, "unhealthy": !health.healthy, "ledgerKey": health.ledger_verifier_key,
+                "checkpoint": cp.map {
+                    Self.context([
+                        "size": $0.size, "root": $0.root, "coversUntil": $0.covers_until, "coversAge": $0.covers_until_age_seconds.map(Self.age),
+                        "uncovered": $0.uncovered_entries > 0 ? "\($0.uncovered_entries) newer entries not yet covered, the oldest waiting \(Self.age($0.oldest_uncovered_age_seconds))" : nil,
+                        "note": $0.note,
+                    ])
+                },
+                "checks": health.checks.map { ["check": $0.check, "passed": $0.passed, "detail": $0.detail] as [String: Any] },
+                "verification": run.map {
+                    Self.context([
+                        "finished": $0.finished_at, "entries": $0.entries, "checkpoints": $0.checkpoints, "seconds": String(format: "%.1f", $0.seconds),
+                        "passed": $0.passed, "failure": $0.failure,
+                    ])
+                },
+                "running": health.verification_running,
             ]))
         }
     }
@@ -295,7 +310,7 @@ struct ConsoleController {
         }
         let awaiting = Policy.awaiting(r, principal: user, state: state)
         let labels = String(decoding: (try? WireCoding.encode(r.labels)) ?? Data("{}".utf8), as: UTF8.self)
-        let previous = r.revision > 1 ? r.history.last { $0.revision < r.revision }.map { "revision \(r.revision) replaced an earlier bundle at \(Timestamps.rfc3339($0.at))" } : nil
+        let changed = r.earlierRevisions.last.map { Self.revisionChange(r, previous: $0) }
         let evidence: [[String: Any]] = view.evidence.map { e in
             let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
             return Self.context([
@@ -315,17 +330,32 @@ struct ConsoleController {
             "r": Self.context([
                 "request": r.id, "project": r.project, "environment": r.environment, "statusText": status, "statusClass": statusClass,
                 "emergency_reason": r.emergency?.reason as Any, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
-                "revisionNote": previous as Any, "requester": r.requester, "filed_at": view.filed_at, "description": r.description,
+"requester": r.requester, "filed_at": view.filed_at, "description": r.description,
                 "labelsText": r.labels.isEmpty ? "" : r.labels.keys.sorted().map { "\($0)=\(r.labels[$0]!.joined(separator: ","))" }.joined(separator: " "),
                 "workflow_digest": view.workflow_digest,
             ]),
-            "statusText": status, "gates": gates, "canDecide": !awaiting.isEmpty, "awaiting": awaiting,
+            "changed": changed, "statusText": status, "gates": gates, "canDecide": !awaiting.isEmpty, "awaiting": awaiting,
             "request": r.id, "project": r.project, "environment": r.environment, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
             "workflowDigest": r.workflowDigest.description, "labelsJSON": labels, "emergency": r.emergency != nil,
             "evidence": evidence, "hasEvidence": !evidence.isEmpty, "decisions": decisions, "hasDecisions": !decisions.isEmpty,
             "deployments": view.deployments.map { Self.context(["outcome": $0.outcome, "actor": $0.actor, "at": $0.at, "note": $0.note]) },
             "started": view.deployment_started.map { ["actor": $0.actor, "at": $0.at] as [String: Any] },
             "history": view.history.map { ["at": $0.at, "stage": $0.stage, "revision": $0.revision] as [String: Any] },
+        ])
+    }
+
+    /// What a revision changed against the one it replaced: the bundle and digest side by side, who revised and why
+    /// (the changes asked of the previous revision), and what no longer counts.
+    static func revisionChange(_ r: DeploymentRequest, previous: EarlierRevision) -> [String: Any] {
+        let asked = r.decisions.last { $0.revision == previous.revision && $0.decision == .changesRequested }
+        let oldEvidence = r.evidence.filter { $0.revision == previous.revision }.count
+        let oldDecisions = r.decisions.filter { $0.revision == previous.revision && $0.decision == .approve }.count
+        return context([
+            "previous": previous.revision, "current": r.revision, "oldBundle": previous.bundle, "newBundle": r.bundle, "bundleChanged": previous.bundle != r.bundle,
+            "oldDigest": previous.digest.description, "newDigest": r.digest.description, "digestChanged": previous.digest != r.digest,
+            "by": previous.replacedBy, "at": Timestamps.rfc3339(previous.replacedAt),
+            "asked": asked.map { context(["stage": $0.stage, "actor": $0.by, "comment": $0.comment]) },
+            "carried": "The workflow starts again at its first stage: the \(oldEvidence) evidence item(s) and \(oldDecisions) approval(s) of revision \(previous.revision) no longer count.",
         ])
     }
 

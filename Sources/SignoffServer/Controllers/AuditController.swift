@@ -22,6 +22,10 @@ struct AuditController {
             guard let checkpoint = try await h.ledger.latestCheckpoint() else { throw Problem.notFound("the ledger has no signed checkpoint yet") }
             return h.text(checkpoint.serialized)
         }
+        // The ledger's health: the newest checkpoint, checks of it made now, the newest full verification.
+        routes.get("/audit/health") { _, _ -> Response in
+            try h.json(try await AuditHealth.current(h.service))
+        }
         routes.get("/audit/export") { request, context -> Response in
             let state = try await h.service.state()
             let caller = try h.principal(context)
@@ -49,7 +53,13 @@ struct AuditController {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-export-\(UUID().uuidString)")
             // Cut the export against a checkpoint that covers everything appended so far.
             try await h.ledger.signCheckpoint()
-            _ = try await h.service.exportAudit(filter: filter, to: directory)
+            let documents: Bool
+            switch query.get("documents") {
+            case nil, "false": documents = false
+            case "true": documents = true
+            default: throw Problem.badRequest("documents is true or false")
+            }
+            _ = try await h.service.exportAudit(filter: filter, documents: documents, to: directory)
             let files = (FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String } ?? []).filter {
                 var isDirectory: ObjCBool = false
                 return FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path, isDirectory: &isDirectory) && !isDirectory.boolValue

@@ -81,6 +81,7 @@ public protocol LedgerStore: Sendable {
         -> VerificationReport
 
     /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory` (new or empty), each
-    /// with its inclusion proof, through ``AuditExportBuilder``. Streams: memory does not grow with the ledger.
-    func exportAudit(filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
+    /// with its inclusion proof, through ``AuditExportBuilder``. Streams: memory does not grow with the ledger. With
+    /// `documents`, the stored evidence documents of the exported evidence too (`documents/<hex>`).
+    func exportAudit(filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
 }

@@ -193,13 +193,13 @@ struct LocalClient: SignoffClient {
 
     func ledgerKey() async throws -> NoteVerifierKey { service.ledger.verifierKey }
 
-    func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
+    func exportAudit(_ filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
         guard service.ledger.signsCheckpoints else {
             throw CLIError.badInput(
                 "an export's manifest is signed with the ledger key: give its passphrase (SIGNOFF_LEDGER_PASSPHRASE or --ledger-passphrase-file), or export through the server")
         }
         try await service.ledger.signCheckpoint()
-        return try await service.exportAudit(filter: filter, to: directory, progress: progress)
+        return try await service.exportAudit(filter: filter, documents: documents, to: directory, progress: progress)
     }
 
     // MARK: Directory and tokens

@@ -296,10 +296,10 @@ struct RemoteClient: SignoffClient {
         return try WireCoding.decode(TokenResponse.self, from: try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body))
     }
 
-    func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
+    func exportAudit(_ filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
         let query = WireCoding.query([
             ("project", filter.project), ("environment", filter.environment), ("since", filter.since.map(Timestamps.rfc3339)),
-            ("until", filter.until.map(Timestamps.rfc3339)),
+            ("until", filter.until.map(Timestamps.rfc3339)), ("documents", documents ? "true" : nil),
         ])
         let archive = try await call("GET", "/v1/audit/export" + query)
         let files: Int
@@ -331,6 +331,7 @@ extension AuditReport {
         if let csv = FileManager.default.contents(atPath: directory.appendingPathComponent("decisions.csv").path) {
             report.decisions = max(0, csv.split(separator: UInt8(ascii: "\n")).count - 1)
         }
+        report.documents = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent(AuditExportBuilder.documentsFolder).path))?.count ?? 0
         return report
     }
 }

@@ -64,7 +64,7 @@ protocol SignoffClient: Sendable {
     /// Issues a service token: `command` is `.issueServiceToken` (its token ID is filled by whoever mints the token).
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse
     /// Exports into `directory` (new or empty).
-    func exportAudit(_ filter: AuditExportFilter, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
+    func exportAudit(_ filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
 }
 
 /// What `gate` asks about: a request by id, or the one open request of a project that the digest finds.

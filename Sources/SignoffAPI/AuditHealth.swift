@@ -1,0 +1,100 @@
+public import SignoffCore
+internal import SignoffCrypto
+public import SignoffLedger
+public import SignoffService
+
+/// The ledger's health as `GET /v1/audit/health` and the console's audit page show it: its size, the newest signed
+/// checkpoint (what it covers, how long entries have waited for one), two checks made on every call, and the newest
+/// full verification by the server.
+public struct AuditHealth: Codable, Sendable, Equatable {
+    public struct CheckpointView: Codable, Sendable, Equatable {
+        public let size: UInt64
+        public let root: String
+        /// The time of the newest entry it covers (a checkpoint's note carries no time of its own; entry times are
+        /// covered by the hash chain).
+        public let covers_until: String?
+        public let covers_until_age_seconds: Int64?
+        /// Entries appended since, not yet covered by a signed checkpoint.
+        public let uncovered_entries: UInt64
+        /// How long the oldest of them has waited (0 when all are covered).
+        public let oldest_uncovered_age_seconds: Int64
+        /// The checkpoint exactly as signed (a C2SP signed note).
+        public let note: String
+    }
+    /// One check of the newest checkpoint, made for this answer.
+    public struct Check: Codable, Sendable, Equatable {
+        public let check: String
+        public let passed: Bool
+        public let detail: String
+    }
+    public struct VerificationView: Codable, Sendable, Equatable {
+        public let started_at: String
+        public let finished_at: String
+        public let seconds: Double
+        public let entries: UInt64
+        public let checkpoints: Int
+        public let passed: Bool
+        public let failure: String?
+    }
+
+    public let origin: String
+    public let ledger_verifier_key: String
+    public let ledger_size: UInt64
+    public let checkpoint: CheckpointView?
+    public let checks: [Check]
+    /// The newest full verification (`signoff serve --verify-interval`); null before the first one finishes.
+    public let last_verification: VerificationView?
+    public let verification_running: Bool
+    /// True when every check passed and the newest full verification (if any) passed.
+    public let healthy: Bool
+
+    /// The checks made on every call, in order (`entry-readable` is added when an entry at the checkpoint's edge cannot be read).
+    public static let checkNames = ["checkpoint-signature", "checkpoint-root"]
+
+    public static func current(_ service: SignoffService) async throws -> AuditHealth {
+        let ledger = service.ledger
+        let now = service.now
+        let size = try await ledger.size()
+        var checks: [Check] = []
+        var view: CheckpointView?
+        if let signed = try await ledger.latestCheckpoint() {
+            let cp = signed.checkpoint
+            // Its signature, verified again with the ledger's key.
+            do {
+                _ = try SignedCheckpoint(verifying: signed.serialized, with: ledger.verifierKey)
+                checks.append(Check(check: checkNames[0], passed: true, detail: "signed by \(ledger.verifierKey.name) (key ID \(ledger.verifierKey.keyIDHex))"))
+            } catch {
+                checks.append(Check(check: checkNames[0], passed: false, detail: "\(error)"))
+            }
+            // Its root, recomputed from the stored tree at its size.
+            let root = try await ledger.rootHash(size: cp.size)
+            checks.append(
+                root == cp.rootHash
+                    ? Check(check: checkNames[1], passed: true, detail: "the stored tree's root at size \(cp.size) is the checkpoint's")
+                    : Check(check: checkNames[1], passed: false, detail: "the stored tree's root at size \(cp.size) is \(root), the checkpoint says \(cp.rootHash)"))
+            // The times of the entries on either side of the checkpoint's edge; an entry that cannot be read is a failure to show, not to throw.
+            func time(_ sequence: UInt64) async -> Int64? {
+                do { return try await ledger.entry(at: sequence).timeMilliseconds } catch {
+                    checks.append(Check(check: "entry-readable", passed: false, detail: "entry \(sequence) cannot be read: \(error)"))
+                    return nil
+                }
+            }
+            let newest = cp.size > 0 ? await time(cp.size - 1) : nil
+            let oldestUncovered = size > cp.size ? await time(cp.size) : nil
+            view = CheckpointView(
+                size: cp.size, root: cp.rootHash.description, covers_until: newest.map(Timestamps.rfc3339),
+                covers_until_age_seconds: newest.map { max(0, (now - $0) / 1000) }, uncovered_entries: size > cp.size ? size - cp.size : 0,
+                oldest_uncovered_age_seconds: oldestUncovered.map { max(0, (now - $0) / 1000) } ?? 0, note: signed.serialized)
+        }
+        let run = service.verification.last
+        let verification = run.map {
+            VerificationView(
+                started_at: Timestamps.rfc3339($0.startedAt), finished_at: Timestamps.rfc3339($0.finishedAt),
+                seconds: Double($0.finishedAt - $0.startedAt) / 1000, entries: $0.entries, checkpoints: $0.checkpoints, passed: $0.passed, failure: $0.failure)
+        }
+        return AuditHealth(
+            origin: ledger.origin, ledger_verifier_key: ledger.verifierKey.description, ledger_size: size, checkpoint: view, checks: checks,
+            last_verification: verification, verification_running: service.verification.isRunning,
+            healthy: checks.allSatisfy(\.passed) && (run?.passed ?? true) && (view != nil || size == 0))
+    }
+}
