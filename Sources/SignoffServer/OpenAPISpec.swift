@@ -733,14 +733,27 @@ paths:
   /v1/audit/export:
     get:
       operationId: auditExport
-      description: The audit export (schema/audit-export.md, format signoff-audit-export/4) of a project, environment or period as a streamed POSIX tar archive — every entry up to a newly signed checkpoint, those the filter selects and all administration in full, the others as stubs, under a manifest signed with the ledger key. Without a project, administrators and members of `auditors` only.
+      description: The audit export (schema/audit-export.md, format signoff-audit-export/4) of a project, environment or period as a streamed POSIX tar archive — every entry up to a newly signed checkpoint, those the filter selects and all administration in full, the others as stubs, under a manifest signed with the ledger key. Without a project, administrators and members of `auditors` only. With `documents=true`, also the stored evidence documents of the evidence in full (`documents/<hex>`, listed in the manifest).
       parameters:
         - { name: project, in: query, schema: { type: string } }
         - { name: environment, in: query, schema: { type: string } }
         - { name: since, in: query, schema: { type: string, format: date-time } }
         - { name: until, in: query, schema: { type: string, format: date-time } }
+        - { name: documents, in: query, description: "true: include the evidence documents of the exported evidence.", schema: { type: string, enum: ["true", "false"] } }
       responses:
         "200": { description: A tar archive of the export folder., content: { application/x-tar: { schema: { type: string, format: binary } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/audit/health:
+    get:
+      operationId: auditHealth
+      description: >-
+        The ledger's health, for anyone logged in: its size, the newest signed checkpoint (what it covers, the time of
+        the newest entry it covers and how long newer entries have waited for one), two checks of that checkpoint made
+        for this answer (`checkpoint-signature`: verified again with the ledger key; `checkpoint-root`: the stored
+        tree's root at its size), and the newest full verification of the whole ledger by the server (at start and
+        every `--verify-interval`), as `signoff audit verify --db` does offline.
+      responses:
+        "200": { description: The ledger's health., content: { application/json: { schema: { $ref: "#/components/schemas/AuditHealth" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/checkpoint:
     get:
@@ -1121,7 +1134,7 @@ components:
     Request:
       type: object
       additionalProperties: false
-      required: [request, project, environment, requester, description, filed_at, workflow_digest, bundle, digest, revision, stage, status, history, evidence, decisions, deployments, retrospective_done, labels]
+      required: [request, project, environment, requester, description, filed_at, workflow_digest, bundle, digest, revision, earlier_revisions, stage, status, history, evidence, decisions, deployments, retrospective_done, labels]
       properties:
         request: { type: string }
         project: { type: string }
@@ -1133,6 +1146,19 @@ components:
         bundle: { type: string }
         digest: { $ref: "#/components/schemas/Digest" }
         revision: { type: integer }
+        earlier_revisions:
+          type: array
+          description: The revisions this one replaced (request.revised), oldest first; empty at revision 1.
+          items:
+            type: object
+            additionalProperties: false
+            required: [revision, bundle, digest, replaced_at, replaced_by]
+            properties:
+              revision: { type: integer }
+              bundle: { type: string }
+              digest: { $ref: "#/components/schemas/Digest" }
+              replaced_at: { $ref: "#/components/schemas/Time" }
+              replaced_by: { type: string }
         stage: { type: string }
         status: { $ref: "#/components/schemas/RequestStatus" }
         labels: { $ref: "#/components/schemas/Labels" }
@@ -1195,6 +1221,50 @@ components:
             revision: { type: integer }
         retrospective_due: { $ref: "#/components/schemas/Time" }
         retrospective_done: { type: boolean }
+    AuditHealth:
+      type: object
+      additionalProperties: false
+      required: [origin, ledger_verifier_key, ledger_size, checks, verification_running, healthy]
+      properties:
+        origin: { type: string }
+        ledger_verifier_key: { type: string }
+        ledger_size: { type: integer, minimum: 0 }
+        checkpoint:
+          type: object
+          additionalProperties: false
+          description: The newest signed checkpoint; absent before the first.
+          required: [size, root, uncovered_entries, oldest_uncovered_age_seconds, note]
+          properties:
+            size: { type: integer, minimum: 0 }
+            root: { $ref: "#/components/schemas/Digest" }
+            covers_until: { $ref: "#/components/schemas/Time", description: "The time of the newest entry it covers (a checkpoint carries no time of its own)." }
+            covers_until_age_seconds: { type: integer, minimum: 0 }
+            uncovered_entries: { type: integer, minimum: 0, description: Entries appended since, not yet covered. }
+            oldest_uncovered_age_seconds: { type: integer, minimum: 0, description: How long the oldest of them has waited; 0 when all are covered. }
+            note: { type: string, description: The checkpoint exactly as signed (C2SP signed note). }
+        checks:
+          type: array
+          description: "Checks of the newest checkpoint made for this answer: checkpoint-signature, checkpoint-root (and entry-readable, only when an entry at the checkpoint's edge cannot be read)."
+          items:
+            type: object
+            additionalProperties: false
+            required: [check, passed, detail]
+            properties: { check: { type: string }, passed: { type: boolean }, detail: { type: string } }
+        last_verification:
+          type: object
+          additionalProperties: false
+          description: The newest full verification by the server; absent before the first finishes.
+          required: [started_at, finished_at, seconds, entries, checkpoints, passed]
+          properties:
+            started_at: { $ref: "#/components/schemas/Time" }
+            finished_at: { $ref: "#/components/schemas/Time" }
+            seconds: { type: number, minimum: 0 }
+            entries: { type: integer, minimum: 0 }
+            checkpoints: { type: integer, minimum: 0 }
+            passed: { type: boolean }
+            failure: { type: string }
+        verification_running: { type: boolean }
+        healthy: { type: boolean, description: Every check passed and the newest full verification (if any) passed. }
     Explanation:
       type: object
       additionalProperties: false

@@ -1034,29 +1034,60 @@ MAX_SMALL_FILE = 1 << 20      # MANIFEST.json and checkpoint.txt (audit-export.m
 MAX_ENTRY_LINE = 32 << 20     # a line of entries.jsonl
 
 
+DOCUMENTS = "documents"
+MAX_DOCUMENT = 64 << 20       # an evidence document (audit-export.md, "documents/")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
 def check_folder(export_dir):
-    """Step 0: exactly the eight files, each a regular file (lstat: no symbolic link), nothing else of any kind."""
+    """Step 0: exactly the eight files, each a regular file (lstat: no symbolic link), nothing else of any kind —
+    except an optional folder `documents` of at least one regular file named by 64 lowercase hex digits, each at
+    most 64 MiB. Returns the documents' names."""
     try:
         names = os.listdir(os.fsencode(export_dir))
     except OSError as e:
         fail(f"cannot list the export folder: {e}")
     expected = {n.encode("utf-8") for n in list(EXPORT_FILES) + [MANIFEST_NAME]}
+    documents = []
     for raw in sorted(names):
+        st = os.lstat(os.path.join(os.fsencode(export_dir), raw))
+        if raw == DOCUMENTS.encode():
+            if not stat.S_ISDIR(st.st_mode):
+                fail(f"{DOCUMENTS}: not a folder")
+            folder = os.path.join(os.fsencode(export_dir), raw)
+            inside = os.listdir(folder)
+            if not inside:
+                fail(f"{DOCUMENTS}/: empty")
+            for doc in sorted(inside):
+                try:
+                    text = doc.decode("utf-8")
+                except UnicodeDecodeError:
+                    fail(f"{DOCUMENTS}/: an entry whose name is not UTF-8: {doc!r}")
+                if not _HEX64.fullmatch(text):
+                    fail(f"{DOCUMENTS}/{text!r}: not named by 64 lowercase hex digits")
+                dst = os.lstat(os.path.join(folder, doc))
+                if not stat.S_ISREG(dst.st_mode):
+                    fail(f"{DOCUMENTS}/{text}: not a regular file")
+                if dst.st_size > MAX_DOCUMENT:
+                    fail(f"{DOCUMENTS}/{text}: larger than 64 MiB")
+                documents.append(text)
+            continue
         if raw not in expected:
             fail(f"an entry that is not part of the export: {raw!r}")
-        st = os.lstat(os.path.join(os.fsencode(export_dir), raw))
         if not stat.S_ISREG(st.st_mode):
             fail(f"{raw.decode()}: not a regular file")
     for name in sorted(expected):
         if name not in names:
             fail(f"{name.decode()}: missing")
+    return documents
 
 
 def verify(export_dir, key_data):
     key = parse_key_file(key_data)
 
     # 0. The folder.
-    check_folder(export_dir)
+    documents = check_folder(export_dir)
+    evidence_digests = set()
 
     # 1. Checkpoint.
     n_size, root = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_SMALL_FILE), key)
@@ -1133,6 +1164,14 @@ def verify(export_dir, key_data):
                     fail(f"{what} is in full but outside the filter (it must be a stub)")
                 full_count += 1
                 leaf = sha256(b"\x00" + record)
+                if kind == "evidence.attached":
+                    try:
+                        ev = json.loads(payload)
+                        d = field(ev, "digest") if isinstance(ev, dict) else None
+                        if isinstance(d, str):
+                            evidence_digests.add(d)
+                    except ValueError:
+                        pass  # step 4 names what is wrong with it
                 if step4_failure is None:
                     try:
                         bindings.entry(seq, version, ms, kind, eproject, eenv, eactor, payload)
@@ -1167,6 +1206,9 @@ def verify(export_dir, key_data):
     # 4. Signatures and bindings.
     if step4_failure is not None:
         fail(step4_failure)
+    for doc in documents:
+        if "sha256:" + doc not in evidence_digests:
+            fail(f"{DOCUMENTS}/{doc}: not the document of any evidence.attached entry in full")
 
     # 5. Manifest, signed: exactly one signature, keyid exactly `sha256:` + the ledger key's fingerprint, verifying.
     if not env.signatures:
@@ -1188,9 +1230,12 @@ def verify(export_dir, key_data):
         fail(f"cannot list the export folder: {e}")
     files = manifest["files"]
     expected = sorted(list(EXPORT_FILES) + [MANIFEST_NAME])
-    if sorted(files.keys()) != sorted(EXPORT_FILES):
-        fail(f"{MANIFEST_NAME}: files must name exactly {', '.join(EXPORT_FILES)}")
+    document_paths = [f"{DOCUMENTS}/{d}" for d in documents]
+    if sorted(files.keys()) != sorted(list(EXPORT_FILES) + document_paths):
+        fail(f"{MANIFEST_NAME}: files must name exactly {', '.join(EXPORT_FILES)} and the export's evidence documents")
     for name in present:
+        if name == DOCUMENTS and documents:
+            continue
         if name not in expected:
             fail(f"unexpected file in the export: {name!r}")
     for name in expected:
@@ -1199,6 +1244,13 @@ def verify(export_dir, key_data):
         if not os.path.isfile(os.path.join(export_dir, name)):
             fail(f"{name}: not a regular file")
     found = {}
+    for path in document_paths:
+        want = files[path]
+        found[path] = file_digest(os.path.join(export_dir, path))
+        if found[path] != want:
+            fail(f"{path}: its SHA-256 is not the one the manifest gives")
+        if found[path] != "sha256:" + path[len(DOCUMENTS) + 1:]:
+            fail(f"{path}: its SHA-256 is not the digest its name gives")
     for name in sorted(EXPORT_FILES, key=lambda s: s.encode("utf-8")):
         want = files[name]
         if not isinstance(want, str) or not _DIGEST.fullmatch(want):
