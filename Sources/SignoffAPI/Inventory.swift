@@ -162,9 +162,24 @@ public struct InboxItem: Codable, Sendable, Equatable {
     public let detail: String
     /// Since when it waits, and for how long now.
     public let since: String
-    public let age_seconds: Int64
+    public private(set) var age_seconds: Int64
     /// How long ago the request was filed.
-    public let request_age_seconds: Int64
+    public private(set) var request_age_seconds: Int64
+    /// The times the ages count from (not part of the JSON: `since` says the first).
+    private var sinceMilliseconds: Int64 = 0
+    private var filedAtMilliseconds: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case action, request, project, environment, bundle, stage, on_behalf_of, detail, since, age_seconds, request_age_seconds
+    }
+
+    /// The same item with its ages as of `now` (an item kept for a few seconds, shown again).
+    public func aged(at now: Int64) -> InboxItem {
+        var item = self
+        item.age_seconds = max(0, (now - sinceMilliseconds) / 1000)
+        item.request_age_seconds = max(0, (now - filedAtMilliseconds) / 1000)
+        return item
+    }
 
     init(
         _ action: Action, _ r: DeploymentRequest, stage: String?, onBehalfOf: String? = nil, detail: String, since: Int64, now: Int64
@@ -178,6 +193,8 @@ public struct InboxItem: Codable, Sendable, Equatable {
         on_behalf_of = onBehalfOf
         self.detail = detail
         self.since = Timestamps.rfc3339(since)
+        sinceMilliseconds = since
+        filedAtMilliseconds = r.filedAt
         age_seconds = max(0, (now - since) / 1000)
         request_age_seconds = max(0, (now - r.filedAt) / 1000)
     }

@@ -167,11 +167,7 @@ struct ConsoleController {
         }
         router.get("/inbox") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let (state, candidates) = try await h.views.candidates(h.service)
-            let now = h.service.now
-            let items = Inbox.items(for: record.principal, in: state, now: now, among: candidates) {
-                Access.mayRead(project: $0.project, principal: record.principal, state: state, now: now)
-            }
+            let items = try await h.views.inbox(for: record.principal, h.service).1
             // A page shows the oldest ones; a person works from the top (the CLI and the API list them all).
             let shown = items.prefix(Self.inboxPageSize)
             let rows: [[String: Any]] = shown.map { i in
