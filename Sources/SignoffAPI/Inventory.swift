@@ -62,45 +62,40 @@ public enum Inventory {
     public static func deployments(
         in state: SignoffState, now: Int64, project: String? = nil, environment: String? = nil, visible: (String) -> Bool = { _ in true }
     ) -> [EnvironmentInventory] {
+        // From the state's indexes of open requests and of what runs where: never a walk over every request.
         struct Slot {
-            var running: DeploymentRequest?
-            var runningAt: Int64 = .min
-            var deploying: [DeploymentRequest] = []
-            var pending: [DeploymentRequest] = []
+            var running: String?
+            var deploying: [String] = []
+            var pending: [String] = []
         }
         let projects = state.projects.values.filter { p in (project.map { $0 == p.key } ?? true) && visible(p.key) }
         var slots: [String: [String: Slot]] = [:]
         for p in projects {
-            for env in p.environments.keys where environment.map({ $0 == env }) ?? true { slots[p.key, default: [:]][env] = Slot() }
+            for env in p.environments.keys where environment.map({ $0 == env }) ?? true {
+                slots[p.key, default: [:]][env] = Slot(running: state.runningRequests[SignoffState.slot(project: p.key, environment: env)])
+            }
         }
-        for request in state.requests.values {
-            guard var slot = slots[request.project]?[request.environment] else { continue }
-            if let last = request.deployments.last(where: { $0.outcome == .succeeded }), last.at > slot.runningAt {
-                slot.running = request
-                slot.runningAt = last.at
-            }
-            if request.status == .active {
-                if request.deploymentInProgress != nil { slot.deploying.append(request) } else { slot.pending.append(request) }
-            }
-            slots[request.project]![request.environment] = slot
+        for id in state.openRequests {
+            guard let r = state.requests[id], r.status == .active, slots[r.project]?[r.environment] != nil else { continue }
+            if r.deploymentInProgress != nil { slots[r.project]![r.environment]!.deploying.append(id) } else { slots[r.project]![r.environment]!.pending.append(id) }
         }
         var out: [EnvironmentInventory] = []
         for p in projects.sorted(by: { $0.key < $1.key }) {
             for env in p.environments.keys.sorted() {
                 guard let slot = slots[p.key]?[env] else { continue }
-                let running = slot.running.flatMap { r -> EnvironmentInventory.Running? in
+                let running = slot.running.flatMap { state.requests[$0] }.flatMap { r -> EnvironmentInventory.Running? in
                     guard let d = r.deployments.last(where: { $0.outcome == .succeeded }) else { return nil }
                     return .init(
                         request: r.id, bundle: r.bundle, digest: r.digest.description, revision: d.revision, deployed_at: Timestamps.rfc3339(d.at),
                         actor: d.by, emergency: r.emergency != nil, retrospective: retrospectiveState(r, now: now))
                 }
-                let deploying = slot.deploying.sorted(by: byFiling).compactMap { r in
+                let deploying = slot.deploying.compactMap { state.requests[$0] }.sorted(by: byFiling).compactMap { r in
                     r.deploymentInProgress.map {
                         EnvironmentInventory.Deploying(
                             request: r.id, bundle: r.bundle, digest: r.digest.description, actor: $0.by, started_at: Timestamps.rfc3339($0.at))
                     }
                 }
-                let pending = slot.pending.sorted(by: byFiling).map { pendingView($0, state: state, now: now) }
+                let pending = slot.pending.compactMap { state.requests[$0] }.sorted(by: byFiling).map { pendingView($0, state: state, now: now) }
                 out.append(
                     EnvironmentInventory(
                         project: p.key, environment: env, workflow: p.environments[env] ?? "", running: running, deploying: deploying, pending: pending,
@@ -138,7 +133,7 @@ public enum Inventory {
     }
 
     /// The number of an ID such as `REQ-12` or `WH-3`, for ordering (0 when it has none).
-    public static func requestNumber(_ id: String) -> Int { Int(id.split(separator: "-").last ?? "") ?? 0 }
+    public static func requestNumber(_ id: String) -> Int { RequestID.number(id) }
 }
 
 /// One thing waiting for a person: a decision they can give, evidence they (or, on their requests, a service account)
@@ -166,7 +161,7 @@ public struct InboxItem: Codable, Sendable, Equatable {
     /// How long ago the request was filed.
     public private(set) var request_age_seconds: Int64
     /// The times the ages count from (not part of the JSON: `since` says the first).
-    private var sinceMilliseconds: Int64 = 0
+    private(set) var sinceMilliseconds: Int64 = 0
     private var filedAtMilliseconds: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
@@ -204,7 +199,7 @@ public enum Inbox {
     /// The requests an inbox can hold anything of: the open ones and those owing a retrospective (a server keeps this list
     /// per state, so that an inbox does not walk every request ever filed).
     public static func candidates(in state: SignoffState) -> [DeploymentRequest] {
-        state.requests.values.filter { $0.status == .active || owesRetrospective($0) }
+        state.openRequests.compactMap { state.requests[$0] }
     }
 
     /// Everything waiting for `person` on the requests `visible` admits, oldest first; `among`: ``candidates(in:)`` when
@@ -217,7 +212,9 @@ public enum Inbox {
         for request in among ?? candidates(in: state) where visible(request) {
             out += items(for: person, on: request, delegators: delegators, state: state, now: now)
         }
-        return out.sorted { ($0.since, Inventory.requestNumber($0.request), $0.action.rawValue) < ($1.since, Inventory.requestNumber($1.request), $1.action.rawValue) }
+        // Oldest first, then in filing order: each item's key computed once, not per comparison.
+        return out.map { (key: ($0.sinceMilliseconds, Inventory.requestNumber($0.request), $0.action.rawValue), item: $0) }
+            .sorted { $0.key < $1.key }.map(\.item)
     }
 
     /// The delegations in force to `person` from enabled principals: whose decisions also wait for them.
@@ -225,7 +222,6 @@ public enum Inbox {
         state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) && state.principals[$0.from]?.disabled != true }
     }
 
-    static func owesRetrospective(_ r: DeploymentRequest) -> Bool { r.retrospectiveDue != nil && !r.retrospectiveDone }
 
     /// What waits for `person` on one request.
     public static func items(

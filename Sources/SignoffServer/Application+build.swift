@@ -116,7 +116,11 @@ struct VerificationService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard intervalSeconds > 0 else { return }
+        // A service that returns would stop the server: without verification, wait for the shutdown.
+        guard intervalSeconds > 0 else {
+            try? await gracefulShutdown()
+            return
+        }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 if let run = try await service.verifyLedger() {

@@ -226,4 +226,31 @@ struct ServeTests {
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         print("graceful shutdown: \(acknowledged.count) writes acknowledged before SIGTERM took effect, \(lost.count) lost")
     }
+
+    @Test("The server verifies the whole ledger at start (GET /v1/audit/health shows it); --verify-interval off serves without; a bad interval is refused")
+    func ledgerVerification() async throws {
+        let s = try Story(setUp: false)
+        defer { s.remove() }
+        let refused = try s.signoff("serve", "--port", "1", "--verify-interval", "0s")
+        #expect(refused.status != 0 && refused.stderr.contains("--verify-interval"), "\(refused.stderr)")
+        let quiet = try RunningServer(story: s, arguments: ["--verify-interval", "off"])
+        try await Task.sleep(for: .seconds(1))
+        let ready = try RunningServer.get(quiet.url.appendingPathComponent("readyz"))
+        #expect(quiet.process.isRunning && ready == 200, "off must not stop the server")
+        quiet.stop()
+        let server = try RunningServer(story: s)
+        defer { server.stop() }
+        #expect(try s.signoff(["login", "--server", server.url.absoluteString, "--as", "ada", "--key", "ada.key", "--token-file", "token.json"]).status == 0)
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.path("token.json")))) as? [String: Any])?["token"] as? String)
+        var request = URLRequest(url: server.url.appendingPathComponent("v1/audit/health"))
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        var verification: [String: Any]?
+        for _ in 0..<100 {
+            let (data, _) = try await URLSession.shared.data(for: request)
+            verification = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["last_verification"] as? [String: Any]
+            if verification != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(verification?["passed"] as? Bool == true && (verification?["entries"] as? Int ?? 0) > 0, "\(String(describing: verification))")
+    }
 }

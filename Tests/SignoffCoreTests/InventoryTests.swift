@@ -190,4 +190,58 @@ struct InventoryTests {
         let problem = RequestQuery(state: "deploye").problem(in: w.state)
         #expect(problem?.contains("unknown state") == true && problem?.contains("deployed") == true)
     }
+
+    @Test("IDs in number order: REQ-2 before REQ-10; an ID without a number after its last dash counts as 0")
+    func idNumbers() {
+        let cases: [(String, Int)] = [
+            ("REQ-12", 12), ("REQ-2", 2), ("WH-10", 10), ("FRZ-1", 1), ("REQ-", 0), ("REQ-1a", 0), ("x", 0), ("", 0), ("7", 7),
+            ("REQ-99999999999999999999", 0), ("A-B-30", 30),
+        ]
+        for (id, number) in cases { #expect(Inventory.requestNumber(id) == number, "\(id)") }
+        #expect(["REQ-10", "REQ-9", "REQ-100", "REQ-1"].sorted { Inventory.requestNumber($0) < Inventory.requestNumber($1) } == ["REQ-1", "REQ-9", "REQ-10", "REQ-100"])
+    }
+
+    /// The state's derived indexes, against a walk over every request; and the same after a reload from the projection.
+    static func checkIndexes(_ state: SignoffState, _ comment: String) throws {
+        let open = Set(state.requests.values.filter { $0.status == .active || ($0.retrospectiveDue != nil && !$0.retrospectiveDone) }.map(\.id))
+        #expect(state.openRequests == open, "\(comment): open requests")
+        var running: [String: (at: Int64, id: String)] = [:]
+        for r in state.requests.values {
+            guard let d = r.deployments.last(where: { $0.outcome == .succeeded }) else { continue }
+            let slot = SignoffState.slot(project: r.project, environment: r.environment)
+            if let current = running[slot], (current.at, RequestID.number(current.id)) > (d.at, RequestID.number(r.id)) { continue }
+            running[slot] = (d.at, r.id)
+        }
+        #expect(state.runningRequests == running.mapValues(\.id), "\(comment): what runs where")
+        let reloaded = try SignoffState(documents: state.documents())
+        #expect(reloaded.openRequests == open && reloaded.runningRequests == state.runningRequests, "\(comment): after a reload")
+    }
+
+    @Test("The state's indexes of open requests and of what runs where follow every event, and a reload from the projection")
+    func derivedIndexes() throws {
+        var (w, qa, prod, b) = Self.seeded()
+        try Self.checkIndexes(w.state, "seeded")
+        #expect(w.state.openRequests == [prod, b] && w.state.runningRequests == ["churn-model/qa": qa])
+        // A second deployment to the same place replaces what runs there; a withdrawal closes a request.
+        let next = w.file(env: "qa")
+        w.ok(.attachEvidence(request: next, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
+        w.approve(next, stage: "approved", as: "morgan")
+        try Self.checkIndexes(w.state, "approved")
+        w.now += Self.hour
+        w.ok(.recordDeployment(request: next, outcome: .succeeded, note: ""), as: "dana")
+        try Self.checkIndexes(w.state, "deployed")
+        #expect(w.state.runningRequests["churn-model/qa"] == next)
+        w.ok(.withdraw(request: b, reason: "no longer"), as: "bea")
+        try Self.checkIndexes(w.state, "withdrawn")
+        #expect(!w.state.openRequests.contains(b))
+        // An approved production request through a failed and then a successful rollout.
+        let approved = w.approvedProdRequest()
+        w.ok(.startDeployment(request: approved, note: ""), as: "dana")
+        w.ok(.finishDeployment(request: approved, outcome: .failed, note: ""), as: "dana")
+        try Self.checkIndexes(w.state, "failed rollout")
+        #expect(w.state.runningRequests["churn-model/prod"] == nil)
+        w.ok(.recordDeployment(request: approved, outcome: .succeeded, note: ""), as: "dana")
+        try Self.checkIndexes(w.state, "prod deployed")
+        #expect(w.state.runningRequests["churn-model/prod"] == approved && !w.state.openRequests.contains(approved))
+    }
 }

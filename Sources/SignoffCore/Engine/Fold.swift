@@ -94,6 +94,7 @@ extension SignoffState {
                 workflowDigest: e.workflowDigest, bundle: e.bundle, digest: e.digest, revision: 1, stage: first, status: .active,
                 history: [StageEntry(stage: first, at: time, revision: 1)], evidence: [], decisions: [], deployments: [],
                 retrospectiveDue: nil, retrospectiveDone: false, labels: e.labels, emergency: e.emergencyReason.map { .init(reason: $0) })
+            reindex(e.id)
         case .decisionRecorded(let e):
             if let digest = e.statementDigest { usedStatements.insert(digest) }
             applyToRequest(e.request, event, actor: actor, at: time)
@@ -119,6 +120,7 @@ extension SignoffState {
         guard let digest = requests[id]?.workflowDigest else { return }
         let workflow = workflows[digest]?.workflow
         requests[id]?.apply(event, actor: actor, at: time, workflow: workflow)
+        reindex(id)
     }
 
     /// The projection documents an event changes, as `kind/id` keys (see ``documents()``).
@@ -236,7 +238,9 @@ extension SignoffState {
                 workflows[document.digest] = try AppliedWorkflow(source: document.source, recorded: true)
             case "workflow-current": currentWorkflows[parts[1]] = try decoder.decode(SHA256Digest.self, from: data)
             case "project": projects[parts[1]] = try decoder.decode(Project.self, from: data)
-            case "request": requests[parts[1]] = try decoder.decode(DeploymentRequest.self, from: data)
+            case "request":
+                requests[parts[1]] = try decoder.decode(DeploymentRequest.self, from: data)
+                reindex(parts[1])
             case "freeze": freezes[parts[1]] = try decoder.decode(Freeze.self, from: data)
             case "delegation": delegations[parts[1]] = try decoder.decode(Delegation.self, from: data)
             case "webhook": webhooks[parts[1]] = try decoder.decode(Webhook.self, from: data)

@@ -256,6 +256,25 @@ public struct DeploymentStart: Hashable, Sendable, Codable {
     public let revision: Int
 }
 
+/// Request, freeze, delegation and webhook IDs: a prefix, `-`, a number.
+public enum RequestID {
+    /// The number of an ID such as `REQ-12` or `WH-3`, for ordering (0 when it has none): the decimal digits after
+    /// the last `-`. Read in place, without splitting: sorts call it for every comparison.
+    public static func number(_ id: String) -> Int {
+        var value = 0
+        var scale = 1
+        var digits = 0
+        for byte in id.utf8.reversed() {
+            if byte == UInt8(ascii: "-") { break }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte), digits < 18 else { return 0 }
+            value += Int(byte - UInt8(ascii: "0")) * scale
+            scale *= 10
+            digits += 1
+        }
+        return value
+    }
+}
+
 public struct DeploymentRequest: Hashable, Sendable, Codable {
     public enum Status: String, Hashable, Sendable, Codable { case active, rejected, withdrawn, deployed, expired }
 
@@ -331,10 +350,39 @@ public struct SignoffState: Hashable, Sendable, Codable {
     /// Webhook subscriptions by ID (`WH-1`, …), removed ones included.
     public var webhooks: [String: Webhook] = [:]
 
+    /// Derived from ``requests`` (kept by ``apply(_:actor:at:)`` and ``init(documents:)``; not a stored document): the
+    /// requests an inbox or the inventory can show as waiting — active, or owing a retrospective — so that neither
+    /// walks every request ever filed.
+    public internal(set) var openRequests: Set<String> = []
+    /// Derived likewise: per `project/environment`, the request whose successful deployment is the newest there
+    /// (what runs now).
+    public internal(set) var runningRequests: [String: String] = [:]
+
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
     public static let projectionFormat = "4"
 
     public init() {}
+
+    /// The key of ``runningRequests``.
+    public static func slot(project: String, environment: String) -> String { project + "/" + environment }
+
+    /// Brings the derived indexes up to date with request `id` after it changed.
+    mutating func reindex(_ id: String) {
+        guard let r = requests[id] else {
+            openRequests.remove(id)
+            return
+        }
+        if r.status == .active || (r.retrospectiveDue != nil && !r.retrospectiveDone) { openRequests.insert(id) } else { openRequests.remove(id) }
+        guard let deployed = r.deployments.last(where: { $0.outcome == .succeeded }) else { return }
+        let slot = Self.slot(project: r.project, environment: r.environment)
+        // The newest successful deployment wins; at the same millisecond, the request filed later.
+        if let current = runningRequests[slot], current != id, let other = requests[current]?.deployments.last(where: { $0.outcome == .succeeded }),
+            (other.at, RequestID.number(current)) > (deployed.at, RequestID.number(id))
+        {
+            return
+        }
+        runningRequests[slot] = id
+    }
 
     public func isMember(_ principal: String, of group: String) -> Bool {
         groups[group]?.members.contains(principal) ?? false
