@@ -80,6 +80,11 @@ struct ConsoleAuditTests {
             #expect((health.object["last_verification"] as? [String: Any])?["passed"] as? Bool == true)
             page = try await ConsoleTests.get(client, "/audit", cookie: cookie)
             #expect(page.body.contains("✓ healthy") && page.body.contains("✓ passed") && !page.body.contains("not yet covered"))
+            // The exports offered are those the person may download: riley reads one project, not every one.
+            #expect(page.body.contains("href=\"/v1/audit/export?project=\(Cast.project)\"") && !page.body.contains("Every project"))
+            let download = try await ConsoleTests.get(client, "/v1/audit/export?project=\(Cast.project)&documents=true", cookie: cookie)
+            #expect(download.status == 200 && download.headers[.contentType] == "application/x-tar")
+            #expect(try await ConsoleTests.get(client, "/v1/audit/export", cookie: cookie).status == 403, "every project is for administrators and auditors")
             // Someone with write access to the file changes a filed bundle's entry: the next full verification fails, and says so.
             let queue = try DatabaseQueue(path: f.directory.appendingPathComponent("s.sqlite").path)
             try await queue.write { db in

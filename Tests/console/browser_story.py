@@ -252,6 +252,11 @@ def run(args):
         audit = driver.find_element(By.TAG_NAME, "main").text
         check("✓ healthy" in audit and "✓ passed" in audit, f"the audit page shows the ledger verified: {audit}")
         shot("07-audit")
+        # The export the page offers downloads with the session (a tar, with the evidence documents).
+        answer = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(document.querySelector('a[href$=\"documents=true\"]').href).then(r => done(r.status + ' ' + r.headers.get('content-type')), e => done(String(e)));")
+        check(answer == "200 application/x-tar", f"the export link: {answer}")
         # The request's timeline: each entry with its inclusion proof in the newest checkpoint.
         driver.get(w.url + "/audit/requests/" + w.request)
         accessible(driver, "timeline")

@@ -249,6 +249,10 @@ struct ConsoleController {
         router.get("/audit") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
             let health = try await AuditHealth.current(h.service)
+            let state = try await h.service.state()
+            // The exports this person may download: every project for administrators and auditors, else each one they read.
+            let everything = state.principals[record.principal]?.isAdministrator == true || state.isMember(record.principal, of: Access.auditorsGroup)
+            let exportable = state.projects.keys.filter { Access.mayRead(project: $0, principal: record.principal, state: state, now: h.service.now) }.sorted()
             let cp = health.checkpoint
             let run = health.last_verification
             return console.page("audit", Self.context([
@@ -268,7 +272,8 @@ struct ConsoleController {
                         "passed": $0.passed, "failure": $0.failure,
                     ])
                 },
-                "running": health.verification_running,
+                "running": health.verification_running, "everything": everything,
+                "exports": exportable.map { ["project": $0, "query": "?project=" + ($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? $0)] },
             ]))
         }
     }
@@ -417,6 +422,9 @@ struct ConsoleController {
         }
         return out
     }
+
+    /// RFC 3986's unreserved characters: what a query value may hold unencoded.
+    static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
 
     /// How many inbox items a page shows, oldest first.
     static let inboxPageSize = 100
