@@ -45,7 +45,8 @@ public struct AuditHealth: Codable, Sendable, Equatable {
     /// The newest full verification (`signoff serve --verify-interval`); null before the first one finishes.
     public let last_verification: VerificationView?
     public let verification_running: Bool
-    /// True when every check passed and the newest full verification (if any) passed.
+    /// True when every check passed (with entries, there is a checkpoint to check) and the newest full verification
+    /// (if any) passed.
     public let healthy: Bool
 
     /// The checks made on every call, in order (`entry-readable` is added when an entry at the checkpoint's edge cannot be read).
@@ -57,7 +58,13 @@ public struct AuditHealth: Codable, Sendable, Equatable {
         let size = try await ledger.size()
         var checks: [Check] = []
         var view: CheckpointView?
-        if let signed = try await ledger.latestCheckpoint() {
+        // What cannot be read is a failed check to show, never an error: this answer exists for a ledger in trouble.
+        let signed: SignedCheckpoint?
+        do { signed = try await ledger.latestCheckpoint() } catch {
+            signed = nil
+            checks.append(Check(check: checkNames[0], passed: false, detail: "the newest checkpoint cannot be read: \(error)"))
+        }
+        if let signed {
             let cp = signed.checkpoint
             // Its signature, verified again with the ledger's key.
             do {
@@ -66,12 +73,20 @@ public struct AuditHealth: Codable, Sendable, Equatable {
             } catch {
                 checks.append(Check(check: checkNames[0], passed: false, detail: "\(error)"))
             }
-            // Its root, recomputed from the stored tree at its size.
-            let root = try await ledger.rootHash(size: cp.size)
-            checks.append(
-                root == cp.rootHash
-                    ? Check(check: checkNames[1], passed: true, detail: "the stored tree's root at size \(cp.size) is the checkpoint's")
-                    : Check(check: checkNames[1], passed: false, detail: "the stored tree's root at size \(cp.size) is \(root), the checkpoint says \(cp.rootHash)"))
+            // Its root, recomputed from the stored tree at its size, which the ledger must reach.
+            if cp.size > size {
+                checks.append(Check(check: checkNames[1], passed: false, detail: "the checkpoint covers \(cp.size) entries but the ledger has only \(size): entries were removed"))
+            } else {
+                do {
+                    let root = try await ledger.rootHash(size: cp.size)
+                    checks.append(
+                        root == cp.rootHash
+                            ? Check(check: checkNames[1], passed: true, detail: "the stored tree's root at size \(cp.size) is the checkpoint's")
+                            : Check(check: checkNames[1], passed: false, detail: "the stored tree's root at size \(cp.size) is \(root), the checkpoint says \(cp.rootHash)"))
+                } catch {
+                    checks.append(Check(check: checkNames[1], passed: false, detail: "the stored tree's root at size \(cp.size) cannot be computed: \(error)"))
+                }
+            }
             // The times of the entries on either side of the checkpoint's edge; an entry that cannot be read is a failure to show, not to throw.
             func time(_ sequence: UInt64) async -> Int64? {
                 do { return try await ledger.entry(at: sequence).timeMilliseconds } catch {
@@ -79,12 +94,15 @@ public struct AuditHealth: Codable, Sendable, Equatable {
                     return nil
                 }
             }
-            let newest = cp.size > 0 ? await time(cp.size - 1) : nil
+            let newest = cp.size > 0 && cp.size <= size ? await time(cp.size - 1) : nil
             let oldestUncovered = size > cp.size ? await time(cp.size) : nil
             view = CheckpointView(
                 size: cp.size, root: cp.rootHash.description, covers_until: newest.map(Timestamps.rfc3339),
                 covers_until_age_seconds: newest.map { max(0, (now - $0) / 1000) }, uncovered_entries: size > cp.size ? size - cp.size : 0,
                 oldest_uncovered_age_seconds: oldestUncovered.map { max(0, (now - $0) / 1000) } ?? 0, note: signed.serialized)
+        } else if checks.isEmpty, size > 0 {
+            // `signoff init` signs the first checkpoint: a ledger with entries and none has lost it.
+            for name in checkNames { checks.append(Check(check: name, passed: false, detail: "the ledger has \(size) entries and no signed checkpoint")) }
         }
         let run = service.verification.last
         let verification = run.map {
@@ -95,6 +113,6 @@ public struct AuditHealth: Codable, Sendable, Equatable {
         return AuditHealth(
             origin: ledger.origin, ledger_verifier_key: ledger.verifierKey.description, ledger_size: size, checkpoint: view, checks: checks,
             last_verification: verification, verification_running: service.verification.isRunning,
-            healthy: checks.allSatisfy(\.passed) && (run?.passed ?? true) && (view != nil || size == 0))
+            healthy: checks.allSatisfy(\.passed) && (run?.passed ?? true))
     }
 }

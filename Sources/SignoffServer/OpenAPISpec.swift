@@ -1264,7 +1264,7 @@ components:
             passed: { type: boolean }
             failure: { type: string }
         verification_running: { type: boolean }
-        healthy: { type: boolean, description: Every check passed and the newest full verification (if any) passed. }
+        healthy: { type: boolean, description: "Every check passed and the newest full verification (if any) passed. A ledger with entries but no signed checkpoint fails both checks (`signoff init` signs the first one); a checkpoint that cannot be read fails checkpoint-signature; one larger than the ledger fails checkpoint-root." }
     Explanation:
       type: object
       additionalProperties: false

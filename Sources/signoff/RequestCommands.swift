@@ -127,6 +127,11 @@ struct EvidenceCommand: AsyncParsableCommand {
                     else { throw CLIError.badInput("--media-type must be one of \(EvidenceDocument.mediaTypes.joined(separator: ", "))") }
                     document = (type, [UInt8](data))
                 }
+                // A document too large to store is said before anything is recorded.
+                if let document, document.bytes.count > (client.evidenceDocumentLimit ?? EvidenceDocument.largestMaximumBytes) {
+                    throw CLIError.badInput(
+                        "the file is larger than \((client.evidenceDocumentLimit ?? EvidenceDocument.largestMaximumBytes) >> 20) MiB, the most an evidence document may be: attach the evidence without --upload")
+                }
                 let entries = try await client.run(
                     .attachEvidence(request: request, kind: kind, status: status, digest: digest, tests: tests), as: try options.actor.name)
                 if let document {

@@ -29,6 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookFirstRetry = "5s"
     @Option(name: .customLong("reminder-interval"), help: "How often reminders, escalations and overdue retrospectives are looked for, e.g. 60s.")
     var reminderInterval = "60s"
+    @Option(name: .customLong("evidence-max-bytes"), help: "The largest evidence document accepted, in bytes (1024 to 67108864; default 5 MiB).")
+    var evidenceMaxBytes = EvidenceDocument.defaultMaximumBytes
     @Option(name: .customLong("verify-interval"), help: "How often the whole ledger is verified (at start, then every interval), e.g. 1h; off: never.")
     var verifyInterval = "1h"
 
@@ -57,6 +59,10 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.webhookFirstBackoffMilliseconds = firstRetry * 1000
             configuration.reminderIntervalSeconds = interval
+            guard (1024...EvidenceDocument.largestMaximumBytes).contains(evidenceMaxBytes) else {
+                throw CLIError.badInput("--evidence-max-bytes is 1024 to \(EvidenceDocument.largestMaximumBytes) (64 MiB, the most an audit export's verifier reads), not \(evidenceMaxBytes)")
+            }
+            configuration.evidenceMaximumBytes = evidenceMaxBytes
             if verifyInterval == "off" {
                 configuration.verifyIntervalSeconds = 0
             } else {

@@ -253,4 +253,36 @@ struct ServeTests {
         }
         #expect(verification?["passed"] as? Bool == true && (verification?["entries"] as? Int ?? 0) > 0, "\(String(describing: verification))")
     }
+
+    @Test("Evidence documents: a local upload beyond 5 MiB is refused before anything is recorded; `audit export --documents` carries the uploaded ones, and both verifiers accept it; --evidence-max-bytes is bounded")
+    func evidenceDocumentsInExports() throws {
+        let s = try Story()
+        defer { s.remove() }
+        let id = try s.signoff("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", "riley")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.hasPrefix("REQ-"))
+        try Data(repeating: 0x61, count: (5 << 20) + 1).write(to: URL(fileURLWithPath: s.path("big.txt")))
+        let big = try s.signoff("evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "big.txt", "--upload", "--as", "ci-bot")
+        #expect(big.status == 64 && big.stderr.contains("larger than 5 MiB"), "\(big.stderr)")
+        let status = try JSONSerialization.jsonObject(with: Data(try s.signoff("status", id, "--json").stdout.utf8)) as? [String: Any]
+        #expect((status?["evidence"] as? [Any])?.isEmpty == true, "nothing recorded for a refused upload")
+        #expect(try s.signoff("evidence", "add", id, "--kind", "test-report", "--junit", "junit.xml", "--upload", "--as", "ci-bot").status == 0)
+        let exported = try s.signoff("audit", "export", "--project", Cast.project, "--documents", "--out", "exp", "--json")
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(exported.stdout.utf8)) as? [String: Any])?["documents"] as? Int == 1)
+        let junit = [UInt8](try Data(contentsOf: URL(fileURLWithPath: s.path("junit.xml"))))
+        let document = s.path("exp/documents/\(SHA256Digest.hash(junit).hex)")
+        #expect(FileManager.default.contents(atPath: document) == Data(junit))
+        let verified = try s.signoff("audit", "verify", "exp", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        let python = try TestSupport.runPython("verify_export.py", [s.path("exp"), s.path("signoff.sqlite.ledger-key.pub")])
+        #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
+        // Without --documents: no folder.
+        #expect(try s.signoff("audit", "export", "--project", Cast.project, "--out", "plain").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: s.path("plain/documents")))
+        for bad in ["100", "67108865", "lots"] {
+            let refused = try s.signoff("serve", "--port", "1", "--evidence-max-bytes", bad)
+            #expect(refused.status != 0 && refused.stderr.contains("evidence-max-bytes"), "\(bad): \(refused.stderr)")
+        }
+    }
 }

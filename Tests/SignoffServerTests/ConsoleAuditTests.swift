@@ -97,6 +97,28 @@ struct ConsoleAuditTests {
             #expect(health.object["healthy"] as? Bool == false)
             page = try await ConsoleTests.get(client, "/audit", cookie: cookie)
             #expect(page.body.contains("✗ failed") && page.body.contains("✗ a check failed"))
+            // A rolled-back ledger (its newest entry deleted under a checkpoint that covers it), then a checkpoint
+            // that cannot be read: each answered with the failed check, never a 500.
+            func tamper(_ sql: String) async throws {
+                let queue = try DatabaseQueue(path: f.directory.appendingPathComponent("s.sqlite").path)
+                try await queue.write { try $0.execute(sql: sql) }
+                try queue.close()
+            }
+            func failedChecks() async throws -> [String: String] {
+                let answer = try await client.json("/v1/audit/health", token: token)
+                #expect(answer.status == 200 && answer.object["healthy"] as? Bool == false, "\(answer.object)")
+                return Dictionary(uniqueKeysWithValues: (answer.object["checks"] as? [[String: Any]] ?? []).filter { $0["passed"] as? Bool == false }.map {
+                    ($0["check"] as? String ?? "", $0["detail"] as? String ?? "")
+                })
+            }
+            try await tamper("DELETE FROM ledger_entry WHERE sequence = (SELECT max(sequence) FROM ledger_entry)")
+            #expect(try await failedChecks()["checkpoint-root"]?.contains("entries were removed") == true)
+            #expect(try await ConsoleTests.get(client, "/audit", cookie: cookie).status == 200)
+            try await tamper("UPDATE checkpoint SET note = 'garbage'")
+            #expect(try await failedChecks()["checkpoint-signature"]?.contains("cannot be read") == true)
+            #expect(try await ConsoleTests.get(client, "/audit", cookie: cookie).status == 200)
+            try await tamper("DELETE FROM checkpoint")
+            #expect(try await failedChecks().keys.sorted() == AuditHealth.checkNames.sorted(), "entries and no checkpoint: both checks fail")
             // Without a session: no health.
             #expect(try await client.json("/v1/audit/health").status == 401)
         }
@@ -175,6 +197,33 @@ struct ConsoleAuditTests {
             try Data(report).write(to: without.appendingPathComponent("documents/report.xml"))
             verified = try verify(without)
             #expect(verified.failure?.contains("named by their SHA-256") == true, "\(verified.failure ?? "")")
+        }
+    }
+
+    @Test("The server's evidence document limit is its configuration's (--evidence-max-bytes): 413 beyond it")
+    func configuredDocumentLimit() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let small = [UInt8](repeating: 0x61, count: 2048)
+        let large = [UInt8](repeating: 0x62, count: 2049)
+        try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley")
+        for bytes in [small, large] {
+            try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash(bytes)), as: "ci-bot")
+        }
+        var configuration = ServerConfiguration()
+        configuration.evidenceMaximumBytes = 2048
+        let app = Application(router: buildRouter(service: f.database, configuration: configuration), logger: quietLogger)
+        try await app.test(.router) { client in
+            let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
+            let token = try await auth.issueToken(for: "ci-bot", kind: .service, scopes: ["evidence:\(Cast.project)", "read:\(Cast.project)"], lifetimeMilliseconds: 3_600_000).token
+            func put(_ bytes: [UInt8]) async throws -> Int {
+                try await client.execute(
+                    uri: "/v1/requests/REQ-1/evidence-documents/\(SHA256Digest.hash(bytes))", method: .put,
+                    headers: [.contentType: "text/plain", .authorization: "Bearer \(token)"], body: ByteBuffer(bytes: bytes)
+                ) { Int($0.status.code) }
+            }
+            #expect(try await put(small) == 201)
+            #expect(try await put(large) == 413)
         }
     }
 }

@@ -100,6 +100,8 @@ struct ConsoleTests {
             #expect(!theirs.body.contains("churn-model"))
             let empty = try await Self.get(client, "/inbox", cookie: outsider)
             #expect(empty.body.contains("Nothing waits for you"))
+            let theirAudit = try await Self.get(client, "/audit", cookie: outsider)
+            #expect(theirAudit.status == 200 && !theirAudit.body.contains("churn-model"), "no export offered of a project they may not read")
             // A forged or stale cookie is no session.
             #expect(try await Self.get(client, "/inbox", cookie: "so_forged").status == 303)
         }

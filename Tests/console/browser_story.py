@@ -125,6 +125,12 @@ class World:
                 os.killpg(self.server.pid, signal.SIGKILL)
 
 
+def main_text(driver):
+    """The text of the page's <main>, read in one script call: a page reloading under a wait (a decision reloads the
+    request page) gives "" instead of a node that no longer belongs to the document."""
+    return driver.execute_script("const m = document.querySelector('main'); return m ? m.innerText : '';") or ""
+
+
 def browser():
     options = Options()
     for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000", "--disable-gpu"]:
@@ -206,13 +212,13 @@ def run(args):
         check(driver.execute_script("return document.cookie").find("signoff_session") < 0, "the session cookie is readable by script")
         # 3. The inbox shows the request waiting for morgan.
         accessible(driver, "inbox")
-        body = driver.find_element(By.TAG_NAME, "main").text
+        body = main_text(driver)
         check(w.request in body and "decide approved" in body, f"inbox: {body}")
         shot("03-inbox")
         driver.find_element(By.LINK_TEXT, w.request).click()
         wait.until(EC.presence_of_element_located((By.ID, "decide-form")))
         accessible(driver, "request")
-        page = driver.find_element(By.TAG_NAME, "main").text
+        page = main_text(driver)
         digest = driver.find_element(By.ID, "bundle-digest").text
         check(digest.startswith("sha256:"), f"digest on the page: {digest}")
         check("3 tests, 0 failures" in page, f"the JUnit evidence is shown: {page}")
@@ -222,7 +228,7 @@ def run(args):
         shot("04-request")
         # The JUnit evidence, read in the page: its test cases.
         driver.find_element(By.LINK_TEXT, "test-report").click()
-        wait.until(lambda d: "test_leakage" in d.find_element(By.TAG_NAME, "main").text)
+        wait.until(lambda d: "test_leakage" in main_text(d))
         accessible(driver, "evidence")
         shot("04b-evidence")
         driver.back()
@@ -230,8 +236,8 @@ def run(args):
         # 4. Approve with a comment: the browser signs the statement of what the page shows.
         driver.find_element(By.ID, "decide-comment").send_keys("metrics reviewed in the browser")
         driver.find_element(By.CSS_SELECTOR, 'button[data-decision="approve"]').click()
-        wait.until(lambda d: "metrics reviewed in the browser" in d.find_element(By.TAG_NAME, "main").text)
-        after = driver.find_element(By.TAG_NAME, "main").text
+        wait.until(lambda d: "metrics reviewed in the browser" in main_text(d))
+        after = main_text(driver)
         result = driver.find_element(By.ID, "decide-result").text if driver.find_elements(By.ID, "decide-result") else ""
         check("Refused" not in result, f"the decision was refused: {result}")
         check("✓" in after, f"the decision is shown signed: {after}")
@@ -244,12 +250,12 @@ def run(args):
         w.cli("deploy", w.request, "--outcome", "succeeded", "--as", "dana")
         driver.get(w.url + "/dashboard")
         accessible(driver, "dashboard")
-        board = driver.find_element(By.TAG_NAME, "main").text
+        board = main_text(driver)
         check("churn-model → prod" in board and w.request in board, f"dashboard: {board}")
         shot("06-dashboard")
         driver.get(w.url + "/audit")
         accessible(driver, "audit")
-        audit = driver.find_element(By.TAG_NAME, "main").text
+        audit = main_text(driver)
         check("✓ healthy" in audit and "✓ passed" in audit, f"the audit page shows the ledger verified: {audit}")
         shot("07-audit")
         # The export the page offers downloads with the session (a tar, with the evidence documents).
@@ -260,7 +266,7 @@ def run(args):
         # The request's timeline: each entry with its inclusion proof in the newest checkpoint.
         driver.get(w.url + "/audit/requests/" + w.request)
         accessible(driver, "timeline")
-        timeline = driver.find_element(By.TAG_NAME, "main").text
+        timeline = main_text(driver)
         check("request.filed" in timeline and "decision.recorded" in timeline, f"timeline: {timeline}")
         shot("07b-timeline")
         # At 360 px wide the request page still reads (no horizontal scroll of the whole page).

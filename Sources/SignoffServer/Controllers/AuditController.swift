@@ -35,7 +35,7 @@ struct AuditController {
             guard everything || (project.map { Access.mayRead(project: $0, principal: caller, state: state) } ?? false) else {
                 throw Problem.forbidden(
                     project == nil
-                        ? "exporting every project needs an administrator or a member of auditors; name a --project you may read"
+                        ? "exporting every project needs an administrator or a member of auditors; name a project you may read (project=, or --project)"
                         : "you may not read project \(project!)")
             }
             if let project {
@@ -76,7 +76,10 @@ struct AuditController {
                 try await writer.write(ByteBuffer(bytes: Tar.end))
                 try await writer.finish(nil)
             }
-            return Response(status: .ok, headers: [.contentType: "application/x-tar"], body: body)
+            // The project in the file name only when it is a project's name (an administrator may name any string).
+            let named = project.flatMap { p in state.projects[p] != nil && p.utf8.allSatisfy { $0 < 0x80 && $0 != 0x22 && $0 != 0x5C } ? p : nil }
+            let name = "signoff-audit\(named.map { "-" + $0 } ?? "").tar"
+            return Response(status: .ok, headers: [.contentType: "application/x-tar", .contentDisposition: "attachment; filename=\"\(name)\""], body: body)
         }
         return routes
     }

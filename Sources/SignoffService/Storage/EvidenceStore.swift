@@ -1,4 +1,5 @@
 public import SignoffCrypto
+internal import SignoffAudit
 
 /// An evidence document: the bytes whose SHA-256 an `evidence.attached` entry records, with what they are.
 public struct EvidenceDocument: Sendable {
@@ -21,8 +22,11 @@ public struct EvidenceDocument: Sendable {
 
     /// What the console shows or offers: JUnit and other XML, plain text, Markdown, JSON, PDF.
     public static let mediaTypes = ["application/xml", "text/xml", "text/plain", "text/markdown", "application/json", "application/pdf"]
-    /// The default largest document (`signoff serve --evidence-max-bytes`).
+    /// The default largest document (`signoff serve --evidence-max-bytes`; a local `evidence add --upload`).
     public static let defaultMaximumBytes = 5 << 20
+    /// The most `--evidence-max-bytes` may allow: the largest document an audit export's verifier reads
+    /// (``AuditExportBuilder/maximumDocumentBytes``, `schema/audit-export.md`), so that every stored document exports.
+    public static let largestMaximumBytes = AuditExportBuilder.maximumDocumentBytes
 }
 
 /// Evidence documents, content-addressed per project: the same bytes are stored once in a project.

@@ -8,6 +8,7 @@ import SignoffService
 
 /// The CLI on a local database: the engine runs here, through ``SignoffService``.
 struct LocalClient: SignoffClient {
+    var evidenceDocumentLimit: Int? { EvidenceDocument.defaultMaximumBytes }
     let service: SignoffService
 
     init(storage: SignoffStorage) { service = SignoffService(storage: storage) }
@@ -103,6 +104,9 @@ struct LocalClient: SignoffClient {
             throw CLIError.refused("evidence.attached-by", "only who attached this evidence (or an administrator) uploads its document")
         }
         guard SHA256Digest.hash(content) == digest, EvidenceDocument.mediaTypes.contains(mediaType) else { throw CLIError.badInput("not the document of \(digest)") }
+        guard content.count <= EvidenceDocument.defaultMaximumBytes else {
+            throw CLIError.badInput("the document is larger than \(EvidenceDocument.defaultMaximumBytes >> 20) MiB, the most an evidence document may be (the evidence is attached; keep the file elsewhere)")
+        }
         _ = try await service.evidence.put(
             EvidenceDocument(project: r.project, digest: digest, mediaType: mediaType, content: content, uploadedBy: actor, uploadedAt: now))
     }

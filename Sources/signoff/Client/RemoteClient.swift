@@ -296,6 +296,9 @@ struct RemoteClient: SignoffClient {
         return try WireCoding.decode(TokenResponse.self, from: try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body))
     }
 
+    /// The server's own limit (`--evidence-max-bytes`) decides; it answers 413 beyond it.
+    var evidenceDocumentLimit: Int? { nil }
+
     func exportAudit(_ filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
         let query = WireCoding.query([
             ("project", filter.project), ("environment", filter.environment), ("since", filter.since.map(Timestamps.rfc3339)),

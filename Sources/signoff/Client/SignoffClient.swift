@@ -13,6 +13,8 @@ import SignoffService
 protocol SignoffClient: Sendable {
     /// Milliseconds since the epoch, for the time inside signed statements.
     var now: Int64 { get }
+    /// The largest evidence document this client stores, when it knows it before sending (a server says 413).
+    var evidenceDocumentLimit: Int? { get }
     /// Runs a command as `actor`; a refusal throws a ``CLIError`` naming the rule, with the rule's exit code.
     func run(_ command: Command, as actor: String) async throws -> RecordedResponse
     func request(_ id: String) async throws -> RequestView
