@@ -166,27 +166,28 @@ struct NotificationScheduler: Service {
         let now = service.now
         let subscriptions = state.webhooks.values.filter(\.isActive).sorted { $0.id < $1.id }
         guard !subscriptions.isEmpty else { return 0 }
-        var messages: [OutboxMessage] = []
         let overdue = Reminders.overdueRetrospectives(in: state, now: now)
-        let freshOverdue = try await service.webhooks.markSent(overdue.map(\.key), at: now)
-        for (key, notification) in overdue where freshOverdue.contains(key) {
-            messages += OutboxMessage.route([notification], state: state, now: now)
-        }
         let due = Reminders.due(in: state, now: now)
-        let fresh = try await service.webhooks.markSent(due.map(\.key), at: now)
-        let send = due.filter { fresh.contains($0.key) }
-        for kind in [Reminders.Due.Kind.reminder, .escalation] {
-            let type = kind == .reminder ? NotificationType.reminder : .escalation
-            for subscription in subscriptions where subscription.spec.events.contains(type.rawValue) {
-                let mine = send.filter { due in due.kind == kind && (subscription.spec.project.map { due.item.project == $0 } ?? true) }
-                for (person, items) in Dictionary(grouping: mine, by: \.person).sorted(by: { $0.key < $1.key }) {
-                    let digest = Reminders.digest(kind, for: person, items: items.map(\.item), project: subscription.spec.project, now: now)
-                    messages.append(OutboxMessage(id: OutboxMessage.newID(), subscription: subscription.id, type: type.rawValue, notification: digest.json, createdAt: now))
+        // Marked sent and queued in one transaction: a crash between the two can neither lose a reminder nor repeat one.
+        let count = try await service.webhooks.enqueueOnce(overdue.map(\.key) + due.map(\.key), at: now) { fresh in
+            var messages: [OutboxMessage] = []
+            for (key, notification) in overdue where fresh.contains(key) {
+                messages += OutboxMessage.route([notification], state: state, now: now)
+            }
+            let send = due.filter { fresh.contains($0.key) }
+            for kind in [Reminders.Due.Kind.reminder, .escalation] {
+                let type = kind == .reminder ? NotificationType.reminder : .escalation
+                for subscription in subscriptions where subscription.spec.events.contains(type.rawValue) {
+                    let mine = send.filter { due in due.kind == kind && (subscription.spec.project.map { due.item.project == $0 } ?? true) }
+                    for (person, items) in Dictionary(grouping: mine, by: \.person).sorted(by: { $0.key < $1.key }) {
+                        let digest = Reminders.digest(kind, for: person, items: items.map(\.item), project: subscription.spec.project, now: now)
+                        messages.append(OutboxMessage(id: OutboxMessage.newID(), subscription: subscription.id, type: type.rawValue, notification: digest.json, createdAt: now))
+                    }
                 }
             }
+            return messages
         }
-        try await service.webhooks.enqueue(messages)
-        if !messages.isEmpty { service.changes.signal() }
-        return messages.count
+        if count > 0 { service.changes.signal() }
+        return count
     }
 }

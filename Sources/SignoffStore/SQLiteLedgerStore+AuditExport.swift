@@ -17,7 +17,8 @@ extension SQLiteLedgerStore {
             throw LedgerError(.invalidRequest, "an export's manifest is signed with the ledger key: open the ledger with its key to export")
         }
         let fm = FileManager.default
-        if fm.fileExists(atPath: directory.path) {
+        let existed = fm.fileExists(atPath: directory.path)
+        if existed {
             guard (try fm.contentsOfDirectory(atPath: directory.path)).isEmpty else {
                 throw LedgerError(.invalidRequest, "\(directory.path) is not empty; export into a new folder (nothing was overwritten)")
             }
@@ -25,7 +26,24 @@ extension SQLiteLedgerStore {
             try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         }
         let ledgerKey = verifierKey
-        return try await pool.read { db in
+        do {
+            return try await write(filter: filter, documents: documents, to: directory, signingKey: signingKey, ledgerKey: ledgerKey, progress: progress)
+        } catch {
+            // Nothing half-written is left to look like an export: the folder is as it was (absent, or empty).
+            if existed {
+                for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] { try? fm.removeItem(at: directory.appendingPathComponent(name)) }
+            } else {
+                try? fm.removeItem(at: directory)
+            }
+            throw error
+        }
+    }
+
+    private func write(
+        filter: AuditExportFilter, documents: Bool, to directory: URL, signingKey: Ed25519.SigningKey, ledgerKey: NoteVerifierKey,
+        progress: (@Sendable (UInt64, UInt64) -> Void)?
+    ) async throws -> AuditReport {
+        try await pool.read { db in
             guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoint ORDER BY tree_size DESC LIMIT 1") else {
                 throw LedgerError(.invalidRequest, "the ledger has no signed checkpoint; run `signoff checkpoint --sign` first")
             }

@@ -140,14 +140,17 @@ public struct SQLiteWebhookStore: WebhookStore {
         }
     }
 
-    public func markSent(_ keys: [String], at: Int64) async throws -> Set<String> {
-        try await ledger.pool.write { db in
+    public func enqueueOnce(_ keys: [String], at: Int64, messages: @Sendable (_ fresh: Set<String>) -> [OutboxMessage]) async throws -> Int {
+        guard !keys.isEmpty else { return 0 }
+        return try await ledger.pool.write { db in
             var fresh = Set<String>()
             for key in keys {
                 try db.execute(sql: "INSERT INTO notification_sent (key, at_ms) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", arguments: [key, at])
                 if db.changesCount == 1 { fresh.insert(key) }
             }
-            return fresh
+            let queued = messages(fresh)
+            try Self.insert(queued, in: db)
+            return queued.count
         }
     }
 }

@@ -198,6 +198,13 @@ struct ConsoleAuditTests {
             verified = try verify(without)
             #expect(verified.failure?.contains("named by their SHA-256") == true, "\(verified.failure ?? "")")
         }
+        // A stored document whose bytes are no longer its digest: the export fails, and leaves no half-written folder.
+        let queue = try DatabaseQueue(path: f.directory.appendingPathComponent("s.sqlite").path)
+        try await queue.write { try $0.execute(sql: "UPDATE evidence_document SET content = X'00'") }
+        try queue.close()
+        let broken = f.directory.appendingPathComponent("export-broken")
+        await #expect(throws: (any Error).self) { _ = try await f.database.exportAudit(filter: AuditExportFilter(), documents: true, to: broken) }
+        #expect(!FileManager.default.fileExists(atPath: broken.path))
     }
 
     @Test("The server's evidence document limit is its configuration's (--evidence-max-bytes): 413 beyond it")

@@ -52,6 +52,27 @@ struct WebhookOutboxTests {
         let queued = try await storage.webhooks.deliveries(subscription: "WH-1", status: .pending, limit: 100)
         #expect(queued.map(\.message.type) == ["key.revoked"])
     }
+
+    @Test("Scheduled notifications are marked sent and queued in one transaction: each key once, and a failed queueing marks nothing")
+    func scheduledOnce() async throws {
+        let f = try LedgerFixture()
+        defer { try? FileManager.default.removeItem(at: f.directory) }
+        let webhooks = SQLiteStorage.storage(f.store).webhooks
+        let first = try await webhooks.enqueueOnce(["reminder/a", "reminder/b"], at: 1) { fresh in
+            fresh.sorted().map { Self.message("msg_\($0.dropFirst("reminder/".count))") }
+        }
+        #expect(first == 2)
+        // The same keys again: nothing fresh, nothing queued.
+        let again = try await webhooks.enqueueOnce(["reminder/a", "reminder/b"], at: 2) { fresh in fresh.map { _ in Self.message("msg_never") } }
+        #expect(again == 0)
+        // A queueing that fails (a message ID already taken) rolls back the marks: the next run sends it.
+        await #expect(throws: (any Error).self) {
+            _ = try await webhooks.enqueueOnce(["reminder/c"], at: 3) { _ in [Self.message("msg_a")] }
+        }
+        let retried = try await webhooks.enqueueOnce(["reminder/c"], at: 4) { fresh in fresh.map { _ in Self.message("msg_c") } }
+        #expect(retried == 1)
+        #expect(try await webhooks.deliveries(subscription: nil, status: nil, limit: 100).map(\.message.id).sorted() == ["msg_a", "msg_b", "msg_c"])
+    }
 }
 
 extension Result {

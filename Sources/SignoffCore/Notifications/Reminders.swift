@@ -14,7 +14,8 @@ public enum Reminders {
     /// Reminders and escalations due at `now`, for the active requests of `state`.
     public static func due(in state: SignoffState, now: Int64) -> [Due] {
         var out: [Due] = []
-        for r in state.requests.values where r.status == .active && r.deploymentInProgress == nil {
+        for id in state.openRequests {
+            guard let r = state.requests[id], r.status == .active, r.deploymentInProgress == nil else { continue }
             guard let workflow = state.workflow(for: r)?.workflow, workflow.remindAfterSeconds != nil || workflow.escalateAfterSeconds != nil else { continue }
             let waiting = Notification.Request(r, state: state, now: now)
             guard let next = waiting.next_stage else { continue }
@@ -38,8 +39,8 @@ public enum Reminders {
 
     /// The overdue retrospectives at `now`: a notification each, keyed by request.
     public static func overdueRetrospectives(in state: SignoffState, now: Int64) -> [(key: String, notification: Notification)] {
-        state.requests.values.compactMap { r -> (String, Notification)? in
-            guard let due = r.retrospectiveDue, !r.retrospectiveDone, now > due else { return nil }
+        state.openRequests.compactMap { id -> (String, Notification)? in
+            guard let r = state.requests[id], let due = r.retrospectiveDue, !r.retrospectiveDone, now > due else { return nil }
             return (
                 "retrospective-overdue/\(r.id)",
                 Notifications.about(

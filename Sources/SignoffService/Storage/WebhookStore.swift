@@ -103,6 +103,8 @@ public protocol WebhookStore: Sendable {
     func delivery(_ message: String) async throws -> DeliveryRecord?
     /// Queues a message again (whatever its status), due now; false when there is no such message.
     func redeliver(_ message: String, now: Int64) async throws -> Bool
-    /// Records scheduled notifications as sent; returns the keys not sent before (those to send now).
-    func markSent(_ keys: [String], at: Int64) async throws -> Set<String>
+    /// Records scheduled notifications as sent and queues their messages, in one transaction: `messages` is given the
+    /// keys not sent before and returns what to queue for them, so that a crash neither loses a reminder (marked but
+    /// not queued) nor sends one twice. Returns how many messages were queued.
+    func enqueueOnce(_ keys: [String], at: Int64, messages: @Sendable (_ fresh: Set<String>) -> [OutboxMessage]) async throws -> Int
 }
