@@ -222,7 +222,6 @@ public enum Inbox {
         state.delegations.values.filter { $0.to == person && $0.isInForce(at: now) && state.principals[$0.from]?.disabled != true }
     }
 
-
     /// What waits for `person` on one request.
     public static func items(
         for person: String, on request: DeploymentRequest, delegators: [Delegation] = [], state: SignoffState, now: Int64
