@@ -183,44 +183,30 @@ struct ConsoleController {
             ]))
         }
         router.get("/requests/{id}") { request, context -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let csrf = Self.csrfToken(forSession: token)
-            let id = context.parameters.get("id") ?? ""
-            let state = try await h.service.state()
-            let now = h.service.now
-            // The API's rule: a request of a project the caller may not read does not exist for them.
-            guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: now) else {
-                return console.notFound(record.principal, csrf: csrf, "No request \(id) that you may read.")
+            try await console.withReadableRequest(request, context) { found in
+                var values = console.requestContext(found.request, state: found.state, now: found.now, user: found.user, csrf: found.csrf)
+                values["entries"] = try await console.ledgerEntries(of: found.request.id, proofs: .none)
+                return console.page("request", values)
             }
-            var context = console.requestContext(r, state: state, now: now, user: record.principal, csrf: csrf)
-            context["entries"] = try await console.ledgerEntries(of: r.id, proofs: false)
-            return console.page("request", context)
         }
         router.get("/requests/{id}/evidence/{digest}") { request, context -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let csrf = Self.csrfToken(forSession: token)
-            let id = context.parameters.get("id") ?? ""
-            let state = try await h.service.state()
-            let now = h.service.now
-            guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: now),
-                let digest = try? SHA256Digest(parsing: context.parameters.get("digest") ?? ""), let evidence = r.evidence.last(where: { $0.digest == digest })
-            else { return console.notFound(record.principal, csrf: csrf, "No such evidence of a request that you may read.") }
-            return console.page("evidence", try await console.evidenceContext(r, evidence, user: record.principal, csrf: csrf))
+            try await console.withReadableRequest(request, context, missing: "No such evidence of a request that you may read.") { found in
+                guard let digest = try? SHA256Digest(parsing: context.parameters.get("digest") ?? ""), let evidence = found.request.evidence.last(where: { $0.digest == digest })
+                else { return console.notFound(found.user, csrf: found.csrf, "No such evidence of a request that you may read.") }
+                return console.page("evidence", try await console.evidenceContext(found.request, evidence, user: found.user, csrf: found.csrf))
+            }
         }
         // A request's entries, each with its inclusion proof in the newest signed checkpoint, checked here.
         router.get("/audit/requests/{id}") { request, context -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let csrf = Self.csrfToken(forSession: token)
-            let id = context.parameters.get("id") ?? ""
-            let state = try await h.service.state()
-            guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: h.service.now) else {
-                return console.notFound(record.principal, csrf: csrf, "No request \(id) that you may read.")
+            try await console.withReadableRequest(request, context) { found in
+                let id = found.request.id
+                let checkpoint = try await h.ledger.latestCheckpoint()
+                return console.page("timeline", Self.context([
+                    "title": "Timeline of \(id)", "user": found.user, "csrf": found.csrf, "request": id,
+                    "entries": try await console.ledgerEntries(of: id, proofs: .against(checkpoint)),
+                    "checkpoint": checkpoint?.serialized, "checkpointSize": checkpoint?.checkpoint.size, "ledgerKey": h.ledger.verifierKey.description,
+                ]))
             }
-            let checkpoint = try await h.ledger.latestCheckpoint()
-            return console.page("timeline", Self.context([
-                "title": "Timeline of \(id)", "user": record.principal, "csrf": csrf, "request": id, "entries": try await console.ledgerEntries(of: id, proofs: true),
-                "checkpoint": checkpoint?.serialized, "checkpointSize": checkpoint?.checkpoint.size, "ledgerKey": h.ledger.verifierKey.description,
-            ]))
         }
         router.get("/dashboard") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
@@ -276,6 +262,31 @@ struct ConsoleController {
                 "exports": exportable.map { ["project": $0, "query": "?project=" + ($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? $0)] },
             ]))
         }
+    }
+
+    /// What a page about one request reads: the person's session and the request.
+    struct ReadableRequest {
+        let user: String
+        let csrf: String
+        let state: SignoffState
+        let now: Int64
+        let request: DeploymentRequest
+    }
+
+    /// A page about one request (`{id}`): `page` with it, or the login page without a session, or 404 for a request of
+    /// a project the person may not read — the API's rule: it does not exist for them.
+    func withReadableRequest(
+        _ request: Request, _ context: SignoffRequestContext, missing: String? = nil, _ page: (ReadableRequest) async throws -> Response
+    ) async throws -> Response {
+        guard let (record, token) = try await session(request) else { return redirect("/login") }
+        let csrf = Self.csrfToken(forSession: token)
+        let id = context.parameters.get("id") ?? ""
+        let state = try await handlers.service.state()
+        let now = handlers.service.now
+        guard let r = state.requests[id], Access.mayRead(project: r.project, principal: record.principal, state: state, now: now) else {
+            return notFound(record.principal, csrf: csrf, missing ?? "No request \(id) that you may read.")
+        }
+        return try await page(ReadableRequest(user: record.principal, csrf: csrf, state: state, now: now, request: r))
     }
 
     /// State-changing console requests come from this origin (the browser says so in `Origin`).
@@ -396,9 +407,16 @@ struct ConsoleController {
 
     /// The entries about a request (the ledger's index of them), with — for the audit timeline — each one's inclusion
     /// proof in the newest signed checkpoint, verified against its root.
-    func ledgerEntries(of request: String, proofs: Bool) async throws -> [[String: Any]] {
+    /// Whether the entries of a page come with inclusion proofs, and in which checkpoint (the newest, which the page
+    /// shows too; nil before the first).
+    enum EntryProofs {
+        case none
+        case against(SignedCheckpoint?)
+    }
+
+    func ledgerEntries(of request: String, proofs: EntryProofs) async throws -> [[String: Any]] {
         let ledger = handlers.ledger
-        let checkpoint = proofs ? try await ledger.latestCheckpoint() : nil
+        let checkpoint: SignedCheckpoint? = if case .against(let checkpoint) = proofs { checkpoint } else { nil }
         var out: [[String: Any]] = []
         for sequence in try await handlers.service.storage.projection.entries(ofRequest: request) {
             let entry = try await ledger.entry(at: sequence)
@@ -415,7 +433,7 @@ struct ConsoleController {
                 row["hasProof"] = !proof.isEmpty
                 row["included"] = included
                 row["notIncluded"] = !included
-            } else if proofs {
+            } else if case .against = proofs {
                 row["pending"] = true
             }
             out.append(Self.context(row))
