@@ -82,6 +82,15 @@ public func buildApplication(
     return app
 }
 
+/// Runs `body` now, then again every `everySeconds`, until the server shuts down (a shutdown ends the wait at once):
+/// the loop of the server's periodic services.
+func repeatUntilShutdown(everySeconds seconds: Int64, _ body: () async -> Void) async {
+    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        await body()
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
+    }
+}
+
 /// Records `request.expired` for the active requests idle longer than their workflow's `request_expiry`, every
 /// interval, as the system.
 struct ExpiryService: Service {
@@ -90,10 +99,7 @@ struct ExpiryService: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await expire()
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
-        }
+        await repeatUntilShutdown(everySeconds: intervalSeconds) { await expire() }
     }
 
     func expire() async {
@@ -121,7 +127,7 @@ struct VerificationService: Service {
             try? await gracefulShutdown()
             return
         }
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        await repeatUntilShutdown(everySeconds: intervalSeconds) {
             do {
                 if let run = try await service.verifyLedger() {
                     if let failure = run.failure {
@@ -133,7 +139,6 @@ struct VerificationService: Service {
             } catch {
                 logger.error("could not verify the ledger", metadata: ["error": .string("\(error)")])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
         }
     }
 }

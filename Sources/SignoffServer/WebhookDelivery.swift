@@ -151,11 +151,10 @@ struct NotificationScheduler: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        await repeatUntilShutdown(everySeconds: intervalSeconds) {
             do { try await Self.sendDue(service) } catch {
                 logger.error("could not schedule reminders", metadata: ["error": .string("\(error)")])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
         }
     }
 
