@@ -16,12 +16,8 @@ import csv
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
@@ -33,15 +29,9 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
+sys.path.insert(0, str(ROOT / "Tests" / "python"))
+import signoff_process  # noqa: E402
+from signoff_process import Failure, check  # noqa: E402
 
 
 def say(message):
@@ -60,10 +50,7 @@ class World:
         self.url = None
 
     def cli(self, *args, check_rc=True):
-        p = subprocess.run([self.bin, *args], env=self.env, cwd=self.dir, capture_output=True, text=True, timeout=120)
-        if check_rc and p.returncode != 0:
-            raise Failure(f"signoff {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
-        return p
+        return signoff_process.run(self.bin, args, self.env, self.dir, timeout=120, check_rc=check_rc)
 
     def admin(self, *args):
         return self.cli(*args, "--as", "ada", "--key", "ada.key")
@@ -100,29 +87,10 @@ class World:
         self.cli("evidence", "add", self.request, "--kind", "test-report", "--junit", "junit.xml", "--upload", "--as", "ci-bot")
 
     def serve(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        log = open(self.dir / "server.log", "w")
-        self.server = subprocess.Popen([self.bin, "serve", "--port", str(port), "--log-level", "warning"], env=self.env, cwd=self.dir,
-                                       stdout=log, stderr=log, start_new_session=True)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url + "/readyz", timeout=1).read()
-                return
-            except OSError:
-                check(self.server.poll() is None, "signoff serve exited: see server.log")
-                time.sleep(0.1)
-        raise Failure("signoff serve did not become ready")
+        self.server, self.url = signoff_process.serve(self.bin, ["--log-level", "warning"], self.env, self.dir, self.dir / "server.log")
 
     def stop(self):
-        if self.server and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            try:
-                self.server.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.server.pid, signal.SIGKILL)
+        signoff_process.stop(self.server, grace=10)
 
 
 def main_text(driver):

@@ -19,15 +19,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "Tests" / "python"))
+import signoff_process  # noqa: E402
+from signoff_process import Failure, check  # noqa: E402
 INTEGRATIONS = ROOT / "integrations"
 GATE_SH = INTEGRATIONS / "common" / "signoff-gate.sh"
 PROJECT, ENV = "webshop", "staging"
@@ -35,15 +36,6 @@ JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="webshop" tests="2"><testcase classname="api" name="test_checkout"/>
 <testcase classname="api" name="test_refund"/></testsuite>
 """
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 def say(message):
@@ -67,11 +59,7 @@ class World:
         self.ci_token = None
 
     def cli(self, *args, env=None, check_rc=True):
-        p = subprocess.run([self.bin, *args], env=env or self.admin_env, cwd=self.dir, capture_output=True,
-                           text=True, timeout=60)
-        if check_rc and p.returncode != 0:
-            raise Failure(f"signoff {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
-        return p
+        return signoff_process.run(self.bin, args, env or self.admin_env, self.dir, timeout=60, check_rc=check_rc)
 
     def local(self, *args):
         return self.cli(*args, "--db", self.db, "--as", "ada")
@@ -106,23 +94,7 @@ class World:
                    "--role", "compliance=compliance", "--role", "deployers=deployers,ci")
 
     def serve(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        log = open(self.dir / "server.log", "w")
-        self.server = subprocess.Popen([self.bin, "serve", "--db", self.db, "--port", str(port)],
-                                       env=self.admin_env, cwd=self.dir, stdout=log, stderr=log,
-                                       start_new_session=True)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url + "/readyz", timeout=1).read()
-                break
-            except OSError:
-                check(self.server.poll() is None, f"signoff serve exited {self.server.returncode}: see server.log")
-                time.sleep(0.1)
-        else:
-            raise Failure("signoff serve did not become ready in 10 s")
+        self.server, self.url = signoff_process.serve(self.bin, ["--db", self.db], self.admin_env, self.dir, self.dir / "server.log")
         for name in ["ada", "morgan"]:
             self.person(name, "login", "--key", str(self.dir / f"{name}.key"))
         scopes = [arg for action in ["request", "evidence", "read", "gate", "deploy"]
@@ -131,14 +103,7 @@ class World:
         self.ci_token = json.loads(issued.stdout)["token"]
 
     def stop(self):
-        if self.server and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            try:
-                self.server.wait(5)
-            except subprocess.TimeoutExpired:
-                say("signoff serve did not stop within 5 s of SIGTERM; killing it")
-                os.killpg(self.server.pid, signal.SIGKILL)
-                self.server.wait(5)
+        signoff_process.stop(self.server, grace=5, say=say)
 
     def open_request(self, digest):
         listed = json.loads(self.person("morgan", "list", "--project", PROJECT, "--state", "active", "--json").stdout)
