@@ -75,7 +75,7 @@ public struct AuditHealth: Codable, Sendable, Equatable {
             }
             // Its root, recomputed from the stored tree at its size, which the ledger must reach.
             if cp.size > size {
-                checks.append(Check(check: checkNames[1], passed: false, detail: "the checkpoint covers \(cp.size) entries but the ledger has only \(size): entries were removed"))
+                checks.append(Check(check: checkNames[1], passed: false, detail: "the checkpoint covers \(cp.size) entries but the ledger has only \(size): entries were removed; run `signoff audit verify --db` and restore the database from a backup"))
             } else {
                 do {
                     let root = try await ledger.rootHash(size: cp.size)

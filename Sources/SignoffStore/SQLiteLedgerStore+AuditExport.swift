@@ -69,7 +69,9 @@ extension SQLiteLedgerStore {
                     guard let content = try projects.sorted().lazy.compactMap({ try Data.fetchOne(statement, arguments: [$0, Data(digest.bytes)]) }).first else { continue }
                     // Stored only when its SHA-256 was this digest; checked again, since the export's manifest vouches for it.
                     guard SHA256Digest.hash([UInt8](content)) == digest else {
-                        throw LedgerError(.storage, "the stored evidence document \(digest) is not the document of that digest")
+                        throw LedgerError(
+                            .storage,
+                            "the stored evidence document \(digest) is not the document of that digest (changed in the database): export without --documents (the ledger does not depend on it), and restore the database from a backup")
                     }
                     try sink.append([UInt8](content), to: AuditExportBuilder.documentPath(digest))
                     documentCount += 1
