@@ -60,7 +60,7 @@ struct HTTPBench {
         }
         try await must(.applyWorkflow(source: Self.bench, file: "bench.yaml"), "admin")
         try await must(.createProject(ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]]),
-            approval: AdminApproval(change: AdminChange(action: "project.create", project: ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]])), time: database.now).signed(with: admin)), "admin")
+            approval: AdminApproval(change: AdminChange(.projectCreate, project: ProjectSpec(key: "bench", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]])), time: database.now).signed(with: admin)), "admin")
         // Filed concurrently (group commit), in numbered order within each of 16 lanes; IDs are REQ-1…REQ-n either way.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<16 {

@@ -61,11 +61,11 @@ struct LargeLedgerBench {
         }
         try await must(.applyWorkflow(source: HTTPBench.bench, file: "bench.yaml"), "admin")  // requested → approved (2 signed) → deployed
         let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]])
-        try await must(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: database.now).signed(with: admin)), "admin")
+        try await must(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: spec), time: database.now).signed(with: admin)), "admin")
         // A second team's project with no requests of its own: its export holds every request entry as a stub, the
         // most an export can add to account for entries outside its filter.
         let other = ProjectSpec(key: "churn-model", regulated: false, environments: ["prod": "bench"], roles: ["requesters": ["requesters"], "approvers": ["approvers"], "deployers": ["deployers"]])
-        try await must(.createProject(other, approval: AdminApproval(change: AdminChange(action: "project.create", project: other), time: database.now - 1).signed(with: admin)), "admin")
+        try await must(.createProject(other, approval: AdminApproval(change: AdminChange(.projectCreate, project: other), time: database.now - 1).signed(with: admin)), "admin")
 
         var state = try await database.state()
         var chunk: [(event: Event, actor: String)] = []

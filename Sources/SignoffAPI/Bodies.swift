@@ -178,6 +178,8 @@ public struct RevisionBody: Codable, Sendable {
 
 public struct WithdrawBody: Codable, Sendable {
     public let reason: String?
+    /// An administrator withdrawing another person's request: the signed approval (a regulated ledger).
+    public var approval: DSSEEnvelope? = nil
 }
 
 public struct DeploymentBody: Codable, Sendable {

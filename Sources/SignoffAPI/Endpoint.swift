@@ -74,8 +74,10 @@ public struct Endpoint: Sendable {
                 body: DelegationBody(
                     delegate: d.delegate, from: Timestamps.rfc3339(d.start), until: Timestamps.rfc3339(d.end), project: d.project, role: d.role,
                     envelope: envelope))
-        case .revokeDelegation(let id):
-            return Endpoint(.post, "/v1/delegations/\(p(id))/revoke")
+        case .revokeDelegation(let id, let approval):
+            return Endpoint(.post, "/v1/delegations/\(p(id))/revoke", body: ApprovalBody(approval: approval))
+        case .revokeToken(let id, _, let approval):
+            return Endpoint(.post, "/v1/tokens/\(p(id))/revoke", body: ApprovalBody(approval: approval))
         case .expireStale:
             return nil
         case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason):
@@ -92,8 +94,8 @@ public struct Endpoint: Sendable {
                 body: DecisionBody(stage: stage, decision: decision, comment: comment, envelope: envelope, on_behalf_of: onBehalfOf))
         case .revise(let id, let bundle, let digest):
             return Endpoint(.post, "/v1/requests/\(p(id))/revisions", body: RevisionBody(digest: digest.description, bundle: bundle))
-        case .withdraw(let id, let reason):
-            return Endpoint(.post, "/v1/requests/\(p(id))/withdraw", body: WithdrawBody(reason: reason))
+        case .withdraw(let id, let reason, let approval):
+            return Endpoint(.post, "/v1/requests/\(p(id))/withdraw", body: WithdrawBody(reason: reason, approval: approval))
         case .recordDeployment(let id, let outcome, let note):
             return Endpoint(.post, "/v1/requests/\(p(id))/deployments", body: DeploymentBody(outcome: outcome, note: note))
         case .startDeployment(let id, let note):

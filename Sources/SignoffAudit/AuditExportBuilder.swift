@@ -358,6 +358,8 @@ public struct AuditExportBuilder {
         }
         let time = Timestamps.rfc3339(entry.timeMilliseconds)
         if !Event.requestKinds.contains(entry.kind) { try addAdministration(entry, event: event, to: &sink) }
+        // An administrator's withdrawal of another person's request carries their approval: checked like any other.
+        if case .requestWithdrawn(let e) = event, let approval = e.approval { _ = checkApproval(approval, entry: entry) }
         switch event {
         case .principalAdded(let e):
             if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry) }
@@ -554,6 +556,8 @@ public struct AuditExportBuilder {
         case .freezeLifted(let e): e.approval
         case .webhookAdded(let e): e.approval
         case .webhookRemoved(let e): e.approval
+        case .delegationRevoked(let e): e.approval
+        case .tokenRevoked(let e): e.approval
         default: nil
         }
     }
@@ -596,27 +600,32 @@ public struct AuditExportBuilder {
     private mutating func addAdministration(_ entry: LedgerEntry, event: Event, to sink: inout some AuditExportSink) throws {
         var signers: [String] = []
         var validity = "unsigned"
-        if let envelope = Self.approval(of: event) {
-            validity = "yes"
-            let message = envelope.signedBytes
-            for signature in envelope.signatures {
-                let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
-                let key = keys.last { $0.fingerprint == fingerprint }
-                let valid = key?.isValid(at: entry.timeMilliseconds) ?? false
-                let verifier = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }
-                if valid, verifier?.publicKey.isValidSignature(signature.sig, for: message) == true, let key {
-                    signers.append(key.principal)
-                } else {
-                    validity = "no"
-                }
-            }
-            if envelope.signatures.isEmpty { validity = "no" }
-            if validity == "no" {
-                problems.append((entry.sequence, "the administrative change at entry \(entry.sequence) carries an approval that does not verify with keys its signers had enrolled at the time"))
-            }
-        }
+        if let envelope = Self.approval(of: event) { (signers, validity) = checkApproval(envelope, entry: entry) }
         let row = [Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor, signers.joined(separator: " "), validity]
         try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
+    }
+
+    /// An administrative approval's signers and whether every signature counts (`yes`/`no`): each by the last key so
+    /// far with its `keyid`, of any principal, valid at the entry's time. A `no` is a problem of the export.
+    private mutating func checkApproval(_ envelope: DSSEEnvelope, entry: LedgerEntry) -> (signers: [String], validity: String) {
+        var signers: [String] = []
+        var validity = envelope.signatures.isEmpty ? "no" : "yes"
+        let message = envelope.signedBytes
+        for signature in envelope.signatures {
+            let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
+            let key = keys.last { $0.fingerprint == fingerprint }
+            let valid = key?.isValid(at: entry.timeMilliseconds) ?? false
+            let verifier = key.flatMap { try? NoteVerifierKey(parsing: $0.verifierKey) }
+            if valid, verifier?.publicKey.isValidSignature(signature.sig, for: message) == true, let key {
+                signers.append(key.principal)
+            } else {
+                validity = "no"
+            }
+        }
+        if validity == "no" {
+            problems.append((entry.sequence, "the administrative change at entry \(entry.sequence) carries an approval that does not verify with keys its signers had enrolled at the time"))
+        }
+        return (signers, validity)
     }
 
     /// A request's section of requests.md.

@@ -54,3 +54,13 @@ public final class RequestIdentity: Sendable {
     var principal: String? { state.withLock { $0.principal } }
     var tokenID: String? { state.withLock { $0.tokenID } }
 }
+
+extension Request {
+    /// The JSON body as `T`, or nil when the request has none (an empty body: endpoints whose body is optional).
+    func decodeOptional<T: Decodable>(as type: T.Type, context: SignoffRequestContext) async throws -> T? {
+        var request = self
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        guard body.readableBytes > 0 else { return nil }
+        return try await request.decode(as: type, context: context)
+    }
+}

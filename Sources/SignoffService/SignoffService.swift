@@ -59,6 +59,8 @@ public final class SignoffService: Sendable {
             _ = try await storage.auth.revokeTokens(principal: principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(fingerprint), now: now)
         case .disablePrincipal(let name, _):
             _ = try await storage.auth.revokeTokens(principal: name, keyFingerprint: nil, now: now)
+        case .revokeToken(let id, _, _):
+            _ = try await storage.auth.revokeToken(id: id, now: now)
         default: break
         }
     }
@@ -143,13 +145,21 @@ extension SignoffService {
         return try await auth.tokens(principal: asAdministrator && isAdministrator ? nil : actor, now: now)
     }
 
-    /// Revokes token `id` for `actor` (an administrator any, anyone else their own); nil when there is no such token
-    /// `actor` may revoke.
-    public func revokeToken(_ id: String, by actor: String, asAdministrator: Bool) async throws -> TokenRecord? {
-        let isAdministrator = try await state().principals[actor]?.isAdministrator == true
-        guard let token = try await auth.token(id: id), (asAdministrator && isAdministrator) || token.principal == actor else { return nil }
-        _ = try await auth.revokeToken(id: id, now: now)
-        return token
+    /// Revokes token `id` for `actor`: their own plainly; another principal's only as an administrator (acting with
+    /// their own session, `asAdministrator`), as an administrative change — recorded in the ledger and, in a regulated
+    /// ledger, signed (`approval`). Nil when there is no such token `actor` may revoke; the engine's refusal when it
+    /// refuses.
+    public func revokeToken(_ id: String, by actor: String, asAdministrator: Bool, approval: DSSEEnvelope? = nil) async throws -> Result<TokenRecord, Refusal>? {
+        guard let token = try await auth.token(id: id) else { return nil }
+        if token.principal == actor {
+            _ = try await auth.revokeToken(id: id, now: now)
+            return .success(token)
+        }
+        guard asAdministrator, try await state().principals[actor]?.isAdministrator == true else { return nil }
+        switch try await execute(.revokeToken(id: id, principal: token.principal, approval: approval), as: actor) {
+        case .success: return .success(token)
+        case .failure(let refusal): return .failure(refusal)
+        }
     }
 }
 

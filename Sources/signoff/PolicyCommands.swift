@@ -118,12 +118,14 @@ struct DelegateCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "End a delegation you gave (or, as an administrator, any).")
+        static let configuration = CommandConfiguration(
+            abstract: "End a delegation you gave (or, as an administrator, anyone's: an administrative change, signed with --key in a regulated ledger).")
         @Argument var id: String
         @OptionGroup var options: WriteOptions
+        @OptionGroup var signing: AdminSigningOptions
 
         func run() async throws {
-            try await reportingErrors { try await runRecorded(.revokeDelegation(id: id), options: options, done: "Revoked \(id)") }
+            try await reportingErrors { try await runAdministration(.revokeDelegation(id: id), options: options, signing: signing, done: "Revoked \(id)") }
         }
     }
 }

@@ -250,14 +250,17 @@ struct RequestChangesCommand: AsyncParsableCommand {
 }
 
 struct WithdrawCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "withdraw", abstract: "Withdraw your request.")
+    static let configuration = CommandConfiguration(
+        commandName: "withdraw",
+        abstract: "Withdraw your request (an administrator withdrawing someone else's makes an administrative change: signed with --key in a regulated ledger).")
     @Argument var request: String
     @Option var reason: String = ""
     @OptionGroup var options: WriteOptions
+    @OptionGroup var signing: AdminSigningOptions
 
     func run() async throws {
         try await reportingErrors {
-            try await runRecorded(.withdraw(request: request, reason: reason), options: options, done: "Withdrew \(request)")
+            try await runAdministration(.withdraw(request: request, reason: reason), options: options, signing: signing, done: "Withdrew \(request)")
         }
     }
 }

@@ -60,12 +60,17 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by its ID (administrators: any; others: their own).")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a token by its ID: your own; as an administrator anyone's (recorded; signed with --key in a regulated ledger).")
         @Argument var id: String
         @OptionGroup var options: WriteOptions
+        @OptionGroup var signing: AdminSigningOptions
         func run() async throws {
             try await reportingErrors {
-                let token = try await options.client().revokeToken(id, as: try options.actor.name)
+                let client = try await options.client()
+                let (approval, written) = try adminApproval(.revokeToken(id: id, principal: ""), client: client, signing: signing)
+                if written { return }
+                let token = try await client.revokeToken(id, approval: approval, as: try options.actor.name)
                 if options.json { printJSON(token) } else { print("Revoked token \(token.token_id) of \(token.principal)") }
             }
         }

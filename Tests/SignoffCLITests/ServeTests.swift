@@ -203,7 +203,7 @@ struct ServeTests {
                         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
                         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
                         // Signed, as every administrative change is once the ledger has a regulated project.
-                        let approval = AdminApproval(change: AdminChange(action: "group.create", group: "load-\(client)-\(i)"), time: Self.now).signed(with: ada)
+                        let approval = AdminApproval(change: AdminChange(.groupCreate, group: "load-\(client)-\(i)"), time: Self.now).signed(with: ada)
                         request.httpBody = Data("{\"approval\":".utf8) + Data(approval.jsonBytes()) + Data(",\"name\":\"load-\(client)-\(i)\"}".utf8)
                         guard let (_, response) = try? await URLSession.shared.data(for: request) else { break }
                         if (response as? HTTPURLResponse)?.statusCode == 200 { mine.append("load-\(client)-\(i)") }

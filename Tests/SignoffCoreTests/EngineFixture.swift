@@ -92,7 +92,7 @@ struct World {
         for name in Cast.workflowNames { ok(.applyWorkflow(source: Self.shipped(name), file: "\(name).yaml"), as: admin) }
         let spec = ProjectSpec(
             key: Cast.project, regulated: true, environments: Cast.environments, roles: Cast.roles)
-        ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: now).signed(with: ada)), as: admin)
+        ok(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: spec), time: now).signed(with: ada)), as: admin)
     }
 
     // MARK: Requests

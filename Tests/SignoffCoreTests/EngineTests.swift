@@ -393,9 +393,9 @@ struct EngineTests {
         let spec = ProjectSpec(key: "fraud-model", regulated: true, environments: ["prod": "regulated"], roles: Cast.roles)
         w.refused(.createProject(spec, approval: nil), as: "ada", rule: "admin.signature-required")
         let otherSpec = ProjectSpec(key: "other", regulated: true, environments: ["prod": "regulated"], roles: Cast.roles)
-        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: otherSpec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
-        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "admin.signature")
-        w.ok(.createProject(spec, approval: AdminApproval(change: AdminChange(action: "project.create", project: spec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
+        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: otherSpec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
+        w.refused(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: spec), time: w.now).signed(with: w.keys["riley"]!)), as: "ada", rule: "admin.signature")
+        w.ok(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: spec), time: w.now).signed(with: w.keys["ada"]!)), as: "ada")
         w.refused(w.signedByAdmin(.addUser(name: "dup", administrator: false, key: w.verifierKey("riley"))), as: "ada", rule: "key.duplicate")
     }
 
@@ -405,7 +405,7 @@ struct EngineTests {
         let zoe = Ed25519.SigningKey()
         w.admin(.addUser(name: "zoe", administrator: false, key: try! NoteVerifierKey(name: "zoe", publicKey: zoe.publicKey)))
         w.refused(.addMember(group: "release-managers", member: "zoe"), as: "ada", rule: "admin.signature-required")
-        let wrongChange = AdminApproval(change: AdminChange(action: "group.add-member", group: "release-managers", member: "riley"), time: w.now)
+        let wrongChange = AdminApproval(change: AdminChange(.groupAddMember, group: "release-managers", member: "riley"), time: w.now)
         w.refused(.addMember(group: "release-managers", member: "zoe", approval: wrongChange.signed(with: w.keys["ada"]!)), as: "ada", rule: "admin.signature")
         let command = Command.addMember(group: "release-managers", member: "zoe")
         w.ok(.addMember(group: "release-managers", member: "zoe", approval: AdminApproval(change: command.adminChange!, time: w.now).signed(with: w.keys["ada"]!)), as: "ada")

@@ -157,7 +157,7 @@ struct TrustTests {
         #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: digest, state: w.state, actor: nil, now: w.now).allSatisfy { $0.rule != "gate.compromised" })
         let morgan = Cast.releaseManager.name
         w.now += 60_000
-        w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 3_600_000))
+        w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 60_000))
         let reasons = Engine.deployRefusals(w.request(id), environment: "prod", digest: digest, state: w.state, actor: nil, now: w.now)
         #expect(reasons.contains { $0.rule == "gate.compromised" && $0.message.contains(morgan) }, "\(reasons)")
         let explanation = try #require(Engine.explain(id, state: w.state, now: w.now))

@@ -68,7 +68,7 @@ KNOWN_KINDS = REQUEST_KINDS | frozenset([
     "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-removed",
     "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
     "group.member-added", "workflow.applied", "project.created", "freeze.added", "freeze.lifted",
-    "delegation.granted", "delegation.revoked",
+    "delegation.granted", "delegation.revoked", "token.revoked", "webhook.added", "webhook.removed",
 ])
 
 EXPORT_FILES = ("SUMMARY.md", "administration.csv", "checkpoint.txt", "decisions.csv", "entries.jsonl",
@@ -799,6 +799,10 @@ class Bindings:
         elif kind in ("retrospective.recorded", "delegation.granted"):
             if ev.get("envelope") is not None:
                 self.actor_envelope(ms, actor, ev["envelope"], f"{what}: envelope")
+
+        elif kind == "request.withdrawn" and ev.get("approval") is not None:
+            # An administrator withdrew another person's request: their approval is checked like any other.
+            self.approval(ms, ev["approval"], f"{what}: approval")
 
         if not about_request:
             signers, valid = "", "unsigned"

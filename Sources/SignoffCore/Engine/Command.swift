@@ -51,11 +51,18 @@ public enum Command: Hashable, Sendable {
     /// The actor lets `delegate` decide in their place for a while. `envelope`: the actor's signed
     /// ``DelegationStatement`` of exactly this delegation, required once the ledger has a regulated project.
     case delegate(DelegationSpec, envelope: DSSEEnvelope? = nil)
-    case revokeDelegation(id: String)
+    /// Ends a delegation. Who gave it revokes it plainly; anyone else is an administrator making an administrative change
+    /// (`approval`: signed once the ledger has a regulated project).
+    case revokeDelegation(id: String, approval: DSSEEnvelope? = nil)
+    /// An administrator ends another principal's token (`principal`: the token's owner, as the token store says). A
+    /// token's owner ends their own without the engine (`POST /v1/auth/revoke`, or `/v1/tokens/{id}/revoke`).
+    case revokeToken(id: String, principal: String, approval: DSSEEnvelope? = nil)
     /// Expires the active requests idle for longer than their workflow's `request_expiry` (the system runs it).
     case expireStale
     case revise(request: String, bundle: String?, digest: SHA256Digest)
-    case withdraw(request: String, reason: String)
+    /// The requester withdraws their request; an administrator withdrawing another person's makes an administrative
+    /// change (`approval`: signed once the ledger has a regulated project).
+    case withdraw(request: String, reason: String, approval: DSSEEnvelope? = nil)
     /// Records a deployment's outcome in one step (when the gate allows it now), or — when a start is under way —
     /// finishes that deployment under the verdict its start held.
     case recordDeployment(request: String, outcome: Deployment.Outcome, note: String)
@@ -71,43 +78,48 @@ extension Command {
     /// The request this command is about, when it is about one (filing names none yet: the engine assigns its ID).
     public var request: String? {
         switch self {
-        case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _),
+        case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _, _),
             .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _), .startDeployment(let id, _), .finishDeployment(let id, _, _):
             id
         default: nil
         }
     }
 
-    /// The change administrators sign for this command; nil for the commands that are not administration.
+    /// The change administrators sign for this command; nil for the commands that are never administration. For
+    /// withdrawing a request and revoking a delegation it is administration only when the actor is not their owner
+    /// (``Engine/isAdministrative(_:state:actor:)``); the change is the same either way.
     public var adminChange: AdminChange? {
         switch self {
-        case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .withdraw, .recordDeployment,
+        case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .recordDeployment,
             .startDeployment, .finishDeployment, .enrollOwnKey,
-            .recordRetrospective, .delegate, .revokeDelegation, .expireStale:
+            .recordRetrospective, .delegate, .expireStale:
             nil
-        case .addFreeze(let spec, _): AdminChange(action: "freeze.add", freeze: spec)
-        case .liftFreeze(let id, _): AdminChange(action: "freeze.lift", freezeID: id)
-        case .addWebhook(let spec, _): AdminChange(action: "webhook.add", webhook: spec)
-        case .removeWebhook(let id, _): AdminChange(action: "webhook.remove", webhookID: id)
+        case .addFreeze(let spec, _): AdminChange(.freezeAdd, freeze: spec)
+        case .liftFreeze(let id, _): AdminChange(.freezeLift, freezeID: id)
+        case .addWebhook(let spec, _): AdminChange(.webhookAdd, webhook: spec)
+        case .removeWebhook(let id, _): AdminChange(.webhookRemove, webhookID: id)
         case .addUser(let name, let administrator, let key, _):
-            AdminChange(action: "user.add", principal: name, verifierKey: key?.description, administrator: administrator)
-        case .addServiceAccount(let name, let key, _): AdminChange(action: "service-account.add", principal: name, verifierKey: key?.description)
-        case .enrollKey(let principal, let key, _): AdminChange(action: "key.enroll", principal: principal, verifierKey: key.description)
+            AdminChange(.userAdd, principal: name, verifierKey: key?.description, administrator: administrator)
+        case .addServiceAccount(let name, let key, _): AdminChange(.serviceAccountAdd, principal: name, verifierKey: key?.description)
+        case .enrollKey(let principal, let key, _): AdminChange(.keyEnroll, principal: principal, verifierKey: key.description)
         case .revokeKey(let principal, let fingerprint, let since, _):
             AdminChange(
-                action: "key.revoke", principal: principal, keyFingerprint: "sha256:" + Ed25519.PublicKey.fingerprintHex(fingerprint),
+                .keyRevoke, principal: principal, keyFingerprint: "sha256:" + Ed25519.PublicKey.fingerprintHex(fingerprint),
                 compromisedSince: since.map(Timestamps.rfc3339))
-        case .createGroup(let name, _): AdminChange(action: "group.create", group: name)
-        case .addMember(let group, let member, _): AdminChange(action: "group.add-member", group: group, member: member)
-        case .removeMember(let group, let member, _): AdminChange(action: "group.remove-member", group: group, member: member)
-        case .applyWorkflow(let source, _, _): AdminChange(action: "workflow.apply", workflowDigest: SHA256Digest.hash(Array(source.utf8)).description)
-        case .createProject(let spec, _): AdminChange(action: "project.create", project: spec)
-        case .updateProject(let spec, _): AdminChange(action: "project.update", project: spec)
-        case .disablePrincipal(let name, _): AdminChange(action: "principal.disable", principal: name)
-        case .enablePrincipal(let name, _): AdminChange(action: "principal.enable", principal: name)
-        case .setAdminQuorum(let quorum, _): AdminChange(action: "admin.quorum", quorum: quorum)
+        case .createGroup(let name, _): AdminChange(.groupCreate, group: name)
+        case .addMember(let group, let member, _): AdminChange(.groupAddMember, group: group, member: member)
+        case .removeMember(let group, let member, _): AdminChange(.groupRemoveMember, group: group, member: member)
+        case .applyWorkflow(let source, _, _): AdminChange(.workflowApply, workflowDigest: SHA256Digest.hash(Array(source.utf8)).description)
+        case .createProject(let spec, _): AdminChange(.projectCreate, project: spec)
+        case .updateProject(let spec, _): AdminChange(.projectUpdate, project: spec)
+        case .disablePrincipal(let name, _): AdminChange(.principalDisable, principal: name)
+        case .enablePrincipal(let name, _): AdminChange(.principalEnable, principal: name)
+        case .setAdminQuorum(let quorum, _): AdminChange(.adminQuorum, quorum: quorum)
         case .issueServiceToken(_, let principal, let scopes, let hours, _):
-            AdminChange(action: "token.issue", principal: principal, scopes: scopes, lifetimeHours: hours)
+            AdminChange(.tokenIssue, principal: principal, scopes: scopes, lifetimeHours: hours)
+        case .revokeToken(let id, _, _): AdminChange(.tokenRevoke, tokenID: id)
+        case .revokeDelegation(let id, _): AdminChange(.delegationRevoke, delegationID: id)
+        case .withdraw(let request, let reason, _): AdminChange(.requestWithdraw, request: request, reason: reason)
         }
     }
 
@@ -117,7 +129,8 @@ extension Command {
         case .addUser(_, _, _, let a), .addServiceAccount(_, _, let a), .enrollKey(_, _, let a), .revokeKey(_, _, _, let a), .createGroup(_, let a),
             .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
             .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a),
-            .addFreeze(_, let a), .liftFreeze(_, let a), .addWebhook(_, let a), .removeWebhook(_, let a):
+            .addFreeze(_, let a), .liftFreeze(_, let a), .addWebhook(_, let a), .removeWebhook(_, let a), .revokeToken(_, _, let a),
+            .revokeDelegation(_, let a), .withdraw(_, _, let a):
             a
         default: nil
         }
@@ -144,6 +157,9 @@ extension Command {
         case .liftFreeze(let i, _): .liftFreeze(id: i, approval: approval)
         case .addWebhook(let w, _): .addWebhook(w, approval: approval)
         case .removeWebhook(let i, _): .removeWebhook(id: i, approval: approval)
+        case .revokeToken(let i, let p, _): .revokeToken(id: i, principal: p, approval: approval)
+        case .revokeDelegation(let i, _): .revokeDelegation(id: i, approval: approval)
+        case .withdraw(let r, let reason, _): .withdraw(request: r, reason: reason, approval: approval)
         default: self
         }
     }

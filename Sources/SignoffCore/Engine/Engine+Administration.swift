@@ -67,8 +67,16 @@ extension Engine {
         guard let key = owner.keys.first(where: { $0.fingerprint == fingerprint && $0.revokedAt == nil }) else {
             throw Refusal(.keyUnknown, "\(principal) has no unrevoked key with fingerprint sha256:\(fingerprint)")
         }
-        if let compromisedSince, compromisedSince > now {
-            throw Refusal(.inputText, "--compromised-since \(Timestamps.rfc3339(compromisedSince)) is in the future")
+        if let compromisedSince {
+            guard compromisedSince <= now else {
+                throw Refusal(.keyCompromisedSince, "--compromised-since \(Timestamps.rfc3339(compromisedSince)) is in the future")
+            }
+            // Before its enrolment the key signed nothing that counted: such a time would only reach further back.
+            guard compromisedSince >= key.enrolledAt else {
+                throw Refusal(
+                    .keyCompromisedSince,
+                    "--compromised-since \(Timestamps.rfc3339(compromisedSince)) is before the key was enrolled (\(Timestamps.rfc3339(key.enrolledAt))); give a time since then")
+            }
         }
         return [.keyRevoked(.init(principal: principal, fingerprint: key.fingerprint, compromisedSince: compromisedSince, approval: approval))]
     }
@@ -232,6 +240,17 @@ extension Engine {
         return [.serviceTokenIssued(.init(tokenID: tokenID, principal: principal, scopes: scopes, lifetimeHours: lifetimeHours, approval: approval))]
     }
 
+    /// An administrator ends another principal's token: recorded, and signed like every administrative change in a
+    /// regulated ledger. (Its owner ends their own without the engine.)
+    static func revokeToken(id: String, principal: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireAdministrator(state, actor)
+        guard state.principals[principal] != nil else { throw Refusal(.inputUnknown, "no user or service account \(principal)") }
+        guard principal != actor else {
+            throw Refusal(.inputText, "your own token is yours to revoke without administration (POST /v1/auth/revoke or /v1/tokens/{id}/revoke)")
+        }
+        return [.tokenRevoked(.init(tokenID: id, principal: principal, approval: approval))]
+    }
+
     // MARK: Who signs administration
 
     /// Enabled administrators.
@@ -247,45 +266,91 @@ extension Engine {
     /// Whether the ledger holds a regulated project: from then on every administrative change is signed.
     static func hasRegulatedProject(_ state: SignoffState) -> Bool { state.projects.values.contains { $0.regulated } }
 
-    /// Whether `command` changes something a regulated project relies on — its workflows, its groups and their members'
-    /// keys and status, its definition, the administrators, the quorum itself — so that `admin_quorum` applies.
-    static func touchesRegulatedReliance(_ command: Command, state: SignoffState) -> Bool {
-        func reliedOn(member: String) -> Bool {
-            state.principals[member]?.isAdministrator == true
-                || state.groups.values.contains { $0.members.contains(member) && !regulatedProjects(relyingOn: $0.name, state).isEmpty }
+    /// Whether `command` needs `admin_quorum` administrators' signatures: its row of the catalogue
+    /// (``AdminAction/rule``) says never, always, or when it touches what a regulated project relies on — decided here,
+    /// per command, as the row's words say.
+    static func quorumApplies(_ command: Command, state: SignoffState) -> Bool {
+        guard let action = command.adminAction else { return false }
+        switch action.rule.quorum {
+        case .never: return false
+        case .always: return true
+        case .whenReliedOn: break
+        }
+        func isAdministrator(_ name: String) -> Bool { state.principals[name]?.isAdministrator == true }
+        func reliedOn(_ member: String) -> Bool {
+            isAdministrator(member) || state.groups.values.contains { $0.members.contains(member) && !regulatedProjects(relyingOn: $0.name, state).isEmpty }
+        }
+        func coversRegulated(environment: String, project: String?) -> Bool {
+            if let project { return state.projects[project]?.regulated == true }
+            return state.projects.values.contains { $0.regulated && $0.environments[environment] != nil }
         }
         switch command {
         case .addUser(_, let administrator, _, _): return administrator
-        case .enrollKey(let p, _, _), .revokeKey(let p, _, _, _), .disablePrincipal(let p, _), .enablePrincipal(let p, _): return reliedOn(member: p)
-        case .issueServiceToken(_, let p, _, _, _): return reliedOn(member: p)
-        case .addMember(let group, _, _), .removeMember(let group, _, _): return !regulatedProjects(relyingOn: group, state).isEmpty
+        case .enrollKey(let p, _, _), .enablePrincipal(let p, _), .issueServiceToken(_, let p, _, _, _): return reliedOn(p)
+        // Revoking plainly only takes authority away — but an administrator's key, revoked or disabled by one stolen
+        // key, would shrink who can sign until that one key alone met the quorum.
+        case .revokeKey(let p, _, let since, _): return isAdministrator(p) || (since != nil && reliedOn(p))
+        case .disablePrincipal(let p, _): return isAdministrator(p)
+        case .addMember(let group, _, _): return group == Access.auditorsGroup || !regulatedProjects(relyingOn: group, state).isEmpty
         case .applyWorkflow(let source, let file, _):
             guard let name = (try? AppliedWorkflow(source: source, file: file))?.workflow.name else { return false }
             return state.projects.values.contains { $0.regulated && $0.environments.values.contains(name) }
         case .createProject(let spec, _): return spec.regulated
         case .updateProject(let spec, _): return spec.regulated || state.projects[spec.key]?.regulated == true
-        case .setAdminQuorum: return true
+        case .addFreeze(let spec, _): return coversRegulated(environment: spec.environment, project: spec.project)
+        case .liftFreeze(let id, _): return state.freezes[id].map { coversRegulated(environment: $0.environment, project: $0.project) } ?? false
+        case .addWebhook(let spec, _): return spec.project.map { state.projects[$0]?.regulated == true } ?? true
         default: return false
+        }
+    }
+
+    /// Whether `command`, made by `actor`, is administration. Withdrawing a request, revoking a delegation and a token
+    /// are their owner's to do plainly; an administrator doing it to someone else's makes an administrative change.
+    /// (Anyone else is refused by the command's own rule.)
+    public static func isAdministrative(_ command: Command, state: SignoffState, actor: String) -> Bool {
+        let administrator = state.principals[actor]?.isAdministrator == true
+        switch command {
+        case .withdraw(let id, _, _):
+            guard let request = state.requests[id] else { return false }
+            return request.requester != actor && administrator
+        case .revokeDelegation(let id, _):
+            guard let delegation = state.delegations[id] else { return false }
+            return delegation.from != actor && administrator
+        default:
+            return command.adminChange != nil
         }
     }
 
     /// Administration is signed: once the ledger has a regulated project (or the change creates one), every
     /// administrative change carries an ``AdminApproval`` of exactly this change, fresh and never used, signed by the
-    /// acting administrator — and, where it touches what a regulated project relies on, by `admin_quorum` distinct
-    /// administrators (at most as many as could sign). A signature counts only with an administrator's key that is
-    /// valid now and whose own enrolment was signed (or that is the first administrator's). A principal revoking their
-    /// own key needs no administrator. An approval that is given is always checked, required or not.
+    /// acting administrator — and, where ``quorumApplies(_:state:)``, by `admin_quorum` distinct administrators (at most
+    /// as many as could sign). A signature counts only with an administrator's key that is valid now and whose own
+    /// enrolment was signed (or that is the first administrator's). A principal revoking their own key needs no
+    /// administrator: plainly with a session, but marking it compromised — which takes back what it signed — is signed
+    /// by another current key of theirs. Marking a key compromised is always signed, regulated ledger or not. An
+    /// approval that is given is always checked, required or not.
     static func verifyAdministration(_ command: Command, state: SignoffState, actor: String, now: Int64) throws {
-        guard let change = command.adminChange else { return }
+        guard let change = command.adminChange, isAdministrative(command, state: state, actor: actor) else { return }
         // A principal may revoke their own key without an administrator (a lost laptop) — except an administrator,
         // whose key signs administration: a stolen administrator's session must not be able to revoke it (a lockout).
-        var selfRevocation = false
-        if case .revokeKey(let principal, _, _, _) = command, principal == actor, state.principals[actor]?.isAdministrator != true { selfRevocation = true }
+        var ownKey: String?
+        var markedCompromised = false
+        if case .revokeKey(let principal, let fingerprint, let since, _) = command {
+            markedCompromised = since != nil
+            if principal == actor, state.principals[actor]?.isAdministrator != true { ownKey = Ed25519.PublicKey.fingerprintHex(fingerprint) }
+        }
         // Who may is decided first: a refusal for a non-administrator names the permission, not a missing signature.
-        if !selfRevocation { try requireAdministrator(state, actor) }
+        if ownKey == nil { try requireAdministrator(state, actor) }
         let creatingRegulated: Bool = { if case .createProject(let spec, _) = command { return spec.regulated } else { return false } }()
-        let required = (hasRegulatedProject(state) || creatingRegulated) && !selfRevocation
+        let required = ((hasRegulatedProject(state) || creatingRegulated) && ownKey == nil) || markedCompromised
         guard let envelope = command.approval else {
+            if markedCompromised {
+                throw Refusal(
+                    .keyCompromiseSignature,
+                    ownKey != nil
+                        ? "marking your key compromised takes back what it signed: sign it with another of your current keys (--key OTHER.key), never the key marked, or ask an administrator"
+                        : "marking a key compromised takes back what it signed: sign the change with your administrator key (--key)")
+            }
             if required {
                 throw Refusal(
                     .adminSignatureRequired,
@@ -306,6 +371,10 @@ extension Engine {
         }
         _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
         let message = envelope.signedBytes
+        if let marked = ownKey {
+            try verifyOwnRevocation(envelope, message: message, marked: marked, compromised: markedCompromised, state: state, actor: actor, now: now)
+            return
+        }
         var signers = Set<String>()
         for signature in envelope.signatures {
             let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
@@ -326,16 +395,40 @@ extension Engine {
             }
             signers.insert(owner.name)
         }
-        if !selfRevocation, !signers.contains(actor) {
+        if !signers.contains(actor) {
             throw Refusal(.adminSignature, "the approval must be signed by the acting administrator \(actor) (signed by \(signers.sorted().joined(separator: ", ")))")
         }
-        if touchesRegulatedReliance(command, state: state) {
+        if quorumApplies(command, state: state) {
             let needed = max(1, min(state.adminQuorum, signingAdministrators(state, now: now)))
             guard signers.count >= needed else {
                 throw Refusal(
                     .adminQuorum,
                     "this change touches what a regulated project relies on and needs \(needed) administrators' signatures; it has \(signers.count) (\(signers.sorted().joined(separator: ", ")))")
             }
+        }
+    }
+
+    /// A person's own revocation of their key, signed: every signature by a current key of theirs. Marking the key
+    /// compromised is never signed by the key marked (whoever stole it holds it).
+    static func verifyOwnRevocation(
+        _ envelope: DSSEEnvelope, message: [UInt8], marked: String, compromised: Bool, state: SignoffState, actor: String, now: Int64
+    ) throws {
+        guard let owner = state.principals[actor] else { throw Refusal(.inputUnknown, "no user or service account \(actor)") }
+        guard !envelope.signatures.isEmpty else { throw Refusal(.keyCompromiseSignature, "the approval carries no signature") }
+        for signature in envelope.signatures {
+            let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
+            guard let key = owner.keys.first(where: { $0.fingerprint == fingerprint }), let publicKey = key.publicKey else {
+                throw Refusal(.signatureWrongKey, "your own revocation is signed with your keys only; this signature is not by a key of \(actor)")
+            }
+            if compromised && fingerprint == marked {
+                throw Refusal(
+                    .keyCompromiseSignature,
+                    "the key being marked compromised cannot vouch for it (whoever stole it holds it): sign with another of your current keys, or ask an administrator")
+            }
+            guard VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                || publicKey.isValidSignature(signature.sig, for: message)
+            else { throw Refusal(.signatureInvalid, "a signature on the revocation does not verify: the signed bytes were changed") }
+            guard key.counts(signedAt: now) else { throw Refusal(.signatureRevokedKey, "the revocation is signed with a revoked key of \(actor)") }
         }
     }
 }

@@ -102,13 +102,15 @@ extension Engine {
         return [.requestRevised(.init(request: id, bundle: bundle ?? request.bundle, digest: digest, revision: request.revision + 1))]
     }
 
-    static func withdraw(id: String, reason: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    /// The requester withdraws plainly; an administrator withdrawing another person's request makes an administrative
+    /// change (``verifyAdministration(_:state:actor:now:)``), whose approval the entry keeps.
+    static func withdraw(id: String, reason: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         let request = try requireActive(state, id)
         guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
             throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may withdraw \(id)")
         }
         try requireNoDeploymentInProgress(request, doing: "withdraw it")
-        return [.requestWithdrawn(.init(request: id, reason: reason))]
+        return [.requestWithdrawn(.init(request: id, reason: reason, approval: actor == request.requester ? nil : approval))]
     }
 
     /// The outcome of a deployment. Without a start under way, the gate must allow it now (one step). With one, the
@@ -228,13 +230,14 @@ extension Engine {
         return [.delegationGranted(.init(id: id, delegation: spec, envelope: envelope))]
     }
 
-    static func revokeDelegation(id: String, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    /// Who delegated revokes plainly; an administrator revoking someone else's delegation makes an administrative change.
+    static func revokeDelegation(id: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard let delegation = state.delegations[id] else { throw Refusal(.inputUnknown, "no delegation \(id)") }
         guard delegation.from == actor || state.principals[actor]?.isAdministrator == true else {
             throw Refusal(.requestOwner, "only who delegated, or an administrator, may revoke \(id)")
         }
         guard delegation.revokedAt == nil, delegation.end > now else { throw Refusal(.delegationInvalid, "\(id) is already over") }
-        return [.delegationRevoked(.init(id: id))]
+        return [.delegationRevoked(.init(id: id, approval: delegation.from == actor ? nil : approval))]
     }
 
     /// The active requests idle longer than their workflow's `request_expiry`, as `request.expired` events.

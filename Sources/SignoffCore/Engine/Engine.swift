@@ -107,7 +107,7 @@ public enum Engine {
         case .decide(_, _, _, let comment, _, _): try validText(comment, what: "the comment")
         case .addFreeze(let spec, _): try validText(spec.reason, what: "the reason")
         case .revise(_, let bundle, _): if let bundle { try validBundle(bundle) }
-        case .withdraw(_, let reason): try validText(reason, what: "the reason")
+        case .withdraw(_, let reason, _): try validText(reason, what: "the reason")
         case .recordDeployment(_, _, let note), .startDeployment(_, let note), .finishDeployment(_, _, let note): try validText(note, what: "the note")
         case .recordRetrospective(_, let comment, _): try validText(comment, what: "the comment")
         default: break
@@ -175,15 +175,17 @@ public enum Engine {
                 now: now)
         case .delegate(let spec, let envelope):
             return try delegate(spec, envelope: envelope, state: state, actor: actor, now: now)
-        case .revokeDelegation(let id):
-            return try revokeDelegation(id: id, state: state, actor: actor, now: now)
+        case .revokeDelegation(let id, let approval):
+            return try revokeDelegation(id: id, approval: approval, state: state, actor: actor, now: now)
+        case .revokeToken(let id, let principal, let approval):
+            return try revokeToken(id: id, principal: principal, approval: approval, state: state, actor: actor, now: now)
         case .expireStale:
             guard actor == systemActor else { throw Refusal(.adminRequired, "only the system expires stale requests (the server, or the next local command)") }
             return expireStale(state: state, now: now)
         case .revise(let id, let bundle, let digest):
             return try revise(id: id, bundle: bundle, digest: digest, state: state, actor: actor, now: now)
-        case .withdraw(let id, let reason):
-            return try withdraw(id: id, reason: reason, state: state, actor: actor, now: now)
+        case .withdraw(let id, let reason, let approval):
+            return try withdraw(id: id, reason: reason, approval: approval, state: state, actor: actor, now: now)
         case .recordDeployment(let id, let outcome, let note):
             return try recordDeployment(id: id, outcome: outcome, note: note, requireStarted: false, state: state, actor: actor, now: now)
         case .finishDeployment(let id, let outcome, let note):

@@ -32,6 +32,8 @@ public enum Event: Hashable, Sendable {
     case freezeLifted(FreezeLifted)
     case delegationGranted(DelegationGranted)
     case delegationRevoked(DelegationRevoked)
+    /// An administrator ended another principal's token.
+    case tokenRevoked(TokenRevoked)
     case requestExpired(RequestExpired)
     case webhookAdded(WebhookAdded)
     case webhookRemoved(WebhookRemoved)
@@ -245,6 +247,19 @@ public enum Event: Hashable, Sendable {
     }
     public struct DelegationRevoked: Hashable, Sendable, Codable {
         public let id: String
+        /// When an administrator revoked someone else's delegation: their signed approval (a regulated ledger).
+        public var approval: DSSEEnvelope? = nil
+    }
+    /// An administrator ended another principal's token (the token itself never reaches the ledger; its ID names it).
+    public struct TokenRevoked: Hashable, Sendable, Codable {
+        public let tokenID: String
+        public let principal: String
+        public var approval: DSSEEnvelope? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case principal, approval
+            case tokenID = "token_id"
+        }
     }
     /// Recorded by the system when an active request has had no activity for its workflow's `request_expiry`.
     public struct RequestExpired: Hashable, Sendable, Codable {
@@ -281,7 +296,12 @@ public enum Event: Hashable, Sendable {
     }
     public struct StageEntered: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
     public struct RequestRejected: Hashable, Sendable, Codable { public let request: String; public let stage: String; public let revision: Int }
-    public struct RequestWithdrawn: Hashable, Sendable, Codable { public let request: String; public let reason: String }
+    public struct RequestWithdrawn: Hashable, Sendable, Codable {
+        public let request: String
+        public let reason: String
+        /// When an administrator withdrew another person's request: their signed approval (a regulated ledger).
+        public var approval: DSSEEnvelope? = nil
+    }
     public struct RequestRevised: Hashable, Sendable, Codable {
         public let request: String
         public let bundle: String
@@ -343,6 +363,7 @@ public enum Event: Hashable, Sendable {
         case .freezeLifted: "freeze.lifted"
         case .delegationGranted: "delegation.granted"
         case .delegationRevoked: "delegation.revoked"
+        case .tokenRevoked: "token.revoked"
         case .requestExpired: "request.expired"
         }
     }
@@ -386,6 +407,7 @@ public enum Event: Hashable, Sendable {
         case .freezeLifted(let e): return encode(e)
         case .delegationGranted(let e): return encode(e)
         case .delegationRevoked(let e): return encode(e)
+        case .tokenRevoked(let e): return encode(e)
         case .requestExpired(let e): return encode(e)
         }
     }
@@ -425,6 +447,7 @@ public enum Event: Hashable, Sendable {
         case "freeze.lifted": return .freezeLifted(try decoder.decode(FreezeLifted.self, from: data))
         case "delegation.granted": return .delegationGranted(try decoder.decode(DelegationGranted.self, from: data))
         case "delegation.revoked": return .delegationRevoked(try decoder.decode(DelegationRevoked.self, from: data))
+        case "token.revoked": return .tokenRevoked(try decoder.decode(TokenRevoked.self, from: data))
         case "request.expired": return .requestExpired(try decoder.decode(RequestExpired.self, from: data))
         default: return nil
         }

@@ -71,7 +71,10 @@ extension SignoffState {
             let d = e.delegation
             delegations[e.id] = Delegation(id: e.id, from: actor, to: d.delegate, start: d.start, end: d.end, project: d.project, role: d.role, revokedAt: nil)
         case .delegationRevoked(let e):
+            noteApproval(e.approval)
             delegations[e.id]?.revokedAt = time
+        case .tokenRevoked(let e):
+            noteApproval(e.approval)
         case .requestExpired(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .memberAdded(let e):
             if let envelope = e.approval { usedStatements.insert(SHA256Digest.hash(envelope.payload)) }
@@ -101,7 +104,9 @@ extension SignoffState {
         case .evidenceAttached(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .stageEntered(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .requestRejected(let e): applyToRequest(e.request, event, actor: actor, at: time)
-        case .requestWithdrawn(let e): applyToRequest(e.request, event, actor: actor, at: time)
+        case .requestWithdrawn(let e):
+            noteApproval(e.approval)
+            applyToRequest(e.request, event, actor: actor, at: time)
         case .requestRevised(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .deploymentStarted(let e): applyToRequest(e.request, event, actor: actor, at: time)
         case .deploymentRecorded(let e): applyToRequest(e.request, event, actor: actor, at: time)
@@ -142,7 +147,8 @@ extension SignoffState {
         case .freezeAdded(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
         case .freezeLifted(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
         case .delegationGranted(let e): ["delegation/\(e.id)"] + statementKey(e.envelope)
-        case .delegationRevoked(let e): ["delegation/\(e.id)"]
+        case .delegationRevoked(let e): ["delegation/\(e.id)"] + statementKey(e.approval)
+        case .tokenRevoked(let e): statementKey(e.approval)
         case .requestExpired(let e): ["request/\(e.request)"]
         case .memberAdded(let e): ["group/\(e.group)"] + statementKey(e.approval)
         case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"] + statementKey(e.approval)
@@ -152,7 +158,7 @@ extension SignoffState {
         case .decisionRecorded(let e): ["request/\(e.request)"] + (e.statementDigest.map { ["statement/\($0.hex)"] } ?? [])
         case .stageEntered(let e): ["request/\(e.request)"]
         case .requestRejected(let e): ["request/\(e.request)"]
-        case .requestWithdrawn(let e): ["request/\(e.request)"]
+        case .requestWithdrawn(let e): ["request/\(e.request)"] + statementKey(e.approval)
         case .requestRevised(let e): ["request/\(e.request)"]
         case .deploymentStarted(let e): ["request/\(e.request)"]
         case .deploymentRecorded(let e): ["request/\(e.request)"]

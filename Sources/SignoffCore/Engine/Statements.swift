@@ -125,6 +125,7 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
 
 /// An administrative change, as administrators sign it: the action and exactly what it changes.
 public struct AdminChange: Hashable, Sendable, Codable {
+    /// The ``AdminAction``'s name (a string on the wire: signed bytes of every version stay readable).
     public let action: String
     public var project: ProjectSpec?
     public var group: String?
@@ -142,18 +143,23 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var freezeID: String?
     public var webhook: WebhookSpec?
     public var webhookID: String?
+    public var tokenID: String?
+    public var delegationID: String?
+    public var request: String?
+    public var reason: String?
 
     public init(
-        action: String, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil, verifierKey: String? = nil,
-        administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil, workflowDigest: String? = nil, quorum: Int? = nil,
-        scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil, freezeID: String? = nil, webhook: WebhookSpec? = nil,
-        webhookID: String? = nil
+        _ action: AdminAction, project: ProjectSpec? = nil, group: String? = nil, member: String? = nil, principal: String? = nil,
+        verifierKey: String? = nil, administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil,
+        workflowDigest: String? = nil, quorum: Int? = nil, scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil,
+        freezeID: String? = nil, webhook: WebhookSpec? = nil, webhookID: String? = nil, tokenID: String? = nil, delegationID: String? = nil,
+        request: String? = nil, reason: String? = nil
     ) {
+        self.action = action.rawValue
         self.webhook = webhook
         self.webhookID = webhookID
         self.freeze = freeze
         self.freezeID = freezeID
-        self.action = action
         self.project = project
         self.group = group
         self.member = member
@@ -166,10 +172,14 @@ public struct AdminChange: Hashable, Sendable, Codable {
         self.quorum = quorum
         self.scopes = scopes
         self.lifetimeHours = lifetimeHours
+        self.tokenID = tokenID
+        self.delegationID = delegationID
+        self.request = request
+        self.reason = reason
     }
 
     enum CodingKeys: String, CodingKey {
-        case action, project, group, member, principal, administrator, quorum, scopes, freeze
+        case action, project, group, member, principal, administrator, quorum, scopes, freeze, request, reason
         case freezeID = "freeze_id"
         case webhook
         case webhookID = "webhook_id"
@@ -178,6 +188,8 @@ public struct AdminChange: Hashable, Sendable, Codable {
         case compromisedSince = "compromised_since"
         case workflowDigest = "workflow_digest"
         case lifetimeHours = "lifetime_hours"
+        case tokenID = "token_id"
+        case delegationID = "delegation_id"
     }
 }
 

@@ -113,8 +113,9 @@ struct AdministrationController {
             let spec = DelegationSpec(delegate: body.delegate, start: from, end: until, project: body.project, role: body.role)
             return try h.json(try await h.run(.delegate(spec, envelope: body.envelope), context), status: .created)
         }
-        routes.post("/delegations/{id}/revoke") { _, context -> Response in
-            try h.json(try await h.run(.revokeDelegation(id: try h.parameter("id", context)), context))
+        routes.post("/delegations/{id}/revoke") { request, context -> Response in
+            let body = try await request.decodeOptional(as: ApprovalBody.self, context: context)
+            return try h.json(try await h.run(.revokeDelegation(id: try h.parameter("id", context), approval: body?.approval), context))
         }
         // A person sees the delegations they gave or received; administrators and auditors see all.
         routes.get("/delegations") { _, context -> Response in

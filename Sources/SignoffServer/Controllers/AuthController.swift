@@ -85,13 +85,21 @@ struct AuthController {
             let tokens = try await h.service.tokens(visibleTo: try h.principal(context), asAdministrator: context.token?.kind == .session)
             return try h.json(ItemList(tokens.map { TokenView($0) }))
         }
-        routes.post("/tokens/{id}/revoke") { _, context -> Response in
+        // Another principal's token is an administrator's to revoke, as a recorded (in a regulated ledger, signed) change.
+        routes.post("/tokens/{id}/revoke") { request, context -> Response in
             let id = try h.parameter("id", context)
-            guard let token = try await h.service.revokeToken(id, by: try h.principal(context), asAdministrator: context.token?.kind == .session) else {
-                throw Problem.notFound("no token \(id) that you may revoke")
+            let body = try await request.decodeOptional(as: ApprovalBody.self, context: context)
+            let outcome = try await h.service.revokeToken(
+                id, by: try h.principal(context), asAdministrator: context.token?.kind == .session, approval: body?.approval)
+            switch outcome {
+            case nil: throw Problem.notFound("no token \(id) that you may revoke")
+            case .failure(let refusal)?:
+                h.metrics.refusal(refusal.rule)
+                throw Problem.refused(refusal)
+            case .success(let token)?:
+                context.logger.info("token revoked", metadata: ["revoked_token_id": .string(id)])
+                return try h.json(TokenView(token, revoked: true))
             }
-            context.logger.info("token revoked", metadata: ["revoked_token_id": .string(id)])
-            return try h.json(TokenView(token, revoked: true))
         }
         return routes
     }

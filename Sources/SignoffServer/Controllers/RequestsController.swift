@@ -190,7 +190,7 @@ struct RequestsController {
         routes.post("/requests/{id}/withdraw") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "request")
             let b = try await httpRequest.decode(as: WithdrawBody.self, context: context)
-            return try h.json(try await h.run(.withdraw(request: request.id, reason: b.reason ?? ""), context))
+            return try h.json(try await h.run(.withdraw(request: request.id, reason: b.reason ?? "", approval: b.approval), context))
         }
         routes.post("/requests/{id}/deployments") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")

@@ -236,11 +236,14 @@ struct LocalClient: SignoffClient {
         try await service.tokens(visibleTo: actor, asAdministrator: true).map { TokenView($0) }
     }
 
-    func revokeToken(_ id: String, as actor: String) async throws -> TokenView {
-        guard let token = try await service.revokeToken(id, by: actor, asAdministrator: true) else {
-            throw CLIError.badInput("no token \(id) that \(actor) may revoke")
+    func revokeToken(_ id: String, approval: DSSEEnvelope?, as actor: String) async throws -> TokenView {
+        switch try await service.revokeToken(id, by: actor, asAdministrator: true, approval: approval) {
+        case nil: throw CLIError.badInput("no token \(id) that \(actor) may revoke")
+        case .failure(let refusal)?: throw CLIError.refused(refusal.rule, refusal.message)
+        case .success(let token)?:
+            try await finish()
+            return TokenView(token, revoked: true)
         }
-        return TokenView(token, revoked: true)
     }
 
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {

@@ -286,8 +286,8 @@ struct RemoteClient: SignoffClient {
 
     func tokens(as actor: String) async throws -> [TokenView] { try await get("/v1/tokens", as: ItemList<TokenView>.self).items }
 
-    func revokeToken(_ id: String, as actor: String) async throws -> TokenView {
-        try WireCoding.decode(TokenView.self, from: try await call("POST", "/v1/tokens/\(WireCoding.pathSegment(id))/revoke", body: ApprovalBody(approval: nil)))
+    func revokeToken(_ id: String, approval: DSSEEnvelope?, as actor: String) async throws -> TokenView {
+        try WireCoding.decode(TokenView.self, from: try await call("POST", "/v1/tokens/\(WireCoding.pathSegment(id))/revoke", body: ApprovalBody(approval: approval)))
     }
 
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {

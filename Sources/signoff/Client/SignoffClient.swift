@@ -62,7 +62,7 @@ protocol SignoffClient: Sendable {
     func delegations() async throws -> [DelegationView]
     /// Tokens `actor` may see (an administrator: all).
     func tokens(as actor: String) async throws -> [TokenView]
-    func revokeToken(_ id: String, as actor: String) async throws -> TokenView
+    func revokeToken(_ id: String, approval: DSSEEnvelope?, as actor: String) async throws -> TokenView
     /// Issues a service token: `command` is `.issueServiceToken` (its token ID is filled by whoever mints the token).
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse
     /// Exports into `directory` (new or empty).

@@ -1,0 +1,236 @@
+import Foundation
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// Security round 3 in the engine: a session cannot mark a key compromised, the quorum covers freezes, auditors and
+/// organisation-wide webhooks, changes that only take authority away need one signature, and an administrator acting
+/// on someone else's request, delegation or token makes a signed administrative change.
+@Suite("Administrative changes: who may, signed how, under which quorum")
+struct AdministrationTests {
+    static let morgan = Cast.releaseManager.name
+    static let bob = "bob"
+
+    /// The world with a second administrator (bob) and `admin_quorum 2`.
+    static func quorumWorld() -> World {
+        var w = World()
+        w.addUser(bob, groups: [], administrator: true)
+        w.admin(.setAdminQuorum(2))
+        return w
+    }
+
+    /// `command` signed by the named administrators' keys.
+    static func signed(_ w: World, _ command: Command, by signers: [String], time: Int64? = nil) -> Command {
+        let statement = AdminApproval(change: command.adminChange!, time: time ?? w.now)
+        var envelope = statement.signed(with: w.keys[signers[0]]!)
+        for signer in signers.dropFirst() { envelope.addSignature(with: w.keys[signer]!) }
+        return command.approved(by: envelope)
+    }
+
+    @Test("A person marks their own key compromised only signed by another current key of theirs — never by a session, never by the key marked")
+    func ownCompromise() throws {
+        var w = World()
+        let id = w.approvedProdRequest()
+        let morgan = Self.morgan
+        let stolen = w.keys[morgan]!
+        let fingerprint = stolen.publicKey.fingerprint
+        let since = w.now
+        let mark = Command.revokeKey(principal: morgan, fingerprint: fingerprint, compromisedSince: since)
+        // The red team's attack: the session alone (no signature) → refused, and the approvals still count.
+        w.refused(mark, as: morgan, rule: "key.compromise-signature")
+        // Signed by the very key being marked: whoever stole it holds it.
+        w.refused(Self.signed(w, mark, by: [morgan]), as: morgan, rule: "key.compromise-signature")
+        #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: w.request(id).digest, state: w.state, actor: nil, now: w.now)
+            .allSatisfy { $0.rule != "gate.compromised" })
+        // With a second key of morgan's, enrolled by the administrator, the marking is morgan's own to sign.
+        let second = Ed25519.SigningKey()
+        w.admin(.enrollKey(principal: morgan, key: try NoteVerifierKey(name: morgan, publicKey: second.publicKey)))
+        w.keys["morgan-2"] = second
+        // Before the key was enrolled, and in the future: refused whoever signs.
+        let enrolled = w.state.principals[morgan]!.keys.first { $0.fingerprint == Ed25519.PublicKey.fingerprintHex(fingerprint) }!.enrolledAt
+        w.refused(
+            Self.signed(w, .revokeKey(principal: morgan, fingerprint: fingerprint, compromisedSince: enrolled - 1), by: ["morgan-2"]), as: morgan,
+            rule: "key.compromised-since")
+        w.refused(
+            Self.signed(w, .revokeKey(principal: morgan, fingerprint: fingerprint, compromisedSince: w.now + 60_000), by: ["morgan-2"]), as: morgan,
+            rule: "key.compromised-since")
+        // Another person's key cannot vouch for morgan's own revocation.
+        w.refused(Self.signed(w, mark, by: [Cast.secondReleaseManager.name]), as: morgan, rule: "signature.wrong-key")
+        let events = w.ok(Self.signed(w, mark, by: ["morgan-2"]), as: morgan)
+        guard case .keyRevoked(let revoked)? = events.first else { Issue.record("no key.revoked: \(events)"); return }
+        #expect(revoked.approval != nil && revoked.compromisedSince != nil)
+        #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: w.request(id).digest, state: w.state, actor: nil, now: w.now)
+            .contains { $0.rule == "gate.compromised" })
+        // The export checks the owner's signature like an administrator's: its row says yes, signed by morgan.
+        let administration = try ExportBuilderTests.export(w).text("administration.csv")
+        #expect(administration.contains(",key.revoked,\(morgan),\(morgan),yes\r\n"), "\(administration)")
+    }
+
+    @Test("Revoking one's own key plainly stays a session's to do (it only removes access); an administrator's own key needs administrators")
+    func plainOwnRevocation() {
+        var w = World()
+        let morgan = Self.morgan
+        w.ok(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint), as: morgan)
+        #expect(w.state.principals[morgan]!.keys.allSatisfy { $0.revokedAt != nil })
+        let ada = Cast.administrator.name
+        w.refused(.revokeKey(principal: ada, fingerprint: w.keys[ada]!.publicKey.fingerprint), as: ada, rule: "admin.signature-required")
+    }
+
+    @Test("Marking a key compromised is signed by administrators even in a ledger with no regulated project")
+    func compromiseAlwaysSigned() throws {
+        var w = World()
+        // A ledger of its own, unregulated: only the bootstrap administrator and one user with a key.
+        var plain = SignoffState()
+        let ada = w.keys[Cast.administrator.name]!
+        let riley = Ed25519.SigningKey()
+        let now = w.now
+        for (command, actor) in [
+            (Command.bootstrapAdministrator(name: "ada", key: try NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), "system"),
+            (.addUser(name: "riley", administrator: false, key: try NoteVerifierKey(name: "riley", publicKey: riley.publicKey)), "ada"),
+        ] {
+            guard case .success(let events) = Engine.execute(command, on: plain, actor: actor, now: now) else { Issue.record("refused \(command)"); return }
+            for event in events { plain.apply(event, actor: actor, at: now) }
+        }
+        let mark = Command.revokeKey(principal: "riley", fingerprint: riley.publicKey.fingerprint, compromisedSince: now)
+        guard case .failure(let refusal) = Engine.execute(mark, on: plain, actor: "ada", now: now + 1000) else { Issue.record("accepted unsigned"); return }
+        #expect(refusal.rule == "key.compromise-signature")
+        let signedMark = mark.approved(by: AdminApproval(change: mark.adminChange!, time: now + 1000).signed(with: ada))
+        guard case .success = Engine.execute(signedMark, on: plain, actor: "ada", now: now + 1000) else { Issue.record("refused signed"); return }
+        // A plain revocation there needs no signature (the ledger has no regulated project).
+        let plainRevoke = Command.revokeKey(principal: "riley", fingerprint: riley.publicKey.fingerprint)
+        guard case .success = Engine.execute(plainRevoke, on: plain, actor: "ada", now: now + 1000) else { Issue.record("refused plain"); return }
+    }
+
+    @Test("Under admin-quorum 2 one administrator key neither adds nor lifts a freeze on a regulated project, nor adds an auditor, nor subscribes a webhook organisation-wide")
+    func quorumCoversWhatRegulatedProjectsRelyOn() {
+        var w = Self.quorumWorld()
+        let ada = Cast.administrator.name
+        let yearEnd = FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 30 * 86_400_000, reason: "year-end close")
+        w.refused(Self.signed(w, .addFreeze(yearEnd), by: [ada]), as: ada, rule: "admin.quorum")
+        let onProject = FreezeSpec(environment: "prod", project: Cast.project, from: w.now, until: w.now + 86_400_000, reason: "audit")
+        w.refused(Self.signed(w, .addFreeze(onProject), by: [ada]), as: ada, rule: "admin.quorum")
+        w.ok(Self.signed(w, .addFreeze(yearEnd), by: [ada, Self.bob]), as: ada)
+        w.refused(Self.signed(w, .liftFreeze(id: "FRZ-1"), by: [ada]), as: ada, rule: "admin.quorum")
+        w.ok(Self.signed(w, .liftFreeze(id: "FRZ-1"), by: [ada, Self.bob]), as: ada)
+        // A freeze on an unregulated project's environment is one administrator's.
+        w.admin(.createProject(ProjectSpec(key: "scratch", regulated: false, environments: ["dev": "standard"], roles: Cast.roles), approval: nil))
+        w.ok(Self.signed(w, .addFreeze(FreezeSpec(environment: "dev", project: nil, from: w.now, until: w.now + 86_400_000, reason: "move")), by: [ada]), as: ada)
+        w.ok(Self.signed(w, .liftFreeze(id: "FRZ-2"), by: [ada]), as: ada)
+        // Auditors read every project.
+        w.admin(.createGroup(name: Access.auditorsGroup))
+        w.refused(Self.signed(w, .addMember(group: Access.auditorsGroup, member: Cast.outsider.name), by: [ada]), as: ada, rule: "admin.quorum")
+        // Organisation-wide webhooks and a regulated project's carry its trail out.
+        let everywhere = WebhookSpec(url: "https://hooks.example.com/all", project: nil, events: ["request.approved"], format: .standard)
+        w.refused(Self.signed(w, .addWebhook(everywhere), by: [ada]), as: ada, rule: "admin.quorum")
+        let regulated = WebhookSpec(url: "https://hooks.example.com/churn", project: Cast.project, events: ["request.approved"], format: .standard)
+        w.refused(Self.signed(w, .addWebhook(regulated), by: [ada]), as: ada, rule: "admin.quorum")
+        w.ok(Self.signed(w, .addWebhook(everywhere), by: [ada, Self.bob]), as: ada)
+        let scratch = WebhookSpec(url: "https://hooks.example.com/scratch", project: "scratch", events: ["request.approved"], format: .standard)
+        w.ok(Self.signed(w, .addWebhook(scratch), by: [ada]), as: ada)
+        // Administrators themselves: one key may not add one.
+        w.refused(Self.signed(w, .addUser(name: "mallory", administrator: true, key: nil), by: [ada]), as: ada, rule: "admin.quorum")
+    }
+
+    @Test("Changes that only take authority away need one signature — but not against an administrator, whose loss would shrink the quorum")
+    func takingAwayNeedsOneSignature() {
+        var w = Self.quorumWorld()
+        let ada = Cast.administrator.name
+        let morgan = Self.morgan
+        w.ok(Self.signed(w, .removeMember(group: Cast.Group.releaseManagers, member: Cast.secondReleaseManager.name), by: [ada]), as: ada)
+        w.ok(Self.signed(w, .disablePrincipal(name: Cast.complianceOfficer.name), by: [ada]), as: ada)
+        w.ok(Self.signed(w, .revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint), by: [ada]), as: ada)
+        // One stolen administrator key revoking the other's key or disabling them would leave itself the only signer.
+        w.refused(Self.signed(w, .revokeKey(principal: Self.bob, fingerprint: w.keys[Self.bob]!.publicKey.fingerprint), by: [ada]), as: ada, rule: "admin.quorum")
+        w.refused(Self.signed(w, .disablePrincipal(name: Self.bob), by: [ada]), as: ada, rule: "admin.quorum")
+        // Marking a relied-on person's key compromised takes back signed decisions: the quorum.
+        let dana = Cast.deployer.name
+        let mark = Command.revokeKey(principal: dana, fingerprint: w.keys[dana]!.publicKey.fingerprint, compromisedSince: w.now)
+        w.refused(Self.signed(w, mark, by: [ada]), as: ada, rule: "admin.quorum")
+        w.ok(Self.signed(w, mark, by: [ada, Self.bob]), as: ada)
+    }
+
+    @Test("An administrator withdrawing another person's request, revoking their delegation or their token makes a signed administrative change")
+    func actingOnSomeoneElses() throws {
+        var w = World()
+        let ada = Cast.administrator.name
+        let riley = Cast.requester.name
+        let id = w.file()
+        let withdraw = Command.withdraw(request: id, reason: "stale")
+        w.refused(withdraw, as: ada, rule: "admin.signature-required")
+        w.refused(withdraw, as: Self.morgan, rule: "request.owner")
+        let events = w.ok(Self.signed(w, withdraw, by: [ada]), as: ada)
+        guard case .requestWithdrawn(let withdrawn)? = events.first else { Issue.record("no request.withdrawn: \(events)"); return }
+        #expect(withdrawn.approval != nil)
+        // The requester's own withdrawal needs nothing, and records no approval.
+        let own = w.file()
+        let ownEvents = w.ok(.withdraw(request: own, reason: "mine"), as: riley)
+        guard case .requestWithdrawn(let ownWithdrawn)? = ownEvents.first else { Issue.record("no request.withdrawn"); return }
+        #expect(ownWithdrawn.approval == nil)
+
+        let sam = Cast.secondReleaseManager.name
+        w.ok(PolicyTests.delegating(w, DelegationSpec(delegate: Self.morgan, start: w.now, end: w.now + 86_400_000, project: nil, role: nil), by: sam), as: sam)
+        let dlg = try #require(w.state.delegations.keys.sorted().last)
+        w.refused(.revokeDelegation(id: dlg), as: ada, rule: "admin.signature-required")
+        w.refused(.revokeDelegation(id: dlg), as: riley, rule: "request.owner")
+        w.ok(Self.signed(w, .revokeDelegation(id: dlg), by: [ada]), as: ada)
+
+        let token = Command.revokeToken(id: "tok-1", principal: Cast.ci.name)
+        w.refused(token, as: ada, rule: "admin.signature-required")
+        w.refused(token, as: riley, rule: "admin.required")
+        let tokenEvents = w.ok(Self.signed(w, token, by: [ada]), as: ada)
+        guard case .tokenRevoked(let revoked)? = tokenEvents.first else { Issue.record("no token.revoked: \(tokenEvents)"); return }
+        #expect(revoked.tokenID == "tok-1" && revoked.principal == Cast.ci.name && revoked.approval != nil)
+        // The approval counts once.
+        w.refused(Self.signed(w, token, by: [ada], time: w.now), as: ada, rule: "signature.replay")
+        // Both verifiers read the new entries: the export's administration.csv has token.revoked and delegation.revoked signed.
+        let administration = try ExportBuilderTests.export(w).text("administration.csv")
+        #expect(administration.contains(",token.revoked,\(ada),\(ada),yes\r\n") && administration.contains(",delegation.revoked,\(ada),\(ada),yes\r\n"), "\(administration)")
+    }
+
+    /// One command of every administrative action: the catalogue's rows are each exercised, and a new action without a
+    /// sample here fails.
+    static func sample(_ action: AdminAction) -> Command {
+        let key = try! NoteVerifierKey(name: "x", publicKey: Ed25519.SigningKey().publicKey)
+        let spec = ProjectSpec(key: "p", regulated: false, environments: ["qa": "standard"], roles: [:])
+        return switch action {
+        case .userAdd: .addUser(name: "x", administrator: false, key: nil)
+        case .serviceAccountAdd: .addServiceAccount(name: "x", key: nil)
+        case .keyEnroll: .enrollKey(principal: "x", key: key)
+        case .keyRevoke: .revokeKey(principal: "x", fingerprint: "00")
+        case .principalDisable: .disablePrincipal(name: "x")
+        case .principalEnable: .enablePrincipal(name: "x")
+        case .groupCreate: .createGroup(name: "x")
+        case .groupAddMember: .addMember(group: "g", member: "x")
+        case .groupRemoveMember: .removeMember(group: "g", member: "x")
+        case .workflowApply: .applyWorkflow(source: "", file: "w.yaml")
+        case .projectCreate: .createProject(spec, approval: nil)
+        case .projectUpdate: .updateProject(spec)
+        case .adminQuorum: .setAdminQuorum(2)
+        case .tokenIssue: .issueServiceToken(tokenID: "t", principal: "x", scopes: [], lifetimeHours: 1)
+        case .tokenRevoke: .revokeToken(id: "t", principal: "x")
+        case .delegationRevoke: .revokeDelegation(id: "DLG-1")
+        case .requestWithdraw: .withdraw(request: "REQ-1", reason: "")
+        case .freezeAdd: .addFreeze(FreezeSpec(environment: "qa", project: nil, from: 0, until: 1, reason: "r"))
+        case .freezeLift: .liftFreeze(id: "FRZ-1")
+        case .webhookAdd: .addWebhook(WebhookSpec(url: "https://x", project: nil, events: [], format: .standard))
+        case .webhookRemove: .removeWebhook(id: "WH-1")
+        }
+    }
+
+    @Test("Every administrative action has its row, made by its command; README's security model lists the catalogue exactly")
+    func catalogue() throws {
+        for action in AdminAction.allCases {
+            #expect(Self.sample(action).adminAction == action, "\(action)")
+            #expect(!action.rule.command.isEmpty && !action.rule.when.isEmpty)
+        }
+        #expect(Set(AdministrativeChangeRule.all.map(\.action)).count == AdminAction.allCases.count)
+        let readme = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let table = AdministrativeChangeRule.markdownTable
+        if ProcessInfo.processInfo.environment["SIGNOFF_UPDATE_SCHEMA"] == "1", !readme.contains(table) {
+            try (readme.replacingOccurrences(of: "\nTABLE\n", with: "\n" + table)).write(
+                to: TestSupport.projectRoot.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        }
+        #expect(readme.contains(table), "README.md must hold the catalogue of administrative changes (SIGNOFF_UPDATE_SCHEMA=1 writes it where README says TABLE):\n\(table)")
+    }
+}
