@@ -27,7 +27,8 @@ public func buildRouter(
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.yaml)))
     }
     // Metrics need an administrator's session or a service token with the `metrics:*` scope.
-    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration)).get { _, context in
+    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration))
+        .add(middleware: ServiceTokenScopes()).get { _, context in
         guard let token = context.token else { throw Problem.unauthorized("metrics need a bearer token") }
         let state = try await service.state()
         let administrator = token.kind == .session && state.principals[token.principal]?.isAdministrator == true
@@ -46,7 +47,9 @@ public func buildRouter(
     }
     let authentication = AuthController(handlers: handlers)
     router.addRoutes(authentication.publicRoutes, atPath: "/v1")
+    // Every route behind a token; a service token only where its operation's row (APIOperation.all) lets it.
     let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration))
+        .add(middleware: ServiceTokenScopes())
     v1.addRoutes(authentication.routes)
     v1.addRoutes(AdministrationController(handlers: handlers).routes)
     v1.addRoutes(RequestsController(handlers: handlers).routes)

@@ -88,10 +88,16 @@ struct TrustCLITests {
         try s.must("group", "add-member", "churn-deployers", "morgan", "--as", "ada", "--key", "ada.key")
         let approver = try s.signoff("deploy", prod, "--outcome", "succeeded", "--as", "morgan")
         #expect(approver.status == 2 && approver.stderr.contains("gate.separation"), "\(approver.stderr)")
-        // Unsigned, the revocation is refused (a stolen session cannot revoke keys); signed, it is recorded.
+        // Unsigned, the marking is refused (a stolen session cannot take back signed decisions); before the key was
+        // enrolled, refused; signed since its enrolment, recorded.
         let unsigned = try s.signoff("user", "revoke-key", "morgan", "--key-file", "morgan.key.pub", "--compromised-since", "2020-01-01T00:00:00Z", "--as", "ada")
-        #expect(unsigned.status == 2 && unsigned.stderr.contains("admin.signature-required"), "\(unsigned.stderr)")
-        try s.must("user", "revoke-key", "morgan", "--key-file", "morgan.key.pub", "--compromised-since", "2020-01-01T00:00:00Z", "--as", "ada", "--key", "ada.key")
+        #expect(unsigned.status == 2 && unsigned.stderr.contains("key.compromise-signature"), "\(unsigned.stderr)")
+        let early = try s.signoff(
+            "user", "revoke-key", "morgan", "--key-file", "morgan.key.pub", "--compromised-since", "2020-01-01T00:00:00Z", "--as", "ada", "--key", "ada.key")
+        #expect(early.status == 64 && early.stderr.contains("key.compromised-since"), "\(early.stderr)")
+        let shown = try JSONSerialization.jsonObject(with: Data(try s.must("user", "show", "morgan", "--json", "--as", "ada").utf8)) as? [String: Any]
+        let enrolledAt = try #require(((shown?["keys"] as? [[String: Any]])?.first?["enrolled_at"]) as? String)
+        try s.must("user", "revoke-key", "morgan", "--key-file", "morgan.key.pub", "--compromised-since", enrolledAt, "--as", "ada", "--key", "ada.key")
         let gate = try s.signoff("gate", prod, "--env", "prod", "--digest", s.digest)
         #expect(gate.status == 2 && gate.stdout.contains("gate.compromised") && gate.stdout.contains("morgan"), "\(gate.stdout)")
         #expect(try s.must("explain", prod).contains("compromised"))

@@ -229,3 +229,90 @@ struct AuthorizationMatrixTests {
         }
     }
 }
+
+/// Scopes bind every endpoint: the table of operations (``APIOperation/all``) is exactly `schema/openapi.yaml`'s, and
+/// every operation a service token may not call refuses one with `token.scope` — through the real router.
+@Suite("Service-token scopes on every operation")
+struct ServiceTokenScopeTests {
+    /// (method, path, operationId) of every operation in `schema/openapi.yaml`.
+    static func specOperations() throws -> Set<String> {
+        let text = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("schema/openapi.yaml"), encoding: .utf8)
+        var operations = Set<String>()
+        var path: String?
+        var method: String?
+        var inPaths = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line == "paths:" { inPaths = true; continue }
+            if inPaths, !line.isEmpty, !line.hasPrefix(" ") { inPaths = false }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if let m = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" }) {
+                method = m.uppercased()
+            } else if line.hasPrefix("      operationId: "), let path, let method {
+                operations.insert("\(method) \(path) \(line.dropFirst("      operationId: ".count))")
+            }
+        }
+        return operations
+    }
+
+    @Test("Every operation of schema/openapi.yaml has exactly one scope rule, and every rule an operation")
+    func everyOperationHasARule() throws {
+        let spec = try Self.specOperations()
+        #expect(spec.count >= 60, "the spec parsed to \(spec.count) operations")
+        let rules = Set(APIOperation.all.map { "\($0.method.rawValue) \($0.path) \($0.operationID)" })
+        #expect(rules.count == APIOperation.all.count, "an operation has two rows")
+        for missing in spec.subtracting(rules).sorted() { Issue.record("no scope rule for \(missing) (add its row to APIOperation.all)") }
+        for extra in rules.subtracting(spec).sorted() { Issue.record("a scope rule for \(extra), which schema/openapi.yaml does not have") }
+    }
+
+    static let allScopes = ["read", "request", "evidence", "deploy", "gate", "metrics"]
+
+    /// A concrete URI for an operation's path.
+    static func uri(_ operation: APIOperation, fingerprint: String) -> String {
+        var path = operation.path
+        for (placeholder, value) in [
+            ("{id}", operation.path.hasPrefix("/v1/requests") ? "REQ-1" : operation.path.hasPrefix("/v1/tokens") ? "tok" : "X-1"),
+            ("{name}", Cast.outsider.name), ("{fingerprint}", fingerprint), ("{key}", Cast.project),
+            ("{digest}", AuthorizationMatrixTests.digest),
+        ] {
+            path = path.replacingOccurrences(of: placeholder, with: value)
+        }
+        if operation.operationID == "gate" { path += "?environment=qa&digest=\(AuthorizationMatrixTests.digest)" }
+        if operation.operationID == "gateByDigest" { path += "?project=\(Cast.project)&environment=qa&digest=\(AuthorizationMatrixTests.digest)" }
+        if operation.operationID == "auditExport" { path += "?project=\(Cast.project)" }
+        return path
+    }
+
+    @Test("A service token is refused (token.scope) on every operation its scopes do not cover, and passes the scope check where they do", arguments: APIOperation.all)
+    func refusedOutsideItsScopes(_ operation: APIOperation) async throws {
+        var fixture = try await ServerFixture()
+        defer { fixture.remove() }
+        try await AuthorizationMatrixTests.prepare(&fixture, .filed)
+        let f = fixture
+        let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        let uri = Self.uri(operation, fingerprint: f.keys[Cast.ci.name]?.publicKey.fingerprint ?? "00")
+        let hasBody = operation.method != .get
+        try await app.test(.router) { client in
+            func call(scopes: [String]) async throws -> (status: Int, rule: String?) {
+                let token = try await auth.issueToken(for: Cast.ci.name, kind: .service, scopes: scopes, lifetimeMilliseconds: 60_000).token
+                let result = try await client.json(uri, operation.method, token: token, body: hasBody ? [:] : nil)
+                return (result.status, result.object["rule"] as? String)
+            }
+            switch operation.serviceTokens {
+            case .sessionOnly:
+                let refused = try await call(scopes: Self.allScopes.map { "\($0):*" })
+                #expect(refused.status == 403 && refused.rule == "token.scope", "every scope: \(refused)")
+            case .scope(let action):
+                let refused = try await call(scopes: Self.allScopes.filter { $0 != action }.map { "\($0):*" })
+                #expect(refused.status == 403 && refused.rule == "token.scope", "every scope but \(action): \(refused)")
+                let passed = try await call(scopes: ["\(action):*"])
+                #expect(passed.rule != "token.scope", "\(action):* \(passed)")
+            case .anyToken, .noTokenNeeded:
+                let passed = try await call(scopes: ["read:\(Cast.project)"])
+                #expect(passed.rule != "token.scope" && passed.status != 401, "\(passed)")
+            }
+        }
+    }
+}

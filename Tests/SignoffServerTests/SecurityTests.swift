@@ -212,7 +212,12 @@ struct SecurityTests {
             let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(ciToken)"]) { $0.status }
             #expect(metrics == .forbidden, "an evidence-scoped token does not read metrics")
             let id = issued.object["token_id"] as? String ?? ""
-            #expect(try await client.json("/v1/tokens/\(id)/revoke", .post, token: ada, body: [:]).status == 200)
+            // Another principal's token, in a regulated ledger: an administrative change, signed.
+            let unsigned = try await client.json("/v1/tokens/\(id)/revoke", .post, token: ada, body: [:])
+            #expect(unsigned.status == 422 && unsigned.object["rule"] as? String == "admin.signature-required", "\(unsigned.object)")
+            #expect(try await client.json("/v1/requests", token: ciToken).status == 403, "still alive, and scoped to evidence")
+            let revoke = Command.revokeToken(id: id, principal: Cast.ci.name)
+            #expect(try await client.json("/v1/tokens/\(id)/revoke", .post, token: ada, body: ["approval": try f.envelopeJSON(revoke, by: ["ada"])]).status == 200)
             #expect(try await client.json("/v1/requests", token: ciToken).status == 401)
         }
     }
