@@ -12,6 +12,9 @@ info:
     People get a token by signing a single-use challenge with their enrolled Ed25519 key; automation gets scoped
     service tokens from an administrator. Authorization comes from the engine's rules for the token's principal.
     Errors are RFC 9457 problem details; a refusal by policy names the rule (`rule`).
+    Each operation's `x-service-token` says what a service token needs to call it: `none` (no token at all), `any` (any
+    token), `scope ACTION` (a scope `ACTION:PROJECT` or `ACTION:*`; the project is checked against the request's), or
+    `session-only` (never a service token). Anything else is refused with 403 and the rule `token.scope`.
 servers:
   - url: http://127.0.0.1:8080
 security:
@@ -20,12 +23,14 @@ paths:
   /healthz:
     get:
       operationId: health
+      x-service-token: "none"
       security: []
       responses:
         "200": { description: The process is up., content: { application/json: { schema: { $ref: "#/components/schemas/Status" } } } }
   /readyz:
     get:
       operationId: ready
+      x-service-token: "none"
       security: []
       responses:
         "200": { description: The database answers., content: { application/json: { schema: { $ref: "#/components/schemas/Status" } } } }
@@ -33,12 +38,14 @@ paths:
   /openapi.yaml:
     get:
       operationId: spec
+      x-service-token: "none"
       security: []
       responses:
         "200": { description: This document., content: { application/yaml: { schema: { type: string } } } }
   /metrics:
     get:
       operationId: metrics
+      x-service-token: "scope metrics"
       description: Prometheus metrics (requests by route, method and status class; latency histograms). Needs a token, e.g. a scraper's service token.
       responses:
         "200": { description: Prometheus text exposition format., content: { text/plain: { schema: { type: string } } } }
@@ -46,6 +53,7 @@ paths:
   /v1/auth/challenge:
     post:
       operationId: authChallenge
+      x-service-token: "none"
       security: []
       description: A single-use 256-bit nonce, valid for 60 seconds. Sign `message` (UTF-8 bytes) with your key.
       requestBody:
@@ -67,6 +75,7 @@ paths:
   /v1/auth/token:
     post:
       operationId: authToken
+      x-service-token: "none"
       security: []
       requestBody:
         required: true
@@ -85,6 +94,7 @@ paths:
   /v1/auth/revoke:
     post:
       operationId: authRevoke
+      x-service-token: "any"
       description: Revokes the token used for this call.
       responses:
         "204": { description: Revoked. }
@@ -92,6 +102,7 @@ paths:
   /v1/whoami:
     get:
       operationId: whoami
+      x-service-token: "any"
       description: Who the token acts as, its kind, scopes and expiry — how a client holding only a service token learns its account.
       responses:
         "200": { description: The caller., content: { application/json: { schema: { $ref: "#/components/schemas/WhoAmI" } } } }
@@ -100,6 +111,7 @@ paths:
   /v1/service-tokens:
     post:
       operationId: createServiceToken
+      x-service-token: "session-only"
       description: >-
         Administrators, logged in with their key, issue scoped tokens for service accounts. Scopes are `ACTION:PROJECT`
         (or `ACTION:*`) with ACTION one of read, request, evidence, deploy, gate, or `metrics:*`. The issue is a ledger
@@ -124,6 +136,7 @@ paths:
   /v1/tokens:
     get:
       operationId: listTokens
+      x-service-token: "session-only"
       description: Unexpired tokens (revoked ones marked) — every token for an administrator's session, otherwise the caller's own. Never the tokens themselves.
       responses:
         "200": { description: The tokens., content: { application/json: { schema: { $ref: "#/components/schemas/TokenList" } } } }
@@ -132,7 +145,11 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
       operationId: revokeToken
-      description: Revokes a token by its ID (administrators any; others their own).
+      x-service-token: "session-only"
+      description: >-
+        Revokes a token by its ID: the caller's own plainly; another principal's only by an administrator's session, as an
+        administrative change recorded in the ledger (`token.revoked`) and, in a ledger with a regulated project, signed
+        (`approval` over the change `{action: token.revoke, token_id}`).
       requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
       responses:
         "200": { description: The revoked token., content: { application/json: { schema: { $ref: "#/components/schemas/TokenView" } } } }
@@ -140,12 +157,14 @@ paths:
   /v1/users:
     get:
       operationId: listUsers
+      x-service-token: "session-only"
       description: Administrators and members of `auditors`.
       responses:
         "200": { description: The users., content: { application/json: { schema: { $ref: "#/components/schemas/PrincipalList" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addUser
+      x-service-token: "session-only"
       requestBody:
         required: true
         content:
@@ -165,6 +184,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: riley }]
     post:
       operationId: enrollKey
+      x-service-token: "session-only"
       description: >-
         An administrator enrols a key (with `approval` where the ledger requires it), or a person adds a key of their own
         with `proof`: a DSSE envelope (payloadType `application/vnd.signoff.key-enrolment.v1+json`) over `{principal,
@@ -190,6 +210,7 @@ paths:
       - { name: fingerprint, in: path, required: true, schema: { type: string }, description: "sha256:HEX (or the bare hex)" }
     post:
       operationId: revokeKey
+      x-service-token: "session-only"
       description: Revokes a key and ends every session obtained with it. With `compromised_since`, the key's signatures from then on stop counting for requests not yet deployed.
       requestBody:
         content:
@@ -206,6 +227,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     get:
       operationId: showPrincipal
+      x-service-token: "session-only"
       description: A user or service account (administrators, auditors, and the principal themself).
       responses:
         "200": { description: The principal., content: { application/json: { schema: { $ref: "#/components/schemas/Principal" } } } }
@@ -214,6 +236,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: disablePrincipal
+      x-service-token: "session-only"
       description: "Offboarding: the principal can do nothing more, and all their tokens end."
       requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
       responses:
@@ -223,6 +246,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: enablePrincipal
+      x-service-token: "session-only"
       requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
@@ -230,11 +254,13 @@ paths:
   /v1/service-accounts:
     get:
       operationId: listServiceAccounts
+      x-service-token: "session-only"
       responses:
         "200": { description: The service accounts., content: { application/json: { schema: { $ref: "#/components/schemas/PrincipalList" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addServiceAccount
+      x-service-token: "session-only"
       requestBody:
         required: true
         content:
@@ -246,11 +272,13 @@ paths:
   /v1/groups:
     get:
       operationId: listGroups
+      x-service-token: "session-only"
       responses:
         "200": { description: The groups with their members., content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Group" } } } } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createGroup
+      x-service-token: "session-only"
       requestBody:
         required: true
         content: { application/json: { schema: { type: object, required: [name], properties: { name: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } } } } }
@@ -261,6 +289,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     get:
       operationId: showGroup
+      x-service-token: "session-only"
       responses:
         "200": { description: The group., content: { application/json: { schema: { $ref: "#/components/schemas/Group" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -268,6 +297,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: release-managers }]
     post:
       operationId: addMember
+      x-service-token: "session-only"
       requestBody:
         required: true
         content:
@@ -280,6 +310,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: removeMember
+      x-service-token: "session-only"
       requestBody:
         required: true
         content:
@@ -291,11 +322,13 @@ paths:
   /v1/workflows:
     get:
       operationId: listWorkflows
+      x-service-token: "session-only"
       responses:
         "200": { description: The applied workflows., content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Workflow" } } } } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: applyWorkflow
+      x-service-token: "session-only"
       requestBody:
         required: true
         content:
@@ -307,11 +340,13 @@ paths:
   /v1/projects:
     get:
       operationId: listProjects
+      x-service-token: "session-only"
       responses:
         "200": { description: The projects., content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/Project" } } } } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createProject
+      x-service-token: "session-only"
       requestBody:
         required: true
         content: { application/json: { schema: { $ref: "#/components/schemas/ProjectBody" } } }
@@ -322,11 +357,13 @@ paths:
     parameters: [{ name: key, in: path, required: true, schema: { type: string } }]
     get:
       operationId: showProject
+      x-service-token: "session-only"
       responses:
         "200": { description: The project., content: { application/json: { schema: { $ref: "#/components/schemas/Project" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: updateProject
+      x-service-token: "session-only"
       description: Replaces the project's environments and role bindings; a regulated project stays regulated.
       requestBody:
         required: true
@@ -337,6 +374,7 @@ paths:
   /v1/freezes:
     get:
       operationId: listFreezes
+      x-service-token: "scope read"
       description: The freezes of the projects the caller may read, and the organisation-wide ones.
       responses:
         "200":
@@ -345,6 +383,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addFreeze
+      x-service-token: "session-only"
       description: While in force, no request deploys to the environment (of the project, or of every project), whenever it was filed. An administrative change.
       requestBody:
         required: true
@@ -367,6 +406,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
       operationId: liftFreeze
+      x-service-token: "session-only"
       requestBody:
         required: true
         content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } }
@@ -376,6 +416,7 @@ paths:
   /v1/delegations:
     get:
       operationId: listDelegations
+      x-service-token: "session-only"
       description: The delegations the caller gave or received (administrators and auditors, all).
       responses:
         "200":
@@ -384,6 +425,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: delegate
+      x-service-token: "session-only"
       description: The caller (a user, with a session) lets `delegate` decide in their place, with their own roles, inside the window.
       requestBody:
         required: true
@@ -406,12 +448,18 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
       operationId: revokeDelegation
+      x-service-token: "session-only"
+      description: >-
+        Ends a delegation: who gave it plainly; an administrator revoking someone else's makes an administrative change,
+        signed in a ledger with a regulated project (`approval` over `{action: delegation.revoke, delegation_id}`).
+      requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/admin-quorum:
     post:
       operationId: setAdminQuorum
+      x-service-token: "session-only"
       description: How many distinct administrators must sign a change to what a regulated project relies on (1 to 5); the change meets the quorum in force.
       requestBody:
         required: true
@@ -422,6 +470,7 @@ paths:
   /v1/requests:
     get:
       operationId: listRequests
+      x-service-token: "scope read"
       description: The requests the caller may read (a service token, of the projects it has a `read:` scope for) that match every filter given, in filing order (REQ-2 before REQ-10).
       parameters:
         - { name: project, in: query, schema: { type: string } }
@@ -446,6 +495,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: fileRequest
+      x-service-token: "scope request"
       requestBody:
         required: true
         content:
@@ -480,6 +530,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     get:
       operationId: getRequest
+      x-service-token: "scope read"
       responses:
         "200": { description: The request., content: { application/json: { schema: { $ref: "#/components/schemas/Request" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -487,6 +538,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     get:
       operationId: explainRequest
+      x-service-token: "scope read"
       responses:
         "200": { description: "Each gate ahead: met or not, and who could supply what is missing.", content: { application/json: { schema: { $ref: "#/components/schemas/Explanation" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -498,6 +550,7 @@ paths:
       - { $ref: "#/components/parameters/Wait" }
     get:
       operationId: gate
+      x-service-token: "scope gate"
       description: >-
         May this exact bundle be deployed to this environment now? `allowed` with every reason it may not. A service
         token needs the `gate:` scope of the request's project (else 403, `token.scope`).
@@ -514,6 +567,7 @@ paths:
       - { $ref: "#/components/parameters/Wait" }
     get:
       operationId: gateByDigest
+      x-service-token: "scope gate"
       description: >-
         The gate of the one open request of `project` on `environment` that carries `digest` — what CI knows instead
         of the request's id. The request is found once, when the call starts; a long poll then follows that request
@@ -528,6 +582,7 @@ paths:
   /v1/deployments:
     get:
       operationId: inventory
+      x-service-token: "scope read"
       description: >-
         What runs where: one item per environment of each project the caller may read (a service token, of the projects
         it has a `read:` scope for), sorted by project and environment; `project` and `environment` narrow it (a name
@@ -543,6 +598,7 @@ paths:
   /v1/inbox:
     get:
       operationId: inbox
+      x-service-token: "scope read"
       description: >-
         What waits for the caller on the requests they may read (a service token, of the projects its scopes name),
         oldest first (by `since`). Retrospectives stay listed after their request is deployed.
@@ -555,6 +611,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: attachEvidence
+      x-service-token: "scope evidence"
       requestBody:
         required: true
         content:
@@ -576,6 +633,7 @@ paths:
       - { name: digest, in: path, required: true, schema: { $ref: "#/components/schemas/Digest" }, description: "An evidence digest the request records (any revision)." }
     put:
       operationId: uploadEvidenceDocument
+      x-service-token: "scope evidence"
       description: >-
         Stores the document behind one of the request's evidence digests, so that the web console can show it: the body's
         SHA-256 must be the digest (422 `input.digest`), its type one of the listed ones (415), its size at most the server's
@@ -597,6 +655,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     get:
       operationId: getEvidenceDocument
+      x-service-token: "scope read"
       description: "The document, as an attachment, under the policy `sandbox; default-src 'none'` (never rendered as a page of this origin)."
       responses:
         "200":
@@ -608,6 +667,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: decide
+      x-service-token: "session-only"
       description: The client signs the decision statement with its own key and sends the DSSE envelope.
       requestBody:
         required: true
@@ -629,6 +689,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: reviseRequest
+      x-service-token: "scope request"
       requestBody:
         required: true
         content:
@@ -641,9 +702,13 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: withdrawRequest
+      x-service-token: "scope request"
+      description: >-
+        Withdraws a request: its requester plainly; an administrator withdrawing another person's makes an administrative
+        change, signed in a ledger with a regulated project (`approval` over `{action: request.withdraw, request, reason}`).
       requestBody:
         required: true
-        content: { application/json: { schema: { type: object, properties: { reason: { type: string } } } } }
+        content: { application/json: { schema: { type: object, properties: { reason: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } } } } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -651,6 +716,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: recordDeployment
+      x-service-token: "scope deploy"
       description: >-
         A deployment in one step: the gate must allow the caller to deploy now (refusals name the `gate.*` rule). With a
         deployment under way, records its outcome instead, as /deployments/finish does.
@@ -664,6 +730,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: startDeployment
+      x-service-token: "scope deploy"
       description: >-
         A two-step deployment begins (`deployment.started`): refused unless the gate allows the caller to deploy the
         request's bundle now. That verdict then holds until the outcome is recorded — a freeze, a closing window or
@@ -682,6 +749,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: finishDeployment
+      x-service-token: "scope deploy"
       description: >-
         The outcome of the deployment under way (`deployment.recorded`), under the verdict its start held. Who started
         it records it, or another principal the deployment stage admits (else `gate.actors`, `gate.separation`). A
@@ -699,6 +767,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: recordRetrospective
+      x-service-token: "session-only"
       requestBody:
         required: true
         content:
@@ -716,6 +785,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: standard }]
     get:
       operationId: showWorkflow
+      x-service-token: "scope read"
       responses:
         "200":
           description: The applied version of the workflow.
@@ -726,6 +796,7 @@ paths:
   /v1/ledger-key:
     get:
       operationId: ledgerKey
+      x-service-token: "any"
       description: The ledger's verifier key line. Auditors should get it from a trusted channel; this is for convenience.
       responses:
         "200": { description: "NAME+KEYIDHEX+BASE64KEY", content: { text/plain: { schema: { type: string } } } }
@@ -733,6 +804,7 @@ paths:
   /v1/audit/export:
     get:
       operationId: auditExport
+      x-service-token: "scope read"
       description: The audit export (schema/audit-export.md, format signoff-audit-export/4) of a project, environment or period as a streamed POSIX tar archive — every entry up to a newly signed checkpoint, those the filter selects and all administration in full, the others as stubs, under a manifest signed with the ledger key. Without a project, administrators and members of `auditors` only. With `documents=true`, also the stored evidence documents of the evidence in full (`documents/<hex>`, listed in the manifest).
       parameters:
         - { name: project, in: query, schema: { type: string } }
@@ -746,6 +818,7 @@ paths:
   /v1/audit/health:
     get:
       operationId: auditHealth
+      x-service-token: "scope read"
       description: >-
         The ledger's health, for anyone logged in: its size, the newest signed checkpoint (what it covers, the time of
         the newest entry it covers and how long newer entries have waited for one), two checks of that checkpoint made
@@ -758,12 +831,14 @@ paths:
   /v1/checkpoint:
     get:
       operationId: checkpoint
+      x-service-token: "any"
       responses:
         "200": { description: The newest signed checkpoint (C2SP signed note)., content: { text/plain: { schema: { type: string } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/webhooks:
     get:
       operationId: listWebhooks
+      x-service-token: "session-only"
       description: >-
         Every webhook subscription, removed ones included (with `removed_at`), in ID order (WH-2 before WH-10).
         Administrators and members of `auditors`, logged in with their key (a service token, or anyone else → 403
@@ -776,6 +851,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addWebhook
+      x-service-token: "session-only"
       description: >-
         Subscribes a URL to notifications (administrators; a ledger entry, `webhook.added`): of one `project`, or
         without it organisation-wide (every project's, and those of no project). A project's subscription also gets
@@ -819,6 +895,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: WH-1 }]
     post:
       operationId: removeWebhook
+      x-service-token: "session-only"
       description: >-
         Ends a subscription (administrators; a ledger entry, `webhook.removed`). Its messages not yet delivered are
         not sent (they fail with "the subscription was removed"). Once the ledger has a regulated project, `approval`
@@ -838,6 +915,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: WH-1 }]
     post:
       operationId: enableWebhook
+      x-service-token: "session-only"
       description: >-
         Delivers again to an endpoint that was disabled because it answered 410 Gone: its disabled messages become
         pending, due now. An operational change, not a ledger entry: an administrator, logged in with their key (a
@@ -852,6 +930,7 @@ paths:
   /v1/webhooks/signing-key:
     get:
       operationId: webhookSigningKey
+      x-service-token: "session-only"
       description: >-
         The Ed25519 public key that verifies the `v1a` signatures of every message this server sends (derived from
         the ledger key; the same for every subscription). Any principal with a token.
@@ -870,6 +949,7 @@ paths:
   /v1/webhooks/deliveries:
     get:
       operationId: listWebhookDeliveries
+      x-service-token: "session-only"
       description: >-
         The outbox's messages, newest first, that match every filter given, without their attempt logs.
         Administrators and members of `auditors`, logged in with their key (else 403 `admin.required`).
@@ -888,6 +968,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: msg_0123456789abcdef0123456789abcdef, description: "The message's ID (its `webhook-id`)." }]
     get:
       operationId: showWebhookDelivery
+      x-service-token: "session-only"
       description: A message and every attempt to deliver it (`attempt_log`). Administrators and members of `auditors`, logged in with their key.
       responses:
         "200": { description: The delivery., content: { application/json: { schema: { $ref: "#/components/schemas/WebhookDelivery" } } } }
@@ -898,6 +979,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: msg_0123456789abcdef0123456789abcdef }]
     post:
       operationId: redeliverWebhook
+      x-service-token: "session-only"
       description: >-
         Queues a message again, whatever its status, due now, with the same `webhook-id` (receivers that deduplicate
         ignore it if they already had it). Its attempt count and creation time are kept, so retries go on from where

@@ -234,36 +234,52 @@ struct AuthorizationMatrixTests {
 /// every operation a service token may not call refuses one with `token.scope` — through the real router.
 @Suite("Service-token scopes on every operation")
 struct ServiceTokenScopeTests {
-    /// (method, path, operationId) of every operation in `schema/openapi.yaml`.
+    /// "METHOD path operationId x-service-token" of every operation in `schema/openapi.yaml`.
     static func specOperations() throws -> Set<String> {
         let text = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("schema/openapi.yaml"), encoding: .utf8)
         var operations = Set<String>()
         var path: String?
         var method: String?
+        var operation: String?
         var inPaths = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
             if line == "paths:" { inPaths = true; continue }
             if inPaths, !line.isEmpty, !line.hasPrefix(" ") { inPaths = false }
             guard inPaths else { continue }
-            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
                 path = String(line.dropFirst(2).dropLast())
             } else if let m = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" }) {
                 method = m.uppercased()
-            } else if line.hasPrefix("      operationId: "), let path, let method {
-                operations.insert("\(method) \(path) \(line.dropFirst("      operationId: ".count))")
+                operation = nil
+            } else if line.hasPrefix("      operationId: ") {
+                operation = String(line.dropFirst("      operationId: ".count))
+                if let path, let method, let operation { operations.insert("\(method) \(path) \(operation) (no x-service-token)") }
+            } else if line.hasPrefix("      x-service-token: "), let path, let method, let operation {
+                operations.remove("\(method) \(path) \(operation) (no x-service-token)")
+                operations.insert("\(method) \(path) \(operation) \(line.dropFirst("      x-service-token: ".count).replacingOccurrences(of: "\"", with: ""))")
             }
         }
         return operations
     }
 
-    @Test("Every operation of schema/openapi.yaml has exactly one scope rule, and every rule an operation")
+    /// The spec's words for a row's rule.
+    static func specWord(_ rule: APIOperation.ServiceTokens) -> String {
+        switch rule {
+        case .noTokenNeeded: "none"
+        case .anyToken: "any"
+        case .sessionOnly: "session-only"
+        case .scope(let action): "scope \(action)"
+        }
+    }
+
+    @Test("Every operation of schema/openapi.yaml has exactly one scope rule, the spec's x-service-token says the same, and every rule has its operation")
     func everyOperationHasARule() throws {
         let spec = try Self.specOperations()
         #expect(spec.count >= 60, "the spec parsed to \(spec.count) operations")
-        let rules = Set(APIOperation.all.map { "\($0.method.rawValue) \($0.path) \($0.operationID)" })
+        let rules = Set(APIOperation.all.map { "\($0.method.rawValue) \($0.path) \($0.operationID) \(Self.specWord($0.serviceTokens))" })
         #expect(rules.count == APIOperation.all.count, "an operation has two rows")
-        for missing in spec.subtracting(rules).sorted() { Issue.record("no scope rule for \(missing) (add its row to APIOperation.all)") }
-        for extra in rules.subtracting(spec).sorted() { Issue.record("a scope rule for \(extra), which schema/openapi.yaml does not have") }
+        for missing in spec.subtracting(rules).sorted() { Issue.record("the spec has \(missing), which no row of APIOperation.all says") }
+        for extra in rules.subtracting(spec).sorted() { Issue.record("APIOperation.all has \(extra), which schema/openapi.yaml does not say") }
     }
 
     static let allScopes = ["read", "request", "evidence", "deploy", "gate", "metrics"]
