@@ -109,6 +109,21 @@ struct TrustCLITests {
         let administration = try String(contentsOfFile: s.path("audit/administration.csv"), encoding: .utf8)
         #expect(administration.contains(",key.revoked,ada,ada,yes\r\n"), "\(administration)")
         #expect(try s.signoff("audit", "verify", "audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub").status == 0)
+
+        // A person marks their own key compromised with another of their keys — never with the key marked.
+        try s.must("key", "generate", "--name", "casey", "--out", "casey2.key")
+        try s.must("user", "enroll-key", "casey", "--key-file", "casey2.key.pub", "--as", "ada", "--key", "ada.key")
+        let casey = try JSONSerialization.jsonObject(with: Data(try s.must("user", "show", "casey", "--json", "--as", "ada").utf8)) as? [String: Any]
+        let caseySince = try #require(((casey?["keys"] as? [[String: Any]])?.first?["enrolled_at"]) as? String)
+        let bySelf = try s.signoff("user", "revoke-key", "casey", "--key-file", "casey.key.pub", "--compromised-since", caseySince, "--as", "casey", "--key", "casey.key")
+        #expect(bySelf.status == 2 && bySelf.stderr.contains("key.compromise-signature"), "\(bySelf.stderr)")
+        try s.must("user", "revoke-key", "casey", "--key-file", "casey.key.pub", "--compromised-since", caseySince, "--as", "casey", "--key", "casey2.key")
+        // An administrator withdrawing someone else's request signs it (--key); the CLI verb says what it needs.
+        let filed = try s.tested(env: "qa")
+        let unsignedWithdraw = try s.signoff("withdraw", filed, "--reason", "stale", "--as", "ada")
+        #expect(unsignedWithdraw.status == 2 && unsignedWithdraw.stderr.contains("admin.signature-required"), "\(unsignedWithdraw.stderr)")
+        try s.must("withdraw", filed, "--reason", "stale", "--as", "ada", "--key", "ada.key")
+        try s.must("audit", "verify", "--db", s.path("signoff.sqlite"))
     }
 }
 
