@@ -6,7 +6,8 @@
 A fresh ledger in a temporary directory (an administrator, the service account ci-bot with a scoped token, the project
 webshop on workflows/standard.yaml, REQ-1 filed and waiting for an approval), `signoff serve` on a free loopback port
 with its default caps, then per run:
-  - `--polls` concurrent `GET /v1/requests/REQ-1/gate?…&wait=…` with the one token (raw HTTP/1.1 over asyncio);
+  - `--polls` concurrent `GET /v1/requests/REQ-1/gate?…&wait=…` with the one token (raw HTTP/1.1 over asyncio, in
+    as many processes as RLIMIT_NOFILE needs — raised to its hard limit first — all starting at the same instant);
   - meanwhile the server's resident memory (VmRSS in /proc/PID/status) and open descriptors, sampled every 50 ms;
   - meanwhile, from a separate process, a normal read (`GET /v1/requests/REQ-1`) timed again and again.
 It prints the answers by status (200: held and answered at the end of its wait; 429: over a cap, answered at once),
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -91,9 +93,9 @@ class World:
                    "--role", "ci=ci", "--role", "approvers=approvers", "--role", "platform=platform",
                    "--role", "compliance=compliance", "--role", "deployers=deployers")
 
-    def serve(self):
-        self.server, self.url = signoff_process.serve(self.bin, ["--db", self.db, "--log-level", "error"], self.env,
-                                                      self.dir, self.dir / "server.log")
+    def serve(self, extra):
+        self.server, self.url = signoff_process.serve(self.bin, ["--db", self.db, "--log-level", "error", *extra],
+                                                      self.env, self.dir, self.dir / "server.log")
         self.cli("login", "--server", self.url, "--as", "ada", "--key", str(self.dir / "ada.key"),
                  "--token-file", str(self.dir / "ada.token"))
         scopes = [arg for action in ["request", "read", "gate"] for arg in ("--scope", f"{action}:{PROJECT}")]
@@ -162,23 +164,50 @@ print(json.dumps({"ms": times, "statuses": statuses}))
 """
 
 
-async def flood(world, polls, wait, probe_seconds):
+async def polls_of_one_worker(host, port, path, token, polls):
+    statuses = {}
+    connecting = asyncio.Semaphore(500)  # connects in flight at once: the listen backlog, not the polls, is bounded
+    await asyncio.gather(*(one_poll(host, port, path, token, connecting, statuses) for _ in range(polls)))
+    return statuses
+
+
+def worker(host, port, path, token, polls, start, results):
+    """One process's share of the polls (a process holds at most RLIMIT_NOFILE sockets), from the same instant."""
+    time.sleep(max(0.0, start - time.time()))
+    results.put(asyncio.run(polls_of_one_worker(host, port, path, token, polls)))
+
+
+def flood(world, polls, wait, probe_seconds, per_worker):
     host, port = "127.0.0.1", int(world.url.rsplit(":", 1)[1])
     path = f"/v1/requests/REQ-1/gate?environment={ENV}&digest={world.digest}&wait={wait}"
-    statuses = {}
     stop, samples = threading.Event(), []
     sampler = threading.Thread(target=sample, args=(world.server.pid, stop, samples), daemon=True)
     sampler.start()
-    probe = subprocess.Popen([sys.executable, "-c", PROBE, host, str(port), world.token, str(probe_seconds)],
-                             stdout=subprocess.PIPE, text=True)
+    results = multiprocessing.Queue()
+    shares = [min(per_worker, polls - i) for i in range(0, polls, per_worker)]
+    start = time.time() + 0.5
+    workers = [multiprocessing.Process(target=worker, args=(host, port, path, world.token, share, start, results))
+               for share in shares]
+    probe = None
+    statuses = {}
     try:
-        connecting = asyncio.Semaphore(1000)  # connects in flight at once: the listen backlog, not the polls, is bounded
+        for w in workers:
+            w.start()
+        time.sleep(max(0.0, start - time.time()))
+        probe = subprocess.Popen([sys.executable, "-c", PROBE, host, str(port), world.token, str(probe_seconds)],
+                                 stdout=subprocess.PIPE, text=True)
         started = time.monotonic()
-        await asyncio.gather(*(one_poll(host, port, path, world.token, connecting, statuses) for _ in range(polls)))
+        for _ in workers:
+            for status, count in results.get(timeout=600).items():
+                statuses[status] = statuses.get(status, 0) + count
         elapsed = time.monotonic() - started
         out, _ = probe.communicate(timeout=probe_seconds + 120)
     finally:
-        if probe.poll() is None:
+        for w in workers:
+            if w.is_alive():
+                w.kill()
+            w.join()
+        if probe is not None and probe.poll() is None:
             probe.kill()
             probe.wait()
         stop.set()
@@ -194,21 +223,25 @@ def main():
     parser.add_argument("--wait", type=int, default=20, help="each long poll's wait=, in seconds (at most 50)")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the figures of each run as JSON too")
+    parser.add_argument("--serve-arg", action="append", default=[],
+                        help="an option for signoff serve, e.g. --serve-arg=--max-waiters-per-principal=100000 (repeatable)")
     args = parser.parse_args()
     limit = raise_fd_limit(args.polls + 1_000)
-    check(limit >= args.polls + 100, f"RLIMIT_NOFILE is {limit}: too few descriptors for {args.polls} connections")
+    # Each worker process holds its share of the connections; the server (which inherits the limit) all it accepts.
+    per_worker = max(1, min(args.polls, limit - 500))
+    check(per_worker >= 1_000, f"RLIMIT_NOFILE is {limit}: too few descriptors")
     workdir = tempfile.mkdtemp(prefix="signoff-flood-")
     world = World(args.signoff, workdir)
     ok = True
     try:
         world.set_up()
-        world.serve()
+        world.serve(args.serve_arg)
         with open(f"/proc/{world.server.pid}/status") as f:
             idle = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
         say(f"server {world.url} (pid {world.server.pid}), RSS at rest {idle:.1f} MiB; {args.polls} long polls, "
             f"wait={args.wait}, one token")
         for run in range(1, args.runs + 1):
-            statuses, samples, probed, elapsed = asyncio.run(flood(world, args.polls, args.wait, args.wait + 5))
+            statuses, samples, probed, elapsed = flood(world, args.polls, args.wait, args.wait + 5, per_worker)
             rss = max(s[0] for s in samples) / 1024 if samples else float("nan")
             fds = max(s[1] for s in samples) if samples else 0
             ms = probed["ms"]
