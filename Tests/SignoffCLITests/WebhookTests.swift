@@ -172,7 +172,7 @@ struct WebhookTests {
         let inFlight = Self.waitFor(log) { r in r.contains { $0.path == "slow" && $0.event == "received" } }
         let message = inFlight.first { $0.path == "slow" && $0.event == "received" }?.id ?? "?"
         server.kill()
-        server = try RunningServer(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s"])
+        server = try RunningServer(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s", "--webhook-allow-private"])
         let redelivered = Self.waitFor(log, seconds: 30) { r in r.contains { $0.path == "slow" && $0.id == message && $0.attempt >= 2 && $0.status == 200 } }
         let slow = redelivered.filter { $0.path == "slow" && $0.id == message && $0.status == 200 }
         #expect(slow.count >= 2, "delivered at least once more after the kill: \(slow.map(\.attempt))")
