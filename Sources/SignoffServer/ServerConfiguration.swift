@@ -44,9 +44,13 @@ public struct ServerConfiguration: Sendable {
     public var webhookAllowPrivate = false
     /// How a webhook host is resolved just before delivery; a test maps a name it controls.
     public var webhookResolver: WebhookResolver = SystemResolver.resolve
-    /// Gate long polls (`wait` > 0) one principal may hold at once (`--max-waiters-per-principal`); beyond, 429.
+    /// Gate long polls (`wait` > 0) one principal — a user, or a service account with all its tokens — may hold at once
+    /// (`--max-waiters-per-principal`); beyond, 429. 64: more deployments than one team's CI waits on at once, and a
+    /// pipeline turned away is not failed (`signoff gate --wait` waits out the `Retry-After` and looks again).
     public var maximumWaitersPerPrincipal = 64
-    /// Gate long polls the server holds at once, all principals together (`--max-waiters`); beyond, 429.
+    /// Gate long polls the server holds at once, all principals together (`--max-waiters`); beyond, 429. 1,024: a held
+    /// poll costs about 44 KiB of the server's memory with its connection (BENCHMARKS.md: 15,668 held took 680 MiB), so
+    /// a full server holds about 45 MiB of waiters, and 16 teams' CI at their own cap fit.
     public var maximumWaiters = 1_024
     /// The port the server actually listens on, once it does (with port 0, the one the system chose).
     public let listening = ListeningPort()
@@ -60,7 +64,9 @@ public struct ServerConfiguration: Sendable {
     func acceptedOrigins() -> [String] {
         if let publicURL, let url = URL(string: publicURL), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() {
             let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-            return [scheme + "://" + bracketed + (url.port.map { ":\($0)" } ?? "")]
+            // A browser leaves a scheme's default port out of `Origin`.
+            let port = url.port.flatMap { (scheme == "https" && $0 == 443) || (scheme == "http" && $0 == 80) ? nil : $0 }
+            return [scheme + "://" + bracketed + (port.map { ":\($0)" } ?? "")]
         }
         let port = listening.port ?? port
         let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))

@@ -83,9 +83,10 @@ struct WebhookDeliveryService: Service {
         }
         // Against DNS rebinding: the addresses the host has now, judged as the engine judged the URL, just before connecting.
         if let refused = await refusedTarget(url, allowPrivate: webhook.spec.allowPrivate) {
-            await recordFailure(record, attempt: DeliveryAttempt(at: started, statusCode: nil, error: refused, durationMilliseconds: service.now - started))
+            let outcome = await recordFailure(
+                record, attempt: DeliveryAttempt(at: started, statusCode: nil, error: refused, durationMilliseconds: service.now - started))
             logger.warning("webhook delivery refused", metadata: ["webhook": .string(webhook.id), "reason": .string(refused)])
-            metrics.webhookDelivery(outcome: .retry(at: 0), type: message.type)
+            metrics.webhookDelivery(outcome: outcome, type: message.type)
             return
         }
         let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL)
@@ -153,13 +154,14 @@ struct WebhookDeliveryService: Service {
     }
 
     /// Records a failed attempt: retried with backoff for the retry window, then failed.
-    private func recordFailure(_ record: DeliveryRecord, attempt: DeliveryAttempt) async {
+    private func recordFailure(_ record: DeliveryRecord, attempt: DeliveryAttempt) async -> DeliveryOutcome {
         let backoff = min(configuration.webhookMaximumBackoffMilliseconds, configuration.webhookFirstBackoffMilliseconds << min(record.attempts, 30))
         let next = service.now + backoff
         let outcome: DeliveryOutcome = next - record.message.createdAt > configuration.webhookRetryWindowMilliseconds ? .failed : .retry(at: next)
         do { try await service.webhooks.record(attempt, of: record.message.id, outcome: outcome) } catch {
             logger.error("could not record a webhook delivery", metadata: ["error": .string("\(error)"), "message": .string(record.message.id)])
         }
+        return outcome
     }
 }
 

@@ -212,6 +212,8 @@ struct ConsoleTests {
         var behind = ServerConfiguration()
         behind.publicURL = "https://signoff.example"
         #expect(behind.acceptedOrigins() == ["https://signoff.example"])
+        behind.publicURL = "https://Signoff.example:443"
+        #expect(behind.isAcceptedOrigin("https://signoff.example") && !behind.isAcceptedOrigin("http://signoff.example"))
         var exposed = ServerConfiguration()
         exposed.host = "10.1.2.3"
         #expect(exposed.acceptedOrigins() == ["http://10.1.2.3:8080"])
