@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookAllowPrivate = false
     @Option(
         name: .customLong("max-waiters-per-principal"),
-        help: "Gate long polls (wait > 0) one user or token may hold at once; beyond, 429 with Retry-After (1 to 100000).")
+        help: "Gate long polls (wait > 0) one user or service account (all its tokens) may hold at once; beyond, 429 with Retry-After (1 to 100000).")
     var maxWaitersPerPrincipal = 64
     @Option(name: .customLong("max-waiters"), help: "Gate long polls the server holds at once, in all; beyond, 429 with Retry-After (1 to 100000).")
     var maxWaiters = 1_024
