@@ -41,10 +41,10 @@ struct LongPollLimitTests {
             let third = try await ask(riley, wait: 3)
             #expect(third.status == 429, "\(third)")
             #expect(third.headers[.retryAfter] == String(Handlers.waiterRetryAfterSeconds))
-            #expect(third.headers[.contentType] == "application/problem+json" && third.body.contains("you already hold 2 gate long polls"), "\(third.body)")
+            #expect(third.headers[.contentType] == "application/problem+json" && third.body.contains("as one caller may hold at once (2)"), "\(third.body)")
             #expect(third.headers[.connection] == "close", "the refused waiter's connection is not held")
             let full = try await ask(ciToken, wait: 3)
-            #expect(full.status == 429 && full.body.contains("the server already holds 3"), "\(full)")
+            #expect(full.status == 429 && full.body.contains("as it holds at once (3)"), "\(full)")
             let now = try await ask(riley, wait: 0)
             #expect(now.status == 200, "a gate asked without wait is never capped: \(now)")
             // The waits in flight end normally: morgan's went on while riley was turned away.

@@ -126,9 +126,9 @@ struct Handlers: Sendable {
             let detail =
                 switch full {
                 case .principal(let cap):
-                    "you already hold \(cap) gate long polls, the most one caller may hold at once: ask again after Retry-After seconds, or without wait (wait=0)"
+                    "you already hold as many gate long polls as one caller may hold at once (\(cap)): ask again after Retry-After seconds, or without wait (wait=0)"
                 case .server(let cap):
-                    "the server already holds \(cap) gate long polls, the most it holds at once: ask again after Retry-After seconds, or without wait (wait=0)"
+                    "the server already holds as many gate long polls as it holds at once (\(cap)): ask again after Retry-After seconds, or without wait (wait=0)"
                 }
             var problem = Problem.tooManyRequests(detail, retryAfter: Self.waiterRetryAfterSeconds)
             problem.headers[.connection] = "close"
