@@ -137,7 +137,7 @@ struct CIKitBench {
             path: directory.appendingPathComponent("webhooks-\(UUID().uuidString).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
         let service = SignoffService(storage: SQLiteStorage.storage(ledger))
         _ = try await service.execute(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: Ed25519.SigningKey().publicKey)), as: "system")
-        guard case .success = try await service.execute(.addWebhook(WebhookSpec(url: hook.absoluteString, project: nil, events: ["request.filed"], format: .standard)), as: "admin")
+        guard case .success = try await service.execute(.addWebhook(WebhookSpec(url: hook.absoluteString, project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)), as: "admin")
         else { fatalError("the bench subscription was refused") }
         let notification = SignoffCore.Notification(type: .requestFiled, project: "bench", environment: "prod", actor: "requester", summary: String(repeating: "x", count: 400), link: "/v1/requests/REQ-1", time: service.now)
         try await service.webhooks.enqueue((0..<messages).map { _ in
@@ -147,6 +147,7 @@ struct CIKitBench {
         var configuration = ServerConfiguration()
         configuration.port = Int.random(in: 30_000..<50_000)
         configuration.verifyIntervalSeconds = 0  // a full verification would compete with what is measured
+        configuration.webhookAllowPrivate = true  // the receiver is on loopback
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let started = ContinuousClock.now

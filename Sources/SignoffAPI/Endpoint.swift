@@ -63,7 +63,7 @@ public struct Endpoint: Sendable {
                     environment: f.environment, project: f.project, from: Timestamps.rfc3339(f.from), until: Timestamps.rfc3339(f.until), reason: f.reason,
                     approval: approval))
         case .addWebhook(let w, let approval):
-            return Endpoint(.post, "/v1/webhooks", body: WebhookBody(url: w.url, project: w.project, events: w.events, format: w.format, approval: approval))
+            return Endpoint(.post, "/v1/webhooks", body: WebhookBody(url: w.url, project: w.project, events: w.events, format: w.format, allow_private: w.allowPrivate ? true : nil, approval: approval))
         case .removeWebhook(let id, let approval):
             return Endpoint(.post, "/v1/webhooks/\(p(id))/remove", body: ApprovalBody(approval: approval))
         case .liftFreeze(let id, let approval):

@@ -10,13 +10,16 @@ public struct WebhookBody: Codable, Sendable {
     public let project: String?
     public let events: [String]
     public let format: WebhookFormat?
+    /// The receiver is meant to be on a loopback, private or link-local address (``WebhookSpec/allowPrivate``).
+    public let allow_private: Bool?
     public let approval: DSSEEnvelope?
 
-    public init(url: String, project: String?, events: [String], format: WebhookFormat?, approval: DSSEEnvelope?) {
+    public init(url: String, project: String?, events: [String], format: WebhookFormat?, allow_private: Bool? = nil, approval: DSSEEnvelope?) {
         self.url = url
         self.project = project
         self.events = events
         self.format = format
+        self.allow_private = allow_private
         self.approval = approval
     }
 }
@@ -27,6 +30,8 @@ public struct WebhookView: Codable, Sendable, Equatable {
     public let project: String?
     public let events: [String]
     public let format: String
+    /// The administrators allowed a loopback, private or link-local receiver (shown only when true).
+    public let allow_private: Bool?
     public let added_by: String
     public let added_at: String
     public let removed_at: String?
@@ -39,6 +44,7 @@ public struct WebhookView: Codable, Sendable, Equatable {
         project = w.spec.project
         events = w.spec.events
         format = w.spec.format.rawValue
+        allow_private = w.spec.allowPrivate ? true : nil
         added_by = w.addedBy
         added_at = Timestamps.rfc3339(w.addedAt)
         removed_at = w.removedAt.map(Timestamps.rfc3339)

@@ -6,6 +6,7 @@ import SignoffCore
 import SignoffAPI
 import SignoffLedger
 import ServiceLifecycle
+import NIOCore
 
 /// The router of `signoff serve`, for tests (`app.test(.router)`) and for ``buildApplication(service:configuration:metrics:logger:)``.
 /// Routes come grouped by topic, one `RouteCollection` each: authentication, administration, requests, audit.
@@ -75,6 +76,7 @@ public func buildApplication(
         router: buildRouter(service: service, configuration: configuration, metrics: metrics),
         server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff"),
+        onServerRunning: { channel in configuration.listening.set(channel.localAddress?.port) },
         logger: logger)
     app.addServices(
         CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),

@@ -558,6 +558,7 @@ paths:
         "200": { $ref: "#/components/responses/Gate" }
         "400": { description: "`environment` or `digest` missing or malformed, or `wait` outside 0–50.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "404": { description: No such request that the caller may read., content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "429": { $ref: "#/components/responses/TooManyWaiters" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/gate:
     parameters:
@@ -578,6 +579,7 @@ paths:
         "403": { description: "A service token with a scope on the project but not `gate:` (`token.scope`).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "404": { description: "No open request carries the digest there (`detail` names the newest closed one, if any), or no project of that name that the caller may read (for a service token: none its scopes name).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "409": { description: "Several open requests carry the digest there; `detail` lists them (name one: /v1/requests/{id}/gate).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "429": { $ref: "#/components/responses/TooManyWaiters" }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/deployments:
     get:
@@ -856,7 +858,7 @@ paths:
         Subscribes a URL to notifications (administrators; a ledger entry, `webhook.added`): of one `project`, or
         without it organisation-wide (every project's, and those of no project). A project's subscription also gets
         `key.revoked`, which concerns every project. Once the ledger has a regulated project, `approval` must sign the
-        change `{action: webhook.add, webhook: {url, project, events (sorted), format}}`. The answer carries the
+        change `{action: webhook.add, webhook: {url, project, events (sorted), format, allow_private (only when true)}}`. The answer carries the
         subscription's signing secret, shown this once (the server derives it again from its ledger key when it
         signs; it is never stored): receivers verify what they get with it or with `public_key` (WebhookMessage
         in components/schemas). Adding the same subscription twice makes two, each delivered to. Checked in this
@@ -873,7 +875,7 @@ paths:
                   type: string
                   format: uri
                   maxLength: 2048
-                  description: "An absolute https:// URL of at most 2048 bytes, without credentials; plain http:// only to a loopback host (127.0.0.1, localhost, ::1). Anything else → 422 `input.text`."
+                  description: "An absolute https:// URL of at most 2048 bytes, without credentials, its host in plain ASCII; plain http:// only to a loopback host (127.0.0.0/8, localhost, ::1). Anything else → 422 `input.text`. A host that is loopback, private (10/8, 172.16/12, 192.168/16), shared (100.64/10), link-local (169.254/16, fe80::/10), unspecified (0/8, ::), unique-local (fc00::/7), an IPv4-mapped IPv6 form of those, `localhost` or `*.localhost` — IPv4 also in the forms inet_aton reads (2130706433, 0x7f000001, 127.1) — → 422 `webhook.private-target` unless `allow_private` is true. A name is judged again when the server delivers, by the addresses it resolves to (schema/webhooks.md)."
                 project: { type: string, description: "A project's key: only its notifications. Absent: organisation-wide. An unknown project → 404 `input.unknown`." }
                 events:
                   type: array
@@ -882,13 +884,17 @@ paths:
                   items: { $ref: "#/components/schemas/WebhookEvent" }
                   description: "The notification types to send, each once; empty, repeated or unknown → 422 `input.text`."
                 format: { $ref: "#/components/schemas/WebhookFormat", description: "How messages are shaped; `standard` when absent. Any other word → 400." }
+                allow_private:
+                  type: boolean
+                  default: false
+                  description: "The receiver is truly meant to be on a loopback, private or link-local address: such a URL is accepted, and signed as part of the change. The server delivers to it only when run with `--webhook-allow-private`; otherwise each attempt is recorded as refused."
                 approval: { $ref: "#/components/schemas/Envelope" }
       responses:
         "201": { description: "The subscription, its secret (shown once) and the ledger entries.", content: { application/json: { schema: { $ref: "#/components/schemas/WebhookCreated" } } } }
         "400": { description: "The body is not the JSON this operation takes (e.g. an unknown `format`).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "403": { description: "`admin.required`: the caller is not an administrator.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "404": { description: "`input.unknown`: no such project.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
-        "422": { description: "`input.text` (the URL or the events), `admin.signature-required` (the ledger has a regulated project and no `approval` was given), or another `admin.*` / `signature.*` rule of the approval.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "422": { description: "`input.text` (the URL or the events), `webhook.private-target` (the URL names an internal address and `allow_private` is not true), `admin.signature-required` (the ledger has a regulated project and no `approval` was given), or another `admin.*` / `signature.*` rule of the approval.", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "500": { description: "`internal`: the server does not hold the ledger key the secrets are derived from (start it with the ledger passphrase).", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
   /v1/webhooks/{id}/remove:
@@ -1005,7 +1011,9 @@ components:
         Long poll: hold the answer up to this many seconds. It comes as soon as it is final — `allowed`, or `status`
         other than `active` — else when `wait` is over, with the answer then. Changes made through this server wake
         it at once; others (another writer on the database, the clock: a window opening, a freeze ending) within 2 s.
-        0 or absent: answer now. Outside 0–50 → 400; ask again to wait longer.
+        0 or absent: answer now. Outside 0–50 → 400; ask again to wait longer. Long polls are capped: a caller
+        (user or token's principal) holds at most 64 at once and the server 1,024 in all (`signoff serve
+        --max-waiters-per-principal`, `--max-waiters`); beyond, 429 at once. `wait=0` is never capped.
   responses:
     Problem:
       description: RFC 9457 problem details.
@@ -1016,6 +1024,15 @@ components:
     Gate:
       description: The gate's answer (after the long poll, with `wait`).
       content: { application/json: { schema: { $ref: "#/components/schemas/GateResponse" } } }
+    TooManyWaiters:
+      description: >-
+        A long poll (`wait` > 0) over a cap: the caller already holds as many as one caller may, or the server as
+        many as it holds in all. Answered at once, and the connection is closed after it (`Connection: close`). Ask
+        again after `Retry-After` seconds, or ask without `wait`.
+      headers:
+        Retry-After: { schema: { type: integer, minimum: 1 }, description: Seconds to wait before asking again (10). }
+        Connection: { schema: { type: string, enum: [close] } }
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
   schemas:
     Status: { type: object, required: [status], properties: { status: { type: string } } }
     Digest: { type: string, pattern: "^sha256:[0-9a-f]{64}$" }
@@ -1500,6 +1517,7 @@ components:
         project: { type: string, description: "The project whose notifications it gets; absent: organisation-wide." }
         events: { type: array, items: { $ref: "#/components/schemas/WebhookEvent" }, description: Sorted. }
         format: { $ref: "#/components/schemas/WebhookFormat" }
+        allow_private: { type: boolean, description: "Present (true) when the administrators allowed a loopback, private or link-local receiver." }
         added_by: { type: string }
         added_at: { $ref: "#/components/schemas/Time" }
         removed_at: { $ref: "#/components/schemas/Time" }

@@ -1,4 +1,6 @@
 import Hummingbird
+import Foundation
+internal import Synchronization
 import SignoffService
 
 /// How `signoff serve` runs. Every field has a safe default.
@@ -37,13 +39,55 @@ public struct ServerConfiguration: Sendable {
     public var reminderIntervalSeconds: Int64 = 60
     /// How often the whole ledger is verified (at start, then every interval; 0: never): the audit page's verification status.
     public var verifyIntervalSeconds: Int64 = 3_600
+    /// Deliver webhooks to loopback, private and link-local addresses (`--webhook-allow-private`) — only to subscriptions
+    /// that also say `allow_private`. Off by default: a name that resolves inward at delivery is refused.
+    public var webhookAllowPrivate = false
+    /// How a webhook host is resolved just before delivery; a test maps a name it controls.
+    public var webhookResolver: WebhookResolver = SystemResolver.resolve
+    /// Gate long polls (`wait` > 0) one principal — a user, or a service account with all its tokens — may hold at once
+    /// (`--max-waiters-per-principal`); beyond, 429. 64: more deployments than one team's CI waits on at once, and a
+    /// pipeline turned away is not failed (`signoff gate --wait` waits out the `Retry-After` and looks again).
+    public var maximumWaitersPerPrincipal = 64
+    /// Gate long polls the server holds at once, all principals together (`--max-waiters`); beyond, 429. 1,024: a held
+    /// poll costs about 44 KiB of the server's memory with its connection (BENCHMARKS.md: 15,668 held took 680 MiB), so
+    /// a full server holds about 45 MiB of waiters, and 16 teams' CI at their own cap fit.
+    public var maximumWaiters = 1_024
+    /// The port the server actually listens on, once it does (with port 0, the one the system chose).
+    public let listening = ListeningPort()
 
     public init() {}
 
-    /// The origin browsers name in `Origin` for this server: `--public-url` when given, else the request's own scheme-less
-    /// `http://` + `Host` (a server behind TLS is given its public URL).
-    func expectedOrigin(_ request: Request) -> String {
-        if let publicURL { return publicURL }
-        return "http://" + (request.head.authority ?? "\(host):\(port)")
+    /// The origins a browser may name in `Origin` for a state-changing console request: the `--public-url` origin when
+    /// given, else those this server listens on — `http://127.0.0.1:PORT`, `http://localhost:PORT` and
+    /// `http://[::1]:PORT` for a loopback (or every-address) bind, `http://HOST:PORT` otherwise. Never one taken from the
+    /// request's `Host`: a DNS-rebinding page sends a `Host` and an `Origin` that agree.
+    func acceptedOrigins() -> [String] {
+        if let publicURL, let url = URL(string: publicURL), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() {
+            let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+            // A browser leaves a scheme's default port out of `Origin`.
+            let port = url.port.flatMap { (scheme == "https" && $0 == 443) || (scheme == "http" && $0 == 80) ? nil : $0 }
+            return [scheme + "://" + bracketed + (port.map { ":\($0)" } ?? "")]
+        }
+        let port = listening.port ?? port
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let loopback = name == "localhost" || name == "::1" || name.hasPrefix("127.") || name == "0.0.0.0" || name == "::"
+        if loopback { return ["http://127.0.0.1:\(port)", "http://localhost:\(port)", "http://[::1]:\(port)"] }
+        return ["http://" + (name.contains(":") ? "[\(name)]" : name) + ":\(port)"]
     }
+
+    /// Whether `origin` (an `Origin` header) is one of ``acceptedOrigins()``.
+    func isAcceptedOrigin(_ origin: String) -> Bool {
+        acceptedOrigins().contains(origin.lowercased())
+    }
+}
+
+/// The port a running server listens on, set when it starts (`onServerRunning`): shared by every copy of the
+/// configuration, so that the console's origin check knows the port the system chose for `--port 0`.
+public final class ListeningPort: Sendable {
+    private let value = Mutex<Int?>(nil)
+
+    public init() {}
+
+    public var port: Int? { value.withLock { $0 } }
+    func set(_ port: Int?) { value.withLock { $0 = port } }
 }

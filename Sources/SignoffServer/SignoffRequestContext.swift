@@ -14,11 +14,21 @@ public struct SignoffRequestContext: RequestContext {
     public let identity = RequestIdentity()
     /// The peer's address (IP), for per-address limits; nil when the transport has none.
     public let remoteAddress: String?
+    /// The connection, to end it after a refusal that must not hold it (a long poll over its cap).
+    let channel: any Channel
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.token = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
+        self.channel = source.channel
+    }
+
+    /// Closes the connection once this response is written: its input is shut now, so Hummingbird finds no next request
+    /// after the response and closes the connection (as it does for a cancelled request). The response says
+    /// `Connection: close`.
+    func closeConnectionAfterResponse() {
+        channel.close(mode: .input, promise: nil)
     }
 
     /// Bodies are small JSON documents (a workflow file is the largest); anything bigger is refused with 413.

@@ -81,6 +81,14 @@ struct WebhookDeliveryService: Service {
                 DeliveryAttempt(at: started, statusCode: nil, error: "the message cannot be read", durationMilliseconds: 0), of: message.id, outcome: .failed)
             return
         }
+        // Against DNS rebinding: the addresses the host has now, judged as the engine judged the URL, just before connecting.
+        if let refused = await refusedTarget(url, allowPrivate: webhook.spec.allowPrivate) {
+            let outcome = await recordFailure(
+                record, attempt: DeliveryAttempt(at: started, statusCode: nil, error: refused, durationMilliseconds: service.now - started))
+            logger.warning("webhook delivery refused", metadata: ["webhook": .string(webhook.id), "reason": .string(refused)])
+            metrics.webhookDelivery(outcome: outcome, type: message.type)
+            return
+        }
         let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL)
         let timestamp = started / 1000
         var request = URLRequest(url: url)
@@ -125,6 +133,87 @@ struct WebhookDeliveryService: Service {
             logger.error("could not record a webhook delivery", metadata: ["error": .string("\(error)"), "message": .string(message.id)])
         }
         metrics.webhookDelivery(outcome: outcome, type: message.type)
+    }
+
+    /// Why `url` may not be connected to now, or nil: its host resolves (``ServerConfiguration/webhookResolver``) to a
+    /// loopback, private or link-local address (``PrivateNetwork``) and not both the subscription (`allow_private`) and
+    /// the server (`--webhook-allow-private`) allow that. The reason names no port and no status: a refused target
+    /// must not tell whether anything listens there.
+    func refusedTarget(_ url: URL, allowPrivate: Bool) async -> String? {
+        guard var host = url.host, !host.isEmpty else { return "refused: the URL has no host" }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let addresses: [[UInt8]]
+        do { addresses = try await configuration.webhookResolver(host) } catch { return "no answer: the host name does not resolve" }
+        guard !addresses.isEmpty else { return "no answer: the host name does not resolve" }
+        let inward = PrivateNetwork.range(ofHost: host) != nil || addresses.contains { PrivateNetwork.range(of: $0) != nil }
+        guard inward else { return nil }
+        if allowPrivate && configuration.webhookAllowPrivate { return nil }
+        return allowPrivate
+            ? "refused: the target resolves to a private address, and this server was not started with --webhook-allow-private"
+            : "refused: the target resolves to a private address (the subscription does not say allow_private)"
+    }
+
+    /// Records a failed attempt: retried with backoff for the retry window, then failed.
+    private func recordFailure(_ record: DeliveryRecord, attempt: DeliveryAttempt) async -> DeliveryOutcome {
+        let backoff = min(configuration.webhookMaximumBackoffMilliseconds, configuration.webhookFirstBackoffMilliseconds << min(record.attempts, 30))
+        let next = service.now + backoff
+        let outcome: DeliveryOutcome = next - record.message.createdAt > configuration.webhookRetryWindowMilliseconds ? .failed : .retry(at: next)
+        do { try await service.webhooks.record(attempt, of: record.message.id, outcome: outcome) } catch {
+            logger.error("could not record a webhook delivery", metadata: ["error": .string("\(error)"), "message": .string(record.message.id)])
+        }
+        return outcome
+    }
+}
+
+/// Resolves a webhook's host to the addresses a connection would use: 4 bytes (IPv4) or 16 (IPv6) each.
+public typealias WebhookResolver = @Sendable (_ host: String) async throws -> [[UInt8]]
+
+/// The system's resolver (`getaddrinfo`, as the HTTP client resolves), on a thread of its own: it blocks, and the
+/// cooperative pool must not.
+public enum SystemResolver {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    @Sendable public static func resolve(_ host: String) async throws -> [[UInt8]] {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try lookup(host) }) }
+        }
+    }
+
+    static func lookup(_ host: String) throws -> [[UInt8]] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+        hints.ai_socktype = SOCK_STREAM
+        #endif
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        guard status == 0 else { throw Failure(description: String(cString: gai_strerror(status))) }
+        defer { freeaddrinfo(list) }
+        var addresses: [[UInt8]] = []
+        var next = list
+        while let info = next {
+            if let address = info.pointee.ai_addr {
+                switch info.pointee.ai_family {
+                case AF_INET:
+                    address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                        var inAddr = v4.pointee.sin_addr
+                        addresses.append(withUnsafeBytes(of: &inAddr) { Array($0) })
+                    }
+                case AF_INET6:
+                    address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                        var in6Addr = v6.pointee.sin6_addr
+                        addresses.append(withUnsafeBytes(of: &in6Addr) { Array($0) })
+                    }
+                default: break
+                }
+            }
+            next = info.pointee.ai_next
+        }
+        return addresses
     }
 }
 

@@ -23,7 +23,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("session-hours"), help: "How long a login session lasts (1 to 24 hours).") var sessionHours = 8
     @Option(name: .customLong("max-service-token-days"), help: "The longest lifetime a service token may be given (1 to 90 days).")
     var maxServiceTokenDays = 30
-    @Option(name: .customLong("public-url"), help: "The server's public origin, e.g. https://signoff.example.com: links in notifications start with it.")
+    @Option(
+        name: .customLong("public-url"),
+        help: """
+            The server's public origin, e.g. https://signoff.example.com: links in notifications start with it, and the \
+            console accepts state-changing requests only from it (without it: from the origins this server listens on).
+            """)
     var publicURL: String?
     @Option(name: .customLong("webhook-first-retry"), help: "The first webhook retry after this long (each next one twice as long, at most 1h, for 24h), e.g. 5s.")
     var webhookFirstRetry = "5s"
@@ -33,6 +38,19 @@ struct ServeCommand: AsyncParsableCommand {
     var evidenceMaxBytes = EvidenceDocument.defaultMaximumBytes
     @Option(name: .customLong("verify-interval"), help: "How often the whole ledger is verified (at start, then every interval), e.g. 1h; off: never.")
     var verifyInterval = "1h"
+    @Flag(
+        name: .customLong("webhook-allow-private"),
+        help: """
+            Deliver webhooks to loopback, private and link-local addresses — only for subscriptions added with \
+            --allow-private. Without it, a delivery whose host resolves to such an address is refused (and logged).
+            """)
+    var webhookAllowPrivate = false
+    @Option(
+        name: .customLong("max-waiters-per-principal"),
+        help: "Gate long polls (wait > 0) one user or service account (all its tokens) may hold at once; beyond, 429 with Retry-After (1 to 100000).")
+    var maxWaitersPerPrincipal = 64
+    @Option(name: .customLong("max-waiters"), help: "Gate long polls the server holds at once, in all; beyond, 429 with Retry-After (1 to 100000).")
+    var maxWaiters = 1_024
 
     func run() async throws {
         try await reportingErrors {
@@ -63,6 +81,12 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CLIError.badInput("--evidence-max-bytes is 1024 to \(EvidenceDocument.largestMaximumBytes) (64 MiB, the most an audit export's verifier reads), not \(evidenceMaxBytes)")
             }
             configuration.evidenceMaximumBytes = evidenceMaxBytes
+            configuration.webhookAllowPrivate = webhookAllowPrivate
+            guard (1...100_000).contains(maxWaitersPerPrincipal), (1...100_000).contains(maxWaiters) else {
+                throw CLIError.badInput("--max-waiters-per-principal and --max-waiters are 1 to 100000")
+            }
+            configuration.maximumWaitersPerPrincipal = maxWaitersPerPrincipal
+            configuration.maximumWaiters = maxWaiters
             if verifyInterval == "off" {
                 configuration.verifyIntervalSeconds = 0
             } else {

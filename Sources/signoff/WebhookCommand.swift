@@ -19,10 +19,16 @@ struct WebhookCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Subscribe a URL to notifications (administrators); prints its signing secret once.")
-        @Option(help: "The receiver, https:// (plain http only to a loopback address).") var url: String
+        @Option(help: "The receiver, https:// (plain http only to a loopback address, which needs --allow-private).") var url: String
         @Option(help: "Only this project's notifications (default: organisation-wide).") var project: String?
         @Option(help: "Comma-separated notification types, or `all`.") var events: String
         @Option(help: "standard (JSON), slack or teams.") var format: String = "standard"
+        @Flag(
+            help: """
+                The receiver is truly meant to be on a loopback, private or link-local address (refused otherwise: \
+                webhook.private-target); the server delivers to it only when run with --webhook-allow-private.
+                """)
+        var allowPrivate = false
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
@@ -33,7 +39,7 @@ struct WebhookCommand: AsyncParsableCommand {
                 }
                 let types = events == "all" ? NotificationType.allCases.map(\.rawValue) : events.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
                 let client = try await options.client()
-                let command = Command.addWebhook(WebhookSpec(url: url, project: project, events: types, format: format))
+                let command = Command.addWebhook(WebhookSpec(url: url, project: project, events: types, format: format, allowPrivate: allowPrivate))
                 let (approval, written) = try adminApproval(command, client: client, signing: signing)
                 if written { return }
                 let created = try await client.addWebhook(command.approved(by: approval), as: try options.actor.name)
@@ -54,7 +60,7 @@ struct WebhookCommand: AsyncParsableCommand {
                 if hooks.isEmpty { print("no webhooks") }
                 for w in hooks {
                     let state = w.removed_at.map { "removed \($0)" } ?? w.disabled.map { "DISABLED: \(oneLine($0))" } ?? "active"
-                    print("\(w.id)\t\(w.project ?? "(all projects)")\t\(w.format)\t\(w.url)\t\(w.events.joined(separator: ","))\t\(state)")
+                    print("\(w.id)\t\(w.project ?? "(all projects)")\t\(w.format)\t\(w.url)\(w.allow_private == true ? " (allow-private)" : "")\t\(w.events.joined(separator: ","))\t\(state)")
                 }
             }
         }

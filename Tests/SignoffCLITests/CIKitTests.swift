@@ -48,6 +48,47 @@ struct CIKitTests {
         }
     }
 
+    @Test("gate --wait over the server's cap of long polls (429, Retry-After): the CLI waits it out, looks again, and ends with the gate's answer")
+    func gateWaitOverTheCap() throws {
+        let s = try Story()
+        defer { s.remove() }
+        try s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
+        let server = try RunningServer(story: s, arguments: ["--max-waiters-per-principal", "1", "--log-level", "info"])
+        defer { server.stop() }
+        let url = server.url.absoluteString
+        for user in ["ada", "morgan"] {
+            let login = try s.signoff(["login", "--server", url, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
+            #expect(login.status == 0, "\(login.stderr)")
+        }
+        let scopes = ["request", "evidence", "gate", "read"].flatMap { ["--scope", "\($0):\(Cast.project)"] }
+        let token = try s.signoff(
+            ["token", "create", "--service-account", "ci-bot", "--ttl", "1d", "--key", "ada.key", "--server", url, "--token-file", "ada.token", "--as", "ada"] + scopes)
+        #expect(token.status == 0, "\(token.stderr)")
+        let ci = ["SIGNOFF_SERVER": url, "SIGNOFF_TOKEN": token.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "SIGNOFF_USER": ""]
+        let digest = "sha256:" + SHA256Digest.hash("bundle one").hex
+        let filed = try s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest], extraEnv: ci)
+        #expect(filed.status == 0, "\(filed.stderr)")
+        let id = filed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci).status == 0)
+        // The first pipeline holds the service account's one long poll; the second is turned away (429) until it ends.
+        let first = try Background(s, ["gate", id, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
+        try first.waitUntilWaiting()
+        Thread.sleep(forTimeInterval: 1)
+        let second = try Background(s, ["gate", id, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
+        try second.waitUntilWaiting()
+        Thread.sleep(forTimeInterval: 1)
+        let approve = try s.signoff(["approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan", "--server", url, "--token-file", "morgan.token"])
+        #expect(approve.status == 0, "\(approve.stderr)")
+        let held = first.finish()
+        let turnedAway = second.finish()
+        #expect(held.status == 0 && held.stdout.contains("ALLOWED: \(id)"), "\(held.stdout) \(held.stderr)")
+        #expect(turnedAway.status == 0 && turnedAway.stdout.contains("ALLOWED: \(id)"), "\(turnedAway.stdout) \(turnedAway.stderr)")
+        #expect(!turnedAway.stderr.contains("429") && !turnedAway.stderr.contains("error"), "the 429 is not an error to the pipeline: \(turnedAway.stderr)")
+        #expect(turnedAway.elapsed < .seconds(40))
+        let log = String(decoding: (try? Data(contentsOf: server.log)) ?? Data(), as: UTF8.self)
+        #expect(log.contains("status=429"), "the second pipeline was turned away by the cap at least once")
+    }
+
     @Test("gate --project --wait with a service token: 0 when the approval arrives from another process, 2 on rejection, 75 on timeout")
     func gateWait() throws {
         let s = try Story()

@@ -65,7 +65,7 @@ struct WebhookTests {
         try #require(!port.isEmpty, "the receiver did not start")
         let receiverURL = "http://127.0.0.1:\(port)"
 
-        var server = try RunningServer(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s", "--public-url", "https://signoff.example"])
+        var server = try RunningServer(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s", "--public-url", "https://signoff.example", "--webhook-allow-private"])
         defer { server.stop() }
         func login(_ user: String) throws {
             let result = try s.signoff(["login", "--server", server.url.absoluteString, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
@@ -78,7 +78,8 @@ struct WebhookTests {
 
         // Subscriptions: administrative changes, signed (the ledger has a regulated project); the secret shown once.
         func subscribe(_ path: String, _ arguments: [String]) throws {
-            let added = try remote("ada", ["webhook", "add", "--url", "\(receiverURL)/\(path)", "--key", "ada.key"] + arguments)
+            // The receiver is on loopback: meant, so said (--allow-private), and the server runs with --webhook-allow-private.
+            let added = try remote("ada", ["webhook", "add", "--url", "\(receiverURL)/\(path)", "--key", "ada.key", "--allow-private"] + arguments)
             #expect(added.status == 0, "\(added.stderr)")
             let secret = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(secret.hasPrefix("whsec_"))
@@ -90,6 +91,8 @@ struct WebhookTests {
         #expect(notAdmin.status == 2 && notAdmin.stderr.contains("admin.required"), "\(notAdmin.stderr)")
         let plain = try remote("ada", ["webhook", "add", "--url", "http://example.com/hook", "--events", "all", "--key", "ada.key"])
         #expect(plain.status == 64 && plain.stderr.contains("https"), "plain http leaves the machine only over TLS: \(plain.stderr)")
+        let inward = try remote("ada", ["webhook", "add", "--url", "\(receiverURL)/ok", "--events", "all", "--key", "ada.key"])
+        #expect(inward.status == 64 && inward.stderr.contains("webhook.private-target") && inward.stderr.contains("--allow-private"), "\(inward.stderr)")
         try subscribe("ok", ["--events", "all"])
         try subscribe("fail-twice", ["--events", "request.filed", "--project", Cast.project, "--format", "slack"])
         try subscribe("gone", ["--events", "request.filed", "--format", "teams"])
@@ -132,6 +135,7 @@ struct WebhookTests {
         }
         let list = try remote("ada", ["webhook", "list"])
         #expect(list.stdout.contains("WH-3") && list.stdout.contains("DISABLED"), "\(list.stdout)")
+        #expect(list.stdout.contains("(allow-private)"), "the list shows what the administrators allowed: \(list.stdout)")
 
         // A refused command enqueues nothing (the scheduler's reminders and escalations aside, which time alone brings).
         func eventMessages() throws -> Int {
@@ -168,7 +172,7 @@ struct WebhookTests {
         let inFlight = Self.waitFor(log) { r in r.contains { $0.path == "slow" && $0.event == "received" } }
         let message = inFlight.first { $0.path == "slow" && $0.event == "received" }?.id ?? "?"
         server.kill()
-        server = try RunningServer(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s"])
+        server = try RunningServer(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s", "--webhook-allow-private"])
         let redelivered = Self.waitFor(log, seconds: 30) { r in r.contains { $0.path == "slow" && $0.id == message && $0.attempt >= 2 && $0.status == 200 } }
         let slow = redelivered.filter { $0.path == "slow" && $0.id == message && $0.status == 200 }
         #expect(slow.count >= 2, "delivered at least once more after the kill: \(slow.map(\.attempt))")

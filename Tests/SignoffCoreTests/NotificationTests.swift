@@ -74,6 +74,78 @@ struct NotificationTests {
         w.refused(w.signedByAdmin(.addWebhook(WebhookSpec(url: "https://x.example/", project: "nope", events: ["request.filed"], format: .standard))), as: "ada", rule: "input.unknown")
     }
 
+    /// Issue 23: webhook targets that reach internal services (SSRF), as the security review sent them.
+    static let internalTargets = [
+        "https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data/", "https://192.168.1.1/", "https://localhost/hook",
+        "http://127.0.0.1:6379/", "https://[::1]/hook", "https://0.0.0.0/", "https://100.64.0.1/",
+        // The same places, written otherwise: inet_aton's forms, IPv4-mapped IPv6, *.localhost, a trailing dot.
+        "https://2130706433/", "https://0x7f000001/", "https://127.1/", "https://0177.0.0.1/", "https://10.1/", "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:a9fe:a9fe]/", "https://[fe80::1]/", "https://[fd00::1]/", "https://[::]/", "https://api.localhost/", "https://LOCALHOST./",
+        "https://172.31.255.255/", "https://169.254.0.1./",
+    ]
+
+    @Test("Webhook targets: internal addresses and localhost are refused (webhook.private-target) unless allow_private; public ones accepted", arguments: internalTargets)
+    func privateTargets(url: String) throws {
+        var w = World()
+        let refused = w.signedByAdmin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))
+        w.refused(refused, as: Cast.administrator.name, rule: "webhook.private-target")
+        guard case .failure(let refusal) = Engine.execute(refused, on: w.state, actor: Cast.administrator.name, now: w.now) else { return }
+        #expect(refusal.message.contains("--allow-private"), "the message says what to do: \(refusal.message)")
+        // Meant: the subscription says so, and the change the administrator signs says so too.
+        let allowed = WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)
+        if url.hasPrefix("http://") || url.hasPrefix("https://") {
+            let events = w.admin(.addWebhook(allowed))
+            guard case .webhookAdded(let added)? = events.first else { Issue.record("no webhook.added"); return }
+            #expect(added.webhook.allowPrivate)
+            #expect(String(decoding: events[0].payload, as: UTF8.self).contains(#""allow_private":true"#))
+        }
+    }
+
+    @Test("Webhook targets: public addresses and names are accepted without allow_private; a name that resolves inward is judged at delivery")
+    func publicTargets() throws {
+        var w = World()
+        for url in [
+            "https://hooks.example/x", "https://8.8.8.8/", "https://172.32.0.1/", "https://100.128.0.1/", "https://169.253.1.1/", "https://[2001:db8::1]/",
+            "https://127.0.0.1.nip.io/", "https://localhost.example.com/", "https://11.0.0.1/",
+        ] {
+            let events = w.admin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))
+            guard case .webhookAdded(let added)? = events.first else { Issue.record("\(url) refused"); continue }
+            #expect(!added.webhook.allowPrivate)
+            // Old ledgers and exports keep their bytes: the key is absent when false.
+            #expect(!String(decoding: events[0].payload, as: UTF8.self).contains("allow_private"), "\(url)")
+        }
+        // Plain http stays for loopback only, even with allow_private.
+        w.refused(
+            w.signedByAdmin(.addWebhook(WebhookSpec(url: "http://10.0.0.1/", project: nil, events: ["request.filed"], format: .standard, allowPrivate: true))),
+            as: Cast.administrator.name, rule: "input.text")
+        // allow_private is part of the signed change: a signature over the spec without it does not approve one with it.
+        let plain = WebhookSpec(url: "https://10.0.0.2/", project: nil, events: ["request.filed"], format: .standard)
+        let meant = WebhookSpec(url: "https://10.0.0.2/", project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)
+        let plainBytes = try Event.encoder.encode(Command.addWebhook(plain).adminChange!)
+        let meantBytes = try Event.encoder.encode(Command.addWebhook(meant).adminChange!)
+        #expect(!String(decoding: plainBytes, as: UTF8.self).contains("allow_private"))
+        #expect(String(decoding: meantBytes, as: UTF8.self).contains(#""allow_private":true"#), "signed by the administrators")
+        let decoded = try JSONDecoder().decode(WebhookSpec.self, from: Data(#"{"url":"https://a.example/","events":["request.filed"],"format":"standard"}"#.utf8))
+        #expect(decoded.allowPrivate == false)
+    }
+
+    @Test("inet_aton's forms of an IPv4 address, and IPv6 text, read as the address they mean")
+    func addressForms() {
+        #expect(PrivateNetwork.ipv4("2130706433") == [127, 0, 0, 1])
+        #expect(PrivateNetwork.ipv4("0x7f000001") == [127, 0, 0, 1])
+        #expect(PrivateNetwork.ipv4("127.1") == [127, 0, 0, 1])
+        #expect(PrivateNetwork.ipv4("0177.0.0.01") == [127, 0, 0, 1])
+        #expect(PrivateNetwork.ipv4("10.0x10.258") == [10, 16, 1, 2])
+        #expect(PrivateNetwork.ipv4("256.0.0.1") == nil && PrivateNetwork.ipv4("1.2.3.4.5") == nil && PrivateNetwork.ipv4("08.0.0.1") == nil)
+        #expect(PrivateNetwork.ipv4("4294967296") == nil && PrivateNetwork.ipv4("example") == nil && PrivateNetwork.ipv4("1..2") == nil)
+        #expect(PrivateNetwork.ipv6("::1") == Array(repeating: 0, count: 15) + [1])
+        #expect(PrivateNetwork.ipv6("::ffff:10.0.0.1") == Array(repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1])
+        #expect(PrivateNetwork.ipv6("1:2:3:4:5:6:7:8")?.count == 16)
+        #expect(PrivateNetwork.ipv6("1::2::3") == nil && PrivateNetwork.ipv6("fe80::1%eth0") == nil && PrivateNetwork.ipv6("12345::") == nil)
+        #expect(PrivateNetwork.range(of: [8, 8, 8, 8]) == nil)
+        #expect(PrivateNetwork.range(of: [100, 64, 0, 1]) != nil && PrivateNetwork.range(of: [100, 63, 255, 255]) == nil)
+    }
+
     @Test("Reminders once per person per stage and revision; escalations to the escalate_to role; only after the workflow's durations")
     func reminders() throws {
         let source = try Cast.workflowSource("standard").replacingOccurrences(of: "workflow: standard", with: "workflow: quick")

@@ -42,7 +42,11 @@ struct CIKitHTTPTests {
     func longPollWakesEveryWaiter() async throws {
         let (f, token) = try await Self.world()
         defer { f.remove() }
-        let app = Application(router: buildRouter(service: f.database), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
+        // One token's 100 waiters: above the default cap of 64 per principal (LongPollLimitTests), so raised here.
+        var server = ServerConfiguration()
+        server.maximumWaitersPerPrincipal = 100
+        let app = Application(
+            router: buildRouter(service: f.database, configuration: server), configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: quietLogger)
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpMaximumConnectionsPerHost = 200
         let session = URLSession(configuration: configuration)

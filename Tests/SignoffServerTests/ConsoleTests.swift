@@ -155,6 +155,69 @@ struct ConsoleTests {
             #expect(try await Self.get(client, "/inbox", cookie: second).status == 303, "revoked")
         }
     }
+
+    @Test("DNS rebinding: a Host and an Origin that agree on another name are refused; the origins the server listens on are accepted")
+    func rebinding() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        // Port 0: the origin check learns the port the system chose when the server starts.
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        let listening = configuration.listening
+        let server = configuration
+        let app = Application(
+            router: buildRouter(service: f.database, configuration: configuration), onServerRunning: { listening.set($0.localAddress?.port) },
+            logger: quietLogger)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            #expect(listening.port == port)
+            let (cookie, _) = try await Self.login(client, "morgan", key: f.keys["morgan"]!)
+            let raw = TestClient(host: "127.0.0.1", port: port)
+            raw.connect()
+            func post(host: String, origin: String) async throws -> (Int, String) {
+                let headers: HTTPFields = [
+                    .contentType: "application/json", .cookie: "signoff_session=\(cookie)", HTTPField.Name("X-CSRF-Token")!: ConsoleController.csrfToken(forSession: cookie),
+                    .origin: origin, .connection: "keep-alive",
+                ]
+                let response = try await raw.execute(
+                    TestClient.Request(
+                        "/v1/requests/REQ-1/decisions", method: .post, authority: host, headers: headers,
+                        body: ByteBuffer(string: #"{"stage":"approved","decision":"approve","comment":""}"#)))
+                return (Int(response.status.code), response.body.map { String(buffer: $0) } ?? "")
+            }
+            let evil = try await post(host: "evil.example:\(port)", origin: "http://evil.example:\(port)")
+            #expect(evil.0 == 403 && evil.1.contains("another origin"), "\(evil)")
+            let console = try await Self.get(client, "/requests/REQ-1", cookie: cookie)
+            #expect(console.status == 200)
+            let logoutFromElsewhere = try await raw.execute(
+                TestClient.Request(
+                    "/console/logout", method: .post, authority: "evil.example:\(port)",
+                    headers: [
+                        .cookie: "signoff_session=\(cookie)", HTTPField.Name("X-CSRF-Token")!: ConsoleController.csrfToken(forSession: cookie),
+                        .origin: "http://evil.example:\(port)",
+                    ]))
+            #expect(logoutFromElsewhere.status.code == 403, "the console's own forms are checked the same way")
+            #expect(try await f.database.state().requests["REQ-1"]?.decisions.isEmpty == true, "nothing was decided")
+            for origin in ["http://localhost:\(port)", "http://127.0.0.1:\(port)"] {
+                #expect(server.isAcceptedOrigin(origin), "\(origin)")
+            }
+            #expect(!server.isAcceptedOrigin("http://127.0.0.1:\(port + 1)") && !server.isAcceptedOrigin("https://127.0.0.1:\(port)"))
+            let good = try await post(host: "127.0.0.1:\(port)", origin: "http://127.0.0.1:\(port)")
+            #expect(good.0 == 200, "the loopback origin the server listens on: \(good)")
+            try await raw.shutdown()
+        }
+        // Behind a public URL only its origin counts.
+        var behind = ServerConfiguration()
+        behind.publicURL = "https://signoff.example"
+        #expect(behind.acceptedOrigins() == ["https://signoff.example"])
+        behind.publicURL = "https://Signoff.example:443"
+        #expect(behind.isAcceptedOrigin("https://signoff.example") && !behind.isAcceptedOrigin("http://signoff.example"))
+        var exposed = ServerConfiguration()
+        exposed.host = "10.1.2.3"
+        #expect(exposed.acceptedOrigins() == ["http://10.1.2.3:8080"])
+    }
 }
 
 @Suite("Evidence documents")

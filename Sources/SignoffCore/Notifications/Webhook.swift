@@ -19,12 +19,41 @@ public struct WebhookSpec: Hashable, Sendable, Codable {
     /// Notification types (``NotificationType``), sorted.
     public let events: [String]
     public let format: WebhookFormat
+    /// The administrators mean a receiver on a loopback, private or link-local address (``PrivateNetwork``): without
+    /// it such a URL is refused (`webhook.private-target`), and `signoff serve` also needs `--webhook-allow-private`
+    /// to deliver to one. Part of what administrators sign; `allow_private` in JSON, left out when false so that
+    /// subscriptions recorded before it existed keep their bytes.
+    public let allowPrivate: Bool
 
-    public init(url: String, project: String?, events: [String], format: WebhookFormat) {
+    public init(url: String, project: String?, events: [String], format: WebhookFormat, allowPrivate: Bool = false) {
         self.url = url
         self.project = project
         self.events = events.sorted()
         self.format = format
+        self.allowPrivate = allowPrivate
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case url, project, events, format
+        case allowPrivate = "allow_private"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        url = try c.decode(String.self, forKey: .url)
+        project = try c.decodeIfPresent(String.self, forKey: .project)
+        events = try c.decode([String].self, forKey: .events)
+        format = try c.decode(WebhookFormat.self, forKey: .format)
+        allowPrivate = try c.decodeIfPresent(Bool.self, forKey: .allowPrivate) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(url, forKey: .url)
+        try c.encodeIfPresent(project, forKey: .project)
+        try c.encode(events, forKey: .events)
+        try c.encode(format, forKey: .format)
+        if allowPrivate { try c.encode(true, forKey: .allowPrivate) }
     }
 }
 
@@ -70,13 +99,27 @@ public enum NotificationType: String, Hashable, Sendable, Codable, CaseIterable 
 }
 
 extension Engine {
-    /// A webhook URL: https, or http to a loopback address only (a local receiver, a test); no credentials in it.
-    static func validWebhookURL(_ text: String) throws {
+    /// A webhook URL: https, or http to a loopback address only (a local receiver, a test); no credentials in it; not
+    /// to a loopback, private or link-local host (``PrivateNetwork``) unless the subscription says `allow_private`.
+    /// The host is judged as written (a name is judged again, resolved, when `signoff serve` delivers).
+    static func validWebhookURL(_ text: String, allowPrivate: Bool = false) throws {
         guard text.utf8.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
             throw Refusal(.inputText, "the webhook URL must be an absolute https:// URL of at most 2048 bytes")
         }
         guard url.user == nil, url.password == nil else { throw Refusal(.inputText, "a webhook URL may not carry credentials") }
-        let loopback = ["127.0.0.1", "localhost"].contains(host.lowercased())
+        // Percent-escapes and non-ASCII in a host are read differently by different parsers: a name is written plainly
+        // (punycode for an international one).
+        guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:[]_".contains($0)) }) else {
+            throw Refusal(.inputText, "the webhook URL's host must be written in plain ASCII (an international name in punycode, xn--…)")
+        }
+        let range = PrivateNetwork.range(ofHost: host)
+        if let range, !allowPrivate {
+            throw Refusal(
+                .webhookPrivateTarget,
+                "the webhook URL's host \(host) is \(range): webhooks are not sent to internal services; if this receiver is truly meant, "
+                    + "add it with --allow-private (API: \"allow_private\": true) and run the server with --webhook-allow-private")
+        }
+        let loopback = range.map { $0.contains("loopback") } ?? false
         guard scheme == "https" || (scheme == "http" && loopback) else {
             throw Refusal(.inputText, "a webhook URL must be https:// (plain http only to a loopback address)")
         }
@@ -84,7 +127,7 @@ extension Engine {
 
     static func addWebhook(_ spec: WebhookSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
-        try validWebhookURL(spec.url)
+        try validWebhookURL(spec.url, allowPrivate: spec.allowPrivate)
         if let key = spec.project, state.projects[key] == nil { throw Refusal(.inputUnknown, "no project \(key)") }
         let known = Set(NotificationType.allCases.map(\.rawValue))
         guard !spec.events.isEmpty, spec.events.allSatisfy(known.contains), Set(spec.events).count == spec.events.count else {

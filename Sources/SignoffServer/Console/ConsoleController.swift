@@ -292,7 +292,7 @@ struct ConsoleController {
     /// State-changing console requests come from this origin (the browser says so in `Origin`).
     func requireSameOrigin(_ request: Request) throws {
         guard let origin = request.headers[.origin] else { return }
-        if origin == handlers.configuration.expectedOrigin(request) { return }
+        if handlers.configuration.isAcceptedOrigin(origin) { return }
         throw Problem.forbidden("this request comes from another origin (\(origin.prefix(100)))")
     }
 

@@ -22,6 +22,8 @@ struct Handlers: Sendable {
     let challengesPerAddress: RateLimiter
     let failuresPerName: RateLimiter
     let failuresPerAddress: RateLimiter
+    /// Gate long polls in flight, capped per principal and in all.
+    let waiters: WaiterSlots
 
     init(service: SignoffService, auth: Authenticator, configuration: ServerConfiguration, metrics: SignoffMetrics) {
         self.metrics = metrics
@@ -31,6 +33,7 @@ struct Handlers: Sendable {
         challengesPerAddress = RateLimiter(limit: configuration.challengesPerAddressPerMinute, window: .seconds(60))
         failuresPerName = RateLimiter(limit: configuration.failedLoginsPerNamePerFiveMinutes, window: .seconds(300))
         failuresPerAddress = RateLimiter(limit: configuration.failedLoginsPerAddressPerFiveMinutes, window: .seconds(300))
+        waiters = WaiterSlots(perPrincipal: configuration.maximumWaitersPerPrincipal, total: configuration.maximumWaiters)
     }
 
     var ledger: any LedgerStore { service.ledger }
@@ -98,10 +101,44 @@ struct Handlers: Sendable {
         return .seconds(seconds)
     }
 
+    /// When a waiter turned away by a cap may ask again: long polls end within ``longestWait`` seconds, most much sooner.
+    static let waiterRetryAfterSeconds = 10
+
     /// A long poll of the gate: answers as soon as the answer is final (allowed, or the request closed), else when `wait`
     /// is over. Woken by every commit of this server; other writers (a CLI on the same database) and the clock (a
-    /// window opening, a freeze ending) are seen within two seconds. A waiter holds a continuation, not a thread.
-    func gate(wait: Duration, _ evaluate: () async throws -> GateResponse) async throws -> GateResponse {
+    /// window opening, a freeze ending) are seen within two seconds. A waiter holds a continuation, not a thread, and a
+    /// slot of ``waiters``: past the caller's cap or the server's, the answer is 429 with `Retry-After` at once, and the
+    /// connection is closed after it. `wait=0` is never capped.
+    func gate(wait: Duration, _ context: SignoffRequestContext, _ evaluate: () async throws -> GateResponse) async throws -> GateResponse {
+        guard wait > .zero else { return try await poll(wait: wait, evaluate) }
+        do {
+            return try await gate(wait: wait, caller: try principal(context), evaluate)
+        } catch let problem as Problem where problem.status == .tooManyRequests {
+            context.closeConnectionAfterResponse()
+            throw problem
+        }
+    }
+
+    /// ``gate(wait:_:_:)`` for `caller`, holding one of their slots while it waits.
+    func gate(wait: Duration, caller: String, _ evaluate: () async throws -> GateResponse) async throws -> GateResponse {
+        if let full = waiters.acquire(caller) {
+            metrics.waiterRefused()
+            let detail =
+                switch full {
+                case .principal(let cap):
+                    "you already hold as many gate long polls as one caller may hold at once (\(cap)): ask again after Retry-After seconds, or without wait (wait=0)"
+                case .server(let cap):
+                    "the server already holds as many gate long polls as it holds at once (\(cap)): ask again after Retry-After seconds, or without wait (wait=0)"
+                }
+            var problem = Problem.tooManyRequests(detail, retryAfter: Self.waiterRetryAfterSeconds)
+            problem.headers[.connection] = "close"
+            throw problem
+        }
+        defer { waiters.release(caller) }
+        return try await poll(wait: wait, evaluate)
+    }
+
+    private func poll(wait: Duration, _ evaluate: () async throws -> GateResponse) async throws -> GateResponse {
         let clock = ContinuousClock()
         let deadline = clock.now + wait
         while true {

@@ -73,7 +73,7 @@ struct RequestsController {
             // Echoed in the answer's reasons: a name, never text that could forge lines in a CI log.
             guard Engine.isValidName(environment) else { throw Problem.badRequest("environment must be an environment name (a-z 0-9 . _ -)") }
             let digest = try h.digest(text, field: "digest")
-            let answer = try await h.gate(wait: try h.waitParameter(q.get("wait"))) {
+            let answer = try await h.gate(wait: try h.waitParameter(q.get("wait")), context) {
                 let (request, state) = try await h.readable(id, context, action: "gate")
                 return GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now)
             }
@@ -103,7 +103,7 @@ struct RequestsController {
             case .failure(.none(let message)): throw Problem.notFound(message)
             case .failure(.several(let message)): throw Problem.conflict(message)
             }
-            let answer = try await h.gate(wait: wait) {
+            let answer = try await h.gate(wait: wait, context) {
                 let (request, state) = try await h.readable(id, context, action: "gate")
                 return GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now)
             }

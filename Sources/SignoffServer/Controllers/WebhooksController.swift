@@ -28,7 +28,7 @@ struct WebhooksController {
                 throw Problem(.serviceUnavailable, type: "unavailable", title: "Cannot sign webhooks",
                     detail: "this server does not hold the ledger key, which webhook secrets are derived from; start it with the ledger passphrase")
             }
-            let spec = WebhookSpec(url: b.url, project: b.project, events: b.events, format: b.format ?? .standard)
+            let spec = WebhookSpec(url: b.url, project: b.project, events: b.events, format: b.format ?? .standard, allowPrivate: b.allow_private ?? false)
             let command = Command.addWebhook(spec, approval: b.approval)
             let entries: [LedgerEntry]
             switch try await h.service.execute(command, as: try h.principal(context)) {

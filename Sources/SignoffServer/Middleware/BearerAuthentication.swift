@@ -25,7 +25,7 @@ struct BearerAuthentication: RouterMiddleware {
             // that changes state must also come from this origin and carry the page's CSRF token (SameSite=Strict is the
             // third lock).
             if request.method != .get && request.method != .head {
-                if let origin = request.headers[.origin], origin != configuration.expectedOrigin(request) {
+                if let origin = request.headers[.origin], !configuration.isAcceptedOrigin(origin) {
                     throw Problem.forbidden("this request comes from another origin (\(origin.prefix(100)))")
                 }
                 guard request.headers[.xCSRFToken] == ConsoleController.csrfToken(forSession: cookie) else {

@@ -45,6 +45,11 @@ struct SignoffMetrics: Sendable {
         ).increment()
     }
 
+    /// A gate long poll turned away (429) because its caller or the server held as many as allowed.
+    func waiterRefused() {
+        Counter(label: "signoff_gate_waiters_refused_total", factory: factory).increment()
+    }
+
     func webhookDelivery(outcome: DeliveryOutcome, type: String) {
         let name: String
         switch outcome {

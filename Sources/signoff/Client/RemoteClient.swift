@@ -181,6 +181,11 @@ struct RemoteClient: SignoffClient {
             query.insert(("project", project), at: 0)
         }
         let (status, data) = try await transport.send("GET", path + WireCoding.query(query), token: token, timeout: Double(wait) + 30)
+        // The server holds as many long polls as it will (429, Retry-After: 10): spend the wait here, then look once.
+        if status == 429 && wait > 0 {
+            try await Task.sleep(for: .seconds(min(wait, 10)))
+            return try await gate(target, environment: environment, digest: digest, wait: 0)
+        }
         // No request, or several: the caller's input to fix (64), with the server's list of candidates.
         if status == 404 || status == 409, case .project = target {
             throw CLIError.badInput((try? JSONDecoder().decode(HTTPTransport.Problem.self, from: data))?.detail ?? "HTTP \(status)")
