@@ -46,6 +46,11 @@ redirect = socketserver.TCPServer(("127.0.0.1", 0), Redirect)
 with open(sys.argv[2] + ".tmp", "w") as f:
     f.write(f"{redirect.server_address[1]} {trap.server_address[1]}")
 import os
+import signal
+
+# Started by a test process whose threads block most signals, a mask every child inherits: without this, the test's
+# terminate() (SIGTERM) would leave this server running after the test.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 os.rename(sys.argv[2] + ".tmp", sys.argv[2])
 threading.Thread(target=trap.serve_forever, daemon=True).start()
 redirect.serve_forever()

@@ -25,6 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import nacl.exceptions
 import nacl.signing
 import standardwebhooks
+import signal
+
+# Started by a test process whose threads block most signals, a mask every child inherits: without this, the test's
+# terminate() (SIGTERM) would leave this server running after the test.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 port_file, log_file, public_key_file = sys.argv[1], sys.argv[2], sys.argv[3]
 secrets_dir = os.path.dirname(os.path.abspath(log_file))
