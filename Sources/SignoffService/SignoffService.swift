@@ -45,7 +45,7 @@ public final class SignoffService: Sendable {
         let verified = Engine.preverify(command, state: try await storage.projection.recentState(), actor: actor)
         let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified))
         if case .success(let entries) = outcome {
-            try await endTokens(after: command)
+            try await endTokens(after: command, entries: entries)
             if !entries.isEmpty { changes.signal() }
         }
         return outcome
@@ -53,10 +53,14 @@ public final class SignoffService: Sendable {
 
     /// Revocation takes effect at once: revoking a key ends every session obtained with it, disabling a principal ends
     /// all their tokens. (The server also checks both on every request.)
-    private func endTokens(after command: Command) async throws {
+    private func endTokens(after command: Command, entries: [LedgerEntry]) async throws {
         switch command {
-        case .revokeKey(let principal, let fingerprint, _, _):
-            _ = try await storage.auth.revokeTokens(principal: principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(fingerprint), now: now)
+        case .revokeKey:
+            // The key, and what a compromised key vouched for (``Engine/compromiseReach``): every `key.revoked` entry.
+            for entry in entries where entry.kind == "key.revoked" {
+                guard case .keyRevoked(let e)? = try? Event.decode(kind: entry.kind, payload: entry.payload) else { continue }
+                _ = try await storage.auth.revokeTokens(principal: e.principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(e.fingerprint), now: now)
+            }
         case .disablePrincipal(let name, _):
             _ = try await storage.auth.revokeTokens(principal: name, keyFingerprint: nil, now: now)
         case .revokeToken(let id, _, _):

@@ -151,6 +151,76 @@ struct AdministrationTests {
         w.ok(Self.signed(w, mark, by: [ada, Self.bob]), as: ada)
     }
 
+    @Test("Marking a key compromised takes back what it vouched for since: the keys its owner self-enrolled with it, and the delegations it signed")
+    func compromiseReach() throws {
+        var w = World()
+        let ada = Cast.administrator.name
+        let morgan = Self.morgan
+        let casey = Cast.complianceOfficer.name
+        // Before the theft, morgan self-enrolled a laptop key with the key that is later stolen: it stays.
+        let laptop = Ed25519.SigningKey()
+        let laptopLine = try NoteVerifierKey(name: morgan, publicKey: laptop.publicKey)
+        w.ok(.enrollOwnKey(key: laptopLine, proof: SelfEnrolmentTests.proof(w, principal: morgan, key: laptopLine, signedBy: morgan)), as: morgan)
+        // casey grants a delegation before the theft: it stays.
+        w.now += 300_000
+        let before = DelegationSpec(delegate: Cast.deployer.name, start: w.now, end: w.now + 86_400_000, project: nil, role: nil)
+        w.ok(PolicyTests.delegating(w, before, by: casey), as: casey)
+        w.now += 60_000
+        let theft = w.now
+        // The thief, with morgan's key, enrols a key of their own, and with it another (what a chain of proofs reaches).
+        let thief = Ed25519.SigningKey()
+        let thiefLine = try NoteVerifierKey(name: morgan, publicKey: thief.publicKey)
+        w.ok(.enrollOwnKey(key: thiefLine, proof: SelfEnrolmentTests.proof(w, principal: morgan, key: thiefLine, signedBy: morgan)), as: morgan)
+        w.keys["thief"] = thief
+        let second = Ed25519.SigningKey()
+        let secondLine = try NoteVerifierKey(name: morgan, publicKey: second.publicKey)
+        w.ok(.enrollOwnKey(key: secondLine, proof: KeyEnrolmentStatement(principal: morgan, verifierKey: secondLine, time: w.now).signed(with: thief)), as: morgan)
+        // casey's key, stolen too, grants a delegation to the thief's accomplice.
+        let accomplice = DelegationSpec(delegate: Self.morgan, start: w.now, end: w.now + 86_400_000, project: nil, role: nil)
+        w.ok(PolicyTests.delegating(w, accomplice, by: casey), as: casey)
+        let delegations = w.state.delegations.values.filter { $0.from == casey }.sorted { $0.id < $1.id }
+        try #require(delegations.count == 2)
+        w.now += 60_000
+
+        let events = w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: theft))
+        #expect(events.count == 3, "the stolen key and the two keys its proofs reached: \(events.map(\.kind))")
+        let keys = w.state.principals[morgan]!.keys
+        for line in [thiefLine, secondLine] {
+            let key = try #require(keys.first { $0.fingerprint == line.publicKey.fingerprint })
+            #expect(key.revokedAt != nil && key.compromisedSince == key.enrolledAt, "\(key)")
+        }
+        #expect(keys.first { $0.fingerprint == laptopLine.publicKey.fingerprint }?.revokedAt == nil, "vouched for before the theft: stays")
+        // The thief's key signs nothing that counts any more.
+        let id = w.file()
+        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let byThief = DecisionStatement(request: w.request(id), stage: "approved", decision: .approve, actor: morgan, comment: "", time: w.now).signed(with: thief)
+        w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: byThief), as: morgan, rule: "signature.revoked-key")
+
+        // casey's key marked compromised since the theft: the delegation it granted then is revoked, the earlier one stays.
+        let caseyEvents = w.admin(.revokeKey(principal: casey, fingerprint: w.keys[casey]!.publicKey.fingerprint, compromisedSince: theft))
+        #expect(caseyEvents.map(\.kind) == ["key.revoked", "delegation.revoked"], "\(caseyEvents.map(\.kind))")
+        #expect(w.state.delegations[delegations[1].id]?.revokedAt != nil && w.state.delegations[delegations[0].id]?.revokedAt == nil)
+        // Both verifiers agree on the export of this ledger.
+        let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
+        #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
+        _ = ada
+    }
+
+    @Test("One administrator key cannot bring a compromise marking under one signature by removing the owner from their groups first, nor silence an organisation-wide webhook")
+    func quorumOnCompromiseAndWebhookRemoval() {
+        var w = Self.quorumWorld()
+        let ada = Cast.administrator.name
+        let sam = Cast.secondReleaseManager.name
+        w.ok(Self.signed(w, .removeMember(group: Cast.Group.releaseManagers, member: sam), by: [ada]), as: ada)
+        let mark = Command.revokeKey(principal: sam, fingerprint: w.keys[sam]!.publicKey.fingerprint, compromisedSince: w.now)
+        w.refused(Self.signed(w, mark, by: [ada]), as: ada, rule: "admin.quorum")
+        let everywhere = WebhookSpec(url: "https://hooks.example.com/all", project: nil, events: ["request.approved"], format: .standard)
+        w.ok(Self.signed(w, .addWebhook(everywhere), by: [ada, Self.bob]), as: ada)
+        let id = w.state.webhooks.keys.sorted().last!
+        w.refused(Self.signed(w, .removeWebhook(id: id), by: [ada]), as: ada, rule: "admin.quorum")
+        w.ok(Self.signed(w, .removeWebhook(id: id), by: [ada, Self.bob]), as: ada)
+    }
+
     @Test("An administrator withdrawing another person's request, revoking their delegation or their token makes a signed administrative change")
     func actingOnSomeoneElses() throws {
         var w = World()

@@ -82,6 +82,9 @@ struct NotificationTests {
         "https://2130706433/", "https://0x7f000001/", "https://127.1/", "https://0177.0.0.1/", "https://10.1/", "https://[::ffff:127.0.0.1]/",
         "https://[::ffff:a9fe:a9fe]/", "https://[fe80::1]/", "https://[fd00::1]/", "https://[::]/", "https://api.localhost/", "https://LOCALHOST./",
         "https://172.31.255.255/", "https://169.254.0.1./",
+        // What the outside review found still accepted: SIIT, 6to4, local-use NAT64, benchmarking, IETF, multicast, broadcast.
+        "https://[::ffff:0:7f00:1]/", "https://[2002:7f00:1::]/", "https://[64:ff9b:1::a9fe:a9fe]/", "https://198.18.0.1/", "https://192.0.0.1/",
+        "https://224.0.0.1/", "https://255.255.255.255/", "https://[ff02::1]/", "https://[2001:0:4136:e378::1]/",
     ]
 
     @Test("Webhook targets: internal addresses and localhost are refused (webhook.private-target) unless allow_private; public ones accepted", arguments: internalTargets)
@@ -105,7 +108,7 @@ struct NotificationTests {
     func publicTargets() throws {
         var w = World()
         for url in [
-            "https://hooks.example/x", "https://8.8.8.8/", "https://172.32.0.1/", "https://100.128.0.1/", "https://169.253.1.1/", "https://[2001:db8::1]/",
+            "https://hooks.example/x", "https://8.8.8.8/", "https://172.32.0.1/", "https://100.128.0.1/", "https://169.253.1.1/", "https://[2606:4700:4700::1111]/",
             "https://127.0.0.1.nip.io/", "https://localhost.example.com/", "https://11.0.0.1/",
         ] {
             let events = w.admin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))

@@ -37,7 +37,7 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
         case .keyRevoke:
             .init(
                 self, "signoff user revoke-key", .administratorOrKeyOwner, .whenReliedOn,
-                "the key is an administrator's, or it is marked compromised (--compromised-since) and its owner is in a group a regulated project binds")
+                "the key is an administrator's, or an administrator marks it compromised (--compromised-since: it takes back what the key signed)")
         case .principalDisable:
             .init(self, "signoff user disable", .administrator, .whenReliedOn, "the principal is an administrator (fewer could sign)")
         case .principalEnable:
@@ -71,7 +71,7 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
         case .webhookAdd:
             .init(self, "signoff webhook add", .administrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project")
         case .webhookRemove:
-            .init(self, "signoff webhook remove", .administrator, .never, "it only takes notifications away")
+            .init(self, "signoff webhook remove", .administrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project (it silences that trail's live feed)")
         }
     }
 }

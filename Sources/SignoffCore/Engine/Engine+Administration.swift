@@ -78,7 +78,39 @@ extension Engine {
                     "--compromised-since \(Timestamps.rfc3339(compromisedSince)) is before the key was enrolled (\(Timestamps.rfc3339(key.enrolledAt))); give a time since then")
             }
         }
-        return [.keyRevoked(.init(principal: principal, fingerprint: key.fingerprint, compromisedSince: compromisedSince, approval: approval))]
+        var events: [Event] = [.keyRevoked(.init(principal: principal, fingerprint: key.fingerprint, compromisedSince: compromisedSince, approval: approval))]
+        if let compromisedSince {
+            events += compromiseReach(of: key.fingerprint, owner: owner, since: compromisedSince, approval: approval, state: state, now: now)
+        }
+        return events
+    }
+
+    /// What a key compromised since `since` vouched for from then on, taken back with it in the same change (the same
+    /// approval): the keys its owner self-enrolled with a proof it signed (and, in turn, what those vouched for) —
+    /// revoked as compromised since their own enrolment — and the delegations its owner granted with a statement it
+    /// signed. Whoever held the key could make both; neither may outlive the marking.
+    static func compromiseReach(of fingerprint: String, owner: Principal, since: Int64, approval: DSSEEnvelope?, state: SignoffState, now: Int64) -> [Event] {
+        var events: [Event] = []
+        var compromised: [(fingerprint: String, since: Int64)] = [(fingerprint, since)]
+        var revoked: Set<String> = [fingerprint]
+        while let (voucher, from) = compromised.popLast() {
+            for key in owner.keys where key.revokedAt == nil && !revoked.contains(key.fingerprint) && key.vouchedBy.contains(voucher) && key.enrolledAt >= from {
+                revoked.insert(key.fingerprint)
+                compromised.append((key.fingerprint, key.enrolledAt))
+                events.append(.keyRevoked(.init(principal: owner.name, fingerprint: key.fingerprint, compromisedSince: key.enrolledAt, approval: approval)))
+            }
+        }
+        let reach = Dictionary(uniqueKeysWithValues: owner.keys.filter { revoked.contains($0.fingerprint) }.map { key in
+            (key.fingerprint, key.fingerprint == fingerprint ? since : key.enrolledAt)
+        })
+        for delegation in state.delegations.values.sorted(by: { $0.id < $1.id })
+        where delegation.from == owner.name && delegation.revokedAt == nil && delegation.end > now {
+            guard let grantedAt = delegation.grantedAt,
+                (delegation.signedWith ?? []).contains(where: { reach[$0].map { grantedAt >= $0 } ?? false })
+            else { continue }
+            events.append(.delegationRevoked(.init(id: delegation.id, approval: approval)))
+        }
+        return events
     }
 
     static func createGroup(name: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
@@ -288,8 +320,10 @@ extension Engine {
         case .addUser(_, let administrator, _, _): return administrator
         case .enrollKey(let p, _, _), .enablePrincipal(let p, _), .issueServiceToken(_, let p, _, _, _): return reliedOn(p)
         // Revoking plainly only takes authority away — but an administrator's key, revoked or disabled by one stolen
-        // key, would shrink who can sign until that one key alone met the quorum.
-        case .revokeKey(let p, _, let since, _): return isAdministrator(p) || (since != nil && reliedOn(p))
+        // key, would shrink who can sign until that one key alone met the quorum. Marking a key compromised takes back
+        // what it signed, whoever holds it now: removing its owner from their groups first (one signature) must not
+        // bring it under one key.
+        case .revokeKey(let p, _, let since, _): return isAdministrator(p) || since != nil
         case .disablePrincipal(let p, _): return isAdministrator(p)
         case .addMember(let group, _, _): return group == Access.auditorsGroup || !regulatedProjects(relyingOn: group, state).isEmpty
         case .applyWorkflow(let source, let file, _):
@@ -300,6 +334,8 @@ extension Engine {
         case .addFreeze(let spec, _): return coversRegulated(environment: spec.environment, project: spec.project)
         case .liftFreeze(let id, _): return state.freezes[id].map { coversRegulated(environment: $0.environment, project: $0.project) } ?? false
         case .addWebhook(let spec, _): return spec.project.map { state.projects[$0]?.regulated == true } ?? true
+        // Removing the subscription that carries a regulated project's trail out silences its live audit feed.
+        case .removeWebhook(let id, _): return state.webhooks[id].map { $0.spec.project.map { state.projects[$0]?.regulated == true } ?? true } ?? false
         default: return false
         }
     }

@@ -24,6 +24,7 @@ extension SignoffState {
             if let key = try? NoteVerifierKey(parsing: e.verifierKey) {
                 var enrolled = EnrolledKey(verifierKey: e.verifierKey, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: e.approval != nil)
                 enrolled.selfEnrolled = e.proof != nil
+                enrolled.vouchedBy = e.proof?.signatures.map { Ed25519.PublicKey.fingerprintHex($0.keyid) } ?? []
                 principals[e.principal]?.keys.append(enrolled)
             }
         case .keyRevoked(let e):
@@ -69,7 +70,9 @@ extension SignoffState {
         case .delegationGranted(let e):
             noteApproval(e.envelope)
             let d = e.delegation
-            delegations[e.id] = Delegation(id: e.id, from: actor, to: d.delegate, start: d.start, end: d.end, project: d.project, role: d.role, revokedAt: nil)
+            delegations[e.id] = Delegation(
+                id: e.id, from: actor, to: d.delegate, start: d.start, end: d.end, project: d.project, role: d.role, revokedAt: nil, grantedAt: time,
+                signedWith: e.envelope?.signatures.map { Ed25519.PublicKey.fingerprintHex($0.keyid) } ?? [])
         case .delegationRevoked(let e):
             noteApproval(e.approval)
             delegations[e.id]?.revokedAt = time

@@ -16,6 +16,9 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
     public var compromisedSince: Int64?
     /// Enrolled by its owner's proof (a signature by a key they had), not by administrators: it never signs administration.
     public var selfEnrolled = false
+    /// The fingerprints of the keys whose signature on the proof vouched for a self-enrolled key: marking one of them
+    /// compromised since the enrolment revokes this key too (whoever held the voucher made it).
+    public var vouchedBy: [String] = []
 
     /// Parsed once, when the key is enrolled or its document read: every signature check needs it.
     public let publicKey: Ed25519.PublicKey?
@@ -30,7 +33,7 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
         self.publicKey = try? NoteVerifierKey(parsing: verifierKey).publicKey
     }
 
-    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt, trusted, compromisedSince, selfEnrolled }
+    enum CodingKeys: String, CodingKey { case verifierKey, fingerprint, enrolledAt, revokedAt, trusted, compromisedSince, selfEnrolled, vouchedBy }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +43,7 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
             trusted: try c.decodeIfPresent(Bool.self, forKey: .trusted) ?? false,
             compromisedSince: try c.decodeIfPresent(Int64.self, forKey: .compromisedSince))
         selfEnrolled = try c.decodeIfPresent(Bool.self, forKey: .selfEnrolled) ?? false
+        vouchedBy = try c.decodeIfPresent([String].self, forKey: .vouchedBy) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -51,6 +55,7 @@ public struct EnrolledKey: Hashable, Sendable, Codable {
         try c.encode(trusted, forKey: .trusted)
         try c.encodeIfPresent(compromisedSince, forKey: .compromisedSince)
         if selfEnrolled { try c.encode(true, forKey: .selfEnrolled) }
+        if !vouchedBy.isEmpty { try c.encode(vouchedBy, forKey: .vouchedBy) }
     }
 
     public func isValid(at time: Int64) -> Bool { time >= enrolledAt && (revokedAt.map { time < $0 } ?? true) }
@@ -159,6 +164,10 @@ public struct Delegation: Hashable, Sendable, Codable {
     public let project: String?
     public let role: String?
     public var revokedAt: Int64?
+    /// When it was granted (the entry's time), and the fingerprints of the keys that signed the delegator's statement:
+    /// marking one of those keys compromised since then revokes it (projection format 5; nil in older documents).
+    public var grantedAt: Int64? = nil
+    public var signedWith: [String]? = nil
 
     public func isInForce(at now: Int64) -> Bool { start <= now && now < end && (revokedAt.map { now < $0 } ?? true) }
 }
@@ -359,7 +368,7 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public internal(set) var runningRequests: [String: String] = [:]
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
-    public static let projectionFormat = "4"
+    public static let projectionFormat = "5"
 
     public init() {}
 

@@ -35,6 +35,11 @@ public enum PrivateNetwork {
         case (192, 168): "private (192.168.0.0/16)"
         case (100, 64...127): "shared, carrier-grade NAT (100.64.0.0/10)"
         case (169, 254): "link-local (169.254.0.0/16)"
+        case (192, 0) where a[2] == 0: "IETF protocol assignments (192.0.0.0/24)"
+        case (192, 0) where a[2] == 2, (198, 51) where a[2] == 100, (203, 0) where a[2] == 113: "documentation (TEST-NET)"
+        case (198, 18...19): "benchmarking (198.18.0.0/15)"
+        case (224...239, _): "multicast (224.0.0.0/4)"
+        case (240...255, _): "reserved and broadcast (240.0.0.0/4)"
         default: nil
         }
     }
@@ -51,6 +56,14 @@ public enum PrivateNetwork {
         }
         // 64:ff9b::/96, NAT64: the IPv4 address it translates to.
         if a[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0][...] { return ipv4Range(embeddedIPv4).map { "NAT64 \($0)" } }
+        // Translations that reach whatever IPv4 address they embed, a network's own choice: never a webhook's target.
+        if a[0..<6] == [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01][...] { return "local-use NAT64 (64:ff9b:1::/48)" }
+        if a[0..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0][...] { return "IPv4-translated, SIIT (::ffff:0:0:0/96)" }
+        if a[0] == 0x20, a[1] == 0x02 { return "6to4 (2002::/16)" }
+        if a[0] == 0x20, a[1] == 0x01, a[2] == 0x00, a[3] == 0x00 { return "Teredo (2001::/32)" }
+        if a[0] == 0x20, a[1] == 0x01, a[2] == 0x0d, a[3] == 0xb8 { return "documentation (2001:db8::/32)" }
+        if a[0..<8] == [0x01, 0x00, 0, 0, 0, 0, 0, 0][...] { return "discard-only (100::/64)" }
+        if a[0] == 0xff { return "multicast (ff00::/8)" }
         if a[0] & 0xfe == 0xfc { return "unique-local (fc00::/7)" }
         if a[0] == 0xfe, a[1] & 0xc0 == 0x80 { return "link-local (fe80::/10)" }
         if a[0] == 0xfe, a[1] & 0xc0 == 0xc0 { return "site-local (fec0::/10)" }
