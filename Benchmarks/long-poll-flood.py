@@ -145,6 +145,11 @@ def sample(pid, stop, samples):
         stop.wait(0.05)
 
 
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
 PROBE = r"""
 import http.client, json, sys, time
 host, port, token, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
@@ -236,12 +241,13 @@ def main():
     try:
         world.set_up()
         world.serve(args.serve_arg)
-        with open(f"/proc/{world.server.pid}/status") as f:
-            idle = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+        idle = rss_mib(world.server.pid)
         say(f"server {world.url} (pid {world.server.pid}), RSS at rest {idle:.1f} MiB; {args.polls} long polls, "
             f"wait={args.wait}, one token")
         for run in range(1, args.runs + 1):
             statuses, samples, probed, elapsed = flood(world, args.polls, args.wait, args.wait + 5, per_worker)
+            time.sleep(2)
+            after = rss_mib(world.server.pid)
             rss = max(s[0] for s in samples) / 1024 if samples else float("nan")
             fds = max(s[1] for s in samples) if samples else 0
             ms = probed["ms"]
@@ -254,6 +260,7 @@ def main():
                   + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
             print(f"  server RSS, highest    {rss:8.1f} MiB   limit < {RSS_LIMIT_MIB} MiB   "
                   f"{'met' if rss < RSS_LIMIT_MIB else 'EXCEEDED'}")
+            print(f"  server RSS, 2 s after  {after:8.1f} MiB")
             print(f"  server descriptors     {fds:8d}       (highest open at once)")
             print(f"  normal read, median    {median:8.1f} ms    limit < {READ_LIMIT_MS} ms    "
                   f"{'met' if median < READ_LIMIT_MS else 'EXCEEDED'}   ({len(ms)} reads during the flood)")
@@ -264,7 +271,7 @@ def main():
                 print("  answers other than 200 and 429: the flood was not answered cleanly")
             if args.json:
                 print(json.dumps({"run": run, "polls": args.polls, "wait": args.wait, "answers": statuses,
-                                  "rss_max_mib": round(rss, 1), "fds_max": fds, "read_median_ms": round(median, 1),
+                                  "rss_max_mib": round(rss, 1), "rss_after_mib": round(after, 1), "fds_max": fds, "read_median_ms": round(median, 1),
                                   "read_max_ms": round(worst, 1), "reads": len(ms), "elapsed_s": round(elapsed, 1)}))
         # After the flood every slot is back: a long poll is held again.
         with_wait = f"/v1/requests/REQ-1/gate?environment={ENV}&digest={world.digest}&wait=1"

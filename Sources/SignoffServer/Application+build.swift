@@ -75,7 +75,7 @@ public func buildApplication(
     var app = Application(
         router: buildRouter(service: service, configuration: configuration, metrics: metrics),
         server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff"),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff", backlog: configuration.listenBacklog),
         onServerRunning: { channel in configuration.listening.set(channel.localAddress?.port) },
         logger: logger)
     app.addServices(

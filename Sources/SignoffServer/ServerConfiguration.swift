@@ -52,6 +52,10 @@ public struct ServerConfiguration: Sendable {
     /// poll costs about 44 KiB of the server's memory with its connection (BENCHMARKS.md: 15,668 held took 680 MiB), so
     /// a full server holds about 45 MiB of waiters, and 16 teams' CI at their own cap fit.
     public var maximumWaiters = 1_024
+    /// Connections the kernel queues before the server accepts them (capped by `net.core.somaxconn`). A burst of
+    /// connects beyond the queue is dropped and retried by the clients a second later — and so is a normal request
+    /// that arrives in the burst (BENCHMARKS.md, the long-poll flood).
+    public var listenBacklog = 4_096
     /// The port the server actually listens on, once it does (with port 0, the one the system chose).
     public let listening = ListeningPort()
 
