@@ -92,7 +92,10 @@ struct NotificationTests {
         var w = World()
         let refused = w.signedByAdmin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))
         w.refused(refused, as: Cast.administrator.name, rule: "webhook.private-target")
-        guard case .failure(let refusal) = Engine.execute(refused, on: w.state, actor: Cast.administrator.name, now: w.now) else { return }
+        guard case .failure(let refusal) = Engine.execute(refused, on: w.state, actor: Cast.administrator.name, now: w.now) else {
+            Issue.record("\(url) accepted without allow_private")
+            return
+        }
         #expect(refusal.message.contains("--allow-private"), "the message says what to do: \(refusal.message)")
         // Meant: the subscription says so, and the change the administrator signs says so too.
         let allowed = WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)

@@ -69,7 +69,10 @@ struct PolicyTests {
         // An emergency of team B: team A's approvers may not file it, nor record its retrospective.
         w.refused(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: World.digest, description: "", emergencyReason: "down"), as: morgan, rule: "project.requesters")
         let emergency = w.ok(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: World.digest, description: "", emergencyReason: "down"), as: "bea")
-        guard case .requestFiled(let hot)? = emergency.first else { return }
+        guard case .requestFiled(let hot)? = emergency.first else {
+            Issue.record("team B's emergency was not filed: \(emergency)")
+            return
+        }
         w.ok(Self.decision(w, hot.id, stage: "approved", by: "bo"), as: "bo")
         w.ok(.recordDeployment(request: hot.id, outcome: .succeeded, note: ""), as: "bill")
         w.refused(.recordRetrospective(request: hot.id, comment: "looked"), as: morgan, rule: "retrospective.role")

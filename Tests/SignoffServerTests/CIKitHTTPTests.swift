@@ -91,7 +91,12 @@ struct CIKitHTTPTests {
                 #expect(code == 400, "wait=\(bad)")
             }
             async let waited = Self.get(port, "/v1/gate?project=\(Cast.project)&environment=qa&digest=\(Self.digest)&wait=30", token: token, session: session)
-            while f.database.changes.waiting < 1 { try await Task.sleep(for: .milliseconds(20)) }
+            // The long poll is waiting (with a deadline: a poll that never waits fails here instead of hanging the suite).
+            let deadline = ContinuousClock.now + .seconds(20)
+            while f.database.changes.waiting < 1 {
+                try #require(ContinuousClock.now < deadline, "the long poll never started waiting")
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let rejected = ContinuousClock.now
             try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .reject, comment: "no", envelope: nil), as: "morgan")
             let (code, answer) = try await waited
