@@ -64,6 +64,14 @@ public final class SQLiteProjectionStore: ProjectionStore {
     /// Fills `request_entry` for the entries appended before it existed (once: `projection_meta` remembers).
     private static func indexRequestEntriesIfNeeded(_ db: Database) throws {
         guard try String.fetchOne(db, sql: "SELECT value FROM projection_meta WHERE key = 'request-entry-index'") == nil else { return }
+        for (request, sequence) in try requestEntries(db) {
+            try db.execute(sql: "INSERT INTO request_entry (request, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [request, sequence])
+        }
+        try db.execute(sql: "INSERT INTO projection_meta (key, value) VALUES ('request-entry-index', '1') ON CONFLICT (key) DO NOTHING")
+    }
+
+    /// Every entry of a request's life, as (request, sequence): what `request_entry` must hold, read from the ledger.
+    static func requestEntries(_ db: Database) throws -> [(String, Int64)] {
         let entries = try Row.fetchCursor(db, sql: "SELECT sequence, kind, entry FROM ledger_entry ORDER BY sequence")
         var rows: [(String, Int64)] = []
         while let row = try entries.next() {
@@ -73,10 +81,37 @@ public final class SQLiteProjectionStore: ProjectionStore {
             else { continue }
             rows.append((request, row[0]))
         }
-        for (request, sequence) in rows {
-            try db.execute(sql: "INSERT INTO request_entry (request, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [request, sequence])
+        return rows
+    }
+
+    /// The request pages' index and the projection's own metadata, against the ledger: `request_entry` holds exactly
+    /// the entries of each request's life (a row deleted by hand would hide an entry from its request page and
+    /// timeline), and `projection_meta` exactly its two rows with their values.
+    static func verifyIndexes(_ db: Database) throws -> LedgerVerificationFailure? {
+        let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM projection_meta ORDER BY key").map {
+            "\(String.fromDatabaseValue($0[0]) ?? "?")=\(String.fromDatabaseValue($0[1]) ?? "?")"
         }
-        try db.execute(sql: "INSERT INTO projection_meta (key, value) VALUES ('request-entry-index', '1') ON CONFLICT (key) DO NOTHING")
+        let expectedMeta = ["format=\(SignoffState.projectionFormat)", "request-entry-index=1"]
+        guard meta == expectedMeta else {
+            return LedgerVerificationFailure(
+                .projectionMismatch, "projection_meta holds \(meta.joined(separator: ", ").prefix(200)), not \(expectedMeta.joined(separator: ", ")): it was altered")
+        }
+        struct Indexed: Hashable { let request: String; let sequence: Int64 }
+        var expected = Set(try requestEntries(db).map { Indexed(request: $0.0, sequence: $0.1) })
+        for row in try Row.fetchAll(db, sql: "SELECT request, sequence FROM request_entry ORDER BY sequence, request") {
+            guard let request = String.fromDatabaseValue(row[0]), let sequence = Int64.fromDatabaseValue(row[1]),
+                expected.remove(Indexed(request: request, sequence: sequence)) != nil
+            else {
+                return LedgerVerificationFailure(
+                    .projectionMismatch, "request_entry holds a row (\(row[0] as DatabaseValue), \(row[1] as DatabaseValue)) that is not an entry of that request's life")
+            }
+        }
+        if let missing = expected.min(by: { $0.sequence < $1.sequence }) {
+            return LedgerVerificationFailure(
+                .projectionMismatch,
+                "request_entry lacks entry \(missing.sequence) of \(missing.request): its request page and timeline would not show it")
+        }
+        return nil
     }
 
     public func state() async throws -> SignoffState {
@@ -163,7 +198,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
                 let what = stored[key] == nil ? "is missing" : expected[key] == nil ? "should not exist" : "differs from the ledger's replay"
                 return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) \(what)")
             }
-            return nil
+            return try Self.verifyIndexes(db)
         }
     }
 
@@ -192,6 +227,8 @@ public final class SQLiteProjectionStore: ProjectionStore {
         try db.execute(
             sql: "INSERT INTO projection_meta (key, value) VALUES ('format', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             arguments: [SignoffState.projectionFormat])
+        // The request pages' index is built with the projection (a new database's first write included).
+        try Self.indexRequestEntriesIfNeeded(db)
         cache.withLock { $0.removeAll() }
         db.afterNextTransaction { _ in self.formatIsCurrent.withLock { $0 = true } }
     }

@@ -215,4 +215,27 @@ struct EngineStoreTests {
         let reopened = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: f.ledger.path)))
         #expect(try await reopened.verifyProjection()?.kind == .projectionMismatch)
     }
+
+    @Test("The request pages' index (request_entry) and projection_meta are verified against the ledger: a row deleted, added or moved, a meta value edited")
+    func requestEntryTamper() async throws {
+        let tampers: [(String, String)] = [
+            ("DELETE FROM request_entry WHERE request = 'REQ-1' AND sequence = (SELECT max(sequence) FROM request_entry WHERE request = 'REQ-1')", "lacks entry"),
+            ("INSERT INTO request_entry (request, sequence) VALUES ('REQ-1', 0)", "not an entry of that request"),
+            ("UPDATE request_entry SET request = 'REQ-2' WHERE request = 'REQ-1'", "request_entry"),
+            ("UPDATE projection_meta SET value = '0' WHERE key = 'request-entry-index'", "projection_meta"),
+            ("DELETE FROM projection_meta WHERE key = 'request-entry-index'", "projection_meta"),
+            ("INSERT INTO projection_meta (key, value) VALUES ('extra', 'x')", "projection_meta"),
+        ]
+        for (sql, words) in tampers {
+            let f = try await EngineFixture()
+            defer { f.ledger.remove() }
+            try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+            try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "c.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+            try await f.must(.withdraw(request: "REQ-1", reason: "x"), as: "riley")
+            #expect(try await f.verifyEverything() == nil, "untouched")
+            try await f.ledger.attacker().write { db in try db.execute(sql: sql) }
+            let failure = try await f.database.verifyProjection()
+            #expect(failure?.kind == .projectionMismatch && failure?.message.contains(words) == true, "\(sql): \(failure?.message ?? "undetected")")
+        }
+    }
 }

@@ -51,7 +51,10 @@ struct FormatOneLedgerTests {
             case .success(let events):
                 for event in events {
                     state.apply(event, actor: actor, at: now)
-                    drafts.append(EntryDraft(kind: event.kind, actor: actor, payload: try! Self.formatOne(kind: event.kind, payload: event.payload)))
+                    var draft = EntryDraft(kind: event.kind, actor: actor, payload: try! Self.formatOne(kind: event.kind, payload: event.payload))
+                    // Indexed for the request pages as today's Signoff indexes an older ledger when it opens it.
+                    draft.request = event.request
+                    drafts.append(draft)
                     touched.formUnion(SignoffState.documentKeys(touchedBy: event))
                 }
             case .failure(let refusal): Issue.record("refused: \(refusal)", sourceLocation: sourceLocation)
