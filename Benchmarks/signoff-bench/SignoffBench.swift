@@ -376,9 +376,10 @@ struct Bench {
         if options.json {
             var rows: [[String: Any]] = []
             for f in figures {
-                var row: [String: Any] = ["name": f.name, "value": f.value, "unit": f.unit, "limit_name": f.limitName, "goal": f.goal]
-                if let limit = f.limit { row["limit"] = limit }
-                if let ratio = f.ratio { row["ratio"] = ratio }
+                // JSON has no infinity: a ratio to a limit of 0 (no errors allowed, none seen) is left out, not a crash.
+                var row: [String: Any] = ["name": f.name, "value": f.value.isFinite ? f.value : NSNull(), "unit": f.unit, "limit_name": f.limitName, "goal": f.goal]
+                if let limit = f.limit, limit.isFinite { row["limit"] = limit }
+                if let ratio = f.ratio, ratio.isFinite { row["ratio"] = ratio }
                 rows.append(row)
             }
             let object: [String: Any] = ["figures": rows, "notes": notes, "runs": options.runs, "entries": options.entries]
