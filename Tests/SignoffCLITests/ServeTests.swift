@@ -42,16 +42,7 @@ final class RunningServer: @unchecked Sendable {
         throw TestSupportError("signoff serve did not answer: \(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))")
     }
 
-    static func get(_ url: URL) throws -> Int {
-        let semaphore = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var status = 0
-        URLSession.shared.dataTask(with: url) { _, response, _ in
-            status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            semaphore.signal()
-        }.resume()
-        semaphore.wait()
-        return status
-    }
+    static func get(_ url: URL) throws -> Int { try HTTP.call("GET", url.absoluteString, token: nil).status }
 
     /// SIGKILL: no graceful anything (what a crash or an OOM kill does).
     func kill() {

@@ -252,6 +252,9 @@ struct AdministrationTests {
         let tokenEvents = w.ok(Self.signed(w, token, by: [ada]), as: ada)
         guard case .tokenRevoked(let revoked)? = tokenEvents.first else { Issue.record("no token.revoked: \(tokenEvents)"); return }
         #expect(revoked.tokenID == "tok-1" && revoked.principal == Cast.ci.name && revoked.approval != nil)
+        // The engine only records someone else's token, of someone who exists.
+        w.refused(Self.signed(w, .revokeToken(id: "tok-2", principal: ada), by: [ada]), as: ada, rule: "input.text")
+        w.refused(Self.signed(w, .revokeToken(id: "tok-3", principal: "nobody"), by: [ada]), as: ada, rule: "input.unknown")
         // The approval counts once.
         w.refused(Self.signed(w, token, by: [ada], time: w.now), as: ada, rule: "signature.replay")
         // Both verifiers read the new entries: the export's administration.csv has token.revoked and delegation.revoked signed.

@@ -415,11 +415,11 @@ extension Engine {
         for signature in envelope.signatures {
             let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
             guard let owner = state.principals.values.first(where: { $0.keys.contains { $0.fingerprint == fingerprint } }),
-                let key = owner.keys.first(where: { $0.fingerprint == fingerprint }), let publicKey = key.publicKey
+                let key = owner.keys.first(where: { $0.fingerprint == fingerprint })
             else { throw Refusal(.signatureUnknownKey, "the approval is signed with a key no principal has enrolled") }
-            guard VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
-                || publicKey.isValidSignature(signature.sig, for: message)
-            else { throw Refusal(.signatureInvalid, "a signature on the approval does not verify: the signed bytes were changed") }
+            guard verifies(signature.sig, by: key, over: message) else {
+                throw Refusal(.signatureInvalid, "a signature on the approval does not verify: the signed bytes were changed")
+            }
             guard owner.isAdministrator, !owner.disabled else {
                 throw Refusal(.adminSignature, "the approval is signed by \(owner.name), who is not an enabled administrator")
             }
@@ -453,7 +453,7 @@ extension Engine {
         guard !envelope.signatures.isEmpty else { throw Refusal(.keyCompromiseSignature, "the approval carries no signature") }
         for signature in envelope.signatures {
             let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
-            guard let key = owner.keys.first(where: { $0.fingerprint == fingerprint }), let publicKey = key.publicKey else {
+            guard let key = owner.keys.first(where: { $0.fingerprint == fingerprint }) else {
                 throw Refusal(.signatureWrongKey, "your own revocation is signed with your keys only; this signature is not by a key of \(actor)")
             }
             if compromised && fingerprint == marked {
@@ -461,9 +461,9 @@ extension Engine {
                     .keyCompromiseSignature,
                     "the key being marked compromised cannot vouch for it (whoever stole it holds it): sign with another of your current keys, or ask an administrator")
             }
-            guard VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
-                || publicKey.isValidSignature(signature.sig, for: message)
-            else { throw Refusal(.signatureInvalid, "a signature on the revocation does not verify: the signed bytes were changed") }
+            guard verifies(signature.sig, by: key, over: message) else {
+                throw Refusal(.signatureInvalid, "a signature on the revocation does not verify: the signed bytes were changed")
+            }
             guard key.counts(signedAt: now) else { throw Refusal(.signatureRevokedKey, "the revocation is signed with a revoked key of \(actor)") }
         }
     }

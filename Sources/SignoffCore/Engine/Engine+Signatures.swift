@@ -112,6 +112,13 @@ extension Engine {
         return digest
     }
 
+    /// Whether `signature` by `key` verifies over `message`: already checked outside the writer (``preverify``), or now.
+    static func verifies(_ signature: [UInt8], by key: EnrolledKey, over message: [UInt8]) -> Bool {
+        guard let publicKey = key.publicKey else { return false }
+        return VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature))
+            || publicKey.isValidSignature(signature, for: message)
+    }
+
     /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
     static func verifySigner(_ envelope: DSSEEnvelope, payloadType: String, state: SignoffState, actor: String, now: Int64) throws -> EnrolledKey {
         guard envelope.signatures.count <= DSSEEnvelope.maximumSignatures else {
@@ -124,10 +131,7 @@ extension Engine {
         let message = envelope.signedBytes
         for signature in envelope.signatures {
             for key in principal.keys where key.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) {
-                guard let publicKey = key.publicKey,
-                    VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
-                        || publicKey.isValidSignature(signature.sig, for: message)
-                else { continue }
+                guard verifies(signature.sig, by: key, over: message) else { continue }
                 guard key.counts(signedAt: now) else {
                     throw Refusal(.signatureRevokedKey, "the decision is signed with a key of \(actor) that was revoked")
                 }
