@@ -4,6 +4,7 @@ import Logging
 import HummingbirdTesting
 import SignoffCore
 import SignoffCrypto
+import SignoffLedger
 @testable import SignoffServer
 import SignoffStore
 import SignoffTestSupport
@@ -26,7 +27,13 @@ struct ServerFixture {
 
     init() async throws {
         directory = try TestSupport.temporaryDirectory("signoff-server")
-        let ledger = try SQLiteLedgerStore.create(path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey())
+        // Checkpoints by size only, never by age: a slow machine must not sign one in the middle of a test that reads
+        // "awaiting a checkpoint" (the console test did, 520 s into a busy CI run).
+        var configuration = SQLiteLedgerStore.Configuration()
+        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 1000, everySeconds: 86_400)
+        let ledger = try SQLiteLedgerStore.create(
+            path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey(),
+            configuration: configuration)
         database = SignoffService(storage: SQLiteStorage.storage(ledger))
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
