@@ -133,9 +133,9 @@ struct CIKitBench {
         let raw = Double(messages) / Bench.seconds(ContinuousClock.now - rawStarted)
 
         // Signoff: a subscription, `messages` notifications in the outbox, the delivery service of `signoff serve`.
-        let ledger = try SQLiteLedgerStore.create(
+        let ledger = try SQLiteStorage.create(
             path: directory.appendingPathComponent("webhooks-\(UUID().uuidString).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
-        let service = SignoffService(storage: SQLiteStorage.storage(ledger))
+        let service = SignoffService(storage: ledger)
         _ = try await service.execute(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: Ed25519.SigningKey().publicKey)), as: "system")
         guard case .success = try await service.execute(.addWebhook(WebhookSpec(url: hook.absoluteString, project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)), as: "admin")
         else { fatalError("the bench subscription was refused") }
@@ -165,9 +165,13 @@ struct CIKitBench {
     // MARK: Inbox and inventory at 100,000 requests
 
     func inboxLatency() async throws -> [Figure] {
-        let ledger = try SQLiteLedgerStore.create(
-            path: directory.appendingPathComponent("inbox-\(UUID().uuidString).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
-        let database = SignoffService(storage: SQLiteStorage.storage(ledger))
+        let clock = BenchClock()
+        var storeConfiguration = SQLiteLedgerStore.Configuration()
+        storeConfiguration.clock = { clock.now }
+        let ledger = try SQLiteStorage.create(
+            path: directory.appendingPathComponent("inbox-\(UUID().uuidString).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(),
+            configuration: storeConfiguration)
+        let database = SignoffService(storage: ledger)
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
         }
@@ -195,7 +199,7 @@ struct CIKitBench {
         }
         var state = try await database.state()
         var chunk: [(event: Event, actor: String)] = []
-        let now = database.now
+        let now = clock.hold()
         func run(_ command: Command, _ actor: String) {
             guard case .success(let events) = Engine.execute(command, on: state, actor: actor, now: now) else { fatalError("refused") }
             for event in events {
@@ -216,6 +220,7 @@ struct CIKitBench {
             }
         }
         if !chunk.isEmpty { try await database.appendDecided(chunk, state: state, at: now) }
+        clock.release()
         var configuration = ServerConfiguration()
         configuration.port = Int.random(in: 30_000..<50_000)
         configuration.verifyIntervalSeconds = 0  // a full verification would compete with what is measured

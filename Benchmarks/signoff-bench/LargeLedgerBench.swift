@@ -33,7 +33,10 @@ struct LargeLedgerBench {
         let ledgerKey = Ed25519.SigningKey()
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 100_000, everySeconds: 3600)
-        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: ledgerKey, configuration: configuration)
+        let clock = BenchClock()
+        configuration.clock = { clock.now }
+        let storage = try SQLiteStorage.create(path: path, origin: "bench/ledger", signingKey: ledgerKey, configuration: configuration)
+        let store = storage.ledger as! SQLiteLedgerStore
         try KeyFiles.writeVerifierKey(store.verifierKey, path: path + ".ledger-key.pub")
         // The sealed ledger key beside the database, as `signoff init` leaves it: an export signs its manifest with it
         // (the `signoff` processes below get its passphrase in SIGNOFF_LEDGER_PASSPHRASE, which unseals it: Argon2id,
@@ -41,7 +44,7 @@ struct LargeLedgerBench {
         var passphrase = Array(Self.ledgerPassphrase.utf8)
         try KeyFiles.createExclusive(
             path: path + ".ledger-key", bytes: try SealedKeyFile.seal(ledgerKey, name: "bench/ledger", passphrase: SecureBytes(consuming: &passphrase)), mode: 0o600)
-        let database = SignoffService(storage: SQLiteStorage.storage(store))
+        let database = SignoffService(storage: storage)
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
         }
@@ -70,7 +73,7 @@ struct LargeLedgerBench {
         var state = try await database.state()
         var chunk: [(event: Event, actor: String)] = []
         var decisions = 0, requests = 0
-        var now = database.now
+        var now = clock.hold()
         let started = ContinuousClock.now
         func run(_ command: Command, _ actor: String) {
             switch Engine.execute(command, on: state, actor: actor, now: now) {
@@ -99,14 +102,15 @@ struct LargeLedgerBench {
                 try await database.appendDecided(chunk, state: state, at: now)
                 total += UInt64(chunk.count)
                 chunk.removeAll(keepingCapacity: true)
-                now = database.now
+                now = clock.hold()
                 if total % 200_000 < 20_000 {
                     Bench.progress("  \(total) entries (\(String(format: "%.0f", Double(total) / Bench.seconds(ContinuousClock.now - started))) entries/s)")
                 }
             }
         }
         if !chunk.isEmpty { try await database.appendDecided(chunk, state: state, at: now) }
-        try await store.signCheckpoint()
+        clock.release()
+        try await database.signCheckpoint()
         return Built(path: path, entries: Int(try await store.size()), decisions: decisions, requests: requests)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Synchronization
 import Foundation
 import GRDB
 import SignoffService
@@ -178,7 +179,8 @@ struct Bench {
 
     func ledgerAppendRate(run: Int) async throws -> (rate: Double, batch: Double) {
         let path = options.directory.appendingPathComponent("appends-\(run).sqlite").path
-        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let storage = try SQLiteStorage.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let store = storage.ledger as! SQLiteLedgerStore
         let writer = LedgerWriter(store: store)
         let perClient = options.appendCount / options.clients
         let started = ContinuousClock.now
@@ -202,7 +204,8 @@ struct Bench {
     /// transaction from the cost of gathering concurrent callers.
     func directAppendRate(run: Int, batchSize: Int) async throws -> Double {
         let path = options.directory.appendingPathComponent("direct-\(run).sqlite").path
-        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let storage = try SQLiteStorage.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let store = storage.ledger as! SQLiteLedgerStore
         let total = (options.appendCount / options.clients) * options.clients
         let started = ContinuousClock.now
         var sequence = 0
@@ -263,7 +266,8 @@ struct Bench {
         let path = options.directory.appendingPathComponent("large.sqlite").path
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 10_000, everySeconds: 3600)
-        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        let storage = try SQLiteStorage.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        let store = storage.ledger as! SQLiteLedgerStore
         Self.progress("building a ledger of \(options.entries) entries")
         let buildStarted = ContinuousClock.now
         var appended = 0
@@ -275,7 +279,7 @@ struct Bench {
             appended += n
             if appended % 200_000 == 0 { Self.progress("  \(appended) entries") }
         }
-        try await store.signCheckpoint()
+        try await SignoffService(storage: storage).signCheckpoint()
         notes["build_seconds"] = String(format: "%.1f", Self.seconds(ContinuousClock.now - buildStarted))
         notes["database_bytes"] = "\((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)"
 
@@ -303,7 +307,8 @@ struct Bench {
         let path = options.directory.appendingPathComponent("proofs.sqlite").path
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 1_000_000, everySeconds: 3600)
-        let store = try SQLiteLedgerStore.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        let storage = try SQLiteStorage.create(path: path, origin: "bench/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
+        let store = storage.ledger as! SQLiteLedgerStore
         Self.progress("building a ledger of \(entries) entries for proofs")
         var appended = 0
         while appended < entries {
@@ -314,7 +319,7 @@ struct Bench {
             appended += n
             if appended % 1_000_000 == 0 { Self.progress("  \(appended) entries") }
         }
-        try await store.signCheckpoint()
+        try await SignoffService(storage: storage).signCheckpoint()
         notes["proof_db_bytes"] = "\((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)"
         try await proofFigures(store: store, size: UInt64(entries))
         try? FileManager.default.removeItem(atPath: path)
@@ -411,4 +416,24 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// A store clock a benchmark can hold still: events folded in memory at one time are appended at that same time
+/// (`appendDecided`), since a unit of work takes its time from the store's clock. Unheld, it is the real time.
+final class BenchClock: Sendable {
+    private let held = Mutex<Int64?>(nil)
+
+    static func realTime() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    var now: Int64 { held.withLock { $0 } ?? Self.realTime() }
+    /// Holds the clock at the real time now (never earlier than where it was held before); returns that time.
+    @discardableResult
+    func hold() -> Int64 {
+        held.withLock {
+            let time = max($0 ?? 0, Self.realTime())
+            $0 = time
+            return time
+        }
+    }
+    func release() { held.withLock { $0 = nil } }
 }

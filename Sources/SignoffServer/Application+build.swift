@@ -79,7 +79,7 @@ public func buildApplication(
         onServerRunning: { channel in configuration.listening.set(channel.localAddress?.port) },
         logger: logger)
     app.addServices(
-        CheckpointService(ledger: service.ledger, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
+        CheckpointService(publisher: service.publisher, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
         ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger),
         WebhookDeliveryService(service: service, configuration: configuration, metrics: SignoffMetrics(registry: metrics), logger: logger),
         NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, logger: logger),
@@ -150,21 +150,25 @@ struct VerificationService: Service {
 
 /// Signs a checkpoint every interval while entries are waiting, and once more on shutdown.
 struct CheckpointService: Service {
-    let ledger: any LedgerStore
+    let publisher: LogPublisher
     let intervalSeconds: Int64
     let logger: Logger
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
-            await sign()
+            guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
+            await sign(force: false)
         }
-        await sign()
+        // Stopping (SIGTERM, SIGINT): the last checkpoint covers everything appended. This task is cancelled by now, and
+        // a cancelled task's database reads throw CancellationError: the signing runs in a task of its own.
+        logger.info("stopping: signing the last checkpoint")
+        await Task { await sign(force: true) }.value
     }
 
-    func sign() async {
+    func sign(force: Bool) async {
         do {
-            if let checkpoint = try await ledger.signCheckpoint() {
+            if let checkpoint = try await publisher.publish(force: force) {
                 logger.debug("checkpoint", metadata: ["size": .stringConvertible(checkpoint.checkpoint.size)])
             }
         } catch {

@@ -33,7 +33,7 @@ struct WebhookDeliveryService: Service {
     }()
 
     func run() async throws {
-        guard let keys = WebhookKeys(ledger: service.ledger) else {
+        guard let keys = try WebhookKeys(signer: service.storage.signer) else {
             logger.warning("webhooks are not delivered: this server does not hold the ledger key they are signed with (give its passphrase)")
             try? await gracefulShutdown()
             return
@@ -89,6 +89,14 @@ struct WebhookDeliveryService: Service {
             metrics.webhookDelivery(outcome: outcome, type: message.type)
             return
         }
+        let secret: [UInt8]
+        do { secret = try keys.secret(for: webhook.id) } catch {
+            let outcome = await recordFailure(
+                record, attempt: DeliveryAttempt(at: started, statusCode: nil, error: "the webhook secret cannot be derived", durationMilliseconds: 0))
+            logger.error("webhook secret cannot be derived", metadata: ["webhook": .string(webhook.id)])
+            metrics.webhookDelivery(outcome: outcome, type: message.type)
+            return
+        }
         let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL)
         let timestamp = started / 1000
         var request = URLRequest(url: url)
@@ -100,7 +108,7 @@ struct WebhookDeliveryService: Service {
         request.setValue(message.id, forHTTPHeaderField: "webhook-id")
         request.setValue(String(timestamp), forHTTPHeaderField: "webhook-timestamp")
         request.setValue(
-            StandardWebhooks.signature(id: message.id, timestamp: timestamp, body: body, secret: keys.secret(for: webhook.id), signingKey: keys.signingKey),
+            StandardWebhooks.signature(id: message.id, timestamp: timestamp, body: body, secret: secret, signingKey: keys.signingKey),
             forHTTPHeaderField: "webhook-signature")
         var statusCode: Int?
         var failure: String?
@@ -219,17 +227,18 @@ public enum SystemResolver {
 
 /// The webhook secrets, derived from the ledger key: never stored, never logged.
 struct WebhookKeys: Sendable {
-    let ledger: any LedgerStore
+    let signer: any Signer
     let signingKey: Ed25519.SigningKey
 
-    init?(ledger: any LedgerStore) {
-        guard var seed = ledger.derivedSecret(purpose: StandardWebhooks.signingKeyPurpose) else { return nil }
+    init?(signer: (any Signer)?) throws {
+        guard let signer else { return nil }
+        var seed = try signer.derivedSecret(purpose: StandardWebhooks.signingKeyPurpose)
         signingKey = StandardWebhooks.signingKey(seed: seed)
         secureZero(&seed)
-        self.ledger = ledger
+        self.signer = signer
     }
 
-    func secret(for subscription: String) -> [UInt8] { ledger.derivedSecret(purpose: StandardWebhooks.secretPurpose(subscription)) ?? [] }
+    func secret(for subscription: String) throws -> [UInt8] { try signer.derivedSecret(purpose: StandardWebhooks.secretPurpose(subscription)) }
 }
 
 /// Sends, once each, the reminders and escalations the workflows ask for (one digest per person per subscription) and

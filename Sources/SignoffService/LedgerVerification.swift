@@ -1,4 +1,4 @@
-public import SignoffLedger
+internal import SignoffLedger
 internal import Synchronization
 
 /// The outcome of one full verification of the ledger by a running server (``SignoffService/verifyLedger()``): every

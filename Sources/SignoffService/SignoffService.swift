@@ -1,15 +1,21 @@
-public import Foundation
-public import SignoffAudit
+internal import Foundation
+internal import SignoffAudit
 public import SignoffCore
 public import SignoffCrypto
 public import SignoffLedger
+internal import Synchronization
 
-/// The engine over storage: every command's events are appended to the ledger and folded into the projection in
-/// the same transaction. Concurrent commands are group-committed (``GroupCommit``): each is evaluated against the
-/// state left by the ones before it in the round. Knows nothing of SQLite or PostgreSQL: only ``SignoffStorage``.
+/// The engine over storage: every command is decided on what it reads (``Command/reads``: the directory, its
+/// request, the statements it carries) and everything it changes — entries, projection documents, used statements,
+/// webhook messages, tokens — commits in one unit of work (``UnitOfWork``). Concurrent commands are group-committed
+/// (``GroupCommit``): each is evaluated against the state left by the ones before it in the round. Checkpoints are
+/// signed after the commit, by the ``LogPublisher``. Knows nothing of SQLite or PostgreSQL: only ``SignoffStorage``.
 public final class SignoffService: Sendable {
     public let storage: SignoffStorage
     private let writer: GroupCommit<Submission, Outcome>
+    private let committer: Committer
+    /// Signs checkpoints as the policy says (when this process holds the ``Signer``).
+    public let publisher: LogPublisher
     /// Bumped after every command that appended something: what long polls wait on.
     public let changes = ChangeSignal()
     /// The newest full verification of the ledger by this process (``verifyLedger()``).
@@ -22,14 +28,17 @@ public final class SignoffService: Sendable {
         let command: Command
         let actor: String
         let verified: Set<VerifiedSignature>
+        /// A token stored with the command's entries (a service token: its issue is recorded first, in the same unit).
+        let token: Authenticator.MintedToken?
     }
 
     public init(storage: SignoffStorage, maximumBatch: Int = 1024) {
         self.storage = storage
-        let projection = storage.projection
-        let ledger = storage.ledger
+        let committer = Committer(storage: storage)
+        self.committer = committer
+        publisher = LogPublisher(ledger: storage.ledger, signer: storage.signer, policy: storage.checkpointPolicy)
         writer = GroupCommit(maximumBatch: maximumBatch) { submissions in
-            try await Self.commit(submissions, projection: projection, now: ledger.now).map { .success($0) }
+            try await committer.commit(submissions).map { .success($0) }
         }
     }
 
@@ -38,79 +47,63 @@ public final class SignoffService: Sendable {
     public var webhooks: any WebhookStore { storage.webhooks }
     public var evidence: any EvidenceStore { storage.evidence }
 
-    /// Runs `command` as `actor` now; returns once its events are durable (or it was refused).
-    public func execute(_ command: Command, as actor: String) async throws -> Outcome {
-        // Signature arithmetic happens here, concurrently, not inside the single writer. A slightly older state is
-        // good enough: the engine checks again, inside the writer, whatever this did not verify.
-        let verified = Engine.preverify(command, state: try await storage.projection.recentState(), actor: actor)
-        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified))
-        if case .success(let entries) = outcome {
-            try await endTokens(after: command, entries: entries)
-            if !entries.isEmpty { changes.signal() }
+    /// Runs `command` as `actor` now; returns once its events are durable (or it was refused). With `token`, the token
+    /// is stored in the same unit of work as the command's entries, and only if the command succeeds.
+    public func execute(_ command: Command, as actor: String, storing token: Authenticator.MintedToken? = nil) async throws -> Outcome {
+        // Signature arithmetic happens here, concurrently, not inside the single writer. The directory read here may be
+        // a moment old by the time the writer decides: the engine checks again, inside the writer, that each key counts.
+        let verified = Engine.preverify(command, state: try await directory(), actor: actor)
+        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified, token: token))
+        if case .success(let entries) = outcome, let last = entries.last {
+            changes.signal()
+            // The entries are durable whatever publishing does; a checkpoint that fails now is signed at the next due time.
+            try? await publisher.appended(size: last.sequence + 1, at: last.timeMilliseconds)
         }
         return outcome
     }
 
-    /// Revocation takes effect at once: revoking a key ends every session obtained with it, disabling a principal ends
-    /// all their tokens. (The server also checks both on every request.)
-    private func endTokens(after command: Command, entries: [LedgerEntry]) async throws {
-        switch command {
-        case .revokeKey:
-            // The key, and what a compromised key vouched for (``Engine/compromiseReach``): every `key.revoked` entry.
-            for entry in entries where entry.kind == "key.revoked" {
-                guard case .keyRevoked(let e)? = try? Event.decode(kind: entry.kind, payload: entry.payload) else { continue }
-                _ = try await storage.auth.revokeTokens(principal: e.principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(e.fingerprint), now: now)
-            }
-        case .disablePrincipal(let name, _):
-            _ = try await storage.auth.revokeTokens(principal: name, keyFingerprint: nil, now: now)
-        case .revokeToken(let id, _, _):
-            _ = try await storage.auth.revokeToken(id: id, now: now)
-        default: break
-        }
+    /// The directory (every principal, group, workflow, project, freeze, delegation and webhook — not the requests):
+    /// read fresh, but decoded again only when the ledger's head moved since this process last read it.
+    public func directory() async throws -> SignoffState {
+        try await read(requests: .none)
     }
 
-    /// One round of the writer: every command evaluated on the state the previous ones left, in one transaction.
-    private static func commit(_ submissions: [Submission], projection: any ProjectionStore, now: Int64) async throws -> [Outcome] {
-        let (entries, outcomes) = try await projection.commit(now: now) { state -> ProjectionChange<[Result<Int, Refusal>]> in
-            var outcomes: [Result<Int, Refusal>] = []
-            var drafts: [EntryDraft] = []
-            var touched = Set<String>()
-            var outbox: [OutboxMessage] = []
-            for item in submissions {
-                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
-                switch result {
-                case .success(let events):
-                    for event in events {
-                        state.apply(event, actor: item.actor, at: now)
-                        drafts.append(EntryDraft(event, actor: item.actor, on: state))
-                        touched.formUnion(SignoffState.documentKeys(touchedBy: event))
-                    }
-                    // Who should hear of it: queued in this same transaction, so a rolled-back command sends nothing.
-                    if !state.webhooks.isEmpty {
-                        outbox += OutboxMessage.route(Notifications.of(events, actor: item.actor, state: state, now: now), state: state, now: now)
-                    }
-                    outcomes.append(.success(events.count))
-                case .failure(let refusal):
-                    outcomes.append(.failure(refusal))
-                }
-            }
-            return ProjectionChange(drafts: drafts, touchedDocuments: touched, result: outcomes, outbox: outbox)
+    /// The directory and the requests named, in one snapshot (the directory from the cache while the head has not moved).
+    func read(requests: ReadSet.Requests) async throws -> SignoffState {
+        let cached = committer.directory.withLock { $0 }
+        let read = try await storage.projection.read(requests: requests, directoryUnlessHeadIs: cached?.marker)
+        var state: SignoffState
+        if let documents = read.directory {
+            state = try SignoffState(documents: documents)
+            committer.directory.withLock { $0 = (read.marker, state) }
+        } else {
+            state = cached!.state
         }
-        // Hand each command the entries of its own events.
-        var cursor = 0
-        return outcomes.map { outcome in
-            outcome.map { count in
-                defer { cursor += count }
-                return Array(entries[cursor..<cursor + count])
-            }
-        }
+        if !read.requests.isEmpty { try state.load(documents: read.requests) }
+        return state
     }
 
-    /// The current state (users, projects, requests, …).
-    public func state() async throws -> SignoffState { try await storage.projection.state() }
+    /// Where tests inject a failure inside the unit of work (``UnitOfWorkStep``); nil in production.
+    @_spi(Testing) public func injectFailure(_ failure: (@Sendable (UnitOfWorkStep) throws -> Void)?) {
+        committer.failure.withLock { $0 = failure }
+    }
 
-    /// The current state as far as one request is concerned (see ``ProjectionStore/state(focusedOn:)``).
-    public func state(focusedOn request: String) async throws -> SignoffState { try await storage.projection.state(focusedOn: request) }
+    /// The current state (users, projects, requests, …): every document. This process keeps it, patched with what its
+    /// own commits wrote, and reads it all again only when another process moved the ledger.
+    public func state() async throws -> SignoffState {
+        let cached = committer.full.withLock { $0 }
+        let head = try await storage.projection.read(requests: .none, directoryUnlessHeadIs: cached?.marker)
+        if let cached, head.directory == nil { return cached.state }
+        // The marker is read first: a commit between the two reads leaves a state newer than its marker, which the next
+        // call finds stale and reads again — never a state older than its marker.
+        let marker = head.marker
+        let state = try await storage.projection.state()
+        committer.full.withLock { $0 = (marker, state) }
+        return state
+    }
+
+    /// The current state as far as one request is concerned: the directory and that request, in one snapshot.
+    public func state(focusedOn request: String) async throws -> SignoffState { try await read(requests: .some([request])) }
 
     /// The current time by the store's clock.
     public var now: Int64 { storage.ledger.now }
@@ -118,26 +111,145 @@ public final class SignoffService: Sendable {
     /// Replays the whole ledger and compares it with the stored projection.
     public func verifyProjection() async throws -> LedgerVerificationFailure? { try await storage.projection.verifyProjection() }
 
-    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory`.
-    public func exportAudit(
-        filter: AuditExportFilter, documents: Bool = false, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
-    ) async throws -> AuditReport {
-        try await storage.ledger.exportAudit(filter: filter, documents: documents, to: directory, progress: progress)
-    }
+    /// Signs a checkpoint of everything appended so far (when this process holds the ledger key) and returns the newest.
+    @discardableResult
+    public func signCheckpoint() async throws -> SignedCheckpoint? { try await publisher.publish(force: true) }
 
     /// Appends events that ``Engine`` has already produced, command by command, on an in-memory copy of this
-    /// service's state (`state` is that copy after the events), and updates the projection as ``execute(_:as:)``
-    /// does; every event was folded at time `now`, which becomes the entries' time. It authorizes nothing itself, so it
-    /// is for tools that build large ledgers (the benchmark), not the API.
+    /// service's state (`state` is that copy after the events), and updates the projection as ``execute(_:as:storing:)``
+    /// does. It authorizes nothing itself, so it is for tools that build large ledgers (the benchmark), not the API.
+    /// Every event was folded at time `now`, which must be the unit of work's time (a tool drives the store's clock).
     @_spi(Bench) public func appendDecided(_ events: [(event: Event, actor: String)], state: SignoffState, at now: Int64) async throws {
-        let drafts = events.map { EntryDraft($0.event, actor: $0.actor, on: state) }
-        var touched = Set<String>()
-        for (event, _) in events { touched.formUnion(SignoffState.documentKeys(touchedBy: event)) }
-        let change = ProjectionChange(drafts: drafts, touchedDocuments: touched, result: ())
-        _ = try await storage.projection.commit(now: now) { current in
-            current = state
-            return change
+        let entries = try await storage.unitOfWork.write { tx in
+            guard tx.now == now else {
+                throw LedgerError(.invalidRequest, "the events were folded at \(now), the store's time is \(tx.now): drive the store's clock")
+            }
+            let entries = try tx.append(events.map { EntryDraft($0.event, actor: $0.actor, on: state) })
+            var touched = Set<String>()
+            var statements = Set<SHA256Digest>()
+            for (event, _) in events {
+                touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+                statements.formUnion(event.statementDigests)
+            }
+            try tx.writeDocuments(Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) }))
+            try tx.indexRequestEntries(zip(events, entries).compactMap { pair in pair.0.event.request.map { ($0, pair.1.sequence) } })
+            try tx.recordStatements(statements, until: tx.now + DecisionStatement.replayWindowMilliseconds)
+            return entries
         }
+        committer.directory.withLock { $0 = nil }
+        committer.full.withLock { $0 = nil }
+        if let last = entries.last { try await publisher.appended(size: last.sequence + 1, at: last.timeMilliseconds) }
+    }
+}
+
+/// The writer's side of ``SignoffService``: one round of commands in one unit of work.
+final class Committer: Sendable {
+    let storage: SignoffStorage
+    /// The directory as of a ledger head (its marker): reused while the head has not moved, decoded again otherwise.
+    let directory = Mutex<(marker: [UInt8], state: SignoffState)?>(nil)
+    /// The whole state as of a ledger head, for queries (``SignoffService/state()``); patched by this process's commits.
+    let full = Mutex<(marker: [UInt8], state: SignoffState)?>(nil)
+    let failure = Mutex<(@Sendable (UnitOfWorkStep) throws -> Void)?>(nil)
+
+    init(storage: SignoffStorage) { self.storage = storage }
+
+    struct Round: Sendable {
+        var outcomes: [SignoffService.Outcome]
+        var before: [UInt8]
+        var marker: [UInt8]
+        var directory: SignoffState
+        var written: [String: String?]
+    }
+
+    /// One round of the writer: every command evaluated on the state the previous ones left, in one unit of work.
+    func commit(_ submissions: [SignoffService.Submission]) async throws -> [SignoffService.Outcome] {
+        let reads = submissions.reduce(ReadSet()) { $0.union($1.command.reads) }
+        let cached = directory.withLock { $0 }
+        let inject = failure.withLock { $0 }
+        let round = try await storage.unitOfWork.write { tx -> Round in
+            let now = tx.now
+            // Bounded reads: the directory (decoded again only if the head moved), the requests and statements named.
+            var state: SignoffState
+            let before = try tx.headMarker()
+            if let cached, cached.marker == before {
+                state = cached.state
+            } else {
+                state = try SignoffState(documents: tx.documents(DocumentRead(directory: true, requests: .none)))
+            }
+            if reads.requests != .none { try state.load(documents: tx.documents(DocumentRead(directory: false, requests: reads.requests))) }
+            state.usedStatements = try tx.usedStatements(among: reads.statements)
+
+            var results: [Result<[Event], Refusal>] = []
+            var drafts: [EntryDraft] = []
+            var touched = Set<String>()
+            var statements = Set<SHA256Digest>()
+            var outbox: [OutboxMessage] = []
+            for item in submissions {
+                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
+                if case .success(let events) = result {
+                    for event in events {
+                        state.apply(event, actor: item.actor, at: now)
+                        drafts.append(EntryDraft(event, actor: item.actor, on: state))
+                        touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+                        statements.formUnion(event.statementDigests)
+                    }
+                    // Who should hear of it: queued in this same unit, so a rolled-back command sends nothing.
+                    if !state.webhooks.isEmpty {
+                        outbox += OutboxMessage.route(Notifications.of(events, actor: item.actor, state: state, now: now), state: state, now: now)
+                    }
+                }
+                results.append(result)
+            }
+            let entries = try tx.append(drafts)
+            try tx.indexRequestEntries(zip(drafts, entries).compactMap { draft, entry in draft.request.map { ($0, entry.sequence) } })
+            let written = Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) })
+            try tx.writeDocuments(written)
+            try tx.recordStatements(statements, until: now + DecisionStatement.replayWindowMilliseconds)
+            try tx.enqueue(outbox)
+            try inject?(.appended)
+            // Revocation takes effect with its entry: revoking a key ends the sessions obtained with it (a compromised
+            // key's reach too: every `key.revoked`), disabling a principal ends all their tokens, a revoked token ends.
+            // A service token is stored with the entry recording its issue.
+            for (item, result) in zip(submissions, results) {
+                guard case .success(let events) = result else { continue }
+                for event in events {
+                    switch event {
+                    case .keyRevoked(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(e.fingerprint))
+                    case .principalDisabled(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: nil)
+                    case .tokenRevoked(let e): _ = try tx.revokeToken(id: e.tokenID)
+                    default: break
+                    }
+                }
+                if let token = item.token { try tx.insertToken(token.record, tokenHash: token.hash) }
+            }
+            try inject?(.tokensChanged)
+            try inject?(.beforeCommit)
+            // Hand each command the entries of its own events.
+            var cursor = 0
+            let outcomes = results.map { result in
+                result.map { events in
+                    defer { cursor += events.count }
+                    return Array(entries[cursor..<cursor + events.count])
+                }
+            }
+            return Round(outcomes: outcomes, before: before, marker: try tx.headMarker(), directory: state.directory, written: written)
+        }
+        directory.withLock { $0 = (round.marker, round.directory) }
+        // The whole state this process keeps for queries, patched with what the round wrote — when it was current.
+        full.withLock { full in
+            guard let current = full, current.marker == round.before, !round.written.values.contains(where: { $0 == nil }) else {
+                if full?.marker != round.marker { full = nil }
+                return
+            }
+            var state = current.state
+            do {
+                try state.load(documents: round.written.compactMapValues { $0 })
+                full = (round.marker, state)
+            } catch {
+                full = nil
+            }
+        }
+        return round.outcomes
     }
 }
 

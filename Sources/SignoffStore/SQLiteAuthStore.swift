@@ -35,17 +35,19 @@ public struct SQLiteAuthStore: AuthStore {
     }
 
     public func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest, createdAt: Int64) async throws {
+        try await ledger.pool.write { db in try Self.insertToken(record, tokenHash: tokenHash, createdAt: createdAt, db) }
+    }
+
+    static func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest, createdAt: Int64, _ db: Database) throws {
         let scopesJSON = String(decoding: try JSONEncoder().encode(record.scopes), as: UTF8.self)
-        try await ledger.pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO api_token (token_hash, token_id, principal, kind, scopes, created_ms, expires_ms, key_fingerprint)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    Data(tokenHash.bytes), record.id, record.principal, record.kind.rawValue, scopesJSON, createdAt, record.expiresAt, record.keyFingerprint,
-                ])
-        }
+        try db.execute(
+            sql: """
+                INSERT INTO api_token (token_hash, token_id, principal, kind, scopes, created_ms, expires_ms, key_fingerprint)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                Data(tokenHash.bytes), record.id, record.principal, record.kind.rawValue, scopesJSON, createdAt, record.expiresAt, record.keyFingerprint,
+            ])
     }
 
     static let columns = "token_id, principal, kind, scopes, expires_ms, revoked_ms, key_fingerprint"
@@ -85,22 +87,26 @@ public struct SQLiteAuthStore: AuthStore {
     }
 
     public func revokeTokens(principal: String, keyFingerprint: String?, now: Int64) async throws -> Int {
-        try await ledger.pool.write { db in
-            if let keyFingerprint {
-                try db.execute(
-                    sql: "UPDATE api_token SET revoked_ms = ? WHERE principal = ? AND key_fingerprint = ? AND revoked_ms IS NULL",
-                    arguments: [now, principal, keyFingerprint])
-            } else {
-                try db.execute(sql: "UPDATE api_token SET revoked_ms = ? WHERE principal = ? AND revoked_ms IS NULL", arguments: [now, principal])
-            }
-            return db.changesCount
+        try await ledger.pool.write { db in try Self.revokeTokens(principal: principal, keyFingerprint: keyFingerprint, now: now, db) }
+    }
+
+    static func revokeTokens(principal: String, keyFingerprint: String?, now: Int64, _ db: Database) throws -> Int {
+        if let keyFingerprint {
+            try db.execute(
+                sql: "UPDATE api_token SET revoked_ms = ? WHERE principal = ? AND key_fingerprint = ? AND revoked_ms IS NULL",
+                arguments: [now, principal, keyFingerprint])
+        } else {
+            try db.execute(sql: "UPDATE api_token SET revoked_ms = ? WHERE principal = ? AND revoked_ms IS NULL", arguments: [now, principal])
         }
+        return db.changesCount
     }
 
     public func revokeToken(id: String, now: Int64) async throws -> Bool {
-        try await ledger.pool.write { db in
-            try db.execute(sql: "UPDATE api_token SET revoked_ms = ? WHERE token_id = ? AND revoked_ms IS NULL", arguments: [now, id])
-            return db.changesCount == 1
-        }
+        try await ledger.pool.write { db in try Self.revokeToken(id: id, now: now, db) }
+    }
+
+    static func revokeToken(id: String, now: Int64, _ db: Database) throws -> Bool {
+        try db.execute(sql: "UPDATE api_token SET revoked_ms = ? WHERE token_id = ? AND revoked_ms IS NULL", arguments: [now, id])
+        return db.changesCount == 1
     }
 }

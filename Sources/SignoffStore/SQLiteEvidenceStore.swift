@@ -10,15 +10,17 @@ public struct SQLiteEvidenceStore: EvidenceStore {
     init(ledger: SQLiteLedgerStore) { self.ledger = ledger }
 
     public func put(_ document: EvidenceDocument) async throws -> Bool {
-        try await ledger.pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO evidence_document (project, digest, media_type, content, uploaded_by, uploaded_ms) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (project, digest) DO NOTHING
-                    """,
-                arguments: [document.project, Data(document.digest.bytes), document.mediaType, Data(document.content), document.uploadedBy, document.uploadedAt])
-            return db.changesCount == 1
-        }
+        try await ledger.pool.write { db in try Self.put(document, db) }
+    }
+
+    static func put(_ document: EvidenceDocument, _ db: Database) throws -> Bool {
+        try db.execute(
+            sql: """
+                INSERT INTO evidence_document (project, digest, media_type, content, uploaded_by, uploaded_ms) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (project, digest) DO NOTHING
+                """,
+            arguments: [document.project, Data(document.digest.bytes), document.mediaType, Data(document.content), document.uploadedBy, document.uploadedAt])
+        return db.changesCount == 1
     }
 
     public func get(_ digest: SHA256Digest, project: String) async throws -> EvidenceDocument? {

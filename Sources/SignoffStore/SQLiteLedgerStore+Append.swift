@@ -10,8 +10,7 @@ extension SQLiteLedgerStore {
 
     public func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry] {
         guard !drafts.isEmpty else { return [] }
-        let now = configuration.clock()
-        return try await pool.write { db in try self.append(drafts, in: db, now: now) }
+        return try await pool.write { db in try SQLiteTransaction(db: db, ledger: self).append(drafts) }
     }
 
     /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically
@@ -40,7 +39,6 @@ extension SQLiteLedgerStore {
         }
         try Self.insertEntries.execute(db, values: entryRows)
         try Self.insertNodes.execute(db, values: nodeRows)
-        try self.checkpointIfDue(db, head: head, now: now, force: false)
         // Remember the head only once the transaction has committed.
         let committed = head
         db.afterNextTransaction { _ in self.cachedHead.withLock { $0 = committed } } onRollback: { _ in

@@ -6,13 +6,33 @@ public import SignoffLedger
 public import SignoffService
 
 extension SQLiteLedgerStore {
-    @discardableResult
-    public func signCheckpoint() async throws -> SignedCheckpoint? {
-        let now = configuration.clock()
-        return try await pool.write { db in
-            let head = try Self.head(db)
-            try self.checkpointIfDue(db, head: head, now: now, force: true)
-            return try Self.latestCheckpoint(db)
+    public func checkpointSizes() async throws -> [UInt64] {
+        try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT tree_size FROM checkpoint ORDER BY tree_size").map { UInt64($0) } }
+    }
+
+    public func storeCheckpoints(_ checkpoints: [SignedCheckpoint], milestoneEvery: UInt64) async throws {
+        guard !checkpoints.isEmpty else { return }
+        // Each verifies under the ledger key before anything is written: a store keeps only this ledger's signatures.
+        let verified = try checkpoints.map { try SignedCheckpoint(verifying: $0.serialized, with: verifierKey) }
+        let every = Int64(max(1, milestoneEvery))
+        try await pool.write { db in
+            let size = try Self.size(db)
+            let builder = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
+            var newest = try Int64.fetchOne(db, sql: "SELECT MAX(tree_size) FROM checkpoint") ?? -1
+            for signed in verified.sorted(by: { $0.checkpoint.size < $1.checkpoint.size }) {
+                let treeSize = signed.checkpoint.size
+                guard treeSize > 0, treeSize <= size, try builder.rootHash(size: treeSize) == signed.checkpoint.rootHash else {
+                    throw LedgerError(.inconsistent, "a checkpoint of size \(treeSize) does not hold the stored tree's root: not stored")
+                }
+                let isMilestone = Int64(treeSize) % every == 0
+                guard isMilestone || Int64(treeSize) > newest else { continue }
+                try db.execute(
+                    sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?) ON CONFLICT (tree_size) DO NOTHING",
+                    arguments: [Int64(treeSize), signed.serialized])
+                newest = max(newest, Int64(treeSize))
+            }
+            // Every checkpoint below the newest that is not a milestone, in one statement.
+            try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size < ? AND (tree_size % ? != 0 OR tree_size = 0)", arguments: [newest, every])
         }
     }
 
@@ -42,59 +62,5 @@ extension SQLiteLedgerStore {
         let reader = SQLiteNodeReader(db: db)
         let hashes = try MerkleFrontier.nodeIDs(forSize: size).map { try reader.hash(of: $0) }
         return Head(frontier: try MerkleFrontier(size: size, hashes: hashes), chain: try digest(row[1]))
-    }
-
-    /// Persists what ``CheckpointPolicy`` decides: whether a checkpoint is due (always when `force`), the checkpoint
-    /// itself (proven consistent with the last one), the milestones it passes, and the removal of checkpoints the
-    /// policy no longer keeps.
-    func checkpointIfDue(_ db: Database, head: Head, now: Int64, force: Bool) throws {
-        guard let signingKey else { return }
-        let policy = configuration.checkpointPolicy
-        let size = head.frontier.size
-        let last = try Self.latestCheckpoint(db)?.checkpoint
-        if let last, last.size >= size {
-            // Nothing new to sign. Asked to sign anyway, bring a ledger from before milestones to the kept set.
-            if force { try keepMilestones(db, below: last.size, signingKey: signingKey, fillingGaps: true) }
-            return
-        }
-        let due = try force || policy.isDue(size: size, lastSigned: last?.size, now: now) {
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT time_ms FROM ledger_entry WHERE sequence = ?"), arguments: [Int64(last?.size ?? 0)])
-        }
-        guard due else { return }
-        let checkpoint = try CheckpointPolicy.nextCheckpoint(
-            origin: origin, size: size, root: head.frontier.rootHash, extending: last, nodes: SQLiteNodeReader(db: db))
-        try insert(try SignedCheckpoint(signing: checkpoint, with: signingKey), db)
-        try keepMilestones(db, below: size, signingKey: signingKey, fillingGaps: force)
-    }
-
-    private func insert(_ signed: SignedCheckpoint, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO checkpoint (tree_size, note) VALUES (?, ?)", arguments: [Int64(signed.checkpoint.size), signed.serialized])
-    }
-
-    /// Below the newest checkpoint (at `size`), keeps exactly the milestones the policy keeps: signs the missing ones —
-    /// the root of an earlier size comes from the same stored tree — and deletes every other checkpoint. Appends sign
-    /// only the milestones passed since the last one; `fillingGaps` (asked-for signing) also fills any gap below it,
-    /// as in a ledger written before milestones.
-    private func keepMilestones(_ db: Database, below size: UInt64, signingKey: Ed25519.SigningKey, fillingGaps: Bool) throws {
-        let policy = configuration.checkpointPolicy
-        let every = Int64(policy.milestoneEvery)
-        let missing: [UInt64]
-        if fillingGaps {
-            let existing = Set(try Int64.fetchAll(
-                db.cachedStatement(sql: "SELECT tree_size FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0 AND tree_size < ?"),
-                arguments: [every, Int64(size)]).map { UInt64($0) })
-            missing = policy.allMilestones(below: size).filter { !existing.contains($0) }
-        } else {
-            let last = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT MAX(tree_size) FROM checkpoint WHERE tree_size % ? = 0 AND tree_size > 0 AND tree_size < ?"),
-                arguments: [every, Int64(size)]) ?? 0
-            missing = policy.milestones(below: size, after: UInt64(last))
-        }
-        let builder = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
-        for milestone in missing {
-            try insert(try SignedCheckpoint(signing: Checkpoint(origin: origin, size: milestone, rootHash: try builder.rootHash(size: milestone)), with: signingKey), db)
-        }
-        // Every checkpoint below the newest that the policy does not keep (its `keeps(treeSize:newest:)`), in one statement.
-        try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size < ? AND (tree_size % ? != 0 OR tree_size = 0)", arguments: [Int64(size), every])
     }
 }

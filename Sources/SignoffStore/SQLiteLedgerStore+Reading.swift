@@ -25,6 +25,13 @@ extension SQLiteLedgerStore {
         }
     }
 
+    public func entries(from start: UInt64, limit: Int) async throws -> [LedgerEntry] {
+        try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT entry FROM ledger_entry WHERE sequence >= ? ORDER BY sequence LIMIT ?", arguments: [Int64(start), limit])
+                .map { try LedgerEntry(decoding: [UInt8]($0)) }
+        }
+    }
+
     public func rootHash(size: UInt64) async throws -> SHA256Digest {
         try await pool.read { db in
             try Self.checkSize(size, db)

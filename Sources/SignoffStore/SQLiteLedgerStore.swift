@@ -7,11 +7,9 @@ public import SignoffLedger
 public import SignoffService
 
 /// The ledger in one SQLite file: WAL mode, `synchronous=FULL` (a committed append survives power loss),
-/// and a busy timeout so the CLI and a server can share the file.
+/// and a busy timeout so the CLI and a server can share the file. It stores and reads; it never holds the ledger's
+/// private key (the ``LogPublisher`` signs with a ``Signer``).
 public final class SQLiteLedgerStore: LedgerStore {
-    public var signsCheckpoints: Bool { signingKey != nil }
-
-    public func derivedSecret(purpose: String) -> [UInt8]? { signingKey?.derivedSecret(purpose: purpose) }
     /// The current time by the store's clock.
     public var now: Int64 { configuration.clock() }
 
@@ -34,23 +32,18 @@ public final class SQLiteLedgerStore: LedgerStore {
     /// from at most 8 leaves read in one range query. Storing every level doubled the rows written per append.
     public static let storedNodeMinimumLevel = 4
     let pool: DatabasePool
-    let signingKey: Ed25519.SigningKey?
     let configuration: Configuration
     /// The head after our last append. Reused only when the database's newest entry still has the same sequence
     /// and chain hash (another process may have appended since), which saves O(log n) reads per transaction.
     let cachedHead = Mutex<Head?>(nil)
 
-    /// Creates a new ledger database at `path` for `signingKey` (named `origin`). Refuses an existing file.
-    public static func create(path: String, origin: String, signingKey: Ed25519.SigningKey, configuration: Configuration = .init()) throws
-        -> SQLiteLedgerStore
-    {
+    /// Creates a new ledger database at `path` for the ledger whose public key is `ledgerKey` (named by its origin).
+    /// Refuses an existing file.
+    public static func create(path: String, ledgerKey verifierKey: NoteVerifierKey, configuration: Configuration = .init()) throws -> SQLiteLedgerStore {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.storage, "\(path) already exists; choose a new path (nothing was changed)")
         }
-        let verifierKey: NoteVerifierKey
-        do { verifierKey = try NoteVerifierKey(name: origin, publicKey: signingKey.publicKey) } catch {
-            throw LedgerError(.invalidRequest, "origin: \(error.message)")
-        }
+        let origin = verifierKey.name
         // Readable by its owner only: the file holds every project's trail. SQLite gives the WAL and shared-memory files
         // the database file's permissions.
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
@@ -60,12 +53,11 @@ public final class SQLiteLedgerStore: LedgerStore {
         try pool.write { db in
             try db.execute(sql: "INSERT INTO ledger_meta (key, value) VALUES ('origin', ?), ('verifier_key', ?)", arguments: [origin, verifierKey.description])
         }
-        let store = SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, signingKey: signingKey, configuration: configuration)
-        return store
+        return SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, configuration: configuration)
     }
 
-    /// Opens an existing ledger. Without `signingKey` it can append and read but not sign checkpoints.
-    public static func open(path: String, signingKey: Ed25519.SigningKey? = nil, configuration: Configuration = .init()) throws -> SQLiteLedgerStore {
+    /// Opens an existing ledger.
+    public static func open(path: String, configuration: Configuration = .init()) throws -> SQLiteLedgerStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.storage, "no ledger database at \(path); create one with `signoff init --db \(path) --origin NAME`")
         }
@@ -80,17 +72,13 @@ public final class SQLiteLedgerStore: LedgerStore {
         do { verifierKey = try NoteVerifierKey(parsing: keyText) } catch {
             throw LedgerVerificationFailure(.metadataMismatch, "\(path): the ledger key recorded in ledger_meta is malformed (\(error.message)): its metadata was altered")
         }
-        if let signingKey, signingKey.publicKey != verifierKey.publicKey {
-            throw LedgerError(.invalidRequest, "the ledger key file does not belong to the ledger in \(path)")
-        }
-        return SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, signingKey: signingKey, configuration: configuration)
+        return SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, configuration: configuration)
     }
 
-    private init(pool: DatabasePool, origin: String, verifierKey: NoteVerifierKey, signingKey: Ed25519.SigningKey?, configuration: Configuration) {
+    private init(pool: DatabasePool, origin: String, verifierKey: NoteVerifierKey, configuration: Configuration) {
         self.pool = pool
         self.origin = origin
         self.verifierKey = verifierKey
-        self.signingKey = signingKey
         self.configuration = configuration
     }
 

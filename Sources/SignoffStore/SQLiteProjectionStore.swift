@@ -2,6 +2,7 @@ internal import Foundation
 internal import GRDB
 public import SignoffCore
 public import SignoffLedger
+internal import SignoffCrypto
 public import SignoffService
 internal import Synchronization
 
@@ -9,44 +10,10 @@ internal import Synchronization
 /// transaction as the ledger's appends.
 public final class SQLiteProjectionStore: ProjectionStore {
     let ledger: SQLiteLedgerStore
-    /// Recent states, newest last, each with the chain hash of the newest entry it includes. Readers whose snapshot
-    /// is a commit or two behind the writer still find theirs, instead of decoding the whole projection again.
-    private let cache = Mutex<[(chain: [UInt8], state: SignoffState)]>([])
-    private static let cachedStates = 8
     /// Set once this process has seen the projection in the current format (``SignoffState/projectionFormat``).
     private let formatIsCurrent = Mutex(false)
 
     init(ledger: SQLiteLedgerStore) { self.ledger = ledger }
-
-    public func commit<Result: Sendable>(
-        now: Int64, _ body: @Sendable (inout SignoffState) throws -> ProjectionChange<Result>
-    ) async throws -> (entries: [LedgerEntry], result: Result) {
-        try await ledger.pool.write { db in
-            try self.upgradeIfNeeded(db)
-            var state = try self.loadState(db)
-            let change = try body(&state)
-            let entries = try self.ledger.append(change.drafts, in: db, now: now)
-            for (draft, entry) in zip(change.drafts, entries) {
-                if let request = draft.request {
-                    try db.execute(sql: "INSERT INTO request_entry (request, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [request, Int64(entry.sequence)])
-                }
-            }
-            try Self.writeDocuments(change.touchedDocuments, of: state, in: db)
-            try SQLiteWebhookStore.insert(change.outbox, in: db)
-            if let last = entries.last {
-                let committed = (chain: try Self.chainHash(db, sequence: last.sequence), state: state)
-                db.afterNextTransaction { _ in
-                    self.cache.withLock {
-                        $0.append(committed)
-                        if $0.count > Self.cachedStates { $0.removeFirst($0.count - Self.cachedStates) }
-                    }
-                } onRollback: { _ in self.cache.withLock { $0.removeAll() } }
-            } else if !change.touchedDocuments.isEmpty {
-                db.afterNextTransaction { _ in self.cache.withLock { $0.removeAll() } }
-            }
-            return (entries, change.result)
-        }
-    }
 
     public func prepare() async throws {
         try await ledger.pool.write { db in
@@ -117,34 +84,68 @@ public final class SQLiteProjectionStore: ProjectionStore {
     public func state() async throws -> SignoffState {
         try await ledger.pool.read { db in
             // A projection of an earlier format is not read: the ledger is replayed (until a write rebuilds it).
-            try self.hasCurrentFormat(db) ? self.loadState(db) : Self.replay(db)
+            try self.hasCurrentFormat(db) ? Self.state(fromDocuments: Self.documents(DocumentRead(directory: true, requests: .all), db)) : Self.replay(db)
         }
     }
 
-    public func recentState() async throws -> SignoffState {
-        if let cached = cache.withLock({ $0.last?.state }) { return cached }
-        return try await state()
+    public func read(requests: ReadSet.Requests, directoryUnlessHeadIs known: [UInt8]?) async throws -> ProjectionRead {
+        try await ledger.pool.read { db in
+            let marker = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
+            let needsDirectory = known != marker
+            guard try self.hasCurrentFormat(db) else {
+                // A projection of an earlier format is not read: the ledger's replay stands in (until a write rebuilds it).
+                let all = try Self.replay(db).documents()
+                return ProjectionRead(
+                    marker: [], directory: Self.select(DocumentRead(directory: true, requests: .none), from: all),
+                    requests: Self.select(DocumentRead(directory: false, requests: requests), from: all))
+            }
+            return ProjectionRead(
+                marker: marker, directory: needsDirectory ? try Self.documents(DocumentRead(directory: true, requests: .none), db) : nil,
+                requests: try Self.documents(DocumentRead(directory: false, requests: requests), db))
+        }
     }
 
     public func state(focusedOn request: String) async throws -> SignoffState {
         try await ledger.pool.read { db in
             guard try self.hasCurrentFormat(db) else { return try Self.replay(db) }
-            let rows = try Row.fetchAll(
-                db,
-                // Four key ranges, each a search of the primary key (one WHERE with ORs made SQLite scan every row).
-                sql: """
-                    SELECT key, document FROM projection WHERE key < 'request/'
-                    UNION ALL SELECT key, document FROM projection WHERE key >= 'request0' AND key < 'statement/'
-                    UNION ALL SELECT key, document FROM projection WHERE key >= 'statement0'
-                    UNION ALL SELECT key, document FROM projection WHERE key = ?
-                    """, arguments: ["request/" + request])
-            return try Self.state(fromProjection: rows)
+            return try Self.state(fromDocuments: Self.documents(DocumentRead(directory: true, requests: .some([request])), db))
         }
     }
 
-    /// The state the projection rows (`key`, `document`) describe.
-    private static func state(fromProjection rows: [Row]) throws -> SignoffState {
-        let documents = Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as String) })
+    /// The documents `read` names, each range a search of the primary key (one WHERE with ORs made SQLite scan every row).
+    static func documents(_ read: DocumentRead, _ db: Database) throws -> [String: String] {
+        var documents: [String: String] = [:]
+        func add(_ statement: Statement, _ arguments: StatementArguments = []) throws {
+            let rows = try Row.fetchCursor(statement, arguments: arguments)
+            while let row = try rows.next() { documents[row[0]] = row[1] }
+        }
+        if read.directory {
+            try add(db.cachedStatement(sql: "SELECT key, document FROM projection WHERE key < 'request/' UNION ALL SELECT key, document FROM projection WHERE key >= 'request0'"))
+        }
+        switch read.requests {
+        case .none: break
+        case .all: try add(db.cachedStatement(sql: "SELECT key, document FROM projection WHERE key >= 'request/' AND key < 'request0'"))
+        case .some(let ids):
+            let statement = try db.cachedStatement(sql: "SELECT key, document FROM projection WHERE key = ?")
+            for id in ids.sorted() { try add(statement, ["request/" + id]) }
+        }
+        return documents
+    }
+
+    /// Those of `all` (every document) that `read` names.
+    static func select(_ read: DocumentRead, from all: [String: String]) -> [String: String] {
+        all.filter { key, _ in
+            guard key.hasPrefix("request/") else { return read.directory }
+            switch read.requests {
+            case .none: return false
+            case .all: return true
+            case .some(let ids): return ids.contains(String(key.dropFirst("request/".count)))
+            }
+        }
+    }
+
+    /// The state the projection's documents describe.
+    private static func state(fromDocuments documents: [String: String]) throws -> SignoffState {
         do {
             return try SignoffState(documents: documents)
         } catch {
@@ -152,34 +153,11 @@ public final class SQLiteProjectionStore: ProjectionStore {
         }
     }
 
-    /// Writes the projection documents `keys` of `state` (deleting those it no longer has), in the caller's transaction.
-    private static func writeDocuments(_ keys: Set<String>, of state: SignoffState, in db: Database) throws {
-        for key in keys.sorted() {
-            if let document = state.document(for: key) {
-                try db.execute(
-                    sql: "INSERT INTO projection (key, document) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET document = excluded.document",
-                    arguments: [key, document])
-            } else {
-                try db.execute(sql: "DELETE FROM projection WHERE key = ?", arguments: [key])
-            }
-        }
-    }
-
-    private static func chainHash(_ db: Database, sequence: UInt64) throws -> [UInt8] {
-        [UInt8](try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry WHERE sequence = ?", arguments: [Int64(sequence)]) ?? Data())
-    }
-
-    /// The projection as stored, reusing the cached state when no other process has appended since.
-    private func loadState(_ db: Database) throws -> SignoffState {
-        let head = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
-        if let cached = cache.withLock({ $0.last { $0.chain == head } }) { return cached.state }
-        return try Self.state(fromProjection: Row.fetchAll(db, sql: "SELECT key, document FROM projection"))
-    }
-
     public func verifyProjection() async throws -> LedgerVerificationFailure? {
         try await ledger.pool.read { db in
             let state: SignoffState
-            do { state = try Self.replay(db) } catch let failure as LedgerVerificationFailure { return failure }
+            var uses: [SHA256Digest: Int64] = [:]
+            do { state = try Self.replay(db, statementUses: &uses) } catch let failure as LedgerVerificationFailure { return failure }
             guard try self.hasCurrentFormat(db) else {
                 return LedgerVerificationFailure(
                     .projectionMismatch,
@@ -198,8 +176,32 @@ public final class SQLiteProjectionStore: ProjectionStore {
                 let what = stored[key] == nil ? "is missing" : expected[key] == nil ? "should not exist" : "differs from the ledger's replay"
                 return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) \(what)")
             }
+            if let failure = try Self.verifyUsedStatements(uses, db) { return failure }
             return try Self.verifyIndexes(db)
         }
+    }
+
+    /// `used_statement` against the ledger: every row is a statement an entry used, kept exactly until that entry's
+    /// time plus the replay window; every statement still within its window at the newest entry is there (a row
+    /// deleted by hand would let the statement be used again).
+    static func verifyUsedStatements(_ uses: [SHA256Digest: Int64], _ db: Database) throws -> LedgerVerificationFailure? {
+        let window = DecisionStatement.replayWindowMilliseconds
+        var present = Set<SHA256Digest>()
+        for row in try Row.fetchAll(db, sql: "SELECT digest, until_ms FROM used_statement ORDER BY digest") {
+            guard let data = Data.fromDatabaseValue(row[0]), let digest = try? SHA256Digest(bytes: [UInt8](data)), let until = Int64.fromDatabaseValue(row[1]),
+                let time = uses[digest], until == time + window
+            else {
+                return LedgerVerificationFailure(
+                    .projectionMismatch, "used_statement holds a row (\(row[0] as DatabaseValue), \(row[1] as DatabaseValue)) that no ledger entry's statement explains")
+            }
+            present.insert(digest)
+        }
+        let newest = try Int64.fetchOne(db, sql: "SELECT time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1") ?? 0
+        if let missing = uses.filter({ $0.value + window >= newest && !present.contains($0.key) }).min(by: { $0.value < $1.value }) {
+            return LedgerVerificationFailure(
+                .projectionMismatch, "used_statement lacks \(missing.key), used at \(Timestamps.rfc3339(missing.value)): the statement could be used again")
+        }
+        return nil
     }
 
     // MARK: Projection format
@@ -217,10 +219,18 @@ public final class SQLiteProjectionStore: ProjectionStore {
 
     /// Inside a write transaction: a projection of another format (an earlier Signoff's, or none yet) is rebuilt from
     /// the ledger, the source of truth, before anything else is written.
-    private func upgradeIfNeeded(_ db: Database) throws {
+    func upgradeIfNeeded(_ db: Database) throws {
         guard try !hasCurrentFormat(db) else { return }
-        let state = try Self.replay(db)
+        var uses: [SHA256Digest: Int64] = [:]
+        let state = try Self.replay(db, statementUses: &uses)
         try db.execute(sql: "DELETE FROM projection")
+        // The statements that could still be fresh, remembered until they no longer could (``DecisionStatement/replayWindowMilliseconds``).
+        try db.execute(sql: "DELETE FROM used_statement")
+        let newest = try Int64.fetchOne(db, sql: "SELECT time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1") ?? 0
+        for (digest, time) in uses where time + DecisionStatement.replayWindowMilliseconds >= newest {
+            try db.execute(
+                sql: "INSERT INTO used_statement (digest, until_ms) VALUES (?, ?)", arguments: [Data(digest.bytes), time + DecisionStatement.replayWindowMilliseconds])
+        }
         for (key, document) in state.documents().sorted(by: { $0.key < $1.key }) {
             try db.execute(sql: "INSERT INTO projection (key, document) VALUES (?, ?)", arguments: [key, document])
         }
@@ -229,12 +239,17 @@ public final class SQLiteProjectionStore: ProjectionStore {
             arguments: [SignoffState.projectionFormat])
         // The request pages' index is built with the projection (a new database's first write included).
         try Self.indexRequestEntriesIfNeeded(db)
-        cache.withLock { $0.removeAll() }
         db.afterNextTransaction { _ in self.formatIsCurrent.withLock { $0 = true } }
     }
 
     /// The state the whole ledger folds to, read in order; a failure names the entry.
     private static func replay(_ db: Database) throws -> SignoffState {
+        var uses: [SHA256Digest: Int64] = [:]
+        return try replay(db, statementUses: &uses)
+    }
+
+    /// The replay, and when each signed statement was used (the time of the entry that used it).
+    private static func replay(_ db: Database, statementUses uses: inout [SHA256Digest: Int64]) throws -> SignoffState {
         var state = SignoffState()
         let entries = try Row.fetchCursor(db, sql: "SELECT sequence, entry FROM ledger_entry ORDER BY sequence")
         while let row = try entries.next() {
@@ -252,6 +267,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
             }
             guard let event else { continue }
             state.apply(event, actor: entry.actor, at: entry.timeMilliseconds)
+            for digest in event.statementDigests { uses[digest] = entry.timeMilliseconds }
             // The header names the request's project and environment (what an export's filter reads of an entry it does
             // not disclose); a round-1 entry (version 1) has no header to check.
             let scope = state.entryScope(of: event)

@@ -66,7 +66,7 @@ struct InitCommand: AsyncParsableCommand {
             if adminQuorum != 1, case .failure(let refusal) = try await service.execute(.setAdminQuorum(adminQuorum), as: admin) {
                 throw CLIError.badInput("--admin-quorum: \(refusal.message)")
             }
-            let checkpoint = try await service.ledger.signCheckpoint()
+            let checkpoint = try await service.signCheckpoint()
             if json {
                 struct Initialized: Encodable {
                     let db, origin, ledger_key_file, ledger_verifier_key, checkpoint: String

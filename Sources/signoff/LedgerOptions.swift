@@ -38,9 +38,13 @@ struct LedgerOptions: ParsableArguments {
     func openForWriting() throws -> SignoffStorage {
         let path = try databasePath
         let keyPath = try ledgerKeyPath
-        let secret = try passphrase.read(purpose: "ledger key \(keyPath)", confirm: false)
-        let opened = try KeyFiles.openSealedKey(path: keyPath, passphrase: secret)
-        return try SQLiteStorage.open(path: path, signingKey: opened.signingKey)
+        let passphrase = passphrase
+        // The ledger key is unsealed (64 MiB of Argon2id) only when something is first signed: a command that only reads,
+        // or appends without a checkpoint falling due, never opens it.
+        return try SQLiteStorage.open(path: path) {
+            let secret = try passphrase.read(purpose: "ledger key \(keyPath)", confirm: false)
+            return try KeyFiles.openSealedKey(path: keyPath, passphrase: secret).signingKey
+        }
     }
 
     /// Opens the storage to read, append and verify; no key needed, no checkpoint signed.

@@ -131,47 +131,45 @@ extension SignoffState {
         reindex(id)
     }
 
-    /// The projection documents an event changes, as `kind/id` keys (see ``documents()``).
+    /// The projection documents an event changes, as `kind/id` keys (see ``documents()``). The signed statements it
+    /// uses are not documents: see ``Event/statementDigests``.
     public static func documentKeys(touchedBy event: Event) -> [String] {
         switch event {
         // Not kept in the projection: a ledger from before this event kind was the engine's has no such document.
         case .ledgerInitialized: []
-        case .principalAdded(let e): ["principal/\(e.name)"] + statementKey(e.approval)
-        case .keyEnrolled(let e): ["principal/\(e.principal)"] + statementKey(e.approval) + statementKey(e.proof)
-        case .keyRevoked(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
-        case .groupCreated(let e): ["group/\(e.name)"] + statementKey(e.approval)
-        case .memberRemoved(let e): ["group/\(e.group)"] + statementKey(e.approval)
-        case .projectUpdated(let e): ["project/\(e.project.key)"] + statementKey(e.approval)
-        case .principalDisabled(let e), .principalEnabled(let e): ["principal/\(e.principal)"] + statementKey(e.approval)
-        case .adminQuorumSet(let e): ["meta/admin-quorum"] + statementKey(e.approval)
-        case .serviceTokenIssued(let e): statementKey(e.approval)
-        case .webhookAdded(let e): ["webhook/\(e.id)"] + statementKey(e.approval)
-        case .webhookRemoved(let e): ["webhook/\(e.id)"] + statementKey(e.approval)
-        case .freezeAdded(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
-        case .freezeLifted(let e): ["freeze/\(e.id)"] + statementKey(e.approval)
-        case .delegationGranted(let e): ["delegation/\(e.id)"] + statementKey(e.envelope)
-        case .delegationRevoked(let e): ["delegation/\(e.id)"] + statementKey(e.approval)
-        case .tokenRevoked(let e): statementKey(e.approval)
+        case .principalAdded(let e): ["principal/\(e.name)"]
+        case .keyEnrolled(let e): ["principal/\(e.principal)"]
+        case .keyRevoked(let e): ["principal/\(e.principal)"]
+        case .groupCreated(let e): ["group/\(e.name)"]
+        case .memberRemoved(let e): ["group/\(e.group)"]
+        case .projectUpdated(let e): ["project/\(e.project.key)"]
+        case .principalDisabled(let e), .principalEnabled(let e): ["principal/\(e.principal)"]
+        case .adminQuorumSet(let e): ["meta/admin-quorum"]
+        case .serviceTokenIssued: []
+        case .webhookAdded(let e): ["webhook/\(e.id)"]
+        case .webhookRemoved(let e): ["webhook/\(e.id)"]
+        case .freezeAdded(let e): ["freeze/\(e.id)"]
+        case .freezeLifted(let e): ["freeze/\(e.id)"]
+        case .delegationGranted(let e): ["delegation/\(e.id)"]
+        case .delegationRevoked(let e): ["delegation/\(e.id)"]
+        case .tokenRevoked: []
         case .requestExpired(let e): ["request/\(e.request)"]
-        case .memberAdded(let e): ["group/\(e.group)"] + statementKey(e.approval)
-        case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"] + statementKey(e.approval)
-        case .projectCreated(let e): ["project/\(e.project.key)"] + statementKey(e.approval)
+        case .memberAdded(let e): ["group/\(e.group)"]
+        case .workflowApplied(let e): ["workflow/\(e.digest.hex)", "workflow-current/\(e.name)"]
+        case .projectCreated(let e): ["project/\(e.project.key)"]
         case .requestFiled(let e): ["request/\(e.id)", "meta/request-counter"]
         case .evidenceAttached(let e): ["request/\(e.request)"]
-        case .decisionRecorded(let e): ["request/\(e.request)"] + (e.statementDigest.map { ["statement/\($0.hex)"] } ?? [])
+        case .decisionRecorded(let e): ["request/\(e.request)"]
         case .stageEntered(let e): ["request/\(e.request)"]
         case .requestRejected(let e): ["request/\(e.request)"]
-        case .requestWithdrawn(let e): ["request/\(e.request)"] + statementKey(e.approval)
+        case .requestWithdrawn(let e): ["request/\(e.request)"]
         case .requestRevised(let e): ["request/\(e.request)"]
         case .deploymentStarted(let e): ["request/\(e.request)"]
         case .deploymentRecorded(let e): ["request/\(e.request)"]
-        case .retrospectiveRecorded(let e): ["request/\(e.request)"] + statementKey(e.envelope)
+        case .retrospectiveRecorded(let e): ["request/\(e.request)"]
         }
     }
 
-    static func statementKey(_ envelope: DSSEEnvelope?) -> [String] {
-        envelope.map { ["statement/\(SHA256Digest.hash($0.payload).hex)"] } ?? []
-    }
 
     static let documentEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -189,7 +187,6 @@ extension SignoffState {
         for name in currentWorkflows.keys { out["workflow-current/\(name)"] = document(for: "workflow-current/\(name)") }
         for key in projects.keys { out["project/\(key)"] = document(for: "project/\(key)") }
         for key in requests.keys { out["request/\(key)"] = document(for: "request/\(key)") }
-        for digest in usedStatements { out["statement/\(digest.hex)"] = "true" }
         for key in freezes.keys { out["freeze/\(key)"] = document(for: "freeze/\(key)") }
         for key in delegations.keys { out["delegation/\(key)"] = document(for: "delegation/\(key)") }
         for key in webhooks.keys { out["webhook/\(key)"] = document(for: "webhook/\(key)") }
@@ -217,10 +214,6 @@ extension SignoffState {
         case "freeze": return json(freezes[parts[1]])
         case "delegation": return json(delegations[parts[1]])
         case "webhook": return json(webhooks[parts[1]])
-        case "statement":
-            // A set lookup: a scan computing every used statement's hex made each decision cost O(decisions so far).
-            guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
-            return usedStatements.contains(digest) ? "true" : nil
         case "meta":
             switch parts[1] {
             case "request-counter": return json(requestCounter)
@@ -234,6 +227,11 @@ extension SignoffState {
     /// Rebuilds the state from stored documents.
     public init(documents: [String: String]) throws {
         self.init()
+        try load(documents: documents)
+    }
+
+    /// Adds stored documents to this state (a bounded read: the directory, then the requests a command reads).
+    public mutating func load(documents: [String: String]) throws {
         let decoder = JSONDecoder()
         for (key, text) in documents {
             let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
@@ -253,7 +251,6 @@ extension SignoffState {
             case "freeze": freezes[parts[1]] = try decoder.decode(Freeze.self, from: data)
             case "delegation": delegations[parts[1]] = try decoder.decode(Delegation.self, from: data)
             case "webhook": webhooks[parts[1]] = try decoder.decode(Webhook.self, from: data)
-            case "statement": usedStatements.insert(try SHA256Digest(parsing: "sha256:" + parts[1]))
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
                 if parts[1] == "admin-quorum" { adminQuorum = try decoder.decode(Int.self, from: data) }

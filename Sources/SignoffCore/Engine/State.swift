@@ -344,7 +344,9 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public var workflows: [SHA256Digest: AppliedWorkflow] = [:]
     public var projects: [String: Project] = [:]
     public var requests: [String: DeploymentRequest] = [:]
-    /// Digests of every signed statement ever accepted: a statement counts once.
+    /// Digests of signed statements already accepted: a statement counts once. A replay of the ledger holds every one;
+    /// the state a command is decided on holds only those of the statements it carries (``Command/reads``), read from
+    /// the store's `used_statement` rows, which are kept while a statement could still be fresh.
     public var usedStatements: Set<SHA256Digest> = []
     public var requestCounter = 0
     /// The ledger's identity, from its first entry, when this state was folded from it (not kept in the projection).
@@ -368,7 +370,7 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public internal(set) var runningRequests: [String: String] = [:]
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
-    public static let projectionFormat = "5"
+    public static let projectionFormat = "6"
 
     public init() {}
 

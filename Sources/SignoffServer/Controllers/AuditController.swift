@@ -52,7 +52,7 @@ struct AuditController {
             if let problem = filter.problem() { throw Problem.badRequest(problem) }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-export-\(UUID().uuidString)")
             // Cut the export against a checkpoint that covers everything appended so far.
-            try await h.ledger.signCheckpoint()
+            try await h.service.signCheckpoint()
             let documents: Bool
             switch query.get("documents") {
             case nil, "false": documents = false

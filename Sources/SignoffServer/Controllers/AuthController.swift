@@ -67,12 +67,12 @@ struct AuthController {
                 throw Problem.badRequest("ttl_hours must be 1 to \(h.configuration.maximumServiceTokenHours) (the server's maximum service-token lifetime), not \(hours)")
             }
             let scopes = body.scopes.sorted()
-            // The ledger records the issue (signed by administrators where required) before the token exists.
+            // The ledger records the issue (signed by administrators where required) and the token is stored in the same
+            // unit of work: both, or neither.
             let minted = h.auth.mint(for: body.service_account, kind: .service, scopes: scopes, lifetimeMilliseconds: Int64(hours) * 3_600_000)
             let command = Command.issueServiceToken(
                 tokenID: minted.record.id, principal: body.service_account, scopes: scopes, lifetimeHours: hours, approval: body.approval)
-            _ = try await h.run(command, context)
-            try await h.auth.store(minted)
+            _ = try await h.run(command, context, storing: minted)
             context.logger.info("service token issued", metadata: ["principal": .string(body.service_account), "issued_token_id": .string(minted.record.id)])
             return try h.json(TokenResponse(token: minted.token, token_id: minted.record.id, expires_at: Timestamps.rfc3339(minted.record.expiresAt)))
         }

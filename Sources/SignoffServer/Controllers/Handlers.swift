@@ -61,8 +61,9 @@ struct Handlers: Sendable {
     }
 
     /// Runs a command as the caller; a refusal becomes problem details with its rule.
-    func run(_ command: Command, _ context: SignoffRequestContext) async throws -> RecordedResponse {
-        switch try await service.execute(command, as: try principal(context)) {
+    /// Runs `command` for the caller; with `token`, stores it in the same unit of work as the command's entries.
+    func run(_ command: Command, _ context: SignoffRequestContext, storing token: Authenticator.MintedToken? = nil) async throws -> RecordedResponse {
+        switch try await service.execute(command, as: try principal(context), storing: token) {
         case .success(let entries): return RecordedResponse(entries: entries, command: command)
         case .failure(let refusal):
             metrics.refusal(refusal.rule)

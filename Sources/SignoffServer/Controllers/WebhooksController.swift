@@ -24,7 +24,7 @@ struct WebhooksController {
             let b = try await request.decode(as: WebhookBody.self, context: context)
             try await h.requireAdministratorSession(context)
             // The secret is derived from the ledger key: a server without it could not sign what it sends.
-            guard let keys = WebhookKeys(ledger: h.ledger) else {
+            guard let keys = try WebhookKeys(signer: h.service.storage.signer) else {
                 throw Problem(.serviceUnavailable, type: "unavailable", title: "Cannot sign webhooks",
                     detail: "this server does not hold the ledger key, which webhook secrets are derived from; start it with the ledger passphrase")
             }
@@ -65,7 +65,7 @@ struct WebhooksController {
         }
         routes.get("/webhooks/signing-key") { _, context -> Response in
             _ = try h.principal(context)
-            guard let keys = WebhookKeys(ledger: h.ledger) else { throw Problem.notFound("this server does not sign webhooks (it does not hold the ledger key)") }
+            guard let keys = try WebhookKeys(signer: h.service.storage.signer) else { throw Problem.notFound("this server does not sign webhooks (it does not hold the ledger key)") }
             return try h.json(["public_key": StandardWebhooks.publicKeyText(keys.signingKey)])
         }
         routes.get("/webhooks/deliveries") { request, context -> Response in

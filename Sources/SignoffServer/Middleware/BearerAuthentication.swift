@@ -66,9 +66,9 @@ struct BearerAuthentication: RouterMiddleware {
     /// obtained with a key that still counts. The one check for bearer tokens and the console's session cookie.
     static func check(token: String, auth: Authenticator, service: SignoffService) async throws -> Check {
         guard let record = try await auth.validate(token: token) else { return .unknown }
-        // The newest state this server knows (no read): revocations and disabling also revoke the token rows, which
-        // every process sees at once; this check covers a token row another path left behind.
-        let state = try await service.storage.projection.recentState()
+        // The directory as the database has it now (decoded again only when the ledger moved): revocations and disabling
+        // also revoke the token rows in the same unit of work; this check covers a token row another path left behind.
+        let state = try await service.directory()
         guard let principal = state.principals[record.principal], !principal.disabled else { return .principalDisabled(tokenID: record.id) }
         if let fingerprint = record.keyFingerprint, !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) }) {
             return .keyRevoked(tokenID: record.id)

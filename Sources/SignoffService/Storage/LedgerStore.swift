@@ -1,7 +1,7 @@
-public import SignoffAudit
+internal import SignoffAudit
 public import SignoffCrypto
 public import SignoffLedger
-public import struct Foundation.URL
+
 
 /// An event to append: the store assigns its sequence number and time.
 public struct EntryDraft: Hashable, Sendable {
@@ -45,28 +45,19 @@ public struct VerificationReport: Sendable {
 }
 
 /// Persistence of the ledger: appends, reads, proofs, checkpoints and full verification. SQLite (`SignoffStore`) is
-/// the embedded implementation; a PostgreSQL one conforms to the same protocol so that no caller changes. When to
-/// sign a checkpoint and which ones to keep is ``CheckpointPolicy``'s to decide; a store only persists it.
+/// the embedded implementation; a PostgreSQL one conforms to the same protocol so that no caller changes. A store
+/// never holds the ledger's private key: the ``LogPublisher`` signs checkpoints (``CheckpointPolicy`` says when and
+/// which to keep) with the ``Signer``, and the store persists them.
 public protocol LedgerStore: Sendable {
     /// The ledger's origin (checkpoint origin line and ledger key name).
     var origin: String { get }
     /// The ledger's public key.
     var verifierKey: NoteVerifierKey { get }
-    /// Whether this store holds the ledger's private key and so signs checkpoints.
-    var signsCheckpoints: Bool { get }
-    /// A secret for `purpose` derived from the ledger's private key (``Ed25519/SigningKey/derivedSecret(purpose:)``),
-    /// when this store holds it: webhook signing secrets, which are therefore never stored.
-    func derivedSecret(purpose: String) -> [UInt8]?
     /// The current time by the store's clock, in milliseconds since the Unix epoch.
     var now: Int64 { get }
 
-    /// Appends `drafts` in one durable transaction, in order, and signs a checkpoint in the same transaction when
-    /// the policy says one is due and the store holds the ledger key.
+    /// Appends `drafts` in one durable transaction, in order (a unit of work holding only entries).
     func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry]
-    /// Signs a checkpoint of the current tree now, if it is not already checkpointed, and brings the kept set of
-    /// milestones up to date. Returns the newest checkpoint.
-    @discardableResult
-    func signCheckpoint() async throws -> SignedCheckpoint?
 
     func size() async throws -> UInt64
     func entry(at sequence: UInt64) async throws -> LedgerEntry
@@ -80,8 +71,16 @@ public protocol LedgerStore: Sendable {
     func verifyAll(trustedKey: NoteVerifierKey, allowUncoveredTail: Bool, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws
         -> VerificationReport
 
-    /// Exports the entries matching `filter` up to the newest signed checkpoint into `directory` (new or empty), each
-    /// with its inclusion proof, through ``AuditExportBuilder``. Streams: memory does not grow with the ledger. With
-    /// `documents`, the stored evidence documents of the exported evidence too (`documents/<hex>`).
-    func exportAudit(filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport
+    /// Up to `limit` entries from sequence `start` on, in order (a page: callers stream the ledger page by page).
+    func entries(from start: UInt64, limit: Int) async throws -> [LedgerEntry]
+
+    // MARK: Checkpoints (signed by the ``LogPublisher``; stored here)
+
+    /// The tree sizes of the stored checkpoints (the newest and the milestones kept), ascending.
+    func checkpointSizes() async throws -> [UInt64]
+    /// Stores signed checkpoints of this ledger in one transaction: a milestone (a size divisible by `milestoneEvery`)
+    /// when absent; any other only when it is larger than the newest stored (otherwise another publisher was first, and
+    /// it is dropped). Then deletes every stored checkpoint that is neither the newest nor a milestone. Each must verify
+    /// under the ledger key and hold the stored tree's root at its size, or nothing is stored.
+    func storeCheckpoints(_ checkpoints: [SignedCheckpoint], milestoneEvery: UInt64) async throws
 }

@@ -1,17 +1,31 @@
-/// Everything Signoff keeps, behind the protocols its callers need: the ledger, the projection beside it, and the
-/// login challenges and tokens. One value per backend (SQLite today, PostgreSQL next); callers see only this.
+public import SignoffLedger
+
+/// Everything Signoff keeps, behind the protocols its callers need: the unit of work that every command's changes go
+/// through, and the query sides of the ledger, the projection, the login challenges and tokens, the webhook outbox and
+/// the evidence documents. One value per backend (SQLite today, PostgreSQL next); callers see only this. The ledger's
+/// private key is not storage: `signer` holds it, when this process may sign (a reader's storage has none).
 public struct SignoffStorage: Sendable {
+    public let unitOfWork: any UnitOfWork
     public let ledger: any LedgerStore
     public let projection: any ProjectionStore
     public let auth: any AuthStore
     public let webhooks: any WebhookStore
     public let evidence: any EvidenceStore
+    public let signer: (any Signer)?
+    /// When checkpoints are signed and which are kept.
+    public let checkpointPolicy: CheckpointPolicy
 
-    public init(ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore, evidence: any EvidenceStore) {
+    public init(
+        unitOfWork: any UnitOfWork, ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore,
+        evidence: any EvidenceStore, signer: (any Signer)?, checkpointPolicy: CheckpointPolicy
+    ) {
+        self.unitOfWork = unitOfWork
         self.evidence = evidence
         self.ledger = ledger
         self.projection = projection
         self.auth = auth
         self.webhooks = webhooks
+        self.signer = signer
+        self.checkpointPolicy = checkpointPolicy
     }
 }

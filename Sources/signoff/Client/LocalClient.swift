@@ -16,6 +16,8 @@ struct LocalClient: SignoffClient {
     var now: Int64 { service.now }
 
     func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
+        // A command that writes signs a checkpoint after: a wrong ledger passphrase is refused before anything is written.
+        try service.storage.signer?.open()
         // Locally there is no server to expire stale requests: the next command does, as the system, first.
         if Engine.hasStaleRequests(try await service.state(), now: now),
             case .success(let entries) = try await service.execute(.expireStale, as: Engine.systemActor), !entries.isEmpty
@@ -34,8 +36,8 @@ struct LocalClient: SignoffClient {
     /// Signs a checkpoint over what a command appended, when the ledger key is available.
     private func finish() async throws {
         let ledger = service.ledger
-        if ledger.signsCheckpoints {
-            try await ledger.signCheckpoint()
+        if service.publisher.signs {
+            try await service.signCheckpoint()
         } else if let checkpoint = try await ledger.latestCheckpoint(), checkpoint.checkpoint.size < (try await ledger.size()) {
             printNotice("entries after \(checkpoint.checkpoint.size) await a signed checkpoint; the ledger's operator runs `signoff checkpoint --sign`")
         }
@@ -118,13 +120,14 @@ struct LocalClient: SignoffClient {
 
     /// The webhook keys, derived from the ledger key: locally that needs the ledger's passphrase.
     private func webhookKeys() throws -> (secret: (String) -> [UInt8], signing: Ed25519.SigningKey) {
-        let ledger = service.ledger
-        guard var seed = ledger.derivedSecret(purpose: StandardWebhooks.signingKeyPurpose) else {
+        guard let signer = service.storage.signer else {
             throw CLIError.badInput(
                 "webhook secrets are derived from the ledger key: give its passphrase (--ledger-passphrase-file or SIGNOFF_LEDGER_PASSPHRASE), or use the server")
         }
+        var seed = try signer.derivedSecret(purpose: StandardWebhooks.signingKeyPurpose)
         defer { secureZero(&seed) }
-        return ({ ledger.derivedSecret(purpose: StandardWebhooks.secretPurpose($0)) ?? [] }, StandardWebhooks.signingKey(seed: seed))
+        // The key is open once the seed was derived: deriving a subscription's secret cannot fail after it.
+        return ({ (try? signer.derivedSecret(purpose: StandardWebhooks.secretPurpose($0))) ?? [] }, StandardWebhooks.signingKey(seed: seed))
     }
 
     func addWebhook(_ command: Command, as actor: String) async throws -> WebhookCreated {
@@ -184,10 +187,10 @@ struct LocalClient: SignoffClient {
 
     func checkpoint(sign: Bool) async throws -> SignedCheckpoint {
         if sign {
-            guard service.ledger.signsCheckpoints else {
+            guard service.publisher.signs else {
                 throw CLIError.badInput("signing a checkpoint needs the ledger key's passphrase (--ledger-passphrase-file or SIGNOFF_LEDGER_PASSPHRASE)")
             }
-            try await service.ledger.signCheckpoint()
+            try await service.signCheckpoint()
         }
         guard let checkpoint = try await service.ledger.latestCheckpoint() else {
             throw CLIError.failure("the ledger has no signed checkpoint yet; run `signoff checkpoint --sign`")
@@ -198,11 +201,11 @@ struct LocalClient: SignoffClient {
     func ledgerKey() async throws -> NoteVerifierKey { service.ledger.verifierKey }
 
     func exportAudit(_ filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
-        guard service.ledger.signsCheckpoints else {
+        guard service.publisher.signs else {
             throw CLIError.badInput(
                 "an export's manifest is signed with the ledger key: give its passphrase (SIGNOFF_LEDGER_PASSPHRASE or --ledger-passphrase-file), or export through the server")
         }
-        try await service.ledger.signCheckpoint()
+        try await service.signCheckpoint()
         return try await service.exportAudit(filter: filter, documents: documents, to: directory, progress: progress)
     }
 

@@ -1,0 +1,96 @@
+public import Foundation
+public import SignoffAudit
+internal import SignoffLedger
+internal import SignoffCrypto
+
+extension SignoffService {
+    /// Exports every entry up to the newest signed checkpoint into `directory` (which must not exist or be empty):
+    /// those `filter` selects and every administrative one in full, the others as stubs, with a manifest signed by the
+    /// ledger key (the ``Signer``). Streams page by page over the store's primitive reads: memory does not grow with
+    /// the ledger, and every backend exports alike. With `documents`, the stored evidence documents of the evidence in
+    /// full go into `documents/` (listed in the manifest).
+    public func exportAudit(
+        filter: AuditExportFilter, documents: Bool = false, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) async throws -> AuditReport {
+        guard let signer = storage.signer else {
+            throw LedgerError(.invalidRequest, "an export's manifest is signed with the ledger key: open the ledger with its key to export")
+        }
+        let fm = FileManager.default
+        let existed = fm.fileExists(atPath: directory.path)
+        if existed {
+            guard (try fm.contentsOfDirectory(atPath: directory.path)).isEmpty else {
+                throw LedgerError(.invalidRequest, "\(directory.path) is not empty; export into a new folder (nothing was overwritten)")
+            }
+        } else {
+            try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        do {
+            return try await writeExport(filter: filter, documents: documents, to: directory, signer: signer, progress: progress)
+        } catch {
+            // Nothing half-written is left to look like an export: the folder is as it was (absent, or empty).
+            if existed {
+                for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] { try? fm.removeItem(at: directory.appendingPathComponent(name)) }
+            } else {
+                try? fm.removeItem(at: directory)
+            }
+            throw error
+        }
+    }
+
+    /// Entries read per page while exporting.
+    static let exportPage = 4096
+
+    private func writeExport(
+        filter: AuditExportFilter, documents: Bool, to directory: URL, signer: any Signer, progress: (@Sendable (UInt64, UInt64) -> Void)?
+    ) async throws -> AuditReport {
+        let ledgerKey = ledger.verifierKey
+        guard let latest = try await ledger.latestCheckpoint() else {
+            throw LedgerError(.invalidRequest, "the ledger has no signed checkpoint; run `signoff checkpoint --sign` first")
+        }
+        let checkpoint = try SignedCheckpoint(verifying: latest.serialized, with: ledgerKey)
+        let size = checkpoint.checkpoint.size
+        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
+        var sink = FolderSink(directory: directory)
+        try builder.start(to: &sink)
+        var seen: UInt64 = 0
+        while seen < size {
+            let page = try await ledger.entries(from: seen, limit: Int(min(UInt64(Self.exportPage), size - seen)))
+            guard !page.isEmpty else { throw LedgerError(.invalidRequest, "the ledger lacks entry \(seen): run `signoff audit verify --db`") }
+            for entry in page {
+                guard entry.sequence == seen else { throw LedgerError(.invalidRequest, "the ledger lacks entry \(seen): run `signoff audit verify --db`") }
+                seen += 1
+                try builder.add(entry, to: &sink)
+                if let progress, seen % 65_536 == 0 { progress(seen, size) }
+            }
+        }
+        var documentCount = 0
+        if documents {
+            for (digest, projects) in builder.evidenceDigests.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                // Stored per project; any project whose evidence in full names the digest will do: the bytes are the same.
+                var content: [UInt8]?
+                for project in projects.sorted() {
+                    if let document = try await evidence.get(digest, project: project) {
+                        content = document.content
+                        break
+                    }
+                }
+                guard let content else { continue }
+                // Stored only when its SHA-256 was this digest; checked again, since the export's manifest vouches for it.
+                guard SHA256Digest.hash(content) == digest else {
+                    throw LedgerError(
+                        .storage,
+                        "the stored evidence document \(digest) is not the document of that digest (changed in the database): export without --documents (the ledger does not depend on it), and restore the database from a backup")
+                }
+                try sink.append(content, to: AuditExportBuilder.documentPath(digest))
+                documentCount += 1
+            }
+        }
+        let manifest = try builder.finish(to: &sink)
+        try sink.append(try signer.signManifest(manifest), to: "MANIFEST.json")
+        try sink.close()
+        progress?(seen, size)
+        return AuditReport(
+            entries: builder.entries, decisions: builder.decisions, signedDecisions: builder.signedDecisions, checkpointSize: size,
+            files: sink.digests.count, failure: nil, stubs: builder.stubs, documents: documentCount)
+    }
+}

@@ -1,0 +1,83 @@
+public import SignoffCore
+public import SignoffCrypto
+public import SignoffLedger
+
+/// One unit of work: everything a command changes — its ledger entries, the projection documents they touch, the
+/// signed statements it uses, its webhook messages, the tokens it issues or ends, an evidence document — commits in one
+/// transaction, or none of it does. The SQLite backend runs `body` once under the database's single writer lock; a
+/// backend with optimistic concurrency (PostgreSQL at `SERIALIZABLE`) may run it **more than once**, retrying on a
+/// conflict: `body` must therefore depend only on what it reads through the transaction (the engine is pure, so
+/// deciding again on what was read again is safe) and do nothing outside it.
+///
+/// A new kind of server state (idempotency keys, OpenID state, SCIM tokens, notification de-duplication) joins the
+/// unit of work by adding its reads and writes here, with their rows in the same database, so that it commits with the
+/// ledger entry that justifies it.
+public protocol UnitOfWork: Sendable {
+    func write<Result: Sendable>(_ body: @Sendable (any StorageTransaction) throws -> Result) async throws -> Result
+}
+
+/// Which projection documents to read: the directory (every document that is not a request), and some or all requests.
+public struct DocumentRead: Hashable, Sendable {
+    public var directory: Bool
+    public var requests: ReadSet.Requests
+
+    public init(directory: Bool, requests: ReadSet.Requests) {
+        self.directory = directory
+        self.requests = requests
+    }
+}
+
+/// The reads and writes of one write transaction. Every method acts inside it; nothing is visible to others until it
+/// commits.
+public protocol StorageTransaction {
+    /// The time of this transaction's entries: the store's clock read inside the transaction (after the writer lock
+    /// is held), never earlier than the newest entry's time — entry times never decrease.
+    var now: Int64 { get }
+    /// Marks the head of the ledger (the newest entry's chain hash; empty for an empty ledger): equal markers, equal
+    /// ledgers and projections. Caches of what was read are valid only while it holds.
+    func headMarker() throws -> [UInt8]
+
+    // MARK: Projection
+
+    /// The projection documents `read` names, by key.
+    func documents(_ read: DocumentRead) throws -> [String: String]
+    /// Writes projection documents (nil: delete).
+    func writeDocuments(_ documents: [String: String?]) throws
+    /// Indexes ledger entries under the requests they are about (the request pages' index).
+    func indexRequestEntries(_ rows: [(request: String, sequence: UInt64)]) throws
+
+    // MARK: Signed statements (replay protection)
+
+    /// Those of `digests` recorded as used and not yet forgotten.
+    func usedStatements(among digests: Set<SHA256Digest>) throws -> Set<SHA256Digest>
+    /// Records statements as used until `until` (the time after which they could no longer be fresh); a digest
+    /// recorded before makes the transaction fail (a unique constraint), and rows past their time are forgotten.
+    func recordStatements(_ digests: Set<SHA256Digest>, until: Int64) throws
+
+    // MARK: Ledger
+
+    /// Appends `drafts` in order at ``now``; call at most once per transaction.
+    func append(_ drafts: [EntryDraft]) throws -> [LedgerEntry]
+
+    // MARK: Webhooks, tokens, evidence
+
+    func enqueue(_ messages: [OutboxMessage]) throws
+    func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest) throws
+    /// Revokes a token by its id; true if it was active.
+    func revokeToken(id: String) throws -> Bool
+    /// Revokes every active token of `principal` (only those obtained with the key `keyFingerprint`, when given).
+    func revokeTokens(principal: String, keyFingerprint: String?) throws -> Int
+    /// Stores an evidence document unless its project already has one with its digest; true if it was new.
+    func putEvidence(_ document: EvidenceDocument) throws -> Bool
+}
+
+/// Where a test injects a failure inside the unit of work (``SignoffService/failureInjection``): after each step, the
+/// transaction must roll back and leave nothing of the command.
+public enum UnitOfWorkStep: String, Sendable, CaseIterable {
+    /// The command's entries are appended.
+    case appended
+    /// Tokens the command ends or issues are changed.
+    case tokensChanged
+    /// Everything is written; the transaction is about to commit.
+    case beforeCommit
+}
