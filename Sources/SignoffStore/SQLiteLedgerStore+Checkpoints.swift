@@ -11,7 +11,6 @@ extension SQLiteLedgerStore {
     }
 
     public func storeCheckpoints(_ checkpoints: [SignedCheckpoint], milestoneEvery: UInt64) async throws {
-        guard !checkpoints.isEmpty else { return }
         // Each verifies under the ledger key before anything is written: a store keeps only this ledger's signatures.
         let verified = try checkpoints.map { try SignedCheckpoint(verifying: $0.serialized, with: verifierKey) }
         let every = Int64(max(1, milestoneEvery))

@@ -143,7 +143,7 @@ struct ReliabilityTests {
             try s.must("checkpoint", "--sign")
             let strict = try s.signoff("audit", "verify", "--db", database)
             #expect(strict.status == 0, "cycle \(cycle): \(strict.stdout) \(strict.stderr)")
-            let state = try await SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: database))).state()
+            let state = try await SignoffService(storage: try SQLiteStorage.open(path: database)).state()
             let lost = acknowledged.filter { state.groups[$0] == nil }
             #expect(lost.isEmpty, "cycle \(cycle): acknowledged but not in the ledger: \(lost.prefix(10))")
             // The kill must come while writes flow. Twenty acknowledged is what a cycle waits for; under a loaded CI machine
@@ -169,7 +169,7 @@ struct ReliabilityTests {
         if administrativeCommands > 0 {
             var passphrase = Array(s.env["SIGNOFF_LEDGER_PASSPHRASE"]!.utf8)
             let ledgerKey = try KeyFiles.openSealedKey(path: s.env["SIGNOFF_DB"]! + ".ledger-key", passphrase: SecureBytes(consuming: &passphrase))
-            let database = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!, signingKey: ledgerKey.signingKey)))
+            let database = SignoffService(storage: try SQLiteStorage.open(path: s.env["SIGNOFF_DB"]!, signingKey: ledgerKey.signingKey))
             let ada = try s.key("ada")
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for team in 0..<8 {
@@ -524,7 +524,7 @@ extension ReliabilityTests {
         let server = try RunningServer(story: s)
         defer { server.stop() }
         let casey = try Client.login(s, "casey", server: server), morgan = try Client.login(s, "morgan", server: server)
-        let state = try await SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!))).state()
+        let state = try await SignoffService(storage: try SQLiteStorage.open(path: s.env["SIGNOFF_DB"]!)).state()
         let request = try #require(state.requests[first]), other = try #require(state.requests[second])
         let caseyKey = try Self.signingKey(s, "casey"), morganKey = try Self.signingKey(s, "morgan")
         let stage = "compliance-reviewed"
@@ -685,7 +685,7 @@ extension ReliabilityTests {
         let id = try s.tested()
         let server = try RunningServer(story: s)
         defer { server.stop() }
-        let database = SignoffService(storage: SQLiteStorage.storage(try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!)))
+        let database = SignoffService(storage: try SQLiteStorage.open(path: s.env["SIGNOFF_DB"]!))
         let casey = try Client.login(s, "casey", server: server)
         let path = "v1/requests/\(id)/decisions"
 

@@ -209,8 +209,8 @@ struct ServeTests {
         server.process.waitUntilExit()
         #expect(server.process.terminationStatus == 0, "the server must exit cleanly on SIGTERM")
         #expect(acknowledged.count > 20, "the clients should have been writing when SIGTERM came")
-        let store = try SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!)
-        let state = try await SignoffService(storage: SQLiteStorage.storage(store)).state()
+        let store = try SQLiteStorage.open(path: s.env["SIGNOFF_DB"]!)
+        let state = try await SignoffService(storage: store).state()
         let lost = acknowledged.filter { state.groups[$0] == nil }
         #expect(lost.isEmpty, "acknowledged but not in the ledger: \(lost)")
         let verify = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)

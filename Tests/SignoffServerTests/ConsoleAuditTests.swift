@@ -59,7 +59,7 @@ struct ConsoleAuditTests {
         try await app.test(.router) { client in
             let token = try await client.login("riley", key: f.keys["riley"]!)
             let (cookie, _) = try await ConsoleTests.login(client, "riley", key: f.keys["riley"]!)
-            try await f.database.ledger.signCheckpoint()
+            try await f.database.signCheckpoint()
             try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley")
             var health = try await client.json("/v1/audit/health", token: token)
             #expect(health.status == 200)
@@ -74,7 +74,7 @@ struct ConsoleAuditTests {
             // The server's full verification, as `signoff serve` runs it at start and every --verify-interval.
             let run = try await f.database.verifyLedger()
             #expect(run?.passed == true && run?.entries ?? 0 > 10)
-            try await f.database.ledger.signCheckpoint()
+            try await f.database.signCheckpoint()
             health = try await client.json("/v1/audit/health", token: token)
             #expect(health.object["healthy"] as? Bool == true)
             #expect((health.object["last_verification"] as? [String: Any])?["passed"] as? Bool == true)

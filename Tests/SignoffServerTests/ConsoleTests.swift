@@ -86,7 +86,7 @@ struct ConsoleTests {
             #expect(page.body.contains("<td>request.filed</td>") && page.body.contains("<td>evidence.attached</td>"))
             let pending = try await Self.get(client, "/audit/requests/REQ-1", cookie: morgan)
             #expect(pending.status == 200 && pending.body.contains("awaiting a checkpoint"))
-            try await f.database.ledger.signCheckpoint()
+            try await f.database.signCheckpoint()
             let timeline = try await Self.get(client, "/audit/requests/REQ-1", cookie: morgan)
             #expect(timeline.status == 200 && timeline.body.contains("✓ included") && !timeline.body.contains("does not verify") && timeline.body.contains("Inclusion proof"))
 

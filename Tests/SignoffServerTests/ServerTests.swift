@@ -31,10 +31,10 @@ struct ServerFixture {
         // "awaiting a checkpoint" (the console test did, 520 s into a busy CI run).
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 1000, everySeconds: 86_400)
-        let ledger = try SQLiteLedgerStore.create(
+        let ledger = try SQLiteStorage.create(
             path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey(),
             configuration: configuration)
-        database = SignoffService(storage: SQLiteStorage.storage(ledger))
+        database = SignoffService(storage: ledger)
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
         keys[admin] = ada

@@ -117,9 +117,9 @@ struct ExpiryAndInboxTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.clock = { clock.value }
-        let ledger = try SQLiteLedgerStore.create(
+        let ledger = try SQLiteStorage.create(
             path: directory.appendingPathComponent("e.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey(), configuration: configuration)
-        let service = SignoffService(storage: SQLiteStorage.storage(ledger))
+        let service = SignoffService(storage: ledger)
         func must(_ command: Command, as actor: String) async throws {
             if case .failure(let refusal) = try await service.execute(command, as: actor) { throw TestSupportError("refused: \(refusal)") }
         }
@@ -156,10 +156,10 @@ struct ExpiryAndInboxTests {
         state = try await service.state()
         #expect(state.requests["REQ-1"]?.status == .expired)
         #expect(state.requests["REQ-2"]?.status == .deployed)
-        let last = try await ledger.entry(at: try await ledger.size() - 1)
+        let last = try await ledger.ledger.entry(at: try await ledger.ledger.size() - 1)
         #expect(last.kind == "request.expired" && last.actor == Engine.systemActor)
-        let size = try await ledger.size()
+        let size = try await ledger.ledger.size()
         await task.expire()
-        #expect(try await ledger.size() == size, "nothing more to expire: nothing recorded")
+        #expect(try await ledger.ledger.size() == size, "nothing more to expire: nothing recorded")
     }
 }

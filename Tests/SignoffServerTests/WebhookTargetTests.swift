@@ -65,7 +65,7 @@ struct WebhookTargetTests {
         let records = try await f.database.webhooks.due(now: f.database.now, limit: 10).sorted { $0.message.subscription < $1.message.subscription }
         try #require(records.map(\.message.subscription) == ["WH-1", "WH-2"])
         let state = try await f.database.state()
-        let keys = try #require(WebhookKeys(ledger: f.database.ledger))
+        let keys = try #require(try WebhookKeys(signer: f.database.storage.signer))
         // The attacker's DNS answers 127.0.0.1 at delivery time.
         var configuration = ServerConfiguration()
         configuration.webhookResolver = { host in host == "hooks.example.test" ? [[127, 0, 0, 1]] : try await SystemResolver.resolve(host) }

@@ -36,15 +36,18 @@ struct FormatOneLedgerTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var roundOne = SQLiteLedgerStore.Configuration()
         roundOne.writesRoundOneEntries = true
-        let path = directory.appendingPathComponent("old.sqlite").path
-        let store = try SQLiteLedgerStore.create(path: path, origin: "signoff.test/old", signingKey: ledgerKey, configuration: roundOne)
-        let storage = SQLiteStorage.storage(store)
         let now: Int64 = 1_780_000_000_000
+        // The unit of work takes its time from the store's clock: held at the time the world was decided.
+        roundOne.clock = { now }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let storage = try SQLiteStorage.create(path: path, origin: "signoff.test/old", signingKey: ledgerKey, configuration: roundOne)
+        let store = storage.ledger as! SQLiteLedgerStore
 
         // The world, decided by the engine in memory; every event folded at `now`.
         var state = SignoffState()
         var drafts: [EntryDraft] = []
         var touched = Set<String>()
+        var statements = Set<SHA256Digest>()
         var keys: [String: Ed25519.SigningKey] = [:]
         func run(_ command: Command, as actor: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
             switch Engine.execute(command, on: state, actor: actor, now: now) {
@@ -56,6 +59,7 @@ struct FormatOneLedgerTests {
                     draft.request = event.request
                     drafts.append(draft)
                     touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+                    statements.formUnion(event.statementDigests)
                 }
             case .failure(let refusal): Issue.record("refused: \(refusal)", sourceLocation: sourceLocation)
             }
@@ -94,12 +98,14 @@ struct FormatOneLedgerTests {
         #expect(drafts.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"keyFingerprint\":\"") }, "the ledger is written in format 1")
 
         // Written as round 1 would have: format-1 payloads, the projection of the same state.
-        let (written, change) = (state, ProjectionChange(drafts: drafts, touchedDocuments: touched, result: ()))
-        _ = try await storage.projection.commit(now: now) { current in
-            current = written
-            return change
+        let (written, writtenDrafts, writtenKeys, used) = (state, drafts, touched, statements)
+        _ = try await storage.unitOfWork.write { tx in
+            let entries = try tx.append(writtenDrafts)
+            try tx.indexRequestEntries(zip(writtenDrafts, entries).compactMap { draft, entry in draft.request.map { ($0, entry.sequence) } })
+            try tx.writeDocuments(Dictionary(uniqueKeysWithValues: writtenKeys.map { ($0, written.document(for: $0)) }))
+            try tx.recordStatements(used, until: tx.now + DecisionStatement.replayWindowMilliseconds)
         }
-        try await store.signCheckpoint()
+        try await SignoffService(storage: storage).signCheckpoint()
 
         let report = try await store.verifyAll(trustedKey: store.verifierKey, allowUncoveredTail: false, progress: nil)
         #expect(report.failure == nil, "\(report.failure?.message ?? "")")
@@ -123,13 +129,14 @@ struct FormatOneLedgerTests {
         #expect(verified.stubs == 0, "a round-1 entry has no header to stand for it: every one is in full")
 
         // Today's Signoff opens the same file and appends encoding-2 entries after the round-1 ones.
-        let today = try SQLiteLedgerStore.open(path: path, signingKey: ledgerKey)
-        let service = SignoffService(storage: SQLiteStorage.storage(today))
+        let todayStorage = try SQLiteStorage.open(path: path, signingKey: ledgerKey)
+        let today = todayStorage.ledger as! SQLiteLedgerStore
+        let service = SignoffService(storage: todayStorage)
         let filed = try await service.execute(
             .fileRequest(project: "churn-model", environment: "qa", bundle: "qa.zip", digest: SHA256Digest.hash("qa"), description: "new"), as: "riley")
         guard case .success(let appended) = filed else { Issue.record("refused: \(filed)"); return }
         #expect(appended.allSatisfy { $0.version == LedgerEntry.formatVersion && $0.project == "churn-model" && $0.environment == "qa" })
-        try await today.signCheckpoint()
+        try await service.signCheckpoint()
         let mixed = try await today.verifyAll(trustedKey: today.verifierKey, allowUncoveredTail: false, progress: nil)
         #expect(mixed.failure == nil, "\(mixed.failure?.message ?? "")")
         #expect(try await service.verifyProjection() == nil)

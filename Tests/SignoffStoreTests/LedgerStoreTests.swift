@@ -13,7 +13,10 @@ struct LedgerFixture {
     let directory: URL
     let path: String
     let key: Ed25519.SigningKey
+    let storage: SignoffStorage
     let store: SQLiteLedgerStore
+    /// Signs checkpoints as the service does after its commits (``fill(_:batch:)`` tells it of each append).
+    let publisher: LogPublisher
     var verifierKey: NoteVerifierKey { store.verifierKey }
 
     init(checkpointEvery: UInt64 = 100, everySeconds: Int64 = 3600, clock: (@Sendable () -> Int64)? = nil) throws {
@@ -23,14 +26,17 @@ struct LedgerFixture {
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: checkpointEvery, everySeconds: everySeconds, milestoneEvery: checkpointEvery)
         if let clock { configuration.clock = clock }
-        store = try SQLiteLedgerStore.create(path: path, origin: "signoff.test/ledger", signingKey: key, configuration: configuration)
+        storage = try SQLiteStorage.create(path: path, origin: "signoff.test/ledger", signingKey: key, configuration: configuration)
+        store = storage.ledger as! SQLiteLedgerStore
+        publisher = LogPublisher(ledger: store, signer: storage.signer, policy: configuration.checkpointPolicy)
     }
 
     func fill(_ count: Int, batch: Int = 50) async throws {
         var i = 0
         while i < count {
             let n = min(batch, count - i)
-            _ = try await store.append((i..<i + n).map { EntryDraft(kind: "test.event", actor: "user\($0 % 7)", payload: Array("{\"n\":\($0)}".utf8)) })
+            let entries = try await store.append((i..<i + n).map { EntryDraft(kind: "test.event", actor: "user\($0 % 7)", payload: Array("{\"n\":\($0)}".utf8)) })
+            if let last = entries.last { try await publisher.appended(size: last.sequence + 1, at: last.timeMilliseconds) }
             i += n
         }
     }
@@ -113,8 +119,8 @@ struct LedgerStoreTests {
         #expect(latest.checkpoint.rootHash == (try await fixture.store.rootHash(size: 26)))
         // signCheckpoint covers the tail on demand, and does nothing when the tree is already covered.
         try await fixture.fill(3, batch: 1)
-        #expect(try await fixture.store.signCheckpoint()?.checkpoint.size == 29)
-        #expect(try await fixture.store.signCheckpoint()?.checkpoint.size == 29)
+        #expect(try await fixture.publisher.publish()?.checkpoint.size == 29)
+        #expect(try await fixture.publisher.publish()?.checkpoint.size == 29)
         // The time rule counts from the oldest entry no checkpoint covers, not from the last signing.
         now.advance(seconds: 61)
         try await fixture.fill(1, batch: 1)
@@ -132,11 +138,11 @@ struct LedgerStoreTests {
         try await fixture.fill(5)
         let readOnlyKey = try SQLiteLedgerStore.open(path: fixture.path)
         _ = try await readOnlyKey.append([EntryDraft(kind: "k", actor: "a", payload: [])])
-        #expect(try await readOnlyKey.signCheckpoint()?.checkpoint.size == 5)
+        #expect(try await LogPublisher(ledger: readOnlyKey, signer: nil, policy: CheckpointPolicy()).publish()?.checkpoint.size == 5)
         let report = try await fixture.verify()
         #expect(report.failure?.kind == .uncoveredEntries)
         #expect(report.failure?.sequence == 5)
-        #expect(throws: LedgerError.self) { try SQLiteLedgerStore.open(path: fixture.path, signingKey: Ed25519.SigningKey()) }
+        #expect(throws: LedgerError.self) { try SQLiteStorage.open(path: fixture.path, signingKey: Ed25519.SigningKey()) }
     }
 
     @Test("Group commit: 400 concurrent appends get distinct sequence numbers in fewer transactions, chain intact")
@@ -153,7 +159,7 @@ struct LedgerStoreTests {
         #expect(Set(sequences) == Set(0..<400))
         let transactions = await writer.transactions
         #expect(transactions < 400)
-        _ = try await fixture.store.signCheckpoint()
+        _ = try await fixture.publisher.publish()
         let report = try await fixture.verify()
         #expect(report.isValid, "\(report.failure?.message ?? "")")
         #expect(report.entries == 400)
@@ -176,7 +182,7 @@ struct LedgerStoreTests {
     func twoWriters() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.remove() }
-        let second = try SQLiteLedgerStore.open(path: fixture.path, signingKey: fixture.key)
+        let second = try SQLiteLedgerStore.open(path: fixture.path)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<60 {
                 let store: SQLiteLedgerStore = i % 2 == 0 ? fixture.store : second
@@ -184,7 +190,7 @@ struct LedgerStoreTests {
             }
             try await group.waitForAll()
         }
-        try await second.signCheckpoint()
+        try await fixture.publisher.publish()
         let report = try await fixture.verify()
         #expect(report.isValid, "\(report.failure?.message ?? "")")
         #expect(report.entries == 60)
@@ -204,7 +210,7 @@ struct AuthTableTests {
     func boundedChallenges() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.remove() }
-        let auth = Authenticator(store: SQLiteStorage.storage(fixture.store).auth, clock: { fixture.store.now })
+        let auth = Authenticator(store: fixture.storage.auth, clock: { fixture.store.now })
         var last: [UInt8] = []
         for _ in 0..<10_050 { last = try await auth.createChallenge(for: "ada").nonce }
         let rows = try await fixture.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM auth_challenge") ?? 0 }

@@ -15,7 +15,7 @@ struct TamperTests {
     static func fixture() async throws -> LedgerFixture {
         let fixture = try LedgerFixture(checkpointEvery: 100)
         try await fixture.fill(size)
-        try await fixture.store.signCheckpoint()
+        try await fixture.publisher.publish()
         let report = try await fixture.verify()
         try #require(report.isValid, "the untouched ledger must verify: \(report.failure?.message ?? "")")
         #expect(report.checkpoints == 10)  // milestones 100, 200, ..., 1000; those signed at 50, 150, ..., 950 were superseded
@@ -174,7 +174,7 @@ struct TamperTests {
         let report = try await f.verify()
         #expect(report.failure?.kind == .checkpointMissing)
         #expect(report.failure?.checkpointSize == 300)
-        try await f.store.signCheckpoint()
+        try await f.publisher.publish()
         #expect(try await f.verify().isValid, "the milestone is signed again, at the same root")
     }
 
@@ -191,7 +191,7 @@ struct TamperTests {
         #expect(report.failure?.kind == .checkpointUnexpected)
         #expect(report.failure?.checkpointSize == 450)
         // The operator's `signoff checkpoint --sign` brings the set back (as for a ledger from before milestones).
-        try await f.store.signCheckpoint()
+        try await f.publisher.publish()
         #expect(try await f.verify().isValid)
     }
 

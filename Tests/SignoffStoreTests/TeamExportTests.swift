@@ -42,7 +42,7 @@ struct TeamExportTests {
         // The shared CI account's tokens: one for each team.
         try await f.must(.issueServiceToken(tokenID: "token-for-a", principal: "ci-bot", scopes: ["evidence:\(Cast.project)"], lifetimeHours: 1), as: admin)
         try await f.must(.issueServiceToken(tokenID: "token-for-b", principal: "ci-bot", scopes: ["evidence:team-b"], lifetimeHours: 1), as: admin)
-        _ = try await f.ledger.store.signCheckpoint()
+        _ = try await f.ledger.publisher.publish()
 
         let directory = try TestSupport.temporaryDirectory("signoff-team-export")
         defer { try? FileManager.default.removeItem(at: directory) }

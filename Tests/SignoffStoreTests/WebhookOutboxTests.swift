@@ -18,15 +18,19 @@ struct WebhookOutboxTests {
     func rolledBackCommandEnqueuesNothing() async throws {
         let f = try LedgerFixture()
         defer { try? FileManager.default.removeItem(at: f.directory) }
-        let storage = SQLiteStorage.storage(f.store)
+        let storage = f.storage
         let draft = EntryDraft(kind: "test.event", actor: "ada", payload: Array("{}".utf8))
-        _ = try await storage.projection.commit(now: 1) { _ in ProjectionChange(drafts: [draft], touchedDocuments: [], result: (), outbox: [Self.message("msg_a")]) }
+        _ = try await storage.unitOfWork.write { tx in
+            _ = try tx.append([draft])
+            try tx.enqueue([Self.message("msg_a")])
+        }
         #expect(try await storage.ledger.size() == 1)
         #expect(try await storage.webhooks.deliveries(subscription: nil, status: nil, limit: 100).map(\.message.id) == ["msg_a"])
         // The second transaction's message collides with the first (a primary key): it fails after appending.
         await #expect(throws: (any Error).self) {
-            _ = try await storage.projection.commit(now: 2) { _ in
-                ProjectionChange(drafts: [draft, draft], touchedDocuments: [], result: (), outbox: [Self.message("msg_b"), Self.message("msg_a")])
+            _ = try await storage.unitOfWork.write { tx in
+                _ = try tx.append([draft, draft])
+                try tx.enqueue([Self.message("msg_b"), Self.message("msg_a")])
             }
         }
         #expect(try await storage.ledger.size() == 1, "the entries rolled back")
@@ -57,7 +61,7 @@ struct WebhookOutboxTests {
     func scheduledOnce() async throws {
         let f = try LedgerFixture()
         defer { try? FileManager.default.removeItem(at: f.directory) }
-        let webhooks = SQLiteStorage.storage(f.store).webhooks
+        let webhooks = f.storage.webhooks
         let first = try await webhooks.enqueueOnce(["reminder/a", "reminder/b"], at: 1) { fresh in
             fresh.sorted().map { Self.message("msg_\($0.dropFirst("reminder/".count))") }
         }

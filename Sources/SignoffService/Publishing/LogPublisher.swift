@@ -75,7 +75,8 @@ public actor LogPublisher {
                 signed.append(try signer.sign(try Checkpoint(origin: ledger.origin, size: milestone, rootHash: try await ledger.rootHash(size: milestone))))
             }
         }
-        if !signed.isEmpty { try await ledger.storeCheckpoints(signed, milestoneEvery: policy.milestoneEvery) }
+        // Stored (with nothing new, still bringing the stored set back to the newest and the milestones).
+        try await ledger.storeCheckpoints(signed, milestoneEvery: policy.milestoneEvery)
         let stored = try await ledger.latestCheckpoint()
         knownSigned = stored?.checkpoint.size
         oldestUncovered = nil
