@@ -139,6 +139,13 @@ let package = Package(
             path: "Tests/SignoffTestSupport",
             swiftSettings: swiftSettings
         ),
+        // The storage conformance suite every backend runs (SQLite now, PostgreSQL next).
+        .target(
+            name: "SignoffStorageConformance",
+            dependencies: ["SignoffService", "SignoffCore", "SignoffLedger", "SignoffCrypto"],
+            path: "Tests/SignoffStorageConformance",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SignoffCryptoTests",
             dependencies: ["SignoffCrypto", "SignoffTestSupport"],
@@ -158,6 +165,7 @@ let package = Package(
             name: "SignoffStoreTests",
             dependencies: [
                 "SignoffStore", "SignoffService", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport",
+                "SignoffStorageConformance",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -133,12 +133,23 @@ public enum AuditExportVerifier {
         try builder.start(to: &sink)
         // 3. Every entry up to the checkpoint, in order: in full exactly when the filter (or its kind) says so.
         var lines = try LineReader(directory.appendingPathComponent("entries.jsonl"), name: "entries.jsonl")
+        var previousTime: Int64?
         while let bytes = try lines.next() {
             let expected = builder.size
             guard expected < checkpoint.checkpoint.size else {
                 throw fail("entries.jsonl has more lines than the checkpoint's \(checkpoint.checkpoint.size) entries")
             }
-            switch try parse(bytes, expected: expected) {
+            let line = try parse(bytes, expected: expected)
+            let time: Int64 =
+                switch line {
+                case .full(let entry): entry.timeMilliseconds
+                case .stub(let header): header.timeMilliseconds
+                }
+            if let previousTime, time < previousTime {
+                throw fail("entry \(expected): its time \(Timestamps.rfc3339(time)) is earlier than entry \(expected - 1)'s \(Timestamps.rfc3339(previousTime)) (entry times never decrease)")
+            }
+            previousTime = time
+            switch line {
             case .full(let entry):
                 guard builder.showsInFull(entry) else {
                     throw fail("entry \(entry.sequence) (\(oneLine(entry.kind)) of \(oneLine(entry.project))/\(oneLine(entry.environment))) is in full but outside the filter MANIFEST.json states: it must be a stub (or the manifest's filter was changed)")

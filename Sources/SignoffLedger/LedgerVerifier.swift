@@ -8,6 +8,8 @@ public struct LedgerVerificationFailure: Error, Hashable, Sendable, CustomString
         case checkpointMalformed, checkpointSignature, checkpointRootMismatch, checkpointBeyondLedger
         case checkpointMissing, checkpointUnexpected
         case uncoveredEntries, projectionMismatch, metadataMismatch
+        /// An entry's time is earlier than the entry before it: times never decrease along the ledger.
+        case timeDecreased
     }
 
     public let kind: Kind
@@ -71,6 +73,7 @@ public struct LedgerVerifier: Sendable {
     public let storedNodeMinimumLevel: Int
     private var frontier = MerkleFrontier()
     private var chain = HashChain.genesis
+    private var previousTime: Int64?
     /// Checkpoints by ascending size, not yet reached.
     private var pendingCheckpoints: [(size: UInt64, root: SHA256Digest)]
     private var checkpointIndex = 0
@@ -148,6 +151,12 @@ public struct LedgerVerifier: Sendable {
         guard decoded.timeMilliseconds == entry.timeMilliseconds, decoded.kind == entry.kind, decoded.actor == entry.actor else {
             throw LedgerVerificationFailure(.entryMismatch, sequence: expected, "entry \(expected): its time, kind or actor column differs from its signed bytes")
         }
+        if let previousTime, decoded.timeMilliseconds < previousTime {
+            throw LedgerVerificationFailure(
+                .timeDecreased, sequence: expected,
+                "entry \(expected): its time \(decoded.timeMilliseconds) ms is earlier than entry \(expected - 1)'s \(previousTime) ms (entry times never decrease)")
+        }
+        previousTime = decoded.timeMilliseconds
         let leaf = decoded.leafHash
         guard leaf.bytes == entry.leafHash else {
             throw LedgerVerificationFailure(.leafHashMismatch, sequence: expected, "entry \(expected): its bytes do not match its leaf hash (content altered)")

@@ -132,11 +132,18 @@ struct EngineStoreTests {
         #expect(try await f.ledger.store.size() == before)
     }
 
-    @Test("Property: after random command sequences, replaying the ledger gives exactly the stored projection", arguments: [1, 2, 3, 4])
+    @Test(
+        "Property: after random command sequences, replaying the ledger gives exactly the stored projection; every command decided on its bounded reads equals the decision on the whole state",
+        arguments: [1, 2, 3, 4])
     func randomSequences(seed: UInt64) async throws {
         let f = try await EngineFixture()
         defer { f.ledger.remove() }
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15)
+        // The whole state, used statements included, folded in memory beside the service: what the engine would decide
+        // on if it read everything. The service reads only `Command.reads`; both must decide alike, replays included.
+        var whole = try await f.database.state()
+        var lastDecision: (Command, String)?
+        var replays = 0
         let people = ["riley", "casey", "morgan", "sam", "pat", "dana", "ci-bot", "ada"]
         let stages = ["tested", "compliance-reviewed", "approved", "deployed"]
         var accepted = 0
@@ -172,13 +179,31 @@ struct EngineStoreTests {
             case 7, 8:
                 actor = likely("dana", people)
                 command = .recordDeployment(request: id, outcome: likely(.succeeded, [.succeeded, .failed]), note: "")
+            case 9 where lastDecision != nil && Bool.random(using: &rng):
+                // The same signed decision again: a replay, which both must refuse.
+                (command, actor) = lastDecision!
+                replays += 1
             default:
                 f.clock.advance(seconds: Int64.random(in: 0..<(3600 * 30), using: &rng))
                 continue
             }
-            if case .success = try await f.database.execute(command, as: actor) { accepted += 1 }
+            let now = f.clock.value
+            let expected = Engine.execute(command, on: whole, actor: actor, now: now)
+            let outcome = try await f.database.execute(command, as: actor)
+            switch (expected, outcome) {
+            case (.success(let events), .success(let entries)):
+                accepted += 1
+                #expect(entries.map(\.kind) == events.map(\.kind) && entries.allSatisfy { $0.timeMilliseconds == now }, "\(command)")
+                for event in events { whole.apply(event, actor: actor, at: now) }
+                if case .decide(_, _, _, _, .some, _) = command { lastDecision = (command, actor) }
+            case (.failure(let a), .failure(let b)):
+                #expect(a.rule == b.rule, "\(command): the whole state refuses with \(a.rule), the bounded reads with \(b.rule)")
+            default:
+                Issue.record("\(command) as \(actor): decided on the whole state \(expected), on its bounded reads \(outcome)")
+            }
         }
         #expect(accepted > 30, "only \(accepted) commands were accepted; the generator should exercise the engine")
+        #expect(replays > 0 || seed > 2, "the generator replays signed decisions")
         let failure = try await f.verifyEverything()
         #expect(failure == nil, "\(failure?.message ?? "")")
     }

@@ -84,19 +84,32 @@ struct TamperTests {
         try await Self.expectFailure(f, .entryMismatch, sequence: 200)
     }
 
+    /// Appends a well-formed entry after entry 999 with the attacker's own hashes, at `time`.
+    static func forgeTail(_ f: LedgerFixture, time: Int64) async throws {
+        try await f.attacker().write { db in
+            let chain = try SHA256Digest(bytes: [UInt8](try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry WHERE sequence = 999")!))
+            let forged = try LedgerEntry(sequence: 1000, timeMilliseconds: time, kind: "decision.recorded", actor: "mallory", payload: Array("{}".utf8))
+            try db.execute(
+                sql: "INSERT INTO ledger_entry (sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash) VALUES (1000, ?, ?, ?, ?, ?, ?)",
+                arguments: [time, forged.kind, forged.actor, Data(forged.encoded), Data(forged.leafHash.bytes),
+                    Data(HashChain.next(previous: chain, leafHash: forged.leafHash).bytes)])
+        }
+    }
+
     @Test("Inserting a well-formed row at the end is detected: no signed checkpoint covers it")
     func insertRow() async throws {
         let f = try await Self.fixture()
         defer { f.remove() }
-        try await f.attacker().write { db in
-            let chain = try SHA256Digest(bytes: [UInt8](try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry WHERE sequence = 999")!))
-            let forged = try LedgerEntry(sequence: 1000, timeMilliseconds: 0, kind: "decision.recorded", actor: "mallory", payload: Array("{}".utf8))
-            try db.execute(
-                sql: "INSERT INTO ledger_entry (sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash) VALUES (1000, 0, ?, ?, ?, ?, ?)",
-                arguments: [forged.kind, forged.actor, Data(forged.encoded), Data(forged.leafHash.bytes),
-                    Data(HashChain.next(previous: chain, leafHash: forged.leafHash).bytes)])
-        }
+        try await Self.forgeTail(f, time: try await f.store.entry(at: 999).timeMilliseconds)
         try await Self.expectFailure(f, .uncoveredEntries, sequence: 1000)
+    }
+
+    @Test("An entry dated before the entry it follows is detected, even with its hashes made right: times never decrease")
+    func timeGoesBack() async throws {
+        let f = try await Self.fixture()
+        defer { f.remove() }
+        try await Self.forgeTail(f, time: try await f.store.entry(at: 999).timeMilliseconds - 1)
+        try await Self.expectFailure(f, .timeDecreased, sequence: 1000)
     }
 
     @Test("Truncating the tail is detected: a signed checkpoint covers entries that are gone")

@@ -1112,6 +1112,7 @@ def verify(export_dir, key_data):
     bindings = Bindings(export_dir)
     step4_failure = None
     full_count = stub_count = 0
+    prev_ms = None
     i = 0
     with open(entries_path, "rb") as f:
         while True:
@@ -1200,6 +1201,9 @@ def verify(export_dir, key_data):
                     fail(f"{what} must be in full: the filter selects it (got a stub)")
                 stub_count += 1
                 leaf = sha256(b"\x00" + record)
+            if prev_ms is not None and ms < prev_ms:
+                fail(f"{what}: its time is earlier than entry {seq - 1}'s (entry times never decrease)")
+            prev_ms = ms
             tree.push(leaf)
             i += 1
     if i < n_size:

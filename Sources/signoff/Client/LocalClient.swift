@@ -187,9 +187,11 @@ struct LocalClient: SignoffClient {
 
     func checkpoint(sign: Bool) async throws -> SignedCheckpoint {
         if sign {
-            guard service.publisher.signs else {
+            guard let signer = service.storage.signer else {
                 throw CLIError.badInput("signing a checkpoint needs the ledger key's passphrase (--ledger-passphrase-file or SIGNOFF_LEDGER_PASSPHRASE)")
             }
+            // The key is opened (its passphrase checked) even when nothing new needs a signature.
+            try signer.open()
             try await service.signCheckpoint()
         }
         guard let checkpoint = try await service.ledger.latestCheckpoint() else {
@@ -201,10 +203,11 @@ struct LocalClient: SignoffClient {
     func ledgerKey() async throws -> NoteVerifierKey { service.ledger.verifierKey }
 
     func exportAudit(_ filter: AuditExportFilter, documents: Bool, to directory: URL, progress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> AuditReport {
-        guard service.publisher.signs else {
+        guard let signer = service.storage.signer else {
             throw CLIError.badInput(
                 "an export's manifest is signed with the ledger key: give its passphrase (SIGNOFF_LEDGER_PASSPHRASE or --ledger-passphrase-file), or export through the server")
         }
+        try signer.open()
         try await service.signCheckpoint()
         return try await service.exportAudit(filter: filter, documents: documents, to: directory, progress: progress)
     }

@@ -1,0 +1,279 @@
+import Foundation
+import SignoffCore
+public import SignoffCrypto
+public import SignoffLedger
+public import SignoffService
+
+/// The suite every storage backend runs, as each FluentKit driver runs one shared suite: appends and reads, proofs,
+/// checkpoints, tamper detection, the unit of work's atomicity under an injected failure, the replay constraint,
+/// ordering and times. A backend's test target makes ``Backend``s (a fresh, empty storage each, on a clock the suite
+/// drives) and runs every ``Check``; SQLite does today (`Tests/SignoffStoreTests/ConformanceTests.swift`), PostgreSQL
+/// will. Each check throws ``ConformanceFailure`` naming what the backend got wrong.
+public struct StorageConformance: Sendable {
+    /// The checkpoint policy a backend under test is made with (milestones every 16 entries, so that small ledgers
+    /// have some).
+    public static let policy = CheckpointPolicy(everyEntries: 1000, everySeconds: 3600, milestoneEvery: 16)
+
+    /// One storage under test: empty, with its ledger key, made with ``StorageConformance/policy``, on `clock`.
+    public struct Backend: Sendable {
+        public let storage: SignoffStorage
+        /// The clock the storage reads (milliseconds since the epoch); the suite moves it.
+        public let clock: TestClock
+        /// Changes the stored data behind the storage's back, as someone with access to the database would.
+        public let tamper: @Sendable (Tamper) async throws -> Void
+        /// Removes what the backend made (a file, a database).
+        public let remove: @Sendable () -> Void
+
+        public init(storage: SignoffStorage, clock: TestClock, tamper: @escaping @Sendable (Tamper) async throws -> Void, remove: @escaping @Sendable () -> Void) {
+            self.storage = storage
+            self.clock = clock
+            self.tamper = tamper
+            self.remove = remove
+        }
+    }
+
+    /// What a tamper changes; each must be detected by ``LedgerStore/verifyAll(trustedKey:allowUncoveredTail:progress:)``.
+    public enum Tamper: Sendable, CaseIterable {
+        /// An entry's stored bytes changed (one payload byte).
+        case entryBytes(sequence: UInt64)
+        /// An entry row deleted.
+        case entryDeleted(sequence: UInt64)
+        /// The newest checkpoint deleted.
+        case newestCheckpointDeleted
+
+        public static var allCases: [Tamper] { [.entryBytes(sequence: 3), .entryDeleted(sequence: 5), .newestCheckpointDeleted] }
+    }
+
+    public enum Check: String, Sendable, CaseIterable {
+        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes
+    }
+
+    public let make: @Sendable () async throws -> Backend
+
+    public init(make: @escaping @Sendable () async throws -> Backend) { self.make = make }
+
+    /// Runs one check on a fresh backend, which it removes after.
+    public func run(_ check: Check) async throws {
+        let backend = try await make()
+        defer { backend.remove() }
+        try expect(backend.storage.checkpointPolicy == Self.policy, "make the backend with StorageConformance.policy")
+        switch check {
+        case .appendAndRead: try await appendAndRead(backend)
+        case .proofs: try await proofs(backend)
+        case .checkpoints: try await checkpoints(backend)
+        case .tamperDetection: try await tamperDetection()
+        case .unitOfWorkAtomicity: try await unitOfWorkAtomicity(backend)
+        case .replayConstraint: try await replayConstraint(backend)
+        case .orderingAndTimes: try await orderingAndTimes(backend)
+        }
+    }
+
+    // MARK: Checks
+
+    static func draft(_ n: Int) -> EntryDraft {
+        EntryDraft(kind: "conformance.event", actor: "actor\(n % 5)", payload: Array("{\"n\":\(n)}".utf8))
+    }
+
+    @discardableResult
+    static func fill(_ backend: Backend, _ count: Int, batch: Int = 7) async throws -> [LedgerEntry] {
+        var entries: [LedgerEntry] = []
+        var n = 0
+        while n < count {
+            let k = min(batch, count - n)
+            entries += try await backend.storage.ledger.append((n..<n + k).map(draft))
+            n += k
+        }
+        return entries
+    }
+
+    func appendAndRead(_ backend: Backend) async throws {
+        let ledger = backend.storage.ledger
+        try expect(try await ledger.size() == 0, "a new ledger is empty")
+        let appended = try await Self.fill(backend, 40)
+        try expect(appended.map(\.sequence) == Array(0..<40), "appends are numbered from 0 without gaps: \(appended.map(\.sequence))")
+        try expect(try await ledger.size() == 40, "size after 40 appends")
+        for entry in appended {
+            let read = try await ledger.entry(at: entry.sequence)
+            try expect(read == entry, "entry \(entry.sequence) reads back as appended")
+        }
+        let page = try await ledger.entries(from: 10, limit: 5)
+        try expect(page == Array(appended[10..<15]), "a page of entries from 10, limit 5")
+        try expect(try await ledger.entries(from: 38, limit: 10).count == 2, "a page at the end is short")
+        var refused = false
+        do { _ = try await ledger.entry(at: 40) } catch { refused = true }
+        try expect(refused, "reading past the end is refused")
+    }
+
+    func proofs(_ backend: Backend) async throws {
+        let ledger = backend.storage.ledger
+        let appended = try await Self.fill(backend, 77, batch: 11)
+        let leaves = appended.map(\.leafHash)
+        for size in [1, 2, 3, 16, 17, 64, 77] as [UInt64] {
+            let root = try await ledger.rootHash(size: size)
+            try expect(root == Merkle.rootHash(leaves: Array(leaves[0..<Int(size)])), "the root of the first \(size) entries is RFC 6962's")
+            for index in [0, size / 2, size - 1] {
+                let proof = try await ledger.inclusionProof(index: index, size: size)
+                try MerkleVerifier.verifyInclusion(
+                    leafHash: leaves[Int(index)].bytes, index: index, size: size, proof: proof.map(\.bytes), root: root.bytes)
+            }
+        }
+        for (old, new) in [(1, 77), (16, 17), (33, 64), (64, 77)] as [(UInt64, UInt64)] {
+            let proof = try await ledger.consistencyProof(from: old, to: new)
+            try MerkleVerifier.verifyConsistency(
+                oldSize: old, newSize: new, proof: proof.map(\.bytes), oldRoot: try await ledger.rootHash(size: old).bytes,
+                newRoot: try await ledger.rootHash(size: new).bytes)
+        }
+    }
+
+    func checkpoints(_ backend: Backend) async throws {
+        let storage = backend.storage
+        guard let signer = storage.signer else { throw ConformanceFailure("the conformance backend must come with its ledger key") }
+        let publisher = LogPublisher(ledger: storage.ledger, signer: signer, policy: Self.policy)
+        try await Self.fill(backend, 40)
+        let first = try await publisher.publish()
+        try expect(first?.checkpoint.size == 40, "a checkpoint of all 40 entries")
+        try expect(try await storage.ledger.checkpointSizes() == [16, 32, 40], "the newest and the milestones 16 and 32 are kept")
+        try await Self.fill(backend, 10)
+        // An older checkpoint arriving after a newer one (another publisher) is dropped; a non-milestone is replaced.
+        let stale = try signer.sign(try Checkpoint(origin: storage.ledger.origin, size: 39, rootHash: try await storage.ledger.rootHash(size: 39)))
+        try await storage.ledger.storeCheckpoints([stale], milestoneEvery: 16)
+        try expect(try await storage.ledger.checkpointSizes() == [16, 32, 40], "a checkpoint older than the newest is not stored")
+        try await publisher.publish()
+        try expect(try await storage.ledger.checkpointSizes() == [16, 32, 48, 50], "the new newest, and the milestone it passed; 40 is gone")
+        // A checkpoint that is not the stored tree's is refused.
+        let forged = try signer.sign(try Checkpoint(origin: storage.ledger.origin, size: 50, rootHash: SHA256Digest.hash("not the root")))
+        var refused = false
+        do { try await storage.ledger.storeCheckpoints([forged], milestoneEvery: 16) } catch { refused = true }
+        try expect(refused, "a checkpoint whose root is not the stored tree's is refused")
+        let report = try await storage.ledger.verifyAll(trustedKey: storage.ledger.verifierKey, allowUncoveredTail: false, progress: nil)
+        try expect(report.failure == nil && report.entries == 50, "the ledger verifies: \(report.failure?.message ?? "")")
+    }
+
+    func tamperDetection() async throws {
+        for tamper in Tamper.allCases {
+            let backend = try await make()
+            defer { backend.remove() }
+            try await Self.fill(backend, 20)
+            let service = SignoffService(storage: backend.storage)
+            try await service.signCheckpoint()
+            let key = backend.storage.ledger.verifierKey
+            let before = try await backend.storage.ledger.verifyAll(trustedKey: key, allowUncoveredTail: false, progress: nil)
+            try expect(before.failure == nil, "the untouched ledger verifies")
+            try await backend.tamper(tamper)
+            let after = try await backend.storage.ledger.verifyAll(trustedKey: key, allowUncoveredTail: false, progress: nil)
+            try expect(after.failure != nil, "\(tamper) is detected")
+        }
+    }
+
+    struct Injected: Error {}
+
+    func unitOfWorkAtomicity(_ backend: Backend) async throws {
+        let storage = backend.storage
+        try await Self.fill(backend, 3)
+        let token = TokenRecord(id: "tok_conformance", principal: "someone", kind: .service, scopes: ["read"], expiresAt: backend.clock.value + 3_600_000)
+        let message = OutboxMessage(id: "msg_conformance", subscription: "WH-1", type: "request.filed", notification: Array("{}".utf8), createdAt: backend.clock.value)
+        let statement = SHA256Digest.hash("conformance statement")
+        let document = EvidenceDocument(
+            project: "p", digest: SHA256Digest.hash("doc"), mediaType: "text/plain", content: Array("doc".utf8), uploadedBy: "someone", uploadedAt: backend.clock.value)
+        var failed = false
+        do {
+            try await storage.unitOfWork.write { tx in
+                _ = try tx.append([Self.draft(100), Self.draft(101)])
+                try tx.writeDocuments(["meta/conformance": "{}"])
+                try tx.recordStatements([statement], until: tx.now + 60_000)
+                try tx.enqueue([message])
+                try tx.insertToken(token, tokenHash: SHA256Digest.hash("token"))
+                _ = try tx.putEvidence(document)
+                throw Injected()
+            }
+        } catch is Injected { failed = true }
+        try expect(failed, "the injected failure reaches the caller")
+        try expect(try await storage.ledger.size() == 3, "no entry of the failed unit")
+        try expect(try await storage.auth.token(id: token.id) == nil, "no token of the failed unit")
+        try expect(try await storage.webhooks.delivery(message.id) == nil, "no message of the failed unit")
+        try expect(try await storage.evidence.get(document.digest, project: "p") == nil, "no evidence document of the failed unit")
+        let used = try await storage.unitOfWork.write { tx in try tx.usedStatements(among: [statement]) }
+        try expect(used.isEmpty, "no used statement of the failed unit")
+        try expect(try await storage.projection.read(requests: .none, directoryUnlessHeadIs: nil).directory?["meta/conformance"] == nil, "no document")
+        // The same unit without the failure: all of it.
+        try await storage.unitOfWork.write { tx in
+            _ = try tx.append([Self.draft(100), Self.draft(101)])
+            try tx.recordStatements([statement], until: tx.now + 60_000)
+            try tx.enqueue([message])
+            try tx.insertToken(token, tokenHash: SHA256Digest.hash("token"))
+            _ = try tx.putEvidence(document)
+        }
+        try expect(try await storage.ledger.size() == 5, "the unit's entries")
+        try expect(try await storage.auth.token(id: token.id) != nil, "its token")
+        try expect(try await storage.webhooks.delivery(message.id) != nil, "its message")
+        try expect(try await storage.evidence.get(document.digest, project: "p")?.content == document.content, "its document")
+    }
+
+    func replayConstraint(_ backend: Backend) async throws {
+        let storage = backend.storage
+        let statement = SHA256Digest.hash("used once")
+        try await storage.unitOfWork.write { tx in
+            _ = try tx.append([Self.draft(0)])
+            try tx.recordStatements([statement], until: tx.now + DecisionStatement.replayWindowMilliseconds)
+        }
+        var refused = false
+        do {
+            try await storage.unitOfWork.write { tx in
+                _ = try tx.append([Self.draft(1)])
+                try tx.recordStatements([statement], until: tx.now + DecisionStatement.replayWindowMilliseconds)
+            }
+        } catch { refused = true }
+        try expect(refused, "a statement recorded twice fails the second unit")
+        try expect(try await storage.ledger.size() == 1, "and nothing of it is kept")
+        try expect(try await storage.unitOfWork.write { tx in try tx.usedStatements(among: [statement]) } == [statement], "the statement reads as used")
+        // Past its window it is forgotten at the next recording.
+        backend.clock.advance(milliseconds: DecisionStatement.replayWindowMilliseconds + 1)
+        try await storage.unitOfWork.write { tx in
+            _ = try tx.append([Self.draft(2)])
+            try tx.recordStatements([SHA256Digest.hash("another")], until: tx.now + DecisionStatement.replayWindowMilliseconds)
+        }
+        try expect(try await storage.unitOfWork.write { tx in try tx.usedStatements(among: [statement]) }.isEmpty, "forgotten after its window")
+    }
+
+    func orderingAndTimes(_ backend: Backend) async throws {
+        let storage = backend.storage
+        // Concurrent units: every entry numbered once, in commit order, times never decreasing — even with the clock
+        // going back in the middle.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<24 {
+                group.addTask {
+                    if n == 12 { backend.clock.advance(milliseconds: -3_600_000) }
+                    _ = try await storage.unitOfWork.write { tx in try tx.append([Self.draft(n), Self.draft(n + 100)]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let entries = try await storage.ledger.entries(from: 0, limit: 100)
+        try expect(entries.map(\.sequence) == Array(0..<48), "48 entries numbered 0…47")
+        let times = entries.map(\.timeMilliseconds)
+        try expect(times == times.sorted(), "entry times never decrease: \(times)")
+        let nows = try await storage.unitOfWork.write { tx in tx.now }
+        try expect(nows >= times.last!, "a unit's time is never before the newest entry's")
+    }
+
+    func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw ConformanceFailure(message()) }
+    }
+}
+
+/// What a backend got wrong.
+public struct ConformanceFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A clock a test moves by hand (milliseconds since the epoch).
+public final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var milliseconds: Int64
+
+    public init(_ start: Int64 = 1_790_000_000_000) { milliseconds = start }
+
+    public var value: Int64 { lock.withLock { milliseconds } }
+    public func advance(milliseconds delta: Int64) { lock.withLock { milliseconds += delta } }
+}
