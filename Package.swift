@@ -67,7 +67,8 @@ let package = Package(
             dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore", "SignoffAudit"],
             swiftSettings: swiftSettings
         ),
-        // The wire contract: request and response types the server and the CLI's client share.
+        // The wire contract: request and response types the server and the CLI's client share. It stands on the domain,
+        // never on the service (the views of the service's records are built in SignoffServer).
         .target(
             name: "SignoffAPI",
             dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore"],
