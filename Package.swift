@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
@@ -51,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "SignoffCore",
-            dependencies: ["SignoffCrypto", "SignoffLedger", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SignoffCrypto", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The offline export verifier: no database, no network (an auditor's tool links only this and below).
@@ -66,10 +67,11 @@ let package = Package(
             dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore", "SignoffAudit"],
             swiftSettings: swiftSettings
         ),
-        // The wire contract: request and response types the server and the CLI's client share.
+        // The wire contract: request and response types the server and the CLI's client share. It stands on the domain,
+        // never on the service (the views of the service's records are built in SignoffServer).
         .target(
             name: "SignoffAPI",
-            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore", "SignoffService"],
+            dependencies: ["SignoffCrypto", "SignoffLedger", "SignoffCore"],
             swiftSettings: swiftSettings
         ),
         // The only module that imports GRDB.
@@ -96,10 +98,12 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
-            // The web console's templates, script and style sheet: our own files, served by `signoff serve`.
-            resources: [.copy("Console/templates"), .copy("Console/static")],
+            // The web console's templates, script and style sheet: the sources of Console/ConsoleFiles.swift, which
+            // scripts/embed-schema.py generates from them (compiled in, as the SQL and the spec are; README says why).
+            exclude: ["Console/templates", "Console/static"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -107,8 +111,6 @@ let package = Package(
             dependencies: [
                 "SignoffServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 "SignoffCore",
                 "SignoffCrypto",
@@ -124,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "signoff-bench",
             dependencies: [
-                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffCore", "SignoffServer", "SignoffService", "SignoffAudit",
+                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffCore", "SignoffServer", "SignoffService", "SignoffAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // The raw-SQLite baseline the ledger's figures are compared with.
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -158,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignoffCoreTests",
-            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffAudit", "SignoffAPI", "SignoffTestSupport"],
+            dependencies: ["SignoffCore", "SignoffCrypto", "SignoffLedger", "SignoffAudit", "SignoffService", "SignoffAPI", "SignoffTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -173,8 +175,11 @@ let package = Package(
         .testTarget(
             name: "SignoffServerTests",
             dependencies: [
-                "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffAudit", "SignoffCore", "SignoffCrypto", "SignoffTestSupport",
+                "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto",
+                "SignoffTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

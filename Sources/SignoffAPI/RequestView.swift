@@ -1,6 +1,5 @@
 public import SignoffCore
 public import SignoffCrypto
-public import SignoffService
 
 /// A request as the API and `signoff status --json` show it (not the projection's storage document).
 public struct RequestView: Codable, Sendable, Equatable {
@@ -318,15 +317,6 @@ public struct TokenView: Codable, Sendable, Equatable {
 public struct ItemList<Item: Codable & Sendable>: Codable, Sendable {
     public let items: [Item]
     public init(_ items: [Item]) { self.items = items }
-}
-
-extension TokenView {
-    public init(_ record: TokenRecord, revoked: Bool? = nil) {
-        self.init(
-            token_id: record.id, principal: record.principal, kind: record.kind.rawValue, scopes: record.scopes,
-            expires_at: Timestamps.rfc3339(record.expiresAt), revoked: revoked ?? (record.revokedAt != nil),
-            key_fingerprint: record.keyFingerprint.map { "sha256:" + $0 })
-    }
 }
 
 /// The directory views the API and the local client both give: who exists and the rules, from one state.

@@ -1,7 +1,6 @@
 public import Foundation
 public import SignoffCore
 public import SignoffCrypto
-public import SignoffService
 
 /// `POST /v1/webhooks`: a subscription (administrators; signed like every administrative change once a regulated
 /// project exists).
@@ -81,6 +80,13 @@ public struct DeliveryView: Codable, Sendable, Equatable {
         public let status_code: Int?
         public let error: String?
         public let duration_ms: Int64
+
+        public init(at: String, status_code: Int?, error: String?, duration_ms: Int64) {
+            self.at = at
+            self.status_code = status_code
+            self.error = error
+            self.duration_ms = duration_ms
+        }
     }
     public let id: String
     public let subscription: String
@@ -95,19 +101,22 @@ public struct DeliveryView: Codable, Sendable, Equatable {
     public let summary: String
     public let attempt_log: [Attempt]?
 
-    public init(_ r: DeliveryRecord, attempts log: [DeliveryAttempt]? = nil) {
-        id = r.message.id
-        subscription = r.message.subscription
-        type = r.message.type
-        created_at = Timestamps.rfc3339(r.message.createdAt)
-        status = r.status.rawValue
-        attempts = r.attempts
-        next_attempt_at = r.status == .pending ? Timestamps.rfc3339(r.nextAttemptAt) : nil
-        last_status_code = r.lastStatusCode
-        last_error = r.lastError
-        delivered_at = r.deliveredAt.map(Timestamps.rfc3339)
-        summary = (try? SignoffCore.Notification(json: r.message.notification))?.summary ?? ""
-        attempt_log = log?.map { Attempt(at: Timestamps.rfc3339($0.at), status_code: $0.statusCode, error: $0.error, duration_ms: $0.durationMilliseconds) }
+    public init(
+        id: String, subscription: String, type: String, created_at: String, status: String, attempts: Int, next_attempt_at: String?,
+        last_status_code: Int?, last_error: String?, delivered_at: String?, summary: String, attempt_log: [Attempt]?
+    ) {
+        self.id = id
+        self.subscription = subscription
+        self.type = type
+        self.created_at = created_at
+        self.status = status
+        self.attempts = attempts
+        self.next_attempt_at = next_attempt_at
+        self.last_status_code = last_status_code
+        self.last_error = last_error
+        self.delivered_at = delivered_at
+        self.summary = summary
+        self.attempt_log = attempt_log
     }
 }
 

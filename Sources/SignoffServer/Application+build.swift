@@ -61,7 +61,8 @@ public func buildRouter(
     do {
         try ConsoleController(handlers: handlers).routes(into: router)
     } catch {
-        // Shipped with the binary; their absence is a packaging fault, said on every console page.
+        // Its files are compiled in (ConsoleFiles); a template that does not parse or a static file of no known type is
+        // a fault of the build, said at `/` (the tests build the console and would fail first).
         router.get("/") { _, _ -> Response in Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "the web console is unavailable: \(error)"))) }
     }
     return router

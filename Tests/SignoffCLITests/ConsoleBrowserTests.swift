@@ -12,10 +12,14 @@ struct ConsoleBrowserTests {
     func browserStory() throws {
         let workdir = try TestSupport.temporaryDirectory("signoff-browser")
         defer { try? FileManager.default.removeItem(at: workdir) }
+        // The binary alone, copied as a deployment copies it: the console is compiled in, nothing beside it is needed.
+        let binary = workdir.appendingPathComponent("bin/signoff")
+        try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: try TestSupport.signoffExecutable), to: binary)
         let result = try TestSupport.run(
             "/usr/bin/env",
             [
-                "python3", TestSupport.projectRoot.appendingPathComponent("Tests/console/browser_story.py").path, "--signoff", try TestSupport.signoffExecutable,
+                "python3", TestSupport.projectRoot.appendingPathComponent("Tests/console/browser_story.py").path, "--signoff", binary.path,
                 "--workdir", workdir.appendingPathComponent("story").path,
             ])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")

@@ -53,12 +53,16 @@ struct LedgerFixture {
 
 @Suite("SQLite ledger store")
 struct LedgerStoreTests {
-    @Test("The SQL in schema/sqlite matches the migrations the store applies")
+    @Test("The SQL in schema/sqlite matches the migrations the store applies, every file of it and in order")
     func schemaFilesMatch() throws {
         for migration in SQLiteSchema.migrations {
             let url = TestSupport.projectRoot.appendingPathComponent("schema/sqlite/\(migration.name).sql")
             #expect(try String(contentsOf: url, encoding: .utf8) == migration.sql + "\n", "\(url.path) differs from the embedded migration \(migration.name): run scripts/embed-schema.py")
         }
+        // A new migration file is applied only once embedded.
+        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.projectRoot.appendingPathComponent("schema/sqlite").path)
+            .filter { $0.hasSuffix(".sql") }.map { String($0.dropLast(".sql".count)) }.sorted()
+        #expect(SQLiteSchema.migrations.map(\.name) == files, "schema/sqlite has \(files), the store applies \(SQLiteSchema.migrations.map(\.name)): run scripts/embed-schema.py")
     }
 
     @Test("WAL mode and synchronous=FULL are in force on the writer connection")

@@ -4,6 +4,7 @@ import SignoffAudit
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
+import SignoffServer
 import SignoffService
 
 /// The CLI on a local database: the engine runs here, through ``SignoffService``.
