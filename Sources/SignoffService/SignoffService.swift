@@ -158,7 +158,9 @@ final class Committer: Sendable {
         var before: [UInt8]
         var marker: [UInt8]
         var directory: SignoffState
-        var written: [String: String?]
+        /// The round's state (its directory and the requests it read) and the documents it wrote.
+        var state: SignoffState
+        var written: Set<String>
     }
 
     /// One round of the writer: every command evaluated on the state the previous ones left, in one unit of work.
@@ -232,22 +234,19 @@ final class Committer: Sendable {
                     return Array(entries[cursor..<cursor + events.count])
                 }
             }
-            return Round(outcomes: outcomes, before: before, marker: try tx.headMarker(), directory: state.directory, written: written)
+            return Round(
+                outcomes: outcomes, before: before, marker: try tx.headMarker(), directory: state.directory, state: state, written: Set(written.keys))
         }
         directory.withLock { $0 = (round.marker, round.directory) }
         // The whole state this process keeps for queries, patched with what the round wrote — when it was current.
         full.withLock { full in
-            guard let current = full, current.marker == round.before, !round.written.values.contains(where: { $0 == nil }) else {
+            guard let current = full, current.marker == round.before else {
                 if full?.marker != round.marker { full = nil }
                 return
             }
             var state = current.state
-            do {
-                try state.load(documents: round.written.compactMapValues { $0 })
-                full = (round.marker, state)
-            } catch {
-                full = nil
-            }
+            state.copy(round.written, from: round.state)
+            full = (round.marker, state)
         }
         return round.outcomes
     }

@@ -12,81 +12,15 @@ extension SQLiteLedgerStore {
         trustedKey: NoteVerifierKey, allowUncoveredTail: Bool = false, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) async throws -> VerificationReport {
         try await pool.read { db in
-            let total = try Self.size(db)
-            let empty = { (failure: LedgerVerificationFailure) in
-                VerificationReport(entries: 0, storedNodes: 0, checkpoints: 0, rootHash: Merkle.emptyRoot, failure: failure)
-            }
-            // The metadata rows are checked, not trusted: exactly these two, naming the trusted key.
-            let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM ledger_meta ORDER BY key").map {
-                (String.fromDatabaseValue($0[0]) ?? "?", String.fromDatabaseValue($0[1]) ?? "?")
-            }
-            let expectedMeta = [("origin", trustedKey.name), ("verifier_key", trustedKey.description)]
-            if trustedKey != self.verifierKey || !meta.elementsEqual(expectedMeta, by: { $0 == $1 }) {
-                return empty(LedgerVerificationFailure(
-                    .metadataMismatch,
-                    "ledger_meta does not name the trusted ledger key \(trustedKey.name) (key ID \(trustedKey.keyIDHex)): it holds \(meta.map { "\($0.0)=\($0.1)" }.joined(separator: ", "))"))
-            }
-            var checkpoints: [(size: UInt64, note: String)] = []
-            do {
-                for row in try Row.fetchAll(db, sql: "SELECT tree_size, note FROM checkpoint ORDER BY tree_size") {
-                    let size: Int64 = try row.checked(0, "checkpoint.tree_size")
-                    guard size >= 0 else {
-                        throw LedgerVerificationFailure(.checkpointMalformed, "a checkpoint row has the negative tree_size \(size)")
-                    }
-                    checkpoints.append((UInt64(bitPattern: size), try row.checked(1, "checkpoint.note at tree_size \(size)")))
-                }
-            } catch let error as LedgerVerificationFailure {
-                return empty(error)
-            }
-            var verifier: LedgerVerifier
-            do {
-                verifier = try LedgerVerifier(
-                    ledgerKey: trustedKey, checkpoints: checkpoints, storedNodeMinimumLevel: Self.storedNodeMinimumLevel,
-                    milestoneInterval: configuration.checkpointPolicy.milestoneEvery)
-            } catch let error as LedgerVerificationFailure {
-                return VerificationReport(entries: 0, storedNodes: 0, checkpoints: checkpoints.count, rootHash: Merkle.emptyRoot, failure: error)
-            }
-            let entries = try Row.fetchCursor(
-                db, sql: "SELECT sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash FROM ledger_entry ORDER BY sequence")
-            let nodes = try Row.fetchCursor(db, sql: "SELECT last_sequence, level, hash FROM merkle_node ORDER BY last_sequence, level")
-            var nodeCount: UInt64 = 0
-            var failure: LedgerVerificationFailure?
-            do {
-                var pendingNode: StoredNode? = try nodes.next().map(Self.storedNode)
-                while let row = try entries.next() {
-                    let sequence: Int64 = try row.checked(0, "ledger_entry.sequence")
-                    func column(_ name: String) -> String { "ledger_entry row \(sequence): \(name)" }
-                    let stored = StoredEntry(
-                        sequence: UInt64(bitPattern: sequence), timeMilliseconds: try row.checked(1, column("time_ms"), sequence: sequence),
-                        kind: try row.checked(2, column("kind"), sequence: sequence), actor: try row.checked(3, column("actor"), sequence: sequence),
-                        encoded: [UInt8](try row.checked(4, column("entry"), sequence: sequence) as Data),
-                        leafHash: [UInt8](try row.checked(5, column("leaf_hash"), sequence: sequence) as Data),
-                        chainHash: [UInt8](try row.checked(6, column("chain_hash"), sequence: sequence) as Data))
-                    var closed: [StoredNode] = []
-                    while let node = pendingNode, node.id.lastLeaf <= stored.sequence {
-                        closed.append(node)
-                        nodeCount += 1
-                        pendingNode = try nodes.next().map(Self.storedNode)
-                    }
-                    try verifier.verify(entry: stored, closedNodes: closed)
-                    if let progress, verifier.entriesVerified % 65_536 == 0 { progress(verifier.entriesVerified, total) }
-                }
-                if let node = pendingNode {
-                    throw LedgerVerificationFailure(.nodeUnexpected, sequence: node.id.firstLeaf, "stored subtree hash \(node.id) lies beyond the ledger's end")
-                }
-                try verifier.finish(allowUncoveredTail: allowUncoveredTail)
-            } catch let error as LedgerVerificationFailure {
-                failure = error
-            }
-            progress?(verifier.entriesVerified, total)
-            return VerificationReport(
-                entries: verifier.entriesVerified, storedNodes: nodeCount, checkpoints: verifier.checkpointsVerified,
-                rootHash: verifier.rootHash, failure: failure)
+            var scan = try SQLiteLedgerScan(db)
+            return try FullVerification.run(
+                &scan, trustedKey: trustedKey, storedKey: self.verifierKey, storedNodeMinimumLevel: Self.storedNodeMinimumLevel,
+                milestoneInterval: self.configuration.checkpointPolicy.milestoneEvery, allowUncoveredTail: allowUncoveredTail, progress: progress)
         }
     }
 
     /// A `merkle_node` row as a node ID, refusing a row no complete subtree could have written.
-    private static func storedNode(_ row: Row) throws(LedgerVerificationFailure) -> StoredNode {
+    static func storedNode(_ row: Row) throws(LedgerVerificationFailure) -> StoredNode {
         let lastSequence = UInt64(bitPattern: try row.checked(0, "merkle_node.last_sequence") as Int64)
         let level: Int = try row.checked(1, "merkle_node.level at last_sequence \(lastSequence)")
         let hash: Data = try row.checked(2, "merkle_node.hash at last_sequence \(lastSequence)")
@@ -110,5 +44,51 @@ extension Row {
                 .entryMalformed, sequence: sequence.map { UInt64(bitPattern: $0) }, "\(column()) holds \(self[index] as DatabaseValue), not a value of its type")
         }
         return value
+    }
+}
+
+/// The SQLite tables as a ``LedgerScan``: each row's columns checked for their type, nothing else (``FullVerification``
+/// judges the values).
+struct SQLiteLedgerScan: LedgerScan {
+    let db: Database
+    let entries: RowCursor
+    let nodes: RowCursor
+
+    init(_ db: Database) throws {
+        self.db = db
+        entries = try Row.fetchCursor(db, sql: "SELECT sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash FROM ledger_entry ORDER BY sequence")
+        nodes = try Row.fetchCursor(db, sql: "SELECT last_sequence, level, hash FROM merkle_node ORDER BY last_sequence, level")
+    }
+
+    func metadata() throws -> [(key: String, value: String)] {
+        try Row.fetchAll(db, sql: "SELECT key, value FROM ledger_meta ORDER BY key").map {
+            (String.fromDatabaseValue($0[0]) ?? "?", String.fromDatabaseValue($0[1]) ?? "?")
+        }
+    }
+
+    func checkpoints() throws -> [(size: UInt64, note: String)] {
+        try Row.fetchAll(db, sql: "SELECT tree_size, note FROM checkpoint ORDER BY tree_size").map { row in
+            let size: Int64 = try row.checked(0, "checkpoint.tree_size")
+            guard size >= 0 else { throw LedgerVerificationFailure(.checkpointMalformed, "a checkpoint row has the negative tree_size \(size)") }
+            return (UInt64(bitPattern: size), try row.checked(1, "checkpoint.note at tree_size \(size)"))
+        }
+    }
+
+    func entryCount() throws -> UInt64 { try SQLiteLedgerStore.size(db) }
+
+    mutating func nextEntry() throws -> StoredEntry? {
+        guard let row = try entries.next() else { return nil }
+        let sequence: Int64 = try row.checked(0, "ledger_entry.sequence")
+        func column(_ name: String) -> String { "ledger_entry row \(sequence): \(name)" }
+        return StoredEntry(
+            sequence: UInt64(bitPattern: sequence), timeMilliseconds: try row.checked(1, column("time_ms"), sequence: sequence),
+            kind: try row.checked(2, column("kind"), sequence: sequence), actor: try row.checked(3, column("actor"), sequence: sequence),
+            encoded: [UInt8](try row.checked(4, column("entry"), sequence: sequence) as Data),
+            leafHash: [UInt8](try row.checked(5, column("leaf_hash"), sequence: sequence) as Data),
+            chainHash: [UInt8](try row.checked(6, column("chain_hash"), sequence: sequence) as Data))
+    }
+
+    mutating func nextNode() throws -> StoredNode? {
+        try nodes.next().map(SQLiteLedgerStore.storedNode)
     }
 }

@@ -248,7 +248,7 @@ struct ReliabilityTests {
         let control = try verify()
         try #require(control == .passed, "the untouched copy must verify: \(control)")
         let counts = try DatabaseQueue(path: copy).read { db in
-            try ["ledger_entry", "merkle_node", "checkpoint", "projection"].map { "\($0) \(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")!)" }
+            try ["ledger_entry", "merkle_node", "checkpoint", "projection", "request_entry", "used_statement"].map { "\($0) \(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")!)" }
         }
 
         let total = Reliability.scaled(300)
@@ -740,17 +740,21 @@ struct TamperChange: CustomStringConvertible {
     var description: String { "\(table) \(operation) \(detail)" }
 
     /// Tables and their primary-key columns.
-    static let tables: [(name: String, key: [String])] = [
-        ("ledger_entry", ["sequence"]), ("merkle_node", ["last_sequence", "level"]), ("checkpoint", ["tree_size"]),
-        ("projection", ["key"]), ("ledger_meta", ["key"]),
+    /// `rows` narrows the rows drawn: a `used_statement` row past its window may be forgotten at any time (nothing can
+    /// be replayed with it), so only the rows the ledger still requires are tampered with.
+    static let tables: [(name: String, key: [String], rows: String)] = [
+        ("ledger_entry", ["sequence"], ""), ("merkle_node", ["last_sequence", "level"], ""), ("checkpoint", ["tree_size"], ""),
+        ("projection", ["key"], ""), ("ledger_meta", ["key"], ""), ("request_entry", ["request", "sequence"], ""),
+        ("used_statement", ["digest"], "WHERE until_ms >= (SELECT MAX(time_ms) FROM ledger_entry)"), ("projection_meta", ["key"], ""),
     ]
 
     /// Applies one random change; nil when the drawn change was impossible (a constraint refused it, or it would
     /// change nothing), so the caller draws another.
     static func apply(to db: Database, using random: inout SplitMix64) throws -> TamperChange? {
         // Ledger rows are drawn most often, as they are most of the file.
-        let table = tables[[0, 0, 0, 1, 1, 2, 2, 3, 3, 4][Int(random.next() % 10)]]
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table.name) ORDER BY \(table.key.joined(separator: ", "))")
+        let draws = [0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 7]
+        let table = tables[draws[Int(random.next() % UInt64(draws.count))]]
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table.name) \(table.rows) ORDER BY \(table.key.joined(separator: ", "))")
         guard rows.count >= 2 else { return nil }
         let index = Int(random.next() % UInt64(rows.count))
         let row = rows[index]

@@ -224,6 +224,35 @@ extension SignoffState {
         }
     }
 
+    /// Takes the entities `keys` name (projection document keys, ``documentKeys(touchedBy:)``) from `other`, removing
+    /// those `other` lacks: how a state kept for queries follows a commit without decoding what it wrote.
+    public mutating func copy(_ keys: some Sequence<String>, from other: SignoffState) {
+        for key in keys {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            let id = parts[1]
+            switch parts[0] {
+            case "principal": principals[id] = other.principals[id]
+            case "group": groups[id] = other.groups[id]
+            case "workflow":
+                guard let digest = try? SHA256Digest(parsing: "sha256:" + id) else { continue }
+                workflows[digest] = other.workflows[digest]
+            case "workflow-current": currentWorkflows[id] = other.currentWorkflows[id]
+            case "project": projects[id] = other.projects[id]
+            case "request":
+                requests[id] = other.requests[id]
+                reindex(id)
+            case "freeze": freezes[id] = other.freezes[id]
+            case "delegation": delegations[id] = other.delegations[id]
+            case "webhook": webhooks[id] = other.webhooks[id]
+            case "meta":
+                if id == "request-counter" { requestCounter = other.requestCounter }
+                if id == "admin-quorum" { adminQuorum = other.adminQuorum }
+            default: continue
+            }
+        }
+    }
+
     /// Rebuilds the state from stored documents.
     public init(documents: [String: String]) throws {
         self.init()
@@ -242,7 +271,7 @@ extension SignoffState {
             case "group": groups[parts[1]] = try decoder.decode(Group.self, from: data)
             case "workflow":
                 let document = try decoder.decode(WorkflowDocument.self, from: data)
-                workflows[document.digest] = try AppliedWorkflow(source: document.source, recorded: true)
+                workflows[document.digest] = try AppliedWorkflow.recorded(source: document.source)
             case "workflow-current": currentWorkflows[parts[1]] = try decoder.decode(SHA256Digest.self, from: data)
             case "project": projects[parts[1]] = try decoder.decode(Project.self, from: data)
             case "request":

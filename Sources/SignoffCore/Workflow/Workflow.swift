@@ -1,4 +1,5 @@
 public import SignoffCrypto
+internal import Synchronization
 
 /// A position in a workflow file, for error messages and for references checked after parsing.
 public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertible {
@@ -206,5 +207,19 @@ public struct AppliedWorkflow: Hashable, Sendable, Codable {
         self.workflow = try WorkflowParser.parse(source, file: file, recorded: recorded)
         self.digest = SHA256Digest.hash(source)
         self.source = source
+    }
+}
+
+extension AppliedWorkflow {
+    private static let parsed = Mutex<[SHA256Digest: AppliedWorkflow]>([:])
+
+    /// A workflow version read back from the ledger or the projection, parsed once per process: a version never
+    /// changes (its digest names its bytes), and reading the directory again must not parse every workflow again.
+    public static func recorded(source: String) throws(WorkflowError) -> AppliedWorkflow {
+        let digest = SHA256Digest.hash(source)
+        if let hit = parsed.withLock({ $0[digest] }) { return hit }
+        let applied = try AppliedWorkflow(source: source, recorded: true)
+        parsed.withLock { if $0.count < 4096 { $0[digest] = applied } }
+        return applied
     }
 }
