@@ -62,8 +62,11 @@ public final class SQLiteLedgerStore: LedgerStore {
             throw LedgerError(.storage, "no ledger database at \(path); create one with `signoff init --db \(path) --origin NAME`")
         }
         let pool = try openPool(path: path, configuration: configuration)
+        // Read without trusting the types: a row changed by hand may hold a blob or a number where text belongs.
         let meta = try pool.read { db in
-            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM ledger_meta").map { ($0[0] as String, $0[1] as String) })
+            try Row.fetchAll(db, sql: "SELECT key, value FROM ledger_meta").reduce(into: [String: String]()) { meta, row in
+                if let key = String.fromDatabaseValue(row[0]), let value = String.fromDatabaseValue(row[1]) { meta[key] = value }
+            }
         }
         guard let origin = meta["origin"], let keyText = meta["verifier_key"] else {
             throw LedgerVerificationFailure(.metadataMismatch, "\(path) names no ledger origin or key in ledger_meta: it is not a Signoff ledger, or its metadata was altered")

@@ -39,11 +39,14 @@ public enum FullVerification {
         }
         let checkpoints: [(size: UInt64, note: String)]
         do { checkpoints = try scan.checkpoints() } catch let error as LedgerVerificationFailure { return empty(error) }
-        var verifier: LedgerVerifier
-        do {
-            verifier = try LedgerVerifier(
+        let made = Result { () throws(LedgerVerificationFailure) -> LedgerVerifier in
+            try LedgerVerifier(
                 ledgerKey: trustedKey, checkpoints: checkpoints, storedNodeMinimumLevel: storedNodeMinimumLevel, milestoneInterval: milestoneInterval)
-        } catch let error as LedgerVerificationFailure {
+        }
+        var verifier: LedgerVerifier
+        switch made {
+        case .success(let made): verifier = made
+        case .failure(let error):
             return VerificationReport(entries: 0, storedNodes: 0, checkpoints: checkpoints.count, rootHash: Merkle.emptyRoot, failure: error)
         }
         var nodeCount: UInt64 = 0
