@@ -68,14 +68,14 @@ public final class SignoffService: Sendable {
         try await read(requests: .none)
     }
 
-    /// The directory and the requests named, in one snapshot (the directory from the cache while the head has not moved).
+    /// The directory and the requests named, in one snapshot (the directory from the cache while its version holds).
     func read(requests: ReadSet.Requests) async throws -> SignoffState {
         let cached = committer.directory.withLock { $0 }
-        let read = try await storage.projection.read(requests: requests, directoryUnlessHeadIs: cached?.marker)
+        let read = try await storage.projection.read(requests: requests, directoryUnlessVersion: cached?.version)
         var state: SignoffState
         if let documents = read.directory {
             state = try SignoffState(documents: documents)
-            committer.directory.withLock { $0 = (read.marker, state) }
+            if read.directoryVersion >= -1 { committer.directory.withLock { Committer.keepNewer(&$0, (read.directoryVersion, state)) } }
         } else {
             state = cached!.state
         }
@@ -92,13 +92,15 @@ public final class SignoffService: Sendable {
     /// own commits wrote, and reads it all again only when another process moved the ledger.
     public func state() async throws -> SignoffState {
         let cached = committer.full.withLock { $0 }
-        let head = try await storage.projection.read(requests: .none, directoryUnlessHeadIs: cached?.marker)
-        if let cached, head.directory == nil { return cached.state }
+        let head = try await storage.projection.read(requests: .none, directoryUnlessVersion: committer.directory.withLock { $0?.version } ?? -3)
+        if let cached, cached.marker == head.marker { return cached.state }
         // The marker is read first: a commit between the two reads leaves a state newer than its marker, which the next
         // call finds stale and reads again — never a state older than its marker.
-        let marker = head.marker
         let state = try await storage.projection.state()
-        committer.full.withLock { $0 = (marker, state) }
+        committer.full.withLock { full in
+            if let current = full, head.marker.prefix(8).lexicographicallyPrecedes(current.marker.prefix(8)) { return }
+            full = (head.marker, state)
+        }
         return state
     }
 
@@ -132,6 +134,9 @@ public final class SignoffService: Sendable {
                 statements.formUnion(event.statementDigests)
             }
             try tx.writeDocuments(Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) }))
+            if let changed = Array(zip(events, entries)).last(where: { pair in SignoffState.documentKeys(touchedBy: pair.0.event).contains { !$0.hasPrefix("request/") } }) {
+                try tx.setDirectoryVersion(changed.1.sequence)
+            }
             try tx.indexRequestEntries(zip(events, entries).compactMap { pair in pair.0.event.request.map { ($0, pair.1.sequence) } })
             try tx.recordStatements(statements, until: tx.now + DecisionStatement.replayWindowMilliseconds)
             return entries
@@ -145,18 +150,26 @@ public final class SignoffService: Sendable {
 /// The writer's side of ``SignoffService``: one round of commands in one unit of work.
 final class Committer: Sendable {
     let storage: SignoffStorage
-    /// The directory as of a ledger head (its marker): reused while the head has not moved, decoded again otherwise.
-    let directory = Mutex<(marker: [UInt8], state: SignoffState)?>(nil)
+    /// The directory as of its version (``StorageTransaction/directoryVersion()``): reused while no entry changed it.
+    let directory = Mutex<(version: Int64, state: SignoffState)?>(nil)
     /// The whole state as of a ledger head, for queries (``SignoffService/state()``); patched by this process's commits.
     let full = Mutex<(marker: [UInt8], state: SignoffState)?>(nil)
     let failure = Mutex<(@Sendable (UnitOfWorkStep) throws -> Void)?>(nil)
 
     init(storage: SignoffStorage) { self.storage = storage }
 
+    /// Replaces the cached directory unless it is of a newer version than `candidate` (a slow reader finishing after a
+    /// commit must not put an older directory back).
+    static func keepNewer(_ cache: inout (version: Int64, state: SignoffState)?, _ candidate: (version: Int64, state: SignoffState)) {
+        if let cached = cache, candidate.version < cached.version { return }
+        cache = candidate
+    }
+
     struct Round: Sendable {
         var outcomes: [SignoffService.Outcome]
         var before: [UInt8]
         var marker: [UInt8]
+        var directoryVersion: Int64
         var directory: SignoffState
         /// The round's state (its directory and the requests it read) and the documents it wrote.
         var state: SignoffState
@@ -173,7 +186,8 @@ final class Committer: Sendable {
             // Bounded reads: the directory (decoded again only if the head moved), the requests and statements named.
             var state: SignoffState
             let before = try tx.headMarker()
-            if let cached, cached.marker == before {
+            var directoryVersion = try tx.directoryVersion()
+            if let cached, cached.version == directoryVersion {
                 state = cached.state
             } else {
                 state = try SignoffState(documents: tx.documents(DocumentRead(directory: true, requests: .none)))
@@ -206,6 +220,13 @@ final class Committer: Sendable {
             try tx.indexRequestEntries(zip(drafts, entries).compactMap { draft, entry in draft.request.map { ($0, entry.sequence) } })
             let written = Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) })
             try tx.writeDocuments(written)
+            // The directory's version: the newest entry whose event changed a directory document.
+            var events: [Event] = []
+            for result in results { if case .success(let e) = result { events += e } }
+            if let changed = Array(zip(events, entries)).last(where: { event, _ in SignoffState.documentKeys(touchedBy: event).contains { !$0.hasPrefix("request/") } }) {
+                try tx.setDirectoryVersion(changed.1.sequence)
+                directoryVersion = Int64(changed.1.sequence)
+            }
             try tx.recordStatements(statements, until: now + DecisionStatement.replayWindowMilliseconds)
             try tx.enqueue(outbox)
             try inject?(.appended)
@@ -235,9 +256,10 @@ final class Committer: Sendable {
                 }
             }
             return Round(
-                outcomes: outcomes, before: before, marker: try tx.headMarker(), directory: state.directory, state: state, written: Set(written.keys))
+                outcomes: outcomes, before: before, marker: try tx.headMarker(), directoryVersion: directoryVersion, directory: state.directory, state: state,
+                written: Set(written.keys))
         }
-        directory.withLock { $0 = (round.marker, round.directory) }
+        directory.withLock { Committer.keepNewer(&$0, (round.directoryVersion, round.directory)) }
         // The whole state this process keeps for queries, patched with what the round wrote — when it was current.
         full.withLock { full in
             guard let current = full, current.marker == round.before else {

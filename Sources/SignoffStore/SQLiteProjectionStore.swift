@@ -54,11 +54,12 @@ public final class SQLiteProjectionStore: ProjectionStore {
     /// The request pages' index and the projection's own metadata, against the ledger: `request_entry` holds exactly
     /// the entries of each request's life (a row deleted by hand would hide an entry from its request page and
     /// timeline), and `projection_meta` exactly its two rows with their values.
-    static func verifyIndexes(_ db: Database) throws -> LedgerVerificationFailure? {
+    static func verifyIndexes(_ db: Database, directoryVersion: Int64) throws -> LedgerVerificationFailure? {
         let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM projection_meta ORDER BY key").map {
             "\(String.fromDatabaseValue($0[0]) ?? "?")=\(String.fromDatabaseValue($0[1]) ?? "?")"
         }
-        let expectedMeta = ["format=\(SignoffState.projectionFormat)", "request-entry-index=1"]
+        let expectedMeta = (directoryVersion >= 0 ? ["directory-version=\(directoryVersion)"] : [])
+            + ["format=\(SignoffState.projectionFormat)", "request-entry-index=1"]
         guard meta == expectedMeta else {
             return LedgerVerificationFailure(
                 .projectionMismatch, "projection_meta holds \(meta.joined(separator: ", ").prefix(200)), not \(expectedMeta.joined(separator: ", ")): it was altered")
@@ -88,21 +89,28 @@ public final class SQLiteProjectionStore: ProjectionStore {
         }
     }
 
-    public func read(requests: ReadSet.Requests, directoryUnlessHeadIs known: [UInt8]?) async throws -> ProjectionRead {
+    public func read(requests: ReadSet.Requests, directoryUnlessVersion known: Int64?) async throws -> ProjectionRead {
         try await ledger.pool.read { db in
-            let marker = try Data.fetchOne(db, sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").map { [UInt8]($0) } ?? []
-            let needsDirectory = known != marker
+            let marker = try SQLiteTransaction.headMarker(db)
             guard try self.hasCurrentFormat(db) else {
-                // A projection of an earlier format is not read: the ledger's replay stands in (until a write rebuilds it).
+                // A projection of an earlier format is not read: the ledger's replay stands in (until a write rebuilds it),
+                // and no cache keeps it (version -2 is no stored version).
                 let all = try Self.replay(db).documents()
                 return ProjectionRead(
-                    marker: [], directory: Self.select(DocumentRead(directory: true, requests: .none), from: all),
+                    marker: marker, directoryVersion: -2, directory: Self.select(DocumentRead(directory: true, requests: .none), from: all),
                     requests: Self.select(DocumentRead(directory: false, requests: requests), from: all))
             }
+            let version = try Self.directoryVersion(db)
             return ProjectionRead(
-                marker: marker, directory: needsDirectory ? try Self.documents(DocumentRead(directory: true, requests: .none), db) : nil,
+                marker: marker, directoryVersion: version,
+                directory: known == version ? nil : try Self.documents(DocumentRead(directory: true, requests: .none), db),
                 requests: try Self.documents(DocumentRead(directory: false, requests: requests), db))
         }
+    }
+
+    /// `projection_meta`'s `directory-version`: -1 when absent (no entry changed the directory yet).
+    static func directoryVersion(_ db: Database) throws -> Int64 {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM projection_meta WHERE key = 'directory-version'")).flatMap { Int64($0) } ?? -1
     }
 
     public func state(focusedOn request: String) async throws -> SignoffState {
@@ -157,7 +165,10 @@ public final class SQLiteProjectionStore: ProjectionStore {
         try await ledger.pool.read { db in
             let state: SignoffState
             var uses: [SHA256Digest: Int64] = [:]
-            do { state = try Self.replay(db, statementUses: &uses) } catch let failure as LedgerVerificationFailure { return failure }
+            var directoryVersion: Int64 = -1
+            do { state = try Self.replay(db, statementUses: &uses, directoryVersion: &directoryVersion) } catch let failure as LedgerVerificationFailure {
+                return failure
+            }
             guard try self.hasCurrentFormat(db) else {
                 return LedgerVerificationFailure(
                     .projectionMismatch,
@@ -177,7 +188,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
                 return LedgerVerificationFailure(.projectionMismatch, "projection document \(key) \(what)")
             }
             if let failure = try Self.verifyUsedStatements(uses, db) { return failure }
-            return try Self.verifyIndexes(db)
+            return try Self.verifyIndexes(db, directoryVersion: directoryVersion)
         }
     }
 
@@ -222,8 +233,13 @@ public final class SQLiteProjectionStore: ProjectionStore {
     func upgradeIfNeeded(_ db: Database) throws {
         guard try !hasCurrentFormat(db) else { return }
         var uses: [SHA256Digest: Int64] = [:]
-        let state = try Self.replay(db, statementUses: &uses)
+        var directoryVersion: Int64 = -1
+        let state = try Self.replay(db, statementUses: &uses, directoryVersion: &directoryVersion)
         try db.execute(sql: "DELETE FROM projection")
+        try db.execute(sql: "DELETE FROM projection_meta WHERE key = 'directory-version'")
+        if directoryVersion >= 0 {
+            try db.execute(sql: "INSERT INTO projection_meta (key, value) VALUES ('directory-version', ?)", arguments: [String(directoryVersion)])
+        }
         // The statements that could still be fresh, remembered until they no longer could (``DecisionStatement/replayWindowMilliseconds``).
         try db.execute(sql: "DELETE FROM used_statement")
         let newest = try Int64.fetchOne(db, sql: "SELECT time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1") ?? 0
@@ -245,11 +261,13 @@ public final class SQLiteProjectionStore: ProjectionStore {
     /// The state the whole ledger folds to, read in order; a failure names the entry.
     private static func replay(_ db: Database) throws -> SignoffState {
         var uses: [SHA256Digest: Int64] = [:]
-        return try replay(db, statementUses: &uses)
+        var directoryVersion: Int64 = -1
+        return try replay(db, statementUses: &uses, directoryVersion: &directoryVersion)
     }
 
-    /// The replay, and when each signed statement was used (the time of the entry that used it).
-    private static func replay(_ db: Database, statementUses uses: inout [SHA256Digest: Int64]) throws -> SignoffState {
+    /// The replay, when each signed statement was used (the time of the entry that used it), and the directory's version
+    /// (the newest entry whose event changed a directory document).
+    private static func replay(_ db: Database, statementUses uses: inout [SHA256Digest: Int64], directoryVersion: inout Int64) throws -> SignoffState {
         var state = SignoffState()
         let entries = try Row.fetchCursor(db, sql: "SELECT sequence, entry FROM ledger_entry ORDER BY sequence")
         while let row = try entries.next() {
@@ -268,6 +286,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
             guard let event else { continue }
             state.apply(event, actor: entry.actor, at: entry.timeMilliseconds)
             for digest in event.statementDigests { uses[digest] = entry.timeMilliseconds }
+            if SignoffState.documentKeys(touchedBy: event).contains(where: { !$0.hasPrefix("request/") }) { directoryVersion = Int64(sequence) }
             // The header names the request's project and environment (what an export's filter reads of an entry it does
             // not disclose); a round-1 entry (version 1) has no header to check.
             let scope = state.entryScope(of: event)

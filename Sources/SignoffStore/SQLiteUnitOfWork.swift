@@ -34,8 +34,15 @@ final class SQLiteTransaction: StorageTransaction {
         now = max(ledger.configuration.clock(), newest ?? .min)
     }
 
-    func headMarker() throws -> [UInt8] {
-        try Data.fetchOne(db.cachedStatement(sql: "SELECT chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1")).map { [UInt8]($0) } ?? []
+    func headMarker() throws -> [UInt8] { try Self.headMarker(db) }
+
+    /// The ledger's size (8 bytes, big-endian: markers order as their ledgers grow) and the newest entry's chain hash.
+    static func headMarker(_ db: Database) throws -> [UInt8] {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1")) else {
+            return [UInt8](repeating: 0, count: 8)
+        }
+        let size = UInt64(bitPattern: Int64.fromDatabaseValue(row[0]) ?? -1) &+ 1
+        return withUnsafeBytes(of: size.bigEndian, Array.init) + [UInt8](Data.fromDatabaseValue(row[1]) ?? Data())
     }
 
     func documents(_ read: DocumentRead) throws -> [String: String] {
@@ -52,6 +59,14 @@ final class SQLiteTransaction: StorageTransaction {
                 try db.cachedStatement(sql: "DELETE FROM projection WHERE key = ?").execute(arguments: [key])
             }
         }
+    }
+
+    func directoryVersion() throws -> Int64 { try SQLiteProjectionStore.directoryVersion(db) }
+
+    func setDirectoryVersion(_ sequence: UInt64) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO projection_meta (key, value) VALUES ('directory-version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ).execute(arguments: [String(sequence)])
     }
 
     func indexRequestEntries(_ rows: [(request: String, sequence: UInt64)]) throws {

@@ -146,6 +146,9 @@ struct CLITests {
         let wrongPassphrase = try signoff("checkpoint", "--db", "ledger.sqlite", "--sign", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
         #expect(wrongPassphrase.status != 0)
         #expect(wrongPassphrase.stderr.contains("wrong passphrase"))
+        // A verb that only reads never opens the ledger key (64 MiB of Argon2id): a wrong passphrase does not stop it.
+        let readOnly = try signoff("checkpoint", "--db", "ledger.sqlite", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
+        #expect(readOnly.status == 0 && readOnly.stdout.hasPrefix("signoff.test/ledger\n"), "\(readOnly.stdout) \(readOnly.stderr)")
     }
 
     @Test("init refuses to overwrite, and commands without a database say how to name one")

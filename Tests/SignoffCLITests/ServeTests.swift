@@ -173,11 +173,11 @@ struct ServeTests {
         #expect(try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!).status == 0)
     }
 
-    @Test("SIGTERM while clients write: every request that got a 2xx is in the ledger, and the ledger verifies")
+    @Test("SIGTERM while clients write: every request that got a 2xx is in the ledger, the server says it stops and signs its last checkpoint, and the ledger verifies")
     func gracefulShutdown() async throws {
         let s = try Story()
         defer { s.remove() }
-        let server = try RunningServer(story: s)
+        let server = try RunningServer(story: s, arguments: ["--log-level", "info"])
         defer { server.stop() }
         #expect(try s.signoff(["login", "--server", server.url.absoluteString, "--as", "ada", "--key", "ada.key", "--token-file", "token.json"]).status == 0)
         let token = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.path("token.json")))) as? [String: Any])?["token"] as? String)
@@ -213,8 +213,12 @@ struct ServeTests {
         let state = try await SignoffService(storage: store).state()
         let lost = acknowledged.filter { state.groups[$0] == nil }
         #expect(lost.isEmpty, "acknowledged but not in the ledger: \(lost)")
+        // Without --allow-uncovered-tail: the last checkpoint covers every entry.
         let verify = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let log = String(decoding: try Data(contentsOf: server.log), as: UTF8.self)
+        #expect(log.contains("stopping: signing the last checkpoint"), "\(log.suffix(2000))")
+        #expect(!log.contains("could not sign a checkpoint"), "\(log.suffix(2000))")
         print("graceful shutdown: \(acknowledged.count) writes acknowledged before SIGTERM took effect, \(lost.count) lost")
     }
 

@@ -194,7 +194,7 @@ public struct StorageConformance: Sendable {
         try expect(try await storage.evidence.get(document.digest, project: "p") == nil, "no evidence document of the failed unit")
         let used = try await storage.unitOfWork.write { tx in try tx.usedStatements(among: [statement]) }
         try expect(used.isEmpty, "no used statement of the failed unit")
-        try expect(try await storage.projection.read(requests: .none, directoryUnlessHeadIs: nil).directory?["meta/conformance"] == nil, "no document")
+        try expect(try await storage.projection.read(requests: .none, directoryUnlessVersion: nil).directory?["meta/conformance"] == nil, "no document")
         // The same unit without the failure: all of it.
         try await storage.unitOfWork.write { tx in
             _ = try tx.append([Self.draft(100), Self.draft(101)])

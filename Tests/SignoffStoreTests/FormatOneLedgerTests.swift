@@ -48,6 +48,7 @@ struct FormatOneLedgerTests {
         var drafts: [EntryDraft] = []
         var touched = Set<String>()
         var statements = Set<SHA256Digest>()
+        var lastDirectoryChange: Int?
         var keys: [String: Ed25519.SigningKey] = [:]
         func run(_ command: Command, as actor: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
             switch Engine.execute(command, on: state, actor: actor, now: now) {
@@ -59,6 +60,7 @@ struct FormatOneLedgerTests {
                     draft.request = event.request
                     drafts.append(draft)
                     touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+                    if SignoffState.documentKeys(touchedBy: event).contains(where: { !$0.hasPrefix("request/") }) { lastDirectoryChange = drafts.count - 1 }
                     statements.formUnion(event.statementDigests)
                 }
             case .failure(let refusal): Issue.record("refused: \(refusal)", sourceLocation: sourceLocation)
@@ -98,9 +100,10 @@ struct FormatOneLedgerTests {
         #expect(drafts.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"keyFingerprint\":\"") }, "the ledger is written in format 1")
 
         // Written as round 1 would have: format-1 payloads, the projection of the same state.
-        let (written, writtenDrafts, writtenKeys, used) = (state, drafts, touched, statements)
+        let (written, writtenDrafts, writtenKeys, used, directoryChange) = (state, drafts, touched, statements, lastDirectoryChange)
         _ = try await storage.unitOfWork.write { tx in
             let entries = try tx.append(writtenDrafts)
+            if let directoryChange { try tx.setDirectoryVersion(entries[directoryChange].sequence) }
             try tx.indexRequestEntries(zip(writtenDrafts, entries).compactMap { draft, entry in draft.request.map { ($0, entry.sequence) } })
             try tx.writeDocuments(Dictionary(uniqueKeysWithValues: writtenKeys.map { ($0, written.document(for: $0)) }))
             try tx.recordStatements(used, until: tx.now + DecisionStatement.replayWindowMilliseconds)

@@ -73,9 +73,8 @@ struct Handlers: Sendable {
 
     /// The request, if the caller may read its project; 404 otherwise (so that ids do not leak across projects).
     func readable(_ id: String, _ context: SignoffRequestContext, action: String = "read") async throws -> (DeploymentRequest, SignoffState) {
-        // The server's newest state comes from its cache of recent states; a focused read would decode (and parse the
-        // workflows of) projection documents on every request.
-        let state = try await service.state()
+        // The directory from the service's cache (read again only when the ledger moved) and this one request.
+        let state = try await service.state(focusedOn: id)
         let caller = try principal(context)
         guard let request = state.requests[id], Access.mayRead(project: request.project, principal: caller, state: state, now: service.now) else {
             throw Problem.notFound("no request \(id) that you may read")

@@ -6,10 +6,11 @@ public import SignoffLedger
 public protocol ProjectionStore: Sendable {
     /// The current state (users, projects, requests, …): the whole projection, for queries that need it.
     func state() async throws -> SignoffState
-    /// In one snapshot: the ledger's head marker (``StorageTransaction/headMarker()``), the directory's documents
-    /// unless the marker equals `known` (the caller's cached directory is then current), and the documents of the
-    /// requests named. What the service's caches read to stay fresh without decoding everything again.
-    func read(requests: ReadSet.Requests, directoryUnlessHeadIs known: [UInt8]?) async throws -> ProjectionRead
+    /// In one snapshot: the ledger's head marker (``StorageTransaction/headMarker()``), the directory's version
+    /// (``StorageTransaction/directoryVersion()``) and its documents unless the version equals `known` (the caller's
+    /// cached directory is then current), and the documents of the requests named. What the service's caches read to
+    /// stay fresh without decoding everything again.
+    func read(requests: ReadSet.Requests, directoryUnlessVersion known: Int64?) async throws -> ProjectionRead
     /// The current state as far as one request is concerned: the directory and that request. What `gate`,
     /// `status` and `explain` need, read in time that does not grow with the ledger.
     func state(focusedOn request: String) async throws -> SignoffState
@@ -23,15 +24,17 @@ public protocol ProjectionStore: Sendable {
     func verifyProjection() async throws -> LedgerVerificationFailure?
 }
 
-/// What ``ProjectionStore/read(requests:directoryUnlessHeadIs:)`` read in one snapshot.
+/// What ``ProjectionStore/read(requests:directoryUnlessVersion:)`` read in one snapshot.
 public struct ProjectionRead: Sendable {
     public let marker: [UInt8]
+    public let directoryVersion: Int64
     /// Nil when the caller's cached directory is current.
     public let directory: [String: String]?
     public let requests: [String: String]
 
-    public init(marker: [UInt8], directory: [String: String]?, requests: [String: String]) {
+    public init(marker: [UInt8], directoryVersion: Int64, directory: [String: String]?, requests: [String: String]) {
         self.marker = marker
+        self.directoryVersion = directoryVersion
         self.directory = directory
         self.requests = requests
     }

@@ -33,8 +33,9 @@ public protocol StorageTransaction {
     /// The time of this transaction's entries: the store's clock read inside the transaction (after the writer lock
     /// is held), never earlier than the newest entry's time — entry times never decrease.
     var now: Int64 { get }
-    /// Marks the head of the ledger (the newest entry's chain hash; empty for an empty ledger): equal markers, equal
-    /// ledgers and projections. Caches of what was read are valid only while it holds.
+    /// Marks the head of the ledger: equal markers, equal ledgers and projections; a marker's first 8 bytes are the
+    /// ledger's size, big-endian, so that markers compare (bytewise) as their ledgers grow. Caches of what was read are
+    /// valid only while it holds, and a cache never goes back to an older marker.
     func headMarker() throws -> [UInt8]
 
     // MARK: Projection
@@ -43,6 +44,12 @@ public protocol StorageTransaction {
     func documents(_ read: DocumentRead) throws -> [String: String]
     /// Writes projection documents (nil: delete).
     func writeDocuments(_ documents: [String: String?]) throws
+    /// The directory's version: the sequence number of the newest entry whose event changed a directory document (a
+    /// principal, group, workflow, project, freeze, delegation, webhook or counter), -1 before any. Caches of the
+    /// directory are valid while it holds, however many requests move meanwhile.
+    func directoryVersion() throws -> Int64
+    /// Records that the entry `sequence` (of this unit) changed the directory.
+    func setDirectoryVersion(_ sequence: UInt64) throws
     /// Indexes ledger entries under the requests they are about (the request pages' index).
     func indexRequestEntries(_ rows: [(request: String, sequence: UInt64)]) throws
 
