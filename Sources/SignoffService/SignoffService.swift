@@ -52,7 +52,10 @@ public final class SignoffService: Sendable {
     public func execute(_ command: Command, as actor: String, storing token: Authenticator.MintedToken? = nil) async throws -> Outcome {
         // Signature arithmetic happens here, concurrently, not inside the single writer. The directory read here may be
         // a moment old by the time the writer decides: the engine checks again, inside the writer, that each key counts.
-        let verified = Engine.preverify(command, state: try await directory(), actor: actor)
+        // The cached directory will do without a read: preverifying only saves the writer arithmetic, never decides.
+        let known: SignoffState
+        if let cached = committer.directory.withLock({ $0?.state }) { known = cached } else { known = try await directory() }
+        let verified = Engine.preverify(command, state: known, actor: actor)
         let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified, token: token))
         if case .success(let entries) = outcome, let last = entries.last {
             changes.signal()
@@ -134,7 +137,7 @@ public final class SignoffService: Sendable {
                 statements.formUnion(event.statementDigests)
             }
             try tx.writeDocuments(Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) }))
-            if let changed = Array(zip(events, entries)).last(where: { pair in SignoffState.documentKeys(touchedBy: pair.0.event).contains { !$0.hasPrefix("request/") } }) {
+            if let changed = Array(zip(events, entries)).last(where: { pair in SignoffState.changesDirectory(pair.0.event) }) {
                 try tx.setDirectoryVersion(changed.1.sequence)
             }
             try tx.indexRequestEntries(zip(events, entries).compactMap { pair in pair.0.event.request.map { ($0, pair.1.sequence) } })
@@ -192,6 +195,12 @@ final class Committer: Sendable {
             } else {
                 state = try SignoffState(documents: tx.documents(DocumentRead(directory: true, requests: .none)))
             }
+            // The request counter is not part of the directory's version: read afresh (filing assigns the next ID).
+            if let counter = try tx.document(SignoffState.requestCounterDocument) {
+                try state.load(documents: [SignoffState.requestCounterDocument: counter])
+            } else {
+                state.requestCounter = 0
+            }
             if reads.requests != .none { try state.load(documents: tx.documents(DocumentRead(directory: false, requests: reads.requests))) }
             state.usedStatements = try tx.usedStatements(among: reads.statements)
 
@@ -223,7 +232,7 @@ final class Committer: Sendable {
             // The directory's version: the newest entry whose event changed a directory document.
             var events: [Event] = []
             for result in results { if case .success(let e) = result { events += e } }
-            if let changed = Array(zip(events, entries)).last(where: { event, _ in SignoffState.documentKeys(touchedBy: event).contains { !$0.hasPrefix("request/") } }) {
+            if let changed = Array(zip(events, entries)).last(where: { event, _ in SignoffState.changesDirectory(event) }) {
                 try tx.setDirectoryVersion(changed.1.sequence)
                 directoryVersion = Int64(changed.1.sequence)
             }

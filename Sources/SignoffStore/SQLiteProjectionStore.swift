@@ -286,7 +286,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
             guard let event else { continue }
             state.apply(event, actor: entry.actor, at: entry.timeMilliseconds)
             for digest in event.statementDigests { uses[digest] = entry.timeMilliseconds }
-            if SignoffState.documentKeys(touchedBy: event).contains(where: { !$0.hasPrefix("request/") }) { directoryVersion = Int64(sequence) }
+            if SignoffState.changesDirectory(event) { directoryVersion = Int64(sequence) }
             // The header names the request's project and environment (what an export's filter reads of an entry it does
             // not disclose); a round-1 entry (version 1) has no header to check.
             let scope = state.entryScope(of: event)

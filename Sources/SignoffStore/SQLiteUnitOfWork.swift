@@ -49,6 +49,10 @@ final class SQLiteTransaction: StorageTransaction {
         try SQLiteProjectionStore.documents(read, db)
     }
 
+    func document(_ key: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM projection WHERE key = ?"), arguments: [key])
+    }
+
     func writeDocuments(_ documents: [String: String?]) throws {
         for (key, document) in documents.sorted(by: { $0.key < $1.key }) {
             if let document {

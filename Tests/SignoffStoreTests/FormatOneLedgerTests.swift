@@ -60,7 +60,7 @@ struct FormatOneLedgerTests {
                     draft.request = event.request
                     drafts.append(draft)
                     touched.formUnion(SignoffState.documentKeys(touchedBy: event))
-                    if SignoffState.documentKeys(touchedBy: event).contains(where: { !$0.hasPrefix("request/") }) { lastDirectoryChange = drafts.count - 1 }
+                    if SignoffState.changesDirectory(event) { lastDirectoryChange = drafts.count - 1 }
                     statements.formUnion(event.statementDigests)
                 }
             case .failure(let refusal): Issue.record("refused: \(refusal)", sourceLocation: sourceLocation)

@@ -99,6 +99,16 @@ extension Event {
 }
 
 extension SignoffState {
+    /// The request counter's document: read afresh by every write (filing assigns the next ID from it), so that it does
+    /// not change the directory's version — filing a request leaves the cached directory valid.
+    public static let requestCounterDocument = "meta/request-counter"
+
+    /// Whether `event` changes the directory as its version counts it: a document that is neither a request nor the
+    /// request counter.
+    public static func changesDirectory(_ event: Event) -> Bool {
+        documentKeys(touchedBy: event).contains { !$0.hasPrefix("request/") && $0 != requestCounterDocument }
+    }
+
     /// This state without its requests and used statements: the directory every command reads.
     public var directory: SignoffState {
         var copy = self

@@ -42,10 +42,13 @@ public protocol StorageTransaction {
 
     /// The projection documents `read` names, by key.
     func documents(_ read: DocumentRead) throws -> [String: String]
+    /// One projection document, if it exists.
+    func document(_ key: String) throws -> String?
     /// Writes projection documents (nil: delete).
     func writeDocuments(_ documents: [String: String?]) throws
     /// The directory's version: the sequence number of the newest entry whose event changed a directory document (a
-    /// principal, group, workflow, project, freeze, delegation, webhook or counter), -1 before any. Caches of the
+    /// principal, group, workflow, project, freeze, delegation, webhook or the administrators' quorum — not the request
+    /// counter, which every write reads afresh: ``SignoffState/changesDirectory(_:)``), -1 before any. Caches of the
     /// directory are valid while it holds, however many requests move meanwhile.
     func directoryVersion() throws -> Int64
     /// Records that the entry `sequence` (of this unit) changed the directory.
