@@ -75,6 +75,13 @@ public final class SignoffService: Sendable {
     func read(requests: ReadSet.Requests) async throws -> SignoffState {
         let cached = committer.directory.withLock { $0 }
         let read = try await storage.projection.read(requests: requests, directoryUnlessVersion: cached?.version)
+        if requests != .none {
+            // The whole state this process keeps answers when it is of this head (commits here patch it); the first read
+            // builds it. A head moved by another process is read focused instead (one request decoded, not all).
+            let full = committer.full.withLock { $0 }
+            if let full, full.marker == read.marker { return full.state }
+            if full == nil { return try await state() }
+        }
         var state: SignoffState
         if let documents = read.directory {
             state = try SignoffState(documents: documents)
@@ -107,7 +114,8 @@ public final class SignoffService: Sendable {
         return state
     }
 
-    /// The current state as far as one request is concerned: the directory and that request, in one snapshot.
+    /// The current state as far as one request is concerned: the directory and that request, in one snapshot — or the
+    /// whole state this process keeps, when it is of the same ledger head (nothing to decode).
     public func state(focusedOn request: String) async throws -> SignoffState { try await read(requests: .some([request])) }
 
     /// The current time by the store's clock.
