@@ -191,6 +191,7 @@ final class Committer: Sendable {
     func commit(_ submissions: [SignoffService.Submission]) async throws -> [SignoffService.Outcome] {
         let reads = submissions.reduce(ReadSet()) { $0.union($1.command.reads) }
         let cached = directory.withLock { $0 }
+        let whole = full.withLock { $0 }
         let inject = failure.withLock { $0 }
         let round = try await storage.unitOfWork.write { tx -> Round in
             let now = tx.now
@@ -209,7 +210,17 @@ final class Committer: Sendable {
             } else {
                 state.requestCounter = 0
             }
-            if reads.requests != .none { try state.load(documents: tx.documents(DocumentRead(directory: false, requests: reads.requests))) }
+            // The requests read: from the whole state this process keeps when it is of this very head (no decoding),
+            // else from their documents.
+            if let whole, whole.marker == before {
+                switch reads.requests {
+                case .none: break
+                case .some(let ids): state.copy(ids.map { "request/" + $0 }, from: whole.state)
+                case .all: state.copy(whole.state.requests.keys.map { "request/" + $0 }, from: whole.state)
+                }
+            } else if reads.requests != .none {
+                try state.load(documents: tx.documents(DocumentRead(directory: false, requests: reads.requests)))
+            }
             state.usedStatements = try tx.usedStatements(among: reads.statements)
 
             var results: [Result<[Event], Refusal>] = []
