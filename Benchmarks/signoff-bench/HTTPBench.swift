@@ -42,7 +42,7 @@ struct HTTPBench {
     /// A fresh database with `requests` requests, each to be approved by two of `approvers` people (signed).
     func world(_ name: String) async throws -> World {
         let ledger = try SQLiteStorage.create(path: directory.appendingPathComponent("\(name).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
-        let database = SignoffService(storage: ledger)
+        let database = SignoffService(storage: ledger, keepsWholeState: true)
         var keys: [String: Ed25519.SigningKey] = [:]
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }

@@ -32,8 +32,13 @@ public final class SignoffService: Sendable {
         let token: Authenticator.MintedToken?
     }
 
-    public init(storage: SignoffStorage, maximumBatch: Int = 1024) {
+    /// Whether this process keeps the whole state for its reads (a server: its views and gates answer from memory, the
+    /// state patched by its own commits); a command-line process reads what each command names instead.
+    public let keepsWholeState: Bool
+
+    public init(storage: SignoffStorage, maximumBatch: Int = 1024, keepsWholeState: Bool = false) {
         self.storage = storage
+        self.keepsWholeState = keepsWholeState
         let committer = Committer(storage: storage)
         self.committer = committer
         publisher = LogPublisher(ledger: storage.ledger, signer: storage.signer, policy: storage.checkpointPolicy)
@@ -76,11 +81,12 @@ public final class SignoffService: Sendable {
         let cached = committer.directory.withLock { $0 }
         let read = try await storage.projection.read(requests: requests, directoryUnlessVersion: cached?.version)
         if requests != .none {
-            // The whole state this process keeps answers when it is of this head (commits here patch it); the first read
-            // builds it. A head moved by another process is read focused instead (one request decoded, not all).
+            // The whole state this process keeps answers when it is of this head (commits here patch it); in a process that
+            // keeps it, the first read builds it. Otherwise, or when another process moved the head, the read is focused
+            // (one request decoded, not all).
             let full = committer.full.withLock { $0 }
             if let full, full.marker == read.marker { return full.state }
-            if full == nil { return try await state() }
+            if full == nil, keepsWholeState { return try await state() }
         }
         var state: SignoffState
         if let documents = read.directory {

@@ -95,7 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 configuration.verifyIntervalSeconds = seconds
             }
-            let app = buildApplication(service: SignoffService(storage: storage), configuration: configuration, logger: logger)
+            let app = buildApplication(service: SignoffService(storage: storage, keepsWholeState: true), configuration: configuration, logger: logger)
             try await app.runService()
         }
     }
