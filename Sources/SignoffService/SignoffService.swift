@@ -111,8 +111,16 @@ public final class SignoffService: Sendable {
         let head = try await storage.projection.read(requests: .none, directoryUnlessVersion: committer.directory.withLock { $0?.version } ?? -3)
         if let cached, cached.marker == head.marker { return cached.state }
         // The marker is read first: a commit between the two reads leaves a state newer than its marker, which the next
-        // call finds stale and reads again — never a state older than its marker.
-        let state = try await storage.projection.state()
+        // call finds stale and reads again — never a state older than its marker. Concurrent callers at the same head
+        // share one read (a hundred requests arriving together decode the projection once, not a hundred times).
+        let projection = storage.projection
+        let load = committer.loading.withLock { loading -> Task<SignoffState, any Error> in
+            if let current = loading, current.marker == head.marker { return current.task }
+            let task = Task { try await projection.state() }
+            loading = (head.marker, task)
+            return task
+        }
+        let state = try await load.value
         committer.full.withLock { full in
             if let current = full, head.marker.prefix(8).lexicographicallyPrecedes(current.marker.prefix(8)) { return }
             full = (head.marker, state)
@@ -171,6 +179,8 @@ final class Committer: Sendable {
     let directory = Mutex<(version: Int64, state: SignoffState)?>(nil)
     /// The whole state as of a ledger head, for queries (``SignoffService/state()``); patched by this process's commits.
     let full = Mutex<(marker: [UInt8], state: SignoffState)?>(nil)
+    /// The read of the whole state under way, shared by the callers that ask at the same head.
+    let loading = Mutex<(marker: [UInt8], task: Task<SignoffState, any Error>)?>(nil)
     let failure = Mutex<(@Sendable (UnitOfWorkStep) throws -> Void)?>(nil)
 
     init(storage: SignoffStorage) { self.storage = storage }
