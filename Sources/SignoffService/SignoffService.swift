@@ -71,7 +71,7 @@ public final class SignoffService: Sendable {
     }
 
     /// The directory (every principal, group, workflow, project, freeze, delegation and webhook — not the requests):
-    /// read fresh, but decoded again only when the ledger's head moved since this process last read it.
+    /// its version read fresh, its documents decoded again only when an entry changed it since this process last read it.
     public func directory() async throws -> SignoffState {
         try await read(requests: .none)
     }
@@ -152,23 +152,34 @@ public final class SignoffService: Sendable {
                 throw LedgerError(.invalidRequest, "the events were folded at \(now), the store's time is \(tx.now): drive the store's clock")
             }
             let entries = try tx.append(events.map { EntryDraft($0.event, actor: $0.actor, on: state) })
-            var touched = Set<String>()
-            var statements = Set<SHA256Digest>()
-            for (event, _) in events {
-                touched.formUnion(SignoffState.documentKeys(touchedBy: event))
-                statements.formUnion(event.statementDigests)
-            }
-            try tx.writeDocuments(Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) }))
-            if let changed = Array(zip(events, entries)).last(where: { pair in SignoffState.changesDirectory(pair.0.event) }) {
-                try tx.setDirectoryVersion(changed.1.sequence)
-            }
-            try tx.indexRequestEntries(zip(events, entries).compactMap { pair in pair.0.event.request.map { ($0, pair.1.sequence) } })
-            try tx.recordStatements(statements, until: tx.now + DecisionStatement.replayWindowMilliseconds)
+            _ = try tx.recordProjection(of: events.map(\.event), entries: entries, state: state)
             return entries
         }
         committer.directory.withLock { $0 = nil }
         committer.full.withLock { $0 = nil }
         if let last = entries.last { try await publisher.appended(size: last.sequence + 1, at: last.timeMilliseconds) }
+    }
+}
+
+extension StorageTransaction {
+    /// What appended events change beside the ledger, in this unit: the request pages' index, the projection documents
+    /// they touch (as `state`, after them, has them), the directory's version, and the signed statements they use.
+    /// Returns the documents written and the directory's new version, if they changed it. The one step the writer and
+    /// ``SignoffService/appendDecided(_:state:at:)`` share.
+    func recordProjection(of events: [Event], entries: [LedgerEntry], state: SignoffState) throws -> (written: [String: String?], directoryVersion: Int64?) {
+        var touched = Set<String>()
+        var statements = Set<SHA256Digest>()
+        for event in events {
+            touched.formUnion(SignoffState.documentKeys(touchedBy: event))
+            statements.formUnion(event.statementDigests)
+        }
+        try indexRequestEntries(zip(events, entries).compactMap { event, entry in event.request.map { ($0, entry.sequence) } })
+        let written = Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) })
+        try writeDocuments(written)
+        let changed = Array(zip(events, entries)).last(where: { event, _ in SignoffState.changesDirectory(event) })?.1.sequence
+        if let changed { try setDirectoryVersion(changed) }
+        try recordStatements(statements, until: now + DecisionStatement.replayWindowMilliseconds)
+        return (written, changed.map(Int64.init))
     }
 }
 
@@ -241,8 +252,7 @@ final class Committer: Sendable {
 
             var results: [Result<[Event], Refusal>] = []
             var drafts: [EntryDraft] = []
-            var touched = Set<String>()
-            var statements = Set<SHA256Digest>()
+            var appended: [Event] = []
             var outbox: [OutboxMessage] = []
             for item in submissions {
                 let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
@@ -250,8 +260,7 @@ final class Committer: Sendable {
                     for event in events {
                         state.apply(event, actor: item.actor, at: now)
                         drafts.append(EntryDraft(event, actor: item.actor, on: state))
-                        touched.formUnion(SignoffState.documentKeys(touchedBy: event))
-                        statements.formUnion(event.statementDigests)
+                        appended.append(event)
                     }
                     // Who should hear of it: queued in this same unit, so a rolled-back command sends nothing.
                     if !state.webhooks.isEmpty {
@@ -261,17 +270,8 @@ final class Committer: Sendable {
                 results.append(result)
             }
             let entries = try tx.append(drafts)
-            try tx.indexRequestEntries(zip(drafts, entries).compactMap { draft, entry in draft.request.map { ($0, entry.sequence) } })
-            let written = Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) })
-            try tx.writeDocuments(written)
-            // The directory's version: the newest entry whose event changed a directory document.
-            var events: [Event] = []
-            for result in results { if case .success(let e) = result { events += e } }
-            if let changed = Array(zip(events, entries)).last(where: { event, _ in SignoffState.changesDirectory(event) }) {
-                try tx.setDirectoryVersion(changed.1.sequence)
-                directoryVersion = Int64(changed.1.sequence)
-            }
-            try tx.recordStatements(statements, until: now + DecisionStatement.replayWindowMilliseconds)
+            let (written, changed) = try tx.recordProjection(of: appended, entries: entries, state: state)
+            if let changed { directoryVersion = changed }
             try tx.enqueue(outbox)
             try inject?(.appended)
             // Revocation takes effect with its entry: revoking a key ends the sessions obtained with it (a compromised

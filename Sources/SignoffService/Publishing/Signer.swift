@@ -44,7 +44,9 @@ public final class LocalSigner: Signer {
         if let key = key.withLock({ $0 }) { return key }
         let opened = try unseal()
         guard opened.publicKey == verifierKey.publicKey else {
-            throw LedgerError(.invalidRequest, "the ledger key file does not belong to the ledger \(verifierKey.name)")
+            throw LedgerError(
+                .invalidRequest,
+                "the ledger key file does not belong to the ledger \(verifierKey.name): give the key file `signoff init` made for this database (--ledger-key-file)")
         }
         key.withLock { $0 = opened }
         return opened
