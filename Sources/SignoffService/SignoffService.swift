@@ -27,7 +27,7 @@ public final class SignoffService: Sendable {
     struct Submission: Sendable {
         let command: Command
         let actor: String
-        let verified: Set<VerifiedSignature>
+        let verified: Preverified
         /// A token stored with the command's entries (a service token: its issue is recorded first, in the same unit).
         let token: Authenticator.MintedToken?
     }
@@ -306,13 +306,16 @@ final class Committer: Sendable {
         directory.withLock { Committer.keepNewer(&$0, (round.directoryVersion, round.directory)) }
         // The whole state this process keeps for queries, patched with what the round wrote — when it was current.
         full.withLock { full in
-            guard let current = full, current.marker == round.before else {
+            guard var current = full, current.marker == round.before else {
                 if full?.marker != round.marker { full = nil }
                 return
             }
-            var state = current.state
-            state.copy(round.written, from: round.state)
-            full = (round.marker, state)
+            // Patched in place: with the cache's own reference dropped first, the state's tables are not copied whole
+            // (unless a reader still holds this version).
+            full = nil
+            current.state.copy(round.written, from: round.state)
+            current.marker = round.marker
+            full = current
         }
         return round.outcomes
     }

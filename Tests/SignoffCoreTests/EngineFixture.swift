@@ -29,9 +29,33 @@ struct World {
             for event in events {
                 state.apply(event, actor: actor, at: now)
                 log.append((event, actor, now))
+                // The canonical JSON encoder writes Foundation's bytes: for every event, and every document it touches.
+                #expect(event.payload == event.payload(encoding: { try CanonicalJSON.foundationEncode($0) }))
+                for key in SignoffState.documentKeys(touchedBy: event) {
+                    #expect(state.document(for: key) == state.document(for: key, encoding: { try CanonicalJSON.foundationEncode($0) }))
+                }
             }
+            Self.expectNamingChangesNoVerdict(state, now: now)
         }
         return result
+    }
+
+    /// Evaluating a gate without naming who could supply its conditions (how the engine decides and gates) gives every
+    /// condition, verdict and detail as naming them does: checked on every request after every command a test runs.
+    static func expectNamingChangesNoVerdict(_ state: SignoffState, now: Int64) {
+        for request in state.requests.values {
+            guard let workflow = state.workflow(for: request)?.workflow else { continue }
+            for stage in workflow.path(for: request) {
+                for actor in [nil, request.requester] {
+                    let named = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now, actor: actor)
+                    let unnamed = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now, actor: actor, naming: false)
+                    // Unnamed, a condition names nobody or what naming names (the requester of a change requested, say).
+                    let namesNoMore = zip(unnamed.conditions, named.conditions).allSatisfy { $0.whoCanSupply.isEmpty || $0.whoCanSupply == $1.whoCanSupply }
+                    #expect(namesNoMore)
+                    #expect(unnamed.conditions.map { [$0.rule, "\($0.met)", $0.detail] } == named.conditions.map { [$0.rule, "\($0.met)", $0.detail] })
+                }
+            }
+        }
     }
 
     /// Runs a command that must succeed.

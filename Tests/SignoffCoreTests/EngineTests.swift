@@ -301,12 +301,12 @@ struct EngineTests {
         let id = w.file(env: "qa")
         w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         let good = Command.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: "morgan"))
-        #expect(Engine.preverify(good, state: w.state, actor: "morgan").count == 1)
-        #expect(Engine.preverify(good, state: w.state, actor: "sam").isEmpty, "only the actor's own keys")
+        #expect(Engine.preverify(good, state: w.state, actor: "morgan").signatures.count == 1)
+        #expect(Engine.preverify(good, state: w.state, actor: "sam").signatures.isEmpty, "only the actor's own keys")
         var tampered = w.signed(id, stage: "approved", by: "morgan")
         tampered.signatures[0].sig[10] ^= 1
         let bad = Command.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: tampered)
-        #expect(Engine.preverify(bad, state: w.state, actor: "morgan").isEmpty)
+        #expect(Engine.preverify(bad, state: w.state, actor: "morgan").signatures.isEmpty)
         let verified = Engine.preverify(good, state: w.state, actor: "morgan")
         #expect(Engine.execute(good, on: w.state, actor: "morgan", now: w.now, verified: verified) == Engine.execute(good, on: w.state, actor: "morgan", now: w.now))
         // A pre-verified set for the good envelope does not let the tampered one through.
@@ -315,6 +315,17 @@ struct EngineTests {
             return
         }
         #expect(refusal.rule == "signature.invalid")
+        // What preverify read ahead stands only for the bytes it read: another envelope's statement (a comment that
+        // differs from the one signed) is read again and refused as without it.
+        #expect(!verified.decisionStatements.isEmpty)
+        let other = Command.decide(request: id, stage: "approved", decision: .approve, comment: "not what was signed", envelope: w.signed(id, stage: "approved", by: "morgan", comment: "signed"))
+        let withOthers = Engine.execute(other, on: w.state, actor: "morgan", now: w.now, verified: verified)
+        #expect(withOthers == Engine.execute(other, on: w.state, actor: "morgan", now: w.now))
+        guard case .failure(let mismatch) = withOthers else {
+            Issue.record("a comment other than the signed one accepted")
+            return
+        }
+        #expect(mismatch.rule == "signature.statement")
     }
 
     @Test("The remaining input and state rules each refuse")

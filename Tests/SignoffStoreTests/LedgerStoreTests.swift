@@ -5,6 +5,7 @@ import SignoffLedger
 @testable import SignoffStore
 import SignoffTestSupport
 import Testing
+import Synchronization
 import SignoffService
 import SignoffAudit
 
@@ -63,6 +64,45 @@ struct LedgerStoreTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.projectRoot.appendingPathComponent("schema/sqlite").path)
             .filter { $0.hasSuffix(".sql") }.map { String($0.dropLast(".sql".count)) }.sorted()
         #expect(SQLiteSchema.migrations.map(\.name) == files, "schema/sqlite has \(files), the store applies \(SQLiteSchema.migrations.map(\.name)): run scripts/embed-schema.py")
+    }
+
+    /// Counts what it signs for the signer it wraps.
+    final class CountingSigner: Signer {
+        let inner: any Signer
+        let signed = Mutex(0)
+        init(_ inner: any Signer) { self.inner = inner }
+        var verifierKey: NoteVerifierKey { inner.verifierKey }
+        func open() throws { try inner.open() }
+        func sign(_ checkpoint: Checkpoint) throws -> SignedCheckpoint {
+            signed.withLock { $0 += 1 }
+            return try inner.sign(checkpoint)
+        }
+        func signManifest(_ manifest: [UInt8]) throws -> [UInt8] { try inner.signManifest(manifest) }
+        func derivedSecret(purpose: String) throws -> [UInt8] { try inner.derivedSecret(purpose: purpose) }
+    }
+
+    @Test("A hundred appends crossing the checkpoint threshold together sign one checkpoint, not a hundred")
+    func publishingIsSingleFlight() async throws {
+        let fixture = try LedgerFixture(checkpointEvery: 1000)
+        defer { fixture.remove() }
+        try await fixture.fill(10)
+        let signer = CountingSigner(fixture.storage.signer!)
+        let publisher = LogPublisher(ledger: fixture.store, signer: signer, policy: CheckpointPolicy(everyEntries: 50, everySeconds: 3600, milestoneEvery: 1000))
+        try await publisher.publish(force: true)  // the fixture's publisher signed the 10 entries: nothing to sign
+        #expect(signer.signed.withLock { $0 } == 0)
+        let entries = try await fixture.store.append((0..<100).map { EntryDraft(kind: "test.event", actor: "user", payload: Array("{\"n\":\($0)}".utf8)) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for entry in entries { group.addTask { try await publisher.appended(size: entry.sequence + 1, at: entry.timeMilliseconds) } }
+            try await group.waitForAll()
+        }
+        // The first caller past the threshold signs (the tree as it stands: all 110 entries); the others leave it to it.
+        #expect(signer.signed.withLock { $0 } == 1)
+        #expect(try await fixture.store.latestCheckpoint()?.checkpoint.size == 110)
+        // The next append past the threshold signs again.
+        let more = try await fixture.store.append((0..<60).map { EntryDraft(kind: "test.event", actor: "user", payload: Array("{\"m\":\($0)}".utf8)) })
+        try await publisher.appended(size: more.last!.sequence + 1, at: more.last!.timeMilliseconds)
+        #expect(signer.signed.withLock { $0 } == 2)
+        #expect(try await fixture.store.latestCheckpoint()?.checkpoint.size == 170)
     }
 
     @Test("WAL mode and synchronous=FULL are in force on the writer connection")

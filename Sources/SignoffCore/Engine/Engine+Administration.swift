@@ -405,7 +405,7 @@ extension Engine {
         else {
             throw Refusal(.adminSignature, "the administrators' signature is not over this exact change")
         }
-        _ = try requireFreshAndUnused(envelope, signedTime: approval.time, state: state, now: now)
+        _ = try requireFreshAndUnused(SHA256Digest.hash(envelope.payload), signedTime: approval.time, state: state, now: now)
         let message = envelope.signedBytes
         if let marked = ownKey {
             try verifyOwnRevocation(envelope, message: message, marked: marked, compromised: markedCompromised, state: state, actor: actor, now: now)

@@ -13,7 +13,7 @@ extension Engine {
         while request.status == .active, let index = path.firstIndex(where: { $0.name == request.stage }), index + 1 < path.count {
             let stage = path[index + 1]
             guard !stage.gate.isAction else { break }
-            let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now)
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now, naming: false)
             guard status.isSatisfied else { break }
             let entered = Event.stageEntered(.init(request: id, stage: stage.name, revision: request.revision))
             request.apply(entered, actor: actor, at: now, workflow: workflow)
@@ -51,7 +51,7 @@ extension Engine {
         // Approvals must still hold now: an expired approval no longer lets the bundle through.
         for stage in path.dropFirst().dropLast() where !stage.gate.approvals.isEmpty && stage.gate.expirySeconds != nil {
             guard request.history.contains(where: { $0.stage == stage.name && $0.revision == request.revision }) else { continue }
-            let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now)
+            let status = Policy.evaluate(request, stage: stage, workflow: workflow, state: state, now: now, naming: false)
             for condition in status.conditions where condition.rule == "approvals" && !condition.met {
                 reasons.append(Refusal(.gateExpired, "the approvals of \(stage.name) have expired: \(condition.detail)"))
             }
@@ -64,7 +64,7 @@ extension Engine {
         for condition in Policy.compromisedApprovals(request, workflow: workflow, state: state, now: now) {
             reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
         }
-        let status = Policy.evaluate(request, stage: last, workflow: workflow, state: state, now: now, actor: actor)
+        let status = Policy.evaluate(request, stage: last, workflow: workflow, state: state, now: now, actor: actor, naming: false)
         for condition in status.conditions where !condition.met && (actor != nil || condition.rule != "actors") {
             reasons.append(Refusal(.gate(condition: condition.rule), condition.detail))
         }

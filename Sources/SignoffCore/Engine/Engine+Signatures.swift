@@ -10,26 +10,9 @@ extension Engine {
         state: SignoffState, actor: String, now: Int64
     ) throws -> (String, SHA256Digest) {
         let key = try verifySigner(envelope, payloadType: DSSE.inTotoPayloadType, state: state, actor: actor, now: now)
-        if let key = StrictJSON.duplicateKey(in: envelope.payload) {
-            throw Refusal(.signatureStatement, "the signed statement has the key \"\(key.prefix(40))\" twice: verifiers would read it differently")
-        }
-        // Only the fields the statement and its predicate define: an extra field (an `approver` beside `actor`, say)
-        // could make another reader see something else.
-        if let object = try? JSONSerialization.jsonObject(with: Data(envelope.payload)) as? [String: Any] {
-            let predicate = object["predicate"] as? [String: Any] ?? [:]
-            let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
-            let predicateKeys = DecisionStatement.Predicate.fieldNames
-            if let extra = Set(object.keys).subtracting(statementKeys).first ?? Set(predicate.keys).subtracting(predicateKeys).first {
-                throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
-            }
-            if let revision = predicate["revision"], !(revision is Int) || "\(revision)".contains(".") {
-                throw Refusal(.signatureStatement, "the signed statement's revision is not a whole number written as one")
-            }
-        }
-        let statement: DecisionStatement
-        do { statement = try JSONDecoder().decode(DecisionStatement.self, from: Data(envelope.payload)) } catch {
-            throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
-        }
+        // The statement as ``preverify`` read it, outside the writer, when it read these very bytes; else read now.
+        let payloadDigest = SHA256Digest.hash(envelope.payload)
+        let statement = try Preverified.current.decisionStatements[payloadDigest] ?? readDecisionStatement(envelope.payload)
         let p = statement.predicate
         guard statement.type == DecisionStatement.statementType, statement.predicateType == DecisionStatement.predicateType else {
             throw Refusal(.signatureStatement, "the signed statement is not an in-toto Statement v1 with predicate \(DecisionStatement.predicateType)")
@@ -59,7 +42,7 @@ extension Engine {
         guard p.onBehalfOf == onBehalfOf else {
             throw Refusal(.signatureActor, "the signed statement says on behalf of \(p.onBehalfOf ?? "nobody"), not \(onBehalfOf ?? "nobody")")
         }
-        let digest = try requireFreshAndUnused(envelope, signedTime: p.time, state: state, now: now)
+        let digest = try requireFreshAndUnused(payloadDigest, signedTime: p.time, state: state, now: now)
         if let signed = Timestamps.milliseconds(rfc3339: p.time) {
             guard signed >= key.enrolledAt else {
                 throw Refusal(.signatureBackdated, "the statement is dated \(p.time), before the signing key was enrolled (\(Timestamps.rfc3339(key.enrolledAt)))")
@@ -69,6 +52,29 @@ extension Engine {
             }
         }
         return (key.fingerprint, digest)
+    }
+
+    /// A signed payload read as a decision statement, strictly: no key twice, only the fields the statement and its
+    /// predicate define (an extra field, an `approver` beside `actor`, say, could make another reader see something
+    /// else), a whole-number revision. Depends on the bytes alone, so ``preverify`` reads it ahead, outside the writer.
+    static func readDecisionStatement(_ payload: [UInt8]) throws -> DecisionStatement {
+        if let key = StrictJSON.duplicateKey(in: payload) {
+            throw Refusal(.signatureStatement, "the signed statement has the key \"\(key.prefix(40))\" twice: verifiers would read it differently")
+        }
+        if let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] {
+            let predicate = object["predicate"] as? [String: Any] ?? [:]
+            let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
+            let predicateKeys = DecisionStatement.Predicate.fieldNames
+            if let extra = Set(object.keys).subtracting(statementKeys).first ?? Set(predicate.keys).subtracting(predicateKeys).first {
+                throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
+            }
+            if let revision = predicate["revision"], !(revision is Int) || "\(revision)".contains(".") {
+                throw Refusal(.signatureStatement, "the signed statement's revision is not a whole number written as one")
+            }
+        }
+        do { return try JSONDecoder().decode(DecisionStatement.self, from: Data(payload)) } catch {
+            throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
+        }
     }
 
     /// A statement `actor` signed (a retrospective, a delegation): by a key of theirs valid now, decoded strictly (no
@@ -81,7 +87,7 @@ extension Engine {
         guard StrictJSON.duplicateKey(in: envelope.payload) == nil, let statement = try? JSONDecoder().decode(type, from: Data(envelope.payload)),
             matches(statement)
         else { throw Refusal(.signatureStatement, "the signed statement is not \(what)") }
-        _ = try requireFreshAndUnused(envelope, signedTime: statement[keyPath: signedTime], state: state, now: now)
+        _ = try requireFreshAndUnused(SHA256Digest.hash(envelope.payload), signedTime: statement[keyPath: signedTime], state: state, now: now)
     }
 
     /// Regulated projects that bind `group` to one of their roles.
@@ -100,12 +106,11 @@ extension Engine {
 
     /// A signed statement counts only if made within the last 10 minutes (1 minute of clock skew allowed) and never
     /// used before. Returns its digest, which the ledger keeps to refuse replays.
-    static func requireFreshAndUnused(_ envelope: DSSEEnvelope, signedTime: String, state: SignoffState, now: Int64) throws -> SHA256Digest {
+    static func requireFreshAndUnused(_ digest: SHA256Digest, signedTime: String, state: SignoffState, now: Int64) throws -> SHA256Digest {
         guard let time = Timestamps.milliseconds(rfc3339: signedTime) else { throw Refusal(.signatureStatement, "the signed time is not RFC 3339") }
         guard now - time <= DecisionStatement.maximumAgeMilliseconds, time - now <= DecisionStatement.maximumClockSkewMilliseconds else {
             throw Refusal(.signatureExpired, "the statement was signed at \(signedTime), outside the 10 minutes a signature stays fresh; sign again")
         }
-        let digest = SHA256Digest.hash(envelope.payload)
         guard !state.usedStatements.contains(digest) else {
             throw Refusal(.signatureReplay, "this signed statement was already used; every decision or change needs a fresh signature")
         }
@@ -115,7 +120,7 @@ extension Engine {
     /// Whether `signature` by `key` verifies over `message`: already checked outside the writer (``preverify``), or now.
     static func verifies(_ signature: [UInt8], by key: EnrolledKey, over message: [UInt8]) -> Bool {
         guard let publicKey = key.publicKey else { return false }
-        return VerifiedSignature.current.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature))
+        return Preverified.current.signatures.contains(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature))
             || publicKey.isValidSignature(signature, for: message)
     }
 
@@ -161,14 +166,24 @@ public struct VerifiedSignature: Hashable, Sendable {
         self.message = SHA256Digest.hash(message)
         self.signature = SHA256Digest.hash(signature)
     }
+}
 
-    @TaskLocal static var current: Set<VerifiedSignature> = []
+/// What ``Engine/preverify(_:state:actor:)`` worked out ahead, outside the writer, for one command: the signatures that
+/// verify, and the decision statements read from signed payloads (keyed by the payload's SHA-256, so that only the very
+/// bytes read count). The engine uses them to skip work, never to decide: anything missing it checks again itself.
+public struct Preverified: Sendable, Equatable {
+    public var signatures: Set<VerifiedSignature> = []
+    var decisionStatements: [SHA256Digest: DecisionStatement] = [:]
+
+    public init(signatures: Set<VerifiedSignature> = []) { self.signatures = signatures }
+
+    @TaskLocal static var current = Preverified()
 }
 
 extension Engine {
     /// Verifies the signatures a command carries against the actor's enrolled keys, without touching storage.
     /// Run it outside the database writer and pass the result to ``execute(_:on:actor:now:verified:)``.
-    public static func preverify(_ command: Command, state: SignoffState, actor: String) -> Set<VerifiedSignature> {
+    public static func preverify(_ command: Command, state: SignoffState, actor: String) -> Preverified {
         let envelope: DSSEEnvelope?
         // A decision is signed by its actor; an approval by administrators.
         let signers: [Principal]
@@ -186,13 +201,16 @@ extension Engine {
             signers = Array(state.principals.values.filter(\.isAdministrator))
         }
         // Over the cap, nothing is verified ahead: the engine refuses the envelope without any signature arithmetic.
-        guard let envelope, envelope.signatures.count <= DSSEEnvelope.maximumSignatures else { return [] }
+        guard let envelope, envelope.signatures.count <= DSSEEnvelope.maximumSignatures else { return Preverified() }
         let message = envelope.signedBytes
-        var out = Set<VerifiedSignature>()
+        var out = Preverified()
+        if case .decide = command, envelope.payloadType == DSSE.inTotoPayloadType, let statement = try? readDecisionStatement(envelope.payload) {
+            out.decisionStatements[SHA256Digest.hash(envelope.payload)] = statement
+        }
         for signature in envelope.signatures {
             for key in signers.flatMap(\.keys) where key.fingerprint == Ed25519.PublicKey.fingerprintHex(signature.keyid) {
                 if key.publicKey?.isValidSignature(signature.sig, for: message) == true {
-                    out.insert(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
+                    out.signatures.insert(VerifiedSignature(fingerprint: key.fingerprint, message: message, signature: signature.sig))
                 }
             }
         }

@@ -8,10 +8,10 @@ public enum Engine {
     /// `verified` lists signatures the caller already checked (with ``preverify(_:state:actor:)``, outside the
     /// database writer); the engine then skips only the Ed25519 arithmetic for them, never the key and statement checks.
     public static func execute(
-        _ command: Command, on state: SignoffState, actor: String, now: Int64, verified: Set<VerifiedSignature> = []
+        _ command: Command, on state: SignoffState, actor: String, now: Int64, verified: Preverified = Preverified()
     ) -> Result<[Event], Refusal> {
         do {
-            return .success(try VerifiedSignature.$current.withValue(verified) { try events(for: command, state: state, actor: actor, now: now) })
+            return .success(try Preverified.$current.withValue(verified) { try events(for: command, state: state, actor: actor, now: now) })
         } catch let refusal as Refusal {
             return .failure(refusal)
         } catch {

@@ -374,9 +374,12 @@ public enum Event: Hashable, Sendable {
         return encoder
     }()
 
-    /// Canonical JSON (sorted keys) of the event's data.
-    public var payload: [UInt8] {
-        func encode(_ value: some Encodable) -> [UInt8] { [UInt8](try! Self.encoder.encode(value)) }
+    /// Canonical JSON (sorted keys) of the event's data (``CanonicalJSON``).
+    public var payload: [UInt8] { payload(encoding: { try CanonicalJSON.encode($0) }) }
+
+    /// The event's data encoded by `encode`: canonical JSON in ``payload``; Foundation's encoder where tests compare.
+    func payload(encoding encoder: (any Encodable) throws -> [UInt8]) -> [UInt8] {
+        func encode(_ value: some Encodable) -> [UInt8] { try! encoder(value) }  // strings, numbers and containers cannot fail
         switch self {
         case .ledgerInitialized(let e): return encode(e)
         case .principalAdded(let e): return encode(e)

@@ -171,12 +171,6 @@ extension SignoffState {
     }
 
 
-    static let documentEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// The projection as documents: `kind/id` → canonical JSON. Storage keeps exactly these; replaying the ledger
     /// must give exactly the same set.
     public func documents() -> [String: String] {
@@ -196,11 +190,14 @@ extension SignoffState {
     }
 
     /// One document by key, or nil when the entity does not exist.
-    public func document(for key: String) -> String? {
+    public func document(for key: String) -> String? { document(for: key, encoding: { try CanonicalJSON.encode($0) }) }
+
+    /// One document encoded by `encoder`: canonical JSON in ``document(for:)``; Foundation's encoder where tests compare.
+    func document(for key: String, encoding encoder: (any Encodable) throws -> [UInt8]) -> String? {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         func json(_ value: (some Encodable)?) -> String? {
-            value.map { String(decoding: try! Self.documentEncoder.encode($0), as: UTF8.self) }
+            value.map { String(decoding: try! encoder($0), as: UTF8.self) }  // strings, numbers and containers cannot fail
         }
         switch parts[0] {
         case "principal": return json(principals[parts[1]])

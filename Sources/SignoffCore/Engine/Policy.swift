@@ -149,8 +149,11 @@ public enum Policy {
 
     /// Evaluates the gate of `stage` for `request` at `now`. `actor` is checked against the gate's actors when given.
     /// On the request's last stage (the deployment), the freezes in force now for its project and environment count too.
+    /// With `naming` false, no condition names who could supply it (`whoCanSupply` is empty) and nothing else differs:
+    /// what deciding and the deploy gate need, without listing every holder of every role on each decision.
     public static func evaluate(
-        _ request: DeploymentRequest, stage: Workflow.Stage, workflow: Workflow, state: SignoffState, now: Int64, actor: String? = nil
+        _ request: DeploymentRequest, stage: Workflow.Stage, workflow: Workflow, state: SignoffState, now: Int64, actor: String? = nil,
+        naming: Bool = true
     ) -> GateStatus {
         let gate = stage.gate
         let project = request.project, environment = request.environment
@@ -166,7 +169,7 @@ public enum Policy {
             let met = latest.map { evidence in
                 evidence.status == requirement.status && (requirement.maxAgeSeconds.map { now - evidence.at <= $0 * 1000 } ?? true)
             } ?? false
-            let suppliers = Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted()
+            let suppliers = naming && !met ? Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted() : []
             let age = requirement.maxAgeSeconds.map { ", at most \(formatDuration($0)) old" } ?? ""
             let detail: String
             if let latest, met {
@@ -191,10 +194,10 @@ public enum Policy {
             let approvals = countingApprovals(request, stage: stage.name, gate: gate, now: now)
             let approvers = Array(Set(approvals.map(\.authority))).sorted()
             let filled = filledSlots(rules: gate.approvals, approvers: approvers, request: request, state: state)
-            let eligible = eligibleDeciders(request, stage: stage, workflow: workflow, state: state).filter { !approvers.contains($0) }
+            let eligible = naming ? eligibleDeciders(request, stage: stage, workflow: workflow, state: state).filter { !approvers.contains($0) } : []
             for (rule, count) in zip(gate.approvals, filled) {
                 let met = count >= rule.count
-                let who = eligible.filter { state.holds($0, role: rule.role.value, project: project, environment: environment) }
+                let who = met ? [] : eligible.filter { state.holds($0, role: rule.role.value, project: project, environment: environment) }
                 conditions.append(ConditionStatus(
                     rule: "approvals", met: met,
                     detail: "\(count) of \(rule.count) approvals from \(describe(roles: [rule.role.value], request: request, state: state))"
@@ -204,7 +207,7 @@ public enum Policy {
         }
         if let actors = gate.actors {
             let roles = actors.map(\.value)
-            let candidates = Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted()
+            let candidates = naming ? Array(Set(roles.flatMap { state.holders(of: $0, project: project, environment: environment) })).sorted() : []
             let described = describe(roles: roles, request: request, state: state)
             if let actor {
                 let ok = roles.contains { state.holds(actor, role: $0, project: project, environment: environment) }

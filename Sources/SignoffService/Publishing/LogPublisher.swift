@@ -14,6 +14,9 @@ public actor LogPublisher {
     /// a hint for ``appended(size:at:)`` only: publishing reads the ledger again.
     private var knownSigned: UInt64?
     private var oldestUncovered: Int64?
+    /// Whether a publish started by ``appended(size:at:)`` is under way: the appends that arrive meanwhile leave it to
+    /// that one (which reads the ledger's size afresh when it signs) instead of each signing a checkpoint of its own.
+    private var publishing = false
 
     public init(ledger: any LedgerStore, signer: (any Signer)?, policy: CheckpointPolicy) {
         self.ledger = ledger
@@ -28,11 +31,18 @@ public actor LogPublisher {
     /// when the policy says a checkpoint is due by what this process knows. Cheap when none is due.
     public func appended(size: UInt64, at time: Int64) async throws {
         guard signer != nil else { return }
-        if let known = knownSigned, known < size {
+        if let known = knownSigned {
+            guard known < size else { return }
             if oldestUncovered == nil { oldestUncovered = time }
             let due = policy.isDue(size: size, lastSigned: known, now: ledger.now) { oldestUncovered }
             guard due else { return }
         }
+        // One at a time: while it awaits the store, this actor takes other appends (a hundred callers crossing the
+        // threshold together would otherwise sign a hundred checkpoints). Entries it does not cover are due again at
+        // the next append, or at the checkpoint service's next tick.
+        guard !publishing else { return }
+        publishing = true
+        defer { publishing = false }
         try await publish(force: false)
     }
 
