@@ -10,9 +10,10 @@ build: setup
 demo: setup
 	@bash scripts/demo.sh
 
+# The suite, then a check that it left no process running (pass or fail).
 test: setup
 	swift build --build-tests
-	swift test --skip-build
+	@status=0; swift test --skip-build || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
 
 # Not part of the two commands: the benchmark (release build, several minutes) and the large reliability run.
 bench: setup
@@ -25,6 +26,7 @@ bench-long-poll-flood: setup
 	swift build -c release --product signoff --scratch-path .build-release
 	python3 Benchmarks/long-poll-flood.py --signoff .build-release/release/signoff --runs 3
 
+# The large campaigns: what `make test` samples (kill -9 cycles, tampers, mutated exports, schemathesis examples), at full size.
 reliability: setup
 	swift build --build-tests
-	SIGNOFF_RELIABILITY=large swift test --skip-build --filter ReliabilityTests
+	@status=0; SIGNOFF_RELIABILITY=large swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status

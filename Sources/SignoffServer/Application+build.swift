@@ -83,7 +83,7 @@ public func buildApplication(
         CheckpointService(publisher: service.publisher, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
         ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger),
         WebhookDeliveryService(service: service, configuration: configuration, metrics: SignoffMetrics(registry: metrics), logger: logger),
-        NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, logger: logger),
+        NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, metrics: SignoffMetrics(registry: metrics), logger: logger),
         VerificationService(service: service, intervalSeconds: configuration.verifyIntervalSeconds, logger: logger))
     return app
 }

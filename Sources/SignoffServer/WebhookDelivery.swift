@@ -246,11 +246,15 @@ struct WebhookKeys: Sendable {
 struct NotificationScheduler: Service {
     let service: SignoffService
     let intervalSeconds: Int64
+    let metrics: SignoffMetrics
     let logger: Logger
 
     func run() async throws {
         await repeatUntilShutdown(everySeconds: intervalSeconds) {
-            do { try await Self.sendDue(service) } catch {
+            do {
+                try await Self.sendDue(service)
+                metrics.schedulerRan()
+            } catch {
                 logger.error("could not schedule reminders", metadata: ["error": .string("\(error)")])
             }
         }

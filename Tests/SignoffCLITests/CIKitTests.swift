@@ -9,9 +9,10 @@ import Testing
 /// `deployments` and `inbox` alike.
 @Suite("The CI kit with the signoff binary", .serialized)
 struct CIKitTests {
-    /// `signoff ARGS` started in the background; its output goes to files.
+    /// `signoff ARGS` started in the background (its own process group, ended by the `defer` of whoever starts it if
+    /// the test fails first); its output goes to files.
     final class Background: @unchecked Sendable {
-        let process = Process()
+        let child: ChildProcess
         let out: URL
         let err: URL
         let started = ContinuousClock.now
@@ -19,68 +20,71 @@ struct CIKitTests {
         init(_ s: Story, _ arguments: [String], env extra: [String: String]) throws {
             out = s.directory.appendingPathComponent("bg-\(UUID().uuidString).out")
             err = s.directory.appendingPathComponent("bg-\(UUID().uuidString).err")
-            FileManager.default.createFile(atPath: out.path, contents: nil)
-            FileManager.default.createFile(atPath: err.path, contents: nil)
-            process.executableURL = URL(fileURLWithPath: try TestSupport.signoffExecutable)
-            process.arguments = arguments
-            process.currentDirectoryURL = s.directory
-            process.environment = TestSupport.childEnvironment(s.env.merging(extra) { $1 })
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            try process.run()
+            child = try ChildProcess(
+                try TestSupport.signoffExecutable, arguments, environment: TestSupport.childEnvironment(s.env.merging(extra) { $1 }),
+                currentDirectory: s.directory, stdout: .file(out), stderr: .file(err))
         }
 
-        /// Waits for the exit: status, stdout, stderr and how long it ran.
-        func finish() -> (status: Int32, stdout: String, stderr: String, elapsed: Duration) {
-            process.waitUntilExit()
+        /// Waits for the exit (within two minutes, else it is ended and the test fails): status, stdout, stderr and how
+        /// long it ran.
+        func finish() async throws -> (status: Int32, stdout: String, stderr: String, elapsed: Duration) {
+            guard let status = await child.exited(within: .seconds(120)) else {
+                await child.end()
+                throw TestSupportError("signoff \(child.label) did not finish within two minutes")
+            }
             let read = { (url: URL) in String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self) }
-            return (process.terminationStatus, read(out), read(err), ContinuousClock.now - started)
+            return (status, read(out), read(err), ContinuousClock.now - started)
         }
+
+        /// Ends it now if it still runs (for a `defer`).
+        func end() { child.endSoon(grace: .seconds(1)) }
 
         /// Waits until its standard error says it is waiting (the gate was asked at least once).
-        func waitUntilWaiting() throws {
+        func waitUntilWaiting() async throws {
             let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline && process.isRunning {
+            while ContinuousClock.now < deadline && !child.hasExited {
                 if String(decoding: (try? Data(contentsOf: err)) ?? Data(), as: UTF8.self).contains("signoff: waiting:") { return }
-                Thread.sleep(forTimeInterval: 0.05)
+                try await Task.sleep(for: .milliseconds(50))
             }
             throw TestSupportError("the gate never reported waiting: \(String(decoding: (try? Data(contentsOf: err)) ?? Data(), as: UTF8.self))")
         }
     }
 
     @Test("gate --wait over the server's cap of long polls (429, Retry-After): the CLI waits it out, looks again, and ends with the gate's answer")
-    func gateWaitOverTheCap() throws {
-        let s = try Story()
+    func gateWaitOverTheCap() async throws {
+        let s = try await Story()
         defer { s.remove() }
-        try s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
-        let server = try RunningServer(story: s, arguments: ["--max-waiters-per-principal", "1", "--log-level", "info"])
+        try await s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
+        let server = try await RunningServer.start(story: s, arguments: ["--max-waiters-per-principal", "1", "--log-level", "info"])
         defer { server.stop() }
         let url = server.url.absoluteString
         for user in ["ada", "morgan"] {
-            let login = try s.signoff(["login", "--server", url, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
+            let login = try await s.signoff(["login", "--server", url, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
             #expect(login.status == 0, "\(login.stderr)")
         }
         let scopes = ["request", "evidence", "gate", "read"].flatMap { ["--scope", "\($0):\(Cast.project)"] }
-        let token = try s.signoff(
+        let token = try await s.signoff(
             ["token", "create", "--service-account", "ci-bot", "--ttl", "1d", "--key", "ada.key", "--server", url, "--token-file", "ada.token", "--as", "ada"] + scopes)
         #expect(token.status == 0, "\(token.stderr)")
         let ci = ["SIGNOFF_SERVER": url, "SIGNOFF_TOKEN": token.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "SIGNOFF_USER": ""]
         let digest = "sha256:" + SHA256Digest.hash("bundle one").hex
-        let filed = try s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest], extraEnv: ci)
+        let filed = try await s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest], extraEnv: ci)
         #expect(filed.status == 0, "\(filed.stderr)")
         let id = filed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci).status == 0)
+        #expect(try await s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci).status == 0)
         // The first pipeline holds the service account's one long poll; the second is turned away (429) until it ends.
         let first = try Background(s, ["gate", id, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
-        try first.waitUntilWaiting()
-        Thread.sleep(forTimeInterval: 1)
+        defer { first.end() }
+        try await first.waitUntilWaiting()
+        try await Task.sleep(for: .seconds(1))
         let second = try Background(s, ["gate", id, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
-        try second.waitUntilWaiting()
-        Thread.sleep(forTimeInterval: 1)
-        let approve = try s.signoff(["approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan", "--server", url, "--token-file", "morgan.token"])
+        defer { second.end() }
+        try await second.waitUntilWaiting()
+        try await Task.sleep(for: .seconds(1))
+        let approve = try await s.signoff(["approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan", "--server", url, "--token-file", "morgan.token"])
         #expect(approve.status == 0, "\(approve.stderr)")
-        let held = first.finish()
-        let turnedAway = second.finish()
+        let held = try await first.finish()
+        let turnedAway = try await second.finish()
         #expect(held.status == 0 && held.stdout.contains("ALLOWED: \(id)"), "\(held.stdout) \(held.stderr)")
         #expect(turnedAway.status == 0 && turnedAway.stdout.contains("ALLOWED: \(id)"), "\(turnedAway.stdout) \(turnedAway.stderr)")
         #expect(!turnedAway.stderr.contains("429") && !turnedAway.stderr.contains("error"), "the 429 is not an error to the pipeline: \(turnedAway.stderr)")
@@ -90,89 +94,91 @@ struct CIKitTests {
     }
 
     @Test("gate --project --wait with a service token: 0 when the approval arrives from another process, 2 on rejection, 75 on timeout")
-    func gateWait() throws {
-        let s = try Story()
+    func gateWait() async throws {
+        let s = try await Story()
         defer { s.remove() }
         // The team's pipeline files its requests: ci-bot is one of the project's requesters.
-        try s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
-        let server = try RunningServer(story: s)
+        try await s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
+        let server = try await RunningServer.start(story: s)
         defer { server.stop() }
         let url = server.url.absoluteString
         for user in ["ada", "morgan", "riley", "dana"] {
-            let login = try s.signoff(["login", "--server", url, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
+            let login = try await s.signoff(["login", "--server", url, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
             #expect(login.status == 0, "\(login.stderr)")
         }
-        func remote(_ user: String, _ arguments: [String]) throws -> TestSupport.ProcessResult {
-            try s.signoff(arguments + ["--server", url, "--token-file", "\(user).token"] + (arguments.contains("--as") ? [] : ["--as", user]))
+        func remote(_ user: String, _ arguments: [String]) async throws -> TestSupport.ProcessResult {
+            try await s.signoff(arguments + ["--server", url, "--token-file", "\(user).token"] + (arguments.contains("--as") ? [] : ["--as", user]))
         }
         let scopes = ["request", "evidence", "gate", "read"].flatMap { ["--scope", "\($0):\(Cast.project)"] }
-        let token = try remote("ada", ["token", "create", "--service-account", "ci-bot", "--ttl", "1d", "--key", "ada.key"] + scopes)
+        let token = try await remote("ada", ["token", "create", "--service-account", "ci-bot", "--ttl", "1d", "--key", "ada.key"] + scopes)
         #expect(token.status == 0, "\(token.stderr)")
         let ci = ["SIGNOFF_SERVER": url, "SIGNOFF_TOKEN": token.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "SIGNOFF_USER": ""]
-        func file(_ digest: String) throws -> String {
-            let filed = try s.signoff(
+        func file(_ digest: String) async throws -> String {
+            let filed = try await s.signoff(
                 ["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest, "--reuse", "--json"], extraEnv: ci)
             #expect(filed.status == 0, "\(filed.stderr)")
             let id = (try? JSONSerialization.jsonObject(with: Data(filed.stdout.utf8)) as? [String: Any])?["request"] as? String ?? "?"
-            let evidence = try s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci)
+            let evidence = try await s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci)
             #expect(evidence.status == 0, "\(evidence.stderr)")
             return id
         }
         let digest = "sha256:" + SHA256Digest.hash("bundle one").hex
-        let id = try file(digest)
+        let id = try await file(digest)
         // A re-run job files nothing new.
-        let again = try s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest, "--reuse", "--json"], extraEnv: ci)
+        let again = try await s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", digest, "--reuse", "--json"], extraEnv: ci)
         #expect(again.stdout.contains("\"reused\":true") && again.stdout.contains(id), "\(again.stdout) \(again.stderr)")
-        let rerunEvidence = try s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--json"], extraEnv: ci)
+        let rerunEvidence = try await s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--json"], extraEnv: ci)
         #expect(rerunEvidence.status == 0 && rerunEvidence.stdout.contains("\"entries\":[]"), "idempotent evidence: \(rerunEvidence.stdout)")
 
         // Approved by morgan, through the server, while CI waits.
         let waiting = try Background(s, ["gate", "--project", Cast.project, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
-        try waiting.waitUntilWaiting()
-        let approve = try remote("morgan", ["approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan"])
+        defer { waiting.end() }
+        try await waiting.waitUntilWaiting()
+        let approve = try await remote("morgan", ["approve", id, "--stage", "approved", "--key", "morgan.key", "--as", "morgan"])
         #expect(approve.status == 0, "\(approve.stderr)")
-        let allowed = waiting.finish()
+        let allowed = try await waiting.finish()
         #expect(allowed.status == 0, "\(allowed.stdout) \(allowed.stderr)")
         #expect(allowed.stdout.contains("ALLOWED: \(id)"))
         #expect(allowed.stderr.contains("signoff: waiting: \(id)") && allowed.stderr.contains("approvers"), "progress names what it waits for: \(allowed.stderr)")
         #expect(allowed.elapsed < .seconds(60))
 
         // Rejected while CI waits: exit 2 at once, with the reason.
-        let second = try file("sha256:" + SHA256Digest.hash("bundle two").hex)
+        let second = try await file("sha256:" + SHA256Digest.hash("bundle two").hex)
         let rejectWait = try Background(s, ["gate", second, "--env", "qa", "--digest", "sha256:" + SHA256Digest.hash("bundle two").hex, "--wait", "90s"], env: ci)
-        try rejectWait.waitUntilWaiting()
-        #expect(try remote("morgan", ["reject", second, "--stage", "approved", "--reason", "not this one", "--key", "morgan.key", "--as", "morgan"]).status == 0)
-        let rejected = rejectWait.finish()
+        defer { rejectWait.end() }
+        try await rejectWait.waitUntilWaiting()
+        await #expect(try remote("morgan", ["reject", second, "--stage", "approved", "--reason", "not this one", "--key", "morgan.key", "--as", "morgan"]).status == 0)
+        let rejected = try await rejectWait.finish()
         #expect(rejected.status == 2, "\(rejected.stdout) \(rejected.stderr)")
         #expect(rejected.stdout.contains("rejected"))
         #expect(rejected.elapsed < .seconds(60))
 
         // Nobody decides: the wait runs out with its own exit code.
         let third = "sha256:" + SHA256Digest.hash("bundle three").hex
-        _ = try file(third)
-        let timedOut = try Background(s, ["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"], env: ci).finish()
+        _ = try await file(third)
+        let timedOut = try await Background(s, ["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"], env: ci).finish()
         #expect(timedOut.status == 75, "\(timedOut.stdout) \(timedOut.stderr)")
         #expect(timedOut.stderr.contains("ran out"))
         // Locally (no server) the gate polls the database, and times out the same way.
-        let local = try s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"])
+        let local = try await s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"])
         #expect(local.status == 75, "\(local.stderr)")
         // No open request, or several: bad input, listing them.
-        let none = try s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", "sha256:" + SHA256Digest.hash("nothing").hex], extraEnv: ci)
+        let none = try await s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", "sha256:" + SHA256Digest.hash("nothing").hex], extraEnv: ci)
         #expect(none.status == 64 && none.stderr.contains("no open request"), "\(none.stderr)")
-        _ = try s.must("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--as", "riley")
-        let several = try s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third], extraEnv: ci)
+        _ = try await s.must("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--as", "riley")
+        let several = try await s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third], extraEnv: ci)
         #expect(several.status == 64 && several.stderr.contains("several open requests"), "\(several.stderr)")
 
         // The deployment in two steps, by the deployer.
-        let start = try remote("dana", ["deploy", id, "--start", "--note", "rollout", "--as", "dana"])
+        let start = try await remote("dana", ["deploy", id, "--start", "--note", "rollout", "--as", "dana"])
         #expect(start.status == 0, "\(start.stderr)")
-        let deploying = try remote("riley", ["deployments", "--project", Cast.project, "--env", "qa", "--json"])
+        let deploying = try await remote("riley", ["deployments", "--project", Cast.project, "--env", "qa", "--json"])
         #expect(deploying.stdout.contains("\"deploying\":[{"), "\(deploying.stdout)")
-        let twice = try remote("dana", ["deploy", id, "--start", "--as", "dana"])
+        let twice = try await remote("dana", ["deploy", id, "--start", "--as", "dana"])
         #expect(twice.status == 2 && twice.stderr.contains("deployment.in-progress"))
-        let finish = try remote("dana", ["deploy", id, "--finish", "--outcome", "succeeded", "--as", "dana"])
+        let finish = try await remote("dana", ["deploy", id, "--finish", "--outcome", "succeeded", "--as", "dana"])
         #expect(finish.status == 0, "\(finish.stderr)")
-        let status = try remote("riley", ["status", id, "--json"])
+        let status = try await remote("riley", ["status", id, "--json"])
         #expect(status.stdout.contains("\"status\":\"deployed\""))
 
         // The CLI on the database and the server answer alike (ages aside, which move with the clock).
@@ -180,16 +186,16 @@ struct CIKitTests {
             text.replacingOccurrences(of: #"age_seconds":\d+"#, with: "", options: .regularExpression)
         }
         for (user, arguments) in [("ada", ["deployments", "--json"]), ("morgan", ["inbox", "--json"]), ("riley", ["inbox", "--json"]), ("ada", ["list", "--env", "qa", "--json"])] {
-            let overHTTP = try remote(user, arguments)
-            let onDatabase = try s.signoff(arguments + ["--as", user])
+            let overHTTP = try await remote(user, arguments)
+            let onDatabase = try await s.signoff(arguments + ["--as", user])
             #expect(overHTTP.status == 0 && onDatabase.status == 0, "\(overHTTP.stderr) \(onDatabase.stderr)")
             #expect(stripAges(overHTTP.stdout) == stripAges(onDatabase.stdout), "\(user) \(arguments)")
         }
-        let inbox = try remote("morgan", ["inbox"])
+        let inbox = try await remote("morgan", ["inbox"])
         #expect(inbox.stdout.contains("decide approved"), "\(inbox.stdout)")
-        let unknown = try s.signoff(["list", "--state", "aproved"])
+        let unknown = try await s.signoff(["list", "--state", "aproved"])
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown state"), "\(unknown.stderr)")
-        let header = try s.must("list", "--env", "qa", "--requester", "ci-bot")
+        let header = try await s.must("list", "--env", "qa", "--requester", "ci-bot")
         #expect(header.hasPrefix("REQUEST\tPROJECT\tENVIRONMENT\tSTAGE\tBUNDLE\tREQUESTER\tAGE"))
     }
 }

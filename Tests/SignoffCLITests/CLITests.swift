@@ -16,23 +16,23 @@ struct CLITests {
 
     init() throws { directory = try TestSupport.temporaryDirectory("signoff-cli") }
 
-    func signoff(_ arguments: String..., environment: [String: String]? = nil) throws -> TestSupport.ProcessResult {
-        try TestSupport.signoff(arguments, environment: environment ?? env, in: directory)
+    func signoff(_ arguments: String..., environment: [String: String]? = nil) async throws -> TestSupport.ProcessResult {
+        try await TestSupport.signoff(arguments, environment: environment ?? env, in: directory)
     }
 
     @Test("--version and --help answer, and help documents the exit codes")
-    func versionAndHelp() throws {
-        let version = try signoff("--version")
+    func versionAndHelp() async throws {
+        let version = try await signoff("--version")
         #expect(version.status == 0)
         #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
-        let help = try signoff("--help")
+        let help = try await signoff("--help")
         #expect(help.status == 0)
         for text in ["key", "init", "audit", "Exit codes", "64"] { #expect(help.stdout.contains(text)) }
     }
 
     @Test("key generate writes a sealed key (0600) and a public key that key show reads")
-    func keyGenerate() throws {
-        let result = try signoff("key", "generate", "--name", "alice", "--out", "alice.key", "--json")
+    func keyGenerate() async throws {
+        let result = try await signoff("key", "generate", "--name", "alice", "--out", "alice.key", "--json")
         #expect(result.status == 0, "\(result.stderr)")
         let output = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: String]
         let privatePath = directory.appendingPathComponent("alice.key").path
@@ -45,38 +45,38 @@ struct CLITests {
         let opened = try KeyFiles.openSealedKey(path: privatePath, passphrase: { var b = Array("user secret".utf8); return SecureBytes(consuming: &b) }())
         #expect(opened.signingKey.publicKey == verifierKey.publicKey)
 
-        let show = try signoff("key", "show", "alice.key.pub")
+        let show = try await signoff("key", "show", "alice.key.pub")
         #expect(show.status == 0)
         #expect(show.stdout.contains("key ID:       \(verifierKey.keyIDHex)"))
         // The sealed file's public part can be shown without the passphrase; the secret never appears.
-        let showSealed = try signoff("key", "show", "alice.key", environment: [:])
+        let showSealed = try await signoff("key", "show", "alice.key", environment: [:])
         #expect(showSealed.status == 0)
         #expect(showSealed.stdout.contains(verifierKey.description))
     }
 
     @Test("key generate refuses an empty passphrase, an existing file and a bad name, and says what to do")
-    func keyGenerateRefusals() throws {
-        let empty = try signoff("key", "generate", "--name", "ci", "--out", "ci.key", environment: ["SIGNOFF_PASSPHRASE": ""])
+    func keyGenerateRefusals() async throws {
+        let empty = try await signoff("key", "generate", "--name", "ci", "--out", "ci.key", environment: ["SIGNOFF_PASSPHRASE": ""])
         #expect(empty.status == 64)
         #expect(empty.stderr.contains("--insecure-no-passphrase"))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("ci.key").path))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("ci.key.pub").path))
-        let allowed = try signoff("key", "generate", "--name", "ci", "--out", "ci.key", "--insecure-no-passphrase", environment: ["SIGNOFF_PASSPHRASE": ""])
+        let allowed = try await signoff("key", "generate", "--name", "ci", "--out", "ci.key", "--insecure-no-passphrase", environment: ["SIGNOFF_PASSPHRASE": ""])
         #expect(allowed.status == 0, "\(allowed.stderr)")
-        let again = try signoff("key", "generate", "--name", "ci", "--out", "ci.key")
+        let again = try await signoff("key", "generate", "--name", "ci", "--out", "ci.key")
         #expect(again.status == 64)
         #expect(again.stderr.contains("already exists"))
-        let badName = try signoff("key", "generate", "--name", "bad name", "--out", "bad.key")
+        let badName = try await signoff("key", "generate", "--name", "bad name", "--out", "bad.key")
         #expect(badName.status == 64)
         // No terminal and no passphrase source: refused with the ways to provide one.
         // (The caller's own SIGNOFF_PASSPHRASE never reaches the child: see inheritedEnvironment.)
-        let noSource = try signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
+        let noSource = try await signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
         #expect(noSource.status == 64)
         #expect(noSource.stderr.contains("--passphrase-file"))
     }
 
     @Test("A child process sees no SIGNOFF_* variable of the test process, only those the test passes")
-    func inheritedEnvironment() throws {
+    func inheritedEnvironment() async throws {
         // What a developer's shell may hold. Set in this process, restored afterwards.
         let inherited = [
             "SIGNOFF_PASSPHRASE": "inherited secret", "SIGNOFF_LEDGER_PASSPHRASE": "inherited ledger secret",
@@ -93,75 +93,75 @@ struct CLITests {
         #expect(ProcessInfo.processInfo.environment["SIGNOFF_PASSPHRASE"] == "inherited secret", "the parent holds the variables")
 
         // Through the same helper the signoff binary is run with: only the variable passed explicitly is there.
-        let env = try TestSupport.run("/usr/bin/env", [], environment: ["SIGNOFF_USER": "explicit"])
+        let env = try await TestSupport.run("/usr/bin/env", [], environment: ["SIGNOFF_USER": "explicit"])
         #expect(env.status == 0, "\(env.stderr)")
         let signoffLines = env.stdout.split(separator: "\n").filter { $0.hasPrefix(TestSupport.signoffPrefix) }
         #expect(signoffLines == ["SIGNOFF_USER=explicit"], "\(signoffLines)")
         #expect(env.stdout.contains("PATH="), "the rest of the environment is inherited")
 
         // A command that needs a passphrase fails as it would without one, and makes no key.
-        let noSource = try signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
+        let noSource = try await signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
         #expect(noSource.status == 64, "\(noSource.stderr)")
         #expect(noSource.stderr.contains("--passphrase-file"))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bob.key").path))
         // A command that needs a database does not find the inherited SIGNOFF_DB.
-        let noDB = try signoff("audit", "verify", environment: [:])
+        let noDB = try await signoff("audit", "verify", environment: [:])
         #expect(noDB.status == 64 && noDB.stderr.contains("SIGNOFF_DB"), "\(noDB.stderr)")
     }
 
     @Test("--passphrase-file takes the first line of the file")
-    func passphraseFile() throws {
+    func passphraseFile() async throws {
         try "from file\nignored\n".write(to: directory.appendingPathComponent("pass.txt"), atomically: true, encoding: .utf8)
-        let result = try signoff("key", "generate", "--name", "dora", "--out", "dora.key", "--passphrase-file", "pass.txt", environment: [:])
+        let result = try await signoff("key", "generate", "--name", "dora", "--out", "dora.key", "--passphrase-file", "pass.txt", environment: [:])
         #expect(result.status == 0, "\(result.stderr)")
         let path = directory.appendingPathComponent("dora.key").path
         _ = try KeyFiles.openSealedKey(path: path, passphrase: { var b = Array("from file".utf8); return SecureBytes(consuming: &b) }())
     }
 
     @Test("init, checkpoint and audit verify; a change made with sqlite3 is detected with exit code 3")
-    func ledgerLifecycle() throws {
-        #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
-        let initResult = try signoff("init", "--db", "ledger.sqlite", "--origin", "signoff.test/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
+    func ledgerLifecycle() async throws {
+        await #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
+        let initResult = try await signoff("init", "--db", "ledger.sqlite", "--origin", "signoff.test/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
         #expect(initResult.status == 0, "\(initResult.stderr)")
         let keyMode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("ledger.sqlite.ledger-key").path)[.posixPermissions] as! NSNumber
         #expect(keyMode.intValue == 0o600)
 
-        let verifierKey = try signoff("checkpoint", "--db", "ledger.sqlite", "--verifier-key")
+        let verifierKey = try await signoff("checkpoint", "--db", "ledger.sqlite", "--verifier-key")
         #expect(verifierKey.stdout.hasPrefix("signoff.test/ledger+"))
-        let checkpoint = try signoff("checkpoint", "--db", "ledger.sqlite")
+        let checkpoint = try await signoff("checkpoint", "--db", "ledger.sqlite")
         #expect(checkpoint.status == 0)
         #expect(checkpoint.stdout.hasPrefix("signoff.test/ledger\n2\n"))
         #expect(checkpoint.stdout.contains("\n\n\u{2014} signoff.test/ledger "))
 
-        let verify = try signoff("audit", "verify", "--db", "ledger.sqlite", "--json")
+        let verify = try await signoff("audit", "verify", "--db", "ledger.sqlite", "--json")
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         #expect(verify.stdout.contains("\"valid\":true"))
 
-        let tamper = try TestSupport.run("/usr/bin/env", ["python3", "-c", "import sqlite3; c=sqlite3.connect('ledger.sqlite'); c.execute(\"update ledger_entry set actor='mallory'\"); c.commit()"], currentDirectory: directory)
+        let tamper = try await TestSupport.run("/usr/bin/env", ["python3", "-c", "import sqlite3; c=sqlite3.connect('ledger.sqlite'); c.execute(\"update ledger_entry set actor='mallory'\"); c.commit()"], currentDirectory: directory)
         #expect(tamper.status == 0, "\(tamper.stderr)")
-        let failed = try signoff("audit", "verify", "--db", "ledger.sqlite")
+        let failed = try await signoff("audit", "verify", "--db", "ledger.sqlite")
         #expect(failed.status == 3)
         #expect(failed.stderr.contains("entry 0"))
 
-        let wrongPassphrase = try signoff("checkpoint", "--db", "ledger.sqlite", "--sign", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
+        let wrongPassphrase = try await signoff("checkpoint", "--db", "ledger.sqlite", "--sign", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
         #expect(wrongPassphrase.status != 0)
         #expect(wrongPassphrase.stderr.contains("wrong passphrase"))
         // A verb that only reads never opens the ledger key (64 MiB of Argon2id): a wrong passphrase does not stop it.
-        let readOnly = try signoff("checkpoint", "--db", "ledger.sqlite", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
+        let readOnly = try await signoff("checkpoint", "--db", "ledger.sqlite", environment: ["SIGNOFF_LEDGER_PASSPHRASE": "nope"])
         #expect(readOnly.status == 0 && readOnly.stdout.hasPrefix("signoff.test/ledger\n"), "\(readOnly.stdout) \(readOnly.stderr)")
     }
 
     @Test("init refuses to overwrite, and commands without a database say how to name one")
-    func initRefusals() throws {
-        #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
-        #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub").status == 0)
-        let again = try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub")
+    func initRefusals() async throws {
+        await #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
+        await #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub").status == 0)
+        let again = try await signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub")
         #expect(again.status == 64)
         #expect(again.stderr.contains("already exists"))
-        let noDB = try signoff("audit", "verify")
+        let noDB = try await signoff("audit", "verify")
         #expect(noDB.status == 64)
         #expect(noDB.stderr.contains("SIGNOFF_DB"))
-        let missing = try signoff("audit", "verify", "--db", "missing.sqlite", "--log-key", "l.sqlite.ledger-key.pub")
+        let missing = try await signoff("audit", "verify", "--db", "missing.sqlite", "--log-key", "l.sqlite.ledger-key.pub")
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("signoff init"))
     }

@@ -9,14 +9,14 @@ import Testing
 @Suite("Web console in a real browser", .serialized)
 struct ConsoleBrowserTests {
     @Test("A person with only a browser approves a regulated deployment with a signature an auditor verifies offline")
-    func browserStory() throws {
+    func browserStory() async throws {
         let workdir = try TestSupport.temporaryDirectory("signoff-browser")
         defer { try? FileManager.default.removeItem(at: workdir) }
         // The binary alone, copied as a deployment copies it: the console is compiled in, nothing beside it is needed.
         let binary = workdir.appendingPathComponent("bin/signoff")
         try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: URL(fileURLWithPath: try TestSupport.signoffExecutable), to: binary)
-        let result = try TestSupport.run(
+        let result = try await TestSupport.run(
             "/usr/bin/env",
             [
                 "python3", TestSupport.projectRoot.appendingPathComponent("Tests/console/browser_story.py").path, "--signoff", binary.path,
@@ -30,28 +30,28 @@ struct ConsoleBrowserTests {
 @Suite("Self-enrolment with the CLI", .serialized)
 struct SelfEnrolmentCLITests {
     @Test("enroll-key NAME --key MINE adds a key of one's own (flagged, untrusted), locally and through the server; the replay agrees")
-    func selfEnrolment() throws {
-        let s = try Story()
+    func selfEnrolment() async throws {
+        let s = try await Story()
         defer { s.remove() }
-        try s.must("key", "generate", "--name", "casey", "--out", "casey-browser.key")
-        let own = try s.signoff(["user", "enroll-key", "casey", "--key-file", "casey-browser.key.pub", "--key", "casey.key", "--as", "casey"])
+        try await s.must("key", "generate", "--name", "casey", "--out", "casey-browser.key")
+        let own = try await s.signoff(["user", "enroll-key", "casey", "--key-file", "casey-browser.key.pub", "--key", "casey.key", "--as", "casey"])
         #expect(own.status == 0 && own.stdout.contains("self-enrolled"), "\(own.stdout) \(own.stderr)")
         // Not for someone else, and not without a key of one's own.
-        try s.must("key", "generate", "--name", "morgan", "--out", "morgan-2.key")
-        let other = try s.signoff(["user", "enroll-key", "morgan", "--key-file", "morgan-2.key.pub", "--key", "casey.key", "--as", "casey", "--self"])
+        try await s.must("key", "generate", "--name", "morgan", "--out", "morgan-2.key")
+        let other = try await s.signoff(["user", "enroll-key", "morgan", "--key-file", "morgan-2.key.pub", "--key", "casey.key", "--as", "casey", "--self"])
         #expect(other.status == 64, "\(other.stderr)")
-        let unproven = try s.signoff(["user", "enroll-key", "morgan", "--key-file", "morgan-2.key.pub", "--as", "morgan"])
+        let unproven = try await s.signoff(["user", "enroll-key", "morgan", "--key-file", "morgan-2.key.pub", "--as", "morgan"])
         #expect(unproven.status == 64 && unproven.stderr.contains("--key"), "\(unproven.stderr)")
         // Through the server, logged in with the old key.
-        let server = try RunningServer(story: s)
+        let server = try await RunningServer.start(story: s)
         defer { server.stop() }
-        #expect(try s.signoff(["login", "--server", server.url.absoluteString, "--as", "morgan", "--key", "morgan.key", "--token-file", "morgan.token"]).status == 0)
-        let remote = try s.signoff(["user", "enroll-key", "morgan", "--key-file", "morgan-2.key.pub", "--key", "morgan.key", "--as", "morgan", "--server", server.url.absoluteString, "--token-file", "morgan.token"])
+        #expect(try await s.signoff(["login", "--server", server.url.absoluteString, "--as", "morgan", "--key", "morgan.key", "--token-file", "morgan.token"]).status == 0)
+        let remote = try await s.signoff(["user", "enroll-key", "morgan", "--key-file", "morgan-2.key.pub", "--key", "morgan.key", "--as", "morgan", "--server", server.url.absoluteString, "--token-file", "morgan.token"])
         #expect(remote.status == 0, "\(remote.stderr)")
-        let shown = try s.must("user", "show", "casey", "--json", "--as", "ada")
+        let shown = try await s.must("user", "show", "casey", "--json", "--as", "ada")
         #expect(shown.contains("\"self_enrolled\":true") && shown.contains("\"self_enrolled\":false"), "\(shown)")
         server.stop()  // it signs a last checkpoint over what it appended
-        let verified = try s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
+        let verified = try await s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
         #expect(verified.status == 0, "the projection replays the self-enrolments: \(verified.stdout) \(verified.stderr)")
     }
 }

@@ -8,10 +8,10 @@ import Testing
 @Suite("CI integrations", .serialized)
 struct IntegrationTests {
     @Test("GitHub Actions, GitLab CI, Jenkins and Dataiku DSS stories pass against a local server", arguments: ["github-actions", "gitlab", "jenkins", "dataiku"])
-    func story(_ integration: String) throws {
+    func story(_ integration: String) async throws {
         let workdir = try TestSupport.temporaryDirectory("signoff-integration")
         defer { try? FileManager.default.removeItem(at: workdir) }
-        let result = try TestSupport.run(
+        let result = try await TestSupport.run(
             "/usr/bin/env",
             [
                 "python3", TestSupport.projectRoot.appendingPathComponent("Tests/integrations/story.py").path, "--signoff", try TestSupport.signoffExecutable,

@@ -103,22 +103,22 @@ struct VocabularyTests {
     /// The same verbs through `--db` and through `--server` on the same database give the same documents: one code path
     /// per verb (`SignoffClient`), one wire type per document.
     @Test("Every verb's --json, locally and through the server, is the same document and speaks the vocabulary; so do the API and the export")
-    func localAndRemote() throws {
-        let s = try Story()
+    func localAndRemote() async throws {
+        let s = try await Story()
         defer { s.remove() }
-        let prod = try s.approvedProd()
-        let server = try RunningServer(story: s)
+        let prod = try await s.approvedProd()
+        let server = try await RunningServer.start(story: s)
         defer { server.stop() }
         for person in ["ada", "riley", "casey", "morgan", "sam", "dana"] {
-            let login = try s.signoff(["login", "--server", server.url.absoluteString, "--as", person, "--key", "\(person).key", "--token-file", "\(person).token", "--json"])
+            let login = try await s.signoff(["login", "--server", server.url.absoluteString, "--as", person, "--key", "\(person).key", "--token-file", "\(person).token", "--json"])
             #expect(login.status == 0, "\(login.stderr)")
             Vocabulary.check(login.stdout, source: "login --json")
         }
-        func local(_ user: String, _ arguments: [String]) throws -> TestSupport.ProcessResult {
-            try s.signoff(arguments + ["--as", user, "--json"])
+        func local(_ user: String, _ arguments: [String]) async throws -> TestSupport.ProcessResult {
+            try await s.signoff(arguments + ["--as", user, "--json"])
         }
-        func remote(_ user: String, _ arguments: [String]) throws -> TestSupport.ProcessResult {
-            try s.signoff(
+        func remote(_ user: String, _ arguments: [String]) async throws -> TestSupport.ProcessResult {
+            try await s.signoff(
                 arguments + ["--as", user, "--json"],
                 extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(user).token"), "SIGNOFF_DB": ""])
         }
@@ -129,7 +129,7 @@ struct VocabularyTests {
             ("ada", ["workflow", "show", "regulated"]), ("ada", ["checkpoint", "--verifier-key"]),
         ]
         for (user, arguments) in reads {
-            let (l, r) = (try local(user, arguments), try remote(user, arguments))
+            let (l, r) = await (try local(user, arguments), try remote(user, arguments))
             #expect(l.status == r.status, "\(arguments): exit \(l.status) locally, \(r.status) remotely: \(l.stderr) \(r.stderr)")
             // Ages move with the clock between the two calls; everything else is the same bytes.
             let ageless = { (text: String) in text.replacingOccurrences(of: #"age_seconds":\d+"#, with: "", options: .regularExpression) }
@@ -143,24 +143,24 @@ struct VocabularyTests {
         var filed: [String] = []
         var refusals: [String] = []
         for run in [local, remote] {
-            let created = try run("riley", ["request", "create", "--project", "churn-model", "--env", "qa", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip"])
+            let created = try await run("riley", ["request", "create", "--project", "churn-model", "--env", "qa", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip"])
             #expect(created.status == 0, "\(created.stderr)")
             Vocabulary.check(created.stdout, source: "request create")
             #expect(shape(created.stdout) == ["digest", "request", "reused", "sequence"])
             let id = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["request"] as? String)
             filed.append(id)
-            let withdrawn = try run("riley", ["withdraw", id, "--reason", "superseded"])
+            let withdrawn = try await run("riley", ["withdraw", id, "--reason", "superseded"])
             #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
             Vocabulary.check(withdrawn.stdout, source: "withdraw")
             #expect(shape(withdrawn.stdout) == ["entries", "message", "request"])
             // Refusals name the same rule with the same exit code either way.
-            let refused = try run("morgan", ["approve", prod, "--stage", "compliance-reviewed"])
+            let refused = try await run("morgan", ["approve", prod, "--stage", "compliance-reviewed"])
             #expect(refused.status == 2 && refused.stderr.contains("refused (decision.stage)"), "\(refused.stderr)")
             refusals.append("\(refused.status) \(refused.stderr)")
         }
         #expect(filed.count == 2 && filed[0] != filed[1])
         #expect(refusals.count == 2 && refusals[0] == refusals[1], "\(refusals)")
-        let l = try local("riley", ["status", filed[1]]), r = try remote("riley", ["status", filed[0]])
+        let l = try await local("riley", ["status", filed[1]]), r = try await remote("riley", ["status", filed[0]])
         #expect(shape(l.stdout) == shape(r.stdout))
 
         // The API's own documents.
@@ -170,13 +170,7 @@ struct VocabularyTests {
         {
             var request = URLRequest(url: URL(string: server.url.absoluteString + path)!)
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            let semaphore = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var body = Data()
-            URLSession.shared.dataTask(with: request) { data, _, _ in
-                body = data ?? Data()
-                semaphore.signal()
-            }.resume()
-            semaphore.wait()
+            let (body, _) = try await URLSession.shared.data(for: request)
             Vocabulary.check(String(decoding: body, as: UTF8.self), source: "GET \(path)")
         }
 
@@ -187,13 +181,13 @@ struct VocabularyTests {
             (["audit", "export", "--out", "vocab-export", "--json", "--as", "ada"], "audit export"),
             (["audit", "verify", "vocab-export", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub", "--json"], "audit verify DIR"),
         ] {
-            let result = try s.signoff(arguments)
+            let result = try await s.signoff(arguments)
             #expect(result.status == 0, "\(source): \(result.stderr)")
             Vocabulary.check(result.stdout, source: source)
         }
         let fresh = try TestSupport.temporaryDirectory("signoff-vocabulary")
         defer { try? FileManager.default.removeItem(at: fresh) }
-        let initialized = try TestSupport.signoff(
+        let initialized = try await TestSupport.signoff(
             ["init", "--db", fresh.appendingPathComponent("v.sqlite").path, "--origin", "signoff.test/vocabulary", "--admin", "ada", "--admin-key", s.path("ada.key.pub"),
                 "--json"],
             environment: ["SIGNOFF_LEDGER_PASSPHRASE": "vocabulary passphrase"])

@@ -14,10 +14,10 @@ struct AdministrationTests {
     static let bob = "bob"
 
     /// The world with a second administrator (bob) and `admin_quorum 2`.
-    static func quorumWorld() -> World {
-        var w = World()
-        w.addUser(bob, groups: [], administrator: true)
-        w.admin(.setAdminQuorum(2))
+    static func quorumWorld() throws -> World {
+        var w = try World()
+        try w.addUser(bob, groups: [], administrator: true)
+        try w.admin(.setAdminQuorum(2))
         return w
     }
 
@@ -31,8 +31,8 @@ struct AdministrationTests {
 
     @Test("A person marks their own key compromised only signed by another current key of theirs — never by a session, never by the key marked")
     func ownCompromise() throws {
-        var w = World()
-        let id = w.approvedProdRequest()
+        var w = try World()
+        let id = try w.approvedProdRequest()
         let morgan = Self.morgan
         let stolen = w.keys[morgan]!
         let fingerprint = stolen.publicKey.fingerprint
@@ -46,7 +46,7 @@ struct AdministrationTests {
             .allSatisfy { $0.rule != "gate.compromised" })
         // With a second key of morgan's, enrolled by the administrator, the marking is morgan's own to sign.
         let second = Ed25519.SigningKey()
-        w.admin(.enrollKey(principal: morgan, key: try NoteVerifierKey(name: morgan, publicKey: second.publicKey)))
+        try w.admin(.enrollKey(principal: morgan, key: try NoteVerifierKey(name: morgan, publicKey: second.publicKey)))
         w.keys["morgan-2"] = second
         // Before the key was enrolled, and in the future: refused whoever signs.
         let enrolled = w.state.principals[morgan]!.keys.first { $0.fingerprint == Ed25519.PublicKey.fingerprintHex(fingerprint) }!.enrolledAt
@@ -58,7 +58,7 @@ struct AdministrationTests {
             rule: "key.compromised-since")
         // Another person's key cannot vouch for morgan's own revocation.
         w.refused(Self.signed(w, mark, by: [Cast.secondReleaseManager.name]), as: morgan, rule: "signature.wrong-key")
-        let events = w.ok(Self.signed(w, mark, by: ["morgan-2"]), as: morgan)
+        let events = try w.ok(Self.signed(w, mark, by: ["morgan-2"]), as: morgan)
         guard case .keyRevoked(let revoked)? = events.first else { Issue.record("no key.revoked: \(events)"); return }
         #expect(revoked.approval != nil && revoked.compromisedSince != nil)
         #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: w.request(id).digest, state: w.state, actor: nil, now: w.now)
@@ -69,10 +69,10 @@ struct AdministrationTests {
     }
 
     @Test("Revoking one's own key plainly stays a session's to do (it only removes access); an administrator's own key needs administrators")
-    func plainOwnRevocation() {
-        var w = World()
+    func plainOwnRevocation() throws {
+        var w = try World()
         let morgan = Self.morgan
-        w.ok(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint), as: morgan)
+        try w.ok(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint), as: morgan)
         #expect(w.state.principals[morgan]!.keys.allSatisfy { $0.revokedAt != nil })
         let ada = Cast.administrator.name
         w.refused(.revokeKey(principal: ada, fingerprint: w.keys[ada]!.publicKey.fingerprint), as: ada, rule: "admin.signature-required")
@@ -80,7 +80,7 @@ struct AdministrationTests {
 
     @Test("Marking a key compromised is signed by administrators even in a ledger with no regulated project")
     func compromiseAlwaysSigned() throws {
-        var w = World()
+        var w = try World()
         // A ledger of its own, unregulated: only the bootstrap administrator and one user with a key.
         var plain = SignoffState()
         let ada = w.keys[Cast.administrator.name]!
@@ -104,43 +104,43 @@ struct AdministrationTests {
     }
 
     @Test("Under admin-quorum 2 one administrator key neither adds nor lifts a freeze on a regulated project, nor adds an auditor, nor subscribes a webhook organisation-wide")
-    func quorumCoversWhatRegulatedProjectsRelyOn() {
-        var w = Self.quorumWorld()
+    func quorumCoversWhatRegulatedProjectsRelyOn() throws {
+        var w = try Self.quorumWorld()
         let ada = Cast.administrator.name
         let yearEnd = FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 30 * 86_400_000, reason: "year-end close")
         w.refused(Self.signed(w, .addFreeze(yearEnd), by: [ada]), as: ada, rule: "admin.quorum")
         let onProject = FreezeSpec(environment: "prod", project: Cast.project, from: w.now, until: w.now + 86_400_000, reason: "audit")
         w.refused(Self.signed(w, .addFreeze(onProject), by: [ada]), as: ada, rule: "admin.quorum")
-        w.ok(Self.signed(w, .addFreeze(yearEnd), by: [ada, Self.bob]), as: ada)
+        try w.ok(Self.signed(w, .addFreeze(yearEnd), by: [ada, Self.bob]), as: ada)
         w.refused(Self.signed(w, .liftFreeze(id: "FRZ-1"), by: [ada]), as: ada, rule: "admin.quorum")
-        w.ok(Self.signed(w, .liftFreeze(id: "FRZ-1"), by: [ada, Self.bob]), as: ada)
+        try w.ok(Self.signed(w, .liftFreeze(id: "FRZ-1"), by: [ada, Self.bob]), as: ada)
         // A freeze on an unregulated project's environment is one administrator's.
-        w.admin(.createProject(ProjectSpec(key: "scratch", regulated: false, environments: ["dev": "standard"], roles: Cast.roles), approval: nil))
-        w.ok(Self.signed(w, .addFreeze(FreezeSpec(environment: "dev", project: nil, from: w.now, until: w.now + 86_400_000, reason: "move")), by: [ada]), as: ada)
-        w.ok(Self.signed(w, .liftFreeze(id: "FRZ-2"), by: [ada]), as: ada)
+        try w.admin(.createProject(ProjectSpec(key: "scratch", regulated: false, environments: ["dev": "standard"], roles: Cast.roles), approval: nil))
+        try w.ok(Self.signed(w, .addFreeze(FreezeSpec(environment: "dev", project: nil, from: w.now, until: w.now + 86_400_000, reason: "move")), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .liftFreeze(id: "FRZ-2"), by: [ada]), as: ada)
         // Auditors read every project.
-        w.admin(.createGroup(name: Access.auditorsGroup))
+        try w.admin(.createGroup(name: Access.auditorsGroup))
         w.refused(Self.signed(w, .addMember(group: Access.auditorsGroup, member: Cast.outsider.name), by: [ada]), as: ada, rule: "admin.quorum")
         // Organisation-wide webhooks and a regulated project's carry its trail out.
         let everywhere = WebhookSpec(url: "https://hooks.example.com/all", project: nil, events: ["request.approved"], format: .standard)
         w.refused(Self.signed(w, .addWebhook(everywhere), by: [ada]), as: ada, rule: "admin.quorum")
         let regulated = WebhookSpec(url: "https://hooks.example.com/churn", project: Cast.project, events: ["request.approved"], format: .standard)
         w.refused(Self.signed(w, .addWebhook(regulated), by: [ada]), as: ada, rule: "admin.quorum")
-        w.ok(Self.signed(w, .addWebhook(everywhere), by: [ada, Self.bob]), as: ada)
+        try w.ok(Self.signed(w, .addWebhook(everywhere), by: [ada, Self.bob]), as: ada)
         let scratch = WebhookSpec(url: "https://hooks.example.com/scratch", project: "scratch", events: ["request.approved"], format: .standard)
-        w.ok(Self.signed(w, .addWebhook(scratch), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .addWebhook(scratch), by: [ada]), as: ada)
         // Administrators themselves: one key may not add one.
         w.refused(Self.signed(w, .addUser(name: "mallory", administrator: true, key: nil), by: [ada]), as: ada, rule: "admin.quorum")
     }
 
     @Test("Changes that only take authority away need one signature — but not against an administrator, whose loss would shrink the quorum")
-    func takingAwayNeedsOneSignature() {
-        var w = Self.quorumWorld()
+    func takingAwayNeedsOneSignature() throws {
+        var w = try Self.quorumWorld()
         let ada = Cast.administrator.name
         let morgan = Self.morgan
-        w.ok(Self.signed(w, .removeMember(group: Cast.Group.releaseManagers, member: Cast.secondReleaseManager.name), by: [ada]), as: ada)
-        w.ok(Self.signed(w, .disablePrincipal(name: Cast.complianceOfficer.name), by: [ada]), as: ada)
-        w.ok(Self.signed(w, .revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .removeMember(group: Cast.Group.releaseManagers, member: Cast.secondReleaseManager.name), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .disablePrincipal(name: Cast.complianceOfficer.name), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint), by: [ada]), as: ada)
         // One stolen administrator key revoking the other's key or disabling them would leave itself the only signer.
         w.refused(Self.signed(w, .revokeKey(principal: Self.bob, fingerprint: w.keys[Self.bob]!.publicKey.fingerprint), by: [ada]), as: ada, rule: "admin.quorum")
         w.refused(Self.signed(w, .disablePrincipal(name: Self.bob), by: [ada]), as: ada, rule: "admin.quorum")
@@ -148,41 +148,41 @@ struct AdministrationTests {
         let dana = Cast.deployer.name
         let mark = Command.revokeKey(principal: dana, fingerprint: w.keys[dana]!.publicKey.fingerprint, compromisedSince: w.now)
         w.refused(Self.signed(w, mark, by: [ada]), as: ada, rule: "admin.quorum")
-        w.ok(Self.signed(w, mark, by: [ada, Self.bob]), as: ada)
+        try w.ok(Self.signed(w, mark, by: [ada, Self.bob]), as: ada)
     }
 
     @Test("Marking a key compromised takes back what it vouched for since: the keys its owner self-enrolled with it, and the delegations it signed")
     func compromiseReach() throws {
-        var w = World()
+        var w = try World()
         let ada = Cast.administrator.name
         let morgan = Self.morgan
         let casey = Cast.complianceOfficer.name
         // Before the theft, morgan self-enrolled a laptop key with the key that is later stolen: it stays.
         let laptop = Ed25519.SigningKey()
         let laptopLine = try NoteVerifierKey(name: morgan, publicKey: laptop.publicKey)
-        w.ok(.enrollOwnKey(key: laptopLine, proof: SelfEnrolmentTests.proof(w, principal: morgan, key: laptopLine, signedBy: morgan)), as: morgan)
+        try w.ok(.enrollOwnKey(key: laptopLine, proof: SelfEnrolmentTests.proof(w, principal: morgan, key: laptopLine, signedBy: morgan)), as: morgan)
         // casey grants a delegation before the theft: it stays.
         w.now += 300_000
         let before = DelegationSpec(delegate: Cast.deployer.name, start: w.now, end: w.now + 86_400_000, project: nil, role: nil)
-        w.ok(PolicyTests.delegating(w, before, by: casey), as: casey)
+        try w.ok(PolicyTests.delegating(w, before, by: casey), as: casey)
         w.now += 60_000
         let theft = w.now
         // The thief, with morgan's key, enrols a key of their own, and with it another (what a chain of proofs reaches).
         let thief = Ed25519.SigningKey()
         let thiefLine = try NoteVerifierKey(name: morgan, publicKey: thief.publicKey)
-        w.ok(.enrollOwnKey(key: thiefLine, proof: SelfEnrolmentTests.proof(w, principal: morgan, key: thiefLine, signedBy: morgan)), as: morgan)
+        try w.ok(.enrollOwnKey(key: thiefLine, proof: SelfEnrolmentTests.proof(w, principal: morgan, key: thiefLine, signedBy: morgan)), as: morgan)
         w.keys["thief"] = thief
         let second = Ed25519.SigningKey()
         let secondLine = try NoteVerifierKey(name: morgan, publicKey: second.publicKey)
-        w.ok(.enrollOwnKey(key: secondLine, proof: KeyEnrolmentStatement(principal: morgan, verifierKey: secondLine, time: w.now).signed(with: thief)), as: morgan)
+        try w.ok(.enrollOwnKey(key: secondLine, proof: KeyEnrolmentStatement(principal: morgan, verifierKey: secondLine, time: w.now).signed(with: thief)), as: morgan)
         // casey's key, stolen too, grants a delegation to the thief's accomplice.
         let accomplice = DelegationSpec(delegate: Self.morgan, start: w.now, end: w.now + 86_400_000, project: nil, role: nil)
-        w.ok(PolicyTests.delegating(w, accomplice, by: casey), as: casey)
+        try w.ok(PolicyTests.delegating(w, accomplice, by: casey), as: casey)
         let delegations = w.state.delegations.values.filter { $0.from == casey }.sorted { $0.id < $1.id }
         try #require(delegations.count == 2)
         w.now += 60_000
 
-        let events = w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: theft))
+        let events = try w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: theft))
         #expect(events.count == 3, "the stolen key and the two keys its proofs reached: \(events.map(\.kind))")
         let keys = w.state.principals[morgan]!.keys
         for line in [thiefLine, secondLine] {
@@ -191,13 +191,13 @@ struct AdministrationTests {
         }
         #expect(keys.first { $0.fingerprint == laptopLine.publicKey.fingerprint }?.revokedAt == nil, "vouched for before the theft: stays")
         // The thief's key signs nothing that counts any more.
-        let id = w.file()
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let id = try w.file()
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
         let byThief = DecisionStatement(request: w.request(id), stage: "approved", decision: .approve, actor: morgan, comment: "", time: w.now).signed(with: thief)
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: byThief), as: morgan, rule: "signature.revoked-key")
 
         // casey's key marked compromised since the theft: the delegation it granted then is revoked, the earlier one stays.
-        let caseyEvents = w.admin(.revokeKey(principal: casey, fingerprint: w.keys[casey]!.publicKey.fingerprint, compromisedSince: theft))
+        let caseyEvents = try w.admin(.revokeKey(principal: casey, fingerprint: w.keys[casey]!.publicKey.fingerprint, compromisedSince: theft))
         #expect(caseyEvents.map(\.kind) == ["key.revoked", "delegation.revoked"], "\(caseyEvents.map(\.kind))")
         #expect(w.state.delegations[delegations[1].id]?.revokedAt != nil && w.state.delegations[delegations[0].id]?.revokedAt == nil)
         // Both verifiers agree on the export of this ledger.
@@ -207,49 +207,49 @@ struct AdministrationTests {
     }
 
     @Test("One administrator key cannot bring a compromise marking under one signature by removing the owner from their groups first, nor silence an organisation-wide webhook")
-    func quorumOnCompromiseAndWebhookRemoval() {
-        var w = Self.quorumWorld()
+    func quorumOnCompromiseAndWebhookRemoval() throws {
+        var w = try Self.quorumWorld()
         let ada = Cast.administrator.name
         let sam = Cast.secondReleaseManager.name
-        w.ok(Self.signed(w, .removeMember(group: Cast.Group.releaseManagers, member: sam), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .removeMember(group: Cast.Group.releaseManagers, member: sam), by: [ada]), as: ada)
         let mark = Command.revokeKey(principal: sam, fingerprint: w.keys[sam]!.publicKey.fingerprint, compromisedSince: w.now)
         w.refused(Self.signed(w, mark, by: [ada]), as: ada, rule: "admin.quorum")
         let everywhere = WebhookSpec(url: "https://hooks.example.com/all", project: nil, events: ["request.approved"], format: .standard)
-        w.ok(Self.signed(w, .addWebhook(everywhere), by: [ada, Self.bob]), as: ada)
+        try w.ok(Self.signed(w, .addWebhook(everywhere), by: [ada, Self.bob]), as: ada)
         let id = w.state.webhooks.keys.sorted().last!
         w.refused(Self.signed(w, .removeWebhook(id: id), by: [ada]), as: ada, rule: "admin.quorum")
-        w.ok(Self.signed(w, .removeWebhook(id: id), by: [ada, Self.bob]), as: ada)
+        try w.ok(Self.signed(w, .removeWebhook(id: id), by: [ada, Self.bob]), as: ada)
     }
 
     @Test("An administrator withdrawing another person's request, revoking their delegation or their token makes a signed administrative change")
     func actingOnSomeoneElses() throws {
-        var w = World()
+        var w = try World()
         let ada = Cast.administrator.name
         let riley = Cast.requester.name
-        let id = w.file()
+        let id = try w.file()
         let withdraw = Command.withdraw(request: id, reason: "stale")
         w.refused(withdraw, as: ada, rule: "admin.signature-required")
         w.refused(withdraw, as: Self.morgan, rule: "request.owner")
-        let events = w.ok(Self.signed(w, withdraw, by: [ada]), as: ada)
+        let events = try w.ok(Self.signed(w, withdraw, by: [ada]), as: ada)
         guard case .requestWithdrawn(let withdrawn)? = events.first else { Issue.record("no request.withdrawn: \(events)"); return }
         #expect(withdrawn.approval != nil)
         // The requester's own withdrawal needs nothing, and records no approval.
-        let own = w.file()
-        let ownEvents = w.ok(.withdraw(request: own, reason: "mine"), as: riley)
+        let own = try w.file()
+        let ownEvents = try w.ok(.withdraw(request: own, reason: "mine"), as: riley)
         guard case .requestWithdrawn(let ownWithdrawn)? = ownEvents.first else { Issue.record("no request.withdrawn"); return }
         #expect(ownWithdrawn.approval == nil)
 
         let sam = Cast.secondReleaseManager.name
-        w.ok(PolicyTests.delegating(w, DelegationSpec(delegate: Self.morgan, start: w.now, end: w.now + 86_400_000, project: nil, role: nil), by: sam), as: sam)
+        try w.ok(PolicyTests.delegating(w, DelegationSpec(delegate: Self.morgan, start: w.now, end: w.now + 86_400_000, project: nil, role: nil), by: sam), as: sam)
         let dlg = try #require(w.state.delegations.keys.sorted().last)
         w.refused(.revokeDelegation(id: dlg), as: ada, rule: "admin.signature-required")
         w.refused(.revokeDelegation(id: dlg), as: riley, rule: "request.owner")
-        w.ok(Self.signed(w, .revokeDelegation(id: dlg), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .revokeDelegation(id: dlg), by: [ada]), as: ada)
 
         let token = Command.revokeToken(id: "tok-1", principal: Cast.ci.name)
         w.refused(token, as: ada, rule: "admin.signature-required")
         w.refused(token, as: riley, rule: "admin.required")
-        let tokenEvents = w.ok(Self.signed(w, token, by: [ada]), as: ada)
+        let tokenEvents = try w.ok(Self.signed(w, token, by: [ada]), as: ada)
         guard case .tokenRevoked(let revoked)? = tokenEvents.first else { Issue.record("no token.revoked: \(tokenEvents)"); return }
         #expect(revoked.tokenID == "tok-1" && revoked.principal == Cast.ci.name && revoked.approval != nil)
         // The engine only records someone else's token, of someone who exists.
@@ -263,22 +263,22 @@ struct AdministrationTests {
     }
 
     @Test("Both verifiers, ours and the Python one written from the spec, accept an export with an owner's own compromise, token.revoked, delegation.revoked and an administrator's withdrawal, each with its approval")
-    func bothVerifiersReadTheNewEntries() throws {
-        var w = World()
+    func bothVerifiersReadTheNewEntries() async throws {
+        var w = try World()
         let ada = Cast.administrator.name
         let morgan = Self.morgan
-        _ = w.approvedProdRequest()
+        _ = try w.approvedProdRequest()
         let second = Ed25519.SigningKey()
-        w.admin(.enrollKey(principal: morgan, key: try NoteVerifierKey(name: morgan, publicKey: second.publicKey)))
+        try w.admin(.enrollKey(principal: morgan, key: try NoteVerifierKey(name: morgan, publicKey: second.publicKey)))
         w.keys["morgan-2"] = second
         w.now += 60_000
-        w.ok(Self.signed(w, .revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 60_000), by: ["morgan-2"]), as: morgan)
-        let id = w.file(env: "qa")
-        w.ok(Self.signed(w, .withdraw(request: id, reason: "stale"), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 60_000), by: ["morgan-2"]), as: morgan)
+        let id = try w.file(env: "qa")
+        try w.ok(Self.signed(w, .withdraw(request: id, reason: "stale"), by: [ada]), as: ada)
         let sam = Cast.secondReleaseManager.name
-        w.ok(PolicyTests.delegating(w, DelegationSpec(delegate: Cast.deployer.name, start: w.now, end: w.now + 86_400_000, project: nil, role: nil), by: sam), as: sam)
-        w.ok(Self.signed(w, .revokeDelegation(id: try #require(w.state.delegations.keys.sorted().last)), by: [ada]), as: ada)
-        w.ok(Self.signed(w, .revokeToken(id: "tok-9", principal: Cast.ci.name), by: [ada]), as: ada)
+        try w.ok(PolicyTests.delegating(w, DelegationSpec(delegate: Cast.deployer.name, start: w.now, end: w.now + 86_400_000, project: nil, role: nil), by: sam), as: sam)
+        try w.ok(Self.signed(w, .revokeDelegation(id: try #require(w.state.delegations.keys.sorted().last)), by: [ada]), as: ada)
+        try w.ok(Self.signed(w, .revokeToken(id: "tok-9", principal: Cast.ci.name), by: [ada]), as: ada)
         let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
         #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
         let folder = try TestSupport.temporaryDirectory("signoff-admin-export")
@@ -288,7 +288,7 @@ struct AdministrationTests {
         try ExportFormatTests.writeKey(ExportedWorld.verifierKey, to: keyFile)
         let report = AuditExportVerifier.verify(directory: folder.appendingPathComponent("export"), trustedKey: ExportedWorld.verifierKey)
         #expect(report.failure == nil, "\(report.failure ?? "")")
-        let python = try ExportFormatTests.python(folder.appendingPathComponent("export"), key: keyFile)
+        let python = try await ExportFormatTests.python(folder.appendingPathComponent("export"), key: keyFile)
         #expect(python.status == 0, "the Python verifier refused: \(python.stdout) \(python.stderr)")
     }
 

@@ -58,14 +58,15 @@ struct World {
         }
     }
 
-    /// Runs a command that must succeed.
+    /// Runs a command that must succeed; a refusal is recorded and thrown, so the test stops there instead of going on in
+    /// a world that is not the one it means.
     @discardableResult
-    mutating func ok(_ command: Command, as actor: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> [Event] {
+    mutating func ok(_ command: Command, as actor: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> [Event] {
         switch run(command, as: actor) {
         case .success(let events): return events
         case .failure(let refusal):
             Issue.record("refused: \(refusal)", sourceLocation: sourceLocation)
-            return []
+            throw refusal
         }
     }
 
@@ -86,50 +87,50 @@ struct World {
         return try! Ed25519.SigningKey(seed: &seed)
     }
 
-    mutating func addUser(_ name: String, groups: [String], administrator: Bool = false, serviceAccount: Bool = false) {
+    mutating func addUser(_ name: String, groups: [String], administrator: Bool = false, serviceAccount: Bool = false) throws {
         let key = Self.fixedKey(name)
         keys[name] = key
         let verifier = try! NoteVerifierKey(name: name, publicKey: key.publicKey)
-        admin(serviceAccount ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: administrator, key: verifier))
-        for group in groups { admin(.addMember(group: group, member: name)) }
+        try admin(serviceAccount ? .addServiceAccount(name: name, key: verifier) : .addUser(name: name, administrator: administrator, key: verifier))
+        for group in groups { try admin(.addMember(group: group, member: name)) }
     }
 
     /// The cast members this world holds: everyone but the outsider.
     static let people = Cast.everyone.filter { $0 != Cast.administrator && $0 != Cast.outsider }
 
-    init() {
+    init() throws {
         let admin = Cast.administrator.name
         // As every ledger begins (the worked export example is one of these worlds).
-        ok(.initializeLedger(origin: "signoff.example/ledger", ledgerKey: try! NoteVerifierKey(name: "signoff.example/ledger", publicKey: Self.fixedKey("the ledger").publicKey)), as: "system")
+        try ok(.initializeLedger(origin: "signoff.example/ledger", ledgerKey: try! NoteVerifierKey(name: "signoff.example/ledger", publicKey: Self.fixedKey("the ledger").publicKey)), as: "system")
         let ada = Self.fixedKey(admin)
         keys[admin] = ada
-        ok(.bootstrapAdministrator(name: admin, key: try! NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
+        try ok(.bootstrapAdministrator(name: admin, key: try! NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
         for group in Cast.Group.all {
-            ok(.createGroup(name: group), as: admin)
+            try ok(.createGroup(name: group), as: admin)
         }
         for person in Self.people {
             var groups = person.groups
             // Here the requester is also a release manager (the separation-of-duties cases).
             if person == Cast.requester { groups.append(Cast.Group.releaseManagers) }
-            addUser(person.name, groups: groups, serviceAccount: person.kind == .serviceAccount)
+            try addUser(person.name, groups: groups, serviceAccount: person.kind == .serviceAccount)
         }
-        for name in Cast.workflowNames { ok(.applyWorkflow(source: Self.shipped(name), file: "\(name).yaml"), as: admin) }
+        for name in Cast.workflowNames { try ok(.applyWorkflow(source: Self.shipped(name), file: "\(name).yaml"), as: admin) }
         let spec = ProjectSpec(
             key: Cast.project, regulated: true, environments: Cast.environments, roles: Cast.roles)
-        ok(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: spec), time: now).signed(with: ada)), as: admin)
+        try ok(.createProject(spec, approval: AdminApproval(change: AdminChange(.projectCreate, project: spec), time: now).signed(with: ada)), as: admin)
     }
 
     // MARK: Requests
 
-    mutating func file(env: String = "prod", project: String = Cast.project, digest: SHA256Digest = World.digest) -> String {
-        let events = ok(.fileRequest(project: project, environment: env, bundle: Self.bundle, digest: digest, description: "weekly retrain"), as: Cast.requester.name)
+    mutating func file(env: String = "prod", project: String = Cast.project, digest: SHA256Digest = World.digest) throws -> String {
+        let events = try ok(.fileRequest(project: project, environment: env, bundle: Self.bundle, digest: digest, description: "weekly retrain"), as: Cast.requester.name)
         guard case .requestFiled(let filed)? = events.first else { return "REQ-?" }
         return filed.id
     }
 
     /// Files an emergency request (the requester is also an approver in this world, whom emergencies need).
-    mutating func fileEmergency(env: String = "prod", reason: String = "prod is down", labels: [String: [String]] = [:]) -> String {
-        let events = ok(
+    mutating func fileEmergency(env: String = "prod", reason: String = "prod is down", labels: [String: [String]] = [:]) throws -> String {
+        let events = try ok(
             .fileRequest(
                 project: Cast.project, environment: env, bundle: Self.bundle, digest: Self.digest, description: "hotfix", labels: labels,
                 emergencyReason: reason),
@@ -159,8 +160,8 @@ struct World {
 
     /// Runs an administrative change as the administrator, signed.
     @discardableResult
-    mutating func admin(_ command: Command, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> [Event] {
-        ok(signedByAdmin(command), as: Cast.administrator.name, sourceLocation: sourceLocation)
+    mutating func admin(_ command: Command, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> [Event] {
+        try ok(signedByAdmin(command), as: Cast.administrator.name, sourceLocation: sourceLocation)
     }
 
     /// A decision signed by `signer`'s key (default: the actor's own).
@@ -182,17 +183,17 @@ struct World {
         return .recordRetrospective(request: id, comment: comment, envelope: statement.signed(with: keys[actor]!))
     }
 
-    mutating func approve(_ id: String, stage: String, as actor: String, comment: String = "") {
-        ok(.decide(request: id, stage: stage, decision: .approve, comment: comment, envelope: signed(id, stage: stage, by: actor, comment: comment)), as: actor)
+    mutating func approve(_ id: String, stage: String, as actor: String, comment: String = "") throws {
+        try ok(.decide(request: id, stage: stage, decision: .approve, comment: comment, envelope: signed(id, stage: stage, by: actor, comment: comment)), as: actor)
     }
 
     /// Files a prod request and takes it to `approved`.
-    mutating func approvedProdRequest() -> String {
-        let id = file()
-        ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: Cast.ci.name)
-        approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
-        approve(id, stage: "approved", as: Cast.releaseManager.name)
-        approve(id, stage: "approved", as: Cast.secondReleaseManager.name)
+    mutating func approvedProdRequest() throws -> String {
+        let id = try file()
+        try ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: Cast.ci.name)
+        try approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        try approve(id, stage: "approved", as: Cast.releaseManager.name)
+        try approve(id, stage: "approved", as: Cast.secondReleaseManager.name)
         return id
     }
 }

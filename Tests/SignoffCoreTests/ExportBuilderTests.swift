@@ -22,14 +22,14 @@ struct ExportBuilderTests {
 
     @Test("Closed requests are listed as they close, open ones after; an emergency deployment without its review is flagged OVERDUE until it is done; labels, emergency and skipped stages show")
     func requestsAndRetrospectives() throws {
-        var w = World()
-        let hotfix = w.fileEmergency(env: "qa", labels: ["touches": ["plugins"]])
-        w.approve(hotfix, stage: "approved", as: "morgan", comment: "prod is down, fix is one line")
-        w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: "hotfix"), as: "dana")
-        let withdrawn = w.file(env: "qa")
-        w.ok(.withdraw(request: withdrawn, reason: "superseded"), as: "riley")
+        var w = try World()
+        let hotfix = try w.fileEmergency(env: "qa", labels: ["touches": ["plugins"]])
+        try w.approve(hotfix, stage: "approved", as: "morgan", comment: "prod is down, fix is one line")
+        try w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: "hotfix"), as: "dana")
+        let withdrawn = try w.file(env: "qa")
+        try w.ok(.withdraw(request: withdrawn, reason: "superseded"), as: "riley")
         w.now += 25 * 3_600_000
-        w.admin(.createGroup(name: "late"))  // an entry after the review was due
+        try w.admin(.createGroup(name: "late"))  // an entry after the review was due
 
         var sink = try Self.export(w)
         var requests = sink.text("requests.md")
@@ -42,7 +42,7 @@ struct ExportBuilderTests {
         #expect(sink.text("SUMMARY.md").contains("emergency deployments without their retrospective review: \(hotfix)"))
         #expect(sink.text("SUMMARY.md").contains("2 requests, 1 closed and 1 open"))
 
-        w.ok(w.retrospective(hotfix, by: "casey", comment: "reviewed the diff and the incident"), as: "casey")
+        try w.ok(w.retrospective(hotfix, by: "casey", comment: "reviewed the diff and the incident"), as: "casey")
         sink = try Self.export(w)
         requests = sink.text("requests.md")
         #expect(requests.contains("retrospective review: done") && !requests.contains("OVERDUE"))
@@ -53,11 +53,11 @@ struct ExportBuilderTests {
 
     @Test("A signed retrospective verifies in the export; one whose signature is not its actor's is flagged, and the verifier refuses it")
     func signedStatements() throws {
-        var w = World()
-        let id = w.fileEmergency(env: "qa")
-        w.approve(id, stage: "approved", as: "morgan")
-        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
-        w.ok(w.retrospective(id, by: "casey", comment: "reviewed"), as: "casey")
+        var w = try World()
+        let id = try w.fileEmergency(env: "qa")
+        try w.approve(id, stage: "approved", as: "morgan")
+        try w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+        try w.ok(w.retrospective(id, by: "casey", comment: "reviewed"), as: "casey")
         var builder = try ExportedWorld(w).builder
         #expect(builder.problems.isEmpty)
         // A crafted entry (the engine never records one): casey's retrospective signed with morgan's key.

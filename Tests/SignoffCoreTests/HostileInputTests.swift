@@ -9,20 +9,20 @@ import Testing
 @Suite("Hostile input")
 struct HostileInputTests {
     @Test("Names match the whole string: a trailing newline, CRLF or U+2028 is refused, as are upper case and a leading dot")
-    func names() {
+    func names() throws {
         for bad in ["sam\n", "sam\r\n", "sam\u{2028}", "Sam", ".sam", "", "sam bad", String(repeating: "a", count: 64), "sam\0"] {
             #expect(!Engine.isValidName(bad), "\(bad.debugDescription)")
         }
         for good in ["sam", "ci-bot", "a.b_c-d", "0", String(repeating: "a", count: 63)] { #expect(Engine.isValidName(good), "\(good)") }
-        var w = World()
+        var w = try World()
         w.refused(w.signedByAdmin(.addUser(name: "sam\n", administrator: false, key: nil)), as: Cast.administrator.name, rule: "input.name")
         w.refused(w.signedByAdmin(.createGroup(name: "ops\u{2028}")), as: Cast.administrator.name, rule: "input.name")
     }
 
     @Test("Bundle names are one line of 1–255 bytes without '/', at filing and at revision alike; evidence kinds and statuses are one line")
-    func singleLine() {
-        var w = World()
-        let id = w.file()
+    func singleLine() throws {
+        var w = try World()
+        let id = try w.file()
         let requester = Cast.requester.name
         for bad in ["b.zip\n## REQ-9: forged", "b.zip\u{2028}x", "b\tzip", "a/b.zip", "", String(repeating: "x", count: 3046)] {
             let rule = bad.contains("/") || bad.isEmpty || bad.utf8.count > 255 ? "input.bundle" : "input.text"
@@ -32,7 +32,7 @@ struct HostileInputTests {
         w.refused(.attachEvidence(request: id, kind: "test-report\nx", status: "passed", digest: World.digest), as: Cast.ci.name, rule: "input.text")
         w.refused(.attachEvidence(request: id, kind: "test-report", status: "passed\r\n", digest: World.digest), as: Cast.ci.name, rule: "input.text")
         // Multi-line free text stays allowed where it is prose.
-        w.ok(.revise(request: id, bundle: "churn-model-v13.zip", digest: World.otherDigest), as: requester)
+        try w.ok(.revise(request: id, bundle: "churn-model-v13.zip", digest: World.otherDigest), as: requester)
     }
 
     @Test("Markdown: ledger text cannot open a heading, list, comment, tag, link or code span, nor leave its line")
@@ -74,10 +74,10 @@ struct HostileInputTests {
 
     @Test("A statement with a duplicate key is refused, whichever value a verifier would read")
     func duplicateKeyStatement() throws {
-        var w = World()
-        let id = w.approvedProdRequest()
-        let other = w.file()
-        w.ok(.attachEvidence(request: other, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        var w = try World()
+        let id = try w.approvedProdRequest()
+        let other = try w.file()
+        try w.ok(.attachEvidence(request: other, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
         let casey = Cast.complianceOfficer.name
         let genuine = DecisionStatement(request: w.request(other), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now)
         var text = String(decoding: genuine.bytes, as: UTF8.self)
@@ -89,9 +89,9 @@ struct HostileInputTests {
 
     @Test("A statement with no subject, with a field the predicate does not define, or with a revision written 1.0 is refused")
     func strictStatements() throws {
-        var w = World()
-        let id = w.file()
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        var w = try World()
+        let id = try w.file()
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
         let casey = Cast.complianceOfficer.name
         let genuine = String(decoding: DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now).bytes, as: UTF8.self)
         let subject = try #require(genuine.range(of: #""subject":\[.*?\]\]?"#, options: .regularExpression))
@@ -111,8 +111,8 @@ struct HostileInputTests {
     }
 
     @Test("Look-alike names: invisible characters and blank ends are refused in bundle names; Markdown shows control and format characters as U+FFFD; export filters are names")
-    func lookAlikes() {
-        var w = World()
+    func lookAlikes() throws {
+        var w = try World()
         for bad in ["b\u{200B}.zip", "b\u{200F}.zip", "\u{FEFF}b.zip", "b\u{00AD}.zip", "b\u{E0041}.zip", " ", " b.zip", "b.zip "] {
             w.refused(.fileRequest(project: Cast.project, environment: "prod", bundle: bad, digest: World.digest, description: ""), as: Cast.requester.name, rule: "input.text")
         }
@@ -124,11 +124,11 @@ struct HostileInputTests {
     }
 
     @Test("A statement dated before its key was enrolled, or before the request was filed, is refused")
-    func backdated() {
-        var w = World()
+    func backdated() throws {
+        var w = try World()
         w.now += 60_000
-        let id = w.file()
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        let id = try w.file()
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
         let casey = Cast.complianceOfficer.name
         // Before the request was filed (but within the freshness window).
         let early = w.signed(id, stage: "compliance-reviewed", by: casey, time: w.now - 30_000)
@@ -138,11 +138,11 @@ struct HostileInputTests {
         w.now += 120_000
         let enrol = Command.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey))
         let approval = AdminApproval(change: enrol.adminChange!, time: w.now).signed(with: w.keys[Cast.administrator.name]!)
-        w.admin(.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey), approval: approval))
+        try w.admin(.enrollKey(principal: casey, key: try! NoteVerifierKey(name: casey, publicKey: fresh.publicKey), approval: approval))
         let beforeKey = DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: casey, comment: "", time: w.now - 30_000)
             .signed(with: fresh)
         w.refused(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: beforeKey), as: casey, rule: "signature.backdated")
-        w.approve(id, stage: "compliance-reviewed", as: casey)
+        try w.approve(id, stage: "compliance-reviewed", as: casey)
     }
 }
 
@@ -151,13 +151,13 @@ struct HostileInputTests {
 struct TrustTests {
     @Test("A key revoked as compromised: its approvals stop counting for a request not yet deployed; the gate and explain name it; the export flags it")
     func compromised() throws {
-        var w = World()
-        let id = w.approvedProdRequest()
+        var w = try World()
+        let id = try w.approvedProdRequest()
         let digest = w.request(id).digest
         #expect(Engine.deployRefusals(w.request(id), environment: "prod", digest: digest, state: w.state, actor: nil, now: w.now).allSatisfy { $0.rule != "gate.compromised" })
         let morgan = Cast.releaseManager.name
         w.now += 60_000
-        w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 60_000))
+        try w.admin(.revokeKey(principal: morgan, fingerprint: w.keys[morgan]!.publicKey.fingerprint, compromisedSince: w.now - 60_000))
         let reasons = Engine.deployRefusals(w.request(id), environment: "prod", digest: digest, state: w.state, actor: nil, now: w.now)
         #expect(reasons.contains { $0.rule == "gate.compromised" && $0.message.contains(morgan) }, "\(reasons)")
         let explanation = try #require(Engine.explain(id, state: w.state, now: w.now))
@@ -166,31 +166,31 @@ struct TrustTests {
         let summary = try ExportBuilderTests.export(w).text("SUMMARY.md")
         #expect(summary.contains("revoked as compromised") && summary.contains("no longer count"), "\(summary)")
         // A revocation without --compromised-since keeps earlier approvals.
-        var plain = World()
-        let other = plain.approvedProdRequest()
+        var plain = try World()
+        let other = try plain.approvedProdRequest()
         plain.now += 60_000
-        plain.admin(.revokeKey(principal: morgan, fingerprint: plain.keys[morgan]!.publicKey.fingerprint))
+        try plain.admin(.revokeKey(principal: morgan, fingerprint: plain.keys[morgan]!.publicKey.fingerprint))
         #expect(Engine.deployRefusals(plain.request(other), environment: "prod", digest: digest, state: plain.state, actor: nil, now: plain.now)
             .allSatisfy { $0.rule != "gate.compromised" })
     }
 
     @Test("Separation at deploy: an approver, or the requester made a deployer, may not deploy a regulated request; a break-glass requester may not deploy their own")
     func separationAtDeploy() throws {
-        var w = World()
-        let id = w.approvedProdRequest()
+        var w = try World()
+        let id = try w.approvedProdRequest()
         let morgan = Cast.releaseManager.name
         let riley = Cast.requester.name
-        w.admin(.addMember(group: Cast.Group.deployers, member: morgan))
-        w.admin(.addMember(group: Cast.Group.deployers, member: riley))
+        try w.admin(.addMember(group: Cast.Group.deployers, member: morgan))
+        try w.admin(.addMember(group: Cast.Group.deployers, member: riley))
         w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: morgan, rule: "gate.separation")
         w.refused(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: riley, rule: "gate.separation")
-        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: Cast.deployer.name)
+        try w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: Cast.deployer.name)
 
         // Break-glass: the requester, also a deployer, may not deploy their own emergency request.
-        let hotfix = w.fileEmergency(env: "qa")
-        w.approve(hotfix, stage: "approved", as: morgan, comment: "prod is down")
+        let hotfix = try w.fileEmergency(env: "qa")
+        try w.approve(hotfix, stage: "approved", as: morgan, comment: "prod is down")
         w.refused(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: riley, rule: "gate.separation")
-        w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: Cast.deployer.name)
+        try w.ok(.recordDeployment(request: hotfix, outcome: .succeeded, note: ""), as: Cast.deployer.name)
     }
 
     @Test("requester_may_deploy is only for workflows with an emergency section, with a reason; not_requester only on action stages")
@@ -209,19 +209,19 @@ struct TrustTests {
     }
 
     @Test("Offboarding: a release manager removed from the group can no longer approve; disabled, they can do nothing; enabled again, they can")
-    func offboarding() {
-        var w = World()
-        let id = w.file()
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
-        w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+    func offboarding() throws {
+        var w = try World()
+        let id = try w.file()
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
         let sam = Cast.secondReleaseManager.name
-        w.admin(.removeMember(group: Cast.Group.releaseManagers, member: sam))
+        try w.admin(.removeMember(group: Cast.Group.releaseManagers, member: sam))
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: sam)), as: sam, rule: "decision.role")
-        w.admin(.disablePrincipal(name: Cast.releaseManager.name))
+        try w.admin(.disablePrincipal(name: Cast.releaseManager.name))
         let morgan = Cast.releaseManager.name
         w.refused(.decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: w.signed(id, stage: "approved", by: morgan)), as: morgan, rule: "principal.disabled")
-        w.admin(.enablePrincipal(name: morgan))
-        w.approve(id, stage: "approved", as: morgan)
+        try w.admin(.enablePrincipal(name: morgan))
+        try w.approve(id, stage: "approved", as: morgan)
         // Updating a project: the regulated project stays regulated.
         let project = w.state.projects[Cast.project]!
         let lowered = ProjectSpec(key: project.key, regulated: false, environments: project.environments, roles: project.roles)
@@ -229,29 +229,29 @@ struct TrustTests {
     }
 
     @Test("A stolen administrator's session cannot revoke the administrator's own key (a lockout); others may revoke their own unsigned; token scopes are checked by the engine")
-    func selfRevocationAndScopes() {
-        var w = World()
+    func selfRevocationAndScopes() throws {
+        var w = try World()
         let ada = Cast.administrator.name
         w.refused(.revokeKey(principal: ada, fingerprint: w.keys[ada]!.publicKey.fingerprint), as: ada, rule: "admin.signature-required")
         let casey = Cast.complianceOfficer.name
-        w.ok(.revokeKey(principal: casey, fingerprint: w.keys[casey]!.publicKey.fingerprint), as: casey)
+        try w.ok(.revokeKey(principal: casey, fingerprint: w.keys[casey]!.publicKey.fingerprint), as: casey)
         w.refused(w.signedByAdmin(.issueServiceToken(tokenID: "t1", principal: Cast.ci.name, scopes: ["evidence:nowhere"], lifetimeHours: 1)), as: ada, rule: "input.text")
         w.refused(w.signedByAdmin(.issueServiceToken(tokenID: "t2", principal: Cast.ci.name, scopes: ["root:*"], lifetimeHours: 1)), as: ada, rule: "input.text")
-        w.admin(.issueServiceToken(tokenID: "t3", principal: Cast.ci.name, scopes: ["evidence:\(Cast.project)", "metrics:*"], lifetimeHours: 1))
+        try w.admin(.issueServiceToken(tokenID: "t3", principal: Cast.ci.name, scopes: ["evidence:\(Cast.project)", "metrics:*"], lifetimeHours: 1))
     }
 
     @Test("One shared workflow, two teams: a team's approvers decide only in the projects that bind them")
-    func teamsApart() {
-        var w = World()
-        w.admin(.createGroup(name: "b-approvers"))
-        w.addUser("bea", groups: ["b-approvers", Cast.Group.dataScience])
+    func teamsApart() throws {
+        var w = try World()
+        try w.admin(.createGroup(name: "b-approvers"))
+        try w.addUser("bea", groups: ["b-approvers", Cast.Group.dataScience])
         var roles = Cast.roles
         roles["approvers"] = ["b-approvers"]
-        w.admin(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil))
-        let b = w.file(env: "qa", project: "team-b")
-        w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
+        try w.admin(.createProject(ProjectSpec(key: "team-b", regulated: false, environments: ["qa": "standard"], roles: roles), approval: nil))
+        let b = try w.file(env: "qa", project: "team-b")
+        try w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: Cast.ci.name)
         let morgan = Cast.releaseManager.name
         w.refused(.decide(request: b, stage: "approved", decision: .approve, comment: "", envelope: w.signed(b, stage: "approved", by: morgan)), as: morgan, rule: "decision.role")
-        w.approve(b, stage: "approved", as: "bea")
+        try w.approve(b, stage: "approved", as: "bea")
     }
 }

@@ -11,13 +11,13 @@ struct InventoryTests {
     static let hour: Int64 = 3_600_000
 
     @Test("deploy --start holds the gate's verdict until --finish; nothing else may happen to the request meanwhile")
-    func twoStepDeployment() {
-        var w = World()
-        let id = w.approvedProdRequest()
+    func twoStepDeployment() throws {
+        var w = try World()
+        let id = try w.approvedProdRequest()
         // Only a deployer starts, as only a deployer deploys; the requester never does.
         w.refused(.startDeployment(request: id, note: ""), as: "morgan", rule: "gate.actors")
         w.refused(.finishDeployment(request: id, outcome: .succeeded, note: ""), as: "dana", rule: "deployment.not-started")
-        let started = w.ok(.startDeployment(request: id, note: "rollout 1"), as: "dana")
+        let started = try w.ok(.startDeployment(request: id, note: "rollout 1"), as: "dana")
         #expect(started.map(\.kind) == ["deployment.started"])
         #expect(w.request(id).deploymentInProgress?.by == "dana")
         #expect(w.request(id).status == .active)
@@ -25,7 +25,7 @@ struct InventoryTests {
         w.refused(.revise(request: id, bundle: nil, digest: World.otherDigest), as: "riley", rule: "deployment.in-progress")
         w.refused(.withdraw(request: id, reason: "no"), as: "riley", rule: "deployment.in-progress")
         // A freeze that begins during the rollout stops new starts, not the outcome of this one.
-        w.admin(.addFreeze(FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 90 * 24 * Self.hour, reason: "close")))
+        try w.admin(.addFreeze(FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 90 * 24 * Self.hour, reason: "close")))
         #expect(!Engine.deployRefusals(w.request(id), environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
         // Nor does the request expire while it deploys, however long that takes.
         w.now += 30 * 24 * Self.hour
@@ -36,7 +36,7 @@ struct InventoryTests {
         #expect(inventory.first?.deploying.map(\.request) == [id])
         #expect(inventory.first?.running == nil)
         #expect(inventory.first?.freezes == ["FRZ-1"])
-        w.ok(.finishDeployment(request: id, outcome: .succeeded, note: "done"), as: "dana")
+        try w.ok(.finishDeployment(request: id, outcome: .succeeded, note: "done"), as: "dana")
         #expect(w.request(id).status == .deployed)
         #expect(w.request(id).deploymentInProgress == nil)
         let after = Inventory.deployments(in: w.state, now: w.now, project: Cast.project, environment: "prod")
@@ -49,36 +49,36 @@ struct InventoryTests {
     }
 
     @Test("A failed rollout started in two steps is recorded as failed and leaves the request open to try again")
-    func failedTwoStep() {
-        var w = World()
-        let id = w.approvedProdRequest()
-        w.ok(.startDeployment(request: id, note: ""), as: "dana")
-        w.ok(.finishDeployment(request: id, outcome: .failed, note: "rolled back"), as: "dana")
+    func failedTwoStep() throws {
+        var w = try World()
+        let id = try w.approvedProdRequest()
+        try w.ok(.startDeployment(request: id, note: ""), as: "dana")
+        try w.ok(.finishDeployment(request: id, outcome: .failed, note: "rolled back"), as: "dana")
         #expect(w.request(id).status == .active)
         #expect(w.request(id).deployments.map(\.outcome) == [.failed])
         #expect(Inventory.deployments(in: w.state, now: w.now, project: Cast.project, environment: "prod").first?.running == nil)
-        w.ok(.startDeployment(request: id, note: "again"), as: "dana")
+        try w.ok(.startDeployment(request: id, note: "again"), as: "dana")
     }
 
     /// Two teams, five requests in different states.
-    static func seeded() -> (World, qa: String, prod: String, b: String) {
-        var w = PolicyTests.twoTeams()
-        let qa = w.file(env: "qa")
-        w.ok(.attachEvidence(request: qa, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r1")), as: "ci-bot")
-        w.approve(qa, stage: "approved", as: "morgan")
-        w.ok(.recordDeployment(request: qa, outcome: .succeeded, note: ""), as: "dana")
+    static func seeded() throws -> (World, qa: String, prod: String, b: String) {
+        var w = try PolicyTests.twoTeams()
+        let qa = try w.file(env: "qa")
+        try w.ok(.attachEvidence(request: qa, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r1")), as: "ci-bot")
+        try w.approve(qa, stage: "approved", as: "morgan")
+        try w.ok(.recordDeployment(request: qa, outcome: .succeeded, note: ""), as: "dana")
         w.now += Self.hour
-        let prod = w.file(env: "prod")
+        let prod = try w.file(env: "prod")
         w.now += Self.hour
-        let b = w.ok(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: World.otherDigest, description: ""), as: "bea")
+        let b = try w.ok(.fileRequest(project: "team-b", environment: "qa", bundle: "b.zip", digest: World.otherDigest, description: ""), as: "bea")
             .compactMap { if case .requestFiled(let f) = $0 { f.id } else { nil } }.first!
         w.now += Self.hour
         return (w, qa, prod, b)
     }
 
     @Test("Inventory: what runs on each project × environment, and each open request's stage, age and what it waits for")
-    func inventory() {
-        let (w, qa, prod, b) = Self.seeded()
+    func inventory() throws {
+        let (w, qa, prod, b) = try Self.seeded()
         let all = Inventory.deployments(in: w.state, now: w.now)
         #expect(all.map { "\($0.project)/\($0.environment)" } == ["churn-model/prod", "churn-model/qa", "team-b/prod", "team-b/qa"])
         let churnQA = all[1]
@@ -99,8 +99,8 @@ struct InventoryTests {
     }
 
     @Test("Inbox: decisions, evidence owed (by me, or by the service account on my request), deployments, revisions and retrospectives, oldest first")
-    func inbox() {
-        var (w, _, prod, b) = Self.seeded()
+    func inbox() throws {
+        var (w, _, prod, b) = try Self.seeded()
         func actions(_ person: String) -> [String] {
             Inbox.items(for: person, in: w.state, now: w.now).map { "\($0.request) \($0.action.rawValue) \($0.stage ?? "-") \($0.on_behalf_of ?? "-")" }
         }
@@ -112,64 +112,64 @@ struct InventoryTests {
         let items = Inbox.items(for: "ci-bot", in: w.state, now: w.now)
         #expect(items.map(\.age_seconds) == [2 * 3600, 3600], "oldest first, with its age")
         // Changes requested: the requester must revise.
-        w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("rb")), as: "ci-bot")
-        w.ok(PolicyTests.decision(w, b, stage: "approved", .changesRequested, by: "bo", comment: "smaller please"), as: "bo")
+        try w.ok(.attachEvidence(request: b, kind: "test-report", status: "passed", digest: SHA256Digest.hash("rb")), as: "ci-bot")
+        try w.ok(PolicyTests.decision(w, b, stage: "approved", .changesRequested, by: "bo", comment: "smaller please"), as: "bo")
         #expect(Inbox.items(for: "bea", in: w.state, now: w.now).map(\.action) == [.revise])
         // Approved: the deployers may deploy; once started, the starter must finish.
-        let id = w.approvedProdRequest()
+        let id = try w.approvedProdRequest()
         #expect(Inbox.items(for: "dana", in: w.state, now: w.now).map { "\($0.request) \($0.action.rawValue)" } == ["\(id) deploy"])
-        w.ok(.startDeployment(request: id, note: ""), as: "dana")
+        try w.ok(.startDeployment(request: id, note: ""), as: "dana")
         #expect(Inbox.items(for: "dana", in: w.state, now: w.now).map(\.action) == [.finishDeployment])
         // A delegate sees what waits for the delegator, marked as theirs.
-        w.addUser("dee", groups: [])
+        try w.addUser("dee", groups: [])
         let spec = DelegationSpec(delegate: "dee", start: w.now, end: w.now + 24 * Self.hour, project: nil, role: nil)
-        w.ok(PolicyTests.delegating(w, spec, by: "casey"), as: "casey")
+        try w.ok(PolicyTests.delegating(w, spec, by: "casey"), as: "casey")
         #expect(actions("dee").contains("\(prod) decide compliance-reviewed casey"), "\(actions("dee"))")
         // list --waiting-for-me is the inbox's requests.
         #expect(RequestQuery(waitingFor: "dee").select(from: w.state, now: w.now).map(\.request) == [prod])
     }
 
     @Test("An emergency deployment puts its retrospective in the reviewers' inbox, and in the requester's once overdue")
-    func retrospectiveInbox() {
-        var w = World()
-        let id = w.fileEmergency(env: "qa")
-        w.approve(id, stage: "approved", as: "morgan")
-        w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
+    func retrospectiveInbox() throws {
+        var w = try World()
+        let id = try w.fileEmergency(env: "qa")
+        try w.approve(id, stage: "approved", as: "morgan")
+        try w.ok(.recordDeployment(request: id, outcome: .succeeded, note: ""), as: "dana")
         #expect(Inbox.items(for: "casey", in: w.state, now: w.now).map(\.action) == [.retrospective])
         #expect(!Inbox.items(for: "riley", in: w.state, now: w.now).contains { $0.action == .retrospective })
         w.now += 25 * Self.hour
         #expect(Inbox.items(for: "riley", in: w.state, now: w.now).contains { $0.action == .retrospective && $0.detail.contains("overdue") })
-        w.ok(w.retrospective(id, by: "casey", comment: "fine"), as: "casey")
+        try w.ok(w.retrospective(id, by: "casey", comment: "fine"), as: "casey")
         #expect(Inbox.items(for: "casey", in: w.state, now: w.now).isEmpty)
     }
 
     @Test("The gate found by project, environment and digest: one open request, none (saying what exists), or several (listing them)")
-    func gateLookup() {
-        var w = World()
+    func gateLookup() throws {
+        var w = try World()
         guard case .failure(.none(let none)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected none"); return
         }
         #expect(none.contains("no open request"))
-        let first = w.file(env: "qa")
+        let first = try w.file(env: "qa")
         guard case .success(let found) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected one"); return
         }
         #expect(found.id == first)
-        func filing(env: String = "qa", bundle: String = World.bundle, emergency: String? = nil) -> Command {
+        func filing(env: String = "qa", bundle: String = World.bundle, emergency: String? = nil) throws -> Command {
             .fileRequest(project: Cast.project, environment: env, bundle: bundle, digest: World.digest, description: "", emergencyReason: emergency)
         }
-        #expect(GateLookup.reusable(filing(), requester: "riley", in: w.state)?.id == first)
-        #expect(GateLookup.reusable(filing(), requester: "morgan", in: w.state) == nil, "another person's request is theirs")
-        #expect(GateLookup.reusable(filing(env: "prod"), requester: "riley", in: w.state) == nil)
-        #expect(GateLookup.reusable(filing(bundle: "other.zip"), requester: "riley", in: w.state) == nil, "another bundle name is another request")
-        #expect(GateLookup.reusable(filing(emergency: "down"), requester: "riley", in: w.state) == nil, "an emergency never reuses an ordinary request")
-        let second = w.file(env: "qa")
+        #expect(try GateLookup.reusable(filing(), requester: "riley", in: w.state)?.id == first)
+        #expect(try GateLookup.reusable(filing(), requester: "morgan", in: w.state) == nil, "another person's request is theirs")
+        #expect(try GateLookup.reusable(filing(env: "prod"), requester: "riley", in: w.state) == nil)
+        #expect(try GateLookup.reusable(filing(bundle: "other.zip"), requester: "riley", in: w.state) == nil, "another bundle name is another request")
+        #expect(try GateLookup.reusable(filing(emergency: "down"), requester: "riley", in: w.state) == nil, "an emergency never reuses an ordinary request")
+        let second = try w.file(env: "qa")
         guard case .failure(.several(let several)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected several"); return
         }
         #expect(several.contains(first) && several.contains(second))
-        w.ok(.withdraw(request: first, reason: ""), as: "riley")
-        w.ok(.withdraw(request: second, reason: ""), as: "riley")
+        try w.ok(.withdraw(request: first, reason: ""), as: "riley")
+        try w.ok(.withdraw(request: second, reason: ""), as: "riley")
         guard case .failure(.none(let closed)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected none"); return
         }
@@ -180,8 +180,8 @@ struct InventoryTests {
     }
 
     @Test("list: environment, requester and age filters; an unknown state is refused with the known ones")
-    func listFilters() {
-        let (w, qa, prod, b) = Self.seeded()
+    func listFilters() throws {
+        let (w, qa, prod, b) = try Self.seeded()
         #expect(RequestQuery(environment: "qa").select(from: w.state, now: w.now).map(\.request) == [qa, b])
         #expect(RequestQuery(requester: "bea").select(from: w.state, now: w.now).map(\.request) == [b])
         #expect(RequestQuery(olderThanSeconds: 2 * 3600).select(from: w.state, now: w.now).map(\.request) == [qa, prod])
@@ -219,28 +219,28 @@ struct InventoryTests {
 
     @Test("The state's indexes of open requests and of what runs where follow every event, and a reload from the projection")
     func derivedIndexes() throws {
-        var (w, qa, prod, b) = Self.seeded()
+        var (w, qa, prod, b) = try Self.seeded()
         try Self.checkIndexes(w.state, "seeded")
         #expect(w.state.openRequests == [prod, b] && w.state.runningRequests == ["churn-model/qa": qa])
         // A second deployment to the same place replaces what runs there; a withdrawal closes a request.
-        let next = w.file(env: "qa")
-        w.ok(.attachEvidence(request: next, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
-        w.approve(next, stage: "approved", as: "morgan")
+        let next = try w.file(env: "qa")
+        try w.ok(.attachEvidence(request: next, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
+        try w.approve(next, stage: "approved", as: "morgan")
         try Self.checkIndexes(w.state, "approved")
         w.now += Self.hour
-        w.ok(.recordDeployment(request: next, outcome: .succeeded, note: ""), as: "dana")
+        try w.ok(.recordDeployment(request: next, outcome: .succeeded, note: ""), as: "dana")
         try Self.checkIndexes(w.state, "deployed")
         #expect(w.state.runningRequests["churn-model/qa"] == next)
-        w.ok(.withdraw(request: b, reason: "no longer"), as: "bea")
+        try w.ok(.withdraw(request: b, reason: "no longer"), as: "bea")
         try Self.checkIndexes(w.state, "withdrawn")
         #expect(!w.state.openRequests.contains(b))
         // An approved production request through a failed and then a successful rollout.
-        let approved = w.approvedProdRequest()
-        w.ok(.startDeployment(request: approved, note: ""), as: "dana")
-        w.ok(.finishDeployment(request: approved, outcome: .failed, note: ""), as: "dana")
+        let approved = try w.approvedProdRequest()
+        try w.ok(.startDeployment(request: approved, note: ""), as: "dana")
+        try w.ok(.finishDeployment(request: approved, outcome: .failed, note: ""), as: "dana")
         try Self.checkIndexes(w.state, "failed rollout")
         #expect(w.state.runningRequests["churn-model/prod"] == nil)
-        w.ok(.recordDeployment(request: approved, outcome: .succeeded, note: ""), as: "dana")
+        try w.ok(.recordDeployment(request: approved, outcome: .succeeded, note: ""), as: "dana")
         try Self.checkIndexes(w.state, "prod deployed")
         #expect(w.state.runningRequests["churn-model/prod"] == approved && !w.state.openRequests.contains(approved))
     }

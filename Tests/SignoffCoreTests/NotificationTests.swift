@@ -17,31 +17,31 @@ struct NotificationTests {
     }
 
     @Test("A request's life tells: filed, waiting (naming who can act), approved, deployed, retrospective due; rejections and changes with their comment")
-    func lifeOfARequest() {
-        var w = World()
-        let filed = w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
+    func lifeOfARequest() throws {
+        var w = try World()
+        let filed = try w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
         #expect(Self.types(filed, actor: "riley", w) == ["request.filed", "request.waiting"])
         let waiting = Notifications.of(filed, actor: "riley", state: w.state, now: w.now).last!
         #expect(waiting.request?.who_can_act == ["ci-bot"] && waiting.request?.next_stage == "tested")
         let id = w.state.requests.keys.first!
-        let tested = w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let tested = try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         #expect(Self.types(tested, actor: "ci-bot", w) == ["request.waiting"])
-        let approved = w.ok(PolicyTests.decision(w, id, stage: "approved", by: "morgan"), as: "morgan")
+        let approved = try w.ok(PolicyTests.decision(w, id, stage: "approved", by: "morgan"), as: "morgan")
         #expect(Self.types(approved, actor: "morgan", w) == ["request.approved", "request.waiting"], "approved, and the deployers may act")
-        let deployed = w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "go"), as: "dana")
+        let deployed = try w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "go"), as: "dana")
         #expect(Self.types(deployed, actor: "dana", w) == ["request.deployed"])
         // Changes requested and rejections carry the decider's words.
-        let other = w.file(env: "qa")
-        w.ok(.attachEvidence(request: other, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
-        let changes = w.ok(PolicyTests.decision(w, other, stage: "approved", .changesRequested, by: "morgan", comment: "smaller"), as: "morgan")
+        let other = try w.file(env: "qa")
+        try w.ok(.attachEvidence(request: other, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r2")), as: "ci-bot")
+        let changes = try w.ok(PolicyTests.decision(w, other, stage: "approved", .changesRequested, by: "morgan", comment: "smaller"), as: "morgan")
         let asked = Notifications.of(changes, actor: "morgan", state: w.state, now: w.now)
         #expect(asked.first?.type == .changesRequested && asked.first?.comment == "smaller")
-        let rejected = w.ok(PolicyTests.decision(w, other, stage: "approved", .reject, by: "sam", comment: "no"), as: "sam")
+        let rejected = try w.ok(PolicyTests.decision(w, other, stage: "approved", .reject, by: "sam", comment: "no"), as: "sam")
         #expect(Notifications.of(rejected, actor: "sam", state: w.state, now: w.now).contains { $0.type == .requestRejected && $0.comment == "no" })
         // An emergency's first deployment makes its retrospective due.
-        let hot = w.fileEmergency(env: "qa")
-        w.approve(hot, stage: "approved", as: "morgan")
-        let emergency = w.ok(.recordDeployment(request: hot, outcome: .succeeded, note: ""), as: "dana")
+        let hot = try w.fileEmergency(env: "qa")
+        try w.approve(hot, stage: "approved", as: "morgan")
+        let emergency = try w.ok(.recordDeployment(request: hot, outcome: .succeeded, note: ""), as: "dana")
         #expect(Self.types(emergency, actor: "dana", w) == ["request.deployed", "retrospective.due"])
         // Overdue a day later, once per request.
         w.now += 25 * Self.hour
@@ -49,21 +49,21 @@ struct NotificationTests {
     }
 
     @Test("Routing: a project's subscription hears only its project (and key revocations); organisation-wide hears all; removed hears nothing")
-    func routing() {
-        var w = PolicyTests.twoTeams()
-        w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/all", project: nil, events: ["request.filed", "key.revoked"], format: .standard)))
-        w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/b", project: "team-b", events: ["request.filed", "key.revoked"], format: .slack)))
-        w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/gone", project: nil, events: ["request.filed"], format: .teams)))
-        w.admin(.removeWebhook(id: "WH-3"))
+    func routing() throws {
+        var w = try PolicyTests.twoTeams()
+        try w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/all", project: nil, events: ["request.filed", "key.revoked"], format: .standard)))
+        try w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/b", project: "team-b", events: ["request.filed", "key.revoked"], format: .slack)))
+        try w.admin(.addWebhook(WebhookSpec(url: "https://hooks.example/gone", project: nil, events: ["request.filed"], format: .teams)))
+        try w.admin(.removeWebhook(id: "WH-3"))
         w.refused(w.signedByAdmin(.removeWebhook(id: "WH-3")), as: "ada", rule: "input.duplicate")
         w.refused(w.signedByAdmin(.removeWebhook(id: "WH-9")), as: "ada", rule: "input.unknown")
         w.refused(.removeWebhook(id: "WH-1"), as: "riley", rule: "admin.required")
         #expect(w.state.webhooks.keys.sorted() == ["WH-1", "WH-2", "WH-3"] && w.state.webhooks["WH-3"]?.isActive == false)
-        let filed = w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
+        let filed = try w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
         let messages = OutboxMessage.route(Notifications.of(filed, actor: "riley", state: w.state, now: w.now), state: w.state, now: w.now)
         #expect(messages.map(\.subscription) == ["WH-1"], "team A's filing reaches the organisation-wide hook only")
         #expect(Set(messages.map(\.id)).count == messages.count && messages.allSatisfy { $0.id.hasPrefix("msg_") && $0.id.count == 36 })
-        let revoked = w.admin(.revokeKey(principal: "bea", fingerprint: w.verifierKey("bea").publicKey.fingerprint))
+        let revoked = try w.admin(.revokeKey(principal: "bea", fingerprint: w.verifierKey("bea").publicKey.fingerprint))
         #expect(Set(OutboxMessage.route(Notifications.of(revoked, actor: "ada", state: w.state, now: w.now), state: w.state, now: w.now).map(\.subscription)) == ["WH-1", "WH-2"])
         // Subscribing is administration: refused to others, refused for bad input.
         w.refused(.addWebhook(WebhookSpec(url: "https://x.example/", project: nil, events: ["request.filed"], format: .standard)), as: "riley", rule: "admin.required")
@@ -89,7 +89,7 @@ struct NotificationTests {
 
     @Test("Webhook targets: internal addresses and localhost are refused (webhook.private-target) unless allow_private; public ones accepted", arguments: internalTargets)
     func privateTargets(url: String) throws {
-        var w = World()
+        var w = try World()
         let refused = w.signedByAdmin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))
         w.refused(refused, as: Cast.administrator.name, rule: "webhook.private-target")
         guard case .failure(let refusal) = Engine.execute(refused, on: w.state, actor: Cast.administrator.name, now: w.now) else {
@@ -100,7 +100,7 @@ struct NotificationTests {
         // Meant: the subscription says so, and the change the administrator signs says so too.
         let allowed = WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)
         if url.hasPrefix("http://") || url.hasPrefix("https://") {
-            let events = w.admin(.addWebhook(allowed))
+            let events = try w.admin(.addWebhook(allowed))
             guard case .webhookAdded(let added)? = events.first else { Issue.record("no webhook.added"); return }
             #expect(added.webhook.allowPrivate)
             #expect(String(decoding: events[0].payload, as: UTF8.self).contains(#""allow_private":true"#))
@@ -109,12 +109,12 @@ struct NotificationTests {
 
     @Test("Webhook targets: public addresses and names are accepted without allow_private; a name that resolves inward is judged at delivery")
     func publicTargets() throws {
-        var w = World()
+        var w = try World()
         for url in [
             "https://hooks.example/x", "https://8.8.8.8/", "https://172.32.0.1/", "https://100.128.0.1/", "https://169.253.1.1/", "https://[2606:4700:4700::1111]/",
             "https://127.0.0.1.nip.io/", "https://localhost.example.com/", "https://11.0.0.1/",
         ] {
-            let events = w.admin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))
+            let events = try w.admin(.addWebhook(WebhookSpec(url: url, project: nil, events: ["request.filed"], format: .standard)))
             guard case .webhookAdded(let added)? = events.first else { Issue.record("\(url) refused"); continue }
             #expect(!added.webhook.allowPrivate)
             // Old ledgers and exports keep their bytes: the key is absent when false.
@@ -156,13 +156,13 @@ struct NotificationTests {
     func reminders() throws {
         let source = try Cast.workflowSource("standard").replacingOccurrences(of: "workflow: standard", with: "workflow: quick")
             .replacingOccurrences(of: "request_expiry: 14d", with: "request_expiry: 14d\nremind_after: 24h\nescalate_after: 72h\nescalate_to: compliance")
-        var w = World()
-        w.admin(.applyWorkflow(source: source, file: "quick.yaml"))
+        var w = try World()
+        try w.admin(.applyWorkflow(source: source, file: "quick.yaml"))
         var environments = Cast.environments
         environments["quick"] = "quick"
-        w.admin(.updateProject(ProjectSpec(key: Cast.project, regulated: true, environments: environments, roles: Cast.roles)))
-        let id = w.file(env: "quick")
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        try w.admin(.updateProject(ProjectSpec(key: Cast.project, regulated: true, environments: environments, roles: Cast.roles)))
+        let id = try w.file(env: "quick")
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         #expect(Reminders.due(in: w.state, now: w.now).isEmpty)
         w.now += 25 * Self.hour
         let reminded = Reminders.due(in: w.state, now: w.now)

@@ -14,8 +14,8 @@ struct SelfEnrolmentTests {
     }
 
     @Test("Only for oneself, proven by a current key of one's own; the key signs decisions, never administration")
-    func rule() {
-        var w = World()
+    func rule() throws {
+        var w = try World()
         let browser = Ed25519.SigningKey()
         let line = try! NoteVerifierKey(name: "casey", publicKey: browser.publicKey)
         // Another person's key, another principal named in the statement, or a service account: refused.
@@ -28,31 +28,31 @@ struct SelfEnrolmentTests {
         w.refused(.enrollOwnKey(key: botKey, proof: Self.proof(w, principal: "ci-bot", key: botKey, signedBy: "ci-bot")), as: "ci-bot", rule: "admin.required")
         // The genuine one.
         let proof = Self.proof(w, principal: "casey", key: line, signedBy: "casey")
-        w.ok(.enrollOwnKey(key: line, proof: proof), as: "casey")
+        try w.ok(.enrollOwnKey(key: line, proof: proof), as: "casey")
         let enrolled = w.state.principals["casey"]!.keys.last!
         #expect(enrolled.selfEnrolled && !enrolled.trusted && enrolled.fingerprint == browser.publicKey.fingerprint)
         // Used once; the same key twice is refused.
         w.refused(.enrollOwnKey(key: line, proof: proof), as: "casey", rule: "key.duplicate")
         // It signs a decision in a regulated project.
-        let id = w.file()
-        w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let id = try w.file()
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         let statement = DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: "casey", comment: "", time: w.now)
-        w.ok(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: statement.signed(with: browser)), as: "casey")
+        try w.ok(.decide(request: id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: statement.signed(with: browser)), as: "casey")
         // An administrator's self-enrolled key never signs administration: a stolen browser cannot rewrite policy.
         let adminBrowser = Ed25519.SigningKey()
         let adminLine = try! NoteVerifierKey(name: "ada", publicKey: adminBrowser.publicKey)
-        w.ok(.enrollOwnKey(key: adminLine, proof: Self.proof(w, principal: "ada", key: adminLine, signedBy: "ada")), as: "ada")
+        try w.ok(.enrollOwnKey(key: adminLine, proof: Self.proof(w, principal: "ada", key: adminLine, signedBy: "ada")), as: "ada")
         let change = Command.createGroup(name: "sneaky")
         let approval = AdminApproval(change: change.adminChange!, time: w.now).signed(with: adminBrowser)
         w.refused(change.approved(by: approval), as: "ada", rule: "admin.untrusted-key")
     }
 
     @Test("Exports flag the key self_enrolled; both verifiers accept the genuine proof and refuse a forged one")
-    func exported() throws {
-        var w = World()
+    func exported() async throws {
+        var w = try World()
         let browser = Ed25519.SigningKey()
         let line = try NoteVerifierKey(name: "casey", publicKey: browser.publicKey)
-        w.ok(.enrollOwnKey(key: line, proof: Self.proof(w, principal: "casey", key: line, signedBy: "casey")), as: "casey")
+        try w.ok(.enrollOwnKey(key: line, proof: Self.proof(w, principal: "casey", key: line, signedBy: "casey")), as: "casey")
         let exported = try ExportedWorld(w)
         #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
         let keys = String(decoding: exported.sink.files["keys.jsonl"] ?? [], as: UTF8.self).split(separator: "\n")
@@ -64,11 +64,11 @@ struct SelfEnrolmentTests {
         let good = directory.appendingPathComponent("good")
         try exported.write(to: good)
         #expect(AuditExportVerifier.verify(directory: good, trustedKey: ExportedWorld.verifierKey).failure == nil)
-        let python = try ExportFormatTests.python(good, key: keyFile)
+        let python = try await ExportFormatTests.python(good, key: keyFile)
         #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
 
         // The ledger key holder records a "self-enrolment" of a key for casey, proven by morgan's key: refused by both.
-        var forged = World()
+        var forged = try World()
         let mallory = try NoteVerifierKey(name: "casey", publicKey: Ed25519.SigningKey().publicKey)
         let forgedProof = Self.proof(forged, principal: "casey", key: mallory, signedBy: "morgan")
         forged.log.append((.keyEnrolled(.init(principal: "casey", verifierKey: mallory.description, approval: nil, proof: forgedProof)), "casey", forged.now))
@@ -78,7 +78,7 @@ struct SelfEnrolmentTests {
         try bad.write(to: badFolder)
         let refused = AuditExportVerifier.verify(directory: badFolder, trustedKey: ExportedWorld.verifierKey).failure
         #expect(refused != nil)
-        let pythonRefused = try ExportFormatTests.python(badFolder, key: keyFile)
+        let pythonRefused = try await ExportFormatTests.python(badFolder, key: keyFile)
         #expect(pythonRefused.status != 0, "the Python verifier accepted a forged self-enrolment: \(pythonRefused.stdout)")
     }
 }

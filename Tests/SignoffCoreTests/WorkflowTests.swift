@@ -65,9 +65,9 @@ struct WorkflowTests {
     }
 
     @Test("Every shipped workflow validates against schema/workflow.schema.json (Python jsonschema)")
-    func jsonSchema() throws {
+    func jsonSchema() async throws {
         let files = ["standard", "regulated"].map { TestSupport.projectRoot.appendingPathComponent("workflows/\($0).yaml").path }
-        let result = try TestSupport.runPython(
+        let result = try await TestSupport.runPython(
             "workflow_schema.py", [TestSupport.projectRoot.appendingPathComponent("schema/workflow.schema.json").path] + files)
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
         #expect(result.stdout.contains("2 valid"))

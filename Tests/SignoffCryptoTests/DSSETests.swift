@@ -91,23 +91,23 @@ struct DSSETests {
     }
 
     @Test("An envelope signed here verifies with Python's securesystemslib")
-    func verifiedBySecuresystemslib() throws {
+    func verifiedBySecuresystemslib() async throws {
         let key = Ed25519.SigningKey()
         let statement = Array("{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[]}".utf8)
         let envelope = DSSE.sign(payload: statement, payloadType: DSSE.inTotoPayloadType, with: key)
-        let good = try TestSupport.runPython(
+        let good = try await TestSupport.runPython(
             "dsse_interop.py", ["verify", Hex.encode(key.publicKey.bytes), key.publicKey.keyFingerprint], input: envelope.jsonBytes())
         #expect(good.status == 0, "securesystemslib refused: \(good.stdout) \(good.stderr)")
         var tampered = envelope
         tampered.payload[3] ^= 1
-        let bad = try TestSupport.runPython(
+        let bad = try await TestSupport.runPython(
             "dsse_interop.py", ["verify", Hex.encode(key.publicKey.bytes), key.publicKey.keyFingerprint], input: tampered.jsonBytes())
         #expect(bad.status == 1, "securesystemslib accepted a tampered envelope: \(bad.stdout) \(bad.stderr)")
     }
 
     @Test("An envelope signed by securesystemslib verifies here")
-    func signedBySecuresystemslib() throws {
-        let result = try TestSupport.runPython("dsse_interop.py", ["sign"])
+    func signedBySecuresystemslib() async throws {
+        let result = try await TestSupport.runPython("dsse_interop.py", ["sign"])
         try #require(result.status == 0, "python failed: \(result.stderr)")
         struct Output: Decodable { let envelope: String; let public_key: String; let keyid: String }
         let output = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))

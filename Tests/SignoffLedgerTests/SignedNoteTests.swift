@@ -91,19 +91,19 @@ struct SignedNoteTests {
     }
 
     @Test("A checkpoint signed here verifies with an independent Python implementation (PyNaCl + hashlib)")
-    func pythonVerifier() throws {
+    func pythonVerifier() async throws {
         let key = Ed25519.SigningKey()
         let store = MemoryNodes.filled(1000)
         let root = Merkle.rootHash(leaves: store.leaves)
         let signed = try SignedCheckpoint(signing: Checkpoint(origin: "signoff.test/ledger", size: 1000, rootHash: root), with: key)
         let verifierKey = try NoteVerifierKey(name: "signoff.test/ledger", publicKey: key.publicKey).description
-        let good = try TestSupport.runPython("checkpoint_verify.py", [verifierKey, "1000", root.hex], input: Array(signed.serialized.utf8))
+        let good = try await TestSupport.runPython("checkpoint_verify.py", [verifierKey, "1000", root.hex], input: Array(signed.serialized.utf8))
         #expect(good.status == 0, "Python refused: \(good.stdout) \(good.stderr)")
-        let bad = try TestSupport.runPython(
+        let bad = try await TestSupport.runPython(
             "checkpoint_verify.py", [verifierKey, "1000", root.hex], input: Array(signed.serialized.replacingFirst("\n1000\n", with: "\n1001\n").utf8))
         #expect(bad.status == 1, "Python accepted a tampered checkpoint: \(bad.stdout) \(bad.stderr)")
         let otherKey = try NoteVerifierKey(name: "signoff.test/ledger", publicKey: Ed25519.SigningKey().publicKey).description
-        let wrongKey = try TestSupport.runPython("checkpoint_verify.py", [otherKey, "1000", root.hex], input: Array(signed.serialized.utf8))
+        let wrongKey = try await TestSupport.runPython("checkpoint_verify.py", [otherKey, "1000", root.hex], input: Array(signed.serialized.utf8))
         #expect(wrongKey.status == 1)
     }
 }

@@ -112,6 +112,7 @@ struct AuthorizationMatrixTests {
 
     @Test("Every row can fail on authorization: the right role succeeds, or gets a refusal that is not a permission rule while the wrong role gets one")
     func rowsDiscriminate() {
+        var namedRules = 0
         for c in Self.cases {
             let (right, wrong) = (c.right.1, c.wrongRole.1)
             if (200..<300).contains(right) {
@@ -125,8 +126,13 @@ struct AuthorizationMatrixTests {
                 #expect([403, 404].contains(wrong), "\(c.testDescription)")
                 #expect(c.rightRule != nil && !Self.isPermissionRule(c.rightRule), "\(c.testDescription): the right role's refusal must name a non-permission rule")
             }
-            if let rule = c.wrongRoleRule { #expect(Self.isPermissionRule(rule), "\(c.testDescription): \(rule) is not a permission rule") }
+            if let rule = c.wrongRoleRule {
+                namedRules += 1
+                #expect(Self.isPermissionRule(rule), "\(c.testDescription): \(rule) is not a permission rule")
+            }
         }
+        // The check above ran, on the rows that name the rule the wrong role meets (four today; never none).
+        #expect(namedRules >= 4, "only \(namedRules) rows name the wrong role's rule")
     }
 
     /// The list response: `{"requests":[{"request":…, "project":…}]}`.
@@ -208,11 +214,14 @@ struct AuthorizationMatrixTests {
             let expired = try await auth.issueToken(for: c.right.0, kind: .session, scopes: [], lifetimeMilliseconds: -1).token
             let none = try await client.json(path, c.method, token: nil, body: body)
             #expect(none.status == 401, "no token")
+            #expect(none.headers[.contentType] == "application/problem+json" && none.object["detail"] != nil, "no token: problem details")
             let stale = try await client.json(path, c.method, token: expired, body: body)
             #expect(stale.status == 401, "expired token")
             for (label, (user, status)) in [("wrong user", c.wrongUser), ("wrong role", c.wrongRole), ("right role", c.right)] {
                 let result = try await client.json(path, c.method, token: try await token(user), body: body)
                 #expect(result.status == status, "\(label) \(user): \(result.status) \(result.object)")
+                // Every refusal as problem details (the 2xx rows have nothing to check here; the no-token and expired
+                // answers above are refusals on every row, checked the same way below).
                 if status >= 400 { #expect(result.headers[.contentType] == "application/problem+json" && result.object["detail"] != nil, "\(label): problem details") }
                 let rule = result.object["rule"] as? String
                 if label == "wrong role", let expected = c.wrongRoleRule {

@@ -148,9 +148,9 @@ struct ConsoleAuditTests {
             let keyFile = f.directory.appendingPathComponent("ledger.pub")
             try Data((key.description + "\n").utf8).write(to: keyFile)
             /// Both verifiers, ours and the one written from schema/audit-export.md in Python: the same verdict.
-            func verify(_ folder: URL) throws -> AuditReport {
+            func verify(_ folder: URL) async throws -> AuditReport {
                 let report = AuditExportVerifier.verify(directory: folder, trustedKey: key)
-                let python = try TestSupport.runPython("verify_export.py", [folder.path, keyFile.path])
+                let python = try await TestSupport.runPython("verify_export.py", [folder.path, keyFile.path])
                 #expect((python.status == 0) == (report.failure == nil), "the Python verifier disagrees: \(python.stdout) \(python.stderr) / \(report.failure ?? "passed")")
                 return report
             }
@@ -158,12 +158,12 @@ struct ConsoleAuditTests {
             let (status, with) = try await export("?documents=true")
             #expect(status == 200)
             #expect(FileManager.default.contents(atPath: with.appendingPathComponent("documents/\(documentName)").path) == Data(report))
-            var verified = try verify(with)
+            var verified = try await verify(with)
             #expect(verified.failure == nil && verified.documents == 1, "\(verified.failure ?? "")")
             // Without asking: no documents folder, and the export verifies as before.
             let (_, without) = try await export("")
             #expect(!FileManager.default.fileExists(atPath: without.appendingPathComponent("documents").path))
-            #expect(try verify(without).failure == nil)
+            await #expect(try verify(without).failure == nil)
             // Another project's export: REQ-1's evidence is a stub there, so its document is not disclosed.
             let (otherStatus, other) = try await export("?project=\(Cast.otherProject)&documents=true")
             #expect(otherStatus == 200 && !FileManager.default.fileExists(atPath: other.appendingPathComponent("documents").path))
@@ -171,31 +171,31 @@ struct ConsoleAuditTests {
             // A changed document.
             let path = with.appendingPathComponent("documents/\(documentName)")
             try Data(report + [0x20]).write(to: path)
-            verified = try verify(with)
+            verified = try await verify(with)
             #expect(verified.failure?.contains("documents/\(documentName) is not the file the signed manifest lists") == true, "\(verified.failure ?? "")")
             // A missing one: the signed manifest lists it.
             try FileManager.default.removeItem(at: path)
             try FileManager.default.removeItem(at: with.appendingPathComponent("documents"))
-            verified = try verify(with)
+            verified = try await verify(with)
             #expect(verified.failure?.contains("MANIFEST.json lists") == true, "\(verified.failure ?? "")")
             // An added one, into an export without documents: named by its digest, but no evidence in full is its.
             let extra = Array("not evidence".utf8)
             try FileManager.default.createDirectory(at: without.appendingPathComponent("documents"), withIntermediateDirectories: true)
             try Data(extra).write(to: without.appendingPathComponent("documents/\(Hex.encode(SHA256Digest.hash(extra).bytes))"))
-            verified = try verify(without)
+            verified = try await verify(without)
             #expect(verified.failure?.contains("is not the document of any evidence in full") == true, "\(verified.failure ?? "")")
             // A document of the export's evidence put back without the manifest listing it.
             try FileManager.default.removeItem(at: without.appendingPathComponent("documents"))
             try FileManager.default.createDirectory(at: without.appendingPathComponent("documents"), withIntermediateDirectories: true)
             try Data(report).write(to: without.appendingPathComponent("documents/\(documentName)"))
-            verified = try verify(without)
+            verified = try await verify(without)
             #expect(verified.failure?.contains("MANIFEST.json lists") == true, "\(verified.failure ?? "")")
             // Names other than a digest, and an empty folder.
             try FileManager.default.removeItem(at: without.appendingPathComponent("documents/\(documentName)"))
-            verified = try verify(without)
+            verified = try await verify(without)
             #expect(verified.failure?.contains("is empty") == true, "\(verified.failure ?? "")")
             try Data(report).write(to: without.appendingPathComponent("documents/report.xml"))
-            verified = try verify(without)
+            verified = try await verify(without)
             #expect(verified.failure?.contains("named by their SHA-256") == true, "\(verified.failure ?? "")")
         }
         // A stored document whose bytes are no longer its digest: the export fails, and leaves no half-written folder.

@@ -127,7 +127,7 @@ struct FormatOneLedgerTests {
         #expect(verified.signedDecisions == 3)
         let keyFile = directory.appendingPathComponent("ledger.pub")
         try Data((store.verifierKey.description + "\n").utf8).write(to: keyFile)
-        let python = try TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
+        let python = try await TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
         #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
         #expect(verified.stubs == 0, "a round-1 entry has no header to stand for it: every one is in full")
 
@@ -148,7 +148,7 @@ struct FormatOneLedgerTests {
         let mixedReport = AuditExportVerifier.verify(directory: prodOnly, trustedKey: today.verifierKey)
         #expect(mixedReport.failure == nil, "\(mixedReport.failure ?? "")")
         #expect(mixedReport.stubs == appended.count, "the new qa request's entries are stubs in a prod export; the round-1 ones in full")
-        let mixedPython = try TestSupport.runPython("verify_export.py", [prodOnly.path, keyFile.path])
+        let mixedPython = try await TestSupport.runPython("verify_export.py", [prodOnly.path, keyFile.path])
         #expect(mixedPython.status == 0, "\(mixedPython.stdout) \(mixedPython.stderr)")
     }
 }

@@ -53,7 +53,7 @@ struct TeamExportTests {
         #expect(verified.failure == nil, "\(verified.failure ?? "")")
         let keyFile = directory.appendingPathComponent("ledger.pub")
         try Data((f.ledger.store.verifierKey.description + "\n").utf8).write(to: keyFile)
-        let python = try TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
+        let python = try await TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
         #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
 
         // Every text of the export, with each full entry's payload decoded; stubs show a header only.
@@ -91,7 +91,7 @@ struct TeamExportTests {
         _ = try await f.database.exportAudit(filter: AuditExportFilter(), to: all)
         #expect(AuditExportVerifier.verify(directory: all, trustedKey: f.ledger.store.verifierKey).failure == nil)
         // Its signed delegation is checked by both verifiers.
-        let pythonAll = try TestSupport.runPython("verify_export.py", [all.path, keyFile.path])
+        let pythonAll = try await TestSupport.runPython("verify_export.py", [all.path, keyFile.path])
         #expect(pythonAll.status == 0, "\(pythonAll.stdout) \(pythonAll.stderr)")
         let allText = try String(contentsOf: all.appendingPathComponent("administration.csv"), encoding: .utf8)
         #expect(allText.contains("freeze.added"))

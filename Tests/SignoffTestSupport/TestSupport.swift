@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Paths and helpers shared by Signoff's test targets.
 public enum TestSupport {
@@ -32,8 +35,8 @@ public enum TestSupport {
     }
 
     /// Runs the built `signoff` with `arguments`.
-    public static func signoff(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> ProcessResult {
-        try run(try signoffExecutable, arguments, environment: environment, currentDirectory: directory)
+    public static func signoff(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) async throws -> ProcessResult {
+        try await run(try signoffExecutable, arguments, environment: environment, currentDirectory: directory)
     }
 
     /// A new empty temporary directory.
@@ -60,49 +63,66 @@ public enum TestSupport {
     /// The prefix of the variables the `signoff` binary reads.
     public static let signoffPrefix = "SIGNOFF_"
 
-    /// Runs a program to completion, feeding `input` on standard input. The child's environment is
-    /// ``childEnvironment(_:)``: only the `SIGNOFF_*` variables in `environment` reach it.
+    /// Runs a program to completion, feeding `input` on standard input, within `deadline` (past it the program's process
+    /// group is ended and the run throws). The child's environment is ``childEnvironment(_:)``: only the `SIGNOFF_*`
+    /// variables in `environment` reach it. Waits without holding a thread (``ChildProcess``).
     public static func run(
         _ executable: String,
         _ arguments: [String],
         input: [UInt8] = [],
         environment: [String: String] = [:],
-        currentDirectory: URL? = nil
-    ) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = childEnvironment(environment)
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let stdinPipe = Pipe(), stdoutPipe = Pipe(), stderrPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        try process.run()
-        // Read both pipes concurrently so a chatty child never blocks on a full pipe.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var out = Data()
-        nonisolated(unsafe) var err = Data()
-        group.enter()
-        DispatchQueue.global().async { out = stdoutPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { err = stderrPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        if !input.isEmpty { stdinPipe.fileHandleForWriting.write(Data(input)) }
-        try stdinPipe.fileHandleForWriting.close()
-        process.waitUntilExit()
-        group.wait()
-        return ProcessResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self)
-        )
+        currentDirectory: URL? = nil,
+        deadline: Duration = .seconds(300)
+    ) async throws -> ProcessResult {
+        try await ChildProcess.run(
+            executable, arguments, environment: childEnvironment(environment), currentDirectory: currentDirectory, input: input, deadline: deadline)
     }
 
-    /// Runs `Tests/python/<script>` with python3. The Python packages it needs (PyNaCl, securesystemslib)
+    /// Runs `Tests/python/<script>` with Python 3. The Python packages it needs (PyNaCl, securesystemslib)
     /// are installed by `scripts/setup.sh`; a missing one fails the test rather than skipping it.
-    public static func runPython(_ script: String, _ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
+    public static func runPython(_ script: String, _ arguments: [String], input: [UInt8] = [], deadline: Duration = .seconds(300)) async throws -> ProcessResult {
         let path = projectRoot.appendingPathComponent("Tests/python").appendingPathComponent(script).path
-        return try run("/usr/bin/env", ["python3", path] + arguments, input: input)
+        return try await run(try await python(), [path] + arguments, input: input, deadline: deadline)
+    }
+
+    /// The Python 3 interpreter itself (`sys.executable`), not a `pyenv` shim: a shim is a shell script that starts
+    /// Python as its child, costs a process per run, and survived SIGTERM with the Python under it still running.
+    public static func python() async throws -> String { try await PythonLocator.shared.path() }
+
+    /// A free loopback TCP port, as the kernel assigns one: bound to port 0, read back, closed. A server started on it
+    /// right after may still lose it to another process; ``RunningServer`` and the Python servers retry on another.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else { throw TestSupportError("bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        guard named == 0 else { throw TestSupportError("getsockname() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Finds the Python interpreter once.
+actor PythonLocator {
+    static let shared = PythonLocator()
+    private var found: String?
+
+    func path() async throws -> String {
+        if let found { return found }
+        let result = try await ChildProcess.run(
+            "/usr/bin/env", ["python3", "-c", "import sys; print(sys.executable)"], environment: TestSupport.childEnvironment(), deadline: .seconds(60))
+        let path = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard result.status == 0, FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestSupportError("python3 is not installed or not runnable: \(result.stderr)")
+        }
+        found = path
+        return path
     }
 }
 

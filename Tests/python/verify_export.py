@@ -1313,13 +1313,27 @@ def _out(line):
     sys.stdout.flush()
 
 
+def _verify_one(export_dir, key_data):
+    """(exit status, the line to print) for one export: 0 verified, 1 refused."""
+    try:
+        return 0, verify(export_dir, key_data)
+    except Failure as e:
+        return 1, f"FAILED: {e}"
+    except Exception as e:  # hostile input must never produce a traceback
+        return 1, f"FAILED: unexpected error while verifying: {type(e).__name__}: {e}"
+
+
 def main(argv):
+    # verify_export.py --batch LEDGER_PUB: export folders on standard input, one per line; for each, one line on
+    # standard output: the exit status it would have alone (0 or 1), a tab, and its report line. One process for many
+    # exports (a campaign of hundreds), the same verdicts as one process each.
+    batch = len(argv) == 3 and argv[1] == "--batch"
     if len(argv) != 3:
-        sys.stderr.write("usage: verify_export.py EXPORT_DIR LEDGER_PUB\n")
+        sys.stderr.write("usage: verify_export.py EXPORT_DIR LEDGER_PUB | verify_export.py --batch LEDGER_PUB < FOLDERS\n")
         return 2
-    export_dir, key_path = argv[1], argv[2]
-    if not os.path.isdir(export_dir):
-        sys.stderr.write(f"verify_export.py: {export_dir}: not a directory\n")
+    key_path = argv[2]
+    if not batch and not os.path.isdir(argv[1]):
+        sys.stderr.write(f"verify_export.py: {argv[1]}: not a directory\n")
         return 2
     try:
         with open(key_path, "rb") as f:
@@ -1330,15 +1344,20 @@ def main(argv):
     if VerifyKey is None:
         sys.stderr.write("verify_export.py: PyNaCl is required (pip install pynacl)\n")
         return 2
-    try:
-        _out(verify(export_dir, key_data))
+    if batch:
+        for line in sys.stdin.read().splitlines():
+            if not line:
+                continue
+            if not os.path.isdir(line):
+                sys.stdout.write(f"2\t{_clean(line)}: not a directory\n")
+                continue
+            status, report = _verify_one(line, key_data)
+            sys.stdout.buffer.write(f"{status}\t{_clean(report)}\n".encode("utf-8", "backslashreplace"))
+        sys.stdout.flush()
         return 0
-    except Failure as e:
-        _out(f"FAILED: {e}")
-        return 1
-    except Exception as e:  # hostile input must never produce a traceback
-        _out(f"FAILED: unexpected error while verifying: {type(e).__name__}: {e}")
-        return 1
+    status, report = _verify_one(argv[1], key_data)
+    _out(report)
+    return status
 
 
 if __name__ == "__main__":

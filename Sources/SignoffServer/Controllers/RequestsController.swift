@@ -65,7 +65,8 @@ struct RequestsController {
         }
         routes.get("/requests/{id}/gate") { httpRequest, context -> Response in
             let id = try h.parameter("id", context)
-            _ = try await h.readable(id, context, action: "gate")
+            // Read once for the authorization and the first answer; a long poll reads again after each change.
+            var first: (DeploymentRequest, SignoffState)? = try await h.readable(id, context, action: "gate")
             let q = httpRequest.uri.queryParameters
             guard let environment = q.get("environment"), let text = q.get("digest") else {
                 throw Problem.badRequest("gate needs ?environment=ENV&digest=sha256:HEX")
@@ -74,8 +75,10 @@ struct RequestsController {
             guard Engine.isValidName(environment) else { throw Problem.badRequest("environment must be an environment name (a-z 0-9 . _ -)") }
             let digest = try h.digest(text, field: "digest")
             let answer = try await h.gate(wait: try h.waitParameter(q.get("wait")), context) {
-                let (request, state) = try await h.readable(id, context, action: "gate")
-                return GateResponse(request: request, environment: environment, digest: digest, state: state, now: h.service.now)
+                let read: (DeploymentRequest, SignoffState)
+                if let pending = first { read = pending } else { read = try await h.readable(id, context, action: "gate") }
+                first = nil
+                return GateResponse(request: read.0, environment: environment, digest: digest, state: read.1, now: h.service.now)
             }
             return try h.json(answer)
         }

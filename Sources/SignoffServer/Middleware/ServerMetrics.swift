@@ -46,6 +46,11 @@ struct SignoffMetrics: Sendable {
     }
 
     /// A gate long poll turned away (429) because its caller or the server held as many as allowed.
+    /// One run of the reminder scheduler, done (what a test waits on instead of a fixed sleep).
+    func schedulerRan() {
+        Counter(label: "signoff_scheduler_runs_total", factory: factory).increment()
+    }
+
     func waiterRefused() {
         Counter(label: "signoff_gate_waiters_refused_total", factory: factory).increment()
     }
