@@ -13,7 +13,7 @@ demo: setup
 # The suite, then a check that it left no process running (pass or fail).
 test: setup
 	swift build --build-tests
-	@status=0; swift test --skip-build || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
+	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; swift test --skip-build || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
 
 # Not part of the two commands: the benchmark (release build, several minutes) and the large reliability run.
 bench: setup
@@ -29,4 +29,4 @@ bench-long-poll-flood: setup
 # The large campaigns: what `make test` samples (kill -9 cycles, tampers, mutated exports, schemathesis examples), at full size.
 reliability: setup
 	swift build --build-tests
-	@status=0; SIGNOFF_RELIABILITY=large swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
+	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; SIGNOFF_RELIABILITY=large swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status

@@ -28,7 +28,12 @@ final class RunningServer: @unchecked Sendable {
                 try TestSupport.signoffExecutable, ["serve", "--port", "\(port)", "--log-level", "warning"] + extra,
                 environment: TestSupport.childEnvironment(story.env), currentDirectory: story.directory, stdout: .file(log), stderr: .file(log))
             let server = RunningServer(child: child, port: port, log: log)
-            if try await server.answers(within: .seconds(20)) { return server }
+            let answered: Bool
+            do { answered = try await server.answers(within: .seconds(20)) } catch {
+                await child.end(grace: .seconds(2))  // cancelled while waiting: the server does not outlive the test
+                throw error
+            }
+            if answered { return server }
             await child.end(grace: .seconds(2))
             lastLog = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
         }

@@ -110,6 +110,65 @@ struct HostileInputTests {
         }
     }
 
+    /// How the engine read signed statements before it scanned them once (JSONSerialization for the fields present and
+    /// the revision's form): the reference the one-pass reading must agree with.
+    static func referenceRead(_ payload: [UInt8]) -> DecisionStatement? {
+        if StrictJSON.duplicateKey(in: payload) != nil { return nil }
+        if let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] {
+            let predicate = object["predicate"] as? [String: Any] ?? [:]
+            let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
+            if Set(object.keys).subtracting(statementKeys).first ?? Set(predicate.keys).subtracting(DecisionStatement.Predicate.fieldNames).first != nil { return nil }
+            if let revision = predicate["revision"], !(revision is Int) || "\(revision)".contains(".") { return nil }
+        }
+        return try? JSONDecoder().decode(DecisionStatement.self, from: Data(payload))
+    }
+
+    @Test("The one-pass reading of a signed statement accepts and refuses exactly what the two-parser reading did, on 3,000 variants")
+    func statementReadingAgrees() throws {
+        var w = try World()
+        let id = try w.file()
+        let genuine = String(decoding: DecisionStatement(request: w.request(id), stage: "compliance-reviewed", decision: .approve, actor: "casey", comment: "a \"quoted\" {comment}, with [brackets]", time: w.now).bytes, as: UTF8.self)
+        #expect(Self.referenceRead(Array(genuine.utf8)) != nil)
+        var variants: [String] = [genuine]
+        for revision in ["1", "1.0", "1e0", "1E0", "-0", "-1", "01", "\"1\"", "true", "null", "[1]", "{}", "99999999999999999999", " 1 ", "1 ", "0x1", "+1", "1.5"] {
+            variants.append(genuine.replacingOccurrences(of: #""revision":1"#, with: #""revision":"# + revision))
+        }
+        variants += [
+            genuine.replacingOccurrences(of: #""actor":"casey""#, with: #""actor":"casey","approver":"pat""#),
+            genuine.replacingOccurrences(of: #""_type""#, with: #""extra":1,"_type""#),
+            genuine.replacingOccurrences(of: #""actor":"#, with: #""\u0061ctor":"#),
+            genuine.replacingOccurrences(of: #""revision":1"#, with: #""rev\u0069sion":1.0"#),
+            genuine.replacingOccurrences(of: #""revision":1"#, with: #""revision":1,"revision":2"#),
+            genuine.replacingOccurrences(of: #""predicate":{"#, with: #""predicate":[{"#).replacingOccurrences(of: "}}", with: "}]}"),
+            "[" + genuine + "]", genuine + " ", " " + genuine, genuine + "x", "{}", "[]", "", "null",
+            genuine.replacingOccurrences(of: #""subject":["#, with: #""subject":[{"predicate":{"revision":1.5}},"#),
+        ]
+        var random = SplitMix64(seed: 0x57A7E)
+        let bytes = Array(genuine.utf8)
+        let alphabet = Array(#"{}[]":,.0123456789e-\ truenl"#.utf8)
+        for _ in 0..<3000 {
+            var mutated = bytes
+            for _ in 0...(random.next() % 3) {
+                let at = Int(random.next() % UInt64(mutated.count))
+                switch random.next() % 3 {
+                case 0: mutated[at] = alphabet[Int(random.next() % UInt64(alphabet.count))]
+                case 1: mutated.remove(at: at)
+                default: mutated.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: at)
+                }
+            }
+            variants.append(String(decoding: mutated, as: UTF8.self))
+        }
+        var accepted = 0
+        for text in variants {
+            let payload = Array(text.utf8)
+            let ours = try? Engine.readDecisionStatement(payload)
+            #expect(ours == Self.referenceRead(payload), "the readings differ on \(text)")
+            if ours != nil { accepted += 1 }
+        }
+        // Both kinds of outcome were there to compare.
+        #expect(accepted > 0 && accepted < variants.count, "\(accepted) of \(variants.count) accepted")
+    }
+
     @Test("Look-alike names: invisible characters and blank ends are refused in bundle names; Markdown shows control and format characters as U+FFFD; export filters are names")
     func lookAlikes() throws {
         var w = try World()

@@ -23,11 +23,20 @@ public final class ChildProcess: @unchecked Sendable {
     public let process: Process
     public let label: String
     public var pid: Int32 { process.processIdentifier }
-    private let exitStatus = Mutex<(status: Int32?, waiters: [@Sendable (Int32) -> Void])>((nil, []))
+    private let state = ExitState()
     private let stdoutReader: PipeReader?
     private let stderrReader: PipeReader?
 
-    /// Starts `executable` with `arguments`; `input` is written to its standard input, which is then closed.
+    /// What the termination handler shares with the waiters (not the child itself: no reference cycle through the
+    /// handler, which Foundation never clears).
+    final class ExitState: Sendable {
+        let exit = Mutex<(status: Int32?, waiters: [@Sendable (Int32) -> Void])>((nil, []))
+        /// Set once the group was killed after its leader exited: later kills must not reach a reused group number.
+        let groupGone = Mutex(false)
+    }
+
+    /// Starts `executable` with `arguments`; `input` is written to its standard input (on a thread of its own), which
+    /// is then closed.
     public init(
         _ executable: String, _ arguments: [String], environment: [String: String], currentDirectory: URL? = nil, input: [UInt8] = [],
         stdout: Output = .capture, stderr: Output = .capture
@@ -39,17 +48,28 @@ public final class ChildProcess: @unchecked Sendable {
         process.arguments = arguments
         process.environment = environment
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let stdinPipe = Pipe()
-        process.standardInput = stdinPipe
-        func attach(_ output: Output) throws -> (Any, PipeReader?) {
+        // Every descriptor made here is close-on-exec (FD_CLOEXEC, O_CLOEXEC): a child another test starts meanwhile does not
+        // inherit it (an inherited write end would keep this child's output open after it exits). The child gets its
+        // own copies as 0, 1 and 2, which dup2 makes inheritable.
+        var childEnds: [FileHandle] = []
+        let stdin = try Self.pipe()
+        process.standardInput = stdin.read
+        childEnds.append(stdin.read)
+        var files: [String: FileHandle] = [:]
+        func attach(_ output: Output) throws -> (FileHandle, PipeReader?) {
             switch output {
             case .capture:
-                let pipe = Pipe()
-                return (pipe, PipeReader(pipe.fileHandleForReading))
+                let pipe = try Self.pipe()
+                childEnds.append(pipe.write)
+                return (pipe.write, PipeReader(pipe.read))
             case .file(let url):
-                if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
-                let handle = try FileHandle(forWritingTo: url)
-                try handle.seekToEnd()
+                // One handle per file, appending: a log given as both outputs keeps both streams' lines.
+                if let open = files[url.path] { return (open, nil) }
+                let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw TestSupportError("cannot open \(url.path) for the child's output") }
+                let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+                files[url.path] = handle
+                childEnds.append(handle)
                 return (handle, nil)
             case .discard:
                 return (FileHandle.nullDevice, nil)
@@ -61,31 +81,71 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardError = err
         stdoutReader = outReader
         stderrReader = errReader
-        // Called on a thread of Foundation's own once the child has exited (never on the cooperative pool).
-        process.terminationHandler = { [self] process in
+        let state = state
+        // Called on a thread of Foundation's own once the child has exited (never on the cooperative pool). The rest of
+        // its group goes with it, at once, while the group number is still its own.
+        process.terminationHandler = { process in
             let code = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
-            let waiters = exitStatus.withLock { state -> [@Sendable (Int32) -> Void] in
-                state.status = code
-                defer { state.waiters = [] }
-                return state.waiters
+            let group = process.processIdentifier
+            _ = killpg(group, SIGKILL)
+            state.groupGone.withLock { $0 = true }
+            ChildProcess.live.withLock { _ = $0.removeValue(forKey: group) }
+            let waiters = state.exit.withLock { exit -> [@Sendable (Int32) -> Void] in
+                exit.status = code
+                defer { exit.waiters = [] }
+                return exit.waiters
             }
             for waiter in waiters { waiter(code) }
         }
-        try process.run()
-        let group = process.processIdentifier
-        Self.live.withLock { $0[group] = label }
+        let group: Int32
+        do {
+            try process.run()
+            group = process.processIdentifier
+            Self.live.withLock { if !state.groupGone.withLock({ $0 }) { $0[group] = label } }
+        } catch {
+            for handle in childEnds { try? handle.close() }
+            try? stdin.write.close()
+            outReader?.discard()
+            errReader?.discard()
+            throw error
+        }
+        // The child has its copies: the parent's are closed (else the readers never see the end of the output).
+        for handle in childEnds { try? handle.close() }
         // Reading starts on threads of its own (a blocking read on the cooperative pool would hold it).
         outReader?.start()
         errReader?.start()
-        if !input.isEmpty { try? stdinPipe.fileHandleForWriting.write(contentsOf: input) }
-        try? stdinPipe.fileHandleForWriting.close()
+        let writer = stdin.write
+        if input.isEmpty {
+            try? writer.close()
+        } else {
+            // A large input would block until the child reads it; a child that exits first would raise SIGPIPE (ignored
+            // here, see installExitHandler): written on a thread of its own.
+            Thread.detachNewThread {
+                try? writer.write(contentsOf: input)
+                try? writer.close()
+            }
+        }
+    }
+
+    /// A pipe whose two ends are close-on-exec (set at once: Swift's Glibc does not offer pipe2).
+    static func pipe() throws -> (read: FileHandle, write: FileHandle) {
+        var fds: [Int32] = [0, 0]
+        guard Glibc.pipe(&fds) == 0 else { throw TestSupportError("pipe() failed: errno \(errno)") }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (FileHandle(fileDescriptor: fds[0], closeOnDealloc: true), FileHandle(fileDescriptor: fds[1], closeOnDealloc: true))
+    }
+
+    /// Sends `signal` to the child's group, unless the group is already gone (its number may belong to another by now).
+    private func signalGroup(_ signal: Int32) {
+        guard !state.groupGone.withLock({ $0 }) else { return }
+        _ = killpg(pid, signal)
     }
 
     /// Calls `waiter` with the exit status once the child has exited (at once if it has).
     private func onExit(_ waiter: @escaping @Sendable (Int32) -> Void) {
-        let now = exitStatus.withLock { state -> Int32? in
-            if let status = state.status { return status }
-            state.waiters.append(waiter)
+        let now = state.exit.withLock { exit -> Int32? in
+            if let status = exit.status { return status }
+            exit.waiters.append(waiter)
             return nil
         }
         if let now { waiter(now) }
@@ -97,56 +157,51 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Whether the child has exited.
-    public var hasExited: Bool { exitStatus.withLock { $0.status != nil } }
+    public var hasExited: Bool { state.exit.withLock { $0.status != nil } }
 
     /// The exit status, or nil when the child has not exited within `limit` (it is left running).
     public func exited(within limit: Duration) async -> Int32? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Int32?, Never>) in
             // Whichever comes first answers: the exit or the timer.
             let once = Mutex<CheckedContinuation<Int32?, Never>?>(continuation)
-            onExit { status in once.withLock { $0.take() }?.resume(returning: status) }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(for: limit)
                 once.withLock { $0.take() }?.resume(returning: nil)
+            }
+            onExit { status in
+                once.withLock { $0.take() }?.resume(returning: status)
+                timer.cancel()
             }
         }
     }
 
-    /// Ends the child and its process group: SIGTERM, SIGKILL after `grace`, then SIGKILL to the rest of the group.
-    /// Returns the child's exit status.
+    /// Ends the child and its process group: SIGTERM, SIGKILL after `grace`; the rest of the group goes when the child
+    /// exits. Returns the child's exit status.
     @discardableResult
     public func end(grace: Duration = .seconds(5)) async -> Int32 {
-        if !hasExited { _ = killpg(pid, SIGTERM) }
-        if await exited(within: grace) == nil { _ = killpg(pid, SIGKILL) }
-        let status = await exited()
-        _ = killpg(pid, SIGKILL)  // what the group still holds
-        Self.live.withLock { _ = $0.removeValue(forKey: pid) }
-        return status
+        signalGroup(SIGTERM)
+        if await exited(within: grace) == nil { signalGroup(SIGKILL) }
+        return await exited()
     }
 
     /// Like ``end(grace:)``, without waiting: for a `defer`, which cannot await. A thread of its own sends SIGKILL after
     /// `grace` if the child is still there.
     public func endSoon(grace: Duration = .seconds(5)) {
-        guard !hasExited else {
-            _ = killpg(pid, SIGKILL)
-            Self.live.withLock { _ = $0.removeValue(forKey: pid) }
-            return
-        }
-        _ = killpg(pid, SIGTERM)
-        let group = pid
+        guard !hasExited else { return }
+        signalGroup(SIGTERM)
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         Thread.detachNewThread { [self] in
             let deadline = Date().addingTimeInterval(seconds)
             while !hasExited && Date() < deadline { usleep(20_000) }
-            _ = killpg(group, SIGKILL)
-            Self.live.withLock { _ = $0.removeValue(forKey: group) }
+            signalGroup(SIGKILL)
         }
     }
 
-    /// What the child wrote to its captured outputs, once it has closed them.
-    public func output() async -> (stdout: String, stderr: String) {
-        let out = await stdoutReader?.collected() ?? []
-        let err = await stderrReader?.collected() ?? []
+    /// What the child wrote to its captured outputs, once they are closed — or what was read by then, after `limit` (a
+    /// process that escaped the group and holds the pipe must not hang the test).
+    public func output(within limit: Duration = .seconds(60)) async -> (stdout: String, stderr: String) {
+        let out = await stdoutReader?.collected(within: limit) ?? []
+        let err = await stderrReader?.collected(within: limit) ?? []
         return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
@@ -158,12 +213,10 @@ public final class ChildProcess: @unchecked Sendable {
         let child = try ChildProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory, input: input)
         guard let status = await child.exited(within: deadline) else {
             await child.end(grace: .seconds(2))
-            let partial = await child.output()
+            let partial = await child.output(within: .seconds(10))
             throw TestSupportError("\(child.label) did not finish within \(deadline); ended. Its output so far:\n\(partial.stdout.suffix(2000))\n\(partial.stderr.suffix(2000))")
         }
-        _ = killpg(child.pid, SIGKILL)  // anything it left in its group
-        live.withLock { _ = $0.removeValue(forKey: child.pid) }
-        let (stdout, stderr) = await child.output()
+        let (stdout, stderr) = await child.output(within: .seconds(60))
         return TestSupport.ProcessResult(status: status, stdout: stdout, stderr: stderr)
     }
 
@@ -184,37 +237,59 @@ public final class ChildProcess: @unchecked Sendable {
         for group in groups { _ = killpg(group, SIGKILL) }
     }
 
-    private static let installExitHandler: Void = { atexit { ChildProcess.endAll() } }()
+    /// Once per process: the registry is ended at exit, and SIGPIPE ignored (a child that exits before reading its
+    /// input must fail its write, not kill the test process and everything it would have cleaned up).
+    private static let installExitHandler: Void = {
+        signal(SIGPIPE, SIG_IGN)
+        atexit { ChildProcess.endAll() }
+    }()
 }
 
-/// Reads a pipe to its end on a thread of its own, then hands what it read to whoever waits.
+/// Reads a pipe to its end on a thread of its own, keeping what it has read so far, and hands it to whoever waits.
 final class PipeReader: @unchecked Sendable {
     private let handle: FileHandle
-    private let state = Mutex<(data: [UInt8]?, waiters: [CheckedContinuation<[UInt8], Never>])>((nil, []))
+    private let state = Mutex<(data: [UInt8], done: Bool, waiters: [@Sendable ([UInt8]) -> Void])>(([], false, []))
 
     init(_ handle: FileHandle) { self.handle = handle }
 
     func start() {
         Thread.detachNewThread { [self] in
-            let data = [UInt8](handle.readDataToEndOfFile())
-            try? handle.close()
-            let waiters = state.withLock { state -> [CheckedContinuation<[UInt8], Never>] in
-                state.data = data
-                defer { state.waiters = [] }
-                return state.waiters
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                state.withLock { $0.data += chunk }
             }
-            for waiter in waiters { waiter.resume(returning: data) }
+            try? handle.close()
+            let (data, waiters) = state.withLock { state -> ([UInt8], [@Sendable ([UInt8]) -> Void]) in
+                state.done = true
+                defer { state.waiters = [] }
+                return (state.data, state.waiters)
+            }
+            for waiter in waiters { waiter(data) }
         }
     }
 
-    func collected() async -> [UInt8] {
-        await withCheckedContinuation { continuation in
+    /// Closes the reading end without reading (the child never started).
+    func discard() { try? handle.close() }
+
+    /// Everything, once the writers have closed the pipe; or what was read by then, after `limit`.
+    func collected(within limit: Duration) async -> [UInt8] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[UInt8], Never>) in
+            let once = Mutex<CheckedContinuation<[UInt8], Never>?>(continuation)
             let now = state.withLock { state -> [UInt8]? in
-                if let data = state.data { return data }
-                state.waiters.append(continuation)
+                if state.done { return state.data }
+                state.waiters.append { data in once.withLock { $0.take() }?.resume(returning: data) }
                 return nil
             }
-            if let now { continuation.resume(returning: now) }
+            if let now {
+                once.withLock { $0.take() }?.resume(returning: now)
+                return
+            }
+            Task { [self] in
+                try? await Task.sleep(for: limit)
+                let partial = state.withLock { $0.data }
+                once.withLock { $0.take() }?.resume(returning: partial)
+            }
         }
     }
 }

@@ -46,6 +46,9 @@ class World:
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir / "home"), "LANG": "C.UTF-8",
                     "SIGNOFF_PASSPHRASE": "browser story passphrase", "SIGNOFF_LEDGER_PASSPHRASE": "browser story ledger passphrase",
                     "SIGNOFF_DB": self.db}
+        # The test run's marker (scripts/leftovers.sh finds what this story leaves running by it).
+        if "SIGNOFFTEST_RUN" in os.environ:
+            self.env["SIGNOFFTEST_RUN"] = os.environ["SIGNOFFTEST_RUN"]
         self.server = None
         self.url = None
 

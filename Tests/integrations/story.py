@@ -52,6 +52,9 @@ class World:
         self.home.mkdir()
         self.base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
                          "LANG": "C.UTF-8"}
+        # The test run's marker (scripts/leftovers.sh finds what this story leaves running by it).
+        if "SIGNOFFTEST_RUN" in os.environ:
+            self.base_env["SIGNOFFTEST_RUN"] = os.environ["SIGNOFFTEST_RUN"]
         self.admin_env = dict(self.base_env, SIGNOFF_PASSPHRASE="story passphrase",
                               SIGNOFF_LEDGER_PASSPHRASE="story ledger passphrase")
         self.server = None

@@ -2,6 +2,8 @@
 binary, and a `signoff serve` on a free loopback port that is ready before it is used and stopped with SIGTERM."""
 import os
 import signal
+import threading
+import sys
 import socket
 import subprocess
 import time
@@ -25,6 +27,22 @@ def run(binary, args, env, cwd, timeout, check_rc=True):
     return p
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the story that started it dies, however it dies (the server runs in a
+    session of its own, out of reach of the signals sent to the story's process group)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _exit_on_sigterm(signum, frame):
+    # SIGTERM (a test's deadline ending the story) unwinds like an exception, so every `finally: stop(...)` runs.
+    sys.exit(128 + signum)
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 def serve(binary, args, env, cwd, log_path):
     """Starts `signoff serve ARGS --port N` on a free loopback port, its output in log_path, and waits (10 s at most)
     until /readyz answers. Returns the process and its URL."""
@@ -34,7 +52,7 @@ def serve(binary, args, env, cwd, log_path):
     url = f"http://127.0.0.1:{port}"
     log = open(log_path, "w")
     process = subprocess.Popen([binary, "serve", *args, "--port", str(port)], env=env, cwd=cwd, stdout=log, stderr=log,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_die_with_parent)
     for _ in range(100):
         try:
             urllib.request.urlopen(url + "/readyz", timeout=1).read()

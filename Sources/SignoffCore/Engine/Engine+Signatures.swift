@@ -58,23 +58,29 @@ extension Engine {
     /// predicate define (an extra field, an `approver` beside `actor`, say, could make another reader see something
     /// else), a whole-number revision. Depends on the bytes alone, so ``preverify`` reads it ahead, outside the writer.
     static func readDecisionStatement(_ payload: [UInt8]) throws -> DecisionStatement {
-        if let key = StrictJSON.duplicateKey(in: payload) {
+        // One scan for the shape (a key twice, the fields present, how the revision is written), then the typed decode.
+        let shape = StrictJSON.shape(of: payload, member: "predicate", field: "revision")
+        if let key = shape.duplicateKey {
             throw Refusal(.signatureStatement, "the signed statement has the key \"\(key.prefix(40))\" twice: verifiers would read it differently")
         }
-        if let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] {
-            let predicate = object["predicate"] as? [String: Any] ?? [:]
+        if let keys = shape.topLevelKeys {
             let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
-            let predicateKeys = DecisionStatement.Predicate.fieldNames
-            if let extra = Set(object.keys).subtracting(statementKeys).first ?? Set(predicate.keys).subtracting(predicateKeys).first {
+            if let extra = Set(keys).subtracting(statementKeys).sorted().first ?? Set(shape.memberKeys ?? []).subtracting(DecisionStatement.Predicate.fieldNames).sorted().first {
                 throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
             }
-            if let revision = predicate["revision"], !(revision is Int) || "\(revision)".contains(".") {
+            if let revision = shape.fieldToken, !isWholeNumber(revision) {
                 throw Refusal(.signatureStatement, "the signed statement's revision is not a whole number written as one")
             }
         }
         do { return try JSONDecoder().decode(DecisionStatement.self, from: Data(payload)) } catch {
             throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
         }
+    }
+
+    /// `-?[0-9]+`: a JSON integer as written, not `1.0`, `1e0`, `"1"` or `true`.
+    static func isWholeNumber(_ token: String) -> Bool {
+        let digits = token.hasPrefix("-") ? token.utf8.dropFirst() : token.utf8[...]
+        return !digits.isEmpty && digits.allSatisfy { (0x30...0x39).contains($0) }
     }
 
     /// A statement `actor` signed (a retrospective, a delegation): by a key of theirs valid now, decoded strictly (no
