@@ -60,7 +60,7 @@ public struct SQLiteAuthStore: AuthStore {
 
     public func token(hash: SHA256Digest, now: Int64) async throws -> TokenRecord? {
         try await ledger.pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM api_token WHERE token_hash = ?", arguments: [Data(hash.bytes)]),
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM api_token WHERE token_hash = ?"), arguments: [Data(hash.bytes)]),
                 let record = Self.record(row), record.revokedAt == nil, record.expiresAt > now
             else { return nil }
             return record
@@ -69,7 +69,7 @@ public struct SQLiteAuthStore: AuthStore {
 
     public func token(id: String) async throws -> TokenRecord? {
         try await ledger.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM api_token WHERE token_id = ?", arguments: [id]).flatMap(Self.record)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM api_token WHERE token_id = ?"), arguments: [id]).flatMap(Self.record)
         }
     }
 

@@ -14,10 +14,11 @@ extension SQLiteLedgerStore {
     }
 
     /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically
-    /// with the ledger. Call at most once per transaction.
-    func append(_ drafts: [EntryDraft], in db: Database, now: Int64) throws -> [LedgerEntry] {
+    /// with the ledger. Call at most once per transaction; `newest` is the newest entry as read in it (nil inside:
+    /// none), or nil to read it here.
+    func append(_ drafts: [EntryDraft], in db: Database, now: Int64, newest: (sequence: Int64, chain: [UInt8])??) throws -> [LedgerEntry] {
         guard !drafts.isEmpty else { return [] }
-        var head = try self.currentHead(db)
+        var head = try self.currentHead(db, newest: newest)
         var appended: [LedgerEntry] = []
         appended.reserveCapacity(drafts.count)
         var entryRows: [(any DatabaseValueConvertible)?] = []

@@ -17,7 +17,7 @@ extension SQLiteLedgerStore {
         try await pool.write { db in
             let size = try Self.size(db)
             let builder = MerkleProofBuilder(reader: SQLiteNodeReader(db: db))
-            var newest = try Int64.fetchOne(db, sql: "SELECT MAX(tree_size) FROM checkpoint") ?? -1
+            var newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(tree_size) FROM checkpoint")) ?? -1
             for signed in verified.sorted(by: { $0.checkpoint.size < $1.checkpoint.size }) {
                 let treeSize = signed.checkpoint.size
                 guard treeSize > 0, treeSize <= size, try builder.rootHash(size: treeSize) == signed.checkpoint.rootHash else {
@@ -41,20 +41,28 @@ extension SQLiteLedgerStore {
         var chain: SHA256Digest
     }
 
-    func currentHead(_ db: Database) throws -> Head {
-        guard let row = try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1") else {
-            return Head(frontier: MerkleFrontier(), chain: HashChain.genesis)
-        }
-        if let cached = cachedHead.withLock({ $0 }), cached.frontier.size == UInt64(row[0] as Int64) + 1,
-            cached.chain.bytes == [UInt8](row[1] as Data)
-        {
+    /// The ledger's head in `db`: the cached one when it is of the newest entry (`newest`, its sequence and chain hash,
+    /// as the caller read them in this transaction; read here when not given), else read from the stored nodes.
+    func currentHead(_ db: Database, newest given: (sequence: Int64, chain: [UInt8])?? = nil) throws -> Head {
+        let newest: (sequence: Int64, chain: [UInt8])?
+        if let given { newest = given } else { newest = try Self.newestEntry(db).map { ($0.sequence, $0.chain) } }
+        guard let newest else { return Head(frontier: MerkleFrontier(), chain: HashChain.genesis) }
+        if let cached = cachedHead.withLock({ $0 }), cached.frontier.size == UInt64(newest.sequence) + 1, cached.chain.bytes == newest.chain {
             return cached
         }
         return try Self.head(db)
     }
 
+    /// The newest entry's sequence number, chain hash and time: one indexed read (a cached statement).
+    static func newestEntry(_ db: Database) throws -> (sequence: Int64, chain: [UInt8], time: Int64)? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, chain_hash, time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1")) else {
+            return nil
+        }
+        return (row[0] as Int64, [UInt8](row[1] as Data), row[2] as Int64)
+    }
+
     static func head(_ db: Database) throws -> Head {
-        guard let row = try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1") else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1")) else {
             return Head(frontier: MerkleFrontier(), chain: HashChain.genesis)
         }
         let size = UInt64(row[0] as Int64) + 1

@@ -13,12 +13,12 @@ extension SQLiteLedgerStore {
     }
 
     static func size(_ db: Database) throws -> UInt64 {
-        try Int64.fetchOne(db, sql: "SELECT MAX(sequence) + 1 FROM ledger_entry").map(UInt64.init) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(sequence) + 1 FROM ledger_entry")).map(UInt64.init) ?? 0
     }
 
     public func entry(at sequence: UInt64) async throws -> LedgerEntry {
         try await pool.read { db in
-            guard let data = try Data.fetchOne(db, sql: "SELECT entry FROM ledger_entry WHERE sequence = ?", arguments: [Int64(sequence)]) else {
+            guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT entry FROM ledger_entry WHERE sequence = ?"), arguments: [Int64(sequence)]) else {
                 throw LedgerError(.invalidRequest, "no entry \(sequence) in the ledger")
             }
             return try LedgerEntry(decoding: [UInt8](data))
@@ -63,7 +63,7 @@ extension SQLiteLedgerStore {
     }
 
     static func latestCheckpoint(_ db: Database) throws -> SignedCheckpoint? {
-        guard let note = try String.fetchOne(db, sql: "SELECT note FROM checkpoint ORDER BY tree_size DESC LIMIT 1") else { return nil }
+        guard let note = try String.fetchOne(db.cachedStatement(sql: "SELECT note FROM checkpoint ORDER BY tree_size DESC LIMIT 1")) else { return nil }
         let parsed = try SignedNote(parsing: note)
         return try SignedCheckpoint(parsed: parsed)
     }

@@ -30,7 +30,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
 
     /// Fills `request_entry` for the entries appended before it existed (once: `projection_meta` remembers).
     private static func indexRequestEntriesIfNeeded(_ db: Database) throws {
-        guard try String.fetchOne(db, sql: "SELECT value FROM projection_meta WHERE key = 'request-entry-index'") == nil else { return }
+        guard try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM projection_meta WHERE key = 'request-entry-index'")) == nil else { return }
         for (request, sequence) in try requestEntries(db) {
             try db.execute(sql: "INSERT INTO request_entry (request, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [request, sequence])
         }
@@ -207,7 +207,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
             }
             present.insert(digest)
         }
-        let newest = try Int64.fetchOne(db, sql: "SELECT time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1") ?? 0
+        let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1")) ?? 0
         if let missing = uses.filter({ $0.value + window >= newest && !present.contains($0.key) }).min(by: { $0.value < $1.value }) {
             return LedgerVerificationFailure(
                 .projectionMismatch, "used_statement lacks \(missing.key), used at \(Timestamps.rfc3339(missing.value)): the statement could be used again")
@@ -220,7 +220,7 @@ public final class SQLiteProjectionStore: ProjectionStore {
     /// Whether the stored projection is of the current format.
     private func hasCurrentFormat(_ db: Database) throws -> Bool {
         if formatIsCurrent.withLock({ $0 }) { return true }
-        let stored = try String.fetchOne(db, sql: "SELECT value FROM projection_meta WHERE key = 'format'")
+        let stored = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM projection_meta WHERE key = 'format'"))
         if stored == SignoffState.projectionFormat {
             formatIsCurrent.withLock { $0 = true }
             return true

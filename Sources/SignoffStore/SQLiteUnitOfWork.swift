@@ -26,12 +26,16 @@ final class SQLiteTransaction: StorageTransaction {
     let now: Int64
     private var appended = false
 
+    /// The newest entry when the transaction began (its sequence and chain hash): what the append starts from.
+    private let newest: (sequence: Int64, chain: [UInt8])?
+
     init(db: Database, ledger: SQLiteLedgerStore) throws {
         self.db = db
         self.ledger = ledger
         // The clock is read once the writer lock is held, and never before the newest entry: times never decrease.
-        let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1"))
-        now = max(ledger.configuration.clock(), newest ?? .min)
+        let newest = try SQLiteLedgerStore.newestEntry(db)
+        self.newest = newest.map { ($0.sequence, $0.chain) }
+        now = max(ledger.configuration.clock(), newest?.time ?? .min)
     }
 
     func headMarker() throws -> [UInt8] { try Self.headMarker(db) }
@@ -95,7 +99,7 @@ final class SQLiteTransaction: StorageTransaction {
     func append(_ drafts: [EntryDraft]) throws -> [LedgerEntry] {
         precondition(!appended, "a unit of work appends once")
         appended = true
-        return try ledger.append(drafts, in: db, now: now)
+        return try ledger.append(drafts, in: db, now: now, newest: newest)
     }
 
     func enqueue(_ messages: [OutboxMessage]) throws { try SQLiteWebhookStore.insert(messages, in: db) }
