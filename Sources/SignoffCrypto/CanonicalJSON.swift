@@ -1,6 +1,6 @@
 internal import Foundation
 
-/// Canonical JSON as Signoff writes it everywhere — ledger payloads, projection documents, signed statements: the bytes
+/// Canonical JSON as Signoff writes ledger payloads and projection documents (`Event.payload`, `document(for:)`): the bytes
 /// Foundation's `JSONEncoder` writes with `[.sortedKeys, .withoutEscapingSlashes]` (keys in UTF-8 byte order, no
 /// whitespace, `"` `\` and control characters escaped, `/` and all other characters as they are, whole numbers in
 /// decimal, absent optionals left out), written by a lean encoder several times faster: the writer encodes every event
