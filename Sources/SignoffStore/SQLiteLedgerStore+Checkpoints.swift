@@ -58,16 +58,16 @@ extension SQLiteLedgerStore {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, chain_hash, time_ms FROM ledger_entry ORDER BY sequence DESC LIMIT 1")) else {
             return nil
         }
-        return (row[0] as Int64, [UInt8](row[1] as Data), row[2] as Int64)
+        // Decoded with errors, never the trapping subscript: a value of the wrong type in an edited file is a thrown
+        // error, not a crash of the process that writes.
+        return (try row.decode(Int64.self, atIndex: 0), [UInt8](try row.decode(Data.self, atIndex: 1)), try row.decode(Int64.self, atIndex: 2))
     }
 
     static func head(_ db: Database) throws -> Head {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1")) else {
-            return Head(frontier: MerkleFrontier(), chain: HashChain.genesis)
-        }
-        let size = UInt64(row[0] as Int64) + 1
+        guard let newest = try newestEntry(db) else { return Head(frontier: MerkleFrontier(), chain: HashChain.genesis) }
+        let size = UInt64(newest.sequence) + 1
         let reader = SQLiteNodeReader(db: db)
         let hashes = try MerkleFrontier.nodeIDs(forSize: size).map { try reader.hash(of: $0) }
-        return Head(frontier: try MerkleFrontier(size: size, hashes: hashes), chain: try digest(row[1]))
+        return Head(frontier: try MerkleFrontier(size: size, hashes: hashes), chain: try digest(Data(newest.chain).databaseValue))
     }
 }
