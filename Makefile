@@ -10,10 +10,11 @@ build: setup
 demo: setup
 	@bash scripts/demo.sh
 
-# The suite, then a check that it left no process running (pass or fail).
+# The suite beside a throwaway PostgreSQL cluster (scripts/with-postgres.sh starts it and removes it, pass or fail),
+# then a check that it left no process running.
 test: setup
 	swift build --build-tests
-	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; swift test --skip-build || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
+	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; bash scripts/with-postgres.sh swift test --skip-build || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
 
 # Not part of the two commands: the benchmark (release build, several minutes) and the large reliability run.
 bench: setup
@@ -29,4 +30,4 @@ bench-long-poll-flood: setup
 # The large campaigns: what `make test` samples (kill -9 cycles, tampers, mutated exports, schemathesis examples), at full size.
 reliability: setup
 	swift build --build-tests
-	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; SIGNOFF_RELIABILITY=large swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
+	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; SIGNOFF_RELIABILITY=large bash scripts/with-postgres.sh swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status

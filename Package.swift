@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SignoffService", targets: ["SignoffService"]),
         .library(name: "SignoffAPI", targets: ["SignoffAPI"]),
         .library(name: "SignoffStore", targets: ["SignoffStore"]),
+        .library(name: "SignoffPostgres", targets: ["SignoffPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -87,6 +90,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The only module that imports PostgresNIO: the same protocols as SignoffStore, on PostgreSQL.
+        .target(
+            name: "SignoffPostgres",
+            dependencies: [
+                "SignoffCrypto",
+                "SignoffLedger",
+                "SignoffCore",
+                "SignoffService",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SignoffServer",
             dependencies: [
@@ -119,6 +138,7 @@ let package = Package(
                 "SignoffService",
                 "SignoffAPI",
                 "SignoffStore",
+                "SignoffPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -169,6 +189,14 @@ let package = Package(
                 "SignoffStore", "SignoffService", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport",
                 "SignoffStorageConformance",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SignoffPostgresTests",
+            dependencies: [
+                "SignoffPostgres", "SignoffService", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", "SignoffStorageConformance",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

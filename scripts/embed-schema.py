@@ -2,7 +2,8 @@
 """Embeds in the binary every file the programs read at run time, as generated Swift, so that the `signoff` binary
 alone is the whole program (no resource bundle beside it to lose when it is copied onto a server):
 
-- the SQL migrations (schema/sqlite/NNNN_name.sql, every one, in order) into Sources/SignoffStore/SQLiteSchema.swift;
+- the SQL migrations (schema/sqlite/NNNN_name.sql, every one, in order) into Sources/SignoffStore/SQLiteSchema.swift,
+  and those of PostgreSQL (schema/postgres/NNNN_name.sql) into Sources/SignoffPostgres/PostgresSchema.swift;
 - the API spec (schema/openapi.yaml, served at /openapi.yaml) into Sources/SignoffServer/OpenAPISpec.swift;
 - the web console's templates and static files (Sources/SignoffServer/Console/templates/*.mustache and
   Console/static/*) into Sources/SignoffServer/Console/ConsoleFiles.swift.
@@ -60,6 +61,17 @@ write(
     + "enum SQLiteSchema {\n"
     + "    static let migrations: [(name: String, sql: String)] = [\n"
     + entries
+    + "    ]\n}\n",
+)
+
+pg_migrations = sorted((root / "schema/postgres").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+write(
+    "Sources/SignoffPostgres/PostgresSchema.swift",
+    header("schema/")
+    + "/// The PostgreSQL schema as numbered migrations, applied in order (table `schema_migration` records them).\n"
+    + "enum PostgresSchema {\n"
+    + "    static let migrations: [(name: String, sql: String)] = [\n"
+    + "".join(f'        ("{m.stem}", {raw(text_of(m))}),\n' for m in pg_migrations)
     + "    ]\n}\n",
 )
 

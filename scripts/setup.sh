@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Signoff needs on a fresh Debian machine, only when missing: libsodium's and SQLite's headers and, for
-# the web console's real-browser test, Chromium and its WebDriver (apt); the Python libraries the interoperability and
-# browser tests use (pip).
+# Installs what Signoff needs on a fresh Debian machine, only when missing: libsodium's and SQLite's headers, PostgreSQL
+# (the second backend's tests) and, for the web console's real-browser test, Chromium and its WebDriver (apt); the
+# Python libraries the interoperability and browser tests use (pip).
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,8 @@ missing=()
 # The web console's real-browser test: headless Chromium and its WebDriver.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# The PostgreSQL backend's tests: a throwaway cluster (scripts/with-postgres.sh); the package brings psql and pgbench.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

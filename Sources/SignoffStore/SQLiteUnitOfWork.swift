@@ -11,7 +11,7 @@ public struct SQLiteUnitOfWork: UnitOfWork {
     let ledger: SQLiteLedgerStore
     let projection: SQLiteProjectionStore
 
-    public func write<Result: Sendable>(_ body: @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
+    public func write<Result: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
         try await ledger.pool.write { db in
             try projection.upgradeIfNeeded(db)
             return try body(SQLiteTransaction(db: db, ledger: ledger))

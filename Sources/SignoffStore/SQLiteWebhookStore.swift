@@ -140,7 +140,7 @@ public struct SQLiteWebhookStore: WebhookStore {
         }
     }
 
-    public func enqueueOnce(_ keys: [String], at: Int64, messages: @Sendable (_ fresh: Set<String>) -> [OutboxMessage]) async throws -> Int {
+    public func enqueueOnce(_ keys: [String], at: Int64, messages: @escaping @Sendable (_ fresh: Set<String>) -> [OutboxMessage]) async throws -> Int {
         guard !keys.isEmpty else { return 0 }
         return try await ledger.pool.write { db in
             var fresh = Set<String>()

@@ -112,7 +112,7 @@ struct AuditCommand: AsyncParsableCommand {
         func verifyDatabase() async throws {
             let keyPath = try logKey ?? (ledger.ledgerKeyPath + ".pub")
             let trusted = try KeyFiles.readVerifierKey(path: keyPath)
-            let storage = try ledger.openForReading()
+            let storage = try await ledger.openForReading()
             let showProgress = !json && Terminal.standardErrorIsTerminal
             let started = ContinuousClock.now
             let report = try await storage.ledger.verifyAll(trustedKey: trusted, allowUncoveredTail: allowUncoveredTail) { done, total in

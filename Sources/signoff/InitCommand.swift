@@ -13,8 +13,10 @@ struct InitCommand: AsyncParsableCommand {
         abstract: "Create a new ledger database and its ledger key (sealed under a passphrase).",
         discussion: """
             Writes DB, DB.ledger-key (the sealed private key that signs checkpoints, mode 0600) and \
-            DB.ledger-key.pub (the verifier key auditors use). The first entry records the ledger's origin and key, \
-            the second the first administrator, and a first checkpoint is signed.
+            DB.ledger-key.pub (the verifier key auditors use). With a PostgreSQL --db (postgres://…, a database that \
+            exists and is empty), creates Signoff's tables there and writes the key files --ledger-key-file names. \
+            The first entry records the ledger's origin and key, the second the first administrator, and a first \
+            checkpoint is signed.
             """
     )
 
@@ -40,12 +42,13 @@ struct InitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let path = try ledger.databasePath
+            let path = try ledger.databaseName
+            let isPostgres = try ledger.postgresURL != nil
             let keyPath = try ledger.ledgerKeyPath
             try NoteVerifierKey.validate(name: origin)
             guard (1...5).contains(adminQuorum) else { throw CLIError.badInput("--admin-quorum is 1 to 5, not \(adminQuorum)") }
             let adminVerifierKey = try KeyFiles.readVerifierKey(path: adminKey)
-            for existing in [path, keyPath, keyPath + ".pub"] where FileManager.default.fileExists(atPath: existing) {
+            for existing in (isPostgres ? [] : [path]) + [keyPath, keyPath + ".pub"] where FileManager.default.fileExists(atPath: existing) {
                 throw CLIError.badInput("\(existing) already exists; choose another --db (nothing was changed)")
             }
             let secret = try ledger.passphrase.read(purpose: "new ledger key", confirm: true)
@@ -54,7 +57,14 @@ struct InitCommand: AsyncParsableCommand {
             let verifierKey = try NoteVerifierKey(name: origin, publicKey: key.publicKey)
             try KeyFiles.writeVerifierKey(verifierKey, path: keyPath + ".pub")
             try KeyFiles.createExclusive(path: keyPath, bytes: sealed, mode: 0o600)
-            let service = SignoffService(storage: try ledger.create(origin: origin, signingKey: key))
+            let storage: SignoffStorage
+            do { storage = try await ledger.create(origin: origin, signingKey: key) } catch {
+                // The key files were made just now, for this ledger: without it they are nothing's.
+                try? FileManager.default.removeItem(atPath: keyPath)
+                try? FileManager.default.removeItem(atPath: keyPath + ".pub")
+                throw error
+            }
+            let service = SignoffService(storage: storage)
             // The ledger's first entry names its origin and key; the second is the first administrator.
             if case .failure(let refusal) = try await service.execute(.initializeLedger(origin: origin, ledgerKey: verifierKey), as: "system") {
                 throw CLIError.badInput("--origin: \(refusal.message)")

@@ -2,12 +2,15 @@ import ArgumentParser
 import Foundation
 import SignoffCrypto
 import SignoffLedger
+import SignoffPostgres
 import SignoffService
 import SignoffStore
 
 /// The ledger database and its key: `--db` (or `SIGNOFF_DB`), the sealed ledger key beside it, and its passphrase.
 struct LedgerOptions: ParsableArguments {
-    @Option(name: .long, help: "The SQLite ledger database (default: $SIGNOFF_DB).")
+    @Option(
+        name: .long,
+        help: "The ledger database: a SQLite file's path, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full] (default: $SIGNOFF_DB).")
     var db: String?
 
     @Option(
@@ -26,8 +29,30 @@ struct LedgerOptions: ParsableArguments {
         }
     }
 
+    /// The PostgreSQL database `--db` names, or nil when it names a SQLite file.
+    var postgresURL: PostgresURL? {
+        get throws {
+            let text = try databasePath
+            guard PostgresURL.isPostgres(text) else { return nil }
+            do { return try PostgresURL(parsing: text) } catch let error as LedgerError { throw CLIError.badInput("--db: \(error.message)") }
+        }
+    }
+
+    /// Where the sealed ledger key is: `--ledger-key-file`, else beside a SQLite file (`DB.ledger-key`). A PostgreSQL
+    /// database has no "beside": the file must be named.
     var ledgerKeyPath: String {
-        get throws { try ledgerKey ?? (databasePath + ".ledger-key") }
+        get throws {
+            if let ledgerKey { return ledgerKey }
+            if try postgresURL != nil {
+                throw CLIError.badInput("with a PostgreSQL --db, name the ledger key file: --ledger-key-file PATH (its verifier key is PATH.pub; `audit verify` takes --ledger-verifier-key PATH.pub)")
+            }
+            return try databasePath + ".ledger-key"
+        }
+    }
+
+    /// What names the database in messages: the SQLite path, or the PostgreSQL address without its password.
+    var databaseName: String {
+        get throws { try postgresURL?.redacted ?? databasePath }
     }
 
     var passphrase: PassphraseSource {
@@ -35,26 +60,29 @@ struct LedgerOptions: ParsableArguments {
     }
 
     /// Opens the storage with the ledger's signing key, so that checkpoints can be signed.
-    func openForWriting() throws -> SignoffStorage {
-        let path = try databasePath
+    func openForWriting() async throws -> SignoffStorage {
         let keyPath = try ledgerKeyPath
         let passphrase = passphrase
         // The ledger key is unsealed (64 MiB of Argon2id) only when something is first signed: a command that only reads,
         // or appends without a checkpoint falling due, never opens it.
-        return try SQLiteStorage.open(path: path) {
+        let unseal: @Sendable () throws -> Ed25519.SigningKey = {
             let secret = try passphrase.read(purpose: "ledger key \(keyPath)", confirm: false)
             return try KeyFiles.openSealedKey(path: keyPath, passphrase: secret).signingKey
         }
+        if let url = try postgresURL { return try await PostgresStorage.open(url: url, unsealingLedgerKey: unseal) }
+        return try SQLiteStorage.open(path: try databasePath, unsealingLedgerKey: unseal)
     }
 
     /// Opens the storage to read, append and verify; no key needed, no checkpoint signed.
-    func openForReading() throws -> SignoffStorage {
-        try SQLiteStorage.open(path: try databasePath)
+    func openForReading() async throws -> SignoffStorage {
+        if let url = try postgresURL { return try await PostgresStorage.open(url: url) }
+        return try SQLiteStorage.open(path: try databasePath)
     }
 
-    /// Creates a new database for a ledger named `origin`.
-    func create(origin: String, signingKey: Ed25519.SigningKey) throws -> SignoffStorage {
-        try SQLiteStorage.create(path: try databasePath, origin: origin, signingKey: signingKey)
+    /// Creates a new database for a ledger named `origin` (on PostgreSQL: its tables, in a database that exists).
+    func create(origin: String, signingKey: Ed25519.SigningKey) async throws -> SignoffStorage {
+        if let url = try postgresURL { return try await PostgresStorage.create(url: url, origin: origin, signingKey: signingKey) }
+        return try SQLiteStorage.create(path: try databasePath, origin: origin, signingKey: signingKey)
     }
 }
 

@@ -59,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (1...90).contains(maxServiceTokenDays) else { throw CLIError.badInput("--max-service-token-days is 1 to 90, not \(maxServiceTokenDays)") }
             var logger = Logger(label: "signoff")
             logger.logLevel = level
-            let storage = try ledger.openForWriting()
+            let storage = try await ledger.openForWriting()
             try await storage.projection.prepare()
             var configuration = ServerConfiguration()
             configuration.host = host

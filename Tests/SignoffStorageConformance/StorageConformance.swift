@@ -22,9 +22,9 @@ public struct StorageConformance: Sendable {
         /// Changes the stored data behind the storage's back, as someone with access to the database would.
         public let tamper: @Sendable (Tamper) async throws -> Void
         /// Removes what the backend made (a file, a database).
-        public let remove: @Sendable () -> Void
+        public let remove: @Sendable () async -> Void
 
-        public init(storage: SignoffStorage, clock: TestClock, tamper: @escaping @Sendable (Tamper) async throws -> Void, remove: @escaping @Sendable () -> Void) {
+        public init(storage: SignoffStorage, clock: TestClock, tamper: @escaping @Sendable (Tamper) async throws -> Void, remove: @escaping @Sendable () async -> Void) {
             self.storage = storage
             self.clock = clock
             self.tamper = tamper
@@ -55,7 +55,16 @@ public struct StorageConformance: Sendable {
     /// Runs one check on a fresh backend, which it removes after.
     public func run(_ check: Check) async throws {
         let backend = try await make()
-        defer { backend.remove() }
+        do {
+            try await run(check, on: backend)
+        } catch {
+            await backend.remove()
+            throw error
+        }
+        await backend.remove()
+    }
+
+    private func run(_ check: Check, on backend: Backend) async throws {
         try expect(backend.storage.checkpointPolicy == Self.policy, "make the backend with StorageConformance.policy")
         switch check {
         case .appendAndRead: try await appendAndRead(backend)
@@ -152,17 +161,26 @@ public struct StorageConformance: Sendable {
     func tamperDetection() async throws {
         for tamper in Tamper.allCases {
             let backend = try await make()
-            defer { backend.remove() }
-            try await Self.fill(backend, 20)
-            let service = SignoffService(storage: backend.storage)
-            try await service.signCheckpoint()
-            let key = backend.storage.ledger.verifierKey
-            let before = try await backend.storage.ledger.verifyAll(trustedKey: key, allowUncoveredTail: false, progress: nil)
-            try expect(before.failure == nil, "the untouched ledger verifies")
-            try await backend.tamper(tamper)
-            let after = try await backend.storage.ledger.verifyAll(trustedKey: key, allowUncoveredTail: false, progress: nil)
-            try expect(after.failure != nil, "\(tamper) is detected")
+            do {
+                try await tamperDetection(backend, tamper)
+            } catch {
+                await backend.remove()
+                throw error
+            }
+            await backend.remove()
         }
+    }
+
+    private func tamperDetection(_ backend: Backend, _ tamper: Tamper) async throws {
+        try await Self.fill(backend, 20)
+        let service = SignoffService(storage: backend.storage)
+        try await service.signCheckpoint()
+        let key = backend.storage.ledger.verifierKey
+        let before = try await backend.storage.ledger.verifyAll(trustedKey: key, allowUncoveredTail: false, progress: nil)
+        try expect(before.failure == nil, "the untouched ledger verifies")
+        try await backend.tamper(tamper)
+        let after = try await backend.storage.ledger.verifyAll(trustedKey: key, allowUncoveredTail: false, progress: nil)
+        try expect(after.failure != nil, "\(tamper) is detected")
     }
 
     struct Injected: Error {}

@@ -14,11 +14,15 @@ public struct SignoffStorage: Sendable {
     public let signer: (any Signer)?
     /// When checkpoints are signed and which are kept.
     public let checkpointPolicy: CheckpointPolicy
+    /// Ends what the backend holds open (PostgreSQL's connections and threads); nothing for SQLite. Call once, when
+    /// nothing uses the storage any more.
+    public let close: @Sendable () async -> Void
 
     public init(
         unitOfWork: any UnitOfWork, ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore,
-        evidence: any EvidenceStore, signer: (any Signer)?, checkpointPolicy: CheckpointPolicy
+        evidence: any EvidenceStore, signer: (any Signer)?, checkpointPolicy: CheckpointPolicy, close: @escaping @Sendable () async -> Void = {}
     ) {
+        self.close = close
         self.unitOfWork = unitOfWork
         self.evidence = evidence
         self.ledger = ledger

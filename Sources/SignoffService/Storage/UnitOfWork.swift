@@ -7,13 +7,14 @@ public import SignoffLedger
 /// transaction, or none of it does. The SQLite backend runs `body` once under the database's single writer lock; a
 /// backend with optimistic concurrency (PostgreSQL at `SERIALIZABLE`) may run it **more than once**, retrying on a
 /// conflict: `body` must therefore depend only on what it reads through the transaction (the engine is pure, so
-/// deciding again on what was read again is safe) and do nothing outside it.
+/// deciding again on what was read again is safe) and do nothing outside it. It is escaping because a backend may run it
+/// on a thread of its own (PostgreSQL's), but it is never called after `write` returns.
 ///
 /// A new kind of server state (idempotency keys, OpenID state, SCIM tokens, notification de-duplication) joins the
 /// unit of work by adding its reads and writes here, with their rows in the same database, so that it commits with the
 /// ledger entry that justifies it.
 public protocol UnitOfWork: Sendable {
-    func write<Result: Sendable>(_ body: @Sendable (any StorageTransaction) throws -> Result) async throws -> Result
+    func write<Result: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result
 }
 
 /// Which projection documents to read: the directory (every document that is not a request), and some or all requests.

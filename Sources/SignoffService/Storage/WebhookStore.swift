@@ -106,5 +106,5 @@ public protocol WebhookStore: Sendable {
     /// Records scheduled notifications as sent and queues their messages, in one transaction: `messages` is given the
     /// keys not sent before and returns what to queue for them, so that a crash neither loses a reminder (marked but
     /// not queued) nor sends one twice. Returns how many messages were queued.
-    func enqueueOnce(_ keys: [String], at: Int64, messages: @Sendable (_ fresh: Set<String>) -> [OutboxMessage]) async throws -> Int
+    func enqueueOnce(_ keys: [String], at: Int64, messages: @escaping @Sendable (_ fresh: Set<String>) -> [OutboxMessage]) async throws -> Int
 }

@@ -109,7 +109,7 @@ struct ClientOptions: ParsableArguments {
     func client() async throws -> any SignoffClient {
         if let remote = try await remote.client(actor: actor) { return remote }
         let canSign = ledger.ledgerPassphraseFile != nil || ProcessInfo.processInfo.environment["SIGNOFF_LEDGER_PASSPHRASE"] != nil
-        let storage = canSign ? try ledger.openForWriting() : try ledger.openForReading()
+        let storage = canSign ? try await ledger.openForWriting() : try await ledger.openForReading()
         try await storage.projection.prepare()
         return LocalClient(storage: storage)
     }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL cluster on loopback, made for it and removed after it, also when the
+# command fails or is interrupted (a trap). The command finds the server in SIGNOFF_TEST_POSTGRES
+# (postgres://postgres@127.0.0.1:PORT/postgres); the PostgreSQL tests make and drop databases of their own there.
+#   bash scripts/with-postgres.sh swift test --skip-build
+# initdb refuses to run as root: as root the cluster runs as the `postgres` user, in a folder it owns.
+set -euo pipefail
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+    # A watchdog stops the cluster if this script dies without running its trap (kill -9).
+script=$$
+( trap '' INT TERM; while kill -0 "$script" 2>/dev/null; do sleep 1; done; stop ) >/dev/null 2>&1 &
+echo "with-postgres: PostgreSQL's server is not installed; run scripts/setup.sh (apt package postgresql)" >&2
+    exit 1
+fi
+as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+dir=$(mktemp -d /tmp/signoff-pg.XXXXXX)
+chmod 755 "$dir"
+[ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+stop() {
+    as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+as_owner "$PGBIN/initdb" -D "$dir/data" --auth=trust --username=postgres --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; exit 1; }
+# Durable as in production (fsync, synchronous_commit on); enough connections for the tests' pools.
+cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 400
+synchronous_commit = on
+fsync = on
+CONF
+as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    || { cat "$dir/server.log" >&2; exit 1; }
+# A watchdog stops the cluster if this script dies without running its trap (kill -9).
+script=$$
+( trap '' INT TERM; while kill -0 "$script" 2>/dev/null; do sleep 1; done; stop ) >/dev/null 2>&1 &
+echo "with-postgres: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (removed after the command)" >&2
+
+export SIGNOFF_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+status=0
+"$@" || status=$?
+exit $status
