@@ -119,6 +119,7 @@ final class PGDatabase: Sendable {
             _ = try await database.run { session in try session.scalar(Int32.self, "SELECT 1") }
         } catch {
             await database.close()
+            if let error = error as? LedgerError { throw error }
             throw LedgerError(.storage, "cannot reach PostgreSQL at \(url.redacted): \(PGDatabase.describe(error))")
         }
         return database
@@ -219,7 +220,7 @@ final class PGDatabase: Sendable {
         do {
             return try PostgresConnection.connect(on: group.next(), configuration: try url.configuration(), id: id, logger: logger).wait()
         } catch {
-            throw LedgerError(.storage, "cannot connect to PostgreSQL at \(url.redacted): \(Self.describe(error))")
+            throw LedgerError(.storage, "cannot reach PostgreSQL at \(url.redacted): \(Self.describe(error))")
         }
     }
 

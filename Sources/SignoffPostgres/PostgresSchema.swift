@@ -4,10 +4,11 @@ enum PostgresSchema {
     static let migrations: [(name: String, sql: String)] = [
         ("0001_ledger", #"""
 -- Signoff ledger on PostgreSQL: the same tables, columns and meaning as schema/sqlite/ (0001, 0004), specified in
--- schema/ledger.md. Types are PostgreSQL's: BIGINT for integers, BYTEA for blobs, TEXT for text.
+-- schema/ledger.md. Types are PostgreSQL's: BIGINT for integers, BYTEA for blobs, TEXT for text. Keys that are compared or
+-- ordered as text use the "C" collation: bytewise, as SQLite compares them, whatever the database's locale.
 
 CREATE TABLE ledger_meta (
-    key   TEXT PRIMARY KEY NOT NULL,   -- 'origin', 'verifier_key'
+    key   TEXT COLLATE "C" PRIMARY KEY NOT NULL,   -- 'origin', 'verifier_key'
     value TEXT NOT NULL
 );
 
@@ -41,17 +42,17 @@ CREATE TABLE checkpoint (
 -- schema/sqlite/ 0002, 0005, 0008 and 0009. Changed in the same transaction as the ledger entries it folds.
 
 CREATE TABLE projection (
-    key      TEXT PRIMARY KEY NOT NULL,   -- e.g. 'request/REQ-7', 'principal/alice'
+    key      TEXT COLLATE "C" PRIMARY KEY NOT NULL,   -- e.g. 'request/REQ-7', 'principal/alice'
     document TEXT NOT NULL                -- canonical JSON (sorted keys)
 );
 
 CREATE TABLE projection_meta (
-    key   TEXT PRIMARY KEY NOT NULL,      -- 'format', 'directory-version', 'request-entry-index'
+    key   TEXT COLLATE "C" PRIMARY KEY NOT NULL,      -- 'format', 'directory-version', 'request-entry-index'
     value TEXT NOT NULL
 );
 
 CREATE TABLE request_entry (
-    request  TEXT NOT NULL,
+    request  TEXT COLLATE "C" NOT NULL,
     sequence BIGINT NOT NULL,
     PRIMARY KEY (request, sequence)
 );
@@ -139,6 +140,24 @@ CREATE TABLE evidence_document (
     uploaded_by TEXT NOT NULL,
     uploaded_ms BIGINT NOT NULL,
     PRIMARY KEY (project, digest)
+);
+"""#),
+        ("0006_coordination", #"""
+-- Leases on the work done once and the newest full verification: as schema/sqlite/ 0010.
+
+CREATE TABLE lease (
+    name       TEXT PRIMARY KEY NOT NULL,   -- 'leader'
+    holder     TEXT NOT NULL,               -- the instance: host, process and a random part
+    expires_ms BIGINT NOT NULL
+);
+
+CREATE TABLE verification_run (
+    id          INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),   -- one row: the newest run
+    started_ms  BIGINT NOT NULL,
+    finished_ms BIGINT NOT NULL,
+    entries     BIGINT NOT NULL,
+    checkpoints INTEGER NOT NULL,
+    failure     TEXT                        -- the first failure; absent when everything verified
 );
 """#),
     ]

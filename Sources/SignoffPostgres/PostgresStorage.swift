@@ -88,7 +88,9 @@ public enum PostgresStorage {
         return SignoffStorage(
             unitOfWork: PostgresUnitOfWork(ledger: ledger, projection: projection), ledger: ledger, projection: projection,
             auth: PostgresAuthStore(database: database), webhooks: PostgresWebhookStore(database: database), evidence: PostgresEvidenceStore(database: database),
-            signer: signer, checkpointPolicy: ledger.configuration.checkpointPolicy, close: { await database.close() })
+            coordination: PostgresCoordinationStore(database: database),
+            signer: signer, checkpointPolicy: ledger.configuration.checkpointPolicy, close: { await database.close() },
+            changeFeed: PostgresChangeFeed(database: database))
     }
 
     /// The statements of a migration file, one by one (the extended protocol runs one statement a query): its `--`

@@ -16,7 +16,10 @@ public struct PostgresUnitOfWork: UnitOfWork {
         // The body runs on a thread of the pool while this task waits for it.
         try await ledger.database.write { [ledger, projection] session in
             try projection.upgradeIfNeeded(session)
-            return try body(PostgresTransaction(session: session, ledger: ledger))
+            let result = try body(PostgresTransaction(session: session, ledger: ledger))
+            // Delivered to every instance's change feed when this transaction commits, and never if it does not.
+            try session.query("SELECT pg_notify($1, '')", [.text(PostgresChangeFeed.channel)])
+            return result
         }
     }
 }

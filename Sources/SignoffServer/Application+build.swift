@@ -79,13 +79,37 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff", backlog: configuration.listenBacklog),
         onServerRunning: { channel in configuration.listening.set(channel.localAddress?.port) },
         logger: logger)
+    let leadership = service.leadership
     app.addServices(
-        CheckpointService(publisher: service.publisher, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
+        LeadershipService(leadership: leadership, logger: logger),
+        CheckpointService(publisher: service.publisher, leadership: leadership, intervalSeconds: configuration.checkpointIntervalSeconds, logger: logger),
         ExpiryService(service: service, intervalSeconds: configuration.expiryIntervalSeconds, logger: logger),
         WebhookDeliveryService(service: service, configuration: configuration, metrics: SignoffMetrics(registry: metrics), logger: logger),
         NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, metrics: SignoffMetrics(registry: metrics), logger: logger),
-        VerificationService(service: service, intervalSeconds: configuration.verifyIntervalSeconds, logger: logger))
+        VerificationService(service: service, intervalSeconds: configuration.verifyIntervalSeconds, logger: logger),
+        ChangeFeedService(service: service, logger: logger))
     return app
+}
+
+/// Wakes this instance's waiters (gate long polls, the webhook deliverer) when another instance on the same database
+/// commits (``ChangeFeed``); a backend without a feed (SQLite) leaves it idle until the shutdown.
+struct ChangeFeedService: Service {
+    let service: SignoffService
+    let logger: Logger
+
+    func run() async throws {
+        guard let feed = service.storage.changeFeed else {
+            try? await gracefulShutdown()
+            return
+        }
+        let changes = service.changes
+        try? await cancelWhenGracefulShutdown {
+            do { try await feed.run { changes.signal() } } catch is CancellationError {} catch {
+                logger.error("the change feed stopped: other instances' writes wake nothing here until a restart", metadata: ["error": .string("\(error)")])
+                try await gracefulShutdown()
+            }
+        }
+    }
 }
 
 /// Runs `body` now, then again every `everySeconds`, until the server shuts down (a shutdown ends the wait at once):
@@ -109,6 +133,7 @@ struct ExpiryService: Service {
     }
 
     func expire() async {
+        guard await service.leadership.isLeader() else { return }
         do {
             guard Engine.hasStaleRequests(try await service.state(), now: service.now) else { return }
             if case .success(let entries) = try await service.execute(.expireStale, as: Engine.systemActor) {
@@ -134,6 +159,7 @@ struct VerificationService: Service {
             return
         }
         await repeatUntilShutdown(everySeconds: intervalSeconds) {
+            guard await service.leadership.isLeader() else { return }
             do {
                 if let run = try await service.verifyLedger() {
                     if let failure = run.failure {
@@ -149,9 +175,11 @@ struct VerificationService: Service {
     }
 }
 
-/// Signs a checkpoint every interval while entries are waiting, and once more on shutdown.
+/// Signs a checkpoint every interval while entries are waiting (the leader), and once more on shutdown (every
+/// instance: what it appended is covered before it stops).
 struct CheckpointService: Service {
     let publisher: LogPublisher
+    let leadership: Leadership
     let intervalSeconds: Int64
     let logger: Logger
 
@@ -159,7 +187,7 @@ struct CheckpointService: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
             guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
-            await sign(force: false)
+            if await leadership.isLeader() { await sign(force: false) }
         }
         // Stopping (SIGTERM, SIGINT): the last checkpoint covers everything appended. This task is cancelled by now, and
         // a cancelled task's database reads throw CancellationError: the signing runs in a task of its own.

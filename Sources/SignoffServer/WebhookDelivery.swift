@@ -251,6 +251,7 @@ struct NotificationScheduler: Service {
 
     func run() async throws {
         await repeatUntilShutdown(everySeconds: intervalSeconds) {
+            guard await service.leadership.isLeader() else { return }
             do {
                 try await Self.sendDue(service)
                 metrics.schedulerRan()

@@ -13,6 +13,14 @@ public struct LedgerVerificationRun: Sendable, Equatable {
     public let failure: String?
 
     public var passed: Bool { failure == nil }
+
+    public init(startedAt: Int64, finishedAt: Int64, entries: UInt64, checkpoints: Int, failure: String?) {
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.entries = entries
+        self.checkpoints = checkpoints
+        self.failure = failure
+    }
 }
 
 /// The newest full verification and whether one is running now.
@@ -42,6 +50,14 @@ public final class LedgerVerificationRecord: Sendable {
 }
 
 extension SignoffService {
+    /// The newest full verification: this process's or, when newer, another instance's on the same database.
+    public func latestVerification() async -> LedgerVerificationRun? {
+        let local = verification.last
+        guard let shared = try? await storage.coordination.latestVerification() else { return local }
+        guard let local else { return shared }
+        return shared.finishedAt > local.finishedAt ? shared : local
+    }
+
     /// Verifies the whole ledger against its key (``LedgerStore/verifyAll(trustedKey:allowUncoveredTail:progress:)``),
     /// allowing a tail not yet checkpointed (a running server signs it within its interval), and records the outcome
     /// in ``verification``. Nil when a verification is already running.
@@ -54,6 +70,8 @@ extension SignoffService {
         let report = try await ledger.verifyAll(trustedKey: ledger.verifierKey, allowUncoveredTail: true, progress: nil)
         run = LedgerVerificationRun(
             startedAt: started, finishedAt: now, entries: report.entries, checkpoints: report.checkpoints, failure: report.failure.map { "\($0)" })
+        // Recorded for every instance's audit page (the newest run by any of them).
+        if let run { try await storage.coordination.recordVerification(run) }
         return run
     }
 }

@@ -20,6 +20,8 @@ public final class SignoffService: Sendable {
     public let changes = ChangeSignal()
     /// The newest full verification of the ledger by this process (``verifyLedger()``).
     public let verification = LedgerVerificationRecord()
+    /// Whether this instance does the work done once (``Leadership``).
+    public let leadership: Leadership
 
     /// The outcome of one command: its ledger entries, or the engine's refusal.
     public typealias Outcome = Result<[LedgerEntry], Refusal>
@@ -42,6 +44,8 @@ public final class SignoffService: Sendable {
         let committer = Committer(storage: storage)
         self.committer = committer
         publisher = LogPublisher(ledger: storage.ledger, signer: storage.signer, policy: storage.checkpointPolicy)
+        let ledger = storage.ledger
+        leadership = Leadership(coordination: storage.coordination) { ledger.now }
         writer = GroupCommit(maximumBatch: maximumBatch) { submissions in
             try await committer.commit(submissions).map { .success($0) }
         }

@@ -177,5 +177,24 @@ CREATE TABLE used_statement (
 ) WITHOUT ROWID;
 CREATE INDEX used_statement_until ON used_statement (until_ms);
 """#),
+        ("0010_coordination", #"""
+-- Coordination of several `signoff serve` instances on one database (issue 26): leases on the work done once (the
+-- leader: reminders, escalations, expiry, full verification, checkpoint publishing), held until `expires_ms` and renewed
+-- by their holder; and the newest full verification of the ledger, shown by every instance's audit page.
+CREATE TABLE lease (
+    name       TEXT PRIMARY KEY NOT NULL,   -- 'leader'
+    holder     TEXT NOT NULL,               -- the instance: host, process and a random part
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE verification_run (
+    id          INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),   -- one row: the newest run
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER NOT NULL,
+    entries     INTEGER NOT NULL,
+    checkpoints INTEGER NOT NULL,
+    failure     TEXT                        -- the first failure; absent when everything verified
+);
+"""#),
     ]
 }

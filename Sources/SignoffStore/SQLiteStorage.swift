@@ -43,6 +43,7 @@ public enum SQLiteStorage {
         return SignoffStorage(
             unitOfWork: SQLiteUnitOfWork(ledger: ledger, projection: projection), ledger: ledger, projection: projection,
             auth: SQLiteAuthStore(ledger: ledger), webhooks: SQLiteWebhookStore(ledger: ledger), evidence: SQLiteEvidenceStore(ledger: ledger),
+            coordination: SQLiteCoordinationStore(ledger: ledger),
             signer: signer, checkpointPolicy: ledger.configuration.checkpointPolicy)
     }
 }

@@ -60,7 +60,7 @@ extension AuditHealth {
             // `signoff init` signs the first checkpoint: a ledger with entries and none has lost it.
             for name in checkNames { checks.append(Check(check: name, passed: false, detail: "the ledger has \(size) entries and no signed checkpoint")) }
         }
-        let run = service.verification.last
+        let run = await service.latestVerification()
         let verification = run.map {
             VerificationView(
                 started_at: Timestamps.rfc3339($0.startedAt), finished_at: Timestamps.rfc3339($0.finishedAt),

@@ -11,20 +11,27 @@ public struct SignoffStorage: Sendable {
     public let auth: any AuthStore
     public let webhooks: any WebhookStore
     public let evidence: any EvidenceStore
+    /// Leases on the work done once and the newest full verification, shared by the instances on the database.
+    public let coordination: any CoordinationStore
     public let signer: (any Signer)?
     /// When checkpoints are signed and which are kept.
     public let checkpointPolicy: CheckpointPolicy
     /// Ends what the backend holds open (PostgreSQL's connections and threads); nothing for SQLite. Call once, when
     /// nothing uses the storage any more.
     public let close: @Sendable () async -> Void
+    /// Other processes' commits, when the backend is shared by several (``ChangeFeed``); nil for SQLite.
+    public let changeFeed: (any ChangeFeed)?
 
     public init(
         unitOfWork: any UnitOfWork, ledger: any LedgerStore, projection: any ProjectionStore, auth: any AuthStore, webhooks: any WebhookStore,
-        evidence: any EvidenceStore, signer: (any Signer)?, checkpointPolicy: CheckpointPolicy, close: @escaping @Sendable () async -> Void = {}
+        evidence: any EvidenceStore, coordination: any CoordinationStore, signer: (any Signer)?, checkpointPolicy: CheckpointPolicy, close: @escaping @Sendable () async -> Void = {},
+        changeFeed: (any ChangeFeed)? = nil
     ) {
         self.close = close
+        self.changeFeed = changeFeed
         self.unitOfWork = unitOfWork
         self.evidence = evidence
+        self.coordination = coordination
         self.ledger = ledger
         self.projection = projection
         self.auth = auth

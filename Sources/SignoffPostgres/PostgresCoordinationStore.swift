@@ -1,0 +1,45 @@
+internal import PostgresNIO
+public import SignoffService
+
+/// Leases and the newest full verification in PostgreSQL (tables `lease`, `verification_run`): one statement each, so
+/// that two instances taking a lease at once cannot both get it.
+public struct PostgresCoordinationStore: CoordinationStore {
+    let database: PGDatabase
+
+    public func acquireLease(_ name: String, holder: String, now: Int64, until: Int64) async throws -> Bool {
+        try await database.run { session in
+            try session.execute(
+                """
+                INSERT INTO lease (name, holder, expires_ms) VALUES ($1, $2, $3)
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+                WHERE lease.holder = excluded.holder OR lease.expires_ms < $4
+                """, [.text(name), .text(holder), .int(until), .int(now)]) == 1
+        }
+    }
+
+    public func releaseLease(_ name: String, holder: String) async throws {
+        try await database.run { session in try session.execute("DELETE FROM lease WHERE name = $1 AND holder = $2", [.text(name), .text(holder)]) }
+    }
+
+    public func recordVerification(_ run: LedgerVerificationRun) async throws {
+        try await database.run { session in
+            try session.execute(
+                """
+                INSERT INTO verification_run (id, started_ms, finished_ms, entries, checkpoints, failure) VALUES (1, $1, $2, $3, $4, $5)
+                ON CONFLICT (id) DO UPDATE SET started_ms = excluded.started_ms, finished_ms = excluded.finished_ms, entries = excluded.entries,
+                  checkpoints = excluded.checkpoints, failure = excluded.failure
+                WHERE verification_run.finished_ms <= excluded.finished_ms
+                """, [.int(run.startedAt), .int(run.finishedAt), .int(Int64(run.entries)), .int(Int64(run.checkpoints)), .optional(run.failure)])
+        }
+    }
+
+    public func latestVerification() async throws -> LedgerVerificationRun? {
+        try await database.run { session in
+            guard let row = try session.query("SELECT started_ms, finished_ms, entries, checkpoints, failure FROM verification_run WHERE id = 1").rows.first else {
+                return nil
+            }
+            let (started, finished, entries, checkpoints, failure) = try row.decode((Int64, Int64, Int64, Int32, String?).self)
+            return LedgerVerificationRun(startedAt: started, finishedAt: finished, entries: UInt64(max(0, entries)), checkpoints: Int(checkpoints), failure: failure)
+        }
+    }
+}

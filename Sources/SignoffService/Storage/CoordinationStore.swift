@@ -1,0 +1,14 @@
+/// What several `signoff serve` instances on one database agree on: who does the work that must be done once (a
+/// lease: reminders, escalations, expiry, full verification, checkpoint publishing), and the newest full verification
+/// of the ledger, which every instance's audit page shows whichever instance ran it.
+public protocol CoordinationStore: Sendable {
+    /// Takes the lease `name` for `holder` until `until` when it is free, expired at `now`, or already `holder`'s
+    /// (a renewal); true when `holder` holds it after the call.
+    func acquireLease(_ name: String, holder: String, now: Int64, until: Int64) async throws -> Bool
+    /// Gives the lease up, if `holder` holds it (a clean shutdown: another instance takes over at once).
+    func releaseLease(_ name: String, holder: String) async throws
+    /// Records a full verification, unless a newer one (by its end) is recorded.
+    func recordVerification(_ run: LedgerVerificationRun) async throws
+    /// The newest full verification recorded by any instance.
+    func latestVerification() async throws -> LedgerVerificationRun?
+}

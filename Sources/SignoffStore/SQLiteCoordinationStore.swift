@@ -1,0 +1,43 @@
+internal import GRDB
+public import SignoffService
+
+/// Leases and the newest full verification in the ledger's SQLite file (tables `lease`, `verification_run`).
+public struct SQLiteCoordinationStore: CoordinationStore {
+    let ledger: SQLiteLedgerStore
+
+    public func acquireLease(_ name: String, holder: String, now: Int64, until: Int64) async throws -> Bool {
+        try await ledger.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO lease (name, holder, expires_ms) VALUES (?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+                    WHERE lease.holder = excluded.holder OR lease.expires_ms < ?
+                    """, arguments: [name, holder, until, now])
+            return db.changesCount == 1
+        }
+    }
+
+    public func releaseLease(_ name: String, holder: String) async throws {
+        try await ledger.pool.write { db in try db.execute(sql: "DELETE FROM lease WHERE name = ? AND holder = ?", arguments: [name, holder]) }
+    }
+
+    public func recordVerification(_ run: LedgerVerificationRun) async throws {
+        try await ledger.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO verification_run (id, started_ms, finished_ms, entries, checkpoints, failure) VALUES (1, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET started_ms = excluded.started_ms, finished_ms = excluded.finished_ms, entries = excluded.entries,
+                      checkpoints = excluded.checkpoints, failure = excluded.failure
+                    WHERE verification_run.finished_ms <= excluded.finished_ms
+                    """, arguments: [run.startedAt, run.finishedAt, Int64(run.entries), run.checkpoints, run.failure])
+        }
+    }
+
+    public func latestVerification() async throws -> LedgerVerificationRun? {
+        try await ledger.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT started_ms, finished_ms, entries, checkpoints, failure FROM verification_run WHERE id = 1").map {
+                LedgerVerificationRun(startedAt: $0[0], finishedAt: $0[1], entries: UInt64(max(0, $0[2] as Int64)), checkpoints: $0[3], failure: $0[4])
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import SignoffCore
+import SignoffTestSupport
+import Testing
+
+/// A database of its own on the test cluster that `make test` runs beside (`scripts/with-postgres.sh`), made with `psql`
+/// and dropped after. Without the cluster these tests fail, naming what to run; they never skip.
+struct PostgresDatabase: Sendable {
+    let url: String
+    private let server: String
+    let name: String
+
+    static func make() async throws -> PostgresDatabase {
+        guard let server = ProcessInfo.processInfo.environment["SIGNOFF_TEST_POSTGRES"], !server.isEmpty else {
+            throw TestSupportError("SIGNOFF_TEST_POSTGRES is not set: the PostgreSQL tests need the test cluster; run `make test`, or `bash scripts/with-postgres.sh swift test`")
+        }
+        let name = "signoff_cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        let result = try await TestSupport.run("/usr/bin/psql", [server, "-qc", "CREATE DATABASE \(name)"])
+        guard result.status == 0 else { throw TestSupportError("CREATE DATABASE: \(result.stderr)") }
+        guard let slash = server.lastIndex(of: "/") else { throw TestSupportError("SIGNOFF_TEST_POSTGRES names no database: \(server)") }
+        return PostgresDatabase(url: server[..<slash] + "/\(name)", server: server, name: String(name))
+    }
+
+    /// Rows of `sql`, one line each (psql -At).
+    func query(_ sql: String) async throws -> [String] {
+        let result = try await TestSupport.run("/usr/bin/psql", [url, "-Atc", sql])
+        guard result.status == 0 else { throw TestSupportError("psql \(sql): \(result.stderr)") }
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    func drop() async {
+        _ = try? await TestSupport.run("/usr/bin/psql", [server, "-qc", "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"])
+    }
+}
+
+/// Several `signoff serve` instances on one PostgreSQL database (issue 26), and `signoff migrate` both ways: the real
+/// binary, real PostgreSQL, real HTTP over loopback.
+@Suite("PostgreSQL: migrate, and several instances on one database", .serialized)
+struct PostgresServeTests {
+    /// The story's world copied into a new PostgreSQL database.
+    static func migrated(_ s: Story) async throws -> PostgresDatabase {
+        let database = try await PostgresDatabase.make()
+        let copied = try await s.signoff("migrate", "--from", "sqlite:" + s.env["SIGNOFF_DB"]!, "--to", database.url)
+        guard copied.status == 0 else { throw TestSupportError("migrate: \(copied.stderr)") }
+        return database
+    }
+
+    @Test("migrate copies the demo ledger to PostgreSQL and back, checked entry by entry and root by root; a second copy into it is refused")
+    func migrateBothWays() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let id = try await s.approvedProd()
+        try await s.must("deploy", id, "--outcome", "succeeded", "--as", "dana")
+        let database = try await Self.migrated(s)
+        // The copy serves the same answers to the CLI (the operator's view), and takes new writes.
+        let pg = ["--db", database.url, "--ledger-key-file", "signoff.sqlite.ledger-key"]
+        #expect(try await s.must(["status", id, "--as", "riley"] + pg).contains("deployed"))
+        let verified = try await s.signoff(["audit", "verify", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub"] + pg)
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        try await s.must(["group", "add", "after-the-move", "--as", "ada", "--key", "ada.key"] + pg)
+        // A second copy into a database that holds a ledger changes nothing.
+        let again = try await s.signoff("migrate", "--from", "sqlite:" + s.env["SIGNOFF_DB"]!, "--to", database.url)
+        #expect(again.status == 64 && again.stderr.contains("already holds a ledger"), "\(again.stderr)")
+        // And back, with the entry written on PostgreSQL.
+        let back = try await s.signoff("migrate", "--from", database.url, "--to", "sqlite:back.sqlite", "--json")
+        #expect(back.status == 0, "\(back.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(back.stdout.utf8)) as? [String: Any]
+        let entries = try await database.query("SELECT COUNT(*) FROM ledger_entry").first.flatMap { Int($0) }
+        #expect(report?["entries"] as? Int == entries && entries != nil, "\(back.stdout)")
+        let backVerified = try await s.signoff("audit", "verify", "--db", "back.sqlite", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
+        #expect(backVerified.status == 0, "\(backVerified.stderr)")
+        #expect(try await s.must("group", "list", "--db", "back.sqlite", "--as", "ada").contains("after-the-move"))
+        // A copy that cannot be made leaves no file behind; a PostgreSQL --db without its key file is refused, named.
+        let unreachable = try await s.signoff("migrate", "--from", "postgres://nobody@127.0.0.1:1/none", "--to", "sqlite:nothing.sqlite")
+        #expect(unreachable.status != 0 && unreachable.stderr.contains("cannot reach PostgreSQL"), "\(unreachable.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: s.path("nothing.sqlite")))
+        let keyless = try await s.signoff("user", "add", "zed", "--key-file", "ada.key.pub", "--db", database.url, "--as", "ada")
+        #expect(keyless.status == 64 && keyless.stderr.contains("--ledger-key-file"), "\(keyless.stderr)")
+        await database.drop()
+    }
+
+    @Test("Two instances on one database: a gate waiting on A answers within a second of the approval on B; kill -9 of one mid-load loses no acknowledged write, the survivor serves on and takes the lead")
+    func twoInstances() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let id = try await s.tested()
+        let database = try await Self.migrated(s)
+        defer { Task { await database.drop() } }
+        let arguments = ["--db", database.url, "--ledger-key-file", s.path("signoff.sqlite.ledger-key"), "--log-level", "info"]
+        let a = try await RunningServer.start(story: s, arguments: arguments)
+        defer { a.stop() }
+        let b = try await RunningServer.start(story: s, arguments: arguments)
+        defer { b.stop() }
+
+        // The change feed: riley's gate waits on A while the approvals go through B.
+        for (server, user) in [(a, "riley"), (b, "casey"), (b, "morgan"), (b, "sam")] {
+            let login = try await s.signoff(["login", "--server", server.url.absoluteString, "--as", user, "--key", "\(user).key", "--token-file", "\(user).token"])
+            #expect(login.status == 0, "\(user): \(login.stderr)")
+        }
+        func remote(_ server: RunningServer, _ user: String, _ arguments: [String]) async throws -> TestSupport.ProcessResult {
+            try await s.signoff(arguments + ["--as", user], extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(user).token"), "SIGNOFF_DB": ""])
+        }
+        let gate = Task { () -> (TestSupport.ProcessResult, ContinuousClock.Instant) in
+            let result = try await remote(a, "riley", ["gate", id, "--env", "prod", "--digest", s.digest, "--wait", "40s"])
+            return (result, ContinuousClock.now)
+        }
+        try await Task.sleep(for: .seconds(1))
+        for (stage, user) in [("compliance-reviewed", "casey"), ("approved", "morgan"), ("approved", "sam")] {
+            let approved = try await remote(b, user, ["approve", id, "--stage", stage, "--key", "\(user).key"])
+            #expect(approved.status == 0, "\(user) on B: \(approved.stderr)")
+        }
+        let approvedAt = ContinuousClock.now
+        let (gated, answeredAt) = try await gate.value
+        let delay = answeredAt - approvedAt
+        #expect(gated.status == 0, "the gate on A allows once B recorded the approvals: \(gated.stdout) \(gated.stderr)")
+        #expect(delay < .seconds(1), "the gate on A answered \(delay) after the last approval on B returned")
+        print("postgres: gate on A answered \(delay) after the last approval on B returned")
+
+        // Writes spread over both (riley files requests); A dies by SIGKILL mid-load.
+        let writers = [try await Client.login(s, "riley", server: a), try await Client.login(s, "riley", server: b)]
+        let flowing = Locked(0)
+        let digest = s.digest
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    var mine: [String] = []
+                    let client = writers[writer % 2]
+                    for i in 0..<60 {
+                        let body = "{\"project\":\"churn-model\",\"environment\":\"qa\",\"bundle\":\"two-\(writer)-\(i)\",\"digest\":\"\(digest)\"}"
+                        let (status, data) = await client.send("POST", "v1/requests", body: Data(body.utf8))
+                        if status == 0 {  // the server is gone
+                            if mine.isEmpty { Issue.record("writer \(writer): no answer at its first request") }
+                            break
+                        }
+                        guard (200..<300).contains(status) else {
+                            Issue.record("writer \(writer): \(status) \(String(decoding: data, as: UTF8.self))")
+                            break
+                        }
+                        if let id = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["request"] as? String {
+                            mine.append(id)
+                            flowing.withLock { $0 += 1 }
+                        }
+                    }
+                    return mine
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(120)
+            while flowing.withLock({ $0 }) < 40 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            kill(a.pid, SIGKILL)
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(await a.stopAndWait() == 128 + SIGKILL)
+        #expect(acknowledged.count >= 40, "writes flowed on both: \(acknowledged.count)")
+        let requests = Set(try await database.query("SELECT key FROM projection WHERE key LIKE 'request/%'").map { String($0.dropFirst("request/".count)) })
+        let lost = acknowledged.filter { !requests.contains($0) }
+        #expect(lost.isEmpty, "acknowledged but not in the ledger: \(lost.prefix(10))")
+        #expect(Set(acknowledged).count == acknowledged.count, "every acknowledged request has its own number: no two instances numbered alike")
+        // The survivor serves on, and leads once A's lease has expired.
+        let after = await writers[1].send("POST", "v1/requests", body: Data("{\"project\":\"churn-model\",\"environment\":\"qa\",\"bundle\":\"after\",\"digest\":\"\(digest)\"}".utf8))
+        #expect((200..<300).contains(after.status), "the survivor serves on: \(after.status)")
+        let leadDeadline = ContinuousClock.now + .seconds(30)
+        var holder = try await database.query("SELECT holder FROM lease WHERE name = 'leader'")
+        func bLeads() -> Bool { (try? String(contentsOf: b.log, encoding: .utf8))?.contains("this instance leads") == true }
+        while !bLeads() && ContinuousClock.now < leadDeadline {
+            try await Task.sleep(for: .milliseconds(250))
+            holder = try await database.query("SELECT holder FROM lease WHERE name = 'leader'")
+        }
+        #expect(bLeads(), "B takes the lead after A died: lease \(holder)")
+        b.stop()
+        _ = await b.stopAndWait()
+        // No fork, nothing lost: the whole ledger verifies (the survivor signed its last checkpoint on the way out).
+        let verified = try await s.signoff(
+            ["audit", "verify", "--db", database.url, "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub", "--ledger-key-file", "signoff.sqlite.ledger-key"])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        print("postgres: \(acknowledged.count) writes acknowledged over two instances, A killed mid-load, none lost, the ledger verifies")
+    }
+}
