@@ -42,4 +42,20 @@ public struct PostgresCoordinationStore: CoordinationStore {
             return LedgerVerificationRun(startedAt: started, finishedAt: finished, entries: UInt64(max(0, entries)), checkpoints: Int(checkpoints), failure: failure)
         }
     }
+
+    public func recordRateEvent(_ key: String, at: Int64, forgetBefore: Int64) async throws {
+        try await database.transaction { session in
+            try session.execute("DELETE FROM rate_event WHERE at_ms < $1", [.int(forgetBefore)])
+            try session.execute("INSERT INTO rate_event (key, at_ms) VALUES ($1, $2)", [.text(key), .int(at)])
+        }
+    }
+
+    public func rateEvents(_ key: String, since: Int64) async throws -> (count: Int, oldest: Int64?) {
+        try await database.run { session in
+            guard let row = try session.query("SELECT COUNT(*), MIN(at_ms) FROM rate_event WHERE key = $1 AND at_ms >= $2", [.text(key), .int(since)]).rows.first
+            else { return (0, nil) }
+            let (count, oldest) = try row.decode((Int64, Int64?).self)
+            return (Int(count), oldest)
+        }
+    }
 }

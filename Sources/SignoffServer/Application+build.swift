@@ -14,7 +14,7 @@ public func buildRouter(
     service: SignoffService, configuration: ServerConfiguration = .init(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) -> Router<SignoffRequestContext> {
     let router = Router(context: SignoffRequestContext.self)
-    router.add(middleware: AccessLog(metrics: ServerMetrics(registry: metrics)))
+    router.add(middleware: AccessLog(metrics: ServerMetrics(registry: metrics), trustedProxies: configuration.trustedProxies))
     router.add(middleware: ProblemMiddleware())
     let auth = Authenticator(store: service.auth, clock: { service.now })
     let signoffMetrics = SignoffMetrics(registry: metrics)

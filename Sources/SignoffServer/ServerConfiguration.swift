@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64 = 30
     /// The server's public origin (`--public-url`, e.g. https://signoff.example.com): links in notifications start with it.
     public var publicURL: String?
+    /// Load balancers and TLS terminators whose `X-Forwarded-For` is believed (`--trusted-proxy`): the client's address
+    /// for the login limits and the access log comes from it only when the peer is one of these.
+    public var trustedProxies: [IPNetwork] = []
     /// Webhook retries: the first after this long, each next one twice as long, at most ``webhookMaximumBackoffMilliseconds``,
     /// for ``webhookRetryWindowMilliseconds`` after the message was created (Standard Webhooks suggests about a day).
     public var webhookFirstBackoffMilliseconds: Int64 = 5_000

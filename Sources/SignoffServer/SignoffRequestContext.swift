@@ -1,4 +1,5 @@
 public import Hummingbird
+internal import HTTPTypes
 import Foundation
 internal import NIOCore
 internal import Synchronization
@@ -14,6 +15,9 @@ public struct SignoffRequestContext: RequestContext {
     public let identity = RequestIdentity()
     /// The peer's address (IP), for per-address limits; nil when the transport has none.
     public let remoteAddress: String?
+    /// The client's address: the peer's, or what a trusted proxy says in `X-Forwarded-For` (``ClientAddress``); set by
+    /// the access log, the outermost middleware, for the login limits and the log.
+    public var clientAddress: String?
     /// The connection, to end it after a refusal that must not hold it (a long poll over its cap).
     let channel: any Channel
 
@@ -21,6 +25,7 @@ public struct SignoffRequestContext: RequestContext {
         self.coreContext = .init(source: source)
         self.token = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
+        self.clientAddress = remoteAddress
         self.channel = source.channel
     }
 
@@ -73,4 +78,9 @@ extension Request {
         guard body.readableBytes > 0 else { return nil }
         return try await request.decode(as: type, context: context)
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
 }

@@ -40,4 +40,18 @@ public struct SQLiteCoordinationStore: CoordinationStore {
             }
         }
     }
+
+    public func recordRateEvent(_ key: String, at: Int64, forgetBefore: Int64) async throws {
+        try await ledger.pool.write { db in
+            try db.execute(sql: "DELETE FROM rate_event WHERE at_ms < ?", arguments: [forgetBefore])
+            try db.execute(sql: "INSERT INTO rate_event (key, at_ms) VALUES (?, ?)", arguments: [key, at])
+        }
+    }
+
+    public func rateEvents(_ key: String, since: Int64) async throws -> (count: Int, oldest: Int64?) {
+        try await ledger.pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), MIN(at_ms) FROM rate_event WHERE key = ? AND at_ms >= ?", arguments: [key, since])
+            return (row?[0] ?? 0, row?[1])
+        }
+    }
 }

@@ -30,6 +30,13 @@ struct ServeCommand: AsyncParsableCommand {
             console accepts state-changing requests only from it (without it: from the origins this server listens on).
             """)
     var publicURL: String?
+    @Option(
+        name: .customLong("trusted-proxy"), parsing: .upToNextOption,
+        help: """
+            Load balancers or TLS terminators (CIDR, e.g. 10.0.0.0/8, or one address) whose X-Forwarded-For names the \
+            client for the login limits and the access log. Without it the header is ignored: every client is its peer.
+            """)
+    var trustedProxy: [String] = []
     @Option(name: .customLong("webhook-first-retry"), help: "The first webhook retry after this long (each next one twice as long, at most 1h, for 24h), e.g. 5s.")
     var webhookFirstRetry = "5s"
     @Option(name: .customLong("reminder-interval"), help: "How often reminders, escalations and overdue retrospectives are looked for, e.g. 60s.")
@@ -72,6 +79,12 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
             }
+            for text in trustedProxy {
+                guard let network = IPNetwork(text) else {
+                    throw CLIError.badInput("--trusted-proxy \(text) is not an address or a network in CIDR notation (10.0.0.0/8, fd00::/8)")
+                }
+                configuration.trustedProxies.append(network)
+            }
             guard let firstRetry = WorkflowParser.seconds(ofDuration: webhookFirstRetry), let interval = WorkflowParser.seconds(ofDuration: reminderInterval) else {
                 throw CLIError.badInput("--webhook-first-retry and --reminder-interval are durations such as 5s or 1m")
             }
@@ -95,8 +108,17 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 configuration.verifyIntervalSeconds = seconds
             }
+            // What the server expects of what stands in front of it, said once at start.
+            if configuration.publicURL == nil {
+                logger.notice(
+                    "no --public-url: the console accepts sign-ins and changes only from the origins this server listens on; behind a load balancer or TLS termination, give --public-url https://HOST (and --trusted-proxy for its address)")
+            }
+            if configuration.trustedProxies.isEmpty {
+                logger.notice("no --trusted-proxy: X-Forwarded-For is ignored, and each client is its peer's address (behind a proxy, every client is the proxy)")
+            }
             let app = buildApplication(service: SignoffService(storage: storage, keepsWholeState: true), configuration: configuration, logger: logger)
             try await app.runService()
+            await storage.close()
         }
     }
 }

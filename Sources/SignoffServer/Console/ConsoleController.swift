@@ -298,6 +298,12 @@ struct ConsoleController {
     func requireSameOrigin(_ request: Request) throws {
         guard let origin = request.headers[.origin] else { return }
         if handlers.configuration.isAcceptedOrigin(origin) { return }
+        if handlers.configuration.publicURL == nil, origin.lowercased().hasPrefix("https://") {
+            // Behind TLS termination the browser's origin is https://…, which this server cannot know by itself (it
+            // never trusts Host or X-Forwarded-Proto for it): the operator names it.
+            throw Problem.forbidden(
+                "this request comes from \(origin.prefix(100)), and this server was started without --public-url: behind a TLS-terminating proxy, start `signoff serve --public-url https://YOUR-HOST`")
+        }
         throw Problem.forbidden("this request comes from another origin (\(origin.prefix(100)))")
     }
 

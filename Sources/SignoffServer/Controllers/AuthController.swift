@@ -24,11 +24,11 @@ struct AuthController {
         routes.post("/auth/challenge") { request, context -> Response in
             let body = try await request.decode(as: ChallengeRequest.self, context: context)
             guard Engine.isValidName(body.user) else { throw Problem.badRequest("user must be a user name (1–63 lowercase letters, digits, '.', '_' or '-')") }
-            let address = context.remoteAddress ?? "unknown"
-            if let wait = await h.challengesPerAddress.retryAfter(address) {
+            let address = context.clientAddress ?? "unknown"
+            if let wait = try await h.challengesPerAddress.retryAfter(address) {
                 throw Problem.tooManyRequests("too many login challenges from this address; try again in \(wait) s", retryAfter: wait)
             }
-            await h.challengesPerAddress.record(address)
+            try await h.challengesPerAddress.record(address)
             // A name nobody has gets the same answer, but nothing is stored for it: challenges cannot fill the database.
             let known = try await h.service.state().principals[body.user]?.kind == .user
             let (nonce, expires) =
@@ -114,20 +114,21 @@ extension Handlers {
             throw Problem.badRequest("challenge and signature must be base64")
         }
         let failed = Problem.unauthorized("the challenge is unknown, used or expired, or the signature is not by a valid key of \(body.user)")
-        let address = context.remoteAddress ?? "unknown"
+        let address = context.clientAddress ?? "unknown"
         // Failures count per name *from one address* (and per address): anyone can send bad signatures for a name, and
         // a limit per name alone would let them lock that person out; Ed25519 needs no protection from guessing.
         let nameFromAddress = body.user + "@" + address
         for (limiter, key) in [(h.failuresPerName, nameFromAddress), (h.failuresPerAddress, address)] {
-            if let wait = await limiter.retryAfter(key) {
+            if let wait = try await limiter.retryAfter(key) {
                 context.logger.notice("login refused", metadata: ["user": .string(body.user), "reason": "too many failed logins"])
                 throw Problem.tooManyRequests("too many failed logins; try again in \(wait) s", retryAfter: wait)
             }
         }
         func failure(_ reason: String) async -> Problem {
             context.logger.notice("login failed", metadata: ["user": .string(body.user), "reason": .string(reason)])
-            await h.failuresPerName.record(nameFromAddress)
-            await h.failuresPerAddress.record(address)
+            // A failure that cannot be counted is still a failure: the answer stays 401.
+            try? await h.failuresPerName.record(nameFromAddress)
+            try? await h.failuresPerAddress.record(address)
             return failed
         }
         guard try await h.auth.consumeChallenge(nonce, for: body.user) else { throw await failure("challenge unknown, used or expired") }

@@ -30,9 +30,14 @@ struct Handlers: Sendable {
         self.service = service
         self.auth = auth
         self.configuration = configuration
-        challengesPerAddress = RateLimiter(limit: configuration.challengesPerAddressPerMinute, window: .seconds(60))
-        failuresPerName = RateLimiter(limit: configuration.failedLoginsPerNamePerFiveMinutes, window: .seconds(300))
-        failuresPerAddress = RateLimiter(limit: configuration.failedLoginsPerAddressPerFiveMinutes, window: .seconds(300))
+        let store = service.storage.coordination
+        let clock: @Sendable () -> Int64 = { [service] in service.now }
+        challengesPerAddress = RateLimiter(
+            name: "login-challenge-address", limit: configuration.challengesPerAddressPerMinute, windowMilliseconds: 60_000, store: store, clock: clock)
+        failuresPerName = RateLimiter(
+            name: "login-failure-name", limit: configuration.failedLoginsPerNamePerFiveMinutes, windowMilliseconds: 300_000, store: store, clock: clock)
+        failuresPerAddress = RateLimiter(
+            name: "login-failure-address", limit: configuration.failedLoginsPerAddressPerFiveMinutes, windowMilliseconds: 300_000, store: store, clock: clock)
         waiters = WaiterSlots(perPrincipal: configuration.maximumWaitersPerPrincipal, total: configuration.maximumWaiters)
     }
 

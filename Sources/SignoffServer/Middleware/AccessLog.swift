@@ -9,9 +9,13 @@ import Prometheus
 struct AccessLog: RouterMiddleware {
     typealias Context = SignoffRequestContext
     let metrics: ServerMetrics
+    /// Whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    let trustedProxies: [IPNetwork]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
+        var context = context
+        context.clientAddress = ClientAddress.resolve(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor], trusted: trustedProxies)
         let response: Response
         do {
             response = try await next(request, context)
@@ -33,7 +37,8 @@ struct AccessLog: RouterMiddleware {
         ]
         if let principal = context.identity.principal { metadata["principal"] = .string(principal) }
         if let tokenID = context.identity.tokenID { metadata["token_id"] = .string(tokenID) }
-        if let address = context.remoteAddress { metadata["remote_address"] = .string(address) }
+        if let address = context.clientAddress { metadata["remote_address"] = .string(address) }
+        if context.clientAddress != context.remoteAddress, let peer = context.remoteAddress { metadata["proxy_address"] = .string(peer) }
         context.logger.info("request", metadata: metadata)
     }
 }

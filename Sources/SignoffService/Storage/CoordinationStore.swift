@@ -11,4 +11,10 @@ public protocol CoordinationStore: Sendable {
     func recordVerification(_ run: LedgerVerificationRun) async throws
     /// The newest full verification recorded by any instance.
     func latestVerification() async throws -> LedgerVerificationRun?
+
+    /// Records one event counted by a rate limit (a login challenge, a failed login) under `key` at `at`, forgetting
+    /// every event older than `forgetBefore`.
+    func recordRateEvent(_ key: String, at: Int64, forgetBefore: Int64) async throws
+    /// How many events `key` has had since `since`, and the time of the oldest of them.
+    func rateEvents(_ key: String, since: Int64) async throws -> (count: Int, oldest: Int64?)
 }
