@@ -4,9 +4,9 @@ public import SignoffLedger
 
 /// One unit of work: everything a command changes — its ledger entries, the projection documents they touch, the
 /// signed statements it uses, its webhook messages, the tokens it issues or ends, an evidence document — commits in one
-/// transaction, or none of it does. The SQLite backend runs `body` once under the database's single writer lock; a
-/// backend with optimistic concurrency (PostgreSQL at `SERIALIZABLE`) may run it **more than once**, retrying on a
-/// conflict: `body` must therefore depend only on what it reads through the transaction (the engine is pure, so
+/// transaction, or none of it does. The SQLite backend runs `body` once under the database's single writer lock; the
+/// PostgreSQL backend under its writers' advisory lock, and **again** if the transaction met a serialization failure
+/// or a deadlock: `body` must therefore depend only on what it reads through the transaction (the engine is pure, so
 /// deciding again on what was read again is safe) and do nothing outside it. It is escaping because a backend may run it
 /// on a thread of its own (PostgreSQL's), but it is never called after `write` returns.
 ///
