@@ -218,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "SignoffCLITests",
             dependencies: [
-                "SignoffCrypto", "SignoffCore", "SignoffLedger", "SignoffStore", "SignoffService", "SignoffAudit", "SignoffTestSupport",
+                "SignoffCrypto", "SignoffCore", "SignoffLedger", "SignoffStore", "SignoffPostgres", "SignoffService", "SignoffAudit", "SignoffTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -5,6 +5,13 @@
 #   bash scripts/with-postgres.sh swift test --skip-build
 # initdb refuses to run as root: as root the cluster runs as the `postgres` user, in a folder it owns.
 set -euo pipefail
+# Descriptors this script inherited beyond 0-2 are closed before any server starts: a daemon that kept one would keep
+# the caller waiting (Foundation's Process learns of a child's exit from a socket the child inherits).
+# (No redirection on these lines: bash keeps a redirection made beside `exec` for good.)
+inherited=$(ls /proc/$$/fd)
+for fd in $inherited; do
+    if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && [ -e "/proc/$$/fd/$fd" ]; then eval "exec $fd>&-"; fi
+done
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
@@ -39,7 +46,7 @@ max_connections = 400
 synchronous_commit = on
 fsync = on
 CONF
-as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1 \
     || { cat "$dir/server.log" >&2; exit 1; }
 # A watchdog stops the cluster if this script dies without running its trap (kill -9).
 script=$$
