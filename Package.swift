@@ -146,8 +146,12 @@ let package = Package(
         .executableTarget(
             name: "signoff-bench",
             dependencies: [
-                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffCore", "SignoffServer", "SignoffService", "SignoffAPI",
+                "SignoffCrypto", "SignoffLedger", "SignoffStore", "SignoffPostgres", "SignoffCore", "SignoffServer", "SignoffService", "SignoffAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The raw-PostgreSQL baseline of the PostgreSQL figures.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 // The raw-SQLite baseline the ledger's figures are compared with.
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -19,6 +19,8 @@ struct HTTPBench {
     let approvers = 64
     var requests = 1024
     var clients = 16
+    /// Where a world is kept: a new SQLite file in `directory` unless set (the PostgreSQL figures set it).
+    var makeStorage: (@Sendable (String) async throws -> SignoffStorage)? = nil
 
     static let bench = """
         workflow: bench
@@ -41,7 +43,10 @@ struct HTTPBench {
 
     /// A fresh database with `requests` requests, each to be approved by two of `approvers` people (signed).
     func world(_ name: String) async throws -> World {
-        let ledger = try SQLiteStorage.create(path: directory.appendingPathComponent("\(name).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+        let ledger =
+            if let makeStorage { try await makeStorage(name) } else {
+                try SQLiteStorage.create(path: directory.appendingPathComponent("\(name).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
+            }
         let database = SignoffService(storage: ledger, keepsWholeState: true)
         var keys: [String: Ed25519.SigningKey] = [:]
         func must(_ command: Command, _ actor: String) async throws {
@@ -91,13 +96,19 @@ struct HTTPBench {
 
     func inProcessRate() async throws -> Double {
         let w = try await world("inprocess-\(UUID().uuidString)")
+        return try await decide(w, services: [w.database])
+    }
+
+    /// The world's signed decisions by `clients` tasks spread over `services` (instances over one database); per second.
+    func decide(_ w: World, services: [SignoffService]) async throws -> Double {
         let queue = WorkQueue(w.work)
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<clients {
+            for client in 0..<clients {
+                let service = services[client % services.count]
                 group.addTask {
                     while let item = await queue.next() {
-                        if case .failure(let refusal) = try await w.database.execute(item.command, as: item.actor) { fatalError("refused: \(refusal)") }
+                        if case .failure(let refusal) = try await service.execute(item.command, as: item.actor) { fatalError("refused: \(refusal)") }
                     }
                 }
             }

@@ -6,6 +6,7 @@ import SignoffService
 import SignoffCrypto
 import SignoffLedger
 import SignoffStore
+import SignoffPostgres
 
 /// Prints the ledger's figures beside the limits they are compared with, measured in the same run:
 /// group-committed durable appends vs raw SQLite inserts of same-size rows at the same durability;
@@ -29,6 +30,7 @@ struct SignoffBench: AsyncParsableCommand {
         var json = false
         var http = false
         var decisionsOnly = false
+        var postgres: String?
         var ciKit = false
         var inboxRequests = 100_000
         var proofEntries = 10_000_000
@@ -52,6 +54,8 @@ struct SignoffBench: AsyncParsableCommand {
     @Flag(help: "Skip appends, verification and proofs at --entries.") var skipLedger = false
     @Flag(help: "Signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s.") var http = false
     @Flag(name: .customLong("decisions"), help: "Signed decisions in-process only.") var decisionsOnly = false
+    @Option(name: .customLong("postgres"), help: "Only the PostgreSQL figures, on this server (postgres://USER@HOST:PORT/DATABASE; the bench creates databases there).")
+    var postgres: String?
     @Flag(name: .customLong("ci-kit"), help: "Gate long-poll wake-up, webhook deliveries/s, inbox and inventory latency at --inbox-requests.") var ciKit = false
     @Option(name: .customLong("inbox-requests"), help: "Requests of the inbox-latency database.") var inboxRequests = 100_000
 
@@ -70,6 +74,7 @@ struct SignoffBench: AsyncParsableCommand {
         options.skipLedger = skipLedger
         options.http = http
         options.decisionsOnly = decisionsOnly
+        options.postgres = postgres
         options.ciKit = ciKit
         options.inboxRequests = inboxRequests
         try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
@@ -125,6 +130,14 @@ struct Bench {
     static func payload(_ i: Int) -> [UInt8] { payloads[i & 1023] }
 
     mutating func run() async throws {
+        if let postgres = options.postgres {
+            figures = try await PostgresBench(
+                runs: options.runs, server: try PostgresURL(parsing: postgres), serverText: postgres, directory: options.directory, appendCount: options.appendCount,
+                clients: options.clients
+            ).run()
+            report()
+            return
+        }
         if options.http {
             figures = try await HTTPBench(runs: options.runs, directory: options.directory).run()
             report()

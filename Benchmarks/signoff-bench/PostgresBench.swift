@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import SignoffCore
+import SignoffCrypto
+import SignoffLedger
+import SignoffPostgres
+import SignoffService
+
+/// Issue 26's figures: durable appends and signed decisions on PostgreSQL with one and with two instances (each an
+/// own storage, pool and group commit over one database), beside raw PostgreSQL inserts of the same rows at the same
+/// durability and batch size, and pgbench's TPC-B on the same cluster.
+struct PostgresBench {
+    let runs: Int
+    let server: PostgresURL
+    let serverText: String
+    let directory: URL
+    var appendCount = 20_000
+    var clients = 64
+
+    /// A new database on the server: its address.
+    func database(_ name: String) throws -> PostgresURL {
+        try Self.psql([serverText, "-qc", "CREATE DATABASE \(name)"])
+        return server.with(database: name)
+    }
+
+    @discardableResult
+    static func psql(_ arguments: [String], executable: String = "/usr/bin/psql") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else { throw BenchError("\(executable) \(arguments.dropFirst().joined(separator: " ")): \(text)") }
+        return text
+    }
+
+    func run() async throws -> [Figure] {
+        var one: [Double] = [], two: [Double] = [], raw: [Double] = [], batches: [Double] = [], tpcb: [Double] = []
+        var decisionsOne: [Double] = [], decisionsTwo: [Double] = []
+        for run in 1...runs {
+            Bench.progress("postgres run \(run)/\(runs): \(appendCount) appends from \(clients) clients, one instance then two")
+            let (rate, batch) = try await appendRate(instances: 1, run: run)
+            one.append(rate)
+            batches.append(batch)
+            two.append(try await appendRate(instances: 2, run: run).rate)
+            raw.append(try await rawInsertRate(batchSize: max(1, Int(batch.rounded())), run: run))
+            tpcb.append(try pgbench(run: run))
+            Bench.progress("postgres run \(run)/\(runs): signed decisions, one instance then two")
+            decisionsOne.append(try await decisionRate(instances: 1, run: run))
+            decisionsTwo.append(try await decisionRate(instances: 2, run: run))
+        }
+        Bench.progress("postgres: appends one \(one), two \(two), raw \(raw), batch \(batches), tpcb \(tpcb), decisions one \(decisionsOne), two \(decisionsTwo)")
+        let rawMedian = Bench.median(raw)
+        return [
+            Figure(name: "PostgreSQL durable appends/s, one instance (\(clients) clients)", value: Bench.median(one), unit: "appends/s",
+                limitName: "raw PostgreSQL inserts/s, same rows, same batch, synchronous_commit=on", limit: rawMedian, goal: "ratio ≥ 0.5"),
+            Figure(name: "PostgreSQL durable appends/s, two instances (\(clients / 2) clients each)", value: Bench.median(two), unit: "appends/s",
+                limitName: "one instance (same run)", limit: Bench.median(one), goal: "ratio ≥ 1"),
+            Figure(name: "pgbench TPC-B (scale 1, 8 clients) on the same cluster", value: Bench.median(tpcb), unit: "tps", limitName: "", limit: nil, goal: "report"),
+            Figure(name: "PostgreSQL signed decisions/s in-process, one instance (256 tasks)", value: Bench.median(decisionsOne), unit: "decisions/s",
+                limitName: "", limit: nil, goal: "report"),
+            Figure(name: "PostgreSQL signed decisions/s in-process, two instances (128 tasks each)", value: Bench.median(decisionsTwo), unit: "decisions/s",
+                limitName: "one instance (same run)", limit: Bench.median(decisionsOne), goal: "ratio ≥ 1"),
+        ]
+    }
+
+    func appendRate(instances: Int, run: Int) async throws -> (rate: Double, batch: Double) {
+        let url = try database("bench_appends_\(instances)_\(run)_\(UInt32.random(in: 0...UInt32.max))")
+        let key = Ed25519.SigningKey()
+        var storages = [try await PostgresStorage.create(url: url, origin: "bench/ledger", signingKey: key)]
+        for _ in 1..<instances { storages.append(try await PostgresStorage.open(url: url)) }
+        let writers = storages.map { LedgerWriter(store: $0.ledger) }
+        let perClient = appendCount / clients
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                let writer = writers[client % instances]
+                group.addTask {
+                    for i in 0..<perClient {
+                        _ = try await writer.append(EntryDraft(kind: "decision.recorded", actor: "user\(client)", payload: Bench.payload(i)))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = Bench.seconds(ContinuousClock.now - started)
+        var transactions = 0
+        for writer in writers { transactions += await writer.transactions }
+        for storage in storages { await storage.close() }
+        let total = perClient * clients
+        return (Double(total) / elapsed, Double(total) / Double(transactions))
+    }
+
+    /// Raw PostgreSQL: the same table shape and row sizes, inserted in transactions of the ledger's median batch size,
+    /// 64 rows a statement as the ledger does, `synchronous_commit = on` — no lock, no hashing, no tree.
+    func rawInsertRate(batchSize: Int, run: Int) async throws -> Double {
+        let url = try database("bench_raw_\(run)_\(UInt32.random(in: 0...UInt32.max))")
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(),
+            configuration: .init(host: url.host, port: url.port, username: url.user, password: nil, database: url.database, tls: .disable), id: 1, logger: logger)
+        try await connection.query(
+            """
+            CREATE TABLE raw (sequence BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
+            entry BYTEA NOT NULL, leaf_hash BYTEA NOT NULL, chain_hash BYTEA NOT NULL)
+            """, logger: logger)
+        let total = (appendCount / clients) * clients
+        let sample = try LedgerEntry(sequence: 0, timeMilliseconds: 0, kind: "decision.recorded", actor: "user1", payload: Bench.payload(1))
+        let started = ContinuousClock.now
+        var sequence = 0
+        while sequence < total {
+            let n = min(batchSize, total - sequence)
+            try await connection.query("BEGIN", logger: logger)
+            var row = 0
+            while row < n {
+                let k = min(64, n - row)
+                var bindings = PostgresBindings()
+                var tuples: [String] = []
+                for i in sequence + row..<sequence + row + k {
+                    let base = bindings.count
+                    tuples.append("(" + (1...7).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                    bindings.append(Int64(i))
+                    bindings.append(Int64(1_790_000_000_000))
+                    bindings.append("decision.recorded")
+                    bindings.append("user1")
+                    bindings.append(ByteBuffer(bytes: sample.encoded))
+                    bindings.append(ByteBuffer(repeating: 0, count: 32))
+                    bindings.append(ByteBuffer(repeating: 0, count: 32))
+                }
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "INSERT INTO raw (sequence, time_ms, kind, actor, entry, leaf_hash, chain_hash) VALUES " + tuples.joined(separator: ", "), binds: bindings),
+                    logger: logger)
+                row += k
+            }
+            try await connection.query("COMMIT", logger: logger)
+            sequence += n
+        }
+        let rate = Double(total) / Bench.seconds(ContinuousClock.now - started)
+        try await connection.close()
+        return rate
+    }
+
+    /// pgbench's TPC-B-like transactions on the same cluster, 10 s: what the server does with a standard workload.
+    func pgbench(run: Int) throws -> Double {
+        let url = try database("bench_tpcb_\(run)_\(UInt32.random(in: 0...UInt32.max))")
+        let target = ["-h", url.host, "-p", String(url.port), "-U", url.user, url.database]
+        try Self.psql(["-i", "-s", "1", "-q"] + target, executable: "/usr/bin/pgbench")
+        let output = try Self.psql(["-c", "8", "-j", "2", "-T", "10", "-n"] + target, executable: "/usr/bin/pgbench")
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+            let tps = Double(line.dropFirst("tps = ".count).prefix { $0.isNumber || $0 == "." })
+        else { throw BenchError("pgbench printed no tps: \(output)") }
+        return tps
+    }
+
+    /// Signed decisions in-process on PostgreSQL: the decisions bench's world, with one or two instances deciding.
+    func decisionRate(instances: Int, run: Int) async throws -> Double {
+        var bench = HTTPBench(runs: 1, directory: directory)
+        bench.requests = 1024
+        bench.clients = 256
+        let url = try database("bench_decisions_\(instances)_\(run)_\(UInt32.random(in: 0...UInt32.max))")
+        bench.makeStorage = { _ in try await PostgresStorage.create(url: url, origin: "bench/ledger", signingKey: Ed25519.SigningKey()) }
+        let world = try await bench.world("pg")
+        var services = [world.database]
+        for _ in 1..<instances { services.append(SignoffService(storage: try await PostgresStorage.open(url: url), keepsWholeState: true)) }
+        let rate = try await bench.decide(world, services: services)
+        for service in services { await service.storage.close() }
+        return rate
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
