@@ -108,13 +108,38 @@ public final class PostgresLedgerStore: LedgerStore {
 
     func currentHead(_ session: PGSession, newest: (sequence: Int64, chain: [UInt8])?) throws -> Head {
         guard let newest else { return Head(frontier: MerkleFrontier(), chain: HashChain.genesis) }
-        if let cached = cachedHead.withLock({ $0 }), cached.frontier.size == UInt64(newest.sequence) + 1, cached.chain.bytes == newest.chain {
-            return cached
-        }
         let size = UInt64(newest.sequence) + 1
+        if let cached = cachedHead.withLock({ $0 }), cached.frontier.size <= size {
+            if cached.frontier.size == size, cached.chain.bytes == newest.chain { return cached }
+            // Another instance appended since this one's last round: extend the cached head by the leaves it wrote,
+            // checking each step's chain hash against the stored one (a head that was rolled back fails the check,
+            // and the head is then read from the stored subtree hashes).
+            if cached.frontier.size < size, size - cached.frontier.size <= 4096, let extended = try extend(cached, to: size, session),
+                extended.chain.bytes == newest.chain
+            {
+                return extended
+            }
+        }
         let reader = PostgresNodeReader(session: session)
         let hashes = try MerkleFrontier.nodeIDs(forSize: size).map { try reader.hash(of: $0) }
         return Head(frontier: try MerkleFrontier(size: size, hashes: hashes), chain: try Self.digest(newest.chain))
+    }
+
+    /// `head` extended by the stored entries from its size to `size`, or nil when a stored chain hash disagrees.
+    private func extend(_ head: Head, to size: UInt64, _ session: PGSession) throws -> Head? {
+        var head = head
+        let rows = try session.query(
+            "SELECT sequence, leaf_hash, chain_hash FROM ledger_entry WHERE sequence >= $1 ORDER BY sequence", [.int(Int64(head.frontier.size))]
+        ).rows
+        for row in rows {
+            let (sequence, leaf, chain) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
+            guard UInt64(sequence) == head.frontier.size else { return nil }
+            let leafHash = try Self.digest(Array(buffer: leaf))
+            head.chain = HashChain.next(previous: head.chain, leafHash: leafHash)
+            guard head.chain.bytes == Array(buffer: chain) else { return nil }
+            _ = head.frontier.append(leafHash)
+        }
+        return head.frontier.size == size ? head : nil
     }
 
     static func digest(_ bytes: [UInt8]) throws -> SHA256Digest {

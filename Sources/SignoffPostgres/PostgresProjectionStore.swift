@@ -78,8 +78,8 @@ public final class PostgresProjectionStore: ProjectionStore {
             guard try self.hasCurrentFormat(session) else {
                 let all = try Self.replay(session).state.documents()
                 return ProjectionRead(
-                    marker: marker, directoryVersion: -2, directory: Self.select(DocumentRead(directory: true, requests: .none), from: all),
-                    requests: Self.select(DocumentRead(directory: false, requests: requests), from: all))
+                    marker: marker, directoryVersion: -2, directory: DocumentRead(directory: true, requests: .none).select(from: all),
+                    requests: DocumentRead(directory: false, requests: requests).select(from: all))
             }
             let version = try Self.directoryVersion(session)
             return ProjectionRead(
@@ -119,17 +119,6 @@ public final class PostgresProjectionStore: ProjectionStore {
                 "SELECT key, document FROM projection WHERE key IN (" + keys.indices.map { "$\($0 + 1)" }.joined(separator: ", ") + ")", keys.map(PGBind.text))
         }
         return documents
-    }
-
-    static func select(_ read: DocumentRead, from all: [String: String]) -> [String: String] {
-        all.filter { key, _ in
-            guard key.hasPrefix("request/") else { return read.directory }
-            switch read.requests {
-            case .none: return false
-            case .all: return true
-            case .some(let ids): return ids.contains(String(key.dropFirst("request/".count)))
-            }
-        }
     }
 
     private static func state(fromDocuments documents: [String: String]) throws -> SignoffState {

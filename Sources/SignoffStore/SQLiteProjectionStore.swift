@@ -77,8 +77,8 @@ public final class SQLiteProjectionStore: ProjectionStore {
                 // and no cache keeps it (version -2 is no stored version).
                 let all = try Self.replay(db).state.documents()
                 return ProjectionRead(
-                    marker: marker, directoryVersion: -2, directory: Self.select(DocumentRead(directory: true, requests: .none), from: all),
-                    requests: Self.select(DocumentRead(directory: false, requests: requests), from: all))
+                    marker: marker, directoryVersion: -2, directory: DocumentRead(directory: true, requests: .none).select(from: all),
+                    requests: DocumentRead(directory: false, requests: requests).select(from: all))
             }
             let version = try Self.directoryVersion(db)
             return ProjectionRead(
@@ -118,18 +118,6 @@ public final class SQLiteProjectionStore: ProjectionStore {
             for id in ids.sorted() { try add(statement, ["request/" + id]) }
         }
         return documents
-    }
-
-    /// Those of `all` (every document) that `read` names.
-    static func select(_ read: DocumentRead, from all: [String: String]) -> [String: String] {
-        all.filter { key, _ in
-            guard key.hasPrefix("request/") else { return read.directory }
-            switch read.requests {
-            case .none: return false
-            case .all: return true
-            case .some(let ids): return ids.contains(String(key.dropFirst("request/".count)))
-            }
-        }
     }
 
     /// The state the projection's documents describe.

@@ -82,6 +82,39 @@ struct PostgresServeTests {
         await database.drop()
     }
 
+    @Test("Rows edited, deleted or reordered in PostgreSQL behind Signoff's back: audit verify --db finds each with exit 3 and a named reason")
+    func tampering() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let id = try await s.approvedProd()
+        try await s.must("checkpoint", "--sign", "--as", "ada")
+        let tampers: [(String, String)] = [
+            ("an entry's bytes", "UPDATE ledger_entry SET entry = set_byte(entry, length(entry) - 1, get_byte(entry, length(entry) - 1) # 1) WHERE sequence = 3"),
+            ("an entry deleted", "DELETE FROM ledger_entry WHERE sequence = 5"),
+            ("two entries' times swapped", "UPDATE ledger_entry SET time_ms = CASE sequence WHEN 6 THEN (SELECT time_ms FROM ledger_entry WHERE sequence = 7) + 1 ELSE time_ms END WHERE sequence = 6"),
+            ("a subtree hash", "UPDATE merkle_node SET hash = sha256(hash) WHERE last_sequence = 15 AND level = 4"),
+            ("the newest checkpoint deleted", "DELETE FROM checkpoint WHERE tree_size = (SELECT MAX(tree_size) FROM checkpoint)"),
+            ("a projection document", "UPDATE projection SET document = replace(document, 'approved', 'deployed') WHERE key = 'request/\(id)'"),
+            ("a request page's index row", "DELETE FROM request_entry WHERE sequence = (SELECT MAX(sequence) FROM request_entry)"),
+            ("the request index's meta", "UPDATE projection_meta SET value = '2' WHERE key = 'request-entry-index'"),
+            ("a used statement forgotten", "DELETE FROM used_statement WHERE digest = (SELECT digest FROM used_statement ORDER BY digest LIMIT 1)"),
+            ("the ledger key in ledger_meta", "UPDATE ledger_meta SET value = replace(value, 'signoff.test/ledger+', 'signoff.test/ledgex+') WHERE key = 'verifier_key'"),
+        ]
+        var found: [String] = []
+        for (what, sql) in tampers {
+            let database = try await Self.migrated(s)
+            let before = try await s.signoff("audit", "verify", "--db", database.url, "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
+            #expect(before.status == 0, "untouched: \(before.stderr)")
+            let changed = try await database.query(sql + " RETURNING 1")
+            #expect(!changed.isEmpty, "\(what): the tamper changed no row")
+            let after = try await s.signoff("audit", "verify", "--db", database.url, "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
+            #expect(after.status == 3 && after.stderr.contains("FAILED"), "\(what): \(after.status) \(after.stdout) \(after.stderr)")
+            found.append("\(what): \(after.stderr.split(separator: "\n").first ?? "")")
+            await database.drop()
+        }
+        print("postgres tampering: \(found.count) of \(tampers.count) found\n  " + found.joined(separator: "\n  "))
+    }
+
     @Test("Two instances on one database: a gate waiting on A answers within a second of the approval on B; kill -9 of one mid-load loses no acknowledged write, the survivor serves on and takes the lead")
     func twoInstances() async throws {
         let s = try await Story()

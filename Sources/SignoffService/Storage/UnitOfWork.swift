@@ -28,6 +28,21 @@ public struct DocumentRead: Hashable, Sendable {
     }
 }
 
+extension DocumentRead {
+    /// Those of `all` (every document, by key) that this read names: what a backend answers when it replays the ledger
+    /// instead of reading a projection of an earlier format.
+    public func select(from all: [String: String]) -> [String: String] {
+        all.filter { key, _ in
+            guard key.hasPrefix("request/") else { return directory }
+            switch requests {
+            case .none: return false
+            case .all: return true
+            case .some(let ids): return ids.contains(String(key.dropFirst("request/".count)))
+            }
+        }
+    }
+}
+
 /// The reads and writes of one write transaction. Every method acts inside it; nothing is visible to others until it
 /// commits.
 public protocol StorageTransaction {
