@@ -8,9 +8,11 @@ set -euo pipefail
 # Descriptors this script inherited beyond 0-2 are closed before any server starts: a daemon that kept one would keep
 # the caller waiting (Foundation's Process learns of a child's exit from a socket the child inherits).
 # (No redirection on these lines: bash keeps a redirection made beside `exec` for good.)
+# Every one but 0-2 and the one bash reads this script from (the caller may hold hundreds open, any number).
+script_file=$(readlink -f "$0")
 inherited=$(ls /proc/$$/fd)
 for fd in $inherited; do
-    if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && [ -e "/proc/$$/fd/$fd" ]; then eval "exec $fd>&-"; fi
+    if [ "$fd" -gt 2 ] && [ -e "/proc/$$/fd/$fd" ] && [ "$(readlink -f "/proc/$$/fd/$fd")" != "$script_file" ]; then eval "exec $fd>&-"; fi
 done
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
