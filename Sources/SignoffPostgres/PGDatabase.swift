@@ -16,7 +16,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     init(_ error: PSQLError) {
         sqlState = error.serverInfo?[.sqlState]
         if let message = error.serverInfo?[.message] {
-            self.message = message + (error.serverInfo?[.detail].map { " (\($0))" } ?? "")
+            // The constraint's name, not the server's detail: a unique violation's detail quotes the key's value (a
+            // token's or a statement's hash), which would then reach the logs.
+            self.message = message + (error.serverInfo?[.constraintName].map { " (constraint \($0))" } ?? "")
         } else {
             message = "\(error.code)"
         }
