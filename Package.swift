@@ -172,6 +172,17 @@ let package = Package(
             path: "Tests/SignoffStorageConformance",
             swiftSettings: swiftSettings
         ),
+        // The storage backends the engine and server suites run on, parameterised: SQLite and PostgreSQL (issue 26).
+        .target(
+            name: "SignoffTestBackends",
+            dependencies: [
+                "SignoffStore", "SignoffPostgres", "SignoffService", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/SignoffTestBackends",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SignoffCryptoTests",
             dependencies: ["SignoffCrypto", "SignoffTestSupport"],
@@ -191,7 +202,7 @@ let package = Package(
             name: "SignoffStoreTests",
             dependencies: [
                 "SignoffStore", "SignoffService", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport",
-                "SignoffStorageConformance",
+                "SignoffStorageConformance", "SignoffTestBackends",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -199,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "SignoffPostgresTests",
             dependencies: [
-                "SignoffPostgres", "SignoffService", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", "SignoffStorageConformance",
+                "SignoffPostgres", "SignoffService", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", "SignoffStorageConformance", "SignoffTestBackends",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
@@ -208,7 +219,7 @@ let package = Package(
             name: "SignoffServerTests",
             dependencies: [
                 "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto",
-                "SignoffTestSupport",
+                "SignoffTestSupport", "SignoffTestBackends",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -3,6 +3,9 @@ import Foundation
 import Glibc
 #endif
 import SignoffCore
+import SignoffCrypto
+import SignoffPostgres
+import SignoffService
 import SignoffTestSupport
 import Testing
 
@@ -209,5 +212,129 @@ struct PostgresServeTests {
             ["audit", "verify", "--db", database.url, "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub", "--ledger-key-file", "signoff.sqlite.ledger-key"])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
         print("postgres: \(acknowledged.count) writes acknowledged over two instances, A killed mid-load, none lost, the ledger verifies")
+    }
+    /// The request as the database holds it now (read in-process, as a third instance would).
+    static func request(_ id: String, in database: PostgresDatabase) async throws -> DeploymentRequest {
+        let storage = try await PostgresStorage.open(url: try PostgresURL(parsing: database.url))
+        defer { Task { await storage.close() } }
+        guard let request = try await SignoffService(storage: storage).state(focusedOn: id).requests[id] else { throw TestSupportError("no \(id) in the database") }
+        return request
+    }
+
+    @Test("Across two instances: 32 identical signed decisions → one recorded; two approvers racing 16 times each → one decision each, one advance; every webhook delivered once; every reminder sent once")
+    func racesAcrossInstances() async throws {
+        let s = try await Story(workflows: ["quick": WebhookTests.quick])
+        defer { s.remove() }
+        let id = try await s.tested()
+        let database = try await Self.migrated(s)
+        defer { Task { await database.drop() } }
+        let log = s.path("received.jsonl"), portFile = s.path("receiver.port"), publicKey = s.path("receiver.pub")
+        let receiver = try ChildProcess(
+            try await TestSupport.python(), [TestSupport.projectRoot.appendingPathComponent("Tests/python/webhook_receiver.py").path, portFile, log, publicKey],
+            environment: TestSupport.childEnvironment(), stdout: .discard, stderr: .discard)
+        defer { receiver.endSoon(grace: .seconds(1)) }
+        var port = ""
+        for _ in 0..<100 where port.isEmpty {
+            try await Task.sleep(for: .seconds(0.1))
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+        }
+        try #require(!port.isEmpty, "the receiver did not start")
+
+        let arguments = [
+            "--db", database.url, "--ledger-key-file", s.path("signoff.sqlite.ledger-key"), "--reminder-interval", "1s", "--webhook-first-retry", "1s",
+            "--webhook-allow-private",
+        ]
+        let a = try await RunningServer.start(story: s, arguments: arguments)
+        defer { a.stop() }
+        let b = try await RunningServer.start(story: s, arguments: arguments)
+        defer { b.stop() }
+        let instances = [a, b]
+        func clients(_ user: String) async throws -> [Client] { [try await Client.login(s, user, server: a), try await Client.login(s, user, server: b)] }
+        func race(_ attempts: [(Client, Data)]) async -> [Int] {
+            await withTaskGroup(of: Int.self) { group in
+                for (client, body) in attempts { group.addTask { await client.send("POST", "v1/requests/\(id)/decisions", body: body).status } }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+
+        // 32 identical signed decisions, half through each instance.
+        let casey = try await clients("casey")
+        let tested = try await Self.request(id, in: database)
+        let compliance = try ReliabilityTests.decisionBody(
+            stage: "compliance-reviewed",
+            envelope: DecisionStatement(request: tested, stage: "compliance-reviewed", decision: .approve, actor: "casey", comment: "", time: ReliabilityTests.nowMilliseconds)
+                .signed(with: try await s.key("casey")))
+        let first = await race((0..<32).map { (casey[$0 % 2], compliance) })
+        #expect(first.filter { $0 == 200 }.count == 1, "exactly one of 32 identical decisions is recorded: \(first.sorted())")
+        #expect(first.allSatisfy { $0 == 200 || (400..<500).contains($0) }, "\(first.sorted())")
+
+        // Two approvers, 16 times each, spread over both instances.
+        let reviewed = try await Self.request(id, in: database)
+        #expect(reviewed.stage == "compliance-reviewed", "one advance")
+        var attempts: [(Client, Data)] = []
+        for person in ["morgan", "sam"] {
+            let mine = try await clients(person)
+            let body = try ReliabilityTests.decisionBody(
+                stage: "approved",
+                envelope: DecisionStatement(request: reviewed, stage: "approved", decision: .approve, actor: person, comment: "", time: ReliabilityTests.nowMilliseconds)
+                    .signed(with: try await s.key(person)))
+            attempts += (0..<16).map { (mine[$0 % 2], body) }
+        }
+        let second = await race(attempts.shuffled())
+        #expect(second.filter { $0 == 200 }.count == 2, "one decision per approver: \(second.sorted())")
+        #expect(try await Self.request(id, in: database).stage == "approved", "one advance, once both approvals are in")
+        let decisions = try await database.query("SELECT COUNT(*) FROM ledger_entry WHERE kind = 'decision.recorded'")
+        let advances = try await database.query("SELECT COUNT(*) FROM ledger_entry WHERE kind = 'stage.entered'")
+        #expect(decisions == ["3"], "casey once, morgan once, sam once: \(decisions)")
+
+        // Webhooks: both instances deliver the outbox; each message reaches the receiver once.
+        _ = try await Client.login(s, "ada", server: a)
+        let subscribed = try await s.signoff([
+            "webhook", "add", "--url", "http://127.0.0.1:\(port)/ok", "--events", "all", "--key", "ada.key", "--allow-private", "--as", "ada",
+            "--server", a.url.absoluteString, "--token-file", "ada-\(a.port).token",
+        ])
+        #expect(subscribed.status == 0, "\(subscribed.stderr)")
+        let riley = try await clients("riley")
+        var filed: [String] = []
+        for i in 0..<20 {
+            let body = "{\"project\":\"churn-model\",\"environment\":\"quick\",\"bundle\":\"hook-\(i)\",\"digest\":\"\(s.digest)\"}"
+            let (status, data) = await riley[i % 2].send("POST", "v1/requests", body: Data(body.utf8))
+            #expect(status == 201 || status == 200, "\(status) \(String(decoding: data, as: UTF8.self))")
+            if let request = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["request"] as? String { filed.append(request) }
+        }
+        // Evidence on one of them, so that its approvers are reminded (after 2 s) and compliance escalated to (after 5 s).
+        let evidence = try await s.signoff([
+            "evidence", "add", filed[0], "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", "ci-bot",
+            "--db", database.url, "--ledger-key-file", "signoff.sqlite.ledger-key",
+        ])
+        #expect(evidence.status == 0, "\(evidence.stderr)")
+        let delivered = try await WebhookTests.waitFor(log, seconds: 60) { r in
+            r.filter { $0.type == "request.filed" }.count >= filed.count && r.contains { $0.type == "reminder" }
+        }
+        #expect(delivered.filter { $0.type == "request.filed" }.count >= filed.count, "every request.filed reached the receiver")
+        // A few scheduler runs more on the leader, deliveries on both; then count: no webhook-id twice, no person reminded
+        // of the same request at the same stage twice.
+        try await Task.sleep(for: .seconds(4))
+        let settled = WebhookTests.received(log)
+        let ids = settled.filter { $0.path == "ok" }.map(\.id)
+        let repeated = Dictionary(grouping: ids, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+        #expect(repeated.isEmpty, "messages delivered more than once across the two instances: \(repeated.prefix(5))")
+        var reminders: [String] = []
+        for record in settled where record.type == "reminder" {
+            let data = (try? JSONSerialization.jsonObject(with: Data((record.body ?? "").utf8)) as? [String: Any])?["data"] as? [String: Any]
+            let recipient = data?["recipient"] as? String ?? "?"
+            for item in data?["items"] as? [[String: Any]] ?? [] {
+                reminders.append("\(recipient) \(item["request"] as? String ?? "?") \(item["stage"] as? String ?? "?")")
+            }
+        }
+        #expect(!reminders.isEmpty && Set(reminders).count == reminders.count, "each person reminded of each waiting request once: \(reminders.sorted())")
+        let outbox = try await database.query("SELECT COUNT(*) FROM webhook_message WHERE status = 'delivered'")
+        #expect(Int(outbox.first ?? "") == ids.count, "the outbox's delivered messages are the receiver's: \(outbox) vs \(ids.count)")
+        for server in instances { server.stop() }
+        let verified = try await s.signoff(
+            ["audit", "verify", "--db", database.url, "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub", "--ledger-key-file", "signoff.sqlite.ledger-key"])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        print(
+            "postgres, two instances: 32 identical decisions → \(first.filter { $0 == 200 }.count) recorded; 2 approvers × 16 → \(second.filter { $0 == 200 }.count) recorded, \(advances.first ?? "?") stage entries; \(ids.count) webhook messages delivered, none twice; \(reminders.count) reminder items, none twice")
     }
 }

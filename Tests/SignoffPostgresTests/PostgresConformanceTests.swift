@@ -3,6 +3,7 @@ import SignoffCrypto
 import SignoffLedger
 import SignoffService
 import SignoffStorageConformance
+import SignoffTestBackends
 @testable import SignoffPostgres
 import Testing
 

@@ -7,6 +7,7 @@ import SignoffCrypto
 import SignoffLedger
 @testable import SignoffServer
 import SignoffStore
+import SignoffTestBackends
 import SignoffTestSupport
 import Testing
 import SignoffService
@@ -21,20 +22,17 @@ let quietLogger: Logger = {
 
 /// A database with the demo's people (from the shared ``Cast``), served in-process.
 struct ServerFixture {
-    let directory: URL
+    /// The database: an SQLite file, or a PostgreSQL database of its own (the suites that take a ``TestBackend``).
+    let store: TestStorage
+    var directory: URL { store.directory }
     let database: SignoffService
     var keys: [String: Ed25519.SigningKey] = [:]
 
-    init() async throws {
-        directory = try TestSupport.temporaryDirectory("signoff-server")
+    init(_ backend: TestBackend = .sqlite) async throws {
         // Checkpoints by size only, never by age: a slow machine must not sign one in the middle of a test that reads
         // "awaiting a checkpoint" (the console test did, 520 s into a busy CI run).
-        var configuration = SQLiteLedgerStore.Configuration()
-        configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 1000, everySeconds: 86_400)
-        let ledger = try SQLiteStorage.create(
-            path: directory.appendingPathComponent("s.sqlite").path, origin: "signoff.test/ledger", signingKey: Ed25519.SigningKey(),
-            configuration: configuration)
-        database = SignoffService(storage: ledger)
+        store = try await backend.make(checkpointPolicy: CheckpointPolicy(everyEntries: 1000, everySeconds: 86_400))
+        database = SignoffService(storage: store.storage)
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
         keys[admin] = ada
@@ -70,7 +68,7 @@ struct ServerFixture {
         if case .failure(let refusal) = try await database.execute(command, as: actor) { throw TestSupportError("setup refused: \(refusal)") }
     }
 
-    func remove() { try? FileManager.default.removeItem(at: directory) }
+    func remove() { store.removeSoon() }
 }
 
 extension TestClientProtocol {
@@ -94,11 +92,11 @@ extension TestClientProtocol {
     }
 }
 
-@Suite("HTTP API")
+@Suite("HTTP API on SQLite and PostgreSQL")
 struct ServerTests {
-    @Test("Health, readiness and the spec need no token; everything under /v1 does, with 401 and problem details")
-    func publicAndProtected() async throws {
-        let f = try await ServerFixture()
+    @Test("Health, readiness and the spec need no token; everything under /v1 does, with 401 and problem details", arguments: TestBackend.allCases)
+    func publicAndProtected(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
         defer { f.remove() }
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
@@ -115,9 +113,9 @@ struct ServerTests {
         }
     }
 
-    @Test("Prometheus metrics count requests by route and status class, behind a token")
-    func metrics() async throws {
-        let f = try await ServerFixture()
+    @Test("Prometheus metrics count requests by route and status class, behind a token", arguments: TestBackend.allCases)
+    func metrics(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
         defer { f.remove() }
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
@@ -139,9 +137,9 @@ struct ServerTests {
         }
     }
 
-    @Test("Login: a signed challenge gives a token; a used challenge, another key or a revoked token are refused")
-    func login() async throws {
-        let f = try await ServerFixture()
+    @Test("Login: a signed challenge gives a token; a used challenge, another key or a revoked token are refused", arguments: TestBackend.allCases)
+    func login(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
         defer { f.remove() }
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
@@ -169,9 +167,9 @@ struct ServerTests {
         }
     }
 
-    @Test("Authorization comes from the engine's rules for the token's user: right role 2xx, wrong role 403, outsider 404")
-    func authorization() async throws {
-        let f = try await ServerFixture()
+    @Test("Authorization comes from the engine's rules for the token's user: right role 2xx, wrong role 403, outsider 404", arguments: TestBackend.allCases)
+    func authorization(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
         defer { f.remove() }
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
@@ -209,9 +207,9 @@ struct ServerTests {
         }
     }
 
-    @Test("Bad input is refused with a clear 4xx and never internal error text")
-    func badInput() async throws {
-        let f = try await ServerFixture()
+    @Test("Bad input is refused with a clear 4xx and never internal error text", arguments: TestBackend.allCases)
+    func badInput(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
         defer { f.remove() }
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
@@ -237,9 +235,9 @@ struct SpecTests {
         #expect(OpenAPISpec.yaml + "\n" == (try String(contentsOf: Self.file, encoding: .utf8)))
     }
 
-    @Test("Every route the router has is in the spec, and every operation in the spec is routed")
-    func routesMatchSpec() async throws {
-        let f = try await ServerFixture()
+    @Test("Every route the router has is in the spec, and every operation in the spec is routed", arguments: TestBackend.allCases)
+    func routesMatchSpec(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
         defer { f.remove() }
         var documented = Set<String>()
         var path = ""

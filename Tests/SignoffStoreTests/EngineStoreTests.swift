@@ -4,25 +4,30 @@ import SignoffCore
 import SignoffCrypto
 import SignoffLedger
 @testable import SignoffStore
+import SignoffTestBackends
 import SignoffTestSupport
 import Testing
 import SignoffService
 import SignoffAudit
 
-/// The engine on a real SQLite file.
+/// The engine on a real database: an SQLite file or a PostgreSQL database of its own (``TestBackend``).
 struct EngineFixture {
-    let ledger: LedgerFixture
+    let store: TestStorage
     let database: SignoffService
     let clock: Clock
+    /// Signs checkpoints as the server's publisher does after commits.
+    let publisher: LogPublisher
     var keys: [String: Ed25519.SigningKey] = [:]
 
     static let digest = SHA256Digest.hash("bundle v1")
 
-    init() async throws {
+    init(_ backend: TestBackend = .sqlite) async throws {
         let clock = Clock()
         self.clock = clock
-        ledger = try LedgerFixture(checkpointEvery: 50, clock: { clock.value })
-        database = SignoffService(storage: ledger.storage)
+        let policy = CheckpointPolicy(everyEntries: 50, everySeconds: 3600, milestoneEvery: 50)
+        store = try await backend.make(checkpointPolicy: policy, clock: { clock.value })
+        database = SignoffService(storage: store.storage)
+        publisher = LogPublisher(ledger: store.storage.ledger, signer: store.storage.signer, policy: policy)
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
         keys[admin] = ada
@@ -64,18 +69,24 @@ struct EngineFixture {
     }
 
     func verifyEverything() async throws -> LedgerVerificationFailure? {
-        _ = try await ledger.publisher.publish()
-        if let failure = try await ledger.verify().failure { return failure }
+        _ = try await publisher.publish()
+        let ledger = store.storage.ledger
+        if let failure = try await ledger.verifyAll(trustedKey: ledger.verifierKey, allowUncoveredTail: false, progress: nil).failure { return failure }
         return try await database.verifyProjection()
     }
+
+    /// Another instance on the same database (its own connections and caches), with its own service.
+    func anotherInstance() async throws -> SignoffService { SignoffService(storage: try await store.another()) }
+
+    func remove() { store.removeSoon() }
 }
 
-@Suite("Engine on SQLite")
+@Suite("Engine on SQLite and PostgreSQL")
 struct EngineStoreTests {
-    @Test("A request goes through the regulated workflow; every event is in the ledger and the projection replays exactly")
-    func fullPath() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+    @Test("A request goes through the regulated workflow; every event is in the ledger and the projection replays exactly", arguments: TestBackend.allCases)
+    func fullPath(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         let filed = try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: "x"), as: "riley")
         #expect(filed.map(\.kind) == ["request.filed"])
         try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
@@ -88,7 +99,7 @@ struct EngineStoreTests {
         }
         #expect(try await f.database.state().requests["REQ-1"]?.stage == "approved")
         // The signed bytes are in the ledger exactly as signed.
-        let decision = try await f.ledger.store.entry(at: entries[0].sequence)
+        let decision = try await f.store.storage.ledger.entry(at: entries[0].sequence)
         let event = try #require(try Event.decode(kind: decision.kind, payload: decision.payload))
         guard case .decisionRecorded(let recorded) = event else { Issue.record("not a decision"); return }
         try recorded.envelope!.verify(trustedKeys: [DSSETrustedKey(publicKey: f.keys["casey"]!.publicKey)])
@@ -96,10 +107,10 @@ struct EngineStoreTests {
         #expect(failure == nil, "\(failure?.message ?? "")")
     }
 
-    @Test("The state focused on one request holds that request and everything else a gate needs, and no other request")
-    func focusedState() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+    @Test("The state focused on one request holds that request and everything else a gate needs, and no other request", arguments: TestBackend.allCases)
+    func focusedState(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         for i in 0..<12 {
             try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b\(i).zip", digest: EngineFixture.digest, description: ""), as: "riley")
         }
@@ -116,31 +127,31 @@ struct EngineStoreTests {
         #expect(focused.currentWorkflows == full.currentWorkflows && focused.requestCounter == full.requestCounter)
         // Used statements are not documents: the store keeps them in used_statement for their freshness window.
         #expect(focused.usedStatements.isEmpty && full.usedStatements.isEmpty)
-        let used = try await f.ledger.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM used_statement") }
-        #expect((used ?? 0) >= 1, "casey's signed decision, remembered while it could be replayed")
+        let used = try await f.store.count("SELECT COUNT(*) FROM used_statement")
+        #expect(used >= 1, "casey's signed decision, remembered while it could be replayed")
         #expect(try await f.database.storage.projection.state(focusedOn: "REQ-70").requests.isEmpty)
         #expect(try await f.database.state(focusedOn: "REQ-70").requests["REQ-70"] == nil)
         let now = f.database.now
         #expect(Engine.explain("REQ-7", state: focused, now: now) == Engine.explain("REQ-7", state: full, now: now))
     }
 
-    @Test("A refused command changes nothing")
-    func refusalChangesNothing() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
-        let before = try await f.ledger.store.size()
+    @Test("A refused command changes nothing", arguments: TestBackend.allCases)
+    func refusalChangesNothing(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        let before = try await f.store.storage.ledger.size()
         let outcome = try await f.database.execute(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "morgan")
         guard case .failure(let refusal) = outcome else { Issue.record("accepted"); return }
         #expect(refusal.rule == "project.requesters")
-        #expect(try await f.ledger.store.size() == before)
+        #expect(try await f.store.storage.ledger.size() == before)
     }
 
     @Test(
         "Property: after random command sequences, replaying the ledger gives exactly the stored projection; every command decided on its bounded reads equals the decision on the whole state",
-        arguments: [1, 2, 3, 4])
-    func randomSequences(seed: UInt64) async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+        arguments: TestBackend.allCases, [1, 2, 3, 4] as [UInt64])
+    func randomSequences(_ backend: TestBackend, seed: UInt64) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15)
         // The whole state, used statements included, folded in memory beside the service: what the engine would decide
         // on if it read everything. The service reads only `Command.reads`; both must decide alike, replays included.
@@ -211,10 +222,10 @@ struct EngineStoreTests {
         #expect(failure == nil, "\(failure?.message ?? "")")
     }
 
-    @Test("Concurrent identical decisions on one request: exactly one is recorded and the request advances once")
-    func concurrentDecisions() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+    @Test("Concurrent identical decisions on one request: exactly one is recorded and the request advances once", arguments: TestBackend.allCases)
+    func concurrentDecisions(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
         try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         let outcomes = try await withThrowingTaskGroup(of: SignoffService.Outcome.self) { group in
@@ -230,25 +241,124 @@ struct EngineStoreTests {
         #expect(try await f.verifyEverything() == nil)
     }
 
-    @Test("A projection row changed behind the library's back is detected and named")
-    func projectionTamper() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+    @Test(
+        "Two instances on one database: 32 identical signed decisions raced over both → one recorded; two approvers racing on each → one advance; each sees the other's writes",
+        arguments: TestBackend.allCases)
+    func racesAcrossInstances(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        let other = try await f.anotherInstance()
+        let instances = [f.database, other]
+        try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        // Filed on the first, evidence through the second: it sees the request at once.
+        guard case .success = try await other.execute(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        else { Issue.record("the second instance does not see the request the first filed"); return }
+        let tested = try #require(try await other.state(focusedOn: "REQ-1").requests["REQ-1"])
+        let envelope = f.signed(tested, stage: "compliance-reviewed", by: "casey")
+        let first = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    let outcome = try await instances[i % 2].execute(
+                        .decide(request: "REQ-1", stage: "compliance-reviewed", decision: .approve, comment: "", envelope: envelope), as: "casey")
+                    if case .success = outcome { return true } else { return false }
+                }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(first == 1, "exactly one of 32 identical signed decisions is recorded: \(first)")
+        // Two approvers, 16 attempts each, spread over both instances: one decision each, one advance.
+        let reviewed = try #require(try await f.database.state(focusedOn: "REQ-1").requests["REQ-1"])
+        #expect(reviewed.stage == "compliance-reviewed" && reviewed.decisions.count == 1, "\(reviewed.stage) \(reviewed.decisions.count)")
+        let signed = ["morgan": f.signed(reviewed, stage: "approved", by: "morgan"), "sam": f.signed(reviewed, stage: "approved", by: "sam")]
+        let second = try await withThrowingTaskGroup(of: String?.self) { group in
+            for i in 0..<32 {
+                let person = i % 4 < 2 ? "morgan" : "sam"
+                group.addTask {
+                    let outcome = try await instances[i % 2].execute(
+                        .decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: signed[person]), as: person)
+                    if case .success = outcome { return person } else { return nil }
+                }
+            }
+            return try await group.reduce(into: [String]()) { if let person = $1 { $0.append(person) } }
+        }
+        #expect(second.sorted() == ["morgan", "sam"], "one decision per approver: \(second.sorted())")
+        for instance in instances {
+            let final = try #require(try await instance.state(focusedOn: "REQ-1").requests["REQ-1"])
+            #expect(final.stage == "approved" && final.decisions.count == 3, "every instance reads the same request: \(final.stage), \(final.decisions.count) decisions")
+            #expect(final.history.filter { $0.stage == "approved" }.count == 1, "one advance")
+        }
+        #expect(try await f.verifyEverything() == nil)
+    }
+
+    @Test("Two instances queueing the same scheduled notifications at once: each key is fresh to exactly one, and its message is queued once", arguments: TestBackend.allCases)
+    func notificationsOnceAcrossInstances(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        let other = try await f.anotherInstance()
+        let keys = (0..<40).map { "reminder/REQ-\($0)/approved/morgan" }
+        let now = f.clock.value
+        let queued = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (i, instance) in [f.database, other, f.database, other].enumerated() {
+                group.addTask {
+                    try await instance.webhooks.enqueueOnce(keys, at: now) { fresh in
+                        fresh.sorted().map { key in
+                            OutboxMessage(id: "msg_\(i)_\(key)", subscription: "WH-1", type: "reminder", notification: Array("{}".utf8), createdAt: now)
+                        }
+                    }
+                }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 }
+        }
+        #expect(queued == keys.count, "\(queued) messages for \(keys.count) keys")
+        #expect(try await f.store.count("SELECT COUNT(*) FROM webhook_message") == keys.count)
+    }
+
+    /// PostgreSQL only: several instances deliver the outbox there. (An SQLite file has one `signoff serve`; its
+    /// `due` reads without claiming, so that a restarted server resends at once what it was delivering when killed.)
+    @Test("Two instances taking due webhook messages at once (FOR UPDATE SKIP LOCKED, a lease): each message is taken by exactly one", arguments: [TestBackend.postgres])
+    func outboxClaimedOnce(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        let other = try await f.anotherInstance()
+        let now = f.clock.value
+        let messages = (0..<200).map { OutboxMessage(id: "msg_\($0)", subscription: "WH-1", type: "request.filed", notification: Array("{}".utf8), createdAt: now) }
+        try await f.database.webhooks.enqueue(messages)
+        let taken = try await withThrowingTaskGroup(of: [String].self) { group in
+            for i in 0..<8 {
+                let instance = [f.database, other][i % 2]
+                group.addTask {
+                    var mine: [String] = []
+                    while true {
+                        let due = try await instance.webhooks.due(now: now, limit: 7)
+                        if due.isEmpty { return mine }
+                        mine += due.map(\.message.id)
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(taken.count == messages.count && Set(taken).count == messages.count, "\(taken.count) taken, \(Set(taken).count) distinct, of \(messages.count)")
+        // Taken is not delivered: once the lease has run out, an undelivered message is due again.
+        #expect(try await other.webhooks.due(now: now + 600_000, limit: 500).count == messages.count)
+    }
+
+    @Test("A projection row changed behind the library's back is detected and named", arguments: TestBackend.allCases)
+    func projectionTamper(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
         #expect(try await f.verifyEverything() == nil)
-        try await f.ledger.attacker().write { db in
-            try db.execute(sql: "UPDATE projection SET document = replace(document, '\"stage\":\"requested\"', '\"stage\":\"approved\"') WHERE key = 'request/REQ-1'")
-        }
+        try await f.store.execute("UPDATE projection SET document = replace(document, '\"stage\":\"requested\"', '\"stage\":\"approved\"') WHERE key = 'request/REQ-1'")
         let failure = try await f.database.verifyProjection()
         #expect(failure?.kind == .projectionMismatch)
         #expect(failure?.message.contains("request/REQ-1") == true)
-        try await f.ledger.attacker().write { db in try db.execute(sql: "DELETE FROM projection WHERE key = 'principal/dana'") }
-        let reopened = SignoffService(storage: try SQLiteStorage.open(path: f.ledger.path))
+        try await f.store.execute("DELETE FROM projection WHERE key = 'principal/dana'")
+        let reopened = try await f.anotherInstance()
         #expect(try await reopened.verifyProjection()?.kind == .projectionMismatch)
     }
 
-    @Test("The request pages' index (request_entry) and projection_meta are verified against the ledger: a row deleted, added or moved, a meta value edited")
-    func requestEntryTamper() async throws {
+    @Test("The request pages' index (request_entry) and projection_meta are verified against the ledger: a row deleted, added or moved, a meta value edited", arguments: TestBackend.allCases)
+    func requestEntryTamper(_ backend: TestBackend) async throws {
         let tampers: [(String, String)] = [
             ("DELETE FROM request_entry WHERE request = 'REQ-1' AND sequence = (SELECT max(sequence) FROM request_entry WHERE request = 'REQ-1')", "lacks entry"),
             ("INSERT INTO request_entry (request, sequence) VALUES ('REQ-1', 0)", "not an entry of that request"),
@@ -258,13 +368,13 @@ struct EngineStoreTests {
             ("INSERT INTO projection_meta (key, value) VALUES ('extra', 'x')", "projection_meta"),
         ]
         for (sql, words) in tampers {
-            let f = try await EngineFixture()
-            defer { f.ledger.remove() }
+            let f = try await EngineFixture(backend)
+            defer { f.remove() }
             try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
             try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "c.zip", digest: EngineFixture.digest, description: ""), as: "riley")
             try await f.must(.withdraw(request: "REQ-1", reason: "x"), as: "riley")
             #expect(try await f.verifyEverything() == nil, "untouched")
-            try await f.ledger.attacker().write { db in try db.execute(sql: sql) }
+            try await f.store.execute(sql)
             let failure = try await f.database.verifyProjection()
             #expect(failure?.kind == .projectionMismatch && failure?.message.contains(words) == true, "\(sql): \(failure?.message ?? "undetected")")
         }

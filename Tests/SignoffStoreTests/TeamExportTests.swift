@@ -5,6 +5,7 @@ import SignoffCrypto
 import SignoffLedger
 import SignoffService
 @testable import SignoffStore
+import SignoffTestBackends
 import SignoffTestSupport
 import Testing
 
@@ -42,17 +43,17 @@ struct TeamExportTests {
         // The shared CI account's tokens: one for each team.
         try await f.must(.issueServiceToken(tokenID: "token-for-a", principal: "ci-bot", scopes: ["evidence:\(Cast.project)"], lifetimeHours: 1), as: admin)
         try await f.must(.issueServiceToken(tokenID: "token-for-b", principal: "ci-bot", scopes: ["evidence:team-b"], lifetimeHours: 1), as: admin)
-        _ = try await f.ledger.publisher.publish()
+        _ = try await f.publisher.publish()
 
         let directory = try TestSupport.temporaryDirectory("signoff-team-export")
         defer { try? FileManager.default.removeItem(at: directory) }
         let export = directory.appendingPathComponent("team-b")
         let report = try await f.database.exportAudit(filter: AuditExportFilter(project: "team-b"), to: export)
         #expect(report.failure == nil)
-        let verified = AuditExportVerifier.verify(directory: export, trustedKey: f.ledger.store.verifierKey)
+        let verified = AuditExportVerifier.verify(directory: export, trustedKey: f.store.storage.ledger.verifierKey)
         #expect(verified.failure == nil, "\(verified.failure ?? "")")
         let keyFile = directory.appendingPathComponent("ledger.pub")
-        try Data((f.ledger.store.verifierKey.description + "\n").utf8).write(to: keyFile)
+        try Data((f.store.storage.ledger.verifierKey.description + "\n").utf8).write(to: keyFile)
         let python = try await TestSupport.runPython("verify_export.py", [export.path, keyFile.path])
         #expect(python.status == 0, "\(python.stdout) \(python.stderr)")
 
@@ -89,7 +90,7 @@ struct TeamExportTests {
         // The whole-ledger export (administrators and auditors) still holds everything.
         let all = directory.appendingPathComponent("all")
         _ = try await f.database.exportAudit(filter: AuditExportFilter(), to: all)
-        #expect(AuditExportVerifier.verify(directory: all, trustedKey: f.ledger.store.verifierKey).failure == nil)
+        #expect(AuditExportVerifier.verify(directory: all, trustedKey: f.store.storage.ledger.verifierKey).failure == nil)
         // Its signed delegation is checked by both verifiers.
         let pythonAll = try await TestSupport.runPython("verify_export.py", [all.path, keyFile.path])
         #expect(pythonAll.status == 0, "\(pythonAll.stdout) \(pythonAll.stderr)")

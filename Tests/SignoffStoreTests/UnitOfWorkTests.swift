@@ -5,11 +5,12 @@ import SignoffCrypto
 import SignoffLedger
 @_spi(Testing) import SignoffService
 @testable import SignoffStore
+import SignoffTestBackends
 import SignoffTestSupport
 import Testing
 
 /// One unit of work (issue 24): everything a command changes commits, or none of it does — shown by failing it on
-/// purpose at each step, on a real SQLite file.
+/// purpose at each step, on a real SQLite file and a real PostgreSQL database.
 @Suite("Unit of work")
 struct UnitOfWorkTests {
     struct Injected: Error {}
@@ -21,10 +22,10 @@ struct UnitOfWorkTests {
             for: principal, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: key.publicKey.fingerprint)
     }
 
-    @Test("A failure after a revocation's entry is written leaves neither the entry nor the token change; without it, both")
-    func revocationIsAtomic() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+    @Test("A failure after a revocation's entry is written leaves neither the entry nor the token change; without it, both", arguments: TestBackend.allCases)
+    func revocationIsAtomic(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         let person = Cast.requester.name
         let key = f.keys[person]!
         let (token, record) = try await Self.session(f, person, key: key)
@@ -32,11 +33,11 @@ struct UnitOfWorkTests {
         #expect(try await f.database.auth.token(hash: hash, now: f.clock.value)?.id == record.id)
         let command = Command.revokeKey(principal: person, fingerprint: key.publicKey.fingerprint)
         for step in UnitOfWorkStep.allCases {
-            let size = try await f.ledger.store.size()
+            let size = try await f.store.storage.ledger.size()
             f.database.injectFailure { if $0 == step { throw Injected() } }
             await #expect(throws: Injected.self, "failed at \(step)") { _ = try await f.database.execute(command, as: Cast.administrator.name) }
             f.database.injectFailure(nil)
-            #expect(try await f.ledger.store.size() == size, "no entry after a failure at \(step)")
+            #expect(try await f.store.storage.ledger.size() == size, "no entry after a failure at \(step)")
             #expect(try await f.database.auth.token(hash: hash, now: f.clock.value) != nil, "the session still works after a failure at \(step)")
             #expect(try await f.database.state().principals[person]?.keys.first?.revokedAt == nil)
         }
@@ -44,21 +45,21 @@ struct UnitOfWorkTests {
         #expect(entries.map(\.kind) == ["key.revoked"])
         #expect(try await f.database.auth.token(hash: hash, now: f.clock.value) == nil, "the session ended with the entry")
         try await f.database.signCheckpoint()
-        #expect(try await f.ledger.verify().isValid)
+        #expect(try await f.verifyEverything() == nil)
     }
 
-    @Test("A service token is stored with the entry recording its issue: a failure leaves neither; without it, both")
-    func serviceTokenIsAtomic() async throws {
-        let f = try await EngineFixture()
-        defer { f.ledger.remove() }
+    @Test("A service token is stored with the entry recording its issue: a failure leaves neither; without it, both", arguments: TestBackend.allCases)
+    func serviceTokenIsAtomic(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
         let auth = Authenticator(store: f.database.auth, clock: { f.clock.value })
         let minted = auth.mint(for: Cast.ci.name, kind: .service, scopes: ["evidence:\(Cast.project)"], lifetimeMilliseconds: 3_600_000)
         let command = Command.issueServiceToken(tokenID: minted.record.id, principal: Cast.ci.name, scopes: minted.record.scopes, lifetimeHours: 1)
-        let size = try await f.ledger.store.size()
+        let size = try await f.store.storage.ledger.size()
         f.database.injectFailure { if $0 == .tokensChanged { throw Injected() } }
         await #expect(throws: Injected.self) { _ = try await f.database.execute(command, as: Cast.administrator.name, storing: minted) }
         f.database.injectFailure(nil)
-        #expect(try await f.ledger.store.size() == size, "no issue recorded")
+        #expect(try await f.store.storage.ledger.size() == size, "no issue recorded")
         #expect(try await f.database.auth.token(id: minted.record.id) == nil, "no token stored")
         #expect(try await auth.validate(token: minted.token) == nil)
 
