@@ -27,7 +27,8 @@ bench-long-poll-flood: setup
 	swift build -c release --product signoff --scratch-path .build-release
 	python3 Benchmarks/long-poll-flood.py --signoff .build-release/release/signoff --runs 3
 
-# The large campaigns: what `make test` samples (kill -9 cycles, tampers, mutated exports, schemathesis examples), at full size.
+# The large campaigns: what `make test` samples (kill -9 cycles, tampers, mutated exports, schemathesis examples, the
+# migrated ledger: 100,000 entries both ways), at full size.
 reliability: setup
 	swift build --build-tests
-	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; SIGNOFF_RELIABILITY=large bash scripts/with-postgres.sh swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status
+	@export SIGNOFFTEST_RUN=$$(cat /proc/sys/kernel/random/uuid); status=0; SIGNOFF_RELIABILITY=large bash scripts/with-postgres.sh swift test --skip-build --filter "ReliabilityTests|ServeTests/schemathesis|PostgresServeTests/migrateLarge" || status=$$?; bash scripts/leftovers.sh || status=1; exit $$status

@@ -210,8 +210,7 @@ let package = Package(
         .testTarget(
             name: "SignoffPostgresTests",
             dependencies: [
-                "SignoffPostgres", "SignoffService", "SignoffLedger", "SignoffCrypto", "SignoffTestSupport", "SignoffStorageConformance", "SignoffTestBackends",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                "SignoffPostgres", "SignoffService", "SignoffLedger", "SignoffCrypto", "SignoffStorageConformance", "SignoffTestBackends",
             ],
             swiftSettings: swiftSettings
         ),

@@ -17,10 +17,7 @@ done
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
-    # A watchdog stops the cluster if this script dies without running its trap (kill -9).
-script=$$
-( trap '' INT TERM; while kill -0 "$script" 2>/dev/null; do sleep 1; done; stop ) >/dev/null 2>&1 &
-echo "with-postgres: PostgreSQL's server is not installed; run scripts/setup.sh (apt package postgresql)" >&2
+    echo "with-postgres: PostgreSQL's server is not installed; run scripts/setup.sh (apt package postgresql)" >&2
     exit 1
 fi
 as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -39,12 +36,13 @@ trap 'exit 130' INT TERM
 
 as_owner "$PGBIN/initdb" -D "$dir/data" --auth=trust --username=postgres --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
-# Durable as in production (fsync, synchronous_commit on); enough connections for the tests' pools.
+# Durable as in production (fsync, synchronous_commit on); enough connections for the tests' pools (the suites
+# parameterised over both backends run hundreds of cases at once, each with a database and a pool of its own).
 cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-max_connections = 400
+max_connections = 1000
 synchronous_commit = on
 fsync = on
 CONF

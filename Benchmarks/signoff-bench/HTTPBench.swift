@@ -118,13 +118,16 @@ struct HTTPBench {
     }
 
     /// Starts `signoff serve`'s application in this process on a free loopback port.
-    func serve(_ w: World) async throws -> (URL, Task<Void, any Error>) {
+    func serve(_ w: World) async throws -> (URL, Task<Void, any Error>) { try await serve(w.database) }
+
+    /// Starts `signoff serve`'s application for `service` (one instance) in this process on a free loopback port.
+    func serve(_ service: SignoffService) async throws -> (URL, Task<Void, any Error>) {
         var configuration = ServerConfiguration()
         configuration.port = Int.random(in: 30_000..<50_000)
         configuration.verifyIntervalSeconds = 0  // a full verification would compete with what is measured
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let app = buildApplication(service: w.database, configuration: configuration, logger: logger)
+        let app = buildApplication(service: service, configuration: configuration, logger: logger)
         let task = Task { try await app.runService() }
         let url = URL(string: "http://127.0.0.1:\(configuration.port)")!
         for _ in 0..<100 {
@@ -187,14 +190,20 @@ struct HTTPBench {
         return Double(cores * perCore) / Bench.seconds(ContinuousClock.now - started)
     }
 
-    /// Open-loop load at `rate` requests/s for `seconds`: latency of each request, whatever the backlog.
+    /// Open-loop load at `rate` requests/s for `seconds`: latency of each request, whatever the backlog; the requests
+    /// go to `urls` in turn (instances behind a load balancer).
     func latency(of path: String, url: URL, token: String, rate: Int, seconds: Int) async -> (p50: Double, p99: Double, achieved: Double, errors: Int) {
+        await latency(of: path, urls: [url], token: token, rate: rate, seconds: seconds)
+    }
+
+    func latency(of path: String, urls: [URL], token: String, rate: Int, seconds: Int) async -> (p50: Double, p99: Double, achieved: Double, errors: Int) {
         let total = rate * seconds
         let started = ContinuousClock.now
         let results = await withTaskGroup(of: Double?.self) { group in
             for i in 0..<total {
                 let due = started + .microseconds(Int64(i) * 1_000_000 / Int64(rate))
                 try? await Task.sleep(until: due, clock: .continuous)
+                let url = urls[i % urls.count]
                 group.addTask {
                     var request = URLRequest(url: URL(string: path, relativeTo: url)!)
                     request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")

@@ -28,8 +28,8 @@ struct LargeLedgerBench {
 
     /// Builds the database: the world through `SignoffService.execute`, then requests through the engine on an
     /// in-memory state, appended in chunks with the projection (`appendDecided`).
-    func build() async throws -> Built {
-        let path = directory.appendingPathComponent("signoff-large.sqlite").path
+    func build(at path: String? = nil) async throws -> Built {
+        let path = path ?? directory.appendingPathComponent("signoff-large.sqlite").path
         let ledgerKey = Ed25519.SigningKey()
         var configuration = SQLiteLedgerStore.Configuration()
         configuration.checkpointPolicy = CheckpointPolicy(everyEntries: 100_000, everySeconds: 3600)

@@ -45,6 +45,7 @@ struct PostgresBench {
     func run() async throws -> [Figure] {
         var one: [Double] = [], two: [Double] = [], raw: [Double] = [], batches: [Double] = [], tpcb: [Double] = []
         var decisionsOne: [Double] = [], decisionsTwo: [Double] = []
+        var gateOne: [Double] = [], gateTwo: [Double] = [], gateTwoP50: [Double] = [], gateErrors = 0
         for run in 1...runs {
             Bench.progress("postgres run \(run)/\(runs): \(appendCount) appends from \(clients) clients, one instance then two")
             let (rate, batch) = try await appendRate(instances: 1, run: run)
@@ -56,8 +57,15 @@ struct PostgresBench {
             Bench.progress("postgres run \(run)/\(runs): signed decisions, one instance then two")
             decisionsOne.append(try await decisionRate(instances: 1, run: run))
             decisionsTwo.append(try await decisionRate(instances: 2, run: run))
+            Bench.progress("postgres run \(run)/\(runs): gate latency at 1000 requests/s, one instance then two")
+            let gate = try await gateLatency(run: run)
+            gateOne.append(gate.one.p99)
+            gateTwo.append(gate.two.p99)
+            gateTwoP50.append(gate.two.p50)
+            gateErrors += gate.one.errors + gate.two.errors
         }
-        Bench.progress("postgres: appends one \(one), two \(two), raw \(raw), batch \(batches), tpcb \(tpcb), decisions one \(decisionsOne), two \(decisionsTwo)")
+        Bench.progress(
+            "postgres: appends one \(one), two \(two), raw \(raw), batch \(batches), tpcb \(tpcb), decisions one \(decisionsOne), two \(decisionsTwo), gate p99 one \(gateOne), two \(gateTwo)")
         let rawMedian = Bench.median(raw)
         return [
             Figure(name: "PostgreSQL durable appends/s, one instance (\(clients) clients)", value: Bench.median(one), unit: "appends/s",
@@ -69,7 +77,39 @@ struct PostgresBench {
                 limitName: "", limit: nil, goal: "report"),
             Figure(name: "PostgreSQL signed decisions/s in-process, two instances (128 tasks each)", value: Bench.median(decisionsTwo), unit: "decisions/s",
                 limitName: "one instance (same run)", limit: Bench.median(decisionsOne), goal: "ratio ≥ 1"),
+            Figure(name: "PostgreSQL gate latency at 1000 req/s offered to one instance, p99", value: Bench.median(gateOne), unit: "ms",
+                limitName: "", limit: nil, goal: "report"),
+            Figure(name: "PostgreSQL gate latency at 1000 req/s spread over two instances, p50", value: Bench.median(gateTwoP50), unit: "ms",
+                limitName: "", limit: nil, goal: "report"),
+            Figure(name: "PostgreSQL gate latency at 1000 req/s spread over two instances, p99 (\(gateErrors) errors in all runs)", value: Bench.median(gateTwo), unit: "ms",
+                limitName: "10 ms (issue 24's gate goal)", limit: 10, goal: "ratio ≤ 1"),
         ]
+    }
+
+    /// The gate of one request at 1,000 requests/s offered for 5 s: to one instance, then spread over two instances
+    /// (two servers in this process, each with its own storage on the one database), as behind a load balancer.
+    func gateLatency(run: Int) async throws -> (one: (p50: Double, p99: Double, errors: Int), two: (p50: Double, p99: Double, errors: Int)) {
+        var bench = HTTPBench(runs: 1, directory: directory)
+        bench.requests = 64
+        let url = try database("bench_gate_\(run)_\(UInt32.random(in: 0...UInt32.max))")
+        bench.makeStorage = { _ in try await PostgresStorage.create(url: url, origin: "bench/ledger", signingKey: Ed25519.SigningKey()) }
+        let world = try await bench.world("pg-gate")
+        let second = SignoffService(storage: try await PostgresStorage.open(url: url), keepsWholeState: true)
+        let (a, first) = try await bench.serve(world.database)
+        let (b, other) = try await bench.serve(second)
+        let token = try await Authenticator(store: world.database.auth, clock: { world.database.now }).issueToken(
+            for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000
+        ).token
+        let path = "/v1/requests/REQ-1/gate?environment=prod&digest=\(SHA256Digest.hash("bundle").description)"
+        let one = await bench.latency(of: path, urls: [a], token: token, rate: 1000, seconds: 5)
+        let two = await bench.latency(of: path, urls: [a, b], token: token, rate: 1000, seconds: 5)
+        first.cancel()
+        other.cancel()
+        _ = await first.result
+        _ = await other.result
+        await world.database.storage.close()
+        await second.storage.close()
+        return ((one.p50, one.p99, one.errors), (two.p50, two.p99, two.errors))
     }
 
     func appendRate(instances: Int, run: Int) async throws -> (rate: Double, batch: Double) {

@@ -38,6 +38,7 @@ struct SignoffBench: AsyncParsableCommand {
         var keep = false
         var skipLedger = false
         var largeRuns: Int?
+        var makeLedger: String?
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-bench-\(getpid())")
     }
 
@@ -49,6 +50,10 @@ struct SignoffBench: AsyncParsableCommand {
     @Option(help: "Entries of the engine-built Signoff database (0 skips).") var largeEntries = 1_000_000
     @Option(help: "Runs of the large-database figures (default min(runs, 3)).") var largeRuns: Int?
     @Option(help: "Where the databases go (default: a temporary folder).") var dir: String?
+    @Option(
+        name: .customLong("make-ledger"),
+        help: "Only build the engine-made Signoff database of --large-entries entries at this path (its sealed ledger key and public key beside it, as `signoff init` leaves them), and exit.")
+    var makeLedger: String?
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Keep the databases in --dir.") var keep = false
     @Flag(help: "Skip appends, verification and proofs at --entries.") var skipLedger = false
@@ -68,6 +73,7 @@ struct SignoffBench: AsyncParsableCommand {
         options.proofEntries = proofEntries
         options.largeEntries = largeEntries
         options.largeRuns = largeRuns
+        options.makeLedger = makeLedger
         if let dir { options.directory = URL(fileURLWithPath: dir) }
         options.json = json
         options.keep = keep
@@ -130,6 +136,11 @@ struct Bench {
     static func payload(_ i: Int) -> [UInt8] { payloads[i & 1023] }
 
     mutating func run() async throws {
+        if let path = options.makeLedger {
+            let built = try await LargeLedgerBench(entries: options.largeEntries, runs: 1, directory: options.directory).build(at: path)
+            print("\(built.path): \(built.entries) entries, \(built.requests) requests, \(built.decisions) signed decisions")
+            return
+        }
         if let postgres = options.postgres {
             figures = try await PostgresBench(
                 runs: options.runs, server: try PostgresURL(parsing: postgres), serverText: postgres, directory: options.directory, appendCount: options.appendCount,

@@ -47,6 +47,16 @@ public final class PostgresLedgerStore: LedgerStore {
         return try await database.write { session in try PostgresTransaction(session: session, ledger: self).append(drafts) }
     }
 
+    /// The drafts drawn inside the transaction, after the writers' lock: those that arrived while this instance waited
+    /// for another's commit join this round.
+    public func append(drafting: @escaping @Sendable () -> [EntryDraft]) async throws -> [LedgerEntry] {
+        try await database.write { session in
+            let drafts = drafting()
+            guard !drafts.isEmpty else { return [] }
+            return try PostgresTransaction(session: session, ledger: self).append(drafts)
+        }
+    }
+
     struct Head: Sendable {
         var frontier: MerkleFrontier
         var chain: SHA256Digest

@@ -1,53 +1,113 @@
 public import SignoffLedger
+internal import Synchronization
 
 /// Group commit: inputs from many concurrent tasks are gathered and handed to `flush` together, one durable
 /// transaction per round. While one round commits, new inputs queue up; the next round takes them all (up to
 /// `maximumBatch`). Nobody is answered before their round is durable, and the order of commit is the order of arrival.
 ///
+/// A round's inputs are taken when the flush asks for them (``Round/inputs()``), as late as it can: inside its
+/// transaction, once it holds the writers' lock. Where several instances take turns on one database (PostgreSQL), the
+/// inputs that arrived while this instance waited for the other's commit join this round instead of waiting for the
+/// next one, so that each instance's rounds stay as large as one instance's would be.
+///
 /// The one writer of Signoff: ledger appends (``LedgerWriter``) and engine commands (``SignoffService``) both go
 /// through it.
-public actor GroupCommit<Input: Sendable, Output: Sendable> {
-    /// Commits one round; returns one result per input, in order. Throwing fails the whole round.
-    public typealias Flush = @Sendable ([Input]) async throws -> [Result<Output, any Error>]
+public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
+    /// Commits one round; returns one result per input of ``Round/inputs()``, in order. Throwing fails the whole round.
+    public typealias Flush = @Sendable (Round) async throws -> [Result<Output, any Error>]
+
+    struct Waiter: Sendable {
+        let input: Input
+        let continuation: CheckedContinuation<Output, any Error>
+    }
+
+    final class Queue: Sendable {
+        let maximumBatch: Int
+        /// The inputs not yet taken, and whether a drain is running.
+        let state = Mutex<(pending: [Waiter], draining: Bool)>(([], false))
+
+        init(maximumBatch: Int) { self.maximumBatch = maximumBatch }
+
+        func take() -> [Waiter] {
+            state.withLock { state in
+                let batch = Array(state.pending.prefix(maximumBatch))
+                state.pending.removeFirst(batch.count)
+                return batch
+            }
+        }
+    }
+
+    /// One round of the writer.
+    public final class Round: Sendable {
+        private let queue: Queue
+        fileprivate let taken = Mutex<[Waiter]?>(nil)
+
+        fileprivate init(_ queue: Queue) { self.queue = queue }
+
+        /// The round's inputs: taken from the queue at the first call, the same at every later one (a transaction
+        /// retried after a serialization failure runs its body again on the same inputs).
+        public func inputs() -> [Input] {
+            taken.withLock { taken in
+                if taken == nil { taken = queue.take() }
+                return taken!.map(\.input)
+            }
+        }
+
+        fileprivate func waiters() -> [Waiter] {
+            taken.withLock { taken in
+                if taken == nil { taken = queue.take() }
+                return taken!
+            }
+        }
+    }
 
     /// The most inputs committed in one round.
     public let maximumBatch: Int
     private let flush: Flush
-    private var pending: [(input: Input, continuation: CheckedContinuation<Output, any Error>)] = []
-    private var flushing = false
-    /// Rounds committed so far.
-    public private(set) var rounds = 0
+    private let queue: Queue
+    private let committed = Mutex(0)
 
     public init(maximumBatch: Int, flush: @escaping Flush) {
         self.maximumBatch = max(1, maximumBatch)
         self.flush = flush
+        queue = Queue(maximumBatch: max(1, maximumBatch))
     }
+
+    /// Rounds committed so far.
+    public var rounds: Int { committed.withLock { $0 } }
 
     /// Submits one input; returns its output once its round is durable.
     public func submit(_ input: Input) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append((input, continuation))
-            if !flushing {
-                flushing = true
-                Task { await self.drain() }
+            let start = queue.state.withLock { state -> Bool in
+                state.pending.append(Waiter(input: input, continuation: continuation))
+                guard !state.draining else { return false }
+                state.draining = true
+                return true
             }
+            if start { Task { await self.drain() } }
         }
     }
 
     private func drain() async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(maximumBatch))
-            pending.removeFirst(batch.count)
-            do {
-                let results = try await flush(batch.map(\.input))
-                rounds += 1
-                precondition(results.count == batch.count, "a group-commit flush must answer every input")
-                for (waiter, result) in zip(batch, results) { waiter.continuation.resume(with: result) }
-            } catch {
-                for waiter in batch { waiter.continuation.resume(throwing: error) }
+        while queue.state.withLock({ state in
+            if state.pending.isEmpty { state.draining = false }
+            return state.draining
+        }) {
+            let round = Round(queue)
+            let outcome: Result<[Result<Output, any Error>], any Error>
+            do { outcome = .success(try await flush(round)) } catch { outcome = .failure(error) }
+            // A flush that failed before it asked for its inputs fails the inputs waiting now.
+            let waiters = round.waiters()
+            switch outcome {
+            case .success(let results):
+                committed.withLock { $0 += 1 }
+                precondition(results.count == waiters.count, "a group-commit flush must answer every input of its round")
+                for (waiter, result) in zip(waiters, results) { waiter.continuation.resume(with: result) }
+            case .failure(let error):
+                for waiter in waiters { waiter.continuation.resume(throwing: error) }
             }
         }
-        flushing = false
     }
 }
 
@@ -59,12 +119,12 @@ public struct LedgerWriter: Sendable {
 
     public init(store: any LedgerStore, maximumBatch: Int = 4096) {
         self.store = store
-        group = GroupCommit(maximumBatch: maximumBatch) { drafts in
+        group = GroupCommit(maximumBatch: maximumBatch) { round in
             do {
-                return try await store.append(drafts).map { .success($0) }
-            } catch where drafts.count > 1 {
+                return try await store.append(drafting: round.inputs).map { .success($0) }
+            } catch where round.inputs().count > 1 {
                 var results: [Result<LedgerEntry, any Error>] = []
-                for draft in drafts {
+                for draft in round.inputs() {
                     do { results.append(.success(try await store.append([draft])[0])) } catch { results.append(.failure(error)) }
                 }
                 return results
@@ -76,5 +136,5 @@ public struct LedgerWriter: Sendable {
     public func append(_ draft: EntryDraft) async throws -> LedgerEntry { try await group.submit(draft) }
 
     /// Transactions committed so far.
-    public var transactions: Int { get async { await group.rounds } }
+    public var transactions: Int { group.rounds }
 }

@@ -46,8 +46,8 @@ public final class SignoffService: Sendable {
         publisher = LogPublisher(ledger: storage.ledger, signer: storage.signer, policy: storage.checkpointPolicy)
         let ledger = storage.ledger
         leadership = Leadership(coordination: storage.coordination) { ledger.now }
-        writer = GroupCommit(maximumBatch: maximumBatch) { submissions in
-            try await committer.commit(submissions).map { .success($0) }
+        writer = GroupCommit(maximumBatch: maximumBatch) { round in
+            try await committer.commit(round).map { .success($0) }
         }
     }
 
@@ -218,13 +218,15 @@ final class Committer: Sendable {
         var written: Set<String>
     }
 
-    /// One round of the writer: every command evaluated on the state the previous ones left, in one unit of work.
-    func commit(_ submissions: [SignoffService.Submission]) async throws -> [SignoffService.Outcome] {
-        let reads = submissions.reduce(ReadSet()) { $0.union($1.command.reads) }
+    /// One round of the writer: every command evaluated on the state the previous ones left, in one unit of work. The
+    /// round's commands are taken inside it (``GroupCommit/Round/inputs()``), once it holds the writers' lock.
+    func commit(_ submitted: GroupCommit<SignoffService.Submission, SignoffService.Outcome>.Round) async throws -> [SignoffService.Outcome] {
         let cached = directory.withLock { $0 }
         let whole = full.withLock { $0 }
         let inject = failure.withLock { $0 }
         let round = try await storage.unitOfWork.write { tx -> Round in
+            let submissions = submitted.inputs()
+            let reads = submissions.reduce(ReadSet()) { $0.union($1.command.reads) }
             let now = tx.now
             // Bounded reads: the directory (decoded again only if the head moved), the requests and statements named.
             var state: SignoffState

@@ -85,6 +85,45 @@ struct PostgresServeTests {
         await database.drop()
     }
 
+    @Test("migrate both ways on an engine-made ledger of 100,000 entries (make reliability; 5,000 in make test): every entry and root compared, both copies verify")
+    func migrateLarge() async throws {
+        let entries = Reliability.count(ci: 5_000, full: 100_000)
+        let directory = try TestSupport.temporaryDirectory("signoff-migrate-large")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bench = URL(fileURLWithPath: try TestSupport.signoffExecutable).deletingLastPathComponent().appendingPathComponent("signoff-bench").path
+        let path = directory.appendingPathComponent("large.sqlite").path
+        let started = ContinuousClock.now
+        let built = try await TestSupport.run(
+            bench, ["--make-ledger", path, "--large-entries", "\(entries)", "--dir", directory.appendingPathComponent("scratch").path], deadline: .seconds(900))
+        try #require(built.status == 0, "signoff-bench --make-ledger: \(built.stderr)")
+        let madeIn = ContinuousClock.now - started
+        let database = try await PostgresDatabase.make()
+        defer { Task { await database.drop() } }
+        let signoff = try TestSupport.signoffExecutable
+        func migrate(_ from: String, _ to: String) async throws -> (report: [String: Any], seconds: Double) {
+            let began = ContinuousClock.now
+            let result = try await TestSupport.run(signoff, ["migrate", "--from", from, "--to", to, "--json"], deadline: .seconds(1800))
+            #expect(result.status == 0, "migrate --from \(from) --to \(to): \(result.stderr)")
+            let report = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+            let elapsed = ContinuousClock.now - began
+            return (report, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        let (there, thereSeconds) = try await migrate("sqlite:" + path, database.url)
+        let count = there["entries"] as? Int ?? 0
+        #expect(count >= entries, "\(count) entries copied of at least \(entries)")
+        let (back, backSeconds) = try await migrate(database.url, "sqlite:" + directory.appendingPathComponent("back.sqlite").path)
+        #expect(back["entries"] as? Int == count && back["root_hash"] as? String == there["root_hash"] as? String, "the same ledger both ways: \(there) \(back)")
+        #expect((there["roots_compared"] as? Int ?? 0) >= 1)
+        for copy in [database.url, directory.appendingPathComponent("back.sqlite").path] {
+            let verified = try await TestSupport.run(signoff, ["audit", "verify", "--db", copy, "--ledger-verifier-key", path + ".ledger-key.pub"], deadline: .seconds(900))
+            #expect(verified.status == 0, "audit verify --db \(copy): \(verified.stdout) \(verified.stderr)")
+        }
+        print(
+            String(
+                format: "postgres: migrate %d entries (built in %.0f s): SQLite → PostgreSQL %.1f s (%.0f entries/s), back %.1f s (%.0f entries/s), both verified",
+                count, Double(madeIn.components.seconds), thereSeconds, Double(count) / thereSeconds, backSeconds, Double(count) / backSeconds))
+    }
+
     @Test("Rows edited, deleted or reordered in PostgreSQL behind Signoff's back: audit verify --db finds each with exit 3 and a named reason")
     func tampering() async throws {
         let s = try await Story()

@@ -5,6 +5,7 @@ import SignoffCore
 import SignoffCrypto
 @testable import SignoffServer
 import SignoffStore
+import SignoffTestBackends
 import SignoffTestSupport
 import Testing
 import SignoffService
@@ -175,9 +176,9 @@ struct AuthorizationMatrixTests {
         if setup == .approved { try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: releaseManager) }
     }
 
-    @Test("Every operation × (no token, expired token, wrong user, wrong role, right role) gets exactly its status", arguments: cases)
-    func matrix(_ c: MatrixCase) async throws {
-        var fixture = try await ServerFixture()
+    @Test("Every operation × (no token, expired token, wrong user, wrong role, right role) gets exactly its status", arguments: TestBackend.allCases, cases)
+    func matrix(_ backend: TestBackend, _ c: MatrixCase) async throws {
+        var fixture = try await ServerFixture(backend)
         defer { fixture.remove() }
         try await Self.prepare(&fixture, c.setup)
         let f = fixture
@@ -309,9 +310,9 @@ struct ServiceTokenScopeTests {
         return path
     }
 
-    @Test("A service token is refused (token.scope) on every operation its scopes do not cover, and passes the scope check where they do", arguments: APIOperation.all)
-    func refusedOutsideItsScopes(_ operation: APIOperation) async throws {
-        var fixture = try await ServerFixture()
+    @Test("A service token is refused (token.scope) on every operation its scopes do not cover, and passes the scope check where they do", arguments: TestBackend.allCases, APIOperation.all)
+    func refusedOutsideItsScopes(_ backend: TestBackend, _ operation: APIOperation) async throws {
+        var fixture = try await ServerFixture(backend)
         defer { fixture.remove() }
         try await AuthorizationMatrixTests.prepare(&fixture, .filed)
         let f = fixture

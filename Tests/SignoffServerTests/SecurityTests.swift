@@ -7,6 +7,7 @@ import SignoffCrypto
 @testable import SignoffServer
 import SignoffService
 import SignoffStore
+import SignoffTestBackends
 import SignoffTestSupport
 import Testing
 
@@ -17,8 +18,8 @@ struct RegulatedFixture {
     var base: ServerFixture
     static let regulatedProject = "fraud-scoring"
 
-    init() async throws {
-        base = try await ServerFixture()
+    init(_ backend: TestBackend = .sqlite) async throws {
+        base = try await ServerFixture(backend)
         let mallory = Ed25519.SigningKey()
         base.keys["mallory"] = mallory
         try await base.must(.addUser(name: "mallory", administrator: true, key: try NoteVerifierKey(name: "mallory", publicKey: mallory.publicKey)), as: "ada")
@@ -48,9 +49,9 @@ struct SecurityTests {
         Application(router: buildRouter(service: f.database), logger: quietLogger)
     }
 
-    @Test("An administrator's session without the key: every administrative endpoint refuses, and nothing is recorded")
-    func stolenSession() async throws {
-        let f = try await RegulatedFixture()
+    @Test("An administrator's session without the key: every administrative endpoint refuses, and nothing is recorded", arguments: TestBackend.allCases)
+    func stolenSession(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let before = try await f.database.ledger.size()
         try await Self.app(f).test(.live) { client in
@@ -84,9 +85,9 @@ struct SecurityTests {
         #expect(try await f.database.ledger.size() == before, "no unsigned administrative change may reach the ledger")
     }
 
-    @Test("The review's chain: a key enrolled without a signature cannot sign administration; a forged or re-used approval is refused")
-    func untrustedKeys() async throws {
-        let f = try await RegulatedFixture()
+    @Test("The review's chain: a key enrolled without a signature cannot sign administration; a forged or re-used approval is refused", arguments: TestBackend.allCases)
+    func untrustedKeys(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         try await Self.app(f).test(.live) { client in
             let mallory = try await client.login("mallory", key: f.base.keys["mallory"]!)
@@ -116,9 +117,9 @@ struct SecurityTests {
         }
     }
 
-    @Test("admin_quorum 2: a change to what a regulated project relies on needs two administrators; one is refused, two are accepted")
-    func quorum() async throws {
-        var f = try await RegulatedFixture()
+    @Test("admin_quorum 2: a change to what a regulated project relies on needs two administrators; one is refused, two are accepted", arguments: TestBackend.allCases)
+    func quorum(_ backend: TestBackend) async throws {
+        var f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let bob = Ed25519.SigningKey()
         f.base.keys["bob"] = bob
@@ -147,9 +148,9 @@ struct SecurityTests {
         }
     }
 
-    @Test("Revocation takes effect: revoking a key ends its sessions at the next request; disabling a user ends all their tokens and logins")
-    func revocation() async throws {
-        let f = try await RegulatedFixture()
+    @Test("Revocation takes effect: revoking a key ends its sessions at the next request; disabling a user ends all their tokens and logins", arguments: TestBackend.allCases)
+    func revocation(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let riley = Cast.requester.name
         try await Self.app(f).test(.live) { client in
@@ -184,9 +185,9 @@ struct SecurityTests {
         }
     }
 
-    @Test("Tokens: administrators list and revoke any by id, others only their own; service tokens need a signature and a lifetime within the maximum; metrics need the metrics scope")
-    func tokens() async throws {
-        let f = try await RegulatedFixture()
+    @Test("Tokens: administrators list and revoke any by id, others only their own; service tokens need a signature and a lifetime within the maximum; metrics need the metrics scope", arguments: TestBackend.allCases)
+    func tokens(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         try await Self.app(f).test(.live) { client in
             let ada = try await client.login("ada", key: f.base.keys["ada"]!)
@@ -222,9 +223,9 @@ struct SecurityTests {
         }
     }
 
-    @Test("Hostile bodies: a bundle name with a newline, a repeated key, an envelope with thousands of signatures — refused, nothing recorded")
-    func hostileBodies() async throws {
-        let f = try await RegulatedFixture()
+    @Test("Hostile bodies: a bundle name with a newline, a repeated key, an envelope with thousands of signatures — refused, nothing recorded", arguments: TestBackend.allCases)
+    func hostileBodies(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let before = try await f.database.ledger.size()
         try await Self.app(f).test(.live) { client in
@@ -257,9 +258,9 @@ struct SecurityTests {
         #expect(try await f.database.ledger.size() == before)
     }
 
-    @Test("Login: challenges are limited per address (429 with Retry-After); failed logins per name too")
-    func loginLimits() async throws {
-        let f = try await RegulatedFixture()
+    @Test("Login: challenges are limited per address (429 with Retry-After); failed logins per name too", arguments: TestBackend.allCases)
+    func loginLimits(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         var configuration = ServerConfiguration()
         configuration.challengesPerAddressPerMinute = 5
@@ -304,9 +305,9 @@ struct CapturingLogHandler: LogHandler {
 
 @Suite("Security: what the server logs")
 struct SecurityLogTests {
-    @Test("The access log names the principal and the token id, never the token; a failed login names the user and the reason")
-    func accessLog() async throws {
-        let f = try await RegulatedFixture()
+    @Test("The access log names the principal and the token id, never the token; a failed login names the user and the reason", arguments: TestBackend.allCases)
+    func accessLog(_ backend: TestBackend) async throws {
+        let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let logs = CapturedLogs()
         let logger = Logger(label: "signoff-test") { _ in CapturingLogHandler(logs: logs) }

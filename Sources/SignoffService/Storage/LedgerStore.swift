@@ -58,6 +58,10 @@ public protocol LedgerStore: Sendable {
 
     /// Appends `drafts` in one durable transaction, in order (a unit of work holding only entries).
     func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry]
+    /// Appends the drafts `drafting` gives, in one durable transaction: called inside it, once it holds the writers'
+    /// lock (and again, giving the same drafts, if the transaction is retried), so that a group commit takes the
+    /// drafts that arrived while it waited (``GroupCommit``).
+    func append(drafting: @escaping @Sendable () -> [EntryDraft]) async throws -> [LedgerEntry]
 
     func size() async throws -> UInt64
     func entry(at sequence: UInt64) async throws -> LedgerEntry
@@ -83,4 +87,9 @@ public protocol LedgerStore: Sendable {
     /// it is dropped). Then deletes every stored checkpoint that is neither the newest nor a milestone. Each must verify
     /// under the ledger key and hold the stored tree's root at its size, or nothing is stored.
     func storeCheckpoints(_ checkpoints: [SignedCheckpoint], milestoneEvery: UInt64) async throws
+}
+
+extension LedgerStore {
+    /// Draws the drafts first: for a store whose writers never wait for another instance.
+    public func append(drafting: @escaping @Sendable () -> [EntryDraft]) async throws -> [LedgerEntry] { try await append(drafting()) }
 }
