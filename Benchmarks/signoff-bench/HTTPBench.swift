@@ -190,36 +190,6 @@ struct HTTPBench {
         return Double(cores * perCore) / Bench.seconds(ContinuousClock.now - started)
     }
 
-    /// Open-loop load at `rate` requests/s for `seconds`: latency of each request, whatever the backlog; the requests
-    /// go to `urls` in turn (instances behind a load balancer).
-    func latency(of path: String, url: URL, token: String, rate: Int, seconds: Int) async -> (p50: Double, p99: Double, achieved: Double, errors: Int) {
-        await latency(of: path, urls: [url], token: token, rate: rate, seconds: seconds)
-    }
-
-    func latency(of path: String, urls: [URL], token: String, rate: Int, seconds: Int) async -> (p50: Double, p99: Double, achieved: Double, errors: Int) {
-        let total = rate * seconds
-        let started = ContinuousClock.now
-        let results = await withTaskGroup(of: Double?.self) { group in
-            for i in 0..<total {
-                let due = started + .microseconds(Int64(i) * 1_000_000 / Int64(rate))
-                try? await Task.sleep(until: due, clock: .continuous)
-                let url = urls[i % urls.count]
-                group.addTask {
-                    var request = URLRequest(url: URL(string: path, relativeTo: url)!)
-                    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-                    let sent = ContinuousClock.now
-                    guard let (_, response) = try? await URLSession.shared.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 else { return nil }
-                    return Bench.seconds(ContinuousClock.now - sent) * 1000
-                }
-            }
-            return await group.reduce(into: [Double?]()) { $0.append($1) }
-        }
-        let elapsed = Bench.seconds(ContinuousClock.now - started)
-        let ok = results.compactMap { $0 }
-        guard !ok.isEmpty else { return (0, 0, 0, results.count) }
-        return (Bench.median(ok), Bench.percentile(ok, 0.99), Double(ok.count) / elapsed, results.count - ok.count)
-    }
-
     /// Signed decisions through the engine in-process (verify + policy + durable append) vs raw verification, with
     /// enough concurrent deciders (256) for group commit to fill its transactions.
     func decisions() async throws -> [Figure] {
@@ -263,7 +233,7 @@ struct HTTPBench {
         let token = try await Authenticator(store: w.database.auth, clock: { w.database.now }).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
         let digest = SHA256Digest.hash("bundle").description
         for (label, path) in [("gate", "/v1/requests/REQ-1/gate?environment=prod&digest=\(digest)"), ("status", "/v1/requests/REQ-1")] {
-            let l = await latency(of: path, url: url, token: token, rate: 1000, seconds: 5)
+            let l = LoadGenerator.run(urls: [url], path: path, token: token, rate: 1000, seconds: 5)
             figures.append(Figure(name: "\(label) latency at 1000 req/s offered, p50", value: l.p50, unit: "ms", limitName: "achieved req/s", limit: l.achieved, goal: "report"))
             figures.append(Figure(name: "\(label) latency at 1000 req/s offered, p99", value: l.p99, unit: "ms", limitName: "errors", limit: Double(l.errors), goal: "report"))
         }

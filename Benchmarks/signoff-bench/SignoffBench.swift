@@ -31,6 +31,7 @@ struct SignoffBench: AsyncParsableCommand {
         var http = false
         var decisionsOnly = false
         var postgres: String?
+        var postgresGateOnly = false
         var ciKit = false
         var inboxRequests = 100_000
         var proofEntries = 10_000_000
@@ -61,6 +62,7 @@ struct SignoffBench: AsyncParsableCommand {
     @Flag(name: .customLong("decisions"), help: "Signed decisions in-process only.") var decisionsOnly = false
     @Option(name: .customLong("postgres"), help: "Only the PostgreSQL figures, on this server (postgres://USER@HOST:PORT/DATABASE; the bench creates databases there).")
     var postgres: String?
+    @Flag(name: .customLong("postgres-gate-only"), help: "With --postgres: only the gate latency, one instance and two.") var postgresGateOnly = false
     @Flag(name: .customLong("ci-kit"), help: "Gate long-poll wake-up, webhook deliveries/s, inbox and inventory latency at --inbox-requests.") var ciKit = false
     @Option(name: .customLong("inbox-requests"), help: "Requests of the inbox-latency database.") var inboxRequests = 100_000
 
@@ -81,6 +83,7 @@ struct SignoffBench: AsyncParsableCommand {
         options.http = http
         options.decisionsOnly = decisionsOnly
         options.postgres = postgres
+        options.postgresGateOnly = postgresGateOnly
         options.ciKit = ciKit
         options.inboxRequests = inboxRequests
         try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
@@ -144,7 +147,7 @@ struct Bench {
         if let postgres = options.postgres {
             figures = try await PostgresBench(
                 runs: options.runs, server: try PostgresURL(parsing: postgres), serverText: postgres, directory: options.directory, appendCount: options.appendCount,
-                clients: options.clients
+                clients: options.clients, gateOnly: options.postgresGateOnly
             ).run()
             report()
             return

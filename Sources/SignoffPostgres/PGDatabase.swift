@@ -39,6 +39,52 @@ enum PGBind: Sendable {
 
     static func optional(_ value: Int64?) -> PGBind { value.map(PGBind.int) ?? .null }
     static func optional(_ value: String?) -> PGBind { value.map(PGBind.text) ?? .null }
+
+    /// `sql` with `binds` as its parameters `$1`, `$2`, ….
+    static func query(_ sql: String, _ binds: [PGBind]) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for bind in binds {
+            switch bind {
+            case .int(let value): bindings.append(value)
+            case .text(let value): bindings.append(value)
+            case .bytes(let value): bindings.append(ByteBuffer(bytes: value))
+            case .null: bindings.appendNull()
+            }
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+}
+
+/// At most `count` holders at a time; the others wait, in order of arrival.
+final class AsyncSlots: Sendable {
+    private let state: Mutex<(free: Int, waiters: [CheckedContinuation<Void, Never>])>
+
+    init(_ count: Int) { state = Mutex((max(1, count), [])) }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                guard state.free > 0 else {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.free -= 1
+                return true
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiters.isEmpty else {
+                state.free += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
 }
 
 /// One connection, used by one thread of ``PGDatabase``'s pool at a time, which waits for each query's answer: the
@@ -56,17 +102,8 @@ final class PGSession {
     /// Runs `sql` (parameters `$1`, `$2`, …) and returns every row.
     @discardableResult
     func query(_ sql: String, _ binds: [PGBind] = []) throws -> PostgresQueryResult {
-        var bindings = PostgresBindings(capacity: binds.count)
-        for bind in binds {
-            switch bind {
-            case .int(let value): bindings.append(value)
-            case .text(let value): bindings.append(value)
-            case .bytes(let value): bindings.append(ByteBuffer(bytes: value))
-            case .null: bindings.appendNull()
-            }
-        }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait()
+            return try connection.query(PGBind.query(sql, binds), logger: logger).wait()
         } catch let error as PSQLError {
             throw PostgresError(error)
         }
@@ -109,6 +146,8 @@ final class PGDatabase: Sendable {
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
     private let closed = Atomic<Bool>(false)
+    /// Connections the single statements of ``query(_:_:)`` may hold at once (beside the threads' own).
+    private let statementSlots: AsyncSlots
 
     /// The advisory lock every write transaction takes first: writers take turns, as on SQLite, so that each reads the
     /// newest head and nothing it read changes before it commits. Its key is "Signoff" in ASCII.
@@ -133,6 +172,7 @@ final class PGDatabase: Sendable {
         self.group = MultiThreadedEventLoopGroup.singleton
         threads = NIOThreadPool(numberOfThreads: count)
         threads.start()
+        statementSlots = AsyncSlots(count)
     }
 
     deinit {
@@ -174,6 +214,37 @@ final class PGDatabase: Sendable {
                 healthy = !connection.isClosed
                 throw error
             }
+        }
+    }
+
+    /// One statement on its own (autocommit), awaited without holding a thread: for the reads every HTTP request makes
+    /// (its token, the ledger's head), which a thread hop and a transaction's `BEGIN` and `COMMIT` would make several
+    /// times slower.
+    func query(_ sql: String, _ binds: [PGBind] = []) async throws -> PostgresQueryResult {
+        guard !closed.load(ordering: .relaxed) else { throw LedgerError(.storage, "the PostgreSQL storage is closed") }
+        await statementSlots.acquire()
+        defer { statementSlots.release() }
+        let connection: PostgresConnection
+        if let idle = idle.withLock({ $0.popLast() }), !idle.isClosed {
+            connection = idle
+        } else {
+            let id = nextID.add(1, ordering: .relaxed).oldValue
+            do {
+                connection = try await PostgresConnection.connect(on: group.next(), configuration: try url.configuration(), id: id, logger: logger).get()
+            } catch {
+                throw LedgerError(.storage, "cannot reach PostgreSQL at \(url.redacted): \(Self.describe(error))")
+            }
+        }
+        do {
+            let result = try await connection.query(PGBind.query(sql, binds), logger: logger).get()
+            release(connection, healthy: true)
+            return result
+        } catch let error as PSQLError {
+            release(connection, healthy: !connection.isClosed)
+            throw PostgresError(error)
+        } catch {
+            release(connection, healthy: false)
+            throw error
         }
     }
 

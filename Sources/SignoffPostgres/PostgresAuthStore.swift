@@ -57,12 +57,11 @@ public struct PostgresAuthStore: AuthStore {
     }
 
     public func token(hash: SHA256Digest, now: Int64) async throws -> TokenRecord? {
-        try await database.run { session in
-            guard let row = try session.query("SELECT \(Self.columns) FROM api_token WHERE token_hash = $1", [.bytes(hash.bytes)]).rows.first,
-                let record = try Self.record(row), record.revokedAt == nil, record.expiresAt > now
-            else { return nil }
-            return record
-        }
+        // Every request asks: one statement, no thread hop.
+        guard let row = try await database.query("SELECT \(Self.columns) FROM api_token WHERE token_hash = $1", [.bytes(hash.bytes)]).rows.first,
+            let record = try Self.record(row), record.revokedAt == nil, record.expiresAt > now
+        else { return nil }
+        return record
     }
 
     public func token(id: String) async throws -> TokenRecord? {

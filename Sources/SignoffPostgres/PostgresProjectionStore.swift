@@ -65,6 +65,15 @@ public final class PostgresProjectionStore: ProjectionStore {
         return replay
     }
 
+    public func headMarker() async throws -> [UInt8] {
+        // Every read through the service's cache asks: one statement, no thread hop.
+        let rows = try await database.query("SELECT sequence, chain_hash FROM ledger_entry ORDER BY sequence DESC LIMIT 1").rows
+        return try PostgresTransaction.marker(rows.first.map { row in
+            let (sequence, chain) = try row.decode((Int64, ByteBuffer).self)
+            return (sequence, Array(buffer: chain))
+        })
+    }
+
     public func state() async throws -> SignoffState {
         try await database.read { session in
             try self.hasCurrentFormat(session)

@@ -46,9 +46,13 @@ final class PostgresTransaction: StorageTransaction {
     func headMarker() throws -> [UInt8] { try Self.headMarker(session) }
 
     static func headMarker(_ session: PGSession) throws -> [UInt8] {
-        guard let newest = try PostgresLedgerStore.newestEntry(session) else { return [UInt8](repeating: 0, count: 8) }
-        let size = UInt64(bitPattern: newest.sequence) &+ 1
-        return withUnsafeBytes(of: size.bigEndian, Array.init) + newest.chain
+        marker(try PostgresLedgerStore.newestEntry(session).map { ($0.sequence, $0.chain) })
+    }
+
+    /// The ledger's size (8 bytes, big-endian) and the newest entry's chain hash, as on SQLite.
+    static func marker(_ newest: (sequence: Int64, chain: [UInt8])?) -> [UInt8] {
+        guard let newest else { return [UInt8](repeating: 0, count: 8) }
+        return withUnsafeBytes(of: (UInt64(bitPattern: newest.sequence) &+ 1).bigEndian, Array.init) + newest.chain
     }
 
     func documents(_ read: DocumentRead) throws -> [String: String] { try PostgresProjectionStore.documents(read, session) }

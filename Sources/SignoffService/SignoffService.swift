@@ -82,6 +82,9 @@ public final class SignoffService: Sendable {
 
     /// The directory and the requests named, in one snapshot (the directory from the cache while its version holds).
     func read(requests: ReadSet.Requests) async throws -> SignoffState {
+        // The whole state this process keeps answers when it is of the head now (directory and requests alike): one
+        // query to know, where a snapshot takes several (a gate under load reads nothing else).
+        if let full = committer.full.withLock({ $0 }), try await storage.projection.headMarker() == full.marker { return full.state }
         let cached = committer.directory.withLock { $0 }
         let read = try await storage.projection.read(requests: requests, directoryUnlessVersion: cached?.version)
         if requests != .none {
@@ -112,22 +115,22 @@ public final class SignoffService: Sendable {
     /// own commits wrote, and reads it all again only when another process moved the ledger.
     public func state() async throws -> SignoffState {
         let cached = committer.full.withLock { $0 }
-        let head = try await storage.projection.read(requests: .none, directoryUnlessVersion: committer.directory.withLock { $0?.version } ?? -3)
-        if let cached, cached.marker == head.marker { return cached.state }
+        let marker = try await storage.projection.headMarker()
+        if let cached, cached.marker == marker { return cached.state }
         // The marker is read first: a commit between the two reads leaves a state newer than its marker, which the next
         // call finds stale and reads again — never a state older than its marker. Concurrent callers at the same head
         // share one read (a hundred requests arriving together decode the projection once, not a hundred times).
         let projection = storage.projection
         let load = committer.loading.withLock { loading -> Task<SignoffState, any Error> in
-            if let current = loading, current.marker == head.marker { return current.task }
+            if let current = loading, current.marker == marker { return current.task }
             let task = Task { try await projection.state() }
-            loading = (head.marker, task)
+            loading = (marker, task)
             return task
         }
         let state = try await load.value
         committer.full.withLock { full in
-            if let current = full, head.marker.prefix(8).lexicographicallyPrecedes(current.marker.prefix(8)) { return }
-            full = (head.marker, state)
+            if let current = full, marker.prefix(8).lexicographicallyPrecedes(current.marker.prefix(8)) { return }
+            full = (marker, state)
         }
         return state
     }

@@ -62,6 +62,10 @@ public final class SQLiteProjectionStore: ProjectionStore {
         return ProjectionVerification.indexes(meta: meta, directoryVersion: directoryVersion, index: index, requestEntries: try requestEntries(db))
     }
 
+    public func headMarker() async throws -> [UInt8] {
+        try await ledger.pool.read { db in try SQLiteTransaction.headMarker(db) }
+    }
+
     public func state() async throws -> SignoffState {
         try await ledger.pool.read { db in
             // A projection of an earlier format is not read: the ledger is replayed (until a write rebuilds it).

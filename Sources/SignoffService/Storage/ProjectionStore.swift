@@ -11,6 +11,9 @@ public protocol ProjectionStore: Sendable {
     /// cached directory is then current), and the documents of the requests named. What the service's caches read to
     /// stay fresh without decoding everything again.
     func read(requests: ReadSet.Requests, directoryUnlessVersion known: Int64?) async throws -> ProjectionRead
+    /// The ledger's head marker now (``StorageTransaction/headMarker()``), in one statement: what a cache of the whole
+    /// state checks before it answers (one query per read instead of a snapshot's several).
+    func headMarker() async throws -> [UInt8]
     /// The current state as far as one request is concerned: the directory and that request. What `gate`,
     /// `status` and `explain` need, read in time that does not grow with the ledger.
     func state(focusedOn request: String) async throws -> SignoffState
