@@ -50,7 +50,7 @@ struct PostgresBench {
         var one: [Double] = [], two: [Double] = [], raw: [Double] = [], batches: [Double] = [], batchesTwo: [Double] = [], tpcb: [Double] = []
         var decisionsOne: [Double] = [], decisionsTwo: [Double] = []
         var gateOne: [Double] = [], gateTwo: [Double] = [], gateTwoP50: [Double] = [], gateErrors = 0
-        for run in 1...runs where gateOnly {
+        func gate(_ run: Int) async throws {
             Bench.progress("postgres run \(run)/\(runs): gate latency at 1000 requests/s, one instance then two")
             let gate = try await gateLatency(run: run)
             gateOne.append(gate.one.p99)
@@ -58,6 +58,7 @@ struct PostgresBench {
             gateTwoP50.append(gate.two.p50)
             gateErrors += gate.one.errors + gate.two.errors
         }
+        for run in 1...runs where gateOnly { try await gate(run) }
         for run in 1...runs where !gateOnly {
             Bench.progress("postgres run \(run)/\(runs): \(appendCount) appends from \(clients) clients, one instance then two")
             let (rate, batch) = try await appendRate(instances: 1, run: run)
@@ -71,12 +72,7 @@ struct PostgresBench {
             Bench.progress("postgres run \(run)/\(runs): signed decisions, one instance then two")
             decisionsOne.append(try await decisionRate(instances: 1, run: run))
             decisionsTwo.append(try await decisionRate(instances: 2, run: run))
-            Bench.progress("postgres run \(run)/\(runs): gate latency at 1000 requests/s, one instance then two")
-            let gate = try await gateLatency(run: run)
-            gateOne.append(gate.one.p99)
-            gateTwo.append(gate.two.p99)
-            gateTwoP50.append(gate.two.p50)
-            gateErrors += gate.one.errors + gate.two.errors
+            try await gate(run)
         }
         Bench.progress(
             "postgres: appends one \(one), two \(two), raw \(raw), batch one \(batches), two \(batchesTwo), tpcb \(tpcb), decisions one \(decisionsOne), two \(decisionsTwo), gate p99 one \(gateOne), two \(gateTwo)")

@@ -267,17 +267,9 @@ struct PostgresServeTests {
         let id = try await s.tested()
         let database = try await Self.migrated(s)
         defer { Task { await database.drop() } }
-        let log = s.path("received.jsonl"), portFile = s.path("receiver.port"), publicKey = s.path("receiver.pub")
-        let receiver = try ChildProcess(
-            try await TestSupport.python(), [TestSupport.projectRoot.appendingPathComponent("Tests/python/webhook_receiver.py").path, portFile, log, publicKey],
-            environment: TestSupport.childEnvironment(), stdout: .discard, stderr: .discard)
+        let (receiver, port) = try await WebhookTests.startReceiver(s)
         defer { receiver.endSoon(grace: .seconds(1)) }
-        var port = ""
-        for _ in 0..<100 where port.isEmpty {
-            try await Task.sleep(for: .seconds(0.1))
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
-        }
-        try #require(!port.isEmpty, "the receiver did not start")
+        let log = s.path("received.jsonl")
 
         let arguments = [
             "--db", database.url, "--ledger-key-file", s.path("signoff.sqlite.ledger-key"), "--reminder-interval", "1s", "--webhook-first-retry", "1s",

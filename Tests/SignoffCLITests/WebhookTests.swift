@@ -40,6 +40,27 @@ struct WebhookTests {
         return records
     }
 
+    /// The receiver (`Tests/python/webhook_receiver.py`) in the story's folder, logging to `received.jsonl`, with the v1a
+    /// public key read from `receiver.pub` — in its own process group, which the caller ends (also when the test fails:
+    /// a pyenv shim's Python with it). Returns it and its port.
+    static func startReceiver(_ s: Story) async throws -> (ChildProcess, port: String) {
+        let portFile = s.path("receiver.port")
+        let receiver = try ChildProcess(
+            try await TestSupport.python(),
+            [TestSupport.projectRoot.appendingPathComponent("Tests/python/webhook_receiver.py").path, portFile, s.path("received.jsonl"), s.path("receiver.pub")],
+            environment: TestSupport.childEnvironment(), stdout: .discard, stderr: .discard)
+        var port = ""
+        for _ in 0..<100 where port.isEmpty {
+            try await Task.sleep(for: .seconds(0.1))
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+        }
+        guard !port.isEmpty else {
+            receiver.endSoon(grace: .seconds(1))
+            throw TestSupportError("the webhook receiver did not start")
+        }
+        return (receiver, port)
+    }
+
     /// The standard workflow, reminding after 2 s and escalating to compliance after 5 s.
     static let quick = (try? Cast.workflowSource("standard"))?
         .replacingOccurrences(of: "workflow: standard", with: "workflow: quick")
@@ -49,18 +70,9 @@ struct WebhookTests {
     func webhooks() async throws {
         let s = try await Story(workflows: ["quick": Self.quick])
         defer { s.remove() }
-        let log = s.path("received.jsonl"), portFile = s.path("receiver.port"), publicKey = s.path("receiver.pub")
-        // Its own process group, ended by the defer also when the test fails (a pyenv shim's Python with it).
-        let receiver = try ChildProcess(
-            try await TestSupport.python(), [TestSupport.projectRoot.appendingPathComponent("Tests/python/webhook_receiver.py").path, portFile, log, publicKey],
-            environment: TestSupport.childEnvironment(), stdout: .discard, stderr: .discard)
+        let (receiver, port) = try await Self.startReceiver(s)
         defer { receiver.endSoon(grace: .seconds(1)) }
-        var port = ""
-        for _ in 0..<100 where port.isEmpty {
-            try await Task.sleep(for: .seconds(0.1))
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
-        }
-        try #require(!port.isEmpty, "the receiver did not start")
+        let log = s.path("received.jsonl"), publicKey = s.path("receiver.pub")
         let receiverURL = "http://127.0.0.1:\(port)"
 
         var server = try await RunningServer.start(story: s, arguments: ["--webhook-first-retry", "1s", "--reminder-interval", "1s", "--public-url", "https://signoff.example", "--webhook-allow-private"])
