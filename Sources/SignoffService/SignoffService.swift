@@ -84,7 +84,13 @@ public final class SignoffService: Sendable {
     func read(requests: ReadSet.Requests) async throws -> SignoffState {
         // The whole state this process keeps answers when it is of the head now (directory and requests alike): one
         // query to know, where a snapshot takes several (a gate under load reads nothing else).
-        if let full = committer.full.withLock({ $0 }), try await storage.projection.headMarker() == full.marker { return full.state }
+        if let full = committer.full.withLock({ $0 }) {
+            let marker = try await storage.projection.headMarker()
+            if marker == full.marker { return full.state }
+            // Another instance (or a command beside the server) appended since: its entries, folded into what this
+            // process keeps, instead of a snapshot now and a whole read later.
+            if let caughtUp = try await caughtUp(full, to: marker) { return caughtUp }
+        }
         let cached = committer.directory.withLock { $0 }
         let read = try await storage.projection.read(requests: requests, directoryUnlessVersion: cached?.version)
         if requests != .none {
@@ -117,6 +123,7 @@ public final class SignoffService: Sendable {
         let cached = committer.full.withLock { $0 }
         let marker = try await storage.projection.headMarker()
         if let cached, cached.marker == marker { return cached.state }
+        if let cached, let caughtUp = try await caughtUp(cached, to: marker) { return caughtUp }
         // The marker is read first: a commit between the two reads leaves a state newer than its marker, which the next
         // call finds stale and reads again — never a state older than its marker. Concurrent callers at the same head
         // share one read (a hundred requests arriving together decode the projection once, not a hundred times).
@@ -131,6 +138,36 @@ public final class SignoffService: Sendable {
         committer.full.withLock { full in
             if let current = full, marker.prefix(8).lexicographicallyPrecedes(current.marker.prefix(8)) { return }
             full = (marker, state)
+        }
+        return state
+    }
+
+    /// The whole state this process keeps (`cached`, as of its marker) brought to the head `marker` by folding the
+    /// entries appended since — each checked to extend the chain the cached head ended with, the last to end where the
+    /// head does — or nil when that cannot be done (more than 4,096 entries, another history: a full read then). The
+    /// projection is the fold of the ledger's events (``ProjectionVerification``), so the fold here equals what the
+    /// other writer stored.
+    func caughtUp(_ cached: (marker: [UInt8], state: SignoffState), to marker: [UInt8]) async throws -> SignoffState? {
+        guard cached.marker.count == 40, marker.count == 40 else { return nil }
+        let from = cached.marker.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let to = marker.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard to > from, to - from <= 4096 else { return nil }
+        let entries = try await storage.ledger.entries(from: from, limit: Int(to - from))
+        guard entries.count == Int(to - from), entries.first?.sequence == from,
+            var chain = try? SHA256Digest(bytes: Array(cached.marker.dropFirst(8)))
+        else { return nil }
+        var state = cached.state
+        for entry in entries {
+            chain = HashChain.next(previous: chain, leafHash: entry.leafHash)
+            let event: Event?
+            do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch { return nil }
+            if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+        }
+        guard chain.bytes == Array(marker.dropFirst(8)) else { return nil }
+        let caughtUp = state
+        committer.full.withLock { full in
+            // Only over the head it started from: a newer one installed meanwhile stays.
+            if full?.marker == cached.marker { full = (marker, caughtUp) }
         }
         return state
     }

@@ -7,7 +7,7 @@ import SignoffLedger
 import SignoffTestBackends
 import SignoffTestSupport
 import Testing
-import SignoffService
+@testable import SignoffService
 import SignoffAudit
 
 /// The engine on a real database: an SQLite file or a PostgreSQL database of its own (``TestBackend``).
@@ -311,6 +311,32 @@ struct EngineStoreTests {
         }
         #expect(queued == keys.count, "\(queued) messages for \(keys.count) keys")
         #expect(try await f.store.count("SELECT COUNT(*) FROM webhook_message") == keys.count)
+    }
+
+    @Test("An instance keeping the whole state follows another instance's writes by folding their entries, checked against the chain: equal to a fresh read; a head that does not extend its own is read afresh", arguments: TestBackend.allCases)
+    func wholeStateCatchesUp(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        let other = SignoffService(storage: try await f.store.another(), keepsWholeState: true)
+        let before = try await other.state()
+        let marker = try await other.storage.projection.headMarker()
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        try await f.must(.createGroup(name: "late-comers"), as: Cast.administrator.name)
+        let head = try await f.store.storage.projection.headMarker()
+        let caughtUp = try #require(try await other.caughtUp((marker, before), to: head), "the entries since extend the kept head")
+        let fresh = try await SignoffService(storage: try await f.store.another()).state()
+        #expect(caughtUp.documents() == fresh.documents())
+        #expect(caughtUp.requests["REQ-1"]?.stage == "tested" && caughtUp.groups["late-comers"] != nil)
+        // What the instance answers now is that state, through its kept copy.
+        #expect(try await other.state(focusedOn: "REQ-1").requests["REQ-1"] == fresh.requests["REQ-1"])
+        #expect(try await other.directory().groups["late-comers"] != nil)
+        // A head whose chain hash the entries do not lead to, an older head, or a marker of another length: not folded.
+        var forged = head
+        forged[forged.count - 1] ^= 1
+        #expect(try await other.caughtUp((marker, before), to: forged) == nil)
+        #expect(try await other.caughtUp((head, caughtUp), to: marker) == nil)
+        #expect(try await other.caughtUp((marker, before), to: Array(head.prefix(8))) == nil)
     }
 
     /// PostgreSQL only: several instances deliver the outbox there. (An SQLite file has one `signoff serve`; its
