@@ -20,7 +20,23 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
             // token's or a statement's hash), which would then reach the logs.
             self.message = message + (error.serverInfo?[.constraintName].map { " (constraint \($0))" } ?? "")
         } else {
-            message = "\(error.code)"
+            message = Self.explain(error.code)
+        }
+    }
+
+    /// What a client-side failure means to someone who gave the URL, in words rather than the driver's code names.
+    static func explain(_ code: PSQLError.Code) -> String {
+        switch code {
+        case .connectionError:
+            "the connection failed (refused, unreachable or timed out): is a server running on that host and port, and does it accept TCP connections there?"
+        case .serverClosedConnection, .uncleanShutdown: "the server closed the connection (restarting, shut down, or it refused this client)"
+        case .authMechanismRequiresPassword:
+            "the server asks for a password: put it in the URL (postgres://USER:PASSWORD@HOST/DB) or in PGPASSWORD"
+        case .unsupportedAuthMechanism: "the server asks for an authentication method this client does not speak (use scram-sha-256, md5 or trust)"
+        case .saslError: "the password was refused (SCRAM authentication failed)"
+        case .sslUnsupported: "the server does not offer TLS: add ?sslmode=disable to the URL only if the network between you is trusted"
+        case .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest: "TLS could not be set up with the server"
+        default: "\(code)"
         }
     }
 

@@ -23,7 +23,7 @@ public enum PostgresStorage {
             try await migrate(database)
             try await database.write { session in
                 guard try session.scalar(String.self, "SELECT value FROM ledger_meta WHERE key = 'origin'") == nil else {
-                    throw LedgerError(.storage, "\(url.redacted) already holds a ledger; choose an empty database (nothing was changed)")
+                    throw LedgerError(.invalidRequest, "\(url.redacted) already holds a ledger; choose an empty database (nothing was changed)")
                 }
                 try session.execute(
                     "INSERT INTO ledger_meta (key, value) VALUES ('origin', $1), ('verifier_key', $2)", [.text(origin), .text(ledgerKey.description)])

@@ -142,7 +142,15 @@ struct AuditCommand: AsyncParsableCommand {
                 print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
             }
             if let failure {
-                if !json { printError("verification FAILED: \(failure.message)") }
+                if !json {
+                    printError("verification FAILED: \(failure.message)")
+                    if failure.kind == .uncoveredEntries {
+                        // On a ledger in use this is the newest entries waiting for the next checkpoint, not tampering.
+                        FileHandleWriter.write(
+                            fd: 2,
+                            "signoff: hint: if servers are writing to this ledger, its newest entries may not be checkpointed yet: a server signs a checkpoint within a minute of a write (and on shutdown), `signoff checkpoint --sign` signs one now, and --allow-uncovered-tail verifies the newest entries by their chain alone\n")
+                    }
+                }
                 throw ExitCode(ExitStatus.verificationFailed)
             }
         }

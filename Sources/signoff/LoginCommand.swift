@@ -6,14 +6,20 @@ import FoundationNetworking
 import SignoffAPI
 import SignoffCrypto
 
-/// Where a remote session's token lives: `--token-file`, `SIGNOFF_TOKEN_FILE`, or `~/.config/signoff/token`.
+/// Where a remote session's token lives: `--token-file`, `SIGNOFF_TOKEN_FILE`, or `token` in Signoff's folder of the
+/// user's configuration (`$XDG_CONFIG_HOME/signoff`, else `$HOME/.config/signoff`, as the XDG convention says).
 struct TokenFileOptions: ParsableArguments {
-    @Option(help: "Where the login token is kept (default: $SIGNOFF_TOKEN_FILE or ~/.config/signoff/token).")
+    @Option(
+        help:
+            "Where the login token is kept (default: $SIGNOFF_TOKEN_FILE, else $XDG_CONFIG_HOME/signoff/token or ~/.config/signoff/token). One file holds one login: give each person, or each server, a file of its own.")
     var tokenFile: String?
 
     var path: String {
         if let tokenFile { return tokenFile }
-        if let env = ProcessInfo.processInfo.environment["SIGNOFF_TOKEN_FILE"], !env.isEmpty { return env }
+        let environment = ProcessInfo.processInfo.environment
+        if let env = environment["SIGNOFF_TOKEN_FILE"], !env.isEmpty { return env }
+        if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") { return config + "/signoff/token" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.config/signoff/token" }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/signoff/token").path
     }
 }
@@ -48,7 +54,13 @@ struct LoginCommand: AsyncParsableCommand {
             let answer = try await transport.send("POST", "/v1/auth/token", body: TokenRequest(user: user, challenge: challenge.challenge, signature: signature))
             guard answer.status == 200, let issued = try? WireCoding.decode(TokenResponse.self, from: answer.data) else {
                 let problem = try? WireCoding.decode(HTTPTransport.Problem.self, from: answer.data)
-                throw CLIError(message: "login refused (\(answer.status)): \(problem?.detail ?? "")", exitCode: ExitStatus.refused)
+                // The server says no more than that (it does not tell who exists, or what kind of account a name is);
+                // the likely causes, said here, are the CLI's own knowledge.
+                let hint =
+                    answer.status == 401
+                    ? " (is --key a current key of \(user)? A service account does not log in: an administrator gives it a token with `signoff token create --service-account \(user)`)"
+                    : ""
+                throw CLIError(message: "login refused (\(answer.status)): \(problem?.detail ?? "")" + hint, exitCode: ExitStatus.refused)
             }
             let path = tokenFile.path
             let folder = (path as NSString).deletingLastPathComponent

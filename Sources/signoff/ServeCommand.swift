@@ -67,6 +67,12 @@ struct ServeCommand: AsyncParsableCommand {
             var logger = Logger(label: "signoff")
             logger.logLevel = level
             let storage = try await ledger.openForWriting()
+            // The ledger key now, before listening or taking the leader's lease: a server signs checkpoints and webhook
+            // messages with it, and a missing or wrong passphrase is said first, not after the server has started.
+            do { try storage.signer?.open() } catch {
+                await storage.close()
+                throw error
+            }
             try await storage.projection.prepare()
             var configuration = ServerConfiguration()
             configuration.host = host

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import GRDB
 import SignoffCore
 import SignoffCrypto
 import SignoffStore
@@ -78,6 +79,39 @@ final class RunningServer: @unchecked Sendable {
 
 @Suite("signoff serve over loopback", .serialized)
 struct ServeTests {
+    @Test("What a newcomer meets: serve without the ledger key's passphrase stops before it listens; a service account's refused login says how it gets a token; audit verify on a ledger whose newest entries wait for a checkpoint says so and what to do")
+    func newcomerMessages() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let started = ContinuousClock.now
+        let port = try TestSupport.freePort()
+        let keyless = try await s.signoff(["serve", "--port", "\(port)", "--log-level", "info"], extraEnv: ["SIGNOFF_LEDGER_PASSPHRASE": ""])
+        let said = keyless.stdout + keyless.stderr
+        #expect(keyless.status != 0 && said.contains("passphrase"), "\(keyless.status) \(said)")
+        #expect(!said.contains("listening") && !said.contains("leads"), "it said the real reason first, before listening or leading: \(said)")
+        #expect(ContinuousClock.now - started < .seconds(60))
+
+        let server = try await RunningServer.start(story: s)
+        defer { server.stop() }
+        let ci = try await s.signoff(["login", "--server", server.url.absoluteString, "--as", "ci-bot", "--key", "ci-bot.key", "--token-file", "ci.token"])
+        #expect(ci.status != 0 && ci.stderr.contains("signoff token create --service-account ci-bot"), "\(ci.stderr)")
+        _ = await server.stopAndWait()
+
+        // The newest entries without a checkpoint, as a ledger in use has them between two checkpoints: here by taking
+        // the newest checkpoint away, so that the older one covers fewer entries than the ledger has.
+        try await s.must("checkpoint", "--sign", "--as", "ada")
+        try await s.must("group", "add", "fresh-group", "--as", "ada", "--key", "ada.key")
+        try await s.must("checkpoint", "--sign", "--as", "ada")
+        try await DatabaseQueue(path: s.env["SIGNOFF_DB"]!).write { db in
+            try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size = (SELECT MAX(tree_size) FROM checkpoint)")
+        }
+        let waiting = try await s.signoff("audit", "verify")
+        #expect(waiting.status == 3 && waiting.stderr.contains("not covered by any signed checkpoint"), "\(waiting.stdout) \(waiting.stderr)")
+        #expect(waiting.stderr.contains("signoff: hint:") && waiting.stderr.contains("--allow-uncovered-tail") && waiting.stderr.contains("checkpoint --sign"))
+        let tail = try await s.signoff("audit", "verify", "--allow-uncovered-tail")
+        #expect(tail.status == 0, "\(tail.stderr)")
+    }
+
     static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
     @Test("login over HTTP keeps a 0600 token; schemathesis finds no 5xx and no response outside the spec")
