@@ -90,9 +90,9 @@ struct PostgresServeTests {
         await database.drop()
     }
 
-    @Test("migrate both ways on an engine-made ledger of 100,000 entries (make reliability; 5,000 in make test): every entry and root compared, both copies verify")
+    @Test("migrate both ways on an engine-made ledger of 100,000 entries (make reliability; 2,000 in make test): every entry and root compared, both copies verify")
     func migrateLarge() async throws {
-        let entries = Reliability.count(ci: 5_000, full: 100_000)
+        let entries = Reliability.count(ci: 2_000, full: 100_000)
         let directory = try TestSupport.temporaryDirectory("signoff-migrate-large")
         defer { try? FileManager.default.removeItem(at: directory) }
         let bench = URL(fileURLWithPath: try TestSupport.signoffExecutable).deletingLastPathComponent().appendingPathComponent("signoff-bench").path

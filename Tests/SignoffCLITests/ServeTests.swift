@@ -77,8 +77,9 @@ final class RunningServer: @unchecked Sendable {
     func stop() { child.endSoon() }
 }
 
-@Suite("signoff serve over loopback", .serialized)
-struct ServeTests {
+/// The messages a newcomer meets on the way to a running server (found by an outsider following the README).
+@Suite("What a newcomer meets")
+struct NewcomerTests {
     @Test("What a newcomer meets: serve without the ledger key's passphrase stops before it listens; a service account's refused login says how it gets a token; audit verify on a ledger whose newest entries wait for a checkpoint says so and what to do")
     func newcomerMessages() async throws {
         let s = try await Story()
@@ -113,7 +114,10 @@ struct ServeTests {
     }
 
     static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+}
 
+@Suite("signoff serve over loopback", .serialized)
+struct ServeTests {
     @Test("login over HTTP keeps a 0600 token; schemathesis finds no 5xx and no response outside the spec")
     func schemathesis() async throws {
         let s = try await Story()

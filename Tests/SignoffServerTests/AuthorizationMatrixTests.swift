@@ -310,7 +310,12 @@ struct ServiceTokenScopeTests {
         return path
     }
 
-    @Test("A service token is refused (token.scope) on every operation its scopes do not cover, and passes the scope check where they do", arguments: TestBackend.allCases, APIOperation.all)
+    /// Every operation on SQLite; on PostgreSQL every fourth (the scope rule is the server's, the same on both; what
+    /// PostgreSQL adds is storing and reading a token's scopes, which a sample shows).
+    static let scopeCases: [(TestBackend, APIOperation)] =
+        APIOperation.all.map { (TestBackend.sqlite, $0) } + APIOperation.all.enumerated().filter { $0.offset % 4 == 0 }.map { (TestBackend.postgres, $0.element) }
+
+    @Test("A service token is refused (token.scope) on every operation its scopes do not cover, and passes the scope check where they do", arguments: scopeCases)
     func refusedOutsideItsScopes(_ backend: TestBackend, _ operation: APIOperation) async throws {
         var fixture = try await ServerFixture(backend)
         defer { fixture.remove() }
