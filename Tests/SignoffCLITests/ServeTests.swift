@@ -112,12 +112,12 @@ struct NewcomerTests {
         let tail = try await s.signoff("audit", "verify", "--allow-uncovered-tail")
         #expect(tail.status == 0, "\(tail.stderr)")
     }
-
-    static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
 
 @Suite("signoff serve over loopback", .serialized)
 struct ServeTests {
+    static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
     @Test("login over HTTP keeps a 0600 token; schemathesis finds no 5xx and no response outside the spec")
     func schemathesis() async throws {
         let s = try await Story()
