@@ -133,14 +133,16 @@ struct ServeTests {
         let refused = try await s.signoff(["login", "--server", server.url.absoluteString, "--as", "ada", "--key", "riley.key", "--token-file", "other.json"])
         #expect(refused.status == 2, "login with someone else's key must be refused")
 
-        // The gate's long polls hold each generated `wait` (up to 50 s) in full: `make test` leaves the two gate operations
+        // 50 examples an operation in `make test` (the critical path of its run: this suite is serialized, and schemathesis
+        // shares two cores with everything else), 1,000 in `make reliability`; the coverage phase's cases are the same in
+        // both. The gate's long polls hold each generated `wait` (up to 50 s) in full: `make test` leaves the two gate operations
         // to their own tests (CIKitHTTPTests, the authorization matrix) and `make reliability` fuzzes them too.
         let large = ProcessInfo.processInfo.environment["SIGNOFF_RELIABILITY"] == "large"
         let longPolls = large ? [] : ["--exclude-operation-id", "gate", "--exclude-operation-id", "gateByDigest"]
         let result = try await TestSupport.run(
             try await TestSupport.python(),
             ["-m", "schemathesis.cli", "run", server.url.appendingPathComponent("openapi.yaml").absoluteString,
-                "-H", "Authorization: Bearer \(token)", "--exclude-operation-id", "authRevoke", "--max-examples", large ? "1000" : "100",
+                "-H", "Authorization: Bearer \(token)", "--exclude-operation-id", "authRevoke", "--max-examples", large ? "1000" : "50",
                 "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
                 "--phases", "coverage,fuzzing", "--workers", "2", "--seed", "1"] + longPolls,
             environment: ["NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""], currentDirectory: s.directory, deadline: .seconds(large ? 3600 : 600))  // its cache stays out of the repository
