@@ -270,17 +270,22 @@ struct ReviseCommand: AsyncParsableCommand {
         commandName: "revise", abstract: "Replace the bundle with a new revision: earlier evidence and approvals no longer count.")
     @Argument var request: String
     @Option var digest: String?
-    @Option var file: String?
-    @Option(help: "A new bundle name.") var bundle: String?
+    @Option(help: "The new bundle: its SHA-256 is the new digest, and its name the bundle's name unless --bundle says otherwise.") var file: String?
+    @Option(help: "A new bundle name (default with --file: the file's name).") var bundle: String?
     @OptionGroup var options: WriteOptions
 
     func run() async throws {
         try await reportingErrors {
             let digest = try bundleDigest(digest: digest, file: file)
             let client = try await options.client()
-            let entries = try await client.run(.revise(request: request, bundle: bundle, digest: digest), as: try options.actor.name)
-            let now = try await client.request(request)
-            report(entries, json: options.json, text: "\(request) is now revision \(now.revision) (\(digest)), back at \(now.stage)")
+            // A new file is a new bundle: its name goes with it (the dashboard and `deployments` name what ran).
+            let name = bundle ?? file.map { URL(fileURLWithPath: $0).lastPathComponent }
+            let entries = try await client.run(.revise(request: request, bundle: name, digest: digest), as: try options.actor.name)
+            // Read back only to say where it stands: a pipeline's token may revise without being allowed to read, and a
+            // recorded revision must never be reported as a failure (a retry would revise again).
+            let now = try? await client.request(request)
+            let text = now.map { "\(request) is now revision \($0.revision) (\(digest)), back at \($0.stage)" } ?? "\(request) is revised (\(digest))"
+            report(entries, json: options.json, text: text)
         }
     }
 }

@@ -199,3 +199,37 @@ struct CIKitTests {
         #expect(header.hasPrefix("REQUEST\tPROJECT\tENVIRONMENT\tSTAGE\tBUNDLE\tREQUESTER\tAGE"))
     }
 }
+
+/// Issue 27, part 2: a pipeline's re-run revises with the new file, whose name goes with it, and a revision its token
+/// recorded is never reported as a failure because the token may not read the request back.
+@Suite("Revising from a pipeline")
+struct PipelineReviseTests {
+    @Test("revise --file takes the new file's name (unless --bundle); a service token that may revise but not read gets exit 0 for a recorded revision")
+    func reviseFromPipeline() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        // The pipeline's account may file and revise in this project (bound as a requester), with a token of scope request: only.
+        try await s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
+        let out = try await s.must(["token", "create", "--service-account", Cast.ci.name, "--ttl", "1d", "--json", "--as", "ada", "--key", "ada.key", "--scope", "request:\(Cast.project)"])
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["token"] as? String)
+        for (name, text) in [("model-v4.zip", "v4"), ("model-v5.zip", "v5"), ("model-v6.zip", "v6")] { try Data(text.utf8).write(to: URL(fileURLWithPath: s.path(name))) }
+        let server = try await RunningServer.start(story: s)
+        defer { server.stop() }
+        let pipeline = ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN": token, "SIGNOFF_DB": ""]
+        let filed = try await s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "model-v4.zip", "--file", "model-v4.zip", "--as", Cast.ci.name], extraEnv: pipeline)
+        #expect(filed.status == 0, "\(filed.stderr)")
+        let id = filed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let revised = try await s.signoff(["revise", id, "--file", "model-v5.zip", "--as", Cast.ci.name], extraEnv: pipeline)
+        #expect(revised.status == 0 && revised.stdout.contains("\(id) is revised"), "a recorded revision reported as such: \(revised.status) \(revised.stdout) \(revised.stderr)")
+        server.stop()
+        _ = await server.stopAndWait()
+        let status = try JSONSerialization.jsonObject(with: Data(try await s.must("status", id, "--json", "--as", "ada").utf8)) as? [String: Any]
+        #expect(status?["bundle"] as? String == "model-v5.zip" && status?["revision"] as? Int == 2, "the new file's name and digest: \(status ?? [:])")
+        #expect(status?["digest"] as? String == "sha256:" + SHA256Digest.hash("v5").hex)
+        // Locally, and with --bundle naming it otherwise.
+        let named = try await s.signoff("revise", id, "--file", "model-v6.zip", "--bundle", "model-final.zip", "--as", Cast.ci.name)
+        #expect(named.status == 0 && named.stdout.contains("revision 3"), "\(named.stdout) \(named.stderr)")
+        let after = try JSONSerialization.jsonObject(with: Data(try await s.must("status", id, "--json", "--as", "ada").utf8)) as? [String: Any]
+        #expect(after?["bundle"] as? String == "model-final.zip")
+    }
+}
