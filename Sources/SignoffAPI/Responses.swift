@@ -70,6 +70,16 @@ public struct GateResponse: Codable, Sendable {
     /// While the request is on its way: its next stage and what that stage's gate still lacks, with who can supply it.
     public let next_stage: String?
     public let waiting_for: [String]
+    /// What waiting will not end (``GateBlocker``): a newest report that did not pass, changes requested, a freeze — with
+    /// when it ends by itself (a freeze), if it does.
+    public let blocked: [Blocked]
+
+    public struct Blocked: Codable, Sendable {
+        public let rule: String
+        public let message: String
+        /// RFC 3339; absent when only someone's action ends it (a new report, a revision).
+        public let until: String?
+    }
 
     /// Evaluates the gate: the engine's deploy rules with no actor, at `now`.
     public init(request: DeploymentRequest, environment: String, digest: SHA256Digest, state: SignoffState, now: Int64) {
@@ -82,12 +92,17 @@ public struct GateResponse: Codable, Sendable {
         status = request.status.rawValue
         reasons = refusals.map { Reason(rule: $0.rule, message: $0.message) }
         (next_stage, waiting_for) = allowed ? (nil, []) : Inventory.waitingFor(request, state: state, now: now)
+        let blockers = allowed ? [] : state.workflow(for: request).map { Policy.blockers(request, workflow: $0.workflow, state: state, now: now) } ?? []
+        blocked = blockers.map { Blocked(rule: $0.rule, message: $0.message, until: $0.until.map(Timestamps.rfc3339)) }
     }
 
-    /// Whether waiting longer cannot change the answer: allowed, the request closed, or asked about another
-    /// environment or bundle than the request's (which no decision changes).
-    public var isFinal: Bool {
-        allowed || status != DeploymentRequest.Status.active.rawValue || reasons.contains { $0.rule == RefusalRule.gateEnvironment.name || $0.rule == RefusalRule.gateDigest.name }
+    /// Whether waiting until `deadline` (milliseconds since the epoch) cannot change the answer: allowed, the request
+    /// closed, asked about another environment or bundle than the request's (which no decision changes), or blocked by
+    /// what only an action ends (a failed report, changes requested) or by a freeze that outlasts the wait.
+    public func isFinal(waitingUntil deadline: Int64) -> Bool {
+        if allowed || status != DeploymentRequest.Status.active.rawValue { return true }
+        if reasons.contains(where: { $0.rule == RefusalRule.gateEnvironment.name || $0.rule == RefusalRule.gateDigest.name }) { return true }
+        return blocked.contains { blocker in blocker.until.flatMap(Timestamps.milliseconds(rfc3339:)).map { $0 > deadline } ?? true }
     }
 }
 

@@ -1075,7 +1075,7 @@ components:
     GateResponse:
       type: object
       additionalProperties: false
-      required: [allowed, request, project, environment, digest, status, reasons, waiting_for]
+      required: [allowed, request, project, environment, digest, status, reasons, waiting_for, blocked]
       properties:
         allowed: { type: boolean }
         request: { type: string }
@@ -1092,6 +1092,21 @@ components:
           type: array
           items: { type: string }
           description: "Each unmet condition of `next_stage`'s gate, with who can supply it; empty when allowed or closed."
+        blocked:
+          type: array
+          description: >-
+            What waiting will not end, on the stages still ahead and at the deployment: the newest report of a required
+            kind did not pass (`evidence`), changes were requested (`changes-requested`), a freeze is in force (`freeze`,
+            with `until`). A wait (`wait`, `gate --wait`) ends at once on any of these, except a freeze that ends before
+            the wait does. Empty when allowed or closed.
+          items:
+            type: object
+            additionalProperties: false
+            required: [rule, message]
+            properties:
+              rule: { type: string, enum: [evidence, changes-requested, freeze] }
+              message: { type: string }
+              until: { $ref: "#/components/schemas/Time", description: "When it ends by itself (a freeze); absent when only an action ends it." }
     EnvironmentInventory:
       type: object
       additionalProperties: false

@@ -525,9 +525,11 @@ struct GateCommand: AsyncParsableCommand {
             Name the request, or give --project and let the digest find the one open request of that project and \
             environment (several are an error that lists them). With --wait DURATION (e.g. 30m), wait until the gate \
             allows, the request closes, or the time runs out, printing what it still waits for; against a server this \
-            is a long poll, not a busy loop.
-            Exit 0: go. Exit 2: not allowed now, or the request is rejected, withdrawn, expired or deployed, with every \
-            reason. Exit 75: --wait ran out. Exit 64: bad input (an unknown request, no open request or several).
+            is a long poll, not a busy loop. The wait ends at once on what waiting will not end: the newest report of \
+            a required kind failed, changes were requested, or a freeze outlasts the wait.
+            Exit 0: go. Exit 2: not allowed now, or the request is rejected, withdrawn, expired or deployed, or \
+            blocked as above, with every reason. Exit 75: --wait ran out. Exit 64: bad input (an unknown request, no \
+            open request or several).
             """)
     @Argument(help: "The request; leave out with --project.") var request: String?
     @Option(help: "The project whose open request for this digest to find (instead of naming the request).") var project: String?
@@ -556,6 +558,8 @@ struct GateCommand: AsyncParsableCommand {
             let client = try await read.client.client()
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(waitSeconds)
+            // The same deadline on the wall clock: what outlasts it (a freeze) ends the wait at once.
+            let waitingUntil = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) + waitSeconds * 1000
             var lastProgress = ""
             var lastPrinted = clock.now
             var gate: GateResponse
@@ -569,7 +573,7 @@ struct GateCommand: AsyncParsableCommand {
                 first = false
                 // Found once by its digest, the request is then followed by id: its rejection ends the wait.
                 target = .request(gate.request)
-                if gate.isFinal || clock.now >= deadline { break }
+                if gate.isFinal(waitingUntil: waitingUntil) || clock.now >= deadline { break }
                 let progress = gate.next_stage.map { stage in "\(stage): " + gate.waiting_for.map { oneLine($0) }.joined(separator: "; ") }
                     ?? gate.reasons.map { "\($0.rule): \(oneLine($0.message))" }.joined(separator: "; ")
                 if progress != lastProgress || clock.now - lastPrinted >= .seconds(60) {
@@ -586,9 +590,13 @@ struct GateCommand: AsyncParsableCommand {
             } else {
                 print("DENIED: \(gate.request) may not deploy \(digest) to \(env) now\(gate.status == "active" ? "" : " (it is \(gate.status))"):")
                 for reason in gate.reasons { print("  - \(reason.rule): \(oneLine(reason.message))") }
+                if !gate.blocked.isEmpty {
+                    print("waiting will not end this:")
+                    for blocker in gate.blocked { print("  - \(blocker.rule): \(oneLine(blocker.message))") }
+                }
             }
             if gate.allowed { return }
-            if wait != nil && gate.status == "active" {
+            if wait != nil && gate.status == "active" && !gate.isFinal(waitingUntil: waitingUntil) {
                 printError("--wait \(wait!) ran out before the gate allowed \(gate.request)")
                 throw ExitCode(ExitStatus.timedOut)
             }

@@ -233,3 +233,28 @@ struct PipelineReviseTests {
         #expect(after?["bundle"] as? String == "model-final.zip")
     }
 }
+
+/// Issue 27, part 4: a gate's wait ends at once on what waiting will not end.
+@Suite("The gate fails fast")
+struct GateFailsFastTests {
+    @Test("gate --wait through the server ends within seconds, exit 2, on a failed newest report, and says what waiting will not end")
+    func failedReportEndsTheWait() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let id = try await s.must(
+            "request", "create", "--project", Cast.project, "--env", "prod", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as",
+            Cast.requester.name)
+        try await s.must("evidence", "add", id, "--kind", "test-report", "--status", "failed", "--digest", s.digest, "--as", Cast.ci.name)
+        let server = try await RunningServer.start(story: s)
+        defer { server.stop() }
+        _ = try await Client.login(s, Cast.requester.name, server: server)  // riley-PORT.token
+        let started = ContinuousClock.now
+        let gate = try await s.signoff(
+            ["gate", id, "--env", "prod", "--digest", s.digest, "--wait", "60s", "--as", Cast.requester.name],
+            extraEnv: ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN_FILE": s.path("\(Cast.requester.name)-\(server.port).token"), "SIGNOFF_DB": ""])
+        let took = ContinuousClock.now - started
+        #expect(gate.status == 2, "refused at once, not timed out (75): \(gate.status) \(gate.stdout) \(gate.stderr)")
+        #expect(gate.stdout.contains("waiting will not end this") && gate.stdout.contains("evidence: the newest test-report is failed"), "\(gate.stdout)")
+        #expect(took < .seconds(20), "the wait ended at once, not after its 60 s: \(took)")
+    }
+}

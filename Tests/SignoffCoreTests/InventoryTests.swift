@@ -48,6 +48,46 @@ struct InventoryTests {
         #expect(w.state.entryScope(of: started[0]) == (Cast.project, "prod"))
     }
 
+    @Test("The gate's blockers: a failed newest report, changes requested and a freeze are what waiting will not end — final at once, a freeze only when it outlasts the wait; approvals still to come are not")
+    func gateBlockers() throws {
+        var w = try World()
+        let id = try w.file()
+        func gate() -> GateResponse { GateResponse(request: w.request(id), environment: "prod", digest: World.digest, state: w.state, now: w.now) }
+        let minute = w.now + 60_000
+        // Waiting for evidence, then for approvals: nothing that waiting could not bring.
+        #expect(gate().blocked.isEmpty && !gate().isFinal(waitingUntil: minute))
+        // The newest report failed: only a new run changes that.
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "failed", digest: SHA256Digest.hash("bad")), as: Cast.ci.name)
+        #expect(gate().blocked.map(\.rule) == ["evidence"] && gate().blocked[0].until == nil, "\(gate().blocked)")
+        #expect(gate().isFinal(waitingUntil: minute) && !gate().allowed)
+        // A passing report after it: no longer blocked; at the compliance review the wait may go on.
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("good")), as: Cast.ci.name)
+        #expect(gate().blocked.isEmpty && !gate().isFinal(waitingUntil: minute))
+        // Changes requested: only a revision ends it; the revision does.
+        try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        let comment = "pin the feature store version"
+        try w.ok(
+            .decide(
+                request: id, stage: "approved", decision: .changesRequested, comment: comment,
+                envelope: w.signed(id, stage: "approved", .changesRequested, by: Cast.releaseManager.name, comment: comment)),
+            as: Cast.releaseManager.name)
+        #expect(gate().blocked.map(\.rule) == ["changes-requested"] && gate().isFinal(waitingUntil: minute), "\(gate().blocked)")
+        #expect(gate().blocked[0].message.contains(comment))
+        try w.ok(.revise(request: id, bundle: nil, digest: World.otherDigest), as: Cast.requester.name)
+        let revised = GateResponse(request: w.request(id), environment: "prod", digest: World.otherDigest, state: w.state, now: w.now)
+        #expect(revised.blocked.isEmpty && !revised.isFinal(waitingUntil: minute), "\(revised.blocked)")
+        // A freeze on the environment: final when it outlasts the wait, not when it ends first.
+        try w.admin(.addFreeze(FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 3_600_000, reason: "quarter close")))
+        let frozen = GateResponse(request: w.request(id), environment: "prod", digest: World.otherDigest, state: w.state, now: w.now)
+        #expect(frozen.blocked.map(\.rule) == ["freeze"] && frozen.blocked[0].until == Timestamps.rfc3339(w.now + 3_600_000), "\(frozen.blocked)")
+        #expect(frozen.isFinal(waitingUntil: minute), "an hour's freeze outlasts a minute's wait")
+        #expect(!frozen.isFinal(waitingUntil: w.now + 2 * 3_600_000), "a wait of two hours sees the freeze end")
+        // A closed request has no blockers: it is final by its status.
+        try w.ok(.withdraw(request: id, reason: "superseded"), as: Cast.requester.name)
+        let closed = GateResponse(request: w.request(id), environment: "prod", digest: World.otherDigest, state: w.state, now: w.now)
+        #expect(closed.blocked.isEmpty && closed.isFinal(waitingUntil: minute))
+    }
+
     @Test("A failed rollout started in two steps is recorded as failed and leaves the request open to try again")
     func failedTwoStep() throws {
         var w = try World()
@@ -176,7 +216,7 @@ struct InventoryTests {
         #expect(closed.contains("\(second), is withdrawn"), "\(closed)")
         // A closed request's gate is final: waiting longer cannot change it.
         let gate = GateResponse(request: w.request(second), environment: "qa", digest: World.digest, state: w.state, now: w.now)
-        #expect(gate.isFinal && !gate.allowed && gate.status == "withdrawn")
+        #expect(gate.isFinal(waitingUntil: w.now + 3_600_000) && !gate.allowed && gate.status == "withdrawn")
     }
 
     @Test("list: environment, requester and age filters; an unknown state is refused with the known ones")

@@ -18,9 +18,69 @@ public struct GateStatus: Hashable, Sendable, Codable {
     public var isSatisfied: Bool { conditions.allSatisfy(\.met) }
 }
 
+/// What stops a request that waiting alone will not end (``Policy/blockers(_:workflow:state:now:)``): the newest report of
+/// a required kind did not pass, changes were requested, or a freeze holds — until a time, for a freeze; until someone
+/// acts (a new report, a revision), for the others.
+public struct GateBlocker: Hashable, Sendable {
+    /// `evidence`, `changes-requested` or `freeze`.
+    public let rule: String
+    public let message: String
+    /// When it ends by itself (a freeze's end), in milliseconds since the epoch; nil when only an action ends it.
+    public let until: Int64?
+}
+
 /// Gate evaluation: pure functions of state, request, workflow and time. Every authority comes from the request's
 /// project: the groups it binds to the roles the workflow names, on the request's environment.
 public enum Policy {
+    /// The newest report of `requirement`'s kind on the current revision, attached by a holder of one of its roles. The
+    /// newest decides: a later failure is not outvoted by an earlier pass (no retrying until something passes).
+    static func latestEvidence(_ request: DeploymentRequest, _ requirement: Workflow.EvidenceRequirement, state: SignoffState) -> Evidence? {
+        let roles = requirement.attachedBy.map(\.value)
+        return request.currentEvidence.last { evidence in
+            evidence.kind == requirement.kind
+                && roles.contains { state.holds(evidence.attachedBy, role: $0, project: request.project, environment: request.environment) }
+        }
+    }
+
+    /// What stands between `request` and its deployment that waiting will not end — on every stage still ahead of it and
+    /// at the deployment: a newest report that did not pass, changes requested, a freeze in force (until its end). A
+    /// gate's `--wait` stops at once on these (``GateBlocker``); anything else (approvals to come, a window to open) may
+    /// still come while it waits.
+    public static func blockers(_ request: DeploymentRequest, workflow: Workflow, state: SignoffState, now: Int64) -> [GateBlocker] {
+        guard request.status == .active else { return [] }
+        let path = workflow.path(for: request)
+        guard let current = path.firstIndex(where: { $0.name == request.stage }) else { return [] }
+        var blockers: [GateBlocker] = []
+        for stage in path[(current + 1)...] {
+            for requirement in stage.gate.evidence {
+                guard let latest = latestEvidence(request, requirement, state: state), latest.status != requirement.status else { continue }
+                blockers.append(GateBlocker(
+                    rule: "evidence",
+                    message: "the newest \(requirement.kind) is \(latest.status.rawValue) and \(stage.name) needs \(requirement.status.rawValue): attach a new report (a new run)",
+                    until: nil))
+            }
+            if !stage.gate.approvals.isEmpty {
+                for change in request.currentDecisions where change.stage == stage.name && change.decision == .changesRequested {
+                    let who = change.onBehalfOf.map { "\(change.by) for \($0)" } ?? change.by
+                    blockers.append(GateBlocker(
+                        rule: "changes-requested", message: "\(who) requested changes at \(stage.name): \(change.comment) — the requester revises the request", until: nil))
+                }
+            }
+            for freeze in stage.gate.freezes where freeze.fromMilliseconds <= now && now < freeze.toMilliseconds {
+                blockers.append(GateBlocker(
+                    rule: "freeze", message: "\(stage.name) is inside the freeze \"\(freeze.reason)\" until \(Timestamps.rfc3339(freeze.toMilliseconds))",
+                    until: freeze.toMilliseconds))
+            }
+        }
+        for freeze in state.freezes(inForceFor: request.project, environment: request.environment, at: now) {
+            blockers.append(GateBlocker(
+                rule: "freeze",
+                message: "freeze \(freeze.id) on \(request.environment) of \(freeze.project ?? "every project") is in force until \(Timestamps.rfc3339(freeze.until)): \(freeze.reason)",
+                until: freeze.until))
+        }
+        return blockers
+    }
+
     /// Decisions that count toward `stage`'s approvals now: approvals of the current revision, not expired.
     static func countingApprovals(_ request: DeploymentRequest, stage: String, gate: Workflow.Gate, now: Int64) -> [Decision] {
         request.currentDecisions.filter { decision in
@@ -160,12 +220,7 @@ public enum Policy {
         var conditions: [ConditionStatus] = []
         for requirement in gate.evidence {
             let roles = requirement.attachedBy.map(\.value)
-            let attachedByRole = request.currentEvidence.filter { evidence in
-                evidence.kind == requirement.kind && roles.contains { state.holds(evidence.attachedBy, role: $0, project: project, environment: environment) }
-            }
-            // The newest report of the kind decides: a later failure is not outvoted by an earlier pass (no retrying until
-            // something passes).
-            let latest = attachedByRole.last
+            let latest = latestEvidence(request, requirement, state: state)
             let met = latest.map { evidence in
                 evidence.status == requirement.status && (requirement.maxAgeSeconds.map { now - evidence.at <= $0 * 1000 } ?? true)
             } ?? false

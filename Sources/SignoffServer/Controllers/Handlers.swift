@@ -146,11 +146,13 @@ struct Handlers: Sendable {
     private func poll(wait: Duration, _ evaluate: () async throws -> GateResponse) async throws -> GateResponse {
         let clock = ContinuousClock()
         let deadline = clock.now + wait
+        // The same deadline on the ledger's clock: a freeze that ends before it is waited out, one that outlasts it is not.
+        let waitingUntil = service.now + Int64(wait.components.seconds) * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
         while true {
             let version = service.changes.version
             let answer = try await evaluate()
             let now = clock.now
-            if answer.isFinal || now >= deadline {
+            if answer.isFinal(waitingUntil: waitingUntil) || now >= deadline {
                 metrics.gateVerdict(project: answer.project, environment: answer.environment, allowed: answer.allowed)
                 return answer
             }
