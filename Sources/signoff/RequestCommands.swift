@@ -140,7 +140,10 @@ struct EvidenceCommand: AsyncParsableCommand {
                 // Automation's tokens may attach evidence without being allowed to read the request back.
                 let stage = (try? await client.request(request).stage).map { "; it is at \($0)" } ?? ""
                 let counts = tests.map { ", \($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" } ?? ""
-                let what = entries.entries.isEmpty ? "Already attached: \(kind) \(digest) to \(request), nothing recorded" : "Attached \(kind) (\(status.lowercased())\(counts)) to \(request)"
+                let stored = document == nil ? "" : "; its document is stored"
+                let what =
+                    (entries.entries.isEmpty ? "Already attached: \(kind) \(digest) to \(request), nothing recorded" : "Attached \(kind) (\(status.lowercased())\(counts)) to \(request)")
+                    + stored
                 report(entries, json: options.json, text: what + stage)
             }
         }

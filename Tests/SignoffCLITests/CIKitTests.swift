@@ -258,3 +258,25 @@ struct GateFailsFastTests {
         #expect(took < .seconds(20), "the wait ended at once, not after its 60 s: \(took)")
     }
 }
+
+/// Issue 27, part 5: a report attached without its document gets it later.
+@Suite("Evidence documents after the fact")
+struct EvidenceDocumentLaterTests {
+    @Test("evidence add --upload of a report already attached stores its document (nothing else recorded) and says so")
+    func uploadAfterAttach() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let id = try await s.must(
+            "request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as",
+            Cast.requester.name)
+        let attached = try await s.must("evidence", "add", id, "--kind", "test-report", "--junit", "junit.xml", "--as", Cast.ci.name)
+        #expect(attached.contains("Attached test-report") && !attached.contains("document"), "\(attached)")
+        let later = try await s.must("evidence", "add", id, "--kind", "test-report", "--junit", "junit.xml", "--upload", "--as", Cast.ci.name)
+        #expect(later.contains("Already attached") && later.contains("its document is stored"), "\(later)")
+        let exported = try await s.signoff("audit", "export", "--project", Cast.project, "--documents", "--out", "exp", "--json")
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(exported.stdout.utf8)) as? [String: Any])?["documents"] as? Int == 1)
+        let status = try JSONSerialization.jsonObject(with: Data(try await s.must("status", id, "--json").utf8)) as? [String: Any]
+        #expect((status?["evidence"] as? [Any])?.count == 1, "one evidence, attached once")
+    }
+}
