@@ -145,15 +145,19 @@ public enum GateLookup {
         }
     }
 
-    /// The open request that filing `command` (a `.fileRequest`) with `reuse` would reuse: the newest one `requester`
-    /// filed of the same project and environment for the same digest, bundle name, labels and emergency-ness.
-    public static func reusable(_ command: Command, requester: String, in state: SignoffState) -> DeploymentRequest? {
-        guard case .fileRequest(let project, let environment, let bundle, let digest, _, let labels, let reason) = command else { return nil }
-        let wanted = labels.mapValues { Array(Set($0)).sorted() }
-        return candidates(project: project, environment: environment, digest: digest, in: state).last {
-            $0.requester == requester && $0.bundle == bundle && $0.labels.mapValues { Array(Set($0)).sorted() } == wanted && ($0.emergency != nil) == (reason != nil)
+    /// The open request that filing `command` (a `.fileRequest`) with `reuse` would reuse, for `caller`: the newest open
+    /// request of the same project and environment for the same digest that `caller` may read — whoever filed it (a
+    /// person files, the pipeline carries on) and whatever its bundle was called — if it declares at least the labels
+    /// asked for (reusing must not drop a stage a label adds), and both or neither are emergencies.
+    public static func reusable(_ command: Command, caller: String, in state: SignoffState, now: Int64) -> DeploymentRequest? {
+        guard case .fileRequest(let project, let environment, _, let digest, _, let labels, let reason) = command,
+            Access.mayRead(project: project, principal: caller, state: state, now: now)
+        else { return nil }
+        return candidates(project: project, environment: environment, digest: digest, in: state).last { request in
+            labels.allSatisfy { key, values in Set(values).isSubset(of: Set(request.labels[key] ?? [])) } && (request.emergency != nil) == (reason != nil)
         }
     }
+
 }
 
 /// Who the caller is: `GET /v1/whoami`, and how the CLI learns the account a service token acts as.

@@ -22,7 +22,10 @@ struct RequestCommand: AsyncParsableCommand {
         @Option(help: "LABEL=VALUE[,VALUE]: any other label the workflows' when: read.") var label: [String] = []
         @Flag(help: "File an emergency request on this environment, under its workflow's emergency: section (needs --reason).") var emergency = false
         @Option(help: "Why this cannot wait (an emergency's reason).") var reason: String?
-        @Flag(help: "If you already have an open request of this project and environment for this digest, print it instead of filing another (re-run CI jobs).") var reuse = false
+        @Flag(
+            help:
+                "If an open request of this project and environment carries this digest — whoever filed it (a person files, the pipeline carries on), among those you may read — print it instead of filing another (re-run CI jobs).")
+        var reuse = false
         @OptionGroup var options: WriteOptions
 
         /// The labels given, each a list of values.

@@ -234,6 +234,28 @@ struct PipelineReviseTests {
     }
 }
 
+/// Issue 27, part 1 (in part): a person files, the pipeline carries on.
+@Suite("A person files, the pipeline carries on")
+struct PersonFilesTests {
+    @Test("request create --reuse from the pipeline's token finds the request a person filed for the digest, whatever its bundle is called")
+    func pipelineFindsPersonsRequest() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        let id = try await s.must(
+            "request", "create", "--project", Cast.project, "--env", "prod", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as",
+            Cast.requester.name)
+        let out = try await s.must(["token", "create", "--service-account", Cast.ci.name, "--ttl", "1d", "--json", "--as", "ada", "--key", "ada.key", "--scope", "request:\(Cast.project)"])
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["token"] as? String)
+        let server = try await RunningServer.start(story: s)
+        defer { server.stop() }
+        let pipeline = ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN": token, "SIGNOFF_DB": ""]
+        let found = try await s.signoff(
+            ["request", "create", "--project", Cast.project, "--env", "prod", "--bundle", "build-4711.tar", "--digest", s.digest, "--reuse", "--json", "--as", Cast.ci.name],
+            extraEnv: pipeline)
+        #expect(found.status == 0 && found.stdout.contains("\"reused\":true") && found.stdout.contains(id), "\(found.stdout) \(found.stderr)")
+    }
+}
+
 /// Issue 27, part 4: a gate's wait ends at once on what waiting will not end.
 @Suite("The gate fails fast")
 struct GateFailsFastTests {

@@ -195,14 +195,19 @@ struct InventoryTests {
             Issue.record("expected one"); return
         }
         #expect(found.id == first)
-        func filing(env: String = "qa", bundle: String = World.bundle, emergency: String? = nil) throws -> Command {
-            .fileRequest(project: Cast.project, environment: env, bundle: bundle, digest: World.digest, description: "", emergencyReason: emergency)
+        func filing(env: String = "qa", bundle: String = World.bundle, labels: [String: [String]] = [:], emergency: String? = nil) throws -> Command {
+            .fileRequest(project: Cast.project, environment: env, bundle: bundle, digest: World.digest, description: "", labels: labels, emergencyReason: emergency)
         }
-        #expect(try GateLookup.reusable(filing(), requester: "riley", in: w.state)?.id == first)
-        #expect(try GateLookup.reusable(filing(), requester: "morgan", in: w.state) == nil, "another person's request is theirs")
-        #expect(try GateLookup.reusable(filing(env: "prod"), requester: "riley", in: w.state) == nil)
-        #expect(try GateLookup.reusable(filing(bundle: "other.zip"), requester: "riley", in: w.state) == nil, "another bundle name is another request")
-        #expect(try GateLookup.reusable(filing(emergency: "down"), requester: "riley", in: w.state) == nil, "an emergency never reuses an ordinary request")
+        #expect(try GateLookup.reusable(filing(), caller: "riley", in: w.state, now: w.now)?.id == first)
+        // A person files, the pipeline carries on: the request is found whoever filed it, whatever its bundle was called.
+        #expect(try GateLookup.reusable(filing(), caller: Cast.ci.name, in: w.state, now: w.now)?.id == first, "the pipeline finds the person's request")
+        #expect(try GateLookup.reusable(filing(bundle: "build-4711.zip"), caller: Cast.ci.name, in: w.state, now: w.now)?.id == first)
+        // Not by whoever may not read the project (nor does it tell them it exists).
+        try w.addUser(Cast.outsider.name, groups: [])
+        #expect(try GateLookup.reusable(filing(), caller: Cast.outsider.name, in: w.state, now: w.now) == nil, "an outsider learns nothing")
+        #expect(try GateLookup.reusable(filing(env: "prod"), caller: "riley", in: w.state, now: w.now) == nil)
+        #expect(try GateLookup.reusable(filing(labels: ["touches": ["connections"]]), caller: "riley", in: w.state, now: w.now) == nil, "reusing must not drop a label's stage")
+        #expect(try GateLookup.reusable(filing(emergency: "down"), caller: "riley", in: w.state, now: w.now) == nil, "an emergency never reuses an ordinary request")
         let second = try w.file(env: "qa")
         guard case .failure(.several(let several)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected several"); return

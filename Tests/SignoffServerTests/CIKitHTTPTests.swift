@@ -132,6 +132,10 @@ struct CIKitHTTPTests {
             let body: [String: Any] = ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": Self.digest.description, "reuse": true]
             let reused = try await client.json("/v1/requests", .post, token: riley, body: body)
             #expect(reused.status == 200 && reused.object["request"] as? String == "REQ-2" && (reused.object["entries"] as? [Any])?.isEmpty == true)
+            // Found whoever filed it — but never by who may not read the project: the outsider's filing is refused as
+            // any other, and names no request.
+            let probing = try await client.json("/v1/requests", .post, token: outsider, body: body)
+            #expect(probing.status == 403 && probing.object["request"] == nil && !"\(probing.object)".contains("REQ-"), "\(probing.status) \(probing.object)")
             let me = try await client.json("/v1/whoami", token: token)
             #expect(me.object["principal"] as? String == "ci-bot" && me.object["kind"] as? String == "service")
         }

@@ -46,7 +46,7 @@ struct RequestsController {
             let command = Command.fileRequest(
                 project: b.project, environment: b.environment, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"),
                 description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason)
-            if b.reuse == true, let reused = GateLookup.reusable(command, requester: try h.principal(context), in: try await h.service.state()) {
+            if b.reuse == true, let reused = GateLookup.reusable(command, caller: try h.principal(context), in: try await h.service.state(), now: h.service.now) {
                 return try h.json(RecordedResponse(reusing: reused.id))
             }
             return try h.json(try await h.run(command, context), status: .created)

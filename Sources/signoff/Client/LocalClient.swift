@@ -88,7 +88,7 @@ struct LocalClient: SignoffClient {
     }
 
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
-        if reuse, let reused = GateLookup.reusable(command, requester: actor, in: try await service.state()) {
+        if reuse, let reused = GateLookup.reusable(command, caller: actor, in: try await service.state(), now: now) {
             return RecordedResponse(reusing: reused.id)
         }
         return try await run(command, as: actor)
