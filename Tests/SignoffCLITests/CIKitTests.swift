@@ -210,8 +210,7 @@ struct PipelineReviseTests {
         defer { s.remove() }
         // The pipeline's account may file and revise in this project (bound as a requester), with a token of scope request: only.
         try await s.must("group", "add-member", Cast.Group.dataScience, Cast.ci.name, "--as", "ada", "--key", "ada.key")
-        let out = try await s.must(["token", "create", "--service-account", Cast.ci.name, "--ttl", "1d", "--json", "--as", "ada", "--key", "ada.key", "--scope", "request:\(Cast.project)"])
-        let token = try #require((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["token"] as? String)
+        let token = try await s.serviceToken(["request:\(Cast.project)"])
         for (name, text) in [("model-v4.zip", "v4"), ("model-v5.zip", "v5"), ("model-v6.zip", "v6")] { try Data(text.utf8).write(to: URL(fileURLWithPath: s.path(name))) }
         let server = try await RunningServer.start(story: s)
         defer { server.stop() }
@@ -241,11 +240,8 @@ struct PersonFilesTests {
     func pipelineFindsPersonsRequest() async throws {
         let s = try await Story()
         defer { s.remove() }
-        let id = try await s.must(
-            "request", "create", "--project", Cast.project, "--env", "prod", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as",
-            Cast.requester.name)
-        let out = try await s.must(["token", "create", "--service-account", Cast.ci.name, "--ttl", "1d", "--json", "--as", "ada", "--key", "ada.key", "--scope", "request:\(Cast.project)"])
-        let token = try #require((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["token"] as? String)
+        let id = try await s.filed()
+        let token = try await s.serviceToken(["request:\(Cast.project)"])
         let server = try await RunningServer.start(story: s)
         defer { server.stop() }
         let pipeline = ["SIGNOFF_SERVER": server.url.absoluteString, "SIGNOFF_TOKEN": token, "SIGNOFF_DB": ""]
@@ -263,9 +259,7 @@ struct GateFailsFastTests {
     func failedReportEndsTheWait() async throws {
         let s = try await Story()
         defer { s.remove() }
-        let id = try await s.must(
-            "request", "create", "--project", Cast.project, "--env", "prod", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as",
-            Cast.requester.name)
+        let id = try await s.filed()
         try await s.must("evidence", "add", id, "--kind", "test-report", "--status", "failed", "--digest", s.digest, "--as", Cast.ci.name)
         let server = try await RunningServer.start(story: s)
         defer { server.stop() }
@@ -288,9 +282,7 @@ struct EvidenceDocumentLaterTests {
     func uploadAfterAttach() async throws {
         let s = try await Story()
         defer { s.remove() }
-        let id = try await s.must(
-            "request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as",
-            Cast.requester.name)
+        let id = try await s.filed(env: "qa")
         let attached = try await s.must("evidence", "add", id, "--kind", "test-report", "--junit", "junit.xml", "--as", Cast.ci.name)
         #expect(attached.contains("Attached test-report") && !attached.contains("document"), "\(attached)")
         let later = try await s.must("evidence", "add", id, "--kind", "test-report", "--junit", "junit.xml", "--upload", "--as", Cast.ci.name)

@@ -102,10 +102,24 @@ struct Story {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A request filed by riley, nothing attached yet.
+    func filed(env: String = "prod") async throws -> String {
+        try await must(
+            "request", "create", "--project", Cast.project, "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", Cast.requester.name)
+    }
+
+    /// A service token of the CI account with `scopes`, issued here by the administrator.
+    func serviceToken(_ scopes: [String]) async throws -> String {
+        let out = try await must(["token", "create", "--service-account", Cast.ci.name, "--ttl", "1d", "--json", "--as", "ada", "--key", "ada.key"] + scopes.flatMap { ["--scope", $0] })
+        guard let token = (try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])?["token"] as? String else {
+            throw TestSupportError("token create printed no token: \(out)")
+        }
+        return token
+    }
+
     /// A request filed by riley, with passing tests attached.
     func tested(env: String = "prod") async throws -> String {
-        let id = try await must(
-            "request", "create", "--project", Cast.project, "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", Cast.requester.name)
+        let id = try await filed(env: env)
         try await must("evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", Cast.ci.name)
         return id
     }
