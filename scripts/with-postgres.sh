@@ -3,6 +3,7 @@
 # command fails or is interrupted (a trap). The command finds the server in SIGNOFF_TEST_POSTGRES
 # (postgres://postgres@127.0.0.1:PORT/postgres); the PostgreSQL tests make and drop databases of their own there.
 #   bash scripts/with-postgres.sh swift test --skip-build
+#   bash scripts/with-postgres.sh          # no command: prints the address, keeps the cluster until Ctrl-C
 # initdb refuses to run as root: as root the cluster runs as the `postgres` user, in a folder it owns.
 set -euo pipefail
 # Descriptors this script inherited beyond 0-2 are closed before any server starts: a daemon that kept one would keep
@@ -54,6 +55,15 @@ script=$$
 echo "with-postgres: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (removed after the command)" >&2
 
 export SIGNOFF_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+if [ $# -eq 0 ]; then
+    # No command: keep the cluster for use from other shells until this script is stopped (Ctrl-C, or SIGTERM).
+    echo "with-postgres: SIGNOFF_TEST_POSTGRES=$SIGNOFF_TEST_POSTGRES — use it from another shell; stop this one (Ctrl-C) to remove the cluster" >&2
+    sleep infinity &
+    waiter=$!
+    trap 'kill "$waiter" 2>/dev/null; exit 130' INT TERM
+    wait "$waiter" || true
+    exit 0
+fi
 status=0
 "$@" || status=$?
 exit $status
