@@ -138,6 +138,7 @@ struct PostgresServeTests {
         let tampers: [(String, String)] = [
             ("an entry's bytes", "UPDATE ledger_entry SET entry = set_byte(entry, length(entry) - 1, get_byte(entry, length(entry) - 1) # 1) WHERE sequence = 3"),
             ("an entry deleted", "DELETE FROM ledger_entry WHERE sequence = 5"),
+            ("two entries reordered (their rows' contents swapped)", "UPDATE ledger_entry SET entry = CASE sequence WHEN 6 THEN (SELECT entry FROM ledger_entry WHERE sequence = 7) ELSE (SELECT entry FROM ledger_entry WHERE sequence = 6) END, leaf_hash = CASE sequence WHEN 6 THEN (SELECT leaf_hash FROM ledger_entry WHERE sequence = 7) ELSE (SELECT leaf_hash FROM ledger_entry WHERE sequence = 6) END WHERE sequence IN (6, 7)"),
             ("two entries' times swapped", "UPDATE ledger_entry SET time_ms = CASE sequence WHEN 6 THEN (SELECT time_ms FROM ledger_entry WHERE sequence = 7) + 1 ELSE time_ms END WHERE sequence = 6"),
             ("a subtree hash", "UPDATE merkle_node SET hash = sha256(hash) WHERE last_sequence = 15 AND level = 4"),
             ("the newest checkpoint deleted", "DELETE FROM checkpoint WHERE tree_size = (SELECT MAX(tree_size) FROM checkpoint)"),
