@@ -6,27 +6,18 @@
 #   bash scripts/with-postgres.sh          # no command: prints the address, keeps the cluster until Ctrl-C
 # initdb refuses to run as root: as root the cluster runs as the `postgres` user, in a folder it owns.
 set -euo pipefail
-# Descriptors this script inherited beyond 0-2 are closed before any server starts: a daemon that kept one would keep
-# the caller waiting (Foundation's Process learns of a child's exit from a socket the child inherits).
-# (No redirection on these lines: bash keeps a redirection made beside `exec` for good.)
-# Every one but 0-2 and the one bash reads this script from (the caller may hold hundreds open, any number).
-script_file=$(readlink -f "$0")
-inherited=$(ls /proc/$$/fd)
-for fd in $inherited; do
-    if [ "$fd" -gt 2 ] && [ -e "/proc/$$/fd/$fd" ] && [ "$(readlink -f "/proc/$$/fd/$fd")" != "$script_file" ]; then eval "exec $fd>&-"; fi
-done
-
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+# The servers' programs, the cluster's owner, a free port; descriptors inherited beyond 0-2 closed before any starts.
+. "$(dirname "$(readlink -f "$0")")/lib/postgres.sh"
+close_inherited_fds
 if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
     echo "with-postgres: PostgreSQL's server is not installed; run scripts/setup.sh (apt package postgresql)" >&2
     exit 1
 fi
-as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 dir=$(mktemp -d /tmp/signoff-pg.XXXXXX)
 chmod 755 "$dir"
 [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 stop() {
     as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true

@@ -8,20 +8,12 @@
 #   pair.sh promote DIR        -> the standby becomes the primary
 #   pair.sh stop DIR           -> both stopped, DIR removed (always safe to call)
 set -euo pipefail
-# Descriptors this script inherited beyond 0-2 are closed before any server starts: a daemon that kept one would keep
-# the caller waiting (Foundation's Process learns of a child's exit from a socket the child inherits).
-# (No redirection on these lines: bash keeps a redirection made beside `exec` for good.)
-# Every one but 0-2 and the one bash reads this script from (the caller may hold hundreds open, any number).
-script_file=$(readlink -f "$0")
-inherited=$(ls /proc/$$/fd)
-for fd in $inherited; do
-    if [ "$fd" -gt 2 ] && [ -e "/proc/$$/fd/$fd" ] && [ "$(readlink -f "/proc/$$/fd/$fd")" != "$script_file" ]; then eval "exec $fd>&-"; fi
-done
+# The servers' programs, the cluster's owner, a free port (shared with scripts/with-postgres.sh); descriptors inherited
+# beyond 0-2 closed before any server starts.
+. "$(dirname "$(readlink -f "$0")")/../../scripts/lib/postgres.sh"
+close_inherited_fds
 command=$1
 dir=$2
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 case "$command" in
 start)
