@@ -517,9 +517,11 @@ paths:
                 reuse:
                   type: boolean
                   description: >-
-                    True: if the caller already has an open request of this project and environment for this digest, with
-                    the same bundle name, labels and emergency mode, answer with it (the newest they filed) instead of filing
-                    another — for a re-run CI job. The description is not compared.
+                    True: if an open request of this project and environment carries this digest — whoever filed it,
+                    whatever its bundle is called, among the requests the caller may read — that declares at least the
+                    labels asked for and is an emergency exactly when this filing is, answer with it (the newest such)
+                    instead of filing another: a re-run CI job, or a pipeline carrying on with the request a person filed.
+                    The description is not compared.
       responses:
         "200":
           description: "`reuse` found an open request: `request` names it and `entries` is empty (nothing was appended)."
