@@ -352,10 +352,10 @@ final class Committer: Sendable {
         directory.withLock { Committer.keepNewer(&$0, (round.directoryVersion, round.directory)) }
         // The whole state this process keeps for queries, patched with what the round wrote — when it was current.
         full.withLock { full in
-            guard var current = full, current.marker == round.before else {
-                if full?.marker != round.marker { full = nil }
-                return
-            }
+            // Of an older head (another instance or process wrote in between): kept, never served as it is — every read
+            // compares its marker with the head — and brought up to date by the next read, which folds the entries since,
+            // this round's among them (``SignoffService/caughtUp(_:to:)``), instead of decoding the whole projection again.
+            guard var current = full, current.marker == round.before else { return }
             // Patched in place: with the cache's own reference dropped first, the state's tables are not copied whole
             // (unless a reader still holds this version).
             full = nil
