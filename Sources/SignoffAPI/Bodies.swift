@@ -135,8 +135,10 @@ public struct FileRequestBody: Codable, Sendable {
     public let labels: [String: [String]]?
     /// Present: an emergency request, with its reason.
     public let emergency_reason: String?
-    /// True: when the caller already has an open request of this project and environment for this digest, answer
-    /// with it instead of filing another (a re-run CI job).
+    /// Absent or true: when an open request of this project and environment carries this digest (whoever filed it,
+    /// among those the caller may read), answer with it instead of filing another; and when the caller's open request
+    /// for this bundle name had changes requested on its current revision, revise it to this digest. False: file a
+    /// new request whatever is open.
     public var reuse: Bool? = nil
 
     public init(

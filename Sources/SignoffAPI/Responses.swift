@@ -145,18 +145,54 @@ public enum GateLookup {
         }
     }
 
-    /// The open request that filing `command` (a `.fileRequest`) with `reuse` would reuse, for `caller`: the newest open
-    /// request of the same project and environment for the same digest that `caller` may read — whoever filed it (a
-    /// person files, the pipeline carries on) and whatever its bundle was called — if it declares at least the labels
-    /// asked for (reusing must not drop a stage a label adds), and both or neither are emergencies.
-    public static func reusable(_ command: Command, caller: String, in state: SignoffState, now: Int64) -> DeploymentRequest? {
-        guard case .fileRequest(let project, let environment, _, let digest, _, let labels, let reason) = command,
-            Access.mayRead(project: project, principal: caller, state: state, now: now)
-        else { return nil }
-        return candidates(project: project, environment: environment, digest: digest, in: state).last { request in
-            labels.allSatisfy { key, values in Set(values).isSubset(of: Set(request.labels[key] ?? [])) } && (request.emergency != nil) == (reason != nil)
+    /// What filing `command` (a `.fileRequest`) does instead of filing anew, for `caller`.
+    public enum CarryOn: Sendable, Equatable {
+        /// The open request for this digest: answered with, nothing recorded.
+        case reuse(DeploymentRequest)
+        /// The caller's open request for this bundle, whose current revision changes were requested on: revised to the
+        /// new digest (a pipeline re-run after changes were requested).
+        case revise(DeploymentRequest)
+
+        public static func == (a: CarryOn, b: CarryOn) -> Bool {
+            switch (a, b) {
+            case (.reuse(let x), .reuse(let y)), (.revise(let x), .revise(let y)): x.id == y.id
+            default: false
+            }
         }
     }
+
+    /// One open request per project, environment and digest (unless the filer asks for a new one), and a re-run after
+    /// changes were requested revises: what filing `command` carries on with, if anything.
+    ///
+    /// - **Reuse**: the newest open request of the same project and environment for the same digest that `caller` may
+    ///   read — whoever filed it (a person files, the pipeline carries on) and whatever its bundle was called — if it
+    ///   declares at least the labels asked for (reusing must not drop a stage a label adds), and both or neither are
+    ///   emergencies.
+    /// - **Revise**: otherwise, the newest open request `caller` filed of the same project, environment and bundle name,
+    ///   with another digest, on whose current revision changes were requested, with no deployment under way, declaring
+    ///   at least the labels asked for, not an emergency and not asked as one. Only the requester revises (the engine's
+    ///   rule): a pipeline never revises a person's request.
+    public static func carryOn(_ command: Command, caller: String, in state: SignoffState, now: Int64) -> CarryOn? {
+        guard case .fileRequest(let project, let environment, let bundle, let digest, _, let labels, let reason) = command,
+            Access.mayRead(project: project, principal: caller, state: state, now: now)
+        else { return nil }
+        func declares(_ request: DeploymentRequest) -> Bool {
+            labels.allSatisfy { key, values in Set(values).isSubset(of: Set(request.labels[key] ?? [])) }
+        }
+        if let reused = candidates(project: project, environment: environment, digest: digest, in: state).last(where: {
+            declares($0) && ($0.emergency != nil) == (reason != nil)
+        }) {
+            return .reuse(reused)
+        }
+        guard reason == nil else { return nil }
+        let revisable = state.requests.values.filter { request in
+            request.status == .active && request.project == project && request.environment == environment && request.bundle == bundle
+                && request.requester == caller && request.digest != digest && request.emergency == nil && request.deploymentInProgress == nil
+                && request.currentDecisions.contains { $0.decision == .changesRequested } && declares(request)
+        }
+        return revisable.sorted(by: Inventory.byFiling).last.map { .revise($0) }
+    }
+
 
 }
 

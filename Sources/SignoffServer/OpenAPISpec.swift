@@ -516,15 +516,20 @@ paths:
                 emergency_reason: { type: string, description: "Files an emergency request, under the workflow's `emergency:` section." }
                 reuse:
                   type: boolean
+                  default: true
                   description: >-
-                    True: if an open request of this project and environment carries this digest — whoever filed it,
-                    whatever its bundle is called, among the requests the caller may read — that declares at least the
-                    labels asked for and is an emergency exactly when this filing is, answer with it (the newest such)
-                    instead of filing another: a re-run CI job, or a pipeline carrying on with the request a person filed.
-                    The description is not compared.
+                    Absent or true: one open request per project, environment and digest. If an open request of this
+                    project and environment carries this digest — whoever filed it, whatever its bundle is called, among
+                    the requests the caller may read — that declares at least the labels asked for and is an emergency
+                    exactly when this filing is, answer with it (the newest such) instead of filing another: a re-run CI
+                    job, or a pipeline carrying on with the request a person filed. Otherwise, if the caller's own open
+                    request of this project, environment and bundle name (not an emergency, none asked for, no
+                    deployment under way, declaring at least the labels asked for) had changes requested on its current
+                    revision, revise it to this digest (a `request.revised` entry; a re-run after changes were
+                    requested). The description is not compared. False: file a new request whatever is open.
       responses:
         "200":
-          description: "`reuse` found an open request: `request` names it and `entries` is empty (nothing was appended)."
+          description: "`reuse` found an open request: `request` names it and `entries` is empty (nothing was appended); or revised it: `entries` holds its `request.revised` entry."
           content: { application/json: { schema: { $ref: "#/components/schemas/Recorded" } } }
         "201": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }

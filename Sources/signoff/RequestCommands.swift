@@ -23,9 +23,11 @@ struct RequestCommand: AsyncParsableCommand {
         @Flag(help: "File an emergency request on this environment, under its workflow's emergency: section (needs --reason).") var emergency = false
         @Option(help: "Why this cannot wait (an emergency's reason).") var reason: String?
         @Flag(
-            help:
-                "If an open request of this project and environment carries this digest — whoever filed it (a person files, the pipeline carries on), among those you may read — print it instead of filing another (re-run CI jobs).")
+            help: ArgumentHelp(
+                "Carry on with what is open (the default, said explicitly): an open request of this project and environment for this digest, whoever filed it, among those you may read; or your own for this bundle name that changes were requested on, revised to this digest."
+            ))
         var reuse = false
+        @Flag(name: .customLong("new"), help: "File a new request even if one is open for this digest (or revisable for this bundle).") var fileNew = false
         @OptionGroup var options: WriteOptions
 
         /// The labels given, each a list of values.
@@ -53,23 +55,31 @@ struct RequestCommand: AsyncParsableCommand {
                 guard emergency == (reason != nil) else {
                     throw CLIError.badInput(emergency ? "--emergency needs --reason saying why it cannot wait" : "--reason is an emergency's: add --emergency")
                 }
+                guard !(reuse && fileNew) else { throw CLIError.badInput("--reuse and --new contradict each other: give one") }
                 let recorded = try await options.client().file(
                     .fileRequest(
                         project: project, environment: env, bundle: bundle, digest: digest, description: description, labels: try labels(),
                         emergencyReason: reason),
-                    reuse: reuse, as: try options.actor.name)
-                guard let id = recorded.request, recorded.entries.first != nil || reuse else {
+                    reuse: !fileNew, as: try options.actor.name)
+                guard let id = recorded.request else {
                     throw CLIError.failure("the request was recorded but its id could not be read back")
                 }
-                if recorded.entries.isEmpty { printNotice("reusing \(id), your open request of \(project) on \(env) for \(digest)") }
+                let revised = recorded.entries.first?.kind == "request.revised"
+                if recorded.entries.isEmpty {
+                    printNotice("reusing \(id), the open request of \(project) on \(env) for \(digest) (file another with --new)")
+                } else if revised {
+                    printNotice("revised \(id) to \(digest): changes were requested on its previous revision of \(bundle) (file another with --new)")
+                }
                 if options.json {
                     struct Filed: Encodable {
                         let request: String
                         let digest: String
                         let reused: Bool
+                        let revised: Bool
                         let sequence: UInt64?
                     }
-                    printJSON(Filed(request: id, digest: digest.description, reused: recorded.entries.isEmpty, sequence: recorded.entries.first?.sequence))
+                    printJSON(
+                        Filed(request: id, digest: digest.description, reused: recorded.entries.isEmpty, revised: revised, sequence: recorded.entries.first?.sequence))
                 } else {
                     print(id)
                 }

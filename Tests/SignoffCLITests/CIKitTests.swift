@@ -155,7 +155,7 @@ struct CIKitTests {
 
         // Nobody decides: the wait runs out with its own exit code.
         let third = "sha256:" + SHA256Digest.hash("bundle three").hex
-        _ = try await file(third)
+        let thirdID = try await file(third)
         let timedOut = try await Background(s, ["gate", "--project", Cast.project, "--env", "qa", "--digest", third, "--wait", "2s"], env: ci).finish()
         #expect(timedOut.status == 75, "\(timedOut.stdout) \(timedOut.stderr)")
         #expect(timedOut.stderr.contains("ran out"))
@@ -165,7 +165,11 @@ struct CIKitTests {
         // No open request, or several: bad input, listing them.
         let none = try await s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", "sha256:" + SHA256Digest.hash("nothing").hex], extraEnv: ci)
         #expect(none.status == 64 && none.stderr.contains("no open request"), "\(none.stderr)")
-        _ = try await s.must("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--as", "riley")
+        // A second filing for the digest answers with the first; --new files another.
+        let refiled = try await s.must("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--as", "riley")
+        #expect(refiled.trimmingCharacters(in: .whitespacesAndNewlines) == thirdID, "\(refiled)")
+        _ = try await s.must("request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--new", "--as", "riley")
+        #expect(try await s.signoff(["request", "create", "--project", Cast.project, "--env", "qa", "--bundle", "m.zip", "--digest", third, "--new", "--reuse"]).status == 64)
         let several = try await s.signoff(["gate", "--project", Cast.project, "--env", "qa", "--digest", third], extraEnv: ci)
         #expect(several.status == 64 && several.stderr.contains("several open requests"), "\(several.stderr)")
 

@@ -146,7 +146,7 @@ struct VocabularyTests {
             let created = try await run("riley", ["request", "create", "--project", "churn-model", "--env", "qa", "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip"])
             #expect(created.status == 0, "\(created.stderr)")
             Vocabulary.check(created.stdout, source: "request create")
-            #expect(shape(created.stdout) == ["digest", "request", "reused", "sequence"])
+            #expect(shape(created.stdout) == ["digest", "request", "reused", "revised", "sequence"])
             let id = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["request"] as? String)
             filed.append(id)
             let withdrawn = try await run("riley", ["withdraw", id, "--reason", "superseded"])

@@ -198,16 +198,20 @@ struct InventoryTests {
         func filing(env: String = "qa", bundle: String = World.bundle, labels: [String: [String]] = [:], emergency: String? = nil) throws -> Command {
             .fileRequest(project: Cast.project, environment: env, bundle: bundle, digest: World.digest, description: "", labels: labels, emergencyReason: emergency)
         }
-        #expect(try GateLookup.reusable(filing(), caller: "riley", in: w.state, now: w.now)?.id == first)
+        func reused(_ command: Command, by caller: String) -> String? {
+            if case .reuse(let r)? = GateLookup.carryOn(command, caller: caller, in: w.state, now: w.now) { return r.id }
+            return nil
+        }
+        #expect(try reused(filing(), by: "riley") == first)
         // A person files, the pipeline carries on: the request is found whoever filed it, whatever its bundle was called.
-        #expect(try GateLookup.reusable(filing(), caller: Cast.ci.name, in: w.state, now: w.now)?.id == first, "the pipeline finds the person's request")
-        #expect(try GateLookup.reusable(filing(bundle: "build-4711.zip"), caller: Cast.ci.name, in: w.state, now: w.now)?.id == first)
+        #expect(try reused(filing(), by: Cast.ci.name) == first, "the pipeline finds the person's request")
+        #expect(try reused(filing(bundle: "build-4711.zip"), by: Cast.ci.name) == first)
         // Not by whoever may not read the project (nor does it tell them it exists).
         try w.addUser(Cast.outsider.name, groups: [])
-        #expect(try GateLookup.reusable(filing(), caller: Cast.outsider.name, in: w.state, now: w.now) == nil, "an outsider learns nothing")
-        #expect(try GateLookup.reusable(filing(env: "prod"), caller: "riley", in: w.state, now: w.now) == nil)
-        #expect(try GateLookup.reusable(filing(labels: ["touches": ["connections"]]), caller: "riley", in: w.state, now: w.now) == nil, "reusing must not drop a label's stage")
-        #expect(try GateLookup.reusable(filing(emergency: "down"), caller: "riley", in: w.state, now: w.now) == nil, "an emergency never reuses an ordinary request")
+        #expect(try GateLookup.carryOn(filing(), caller: Cast.outsider.name, in: w.state, now: w.now) == nil, "an outsider learns nothing")
+        #expect(try GateLookup.carryOn(filing(env: "prod"), caller: "riley", in: w.state, now: w.now) == nil)
+        #expect(try GateLookup.carryOn(filing(labels: ["touches": ["connections"]]), caller: "riley", in: w.state, now: w.now) == nil, "reusing must not drop a label's stage")
+        #expect(try GateLookup.carryOn(filing(emergency: "down"), caller: "riley", in: w.state, now: w.now) == nil, "an emergency never reuses an ordinary request")
         let second = try w.file(env: "qa")
         guard case .failure(.several(let several)) = GateLookup.find(project: Cast.project, environment: "qa", digest: World.digest, in: w.state) else {
             Issue.record("expected several"); return
@@ -222,6 +226,39 @@ struct InventoryTests {
         // A closed request's gate is final: waiting longer cannot change it.
         let gate = GateResponse(request: w.request(second), environment: "qa", digest: World.digest, state: w.state, now: w.now)
         #expect(gate.isFinal(waitingUntil: w.now + 3_600_000) && !gate.allowed && gate.status == "withdrawn")
+    }
+
+    @Test("A re-run after changes were requested revises the filer's request for the same bundle; nobody else's, and nothing else does")
+    func rerunRevises() throws {
+        var w = try World()
+        let id = try w.file(env: "prod")
+        func filing(digest: SHA256Digest = World.otherDigest, bundle: String = World.bundle, labels: [String: [String]] = [:]) -> Command {
+            .fileRequest(project: Cast.project, environment: "prod", bundle: bundle, digest: digest, description: "", labels: labels, emergencyReason: nil)
+        }
+        // Waiting for review: a new digest is a new filing (approvals already given are not voided by a re-run).
+        #expect(GateLookup.carryOn(filing(), caller: Cast.requester.name, in: w.state, now: w.now) == nil)
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: Cast.ci.name)
+        try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        let comment = "pin the feature store version"
+        try w.ok(
+            .decide(
+                request: id, stage: "approved", decision: .changesRequested, comment: comment,
+                envelope: w.signed(id, stage: "approved", .changesRequested, by: Cast.releaseManager.name, comment: comment)),
+            as: Cast.releaseManager.name)
+        guard case .revise(let revised)? = GateLookup.carryOn(filing(), caller: Cast.requester.name, in: w.state, now: w.now) else {
+            Issue.record("expected a revision of \(id)"); return
+        }
+        #expect(revised.id == id)
+        // The same digest is reused, not revised; another bundle name, another filer, or a label the request lacks: filed anew.
+        guard case .reuse? = GateLookup.carryOn(filing(digest: World.digest), caller: Cast.requester.name, in: w.state, now: w.now) else {
+            Issue.record("expected reuse"); return
+        }
+        #expect(GateLookup.carryOn(filing(bundle: "other.zip"), caller: Cast.requester.name, in: w.state, now: w.now) == nil)
+        #expect(GateLookup.carryOn(filing(), caller: Cast.ci.name, in: w.state, now: w.now) == nil, "a pipeline never revises a person's request")
+        #expect(GateLookup.carryOn(filing(labels: ["touches": ["plugins"]]), caller: Cast.requester.name, in: w.state, now: w.now) == nil)
+        // Once revised, the changes asked for were on the older revision: the next new digest is a filing again.
+        try w.ok(.revise(request: id, bundle: nil, digest: World.otherDigest), as: Cast.requester.name)
+        #expect(GateLookup.carryOn(filing(digest: SHA256Digest.hash("v6")), caller: Cast.requester.name, in: w.state, now: w.now) == nil)
     }
 
     @Test("list: environment, requester and age filters; an unknown state is refused with the known ones")

@@ -132,6 +132,14 @@ struct CIKitHTTPTests {
             let body: [String: Any] = ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": Self.digest.description, "reuse": true]
             let reused = try await client.json("/v1/requests", .post, token: riley, body: body)
             #expect(reused.status == 200 && reused.object["request"] as? String == "REQ-2" && (reused.object["entries"] as? [Any])?.isEmpty == true)
+            // Reuse is the default; `reuse: false` files another.
+            var plain = body
+            plain["reuse"] = nil
+            let byDefault = try await client.json("/v1/requests", .post, token: riley, body: plain)
+            #expect(byDefault.status == 200 && byDefault.object["request"] as? String == "REQ-2" && (byDefault.object["entries"] as? [Any])?.isEmpty == true)
+            plain["reuse"] = false
+            let fresh = try await client.json("/v1/requests", .post, token: riley, body: plain)
+            #expect(fresh.status == 201 && fresh.object["request"] as? String == "REQ-3", "\(fresh.object)")
             // Found whoever filed it — but never by who may not read the project: the outsider's filing is refused as
             // any other, and names no request.
             let probing = try await client.json("/v1/requests", .post, token: outsider, body: body)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# File (or find, with --reuse) the Signoff request for a bundle, attach a test report if given, and wait until
-# Signoff allows deploying exactly that bundle to the environment. Prints the request id on stdout; everything else
+# Find the open Signoff request for a bundle — whoever filed it (a person files, the pipeline carries on) — or revise
+# the pipeline's own request after changes were requested on it, or file one; attach a test report if given, and wait
+# until Signoff allows deploying exactly that bundle to the environment. Prints the request id on stdout; everything else
 # goes to stderr. Exit codes are signoff's: 0 allowed, 2 refused (or the request was rejected, withdrawn, expired),
 # 75 --wait ran out, 64 bad input, 1 other errors; 127 when the signoff CLI is missing.
 # Needs SIGNOFF_SERVER and SIGNOFF_TOKEN (a service token with request, evidence and gate scopes on the project).
@@ -12,7 +13,7 @@ usage() {
     cat >&2 <<'USAGE'
 usage: signoff-gate.sh --project P --env E --bundle NAME (--digest sha256:HEX | --bundle-file PATH)
                        [--wait 30m] [--description TEXT] [--test-report JUNIT.xml] [--signoff PATH]
-                       [--reasons-file FILE]
+                       [--reasons-file FILE] [--touches connections,plugins] [--label NAME=VALUE[,VALUE]]...
 USAGE
     exit 64
 }
@@ -20,7 +21,7 @@ say() { printf 'signoff-gate: %s\n' "$*" >&2; }
 fail() { local code=$1; shift; say "$*"; exit "$code"; }
 
 project="" env="" bundle="" digest="" bundle_file="" wait="30m" description="" test_report=""
-signoff="${SIGNOFF_BIN:-signoff}" reasons_file=""
+signoff="${SIGNOFF_BIN:-signoff}" reasons_file="" touches="" labels=()
 while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || usage
     case "$1" in
@@ -34,6 +35,8 @@ while [ $# -gt 0 ]; do
         --test-report) test_report=$2 ;;
         --signoff) signoff=${2:-${SIGNOFF_BIN:-signoff}} ;;
         --reasons-file) reasons_file=$2 ;;
+        --touches) touches=$2 ;;
+        --label) if [ -n "$2" ]; then labels+=(--label "$2"); fi ;;
         *) usage ;;
     esac
     shift 2
@@ -51,9 +54,13 @@ if [ -n "$bundle_file" ] && [ ! -f "$bundle_file" ]; then fail 64 "no bundle fil
 
 json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
 
+# One open request per project, environment and digest: signoff answers with the open one (whoever filed it), or
+# revises this account's own request for the bundle when changes were requested on it, or files a new one.
 args=(request create --project "$project" --env "$env" --bundle "$bundle" --reuse --json)
 if [ -n "$digest" ]; then args+=(--digest "$digest"); else args+=(--file "$bundle_file"); fi
 if [ -n "$description" ]; then args+=(--description "$description"); fi
+if [ -n "$touches" ]; then args+=(--touches "$touches"); fi
+args+=("${labels[@]}")
 filed=$("$signoff" "${args[@]}") || fail "$?" "could not file or find the request for $bundle ($project, $env)"
 request=$(printf '%s' "$filed" | json_field request)
 digest=$(printf '%s' "$filed" | json_field digest)
@@ -61,6 +68,8 @@ digest=$(printf '%s' "$filed" | json_field digest)
     fail 1 "unexpected answer from 'signoff request create': $filed"
 if printf '%s' "$filed" | grep -Eq '"reused"[[:space:]]*:[[:space:]]*true'; then
     say "reusing open request $request for $bundle ($digest)"
+elif printf '%s' "$filed" | grep -Eq '"revised"[[:space:]]*:[[:space:]]*true'; then
+    say "revised $request to $bundle ($digest): changes were requested on its previous revision"
 else
     say "filed $request for $bundle ($digest) to $env"
 fi

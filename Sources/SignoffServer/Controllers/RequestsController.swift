@@ -46,8 +46,14 @@ struct RequestsController {
             let command = Command.fileRequest(
                 project: b.project, environment: b.environment, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"),
                 description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason)
-            if b.reuse == true, let reused = GateLookup.reusable(command, caller: try h.principal(context), in: try await h.service.state(), now: h.service.now) {
-                return try h.json(RecordedResponse(reusing: reused.id))
+            // One open request per project, environment and digest unless a new one is asked for (`reuse: false`); a
+            // re-run after changes were requested revises the filer's request for the bundle.
+            if b.reuse != false {
+                switch GateLookup.carryOn(command, caller: try h.principal(context), in: try await h.service.state(), now: h.service.now) {
+                case .reuse(let reused)?: return try h.json(RecordedResponse(reusing: reused.id))
+                case .revise(let revised)?: return try h.json(try await h.run(.revise(request: revised.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest")), context))
+                case nil: break
+                }
             }
             return try h.json(try await h.run(command, context), status: .created)
         }

@@ -88,10 +88,12 @@ struct LocalClient: SignoffClient {
     }
 
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
-        if reuse, let reused = GateLookup.reusable(command, caller: actor, in: try await service.state(), now: now) {
-            return RecordedResponse(reusing: reused.id)
+        guard reuse, case .fileRequest(_, _, let bundle, let digest, _, _, _) = command else { return try await run(command, as: actor) }
+        switch GateLookup.carryOn(command, caller: actor, in: try await service.state(), now: now) {
+        case .reuse(let reused)?: return RecordedResponse(reusing: reused.id)
+        case .revise(let revised)?: return try await run(.revise(request: revised.id, bundle: bundle, digest: digest), as: actor)
+        case nil: return try await run(command, as: actor)
         }
-        return try await run(command, as: actor)
     }
 
     func deployments(project: String?, environment: String?) async throws -> [EnvironmentInventory] {

@@ -197,7 +197,7 @@ struct RemoteClient: SignoffClient {
     }
 
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
-        guard reuse, case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason) = command else {
+        guard case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason) = command else {
             return try await run(command, as: actor)
         }
         guard actor == user || actor == ActorOptions.tokenHolder else {
@@ -206,7 +206,7 @@ struct RemoteClient: SignoffClient {
         var body = FileRequestBody(
             project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
             labels: labels.isEmpty ? nil : labels, emergency_reason: reason)
-        body.reuse = true
+        body.reuse = reuse
         return try WireCoding.decode(RecordedResponse.self, from: try await call("POST", "/v1/requests", body: body))
     }
 

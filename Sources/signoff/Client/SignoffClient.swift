@@ -21,8 +21,9 @@ protocol SignoffClient: Sendable {
     /// `actor`: whose `awaiting_you` (remotely, the logged-in user's).
     func explain(_ id: String, as actor: String) async throws -> ExplanationView
     func requests(_ query: RequestQuery) async throws -> [RequestSummary]
-    /// Files a request (`command` is `.fileRequest`); with `reuse`, answers with the caller's open request of the same
-    /// project, environment and digest instead, when there is one.
+    /// Files a request (`command` is `.fileRequest`); with `reuse`, carries on with an open one instead when there is
+    /// one (``GateLookup/carryOn(_:caller:in:now:)``: the open request for the digest, or the caller's request for the
+    /// bundle revised after changes were requested).
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse
     /// The gate for a request, or for the one open request of a project and environment carrying `digest`. `wait`:
     /// how long the server may hold the answer while it is not final (a long poll; locally it answers at once).
