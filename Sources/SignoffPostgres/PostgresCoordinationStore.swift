@@ -1,4 +1,5 @@
 internal import PostgresNIO
+public import SignoffCrypto
 public import SignoffService
 
 /// Leases and the newest full verification in PostgreSQL (tables `lease`, `verification_run`): one statement each, so
@@ -57,5 +58,45 @@ public struct PostgresCoordinationStore: CoordinationStore {
             let (count, oldest) = try row.decode((Int64, Int64?).self)
             return (Int(count), oldest)
         }
+    }
+
+    public func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord? {
+        try await database.run { session in try Self.idempotencyRecord(session, principal: principal, key: key, now: now) }
+    }
+
+    public func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws -> Bool {
+        try await database.transaction { session in
+            try Self.forgetIdempotencyRecords(session, now: record.createdAt)
+            return try Self.insertIdempotencyRecord(session, record, orIgnore: true) == 1
+        }
+    }
+
+    static func idempotencyRecord(_ session: PGSession, principal: String, key: String, now: Int64) throws -> IdempotencyRecord? {
+        guard
+            let row = try session.query(
+                "SELECT fingerprint, created_ms, status, media_type, body FROM idempotency_key WHERE principal = $1 AND key = $2 AND created_ms >= $3",
+                [.text(principal), .text(key), .int(now - IdempotencyRecord.lifetimeMilliseconds)]
+            ).rows.first
+        else { return nil }
+        let (fingerprint, createdAt, status, mediaType, body) = try row.decode((ByteBuffer, Int64, Int32, String, ByteBuffer).self)
+        guard let digest = try? SHA256Digest(bytes: Array(buffer: fingerprint)) else { return nil }
+        return IdempotencyRecord(
+            principal: principal, key: key, fingerprint: digest, createdAt: createdAt,
+            answer: IdempotentAnswer(status: Int(status), mediaType: mediaType, body: Array(buffer: body)))
+    }
+
+    static func forgetIdempotencyRecords(_ session: PGSession, now: Int64) throws {
+        _ = try session.execute("DELETE FROM idempotency_key WHERE created_ms < $1", [.int(now - IdempotencyRecord.lifetimeMilliseconds)])
+    }
+
+    @discardableResult
+    static func insertIdempotencyRecord(_ session: PGSession, _ record: IdempotencyRecord, orIgnore: Bool) throws -> Int {
+        try session.execute(
+            "INSERT INTO idempotency_key (principal, key, fingerprint, created_ms, status, media_type, body) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                + (orIgnore ? " ON CONFLICT (principal, key) DO NOTHING" : ""),
+            [
+                .text(record.principal), .text(record.key), .bytes(record.fingerprint.bytes), .int(record.createdAt), .int(Int64(record.answer.status)),
+                .text(record.answer.mediaType), .bytes(record.answer.body),
+            ])
     }
 }

@@ -105,6 +105,15 @@ final class PostgresTransaction: StorageTransaction {
         return try ledger.append(drafts, in: session, now: now, newest: newest)
     }
 
+    func idempotencyRecord(principal: String, key: String) throws -> IdempotencyRecord? {
+        try PostgresCoordinationStore.idempotencyRecord(session, principal: principal, key: key, now: now)
+    }
+
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) throws {
+        try PostgresCoordinationStore.forgetIdempotencyRecords(session, now: now)
+        try PostgresCoordinationStore.insertIdempotencyRecord(session, record, orIgnore: false)
+    }
+
     func enqueue(_ messages: [OutboxMessage]) throws { try PostgresWebhookStore.insert(messages, session) }
 
     func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest) throws {

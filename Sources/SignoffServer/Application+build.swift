@@ -51,6 +51,7 @@ public func buildRouter(
     // Every route behind a token; a service token only where its operation's row (APIOperation.all) lets it.
     let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration))
         .add(middleware: ServiceTokenScopes())
+        .add(middleware: IdempotencyKeys(service: service, maximumBody: max(1 << 20, configuration.evidenceMaximumBytes)))
     v1.addRoutes(authentication.routes)
     v1.addRoutes(AdministrationController(handlers: handlers).routes)
     v1.addRoutes(RequestsController(handlers: handlers).routes)

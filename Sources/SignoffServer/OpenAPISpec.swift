@@ -15,6 +15,18 @@ info:
     Each operation's `x-service-token` says what a service token needs to call it: `none` (no token at all), `any` (any
     token), `scope ACTION` (a scope `ACTION:PROJECT` or `ACTION:*`; the project is checked against the request's), or
     `session-only` (never a service token). Anything else is refused with 403 and the rule `token.scope`.
+    Every POST and PUT behind a token accepts an `Idempotency-Key` header (IETF draft-ietf-httpapi-idempotency-key-header;
+    1–255 visible ASCII characters without `"` or `\`, optionally in double quotes; a UUID per call is the usual choice).
+    The first successful answer is kept for 24 hours per principal and key, in the database every instance shares: the
+    same key with the same method, request target (path and query) and body — a JSON body compared with its object keys
+    sorted, any other body byte for byte — answers that answer again, with `Idempotent-Replayed: true`, and records
+    nothing. The same key with another call is refused with 422 and the rule `idempotency.key-reused`; a second call with
+    the key while the first is being recorded gets 409 and `idempotency.in-use` (retry it). A call that records ledger
+    entries keeps its key in the same transaction as the entries: a retry after a lost answer finds both or neither.
+    Refusals are not kept (nothing changed; the retry is decided again). An answer that showed a secret (a service
+    token, a webhook subscription's secret) is never kept: its replay is a 409 problem naming what the first call made.
+    `signoff` sends a key with each mutating call and retries a call whose answer was lost (no answer, or a gateway's
+    502/503/504) with the same key, three times at most.
 servers:
   - url: http://127.0.0.1:8080
 security:
@@ -94,6 +106,7 @@ paths:
   /v1/auth/revoke:
     post:
       operationId: authRevoke
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "any"
       description: Revokes the token used for this call.
       responses:
@@ -111,6 +124,7 @@ paths:
   /v1/service-tokens:
     post:
       operationId: createServiceToken
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Administrators, logged in with their key, issue scoped tokens for service accounts. Scopes are `ACTION:PROJECT`
@@ -145,6 +159,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
       operationId: revokeToken
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Revokes a token by its ID: the caller's own plainly; another principal's only by an administrator's session, as an
@@ -164,6 +179,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addUser
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -184,6 +200,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: riley }]
     post:
       operationId: enrollKey
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         An administrator enrols a key (with `approval` where the ledger requires it), or a person adds a key of their own
@@ -210,6 +227,7 @@ paths:
       - { name: fingerprint, in: path, required: true, schema: { type: string }, description: "sha256:HEX (or the bare hex)" }
     post:
       operationId: revokeKey
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: Revokes a key and ends every session obtained with it. With `compromised_since`, the key's signatures from then on stop counting for requests not yet deployed.
       requestBody:
@@ -236,6 +254,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: disablePrincipal
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: "Offboarding: the principal can do nothing more, and all their tokens end."
       requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
@@ -246,6 +265,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: enablePrincipal
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
       responses:
@@ -260,6 +280,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addServiceAccount
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -278,6 +299,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createGroup
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -297,6 +319,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: release-managers }]
     post:
       operationId: addMember
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -310,6 +333,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: removeMember
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -328,6 +352,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: applyWorkflow
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -346,6 +371,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createProject
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -363,6 +389,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: updateProject
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: Replaces the project's environments and role bindings; a regulated project stays regulated.
       requestBody:
@@ -383,6 +410,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addFreeze
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: While in force, no request deploys to the environment (of the project, or of every project), whenever it was filed. An administrative change.
       requestBody:
@@ -406,6 +434,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
       operationId: liftFreeze
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -425,6 +454,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: delegate
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: The caller (a user, with a session) lets `delegate` decide in their place, with their own roles, inside the window.
       requestBody:
@@ -448,6 +478,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
       operationId: revokeDelegation
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Ends a delegation: who gave it plainly; an administrator revoking someone else's makes an administrative change,
@@ -459,6 +490,7 @@ paths:
   /v1/admin-quorum:
     post:
       operationId: setAdminQuorum
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: How many distinct administrators must sign a change to what a regulated project relies on (1 to 5); the change meets the quorum in force.
       requestBody:
@@ -495,6 +527,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: fileRequest
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope request"
       requestBody:
         required: true
@@ -620,6 +653,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: attachEvidence
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope evidence"
       requestBody:
         required: true
@@ -642,6 +676,7 @@ paths:
       - { name: digest, in: path, required: true, schema: { $ref: "#/components/schemas/Digest" }, description: "An evidence digest the request records (any revision)." }
     put:
       operationId: uploadEvidenceDocument
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope evidence"
       description: >-
         Stores the document behind one of the request's evidence digests, so that the web console can show it: the body's
@@ -676,6 +711,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: decide
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: The client signs the decision statement with its own key and sends the DSSE envelope.
       requestBody:
@@ -698,6 +734,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: reviseRequest
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope request"
       requestBody:
         required: true
@@ -711,6 +748,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: withdrawRequest
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope request"
       description: >-
         Withdraws a request: its requester plainly; an administrator withdrawing another person's makes an administrative
@@ -725,6 +763,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: recordDeployment
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope deploy"
       description: >-
         A deployment in one step: the gate must allow the caller to deploy now (refusals name the `gate.*` rule). With a
@@ -739,6 +778,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: startDeployment
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope deploy"
       description: >-
         A two-step deployment begins (`deployment.started`): refused unless the gate allows the caller to deploy the
@@ -758,6 +798,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: finishDeployment
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "scope deploy"
       description: >-
         The outcome of the deployment under way (`deployment.recorded`), under the verdict its start held. Who started
@@ -776,6 +817,7 @@ paths:
     parameters: [{ $ref: "#/components/parameters/RequestID" }]
     post:
       operationId: recordRetrospective
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -860,6 +902,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: addWebhook
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Subscribes a URL to notifications (administrators; a ledger entry, `webhook.added`): of one `project`, or
@@ -908,6 +951,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: WH-1 }]
     post:
       operationId: removeWebhook
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Ends a subscription (administrators; a ledger entry, `webhook.removed`). Its messages not yet delivered are
@@ -928,6 +972,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: WH-1 }]
     post:
       operationId: enableWebhook
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Delivers again to an endpoint that was disabled because it answered 410 Gone: its disabled messages become
@@ -992,6 +1037,7 @@ paths:
     parameters: [{ name: id, in: path, required: true, schema: { type: string }, example: msg_0123456789abcdef0123456789abcdef }]
     post:
       operationId: redeliverWebhook
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
       x-service-token: "session-only"
       description: >-
         Queues a message again, whatever its status, due now, with the same `webhook-id` (receivers that deduplicate
@@ -1010,6 +1056,12 @@ components:
     bearer: { type: http, scheme: bearer }
   parameters:
     RequestID: { name: id, in: path, required: true, schema: { type: string }, example: REQ-1 }
+    IdempotencyKey:
+      name: Idempotency-Key
+      in: header
+      required: false
+      description: "Makes the call safe to retry: see the API's description. 1–255 visible ASCII characters, optionally quoted."
+      schema: { type: string, minLength: 1, maxLength: 257 }
     Wait:
       name: wait
       in: query

@@ -20,10 +20,14 @@ public struct SignoffRequestContext: RequestContext {
     public var clientAddress: String?
     /// The connection, to end it after a refusal that must not hold it (a long poll over its cap).
     let channel: any Channel
+    /// A mutating call's `Idempotency-Key` not seen before, set by ``IdempotencyKeys`` for the handler to record with
+    /// the command's entries.
+    public var idempotency: IdempotencyClaim?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.token = nil
+        self.idempotency = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
         self.clientAddress = remoteAddress
         self.channel = source.channel

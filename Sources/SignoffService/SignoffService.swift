@@ -32,6 +32,8 @@ public final class SignoffService: Sendable {
         let verified: Preverified
         /// A token stored with the command's entries (a service token: its issue is recorded first, in the same unit).
         let token: Authenticator.MintedToken?
+        /// The call's idempotency key, recorded with the command's entries and the answer made from them.
+        let idempotency: IdempotentCall?
     }
 
     /// Whether this process keeps the whole state for its reads (a server: its views and gates answer from memory, the
@@ -57,15 +59,19 @@ public final class SignoffService: Sendable {
     public var evidence: any EvidenceStore { storage.evidence }
 
     /// Runs `command` as `actor` now; returns once its events are durable (or it was refused). With `token`, the token
-    /// is stored in the same unit of work as the command's entries, and only if the command succeeds.
-    public func execute(_ command: Command, as actor: String, storing token: Authenticator.MintedToken? = nil) async throws -> Outcome {
+    /// is stored in the same unit of work as the command's entries, and only if the command succeeds; so is the record
+    /// of `idempotency` (a call with an `Idempotency-Key`), whose key another call of the same moment has already
+    /// recorded makes the command refused (``RefusalRule/idempotencyInUse``).
+    public func execute(
+        _ command: Command, as actor: String, storing token: Authenticator.MintedToken? = nil, idempotency: IdempotentCall? = nil
+    ) async throws -> Outcome {
         // Signature arithmetic happens here, concurrently, not inside the single writer. The directory read here may be
         // a moment old by the time the writer decides: the engine checks again, inside the writer, that each key counts.
         // The cached directory will do without a read: preverifying only saves the writer arithmetic, never decides.
         let known: SignoffState
         if let cached = committer.directory.withLock({ $0?.state }) { known = cached } else { known = try await directory() }
         let verified = Engine.preverify(command, state: known, actor: actor)
-        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified, token: token))
+        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified, token: token, idempotency: idempotency))
         if case .success(let entries) = outcome, let last = entries.last {
             changes.signal()
             // The entries are durable whatever publishing does; a checkpoint that fails now is signed at the next due time.
@@ -300,7 +306,19 @@ final class Committer: Sendable {
             var drafts: [EntryDraft] = []
             var appended: [Event] = []
             var outbox: [OutboxMessage] = []
+            // Keys claimed in this round: two calls with one key never both run (the second is told to retry).
+            var claimed: Set<[String]> = []
             for item in submissions {
+                if let call = item.idempotency {
+                    guard claimed.insert([call.principal, call.key]).inserted, try tx.idempotencyRecord(principal: call.principal, key: call.key) == nil else {
+                        results.append(
+                            .failure(
+                                Refusal(
+                                    .idempotencyInUse,
+                                    "another call with Idempotency-Key \(call.key) was recorded at the same moment; retry to get its answer")))
+                        continue
+                    }
+                }
                 let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
                 if case .success(let events) = result {
                     for event in events {
@@ -344,6 +362,12 @@ final class Committer: Sendable {
                     defer { cursor += events.count }
                     return Array(entries[cursor..<cursor + events.count])
                 }
+            }
+            // Each key's answer, made from its command's entries, kept in the unit that records them.
+            for (item, outcome) in zip(submissions, outcomes) {
+                guard let call = item.idempotency, case .success(let entries) = outcome else { continue }
+                try tx.insertIdempotencyRecord(
+                    IdempotencyRecord(principal: call.principal, key: call.key, fingerprint: call.fingerprint, createdAt: now, answer: try call.answer(entries)))
             }
             return Round(
                 outcomes: outcomes, before: before, marker: try tx.headMarker(), directoryVersion: directoryVersion, directory: state.directory, state: state,

@@ -1,4 +1,6 @@
+internal import Foundation
 internal import GRDB
+public import SignoffCrypto
 public import SignoffService
 
 /// Leases and the newest full verification in the ledger's SQLite file (tables `lease`, `verification_run`).
@@ -53,5 +55,39 @@ public struct SQLiteCoordinationStore: CoordinationStore {
             let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), MIN(at_ms) FROM rate_event WHERE key = ? AND at_ms >= ?", arguments: [key, since])
             return (row?[0] ?? 0, row?[1])
         }
+    }
+
+    public func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord? {
+        try await ledger.pool.read { db in try Self.idempotencyRecord(db, principal: principal, key: key, now: now) }
+    }
+
+    public func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws -> Bool {
+        try await ledger.pool.write { db in
+            try Self.forgetIdempotencyRecords(db, now: record.createdAt)
+            try Self.insertIdempotencyRecord(db, record, orIgnore: true)
+            return db.changesCount == 1
+        }
+    }
+
+    static func idempotencyRecord(_ db: Database, principal: String, key: String, now: Int64) throws -> IdempotencyRecord? {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT fingerprint, created_ms, status, media_type, body FROM idempotency_key WHERE principal = ? AND key = ? AND created_ms >= ?",
+            arguments: [principal, key, now - IdempotencyRecord.lifetimeMilliseconds])
+        guard let row, let fingerprint = try? SHA256Digest(bytes: [UInt8](row[0] as Data)) else { return nil }
+        return IdempotencyRecord(
+            principal: principal, key: key, fingerprint: fingerprint, createdAt: row[1],
+            answer: IdempotentAnswer(status: row[2], mediaType: row[3], body: [UInt8](row[4] as Data)))
+    }
+
+    static func forgetIdempotencyRecords(_ db: Database, now: Int64) throws {
+        try db.execute(sql: "DELETE FROM idempotency_key WHERE created_ms < ?", arguments: [now - IdempotencyRecord.lifetimeMilliseconds])
+    }
+
+    static func insertIdempotencyRecord(_ db: Database, _ record: IdempotencyRecord, orIgnore: Bool) throws {
+        try db.execute(
+            sql: "INSERT \(orIgnore ? "OR IGNORE " : "")INTO idempotency_key (principal, key, fingerprint, created_ms, status, media_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                record.principal, record.key, Data(record.fingerprint.bytes), record.createdAt, record.answer.status, record.answer.mediaType, Data(record.answer.body),
+            ])
     }
 }

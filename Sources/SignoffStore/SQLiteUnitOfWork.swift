@@ -102,6 +102,15 @@ final class SQLiteTransaction: StorageTransaction {
         return try ledger.append(drafts, in: db, now: now, newest: newest)
     }
 
+    func idempotencyRecord(principal: String, key: String) throws -> IdempotencyRecord? {
+        try SQLiteCoordinationStore.idempotencyRecord(db, principal: principal, key: key, now: now)
+    }
+
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) throws {
+        try SQLiteCoordinationStore.forgetIdempotencyRecords(db, now: now)
+        try SQLiteCoordinationStore.insertIdempotencyRecord(db, record, orIgnore: false)
+    }
+
     func enqueue(_ messages: [OutboxMessage]) throws { try SQLiteWebhookStore.insert(messages, in: db) }
 
     func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest) throws {

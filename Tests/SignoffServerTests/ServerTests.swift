@@ -72,8 +72,11 @@ struct ServerFixture {
 }
 
 extension TestClientProtocol {
-    func json(_ uri: String, _ method: HTTPRequest.Method = .get, token: String? = nil, body: [String: Any]? = nil) async throws -> (status: Int, object: [String: Any], headers: HTTPFields) {
+    func json(
+        _ uri: String, _ method: HTTPRequest.Method = .get, token: String? = nil, body: [String: Any]? = nil, headers extra: HTTPFields = [:]
+    ) async throws -> (status: Int, object: [String: Any], headers: HTTPFields) {
         var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
         if let token { headers[.authorization] = "Bearer \(token)" }
         let buffer = try body.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }
         return try await execute(uri: uri, method: method, headers: headers, body: buffer) { response in

@@ -18,7 +18,7 @@ struct AdministrationController {
         routes.post("/users") { request, context -> Response in
             let body = try await request.decode(as: PrincipalBody.self, context: context)
             let key = try body.verifier_key.map { try h.verifierKey($0, field: "verifier_key") }
-            return try h.json(try await h.run(.addUser(name: body.name, administrator: body.administrator ?? false, key: key, approval: body.approval), context))
+            return try await h.respond(.addUser(name: body.name, administrator: body.administrator ?? false, key: key, approval: body.approval), context)
         }
         routes.post("/users/{name}/keys") { request, context -> Response in
             let body = try await request.decode(as: KeyBody.self, context: context)
@@ -30,9 +30,9 @@ struct AdministrationController {
                 guard name == (try h.principal(context)), context.token?.kind == .session else {
                     throw Problem.forbidden("a person adds only their own keys, logged in with their key", rule: .adminRequired)
                 }
-                return try h.json(try await h.run(.enrollOwnKey(key: key, proof: proof), context))
+                return try await h.respond(.enrollOwnKey(key: key, proof: proof), context)
             }
-            return try h.json(try await h.run(.enrollKey(principal: name, key: key, approval: body.approval), context))
+            return try await h.respond(.enrollKey(principal: name, key: key, approval: body.approval), context)
         }
         routes.post("/users/{name}/keys/{fingerprint}/revoke") { request, context -> Response in
             let body = try await request.decode(as: RevokeKeyBody.self, context: context)
@@ -42,45 +42,45 @@ struct AdministrationController {
             }
             let command = Command.revokeKey(
                 principal: try h.parameter("name", context), fingerprint: try h.parameter("fingerprint", context), compromisedSince: since, approval: body.approval)
-            return try h.json(try await h.run(command, context))
+            return try await h.respond(command, context)
         }
         routes.post("/service-accounts") { request, context -> Response in
             let body = try await request.decode(as: PrincipalBody.self, context: context)
             let key = try body.verifier_key.map { try h.verifierKey($0, field: "verifier_key") }
-            return try h.json(try await h.run(.addServiceAccount(name: body.name, key: key, approval: body.approval), context))
+            return try await h.respond(.addServiceAccount(name: body.name, key: key, approval: body.approval), context)
         }
         routes.post("/principals/{name}/disable") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
-            return try h.json(try await h.run(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context))
+            return try await h.respond(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context)
         }
         routes.post("/principals/{name}/enable") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
-            return try h.json(try await h.run(.enablePrincipal(name: try h.parameter("name", context), approval: body.approval), context))
+            return try await h.respond(.enablePrincipal(name: try h.parameter("name", context), approval: body.approval), context)
         }
         routes.post("/groups") { request, context -> Response in
             let body = try await request.decode(as: GroupBody.self, context: context)
-            return try h.json(try await h.run(.createGroup(name: body.name, approval: body.approval), context))
+            return try await h.respond(.createGroup(name: body.name, approval: body.approval), context)
         }
         routes.post("/groups/{name}/members") { request, context -> Response in
             let body = try await request.decode(as: MemberBody.self, context: context)
-            return try h.json(try await h.run(.addMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context))
+            return try await h.respond(.addMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context)
         }
         routes.post("/groups/{name}/members/remove") { request, context -> Response in
             let body = try await request.decode(as: MemberBody.self, context: context)
-            return try h.json(try await h.run(.removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context))
+            return try await h.respond(.removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context)
         }
         routes.post("/workflows") { request, context -> Response in
             let body = try await request.decode(as: WorkflowBody.self, context: context)
-            return try h.json(try await h.run(.applyWorkflow(source: body.source, file: body.file ?? "workflow.yaml", approval: body.approval), context))
+            return try await h.respond(.applyWorkflow(source: body.source, file: body.file ?? "workflow.yaml", approval: body.approval), context)
         }
         routes.post("/projects") { request, context -> Response in
             let body = try await request.decode(as: ProjectBody.self, context: context)
-            return try h.json(try await h.run(.createProject(body.spec, approval: body.approval), context))
+            return try await h.respond(.createProject(body.spec, approval: body.approval), context)
         }
         routes.post("/projects/{key}") { request, context -> Response in
             let body = try await request.decode(as: ProjectBody.self, context: context)
             guard body.key == (try h.parameter("key", context)) else { throw Problem.badRequest("the body's key must be the project in the path") }
-            return try h.json(try await h.run(.updateProject(body.spec, approval: body.approval), context))
+            return try await h.respond(.updateProject(body.spec, approval: body.approval), context)
         }
         routes.post("/freezes") { request, context -> Response in
             let body = try await request.decode(as: FreezeBody.self, context: context)
@@ -88,11 +88,11 @@ struct AdministrationController {
                 throw Problem.badRequest("from and until must be RFC 3339 times")
             }
             let spec = FreezeSpec(environment: body.environment, project: body.project, from: from, until: until, reason: body.reason)
-            return try h.json(try await h.run(.addFreeze(spec, approval: body.approval), context), status: .created)
+            return try await h.respond(.addFreeze(spec, approval: body.approval), context, status: .created)
         }
         routes.post("/freezes/{id}/lift") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
-            return try h.json(try await h.run(.liftFreeze(id: try h.parameter("id", context), approval: body.approval), context))
+            return try await h.respond(.liftFreeze(id: try h.parameter("id", context), approval: body.approval), context)
         }
         // Freezes bind everyone: any session sees those of every project it may read, and the organisation-wide ones.
         routes.get("/freezes") { _, context -> Response in
@@ -111,11 +111,11 @@ struct AdministrationController {
                 throw Problem.badRequest("from and until must be RFC 3339 times")
             }
             let spec = DelegationSpec(delegate: body.delegate, start: from, end: until, project: body.project, role: body.role)
-            return try h.json(try await h.run(.delegate(spec, envelope: body.envelope), context), status: .created)
+            return try await h.respond(.delegate(spec, envelope: body.envelope), context, status: .created)
         }
         routes.post("/delegations/{id}/revoke") { request, context -> Response in
             let body = try await request.decodeOptional(as: ApprovalBody.self, context: context)
-            return try h.json(try await h.run(.revokeDelegation(id: try h.parameter("id", context), approval: body?.approval), context))
+            return try await h.respond(.revokeDelegation(id: try h.parameter("id", context), approval: body?.approval), context)
         }
         // A person sees the delegations they gave or received; administrators and auditors see all.
         routes.get("/delegations") { _, context -> Response in
@@ -127,7 +127,7 @@ struct AdministrationController {
         }
         routes.post("/admin-quorum") { request, context -> Response in
             let body = try await request.decode(as: QuorumBody.self, context: context)
-            return try h.json(try await h.run(.setAdminQuorum(body.quorum, approval: body.approval), context))
+            return try await h.respond(.setAdminQuorum(body.quorum, approval: body.approval), context)
         }
 
         // Who exists and what the rules are: administrators and auditors (the `auditors` group); a user sees themself.

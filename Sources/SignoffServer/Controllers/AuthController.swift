@@ -72,7 +72,11 @@ struct AuthController {
             let minted = h.auth.mint(for: body.service_account, kind: .service, scopes: scopes, lifetimeMilliseconds: Int64(hours) * 3_600_000)
             let command = Command.issueServiceToken(
                 tokenID: minted.record.id, principal: body.service_account, scopes: scopes, lifetimeHours: hours, approval: body.approval)
-            _ = try await h.run(command, context, storing: minted)
+            let id = minted.record.id
+            _ = try await h.run(command, context, storing: minted) { _ in
+                Handlers.secretShownOnce(
+                    "service token \(id) was issued by the first call with this Idempotency-Key, and a token is shown once: revoke it (signoff token revoke \(id)) and issue another")
+            }
             context.logger.info("service token issued", metadata: ["principal": .string(body.service_account), "issued_token_id": .string(minted.record.id)])
             return try h.json(TokenResponse(token: minted.token, token_id: minted.record.id, expires_at: Timestamps.rfc3339(minted.record.expiresAt)))
         }

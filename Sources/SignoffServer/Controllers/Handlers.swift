@@ -67,13 +67,37 @@ struct Handlers: Sendable {
 
     /// Runs a command as the caller; a refusal becomes problem details with its rule.
     /// Runs `command` for the caller; with `token`, stores it in the same unit of work as the command's entries.
-    func run(_ command: Command, _ context: SignoffRequestContext, storing token: Authenticator.MintedToken? = nil) async throws -> RecordedResponse {
-        switch try await service.execute(command, as: try principal(context), storing: token) {
+    /// With an `Idempotency-Key` (``IdempotencyClaim``), the key is recorded with the entries and the answer made from
+    /// them: the command's recorded entries with `status`, unless `answer` makes another.
+    func run(
+        _ command: Command, _ context: SignoffRequestContext, storing token: Authenticator.MintedToken? = nil, status: HTTPResponse.Status = .ok,
+        answer: (@Sendable ([LedgerEntry]) throws -> IdempotentAnswer)? = nil
+    ) async throws -> RecordedResponse {
+        let call = context.idempotency?.call(
+            answer: answer ?? { entries in
+                IdempotentAnswer(status: Int(status.code), mediaType: "application/json", body: Array(try WireCoding.encode(RecordedResponse(entries: entries, command: command))))
+            })
+        switch try await service.execute(command, as: try principal(context), storing: token, idempotency: call) {
         case .success(let entries): return RecordedResponse(entries: entries, command: command)
         case .failure(let refusal):
             metrics.refusal(refusal.rule)
             throw Problem.refused(refusal)
         }
+    }
+
+    /// Runs `command` for the caller and answers with its recorded entries (and `status`).
+    func respond(_ command: Command, _ context: SignoffRequestContext, status: HTTPResponse.Status = .ok) async throws -> Response {
+        try json(try await run(command, context, status: status), status: status)
+    }
+
+    /// The answer a replayed call gets where the first one showed a secret, which is never kept: a problem naming what
+    /// the first call made.
+    static func secretShownOnce(_ detail: String) -> IdempotentAnswer {
+        let object: [String: Any] = [
+            "type": "https://signoff.dev/problems/refused", "title": "Refused by policy", "status": 409, "detail": detail, "rule": RefusalRule.idempotencyInUse.name,
+        ]
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return IdempotentAnswer(status: 409, mediaType: "application/problem+json", body: Array(body))
     }
 
     /// The request, if the caller may read its project; 404 otherwise (so that ids do not leak across projects).

@@ -51,11 +51,11 @@ struct RequestsController {
             if b.reuse != false {
                 switch GateLookup.carryOn(command, caller: try h.principal(context), in: try await h.service.state(), now: h.service.now) {
                 case .reuse(let reused)?: return try h.json(RecordedResponse(reusing: reused.id))
-                case .revise(let revised)?: return try h.json(try await h.run(.revise(request: revised.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest")), context))
+                case .revise(let revised)?: return try await h.respond(.revise(request: revised.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest")), context)
                 case nil: break
                 }
             }
-            return try h.json(try await h.run(command, context), status: .created)
+            return try await h.respond(command, context, status: .created)
         }
         routes.get("/requests/{id}") { _, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context)
@@ -142,7 +142,7 @@ struct RequestsController {
             let b = try await httpRequest.decode(as: EvidenceBody.self, context: context)
             let command = Command.attachEvidence(
                 request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests)
-            return try h.json(try await h.run(command, context))
+            return try await h.respond(command, context)
         }
         // Evidence documents: the bytes behind an evidence digest of the request, content-addressed.
         routes.put("/requests/{id}/evidence-documents/{digest}") { httpRequest, context -> Response in
@@ -188,38 +188,38 @@ struct RequestsController {
             let b = try await httpRequest.decode(as: DecisionBody.self, context: context)
             let command = Command.decide(
                 request: request.id, stage: b.stage, decision: b.decision, comment: b.comment ?? "", envelope: b.envelope, onBehalfOf: b.on_behalf_of)
-            return try h.json(try await h.run(command, context))
+            return try await h.respond(command, context)
         }
         routes.post("/requests/{id}/revisions") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "request")
             let b = try await httpRequest.decode(as: RevisionBody.self, context: context)
             let command = Command.revise(request: request.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"))
-            return try h.json(try await h.run(command, context))
+            return try await h.respond(command, context)
         }
         routes.post("/requests/{id}/withdraw") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "request")
             let b = try await httpRequest.decode(as: WithdrawBody.self, context: context)
-            return try h.json(try await h.run(.withdraw(request: request.id, reason: b.reason ?? "", approval: b.approval), context))
+            return try await h.respond(.withdraw(request: request.id, reason: b.reason ?? "", approval: b.approval), context)
         }
         routes.post("/requests/{id}/deployments") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
             let b = try await httpRequest.decode(as: DeploymentBody.self, context: context)
-            return try h.json(try await h.run(.recordDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context))
+            return try await h.respond(.recordDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context)
         }
         routes.post("/requests/{id}/deployments/start") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
             let b = try await httpRequest.decode(as: DeploymentStartBody.self, context: context)
-            return try h.json(try await h.run(.startDeployment(request: request.id, note: b.note ?? ""), context))
+            return try await h.respond(.startDeployment(request: request.id, note: b.note ?? ""), context)
         }
         routes.post("/requests/{id}/deployments/finish") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "deploy")
             let b = try await httpRequest.decode(as: DeploymentBody.self, context: context)
-            return try h.json(try await h.run(.finishDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context))
+            return try await h.respond(.finishDeployment(request: request.id, outcome: b.outcome, note: b.note ?? ""), context)
         }
         routes.post("/requests/{id}/retrospective") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context)
             let b = try await httpRequest.decode(as: RetrospectiveBody.self, context: context)
-            return try h.json(try await h.run(.recordRetrospective(request: request.id, comment: b.comment, envelope: b.envelope), context))
+            return try await h.respond(.recordRetrospective(request: request.id, comment: b.comment, envelope: b.envelope), context)
         }
         return routes
     }

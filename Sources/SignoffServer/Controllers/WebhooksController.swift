@@ -31,7 +31,12 @@ struct WebhooksController {
             let spec = WebhookSpec(url: b.url, project: b.project, events: b.events, format: b.format ?? .standard, allowPrivate: b.allow_private ?? false)
             let command = Command.addWebhook(spec, approval: b.approval)
             let entries: [LedgerEntry]
-            switch try await h.service.execute(command, as: try h.principal(context)) {
+            let call = context.idempotency?.call { entries in
+                Handlers.secretShownOnce(
+                    "the subscription was added by the first call with this Idempotency-Key (entry \(entries.first.map { "#\($0.sequence)" } ?? "")), and its secret is shown once: remove it and add it again"
+                )
+            }
+            switch try await h.service.execute(command, as: try h.principal(context), idempotency: call) {
             case .success(let appended): entries = appended
             case .failure(let refusal):
                 h.metrics.refusal(refusal.rule)
@@ -52,7 +57,7 @@ struct WebhooksController {
         }
         routes.post("/webhooks/{id}/remove") { request, context -> Response in
             let b = try await request.decode(as: ApprovalBody.self, context: context)
-            return try h.json(try await h.run(.removeWebhook(id: try h.parameter("id", context), approval: b.approval), context))
+            return try await h.respond(.removeWebhook(id: try h.parameter("id", context), approval: b.approval), context)
         }
         routes.post("/webhooks/{id}/enable") { _, context -> Response in
             try await h.requireAdministratorSession(context)

@@ -17,4 +17,9 @@ public protocol CoordinationStore: Sendable {
     func recordRateEvent(_ key: String, at: Int64, forgetBefore: Int64) async throws
     /// How many events `key` has had since `since`, and the time of the oldest of them.
     func rateEvents(_ key: String, since: Int64) async throws -> (count: Int, oldest: Int64?)
+    /// The unexpired record of `key` for `principal` at `now`, if any (``IdempotencyRecord``).
+    func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord?
+    /// Keeps the answer of a call that recorded no entries, unless a record of its key exists (then false), forgetting
+    /// records past their lifetime.
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws -> Bool
 }

@@ -39,6 +39,8 @@ public struct CopiedTable: Sendable, Hashable {
         CopiedTable(name: "notification_sent", columns: ["key", "at_ms"], key: ["key"]),
         CopiedTable(name: "evidence_document", columns: ["project", "digest", "media_type", "content", "uploaded_by", "uploaded_ms"], key: ["project", "digest"]),
         CopiedTable(name: "verification_run", columns: ["id", "started_ms", "finished_ms", "entries", "checkpoints", "failure"], key: ["id"]),
+        CopiedTable(
+            name: "idempotency_key", columns: ["principal", "key", "fingerprint", "created_ms", "status", "media_type", "body"], key: ["principal", "key"]),
     ]
 }
 

@@ -95,6 +95,14 @@ public protocol StorageTransaction {
     func revokeTokens(principal: String, keyFingerprint: String?) throws -> Int
     /// Stores an evidence document unless its project already has one with its digest; true if it was new.
     func putEvidence(_ document: EvidenceDocument) throws -> Bool
+
+    // MARK: Idempotency keys
+
+    /// The unexpired record of `key` for `principal` (at ``now``), if any.
+    func idempotencyRecord(principal: String, key: String) throws -> IdempotencyRecord?
+    /// Records a call's key and answer with its entries, forgetting records past their lifetime first; a record of the
+    /// key that is still alive makes the transaction fail (check with ``idempotencyRecord(principal:key:)`` first).
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) throws
 }
 
 /// Where a test injects a failure inside the unit of work (``SignoffService/failureInjection``): after each step, the

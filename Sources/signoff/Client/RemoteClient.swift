@@ -7,6 +7,7 @@ import SignoffAudit
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
+import Synchronization
 
 /// JSON over HTTP to a Signoff server. Redirects are never followed, so a token never reaches another origin.
 struct HTTPTransport: Sendable {
@@ -23,6 +24,43 @@ struct HTTPTransport: Sendable {
 
     private static let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
 
+    /// This invocation's idempotency keys: one per mutating call, `UUID-n`, the same on each retry of that call.
+    private static let invocation = UUID().uuidString.lowercased()
+    private static let calls = Mutex(0)
+
+    static func nextIdempotencyKey() -> String {
+        "\(invocation)-\(calls.withLock { $0 += 1; return $0 })"
+    }
+
+    /// How often a mutating call is tried when the server cannot be reached or its answer is lost (a connection reset,
+    /// a proxy's 502, 503 or 504), and the pauses between tries: the same `Idempotency-Key` each time, so that a call
+    /// the server recorded is answered, not recorded again.
+    static let retryPauses: [Double] = [0.5, 1, 2]
+
+    /// Sends `request`; a mutating call carries an `Idempotency-Key` and is retried with it after a transport failure
+    /// or a gateway's error (``retryPauses``). GETs are not retried here.
+    private func perform(_ request: URLRequest) async throws -> (Data, URLResponse) {
+        var request = request
+        let mutating = request.httpMethod.map { $0 != "GET" && $0 != "HEAD" } ?? false
+        guard mutating else { return try await Self.session.data(for: request) }
+        request.setValue(Self.nextIdempotencyKey(), forHTTPHeaderField: "Idempotency-Key")
+        var attempt = 0
+        while true {
+            do {
+                let (data, response) = try await Self.session.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                guard [502, 503, 504].contains(status), attempt < Self.retryPauses.count else { return (data, response) }
+                printNotice("the server answered HTTP \(status); trying again with the same Idempotency-Key (\(attempt + 2) of \(Self.retryPauses.count + 1))")
+            } catch {
+                guard attempt < Self.retryPauses.count else { throw error }
+                printNotice(
+                    "no answer from \(server.absoluteString) (\(error.localizedDescription)); trying again with the same Idempotency-Key (\(attempt + 2) of \(Self.retryPauses.count + 1))")
+            }
+            try await Task.sleep(for: .seconds(Self.retryPauses[attempt]))
+            attempt += 1
+        }
+    }
+
     /// Sends a request; the status and the raw body.
     func send(_ method: String, _ path: String, token: String? = nil, body: (any Encodable)? = nil, timeout: Double = 60) async throws -> (status: Int, data: Data) {
         guard let url = URL(string: path, relativeTo: server) else { throw CLIError.badInput("bad server URL \(server)") }
@@ -33,7 +71,7 @@ struct HTTPTransport: Sendable {
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body { request.httpBody = try WireCoding.encode(body) }
         let (data, response): (Data, URLResponse)
-        do { (data, response) = try await Self.session.data(for: request) } catch {
+        do { (data, response) = try await perform(request) } catch {
             throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription); is `signoff serve` running there?")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
@@ -53,7 +91,7 @@ struct HTTPTransport: Sendable {
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.httpBody = Data(body)
         let (data, response): (Data, URLResponse)
-        do { (data, response) = try await Self.session.data(for: request) } catch {
+        do { (data, response) = try await perform(request) } catch {
             throw CLIError.failure("cannot reach \(server.absoluteString): \(error.localizedDescription)")
         }
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
