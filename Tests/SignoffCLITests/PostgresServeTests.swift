@@ -210,7 +210,7 @@ struct PostgresServeTests {
                     var mine: [String] = []
                     let client = writers[writer % 2]
                     for i in 0..<60 {
-                        let body = "{\"project\":\"churn-model\",\"environment\":\"qa\",\"bundle\":\"two-\(writer)-\(i)\",\"digest\":\"\(digest)\"}"
+                        let body = "{\"project\":\"churn-model\",\"environment\":\"qa\",\"bundle\":\"two-\(writer)-\(i)\",\"digest\":\"\(digest)\",\"reuse\":false}"
                         let (status, data) = await client.send("POST", "v1/requests", body: Data(body.utf8))
                         if status == 0 {  // the server is gone
                             if mine.isEmpty { Issue.record("writer \(writer): no answer at its first request") }
@@ -240,7 +240,7 @@ struct PostgresServeTests {
         #expect(lost.isEmpty, "acknowledged but not in the ledger: \(lost.prefix(10))")
         #expect(Set(acknowledged).count == acknowledged.count, "every acknowledged request has its own number: no two instances numbered alike")
         // The survivor serves on, and leads once A's lease has expired.
-        let after = await writers[1].send("POST", "v1/requests", body: Data("{\"project\":\"churn-model\",\"environment\":\"qa\",\"bundle\":\"after\",\"digest\":\"\(digest)\"}".utf8))
+        let after = await writers[1].send("POST", "v1/requests", body: Data("{\"project\":\"churn-model\",\"environment\":\"qa\",\"bundle\":\"after\",\"digest\":\"\(digest)\",\"reuse\":false}".utf8))
         #expect((200..<300).contains(after.status), "the survivor serves on: \(after.status)")
         let leadDeadline = ContinuousClock.now + .seconds(30)
         var holder = try await database.query("SELECT holder FROM lease WHERE name = 'leader'")
@@ -334,7 +334,7 @@ struct PostgresServeTests {
         let riley = try await clients("riley")
         var filed: [String] = []
         for i in 0..<20 {
-            let body = "{\"project\":\"churn-model\",\"environment\":\"quick\",\"bundle\":\"hook-\(i)\",\"digest\":\"\(s.digest)\"}"
+            let body = "{\"project\":\"churn-model\",\"environment\":\"quick\",\"bundle\":\"hook-\(i)\",\"digest\":\"\(s.digest)\",\"reuse\":false}"
             let (status, data) = await riley[i % 2].send("POST", "v1/requests", body: Data(body.utf8))
             #expect(status == 201 || status == 200, "\(status) \(String(decoding: data, as: UTF8.self))")
             if let request = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["request"] as? String { filed.append(request) }

@@ -105,7 +105,8 @@ struct Story {
     /// A request filed by riley, nothing attached yet.
     func filed(env: String = "prod") async throws -> String {
         try await must(
-            "request", "create", "--project", Cast.project, "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--as", Cast.requester.name)
+            "request", "create", "--project", Cast.project, "--env", env, "--bundle", "churn-model-v12.zip", "--file", "churn-model-v12.zip", "--new", "--as",
+            Cast.requester.name)
     }
 
     /// A service token of the CI account with `scopes`, issued here by the administrator.

@@ -187,6 +187,11 @@ struct World {
         try ok(.decide(request: id, stage: stage, decision: .approve, comment: comment, envelope: signed(id, stage: stage, by: actor, comment: comment)), as: actor)
     }
 
+    /// `actor` asks for changes at `stage`, signed, saying `comment`.
+    mutating func requestChanges(_ id: String, stage: String, by actor: String, comment: String) throws {
+        try ok(.decide(request: id, stage: stage, decision: .changesRequested, comment: comment, envelope: signed(id, stage: stage, .changesRequested, by: actor, comment: comment)), as: actor)
+    }
+
     /// Files a prod request and takes it to `approved`.
     mutating func approvedProdRequest() throws -> String {
         let id = try file()

@@ -66,11 +66,7 @@ struct InventoryTests {
         // Changes requested: only a revision ends it; the revision does.
         try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
         let comment = "pin the feature store version"
-        try w.ok(
-            .decide(
-                request: id, stage: "approved", decision: .changesRequested, comment: comment,
-                envelope: w.signed(id, stage: "approved", .changesRequested, by: Cast.releaseManager.name, comment: comment)),
-            as: Cast.releaseManager.name)
+        try w.requestChanges(id, stage: "approved", by: Cast.releaseManager.name, comment: comment)
         #expect(gate().blocked.map(\.rule) == ["changes-requested"] && gate().isFinal(waitingUntil: minute), "\(gate().blocked)")
         #expect(gate().blocked[0].message.contains(comment))
         try w.ok(.revise(request: id, bundle: nil, digest: World.otherDigest), as: Cast.requester.name)
@@ -240,11 +236,7 @@ struct InventoryTests {
         try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report")), as: Cast.ci.name)
         try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
         let comment = "pin the feature store version"
-        try w.ok(
-            .decide(
-                request: id, stage: "approved", decision: .changesRequested, comment: comment,
-                envelope: w.signed(id, stage: "approved", .changesRequested, by: Cast.releaseManager.name, comment: comment)),
-            as: Cast.releaseManager.name)
+        try w.requestChanges(id, stage: "approved", by: Cast.releaseManager.name, comment: comment)
         guard case .revise(let revised)? = GateLookup.carryOn(filing(), caller: Cast.requester.name, in: w.state, now: w.now) else {
             Issue.record("expected a revision of \(id)"); return
         }
