@@ -140,11 +140,14 @@ public struct FileRequestBody: Codable, Sendable {
     /// for this bundle name had changes requested on its current revision, revise it to this digest. False: file a
     /// new request whatever is open.
     public var reuse: Bool? = nil
+    /// Where the bundle came from (the CI's run, commit, ref, merge request): links for approvers.
+    public var source: BundleSource? = nil
 
     public init(
         project: String, environment: String, bundle: String, digest: String, description: String?, labels: [String: [String]]?,
-        emergency_reason: String?, reuse: Bool? = nil
+        emergency_reason: String?, reuse: Bool? = nil, source: BundleSource? = nil
     ) {
+        self.source = source
         self.project = project
         self.environment = environment
         self.bundle = bundle
@@ -176,6 +179,8 @@ public struct DecisionBody: Codable, Sendable {
 public struct RevisionBody: Codable, Sendable {
     public let digest: String
     public let bundle: String?
+    /// Where the new bundle came from.
+    public var source: BundleSource? = nil
 }
 
 public struct WithdrawBody: Codable, Sendable {

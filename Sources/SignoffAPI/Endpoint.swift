@@ -80,20 +80,20 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/tokens/\(p(id))/revoke", body: ApprovalBody(approval: approval))
         case .expireStale:
             return nil
-        case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason):
+        case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason, let source):
             return Endpoint(
                 .post, "/v1/requests",
                 body: FileRequestBody(
                     project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
-                    labels: labels.isEmpty ? nil : labels, emergency_reason: reason))
+                    labels: labels.isEmpty ? nil : labels, emergency_reason: reason, source: source))
         case .attachEvidence(let id, let kind, let status, let digest, let tests):
             return Endpoint(.post, "/v1/requests/\(p(id))/evidence", body: EvidenceBody(kind: kind, status: status, digest: digest.description, tests: tests))
         case .decide(let id, let stage, let decision, let comment, let envelope, let onBehalfOf):
             return Endpoint(
                 .post, "/v1/requests/\(p(id))/decisions",
                 body: DecisionBody(stage: stage, decision: decision, comment: comment, envelope: envelope, on_behalf_of: onBehalfOf))
-        case .revise(let id, let bundle, let digest):
-            return Endpoint(.post, "/v1/requests/\(p(id))/revisions", body: RevisionBody(digest: digest.description, bundle: bundle))
+        case .revise(let id, let bundle, let digest, let source):
+            return Endpoint(.post, "/v1/requests/\(p(id))/revisions", body: RevisionBody(digest: digest.description, bundle: bundle, source: source))
         case .withdraw(let id, let reason, let approval):
             return Endpoint(.post, "/v1/requests/\(p(id))/withdraw", body: WithdrawBody(reason: reason, approval: approval))
         case .recordDeployment(let id, let outcome, let note):

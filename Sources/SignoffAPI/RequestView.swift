@@ -78,8 +78,12 @@ public struct RequestView: Codable, Sendable, Equatable {
     public let labels: [String: [String]]
     /// Present for an emergency request: its reason.
     public let emergency_reason: String?
+    /// Where the current revision's bundle came from (the CI's run, commit, ref, merge request), when its filer or
+    /// reviser said.
+    public let source: BundleSource?
 
     public init(_ r: DeploymentRequest) {
+        source = r.source
         let time = Timestamps.rfc3339
         request = r.id
         project = r.project

@@ -173,7 +173,7 @@ public enum GateLookup {
     ///   at least the labels asked for, not an emergency and not asked as one. Only the requester revises (the engine's
     ///   rule): a pipeline never revises a person's request.
     public static func carryOn(_ command: Command, caller: String, in state: SignoffState, now: Int64) -> CarryOn? {
-        guard case .fileRequest(let project, let environment, let bundle, let digest, _, let labels, let reason) = command,
+        guard case .fileRequest(let project, let environment, let bundle, let digest, _, let labels, let reason, _) = command,
             Access.mayRead(project: project, principal: caller, state: state, now: now)
         else { return nil }
         func declares(_ request: DeploymentRequest) -> Bool {

@@ -547,6 +547,7 @@ paths:
                   description: "Labels the workflows' `when:` read, e.g. {touches: [connections, plugins], risk: [high]}; signed by deciders."
                   additionalProperties: { type: array, items: { type: string } }
                 emergency_reason: { type: string, description: "Files an emergency request, under the workflow's `emergency:` section." }
+                source: { $ref: "#/components/schemas/BundleSource" }
                 reuse:
                   type: boolean
                   default: true
@@ -740,7 +741,10 @@ paths:
         required: true
         content:
           application/json:
-            schema: { type: object, required: [digest], properties: { digest: { $ref: "#/components/schemas/Digest" }, bundle: { type: string } } }
+            schema:
+              type: object
+              required: [digest]
+              properties: { digest: { $ref: "#/components/schemas/Digest" }, bundle: { type: string }, source: { $ref: "#/components/schemas/BundleSource" } }
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -1269,6 +1273,22 @@ components:
     DeploymentStartBody: { type: object, properties: { note: { type: string } } }
     RequestStatus: { enum: [active, rejected, withdrawn, deployed, expired] }
     Labels: { type: object, additionalProperties: { type: array, items: { type: string } } }
+    BundleSource:
+      type: object
+      additionalProperties: false
+      description: >-
+        Where a bundle came from, as the CI that built it says (`signoff request create --source-from-ci` takes it from
+        GitHub Actions, GitLab CI or Jenkins variables): links for approvers, recorded with the filing or revision, never
+        evaluated. URLs are http or https, at most 2048 visible ASCII characters without `"`, `<`, `>`, `\` or a
+        backtick; anything else is refused with 422 and the rule `input.source`.
+      properties:
+        system: { type: string, description: "The platform, a name: github-actions, gitlab, jenkins, dataiku, …" }
+        run_url: { type: string, description: The pipeline run. }
+        commit: { type: string, pattern: "^[0-9a-f]{7,64}$" }
+        commit_url: { type: string }
+        ref: { type: string, description: The branch or tag (one line, 1–255 bytes). }
+        change_url: { type: string, description: The merge or pull request. }
+        bundle_id: { type: string, description: "The platform's id of the bundle (Dataiku's), one line of 1–255 bytes." }
     TestCounts:
       type: object
       additionalProperties: false
@@ -1336,6 +1356,7 @@ components:
         status: { $ref: "#/components/schemas/RequestStatus" }
         labels: { $ref: "#/components/schemas/Labels" }
         emergency_reason: { type: string }
+        source: { $ref: "#/components/schemas/BundleSource" }
         history:
           type: array
           items: { type: object, additionalProperties: false, required: [stage, at, revision], properties: { stage: { type: string }, at: { $ref: "#/components/schemas/Time" }, revision: { type: integer } } }

@@ -28,6 +28,7 @@ struct RequestCommand: AsyncParsableCommand {
             ))
         var reuse = false
         @Flag(name: .customLong("new"), help: "File a new request even if one is open for this digest (or revisable for this bundle).") var fileNew = false
+        @OptionGroup var source: SourceOptions
         @OptionGroup var options: WriteOptions
 
         /// The labels given, each a list of values.
@@ -59,7 +60,7 @@ struct RequestCommand: AsyncParsableCommand {
                 let recorded = try await options.client().file(
                     .fileRequest(
                         project: project, environment: env, bundle: bundle, digest: digest, description: description, labels: try labels(),
-                        emergencyReason: reason),
+                        emergencyReason: reason, source: try source.source()),
                     reuse: !fileNew, as: try options.actor.name)
                 guard let id = recorded.request else {
                     throw CLIError.failure("the request was recorded but its id could not be read back")
@@ -288,6 +289,7 @@ struct ReviseCommand: AsyncParsableCommand {
     @Option var digest: String?
     @Option(help: "The new bundle: its SHA-256 is the new digest, and its name the bundle's name unless --bundle says otherwise.") var file: String?
     @Option(help: "A new bundle name (default with --file: the file's name).") var bundle: String?
+    @OptionGroup var source: SourceOptions
     @OptionGroup var options: WriteOptions
 
     func run() async throws {
@@ -296,7 +298,7 @@ struct ReviseCommand: AsyncParsableCommand {
             let client = try await options.client()
             // A new file is a new bundle: its name goes with it (the dashboard and `deployments` name what ran).
             let name = bundle ?? file.map { URL(fileURLWithPath: $0).lastPathComponent }
-            let entries = try await client.run(.revise(request: request, bundle: name, digest: digest), as: try options.actor.name)
+            let entries = try await client.run(.revise(request: request, bundle: name, digest: digest, source: try source.source()), as: try options.actor.name)
             // Read back only to say where it stands: a pipeline's token may revise without being allowed to read, and a
             // recorded revision must never be reported as a failure (a retry would revise again).
             let now = try? await client.request(request)
@@ -391,6 +393,10 @@ struct StatusCommand: AsyncParsableCommand {
             print("\(r.request)  \(r.project) → \(r.environment)  \(r.status == "active" ? r.stage : r.status)")
             print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
             print("  requester: \(r.requester), filed \(r.filed_at)")
+            if let source = r.source {
+                let parts = [source.system, source.runURL, source.commit.map { "commit \($0)" }, source.ref, source.changeURL, source.bundleID.map { "bundle \($0)" }]
+                print("  source:    " + parts.compactMap { $0 }.joined(separator: " · "))
+            }
             if !r.description.isEmpty { print("  about:     \(oneLine(r.description))") }
             print("  workflow:  \(r.workflow_digest)")
             if let reason = r.emergency_reason { print("  EMERGENCY: \(oneLine(reason))") }
@@ -624,4 +630,39 @@ struct GateCommand: AsyncParsableCommand {
 /// Labels as a person reads them: `risk=high touches=connections,plugins`.
 func describeLabels(_ labels: [String: [String]]) -> String {
     labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: ","))" }.joined(separator: " ")
+}
+
+/// `--source KEY=VALUE` and `--source-from-ci`: where the bundle came from, recorded with the filing or the revision
+/// (links an approver follows: the run, the commit, the ref, the merge request).
+struct SourceOptions: ParsableArguments {
+    @Option(
+        name: .customLong("source"),
+        help: ArgumentHelp("KEY=VALUE: where the bundle came from; KEY is one of \(BundleSource.fieldNames.joined(separator: ", ")) (repeat it).", valueName: "key=value"))
+    var fields: [String] = []
+    @Flag(
+        name: .customLong("source-from-ci"),
+        help: "Take the run, commit, ref and merge request from the CI's own variables (GitHub Actions, GitLab CI, Jenkins); --source overrides a field.")
+    var fromCI = false
+
+    /// The source given, nil when none; bad input refused, a CI value that would be refused left out with a note.
+    func source(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BundleSource? {
+        var source = BundleSource()
+        if fromCI {
+            if let (detected, dropped) = BundleSource.fromCI(environment) {
+                source = detected
+                if !dropped.isEmpty { printNotice("left out of the source, as the CI gave them: \(dropped.joined(separator: ", "))") }
+            } else {
+                printNotice("--source-from-ci: no GitHub Actions, GitLab CI or Jenkins variables here; nothing taken")
+            }
+        }
+        for item in fields {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[1].isEmpty, source.set(parts[0], parts[1]) else {
+                throw CLIError.badInput("--source \(item.prefix(80)): expected KEY=VALUE with KEY one of \(BundleSource.fieldNames.joined(separator: ", "))")
+            }
+        }
+        let problems = source.problems()
+        guard problems.isEmpty else { throw CLIError.badInput("--source: " + problems.joined(separator: "; ")) }
+        return source.isEmpty ? nil : source
+    }
 }

@@ -36,6 +36,37 @@ struct ConsoleTests {
         return try await client.execute(uri: uri, method: .get, headers: headers) { (Int($0.status.code), String(buffer: $0.body), $0.headers) }
     }
 
+    @Test("Where the bundle came from: filed through the API, shown in its view, linked from the request page (escaped); a javascript: link refused with input.source")
+    func sourceLinks() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            let riley = try await client.login("riley", key: f.keys["riley"]!)
+            let source: [String: Any] = [
+                "system": "gitlab", "run_url": "https://gitlab.example/data/churn/-/pipelines/99?a=1&b=2", "commit": "0123456789abcdef",
+                "commit_url": "https://gitlab.example/data/churn/-/commit/0123456789abcdef", "ref": "feature/<b>pin</b>",
+                "change_url": "https://gitlab.example/data/churn/-/merge_requests/7",
+            ]
+            let body: [String: Any] = ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": SHA256Digest.hash("m").description, "source": source]
+            let filed = try await client.json("/v1/requests", .post, token: riley, body: body)
+            #expect(filed.status == 201, "\(filed.object)")
+            let view = try await client.json("/v1/requests/REQ-1", token: riley)
+            #expect(NSDictionary(dictionary: view.object["source"] as? [String: Any] ?? [:]) == NSDictionary(dictionary: source))
+            var hostile = body
+            hostile["digest"] = SHA256Digest.hash("n").description
+            hostile["source"] = ["change_url": "javascript:alert(document.cookie)"]
+            let refused = try await client.json("/v1/requests", .post, token: riley, body: hostile)
+            #expect(refused.status == 422 && refused.object["rule"] as? String == "input.source", "\(refused.object)")
+            let morgan = try await Self.login(client, "morgan", key: f.keys["morgan"]!).cookie
+            let page = try await Self.get(client, "/requests/REQ-1", cookie: morgan)
+            #expect(page.status == 200)
+            #expect(page.body.contains("<a href=\"https://gitlab.example/data/churn/-/pipelines/99?a=1&amp;b=2\" rel=\"noopener noreferrer nofollow\">pipeline run</a>"), "\(page.body)")
+            #expect(page.body.contains("<a href=\"https://gitlab.example/data/churn/-/commit/0123456789abcdef\" rel=\"noopener noreferrer nofollow\">commit 0123456789ab</a>"))
+            #expect(page.body.contains(">merge request</a>") && page.body.contains("feature/&lt;b&gt;pin&lt;/b&gt;") && !page.body.contains("<b>pin"))
+        }
+    }
+
     @Test("Pages: status, authorization like the API, escaping of hostile text, CSP and no inline script or style")
     func pages() async throws {
         let f = try await ServerFixture()

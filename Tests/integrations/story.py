@@ -32,6 +32,7 @@ from signoff_process import Failure, check  # noqa: E402
 INTEGRATIONS = ROOT / "integrations"
 GATE_SH = INTEGRATIONS / "common" / "signoff-gate.sh"
 PROJECT, ENV = "webshop", "staging"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="webshop" tests="2"><testcase classname="api" name="test_checkout"/>
 <testcase classname="api" name="test_refund"/></testsuite>
@@ -190,6 +191,9 @@ class ShellMode:
 # --- GitHub Actions: the composite action's steps, as the runner runs them -------------------------------------
 class GitHub(ShellMode):
     action_dir = INTEGRATIONS / "github-actions" / "gate"
+    # What the request's page links to, from the runner's variables.
+    expected_source = {"system": "github-actions", "run_url": "https://github.example/acme/webshop/actions/runs/4711",
+                       "commit": COMMIT, "ref": "main"}
 
     def __init__(self, world):
         import yaml
@@ -219,7 +223,9 @@ class GitHub(ShellMode):
             self.outputs[step.get("id", f"step{i}")] = output
             env = dict(w.base_env, GITHUB_ACTIONS="true", CI="true", RUNNER_TEMP=str(temp),
                        GITHUB_ACTION_PATH=str(self.action_dir), GITHUB_OUTPUT=str(output),
-                       GITHUB_WORKSPACE=str(w.dir))
+                       GITHUB_WORKSPACE=str(w.dir), GITHUB_SERVER_URL="https://github.example",
+                       GITHUB_REPOSITORY="acme/webshop", GITHUB_RUN_ID="4711", GITHUB_SHA=COMMIT,
+                       GITHUB_REF="refs/heads/main", GITHUB_REF_NAME="main")
             env.update({k: substitute(str(v), values) for k, v in step.get("env", {}).items()})
             steps.append(bash_step(w, f"{tag}-step{i}", substitute(step["run"], values), env, w.dir))
         return Background(w, tag, steps)
@@ -275,6 +281,9 @@ class GitHub(ShellMode):
 
 # --- GitLab CI: the template's hidden jobs, as a job extending them runs ---------------------------------------
 class GitLab(ShellMode):
+    expected_source = {"system": "gitlab", "run_url": "https://gitlab.example/acme/webshop/-/pipelines/99",
+                       "commit_url": f"https://gitlab.example/acme/webshop/-/commit/{COMMIT}", "ref": "main"}
+
     def __init__(self, world):
         import yaml
         self.world = world
@@ -283,7 +292,9 @@ class GitLab(ShellMode):
     def job_env(self, variables):
         w = self.world
         return dict(w.base_env, PATH=f"{w.dir / 'bin'}:{w.base_env['PATH']}", CI="true", GITLAB_CI="true",
-                    CI_JOB_URL="https://gitlab.example/acme/webshop/-/jobs/42", SIGNOFF_SERVER=w.url,
+                    CI_JOB_URL="https://gitlab.example/acme/webshop/-/jobs/42",
+                    CI_PIPELINE_URL="https://gitlab.example/acme/webshop/-/pipelines/99", CI_COMMIT_SHA=COMMIT,
+                    CI_PROJECT_URL="https://gitlab.example/acme/webshop", CI_COMMIT_REF_NAME="main", SIGNOFF_SERVER=w.url,
                     SIGNOFF_TOKEN=w.ci_token, **variables)
 
     def gate(self, tag, bundle_file, wait):
@@ -320,6 +331,8 @@ class GitLab(ShellMode):
 # --- Jenkins: no Jenkins here; the exact sh text of the step and the Jenkinsfile's deploy commands --------------
 class Jenkins(ShellMode):
     groovy = INTEGRATIONS / "jenkins" / "vars" / "signoffGate.groovy"
+    expected_source = {"system": "jenkins", "run_url": "https://jenkins.example/job/webshop/42/", "commit": COMMIT,
+                       "ref": "origin/main"}
 
     def __init__(self, world):
         self.world = world
@@ -355,7 +368,9 @@ class Jenkins(ShellMode):
         check(set(variables) == self.groovy_vars, f"the step sets {sorted(self.groovy_vars)}")
         self.tmp = tmp
         env = dict(w.base_env, PATH=f"{w.dir / 'bin'}:{w.base_env['PATH']}", SIGNOFF_SERVER=w.url,
-                   SIGNOFF_TOKEN=w.ci_token, **variables)
+                   SIGNOFF_TOKEN=w.ci_token, JENKINS_URL="https://jenkins.example/",
+                   BUILD_URL="https://jenkins.example/job/webshop/42/", GIT_COMMIT=COMMIT, GIT_BRANCH="origin/main",
+                   **variables)
         script = w.dir / f"{tag}-script.sh"
         script.write_text(self.sh_text)
         return Background(w, tag, [(["sh", "-xe", str(script)], env, w.dir)])
@@ -387,6 +402,8 @@ class Jenkins(ShellMode):
 
 # --- Dataiku: signoff_dataiku.py against the DSS stand-in -----------------------------------------------------
 class Dataiku:
+    expected_source = {"system": "dataiku"}
+
     def __init__(self, world):
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import dataiku_standin
@@ -501,6 +518,10 @@ def story(world, mode, name):
     check(any(ms >= 1000 for ms in long_polls), "no gate call waited: the approval did not end a long poll")
     status = world.status(request)
     check_deployed(world, status)
+    # The request links to where the bundle came from, as the platform said.
+    shown = status.get("source") or {}
+    expected = mode.expected_source
+    check(all(shown.get(k) == v for k, v in expected.items()), f"the request's source is {shown}, expected {expected}")
     say(f"{request} passed the gate and its deployment is recorded: {json.dumps(status['deployments'])}")
     if name == "dataiku":
         updates = mode.standin.updates

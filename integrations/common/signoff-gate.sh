@@ -56,7 +56,9 @@ json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1
 
 # One open request per project, environment and digest: signoff answers with the open one (whoever filed it), or
 # revises this account's own request for the bundle when changes were requested on it, or files a new one.
-args=(request create --project "$project" --env "$env" --bundle "$bundle" --reuse --json)
+# --source-from-ci records the run, commit, ref and merge request from the CI's own variables (GitHub Actions, GitLab
+# CI, Jenkins): the request's page links to them.
+args=(request create --project "$project" --env "$env" --bundle "$bundle" --reuse --source-from-ci --json)
 if [ -n "$digest" ]; then args+=(--digest "$digest"); else args+=(--file "$bundle_file"); fi
 if [ -n "$description" ]; then args+=(--description "$description"); fi
 if [ -n "$touches" ]; then args+=(--touches "$touches"); fi

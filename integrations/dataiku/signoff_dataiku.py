@@ -77,8 +77,11 @@ class Signoff:
                 problem = {}
             raise SignoffError(e.code, problem.get("detail") or f"HTTP {e.code} {e.reason}", problem.get("rule"))
 
-    def file_request(self, project, environment, bundle, digest, description):
+    def file_request(self, project, environment, bundle, digest, description, bundle_id=None):
         body = {"project": project, "environment": environment, "bundle": bundle, "digest": digest, "reuse": True}
+        if bundle_id:
+            # Where the bundle came from: the request's page shows DSS's bundle id beside the archive.
+            body["source"] = {"system": "dataiku", "bundle_id": bundle_id}
         if description:
             body["description"] = description
         answer = self.call("POST", "/v1/requests", body)
@@ -230,7 +233,7 @@ def run(cfg, signoff, design_client, deployer_client=None):
 
         try:
             request, reused = signoff.file_request(cfg.signoff_project, cfg.signoff_env, os.path.basename(archive),
-                                                   digest, cfg.description)
+                                                   digest, cfg.description, bundle_id)
         except SignoffError as e:
             raise Stop(REFUSED if e.status in (401, 403) or e.rule else FAILED, f"filing the request: {e}")
         log(f"{'reusing open' if reused else 'filed'} request {request} for {os.path.basename(archive)} ({digest})")

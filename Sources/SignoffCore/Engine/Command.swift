@@ -39,10 +39,11 @@ public enum Command: Hashable, Sendable {
     case addWebhook(WebhookSpec, approval: DSSEEnvelope? = nil)
     case removeWebhook(id: String, approval: DSSEEnvelope? = nil)
 
-    /// `labels` switch conditional stages on; `emergencyReason` files an emergency request (the workflow's `emergency:`).
+    /// `labels` switch conditional stages on; `emergencyReason` files an emergency request (the workflow's `emergency:`);
+    /// `source`: where the bundle came from (links, never evaluated).
     case fileRequest(
         project: String, environment: String, bundle: String, digest: SHA256Digest, description: String, labels: [String: [String]] = [:],
-        emergencyReason: String? = nil)
+        emergencyReason: String? = nil, source: BundleSource? = nil)
     /// `status` is one of the evidence vocabulary, in any case; `tests`, the counts of a JUnit report.
     case attachEvidence(request: String, kind: String, status: String, digest: SHA256Digest, tests: TestCounts? = nil)
     /// `envelope`: the signed decision statement (``DecisionStatement``); required where the workflow or the
@@ -59,7 +60,8 @@ public enum Command: Hashable, Sendable {
     case revokeToken(id: String, principal: String, approval: DSSEEnvelope? = nil)
     /// Expires the active requests idle for longer than their workflow's `request_expiry` (the system runs it).
     case expireStale
-    case revise(request: String, bundle: String?, digest: SHA256Digest)
+    /// `source`: where the new bundle came from (none: the revision has no source, whatever the earlier one had).
+    case revise(request: String, bundle: String?, digest: SHA256Digest, source: BundleSource? = nil)
     /// The requester withdraws their request; an administrator withdrawing another person's makes an administrative
     /// change (`approval`: signed once the ledger has a regulated project).
     case withdraw(request: String, reason: String, approval: DSSEEnvelope? = nil)
@@ -78,7 +80,7 @@ extension Command {
     /// The request this command is about, when it is about one (filing names none yet: the engine assigns its ID).
     public var request: String? {
         switch self {
-        case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _), .withdraw(let id, _, _),
+        case .attachEvidence(let id, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _, _), .withdraw(let id, _, _),
             .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _), .startDeployment(let id, _), .finishDeployment(let id, _, _):
             id
         default: nil

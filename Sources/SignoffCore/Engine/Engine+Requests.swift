@@ -8,7 +8,7 @@ extension Engine {
 
     static func fileRequest(
         projectKey: String, environment: String, bundle: String, digest: SHA256Digest, description: String, labels: [String: [String]],
-        emergencyReason: String?, state: SignoffState, actor: String, now: Int64
+        emergencyReason: String?, source: BundleSource?, state: SignoffState, actor: String, now: Int64
     ) throws -> [Event] {
         // Someone with no part in a project learns nothing of it (not even that it exists) from a refusal.
         guard let project = state.projects[projectKey], Access.mayRead(project: projectKey, principal: actor, state: state, now: now) else {
@@ -48,7 +48,8 @@ extension Engine {
         let id = "REQ-\(state.requestCounter + 1)"
         return [.requestFiled(.init(
             id: id, project: projectKey, environment: environment, bundle: bundle, digest: digest, description: description,
-            workflowDigest: workflowDigest, labels: labels.mapValues { $0.sorted() }, emergencyReason: emergencyReason))]
+            workflowDigest: workflowDigest, labels: labels.mapValues { $0.sorted() }, emergencyReason: emergencyReason,
+            source: source.flatMap { $0.isEmpty ? nil : $0 }))]
     }
 
     static func attachEvidence(
@@ -92,14 +93,17 @@ extension Engine {
         return try advancing(request.id, after: [.evidenceAttached(attached)], state: state, actor: actor, now: now)
     }
 
-    static func revise(id: String, bundle: String?, digest: SHA256Digest, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+    static func revise(id: String, bundle: String?, digest: SHA256Digest, source: BundleSource?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         let request = try requireActive(state, id)
         guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
             throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may revise \(id)")
         }
         guard digest != request.digest else { throw Refusal(.inputDigest, "\(id) already has bundle digest \(digest)") }
         try requireNoDeploymentInProgress(request, doing: "revise it")
-        return [.requestRevised(.init(request: id, bundle: bundle ?? request.bundle, digest: digest, revision: request.revision + 1))]
+        return [
+            .requestRevised(
+                .init(request: id, bundle: bundle ?? request.bundle, digest: digest, revision: request.revision + 1, source: source.flatMap { $0.isEmpty ? nil : $0 }))
+        ]
     }
 
     /// The requester withdraws plainly; an administrator withdrawing another person's request makes an administrative

@@ -95,18 +95,26 @@ public enum Engine {
         }
     }
 
+    static func validSource(_ source: BundleSource?) throws {
+        guard let problems = source?.problems(), !problems.isEmpty else { return }
+        throw Refusal(.inputSource, "the bundle's source: " + problems.joined(separator: "; "))
+    }
+
     static func validTexts(_ command: Command) throws {
         switch command {
-        case .fileRequest(_, _, let bundle, _, let description, _, let reason):
+        case .fileRequest(_, _, let bundle, _, let description, _, let reason, let source):
             try validBundle(bundle)
             try validText(description, what: "the description")
             if let reason { try validText(reason, what: "the reason") }
+            try validSource(source)
         case .attachEvidence(_, let kind, let status, _, _):
             try validLine(kind, what: "the evidence kind")
             try validLine(status, what: "the evidence status")
         case .decide(_, _, _, let comment, _, _): try validText(comment, what: "the comment")
         case .addFreeze(let spec, _): try validText(spec.reason, what: "the reason")
-        case .revise(_, let bundle, _): if let bundle { try validBundle(bundle) }
+        case .revise(_, let bundle, _, let source):
+            if let bundle { try validBundle(bundle) }
+            try validSource(source)
         case .withdraw(_, let reason, _): try validText(reason, what: "the reason")
         case .recordDeployment(_, _, let note), .startDeployment(_, let note), .finishDeployment(_, _, let note): try validText(note, what: "the note")
         case .recordRetrospective(_, let comment, _): try validText(comment, what: "the comment")
@@ -163,10 +171,10 @@ public enum Engine {
             return try addWebhook(spec, approval: approval, state: state, actor: actor, now: now)
         case .removeWebhook(let id, let approval):
             return try removeWebhook(id: id, approval: approval, state: state, actor: actor, now: now)
-        case .fileRequest(let projectKey, let environment, let bundle, let digest, let description, let labels, let reason):
+        case .fileRequest(let projectKey, let environment, let bundle, let digest, let description, let labels, let reason, let source):
             return try fileRequest(
                 projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, labels: labels,
-                emergencyReason: reason, state: state, actor: actor, now: now)
+                emergencyReason: reason, source: source, state: state, actor: actor, now: now)
         case .attachEvidence(let id, let kind, let status, let digest, let tests):
             return try attachEvidence(id: id, kind: kind, status: status, digest: digest, tests: tests, state: state, actor: actor, now: now)
         case .decide(let id, let stageName, let decision, let comment, let envelope, let onBehalfOf):
@@ -182,8 +190,8 @@ public enum Engine {
         case .expireStale:
             guard actor == systemActor else { throw Refusal(.adminRequired, "only the system expires stale requests (the server, or the next local command)") }
             return expireStale(state: state, now: now)
-        case .revise(let id, let bundle, let digest):
-            return try revise(id: id, bundle: bundle, digest: digest, state: state, actor: actor, now: now)
+        case .revise(let id, let bundle, let digest, let source):
+            return try revise(id: id, bundle: bundle, digest: digest, source: source, state: state, actor: actor, now: now)
         case .withdraw(let id, let reason, let approval):
             return try withdraw(id: id, reason: reason, approval: approval, state: state, actor: actor, now: now)
         case .recordDeployment(let id, let outcome, let note):

@@ -175,17 +175,20 @@ public enum Event: Hashable, Sendable {
         public var labels: [String: [String]] = [:]
         /// An emergency request's reason; absent for every other request.
         public var emergencyReason: String? = nil
+        /// Where the bundle came from (``BundleSource``); absent when the filer gave none.
+        public var source: BundleSource? = nil
 
         enum CodingKeys: String, CodingKey {
-            case id, project, environment, bundle, digest, description, labels
+            case id, project, environment, bundle, digest, description, labels, source
             case workflowDigest = "workflow_digest"
             case emergencyReason = "emergency_reason"
         }
 
         public init(
             id: String, project: String, environment: String, bundle: String, digest: SHA256Digest, description: String, workflowDigest: SHA256Digest,
-            labels: [String: [String]] = [:], emergencyReason: String? = nil
+            labels: [String: [String]] = [:], emergencyReason: String? = nil, source: BundleSource? = nil
         ) {
+            self.source = source
             self.id = id
             self.project = project
             self.environment = environment
@@ -208,6 +211,7 @@ public enum Event: Hashable, Sendable {
             try c.encode(workflowDigest, forKey: .workflowDigest)
             if !labels.isEmpty { try c.encode(labels, forKey: .labels) }
             try c.encodeIfPresent(emergencyReason, forKey: .emergencyReason)
+            try c.encodeIfPresent(source, forKey: .source)
         }
     }
     public struct EvidenceAttached: Hashable, Sendable, Codable {
@@ -307,6 +311,8 @@ public enum Event: Hashable, Sendable {
         public let bundle: String
         public let digest: SHA256Digest
         public let revision: Int
+        /// Where the new bundle came from; absent when the reviser gave none.
+        public var source: BundleSource? = nil
     }
     /// A deployment begins: the gate allowed it when this was recorded, and that verdict holds until its outcome is
     /// recorded (`deploy --start`, then `deploy --finish`).

@@ -99,7 +99,7 @@ extension SignoffState {
                 id: e.id, project: e.project, environment: e.environment, requester: actor, description: e.description, filedAt: time,
                 workflowDigest: e.workflowDigest, bundle: e.bundle, digest: e.digest, revision: 1, stage: first, status: .active,
                 history: [StageEntry(stage: first, at: time, revision: 1)], evidence: [], decisions: [], deployments: [],
-                retrospectiveDue: nil, retrospectiveDone: false, labels: e.labels, emergency: e.emergencyReason.map { .init(reason: $0) })
+                retrospectiveDue: nil, retrospectiveDone: false, labels: e.labels, emergency: e.emergencyReason.map { .init(reason: $0) }, source: e.source)
             reindex(e.id)
         case .decisionRecorded(let e):
             if let digest = e.statementDigest { usedStatements.insert(digest) }
@@ -320,6 +320,7 @@ extension DeploymentRequest {
             earlierRevisions.append(EarlierRevision(revision: revision, bundle: bundle, digest: digest, replacedAt: time, replacedBy: actor))
             bundle = e.bundle
             digest = e.digest
+            source = e.source
             revision = e.revision
             stage = workflow.stages[0].name
             history.append(StageEntry(stage: stage, at: time, revision: e.revision))

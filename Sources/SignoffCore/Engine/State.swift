@@ -317,6 +317,8 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     /// and are part of what deciders sign.
     public var labels: [String: [String]] = [:]
     public var emergency: Emergency? = nil
+    /// Where the current revision's bundle came from, as its filer or reviser said (links; never evaluated).
+    public var source: BundleSource? = nil
     /// The deployment started and not finished, if any: the gate's verdict at its start holds until its outcome.
     public var deploymentInProgress: DeploymentStart? = nil
     /// The revisions a revision replaced, oldest first: what changed since the previous revision.

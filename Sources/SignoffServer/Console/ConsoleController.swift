@@ -355,7 +355,7 @@ struct ConsoleController {
                 "emergency_reason": r.emergency?.reason as Any, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
 "requester": r.requester, "filed_at": view.filed_at, "description": r.description,
                 "labelsText": r.labels.isEmpty ? "" : r.labels.keys.sorted().map { "\($0)=\(r.labels[$0]!.joined(separator: ","))" }.joined(separator: " "),
-                "workflow_digest": view.workflow_digest,
+                "workflow_digest": view.workflow_digest, "hasSource": r.source != nil, "sourceParts": Self.sourceParts(r.source),
             ]),
             "changed": changed, "statusText": status, "gates": gates, "canDecide": !awaiting.isEmpty, "awaiting": awaiting,
             "request": r.id, "project": r.project, "environment": r.environment, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
@@ -499,3 +499,24 @@ extension HTTPField.Name {
 /// Lets ``ConsoleController/context(_:)`` see through an optional that reached it wrapped in `Any`.
 protocol OptionalProtocol { var isNone: Bool { get } }
 extension Optional: OptionalProtocol { var isNone: Bool { self == nil } }
+
+extension ConsoleController {
+    /// Where the bundle came from, as the page shows it: the platform, then links to the run, the commit and the merge
+    /// request (URLs the engine accepted: http or https, no quotes or angle brackets), the ref and the bundle id as text.
+    static func sourceParts(_ source: BundleSource?) -> [[String: Any]] {
+        guard let source else { return [] }
+        var parts: [[String: Any]] = []
+        func add(_ text: String, _ href: String? = nil) {
+            var part: [String: Any] = ["text": text, "first": parts.isEmpty]
+            if let href { part["href"] = href }
+            parts.append(part)
+        }
+        if let system = source.system { add(system) }
+        if let run = source.runURL { add("pipeline run", run) }
+        if let commit = source.commit { add("commit " + String(commit.prefix(12)), source.commitURL) } else if let url = source.commitURL { add("commit", url) }
+        if let ref = source.ref { add(ref) }
+        if let change = source.changeURL { add(source.system == "github-actions" ? "pull request" : "merge request", change) }
+        if let id = source.bundleID { add("bundle " + id) }
+        return parts
+    }
+}

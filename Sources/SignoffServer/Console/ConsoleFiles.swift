@@ -184,6 +184,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <tbody>
 <tr><th scope="row">Bundle</th><td>{{bundle}}</td></tr>
 <tr><th scope="row">Digest</th><td class="mono" id="bundle-digest">{{digest}}</td></tr>
+{{#hasSource}}<tr><th scope="row">Built by</th><td id="bundle-source">{{#sourceParts}}{{^first}} · {{/first}}{{#href}}<a href="{{href}}" rel="noopener noreferrer nofollow">{{text}}</a>{{/href}}{{^href}}{{text}}{{/href}}{{/sourceParts}}</td></tr>{{/hasSource}}
 <tr><th scope="row">Revision</th><td>{{revision}}</td></tr>
 <tr><th scope="row">Requester</th><td>{{requester}}, filed {{filed_at}}</td></tr>
 {{#description}}<tr><th scope="row">About</th><td>{{description}}</td></tr>{{/description}}

@@ -88,10 +88,10 @@ struct LocalClient: SignoffClient {
     }
 
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
-        guard reuse, case .fileRequest(_, _, let bundle, let digest, _, _, _) = command else { return try await run(command, as: actor) }
+        guard reuse, case .fileRequest(_, _, let bundle, let digest, _, _, _, let source) = command else { return try await run(command, as: actor) }
         switch GateLookup.carryOn(command, caller: actor, in: try await service.state(), now: now) {
         case .reuse(let reused)?: return RecordedResponse(reusing: reused.id)
-        case .revise(let revised)?: return try await run(.revise(request: revised.id, bundle: bundle, digest: digest), as: actor)
+        case .revise(let revised)?: return try await run(.revise(request: revised.id, bundle: bundle, digest: digest, source: source), as: actor)
         case nil: return try await run(command, as: actor)
         }
     }

@@ -235,7 +235,7 @@ struct RemoteClient: SignoffClient {
     }
 
     func file(_ command: Command, reuse: Bool, as actor: String) async throws -> RecordedResponse {
-        guard case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason) = command else {
+        guard case .fileRequest(let project, let environment, let bundle, let digest, let description, let labels, let reason, let source) = command else {
             return try await run(command, as: actor)
         }
         guard actor == user || actor == ActorOptions.tokenHolder else {
@@ -243,7 +243,7 @@ struct RemoteClient: SignoffClient {
         }
         var body = FileRequestBody(
             project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
-            labels: labels.isEmpty ? nil : labels, emergency_reason: reason)
+            labels: labels.isEmpty ? nil : labels, emergency_reason: reason, source: source)
         body.reuse = reuse
         return try WireCoding.decode(RecordedResponse.self, from: try await call("POST", "/v1/requests", body: body))
     }
