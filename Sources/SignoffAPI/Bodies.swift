@@ -165,6 +165,8 @@ public struct EvidenceBody: Codable, Sendable {
     public let digest: String
     /// The counts of the JUnit report the status was derived from.
     public let tests: TestCounts?
+    /// What CI detected in the bundle, for the workflow's `when:` (only evidence of its `labels_from` kind).
+    public var labels: [String: [String]]? = nil
 }
 
 public struct DecisionBody: Codable, Sendable {

@@ -81,9 +81,12 @@ public struct RequestView: Codable, Sendable, Equatable {
     /// Where the current revision's bundle came from (the CI's run, commit, ref, merge request), when its filer or
     /// reviser said.
     public let source: BundleSource?
+    /// Labels detected on the current revision (its `labels_from` evidence), which `when:` reads beside `labels`.
+    public let detected_labels: [String: [String]]?
 
     public init(_ r: DeploymentRequest) {
         source = r.source
+        detected_labels = r.detectedLabels.isEmpty ? nil : r.detectedLabels
         let time = Timestamps.rfc3339
         request = r.id
         project = r.project

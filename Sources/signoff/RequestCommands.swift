@@ -33,21 +33,10 @@ struct RequestCommand: AsyncParsableCommand {
 
         /// The labels given, each a list of values.
         func labels() throws -> [String: [String]] {
-            var labels: [String: [String]] = [:]
-            func add(_ name: String, _ values: String) throws {
-                let list = values.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-                guard !list.isEmpty, !list.contains(where: \.isEmpty) else { throw CLIError.badInput("label \(name): expected VALUE[,VALUE]") }
-                guard labels[name] == nil else { throw CLIError.badInput("label \(name) is given twice") }
-                labels[name] = list
-            }
-            if let touches { try add("touches", touches) }
-            if let risk { try add("risk", risk) }
-            for item in label {
-                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[0].isEmpty else { throw CLIError.badInput("--label \(item): expected LABEL=VALUE[,VALUE]") }
-                try add(parts[0], parts[1])
-            }
-            return labels
+            var given: [String] = []
+            if let touches { given.append("touches=" + touches) }
+            if let risk { given.append("risk=" + risk) }
+            return try Labels.parse(given + label)
         }
 
         func run() async throws {
@@ -109,6 +98,9 @@ struct EvidenceCommand: AsyncParsableCommand {
         @Flag(help: "Also upload the file (--file or --junit) so that the web console shows it (at most 5 MiB by default).") var upload = false
         @Option(name: .customLong("media-type"), help: "The uploaded file's type (default: from its extension): application/xml, text/plain, text/markdown, application/json or application/pdf.")
         var mediaType: String?
+        @Option(
+            help: "LABEL=VALUE[,VALUE]: what CI detected in the bundle (e.g. touches=connections), for the workflow's when: — only evidence of its labels_from kind carries labels.")
+        var label: [String] = []
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
@@ -147,7 +139,8 @@ struct EvidenceCommand: AsyncParsableCommand {
                         "the file is larger than \((client.evidenceDocumentLimit ?? EvidenceDocument.largestMaximumBytes) >> 20) MiB, the most an evidence document may be: attach the evidence without --upload")
                 }
                 let entries = try await client.run(
-                    .attachEvidence(request: request, kind: kind, status: status, digest: digest, tests: tests), as: try options.actor.name)
+                    .attachEvidence(request: request, kind: kind, status: status, digest: digest, tests: tests, labels: try Labels.parse(label)),
+                    as: try options.actor.name)
                 if let document {
                     try await client.uploadEvidence(request, digest: digest, mediaType: document.type, content: document.bytes, as: try options.actor.name)
                 }
@@ -664,5 +657,21 @@ struct SourceOptions: ParsableArguments {
         let problems = source.problems()
         guard problems.isEmpty else { throw CLIError.badInput("--source: " + problems.joined(separator: "; ")) }
         return source.isEmpty ? nil : source
+    }
+}
+
+/// `LABEL=VALUE[,VALUE]` options, as `request create` and `evidence add` take them.
+enum Labels {
+    static func parse(_ items: [String]) throws -> [String: [String]] {
+        var labels: [String: [String]] = [:]
+        for item in items {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw CLIError.badInput("--label \(item): expected LABEL=VALUE[,VALUE]") }
+            let list = parts[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard !list.isEmpty, !list.contains(where: \.isEmpty) else { throw CLIError.badInput("label \(parts[0]): expected VALUE[,VALUE]") }
+            guard labels[parts[0]] == nil else { throw CLIError.badInput("label \(parts[0]) is given twice") }
+            labels[parts[0]] = list
+        }
+        return labels
     }
 }

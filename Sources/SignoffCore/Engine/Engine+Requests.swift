@@ -25,14 +25,7 @@ extension Engine {
         guard let workflowDigest = state.currentWorkflows[workflowName], let workflow = state.workflows[workflowDigest]?.workflow else {
             throw Refusal(.projectInvalid, "workflow \(workflowName) is not applied")
         }
-        guard labels.count <= maximumLabels else { throw Refusal(.inputLabel, "a request has at most \(maximumLabels) labels, not \(labels.count)") }
-        for (label, values) in labels {
-            try validName(label, what: "a label")
-            guard !values.isEmpty, values.count <= maximumLabels, Set(values).count == values.count else {
-                throw Refusal(.inputLabel, "label \(label) needs 1–\(maximumLabels) distinct values")
-            }
-            for value in values { try validName(value, what: "a value of label \(label)") }
-        }
+        try validLabels(labels)
         if let emergencyReason {
             guard let emergency = workflow.emergency else {
                 throw Refusal(.emergencyNone, "the \(workflow.name) workflow of \(projectKey) on \(environment) allows no emergency requests")
@@ -53,18 +46,29 @@ extension Engine {
     }
 
     static func attachEvidence(
-        id: String, kind: String, status text: String, digest: SHA256Digest, tests: TestCounts?, state: SignoffState, actor: String, now: Int64
+        id: String, kind: String, status text: String, digest: SHA256Digest, tests: TestCounts?, labels: [String: [String]], state: SignoffState, actor: String,
+        now: Int64
     ) throws -> [Event] {
         let request = try requireActive(state, id)
         let workflow = try workflowOf(request, state)
         guard let status = EvidenceStatus(normalising: text) else {
             throw Refusal(.evidenceStatus, "evidence status \"\(text.prefix(40))\" is not one of \(EvidenceStatus.vocabulary)")
         }
+        // The kinds a gate asks for, and the kind whose labels the workflow reads (labels_from), by their roles.
         let requirements = workflow.path(for: request).flatMap(\.gate.evidence).filter { $0.kind == kind }
-        guard !requirements.isEmpty else {
+        let detecting = workflow.labelsFrom.flatMap { $0.evidence == kind ? $0 : nil }
+        guard !requirements.isEmpty || detecting != nil else {
             throw Refusal(.evidenceKind, "the \(workflow.name) workflow asks \(id) for no evidence of kind \(kind)")
         }
-        let roles = Array(Set(requirements.flatMap { $0.attachedBy.map(\.value) })).sorted()
+        if !labels.isEmpty {
+            guard detecting != nil else {
+                throw Refusal(
+                    .evidenceLabels,
+                    "\(kind) evidence carries no labels in the \(workflow.name) workflow: only \(workflow.labelsFrom.map { "\($0.evidence) evidence (its labels_from)" } ?? "none (it has no labels_from)") does")
+            }
+            try validLabels(labels)
+        }
+        let roles = Array(Set(requirements.flatMap { $0.attachedBy.map(\.value) } + (detecting?.attachedBy.map(\.value) ?? []))).sorted()
         guard roles.contains(where: { state.holds(actor, role: $0, project: request.project, environment: request.environment) }) else {
             throw Refusal(
                 .evidenceAttachedBy,
@@ -90,7 +94,36 @@ extension Engine {
         }
         var attached = Event.EvidenceAttached(request: id, kind: kind, status: status.rawValue, digest: digest, revision: request.revision)
         attached.tests = tests
-        return try advancing(request.id, after: [.evidenceAttached(attached)], state: state, actor: actor, now: now)
+        var events: [Event] = [.evidenceAttached(attached)]
+        if !labels.isEmpty {
+            attached.labels = labels.mapValues { $0.sorted() }
+            events = [.evidenceAttached(attached)]
+            // A stage the detected labels add before where the request stands: the request goes back to the stage before
+            // it, so that the added stage is passed before deployment (later stages' approvals, still valid, carry it on).
+            var detected = request
+            detected.detectedLabels = DeploymentRequest.union(request.detectedLabels, attached.labels ?? [:])
+            let before = Set(workflow.path(for: request).map(\.name))
+            let after = workflow.path(for: detected)
+            if let current = after.firstIndex(where: { $0.name == request.stage }),
+                let added = after[..<current].firstIndex(where: { !before.contains($0.name) }), added > 0
+            {
+                try requireNoDeploymentInProgress(request, doing: "add the stage \(after[added].name) that its labels call for")
+                events.append(.stageEntered(.init(request: id, stage: after[added - 1].name, revision: request.revision)))
+            }
+        }
+        return try advancing(request.id, after: events, state: state, actor: actor, now: now)
+    }
+
+    /// Labels as a request or an evidence carries them: at most 16, each a name with 1–16 distinct name values.
+    static func validLabels(_ labels: [String: [String]]) throws {
+        guard labels.count <= maximumLabels else { throw Refusal(.inputLabel, "at most \(maximumLabels) labels, not \(labels.count)") }
+        for (label, values) in labels {
+            try validName(label, what: "a label")
+            guard !values.isEmpty, values.count <= maximumLabels, Set(values).count == values.count else {
+                throw Refusal(.inputLabel, "label \(label) needs 1–\(maximumLabels) distinct values")
+            }
+            for value in values { try validName(value, what: "a value of label \(label)") }
+        }
     }
 
     static func revise(id: String, bundle: String?, digest: SHA256Digest, source: BundleSource?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {

@@ -223,6 +223,8 @@ public enum Event: Hashable, Sendable {
         public let revision: Int
         /// The counts of a JUnit report the status was derived from.
         public var tests: TestCounts? = nil
+        /// Labels detected in the bundle (the workflow's `labels_from` kind only); absent when none.
+        public var labels: [String: [String]]? = nil
     }
     public struct WebhookAdded: Hashable, Sendable, Codable {
         public let id: String

@@ -65,7 +65,7 @@ extension Engine {
         let waived = request.emergency != nil ? Set(workflow.emergency?.waives.map(\.value) ?? []) : []
         return workflow.stages.compactMap { stage in
             if waived.contains(stage.name) { return .init(stage: stage.name, reason: "waived for an emergency") }
-            guard !stage.applies(to: request.labels), let when = stage.when else { return nil }
+            guard !stage.applies(to: request.effectiveLabels), let when = stage.when else { return nil }
             let wanted = when.keys.sorted().map { "\($0) is one of \(when[$0]!.joined(separator: ", "))" }.joined(separator: " and ")
             return .init(stage: stage.name, reason: "applies only when \(wanted)")
         }

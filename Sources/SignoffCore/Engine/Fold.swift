@@ -300,7 +300,9 @@ extension DeploymentRequest {
         case .evidenceAttached(let e):
             // The engine records only the vocabulary; a round-1 entry with another word reads as `errored`, which no gate accepts.
             let status = EvidenceStatus(normalising: e.status) ?? .errored
-            evidence.append(Evidence(kind: e.kind, status: status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision, tests: e.tests))
+            evidence.append(Evidence(kind: e.kind, status: status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision, tests: e.tests, labels: e.labels))
+            // Only labels the engine admitted (the workflow's labels_from kind, by its roles) are ever recorded.
+            if let labels = e.labels, e.revision == revision { detectedLabels = Self.union(detectedLabels, labels) }
         case .decisionRecorded(let e):
             decisions.append(
                 Decision(
@@ -321,6 +323,7 @@ extension DeploymentRequest {
             bundle = e.bundle
             digest = e.digest
             source = e.source
+            detectedLabels = [:]
             revision = e.revision
             stage = workflow.stages[0].name
             history.append(StageEntry(stage: stage, at: time, revision: e.revision))

@@ -205,6 +205,8 @@ public struct Evidence: Hashable, Sendable, Codable {
     public let revision: Int
     /// The counts of a test report (JUnit XML), when the status was derived from one.
     public var tests: TestCounts? = nil
+    /// Labels the evidence carries (the workflow's `labels_from` kind: what CI found in the bundle).
+    public var labels: [String: [String]]? = nil
 }
 
 /// `approve` counts toward the stage; `reject` ends the request; `changes-requested` holds the stage until the
@@ -319,6 +321,17 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     public var emergency: Emergency? = nil
     /// Where the current revision's bundle came from, as its filer or reviser said (links; never evaluated).
     public var source: BundleSource? = nil
+    /// Labels detected on the current revision: the union of those its `labels_from` evidence carries.
+    public var detectedLabels: [String: [String]] = [:]
+
+    /// The labels every `when:` reads: the requester's declaration and what was detected, merged — each can add
+    /// stages, neither can remove one the other adds.
+    public var effectiveLabels: [String: [String]] { Self.union(labels, detectedLabels) }
+
+    static func union(_ a: [String: [String]], _ b: [String: [String]]) -> [String: [String]] {
+        guard !b.isEmpty else { return a }
+        return a.merging(b) { Array(Set($0).union($1)).sorted() }
+    }
     /// The deployment started and not finished, if any: the gate's verdict at its start holds until its outcome.
     public var deploymentInProgress: DeploymentStart? = nil
     /// The revisions a revision replaced, oldest first: what changed since the previous revision.

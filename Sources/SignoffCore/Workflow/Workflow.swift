@@ -57,6 +57,17 @@ public struct Workflow: Hashable, Sendable, Codable {
     /// A request that has waited at a stage this long is escalated to the holders of ``escalateTo``.
     public var escalateAfterSeconds: Int64?
     public var escalateTo: Located<String>?
+    /// Labels detected rather than declared: the labels that evidence of this kind carries (CI's inventory of a
+    /// bundle), attached to the current revision by a holder of one of these roles, are added to the request's own
+    /// for every `when:` — they can only add stages (``DeploymentRequest/effectiveLabels``).
+    public var labelsFrom: LabelsFrom?
+
+    public struct LabelsFrom: Hashable, Sendable, Codable {
+        /// The evidence kind whose labels count, e.g. `bundle-inventory`.
+        public let evidence: String
+        /// Roles whose members' evidence of that kind counts.
+        public let attachedBy: [Located<String>]
+    }
     /// Parsed from a round-1 file, whose `group:` keys named groups: for such a workflow (in a ledger written then) a
     /// role a project does not bind is the group of the same name.
     public var namesGroups = false
@@ -159,7 +170,7 @@ public struct Workflow: Hashable, Sendable, Codable {
     }
 
     /// The stages `request` goes through.
-    public func path(for request: DeploymentRequest) -> [Stage] { path(labels: request.labels, emergency: request.emergency != nil) }
+    public func path(for request: DeploymentRequest) -> [Stage] { path(labels: request.effectiveLabels, emergency: request.emergency != nil) }
 
     /// The retrospective `request` owes after deployment: an emergency's, or (round-1 workflows) every request's.
     public func retrospective(for request: DeploymentRequest) -> Retrospective? {

@@ -155,7 +155,7 @@ public enum WorkflowParser {
                 root, what: "a workflow", required: ["workflow", "stages"],
                 optional: [
                     "description", "requester_may_decide", "requester_may_deploy", "separation_opt_out_reason", "emergency", "request_expiry",
-                    "remind_after", "escalate_after", "escalate_to",
+                    "remind_after", "escalate_after", "escalate_to", "labels_from",
                 ]
                     + (legacy ? ["retrospective"] : []))
             let name = try self.name(top["workflow"]!.value, what: "the workflow name")
@@ -240,6 +240,16 @@ public enum WorkflowParser {
             workflow.remindAfterSeconds = remindAfter
             workflow.escalateAfterSeconds = escalateAfter
             workflow.escalateTo = escalateTo
+            if let node = top["labels_from"]?.value {
+                let fields = try mapping(node, what: "labels_from", required: ["evidence", "attached_by"], optional: [])
+                let kind = try self.name(fields["evidence"]!.value, what: "labels_from evidence")
+                let roles = try names(fields["attached_by"]!.value, what: "labels_from attached_by")
+                if roles.isEmpty { throw fail(fields["attached_by"]!.value, "labels_from attached_by must name at least one role (whose evidence counts)") }
+                if !stages.contains(where: { $0.when != nil }) {
+                    throw fail(top["labels_from"]!.key, "labels_from adds labels for when:, and no stage has a when:")
+                }
+                workflow.labelsFrom = Workflow.LabelsFrom(evidence: kind, attachedBy: roles)
+            }
             return workflow
         }
 
