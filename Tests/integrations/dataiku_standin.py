@@ -81,6 +81,10 @@ class StandIn:
             z.writestr("export-manifest.json", json.dumps({"projectKey": project, "bundleId": bundle,
                                                            "exportedOn": int(time.time() * 1000)}))
             z.writestr("project/params.json", os.urandom(2048).hex())
+            # What the integration's inventory reads: a dataset stored in a shared connection, a recipe in a code env.
+            z.writestr("project/datasets/orders.json", json.dumps({"type": "PostgreSQL", "params": {"connection": "warehouse-pg"}}))
+            z.writestr("project/recipes/compute_orders.json",
+                       json.dumps({"type": "python", "params": {"envSelection": {"envMode": "EXPLICIT_ENV", "envName": "py311-ml"}}}))
         self.exported[(project, bundle)] = buf.getvalue()
         return 200, {"bundleId": bundle, "projectKey": project}
 

@@ -32,6 +32,7 @@ from signoff_process import Failure, check  # noqa: E402
 INTEGRATIONS = ROOT / "integrations"
 GATE_SH = INTEGRATIONS / "common" / "signoff-gate.sh"
 PROJECT, ENV = "webshop", "staging"
+REGULATED = "webshop-reg"  # on workflows/regulated.yaml: the Dataiku story's detected shared objects
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="webshop" tests="2"><testcase classname="api" name="test_checkout"/>
@@ -92,18 +93,24 @@ class World:
             if member:
                 self.local("group", "add-member", group, member)
         self.local("workflow", "apply", str(ROOT / "workflows" / "standard.yaml"))
+        self.local("workflow", "apply", str(ROOT / "workflows" / "regulated.yaml"))
         # ci-bot files and deploys as the pipeline; dana could deploy by hand.
         self.local("project", "create", PROJECT, "--env", f"{ENV}=standard", "--role", "requesters=ci",
                    "--role", "ci=ci", "--role", "approvers=approvers", "--role", "platform=platform",
                    "--role", "compliance=compliance", "--role", "deployers=deployers,ci")
+        # Last, a regulated project: from here on administrative changes are signed with the administrator's key.
+        self.local("project", "create", REGULATED, "--regulated", "--env", f"{ENV}=regulated", "--role", "requesters=ci",
+                   "--role", "ci=ci", "--role", "approvers=approvers", "--role", "platform=platform",
+                   "--role", "compliance=compliance", "--role", "deployers=deployers", "--key", str(self.dir / "ada.key"))
 
     def serve(self):
         self.server, self.url = signoff_process.serve(self.bin, ["--db", self.db], self.admin_env, self.dir, self.dir / "server.log")
         for name in ["ada", "morgan"]:
             self.person(name, "login", "--key", str(self.dir / f"{name}.key"))
-        scopes = [arg for action in ["request", "evidence", "read", "gate", "deploy"]
-                  for arg in ("--scope", f"{action}:{PROJECT}")]
-        issued = self.person("ada", "token", "create", "--service-account", "ci-bot", *scopes, "--ttl", "1h", "--json")
+        scopes = [arg for project in [PROJECT, REGULATED] for action in ["request", "evidence", "read", "gate", "deploy"]
+                  for arg in ("--scope", f"{action}:{project}")]
+        issued = self.person("ada", "token", "create", "--service-account", "ci-bot", *scopes, "--ttl", "1h", "--json",
+                             "--key", str(self.dir / "ada.key"))
         self.ci_token = json.loads(issued.stdout)["token"]
 
     def stop(self):
@@ -426,11 +433,11 @@ class Dataiku:
     def digest_of(self, key):
         return dataiku_digest(self.world, f"b{key}")
 
-    def gate(self, tag, bundle_id, wait, skip_export=False):
+    def gate(self, tag, bundle_id, wait, skip_export=False, project=PROJECT):
         w = self.world
         argv = [sys.executable, str(INTEGRATIONS / "dataiku" / "signoff_dataiku.py"), "--dss-url", self.dss_url,
                 "--project-key", "WEBSHOP", "--bundle-id", bundle_id, "--infra", "staging-infra",
-                "--deployment", "webshop-staging", "--signoff-project", PROJECT, "--signoff-env", ENV,
+                "--deployment", "webshop-staging", "--signoff-project", project, "--signoff-env", ENV,
                 "--wait", wait, "--workdir", str(w.dir / "bundles")] + (["--skip-export"] if skip_export else [])
         env = dict(w.base_env, DSS_API_KEY="story-dss-key", SIGNOFF_SERVER=w.url, SIGNOFF_TOKEN=w.ci_token)
         return Background(w, tag, [(argv, env, w.dir)])
@@ -554,7 +561,34 @@ def story(world, mode, name):
     if name == "dataiku":
         check(len(mode.standin.updates) == 1, "the deployer ran an update for a refused bundle")
     say(f"refusal shown: {shown.strip()[:300]}")
+    if name == "dataiku":
+        detected_shared_objects(world, mode)
     check_no_token_in_logs(world)
+
+
+def detected_shared_objects(world, mode):
+    """3. Dataiku, regulated: the bundle's inventory finds a connection and a code env that nothing running uses yet;
+    the request gets the platform review although nobody declared --touches."""
+    run = mode.gate("regulated", "b9", "2s", project=REGULATED)
+    expect(run, 75, "nobody approves the regulated request within the wait")
+    request = mode.reported_request(run)
+    check(re.fullmatch(r"REQ-\d+", request or ""), f"no request reported: {request!r}")
+    check("new shared objects: code-envs, connections" in run.text(), f"the inventory was not attached:\n{run.text()}")
+    status = world.status(request)
+    check(not status.get("labels") and status.get("detected_labels") == {"touches": ["code-envs", "connections"]},
+          f"declared {status.get('labels')}, detected {status.get('detected_labels')}")
+    check(any(e["kind"] == "bundle-inventory" for e in status.get("evidence", [])), "no bundle-inventory evidence")
+    explained = world.person("morgan", "explain", request).stdout
+    check("shared-objects" in explained and "platform" in explained, f"the platform review is not on the path:\n{explained}")
+    say(f"{request}: the bundle's inventory added the shared-objects stage (platform) with no --touches")
+    # Against what runs: only what the bundle adds counts; a bundle using what runs already touches nothing new.
+    sys.path.insert(0, str(INTEGRATIONS / "dataiku"))
+    import signoff_dataiku
+    inventory = signoff_dataiku.bundle_inventory(str(world.dir / "bundles" / "WEBSHOP-b9.zip"))
+    check(inventory == {"connections": ["warehouse-pg"], "code_envs": ["py311-ml"], "plugins": []}, f"inventory {inventory}")
+    check(signoff_dataiku.new_shared_objects(inventory, inventory) == {}, "the same shared objects counted as new")
+    running = {"connections": ["warehouse-pg", "old-db"], "code_envs": [], "plugins": ["geo"]}
+    check(signoff_dataiku.new_shared_objects(inventory, running) == {"touches": ["code-envs"]}, "only the new code env counts")
 
 
 def dataiku_digest(world, bundle_id):

@@ -22,6 +22,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+import zipfile
 
 REFUSED, TIMED_OUT, BAD_INPUT, FAILED = 2, 75, 64, 1
 LONG_POLL_MAX = 50  # seconds: the most GET /v1/gate?wait= may ask for
@@ -62,14 +64,17 @@ class Signoff:
         self.server, self._token = server.rstrip("/"), token
         self._opener = urllib.request.build_opener(_NoRedirect)
 
-    def call(self, method, path, body=None, timeout=30):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.server + path, data=data, method=method, headers={
-            "Authorization": "Bearer " + self._token, "Accept": "application/json",
-            "Content-Type": "application/json"})
+    def call(self, method, path, body=None, timeout=30, raw=None, content_type="application/json"):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json", "Content-Type": content_type}
+        if method != "GET":
+            # A retried write is answered, not recorded twice (the server keeps the first answer for the key).
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        req = urllib.request.Request(self.server + path, data=data, method=method, headers=headers)
         try:
             with self._opener.open(req, timeout=timeout) as resp:
-                return json.load(resp)
+                text = resp.read()
+                return json.loads(text) if text and resp.headers.get_content_type().endswith("json") else text
         except urllib.error.HTTPError as e:
             try:
                 problem = json.load(e)
@@ -102,6 +107,39 @@ class Signoff:
     def start(self, request, note):
         return self.call("POST", f"/v1/requests/{urllib.parse.quote(request)}/deployments/start", {"note": note})
 
+    def request(self, request):
+        return self.call("GET", f"/v1/requests/{urllib.parse.quote(request)}")
+
+    def deployed_request(self, project, environment):
+        """The request whose bundle runs in the environment now, if any."""
+        query = urllib.parse.urlencode({"project": project, "environment": environment})
+        for env in self.call("GET", "/v1/deployments?" + query).get("items", []):
+            if env.get("project") == project and env.get("environment") == environment and env.get("running"):
+                return env["running"].get("request")
+        return None
+
+    def attach_inventory(self, request, inventory, labels):
+        """The bundle's inventory as bundle-inventory evidence with the labels it gives, its document uploaded."""
+        document = json.dumps(inventory, sort_keys=True, indent=2).encode() + b"\n"
+        digest = "sha256:" + hashlib.sha256(document).hexdigest()
+        body = {"kind": INVENTORY_KIND, "status": "passed", "digest": digest}
+        if labels:
+            body["labels"] = labels
+        self.call("POST", f"/v1/requests/{urllib.parse.quote(request)}/evidence", body)
+        self.call("PUT", f"/v1/requests/{urllib.parse.quote(request)}/evidence-documents/{urllib.parse.quote(digest)}",
+                  raw=document, content_type="application/json")
+        return digest
+
+    def inventory_of(self, request):
+        """The inventory attached to a request's current revision, or None."""
+        view = self.request(request)
+        for e in reversed(view.get("evidence", [])):
+            if e.get("kind") == INVENTORY_KIND and e.get("revision") == view.get("revision"):
+                raw = self.call("GET", f"/v1/requests/{urllib.parse.quote(request)}/evidence-documents/"
+                                       f"{urllib.parse.quote(e['digest'])}")
+                return json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        return None
+
     def finish(self, request, outcome, note):
         return self.call("POST", f"/v1/requests/{urllib.parse.quote(request)}/deployments",
                          {"outcome": outcome, "note": note})
@@ -121,6 +159,61 @@ class Config:
     update_timeout: str = "30m"
     description: str = ""
     workdir: str = "."
+
+
+INVENTORY_KIND = "bundle-inventory"
+SHARED = {"connections": "connections", "code_envs": "code-envs", "plugins": "plugins"}
+
+
+def bundle_inventory(archive):
+    """What the bundle archive uses that other projects share: the connections its datasets are stored in
+    (`params.connection` of each `datasets/*.json`), the code environments its recipes and notebooks run in
+    (`params.envSelection.envName`, and the project's `settings.codeEnvs` default), and the plugins providing its
+    dataset and recipe types (types `CustomCode_*`, `CustomPython_*`, `Custom_*`, `pyrecipe_*`: the plugin's component).
+    Each a sorted list of names; entries that are not such JSON documents are left alone."""
+    found = {"connections": set(), "code_envs": set(), "plugins": set()}
+
+    def env_name(selection):
+        if isinstance(selection, dict) and selection.get("envMode") not in ("INHERIT", "USE_BUILTIN_MODE"):
+            name = selection.get("envName")
+            if isinstance(name, str) and name:
+                found["code_envs"].add(name)
+
+    with zipfile.ZipFile(archive) as z:
+        for name in z.namelist():
+            if not name.endswith(".json"):
+                continue
+            parts = name.split("/")
+            try:
+                doc = json.loads(z.read(name))
+            except (ValueError, KeyError):
+                continue
+            if not isinstance(doc, dict):
+                continue
+            params = doc.get("params") if isinstance(doc.get("params"), dict) else {}
+            kind = doc.get("type") if isinstance(doc.get("type"), str) else ""
+            if "datasets" in parts[:-1]:
+                connection = params.get("connection")
+                if isinstance(connection, str) and connection:
+                    found["connections"].add(connection)
+            if "datasets" in parts[:-1] or "recipes" in parts[:-1]:
+                for prefix in ("CustomCode_", "CustomPython_", "Custom_", "pyrecipe_"):
+                    if kind.startswith(prefix) and len(kind) > len(prefix):
+                        found["plugins"].add(kind[len(prefix):])
+                env_name(params.get("envSelection"))
+            settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+            for selection in (settings.get("codeEnvs") or {}).values() if isinstance(settings.get("codeEnvs"), dict) else []:
+                env_name(selection)
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def new_shared_objects(inventory, baseline):
+    """The `touches` label values for what the inventory has and the baseline (the inventory of the bundle running
+    now; none: nothing runs yet) lacks: connections, code-envs, plugins."""
+    baseline = baseline or {}
+    touched = [label for key, label in SHARED.items()
+               if set(inventory.get(key, [])) - set(baseline.get(key, []))]
+    return {"touches": sorted(touched)} if touched else {}
 
 
 def digest_of(path):
@@ -217,6 +310,35 @@ def deploy_on_deployer(deployer, cfg, bundle_id, archive):
     log(f"deployment {cfg.deployment} updated to bundle {bundle_id}")
 
 
+def inspect_bundle(signoff, cfg, request, archive):
+    """Detected, not declared: attaches the bundle's inventory, labelled with the shared objects it adds to what runs
+    in the environment now, so that a workflow reading it (labels_from: bundle-inventory) adds the platform review.
+    A workflow that reads no inventory refuses it (evidence.kind): then nothing is attached."""
+    inventory = bundle_inventory(archive)
+    baseline = None
+    try:
+        current = signoff.deployed_request(cfg.signoff_project, cfg.signoff_env)
+    except SignoffError as e:
+        log(f"could not read what runs in {cfg.signoff_env} ({e}): every shared object counts as new")
+        current = None
+    if current:
+        try:
+            baseline = signoff.inventory_of(current)
+        except SignoffError as e:
+            log(f"could not read the inventory of {current}, which runs now ({e}): every shared object counts as new")
+    labels = new_shared_objects(inventory, baseline)
+    try:
+        signoff.attach_inventory(request, inventory, labels)
+    except SignoffError as e:
+        if e.rule == "evidence.kind":
+            log(f"the workflow of {request} reads no bundle inventory: not attached")
+            return
+        raise Stop(REFUSED if e.status in (401, 403) or e.rule else FAILED, f"attaching the bundle inventory: {e}")
+    found = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in inventory.items())
+    touched = ", ".join(labels.get("touches", [])) or "nothing new"
+    log(f"bundle inventory attached to {request} ({found}); new shared objects: {touched}")
+
+
 def run(cfg, signoff, design_client, deployer_client=None):
     """The whole flow: returns 0 once deployed and recorded, raises Stop(code, reason) otherwise.
     The clients are dataikuapi.DSSClient (in a scenario: dataiku.api_client())."""
@@ -238,6 +360,7 @@ def run(cfg, signoff, design_client, deployer_client=None):
             raise Stop(REFUSED if e.status in (401, 403) or e.rule else FAILED, f"filing the request: {e}")
         log(f"{'reusing open' if reused else 'filed'} request {request} for {os.path.basename(archive)} ({digest})")
         print(request, flush=True)
+        inspect_bundle(signoff, cfg, request, archive)
 
         wait_for_gate(signoff, cfg, request, digest)
         log(f"allowed: {request} may deploy {digest} to {cfg.signoff_env}")

@@ -186,8 +186,10 @@ struct Handlers: Sendable {
         }
     }
 
+    /// A path parameter, percent-decoded (`sha256%3A…` is `sha256:…`, as RFC 3986 makes them equivalent).
     func parameter(_ name: String, _ context: SignoffRequestContext) throws -> String {
-        guard let value = context.parameters.get(name) else { throw Problem.badRequest("missing \(name)") }
+        guard let raw = context.parameters.get(name) else { throw Problem.badRequest("missing \(name)") }
+        guard let value = raw.removingPercentEncoding else { throw Problem.badRequest("\(name) is not valid percent-encoding") }
         return value
     }
 
