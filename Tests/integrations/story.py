@@ -8,7 +8,14 @@ project webshop on workflows/standard.yaml), `signoff serve` on a free loopback 
   1. the integration files the request for a bundle and waits; meanwhile the approver approves from another
      process; the integration must pass the gate, and the deployment must be recorded as started and finished;
   2. a second bundle: a short wait runs out (exit 75), a rerun reuses the same open request, the approver rejects
-     it, and the integration must fail with the reason (exit 2) and deploy nothing.
+     it, and the integration must fail with the reason (exit 2) and deploy nothing;
+  2b. (not Dataiku) changes requested end the wait at once (exit 2); the re-run with a new build of the same bundle
+     revises the request, which is approved and deployed at revision 2;
+  3. (Dataiku) a regulated project on the shipped regulated rules: the bundle's inventory finds a connection and a
+     code env nothing running uses, and the request gets the platform review with no --touches;
+  4. regulated, a person files: fiona files for the bundle's digest, the integration carries on with her request
+     (uploads the JUnit report's document), compliance and two approvers sign, the pipeline's account deploys.
+Every chapter's request links to where the bundle came from (the CI's run and commit).
 Needs PyYAML (scripts/setup.sh installs it) and, for dataiku, dataiku-api-client. What each mode exercises:
 integrations/README.md. Prints PASS or FAIL; exits non-zero on failure; leaves nothing running.
 """
@@ -32,7 +39,8 @@ from signoff_process import Failure, check  # noqa: E402
 INTEGRATIONS = ROOT / "integrations"
 GATE_SH = INTEGRATIONS / "common" / "signoff-gate.sh"
 PROJECT, ENV = "webshop", "staging"
-REGULATED = "webshop-reg"  # on workflows/regulated.yaml: the Dataiku story's detected shared objects
+REGULATED = "webshop-reg"  # on the regulated workflow: a person files, the pipeline carries on; detected shared objects
+REGULATED_PEOPLE = ["fiona", "casey", "sam", "quinn"]  # requester, compliance, second approver, platform
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="webshop" tests="2"><testcase classname="api" name="test_checkout"/>
@@ -62,6 +70,8 @@ class World:
         self.server = None
         self.url = None
         self.ci_token = None
+        # The project the integrations act on now: the light one, then the regulated one (chapters 3 and 4).
+        self.project = PROJECT
 
     def cli(self, *args, env=None, check_rc=True):
         return signoff_process.run(self.bin, args, env or self.admin_env, self.dir, timeout=60, check_rc=check_rc)
@@ -80,32 +90,36 @@ class World:
         return dict(self.base_env, SIGNOFF_SERVER=self.url, SIGNOFF_TOKEN=self.ci_token)
 
     def set_up(self):
-        for name in ["ada", "morgan", "dana", "ci-bot"]:
+        for name in ["ada", "morgan", "dana", "ci-bot"] + REGULATED_PEOPLE:
             self.cli("key", "generate", "--name", name, "--out", str(self.dir / f"{name}.key"))
         self.cli("init", "--db", self.db, "--origin", "story.signoff/ledger", "--admin", "ada",
                  "--admin-key", str(self.dir / "ada.key.pub"))
-        for name in ["morgan", "dana"]:
+        for name in ["morgan", "dana"] + REGULATED_PEOPLE:
             self.local("user", "add", name, "--key-file", str(self.dir / f"{name}.key.pub"))
         self.local("service-account", "add", "ci-bot", "--key-file", str(self.dir / "ci-bot.key.pub"))
-        for group, member in [("approvers", "morgan"), ("deployers", "dana"), ("ci", "ci-bot"),
-                              ("platform", None), ("compliance", None)]:
+        for group, members in [("approvers", ["morgan", "sam"]), ("deployers", ["dana"]), ("ci", ["ci-bot"]),
+                                ("platform", ["quinn"]), ("compliance", ["casey"]), ("data-science", ["fiona"])]:
             self.local("group", "add", group)
-            if member:
+            for member in members:
                 self.local("group", "add-member", group, member)
         self.local("workflow", "apply", str(ROOT / "workflows" / "standard.yaml"))
-        self.local("workflow", "apply", str(ROOT / "workflows" / "regulated.yaml"))
+        # The shipped regulated rules with the demo's always-open window (a story may run on a Sunday night).
+        self.local("workflow", "apply", str(ROOT / "demo" / "regulated.yaml"))
         # ci-bot files and deploys as the pipeline; dana could deploy by hand.
         self.local("project", "create", PROJECT, "--env", f"{ENV}=standard", "--role", "requesters=ci",
                    "--role", "ci=ci", "--role", "approvers=approvers", "--role", "platform=platform",
                    "--role", "compliance=compliance", "--role", "deployers=deployers,ci")
         # Last, a regulated project: from here on administrative changes are signed with the administrator's key.
-        self.local("project", "create", REGULATED, "--regulated", "--env", f"{ENV}=regulated", "--role", "requesters=ci",
-                   "--role", "ci=ci", "--role", "approvers=approvers", "--role", "platform=platform",
-                   "--role", "compliance=compliance", "--role", "deployers=deployers", "--key", str(self.dir / "ada.key"))
+        # A person files (data-science), the pipeline carries on and deploys (ci); the Dataiku detection chapter files as
+        # the pipeline (ci among the requesters).
+        self.local("project", "create", REGULATED, "--regulated", "--env", f"{ENV}=regulated",
+                   "--role", "requesters=data-science,ci", "--role", "ci=ci", "--role", "approvers=approvers",
+                   "--role", "platform=platform", "--role", "compliance=compliance", "--role", "deployers=ci",
+                   "--key", str(self.dir / "ada.key"))
 
     def serve(self):
         self.server, self.url = signoff_process.serve(self.bin, ["--db", self.db], self.admin_env, self.dir, self.dir / "server.log")
-        for name in ["ada", "morgan"]:
+        for name in ["ada", "morgan"] + REGULATED_PEOPLE:
             self.person(name, "login", "--key", str(self.dir / f"{name}.key"))
         scopes = [arg for project in [PROJECT, REGULATED] for action in ["request", "evidence", "read", "gate", "deploy"]
                   for arg in ("--scope", f"{action}:{project}")]
@@ -117,7 +131,7 @@ class World:
         signoff_process.stop(self.server, grace=5, say=say)
 
     def open_request(self, digest):
-        listed = json.loads(self.person("morgan", "list", "--project", PROJECT, "--state", "active", "--json").stdout)
+        listed = json.loads(self.person("morgan", "list", "--project", self.project, "--state", "active", "--json").stdout)
         found = [r["request"] for r in listed if r["digest"] == digest and r["environment"] == ENV]
         return found[0] if found else None
 
@@ -211,7 +225,7 @@ class GitHub(ShellMode):
     def gate(self, tag, bundle_file, wait):
         w = self.world
         inputs = {k: str(v.get("default", "")) for k, v in self.action["inputs"].items()}
-        inputs.update({"server": w.url, "token": w.ci_token, "project": PROJECT, "environment": ENV,
+        inputs.update({"server": w.url, "token": w.ci_token, "project": w.project, "environment": ENV,
                        "bundle": bundle_file.name, "bundle-file": str(bundle_file), "wait": wait,
                        "test-report": str(w.dir / "junit.xml"), "signoff-path": w.bin})
         missing = [k for k, v in self.action["inputs"].items() if v.get("required") and not inputs.get(k)]
@@ -308,7 +322,7 @@ class GitLab(ShellMode):
         w = self.world
         job = self.template[".signoff-gate"]
         variables = {k: str(v) for k, v in job["variables"].items()}
-        variables.update({"SIGNOFF_PROJECT": PROJECT, "SIGNOFF_ENV": ENV, "SIGNOFF_BUNDLE": bundle_file.name,
+        variables.update({"SIGNOFF_PROJECT": w.project, "SIGNOFF_ENV": ENV, "SIGNOFF_BUNDLE": bundle_file.name,
                           "SIGNOFF_BUNDLE_FILE": str(bundle_file), "SIGNOFF_WAIT": wait,
                           "SIGNOFF_TEST_REPORT": str(w.dir / "junit.xml")})
         self.cwd = w.dir / f"{tag}-job"
@@ -365,7 +379,7 @@ class Jenkins(ShellMode):
         w = self.world
         tmp = w.dir / f"{tag}-workspace@tmp"
         # What the step's withEnv sets for signoffGate(project:, environment:, bundleFile:, wait:, testReport:).
-        variables = {"SIGNOFF_GATE_PROJECT": PROJECT, "SIGNOFF_GATE_ENV": ENV,
+        variables = {"SIGNOFF_GATE_PROJECT": w.project, "SIGNOFF_GATE_ENV": ENV,
                      "SIGNOFF_GATE_BUNDLE": bundle_file.name, "SIGNOFF_GATE_DIGEST": "",
                      "SIGNOFF_GATE_BUNDLE_FILE": str(bundle_file), "SIGNOFF_GATE_WAIT": wait,
                      "SIGNOFF_GATE_DESCRIPTION": "https://jenkins.example/job/webshop/42/",
@@ -433,11 +447,11 @@ class Dataiku:
     def digest_of(self, key):
         return dataiku_digest(self.world, f"b{key}")
 
-    def gate(self, tag, bundle_id, wait, skip_export=False, project=PROJECT):
+    def gate(self, tag, bundle_id, wait, skip_export=False, project=None):
         w = self.world
         argv = [sys.executable, str(INTEGRATIONS / "dataiku" / "signoff_dataiku.py"), "--dss-url", self.dss_url,
                 "--project-key", "WEBSHOP", "--bundle-id", bundle_id, "--infra", "staging-infra",
-                "--deployment", "webshop-staging", "--signoff-project", project, "--signoff-env", ENV,
+                "--deployment", "webshop-staging", "--signoff-project", project or w.project, "--signoff-env", ENV,
                 "--wait", wait, "--workdir", str(w.dir / "bundles")] + (["--skip-export"] if skip_export else [])
         env = dict(w.base_env, DSS_API_KEY="story-dss-key", SIGNOFF_SERVER=w.url, SIGNOFF_TOKEN=w.ci_token)
         return Background(w, tag, [(argv, env, w.dir)])
@@ -561,9 +575,98 @@ def story(world, mode, name):
     if name == "dataiku":
         check(len(mode.standin.updates) == 1, "the deployer ran an update for a refused bundle")
     say(f"refusal shown: {shown.strip()[:300]}")
+    if name != "dataiku":  # a Dataiku re-run exports a new bundle, under a new name: filed anew, not revised
+        rerun_revises(world, mode)
     if name == "dataiku":
         detected_shared_objects(world, mode)
+    person_files(world, mode, name)
     check_no_token_in_logs(world)
+
+
+def rerun_revises(world, mode):
+    """2b. The pipeline files (light project): changes requested end the wait at once (exit 2, not 75 after the wait);
+    the re-run with the new build of the same bundle revises the request, which is approved and deployed."""
+    run = mode.start("changes", "3", "45s")
+    request = wait_until_waiting(world, run, mode.digest_of("3"))
+    asked = time.monotonic()
+    world.person("morgan", "request-changes", request, "--comment", "pin the feature store version",
+                 "--key", str(world.dir / "morgan.key"))
+    expect(run, 2, "changes requested: waiting will not end this")
+    check(time.monotonic() - asked < 20, f"the wait went on {time.monotonic() - asked:.0f} s after changes were requested")
+    old = world.status(request)["digest"]
+    run = mode.start("changes-rerun", "3", "45s")  # the same bundle name, a new build
+    revised = wait_until_waiting(world, run, mode.digest_of("3"))
+    check(revised == request, f"the re-run filed {revised} instead of revising {request}")
+    check("revised" in run.text(), f"the re-run did not say it revised {request}:\n{run.text()}")
+    status = world.status(request)
+    check(status["revision"] == 2 and status["digest"] != old, f"{request} is at revision {status['revision']}, {status['digest']}")
+    world.person("morgan", "approve", request, "--key", str(world.dir / "morgan.key"), "--comment", "pinned")
+    expect(run, 0, "the revised request passes the gate")
+    start, finish = mode.deploy(request)
+    expect(Background(world, "changes-deploy-start", [start]), 0, "deployment start recorded")
+    expect(Background(world, "changes-deploy-finish", [finish]), 0, "deployment outcome recorded")
+    status = world.status(request)
+    check_deployed(world, status)
+    check(status["deployments"][-1]["revision"] == 2, f"deployed revision {status['deployments'][-1]['revision']}")
+    say(f"{request}: changes requested ended the wait at once; the re-run revised it (revision 2) and deployed it")
+
+
+def document_stored(world, request, digest):
+    """Whether the evidence document of `digest` is stored (what approvers see on the request's page)."""
+    import urllib.error
+    import urllib.request
+    token = json.loads((world.dir / "morgan.token").read_text())["token"]
+    url = f"{world.url}/v1/requests/{request}/evidence-documents/{digest}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}), timeout=10) as r:
+            return r.status == 200 and hashlib.sha256(r.read()).hexdigest() == digest.split(":", 1)[1]
+    except urllib.error.HTTPError:
+        return False
+
+
+def person_files(world, mode, name):
+    """4. Regulated: a person (fiona) files; the pipeline finds her request by the digest, attaches the test report
+    with its document, waits; compliance and two approvers sign; the pipeline deploys (it did not file)."""
+    world.project = REGULATED
+    if name == "dataiku":
+        # The bundle is exported first; fiona files for its archive; the script runs on it with --skip-export.
+        mode.standin.export_bundle("WEBSHOP", "r1")
+        data = mode.standin.exported[("WEBSHOP", "r1")]
+        bundle, digest = "WEBSHOP-r1.zip", "sha256:" + hashlib.sha256(data).hexdigest()
+    else:
+        path = world.dir / "webshop-r1.zip"
+        path.write_bytes(os.urandom(50_000))
+        bundle, digest = path.name, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    request = world.person("fiona", "request", "create", "--project", REGULATED, "--env", ENV, "--bundle", bundle,
+                           "--digest", digest).stdout.strip()
+    run = mode.gate("regulated-person", "r1", "60s", skip_export=True) if name == "dataiku" else mode.gate("regulated-person", path, "60s")
+    found = wait_until_waiting(world, run, lambda: digest)
+    check(found == request, f"the pipeline waits on {found}, not on fiona's {request}")
+    check("reusing" in run.text(), f"the pipeline did not say it carried on with {request}:\n{run.text()}")
+    junit = str(world.dir / "junit.xml")
+    if not mode.attaches_test_report:
+        world.ci("evidence", "add", request, "--kind", "test-report", "--junit", junit, "--upload")
+    reports = [e for e in world.status(request)["evidence"] if e["kind"] == "test-report"]
+    check(reports and all(document_stored(world, request, e["digest"]) for e in reports),
+          f"the test report's document was not uploaded: {reports}")
+    if name == "dataiku":
+        # Nothing runs yet in the regulated environment: the bundle's connection is new, so the platform reviews it.
+        check(world.status(request).get("detected_labels") == {"touches": ["code-envs", "connections"]}, "no shared objects detected")
+        world.person("quinn", "approve", request, "--stage", "shared-objects", "--key", str(world.dir / "quinn.key"))
+    world.person("casey", "approve", request, "--stage", "compliance-reviewed", "--key", str(world.dir / "casey.key"))
+    for approver in ["morgan", "sam"]:
+        world.person(approver, "approve", request, "--stage", "approved", "--key", str(world.dir / f"{approver}.key"))
+    expect(run, 0, "fiona's request, signed by compliance and two approvers, passes the gate")
+    if name != "dataiku":
+        start, finish = mode.deploy(request)
+        expect(Background(world, "regulated-deploy-start", [start]), 0, "the pipeline's deployment start recorded")
+        expect(Background(world, "regulated-deploy-finish", [finish]), 0, "the pipeline's deployment outcome recorded")
+    status = world.status(request)
+    check_deployed(world, status)
+    check(status["requester"] == "fiona" and status["deployments"][-1]["actor"] == "ci-bot",
+          f"filed by {status['requester']}, deployed by {status['deployments'][-1]['actor']}")
+    say(f"{request}: fiona filed, the pipeline carried on, compliance and two approvers signed, ci-bot deployed")
+    world.project = PROJECT
 
 
 def detected_shared_objects(world, mode):
@@ -603,7 +706,7 @@ def dataiku_digest(world, bundle_id):
 
 def under_way(world, request):
     """Whether `signoff deployments` shows the request's deployment as started and not yet finished."""
-    envs = json.loads(world.person("morgan", "deployments", "--project", PROJECT, "--json").stdout)
+    envs = json.loads(world.person("morgan", "deployments", "--project", world.project, "--json").stdout)
     return any(d.get("request") == request for e in envs if e["environment"] == ENV for d in e.get("deploying", []))
 
 
