@@ -42,6 +42,7 @@ PROJECT, ENV = "webshop", "staging"
 REGULATED = "webshop-reg"  # on the regulated workflow: a person files, the pipeline carries on; detected shared objects
 REGULATED_PEOPLE = ["fiona", "casey", "sam", "quinn"]  # requester, compliance, second approver, platform
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+DECLARED = {"risk": ["high"]}  # a label every integration passes through (--labels / --label)
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="webshop" tests="2"><testcase classname="api" name="test_checkout"/>
 <testcase classname="api" name="test_refund"/></testsuite>
@@ -227,7 +228,7 @@ class GitHub(ShellMode):
         inputs = {k: str(v.get("default", "")) for k, v in self.action["inputs"].items()}
         inputs.update({"server": w.url, "token": w.ci_token, "project": w.project, "environment": ENV,
                        "bundle": bundle_file.name, "bundle-file": str(bundle_file), "wait": wait,
-                       "test-report": str(w.dir / "junit.xml"), "signoff-path": w.bin})
+                       "test-report": str(w.dir / "junit.xml"), "signoff-path": w.bin, "labels": "risk=high"})
         missing = [k for k, v in self.action["inputs"].items() if v.get("required") and not inputs.get(k)]
         check(not missing, f"required inputs missing: {missing}")
         values = {f"inputs.{k}": v for k, v in inputs.items()}
@@ -324,7 +325,7 @@ class GitLab(ShellMode):
         variables = {k: str(v) for k, v in job["variables"].items()}
         variables.update({"SIGNOFF_PROJECT": w.project, "SIGNOFF_ENV": ENV, "SIGNOFF_BUNDLE": bundle_file.name,
                           "SIGNOFF_BUNDLE_FILE": str(bundle_file), "SIGNOFF_WAIT": wait,
-                          "SIGNOFF_TEST_REPORT": str(w.dir / "junit.xml")})
+                          "SIGNOFF_TEST_REPORT": str(w.dir / "junit.xml"), "SIGNOFF_LABELS": "risk=high"})
         self.cwd = w.dir / f"{tag}-job"
         self.cwd.mkdir()
         self.dotenv = self.cwd / job["artifacts"]["reports"]["dotenv"]
@@ -384,6 +385,7 @@ class Jenkins(ShellMode):
                      "SIGNOFF_GATE_BUNDLE_FILE": str(bundle_file), "SIGNOFF_GATE_WAIT": wait,
                      "SIGNOFF_GATE_DESCRIPTION": "https://jenkins.example/job/webshop/42/",
                      "SIGNOFF_GATE_TEST_REPORT": str(w.dir / "junit.xml"),
+                     "SIGNOFF_GATE_TOUCHES": "", "SIGNOFF_GATE_LABELS": "risk=high",
                      "SIGNOFF_GATE_OUT": str(tmp / "signoff-request"),
                      "SIGNOFF_GATE_REASONS": str(tmp / "signoff-reasons")}
         check(set(variables) == self.groovy_vars, f"the step sets {sorted(self.groovy_vars)}")
@@ -452,7 +454,7 @@ class Dataiku:
         argv = [sys.executable, str(INTEGRATIONS / "dataiku" / "signoff_dataiku.py"), "--dss-url", self.dss_url,
                 "--project-key", "WEBSHOP", "--bundle-id", bundle_id, "--infra", "staging-infra",
                 "--deployment", "webshop-staging", "--signoff-project", project or w.project, "--signoff-env", ENV,
-                "--wait", wait, "--workdir", str(w.dir / "bundles")] + (["--skip-export"] if skip_export else [])
+                "--wait", wait, "--workdir", str(w.dir / "bundles"), "--label", "risk=high"] + (["--skip-export"] if skip_export else [])
         env = dict(w.base_env, DSS_API_KEY="story-dss-key", SIGNOFF_SERVER=w.url, SIGNOFF_TOKEN=w.ci_token)
         return Background(w, tag, [(argv, env, w.dir)])
 
@@ -539,6 +541,7 @@ def story(world, mode, name):
     check(any(ms >= 1000 for ms in long_polls), "no gate call waited: the approval did not end a long poll")
     status = world.status(request)
     check_deployed(world, status)
+    check(status.get("labels") == DECLARED, f"the integration declared {status.get('labels')}, not {DECLARED}")
     # The request links to where the bundle came from, as the platform said.
     shown = status.get("source") or {}
     expected = mode.expected_source
@@ -637,8 +640,9 @@ def person_files(world, mode, name):
         path = world.dir / "webshop-r1.zip"
         path.write_bytes(os.urandom(50_000))
         bundle, digest = path.name, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    # She declares what the pipeline will declare too (a request declaring less is not the pipeline's to carry on).
     request = world.person("fiona", "request", "create", "--project", REGULATED, "--env", ENV, "--bundle", bundle,
-                           "--digest", digest).stdout.strip()
+                           "--digest", digest, "--label", "risk=high").stdout.strip()
     run = mode.gate("regulated-person", "r1", "60s", skip_export=True) if name == "dataiku" else mode.gate("regulated-person", path, "60s")
     found = wait_until_waiting(world, run, lambda: digest)
     check(found == request, f"the pipeline waits on {found}, not on fiona's {request}")
@@ -678,7 +682,7 @@ def detected_shared_objects(world, mode):
     check(re.fullmatch(r"REQ-\d+", request or ""), f"no request reported: {request!r}")
     check("new shared objects: code-envs, connections" in run.text(), f"the inventory was not attached:\n{run.text()}")
     status = world.status(request)
-    check(not status.get("labels") and status.get("detected_labels") == {"touches": ["code-envs", "connections"]},
+    check(status.get("labels") == DECLARED and status.get("detected_labels") == {"touches": ["code-envs", "connections"]},
           f"declared {status.get('labels')}, detected {status.get('detected_labels')}")
     check(any(e["kind"] == "bundle-inventory" for e in status.get("evidence", [])), "no bundle-inventory evidence")
     explained = world.person("morgan", "explain", request).stdout

@@ -14,6 +14,7 @@ usage() {
 usage: signoff-gate.sh --project P --env E --bundle NAME (--digest sha256:HEX | --bundle-file PATH)
                        [--wait 30m] [--description TEXT] [--test-report JUNIT.xml] [--signoff PATH]
                        [--reasons-file FILE] [--touches connections,plugins] [--label NAME=VALUE[,VALUE]]...
+                       [--labels "NAME=VALUE[,VALUE] NAME=VALUE…"]
 USAGE
     exit 64
 }
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
         --reasons-file) reasons_file=$2 ;;
         --touches) touches=$2 ;;
         --label) if [ -n "$2" ]; then labels+=(--label "$2"); fi ;;
+        --labels) for one in $2; do labels+=(--label "$one"); done ;;  # label names and values have no spaces
         *) usage ;;
     esac
     shift 2

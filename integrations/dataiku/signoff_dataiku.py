@@ -82,8 +82,10 @@ class Signoff:
                 problem = {}
             raise SignoffError(e.code, problem.get("detail") or f"HTTP {e.code} {e.reason}", problem.get("rule"))
 
-    def file_request(self, project, environment, bundle, digest, description, bundle_id=None):
+    def file_request(self, project, environment, bundle, digest, description, bundle_id=None, labels=None):
         body = {"project": project, "environment": environment, "bundle": bundle, "digest": digest, "reuse": True}
+        if labels:
+            body["labels"] = labels
         if bundle_id:
             # Where the bundle came from: the request's page shows DSS's bundle id beside the archive.
             body["source"] = {"system": "dataiku", "bundle_id": bundle_id}
@@ -159,6 +161,20 @@ class Config:
     update_timeout: str = "30m"
     description: str = ""
     workdir: str = "."
+    touches: str = ""           # declared shared objects, e.g. connections,plugins
+    label: tuple = ()           # other labels, NAME=VALUE[,VALUE] each
+
+    def labels(self):
+        """The labels declared: --touches and every --label."""
+        labels = {}
+        for item in ([f"touches={self.touches}"] if self.touches else []) + list(self.label):
+            name, sep, values = item.partition("=")
+            if not sep or not name or not values or "" in values.split(","):
+                raise Stop(BAD_INPUT, f"--label {item!r}: expected NAME=VALUE[,VALUE]")
+            if name in labels:
+                raise Stop(BAD_INPUT, f"label {name} is given twice")
+            labels[name] = values.split(",")
+        return labels
 
 
 INVENTORY_KIND = "bundle-inventory"
@@ -355,7 +371,7 @@ def run(cfg, signoff, design_client, deployer_client=None):
 
         try:
             request, reused = signoff.file_request(cfg.signoff_project, cfg.signoff_env, os.path.basename(archive),
-                                                   digest, cfg.description, bundle_id)
+                                                   digest, cfg.description, bundle_id, cfg.labels())
         except SignoffError as e:
             raise Stop(REFUSED if e.status in (401, 403) or e.rule else FAILED, f"filing the request: {e}")
         log(f"{'reusing open' if reused else 'filed'} request {request} for {os.path.basename(archive)} ({digest})")
@@ -409,6 +425,8 @@ def main(argv=None):
     p.add_argument("--wait", default=env("SIGNOFF_WAIT", "30m"), help="e.g. 30m (env SIGNOFF_WAIT)")
     p.add_argument("--update-timeout", default="30m")
     p.add_argument("--description", default="")
+    p.add_argument("--touches", default=env("SIGNOFF_TOUCHES", ""), help="shared objects the change touches, e.g. connections,plugins")
+    p.add_argument("--label", action="append", default=[], help="NAME=VALUE[,VALUE]: another label the workflows' when: read (repeat it)")
     p.add_argument("--workdir", default=".", help="where the bundle archive is written")
     a = p.parse_args(argv)
     try:
@@ -430,7 +448,9 @@ def main(argv=None):
         cfg = Config(project_key=a.project_key, infra=a.infra, deployment=a.deployment,
                      signoff_project=a.signoff_project, signoff_env=a.signoff_env, bundle_id=a.bundle_id,
                      published_project=a.published_project, skip_export=a.skip_export, wait=a.wait,
-                     update_timeout=a.update_timeout, description=a.description, workdir=a.workdir)
+                     update_timeout=a.update_timeout, description=a.description, workdir=a.workdir,
+                     touches=a.touches, label=tuple(a.label))
+        cfg.labels()  # bad labels are bad input, said before anything is exported
         return run(cfg, Signoff(a.signoff_server, env("SIGNOFF_TOKEN")), design, deployer)
     except Stop as stop:
         log(("refused: " if stop.code == REFUSED else "") + str(stop))

@@ -5,7 +5,8 @@
 // with SIGNOFF_SERVER in the environment. Usage: integrations/jenkins/README.md.
 //
 //   def request = signoffGate(project: 'webshop', environment: 'prod', bundle: 'webshop-1.4.2.zip',
-//                             bundleFile: 'dist/webshop-1.4.2.zip', wait: '2h', testReport: 'build/junit.xml')
+//                             bundleFile: 'dist/webshop-1.4.2.zip', wait: '2h', testReport: 'build/junit.xml',
+//                             touches: 'connections', labels: 'risk=high')
 
 def call(Map args = [:]) {
     for (name in ['project', 'environment']) {
@@ -28,6 +29,8 @@ def call(Map args = [:]) {
         "SIGNOFF_GATE_WAIT=${args.wait ?: '30m'}",
         "SIGNOFF_GATE_DESCRIPTION=${args.description ?: env.BUILD_URL ?: ''}",
         "SIGNOFF_GATE_TEST_REPORT=${args.testReport ?: ''}",
+        "SIGNOFF_GATE_TOUCHES=${args.touches ?: ''}",
+        "SIGNOFF_GATE_LABELS=${args.labels ?: ''}",
         "SIGNOFF_GATE_OUT=${dir}/signoff-request",
         "SIGNOFF_GATE_REASONS=${dir}/signoff-reasons",
     ]
@@ -35,7 +38,7 @@ def call(Map args = [:]) {
     String gateSh = '''
 mkdir -p "$(dirname "$SIGNOFF_GATE_OUT")"
 rm -f "$SIGNOFF_GATE_OUT" "$SIGNOFF_GATE_REASONS"
-"${SIGNOFF_GATE_SH:-signoff-gate.sh}" --project "$SIGNOFF_GATE_PROJECT" --env "$SIGNOFF_GATE_ENV" --bundle "$SIGNOFF_GATE_BUNDLE" --digest "$SIGNOFF_GATE_DIGEST" --bundle-file "$SIGNOFF_GATE_BUNDLE_FILE" --wait "$SIGNOFF_GATE_WAIT" --description "$SIGNOFF_GATE_DESCRIPTION" --test-report "$SIGNOFF_GATE_TEST_REPORT" --reasons-file "$SIGNOFF_GATE_REASONS" >"$SIGNOFF_GATE_OUT"
+"${SIGNOFF_GATE_SH:-signoff-gate.sh}" --project "$SIGNOFF_GATE_PROJECT" --env "$SIGNOFF_GATE_ENV" --bundle "$SIGNOFF_GATE_BUNDLE" --digest "$SIGNOFF_GATE_DIGEST" --bundle-file "$SIGNOFF_GATE_BUNDLE_FILE" --wait "$SIGNOFF_GATE_WAIT" --description "$SIGNOFF_GATE_DESCRIPTION" --test-report "$SIGNOFF_GATE_TEST_REPORT" --touches "$SIGNOFF_GATE_TOUCHES" --labels "$SIGNOFF_GATE_LABELS" --reasons-file "$SIGNOFF_GATE_REASONS" >"$SIGNOFF_GATE_OUT"
 '''
     // END gate-sh
     int status = 0
