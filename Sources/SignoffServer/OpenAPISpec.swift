@@ -668,6 +668,13 @@ paths:
                 status: { type: string, description: "passed, failed, errored, skipped or pending, in any case; anything else is refused (evidence.status)." }
                 digest: { $ref: "#/components/schemas/Digest" }
                 tests: { $ref: "#/components/schemas/TestCounts" }
+                labels:
+                  allOf: [{ $ref: "#/components/schemas/Labels" }]
+                  description: >-
+                    What CI detected in the bundle, e.g. {touches: [connections]}: only on evidence of the kind the
+                    request's workflow names in `labels_from`, attached by its roles (otherwise refused:
+                    evidence.labels, evidence.attached-by). They join the request's labels for every `when:` and can only
+                    add stages; a stage they add behind where the request stands sends it back to the stage before it.
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -1357,6 +1364,9 @@ components:
         labels: { $ref: "#/components/schemas/Labels" }
         emergency_reason: { type: string }
         source: { $ref: "#/components/schemas/BundleSource" }
+        detected_labels:
+          allOf: [{ $ref: "#/components/schemas/Labels" }]
+          description: Labels detected on the current revision (its `labels_from` evidence), which `when:` reads beside `labels`.
         history:
           type: array
           items: { type: object, additionalProperties: false, required: [stage, at, revision], properties: { stage: { type: string }, at: { $ref: "#/components/schemas/Time" }, revision: { type: integer } } }

@@ -5,7 +5,7 @@ import Testing
 /// Issue 15's CI kit: each ready-made integration in `integrations/` runs its full story against a local `signoff
 /// serve`, as its platform would run it (Tests/integrations/story.py): file → wait → approve from another process →
 /// gate passes → deployment started and finished; and a rejection that fails the pipeline with its reason.
-@Suite("CI integrations", .serialized)
+@Suite("CI integrations")
 struct IntegrationTests {
     @Test("GitHub Actions, GitLab CI, Jenkins and Dataiku DSS stories pass against a local server", arguments: ["github-actions", "gitlab", "jenkins", "dataiku"])
     func story(_ integration: String) async throws {
