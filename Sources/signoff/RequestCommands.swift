@@ -176,11 +176,14 @@ func decide(
     }
     let entries = try await client.run(
         .decide(request: request, stage: stage, decision: decision, comment: comment, envelope: envelope, onBehalfOf: onBehalfOf), as: actor)
-    let now = try await client.request(request)
+    // Read back only to say where it stands: a recorded decision is never reported as a failure because the caller
+    // may not read the request (a service token scoped to decide only).
+    let now = try? await client.request(request)
     let verbs: [DecisionKind: String] = [.approve: "Approved", .reject: "Rejected", .changesRequested: "Requested changes to"]
     let verb = verbs[decision] ?? decision.rawValue
     let who = onBehalfOf.map { " (for \($0))" } ?? ""
-    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(who)\(envelope == nil ? "" : " (signed)"); it is \(now.status == "active" ? "at \(now.stage)" : now.status)")
+    let standing = now.map { "; it is \($0.status == "active" ? "at \($0.stage)" : $0.status)" } ?? ""
+    report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(who)\(envelope == nil ? "" : " (signed)")\(standing)")
 }
 
 func parseDigestOption(_ text: String) throws -> SHA256Digest {
