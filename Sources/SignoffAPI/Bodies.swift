@@ -167,6 +167,8 @@ public struct EvidenceBody: Codable, Sendable {
     public let tests: TestCounts?
     /// What CI detected in the bundle, for the workflow's `when:` (only evidence of its `labels_from` kind).
     public var labels: [String: [String]]? = nil
+    /// The CI run attaching it.
+    public var source: BundleSource? = nil
 }
 
 public struct DecisionBody: Codable, Sendable {

@@ -86,10 +86,10 @@ public struct Endpoint: Sendable {
                 body: FileRequestBody(
                     project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
                     labels: labels.isEmpty ? nil : labels, emergency_reason: reason, source: source))
-        case .attachEvidence(let id, let kind, let status, let digest, let tests, let labels):
+        case .attachEvidence(let id, let kind, let status, let digest, let tests, let labels, let source):
             return Endpoint(
                 .post, "/v1/requests/\(p(id))/evidence",
-                body: EvidenceBody(kind: kind, status: status, digest: digest.description, tests: tests, labels: labels.isEmpty ? nil : labels))
+                body: EvidenceBody(kind: kind, status: status, digest: digest.description, tests: tests, labels: labels.isEmpty ? nil : labels, source: source))
         case .decide(let id, let stage, let decision, let comment, let envelope, let onBehalfOf):
             return Endpoint(
                 .post, "/v1/requests/\(p(id))/decisions",

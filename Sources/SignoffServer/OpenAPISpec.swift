@@ -675,6 +675,11 @@ paths:
                     request's workflow names in `labels_from`, attached by its roles (otherwise refused:
                     evidence.labels, evidence.attached-by). They join the request's labels for every `when:` and can only
                     add stages; a stage they add behind where the request stands sends it back to the stage before it.
+                source:
+                  allOf: [{ $ref: "#/components/schemas/BundleSource" }]
+                  description: >-
+                    The CI run attaching it. A request whose filing or revision gave no source (a person filed, the
+                    pipeline carries on) takes the first one attached to its revision.
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }

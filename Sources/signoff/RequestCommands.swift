@@ -101,6 +101,7 @@ struct EvidenceCommand: AsyncParsableCommand {
         @Option(
             help: "LABEL=VALUE[,VALUE]: what CI detected in the bundle (e.g. touches=connections), for the workflow's when: — only evidence of its labels_from kind carries labels.")
         var label: [String] = []
+        @OptionGroup var source: SourceOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
@@ -139,7 +140,8 @@ struct EvidenceCommand: AsyncParsableCommand {
                         "the file is larger than \((client.evidenceDocumentLimit ?? EvidenceDocument.largestMaximumBytes) >> 20) MiB, the most an evidence document may be: attach the evidence without --upload")
                 }
                 let entries = try await client.run(
-                    .attachEvidence(request: request, kind: kind, status: status, digest: digest, tests: tests, labels: try Labels.parse(label)),
+                    .attachEvidence(
+                        request: request, kind: kind, status: status, digest: digest, tests: tests, labels: try Labels.parse(label), source: try source.source()),
                     as: try options.actor.name)
                 if let document {
                     try await client.uploadEvidence(request, digest: digest, mediaType: document.type, content: document.bytes, as: try options.actor.name)
@@ -182,7 +184,7 @@ func decide(
     let verbs: [DecisionKind: String] = [.approve: "Approved", .reject: "Rejected", .changesRequested: "Requested changes to"]
     let verb = verbs[decision] ?? decision.rawValue
     let who = onBehalfOf.map { " (for \($0))" } ?? ""
-    let standing = now.map { "; it is \($0.status == "active" ? "at \($0.stage)" : $0.status)" } ?? ""
+    let standing = now.map { "; the request \($0.status == "active" ? "has reached \($0.stage)" : "is \($0.status)")" } ?? ""
     report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(who)\(envelope == nil ? "" : " (signed)")\(standing)")
 }
 

@@ -67,6 +67,22 @@ struct BundleSourceTests {
                 project: Cast.project, environment: "prod", bundle: World.bundle, digest: World.digest, description: "",
                 source: BundleSource(changeURL: "javascript:alert(document.cookie)")),
             as: Cast.requester.name, rule: "input.source")
+        // A person filed with no source; the pipeline carrying on says where the bundle came from with its evidence: the
+        // first such evidence of the revision gives the request its source, and a later one does not replace it.
+        let byPerson = try w.file(env: "prod", digest: SHA256Digest.hash("person's bundle"))
+        #expect(w.request(byPerson).source == nil)
+        let pipeline = BundleSource(system: "gitlab", runURL: "https://gitlab.example/p/-/pipelines/7", commit: "abcdef99")
+        try w.ok(
+            .attachEvidence(request: byPerson, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report 1"), source: pipeline), as: Cast.ci.name)
+        #expect(w.request(byPerson).source == pipeline && w.request(byPerson).evidence.last?.source == pipeline)
+        try w.ok(
+            .attachEvidence(
+                request: byPerson, kind: "test-report", status: "passed", digest: SHA256Digest.hash("report 2"), source: BundleSource(system: "jenkins")),
+            as: Cast.ci.name)
+        #expect(w.request(byPerson).source == pipeline)
+        w.refused(
+            .attachEvidence(request: byPerson, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r3"), source: BundleSource(runURL: "ftp://x")),
+            as: Cast.ci.name, rule: "input.source")
         // An empty source is no source.
         let plain = try w.ok(
             .fileRequest(project: Cast.project, environment: "prod", bundle: World.bundle, digest: World.otherDigest, description: "", source: BundleSource()),

@@ -669,6 +669,9 @@ def person_files(world, mode, name):
     check_deployed(world, status)
     check(status["requester"] == "fiona" and status["deployments"][-1]["actor"] == "ci-bot",
           f"filed by {status['requester']}, deployed by {status['deployments'][-1]['actor']}")
+    # fiona said nothing of where the bundle came from: the pipeline that carried on did, with its evidence.
+    shown = status.get("source") or {}
+    check(all(shown.get(k) == v for k, v in mode.expected_source.items()), f"the request's source is {shown}, expected {mode.expected_source}")
     say(f"{request}: fiona filed, the pipeline carried on, compliance and two approvers signed, ci-bot deployed")
     world.project = PROJECT
 

@@ -83,11 +83,11 @@ if [ -n "$test_report" ]; then
     # Uploaded, so that approvers see the test table on the request's page; a report larger than the server stores
     # (exit 64, nothing recorded) is attached without its document instead.
     rc=0
-    "$signoff" evidence add "$request" --kind test-report --junit "$test_report" --upload >&2 || rc=$?
+    "$signoff" evidence add "$request" --kind test-report --junit "$test_report" --upload --source-from-ci >&2 || rc=$?
     if [ "$rc" -eq 64 ]; then
         say "the test report is too large to upload: attaching it without its document"
         rc=0
-        "$signoff" evidence add "$request" --kind test-report --junit "$test_report" >&2 || rc=$?
+        "$signoff" evidence add "$request" --kind test-report --junit "$test_report" --source-from-ci >&2 || rc=$?
     fi
     [ "$rc" -eq 0 ] || fail "$rc" "could not attach the test report $test_report to $request"
 fi

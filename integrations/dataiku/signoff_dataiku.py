@@ -120,13 +120,16 @@ class Signoff:
                 return env["running"].get("request")
         return None
 
-    def attach_inventory(self, request, inventory, labels):
+    def attach_inventory(self, request, inventory, labels, bundle_id=None):
         """The bundle's inventory as bundle-inventory evidence with the labels it gives, its document uploaded."""
         document = json.dumps(inventory, sort_keys=True, indent=2).encode() + b"\n"
         digest = "sha256:" + hashlib.sha256(document).hexdigest()
         body = {"kind": INVENTORY_KIND, "status": "passed", "digest": digest}
         if labels:
             body["labels"] = labels
+        if bundle_id:
+            # Where the bundle came from, also when a person filed the request and this run carries on with it.
+            body["source"] = {"system": "dataiku", "bundle_id": bundle_id}
         self.call("POST", f"/v1/requests/{urllib.parse.quote(request)}/evidence", body)
         self.call("PUT", f"/v1/requests/{urllib.parse.quote(request)}/evidence-documents/{urllib.parse.quote(digest)}",
                   raw=document, content_type="application/json")
@@ -326,7 +329,7 @@ def deploy_on_deployer(deployer, cfg, bundle_id, archive):
     log(f"deployment {cfg.deployment} updated to bundle {bundle_id}")
 
 
-def inspect_bundle(signoff, cfg, request, archive):
+def inspect_bundle(signoff, cfg, request, archive, bundle_id=None):
     """Detected, not declared: attaches the bundle's inventory, labelled with the shared objects it adds to what runs
     in the environment now, so that a workflow reading it (labels_from: bundle-inventory) adds the platform review.
     A workflow that reads no inventory refuses it (evidence.kind): then nothing is attached."""
@@ -344,7 +347,7 @@ def inspect_bundle(signoff, cfg, request, archive):
             log(f"could not read the inventory of {current}, which runs now ({e}): every shared object counts as new")
     labels = new_shared_objects(inventory, baseline)
     try:
-        signoff.attach_inventory(request, inventory, labels)
+        signoff.attach_inventory(request, inventory, labels, bundle_id)
     except SignoffError as e:
         if e.rule == "evidence.kind":
             log(f"the workflow of {request} reads no bundle inventory: not attached")
@@ -376,7 +379,7 @@ def run(cfg, signoff, design_client, deployer_client=None):
             raise Stop(REFUSED if e.status in (401, 403) or e.rule else FAILED, f"filing the request: {e}")
         log(f"{'reusing open' if reused else 'filed'} request {request} for {os.path.basename(archive)} ({digest})")
         print(request, flush=True)
-        inspect_bundle(signoff, cfg, request, archive)
+        inspect_bundle(signoff, cfg, request, archive, bundle_id)
 
         wait_for_gate(signoff, cfg, request, digest)
         log(f"allowed: {request} may deploy {digest} to {cfg.signoff_env}")

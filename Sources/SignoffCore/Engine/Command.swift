@@ -46,7 +46,10 @@ public enum Command: Hashable, Sendable {
         emergencyReason: String? = nil, source: BundleSource? = nil)
     /// `status` is one of the evidence vocabulary, in any case; `tests`, the counts of a JUnit report.
     /// `labels`: what CI detected in the bundle, for the workflow's `when:` (only evidence of its `labels_from` kind).
-    case attachEvidence(request: String, kind: String, status: String, digest: SHA256Digest, tests: TestCounts? = nil, labels: [String: [String]] = [:])
+    /// `source`: the CI run attaching it (what a pipeline carrying on with a person's request knows of the bundle).
+    case attachEvidence(
+        request: String, kind: String, status: String, digest: SHA256Digest, tests: TestCounts? = nil, labels: [String: [String]] = [:],
+        source: BundleSource? = nil)
     /// `envelope`: the signed decision statement (``DecisionStatement``); required where the workflow or the
     /// project's regulated flag says so. `onBehalfOf`: deciding under that person's delegation.
     case decide(request: String, stage: String, decision: DecisionKind, comment: String, envelope: DSSEEnvelope?, onBehalfOf: String? = nil)
@@ -81,7 +84,7 @@ extension Command {
     /// The request this command is about, when it is about one (filing names none yet: the engine assigns its ID).
     public var request: String? {
         switch self {
-        case .attachEvidence(let id, _, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _, _), .withdraw(let id, _, _),
+        case .attachEvidence(let id, _, _, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _, _), .withdraw(let id, _, _),
             .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _), .startDeployment(let id, _), .finishDeployment(let id, _, _):
             id
         default: nil

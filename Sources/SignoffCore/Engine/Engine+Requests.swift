@@ -46,8 +46,8 @@ extension Engine {
     }
 
     static func attachEvidence(
-        id: String, kind: String, status text: String, digest: SHA256Digest, tests: TestCounts?, labels: [String: [String]], state: SignoffState, actor: String,
-        now: Int64
+        id: String, kind: String, status text: String, digest: SHA256Digest, tests: TestCounts?, labels: [String: [String]], source: BundleSource?,
+        state: SignoffState, actor: String, now: Int64
     ) throws -> [Event] {
         let request = try requireActive(state, id)
         let workflow = try workflowOf(request, state)
@@ -94,6 +94,7 @@ extension Engine {
         }
         var attached = Event.EvidenceAttached(request: id, kind: kind, status: status.rawValue, digest: digest, revision: request.revision)
         attached.tests = tests
+        attached.source = source
         var events: [Event] = [.evidenceAttached(attached)]
         if !labels.isEmpty {
             attached.labels = labels.mapValues { $0.sorted() }

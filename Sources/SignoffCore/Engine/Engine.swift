@@ -107,7 +107,8 @@ public enum Engine {
             try validText(description, what: "the description")
             if let reason { try validText(reason, what: "the reason") }
             try validSource(source)
-        case .attachEvidence(_, let kind, let status, _, _, _):
+        case .attachEvidence(_, let kind, let status, _, _, _, let source):
+            try validSource(source)
             try validLine(kind, what: "the evidence kind")
             try validLine(status, what: "the evidence status")
         case .decide(_, _, _, let comment, _, _): try validText(comment, what: "the comment")
@@ -175,8 +176,10 @@ public enum Engine {
             return try fileRequest(
                 projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, labels: labels,
                 emergencyReason: reason, source: source, state: state, actor: actor, now: now)
-        case .attachEvidence(let id, let kind, let status, let digest, let tests, let labels):
-            return try attachEvidence(id: id, kind: kind, status: status, digest: digest, tests: tests, labels: labels, state: state, actor: actor, now: now)
+        case .attachEvidence(let id, let kind, let status, let digest, let tests, let labels, let source):
+            return try attachEvidence(
+                id: id, kind: kind, status: status, digest: digest, tests: tests, labels: labels, source: source.flatMap { $0.isEmpty ? nil : $0 }, state: state,
+                actor: actor, now: now)
         case .decide(let id, let stageName, let decision, let comment, let envelope, let onBehalfOf):
             return try decide(
                 id: id, stageName: stageName, decision: decision, comment: comment, envelope: envelope, onBehalfOf: onBehalfOf, state: state, actor: actor,

@@ -225,6 +225,8 @@ public enum Event: Hashable, Sendable {
         public var tests: TestCounts? = nil
         /// Labels detected in the bundle (the workflow's `labels_from` kind only); absent when none.
         public var labels: [String: [String]]? = nil
+        /// The CI run that attached it, when it said (``BundleSource``); absent otherwise.
+        public var source: BundleSource? = nil
     }
     public struct WebhookAdded: Hashable, Sendable, Codable {
         public let id: String

@@ -300,7 +300,9 @@ extension DeploymentRequest {
         case .evidenceAttached(let e):
             // The engine records only the vocabulary; a round-1 entry with another word reads as `errored`, which no gate accepts.
             let status = EvidenceStatus(normalising: e.status) ?? .errored
-            evidence.append(Evidence(kind: e.kind, status: status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision, tests: e.tests, labels: e.labels))
+            evidence.append(
+                Evidence(kind: e.kind, status: status, digest: e.digest, attachedBy: actor, at: time, revision: e.revision, tests: e.tests, labels: e.labels, source: e.source))
+            if source == nil, e.revision == revision, let given = e.source { source = given }
             // Only labels the engine admitted (the workflow's labels_from kind, by its roles) are ever recorded.
             if let labels = e.labels, e.revision == revision { detectedLabels = Self.union(detectedLabels, labels) }
         case .decisionRecorded(let e):

@@ -207,6 +207,8 @@ public struct Evidence: Hashable, Sendable, Codable {
     public var tests: TestCounts? = nil
     /// Labels the evidence carries (the workflow's `labels_from` kind: what CI found in the bundle).
     public var labels: [String: [String]]? = nil
+    /// The CI run that attached it.
+    public var source: BundleSource? = nil
 }
 
 /// `approve` counts toward the stage; `reject` ends the request; `changes-requested` holds the stage until the
@@ -319,7 +321,9 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     /// and are part of what deciders sign.
     public var labels: [String: [String]] = [:]
     public var emergency: Emergency? = nil
-    /// Where the current revision's bundle came from, as its filer or reviser said (links; never evaluated).
+    /// Where the current revision's bundle came from, as its filer or reviser said — or, when they said nothing, the CI
+    /// run that first attached evidence to the revision with a source (a pipeline carrying on with a person's request).
+    /// Links; never evaluated.
     public var source: BundleSource? = nil
     /// Labels detected on the current revision: the union of those its `labels_from` evidence carries.
     public var detectedLabels: [String: [String]] = [:]

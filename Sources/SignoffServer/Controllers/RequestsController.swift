@@ -141,7 +141,7 @@ struct RequestsController {
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "evidence")
             let b = try await httpRequest.decode(as: EvidenceBody.self, context: context)
             let command = Command.attachEvidence(
-                request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests, labels: b.labels ?? [:])
+                request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests, labels: b.labels ?? [:], source: b.source)
             return try await h.respond(command, context)
         }
         // Evidence documents: the bytes behind an evidence digest of the request, content-addressed.
