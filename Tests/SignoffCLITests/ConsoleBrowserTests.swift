@@ -15,7 +15,10 @@ struct ConsoleBrowserTests {
         // The binary alone, copied as a deployment copies it: the console is compiled in, nothing beside it is needed.
         let binary = workdir.appendingPathComponent("bin/signoff")
         try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: URL(fileURLWithPath: try TestSupport.signoffExecutable), to: binary)
+        // Copied by `cp`, not in this process: a child another test spawns meanwhile would inherit our descriptor open for
+        // writing, and executing the copy would fail with "Text file busy" (ETXTBSY).
+        let copied = try await TestSupport.run("/bin/cp", [try TestSupport.signoffExecutable, binary.path])
+        try #require(copied.status == 0, "cp: \(copied.stderr)")
         let result = try await TestSupport.run(
             "/usr/bin/env",
             [

@@ -142,7 +142,7 @@ struct ServeTests {
         let result = try await TestSupport.run(
             try await TestSupport.python(),
             ["-m", "schemathesis.cli", "run", server.url.appendingPathComponent("openapi.yaml").absoluteString,
-                "-H", "Authorization: Bearer \(token)", "--exclude-operation-id", "authRevoke", "--max-examples", large ? "1000" : "50",
+                "-H", "Authorization: Bearer \(token)", "--exclude-operation-id", "authRevoke", "--max-examples", large ? "1000" : "30",
                 "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
                 "--phases", "coverage,fuzzing", "--workers", "2", "--seed", "1"] + longPolls,
             environment: ["NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""], currentDirectory: s.directory, deadline: .seconds(large ? 3600 : 600))  // its cache stays out of the repository
