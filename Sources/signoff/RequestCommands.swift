@@ -184,7 +184,12 @@ func decide(
     let verbs: [DecisionKind: String] = [.approve: "Approved", .reject: "Rejected", .changesRequested: "Requested changes to"]
     let verb = verbs[decision] ?? decision.rawValue
     let who = onBehalfOf.map { " (for \($0))" } ?? ""
-    let standing = now.map { "; the request \($0.status == "active" ? "has reached \($0.stage)" : "is \($0.status)")" } ?? ""
+    // "at STAGE" means the request passed that stage; say so when the decided stage still waits for more.
+    let standing =
+        now.map { r in
+            guard r.status == "active" else { return "; the request is \(r.status)" }
+            return r.stage == stage ? "; the request has passed \(stage)" : "; \(stage) still waits (the request has passed \(r.stage))"
+        } ?? ""
     report(entries, json: options.json, text: "\(verb) \(request) at \(stage)\(who)\(envelope == nil ? "" : " (signed)")\(standing)")
 }
 

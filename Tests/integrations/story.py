@@ -643,10 +643,21 @@ def person_files(world, mode, name):
     # She declares what the pipeline will declare too (a request declaring less is not the pipeline's to carry on).
     request = world.person("fiona", "request", "create", "--project", REGULATED, "--env", ENV, "--bundle", bundle,
                            "--digest", digest, "--label", "risk=high").stdout.strip()
-    run = mode.gate("regulated-person", "r1", "60s", skip_export=True) if name == "dataiku" else mode.gate("regulated-person", path, "60s")
-    found = wait_until_waiting(world, run, lambda: digest)
-    check(found == request, f"the pipeline waits on {found}, not on fiona's {request}")
-    check("reusing" in run.text(), f"the pipeline did not say it carried on with {request}:\n{run.text()}")
+    full = world.ci_token
+    if name != "dataiku":
+        # Least privilege: a token that may not file (no request scope) finds fiona's request by the digest.
+        scopes = [arg for action in ["evidence", "read", "gate", "deploy"] for arg in ("--scope", f"{action}:{REGULATED}")]
+        world.ci_token = json.loads(world.person("ada", "token", "create", "--service-account", "ci-bot", *scopes, "--ttl", "1h",
+                                                 "--json", "--key", str(world.dir / "ada.key")).stdout)["token"]
+    try:
+        run = mode.gate("regulated-person", "r1", "60s", skip_export=True) if name == "dataiku" else mode.gate("regulated-person", path, "60s")
+        found = wait_until_waiting(world, run, lambda: digest)
+        check(found == request, f"the pipeline waits on {found}, not on fiona's {request}")
+        check("reusing" in run.text(), f"the pipeline did not say it carried on with {request}:\n{run.text()}")
+        if name != "dataiku":
+            check("may not file requests: looking for the open request" in run.text(), f"no lookup by digest:\n{run.text()}")
+    finally:
+        world.ci_token = full
     junit = str(world.dir / "junit.xml")
     if not mode.attaches_test_report:
         world.ci("evidence", "add", request, "--kind", "test-report", "--junit", junit, "--upload")
