@@ -10,7 +10,7 @@ struct TokenCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Issue a scoped service token (administrators, logged in with their key); prints it once.",
+            abstract: "Issue a scoped service token (an administrator: through the server, a session obtained with their key; or locally with --db); prints it once.",
             discussion: """
                 Scopes are ACTION:PROJECT with ACTION one of read, request, evidence, deploy, gate (or metrics:*). The issue is \
                 a ledger entry, signed like every administrative change once a regulated project exists. --ttl is at most the \
