@@ -146,4 +146,32 @@ struct IdempotencyTests {
             #expect(try await f.store.count("SELECT COUNT(*) FROM idempotency_key WHERE key = 'atomic-1'") == 1)
         }
     }
+
+    @Test("A key recorded by another instance after this one looked is refused inside the unit of work (idempotency.in-use): nothing recorded", arguments: TestBackend.allCases)
+    func inUseInsideTheUnit(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
+        defer { f.remove() }
+        // Another instance's call with the key, committed between this instance's lookup and its unit of work.
+        let theirs = IdempotencyRecord(
+            principal: "riley", key: "race-2", fingerprint: SHA256Digest.hash("their call"), createdAt: f.database.now,
+            answer: IdempotentAnswer(status: 201, mediaType: "application/json", body: Array("{}".utf8)))
+        #expect(try await f.database.storage.coordination.insertIdempotencyRecord(theirs))
+        #expect(try await f.database.storage.coordination.insertIdempotencyRecord(theirs) == false, "a key is kept once")
+        let size = try await f.database.ledger.size()
+        let mine = IdempotentCall(principal: "riley", key: "race-2", fingerprint: SHA256Digest.hash("my call")) { _ in
+            IdempotentAnswer(status: 201, mediaType: "application/json", body: [])
+        }
+        let outcome = try await f.database.execute(
+            .fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley", idempotency: mine)
+        guard case .failure(let refusal) = outcome else { Issue.record("recorded despite the key in use: \(outcome)"); return }
+        #expect(refusal.code == .idempotencyInUse && refusal.message.contains("retry"), "\(refusal)")
+        #expect(try await f.database.ledger.size() == size)
+        // Another principal's key of the same name is theirs alone.
+        let dana = IdempotentCall(principal: "dana", key: "race-2", fingerprint: SHA256Digest.hash("dana's call")) { _ in
+            IdempotentAnswer(status: 201, mediaType: "application/json", body: [])
+        }
+        let other = try await f.database.execute(
+            .fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley", idempotency: dana)
+        guard case .success = other else { Issue.record("refused: \(other)"); return }
+    }
 }

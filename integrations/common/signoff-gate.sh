@@ -69,7 +69,7 @@ if [ -n "$touches" ]; then args+=(--touches "$touches"); fi
 args+=("${labels[@]}")
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
-rc=0
+rc=0 found_by_digest=""
 filed=$("$signoff" "${args[@]}" 2>"$err") || rc=$?
 cat "$err" >&2
 if [ "$rc" -ne 0 ] && grep -q 'token\.scope' "$err"; then
@@ -81,14 +81,15 @@ if [ "$rc" -ne 0 ] && grep -q 'token\.scope' "$err"; then
     say "this token may not file requests: looking for the open request of $project on $env for $digest"
     rc=0
     filed=$("$signoff" gate --project "$project" --env "$env" --digest "$digest" --json 2>"$err") || rc=$?
-    if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; then rc=0; filed="$filed\"reused\": true"; else cat "$err" >&2; fi
+    # The gate's answer names the request and its digest; 2 only says it may not deploy yet.
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; then rc=0 found_by_digest=1; else cat "$err" >&2; fi
 fi
 [ "$rc" -eq 0 ] || fail "$rc" "could not file or find the request for $bundle ($project, $env)"
 request=$(printf '%s' "$filed" | json_field request)
 digest=$(printf '%s' "$filed" | json_field digest)
 [[ "$request" =~ ^[A-Za-z0-9._-]+$ ]] && [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] ||
     fail 1 "unexpected answer from 'signoff request create': $filed"
-if printf '%s' "$filed" | grep -Eq '"reused"[[:space:]]*:[[:space:]]*true'; then
+if [ -n "$found_by_digest" ] || printf '%s' "$filed" | grep -Eq '"reused"[[:space:]]*:[[:space:]]*true'; then
     say "reusing open request $request for $bundle ($digest)"
 elif printf '%s' "$filed" | grep -Eq '"revised"[[:space:]]*:[[:space:]]*true'; then
     say "revised $request to $bundle ($digest): changes were requested on its previous revision"

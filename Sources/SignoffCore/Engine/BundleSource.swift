@@ -61,7 +61,8 @@ public struct BundleSource: Hashable, Sendable, Codable {
     }
 
     /// What is wrong with the source, field by field (empty when nothing is): URLs are http or https, at most 2048
-    /// bytes of visible ASCII with a host; the commit is hex; the system a name; the ref and bundle id one printable line.
+    /// bytes of visible ASCII with a host; the commit is hex; the system a name; the ref and bundle id one line
+    /// (``Engine/validLine(_:what:)``).
     public func problems() -> [String] {
         var problems: [String] = []
         for (name, value) in [("run_url", runURL), ("commit_url", commitURL), ("change_url", changeURL)] {
@@ -72,8 +73,9 @@ public struct BundleSource: Hashable, Sendable, Codable {
         }
         if let system, !Engine.isValidName(system) { problems.append("system must be a name (a-z 0-9 . _ -)") }
         for (name, value) in [("ref", ref), ("bundle_id", bundleID)] {
-            if let value, value.isEmpty || value.utf8.count > 255 || !Self.isPrintableLine(value) {
-                problems.append("\(name) must be one line of 1–255 bytes of printable text")
+            // The engine's rule for one-line fields (no control, invisible or bidi characters, no blank at either end).
+            if let value, value.isEmpty || value.utf8.count > 255 || (try? Engine.validLine(value, what: name)) == nil {
+                problems.append("\(name) must be one line of 1–255 bytes of printable text, without blanks at either end")
             }
         }
         return problems
@@ -92,13 +94,6 @@ public struct BundleSource: Hashable, Sendable, Codable {
             return !host.isEmpty && !host.hasPrefix("@") && !host.hasPrefix(":")
         }
         return false
-    }
-
-    static func isPrintableLine(_ text: String) -> Bool {
-        !text.unicodeScalars.contains { scalar in
-            scalar.properties.generalCategory == .control || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
-                || [0x200E, 0x200F, 0x061C, 0x2028, 0x2029, 0xFEFF].contains(scalar.value)
-        }
     }
 
     /// What the CI that runs this process says about the build, from its own variables: GitHub Actions

@@ -101,8 +101,9 @@ extension Engine {
             events = [.evidenceAttached(attached)]
             // A stage the detected labels add before where the request stands: the request goes back to the stage before
             // it, so that the added stage is passed before deployment (later stages' approvals, still valid, carry it on).
+            // The request as the fold will leave it (one rule for what detected labels add).
             var detected = request
-            detected.detectedLabels = DeploymentRequest.union(request.detectedLabels, attached.labels ?? [:])
+            detected.apply(.evidenceAttached(attached), actor: actor, at: now, workflow: workflow)
             let before = Set(workflow.path(for: request).map(\.name))
             let after = workflow.path(for: detected)
             if let current = after.firstIndex(where: { $0.name == request.stage }),
