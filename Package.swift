@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SignoffAPI", targets: ["SignoffAPI"]),
         .library(name: "SignoffStore", targets: ["SignoffStore"]),
         .library(name: "SignoffPostgres", targets: ["SignoffPostgres"]),
+        .library(name: "SignoffIdentity", targets: ["SignoffIdentity"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -106,10 +108,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenID Connect: the one ID-token verifier (people's single sign-on, pipelines' own ID tokens). The only module
+        // that imports JWTKit.
+        .target(
+            name: "SignoffIdentity",
+            dependencies: [
+                "SignoffCore", "SignoffCrypto", "SignoffService",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SignoffServer",
             dependencies: [
-                "SignoffCore", "SignoffCrypto", "SignoffLedger", "SignoffAudit", "SignoffService", "SignoffAPI",
+                "SignoffCore", "SignoffCrypto", "SignoffLedger", "SignoffAudit", "SignoffService", "SignoffAPI", "SignoffIdentity",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -218,7 +230,8 @@ let package = Package(
             name: "SignoffServerTests",
             dependencies: [
                 "SignoffServer", "SignoffStore", "SignoffService", "SignoffAPI", "SignoffAudit", "SignoffCore", "SignoffLedger", "SignoffCrypto",
-                "SignoffTestSupport", "SignoffTestBackends",
+                "SignoffTestSupport", "SignoffTestBackends", "SignoffIdentity",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

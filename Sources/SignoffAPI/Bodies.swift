@@ -207,3 +207,25 @@ public struct RetrospectiveBody: Codable, Sendable {
     /// The reviewer's signed statement (required in regulated projects).
     public let envelope: DSSEEnvelope?
 }
+
+/// `POST /v1/issuers`: an issuer to trust (a signed administrative change, `issuer.trust`).
+public struct IssuerBody: Codable, Sendable {
+    public let issuer: IssuerSpec
+    public let approval: DSSEEnvelope?
+    public init(issuer: IssuerSpec, approval: DSSEEnvelope?) {
+        self.issuer = issuer
+        self.approval = approval
+    }
+}
+
+/// An issuer as `GET /v1/issuers` lists it.
+public struct IssuerView: Codable, Sendable {
+    public let issuer: IssuerSpec
+    public let trusted_by: String
+    public let trusted_at: String
+    public init(_ trusted: TrustedIssuer) {
+        issuer = trusted.spec
+        trusted_by = trusted.trustedBy
+        trusted_at = Timestamps.rfc3339(trusted.trustedAt)
+    }
+}

@@ -66,6 +66,10 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/webhooks", body: WebhookBody(url: w.url, project: w.project, events: w.events, format: w.format, allow_private: w.allowPrivate ? true : nil, approval: approval))
         case .removeWebhook(let id, let approval):
             return Endpoint(.post, "/v1/webhooks/\(p(id))/remove", body: ApprovalBody(approval: approval))
+        case .trustIssuer(let spec, let approval):
+            return Endpoint(.post, "/v1/issuers", body: IssuerBody(issuer: spec, approval: approval))
+        case .distrustIssuer(let name, let approval):
+            return Endpoint(.post, "/v1/issuers/\(p(name))/distrust", body: ApprovalBody(approval: approval))
         case .liftFreeze(let id, let approval):
             return Endpoint(.post, "/v1/freezes/\(p(id))/lift", body: ApprovalBody(approval: approval))
         case .delegate(let d, let envelope):

@@ -556,6 +556,8 @@ public struct AuditExportBuilder {
         case .freezeLifted(let e): e.approval
         case .webhookAdded(let e): e.approval
         case .webhookRemoved(let e): e.approval
+        case .issuerTrusted(let e): e.approval
+        case .issuerDistrusted(let e): e.approval
         case .delegationRevoked(let e): e.approval
         case .tokenRevoked(let e): e.approval
         default: nil

@@ -60,6 +60,40 @@ public struct PostgresCoordinationStore: CoordinationStore {
         }
     }
 
+    public func insertLogin(stateHash: SHA256Digest, issuer: String, expiresAt: Int64, forgetBefore: Int64) async throws {
+        try await database.transaction { session in
+            _ = try session.execute("DELETE FROM sso_login WHERE expires_ms < $1", [.int(forgetBefore)])
+            _ = try session.execute("INSERT INTO sso_login (state_hash, issuer, expires_ms) VALUES ($1, $2, $3)", [.bytes(stateHash.bytes), .text(issuer), .int(expiresAt)])
+        }
+    }
+
+    public func consumeLogin(stateHash: SHA256Digest, now: Int64) async throws -> String? {
+        try await database.run { session in
+            try session.query(
+                "UPDATE sso_login SET used_ms = $1 WHERE state_hash = $2 AND used_ms IS NULL AND expires_ms >= $1 RETURNING issuer",
+                [.int(now), .bytes(stateHash.bytes)]
+            ).rows.first.map { try $0.decode(String.self) }
+        }
+    }
+
+    public func cachedKeySet(issuer: String) async throws -> (jwks: String, fetchedAt: Int64)? {
+        try await database.run { session in
+            try session.query("SELECT jwks, fetched_ms FROM jwks_cache WHERE issuer = $1", [.text(issuer)]).rows.first.map {
+                try $0.decode((String, Int64).self)
+            }
+        }
+    }
+
+    public func storeKeySet(issuer: String, jwks: String, fetchedAt: Int64) async throws {
+        try await database.run { session in
+            _ = try session.execute(
+                """
+                INSERT INTO jwks_cache (issuer, jwks, fetched_ms) VALUES ($1, $2, $3)
+                ON CONFLICT (issuer) DO UPDATE SET jwks = excluded.jwks, fetched_ms = excluded.fetched_ms WHERE jwks_cache.fetched_ms <= excluded.fetched_ms
+                """, [.text(issuer), .text(jwks), .int(fetchedAt)])
+        }
+    }
+
     public func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord? {
         try await database.run { session in try Self.idempotencyRecord(session, principal: principal, key: key, now: now) }
     }

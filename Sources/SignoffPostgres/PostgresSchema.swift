@@ -184,5 +184,22 @@ CREATE TABLE idempotency_key (
 );
 CREATE INDEX idempotency_key_created ON idempotency_key (created_ms);
 """#),
+        ("0008_identity", #"""
+-- OpenID Connect logins under way and trusted issuers' keys: as schema/sqlite/ 0012.
+
+CREATE TABLE sso_login (
+    state_hash BYTEA PRIMARY KEY,
+    issuer     TEXT COLLATE "C" NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    used_ms    BIGINT
+);
+CREATE INDEX sso_login_expires ON sso_login (expires_ms);
+
+CREATE TABLE jwks_cache (
+    issuer     TEXT COLLATE "C" PRIMARY KEY,
+    jwks       TEXT NOT NULL,
+    fetched_ms BIGINT NOT NULL
+);
+"""#),
     ]
 }

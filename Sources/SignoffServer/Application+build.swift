@@ -28,7 +28,7 @@ public func buildRouter(
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.yaml)))
     }
     // Metrics need an administrator's session or a service token with the `metrics:*` scope.
-    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration))
+    router.group("/metrics").add(middleware: BearerAuthentication(auth: auth, service: service, identity: handlers.identity, configuration: configuration))
         .add(middleware: ServiceTokenScopes()).get { _, context in
         guard let token = context.token else { throw Problem.unauthorized("metrics need a bearer token") }
         let state = try await service.state()
@@ -49,7 +49,7 @@ public func buildRouter(
     let authentication = AuthController(handlers: handlers)
     router.addRoutes(authentication.publicRoutes, atPath: "/v1")
     // Every route behind a token; a service token only where its operation's row (APIOperation.all) lets it.
-    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service, configuration: configuration))
+    let v1 = RouteCollection(context: SignoffRequestContext.self).add(middleware: BearerAuthentication(auth: auth, service: service, identity: handlers.identity, configuration: configuration))
         .add(middleware: ServiceTokenScopes())
         .add(middleware: IdempotencyKeys(service: service, maximumBody: max(1 << 20, configuration.evidenceMaximumBytes)))
     v1.addRoutes(authentication.routes)

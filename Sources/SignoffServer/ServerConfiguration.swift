@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64 = 30
     /// The server's public origin (`--public-url`, e.g. https://signoff.example.com): links in notifications start with it.
     public var publicURL: String?
+    /// The console's single sign-on (`--sso-issuer`, `--sso-client-id`, `--sso-client-secret-file`): nil, none.
+    public var singleSignOn: SingleSignOnConfiguration?
     /// Load balancers and TLS terminators whose `X-Forwarded-For` is believed (`--trusted-proxy`): the client's address
     /// for the login limits and the access log comes from it only when the peer is one of these.
     public var trustedProxies: [IPNetwork] = []
@@ -97,4 +99,21 @@ public final class ListeningPort: Sendable {
 
     public var port: Int? { value.withLock { $0 } }
     func set(_ port: Int?) { value.withLock { $0 = port } }
+}
+
+/// Which trusted issuer signs people in to the console, as which OAuth client. The issuer itself — its URL, its audience
+/// (this client ID), the claim naming users — is trusted by a signed change in the ledger; the client secret is server
+/// configuration only (a file or an environment variable), never in the ledger and never logged.
+public struct SingleSignOnConfiguration: Sendable {
+    /// The trusted issuer's name (`signoff issuer trust`).
+    public var issuer: String
+    public var clientID: String
+    /// nil: a public client (PKCE alone); else sent with HTTP basic authentication to the token endpoint.
+    public var clientSecret: String?
+
+    public init(issuer: String, clientID: String, clientSecret: String?) {
+        self.issuer = issuer
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+    }
 }

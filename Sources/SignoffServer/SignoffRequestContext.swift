@@ -5,12 +5,15 @@ internal import NIOCore
 internal import Synchronization
 import SignoffCrypto
 public import SignoffService
+public import SignoffIdentity
 
 /// The request context: who is calling, once the bearer token has been checked.
 public struct SignoffRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``BearerAuthentication`` for every route that needs a token.
     public var token: TokenRecord?
+    /// For a pipeline authenticated by its own ID token: the verified token (its issuer and claims).
+    public var pipeline: VerifiedIDToken?
     /// Who the request turned out to be from, shared with the access log that wraps the whole request.
     public let identity = RequestIdentity()
     /// The peer's address (IP), for per-address limits; nil when the transport has none.
@@ -27,6 +30,7 @@ public struct SignoffRequestContext: RequestContext {
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.token = nil
+        self.pipeline = nil
         self.idempotency = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
         self.clientAddress = remoteAddress

@@ -57,6 +57,37 @@ public struct SQLiteCoordinationStore: CoordinationStore {
         }
     }
 
+    public func insertLogin(stateHash: SHA256Digest, issuer: String, expiresAt: Int64, forgetBefore: Int64) async throws {
+        try await ledger.pool.write { db in
+            try db.execute(sql: "DELETE FROM sso_login WHERE expires_ms < ?", arguments: [forgetBefore])
+            try db.execute(sql: "INSERT INTO sso_login (state_hash, issuer, expires_ms) VALUES (?, ?, ?)", arguments: [Data(stateHash.bytes), issuer, expiresAt])
+        }
+    }
+
+    public func consumeLogin(stateHash: SHA256Digest, now: Int64) async throws -> String? {
+        try await ledger.pool.write { db in
+            try String.fetchOne(
+                db, sql: "UPDATE sso_login SET used_ms = ? WHERE state_hash = ? AND used_ms IS NULL AND expires_ms >= ? RETURNING issuer",
+                arguments: [now, Data(stateHash.bytes), now])
+        }
+    }
+
+    public func cachedKeySet(issuer: String) async throws -> (jwks: String, fetchedAt: Int64)? {
+        try await ledger.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT jwks, fetched_ms FROM jwks_cache WHERE issuer = ?", arguments: [issuer]).map { ($0[0], $0[1]) }
+        }
+    }
+
+    public func storeKeySet(issuer: String, jwks: String, fetchedAt: Int64) async throws {
+        try await ledger.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO jwks_cache (issuer, jwks, fetched_ms) VALUES (?, ?, ?)
+                    ON CONFLICT (issuer) DO UPDATE SET jwks = excluded.jwks, fetched_ms = excluded.fetched_ms WHERE jwks_cache.fetched_ms <= excluded.fetched_ms
+                    """, arguments: [issuer, jwks, fetchedAt])
+        }
+    }
+
     public func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord? {
         try await ledger.pool.read { db in try Self.idempotencyRecord(db, principal: principal, key: key, now: now) }
     }

@@ -58,6 +58,14 @@ struct ServeCommand: AsyncParsableCommand {
     var maxWaitersPerPrincipal = 64
     @Option(name: .customLong("max-waiters"), help: "Gate long polls the server holds at once, in all; beyond, 429 with Retry-After (1 to 100000).")
     var maxWaiters = 1_024
+    @Option(name: .customLong("sso-issuer"), help: "Single sign-on for the console: the name of an issuer trusted for people (signoff issuer trust).")
+    var ssoIssuer: String?
+    @Option(name: .customLong("sso-client-id"), help: "The console's OAuth client ID at that issuer (the issuer's trusted audience).")
+    var ssoClientID: String?
+    @Option(
+        name: .customLong("sso-client-secret-file"),
+        help: "A file whose first line is the client secret (or SIGNOFF_SSO_CLIENT_SECRET); none: a public client, PKCE alone.")
+    var ssoClientSecretFile: String?
 
     func run() async throws {
         try await reportingErrors {
@@ -113,6 +121,25 @@ struct ServeCommand: AsyncParsableCommand {
                     throw CLIError.badInput("--verify-interval is a duration such as 1h or 30m, or off")
                 }
                 configuration.verifyIntervalSeconds = seconds
+            }
+            switch (ssoIssuer, ssoClientID) {
+            case (nil, nil):
+                guard ssoClientSecretFile == nil else { throw CLIError.badInput("--sso-client-secret-file needs --sso-issuer and --sso-client-id") }
+            case (let issuer?, let client?):
+                guard Engine.isValidName(issuer), !client.isEmpty else { throw CLIError.badInput("--sso-issuer is an issuer's name and --sso-client-id is not empty") }
+                var secret = ProcessInfo.processInfo.environment["SIGNOFF_SSO_CLIENT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+                if let path = ssoClientSecretFile {
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8), let line = text.split(separator: "\n").first.map(String.init), !line.isEmpty else {
+                        throw CLIError.badInput("--sso-client-secret-file \(path) cannot be read, or its first line is empty")
+                    }
+                    secret = line.trimmingCharacters(in: .whitespaces)
+                }
+                configuration.singleSignOn = SingleSignOnConfiguration(issuer: issuer, clientID: client, clientSecret: secret)
+                if publicURL == nil {
+                    logger.notice("single sign-on without --public-url: the provider sends browsers back to http://\(host):PORT/console/sso/callback; register that redirect URI")
+                }
+            default:
+                throw CLIError.badInput("single sign-on needs both --sso-issuer and --sso-client-id")
             }
             // What the server expects of what stands in front of it, said once at start.
             if configuration.publicURL == nil {

@@ -28,6 +28,24 @@ struct ConsoleBrowserTests {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("PASS console"), "\(result.stdout)")
     }
+
+    @Test("Single sign-on with a real OpenID provider (oidc-provider-mock): sign in, set up a key, a browser-signed approval, logout; each refusal with its reason")
+    func singleSignOn() async throws {
+        let workdir = try TestSupport.temporaryDirectory("signoff-sso")
+        defer { try? FileManager.default.removeItem(at: workdir) }
+        let binary = workdir.appendingPathComponent("bin/signoff")
+        try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let copied = try await TestSupport.run("/bin/cp", [try TestSupport.signoffExecutable, binary.path])
+        try #require(copied.status == 0, "cp: \(copied.stderr)")
+        let result = try await TestSupport.run(
+            "/usr/bin/env",
+            [
+                "python3", TestSupport.projectRoot.appendingPathComponent("Tests/console/sso_story.py").path, "--signoff", binary.path,
+                "--workdir", workdir.appendingPathComponent("story").path,
+            ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("PASS sso"), "\(result.stdout)")
+    }
 }
 
 @Suite("Self-enrolment with the CLI", .serialized)

@@ -319,6 +319,8 @@ struct AdministrationTests {
         case .freezeLift: .liftFreeze(id: "FRZ-1")
         case .webhookAdd: .addWebhook(WebhookSpec(url: "https://x", project: nil, events: [], format: .standard))
         case .webhookRemove: .removeWebhook(id: "WH-1")
+        case .issuerTrust: .trustIssuer(IssuerSpec(name: "x", url: "https://x", audience: "a", uses: [.people], personClaim: .sub))
+        case .issuerDistrust: .distrustIssuer(name: "x")
         }
     }
 

@@ -24,6 +24,8 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
     case freezeLift = "freeze.lift"
     case webhookAdd = "webhook.add"
     case webhookRemove = "webhook.remove"
+    case issuerTrust = "issuer.trust"
+    case issuerDistrust = "issuer.distrust"
 
     /// Who may make this change, whether it is signed and when `admin_quorum` administrators must sign it.
     public var rule: AdministrativeChangeRule {
@@ -72,6 +74,10 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
             .init(self, "signoff webhook add", .administrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project")
         case .webhookRemove:
             .init(self, "signoff webhook remove", .administrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project (it silences that trail's live feed)")
+        case .issuerTrust:
+            .init(self, "signoff issuer trust", .administrator, .always, "always (an issuer signs people in and vouches for pipelines; signed in every ledger)")
+        case .issuerDistrust:
+            .init(self, "signoff issuer distrust", .administrator, .never, "it only takes authority away")
         }
     }
 }

@@ -17,6 +17,11 @@ public struct BundleSource: Hashable, Sendable, Codable {
     public var changeURL: String?
     /// The platform's id of the bundle (Dataiku's bundle id): one line, at most 255 bytes.
     public var bundleID: String?
+    /// Who started the run, as the CI platform's ID token says (GitHub's `actor`, GitLab's `user_login`): one line.
+    public var triggeredBy: String?
+    /// The trusted issuer (a name) whose verified ID token gave the fields it covers; set by the server only, never
+    /// declared (a declared one is refused).
+    public var verifiedBy: String?
 
     enum CodingKeys: String, CodingKey {
         case system, commit, ref
@@ -24,12 +29,16 @@ public struct BundleSource: Hashable, Sendable, Codable {
         case commitURL = "commit_url"
         case changeURL = "change_url"
         case bundleID = "bundle_id"
+        case triggeredBy = "triggered_by"
+        case verifiedBy = "verified_by"
     }
 
     public init(
         system: String? = nil, runURL: String? = nil, commit: String? = nil, commitURL: String? = nil, ref: String? = nil, changeURL: String? = nil,
-        bundleID: String? = nil
+        bundleID: String? = nil, triggeredBy: String? = nil, verifiedBy: String? = nil
     ) {
+        self.triggeredBy = triggeredBy
+        self.verifiedBy = verifiedBy
         self.system = system
         self.runURL = runURL
         self.commit = commit
@@ -55,9 +64,26 @@ public struct BundleSource: Hashable, Sendable, Codable {
         case "ref": ref = value
         case "change_url": changeURL = value
         case "bundle_id": bundleID = value
+        case "triggered_by": triggeredBy = value
         default: return false
         }
         return true
+    }
+
+    /// The field written `name`: one of ``fieldNames``, `triggered_by` or `verified_by`.
+    public func value(of name: String) -> String? {
+        switch name {
+        case "system": system
+        case "run_url": runURL
+        case "commit": commit
+        case "commit_url": commitURL
+        case "ref": ref
+        case "change_url": changeURL
+        case "bundle_id": bundleID
+        case "triggered_by": triggeredBy
+        case "verified_by": verifiedBy
+        default: nil
+        }
     }
 
     /// What is wrong with the source, field by field (empty when nothing is): URLs are http or https, at most 2048
@@ -72,7 +98,8 @@ public struct BundleSource: Hashable, Sendable, Codable {
             problems.append("commit must be 7–64 lowercase hex digits")
         }
         if let system, !Engine.isValidName(system) { problems.append("system must be a name (a-z 0-9 . _ -)") }
-        for (name, value) in [("ref", ref), ("bundle_id", bundleID)] {
+        if let verifiedBy, !Engine.isValidName(verifiedBy) { problems.append("verified_by must be a name (a-z 0-9 . _ -)") }
+        for (name, value) in [("ref", ref), ("bundle_id", bundleID), ("triggered_by", triggeredBy)] {
             // The engine's rule for one-line fields (no control, invisible or bidi characters, no blank at either end).
             if let value, value.isEmpty || value.utf8.count > 255 || (try? Engine.validLine(value, what: name)) == nil {
                 problems.append("\(name) must be one line of 1–255 bytes of printable text, without blanks at either end")

@@ -38,6 +38,9 @@ public enum Command: Hashable, Sendable {
     /// A webhook subscription (administrators): where to send which notifications.
     case addWebhook(WebhookSpec, approval: DSSEEnvelope? = nil)
     case removeWebhook(id: String, approval: DSSEEnvelope? = nil)
+    /// Trusts an OpenID Connect issuer (or changes how one is trusted, under its name): always signed.
+    case trustIssuer(IssuerSpec, approval: DSSEEnvelope? = nil)
+    case distrustIssuer(name: String, approval: DSSEEnvelope? = nil)
 
     /// `labels` switch conditional stages on; `emergencyReason` files an emergency request (the workflow's `emergency:`);
     /// `source`: where the bundle came from (links, never evaluated).
@@ -104,6 +107,8 @@ extension Command {
         case .liftFreeze(let id, _): AdminChange(.freezeLift, freezeID: id)
         case .addWebhook(let spec, _): AdminChange(.webhookAdd, webhook: spec)
         case .removeWebhook(let id, _): AdminChange(.webhookRemove, webhookID: id)
+        case .trustIssuer(let spec, _): AdminChange(.issuerTrust, issuer: spec)
+        case .distrustIssuer(let name, _): AdminChange(.issuerDistrust, issuerName: name)
         case .addUser(let name, let administrator, let key, _):
             AdminChange(.userAdd, principal: name, verifierKey: key?.description, administrator: administrator)
         case .addServiceAccount(let name, let key, _): AdminChange(.serviceAccountAdd, principal: name, verifierKey: key?.description)
@@ -136,7 +141,7 @@ extension Command {
             .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
             .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a),
             .addFreeze(_, let a), .liftFreeze(_, let a), .addWebhook(_, let a), .removeWebhook(_, let a), .revokeToken(_, _, let a),
-            .revokeDelegation(_, let a), .withdraw(_, _, let a):
+            .revokeDelegation(_, let a), .withdraw(_, _, let a), .trustIssuer(_, let a), .distrustIssuer(_, let a):
             a
         default: nil
         }
@@ -162,6 +167,8 @@ extension Command {
         case .addFreeze(let f, _): .addFreeze(f, approval: approval)
         case .liftFreeze(let i, _): .liftFreeze(id: i, approval: approval)
         case .addWebhook(let w, _): .addWebhook(w, approval: approval)
+        case .trustIssuer(let s, _): .trustIssuer(s, approval: approval)
+        case .distrustIssuer(let n, _): .distrustIssuer(name: n, approval: approval)
         case .removeWebhook(let i, _): .removeWebhook(id: i, approval: approval)
         case .revokeToken(let i, let p, _): .revokeToken(id: i, principal: p, approval: approval)
         case .revokeDelegation(let i, _): .revokeDelegation(id: i, approval: approval)

@@ -261,6 +261,14 @@ extension Engine {
             throw Refusal(.inputUnknown, "no service account \(principal)")
         }
         guard !account.disabled else { throw Refusal(.principalDisabled, "\(principal) is disabled") }
+        try validScopes(scopes, state: state)
+        guard lifetimeHours >= 1 else { throw Refusal(.inputText, "a service token needs a lifetime of an hour or more") }
+        return [.serviceTokenIssued(.init(tokenID: tokenID, principal: principal, scopes: scopes, lifetimeHours: lifetimeHours, approval: approval))]
+    }
+
+    /// A service token's scopes (and a pipeline rule's): one or more `ACTION:PROJECT`, a known project or `*`.
+    static func validScopes(_ scopes: [String], state: SignoffState) throws {
+        guard !scopes.isEmpty else { throw Refusal(.inputText, "a service token needs at least one scope") }
         let actions: Set<String> = ["read", "request", "evidence", "deploy", "gate", "metrics"]
         for scope in scopes {
             let parts = scope.split(separator: ":", maxSplits: 1).map(String.init)
@@ -268,8 +276,6 @@ extension Engine {
                 throw Refusal(.inputText, "scope \(scope) must be ACTION:PROJECT with ACTION one of \(actions.sorted().joined(separator: ", ")) and a known project (or *; metrics:* only)")
             }
         }
-        guard !scopes.isEmpty, lifetimeHours >= 1 else { throw Refusal(.inputText, "a service token needs at least one scope and a lifetime of an hour or more") }
-        return [.serviceTokenIssued(.init(tokenID: tokenID, principal: principal, scopes: scopes, lifetimeHours: lifetimeHours, approval: approval))]
     }
 
     /// An administrator ends another principal's token: recorded, and signed like every administrative change in a
@@ -378,7 +384,9 @@ extension Engine {
         // Who may is decided first: a refusal for a non-administrator names the permission, not a missing signature.
         if ownKey == nil { try requireAdministrator(state, actor) }
         let creatingRegulated: Bool = { if case .createProject(let spec, _) = command { return spec.regulated } else { return false } }()
-        let required = ((hasRegulatedProject(state) || creatingRegulated) && ownKey == nil) || markedCompromised
+        // Trusting an issuer opens a door (who signs in, which jobs act as a service account): signed, regulated ledger or not.
+        let trustsIssuer: Bool = { if case .trustIssuer = command { return true } else { return false } }()
+        let required = ((hasRegulatedProject(state) || creatingRegulated || trustsIssuer) && ownKey == nil) || markedCompromised
         guard let envelope = command.approval else {
             if markedCompromised {
                 throw Refusal(
@@ -386,6 +394,9 @@ extension Engine {
                     ownKey != nil
                         ? "marking your key compromised takes back what it signed: sign it with another of your current keys (--key OTHER.key), never the key marked, or ask an administrator"
                         : "marking a key compromised takes back what it signed: sign the change with your administrator key (--key)")
+            }
+            if trustsIssuer {
+                throw Refusal(.adminSignatureRequired, "trusting an issuer is always signed with an administrator's key (--key)")
             }
             if required {
                 throw Refusal(

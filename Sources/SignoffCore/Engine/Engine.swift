@@ -172,6 +172,10 @@ public enum Engine {
             return try addWebhook(spec, approval: approval, state: state, actor: actor, now: now)
         case .removeWebhook(let id, let approval):
             return try removeWebhook(id: id, approval: approval, state: state, actor: actor, now: now)
+        case .trustIssuer(let spec, let approval):
+            return try trustIssuer(spec, approval: approval, state: state, actor: actor, now: now)
+        case .distrustIssuer(let name, let approval):
+            return try distrustIssuer(name: name, approval: approval, state: state, actor: actor, now: now)
         case .fileRequest(let projectKey, let environment, let bundle, let digest, let description, let labels, let reason, let source):
             return try fileRequest(
                 projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, labels: labels,

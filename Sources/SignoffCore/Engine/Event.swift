@@ -37,6 +37,8 @@ public enum Event: Hashable, Sendable {
     case requestExpired(RequestExpired)
     case webhookAdded(WebhookAdded)
     case webhookRemoved(WebhookRemoved)
+    case issuerTrusted(IssuerTrusted)
+    case issuerDistrusted(IssuerDistrusted)
 
     /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
     public struct LedgerInitialized: Hashable, Sendable, Codable {
@@ -237,6 +239,14 @@ public enum Event: Hashable, Sendable {
         public let id: String
         public var approval: DSSEEnvelope? = nil
     }
+    public struct IssuerTrusted: Hashable, Sendable, Codable {
+        public let issuer: IssuerSpec
+        public var approval: DSSEEnvelope? = nil
+    }
+    public struct IssuerDistrusted: Hashable, Sendable, Codable {
+        public let name: String
+        public var approval: DSSEEnvelope? = nil
+    }
     public struct FreezeAdded: Hashable, Sendable, Codable {
         public let id: String
         public let freeze: FreezeSpec
@@ -369,6 +379,8 @@ public enum Event: Hashable, Sendable {
         case .serviceTokenIssued: "token.issued"
         case .webhookAdded: "webhook.added"
         case .webhookRemoved: "webhook.removed"
+        case .issuerTrusted: "issuer.trusted"
+        case .issuerDistrusted: "issuer.distrusted"
         case .freezeAdded: "freeze.added"
         case .freezeLifted: "freeze.lifted"
         case .delegationGranted: "delegation.granted"
@@ -416,6 +428,8 @@ public enum Event: Hashable, Sendable {
         case .serviceTokenIssued(let e): return encode(e)
         case .webhookAdded(let e): return encode(e)
         case .webhookRemoved(let e): return encode(e)
+        case .issuerTrusted(let e): return encode(e)
+        case .issuerDistrusted(let e): return encode(e)
         case .freezeAdded(let e): return encode(e)
         case .freezeLifted(let e): return encode(e)
         case .delegationGranted(let e): return encode(e)
@@ -456,6 +470,8 @@ public enum Event: Hashable, Sendable {
         case "token.issued": return .serviceTokenIssued(try decoder.decode(ServiceTokenIssued.self, from: data))
         case "webhook.added": return .webhookAdded(try decoder.decode(WebhookAdded.self, from: data))
         case "webhook.removed": return .webhookRemoved(try decoder.decode(WebhookRemoved.self, from: data))
+        case "issuer.trusted": return .issuerTrusted(try decoder.decode(IssuerTrusted.self, from: data))
+        case "issuer.distrusted": return .issuerDistrusted(try decoder.decode(IssuerDistrusted.self, from: data))
         case "freeze.added": return .freezeAdded(try decoder.decode(FreezeAdded.self, from: data))
         case "freeze.lifted": return .freezeLifted(try decoder.decode(FreezeLifted.self, from: data))
         case "delegation.granted": return .delegationGranted(try decoder.decode(DelegationGranted.self, from: data))

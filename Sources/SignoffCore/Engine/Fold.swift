@@ -67,6 +67,12 @@ extension SignoffState {
         case .webhookRemoved(let e):
             noteApproval(e.approval)
             webhooks[e.id]?.removedAt = time
+        case .issuerTrusted(let e):
+            noteApproval(e.approval)
+            issuers[e.issuer.name] = TrustedIssuer(spec: e.issuer, trustedBy: actor, trustedAt: time)
+        case .issuerDistrusted(let e):
+            noteApproval(e.approval)
+            issuers[e.name] = nil
         case .delegationGranted(let e):
             noteApproval(e.envelope)
             let d = e.delegation
@@ -148,6 +154,8 @@ extension SignoffState {
         case .serviceTokenIssued: []
         case .webhookAdded(let e): ["webhook/\(e.id)"]
         case .webhookRemoved(let e): ["webhook/\(e.id)"]
+        case .issuerTrusted(let e): ["issuer/\(e.issuer.name)"]
+        case .issuerDistrusted(let e): ["issuer/\(e.name)"]
         case .freezeAdded(let e): ["freeze/\(e.id)"]
         case .freezeLifted(let e): ["freeze/\(e.id)"]
         case .delegationGranted(let e): ["delegation/\(e.id)"]
@@ -184,6 +192,7 @@ extension SignoffState {
         for key in freezes.keys { out["freeze/\(key)"] = document(for: "freeze/\(key)") }
         for key in delegations.keys { out["delegation/\(key)"] = document(for: "delegation/\(key)") }
         for key in webhooks.keys { out["webhook/\(key)"] = document(for: "webhook/\(key)") }
+        for key in issuers.keys { out["issuer/\(key)"] = document(for: "issuer/\(key)") }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
         if adminQuorum != 1 { out["meta/admin-quorum"] = document(for: "meta/admin-quorum") }
         return out
@@ -211,6 +220,7 @@ extension SignoffState {
         case "freeze": return json(freezes[parts[1]])
         case "delegation": return json(delegations[parts[1]])
         case "webhook": return json(webhooks[parts[1]])
+        case "issuer": return json(issuers[parts[1]])
         case "meta":
             switch parts[1] {
             case "request-counter": return json(requestCounter)
@@ -242,6 +252,7 @@ extension SignoffState {
             case "freeze": freezes[id] = other.freezes[id]
             case "delegation": delegations[id] = other.delegations[id]
             case "webhook": webhooks[id] = other.webhooks[id]
+            case "issuer": issuers[id] = other.issuers[id]
             case "meta":
                 if id == "request-counter" { requestCounter = other.requestCounter }
                 if id == "admin-quorum" { adminQuorum = other.adminQuorum }
@@ -277,6 +288,7 @@ extension SignoffState {
             case "freeze": freezes[parts[1]] = try decoder.decode(Freeze.self, from: data)
             case "delegation": delegations[parts[1]] = try decoder.decode(Delegation.self, from: data)
             case "webhook": webhooks[parts[1]] = try decoder.decode(Webhook.self, from: data)
+            case "issuer": issuers[parts[1]] = try decoder.decode(TrustedIssuer.self, from: data)
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
                 if parts[1] == "admin-quorum" { adminQuorum = try decoder.decode(Int.self, from: data) }

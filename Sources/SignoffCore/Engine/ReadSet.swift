@@ -56,7 +56,8 @@ extension Command {
                 .createProject(_, let a), .updateProject(_, let a), .disablePrincipal(_, let a), .enablePrincipal(_, let a),
                 .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a), .addFreeze(_, let a), .liftFreeze(_, let a),
                 .addWebhook(_, let a), .removeWebhook(_, let a), .revokeDelegation(_, let a), .revokeToken(_, _, let a),
-                .withdraw(_, _, let a), .recordRetrospective(_, _, let a), .delegate(_, let a), .decide(_, _, _, _, let a, _):
+                .withdraw(_, _, let a), .recordRetrospective(_, _, let a), .delegate(_, let a), .decide(_, _, _, _, let a, _),
+                .trustIssuer(_, let a), .distrustIssuer(_, let a):
                 a
             case .enrollOwnKey(_, let proof): proof
             }
@@ -88,6 +89,8 @@ extension Event {
         case .serviceTokenIssued(let e): return hash(e.approval)
         case .webhookAdded(let e): return hash(e.approval)
         case .webhookRemoved(let e): return hash(e.approval)
+        case .issuerTrusted(let e): return hash(e.approval)
+        case .issuerDistrusted(let e): return hash(e.approval)
         case .freezeAdded(let e): return hash(e.approval)
         case .freezeLifted(let e): return hash(e.approval)
         case .delegationRevoked(let e): return hash(e.approval)

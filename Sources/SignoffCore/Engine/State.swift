@@ -379,6 +379,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public var delegations: [String: Delegation] = [:]
     /// Webhook subscriptions by ID (`WH-1`, …), removed ones included.
     public var webhooks: [String: Webhook] = [:]
+    /// OpenID Connect issuers administrators trust, by name (distrusted ones removed).
+    public var issuers: [String: TrustedIssuer] = [:]
 
     /// Derived from ``requests`` (kept by ``apply(_:actor:at:)`` and ``init(documents:)``; not a stored document): the
     /// requests an inbox or the inventory can show as waiting — active, or owing a retrospective — so that neither

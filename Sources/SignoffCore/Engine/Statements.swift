@@ -143,6 +143,8 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var freezeID: String?
     public var webhook: WebhookSpec?
     public var webhookID: String?
+    public var issuer: IssuerSpec?
+    public var issuerName: String?
     public var tokenID: String?
     public var delegationID: String?
     public var request: String?
@@ -153,9 +155,11 @@ public struct AdminChange: Hashable, Sendable, Codable {
         verifierKey: String? = nil, administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil,
         workflowDigest: String? = nil, quorum: Int? = nil, scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil,
         freezeID: String? = nil, webhook: WebhookSpec? = nil, webhookID: String? = nil, tokenID: String? = nil, delegationID: String? = nil,
-        request: String? = nil, reason: String? = nil
+        request: String? = nil, reason: String? = nil, issuer: IssuerSpec? = nil, issuerName: String? = nil
     ) {
         self.action = action.rawValue
+        self.issuer = issuer
+        self.issuerName = issuerName
         self.webhook = webhook
         self.webhookID = webhookID
         self.freeze = freeze
@@ -183,6 +187,8 @@ public struct AdminChange: Hashable, Sendable, Codable {
         case freezeID = "freeze_id"
         case webhook
         case webhookID = "webhook_id"
+        case issuer
+        case issuerName = "issuer_name"
         case verifierKey = "verifier_key"
         case keyFingerprint = "key_fingerprint"
         case compromisedSince = "compromised_since"

@@ -6,6 +6,7 @@ import Mustache
 import SignoffAPI
 import SignoffCore
 import SignoffCrypto
+import SignoffIdentity
 import SignoffLedger
 import SignoffService
 
@@ -27,7 +28,7 @@ struct ConsoleController {
         "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/{id}", "GET /static/{file}",
         "GET /requests/{id}/evidence/{digest}", "GET /audit/requests/{id}",
         "POST /console/login", "POST /console/logout",
-    ]
+    ] + SingleSignOn.routes
 
     init(handlers: Handlers) throws {
         self.handlers = handlers
@@ -147,8 +148,22 @@ struct ConsoleController {
         router.get("/") { request, _ -> Response in
             try await console.session(request) == nil ? console.redirect("/login") : console.redirect("/inbox")
         }
-        router.get("/login") { _, _ -> Response in console.page("login", ["title": "Log in"]) }
-        router.get("/setup") { _, _ -> Response in console.page("setup", ["title": "Set up this browser"]) }
+        router.get("/login") { request, _ -> Response in
+            // Single sign-on, when configured: a link to start it, and after a logout the provider's own sign-out.
+            var values: [String: Any?] = ["title": "Log in"]
+            if let sso = h.configuration.singleSignOn {
+                values["sso_issuer"] = sso.issuer
+                if request.uri.queryParameters["signed-out"] != nil, case .success(let found)? = try? await SingleSignOn(handlers: h, console: console).issuer() {
+                    values["end_session"] = found.metadata.end_session_endpoint.flatMap { BundleSource.isLink($0) ? $0 : nil }
+                }
+            }
+            return console.page("login", Self.context(values))
+        }
+        router.get("/setup") { request, _ -> Response in
+            let user = request.uri.queryParameters["user"].map(String.init).flatMap { Engine.isValidName($0) ? $0 : nil }
+            return console.page("setup", Self.context(["title": "Set up this browser", "setup_user": user]))
+        }
+        SingleSignOn(handlers: h, console: console).routes(into: router)
         // Logging in: the challenge the browser's key signed (as for `/v1/auth/token`), answered with a cookie.
         router.post("/console/login") { request, context -> Response in
             try console.requireSameOrigin(request)
@@ -166,7 +181,7 @@ struct ConsoleController {
                 _ = try await h.auth.revoke(tokenID: record.id)
                 context.logger.info("console logout", metadata: ["user": .string(record.principal), "token_id": .string(record.id)])
             }
-            var response = console.redirect("/login")
+            var response = console.redirect("/login?signed-out")
             response.headers[.setCookie] = console.cookie("", maxAge: 0)
             return response
         }

@@ -163,6 +163,11 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
         ("login", #"""
 {{> header}}
 <h1>Log in</h1>
+{{#sso_issuer}}
+<p><a class="button" id="sso-start" href="/console/sso/start">Sign in with {{sso_issuer}}</a></p>
+{{#end_session}}<p class="notice">You are logged out of Signoff. <a href="{{end_session}}">Sign out of {{sso_issuer}} too</a>.</p>{{/end_session}}
+<p>Or log in with this browser's key:</p>
+{{/sso_issuer}}
 <p>Signoff logs you in with a key this browser keeps: it signs the server's challenge, and the key never leaves the browser.</p>
 <div id="login-result" class="notice hidden" role="status" aria-live="polite"></div>
 <form id="login-form" class="needs-crypto">
@@ -267,7 +272,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <div id="setup-result" class="notice hidden" role="status" aria-live="polite"></div>
 <form id="setup-form" class="needs-crypto">
 <label for="setup-user">Your user name</label>
-<input id="setup-user" name="user" type="text" autocomplete="username" required>
+<input id="setup-user" name="user" type="text" autocomplete="username" value="{{setup_user}}" required>
 <button type="submit">Make this browser's key</button>
 </form>
 <section id="setup-done" class="hidden" aria-labelledby="setup-done-title">
@@ -280,6 +285,18 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <pre class="text mono" id="setup-self"></pre>
 <p>Then <a href="/login">log in</a>.</p>
 </section>
+{{> footer}}
+"""#),
+        ("signed-in", #"""
+{{> header}}
+<h1>Signed in</h1>
+<p id="signed-in" data-user="{{signed_in}}" data-next="{{next}}">{{issuer}} says you are <strong>{{signed_in}}</strong>.</p>
+{{^has_key}}
+<p>You have no key in Signoff yet. Signing in says who you are; deciding needs your own key, which this browser can make: <a href="{{next}}">set up this browser</a>.</p>
+{{/has_key}}
+{{#has_key}}
+<p><a href="{{next}}">Continue to your inbox</a>. If this browser holds no key of yours, <a href="/setup?user={{signed_in}}">set it up</a> to decide.</p>
+{{/has_key}}
 {{> footer}}
 """#),
         ("timeline", #"""
@@ -488,10 +505,19 @@ pre.text { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--sof
 
   async function logout(form) {
     await fetch("/console/logout", { method: "POST", headers: { "X-CSRF-Token": csrf() } });
-    location.assign("/login");
+    location.assign("/login?signed-out");
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
+    // After single sign-on: on to the inbox, or to setting up this browser's key when it holds none for the person.
+    const signedIn = document.getElementById("signed-in");
+    if (signedIn) {
+      const user = signedIn.dataset.user;
+      const stored = await get("key:" + user).catch(() => undefined);
+      if (stored) await put("last-user", user);
+      location.assign(stored ? signedIn.dataset.next.replace(/^\/setup.*/, "/inbox") : "/setup?user=" + encodeURIComponent(user));
+      return;
+    }
     const last = await get("last-user").catch(() => undefined);
     const loginUser = document.getElementById("login-user");
     if (loginUser && last && !loginUser.value) loginUser.value = last;

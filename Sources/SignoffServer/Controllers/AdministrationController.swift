@@ -90,6 +90,20 @@ struct AdministrationController {
             let spec = FreezeSpec(environment: body.environment, project: body.project, from: from, until: until, reason: body.reason)
             return try await h.respond(.addFreeze(spec, approval: body.approval), context, status: .created)
         }
+        // OpenID Connect issuers: trusting one is a signed administrative change (issuer.trust); the list is public to
+        // every session (it says who may sign people in and which jobs act as which service account, never a secret).
+        routes.post("/issuers") { request, context -> Response in
+            let body = try await request.decode(as: IssuerBody.self, context: context)
+            return try await h.respond(.trustIssuer(body.issuer, approval: body.approval), context, status: .created)
+        }
+        routes.post("/issuers/{name}/distrust") { request, context -> Response in
+            let body = try await request.decode(as: ApprovalBody.self, context: context)
+            return try await h.respond(.distrustIssuer(name: try h.parameter("name", context), approval: body.approval), context)
+        }
+        routes.get("/issuers") { _, _ -> Response in
+            let state = try await h.service.directory()
+            return try h.json(ItemList(state.issuers.values.sorted { $0.spec.name < $1.spec.name }.map(IssuerView.init)))
+        }
         routes.post("/freezes/{id}/lift") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
             return try await h.respond(.liftFreeze(id: try h.parameter("id", context), approval: body.approval), context)

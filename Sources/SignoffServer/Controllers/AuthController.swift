@@ -57,7 +57,8 @@ struct AuthController {
         }
         routes.post("/service-tokens") { request, context -> Response in
             let body = try await request.decode(as: ServiceTokenRequest.self, context: context)
-            guard context.token?.kind == .session else {
+            // A key login's session: a single sign-on session (no key behind it) does not mint the pipelines' secrets.
+            guard context.token?.kind == .session, context.token?.keyFingerprint != nil else {
                 throw Problem.forbidden("service tokens are issued by an administrator logged in with their key, not by another service token", rule: .adminRequired)
             }
             // The scopes' rules are the engine's (one place); only their presence is checked here.

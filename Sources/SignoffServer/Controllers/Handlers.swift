@@ -6,6 +6,7 @@ import SignoffAPI
 import SignoffAudit
 import SignoffCore
 import SignoffCrypto
+import SignoffIdentity
 import SignoffLedger
 import SignoffService
 
@@ -24,6 +25,8 @@ struct Handlers: Sendable {
     let failuresPerAddress: RateLimiter
     /// Gate long polls in flight, capped per principal and in all.
     let waiters: WaiterSlots
+    /// The one OpenID Connect ID-token verifier: pipelines' bearer tokens and the console's single sign-on.
+    let identity: IDTokenVerifier
 
     init(service: SignoffService, auth: Authenticator, configuration: ServerConfiguration, metrics: SignoffMetrics) {
         self.metrics = metrics
@@ -39,6 +42,19 @@ struct Handlers: Sendable {
         failuresPerAddress = RateLimiter(
             name: "login-failure-address", limit: configuration.failedLoginsPerAddressPerFiveMinutes, windowMilliseconds: 300_000, store: store, clock: clock)
         waiters = WaiterSlots(perPrincipal: configuration.maximumWaitersPerPrincipal, total: configuration.maximumWaiters)
+        identity = IDTokenVerifier(store: store, clock: clock)
+    }
+
+    /// A bundle's source as a call declares it, with what the caller's verified ID token says over it (a pipeline's):
+    /// `verified_by` is never declared, and a field the token covers must agree with the declaration.
+    func source(_ declared: BundleSource?, _ context: SignoffRequestContext) throws -> BundleSource? {
+        if declared?.verifiedBy != nil { throw Problem.badRequest("source.verified_by is set by the server from a verified ID token, never declared") }
+        guard let pipeline = context.pipeline else { return declared }
+        let verified = BundleSource.fromClaims(pipeline.claims, issuer: pipeline.issuer)
+        switch (declared ?? BundleSource()).merged(withVerified: verified) {
+        case .success(let merged): return merged
+        case .failure(let refusal): throw Problem.badRequest(refusal.description)
+        }
     }
 
     var ledger: any LedgerStore { service.ledger }

@@ -45,13 +45,13 @@ struct RequestsController {
             try h.requireScope("request", project: b.project, context)
             let command = Command.fileRequest(
                 project: b.project, environment: b.environment, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"),
-                description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason, source: b.source)
+                description: b.description ?? "", labels: b.labels ?? [:], emergencyReason: b.emergency_reason, source: try h.source(b.source, context))
             // One open request per project, environment and digest unless a new one is asked for (`reuse: false`); a
             // re-run after changes were requested revises the filer's request for the bundle.
             if b.reuse != false {
                 switch GateLookup.carryOn(command, caller: try h.principal(context), in: try await h.service.state(), now: h.service.now) {
                 case .reuse(let reused)?: return try h.json(RecordedResponse(reusing: reused.id))
-                case .revise(let revised)?: return try await h.respond(.revise(request: revised.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"), source: b.source), context)
+                case .revise(let revised)?: return try await h.respond(.revise(request: revised.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"), source: try h.source(b.source, context)), context)
                 case nil: break
                 }
             }
@@ -141,7 +141,7 @@ struct RequestsController {
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "evidence")
             let b = try await httpRequest.decode(as: EvidenceBody.self, context: context)
             let command = Command.attachEvidence(
-                request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests, labels: b.labels ?? [:], source: b.source)
+                request: request.id, kind: b.kind, status: b.status, digest: try h.digest(b.digest, field: "digest"), tests: b.tests, labels: b.labels ?? [:], source: try h.source(b.source, context))
             return try await h.respond(command, context)
         }
         // Evidence documents: the bytes behind an evidence digest of the request, content-addressed.
@@ -193,7 +193,7 @@ struct RequestsController {
         routes.post("/requests/{id}/revisions") { httpRequest, context -> Response in
             let (request, _) = try await h.readable(try h.parameter("id", context), context, action: "request")
             let b = try await httpRequest.decode(as: RevisionBody.self, context: context)
-            let command = Command.revise(request: request.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"), source: b.source)
+            let command = Command.revise(request: request.id, bundle: b.bundle, digest: try h.digest(b.digest, field: "digest"), source: try h.source(b.source, context))
             return try await h.respond(command, context)
         }
         routes.post("/requests/{id}/withdraw") { httpRequest, context -> Response in

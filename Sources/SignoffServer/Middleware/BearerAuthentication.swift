@@ -1,6 +1,8 @@
 import Hummingbird
 import Logging
 import SignoffCore
+import SignoffCrypto
+import SignoffIdentity
 import SignoffService
 
 /// Every route behind this middleware needs `Authorization: Bearer <token>`: a valid, unexpired, unrevoked token of
@@ -11,6 +13,8 @@ struct BearerAuthentication: RouterMiddleware {
     typealias Context = SignoffRequestContext
     let auth: Authenticator
     let service: SignoffService
+    /// Verifies a pipeline's own OpenID Connect ID token, presented as the bearer token instead of a stored service token.
+    let identity: IDTokenVerifier
 
     /// The console's origin check and CSRF token (``ConsoleController``) for requests a session cookie authenticates.
     let configuration: ServerConfiguration
@@ -36,6 +40,9 @@ struct BearerAuthentication: RouterMiddleware {
         } else {
             throw Problem.unauthorized("this operation needs a bearer token: log in with `signoff login` (POST /v1/auth/challenge, then /v1/auth/token)")
         }
+        if request.headers[.authorization] != nil, Self.looksLikeJWT(token) {
+            return try await pipeline(token, request: request, context: context, next: next)
+        }
         let record: TokenRecord
         switch try await Self.check(token: token, auth: auth, service: service) {
         case .valid(let valid): record = valid
@@ -52,6 +59,45 @@ struct BearerAuthentication: RouterMiddleware {
         context.identity.set(principal: record.principal, tokenID: record.id)
         context.logger[metadataKey: "user"] = .string(record.principal)
         context.logger[metadataKey: "token_id"] = .string(record.id)
+        return try await next(request, context)
+    }
+
+    /// Signoff's own tokens start `so_`; a JWT is three base64url parts, its header a JSON object (`eyJ`).
+    static func looksLikeJWT(_ token: String) -> Bool {
+        token.hasPrefix("eyJ") && token.split(separator: ".", omittingEmptySubsequences: false).count == 3
+    }
+
+    /// A CI job's ID token: verified against the issuers trusted for pipelines, its claims matched to a rule, which
+    /// names the service account and the scopes it acts with until the token expires. Nothing is stored; the claims ride
+    /// with the request (a filing or evidence records them as the bundle's verified source).
+    func pipeline(_ token: String, request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let state = try await service.directory()
+        let id = "oidc-" + Hex.encode(SHA256Digest.hash(Array(token.utf8)).bytes.prefix(8))
+        func refuse(_ reason: String) -> Problem {
+            context.logger.notice("ID token refused", metadata: ["token_id": .string(id), "reason": .string(reason)])
+            return Problem.unauthorized("the ID token is not accepted: \(reason)")
+        }
+        let verified: VerifiedIDToken
+        do {
+            verified = try await identity.verify(token, use: .pipelines, issuers: state.issuers.values.map(\.spec))
+        } catch {
+            throw refuse(String(describing: error))
+        }
+        let rule: PipelineRule
+        switch verified.issuer.pipelineRule(for: verified.claims) {
+        case .failure(let refusal): throw refuse(refusal.description)
+        case .success(let matched): rule = matched
+        }
+        guard let account = state.principals[rule.serviceAccount], account.kind == .serviceAccount, !account.disabled else {
+            throw refuse("the rule's service account \(rule.serviceAccount) is disabled or gone")
+        }
+        var context = context
+        context.token = TokenRecord(id: id, principal: rule.serviceAccount, kind: .service, scopes: rule.scopes, expiresAt: verified.expiresAt)
+        context.pipeline = verified
+        context.identity.set(principal: rule.serviceAccount, tokenID: id)
+        context.logger[metadataKey: "user"] = .string(rule.serviceAccount)
+        context.logger[metadataKey: "token_id"] = .string(id)
+        context.logger[metadataKey: "issuer"] = .string(verified.issuer.name)
         return try await next(request, context)
     }
 

@@ -1,3 +1,5 @@
+public import SignoffCrypto
+
 /// What several `signoff serve` instances on one database agree on: who does the work that must be done once (a
 /// lease: reminders, escalations, expiry, full verification, checkpoint publishing), and the newest full verification
 /// of the ledger, which every instance's audit page shows whichever instance ran it.
@@ -22,4 +24,14 @@ public protocol CoordinationStore: Sendable {
     /// Keeps the answer of a call that recorded no entries, unless a record of its key exists (then false), forgetting
     /// records past their lifetime.
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws -> Bool
+
+    /// Records a single sign-on login under way by the hash of its `state`, forgetting those expired before `forgetBefore`.
+    func insertLogin(stateHash: SHA256Digest, issuer: String, expiresAt: Int64, forgetBefore: Int64) async throws
+    /// Marks the login used at `now`: its issuer's name the first time, before it expires; nil otherwise (unknown, used
+    /// or expired).
+    func consumeLogin(stateHash: SHA256Digest, now: Int64) async throws -> String?
+    /// An issuer's key set as last fetched by any instance, and when.
+    func cachedKeySet(issuer: String) async throws -> (jwks: String, fetchedAt: Int64)?
+    /// Keeps an issuer's key set as fetched at `fetchedAt`, unless a newer fetch is kept.
+    func storeKeySet(issuer: String, jwks: String, fetchedAt: Int64) async throws
 }

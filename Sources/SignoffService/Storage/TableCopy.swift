@@ -41,6 +41,8 @@ public struct CopiedTable: Sendable, Hashable {
         CopiedTable(name: "verification_run", columns: ["id", "started_ms", "finished_ms", "entries", "checkpoints", "failure"], key: ["id"]),
         CopiedTable(
             name: "idempotency_key", columns: ["principal", "key", "fingerprint", "created_ms", "status", "media_type", "body"], key: ["principal", "key"]),
+        CopiedTable(name: "sso_login", columns: ["state_hash", "issuer", "expires_ms", "used_ms"], key: ["state_hash"]),
+        CopiedTable(name: "jwks_cache", columns: ["issuer", "jwks", "fetched_ms"], key: ["issuer"]),
     ]
 }
 

@@ -61,6 +61,10 @@ struct LocalClient: SignoffClient {
         return ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: actor, state: state))
     }
 
+    func issuers() async throws -> [IssuerView] {
+        try await service.state().issuers.values.sorted { $0.spec.name < $1.spec.name }.map(IssuerView.init)
+    }
+
     func freezes() async throws -> [FreezeView] { Directory.freezes(in: try await service.state(), now: now) }
 
     func delegations() async throws -> [DelegationView] { Directory.delegations(in: try await service.state(), now: now) }

@@ -194,6 +194,8 @@ struct RemoteClient: SignoffClient {
         try await get("/v1/requests/\(WireCoding.pathSegment(id))", as: RequestView.self)
     }
 
+    func issuers() async throws -> [IssuerView] { try await get("/v1/issuers", as: ItemList<IssuerView>.self).items }
+
     func freezes() async throws -> [FreezeView] { try await get("/v1/freezes", as: ItemList<FreezeView>.self).items }
 
     func delegations() async throws -> [DelegationView] { try await get("/v1/delegations", as: ItemList<DelegationView>.self).items }

@@ -59,6 +59,8 @@ protocol SignoffClient: Sendable {
     func workflows() async throws -> [WorkflowResponse]
     /// Freezes (remotely: of the projects the caller may read, and organisation-wide ones).
     func freezes() async throws -> [FreezeView]
+    /// The trusted OpenID Connect issuers.
+    func issuers() async throws -> [IssuerView]
     /// Delegations (remotely: those the caller gave or received, or all for administrators and auditors).
     func delegations() async throws -> [DelegationView]
     /// Tokens `actor` may see (an administrator: all).

@@ -131,10 +131,19 @@
 
   async function logout(form) {
     await fetch("/console/logout", { method: "POST", headers: { "X-CSRF-Token": csrf() } });
-    location.assign("/login");
+    location.assign("/login?signed-out");
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
+    // After single sign-on: on to the inbox, or to setting up this browser's key when it holds none for the person.
+    const signedIn = document.getElementById("signed-in");
+    if (signedIn) {
+      const user = signedIn.dataset.user;
+      const stored = await get("key:" + user).catch(() => undefined);
+      if (stored) await put("last-user", user);
+      location.assign(stored ? signedIn.dataset.next.replace(/^\/setup.*/, "/inbox") : "/setup?user=" + encodeURIComponent(user));
+      return;
+    }
     const last = await get("last-user").catch(() => undefined);
     const loginUser = document.getElementById("login-user");
     if (loginUser && last && !loginUser.value) loginUser.value = last;

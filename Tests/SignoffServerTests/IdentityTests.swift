@@ -1,0 +1,253 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import NIOCore
+import SignoffCore
+import SignoffCrypto
+import SignoffIdentity
+@testable import SignoffServer
+import SignoffService
+import SignoffTestSupport
+import SignoffTestBackends
+import Synchronization
+import Testing
+
+/// A local OpenID issuer on loopback, as GitHub's or GitLab's token service is to a job: discovery, a key set that can
+/// rotate, and ID tokens signed with ES256 or EdDSA by jwt-kit (Signoff's verifier fetches over real HTTP).
+final class LocalIssuer: Sendable {
+    struct Claims: JWTPayload {
+        var iss: String
+        var aud: String
+        var exp: Int
+        var iat: Int
+        var nbf: Int?
+        var repository: String?
+        var ref: String?
+        var sha: String?
+        var run_id: String?
+        var actor: String?
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    let es256 = ES256PrivateKey()
+    let eddsa: EdDSA.PrivateKey
+    let rotated = ES256PrivateKey()
+    let stranger = ES256PrivateKey()
+    /// Which keys the key set publishes (`k1` ES256, `k2` EdDSA, `k3` the rotated one), and how often it was fetched.
+    final class Keys: Sendable {
+        private let set = Mutex<Set<String>>(["k1", "k2"])
+        private let count = Mutex(0)
+        var published: Set<String> {
+            get { set.withLock { $0 } }
+        }
+        func publish(_ kids: Set<String>) { set.withLock { $0 = kids } }
+        func fetched() { count.withLock { $0 += 1 } }
+        var fetches: Int { count.withLock { $0 } }
+    }
+    let keySet = Keys()
+    let port: Int
+    let task: Task<Void, any Error>
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    init() async throws {
+        let eddsa = try EdDSA.PrivateKey(curve: .ed25519)
+        self.eddsa = eddsa
+        let es256 = self.es256
+        let rotated = self.rotated
+        let keySet = self.keySet
+        let listening = ListeningPort()
+        let router = Router()
+        router.get("/.well-known/openid-configuration") { _, _ -> Response in
+            let base = "http://127.0.0.1:\(listening.port ?? 0)"
+            let body = #"{"issuer":"\#(base)","jwks_uri":"\#(base)/jwks","id_token_signing_alg_values_supported":["ES256","EdDSA"],"authorization_endpoint":"\#(base)/authorize","token_endpoint":"\#(base)/token"}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.get("/jwks") { _, _ -> Response in
+            keySet.fetched()
+            var keys: [String] = []
+            let set = keySet.published
+            func ec(_ key: ES256PrivateKey, _ kid: String) -> String {
+                let p = key.publicKey.parameters!
+                return #"{"kty":"EC","crv":"P-256","kid":"\#(kid)","alg":"ES256","use":"sig","x":"\#(p.x)","y":"\#(p.y)"}"#
+            }
+            if set.contains("k1") { keys.append(ec(es256, "k1")) }
+            if set.contains("k2") {
+                let x = Base64.encode(Array(eddsa.publicKey.rawRepresentation)).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                    .replacingOccurrences(of: "=", with: "")
+                keys.append(#"{"kty":"OKP","crv":"Ed25519","kid":"k2","alg":"EdDSA","use":"sig","x":"\#(x)"}"#)
+            }
+            if set.contains("k3") { keys.append(ec(rotated, "k3")) }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"keys":[\#(keys.joined(separator: ","))]}"#)))
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { listening.set($0.localAddress?.port) },
+            logger: quietLogger)
+        task = Task { try await app.runService() }
+        var waited = 0
+        while listening.port == nil && waited < 200 {
+            try await Task.sleep(for: .milliseconds(25))
+            waited += 1
+        }
+        guard let port = listening.port else { throw TestSupportError("the local issuer did not start") }
+        self.port = port
+    }
+
+    func stop() { task.cancel() }
+
+    /// A job's ID token: `kid` k1 (ES256), k2 (EdDSA), k3 (the rotated key) or "stranger" (a key the set never holds,
+    /// named k1).
+    func token(
+        kid: String = "k1", iss: String? = nil, aud: String = "https://signoff.test", expiresIn: Int = 300, repository: String = "acme/churn-model",
+        ref: String = "refs/heads/main", sha: String = "0123456789abcdef0123456789abcdef01234567"
+    ) async throws -> String {
+        let now = Int(Date().timeIntervalSince1970)
+        let claims = Claims(
+            iss: iss ?? url, aud: aud, exp: now + expiresIn, iat: now - 5, nbf: now - 5, repository: repository, ref: ref, sha: sha, run_id: "4242",
+            actor: "riley-gh")
+        let keys = JWTKeyCollection()
+        switch kid {
+        case "k2":
+            await keys.add(eddsa: eddsa, kid: "k2")
+            return try await keys.sign(claims, kid: "k2")
+        case "k3":
+            await keys.add(ecdsa: rotated, kid: "k3")
+            return try await keys.sign(claims, kid: "k3")
+        case "stranger":
+            await keys.add(ecdsa: stranger, kid: "k1")
+            return try await keys.sign(claims, kid: "k1")
+        default:
+            await keys.add(ecdsa: es256, kid: JWKIdentifier(string: kid))
+            return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
+        }
+    }
+}
+
+@Suite("OpenID Connect: pipelines' own ID tokens")
+struct IdentityTests {
+    static func trust(_ f: ServerFixture, _ spec: IssuerSpec) async throws {
+        let admin = Cast.administrator.name
+        let command = Command.trustIssuer(spec)
+        try await f.must(command.approved(by: AdminApproval(change: command.adminChange!, time: f.database.now).signed(with: f.keys[admin]!)), as: admin)
+    }
+
+    static func spec(_ issuer: LocalIssuer, name: String = "ci-test") -> IssuerSpec {
+        IssuerSpec(
+            name: name, url: issuer.url, audience: "https://signoff.test", uses: [.pipelines],
+            pipelines: [
+                PipelineRule(
+                    claims: ["repository": "acme/churn-model", "ref": "refs/heads/main"], serviceAccount: Cast.ci.name,
+                    scopes: ["request:\(Cast.project)", "read:\(Cast.project)", "gate:\(Cast.project)"])
+            ])
+    }
+
+    @Test("A job's ID token acts as the rule's service account with its scopes; the filing records the verified claims; every refusal says why", arguments: TestBackend.allCases)
+    func pipelines(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
+        defer { f.remove() }
+        let issuer = try await LocalIssuer()
+        defer { issuer.stop() }
+        try await Self.trust(f, Self.spec(issuer))
+        // The pipeline files as well as gates here: its account is among the requesters.
+        try await f.must(.addMember(group: Cast.Group.dataScience, member: Cast.ci.name), as: Cast.administrator.name)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            // ES256 and EdDSA, as the issuer announces.
+            for kid in ["k1", "k2"] {
+                let who = try await client.json("/v1/whoami", token: try await issuer.token(kid: kid))
+                #expect(who.status == 200, "\(kid): \(who.object)")
+                #expect(who.object["principal"] as? String == Cast.ci.name && who.object["kind"] as? String == "service")
+                #expect((who.object["scopes"] as? [String])?.contains("request:\(Cast.project)") == true)
+            }
+            // Filing records the claims as the bundle's source, verified by the issuer; what the job declares beside stays.
+            let token = try await issuer.token()
+            let digest = SHA256Digest.hash("bundle by OIDC").description
+            let filed = try await client.json(
+                "/v1/requests", .post, token: token,
+                body: ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": digest, "source": ["change_url": "https://github.com/acme/churn-model/pull/9"]])
+            #expect(filed.status == 201, "\(filed.object)")
+            let id = try #require(filed.object["request"] as? String ?? (filed.object["requests"] as? [String])?.first)
+            let shown = try await client.json("/v1/requests/\(id)", token: token)
+            let source = try #require(shown.object["source"] as? [String: Any], "\(shown.object)")
+            #expect(source["verified_by"] as? String == "ci-test" && source["triggered_by"] as? String == "riley-gh")
+            #expect(source["commit"] as? String == "0123456789abcdef0123456789abcdef01234567" && source["ref"] as? String == "refs/heads/main")
+            #expect(source["change_url"] as? String == "https://github.com/acme/churn-model/pull/9")
+            // A declaration the token contradicts, or a declared verified_by, is refused.
+            for declared in [["commit": "1111111111111111"], ["verified_by": "ci-test"]] {
+                let refused = try await client.json(
+                    "/v1/requests", .post, token: token,
+                    body: ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": SHA256Digest.hash("other").description, "source": declared, "reuse": false])
+                #expect(refused.status == 400, "\(declared): \(refused.object)")
+            }
+            // The rule's scopes bind: no deploy scope.
+            let deploy = try await client.json("/v1/requests/\(id)/deployments", .post, token: token, body: ["outcome": "succeeded", "note": ""])
+            #expect(deploy.status == 403)
+
+            // Refused, each with its reason in the answer.
+            let refusals: [(String, String, String)] = [
+                ("wrong audience", try await issuer.token(aud: "https://elsewhere.test"), "audience"),
+                ("untrusted issuer", try await issuer.token(iss: "http://127.0.0.1:1"), "not trusted"),
+                ("expired", try await issuer.token(expiresIn: -3600), "expired"),
+                ("a key not in the set", try await issuer.token(kid: "k9"), "not in issuer"),
+                ("another key under a known kid", try await issuer.token(kid: "stranger"), "signature"),
+                ("a fork", try await issuer.token(repository: "mallory/churn-model"), "match none"),
+                ("another ref", try await issuer.token(ref: "refs/heads/feature"), "match none"),
+                ("not a JWT at all", "eyJ.not.a-token", "not a JWT"),
+            ]
+            for (what, bad, reason) in refusals {
+                let answer = try await client.json("/v1/whoami", token: bad)
+                #expect(answer.status == 401, "\(what): \(answer.status)")
+                #expect((answer.object["detail"] as? String)?.contains(reason) == true, "\(what): \(answer.object)")
+            }
+            // A token signed with a tampered payload (the signature of another one) is refused.
+            let parts = token.split(separator: ".")
+            let other = try await issuer.token(repository: "acme/churn-model", ref: "refs/heads/main", sha: "ffffffffffffffffffffffffffffffffffffffff").split(separator: ".")
+            let spliced = [parts[0], other[1], parts[2]].joined(separator: ".")
+            #expect(try await client.json("/v1/whoami", token: spliced).status == 401)
+        }
+        // The service account disabled: its ID tokens stop at once; distrusting the issuer likewise.
+        try await f.must(.disablePrincipal(name: Cast.ci.name), as: Cast.administrator.name)
+        try await app.test(.router) { client in
+            let answer = try await client.json("/v1/whoami", token: try await issuer.token())
+            #expect(answer.status == 401 && (answer.object["detail"] as? String)?.contains("disabled") == true, "\(answer.object)")
+        }
+        try await f.must(.enablePrincipal(name: Cast.ci.name), as: Cast.administrator.name)
+        try await f.must(.distrustIssuer(name: "ci-test"), as: Cast.administrator.name)
+        try await app.test(.router) { client in
+            let answer = try await client.json("/v1/whoami", token: try await issuer.token())
+            #expect(answer.status == 401 && (answer.object["detail"] as? String)?.contains("not trusted") == true, "\(answer.object)")
+        }
+    }
+
+    @Test("Key rotation: a token under a new kid fetches the key set again, once; another unknown kid right after does not fetch again")
+    func rotation() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let issuer = try await LocalIssuer()
+        defer { issuer.stop() }
+        try await Self.trust(f, Self.spec(issuer))
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            #expect(try await client.json("/v1/whoami", token: try await issuer.token()).status == 200)
+            let before = issuer.keySet.fetches
+            #expect(before == 1)
+            issuer.keySet.publish(["k2", "k3"])
+            #expect(try await client.json("/v1/whoami", token: try await issuer.token(kid: "k3")).status == 200)
+            #expect(issuer.keySet.fetches == before + 1)
+            // k1 left the set: refused, and within the refetch interval no further fetch is made for it.
+            let gone = try await client.json("/v1/whoami", token: try await issuer.token(kid: "k1"))
+            #expect(gone.status == 401)
+            #expect(issuer.keySet.fetches == before + 1)
+        }
+        // The key set is shared through the database: another server on it verifies without fetching.
+        let second = Application(router: buildRouter(service: SignoffService(storage: f.store.storage)), logger: quietLogger)
+        let fetched = issuer.keySet.fetches
+        try await second.test(.router) { client in
+            let answer = try await client.json("/v1/whoami", token: try await issuer.token(kid: "k3"))
+            #expect(answer.status == 200)
+        }
+        #expect(issuer.keySet.fetches == fetched)
+    }
+}
