@@ -66,25 +66,25 @@ public actor IDTokenVerifier {
     // MARK: Discovery and keys
 
     /// The issuer's discovery document (`/.well-known/openid-configuration`), whose `issuer` must be exactly its URL.
-    public func metadata(of issuer: IssuerSpec) async throws(IdentityRefusal) -> IssuerMetadata {
+    public func metadata(of issuer: IssuerSpec) async throws(IdentityRejection) -> IssuerMetadata {
         let now = clock()
         if let (known, at) = metadata[issuer.url], now - at < Self.keySetLifetime { return known }
         let base = issuer.url.hasSuffix("/") ? String(issuer.url.dropLast()) : issuer.url
-        guard let url = URL(string: base + "/.well-known/openid-configuration") else { throw IdentityRefusal("issuer \(issuer.name)'s URL is not a URL") }
+        guard let url = URL(string: base + "/.well-known/openid-configuration") else { throw IdentityRejection("issuer \(issuer.name)'s URL is not a URL") }
         let body: [UInt8]
-        do { body = try await fetcher.get(url) } catch { throw IdentityRefusal("issuer \(issuer.name)'s discovery document could not be fetched (\(error))") }
+        do { body = try await fetcher.get(url) } catch { throw IdentityRejection("issuer \(issuer.name)'s discovery document could not be fetched (\(error))") }
         guard let document = try? JSONDecoder().decode(IssuerMetadata.self, from: Data(body)) else {
-            throw IdentityRefusal("issuer \(issuer.name)'s discovery document is not an OpenID Provider's metadata")
+            throw IdentityRejection("issuer \(issuer.name)'s discovery document is not an OpenID Provider's metadata")
         }
         guard document.issuer == issuer.url else {
-            throw IdentityRefusal("issuer \(issuer.name)'s discovery document names issuer \(document.issuer), not \(issuer.url)")
+            throw IdentityRejection("issuer \(issuer.name)'s discovery document names issuer \(document.issuer), not \(issuer.url)")
         }
         metadata[issuer.url] = (document, now)
         return document
     }
 
     /// The issuer's key set: from memory, else the shared cache, else fetched; `refresh` fetches again (rate-limited).
-    func keySet(of issuer: IssuerSpec, jwksURI: String, refresh: Bool) async throws(IdentityRefusal) -> JWKS {
+    func keySet(of issuer: IssuerSpec, jwksURI: String, refresh: Bool) async throws(IdentityRejection) -> JWKS {
         let now = clock()
         if !refresh, let (set, at) = keySets[issuer.url], now - at < Self.keySetLifetime { return set }
         if !refresh, let store, let cached = try? await store.cachedKeySet(issuer: issuer.url), now - cached.fetchedAt < Self.keySetLifetime,
@@ -99,11 +99,11 @@ public actor IDTokenVerifier {
             lastRefetch[issuer.url] = now
         }
         guard let url = URL(string: jwksURI), url.scheme == "https" || (url.scheme == "http" && issuer.url.hasPrefix("http://")) else {
-            throw IdentityRefusal("issuer \(issuer.name)'s jwks_uri is not an https URL")
+            throw IdentityRejection("issuer \(issuer.name)'s jwks_uri is not an https URL")
         }
         let body: [UInt8]
-        do { body = try await fetcher.get(url) } catch { throw IdentityRefusal("issuer \(issuer.name)'s key set could not be fetched (\(error))") }
-        guard let set = try? JSONDecoder().decode(JWKS.self, from: Data(body)) else { throw IdentityRefusal("issuer \(issuer.name)'s key set is not a JWKS") }
+        do { body = try await fetcher.get(url) } catch { throw IdentityRejection("issuer \(issuer.name)'s key set could not be fetched (\(error))") }
+        guard let set = try? JSONDecoder().decode(JWKS.self, from: Data(body)) else { throw IdentityRejection("issuer \(issuer.name)'s key set is not a JWKS") }
         keySets[issuer.url] = (set, now)
         try? await store?.storeKeySet(issuer: issuer.url, jwks: String(decoding: body, as: UTF8.self), fetchedAt: now)
         return set
@@ -113,77 +113,87 @@ public actor IDTokenVerifier {
 
     /// Verifies `token` for `use` against the issuers administrators trust (`issuers`): the issuer is found by the
     /// token's `iss`, and must be trusted for `use`. `nonce`: the value the console sent (people); nil for pipelines.
-    public func verify(_ token: String, use: IssuerUse, issuers: some Collection<IssuerSpec>, nonce: String? = nil) async throws(IdentityRefusal)
+    public func verify(_ token: String, use: IssuerUse, issuers: some Collection<IssuerSpec>, nonce: String? = nil) async throws(IdentityRejection)
         -> VerifiedIDToken
     {
-        guard token.utf8.count <= Self.maximumTokenBytes else { throw IdentityRefusal("the ID token is longer than \(Self.maximumTokenBytes) bytes") }
+        guard token.utf8.count <= Self.maximumTokenBytes else { throw IdentityRejection("the ID token is longer than \(Self.maximumTokenBytes) bytes") }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Self.base64URL(parts[0]), let payloadBytes = Self.base64URL(parts[1]),
             let header = try? JSONDecoder().decode([String: ClaimValue].self, from: Data(headerBytes)),
             let unverified = try? JSONDecoder().decode([String: ClaimValue].self, from: Data(payloadBytes))
-        else { throw IdentityRefusal("the ID token is not a JWT") }
+        else { throw IdentityRejection("the ID token is not a JWT") }
         guard StrictJSON.duplicateKey(in: payloadBytes) == nil, StrictJSON.duplicateKey(in: headerBytes) == nil else {
-            throw IdentityRefusal("the ID token repeats a key in its header or claims")
+            throw IdentityRejection("the ID token repeats a key in its header or claims")
         }
-        guard let iss = unverified["iss"]?.text else { throw IdentityRefusal("the ID token has no iss") }
+        guard let iss = unverified["iss"]?.text else { throw IdentityRejection("the ID token has no iss") }
         guard let issuer = issuers.first(where: { $0.url == iss }) else {
-            throw IdentityRefusal("issuer \(iss) is not trusted (trusting an issuer is a signed change: signoff issuer trust)")
+            throw IdentityRejection("issuer \(iss) is not trusted (trusting an issuer is a signed change: signoff issuer trust)")
         }
-        guard issuer.uses.contains(use) else { throw IdentityRefusal("issuer \(issuer.name) is not trusted for \(use.rawValue)") }
+        guard issuer.uses.contains(use) else { throw IdentityRejection("issuer \(issuer.name) is not trusted for \(use.rawValue)") }
         guard let alg = header["alg"]?.text, Self.acceptedAlgorithms.contains(alg) else {
-            throw IdentityRefusal("the ID token's algorithm is not one of \(Self.acceptedAlgorithms.sorted().joined(separator: ", "))")
+            throw IdentityRejection("the ID token's algorithm is not one of \(Self.acceptedAlgorithms.sorted().joined(separator: ", "))")
         }
         let meta = try await metadata(of: issuer)
         guard (meta.id_token_signing_alg_values_supported ?? ["RS256"]).contains(alg) else {
-            throw IdentityRefusal("issuer \(issuer.name) does not announce \(alg) for its ID tokens")
+            throw IdentityRejection("issuer \(issuer.name) does not announce \(alg) for its ID tokens")
         }
-        guard let kid = header["kid"]?.text, !kid.isEmpty else { throw IdentityRefusal("the ID token names no key (kid)") }
+        // A token names its key (`kid`); one that names none is accepted only from an issuer whose set holds exactly one
+        // signing key (OpenID Connect Core 10.1).
+        let kid = header["kid"]?.text
+        func find(_ set: JWKS) -> JWK? {
+            let signing = set.keys.filter { $0.privateExponent == nil }
+            guard let kid else { return signing.count == 1 ? signing[0] : nil }
+            return signing.first { $0.keyIdentifier?.string == kid }
+        }
         var set = try await keySet(of: issuer, jwksURI: meta.jwks_uri, refresh: false)
-        if set.keys.first(where: { $0.keyIdentifier?.string == kid }) == nil {
+        if find(set) == nil {
             // A key rotated in since the set was fetched: fetch it again, once.
             set = try await keySet(of: issuer, jwksURI: meta.jwks_uri, refresh: true)
         }
-        guard let jwk = set.keys.first(where: { $0.keyIdentifier?.string == kid }) else {
-            throw IdentityRefusal("the ID token is signed by a key (\(kid)) not in issuer \(issuer.name)'s key set")
+        guard var jwk = find(set) else {
+            throw IdentityRejection(
+                kid.map { "the ID token is signed by a key (\($0)) not in issuer \(issuer.name)'s key set" }
+                    ?? "the ID token names no key (kid), and issuer \(issuer.name)'s key set holds more than one")
         }
+        if jwk.keyIdentifier == nil { jwk.keyIdentifier = JWKIdentifier(string: kid ?? "only") }
         if let keyAlgorithm = jwk.algorithm, keyAlgorithm.rawValue != alg {
-            throw IdentityRefusal("the ID token's algorithm \(alg) is not its key's (\(keyAlgorithm.rawValue))")
+            throw IdentityRejection("the ID token's algorithm \(alg) is not its key's (\(keyAlgorithm.rawValue))")
         }
         let keys = JWTKeyCollection()
         do {
             try await keys.add(jwk: jwk, isDefault: true)
             _ = try await keys.verify(token, as: SignatureOnly.self)
         } catch {
-            throw IdentityRefusal("the ID token's signature does not verify with issuer \(issuer.name)'s key \(kid)")
+            throw IdentityRejection("the ID token's signature does not verify with issuer \(issuer.name)'s key \(kid ?? "(its only key)")")
         }
         return try check(unverified, issuer: issuer, nonce: nonce)
     }
 
     /// The registered claims' rules, on claims whose signature verified.
-    func check(_ claims: [String: ClaimValue], issuer: IssuerSpec, nonce: String?) throws(IdentityRefusal) -> VerifiedIDToken {
+    func check(_ claims: [String: ClaimValue], issuer: IssuerSpec, nonce: String?) throws(IdentityRejection) -> VerifiedIDToken {
         let now = clock()
-        func milliseconds(_ name: String) throws(IdentityRefusal) -> Int64? {
+        func milliseconds(_ name: String) throws(IdentityRejection) -> Int64? {
             guard let value = claims[name] else { return nil }
             guard case .number(let seconds) = value, seconds.isFinite, abs(seconds) < 1e11 else {
-                throw IdentityRefusal("the ID token's \(name) is not a number of seconds")
+                throw IdentityRejection("the ID token's \(name) is not a number of seconds")
             }
             return Int64(seconds * 1000)
         }
-        guard claims["iss"]?.text == issuer.url else { throw IdentityRefusal("the ID token's iss is not \(issuer.url)") }
+        guard claims["iss"]?.text == issuer.url else { throw IdentityRejection("the ID token's iss is not \(issuer.url)") }
         let audiences: [String] =
             switch claims["aud"] {
             case .string(let one)?: [one]
             case .strings(let many)?: many
             default: []
             }
-        guard audiences.contains(issuer.audience) else { throw IdentityRefusal("the ID token is not for audience \(issuer.audience)") }
-        guard let exp = try milliseconds("exp") else { throw IdentityRefusal("the ID token has no exp") }
-        guard exp + Self.skewMilliseconds > now else { throw IdentityRefusal("the ID token has expired") }
-        if let nbf = try milliseconds("nbf"), nbf - Self.skewMilliseconds > now { throw IdentityRefusal("the ID token is not valid yet (nbf)") }
-        guard let iat = try milliseconds("iat") else { throw IdentityRefusal("the ID token has no iat") }
-        guard iat - Self.skewMilliseconds <= now else { throw IdentityRefusal("the ID token is issued in the future (iat)") }
+        guard audiences.contains(issuer.audience) else { throw IdentityRejection("the ID token is not for audience \(issuer.audience)") }
+        guard let exp = try milliseconds("exp") else { throw IdentityRejection("the ID token has no exp") }
+        guard exp + Self.skewMilliseconds > now else { throw IdentityRejection("the ID token has expired") }
+        if let nbf = try milliseconds("nbf"), nbf - Self.skewMilliseconds > now { throw IdentityRejection("the ID token is not valid yet (nbf)") }
+        guard let iat = try milliseconds("iat") else { throw IdentityRejection("the ID token has no iat") }
+        guard iat - Self.skewMilliseconds <= now else { throw IdentityRejection("the ID token is issued in the future (iat)") }
         if let nonce {
-            guard claims["nonce"]?.text == nonce else { throw IdentityRefusal("the ID token's nonce is not the one this login sent") }
+            guard claims["nonce"]?.text == nonce else { throw IdentityRejection("the ID token's nonce is not the one this login sent") }
         }
         var flat: [String: String] = [:]
         for (name, value) in claims {

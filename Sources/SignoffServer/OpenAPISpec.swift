@@ -430,6 +430,51 @@ paths:
       responses:
         "201": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/issuers:
+    get:
+      operationId: listIssuers
+      x-service-token: "session-only"
+      description: The OpenID Connect issuers administrators trust (schema/identity.md), with who trusted each and when.
+      responses:
+        "200":
+          description: The trusted issuers, by name.
+          content: { application/json: { schema: { type: object, required: [items], properties: { items: { type: array, items: { $ref: "#/components/schemas/TrustedIssuer" } } } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    post:
+      operationId: trustIssuer
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      x-service-token: "session-only"
+      description: >-
+        Trusts an OpenID Connect issuer, or changes how one is trusted under its name (administrators; a ledger entry,
+        `issuer.trusted`). Always signed, in every ledger: `approval` is the administrators' DSSE envelope over the change
+        `{action: issuer.trust, issuer: IssuerSpec}` (`admin_quorum` administrators).
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [issuer, approval]
+              properties:
+                issuer: { $ref: "#/components/schemas/IssuerSpec" }
+                approval: { $ref: "#/components/schemas/Envelope" }
+      responses:
+        "201": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/issuers/{name}/distrust:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: distrustIssuer
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      x-service-token: "session-only"
+      description: Stops trusting an issuer (administrators; `issuer.distrusted`); its ID tokens are refused from the next request on.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/freezes/{id}/lift:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:
@@ -1069,7 +1114,14 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
 components:
   securitySchemes:
-    bearer: { type: http, scheme: bearer }
+    bearer:
+      type: http
+      scheme: bearer
+      description: >-
+        A Signoff token (`so_…`: a session from `POST /v1/auth/token` or single sign-on, or a service token), or a CI job's
+        own OpenID Connect ID token (a JWT) from an issuer trusted for pipelines: it acts as the service account and with
+        the scopes of the first pipeline rule its claims match, until it expires, and a filing, revision or evidence made
+        with it records its claims as the bundle's source (`verified_by`). Refused with 401 and the reason otherwise.
   parameters:
     RequestID: { name: id, in: path, required: true, schema: { type: string }, example: REQ-1 }
     IdempotencyKey:
@@ -1301,6 +1353,43 @@ components:
         ref: { type: string, description: The branch or tag (one line, 1–255 bytes). }
         change_url: { type: string, description: The merge or pull request. }
         bundle_id: { type: string, description: "The platform's id of the bundle (Dataiku's), one line of 1–255 bytes." }
+        triggered_by: { type: string, description: "Who started the run, as the CI's ID token says (GitHub's actor, GitLab's user_login); one line." }
+        verified_by:
+          type: string
+          description: >-
+            The trusted issuer whose verified ID token gave this source's fields (set by the server when a pipeline
+            authenticates with its ID token; a declared one is refused with 400). Without it, the source is what the
+            caller declared.
+    IssuerSpec:
+      type: object
+      additionalProperties: false
+      required: [name, url, audience, uses]
+      description: An OpenID Connect issuer as administrators trust it (schema/identity.md). No secret is ever part of it.
+      properties:
+        name: { type: string, description: "Signoff's name for it: 1–63 of a-z 0-9 . _ -." }
+        url: { type: string, description: "The issuer identifier, exactly its ID tokens' iss: https (http only to a loopback address)." }
+        audience: { type: string, description: "The aud its ID tokens must carry: the console's client ID (people), the audience pipelines ask for." }
+        uses: { type: array, items: { type: string, enum: [people, pipelines] }, minItems: 1, description: Sorted, each once. }
+        person_claim: { type: string, enum: [sub, email, preferred_username], description: "For people: the claim whose value is the user name." }
+        email_domain: { type: string, description: "For person_claim email: the only domain whose addresses name users (the part before @)." }
+        pipelines:
+          type: array
+          description: For pipelines, the rules in order; the first whose claims all match names the service account and scopes.
+          items:
+            type: object
+            additionalProperties: false
+            required: [claims, service_account, scopes]
+            properties:
+              claims: { type: object, additionalProperties: { type: string }, description: "Claim → value, matched exactly or, ending in *, by prefix; at least one exact." }
+              service_account: { type: string }
+              scopes: { type: array, items: { type: string }, description: "ACTION:PROJECT, as a service token's; sorted." }
+    TrustedIssuer:
+      type: object
+      required: [issuer, trusted_by, trusted_at]
+      properties:
+        issuer: { $ref: "#/components/schemas/IssuerSpec" }
+        trusted_by: { type: string }
+        trusted_at: { $ref: "#/components/schemas/Time" }
     TestCounts:
       type: object
       additionalProperties: false

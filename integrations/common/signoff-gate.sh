@@ -7,6 +7,11 @@
 # Needs SIGNOFF_SERVER and SIGNOFF_TOKEN: a service token with request (to file, or find the open request and revise),
 # evidence and gate scopes on the project (deploy too, for the deploy steps). Without request it finds the open
 # request a person filed by the bundle's digest, with gate alone.
+# Without SIGNOFF_TOKEN, the job's own OpenID Connect ID token stands in (an issuer Signoff trusts for pipelines maps
+# its claims to a service account and scopes): in GitHub Actions, asked for with ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN
+# (the job needs `permissions: id-token: write`) for the audience SIGNOFF_AUDIENCE (default SIGNOFF_SERVER), and asked
+# for again for each stretch of the wait (GitHub's ID tokens live minutes); in GitLab CI, SIGNOFF_ID_TOKEN from the
+# job's `id_tokens:`.
 # Used by the GitHub action, the GitLab template and the Jenkins step (integrations/README.md). Empty values count
 # as not given, so callers may pass every option.
 set -euo pipefail
@@ -50,13 +55,36 @@ if ! command -v "$signoff" >/dev/null 2>&1; then
     fail 127 "the signoff CLI was not found ('$signoff'): install it on this runner (or agent, or image) first, or give its path"
 fi
 [ -n "${SIGNOFF_SERVER:-}" ] || fail 64 "SIGNOFF_SERVER is not set (e.g. https://signoff.example.com)"
-[ -n "${SIGNOFF_TOKEN:-}" ] || fail 64 "SIGNOFF_TOKEN is not set: give it a service token from 'signoff token create'"
+id_token=""
+json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p"; }
+# A fresh ID token from GitHub's token service, for Signoff's audience; never printed.
+github_id_token() {
+    local answer
+    answer=$(curl -fsS --get -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
+        --data-urlencode "audience=${SIGNOFF_AUDIENCE:-$SIGNOFF_SERVER}" "$ACTIONS_ID_TOKEN_REQUEST_URL") ||
+        fail 1 "GitHub gave no ID token (does the job have 'permissions: id-token: write'?)"
+    SIGNOFF_TOKEN=$(printf '%s' "$answer" | json_field value)
+    [ -n "$SIGNOFF_TOKEN" ] || fail 1 "GitHub's ID token service answered without a token"
+    export SIGNOFF_TOKEN
+}
+if [ -z "${SIGNOFF_TOKEN:-}" ]; then
+    if [ -n "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ] && [ -n "${ACTIONS_ID_TOKEN_REQUEST_TOKEN:-}" ]; then
+        id_token=github
+        github_id_token
+        say "no SIGNOFF_TOKEN: using this job's GitHub ID token"
+    elif [ -n "${SIGNOFF_ID_TOKEN:-}" ]; then
+        id_token=gitlab
+        export SIGNOFF_TOKEN=$SIGNOFF_ID_TOKEN
+        say "no SIGNOFF_TOKEN: using this job's ID token (SIGNOFF_ID_TOKEN)"
+    else
+        fail 64 "SIGNOFF_TOKEN is not set: give it a service token from 'signoff token create', or run where the CI gives an ID token (GitHub: permissions id-token: write; GitLab: id_tokens SIGNOFF_ID_TOKEN)"
+    fi
+fi
 [ -n "$project" ] && [ -n "$env" ] && [ -n "$bundle" ] || fail 64 "--project, --env and --bundle are required"
 if [ -n "$digest" ] && [ -n "$bundle_file" ]; then fail 64 "give --digest or --bundle-file, not both"; fi
 if [ -z "$digest" ] && [ -z "$bundle_file" ]; then fail 64 "give --digest sha256:HEX or --bundle-file PATH"; fi
 if [ -n "$bundle_file" ] && [ ! -f "$bundle_file" ]; then fail 64 "no bundle file at '$bundle_file'"; fi
 
-json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p"; }
 
 # One open request per project, environment and digest: signoff answers with the open one (whoever filed it), or
 # revises this account's own request for the bundle when changes were requested on it, or files a new one.
@@ -113,7 +141,26 @@ fi
 
 say "waiting up to $wait for Signoff to allow $request to deploy to $env"
 rc=0
-{ "$signoff" gate "$request" --env "$env" --digest "$digest" --wait "$wait" 2>&1 1>"$out" | tee "$err" >&2; } || rc=$?
+if [ "$id_token" = github ]; then
+    # GitHub's ID tokens expire within minutes: wait in stretches of at most 4 minutes, each with a fresh token.
+    seconds() {
+        case "$1" in
+            *h) echo $(( ${1%h} * 3600 )) ;; *m) echo $(( ${1%m} * 60 )) ;; *s) echo "${1%s}" ;; *) echo "$1" ;;
+        esac
+    }
+    total=$(seconds "$wait") started=$SECONDS
+    [[ "$total" =~ ^[0-9]+$ ]] || fail 64 "--wait $wait is not a duration such as 30s, 10m or 2h"
+    while :; do
+        left=$(( total - (SECONDS - started) )); [ "$left" -gt 0 ] || left=1
+        stretch=$(( left < 240 ? left : 240 ))
+        rc=0
+        { "$signoff" gate "$request" --env "$env" --digest "$digest" --wait "${stretch}s" 2>&1 1>"$out" | tee "$err" >&2; } || rc=$?
+        [ "$rc" -eq 75 ] && [ $(( SECONDS - started )) -lt "$total" ] || break
+        github_id_token
+    done
+else
+    { "$signoff" gate "$request" --env "$env" --digest "$digest" --wait "$wait" 2>&1 1>"$out" | tee "$err" >&2; } || rc=$?
+fi
 cat "$out" >&2
 case "$rc" in
     0) say "allowed: $request may deploy $digest to $env"; exit 0 ;;

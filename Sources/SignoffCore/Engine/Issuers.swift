@@ -111,7 +111,7 @@ public struct IssuerSpec: Hashable, Sendable, Codable {
     }
 
     /// Why the claims name no user, or the user they name. (Whether that user exists and is enabled is the caller's.)
-    public func person(from claims: [String: String]) -> Result<String, IdentityRefusal> {
+    public func person(from claims: [String: String]) -> Result<String, IdentityRejection> {
         guard uses.contains(.people), let personClaim else { return .failure(.init("issuer \(name) is not trusted to sign people in")) }
         guard let value = claims[personClaim.rawValue] else { return .failure(.init("the ID token has no \(personClaim.rawValue) claim")) }
         var name = value
@@ -128,7 +128,7 @@ public struct IssuerSpec: Hashable, Sendable, Codable {
     }
 
     /// The first rule whose claims match, or why none does.
-    public func pipelineRule(for claims: [String: String]) -> Result<PipelineRule, IdentityRefusal> {
+    public func pipelineRule(for claims: [String: String]) -> Result<PipelineRule, IdentityRejection> {
         guard uses.contains(.pipelines) else { return .failure(.init("issuer \(name) is not trusted to vouch for pipelines")) }
         guard let rule = pipelines.first(where: { $0.matches(claims) }) else {
             return .failure(.init("the ID token's claims match none of issuer \(name)'s pipeline rules"))
@@ -138,7 +138,7 @@ public struct IssuerSpec: Hashable, Sendable, Codable {
 }
 
 /// Why an ID token is not accepted, in words safe to show its presenter (never the token).
-public struct IdentityRefusal: Error, Hashable, Sendable, CustomStringConvertible {
+public struct IdentityRejection: Error, Hashable, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
@@ -192,7 +192,7 @@ extension BundleSource {
     /// The declared source with the verified one over it: what the ID token says wins (a ref written `main` by the CI's
     /// variables is `refs/heads/main` in its claims), but the commit both give must be the same (refused otherwise: the
     /// pipeline declares one build while its ID token says another).
-    public func merged(withVerified verified: BundleSource) -> Result<BundleSource, IdentityRefusal> {
+    public func merged(withVerified verified: BundleSource) -> Result<BundleSource, IdentityRejection> {
         var out = self
         for name in Self.fieldNames + ["triggered_by"] {
             guard let proven = verified.value(of: name) else { continue }

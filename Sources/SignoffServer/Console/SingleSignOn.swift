@@ -26,7 +26,7 @@ struct SingleSignOn {
     static let routes = ["GET /console/sso/start", "GET /console/sso/callback"]
 
     /// What the console needs of the configured issuer, or why single sign-on is not available.
-    func issuer() async throws -> Result<(spec: IssuerSpec, metadata: IssuerMetadata), IdentityRefusal> {
+    func issuer() async throws -> Result<(spec: IssuerSpec, metadata: IssuerMetadata), IdentityRejection> {
         guard let sso = handlers.configuration.singleSignOn else { return .failure(.init("single sign-on is not configured on this server")) }
         let state = try await handlers.service.directory()
         guard let trusted = state.issuers[sso.issuer], trusted.spec.uses.contains(.people) else {
@@ -83,9 +83,8 @@ struct SingleSignOn {
         context.logger.notice("single sign-on refused", metadata: ["reason": .string(reason)])
         let address = context.clientAddress ?? "unknown"
         try? await handlers.failuresPerAddress.record(address)
-        var response = console.page("error", ["title": "Sign-in refused", "message": "Sign-in refused: \(reason)."], status: status)
-        response.headers.append(HTTPField(name: .setCookie, value: ssoCookie("", maxAge: 0)))
-        return response
+        // The sign-in's cookie stays: a refused callback (a forged state, say) must not end the sign-in under way in this browser.
+        return console.page("error", ["title": "Sign-in refused", "message": "Sign-in refused: \(reason)."], status: status)
     }
 
     func routes(into router: Router<SignoffRequestContext>) {
