@@ -225,6 +225,9 @@ class GitHub(ShellMode):
     expected_source = {"system": "github-actions", "run_url": "https://github.example/acme/webshop/actions/runs/4711",
                        "commit": COMMIT, "ref": "main"}
 
+    # Chapter 5: what the runner gives a job with `permissions: id-token: write` (empty: a stored token is used).
+    id_token_env = {}
+
     def __init__(self, world):
         import yaml
         self.world, self.yaml = world, yaml
@@ -234,7 +237,7 @@ class GitHub(ShellMode):
     def gate(self, tag, bundle_file, wait):
         w = self.world
         inputs = {k: str(v.get("default", "")) for k, v in self.action["inputs"].items()}
-        inputs.update({"server": w.url, "token": w.ci_token, "project": w.project, "environment": ENV,
+        inputs.update({"server": w.url, "token": "" if self.id_token_env else w.ci_token, "project": w.project, "environment": ENV,
                        "bundle": bundle_file.name, "bundle-file": str(bundle_file), "wait": wait,
                        "test-report": str(w.dir / "junit.xml"), "signoff-path": w.bin, "labels": "risk=high"})
         missing = [k for k, v in self.action["inputs"].items() if v.get("required") and not inputs.get(k)]
@@ -255,7 +258,7 @@ class GitHub(ShellMode):
                        GITHUB_ACTION_PATH=str(self.action_dir), GITHUB_OUTPUT=str(output),
                        GITHUB_WORKSPACE=str(w.dir), GITHUB_SERVER_URL="https://github.example",
                        GITHUB_REPOSITORY="acme/webshop", GITHUB_RUN_ID="4711", GITHUB_SHA=COMMIT,
-                       GITHUB_REF="refs/heads/main", GITHUB_REF_NAME="main")
+                       GITHUB_REF="refs/heads/main", GITHUB_REF_NAME="main", **self.id_token_env)
             env.update({k: substitute(str(v), values) for k, v in step.get("env", {}).items()})
             steps.append(bash_step(w, f"{tag}-step{i}", substitute(step["run"], values), env, w.dir))
         return Background(w, tag, steps)
@@ -314,6 +317,9 @@ class GitLab(ShellMode):
     expected_source = {"system": "gitlab", "run_url": "https://gitlab.example/acme/webshop/-/pipelines/99",
                        "commit_url": f"https://gitlab.example/acme/webshop/-/commit/{COMMIT}", "ref": "main"}
 
+    # Chapter 5: the job's `id_tokens:` variable (empty: a stored token is used).
+    id_token_env = {}
+
     def __init__(self, world):
         import yaml
         self.world = world
@@ -325,7 +331,7 @@ class GitLab(ShellMode):
                     CI_JOB_URL="https://gitlab.example/acme/webshop/-/jobs/42",
                     CI_PIPELINE_URL="https://gitlab.example/acme/webshop/-/pipelines/99", CI_COMMIT_SHA=COMMIT,
                     CI_PROJECT_URL="https://gitlab.example/acme/webshop", CI_COMMIT_REF_NAME="main", SIGNOFF_SERVER=w.url,
-                    SIGNOFF_TOKEN=w.ci_token, **variables)
+                    SIGNOFF_TOKEN="" if self.id_token_env else w.ci_token, **self.id_token_env, **variables)
 
     def gate(self, tag, bundle_file, wait):
         w = self.world
@@ -591,6 +597,8 @@ def story(world, mode, name):
     if name == "dataiku":
         detected_shared_objects(world, mode)
     person_files(world, mode, name)
+    if name in ("github-actions", "gitlab"):
+        id_tokens(world, mode, name)
     check_no_token_in_logs(world)
 
 
@@ -693,6 +701,123 @@ def person_files(world, mode, name):
     check(all(shown.get(k) == v for k, v in mode.expected_source.items()), f"the request's source is {shown}, expected {mode.expected_source}")
     say(f"{request}: fiona filed, the pipeline carried on, compliance and two approvers signed, ci-bot deployed")
     world.project = PROJECT
+
+
+class LocalIssuer:
+    """A CI platform's OpenID token service on loopback: discovery, a JWKS, and RS256 ID tokens (signed here with the
+    `cryptography` package) for a job's claims; for GitHub also the runner's token request endpoint."""
+
+    def __init__(self, audience):
+        import base64
+        import http.server
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        self.audience, self.claims = audience, {}
+        self.requests = 0
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = key.public_key().public_numbers()
+
+        def b64u(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        def sign(claims):
+            header = b64u(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "ci-1"}).encode())
+            body = b64u(json.dumps(claims).encode())
+            signature = key.sign(f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+            return f"{header}.{body}.{b64u(signature)}"
+
+        self.sign = sign
+        jwks = {"keys": [{"kty": "RSA", "kid": "ci-1", "alg": "RS256", "use": "sig",
+                          "n": b64u(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")), "e": b64u(numbers.e.to_bytes(3, "big"))}]}
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                if path == "/.well-known/openid-configuration":
+                    self.answer(200, {"issuer": issuer.url, "jwks_uri": issuer.url + "/jwks", "id_token_signing_alg_values_supported": ["RS256"]})
+                elif path == "/jwks":
+                    self.answer(200, jwks)
+                elif path == "/github-token":
+                    # What the runner's ACTIONS_ID_TOKEN_REQUEST_URL answers: {"value": JWT} for the audience asked.
+                    if self.headers.get("Authorization") != "bearer runner-request-secret":
+                        return self.answer(403, {"message": "bad request token"})
+                    issuer.requests += 1
+                    audience = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("audience", "")
+                    import urllib.parse
+                    self.answer(200, {"value": issuer.token(urllib.parse.unquote(audience))})
+                else:
+                    self.answer(404, {})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, audience=None):
+        now = int(time.time())
+        return self.sign(dict(self.claims, iss=self.url, aud=audience or self.audience, iat=now, nbf=now, exp=now + 300))
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def id_tokens(world, mode, name):
+    """5. Pipelines without stored secrets: the administrator trusts the CI's issuer for pipelines (signed); the job
+    presents its own ID token, no service token anywhere; its claims are the request's verified source. A fork's job is
+    refused with the reason."""
+    issuer = LocalIssuer(audience=world.url)
+    try:
+        if name == "github-actions":
+            claims = {"repository": "acme/webshop", "ref": "refs/heads/main", "sha": COMMIT, "run_id": "4711", "actor": "octo-riley"}
+            rule = "{repository: acme/webshop, ref: refs/heads/main}"
+            mode.id_token_env = {"ACTIONS_ID_TOKEN_REQUEST_URL": issuer.url + "/github-token?api-version=2.0",
+                                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-request-secret"}
+        else:
+            claims = {"project_path": "acme/webshop", "ref": "main", "ref_type": "branch", "sha": COMMIT, "pipeline_id": "99",
+                      "user_login": "octo-riley"}
+            rule = "{project_path: acme/webshop, ref: main}"
+        issuer.claims = claims
+        scopes = ", ".join(f"{a}:{PROJECT}" for a in ["request", "evidence", "gate", "read", "deploy"])
+        (world.dir / "ci-issuer.yaml").write_text(
+            f"name: ci-oidc\nurl: {issuer.url}\naudience: {world.url}\nuses: [pipelines]\npipelines:\n"
+            f"  - claims: {rule}\n    service_account: ci-bot\n    scopes: [{scopes}]\n")
+        world.person("ada", "issuer", "trust", str(world.dir / "ci-issuer.yaml"), "--key", str(world.dir / "ada.key"))
+        if name == "gitlab":
+            mode.id_token_env = {"SIGNOFF_ID_TOKEN": issuer.token()}
+        run = mode.start("id-token", "5", "45s")
+        request = wait_until_waiting(world, run, mode.digest_of("5"))
+        check("ID token" in run.text(), f"the gate did not say it uses the job's ID token:\n{run.text()}")
+        world.person("morgan", "approve", request, "--key", str(world.dir / "morgan.key"), "--comment", "built by CI, proven by its ID token")
+        expect(run, 0, "the gate allows it, with the job's ID token and no stored secret")
+        source = world.status(request).get("source") or {}
+        check(source.get("verified_by") == "ci-oidc" and source.get("triggered_by") == "octo-riley" and source.get("commit") == COMMIT,
+              f"the request's source is not the ID token's claims: {source}")
+        if name == "github-actions":
+            check(issuer.requests >= 1, "the action did not ask the runner for an ID token")
+        say(f"{request}: filed and gated with the job's ID token (no stored secret); source verified by ci-oidc: {source}")
+        # A fork's job: its claims match no rule.
+        issuer.claims = dict(claims, **({"repository": "mallory/webshop"} if name == "github-actions" else {"project_path": "mallory/webshop"}))
+        if name == "gitlab":
+            mode.id_token_env = {"SIGNOFF_ID_TOKEN": issuer.token()}
+        run = mode.start("id-token-fork", "6", "10s")
+        run.wait()
+        check(run.rc not in (None, 0) and "match none" in run.text(), f"a fork's ID token was not refused with its reason:\n{run.text()}")
+        say("a fork's job is refused: its claims match none of the issuer's pipeline rules")
+    finally:
+        mode.id_token_env = {}
+        issuer.stop()
 
 
 def detected_shared_objects(world, mode):

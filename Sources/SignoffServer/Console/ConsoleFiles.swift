@@ -357,6 +357,7 @@ input[type=text], select, textarea { width: 100%; max-width: 40rem; font: inheri
 textarea { min-height: 5rem; }
 button { font: inherit; padding: .45rem .9rem; margin: .5rem .5rem 0 0; border-radius: .3rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
 button.secondary { background: #fff; color: var(--accent); }
+a.button { display: inline-block; font: inherit; padding: .45rem .9rem; border-radius: .3rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; text-decoration: none; }
 button.danger { background: var(--bad); border-color: var(--bad); }
 .notice { padding: .6rem .8rem; border-left: 4px solid var(--accent); background: var(--soft); margin: .5rem 0 1rem; }
 .notice.error { border-left-color: var(--bad); }

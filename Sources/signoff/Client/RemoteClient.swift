@@ -133,6 +133,9 @@ struct TokenFile: Codable {
 
 /// The CLI's remote mode: every verb is a call to the API with the token `signoff login` kept. Decisions are still
 /// signed here; only the envelope travels.
+/// The part of an RFC 9457 problem document the CLI shows.
+private struct ProblemDetail: Decodable { let detail: String? }
+
 struct RemoteClient: SignoffClient {
     let transport: HTTPTransport
     let token: String
@@ -144,7 +147,11 @@ struct RemoteClient: SignoffClient {
         token = bearer
         let (status, data) = try await transport.send("GET", "/v1/whoami", token: bearer)
         guard (200..<300).contains(status) else {
-            if status == 401 { throw CLIError.failure("the token in SIGNOFF_TOKEN is unknown, expired or revoked at \(server.absoluteString)") }
+            if status == 401 {
+                // The server's reason when it gives one (an ID token's: its audience, expiry, the rule it matches none of).
+                let detail = (try? JSONDecoder().decode(ProblemDetail.self, from: data))?.detail
+                throw CLIError.failure("the token in SIGNOFF_TOKEN is not accepted at \(server.absoluteString): \(detail ?? "unknown, expired or revoked")")
+            }
             throw HTTPTransport.failure(status: status, data: data)
         }
         guard let me = try? WireCoding.decode(WhoAmI.self, from: data) else { throw CLIError.failure("the server's /v1/whoami answer is malformed") }
