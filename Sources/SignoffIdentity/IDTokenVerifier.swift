@@ -77,7 +77,7 @@ public actor IDTokenVerifier {
             throw IdentityRejection("issuer \(issuer.name)'s discovery document is not an OpenID Provider's metadata")
         }
         guard document.issuer == issuer.url else {
-            throw IdentityRejection("issuer \(issuer.name)'s discovery document names issuer \(document.issuer), not \(issuer.url)")
+            throw IdentityRejection("issuer \(issuer.name)'s discovery document names issuer \(Self.shown(document.issuer)), not \(issuer.url)")
         }
         metadata[issuer.url] = (document, now)
         return document
@@ -127,7 +127,7 @@ public actor IDTokenVerifier {
         }
         guard let iss = unverified["iss"]?.text else { throw IdentityRejection("the ID token has no iss") }
         guard let issuer = issuers.first(where: { $0.url == iss }) else {
-            throw IdentityRejection("issuer \(iss) is not trusted (trusting an issuer is a signed change: signoff issuer trust)")
+            throw IdentityRejection("issuer \(Self.shown(iss)) is not trusted (trusting an issuer is a signed change: signoff issuer trust)")
         }
         guard issuer.uses.contains(use) else { throw IdentityRejection("issuer \(issuer.name) is not trusted for \(use.rawValue)") }
         guard let alg = header["alg"]?.text, Self.acceptedAlgorithms.contains(alg) else {
@@ -152,7 +152,7 @@ public actor IDTokenVerifier {
         }
         guard var jwk = find(set) else {
             throw IdentityRejection(
-                kid.map { "the ID token is signed by a key (\($0)) not in issuer \(issuer.name)'s key set" }
+                kid.map { "the ID token is signed by a key (\(Self.shown($0))) not in issuer \(issuer.name)'s key set" }
                     ?? "the ID token names no key (kid), and issuer \(issuer.name)'s key set holds more than one")
         }
         if jwk.keyIdentifier == nil { jwk.keyIdentifier = JWKIdentifier(string: kid ?? "only") }
@@ -205,6 +205,13 @@ public actor IDTokenVerifier {
             }
         }
         return VerifiedIDToken(issuer: issuer, claims: flat, expiresAt: exp)
+    }
+
+    /// A value the token's sender chose, as a refusal may quote it: printable ASCII, at most 100 characters (a log line
+    /// or a problem document never carries their control characters or their essays).
+    static func shown(_ text: String) -> String {
+        guard text.utf8.count <= 100, text.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else { return "(a value not shown)" }
+        return text
     }
 
     static func base64URL(_ text: Substring) -> [UInt8]? {

@@ -28,6 +28,8 @@ final class LocalIssuer: Sendable {
         var sha: String?
         var run_id: String?
         var actor: String?
+        var sub: String?
+        var nonce: String?
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
@@ -101,12 +103,12 @@ final class LocalIssuer: Sendable {
     /// named k1).
     func token(
         kid: String = "k1", iss: String? = nil, aud: String = "https://signoff.test", expiresIn: Int = 300, repository: String = "acme/churn-model",
-        ref: String = "refs/heads/main", sha: String = "0123456789abcdef0123456789abcdef01234567"
+        ref: String = "refs/heads/main", sha: String = "0123456789abcdef0123456789abcdef01234567", sub: String? = nil, nonce: String? = nil
     ) async throws -> String {
         let now = Int(Date().timeIntervalSince1970)
         let claims = Claims(
             iss: iss ?? url, aud: aud, exp: now + expiresIn, iat: now - 5, nbf: now - 5, repository: repository, ref: ref, sha: sha, run_id: "4242",
-            actor: "riley-gh")
+            actor: "riley-gh", sub: sub, nonce: nonce)
         let keys = JWTKeyCollection()
         switch kid {
         case "k2":
@@ -218,6 +220,35 @@ struct IdentityTests {
         try await app.test(.router) { client in
             let answer = try await client.json("/v1/whoami", token: try await issuer.token())
             #expect(answer.status == 401 && (answer.object["detail"] as? String)?.contains("not trusted") == true, "\(answer.object)")
+        }
+    }
+
+    @Test("People: the nonce the login sent must come back; an issuer trusted only for pipelines signs nobody in; the claim names the user")
+    func people() async throws {
+        let issuer = try await LocalIssuer()
+        defer { issuer.stop() }
+        let people = IssuerSpec(name: "corp", url: issuer.url, audience: "https://signoff.test", uses: [.people], personClaim: .sub)
+        let verifier = IDTokenVerifier(store: nil, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
+        let good = try await verifier.verify(try await issuer.token(sub: "morgan", nonce: "n-1"), use: .people, issuers: [people], nonce: "n-1")
+        #expect(try good.issuer.person(from: good.claims).get() == "morgan")
+        for (what, token, reason) in [
+            ("another login's nonce", try await issuer.token(sub: "morgan", nonce: "n-2"), "nonce"),
+            ("no nonce", try await issuer.token(sub: "morgan"), "nonce"),
+            ("another audience", try await issuer.token(aud: "other-client", sub: "morgan", nonce: "n-1"), "audience"),
+            ("expired", try await issuer.token(expiresIn: -3600, sub: "morgan", nonce: "n-1"), "expired"),
+        ] {
+            do {
+                _ = try await verifier.verify(token, use: .people, issuers: [people], nonce: "n-1")
+                Issue.record("\(what) was accepted")
+            } catch {
+                #expect("\(error)".contains(reason), "\(what): \(error)")
+            }
+        }
+        do {
+            _ = try await verifier.verify(try await issuer.token(sub: "morgan", nonce: "n-1"), use: .people, issuers: [Self.spec(issuer)], nonce: "n-1")
+            Issue.record("an issuer trusted for pipelines signed a person in")
+        } catch {
+            #expect("\(error)".contains("not trusted for people"), "\(error)")
         }
     }
 

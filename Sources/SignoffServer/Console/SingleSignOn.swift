@@ -126,7 +126,8 @@ struct SingleSignOn {
             }
             let query = request.uri.queryParameters
             if let error = query["error"] {
-                return await sso.refused("the identity provider answered \(String(error).prefix(100))", context: context)
+                let shown = String(error.prefix(100).filter { $0.isASCII && ($0.isLetter || $0.isNumber || "_-. ".contains($0)) })
+                return await sso.refused("the identity provider answered \(shown)", context: context)
             }
             guard let code = query["code"].map(String.init), let state = query["state"].map(String.init), !code.isEmpty, !state.isEmpty else {
                 return await sso.refused("the provider's answer has no code or state", context: context)
