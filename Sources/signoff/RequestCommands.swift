@@ -397,7 +397,10 @@ struct StatusCommand: AsyncParsableCommand {
             print("  bundle:    \(r.bundle) \(r.digest) (revision \(r.revision))")
             print("  requester: \(r.requester), filed \(r.filed_at)")
             if let source = r.source {
-                let parts = [source.system, source.runURL, source.commit.map { "commit \($0)" }, source.ref, source.changeURL, source.bundleID.map { "bundle \($0)" }]
+                let parts = [
+                    source.system, source.runURL, source.commit.map { "commit \($0)" }, source.ref, source.changeURL, source.bundleID.map { "bundle \($0)" },
+                    source.triggeredBy.map { "started by \($0)" }, source.verifiedBy.map { "verified by \($0)'s ID token" },
+                ]
                 print("  source:    " + parts.compactMap { $0 }.joined(separator: " · "))
             }
             if !r.description.isEmpty { print("  about:     \(oneLine(r.description))") }

@@ -45,7 +45,7 @@ public struct StorageConformance: Sendable {
     }
 
     public enum Check: String, Sendable, CaseIterable {
-        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes
+        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState
     }
 
     public let make: @Sendable () async throws -> Backend
@@ -74,6 +74,7 @@ public struct StorageConformance: Sendable {
         case .unitOfWorkAtomicity: try await unitOfWorkAtomicity(backend)
         case .replayConstraint: try await replayConstraint(backend)
         case .orderingAndTimes: try await orderingAndTimes(backend)
+        case .identityState: try await identityState(backend)
         }
     }
 
@@ -225,6 +226,26 @@ public struct StorageConformance: Sendable {
         try expect(try await storage.auth.token(id: token.id) != nil, "its token")
         try expect(try await storage.webhooks.delivery(message.id) != nil, "its message")
         try expect(try await storage.evidence.get(document.digest, project: "p")?.content == document.content, "its document")
+    }
+
+    /// Single sign-on logins under way (single use, until they expire) and issuers' key sets (the newest fetch kept):
+    /// what every instance on the database shares.
+    func identityState(_ backend: Backend) async throws {
+        let store = backend.storage.coordination
+        let now = backend.clock.value
+        let state = SHA256Digest.hash("state-1")
+        try await store.insertLogin(stateHash: state, issuer: "corp", expiresAt: now + 600_000, forgetBefore: now - 3_600_000)
+        try expect(try await store.consumeLogin(stateHash: SHA256Digest.hash("state-2"), now: now) == nil, "an unknown state is refused")
+        try expect(try await store.consumeLogin(stateHash: state, now: now) == "corp", "a login's state names its issuer once")
+        try expect(try await store.consumeLogin(stateHash: state, now: now) == nil, "and never twice")
+        let late = SHA256Digest.hash("state-3")
+        try await store.insertLogin(stateHash: late, issuer: "corp", expiresAt: now + 600_000, forgetBefore: now - 3_600_000)
+        try expect(try await store.consumeLogin(stateHash: late, now: now + 600_001) == nil, "nor after it expires")
+        try expect(try await store.cachedKeySet(issuer: "https://idp.example") == nil, "no key set before a fetch")
+        try await store.storeKeySet(issuer: "https://idp.example", jwks: #"{"keys":[1]}"#, fetchedAt: now)
+        try await store.storeKeySet(issuer: "https://idp.example", jwks: #"{"keys":[0]}"#, fetchedAt: now - 1)
+        let kept = try await store.cachedKeySet(issuer: "https://idp.example")
+        try expect(kept?.jwks == #"{"keys":[1]}"# && kept?.fetchedAt == now, "the newest fetch is kept, not an older one written after it")
     }
 
     func replayConstraint(_ backend: Backend) async throws {

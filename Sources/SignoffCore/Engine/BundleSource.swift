@@ -49,7 +49,7 @@ public struct BundleSource: Hashable, Sendable, Codable {
     }
 
     /// The field names as they are written (`run_url`, …), for `KEY=VALUE` input.
-    public static let fieldNames = ["system", "run_url", "commit", "commit_url", "ref", "change_url", "bundle_id"]
+    public static let fieldNames = ["system", "run_url", "commit", "commit_url", "ref", "change_url", "bundle_id", "triggered_by"]
 
     /// Whether no field is set.
     public var isEmpty: Bool { self == BundleSource() }

@@ -181,7 +181,7 @@ extension BundleSource {
         source.commit = claims["sha"]
         source.ref = claims["ref"]
         // Keep what is valid; a claim the source's rules refuse is left out rather than trusted in another shape.
-        for name in Self.fieldNames + ["triggered_by"] {
+        for name in Self.fieldNames {
             var one = BundleSource()
             _ = one.set(name, source.value(of: name))
             if !one.problems().isEmpty { _ = source.set(name, nil) }
@@ -194,7 +194,7 @@ extension BundleSource {
     /// pipeline declares one build while its ID token says another).
     public func merged(withVerified verified: BundleSource) -> Result<BundleSource, IdentityRejection> {
         var out = self
-        for name in Self.fieldNames + ["triggered_by"] {
+        for name in Self.fieldNames {
             guard let proven = verified.value(of: name) else { continue }
             if name == "commit", let declared = value(of: name), declared != proven {
                 return .failure(.init("the declared source's \(name) (\(declared)) is not what the ID token says (\(proven))"))

@@ -532,6 +532,8 @@ extension ConsoleController {
         if let ref = source.ref { add(ref) }
         if let change = source.changeURL { add(source.system == "github-actions" ? "pull request" : "merge request", change) }
         if let id = source.bundleID { add("bundle " + id) }
+        if let who = source.triggeredBy { add("started by " + who) }
+        if let issuer = source.verifiedBy { add("✓ verified by \(issuer)'s ID token") }
         return parts
     }
 }
