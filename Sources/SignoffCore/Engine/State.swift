@@ -391,7 +391,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public internal(set) var runningRequests: [String: String] = [:]
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
-    public static let projectionFormat = "6"
+    /// 7: requests keep `detectedLabels`, and trusted issuers are documents (`issuer/NAME`).
+    public static let projectionFormat = "7"
 
     public init() {}
 
