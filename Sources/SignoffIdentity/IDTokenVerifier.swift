@@ -88,7 +88,7 @@ public actor IDTokenVerifier {
         let now = clock()
         if !refresh, let (set, at) = keySets[issuer.url], now - at < Self.keySetLifetime { return set }
         if !refresh, let store, let cached = try? await store.cachedKeySet(issuer: issuer.url), now - cached.fetchedAt < Self.keySetLifetime,
-            let set = try? JSONDecoder().decode(JWKS.self, from: Data(cached.jwks.utf8))
+            let set = Self.signingKeys(Array(cached.jwks.utf8))
         {
             keySets[issuer.url] = (set, cached.fetchedAt)
             return set
@@ -103,7 +103,7 @@ public actor IDTokenVerifier {
         }
         let body: [UInt8]
         do { body = try await fetcher.get(url) } catch { throw IdentityRejection("issuer \(issuer.name)'s key set could not be fetched (\(error))") }
-        guard let set = try? JSONDecoder().decode(JWKS.self, from: Data(body)) else { throw IdentityRejection("issuer \(issuer.name)'s key set is not a JWKS") }
+        guard let set = Self.signingKeys(body) else { throw IdentityRejection("issuer \(issuer.name)'s key set is not a JWKS") }
         keySets[issuer.url] = (set, now)
         try? await store?.storeKeySet(issuer: issuer.url, jwks: String(decoding: body, as: UTF8.self), fetchedAt: now)
         return set
@@ -141,7 +141,7 @@ public actor IDTokenVerifier {
         // signing key (OpenID Connect Core 10.1).
         let kid = header["kid"]?.text
         func find(_ set: JWKS) -> JWK? {
-            let signing = set.keys.filter { $0.privateExponent == nil }
+            let signing = set.keys
             guard let kid else { return signing.count == 1 ? signing[0] : nil }
             return signing.first { $0.keyIdentifier?.string == kid }
         }
@@ -192,6 +192,7 @@ public actor IDTokenVerifier {
         if let nbf = try milliseconds("nbf"), nbf - Self.skewMilliseconds > now { throw IdentityRejection("the ID token is not valid yet (nbf)") }
         guard let iat = try milliseconds("iat") else { throw IdentityRejection("the ID token has no iat") }
         guard iat - Self.skewMilliseconds <= now else { throw IdentityRejection("the ID token is issued in the future (iat)") }
+        guard exp - iat <= Self.maximumLifetimeMilliseconds else { throw IdentityRejection("the ID token is valid for more than 24 hours (exp − iat)") }
         if let nonce {
             guard claims["nonce"]?.text == nonce else { throw IdentityRejection("the ID token's nonce is not the one this login sent") }
         }
@@ -206,6 +207,22 @@ public actor IDTokenVerifier {
         }
         return VerifiedIDToken(issuer: issuer, claims: flat, expiresAt: exp)
     }
+
+    /// The keys of a JWKS document that may verify signatures: those not marked `"use": "enc"` (an encryption key is not
+    /// a signing key), public halves only.
+    static func signingKeys(_ body: [UInt8]) -> JWKS? {
+        struct Marks: Decodable {
+            struct Key: Decodable { let use: String? }
+            let keys: [Key]
+        }
+        guard let set = try? JSONDecoder().decode(JWKS.self, from: Data(body)), let marks = try? JSONDecoder().decode(Marks.self, from: Data(body)),
+            marks.keys.count == set.keys.count
+        else { return nil }
+        return JWKS(keys: zip(set.keys, marks.keys).filter { $0.1.use != "enc" && $0.0.privateExponent == nil }.map(\.0))
+    }
+
+    /// The longest life an accepted ID token may have (`exp` − `iat`): CI platforms' last minutes or a job's hours.
+    public static let maximumLifetimeMilliseconds: Int64 = 24 * 3_600_000
 
     /// A value the token's sender chose, as a refusal may quote it: printable ASCII, at most 100 characters (a log line
     /// or a problem document never carries their control characters or their essays).

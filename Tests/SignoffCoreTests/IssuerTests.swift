@@ -49,6 +49,8 @@ struct IssuerTests {
             pipelines: [PipelineRule(claims: [:], serviceAccount: Cast.ci.name, scopes: ["gate:churn-model"])])),
         ("a rule of prefixes only", IssuerSpec(name: "x", url: "https://login.example.com", audience: "a", uses: [.pipelines],
             pipelines: [PipelineRule(claims: ["repository": "acme/*"], serviceAccount: Cast.ci.name, scopes: ["gate:churn-model"])])),
+        ("a repository prefix inside a name", IssuerSpec(name: "x", url: "https://login.example.com", audience: "a", uses: [.pipelines],
+            pipelines: [PipelineRule(claims: ["repository": "acme/churn-model*", "ref": "refs/heads/main"], serviceAccount: Cast.ci.name, scopes: ["gate:churn-model"])])),
         ("a wildcard alone", IssuerSpec(name: "x", url: "https://login.example.com", audience: "a", uses: [.pipelines],
             pipelines: [PipelineRule(claims: ["repository": "acme/x", "ref": "*"], serviceAccount: Cast.ci.name, scopes: ["gate:churn-model"])])),
         ("a rule on aud", IssuerSpec(name: "x", url: "https://login.example.com", audience: "a", uses: [.pipelines],
@@ -106,10 +108,19 @@ struct IssuerTests {
         // A claim the source's rules refuse is left out, not carried in another shape.
         let odd = BundleSource.fromClaims(["repository": "acme/x", "run_id": "1", "sha": "not-hex"], issuer: Self.github)
         #expect(odd.commit == nil && odd.commitURL != nil)
+        // GitHub-shaped claims from another issuer: no links to github.com (where its runs are is not known).
+        let elsewhere = IssuerSpec(name: "other", url: "https://ci.example", audience: "a", uses: [.pipelines],
+            pipelines: [PipelineRule(claims: ["repository": "acme/x"], serviceAccount: "ci-bot", scopes: ["gate:*"])])
+        let unlinked = BundleSource.fromClaims(["repository": "acme/x", "run_id": "1", "sha": "0123456789abcdef"], issuer: elsewhere)
+        #expect(unlinked.runURL == nil && unlinked.commitURL == nil && unlinked.commit == "0123456789abcdef")
         // The declared source keeps what the token does not cover; a field both give must agree.
         let declared = BundleSource(changeURL: "https://github.com/acme/churn-model/pull/9")
         let merged = try declared.merged(withVerified: github).get()
         #expect(merged.changeURL == declared.changeURL && merged.commit == github.commit && merged.verifiedBy == "github")
+        // A field the token speaks for is the token's only: a declared one it lacks is dropped, not shown as verified.
+        let lacking = BundleSource.fromClaims(["repository": "acme/churn-model", "run_id": "42", "sha": "0123456789abcdef"], issuer: Self.github)
+        let declaredRef = try BundleSource(ref: "refs/heads/release", triggeredBy: "someone").merged(withVerified: lacking).get()
+        #expect(declaredRef.ref == nil && declaredRef.triggeredBy == nil && declaredRef.verifiedBy == "github")
         guard case .failure = BundleSource(commit: "1111111111111111").merged(withVerified: github) else {
             Issue.record("a declared commit that is not the token's was accepted"); return
         }

@@ -64,6 +64,7 @@ struct ConsoleTests {
             #expect(page.body.contains("<a href=\"https://gitlab.example/data/churn/-/pipelines/99?a=1&amp;b=2\" rel=\"noopener noreferrer nofollow\">pipeline run</a>"), "\(page.body)")
             #expect(page.body.contains("<a href=\"https://gitlab.example/data/churn/-/commit/0123456789abcdef\" rel=\"noopener noreferrer nofollow\">commit 0123456789ab</a>"))
             #expect(page.body.contains(">merge request</a>") && page.body.contains("feature/&lt;b&gt;pin&lt;/b&gt;") && !page.body.contains("<b>pin"))
+            #expect(page.body.contains("as declared, not verified") && !page.body.contains("verified by"), "a declared source is said to be declared")
         }
     }
 

@@ -176,6 +176,11 @@ struct IdentityTests {
             #expect(source["verified_by"] as? String == "ci-test" && source["triggered_by"] as? String == "riley-gh")
             #expect(source["commit"] as? String == "0123456789abcdef0123456789abcdef01234567" && source["ref"] as? String == "refs/heads/main")
             #expect(source["change_url"] as? String == "https://github.com/acme/churn-model/pull/9")
+            // The console marks what the issuer verified, and what the job only declared beside it.
+            let morgan = try await ConsoleTests.login(client, "morgan", key: f.keys["morgan"]!).cookie
+            let page = try await ConsoleTests.get(client, "/requests/\(id)", cookie: morgan)
+            #expect(page.body.contains("✓ verified by ci-test&#39;s ID token") || page.body.contains("✓ verified by ci-test's ID token"), "\(page.body)")
+            #expect(page.body.contains("started by riley-gh") && page.body.contains("pull request (declared)</a>") && !page.body.contains("not verified"))
             // A declaration the token contradicts, or a declared verified_by, is refused.
             for declared in [["commit": "1111111111111111"], ["verified_by": "ci-test"]] {
                 let refused = try await client.json(
@@ -183,6 +188,9 @@ struct IdentityTests {
                     body: ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": SHA256Digest.hash("other").description, "source": declared, "reuse": false])
                 #expect(refused.status == 400, "\(declared): \(refused.object)")
             }
+            // An ID token is not Signoff's to revoke: said so, not pretended.
+            let revoke = try await client.json("/v1/auth/revoke", .post, token: token)
+            #expect(revoke.status == 400 && (revoke.object["detail"] as? String)?.contains("distrust") == true, "\(revoke.object)")
             // The rule's scopes bind: no deploy scope.
             let deploy = try await client.json("/v1/requests/\(id)/deployments", .post, token: token, body: ["outcome": "succeeded", "note": ""])
             #expect(deploy.status == 403)
@@ -249,6 +257,43 @@ struct IdentityTests {
             Issue.record("an issuer trusted for pipelines signed a person in")
         } catch {
             #expect("\(error)".contains("not trusted for people"), "\(error)")
+        }
+    }
+
+    @Test("A single sign-on session has no key behind it: it reads, but decides and administers only signed, issues no service token, and ends when its issuer is distrusted", arguments: TestBackend.allCases)
+    func keylessSessions(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
+        defer { f.remove() }
+        let admin = Cast.administrator.name
+        let corp = IssuerSpec(name: "corp", url: "https://login.example.com", audience: "signoff-console", uses: [.people], personClaim: .sub)
+        try await Self.trust(f, corp)
+        try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley")
+        let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
+        let morgan = try await auth.issueToken(for: Cast.releaseManager.name, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: "sso:corp").token
+        let ada = try await auth.issueToken(for: admin, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: "sso:corp").token
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            #expect(try await client.json("/v1/requests/REQ-1", token: morgan).status == 200)
+            let unsigned = try await client.json("/v1/requests/REQ-1/decisions", .post, token: morgan, body: ["stage": "approved", "decision": "approve"])
+            #expect(unsigned.object["rule"] as? String == "signature.required", "\(unsigned.object)")
+            let reject = try await client.json("/v1/requests/REQ-1/decisions", .post, token: morgan, body: ["stage": "approved", "decision": "reject", "comment": "no"])
+            #expect(reject.object["rule"] as? String == "signature.required", "\(reject.object)")
+            // An administrator's single sign-on session: no unsigned administration (a key of its own enrolled, say),
+            // and no service token.
+            let key = try NoteVerifierKey(name: admin, publicKey: Ed25519.SigningKey().publicKey).description
+            let enrol = try await client.json("/v1/users/\(admin)/keys", .post, token: ada, body: ["verifier_key": key])
+            #expect(enrol.object["rule"] as? String == "admin.signature-required", "\(enrol.object)")
+            let group = try await client.json("/v1/groups", .post, token: ada, body: ["name": "sso-made"])
+            #expect(group.object["rule"] as? String == "admin.signature-required", "\(group.object)")
+            let minted = try await client.json("/v1/service-tokens", .post, token: ada, body: ["service_account": Cast.ci.name, "scopes": ["gate:\(Cast.project)"]])
+            #expect(minted.status == 403, "\(minted.object)")
+        }
+        #expect(try await f.database.state().requests["REQ-1"]?.decisions.isEmpty == true)
+        // Distrusting the issuer ends the sessions it signed in.
+        try await f.must(.distrustIssuer(name: "corp"), as: admin)
+        try await app.test(.router) { client in
+            let after = try await client.json("/v1/whoami", token: morgan)
+            #expect(after.status == 401 && (after.object["detail"] as? String)?.contains("no longer trusted") == true, "\(after.object)")
         }
     }
 

@@ -116,7 +116,7 @@ public struct IssuerSpec: Hashable, Sendable, Codable {
         guard let value = claims[personClaim.rawValue] else { return .failure(.init("the ID token has no \(personClaim.rawValue) claim")) }
         var name = value
         if personClaim == .email {
-            guard claims["email_verified"] != "false" else { return .failure(.init("the ID token's email is not verified")) }
+            guard claims["email_verified"] != "false", claims["email_verified"] != "0" else { return .failure(.init("the ID token's email is not verified")) }
             let parts = value.split(separator: "@", omittingEmptySubsequences: false)
             guard parts.count == 2, let domain = emailDomain, parts[1].lowercased() == domain.lowercased() else {
                 return .failure(.init("the ID token's email is not at \(emailDomain ?? "the issuer's domain")"))
@@ -166,11 +166,16 @@ extension BundleSource {
         let base = issuer.url.hasSuffix("/") ? String(issuer.url.dropLast()) : issuer.url
         if let repository = claims["repository"], let run = claims["run_id"] {
             source.system = "github-actions"
-            // GitHub's issuer is token.actions.githubusercontent.com; its runs are on github.com (GitHub Enterprise:
-            // the issuer is https://HOST/_services/token).
-            let server = base.hasSuffix("/_services/token") ? String(base.dropLast("/_services/token".count)) : "https://github.com"
-            source.runURL = "\(server)/\(repository)/actions/runs/\(run)"
-            if let sha = claims["sha"] { source.commitURL = "\(server)/\(repository)/commit/\(sha)" }
+            // GitHub's issuer is token.actions.githubusercontent.com, its runs on github.com; GitHub Enterprise Server's is
+            // https://HOST/_services/token. Another issuer with GitHub-shaped claims gets no links: where its runs are is
+            // not known.
+            let server: String? =
+                base == "https://token.actions.githubusercontent.com" ? "https://github.com"
+                : base.hasSuffix("/_services/token") ? String(base.dropLast("/_services/token".count)) : nil
+            if let server {
+                source.runURL = "\(server)/\(repository)/actions/runs/\(run)"
+                if let sha = claims["sha"] { source.commitURL = "\(server)/\(repository)/commit/\(sha)" }
+            }
             source.triggeredBy = claims["actor"]
         } else if let project = claims["project_path"], let pipeline = claims["pipeline_id"] {
             source.system = "gitlab"
@@ -189,15 +194,20 @@ extension BundleSource {
         return source
     }
 
-    /// The declared source with the verified one over it: what the ID token says wins (a ref written `main` by the CI's
-    /// variables is `refs/heads/main` in its claims), but the commit both give must be the same (refused otherwise: the
-    /// pipeline declares one build while its ID token says another).
+    /// The fields an ID token's claims speak for: with a verified source they come from the token only (a declared one
+    /// is dropped), so that `verified_by` covers exactly them; `change_url` and `bundle_id` stay the caller's word.
+    public static let verifiableFieldNames = ["system", "run_url", "commit", "commit_url", "ref", "triggered_by"]
+
+    /// The declared source with the verified one over it: the fields a token speaks for are the token's (a ref written
+    /// `main` by the CI's variables is `refs/heads/main` in its claims; a declared one the claims lack is dropped), but a
+    /// declared commit must be the token's (refused otherwise: the pipeline declares one build while its ID token says
+    /// another).
     public func merged(withVerified verified: BundleSource) -> Result<BundleSource, IdentityRejection> {
         var out = self
-        for name in Self.fieldNames {
-            guard let proven = verified.value(of: name) else { continue }
+        for name in Self.verifiableFieldNames {
+            let proven = verified.value(of: name)
             if name == "commit", let declared = value(of: name), declared != proven {
-                return .failure(.init("the declared source's \(name) (\(declared)) is not what the ID token says (\(proven))"))
+                return .failure(.init("the declared source's commit (\(declared)) is not what the ID token says (\(proven ?? "none"))"))
             }
             _ = out.set(name, proven)
         }
@@ -227,7 +237,8 @@ extension Engine {
         try validIssuerURL(spec.url)
         guard !spec.audience.isEmpty, spec.audience.utf8.count <= 255 else { throw Refusal(.inputText, "the audience must be 1–255 bytes") }
         try validLine(spec.audience, what: "the audience")
-        if let other = state.issuers.values.first(where: { $0.spec.url == spec.url && $0.spec.name != spec.name }) {
+        func bare(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()).lowercased() : url.lowercased() }
+        if let other = state.issuers.values.first(where: { bare($0.spec.url) == bare(spec.url) && $0.spec.name != spec.name }) {
             throw Refusal(.inputDuplicate, "\(spec.url) is already trusted as \(other.spec.name): change that one (trust it again under its name)")
         }
         guard !spec.uses.isEmpty else { throw Refusal(.inputText, "an issuer is trusted for people, pipelines or both") }
@@ -267,6 +278,11 @@ extension Engine {
                     throw Refusal(.inputText, "claim \(name): a value is matched exactly, or by a prefix ending in one final * (not * alone)")
                 }
                 try validLine(value, what: "claim \(name)")
+                // `acme/churn-model*` would let `acme/churn-model-evil` in: a repository or project path is matched
+                // whole, or as all of an owner's (`acme/*`).
+                if ["repository", "project_path", "namespace_path", "repository_owner"].contains(name), value.hasSuffix("*"), !value.hasSuffix("/*") {
+                    throw Refusal(.inputText, "claim \(name): a prefix must end at a path segment (OWNER/*), else acme/x* would also match acme/x-evil")
+                }
             }
             guard let account = state.principals[rule.serviceAccount], account.kind == .serviceAccount else {
                 throw Refusal(.inputUnknown, "no service account \(rule.serviceAccount)")

@@ -530,10 +530,13 @@ extension ConsoleController {
         if let run = source.runURL { add("pipeline run", run) }
         if let commit = source.commit { add("commit " + String(commit.prefix(12)), source.commitURL) } else if let url = source.commitURL { add("commit", url) }
         if let ref = source.ref { add(ref) }
-        if let change = source.changeURL { add(source.system == "github-actions" ? "pull request" : "merge request", change) }
-        if let id = source.bundleID { add("bundle " + id) }
         if let who = source.triggeredBy { add("started by " + who) }
+        // What an issuer's ID token vouched for is marked so; what the caller declared beside it, or without it, says so.
         if let issuer = source.verifiedBy { add("✓ verified by \(issuer)'s ID token") }
+        let declared = source.verifiedBy == nil ? "" : " (declared)"
+        if let change = source.changeURL { add((source.system == "github-actions" ? "pull request" : "merge request") + declared, change) }
+        if let id = source.bundleID { add("bundle " + id + declared) }
+        if source.verifiedBy == nil { add("as declared, not verified") }
         return parts
     }
 }

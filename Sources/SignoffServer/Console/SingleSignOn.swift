@@ -91,6 +91,12 @@ struct SingleSignOn {
         let sso = self
         let h = handlers
         router.get("/console/sso/start") { _, context -> Response in
+            // Each start writes a row: as many per address as login challenges.
+            let address = context.clientAddress ?? "unknown"
+            if let wait = try await h.challengesPerAddress.retryAfter(address) {
+                throw Problem.tooManyRequests("too many sign-ins started from this address; try again in \(wait) s", retryAfter: wait)
+            }
+            try await h.challengesPerAddress.record(address)
             let found: (spec: IssuerSpec, metadata: IssuerMetadata)
             switch try await sso.issuer() {
             case .failure(let refusal): return await sso.refused(refusal.description, context: context, status: .notFound)
@@ -105,7 +111,7 @@ struct SingleSignOn {
             let now = h.service.now
             try await h.service.storage.coordination.insertLogin(
                 stateHash: SHA256Digest.hash(Array(state.utf8)), issuer: found.spec.name, expiresAt: now + Self.loginLifetimeMilliseconds,
-                forgetBefore: now - 6 * Self.loginLifetimeMilliseconds)
+                forgetBefore: now)
             url.queryItems = (url.queryItems ?? []) + [
                 URLQueryItem(name: "response_type", value: "code"), URLQueryItem(name: "client_id", value: found.spec.audience),
                 URLQueryItem(name: "redirect_uri", value: sso.redirectURI), URLQueryItem(name: "scope", value: "openid email profile"),
@@ -182,7 +188,8 @@ struct SingleSignOn {
             }
             guard !person.disabled else { return await sso.refused("\(name) is disabled in Signoff", context: context, status: .forbidden) }
             let issued = try await h.auth.issueToken(
-                for: name, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds, keyFingerprint: nil)
+                for: name, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds,
+                keyFingerprint: TokenRecord.singleSignOnPrefix + found.spec.name)
             context.logger.info("single sign-on", metadata: ["user": .string(name), "token_id": .string(issued.record.id), "issuer": .string(found.spec.name)])
             // A page of this origin moves on (a SameSite=Strict cookie is not sent on the provider's cross-site redirect
             // chain): to the setup of this browser's key when it has none for the person, else to the inbox.

@@ -5,6 +5,7 @@ import SignoffAPI
 import SignoffAudit
 import SignoffCore
 import SignoffCrypto
+import SignoffIdentity
 import SignoffLedger
 import SignoffService
 
@@ -52,13 +53,17 @@ struct AuthController {
         let routes = RouteCollection(context: SignoffRequestContext.self)
         let h = handlers
         routes.post("/auth/revoke") { _, context -> Response in
+            if let pipeline = context.pipeline {
+                throw Problem.badRequest(
+                    "an ID token is not Signoff's to revoke: it ends at its expiry (\(Timestamps.rfc3339(pipeline.expiresAt))); to stop it sooner, distrust issuer \(pipeline.issuer.name) or disable the service account")
+            }
             if let id = context.token?.id { try await h.auth.revoke(tokenID: id) }
             return Response(status: .noContent)
         }
         routes.post("/service-tokens") { request, context -> Response in
             let body = try await request.decode(as: ServiceTokenRequest.self, context: context)
             // A key login's session: a single sign-on session (no key behind it) does not mint the pipelines' secrets.
-            guard context.token?.kind == .session, context.token?.keyFingerprint != nil else {
+            guard let token = context.token, token.kind == .session, !token.isKeyless else {
                 throw Problem.forbidden("service tokens are issued by an administrator logged in with their key, not by another service token", rule: .adminRequired)
             }
             // The scopes' rules are the engine's (one place); only their presence is checked here.

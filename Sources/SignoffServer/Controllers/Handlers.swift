@@ -89,6 +89,10 @@ struct Handlers: Sendable {
         _ command: Command, _ context: SignoffRequestContext, storing token: Authenticator.MintedToken? = nil, status: HTTPResponse.Status = .ok,
         answer: (@Sendable ([LedgerEntry]) throws -> IdempotentAnswer)? = nil
     ) async throws -> RecordedResponse {
+        if let token = context.token, token.isKeyless, let refusal = Self.unsignedFromKeylessSession(command, state: try await service.state(), actor: token.principal) {
+            metrics.refusal(refusal.rule)
+            throw Problem.refused(refusal)
+        }
         let call = context.idempotency?.call(
             answer: answer ?? { entries in
                 IdempotentAnswer(status: Int(status.code), mediaType: "application/json", body: Array(try WireCoding.encode(RecordedResponse(entries: entries, command: command))))
@@ -98,6 +102,20 @@ struct Handlers: Sendable {
         case .failure(let refusal):
             metrics.refusal(refusal.rule)
             throw Problem.refused(refusal)
+        }
+    }
+
+    /// Identity says who you are; your key still signs. A session no key obtained (single sign-on) decides, delegates,
+    /// reviews in retrospect and administers only with envelopes signed by a key: unsigned, each is refused here,
+    /// whatever the project or the ledger would allow a key login's session.
+    static func unsignedFromKeylessSession(_ command: Command, state: SignoffState, actor: String) -> Refusal? {
+        let why = "this session came from single sign-on, with no key behind it"
+        switch command {
+        case .decide(_, _, _, _, nil, _), .recordRetrospective(_, _, nil), .delegate(_, nil):
+            return Refusal(.signatureRequired, "\(why): decide with your own key (the console signs in this browser once its key is enrolled; the CLI: --key)")
+        default:
+            guard command.approval == nil, Engine.isAdministrative(command, state: state, actor: actor) else { return nil }
+            return Refusal(.adminSignatureRequired, "\(why): an administrative change from it is signed with an administrator's key (--key)")
         }
     }
 

@@ -53,6 +53,9 @@ struct BearerAuthentication: RouterMiddleware {
         case .keyRevoked(let id):
             context.logger.notice("token refused", metadata: ["token_id": .string(id), "reason": "its key was revoked"])
             throw Problem.unauthorized("the key this session was obtained with has been revoked; log in with a valid key")
+        case .issuerDistrusted(let id):
+            context.logger.notice("token refused", metadata: ["token_id": .string(id), "reason": "its single sign-on issuer is no longer trusted"])
+            throw Problem.unauthorized("the identity provider this session signed in with is no longer trusted; log in again")
         }
         var context = context
         context.token = record
@@ -106,6 +109,7 @@ struct BearerAuthentication: RouterMiddleware {
         case unknown
         case principalDisabled(tokenID: String)
         case keyRevoked(tokenID: String)
+        case issuerDistrusted(tokenID: String)
     }
 
     /// Whether `token` authenticates now: known, unexpired, unrevoked, of an enabled principal and — for a session —
@@ -116,7 +120,10 @@ struct BearerAuthentication: RouterMiddleware {
         // also revoke the token rows in the same unit of work; this check covers a token row another path left behind.
         let state = try await service.directory()
         guard let principal = state.principals[record.principal], !principal.disabled else { return .principalDisabled(tokenID: record.id) }
-        if let fingerprint = record.keyFingerprint, !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) }) {
+        if let issuer = record.singleSignOnIssuer {
+            // A single sign-on session lasts while its issuer is trusted to sign people in.
+            guard state.issuers[issuer]?.spec.uses.contains(.people) == true else { return .issuerDistrusted(tokenID: record.id) }
+        } else if let fingerprint = record.keyFingerprint, !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) }) {
             return .keyRevoked(tokenID: record.id)
         }
         return .valid(record)

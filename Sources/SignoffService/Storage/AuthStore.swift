@@ -10,7 +10,8 @@ public struct TokenRecord: Hashable, Sendable {
     /// the engine's rules alone.
     public let scopes: [String]
     public let expiresAt: Int64
-    /// For session tokens: the fingerprint (hex) of the key whose signature obtained it. Revoking that key ends it.
+    /// For session tokens: the fingerprint (hex) of the key whose signature obtained it (revoking that key ends it), or
+    /// `sso:ISSUER` for a single sign-on session (distrusting that issuer for people ends it).
     public let keyFingerprint: String?
     /// Set when the token was revoked (listing only: a revoked token never authenticates).
     public var revokedAt: Int64?
@@ -24,6 +25,20 @@ public struct TokenRecord: Hashable, Sendable {
         self.keyFingerprint = keyFingerprint
         self.revokedAt = revokedAt
     }
+}
+
+extension TokenRecord {
+    /// The prefix of ``keyFingerprint`` for a session a trusted issuer's single sign-on obtained.
+    public static let singleSignOnPrefix = "sso:"
+
+    /// The issuer whose single sign-on obtained this session; nil for every other token.
+    public var singleSignOnIssuer: String? {
+        guard kind == .session, let value = keyFingerprint, value.hasPrefix(Self.singleSignOnPrefix) else { return nil }
+        return String(value.dropFirst(Self.singleSignOnPrefix.count))
+    }
+
+    /// A session no key of its principal obtained (single sign-on): it reads, and changes nothing unsigned.
+    public var isKeyless: Bool { kind == .session && (keyFingerprint == nil || singleSignOnIssuer != nil) }
 }
 
 /// Where login challenges and bearer tokens are kept: only their SHA-256, never the secret itself, so that several
