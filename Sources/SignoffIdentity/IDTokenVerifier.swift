@@ -72,7 +72,9 @@ public actor IDTokenVerifier {
         let base = issuer.url.hasSuffix("/") ? String(issuer.url.dropLast()) : issuer.url
         guard let url = URL(string: base + "/.well-known/openid-configuration") else { throw IdentityRejection("issuer \(issuer.name)'s URL is not a URL") }
         let body: [UInt8]
-        do { body = try await fetcher.get(url) } catch { throw IdentityRejection("issuer \(issuer.name)'s discovery document could not be fetched (\(error))") }
+        do { body = try await fetcher.get(url) } catch {
+            throw IdentityRejection("issuer \(issuer.name)'s discovery document could not be fetched from \(url.absoluteString) (\(Self.said(error)))")
+        }
         guard let document = try? JSONDecoder().decode(IssuerMetadata.self, from: Data(body)) else {
             throw IdentityRejection("issuer \(issuer.name)'s discovery document is not an OpenID Provider's metadata")
         }
@@ -102,7 +104,9 @@ public actor IDTokenVerifier {
             throw IdentityRejection("issuer \(issuer.name)'s jwks_uri is not an https URL")
         }
         let body: [UInt8]
-        do { body = try await fetcher.get(url) } catch { throw IdentityRejection("issuer \(issuer.name)'s key set could not be fetched (\(error))") }
+        do { body = try await fetcher.get(url) } catch {
+            throw IdentityRejection("issuer \(issuer.name)'s key set could not be fetched from \(url.absoluteString) (\(Self.said(error)))")
+        }
         guard let set = Self.signingKeys(body) else { throw IdentityRejection("issuer \(issuer.name)'s key set is not a JWKS") }
         keySets[issuer.url] = (set, now)
         try? await store?.storeKeySet(issuer: issuer.url, jwks: String(decoding: body, as: UTF8.self), fetchedAt: now)
@@ -186,7 +190,10 @@ public actor IDTokenVerifier {
             case .strings(let many)?: many
             default: []
             }
-        guard audiences.contains(issuer.audience) else { throw IdentityRejection("the ID token is not for audience \(issuer.audience)") }
+        guard audiences.contains(issuer.audience) else {
+            throw IdentityRejection(
+                "the ID token is not for audience \(issuer.audience) (its aud: \(audiences.isEmpty ? "none" : audiences.prefix(3).map(Self.shown).joined(separator: ", ")))")
+        }
         guard let exp = try milliseconds("exp") else { throw IdentityRejection("the ID token has no exp") }
         guard exp + Self.skewMilliseconds > now else { throw IdentityRejection("the ID token has expired") }
         if let nbf = try milliseconds("nbf"), nbf - Self.skewMilliseconds > now { throw IdentityRejection("the ID token is not valid yet (nbf)") }
@@ -229,6 +236,13 @@ public actor IDTokenVerifier {
     static func shown(_ text: String) -> String {
         guard text.utf8.count <= 100, text.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else { return "(a value not shown)" }
         return text
+    }
+
+    /// A fetch's failure in a few words: the HTTP status or size the fetcher reports, or that nothing answered.
+    static func said(_ error: any Error) -> String {
+        if let failure = error as? URLSessionFetcher.FetchError { return failure.description }
+        if let failure = error as? URLError { return "no answer: URL error \(failure.code.rawValue)" }
+        return "no answer"
     }
 
     static func base64URL(_ text: Substring) -> [UInt8]? {

@@ -136,7 +136,7 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 configuration.singleSignOn = SingleSignOnConfiguration(issuer: issuer, clientID: client, clientSecret: secret)
                 if publicURL == nil {
-                    logger.notice("single sign-on without --public-url: the provider sends browsers back to http://\(host):PORT/console/sso/callback; register that redirect URI")
+                    logger.notice("single sign-on without --public-url: the provider sends browsers back to http://\(host):\(port)/console/sso/callback; register that redirect URI")
                 }
             default:
                 throw CLIError.badInput("single sign-on needs both --sso-issuer and --sso-client-id")

@@ -42,7 +42,7 @@ struct ConsoleBrowserTests {
             [
                 "python3", TestSupport.projectRoot.appendingPathComponent("Tests/console/sso_story.py").path, "--signoff", binary.path,
                 "--workdir", workdir.appendingPathComponent("story").path,
-            ])
+            ], deadline: .seconds(600))
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("PASS sso"), "\(result.stdout)")
     }

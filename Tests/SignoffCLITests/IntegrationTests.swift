@@ -16,7 +16,9 @@ struct IntegrationTests {
             [
                 "python3", TestSupport.projectRoot.appendingPathComponent("Tests/integrations/story.py").path, "--signoff", try TestSupport.signoffExecutable,
                 "--integration", integration, "--workdir", workdir.path,
-            ])
+            ],
+            // Five chapters, about a minute alone; four stories run at once beside the other suites, on two cores.
+            deadline: .seconds(600))
         #expect(result.status == 0, "\(integration): \(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("PASS \(integration)"), "\(result.stdout)")
     }

@@ -197,12 +197,12 @@ struct IdentityTests {
 
             // Refused, each with its reason in the answer.
             let refusals: [(String, String, String)] = [
-                ("wrong audience", try await issuer.token(aud: "https://elsewhere.test"), "audience"),
+                ("wrong audience", try await issuer.token(aud: "https://elsewhere.test"), "(its aud: https://elsewhere.test)"),
                 ("untrusted issuer", try await issuer.token(iss: "http://127.0.0.1:1"), "not trusted"),
                 ("expired", try await issuer.token(expiresIn: -3600), "expired"),
                 ("a key not in the set", try await issuer.token(kid: "k9"), "not in issuer"),
                 ("another key under a known kid", try await issuer.token(kid: "stranger"), "signature"),
-                ("a fork", try await issuer.token(repository: "mallory/churn-model"), "match none"),
+                ("a fork", try await issuer.token(repository: "mallory/churn-model"), "repository=mallory/churn-model) match none"),
                 ("another ref", try await issuer.token(ref: "refs/heads/feature"), "match none"),
                 ("not a JWT at all", "eyJ.not.a-token", "not a JWT"),
             ]

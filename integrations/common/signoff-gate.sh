@@ -61,7 +61,7 @@ json_field() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p"
 github_id_token() {
     local answer
     answer=$(curl -fsS --get -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
-        --data-urlencode "audience=${SIGNOFF_AUDIENCE:-$SIGNOFF_SERVER}" "$ACTIONS_ID_TOKEN_REQUEST_URL") ||
+        --data-urlencode "audience=${SIGNOFF_AUDIENCE:-${SIGNOFF_SERVER%/}}" "$ACTIONS_ID_TOKEN_REQUEST_URL") ||
         fail 1 "GitHub gave no ID token (does the job have 'permissions: id-token: write'?)"
     SIGNOFF_TOKEN=$(printf '%s' "$answer" | json_field value)
     [ -n "$SIGNOFF_TOKEN" ] || fail 1 "GitHub's ID token service answered without a token"

@@ -131,7 +131,12 @@ public struct IssuerSpec: Hashable, Sendable, Codable {
     public func pipelineRule(for claims: [String: String]) -> Result<PipelineRule, IdentityRejection> {
         guard uses.contains(.pipelines) else { return .failure(.init("issuer \(name) is not trusted to vouch for pipelines")) }
         guard let rule = pipelines.first(where: { $0.matches(claims) }) else {
-            return .failure(.init("the ID token's claims match none of issuer \(name)'s pipeline rules"))
+            // What the token said of the claims the rules read, so that a fork or a wrong branch is seen at once.
+            let names = Set(pipelines.flatMap(\.claims.keys)).sorted()
+            let said = names.map { name in
+                "\(name)=" + (claims[name].map { $0.utf8.count <= 100 && $0.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) ? $0 : "(not shown)" } ?? "(absent)")
+            }
+            return .failure(.init("the ID token's claims (\(said.joined(separator: ", "))) match none of issuer \(name)'s pipeline rules"))
         }
         return .success(rule)
     }

@@ -283,7 +283,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <pre class="text mono" id="setup-admin"></pre>
 <p>Or, if you already have a key (a key file on your computer), add it yourself: a signature by that key proves it is you. A key added so signs decisions, never administration.</p>
 <pre class="text mono" id="setup-self"></pre>
-<p>Then <a href="/login">log in</a>.</p>
+<p>Then <a href="/login">log in</a> (signed in already with your identity provider: go to your <a href="/inbox">inbox</a>).</p>
 </section>
 {{> footer}}
 """#),
