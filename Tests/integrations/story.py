@@ -295,7 +295,10 @@ class GitHub(ShellMode):
         """The README's example workflow: its steps that call `signoff deploy`, around a stand-in deploy."""
         w = self.world
         readme = (INTEGRATIONS / "github-actions" / "README.md").read_text()
-        workflow = self.yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
+        # The README's example workflow: its YAML block with jobs (another block shows a few steps only).
+        blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if re.search(r"^jobs:", b, re.M)]
+        check(len(blocks) == 1, f"the GitHub README should have one example workflow with jobs:, not {len(blocks)}")
+        workflow = self.yaml.safe_load(blocks[0])
         values = {"steps.signoff.outputs.request": request, "secrets.SIGNOFF_TOKEN": w.ci_token,
                   "vars.SIGNOFF_SERVER": w.url, "job.status": "success",
                   "github.server_url": "https://github.example", "github.repository": "acme/webshop",

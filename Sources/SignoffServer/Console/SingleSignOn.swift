@@ -79,10 +79,11 @@ struct SingleSignOn {
         return nil
     }
 
-    func refused(_ reason: String, context: SignoffRequestContext, status: HTTPResponse.Status = .badRequest) async -> Response {
+    /// The refusal page. A failed callback counts toward the address's failed logins; a start that cannot begin (single
+    /// sign-on not set up) does not.
+    func refused(_ reason: String, context: SignoffRequestContext, status: HTTPResponse.Status = .badRequest, failedSignIn: Bool = true) async -> Response {
         context.logger.notice("single sign-on refused", metadata: ["reason": .string(reason)])
-        let address = context.clientAddress ?? "unknown"
-        try? await handlers.failuresPerAddress.record(address)
+        if failedSignIn { try? await handlers.failuresPerAddress.record(context.clientAddress ?? "unknown") }
         // The sign-in's cookie stays: a refused callback (a forged state, say) must not end the sign-in under way in this browser.
         return console.page("error", ["title": "Sign-in refused", "message": "Sign-in refused: \(reason)."], status: status)
     }
@@ -99,11 +100,12 @@ struct SingleSignOn {
             try await h.challengesPerAddress.record(address)
             let found: (spec: IssuerSpec, metadata: IssuerMetadata)
             switch try await sso.issuer() {
-            case .failure(let refusal): return await sso.refused(refusal.description, context: context, status: .notFound)
+            case .failure(let refusal): return await sso.refused(refusal.description, context: context, status: .notFound, failedSignIn: false)
             case .success(let issuer): found = issuer
             }
             guard let endpoint = found.metadata.authorization_endpoint, var url = URLComponents(string: endpoint), found.metadata.token_endpoint != nil else {
-                return await sso.refused("issuer \(found.spec.name) announces no authorization or token endpoint", context: context, status: .badGateway)
+                return await sso.refused(
+                    "issuer \(found.spec.name) announces no authorization or token endpoint", context: context, status: .badGateway, failedSignIn: false)
             }
             let secret = SecureRandom.bytes(32)
             let state = Self.base64URL(SecureRandom.bytes(32))
@@ -119,7 +121,9 @@ struct SingleSignOn {
                 URLQueryItem(name: "code_challenge", value: Self.base64URL(SHA256Digest.hash(Array(verifier.utf8)).bytes)),
                 URLQueryItem(name: "code_challenge_method", value: "S256"),
             ]
-            guard let location = url.string else { return await sso.refused("the authorization URL could not be made", context: context, status: .badGateway) }
+            guard let location = url.string else {
+                return await sso.refused("the authorization URL could not be made", context: context, status: .badGateway, failedSignIn: false)
+            }
             var response = console.redirect(location)
             response.headers.append(HTTPField(name: .setCookie, value: sso.ssoCookie(Self.base64URL(secret), maxAge: Int(Self.loginLifetimeMilliseconds / 1000))))
             context.logger.info("single sign-on started", metadata: ["issuer": .string(found.spec.name)])
