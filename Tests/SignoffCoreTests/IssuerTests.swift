@@ -38,6 +38,17 @@ struct IssuerTests {
         #expect(AdminAction.issuerTrust.rule.quorum == .always && AdminAction.issuerDistrust.rule.quorum == .never)
     }
 
+    @Test("Trusting an issuer needs admin_quorum administrators' signatures, in a ledger with no regulated project too; distrusting needs one")
+    func trustUnderQuorum() throws {
+        var w = try AdministrationTests.quorumWorld()
+        let ada = Cast.administrator.name, bob = AdministrationTests.bob
+        w.refused(AdministrationTests.signed(w, .trustIssuer(Self.github), by: [ada]), as: ada, rule: "admin.quorum")
+        w.refused(AdministrationTests.signed(w, .trustIssuer(Self.github), by: [ada, ada]), as: ada, rule: "admin.quorum")
+        try w.ok(AdministrationTests.signed(w, .trustIssuer(Self.github), by: [ada, bob]), as: ada)
+        try w.ok(AdministrationTests.signed(w, .distrustIssuer(name: "github"), by: [ada]), as: ada)
+        #expect(w.state.issuers.isEmpty)
+    }
+
     @Test("Refused specs: each with its reason", arguments: [
         ("plain http to a public host", IssuerSpec(name: "x", url: "http://login.example.com", audience: "a", uses: [.people], personClaim: .sub)),
         ("a query in the URL", IssuerSpec(name: "x", url: "https://login.example.com/?a=b", audience: "a", uses: [.people], personClaim: .sub)),

@@ -269,8 +269,9 @@ def run(args):
     check(any(k["principal"] == "morgan" and k["verifier_key"] == line for k in keys), "the browser key is in keys.jsonl")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def story_main(run, name, description):
+    """The command line of a console story (--signoff, --workdir, --screenshots): runs `run(args)`, prints PASS or FAIL."""
+    ap = argparse.ArgumentParser(description=description.split("\n")[0])
     ap.add_argument("--signoff", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--screenshots")
@@ -279,10 +280,10 @@ def main():
     try:
         run(args)
     except Failure as e:
-        print(f"FAIL console: {e}")
+        print(f"FAIL {name}: {e}")
         sys.exit(1)
-    print(f"PASS console ({time.monotonic() - started:.1f} s)")
+    print(f"PASS {name} ({time.monotonic() - started:.1f} s)")
 
 
 if __name__ == "__main__":
-    main()
+    story_main(run, "console", __doc__)

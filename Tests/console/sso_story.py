@@ -11,7 +11,6 @@ request with a browser-signed statement, and logs out (the login page then offer
 plain HTTP, each refusal with its reason: a wrong state, a replayed callback, a replayed code, a person Signoff does not
 know, a disabled person, an issuer whose audience is not the client, and an issuer no longer trusted. Prints PASS or FAIL.
 """
-import argparse
 import http.cookiejar
 import json
 import os
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT / "Tests" / "python"))
 sys.path.insert(0, str(ROOT / "Tests" / "console"))
 import signoff_process  # noqa: E402
 from signoff_process import Failure, check  # noqa: E402
-from browser_story import World, accessible, browser, main_text  # noqa: E402
+from browser_story import World, accessible, browser, main_text, story_main  # noqa: E402
 
 CLIENT_ID = "signoff-console"
 
@@ -237,20 +236,5 @@ def run(args):
         provider.stop()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--signoff", required=True)
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--screenshots")
-    args = ap.parse_args()
-    started = time.monotonic()
-    try:
-        run(args)
-    except Failure as e:
-        print(f"FAIL sso: {e}")
-        sys.exit(1)
-    print(f"PASS sso ({time.monotonic() - started:.1f} s)")
-
-
 if __name__ == "__main__":
-    main()
+    story_main(run, "sso", __doc__)

@@ -85,7 +85,9 @@ struct SingleSignOn {
         context.logger.notice("single sign-on refused", metadata: ["reason": .string(reason)])
         if failedSignIn { try? await handlers.failuresPerAddress.record(context.clientAddress ?? "unknown") }
         // The sign-in's cookie stays: a refused callback (a forged state, say) must not end the sign-in under way in this browser.
-        return console.page("error", ["title": "Sign-in refused", "message": "Sign-in refused: \(reason)."], status: status)
+        return console.page(
+            "error", ["title": "Sign-in refused", "message": "Sign-in refused: \(reason). Start again from the login page (/login), or ask an administrator if it repeats."],
+            status: status)
     }
 
     func routes(into router: Router<SignoffRequestContext>) {
