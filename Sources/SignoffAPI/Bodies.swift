@@ -229,3 +229,28 @@ public struct IssuerView: Codable, Sendable {
         trusted_at = Timestamps.rfc3339(trusted.trustedAt)
     }
 }
+
+/// `POST /v1/directories`: a directory (SCIM client) to connect (a signed administrative change, `directory.connect`).
+/// The answer carries its token once (``TokenResponse``).
+public struct DirectoryBody: Codable, Sendable {
+    public let name: String
+    public let approval: DSSEEnvelope?
+    /// The token's lifetime in days (default 365).
+    public let ttl_days: Int?
+    public init(name: String, approval: DSSEEnvelope?, ttl_days: Int? = nil) {
+        self.name = name
+        self.approval = approval
+        self.ttl_days = ttl_days
+    }
+}
+
+/// `POST /v1/groups/{name}/directory`: links the group to a connected directory (`group.link`), or unlinks it when
+/// `directory` is absent or null (`group.unlink`).
+public struct GroupLinkBody: Codable, Sendable {
+    public let directory: String?
+    public let approval: DSSEEnvelope?
+    public init(directory: String?, approval: DSSEEnvelope?) {
+        self.directory = directory
+        self.approval = approval
+    }
+}

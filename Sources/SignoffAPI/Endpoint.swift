@@ -70,6 +70,14 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/issuers", body: IssuerBody(issuer: spec, approval: approval))
         case .distrustIssuer(let name, let approval):
             return Endpoint(.post, "/v1/issuers/\(p(name))/distrust", body: ApprovalBody(approval: approval))
+        case .connectDirectory(let name, _, let approval):
+            return Endpoint(.post, "/v1/directories", body: DirectoryBody(name: name, approval: approval))
+        case .disconnectDirectory(let name, let approval):
+            return Endpoint(.post, "/v1/directories/\(p(name))/disconnect", body: ApprovalBody(approval: approval))
+        case .linkGroup(let group, let directory, let approval):
+            return Endpoint(.post, "/v1/groups/\(p(group))/directory", body: GroupLinkBody(directory: directory, approval: approval))
+        case .directoryChange:
+            return nil
         case .liftFreeze(let id, let approval):
             return Endpoint(.post, "/v1/freezes/\(p(id))/lift", body: ApprovalBody(approval: approval))
         case .delegate(let d, let envelope):

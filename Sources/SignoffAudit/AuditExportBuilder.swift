@@ -558,6 +558,9 @@ public struct AuditExportBuilder {
         case .webhookRemoved(let e): e.approval
         case .issuerTrusted(let e): e.approval
         case .issuerDistrusted(let e): e.approval
+        case .directoryConnected(let e): e.approval
+        case .directoryDisconnected(let e): e.approval
+        case .groupLinked(let e): e.approval
         case .delegationRevoked(let e): e.approval
         case .tokenRevoked(let e): e.approval
         default: nil

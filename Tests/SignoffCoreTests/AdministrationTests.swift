@@ -321,6 +321,10 @@ struct AdministrationTests {
         case .webhookRemove: .removeWebhook(id: "WH-1")
         case .issuerTrust: .trustIssuer(IssuerSpec(name: "x", url: "https://x", audience: "a", uses: [.people], personClaim: .sub))
         case .issuerDistrust: .distrustIssuer(name: "x")
+        case .directoryConnect: .connectDirectory(name: "x", tokenID: "t")
+        case .directoryDisconnect: .disconnectDirectory(name: "x")
+        case .groupLink: .linkGroup(group: "g", directory: "x")
+        case .groupUnlink: .linkGroup(group: "g", directory: nil)
         }
     }
 

@@ -26,6 +26,10 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
     case webhookRemove = "webhook.remove"
     case issuerTrust = "issuer.trust"
     case issuerDistrust = "issuer.distrust"
+    case directoryConnect = "directory.connect"
+    case directoryDisconnect = "directory.disconnect"
+    case groupLink = "group.link"
+    case groupUnlink = "group.unlink"
 
     /// Who may make this change, whether it is signed and when `admin_quorum` administrators must sign it.
     public var rule: AdministrativeChangeRule {
@@ -47,9 +51,9 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
         case .groupCreate:
             .init(self, "signoff group add", .administrator, .never, "a new group binds nothing")
         case .groupAddMember:
-            .init(self, "signoff group add-member", .administrator, .whenReliedOn, "a regulated project binds the group, or it is auditors")
+            .init(self, "signoff group add-member", .administratorOrProjectAdministrator, .whenReliedOn, "a regulated project binds the group, or it is auditors")
         case .groupRemoveMember:
-            .init(self, "signoff group remove-member", .administrator, .never, "it only takes authority away")
+            .init(self, "signoff group remove-member", .administratorOrProjectAdministrator, .never, "it only takes authority away")
         case .workflowApply:
             .init(self, "signoff workflow apply", .administrator, .whenReliedOn, "a regulated project uses the workflow")
         case .projectCreate:
@@ -63,21 +67,45 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
         case .tokenRevoke:
             .init(self, "signoff token revoke", .administratorUnlessOwner, .never, "it only takes authority away")
         case .delegationRevoke:
-            .init(self, "signoff delegate revoke", .administratorUnlessOwner, .never, "it only takes authority away")
+            .init(self, "signoff delegate revoke", .ownerOrProjectAdministrator, .never, "it only takes authority away")
         case .requestWithdraw:
             .init(self, "signoff withdraw", .administratorUnlessOwner, .never, "it only takes authority away")
         case .freezeAdd:
-            .init(self, "signoff freeze add", .administrator, .whenReliedOn, "the freeze covers a regulated project (its own, or every project's environment)")
+            .init(self, "signoff freeze add", .administratorOrProjectAdministrator, .whenReliedOn, "the freeze covers a regulated project (its own, or every project's environment)")
         case .freezeLift:
-            .init(self, "signoff freeze lift", .administrator, .whenReliedOn, "the freeze covers a regulated project")
+            .init(self, "signoff freeze lift", .administratorOrProjectAdministrator, .whenReliedOn, "the freeze covers a regulated project")
         case .webhookAdd:
-            .init(self, "signoff webhook add", .administrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project")
+            .init(self, "signoff webhook add", .administratorOrProjectAdministrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project")
         case .webhookRemove:
-            .init(self, "signoff webhook remove", .administrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project (it silences that trail's live feed)")
+            .init(self, "signoff webhook remove", .administratorOrProjectAdministrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project (it silences that trail's live feed)")
         case .issuerTrust:
             .init(self, "signoff issuer trust", .administrator, .always, "always (an issuer signs people in and vouches for pipelines; signed in every ledger)")
         case .issuerDistrust:
             .init(self, "signoff issuer distrust", .administrator, .never, "it only takes authority away")
+        case .directoryConnect:
+            .init(self, "signoff directory connect", .administrator, .always, "always (a directory adds and disables people; signed in every ledger)")
+        case .directoryDisconnect:
+            .init(self, "signoff directory disconnect", .administrator, .never, "it only takes authority away")
+        case .groupLink:
+            .init(self, "signoff group link", .administrator, .whenReliedOn, "a regulated project binds the group (the directory then keeps who is in it)")
+        case .groupUnlink:
+            .init(self, "signoff group unlink", .administrator, .never, "it only takes authority away")
+        }
+    }
+}
+
+extension AdminAction {
+    /// What a connected directory may do of this kind of change, unsigned, as `directory:NAME`
+    /// (``Engine/directoryChange(_:state:actor:now:)``); nil: never.
+    public var directoryReach: String? {
+        switch self {
+        case .userAdd: "users without keys, never administrators"
+        case .principalDisable: "the users it added, never an administrator or an auditor"
+        case .principalEnable: "the users it added, only in a ledger without a regulated project"
+        case .groupCreate: "groups of its own (linked to it)"
+        case .groupAddMember: "the users it added, to the groups linked to it"
+        case .groupRemoveMember: "anyone, from the groups linked to it"
+        default: nil
         }
     }
 }
@@ -94,6 +122,10 @@ public struct AdministrativeChangeRule: Hashable, Sendable {
         /// Its owner (the request's requester, who gave the delegation, whose token it is) without administration;
         /// anyone else only as an administrator.
         case administratorUnlessOwner = "its owner; anyone else only as an administrator"
+        /// An administrator, or an administrator of the project the change concerns (``ProjectAdministration``).
+        case administratorOrProjectAdministrator = "an administrator; a project administrator for their project's own"
+        /// Its owner; anyone else as an administrator, or an administrator of the project it is for.
+        case ownerOrProjectAdministrator = "its owner; anyone else as an administrator or an administrator of its project"
     }
 
     /// When `admin_quorum` distinct administrators must sign.
@@ -128,8 +160,8 @@ public struct AdministrativeChangeRule: Hashable, Sendable {
     /// The catalogue as the Markdown table README's security model shows (a test keeps README equal to it).
     public static var markdownTable: String {
         var lines = [
-            "| change | CLI | who may make it | `admin_quorum` administrators sign |",
-            "|---|---|---|---|",
+            "| change | CLI | who may make it | `admin_quorum` administrators sign | a connected directory, unsigned |",
+            "|---|---|---|---|---|",
         ]
         for rule in all {
             let quorum: String
@@ -138,7 +170,7 @@ public struct AdministrativeChangeRule: Hashable, Sendable {
             case .always: quorum = "always"
             case .whenReliedOn: quorum = "when \(rule.when)"
             }
-            lines.append("| `\(rule.action.rawValue)` | `\(rule.command)` | \(rule.maker.rawValue) | \(quorum) |")
+            lines.append("| `\(rule.action.rawValue)` | `\(rule.command)` | \(rule.maker.rawValue) | \(quorum) | \(rule.action.directoryReach ?? "never") |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -41,6 +41,13 @@ public enum Command: Hashable, Sendable {
     /// Trusts an OpenID Connect issuer (or changes how one is trusted, under its name): always signed.
     case trustIssuer(IssuerSpec, approval: DSSEEnvelope? = nil)
     case distrustIssuer(name: String, approval: DSSEEnvelope? = nil)
+    /// Connects a directory (SCIM): `tokenID` names the token stored with the entry (filled by whoever mints it).
+    case connectDirectory(name: String, tokenID: String, approval: DSSEEnvelope? = nil)
+    case disconnectDirectory(name: String, approval: DSSEEnvelope? = nil)
+    /// Links a group to a directory (nil: unlinks it).
+    case linkGroup(group: String, directory: String?, approval: DSSEEnvelope? = nil)
+    /// What a connected directory changes (its actor is `directory:NAME`); never administration, never signed.
+    case directoryChange(DirectoryChange)
 
     /// `labels` switch conditional stages on; `emergencyReason` files an emergency request (the workflow's `emergency:`);
     /// `source`: where the bundle came from (links, never evaluated).
@@ -101,8 +108,11 @@ extension Command {
         switch self {
         case .initializeLedger, .bootstrapAdministrator, .fileRequest, .attachEvidence, .decide, .revise, .recordDeployment,
             .startDeployment, .finishDeployment, .enrollOwnKey,
-            .recordRetrospective, .delegate, .expireStale:
+            .recordRetrospective, .delegate, .expireStale, .directoryChange:
             nil
+        case .connectDirectory(let name, _, _): AdminChange(.directoryConnect, directory: name)
+        case .disconnectDirectory(let name, _): AdminChange(.directoryDisconnect, directory: name)
+        case .linkGroup(let group, let directory, _): AdminChange(directory == nil ? .groupUnlink : .groupLink, group: group, directory: directory)
         case .addFreeze(let spec, _): AdminChange(.freezeAdd, freeze: spec)
         case .liftFreeze(let id, _): AdminChange(.freezeLift, freezeID: id)
         case .addWebhook(let spec, _): AdminChange(.webhookAdd, webhook: spec)
@@ -141,7 +151,8 @@ extension Command {
             .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
             .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a),
             .addFreeze(_, let a), .liftFreeze(_, let a), .addWebhook(_, let a), .removeWebhook(_, let a), .revokeToken(_, _, let a),
-            .revokeDelegation(_, let a), .withdraw(_, _, let a), .trustIssuer(_, let a), .distrustIssuer(_, let a):
+            .revokeDelegation(_, let a), .withdraw(_, _, let a), .trustIssuer(_, let a), .distrustIssuer(_, let a),
+            .connectDirectory(_, _, let a), .disconnectDirectory(_, let a), .linkGroup(_, _, let a):
             a
         default: nil
         }
@@ -168,6 +179,9 @@ extension Command {
         case .liftFreeze(let i, _): .liftFreeze(id: i, approval: approval)
         case .addWebhook(let w, _): .addWebhook(w, approval: approval)
         case .trustIssuer(let s, _): .trustIssuer(s, approval: approval)
+        case .connectDirectory(let n, let t, _): .connectDirectory(name: n, tokenID: t, approval: approval)
+        case .disconnectDirectory(let n, _): .disconnectDirectory(name: n, approval: approval)
+        case .linkGroup(let g, let d, _): .linkGroup(group: g, directory: d, approval: approval)
         case .distrustIssuer(let n, _): .distrustIssuer(name: n, approval: approval)
         case .removeWebhook(let i, _): .removeWebhook(id: i, approval: approval)
         case .revokeToken(let i, let p, _): .revokeToken(id: i, principal: p, approval: approval)

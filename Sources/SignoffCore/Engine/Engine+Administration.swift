@@ -122,7 +122,7 @@ extension Engine {
     }
 
     static func addMember(group: String, member: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+        try requireMaker(.addMember(group: group, member: member), state: state, actor: actor)
         guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, "no group \(group); create it with `signoff group add \(group)`") }
         guard state.principals[member] != nil else { throw Refusal(.inputUnknown, "no user or service account \(member)") }
         guard !existing.members.contains(member) else { throw Refusal(.inputDuplicate, "\(member) is already in \(group)") }
@@ -130,7 +130,7 @@ extension Engine {
     }
 
     static func removeMember(group: String, member: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+        try requireMaker(.removeMember(group: group, member: member), state: state, actor: actor)
         guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, "no group \(group)") }
         guard existing.members.contains(member) else { throw Refusal(.inputUnknown, "\(member) is not in \(group)") }
         return [.memberRemoved(.init(group: group, member: member, approval: approval))]
@@ -170,6 +170,9 @@ extension Engine {
             let parts = binding.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
             guard parts.count <= 2 else { throw Refusal(.projectInvalid, "role binding \(binding.prefix(80)) must be ROLE or ROLE@ENVIRONMENT") }
             try validName(parts[0], what: "a role")
+            if parts[0] == ProjectAdministration.role, parts.count == 2 {
+                throw Refusal(.projectInvalid, "\(ProjectAdministration.role) is bound for the whole project, not per environment")
+            }
             if parts.count == 2, spec.environments[parts[1]] == nil {
                 throw Refusal(.projectInvalid, "role \(parts[0]) is bound for \(parts[1]), which is not one of the project's environments")
             }
@@ -208,7 +211,7 @@ extension Engine {
     }
 
     static func addFreeze(_ spec: FreezeSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+        try requireMaker(.addFreeze(spec), state: state, actor: actor)
         try validName(spec.environment, what: "an environment name")
         if let key = spec.project {
             guard let project = state.projects[key] else { throw Refusal(.inputUnknown, "no project \(key)") }
@@ -229,7 +232,7 @@ extension Engine {
     }
 
     static func liftFreeze(id: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+        try requireMaker(.liftFreeze(id: id), state: state, actor: actor)
         guard let freeze = state.freezes[id] else { throw Refusal(.inputUnknown, "no freeze \(id); `signoff freeze list` shows them") }
         guard freeze.liftedAt == nil, freeze.until > now else { throw Refusal(.freezeInvalid, "\(id) is already over") }
         return [.freezeLifted(.init(id: id, approval: approval))]
@@ -342,6 +345,8 @@ extension Engine {
         case .addWebhook(let spec, _): return spec.project.map { state.projects[$0]?.regulated == true } ?? true
         // Removing the subscription that carries a regulated project's trail out silences its live audit feed.
         case .removeWebhook(let id, _): return state.webhooks[id].map { $0.spec.project.map { state.projects[$0]?.regulated == true } ?? true } ?? false
+        // Linking a group a regulated project binds hands its membership to the directory.
+        case .linkGroup(let group, let directory, _): return directory != nil && !regulatedProjects(relyingOn: group, state).isEmpty
         default: return false
         }
     }
@@ -357,7 +362,7 @@ extension Engine {
             return request.requester != actor && administrator
         case .revokeDelegation(let id, _):
             guard let delegation = state.delegations[id] else { return false }
-            return delegation.from != actor && administrator
+            return delegation.from != actor && (administrator || ProjectAdministration.mayMake(command, state: state, actor: actor))
         default:
             return command.adminChange != nil
         }
@@ -382,10 +387,16 @@ extension Engine {
             if principal == actor, state.principals[actor]?.isAdministrator != true { ownKey = Ed25519.PublicKey.fingerprintHex(fingerprint) }
         }
         // Who may is decided first: a refusal for a non-administrator names the permission, not a missing signature.
-        if ownKey == nil { try requireAdministrator(state, actor) }
+        if ownKey == nil { try requireMaker(command, state: state, actor: actor) }
         let creatingRegulated: Bool = { if case .createProject(let spec, _) = command { return spec.regulated } else { return false } }()
-        // Trusting an issuer opens a door (who signs in, which jobs act as a service account): signed, regulated ledger or not.
-        let trustsIssuer: Bool = { if case .trustIssuer = command { return true } else { return false } }()
+        // Trusting an issuer or connecting a directory opens a door (who signs in, which jobs act as a service account, who
+        // is added and disabled): signed, regulated ledger or not.
+        let trustsIssuer: Bool = {
+            switch command {
+            case .trustIssuer, .connectDirectory: return true
+            default: return false
+            }
+        }()
         let required = ((hasRegulatedProject(state) || creatingRegulated || trustsIssuer) && ownKey == nil) || markedCompromised
         guard let envelope = command.approval else {
             if markedCompromised {
@@ -396,7 +407,7 @@ extension Engine {
                         : "marking a key compromised takes back what it signed: sign the change with your administrator key (--key)")
             }
             if trustsIssuer {
-                throw Refusal(.adminSignatureRequired, "trusting an issuer is always signed with an administrator's key (--key)")
+                throw Refusal(.adminSignatureRequired, "trusting an issuer or connecting a directory is always signed with an administrator's key (--key)")
             }
             if required {
                 throw Refusal(
@@ -423,6 +434,8 @@ extension Engine {
             return
         }
         var signers = Set<String>()
+        // The organisation's administrators, and the project's for the changes its administrators may make.
+        let maySign = Engine.signers(for: command, state: state)
         for signature in envelope.signatures {
             let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
             guard let owner = state.principals.values.first(where: { $0.keys.contains { $0.fingerprint == fingerprint } }),
@@ -431,8 +444,8 @@ extension Engine {
             guard verifies(signature.sig, by: key, over: message) else {
                 throw Refusal(.signatureInvalid, "a signature on the approval does not verify: the signed bytes were changed")
             }
-            guard owner.isAdministrator, !owner.disabled else {
-                throw Refusal(.adminSignature, "the approval is signed by \(owner.name), who is not an enabled administrator")
+            guard maySign.contains(owner.name), !owner.disabled else {
+                throw Refusal(.adminSignature, "the approval is signed by \(owner.name), who is not an enabled administrator\(maySign.count > enabledAdministrators(state).count ? " or an administrator of the project" : "")")
             }
             guard key.counts(signedAt: now) else { throw Refusal(.signatureRevokedKey, "the approval is signed with a revoked key of \(owner.name)") }
             guard key.trusted else {
@@ -446,7 +459,8 @@ extension Engine {
             throw Refusal(.adminSignature, "the approval must be signed by the acting administrator \(actor) (signed by \(signers.sorted().joined(separator: ", ")))")
         }
         if quorumApplies(command, state: state) {
-            let needed = max(1, min(state.adminQuorum, signingAdministrators(state, now: now)))
+            let able = maySign.filter { name in state.principals[name]?.keys.contains { $0.trusted && $0.counts(signedAt: now) } == true }.count
+            let needed = max(1, min(state.adminQuorum, able))
             guard signers.count >= needed else {
                 throw Refusal(
                     .adminQuorum,

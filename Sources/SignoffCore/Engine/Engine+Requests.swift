@@ -272,8 +272,10 @@ extension Engine {
     /// Who delegated revokes plainly; an administrator revoking someone else's delegation makes an administrative change.
     static func revokeDelegation(id: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         guard let delegation = state.delegations[id] else { throw Refusal(.inputUnknown, "no delegation \(id)") }
-        guard delegation.from == actor || state.principals[actor]?.isAdministrator == true else {
-            throw Refusal(.requestOwner, "only who delegated, or an administrator, may revoke \(id)")
+        guard delegation.from == actor || state.principals[actor]?.isAdministrator == true
+            || ProjectAdministration.mayMake(.revokeDelegation(id: id), state: state, actor: actor)
+        else {
+            throw Refusal(.requestOwner, "only who delegated, an administrator, or an administrator of the delegation's project may revoke \(id)")
         }
         guard delegation.revokedAt == nil, delegation.end > now else { throw Refusal(.delegationInvalid, "\(id) is already over") }
         return [.delegationRevoked(.init(id: id, approval: delegation.from == actor ? nil : approval))]

@@ -128,6 +128,10 @@ public enum Engine {
         if let principal = state.principals[actor], principal.disabled {
             throw Refusal(.principalDisabled, "\(actor) is disabled and can do nothing; an administrator enables them again")
         }
+        // A directory's token reaches its own changes only; nobody else makes a directory's change.
+        if ConnectedDirectory.name(ofActor: actor) != nil {
+            guard case .directoryChange = command else { throw Refusal(.directoryReach, "a directory only provisions users and the groups linked to it") }
+        }
         try verifyAdministration(command, state: state, actor: actor, now: now)
         switch command {
         case .initializeLedger(let origin, let ledgerKey):
@@ -176,6 +180,14 @@ public enum Engine {
             return try trustIssuer(spec, approval: approval, state: state, actor: actor, now: now)
         case .distrustIssuer(let name, let approval):
             return try distrustIssuer(name: name, approval: approval, state: state, actor: actor, now: now)
+        case .connectDirectory(let name, let tokenID, let approval):
+            return try connectDirectory(name: name, tokenID: tokenID, approval: approval, state: state, actor: actor, now: now)
+        case .disconnectDirectory(let name, let approval):
+            return try disconnectDirectory(name: name, approval: approval, state: state, actor: actor, now: now)
+        case .linkGroup(let group, let directory, let approval):
+            return try linkGroup(group, directory: directory, approval: approval, state: state, actor: actor, now: now)
+        case .directoryChange(let change):
+            return try directoryChange(change, state: state, actor: actor, now: now)
         case .fileRequest(let projectKey, let environment, let bundle, let digest, let description, let labels, let reason, let source):
             return try fileRequest(
                 projectKey: projectKey, environment: environment, bundle: bundle, digest: digest, description: description, labels: labels,

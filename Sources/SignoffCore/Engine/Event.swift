@@ -39,6 +39,9 @@ public enum Event: Hashable, Sendable {
     case webhookRemoved(WebhookRemoved)
     case issuerTrusted(IssuerTrusted)
     case issuerDistrusted(IssuerDistrusted)
+    case directoryConnected(DirectoryConnected)
+    case directoryDisconnected(DirectoryDisconnected)
+    case groupLinked(GroupLinked)
 
     /// The first entry of every ledger: its origin, its public key and the format of its entries' payloads.
     public struct LedgerInitialized: Hashable, Sendable, Codable {
@@ -76,9 +79,11 @@ public enum Event: Hashable, Sendable {
         public let verifierKey: String?
         /// The administrators' signed approval (every administrative change once a regulated project exists).
         public var approval: DSSEEnvelope? = nil
+        /// Set when a connected directory added the user (then without a key, never an administrator).
+        public var directory: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case name, kind, administrator, approval
+            case name, kind, administrator, approval, directory
             case verifierKey = "verifier_key"
         }
     }
@@ -112,6 +117,8 @@ public enum Event: Hashable, Sendable {
     public struct GroupCreated: Hashable, Sendable, Codable {
         public let name: String
         public var approval: DSSEEnvelope? = nil
+        /// Set when a connected directory created the group: its membership is that directory's to keep.
+        public var directory: String? = nil
     }
     public struct MemberRemoved: Hashable, Sendable, Codable {
         public let group: String
@@ -247,6 +254,42 @@ public enum Event: Hashable, Sendable {
         public let name: String
         public var approval: DSSEEnvelope? = nil
     }
+    public struct DirectoryConnected: Hashable, Sendable, Codable {
+        public let name: String
+        /// The id of the directory's token (stored hashed beside the ledger, never in it).
+        public let tokenID: String
+        public var approval: DSSEEnvelope? = nil
+
+        enum CodingKeys: String, CodingKey {
+            case name, approval
+            case tokenID = "token_id"
+        }
+    }
+    public struct DirectoryDisconnected: Hashable, Sendable, Codable {
+        public let name: String
+        public var approval: DSSEEnvelope? = nil
+    }
+    /// A group linked to a directory (its membership is then the directory's to keep), or unlinked (`directory` null).
+    public struct GroupLinked: Hashable, Sendable, Codable {
+        public let group: String
+        public let directory: String?
+        public var approval: DSSEEnvelope? = nil
+
+        enum CodingKeys: String, CodingKey { case group, directory, approval }
+
+        public init(group: String, directory: String?, approval: DSSEEnvelope? = nil) {
+            self.group = group
+            self.directory = directory
+            self.approval = approval
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(group, forKey: .group)
+            try c.encode(directory, forKey: .directory)
+            try c.encodeIfPresent(approval, forKey: .approval)
+        }
+    }
     public struct FreezeAdded: Hashable, Sendable, Codable {
         public let id: String
         public let freeze: FreezeSpec
@@ -381,6 +424,9 @@ public enum Event: Hashable, Sendable {
         case .webhookRemoved: "webhook.removed"
         case .issuerTrusted: "issuer.trusted"
         case .issuerDistrusted: "issuer.distrusted"
+        case .directoryConnected: "directory.connected"
+        case .directoryDisconnected: "directory.disconnected"
+        case .groupLinked: "group.linked"
         case .freezeAdded: "freeze.added"
         case .freezeLifted: "freeze.lifted"
         case .delegationGranted: "delegation.granted"
@@ -430,6 +476,9 @@ public enum Event: Hashable, Sendable {
         case .webhookRemoved(let e): return encode(e)
         case .issuerTrusted(let e): return encode(e)
         case .issuerDistrusted(let e): return encode(e)
+        case .directoryConnected(let e): return encode(e)
+        case .directoryDisconnected(let e): return encode(e)
+        case .groupLinked(let e): return encode(e)
         case .freezeAdded(let e): return encode(e)
         case .freezeLifted(let e): return encode(e)
         case .delegationGranted(let e): return encode(e)
@@ -472,6 +521,9 @@ public enum Event: Hashable, Sendable {
         case "webhook.removed": return .webhookRemoved(try decoder.decode(WebhookRemoved.self, from: data))
         case "issuer.trusted": return .issuerTrusted(try decoder.decode(IssuerTrusted.self, from: data))
         case "issuer.distrusted": return .issuerDistrusted(try decoder.decode(IssuerDistrusted.self, from: data))
+        case "directory.connected": return .directoryConnected(try decoder.decode(DirectoryConnected.self, from: data))
+        case "directory.disconnected": return .directoryDisconnected(try decoder.decode(DirectoryDisconnected.self, from: data))
+        case "group.linked": return .groupLinked(try decoder.decode(GroupLinked.self, from: data))
         case "freeze.added": return .freezeAdded(try decoder.decode(FreezeAdded.self, from: data))
         case "freeze.lifted": return .freezeLifted(try decoder.decode(FreezeLifted.self, from: data))
         case "delegation.granted": return .delegationGranted(try decoder.decode(DelegationGranted.self, from: data))

@@ -18,6 +18,7 @@ extension SignoffState {
                 keys.append(EnrolledKey(verifierKey: text, fingerprint: key.publicKey.fingerprint, enrolledAt: time, revokedAt: nil, trusted: trusted))
             }
             principals[e.name] = Principal(name: e.name, kind: e.kind, isAdministrator: e.administrator, keys: keys)
+            principals[e.name]?.directory = e.directory
         case .keyEnrolled(let e):
             noteApproval(e.approval)
             noteApproval(e.proof)
@@ -35,7 +36,7 @@ extension SignoffState {
             }
         case .groupCreated(let e):
             noteApproval(e.approval)
-            groups[e.name] = Group(name: e.name, members: [])
+            groups[e.name] = Group(name: e.name, members: [], directory: e.directory)
         case .memberRemoved(let e):
             noteApproval(e.approval)
             groups[e.group]?.members.removeAll { $0 == e.member }
@@ -73,6 +74,15 @@ extension SignoffState {
         case .issuerDistrusted(let e):
             noteApproval(e.approval)
             issuers[e.name] = nil
+        case .directoryConnected(let e):
+            noteApproval(e.approval)
+            directories[e.name] = ConnectedDirectory(name: e.name, tokenID: e.tokenID, connectedBy: actor, connectedAt: time)
+        case .directoryDisconnected(let e):
+            noteApproval(e.approval)
+            directories[e.name] = nil
+        case .groupLinked(let e):
+            noteApproval(e.approval)
+            groups[e.group]?.directory = e.directory
         case .delegationGranted(let e):
             noteApproval(e.envelope)
             let d = e.delegation
@@ -156,6 +166,9 @@ extension SignoffState {
         case .webhookRemoved(let e): ["webhook/\(e.id)"]
         case .issuerTrusted(let e): ["issuer/\(e.issuer.name)"]
         case .issuerDistrusted(let e): ["issuer/\(e.name)"]
+        case .directoryConnected(let e): ["directory/\(e.name)"]
+        case .directoryDisconnected(let e): ["directory/\(e.name)"]
+        case .groupLinked(let e): ["group/\(e.group)"]
         case .freezeAdded(let e): ["freeze/\(e.id)"]
         case .freezeLifted(let e): ["freeze/\(e.id)"]
         case .delegationGranted(let e): ["delegation/\(e.id)"]
@@ -193,6 +206,7 @@ extension SignoffState {
         for key in delegations.keys { out["delegation/\(key)"] = document(for: "delegation/\(key)") }
         for key in webhooks.keys { out["webhook/\(key)"] = document(for: "webhook/\(key)") }
         for key in issuers.keys { out["issuer/\(key)"] = document(for: "issuer/\(key)") }
+        for key in directories.keys { out["directory/\(key)"] = document(for: "directory/\(key)") }
         if requestCounter > 0 { out["meta/request-counter"] = document(for: "meta/request-counter") }
         if adminQuorum != 1 { out["meta/admin-quorum"] = document(for: "meta/admin-quorum") }
         return out
@@ -221,6 +235,7 @@ extension SignoffState {
         case "delegation": return json(delegations[parts[1]])
         case "webhook": return json(webhooks[parts[1]])
         case "issuer": return json(issuers[parts[1]])
+        case "directory": return json(directories[parts[1]])
         case "meta":
             switch parts[1] {
             case "request-counter": return json(requestCounter)
@@ -253,6 +268,7 @@ extension SignoffState {
             case "delegation": delegations[id] = other.delegations[id]
             case "webhook": webhooks[id] = other.webhooks[id]
             case "issuer": issuers[id] = other.issuers[id]
+            case "directory": directories[id] = other.directories[id]
             case "meta":
                 if id == "request-counter" { requestCounter = other.requestCounter }
                 if id == "admin-quorum" { adminQuorum = other.adminQuorum }
@@ -289,6 +305,7 @@ extension SignoffState {
             case "delegation": delegations[parts[1]] = try decoder.decode(Delegation.self, from: data)
             case "webhook": webhooks[parts[1]] = try decoder.decode(Webhook.self, from: data)
             case "issuer": issuers[parts[1]] = try decoder.decode(TrustedIssuer.self, from: data)
+            case "directory": directories[parts[1]] = try decoder.decode(ConnectedDirectory.self, from: data)
             case "meta":
                 if parts[1] == "request-counter" { requestCounter = try decoder.decode(Int.self, from: data) }
                 if parts[1] == "admin-quorum" { adminQuorum = try decoder.decode(Int.self, from: data) }

@@ -57,8 +57,9 @@ extension Command {
                 .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a), .addFreeze(_, let a), .liftFreeze(_, let a),
                 .addWebhook(_, let a), .removeWebhook(_, let a), .revokeDelegation(_, let a), .revokeToken(_, _, let a),
                 .withdraw(_, _, let a), .recordRetrospective(_, _, let a), .delegate(_, let a), .decide(_, _, _, _, let a, _),
-                .trustIssuer(_, let a), .distrustIssuer(_, let a):
+                .trustIssuer(_, let a), .distrustIssuer(_, let a), .connectDirectory(_, _, let a), .disconnectDirectory(_, let a), .linkGroup(_, _, let a):
                 a
+            case .directoryChange: nil
             case .enrollOwnKey(_, let proof): proof
             }
         return envelope.map { [$0] } ?? []
@@ -91,6 +92,9 @@ extension Event {
         case .webhookRemoved(let e): return hash(e.approval)
         case .issuerTrusted(let e): return hash(e.approval)
         case .issuerDistrusted(let e): return hash(e.approval)
+        case .directoryConnected(let e): return hash(e.approval)
+        case .directoryDisconnected(let e): return hash(e.approval)
+        case .groupLinked(let e): return hash(e.approval)
         case .freezeAdded(let e): return hash(e.approval)
         case .freezeLifted(let e): return hash(e.approval)
         case .delegationRevoked(let e): return hash(e.approval)

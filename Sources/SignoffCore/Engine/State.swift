@@ -73,6 +73,8 @@ public struct Principal: Hashable, Sendable, Codable {
     public var keys: [EnrolledKey]
     /// A disabled principal can do nothing (offboarding); its tokens end when it is disabled.
     public var disabled: Bool
+    /// The connected directory that added this user (it may disable them, and put them in its groups).
+    public var directory: String? = nil
 
     public init(name: String, kind: Kind, isAdministrator: Bool, keys: [EnrolledKey], disabled: Bool = false) {
         self.name = name
@@ -82,7 +84,7 @@ public struct Principal: Hashable, Sendable, Codable {
         self.disabled = disabled
     }
 
-    enum CodingKeys: String, CodingKey { case name, kind, isAdministrator, keys, disabled }
+    enum CodingKeys: String, CodingKey { case name, kind, isAdministrator, keys, disabled, directory }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -90,6 +92,7 @@ public struct Principal: Hashable, Sendable, Codable {
             name: try c.decode(String.self, forKey: .name), kind: try c.decode(Kind.self, forKey: .kind),
             isAdministrator: try c.decode(Bool.self, forKey: .isAdministrator), keys: try c.decode([EnrolledKey].self, forKey: .keys),
             disabled: try c.decodeIfPresent(Bool.self, forKey: .disabled) ?? false)
+        directory = try c.decodeIfPresent(String.self, forKey: .directory)
     }
 
     public func validKey(fingerprint: String, at time: Int64) -> EnrolledKey? {
@@ -100,6 +103,15 @@ public struct Principal: Hashable, Sendable, Codable {
 public struct Group: Hashable, Sendable, Codable {
     public let name: String
     public var members: [String]
+    /// The connected directory whose changes keep this group's membership (``ConnectedDirectory``): it created the
+    /// group, or administrators linked it (`group.link`). Administrators may still change it.
+    public var directory: String? = nil
+
+    public init(name: String, members: [String], directory: String? = nil) {
+        self.name = name
+        self.members = members
+        self.directory = directory
+    }
 }
 
 /// A project: its environments (each under a workflow) and the groups bound to the roles those workflows name, so its
@@ -381,6 +393,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public var webhooks: [String: Webhook] = [:]
     /// OpenID Connect issuers administrators trust, by name (distrusted ones removed).
     public var issuers: [String: TrustedIssuer] = [:]
+    /// Connected directories (SCIM clients), by name (disconnected ones removed).
+    public var directories: [String: ConnectedDirectory] = [:]
 
     /// Derived from ``requests`` (kept by ``apply(_:actor:at:)`` and ``init(documents:)``; not a stored document): the
     /// requests an inbox or the inventory can show as waiting — active, or owing a retrospective — so that neither
@@ -392,7 +406,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
 
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
     /// 7: requests keep `detectedLabels`, and trusted issuers are documents (`issuer/NAME`).
-    public static let projectionFormat = "7"
+    /// 8: connected directories are documents (`directory/NAME`); principals and groups may name their directory.
+    public static let projectionFormat = "8"
 
     public init() {}
 

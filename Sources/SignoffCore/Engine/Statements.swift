@@ -145,6 +145,7 @@ public struct AdminChange: Hashable, Sendable, Codable {
     public var webhookID: String?
     public var issuer: IssuerSpec?
     public var issuerName: String?
+    public var directory: String?
     public var tokenID: String?
     public var delegationID: String?
     public var request: String?
@@ -155,9 +156,10 @@ public struct AdminChange: Hashable, Sendable, Codable {
         verifierKey: String? = nil, administrator: Bool? = nil, keyFingerprint: String? = nil, compromisedSince: String? = nil,
         workflowDigest: String? = nil, quorum: Int? = nil, scopes: [String]? = nil, lifetimeHours: Int? = nil, freeze: FreezeSpec? = nil,
         freezeID: String? = nil, webhook: WebhookSpec? = nil, webhookID: String? = nil, tokenID: String? = nil, delegationID: String? = nil,
-        request: String? = nil, reason: String? = nil, issuer: IssuerSpec? = nil, issuerName: String? = nil
+        request: String? = nil, reason: String? = nil, issuer: IssuerSpec? = nil, issuerName: String? = nil, directory: String? = nil
     ) {
         self.action = action.rawValue
+        self.directory = directory
         self.issuer = issuer
         self.issuerName = issuerName
         self.webhook = webhook
@@ -183,7 +185,7 @@ public struct AdminChange: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case action, project, group, member, principal, administrator, quorum, scopes, freeze, request, reason
+        case action, project, group, member, principal, administrator, quorum, scopes, freeze, request, reason, directory
         case freezeID = "freeze_id"
         case webhook
         case webhookID = "webhook_id"

@@ -126,7 +126,7 @@ extension Engine {
     }
 
     static func addWebhook(_ spec: WebhookSpec, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+        try requireMaker(.addWebhook(spec), state: state, actor: actor)
         try validWebhookURL(spec.url, allowPrivate: spec.allowPrivate)
         if let key = spec.project, state.projects[key] == nil { throw Refusal(.inputUnknown, "no project \(key)") }
         let known = Set(NotificationType.allCases.map(\.rawValue))
@@ -137,7 +137,7 @@ extension Engine {
     }
 
     static func removeWebhook(id: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
-        try requireAdministrator(state, actor)
+        try requireMaker(.removeWebhook(id: id), state: state, actor: actor)
         guard let webhook = state.webhooks[id] else { throw Refusal(.inputUnknown, "no webhook \(id); `signoff webhook list` shows them") }
         guard webhook.isActive else { throw Refusal(.inputDuplicate, "\(id) is already removed") }
         return [.webhookRemoved(.init(id: id, approval: approval))]

@@ -1,0 +1,230 @@
+import Foundation
+@testable import SignoffCore
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// Issue 29: project administrators, and what a connected directory may change unsigned (pure engine rules).
+@Suite("Project administrators and connected directories (pure)")
+struct DirectoryTests {
+    static let lead = "lee"
+    static let leads = "churn-leads"
+
+    /// The regulated world, with `lee` (a trusted key) administering churn-model through `churn-leads`, and a second
+    /// project binding its own groups.
+    static func world() throws -> World {
+        var w = try World()
+        try w.admin(.createGroup(name: leads))
+        try w.addUser(lead, groups: [leads])
+        var roles = Cast.roles
+        roles[ProjectAdministration.role] = [leads]
+        try w.admin(.updateProject(ProjectSpec(key: Cast.project, regulated: true, environments: Cast.environments, roles: roles)))
+        for group in ["other-team", "other-deployers"] { try w.admin(.createGroup(name: group)) }
+        var other = Cast.roles
+        other["requesters"] = ["other-team"]
+        other["deployers"] = ["other-deployers"]
+        try w.admin(.createProject(ProjectSpec(key: Cast.otherProject, regulated: true, environments: Cast.environments, roles: other), approval: nil))
+        return w
+    }
+
+    func signed(_ w: World, _ command: Command, by signers: [String]) -> Command { AdministrationTests.signed(w, command, by: signers) }
+
+    @Test("A project administrator manages their project's own groups, freezes, delegations and webhooks, signed with their key")
+    func projectAdministratorMay() throws {
+        var w = try Self.world()
+        let lee = Self.lead, deployers = Cast.Group.deployers
+        #expect(ProjectAdministration.administrators(of: Cast.project, state: w.state) == [lee])
+        // churn-deployers is bound by churn-model only: lee manages it — signed in a regulated ledger.
+        w.refused(.addMember(group: deployers, member: Cast.platformEngineer.name), as: lee, rule: "admin.signature-required")
+        try w.ok(signed(w, .addMember(group: deployers, member: Cast.platformEngineer.name), by: [lee]), as: lee)
+        #expect(w.state.isMember(Cast.platformEngineer.name, of: deployers))
+        try w.ok(signed(w, .removeMember(group: deployers, member: Cast.platformEngineer.name), by: [lee]), as: lee)
+        // The project's freezes.
+        let freeze = FreezeSpec(environment: "prod", project: Cast.project, from: w.now, until: w.now + 3_600_000, reason: "quarter end")
+        let events = try w.ok(signed(w, .addFreeze(freeze), by: [lee]), as: lee)
+        guard case .freezeAdded(let added)? = events.first else { Issue.record("no freeze"); return }
+        try w.ok(signed(w, .liftFreeze(id: added.id), by: [lee]), as: lee)
+        // The project's webhooks (never to private addresses: that is the organisation's call).
+        let hook = WebhookSpec(url: "https://hooks.example.com/churn", project: Cast.project, events: ["request.filed"], format: .standard)
+        let hooked = try w.ok(signed(w, .addWebhook(hook), by: [lee]), as: lee)
+        guard case .webhookAdded(let webhook)? = hooked.first else { Issue.record("no webhook"); return }
+        try w.ok(signed(w, .removeWebhook(id: webhook.id), by: [lee]), as: lee)
+        let inside = WebhookSpec(url: "https://10.0.0.5/churn", project: Cast.project, events: ["request.filed"], format: .standard, allowPrivate: true)
+        w.refused(signed(w, .addWebhook(inside), by: [lee]), as: lee, rule: "admin.required")
+        // A delegation given for the project.
+        let morgan = Cast.releaseManager.name
+        let delegation = DelegationSpec(delegate: Cast.secondReleaseManager.name, start: w.now, end: w.now + 86_400_000, project: Cast.project, role: nil)
+        let granted = try w.ok(.delegate(delegation, envelope: DelegationStatement(delegation: delegation, time: w.now).signed(with: w.keys[morgan]!)), as: morgan)
+        guard case .delegationGranted(let given)? = granted.first else { Issue.record("no delegation"); return }
+        w.refused(.revokeDelegation(id: given.id), as: lee, rule: "admin.signature-required")
+        try w.ok(signed(w, .revokeDelegation(id: given.id), by: [lee]), as: lee)
+    }
+
+    @Test("Refused: another project's groups, freezes and webhooks; a shared group; auditors; its own project-admins group; organisation-wide changes")
+    func projectAdministratorMayNot() throws {
+        var w = try Self.world()
+        let lee = Self.lead
+        // other-team is the other project's; release-managers is bound by both projects; auditors is the organisation's.
+        try w.admin(.createGroup(name: Access.auditorsGroup))
+        for group in ["other-team", Cast.Group.releaseManagers, Access.auditorsGroup, Self.leads] {
+            w.refused(signed(w, .addMember(group: group, member: Cast.platformEngineer.name), by: [lee]), as: lee, rule: "admin.required")
+        }
+        let otherFreeze = FreezeSpec(environment: "prod", project: Cast.otherProject, from: w.now, until: w.now + 3_600_000, reason: "theirs")
+        w.refused(signed(w, .addFreeze(otherFreeze), by: [lee]), as: lee, rule: "admin.required")
+        let everywhere = FreezeSpec(environment: "prod", project: nil, from: w.now, until: w.now + 3_600_000, reason: "all")
+        w.refused(signed(w, .addFreeze(everywhere), by: [lee]), as: lee, rule: "admin.required")
+        let hook = WebhookSpec(url: "https://hooks.example.com/all", project: nil, events: ["request.filed"], format: .standard)
+        w.refused(signed(w, .addWebhook(hook), by: [lee]), as: lee, rule: "admin.required")
+        // Organisation-wide changes and the project's own definition stay with administrators.
+        var roles = Cast.roles
+        roles[ProjectAdministration.role] = [Self.leads, "other-team"]
+        let spec = ProjectSpec(key: Cast.project, regulated: true, environments: Cast.environments, roles: roles)
+        w.refused(signed(w, .updateProject(spec), by: [lee]), as: lee, rule: "admin.required")
+        w.refused(signed(w, .addUser(name: "newbie", administrator: false, key: nil), by: [lee]), as: lee, rule: "admin.required")
+        w.refused(signed(w, .disablePrincipal(name: Cast.deployer.name), by: [lee]), as: lee, rule: "admin.required")
+        // A member of the project who is not one of its administrators.
+        let dana = Cast.deployer.name
+        w.refused(signed(w, .addMember(group: Cast.Group.deployers, member: Cast.platformEngineer.name), by: [dana]), as: dana, rule: "admin.required")
+        // project-admins is bound for the whole project only.
+        roles = Cast.roles
+        roles[ProjectAdministration.role + "@prod"] = [Self.leads]
+        w.refused(w.signedByAdmin(.updateProject(ProjectSpec(key: Cast.project, regulated: true, environments: Cast.environments, roles: roles))),
+            as: Cast.administrator.name, rule: "project.invalid")
+    }
+
+    @Test("Under the quorum, the project's administrators and the organisation's count together, as distinct people")
+    func quorumTogether() throws {
+        var w = try Self.world()
+        try w.addUser(AdministrationTests.bob, groups: [], administrator: true)
+        try w.admin(.setAdminQuorum(2))
+        let ada = Cast.administrator.name, lee = Self.lead
+        let add = Command.addMember(group: Cast.Group.deployers, member: Cast.platformEngineer.name)
+        // churn-deployers is relied on by a regulated project: two signatures.
+        w.refused(signed(w, add, by: [lee]), as: lee, rule: "admin.quorum")
+        w.refused(signed(w, add, by: [lee, lee]), as: lee, rule: "admin.quorum")
+        try w.ok(signed(w, add, by: [lee, ada]), as: lee)
+        // Another project's administrator does not count toward this project's quorum.
+        try w.admin(.createGroup(name: "fraud-leads"))
+        try w.addUser("fay", groups: ["fraud-leads"])
+        var other = Cast.roles
+        other["requesters"] = ["other-team"]
+        other["deployers"] = ["other-deployers"]
+        other[ProjectAdministration.role] = ["fraud-leads"]
+        try w.ok(signed(w, .updateProject(ProjectSpec(key: Cast.otherProject, regulated: true, environments: Cast.environments, roles: other)), by: [ada, AdministrationTests.bob]), as: ada)
+        let remove = Command.removeMember(group: Cast.Group.deployers, member: Cast.platformEngineer.name)
+        w.refused(signed(w, remove, by: [lee, "fay"]), as: lee, rule: "admin.signature")
+        // An organisation-wide change is not the project administrator's to sign, even as a second signature.
+        w.refused(signed(w, .setAdminQuorum(1), by: [ada, lee]), as: ada, rule: "admin.signature")
+    }
+
+    // MARK: Directories
+
+    static let okta = "okta"
+    static var oktaActor: String { ConnectedDirectory.actor(okta) }
+
+    static func connected() throws -> World {
+        var w = try World()
+        try w.admin(.connectDirectory(name: okta, tokenID: "tok-1"))
+        return w
+    }
+
+    func change(_ build: (inout DirectoryChange) -> Void) -> Command {
+        var change = DirectoryChange()
+        build(&change)
+        return .directoryChange(change)
+    }
+
+    @Test("Connecting is signed in every ledger, by an administrator; disconnecting is plain; linking a relied-on group is under the quorum")
+    func connecting() throws {
+        var w = try AdministrationTests.quorumWorld()
+        let ada = Cast.administrator.name, bob = AdministrationTests.bob
+        w.refused(.connectDirectory(name: Self.okta, tokenID: "t"), as: ada, rule: "admin.signature-required")
+        w.refused(signed(w, .connectDirectory(name: Self.okta, tokenID: "t"), by: [ada]), as: ada, rule: "admin.quorum")
+        w.refused(.connectDirectory(name: Self.okta, tokenID: "t"), as: Cast.requester.name, rule: "admin.required")
+        try w.ok(signed(w, .connectDirectory(name: Self.okta, tokenID: "t"), by: [ada, bob]), as: ada)
+        #expect(w.state.directories[Self.okta]?.tokenID == "t")
+        w.refused(AdministrationTests.signed(w, .connectDirectory(name: Self.okta, tokenID: "t2"), by: [ada, bob], time: w.now - 5), as: ada, rule: "input.duplicate")
+        // release-managers is bound by the regulated project: linking it hands its membership to the directory.
+        w.refused(signed(w, .linkGroup(group: Cast.Group.releaseManagers, directory: Self.okta), by: [ada]), as: ada, rule: "admin.quorum")
+        try w.ok(signed(w, .linkGroup(group: Cast.Group.releaseManagers, directory: Self.okta), by: [ada, bob]), as: ada)
+        #expect(w.state.groups[Cast.Group.releaseManagers]?.directory == Self.okta)
+        try w.ok(signed(w, .linkGroup(group: Cast.Group.releaseManagers, directory: nil), by: [ada]), as: ada)
+        #expect(w.state.groups[Cast.Group.releaseManagers]?.directory == nil)
+        try w.admin(.createGroup(name: Access.auditorsGroup))
+        w.refused(signed(w, .linkGroup(group: Access.auditorsGroup, directory: Self.okta), by: [ada, bob]), as: ada, rule: "directory.reach")
+        try w.ok(signed(w, .disconnectDirectory(name: Self.okta), by: [ada]), as: ada)
+        #expect(w.state.directories.isEmpty)
+    }
+
+    @Test("A directory adds keyless users and its own groups, fills them, disables its users — unsigned, attributed to directory:NAME")
+    func directoryMay() throws {
+        var w = try Self.connected()
+        let okta = Self.oktaActor
+        let events = try w.ok(change {
+            $0.addUsers = ["jo", "kim"]
+            $0.createGroups = ["churn-reviewers"]
+            $0.addMembers = [GroupMembership(group: "churn-reviewers", member: "jo"), GroupMembership(group: "churn-reviewers", member: "kim")]
+        }, as: okta)
+        #expect(events.map(\.kind) == ["principal.added", "principal.added", "group.created", "group.member-added", "group.member-added"])
+        #expect(w.state.principals["jo"]?.keys.isEmpty == true && w.state.principals["jo"]?.isAdministrator == false)
+        #expect(w.state.principals["jo"]?.directory == Self.okta && w.state.groups["churn-reviewers"]?.directory == Self.okta)
+        #expect(w.log.suffix(5).allSatisfy { $0.actor == okta })
+        try w.ok(change { $0.removeMembers = [GroupMembership(group: "churn-reviewers", member: "kim")]; $0.disable = ["kim"] }, as: okta)
+        #expect(w.state.principals["kim"]?.disabled == true && w.state.groups["churn-reviewers"]?.members == ["jo"])
+        // This ledger has a regulated project: enabling again is an administrator's, signed.
+        w.refused(change { $0.enable = ["kim"] }, as: okta, rule: "directory.reach")
+        try w.admin(.enablePrincipal(name: "kim"))
+        // A keyless user decides nothing: binding the directory's group to a role is a signed project change, and the
+        // user still needs a key enrolled by a signed change.
+        #expect(w.state.principals["jo"]?.keys.isEmpty == true)
+    }
+
+    @Test("Refused: unlinked groups, users it did not add, administrators, auditors, keys and bindings; any other command; a disconnected directory")
+    func directoryMayNot() throws {
+        var w = try Self.connected()
+        let okta = Self.oktaActor
+        try w.ok(change { $0.addUsers = ["jo"]; $0.createGroups = ["mine"] }, as: okta)
+        // release-managers is not linked to okta.
+        w.refused(change { $0.addMembers = [GroupMembership(group: Cast.Group.releaseManagers, member: "jo")] }, as: okta, rule: "directory.reach")
+        w.refused(change { $0.removeMembers = [GroupMembership(group: Cast.Group.releaseManagers, member: Cast.releaseManager.name)] }, as: okta, rule: "directory.reach")
+        // Users it did not add: neither put in its groups nor disabled.
+        w.refused(change { $0.addMembers = [GroupMembership(group: "mine", member: Cast.releaseManager.name)] }, as: okta, rule: "directory.reach")
+        w.refused(change { $0.disable = [Cast.administrator.name] }, as: okta, rule: "directory.reach")
+        w.refused(change { $0.createGroups = [Access.auditorsGroup] }, as: okta, rule: "directory.reach")
+        // An auditor it added is not its to disable.
+        try w.admin(.createGroup(name: Access.auditorsGroup))
+        try w.admin(.addMember(group: Access.auditorsGroup, member: "jo"))
+        w.refused(change { $0.disable = ["jo"] }, as: okta, rule: "directory.reach")
+        // Nothing but its own changes: no administration, no requests.
+        w.refused(.createGroup(name: "x"), as: okta, rule: "directory.reach")
+        w.refused(.enrollKey(principal: "jo", key: try NoteVerifierKey(name: "jo", publicKey: Ed25519.SigningKey().publicKey)), as: okta, rule: "directory.reach")
+        w.refused(.fileRequest(project: Cast.project, environment: "prod", bundle: World.bundle, digest: World.digest, description: "x"), as: okta, rule: "directory.reach")
+        // All or nothing: one refused part records none of the others.
+        let before = w.state.principals.count
+        w.refused(change { $0.addUsers = ["pat2"]; $0.disable = [Cast.administrator.name] }, as: okta, rule: "directory.reach")
+        #expect(w.state.principals.count == before)
+        // A person is never a directory; a disconnected directory changes nothing.
+        w.refused(change { $0.addUsers = ["zed"] }, as: Cast.administrator.name, rule: "directory.reach")
+        try w.admin(.disconnectDirectory(name: Self.okta))
+        w.refused(change { $0.addUsers = ["zed"] }, as: okta, rule: "directory.reach")
+    }
+
+    @Test("A ledger without a regulated project lets the directory enable its users again")
+    func enableUnregulated() throws {
+        let w = try World()
+        var plain = SignoffState()
+        let ada = w.keys[Cast.administrator.name]!
+        let now = w.now
+        let connect = Command.connectDirectory(name: Self.okta, tokenID: "t")
+        for (command, actor) in [
+            (Command.bootstrapAdministrator(name: "ada", key: try NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), "system"),
+            (connect.approved(by: AdminApproval(change: connect.adminChange!, time: now).signed(with: ada)), "ada"),
+            (change { $0.addUsers = ["jo"]; $0.disable = ["jo"] }, Self.oktaActor),
+            (change { $0.enable = ["jo"] }, Self.oktaActor),
+        ] {
+            guard case .success(let events) = Engine.execute(command, on: plain, actor: actor, now: now) else { Issue.record("refused \(command)"); return }
+            for event in events { plain.apply(event, actor: actor, at: now) }
+        }
+        #expect(plain.principals["jo"]?.disabled == false)
+    }
+}
