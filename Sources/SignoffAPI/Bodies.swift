@@ -235,12 +235,29 @@ public struct IssuerView: Codable, Sendable {
 public struct DirectoryBody: Codable, Sendable {
     public let name: String
     public let approval: DSSEEnvelope?
-    /// The token's lifetime in days (default 365).
-    public let ttl_days: Int?
-    public init(name: String, approval: DSSEEnvelope?, ttl_days: Int? = nil) {
+    public init(name: String, approval: DSSEEnvelope?) {
         self.name = name
         self.approval = approval
-        self.ttl_days = ttl_days
+    }
+}
+
+/// A connected directory as `GET /v1/directories` lists it: never its token.
+public struct DirectoryView: Codable, Sendable {
+    public let name: String
+    public let token_id: String
+    public let connected_by: String
+    public let connected_at: String
+    /// The groups whose membership the directory keeps.
+    public let groups: [String]
+    /// The users it added (enabled or not).
+    public let users: Int
+    public init(_ directory: ConnectedDirectory, state: SignoffState) {
+        name = directory.name
+        token_id = directory.tokenID
+        connected_by = directory.connectedBy
+        connected_at = Timestamps.rfc3339(directory.connectedAt)
+        groups = state.groups.values.filter { $0.directory == directory.name }.map(\.name).sorted()
+        users = state.principals.values.filter { $0.directory == directory.name }.count
     }
 }
 

@@ -94,6 +94,47 @@ public struct PostgresCoordinationStore: CoordinationStore {
         }
     }
 
+    public func directoryResources(directory: String, kind: DirectoryResource.Kind) async throws -> [DirectoryResource] {
+        try await database.run { session in
+            try session.query(
+                "SELECT id, attributes, created_ms, modified_ms, version FROM directory_resource WHERE directory = $1 AND type = $2 ORDER BY id",
+                [.text(directory), .text(kind.rawValue)]
+            ).rows.map { row in
+                let (id, attributes, created, modified, version) = try row.decode((String, String, Int64, Int64, Int64).self)
+                return DirectoryResource(directory: directory, kind: kind, id: id, attributes: attributes, createdAt: created, modifiedAt: modified, version: version)
+            }
+        }
+    }
+
+    public func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) async throws -> DirectoryResource? {
+        try await database.run { session in try Self.directoryResource(session, directory: directory, kind: kind, id: id) }
+    }
+
+    static func directoryResource(_ session: PGSession, directory: String, kind: DirectoryResource.Kind, id: String) throws -> DirectoryResource? {
+        try session.query(
+            "SELECT attributes, created_ms, modified_ms, version FROM directory_resource WHERE directory = $1 AND type = $2 AND id = $3",
+            [.text(directory), .text(kind.rawValue), .text(id)]
+        ).rows.first.map { row in
+            let (attributes, created, modified, version) = try row.decode((String, Int64, Int64, Int64).self)
+            return DirectoryResource(directory: directory, kind: kind, id: id, attributes: attributes, createdAt: created, modifiedAt: modified, version: version)
+        }
+    }
+
+    static func writeDirectoryResource(_ session: PGSession, _ write: DirectoryResourceWrite) throws {
+        switch write {
+        case .put(let r):
+            _ = try session.execute(
+                """
+                INSERT INTO directory_resource (directory, type, id, attributes, created_ms, modified_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (directory, type, id) DO UPDATE SET attributes = excluded.attributes, modified_ms = excluded.modified_ms, version = excluded.version
+                """,
+                [.text(r.directory), .text(r.kind.rawValue), .text(r.id), .text(r.attributes), .int(r.createdAt), .int(r.modifiedAt), .int(r.version)])
+        case .delete(let directory, let kind, let id):
+            _ = try session.execute(
+                "DELETE FROM directory_resource WHERE directory = $1 AND type = $2 AND id = $3", [.text(directory), .text(kind.rawValue), .text(id)])
+        }
+    }
+
     public func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord? {
         try await database.run { session in try Self.idempotencyRecord(session, principal: principal, key: key, now: now) }
     }

@@ -114,6 +114,12 @@ final class PostgresTransaction: StorageTransaction {
         try PostgresCoordinationStore.insertIdempotencyRecord(session, record, orIgnore: false)
     }
 
+    func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) throws -> DirectoryResource? {
+        try PostgresCoordinationStore.directoryResource(session, directory: directory, kind: kind, id: id)
+    }
+
+    func writeDirectoryResource(_ write: DirectoryResourceWrite) throws { try PostgresCoordinationStore.writeDirectoryResource(session, write) }
+
     func enqueue(_ messages: [OutboxMessage]) throws { try PostgresWebhookStore.insert(messages, session) }
 
     func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest) throws {

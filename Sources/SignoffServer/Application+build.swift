@@ -58,6 +58,8 @@ public func buildRouter(
     v1.addRoutes(AuditController(handlers: handlers).routes)
     v1.addRoutes(WebhooksController(handlers: handlers).routes)
     router.addRoutes(v1, atPath: "/v1")
+    // The SCIM service a connected directory provisions through (its own token; schema/directory.md).
+    SCIMController(handlers: handlers).routes(into: router)
     // The web console: server-rendered pages, the same state and rules, calling nothing the API does not offer.
     do {
         try ConsoleController(handlers: handlers).routes(into: router)

@@ -9,6 +9,10 @@ public struct Authenticator: Sendable {
     public static let challengeLifetimeMilliseconds: Int64 = 60_000
     /// The longest lifetime of a service token unless a server is configured otherwise: 30 days.
     public static let maximumServiceTokenHours = 30 * 24
+    /// A connected directory's token: valid a year (rotated by disconnecting and connecting again), for `/scim/v2` only.
+    public static let directoryTokenMilliseconds: Int64 = 365 * 86_400_000
+    /// The one scope of a directory's token: no `/v1` operation accepts it.
+    public static let directoryScope = "scim"
 
     public init(store: any AuthStore, clock: @escaping @Sendable () -> Int64) {
         self.store = store

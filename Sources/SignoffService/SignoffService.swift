@@ -34,6 +34,8 @@ public final class SignoffService: Sendable {
         let token: Authenticator.MintedToken?
         /// The call's idempotency key, recorded with the command's entries and the answer made from them.
         let idempotency: IdempotentCall?
+        /// A directory's SCIM resource written with the entries of its change.
+        var directoryResource: DirectoryResourceWrite? = nil
     }
 
     /// Whether this process keeps the whole state for its reads (a server: its views and gates answer from memory, the
@@ -63,7 +65,8 @@ public final class SignoffService: Sendable {
     /// of `idempotency` (a call with an `Idempotency-Key`), whose key another call of the same moment has already
     /// recorded makes the command refused (``RefusalRule/idempotencyInUse``).
     public func execute(
-        _ command: Command, as actor: String, storing token: Authenticator.MintedToken? = nil, idempotency: IdempotentCall? = nil
+        _ command: Command, as actor: String, storing token: Authenticator.MintedToken? = nil, idempotency: IdempotentCall? = nil,
+        directoryResource: DirectoryResourceWrite? = nil
     ) async throws -> Outcome {
         // Signature arithmetic happens here, concurrently, not inside the single writer. The directory read here may be
         // a moment old by the time the writer decides: the engine checks again, inside the writer, that each key counts.
@@ -71,7 +74,7 @@ public final class SignoffService: Sendable {
         let known: SignoffState
         if let cached = committer.directory.withLock({ $0?.state }) { known = cached } else { known = try await directory() }
         let verified = Engine.preverify(command, state: known, actor: actor)
-        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified, token: token, idempotency: idempotency))
+        let outcome = try await writer.submit(Submission(command: command, actor: actor, verified: verified, token: token, idempotency: idempotency, directoryResource: directoryResource))
         if case .success(let entries) = outcome, let last = entries.last {
             changes.signal()
             // The entries are durable whatever publishing does; a checkpoint that fails now is signed at the next due time.
@@ -348,10 +351,13 @@ final class Committer: Sendable {
                     case .keyRevoked(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(e.fingerprint))
                     case .principalDisabled(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: nil)
                     case .tokenRevoked(let e): _ = try tx.revokeToken(id: e.tokenID)
+                    // A disconnected directory's token ends with the entry.
+                    case .directoryDisconnected(let e): _ = try tx.revokeTokens(principal: ConnectedDirectory.actor(e.name), keyFingerprint: nil)
                     default: break
                     }
                 }
                 if let token = item.token { try tx.insertToken(token.record, tokenHash: token.hash) }
+                if let write = item.directoryResource { try tx.writeDirectoryResource(write) }
             }
             try inject?(.tokensChanged)
             try inject?(.beforeCommit)

@@ -88,6 +88,39 @@ public struct SQLiteCoordinationStore: CoordinationStore {
         }
     }
 
+    public func directoryResources(directory: String, kind: DirectoryResource.Kind) async throws -> [DirectoryResource] {
+        try await ledger.pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, attributes, created_ms, modified_ms, version FROM directory_resource WHERE directory = ? AND type = ? ORDER BY id",
+                arguments: [directory, kind.rawValue]
+            ).map { DirectoryResource(directory: directory, kind: kind, id: $0[0], attributes: $0[1], createdAt: $0[2], modifiedAt: $0[3], version: $0[4]) }
+        }
+    }
+
+    public func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) async throws -> DirectoryResource? {
+        try await ledger.pool.read { db in try Self.directoryResource(db, directory: directory, kind: kind, id: id) }
+    }
+
+    static func directoryResource(_ db: Database, directory: String, kind: DirectoryResource.Kind, id: String) throws -> DirectoryResource? {
+        try Row.fetchOne(
+            db, sql: "SELECT attributes, created_ms, modified_ms, version FROM directory_resource WHERE directory = ? AND type = ? AND id = ?",
+            arguments: [directory, kind.rawValue, id]
+        ).map { DirectoryResource(directory: directory, kind: kind, id: id, attributes: $0[0], createdAt: $0[1], modifiedAt: $0[2], version: $0[3]) }
+    }
+
+    static func writeDirectoryResource(_ db: Database, _ write: DirectoryResourceWrite) throws {
+        switch write {
+        case .put(let r):
+            try db.execute(
+                sql: """
+                    INSERT INTO directory_resource (directory, type, id, attributes, created_ms, modified_ms, version) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (directory, type, id) DO UPDATE SET attributes = excluded.attributes, modified_ms = excluded.modified_ms, version = excluded.version
+                    """, arguments: [r.directory, r.kind.rawValue, r.id, r.attributes, r.createdAt, r.modifiedAt, r.version])
+        case .delete(let directory, let kind, let id):
+            try db.execute(sql: "DELETE FROM directory_resource WHERE directory = ? AND type = ? AND id = ?", arguments: [directory, kind.rawValue, id])
+        }
+    }
+
     public func idempotencyRecord(principal: String, key: String, now: Int64) async throws -> IdempotencyRecord? {
         try await ledger.pool.read { db in try Self.idempotencyRecord(db, principal: principal, key: key, now: now) }
     }

@@ -111,6 +111,12 @@ final class SQLiteTransaction: StorageTransaction {
         try SQLiteCoordinationStore.insertIdempotencyRecord(db, record, orIgnore: false)
     }
 
+    func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) throws -> DirectoryResource? {
+        try SQLiteCoordinationStore.directoryResource(db, directory: directory, kind: kind, id: id)
+    }
+
+    func writeDirectoryResource(_ write: DirectoryResourceWrite) throws { try SQLiteCoordinationStore.writeDirectoryResource(db, write) }
+
     func enqueue(_ messages: [OutboxMessage]) throws { try SQLiteWebhookStore.insert(messages, in: db) }
 
     func insertToken(_ record: TokenRecord, tokenHash: SHA256Digest) throws {

@@ -220,7 +220,7 @@ func printPrincipals(_ principals: [PrincipalView], json: Bool, single: Bool = f
 
 struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "group", abstract: "Administer groups and their members.", subcommands: [Add.self, AddMember.self, RemoveMember.self, List.self, Show.self])
+        commandName: "group", abstract: "Administer groups and their members.", subcommands: [Add.self, AddMember.self, RemoveMember.self, Link.self, Unlink.self, List.self, Show.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a group (administrators only).")

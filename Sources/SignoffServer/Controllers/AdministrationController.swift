@@ -100,6 +100,35 @@ struct AdministrationController {
             let body = try await request.decode(as: ApprovalBody.self, context: context)
             return try await h.respond(.distrustIssuer(name: try h.parameter("name", context), approval: body.approval), context)
         }
+        // Connected directories (SCIM): connecting is signed in every ledger and answers with the directory's token once.
+        routes.post("/directories") { request, context -> Response in
+            let body = try await request.decode(as: DirectoryBody.self, context: context)
+            guard let token = context.token, token.kind == .session, !token.isKeyless else {
+                throw Problem.forbidden("a directory is connected by an administrator logged in with their key", rule: .adminRequired)
+            }
+            let minted = h.auth.mint(
+                for: ConnectedDirectory.actor(body.name), kind: .service, scopes: [Authenticator.directoryScope],
+                lifetimeMilliseconds: Authenticator.directoryTokenMilliseconds)
+            let id = minted.record.id
+            _ = try await h.run(.connectDirectory(name: body.name, tokenID: id, approval: body.approval), context, storing: minted) { _ in
+                Handlers.secretShownOnce(
+                    "directory \(body.name) was connected by the first call with this Idempotency-Key, and its token is shown once: disconnect it and connect it again")
+            }
+            context.logger.info("directory connected", metadata: ["directory": .string(body.name), "issued_token_id": .string(id)])
+            return try h.json(TokenResponse(token: minted.token, token_id: id, expires_at: Timestamps.rfc3339(minted.record.expiresAt)), status: .created)
+        }
+        routes.get("/directories") { _, _ -> Response in
+            let state = try await h.service.directory()
+            return try h.json(ItemList(state.directories.values.sorted { $0.name < $1.name }.map { DirectoryView($0, state: state) }))
+        }
+        routes.post("/directories/{name}/disconnect") { request, context -> Response in
+            let body = try await request.decode(as: ApprovalBody.self, context: context)
+            return try await h.respond(.disconnectDirectory(name: try h.parameter("name", context), approval: body.approval), context)
+        }
+        routes.post("/groups/{name}/directory") { request, context -> Response in
+            let body = try await request.decode(as: GroupLinkBody.self, context: context)
+            return try await h.respond(.linkGroup(group: try h.parameter("name", context), directory: body.directory, approval: body.approval), context)
+        }
         routes.get("/issuers") { _, _ -> Response in
             let state = try await h.service.directory()
             return try h.json(ItemList(state.issuers.values.sorted { $0.spec.name < $1.spec.name }.map(IssuerView.init)))

@@ -34,4 +34,8 @@ public protocol CoordinationStore: Sendable {
     func cachedKeySet(issuer: String) async throws -> (jwks: String, fetchedAt: Int64)?
     /// Keeps an issuer's key set as fetched at `fetchedAt`, unless a newer fetch is kept.
     func storeKeySet(issuer: String, jwks: String, fetchedAt: Int64) async throws
+    /// The resources of `kind` a directory provisioned, by id.
+    func directoryResources(directory: String, kind: DirectoryResource.Kind) async throws -> [DirectoryResource]
+    /// One resource a directory provisioned, if it is kept.
+    func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) async throws -> DirectoryResource?
 }

@@ -43,6 +43,9 @@ public struct CopiedTable: Sendable, Hashable {
             name: "idempotency_key", columns: ["principal", "key", "fingerprint", "created_ms", "status", "media_type", "body"], key: ["principal", "key"]),
         CopiedTable(name: "sso_login", columns: ["state_hash", "issuer", "expires_ms", "used_ms"], key: ["state_hash"]),
         CopiedTable(name: "jwks_cache", columns: ["issuer", "jwks", "fetched_ms"], key: ["issuer"]),
+        CopiedTable(
+            name: "directory_resource", columns: ["directory", "type", "id", "attributes", "created_ms", "modified_ms", "version"],
+            key: ["directory", "type", "id"]),
     ]
 }
 

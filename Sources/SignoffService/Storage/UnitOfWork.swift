@@ -103,6 +103,13 @@ public protocol StorageTransaction {
     /// Records a call's key and answer with its entries, forgetting records past their lifetime first; a record of the
     /// key that is still alive makes the transaction fail (check with ``idempotencyRecord(principal:key:)`` first).
     func insertIdempotencyRecord(_ record: IdempotencyRecord) throws
+
+    // MARK: Connected directories
+
+    /// One resource a directory provisioned, if it is kept.
+    func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) throws -> DirectoryResource?
+    /// Writes or deletes one resource.
+    func writeDirectoryResource(_ write: DirectoryResourceWrite) throws
 }
 
 /// Where a test injects a failure inside the unit of work (``SignoffService/failureInjection``): after each step, the

@@ -61,6 +61,11 @@ struct LocalClient: SignoffClient {
         return ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: actor, state: state))
     }
 
+    func directories() async throws -> [DirectoryView] {
+        let state = try await service.state()
+        return state.directories.values.sorted { $0.name < $1.name }.map { DirectoryView($0, state: state) }
+    }
+
     func issuers() async throws -> [IssuerView] {
         try await service.state().issuers.values.sorted { $0.spec.name < $1.spec.name }.map(IssuerView.init)
     }
@@ -260,6 +265,16 @@ struct LocalClient: SignoffClient {
     }
 
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {
+        if case .connectDirectory(let name, _, let approval) = command {
+            let authenticator = Authenticator(store: service.auth, clock: { service.now })
+            let minted = authenticator.mint(
+                for: ConnectedDirectory.actor(name), kind: .service, scopes: [Authenticator.directoryScope], lifetimeMilliseconds: Authenticator.directoryTokenMilliseconds)
+            switch try await service.execute(.connectDirectory(name: name, tokenID: minted.record.id, approval: approval), as: actor, storing: minted) {
+            case .failure(let refusal): throw CLIError.refused(refusal.rule, refusal.message)
+            case .success: try await finish()
+            }
+            return TokenResponse(token: minted.token, token_id: minted.record.id, expires_at: Timestamps.rfc3339(minted.record.expiresAt))
+        }
         guard case .issueServiceToken(_, let principal, let scopes, let hours, let approval) = command else {
             throw CLIError.failure("not a service token issue")
         }

@@ -203,6 +203,8 @@ struct RemoteClient: SignoffClient {
 
     func issuers() async throws -> [IssuerView] { try await get("/v1/issuers", as: ItemList<IssuerView>.self).items }
 
+    func directories() async throws -> [DirectoryView] { try await get("/v1/directories", as: ItemList<DirectoryView>.self).items }
+
     func freezes() async throws -> [FreezeView] { try await get("/v1/freezes", as: ItemList<FreezeView>.self).items }
 
     func delegations() async throws -> [DelegationView] { try await get("/v1/delegations", as: ItemList<DelegationView>.self).items }

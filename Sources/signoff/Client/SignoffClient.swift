@@ -61,6 +61,8 @@ protocol SignoffClient: Sendable {
     func freezes() async throws -> [FreezeView]
     /// The trusted OpenID Connect issuers.
     func issuers() async throws -> [IssuerView]
+    /// Connected directories (SCIM clients).
+    func directories() async throws -> [DirectoryView]
     /// Delegations (remotely: those the caller gave or received, or all for administrators and auditors).
     func delegations() async throws -> [DelegationView]
     /// Tokens `actor` may see (an administrator: all).
