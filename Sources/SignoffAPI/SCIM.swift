@@ -69,7 +69,8 @@ public enum SCIM {
         /// The attribute holding the resource's Signoff name (immutable: it is its id).
         public var nameAttribute: String { self == .user ? "userName" : "displayName" }
         /// The attributes kept beside the ledger, as written (the rest are the ledger's).
-        public var keptAttributes: [String] { self == .user ? ["displayName", "emails", "externalId"] : ["externalId"] }
+        /// (`active` is kept only to say whether it was assigned: whether the user is enabled is the ledger's.)
+        public var keptAttributes: [String] { self == .user ? ["displayName", "emails", "externalId", "active"] : ["externalId"] }
         /// Every attribute a client may write, in their canonical spelling.
         public var attributes: [String] {
             self == .user ? ["userName", "displayName", "active", "emails", "externalId"] : ["displayName", "members", "externalId"]
@@ -94,7 +95,8 @@ public enum SCIM {
         switch kind {
         case .user:
             object["userName"] = id
-            object["active"] = active
+            // Enabled or not is the ledger's; an active the directory removed (unassigned) is left out while enabled.
+            object["active"] = kept["active"] != nil || !active ? active : nil
         case .group:
             object["displayName"] = id
             object["members"] = members.map { ["value": $0, "$ref": base + "/Users/" + $0] as Object }

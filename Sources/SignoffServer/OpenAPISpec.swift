@@ -475,6 +475,95 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/directories:
+    get:
+      operationId: listDirectories
+      x-service-token: "session-only"
+      description: The connected directories (SCIM clients, schema/directory.md), the groups linked to each and how many users each added; never a token.
+      responses:
+        "200":
+          description: The connected directories, by name.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items:
+                      type: object
+                      required: [name, token_id, connected_by, connected_at, groups, users]
+                      properties:
+                        name: { type: string }
+                        token_id: { type: string }
+                        connected_by: { type: string }
+                        connected_at: { type: string, format: date-time }
+                        groups: { type: array, items: { type: string } }
+                        users: { type: integer }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    post:
+      operationId: connectDirectory
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      x-service-token: "session-only"
+      description: >-
+        Connects a directory (administrators, in a session obtained with their key; a ledger entry, `directory.connected`)
+        and answers with its bearer token for `/scim/v2`, shown once and stored only hashed (valid a year). Always signed,
+        in every ledger: `approval` is the administrators' DSSE envelope over the change `{action: directory.connect,
+        directory: NAME}` (`admin_quorum` administrators). A replay with the same Idempotency-Key is refused: the token is
+        shown once.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [name, approval]
+              properties:
+                name: { type: string, example: corp }
+                approval: { $ref: "#/components/schemas/Envelope" }
+      responses:
+        "201":
+          description: The directory's token, shown once.
+          content: { application/json: { schema: { $ref: "#/components/schemas/Token" } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/directories/{name}/disconnect:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: disconnectDirectory
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      x-service-token: "session-only"
+      description: Disconnects a directory (administrators; `directory.disconnected`); its token ends with the entry, the users and groups it made stay.
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/groups/{name}/directory:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: linkGroup
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      x-service-token: "session-only"
+      description: >-
+        Links the group to a connected directory, whose SCIM client then keeps its membership (`group.linked`, action
+        `group.link`; under the quorum when a regulated project binds the group), or unlinks it when `directory` is absent
+        or null (action `group.unlink`).
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                directory: { type: [string, "null"] }
+                approval: { $ref: "#/components/schemas/Envelope" }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/freezes/{id}/lift:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:

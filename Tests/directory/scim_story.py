@@ -142,9 +142,9 @@ class Ledger:
         self.cli("init", "--origin", self.origin, "--admin", "ada", "--admin-key", "ada.key.pub")
 
     def connect(self, name):
-        """`signoff directory connect NAME` (signed): the directory's bearer token, from the file it is written to (0600)."""
+        """`signoff directory connect NAME --out FILE` (signed): the directory's bearer token, from the file it writes (0600)."""
         path = self.dir / f"{name}.token"
-        self.admin("directory", "connect", name, "--token-file", path.name)
+        self.admin("directory", "connect", name, "--out", path.name)
         check(path.exists(), f"signoff directory connect {name} wrote no token file {path.name}")
         mode = stat.S_IMODE(path.stat().st_mode)
         check(mode == 0o600, f"the directory's token file {path.name} has mode {oct(mode)}, not 0600")
@@ -241,7 +241,8 @@ def refused(result, statuses, what, scim_type=None):
 
 
 def succeeded(result, what):
-    check(not isinstance(result, Error), f"{what}: refused with {result.status} {result.scim_type or ''}: {result.detail}")
+    if isinstance(result, Error):
+        raise Failure(f"{what}: refused with {result.status}{' ' + result.scim_type if result.scim_type else ''}: {result.detail}")
     return result
 
 
@@ -251,6 +252,11 @@ def patch(model, *operations):
 
 
 ADD, REMOVE, REPLACE = PatchOperation.Op.add, PatchOperation.Op.remove, PatchOperation.Op.replace_
+
+
+def query(**parameters):
+    """A query string with spaces as %20 (so that a refusal is about the filter, not how a space is written)."""
+    return urllib.parse.urlencode(parameters, quote_via=urllib.parse.quote)
 
 
 def whoami(url, token):
@@ -265,10 +271,10 @@ def conformance(args, workdir):
     led.init()
     led.cli("service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub", "--as", "ada")
     # Connecting a directory is signed in every ledger, this one too.
-    unsigned = led.cli("directory", "connect", DIRECTORY, "--token-file", "unsigned.token", "--as", "ada", check_rc=False)
+    unsigned = led.cli("directory", "connect", DIRECTORY, "--out", "unsigned.token", "--as", "ada", check_rc=False)
     check(unsigned.returncode != 0, f"signoff directory connect without --key was accepted: {unsigned.stdout.strip()}")
     check(not (led.dir / "unsigned.token").exists() or not (led.dir / "unsigned.token").read_text().strip(),
-          "a refused directory connect left a token in its --token-file")
+          "a refused directory connect left a token in its --out file")
     check(DIRECTORY not in led.cli("directory", "list").stdout, "a refused directory connect is listed by signoff directory list")
     token = led.connect(DIRECTORY)
     listed = led.cli("directory", "list").stdout
@@ -285,6 +291,7 @@ def conformance(args, workdir):
         check(config.status == 200, f"GET /ServiceProviderConfig: {config!r}")
         check(config.content_type == "application/scim+json", f"/ServiceProviderConfig is {config.content_type!r}, not application/scim+json")
         spc = config.json()
+        check(isinstance(spc, dict), f"/ServiceProviderConfig is not a JSON object: {config!r}")
         expected = {"patch": True, "filter": True, "bulk": False, "sort": False, "etag": False, "changePassword": False}
         for feature, supported in expected.items():
             declared = (spc.get(feature) or {}).get("supported")
@@ -316,7 +323,7 @@ def conformance(args, workdir):
                 why = unsupported(r, spc)
                 check(why is not None, f"scim2-tester skipped {r.title} ({r.resource_type or '-'}) for a reason that is not a feature "
                                        f"/ServiceProviderConfig declares unsupported: {r.reason}")
-                say(f"  skipped, declared unsupported: {r.title} ({r.resource_type or '-'}): {why}")
+                say(f"  skipped: {r.title} ({r.resource_type or '-'}): {why}")
         titles = {r.title for r in results if r.status == Status.SUCCESS}
         for title in ["object_creation", "object_query", "object_replacement", "object_deletion", "check_add_attribute",
                       "check_remove_attribute", "check_replace_attribute"]:
@@ -330,7 +337,7 @@ def conformance(args, workdir):
                                 "data": {"schemas": [USER_SCHEMA], "userName": "bulk-user"}}]}
         scim_error(http("POST", base + "/Bulk", token, bulk), 501, "POST /Bulk")
         scim_error(http("GET", base + "/Me", token), 501, "GET /Me")
-        scim_error(http("GET", base + "/Users?" + urllib.parse.urlencode({"sortBy": "userName"}), token), 501, "GET /Users?sortBy=userName")
+        scim_error(http("GET", base + "/Users?" + query(sortBy="userName"), token), 501, "GET /Users?sortBy=userName")
         check(http("GET", base + "/Users/bulk-user", token).status == 404, "the refused Bulk request created its user")
         # Only the directory's token opens the SCIM service; the directory's token opens nothing else.
         for what, bearer in [("no token", None), ("a token Signoff never issued", "not-a-token"),
@@ -344,7 +351,7 @@ def conformance(args, workdir):
         say("the directory's token on /v1/whoami: 401")
         # Filters that do not parse; names that are not Signoff names.
         for text in ['userName eq', 'userName eq "unterminated', '(userName eq "a"', 'userName zz "a"']:
-            scim_error(http("GET", base + "/Users?" + urllib.parse.urlencode({"filter": text}), token), 400,
+            scim_error(http("GET", base + "/Users?" + query(filter=text), token), 400,
                        f"GET /Users?filter={text}", "invalidFilter")
         for name in ["Kim", "kim lee", "-kim", "k" * 64, ""]:
             scim_error(http("POST", base + "/Users", token, {"schemas": [USER_SCHEMA], "userName": name}), 400,
@@ -355,7 +362,7 @@ def conformance(args, workdir):
         created = http("POST", base + "/Users", token, {"schemas": [USER_SCHEMA], "userName": "pat", "active": True}, "application/json")
         check(created.status == 201, f"POST /Users as application/json: {created!r}")
         check(created.content_type == "application/scim+json", f"POST /Users answered {created.content_type!r}")
-        check(created.json().get("id") == "pat", f"a user's id is its userName: {created.json()}")
+        check((created.json() or {}).get("id") == "pat", f"a user's id is its userName: {created!r}")
         location = created.headers.get("Location") or ""
         check(location.endswith("/scim/v2/Users/pat"), f"the 201's Location: {location!r}")
         pat = led.principal("pat")
@@ -369,7 +376,8 @@ def conformance(args, workdir):
         # What scim2-tester left: users without keys, never administrators.
         for principal in led.json("user", "list"):
             if principal["name"] != "ada":
-                check(not principal["keys"] and not principal["administrator"], f"the directory made {principal['name']} with a key or an administrator: {principal}")
+                check(not principal["keys"] and not principal["administrator"],
+                      f"the directory made {principal['name']} with a key or an administrator: {principal}")
     finally:
         led.stop()
 
@@ -378,7 +386,7 @@ def unsupported(result, spc):
     """Why a check scim2-tester skipped is for a feature the service declares unsupported (None if it is not)."""
     reason = result.reason or ""
     if reason == "PATCH operations not supported by server":
-        return "/ServiceProviderConfig patch.supported false" if not spc["patch"]["supported"] else None
+        return "declared unsupported: /ServiceProviderConfig patch.supported false" if not spc["patch"]["supported"] else None
     if reason.startswith("POST /.search: searching several resource types at once is not supported"):
         # RFC 7644 §3.4.3 lets a service answer 501 to a search across resource types; the configuration has no
         # field for it (scim2-tester skips only when the answer is a 501 Error).
@@ -429,30 +437,34 @@ def story(args, workdir):
         refused(scim.create(User(user_name="riley"), raise_scim_errors=False), {409}, "POST /Users riley (ada's user)", "uniqueness")
         refused(scim.create(User(user_name="Sam Smith"), raise_scim_errors=False), {400}, "POST /Users 'Sam Smith'", "invalidValue")
         say("the directory provisioned kim, jo and lou: Signoff users without keys")
-        found = succeeded(scim.query(User, query_parameters=SearchRequest(filter='userName eq "jo"'), raise_scim_errors=False), "filter userName")
+        found = succeeded(scim.query(User, query_parameters=SearchRequest(filter='userName eq "jo"'), raise_scim_errors=False),
+                          'GET /Users?filter=userName eq "jo" (scim2-client sends the spaces as +)')
         check(isinstance(found, ListResponse) and found.total_results == 1 and [u.id for u in found.resources or []] == ["jo"],
               f'filter userName eq "jo": {found!r}')
-        found = succeeded(scim.query(User, query_parameters=SearchRequest(filter='externalId eq "ext-lou"'), raise_scim_errors=False), "filter externalId")
+        found = succeeded(scim.query(User, query_parameters=SearchRequest(filter='externalId eq "ext-lou"'), raise_scim_errors=False),
+                          'GET /Users?filter=externalId eq "ext-lou"')
         check(found.total_results == 1 and found.resources[0].id == "lou", f'filter externalId eq "ext-lou": {found!r}')
-        found = succeeded(scim.query(User, query_parameters=SearchRequest(filter='userName eq "nobody"'), raise_scim_errors=False), "filter nobody")
+        found = succeeded(scim.query(User, query_parameters=SearchRequest(filter='userName eq "nobody"'), raise_scim_errors=False),
+                          'GET /Users?filter=userName eq "nobody"')
         check(found.total_results == 0 and not found.resources, f'filter userName eq "nobody": {found!r}')
         seen = []
-        first = succeeded(scim.query(User, query_parameters=SearchRequest(start_index=1, count=2), raise_scim_errors=False), "page 1")
+        first = succeeded(scim.query(User, query_parameters=SearchRequest(start_index=1, count=2), raise_scim_errors=False), "GET /Users?startIndex=1&count=2")
         check(first.start_index == 1 and len(first.resources or []) <= 2 and first.items_per_page == len(first.resources or []),
               f"GET /Users?startIndex=1&count=2: startIndex {first.start_index}, itemsPerPage {first.items_per_page}, {len(first.resources or [])} resources")
-        check(first.total_results >= 3, f"GET /Users says totalResults {first.total_results} with kim, jo and lou provisioned")
+        check((first.total_results or 0) >= 3, f"GET /Users says totalResults {first.total_results} with kim, jo and lou provisioned")
         index = 1
         while index <= first.total_results:
-            page = succeeded(scim.query(User, query_parameters=SearchRequest(start_index=index, count=2), raise_scim_errors=False), f"page at {index}")
+            page = succeeded(scim.query(User, query_parameters=SearchRequest(start_index=index, count=2), raise_scim_errors=False),
+                             f"GET /Users?startIndex={index}&count=2")
             check(page.resources and len(page.resources) <= 2, f"GET /Users?startIndex={index}&count=2 gave {len(page.resources or [])} resources")
             seen += [u.id for u in page.resources]
             index += len(page.resources)
         check(set(people) <= set(seen) and len(seen) == len(set(seen)) == first.total_results,
               f"the pages of two list each user once ({first.total_results} in all): {seen}")
-        only = http("GET", base + "/Users/kim?" + urllib.parse.urlencode({"attributes": "userName"}), token).json() or {}
+        only = http("GET", base + "/Users/kim?" + query(attributes="userName"), token).json() or {}
         check(only.get("userName") == "kim" and only.get("id") == "kim" and "emails" not in only and "displayName" not in only,
               f"GET /Users/kim?attributes=userName: {only}")
-        less = http("GET", base + "/Users/kim?" + urllib.parse.urlencode({"excludedAttributes": "emails"}), token).json() or {}
+        less = http("GET", base + "/Users/kim?" + query(excludedAttributes="emails"), token).json() or {}
         check(less.get("displayName") == "Kim Lee" and "emails" not in less, f"GET /Users/kim?excludedAttributes=emails: {less}")
         say("filters (userName, externalId), paging (startIndex, count), attributes and excludedAttributes")
 
@@ -483,7 +495,7 @@ def story(args, workdir):
         refused(scim.modify(Group, "churn-reviewers", patch(Group, (REPLACE, "displayName", "reviewers")), raise_scim_errors=False), {400},
                 "PATCH replace displayName of churn-reviewers", "mutability")
         found = succeeded(scim.query(Group, query_parameters=SearchRequest(filter='displayName eq "churn-reviewers"'), raise_scim_errors=False),
-                          "filter displayName")
+                          'GET /Groups?filter=displayName eq "churn-reviewers"')
         check(found.total_results == 1 and found.resources[0].id == "churn-reviewers", f'filter displayName eq "churn-reviewers": {found!r}')
         say("the directory created churn-approvers (kim, jo) and churn-reviewers (lou); Signoff shows the same members")
 

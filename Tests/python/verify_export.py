@@ -69,7 +69,7 @@ KNOWN_KINDS = REQUEST_KINDS | frozenset([
     "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
     "group.member-added", "workflow.applied", "project.created", "freeze.added", "freeze.lifted",
     "delegation.granted", "delegation.revoked", "token.revoked", "webhook.added", "webhook.removed",
-    "issuer.trusted", "issuer.distrusted",
+    "issuer.trusted", "issuer.distrusted", "directory.connected", "directory.disconnected", "group.linked",
 ])
 
 EXPORT_FILES = ("SUMMARY.md", "administration.csv", "checkpoint.txt", "decisions.csv", "entries.jsonl",

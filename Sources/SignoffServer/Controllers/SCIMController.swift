@@ -111,6 +111,18 @@ struct SCIMController {
                 }
             }
         }
+        // Discovery documents are read-only: every other method is 405.
+        for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"] {
+            for method in [HTTPRequest.Method.post, .put, .patch, .delete] {
+                group.on(RouterPath(stringLiteral: path), method: method) { request, context in
+                    try await respond(request, context) { _, _ in throw SCIM.Failure(405, nil, "\(path.dropFirst()) is read-only") }
+                }
+            }
+        }
+        // Searching several resource types at once is not supported (RFC 7644 §3.4.3: 501).
+        group.post("/.search") { request, context in
+            try await respond(request, context) { _, _ in throw SCIM.Failure.notImplemented("search one resource type at a time: POST /Users/.search or /Groups/.search") }
+        }
         // What this service does not do, said as RFC 7644 says (501), and every other path a SCIM 404.
         for path in ["/Bulk", "/Me"] {
             group.on(RouterPath(stringLiteral: path), method: .post) { request, context in
@@ -264,8 +276,8 @@ struct SCIMController {
     func replace(_ kind: SCIM.Kind, id: String, directory: String, base: String, _ update: (SCIM.Object) throws -> SCIM.Object) async throws -> SCIM.Object {
         let (resource, state) = try await load(kind, id: id, directory: directory)
         let current = writable(kind, resource: resource, state: state)
-        var after = try update(current)
-        if kind == .user, after["active"] == nil { after["active"] = true }
+        let after = try update(current)
+        // An unassigned active leaves the user enabled (SCIM.change reads a missing active as true).
         let change = SCIM.change(kind: kind, id: id, before: current, after: after, existsInLedger: true)
         var updated = resource
         updated.attributes = SCIM.kept(after, kind: kind)
