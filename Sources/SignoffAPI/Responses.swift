@@ -35,6 +35,8 @@ public struct RecordedResponse: Codable, Sendable {
     }
     public let entries: [Entry]
     public let request: String?
+    /// What the change leaves nobody (or too few) to act on (``Staffing``): said, not refused, unless `strict` was asked.
+    public var warnings: [String]? = nil
 
     /// An answer that appended nothing about `request` (a reused request).
     public init(reusing request: String) {

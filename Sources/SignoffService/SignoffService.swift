@@ -398,6 +398,16 @@ final class Committer: Sendable {
 }
 
 extension SignoffService {
+    /// What `command` by `actor` would leave nobody (or too few) to act on, decided on the state now (``Staffing``);
+    /// empty for the commands that change no one's reach.
+    public func staffingGaps(_ command: Command, as actor: String) async throws -> [Staffing.Gap] {
+        switch command {
+        case .createProject, .updateProject, .disablePrincipal, .removeMember:
+            return Staffing.opened(by: command, state: try await state(), actor: actor, now: now) ?? []
+        default: return []
+        }
+    }
+
     /// The tokens `actor` may see: an administrator (acting with their own session, `asAdministrator`) every one,
     /// anyone else their own.
     public func tokens(visibleTo actor: String, asAdministrator: Bool) async throws -> [TokenRecord] {

@@ -59,11 +59,17 @@ func adminApproval(_ command: Command, client: any SignoffClient, signing: Admin
 
 /// Runs an administrative change, signed as `signing` says: required for every change once the ledger has a
 /// regulated project (`schema/refusals.md`: `admin.signature-required`).
-func runAdministration(_ command: Command, options: WriteOptions, signing: AdminSigningOptions, done: String) async throws {
+func runAdministration(_ command: Command, options: WriteOptions, signing: AdminSigningOptions, done: String, strict: Bool = false) async throws {
     let client = try await options.client()
     let (approval, written) = try adminApproval(command, client: client, signing: signing)
     if written { return }
-    report(try await client.run(command.approved(by: approval), as: try options.actor.name), json: options.json, text: done)
+    report(try await client.run(command.approved(by: approval), as: try options.actor.name, strict: strict), json: options.json, text: done)
+}
+
+/// `--strict`: refuse a change that would leave a project's stage, filing or emergency filing with nobody to act.
+struct StrictOption: ParsableArguments {
+    @Flag(help: "Refuse the change if it would leave a stage, filing or emergency filing of a project with nobody (or too few) able to act; without it, that is a warning.")
+    var strict = false
 }
 
 func readPublicKey(_ path: String) throws -> NoteVerifierKey {
@@ -167,11 +173,14 @@ struct UserCommand: AsyncParsableCommand {
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disable a user or service account (offboarding): they can do nothing, and all their tokens end.")
         @Argument var name: String
+        @OptionGroup var strictness: StrictOption
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
-            try await reportingErrors { try await runAdministration(.disablePrincipal(name: name), options: options, signing: signing, done: "Disabled \(name)") }
+            try await reportingErrors {
+                try await runAdministration(.disablePrincipal(name: name), options: options, signing: signing, done: "Disabled \(name)", strict: strictness.strict)
+            }
         }
     }
 
@@ -251,12 +260,14 @@ struct GroupCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "remove-member", abstract: "Remove a user or service account from a group (offboarding).")
         @Argument var group: String
         @Argument var member: String
+        @OptionGroup var strictness: StrictOption
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
         func run() async throws {
             try await reportingErrors {
-                try await runAdministration(.removeMember(group: group, member: member), options: options, signing: signing, done: "Removed \(member) from \(group)")
+                try await runAdministration(
+                    .removeMember(group: group, member: member), options: options, signing: signing, done: "Removed \(member) from \(group)", strict: strictness.strict)
             }
         }
     }
@@ -438,6 +449,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 """)
         @Argument(help: "The project key, e.g. churn-model.") var key: String
         @OptionGroup var project: ProjectOptions
+        @OptionGroup var strictness: StrictOption
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
@@ -445,7 +457,7 @@ struct ProjectCommand: AsyncParsableCommand {
             try await reportingErrors {
                 try await runAdministration(
                     .createProject(try project.spec(key: key), approval: nil), options: options, signing: signing,
-                    done: "Created project \(key)" + (project.regulated ? " (regulated)" : ""))
+                    done: "Created project \(key)" + (project.regulated ? " (regulated)" : ""), strict: strictness.strict)
             }
         }
     }
@@ -461,6 +473,7 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var project: ProjectOptions
         @Option(parsing: .upToNextOption, help: "ROLE or ROLE@ENV: bindings to remove.") var unbind: [String] = []
         @Option(parsing: .upToNextOption, help: "Environments to remove.") var removeEnv: [String] = []
+        @OptionGroup var strictness: StrictOption
         @OptionGroup var signing: AdminSigningOptions
         @OptionGroup var options: WriteOptions
 
@@ -478,7 +491,7 @@ struct ProjectCommand: AsyncParsableCommand {
                 }
                 roles.merge(try project.bindings()) { _, new in new }
                 let spec = ProjectSpec(key: key, regulated: current.regulated || project.regulated, environments: environments, roles: roles)
-                try await runAdministration(.updateProject(spec), options: options, signing: signing, done: "Updated project \(key)")
+                try await runAdministration(.updateProject(spec), options: options, signing: signing, done: "Updated project \(key)", strict: strictness.strict)
             }
         }
     }

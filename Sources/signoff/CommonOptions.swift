@@ -87,11 +87,14 @@ func report(_ recorded: RecordedResponse, json: Bool, text: String) {
             let entries: [RecordedResponse.Entry]
             let request: String?
             let message: String
+            let warnings: [String]?
         }
-        printJSON(Reported(entries: recorded.entries, request: recorded.request, message: text))
+        printJSON(Reported(entries: recorded.entries, request: recorded.request, message: text, warnings: recorded.warnings))
     } else {
         print(text)
     }
+    // What the change leaves nobody to act on: on standard error, with --json too.
+    for warning in recorded.warnings ?? [] { printNotice("warning: this leaves \(warning) (--strict refuses such a change)") }
 }
 
 /// One JSON document on standard output, in the wire vocabulary (`schema/vocabulary.md`).

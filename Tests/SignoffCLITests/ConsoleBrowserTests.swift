@@ -21,7 +21,7 @@ struct ConsoleBrowserTests {
 
     /// Runs `Tests/console/SCRIPT` on a copy of the binary alone, as a deployment copies it (the console is compiled in,
     /// nothing beside it is needed), and expects its PASS line.
-    static func story(_ script: String, passes: String) async throws {
+    static func story(_ script: String, in folder: String = "Tests/console", passes: String) async throws {
         let workdir = try TestSupport.temporaryDirectory("signoff-browser")
         defer { try? FileManager.default.removeItem(at: workdir) }
         let binary = workdir.appendingPathComponent("bin/signoff")
@@ -33,7 +33,7 @@ struct ConsoleBrowserTests {
         let result = try await TestSupport.run(
             "/usr/bin/env",
             [
-                "python3", TestSupport.projectRoot.appendingPathComponent("Tests/console").appendingPathComponent(script).path, "--signoff", binary.path,
+                "python3", TestSupport.projectRoot.appendingPathComponent(folder).appendingPathComponent(script).path, "--signoff", binary.path,
                 "--workdir", workdir.appendingPathComponent("story").path,
             ], deadline: .seconds(600))
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")

@@ -228,3 +228,31 @@ struct DirectoryTests {
         #expect(plain.principals["jo"]?.disabled == false)
     }
 }
+
+/// Issue 29, part 4: nobody left to act.
+@Suite("Staffing: nobody left to act (pure)")
+struct StaffingTests {
+    @Test("Disabling the only requester leaves filing and emergency filing to nobody; removing approvers below a stage's count leaves too few")
+    func gaps() throws {
+        var w = try World()
+        #expect(Staffing.gaps(of: Cast.project, state: w.state, now: w.now).isEmpty, "\(Staffing.gaps(of: Cast.project, state: w.state, now: w.now))")
+        let riley = Cast.requester.name
+        let opened = try #require(Staffing.opened(by: w.signedByAdmin(.disablePrincipal(name: riley)), state: w.state, actor: Cast.administrator.name, now: w.now))
+        let what = Set(opened.map(\.what))
+        #expect(what.contains("filing") && what.contains("emergency filing"), "\(opened)")
+        #expect(opened.allSatisfy { $0.available.isEmpty || $0.what.hasSuffix("(approvals)") })
+        // The approved stage needs 2 approvers (riley, morgan, sam, pat hold it): removing two leaves enough, three not.
+        for member in [Cast.releaseManager.name, Cast.secondReleaseManager.name] {
+            #expect(try #require(Staffing.opened(by: w.signedByAdmin(.removeMember(group: Cast.Group.releaseManagers, member: member)), state: w.state, actor: Cast.administrator.name, now: w.now)).isEmpty)
+            try w.admin(.removeMember(group: Cast.Group.releaseManagers, member: member))
+        }
+        let last = try #require(Staffing.opened(by: w.signedByAdmin(.removeMember(group: Cast.Group.releaseManagers, member: Cast.complianceReleaseManager.name)), state: w.state, actor: Cast.administrator.name, now: w.now))
+        #expect(last.contains { $0.what == "approved (approvals)" && $0.needed == 2 && $0.available == [riley] }, "\(last)")
+        // A decider whose key is revoked cannot sign in a regulated project: they no longer count.
+        let pat = Cast.complianceReleaseManager.name
+        try w.admin(.revokeKey(principal: pat, fingerprint: w.keys[pat]!.publicKey.fingerprint))
+        #expect(Staffing.gaps(of: Cast.project, state: w.state, now: w.now).contains { $0.what == "approved (approvals)" && $0.available == [riley] })
+        // A refused command opens nothing to report: nil.
+        #expect(Staffing.opened(by: .disablePrincipal(name: riley), state: w.state, actor: Cast.outsider.name, now: w.now) == nil)
+    }
+}

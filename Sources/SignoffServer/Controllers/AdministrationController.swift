@@ -51,7 +51,7 @@ struct AdministrationController {
         }
         routes.post("/principals/{name}/disable") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
-            return try await h.respond(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context)
+            return try await h.respond(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context, strict: Handlers.strict(request))
         }
         routes.post("/principals/{name}/enable") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
@@ -67,7 +67,8 @@ struct AdministrationController {
         }
         routes.post("/groups/{name}/members/remove") { request, context -> Response in
             let body = try await request.decode(as: MemberBody.self, context: context)
-            return try await h.respond(.removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context)
+            return try await h.respond(
+                .removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context, strict: Handlers.strict(request))
         }
         routes.post("/workflows") { request, context -> Response in
             let body = try await request.decode(as: WorkflowBody.self, context: context)
@@ -75,12 +76,12 @@ struct AdministrationController {
         }
         routes.post("/projects") { request, context -> Response in
             let body = try await request.decode(as: ProjectBody.self, context: context)
-            return try await h.respond(.createProject(body.spec, approval: body.approval), context)
+            return try await h.respond(.createProject(body.spec, approval: body.approval), context, strict: Handlers.strict(request))
         }
         routes.post("/projects/{key}") { request, context -> Response in
             let body = try await request.decode(as: ProjectBody.self, context: context)
             guard body.key == (try h.parameter("key", context)) else { throw Problem.badRequest("the body's key must be the project in the path") }
-            return try await h.respond(.updateProject(body.spec, approval: body.approval), context)
+            return try await h.respond(.updateProject(body.spec, approval: body.approval), context, strict: Handlers.strict(request))
         }
         routes.post("/freezes") { request, context -> Response in
             let body = try await request.decode(as: FreezeBody.self, context: context)
@@ -202,9 +203,15 @@ struct AdministrationController {
             let state = try await h.directoryReader(context)
             return try h.json(ItemList(Directory.projects(in: state)))
         }
+        // A project's definition: for administrators and auditors, and for whoever may read its requests (its roles'
+        // holders, its administrators among them).
         routes.get("/projects/{key}") { _, context -> Response in
-            let state = try await h.directoryReader(context)
             let key = try h.parameter("key", context)
+            let state = try await h.service.state()
+            let caller = try h.principal(context)
+            guard context.token?.kind == .session, Access.mayRead(project: key, principal: caller, state: state, now: h.service.now) else {
+                throw Problem.forbidden("only administrators, auditors and the holders of \(key)'s roles may read its definition", rule: .adminRequired)
+            }
             guard let project = state.projects[key] else { throw Problem.notFound("no project \(key)") }
             return try h.json(ProjectView(project))
         }

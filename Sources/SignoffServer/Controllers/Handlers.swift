@@ -87,18 +87,27 @@ struct Handlers: Sendable {
     /// them: the command's recorded entries with `status`, unless `answer` makes another.
     func run(
         _ command: Command, _ context: SignoffRequestContext, storing token: Authenticator.MintedToken? = nil, status: HTTPResponse.Status = .ok,
-        answer: (@Sendable ([LedgerEntry]) throws -> IdempotentAnswer)? = nil
+        strict: Bool = false, answer: (@Sendable ([LedgerEntry]) throws -> IdempotentAnswer)? = nil
     ) async throws -> RecordedResponse {
         if let token = context.token, token.isKeyless, let refusal = Self.unsignedFromKeylessSession(command, state: try await service.state(), actor: token.principal) {
             metrics.refusal(refusal.rule)
             throw Problem.refused(refusal)
+        }
+        // Nobody left to act: said with the answer, or refused when the caller asked for strictness.
+        let gaps = try await service.staffingGaps(command, as: try principal(context))
+        if strict, !gaps.isEmpty {
+            metrics.refusal(RefusalRule.staffingGap.name)
+            throw Problem.refused(Refusal(.staffingGap, "this change would leave " + gaps.map(\.description).joined(separator: "; ")))
         }
         let call = context.idempotency?.call(
             answer: answer ?? { entries in
                 IdempotentAnswer(status: Int(status.code), mediaType: "application/json", body: Array(try WireCoding.encode(RecordedResponse(entries: entries, command: command))))
             })
         switch try await service.execute(command, as: try principal(context), storing: token, idempotency: call) {
-        case .success(let entries): return RecordedResponse(entries: entries, command: command)
+        case .success(let entries):
+            var recorded = RecordedResponse(entries: entries, command: command)
+            if !gaps.isEmpty { recorded.warnings = gaps.map(\.description) }
+            return recorded
         case .failure(let refusal):
             metrics.refusal(refusal.rule)
             throw Problem.refused(refusal)
@@ -120,8 +129,8 @@ struct Handlers: Sendable {
     }
 
     /// Runs `command` for the caller and answers with its recorded entries (and `status`).
-    func respond(_ command: Command, _ context: SignoffRequestContext, status: HTTPResponse.Status = .ok) async throws -> Response {
-        try json(try await run(command, context, status: status), status: status)
+    func respond(_ command: Command, _ context: SignoffRequestContext, status: HTTPResponse.Status = .ok, strict: Bool = false) async throws -> Response {
+        try json(try await run(command, context, status: status, strict: strict), status: status)
     }
 
     /// The answer a replayed call gets where the first one showed a secret, which is never kept: a problem naming what
@@ -253,6 +262,9 @@ struct Handlers: Sendable {
 }
 
 extension Handlers {
+    /// Whether the call asked for strictness (`?strict=true`): a change leaving nobody to act is refused, not only said.
+    static func strict(_ request: Request) -> Bool { request.uri.queryParameters["strict"].map { $0 == "true" || $0 == "1" } ?? false }
+
     /// The state, when the caller may read the directory (who exists, groups, projects, workflows): an administrator or
     /// a member of `auditors` — or, for `allowing`, that principal themself. Service tokens never.
     func directoryReader(_ context: SignoffRequestContext, allowing own: String? = nil) async throws -> SignoffState {

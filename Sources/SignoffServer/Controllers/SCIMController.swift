@@ -42,11 +42,11 @@ struct SCIMController {
             let path = kind.endpoint
             group.get(RouterPath(stringLiteral: path)) { request, context in
                 try await respond(request, context) { directory, base in
-                    let query = request.uri.queryParameters
+                    let query = Self.query(request)
                     return (200, try await search(
-                        kind, directory: directory, base: base, filter: query["filter"].map(String.init), startIndex: query["startIndex"].map(String.init),
-                        count: query["count"].map(String.init), attributes: query["attributes"].map(String.init),
-                        excluded: query["excludedAttributes"].map(String.init), sortBy: query["sortBy"].map(String.init)))
+                        kind, directory: directory, base: base, filter: query["filter"], startIndex: query["startIndex"],
+                        count: query["count"], attributes: query["attributes"],
+                        excluded: query["excludedAttributes"], sortBy: query["sortBy"]))
                 }
             }
             group.post(RouterPath(stringLiteral: path + "/.search")) { request, context in
@@ -72,10 +72,10 @@ struct SCIMController {
                 try await respond(request, context) { directory, base in
                     let id = try Self.id(context)
                     let (resource, state) = try await load(kind, id: id, directory: directory)
-                    let query = request.uri.queryParameters
+                    let query = Self.query(request)
                     return (200, SCIM.select(
-                        render(kind, resource: resource, state: state, base: base), attributes: Self.names(query["attributes"].map(String.init)),
-                        excluded: Self.names(query["excludedAttributes"].map(String.init)), kind: kind))
+                        render(kind, resource: resource, state: state, base: base), attributes: Self.names(query["attributes"]),
+                        excluded: Self.names(query["excludedAttributes"]), kind: kind))
                 }
             }
             group.put(RouterPath(stringLiteral: path + "/{id}")) { request, context in
@@ -99,7 +99,7 @@ struct SCIMController {
             group.delete(RouterPath(stringLiteral: path + "/{id}")) { request, context in
                 try await respond(request, context) { directory, _ in
                     let id = try Self.id(context)
-                    let (resource, state) = try await load(kind, id: id, directory: directory)
+                    let (resource, state) = try await load(kind, id: id, directory: directory, writing: true)
                     let current = writable(kind, resource: resource, state: state)
                     // A user is disabled (never deleted from the ledger: their name is not given to anyone else); a group is
                     // emptied and stays linked to the directory (a later POST of its name adopts it again).
@@ -199,6 +199,18 @@ struct SCIMController {
         return id
     }
 
+    /// The query's parameters, `+` read as a space (HTML form encoding, which SCIM clients built on httpx or
+    /// `urlencode` send), then percent-decoded.
+    static func query(_ request: Request) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            guard let name = parts.first, !name.isEmpty else { continue }
+            out[name] = parts.count == 2 ? parts[1] : ""
+        }
+        return out
+    }
+
     static func names(_ text: String?) -> [String] {
         (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -212,9 +224,20 @@ struct SCIMController {
     // MARK: Resources
 
     /// The kept resource `id` of `kind` and the directory state: a resource this directory does not keep is not found.
-    func load(_ kind: SCIM.Kind, id: String, directory: String) async throws -> (DirectoryResource, SignoffState) {
+    /// A change to a user or group Signoff has but this directory did not provision (or link) is refused as what it
+    /// is (403, the directory's reach); reading one is 404, as for anything outside the directory's view.
+    func load(_ kind: SCIM.Kind, id: String, directory: String, writing: Bool = false) async throws -> (DirectoryResource, SignoffState) {
         let state = try await handlers.service.directory()
         guard let resource = try await handlers.service.storage.coordination.directoryResource(directory: directory, kind: storageKind(kind), id: id) else {
+            let exists = kind == .user ? state.principals[id] != nil : state.groups[id] != nil
+            if writing, exists {
+                handlers.metrics.refusal(RefusalRule.directoryReach.name)
+                throw SCIM.Failure(
+                    403, nil,
+                    kind == .user
+                        ? "refused (directory.reach): \(id) was not provisioned by this directory; a directory changes only the users it added"
+                        : "refused (directory.reach): group \(id) is not this directory's: an administrator links it with a signed change (signoff group link \(id) --directory \(directory)), then POST it to adopt it")
+            }
             throw SCIM.Failure.notFound("no \(kind.rawValue) \(id) provisioned by this directory")
         }
         return (resource, state)
@@ -274,7 +297,7 @@ struct SCIMController {
     }
 
     func replace(_ kind: SCIM.Kind, id: String, directory: String, base: String, _ update: (SCIM.Object) throws -> SCIM.Object) async throws -> SCIM.Object {
-        let (resource, state) = try await load(kind, id: id, directory: directory)
+        let (resource, state) = try await load(kind, id: id, directory: directory, writing: true)
         let current = writable(kind, resource: resource, state: state)
         let after = try update(current)
         // An unassigned active leaves the user enabled (SCIM.change reads a missing active as true).

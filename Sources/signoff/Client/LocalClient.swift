@@ -16,7 +16,7 @@ struct LocalClient: SignoffClient {
 
     var now: Int64 { service.now }
 
-    func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
+    func run(_ command: Command, as actor: String, strict: Bool) async throws -> RecordedResponse {
         // A command that writes signs a checkpoint after: a wrong ledger passphrase is refused before anything is written.
         try service.storage.signer?.open()
         // Locally there is no server to expire stale requests: the next command does, as the system, first.
@@ -25,10 +25,16 @@ struct LocalClient: SignoffClient {
         {
             printNotice("expired \(entries.count) request(s) idle longer than their workflow's request_expiry")
         }
+        let gaps = try await service.staffingGaps(command, as: actor)
+        if strict, !gaps.isEmpty {
+            throw CLIError.refused(RefusalRule.staffingGap.name, "this change would leave " + gaps.map(\.description).joined(separator: "; "))
+        }
         switch try await service.execute(command, as: actor) {
         case .success(let entries):
             try await finish()
-            return RecordedResponse(entries: entries, command: command)
+            var recorded = RecordedResponse(entries: entries, command: command)
+            if !gaps.isEmpty { recorded.warnings = gaps.map(\.description) }
+            return recorded
         case .failure(let refusal):
             throw CLIError.refused(refusal.rule, refusal.message)
         }

@@ -186,14 +186,14 @@ struct RemoteClient: SignoffClient {
         }
     }
 
-    func run(_ command: Command, as actor: String) async throws -> RecordedResponse {
+    func run(_ command: Command, as actor: String, strict: Bool) async throws -> RecordedResponse {
         guard actor == user || actor == ActorOptions.tokenHolder else {
             throw CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
         }
         guard let endpoint = Endpoint.of(command) else {
             throw CLIError.badInput("a ledger and its first administrator are created with `signoff init` on the server's database")
         }
-        let data = try await call(endpoint.method.rawValue, endpoint.path, body: endpoint.body)
+        let data = try await call(endpoint.method.rawValue, endpoint.path + (strict ? "?strict=true" : ""), body: endpoint.body)
         return try WireCoding.decode(RecordedResponse.self, from: data)
     }
 

@@ -16,7 +16,9 @@ protocol SignoffClient: Sendable {
     /// The largest evidence document this client stores, when it knows it before sending (a server says 413).
     var evidenceDocumentLimit: Int? { get }
     /// Runs a command as `actor`; a refusal throws a ``CLIError`` naming the rule, with the rule's exit code.
-    func run(_ command: Command, as actor: String) async throws -> RecordedResponse
+    /// Runs `command`; with `strict`, a change that would leave a project's stage with nobody to act is refused
+    /// (`staffing.gap`) instead of only said in the answer's warnings.
+    func run(_ command: Command, as actor: String, strict: Bool) async throws -> RecordedResponse
     func request(_ id: String) async throws -> RequestView
     /// `actor`: whose `awaiting_you` (remotely, the logged-in user's).
     func explain(_ id: String, as actor: String) async throws -> ExplanationView
@@ -78,6 +80,10 @@ protocol SignoffClient: Sendable {
 enum GateTarget: Sendable {
     case request(String)
     case project(String)
+}
+
+extension SignoffClient {
+    func run(_ command: Command, as actor: String) async throws -> RecordedResponse { try await run(command, as: actor, strict: false) }
 }
 
 extension CLIError {
