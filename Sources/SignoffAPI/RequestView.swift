@@ -161,13 +161,17 @@ public struct ExplanationView: Codable, Sendable, Equatable {
     public let skipped: [SkippedStage]
     /// The stages ahead that the caller may decide and has not: what `signoff decide` without `--stage` picks from.
     public let awaiting_you: [String]
+    /// The stages ahead the caller may decide for each person who delegated to them: what `decide --for PERSON`
+    /// without `--stage` picks from.
+    public let awaiting_for: [String: [String]]?
 
     public struct SkippedStage: Codable, Sendable, Equatable {
         public let stage: String
         public let reason: String
     }
 
-    public init(_ e: Explanation, awaitingCaller: [String] = []) {
+    public init(_ e: Explanation, awaitingCaller: [String] = [], awaitingFor: [String: [String]] = [:]) {
+        awaiting_for = awaitingFor.isEmpty ? nil : awaitingFor
         labels = e.labels
         emergency_reason = e.emergency?.reason
         skipped = e.skipped.map { SkippedStage(stage: $0.stage, reason: $0.reason) }

@@ -254,7 +254,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: disablePrincipal
-      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }, { $ref: "#/components/parameters/Strict" }]
       x-service-token: "session-only"
       description: "Offboarding: the principal can do nothing more, and all their tokens end."
       requestBody: { content: { application/json: { schema: { $ref: "#/components/schemas/ApprovalBody" } } } }
@@ -333,7 +333,7 @@ paths:
     parameters: [{ name: name, in: path, required: true, schema: { type: string } }]
     post:
       operationId: removeMember
-      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }, { $ref: "#/components/parameters/Strict" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -371,7 +371,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: createProject
-      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }, { $ref: "#/components/parameters/Strict" }]
       x-service-token: "session-only"
       requestBody:
         required: true
@@ -389,7 +389,7 @@ paths:
         "4XX": { $ref: "#/components/responses/Problem" }
     post:
       operationId: updateProject
-      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }, { $ref: "#/components/parameters/Strict" }]
       x-service-token: "session-only"
       description: Replaces the project's environments and role bindings; a regulated project stays regulated.
       requestBody:
@@ -1212,6 +1212,12 @@ components:
         the scopes of the first pipeline rule its claims match, until it expires, and a filing, revision or evidence made
         with it records its claims as the bundle's source (`verified_by`). Refused with 401 and the reason otherwise.
   parameters:
+    Strict:
+      name: strict
+      in: query
+      required: false
+      schema: { type: boolean }
+      description: Refuse the change (`staffing.gap`) if it would leave a project's stage, filing or emergency filing with nobody able to act.
     RequestID: { name: id, in: path, required: true, schema: { type: string }, example: REQ-1 }
     IdempotencyKey:
       name: Idempotency-Key
@@ -1271,6 +1277,13 @@ components:
       properties:
         entries: { type: array, items: { type: object, required: [sequence, kind], properties: { sequence: { type: integer }, kind: { type: string } } } }
         request: { type: string, description: The request the operation concerns (or filed, or reused). }
+        warnings:
+          type: array
+          items: { type: string }
+          description: >-
+            What the change leaves a project with nobody (or too few) able to act on — a stage, filing, emergency filing
+            (project create and update, disabling a principal, removing a group member). Absent when nothing. With
+            `?strict=true` such a change is refused instead (`staffing.gap`).
     RequestSummary:
       type: object
       additionalProperties: false
@@ -1666,6 +1679,10 @@ components:
           description: Stages of the workflow this request does not go through, with why (a `when:` or an emergency waiver).
           items: { type: object, additionalProperties: false, required: [stage, reason], properties: { stage: { type: string }, reason: { type: string } } }
         awaiting_you: { type: array, items: { type: string }, description: "Stages ahead the caller may decide and has not." }
+        awaiting_for:
+          type: object
+          additionalProperties: { type: array, items: { type: string } }
+          description: "For each person who delegated to the caller (a delegation in force): the stages ahead the caller may decide for them. Absent when none."
         stage: { type: string }
         revision: { type: integer }
         digest: { $ref: "#/components/schemas/Digest" }

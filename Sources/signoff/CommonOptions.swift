@@ -56,7 +56,7 @@ struct RemoteOptions: ParsableArguments {
         if let bearer = ProcessInfo.processInfo.environment["SIGNOFF_TOKEN"], !bearer.isEmpty {
             client = try await RemoteClient(server: url, bearer: bearer)
         } else {
-            client = try RemoteClient(server: url, tokenFile: tokenFile.path)
+            client = try RemoteClient(server: url, tokenFile: try tokenFile.path(server: url, user: try? actor.name))
         }
         if let name = try? actor.name, name != client.user, name != ActorOptions.tokenHolder {
             throw CLIError.badInput("you are logged in to the server as \(client.user), not \(name); run `signoff login --as \(name)`")

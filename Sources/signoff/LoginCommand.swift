@@ -4,23 +4,59 @@ import Foundation
 import FoundationNetworking
 #endif
 import SignoffAPI
+import SignoffCore
 import SignoffCrypto
 
-/// Where a remote session's token lives: `--token-file`, `SIGNOFF_TOKEN_FILE`, or `token` in Signoff's folder of the
-/// user's configuration (`$XDG_CONFIG_HOME/signoff`, else `$HOME/.config/signoff`, as the XDG convention says).
+/// Where a remote session's token lives: `--token-file`, `SIGNOFF_TOKEN_FILE`, or — one file per server and user —
+/// `tokens/SERVER/USER` in Signoff's folder of the user's configuration (`$XDG_CONFIG_HOME/signoff`, else
+/// `$HOME/.config/signoff`, as the XDG convention says; `$HOME` as the environment has it, never the password database's).
 struct TokenFileOptions: ParsableArguments {
     @Option(
         help:
-            "Where the login token is kept (default: $SIGNOFF_TOKEN_FILE, else $XDG_CONFIG_HOME/signoff/token or ~/.config/signoff/token). One file holds one login: give each person, or each server, a file of its own.")
+            "Where the login token is kept (default: $SIGNOFF_TOKEN_FILE, else one file per server and user under $XDG_CONFIG_HOME/signoff/tokens or ~/.config/signoff/tokens).")
     var tokenFile: String?
 
-    var path: String {
+    /// The explicit file, if one was named.
+    var explicit: String? {
         if let tokenFile { return tokenFile }
+        if let env = ProcessInfo.processInfo.environment["SIGNOFF_TOKEN_FILE"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// Signoff's configuration folder.
+    static var configuration: String {
         let environment = ProcessInfo.processInfo.environment
-        if let env = environment["SIGNOFF_TOKEN_FILE"], !env.isEmpty { return env }
-        if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") { return config + "/signoff/token" }
-        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.config/signoff/token" }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/signoff/token").path
+        if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") { return config + "/signoff" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.config/signoff" }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/signoff").path
+    }
+
+    /// The folder of one server's logins: its origin as a file name (`https_signoff.example.com_443`).
+    static func folder(for server: URL) -> String {
+        let origin = TokenFile.origin(of: server)
+        let name = String(origin.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
+        return configuration + "/tokens/" + name
+    }
+
+    /// Where `login` keeps the token of `user` on `server`.
+    func path(server: URL, user: String) throws -> String { try path(server: server, user: Optional(user)) }
+
+    /// The token file to use for `server`: the explicit one, else `user`'s login there, else the only login there (or,
+    /// from before logins were kept per server and user, the single `token` file).
+    func path(server: URL, user: String?) throws -> String {
+        if let explicit { return explicit }
+        let folder = Self.folder(for: server)
+        if let user, !user.isEmpty {
+            guard Engine.isValidName(user) else { throw CLIError.badInput("--as \(user.prefix(80)) is not a user name") }
+            return folder + "/" + user
+        }
+        let logins = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        switch logins.count {
+        case 1: return folder + "/" + logins[0]
+        case 0: return Self.configuration + "/token"
+        default:
+            throw CLIError.badInput("several people are logged in to \(TokenFile.origin(of: server)) here (\(logins.joined(separator: ", "))): say who with --as")
+        }
     }
 }
 
@@ -62,7 +98,7 @@ struct LoginCommand: AsyncParsableCommand {
                     : ""
                 throw CLIError(message: "login refused (\(answer.status)): \(problem?.detail ?? "")" + hint, exitCode: ExitStatus.refused)
             }
-            let path = tokenFile.path
+            let path = try tokenFile.path(server: url, user: user)
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             try? FileManager.default.removeItem(atPath: path)

@@ -200,8 +200,16 @@ func parseDigestOption(_ text: String) throws -> SHA256Digest {
 /// The stage to decide: the one given, or the only one that awaits the decider (refused when none or several do).
 func resolveStage(_ stage: String?, request: String, onBehalfOf: String?, client: any SignoffClient, actor: String) async throws -> String {
     if let stage { return stage }
-    guard onBehalfOf == nil else { throw CLIError.badInput("deciding for someone else names the stage: add --stage") }
-    let awaiting = try await client.explain(request, as: actor).awaiting_you
+    let explained = try await client.explain(request, as: actor)
+    if let person = onBehalfOf {
+        let awaiting = explained.awaiting_for?[person] ?? []
+        switch awaiting.count {
+        case 1: return awaiting[0]
+        case 0: throw CLIError.badInput("no stage of \(request) awaits a decision you may give for \(person) (a delegation in force to you); `signoff explain \(request)` shows who decides what")
+        default: throw CLIError.badInput("several stages of \(request) await \(person) (\(awaiting.joined(separator: ", "))): choose one with --stage")
+        }
+    }
+    let awaiting = explained.awaiting_you
     switch awaiting.count {
     case 1: return awaiting[0]
     case 0: throw CLIError.badInput("no stage of \(request) awaits your decision; `signoff explain \(request)` shows who decides what")

@@ -256,3 +256,28 @@ struct StaffingTests {
         #expect(Staffing.opened(by: .disablePrincipal(name: riley), state: w.state, actor: Cast.outsider.name, now: w.now) == nil)
     }
 }
+
+/// Issue 29, part 5: "can supply" lists name delegates in force and leave out who cannot sign.
+@Suite("Can-supply lists (pure)")
+struct CanSupplyTests {
+    @Test("A delegate in force can supply the delegator's approval; a decider whose key was marked compromised cannot; decide --for finds the stage")
+    func canSupply() throws {
+        var w = try World()
+        let id = try w.file()
+        let morgan = Cast.releaseManager.name, sam = Cast.secondReleaseManager.name, quinn = Cast.platformEngineer.name
+        func approvers() throws -> [String] {
+            let workflow = try #require(w.state.workflow(for: w.request(id))?.workflow)
+            let stage = try #require(workflow.stages.first { $0.name == "approved" })
+            let status = Policy.evaluate(w.request(id), stage: stage, workflow: workflow, state: w.state, now: w.now)
+            return try #require(status.conditions.first { $0.rule == "approvals" }).whoCanSupply
+        }
+        #expect(try approvers().contains(sam) && !(try approvers().contains(quinn)))
+        let spec = DelegationSpec(delegate: quinn, start: w.now, end: w.now + 86_400_000, project: Cast.project, role: nil)
+        try w.ok(PolicyTests.delegating(w, spec, by: morgan), as: morgan)
+        #expect(try approvers().contains(quinn), "the delegate in force supplies it for morgan")
+        #expect(Policy.awaiting(w.request(id), delegate: quinn, state: w.state, now: w.now)[morgan]?.contains("approved") == true)
+        #expect(Policy.awaiting(w.request(id), delegate: quinn, state: w.state, now: w.now + 2 * 86_400_000).isEmpty, "not once the delegation ended")
+        try w.admin(.revokeKey(principal: sam, fingerprint: w.keys[sam]!.publicKey.fingerprint, compromisedSince: w.now))
+        #expect(!(try approvers().contains(sam)), "sam's only key was marked compromised: sam cannot sign")
+    }
+}

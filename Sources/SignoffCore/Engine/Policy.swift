@@ -252,7 +252,14 @@ public enum Policy {
             let eligible = naming ? eligibleDeciders(request, stage: stage, workflow: workflow, state: state).filter { !approvers.contains($0) } : []
             for (rule, count) in zip(gate.approvals, filled) {
                 let met = count >= rule.count
-                let who = met ? [] : eligible.filter { state.holds($0, role: rule.role.value, project: project, environment: environment) }
+                let holders = met ? [] : eligible.filter { state.holds($0, role: rule.role.value, project: project, environment: environment) }
+                // In a regulated project a decision is signed: who has no key that signs now (revoked, marked compromised)
+                // cannot supply it. Delegates in force can, for the holder who delegated to them.
+                let signs = { (name: String) in
+                    state.projects[project]?.regulated != true || state.principals[name]?.keys.contains { $0.counts(signedAt: now) } == true
+                }
+                let delegates = holders.isEmpty ? [] : delegatesActing(for: holders, role: rule.role.value, request: request, state: state, now: now).filter { signs($0.to) }
+                let who = Array(Set(holders.filter(signs) + delegates.map(\.to))).sorted()
                 conditions.append(ConditionStatus(
                     rule: "approvals", met: met,
                     detail: "\(count) of \(rule.count) approvals from \(describe(roles: [rule.role.value], request: request, state: state))"
@@ -317,6 +324,30 @@ public enum Policy {
             }
         }
         return GateStatus(stage: stage.name, conditions: conditions)
+    }
+
+    /// The delegations in force now by which someone may decide `role` on `request` for one of `holders`: never a
+    /// delegate or delegator who filed it, never a disabled one.
+    static func delegatesActing(for holders: [String], role: String, request: DeploymentRequest, state: SignoffState, now: Int64) -> [(from: String, to: String)] {
+        let holding = Set(holders)
+        return state.delegations.values.filter { d in
+            holding.contains(d.from) && d.isInForce(at: now) && (d.project.map { $0 == request.project } ?? true) && (d.role.map { $0 == role } ?? true)
+                && d.to != request.requester && d.from != request.requester && state.principals[d.to]?.disabled == false && !holding.contains(d.to)
+        }.map { (from: $0.from, to: $0.to) }.sorted { ($0.to, $0.from) < ($1.to, $1.from) }
+    }
+
+    /// Stages ahead that `delegate` may decide now for someone who delegated to them, by delegator: what
+    /// `decide --for PERSON` without `--stage` chooses from.
+    public static func awaiting(_ request: DeploymentRequest, delegate: String, state: SignoffState, now: Int64) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for d in state.delegations.values where d.to == delegate && d.isInForce(at: now) && (d.project.map { $0 == request.project } ?? true) {
+            let stages = awaiting(request, principal: d.from, state: state).filter { stage in
+                guard let role = d.role else { return true }
+                return state.workflow(for: request)?.workflow.stages.first { $0.name == stage }?.gate.approvals.contains { $0.role.value == role } == true
+            }
+            if !stages.isEmpty { out[d.from, default: []] += stages }
+        }
+        return out.mapValues { Array(Set($0)).sorted() }
     }
 
     public static func isOpen(_ window: Workflow.DeploymentWindow, at now: Int64) -> Bool {

@@ -67,7 +67,9 @@ struct RequestsController {
                 throw Problem.refused(.internalError, "the workflow of \(request.id) is missing")
             }
             let caller = try h.principal(context)
-            return try h.json(ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: caller, state: state)))
+            return try h.json(ExplanationView(
+                explanation, awaitingCaller: Policy.awaiting(request, principal: caller, state: state),
+                awaitingFor: Policy.awaiting(request, delegate: caller, state: state, now: h.service.now)))
         }
         routes.get("/requests/{id}/gate") { httpRequest, context -> Response in
             let id = try h.parameter("id", context)

@@ -64,7 +64,8 @@ struct LocalClient: SignoffClient {
         guard let explanation = Engine.explain(request.id, state: state, now: now) else {
             throw CLIError.failure("the workflow of \(id) is missing from the database; run `signoff audit verify --db`")
         }
-        return ExplanationView(explanation, awaitingCaller: Policy.awaiting(request, principal: actor, state: state))
+        return ExplanationView(
+            explanation, awaitingCaller: Policy.awaiting(request, principal: actor, state: state), awaitingFor: Policy.awaiting(request, delegate: actor, state: state, now: now))
     }
 
     func directories() async throws -> [DirectoryView] {
