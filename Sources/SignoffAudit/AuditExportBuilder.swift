@@ -669,14 +669,7 @@ public struct AuditExportBuilder {
     /// guard (a leading `=`, `+`, `-`, `@`, tab or CR gets a `'` before it), then quoting — with `"` around the field and
     /// inner quotes doubled — of any field that holds a separator of a common locale (`,` `;` tab), a quote or a line
     /// break (`\r`, `\n`).
-    static func csvField(_ value: String) -> String {
-        var text = value
-        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
-        if text.unicodeScalars.contains(where: { $0 == "," || $0 == ";" || $0 == "\t" || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            text = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return text
-    }
+    static func csvField(_ value: String) -> String { CSVText.field(value) }
 
     /// Text from the ledger as it goes into Markdown (`requests.md`, `SUMMARY.md`), always after other text on its line:
     /// every character that can open an inline construct — `\` `` ` `` `*` `_` `[` `]` `<` `>` `!` `|` `&` `~` `#` — escaped

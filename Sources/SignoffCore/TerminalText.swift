@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// Recorded free text (comments, reasons, notes, details that quote them, and text an audit export's verifier quotes
 /// from the folder) as one line of a terminal report: a line break shows as `⏎`, a tab as a space, and any other
 /// control or invisible format character as U+FFFD — so that no recorded or received text can print a line that looks
@@ -19,4 +21,22 @@ public func oneLine(_ text: String) -> String {
         }
     }
     return String(out)
+}
+
+/// A field of the CSV files Signoff writes (audit exports' `decisions.csv` and `administration.csv`, access reviews):
+/// text that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is
+/// prefixed with `'`; a field holding `,`, `;`, a tab, `"` or a line break is quoted, its `"` doubled
+/// (`schema/audit-export.md`, "CSV").
+public enum CSVText {
+    public static func field(_ value: String) -> String {
+        var text = value
+        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        if text.unicodeScalars.contains(where: { $0 == "," || $0 == ";" || $0 == "\t" || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            text = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return text
+    }
+
+    /// One row: fields joined by commas, ending with CRLF.
+    public static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
 }

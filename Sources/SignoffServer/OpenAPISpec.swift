@@ -343,6 +343,58 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/projects/{key}/access-review:
+    parameters:
+      - { name: key, in: path, required: true, schema: { type: string } }
+      - { name: environment, in: query, required: false, schema: { type: string }, description: One environment only. }
+      - { name: at, in: query, required: false, schema: { type: string, format: date-time }, description: Also who could act at this time (the ledger replayed up to it). }
+      - { name: from, in: query, required: false, schema: { type: string, format: date-time }, description: Decisions from this time. }
+      - { name: to, in: query, required: false, schema: { type: string, format: date-time }, description: Decisions until before this time (default now). }
+      - { name: format, in: query, required: false, schema: { type: string, enum: [json, csv] }, description: "csv: the same review as text/csv (schema/access-review.md)." }
+    get:
+      operationId: accessReview
+      x-service-token: "session-only"
+      description: >-
+        The access review of a project (schema/access-review.md): for each environment, stage and duty, who can act now and
+        through what (a group and the directory that keeps it, a delegation, being an administrator), who could at `at`,
+        and the decisions made from `from` until `to`, each counted or not and why. Administrators, members of `auditors`
+        and the project's administrators.
+      responses:
+        "200":
+          description: The review.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [project, now]
+                properties:
+                  project: { type: string }
+                  environment: { type: string }
+                  now: { $ref: "#/components/schemas/AccessSnapshot" }
+                  then: { $ref: "#/components/schemas/AccessSnapshot" }
+                  period:
+                    type: object
+                    required: [from, to, actions]
+                    properties:
+                      from: { type: string, format: date-time }
+                      to: { type: string, format: date-time }
+                      actions:
+                        type: array
+                        items:
+                          type: object
+                          required: [time, request, environment, stage, decision, by, counted, note]
+                          properties:
+                            time: { type: string, format: date-time }
+                            request: { type: string }
+                            environment: { type: string }
+                            stage: { type: string }
+                            decision: { type: string }
+                            by: { type: string }
+                            on_behalf_of: { type: string }
+                            counted: { type: boolean }
+                            note: { type: string }
+            text/csv: { schema: { type: string } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/workflows:
     get:
       operationId: listWorkflows
@@ -1267,6 +1319,30 @@ components:
         status: { type: integer }
         detail: { type: string }
         rule: { type: string, description: The engine rule that refused, e.g. separation.requester. }
+    AccessSnapshot:
+      type: object
+      required: [at, duties]
+      properties:
+        at: { type: string, format: date-time }
+        duties:
+          type: array
+          items:
+            type: object
+            required: [environment, duty, roles, holders]
+            properties:
+              environment: { type: string }
+              stage: { type: string, description: "The stage; absent for filing, emergency filing and administering." }
+              duty: { type: string, description: "files, files an emergency, attaches KIND, approves (N needed), records, administers" }
+              roles: { type: array, items: { type: string } }
+              holders:
+                type: array
+                items:
+                  type: object
+                  required: [principal, through, can_sign]
+                  properties:
+                    principal: { type: string }
+                    through: { type: array, items: { type: string } }
+                    can_sign: { type: boolean }
     Token:
       type: object
       required: [token, token_id, expires_at]

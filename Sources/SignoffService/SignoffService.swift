@@ -398,6 +398,39 @@ final class Committer: Sendable {
 }
 
 extension SignoffService {
+    /// The state as the ledger says at `time`: its entries up to and including that time, folded (a replay; the whole
+    /// state at a past time is not kept).
+    public func state(at time: Int64) async throws -> SignoffState {
+        var state = SignoffState()
+        var next: UInt64 = 0
+        while true {
+            let entries = try await ledger.entries(from: next, limit: 2048)
+            for entry in entries {
+                guard entry.timeMilliseconds <= time else { return state }
+                if let event = try Event.decode(kind: entry.kind, payload: entry.payload) { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+            }
+            guard let last = entries.last else { return state }
+            next = last.sequence + 1
+        }
+    }
+
+    /// The access review of `project` (``AccessReview``): who can act now, who could at `at`, what was done from
+    /// `from` until before `to`.
+    public func accessReview(project: String, environment: String?, at: Int64?, from: Int64?, to: Int64?) async throws -> (
+        now: (Int64, [AccessReview.Duty]), then: (Int64, [AccessReview.Duty])?, period: (Int64, Int64, [AccessReview.Action])?
+    ) {
+        let current = try await state()
+        let time = now
+        var then: (Int64, [AccessReview.Duty])?
+        if let at { then = (at, AccessReview.duties(project: project, environment: environment, state: try await state(at: at), at: at)) }
+        var period: (Int64, Int64, [AccessReview.Action])?
+        if from != nil || to != nil {
+            let start = from ?? 0, end = to ?? time
+            period = (start, end, AccessReview.actions(project: project, environment: environment, state: current, from: start, to: end))
+        }
+        return ((time, AccessReview.duties(project: project, environment: environment, state: current, at: time)), then, period)
+    }
+
     /// What `command` by `actor` would leave nobody (or too few) to act on, decided on the state now (``Staffing``);
     /// empty for the commands that change no one's reach.
     public func staffingGaps(_ command: Command, as actor: String) async throws -> [Staffing.Gap] {

@@ -281,3 +281,46 @@ struct CanSupplyTests {
         #expect(!(try approvers().contains(sam)), "sam's only key was marked compromised: sam cannot sign")
     }
 }
+
+/// Issue 29, part 3: the access review (pure).
+@Suite("Access review (pure)")
+struct AccessReviewTests {
+    @Test("Now, at a time before an offboarding, and a period's decisions counted or superseded; through groups, directories, delegations, administration")
+    func review() throws {
+        var w = try World()
+        let morgan = Cast.releaseManager.name, sam = Cast.secondReleaseManager.name, quinn = Cast.platformEngineer.name
+        let before = w.state
+        let beforeTime = w.now
+        func approvers(_ state: SignoffState, at time: Int64) -> [AccessReview.Holder] {
+            AccessReview.duties(project: Cast.project, environment: "prod", state: state, at: time).first { $0.stage == "approved" && $0.duty.hasPrefix("approves") }?.holders ?? []
+        }
+        #expect(approvers(before, at: beforeTime).map(\.principal).contains(sam))
+        #expect(approvers(before, at: beforeTime).first { $0.principal == sam }?.through == ["group \(Cast.Group.releaseManagers)"])
+        // sam is offboarded; morgan delegates to quinn; release-managers is handed to a directory.
+        try w.admin(.disablePrincipal(name: sam))
+        let spec = DelegationSpec(delegate: quinn, start: w.now, end: w.now + 86_400_000, project: Cast.project, role: nil)
+        try w.ok(PolicyTests.delegating(w, spec, by: morgan), as: morgan)
+        try w.admin(.connectDirectory(name: "corp", tokenID: "t"))
+        try w.admin(.linkGroup(group: Cast.Group.releaseManagers, directory: "corp"))
+        let now = approvers(w.state, at: w.now)
+        #expect(!now.map(\.principal).contains(sam), "sam is disabled now")
+        #expect(approvers(before, at: beforeTime).map(\.principal).contains(sam), "and could act before")
+        #expect(now.first { $0.principal == morgan }?.through == ["group \(Cast.Group.releaseManagers) (directory corp)"])
+        #expect(now.first { $0.principal == quinn }?.through.first?.hasPrefix("delegation DLG-1 from \(morgan)") == true, "\(now)")
+        let administers = AccessReview.duties(project: Cast.project, state: w.state, at: w.now).first { $0.duty == "administers" }
+        #expect(administers?.holders.map(\.principal) == [Cast.administrator.name])
+        // Decisions in a period: one counted, one superseded by a revision.
+        let id = try w.file()
+        try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        try w.ok(.revise(request: id, bundle: nil, digest: World.otherDigest), as: Cast.requester.name)
+        w.now += 1000
+        try w.approve(id, stage: "compliance-reviewed", as: Cast.complianceOfficer.name)
+        let actions = AccessReview.actions(project: Cast.project, state: w.state, from: beforeTime, to: w.now + 1)
+        #expect(actions.count == 2 && actions.filter(\.counted).count == 1, "\(actions)")
+        #expect(actions.first { !$0.counted }?.note.hasPrefix("superseded") == true)
+        #expect(AccessReview.actions(project: Cast.project, state: w.state, from: w.now + 1, to: w.now + 2).isEmpty)
+        // Who may review: administrators, auditors, the project's administrators — nobody else.
+        #expect(AccessReview.mayReview(project: Cast.project, principal: Cast.administrator.name, state: w.state))
+        #expect(!AccessReview.mayReview(project: Cast.project, principal: Cast.requester.name, state: w.state))
+    }
+}

@@ -95,4 +95,54 @@ struct DirectoryHTTPTests {
             #expect(try await scim(client, "/Users", token: token).status == 401)
         }
     }
+
+    @Test("Project administrators, the access review (JSON, CSV, a time before) and --strict over HTTP", arguments: TestBackend.allCases)
+    func projectAdministration(_ backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
+        defer { f.remove() }
+        let admin = Cast.administrator.name, casey = Cast.complianceOfficer.name, riley = Cast.requester.name
+        try await f.must(.createGroup(name: "churn-leads"), as: admin)
+        try await f.must(.addMember(group: "churn-leads", member: casey), as: admin)
+        var roles = Cast.roles
+        roles[ProjectAdministration.role] = ["churn-leads"]
+        let beforeLeads = f.database.now
+        try await Task.sleep(for: .milliseconds(5))
+        try await f.must(.updateProject(ProjectSpec(key: Cast.project, regulated: false, environments: ServerFixture.environments, roles: roles)), as: admin)
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            let lead = try await client.login(casey, key: f.keys[casey]!)
+            let requester = try await client.login(riley, key: f.keys[riley]!)
+            let ada = try await client.login(admin, key: f.keys[admin]!)
+            // The project's own group: the lead manages it; the project-admins group and organisation-wide changes not.
+            #expect(try await client.json("/v1/groups/\(Cast.Group.deployers)/members", .post, token: lead, body: ["member": Cast.outsider.name]).status == 200)
+            #expect(try await client.json("/v1/groups/churn-leads/members", .post, token: lead, body: ["member": Cast.outsider.name]).status == 403)
+            #expect(try await client.json("/v1/groups/\(Cast.Group.deployers)/members", .post, token: requester, body: ["member": riley]).status == 403)
+            let freeze: [String: Any] = ["environment": "qa", "from": Timestamps.rfc3339(f.database.now), "until": Timestamps.rfc3339(f.database.now + 3_600_000), "reason": "audit"]
+            #expect(try await client.json("/v1/freezes", .post, token: lead, body: freeze).status == 403, "a freeze of every project is the organisation's")
+            var own = freeze
+            own["project"] = Cast.project
+            #expect(try await client.json("/v1/freezes", .post, token: lead, body: own).status == 201)
+            #expect(try await client.json("/v1/projects/\(Cast.project)", token: lead).status == 200)
+            // The access review: the lead and administrators, not a requester.
+            #expect(try await client.json("/v1/projects/\(Cast.project)/access-review", token: requester).status == 403)
+            let review = try await client.json("/v1/projects/\(Cast.project)/access-review?at=\(Timestamps.rfc3339(beforeLeads))&from=\(Timestamps.rfc3339(0))", token: lead)
+            #expect(review.status == 200, "\(review)")
+            func holders(_ snapshot: Any?, duty: String) -> [String] {
+                let duties = ((snapshot as? [String: Any])?["duties"] as? [[String: Any]]) ?? []
+                return duties.filter { $0["duty"] as? String == duty }.flatMap { ($0["holders"] as? [[String: Any]] ?? []).compactMap { $0["principal"] as? String } }
+            }
+            #expect(holders(review.object["now"], duty: "administers").contains(casey))
+            #expect(!holders(review.object["then"], duty: "administers").contains(casey), "casey administered nothing before the binding")
+            let csv = try await client.execute(uri: "/v1/projects/\(Cast.project)/access-review?format=csv", method: .get, headers: [.authorization: "Bearer \(ada)"]) {
+                ($0.headers[.contentType], String(buffer: $0.body))
+            }
+            #expect(csv.0?.hasPrefix("text/csv") == true && csv.1.hasPrefix(AccessReviewView.csvHeader) && csv.1.contains("administers,\(casey)"), "\(csv.1)")
+            // Nobody left to act: said, or refused with strict.
+            let strict = try await client.json("/v1/principals/\(riley)/disable?strict=true", .post, token: ada, body: [:])
+            #expect(strict.status == 409 && strict.object["rule"] as? String == "staffing.gap", "\(strict)")
+            #expect(try await f.database.directory().principals[riley]?.disabled == false)
+            let said = try await client.json("/v1/principals/\(riley)/disable", .post, token: ada, body: [:])
+            #expect(said.status == 200 && ((said.object["warnings"] as? [String]) ?? []).contains { $0.contains("filing") }, "\(said)")
+        }
+    }
 }

@@ -4,6 +4,58 @@
 enum ConsoleFiles {
     /// The Mustache templates, by name without `.mustache`.
     static let templates: [String: String] = exactly([
+        ("access", #"""
+{{> header}}
+<h1>Access review: {{project}}</h1>
+<form method="get" action="/access" class="filters">
+<label for="a-project">Project</label>
+<select id="a-project" name="project">{{#projects}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/projects}}</select>
+<label for="a-env">Environment</label>
+<input id="a-env" name="environment" type="text" value="{{environment}}">
+<label for="a-at">Also at (RFC 3339)</label>
+<input id="a-at" name="at" type="text" value="{{at}}" placeholder="2026-10-01T00:00:00Z">
+<label for="a-from">Decisions from</label>
+<input id="a-from" name="from" type="text" value="{{from}}" placeholder="2026-07-01T00:00:00Z">
+<label for="a-to">until</label>
+<input id="a-to" name="to" type="text" value="{{to}}" placeholder="2026-10-01T00:00:00Z">
+<button type="submit" class="secondary">Review</button>
+</form>
+{{#error}}<p class="badge bad" role="alert">{{error}}</p>{{/error}}
+<p><a href="{{csv}}">Download as CSV</a> · the same as <code>signoff access review</code> and <code>GET /v1/projects/{{project}}/access-review</code></p>
+{{#snapshots}}
+<h2>{{heading}}</h2>
+<div class="table-wrap">
+<table>
+<thead><tr><th scope="col">Environment</th><th scope="col">Stage</th><th scope="col">Duty</th><th scope="col">Who can</th></tr></thead>
+<tbody>
+{{#duties}}
+<tr>
+<td>{{environment}}</td><td>{{stage}}</td><td>{{duty}}<br><span class="muted">{{roles}}</span></td>
+<td>{{^holders}}<span class="badge bad">nobody</span>{{/holders}}{{#holders}}<strong>{{principal}}</strong> <span class="muted">through {{through}}</span>{{^canSign}} <span class="badge warn">no key that signs</span>{{/canSign}}<br>{{/holders}}</td>
+</tr>
+{{/duties}}
+</tbody>
+</table>
+</div>
+{{/snapshots}}
+{{#period}}
+<h2>Decisions from {{from}} until {{to}}</h2>
+{{^actions}}<p>No decision in this period.</p>{{/actions}}
+{{#hasActions}}
+<div class="table-wrap">
+<table>
+<thead><tr><th scope="col">Time</th><th scope="col">Request</th><th scope="col">Stage</th><th scope="col">Decision</th><th scope="col">By</th><th scope="col">Counts</th></tr></thead>
+<tbody>
+{{#actions}}
+<tr><td>{{time}}</td><td><a href="/requests/{{request}}">{{request}}</a> ({{environment}})</td><td>{{stage}}</td><td>{{decision}}</td><td>{{by}}{{#on_behalf_of}} for {{on_behalf_of}}{{/on_behalf_of}}</td><td>{{#counted}}yes{{/counted}}{{^counted}}<span class="badge warn">no</span> {{note}}{{/counted}}</td></tr>
+{{/actions}}
+</tbody>
+</table>
+</div>
+{{/hasActions}}
+{{/period}}
+{{> footer}}
+"""#),
         ("audit", #"""
 {{> header}}
 <h1>Audit</h1>
@@ -123,6 +175,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <li><a href="/inbox">Inbox</a></li>
 <li><a href="/dashboard">Dashboard</a></li>
 <li><a href="/audit">Audit</a></li>
+<li><a href="/access">Access</a></li>
 </ul>
 </nav>
 <span class="who">{{user}}</span>

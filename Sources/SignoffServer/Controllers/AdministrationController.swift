@@ -215,6 +215,16 @@ struct AdministrationController {
             guard let project = state.projects[key] else { throw Problem.notFound("no project \(key)") }
             return try h.json(ProjectView(project))
         }
+        // The access review (who can act on each duty now, at a time, what was done in a period): administrators,
+        // auditors and the project's administrators; JSON, or CSV with `format=csv`.
+        routes.get("/projects/{key}/access-review") { request, context -> Response in
+            let key = try h.parameter("key", context)
+            let review = try await h.accessReview(project: key, query: request, context)
+            if request.uri.queryParameters["format"] == "csv" {
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: review.csv)))
+            }
+            return try h.json(review)
+        }
         routes.get("/workflows") { _, context -> Response in
             let state = try await h.directoryReader(context)
             return try h.json(ItemList(Directory.workflows(in: state)))

@@ -262,6 +262,31 @@ struct Handlers: Sendable {
 }
 
 extension Handlers {
+    /// The access review of `project` for the caller (a session of an administrator, an auditor or one of the project's
+    /// administrators), with `environment`, `at`, `from` and `to` from the query.
+    func accessReview(project: String, query request: Request, _ context: SignoffRequestContext) async throws -> AccessReviewView {
+        let caller = try principal(context)
+        let state = try await service.state()
+        guard context.token?.kind == .session, AccessReview.mayReview(project: project, principal: caller, state: state) else {
+            throw Problem.forbidden("only administrators, auditors and \(project)'s administrators review its access", rule: .adminRequired)
+        }
+        guard state.projects[project] != nil else { throw Problem.notFound("no project \(project)") }
+        let query = request.uri.queryParameters
+        func time(_ name: String) throws -> Int64? {
+            guard let text = query.get(name), !text.isEmpty else { return nil }
+            guard let ms = Timestamps.milliseconds(rfc3339: text) else { throw Problem.badRequest("\(name) must be an RFC 3339 time, e.g. 2026-10-01T00:00:00Z") }
+            return ms
+        }
+        let environment = query.get("environment").flatMap { $0.isEmpty ? nil : $0 }
+        if let environment, state.projects[project]?.environments[environment] == nil {
+            throw Problem.notFound("\(project) has no environment \(environment)")
+        }
+        let (from, to) = (try time("from"), try time("to"))
+        if let from, let to, from >= to { throw Problem.badRequest("from must be before to") }
+        let review = try await service.accessReview(project: project, environment: environment, at: try time("at"), from: from, to: to)
+        return AccessReviewView(project: project, environment: environment, now: review.now, then: review.then, period: review.period)
+    }
+
     /// Whether the call asked for strictness (`?strict=true`): a change leaving nobody to act is refused, not only said.
     static func strict(_ request: Request) -> Bool { request.uri.queryParameters["strict"].map { $0 == "true" || $0 == "1" } ?? false }
 

@@ -68,6 +68,7 @@ struct APIOperation: Sendable, Hashable {
         .init(.get, "/v1/projects", "listProjects", .sessionOnly),
         .init(.post, "/v1/projects", "createProject", .sessionOnly),
         .init(.get, "/v1/projects/{key}", "showProject", .sessionOnly),
+        .init(.get, "/v1/projects/{key}/access-review", "accessReview", .sessionOnly),
         .init(.post, "/v1/projects/{key}", "updateProject", .sessionOnly),
         .init(.get, "/v1/freezes", "listFreezes", .scope("read")),
         .init(.post, "/v1/freezes", "addFreeze", .sessionOnly),

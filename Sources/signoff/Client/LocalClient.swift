@@ -68,6 +68,17 @@ struct LocalClient: SignoffClient {
             explanation, awaitingCaller: Policy.awaiting(request, principal: actor, state: state), awaitingFor: Policy.awaiting(request, delegate: actor, state: state, now: now))
     }
 
+    func accessReview(project: String, environment: String?, at: Int64?, from: Int64?, to: Int64?, as actor: String) async throws -> AccessReviewView {
+        let state = try await service.state()
+        guard AccessReview.mayReview(project: project, principal: actor, state: state) else {
+            throw CLIError.refused("admin.required", "only administrators, auditors and \(project)'s administrators review its access")
+        }
+        guard let definition = state.projects[project] else { throw CLIError.badInput("no project \(project)") }
+        if let environment, definition.environments[environment] == nil { throw CLIError.badInput("\(project) has no environment \(environment)") }
+        let review = try await service.accessReview(project: project, environment: environment, at: at, from: from, to: to)
+        return AccessReviewView(project: project, environment: environment, now: review.now, then: review.then, period: review.period)
+    }
+
     func directories() async throws -> [DirectoryView] {
         let state = try await service.state()
         return state.directories.values.sorted { $0.name < $1.name }.map { DirectoryView($0, state: state) }

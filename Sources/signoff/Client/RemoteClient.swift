@@ -203,6 +203,13 @@ struct RemoteClient: SignoffClient {
 
     func issuers() async throws -> [IssuerView] { try await get("/v1/issuers", as: ItemList<IssuerView>.self).items }
 
+    func accessReview(project: String, environment: String?, at: Int64?, from: Int64?, to: Int64?, as actor: String) async throws -> AccessReviewView {
+        let query = WireCoding.query([
+            ("environment", environment), ("at", at.map(Timestamps.rfc3339)), ("from", from.map(Timestamps.rfc3339)), ("to", to.map(Timestamps.rfc3339)),
+        ])
+        return try await get("/v1/projects/\(WireCoding.pathSegment(project))/access-review" + query, as: AccessReviewView.self)
+    }
+
     func directories() async throws -> [DirectoryView] { try await get("/v1/directories", as: ItemList<DirectoryView>.self).items }
 
     func freezes() async throws -> [FreezeView] { try await get("/v1/freezes", as: ItemList<FreezeView>.self).items }

@@ -65,6 +65,8 @@ protocol SignoffClient: Sendable {
     func issuers() async throws -> [IssuerView]
     /// Connected directories (SCIM clients).
     func directories() async throws -> [DirectoryView]
+    /// The access review of a project (administrators, auditors, its administrators).
+    func accessReview(project: String, environment: String?, at: Int64?, from: Int64?, to: Int64?, as actor: String) async throws -> AccessReviewView
     /// Delegations (remotely: those the caller gave or received, or all for administrators and auditors).
     func delegations() async throws -> [DelegationView]
     /// Tokens `actor` may see (an administrator: all).
