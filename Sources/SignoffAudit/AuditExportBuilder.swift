@@ -55,11 +55,11 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
 /// Deterministic: the offline verifier feeds the exported lines through the same builder and compares every file it
 /// produces with the folder's and with the signed manifest. Specified in `schema/audit-export.md`.
 public struct AuditExportBuilder {
-    public static let format = "signoff-audit-export/4"
+    public static let format = "signoff-audit-export/5"
     /// The DSSE payload type of `MANIFEST.json`, signed by the ledger key.
     public static let manifestPayloadType = "application/vnd.signoff.export-manifest.v1+json"
     public static let csvHeader = "time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"
-    public static let administrationCSVHeader = "time,sequence,kind,actor,signers,signature_valid\r\n"
+    public static let administrationCSVHeader = "time,sequence,kind,actor,subject,signers,signature_valid\r\n"
     /// The human-readable files a verifier checks by their digest in the signed manifest only (the facts in them are
     /// those of the files it rebuilds byte for byte).
     public static let digestCheckedFiles: Set<String> = ["SUMMARY.md", "requests.md"]
@@ -105,6 +105,9 @@ public struct AuditExportBuilder {
     /// Why entries fail the checks of their signatures and bindings (decisions, administrative approvals, signed
     /// retrospectives and delegations), by sequence: any one makes verification fail.
     public private(set) var problems: [(sequence: UInt64, message: String)] = []
+    /// Whether an entry so far created or updated a project as regulated: before, administration was not required to
+    /// be signed (administration.csv says `unsigned-before-regulated`).
+    var regulatedSeen = false
 
     /// The digests of the evidence attached in the entries in full, each with the projects of its requests: the
     /// evidence documents an export may carry (`documents/<hex>`, nothing else).
@@ -342,7 +345,10 @@ public struct AuditExportBuilder {
         guard let event else {
             // A kind this version does not know: administrative (its header names no request), a row with no approval.
             if !Event.requestKinds.contains(entry.kind) {
-                let row = [Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor, "", "unsigned"]
+                let row = [
+                    Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor,
+                    Self.administrationSubject(kind: entry.kind, payload: entry.payload, actor: entry.actor), "", regulatedSeen ? "unsigned" : "unsigned-before-regulated",
+                ]
                 try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
             }
             return
@@ -458,8 +464,8 @@ public struct AuditExportBuilder {
         case .retrospectiveRecorded(let e):
             requests[e.request]?.retrospectiveDone = true
             if let envelope = e.envelope { checkActorSignature(envelope, entry: entry) }
-        case .delegationGranted(let e):
-            if let envelope = e.envelope { checkActorSignature(envelope, entry: entry) }
+        case .delegationGranted:
+            break  // its envelope is checked with the entry's administration.csv row
         case .requestExpired(let e): requests[e.request]?.state = "expired"
         default: break
         }
@@ -586,7 +592,8 @@ public struct AuditExportBuilder {
     }
 
     /// A signed retrospective or delegation: every signature by a key the entry's actor had enrolled at its time.
-    private mutating func checkActorSignature(_ envelope: DSSEEnvelope, entry: LedgerEntry) {
+    @discardableResult
+    private mutating func checkActorSignature(_ envelope: DSSEEnvelope, entry: LedgerEntry) -> Bool {
         let message = envelope.signedBytes
         let valid = !envelope.signatures.isEmpty && envelope.signatures.allSatisfy { signature in
             let fingerprint = Ed25519.PublicKey.fingerprintHex(signature.keyid)
@@ -598,16 +605,76 @@ public struct AuditExportBuilder {
         if !valid {
             problems.append((entry.sequence, "the \(entry.kind) at entry \(entry.sequence) carries a signature that does not verify with a key its actor had enrolled at the time"))
         }
+        return valid
     }
 
     /// A row of administration.csv: who signed the change (each signature checked with a key its signer had enrolled
     /// at the entry's time).
     private mutating func addAdministration(_ entry: LedgerEntry, event: Event, to sink: inout some AuditExportSink) throws {
         var signers: [String] = []
-        var validity = "unsigned"
-        if let envelope = Self.approval(of: event) { (signers, validity) = checkApproval(envelope, entry: entry) }
-        let row = [Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor, signers.joined(separator: " "), validity]
+        var validity = regulatedSeen ? "unsigned" : "unsigned-before-regulated"
+        if let envelope = Self.approval(of: event) {
+            (signers, validity) = checkApproval(envelope, entry: entry)
+        } else if case .delegationGranted(let e) = event, let envelope = e.envelope {
+            // A delegation is signed by who gives it: its envelope by the entry's actor.
+            let valid = checkActorSignature(envelope, entry: entry)
+            (signers, validity) = (valid ? [entry.actor] : [], valid ? "yes" : "no")
+        }
+        let row = [
+            Timestamps.rfc3339(entry.timeMilliseconds), String(entry.sequence), entry.kind, entry.actor,
+            Self.administrationSubject(kind: entry.kind, payload: entry.payload, actor: entry.actor), signers.joined(separator: " "), validity,
+        ]
         try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
+        switch event {
+        case .projectCreated(let e) where e.project.regulated: regulatedSeen = true
+        case .projectUpdated(let e) where e.project.regulated: regulatedSeen = true
+        default: break
+        }
+    }
+
+    /// What an administrative entry changes, in one line (`schema/audit-export.md`, "administration.csv"): read from the
+    /// payload's JSON, so that a verifier written from the spec makes the same text; empty when a field it names is
+    /// missing or not a string.
+    public static func administrationSubject(kind: String, payload: [UInt8], actor: String) -> String {
+        guard let event = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] else { return "" }
+        func text(_ object: [String: Any]?, _ key: String) -> String? { object?[key] as? String }
+        func object(_ key: String) -> [String: Any]? { event[key] as? [String: Any] }
+        // JSON's true and false, and its integers, as such (JSONSerialization's numbers also cast to Bool and Int).
+        func numberType(_ value: Any?) -> String? { (value as? NSNumber).map { String(cString: $0.objCType) } }
+        func isTrue(_ value: Any?) -> Bool { numberType(value) == "c" && (value as? Bool) == true }
+        func integer(_ value: Any?) -> Int? { ["i", "s", "l", "q", "I", "S", "L", "Q"].contains(numberType(value) ?? "") ? (value as? Int) : nil }
+        let made: String?
+        switch kind {
+        case "ledger.initialized": made = text(event, "origin")
+        case "principal.added", "group.created", "issuer.distrusted", "directory.connected", "directory.disconnected": made = text(event, "name")
+        case "key.enrolled", "key.revoked", "principal.disabled", "principal.enabled": made = text(event, "principal")
+        case "group.member-added": made = text(event, "member").flatMap { m in text(event, "group").map { "\(m) joins \($0)" } }
+        case "group.member-removed": made = text(event, "member").flatMap { m in text(event, "group").map { "\(m) leaves \($0)" } }
+        case "group.linked":
+            made = text(event, "group").map { g in text(event, "directory").map { "\(g) linked to \($0)" } ?? "\(g) unlinked" }
+        case "project.created", "project.updated":
+            let project = object("project")
+            made = text(project, "key").map { key in
+                var line = key + (isTrue(project?["regulated"]) ? " (regulated)" : "")
+                if let roles = project?["roles"] as? [String: Any] {
+                    for role in roles.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                        line += " \(role)=" + ((roles[role] as? [Any]) ?? []).compactMap { $0 as? String }.joined(separator: "|")
+                    }
+                }
+                return line
+            }
+        case "admin.quorum-set": made = integer(event["quorum"]).map { "quorum \($0)" }
+        case "token.issued", "token.revoked": made = text(event, "principal").flatMap { p in text(event, "token_id").map { "\(p) token \($0)" } }
+        case "workflow.applied": made = text(event, "name").flatMap { n in text(event, "digest").map { "\(n) \($0)" } }
+        case "freeze.added":
+            let freeze = object("freeze")
+            made = text(event, "id").flatMap { id in text(freeze, "environment").map { "\(id) \($0) of \(text(freeze, "project") ?? "every project")" } }
+        case "freeze.lifted", "webhook.added", "webhook.removed", "delegation.revoked": made = text(event, "id")
+        case "issuer.trusted": made = text(object("issuer"), "name")
+        case "delegation.granted": made = text(object("delegation"), "delegate").map { "\(actor) to \($0)" }
+        default: made = nil
+        }
+        return made ?? ""
     }
 
     /// An administrative approval's signers and whether every signature counts (`yes`/`no`): each by the last key so

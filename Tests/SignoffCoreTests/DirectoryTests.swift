@@ -1,4 +1,5 @@
 import Foundation
+import SignoffAudit
 @testable import SignoffCore
 import SignoffCrypto
 import SignoffTestSupport
@@ -322,5 +323,44 @@ struct AccessReviewTests {
         // Who may review: administrators, auditors, the project's administrators — nobody else.
         #expect(AccessReview.mayReview(project: Cast.project, principal: Cast.administrator.name, state: w.state))
         #expect(!AccessReview.mayReview(project: Cast.project, principal: Cast.requester.name, state: w.state))
+    }
+}
+
+/// Issue 29: what exports say of directories, project administrators and delegations (format 5), read alike by both
+/// verifiers.
+@Suite("Exports of directory and project administration")
+struct DirectoryExportTests {
+    @Test("administration.csv names each change's subject; a directory's entries are its own; both verifiers accept the export")
+    func export() async throws {
+        var w = try DirectoryTests.world()
+        try w.admin(.connectDirectory(name: "corp", tokenID: "t"))
+        var change = DirectoryChange()
+        change.addUsers = ["kim"]
+        change.createGroups = ["churn-reviewers"]
+        change.addMembers = [GroupMembership(group: "churn-reviewers", member: "kim")]
+        try w.ok(.directoryChange(change), as: ConnectedDirectory.actor("corp"))
+        try w.admin(.linkGroup(group: Cast.Group.platform, directory: "corp"))
+        let lee = DirectoryTests.lead
+        try w.ok(AdministrationTests.signed(w, .removeMember(group: Cast.Group.deployers, member: Cast.deployer.name), by: [lee]), as: lee)
+        let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
+        #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
+        let administration = try exported.sink.text("administration.csv")
+        for row in [
+            ",directory.connected,ada,corp,ada,yes\r\n", ",principal.added,directory:corp,kim,,unsigned\r\n",
+            ",group.created,directory:corp,churn-reviewers,,unsigned\r\n", ",group.member-added,directory:corp,kim joins churn-reviewers,,unsigned\r\n",
+            ",group.linked,ada,platform linked to corp,ada,yes\r\n", ",group.member-removed,\(lee),dana leaves churn-deployers,\(lee),yes\r\n",
+        ] {
+            #expect(administration.contains(row), "\(row) in \(administration)")
+        }
+        #expect(administration.contains(",project.updated,ada,churn-model (regulated) "), "\(administration)")
+        let folder = try TestSupport.temporaryDirectory("signoff-directory-export")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try exported.write(to: folder.appendingPathComponent("export"))
+        let keyFile = folder.appendingPathComponent("LEDGER.pub")
+        try ExportFormatTests.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        let report = AuditExportVerifier.verify(directory: folder.appendingPathComponent("export"), trustedKey: ExportedWorld.verifierKey)
+        #expect(report.failure == nil, "\(report.failure ?? "")")
+        let python = try await ExportFormatTests.python(folder.appendingPathComponent("export"), key: keyFile)
+        #expect(python.status == 0, "the Python verifier refused: \(python.stdout) \(python.stderr)")
     }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for Signoff audit exports, format `signoff-audit-export/4`.
+"""Independent verifier for Signoff audit exports, format `signoff-audit-export/5`.
 
 Written from the specification only (schema/audit-export.md, schema/ledger.md, schema/key-file.md,
 schema/vocabulary.md), with the Python standard library and PyNaCl.
@@ -49,7 +49,7 @@ def fail(msg):
 # ---------------------------------------------------------------------------------------------------------------------
 # Constants from the spec
 
-EXPORT_FORMAT = "signoff-audit-export/4"
+EXPORT_FORMAT = "signoff-audit-export/5"
 MANIFEST_PAYLOAD_TYPE = "application/vnd.signoff.export-manifest.v1+json"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -84,7 +84,7 @@ FILTER_KEYS = ["environment", "project", "since", "until"]
 
 DECISIONS_HEADER = ("time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,"
                     "bundle_digest,comment")
-ADMIN_HEADER = "time,sequence,kind,actor,signers,signature_valid"
+ADMIN_HEADER = "time,sequence,kind,actor,subject,signers,signature_valid"
 
 MAX_MS = 253402300799999          # 9999-12-31T23:59:59.999Z
 MAX_PAYLOAD = 16 * 1024 * 1024     # 16 MiB
@@ -724,10 +724,70 @@ def need_str(v, what):
     return v
 
 
+def admin_subject(kind, ev, actor):
+    """administration.csv's subject: what the change is about, from the payload (audit-export.md); "" when a field it
+    names is missing or not a string."""
+    def text(obj, key):
+        value = obj.get(key) if isinstance(obj, dict) else None
+        return value if isinstance(value, str) else None
+
+    def both(a, b, fmt):
+        return fmt.format(a, b) if a is not None and b is not None else None
+
+    made = None
+    if kind == "ledger.initialized":
+        made = text(ev, "origin")
+    elif kind in ("principal.added", "group.created", "issuer.distrusted", "directory.connected", "directory.disconnected"):
+        made = text(ev, "name")
+    elif kind in ("key.enrolled", "key.revoked", "principal.disabled", "principal.enabled"):
+        made = text(ev, "principal")
+    elif kind == "group.member-added":
+        made = both(text(ev, "member"), text(ev, "group"), "{} joins {}")
+    elif kind == "group.member-removed":
+        made = both(text(ev, "member"), text(ev, "group"), "{} leaves {}")
+    elif kind == "group.linked":
+        group = text(ev, "group")
+        if group is not None:
+            directory = text(ev, "directory")
+            made = f"{group} linked to {directory}" if directory is not None else f"{group} unlinked"
+    elif kind in ("project.created", "project.updated"):
+        project = ev.get("project")
+        key = text(project, "key")
+        if key is not None:
+            made = key + (" (regulated)" if project.get("regulated") is True else "")
+            roles = project.get("roles")
+            if isinstance(roles, dict):
+                for role in sorted(roles, key=lambda r: r.encode("utf-8")):
+                    groups = roles[role] if isinstance(roles[role], list) else []
+                    made += f" {role}=" + "|".join(g for g in groups if isinstance(g, str))
+    elif kind == "admin.quorum-set":
+        quorum = ev.get("quorum")
+        if isinstance(quorum, int) and not isinstance(quorum, bool):
+            made = f"quorum {quorum}"
+    elif kind in ("token.issued", "token.revoked"):
+        made = both(text(ev, "principal"), text(ev, "token_id"), "{} token {}")
+    elif kind == "workflow.applied":
+        made = both(text(ev, "name"), text(ev, "digest"), "{} {}")
+    elif kind == "freeze.added":
+        freeze = ev.get("freeze")
+        if text(ev, "id") is not None and text(freeze, "environment") is not None:
+            project = text(freeze, "project")
+            made = f"{ev['id']} {freeze['environment']} of {project if project is not None else 'every project'}"
+    elif kind in ("freeze.lifted", "webhook.added", "webhook.removed", "delegation.revoked"):
+        made = text(ev, "id")
+    elif kind == "issuer.trusted":
+        made = text(ev.get("issuer"), "name")
+    elif kind == "delegation.granted":
+        delegate = text(ev.get("delegation"), "delegate")
+        made = f"{actor} to {delegate}" if delegate is not None else None
+    return made if made is not None else ""
+
+
 class Bindings:
     def __init__(self, export_dir):
         self.keys = []
         self.filings = {}   # request id -> dict
+        self.regulated_seen = False   # an earlier entry created or updated a project as regulated
         self.decisions = StreamCompare(os.path.join(export_dir, "decisions.csv"), "decisions.csv")
         self.admin = StreamCompare(os.path.join(export_dir, "administration.csv"), "administration.csv")
         self.decisions.feed((DECISIONS_HEADER + "\r\n").encode("utf-8"))
@@ -797,7 +857,7 @@ class Bindings:
                 filing["revision"] = ev.get("revision")
         elif kind == "decision.recorded":
             self.decision(seq, version, ms, project, environment, actor, ev, what)
-        elif kind in ("retrospective.recorded", "delegation.granted"):
+        elif kind == "retrospective.recorded":
             if ev.get("envelope") is not None:
                 self.actor_envelope(ms, actor, ev["envelope"], f"{what}: envelope")
 
@@ -806,10 +866,16 @@ class Bindings:
             self.approval(ms, ev["approval"], f"{what}: approval")
 
         if not about_request:
-            signers, valid = "", "unsigned"
+            signers, valid = "", ("unsigned" if self.regulated_seen else "unsigned-before-regulated")
             if ev.get("approval") is not None:
                 signers, valid = self.approval(ms, ev["approval"], f"{what}: approval")
-            self.admin.feed(csv_row([ms_to_time(ms), str(seq), kind, actor, signers, valid]))
+            elif kind == "delegation.granted" and ev.get("envelope") is not None:
+                # A delegation is signed by who gives it (the entry's actor); a signature that does not verify fails.
+                self.actor_envelope(ms, actor, ev["envelope"], f"{what}: envelope")
+                signers, valid = actor, "yes"
+            self.admin.feed(csv_row([ms_to_time(ms), str(seq), kind, actor, admin_subject(kind, ev, actor), signers, valid]))
+            if kind in ("project.created", "project.updated") and isinstance(ev.get("project"), dict) and ev["project"].get("regulated") is True:
+                self.regulated_seen = True
             if kind == "key.enrolled" and ev.get("proof") is not None:
                 self.enrolment_proof(ms, actor, ev, f"{what}: proof")
             self.apply_keys(seq, ms, kind, ev, what)
