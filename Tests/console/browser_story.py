@@ -240,6 +240,21 @@ def run(args):
         timeline = main_text(driver)
         check("request.filed" in timeline and "decision.recorded" in timeline, f"timeline: {timeline}")
         shot("07b-timeline")
+        # The access review: morgan administers churn-model (its project-admins role), so morgan may review it.
+        w.admin("group", "add", "churn-leads")
+        w.admin("group", "add-member", "churn-leads", "morgan")
+        w.admin("project", "update", "churn-model", "--role", "project-admins=churn-leads")
+        driver.get(w.url + "/access?project=churn-model&from=2020-01-01T00:00:00Z")
+        accessible(driver, "access")
+        review = main_text(driver)
+        check("Who can act now" in review and "administers" in review and "morgan" in review and "group churn-leads (project-admins)" in review,
+              f"the access review: {review}")
+        check("approve" in review and w.request in review, f"the period's decisions are listed: {review}")
+        shot("14-access-review")
+        answer = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(document.querySelector('a[href^=\"/access.csv\"]').href).then(r => r.text().then(t => done(r.status + ' ' + r.headers.get('content-type') + ' ' + t.split('\\r\\n')[0])), e => done(String(e)));")
+        check(answer.startswith("200 text/csv") and "section,time,environment" in answer, f"the CSV download: {answer}")
         # At 360 px wide the request page still reads (no horizontal scroll of the whole page).
         driver.set_window_size(360, 800)
         driver.get(w.url + "/requests/" + w.request)
