@@ -144,7 +144,28 @@ public enum SCIM {
             }
         }
         for name in ["displayName", "externalId"] where kind.attributes.contains(name) {
-            if let value = object[name], !(value is String) { throw Failure.invalidValue("\(name) must be a string") }
+            guard let value = object[name] else { continue }
+            guard let text = value as? String else { throw Failure.invalidValue("\(name) must be a string") }
+            try checkLine(text, name)
+        }
+        if let emails = object["emails"] as? [Any] {
+            guard emails.count <= maximumEmails else { throw Failure.invalidValue("at most \(maximumEmails) emails") }
+            for case let email as Object in emails {
+                for (key, value) in email {
+                    if let text = value as? String { try checkLine(text, "emails.\(key)") }
+                }
+            }
+        }
+    }
+
+    /// Kept attributes are short single lines: at most this many bytes, no control or invisible format character.
+    public static let maximumAttributeBytes = 256
+    public static let maximumEmails = 10
+
+    static func checkLine(_ text: String, _ name: String) throws {
+        guard text.utf8.count <= maximumAttributeBytes else { throw Failure.invalidValue("\(name) is at most \(maximumAttributeBytes) bytes") }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+            throw Failure.invalidValue("\(name) holds a control or invisible character")
         }
     }
 
@@ -208,7 +229,13 @@ public enum SCIM {
         }
         public let clauses: [Clause]
 
+        /// A filter is at most this many bytes and `and`s this many comparisons: a provisioning client asks for one user
+        /// or group at a time; a longer one is refused before it is read (parsing is not free).
+        public static let maximumBytes = 1024
+        public static let maximumClauses = 8
+
         public init(_ text: String, kind: Kind) throws {
+            guard text.utf8.count <= Self.maximumBytes else { throw Failure.invalidFilter("a filter is at most \(Self.maximumBytes) bytes") }
             var clauses: [Clause] = []
             var rest = Substring(text.trimmingCharacters(in: .whitespaces))
             while true {
@@ -253,6 +280,7 @@ public enum SCIM {
                     throw Failure.invalidFilter("\(attribute.prefix(60)) is not an attribute of \(kind.rawValue)")
                 }
                 clauses.append(Clause(path: [name] + parts.dropFirst().map { $0.lowercased() }, value: value))
+                guard clauses.count <= Self.maximumClauses else { throw Failure.invalidFilter("a filter joins at most \(Self.maximumClauses) comparisons") }
                 rest = rest.drop { $0 == " " }
                 if rest.isEmpty { break }
                 guard rest.lowercased().hasPrefix("and ") else { throw Failure.invalidFilter("only and joins comparisons; \(text.prefix(100)) is not supported") }

@@ -105,7 +105,7 @@ struct TrustCLITests {
         let summary = try String(contentsOfFile: s.path("audit/SUMMARY.md"), encoding: .utf8)
         #expect(summary.contains("revoked as compromised"), "\(summary)")
         let administration = try String(contentsOfFile: s.path("audit/administration.csv"), encoding: .utf8)
-        #expect(administration.contains(",key.revoked,ada,ada,yes\r\n"), "\(administration)")
+        #expect(administration.contains(",key.revoked,ada,morgan,ada,yes\r\n"), "\(administration)")
         await #expect(try await s.signoff("audit", "verify", "audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub").status == 0)
 
         // A person marks their own key compromised with another of their keys — never with the key marked.
@@ -140,6 +140,6 @@ struct InitQuorumTests {
         let export = try await TestSupport.signoff(["audit", "export", "--db", "q.sqlite", "--out", "audit", "--as", "ada"], environment: env, in: directory)
         #expect(export.status == 0, "\(export.stderr)")
         let administration = try String(contentsOf: directory.appendingPathComponent("audit/administration.csv"), encoding: .utf8)
-        #expect(administration.contains(",2,admin.quorum-set,ada,,unsigned\r\n"), "\(administration)")
+        #expect(administration.contains(",2,admin.quorum-set,ada,quorum 2,,unsigned-before-regulated\r\n"), "\(administration)")
     }
 }

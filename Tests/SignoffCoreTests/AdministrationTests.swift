@@ -287,15 +287,7 @@ struct AdministrationTests {
         try w.ok(Self.signed(w, .revokeToken(id: "tok-9", principal: Cast.ci.name), by: [ada]), as: ada)
         let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
         #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
-        let folder = try TestSupport.temporaryDirectory("signoff-admin-export")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try exported.write(to: folder.appendingPathComponent("export"))
-        let keyFile = folder.appendingPathComponent("LEDGER.pub")
-        try ExportFormatTests.writeKey(ExportedWorld.verifierKey, to: keyFile)
-        let report = AuditExportVerifier.verify(directory: folder.appendingPathComponent("export"), trustedKey: ExportedWorld.verifierKey)
-        #expect(report.failure == nil, "\(report.failure ?? "")")
-        let python = try await ExportFormatTests.python(folder.appendingPathComponent("export"), key: keyFile)
-        #expect(python.status == 0, "the Python verifier refused: \(python.stdout) \(python.stderr)")
+        try await ExportFormatTests.expectBothVerifiersAccept(exported)
     }
 
     /// One command of every administrative action: the catalogue's rows are each exercised, and a new action without a

@@ -38,6 +38,20 @@ struct ExportFormatTests {
         try await TestSupport.runPython("verify_export.py", [directory.path, key.path])
     }
 
+    /// Writes `exported` to a folder and expects both verifiers — ours and the Python one written from the spec — to
+    /// accept it.
+    static func expectBothVerifiersAccept(_ exported: ExportedWorld, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+        let folder = try TestSupport.temporaryDirectory("signoff-both-verifiers")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try exported.write(to: folder.appendingPathComponent("export"))
+        let keyFile = folder.appendingPathComponent("LEDGER.pub")
+        try writeKey(ExportedWorld.verifierKey, to: keyFile)
+        let report = AuditExportVerifier.verify(directory: folder.appendingPathComponent("export"), trustedKey: ExportedWorld.verifierKey)
+        #expect(report.failure == nil, "\(report.failure ?? "")", sourceLocation: sourceLocation)
+        let python = try await python(folder.appendingPathComponent("export"), key: keyFile)
+        #expect(python.status == 0, "the Python verifier refused: \(python.stdout) \(python.stderr)", sourceLocation: sourceLocation)
+    }
+
     static func writeKey(_ key: NoteVerifierKey, to url: URL, ending: String = "\n") throws {
         try Data((key.description + ending).utf8).write(to: url)
     }

@@ -73,7 +73,9 @@ struct AuthorizationMatrixTests {
         .init(method: .get, path: "/v1/groups", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/groups/\(Cast.Group.compliance)", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/projects", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
-        .init(method: .get, path: "/v1/projects/\(project)", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/projects/\(project)/access-review", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        // A project's definition: its roles' holders read it too (the requester), not an outsider.
+        .init(method: .get, path: "/v1/projects/\(project)", body: [:], setup: .none, right: (requester, 200), wrongRole: (outsider, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/workflows", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         // Everyone lists tokens, each their own (an administrator's session: all); SecurityTests checks what each sees.
         .init(method: .get, path: "/v1/tokens", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 200), wrongUser: (outsider, 200)),

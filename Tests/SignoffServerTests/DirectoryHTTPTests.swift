@@ -37,6 +37,10 @@ struct DirectoryHTTPTests {
             #expect(unsigned.status == 422 && unsigned.object["rule"] as? String == "admin.signature-required", "\(unsigned)")
             let approval = try JSONSerialization.jsonObject(with: Data(AdminApproval(change: AdminChange(.directoryConnect, directory: "corp"), time: f.database.now)
                 .signed(with: f.keys["ada"]!).jsonBytes()))
+            // Nobody but an administrator connects, disconnects or links: the requester is refused whatever they carry.
+            let riley = try await client.login(Cast.requester.name, key: f.keys[Cast.requester.name]!)
+            #expect(try await client.json("/v1/directories", .post, token: riley, body: ["name": "corp", "approval": approval]).status == 403)
+            #expect(try await client.json("/v1/groups/\(Cast.Group.deployers)/directory", .post, token: riley, body: ["directory": "corp"]).status == 403)
             let connected = try await client.json("/v1/directories", .post, token: ada, body: ["name": "corp", "approval": approval])
             #expect(connected.status == 201, "\(connected)")
             let token = try #require(connected.object["token"] as? String)
@@ -90,7 +94,26 @@ struct DirectoryHTTPTests {
             #expect(try await scim(client, "/Users/kim", token: token).status == 404)
             #expect(try await f.database.directory().principals["kim"]?.disabled == true)
             #expect(try await scim(client, "/Users", .post, token: token, body: ["userName": "kim"]).status == 409)
-            // Disconnecting ends the token with the entry.
+            // What the red team tried: a filter of 40,000 comparisons (refused before it is read), a body over the limit (413),
+            // a display name of 900 KB (400), a group unlinked from the directory (no longer its to read).
+            let long = Array(repeating: "userName eq \"a\"", count: 40_000).joined(separator: " and ")
+            let search = try await scim(client, "/Users/.search", .post, token: token, body: ["filter": long])
+            #expect(search.status == 400 && search.object["scimType"] as? String == "invalidFilter", "\(search.object["detail"] ?? "")")
+            let many = Array(repeating: "userName eq \"a\"", count: 9).joined(separator: " and ")
+            #expect(try await scim(client, "/Users/.search", .post, token: token, body: ["filter": many]).object["scimType"] as? String == "invalidFilter")
+            #expect(try await scim(client, "/Users", .post, token: token, body: ["userName": "big", "displayName": String(repeating: "x", count: 2_000_000)]).status == 413)
+            #expect(try await scim(client, "/Users", .post, token: token, body: ["userName": "wide", "displayName": String(repeating: "x", count: 300)]).status == 400)
+            #expect(try await scim(client, "/Users", .post, token: token, body: ["userName": "bidi", "displayName": "a\u{202E}b"]).status == 400)
+            #expect(try await client.json("/v1/directories", token: riley).status == 403, "who is connected is for administrators and auditors")
+            #expect(try await client.json("/v1/directories", token: ada).status == 200)
+            let unlink = AdminApproval(change: AdminChange(.groupUnlink, group: "churn-reviewers"), time: f.database.now).signed(with: f.keys["ada"]!)
+            let unlinked = try await client.json(
+                "/v1/groups/churn-reviewers/directory", .post, token: ada, body: ["approval": try JSONSerialization.jsonObject(with: Data(unlink.jsonBytes()))])
+            #expect(unlinked.status == 200, "\(unlinked)")
+            #expect(try await scim(client, "/Groups/churn-reviewers", token: token).status == 404)
+            #expect(try await scim(client, "/Groups", token: token).object["totalResults"] as? Int == 0)
+            // Disconnecting ends the token with the entry (the requester may not).
+            #expect(try await client.json("/v1/directories/corp/disconnect", .post, token: riley, body: [:]).status == 403)
             #expect(try await client.json("/v1/directories/corp/disconnect", .post, token: ada, body: [:]).status == 200)
             #expect(try await scim(client, "/Users", token: token).status == 401)
         }
@@ -123,6 +146,13 @@ struct DirectoryHTTPTests {
             own["project"] = Cast.project
             #expect(try await client.json("/v1/freezes", .post, token: lead, body: own).status == 201)
             #expect(try await client.json("/v1/projects/\(Cast.project)", token: lead).status == 200)
+            // The project's own webhook subscription through the server, not another project's or every project's.
+            let hook: [String: Any] = ["url": "https://hooks.example.com/churn", "project": Cast.project, "events": ["request.filed"]]
+            let added = try await client.json("/v1/webhooks", .post, token: lead, body: hook)
+            #expect(added.status == 201, "\(added)")
+            var everywhere = hook
+            everywhere["project"] = nil
+            #expect(try await client.json("/v1/webhooks", .post, token: lead, body: everywhere).status == 403)
             // The access review: the lead and administrators, not a requester.
             #expect(try await client.json("/v1/projects/\(Cast.project)/access-review", token: requester).status == 403)
             let review = try await client.json("/v1/projects/\(Cast.project)/access-review?at=\(Timestamps.rfc3339(beforeLeads))&from=\(Timestamps.rfc3339(0))", token: lead)
@@ -138,6 +168,10 @@ struct DirectoryHTTPTests {
             }
             #expect(csv.0?.hasPrefix("text/csv") == true && csv.1.hasPrefix(AccessReviewView.csvHeader) && csv.1.contains("administers,\(casey)"), "\(csv.1)")
             // Nobody left to act: said, or refused with strict.
+            // strict is true or false, given once: anything else is refused, never read as "not strict".
+            for query in ["strict=TRUE", "strict", "strict=", "strict=false&strict=true", "strict=yes"] {
+                #expect(try await client.json("/v1/principals/\(riley)/disable?\(query)", .post, token: ada, body: [:]).status == 400, "\(query)")
+            }
             let strict = try await client.json("/v1/principals/\(riley)/disable?strict=true", .post, token: ada, body: [:])
             #expect(strict.status == 409 && strict.object["rule"] as? String == "staffing.gap", "\(strict)")
             #expect(try await f.database.directory().principals[riley]?.disabled == false)

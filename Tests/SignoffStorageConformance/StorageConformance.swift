@@ -45,7 +45,7 @@ public struct StorageConformance: Sendable {
     }
 
     public enum Check: String, Sendable, CaseIterable {
-        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState
+        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState, directoryResources
     }
 
     public let make: @Sendable () async throws -> Backend
@@ -75,6 +75,7 @@ public struct StorageConformance: Sendable {
         case .replayConstraint: try await replayConstraint(backend)
         case .orderingAndTimes: try await orderingAndTimes(backend)
         case .identityState: try await identityState(backend)
+        case .directoryResources: try await directoryResources(backend)
         }
     }
 
@@ -246,6 +247,40 @@ public struct StorageConformance: Sendable {
         try await store.storeKeySet(issuer: "https://idp.example", jwks: #"{"keys":[0]}"#, fetchedAt: now - 1)
         let kept = try await store.cachedKeySet(issuer: "https://idp.example")
         try expect(kept?.jwks == #"{"keys":[1]}"# && kept?.fetchedAt == now, "the newest fetch is kept, not an older one written after it")
+    }
+
+    /// A connected directory's SCIM resources commit with the entries of their change, or not at all; read back by id and
+    /// listed in id order, per directory and kind; deleted.
+    func directoryResources(_ backend: Backend) async throws {
+        let storage = backend.storage
+        let now = backend.clock.value
+        @Sendable func resource(_ id: String, _ attributes: String, version: Int64 = 1) -> DirectoryResource {
+            DirectoryResource(directory: "corp", kind: .user, id: id, attributes: attributes, createdAt: now, modifiedAt: now, version: version)
+        }
+        struct Injected: Error {}
+        do {
+            try await storage.unitOfWork.write { tx in
+                _ = try tx.append([Self.draft(0)])
+                try tx.writeDirectoryResource(.put(resource("kim", #"{"displayName":"Kim"}"#)))
+                throw Injected()
+            }
+        } catch is Injected {}
+        try expect(try await storage.coordination.directoryResource(directory: "corp", kind: .user, id: "kim") == nil, "a rolled-back unit keeps no resource")
+        try expect(try await storage.ledger.size() == 0, "nor its entry")
+        try await storage.unitOfWork.write { tx in
+            _ = try tx.append([Self.draft(0)])
+            try tx.writeDirectoryResource(.put(resource("kim", #"{"displayName":"Kim"}"#)))
+            try tx.writeDirectoryResource(.put(resource("jo", "{}")))
+            try expect(try tx.directoryResource(directory: "corp", kind: .user, id: "kim")?.attributes == #"{"displayName":"Kim"}"#, "read inside the unit")
+        }
+        try await storage.unitOfWork.write { tx in try tx.writeDirectoryResource(.put(resource("kim", #"{"displayName":"Kim Lee"}"#, version: 2))) }
+        let kim = try await storage.coordination.directoryResource(directory: "corp", kind: .user, id: "kim")
+        try expect(kim?.attributes == #"{"displayName":"Kim Lee"}"# && kim?.version == 2, "a put replaces the attributes and version: \(String(describing: kim))")
+        try expect(try await storage.coordination.directoryResources(directory: "corp", kind: .user).map(\.id) == ["jo", "kim"], "listed by id")
+        try expect(try await storage.coordination.directoryResources(directory: "other", kind: .user).isEmpty, "per directory")
+        try expect(try await storage.coordination.directoryResources(directory: "corp", kind: .group).isEmpty, "per kind")
+        try await storage.unitOfWork.write { tx in try tx.writeDirectoryResource(.delete(directory: "corp", kind: .user, id: "jo")) }
+        try expect(try await storage.coordination.directoryResources(directory: "corp", kind: .user).map(\.id) == ["kim"], "deleted")
     }
 
     func replayConstraint(_ backend: Backend) async throws {

@@ -108,7 +108,8 @@ public enum AccessReview {
             for person in state.principals.values where person.isAdministrator && !person.disabled { administrators[person.name, default: []].append("administrator") }
             for group in project.roles[ProjectAdministration.role] ?? [] {
                 for member in state.groups[group]?.members ?? [] where state.principals[member]?.disabled == false {
-                    administrators[member, default: []].append("group \(group) (\(ProjectAdministration.role))")
+                    administrators[member, default: []].append(
+                        "group \(group) (\(ProjectAdministration.role)" + (state.groups[group]?.directory.map { ", directory \($0)" } ?? "") + ")")
                 }
             }
             duties.append(Duty(

@@ -8,7 +8,8 @@ public import SignoffCrypto
 /// What a directory may do, unsigned (``Engine/directoryChange(_:state:actor:now:)``): add users without keys (they
 /// decide nothing until a key is enrolled by a signed change), disable the users it added (never an administrator or a
 /// member of `auditors`), create groups of its own, add the users it added to the groups linked to it and remove
-/// members from those groups. It enables a user again only in a ledger without a regulated project. It never touches
+/// members from those groups. It enables a user again only in a ledger without a regulated project, and only one it
+/// disabled itself (never one an administrator disabled). It never touches
 /// administrators, `auditors`, keys, role bindings or the quorum. A role is bound to a directory's group only by a
 /// project change (signed under the quorum in a regulated project), and an existing group is linked to a directory only
 /// by `group.link` (under the quorum when a regulated project binds it): both record, signed, that the ledger trusts the
@@ -144,6 +145,9 @@ extension Engine {
         for user in change.enable {
             let principal = try ownUser(user)
             guard principal.disabled else { throw Refusal(.inputDuplicate, "\(user) is already enabled") }
+            guard principal.disabledBy == actor else {
+                throw Refusal(.directoryReach, "\(user) was disabled by \(principal.disabledBy ?? "an administrator"), not by this directory: only an administrator enables them again")
+            }
             guard !hasRegulatedProject(state) else {
                 throw Refusal(
                     .directoryReach,

@@ -46,9 +46,11 @@ extension SignoffState {
         case .principalDisabled(let e):
             noteApproval(e.approval)
             principals[e.principal]?.disabled = true
+            principals[e.principal]?.disabledBy = actor
         case .principalEnabled(let e):
             noteApproval(e.approval)
             principals[e.principal]?.disabled = false
+            principals[e.principal]?.disabledBy = nil
         case .adminQuorumSet(let e):
             noteApproval(e.approval)
             adminQuorum = e.quorum

@@ -75,6 +75,9 @@ public struct Principal: Hashable, Sendable, Codable {
     public var disabled: Bool
     /// The connected directory that added this user (it may disable them, and put them in its groups).
     public var directory: String? = nil
+    /// Who disabled this principal, while disabled: a directory enables again only whom it disabled itself, never whom an
+    /// administrator disabled (an offboarding for cause).
+    public var disabledBy: String? = nil
 
     public init(name: String, kind: Kind, isAdministrator: Bool, keys: [EnrolledKey], disabled: Bool = false) {
         self.name = name
@@ -84,7 +87,7 @@ public struct Principal: Hashable, Sendable, Codable {
         self.disabled = disabled
     }
 
-    enum CodingKeys: String, CodingKey { case name, kind, isAdministrator, keys, disabled, directory }
+    enum CodingKeys: String, CodingKey { case name, kind, isAdministrator, keys, disabled, directory, disabledBy }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -93,6 +96,7 @@ public struct Principal: Hashable, Sendable, Codable {
             isAdministrator: try c.decode(Bool.self, forKey: .isAdministrator), keys: try c.decode([EnrolledKey].self, forKey: .keys),
             disabled: try c.decodeIfPresent(Bool.self, forKey: .disabled) ?? false)
         directory = try c.decodeIfPresent(String.self, forKey: .directory)
+        disabledBy = try c.decodeIfPresent(String.self, forKey: .disabledBy)
     }
 
     public func validKey(fingerprint: String, at time: Int64) -> EnrolledKey? {

@@ -26,7 +26,7 @@ struct ConsoleController {
     /// every route is in `schema/openapi.yaml`); the console changes state only through the API.
     static let routes = [
         "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/{id}", "GET /static/{file}",
-        "GET /requests/{id}/evidence/{digest}", "GET /audit/requests/{id}",
+        "GET /requests/{id}/evidence/{digest}", "GET /audit/requests/{id}", "GET /access", "GET /access.csv",
         "POST /console/login", "POST /console/logout",
     ] + SingleSignOn.routes
 

@@ -51,7 +51,7 @@ struct AdministrationController {
         }
         routes.post("/principals/{name}/disable") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
-            return try await h.respond(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context, strict: Handlers.strict(request))
+            return try await h.respond(.disablePrincipal(name: try h.parameter("name", context), approval: body.approval), context, strict: try Handlers.strict(request))
         }
         routes.post("/principals/{name}/enable") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
@@ -68,7 +68,7 @@ struct AdministrationController {
         routes.post("/groups/{name}/members/remove") { request, context -> Response in
             let body = try await request.decode(as: MemberBody.self, context: context)
             return try await h.respond(
-                .removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context, strict: Handlers.strict(request))
+                .removeMember(group: try h.parameter("name", context), member: body.member, approval: body.approval), context, strict: try Handlers.strict(request))
         }
         routes.post("/workflows") { request, context -> Response in
             let body = try await request.decode(as: WorkflowBody.self, context: context)
@@ -76,12 +76,12 @@ struct AdministrationController {
         }
         routes.post("/projects") { request, context -> Response in
             let body = try await request.decode(as: ProjectBody.self, context: context)
-            return try await h.respond(.createProject(body.spec, approval: body.approval), context, strict: Handlers.strict(request))
+            return try await h.respond(.createProject(body.spec, approval: body.approval), context, strict: try Handlers.strict(request))
         }
         routes.post("/projects/{key}") { request, context -> Response in
             let body = try await request.decode(as: ProjectBody.self, context: context)
             guard body.key == (try h.parameter("key", context)) else { throw Problem.badRequest("the body's key must be the project in the path") }
-            return try await h.respond(.updateProject(body.spec, approval: body.approval), context, strict: Handlers.strict(request))
+            return try await h.respond(.updateProject(body.spec, approval: body.approval), context, strict: try Handlers.strict(request))
         }
         routes.post("/freezes") { request, context -> Response in
             let body = try await request.decode(as: FreezeBody.self, context: context)
@@ -118,8 +118,8 @@ struct AdministrationController {
             context.logger.info("directory connected", metadata: ["directory": .string(body.name), "issued_token_id": .string(id)])
             return try h.json(TokenResponse(token: minted.token, token_id: id, expires_at: Timestamps.rfc3339(minted.record.expiresAt)), status: .created)
         }
-        routes.get("/directories") { _, _ -> Response in
-            let state = try await h.service.directory()
+        routes.get("/directories") { _, context -> Response in
+            let state = try await h.directoryReader(context)
             return try h.json(ItemList(state.directories.values.sorted { $0.name < $1.name }.map { DirectoryView($0, state: state) }))
         }
         routes.post("/directories/{name}/disconnect") { request, context -> Response in

@@ -288,7 +288,13 @@ extension Handlers {
     }
 
     /// Whether the call asked for strictness (`?strict=true`): a change leaving nobody to act is refused, not only said.
-    static func strict(_ request: Request) -> Bool { request.uri.queryParameters["strict"].map { $0 == "true" || $0 == "1" } ?? false }
+    /// Anything but one `strict=true` or `strict=false` is refused (400), never read as "not strict".
+    static func strict(_ request: Request) throws -> Bool {
+        let given = request.uri.queryParameters.getAll("strict")
+        guard !given.isEmpty else { return false }
+        guard given.count == 1, given[0] == "true" || given[0] == "false" else { throw Problem.badRequest("strict is true or false, given once") }
+        return given[0] == "true"
+    }
 
     /// The state, when the caller may read the directory (who exists, groups, projects, workflows): an administrator or
     /// a member of `auditors` — or, for `allowing`, that principal themself. Service tokens never.

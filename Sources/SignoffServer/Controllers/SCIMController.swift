@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import SignoffAPI
 import SignoffCore
 import SignoffService
@@ -157,7 +158,10 @@ struct SCIMController {
             if failure.status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"signoff-scim\"" }
             return Response(status: .init(code: failure.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: SCIM.encode(failure.body))))
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            let failure = SCIM.Failure(413, "tooLarge", "the body is over 1 MiB")
+            let failure = SCIM.Failure(413, "tooLarge", "the body is over \(Self.maximumBody / 1024) KiB")
+            return Response(status: .contentTooLarge, headers: [.contentType: SCIM.mediaType], body: .init(byteBuffer: ByteBuffer(string: SCIM.encode(failure.body))))
+        } catch is NIOTooManyBytesError {
+            let failure = SCIM.Failure(413, "tooLarge", "the body is over \(Self.maximumBody / 1024) KiB")
             return Response(status: .contentTooLarge, headers: [.contentType: SCIM.mediaType], body: .init(byteBuffer: ByteBuffer(string: SCIM.encode(failure.body))))
         } catch {
             context.logger.error("SCIM request failed", metadata: ["error": .string(String(describing: error).prefix(300).description)])
@@ -187,12 +191,15 @@ struct SCIMController {
     }
 
     static func body(_ request: Request, _ context: SignoffRequestContext) async throws -> SCIM.Object {
-        let buffer = try await request.body.collect(upTo: 1 << 20)
+        let buffer = try await request.body.collect(upTo: maximumBody)
         guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? SCIM.Object else {
             throw SCIM.Failure.invalidSyntax("the body must be a JSON object")
         }
         return object
     }
+
+    /// A request body is at most this big (what the server reads of any body).
+    static let maximumBody = 960 * 1024
 
     static func id(_ context: SignoffRequestContext) throws -> String {
         guard let id = context.parameters.get("id")?.removingPercentEncoding, Engine.isValidName(id) else { throw SCIM.Failure.notFound("no such resource") }
@@ -228,7 +235,10 @@ struct SCIMController {
     /// is (403, the directory's reach); reading one is 404, as for anything outside the directory's view.
     func load(_ kind: SCIM.Kind, id: String, directory: String, writing: Bool = false) async throws -> (DirectoryResource, SignoffState) {
         let state = try await handlers.service.directory()
-        guard let resource = try await handlers.service.storage.coordination.directoryResource(directory: directory, kind: storageKind(kind), id: id) else {
+        let kept = try await handlers.service.storage.coordination.directoryResource(directory: directory, kind: storageKind(kind), id: id)
+        // A group unlinked from this directory (or handed to another) is no longer its to read or change.
+        let stillOurs = kind == .user || state.groups[id]?.directory == directory
+        guard let resource = kept, stillOurs else {
             let exists = kind == .user ? state.principals[id] != nil : state.groups[id] != nil
             if writing, exists {
                 handlers.metrics.refusal(RefusalRule.directoryReach.name)
@@ -336,6 +346,7 @@ struct SCIMController {
         let wanted = min(SCIM.maximumResults, max(0, Int(count ?? "") ?? SCIM.maximumResults))
         let state = try await handlers.service.directory()
         let all = try await handlers.service.storage.coordination.directoryResources(directory: directory, kind: storageKind(kind))
+            .filter { kind == .user || state.groups[$0.id]?.directory == directory }
             .map { render(kind, resource: $0, state: state, base: base) }
             .filter { parsed?.matches($0) ?? true }
         let page = Array(all.dropFirst(start - 1).prefix(wanted))

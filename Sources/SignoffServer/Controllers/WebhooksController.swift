@@ -22,13 +22,16 @@ struct WebhooksController {
         }
         routes.post("/webhooks") { request, context -> Response in
             let b = try await request.decode(as: WebhookBody.self, context: context)
-            try await h.requireAdministratorSession(context)
+            let subscription = WebhookSpec(url: b.url, project: b.project, events: b.events, format: b.format ?? .standard, allowPrivate: b.allow_private ?? false)
+            // An administrator, or one of the project's administrators for their project's own subscription (the engine
+            // decides the rest, signatures included).
+            try await h.requireAdministratorSession(context, orProjectAdministratorFor: .addWebhook(subscription))
             // The secret is derived from the ledger key: a server without it could not sign what it sends.
             guard let keys = try WebhookKeys(signer: h.service.storage.signer) else {
                 throw Problem(.serviceUnavailable, type: "unavailable", title: "Cannot sign webhooks",
                     detail: "this server does not hold the ledger key, which webhook secrets are derived from; start it with the ledger passphrase")
             }
-            let spec = WebhookSpec(url: b.url, project: b.project, events: b.events, format: b.format ?? .standard, allowPrivate: b.allow_private ?? false)
+            let spec = subscription
             let command = Command.addWebhook(spec, approval: b.approval)
             let entries: [LedgerEntry]
             let call = context.idempotency?.call { entries in
@@ -109,9 +112,11 @@ struct WebhooksController {
 
 extension Handlers {
     /// Operational changes outside the ledger (redelivering, enabling an endpoint): an administrator's own session.
-    func requireAdministratorSession(_ context: SignoffRequestContext) async throws {
+    func requireAdministratorSession(_ context: SignoffRequestContext, orProjectAdministratorFor command: Command? = nil) async throws {
         let caller = try principal(context)
-        guard context.token?.kind == .session, try await service.state().principals[caller]?.isAdministrator == true else {
+        let state = try await service.state()
+        let projectAdministrator = command.map { ProjectAdministration.mayMake($0, state: state, actor: caller) } ?? false
+        guard context.token?.kind == .session, state.principals[caller]?.isAdministrator == true || projectAdministrator else {
             throw Problem.forbidden("only an administrator, logged in with their key, may do this", rule: .adminRequired)
         }
     }
