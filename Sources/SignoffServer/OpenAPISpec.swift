@@ -531,7 +531,7 @@ paths:
     get:
       operationId: listDirectories
       x-service-token: "session-only"
-      description: The connected directories (SCIM clients, schema/directory.md), the groups linked to each and how many users each added; never a token.
+      description: The connected directories (SCIM clients, schema/directory.md), the groups linked to each and how many users each added; never a token. Administrators and members of `auditors`.
       responses:
         "200":
           description: The connected directories, by name.
