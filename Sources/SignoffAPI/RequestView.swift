@@ -232,11 +232,17 @@ public struct GroupView: Codable, Sendable, Equatable {
     public let members: [String]
     /// Regulated projects that rely on the group (changing it is signed, under the administrators' quorum).
     public let regulated_projects: [String]
+    /// Members who are disabled (nil when none).
+    public let disabled_members: [String]?
+    /// The connected directory that keeps the group's membership.
+    public let directory: String?
 
-    public init(_ g: Group, regulatedProjects: [String]) {
+    public init(_ g: Group, regulatedProjects: [String], disabledMembers: [String] = []) {
         name = g.name
         members = g.members
         regulated_projects = regulatedProjects
+        disabled_members = disabledMembers.isEmpty ? nil : disabledMembers
+        directory = g.directory
     }
 }
 
@@ -337,7 +343,9 @@ public enum Directory {
     }
 
     public static func group(_ name: String, in state: SignoffState) -> GroupView? {
-        state.groups[name].map { GroupView($0, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state)) }
+        state.groups[name].map { g in
+            GroupView(g, regulatedProjects: Engine.regulatedProjects(relyingOn: name, state), disabledMembers: g.members.filter { state.principals[$0]?.disabled == true })
+        }
     }
 
     public static func groups(in state: SignoffState) -> [GroupView] {

@@ -1811,7 +1811,12 @@ components:
       type: object
       additionalProperties: false
       required: [name, members, regulated_projects]
-      properties: { name: { type: string }, members: { type: array, items: { type: string } }, regulated_projects: { type: array, items: { type: string } } }
+      properties:
+        name: { type: string }
+        members: { type: array, items: { type: string } }
+        regulated_projects: { type: array, items: { type: string } }
+        disabled_members: { type: array, items: { type: string }, description: "Members who are disabled (absent when none)." }
+        directory: { type: string, description: "The connected directory that keeps the group's membership (absent when none)." }
     Workflow:
       type: object
       required: [name, digest, source]

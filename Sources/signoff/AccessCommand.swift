@@ -17,17 +17,22 @@ struct AccessCommand: AsyncParsableCommand {
                 """)
         @Option(help: "The project.") var project: String
         @Option(name: .customLong("env"), help: "One environment only.") var environment: String?
-        @Option(help: "Also who could act at this time (RFC 3339), e.g. before an offboarding.") var at: String?
-        @Option(help: "Decisions from this time (RFC 3339)…") var from: String?
-        @Option(help: "…until before this time (RFC 3339; default now).") var to: String?
+        @Option(help: "Also who could act at this time (RFC 3339, or a date: its midnight UTC), e.g. before an offboarding.") var at: String?
+        @Option(help: "Decisions from this time (RFC 3339 or a date; default the ledger's beginning)…") var from: String?
+        @Option(help: "…until before this time (RFC 3339 or a date; default now). Without --from or --to no decisions are listed.") var to: String?
         @Flag(help: "Write CSV instead of text.") var csv = false
         @OptionGroup var read: ReadOptions
 
         func run() async throws {
             try await reportingErrors {
-                let at = try self.at.map { try milliseconds($0, option: "at") }
-                let from = try self.from.map { try milliseconds($0, option: "from") }
-                let to = try self.to.map { try milliseconds($0, option: "to") }
+                // A date alone is that day's midnight, UTC (a quarter starts on a date).
+                func time(_ text: String, _ option: String) throws -> Int64 {
+                    let isDate = text.utf8.count == 10 && text.split(separator: "-").map(\.count) == [4, 2, 2]
+                    return try milliseconds(isDate ? text + "T00:00:00Z" : text, option: option)
+                }
+                let at = try self.at.map { try time($0, "at") }
+                let from = try self.from.map { try time($0, "from") }
+                let to = try self.to.map { try time($0, "to") }
                 if let from, let to, from >= to { throw CLIError.badInput("--from must be before --to") }
                 let review = try await read.client.client().accessReview(
                     project: project, environment: environment, at: at, from: from, to: to, as: try read.actor.name)

@@ -296,7 +296,10 @@ struct GroupCommand: AsyncParsableCommand {
 func printGroups(_ groups: [GroupView], json: Bool) {
     if json { printJSON(groups); return }
     for g in groups {
-        print("\(g.name)\t\(g.members.joined(separator: ", "))" + (g.regulated_projects.isEmpty ? "" : "\tregulated projects rely on it: \(g.regulated_projects.joined(separator: ", "))"))
+        let disabled = Set(g.disabled_members ?? [])
+        let members = g.members.map { disabled.contains($0) ? "\($0) (disabled)" : $0 }.joined(separator: ", ")
+        print("\(g.name)\t\(members)" + (g.directory.map { "\tkept by directory \($0)" } ?? "")
+            + (g.regulated_projects.isEmpty ? "" : "\tregulated projects rely on it: \(g.regulated_projects.joined(separator: ", "))"))
     }
 }
 
