@@ -271,3 +271,15 @@ public struct GroupLinkBody: Codable, Sendable {
         self.approval = approval
     }
 }
+
+/// `POST /v1/freezes/{id}/exemptions`: one request let through a freeze (`freeze.exempt`), with why.
+public struct FreezeExemptionBody: Codable, Sendable {
+    public let request: String
+    public let reason: String
+    public let approval: DSSEEnvelope?
+    public init(request: String, reason: String, approval: DSSEEnvelope?) {
+        self.request = request
+        self.reason = reason
+        self.approval = approval
+    }
+}

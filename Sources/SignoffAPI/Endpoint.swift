@@ -78,6 +78,8 @@ public struct Endpoint: Sendable {
             return Endpoint(.post, "/v1/groups/\(p(group))/directory", body: GroupLinkBody(directory: directory, approval: approval))
         case .directoryChange:
             return nil
+        case .exemptFromFreeze(let id, let request, let reason, let approval):
+            return Endpoint(.post, "/v1/freezes/\(p(id))/exemptions", body: FreezeExemptionBody(request: request, reason: reason, approval: approval))
         case .liftFreeze(let id, let approval):
             return Endpoint(.post, "/v1/freezes/\(p(id))/lift", body: ApprovalBody(approval: approval))
         case .delegate(let d, let envelope):

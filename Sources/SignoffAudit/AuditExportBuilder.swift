@@ -560,6 +560,7 @@ public struct AuditExportBuilder {
         case .serviceTokenIssued(let e): e.approval
         case .freezeAdded(let e): e.approval
         case .freezeLifted(let e): e.approval
+        case .freezeExempted(let e): e.approval
         case .webhookAdded(let e): e.approval
         case .webhookRemoved(let e): e.approval
         case .issuerTrusted(let e): e.approval
@@ -670,6 +671,7 @@ public struct AuditExportBuilder {
             let freeze = object("freeze")
             made = text(event, "id").flatMap { id in text(freeze, "environment").map { "\(id) \($0) of \(text(freeze, "project") ?? "every project")" } }
         case "freeze.lifted", "webhook.added", "webhook.removed", "delegation.revoked": made = text(event, "id")
+        case "freeze.exempted": made = text(event, "id").flatMap { id in text(event, "request").map { "\(id) lets \($0) through" } }
         case "issuer.trusted": made = text(object("issuer"), "name")
         case "delegation.granted": made = text(object("delegation"), "delegate").map { "\(actor) to \($0)" }
         default: made = nil

@@ -616,6 +616,28 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/freezes/{id}/exemptions:
+    parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+    post:
+      operationId: exemptFromFreeze
+      parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }]
+      x-service-token: "session-only"
+      description: >-
+        Break-glass: lets one open request of the freeze's project and environment deploy through it (`freeze.exempted`,
+        action `freeze.exempt`), made and signed as lifting the freeze is (its project's administrators for a project's
+        freeze; under the quorum where the freeze covers a regulated project). Nothing else passes the freeze.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [request, reason]
+              properties: { request: { type: string }, reason: { type: string }, approval: { $ref: "#/components/schemas/Envelope" } }
+      responses:
+        "200": { $ref: "#/components/responses/Recorded" }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/freezes/{id}/lift:
     parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
     post:

@@ -7,7 +7,7 @@ import SignoffCore
 struct FreezeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "freeze", abstract: "Freeze deployments to an environment (of one project or of every project) for a while.",
-        subcommands: [Add.self, Lift.self, List.self])
+        subcommands: [Add.self, Lift.self, Exempt.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -41,6 +41,24 @@ struct FreezeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors { try await runAdministration(.liftFreeze(id: id), options: options, signing: signing, done: "Lifted \(id)") }
+        }
+    }
+
+    struct Exempt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let one request deploy through a freeze (break-glass): signed as lifting the freeze is; nothing else passes it.")
+        @Argument(help: "The freeze, e.g. FRZ-1.") var id: String
+        @Option(help: "The request that may deploy through it.") var request: String
+        @Option(help: "Why (the retrospective and the auditors read it).") var reason: String
+        @OptionGroup var signing: AdminSigningOptions
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                try await runAdministration(
+                    .exemptFromFreeze(id: id, request: request, reason: reason), options: options, signing: signing,
+                    done: "\(request) may deploy through \(id); the freeze still holds everything else")
+            }
         }
     }
 

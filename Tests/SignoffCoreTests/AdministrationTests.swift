@@ -315,6 +315,7 @@ struct AdministrationTests {
         case .requestWithdraw: .withdraw(request: "REQ-1", reason: "")
         case .freezeAdd: .addFreeze(FreezeSpec(environment: "qa", project: nil, from: 0, until: 1, reason: "r"))
         case .freezeLift: .liftFreeze(id: "FRZ-1")
+        case .freezeExempt: .exemptFromFreeze(id: "FRZ-1", request: "REQ-1", reason: "r")
         case .webhookAdd: .addWebhook(WebhookSpec(url: "https://x", project: nil, events: [], format: .standard))
         case .webhookRemove: .removeWebhook(id: "WH-1")
         case .issuerTrust: .trustIssuer(IssuerSpec(name: "x", url: "https://x", audience: "a", uses: [.people], personClaim: .sub))

@@ -373,3 +373,39 @@ struct DirectoryExportTests {
         try await ExportFormatTests.expectBothVerifiersAccept(exported)
     }
 }
+
+/// Issue 30, part 1: break-glass through a freeze, signed and for one request.
+@Suite("Freeze exemptions (pure)")
+struct FreezeExemptionTests {
+    @Test("An exemption lets one request through a freeze, signed as lifting it; the other requests stay held; refusals")
+    func exemption() async throws {
+        var w = try World()
+        let first = try w.approvedProdRequest()
+        w.now += 1000
+        let second = try w.approvedProdRequest()
+        let freeze = FreezeSpec(environment: "prod", project: Cast.project, from: w.now, until: w.now + 86_400_000, reason: "quarter-end close")
+        try w.admin(.addFreeze(freeze))
+        func held(_ id: String) -> Bool {
+            Engine.deployRefusals(w.request(id), environment: "prod", digest: w.request(id).digest, state: w.state, actor: Cast.deployer.name, now: w.now)
+                .contains { $0.rule == "gate.freeze" }
+        }
+        #expect(held(first) && held(second))
+        let exempt = Command.exemptFromFreeze(id: "FRZ-1", request: first, reason: "checkout is down; fix approved")
+        w.refused(exempt, as: Cast.administrator.name, rule: "admin.signature-required")
+        w.refused(w.signedByAdmin(exempt), as: Cast.requester.name, rule: "admin.required")
+        w.refused(w.signedByAdmin(.exemptFromFreeze(id: "FRZ-1", request: first, reason: " ")), as: Cast.administrator.name, rule: "freeze.invalid")
+        w.refused(w.signedByAdmin(.exemptFromFreeze(id: "FRZ-9", request: first, reason: "x")), as: Cast.administrator.name, rule: "input.unknown")
+        let qa = try w.file(env: "qa")
+        w.refused(w.signedByAdmin(.exemptFromFreeze(id: "FRZ-1", request: qa, reason: "x")), as: Cast.administrator.name, rule: "freeze.invalid")
+        try w.admin(exempt)
+        #expect(!held(first), "the exempted request passes the freeze")
+        #expect(held(second), "nothing else passes it")
+        #expect(w.state.freezes["FRZ-1"]?.exemptions?[first]?.reason == "checkout is down; fix approved")
+        w.refused(w.signedByAdmin(exempt), as: Cast.administrator.name, rule: "input.duplicate")
+        try w.ok(.recordDeployment(request: first, outcome: .succeeded, note: "through the freeze"), as: Cast.deployer.name)
+        // The export names it and both verifiers read it.
+        let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
+        #expect(try exported.sink.text("administration.csv").contains(",freeze.exempted,ada,FRZ-1 lets \(first) through,ada,yes\r\n"))
+        try await ExportFormatTests.expectBothVerifiersAccept(exported)
+    }
+}

@@ -69,7 +69,7 @@ KNOWN_KINDS = REQUEST_KINDS | frozenset([
     "project.updated", "principal.disabled", "principal.enabled", "admin.quorum-set", "token.issued",
     "group.member-added", "workflow.applied", "project.created", "freeze.added", "freeze.lifted",
     "delegation.granted", "delegation.revoked", "token.revoked", "webhook.added", "webhook.removed",
-    "issuer.trusted", "issuer.distrusted", "directory.connected", "directory.disconnected", "group.linked",
+    "issuer.trusted", "issuer.distrusted", "directory.connected", "directory.disconnected", "group.linked", "freeze.exempted",
 ])
 
 EXPORT_FILES = ("SUMMARY.md", "administration.csv", "checkpoint.txt", "decisions.csv", "entries.jsonl",
@@ -775,6 +775,8 @@ def admin_subject(kind, ev, actor):
             made = f"{ev['id']} {freeze['environment']} of {project if project is not None else 'every project'}"
     elif kind in ("freeze.lifted", "webhook.added", "webhook.removed", "delegation.revoked"):
         made = text(ev, "id")
+    elif kind == "freeze.exempted":
+        made = both(text(ev, "id"), text(ev, "request"), "{} lets {} through")
     elif kind == "issuer.trusted":
         made = text(ev.get("issuer"), "name")
     elif kind == "delegation.granted":

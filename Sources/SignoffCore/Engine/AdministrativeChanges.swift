@@ -22,6 +22,7 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
     case requestWithdraw = "request.withdraw"
     case freezeAdd = "freeze.add"
     case freezeLift = "freeze.lift"
+    case freezeExempt = "freeze.exempt"
     case webhookAdd = "webhook.add"
     case webhookRemove = "webhook.remove"
     case issuerTrust = "issuer.trust"
@@ -74,6 +75,10 @@ public enum AdminAction: String, CaseIterable, Hashable, Sendable {
             .init(self, "signoff freeze add", .administratorOrProjectAdministrator, .whenReliedOn, "the freeze covers a regulated project (its own, or every project's environment)")
         case .freezeLift:
             .init(self, "signoff freeze lift", .administratorOrProjectAdministrator, .whenReliedOn, "the freeze covers a regulated project")
+        case .freezeExempt:
+            .init(
+                self, "signoff freeze exempt", .administratorOrProjectAdministrator, .whenReliedOn,
+                "the freeze covers a regulated project (as lifting it: one request through, nothing else)")
         case .webhookAdd:
             .init(self, "signoff webhook add", .administratorOrProjectAdministrator, .whenReliedOn, "the subscription is organisation-wide or for a regulated project")
         case .webhookRemove:

@@ -35,6 +35,8 @@ public enum Command: Hashable, Sendable {
     /// A change freeze on an environment (of one project, or every project), in force from `from` until `until`.
     case addFreeze(FreezeSpec, approval: DSSEEnvelope? = nil)
     case liftFreeze(id: String, approval: DSSEEnvelope? = nil)
+    /// Lets one request deploy through a freeze (break-glass), with a reason; signed as lifting the freeze is.
+    case exemptFromFreeze(id: String, request: String, reason: String, approval: DSSEEnvelope? = nil)
     /// A webhook subscription (administrators): where to send which notifications.
     case addWebhook(WebhookSpec, approval: DSSEEnvelope? = nil)
     case removeWebhook(id: String, approval: DSSEEnvelope? = nil)
@@ -115,6 +117,7 @@ extension Command {
         case .linkGroup(let group, let directory, _): AdminChange(directory == nil ? .groupUnlink : .groupLink, group: group, directory: directory)
         case .addFreeze(let spec, _): AdminChange(.freezeAdd, freeze: spec)
         case .liftFreeze(let id, _): AdminChange(.freezeLift, freezeID: id)
+        case .exemptFromFreeze(let id, let request, let reason, _): AdminChange(.freezeExempt, freezeID: id, request: request, reason: reason)
         case .addWebhook(let spec, _): AdminChange(.webhookAdd, webhook: spec)
         case .removeWebhook(let id, _): AdminChange(.webhookRemove, webhookID: id)
         case .trustIssuer(let spec, _): AdminChange(.issuerTrust, issuer: spec)
@@ -150,7 +153,7 @@ extension Command {
         case .addUser(_, _, _, let a), .addServiceAccount(_, _, let a), .enrollKey(_, _, let a), .revokeKey(_, _, _, let a), .createGroup(_, let a),
             .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a), .createProject(_, let a), .updateProject(_, let a),
             .disablePrincipal(_, let a), .enablePrincipal(_, let a), .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a),
-            .addFreeze(_, let a), .liftFreeze(_, let a), .addWebhook(_, let a), .removeWebhook(_, let a), .revokeToken(_, _, let a),
+            .addFreeze(_, let a), .liftFreeze(_, let a), .exemptFromFreeze(_, _, _, let a), .addWebhook(_, let a), .removeWebhook(_, let a), .revokeToken(_, _, let a),
             .revokeDelegation(_, let a), .withdraw(_, _, let a), .trustIssuer(_, let a), .distrustIssuer(_, let a),
             .connectDirectory(_, _, let a), .disconnectDirectory(_, let a), .linkGroup(_, _, let a):
             a
@@ -177,6 +180,7 @@ extension Command {
         case .issueServiceToken(let i, let p, let s, let h, _): .issueServiceToken(tokenID: i, principal: p, scopes: s, lifetimeHours: h, approval: approval)
         case .addFreeze(let f, _): .addFreeze(f, approval: approval)
         case .liftFreeze(let i, _): .liftFreeze(id: i, approval: approval)
+        case .exemptFromFreeze(let i, let r, let why, _): .exemptFromFreeze(id: i, request: r, reason: why, approval: approval)
         case .addWebhook(let w, _): .addWebhook(w, approval: approval)
         case .trustIssuer(let s, _): .trustIssuer(s, approval: approval)
         case .connectDirectory(let n, let t, _): .connectDirectory(name: n, tokenID: t, approval: approval)

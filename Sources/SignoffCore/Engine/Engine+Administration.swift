@@ -238,6 +238,24 @@ extension Engine {
         return [.freezeLifted(.init(id: id, approval: approval))]
     }
 
+    /// Break-glass through a freeze, for one request: made and signed as lifting the freeze would be; the request must
+    /// be open and of the freeze's project and environment, and the freeze not over. Nothing else passes the freeze.
+    static func exemptFromFreeze(id: String, request: String, reason: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
+        try requireMaker(.exemptFromFreeze(id: id, request: request, reason: reason), state: state, actor: actor)
+        guard let freeze = state.freezes[id] else { throw Refusal(.inputUnknown, "no freeze \(id); `signoff freeze list` shows them") }
+        guard freeze.liftedAt == nil, freeze.until > now else { throw Refusal(.freezeInvalid, "\(id) is already over") }
+        let target = try requireActive(state, request)
+        guard freeze.environment == target.environment, freeze.project.map({ $0 == target.project }) ?? true else {
+            throw Refusal(.freezeInvalid, "\(id) freezes \(freeze.environment) of \(freeze.project ?? "every project"), not \(target.environment) of \(target.project), where \(request) deploys")
+        }
+        guard freeze.exemptions?[request] == nil else { throw Refusal(.inputDuplicate, "\(request) is already exempted from \(id)") }
+        try validText(reason, what: "the reason")
+        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal(.freezeInvalid, "an exemption needs a reason (--reason): the retrospective and the auditors read it")
+        }
+        return [.freezeExempted(.init(id: id, request: request, reason: reason, approval: approval))]
+    }
+
     static func setEnabled(_ enabled: Bool, name: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireAdministrator(state, actor)
         guard let principal = state.principals[name] else { throw Refusal(.inputUnknown, "no user or service account \(name)") }
@@ -341,7 +359,8 @@ extension Engine {
         case .createProject(let spec, _): return spec.regulated
         case .updateProject(let spec, _): return spec.regulated || state.projects[spec.key]?.regulated == true
         case .addFreeze(let spec, _): return coversRegulated(environment: spec.environment, project: spec.project)
-        case .liftFreeze(let id, _): return state.freezes[id].map { coversRegulated(environment: $0.environment, project: $0.project) } ?? false
+        case .liftFreeze(let id, _), .exemptFromFreeze(let id, _, _, _):
+            return state.freezes[id].map { coversRegulated(environment: $0.environment, project: $0.project) } ?? false
         case .addWebhook(let spec, _): return spec.project.map { state.projects[$0]?.regulated == true } ?? true
         // Removing the subscription that carries a regulated project's trail out silences its live audit feed.
         case .removeWebhook(let id, _): return state.webhooks[id].map { $0.spec.project.map { state.projects[$0]?.regulated == true } ?? true } ?? false

@@ -113,6 +113,7 @@ public enum Engine {
             try validLine(status, what: "the evidence status")
         case .decide(_, _, _, let comment, _, _): try validText(comment, what: "the comment")
         case .addFreeze(let spec, _): try validText(spec.reason, what: "the reason")
+        case .exemptFromFreeze(_, _, let reason, _): try validText(reason, what: "the reason")
         case .revise(_, let bundle, _, let source):
             if let bundle { try validBundle(bundle) }
             try validSource(source)
@@ -172,6 +173,8 @@ public enum Engine {
             return try addFreeze(spec, approval: approval, state: state, actor: actor, now: now)
         case .liftFreeze(let id, let approval):
             return try liftFreeze(id: id, approval: approval, state: state, actor: actor, now: now)
+        case .exemptFromFreeze(let id, let request, let reason, let approval):
+            return try exemptFromFreeze(id: id, request: request, reason: reason, approval: approval, state: state, actor: actor, now: now)
         case .addWebhook(let spec, let approval):
             return try addWebhook(spec, approval: approval, state: state, actor: actor, now: now)
         case .removeWebhook(let id, let approval):

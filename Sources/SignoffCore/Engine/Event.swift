@@ -30,6 +30,8 @@ public enum Event: Hashable, Sendable {
     case serviceTokenIssued(ServiceTokenIssued)
     case freezeAdded(FreezeAdded)
     case freezeLifted(FreezeLifted)
+    /// One request let through a freeze (break-glass), signed like lifting it.
+    case freezeExempted(FreezeExempted)
     case delegationGranted(DelegationGranted)
     case delegationRevoked(DelegationRevoked)
     /// An administrator ended another principal's token.
@@ -299,6 +301,12 @@ public enum Event: Hashable, Sendable {
         public let id: String
         public var approval: DSSEEnvelope? = nil
     }
+    public struct FreezeExempted: Hashable, Sendable, Codable {
+        public let id: String
+        public let request: String
+        public let reason: String
+        public var approval: DSSEEnvelope? = nil
+    }
     /// The entry's actor delegates their own roles to `delegate`.
     public struct DelegationGranted: Hashable, Sendable, Codable {
         public let id: String
@@ -429,6 +437,7 @@ public enum Event: Hashable, Sendable {
         case .groupLinked: "group.linked"
         case .freezeAdded: "freeze.added"
         case .freezeLifted: "freeze.lifted"
+        case .freezeExempted: "freeze.exempted"
         case .delegationGranted: "delegation.granted"
         case .delegationRevoked: "delegation.revoked"
         case .tokenRevoked: "token.revoked"
@@ -481,6 +490,7 @@ public enum Event: Hashable, Sendable {
         case .groupLinked(let e): return encode(e)
         case .freezeAdded(let e): return encode(e)
         case .freezeLifted(let e): return encode(e)
+        case .freezeExempted(let e): return encode(e)
         case .delegationGranted(let e): return encode(e)
         case .delegationRevoked(let e): return encode(e)
         case .tokenRevoked(let e): return encode(e)
@@ -526,6 +536,7 @@ public enum Event: Hashable, Sendable {
         case "group.linked": return .groupLinked(try decoder.decode(GroupLinked.self, from: data))
         case "freeze.added": return .freezeAdded(try decoder.decode(FreezeAdded.self, from: data))
         case "freeze.lifted": return .freezeLifted(try decoder.decode(FreezeLifted.self, from: data))
+        case "freeze.exempted": return .freezeExempted(try decoder.decode(FreezeExempted.self, from: data))
         case "delegation.granted": return .delegationGranted(try decoder.decode(DelegationGranted.self, from: data))
         case "delegation.revoked": return .delegationRevoked(try decoder.decode(DelegationRevoked.self, from: data))
         case "token.revoked": return .tokenRevoked(try decoder.decode(TokenRevoked.self, from: data))

@@ -61,6 +61,12 @@ extension SignoffState {
             let f = e.freeze
             freezes[e.id] = Freeze(
                 id: e.id, environment: f.environment, project: f.project, from: f.from, until: f.until, reason: f.reason, addedBy: actor, liftedAt: nil)
+        case .freezeExempted(let e):
+            noteApproval(e.approval)
+            if var freeze = freezes[e.id] {
+                freeze.exemptions = (freeze.exemptions ?? [:]).merging([e.request: FreezeExemption(reason: e.reason, by: actor, at: time)]) { _, new in new }
+                freezes[e.id] = freeze
+            }
         case .freezeLifted(let e):
             noteApproval(e.approval)
             freezes[e.id]?.liftedAt = time
@@ -173,6 +179,7 @@ extension SignoffState {
         case .groupLinked(let e): ["group/\(e.group)"]
         case .freezeAdded(let e): ["freeze/\(e.id)"]
         case .freezeLifted(let e): ["freeze/\(e.id)"]
+        case .freezeExempted(let e): ["freeze/\(e.id)"]
         case .delegationGranted(let e): ["delegation/\(e.id)"]
         case .delegationRevoked(let e): ["delegation/\(e.id)"]
         case .tokenRevoked: []

@@ -72,7 +72,7 @@ public enum Policy {
                     until: freeze.toMilliseconds))
             }
         }
-        for freeze in state.freezes(inForceFor: request.project, environment: request.environment, at: now) {
+        for freeze in state.freezes(holding: request, at: now) {
             blockers.append(GateBlocker(
                 rule: "freeze",
                 message: "freeze \(freeze.id) on \(request.environment) of \(freeze.project ?? "every project") is in force until \(Timestamps.rfc3339(freeze.until)): \(freeze.reason)",
@@ -316,7 +316,7 @@ public enum Policy {
                 detail: "inside the freeze \"\(freeze.reason)\" until \(Timestamps.rfc3339(freeze.toMilliseconds))", whoCanSupply: []))
         }
         if stage.name == workflow.stages.last?.name {
-            for freeze in state.freezes(inForceFor: project, environment: environment, at: now) {
+            for freeze in state.freezes(holding: request, at: now) {
                 conditions.append(ConditionStatus(
                     rule: "freeze", met: false,
                     detail: "freeze \(freeze.id) on \(environment) of \(freeze.project ?? "every project") is in force until \(Timestamps.rfc3339(freeze.until)): \(freeze.reason)",

@@ -31,7 +31,7 @@ public enum ProjectAdministration {
             guard binding.count == 1, let project = binding.first, !(project.roles[role] ?? []).contains(group) else { return nil }
             return project.key
         case .addFreeze(let spec, _): return spec.project
-        case .liftFreeze(let id, _): return state.freezes[id]?.project
+        case .liftFreeze(let id, _), .exemptFromFreeze(let id, _, _, _): return state.freezes[id]?.project
         // A subscription to private addresses is the organisation's to allow (it reaches inside the network).
         case .addWebhook(let spec, _): return spec.allowPrivate ? nil : spec.project
         case .removeWebhook(let id, _): return state.webhooks[id]?.spec.project

@@ -54,7 +54,7 @@ extension Command {
             case .addUser(_, _, _, let a), .addServiceAccount(_, _, let a), .enrollKey(_, _, let a), .revokeKey(_, _, _, let a),
                 .createGroup(_, let a), .addMember(_, _, let a), .removeMember(_, _, let a), .applyWorkflow(_, _, let a),
                 .createProject(_, let a), .updateProject(_, let a), .disablePrincipal(_, let a), .enablePrincipal(_, let a),
-                .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a), .addFreeze(_, let a), .liftFreeze(_, let a),
+                .setAdminQuorum(_, let a), .issueServiceToken(_, _, _, _, let a), .addFreeze(_, let a), .exemptFromFreeze(_, _, _, let a), .liftFreeze(_, let a),
                 .addWebhook(_, let a), .removeWebhook(_, let a), .revokeDelegation(_, let a), .revokeToken(_, _, let a),
                 .withdraw(_, _, let a), .recordRetrospective(_, _, let a), .delegate(_, let a), .decide(_, _, _, _, let a, _),
                 .trustIssuer(_, let a), .distrustIssuer(_, let a), .connectDirectory(_, _, let a), .disconnectDirectory(_, let a), .linkGroup(_, _, let a):
@@ -97,6 +97,7 @@ extension Event {
         case .groupLinked(let e): return hash(e.approval)
         case .freezeAdded(let e): return hash(e.approval)
         case .freezeLifted(let e): return hash(e.approval)
+        case .freezeExempted(let e): return hash(e.approval)
         case .delegationRevoked(let e): return hash(e.approval)
         case .tokenRevoked(let e): return hash(e.approval)
         case .workflowApplied(let e): return hash(e.approval)

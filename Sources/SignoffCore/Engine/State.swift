@@ -162,11 +162,26 @@ public struct Freeze: Hashable, Sendable, Codable {
     public let reason: String
     public let addedBy: String
     public var liftedAt: Int64?
+    /// Requests that may deploy through this freeze, each by a signed exemption (break-glass for one request): request →
+    /// the exemption. Nil when there is none.
+    public var exemptions: [String: FreezeExemption]? = nil
+
+    /// Whether the freeze holds `request` back now: in force for its project and environment, and not exempting it.
+    public func holds(_ request: DeploymentRequest, at now: Int64) -> Bool {
+        isInForce(project: request.project, environment: request.environment, at: now) && exemptions?[request.id] == nil
+    }
 
     public func isInForce(project: String, environment: String, at now: Int64) -> Bool {
         self.environment == environment && (self.project.map { $0 == project } ?? true) && from <= now && now < until
             && (liftedAt.map { now < $0 } ?? true)
     }
+}
+
+/// One request let through a freeze: why, by whom, when (a signed administrative change, `freeze.exempt`).
+public struct FreezeExemption: Hashable, Sendable, Codable {
+    public let reason: String
+    public let by: String
+    public let at: Int64
 }
 
 /// A time-bounded delegation: `to` may decide in `from`'s place, with `from`'s own roles, inside the window. No
@@ -461,6 +476,11 @@ public struct SignoffState: Hashable, Sendable, Codable {
     public func holders(of role: String, project: String, environment: String) -> [String] {
         let groups = self.groups(bound: role, project: project, environment: environment)
         return principals.keys.filter { matches($0, any: groups) && principals[$0]?.disabled != true }.sorted()
+    }
+
+    /// The freezes holding `request` back now: in force for its project and environment, without an exemption for it.
+    public func freezes(holding request: DeploymentRequest, at now: Int64) -> [Freeze] {
+        freezes.values.filter { $0.holds(request, at: now) }.sorted { $0.id < $1.id }
     }
 
     /// The freezes in force now for `environment` of `project`.

@@ -134,6 +134,10 @@ struct AdministrationController {
             let state = try await h.service.directory()
             return try h.json(ItemList(state.issuers.values.sorted { $0.spec.name < $1.spec.name }.map(IssuerView.init)))
         }
+        routes.post("/freezes/{id}/exemptions") { request, context -> Response in
+            let body = try await request.decode(as: FreezeExemptionBody.self, context: context)
+            return try await h.respond(.exemptFromFreeze(id: try h.parameter("id", context), request: body.request, reason: body.reason, approval: body.approval), context)
+        }
         routes.post("/freezes/{id}/lift") { request, context -> Response in
             let body = try await request.decode(as: ApprovalBody.self, context: context)
             return try await h.respond(.liftFreeze(id: try h.parameter("id", context), approval: body.approval), context)

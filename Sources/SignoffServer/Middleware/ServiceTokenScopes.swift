@@ -73,6 +73,7 @@ struct APIOperation: Sendable, Hashable {
         .init(.get, "/v1/freezes", "listFreezes", .scope("read")),
         .init(.post, "/v1/freezes", "addFreeze", .sessionOnly),
         .init(.post, "/v1/freezes/{id}/lift", "liftFreeze", .sessionOnly),
+        .init(.post, "/v1/freezes/{id}/exemptions", "exemptFromFreeze", .sessionOnly),
         .init(.get, "/v1/issuers", "listIssuers", .sessionOnly),
         .init(.post, "/v1/issuers", "trustIssuer", .sessionOnly),
         .init(.post, "/v1/issuers/{name}/distrust", "distrustIssuer", .sessionOnly),
