@@ -108,6 +108,8 @@ public struct AuditExportBuilder {
     /// Whether an entry so far created or updated a project as regulated: before, administration was not required to
     /// be signed (administration.csv says `unsigned-before-regulated`).
     var regulatedSeen = false
+    /// Requests let through a freeze (`freeze.exempted`): flagged in SUMMARY.md.
+    var exemptions: [(freeze: String, request: String, reason: String, actor: String, time: Int64)] = []
 
     /// The digests of the evidence attached in the entries in full, each with the projects of its requests: the
     /// evidence documents an export may carry (`documents/<hex>`, nothing else).
@@ -466,6 +468,8 @@ public struct AuditExportBuilder {
             if let envelope = e.envelope { checkActorSignature(envelope, entry: entry) }
         case .delegationGranted:
             break  // its envelope is checked with the entry's administration.csv row
+        case .freezeExempted(let e):
+            exemptions.append((e.id, e.request, e.reason, entry.actor, entry.timeMilliseconds))
         case .requestExpired(let e): requests[e.request]?.state = "expired"
         default: break
         }
@@ -844,6 +848,10 @@ public struct AuditExportBuilder {
         let pending = order.filter { requests[$0]!.retrospectiveDue != nil && !requests[$0]!.retrospectiveDone }
         if !pending.isEmpty {
             s += "\n## Flagged: emergency deployments without their retrospective review: \(pending.map(Self.markdownText).joined(separator: ", "))\n"
+        }
+        if !exemptions.isEmpty {
+            s += "\n## Flagged: requests let through a freeze (break-glass)\n\n"
+            s += exemptions.map { "- \(Self.markdownText($0.request)) through \(Self.markdownText($0.freeze)), by \(Self.markdownText($0.actor)) at \(Timestamps.rfc3339($0.time)): \(Self.markdownText($0.reason))\n" }.joined()
         }
         if !problems.isEmpty {
             s += "\n## Flagged: \(problems.count) entries whose signature or binding does not verify (this export does not verify): entries "

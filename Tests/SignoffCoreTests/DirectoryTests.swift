@@ -399,6 +399,10 @@ struct FreezeExemptionTests {
         w.refused(w.signedByAdmin(.exemptFromFreeze(id: "FRZ-1", request: qa, reason: "x")), as: Cast.administrator.name, rule: "freeze.invalid")
         try w.admin(exempt)
         #expect(!held(first), "the exempted request passes the freeze")
+        // The request says so: a met freeze condition naming the exemption.
+        let workflow = try #require(w.state.workflow(for: w.request(first))?.workflow)
+        let deploy = Policy.evaluate(w.request(first), stage: workflow.stages.last!, workflow: workflow, state: w.state, now: w.now, actor: Cast.deployer.name)
+        #expect(deploy.conditions.contains { $0.rule == "freeze" && $0.met && $0.detail.contains("exempted from freeze FRZ-1") }, "\(deploy.conditions)")
         #expect(held(second), "nothing else passes it")
         #expect(w.state.freezes["FRZ-1"]?.exemptions?[first]?.reason == "checkout is down; fix approved")
         w.refused(w.signedByAdmin(exempt), as: Cast.administrator.name, rule: "input.duplicate")
@@ -406,6 +410,7 @@ struct FreezeExemptionTests {
         // The export names it and both verifiers read it.
         let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
         #expect(try exported.sink.text("administration.csv").contains(",freeze.exempted,ada,FRZ-1 lets \(first) through,ada,yes\r\n"))
+        #expect(try exported.sink.text("SUMMARY.md").contains("## Flagged: requests let through a freeze"))
         try await ExportFormatTests.expectBothVerifiersAccept(exported)
     }
 }

@@ -145,6 +145,15 @@ struct DirectoryHTTPTests {
             var own = freeze
             own["project"] = Cast.project
             #expect(try await client.json("/v1/freezes", .post, token: lead, body: own).status == 201)
+            // Break-glass through the project's freeze, for one request: the lead may, the requester may not.
+            let filed = try await client.json(
+                "/v1/requests", .post, token: requester,
+                body: ["project": Cast.project, "environment": "qa", "bundle": "m.zip", "digest": "sha256:" + String(repeating: "ef", count: 32)])
+            let id = try #require(filed.object["request"] as? String, "\(filed)")
+            let exemption: [String: Any] = ["request": id, "reason": "checkout is down"]
+            #expect(try await client.json("/v1/freezes/FRZ-1/exemptions", .post, token: requester, body: exemption).status == 403)
+            let exempted = try await client.json("/v1/freezes/FRZ-1/exemptions", .post, token: lead, body: exemption)
+            #expect(exempted.status == 200 && (exempted.object["entries"] as? [[String: Any]])?.first?["kind"] as? String == "freeze.exempted", "\(exempted)")
             #expect(try await client.json("/v1/projects/\(Cast.project)", token: lead).status == 200)
             // The project's own webhook subscription through the server, not another project's or every project's.
             let hook: [String: Any] = ["url": "https://hooks.example.com/churn", "project": Cast.project, "events": ["request.filed"]]

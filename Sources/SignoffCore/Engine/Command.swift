@@ -97,7 +97,8 @@ extension Command {
     public var request: String? {
         switch self {
         case .attachEvidence(let id, _, _, _, _, _, _), .decide(let id, _, _, _, _, _), .revise(let id, _, _, _), .withdraw(let id, _, _),
-            .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _), .startDeployment(let id, _), .finishDeployment(let id, _, _):
+            .recordDeployment(let id, _, _), .recordRetrospective(let id, _, _), .startDeployment(let id, _), .finishDeployment(let id, _, _),
+            .exemptFromFreeze(_, let id, _, _):
             id
         default: nil
         }

@@ -316,6 +316,14 @@ public enum Policy {
                 detail: "inside the freeze \"\(freeze.reason)\" until \(Timestamps.rfc3339(freeze.toMilliseconds))", whoCanSupply: []))
         }
         if stage.name == workflow.stages.last?.name {
+            // A freeze this request is exempted from: said, met (break-glass is visible on the request, never silent).
+            for freeze in state.freezes(inForceFor: project, environment: environment, at: now) {
+                guard let exemption = freeze.exemptions?[request.id] else { continue }
+                conditions.append(ConditionStatus(
+                    rule: "freeze", met: true,
+                    detail: "exempted from freeze \(freeze.id) (\(freeze.reason)) by \(exemption.by) at \(Timestamps.rfc3339(exemption.at)): \(exemption.reason)",
+                    whoCanSupply: []))
+            }
             for freeze in state.freezes(holding: request, at: now) {
                 conditions.append(ConditionStatus(
                     rule: "freeze", met: false,
