@@ -1,3 +1,4 @@
+internal import SignoffCore
 public import SignoffCrypto
 
 /// Login challenges and bearer tokens: the secrets are made here, 256 random bits each, and only their SHA-256 is
@@ -57,6 +58,12 @@ public struct Authenticator: Sendable {
     }
 
     /// Makes a token without storing it.
+    /// A connected directory's token (``directoryScope``, ``directoryTokenMilliseconds``), to store with its
+    /// `directory.connected` entry.
+    public func mintDirectoryToken(for directory: String) -> MintedToken {
+        mint(for: ConnectedDirectory.actor(directory), kind: .service, scopes: [Self.directoryScope], lifetimeMilliseconds: Self.directoryTokenMilliseconds)
+    }
+
     public func mint(for principal: String, kind: TokenRecord.Kind, scopes: [String], lifetimeMilliseconds: Int64, keyFingerprint: String? = nil)
         -> MintedToken
     {

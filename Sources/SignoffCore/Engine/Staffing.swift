@@ -21,6 +21,14 @@ public enum Staffing {
         }
     }
 
+    /// The refusal of a change that would open `gaps` when strictness was asked: what it leaves, and what to do.
+    public static func refusal(_ gaps: [Gap]) -> Refusal {
+        Refusal(
+            .staffingGap,
+            "this change would leave " + gaps.map(\.description).joined(separator: "; ")
+                + ": add someone who can act first (a member of a bound group, with a key in a regulated project), or run it without --strict to record it with this warning")
+    }
+
     /// The gaps of `project` in `state` at `now`.
     public static func gaps(of key: String, state: SignoffState, now: Int64) -> [Gap] {
         guard let project = state.projects[key] else { return [] }

@@ -107,9 +107,7 @@ struct AdministrationController {
             guard let token = context.token, token.kind == .session, !token.isKeyless else {
                 throw Problem.forbidden("a directory is connected by an administrator logged in with their key", rule: .adminRequired)
             }
-            let minted = h.auth.mint(
-                for: ConnectedDirectory.actor(body.name), kind: .service, scopes: [Authenticator.directoryScope],
-                lifetimeMilliseconds: Authenticator.directoryTokenMilliseconds)
+            let minted = h.auth.mintDirectoryToken(for: body.name)
             let id = minted.record.id
             _ = try await h.run(.connectDirectory(name: body.name, tokenID: id, approval: body.approval), context, storing: minted) { _ in
                 Handlers.secretShownOnce(

@@ -97,7 +97,7 @@ struct Handlers: Sendable {
         let gaps = try await service.staffingGaps(command, as: try principal(context))
         if strict, !gaps.isEmpty {
             metrics.refusal(RefusalRule.staffingGap.name)
-            throw Problem.refused(Refusal(.staffingGap, "this change would leave " + gaps.map(\.description).joined(separator: "; ")))
+            throw Problem.refused(Staffing.refusal(gaps))
         }
         let call = context.idempotency?.call(
             answer: answer ?? { entries in

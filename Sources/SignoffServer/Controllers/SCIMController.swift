@@ -15,7 +15,6 @@ struct SCIMController {
 
     func routes(into router: Router<SignoffRequestContext>) {
         let group = router.group("/scim/v2")
-        let h = handlers
         group.get("/ServiceProviderConfig") { request, context in
             try await respond(request, context) { _, base in (200, SCIM.serviceProviderConfig(base: base)) }
         }
@@ -136,7 +135,6 @@ struct SCIMController {
         group.get("**") { request, context in
             try await respond(request, context) { _, _ in throw SCIM.Failure.notFound("no such SCIM endpoint") }
         }
-        _ = h
     }
 
     // MARK: Answers
@@ -345,7 +343,15 @@ struct SCIMController {
         let start = max(1, Int(startIndex ?? "1") ?? 1)
         let wanted = min(SCIM.maximumResults, max(0, Int(count ?? "") ?? SCIM.maximumResults))
         let state = try await handlers.service.directory()
-        let all = try await handlers.service.storage.coordination.directoryResources(directory: directory, kind: storageKind(kind))
+        let coordination = handlers.service.storage.coordination
+        // What an identity provider asks before every create (`userName eq "x"`): the one row by its id, not every row.
+        let candidates: [DirectoryResource]
+        if let name = parsed?.clauses.first(where: { $0.path == [kind.nameAttribute] })?.value {
+            candidates = try await coordination.directoryResource(directory: directory, kind: storageKind(kind), id: name).map { [$0] } ?? []
+        } else {
+            candidates = try await coordination.directoryResources(directory: directory, kind: storageKind(kind))
+        }
+        let all = candidates
             .filter { kind == .user || state.groups[$0.id]?.directory == directory }
             .map { render(kind, resource: $0, state: state, base: base) }
             .filter { parsed?.matches($0) ?? true }

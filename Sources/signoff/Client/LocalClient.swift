@@ -27,7 +27,8 @@ struct LocalClient: SignoffClient {
         }
         let gaps = try await service.staffingGaps(command, as: actor)
         if strict, !gaps.isEmpty {
-            throw CLIError.refused(RefusalRule.staffingGap.name, "this change would leave " + gaps.map(\.description).joined(separator: "; "))
+            let refusal = Staffing.refusal(gaps)
+            throw CLIError.refused(refusal.rule, refusal.message)
         }
         switch try await service.execute(command, as: actor) {
         case .success(let entries):
@@ -285,8 +286,7 @@ struct LocalClient: SignoffClient {
     func createServiceToken(_ command: Command, as actor: String) async throws -> TokenResponse {
         if case .connectDirectory(let name, _, let approval) = command {
             let authenticator = Authenticator(store: service.auth, clock: { service.now })
-            let minted = authenticator.mint(
-                for: ConnectedDirectory.actor(name), kind: .service, scopes: [Authenticator.directoryScope], lifetimeMilliseconds: Authenticator.directoryTokenMilliseconds)
+            let minted = authenticator.mintDirectoryToken(for: name)
             switch try await service.execute(.connectDirectory(name: name, tokenID: minted.record.id, approval: approval), as: actor, storing: minted) {
             case .failure(let refusal): throw CLIError.refused(refusal.rule, refusal.message)
             case .success: try await finish()
