@@ -55,7 +55,7 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
 /// Deterministic: the offline verifier feeds the exported lines through the same builder and compares every file it
 /// produces with the folder's and with the signed manifest. Specified in `schema/audit-export.md`.
 public struct AuditExportBuilder {
-    public static let format = "signoff-audit-export/5"
+    public static let format = "signoff-audit-export/6"
     /// The DSSE payload type of `MANIFEST.json`, signed by the ledger key.
     public static let manifestPayloadType = "application/vnd.signoff.export-manifest.v1+json"
     public static let csvHeader = "time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"
@@ -78,6 +78,9 @@ public struct AuditExportBuilder {
     public let checkpoint: SignedCheckpoint
     public let ledgerKey: NoteVerifierKey
     public let filter: AuditExportFilter
+    /// Whether the evidence documents were asked for (`--documents`): the manifest says so, so that an export made with
+    /// them cannot pass for one made without.
+    public var documentsRequested = false
 
     /// The root of every entry added so far, full or stub.
     private var frontier = MerkleFrontier()
@@ -108,6 +111,8 @@ public struct AuditExportBuilder {
     /// Whether an entry so far created or updated a project as regulated: before, administration was not required to
     /// be signed (administration.csv says `unsigned-before-regulated`).
     var regulatedSeen = false
+    /// Who had authority over administration so far (every administrative entry is in full in every export).
+    var authority = AdministrativeAuthority()
     /// Requests let through a freeze (`freeze.exempted`): flagged in SUMMARY.md.
     var exemptions: [(freeze: String, request: String, reason: String, actor: String, time: Int64)] = []
 
@@ -142,6 +147,9 @@ public struct AuditExportBuilder {
         var compromisedSince: Int64? = nil
         /// Enrolled by its owner's proof (`key.enrolled` with `proof`), not by administrators.
         var selfEnrolled = false
+        /// May sign administration: enrolled with administrators' approval, or the first administrator's
+        /// (``AdministrativeAuthority/addsTrustedKey(kind:actor:approval:)``). Not written to keys.jsonl.
+        var trusted = false
 
         enum CodingKeys: String, CodingKey {
             case selfEnrolled = "self_enrolled"
@@ -306,6 +314,7 @@ public struct AuditExportBuilder {
         precondition(header.sequence == frontier.size, "entries are added in ledger order")
         _ = frontier.append(header.leafHash)
         stubCount += 1
+        if header.sequence == 0 { problems.append((0, "entry 0 is not the ledger's ledger.initialized")) }
         try sink.append(Self.stubLine(header), to: "entries.jsonl")
     }
 
@@ -322,14 +331,9 @@ public struct AuditExportBuilder {
         return line.finish()
     }
 
-    /// Adds an entry the export shows in full, and what it says to the derived files.
-    public mutating func addFull(_ entry: LedgerEntry, to sink: inout some AuditExportSink) throws {
-        precondition(entry.sequence == frontier.size, "entries are added in ledger order")
-        _ = frontier.append(entry.leafHash)
-        fullCount += 1
-        firstTime = firstTime ?? entry.timeMilliseconds
-        lastTime = entry.timeMilliseconds
-        // Written by hand, keys sorted: JSONSerialization was half of an export's time.
+    /// An entry in full's line of `entries.jsonl`: its header and bytes as compact JSON. Written by hand, keys sorted:
+    /// JSONSerialization was half of an export's time.
+    public static func fullLine(_ entry: LedgerEntry) -> [UInt8] {
         var line = JSONLine()
         line.field("actor", string: entry.actor)
         line.field("entry", string: Base64.encode(entry.encoded))
@@ -338,10 +342,36 @@ public struct AuditExportBuilder {
         line.field("project", string: entry.project)
         line.field("sequence", number: entry.sequence)
         line.field("time", string: Timestamps.rfc3339(entry.timeMilliseconds))
-        try sink.append(line.finish(), to: "entries.jsonl")
+        return line.finish()
+    }
+
+    /// Adds an entry the export shows in full, and what it says to the derived files.
+    public mutating func addFull(_ entry: LedgerEntry, to sink: inout some AuditExportSink) throws {
+        precondition(entry.sequence == frontier.size, "entries are added in ledger order")
+        _ = frontier.append(entry.leafHash)
+        fullCount += 1
+        firstTime = firstTime ?? entry.timeMilliseconds
+        lastTime = entry.timeMilliseconds
+        try sink.append(Self.fullLine(entry), to: "entries.jsonl")
         let event: Event?
         do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch {
             problems.append((entry.sequence, "entry \(entry.sequence) (\(entry.kind)) holds an event that cannot be read"))
+            return
+        }
+        // Entry 0 is the ledger's beginning, naming the key this export is verified with.
+        if (entry.sequence == 0) != (entry.kind == "ledger.initialized") {
+            problems.append((entry.sequence, entry.sequence == 0 ? "entry 0 is not the ledger's ledger.initialized" : "entry \(entry.sequence) initializes the ledger again"))
+        }
+        // Administrative payloads are read as JSON values (what the authority rules compare); every payload, once, for a
+        // key twice (verifiers reading it differently).
+        var raw: JSONValue?
+        if event != nil, !Event.requestKinds.contains(entry.kind) || entry.kind == "request.withdrawn" {
+            do { raw = try JSONValue.parse(entry.payload) } catch {
+                problems.append((entry.sequence, "entry \(entry.sequence) (\(entry.kind)) holds a payload that is not well-formed JSON: \(error.description)"))
+                return
+            }
+        } else if let key = StrictJSON.duplicateKey(in: entry.payload) {
+            problems.append((entry.sequence, "entry \(entry.sequence) (\(entry.kind)) holds a payload with the key \"\(key.prefix(40))\" twice"))
             return
         }
         guard let event else {
@@ -365,19 +395,34 @@ public struct AuditExportBuilder {
             problems.append((entry.sequence, "entry \(entry.sequence): an administrative entry's header names no project or environment"))
         }
         let time = Timestamps.rfc3339(entry.timeMilliseconds)
+        if let raw {
+            if case .ledgerInitialized = event, let problem = initializationProblem(raw) { problems.append((entry.sequence, "entry 0 \(problem)")) }
+            var approval = Self.approval(of: event)
+            if case .requestWithdrawn(let e) = event { approval = e.approval }
+            if let problem = authority.problem(
+                kind: entry.kind, sequence: entry.sequence, actor: entry.actor, time: entry.timeMilliseconds, event: raw, approval: approval, keys: keys)
+            {
+                problems.append((entry.sequence, problem))
+            }
+        }
+        let trustsKey = authority.addsTrustedKey(kind: entry.kind, actor: entry.actor, approval: Self.approval(of: event))
+        defer { if let raw { authority.apply(kind: entry.kind, actor: entry.actor, event: raw) } }
         if !Event.requestKinds.contains(entry.kind) { try addAdministration(entry, event: event, to: &sink) }
         // An administrator's withdrawal of another person's request carries their approval: checked like any other.
         if case .requestWithdrawn(let e) = event, let approval = e.approval { _ = checkApproval(approval, entry: entry) }
         switch event {
         case .principalAdded(let e):
-            if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry) }
+            if let key = e.verifierKey { addKey(principal: e.name, verifierKey: key, entry: entry, trusted: trustsKey) }
         case .keyEnrolled(let e):
             // A self-enrolment's proof is checked against the keys before it: the new key cannot vouch for itself.
             if let proof = e.proof { checkEnrolmentProof(proof, event: e, entry: entry) }
-            addKey(principal: e.principal, verifierKey: e.verifierKey, entry: entry)
+            addKey(principal: e.principal, verifierKey: e.verifierKey, entry: entry, trusted: trustsKey && e.proof == nil)
             if e.proof != nil, let last = keys.indices.last, keys[last].enrolledSequence == entry.sequence { keys[last].selfEnrolled = true }
             if e.approval != nil { adminApprovals += 1 }
         case .keyRevoked(let e):
+            if let text = raw?.member("compromised_since")?.string, Timestamps.milliseconds(rfc3339: text).map(Timestamps.rfc3339) != text {
+                problems.append((entry.sequence, "the key.revoked at entry \(entry.sequence) gives compromised_since \(text.prefix(40).debugDescription), not a time in the form YYYY-MM-DDTHH:MM:SS.mmmZ"))
+            }
             if let index = keys.firstIndex(where: { $0.principal == e.principal && $0.fingerprint == e.fingerprint && $0.revokedSequence == nil }) {
                 keys[index].revokedSequence = entry.sequence
                 keys[index].revokedAt = time
@@ -586,11 +631,18 @@ public struct AuditExportBuilder {
             let verifier_key: String
             let time: String
         }
-        guard entry.actor == event.principal, proof.payloadType == KeyEnrolmentStatement.payloadType,
+        guard entry.actor == event.principal, proof.payloadType == KeyEnrolmentStatement.payloadType, StrictJSON.duplicateKey(in: proof.payload) == nil,
             let statement = try? JSONDecoder().decode(Statement.self, from: Data(proof.payload)),
             statement.principal == event.principal, statement.verifier_key == event.verifierKey
         else {
             problems.append((entry.sequence, "the key.enrolled at entry \(entry.sequence) carries a proof that is not its principal's statement of exactly this key"))
+            return
+        }
+        // Signed when the key was enrolled, as the engine accepts a statement: at most 10 minutes before, 1 minute after.
+        guard let signed = Timestamps.milliseconds(rfc3339: statement.time), signed >= entry.timeMilliseconds - Self.statementMaximumAge,
+            signed <= entry.timeMilliseconds + Self.statementMaximumSkew
+        else {
+            problems.append((entry.sequence, "the key.enrolled at entry \(entry.sequence) carries a proof whose time is not within 10 minutes before (or 1 minute after) its entry's"))
             return
         }
         checkActorSignature(proof, entry: entry)
@@ -730,12 +782,22 @@ public struct AuditExportBuilder {
         return s + "\n"
     }
 
-    private mutating func addKey(principal: String, verifierKey: String, entry: LedgerEntry) {
+    private mutating func addKey(principal: String, verifierKey: String, entry: LedgerEntry, trusted: Bool) {
         guard let key = try? NoteVerifierKey(parsing: verifierKey) else { return }
         keys.append(KeyRecord(
             principal: principal, verifierKey: verifierKey, fingerprint: key.publicKey.fingerprint, enrolledSequence: entry.sequence,
             enrolledAt: Timestamps.rfc3339(entry.timeMilliseconds), revokedSequence: nil, revokedAt: nil, enrolledMilliseconds: entry.timeMilliseconds,
-            revokedMilliseconds: nil))
+            revokedMilliseconds: nil, trusted: trusted))
+    }
+
+    /// What is wrong with the ledger's `ledger.initialized` (entry 0) for this export, or nil: it names the checkpoint's
+    /// origin and the very key the export is verified with.
+    func initializationProblem(_ event: JSONValue) -> String? {
+        guard event.member("origin")?.string == checkpoint.checkpoint.origin else { return "names another origin than the checkpoint's" }
+        guard (event.member("ledger_verifier_key") ?? event.member("ledger_key"))?.string == ledgerKey.description else {
+            return "names another ledger key than the trusted one"
+        }
+        return nil
     }
 
     /// A CSV field (RFC 4180) that a spreadsheet opens as text, whatever its locale's separator: first the formula
@@ -816,6 +878,7 @@ public struct AuditExportBuilder {
         var line = JSONLine()
         line.field("checkpoint_root", string: checkpoint.checkpoint.rootHash.description)
         line.field("checkpoint_size", number: checkpoint.checkpoint.size)
+        line.field("documents", bool: documentsRequested)
         line.field("files", object: filesLine)
         line.field("filter", object: filterLine)
         line.field("format", string: Self.format)
@@ -841,6 +904,9 @@ public struct AuditExportBuilder {
         s += "- All \(checkpoint.checkpoint.size) entries accounted for: \(fullCount) in full\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? ""), \(stubCount) outside the filter as stubs (header and payload digest)\n"
         s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidDecisions) with an invalid signature\n"
         s += "- \(keys.count) enrolled keys, \(keys.filter { $0.revokedSequence != nil }.count) revoked; \(adminApprovals) signed administrative changes\n"
+        s += documentsRequested
+            ? "- Evidence documents asked for: those the server held are in documents/ (see the manifest)\n"
+            : "- Evidence documents not asked for: the export holds their digests only\n"
         if !optOutWorkflows.isEmpty {
             s += "\n## Flagged: separation of duties opted out\n\n" + optOutWorkflows.map { "- \($0)\n" }.joined()
         }
@@ -896,6 +962,11 @@ struct JSONLine {
     mutating func field(_ key: String, number value: UInt64) {
         name(key)
         bytes += Array(String(value).utf8)
+    }
+
+    mutating func field(_ key: String, bool value: Bool) {
+        name(key)
+        bytes += Array((value ? "true" : "false").utf8)
     }
 
     mutating func field(_ key: String, strings values: [String]) {

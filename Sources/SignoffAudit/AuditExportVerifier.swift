@@ -11,12 +11,14 @@ internal import SignoffCore
 public enum AuditExportVerifier {
     public static func verify(directory: URL, trustedKey: NoteVerifierKey, progress: ((Int) -> Void)? = nil) -> AuditReport {
         var report = AuditReport()
+        // The first failure in the spec's order of steps, named by its step ("step 4: the decision at entry 12 …").
+        var step = 0
         do {
-            try run(directory: directory, trustedKey: trustedKey, report: &report, progress: progress)
+            try run(directory: directory, trustedKey: trustedKey, report: &report, step: &step, progress: progress)
         } catch let error as AuditExportBuilder.Failure {
-            report.failure = error.message
+            report.failure = "step \(step): \(error.message)"
         } catch {
-            report.failure = "\(error)"
+            report.failure = "step \(step): \(error)"
         }
         return report
     }
@@ -28,6 +30,7 @@ public enum AuditExportVerifier {
         let envelope: DSSEEnvelope
         let filter: AuditExportFilter
         let files: [String: String]
+        let documents: Bool
     }
 
     static func readManifest(_ bytes: Data) throws -> Manifest {
@@ -60,7 +63,11 @@ public enum AuditExportVerifier {
             return ms
         }
         let parsed = AuditExportFilter(project: try name("project"), environment: try name("environment"), since: try time("since"), until: try time("until"))
-        return Manifest(envelope: envelope, filter: parsed, files: files)
+        // JSON's true or false (JSONSerialization's numbers also cast to Bool).
+        guard let documents = object["documents"] as? NSNumber, String(cString: documents.objCType) == "c" else {
+            throw fail("MANIFEST.json: documents is not true or false")
+        }
+        return Manifest(envelope: envelope, filter: parsed, files: files, documents: documents.boolValue)
     }
 
     /// One line of `entries.jsonl`: an entry in full, or a stub.
@@ -94,6 +101,9 @@ public enum AuditExportVerifier {
             guard entry.sequence == sequence, entry.kind == kind, entry.actor == actor, entry.project == project, entry.environment == environment,
                 Timestamps.rfc3339(entry.timeMilliseconds) == time
             else { throw fail("entry \(sequence): its sequence, time, kind, project, environment or actor field differs from its bytes") }
+            guard AuditExportBuilder.fullLine(entry) == [UInt8](bytes) + [0x0A] else {
+                throw fail("entry \(sequence): its line is not written as compact JSON (keys in order, no spaces, minimal escapes)")
+            }
             return .full(entry)
         }
         guard keys == stubKeys else { throw fail("entry \(sequence): its line has fields \(keys.sorted()), neither an entry's nor a stub's") }
@@ -103,17 +113,24 @@ public enum AuditExportVerifier {
         guard let ms = Timestamps.milliseconds(rfc3339: time), Timestamps.rfc3339(ms) == time else {
             throw fail("entry \(sequence): its time is not RFC 3339 in UTC with milliseconds")
         }
+        let header: EntryHeader
         do {
-            return .stub(try EntryHeader(
-                sequence: sequence, timeMilliseconds: ms, kind: kind, project: project, environment: environment, actor: actor, payloadDigest: digest))
+            header = try EntryHeader(
+                sequence: sequence, timeMilliseconds: ms, kind: kind, project: project, environment: environment, actor: actor, payloadDigest: digest)
         } catch { throw fail("entry \(sequence): \(error.message)") }
+        guard AuditExportBuilder.stubLine(header) == [UInt8](bytes) + [0x0A] else {
+            throw fail("entry \(sequence): its line is not written as compact JSON (keys in order, no spaces, minimal escapes)")
+        }
+        return .stub(header)
     }
 
-    static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, progress: ((Int) -> Void)?) throws {
+    static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, step: inout Int, progress: ((Int) -> Void)?) throws {
         // 0. Exactly the export's files, each a regular file, before any is read.
+        step = 0
         let documents = try checkFolder(directory)
         func read(_ name: String) throws -> Data { try readSmall(directory.appendingPathComponent(name), limit: SignedNote.maximumBytes) }
         // 1. The checkpoint, signed by the trusted key (every signature line under its name and key ID must verify).
+        step = 1
         let checkpoint: SignedCheckpoint
         do {
             checkpoint = try SignedCheckpoint(verifying: String(decoding: try read("checkpoint.txt"), as: UTF8.self), with: trustedKey)
@@ -127,11 +144,14 @@ public enum AuditExportVerifier {
         }
         report.checkpointSize = checkpoint.checkpoint.size
         // 2. The manifest's filter says which entries must be in full.
+        step = 2
         let manifest = try readManifest(try read("MANIFEST.json"))
         var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: trustedKey, filter: manifest.filter)
+        builder.documentsRequested = manifest.documents
         var sink = HashingSink()
         try builder.start(to: &sink)
         // 3. Every entry up to the checkpoint, in order: in full exactly when the filter (or its kind) says so.
+        step = 3
         var lines = try LineReader(directory.appendingPathComponent("entries.jsonl"), name: "entries.jsonl")
         var previousTime: Int64?
         while let bytes = try lines.next() {
@@ -172,16 +192,22 @@ public enum AuditExportVerifier {
         report.decisions = builder.decisions
         report.signedDecisions = builder.signedDecisions
         // 4. Every signature and binding.
+        step = 4
         if let problem = builder.problems.first { throw fail(problem.message) }
         // An evidence document is the document of evidence the export shows in full, and no other.
         for name in documents where builder.evidenceDigests[(try SHA256Digest(parsing: "sha256:" + name))] == nil {
             throw fail("\(AuditExportBuilder.documentsFolder)/\(name) is not the document of any evidence in full in this export")
         }
         // 5. The manifest is the ledger's.
+        step = 5
         guard manifest.envelope.signatures.count == 1, manifest.envelope.signatures[0].keyid == trustedKey.publicKey.keyFingerprint,
             trustedKey.publicKey.isValidSignature(manifest.envelope.signatures[0].sig, for: manifest.envelope.signedBytes)
         else { throw fail("MANIFEST.json is not signed by the trusted ledger key \(trustedKey.keyIDHex) (unsigned, or signed by another key): check that LEDGER.pub is this ledger's key from a source you trust, then ask for a new export") }
-        // 6. Every file, by the digest the signed manifest gives, and as the entries give it.
+        // 6. Every file, by the digest the signed manifest gives; then (7) as the entries give it.
+        step = 6
+        if !documents.isEmpty && !manifest.documents {
+            throw fail("the export holds \(AuditExportBuilder.documentsFolder)/, but MANIFEST.json says evidence documents were not asked for")
+        }
         let documentPaths = Set(documents.map { "\(AuditExportBuilder.documentsFolder)/\($0)" })
         let present = AuditExportBuilder.files.subtracting(["MANIFEST.json"]).union(documentPaths)
         guard Set(manifest.files.keys) == present else {
@@ -199,8 +225,17 @@ public enum AuditExportVerifier {
                 guard name.hasSuffix(String(actual.description.dropFirst("sha256:".count))) else {
                     throw fail("\(name) is not named by its SHA-256 (\(actual))")
                 }
-                continue
             }
+        }
+        // The files as listed (each checked above); their contents are step 7's.
+        var expectedFiles: [String: SHA256Digest] = [:]
+        for (name, text) in manifest.files { if let digest = try? SHA256Digest(parsing: text) { expectedFiles[name] = digest } }
+        guard builder.manifestPayload(files: expectedFiles) == manifest.envelope.payload else {
+            throw fail("MANIFEST.json's counts, checkpoint, key or documents flag differ from what the entries give")
+        }
+        // 7. The files rebuilt from the entries, byte for byte.
+        step = 7
+        for (name, digest) in manifest.files.sorted(by: { $0.key < $1.key }) where !documentPaths.contains(name) {
             guard rebuilt[name]?.description == digest else {
                 // The human-readable summaries are checked by their digest (the spec's verdict); their facts are those
                 // of the files rebuilt byte for byte. That they are not what this Signoff writes is worth saying.
@@ -210,15 +245,6 @@ public enum AuditExportVerifier {
                 }
                 throw fail("\(name) differs from what the entries give")
             }
-        }
-        for name in rebuilt.keys.sorted() where manifest.files[name] == nil { throw fail("\(name) is missing from the signed manifest") }
-        var expectedFiles = rebuilt.filter { $0.key != "MANIFEST.json" }
-        for name in documentPaths { if let digest = try? SHA256Digest(parsing: manifest.files[name] ?? "") { expectedFiles[name] = digest } }
-        for name in AuditExportBuilder.digestCheckedFiles {
-            if let text = manifest.files[name], let digest = try? SHA256Digest(parsing: text) { expectedFiles[name] = digest }
-        }
-        guard builder.manifestPayload(files: expectedFiles) == manifest.envelope.payload else {
-            throw fail("MANIFEST.json's counts, checkpoint or key differ from what the entries give")
         }
         report.files = AuditExportBuilder.files.count + documents.count
         report.documents = documents.count

@@ -10,6 +10,9 @@ public struct LedgerVerificationFailure: Error, Hashable, Sendable, CustomString
         case uncoveredEntries, projectionMismatch, metadataMismatch
         /// An entry's time is earlier than the entry before it: times never decrease along the ledger.
         case timeDecreased
+        /// An entry's content does not hold as the export's checks read it on the whole log: its header is not its
+        /// request's, a signature or binding fails, or an administrative change lacks the authority it needed.
+        case entryContent
     }
 
     public let kind: Kind

@@ -1,7 +1,7 @@
 public import Foundation
 public import SignoffAudit
 internal import SignoffLedger
-internal import SignoffCrypto
+public import SignoffCrypto
 
 extension SignoffService {
     /// Exports every entry up to the newest signed checkpoint into `directory` (which must not exist or be empty):
@@ -50,6 +50,7 @@ extension SignoffService {
         let checkpoint = try SignedCheckpoint(verifying: latest.serialized, with: ledgerKey)
         let size = checkpoint.checkpoint.size
         var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: ledgerKey, filter: filter)
+        builder.documentsRequested = documents
         var sink = FolderSink(directory: directory)
         try builder.start(to: &sink)
         var seen: UInt64 = 0
@@ -92,5 +93,35 @@ extension SignoffService {
         return AuditReport(
             entries: builder.entries, decisions: builder.decisions, signedDecisions: builder.signedDecisions, checkpointSize: size,
             files: sink.digests.count, failure: nil, stubs: builder.stubs, documents: documentCount)
+    }
+}
+
+extension SignoffService {
+    /// The checks of an export's step 4 (`schema/audit-export.md`) on every entry of the ledger up to its newest signed
+    /// checkpoint, each read in full: every header against its payload (an entry re-headed as another project's, which
+    /// a per-project export shows only as that project's stub), every signature and binding, and the authority of every
+    /// administrative change. What `signoff audit verify --db` adds to the chain, hashes and checkpoints. Nil when all
+    /// hold (or the ledger has no checkpoint yet); otherwise the first entry that does not, and why.
+    public static func checkEntries(
+        of ledger: any LedgerStore, trustedKey: NoteVerifierKey, progress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+    ) async throws -> (sequence: UInt64, message: String)? {
+        guard let latest = try await ledger.latestCheckpoint() else { return nil }
+        let checkpoint = try SignedCheckpoint(verifying: latest.serialized, with: trustedKey)
+        let size = checkpoint.checkpoint.size
+        var builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: trustedKey, filter: AuditExportFilter())
+        var sink = HashingSink()
+        try builder.start(to: &sink)
+        var seen: UInt64 = 0
+        while seen < size {
+            let page = try await ledger.entries(from: seen, limit: Int(min(UInt64(exportPage), size - seen)))
+            guard !page.isEmpty else { break }
+            for entry in page where entry.sequence == seen {
+                try builder.add(entry, to: &sink)
+                seen += 1
+            }
+            if let first = builder.problems.first { return first }
+            progress?(seen, size)
+        }
+        return builder.problems.first
     }
 }

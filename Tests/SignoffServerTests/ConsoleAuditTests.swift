@@ -189,7 +189,7 @@ struct ConsoleAuditTests {
             try FileManager.default.createDirectory(at: without.appendingPathComponent("documents"), withIntermediateDirectories: true)
             try Data(report).write(to: without.appendingPathComponent("documents/\(documentName)"))
             verified = try await verify(without)
-            #expect(verified.failure?.contains("MANIFEST.json lists") == true, "\(verified.failure ?? "")")
+            #expect(verified.failure?.contains("evidence documents were not asked for") == true, "\(verified.failure ?? "")")
             // Names other than a digest, and an empty folder.
             try FileManager.default.removeItem(at: without.appendingPathComponent("documents/\(documentName)"))
             verified = try await verify(without)

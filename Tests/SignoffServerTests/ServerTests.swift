@@ -36,6 +36,8 @@ struct ServerFixture {
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
         keys[admin] = ada
+        let ledgerKey = store.storage.ledger.verifierKey
+        try await must(.initializeLedger(origin: ledgerKey.name, ledgerKey: ledgerKey), as: "system")
         try await must(.bootstrapAdministrator(name: admin, key: NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
         for group in Self.groups { try await must(.createGroup(name: group), as: admin) }
         for person in Self.people { try await add(person) }

@@ -123,6 +123,7 @@ struct ExpiryAndInboxTests {
         func must(_ command: Command, as actor: String) async throws {
             if case .failure(let refusal) = try await service.execute(command, as: actor) { throw TestSupportError("refused: \(refusal)") }
         }
+        try await must(.initializeLedger(origin: ledger.ledger.verifierKey.name, ledgerKey: ledger.ledger.verifierKey), as: Engine.systemActor)
         try await must(.bootstrapAdministrator(name: "ada", key: NoteVerifierKey(name: "ada", publicKey: Ed25519.SigningKey().publicKey)), as: Engine.systemActor)
         for group in Cast.Group.all { try await must(.createGroup(name: group), as: "ada") }
         for (name, group) in [("riley", Cast.Group.dataScience), ("riley", Cast.Group.releaseManagers), ("morgan", Cast.Group.releaseManagers), ("dana", Cast.Group.deployers), ("casey", Cast.Group.compliance)] {

@@ -31,6 +31,8 @@ struct EngineFixture {
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
         keys[admin] = ada
+        let ledgerKey = store.storage.ledger.verifierKey
+        try await must(.initializeLedger(origin: ledgerKey.name, ledgerKey: ledgerKey), as: "system")
         try await must(.bootstrapAdministrator(name: admin, key: NoteVerifierKey(name: admin, publicKey: ada.publicKey)), as: "system")
         for group in Self.groups { try await must(.createGroup(name: group), as: admin) }
         for person in Self.people {
@@ -404,5 +406,29 @@ struct EngineStoreTests {
             let failure = try await f.database.verifyProjection()
             #expect(failure?.kind == .projectionMismatch && failure?.message.contains(words) == true, "\(sql): \(failure?.message ?? "undetected")")
         }
+    }
+
+    @Test("An entry re-headed as another project's (only the ledger key's holder could write it): every export check passes on the chain, a per-project export shows it only as a stub and verifies, but the whole-log check of `audit verify --db` refuses it", arguments: TestBackend.allCases)
+    func reheadedEntry(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        _ = try await f.publisher.publish()
+        let ledger = f.store.storage.ledger
+        #expect(try await SignoffService.checkEntries(of: ledger, trustedKey: ledger.verifierKey) == nil, "a ledger the engine wrote")
+        // Evidence of churn-model's REQ-1, headed as fraud-model's: churn-model's export would show it only as a stub.
+        let payload = Array(#"{"digest":"\#(SHA256Digest.hash("failing"))","kind":"test-report","request":"REQ-1","revision":1,"status":"failed"}"#.utf8)
+        _ = try await f.store.storage.unitOfWork.write { tx in
+            try tx.append([EntryDraft(kind: "evidence.attached", project: "fraud-model", environment: "qa", actor: "ci-bot", payload: payload)])
+        }
+        _ = try await f.publisher.publish()
+        #expect(try await ledger.verifyAll(trustedKey: ledger.verifierKey, allowUncoveredTail: false, progress: nil).failure == nil, "the chain and checkpoints hold")
+        let problem = try await SignoffService.checkEntries(of: ledger, trustedKey: ledger.verifierKey)
+        #expect(problem?.message.contains("header names project \"fraud-model\"") == true, "\(problem?.message ?? "undetected")")
+        // The project's own export cannot see it: the stub is fraud-model's, and it verifies.
+        let directory = try TestSupport.temporaryDirectory("signoff-reheaded")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try await f.database.exportAudit(filter: AuditExportFilter(project: "churn-model"), to: directory.appendingPathComponent("export"))
+        #expect(AuditExportVerifier.verify(directory: directory.appendingPathComponent("export"), trustedKey: ledger.verifierKey).failure == nil)
     }
 }

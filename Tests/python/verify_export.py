@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for Signoff audit exports, format `signoff-audit-export/5`.
+"""Independent verifier for Signoff audit exports, format `signoff-audit-export/6`.
 
 Written from the specification only (schema/audit-export.md, schema/ledger.md, schema/key-file.md,
 schema/vocabulary.md), with the Python standard library and PyNaCl.
@@ -49,7 +49,7 @@ def fail(msg):
 # ---------------------------------------------------------------------------------------------------------------------
 # Constants from the spec
 
-EXPORT_FORMAT = "signoff-audit-export/5"
+EXPORT_FORMAT = "signoff-audit-export/6"
 MANIFEST_PAYLOAD_TYPE = "application/vnd.signoff.export-manifest.v1+json"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -78,7 +78,7 @@ MANIFEST_NAME = "MANIFEST.json"
 
 FULL_KEYS = ["actor", "entry", "environment", "kind", "project", "sequence", "time"]
 STUB_KEYS = ["actor", "environment", "kind", "payload_digest", "project", "sequence", "time"]
-MANIFEST_KEYS = ["checkpoint_root", "checkpoint_size", "files", "filter", "format", "full_entries",
+MANIFEST_KEYS = ["checkpoint_root", "checkpoint_size", "documents", "files", "filter", "format", "full_entries",
                  "ledger_verifier_key", "origin", "stubs"]
 FILTER_KEYS = ["environment", "project", "since", "until"]
 
@@ -277,6 +277,27 @@ def parse_json(b, what, allow_duplicates=False):
         return json.loads(s, parse_constant=_reject_constant, object_pairs_hook=_pairs_no_dups)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         fail(f"{what}: not valid JSON ({e})")
+
+
+def _check_text(v, what):
+    """Every string (and key) of a parsed JSON value is UTF-8 text: an escaped surrogate that is not half of a pair is
+    refused (RFC 8259 section 8.2)."""
+    if isinstance(v, str):
+        utf8(v, what)
+    elif isinstance(v, list):
+        for x in v:
+            _check_text(x, what)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            utf8(k, what)
+            _check_text(x, what)
+
+
+def parse_payload(b, what):
+    """An entry's payload: strict JSON (no key twice), its strings UTF-8 text."""
+    v = parse_json(b, what)
+    _check_text(v, what)
+    return v
 
 
 def is_int(v):
@@ -515,6 +536,8 @@ def read_manifest(data):
         fail(f"{what}: no filter object")
     if not isinstance(manifest.get("files"), dict):
         fail(f"{what}: no files object")
+    if not isinstance(manifest.get("documents"), bool):
+        fail(f"{what}: documents is not true or false")
     if sorted(flt.keys()) != FILTER_KEYS:
         fail(f"{what}: the filter must have exactly the keys {FILTER_KEYS}")
     for k in FILTER_KEYS:
@@ -698,6 +721,7 @@ class KeyRecord:
         self.revoked_seq = None
         self.compromised_since = None
         self.self_enrolled = False
+        self.trusted = False
 
     def valid_at(self, t):
         return self.enrolled_ms <= t and (self.revoked_ms is None or t < self.revoked_ms)
@@ -785,9 +809,429 @@ def admin_subject(kind, ev, actor):
     return made if made is not None else ""
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Administrative authority (audit-export.md, "Administrative authority")
+
+ADMIN_KINDS = frozenset([
+    "principal.added", "key.enrolled", "key.revoked", "principal.disabled", "principal.enabled", "group.created",
+    "group.member-added", "group.member-removed", "workflow.applied", "project.created", "project.updated",
+    "admin.quorum-set", "token.issued", "token.revoked", "delegation.revoked", "request.withdrawn", "freeze.added",
+    "freeze.lifted", "freeze.exempted", "webhook.added", "webhook.removed", "issuer.trusted", "issuer.distrusted",
+    "directory.connected", "directory.disconnected", "group.linked",
+])
+APPROVAL_PAYLOAD_TYPE = "application/vnd.signoff.admin-approval.v2+json"
+MAX_APPROVAL_SIGNATURES = 4
+
+
+def same_json(a, b):
+    """The spec's "the same JSON": same type; strings of the same code points; integers of the same value (a number
+    with a fraction or exponent is the same as nothing); arrays in order; objects with the same keys and values."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if a is None or b is None:
+        return a is None and b is None
+    if is_int(a) or is_int(b):
+        return is_int(a) and is_int(b) and a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b)
+                and all(same_json(a[k], b[k]) for k in a))
+    return False
+
+
+def _s(v):
+    return v if isinstance(v, str) else None
+
+
+def _obj(v):
+    return v if isinstance(v, dict) else {}
+
+
+def expected_change(kind, ev):
+    """The change an approval of this entry states (audit-export.md, "The approved change")."""
+    change = {}
+
+    def copy(src, name=None):
+        if ev.get(src) is not None:
+            change[name or src] = ev[src]
+
+    if kind == "principal.added":
+        if ev.get("kind") == "service-account":
+            action = "service-account.add"
+        else:
+            action = "user.add"
+            copy("administrator")
+        copy("name", "principal")
+        copy("verifier_key")
+    elif kind == "key.enrolled":
+        action = "key.enroll"; copy("principal"); copy("verifier_key")
+    elif kind == "key.revoked":
+        action = "key.revoke"
+        copy("principal")
+        fp = _s(ev.get("key_fingerprint"))
+        if fp is not None:
+            change["key_fingerprint"] = "sha256:" + (fp[len("sha256:"):] if fp.startswith("sha256:") else fp)
+        copy("compromised_since")
+    elif kind == "principal.disabled":
+        action = "principal.disable"; copy("principal")
+    elif kind == "principal.enabled":
+        action = "principal.enable"; copy("principal")
+    elif kind == "group.created":
+        action = "group.create"; copy("name", "group")
+    elif kind == "group.member-added":
+        action = "group.add-member"; copy("group"); copy("member")
+    elif kind == "group.member-removed":
+        action = "group.remove-member"; copy("group"); copy("member")
+    elif kind == "workflow.applied":
+        action = "workflow.apply"; copy("digest", "workflow_digest")
+    elif kind == "project.created":
+        action = "project.create"; copy("project")
+    elif kind == "project.updated":
+        action = "project.update"; copy("project")
+    elif kind == "admin.quorum-set":
+        action = "admin.quorum"; copy("quorum")
+    elif kind == "token.issued":
+        action = "token.issue"; copy("principal"); copy("scopes"); copy("lifetime_hours")
+    elif kind == "token.revoked":
+        action = "token.revoke"; copy("token_id")
+    elif kind == "delegation.revoked":
+        action = "delegation.revoke"; copy("id", "delegation_id")
+    elif kind == "request.withdrawn":
+        action = "request.withdraw"; copy("request"); copy("reason")
+    elif kind == "freeze.added":
+        action = "freeze.add"; copy("freeze")
+    elif kind == "freeze.lifted":
+        action = "freeze.lift"; copy("id", "freeze_id")
+    elif kind == "freeze.exempted":
+        action = "freeze.exempt"; copy("id", "freeze_id"); copy("request"); copy("reason")
+    elif kind == "webhook.added":
+        action = "webhook.add"; copy("webhook")
+    elif kind == "webhook.removed":
+        action = "webhook.remove"; copy("id", "webhook_id")
+    elif kind == "issuer.trusted":
+        action = "issuer.trust"; copy("issuer")
+    elif kind == "issuer.distrusted":
+        action = "issuer.distrust"; copy("name", "issuer_name")
+    elif kind == "directory.connected":
+        action = "directory.connect"; copy("name", "directory")
+    elif kind == "directory.disconnected":
+        action = "directory.disconnect"; copy("name", "directory")
+    elif kind == "group.linked":
+        copy("group")
+        if _s(ev.get("directory")) is not None:
+            action = "group.link"; copy("directory")
+        else:
+            action = "group.unlink"
+    else:
+        return None
+    change["action"] = action
+    return change
+
+
+class Authority:
+    """Who had authority over administration so far, from the entries in full (every administrative entry is)."""
+
+    def __init__(self):
+        self.checked = False          # payload format 2
+        self.principals = {}          # name -> {"admin", "disabled", "added_by", "disabled_by"}
+        self.groups = {}              # name -> set of members
+        self.group_directory = {}     # group -> the directory that keeps it
+        self.projects = {}            # key -> {"regulated", "environments", "roles"}
+        self.quorum = 1
+        self.freezes = {}             # id -> (project or None, environment)
+        self.webhooks = {}            # id -> project or None
+        self.delegations = {}         # id -> (from, project or None)
+        self.directories = set()
+        self.used = set()
+        self.continuing = None        # (approval object, ms, seq)
+
+    def is_admin(self, name):
+        p = self.principals.get(name)
+        return p is not None and p["admin"]
+
+    def enabled(self, name):
+        p = self.principals.get(name)
+        return p is not None and not p["disabled"]
+
+    def regulated(self):
+        return any(p["regulated"] for p in self.projects.values())
+
+    def bound(self, project):
+        return {g for groups in project["roles"].values() for g in groups}
+
+    def relied_on_group(self, group):
+        return any(p["regulated"] and group in self.bound(p) for p in self.projects.values())
+
+    def relied_on(self, principal):
+        return self.is_admin(principal) or any(principal in m and self.relied_on_group(g) for g, m in self.groups.items())
+
+    def covers_regulated(self, environment, project):
+        if project is not None:
+            p = self.projects.get(project)
+            return p is not None and p["regulated"]
+        return any(p["regulated"] and environment is not None and environment in p["environments"]
+                   for p in self.projects.values())
+
+    def project_of(self, kind, ev):
+        if kind in ("group.member-added", "group.member-removed"):
+            group = _s(ev.get("group"))
+            if group is None or group == "auditors":
+                return None
+            binding = [k for k, p in self.projects.items() if group in self.bound(p)]
+            if len(binding) != 1 or group in self.projects[binding[0]]["roles"].get("project-admins", []):
+                return None
+            return binding[0]
+        if kind == "freeze.added":
+            return _s(_obj(ev.get("freeze")).get("project"))
+        if kind in ("freeze.lifted", "freeze.exempted"):
+            f = self.freezes.get(_s(ev.get("id")))
+            return f[0] if f else None
+        if kind == "webhook.added":
+            w = _obj(ev.get("webhook"))
+            if w.get("allow_private") is True:
+                return None
+            return _s(w.get("project"))
+        if kind == "webhook.removed":
+            return self.webhooks.get(_s(ev.get("id")))
+        if kind == "delegation.revoked":
+            d = self.delegations.get(_s(ev.get("id")))
+            return d[1] if d else None
+        return None
+
+    def eligible(self, kind, ev):
+        names = {n for n, p in self.principals.items() if p["admin"] and not p["disabled"]}
+        project = self.project_of(kind, ev)
+        if project is not None and project in self.projects:
+            for g in self.projects[project]["roles"].get("project-admins", []):
+                names |= {m for m in self.groups.get(g, set()) if self.enabled(m)}
+        return names
+
+    def quorum_applies(self, kind, ev):
+        text = lambda k: _s(ev.get(k))
+        if kind == "principal.added":
+            return ev.get("kind") != "service-account" and ev.get("administrator") is True
+        if kind in ("key.enrolled", "principal.enabled", "token.issued"):
+            return text("principal") is not None and self.relied_on(text("principal"))
+        if kind == "key.revoked":
+            return (text("principal") is not None and self.is_admin(text("principal"))) or ev.get("compromised_since") is not None
+        if kind == "principal.disabled":
+            return text("principal") is not None and self.is_admin(text("principal"))
+        if kind == "group.member-added":
+            g = text("group")
+            return g is not None and (g == "auditors" or self.relied_on_group(g))
+        if kind == "workflow.applied":
+            name = text("name")
+            return name is not None and any(p["regulated"] and name in p["environments"].values() for p in self.projects.values())
+        if kind == "project.created":
+            return _obj(ev.get("project")).get("regulated") is True
+        if kind == "project.updated":
+            project = _obj(ev.get("project"))
+            key = _s(project.get("key"))
+            return project.get("regulated") is True or (key in self.projects and self.projects[key]["regulated"])
+        if kind in ("admin.quorum-set", "issuer.trusted", "directory.connected"):
+            return True
+        if kind == "freeze.added":
+            f = _obj(ev.get("freeze"))
+            return self.covers_regulated(_s(f.get("environment")), _s(f.get("project")))
+        if kind in ("freeze.lifted", "freeze.exempted"):
+            f = self.freezes.get(text("id"))
+            return f is not None and self.covers_regulated(f[1], f[0])
+        if kind == "webhook.added":
+            project = _s(_obj(ev.get("webhook")).get("project"))
+            return True if project is None else (project in self.projects and self.projects[project]["regulated"])
+        if kind == "webhook.removed":
+            if text("id") not in self.webhooks:
+                return False
+            project = self.webhooks[text("id")]
+            return True if project is None else (project in self.projects and self.projects[project]["regulated"])
+        if kind == "group.linked":
+            return text("directory") is not None and text("group") is not None and self.relied_on_group(text("group"))
+        return False
+
+    def trusts_key(self, kind, actor, approval):
+        return approval is not None or (kind == "principal.added" and actor == "system" and not self.principals)
+
+    def directory_check(self, kind, directory, ev, approval, what):
+        if directory not in self.directories:
+            fail(f"{what} is made by directory {directory}, which is not connected")
+        if approval is not None:
+            fail(f"{what} is a directory's change and carries an approval")
+        text = lambda k: _s(ev.get(k))
+        p = self.principals.get(text("principal")) if text("principal") is not None else None
+        if kind == "principal.added":
+            ok = ev.get("administrator") is not True and ev.get("verifier_key") is None and text("directory") == directory
+        elif kind == "principal.disabled":
+            ok = p is not None and p["added_by"] == directory and not p["admin"] and text("principal") not in self.groups.get("auditors", set())
+        elif kind == "principal.enabled":
+            ok = not self.regulated() and p is not None and p["added_by"] == directory and p["disabled_by"] == directory
+        elif kind == "group.created":
+            ok = text("directory") == directory
+        elif kind == "group.member-added":
+            m = self.principals.get(text("member")) if text("member") is not None else None
+            ok = self.group_directory.get(text("group")) == directory and m is not None and m["added_by"] == directory
+        elif kind == "group.member-removed":
+            ok = text("group") is not None and self.group_directory.get(text("group")) == directory
+        else:
+            ok = False
+        if not ok:
+            fail(f"{what} is made by directory {directory}, beyond what a connected directory may do")
+
+    def check(self, seq, kind, actor, ms, ev, approval, keys, last_key):
+        """Step 4's administrative authority for one entry in full, before it changes the state."""
+        if not self.checked or kind not in ADMIN_KINDS or (kind == "key.enrolled" and ev.get("proof") is not None):
+            return
+        what = f"entry {seq} ({kind})"
+        prev = self.continuing
+        if (approval is not None and prev is not None and kind in ("key.revoked", "delegation.revoked")
+                and cj(prev[0]) == cj(approval) and prev[1] == ms and prev[2] + 1 == seq):
+            self.continuing = (approval, ms, seq)
+            return
+        self.continuing = None
+        if actor.startswith("directory:"):
+            self.directory_check(kind, actor[len("directory:"):], ev, approval, what)
+            return
+        if actor == "system":
+            if kind != "principal.added" or self.principals or approval is not None:
+                fail(f"{what} is made by system, which only adds the first administrator of a ledger")
+            return
+        principal = _s(ev.get("principal"))
+        compromised = kind == "key.revoked" and ev.get("compromised_since") is not None
+        own_key = kind == "key.revoked" and principal == actor and not self.is_admin(actor)
+        if approval is None:
+            if kind == "request.withdrawn" or (own_key and not compromised):
+                return
+            if kind == "delegation.revoked":
+                d = self.delegations.get(_s(ev.get("id")))
+                if d is not None and d[0] == actor:
+                    return
+            creates_regulated = kind in ("project.created", "project.updated") and _obj(ev.get("project")).get("regulated") is True
+            if kind in ("issuer.trusted", "directory.connected"):
+                fail(f"{what} carries no approval: trusting an issuer or connecting a directory is always signed")
+            if compromised:
+                fail(f"{what} marks a key compromised without an approval: that is always signed")
+            if self.regulated() or creates_regulated:
+                fail(f"{what} carries no approval, but the ledger has a regulated project")
+            return
+        env = parse_envelope(approval, f"{what}: approval")
+        if env.payload_type != APPROVAL_PAYLOAD_TYPE:
+            fail(f"{what}: the approval's payloadType is {env.payload_type!r}, not {APPROVAL_PAYLOAD_TYPE}")
+        if not 1 <= len(env.signatures) <= MAX_APPROVAL_SIGNATURES:
+            fail(f"{what}: the approval carries {len(env.signatures)} signatures (1 to {MAX_APPROVAL_SIGNATURES})")
+        try:
+            statement = parse_json(env.payload, f"{what}: approval")
+        except Failure:
+            fail(f"{what}: the approval is not of exactly the change recorded")
+        expected = expected_change(kind, ev)
+        if (not isinstance(statement, dict) or sorted(statement) != ["change", "time"] or expected is None
+                or not same_json(statement["change"], expected)):
+            fail(f"{what}: the approval is not of exactly the change recorded")
+        try:
+            t = rfc3339_to_ms(statement["time"], f"{what}: the approval's time")
+        except Failure:
+            t = None
+        if t is None or not ms - 600000 <= t <= ms + 60000:
+            fail(f"{what}: the approval's time is not within 10 minutes before (or 1 minute after) the entry's")
+        digest = hashlib.sha256(env.payload).digest()
+        if digest in self.used:
+            fail(f"{what}: the approval was already used for an earlier change")
+        msg = env.pae()
+        if own_key:
+            revoked = norm_fp(ev.get("key_fingerprint"))
+            for keyid, sig in env.signatures:
+                rec = last_key(norm_fp(keyid), actor)
+                if rec is None or not rec.valid_at(ms) or not ed25519_ok(rec.key.pub, msg, sig):
+                    fail(f"{what}: a signature of {actor}'s own revocation does not verify with a key {actor} had then")
+                if compromised and norm_fp(keyid) == revoked:
+                    fail(f"{what}: marks a key compromised with a signature by that very key")
+        else:
+            eligible = self.eligible(kind, ev)
+            signers = set()
+            for keyid, sig in env.signatures:
+                rec = last_key(norm_fp(keyid))
+                if rec is None or not rec.valid_at(ms) or not ed25519_ok(rec.key.pub, msg, sig):
+                    fail(f"{what}: the approval does not verify with keys its signers had enrolled at the time")
+                if rec.principal not in eligible:
+                    fail(f"{what}: approved by {rec.principal}, who was not an enabled administrator (or an "
+                         f"administrator of the change's project) at the time")
+                if not rec.trusted:
+                    fail(f"{what}: approved with a key of {rec.principal} that administrators did not enrol")
+                signers.add(rec.principal)
+            if actor not in signers:
+                fail(f"{what}: made by {actor}, who did not sign its approval")
+            if self.quorum_applies(kind, ev):
+                able = sum(1 for n in eligible if any(k.principal == n and k.trusted and k.valid_at(ms) for k in keys))
+                needed = max(1, min(self.quorum, able))
+                if len(signers) < needed:
+                    fail(f"{what}: needs {needed} administrators' signatures (admin_quorum {self.quorum}); it has {len(signers)}")
+        self.used.add(digest)
+        if compromised:
+            self.continuing = (approval, ms, seq)
+
+    def apply(self, kind, actor, ev):
+        text = lambda k: _s(ev.get(k))
+        directory = actor[len("directory:"):] if actor.startswith("directory:") else None
+        if kind == "ledger.initialized":
+            self.checked = ev.get("format") == "signoff-ledger/2"
+        elif kind == "principal.added" and text("name") is not None:
+            self.principals[text("name")] = {"admin": ev.get("administrator") is True, "disabled": False,
+                                             "added_by": directory, "disabled_by": None}
+        elif kind == "principal.disabled" and text("principal") in self.principals:
+            self.principals[text("principal")].update(disabled=True, disabled_by=directory)
+        elif kind == "principal.enabled" and text("principal") in self.principals:
+            self.principals[text("principal")].update(disabled=False, disabled_by=None)
+        elif kind == "group.created" and text("name") is not None:
+            self.groups[text("name")] = set()
+            if directory is not None:
+                self.group_directory[text("name")] = directory
+        elif kind == "group.member-added" and text("group") is not None and text("member") is not None:
+            self.groups.setdefault(text("group"), set()).add(text("member"))
+        elif kind == "group.member-removed" and text("group") in self.groups and text("member") is not None:
+            self.groups[text("group")].discard(text("member"))
+        elif kind == "group.linked" and text("group") is not None:
+            if text("directory") is not None:
+                self.group_directory[text("group")] = text("directory")
+            else:
+                self.group_directory.pop(text("group"), None)
+        elif kind in ("project.created", "project.updated"):
+            project = _obj(ev.get("project"))
+            key = _s(project.get("key"))
+            if key is None:
+                return
+            envs = {k: v for k, v in _obj(project.get("environments")).items() if isinstance(v, str)}
+            roles = {}
+            if project.get("roles") is not None:
+                for k, v in _obj(project.get("roles")).items():
+                    roles[k] = [g for g in (v if isinstance(v, list) else []) if isinstance(g, str)]
+            else:
+                req = project.get("requesters")
+                roles["requesters"] = [g for g in (req if isinstance(req, list) else []) if isinstance(g, str)]
+                for k, v in _obj(project.get("deployers")).items():
+                    roles["deployers@" + k] = [g for g in (v if isinstance(v, list) else []) if isinstance(g, str)]
+            self.projects[key] = {"regulated": project.get("regulated") is True, "environments": envs, "roles": roles}
+        elif kind == "admin.quorum-set" and is_int(ev.get("quorum")) and -2**63 <= ev["quorum"] < 2**63:
+            self.quorum = ev["quorum"]
+        elif kind == "freeze.added" and text("id") is not None and isinstance(ev.get("freeze"), dict):
+            f = ev["freeze"]
+            self.freezes[text("id")] = (_s(f.get("project")), _s(f.get("environment")) or "")
+        elif kind == "webhook.added" and text("id") is not None:
+            self.webhooks[text("id")] = _s(_obj(ev.get("webhook")).get("project"))
+        elif kind == "delegation.granted" and text("id") is not None:
+            self.delegations[text("id")] = (actor, _s(_obj(ev.get("delegation")).get("project")))
+        elif kind == "directory.connected" and text("name") is not None:
+            self.directories.add(text("name"))
+        elif kind == "directory.disconnected" and text("name") is not None:
+            self.directories.discard(text("name"))
+
+
 class Bindings:
     def __init__(self, export_dir):
         self.keys = []
+        self.authority = Authority()
+        self.origin = None          # set by verify(): the checkpoint's origin and the trusted key's line
+        self.ledger_key = None
         self.filings = {}   # request id -> dict
         self.regulated_seen = False   # an earlier entry created or updated a project as regulated
         self.decisions = StreamCompare(os.path.join(export_dir, "decisions.csv"), "decisions.csv")
@@ -809,7 +1253,7 @@ class Bindings:
         what = f"entry {seq} ({kind})"
         ev = None
         try:
-            ev = parse_json(payload, f"{what}: payload", allow_duplicates=True)
+            ev = parse_payload(payload, f"{what}: payload")
         except Failure:
             if kind in KNOWN_KINDS:
                 raise
@@ -818,6 +1262,20 @@ class Bindings:
                 fail(f"{what}: the payload is not a JSON object")
             ev = {}
         about_request = kind in REQUEST_KINDS
+
+        # Entry 0 begins the ledger and names the key the export is verified with.
+        if (seq == 0) != (kind == "ledger.initialized"):
+            fail(f"{what}: entry 0 must be the ledger's ledger.initialized, and no other entry is one")
+        if kind == "ledger.initialized":
+            if ev.get("origin") != self.origin:
+                fail(f"{what}: names another origin than the checkpoint's")
+            if field(ev, "ledger_verifier_key", "ledger_key") != self.ledger_key:
+                fail(f"{what}: names another ledger key than the trusted one")
+
+        # Administrative authority, against the state before this entry.
+        approval = ev.get("approval") if (not about_request or kind == "request.withdrawn") else None
+        if kind in KNOWN_KINDS:
+            self.authority.check(seq, kind, actor, ms, ev, approval, self.keys, self.last_key)
 
         # Headers (step 4; version-2 entries in full only): a request.filed's project and environment are its
         # event's; another entry about a request whose request.filed is in full (an earlier entry; the latest filing
@@ -880,9 +1338,15 @@ class Bindings:
                 self.regulated_seen = True
             if kind == "key.enrolled" and ev.get("proof") is not None:
                 self.enrolment_proof(ms, actor, ev, f"{what}: proof")
+            trusted = self.authority.trusts_key(kind, actor, ev.get("approval")) and ev.get("proof") is None
+            count = len(self.keys)
             self.apply_keys(seq, ms, kind, ev, what)
+            if len(self.keys) > count:
+                self.keys[-1].trusted = trusted
             if kind == "key.enrolled" and ev.get("proof") is not None and self.keys and self.keys[-1].enrolled_seq == seq:
                 self.keys[-1].self_enrolled = True
+        if kind in KNOWN_KINDS:
+            self.authority.apply(kind, actor, ev)
 
     def apply_keys(self, seq, ms, kind, ev, what):
         if kind in ("principal.added", "key.enrolled"):
@@ -896,6 +1360,8 @@ class Bindings:
                 return    # a value that does not parse adds no key
             self.keys.append(KeyRecord(key, principal, vk, ms, seq))
         elif kind == "key.revoked":
+            if ev.get("compromised_since") is not None:
+                time_to_ms(ev.get("compromised_since"), f"{what}: compromised_since")
             principal = ev.get("principal")
             fp = norm_fp(field(ev, "key_fingerprint", "fingerprint"))
             if fp is None:
@@ -906,8 +1372,8 @@ class Bindings:
                     rec.revoked_seq = seq
                     cs = ev.get("compromised_since")
                     if cs is not None:
-                        # Written in the canonical form: parsed as RFC 3339, re-written as YYYY-MM-DDTHH:MM:SS.mmmZ.
-                        cs = ms_to_time(rfc3339_to_ms(cs, f"{what}: compromised_since"))
+                        # Only the canonical form YYYY-MM-DDTHH:MM:SS.mmmZ (as the engine writes it).
+                        cs = ms_to_time(time_to_ms(cs, f"{what}: compromised_since"))
                     rec.compromised_since = cs
                     break
 
@@ -933,12 +1399,14 @@ class Bindings:
         env = parse_envelope(ev["proof"], what)
         if actor != ev.get("principal") or env.payload_type != "application/vnd.signoff.key-enrolment.v1+json":
             fail(f"{what}: not the principal's own key-enrolment statement")
-        try:
-            statement = json.loads(env.payload)
-        except ValueError:
-            fail(f"{what}: the statement is not JSON")
+        statement = parse_json(env.payload, f"{what}: the statement")
         if not isinstance(statement, dict) or statement.get("principal") != ev.get("principal") or statement.get("verifier_key") != field(ev, "verifier_key", "verifierKey"):
             fail(f"{what}: the statement is not of exactly this key")
+        if not isinstance(statement.get("time"), str):
+            fail(f"{what}: the statement has no time")
+        t = rfc3339_to_ms(statement["time"], f"{what}: the statement's time")
+        if not ms - 600000 <= t <= ms + 60000:
+            fail(f"{what}: the statement's time is not within 10 minutes before (or 1 minute after) the entry's")
         self.actor_envelope(ms, actor, ev["proof"], what)
 
     def actor_envelope(self, ms, actor, obj, what):
@@ -971,6 +1439,8 @@ class Bindings:
         envelope = ev.get("envelope")
         key_id = ""
         if envelope is None:
+            if key_fp is not None or field(ev, "statement_digest", "statementDigest") is not None:
+                fail(f"{what}: names a key or statement digest but carries no envelope")
             valid = "unsigned"
         else:
             rec = self.last_key(norm_fp(key_fp), actor)
@@ -1155,7 +1625,11 @@ def check_folder(export_dir):
     return documents
 
 
+STEP = [0]   # the step being checked: a failure is reported as "step N: ..."
+
+
 def verify(export_dir, key_data):
+    STEP[0] = 0
     key = parse_key_file(key_data)
 
     # 0. The folder.
@@ -1163,9 +1637,11 @@ def verify(export_dir, key_data):
     evidence_digests = set()
 
     # 1. Checkpoint.
+    STEP[0] = 1
     n_size, root = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_SMALL_FILE), key)
 
     # 2. Manifest, read.
+    STEP[0] = 2
     env_obj, env, manifest, (f_project, f_env, f_since, f_until) = read_manifest(
         read_file(export_dir, MANIFEST_NAME, MAX_SMALL_FILE))
 
@@ -1174,11 +1650,13 @@ def verify(export_dir, key_data):
                 and (f_since is None or f_since <= ms) and (f_until is None or ms < f_until))
 
     # 3. Entries (and 4., deferred).
+    STEP[0] = 3
     entries_path = os.path.join(export_dir, "entries.jsonl")
     if not os.path.isfile(entries_path):
         fail("entries.jsonl: missing")
     tree = MerkleStack()
     bindings = Bindings(export_dir)
+    bindings.origin, bindings.ledger_key = key.name, key.line
     step4_failure = None
     full_count = stub_count = 0
     prev_ms = None
@@ -1268,6 +1746,8 @@ def verify(export_dir, key_data):
                     fail(f"{what} must be in full: {kind} is not a kind of a request's life (got a stub)")
                 if selected(obj["project"], obj["environment"], ms):
                     fail(f"{what} must be in full: the filter selects it (got a stub)")
+                if seq == 0 and step4_failure is None:
+                    step4_failure = f"{what}: entry 0 must be the ledger's ledger.initialized (got a stub)"
                 stub_count += 1
                 leaf = sha256(b"\x00" + record)
             if prev_ms is not None and ms < prev_ms:
@@ -1281,6 +1761,7 @@ def verify(export_dir, key_data):
         fail(f"entries.jsonl: the Merkle root of the {n_size} entries is not the checkpoint's root")
 
     # 4. Signatures and bindings.
+    STEP[0] = 4
     if step4_failure is not None:
         fail(step4_failure)
     for doc in documents:
@@ -1288,6 +1769,7 @@ def verify(export_dir, key_data):
             fail(f"{DOCUMENTS}/{doc}: not the document of any evidence.attached entry in full")
 
     # 5. Manifest, signed: exactly one signature, keyid exactly `sha256:` + the ledger key's fingerprint, verifying.
+    STEP[0] = 5
     if not env.signatures:
         fail(f"{MANIFEST_NAME}: the manifest is not signed")
     if len(env.signatures) != 1:
@@ -1301,6 +1783,9 @@ def verify(export_dir, key_data):
         fail(f"{MANIFEST_NAME}: the ledger key's signature does not verify")
 
     # 6. Files.
+    STEP[0] = 6
+    if documents and manifest["documents"] is not True:
+        fail(f"{DOCUMENTS}/: the export holds evidence documents, but the manifest says they were not asked for")
     try:
         present = sorted(os.listdir(export_dir))
     except OSError as e:
@@ -1339,6 +1824,7 @@ def verify(export_dir, key_data):
     built = {
         "checkpoint_root": "sha256:" + root.hex(),
         "checkpoint_size": n_size,
+        "documents": manifest["documents"],
         "files": found,
         "filter": manifest["filter"],
         "format": EXPORT_FORMAT,
@@ -1357,6 +1843,7 @@ def verify(export_dir, key_data):
         fail(f"{MANIFEST_NAME}: the manifest is not the compact JSON of the manifest built from the export")
 
     # 7. Rebuilt files.
+    STEP[0] = 7
     keys_data = read_file(export_dir, "keys.jsonl")
     rebuilt = bindings.keys_jsonl()
     if keys_data != rebuilt:
@@ -1387,9 +1874,9 @@ def _verify_one(export_dir, key_data):
     try:
         return 0, verify(export_dir, key_data)
     except Failure as e:
-        return 1, f"FAILED: {e}"
+        return 1, f"FAILED: step {STEP[0]}: {e}"
     except Exception as e:  # hostile input must never produce a traceback
-        return 1, f"FAILED: unexpected error while verifying: {type(e).__name__}: {e}"
+        return 1, f"FAILED: step {STEP[0]}: unexpected error while verifying: {type(e).__name__}: {e}"
 
 
 def main(argv):

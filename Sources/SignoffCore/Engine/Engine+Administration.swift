@@ -442,7 +442,8 @@ extension Engine {
             throw Refusal(.signatureInvalid, "an approval carries at most \(DSSEEnvelope.maximumSignatures) signatures, not \(envelope.signatures.count)")
         }
         guard StrictJSON.duplicateKey(in: envelope.payload) == nil,
-            let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == change
+            let approval = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload)), approval.change == change,
+            AdminApproval.statesExactly(change, payload: envelope.payload)
         else {
             throw Refusal(.adminSignature, "the administrators' signature is not over this exact change")
         }

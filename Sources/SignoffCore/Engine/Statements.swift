@@ -218,6 +218,16 @@ public struct AdminApproval: Hashable, Sendable, Codable {
     public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
         DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
     }
+
+    /// Whether a signed payload states exactly `change`, as an offline verifier reads it (`schema/audit-export.md`,
+    /// "Administrative authority"): a JSON object of exactly `change` and `time`, no key twice, whose `change` is the same
+    /// JSON as this Signoff writes for it — no member more (an unknown one a decoder would skip), none `null`.
+    public static func statesExactly(_ change: AdminChange, payload: [UInt8]) -> Bool {
+        guard let statement = try? JSONValue.parse(payload), let keys = statement.objectKeys, keys.count == 2, Set(keys) == ["change", "time"],
+            let stated = statement["change"], let encoded = try? Event.encoder.encode(change), let expected = try? JSONValue.parse(Array(encoded))
+        else { return false }
+        return stated.isSame(as: expected)
+    }
 }
 
 /// The statement a reviewer signs to record an emergency's retrospective review: this request, this bundle, this
@@ -251,6 +261,16 @@ public struct RetrospectiveStatement: Hashable, Sendable, Codable {
     public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
         DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
     }
+
+    /// Whether a signed payload states exactly `change`, as an offline verifier reads it (`schema/audit-export.md`,
+    /// "Administrative authority"): a JSON object of exactly `change` and `time`, no key twice, whose `change` is the same
+    /// JSON as this Signoff writes for it — no member more (an unknown one a decoder would skip), none `null`.
+    public static func statesExactly(_ change: AdminChange, payload: [UInt8]) -> Bool {
+        guard let statement = try? JSONValue.parse(payload), let keys = statement.objectKeys, keys.count == 2, Set(keys) == ["change", "time"],
+            let stated = statement["change"], let encoded = try? Event.encoder.encode(change), let expected = try? JSONValue.parse(Array(encoded))
+        else { return false }
+        return stated.isSame(as: expected)
+    }
 }
 
 /// The statement a person signs to add a key of their own (self-enrolment: proof of possession of a key they already
@@ -277,6 +297,16 @@ public struct KeyEnrolmentStatement: Hashable, Sendable, Codable {
     public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
         DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
     }
+
+    /// Whether a signed payload states exactly `change`, as an offline verifier reads it (`schema/audit-export.md`,
+    /// "Administrative authority"): a JSON object of exactly `change` and `time`, no key twice, whose `change` is the same
+    /// JSON as this Signoff writes for it — no member more (an unknown one a decoder would skip), none `null`.
+    public static func statesExactly(_ change: AdminChange, payload: [UInt8]) -> Bool {
+        guard let statement = try? JSONValue.parse(payload), let keys = statement.objectKeys, keys.count == 2, Set(keys) == ["change", "time"],
+            let stated = statement["change"], let encoded = try? Event.encoder.encode(change), let expected = try? JSONValue.parse(Array(encoded))
+        else { return false }
+        return stated.isSame(as: expected)
+    }
 }
 
 /// The statement a person signs to delegate their decisions: exactly this delegation, now. Required once the ledger has
@@ -294,5 +324,15 @@ public struct DelegationStatement: Hashable, Sendable, Codable {
 
     public func signed(with key: Ed25519.SigningKey) -> DSSEEnvelope {
         DSSE.sign(payload: [UInt8](try! Event.encoder.encode(self)), payloadType: Self.payloadType, with: key)
+    }
+
+    /// Whether a signed payload states exactly `change`, as an offline verifier reads it (`schema/audit-export.md`,
+    /// "Administrative authority"): a JSON object of exactly `change` and `time`, no key twice, whose `change` is the same
+    /// JSON as this Signoff writes for it — no member more (an unknown one a decoder would skip), none `null`.
+    public static func statesExactly(_ change: AdminChange, payload: [UInt8]) -> Bool {
+        guard let statement = try? JSONValue.parse(payload), let keys = statement.objectKeys, keys.count == 2, Set(keys) == ["change", "time"],
+            let stated = statement["change"], let encoded = try? Event.encoder.encode(change), let expected = try? JSONValue.parse(Array(encoded))
+        else { return false }
+        return stated.isSame(as: expected)
     }
 }
