@@ -136,6 +136,7 @@ struct CIKitBench {
         let ledger = try SQLiteStorage.create(
             path: directory.appendingPathComponent("webhooks-\(UUID().uuidString).sqlite").path, origin: "bench/ledger", signingKey: Ed25519.SigningKey())
         let service = SignoffService(storage: ledger)
+        _ = try await service.execute(.initializeLedger(origin: ledger.ledger.verifierKey.name, ledgerKey: ledger.ledger.verifierKey), as: "system")
         _ = try await service.execute(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: Ed25519.SigningKey().publicKey)), as: "system")
         guard case .success = try await service.execute(.addWebhook(WebhookSpec(url: hook.absoluteString, project: nil, events: ["request.filed"], format: .standard, allowPrivate: true)), as: "admin")
         else { fatalError("the bench subscription was refused") }
@@ -175,6 +176,7 @@ struct CIKitBench {
         func must(_ command: Command, _ actor: String) async throws {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
         }
+        try await must(.initializeLedger(origin: ledger.ledger.verifierKey.name, ledgerKey: ledger.ledger.verifierKey), "system")
         try await must(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: Ed25519.SigningKey().publicKey)), "system")
         for group in ["approvers", "requesters", "deployers"] { try await must(.createGroup(name: group), "admin") }
         for (user, group) in [("requester", "requesters"), ("deployer", "deployers"), ("approver0", "approvers"), ("approver1", "approvers")] {

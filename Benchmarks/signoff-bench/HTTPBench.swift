@@ -53,6 +53,7 @@ struct HTTPBench {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
         }
         let admin = Ed25519.SigningKey()
+        try await must(.initializeLedger(origin: ledger.ledger.verifierKey.name, ledgerKey: ledger.ledger.verifierKey), "system")
         try await must(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: admin.publicKey)), "system")
         for group in ["approvers", "requesters", "deployers"] { try await must(.createGroup(name: group), "admin") }
         try await must(.addUser(name: "requester", administrator: false, key: nil), "admin")

@@ -49,6 +49,8 @@ struct LargeLedgerBench {
             if case .failure(let refusal) = try await database.execute(command, as: actor) { fatalError("bench setup refused: \(refusal)") }
         }
         let admin = Ed25519.SigningKey()
+        // As `signoff init` begins every ledger: its first entry names the ledger's key.
+        try await must(.initializeLedger(origin: storage.ledger.verifierKey.name, ledgerKey: storage.ledger.verifierKey), "system")
         try await must(.bootstrapAdministrator(name: "admin", key: NoteVerifierKey(name: "admin", publicKey: admin.publicKey)), "system")
         for group in ["approvers", "requesters", "deployers"] { try await must(.createGroup(name: group), "admin") }
         for (user, group) in [("requester", "requesters"), ("deployer", "deployers")] {

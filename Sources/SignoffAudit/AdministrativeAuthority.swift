@@ -55,7 +55,7 @@ struct AdministrativeAuthority {
     var usedApprovals: Set<SHA256Digest> = []
     /// The approval of the entry just before, when the next may continue its change (a key marked compromised takes
     /// back, in the same change, what it vouched for).
-    var continuing: (approval: DSSEEnvelope, time: Int64, sequence: UInt64)?
+    var continuing: (approval: DSSEEnvelope, time: Int64, sequence: UInt64, principal: String, since: Int64)?
 
     var regulated: Bool { projects.values.contains { $0.regulated } }
 
@@ -201,10 +201,10 @@ struct AdministrativeAuthority {
         let what = "the \(kind) at entry \(sequence)"
         // A key marked compromised takes back, in the same change, what it vouched for: entries right after it with the
         // very same approval, at the same time.
-        if let approval, let previous = continuing, kind == "key.revoked" || kind == "delegation.revoked", previous.approval == approval,
-            previous.time == time, previous.sequence + 1 == sequence
+        if let approval, let previous = continuing, previous.approval == approval, previous.time == time, previous.sequence + 1 == sequence,
+            continues(previous, kind: kind, event: event, keys: keys)
         {
-            continuing = (approval, time, sequence)
+            continuing = (approval, time, sequence, previous.principal, previous.since)
             return nil
         }
         continuing = nil
@@ -284,8 +284,30 @@ struct AdministrativeAuthority {
             }
         }
         usedApprovals.insert(digest)
-        if compromised { continuing = (approval, time, sequence) }
+        if compromised, let principal, let since = event.member("compromised_since")?.string.flatMap(Timestamps.milliseconds(rfc3339:)) {
+            continuing = (approval, time, sequence, principal, since)
+        }
         return nil
+    }
+
+    /// Whether an entry is what marking `previous.principal`'s key compromised since `previous.since` takes back with it:
+    /// a key of that principal self-enrolled (with a proof) at or after that time, revoked as compromised since its own
+    /// enrolment, or a delegation that principal granted.
+    func continues(
+        _ previous: (approval: DSSEEnvelope, time: Int64, sequence: UInt64, principal: String, since: Int64), kind: String, event: JSONValue,
+        keys: [AuditExportBuilder.KeyRecord]
+    ) -> Bool {
+        switch kind {
+        case "key.revoked":
+            guard event.member("principal")?.string == previous.principal, let fingerprint = event.member("key_fingerprint")?.string,
+                let key = keys.last(where: { $0.principal == previous.principal && $0.fingerprint == Ed25519.PublicKey.fingerprintHex(fingerprint) })
+            else { return false }
+            return key.selfEnrolled && key.enrolledMilliseconds >= previous.since
+                && event.member("compromised_since")?.string == Timestamps.rfc3339(key.enrolledMilliseconds)
+        case "delegation.revoked":
+            return event.member("id")?.string.flatMap { delegations[$0]?.from } == previous.principal
+        default: return false
+        }
     }
 
     /// A connected directory's change: unsigned, and only what a directory may do (`schema/directory.md`).
@@ -327,7 +349,9 @@ struct AdministrativeAuthority {
             checked = text("format") == "signoff-ledger/2"
         case "principal.added":
             if let name = text("name") {
-                principals[name] = Person(administrator: event.member("administrator")?.isTrue == true, addedBy: directory)
+                // A service account is never an administrator, whatever the entry says.
+                principals[name] = Person(
+                    administrator: event.member("administrator")?.isTrue == true && event.member("kind")?.string != "service-account", addedBy: directory)
             }
         case "principal.disabled":
             if let name = text("principal") {

@@ -267,4 +267,41 @@ struct AdministrativeAuthorityTests {
         }
         Self.expectRefused(besides, step: 6, "evidence documents were not asked for")
     }
+
+    @Test("The outsider's findings: a service account written as an administrator is none (its signature on administration is refused); a compromise marking's approval carries on only to what the key vouched for, never to another principal's key")
+    func outsiderFindings() async throws {
+        var w = try World()
+        let since = w.now
+        let mark = Command.revokeKey(principal: Self.morgan, fingerprint: w.keys[Self.morgan]!.publicKey.fingerprint, compromisedSince: since)
+        let approval = Self.approval(w, mark.adminChange!, time: w.now, by: [Self.ada])
+        try w.ok(mark.approved(by: approval), as: Self.ada)
+        var entries = try ExportedWorld.entries(w)
+        Self.expectAccepted(try await Self.verdicts(entries))
+
+        // The same approval, right after, revoking ada's key: not what morgan's key vouched for.
+        let adaKey = "sha256:" + w.keys[Self.ada]!.publicKey.fingerprint
+        let carried = try LedgerEntry(
+            sequence: UInt64(entries.count), timeMilliseconds: w.now, kind: "key.revoked", project: "", environment: "", actor: Self.ada,
+            payload: Array(try JSONSerialization.data(withJSONObject: [
+                "principal": Self.ada, "key_fingerprint": adaKey, "compromised_since": Timestamps.rfc3339(since), "approval": try Self.json(approval),
+            ], options: [.sortedKeys])))
+        Self.expectRefused(try await Self.verdicts(entries + [carried]), step: 4, "not of exactly the change recorded")
+
+        // A service account added with "administrator": true (approved as a service account's addition), then signing.
+        let robot = World.fixedKey("robot")
+        w.keys["robot"] = robot
+        let line = try NoteVerifierKey(name: "robot", publicKey: robot.publicKey)
+        let added = Self.approval(w, AdminChange(.serviceAccountAdd, principal: "robot", verifierKey: line.description), time: w.now, by: [Self.ada])
+        entries.append(try LedgerEntry(
+            sequence: UInt64(entries.count), timeMilliseconds: w.now, kind: "principal.added", project: "", environment: "", actor: Self.ada,
+            payload: Array(try JSONSerialization.data(withJSONObject: [
+                "name": "robot", "kind": "service-account", "administrator": true, "verifier_key": line.description, "approval": try Self.json(added),
+            ], options: [.sortedKeys]))))
+        Self.expectAccepted(try await Self.verdicts(entries))
+        let change = AdminChange(.groupAddMember, group: Cast.Group.compliance, member: "robot")
+        entries.append(try LedgerEntry(
+            sequence: UInt64(entries.count), timeMilliseconds: w.now, kind: "group.member-added", project: "", environment: "", actor: "robot",
+            payload: Event.memberAdded(.init(group: Cast.Group.compliance, member: "robot", approval: Self.approval(w, change, time: w.now, by: ["robot"]))).payload))
+        Self.expectRefused(try await Self.verdicts(entries), step: 4, "robot, who was not an enabled administrator")
+    }
 }

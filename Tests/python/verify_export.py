@@ -946,7 +946,7 @@ class Authority:
         self.delegations = {}         # id -> (from, project or None)
         self.directories = set()
         self.used = set()
-        self.continuing = None        # (approval object, ms, seq)
+        self.continuing = None        # (approval object, ms, seq, principal, since)
 
     def is_admin(self, name):
         p = self.principals.get(name)
@@ -1085,9 +1085,9 @@ class Authority:
             return
         what = f"entry {seq} ({kind})"
         prev = self.continuing
-        if (approval is not None and prev is not None and kind in ("key.revoked", "delegation.revoked")
-                and cj(prev[0]) == cj(approval) and prev[1] == ms and prev[2] + 1 == seq):
-            self.continuing = (approval, ms, seq)
+        if (approval is not None and prev is not None and cj(prev[0]) == cj(approval) and prev[1] == ms and prev[2] + 1 == seq
+                and self.continues(prev, kind, ev, last_key)):
+            self.continuing = (approval, ms, seq, prev[3], prev[4])
             return
         self.continuing = None
         if actor.startswith("directory:"):
@@ -1167,8 +1167,22 @@ class Authority:
                 if len(signers) < needed:
                     fail(f"{what}: needs {needed} administrators' signatures (admin_quorum {self.quorum}); it has {len(signers)}")
         self.used.add(digest)
-        if compromised:
-            self.continuing = (approval, ms, seq)
+        if compromised and principal is not None:
+            self.continuing = (approval, ms, seq, principal, rfc3339_to_ms(ev["compromised_since"], f"{what}: compromised_since"))
+
+    def continues(self, prev, kind, ev, last_key):
+        """What marking prev's principal's key compromised since prev's time takes back with it: a key of theirs
+        self-enrolled at or after that time, revoked as compromised since its enrolment, or a delegation they granted."""
+        if kind == "key.revoked":
+            if ev.get("principal") != prev[3]:
+                return False
+            rec = last_key(norm_fp(ev.get("key_fingerprint")), prev[3])
+            return (rec is not None and rec.self_enrolled and rec.enrolled_ms >= prev[4]
+                    and ev.get("compromised_since") == ms_to_time(rec.enrolled_ms))
+        if kind == "delegation.revoked":
+            d = self.delegations.get(_s(ev.get("id")))
+            return d is not None and d[0] == prev[3]
+        return False
 
     def apply(self, kind, actor, ev):
         text = lambda k: _s(ev.get(k))
@@ -1176,7 +1190,7 @@ class Authority:
         if kind == "ledger.initialized":
             self.checked = ev.get("format") == "signoff-ledger/2"
         elif kind == "principal.added" and text("name") is not None:
-            self.principals[text("name")] = {"admin": ev.get("administrator") is True, "disabled": False,
+            self.principals[text("name")] = {"admin": ev.get("administrator") is True and ev.get("kind") != "service-account", "disabled": False,
                                              "added_by": directory, "disabled_by": None}
         elif kind == "principal.disabled" and text("principal") in self.principals:
             self.principals[text("principal")].update(disabled=True, disabled_by=directory)
