@@ -154,6 +154,18 @@ public enum StandardWebhooks {
 public enum WebhookRendering {
     public static func body(_ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?) -> [UInt8] {
         let link = n.link.map { (publicURL ?? "") + $0 }
+        var n = n
+        // Each item of a digest links its request's page too.
+        if let items = n.items {
+            n = SignoffCore.Notification(
+                type: n.type, project: n.project, environment: n.environment, actor: n.actor, summary: n.summary, request: n.request, comment: n.comment,
+                outcome: n.outcome, recipient: n.recipient,
+                items: items.map { item in
+                    var item = item
+                    item.link = item.link.map { (publicURL ?? "") + $0 }
+                    return item
+                }, link: n.link, time: n.time)
+        }
         switch format {
         case .standard: return standard(n, link: link)
         case .slack: return encode(slack(n, link: link))
@@ -198,11 +210,21 @@ public enum WebhookRendering {
     static func lines(_ n: SignoffCore.Notification) -> [String] {
         var lines = [n.summary]
         if let r = n.request, !r.who_can_act.isEmpty, let next = r.next_stage { lines.append("Next: \(next) — \(r.who_can_act.joined(separator: ", ")) can act") }
-        if let comment = n.comment, !comment.isEmpty { lines.append("“\(comment)”") }
+        if let comment = n.comment, !comment.isEmpty, !n.summary.hasSuffix(comment) { lines.append("“\(comment)”") }
         for item in n.items ?? [] {
-            lines.append("• \(item.request) (\(item.project) \(item.environment)) at \(item.stage), waiting \(item.waiting_seconds / 3600)h: \(item.detail)")
+            lines.append("• \(item.request) (\(item.project) \(item.environment)) waiting for \(item.stage) for \(duration(item.waiting_seconds)): \(item.detail)")
         }
         return lines
+    }
+
+    /// A wait in words people read: "45 s", "12 min", "3 h 5 min", "2 days 4 h".
+    public static func duration(_ seconds: Int64) -> String {
+        let s = max(0, seconds)
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min" }
+        if s < 86_400 { return s % 3600 / 60 == 0 ? "\(s / 3600) h" : "\(s / 3600) h \(s % 3600 / 60) min" }
+        let days = s / 86_400
+        return "\(days) day\(days == 1 ? "" : "s")" + (s % 86_400 / 3600 == 0 ? "" : " \(s % 86_400 / 3600) h")
     }
 
     /// Slack's mrkdwn control characters, escaped as Slack asks: `&`, `<`, `>`.
@@ -211,23 +233,43 @@ public enum WebhookRendering {
     }
 
     struct SlackMessage: Encodable {
-        struct Block: Encodable {
-            struct Text: Encodable {
-                let type: String
-                let text: String
-            }
+        struct Text: Encodable {
             let type: String
+            let text: String
+        }
+        struct Button: Encodable {
+            let type = "button"
             let text: Text
+            let url: String
+            let action_id: String
+        }
+        /// A `section` (with `text`) or an `actions` block (with `elements`).
+        struct Block: Encodable {
+            let type: String
+            var text: Text? = nil
+            var elements: [Button]? = nil
         }
         let text: String
         let blocks: [Block]
     }
 
+    /// Slack allows 3,000 characters in a section's text: longer text is cut, with an ellipsis.
+    static let slackSectionLimit = 3000
+
     static func slack(_ n: SignoffCore.Notification, link: String?) -> SlackMessage {
         var text = lines(n).map(slackEscape).joined(separator: "\n")
-        // The link is ours (public URL + /v1/requests/ID, an ID the engine made): the one `<…|…>` in the message.
+        // Items link their requests' pages (links are ours: public URL + /requests/ID, an ID the engine made).
+        for item in n.items ?? [] {
+            if let itemLink = item.link { text = text.replacingOccurrences(of: "• \(slackEscape(item.request)) ", with: "• <\(slackEscape(itemLink))|\(slackEscape(item.request))> ") }
+        }
         if let link { text += "\n<\(slackEscape(link))|\(slackEscape(n.request?.request ?? "open in Signoff"))>" }
-        return SlackMessage(text: slackEscape(n.summary), blocks: [.init(type: "section", text: .init(type: "mrkdwn", text: text))])
+        if text.count > slackSectionLimit { text = String(text.prefix(slackSectionLimit - 1)) + "…" }
+        var blocks = [SlackMessage.Block(type: "section", text: .init(type: "mrkdwn", text: text))]
+        // A button that opens the console page: the reviewer decides there, signed in.
+        if let link {
+            blocks.append(.init(type: "actions", elements: [.init(text: .init(type: "plain_text", text: n.items == nil ? "Review" : "Open inbox"), url: link, action_id: "signoff-review")]))
+        }
+        return SlackMessage(text: slackEscape(n.summary), blocks: blocks)
     }
 
     /// Teams' Markdown (in Adaptive Card TextBlocks): every character that could start markup or a link, escaped.
@@ -279,7 +321,7 @@ public enum WebhookRendering {
 
     static func teams(_ n: SignoffCore.Notification, link: String?) -> TeamsMessage {
         let blocks = lines(n).map { TeamsMessage.TextBlock(text: teamsEscape($0)) }
-        let actions = link.map { [TeamsMessage.Action(title: "Open \(n.request?.request ?? "request")", url: $0)] }
+        let actions = link.map { [TeamsMessage.Action(title: n.items == nil ? "Review" : "Open inbox", url: $0)] }
         return TeamsMessage(
             type: "message",
             attachments: [.init(contentType: "application/vnd.microsoft.card.adaptive", content: .init(type: "AdaptiveCard", version: "1.4", body: blocks, actions: actions))])

@@ -1894,9 +1894,10 @@ components:
         signatures: { type: array, items: { type: object, required: [sig], properties: { keyid: { type: string }, sig: { type: string } } } }
     WebhookEvent:
       description: >-
-        A notification type, the `events` a subscription asks for and a message's `type`. request.waiting: a request
-        rests at a stage whose next gate waits for someone (names who can act); request.approved: every approval is
-        in, it may be deployed; request.deployed: an outcome was recorded (`data.outcome`); reminder and escalation:
+        A notification type, the `events` a subscription asks for and a message's `type` (schema/webhooks.md).
+        request.waiting: a request moved on to a stage whose next gate waits for someone (names who can act; once per
+        stage change); request.approved: every approval is in (the summary says what still holds it back: a freeze, the
+        window); request.deployed: a successful deployment; request.deployment-failed: a failed one; reminder and escalation:
         one digest per person of what waited longer than the workflows' `remind_after` / `escalate_after` (escalations
         go to the `escalate_to` role).
       enum:
@@ -1906,9 +1907,13 @@ components:
         - request.rejected
         - request.changes-requested
         - request.deployed
+        - request.deployment-failed
+        - request.withdrawn
+        - request.expired
         - retrospective.due
         - retrospective.overdue
         - freeze.added
+        - freeze.lifted
         - key.revoked
         - reminder
         - escalation
@@ -2026,12 +2031,13 @@ components:
                 status: { $ref: "#/components/schemas/RequestStatus" }
                 requester: { type: string }
                 emergency: { type: boolean }
+                emergency_reason: { type: string, description: "An emergency's reason as filed; absent when it is not one." }
                 next_stage: { type: string, description: "The next stage on its path; absent when it is not active or has none ahead." }
                 who_can_act: { type: array, items: { type: string }, description: "Who can supply what `next_stage`'s gate lacks (decide, attach evidence, deploy)." }
                 waiting_for: { type: array, items: { type: string }, description: "Each unmet condition of `next_stage`'s gate." }
                 waiting_seconds: { type: integer, minimum: 0, description: Seconds since it reached its stage. }
             comment: { type: string, description: "People's free text: a decision's comment, a rejection's reason, a deployment's note, a freeze's reason." }
-            outcome: { enum: [succeeded, failed], description: "For request.deployed." }
+            outcome: { enum: [succeeded, failed], description: "For request.deployed (succeeded) and request.deployment-failed (failed)." }
             recipient: { type: string, description: "For reminder and escalation: whom the digest is for." }
             items:
               type: array
@@ -2047,6 +2053,7 @@ components:
                   stage: { type: string, description: The stage it waits to enter. }
                   waiting_seconds: { type: integer, minimum: 0 }
                   detail: { type: string, description: "What that stage's gate lacks, `; `-separated." }
-            link: { type: string, description: "The request's URL: the server's `--public-url` followed by /v1/requests/REQ-n; without a public URL, just that path." }
+                  link: { type: string, description: "The request's console page (`--public-url` + /requests/REQ-n)." }
+            link: { type: string, description: "The console page a reviewer opens: the server's `--public-url` followed by /requests/REQ-n (the inbox, /inbox, for a reminder or escalation); without a public URL, just that path." }
 """#
 }

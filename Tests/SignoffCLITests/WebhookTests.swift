@@ -120,8 +120,8 @@ struct WebhookTests {
         }
         let ok = first.filter { $0.path == "ok" }
         #expect(!ok.isEmpty && ok.allSatisfy { $0.v1 == true && $0.v1a == true }, "every message verifies with v1 and v1a: \(ok.map { ($0.type ?? "", $0.v1 ?? false, $0.v1a ?? false) })")
-        #expect(ok.contains { $0.type == "request.waiting" && ($0.body ?? "").contains("ci-bot") }, "request.waiting names who can act next")
-        #expect(ok.contains { ($0.body ?? "").contains("https://signoff.example/v1/requests/\(id)") }, "the link starts with --public-url")
+        #expect(ok.contains { $0.type == "request.filed" && ($0.body ?? "").contains("ci-bot") }, "the filing names who can act next")
+        #expect(ok.contains { ($0.body ?? "").contains("https://signoff.example/requests/\(id)") }, "the link is the console page, starting with --public-url")
         let slack = first.filter { $0.path == "fail-twice" }
         #expect(slack.map(\.status) == [500, 500, 200], "two failures, then delivered: \(slack.map(\.status))")
         #expect(slack.allSatisfy { $0.v1 == true && $0.v1a == true })

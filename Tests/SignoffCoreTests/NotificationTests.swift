@@ -20,14 +20,16 @@ struct NotificationTests {
     func lifeOfARequest() throws {
         var w = try World()
         let filed = try w.ok(.fileRequest(project: Cast.project, environment: "qa", bundle: World.bundle, digest: World.digest, description: ""), as: "riley")
-        #expect(Self.types(filed, actor: "riley", w) == ["request.filed", "request.waiting"])
+        // The filing names who acts first: no separate waiting message (one message per stage change).
+        #expect(Self.types(filed, actor: "riley", w) == ["request.filed"])
         let waiting = Notifications.of(filed, actor: "riley", state: w.state, now: w.now).last!
         #expect(waiting.request?.who_can_act == ["ci-bot"] && waiting.request?.next_stage == "tested")
+        #expect(waiting.link == "/requests/\(waiting.request!.request)", "the console page, not the JSON API")
         let id = w.state.requests.keys.first!
         let tested = try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         #expect(Self.types(tested, actor: "ci-bot", w) == ["request.waiting"])
         let approved = try w.ok(PolicyTests.decision(w, id, stage: "approved", by: "morgan"), as: "morgan")
-        #expect(Self.types(approved, actor: "morgan", w) == ["request.approved", "request.waiting"], "approved, and the deployers may act")
+        #expect(Self.types(approved, actor: "morgan", w) == ["request.approved"], "approved (naming the deployers who may act)")
         let deployed = try w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "go"), as: "dana")
         #expect(Self.types(deployed, actor: "dana", w) == ["request.deployed"])
         // Changes requested and rejections carry the decider's words.
@@ -186,13 +188,13 @@ struct NotificationTests {
         let hostile = "<!channel> <@U123> *bold* [x](javascript:alert(1)) & <https://evil.example|click>"
         let n = SignoffCore.Notification(
             type: .requestRejected, project: "p", environment: "prod", actor: "morgan", summary: "morgan rejected REQ-1 \(hostile)", comment: hostile,
-            link: "/v1/requests/REQ-1", time: 0)
+            link: "/requests/REQ-1", time: 0)
         let slack = String(decoding: WebhookRendering.body(n, format: .slack, publicURL: "https://signoff.example"), as: UTF8.self)
         #expect(!slack.contains("<!channel>") && !slack.contains("<@U123>") && !slack.contains("<https://evil"))
-        #expect(slack.contains("&lt;!channel&gt;") && slack.contains("<https://signoff.example/v1/requests/REQ-1|open in Signoff>"))
+        #expect(slack.contains("&lt;!channel&gt;") && slack.contains("<https://signoff.example/requests/REQ-1|open in Signoff>"))
         let teams = String(decoding: WebhookRendering.body(n, format: .teams, publicURL: "https://signoff.example"), as: UTF8.self)
         #expect(!teams.contains("[x](javascript") && teams.contains("\\\\[x\\\\]\\\\(javascript"), "\(teams)")
-        #expect(teams.contains("\"url\":\"https://signoff.example/v1/requests/REQ-1\""))
+        #expect(teams.contains("\"url\":\"https://signoff.example/requests/REQ-1\""))
         let standard = try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .standard, publicURL: nil))) as? [String: Any]
         #expect(standard?["type"] as? String == "request.rejected" && (standard?["data"] as? [String: Any])?["comment"] as? String == hostile)
         // Signatures: v1 is HMAC-SHA256 (RFC 4231 case 2's key and message give its known answer), v1a an Ed25519 signature.
@@ -209,5 +211,46 @@ struct NotificationTests {
         // Derived secrets: per purpose, stable, and not the seed.
         #expect(key.derivedSecret(purpose: "webhook-secret/WH-1") == key.derivedSecret(purpose: "webhook-secret/WH-1"))
         #expect(key.derivedSecret(purpose: "webhook-secret/WH-1") != key.derivedSecret(purpose: "webhook-secret/WH-2"))
+    }
+
+    @Test("Messages people act on: an emergency says so and why; an approval during a freeze says what still blocks; withdrawals, expiries, lifted freezes and failed deployments are told; Slack has a Review button and Teams an OpenUrl to the console page; digests link each request and say how long in words")
+    func messagesPeopleActOn() throws {
+        var w = try World()
+        let hot = try w.fileEmergency(env: "qa", reason: "checkout is down")
+        let filed = Notifications.of(w.log.suffix(1).map(\.event), actor: "riley", state: w.state, now: w.now)
+        #expect(filed.first?.summary.hasPrefix("EMERGENCY:") == true && filed.first?.summary.contains("checkout is down") == true, "\(filed.first?.summary ?? "")")
+        #expect(filed.first?.request?.emergency_reason == "checkout is down")
+        // A freeze over qa: the approval says it may not be deployed yet, and why.
+        let freeze = FreezeSpec(environment: "qa", project: Cast.project, from: w.now - 1, until: w.now + 3_600_000, reason: "quarter-end close")
+        let added = try w.admin(.addFreeze(freeze))
+        #expect(Notifications.of(added, actor: "ada", state: w.state, now: w.now).first?.summary.hasSuffix("quarter-end close") == true)
+        let id = try w.file(env: "qa")
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        let approved = try w.ok(PolicyTests.decision(w, id, stage: "approved", by: "morgan"), as: "morgan")
+        let approval = Notifications.of(approved, actor: "morgan", state: w.state, now: w.now).first { $0.type == .requestApproved }
+        #expect(approval?.summary.contains("may not be deployed yet") == true && approval?.summary.contains("may be deployed") == false, "\(approval?.summary ?? "")")
+        let lifted = try w.admin(.liftFreeze(id: "FRZ-1"))
+        #expect(Self.types(lifted, actor: "ada", w) == ["freeze.lifted"])
+        let failed = try w.ok(.recordDeployment(request: id, outcome: .failed, note: "pods crash-looping"), as: "dana")
+        #expect(Self.types(failed, actor: "dana", w) == ["request.deployment-failed"])
+        let withdrawn = try w.ok(.withdraw(request: hot, reason: "fixed by config"), as: "riley")
+        let told = Notifications.of(withdrawn, actor: "riley", state: w.state, now: w.now)
+        #expect(told.map(\.type) == [.requestWithdrawn] && told.first?.comment == "fixed by config")
+        // Slack: a section and an actions block whose one button opens the console page; Teams: its OpenUrl.
+        let n = try #require(approval)
+        let slack = try #require(try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .slack, publicURL: "https://signoff.example"))) as? [String: Any])
+        let blocks = try #require(slack["blocks"] as? [[String: Any]])
+        #expect(blocks.count <= 50 && blocks.map { $0["type"] as? String } == ["section", "actions"])
+        let button = try #require((blocks[1]["elements"] as? [[String: Any]])?.first)
+        #expect(button["type"] as? String == "button" && button["url"] as? String == "https://signoff.example/requests/\(id)")
+        let teams = String(decoding: WebhookRendering.body(n, format: .teams, publicURL: "https://signoff.example"), as: UTF8.self)
+        #expect(teams.contains("\"title\":\"Review\"") && teams.contains("\"url\":\"https://signoff.example/requests/\(id)\""))
+        // A digest links the inbox and each request, and says how long in words.
+        let item = Notification.Item(request: "REQ-9", project: "p", environment: "prod", stage: "approved", waiting_seconds: 3 * 3600 + 300, detail: "2 approvals", link: "/requests/REQ-9")
+        let digest = Reminders.digest(.reminder, for: "morgan", items: [item], project: nil, now: w.now)
+        #expect(digest.link == "/inbox")
+        let text = String(decoding: WebhookRendering.body(digest, format: .slack, publicURL: "https://signoff.example"), as: UTF8.self)
+        #expect(text.contains("<https://signoff.example/requests/REQ-9|REQ-9>") && text.contains("waiting for approved for 3 h 5 min"), "\(text)")
+        #expect(WebhookRendering.duration(0) == "0 s" && WebhookRendering.duration(720) == "12 min" && WebhookRendering.duration(2 * 86_400 + 4 * 3600) == "2 days 4 h")
     }
 }

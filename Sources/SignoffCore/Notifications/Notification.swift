@@ -12,6 +12,8 @@ public struct Notification: Hashable, Sendable, Codable {
         public let status: String
         public let requester: String
         public let emergency: Bool
+        /// An emergency's reason, as filed (nil: not an emergency).
+        public let emergency_reason: String?
         /// The next stage on its path and who can act on it now (decide, attach evidence, deploy).
         public let next_stage: String?
         public let who_can_act: [String]
@@ -28,6 +30,8 @@ public struct Notification: Hashable, Sendable, Codable {
         public let stage: String
         public let waiting_seconds: Int64
         public let detail: String
+        /// The request's console page (`/requests/REQ-n`; absolute once rendered with the public URL).
+        public var link: String? = nil
     }
 
     public let type: NotificationType
@@ -45,7 +49,8 @@ public struct Notification: Hashable, Sendable, Codable {
     /// For reminders and escalations: whom the digest is for, and what waits.
     public let recipient: String?
     public let items: [Item]?
-    /// The API path of the request; absolute when the server knows its public URL (`--public-url`), else this path.
+    /// The console page a reviewer opens: the request's (`/requests/REQ-n`), or the inbox for a digest; absolute when
+    /// the server knows its public URL (`--public-url`), else this path.
     public let link: String?
     public let time: Int64
 
@@ -83,26 +88,40 @@ public enum Notifications {
     /// The notifications of one command's events, on the state after them.
     public static func of(_ events: [Event], actor: String, state: SignoffState, now: Int64) -> [Notification] {
         var out: [Notification] = []
+        // Requests that came to rest at a new stage (filed, moved on, revised): each may owe one waiting message.
         var resting: [String] = []
+        // Requests whose message of this command already names who acts next (filed, approved).
+        var told = Set<String>()
         for event in events {
             switch event {
             case .requestFiled(let e):
                 if let r = state.requests[e.id] {
-                    out.append(about(r, .requestFiled, actor: actor, state: state, now: now, summary: "\(actor) asks to deploy \(r.bundle) to \(r.project) \(r.environment) (\(r.id))"))
+                    let summary =
+                        r.emergency.map { "EMERGENCY: \(actor) asks to deploy \(r.bundle) to \(r.project) \(r.environment) now (\(r.id)), because: \($0.reason)" }
+                        ?? "\(actor) asks to deploy \(r.bundle) to \(r.project) \(r.environment) (\(r.id))"
+                    out.append(about(r, .requestFiled, actor: actor, state: state, now: now, summary: summary))
+                    // The filing names who acts first: no separate waiting message.
+                    told.insert(e.id)
                 }
-                resting.append(e.id)
             case .stageEntered(let e):
                 resting.append(e.request)
                 if let r = state.requests[e.request], let workflow = state.workflow(for: r)?.workflow {
                     let path = workflow.path(for: r)
                     if path.count >= 2, e.stage == path[path.count - 2].name {
-                        out.append(about(r, .requestApproved, actor: actor, state: state, now: now, summary: "\(r.id) (\(r.bundle)) is approved for \(r.project) \(r.environment): it may be deployed"))
+                        // What still holds the deployment back (a freeze, the deploy window), said instead of "may be deployed".
+                        let blockers = Engine.deployRefusals(r, environment: r.environment, digest: r.digest, state: state, actor: nil, now: now)
+                            .filter { $0.rule == "gate.freeze" || $0.rule == "gate.window" }
+                        let summary =
+                            blockers.isEmpty
+                            ? "\(r.id) (\(r.bundle)) is approved for \(r.project) \(r.environment): it may be deployed"
+                            : "\(r.id) (\(r.bundle)) is approved for \(r.project) \(r.environment), but may not be deployed yet: "
+                                + blockers.map(\.message).joined(separator: "; ")
+                        out.append(about(r, .requestApproved, actor: actor, state: state, now: now, summary: summary))
+                        told.insert(r.id)
                     }
                 }
             case .requestRevised(let e): resting.append(e.request)
-            case .evidenceAttached(let e): resting.append(e.request)
             case .decisionRecorded(let e):
-                resting.append(e.request)
                 if e.decision == .changesRequested, let r = state.requests[e.request] {
                     out.append(about(r, .changesRequested, actor: actor, state: state, now: now, summary: "\(actor) asks for changes to \(r.id) at \(e.stage)", comment: e.comment))
                 }
@@ -113,8 +132,13 @@ public enum Notifications {
                 }
             case .deploymentRecorded(let e):
                 if let r = state.requests[e.request] {
+                    let failed = e.outcome == .failed
                     out.append(
-                        about(r, .requestDeployed, actor: actor, state: state, now: now, summary: "\(actor) deployed \(r.bundle) to \(r.project) \(r.environment) (\(r.id)): \(e.outcome.rawValue)",
+                        about(
+                            r, failed ? .deploymentFailed : .requestDeployed, actor: actor, state: state, now: now,
+                            summary: failed
+                                ? "the deployment of \(r.bundle) to \(r.project) \(r.environment) (\(r.id)) by \(actor) FAILED"
+                                : "\(actor) deployed \(r.bundle) to \(r.project) \(r.environment) (\(r.id)): \(e.outcome.rawValue)",
                             comment: e.note.isEmpty ? nil : e.note, outcome: e.outcome.rawValue))
                     // The first attempt of a request that owes a retrospective makes it due.
                     if let due = r.retrospectiveDue, !r.retrospectiveDone, r.deployments.count == 1 {
@@ -126,8 +150,26 @@ public enum Notifications {
                 out.append(
                     Notification(
                         type: .freezeAdded, project: f.project, environment: f.environment, actor: actor,
-                        summary: "\(actor) froze \(f.environment) of \(f.project ?? "every project") from \(Timestamps.rfc3339(f.from)) until \(Timestamps.rfc3339(f.until)) (\(e.id))",
+                        summary: "\(actor) froze \(f.environment) of \(f.project ?? "every project") from \(Timestamps.rfc3339(f.from)) until \(Timestamps.rfc3339(f.until)) (\(e.id)): \(f.reason)",
                         comment: f.reason, time: now))
+            case .freezeLifted(let e):
+                if let f = state.freezes[e.id] {
+                    out.append(
+                        Notification(
+                            type: .freezeLifted, project: f.project, environment: f.environment, actor: actor,
+                            summary: "\(actor) lifted freeze \(e.id) of \(f.environment) of \(f.project ?? "every project") (it held for: \(f.reason))", comment: f.reason,
+                            time: now))
+                }
+            case .requestWithdrawn(let e):
+                if let r = state.requests[e.request] {
+                    out.append(about(r, .requestWithdrawn, actor: actor, state: state, now: now, summary: "\(actor) withdrew \(r.id) (\(r.bundle), \(r.project) \(r.environment))", comment: e.reason))
+                }
+            case .requestExpired(let e):
+                if let r = state.requests[e.request] {
+                    out.append(
+                        about(r, .requestExpired, actor: nil, state: state, now: now,
+                            summary: "\(r.id) (\(r.bundle), \(r.project) \(r.environment)) expired: nothing happened to it since \(e.lastActivity)"))
+                }
             case .keyRevoked(let e):
                 out.append(
                     Notification(
@@ -137,8 +179,8 @@ public enum Notifications {
             default: break
             }
         }
-        // Once per request per command: where it rests now, and who can move it on.
-        var seen = Set<String>()
+        // Once per stage change: where it rests now, and who can move it on — unless this command's message said so.
+        var seen = told
         for id in resting where seen.insert(id).inserted {
             guard let r = state.requests[id], r.status == .active else { continue }
             let waiting = Notification.Request(r, state: state, now: now)
@@ -156,7 +198,12 @@ public enum Notifications {
     ) -> Notification {
         Notification(
             type: type, project: r.project, environment: r.environment, actor: actor, summary: summary, request: .init(r, state: state, now: now),
-            comment: comment, outcome: outcome, link: "/v1/requests/\(r.id)", time: now)
+            comment: comment, outcome: outcome, link: consolePath(r.id), time: now)
+    }
+
+    /// The console page of request `id`: what a reviewer opens from a message.
+    public static func consolePath(_ id: String) -> String {
+        "/requests/" + (id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? id)
     }
 }
 
@@ -169,6 +216,7 @@ extension Notification.Request {
         status = r.status.rawValue
         requester = r.requester
         emergency = r.emergency != nil
+        emergency_reason = r.emergency?.reason
         let since = r.history.last?.at ?? r.filedAt
         waiting_seconds = max(0, (now - since) / 1000)
         guard r.status == .active, let explanation = Engine.explain(r.id, state: state, now: now), let next = explanation.gates.first else {

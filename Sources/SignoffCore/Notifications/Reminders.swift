@@ -21,7 +21,7 @@ public enum Reminders {
             guard let next = waiting.next_stage else { continue }
             let item = Notification.Item(
                 request: r.id, project: r.project, environment: r.environment, stage: next, waiting_seconds: waiting.waiting_seconds,
-                detail: waiting.waiting_for.joined(separator: "; "))
+                detail: waiting.waiting_for.joined(separator: "; "), link: Notifications.consolePath(r.id))
             let base = "\(r.id)/\(r.revision)/\(r.stage)"
             if let after = workflow.remindAfterSeconds, waiting.waiting_seconds >= after {
                 for person in waiting.who_can_act where state.principals[person]?.kind == .user {
@@ -59,6 +59,6 @@ public enum Reminders {
             : "\(person): \(sorted.count) request\(sorted.count == 1 ? " has" : "s have") waited too long and \(sorted.count == 1 ? "is" : "are") escalated to you"
         return Notification(
             type: kind == .reminder ? .reminder : .escalation, project: project, environment: nil, actor: nil, summary: summary, recipient: person,
-            items: sorted, time: now)
+            items: sorted, link: "/inbox", time: now)
     }
 }

@@ -86,11 +86,18 @@ public enum NotificationType: String, Hashable, Sendable, Codable, CaseIterable 
     case requestApproved = "request.approved"
     case requestRejected = "request.rejected"
     case changesRequested = "request.changes-requested"
-    /// A deployment's outcome was recorded (`data.outcome`: succeeded or failed).
+    /// A successful deployment was recorded (`data.outcome`: succeeded).
     case requestDeployed = "request.deployed"
+    /// A deployment was recorded as failed (`data.outcome`: failed).
+    case deploymentFailed = "request.deployment-failed"
+    /// The requester (or an administrator) withdrew the request.
+    case requestWithdrawn = "request.withdrawn"
+    /// The request expired: nothing happened to it for the workflow's `expire_after`.
+    case requestExpired = "request.expired"
     case retrospectiveDue = "retrospective.due"
     case retrospectiveOverdue = "retrospective.overdue"
     case freezeAdded = "freeze.added"
+    case freezeLifted = "freeze.lifted"
     case keyRevoked = "key.revoked"
     /// One digest per person of what has waited for them longer than their workflows' `remind_after`.
     case reminder
