@@ -270,6 +270,8 @@ public struct AuditExportBuilder {
         var retrospectiveDone = false
         var labels: [String: [String]] = [:]
         var emergencyReason: String?
+        /// The freezes that let it through (break-glass), with the exemption's reason.
+        var exemptions: [(freeze: String, reason: String)] = []
 
         /// Nothing more can happen to it (the engine refuses commands on closed requests) and it owes no retrospective.
         var isClosed: Bool {
@@ -504,7 +506,7 @@ public struct AuditExportBuilder {
             if e.outcome == .succeeded { requests[e.request]?.state = "deployed" }
             // The first attempt, succeeded or failed, makes an emergency owe its retrospective (as the engine says).
             if let r = requests[e.request], r.retrospectiveDue == nil, let workflow = workflowsRead[workflowDigests[Int(r.workflow)]],
-                let retrospective = r.emergencyReason != nil ? workflow.emergency?.retrospective : workflow.retrospective
+                let retrospective = workflow.retrospective(emergency: r.emergencyReason != nil, exempted: !r.exemptions.isEmpty)
             {
                 requests[e.request]?.retrospectiveDue = entry.timeMilliseconds + retrospective.withinSeconds * 1000
             }
@@ -515,6 +517,7 @@ public struct AuditExportBuilder {
             break  // its envelope is checked with the entry's administration.csv row
         case .freezeExempted(let e):
             exemptions.append((e.id, e.request, e.reason, entry.actor, entry.timeMilliseconds))
+            requests[e.request]?.exemptions.append((e.id, e.reason))
         case .requestExpired(let e): requests[e.request]?.state = "expired"
         default: break
         }
@@ -764,6 +767,7 @@ public struct AuditExportBuilder {
         var s = "## \(md(id)): \(md(r.project)) → \(md(r.environment)), \(md(r.state))\n\n"
         s += "Bundle \(md(r.bundle)) `\(r.digest)` (revision \(r.revision))\n\n"
         if let reason = r.emergencyReason { s += "- **EMERGENCY**: \(md(reason))\n" }
+        for exemption in r.exemptions { s += "- **let through freeze \(md(exemption.freeze))** (break-glass): \(md(exemption.reason))\n" }
         if !r.labels.isEmpty {
             s += "- labels: " + r.labels.keys.sorted().map { "\(md($0))=\(r.labels[$0]!.map(md).joined(separator: ","))" }.joined(separator: " ") + "\n"
         }

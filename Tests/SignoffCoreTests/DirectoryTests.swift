@@ -406,11 +406,22 @@ struct FreezeExemptionTests {
         #expect(held(second), "nothing else passes it")
         #expect(w.state.freezes["FRZ-1"]?.exemptions?[first]?.reason == "checkout is down; fix approved")
         w.refused(w.signedByAdmin(exempt), as: Cast.administrator.name, rule: "input.duplicate")
+        #expect(w.request(first).exemptedFrom == ["FRZ-1"])
         try w.ok(.recordDeployment(request: first, outcome: .succeeded, note: "through the freeze"), as: Cast.deployer.name)
+        // Break-glass is reviewed afterwards: the deployment owes the retrospective an emergency owes; the second, not exempted, none.
+        #expect(w.request(first).retrospectiveDue != nil && w.request(second).retrospectiveDue == nil)
+        var exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
+        let owed = try exported.sink.text("requests.md")
+        #expect(owed.contains("let through freeze FRZ-1** (break-glass): checkout is down; fix approved") && owed.contains("retrospective review: NOT DONE"), "\(owed)")
         // The export names it and both verifiers read it.
-        let exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
         #expect(try exported.sink.text("administration.csv").contains(",freeze.exempted,ada,FRZ-1 lets \(first) through,ada,yes\r\n"))
         #expect(try exported.sink.text("SUMMARY.md").contains("## Flagged: requests let through a freeze"))
+        #expect(try exported.sink.text("SUMMARY.md").contains("without their retrospective review: \(first)"))
+        try await ExportFormatTests.expectBothVerifiersAccept(exported)
+        // The compliance officer reviews it, signed; the export then says it is done.
+        try w.ok(w.retrospective(first, by: Cast.complianceOfficer.name, comment: "freeze exemption reviewed: fix was minimal"), as: Cast.complianceOfficer.name)
+        exported = try ExportedWorld(w, filter: AuditExportFilter(project: Cast.project))
+        #expect(try exported.sink.text("requests.md").contains("retrospective review: done"))
         try await ExportFormatTests.expectBothVerifiersAccept(exported)
     }
 }

@@ -67,6 +67,11 @@ extension SignoffState {
                 freeze.exemptions = (freeze.exemptions ?? [:]).merging([e.request: FreezeExemption(reason: e.reason, by: actor, at: time)]) { _, new in new }
                 freezes[e.id] = freeze
             }
+            // Break-glass is reviewed afterwards: the request owes the retrospective an emergency owes.
+            if var request = requests[e.request], !(request.exemptedFrom ?? []).contains(e.id) {
+                request.exemptedFrom = (request.exemptedFrom ?? []) + [e.id]
+                requests[e.request] = request
+            }
         case .freezeLifted(let e):
             noteApproval(e.approval)
             freezes[e.id]?.liftedAt = time
@@ -179,7 +184,7 @@ extension SignoffState {
         case .groupLinked(let e): ["group/\(e.group)"]
         case .freezeAdded(let e): ["freeze/\(e.id)"]
         case .freezeLifted(let e): ["freeze/\(e.id)"]
-        case .freezeExempted(let e): ["freeze/\(e.id)"]
+        case .freezeExempted(let e): ["freeze/\(e.id)", "request/\(e.request)"]
         case .delegationGranted(let e): ["delegation/\(e.id)"]
         case .delegationRevoked(let e): ["delegation/\(e.id)"]
         case .tokenRevoked: []

@@ -352,6 +352,9 @@ public struct DeploymentRequest: Hashable, Sendable, Codable {
     /// and are part of what deciders sign.
     public var labels: [String: [String]] = [:]
     public var emergency: Emergency? = nil
+    /// The freezes that let it through, each by a signed exemption (break-glass): such a deployment owes the
+    /// retrospective review an emergency owes. Nil when none (most).
+    public var exemptedFrom: [String]? = nil
     /// Where the current revision's bundle came from, as its filer or reviser said — or, when they said nothing, the CI
     /// run that first attached evidence to the revision with a source (a pipeline carrying on with a person's request).
     /// Links; never evaluated.
@@ -426,7 +429,7 @@ public struct SignoffState: Hashable, Sendable, Codable {
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
     /// 7: requests keep `detectedLabels`, and trusted issuers are documents (`issuer/NAME`).
     /// 8: connected directories are documents (`directory/NAME`); principals and groups may name their directory.
-    public static let projectionFormat = "8"
+    public static let projectionFormat = "9"
 
     public init() {}
 

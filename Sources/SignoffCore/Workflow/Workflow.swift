@@ -174,7 +174,16 @@ public struct Workflow: Hashable, Sendable, Codable {
 
     /// The retrospective `request` owes after deployment: an emergency's, or (round-1 workflows) every request's.
     public func retrospective(for request: DeploymentRequest) -> Retrospective? {
-        request.emergency != nil ? emergency?.retrospective : retrospective
+        retrospective(emergency: request.emergency != nil, exempted: request.exemptedFrom != nil)
+    }
+
+    /// The retrospective review a request owes after its first deployment attempt: an emergency's, the workflow's
+    /// ordinary one otherwise; a request let through a freeze (break-glass) owes the emergency's, or the ordinary one
+    /// when the workflow has no emergency mode.
+    public func retrospective(emergency isEmergency: Bool, exempted: Bool) -> Retrospective? {
+        if isEmergency { return emergency?.retrospective }
+        if exempted { return emergency?.retrospective ?? retrospective }
+        return retrospective
     }
 
     /// Every role the workflow names, with where: a project using it must bind each one.
