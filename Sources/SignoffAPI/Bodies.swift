@@ -50,6 +50,30 @@ public struct QuorumBody: Codable, Sendable {
     public let approval: DSSEEnvelope?
 }
 
+/// `PUT /v1/users/{name}/chat`: a person's chat handles (absent or null: none).
+public struct ChatHandlesBody: Codable, Sendable {
+    public let slack: String?
+    public let teams: String?
+
+    public init(slack: String?, teams: String?) {
+        self.slack = slack
+        self.teams = teams
+    }
+}
+
+/// A person's chat handles, as `GET`/`PUT /v1/users/{name}/chat` answer.
+public struct ChatHandlesView: Codable, Sendable, Equatable {
+    public let principal: String
+    public let slack: String?
+    public let teams: String?
+
+    public init(principal: String, _ handles: ChatHandles) {
+        self.principal = principal
+        slack = handles.slack
+        teams = handles.teams
+    }
+}
+
 public struct PrincipalBody: Codable, Sendable {
     public let name: String
     public let administrator: Bool?

@@ -152,7 +152,7 @@ public enum StandardWebhooks {
 /// A notification as each format's receiver reads it. Free text (names, bundles, comments) is escaped for the medium:
 /// Slack's `&`, `<`, `>` (so that `<!channel>` or a link cannot be smuggled in), Teams' Markdown.
 public enum WebhookRendering {
-    public static func body(_ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?) -> [UInt8] {
+    public static func body(_ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?, handles: [String: ChatHandles] = [:]) -> [UInt8] {
         let link = n.link.map { (publicURL ?? "") + $0 }
         var n = n
         // Each item of a digest links its request's page too.
@@ -168,8 +168,8 @@ public enum WebhookRendering {
         }
         switch format {
         case .standard: return standard(n, link: link)
-        case .slack: return encode(slack(n, link: link))
-        case .teams: return encode(teams(n, link: link))
+        case .slack: return encode(slack(n, link: link, handles: handles))
+        case .teams: return encode(teams(n, link: link, handles: handles))
         }
     }
 
@@ -206,13 +206,18 @@ public enum WebhookRendering {
                     outcome: n.outcome, recipient: n.recipient, items: n.items, link: link)))
     }
 
-    /// Lines of plain text for people: the summary, who can act next, the comment, the digest's items.
-    static func lines(_ n: SignoffCore.Notification) -> [String] {
-        var lines = [n.summary]
-        if let r = n.request, !r.who_can_act.isEmpty, let next = r.next_stage { lines.append("Next: \(next) — \(r.who_can_act.joined(separator: ", ")) can act") }
-        if let comment = n.comment, !comment.isEmpty, !n.summary.hasSuffix(comment) { lines.append("“\(comment)”") }
+    /// Lines for people, each escaped for its medium by `escape`: the summary, who can act next (each person as
+    /// `person` renders them: a mention where they have a chat handle), the comment, the digest's items.
+    static func lines(_ n: SignoffCore.Notification, escape: (String) -> String = { $0 }, person given: ((String) -> String)? = nil) -> [String] {
+        func person(_ name: String) -> String { given?(name) ?? escape(name) }
+        var lines = [escape(n.summary)]
+        if let recipient = n.recipient, person(recipient) != escape(recipient) { lines.append("For " + person(recipient)) }
+        if let r = n.request, !r.who_can_act.isEmpty, let next = r.next_stage {
+            lines.append(escape("Next: \(next) — ") + r.who_can_act.map(person).joined(separator: ", ") + escape(" can act"))
+        }
+        if let comment = n.comment, !comment.isEmpty, !n.summary.hasSuffix(comment) { lines.append(escape("“\(comment)”")) }
         for item in n.items ?? [] {
-            lines.append("• \(item.request) (\(item.project) \(item.environment)) waiting for \(item.stage) for \(duration(item.waiting_seconds)): \(item.detail)")
+            lines.append(escape("• \(item.request) (\(item.project) \(item.environment)) waiting for \(item.stage) for \(duration(item.waiting_seconds)): \(item.detail)"))
         }
         return lines
     }
@@ -256,8 +261,9 @@ public enum WebhookRendering {
     /// Slack allows 3,000 characters in a section's text: longer text is cut, with an ellipsis.
     static let slackSectionLimit = 3000
 
-    static func slack(_ n: SignoffCore.Notification, link: String?) -> SlackMessage {
-        var text = lines(n).map(slackEscape).joined(separator: "\n")
+    static func slack(_ n: SignoffCore.Notification, link: String?, handles: [String: ChatHandles] = [:]) -> SlackMessage {
+        // A person with a Slack member ID (validated: U/W and upper-case letters and digits) is mentioned: `<@U…>`.
+        var text = lines(n, escape: slackEscape) { name in handles[name]?.slack.map { "<@\($0)>" } ?? slackEscape(name) }.joined(separator: "\n")
         // Items link their requests' pages (links are ours: public URL + /requests/ID, an ID the engine made).
         for item in n.items ?? [] {
             if let itemLink = item.link { text = text.replacingOccurrences(of: "• \(slackEscape(item.request)) ", with: "• <\(slackEscape(itemLink))|\(slackEscape(item.request))> ") }
@@ -292,8 +298,9 @@ public enum WebhookRendering {
             let version: String
             let body: [TextBlock]
             let actions: [Action]?
+            var msteams: Entities? = nil
             enum CodingKeys: String, CodingKey {
-                case type, version, body, actions
+                case type, version, body, actions, msteams
                 case schema = "$schema"
             }
             func encode(to encoder: any Encoder) throws {
@@ -303,6 +310,19 @@ public enum WebhookRendering {
                 try c.encode(version, forKey: .version)
                 try c.encode(body, forKey: .body)
                 try c.encodeIfPresent(actions, forKey: .actions)
+                try c.encodeIfPresent(msteams, forKey: .msteams)
+            }
+        }
+        struct Entities: Encodable {
+            let entities: [Mention]
+        }
+        struct Mention: Encodable {
+            let type = "mention"
+            let text: String
+            let mentioned: Person
+            struct Person: Encodable {
+                let id: String
+                let name: String
             }
         }
         struct TextBlock: Encodable {
@@ -319,11 +339,23 @@ public enum WebhookRendering {
         let attachments: [Attachment]
     }
 
-    static func teams(_ n: SignoffCore.Notification, link: String?) -> TeamsMessage {
-        let blocks = lines(n).map { TeamsMessage.TextBlock(text: teamsEscape($0)) }
+    static func teams(_ n: SignoffCore.Notification, link: String?, handles: [String: ChatHandles] = [:]) -> TeamsMessage {
+        // A person with a Teams user is mentioned: `<at>NAME</at>` in the text, an entity naming their id in `msteams`.
+        var mentioned: [TeamsMessage.Mention] = []
+        let blocks = lines(n, escape: teamsEscape) { name in
+            guard let id = handles[name]?.teams else { return teamsEscape(name) }
+            if !mentioned.contains(where: { $0.mentioned.id == id }) { mentioned.append(.init(text: "<at>\(name)</at>", mentioned: .init(id: id, name: name))) }
+            return "<at>\(name)</at>"
+        }.map { TeamsMessage.TextBlock(text: $0) }
         let actions = link.map { [TeamsMessage.Action(title: n.items == nil ? "Review" : "Open inbox", url: $0)] }
         return TeamsMessage(
             type: "message",
-            attachments: [.init(contentType: "application/vnd.microsoft.card.adaptive", content: .init(type: "AdaptiveCard", version: "1.4", body: blocks, actions: actions))])
+            attachments: [
+                .init(
+                    contentType: "application/vnd.microsoft.card.adaptive",
+                    content: .init(
+                        type: "AdaptiveCard", version: "1.4", body: blocks, actions: actions,
+                        msteams: mentioned.isEmpty ? nil : .init(entities: mentioned)))
+            ])
     }
 }

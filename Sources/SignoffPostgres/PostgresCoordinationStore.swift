@@ -1,6 +1,7 @@
 internal import PostgresNIO
 public import SignoffCrypto
 public import SignoffService
+public import SignoffCore
 
 /// Leases and the newest full verification in PostgreSQL (tables `lease`, `verification_run`): one statement each, so
 /// that two instances taking a lease at once cannot both get it.
@@ -102,6 +103,32 @@ public struct PostgresCoordinationStore: CoordinationStore {
             ).rows.map { row in
                 let (id, attributes, created, modified, version) = try row.decode((String, String, Int64, Int64, Int64).self)
                 return DirectoryResource(directory: directory, kind: kind, id: id, attributes: attributes, createdAt: created, modifiedAt: modified, version: version)
+            }
+        }
+    }
+
+    public func chatHandles() async throws -> [String: ChatHandles] {
+        try await database.run { session in
+            var out: [String: ChatHandles] = [:]
+            for row in try session.query("SELECT principal, slack, teams FROM chat_handle").rows {
+                let (principal, slack, teams) = try row.decode((String, String?, String?).self)
+                out[principal] = ChatHandles(slack: slack, teams: teams)
+            }
+            return out
+        }
+    }
+
+    public func setChatHandles(_ handles: ChatHandles, of principal: String, by actor: String, at: Int64) async throws {
+        try await database.run { session in
+            if handles.isEmpty {
+                try session.execute("DELETE FROM chat_handle WHERE principal = $1", [.text(principal)])
+            } else {
+                try session.execute(
+                    """
+                    INSERT INTO chat_handle (principal, slack, teams, modified_ms, modified_by) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (principal) DO UPDATE SET slack = excluded.slack, teams = excluded.teams, modified_ms = excluded.modified_ms,
+                      modified_by = excluded.modified_by
+                    """, [.text(principal), .optional(handles.slack), .optional(handles.teams), .int(at), .text(actor)])
             }
         }
     }

@@ -221,6 +221,35 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Recorded" }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /v1/users/{name}/chat:
+    parameters: [{ name: name, in: path, required: true, schema: { type: string }, example: morgan }]
+    get:
+      operationId: getChatHandles
+      x-service-token: "session-only"
+      description: The person's chat handles (schema/webhooks.md, "Mentions"), for themself or an administrator.
+      responses:
+        "200": { description: Their handles., content: { application/json: { schema: { $ref: "#/components/schemas/ChatHandles" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+    put:
+      operationId: setChatHandles
+      x-service-token: "session-only"
+      description: >-
+        Sets the person's chat handles — a Slack member ID (`U…`/`W…`) and a Teams user (object ID or user principal
+        name) — used to mention them where a message names them. Their own, in their session, or anyone's for an
+        administrator; only users have handles; absent or null forgets one. Not in the ledger (not authority).
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                slack: { type: [string, "null"], example: U024BE7LH }
+                teams: { type: [string, "null"], example: morgan@example.com }
+      responses:
+        "200": { description: The handles now., content: { application/json: { schema: { $ref: "#/components/schemas/ChatHandles" } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/users/{name}/keys/{fingerprint}/revoke:
     parameters:
       - { name: name, in: path, required: true, schema: { type: string } }
@@ -1917,6 +1946,14 @@ components:
         - key.revoked
         - reminder
         - escalation
+    ChatHandles:
+      type: object
+      additionalProperties: false
+      required: [principal]
+      properties:
+        principal: { type: string }
+        slack: { type: string, description: "A Slack member ID; absent when none." }
+        teams: { type: string, description: "A Teams user (object ID or user principal name); absent when none." }
     WebhookFormat:
       description: "How a subscription's messages are shaped: `standard` (WebhookMessage), `slack` or `teams` (see WebhookMessage)."
       enum: [standard, slack, teams]

@@ -97,7 +97,9 @@ struct WebhookDeliveryService: Service {
             metrics.webhookDelivery(outcome: outcome, type: message.type)
             return
         }
-        let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL)
+        // People named by the message are mentioned by their chat handles (read now: a handle set since the event counts).
+        let handles = webhook.spec.format == .standard ? [:] : ((try? await service.allChatHandles()) ?? [:])
+        let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL, handles: handles)
         let timestamp = started / 1000
         var request = URLRequest(url: url)
         request.httpMethod = "POST"

@@ -2,6 +2,7 @@ internal import Foundation
 internal import GRDB
 public import SignoffCrypto
 public import SignoffService
+public import SignoffCore
 
 /// Leases and the newest full verification in the ledger's SQLite file (tables `lease`, `verification_run`).
 public struct SQLiteCoordinationStore: CoordinationStore {
@@ -94,6 +95,31 @@ public struct SQLiteCoordinationStore: CoordinationStore {
                 db, sql: "SELECT id, attributes, created_ms, modified_ms, version FROM directory_resource WHERE directory = ? AND type = ? ORDER BY id",
                 arguments: [directory, kind.rawValue]
             ).map { DirectoryResource(directory: directory, kind: kind, id: $0[0], attributes: $0[1], createdAt: $0[2], modifiedAt: $0[3], version: $0[4]) }
+        }
+    }
+
+    public func chatHandles() async throws -> [String: ChatHandles] {
+        try await ledger.pool.read { db in
+            var out: [String: ChatHandles] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT principal, slack, teams FROM chat_handle") {
+                out[row[0]] = ChatHandles(slack: row[1], teams: row[2])
+            }
+            return out
+        }
+    }
+
+    public func setChatHandles(_ handles: ChatHandles, of principal: String, by actor: String, at: Int64) async throws {
+        try await ledger.pool.write { db in
+            if handles.isEmpty {
+                try db.execute(sql: "DELETE FROM chat_handle WHERE principal = ?", arguments: [principal])
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT INTO chat_handle (principal, slack, teams, modified_ms, modified_by) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (principal) DO UPDATE SET slack = excluded.slack, teams = excluded.teams, modified_ms = excluded.modified_ms,
+                          modified_by = excluded.modified_by
+                        """, arguments: [principal, handles.slack, handles.teams, at, actor])
+            }
         }
     }
 

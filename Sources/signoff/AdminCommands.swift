@@ -85,7 +85,7 @@ func milliseconds(_ text: String, option: String) throws -> Int64 {
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Administer users and their keys; list and show who exists.",
-        subcommands: [Add.self, EnrollKey.self, RevokeKey.self, Disable.self, Enable.self, List.self, Show.self])
+        subcommands: [Add.self, EnrollKey.self, RevokeKey.self, Disable.self, Enable.self, SetChat.self, List.self, Show.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user with their public key (administrators only).")
@@ -180,6 +180,27 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 try await runAdministration(.disablePrincipal(name: name), options: options, signing: signing, done: "Disabled \(name)", strict: strictness.strict)
+            }
+        }
+    }
+
+    struct SetChat: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-chat",
+            abstract: "Set a person's chat handles, used to mention them in Slack and Teams messages (your own, or anyone's as an administrator).",
+            discussion: "Each option given replaces that handle; an option left out removes it. Not in the ledger: handles are not authority.")
+        @Argument(help: "The user.") var name: String
+        @Option(help: "Their Slack member ID (U… or W…; Slack: profile → ⋮ → Copy member ID).") var slack: String?
+        @Option(help: "Their Teams user: Entra ID object ID (a UUID) or user principal name (name@example.com).") var teams: String?
+        @OptionGroup var options: WriteOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let set = try await options.client().setChatHandles(ChatHandles(slack: slack, teams: teams), of: name, as: try options.actor.name)
+                if options.json { printJSON(set); return }
+                print(set.slack == nil && set.teams == nil
+                    ? "\(name) has no chat handles: messages name them without a mention"
+                    : "\(name): Slack \(set.slack ?? "none"), Teams \(set.teams ?? "none") — messages naming them mention them")
             }
         }
     }

@@ -254,3 +254,49 @@ struct NotificationTests {
         #expect(WebhookRendering.duration(0) == "0 s" && WebhookRendering.duration(720) == "12 min" && WebhookRendering.duration(2 * 86_400 + 4 * 3600) == "2 days 4 h")
     }
 }
+
+@Suite("Chat handles and mentions")
+struct ChatHandleTests {
+    @Test("A person sets their own handles, an administrator anyone's; others, service accounts, unknown names and malformed handles are refused")
+    func whoMaySet() throws {
+        let w = try World()
+        let good = ChatHandles(slack: "U024BE7LH", teams: "morgan@example.com")
+        #expect(good.refusal(principal: "morgan", actor: "morgan", state: w.state) == nil)
+        #expect(good.refusal(principal: "morgan", actor: Cast.administrator.name, state: w.state) == nil)
+        #expect(good.refusal(principal: "morgan", actor: "sam", state: w.state)?.rule == "admin.required")
+        #expect(good.refusal(principal: "ci-bot", actor: Cast.administrator.name, state: w.state)?.rule == "input.text")
+        #expect(good.refusal(principal: "nobody", actor: Cast.administrator.name, state: w.state)?.rule == "input.unknown")
+        for bad in ["u024be7lh", "U", "<!channel>", "U02 4BE", "X024BE7LH", "U024BE7LH>"] {
+            #expect(ChatHandles(slack: bad).refusal(principal: "morgan", actor: "morgan", state: w.state)?.rule == "input.text", "\(bad)")
+        }
+        for bad in ["morgan", "<at>x</at>@e.com", "a@b", "a b@example.com", "@example.com"] {
+            #expect(ChatHandles(teams: bad).refusal(principal: "morgan", actor: "morgan", state: w.state)?.rule == "input.text", "\(bad)")
+        }
+        #expect(ChatHandles.isTeamsID("6f2c1e3a-5b7d-4c8e-9f01-23456789abcd"))
+    }
+
+    @Test("Messages mention who can act and whom a digest is for by their handles (Slack <@U…>, Teams <at>…</at> with its entity); people without a handle stay plain text")
+    func mentions() throws {
+        let request = Notification.Request(
+            request: "REQ-3", bundle: "b.zip", digest: SHA256Digest.hash("b").description, stage: "tested", status: "active", requester: "riley",
+            emergency: false, emergency_reason: nil, next_stage: "approved", who_can_act: ["morgan", "sam"], waiting_for: ["2 approvals"], waiting_seconds: 60)
+        let n = Notification(
+            type: .requestWaiting, project: "churn-model", environment: "prod", actor: "casey", summary: "REQ-3 waits", request: request, link: "/requests/REQ-3",
+            time: 0)
+        let handles = ["morgan": ChatHandles(slack: "U024BE7LH", teams: "morgan@example.com")]
+        let slack = String(decoding: WebhookRendering.body(n, format: .slack, publicURL: "https://s.example", handles: handles), as: UTF8.self)
+        #expect(slack.contains("Next: approved — <@U024BE7LH>, sam can act"), "\(slack)")
+        let teams = try #require(try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .teams, publicURL: nil, handles: handles))) as? [String: Any])
+        let card = try #require(((teams["attachments"] as? [[String: Any]])?.first?["content"]) as? [String: Any])
+        let entities = try #require((card["msteams"] as? [String: Any])?["entities"] as? [[String: Any]])
+        #expect(entities.count == 1 && entities[0]["text"] as? String == "<at>morgan</at>")
+        #expect(((entities[0]["mentioned"] as? [String: Any])?["id"]) as? String == "morgan@example.com")
+        #expect(((card["body"] as? [[String: Any]]) ?? []).contains { ($0["text"] as? String)?.contains("<at>morgan</at>, sam") == true })
+        // Without handles, nothing is mentioned.
+        let plain = String(decoding: WebhookRendering.body(n, format: .slack, publicURL: nil), as: UTF8.self)
+        #expect(!plain.contains("<@") && plain.contains("morgan, sam can act"))
+        // A digest is for its recipient: mentioned on its first line after the summary.
+        let digest = Reminders.digest(.reminder, for: "morgan", items: [], project: nil, now: 0)
+        #expect(String(decoding: WebhookRendering.body(digest, format: .slack, publicURL: nil, handles: handles), as: UTF8.self).contains("For <@U024BE7LH>"))
+    }
+}

@@ -66,6 +66,11 @@ struct AuthorizationMatrixTests {
         .init(method: .post, path: "/v1/groups/\(Cast.Group.compliance)/members/remove", body: ["member": compliance], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/projects/\(project)", body: ["key": "PROJECTUPDATE"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .post, path: "/v1/admin-quorum", body: ["quorum": "TWO"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        // Chat handles: a person's own, or anyone's for an administrator.
+        .init(method: .put, path: "/v1/users/\(requester)/chat", body: ["slack": "U024BE7LH"], setup: .none, right: (requester, 200), wrongRole: (deployer, 403), wrongUser: (outsider, 403),
+            wrongRoleRule: "admin.required"),
+        .init(method: .put, path: "/v1/users/\(deployer)/chat", body: ["teams": "dana@example.com"], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
+        .init(method: .get, path: "/v1/users/\(requester)/chat", body: [:], setup: .none, right: (requester, 200), wrongRole: (deployer, 403), wrongUser: (outsider, 403)),
         // Who exists and the rules: administrators and auditors; a user may see themself.
         .init(method: .get, path: "/v1/users", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),
         .init(method: .get, path: "/v1/service-accounts", body: [:], setup: .none, right: (admin, 200), wrongRole: (requester, 403), wrongUser: (outsider, 403)),

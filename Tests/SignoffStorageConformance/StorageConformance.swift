@@ -45,7 +45,7 @@ public struct StorageConformance: Sendable {
     }
 
     public enum Check: String, Sendable, CaseIterable {
-        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState, directoryResources
+        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState, directoryResources, chatHandles
     }
 
     public let make: @Sendable () async throws -> Backend
@@ -76,10 +76,24 @@ public struct StorageConformance: Sendable {
         case .orderingAndTimes: try await orderingAndTimes(backend)
         case .identityState: try await identityState(backend)
         case .directoryResources: try await directoryResources(backend)
+        case .chatHandles: try await chatHandles(backend)
         }
     }
 
     // MARK: Checks
+
+    /// People's chat handles: set, replaced, one kept while the other is forgotten, forgotten when empty.
+    func chatHandles(_ backend: Backend) async throws {
+        let coordination = backend.storage.coordination
+        try expect(try await coordination.chatHandles().isEmpty, "no handles at first")
+        try await coordination.setChatHandles(ChatHandles(slack: "U024BE7LH", teams: "kim@example.com"), of: "kim", by: "kim", at: 1)
+        try await coordination.setChatHandles(ChatHandles(slack: "W0123ABCD"), of: "lee", by: "ada", at: 2)
+        try expect(try await coordination.chatHandles() == ["kim": ChatHandles(slack: "U024BE7LH", teams: "kim@example.com"), "lee": ChatHandles(slack: "W0123ABCD")], "both kept")
+        try await coordination.setChatHandles(ChatHandles(teams: "kim@example.com"), of: "kim", by: "ada", at: 3)
+        try expect(try await coordination.chatHandles()["kim"] == ChatHandles(teams: "kim@example.com"), "replaced: Slack forgotten, Teams kept")
+        try await coordination.setChatHandles(ChatHandles(), of: "lee", by: "lee", at: 4)
+        try expect(try await coordination.chatHandles()["lee"] == nil, "empty handles are forgotten")
+    }
 
     static func draft(_ n: Int) -> EntryDraft {
         EntryDraft(kind: "conformance.event", actor: "actor\(n % 5)", payload: Array("{\"n\":\(n)}".utf8))

@@ -177,6 +177,22 @@ struct AdministrationController {
         }
 
         // Who exists and what the rules are: administrators and auditors (the `auditors` group); a user sees themself.
+        // Chat handles: the person's own (in their session) or, for an administrator, anyone's. Not in the ledger.
+        routes.put("/users/{name}/chat") { request, context -> Response in
+            let body = try await request.decode(as: ChatHandlesBody.self, context: context)
+            let name = try h.parameter("name", context)
+            switch try await h.service.setChatHandles(ChatHandles(slack: body.slack, teams: body.teams), of: name, as: try h.principal(context)) {
+            case .success(let handles): return try h.json(ChatHandlesView(principal: name, handles))
+            case .failure(let refusal): throw Problem.refused(refusal)
+            }
+        }
+        routes.get("/users/{name}/chat") { _, context -> Response in
+            let name = try h.parameter("name", context)
+            switch try await h.service.chatHandles(of: name, as: try h.principal(context)) {
+            case .success(let handles): return try h.json(ChatHandlesView(principal: name, handles))
+            case .failure(let refusal): throw Problem.refused(refusal)
+            }
+        }
         routes.get("/users") { _, context -> Response in
             let state = try await h.directoryReader(context)
             return try h.json(ItemList(Directory.principals(.user, in: state)))

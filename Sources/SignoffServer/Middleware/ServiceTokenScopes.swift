@@ -48,6 +48,8 @@ struct APIOperation: Sendable, Hashable {
         .init(.get, "/v1/users", "listUsers", .sessionOnly),
         .init(.post, "/v1/users", "addUser", .sessionOnly),
         .init(.post, "/v1/users/{name}/keys", "enrollKey", .sessionOnly),
+        .init(.put, "/v1/users/{name}/chat", "setChatHandles", .sessionOnly),
+        .init(.get, "/v1/users/{name}/chat", "getChatHandles", .sessionOnly),
         .init(.post, "/v1/users/{name}/keys/{fingerprint}/revoke", "revokeKey", .sessionOnly),
         .init(.get, "/v1/principals/{name}", "showPrincipal", .sessionOnly),
         .init(.post, "/v1/principals/{name}/disable", "disablePrincipal", .sessionOnly),

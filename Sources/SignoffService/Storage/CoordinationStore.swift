@@ -1,4 +1,5 @@
 public import SignoffCrypto
+public import SignoffCore
 
 /// What several `signoff serve` instances on one database agree on: who does the work that must be done once (a
 /// lease: reminders, escalations, expiry, full verification, checkpoint publishing), and the newest full verification
@@ -38,4 +39,9 @@ public protocol CoordinationStore: Sendable {
     func directoryResources(directory: String, kind: DirectoryResource.Kind) async throws -> [DirectoryResource]
     /// One resource a directory provisioned, if it is kept.
     func directoryResource(directory: String, kind: DirectoryResource.Kind, id: String) async throws -> DirectoryResource?
+
+    /// Every person's chat handles (``ChatHandles``), by name.
+    func chatHandles() async throws -> [String: ChatHandles]
+    /// Sets `principal`'s chat handles (empty: forgets them), as `actor` did at `at`.
+    func setChatHandles(_ handles: ChatHandles, of principal: String, by actor: String, at: Int64) async throws
 }

@@ -46,6 +46,7 @@ public struct CopiedTable: Sendable, Hashable {
         CopiedTable(
             name: "directory_resource", columns: ["directory", "type", "id", "attributes", "created_ms", "modified_ms", "version"],
             key: ["directory", "type", "id"]),
+        CopiedTable(name: "chat_handle", columns: ["principal", "slack", "teams", "modified_ms", "modified_by"], key: ["principal"]),
     ]
 }
 

@@ -204,6 +204,13 @@ struct LocalClient: SignoffClient {
 
     func webhookPublicKey() async throws -> String { StandardWebhooks.publicKeyText(try webhookKeys().signing) }
 
+    func setChatHandles(_ handles: ChatHandles, of name: String, as actor: String) async throws -> ChatHandlesView {
+        switch try await service.setChatHandles(handles, of: name, as: actor) {
+        case .success(let set): return ChatHandlesView(principal: name, set)
+        case .failure(let refusal): throw CLIError.refused(refusal.rule, refusal.message)
+        }
+    }
+
     func inbox(as actor: String) async throws -> [InboxItem] {
         Inbox.items(for: actor, in: try await service.state(), now: now)
     }

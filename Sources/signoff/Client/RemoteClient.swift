@@ -303,6 +303,11 @@ struct RemoteClient: SignoffClient {
         _ = try await call("POST", "/v1/webhooks/\(WireCoding.pathSegment(id))/enable", body: ApprovalBody(approval: nil))
     }
 
+    func setChatHandles(_ handles: ChatHandles, of name: String, as actor: String) async throws -> ChatHandlesView {
+        let data = try await call("PUT", "/v1/users/\(WireCoding.pathSegment(name))/chat", body: ChatHandlesBody(slack: handles.slack, teams: handles.teams))
+        return try WireCoding.decode(ChatHandlesView.self, from: data)
+    }
+
     func webhookPublicKey() async throws -> String {
         struct Key: Decodable { let public_key: String }
         return try await get("/v1/webhooks/signing-key", as: Key.self).public_key

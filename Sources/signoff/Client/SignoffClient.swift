@@ -46,6 +46,8 @@ protocol SignoffClient: Sendable {
     func delivery(_ id: String) async throws -> DeliveryView
     func redeliver(_ id: String, as actor: String) async throws
     func enableWebhook(_ id: String, as actor: String) async throws
+    /// Sets a person's chat handles (their own, or anyone's for an administrator).
+    func setChatHandles(_ handles: ChatHandles, of name: String, as actor: String) async throws -> ChatHandlesView
     func webhookPublicKey() async throws -> String
     func workflow(_ name: String) async throws -> WorkflowResponse
     /// The newest checkpoint (signing one first when `sign` and this client holds the ledger key).
