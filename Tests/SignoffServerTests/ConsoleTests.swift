@@ -5,6 +5,7 @@ import HummingbirdTesting
 import SignoffAPI
 import SignoffCore
 import SignoffCrypto
+import SignoffLedger
 @testable import SignoffServer
 import SignoffService
 import SignoffStore
@@ -65,6 +66,33 @@ struct ConsoleTests {
             #expect(page.body.contains("<a href=\"https://gitlab.example/data/churn/-/commit/0123456789abcdef\" rel=\"noopener noreferrer nofollow\">commit 0123456789ab</a>"))
             #expect(page.body.contains(">merge request</a>") && page.body.contains("feature/&lt;b&gt;pin&lt;/b&gt;") && !page.body.contains("<b>pin"))
             #expect(page.body.contains("as declared, not verified") && !page.body.contains("verified by"), "a declared source is said to be declared")
+        }
+    }
+
+    @Test("Every message's link opens a console page for a signed-in reviewer (the request's, or the inbox for a digest); signed out, it leads to the login")
+    func messageLinksOpen() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        var links: Set<String> = ["/inbox"]
+        for (command, actor) in [
+            (Command.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: "retrain"), "riley"),
+            (.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), "ci-bot"),
+        ] {
+            guard case .success(let entries) = try await f.database.execute(command, as: actor) else { Issue.record("refused"); return }
+            let events = try entries.compactMap { try Event.decode(kind: $0.kind, payload: $0.payload) }
+            for n in Notifications.of(events, actor: actor, state: try await f.database.state(), now: f.database.now) { if let link = n.link { links.insert(link) } }
+        }
+        #expect(links == ["/inbox", "/requests/REQ-1"], "\(links)")
+        // And the pages the other messages link: a freeze's dashboard, a revoked key's audit page.
+        let opened = links.sorted() + [Notifications.dashboardPath(project: Cast.project, environment: "qa"), "/audit"]
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            let morgan = try await Self.login(client, "morgan", key: f.keys["morgan"]!).cookie
+            for link in opened {
+                #expect(try await Self.get(client, link, cookie: morgan).status == 200, "\(link)")
+                let out = try await Self.get(client, link, cookie: nil)
+                #expect(out.status == 303 && out.headers[.location] == "/login", "\(link) signed out")
+            }
         }
     }
 

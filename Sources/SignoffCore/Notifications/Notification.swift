@@ -151,14 +151,14 @@ public enum Notifications {
                     Notification(
                         type: .freezeAdded, project: f.project, environment: f.environment, actor: actor,
                         summary: "\(actor) froze \(f.environment) of \(f.project ?? "every project") from \(Timestamps.rfc3339(f.from)) until \(Timestamps.rfc3339(f.until)) (\(e.id)): \(f.reason)",
-                        comment: f.reason, time: now))
+                        comment: f.reason, link: dashboardPath(project: f.project, environment: f.environment), time: now))
             case .freezeLifted(let e):
                 if let f = state.freezes[e.id] {
                     out.append(
                         Notification(
                             type: .freezeLifted, project: f.project, environment: f.environment, actor: actor,
                             summary: "\(actor) lifted freeze \(e.id) of \(f.environment) of \(f.project ?? "every project") (it held for: \(f.reason))", comment: f.reason,
-                            time: now))
+                            link: dashboardPath(project: f.project, environment: f.environment), time: now))
                 }
             case .requestWithdrawn(let e):
                 if let r = state.requests[e.request] {
@@ -175,7 +175,7 @@ public enum Notifications {
                     Notification(
                         type: .keyRevoked, project: nil, environment: nil, actor: actor,
                         summary: "\(actor) revoked a key of \(e.principal) (\(e.fingerprint))" + (e.compromisedSince.map { ", compromised since \(Timestamps.rfc3339($0))" } ?? ""),
-                        time: now))
+                        link: "/audit", time: now))
             default: break
             }
         }
@@ -199,6 +199,14 @@ public enum Notifications {
         Notification(
             type: type, project: r.project, environment: r.environment, actor: actor, summary: summary, request: .init(r, state: state, now: now),
             comment: comment, outcome: outcome, link: consolePath(r.id), time: now)
+    }
+
+    /// The console's dashboard of `environment` (of `project`, or every project's): where a freeze shows what it holds.
+    public static func dashboardPath(project: String?, environment: String) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let env = environment.addingPercentEncoding(withAllowedCharacters: allowed) ?? environment
+        guard let project else { return "/dashboard?environment=\(env)" }
+        return "/dashboard?environment=\(env)&project=\(project.addingPercentEncoding(withAllowedCharacters: allowed) ?? project)"
     }
 
     /// The console page of request `id`: what a reviewer opens from a message.
