@@ -304,4 +304,21 @@ struct AdministrativeAuthorityTests {
             payload: Event.memberAdded(.init(group: Cast.Group.compliance, member: "robot", approval: Self.approval(w, change, time: w.now, by: ["robot"]))).payload))
         Self.expectRefused(try await Self.verdicts(entries), step: 4, "robot, who was not an enabled administrator")
     }
+
+    @Test("Who else may write administration offline: system only adds the first administrator; a directory must be connected and stay within its reach — each refused by both at step 4")
+    func systemAndDirectories() async throws {
+        let w = try World()
+        let entries = try ExportedWorld.entries(w)
+        func added(_ name: String, actor: String, administrator: Bool, directory: String? = nil) throws -> LedgerEntry {
+            var payload: [String: Any] = ["name": name, "kind": "user", "administrator": administrator]
+            if let directory { payload["directory"] = directory }
+            return try LedgerEntry(
+                sequence: UInt64(entries.count), timeMilliseconds: w.now, kind: "principal.added", project: "", environment: "", actor: actor,
+                payload: Array(try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])))
+        }
+        Self.expectRefused(try await Self.verdicts(entries + [try added("mallory", actor: "system", administrator: true)]), step: 4, "made by system")
+        Self.expectRefused(
+            try await Self.verdicts(entries + [try added("mallory", actor: "directory:corp", administrator: false, directory: "corp")]), step: 4,
+            "which is not connected")
+    }
 }
