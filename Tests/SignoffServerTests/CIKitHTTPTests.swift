@@ -55,14 +55,15 @@ struct CIKitHTTPTests {
             // A long wait and a long deadline to park: while the rest of the suite runs, other tests' blocking process waits
             // can hold the cooperative threads for many seconds (issue 25); what is checked is that every waiter parks
             // and that the approval wakes them all at once, not how fast a busy machine schedules them.
-            let path = "/v1/gate?project=\(Cast.project)&environment=qa&digest=\(Self.digest)&wait=50"
+            let path = "/v1/gate?project=\(Cast.project)&environment=qa&digest=\(Self.digest)&wait=60"
             let started = ContinuousClock.now
             async let answers: [(Int, GateResponse?)] = withThrowingTaskGroup(of: (Int, GateResponse?).self) { group in
                 for _ in 0..<100 { group.addTask { try await Self.get(port, path, token: token, session: session) } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            // Every waiter is parked (a continuation, no thread) before the approval comes.
-            let deadline = ContinuousClock.now + .seconds(45)
+            // Every waiter is parked (a continuation, no thread) before the approval comes. Up to 55 s of the 60-second wait:
+            // on a busy CI machine 100 connections took more than 45 s to reach the server (CI of stop 39).
+            let deadline = ContinuousClock.now + .seconds(55)
             while f.database.changes.waiting < 100 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(f.database.changes.waiting == 100)
             let approved = ContinuousClock.now
@@ -70,9 +71,10 @@ struct CIKitHTTPTests {
             let results = try await answers
             let woke = ContinuousClock.now - approved
             #expect(results.count == 100)
+            // Allowed: the approval woke each (a wait that ran out answers "not allowed, not final").
             #expect(results.allSatisfy { $0.0 == 200 && $0.1?.allowed == true && $0.1?.request == "REQ-1" })
-            #expect(woke < .seconds(10), "all 100 answered \(woke) after the approval")
-            #expect(ContinuousClock.now - started < .seconds(50), "none waited for its timeout")
+            #expect(woke < .seconds(30), "all 100 answered \(woke) after the approval")
+            #expect(ContinuousClock.now - started < .seconds(120), "none waited for its timeout")
             #expect(f.database.changes.waiting == 0)
         }
     }

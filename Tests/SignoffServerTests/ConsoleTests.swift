@@ -17,7 +17,7 @@ import Testing
 /// origin, and logout revoking the session.
 @Suite("Web console")
 struct ConsoleTests {
-    static let policy = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    static let policy = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
     /// Logs in through the console: the challenge signed with `key`, answered with a cookie. Returns the cookie value.
     static func login(_ client: some TestClientProtocol, _ user: String, key: Ed25519.SigningKey) async throws -> (cookie: String, setCookie: String) {
@@ -125,7 +125,7 @@ struct ConsoleTests {
             #expect(!morgan.isEmpty)
             #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && setCookie.contains("Path=/"), "\(setCookie)")
             let inbox = try await Self.get(client, "/inbox", cookie: morgan)
-            #expect(inbox.status == 200 && inbox.body.contains("href=\"/requests/REQ-1\"") && inbox.body.contains("decide approved"), "\(inbox.body)")
+            #expect(inbox.status == 200 && inbox.body.contains("href=\"/requests/REQ-1\"") && inbox.body.contains("Decide at approved"), "\(inbox.body)")
             let page = try await Self.get(client, "/requests/REQ-1", cookie: morgan)
             #expect(page.status == 200 && page.headers[.contentSecurityPolicy] == Self.policy)
             #expect(!page.body.contains("<img src=x") && !page.body.contains("<script>alert") && !page.body.contains("<b>bold"), "nothing a person typed is markup")

@@ -88,10 +88,11 @@ final class LocalIssuer: Sendable {
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { listening.set($0.localAddress?.port) },
             logger: quietLogger)
         task = Task { try await app.runService() }
-        var waited = 0
-        while listening.port == nil && waited < 200 {
+        // Up to 60 s: a server starting in this process waits for a thread of the cooperative pool, which the suite's
+        // CPU-heavy tests may hold for seconds on a busy two-core machine (a 5-second limit failed there).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while listening.port == nil && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(25))
-            waited += 1
         }
         guard let port = listening.port else { throw TestSupportError("the local issuer did not start") }
         self.port = port

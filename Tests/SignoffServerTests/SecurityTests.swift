@@ -54,7 +54,7 @@ struct SecurityTests {
         let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let before = try await f.database.ledger.size()
-        try await Self.app(f).test(.live) { client in
+        try await Self.app(f).test(.router) { client in
             let token = try await client.login("ada", key: f.base.keys["ada"]!)
             let fresh = try NoteVerifierKey(name: "eve", publicKey: Ed25519.SigningKey().publicKey).description
             let riley = f.base.keys[Cast.requester.name]!.publicKey.keyFingerprint
@@ -89,7 +89,7 @@ struct SecurityTests {
     func untrustedKeys(_ backend: TestBackend) async throws {
         let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
-        try await Self.app(f).test(.live) { client in
+        try await Self.app(f).test(.router) { client in
             let mallory = try await client.login("mallory", key: f.base.keys["mallory"]!)
             let add = Command.addMember(group: Cast.Group.releaseManagers, member: "mallory")
             let byMallory = try await client.json(
@@ -153,7 +153,7 @@ struct SecurityTests {
         let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let riley = Cast.requester.name
-        try await Self.app(f).test(.live) { client in
+        try await Self.app(f).test(.router) { client in
             let session = try await client.login(riley, key: f.base.keys[riley]!)
             #expect(try await client.json("/v1/requests", token: session).status == 200)
             let revoke = Command.revokeKey(principal: riley, fingerprint: f.base.keys[riley]!.publicKey.fingerprint)
@@ -189,7 +189,7 @@ struct SecurityTests {
     func tokens(_ backend: TestBackend) async throws {
         let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
-        try await Self.app(f).test(.live) { client in
+        try await Self.app(f).test(.router) { client in
             let ada = try await client.login("ada", key: f.base.keys["ada"]!)
             let riley = try await client.login(Cast.requester.name, key: f.base.keys[Cast.requester.name]!)
             let own = try await client.json("/v1/tokens", token: riley)
@@ -228,7 +228,7 @@ struct SecurityTests {
         let f = try await RegulatedFixture(backend)
         defer { f.base.remove() }
         let before = try await f.database.ledger.size()
-        try await Self.app(f).test(.live) { client in
+        try await Self.app(f).test(.router) { client in
             let riley = try await client.login(Cast.requester.name, key: f.base.keys[Cast.requester.name]!)
             let digest = SHA256Digest.hash("b").description
             let forged = try await client.json(

@@ -39,10 +39,10 @@ struct WebhookTargetTests {
             logger: quietLogger)
         let running = Task { try await receiver.runService() }
         defer { running.cancel() }
-        var waited = 0
-        while listening.port == nil && waited < 100 {
+        // Up to 60 s: on a busy two-core machine the receiver waits for a thread of the cooperative pool (5 s failed there).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while listening.port == nil && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
-            waited += 1
         }
         let port = try #require(listening.port, "the receiver did not start")
 

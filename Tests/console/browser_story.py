@@ -13,6 +13,8 @@ visible focus). A screenshot of every page goes to --screenshots. Prints PASS or
 """
 import argparse
 import csv
+import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -26,7 +28,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from axe_selenium_python import Axe
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "python"))
@@ -59,16 +62,16 @@ class World:
         return self.cli(*args, "--as", "ada", "--key", "ada.key")
 
     def set_up(self):
-        for name in ["ada", "riley", "dana", "casey"]:
+        for name in ["ada", "riley", "dana", "casey", "sam"]:
             self.cli("key", "generate", "--name", name, "--out", f"{name}.key")
         self.cli("key", "generate", "--name", "ci-bot", "--out", "ci-bot.key")
         self.cli("init", "--origin", "console.signoff/ledger", "--admin", "ada", "--admin-key", "ada.key.pub")
-        for name in ["riley", "dana", "casey"]:
+        for name in ["riley", "dana", "casey", "sam"]:
             self.cli("user", "add", name, "--key-file", f"{name}.key.pub", "--as", "ada")
         # morgan has no key file at all: only the browser's.
         self.cli("user", "add", "morgan", "--as", "ada")
         self.cli("service-account", "add", "ci-bot", "--key-file", "ci-bot.key.pub", "--as", "ada")
-        for group, members in [("data-science", ["riley"]), ("ci", ["ci-bot"]), ("approvers", ["morgan"]),
+        for group, members in [("data-science", ["riley"]), ("ci", ["ci-bot"]), ("approvers", ["morgan", "sam"]),
                                ("deployers", ["dana"]), ("platform", []), ("compliance", ["casey"])]:
             self.cli("group", "add", group, "--as", "ada")
             for member in members:
@@ -113,8 +116,24 @@ def browser():
     return webdriver.Chrome(options=options, service=Service(driver_path) if driver_path else None)
 
 
+AXE_RULES_RUN = []
+
+
+def axe(driver, page):
+    """axe-core (bundled by axe-selenium-python) in the real page: no serious or critical violation."""
+    checker = Axe(driver)
+    checker.inject()
+    results = checker.run()
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+           for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+    check(not bad, f"{page}: axe-core finds {bad}")
+    AXE_RULES_RUN.append((page, len(results["passes"]), len(results["violations"])))
+
+
 def accessible(driver, page):
-    """Every input, select and textarea labelled; headings start at h1 and never skip a level; focus visible."""
+    """Every input, select and textarea labelled; headings start at h1 and never skip a level; focus visible; and
+    axe-core's rules (no serious or critical violation)."""
+    axe(driver, page)
     problems = driver.execute_script("""
         const out = [];
         for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
@@ -184,7 +203,7 @@ def run(args):
         # 3. The inbox shows the request waiting for morgan.
         accessible(driver, "inbox")
         body = main_text(driver)
-        check(w.request in body and "decide approved" in body, f"inbox: {body}")
+        check(w.request in body and "Decide at approved" in body, f"inbox: {body}")
         shot("03-inbox")
         driver.find_element(By.LINK_TEXT, w.request).click()
         wait.until(EC.presence_of_element_located((By.ID, "decide-form")))
@@ -261,6 +280,107 @@ def run(args):
         overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         check(overflow <= 1, f"the request page scrolls sideways at 360 px by {overflow}px")
         shot("08-request-360px")
+        # 7. Filing in the browser (morgan joins the requesters): the page hashes the bundle itself and sends its digest.
+        w.admin("group", "add-member", "data-science", "morgan")
+        until = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        w.admin("freeze", "add", "--env", "prod", "--project", "churn-model", "--until", until, "--reason", "quarter-end close")
+        driver.set_window_size(1200, 1000)
+        bundle = workdir / "churn-model-v14.zip"
+        bundle.write_bytes(bytes(range(256)) * 57)
+        expected = "sha256:" + hashlib.sha256(bundle.read_bytes()).hexdigest()
+
+        def file_in_browser(description, emergency=""):
+            driver.get(w.url + "/requests/new")
+            wait.until(EC.presence_of_element_located((By.ID, "file-form")))
+            Select(driver.find_element(By.ID, "file-where")).select_by_value("churn-model/prod")
+            driver.find_element(By.ID, "file-bundle").send_keys(str(bundle))
+            driver.find_element(By.ID, "file-description").send_keys(description)
+            if emergency:
+                driver.find_element(By.ID, "file-emergency").send_keys(emergency)
+            driver.find_element(By.CSS_SELECTOR, "#file-form button").click()
+            wait.until(lambda d: "/requests/REQ-" in d.current_url)
+            wait.until(EC.presence_of_element_located((By.ID, "bundle-digest")))
+            return driver.current_url.rsplit("/", 1)[1]
+
+        driver.get(w.url + "/requests/new")
+        accessible(driver, "file")
+        shot("15-file")
+        normal = file_in_browser("monthly retrain, filed in the browser")
+        check(driver.find_element(By.ID, "bundle-digest").text == expected, "the browser's SHA-256 is the bundle's")
+        check("churn-model-v14.zip" in main_text(driver), "the file's name is the bundle's name")
+        emergency = file_in_browser("hotfix for the scoring outage", emergency="fraud scoring is down")
+        check("EMERGENCY" in main_text(driver) and "fraud scoring is down" in main_text(driver), f"the emergency is flagged: {main_text(driver)}")
+        say(f"filed in the browser: {normal}, and the emergency {emergency} (digest {expected[:19]}…)")
+        # 8. An emergency passes the freeze by its own signed exemption; the normal request stays held.
+        w.cli("evidence", "add", normal, "--kind", "test-report", "--junit", "junit.xml", "--as", "ci-bot")
+        for request in (normal, emergency):
+            w.cli("approve", request, "--stage", "approved", "--key", "sam.key", "--as", "sam", "--comment", "reviewed")
+        held = w.cli("deploy", emergency, "--outcome", "succeeded", "--as", "dana", check_rc=False)
+        check(held.returncode == 2 and "gate.freeze" in held.stdout + held.stderr, f"the freeze holds the emergency before its exemption: {held.stdout}{held.stderr}")
+        w.admin("freeze", "exempt", "FRZ-1", "--request", emergency, "--reason", "outage: the fix must ship tonight")
+        w.cli("deploy", emergency, "--outcome", "succeeded", "--as", "dana")
+        still = w.cli("deploy", normal, "--outcome", "succeeded", "--as", "dana", check_rc=False)
+        check(still.returncode == 2 and "gate.freeze" in still.stdout + still.stderr, f"nothing else passes the freeze: {still.stdout}{still.stderr}")
+        driver.get(w.url + "/requests/" + emergency)
+        page = main_text(driver)
+        check("Freeze FRZ-1 does not hold this request" in page and "outage: the fix must ship tonight" in page, f"the exemption on the page: {page}")
+        shot("16-emergency-exempt")
+        driver.get(w.url + "/requests/" + normal)
+        page = main_text(driver)
+        check("Missing:" in page and "quarter-end close" in page, f"the normal request is held by the freeze, said in words: {page}")
+        accessible(driver, "request held by a freeze")
+        shot("17-held-by-freeze")
+        say(f"{emergency} deployed through FRZ-1 by its exemption; {normal} still held")
+        # 9. Reject asks first: a reason, then an explicit yes with the reason in front of the person.
+        (workdir / "churn-model-v15.zip").write_bytes(bytes(range(256)) * 58)
+        rejected = w.cli("request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v15.zip",
+                         "--file", "churn-model-v15.zip", "--description", "experimental features", "--as", "riley").stdout.strip()
+        driver.get(w.url + "/requests/" + rejected)
+        wait.until(EC.presence_of_element_located((By.ID, "decide-form")))
+        driver.find_element(By.CSS_SELECTOR, 'button[data-decision="reject"]').click()
+        wait.until(lambda d: "Say why you reject it" in d.find_element(By.ID, "decide-result").text)
+        check(not driver.find_element(By.ID, "reject-confirm").is_displayed(), "no confirmation without a reason")
+        driver.find_element(By.ID, "decide-comment").send_keys("leaks the label into the features")
+        driver.find_element(By.CSS_SELECTOR, 'button[data-decision="reject"]').click()
+        wait.until(lambda d: d.find_element(By.ID, "reject-confirm").is_displayed())
+        check(driver.find_element(By.ID, "reject-confirm-reason").text == "leaks the label into the features", "the reason is shown before the yes")
+        accessible(driver, "reject confirmation")
+        shot("18-reject-confirm")
+        driver.find_element(By.ID, "reject-confirm-no").click()
+        check(not driver.find_element(By.ID, "reject-confirm").is_displayed(), "'keep it open' closes the question")
+        check(json.loads(w.cli("status", rejected, "--json").stdout)["status"] == "active", "nothing was decided before the yes")
+        driver.find_element(By.CSS_SELECTOR, 'button[data-decision="reject"]').click()
+        wait.until(lambda d: d.find_element(By.ID, "reject-confirm").is_displayed())
+        driver.find_element(By.ID, "reject-confirm-yes").click()
+        wait.until(lambda d: "Rejected by morgan" in main_text(d))
+        check("leaks the label into the features" in main_text(driver), "the reason leads the page")
+        check(json.loads(w.cli("status", rejected, "--json").stdout)["status"] == "rejected", "rejected after the yes")
+        shot("19-rejected")
+        say(f"{rejected} rejected after the confirmation, its reason first on the page")
+        # 10. Deciding for a delegator: sam hands his decisions on churn-model to morgan (signed with sam's key).
+        tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        w.cli("delegate", "grant", "--to", "morgan", "--until", tomorrow, "--project", "churn-model", "--key", "sam.key", "--as", "sam")
+        (workdir / "churn-model-v16.zip").write_bytes(bytes(range(256)) * 59)
+        delegated = w.cli("request", "create", "--project", "churn-model", "--env", "prod", "--bundle", "churn-model-v16.zip",
+                          "--file", "churn-model-v16.zip", "--description", "seasonal retrain", "--as", "riley").stdout.strip()
+        driver.get(w.url + "/requests/" + delegated)
+        wait.until(EC.presence_of_element_located((By.ID, "decide-for")))
+        Select(driver.find_element(By.ID, "decide-for")).select_by_value("sam")
+        accessible(driver, "deciding for a delegator")
+        driver.find_element(By.ID, "decide-comment").send_keys("approved for sam while he is away")
+        driver.find_element(By.CSS_SELECTOR, 'button[data-decision="approve"]').click()
+        wait.until(lambda d: "approved for sam while he is away" in main_text(d))
+        check("morgan for sam" in main_text(driver), f"the decision says for whom: {main_text(driver)}")
+        shot("20-decided-for")
+        decision = json.loads(w.cli("status", delegated, "--json").stdout)["decisions"][-1]
+        check(decision["actor"] == "morgan" and decision.get("on_behalf_of") == "sam" and decision["signed"], f"decision: {decision}")
+        say(f"{delegated}: morgan approved for sam, signed with the browser key")
+        # The dashboard at 360 px: filters and grid fit (no sideways scroll of the page).
+        driver.set_window_size(360, 800)
+        driver.get(w.url + "/dashboard")
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, f"the dashboard scrolls sideways at 360 px by {overflow}px")
+        shot("21-dashboard-360px")
         # 6. Logout revokes the session.
         driver.set_window_size(1200, 1000)
         driver.get(w.url + "/inbox")
@@ -276,10 +396,13 @@ def run(args):
     verified = w.cli("audit", "verify", "audit", "--ledger-verifier-key", "signoff.sqlite.ledger-key.pub")
     with open(workdir / "audit" / "decisions.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["actor"] == "morgan"]
-    check(len(rows) == 1 and rows[0]["signature_valid"] == "yes", f"decisions.csv: {rows}")
+    check(all(r["signature_valid"] == "yes" for r in rows), f"decisions.csv: {rows}")
+    rows = [r for r in rows if r["request"] == w.request]
+    check(len(rows) == 1, f"decisions.csv: {rows}")
     browser_key_id = line.split("+")[1]
     check(rows[0]["key_id"] == browser_key_id, f"the decision's key is the browser's ({browser_key_id}): {rows[0]}")
     say(f"offline verification: {verified.stdout.strip().splitlines()[0] if verified.stdout.strip() else 'ok'}")
+    say("axe-core on " + ", ".join(f"{page} ({passes} rules pass, {violations} minor)" for page, passes, violations in AXE_RULES_RUN))
     keys = [json.loads(l) for l in (workdir / "audit" / "keys.jsonl").read_text().splitlines()]
     check(any(k["principal"] == "morgan" and k["verifier_key"] == line for k in keys), "the browser key is in keys.jsonl")
 

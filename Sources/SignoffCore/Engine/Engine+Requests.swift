@@ -281,9 +281,13 @@ extension Engine {
         return [.delegationRevoked(.init(id: id, approval: delegation.from == actor ? nil : approval))]
     }
 
-    /// The active requests idle longer than their workflow's `request_expiry`, as `request.expired` events.
+    /// The active requests idle longer than their workflow's `request_expiry`, as `request.expired` events, oldest filing
+    /// first and, between requests filed in the same millisecond, in the order of their numbers (REQ-2 before REQ-10): the
+    /// same events whatever order the state's dictionary holds them in.
     static func expireStale(state: SignoffState, now: Int64) -> [Event] {
-        state.requests.values.filter { $0.status == .active && $0.deploymentInProgress == nil }.sorted { $0.filedAt < $1.filedAt }.compactMap { request in
+        state.requests.values.filter { $0.status == .active && $0.deploymentInProgress == nil }.sorted {
+            ($0.filedAt, $0.id.count, $0.id) < ($1.filedAt, $1.id.count, $1.id)
+        }.compactMap { request in
             guard let expiry = state.workflow(for: request)?.workflow.requestExpirySeconds, now - request.lastActivity > expiry * 1000 else { return nil }
             return .requestExpired(.init(request: request.id, lastActivity: Timestamps.rfc3339(request.lastActivity)))
         }

@@ -114,7 +114,10 @@ extension SignoffState {
             groups[e.group]?.members.sort()
         case .workflowApplied(let e):
             noteApproval(e.approval)
-            if let applied = try? AppliedWorkflow(source: e.source, recorded: true) {
+            if var applied = try? AppliedWorkflow(source: e.source, recorded: true) {
+                // Its version: the how-manyth distinct text applied under this name (applying the same text again is no
+                // new version). People read "regulated v2", not a digest.
+                applied.version = workflows[e.digest]?.version ?? (workflows.values.filter { $0.workflow.name == applied.workflow.name }.count + 1)
                 workflows[e.digest] = applied
                 currentWorkflows[e.name] = e.digest
             }
@@ -241,7 +244,7 @@ extension SignoffState {
         case "group": return json(groups[parts[1]])
         case "workflow":
             guard let digest = try? SHA256Digest(parsing: "sha256:" + parts[1]) else { return nil }
-            return json(workflows[digest].map { WorkflowDocument(digest: digest, source: $0.source) })
+            return json(workflows[digest].map { WorkflowDocument(digest: digest, source: $0.source, version: $0.version) })
         case "workflow-current": return json(currentWorkflows[parts[1]])
         case "project": return json(projects[parts[1]])
         case "request": return json(requests[parts[1]])
@@ -309,7 +312,9 @@ extension SignoffState {
             case "group": groups[parts[1]] = try decoder.decode(Group.self, from: data)
             case "workflow":
                 let document = try decoder.decode(WorkflowDocument.self, from: data)
-                workflows[document.digest] = try AppliedWorkflow.recorded(source: document.source)
+                var applied = try AppliedWorkflow.recorded(source: document.source)
+                applied.version = document.version
+                workflows[document.digest] = applied
             case "workflow-current": currentWorkflows[parts[1]] = try decoder.decode(SHA256Digest.self, from: data)
             case "project": projects[parts[1]] = try decoder.decode(Project.self, from: data)
             case "request":
@@ -333,6 +338,8 @@ extension SignoffState {
 struct WorkflowDocument: Codable {
     let digest: SHA256Digest
     let source: String
+    /// Projection format 10; absent before.
+    let version: Int?
 }
 
 extension DeploymentRequest {

@@ -429,7 +429,8 @@ public struct SignoffState: Hashable, Sendable, Codable {
     /// The version of the projection's documents: a projection of another version is rebuilt from the ledger.
     /// 7: requests keep `detectedLabels`, and trusted issuers are documents (`issuer/NAME`).
     /// 8: connected directories are documents (`directory/NAME`); principals and groups may name their directory.
-    public static let projectionFormat = "9"
+    /// 10: workflow documents keep their version (`regulated v2`).
+    public static let projectionFormat = "10"
 
     public init() {}
 

@@ -221,6 +221,11 @@ public struct AppliedWorkflow: Hashable, Sendable, Codable {
     public let workflow: Workflow
     public let digest: SHA256Digest
     public let source: String
+    /// 1 for the first text applied under its name, 2 for the next, …: set by the fold of the ledger (nil until then).
+    public var version: Int? = nil
+
+    /// A person's name for it: "regulated v2".
+    public var title: String { version.map { "\(workflow.name) v\($0)" } ?? workflow.name }
 
     /// `recorded`: the bytes come from the ledger, where a round-1 workflow (naming groups) is still read.
     public init(source: String, file: String = "workflow.yaml", recorded: Bool = false) throws(WorkflowError) {

@@ -19,13 +19,13 @@ struct ConsoleController {
     let assets: [String: (type: String, bytes: [UInt8])]
 
     /// Every console response: scripts and styles only from this origin, no inline ones, no framing, no plugins.
-    static let contentSecurityPolicy = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    static let contentSecurityPolicy = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     static let cookieName = "signoff_session"
 
     /// The console's own routes: HTML pages, its static files, and the cookie login and logout. Not the API (whose
     /// every route is in `schema/openapi.yaml`); the console changes state only through the API.
     static let routes = [
-        "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/{id}", "GET /static/{file}",
+        "GET /", "GET /login", "GET /setup", "GET /inbox", "GET /dashboard", "GET /audit", "GET /requests/new", "GET /requests/{id}", "GET /static/{file}",
         "GET /requests/{id}/evidence/{digest}", "GET /audit/requests/{id}", "GET /access", "GET /access.csv",
         "POST /console/login", "POST /console/logout",
     ] + SingleSignOn.routes
@@ -97,8 +97,18 @@ struct ConsoleController {
         ]
     }
 
+    /// The area of the main navigation each page belongs to (its link carries `aria-current="page"`).
+    static let navigation = ["inbox": "inbox", "file": "file", "dashboard": "dashboard", "audit": "audit", "timeline": "audit", "access": "access"]
+
     func page(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
-        let html = library.render(context, withTemplate: template) ?? "template \(template) is missing"
+        var context = context
+        if let area = Self.navigation[template] { context["nav_" + area] = true }
+        guard let html = library.render(context, withTemplate: template) else {
+            // A page this binary has no template for is a defect of the build: said as one, never an empty 200 page.
+            return Response(
+                status: .internalServerError, headers: Self.headers("text/plain; charset=utf-8"),
+                body: .init(byteBuffer: ByteBuffer(string: "internal error: the console has no template \(template)\n")))
+        }
         var headers = Self.headers()
         headers.append(contentsOf: extraHeaders)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
@@ -127,11 +137,43 @@ struct ConsoleController {
         return out
     }
 
-    static func age(_ seconds: Int64) -> String {
-        if seconds < 60 { return "\(seconds)s" }
-        if seconds < 3600 { return "\(seconds / 60)m" }
-        if seconds < 86400 { return "\(seconds / 3600)h" }
-        return "\(seconds / 86400)d \(seconds % 86400 / 3600)h"
+    /// A span of time in words, as messages say it too ("12 min", "3 h 5 min", "2 days").
+    static func age(_ seconds: Int64) -> String { WebhookRendering.duration(seconds) }
+
+    /// A moment as the console shows it (`<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>` in the templates): "12 min ago" or "in 3 h", with the exact RFC 3339 time
+    /// in `datetime` and on hover.
+    static func moment(_ milliseconds: Int64, now: Int64) -> [String: Any] {
+        let seconds = (now - milliseconds) / 1000
+        let words = abs(seconds) < 5 ? "just now" : seconds > 0 ? "\(age(seconds)) ago" : "in \(age(-seconds))"
+        return ["iso": Timestamps.rfc3339(milliseconds), "ago": words]
+    }
+
+    /// ``moment(_:now:)`` of a time the API's views carry as RFC 3339 text (shown as it is when it does not parse).
+    static func moment(_ rfc3339: String, now: Int64) -> [String: Any] {
+        Timestamps.milliseconds(rfc3339: rfc3339).map { moment($0, now: now) } ?? ["iso": rfc3339, "ago": rfc3339]
+    }
+
+    /// A decision as people say it.
+    static func decisionWords(_ kind: String) -> String {
+        switch kind {
+        case DecisionKind.approve.rawValue: "approved"
+        case DecisionKind.reject.rawValue: "rejected"
+        case DecisionKind.changesRequested.rawValue: "changes requested"
+        default: kind
+        }
+    }
+
+    /// What an inbox item asks, as a sentence's start: "Decide at approved", "Attach evidence for tested".
+    static func inboxWords(_ item: InboxItem) -> String {
+        let stage = item.stage.map { " \($0)" } ?? ""
+        switch item.action {
+        case .decide: return "Decide at" + stage
+        case .evidence: return "Evidence for" + stage
+        case .retrospective: return "Retrospective review"
+        case .deploy: return "Deploy" + (item.stage.map { " (\($0))" } ?? "")
+        case .finishDeployment: return "Finish the deployment"
+        case .revise: return "Revise: changes asked" + (item.stage.map { " at \($0)" } ?? "")
+        }
     }
 
     // MARK: Routes
@@ -187,14 +229,18 @@ struct ConsoleController {
         }
         router.get("/inbox") { request, _ -> Response in
             guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let items = try await h.views.inbox(for: record.principal, h.service).1
+            let (state, items) = try await h.views.inbox(for: record.principal, h.service)
+            let now = h.service.now
             // A page shows the oldest ones; a person works from the top (the CLI and the API list them all).
             let shown = items.prefix(Self.inboxPageSize)
             let rows: [[String: Any]] = shown.map { i in
-                Self.context([
-                    "request": i.request, "bundle": i.bundle, "action": i.action.rawValue, "stage": i.stage as Any, "on_behalf_of": i.on_behalf_of as Any,
-                    "project": i.project, "environment": i.environment, "age": Self.age(i.age_seconds), "request_age": Self.age(i.request_age_seconds),
-                    "detail": i.detail,
+                let r = state.requests[i.request]
+                return Self.context([
+                    "request": i.request, "bundle": i.bundle, "what": Self.inboxWords(i), "on_behalf_of": i.on_behalf_of as Any,
+                    "project": i.project, "environment": i.environment, "detail": i.detail, "emergency": r?.emergency != nil,
+                    "waiting": Self.moment(now - i.age_seconds * 1000, now: now), "filed": Self.moment(now - i.request_age_seconds * 1000, now: now),
+                    "requester": r?.requester, "description": r?.description, "run": r?.source?.runURL,
+                    "tests": r.flatMap(Self.testStatus),
                 ])
             }
             return console.page("inbox", Self.context([
@@ -202,10 +248,34 @@ struct ConsoleController {
                 "more": items.count > shown.count ? "Showing the oldest \(shown.count) of \(items.count); `signoff inbox` lists them all." : nil,
             ]))
         }
+        // Filing from the browser, for people without a terminal: the places this person may file in. The page's script
+        // hashes the bundle (WebCrypto) and posts the digest and name to `/v1/requests`, under the same rules as the CLI.
+        router.get("/requests/new") { request, _ -> Response in
+            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
+            let state = try await h.service.state()
+            let places: [[String: Any]] = state.projects.keys.sorted().flatMap { key -> [[String: Any]] in
+                guard let project = state.projects[key] else { return [] }
+                return project.environments.keys.sorted().compactMap { environment in
+                    let workflow = project.environments[environment].flatMap { state.currentWorkflows[$0] }.flatMap { state.workflows[$0] }
+                    let holds = { (role: String) in state.holds(record.principal, role: role, project: key, environment: environment) }
+                    let files = holds(Workflow.requestersRole)
+                    // The roles the workflow's `emergency:` names may file emergencies there, requesters or not.
+                    let emergencies = workflow?.workflow.emergency?.filedBy.contains { holds($0.value) } == true
+                    guard files || emergencies else { return nil }
+                    let title = workflow?.title ?? project.environments[environment] ?? ""
+                    return ["project": key, "environment": environment, "workflow": files ? title : title + "; emergencies only"]
+                }
+            }
+            return console.page("file", Self.context([
+                "title": "File a request", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "places": places, "hasPlaces": !places.isEmpty,
+            ]))
+        }
         router.get("/requests/{id}") { request, context -> Response in
             try await console.withReadableRequest(request, context) { found in
                 var values = console.requestContext(found.request, state: found.state, now: found.now, user: found.user, csrf: found.csrf)
-                values["entries"] = try await console.ledgerEntries(of: found.request.id, proofs: .none)
+                let entries = try await console.ledgerEntries(of: found.request.id, proofs: .none, now: found.now)
+                values["entries"] = entries
+                values["entryCount"] = entries.count
                 return console.page("request", values)
             }
         }
@@ -223,7 +293,7 @@ struct ConsoleController {
                 let checkpoint = try await h.ledger.latestCheckpoint()
                 return console.page("timeline", Self.context([
                     "title": "Timeline of \(id)", "user": found.user, "csrf": found.csrf, "request": id,
-                    "entries": try await console.ledgerEntries(of: id, proofs: .against(checkpoint)),
+                    "entries": try await console.ledgerEntries(of: id, proofs: .against(checkpoint), now: found.now),
                     "checkpoint": checkpoint?.serialized, "checkpointSize": checkpoint?.checkpoint.size, "ledgerKey": h.ledger.verifierKey.description,
                 ]))
             }
@@ -247,9 +317,12 @@ struct ConsoleController {
             let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
             let teams = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.boundGroups)).sorted().map { ["name": $0, "selected": $0 == team] as [String: Any] }
             let states = Self.dashboardStates.map { ["name": $0, "selected": $0 == condition] as [String: Any] }
+            let environments = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.environments.keys)).sorted().map {
+                ["name": $0, "selected": $0 == environment] as [String: Any]
+            }
             return console.page("dashboard", Self.context([
                 "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects, "teams": teams,
-                "states": states, "environment": environment, "rows": rows.map(console.inventoryRow), "hasRows": !rows.isEmpty,
+                "states": states, "environments": environments, "rows": rows.map { console.inventoryRow($0, now: now) }, "hasRows": !rows.isEmpty,
             ]))
         }
         router.get("/access") { request, context -> Response in
@@ -327,14 +400,19 @@ struct ConsoleController {
                 "checkpoint": cp.map {
                     Self.context([
                         "size": $0.size, "root": $0.root, "coversUntil": $0.covers_until, "coversAge": $0.covers_until_age_seconds.map(Self.age),
-                        "uncovered": $0.uncovered_entries > 0 ? "\($0.uncovered_entries) newer entries not yet covered, the oldest waiting \(Self.age($0.oldest_uncovered_age_seconds))" : nil,
+                        "uncovered": $0.uncovered_entries > 0
+                            ? "\($0.uncovered_entries) newer \($0.uncovered_entries == 1 ? "entry" : "entries") not yet covered, the oldest waiting \(Self.age($0.oldest_uncovered_age_seconds))" : nil,
                         "note": $0.note,
                     ])
                 },
                 "checks": health.checks.map { ["check": $0.check, "passed": $0.passed, "detail": $0.detail] as [String: Any] },
                 "verification": run.map {
                     Self.context([
-                        "finished": $0.finished_at, "entries": $0.entries, "checkpoints": $0.checkpoints, "seconds": String(format: "%.1f", $0.seconds),
+                        "finished": Self.moment($0.finished_at, now: h.service.now), "entries": $0.entries, "checkpoints": $0.checkpoints,
+                        "seconds": String(format: "%.1f", $0.seconds),
+                        // The run's figures are of the ledger as it was then: say how far it has grown since.
+                        "grown": health.ledger_size > $0.entries
+                            ? "The ledger holds \(health.ledger_size) entries now: the \(health.ledger_size - $0.entries) appended since are checked by the next run." : nil,
                         "passed": $0.passed, "failure": $0.failure,
                     ])
                 },
@@ -395,63 +473,111 @@ struct ConsoleController {
 
     // MARK: Page contexts
 
+    /// The current revision's newest test report (evidence with test counts, or of a kind that names tests), as a badge.
+    static func testStatus(_ r: DeploymentRequest) -> [String: Any]? {
+        guard let e = r.currentEvidence.last(where: { $0.tests != nil || $0.kind.contains("test") }) else { return nil }
+        return context([
+            "status": e.status.rawValue, "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad",
+            "counts": e.tests.map { "\($0.tests) tests, \($0.failures) failures" },
+        ])
+    }
+
     func requestContext(_ r: DeploymentRequest, state: SignoffState, now: Int64, user: String, csrf: String) -> [String: Any] {
         let view = RequestView(r)
         let status = r.status == .active ? "at \(r.stage)" : r.status.rawValue
         let statusClass = r.status == .deployed ? "ok" : r.status == .active ? "warn" : "bad"
         let explanation = Engine.explain(r.id, state: state, now: now)
+        func conditions(_ list: [ConditionStatus]) -> [[String: Any]] {
+            list.map { c in Self.context(["rule": c.rule, "met": c.met, "detail": c.detail, "supply": c.whoCanSupply.joined(separator: ", ")]) }
+        }
         let gates: [[String: Any]] = (explanation?.gates ?? []).map { g in
-            [
-                "stage": g.stage, "satisfied": g.isSatisfied,
-                "conditions": g.conditions.map { c in Self.context(["rule": c.rule, "met": c.met, "detail": c.detail, "supply": c.whoCanSupply.joined(separator: ", ")]) },
-            ]
+            ["stage": g.stage, "satisfied": g.isSatisfied, "conditions": conditions(g.conditions)]
+        }
+        // What the next stage still lacks: the page leads with it.
+        let missing = (explanation?.gates ?? []).first { !$0.isSatisfied }.map { g in
+            ["stage": g.stage, "conditions": conditions(g.conditions.filter { !$0.met })] as [String: Any]
         }
         let awaiting = Policy.awaiting(r, principal: user, state: state)
+        let delegated = Policy.awaiting(r, delegate: user, state: state, now: now)
+        let stages = Array(Set(awaiting + delegated.values.flatMap { $0 })).sorted { a, b in
+            let order = state.workflow(for: r)?.workflow.stages.map(\.name) ?? []
+            return (order.firstIndex(of: a) ?? .max, a) < (order.firstIndex(of: b) ?? .max, b)
+        }
+        let delegators = delegated.keys.sorted().map { ["name": $0, "stages": delegated[$0]!.joined(separator: ", ")] }
+        var asked: [String] = []
+        if !awaiting.isEmpty { asked.append("You are asked to decide at \(awaiting.joined(separator: " and ")).") }
+        for name in delegated.keys.sorted() { asked.append("You may decide for \(name) at \(delegated[name]!.joined(separator: " and ")) (delegated to you).") }
+        let changesAsked = r.currentDecisions.last { $0.decision == .changesRequested }
+        if r.status == .active, r.requester == user, let changesAsked {
+            asked.append("\(changesAsked.by) asked for changes at \(changesAsked.stage): revise the bundle below, or withdraw the request.")
+        }
+        if asked.isEmpty, r.status == .active { asked.append("Nothing is asked of you on this request.") }
+        let closed: [String: Any]? =
+            switch r.status {
+            case .rejected:
+                r.decisions.last { $0.decision == .reject }.map { d in
+                    Self.context(["headline": "Rejected by \(d.by) at \(d.stage), \(Self.moment(d.at, now: now)["ago"]!):", "reason": d.comment])
+                }
+            case .withdrawn: ["headline": "Withdrawn: nobody can approve or deploy it."]
+            case .expired: ["headline": "Expired: nothing happened to it for longer than its workflow allows."]
+            default: nil
+            }
         let labels = String(decoding: (try? WireCoding.encode(r.labels)) ?? Data("{}".utf8), as: UTF8.self)
-        let changed = r.earlierRevisions.last.map { Self.revisionChange(r, previous: $0) }
+        let changed = r.earlierRevisions.last.map { Self.revisionChange(r, previous: $0, now: now) }
         let evidence: [[String: Any]] = view.evidence.map { e in
             let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
             return Self.context([
-                "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor, "at": e.at,
-                "digest": e.digest, "counts": counts, "revision": e.revision, "old": e.revision != r.revision,
+                "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor,
+                "at": Self.moment(e.at, now: now), "digest": e.digest, "counts": counts, "revision": e.revision, "old": e.revision != r.revision,
                 "link": "/requests/\(r.id)/evidence/\(e.digest)",
             ])
         }
         let decisions: [[String: Any]] = view.decisions.map { d in
             Self.context([
-                "stage": d.stage, "decision": d.decision, "actor": d.actor, "on_behalf_of": d.on_behalf_of as Any, "at": d.at, "signed": d.signed,
-                "key": d.key_fingerprint.map { String($0.prefix(19)) + "…" }, "comment": d.comment,
+                "stage": d.stage, "decision": Self.decisionWords(d.decision), "actor": d.actor, "on_behalf_of": d.on_behalf_of as Any,
+                "at": Self.moment(d.at, now: now), "signed": d.signed, "key": d.key_fingerprint.map { String($0.prefix(19)) + "…" }, "comment": d.comment,
+                "revision": d.revision, "old": d.revision != r.revision,
             ])
         }
+        let exemptions: [[String: Any]] = state.freezes.keys.sorted().compactMap { id in
+            state.freezes[id]?.exemptions?[r.id].map { ["freeze": id, "by": $0.by, "reason": $0.reason] }
+        }
+        let workflow = state.workflow(for: r)
         return Self.context([
             "title": r.id, "user": user, "csrf": csrf,
             "r": Self.context([
                 "request": r.id, "project": r.project, "environment": r.environment, "statusText": status, "statusClass": statusClass,
                 "emergency_reason": r.emergency?.reason as Any, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
-"requester": r.requester, "filed_at": view.filed_at, "description": r.description,
+                "requester": r.requester, "filed": Self.moment(r.filedAt, now: now), "description": r.description,
                 "labelsText": r.labels.isEmpty ? "" : r.labels.keys.sorted().map { "\($0)=\(r.labels[$0]!.joined(separator: ","))" }.joined(separator: " "),
-                "workflow_digest": view.workflow_digest, "hasSource": r.source != nil, "sourceParts": Self.sourceParts(r.source),
+                "workflow": workflow?.title ?? "unknown workflow", "workflow_digest": view.workflow_digest, "hasSource": r.source != nil,
+                "sourceParts": Self.sourceParts(r.source),
             ]),
-            "changed": changed, "statusText": status, "gates": gates, "canDecide": !awaiting.isEmpty, "awaiting": awaiting,
+            "closed": closed, "askedOfYou": asked.joined(separator: " "), "missing": missing, "exemptions": exemptions,
+            "changed": changed, "statusText": status, "gates": gates, "canDecide": !stages.isEmpty, "awaiting": stages,
+            "delegators": delegators.isEmpty ? nil : delegators,
+            "mayWithdraw": r.status == .active && r.requester == user && r.deploymentInProgress == nil,
+            "mayRevise": r.status == .active && r.requester == user && r.deploymentInProgress == nil && r.emergency == nil,
             "request": r.id, "project": r.project, "environment": r.environment, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
             "workflowDigest": r.workflowDigest.description, "labelsJSON": labels, "emergency": r.emergency != nil,
             "evidence": evidence, "hasEvidence": !evidence.isEmpty, "decisions": decisions, "hasDecisions": !decisions.isEmpty,
-            "deployments": view.deployments.map { Self.context(["outcome": $0.outcome, "actor": $0.actor, "at": $0.at, "note": $0.note]) },
-            "started": view.deployment_started.map { ["actor": $0.actor, "at": $0.at] as [String: Any] },
-            "history": view.history.map { ["at": $0.at, "stage": $0.stage, "revision": $0.revision] as [String: Any] },
+            "deployments": view.deployments.map { Self.context(["outcome": $0.outcome, "actor": $0.actor, "at": Self.moment($0.at, now: now), "note": $0.note]) },
+            "started": view.deployment_started.map { ["actor": $0.actor, "at": Self.moment($0.at, now: now)] as [String: Any] },
+            "history": view.history.map { ["at": Self.moment($0.at, now: now), "stage": $0.stage, "revision": $0.revision] as [String: Any] },
+            "historyCount": view.history.count,
         ])
     }
 
     /// What a revision changed against the one it replaced: the bundle and digest side by side, who revised and why
     /// (the changes asked of the previous revision), and what no longer counts.
-    static func revisionChange(_ r: DeploymentRequest, previous: EarlierRevision) -> [String: Any] {
+    static func revisionChange(_ r: DeploymentRequest, previous: EarlierRevision, now: Int64) -> [String: Any] {
         let asked = r.decisions.last { $0.revision == previous.revision && $0.decision == .changesRequested }
         let oldEvidence = r.evidence.filter { $0.revision == previous.revision }.count
         let oldDecisions = r.decisions.filter { $0.revision == previous.revision && $0.decision == .approve }.count
         return context([
             "previous": previous.revision, "current": r.revision, "oldBundle": previous.bundle, "newBundle": r.bundle, "bundleChanged": previous.bundle != r.bundle,
             "oldDigest": previous.digest.description, "newDigest": r.digest.description, "digestChanged": previous.digest != r.digest,
-            "by": previous.replacedBy, "at": Timestamps.rfc3339(previous.replacedAt),
+            "by": previous.replacedBy, "at": moment(previous.replacedAt, now: now),
             "asked": asked.map { context(["stage": $0.stage, "actor": $0.by, "comment": $0.comment]) },
             "carried": "The workflow starts again at its first stage: the \(oldEvidence) evidence item(s) and \(oldDecisions) approval(s) of revision \(previous.revision) no longer count.",
         ])
@@ -500,14 +626,14 @@ struct ConsoleController {
         case against(SignedCheckpoint?)
     }
 
-    func ledgerEntries(of request: String, proofs: EntryProofs) async throws -> [[String: Any]] {
+    func ledgerEntries(of request: String, proofs: EntryProofs, now: Int64) async throws -> [[String: Any]] {
         let ledger = handlers.ledger
         let checkpoint: SignedCheckpoint? = if case .against(let checkpoint) = proofs { checkpoint } else { nil }
         var out: [[String: Any]] = []
         for sequence in try await handlers.service.storage.projection.entries(ofRequest: request) {
             let entry = try await ledger.entry(at: sequence)
             var row: [String: Any?] = [
-                "sequence": sequence, "kind": entry.kind, "time": Timestamps.rfc3339(entry.timeMilliseconds), "actor": entry.actor,
+                "sequence": sequence, "kind": entry.kind, "at": Self.moment(entry.timeMilliseconds, now: now), "actor": entry.actor,
                 "leafHash": Hex.encode(entry.leafHash.bytes),
             ]
             if let checkpoint, sequence < checkpoint.checkpoint.size {
@@ -548,7 +674,7 @@ struct ConsoleController {
         }
     }
 
-    func inventoryRow(_ row: EnvironmentInventory) -> [String: Any] {
+    func inventoryRow(_ row: EnvironmentInventory, now: Int64) -> [String: Any] {
         let stuck: [[String: Any]] = row.pending.filter { !$0.waiting_for.isEmpty }.prefix(3).map {
             ["request": $0.request, "stage": $0.stage, "why": $0.waiting_for.joined(separator: "; ")]
         }
@@ -556,7 +682,7 @@ struct ConsoleController {
             "project": row.project, "environment": row.environment, "frozen": row.freezes.joined(separator: ", "),
             "running": row.running.map {
                 Self.context([
-                    "request": $0.request, "bundle": $0.bundle, "deployed_at": $0.deployed_at, "actor": $0.actor, "emergency": $0.emergency,
+                    "request": $0.request, "bundle": $0.bundle, "deployed": Self.moment($0.deployed_at, now: now), "actor": $0.actor, "emergency": $0.emergency,
                     "retrospective": $0.retrospective,
                 ])
             },

@@ -63,7 +63,7 @@ enum ConsoleFiles {
 <p>{{#healthy}}<span class="badge ok">✓ healthy</span>{{/healthy}}{{#unhealthy}}<span class="badge bad">✗ a check failed</span>{{/unhealthy}}</p>
 <div class="table-wrap"><table><tbody>
 <tr><th scope="row">Origin</th><td class="mono">{{origin}}</td></tr>
-<tr><th scope="row">Entries</th><td>{{size}}</td></tr>
+<tr><th scope="row">Entries</th><td id="ledger-size">{{size}}</td></tr>
 {{#checkpoint}}
 <tr><th scope="row">Newest checkpoint</th><td>{{size}} entries{{#coversUntil}}, up to the entry of {{coversUntil}} ({{coversAge}} ago){{/coversUntil}}{{#uncovered}} <span class="badge warn">{{uncovered}}</span>{{/uncovered}}</td></tr>
 <tr><th scope="row">Root</th><td class="mono">{{root}}</td></tr>
@@ -72,9 +72,9 @@ enum ConsoleFiles {
 <tr><th scope="row">Ledger key</th><td class="mono">{{ledgerKey}}</td></tr>
 </tbody></table></div>
 <h3>Checks of the newest checkpoint, made now</h3>
-<ul class="conditions">{{#checks}}<li class="{{#passed}}met{{/passed}}{{^passed}}unmet{{/passed}}">{{check}}: {{detail}}</li>{{/checks}}</ul>
+<ul class="conditions">{{#checks}}<li class="{{#passed}}met{{/passed}}{{^passed}}unmet{{/passed}}"><span class="state">{{#passed}}Passed:{{/passed}}{{^passed}}Failed:{{/passed}}</span> {{check}}: {{detail}}</li>{{/checks}}</ul>
 <h3>Full verification</h3>
-{{#verification}}<p>{{#passed}}<span class="badge ok">✓ passed</span>{{/passed}}{{^passed}}<span class="badge bad">✗ failed</span>{{/passed}} at {{finished}}: {{entries}} entries and {{checkpoints}} checkpoints re-read, every hash recomputed ({{seconds}} s).{{#failure}} <strong>{{failure}}</strong>{{/failure}}</p>{{/verification}}
+{{#verification}}<p id="full-verification">{{#passed}}<span class="badge ok">✓ passed</span>{{/passed}}{{^passed}}<span class="badge bad">✗ failed</span>{{/passed}} {{#finished}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/finished}}: {{entries}} entries and {{checkpoints}} checkpoints re-read, every hash recomputed ({{seconds}} s).{{#failure}} <strong>{{failure}}</strong>{{/failure}}</p>{{#grown}}<p class="muted">{{grown}}</p>{{/grown}}{{/verification}}
 {{^verification}}<p class="muted">No full verification has finished since the server started{{#running}} (one is running){{/running}}.</p>{{/verification}}
 <p class="muted">The server re-verifies the whole ledger at start and every <code>--verify-interval</code>; <code>signoff audit verify --db</code> does the same offline.</p>
 {{#checkpoint}}<details><summary>The checkpoint as signed</summary><pre class="text mono">{{note}}</pre></details>{{/checkpoint}}
@@ -93,26 +93,26 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{> header}}
 <h1>Dashboard</h1>
 <form method="get" action="/dashboard" class="filters">
-<label for="f-project">Project</label>
-<select id="f-project" name="project"><option value="">every project</option>{{#projects}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/projects}}</select>
-<label for="f-team">Team</label>
-<select id="f-team" name="team"><option value="">every team</option>{{#teams}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/teams}}</select>
-<label for="f-env">Environment</label>
-<input id="f-env" name="environment" type="text" value="{{environment}}">
-<label for="f-state">State</label>
-<select id="f-state" name="state"><option value="">any</option>{{#states}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/states}}</select>
-<button type="submit" class="secondary">Filter</button>
+<div><label for="f-project">Project</label>
+<select id="f-project" name="project"><option value="">every project</option>{{#projects}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/projects}}</select></div>
+<div><label for="f-team">Team</label>
+<select id="f-team" name="team"><option value="">every team</option>{{#teams}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/teams}}</select></div>
+<div><label for="f-env">Environment</label>
+<select id="f-env" name="environment"><option value="">every environment</option>{{#environments}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/environments}}</select></div>
+<div><label for="f-state">State</label>
+<select id="f-state" name="state"><option value="">any</option>{{#states}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/states}}</select></div>
+<div><button type="submit" class="secondary">Filter</button></div>
 </form>
 {{^rows}}<p>No project that you may read.</p>{{/rows}}
 {{#hasRows}}
 <div class="table-wrap">
 <table>
-<thead><tr><th scope="col">Project → environment</th><th scope="col">Runs now</th><th scope="col">Pending</th><th scope="col" class="optional">Stuck on</th></tr></thead>
+<thead><tr><th scope="col">Where</th><th scope="col">Runs now</th><th scope="col">Pending</th><th scope="col" class="optional">Stuck on</th></tr></thead>
 <tbody>
 {{#rows}}
 <tr>
-<td>{{project}} → {{environment}}{{#frozen}} <span class="badge bad">frozen {{frozen}}</span>{{/frozen}}</td>
-<td>{{#running}}<a href="/requests/{{request}}">{{request}}</a> {{bundle}}<br><span class="muted">{{deployed_at}} by {{actor}}</span>{{#emergency}} <span class="badge bad">emergency, retrospective {{retrospective}}</span>{{/emergency}}{{/running}}{{^running}}<span class="muted">nothing yet</span>{{/running}}{{#deploying}}<br><span class="badge warn">deploying {{request}}</span>{{/deploying}}</td>
+<td><span class="where">{{project}} → {{environment}}</span>{{#frozen}} <span class="badge bad">frozen {{frozen}}</span>{{/frozen}}</td>
+<td>{{#running}}<a href="/requests/{{request}}">{{request}}</a> {{bundle}}<br><span class="muted">{{#deployed}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/deployed}} by {{actor}}</span>{{#emergency}} <span class="badge bad">emergency, retrospective {{retrospective}}</span>{{/emergency}}{{/running}}{{^running}}<span class="muted">nothing yet</span>{{/running}}{{#deploying}}<br><span class="badge warn">deploying {{request}}</span>{{/deploying}}</td>
 <td>{{pendingCount}}{{#oldest}}<br><span class="muted">oldest {{oldest}}</span>{{/oldest}}</td>
 <td class="optional">{{#stuck}}<a href="/requests/{{request}}">{{request}}</a> at {{stage}}: {{why}}<br>{{/stuck}}</td>
 </tr>
@@ -149,6 +149,27 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#download}}<p><a href="{{download}}">Download the document</a> ({{mediaType}}, {{size}} bytes).</p>{{/download}}
 {{> footer}}
 """#),
+        ("file", #"""
+{{> header}}
+<h1>File a request</h1>
+{{^places}}<p>You may file requests in no project: a project's administrator adds you to a group its requesters role is bound to.</p>{{/places}}
+{{#hasPlaces}}
+<form id="file-form" class="decide needs-crypto">
+<p>Choose the bundle file: this browser computes its SHA-256 and sends only the digest and the file's name (Signoff stores no bundles). CI attaches its evidence to the same digest.</p>
+<label for="file-where">Project and environment</label>
+<select id="file-where" name="where" required>{{#places}}<option value="{{project}}/{{environment}}">{{project}} → {{environment}} ({{workflow}})</option>{{/places}}</select>
+<label for="file-bundle">Bundle file</label>
+<input id="file-bundle" name="bundle" type="file" required>
+<label for="file-description">What it is and why</label>
+<textarea id="file-description" name="description"></textarea>
+<label for="file-emergency">Emergency reason <span class="muted">(only for an emergency: its workflow's emergency rules apply, and it owes a retrospective review)</span></label>
+<input id="file-emergency" name="emergency_reason" type="text">
+<button type="submit">File the request</button>
+</form>
+<div id="file-result" class="notice hidden" role="status" aria-live="polite"></div>
+{{/hasPlaces}}
+{{> footer}}
+"""#),
         ("footer", #"""
 </main>
 </body>
@@ -172,10 +193,11 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#user}}
 <nav aria-label="Main">
 <ul>
-<li><a href="/inbox">Inbox</a></li>
-<li><a href="/dashboard">Dashboard</a></li>
-<li><a href="/audit">Audit</a></li>
-<li><a href="/access">Access</a></li>
+<li><a href="/inbox"{{#nav_inbox}} aria-current="page"{{/nav_inbox}}>Inbox</a></li>
+<li><a href="/requests/new"{{#nav_file}} aria-current="page"{{/nav_file}}>File a request</a></li>
+<li><a href="/dashboard"{{#nav_dashboard}} aria-current="page"{{/nav_dashboard}}>Dashboard</a></li>
+<li><a href="/audit"{{#nav_audit}} aria-current="page"{{/nav_audit}}>Audit</a></li>
+<li><a href="/access"{{#nav_access}} aria-current="page"{{/nav_access}}>Access</a></li>
 </ul>
 </nav>
 <span class="who">{{user}}</span>
@@ -195,15 +217,15 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <div class="table-wrap">
 <table>
 <caption class="muted">Oldest first</caption>
-<thead><tr><th scope="col">Request</th><th scope="col">What</th><th scope="col" class="optional">Where</th><th scope="col">Waiting</th><th scope="col" class="optional">Detail</th></tr></thead>
+<thead><tr><th scope="col">Request</th><th scope="col">Asked of you</th><th scope="col" class="optional">Filed by</th><th scope="col" class="optional">Tests</th><th scope="col">Waiting</th></tr></thead>
 <tbody>
 {{#items}}
 <tr>
-<td><a href="/requests/{{request}}">{{request}}</a><br><span class="muted mono">{{bundle}}</span></td>
-<td>{{action}}{{#stage}} {{stage}}{{/stage}}{{#on_behalf_of}} <span class="muted">(for {{on_behalf_of}})</span>{{/on_behalf_of}}</td>
-<td class="optional">{{project}} → {{environment}}</td>
-<td>{{age}}<br><span class="muted">filed {{request_age}} ago</span></td>
-<td class="optional">{{detail}}</td>
+<td><a href="/requests/{{request}}">{{request}}</a>{{#emergency}} <span class="badge bad">EMERGENCY</span>{{/emergency}}<br><span class="mono">{{bundle}}</span><br><span class="muted">{{project}} → {{environment}}</span></td>
+<td>{{what}}{{#on_behalf_of}} <span class="muted">(for {{on_behalf_of}})</span>{{/on_behalf_of}}{{#detail}}<br><span class="muted">{{detail}}</span>{{/detail}}</td>
+<td class="optional">{{requester}}{{#description}}<br><span class="muted">{{description}}</span>{{/description}}{{#run}}<br><a href="{{run}}" rel="noopener noreferrer nofollow">pipeline run</a>{{/run}}</td>
+<td class="optional">{{#tests}}<span class="badge {{statusClass}}">{{status}}</span>{{#counts}} <span class="muted">{{counts}}</span>{{/counts}}{{/tests}}{{^tests}}<span class="muted">no test report</span>{{/tests}}</td>
+<td>{{#waiting}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/waiting}}<br><span class="muted">filed {{#filed}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/filed}}</span></td>
 </tr>
 {{/items}}
 </tbody>
@@ -237,6 +259,19 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#r}}
 <h1>{{request}}: {{project}} → {{environment}}</h1>
 <p><span class="badge {{statusClass}}">{{statusText}}</span>{{#emergency_reason}} <span class="badge bad">EMERGENCY</span> {{emergency_reason}}{{/emergency_reason}}</p>
+{{/r}}
+{{#closed}}<div class="notice error" id="closed-reason"><strong>{{headline}}</strong>{{#reason}} <span class="reason">“{{reason}}”</span>{{/reason}}</div>{{/closed}}
+<section class="asked" aria-labelledby="asked-heading">
+<h2 id="asked-heading">What is asked</h2>
+{{#askedOfYou}}<p id="asked-of-you">{{askedOfYou}}</p>{{/askedOfYou}}
+{{#missing}}
+<p>Still missing before <strong>{{stage}}</strong>:</p>
+<ul class="conditions">{{#conditions}}<li class="unmet"><span class="state">Missing:</span> {{rule}}: {{detail}}{{#supply}} <span class="muted">— can supply: {{supply}}</span>{{/supply}}</li>{{/conditions}}</ul>
+{{/missing}}
+{{^missing}}<p class="muted">Nothing is missing{{#r}}: the request is {{statusText}}{{/r}}.</p>{{/missing}}
+{{#exemptions}}<p class="notice">Freeze {{freeze}} does not hold this request: exempted by {{by}}, “{{reason}}”.</p>{{/exemptions}}
+</section>
+{{#r}}
 <div class="table-wrap">
 <table>
 <tbody>
@@ -244,10 +279,10 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <tr><th scope="row">Digest</th><td class="mono" id="bundle-digest">{{digest}}</td></tr>
 {{#hasSource}}<tr><th scope="row">Built by</th><td id="bundle-source">{{#sourceParts}}{{^first}} · {{/first}}{{#href}}<a href="{{href}}" rel="noopener noreferrer nofollow">{{text}}</a>{{/href}}{{^href}}{{text}}{{/href}}{{/sourceParts}}</td></tr>{{/hasSource}}
 <tr><th scope="row">Revision</th><td>{{revision}}</td></tr>
-<tr><th scope="row">Requester</th><td>{{requester}}, filed {{filed_at}}</td></tr>
+<tr><th scope="row">Requester</th><td>{{requester}}, filed {{#filed}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/filed}}</td></tr>
 {{#description}}<tr><th scope="row">About</th><td>{{description}}</td></tr>{{/description}}
 {{#labelsText}}<tr><th scope="row">Labels</th><td>{{labelsText}}</td></tr>{{/labelsText}}
-<tr><th scope="row">Workflow</th><td class="mono">{{workflow_digest}}</td></tr>
+<tr><th scope="row">Workflow</th><td id="workflow">{{workflow}} <span class="muted mono" title="the digest of the workflow version this request follows">{{workflow_digest}}</span></td></tr>
 </tbody>
 </table>
 </div>
@@ -263,37 +298,67 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 </tbody>
 </table>
 </div>
-<p>Revised by {{by}} at {{at}}.{{#asked}} Changes asked at {{stage}} by {{actor}}{{#comment}}: “{{comment}}”{{/comment}}.{{/asked}}</p>
+<p>Revised by {{by}} {{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}.{{#asked}} Changes asked at {{stage}} by {{actor}}{{#comment}}: “{{comment}}”{{/comment}}.{{/asked}}</p>
 <p class="muted">{{carried}}</p>
 {{/changed}}
+{{#canDecide}}
+<h2>Decide</h2>
+<form id="decide-form" class="decide needs-crypto" data-request="{{request}}" data-project="{{project}}" data-environment="{{environment}}" data-bundle="{{bundle}}" data-digest="{{digest}}" data-revision="{{revision}}" data-workflow-digest="{{workflowDigest}}" data-labels="{{labelsJSON}}" data-emergency="{{emergency}}" data-actor="{{user}}">
+<p>You sign <strong>{{bundle}}</strong> with digest <span class="mono">{{digest}}</span>, revision {{revision}}, with this browser's key.</p>
+{{#delegators}}
+<label for="decide-for">Deciding as</label>
+<select id="decide-for" name="on_behalf_of"><option value="">yourself</option>{{#delegators}}<option value="{{name}}">for {{name}} (delegated to you: {{stages}})</option>{{/delegators}}</select>
+{{/delegators}}
+<label for="decide-stage">Stage</label>
+<select id="decide-stage" name="stage">{{#awaiting}}<option value="{{.}}">{{.}}</option>{{/awaiting}}</select>
+<label for="decide-comment">Comment <span class="muted">(the reason, when you reject or ask for changes)</span></label>
+<textarea id="decide-comment" name="comment"></textarea>
+<button type="button" data-decision="approve">Approve</button>
+<button type="button" class="secondary" data-decision="changes-requested">Request changes</button>
+<button type="button" class="danger" data-decision="reject">Reject…</button>
+<div id="reject-confirm" class="notice error hidden" role="alertdialog" aria-labelledby="reject-confirm-title" aria-describedby="reject-confirm-reason">
+<p id="reject-confirm-title"><strong>Reject {{request}} for good?</strong> A rejection closes the request: it cannot be revised or approved afterwards, and the pipeline waiting on it fails.</p>
+<p>The reason, as the requester and the audit export will read it: <strong id="reject-confirm-reason"></strong></p>
+<button type="button" class="danger" id="reject-confirm-yes">Reject {{request}}</button>
+<button type="button" class="secondary" id="reject-confirm-no">Keep it open</button>
+</div>
+</form>
+<div id="decide-result" class="notice hidden" role="status" aria-live="polite"></div>
+{{/canDecide}}
+{{#mayWithdraw}}
+<h2>Withdraw</h2>
+<form id="withdraw-form" class="decide" data-request="{{request}}">
+<p>Withdrawing ends the request: nobody can approve or deploy it afterwards.</p>
+<label for="withdraw-reason">Reason</label>
+<input id="withdraw-reason" name="reason" type="text" required>
+<button type="submit" class="danger">Withdraw {{request}}</button>
+</form>
+<div id="withdraw-result" class="notice hidden" role="status" aria-live="polite"></div>
+{{/mayWithdraw}}
+{{#mayRevise}}
+<h2>Revise</h2>
+<form id="revise-form" class="decide needs-crypto" data-request="{{request}}">
+<p>A new revision of the bundle: this browser computes its SHA-256 and sends the digest and the file's name (Signoff stores no bundles). The workflow starts again at its first stage.</p>
+<label for="revise-file">Bundle file</label>
+<input id="revise-file" name="bundle" type="file" required>
+<button type="submit">Revise {{request}}</button>
+</form>
+<div id="revise-result" class="notice hidden" role="status" aria-live="polite"></div>
+{{/mayRevise}}
 <h2>Stages ahead</h2>
 {{^gates}}<p class="muted">None: the request is {{statusText}}.</p>{{/gates}}
 {{#gates}}
 <h3>{{stage}} <span class="badge {{#satisfied}}ok{{/satisfied}}{{^satisfied}}warn{{/satisfied}}">{{#satisfied}}ready{{/satisfied}}{{^satisfied}}waiting{{/satisfied}}</span></h3>
 <ul class="conditions">
-{{#conditions}}<li class="{{#met}}met{{/met}}{{^met}}unmet{{/met}}">{{rule}}: {{detail}}{{#supply}} <span class="muted">— can supply: {{supply}}</span>{{/supply}}</li>{{/conditions}}
+{{#conditions}}<li class="{{#met}}met{{/met}}{{^met}}unmet{{/met}}"><span class="state">{{#met}}Met:{{/met}}{{^met}}Missing:{{/met}}</span> {{rule}}: {{detail}}{{#supply}} <span class="muted">— can supply: {{supply}}</span>{{/supply}}</li>{{/conditions}}
 </ul>
 {{/gates}}
-{{#canDecide}}
-<h2>Decide</h2>
-<form id="decide-form" class="decide needs-crypto" data-request="{{request}}" data-project="{{project}}" data-environment="{{environment}}" data-bundle="{{bundle}}" data-digest="{{digest}}" data-revision="{{revision}}" data-workflow-digest="{{workflowDigest}}" data-labels="{{labelsJSON}}" data-emergency="{{emergency}}" data-actor="{{user}}">
-<p>You sign <strong>{{bundle}}</strong> with digest <span class="mono">{{digest}}</span>, revision {{revision}}, with this browser's key.</p>
-<label for="decide-stage">Stage</label>
-<select id="decide-stage" name="stage">{{#awaiting}}<option value="{{.}}">{{.}}</option>{{/awaiting}}</select>
-<label for="decide-comment">Comment</label>
-<textarea id="decide-comment" name="comment"></textarea>
-<button type="button" data-decision="approve">Approve</button>
-<button type="button" class="secondary" data-decision="changes-requested">Request changes</button>
-<button type="button" class="danger" data-decision="reject">Reject</button>
-</form>
-<div id="decide-result" class="notice hidden" role="status" aria-live="polite"></div>
-{{/canDecide}}
 <h2>Evidence</h2>
 {{^evidence}}<p class="muted">None.</p>{{/evidence}}
 {{#hasEvidence}}
 <div class="table-wrap"><table>
 <thead><tr><th scope="col">Kind</th><th scope="col">Status</th><th scope="col" class="optional">By</th><th scope="col" class="optional">When</th><th scope="col" class="optional">Digest</th></tr></thead>
-<tbody>{{#evidence}}<tr><td><a href="{{link}}">{{kind}}</a>{{#counts}} <span class="muted">({{counts}})</span>{{/counts}}</td><td><span class="badge {{statusClass}}">{{status}}</span>{{#old}} <span class="muted">revision {{revision}}</span>{{/old}}</td><td class="optional">{{actor}}</td><td class="optional">{{at}}</td><td class="optional mono">{{digest}}</td></tr>{{/evidence}}</tbody>
+<tbody>{{#evidence}}<tr{{#old}} class="superseded"{{/old}}><td><a href="{{link}}">{{kind}}</a>{{#counts}} <span class="muted">({{counts}})</span>{{/counts}}</td><td><span class="badge {{statusClass}}">{{status}}</span>{{#old}} <span class="badge">superseded: revision {{revision}}</span>{{/old}}</td><td class="optional">{{actor}}</td><td class="optional">{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}</td><td class="optional mono">{{digest}}</td></tr>{{/evidence}}</tbody>
 </table></div>
 {{/hasEvidence}}
 <h2>Decisions</h2>
@@ -301,21 +366,25 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#hasDecisions}}
 <div class="table-wrap"><table>
 <thead><tr><th scope="col">Stage</th><th scope="col">Decision</th><th scope="col">Who</th><th scope="col" class="optional">When</th><th scope="col">Signed</th><th scope="col" class="optional">Comment</th></tr></thead>
-<tbody>{{#decisions}}<tr><td>{{stage}}</td><td>{{decision}}</td><td>{{actor}}{{#on_behalf_of}} for {{on_behalf_of}}{{/on_behalf_of}}</td><td class="optional">{{at}}</td><td>{{#signed}}✓ <span class="mono">{{key}}</span>{{/signed}}{{^signed}}unsigned{{/signed}}</td><td class="optional">{{comment}}</td></tr>{{/decisions}}</tbody>
+<tbody>{{#decisions}}<tr{{#old}} class="superseded"{{/old}}><td>{{stage}}</td><td>{{decision}}{{#old}} <span class="badge">superseded: revision {{revision}}</span>{{/old}}</td><td>{{actor}}{{#on_behalf_of}} for {{on_behalf_of}}{{/on_behalf_of}}</td><td class="optional">{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}</td><td>{{#signed}}✓ signed <span class="mono">{{key}}</span>{{/signed}}{{^signed}}unsigned{{/signed}}</td><td class="optional">{{comment}}</td></tr>{{/decisions}}</tbody>
 </table></div>
 {{/hasDecisions}}
 <h2>Deployments</h2>
 {{^deployments}}<p class="muted">None.</p>{{/deployments}}
-<ul>{{#deployments}}<li>{{outcome}} by {{actor}} at {{at}}{{#note}} — {{note}}{{/note}}</li>{{/deployments}}</ul>
-{{#started}}<p class="notice">Deploying: started by {{actor}} at {{at}}.</p>{{/started}}
-<h2>Ledger entries</h2>
+<ul>{{#deployments}}<li>{{outcome}} by {{actor}} {{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}{{#note}} — {{note}}{{/note}}</li>{{/deployments}}</ul>
+{{#started}}<p class="notice">Deploying: started by {{actor}} {{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}.</p>{{/started}}
+<details id="history">
+<summary>History: {{historyCount}} stage changes</summary>
+<ul>{{#history}}<li>{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}: {{stage}} <span class="muted">(revision {{revision}})</span></li>{{/history}}</ul>
+</details>
+<details id="ledger-entries">
+<summary>Ledger entries: {{entryCount}}</summary>
 <p><a href="/audit/requests/{{request}}">Each entry with its inclusion proof</a></p>
 <div class="table-wrap"><table>
 <thead><tr><th scope="col">Sequence</th><th scope="col">Kind</th><th scope="col" class="optional">When</th><th scope="col">Who</th></tr></thead>
-<tbody>{{#entries}}<tr><td>{{sequence}}</td><td>{{kind}}</td><td class="optional">{{time}}</td><td>{{actor}}</td></tr>{{/entries}}</tbody>
+<tbody>{{#entries}}<tr><td>{{sequence}}</td><td>{{kind}}</td><td class="optional">{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}</td><td>{{actor}}</td></tr>{{/entries}}</tbody>
 </table></div>
-<h2>History</h2>
-<ul>{{#history}}<li>{{at}}: {{stage}} <span class="muted">(revision {{revision}})</span></li>{{/history}}</ul>
+</details>
 {{> footer}}
 """#),
         ("setup", #"""
@@ -360,7 +429,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#entries}}
 <li>
 <h2>Entry {{sequence}}: {{kind}}</h2>
-<p>{{time}} by {{actor}}{{#included}} <span class="badge ok">✓ included</span>{{/included}}{{#notIncluded}} <span class="badge bad">proof does not verify</span>{{/notIncluded}}{{#pending}} <span class="badge warn">awaiting a checkpoint</span>{{/pending}}</p>
+<p>{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}} by {{actor}}{{#included}} <span class="badge ok">✓ included</span>{{/included}}{{#notIncluded}} <span class="badge bad">proof does not verify</span>{{/notIncluded}}{{#pending}} <span class="badge warn">awaiting a checkpoint</span>{{/pending}}</p>
 <p class="mono">leaf {{leafHash}}</p>
 {{#hasProof}}<details><summary>Inclusion proof</summary><ol class="mono">{{#proof}}<li>{{.}}</li>{{/proof}}</ol></details>{{/hasProof}}
 </li>
@@ -417,6 +486,20 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 .notice.ok { border-left-color: var(--ok); }
 pre.text { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--soft); padding: .6rem; border: 1px solid var(--line); }
 .hidden { display: none; }
+td { overflow-wrap: anywhere; }
+form.filters { display: flex; flex-wrap: wrap; gap: .25rem .75rem; align-items: flex-end; margin-bottom: 1rem; }
+form.filters > div { flex: 1 1 9rem; min-width: 0; }
+form.filters label { margin-top: 0; }
+form.filters select { width: 100%; }
+form.filters button { margin-top: 0; }
+tr.superseded td { color: var(--muted); }
+section.asked { border-left: 4px solid var(--warn); padding: .1rem 0 .1rem .8rem; margin: .5rem 0 1rem; }
+section.asked h2 { margin-top: .25rem; }
+#closed-reason .reason { font-size: 1.15em; font-weight: 600; }
+details { margin: 1rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+.state { font-weight: 600; }
+header.top nav a[aria-current="page"] { font-weight: 700; text-decoration-thickness: 3px; }
 .skip { position: absolute; left: -999px; }
 .skip:focus { left: 1rem; top: .5rem; background: #fff; padding: .3rem; }
 @media (max-width: 40rem) {
@@ -557,6 +640,48 @@ pre.text { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--sof
     location.reload();
   }
 
+  // A POST to the API with this session (the cookie) and the page's CSRF token; a refusal throws with its rule and detail.
+  async function api(path, body) {
+    const res = await fetch(path, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() }, body: JSON.stringify(body),
+    });
+    const answer = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error("Refused" + (answer.rule ? " (" + answer.rule + ")" : "") + ": " + (answer.detail || res.status));
+    return answer;
+  }
+
+  // The bundle's SHA-256, computed here: the file never leaves the browser, only its digest and name do.
+  async function bundleDigest(input, resultId) {
+    const file = input.files && input.files[0];
+    if (!file) throw new Error("Choose the bundle file.");
+    show(resultId, "Computing the SHA-256 of " + file.name + " (" + file.size + " bytes)…");
+    return { name: file.name, digest: "sha256:" + hex(await sha256(new Uint8Array(await file.arrayBuffer()))) };
+  }
+
+  async function fileRequest(form) {
+    const [project, environment] = form.querySelector("#file-where").value.split("/");
+    const bundle = await bundleDigest(form.querySelector("#file-bundle"), "file-result");
+    const body = { project: project, environment: environment, bundle: bundle.name, digest: bundle.digest,
+                   description: form.querySelector("#file-description").value };
+    const reason = form.querySelector("#file-emergency").value.trim();
+    if (reason) body.emergency_reason = reason;
+    const answer = await api("/v1/requests", body);
+    location.assign("/requests/" + encodeURIComponent(answer.request));
+  }
+
+  async function revise(form) {
+    const bundle = await bundleDigest(form.querySelector("#revise-file"), "revise-result");
+    await api("/v1/requests/" + encodeURIComponent(form.dataset.request) + "/revisions", { bundle: bundle.name, digest: bundle.digest });
+    location.reload();
+  }
+
+  async function withdraw(form) {
+    const reason = form.querySelector("#withdraw-reason").value.trim();
+    if (!reason) { show("withdraw-result", "Say why you withdraw it.", "error"); return; }
+    await api("/v1/requests/" + encodeURIComponent(form.dataset.request) + "/withdraw", { reason: reason });
+    location.reload();
+  }
+
   async function logout(form) {
     await fetch("/console/logout", { method: "POST", headers: { "X-CSRF-Token": csrf() } });
     location.assign("/login?signed-out");
@@ -575,18 +700,31 @@ pre.text { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--sof
     const last = await get("last-user").catch(() => undefined);
     const loginUser = document.getElementById("login-user");
     if (loginUser && last && !loginUser.value) loginUser.value = last;
-    for (const [id, fn] of [["setup-form", setup], ["login-form", login], ["logout-form", logout]]) {
+    const forms = [["setup-form", setup], ["login-form", login], ["logout-form", logout], ["file-form", fileRequest], ["revise-form", revise],
+                   ["withdraw-form", withdraw]];
+    for (const [id, fn] of forms) {
       const form = document.getElementById(id);
       if (form) form.addEventListener("submit", (e) => { e.preventDefault(); fn(form).catch((err) => show(id.replace("-form", "-result"), String(err), "error")); });
     }
     const decideForm = document.getElementById("decide-form");
     if (decideForm) {
+      const confirmBox = document.getElementById("reject-confirm");
+      const run = (decision) => decide(decideForm, decision).catch((err) => show("decide-result", String(err), "error"));
       for (const button of decideForm.querySelectorAll("button[data-decision]")) {
         button.addEventListener("click", (e) => {
           e.preventDefault();
-          decide(decideForm, button.dataset.decision).catch((err) => show("decide-result", String(err), "error"));
+          if (button.dataset.decision !== "reject") { run(button.dataset.decision); return; }
+          // A rejection is final: it needs a reason, and a second, explicit yes with the reason in front of the person.
+          const reason = decideForm.querySelector("#decide-comment").value.trim();
+          if (!reason) { show("decide-result", "Say why you reject it in the comment: the requester and the audit read it.", "error"); return; }
+          document.getElementById("decide-result").classList.add("hidden");
+          document.getElementById("reject-confirm-reason").textContent = reason;
+          confirmBox.classList.remove("hidden");
+          document.getElementById("reject-confirm-no").focus();
         });
       }
+      document.getElementById("reject-confirm-yes").addEventListener("click", (e) => { e.preventDefault(); confirmBox.classList.add("hidden"); run("reject"); });
+      document.getElementById("reject-confirm-no").addEventListener("click", (e) => { e.preventDefault(); confirmBox.classList.add("hidden"); });
     }
     if (!window.crypto || !crypto.subtle) for (const el of document.querySelectorAll(".needs-crypto")) el.classList.add("hidden");
   });

@@ -129,6 +129,48 @@
     location.reload();
   }
 
+  // A POST to the API with this session (the cookie) and the page's CSRF token; a refusal throws with its rule and detail.
+  async function api(path, body) {
+    const res = await fetch(path, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() }, body: JSON.stringify(body),
+    });
+    const answer = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error("Refused" + (answer.rule ? " (" + answer.rule + ")" : "") + ": " + (answer.detail || res.status));
+    return answer;
+  }
+
+  // The bundle's SHA-256, computed here: the file never leaves the browser, only its digest and name do.
+  async function bundleDigest(input, resultId) {
+    const file = input.files && input.files[0];
+    if (!file) throw new Error("Choose the bundle file.");
+    show(resultId, "Computing the SHA-256 of " + file.name + " (" + file.size + " bytes)…");
+    return { name: file.name, digest: "sha256:" + hex(await sha256(new Uint8Array(await file.arrayBuffer()))) };
+  }
+
+  async function fileRequest(form) {
+    const [project, environment] = form.querySelector("#file-where").value.split("/");
+    const bundle = await bundleDigest(form.querySelector("#file-bundle"), "file-result");
+    const body = { project: project, environment: environment, bundle: bundle.name, digest: bundle.digest,
+                   description: form.querySelector("#file-description").value };
+    const reason = form.querySelector("#file-emergency").value.trim();
+    if (reason) body.emergency_reason = reason;
+    const answer = await api("/v1/requests", body);
+    location.assign("/requests/" + encodeURIComponent(answer.request));
+  }
+
+  async function revise(form) {
+    const bundle = await bundleDigest(form.querySelector("#revise-file"), "revise-result");
+    await api("/v1/requests/" + encodeURIComponent(form.dataset.request) + "/revisions", { bundle: bundle.name, digest: bundle.digest });
+    location.reload();
+  }
+
+  async function withdraw(form) {
+    const reason = form.querySelector("#withdraw-reason").value.trim();
+    if (!reason) { show("withdraw-result", "Say why you withdraw it.", "error"); return; }
+    await api("/v1/requests/" + encodeURIComponent(form.dataset.request) + "/withdraw", { reason: reason });
+    location.reload();
+  }
+
   async function logout(form) {
     await fetch("/console/logout", { method: "POST", headers: { "X-CSRF-Token": csrf() } });
     location.assign("/login?signed-out");
@@ -147,18 +189,31 @@
     const last = await get("last-user").catch(() => undefined);
     const loginUser = document.getElementById("login-user");
     if (loginUser && last && !loginUser.value) loginUser.value = last;
-    for (const [id, fn] of [["setup-form", setup], ["login-form", login], ["logout-form", logout]]) {
+    const forms = [["setup-form", setup], ["login-form", login], ["logout-form", logout], ["file-form", fileRequest], ["revise-form", revise],
+                   ["withdraw-form", withdraw]];
+    for (const [id, fn] of forms) {
       const form = document.getElementById(id);
       if (form) form.addEventListener("submit", (e) => { e.preventDefault(); fn(form).catch((err) => show(id.replace("-form", "-result"), String(err), "error")); });
     }
     const decideForm = document.getElementById("decide-form");
     if (decideForm) {
+      const confirmBox = document.getElementById("reject-confirm");
+      const run = (decision) => decide(decideForm, decision).catch((err) => show("decide-result", String(err), "error"));
       for (const button of decideForm.querySelectorAll("button[data-decision]")) {
         button.addEventListener("click", (e) => {
           e.preventDefault();
-          decide(decideForm, button.dataset.decision).catch((err) => show("decide-result", String(err), "error"));
+          if (button.dataset.decision !== "reject") { run(button.dataset.decision); return; }
+          // A rejection is final: it needs a reason, and a second, explicit yes with the reason in front of the person.
+          const reason = decideForm.querySelector("#decide-comment").value.trim();
+          if (!reason) { show("decide-result", "Say why you reject it in the comment: the requester and the audit read it.", "error"); return; }
+          document.getElementById("decide-result").classList.add("hidden");
+          document.getElementById("reject-confirm-reason").textContent = reason;
+          confirmBox.classList.remove("hidden");
+          document.getElementById("reject-confirm-no").focus();
         });
       }
+      document.getElementById("reject-confirm-yes").addEventListener("click", (e) => { e.preventDefault(); confirmBox.classList.add("hidden"); run("reject"); });
+      document.getElementById("reject-confirm-no").addEventListener("click", (e) => { e.preventDefault(); confirmBox.classList.add("hidden"); });
     }
     if (!window.crypto || !crypto.subtle) for (const el of document.querySelectorAll(".needs-crypto")) el.classList.add("hidden");
   });

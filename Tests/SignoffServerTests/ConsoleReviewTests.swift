@@ -1,0 +1,166 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Mustache
+import Prometheus
+import SignoffAPI
+import SignoffCore
+import SignoffCrypto
+@testable import SignoffServer
+import SignoffService
+import SignoffTestSupport
+import Testing
+
+/// Issue 30, part 3: a console for reviewers — what is asked first, people's words and times, a rejection that asks
+/// first, deciding for a delegator, filing from the browser; and every template rendered.
+@Suite("A console for reviewers")
+struct ConsoleReviewTests {
+    static func post(_ client: some TestClientProtocol, _ uri: String, cookie: String, csrf: String?, _ json: String) async throws -> (Int, String) {
+        var headers: HTTPFields = [.contentType: "application/json", .cookie: "signoff_session=\(cookie)"]
+        if let csrf { headers[HTTPField.Name("X-CSRF-Token")!] = csrf }
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: json)) { (Int($0.status.code), String(buffer: $0.body)) }
+    }
+
+    @Test("The request page leads with what is asked and what is missing; times relative with the exact one on hover; the workflow by name and version; conditions and superseded decisions told by text; the ledger folded; aria-current")
+    func requestPage() async throws {
+        var f = try await ServerFixture()
+        defer { f.remove() }
+        try await f.add(Cast.secondReleaseManager)
+        try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: "weekly retrain"), as: "riley")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .changesRequested, comment: "pin the seed", envelope: nil), as: "morgan")
+        try await f.must(.revise(request: "REQ-1", bundle: "m2.zip", digest: SHA256Digest.hash("m2")), as: "riley")
+        // morgan hands deciding on churn-model to eve (who holds no role of her own) for a week.
+        let now = f.database.now
+        try await f.must(.delegate(DelegationSpec(delegate: "eve", start: now - 1000, end: now + 7 * 86_400_000, project: Cast.project, role: nil)), as: "morgan")
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        let keys = f.keys
+        try await app.test(.router) { client in
+            let morgan = try await ConsoleTests.login(client, "morgan", key: keys["morgan"]!).cookie
+            let page = try await ConsoleTests.get(client, "/requests/REQ-1", cookie: morgan)
+            #expect(page.status == 200)
+            let html = page.body
+            // What is asked comes before the details, and what the next stage lacks, told by words.
+            let asked = try #require(html.range(of: "What is asked"))
+            let bundle = try #require(html.range(of: "<th scope=\"row\">Bundle</th>"))
+            #expect(asked.lowerBound < bundle.lowerBound, "the page leads with what is asked")
+            #expect(html.contains("You are asked to decide at approved."), "\(html)")
+            #expect(html.contains("Still missing before <strong>tested</strong>") && html.contains("<span class=\"state\">Missing:</span> evidence"), "\(html)")
+            // Times: "… ago", the exact time in datetime and on hover.
+            let filed = try #require(html.firstMatch(of: /<time datetime="([0-9TZ:.\-]+)" title="([0-9TZ:.\-]+)">([^<]+)<\/time>/))
+            #expect(filed.output.1 == filed.output.2 && Timestamps.milliseconds(rfc3339: String(filed.output.1)) != nil)
+            #expect(filed.output.3.hasSuffix(" ago") || filed.output.3 == "just now", "\(filed.output.3)")
+            #expect(!html.contains(">\(Timestamps.rfc3339(now))<"), "no bare timestamp as text")
+            // What the revision changed, with who asked for the change (not the page's own "what is asked").
+            let revisedLine = try #require(html.firstMatch(of: /<p>Revised by riley <time[^>]*>[^<]*<\/time>[^<]*<\/p>/), "\(html)")
+            #expect(revisedLine.output.hasSuffix("</time>. Changes asked at approved by morgan: “pin the seed”.</p>"), "\(revisedLine.output)")
+            // The workflow by name and version (the digest beside it, muted).
+            #expect(html.contains("<td id=\"workflow\">standard v1 <span"), "\(html)")
+            // morgan's decision on revision 1 no longer counts, and says so; in words.
+            #expect(html.contains("changes requested <span class=\"badge\">superseded: revision 1</span>"), "\(html)")
+            // The ledger rows and the history are folded.
+            #expect(html.contains("<details id=\"ledger-entries\">") && html.contains("<summary>Ledger entries: "))
+            // Reject asks first (the confirmation is in the page, hidden until asked for), and wants a reason.
+            #expect(html.contains("id=\"reject-confirm\" class=\"notice error hidden\" role=\"alertdialog\"") && html.contains("Reject…"))
+            #expect(!html.contains("id=\"decide-for\""), "morgan decides for nobody else")
+            // Navigation: no page of the nav is current on a request page; on the inbox, the inbox is.
+            #expect(!html.contains("aria-current"))
+            let inbox = try await ConsoleTests.get(client, "/inbox", cookie: morgan)
+            #expect(inbox.body.contains("<a href=\"/inbox\" aria-current=\"page\">Inbox</a>"))
+            #expect(inbox.body.contains("Decide at approved") && inbox.body.contains("weekly retrain"))
+            #expect(inbox.body.contains("riley<br><span class=\"muted\">weekly retrain</span>"), "requester and description: \(inbox.body)")
+            #expect(inbox.body.contains("no test report"), "revision 2 has no test report yet")
+
+            // eve decides for morgan: the page offers it.
+            let eve = try await ConsoleTests.login(client, "eve", key: keys["eve"]!).cookie
+            let eves = try await ConsoleTests.get(client, "/requests/REQ-1", cookie: eve).body
+            #expect(eves.contains("<select id=\"decide-for\" name=\"on_behalf_of\">") && eves.contains("<option value=\"morgan\">for morgan (delegated to you: approved)</option>"), "\(eves)")
+            #expect(eves.contains("You may decide for morgan at approved (delegated to you)."))
+            // riley, the requester, may withdraw and revise from the page; morgan may not.
+            let rileys = try await ConsoleTests.get(client, "/requests/REQ-1", cookie: try await ConsoleTests.login(client, "riley", key: keys["riley"]!).cookie).body
+            #expect(rileys.contains("id=\"withdraw-form\"") && rileys.contains("id=\"revise-form\"") && rileys.contains("<input id=\"revise-file\" name=\"bundle\" type=\"file\" required>"))
+            #expect(!html.contains("id=\"withdraw-form\"") && !html.contains("id=\"revise-form\""))
+            // The dashboard's filters: environments to choose from, not free text.
+            let board = try await ConsoleTests.get(client, "/dashboard", cookie: morgan).body
+            #expect(board.contains("<select id=\"f-env\" name=\"environment\"><option value=\"\">every environment</option><option value=\"qa\">qa</option></select>"), "\(board)")
+            #expect(board.contains("<a href=\"/dashboard\" aria-current=\"page\">Dashboard</a>"))
+        }
+    }
+
+    @Test("A rejection is shown first with its reason (escaped); filing, revising and withdrawing from the browser go through the API with the session and the page's CSRF token, and are refused without it")
+    func fileReviseWithdrawReject() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
+        try await app.test(.router) { client in
+            let riley = try await ConsoleTests.login(client, "riley", key: f.keys["riley"]!).cookie
+            let csrf = ConsoleController.csrfToken(forSession: riley)
+            // The filing page lists where riley may file, with each place's workflow by name and version.
+            let new = try await ConsoleTests.get(client, "/requests/new", cookie: riley)
+            #expect(new.status == 200 && new.body.contains("<option value=\"churn-model/qa\">churn-model → qa (standard v1)</option>"), "\(new.body)")
+            #expect(new.body.contains("<a href=\"/requests/new\" aria-current=\"page\">File a request</a>"))
+            let eve = try await ConsoleTests.login(client, "eve", key: f.keys["eve"]!).cookie
+            #expect(try await ConsoleTests.get(client, "/requests/new", cookie: eve).body.contains("You may file requests in no project"))
+            #expect(try await ConsoleTests.get(client, "/requests/new", cookie: nil).status == 303)
+            // What the page's script sends: the digest the browser computed and the file's name.
+            let digest = SHA256Digest.hash("bundle bytes").description
+            let body = #"{"project":"churn-model","environment":"qa","bundle":"churn-v2.zip","digest":"\#(digest)","description":"filed in the browser"}"#
+            #expect(try await Self.post(client, "/v1/requests", cookie: riley, csrf: nil, body).0 == 403, "no CSRF token, nothing filed")
+            #expect(try await f.database.state().requests.isEmpty)
+            let filed = try await Self.post(client, "/v1/requests", cookie: riley, csrf: csrf, body)
+            #expect(filed.0 == 201 && filed.1.contains("\"request\":\"REQ-1\""), "\(filed)")
+            let revised = try await Self.post(client, "/v1/requests/REQ-1/revisions", cookie: riley, csrf: csrf, #"{"bundle":"churn-v3.zip","digest":"\#(SHA256Digest.hash("v3"))"}"#)
+            #expect(revised.0 == 200, "\(revised)")
+            #expect(try await f.database.state().requests["REQ-1"]?.revision == 2)
+            // Withdrawing another person's request is not riley's; withdrawing her own is.
+            try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "x.zip", digest: SHA256Digest.hash("x"), description: ""), as: "riley")
+            let withdrawn = try await Self.post(client, "/v1/requests/REQ-2/withdraw", cookie: riley, csrf: csrf, #"{"reason":"filed twice"}"#)
+            #expect(withdrawn.0 == 200, "\(withdrawn)")
+            #expect(try await ConsoleTests.get(client, "/requests/REQ-2", cookie: riley).body.contains("Withdrawn: nobody can approve or deploy it."))
+
+            // morgan rejects REQ-1 with a hostile reason: the page leads with it, as text.
+            try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+            try await f.must(.decide(request: "REQ-1", stage: "approved", decision: .reject, comment: "metrics <b>regressed</b>", envelope: nil), as: "morgan")
+            let rejected = try await ConsoleTests.get(client, "/requests/REQ-1", cookie: riley).body
+            #expect(rejected.contains("<div class=\"notice error\" id=\"closed-reason\"><strong>Rejected by morgan at approved, "), "\(rejected)")
+            #expect(rejected.contains("<span class=\"reason\">“metrics &lt;b&gt;regressed&lt;/b&gt;”</span>") && !rejected.contains("<b>regressed"))
+            #expect(!rejected.contains("id=\"withdraw-form\"") && !rejected.contains("id=\"revise-form\""), "a closed request offers nothing to do")
+        }
+    }
+
+    @Test("Every template renders, every partial it names exists, and a page without its template is a 500, not an empty 200")
+    func everyTemplate() async throws {
+        let f = try await ServerFixture()
+        defer { f.remove() }
+        let handlers = Handlers(
+            service: f.database, auth: Authenticator(store: f.database.auth, clock: { f.database.now }), configuration: ServerConfiguration(),
+            metrics: SignoffMetrics(registry: .init()))
+        let console = try ConsoleController(handlers: handlers)
+        // Every page the controllers render has its template (read from their `page("…")` calls).
+        let sources = try ["ConsoleController.swift", "SingleSignOn.swift"].map {
+            try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("Sources/SignoffServer/Console/\($0)"), encoding: .utf8)
+        }.joined()
+        let pages = Set(sources.matches(of: /page\("([a-z-]+)"/).map { String($0.output.1) })
+        #expect(pages.count >= 10, "\(pages)")
+        for name in pages.sorted() where name != "no-such-page" { #expect(ConsoleFiles.templates[name] != nil, "the page \(name) has its template") }
+        for (name, text) in ConsoleFiles.templates {
+            let html = console.library.render(["title": "T", "user": "morgan", "csrf": "c"], withTemplate: name)
+            #expect(html != nil, "\(name) renders")
+            for partial in text.matches(of: /\{\{>\s*([a-z-]+)\s*\}\}/) {
+                #expect(ConsoleFiles.templates[String(partial.output.1)] != nil, "\(name) names the partial \(partial.output.1), which exists")
+            }
+        }
+        let missing = console.page("no-such-page", ["title": "T"])
+        #expect(missing.status == .internalServerError)
+        let inbox = console.page("inbox", ["title": "T", "user": "morgan", "csrf": "c"])
+        #expect(inbox.status == .ok)
+        // The moment partial: relative, exact on hover.
+        let now = f.database.now
+        #expect(ConsoleController.moment(now - 12 * 60_000, now: now)["ago"] as? String == "12 min ago")
+        #expect(ConsoleController.moment(now + 3 * 3_600_000, now: now)["ago"] as? String == "in 3 h")
+        #expect(ConsoleController.moment(now - 2000, now: now)["ago"] as? String == "just now")
+        #expect(ConsoleController.moment("not a time", now: now)["ago"] as? String == "not a time")
+        #expect(ConsoleController.contentSecurityPolicy.contains("form-action 'self'"))
+    }
+}
