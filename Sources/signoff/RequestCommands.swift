@@ -547,7 +547,7 @@ struct InboxCommand: AsyncParsableCommand {
             for item in items {
                 let who = item.on_behalf_of.map { " [\($0)]" } ?? ""
                 print(
-                    "\(item.request)\t\(item.project) → \(item.environment)\t\(item.action.rawValue)\(item.stage.map { " \($0)" } ?? "")\(who)\twaiting \(formatAge(item.age_seconds)), filed \(formatAge(item.request_age_seconds)) ago\t\(oneLine(item.detail))")
+                    "\(item.request)\t\(item.project) → \(item.environment)\t\(oneLine(item.bundle))\t\(item.action.rawValue)\(item.stage.map { " \($0)" } ?? "")\(who)\twaiting \(formatAge(item.age_seconds)), filed \(formatAge(item.request_age_seconds)) ago\t\(oneLine(item.detail))")
             }
         }
     }

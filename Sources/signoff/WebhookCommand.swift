@@ -21,7 +21,7 @@ struct WebhookCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Subscribe a URL to notifications (administrators); prints its signing secret once.")
         @Option(help: "The receiver, https:// (plain http only to a loopback address, which needs --allow-private).") var url: String
         @Option(help: "Only this project's notifications (default: organisation-wide).") var project: String?
-        @Option(help: "Comma-separated notification types, or `all`.") var events: String
+        @Option(help: "Comma-separated notification types, `all`, or `people` (what a chat channel of people acts on: who must act now, rejections, changes asked, failed deployments, expiries, retrospectives, freezes, revoked keys, reminders and escalations).") var events: String
         @Option(help: "standard (JSON), slack or teams.") var format: String = "standard"
         @Flag(
             help: """
@@ -37,7 +37,12 @@ struct WebhookCommand: AsyncParsableCommand {
                 guard let format = WebhookFormat(rawValue: format) else {
                     throw CLIError.badInput("--format must be one of \(WebhookFormat.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
-                let types = events == "all" ? NotificationType.allCases.map(\.rawValue) : events.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                let types =
+                    switch events {
+                    case "all": NotificationType.allCases.map(\.rawValue)
+                    case "people": NotificationType.people.map(\.rawValue)
+                    default: events.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                    }
                 let client = try await options.client()
                 let command = Command.addWebhook(WebhookSpec(url: url, project: project, events: types, format: format, allowPrivate: allowPrivate))
                 let (approval, written) = try adminApproval(command, client: client, signing: signing)

@@ -197,6 +197,9 @@ struct CIKitTests {
         }
         let inbox = try await remote("morgan", ["inbox"])
         #expect(inbox.stdout.contains("decide approved"), "\(inbox.stdout)")
+        // Each line names the bundle beside the request (issue 30: the CLI inbox lacked it).
+        #expect(inbox.stdout.split(separator: "\n").filter { $0.hasPrefix("REQ-") }.allSatisfy { $0.split(separator: "\t").dropFirst(2).first?.hasSuffix(".zip") == true },
+                "\(inbox.stdout)")
         let unknown = try await s.signoff(["list", "--state", "aproved"])
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown state"), "\(unknown.stderr)")
         let header = try await s.must("list", "--env", "qa", "--requester", "ci-bot")

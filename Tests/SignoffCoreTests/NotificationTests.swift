@@ -29,7 +29,16 @@ struct NotificationTests {
         let tested = try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
         #expect(Self.types(tested, actor: "ci-bot", w) == ["request.waiting"])
         let approved = try w.ok(PolicyTests.decision(w, id, stage: "approved", by: "morgan"), as: "morgan")
-        #expect(Self.types(approved, actor: "morgan", w) == ["request.approved"], "approved (naming the deployers who may act)")
+        // Approved, naming the deployers who may act; the waiting message beside it is for channels that do not hear
+        // approvals (a channel of people), marked so: a channel hearing both gets one message for the stage change.
+        let approvedMessages = Notifications.of(approved, actor: "morgan", state: w.state, now: w.now)
+        #expect(approvedMessages.map(\.type.rawValue) == ["request.approved", "request.waiting"])
+        #expect(approvedMessages.last?.besides == .requestApproved && approvedMessages.last?.request?.who_can_act == ["dana"])
+        let everything = Webhook(id: "WH-1", spec: WebhookSpec(url: "https://x.example/", project: nil, events: NotificationType.allCases.map(\.rawValue), format: .slack), addedBy: "ada", addedAt: 0)
+        let people = Webhook(id: "WH-2", spec: WebhookSpec(url: "https://x.example/", project: nil, events: NotificationType.people.map(\.rawValue), format: .slack), addedBy: "ada", addedAt: 0)
+        #expect(approvedMessages.filter(everything.receives).map(\.type) == [.requestApproved])
+        #expect(approvedMessages.filter(people.receives).map(\.type) == [.requestWaiting])
+        #expect(!String(decoding: approvedMessages.last!.json, as: UTF8.self).contains("besides"), "not part of the JSON")
         let deployed = try w.ok(.recordDeployment(request: id, outcome: .succeeded, note: "go"), as: "dana")
         #expect(Self.types(deployed, actor: "dana", w) == ["request.deployed"])
         // Changes requested and rejections carry the decider's words.

@@ -230,7 +230,7 @@ struct ConsoleTests {
         let app = Application(
             router: buildRouter(service: f.database, configuration: configuration), onServerRunning: { listening.set($0.localAddress?.port) },
             logger: quietLogger)
-        try await app.test(.live) { client in
+        try await app.testLive { client in
             let port = try #require(client.port)
             #expect(listening.port == port)
             let (cookie, _) = try await Self.login(client, "morgan", key: f.keys["morgan"]!)

@@ -65,21 +65,21 @@ struct ProxyTests {
             if let address { headers[.xForwardedFor] = address }
             return try await client.execute(uri: "/v1/auth/token", method: .post, headers: headers, body: ByteBuffer(bytes: bad)) { $0.status.code }
         }
-        var statuses = try await a.test(.live) { client in
+        var statuses = try await a.testLive { client in
             var statuses: [Int] = []
             for _ in 0..<2 { statuses.append(try await attempt(client, from: "203.0.113.9")) }
             // Another client behind the same proxy has its own count.
             statuses.append(try await attempt(client, from: "198.51.100.20"))
             return statuses
         }
-        statuses += try await b.test(.live) { client in
+        statuses += try await b.testLive { client in
             // The third failure of 203.0.113.9 lands on the other instance, and still counts: the fourth is refused.
             [try await attempt(client, from: "203.0.113.9"), try await attempt(client, from: "203.0.113.9"), try await attempt(client, from: "198.51.100.20")]
         }
         #expect(statuses == [401, 401, 401, 401, 429, 401], "\(statuses)")
         // Without trusted proxies the header is ignored: every attempt is the peer's (127.0.0.1), one count for all.
         let plain = Application(router: buildRouter(service: second, configuration: configuration), logger: quietLogger)
-        try await plain.test(.live) { client in
+        try await plain.testLive { client in
             // 127.0.0.1 itself has no failures yet: three "different" forwarded clients exhaust its one count.
             var own: [Int] = []
             for address in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"] { own.append(try await attempt(client, from: address)) }

@@ -266,7 +266,7 @@ struct SecurityTests {
         configuration.challengesPerAddressPerMinute = 5
         configuration.failedLoginsPerNamePerFiveMinutes = 3
         let app = Application(router: buildRouter(service: f.database, configuration: configuration), logger: quietLogger)
-        try await app.test(.live) { client in
+        try await app.testLive { client in
             var statuses: [Int] = []
             for _ in 0..<7 { statuses.append(try await client.json("/v1/auth/challenge", .post, body: ["user": "nobody"]).status) }
             #expect(statuses.prefix(5).allSatisfy { $0 == 200 } && statuses.suffix(2).allSatisfy { $0 == 429 }, "\(statuses)")
@@ -312,7 +312,7 @@ struct SecurityLogTests {
         let logs = CapturedLogs()
         let logger = Logger(label: "signoff-test") { _ in CapturingLogHandler(logs: logs) }
         let app = Application(router: buildRouter(service: f.database), logger: logger)
-        let token = try await app.test(.live) { client in
+        let token = try await app.testLive { client in
             let token = try await client.login(Cast.requester.name, key: f.base.keys[Cast.requester.name]!)
             #expect(try await client.json("/v1/requests", token: token).status == 200)
             _ = try await client.json("/v1/auth/token", .post, body: ["user": "ada", "challenge": "AAAA", "signature": "AAAA"])

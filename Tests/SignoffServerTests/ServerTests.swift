@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
 import Logging
-import HummingbirdTesting
+@testable import HummingbirdTesting
+import HTTPTypes
+import NIOCore
+import ServiceLifecycle
 import SignoffCore
 import SignoffCrypto
 import SignoffLedger
@@ -261,4 +264,44 @@ struct SpecTests {
         #expect(routed == documented, "only routed: \(routed.subtracting(documented).sorted()); only documented: \(documented.subtracting(routed).sorted())")
         #expect(documented.count >= 25)
     }
+}
+
+/// `app.test(.live)` with a read timeout of our choosing. HummingbirdTesting's live framework reads with a fixed
+/// 20-second timeout, which a test server in this process passed on a busy two-core CI machine (stop 39: a tokens test,
+/// a proxy test), while the suite's CPU-heavy tests held the cooperative pool; the server was slow, not wrong.
+extension ApplicationProtocol {
+    func testLive<Value>(readTimeout: Duration = .seconds(120), _ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        let application = TestApplication(base: self)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let serviceGroup = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: application.logger))
+            group.addTask { try await serviceGroup.run() }
+            let port = await application.portPromise.wait()
+            let client = TestClient(host: "localhost", port: port, configuration: .init(timeout: readTimeout))
+            client.connect()
+            do {
+                let value = try await test(LiveClient(client: client))
+                try await client.shutdown()
+                await serviceGroup.triggerGracefulShutdown()
+                return value
+            } catch {
+                try? await client.shutdown()
+                await serviceGroup.triggerGracefulShutdown()
+                throw error
+            }
+        }
+    }
+}
+
+/// The client of ``ApplicationProtocol/testLive(readTimeout:_:)``: HummingbirdTesting's own, over a real connection.
+struct LiveClient: TestClientProtocol {
+    let client: TestClient
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        var headers = headers
+        headers[.connection] = "keep-alive"
+        let response = try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: body))
+        return TestResponse(head: response.head, body: response.body ?? ByteBuffer(), trailerHeaders: response.trailerHeaders)
+    }
+
+    var port: Int? { client.port }
 }

@@ -40,7 +40,7 @@ struct TeamsHTTPTests {
         // Team A's CI token: scoped to team A's project only.
         let auth = Authenticator(store: database.auth, clock: { database.now })
         let ciToken = try await auth.issueToken(for: Cast.ci.name, kind: .service, scopes: ["evidence:\(Cast.project)", "gate:\(Cast.project)"], lifetimeMilliseconds: 3_600_000).token
-        try await app.test(.live) { client in
+        try await app.testLive { client in
             // It cannot tell team B's requests from requests that do not exist.
             for path in ["/v1/requests/REQ-1/gate?environment=qa&digest=\(digest)", "/v1/requests/REQ-999/gate?environment=qa&digest=\(digest)"] {
                 let result = try await client.json(path, token: ciToken)

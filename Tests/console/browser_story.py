@@ -172,7 +172,11 @@ def run(args):
     # Pages reload under the waits (a decision reloads the request page): a stale or missing element means "not yet".
     wait = WebDriverWait(driver, 30, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException])
 
-    def shot(name):
+    def shot(name, top=True):
+        # From the top of the page (the accessibility check focuses, and so scrolls to, the first control), unless what
+        # the picture is of sits lower (the confirmation under the decision form).
+        if top:
+            driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(shots / f"{name}.png"))
 
     try:
@@ -345,7 +349,7 @@ def run(args):
         wait.until(lambda d: d.find_element(By.ID, "reject-confirm").is_displayed())
         check(driver.find_element(By.ID, "reject-confirm-reason").text == "leaks the label into the features", "the reason is shown before the yes")
         accessible(driver, "reject confirmation")
-        shot("18-reject-confirm")
+        shot("18-reject-confirm", top=False)
         driver.find_element(By.ID, "reject-confirm-no").click()
         check(not driver.find_element(By.ID, "reject-confirm").is_displayed(), "'keep it open' closes the question")
         check(json.loads(w.cli("status", rejected, "--json").stdout)["status"] == "active", "nothing was decided before the yes")

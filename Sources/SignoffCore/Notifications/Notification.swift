@@ -53,6 +53,15 @@ public struct Notification: Hashable, Sendable, Codable {
     /// the server knows its public URL (`--public-url`), else this path.
     public let link: String?
     public let time: Int64
+    /// A `request.waiting` that says again what another message of the same command says (the filing's or the
+    /// approval's, which name who acts next): a subscription receiving that type skips this one, so each channel hears of
+    /// a stage change once — and one that does not (a channel for people, `--events people`) still hears who can act.
+    /// Not part of the JSON.
+    public var besides: NotificationType? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case type, project, environment, actor, summary, request, comment, outcome, recipient, items, link, time
+    }
 
     public init(
         type: NotificationType, project: String?, environment: String?, actor: String?, summary: String, request: Request? = nil, comment: String? = nil,
@@ -90,8 +99,8 @@ public enum Notifications {
         var out: [Notification] = []
         // Requests that came to rest at a new stage (filed, moved on, revised): each may owe one waiting message.
         var resting: [String] = []
-        // Requests whose message of this command already names who acts next (filed, approved).
-        var told = Set<String>()
+        // Requests whose message of this command already names who acts next (filed, approved), and that message's type.
+        var told: [String: NotificationType] = [:]
         for event in events {
             switch event {
             case .requestFiled(let e):
@@ -100,8 +109,8 @@ public enum Notifications {
                         r.emergency.map { "EMERGENCY: \(actor) asks to deploy \(r.bundle) to \(r.project) \(r.environment) now (\(r.id)), because: \($0.reason)" }
                         ?? "\(actor) asks to deploy \(r.bundle) to \(r.project) \(r.environment) (\(r.id))"
                     out.append(about(r, .requestFiled, actor: actor, state: state, now: now, summary: summary))
-                    // The filing names who acts first: no separate waiting message.
-                    told.insert(e.id)
+                    // The filing names who acts first: the waiting message is only for channels that do not hear filings.
+                    told[e.id] = .requestFiled
                 }
             case .stageEntered(let e):
                 resting.append(e.request)
@@ -117,7 +126,7 @@ public enum Notifications {
                             : "\(r.id) (\(r.bundle)) is approved for \(r.project) \(r.environment), but may not be deployed yet: "
                                 + blockers.map(\.message).joined(separator: "; ")
                         out.append(about(r, .requestApproved, actor: actor, state: state, now: now, summary: summary))
-                        told.insert(r.id)
+                        told[r.id] = .requestApproved
                     }
                 }
             case .requestRevised(let e): resting.append(e.request)
@@ -179,15 +188,19 @@ public enum Notifications {
             default: break
             }
         }
-        // Once per stage change: where it rests now, and who can move it on — unless this command's message said so.
-        var seen = told
-        for id in resting where seen.insert(id).inserted {
+        // Once per stage change: where it rests now, and who can move it on — when a person can (a pipeline waiting on
+        // its own evidence or deployment is told by the gate, not by a chat message); marked when this command's filing
+        // or approval message says so already.
+        var seen = Set<String>()
+        for id in resting + told.keys.sorted() where seen.insert(id).inserted {
             guard let r = state.requests[id], r.status == .active else { continue }
             let waiting = Notification.Request(r, state: state, now: now)
-            guard !waiting.who_can_act.isEmpty else { continue }
-            out.append(
-                about(r, .requestWaiting, actor: actor, state: state, now: now,
-                    summary: "\(r.id) (\(r.bundle), \(r.project) \(r.environment)) waits at \(r.stage) for \(waiting.next_stage ?? "its next stage"): \(waiting.who_can_act.joined(separator: ", ")) can act"))
+            guard waiting.who_can_act.contains(where: { state.principals[$0]?.kind == .user }) else { continue }
+            var message = about(
+                r, .requestWaiting, actor: actor, state: state, now: now,
+                summary: "\(r.id) (\(r.bundle), \(r.project) \(r.environment)) waits at \(r.stage) for \(waiting.next_stage ?? "its next stage"): \(waiting.who_can_act.joined(separator: ", ")) can act")
+            message.besides = told[id]
+            out.append(message)
         }
         return out
     }

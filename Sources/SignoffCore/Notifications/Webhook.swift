@@ -71,6 +71,8 @@ public struct Webhook: Hashable, Sendable, Codable {
     /// Whether this subscription receives `notification`.
     public func receives(_ notification: Notification) -> Bool {
         guard isActive, spec.events.contains(notification.type.rawValue) else { return false }
+        // Heard already, in the message of the same command this one repeats.
+        if let besides = notification.besides, spec.events.contains(besides.rawValue) { return false }
         guard let project = spec.project else { return true }
         // A key revocation concerns every project; everything else, its own.
         return notification.project == project || (notification.project == nil && notification.type == .keyRevoked)
@@ -79,6 +81,15 @@ public struct Webhook: Hashable, Sendable, Codable {
 
 /// The kinds of notification a subscription may ask for.
 public enum NotificationType: String, Hashable, Sendable, Codable, CaseIterable {
+    /// What a channel of people acts on (`signoff webhook add --events people`): who must act now, what went wrong,
+    /// freezes, revoked keys, reminders — not every filing, approval and deployment, which machines and the console
+    /// record. Over a 30-request week of a team whose pipelines deploy, fewer than 2 messages per request
+    /// (NotificationVolumeTests).
+    public static let people: [NotificationType] = [
+        .requestWaiting, .changesRequested, .requestRejected, .deploymentFailed, .requestExpired, .retrospectiveDue, .retrospectiveOverdue,
+        .freezeAdded, .freezeLifted, .keyRevoked, .reminder, .escalation,
+    ]
+
     case requestFiled = "request.filed"
     /// A request came to rest at a stage whose next gate waits for someone: names who can act next.
     case requestWaiting = "request.waiting"
