@@ -974,7 +974,7 @@ paths:
               properties:
                 stage: { type: string, description: "The next stage or one ahead on the request's path." }
                 decision: { enum: [approve, reject, changes-requested] }
-                comment: { type: string }
+                comment: { type: string, description: "Required (not blank) for reject — why — and changes-requested — what to change; for approve when the stage requires a reason. Else 422 decision.reason." }
                 envelope: { $ref: "#/components/schemas/Envelope" }
                 on_behalf_of: { type: string, description: "Deciding under this person's delegation to the caller." }
       responses:

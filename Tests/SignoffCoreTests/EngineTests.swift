@@ -274,10 +274,14 @@ struct EngineTests {
         var replay = try World()
         let rid = try replay.file(env: "qa")
         try replay.ok(.attachEvidence(request: rid, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
-        let first = replay.signed(rid, stage: "approved", .reject, by: "morgan")
-        try replay.ok(.decide(request: rid, stage: "approved", decision: .reject, comment: "", envelope: first), as: "morgan")
+        // A rejection says why: without a reason it is refused, signed or not.
+        replay.refused(
+            .decide(request: rid, stage: "approved", decision: .reject, comment: " ", envelope: replay.signed(rid, stage: "approved", .reject, by: "morgan", comment: " ")),
+            as: "morgan", rule: "decision.reason")
+        let first = replay.signed(rid, stage: "approved", .reject, by: "morgan", comment: "no")
+        try replay.ok(.decide(request: rid, stage: "approved", decision: .reject, comment: "no", envelope: first), as: "morgan")
         replay.state.requests[rid]!.status = .active  // pretend the request were reopened
-        replay.refused(.decide(request: rid, stage: "approved", decision: .reject, comment: "", envelope: first), as: "morgan", rule: "signature.replay")
+        replay.refused(.decide(request: rid, stage: "approved", decision: .reject, comment: "no", envelope: first), as: "morgan", rule: "signature.replay")
 
         let id2 = try w.file(env: "qa")
         try w.ok(.attachEvidence(request: id2, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")

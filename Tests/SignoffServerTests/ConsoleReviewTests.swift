@@ -36,6 +36,7 @@ struct ConsoleReviewTests {
         try await f.must(.delegate(DelegationSpec(delegate: "eve", start: now - 1000, end: now + 7 * 86_400_000, project: Cast.project, role: nil)), as: "morgan")
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         let keys = f.keys
+        let database = f.database
         try await app.test(.router) { client in
             let morgan = try await ConsoleTests.login(client, "morgan", key: keys["morgan"]!).cookie
             let page = try await ConsoleTests.get(client, "/requests/REQ-1", cookie: morgan)
@@ -71,6 +72,9 @@ struct ConsoleReviewTests {
             #expect(inbox.body.contains("Decide at approved") && inbox.body.contains("weekly retrain"))
             #expect(inbox.body.contains("riley<br><span class=\"muted\">weekly retrain</span>"), "requester and description: \(inbox.body)")
             #expect(inbox.body.contains("no test report"), "revision 2 has no test report yet")
+            // Exact times on hover: the filing's own millisecond, not "now minus whole seconds".
+            let filedAt = try await database.state().requests["REQ-1"]!.filedAt
+            #expect(inbox.body.contains("<time datetime=\"\(Timestamps.rfc3339(filedAt))\""), "\(inbox.body)")
 
             // eve decides for morgan: the page offers it.
             let eve = try await ConsoleTests.login(client, "eve", key: keys["eve"]!).cookie
@@ -138,8 +142,9 @@ struct ConsoleReviewTests {
             metrics: SignoffMetrics(registry: .init()))
         let console = try ConsoleController(handlers: handlers)
         // Every page the controllers render has its template (read from their `page("…")` calls).
-        let sources = try ["ConsoleController.swift", "SingleSignOn.swift"].map {
-            try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("Sources/SignoffServer/Console/\($0)"), encoding: .utf8)
+        let folder = TestSupport.projectRoot.appendingPathComponent("Sources/SignoffServer/Console")
+        let sources = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".swift") && $0 != "ConsoleFiles.swift" }.map {
+            try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8)
         }.joined()
         let pages = Set(sources.matches(of: /page\("([a-z-]+)"/).map { String($0.output.1) })
         #expect(pages.count >= 10, "\(pages)")

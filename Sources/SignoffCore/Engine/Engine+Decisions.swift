@@ -42,10 +42,16 @@ extension Engine {
         if let previous = request.currentDecisions.first(where: { apart.contains($0.stage) && [actor, authority].contains(where: [$0.by, $0.authority].contains) }) {
             throw Refusal(.separationEarlierStage, "\(actor) decided \(previous.stage) on \(id) and may not also decide \(stageName) (separation of duties)")
         }
-        if (stage.gate.reasonRequired || decision == .changesRequested) && comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw Refusal(
-                .decisionReason,
-                decision == .changesRequested ? "a request for changes says what to change (--comment)" : "stage \(stageName) requires a reason for every decision (--comment or --reason)")
+        // A request for changes says what to change, and a rejection — final — says why: the requester and the audit
+        // read it (the console and the CLI ask for it; the API refuses without it too).
+        if (stage.gate.reasonRequired || decision != .approve) && comment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let why: String =
+                switch decision {
+                case .changesRequested: "a request for changes says what to change (--comment)"
+                case .reject: "a rejection says why (--reason): the requester and the audit export read it"
+                case .approve: "stage \(stageName) requires a reason for every decision (--comment or --reason)"
+                }
+            throw Refusal(.decisionReason, why)
         }
         let signatureRequired = stage.gate.signaturesRequired || project?.regulated == true
         var fingerprint: String?

@@ -13,6 +13,10 @@ import SignoffService
 /// The web console at `/`: server-rendered pages over the same state and the same rules as the API. It reads through
 /// the same functions the API uses (``Inbox``, ``Inventory``, ``RequestView``, ``Engine/explain(_:state:now:)``) and
 /// changes nothing itself: decisions are DSSE envelopes the browser signs and posts to `/v1/requests/{id}/decisions`.
+///
+/// This type holds what every page shares — the session and its CSRF token, rendering, the moment and context helpers —
+/// and each area has a controller of its own that adds its routes: ``ConsoleSessionPages``, ``ConsoleInboxPage``,
+/// ``ConsoleRequestPages``, ``ConsoleDashboardPage``, ``ConsoleAuditPages``, ``ConsoleAccessPages`` and ``SingleSignOn``.
 struct ConsoleController {
     let handlers: Handlers
     let library: MustacheLibrary
@@ -97,6 +101,9 @@ struct ConsoleController {
         ]
     }
 
+    /// RFC 3986's unreserved characters: what a query value may hold unencoded.
+    static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
     /// The area of the main navigation each page belongs to (its link carries `aria-current="page"`).
     static let navigation = ["inbox": "inbox", "file": "file", "dashboard": "dashboard", "audit": "audit", "timeline": "audit", "access": "access"]
 
@@ -153,273 +160,16 @@ struct ConsoleController {
         Timestamps.milliseconds(rfc3339: rfc3339).map { moment($0, now: now) } ?? ["iso": rfc3339, "ago": rfc3339]
     }
 
-    /// A decision as people say it.
-    static func decisionWords(_ kind: String) -> String {
-        switch kind {
-        case DecisionKind.approve.rawValue: "approved"
-        case DecisionKind.reject.rawValue: "rejected"
-        case DecisionKind.changesRequested.rawValue: "changes requested"
-        default: kind
-        }
-    }
-
-    /// What an inbox item asks, as a sentence's start: "Decide at approved", "Attach evidence for tested".
-    static func inboxWords(_ item: InboxItem) -> String {
-        let stage = item.stage.map { " \($0)" } ?? ""
-        switch item.action {
-        case .decide: return "Decide at" + stage
-        case .evidence: return "Evidence for" + stage
-        case .retrospective: return "Retrospective review"
-        case .deploy: return "Deploy" + (item.stage.map { " (\($0))" } ?? "")
-        case .finishDeployment: return "Finish the deployment"
-        case .revise: return "Revise: changes asked" + (item.stage.map { " at \($0)" } ?? "")
-        }
-    }
-
     // MARK: Routes
 
+    /// Every console route, each area's controller adding its own.
     func routes(into router: Router<SignoffRequestContext>) {
-        let h = handlers
-        let console = self
-        router.get("/static/{file}") { _, context -> Response in
-            guard let file = context.parameters.get("file"), let asset = console.assets[file] else { return Response(status: .notFound, headers: Self.headers("text/plain")) }
-            var headers = Self.headers(asset.type)
-            headers[.cacheControl] = "no-cache"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
-        }
-        router.get("/") { request, _ -> Response in
-            try await console.session(request) == nil ? console.redirect("/login") : console.redirect("/inbox")
-        }
-        router.get("/login") { request, _ -> Response in
-            // Single sign-on, when configured: a link to start it, and after a logout the provider's own sign-out.
-            var values: [String: Any?] = ["title": "Log in"]
-            if let sso = h.configuration.singleSignOn {
-                values["sso_issuer"] = sso.issuer
-                if request.uri.queryParameters["signed-out"] != nil, case .success(let found)? = try? await SingleSignOn(handlers: h, console: console).issuer() {
-                    values["end_session"] = found.metadata.end_session_endpoint.flatMap { BundleSource.isLink($0) ? $0 : nil }
-                }
-            }
-            return console.page("login", Self.context(values))
-        }
-        router.get("/setup") { request, _ -> Response in
-            let user = request.uri.queryParameters["user"].map(String.init).flatMap { Engine.isValidName($0) ? $0 : nil }
-            return console.page("setup", Self.context(["title": "Set up this browser", "setup_user": user]))
-        }
-        SingleSignOn(handlers: h, console: console).routes(into: router)
-        // Logging in: the challenge the browser's key signed (as for `/v1/auth/token`), answered with a cookie.
-        router.post("/console/login") { request, context -> Response in
-            try console.requireSameOrigin(request)
-            let body = try await request.decode(as: TokenRequest.self, context: context)
-            let issued = try await h.login(body, context: context)
-            var headers = Self.headers("application/json")
-            headers[.setCookie] = console.cookie(issued.token, maxAge: Int(h.configuration.sessionLifetimeMilliseconds / 1000))
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"user\":\"\(issued.record.principal)\"}")))
-        }
-        // Logging out revokes the session, not only the cookie.
-        router.post("/console/logout") { request, context -> Response in
-            if let (record, token) = try await console.session(request) {
-                try console.requireSameOrigin(request)
-                try await console.requireCSRF(request, token: token, context: context)
-                _ = try await h.auth.revoke(tokenID: record.id)
-                context.logger.info("console logout", metadata: ["user": .string(record.principal), "token_id": .string(record.id)])
-            }
-            var response = console.redirect("/login?signed-out")
-            response.headers[.setCookie] = console.cookie("", maxAge: 0)
-            return response
-        }
-        router.get("/inbox") { request, _ -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let (state, items) = try await h.views.inbox(for: record.principal, h.service)
-            let now = h.service.now
-            // A page shows the oldest ones; a person works from the top (the CLI and the API list them all).
-            let shown = items.prefix(Self.inboxPageSize)
-            let rows: [[String: Any]] = shown.map { i in
-                let r = state.requests[i.request]
-                return Self.context([
-                    "request": i.request, "bundle": i.bundle, "what": Self.inboxWords(i), "on_behalf_of": i.on_behalf_of as Any,
-                    "project": i.project, "environment": i.environment, "detail": i.detail, "emergency": r?.emergency != nil,
-                    "waiting": Self.moment(now - i.age_seconds * 1000, now: now), "filed": Self.moment(now - i.request_age_seconds * 1000, now: now),
-                    "requester": r?.requester, "description": r?.description, "run": r?.source?.runURL,
-                    "tests": r.flatMap(Self.testStatus),
-                ])
-            }
-            return console.page("inbox", Self.context([
-                "title": "Inbox", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "items": rows, "hasItems": !rows.isEmpty,
-                "more": items.count > shown.count ? "Showing the oldest \(shown.count) of \(items.count); `signoff inbox` lists them all." : nil,
-            ]))
-        }
-        // Filing from the browser, for people without a terminal: the places this person may file in. The page's script
-        // hashes the bundle (WebCrypto) and posts the digest and name to `/v1/requests`, under the same rules as the CLI.
-        router.get("/requests/new") { request, _ -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let state = try await h.service.state()
-            let places: [[String: Any]] = state.projects.keys.sorted().flatMap { key -> [[String: Any]] in
-                guard let project = state.projects[key] else { return [] }
-                return project.environments.keys.sorted().compactMap { environment in
-                    let workflow = project.environments[environment].flatMap { state.currentWorkflows[$0] }.flatMap { state.workflows[$0] }
-                    let holds = { (role: String) in state.holds(record.principal, role: role, project: key, environment: environment) }
-                    let files = holds(Workflow.requestersRole)
-                    // The roles the workflow's `emergency:` names may file emergencies there, requesters or not.
-                    let emergencies = workflow?.workflow.emergency?.filedBy.contains { holds($0.value) } == true
-                    guard files || emergencies else { return nil }
-                    let title = workflow?.title ?? project.environments[environment] ?? ""
-                    return ["project": key, "environment": environment, "workflow": files ? title : title + "; emergencies only"]
-                }
-            }
-            return console.page("file", Self.context([
-                "title": "File a request", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "places": places, "hasPlaces": !places.isEmpty,
-            ]))
-        }
-        router.get("/requests/{id}") { request, context -> Response in
-            try await console.withReadableRequest(request, context) { found in
-                var values = console.requestContext(found.request, state: found.state, now: found.now, user: found.user, csrf: found.csrf)
-                let entries = try await console.ledgerEntries(of: found.request.id, proofs: .none, now: found.now)
-                values["entries"] = entries
-                values["entryCount"] = entries.count
-                return console.page("request", values)
-            }
-        }
-        router.get("/requests/{id}/evidence/{digest}") { request, context -> Response in
-            try await console.withReadableRequest(request, context, missing: "No such evidence of a request that you may read.") { found in
-                guard let digest = try? SHA256Digest(parsing: context.parameters.get("digest") ?? ""), let evidence = found.request.evidence.last(where: { $0.digest == digest })
-                else { return console.notFound(found.user, csrf: found.csrf, "No such evidence of a request that you may read.") }
-                return console.page("evidence", try await console.evidenceContext(found.request, evidence, user: found.user, csrf: found.csrf))
-            }
-        }
-        // A request's entries, each with its inclusion proof in the newest signed checkpoint, checked here.
-        router.get("/audit/requests/{id}") { request, context -> Response in
-            try await console.withReadableRequest(request, context) { found in
-                let id = found.request.id
-                let checkpoint = try await h.ledger.latestCheckpoint()
-                return console.page("timeline", Self.context([
-                    "title": "Timeline of \(id)", "user": found.user, "csrf": found.csrf, "request": id,
-                    "entries": try await console.ledgerEntries(of: id, proofs: .against(checkpoint), now: found.now),
-                    "checkpoint": checkpoint?.serialized, "checkpointSize": checkpoint?.checkpoint.size, "ledgerKey": h.ledger.verifierKey.description,
-                ]))
-            }
-        }
-        router.get("/dashboard") { request, _ -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let q = request.uri.queryParameters
-            let project = q.get("project").flatMap { $0.isEmpty ? nil : $0 }
-            let environment = q.get("environment").flatMap { $0.isEmpty ? nil : $0 }
-            let team = q.get("team").flatMap { $0.isEmpty ? nil : $0 }
-            let condition = q.get("state").flatMap { $0.isEmpty ? nil : $0 }
-            let (state, all) = try await h.views.inventory(h.service)
-            let now = h.service.now
-            let visible = { (key: String) in Access.mayRead(project: key, principal: record.principal, state: state, now: now) }
-            // A team is a group: the projects that bind it to any of their roles.
-            let teamProjects = team.map { group in Set(state.projects.values.filter { $0.boundGroups.contains(group) }.map(\.key)) }
-            let rows = all.filter { row in
-                visible(row.project) && (project.map { row.project == $0 } ?? true) && (environment.map { row.environment == $0 } ?? true)
-                    && (teamProjects.map { $0.contains(row.project) } ?? true) && (condition.map { Self.inventoryRow(row, is: $0) } ?? true)
-            }
-            let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
-            let teams = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.boundGroups)).sorted().map { ["name": $0, "selected": $0 == team] as [String: Any] }
-            let states = Self.dashboardStates.map { ["name": $0, "selected": $0 == condition] as [String: Any] }
-            let environments = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.environments.keys)).sorted().map {
-                ["name": $0, "selected": $0 == environment] as [String: Any]
-            }
-            return console.page("dashboard", Self.context([
-                "title": "Dashboard", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "projects": projects, "teams": teams,
-                "states": states, "environments": environments, "rows": rows.map { console.inventoryRow($0, now: now) }, "hasRows": !rows.isEmpty,
-            ]))
-        }
-        router.get("/access") { request, context -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let state = try await h.service.state()
-            let reviewable = state.projects.keys.filter { AccessReview.mayReview(project: $0, principal: record.principal, state: state) }.sorted()
-            let q = request.uri.queryParameters
-            guard let project = q.get("project").flatMap({ $0.isEmpty ? nil : $0 }) ?? reviewable.first, reviewable.contains(project) else {
-                return console.page("error", [
-                    "title": "Access review", "user": record.principal, "csrf": Self.csrfToken(forSession: token),
-                    "message": "An access review is for administrators, auditors and a project's administrators; there is no project you may review.",
-                ], status: .forbidden)
-            }
-            var context = context
-            context.token = record
-            var error: String?
-            var review: AccessReviewView?
-            do { review = try await h.accessReview(project: project, query: request, context) } catch let problem as Problem { error = problem.detail }
-            let encoded = { (s: String?) in s.flatMap { $0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) } ?? "" }
-            let csv = "/access.csv?project=\(encoded(project))&environment=\(encoded(q.get("environment")))&at=\(encoded(q.get("at")))&from=\(encoded(q.get("from")))&to=\(encoded(q.get("to")))"
-            func snapshot(_ heading: String, _ s: AccessReviewView.Snapshot) -> [String: Any] {
-                ["heading": heading, "duties": s.duties.map { d in
-                    Self.context([
-                        "environment": d.environment, "stage": d.stage ?? "—", "duty": d.duty, "roles": d.roles.joined(separator: " or "),
-                        "holders": d.holders.map { ["principal": $0.principal, "through": $0.through.joined(separator: "; "), "canSign": $0.can_sign] as [String: Any] },
-                    ])
-                }]
-            }
-            var snapshots: [[String: Any]] = []
-            if let review {
-                snapshots.append(snapshot("Who can act now (\(review.now.at))", review.now))
-                if let then = review.then { snapshots.append(snapshot("Who could act at \(then.at)", then)) }
-            }
-            return console.page("access", Self.context([
-                "title": "Access review", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "project": project,
-                "projects": reviewable.map { ["name": $0, "selected": $0 == project] as [String: Any] },
-                "environment": q.get("environment"), "at": q.get("at"), "from": q.get("from"), "to": q.get("to"), "error": error, "csv": csv,
-                "snapshots": snapshots,
-                "period": review?.period.map { p in
-                    [
-                        "from": p.from, "to": p.to, "hasActions": !p.actions.isEmpty,
-                        "actions": p.actions.map { a in
-                            Self.context([
-                                "time": a.time, "request": a.request, "environment": a.environment, "stage": a.stage, "decision": a.decision, "by": a.by,
-                                "on_behalf_of": a.on_behalf_of, "counted": a.counted, "note": a.note,
-                            ])
-                        },
-                    ] as [String: Any]
-                },
-            ]))
-        }
-        router.get("/access.csv") { request, context -> Response in
-            guard let (record, _) = try await console.session(request) else { return console.redirect("/login") }
-            var context = context
-            context.token = record
-            let project = request.uri.queryParameters.get("project") ?? ""
-            let review = try await h.accessReview(project: project, query: request, context)
-            var headers = Self.headers()
-            headers[.contentType] = "text/csv; charset=utf-8"
-            headers[.contentDisposition] = "attachment; filename=\"access-review-\(project).csv\""
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: review.csv)))
-        }
-        router.get("/audit") { request, _ -> Response in
-            guard let (record, token) = try await console.session(request) else { return console.redirect("/login") }
-            let health = try await AuditHealth.current(h.service)
-            let state = try await h.service.state()
-            // The exports this person may download: every project for administrators and auditors, else each one they read.
-            let everything = state.principals[record.principal]?.isAdministrator == true || state.isMember(record.principal, of: Access.auditorsGroup)
-            let exportable = state.projects.keys.filter { Access.mayRead(project: $0, principal: record.principal, state: state, now: h.service.now) }.sorted()
-            let cp = health.checkpoint
-            let run = health.last_verification
-            return console.page("audit", Self.context([
-                "title": "Audit", "user": record.principal, "csrf": Self.csrfToken(forSession: token), "origin": health.origin, "size": health.ledger_size,
-                "healthy": health.healthy, "unhealthy": !health.healthy, "ledgerKey": health.ledger_verifier_key,
-                "checkpoint": cp.map {
-                    Self.context([
-                        "size": $0.size, "root": $0.root, "coversUntil": $0.covers_until, "coversAge": $0.covers_until_age_seconds.map(Self.age),
-                        "uncovered": $0.uncovered_entries > 0
-                            ? "\($0.uncovered_entries) newer \($0.uncovered_entries == 1 ? "entry" : "entries") not yet covered, the oldest waiting \(Self.age($0.oldest_uncovered_age_seconds))" : nil,
-                        "note": $0.note,
-                    ])
-                },
-                "checks": health.checks.map { ["check": $0.check, "passed": $0.passed, "detail": $0.detail] as [String: Any] },
-                "verification": run.map {
-                    Self.context([
-                        "finished": Self.moment($0.finished_at, now: h.service.now), "entries": $0.entries, "checkpoints": $0.checkpoints,
-                        "seconds": String(format: "%.1f", $0.seconds),
-                        // The run's figures are of the ledger as it was then: say how far it has grown since.
-                        "grown": health.ledger_size > $0.entries
-                            ? "The ledger holds \(health.ledger_size) entries now: the \(health.ledger_size - $0.entries) appended since are checked by the next run." : nil,
-                        "passed": $0.passed, "failure": $0.failure,
-                    ])
-                },
-                "running": health.verification_running, "everything": everything,
-                "exports": exportable.map { ["project": $0, "query": "?project=" + ($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? $0)] },
-            ]))
-        }
+        ConsoleSessionPages(console: self).routes(into: router)
+        ConsoleInboxPage(console: self).routes(into: router)
+        ConsoleRequestPages(console: self).routes(into: router)
+        ConsoleDashboardPage(console: self).routes(into: router)
+        ConsoleAuditPages(console: self).routes(into: router)
+        ConsoleAccessPages(console: self).routes(into: router)
     }
 
     /// What a page about one request reads: the person's session and the request.
@@ -473,150 +223,6 @@ struct ConsoleController {
 
     // MARK: Page contexts
 
-    /// The current revision's newest test report (evidence with test counts, or of a kind that names tests), as a badge.
-    static func testStatus(_ r: DeploymentRequest) -> [String: Any]? {
-        guard let e = r.currentEvidence.last(where: { $0.tests != nil || $0.kind.contains("test") }) else { return nil }
-        return context([
-            "status": e.status.rawValue, "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad",
-            "counts": e.tests.map { "\($0.tests) tests, \($0.failures) failures" },
-        ])
-    }
-
-    func requestContext(_ r: DeploymentRequest, state: SignoffState, now: Int64, user: String, csrf: String) -> [String: Any] {
-        let view = RequestView(r)
-        let status = r.status == .active ? "at \(r.stage)" : r.status.rawValue
-        let statusClass = r.status == .deployed ? "ok" : r.status == .active ? "warn" : "bad"
-        let explanation = Engine.explain(r.id, state: state, now: now)
-        func conditions(_ list: [ConditionStatus]) -> [[String: Any]] {
-            list.map { c in Self.context(["rule": c.rule, "met": c.met, "detail": c.detail, "supply": c.whoCanSupply.joined(separator: ", ")]) }
-        }
-        let gates: [[String: Any]] = (explanation?.gates ?? []).map { g in
-            ["stage": g.stage, "satisfied": g.isSatisfied, "conditions": conditions(g.conditions)]
-        }
-        // What the next stage still lacks: the page leads with it.
-        let missing = (explanation?.gates ?? []).first { !$0.isSatisfied }.map { g in
-            ["stage": g.stage, "conditions": conditions(g.conditions.filter { !$0.met })] as [String: Any]
-        }
-        let awaiting = Policy.awaiting(r, principal: user, state: state)
-        let delegated = Policy.awaiting(r, delegate: user, state: state, now: now)
-        let stages = Array(Set(awaiting + delegated.values.flatMap { $0 })).sorted { a, b in
-            let order = state.workflow(for: r)?.workflow.stages.map(\.name) ?? []
-            return (order.firstIndex(of: a) ?? .max, a) < (order.firstIndex(of: b) ?? .max, b)
-        }
-        let delegators = delegated.keys.sorted().map { ["name": $0, "stages": delegated[$0]!.joined(separator: ", ")] }
-        var asked: [String] = []
-        if !awaiting.isEmpty { asked.append("You are asked to decide at \(awaiting.joined(separator: " and ")).") }
-        for name in delegated.keys.sorted() { asked.append("You may decide for \(name) at \(delegated[name]!.joined(separator: " and ")) (delegated to you).") }
-        let changesAsked = r.currentDecisions.last { $0.decision == .changesRequested }
-        if r.status == .active, r.requester == user, let changesAsked {
-            asked.append("\(changesAsked.by) asked for changes at \(changesAsked.stage): revise the bundle below, or withdraw the request.")
-        }
-        if asked.isEmpty, r.status == .active { asked.append("Nothing is asked of you on this request.") }
-        let closed: [String: Any]? =
-            switch r.status {
-            case .rejected:
-                r.decisions.last { $0.decision == .reject }.map { d in
-                    Self.context(["headline": "Rejected by \(d.by) at \(d.stage), \(Self.moment(d.at, now: now)["ago"]!):", "reason": d.comment])
-                }
-            case .withdrawn: ["headline": "Withdrawn: nobody can approve or deploy it."]
-            case .expired: ["headline": "Expired: nothing happened to it for longer than its workflow allows."]
-            default: nil
-            }
-        let labels = String(decoding: (try? WireCoding.encode(r.labels)) ?? Data("{}".utf8), as: UTF8.self)
-        let changed = r.earlierRevisions.last.map { Self.revisionChange(r, previous: $0, now: now) }
-        let evidence: [[String: Any]] = view.evidence.map { e in
-            let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
-            return Self.context([
-                "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor,
-                "at": Self.moment(e.at, now: now), "digest": e.digest, "counts": counts, "revision": e.revision, "old": e.revision != r.revision,
-                "link": "/requests/\(r.id)/evidence/\(e.digest)",
-            ])
-        }
-        let decisions: [[String: Any]] = view.decisions.map { d in
-            Self.context([
-                "stage": d.stage, "decision": Self.decisionWords(d.decision), "actor": d.actor, "on_behalf_of": d.on_behalf_of as Any,
-                "at": Self.moment(d.at, now: now), "signed": d.signed, "key": d.key_fingerprint.map { String($0.prefix(19)) + "…" }, "comment": d.comment,
-                "revision": d.revision, "old": d.revision != r.revision,
-            ])
-        }
-        let exemptions: [[String: Any]] = state.freezes.keys.sorted().compactMap { id in
-            state.freezes[id]?.exemptions?[r.id].map { ["freeze": id, "by": $0.by, "reason": $0.reason] }
-        }
-        let workflow = state.workflow(for: r)
-        return Self.context([
-            "title": r.id, "user": user, "csrf": csrf,
-            "r": Self.context([
-                "request": r.id, "project": r.project, "environment": r.environment, "statusText": status, "statusClass": statusClass,
-                "emergency_reason": r.emergency?.reason as Any, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
-                "requester": r.requester, "filed": Self.moment(r.filedAt, now: now), "description": r.description,
-                "labelsText": r.labels.isEmpty ? "" : r.labels.keys.sorted().map { "\($0)=\(r.labels[$0]!.joined(separator: ","))" }.joined(separator: " "),
-                "workflow": workflow?.title ?? "unknown workflow", "workflow_digest": view.workflow_digest, "hasSource": r.source != nil,
-                "sourceParts": Self.sourceParts(r.source),
-            ]),
-            "closed": closed, "askedOfYou": asked.joined(separator: " "), "missing": missing, "exemptions": exemptions,
-            "changed": changed, "statusText": status, "gates": gates, "canDecide": !stages.isEmpty, "awaiting": stages,
-            "delegators": delegators.isEmpty ? nil : delegators,
-            "mayWithdraw": r.status == .active && r.requester == user && r.deploymentInProgress == nil,
-            "mayRevise": r.status == .active && r.requester == user && r.deploymentInProgress == nil && r.emergency == nil,
-            "request": r.id, "project": r.project, "environment": r.environment, "bundle": r.bundle, "digest": r.digest.description, "revision": r.revision,
-            "workflowDigest": r.workflowDigest.description, "labelsJSON": labels, "emergency": r.emergency != nil,
-            "evidence": evidence, "hasEvidence": !evidence.isEmpty, "decisions": decisions, "hasDecisions": !decisions.isEmpty,
-            "deployments": view.deployments.map { Self.context(["outcome": $0.outcome, "actor": $0.actor, "at": Self.moment($0.at, now: now), "note": $0.note]) },
-            "started": view.deployment_started.map { ["actor": $0.actor, "at": Self.moment($0.at, now: now)] as [String: Any] },
-            "history": view.history.map { ["at": Self.moment($0.at, now: now), "stage": $0.stage, "revision": $0.revision] as [String: Any] },
-            "historyCount": view.history.count,
-        ])
-    }
-
-    /// What a revision changed against the one it replaced: the bundle and digest side by side, who revised and why
-    /// (the changes asked of the previous revision), and what no longer counts.
-    static func revisionChange(_ r: DeploymentRequest, previous: EarlierRevision, now: Int64) -> [String: Any] {
-        let asked = r.decisions.last { $0.revision == previous.revision && $0.decision == .changesRequested }
-        let oldEvidence = r.evidence.filter { $0.revision == previous.revision }.count
-        let oldDecisions = r.decisions.filter { $0.revision == previous.revision && $0.decision == .approve }.count
-        return context([
-            "previous": previous.revision, "current": r.revision, "oldBundle": previous.bundle, "newBundle": r.bundle, "bundleChanged": previous.bundle != r.bundle,
-            "oldDigest": previous.digest.description, "newDigest": r.digest.description, "digestChanged": previous.digest != r.digest,
-            "by": previous.replacedBy, "at": moment(previous.replacedAt, now: now),
-            "asked": asked.map { context(["stage": $0.stage, "actor": $0.by, "comment": $0.comment]) },
-            "carried": "The workflow starts again at its first stage: the \(oldEvidence) evidence item(s) and \(oldDecisions) approval(s) of revision \(previous.revision) no longer count.",
-        ])
-    }
-
-    /// An evidence document as people read it: a JUnit report as a table of its test cases, text as text, Markdown
-    /// rendered safely, anything else (a PDF) offered for download — never served as a page of ours.
-    func evidenceContext(_ r: DeploymentRequest, _ e: Evidence, user: String, csrf: String) async throws -> [String: Any] {
-        var context: [String: Any?] = [
-            "title": "\(e.kind) of \(r.id)", "user": user, "csrf": csrf, "request": r.id, "kind": e.kind, "status": e.status.rawValue,
-            "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad", "actor": e.attachedBy, "at": Timestamps.rfc3339(e.at),
-            "revision": e.revision, "digest": e.digest.description,
-        ]
-        if let document = try await handlers.service.evidence.get(e.digest, project: r.project) {
-            context["stored"] = true
-            context["mediaType"] = document.mediaType
-            context["size"] = document.content.count
-            context["download"] = "/v1/requests/\(r.id)/evidence-documents/\(e.digest)"
-            let text = String(validating: document.content, as: UTF8.self)
-            if document.mediaType.hasSuffix("xml"), let cases = try? JUnitReport.cases(of: document.content) {
-                let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
-                context["junit"] = Self.context([
-                    "summary": counts,
-                    "cases": cases.map {
-                        Self.context([
-                            "classname": $0.classname, "name": $0.name, "outcome": $0.outcome.rawValue, "suite": $0.suite, "message": $0.message,
-                            "outcomeClass": $0.outcome == .passed ? "ok" : $0.outcome == .skipped ? "warn" : "bad",
-                        ])
-                    },
-                ])
-            } else if document.mediaType == "text/markdown", let text {
-                context["markdown"] = SafeMarkdown.render(text)
-            } else if document.mediaType != "application/pdf", let text {
-                context["text"] = text
-            }
-        }
-        return Self.context(context)
-    }
-
     /// The entries about a request (the ledger's index of them), with — for the audit timeline — each one's inclusion
     /// proof in the newest signed checkpoint, verified against its root.
     /// Whether the entries of a page come with inclusion proofs, and in which checkpoint (the newest, which the page
@@ -653,43 +259,6 @@ struct ConsoleController {
         return out
     }
 
-    /// RFC 3986's unreserved characters: what a query value may hold unencoded.
-    static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-
-    /// How many inbox items a page shows, oldest first.
-    static let inboxPageSize = 100
-
-    /// The dashboard's state filter.
-    static let dashboardStates = ["pending", "stuck", "deploying", "frozen", "emergency", "idle"]
-
-    static func inventoryRow(_ row: EnvironmentInventory, is condition: String) -> Bool {
-        switch condition {
-        case "pending": !row.pending.isEmpty
-        case "stuck": row.pending.contains { !$0.waiting_for.isEmpty }
-        case "deploying": !row.deploying.isEmpty
-        case "frozen": !row.freezes.isEmpty
-        case "emergency": row.running?.emergency == true || row.pending.contains(where: \.emergency)
-        case "idle": row.pending.isEmpty && row.deploying.isEmpty
-        default: true
-        }
-    }
-
-    func inventoryRow(_ row: EnvironmentInventory, now: Int64) -> [String: Any] {
-        let stuck: [[String: Any]] = row.pending.filter { !$0.waiting_for.isEmpty }.prefix(3).map {
-            ["request": $0.request, "stage": $0.stage, "why": $0.waiting_for.joined(separator: "; ")]
-        }
-        return Self.context([
-            "project": row.project, "environment": row.environment, "frozen": row.freezes.joined(separator: ", "),
-            "running": row.running.map {
-                Self.context([
-                    "request": $0.request, "bundle": $0.bundle, "deployed": Self.moment($0.deployed_at, now: now), "actor": $0.actor, "emergency": $0.emergency,
-                    "retrospective": $0.retrospective,
-                ])
-            },
-            "deploying": row.deploying.map { ["request": $0.request] },
-            "pendingCount": row.pending.count, "oldest": row.pending.first.map { Self.age($0.age_seconds) }, "stuck": stuck,
-        ])
-    }
 }
 
 extension HTTPField.Name {
