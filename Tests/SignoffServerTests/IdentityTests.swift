@@ -87,14 +87,21 @@ final class LocalIssuer: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { listening.set($0.localAddress?.port) },
             logger: quietLogger)
-        task = Task { try await app.runService() }
+        // No signal handlers of its own (the test process's many servers would each install them), and a failure to
+        // start is said, not swallowed by the task.
+        let failure = Mutex<String?>(nil)
+        task = Task {
+            do { try await app.runService(gracefulShutdownSignals: []) } catch { failure.withLock { $0 = "\(error)" } }
+        }
         // Up to 60 s: a server starting in this process waits for a thread of the cooperative pool, which the suite's
         // CPU-heavy tests may hold for seconds on a busy two-core machine (a 5-second limit failed there).
         let deadline = ContinuousClock.now + .seconds(60)
-        while listening.port == nil && ContinuousClock.now < deadline {
+        while listening.port == nil && failure.withLock({ $0 }) == nil && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(25))
         }
-        guard let port = listening.port else { throw TestSupportError("the local issuer did not start") }
+        guard let port = listening.port else {
+            throw TestSupportError("the local issuer did not start: " + (failure.withLock { $0 } ?? "no port within 60 s"))
+        }
         self.port = port
     }
 

@@ -37,7 +37,7 @@ struct WebhookTargetTests {
         let receiver = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { listening.set($0.localAddress?.port) },
             logger: quietLogger)
-        let running = Task { try await receiver.runService() }
+        let running = Task { try await receiver.runService(gracefulShutdownSignals: []) }
         defer { running.cancel() }
         // Up to 60 s: on a busy two-core machine the receiver waits for a thread of the cooperative pool (5 s failed there).
         let deadline = ContinuousClock.now + .seconds(60)
