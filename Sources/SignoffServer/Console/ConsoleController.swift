@@ -144,6 +144,9 @@ struct ConsoleController {
         return out
     }
 
+    /// The badge class of an evidence status: passed "ok", pending "warn", anything else "bad" (one rule for every page).
+    static func statusClass(_ status: String) -> String { status == "passed" ? "ok" : status == "pending" ? "warn" : "bad" }
+
     /// A span of time in words, as messages say it too ("12 min", "3 h 5 min", "2 days").
     static func age(_ seconds: Int64) -> String { WebhookRendering.duration(seconds) }
 

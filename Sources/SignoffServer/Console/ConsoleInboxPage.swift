@@ -44,7 +44,7 @@ struct ConsoleInboxPage {
     static func testStatus(_ r: DeploymentRequest) -> [String: Any]? {
         guard let e = r.currentEvidence.last(where: { $0.tests != nil || $0.kind.contains("test") }) else { return nil }
         return ConsoleController.context([
-            "status": e.status.rawValue, "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad",
+            "status": e.status.rawValue, "statusClass": ConsoleController.statusClass(e.status.rawValue),
             "counts": e.tests.map { "\($0.tests) tests, \($0.failures) failures" },
         ])
     }

@@ -70,9 +70,10 @@ struct ConsoleRequestPages {
         }
         let awaiting = Policy.awaiting(r, principal: user, state: state)
         let delegated = Policy.awaiting(r, delegate: user, state: state, now: now)
+        // In the workflow's order (read once, not per comparison).
+        let order = state.workflow(for: r)?.workflow.stages.map(\.name) ?? []
         let stages = Array(Set(awaiting + delegated.values.flatMap { $0 })).sorted { a, b in
-            let order = state.workflow(for: r)?.workflow.stages.map(\.name) ?? []
-            return (order.firstIndex(of: a) ?? .max, a) < (order.firstIndex(of: b) ?? .max, b)
+            (order.firstIndex(of: a) ?? .max, a) < (order.firstIndex(of: b) ?? .max, b)
         }
         let delegators = delegated.keys.sorted().map { ["name": $0, "stages": delegated[$0]!.joined(separator: ", ")] }
         var asked: [String] = []
@@ -98,7 +99,7 @@ struct ConsoleRequestPages {
         let evidence: [[String: Any]] = view.evidence.map { e in
             let counts = e.tests.map { "\($0.tests) tests, \($0.failures) failures, \($0.errors) errors, \($0.skipped) skipped" }
             return ConsoleController.context([
-                "kind": e.kind, "status": e.status, "statusClass": e.status == "passed" ? "ok" : e.status == "pending" ? "warn" : "bad", "actor": e.actor,
+                "kind": e.kind, "status": e.status, "statusClass": ConsoleController.statusClass(e.status), "actor": e.actor,
                 "at": ConsoleController.moment(e.at, now: now), "digest": e.digest, "counts": counts, "revision": e.revision, "old": e.revision != r.revision,
                 "link": "/requests/\(r.id)/evidence/\(e.digest)",
             ])
@@ -159,7 +160,7 @@ struct ConsoleRequestPages {
     func evidenceContext(_ r: DeploymentRequest, _ e: Evidence, user: String, csrf: String) async throws -> [String: Any] {
         var context: [String: Any?] = [
             "title": "\(e.kind) of \(r.id)", "user": user, "csrf": csrf, "request": r.id, "kind": e.kind, "status": e.status.rawValue,
-            "statusClass": e.status == .passed ? "ok" : e.status == .pending ? "warn" : "bad", "actor": e.attachedBy, "at": Timestamps.rfc3339(e.at),
+            "statusClass": ConsoleController.statusClass(e.status.rawValue), "actor": e.attachedBy, "at": Timestamps.rfc3339(e.at),
             "revision": e.revision, "digest": e.digest.description,
         ]
         if let document = try await console.handlers.service.evidence.get(e.digest, project: r.project) {
