@@ -43,7 +43,7 @@ public func buildRouter(
         let pending = try await service.webhooks.deliveries(subscription: nil, status: .pending, limit: 1_000_000).count
         var text = metrics.emitToBuffer()
         text += Array(
-            SignoffMetrics.stateText(state, now: service.now, ledgerSize: size, checkpointSize: checkpointSize, oldestUncheckpointed: oldest, pendingWebhooks: pending).utf8)
+            SignoffMetrics.stateText(state, now: service.now, ledgerSize: size, checkpointSize: checkpointSize, oldestUncheckpointed: oldest, pendingWebhooks: pending, gateWaiters: handlers.waiters.inUse()).utf8)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
     let authentication = AuthController(handlers: handlers)

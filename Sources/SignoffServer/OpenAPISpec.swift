@@ -58,7 +58,15 @@ paths:
     get:
       operationId: metrics
       x-service-token: "scope metrics"
-      description: Prometheus metrics (requests by route, method and status class; latency histograms). Needs a token, e.g. a scraper's service token.
+      description: >-
+        Prometheus metrics: API requests by route, method and status class and their latency
+        (signoff_http_requests_total, signoff_http_request_duration_seconds); open requests by stage
+        (signoff_requests_open), time from filing to approval (signoff_time_to_approval_seconds), refusals by rule
+        (signoff_refusals_total), gate verdicts (signoff_gate_verdicts_total), gate long polls held now and turned away
+        (signoff_gate_waiters, signoff_gate_waiters_refused_total), the ledger and its checkpoint
+        (signoff_ledger_entries, signoff_checkpoint_size, signoff_checkpoint_age_seconds), webhook deliveries
+        (signoff_webhook_pending, signoff_webhook_deliveries_total, signoff_webhook_failures_total) and reminder runs
+        (signoff_scheduler_runs_total). Needs an administrator's session or a service token with the `metrics:*` scope.
       responses:
         "200": { description: Prometheus text exposition format., content: { text/plain: { schema: { type: string } } } }
         "4XX": { $ref: "#/components/responses/Problem" }

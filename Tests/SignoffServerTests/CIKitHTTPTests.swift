@@ -216,6 +216,7 @@ struct SignoffMetricsTests {
             #expect(text.contains("signoff_gate_verdicts_total{") && text.contains("verdict=\"denied\""))
             #expect(text.contains("signoff_checkpoint_age_seconds "))
             #expect(text.contains("signoff_webhook_pending 0"))
+            #expect(text.contains("\nsignoff_gate_waiters 0\n"), "no long poll is held")
         }
     }
 }

@@ -133,7 +133,7 @@ struct ConsoleReviewTests {
         }
     }
 
-    @Test("Every template renders, every partial it names exists, and a page without its template is a 500, not an empty 200")
+    @Test("Every page is a typed view model: every name its template reads is a property of the model, every template renders, every partial exists, and a page without its template is a 500")
     func everyTemplate() async throws {
         let f = try await ServerFixture()
         defer { f.remove() }
@@ -141,31 +141,134 @@ struct ConsoleReviewTests {
             service: f.database, auth: Authenticator(store: f.database.auth, clock: { f.database.now }), configuration: ServerConfiguration(),
             metrics: SignoffMetrics(registry: .init()))
         let console = try ConsoleController(handlers: handlers)
-        // Every page the controllers render has its template (read from their `page("…")` calls).
-        let folder = TestSupport.projectRoot.appendingPathComponent("Sources/SignoffServer/Console")
-        let sources = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".swift") && $0 != "ConsoleFiles.swift" }.map {
-            try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8)
-        }.joined()
-        let pages = Set(sources.matches(of: /page\("([a-z-]+)"/).map { String($0.output.1) })
-        #expect(pages.count >= 10, "\(pages)")
-        for name in pages.sorted() where name != "no-such-page" { #expect(ConsoleFiles.templates[name] != nil, "the page \(name) has its template") }
-        for (name, text) in ConsoleFiles.templates {
-            let html = console.library.render(["title": "T", "user": "morgan", "csrf": "c"], withTemplate: name)
-            #expect(html != nil, "\(name) renders")
+        // Every page the controllers render is a view model whose template exists, and every template but the
+        // partials belongs to one.
+        let pages: [any ConsolePage] = Self.samples()
+        let partials: Set<String> = ["header", "footer"]
+        #expect(Set(pages.map { type(of: $0).template }) == Set(ConsoleFiles.templates.keys).subtracting(partials), "a view model per page")
+        for page in pages {
+            let template = type(of: page).template
+            let text = try #require(ConsoleFiles.templates[template], "\(template) has its template")
+            // The names the template reads, with the header's (which reads the chrome), against the model's properties,
+            // all of them filled in here. A misspelt name renders as nothing: this is where it shows.
+            let names = Self.names(in: text + (text.contains("{{> header}}") ? ConsoleFiles.templates["header"]! : ""))
+            let properties = Self.properties(of: page)
+            #expect(names.subtracting(properties).isEmpty, "\(template) reads \(names.subtracting(properties).sorted()), which \(type(of: page)) does not have")
+            let rendered = console.page(page)
+            #expect(rendered.status == .ok, "\(template) renders")
             for partial in text.matches(of: /\{\{>\s*([a-z-]+)\s*\}\}/) {
-                #expect(ConsoleFiles.templates[String(partial.output.1)] != nil, "\(name) names the partial \(partial.output.1), which exists")
+                #expect(ConsoleFiles.templates[String(partial.output.1)] != nil, "\(template) names the partial \(partial.output.1), which exists")
             }
         }
-        let missing = console.page("no-such-page", ["title": "T"])
+        // The header reads the chrome: the person, the CSRF token, the current area.
+        let inbox = try #require(pages.first { $0 is InboxPage })
+        let html = try #require(console.library.render(inbox, withTemplate: InboxPage.template))
+        #expect(html.contains("<meta name=\"csrf-token\" content=\"c\">") && html.contains("<span class=\"who\">morgan</span>"))
+        #expect(html.contains("<a href=\"/inbox\" aria-current=\"page\">Inbox</a>") && html.components(separatedBy: "aria-current").count == 2)
+        let missing = console.render(ErrorPage(chrome: PageChrome("T"), message: "m"), template: "no-such-page")
         #expect(missing.status == .internalServerError)
-        let inbox = console.page("inbox", ["title": "T", "user": "morgan", "csrf": "c"])
-        #expect(inbox.status == .ok)
-        // The moment partial: relative, exact on hover.
+        // Moments: relative, exact on hover.
         let now = f.database.now
-        #expect(ConsoleController.moment(now - 12 * 60_000, now: now)["ago"] as? String == "12 min ago")
-        #expect(ConsoleController.moment(now + 3 * 3_600_000, now: now)["ago"] as? String == "in 3 h")
-        #expect(ConsoleController.moment(now - 2000, now: now)["ago"] as? String == "just now")
-        #expect(ConsoleController.moment("not a time", now: now)["ago"] as? String == "not a time")
+        #expect(ConsoleController.moment(now - 12 * 60_000, now: now).ago == "12 min ago")
+        #expect(ConsoleController.moment(now + 3 * 3_600_000, now: now).ago == "in 3 h")
+        #expect(ConsoleController.moment(now - 2000, now: now).ago == "just now")
+        #expect(ConsoleController.moment("not a time", now: now) == Moment(iso: "not a time", ago: "not a time"))
         #expect(ConsoleController.contentSecurityPolicy.contains("form-action 'self'"))
+    }
+
+    /// The names a template reads: variables and sections (the first part of a dotted name), not partials, closings,
+    /// comments or `.`.
+    static func names(in template: String) -> Set<String> {
+        Set(template.matches(of: /\{\{\{?\s*([#^&]?)\s*([A-Za-z][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_.]+)?\s*\}?\}\}/).map { String($0.output.2) })
+    }
+
+    /// Every stored property's name in a view model, through nested models, optionals and lists.
+    static func properties(of value: Any) -> Set<String> {
+        var out: Set<String> = []
+        let mirror = Mirror(reflecting: value)
+        for child in mirror.children {
+            if let label = child.label, mirror.displayStyle != .optional { out.insert(label) }
+            out.formUnion(properties(of: child.value))
+        }
+        return out
+    }
+
+    /// One of each page, with every optional filled in and every list holding an element: what the names are checked against.
+    static func samples() -> [any ConsolePage] {
+        let chrome = PageChrome("T", user: "morgan", csrf: "c", area: .inbox)
+        let at = Moment(iso: "2026-12-07T10:00:00.000Z", ago: "12 min ago")
+        let entry = LedgerEntryRow(
+            sequence: 3, kind: "decision", at: at, actor: "morgan", leafHash: "ab", proof: ["cd"], hasProof: true, included: true, notIncluded: false, pending: false)
+        let condition = RequestPage.Condition(rule: "evidence", met: false, detail: "a test report", supply: "ci-bot")
+        let request = RequestPage(
+            chrome: PageChrome("REQ-1", user: "morgan", csrf: "c"), request: "REQ-1", project: "p", environment: "qa", statusText: "at tested",
+            statusClass: "warn", emergency: true, emergencyReason: "outage", bundle: "m.zip", digest: "sha256:00", revision: 2, requester: "riley", filed: at,
+            description: "weekly", labelsText: "risk=high", labelsJSON: "{}", workflow: "standard v1", workflowDigest: "sha256:11", hasSource: true,
+            sourceParts: [SourcePart(text: "run", href: "https://ci.example/1", first: true)],
+            closed: .init(headline: "Rejected", reason: "no"), askedOfYou: "decide", missing: .init(stage: "tested", conditions: [condition]),
+            exemptions: [.init(freeze: "FRZ-1", by: "ada", reason: "outage")],
+            changed: .init(
+                previous: 1, current: 2, oldBundle: "a", newBundle: "b", bundleChanged: true, oldDigest: "x", newDigest: "y", digestChanged: true, by: "riley", at: at,
+                asked: .init(stage: "approved", actor: "morgan", comment: "pin"), carried: "no longer count"),
+            canDecide: true, awaiting: ["approved"], delegators: [.init(name: "eve", stages: "approved")], mayWithdraw: true, mayRevise: true,
+            gates: [.init(stage: "tested", satisfied: false, conditions: [condition])],
+            evidence: [.init(kind: "test-report", status: "passed", statusClass: "ok", actor: "ci-bot", at: at, digest: "sha256:22", counts: "2 tests", revision: 1, old: true, link: "/l")],
+            hasEvidence: true,
+            decisions: [
+                .init(stage: "approved", decision: "approved", actor: "eve", onBehalfOf: "morgan", at: at, signed: true, key: "SHA256:…", comment: "ok", revision: 2, old: false)
+            ],
+            hasDecisions: true, deployments: [.init(outcome: "succeeded", actor: "dana", at: at, note: "n")], started: .init(actor: "dana", at: at),
+            history: [.init(at: at, stage: "requested", revision: 1)], historyCount: 1, entries: [entry], entryCount: 1)
+        return [
+            LoginPage(ssoIssuer: "corp", endSession: "https://idp.example/logout"),
+            SetupPage(setupUser: "morgan"),
+            SignedInPage(signedIn: "morgan", issuer: "corp", next: "/inbox", hasKey: true),
+            ErrorPage(chrome: chrome, message: "m"),
+            InboxPage(
+                chrome: chrome,
+                items: [
+                    .init(
+                        request: "REQ-1", bundle: "m.zip", what: "Decide at approved", onBehalfOf: "morgan", project: "p", environment: "qa", detail: "d", emergency: true,
+                        waiting: at, filed: at, requester: "riley", description: "weekly", run: "https://ci.example/1",
+                        tests: TestBadge(status: "passed", statusClass: "ok", counts: "2 tests"))
+                ],
+                hasItems: true, more: "more"),
+            FilePage(chrome: chrome, places: [.init(project: "p", environment: "qa", workflow: "standard")], hasPlaces: true),
+            request,
+            EvidencePage(
+                chrome: chrome, request: "REQ-1", kind: "test-report", status: "passed", statusClass: "ok", actor: "ci-bot", at: "2026-12-07T10:00:00Z", revision: 1,
+                digest: "sha256:22", stored: true, mediaType: "application/xml", size: 10, download: "/d",
+                junit: .init(summary: "2 tests", cases: [.init(classname: "c", name: "n", outcome: "failed", outcomeClass: "bad", suite: "s", message: "m")]),
+                markdown: "<p>m</p>", text: "t"),
+            DashboardPage(
+                chrome: chrome, projects: [.init(name: "p", selected: true)], teams: [.init(name: "t", selected: false)], environments: [.init(name: "qa", selected: false)],
+                states: [.init(name: "stuck", selected: false)],
+                rows: [
+                    .init(
+                        project: "p", environment: "qa", frozen: "FRZ-1",
+                        running: .init(request: "REQ-1", bundle: "m.zip", deployed: at, actor: "dana", emergency: true, retrospective: "owed"),
+                        deploying: [.init(request: "REQ-2")], pendingCount: 1, oldest: "3 h", stuck: [.init(request: "REQ-3", stage: "tested", why: "evidence")])
+                ],
+                hasRows: true),
+            AuditPage(
+                chrome: chrome, origin: "o", size: 9, healthy: true, unhealthy: false, ledgerKey: "k",
+                checkpoint: .init(size: 8, root: "r", coversUntil: "2026-12-07T10:00:00Z", coversAge: "1 min", uncovered: "1 newer entry", note: "n"),
+                checks: [.init(check: "signature", passed: true, detail: "d")],
+                verification: .init(finished: at, entries: "8 entries", checkpoints: "1 checkpoint", seconds: "0.1", grown: "grown", passed: false, failure: "f"), running: true,
+                everything: true, exports: [.init(project: "p", query: "?project=p")]),
+            TimelinePage(chrome: chrome, request: "REQ-1", entries: [entry], checkpoint: "note", checkpointSize: 8, ledgerKey: "k"),
+            AccessPage(
+                chrome: chrome, project: "p", projects: [.init(name: "p", selected: true)], environment: "qa", at: "a", from: "f", to: "t", error: "e", csv: "/access.csv",
+                snapshots: [
+                    .init(
+                        heading: "now",
+                        duties: [.init(environment: "qa", stage: "approved", duty: "decide", roles: "approvers", holders: [.init(principal: "morgan", through: "g", canSign: true)])])
+                ],
+                period: .init(
+                    from: "f", to: "t", hasActions: true,
+                    actions: [
+                        .init(time: "t", request: "REQ-1", environment: "qa", stage: "approved", decision: "approve", by: "eve", onBehalfOf: "morgan", counted: false, note: "n")
+                    ])),
+        ]
     }
 }

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +144,16 @@ class World:
         listed = json.loads(self.person("morgan", "list", "--project", self.project, "--state", "active", "--json").stdout)
         found = [r["request"] for r in listed if r["digest"] == digest and r["environment"] == ENV]
         return found[0] if found else None
+
+    def gate_waiters(self):
+        """The gate long polls the server holds now (its signoff_gate_waiters gauge), read as an administrator."""
+        token = json.loads((self.dir / "ada.token").read_text())["token"]
+        scrape = urllib.request.Request(self.url + "/metrics", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(scrape, timeout=30) as answer:
+            text = answer.read().decode()
+        held = re.search(r"^signoff_gate_waiters (\d+)$", text, re.M)
+        check(held, "the server's metrics have no signoff_gate_waiters")
+        return int(held.group(1))
 
     def status(self, request):
         return json.loads(self.person("morgan", "status", request, "--json").stdout)
@@ -502,7 +513,7 @@ def check_no_token_in_logs(world):
             check(world.ci_token not in path.read_text(errors="replace"), f"the service token appears in {path.name}")
 
 
-def wait_until_waiting(world, run, digest_of_run, timeout=30):
+def wait_until_waiting(world, run, digest_of_run, timeout=60):
     """The request the integration filed, once it exists and the integration is still waiting on it."""
     deadline = time.monotonic() + timeout
     request = None
@@ -512,7 +523,13 @@ def wait_until_waiting(world, run, digest_of_run, timeout=30):
         request = request or (digest and world.open_request(digest))
         if request and re.search(r"^(signoff: waiting:|signoff-gate: waiting up to|signoff_dataiku: waiting:)",
                                  run.text(), re.M):
-            time.sleep(1.5)  # into its long poll
+            # Saying it waits comes before its call: on a busy machine the call may reach the server seconds later.
+            # The server's own count of held long polls says when it is in one; then well into it.
+            while world.gate_waiters() < 1:
+                check(time.monotonic() < deadline, f"{run.name} said it waits, but the server holds no long poll of it")
+                check(run.rc is None, f"{run.name} exited {run.rc} before anyone decided:\n{run.text()}")
+                time.sleep(0.2)
+            time.sleep(1.5)
             check(run.rc is None, f"{run.name} exited {run.rc} before anyone decided:\n{run.text()}")
             return request
         time.sleep(0.2)

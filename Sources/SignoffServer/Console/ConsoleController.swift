@@ -104,13 +104,14 @@ struct ConsoleController {
     /// RFC 3986's unreserved characters: what a query value may hold unencoded.
     static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
 
-    /// The area of the main navigation each page belongs to (its link carries `aria-current="page"`).
-    static let navigation = ["inbox": "inbox", "file": "file", "dashboard": "dashboard", "audit": "audit", "timeline": "audit", "access": "access"]
+    /// A page: its view model rendered with the template its type names.
+    func page<Page: ConsolePage>(_ view: Page, status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
+        render(view, template: Page.template, status: status, extraHeaders: extraHeaders)
+    }
 
-    func page(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
-        var context = context
-        if let area = Self.navigation[template] { context["nav_" + area] = true }
-        guard let html = library.render(context, withTemplate: template) else {
+    /// `view` rendered with `template`; a template this binary lacks is a 500 that says so.
+    func render(_ view: Any, template: String, status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
+        guard let html = library.render(view, withTemplate: template) else {
             // A page this binary has no template for is a defect of the build: said as one, never an empty 200 page.
             return Response(
                 status: .internalServerError, headers: Self.headers("text/plain; charset=utf-8"),
@@ -128,20 +129,7 @@ struct ConsoleController {
     }
 
     func notFound(_ user: String, csrf: String, _ message: String) -> Response {
-        page("error", ["title": "Not found", "message": message, "user": user, "csrf": csrf], status: .notFound)
-    }
-
-    /// A template context without absent values: a nil or an empty string would otherwise open a `{{#section}}` (the
-    /// renderer takes any present value for true) or print "nil".
-    static func context(_ values: [String: Any?]) -> [String: Any] {
-        var out: [String: Any] = [:]
-        for (key, value) in values {
-            guard let value else { continue }
-            if let text = value as? String, text.isEmpty { continue }
-            if let optional = value as? any OptionalProtocol, optional.isNone { continue }
-            out[key] = value
-        }
-        return out
+        page(ErrorPage(chrome: PageChrome("Not found", user: user, csrf: csrf), message: message), status: .notFound)
     }
 
     /// The badge class of an evidence status: passed "ok", pending "warn", anything else "bad" (one rule for every page).
@@ -152,15 +140,15 @@ struct ConsoleController {
 
     /// A moment as the console shows it (`<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>` in the templates): "12 min ago" or "in 3 h", with the exact RFC 3339 time
     /// in `datetime` and on hover.
-    static func moment(_ milliseconds: Int64, now: Int64) -> [String: Any] {
+    static func moment(_ milliseconds: Int64, now: Int64) -> Moment {
         let seconds = (now - milliseconds) / 1000
         let words = abs(seconds) < 5 ? "just now" : seconds > 0 ? "\(age(seconds)) ago" : "in \(age(-seconds))"
-        return ["iso": Timestamps.rfc3339(milliseconds), "ago": words]
+        return Moment(iso: Timestamps.rfc3339(milliseconds), ago: words)
     }
 
     /// ``moment(_:now:)`` of a time the API's views carry as RFC 3339 text (shown as it is when it does not parse).
-    static func moment(_ rfc3339: String, now: Int64) -> [String: Any] {
-        Timestamps.milliseconds(rfc3339: rfc3339).map { moment($0, now: now) } ?? ["iso": rfc3339, "ago": rfc3339]
+    static func moment(_ rfc3339: String, now: Int64) -> Moment {
+        Timestamps.milliseconds(rfc3339: rfc3339).map { moment($0, now: now) } ?? Moment(iso: rfc3339, ago: rfc3339)
     }
 
     // MARK: Routes
@@ -235,29 +223,31 @@ struct ConsoleController {
         case against(SignedCheckpoint?)
     }
 
-    func ledgerEntries(of request: String, proofs: EntryProofs, now: Int64) async throws -> [[String: Any]] {
+    func ledgerEntries(of request: String, proofs: EntryProofs, now: Int64) async throws -> [LedgerEntryRow] {
         let ledger = handlers.ledger
         let checkpoint: SignedCheckpoint? = if case .against(let checkpoint) = proofs { checkpoint } else { nil }
-        var out: [[String: Any]] = []
+        var out: [LedgerEntryRow] = []
         for sequence in try await handlers.service.storage.projection.entries(ofRequest: request) {
             let entry = try await ledger.entry(at: sequence)
-            var row: [String: Any?] = [
-                "sequence": sequence, "kind": entry.kind, "at": Self.moment(entry.timeMilliseconds, now: now), "actor": entry.actor,
-                "leafHash": Hex.encode(entry.leafHash.bytes),
-            ]
+            var proof: [String] = []
+            var included = false
+            var notIncluded = false
+            var pending = false
             if let checkpoint, sequence < checkpoint.checkpoint.size {
-                let proof = try await ledger.inclusionProof(index: sequence, size: checkpoint.checkpoint.size)
-                let included = (try? MerkleVerifier.verifyInclusion(
-                    leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: proof.map(\.bytes),
+                let path = try await ledger.inclusionProof(index: sequence, size: checkpoint.checkpoint.size)
+                included = (try? MerkleVerifier.verifyInclusion(
+                    leafHash: entry.leafHash.bytes, index: sequence, size: checkpoint.checkpoint.size, proof: path.map(\.bytes),
                     root: checkpoint.checkpoint.rootHash.bytes)) != nil
-                row["proof"] = proof.map { Hex.encode($0.bytes) }
-                row["hasProof"] = !proof.isEmpty
-                row["included"] = included
-                row["notIncluded"] = !included
+                proof = path.map { Hex.encode($0.bytes) }
+                notIncluded = !included
             } else if case .against = proofs {
-                row["pending"] = true
+                pending = true
             }
-            out.append(Self.context(row))
+            out.append(
+                LedgerEntryRow(
+                    sequence: sequence, kind: entry.kind, at: Self.moment(entry.timeMilliseconds, now: now), actor: entry.actor,
+                    leafHash: Hex.encode(entry.leafHash.bytes), proof: proof, hasProof: !proof.isEmpty, included: included,
+                    notIncluded: notIncluded, pending: pending))
         }
         return out
     }
@@ -269,21 +259,13 @@ extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
 }
 
-/// Lets ``ConsoleController/context(_:)`` see through an optional that reached it wrapped in `Any`.
-protocol OptionalProtocol { var isNone: Bool { get } }
-extension Optional: OptionalProtocol { var isNone: Bool { self == nil } }
-
 extension ConsoleController {
     /// Where the bundle came from, as the page shows it: the platform, then links to the run, the commit and the merge
     /// request (URLs the engine accepted: http or https, no quotes or angle brackets), the ref and the bundle id as text.
-    static func sourceParts(_ source: BundleSource?) -> [[String: Any]] {
+    static func sourceParts(_ source: BundleSource?) -> [SourcePart] {
         guard let source else { return [] }
-        var parts: [[String: Any]] = []
-        func add(_ text: String, _ href: String? = nil) {
-            var part: [String: Any] = ["text": text, "first": parts.isEmpty]
-            if let href { part["href"] = href }
-            parts.append(part)
-        }
+        var parts: [SourcePart] = []
+        func add(_ text: String, _ href: String? = nil) { parts.append(SourcePart(text: text, href: href, first: parts.isEmpty)) }
         if let system = source.system { add(system) }
         if let run = source.runURL { add("pipeline run", run) }
         if let commit = source.commit { add("commit " + String(commit.prefix(12)), source.commitURL) } else if let url = source.commitURL { add("commit", url) }

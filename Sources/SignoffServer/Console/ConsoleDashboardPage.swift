@@ -33,16 +33,17 @@ struct ConsoleDashboardPage {
                 visible(row.project) && (project.map { row.project == $0 } ?? true) && (environment.map { row.environment == $0 } ?? true)
                     && (teamProjects.map { $0.contains(row.project) } ?? true) && (condition.map { Self.inventoryRow(row, is: $0) } ?? true)
             }
-            let projects = state.projects.keys.filter(visible).sorted().map { ["name": $0, "selected": $0 == project] as [String: Any] }
-            let teams = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.boundGroups)).sorted().map { ["name": $0, "selected": $0 == team] as [String: Any] }
-            let states = Self.dashboardStates.map { ["name": $0, "selected": $0 == condition] as [String: Any] }
+            let projects = state.projects.keys.filter(visible).sorted().map { Choice(name: $0, selected: $0 == project) }
+            let teams = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.boundGroups)).sorted().map { Choice(name: $0, selected: $0 == team) }
+            let states = Self.dashboardStates.map { Choice(name: $0, selected: $0 == condition) }
             let environments = Set(state.projects.values.filter { visible($0.key) }.flatMap(\.environments.keys)).sorted().map {
-                ["name": $0, "selected": $0 == environment] as [String: Any]
+                Choice(name: $0, selected: $0 == environment)
             }
-            return console.page("dashboard", ConsoleController.context([
-                "title": "Dashboard", "user": record.principal, "csrf": ConsoleController.csrfToken(forSession: token), "projects": projects, "teams": teams,
-                "states": states, "environments": environments, "rows": rows.map { pages.inventoryRow($0, now: now) }, "hasRows": !rows.isEmpty,
-            ]))
+            return console.page(
+                DashboardPage(
+                    chrome: PageChrome("Dashboard", user: record.principal, csrf: ConsoleController.csrfToken(forSession: token), area: .dashboard),
+                    projects: projects, teams: teams, environments: environments, states: states, rows: rows.map { pages.inventoryRow($0, now: now) },
+                    hasRows: !rows.isEmpty))
         }
     }
 
@@ -62,20 +63,18 @@ struct ConsoleDashboardPage {
     }
 
 
-    func inventoryRow(_ row: EnvironmentInventory, now: Int64) -> [String: Any] {
-        let stuck: [[String: Any]] = row.pending.filter { !$0.waiting_for.isEmpty }.prefix(3).map {
-            ["request": $0.request, "stage": $0.stage, "why": $0.waiting_for.joined(separator: "; ")]
-        }
-        return ConsoleController.context([
-            "project": row.project, "environment": row.environment, "frozen": row.freezes.joined(separator: ", "),
-            "running": row.running.map {
-                ConsoleController.context([
-                    "request": $0.request, "bundle": $0.bundle, "deployed": ConsoleController.moment($0.deployed_at, now: now), "actor": $0.actor, "emergency": $0.emergency,
-                    "retrospective": $0.retrospective,
-                ])
+    func inventoryRow(_ row: EnvironmentInventory, now: Int64) -> DashboardPage.Row {
+        DashboardPage.Row(
+            project: row.project, environment: row.environment, frozen: nonEmpty(row.freezes.joined(separator: ", ")),
+            running: row.running.map {
+                DashboardPage.Running(
+                    request: $0.request, bundle: $0.bundle, deployed: ConsoleController.moment($0.deployed_at, now: now), actor: $0.actor, emergency: $0.emergency,
+                    retrospective: $0.retrospective)
             },
-            "deploying": row.deploying.map { ["request": $0.request] },
-            "pendingCount": row.pending.count, "oldest": row.pending.first.map { ConsoleController.age($0.age_seconds) }, "stuck": stuck,
-        ])
+            deploying: row.deploying.map { DashboardPage.Deploying(request: $0.request) }, pendingCount: row.pending.count,
+            oldest: row.pending.first.map { ConsoleController.age($0.age_seconds) },
+            stuck: row.pending.filter { !$0.waiting_for.isEmpty }.prefix(3).map {
+                DashboardPage.Stuck(request: $0.request, stage: $0.stage, why: $0.waiting_for.joined(separator: "; "))
+            })
     }
 }

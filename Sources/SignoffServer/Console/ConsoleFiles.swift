@@ -47,7 +47,7 @@ enum ConsoleFiles {
 <thead><tr><th scope="col">Time</th><th scope="col">Request</th><th scope="col">Stage</th><th scope="col">Decision</th><th scope="col">By</th><th scope="col">Counts</th></tr></thead>
 <tbody>
 {{#actions}}
-<tr><td>{{time}}</td><td><a href="/requests/{{request}}">{{request}}</a> ({{environment}})</td><td>{{stage}}</td><td>{{decision}}</td><td>{{by}}{{#on_behalf_of}} for {{on_behalf_of}}{{/on_behalf_of}}</td><td>{{#counted}}yes{{/counted}}{{^counted}}<span class="badge warn">no</span> {{note}}{{/counted}}</td></tr>
+<tr><td>{{time}}</td><td><a href="/requests/{{request}}">{{request}}</a> ({{environment}})</td><td>{{stage}}</td><td>{{decision}}</td><td>{{by}}{{#onBehalfOf}} for {{onBehalfOf}}{{/onBehalfOf}}</td><td>{{#counted}}yes{{/counted}}{{^counted}}<span class="badge warn">no</span> {{note}}{{/counted}}</td></tr>
 {{/actions}}
 </tbody>
 </table>
@@ -74,7 +74,7 @@ enum ConsoleFiles {
 <h3>Checks of the newest checkpoint, made now</h3>
 <ul class="conditions">{{#checks}}<li class="{{#passed}}met{{/passed}}{{^passed}}unmet{{/passed}}"><span class="state">{{#passed}}Passed:{{/passed}}{{^passed}}Failed:{{/passed}}</span> {{check}}: {{detail}}</li>{{/checks}}</ul>
 <h3>Full verification</h3>
-{{#verification}}<p id="full-verification">{{#passed}}<span class="badge ok">✓ passed</span>{{/passed}}{{^passed}}<span class="badge bad">✗ failed</span>{{/passed}} {{#finished}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/finished}}: {{entries}} entries and {{checkpoints}} checkpoints re-read, every hash recomputed ({{seconds}} s).{{#failure}} <strong>{{failure}}</strong>{{/failure}}</p>{{#grown}}<p class="muted">{{grown}}</p>{{/grown}}{{/verification}}
+{{#verification}}<p id="full-verification">{{#passed}}<span class="badge ok">✓ passed</span>{{/passed}}{{^passed}}<span class="badge bad">✗ failed</span>{{/passed}} {{#finished}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/finished}}: {{entries}} and {{checkpoints}} re-read, every hash recomputed ({{seconds}} s).{{#failure}} <strong>{{failure}}</strong>{{/failure}}</p>{{#grown}}<p class="muted">{{grown}}</p>{{/grown}}{{/verification}}
 {{^verification}}<p class="muted">No full verification has finished since the server started{{#running}} (one is running){{/running}}.</p>{{/verification}}
 <p class="muted">The server re-verifies the whole ledger at start and every <code>--verify-interval</code>; <code>signoff audit verify --db</code> does the same offline.</p>
 {{#checkpoint}}<details><summary>The checkpoint as signed</summary><pre class="text mono">{{note}}</pre></details>{{/checkpoint}}
@@ -125,7 +125,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 """#),
         ("error", #"""
 {{> header}}
-<h1>{{title}}</h1>
+<h1>{{chrome.title}}</h1>
 <p class="notice error">{{message}}</p>
 <p><a href="/inbox">Back to your inbox</a></p>
 {{> footer}}
@@ -176,6 +176,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 </html>
 """#),
         ("header", #"""
+{{#chrome}}
 <!doctype html>
 <html lang="en">
 <head>
@@ -193,11 +194,11 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#user}}
 <nav aria-label="Main">
 <ul>
-<li><a href="/inbox"{{#nav_inbox}} aria-current="page"{{/nav_inbox}}>Inbox</a></li>
-<li><a href="/requests/new"{{#nav_file}} aria-current="page"{{/nav_file}}>File a request</a></li>
-<li><a href="/dashboard"{{#nav_dashboard}} aria-current="page"{{/nav_dashboard}}>Dashboard</a></li>
-<li><a href="/audit"{{#nav_audit}} aria-current="page"{{/nav_audit}}>Audit</a></li>
-<li><a href="/access"{{#nav_access}} aria-current="page"{{/nav_access}}>Access</a></li>
+<li><a href="/inbox"{{#nav.inbox}} aria-current="page"{{/nav.inbox}}>Inbox</a></li>
+<li><a href="/requests/new"{{#nav.file}} aria-current="page"{{/nav.file}}>File a request</a></li>
+<li><a href="/dashboard"{{#nav.dashboard}} aria-current="page"{{/nav.dashboard}}>Dashboard</a></li>
+<li><a href="/audit"{{#nav.audit}} aria-current="page"{{/nav.audit}}>Audit</a></li>
+<li><a href="/access"{{#nav.access}} aria-current="page"{{/nav.access}}>Access</a></li>
 </ul>
 </nav>
 <span class="who">{{user}}</span>
@@ -208,6 +209,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{/user}}
 </header>
 <main id="main">
+{{/chrome}}
 """#),
         ("inbox", #"""
 {{> header}}
@@ -222,7 +224,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#items}}
 <tr>
 <td><a href="/requests/{{request}}">{{request}}</a>{{#emergency}} <span class="badge bad">EMERGENCY</span>{{/emergency}}<br><span class="mono">{{bundle}}</span><br><span class="muted">{{project}} → {{environment}}</span></td>
-<td>{{what}}{{#on_behalf_of}} <span class="muted">(for {{on_behalf_of}})</span>{{/on_behalf_of}}{{#detail}}<br><span class="muted">{{detail}}</span>{{/detail}}</td>
+<td>{{what}}{{#onBehalfOf}} <span class="muted">(for {{onBehalfOf}})</span>{{/onBehalfOf}}{{#detail}}<br><span class="muted">{{detail}}</span>{{/detail}}</td>
 <td class="optional">{{requester}}{{#description}}<br><span class="muted">{{description}}</span>{{/description}}{{#run}}<br><a href="{{run}}" rel="noopener noreferrer nofollow">pipeline run</a>{{/run}}</td>
 <td class="optional">{{#tests}}<span class="badge {{statusClass}}">{{status}}</span>{{#counts}} <span class="muted">{{counts}}</span>{{/counts}}{{/tests}}{{^tests}}<span class="muted">no test report</span>{{/tests}}</td>
 <td>{{#waiting}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/waiting}}<br><span class="muted">filed {{#filed}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/filed}}</span></td>
@@ -238,11 +240,11 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
         ("login", #"""
 {{> header}}
 <h1>Log in</h1>
-{{#sso_issuer}}
-<p><a class="button" id="sso-start" href="/console/sso/start">Sign in with {{sso_issuer}}</a></p>
-{{#end_session}}<p class="notice">You are logged out of Signoff. <a href="{{end_session}}">Sign out of {{sso_issuer}} too</a>.</p>{{/end_session}}
+{{#ssoIssuer}}
+<p><a class="button" id="sso-start" href="/console/sso/start">Sign in with {{ssoIssuer}}</a></p>
+{{#endSession}}<p class="notice">You are logged out of Signoff. <a href="{{endSession}}">Sign out of {{ssoIssuer}} too</a>.</p>{{/endSession}}
 <p>Or log in with this browser's key:</p>
-{{/sso_issuer}}
+{{/ssoIssuer}}
 <p>Signoff logs you in with a key this browser keeps: it signs the server's challenge, and the key never leaves the browser.</p>
 <div id="login-result" class="notice hidden" role="status" aria-live="polite"></div>
 <form id="login-form" class="needs-crypto">
@@ -256,10 +258,8 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 """#),
         ("request", #"""
 {{> header}}
-{{#r}}
 <h1>{{request}}: {{project}} → {{environment}}</h1>
-<p><span class="badge {{statusClass}}">{{statusText}}</span>{{#emergency_reason}} <span class="badge bad">EMERGENCY</span> {{emergency_reason}}{{/emergency_reason}}</p>
-{{/r}}
+<p><span class="badge {{statusClass}}">{{statusText}}</span>{{#emergencyReason}} <span class="badge bad">EMERGENCY</span> {{emergencyReason}}{{/emergencyReason}}</p>
 {{#closed}}<div class="notice error" id="closed-reason"><strong>{{headline}}</strong>{{#reason}} <span class="reason">“{{reason}}”</span>{{/reason}}</div>{{/closed}}
 <section class="asked" aria-labelledby="asked-heading">
 <h2 id="asked-heading">What is asked</h2>
@@ -268,10 +268,9 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <p>Still missing before <strong>{{stage}}</strong>:</p>
 <ul class="conditions">{{#conditions}}<li class="unmet"><span class="state">Missing:</span> {{rule}}: {{detail}}{{#supply}} <span class="muted">— can supply: {{supply}}</span>{{/supply}}</li>{{/conditions}}</ul>
 {{/missing}}
-{{^missing}}<p class="muted">Nothing is missing{{#r}}: the request is {{statusText}}{{/r}}.</p>{{/missing}}
+{{^missing}}<p class="muted">Nothing is missing: the request is {{statusText}}.</p>{{/missing}}
 {{#exemptions}}<p class="notice">Freeze {{freeze}} does not hold this request: exempted by {{by}}, “{{reason}}”.</p>{{/exemptions}}
 </section>
-{{#r}}
 <div class="table-wrap">
 <table>
 <tbody>
@@ -282,11 +281,10 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <tr><th scope="row">Requester</th><td>{{requester}}, filed {{#filed}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/filed}}</td></tr>
 {{#description}}<tr><th scope="row">About</th><td>{{description}}</td></tr>{{/description}}
 {{#labelsText}}<tr><th scope="row">Labels</th><td>{{labelsText}}</td></tr>{{/labelsText}}
-<tr><th scope="row">Workflow</th><td id="workflow">{{workflow}} <span class="muted mono" title="the digest of the workflow version this request follows">{{workflow_digest}}</span></td></tr>
+<tr><th scope="row">Workflow</th><td id="workflow">{{workflow}} <span class="muted mono" title="the digest of the workflow version this request follows">{{workflowDigest}}</span></td></tr>
 </tbody>
 </table>
 </div>
-{{/r}}
 {{#changed}}
 <h2>What changed since revision {{previous}}</h2>
 <div class="table-wrap">
@@ -303,7 +301,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{/changed}}
 {{#canDecide}}
 <h2>Decide</h2>
-<form id="decide-form" class="decide needs-crypto" data-request="{{request}}" data-project="{{project}}" data-environment="{{environment}}" data-bundle="{{bundle}}" data-digest="{{digest}}" data-revision="{{revision}}" data-workflow-digest="{{workflowDigest}}" data-labels="{{labelsJSON}}" data-emergency="{{emergency}}" data-actor="{{user}}">
+<form id="decide-form" class="decide needs-crypto" data-request="{{request}}" data-project="{{project}}" data-environment="{{environment}}" data-bundle="{{bundle}}" data-digest="{{digest}}" data-revision="{{revision}}" data-workflow-digest="{{workflowDigest}}" data-labels="{{labelsJSON}}" data-emergency="{{emergency}}" data-actor="{{chrome.user}}">
 <p>You sign <strong>{{bundle}}</strong> with digest <span class="mono">{{digest}}</span>, revision {{revision}}, with this browser's key.</p>
 {{#delegators}}
 <label for="decide-for">Deciding as</label>
@@ -366,7 +364,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 {{#hasDecisions}}
 <div class="table-wrap"><table>
 <thead><tr><th scope="col">Stage</th><th scope="col">Decision</th><th scope="col">Who</th><th scope="col" class="optional">When</th><th scope="col">Signed</th><th scope="col" class="optional">Comment</th></tr></thead>
-<tbody>{{#decisions}}<tr{{#old}} class="superseded"{{/old}}><td>{{stage}}</td><td>{{decision}}{{#old}} <span class="badge">superseded: revision {{revision}}</span>{{/old}}</td><td>{{actor}}{{#on_behalf_of}} for {{on_behalf_of}}{{/on_behalf_of}}</td><td class="optional">{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}</td><td>{{#signed}}✓ signed <span class="mono">{{key}}</span>{{/signed}}{{^signed}}unsigned{{/signed}}</td><td class="optional">{{comment}}</td></tr>{{/decisions}}</tbody>
+<tbody>{{#decisions}}<tr{{#old}} class="superseded"{{/old}}><td>{{stage}}</td><td>{{decision}}{{#old}} <span class="badge">superseded: revision {{revision}}</span>{{/old}}</td><td>{{actor}}{{#onBehalfOf}} for {{onBehalfOf}}{{/onBehalfOf}}</td><td class="optional">{{#at}}<time datetime="{{iso}}" title="{{iso}}">{{ago}}</time>{{/at}}</td><td>{{#signed}}✓ signed <span class="mono">{{key}}</span>{{/signed}}{{^signed}}unsigned{{/signed}}</td><td class="optional">{{comment}}</td></tr>{{/decisions}}</tbody>
 </table></div>
 {{/hasDecisions}}
 <h2>Deployments</h2>
@@ -394,7 +392,7 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
 <div id="setup-result" class="notice hidden" role="status" aria-live="polite"></div>
 <form id="setup-form" class="needs-crypto">
 <label for="setup-user">Your user name</label>
-<input id="setup-user" name="user" type="text" autocomplete="username" value="{{setup_user}}" required>
+<input id="setup-user" name="user" type="text" autocomplete="username" value="{{setupUser}}" required>
 <button type="submit">Make this browser's key</button>
 </form>
 <section id="setup-done" class="hidden" aria-labelledby="setup-done-title">
@@ -412,13 +410,13 @@ signoff audit verify audit --ledger-verifier-key LEDGER.pub</pre>
         ("signed-in", #"""
 {{> header}}
 <h1>Signed in</h1>
-<p id="signed-in" data-user="{{signed_in}}" data-next="{{next}}">{{issuer}} says you are <strong>{{signed_in}}</strong>.</p>
-{{^has_key}}
+<p id="signed-in" data-user="{{signedIn}}" data-next="{{next}}">{{issuer}} says you are <strong>{{signedIn}}</strong>.</p>
+{{^hasKey}}
 <p>You have no key in Signoff yet. Signing in says who you are; deciding needs your own key, which this browser can make: <a href="{{next}}">set up this browser</a>.</p>
-{{/has_key}}
-{{#has_key}}
-<p><a href="{{next}}">Continue to your inbox</a>. If this browser holds no key of yours, <a href="/setup?user={{signed_in}}">set it up</a> to decide.</p>
-{{/has_key}}
+{{/hasKey}}
+{{#hasKey}}
+<p><a href="{{next}}">Continue to your inbox</a>. If this browser holds no key of yours, <a href="/setup?user={{signedIn}}">set it up</a> to decide.</p>
+{{/hasKey}}
 {{> footer}}
 """#),
         ("timeline", #"""

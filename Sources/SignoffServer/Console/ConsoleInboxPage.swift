@@ -22,31 +22,27 @@ struct ConsoleInboxPage {
             let now = h.service.now
             // A page shows the oldest ones; a person works from the top (the CLI and the API list them all).
             let shown = items.prefix(Self.inboxPageSize)
-            let rows: [[String: Any]] = shown.map { i in
+            let rows = shown.map { i in
                 let r = state.requests[i.request]
-                return ConsoleController.context([
-                    "request": i.request, "bundle": i.bundle, "what": Self.inboxWords(i), "on_behalf_of": i.on_behalf_of as Any,
-                    "project": i.project, "environment": i.environment, "detail": i.detail, "emergency": r?.emergency != nil,
-                    "waiting": ConsoleController.moment(i.since, now: now),
-                    "filed": ConsoleController.moment(r?.filedAt ?? now - i.request_age_seconds * 1000, now: now),
-                    "requester": r?.requester, "description": r?.description, "run": r?.source?.runURL,
-                    "tests": r.flatMap(Self.testStatus),
-                ])
+                return InboxPage.Item(
+                    request: i.request, bundle: i.bundle, what: Self.inboxWords(i), onBehalfOf: i.on_behalf_of, project: i.project,
+                    environment: i.environment, detail: nonEmpty(i.detail), emergency: r?.emergency != nil, waiting: ConsoleController.moment(i.since, now: now),
+                    filed: ConsoleController.moment(r?.filedAt ?? now - i.request_age_seconds * 1000, now: now), requester: r?.requester,
+                    description: nonEmpty(r?.description), run: r?.source?.runURL, tests: r.flatMap(Self.testStatus))
             }
-            return console.page("inbox", ConsoleController.context([
-                "title": "Inbox", "user": record.principal, "csrf": ConsoleController.csrfToken(forSession: token), "items": rows, "hasItems": !rows.isEmpty,
-                "more": items.count > shown.count ? "Showing the oldest \(shown.count) of \(items.count); `signoff inbox` lists them all." : nil,
-            ]))
+            return console.page(
+                InboxPage(
+                    chrome: PageChrome("Inbox", user: record.principal, csrf: ConsoleController.csrfToken(forSession: token), area: .inbox), items: Array(rows),
+                    hasItems: !rows.isEmpty,
+                    more: items.count > shown.count ? "Showing the oldest \(shown.count) of \(items.count); `signoff inbox` lists them all." : nil))
         }
     }
 
     /// The current revision's newest test report (evidence with test counts, or of a kind that names tests), as a badge.
-    static func testStatus(_ r: DeploymentRequest) -> [String: Any]? {
+    static func testStatus(_ r: DeploymentRequest) -> TestBadge? {
         guard let e = r.currentEvidence.last(where: { $0.tests != nil || $0.kind.contains("test") }) else { return nil }
-        return ConsoleController.context([
-            "status": e.status.rawValue, "statusClass": ConsoleController.statusClass(e.status.rawValue),
-            "counts": e.tests.map { "\($0.tests) tests, \($0.failures) failures" },
-        ])
+        return TestBadge(
+            status: e.status.rawValue, statusClass: ConsoleController.statusClass(e.status.rawValue), counts: e.tests.map { "\($0.tests) tests, \($0.failures) failures" })
     }
 
     /// What an inbox item asks, as a sentence's start: "Decide at approved", "Attach evidence for tested".

@@ -27,18 +27,16 @@ struct ConsoleSessionPages {
         }
         router.get("/login") { request, _ -> Response in
             // Single sign-on, when configured: a link to start it, and after a logout the provider's own sign-out.
-            var values: [String: Any?] = ["title": "Log in"]
-            if let sso = h.configuration.singleSignOn {
-                values["sso_issuer"] = sso.issuer
-                if request.uri.queryParameters["signed-out"] != nil, case .success(let found)? = try? await SingleSignOn(handlers: h, console: console).issuer() {
-                    values["end_session"] = found.metadata.end_session_endpoint.flatMap { BundleSource.isLink($0) ? $0 : nil }
-                }
+            guard let sso = h.configuration.singleSignOn else { return console.page(LoginPage(ssoIssuer: nil, endSession: nil)) }
+            var endSession: String?
+            if request.uri.queryParameters["signed-out"] != nil, case .success(let found)? = try? await SingleSignOn(handlers: h, console: console).issuer() {
+                endSession = found.metadata.end_session_endpoint.flatMap { BundleSource.isLink($0) ? $0 : nil }
             }
-            return console.page("login", ConsoleController.context(values))
+            return console.page(LoginPage(ssoIssuer: nonEmpty(sso.issuer), endSession: endSession))
         }
         router.get("/setup") { request, _ -> Response in
             let user = request.uri.queryParameters["user"].map(String.init).flatMap { Engine.isValidName($0) ? $0 : nil }
-            return console.page("setup", ConsoleController.context(["title": "Set up this browser", "setup_user": user]))
+            return console.page(SetupPage(setupUser: user))
         }
         SingleSignOn(handlers: h, console: console).routes(into: router)
         // Logging in: the challenge the browser's key signed (as for `/v1/auth/token`), answered with a cookie.

@@ -86,7 +86,9 @@ struct SingleSignOn {
         if failedSignIn { try? await handlers.failuresPerAddress.record(context.clientAddress ?? "unknown") }
         // The sign-in's cookie stays: a refused callback (a forged state, say) must not end the sign-in under way in this browser.
         return console.page(
-            "error", ["title": "Sign-in refused", "message": "Sign-in refused: \(reason). Start again from the login page (/login), or ask an administrator if it repeats."],
+            ErrorPage(
+                chrome: PageChrome("Sign-in refused"),
+                message: "Sign-in refused: \(reason). Start again from the login page (/login), or ask an administrator if it repeats."),
             status: status)
     }
 
@@ -200,12 +202,7 @@ struct SingleSignOn {
             // A page of this origin moves on (a SameSite=Strict cookie is not sent on the provider's cross-site redirect
             // chain): to the setup of this browser's key when it has none for the person, else to the inbox.
             let hasKey = person.keys.contains { $0.counts(signedAt: h.service.now) }
-            var response = console.page(
-                "signed-in",
-                ConsoleController.context([
-                    "title": "Signed in", "signed_in": name, "issuer": found.spec.name, "next": hasKey ? "/inbox" : "/setup?user=\(name)",
-                    "has_key": hasKey,
-                ]))
+            var response = console.page(SignedInPage(signedIn: name, issuer: found.spec.name, next: hasKey ? "/inbox" : "/setup?user=\(name)", hasKey: hasKey))
             response.headers.append(HTTPField(name: .setCookie, value: console.cookie(issued.token, maxAge: Int(h.configuration.sessionLifetimeMilliseconds / 1000))))
             response.headers.append(HTTPField(name: .setCookie, value: sso.ssoCookie("", maxAge: 0)))
             return response

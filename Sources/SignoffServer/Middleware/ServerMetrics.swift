@@ -72,7 +72,7 @@ struct SignoffMetrics: Sendable {
 
     /// The gauges and the histogram, in the Prometheus text format. Names and labels are ours or validated names
     /// (projects, environments, stages: `a-z 0-9 . _ -`), so nothing needs escaping.
-    static func stateText(_ state: SignoffState, now: Int64, ledgerSize: UInt64, checkpointSize: UInt64, oldestUncheckpointed: Int64?, pendingWebhooks: Int) -> String {
+    static func stateText(_ state: SignoffState, now: Int64, ledgerSize: UInt64, checkpointSize: UInt64, oldestUncheckpointed: Int64?, pendingWebhooks: Int, gateWaiters: Int) -> String {
         var open: [String: Int] = [:]
         var approvals: [String: [Int64]] = [:]
         for r in state.requests.values {
@@ -98,6 +98,8 @@ struct SignoffMetrics: Sendable {
         out += "# HELP signoff_checkpoint_age_seconds How long the oldest entry not covered by a signed checkpoint has waited (0: all covered).\n"
         out += "# TYPE signoff_checkpoint_age_seconds gauge\nsignoff_checkpoint_age_seconds \(oldestUncheckpointed.map { max(0, (now - $0) / 1000) } ?? 0)\n"
         out += "# HELP signoff_webhook_pending Webhook messages waiting to be delivered.\n# TYPE signoff_webhook_pending gauge\nsignoff_webhook_pending \(pendingWebhooks)\n"
+        out += "# HELP signoff_gate_waiters Gate long polls this instance holds now (pipelines waiting on a decision).\n"
+        out += "# TYPE signoff_gate_waiters gauge\nsignoff_gate_waiters \(gateWaiters)\n"
         return out
     }
 }
