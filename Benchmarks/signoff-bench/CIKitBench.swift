@@ -18,9 +18,15 @@ struct CIKitBench {
     let runs: Int
     let directory: URL
     let inboxRequests: Int
+    /// Only the page latencies (``inboxLatency()``).
+    var pagesOnly = false
 
     func run() async throws -> [Figure] {
         var figures: [Figure] = []
+        if pagesOnly {
+            Bench.progress("ci-kit: a database of \(inboxRequests) requests (1% open)")
+            return try await inboxLatency()
+        }
         var wakeP50: [Double] = [], wakeP99: [Double] = [], plain: [Double] = []
         for run in 1...runs {
             Bench.progress("ci-kit run \(run)/\(runs): gate long-poll wake-ups")
@@ -237,39 +243,60 @@ struct CIKitBench {
             try await Task.sleep(for: .milliseconds(50))
         }
         let token = try await Authenticator(store: database.auth, clock: { database.now }).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
-        var figures: [Figure] = []
-        // The API's answers, then the web console's pages (issue 16: goal p99 under 50 ms), with the session as a cookie.
+        // The API's answers, then the web console's pages (issue 16: goal p99 under 50 ms), with the session as a cookie;
+        // `runs` runs of 20 loads each, each run's p50 and p99, and their medians reported.
         let open = "REQ-\(inboxRequests / 100 * 100)"
         let pages: [(String, String, Bool)] = [
             ("inbox", "/v1/inbox", false), ("deployments (every project)", "/v1/deployments", false), ("list of one project", "/v1/requests?project=project-7", false),
             ("console inbox page", "/inbox", true), ("console request page", "/requests/\(open)", true), ("console dashboard page", "/dashboard", true),
         ]
-        for (label, path, console) in pages {
-            var samples: [Double] = []
-            var request = URLRequest(url: URL(string: path, relativeTo: url)!)
-            if console { request.setValue("signoff_session=\(token)", forHTTPHeaderField: "Cookie") } else { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-            for i in 0..<(runs * 20 + 1) {
-                let sent = ContinuousClock.now
-                let (_, response) = try await URLSession.shared.data(for: request)
-                guard (response as? HTTPURLResponse)?.statusCode == 200 else { fatalError("\(path) failed") }
-                if i > 0 { samples.append(Bench.seconds(ContinuousClock.now - sent) * 1000) }  // the first warms the state cache
+        var p50s: [String: [Double]] = [:], p99s: [String: [Double]] = [:]
+        for run in 1...runs {
+            Bench.progress("ci-kit run \(run)/\(runs): pages at \(inboxRequests) requests")
+            for (label, path, console) in pages {
+                var samples: [Double] = []
+                var request = URLRequest(url: URL(string: path, relativeTo: url)!)
+                if console { request.setValue("signoff_session=\(token)", forHTTPHeaderField: "Cookie") } else { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+                for i in 0..<21 {
+                    let sent = ContinuousClock.now
+                    let (_, response) = try await URLSession.shared.data(for: request)
+                    guard (response as? HTTPURLResponse)?.statusCode == 200 else { fatalError("\(path) failed") }
+                    if i > 0 { samples.append(Bench.seconds(ContinuousClock.now - sent) * 1000) }  // the first warms the state cache
+                }
+                p50s[label, default: []].append(Bench.median(samples))
+                p99s[label, default: []].append(Bench.percentile(samples, 0.99))
             }
-            figures.append(Figure(name: "\(label) at \(inboxRequests) requests, p50", value: Bench.median(samples), unit: "ms", limitName: "p99", limit: Bench.percentile(samples, 0.99), goal: console ? "p99 < 50 ms" : "report"))
+            // The pages right after a commit, each time: the views of the state are rebuilt (the candidates, this
+            // person's inbox) — what a page costs on a busy server, where the kept views rarely survive between loads.
+            for (label, path) in [("inbox", "/inbox"), ("dashboard", "/dashboard")] {
+                var samples: [Double] = []
+                var request = URLRequest(url: URL(string: path, relativeTo: url)!)
+                request.setValue("signoff_session=\(token)", forHTTPHeaderField: "Cookie")
+                for i in 0..<21 {
+                    try await must(.createGroup(name: "bench-\(label)-\(run)-\(i)"), "admin")
+                    let sent = ContinuousClock.now
+                    let (_, response) = try await URLSession.shared.data(for: request)
+                    guard (response as? HTTPURLResponse)?.statusCode == 200 else { fatalError("\(path) failed") }
+                    if i > 0 { samples.append(Bench.seconds(ContinuousClock.now - sent) * 1000) }
+                }
+                p50s["after a commit " + label, default: []].append(Bench.median(samples))
+                p99s["after a commit " + label, default: []].append(Bench.percentile(samples, 0.99))
+            }
         }
-        // The inbox page right after a commit, each time: the views of the state are rebuilt (the candidates, this
-        // person's inbox) — what a page costs on a busy server, where the kept views rarely survive between loads.
-        for (label, path) in [("inbox", "/inbox"), ("dashboard", "/dashboard")] {
-            var samples: [Double] = []
-            var request = URLRequest(url: URL(string: path, relativeTo: url)!)
-            request.setValue("signoff_session=\(token)", forHTTPHeaderField: "Cookie")
-            for i in 0..<(runs * 20 + 1) {
-                try await must(.createGroup(name: "bench-\(label)-\(i)"), "admin")
-                let sent = ContinuousClock.now
-                let (_, response) = try await URLSession.shared.data(for: request)
-                guard (response as? HTTPURLResponse)?.statusCode == 200 else { fatalError("\(path) failed") }
-                if i > 0 { samples.append(Bench.seconds(ContinuousClock.now - sent) * 1000) }
-            }
-            figures.append(Figure(name: "console \(label) page right after a commit, p50", value: Bench.median(samples), unit: "ms", limitName: "p99", limit: Bench.percentile(samples, 0.99), goal: "p99 < 50 ms"))
+        func listed(_ values: [Double]) -> String { values.map { String(format: "%.1f", $0) }.joined(separator: ", ") }
+        var figures: [Figure] = []
+        for (label, _, console) in pages {
+            Bench.progress("\(label): p50 runs \(listed(p50s[label]!)) ms; p99 runs \(listed(p99s[label]!)) ms")
+            figures.append(
+                Figure(name: "\(label) at \(inboxRequests) requests, p50 (median of \(self.runs) runs)", value: Bench.median(p50s[label]!), unit: "ms",
+                    limitName: "p99 (median of runs)", limit: Bench.median(p99s[label]!), goal: console ? "p99 < 50 ms" : "report"))
+        }
+        for label in ["inbox", "dashboard"] {
+            let key = "after a commit " + label
+            Bench.progress("console \(label) page right after a commit: p50 runs \(listed(p50s[key]!)) ms; p99 runs \(listed(p99s[key]!)) ms")
+            figures.append(
+                Figure(name: "console \(label) page right after a commit, p50 (median of \(self.runs) runs)", value: Bench.median(p50s[key]!), unit: "ms",
+                    limitName: "p99 (median of runs)", limit: Bench.median(p99s[key]!), goal: "p99 < 50 ms"))
         }
         return figures
     }

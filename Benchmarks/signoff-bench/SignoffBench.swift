@@ -33,6 +33,7 @@ struct SignoffBench: AsyncParsableCommand {
         var postgres: String?
         var postgresGateOnly = false
         var ciKit = false
+        var pagesOnly = false
         var inboxRequests = 100_000
         var proofEntries = 10_000_000
         var largeEntries = 1_000_000
@@ -64,6 +65,7 @@ struct SignoffBench: AsyncParsableCommand {
     var postgres: String?
     @Flag(name: .customLong("postgres-gate-only"), help: "With --postgres: only the gate latency, one instance and two.") var postgresGateOnly = false
     @Flag(name: .customLong("ci-kit"), help: "Gate long-poll wake-up, webhook deliveries/s, inbox and inventory latency at --inbox-requests.") var ciKit = false
+    @Flag(name: .customLong("pages-only"), help: "With --ci-kit: only the API's and the console's page latencies at --inbox-requests.") var pagesOnly = false
     @Option(name: .customLong("inbox-requests"), help: "Requests of the inbox-latency database.") var inboxRequests = 100_000
 
     func run() async throws {
@@ -85,6 +87,8 @@ struct SignoffBench: AsyncParsableCommand {
         options.postgres = postgres
         options.postgresGateOnly = postgresGateOnly
         options.ciKit = ciKit
+        options.pagesOnly = pagesOnly
+        guard ciKit || !pagesOnly else { throw ValidationError("--pages-only goes with --ci-kit") }
         options.inboxRequests = inboxRequests
         try FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
         defer { if !options.keep { try? FileManager.default.removeItem(at: options.directory) } }
@@ -158,7 +162,7 @@ struct Bench {
             return
         }
         if options.ciKit {
-            figures = try await CIKitBench(runs: options.runs, directory: options.directory, inboxRequests: options.inboxRequests).run()
+            figures = try await CIKitBench(runs: options.runs, directory: options.directory, inboxRequests: options.inboxRequests, pagesOnly: options.pagesOnly).run()
             report()
             return
         }

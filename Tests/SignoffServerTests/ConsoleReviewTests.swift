@@ -162,7 +162,8 @@ struct ConsoleReviewTests {
         }
         // The header reads the chrome: the person, the CSRF token, the current area.
         let inbox = try #require(pages.first { $0 is InboxPage })
-        let html = try #require(console.library.render(inbox, withTemplate: InboxPage.template))
+        let renderable = try #require(ConsoleController.renderable(inbox))
+        let html = try #require(console.library.render(renderable, withTemplate: InboxPage.template))
         #expect(html.contains("<meta name=\"csrf-token\" content=\"c\">") && html.contains("<span class=\"who\">morgan</span>"))
         #expect(html.contains("<a href=\"/inbox\" aria-current=\"page\">Inbox</a>") && html.components(separatedBy: "aria-current").count == 2)
         let missing = console.render(ErrorPage(chrome: PageChrome("T"), message: "m"), template: "no-such-page")

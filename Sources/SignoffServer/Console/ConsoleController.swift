@@ -111,7 +111,7 @@ struct ConsoleController {
 
     /// `view` rendered with `template`; a template this binary lacks is a 500 that says so.
     func render(_ view: Any, template: String, status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
-        guard let html = library.render(view, withTemplate: template) else {
+        guard let html = library.render(Self.renderable(view) ?? [:], withTemplate: template) else {
             // A page this binary has no template for is a defect of the build: said as one, never an empty 200 page.
             return Response(
                 status: .internalServerError, headers: Self.headers("text/plain; charset=utf-8"),
@@ -120,6 +120,28 @@ struct ConsoleController {
         var headers = Self.headers()
         headers.append(contentsOf: extraHeaders)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// A view model as the renderer reads it fastest: each struct once through `Mirror` into a dictionary of its stored
+    /// properties (a nil optional left out, as the renderer would find it absent), lists element by element. Rendering
+    /// the struct itself would reflect it again for every name a template looks up — with the fall-back through the
+    /// enclosing sections, a hundred inbox rows cost 20 ms that way.
+    static func renderable(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        switch mirror.displayStyle {
+        case .optional:
+            return mirror.children.first.flatMap { renderable($0.value) }
+        case .collection:
+            return mirror.children.compactMap { renderable($0.value) }
+        case .struct, .class:
+            var out: [String: Any] = [:]
+            for child in mirror.children {
+                if let label = child.label, let value = renderable(child.value) { out[label] = value }
+            }
+            return out
+        default:
+            return value
+        }
     }
 
     func redirect(_ location: String) -> Response {
