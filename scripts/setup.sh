@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis, standardwebhooks, dataikuapi, selenium, axe_selenium_python, oidc_provider_mock, scim2_tester, scim2_client" 2>/dev/null; then
-    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML, schemathesis, standardwebhooks, dataiku-api-client, selenium, axe-selenium-python (axe-core), oidc-provider-mock, scim2-tester and scim2-client for the interoperability, browser, single sign-on and directory tests" >&2
-    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis standardwebhooks dataiku-api-client selenium axe-selenium-python oidc-provider-mock scim2-tester scim2-client
+if ! python3 -c "import nacl, securesystemslib, jsonschema, yaml, schemathesis, standardwebhooks, dataikuapi, selenium, axe_selenium_python, oidc_provider_mock, scim2_tester, scim2_client, tlog_scales" 2>/dev/null; then
+    echo "setup: installing PyNaCl, securesystemslib, jsonschema, PyYAML, schemathesis, standardwebhooks, dataiku-api-client, selenium, axe-selenium-python (axe-core), oidc-provider-mock, scim2-tester, scim2-client and tlog-scales for the interoperability, browser, single sign-on, directory and witness tests" >&2
+    python3 -m pip install -q --disable-pip-version-check pynacl securesystemslib jsonschema pyyaml schemathesis standardwebhooks dataiku-api-client selenium axe-selenium-python oidc-provider-mock scim2-tester scim2-client tlog-scales
 fi

@@ -70,7 +70,7 @@ public struct SignedNote: Hashable, Sendable {
         self.signatures = signatures
     }
 
-    private init(text: String, signatures: [Signature]) {
+    init(text: String, signatures: [Signature]) {
         self.text = text
         self.signatures = signatures
     }

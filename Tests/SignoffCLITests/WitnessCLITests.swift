@@ -1,0 +1,68 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SignoffCrypto
+import SignoffTestSupport
+import Testing
+
+/// Issue 32, part 2, as a user meets it: `signoff witness key` and `signoff witness serve` as a real process, cosigning
+/// the ledger's real checkpoint, read by tlog-scales.
+@Suite("signoff witness")
+struct WitnessCLITests {
+    static func post(_ url: URL, _ body: String) async throws -> (Int, String, String?) {
+        var request = URLRequest(url: url.appendingPathComponent("witness/add-checkpoint"))
+        request.httpMethod = "POST"
+        request.httpBody = Data(body.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type"))
+    }
+
+    @Test("witness key prints the 0x04 verifier key; witness serve refuses bad options, then cosigns the ledger's checkpoint once and answers 409 to a stale old size")
+    func witness() async throws {
+        let s = try await Story()
+        defer { s.remove() }
+        try await s.must("key", "generate", "--name", "witness.test/w1", "--out", "witness.key")
+        let printed = try await s.must("witness", "key", "witness.key.pub").trimmingCharacters(in: .whitespacesAndNewlines)
+        let cosigner = try CosignerKey(parsing: printed)
+        #expect(cosigner.name == "witness.test/w1" && printed.split(separator: "+").count >= 3)
+        #expect(try await s.must("witness", "key", "witness.key").trimmingCharacters(in: .whitespacesAndNewlines) == printed, "the sealed file's header names the same key")
+        let ledgerKey = try await s.must("checkpoint", "--verifier-key", "--as", "ada").trimmingCharacters(in: .whitespacesAndNewlines)
+        try Data((ledgerKey + "\n").utf8).write(to: s.directory.appendingPathComponent("ledger.pub"))
+
+        let noLog = try await s.signoff("witness", "serve", "--key", "witness.key", "--db", "witness.sqlite")
+        #expect(noLog.status == 64 && noLog.stderr.contains("--log"), "\(noLog.stderr)")
+        let badPrefix = try await s.signoff("witness", "serve", "--key", "witness.key", "--db", "witness.sqlite", "--log", "ledger.pub", "--prefix", "witness/")
+        #expect(badPrefix.status == 64 && badPrefix.stderr.contains("--prefix"), "\(badPrefix.stderr)")
+        let notAKey = try await s.signoff("witness", "serve", "--key", "witness.key", "--db", "witness.sqlite", "--log", "witness.key")
+        #expect(notAKey.status == 64, "a sealed key is not a log's public key: \(notAKey.stderr)")
+
+        let port = try TestSupport.freePort()
+        let log = s.directory.appendingPathComponent("witness.log")
+        let child = try ChildProcess(
+            try TestSupport.signoffExecutable,
+            ["witness", "serve", "--key", "witness.key", "--db", "witness.sqlite", "--log", "ledger.pub", "--port", "\(port)", "--prefix", "/witness"],
+            environment: TestSupport.childEnvironment(s.env), currentDirectory: s.directory, stdout: .file(log), stderr: .file(log))
+        defer { child.endSoon() }
+        let url = URL(string: "http://127.0.0.1:\(port)")!
+        let deadline = ContinuousClock.now + .seconds(60)
+        while (try? await URLSession.shared.data(from: url.appendingPathComponent("healthz")))?.1 == nil {
+            try #require(ContinuousClock.now < deadline && !child.hasExited, "the witness did not answer: \(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let signed = try await s.signoff("checkpoint", "--sign", "--as", "ada")
+        try #require(signed.status == 0, "\(signed.stderr)")
+        let note = signed.stdout
+        let size = try #require(note.split(separator: "\n").dropFirst().first)
+        let (status, line, _) = try await Self.post(url, "old 0\n\n" + note)
+        #expect(status == 200 && line.hasPrefix("— witness.test/w1 "), "\(status) \(line)")
+        let scales = try await TestSupport.runPython("cosignature_verify.py", [ledgerKey, printed], input: Array((note + line).utf8))
+        #expect(scales.status == 0, "\(scales.stdout) \(scales.stderr)")
+        let stale = try await Self.post(url, "old 0\n\n" + note)
+        #expect(stale.0 == 409 && stale.1 == "\(size)\n" && stale.2 == "text/x.tlog.size", "\(stale)")
+        let said = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
+        #expect(said.contains(cosigner.description), "the witness says its verifier key at start: \(said)")
+        #expect(await child.end(grace: .seconds(10)) == 0, "SIGTERM stops it cleanly")
+    }
+}
