@@ -246,6 +246,18 @@ public final class PostgresLedgerStore: LedgerStore {
         }
     }
 
+    public func addCosignatures(_ lines: [SignedNote.Signature], size: UInt64) async throws -> Bool {
+        try await database.write { session in
+            // FOR UPDATE: two instances adding lines at once each add theirs to the other's.
+            guard let stored = try session.scalar(String.self, "SELECT note FROM checkpoint WHERE tree_size = $1 FOR UPDATE", [.int(Int64(size))]) else {
+                return false
+            }
+            let cosigned = try SignedNote(parsing: stored).adding(lines).serialized
+            if cosigned != stored { try session.execute("UPDATE checkpoint SET note = $1 WHERE tree_size = $2", [.text(cosigned), .int(Int64(size))]) }
+            return true
+        }
+    }
+
     // MARK: Verification
 
     public func verifyAll(

@@ -22,6 +22,11 @@ public func buildRouter(
     router.get("/healthz") { _, _ in ["status": "ok"] }
     router.get("/readyz") { _, _ -> [String: String] in
         _ = try await service.ledger.size()
+        // A fork alarm does not stop the service (every instance shares it): it says so, for monitoring.
+        let alarms = service.witnesses.alarms
+        guard alarms.isEmpty else {
+            return ["status": "degraded", "detail": alarms.map { "witness \($0.name): \($0.alarm ?? "")" }.joined(separator: "; ")]
+        }
         return ["status": "ready"]
     }
     router.get("/openapi.yaml") { _, _ in
@@ -43,7 +48,8 @@ public func buildRouter(
         let pending = try await service.webhooks.deliveries(subscription: nil, status: .pending, limit: 1_000_000).count
         var text = metrics.emitToBuffer()
         text += Array(
-            SignoffMetrics.stateText(state, now: service.now, ledgerSize: size, checkpointSize: checkpointSize, oldestUncheckpointed: oldest, pendingWebhooks: pending, gateWaiters: handlers.waiters.inUse()).utf8)
+            SignoffMetrics.stateText(state, now: service.now, ledgerSize: size, checkpointSize: checkpointSize, oldestUncheckpointed: oldest, pendingWebhooks: pending, gateWaiters: handlers.waiters.inUse(),
+                witnesses: service.witnesses.snapshot()).utf8)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
     let authentication = AuthController(handlers: handlers)
@@ -90,7 +96,10 @@ public func buildApplication(
         WebhookDeliveryService(service: service, configuration: configuration, metrics: SignoffMetrics(registry: metrics), logger: logger),
         NotificationScheduler(service: service, intervalSeconds: configuration.reminderIntervalSeconds, metrics: SignoffMetrics(registry: metrics), logger: logger),
         VerificationService(service: service, intervalSeconds: configuration.verifyIntervalSeconds, logger: logger),
-        ChangeFeedService(service: service, logger: logger))
+        ChangeFeedService(service: service, logger: logger),
+        WitnessSubmissionService(
+            service: service, endpoints: configuration.witnesses, transport: URLSessionWitnessTransport(), intervalSeconds: configuration.witnessIntervalSeconds,
+            logger: logger))
     return app
 }
 

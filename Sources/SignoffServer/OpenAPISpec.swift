@@ -44,6 +44,10 @@ paths:
       operationId: ready
       x-service-token: "none"
       security: []
+      description: >-
+        Ready when the database answers: `{"status":"ready"}`. `{"status":"degraded","detail":…}` when a witness raised a
+        fork alarm (it refused a checkpoint as inconsistent with one it cosigned): still 200, since every instance
+        shares the alarm, for monitoring to page on.
       responses:
         "200": { description: The database answers., content: { application/json: { schema: { $ref: "#/components/schemas/Status" } } } }
         "5XX": { $ref: "#/components/responses/Problem" }
@@ -65,8 +69,9 @@ paths:
         (signoff_refusals_total), gate verdicts (signoff_gate_verdicts_total), gate long polls held now and turned away
         (signoff_gate_waiters, signoff_gate_waiters_refused_total), the ledger and its checkpoint
         (signoff_ledger_entries, signoff_checkpoint_size, signoff_checkpoint_age_seconds), webhook deliveries
-        (signoff_webhook_pending, signoff_webhook_deliveries_total, signoff_webhook_failures_total) and reminder runs
-        (signoff_scheduler_runs_total). Needs an administrator's session or a service token with the `metrics:*` scope.
+        (signoff_webhook_pending, signoff_webhook_deliveries_total, signoff_webhook_failures_total), reminder runs
+        (signoff_scheduler_runs_total) and, with `--witness-policy`, each witness's newest cosigned size and fork alarm
+        (signoff_witness_cosigned_size, signoff_witness_alarm, labelled `witness`). Needs an administrator's session or a service token with the `metrics:*` scope.
       responses:
         "200": { description: Prometheus text exposition format., content: { text/plain: { schema: { type: string } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -1135,8 +1140,10 @@ paths:
         The ledger's health, for anyone logged in: its size, the newest signed checkpoint (what it covers, the time of
         the newest entry it covers and how long newer entries have waited for one), two checks of that checkpoint made
         for this answer (`checkpoint-signature`: verified again with the ledger key; `checkpoint-root`: the stored
-        tree's root at its size), and the newest full verification of the whole ledger by the server (at start and
-        every `--verify-interval`), as `signoff audit verify --db` does offline.
+        tree's root at its size), one check per witness the server submits checkpoints to (`witness:NAME`, with
+        `--witness-policy`: failed only on a fork alarm — the witness refused a checkpoint as inconsistent with one it
+        cosigned; a witness behind or unreachable passes and says so), and the newest full verification of the whole
+        ledger by the server (at start and every `--verify-interval`), as `signoff audit verify --db` does offline.
       responses:
         "200": { description: The ledger's health., content: { application/json: { schema: { $ref: "#/components/schemas/AuditHealth" } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
@@ -1779,7 +1786,7 @@ components:
             note: { type: string, description: The checkpoint exactly as signed (C2SP signed note). }
         checks:
           type: array
-          description: "Checks of the newest checkpoint made for this answer: checkpoint-signature, checkpoint-root (and entry-readable, only when an entry at the checkpoint's edge cannot be read)."
+          description: "Checks of the newest checkpoint made for this answer: checkpoint-signature, checkpoint-root (and entry-readable, only when an entry at the checkpoint's edge cannot be read), then witness:NAME for each witness the server submits to."
           items:
             type: object
             additionalProperties: false

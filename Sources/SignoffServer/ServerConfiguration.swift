@@ -1,7 +1,7 @@
 import Hummingbird
 import Foundation
 internal import Synchronization
-import SignoffService
+public import SignoffService
 
 /// How `signoff serve` runs. Every field has a safe default.
 public struct ServerConfiguration: Sendable {
@@ -18,6 +18,11 @@ public struct ServerConfiguration: Sendable {
     public var failedLoginsPerAddressPerFiveMinutes = 30
     /// How often the ledger signs a checkpoint when entries are waiting (the "T seconds" of the checkpoint policy).
     public var checkpointIntervalSeconds: Int64 = 10
+    /// The witnesses each new checkpoint is submitted to (`--witness-policy`: the policy's witnesses that have a URL);
+    /// none by default.
+    public var witnesses: [WitnessEndpoint] = []
+    /// How often the newest checkpoint is offered to the witnesses that have not cosigned it.
+    public var witnessIntervalSeconds: Int64 = 10
     /// How often the server looks for requests idle longer than their workflow's `request_expiry`.
     public var expiryIntervalSeconds: Int64 = 60
     /// Connections idle this long are closed (slow or stuck clients do not hold the server).

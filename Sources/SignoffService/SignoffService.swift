@@ -18,6 +18,8 @@ public final class SignoffService: Sendable {
     public let publisher: LogPublisher
     /// Bumped after every command that appended something: what long polls wait on.
     public let changes = ChangeSignal()
+    /// What this process knows of the witnesses it submits checkpoints to (``WitnessClient``): empty without any.
+    public let witnesses = WitnessStatusBoard()
     /// The newest full verification of the ledger by this process (``verifyLedger()``).
     public let verification = LedgerVerificationRecord()
     /// Whether this instance does the work done once (``Leadership``).

@@ -35,6 +35,15 @@ extension SQLiteLedgerStore {
         }
     }
 
+    public func addCosignatures(_ lines: [SignedNote.Signature], size: UInt64) async throws -> Bool {
+        try await pool.write { db in
+            guard let stored = try String.fetchOne(db, sql: "SELECT note FROM checkpoint WHERE tree_size = ?", arguments: [Int64(size)]) else { return false }
+            let cosigned = try SignedNote(parsing: stored).adding(lines).serialized
+            if cosigned != stored { try db.execute(sql: "UPDATE checkpoint SET note = ? WHERE tree_size = ?", arguments: [cosigned, Int64(size)]) }
+            return true
+        }
+    }
+
     /// The newest state, read inside the write transaction so that several processes sharing the file never fork.
     struct Head: Sendable {
         var frontier: MerkleFrontier

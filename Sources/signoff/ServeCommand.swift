@@ -5,6 +5,7 @@ import Logging
 import SignoffServer
 import SignoffService
 import SignoffCore
+import SignoffLedger
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,6 +67,13 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("sso-client-secret-file"),
         help: "A file whose first line is the client secret (or SIGNOFF_SSO_CLIENT_SECRET); none: a public client, PKCE alone.")
     var ssoClientSecretFile: String?
+
+    @Option(
+        name: .customLong("witness-policy"),
+        help: "A C2SP tlog-policy file: each new checkpoint is submitted to its witnesses that have a URL, and their cosignatures kept with it.")
+    var witnessPolicy: String?
+    @Option(name: .customLong("witness-interval"), help: "How often the newest checkpoint is offered to witnesses that have not cosigned it, e.g. 10s.")
+    var witnessInterval = "10s"
 
     func run() async throws {
         try await reportingErrors {
@@ -148,6 +156,27 @@ struct ServeCommand: AsyncParsableCommand {
             }
             if configuration.trustedProxies.isEmpty {
                 logger.notice("no --trusted-proxy: X-Forwarded-For is ignored, and each client is its peer's address (behind a proxy, every client is the proxy)")
+            }
+            if let witnessPolicy {
+                let text: String
+                do { text = try String(contentsOfFile: witnessPolicy, encoding: .utf8) } catch {
+                    throw CLIError.badInput("--witness-policy \(witnessPolicy) cannot be read as UTF-8 text")
+                }
+                let policy: WitnessPolicy
+                do { policy = try WitnessPolicy(parsing: text) } catch let error as LedgerError { throw CLIError.badInput("--witness-policy \(witnessPolicy): \(error.message)") }
+                let ledgerKey = storage.ledger.verifierKey
+                guard policy.logs.isEmpty || policy.logs.contains(ledgerKey) else {
+                    throw CLIError.badInput("--witness-policy \(witnessPolicy) lists logs, but not this ledger's key \(ledgerKey)")
+                }
+                configuration.witnesses = policy.witnesses.compactMap { w in w.url.map { WitnessEndpoint(name: w.name, key: w.key, url: $0) } }
+                guard !configuration.witnesses.isEmpty else {
+                    throw CLIError.badInput("--witness-policy \(witnessPolicy): no witness has a URL (witness NAME VKEY URL) to submit checkpoints to")
+                }
+                guard let seconds = WorkflowParser.seconds(ofDuration: witnessInterval), seconds > 0 else {
+                    throw CLIError.badInput("--witness-interval is a duration such as 10s or 1m")
+                }
+                configuration.witnessIntervalSeconds = seconds
+                logger.notice("witnesses: \(configuration.witnesses.map { "\($0.name) at \($0.url)" }.joined(separator: ", ")); quorum \(policy.quorumDescription)")
             }
             let app = buildApplication(service: SignoffService(storage: storage, keepsWholeState: true), configuration: configuration, logger: logger)
             try await app.runService()

@@ -61,6 +61,25 @@ struct WitnessCLITests {
         #expect(scales.status == 0, "\(scales.stdout) \(scales.stderr)")
         let stale = try await Self.post(url, "old 0\n\n" + note)
         #expect(stale.0 == 409 && stale.1 == "\(size)\n" && stale.2 == "text/x.tlog.size", "\(stale)")
+        // signoff serve with a policy naming the witness: it submits its newest checkpoint and keeps the cosignature.
+        let policy = "log \(ledgerKey)\nwitness w1 \(printed) \(url.absoluteString)/witness\nquorum w1\n"
+        try Data(policy.utf8).write(to: s.directory.appendingPathComponent("policy.txt"))
+        let unreadable = try await s.signoff("serve", "--witness-policy", "no-such-policy.txt")
+        #expect(unreadable.status == 64 && unreadable.stderr.contains("--witness-policy"), "\(unreadable.stderr)")
+        try Data("witness w1 \(printed)\nquorum w1\n".utf8).write(to: s.directory.appendingPathComponent("no-url.txt"))
+        let noURL = try await s.signoff("serve", "--witness-policy", "no-url.txt")
+        #expect(noURL.status == 64 && noURL.stderr.contains("URL"), "\(noURL.stderr)")
+        let server = try await RunningServer.start(story: s, arguments: ["--witness-policy", "policy.txt", "--witness-interval", "1s"])
+        defer { server.stop() }
+        var cosigned = ""
+        while !cosigned.contains("— witness.test/w1 ") {
+            try #require(ContinuousClock.now < deadline + .seconds(120), "the server's checkpoint was not cosigned: \(cosigned)")
+            try await Task.sleep(for: .milliseconds(200))
+            cosigned = try await s.signoff("checkpoint", "--as", "ada").stdout
+        }
+        let both = try await TestSupport.runPython("cosignature_verify.py", [ledgerKey, printed], input: Array(cosigned.utf8))
+        #expect(both.status == 0, "the stored checkpoint carries the ledger's signature and the witness's cosignature: \(both.stdout)")
+        #expect(await server.stopAndWait() == 0)
         let said = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
         #expect(said.contains(cosigner.description), "the witness says its verifier key at start: \(said)")
         #expect(await child.end(grace: .seconds(10)) == 0, "SIGTERM stops it cleanly")

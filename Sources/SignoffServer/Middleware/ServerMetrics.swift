@@ -72,7 +72,8 @@ struct SignoffMetrics: Sendable {
 
     /// The gauges and the histogram, in the Prometheus text format. Names and labels are ours or validated names
     /// (projects, environments, stages: `a-z 0-9 . _ -`), so nothing needs escaping.
-    static func stateText(_ state: SignoffState, now: Int64, ledgerSize: UInt64, checkpointSize: UInt64, oldestUncheckpointed: Int64?, pendingWebhooks: Int, gateWaiters: Int) -> String {
+    static func stateText(_ state: SignoffState, now: Int64, ledgerSize: UInt64, checkpointSize: UInt64, oldestUncheckpointed: Int64?, pendingWebhooks: Int, gateWaiters: Int,
+        witnesses: [WitnessStatus] = []) -> String {
         var open: [String: Int] = [:]
         var approvals: [String: [Int64]] = [:]
         for r in state.requests.values {
@@ -100,6 +101,14 @@ struct SignoffMetrics: Sendable {
         out += "# HELP signoff_webhook_pending Webhook messages waiting to be delivered.\n# TYPE signoff_webhook_pending gauge\nsignoff_webhook_pending \(pendingWebhooks)\n"
         out += "# HELP signoff_gate_waiters Gate long polls this instance holds now (pipelines waiting on a decision).\n"
         out += "# TYPE signoff_gate_waiters gauge\nsignoff_gate_waiters \(gateWaiters)\n"
+        if !witnesses.isEmpty {
+            // A witness's name is the policy's (octets, no space): escaped as a label value.
+            func label(_ name: String) -> String { name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
+            out += "# HELP signoff_witness_cosigned_size The newest checkpoint size each witness cosigned (0: none yet).\n# TYPE signoff_witness_cosigned_size gauge\n"
+            for w in witnesses { out += "signoff_witness_cosigned_size{witness=\"\(label(w.name))\"} \(w.cosignedSize ?? 0)\n" }
+            out += "# HELP signoff_witness_alarm 1 when the witness refused a checkpoint as inconsistent with one it cosigned (a fork alarm).\n# TYPE signoff_witness_alarm gauge\n"
+            for w in witnesses { out += "signoff_witness_alarm{witness=\"\(label(w.name))\"} \(w.alarm == nil ? 0 : 1)\n" }
+        }
         return out
     }
 }

@@ -60,6 +60,18 @@ extension AuditHealth {
             // `signoff init` signs the first checkpoint: a ledger with entries and none has lost it.
             for name in checkNames { checks.append(Check(check: name, passed: false, detail: "the ledger has \(size) entries and no signed checkpoint")) }
         }
+        // Each witness the ledger submits to: a fork alarm is a failed check; being behind or unreachable is said, not failed.
+        for witness in service.witnesses.snapshot() {
+            let detail: String =
+                if let alarm = witness.alarm {
+                    "fork alarm: \(alarm)"
+                } else if let size = witness.cosignedSize {
+                    "cosigned size \(size)\(witness.cosignedAt.map { " at " + Timestamps.rfc3339($0) } ?? "")\(witness.lastError.map { "; the newest attempt failed: " + $0 } ?? "")"
+                } else {
+                    "nothing cosigned yet\(witness.lastError.map { ": " + $0 } ?? "")"
+                }
+            checks.append(Check(check: "witness:" + witness.name, passed: witness.alarm == nil, detail: detail))
+        }
         let run = await service.latestVerification()
         let verification = run.map {
             VerificationView(

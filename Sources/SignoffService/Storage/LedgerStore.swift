@@ -87,6 +87,10 @@ public protocol LedgerStore: Sendable {
     /// it is dropped). Then deletes every stored checkpoint that is neither the newest nor a milestone. Each must verify
     /// under the ledger key and hold the stored tree's root at its size, or nothing is stored.
     func storeCheckpoints(_ checkpoints: [SignedCheckpoint], milestoneEvery: UInt64) async throws
+    /// Adds witnesses' cosignature lines (C2SP tlog-cosignature, verified by the caller) to the stored checkpoint of
+    /// tree size `size`: its text and the ledger's signature stay as they are, and a line already there is kept once.
+    /// False when no checkpoint of that size is stored (a newer one replaced it meanwhile).
+    func addCosignatures(_ lines: [SignedNote.Signature], size: UInt64) async throws -> Bool
 }
 
 extension LedgerStore {
