@@ -55,7 +55,7 @@ public struct AuditExportFilter: Hashable, Sendable, Codable {
 /// Deterministic: the offline verifier feeds the exported lines through the same builder and compares every file it
 /// produces with the folder's and with the signed manifest. Specified in `schema/audit-export.md`.
 public struct AuditExportBuilder {
-    public static let format = "signoff-audit-export/6"
+    public static let format = "signoff-audit-export/7"
     /// The DSSE payload type of `MANIFEST.json`, signed by the ledger key.
     public static let manifestPayloadType = "application/vnd.signoff.export-manifest.v1+json"
     public static let csvHeader = "time,request,project,environment,stage,decision,actor,on_behalf_of,key_id,signature_valid,bundle_digest,comment\r\n"

@@ -9,12 +9,13 @@ internal import SignoffCore
 /// manifest's signature by the ledger key; and every file, by its digest in the manifest and by rebuilding it from
 /// the entries.
 public enum AuditExportVerifier {
-    public static func verify(directory: URL, trustedKey: NoteVerifierKey, progress: ((Int) -> Void)? = nil) -> AuditReport {
+    /// With `policy` (C2SP tlog-policy), the checkpoint must also be cosigned by the witnesses its quorum asks.
+    public static func verify(directory: URL, trustedKey: NoteVerifierKey, policy: WitnessPolicy? = nil, progress: ((Int) -> Void)? = nil) -> AuditReport {
         var report = AuditReport()
         // The first failure in the spec's order of steps, named by its step ("step 4: the decision at entry 12 …").
         var step = 0
         do {
-            try run(directory: directory, trustedKey: trustedKey, report: &report, step: &step, progress: progress)
+            try run(directory: directory, trustedKey: trustedKey, policy: policy, report: &report, step: &step, progress: progress)
         } catch let error as AuditExportBuilder.Failure {
             report.failure = "step \(step): \(error.message)"
         } catch {
@@ -124,7 +125,9 @@ public enum AuditExportVerifier {
         return .stub(header)
     }
 
-    static func run(directory: URL, trustedKey: NoteVerifierKey, report: inout AuditReport, step: inout Int, progress: ((Int) -> Void)?) throws {
+    static func run(
+        directory: URL, trustedKey: NoteVerifierKey, policy: WitnessPolicy?, report: inout AuditReport, step: inout Int, progress: ((Int) -> Void)?
+    ) throws {
         // 0. Exactly the export's files, each a regular file, before any is read.
         step = 0
         let documents = try checkFolder(directory)
@@ -143,6 +146,23 @@ public enum AuditExportVerifier {
             throw fail("checkpoint.txt: a Signoff checkpoint has exactly three lines of text (origin, size, root); this one has extension lines")
         }
         report.checkpointSize = checkpoint.checkpoint.size
+        // With a policy: the witnesses' cosignatures on it, as many as its quorum asks (lines by keys the policy does
+        // not name are ignored; a line under a named witness's key that does not verify is refused).
+        if let policy {
+            guard policy.logs.isEmpty || policy.logs.contains(trustedKey) else {
+                throw fail("the policy lists logs, and the trusted ledger key \(trustedKey.name) (key ID \(trustedKey.keyIDHex)) is not among them")
+            }
+            let verdict = policy.evaluate(checkpoint.note)
+            report.witnesses = verdict.cosigned.map { "\($0.witness) at \(Timestamps.rfc3339(Int64(clamping: $0.time) * 1000))" }
+            report.quorum = policy.quorumDescription
+            guard verdict.badCosignatures.isEmpty else {
+                throw fail("checkpoint.txt carries a cosignature line under the key of \(verdict.badCosignatures.joined(separator: ", ")) that does not verify")
+            }
+            guard verdict.quorumMet else {
+                let by = verdict.cosigned.isEmpty ? "no witness of the policy" : verdict.cosigned.map(\.witness).joined(separator: ", ")
+                throw fail("checkpoint.txt is cosigned by \(by); the policy's quorum is \(policy.quorumDescription): not met")
+            }
+        }
         // 2. The manifest's filter says which entries must be in full.
         step = 2
         let manifest = try readManifest(try read("MANIFEST.json"))

@@ -16,6 +16,10 @@ public struct AuditReport: Sendable {
     public var signedDecisions = 0
     public var checkpointSize: UInt64 = 0
     public var files = 0
+    /// With a witness policy: the witnesses whose cosignature on the checkpoint verified ("NAME at TIME"), in the
+    /// policy's order, and the quorum the policy asks.
+    public var witnesses: [String] = []
+    public var quorum: String?
     /// Nil when everything verified.
     public var failure: String?
     /// What verified but deserves a reader's attention (never a reason to refuse: the spec's verdict does not depend on it).

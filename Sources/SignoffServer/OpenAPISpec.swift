@@ -1122,7 +1122,7 @@ paths:
     get:
       operationId: auditExport
       x-service-token: "scope read"
-      description: The audit export (schema/audit-export.md, format signoff-audit-export/6) of a project, environment or period as a streamed POSIX tar archive — every entry up to a newly signed checkpoint, those the filter selects and all administration in full, the others as stubs, under a manifest signed with the ledger key. Without a project, administrators and members of `auditors` only. With `documents=true`, also the stored evidence documents of the evidence in full (`documents/<hex>`, listed in the manifest).
+      description: The audit export (schema/audit-export.md, format signoff-audit-export/7) of a project, environment or period as a streamed POSIX tar archive — every entry up to a newly signed checkpoint, those the filter selects and all administration in full, the others as stubs, under a manifest signed with the ledger key. Without a project, administrators and members of `auditors` only. With `documents=true`, also the stored evidence documents of the evidence in full (`documents/<hex>`, listed in the manifest).
       parameters:
         - { name: project, in: query, schema: { type: string } }
         - { name: environment, in: query, schema: { type: string } }

@@ -72,6 +72,9 @@ struct AuditCommand: AsyncParsableCommand {
             help: "The ledger's public (verifier) key file, from a source you trust (default with --db: DB.ledger-key.pub); never taken from what is verified. --log-key is its former name.")
         var logKey: String?
 
+        @Option(help: "A witness policy (C2SP tlog-policy): the export's checkpoint must carry the cosignatures its quorum asks.")
+        var policy: String?
+
         @Flag(help: "Accept entries after the newest checkpoint (a ledger that is still being written).")
         var allowUncoveredTail = false
 
@@ -87,8 +90,9 @@ struct AuditCommand: AsyncParsableCommand {
         func verifyExport(_ directory: String) throws {
             guard let logKey else { throw CLIError.badInput("offline verification needs the ledger's public key: --ledger-verifier-key LEDGER.pub") }
             let trusted = try KeyFiles.readVerifierKey(path: logKey)
+            let witnessPolicy = try policy.map(Self.readPolicy)
             let showProgress = !json && Terminal.standardErrorIsTerminal
-            let report = AuditExportVerifier.verify(directory: URL(fileURLWithPath: directory), trustedKey: trusted) { done in
+            let report = AuditExportVerifier.verify(directory: URL(fileURLWithPath: directory), trustedKey: trusted, policy: witnessPolicy) { done in
                 if showProgress { FileHandleWriter.write(fd: 2, "\rverifying: \(done) entries") }
             }
             if showProgress { FileHandleWriter.write(fd: 2, "\n") }
@@ -97,9 +101,13 @@ struct AuditCommand: AsyncParsableCommand {
                     "valid": .bool(report.failure == nil), "entries": .int(report.entries), "stubs": .int(report.stubs), "decisions": .int(report.decisions),
                     "signed_decisions": .int(report.signedDecisions), "checkpoint_size": .int(Int(clamping: report.checkpointSize)), "files": .int(report.files),
                     "failure": report.failure.map { .string($0) } ?? .null, "warnings": .array(report.warnings.map { .string($0) }),
+                    "witnesses": .array(report.witnesses.map { .string($0) }), "quorum": report.quorum.map { .string($0) } ?? .null,
                 ]))
             } else if report.failure == nil {
                 print("OK: all \(report.checkpointSize) entries of the checkpoint signed by \(trusted.name) (key ID \(trusted.keyIDHex)) accounted for, \(report.entries) in full and \(report.stubs) as stubs; \(report.signedDecisions) of \(report.decisions) decisions signed with keys enrolled at the time and bound to their entries; the manifest is signed by the ledger key and all \(report.files) files match")
+                if let quorum = report.quorum {
+                    print("witnesses: \(report.witnesses.isEmpty ? "none" : report.witnesses.joined(separator: "; ")); the policy's quorum (\(quorum)) is met")
+                }
             }
             // Messages may quote text from the folder: one printable line each, never a terminal's control sequence.
             if !json { for warning in report.warnings { FileHandleWriter.write(fd: 2, "signoff: warning: \(oneLine(warning))\n") } }
@@ -107,6 +115,12 @@ struct AuditCommand: AsyncParsableCommand {
                 if !json { printError("verification FAILED: \(oneLine(failure))") }
                 throw ExitCode(ExitStatus.verificationFailed)
             }
+        }
+
+        /// A witness policy file (C2SP tlog-policy), read; a bad one is bad input, said with its line.
+        static func readPolicy(_ path: String) throws -> WitnessPolicy {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError.badInput("--policy \(path) cannot be read as UTF-8 text") }
+            do { return try WitnessPolicy(parsing: text) } catch { throw CLIError.badInput("--policy \(path): \(error.message)") }
         }
 
         func verifyDatabase() async throws {

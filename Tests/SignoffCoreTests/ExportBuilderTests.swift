@@ -97,16 +97,26 @@ struct ExportedWorld {
         }
     }
 
-    init(_ w: World, filter: AuditExportFilter = AuditExportFilter()) throws {
-        try self.init(entries: try Self.entries(w), filter: filter)
+    init(_ w: World, filter: AuditExportFilter = AuditExportFilter(), cosignedBy witnesses: [Int] = []) throws {
+        try self.init(entries: try Self.entries(w), filter: filter, cosignedBy: witnesses)
     }
 
-    /// The export of `entries` as the ledger key holder would cut it (whatever the entries say).
-    init(entries: [LedgerEntry], filter: AuditExportFilter = AuditExportFilter()) throws {
+    /// Three witnesses of fixed keys (`witness.example/w1` …), and the time they cosign at.
+    static let witnessKeys = (1...3).map { World.fixedKey("witness \($0)") }
+    static func witness(_ i: Int) -> CosignerKey { try! CosignerKey(name: "witness.example/w\(i + 1)", publicKey: witnessKeys[i].publicKey) }
+    static let cosignedAt: UInt64 = 1_780_000_000
+
+    /// The export of `entries` as the ledger key holder would cut it (whatever the entries say), its checkpoint
+    /// cosigned by the witnesses numbered in `witnesses` (0 to 2).
+    init(entries: [LedgerEntry], filter: AuditExportFilter = AuditExportFilter(), cosignedBy witnesses: [Int] = []) throws {
         self.entries = entries
-        checkpoint = try SignedCheckpoint(
+        let signed = try SignedCheckpoint(
             signing: Checkpoint(origin: Self.origin, size: UInt64(entries.count), rootHash: Merkle.rootHash(leaves: entries.map(\.leafHash))),
             with: Self.ledgerKey)
+        let lines = try witnesses.map {
+            try Cosignature.sign(checkpointText: signed.note.text, time: Self.cosignedAt, name: Self.witness($0).name, key: Self.witnessKeys[$0])
+        }
+        checkpoint = try SignedCheckpoint(parsed: signed.note.adding(lines))
         builder = AuditExportBuilder(checkpoint: checkpoint, ledgerKey: Self.verifierKey, filter: filter)
         try builder.start(to: &sink)
         for entry in entries { try builder.add(entry, to: &sink) }

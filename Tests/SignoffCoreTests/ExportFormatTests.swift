@@ -56,9 +56,21 @@ struct ExportFormatTests {
         try Data((key.description + ending).utf8).write(to: url)
     }
 
-    @Test("The committed example under schema/examples/ is exactly what this Signoff exports, and both verifiers accept it")
+    /// The worked example's witness policy: two of the three witnesses.
+    static let policy = """
+        # The audit department's policy for the example ledger: two of its three witnesses must have cosigned.
+        log \(ExportedWorld.verifierKey)
+        witness w1 \(ExportedWorld.witness(0))
+        witness w2 \(ExportedWorld.witness(1))
+        witness w3 \(ExportedWorld.witness(2))
+        group audit-witnesses 2 w1 w2 w3
+        quorum audit-witnesses
+
+        """
+
+    @Test("The committed example under schema/examples/ is exactly what this Signoff exports, and both verifiers accept it, with its witness policy too")
     func workedExample() async throws {
-        let exported = try ExportedWorld(Self.world(), filter: Self.filter)
+        let exported = try ExportedWorld(Self.world(), filter: Self.filter, cosignedBy: [0, 1])
         #expect(exported.builder.problems.isEmpty, "\(exported.builder.problems)")
         #expect(exported.builder.stubs > 0 && exported.builder.entries > 0, "the example has entries in full and stubs")
         let folder = Self.examples.appendingPathComponent("export")
@@ -68,7 +80,10 @@ struct ExportFormatTests {
             try exported.write(to: folder)
             try? FileManager.default.removeItem(at: keyFile)
             try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+            try Data(Self.policy.utf8).write(to: Self.examples.appendingPathComponent("policy.txt"))
         }
+        let policyFile = Self.examples.appendingPathComponent("policy.txt")
+        #expect(try String(contentsOf: policyFile, encoding: .utf8) == Self.policy, "schema/examples/policy.txt: SIGNOFF_UPDATE_SCHEMA=1 regenerates it")
         let committed = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
         #expect(committed == Set(exported.sink.files.keys), "the example's files")
         for (name, bytes) in exported.sink.files {
@@ -80,6 +95,61 @@ struct ExportFormatTests {
         #expect(report.failure == nil, "\(report.failure ?? "")")
         let python = try await Self.python(folder, key: keyFile)
         #expect(python.status == 0, "the Python verifier refused the example: \(python.stdout) \(python.stderr)")
+        // Its cosignatures read by tlog-scales (PyPI), which nobody here wrote.
+        let scales = try await TestSupport.runPython(
+            "cosignature_verify.py", [ExportedWorld.verifierKey.description, ExportedWorld.witness(0).description, ExportedWorld.witness(1).description],
+            input: [UInt8](try Data(contentsOf: folder.appendingPathComponent("checkpoint.txt"))))
+        #expect(scales.status == 0, "\(scales.stdout) \(scales.stderr)")
+        // With its policy: two of three cosigned, accepted by both, which say who.
+        let policy = try WitnessPolicy(parsing: Self.policy)
+        let withPolicy = AuditExportVerifier.verify(directory: folder, trustedKey: trusted, policy: policy)
+        #expect(withPolicy.failure == nil && withPolicy.witnesses.map { $0.prefix(2) } == ["w1", "w2"], "\(withPolicy.failure ?? "") \(withPolicy.witnesses)")
+        let pythonPolicy = try await TestSupport.runPython("verify_export.py", ["--policy", policyFile.path, folder.path, keyFile.path])
+        #expect(pythonPolicy.status == 0 && pythonPolicy.stdout.contains("cosigned by w1, w2"), "\(pythonPolicy.stdout) \(pythonPolicy.stderr)")
+    }
+
+    @Test("A witness policy: 2 of 3 accepted with two cosignatures, refused with one; all 3 refused; a forged cosignature refused; a policy without the ledger refused — by both verifiers alike")
+    func witnessPolicy() async throws {
+        let folder = try TestSupport.temporaryDirectory("signoff-export-policy")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let keyFile = folder.appendingPathComponent("LEDGER.pub")
+        try Self.writeKey(ExportedWorld.verifierKey, to: keyFile)
+        func verdicts(_ exported: ExportedWorld, _ policyText: String, _ name: String) async throws -> (swift: String?, python: TestSupport.ProcessResult) {
+            let directory = folder.appendingPathComponent(name)
+            try exported.write(to: directory)
+            let policyFile = folder.appendingPathComponent(name + ".policy")
+            try Data(policyText.utf8).write(to: policyFile)
+            let ours = AuditExportVerifier.verify(directory: directory, trustedKey: ExportedWorld.verifierKey, policy: try WitnessPolicy(parsing: policyText))
+            return (ours.failure, try await TestSupport.runPython("verify_export.py", ["--policy", policyFile.path, directory.path, keyFile.path]))
+        }
+        let world = try Self.world()
+        let two = try await verdicts(try ExportedWorld(world, filter: Self.filter, cosignedBy: [0, 2]), Self.policy, "two")
+        #expect(two.swift == nil && two.python.status == 0, "\(two.swift ?? "") \(two.python.stdout)")
+        let one = try await verdicts(try ExportedWorld(world, filter: Self.filter, cosignedBy: [1]), Self.policy, "one")
+        #expect(one.swift?.hasPrefix("step 1: checkpoint.txt is cosigned by w2; the policy's quorum is 2 of audit-witnesses") == true, "\(one.swift ?? "accepted")")
+        #expect(one.python.status == 1 && one.python.stdout.contains("step 1:"), "\(one.python.stdout)")
+        let all = Self.policy.replacingOccurrences(of: "group audit-witnesses 2", with: "group audit-witnesses all")
+        let notAll = try await verdicts(try ExportedWorld(world, filter: Self.filter, cosignedBy: [0, 1]), all, "not-all")
+        #expect(notAll.swift != nil && notAll.python.status == 1)
+        // Without a policy, the cosignatures are neither needed nor checked: the same export verifies.
+        let plain = AuditExportVerifier.verify(directory: folder.appendingPathComponent("one"), trustedKey: ExportedWorld.verifierKey)
+        #expect(plain.failure == nil && plain.witnesses.isEmpty)
+        // A cosignature line under w3's name and key ID that does not verify: refused, not ignored.
+        var forged = try ExportedWorld(world, filter: Self.filter, cosignedBy: [0, 2])
+        let cp = forged.sink.files["checkpoint.txt"]!
+        let text = String(decoding: cp, as: UTF8.self)
+        let w3 = ExportedWorld.witness(2)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("— \(w3.name) ") })
+        var blob = try #require(Base64.decodeStandard(line.split(separator: " ")[2]))
+        blob[20] ^= 1
+        forged.sink.files["checkpoint.txt"] = Array(text.replacingOccurrences(of: String(line), with: "— \(w3.name) \(Base64.encode(blob))").utf8)
+        let bad = try await verdicts(forged, Self.policy, "forged")
+        #expect(bad.swift?.contains("does not verify") == true && bad.python.status == 1, "\(bad.swift ?? "accepted") \(bad.python.stdout)")
+        // A policy that lists another log: the trusted ledger key is not one of its logs.
+        let otherLog = try NoteVerifierKey(name: ExportedWorld.origin, publicKey: Ed25519.SigningKey().publicKey)
+        let elsewhere = Self.policy.replacingOccurrences(of: "log \(ExportedWorld.verifierKey)", with: "log \(otherLog)")
+        let wrongLog = try await verdicts(try ExportedWorld(world, filter: Self.filter, cosignedBy: [0, 1]), elsewhere, "wrong-log")
+        #expect(wrongLog.swift != nil && wrongLog.python.status == 1, "\(wrongLog.python.stdout)")
     }
 
     @Test("Disclosure: project A's export holds no byte of project B's requests — not its comments, bundles or descriptions")

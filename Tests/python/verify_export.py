@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for Signoff audit exports, format `signoff-audit-export/6`.
+"""Independent verifier for Signoff audit exports, format `signoff-audit-export/7`.
 
 Written from the specification only (schema/audit-export.md, schema/ledger.md, schema/key-file.md,
 schema/vocabulary.md), with the Python standard library and PyNaCl.
@@ -49,7 +49,7 @@ def fail(msg):
 # ---------------------------------------------------------------------------------------------------------------------
 # Constants from the spec
 
-EXPORT_FORMAT = "signoff-audit-export/6"
+EXPORT_FORMAT = "signoff-audit-export/7"
 MANIFEST_PAYLOAD_TYPE = "application/vnd.signoff.export-manifest.v1+json"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -492,7 +492,131 @@ def verify_checkpoint(data, key):
     root = b64decode_strict(root_s, f"{what}: root hash")
     if len(root) != 32:
         fail(f"{what}: the root hash is not 32 bytes")
-    return int(size_s), root
+    return int(size_s), root, parsed, text_bytes
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Step 1, with a witness policy: C2SP tlog-policy (c2sp.org/tlog-policy) and tlog-cosignature v1
+# (c2sp.org/tlog-cosignature), written from those specs.
+
+class Policy:
+    def __init__(self):
+        self.logs = []            # (name bytes, keyid, pub)
+        self.witnesses = []       # (name bytes, keyid, pub), in the file's order
+        self.defined = {}         # name bytes -> rule: ("witness", name) | ("group", name, k, [rules])
+        self.quorum = None        # ("none",) or a rule
+
+
+def _policy_vkey(field, sig_type, what):
+    parts = field.split(b"+", 2)
+    if len(parts) != 3 or not re.fullmatch(rb"[0-9a-f]{8}", parts[1]) or parts[0] == b"":
+        fail(f"{what}: not a verifier key NAME+KEYIDHEX+BASE64")
+    raw = b64decode_strict(parts[2].decode("ascii", "replace"), what)
+    if len(raw) != 33 or raw[0] != sig_type:
+        fail(f"{what}: not a key of signature type 0x{sig_type:02x} with 32 bytes")
+    keyid = sha256(parts[0] + b"\n" + raw[:1] + raw[1:])[:4]
+    if keyid.hex().encode() != parts[1]:
+        fail(f"{what}: key ID does not match the key")
+    return parts[0], keyid, raw[1:]
+
+
+def parse_policy(data):
+    for b in data:
+        if b not in (0x09, 0x0A) and (b < 0x20 or b == 0x7F):
+            fail(f"policy: control character 0x{b:02x}")
+    policy, used, pubs = Policy(), set(), set()
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        what = f"policy line {number}"
+        fields = [f for f in re.split(rb"[ \t]+", raw) if f]
+        if not fields or fields[0].startswith(b"#"):
+            continue
+        kind = fields[0]
+        if kind == b"log":
+            if len(fields) not in (2, 3):
+                fail(f"{what}: log <vkey> [<url>]")
+            name, keyid, pub = _policy_vkey(fields[1], 0x01, what)
+            if pub in pubs:
+                fail(f"{what}: a public key listed twice")
+            pubs.add(pub)
+            policy.logs.append((name, keyid, pub))
+        elif kind == b"witness":
+            if len(fields) not in (3, 4):
+                fail(f"{what}: witness <name> <vkey> [<url>]")
+            name = fields[1]
+            if name == b"none" or name in policy.defined:
+                fail(f"{what}: name defined twice (or none)")
+            wname, keyid, pub = _policy_vkey(fields[2], 0x04, what)
+            if pub in pubs:
+                fail(f"{what}: a public key listed twice")
+            pubs.add(pub)
+            policy.witnesses.append((name, wname, keyid, pub))
+            policy.defined[name] = ("witness", name)
+        elif kind == b"group":
+            if len(fields) < 4:
+                fail(f"{what}: group <name> all|any|<k> <member>...")
+            name = fields[1]
+            if name == b"none" or name in policy.defined:
+                fail(f"{what}: name defined twice (or none)")
+            members = []
+            for m in fields[3:]:
+                if m not in policy.defined:
+                    fail(f"{what}: member not defined above")
+                if m in used:
+                    fail(f"{what}: a name is a member only once")
+                used.add(m)
+                members.append(policy.defined[m])
+            t = fields[2]
+            if t == b"all":
+                k = len(members)
+            elif t == b"any":
+                k = 1
+            elif re.fullmatch(rb"[1-9][0-9]*", t) and 1 <= int(t) <= len(members):
+                k = int(t)
+            else:
+                fail(f"{what}: bad threshold")
+            policy.defined[name] = ("group", name, k, members)
+        elif kind == b"quorum":
+            if len(fields) != 2 or policy.quorum is not None:
+                fail(f"{what}: exactly one quorum <name>")
+            if fields[1] == b"none":
+                policy.quorum = ("none",)
+            elif fields[1] in policy.defined:
+                policy.quorum = policy.defined[fields[1]]
+            else:
+                fail(f"{what}: quorum names nothing defined above")
+        else:
+            fail(f"{what}: unknown keyword")
+    if policy.quorum is None:
+        fail("policy: no quorum line")
+    return policy
+
+
+def check_policy(policy, key, parsed, text_bytes):
+    """The checkpoint's cosignatures against the policy's quorum; returns the names of the witnesses that cosigned."""
+    if policy.logs and not any(p == key.pub and n == key.name.encode() for n, _, p in policy.logs):
+        fail("checkpoint.txt: the policy lists logs, and the trusted ledger key is not among them")
+    witnessed = []
+    for name, wname, keyid, pub in policy.witnesses:
+        lines = [blob for n, blob in parsed if n.encode("utf-8") == wname and blob[:4] == keyid]
+        for blob in lines:
+            if len(blob) != 4 + 8 + 64:
+                fail(f"checkpoint.txt: the cosignature of {wname.decode('utf-8', 'replace')} is not a time and a signature")
+            t = int.from_bytes(blob[4:12], "big")
+            if t >= 2 ** 63 or not ed25519_ok(pub, b"cosignature/v1\ntime %d\n" % t + text_bytes, blob[12:]):
+                fail(f"checkpoint.txt: a cosignature of {wname.decode('utf-8', 'replace')} does not verify")
+        if lines:
+            witnessed.append(name)
+
+    def met(rule):
+        if rule[0] == "none":
+            return True
+        if rule[0] == "witness":
+            return rule[1] in witnessed
+        return sum(1 for m in rule[3] if met(m)) >= rule[2]
+    if not met(policy.quorum):
+        fail("checkpoint.txt: the policy's quorum is not met (cosigned by: "
+             + (", ".join(n.decode("utf-8", "replace") for n in witnessed) or "no witness of the policy") + ")")
+    return witnessed
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1642,7 +1766,7 @@ def check_folder(export_dir):
 STEP = [0]   # the step being checked: a failure is reported as "step N: ..."
 
 
-def verify(export_dir, key_data):
+def verify(export_dir, key_data, policy=None):
     STEP[0] = 0
     key = parse_key_file(key_data)
 
@@ -1652,7 +1776,8 @@ def verify(export_dir, key_data):
 
     # 1. Checkpoint.
     STEP[0] = 1
-    n_size, root = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_SMALL_FILE), key)
+    n_size, root, parsed_sigs, text_bytes = verify_checkpoint(read_file(export_dir, "checkpoint.txt", MAX_SMALL_FILE), key)
+    witnessed = check_policy(policy, key, parsed_sigs, text_bytes) if policy is not None else None
 
     # 2. Manifest, read.
     STEP[0] = 2
@@ -1871,7 +1996,9 @@ def verify(export_dir, key_data):
 
     return (f"OK: {export_dir}: checkpoint {key.name} size {n_size}, {full_count} entries in full, "
             f"{stub_count} stubs, {len(bindings.keys)} keys, {bindings.decisions.rows - 1} decisions; "
-            f"every file as signed by the ledger key")
+            f"every file as signed by the ledger key"
+            + ("" if witnessed is None else "; cosigned by " + (", ".join(w.decode("utf-8", "replace") for w in witnessed) or "none")
+               + " as the policy's quorum asks"))
 
 
 def _clean(msg):
@@ -1883,10 +2010,12 @@ def _out(line):
     sys.stdout.flush()
 
 
-def _verify_one(export_dir, key_data):
+def _verify_one(export_dir, key_data, policy_data=None):
     """(exit status, the line to print) for one export: 0 verified, 1 refused."""
     try:
-        return 0, verify(export_dir, key_data)
+        STEP[0] = 1
+        policy = parse_policy(policy_data) if policy_data is not None else None
+        return 0, verify(export_dir, key_data, policy)
     except Failure as e:
         return 1, f"FAILED: step {STEP[0]}: {e}"
     except Exception as e:  # hostile input must never produce a traceback
@@ -1897,9 +2026,20 @@ def main(argv):
     # verify_export.py --batch LEDGER_PUB: export folders on standard input, one per line; for each, one line on
     # standard output: the exit status it would have alone (0 or 1), a tab, and its report line. One process for many
     # exports (a campaign of hundreds), the same verdicts as one process each.
+    # verify_export.py --policy POLICY EXPORT_DIR LEDGER_PUB: the checkpoint must also carry the cosignatures the
+    # witness policy's quorum asks (C2SP tlog-policy).
+    policy_data = None
+    if len(argv) == 5 and argv[1] == "--policy":
+        try:
+            with open(argv[2], "rb") as f:
+                policy_data = f.read(1 << 20)
+        except OSError as e:
+            sys.stderr.write(f"verify_export.py: {argv[2]}: {e}\n")
+            return 2
+        argv = argv[:1] + argv[3:]
     batch = len(argv) == 3 and argv[1] == "--batch"
     if len(argv) != 3:
-        sys.stderr.write("usage: verify_export.py EXPORT_DIR LEDGER_PUB | verify_export.py --batch LEDGER_PUB < FOLDERS\n")
+        sys.stderr.write("usage: verify_export.py [--policy POLICY] EXPORT_DIR LEDGER_PUB | verify_export.py --batch LEDGER_PUB < FOLDERS\n")
         return 2
     key_path = argv[2]
     if not batch and not os.path.isdir(argv[1]):
@@ -1925,7 +2065,7 @@ def main(argv):
             sys.stdout.buffer.write(f"{status}\t{_clean(report)}\n".encode("utf-8", "backslashreplace"))
         sys.stdout.flush()
         return 0
-    status, report = _verify_one(argv[1], key_data)
+    status, report = _verify_one(argv[1], key_data, policy_data)
     _out(report)
     return status
 

@@ -51,8 +51,14 @@ struct AuditController {
             let filter = AuditExportFilter(project: project, environment: query.get("environment"), since: try time("since"), until: try time("until"))
             if let problem = filter.problem() { throw Problem.badRequest(problem) }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("signoff-export-\(UUID().uuidString)")
-            // Cut the export against a checkpoint that covers everything appended so far.
+            // Cut the export against a checkpoint that covers everything appended so far, cosigned by the witnesses
+            // (`--witness-policy`) that answer: an export carries what they cosigned, for `audit verify --policy`.
             try await h.service.signCheckpoint()
+            if !h.configuration.witnesses.isEmpty {
+                _ = try await WitnessClient(
+                    ledger: h.service.ledger, endpoints: h.configuration.witnesses, transport: URLSessionWitnessTransport(), board: h.service.witnesses
+                ).submitNewest()
+            }
             let documents: Bool
             switch query.get("documents") {
             case nil, "false": documents = false
