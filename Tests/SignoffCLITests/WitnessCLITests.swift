@@ -79,6 +79,19 @@ struct WitnessCLITests {
         }
         let both = try await TestSupport.runPython("cosignature_verify.py", [ledgerKey, printed], input: Array(cosigned.utf8))
         #expect(both.status == 0, "the stored checkpoint carries the ledger's signature and the witness's cosignature: \(both.stdout)")
+        // An export through the server: its new checkpoint is cosigned before it is written, and passes the policy.
+        let url0 = server.url.absoluteString
+        #expect(try await s.signoff(["login", "--server", url0, "--as", "ada", "--key", "ada.key", "--token-file", "ada.token"]).status == 0)
+        let exported = try await s.signoff(["audit", "export", "--server", url0, "--as", "ada", "--token-file", "ada.token", "--out", "export"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let verified = try await s.signoff("audit", "verify", "export", "--ledger-verifier-key", "ledger.pub", "--policy", "policy.txt")
+        #expect(verified.status == 0 && verified.stdout.contains("witnesses: w1 at "), "\(verified.stdout) \(verified.stderr)")
+        try Data("log \(ledgerKey)\nwitness w1 \(printed)\nwitness w2 \(try CosignerKey(name: "witness.test/w2", publicKey: Ed25519.SigningKey().publicKey))\ngroup both all w1 w2\nquorum both\n".utf8)
+            .write(to: s.directory.appendingPathComponent("strict.txt"))
+        let strict = try await s.signoff("audit", "verify", "export", "--ledger-verifier-key", "ledger.pub", "--policy", "strict.txt")
+        #expect(strict.status == 3 && strict.stderr.contains("quorum"), "a policy asking a witness that did not cosign: \(strict.stderr)")
+        let badPolicy = try await s.signoff("audit", "verify", "export", "--ledger-verifier-key", "ledger.pub", "--policy", "ledger.pub")
+        #expect(badPolicy.status == 64 && badPolicy.stderr.contains("policy line 1"), "\(badPolicy.stderr)")
         #expect(await server.stopAndWait() == 0)
         let said = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
         #expect(said.contains(cosigner.description), "the witness says its verifier key at start: \(said)")
