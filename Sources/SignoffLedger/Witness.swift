@@ -23,6 +23,10 @@ public enum Witness {
             self.proof = proof
             self.note = note
             checkpoint = try Checkpoint(parsing: note.text)
+            // Sizes are stored and compared as signed 64-bit integers (SQLite's, PostgreSQL's): larger ones are refused.
+            guard oldSize <= UInt64(Int64.max), checkpoint.size <= UInt64(Int64.max) else {
+                throw LedgerError(.invalidRequest, "a tree size must be below 2^63")
+            }
         }
 
         /// The request body as a client sends it.
@@ -76,9 +80,12 @@ public enum Witness {
         case notSigned(String)
         /// 400: the body is malformed, or the old size exceeds the checkpoint's, or a proof from size 0 is not empty.
         case badRequest(String)
-        /// 409: the old size is not the latest cosigned size (`latest` is it), or the sizes are equal and the roots are
-        /// not — a split view.
+        /// 409: the old size is not the latest cosigned size (`latest` is it): a client that asks from another size
+        /// (a stale one, or 0 to learn the witness's) resends from `latest`.
         case conflict(latest: UInt64, String)
+        /// 409 too: the old size is the latest cosigned size and so is the checkpoint's, with another root — a split
+        /// view, evidence that the log shows two histories.
+        case splitView(latest: UInt64, String)
         /// 422: the consistency proof does not verify — the log is not an extension of what the witness saw.
         case inconsistent(String)
 
@@ -87,14 +94,14 @@ public enum Witness {
             case .unknownLog: 404
             case .notSigned: 403
             case .badRequest: 400
-            case .conflict: 409
+            case .conflict, .splitView: 409
             case .inconsistent: 422
             }
         }
 
         public var description: String {
             switch self {
-            case .unknownLog(let s), .notSigned(let s), .badRequest(let s), .conflict(_, let s), .inconsistent(let s): s
+            case .unknownLog(let s), .notSigned(let s), .badRequest(let s), .conflict(_, let s), .splitView(_, let s), .inconsistent(let s): s
             }
         }
     }
@@ -117,18 +124,23 @@ public enum Witness {
         guard request.oldSize == latestSize else {
             return .failure(.conflict(latest: latestSize, "the latest checkpoint this witness cosigned for \(checkpoint.origin) has size \(latestSize), not \(request.oldSize)"))
         }
+        // The empty tree has one root, SHA-256 of nothing (RFC 6962): any other is no tree at all.
+        guard checkpoint.size > 0 || checkpoint.rootHash == Merkle.emptyRoot else {
+            return .failure(.badRequest("a checkpoint of size 0 has the root of the empty tree, SHA-256 of nothing"))
+        }
+        if request.oldSize == checkpoint.size, let latest {
+            // The same size again (0 included): the same root, or two histories.
+            guard latest.rootHash == checkpoint.rootHash else {
+                return .failure(.splitView(latest: latest.size, "a checkpoint of size \(checkpoint.size) with another root than the one this witness cosigned: a split view of \(checkpoint.origin)"))
+            }
+            guard request.proof.isEmpty else { return .failure(.inconsistent("equal sizes take an empty consistency proof")) }
+            return .success(checkpoint)
+        }
         if request.oldSize == 0 {
             guard request.proof.isEmpty else { return .failure(.badRequest("a consistency proof from size 0 must be empty")) }
             return .success(checkpoint)
         }
         guard let latest else { return .failure(.conflict(latest: 0, "this witness has cosigned nothing for \(checkpoint.origin)")) }
-        if request.oldSize == checkpoint.size {
-            guard latest.rootHash == checkpoint.rootHash else {
-                return .failure(.conflict(latest: latest.size, "a checkpoint of size \(checkpoint.size) with another root than the one this witness cosigned: a split view of \(checkpoint.origin)"))
-            }
-            guard request.proof.isEmpty else { return .failure(.inconsistent("equal sizes take an empty consistency proof")) }
-            return .success(checkpoint)
-        }
         do {
             try MerkleVerifier.verifyConsistency(
                 oldSize: latest.size, newSize: checkpoint.size, proof: request.proof.map(\.bytes), oldRoot: latest.rootHash.bytes,

@@ -52,7 +52,7 @@ public func buildWitnessRouter(store: some WitnessStore, configuration: WitnessC
             switch Witness.check(submitted, trusted: configuration.logs, latest: latest) {
             case .failure(let refusal):
                 // A refusal on a known log with a valid signature may be evidence of a fork: kept in the log, with the note.
-                if case .conflict = refusal, latest?.size == submitted.checkpoint.size {
+                if case .splitView = refusal {
                     context.logger.critical(
                         "witness: split view refused", metadata: ["origin": .string(origin), "reason": .string(refusal.description), "note": .string(submitted.note.serialized)])
                 } else if case .inconsistent = refusal {
@@ -61,8 +61,9 @@ public func buildWitnessRouter(store: some WitnessStore, configuration: WitnessC
                 } else {
                     context.logger.notice("witness: refused", metadata: ["origin": .string(origin), "status": .stringConvertible(refusal.status), "reason": .string(refusal.description)])
                 }
-                if case .conflict(let size, _) = refusal {
-                    return witnessAnswer(.conflict, "\(size)\n", type: "text/x.tlog.size")
+                switch refusal {
+                case .conflict(let size, _), .splitView(let size, _): return witnessAnswer(.conflict, "\(size)\n", type: "text/x.tlog.size")
+                default: break
                 }
                 return witnessAnswer(HTTPResponse.Status(code: refusal.status), "\(refusal.description)\n")
             case .success(let checkpoint):
@@ -77,6 +78,14 @@ public func buildWitnessRouter(store: some WitnessStore, configuration: WitnessC
         let size = try await store.latest(origin: origin)?.size ?? 0
         return witnessAnswer(.conflict, "\(size)\n", type: "text/x.tlog.size")
     }
+    // Only POST: another method on the path is 405, not the 404 that means "a log this witness does not follow".
+    for method in [HTTPRequest.Method.get, .head, .put, .delete, .patch] {
+        router.on("\(configuration.prefix)/add-checkpoint", method: method) { _, _ -> Response in
+            var answer = witnessAnswer(.methodNotAllowed, "add-checkpoint takes POST\n")
+            answer.headers[.allow] = "POST"
+            return answer
+        }
+    }
     return router
 }
 
@@ -88,6 +97,8 @@ func witnessAnswer(_ status: HTTPResponse.Status, _ body: String, type: String =
 public func buildWitnessApplication(store: some WitnessStore, configuration: WitnessConfiguration, logger: Logger) -> some ApplicationProtocol {
     Application(
         router: buildWitnessRouter(store: store, configuration: configuration),
+        // A connection that stops sending is closed after 30 s: unfinished requests cannot pile up.
+        server: .http1(configuration: .init(idleTimeout: .seconds(30))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "signoff-witness"),
         onServerRunning: { channel in configuration.listening.set(channel.localAddress?.port) },
         logger: logger)

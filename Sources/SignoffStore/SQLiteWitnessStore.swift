@@ -55,15 +55,18 @@ public final class SQLiteWitnessStore: WitnessStore {
     }
 
     static func compareAndSet(_ db: Database, from oldSize: UInt64, to checkpoint: Checkpoint, note: String, at milliseconds: Int64) throws -> Bool {
+        guard let old = Int64(exactly: oldSize), let size = Int64(exactly: checkpoint.size) else {
+            throw LedgerError(.invalidRequest, "a tree size must be below 2^63")
+        }
         let stored = try Int64.fetchOne(db, sql: "SELECT size FROM witness_checkpoint WHERE origin = ?", arguments: [checkpoint.origin]) ?? 0
-        guard stored == Int64(oldSize) else { return false }
+        guard stored == old else { return false }
         try db.execute(
             sql: """
                 INSERT INTO witness_checkpoint (origin, size, root, note, cosigned_ms) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note,
                     cosigned_ms = excluded.cosigned_ms
                 """,
-            arguments: [checkpoint.origin, Int64(checkpoint.size), Data(checkpoint.rootHash.bytes), note, milliseconds])
+            arguments: [checkpoint.origin, size, Data(checkpoint.rootHash.bytes), note, milliseconds])
         return true
     }
 }

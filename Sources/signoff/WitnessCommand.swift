@@ -60,6 +60,9 @@ struct WitnessCommand: AsyncParsableCommand {
                 let secret = try passphrase.passphrase(purpose: "the witness key \(key)", confirm: false)
                 let opened: SealedKeyFile.OpenedKey
                 do { opened = try KeyFiles.openSealedKey(path: key, passphrase: secret) } catch let error as CryptoError { throw error.cliError }
+                guard !followed.contains(where: { $0.publicKey == opened.signingKey.publicKey }) else {
+                    throw CLIError.badInput("--log names the witness's own key: give the public key files of the logs it follows (their checkpoint keys)")
+                }
                 var configuration = try WitnessConfiguration(name: opened.name, key: opened.signingKey, logs: followed)
                 configuration.host = host
                 configuration.port = port

@@ -1,3 +1,4 @@
+import Foundation
 import SignoffCrypto
 @testable import SignoffLedger
 import SignoffTestSupport
@@ -78,7 +79,8 @@ struct WitnessTests {
         for bad in [
             "old 04\n\n" + note, "old -1\n\n" + note, "old 4\n", "4\n\n" + note, "old 4\nnot base64!\n\n" + note, "old 4\nAAAA\n\n" + note,
             "old 0\n" + String(repeating: Base64.encode([UInt8](repeating: 0, count: 32)) + "\n", count: 64) + "\n" + note,
-            "old 4\n\norigin\n9\nnot a root\n\n— x AAAA\n",
+            "old 4\n\norigin\n9\nnot a root\n\n— x AAAA\n", "old 9223372036854775808\n\n" + note,
+            "old 0\n\n" + (try Self.note(nodes, size: 9).serialized.replacingOccurrences(of: "\n9\n", with: "\n9223372036854775808\n")),
         ] {
             #expect(throws: LedgerError.self, "\(bad.prefix(30))") { try Witness.AddCheckpoint(parsing: bad) }
         }
@@ -109,11 +111,23 @@ struct WitnessTests {
         #expect(refusal(proofFromZero, nil)?.status == 400)
         // 409 with the latest size: the client's old size is not the witness's (stale, or a restore from backup).
         func conflict(_ refusal: Witness.Refusal?) -> UInt64? { if case .conflict(let size, _)? = refusal { size } else { nil } }
+        func splitView(_ refusal: Witness.Refusal?) -> UInt64? { if case .splitView(let size, _)? = refusal { size } else { nil } }
         #expect(conflict(refusal(try Self.request(nodes, old: 3, size: 12), at5)) == 5)
         #expect(refusal(try Self.request(nodes, old: 0, size: 12), at5)?.status == 409, "a log that starts over from 0 (truncated and regrown)")
         // 409: a split view — another root at the cosigned size.
         let fork = Self.log(12, seed: "fork")
-        #expect(conflict(refusal(try Self.request(fork, old: 5, size: 5), at5)) == 5)
+        #expect(splitView(refusal(try Self.request(fork, old: 5, size: 5), at5)) == 5)
+        #expect(refusal(try Self.request(fork, old: 5, size: 5), at5)?.status == 409)
+        // A stale old size that happens to name the witness's size as the checkpoint's is a plain 409, not a split view.
+        #expect(conflict(refusal(try Self.request(nodes, old: 0, size: 5), at5)) == 5)
+        // Size 0: only the empty tree's root, and once cosigned, the same again (an outsider found a second root accepted).
+        let empty = try Witness.AddCheckpoint(oldSize: 0, proof: [], note: try Self.note(MemoryNodes(), size: 0))
+        #expect(try Witness.check(empty, trusted: trusted, latest: nil).get().size == 0)
+        let notEmpty = try SignedNote.sign(
+            text: try Checkpoint(origin: Self.origin, size: 0, rootHash: SHA256Digest.hash("x")).text, name: Self.origin, key: Self.logKey)
+        #expect(refusal(try Witness.AddCheckpoint(oldSize: 0, proof: [], note: notEmpty), nil)?.status == 400)
+        let at0Other = Witness.Latest(size: 0, rootHash: SHA256Digest.hash("x"))
+        #expect(splitView(refusal(empty, at0Other)) == 0, "a second root at size 0 is a split view")
         // 422: a forked log's growth does not extend what the witness cosigned.
         #expect(refusal(try Self.request(fork, old: 5, size: 12), at5)?.status == 422)
         // 422: a proof that does not fit.

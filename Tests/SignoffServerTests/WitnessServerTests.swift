@@ -118,6 +118,13 @@ struct WitnessServerTests {
             #expect(try await Self.post(client, "old 9\n").0 == 400)
             #expect(try await Self.post(client, "old 13\n\n" + log.note(12).serialized).0 == 400)
             #expect(try await Self.post(client, log.body(old: 9, size: 12), path: "/elsewhere/add-checkpoint").0 == 404)
+            // Another method: 405 with Allow: POST, not the 404 of an unknown log.
+            let get = try await client.execute(uri: "/add-checkpoint", method: .get) { ($0.status.code, $0.headers[.allow]) }
+            #expect(get.0 == 405 && get.1 == "POST")
+            // A size of 2^63 or more, validly signed: 400 (it used to stop the witness).
+            let huge = try SignedNote.sign(
+                text: "\(log.origin)\n9223372036854775808\n\(Base64.encode(SHA256Digest.hash("x").bytes))\n", name: log.origin, key: log.key)
+            #expect(try await Self.post(client, "old 0\n\n" + huge.serialized).0 == 400)
 
             // Sixteen clients race from size 9 to sixteen sizes: one is cosigned, the others told the new size.
             let answers = try await withThrowingTaskGroup(of: (Int, Int, String).self) { group in
