@@ -258,6 +258,13 @@ public final class PostgresLedgerStore: LedgerStore {
         }
     }
 
+    public func subtreeHashes(level: Int, from index: UInt64, count: Int) async throws -> [SHA256Digest] {
+        try await database.read { session in
+            let reader = PostgresNodeReader(session: session)
+            return try (0..<UInt64(max(0, count))).map { try reader.hash(of: MerkleNodeID(level: level, index: index + $0)) }
+        }
+    }
+
     // MARK: Verification
 
     public func verifyAll(

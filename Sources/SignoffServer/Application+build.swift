@@ -52,6 +52,9 @@ public func buildRouter(
                 witnesses: service.witnesses.snapshot()).utf8)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
+    // The ledger as a C2SP tlog-tiles log, behind a token.
+    TlogController(handlers: handlers).routes(
+        into: router, middleware: BearerAuthentication(auth: auth, service: service, identity: handlers.identity, configuration: configuration))
     let authentication = AuthController(handlers: handlers)
     router.addRoutes(authentication.publicRoutes, atPath: "/v1")
     // Every route behind a token; a service token only where its operation's row (APIOperation.all) lets it.

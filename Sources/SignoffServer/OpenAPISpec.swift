@@ -75,6 +75,32 @@ paths:
       responses:
         "200": { description: Prometheus text exposition format., content: { text/plain: { schema: { type: string } } } }
         "4XX": { $ref: "#/components/responses/Problem" }
+  /tlog/checkpoint:
+    get:
+      operationId: tlogCheckpoint
+      x-service-token: "any"
+      description: >-
+        The ledger as a C2SP tlog-tiles log: the newest signed checkpoint (a signed note: the ledger's signature, then
+        any witnesses' cosignatures), as `/v1/checkpoint`'s `note`. Any principal with a token.
+      responses:
+        "200": { description: The checkpoint., content: { text/plain: { schema: { type: string } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
+  /tlog/tile/**:
+    get:
+      operationId: tlogTile
+      x-service-token: "any"
+      description: >-
+        C2SP tlog-tiles: `**` is the tile path, `<L>/<N>[.p/<W>]` (a Merkle tile: the hashes of up to 256 consecutive
+        complete subtrees of 256^L entries, 32 bytes each; level 0: the leaf hashes) or `entries/<N>[.p/<W>]` (an entry
+        bundle: each entry's record, schema/ledger.md §1, as a big-endian u16 length and its bytes — a version-2
+        record is the entry's header with its payload's digest, its stub; a bundle holding a version-1 entry, whose
+        record is the whole entry, is for administrators' and auditors' sessions only, 403 otherwise). `N` is written in
+        3-digit elements, all but the last prefixed with `x` (1234067: `x001/x234/067`). Only what the newest checkpoint
+        covers is served (404 beyond it), so every tile is immutable (`Cache-Control: private, max-age=31536000,
+        immutable`). Any principal with a token.
+      responses:
+        "200": { description: The tile's bytes., content: { application/octet-stream: { schema: { type: string, format: binary } } } }
+        "4XX": { $ref: "#/components/responses/Problem" }
   /v1/auth/challenge:
     post:
       operationId: authChallenge

@@ -44,6 +44,13 @@ extension SQLiteLedgerStore {
         }
     }
 
+    public func subtreeHashes(level: Int, from index: UInt64, count: Int) async throws -> [SHA256Digest] {
+        try await pool.read { db in
+            let reader = SQLiteNodeReader(db: db)
+            return try (0..<UInt64(max(0, count))).map { try reader.hash(of: MerkleNodeID(level: level, index: index + $0)) }
+        }
+    }
+
     /// The newest state, read inside the write transaction so that several processes sharing the file never fork.
     struct Head: Sendable {
         var frontier: MerkleFrontier

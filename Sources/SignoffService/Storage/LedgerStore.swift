@@ -91,6 +91,9 @@ public protocol LedgerStore: Sendable {
     /// tree size `size`: its text and the ledger's signature stay as they are, and a line already there is kept once.
     /// False when no checkpoint of that size is stored (a newer one replaced it meanwhile).
     func addCosignatures(_ lines: [SignedNote.Signature], size: UInt64) async throws -> Bool
+    /// The hashes of `count` consecutive complete subtrees at tree level `level` (of `2^level` leaves each), from
+    /// subtree `index` on: level 0 is the leaf hashes. For C2SP tlog-tiles, whose level-L tile holds level `8L`'s.
+    func subtreeHashes(level: Int, from index: UInt64, count: Int) async throws -> [SHA256Digest]
 }
 
 extension LedgerStore {
