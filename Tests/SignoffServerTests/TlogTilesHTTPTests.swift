@@ -7,6 +7,7 @@ import SignoffCrypto
 import SignoffLedger
 @testable import SignoffServer
 import SignoffService
+@testable import SignoffStore
 import SignoffTestBackends
 import SignoffTestSupport
 import Testing
@@ -70,5 +71,38 @@ struct TlogTilesHTTPTests {
             let checkpoint = try await get("checkpoint")
             #expect(checkpoint.0 == 200 && String(decoding: checkpoint.2, as: UTF8.self) == signed.serialized)
         }
+    }
+
+    @Test("A bundle of version-1 entries (whole entries, payloads included) is for administrators' and auditors' sessions: another person gets 403; the hashes are for everyone")
+    func versionOneEntries() async throws {
+        let directory = try TestSupport.temporaryDirectory("signoff-tiles-v1")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var roundOne = SQLiteLedgerStore.Configuration()
+        roundOne.writesRoundOneEntries = true
+        let storage = try SQLiteStorage.create(
+            path: directory.appendingPathComponent("old.sqlite").path, origin: "signoff.test/old", signingKey: Ed25519.SigningKey(), configuration: roundOne)
+        let service = SignoffService(storage: storage)
+        let (ada, eve) = (Ed25519.SigningKey(), Ed25519.SigningKey())
+        func must(_ command: Command, as actor: String) async throws {
+            if case .failure(let refusal) = try await service.execute(command, as: actor) { throw TestSupportError("setup refused: \(refusal)") }
+        }
+        try await must(.initializeLedger(origin: "signoff.test/old", ledgerKey: storage.ledger.verifierKey), as: "system")
+        try await must(.bootstrapAdministrator(name: "ada", key: try NoteVerifierKey(name: "ada", publicKey: ada.publicKey)), as: "system")
+        try await must(.addUser(name: "eve", administrator: false, key: try NoteVerifierKey(name: "eve", publicKey: eve.publicKey)), as: "ada")
+        let size = try #require(try await service.signCheckpoint()).checkpoint.size
+        #expect(try await storage.ledger.entries(from: 0, limit: 1).first?.version == 1)
+        let app = Application(router: buildRouter(service: service), logger: quietLogger)
+        try await app.test(.router) { client in
+            let (adaToken, eveToken) = (try await client.login("ada", key: ada), try await client.login("eve", key: eve))
+            func get(_ path: String, _ token: String) async throws -> Int {
+                try await client.execute(uri: "/tlog/" + path, method: .get, headers: [.authorization: "Bearer \(token)"]) { Int($0.status.code) }
+            }
+            let bundle = "tile/entries/000.p/\(size)"
+            let (byEve, byAda) = (try await get(bundle, eveToken), try await get(bundle, adaToken))
+            #expect(byEve == 403 && byAda == 200)
+            let hashes = try await get("tile/0/000.p/\(size)", eveToken)
+            #expect(hashes == 200, "the hashes disclose nothing")
+        }
+        await storage.close()
     }
 }
