@@ -142,6 +142,16 @@ public struct StorageConformance: Sendable {
                     leafHash: leaves[Int(index)].bytes, index: index, size: size, proof: proof.map(\.bytes), root: root.bytes)
             }
         }
+        // Complete subtrees, as tlog-tiles serves them: level 0 is the leaves; level L index I covers I·2^L ..< (I+1)·2^L.
+        try expect(try await ledger.subtreeHashes(level: 0, from: 10, count: 5) == Array(leaves[10..<15]), "level-0 subtrees are the leaf hashes")
+        for (level, index, count) in [(1, 0, 38), (3, 2, 5), (4, 0, 4), (6, 0, 1)] as [(Int, UInt64, Int)] {
+            let hashes = try await ledger.subtreeHashes(level: level, from: index, count: count)
+            let expected = (0..<count).map { i in
+                let first = (Int(index) + i) << level
+                return Merkle.rootHash(leaves: Array(leaves[first..<(first + (1 << level))]))
+            }
+            try expect(hashes == expected, "the \(count) subtrees of level \(level) from \(index) are RFC 6962's")
+        }
         for (old, new) in [(1, 77), (16, 17), (33, 64), (64, 77)] as [(UInt64, UInt64)] {
             let proof = try await ledger.consistencyProof(from: old, to: new)
             try MerkleVerifier.verifyConsistency(
@@ -170,6 +180,21 @@ public struct StorageConformance: Sendable {
         var refused = false
         do { try await storage.ledger.storeCheckpoints([forged], milestoneEvery: 16) } catch { refused = true }
         try expect(refused, "a checkpoint whose root is not the stored tree's is refused")
+        // Witnesses' cosignatures kept with the newest checkpoint: its text and the ledger's signature unchanged, a line
+        // already there kept once, a size no longer stored refused.
+        let witness = Ed25519.SigningKey()
+        guard let newest = try await storage.ledger.latestCheckpoint() else { throw ConformanceFailure("no checkpoint stored") }
+        let line = try Cosignature.sign(checkpointText: newest.note.text, time: 1_780_000_000, name: "witness.test/w1", key: witness)
+        try expect(try await storage.ledger.addCosignatures([line], size: 50), "cosignatures added to the checkpoint of size 50")
+        try expect(try await storage.ledger.addCosignatures([line], size: 50), "the same line again")
+        guard let cosigned = try await storage.ledger.latestCheckpoint() else { throw ConformanceFailure("the checkpoint is gone") }
+        let cosigner = try CosignerKey(name: "witness.test/w1", publicKey: witness.publicKey)
+        try expect(
+            cosigned.note.text == newest.note.text && cosigned.note.signatures.count == newest.note.signatures.count + 1
+                && (try Cosignature.verifiedTime(of: cosigned.note, by: cosigner)) == 1_780_000_000
+                && cosigned.note.verifiedSignatures(by: [storage.ledger.verifierKey]) == [storage.ledger.verifierKey],
+            "the checkpoint carries the ledger's signature and one cosignature")
+        try expect(!(try await storage.ledger.addCosignatures([line], size: 40)), "no checkpoint of size 40 is stored any more")
         let report = try await storage.ledger.verifyAll(trustedKey: storage.ledger.verifierKey, allowUncoveredTail: false, progress: nil)
         try expect(report.failure == nil && report.entries == 50, "the ledger verifies: \(report.failure?.message ?? "")")
     }
