@@ -124,4 +124,24 @@ extension SignoffService {
         }
         return builder.problems.first
     }
+
+    /// ``checkEntries(of:trustedKey:progress:)`` on an export of the whole log (every entry in full): what a monitor
+    /// reading the log through the API checks — each entry's header against its payload, signatures and authority. An
+    /// entry that is not in full is a problem (a per-project export cannot show a re-headed entry of another project).
+    public static func checkEntries(inExport folder: URL, trustedKey: NoteVerifierKey) throws -> (sequence: UInt64, message: String)? {
+        let note = String(decoding: try Data(contentsOf: folder.appendingPathComponent("checkpoint.txt")), as: UTF8.self)
+        var builder = AuditExportBuilder(checkpoint: try SignedCheckpoint(verifying: note, with: trustedKey), ledgerKey: trustedKey, filter: AuditExportFilter())
+        var sink = HashingSink()
+        try builder.start(to: &sink)
+        var sequence: UInt64 = 0
+        for line in String(decoding: try Data(contentsOf: folder.appendingPathComponent("entries.jsonl")), as: UTF8.self).split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let encoded = object["entry"] as? String,
+                let bytes = Base64.decodeStandard(encoded), let entry = try? LedgerEntry(decoding: bytes)
+            else { return (sequence, "entry \(sequence) is not in full: check the whole log's export") }
+            try builder.add(entry, to: &sink)
+            if let problem = builder.problems.first { return problem }
+            sequence += 1
+        }
+        return builder.problems.first
+    }
 }

@@ -26,7 +26,7 @@ struct Signoff: AsyncParsableCommand {
             ProjectCommand.self, RequestCommand.self, EvidenceCommand.self, ApproveCommand.self, RejectCommand.self, RequestChangesCommand.self, FreezeCommand.self, DelegateCommand.self, WithdrawCommand.self,
             ReviseCommand.self, StatusCommand.self, ExplainCommand.self, ListCommand.self, InboxCommand.self, DeploymentsCommand.self, GateCommand.self, DeployCommand.self,
             RetrospectiveCommand.self, AuditCommand.self, CheckpointCommand.self, ServeCommand.self, LoginCommand.self, TokenCommand.self,
-            QuorumCommand.self, ApprovalCommand.self, WebhookCommand.self, IssuerCommand.self, DirectoryCommand.self, AccessCommand.self, MigrateCommand.self, WitnessCommand.self,
+            QuorumCommand.self, ApprovalCommand.self, WebhookCommand.self, IssuerCommand.self, DirectoryCommand.self, AccessCommand.self, MigrateCommand.self, WitnessCommand.self, MonitorCommand.self,
         ]
     )
 }

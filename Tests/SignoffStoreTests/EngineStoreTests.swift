@@ -430,5 +430,10 @@ struct EngineStoreTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         _ = try await f.database.exportAudit(filter: AuditExportFilter(project: "churn-model"), to: directory.appendingPathComponent("export"))
         #expect(AuditExportVerifier.verify(directory: directory.appendingPathComponent("export"), trustedKey: ledger.verifierKey).failure == nil)
+        // The whole log's export, as `signoff monitor` reads it through the API: every entry in full, the re-heading found.
+        _ = try await f.database.exportAudit(filter: AuditExportFilter(), to: directory.appendingPathComponent("whole"))
+        let found = try SignoffService.checkEntries(inExport: directory.appendingPathComponent("whole"), trustedKey: ledger.verifierKey)
+        #expect(found?.message.contains("header names project \"fraud-model\"") == true, "\(found?.message ?? "undetected")")
+        #expect(try SignoffService.checkEntries(inExport: directory.appendingPathComponent("export"), trustedKey: ledger.verifierKey) != nil, "a per-project export is not the whole log")
     }
 }
