@@ -88,7 +88,7 @@ paths:
   /tlog/tile/**:
     get:
       operationId: tlogTile
-      x-service-token: "any"
+      x-service-token: "scope read"
       description: >-
         C2SP tlog-tiles: `**` is the tile path, `<L>/<N>[.p/<W>]` (a Merkle tile: the hashes of up to 256 consecutive
         complete subtrees of 256^L entries, 32 bytes each; level 0: the leaf hashes) or `entries/<N>[.p/<W>]` (an entry
@@ -97,7 +97,8 @@ paths:
         record is the whole entry, is for administrators' and auditors' sessions only, 403 otherwise). `N` is written in
         3-digit elements, all but the last prefixed with `x` (1234067: `x001/x234/067`). Only what the newest checkpoint
         covers is served (404 beyond it), so every tile is immutable (`Cache-Control: private, max-age=31536000,
-        immutable`). Any principal with a token.
+        immutable`). Any person's session; a service token with a `read` scope (every entry's header is in the bundles,
+        as in every export's stubs).
       responses:
         "200": { description: The tile's bytes., content: { application/octet-stream: { schema: { type: string, format: binary } } } }
         "4XX": { $ref: "#/components/responses/Problem" }

@@ -70,6 +70,12 @@ struct TlogTilesHTTPTests {
             #expect(anonymousTile == 401 && anonymousCheckpoint == 401)
             let checkpoint = try await get("checkpoint")
             #expect(checkpoint.0 == 200 && String(decoding: checkpoint.2, as: UTF8.self) == signed.serialized)
+            // A service token reads tiles only with a read scope: every entry's header is in them.
+            let issuer = Authenticator(store: f.database.auth, clock: { f.database.now })
+            let filing = try await issuer.issueToken(for: Cast.ci.name, kind: .service, scopes: ["request:\(Cast.project)"], lifetimeMilliseconds: 3_600_000).token
+            let reading = try await issuer.issueToken(for: Cast.ci.name, kind: .service, scopes: ["read:\(Cast.project)"], lifetimeMilliseconds: 3_600_000).token
+            let (byFiler, byReader) = (try await get("tile/0/000", token: filing).0, try await get("tile/0/000", token: reading).0)
+            #expect(byFiler == 403 && byReader == 200)
         }
     }
 

@@ -39,7 +39,7 @@ struct APIOperation: Sendable, Hashable {
         .init(.get, "/openapi.yaml", "spec", .noTokenNeeded),
         .init(.get, "/metrics", "metrics", .scope("metrics")),
         .init(.get, "/tlog/checkpoint", "tlogCheckpoint", .anyToken),
-        .init(.get, "/tlog/tile/**", "tlogTile", .anyToken),
+        .init(.get, "/tlog/tile/**", "tlogTile", .scope("read")),
         .init(.post, "/v1/auth/challenge", "authChallenge", .noTokenNeeded),
         .init(.post, "/v1/auth/token", "authToken", .noTokenNeeded),
         .init(.post, "/v1/auth/revoke", "authRevoke", .anyToken),
