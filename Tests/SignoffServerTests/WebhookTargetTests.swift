@@ -37,10 +37,14 @@ struct WebhookTargetTests {
         let receiver = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { listening.set($0.localAddress?.port) },
             logger: quietLogger)
-        let running = Task { try await receiver.runService(gracefulShutdownSignals: []) }
-        defer { running.cancel() }
-        // Up to 60 s: on a busy two-core machine the receiver waits for a thread of the cooperative pool (5 s failed there).
-        let deadline = ContinuousClock.now + .seconds(60)
+        // On a thread of its own: the cooperative pool may be held by CPU-heavy suites for over a minute.
+        let executor = DedicatedThreadExecutor(name: "webhook-receiver")
+        let running = Task(executorPreference: executor) { try await receiver.runService(gracefulShutdownSignals: []) }
+        defer {
+            running.cancel()
+            executor.stop(after: running)
+        }
+        let deadline = ContinuousClock.now + .seconds(180)
         while listening.port == nil && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
