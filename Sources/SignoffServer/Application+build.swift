@@ -22,7 +22,9 @@ public func buildRouter(
     router.get("/healthz") { _, _ in ["status": "ok"] }
     router.get("/readyz") { _, _ -> [String: String] in
         _ = try await service.ledger.size()
-        // A fork alarm does not stop the service (every instance shares it): it says so, for monitoring.
+        // A fork alarm is about the ledger, not this instance: taking it out of a load balancer would help nothing, so it
+        // stays ready and says so, for monitoring. The alarm is this process's (the leader's, which submits to the
+        // witnesses, or one that cut an export): another instance learns it when it leads and submits in turn.
         let alarms = service.witnesses.alarms
         guard alarms.isEmpty else {
             return ["status": "degraded", "detail": alarms.map { "witness \($0.name): \($0.alarm ?? "")" }.joined(separator: "; ")]

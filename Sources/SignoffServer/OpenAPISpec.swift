@@ -46,8 +46,9 @@ paths:
       security: []
       description: >-
         Ready when the database answers: `{"status":"ready"}`. `{"status":"degraded","detail":…}` when a witness raised a
-        fork alarm (it refused a checkpoint as inconsistent with one it cosigned): still 200, since every instance
-        shares the alarm, for monitoring to page on.
+        fork alarm (it refused a checkpoint as inconsistent with one it cosigned): still 200 — the alarm is about the
+        ledger, not this instance — for monitoring to page on. The alarm is held by the instance that submitted to the
+        witness (the leader, or one that cut an export); scrape every instance, or `GET /v1/audit/health` on each.
       responses:
         "200": { description: The database answers., content: { application/json: { schema: { $ref: "#/components/schemas/Status" } } } }
         "5XX": { $ref: "#/components/responses/Problem" }

@@ -71,7 +71,12 @@ struct WitnessSubmissionService: Service {
                             }
                         case .alarm(let reason):
                             if said[endpoint.name] != reason {
-                                logger.critical("witness: fork alarm", metadata: ["witness": .string(endpoint.name), "reason": .string(reason)])
+                                logger.critical(
+                                    "witness: fork alarm",
+                                    metadata: [
+                                        "witness": .string(endpoint.name), "reason": .string(reason),
+                                        "next": .string("run `signoff audit verify --db` and compare `signoff checkpoint` with the witness's; restart the server once resolved (the alarm is kept until then)"),
+                                    ])
                                 said[endpoint.name] = reason
                             }
                         }

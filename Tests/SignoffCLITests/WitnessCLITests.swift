@@ -35,6 +35,8 @@ struct WitnessCLITests {
         #expect(noLog.status == 64 && noLog.stderr.contains("--log"), "\(noLog.stderr)")
         let badPrefix = try await s.signoff("witness", "serve", "--key", "witness.key", "--db", "witness.sqlite", "--log", "ledger.pub", "--prefix", "witness/")
         #expect(badPrefix.status == 64 && badPrefix.stderr.contains("--prefix"), "\(badPrefix.stderr)")
+        let ownKey = try await s.signoff("witness", "serve", "--key", "witness.key", "--db", "witness.sqlite", "--log", "witness.key.pub")
+        #expect(ownKey.status == 64 && ownKey.stderr.contains("own key"), "a witness does not follow itself: \(ownKey.stderr)")
         let notAKey = try await s.signoff("witness", "serve", "--key", "witness.key", "--db", "witness.sqlite", "--log", "witness.key")
         #expect(notAKey.status == 64, "a sealed key is not a log's public key: \(notAKey.stderr)")
 
