@@ -103,7 +103,7 @@ public func buildApplication(
         VerificationService(service: service, intervalSeconds: configuration.verifyIntervalSeconds, logger: logger),
         ChangeFeedService(service: service, logger: logger),
         WitnessSubmissionService(
-            service: service, endpoints: configuration.witnesses, transport: URLSessionWitnessTransport(), intervalSeconds: configuration.witnessIntervalSeconds,
+            service: service, endpoints: configuration.witnesses, transport: URLSessionWitnessTransport.shared, intervalSeconds: configuration.witnessIntervalSeconds,
             logger: logger))
     return app
 }

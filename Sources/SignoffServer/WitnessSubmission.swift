@@ -10,6 +10,9 @@ import SignoffService
 /// `add-checkpoint` over HTTP with Foundation's URLSession: a 30-second timeout, no cookies or caches, at most 64 KiB
 /// of answer read.
 struct URLSessionWitnessTransport: WitnessTransport {
+    /// One for the process: a URLSession lives until it is invalidated, so one is made, not one per submission.
+    static let shared = URLSessionWitnessTransport()
+
     let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = 30

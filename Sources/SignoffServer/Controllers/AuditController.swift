@@ -56,7 +56,7 @@ struct AuditController {
             try await h.service.signCheckpoint()
             if !h.configuration.witnesses.isEmpty {
                 _ = try await WitnessClient(
-                    ledger: h.service.ledger, endpoints: h.configuration.witnesses, transport: URLSessionWitnessTransport(), board: h.service.witnesses
+                    ledger: h.service.ledger, endpoints: h.configuration.witnesses, transport: URLSessionWitnessTransport.shared, board: h.service.witnesses
                 ).submitNewest()
             }
             let documents: Bool
