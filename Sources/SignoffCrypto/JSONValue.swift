@@ -15,6 +15,8 @@ public indirect enum JSONValue: Sendable {
 
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let description: String
+        /// The key that appears twice in one object, when that is what is wrong.
+        public var duplicateKey: [UInt8]? = nil
     }
 
     /// Parses one JSON text (whitespace around it allowed, nothing else): objects nest at most 64 deep, a member key
@@ -128,7 +130,7 @@ public indirect enum JSONValue: Sendable {
                     guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw error("an object key is missing") }
                     let key = try string()
                     guard !members.contains(where: { $0.key == key }) else {
-                        throw ParseError(description: "the key \"\(String(decoding: key.prefix(40), as: UTF8.self))\" appears twice in one object")
+                        throw ParseError(description: "the key \"\(String(decoding: key.prefix(40), as: UTF8.self))\" appears twice in one object", duplicateKey: key)
                     }
                     skipSpace()
                     guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw error("':' is missing") }

@@ -12,7 +12,11 @@ public struct PostgresUnitOfWork: UnitOfWork {
     let ledger: PostgresLedgerStore
     let projection: PostgresProjectionStore
 
-    public func write<Result: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
+    /// The instances share the database server's clock, read inside the transaction: a time proposed from one
+    /// instance's clock is not used (``takesProposedTimes`` is false), so commands are never decided ahead here.
+    public var takesProposedTimes: Bool { false }
+
+    public func write<Result: Sendable>(at proposed: Int64?, _ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
         // The body runs on a thread of the pool while this task waits for it.
         try await ledger.database.write { [ledger, projection] session in
             try projection.upgradeIfNeeded(session)

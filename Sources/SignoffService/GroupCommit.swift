@@ -41,8 +41,35 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
     public final class Round: Sendable {
         private let queue: Queue
         fileprivate let taken = Mutex<[Waiter]?>(nil)
+        /// Whether the round let the next one start (``release()``), and who waits for it.
+        private let released = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
         fileprivate init(_ queue: Queue) { self.queue = queue }
+
+        /// Lets the next round start before this one has finished: a flush calls it once what the next round depends
+        /// on is settled in memory (``SignoffService`` decides a round's commands while the round before commits). The
+        /// next round's flush may then run while this one's does; a third waits until this one has finished. Without a
+        /// call, the next round starts when this one has finished.
+        public func release() {
+            let waiter = released.withLock { released -> CheckedContinuation<Void, Never>? in
+                guard !released.done else { return nil }
+                released.done = true
+                defer { released.waiter = nil }
+                return released.waiter
+            }
+            waiter?.resume()
+        }
+
+        fileprivate func whenReleased() async {
+            await withCheckedContinuation { continuation in
+                let now = released.withLock { released -> Bool in
+                    if released.done { return true }
+                    released.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
 
         /// The round's inputs: taken from the queue at the first call, the same at every later one (a transaction
         /// retried after a serialization failure runs its body again on the same inputs).
@@ -90,23 +117,40 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     private func drain() async {
-        while queue.state.withLock({ state in
-            if state.pending.isEmpty { state.draining = false }
-            return state.draining
-        }) {
-            let round = Round(queue)
-            let outcome: Result<[Result<Output, any Error>], any Error>
-            do { outcome = .success(try await flush(round)) } catch { outcome = .failure(error) }
-            // A flush that failed before it asked for its inputs fails the inputs waiting now.
-            let waiters = round.waiters()
-            switch outcome {
-            case .success(let results):
-                committed.withLock { $0 += 1 }
-                precondition(results.count == waiters.count, "a group-commit flush must answer every input of its round")
-                for (waiter, result) in zip(waiters, results) { waiter.continuation.resume(with: result) }
-            case .failure(let error):
-                for waiter in waiters { waiter.continuation.resume(throwing: error) }
+        // At most two rounds at once: the one finishing, and the next, started once the first released it.
+        var running: Task<Void, Never>?
+        while true {
+            let pending = queue.state.withLock { !$0.pending.isEmpty }
+            if !pending, let finishing = running {
+                await finishing.value
+                running = nil
+                continue
             }
+            guard queue.state.withLock({ state in
+                if state.pending.isEmpty { state.draining = false }
+                return state.draining
+            }) else { return }
+            let round = Round(queue)
+            let task = Task { await self.run(round) }
+            await round.whenReleased()
+            await running?.value
+            running = task
+        }
+    }
+
+    private func run(_ round: Round) async {
+        defer { round.release() }
+        let outcome: Result<[Result<Output, any Error>], any Error>
+        do { outcome = .success(try await flush(round)) } catch { outcome = .failure(error) }
+        // A flush that failed before it asked for its inputs fails the inputs waiting now.
+        let waiters = round.waiters()
+        switch outcome {
+        case .success(let results):
+            committed.withLock { $0 += 1 }
+            precondition(results.count == waiters.count, "a group-commit flush must answer every input of its round")
+            for (waiter, result) in zip(waiters, results) { waiter.continuation.resume(with: result) }
+        case .failure(let error):
+            for waiter in waiters { waiter.continuation.resume(throwing: error) }
         }
     }
 }

@@ -47,7 +47,7 @@ public final class SignoffService: Sendable {
     public init(storage: SignoffStorage, maximumBatch: Int = 1024, keepsWholeState: Bool = false) {
         self.storage = storage
         self.keepsWholeState = keepsWholeState
-        let committer = Committer(storage: storage)
+        let committer = Committer(storage: storage, decidesAhead: keepsWholeState && storage.unitOfWork.takesProposedTimes)
         self.committer = committer
         publisher = LogPublisher(ledger: storage.ledger, signer: storage.signer, policy: storage.checkpointPolicy)
         let ledger = storage.ledger
@@ -122,6 +122,10 @@ public final class SignoffService: Sendable {
         if !read.requests.isEmpty { try state.load(documents: read.requests) }
         return state
     }
+
+    /// Rounds of the writer decided ahead of their transaction and written so (`written`), and decided again inside
+    /// because the transaction found another head or a statement used meanwhile (`again`).
+    @_spi(Testing) public var roundsDecidedAhead: (written: Int, again: Int) { committer.decidedAhead.withLock { $0 } }
 
     /// Where tests inject a failure inside the unit of work (``UnitOfWorkStep``); nil in production.
     @_spi(Testing) public func injectFailure(_ failure: (@Sendable (UnitOfWorkStep) throws -> Void)?) {
@@ -212,6 +216,7 @@ public final class SignoffService: Sendable {
         }
         committer.directory.withLock { $0 = nil }
         committer.full.withLock { $0 = nil }
+        committer.ahead.withLock { $0 = nil }
         if let last = entries.last { try await publisher.appended(size: last.sequence + 1, at: last.timeMilliseconds) }
     }
 }
@@ -219,9 +224,12 @@ public final class SignoffService: Sendable {
 extension StorageTransaction {
     /// What appended events change beside the ledger, in this unit: the request pages' index, the projection documents
     /// they touch (as `state`, after them, has them), the directory's version, and the signed statements they use.
-    /// Returns the documents written and the directory's new version, if they changed it. The one step the writer and
+    /// Returns the documents written and the directory's new version, if they changed it. `documents`, when given, are
+    /// the touched documents already encoded from `state`. The one step the writer and
     /// ``SignoffService/appendDecided(_:state:at:)`` share.
-    func recordProjection(of events: [Event], entries: [LedgerEntry], state: SignoffState) throws -> (written: [String: String?], directoryVersion: Int64?) {
+    func recordProjection(
+        of events: [Event], entries: [LedgerEntry], state: SignoffState, documents: [String: String?]? = nil
+    ) throws -> (written: [String: String?], directoryVersion: Int64?) {
         var touched = Set<String>()
         var statements = Set<SHA256Digest>()
         for event in events {
@@ -229,7 +237,8 @@ extension StorageTransaction {
             statements.formUnion(event.statementDigests)
         }
         try indexRequestEntries(zip(events, entries).compactMap { event, entry in event.request.map { ($0, entry.sequence) } })
-        let written = Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) })
+        // Encoded ahead (outside the transaction) when given: they are the same documents of the same state.
+        let written = documents ?? Dictionary(uniqueKeysWithValues: touched.map { ($0, state.document(for: $0)) })
         try writeDocuments(written)
         let changed = Array(zip(events, entries)).last(where: { event, _ in SignoffState.changesDirectory(event) })?.1.sequence
         if let changed { try setDirectoryVersion(changed) }
@@ -239,8 +248,19 @@ extension StorageTransaction {
 }
 
 /// The writer's side of ``SignoffService``: one round of commands in one unit of work.
+///
+/// **Deciding ahead.** In a process that keeps the whole state (a server) over a store that takes a proposed time
+/// (SQLite), a round's commands are decided *before* its transaction, on the state the round before it leaves, while
+/// that round's transaction commits: the engine, the entries' payloads and the projection documents cost the writer no
+/// time, and its transaction only stores them. The transaction then checks that what they were decided on is what it
+/// finds — the ledger's head is the one the round before left (no other writer, nothing rolled back), none of the
+/// round's signed statements was recorded meanwhile, its time is the one decided at — and otherwise decides the round
+/// again inside, on what it reads, as a round that is not decided ahead always is. Rounds with a token, an idempotency
+/// key or a directory's resource to store are never decided ahead.
 final class Committer: Sendable {
     let storage: SignoffStorage
+    /// Whether rounds may be decided ahead of their transaction (see the type's comment).
+    let decidesAhead: Bool
     /// The directory as of its version (``StorageTransaction/directoryVersion()``): reused while no entry changed it.
     let directory = Mutex<(version: Int64, state: SignoffState)?>(nil)
     /// The whole state as of a ledger head, for queries (``SignoffService/state()``); patched by this process's commits.
@@ -248,14 +268,62 @@ final class Committer: Sendable {
     /// The read of the whole state under way, shared by the callers that ask at the same head.
     let loading = Mutex<(marker: [UInt8], task: Task<SignoffState, any Error>)?>(nil)
     let failure = Mutex<(@Sendable (UnitOfWorkStep) throws -> Void)?>(nil)
+    /// The newest round decided ahead and not yet finished: what the next round is decided on.
+    let ahead = Mutex<Basis?>(nil)
+    /// Rounds written as decided ahead, and rounds decided ahead that had to be decided again inside.
+    let decidedAhead = Mutex<(written: Int, again: Int)>((0, 0))
 
-    init(storage: SignoffStorage) { self.storage = storage }
+    init(storage: SignoffStorage, decidesAhead: Bool) {
+        self.storage = storage
+        self.decidesAhead = decidesAhead
+    }
 
     /// Replaces the cached directory unless it is of a newer version than `candidate` (a slow reader finishing after a
     /// commit must not put an older directory back).
     static func keepNewer(_ cache: inout (version: Int64, state: SignoffState)?, _ candidate: (version: Int64, state: SignoffState)) {
         if let cached = cache, candidate.version < cached.version { return }
         cache = candidate
+    }
+
+    /// What a round is decided on: the directory and the requests the round before it wrote (its `overlay`, after
+    /// it), over the committed whole state this process keeps, which answers for every other request (a request that
+    /// round did not write is the same before and after it).
+    final class Basis: Sendable {
+        let overlay: SignoffState
+        /// The time its entries have (the newest entry's time after them); `.min` when not known.
+        let time: Int64
+        /// The head it is of: known for a committed state; for a round decided ahead, set by its transaction (before
+        /// it commits) once it wrote the round as decided. `failed` once the round was not written as decided. The
+        /// basis it was decided on is kept until it is over (so a chain of them never grows past the rounds in flight).
+        private let settled: Mutex<(marker: [UInt8]?, failed: Bool, parent: Basis?)>
+
+        init(committed marker: [UInt8], directory: SignoffState) {
+            overlay = directory
+            time = .min
+            settled = Mutex((marker, false, nil))
+        }
+
+        init(decided overlay: SignoffState, at time: Int64, on parent: Basis) {
+            self.overlay = overlay
+            self.time = time
+            settled = Mutex((nil, false, parent))
+        }
+
+        var marker: [UInt8]? { settled.withLock { $0.failed ? nil : $0.marker } }
+        var failed: Bool { settled.withLock { $0.failed } }
+        /// Whether deciding on it is still worth it: neither it nor the round before failed.
+        var usable: Bool {
+            let (failed, parent) = settled.withLock { ($0.failed, $0.parent) }
+            return !failed && !(parent?.failed ?? false)
+        }
+        func settle(_ marker: [UInt8]) { settled.withLock { $0.marker = marker } }
+        /// The round is over: written as decided, or not (`failed`).
+        func finish(failed: Bool) {
+            settled.withLock {
+                if failed { $0.failed = true }
+                $0.parent = nil
+            }
+        }
     }
 
     struct Round: Sendable {
@@ -269,15 +337,186 @@ final class Committer: Sendable {
         var written: Set<String>
     }
 
-    /// One round of the writer: every command evaluated on the state the previous ones left, in one unit of work. The
-    /// round's commands are taken inside it (``GroupCommit/Round/inputs()``), once it holds the writers' lock.
+    /// A round's commands decided on a state: each command's events or refusal, and what they write.
+    struct Decided: Sendable {
+        var results: [Result<[Event], Refusal>] = []
+        var drafts: [EntryDraft] = []
+        var appended: [Event] = []
+        var outbox: [OutboxMessage] = []
+    }
+
+    /// Decides `submissions` in order on `state` at `now`, each on the state the ones before it left; `admit` may refuse
+    /// a command before the engine sees it (an idempotency key in use).
+    static func decide(
+        _ submissions: [SignoffService.Submission], on state: inout SignoffState, now: Int64, admit: (SignoffService.Submission) throws -> Refusal?
+    ) rethrows -> Decided {
+        var decided = Decided()
+        for item in submissions {
+            if let refusal = try admit(item) {
+                decided.results.append(.failure(refusal))
+                continue
+            }
+            let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
+            if case .success(let events) = result {
+                for event in events {
+                    state.apply(event, actor: item.actor, at: now)
+                    decided.drafts.append(EntryDraft(event, actor: item.actor, on: state))
+                    decided.appended.append(event)
+                }
+                // Who should hear of it: queued in this same unit, so a rolled-back command sends nothing.
+                if !state.webhooks.isEmpty {
+                    decided.outbox += OutboxMessage.route(Notifications.of(events, actor: item.actor, state: state, now: now), state: state, now: now)
+                }
+            }
+            decided.results.append(result)
+        }
+        return decided
+    }
+
+    /// Writes a decided round in `tx`: its entries, projection, messages and token changes; returns each command's
+    /// outcome, the documents written and the directory's new version if it changed. `documents`, when given, are the
+    /// touched documents already encoded from `state`.
+    static func write(
+        _ decided: Decided, of submissions: [SignoffService.Submission], state: SignoffState, documents: [String: String?]? = nil,
+        in tx: any StorageTransaction, inject: (@Sendable (UnitOfWorkStep) throws -> Void)?
+    ) throws -> (outcomes: [SignoffService.Outcome], written: Set<String>, changed: Int64?) {
+        let entries = try tx.append(decided.drafts)
+        let (written, changed) = try tx.recordProjection(of: decided.appended, entries: entries, state: state, documents: documents)
+        try tx.enqueue(decided.outbox)
+        try inject?(.appended)
+        // Revocation takes effect with its entry: revoking a key ends the sessions obtained with it (a compromised
+        // key's reach too: every `key.revoked`), disabling a principal ends all their tokens, a revoked token ends.
+        // A service token is stored with the entry recording its issue.
+        for (item, result) in zip(submissions, decided.results) {
+            guard case .success(let events) = result else { continue }
+            for event in events {
+                switch event {
+                case .keyRevoked(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(e.fingerprint))
+                case .principalDisabled(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: nil)
+                case .tokenRevoked(let e): _ = try tx.revokeToken(id: e.tokenID)
+                // A disconnected directory's token ends with the entry.
+                case .directoryDisconnected(let e): _ = try tx.revokeTokens(principal: ConnectedDirectory.actor(e.name), keyFingerprint: nil)
+                default: break
+                }
+            }
+            if let token = item.token { try tx.insertToken(token.record, tokenHash: token.hash) }
+            if let write = item.directoryResource { try tx.writeDirectoryResource(write) }
+        }
+        try inject?(.tokensChanged)
+        try inject?(.beforeCommit)
+        // Hand each command the entries of its own events.
+        var cursor = 0
+        let outcomes = decided.results.map { result in
+            result.map { events in
+                defer { cursor += events.count }
+                return Array(entries[cursor..<cursor + events.count])
+            }
+        }
+        // Each key's answer, made from its command's entries, kept in the unit that records them.
+        for (item, outcome) in zip(submissions, outcomes) {
+            guard let call = item.idempotency, case .success(let entries) = outcome else { continue }
+            try tx.insertIdempotencyRecord(
+                IdempotencyRecord(principal: call.principal, key: call.key, fingerprint: call.fingerprint, createdAt: tx.now, answer: try call.answer(entries)))
+        }
+        return (outcomes, Set(written.keys), changed)
+    }
+
+    /// One round of the writer: decided ahead when it can be (see the type's comment), else inside its unit of work.
     func commit(_ submitted: GroupCommit<SignoffService.Submission, SignoffService.Outcome>.Round) async throws -> [SignoffService.Outcome] {
+        if decidesAhead, let basis = basis() {
+            let submissions = submitted.inputs()
+            if submissions.allSatisfy({ $0.token == nil && $0.idempotency == nil && $0.directoryResource == nil }),
+                let outcomes = try await commitAhead(submissions, on: basis, releasing: submitted)
+            {
+                return outcomes
+            }
+        }
+        return try await commitInside(submitted)
+    }
+
+    /// What the next round is decided on: the round decided ahead before it, or the committed whole state; nil when
+    /// this process keeps neither.
+    func basis() -> Basis? {
+        if let ahead = ahead.withLock({ $0 }), ahead.usable { return ahead }
+        return full.withLock { $0 }.map { Basis(committed: $0.marker, directory: $0.state.directory) }
+    }
+
+    /// Decides the round on `basis` outside the transaction, lets the next round start, and writes it as decided if
+    /// the transaction finds what it was decided on; nil (nothing written) otherwise.
+    func commitAhead(
+        _ submissions: [SignoffService.Submission], on basis: Basis, releasing submitted: GroupCommit<SignoffService.Submission, SignoffService.Outcome>.Round
+    ) async throws -> [SignoffService.Outcome]? {
+        let reads = submissions.reduce(into: ReadSet()) { $0.formUnion($1.command.reads) }
+        // The maintenance sweep reads every request: decided inside.
+        if reads.requests == .all { return nil }
+        let now = max(storage.ledger.now, basis.time)
+        var state = basis.overlay
+        // Statements used by earlier rounds are in the store, checked inside the transaction; within this round the
+        // engine remembers the ones it uses.
+        state.usedStatements = []
+        if case .some(let ids) = reads.requests {
+            let missing = ids.filter { state.requests[$0] == nil }.map { "request/" + $0 }
+            if !missing.isEmpty {
+                // Copied under the lock, so that no reference to the whole state outlives it (patching it after a commit
+                // then copies nothing).
+                guard full.withLock({ full in full.map { state.copy(missing, from: $0.state) } }) != nil else { return nil }
+            }
+        }
+        let decided = Self.decide(submissions, on: &state, now: now) { _ in nil }
+        let keys = decided.appended.reduce(into: Set<String>()) { $0.formUnion(SignoffState.documentKeys(touchedBy: $1)) }
+        let documents = Dictionary(uniqueKeysWithValues: keys.map { ($0, state.document(for: $0)) })
+        let decidedState = state
+        // The next round sees this one's directory and the requests it wrote; the whole state answers for the others.
+        var overlay = state.directory
+        overlay.copy(keys.filter { $0.hasPrefix("request/") }, from: state)
+        let next = Basis(decided: overlay, at: now, on: basis)
+        ahead.withLock { $0 = next }
+        submitted.release()
+        let inject = failure.withLock { $0 }
+        let round: Round?
+        do {
+            round = try await storage.unitOfWork.write(at: now) { tx -> Round? in
+                guard tx.now == now, let before = basis.marker, try tx.headMarker() == before, try tx.usedStatements(among: reads.statements).isEmpty else {
+                    return nil
+                }
+                let (outcomes, written, changed) = try Self.write(decided, of: submissions, state: decidedState, documents: documents, in: tx, inject: inject)
+                let marker = try tx.headMarker()
+                next.settle(marker)
+                return Round(
+                    outcomes: outcomes, before: before, marker: marker, directoryVersion: try changed ?? tx.directoryVersion(),
+                    directory: decidedState.directory, state: decidedState, written: written)
+            }
+        } catch {
+            finish(next, failed: true)
+            throw error
+        }
+        guard let round else {
+            finish(next, failed: true)
+            decidedAhead.withLock { $0.again += 1 }
+            return nil
+        }
+        installed(round)
+        finish(next, failed: false)
+        decidedAhead.withLock { $0.written += 1 }
+        return round.outcomes
+    }
+
+    /// A round decided ahead is over: it no longer stands for the next round's basis (the committed state does, or
+    /// nothing when it failed).
+    private func finish(_ basis: Basis, failed: Bool) {
+        basis.finish(failed: failed)
+        ahead.withLock { if $0 === basis { $0 = nil } }
+    }
+
+    /// One round decided inside its unit of work, on what it reads there. The round's commands are taken inside it
+    /// (``GroupCommit/Round/inputs()``), once it holds the writers' lock.
+    func commitInside(_ submitted: GroupCommit<SignoffService.Submission, SignoffService.Outcome>.Round) async throws -> [SignoffService.Outcome] {
         let cached = directory.withLock { $0 }
         let whole = full.withLock { $0 }
         let inject = failure.withLock { $0 }
         let round = try await storage.unitOfWork.write { tx -> Round in
             let submissions = submitted.inputs()
-            let reads = submissions.reduce(ReadSet()) { $0.union($1.command.reads) }
+            let reads = submissions.reduce(into: ReadSet()) { $0.formUnion($1.command.reads) }
             let now = tx.now
             // Bounded reads: the directory (decoded again only if the head moved), the requests and statements named.
             var state: SignoffState
@@ -307,82 +546,30 @@ final class Committer: Sendable {
             }
             state.usedStatements = try tx.usedStatements(among: reads.statements)
 
-            var results: [Result<[Event], Refusal>] = []
-            var drafts: [EntryDraft] = []
-            var appended: [Event] = []
-            var outbox: [OutboxMessage] = []
             // Keys claimed in this round: two calls with one key never both run (the second is told to retry).
             var claimed: Set<[String]> = []
-            for item in submissions {
-                if let call = item.idempotency {
-                    guard claimed.insert([call.principal, call.key]).inserted, try tx.idempotencyRecord(principal: call.principal, key: call.key) == nil else {
-                        results.append(
-                            .failure(
-                                Refusal(
-                                    .idempotencyInUse,
-                                    "another call with Idempotency-Key \(call.key) was recorded at the same moment; retry to get its answer")))
-                        continue
-                    }
+            let decided = try Self.decide(submissions, on: &state, now: now) { item in
+                guard let call = item.idempotency else { return nil }
+                guard claimed.insert([call.principal, call.key]).inserted, try tx.idempotencyRecord(principal: call.principal, key: call.key) == nil else {
+                    return Refusal(
+                        .idempotencyInUse, "another call with Idempotency-Key \(call.key) was recorded at the same moment; retry to get its answer")
                 }
-                let result = Engine.execute(item.command, on: state, actor: item.actor, now: now, verified: item.verified)
-                if case .success(let events) = result {
-                    for event in events {
-                        state.apply(event, actor: item.actor, at: now)
-                        drafts.append(EntryDraft(event, actor: item.actor, on: state))
-                        appended.append(event)
-                    }
-                    // Who should hear of it: queued in this same unit, so a rolled-back command sends nothing.
-                    if !state.webhooks.isEmpty {
-                        outbox += OutboxMessage.route(Notifications.of(events, actor: item.actor, state: state, now: now), state: state, now: now)
-                    }
-                }
-                results.append(result)
+                return nil
             }
-            let entries = try tx.append(drafts)
-            let (written, changed) = try tx.recordProjection(of: appended, entries: entries, state: state)
+            let (outcomes, written, changed) = try Self.write(decided, of: submissions, state: state, in: tx, inject: inject)
             if let changed { directoryVersion = changed }
-            try tx.enqueue(outbox)
-            try inject?(.appended)
-            // Revocation takes effect with its entry: revoking a key ends the sessions obtained with it (a compromised
-            // key's reach too: every `key.revoked`), disabling a principal ends all their tokens, a revoked token ends.
-            // A service token is stored with the entry recording its issue.
-            for (item, result) in zip(submissions, results) {
-                guard case .success(let events) = result else { continue }
-                for event in events {
-                    switch event {
-                    case .keyRevoked(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: Ed25519.PublicKey.fingerprintHex(e.fingerprint))
-                    case .principalDisabled(let e): _ = try tx.revokeTokens(principal: e.principal, keyFingerprint: nil)
-                    case .tokenRevoked(let e): _ = try tx.revokeToken(id: e.tokenID)
-                    // A disconnected directory's token ends with the entry.
-                    case .directoryDisconnected(let e): _ = try tx.revokeTokens(principal: ConnectedDirectory.actor(e.name), keyFingerprint: nil)
-                    default: break
-                    }
-                }
-                if let token = item.token { try tx.insertToken(token.record, tokenHash: token.hash) }
-                if let write = item.directoryResource { try tx.writeDirectoryResource(write) }
-            }
-            try inject?(.tokensChanged)
-            try inject?(.beforeCommit)
-            // Hand each command the entries of its own events.
-            var cursor = 0
-            let outcomes = results.map { result in
-                result.map { events in
-                    defer { cursor += events.count }
-                    return Array(entries[cursor..<cursor + events.count])
-                }
-            }
-            // Each key's answer, made from its command's entries, kept in the unit that records them.
-            for (item, outcome) in zip(submissions, outcomes) {
-                guard let call = item.idempotency, case .success(let entries) = outcome else { continue }
-                try tx.insertIdempotencyRecord(
-                    IdempotencyRecord(principal: call.principal, key: call.key, fingerprint: call.fingerprint, createdAt: now, answer: try call.answer(entries)))
-            }
             return Round(
                 outcomes: outcomes, before: before, marker: try tx.headMarker(), directoryVersion: directoryVersion, directory: state.directory, state: state,
-                written: Set(written.keys))
+                written: written)
         }
+        installed(round)
+        return round.outcomes
+    }
+
+    /// After a round committed: the directory it leaves cached, and the whole state this process keeps patched with
+    /// what the round wrote — when it was current.
+    private func installed(_ round: Round) {
         directory.withLock { Committer.keepNewer(&$0, (round.directoryVersion, round.directory)) }
-        // The whole state this process keeps for queries, patched with what the round wrote — when it was current.
         full.withLock { full in
             // Of an older head (another instance or process wrote in between): kept, never served as it is — every read
             // compares its marker with the head — and brought up to date by the next read, which folds the entries since,
@@ -395,7 +582,6 @@ final class Committer: Sendable {
             current.marker = round.marker
             full = current
         }
-        return round.outcomes
     }
 }
 

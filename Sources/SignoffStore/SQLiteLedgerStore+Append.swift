@@ -10,7 +10,9 @@ extension SQLiteLedgerStore {
 
     public func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry] {
         guard !drafts.isEmpty else { return [] }
-        return try await pool.write { db in try SQLiteTransaction(db: db, ledger: self).append(drafts) }
+        let entries = try await pool.write { db in try SQLiteTransaction(db: db, ledger: self).append(drafts) }
+        checkpointer.committed()
+        return entries
     }
 
     /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically

@@ -11,12 +11,18 @@ public struct SQLiteUnitOfWork: UnitOfWork {
     let ledger: SQLiteLedgerStore
     let projection: SQLiteProjectionStore
 
-    public func write<Result: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
-        try await ledger.pool.write { db in
+    public func write<Result: Sendable>(at proposed: Int64?, _ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
+        let result = try await ledger.pool.write { db in
             try projection.upgradeIfNeeded(db)
-            return try body(SQLiteTransaction(db: db, ledger: ledger))
+            return try body(SQLiteTransaction(db: db, ledger: ledger, proposed: proposed))
         }
+        ledger.checkpointer.committed()
+        return result
     }
+
+    /// One process's clock serves every writer of an SQLite file that matters (the server's); a time proposed from it
+    /// is as good as one read inside.
+    public var takesProposedTimes: Bool { true }
 }
 
 /// One SQLite write transaction as a ``StorageTransaction``.
@@ -29,13 +35,14 @@ final class SQLiteTransaction: StorageTransaction {
     /// The newest entry when the transaction began (its sequence and chain hash): what the append starts from.
     private let newest: (sequence: Int64, chain: [UInt8])?
 
-    init(db: Database, ledger: SQLiteLedgerStore) throws {
+    init(db: Database, ledger: SQLiteLedgerStore, proposed: Int64? = nil) throws {
         self.db = db
         self.ledger = ledger
-        // The clock is read once the writer lock is held, and never before the newest entry: times never decrease.
+        // The clock is read once the writer lock is held (or was read by the caller that proposes its time), and never
+        // before the newest entry: times never decrease.
         let newest = try SQLiteLedgerStore.newestEntry(db)
         self.newest = newest.map { ($0.sequence, $0.chain) }
-        now = max(ledger.configuration.clock(), newest?.time ?? .min)
+        now = max(proposed ?? ledger.configuration.clock(), newest?.time ?? .min)
     }
 
     func headMarker() throws -> [UInt8] { try Self.headMarker(db) }

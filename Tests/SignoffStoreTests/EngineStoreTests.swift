@@ -7,7 +7,7 @@ import SignoffLedger
 import SignoffTestBackends
 import SignoffTestSupport
 import Testing
-@testable import SignoffService
+@_spi(Testing) @testable import SignoffService
 import SignoffAudit
 
 /// The engine on a real database: an SQLite file or a PostgreSQL database of its own (``TestBackend``).
@@ -21,12 +21,17 @@ struct EngineFixture {
 
     static let digest = SHA256Digest.hash("bundle v1")
 
-    init(_ backend: TestBackend = .sqlite) async throws {
+    /// Whether the services keep the whole state, as a server's does (and, on SQLite, decide rounds ahead of their
+    /// transaction).
+    let keepsWholeState: Bool
+
+    init(_ backend: TestBackend = .sqlite, keepsWholeState: Bool = false) async throws {
         let clock = Clock()
         self.clock = clock
+        self.keepsWholeState = keepsWholeState
         let policy = CheckpointPolicy(everyEntries: 50, everySeconds: 3600, milestoneEvery: 50)
         store = try await backend.make(checkpointPolicy: policy, clock: { clock.value })
-        database = SignoffService(storage: store.storage)
+        database = SignoffService(storage: store.storage, keepsWholeState: keepsWholeState)
         publisher = LogPublisher(ledger: store.storage.ledger, signer: store.storage.signer, policy: policy)
         let admin = Cast.administrator.name
         let ada = Ed25519.SigningKey()
@@ -78,7 +83,7 @@ struct EngineFixture {
     }
 
     /// Another instance on the same database (its own connections and caches), with its own service.
-    func anotherInstance() async throws -> SignoffService { SignoffService(storage: try await store.another()) }
+    func anotherInstance() async throws -> SignoffService { SignoffService(storage: try await store.another(), keepsWholeState: keepsWholeState) }
 
     func remove() { store.removeSoon() }
 }
@@ -150,9 +155,10 @@ struct EngineStoreTests {
 
     @Test(
         "Property: after random command sequences, replaying the ledger gives exactly the stored projection; every command decided on its bounded reads equals the decision on the whole state",
-        arguments: [(TestBackend.sqlite, 1), (.sqlite, 2), (.sqlite, 3), (.sqlite, 4), (.postgres, 1), (.postgres, 2)] as [(TestBackend, UInt64)])
-    func randomSequences(_ backend: TestBackend, seed: UInt64) async throws {
-        let f = try await EngineFixture(backend)
+        arguments: [(TestBackend.sqlite, 1, false), (.sqlite, 2, false), (.sqlite, 3, false), (.sqlite, 4, false), (.postgres, 1, false), (.postgres, 2, false),
+            (.sqlite, 5, true), (.sqlite, 6, true), (.postgres, 3, true)] as [(TestBackend, UInt64, Bool)])
+    func randomSequences(_ backend: TestBackend, seed: UInt64, keepsWholeState: Bool) async throws {
+        let f = try await EngineFixture(backend, keepsWholeState: keepsWholeState)
         defer { f.remove() }
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15)
         // The whole state, used statements included, folded in memory beside the service: what the engine would decide
@@ -220,13 +226,20 @@ struct EngineStoreTests {
         }
         #expect(accepted > 30, "only \(accepted) commands were accepted; the generator should exercise the engine")
         #expect(replays > 0 || seed > 2, "the generator replays signed decisions")
+        // A server's service on SQLite decides rounds ahead of their transaction; a replay is decided again inside.
+        let rounds = f.database.roundsDecidedAhead
+        if keepsWholeState && backend == .sqlite {
+            #expect(rounds.written > accepted / 2, "rounds decided ahead: \(rounds)")
+        } else {
+            #expect(rounds.written == 0 && rounds.again == 0, "PostgreSQL and a command-line service decide inside: \(rounds)")
+        }
         let failure = try await f.verifyEverything()
         #expect(failure == nil, "\(failure?.message ?? "")")
     }
 
-    @Test("Concurrent identical decisions on one request: exactly one is recorded and the request advances once", arguments: TestBackend.allCases)
-    func concurrentDecisions(_ backend: TestBackend) async throws {
-        let f = try await EngineFixture(backend)
+    @Test("Concurrent identical decisions on one request: exactly one is recorded and the request advances once", arguments: TestBackend.allCases, [false, true])
+    func concurrentDecisions(_ backend: TestBackend, keepsWholeState: Bool) async throws {
+        let f = try await EngineFixture(backend, keepsWholeState: keepsWholeState)
         defer { f.remove() }
         try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
         try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
@@ -245,9 +258,9 @@ struct EngineStoreTests {
 
     @Test(
         "Two instances on one database: 32 identical signed decisions raced over both → one recorded; two approvers racing on each → one advance; each sees the other's writes",
-        arguments: TestBackend.allCases)
-    func racesAcrossInstances(_ backend: TestBackend) async throws {
-        let f = try await EngineFixture(backend)
+        arguments: TestBackend.allCases, [false, true])
+    func racesAcrossInstances(_ backend: TestBackend, keepsWholeState: Bool) async throws {
+        let f = try await EngineFixture(backend, keepsWholeState: keepsWholeState)
         defer { f.remove() }
         let other = try await f.anotherInstance()
         let instances = [f.database, other]
@@ -289,6 +302,38 @@ struct EngineStoreTests {
             #expect(final.stage == "approved" && final.decisions.count == 3, "every instance reads the same request: \(final.stage), \(final.decisions.count) decisions")
             #expect(final.history.filter { $0.stage == "approved" }.count == 1, "one advance")
         }
+        #expect(try await f.verifyEverything() == nil)
+    }
+
+    @Test("A server decides its rounds ahead of their transaction: a round decided on a head another instance has moved since is decided again inside, on what it reads — a decision on a request withdrawn meanwhile is refused, not recorded")
+    func decidedAheadOnAMovedHead() async throws {
+        let f = try await EngineFixture(.sqlite, keepsWholeState: true)
+        defer { f.remove() }
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        // The server keeps the whole state; its next round is decided ahead on it.
+        _ = try await f.database.state()
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        #expect(f.database.roundsDecidedAhead == (written: 1, again: 0))
+        // Another instance (a command beside the server) withdraws REQ-1: the server's whole state still has it active.
+        let other = try await f.anotherInstance()
+        guard case .success = try await other.execute(.withdraw(request: "REQ-1", reason: "superseded"), as: "riley") else {
+            Issue.record("the withdrawal was refused")
+            return
+        }
+        // Decided ahead on the old head it would be approved; inside, on what the transaction reads, it is refused.
+        let outcome = try await f.database.execute(.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        guard case .failure(let refusal) = outcome else {
+            Issue.record("a decision on a withdrawn request was recorded: \(outcome)")
+            return
+        }
+        #expect(refusal.rule == RefusalRule.requestClosed.name, "\(refusal)")
+        #expect(f.database.roundsDecidedAhead == (written: 1, again: 1))
+        let state = try await f.database.state()
+        #expect(state.requests["REQ-1"]?.status == .withdrawn && state.requests["REQ-1"]?.decisions.isEmpty == true)
+        // Back on its own head, the server decides ahead again.
+        try await f.must(.decide(request: "REQ-2", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
+        #expect(f.database.roundsDecidedAhead == (written: 2, again: 1))
         #expect(try await f.verifyEverything() == nil)
     }
 

@@ -57,24 +57,29 @@ extension Engine {
     /// A signed payload read as a decision statement, strictly: no key twice, only the fields the statement and its
     /// predicate define (an extra field, an `approver` beside `actor`, say, could make another reader see something
     /// else), a whole-number revision. Depends on the bytes alone, so ``preverify`` reads it ahead, outside the writer.
+    /// One strict parse (``JSONValue``: a key twice, bad UTF-8 or a lone surrogate refused), then the fields read by
+    /// type — what `JSONDecoder` read them as (members of a subject beyond its name and digest are ignored, as it did;
+    /// `on_behalf_of` may be null or absent).
     static func readDecisionStatement(_ payload: [UInt8]) throws -> DecisionStatement {
-        // One scan for the shape (a key twice, the fields present, how the revision is written), then the typed decode.
-        let shape = StrictJSON.shape(of: payload, member: "predicate", field: "revision")
-        if let key = shape.duplicateKey {
-            throw Refusal(.signatureStatement, "the signed statement has the key \"\(key.prefix(40))\" twice: verifiers would read it differently")
-        }
-        if let keys = shape.topLevelKeys {
-            let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
-            if let extra = Set(keys).subtracting(statementKeys).sorted().first ?? Set(shape.memberKeys ?? []).subtracting(DecisionStatement.Predicate.fieldNames).sorted().first {
-                throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
+        let value: JSONValue
+        do { value = try JSONValue.parse(payload) } catch {
+            if let key = error.duplicateKey {
+                throw Refusal(.signatureStatement, "the signed statement has the key \"\(String(decoding: key, as: UTF8.self).prefix(40))\" twice: verifiers would read it differently")
             }
-            if let revision = shape.fieldToken, !isWholeNumber(revision) {
-                throw Refusal(.signatureStatement, "the signed statement's revision is not a whole number written as one")
-            }
-        }
-        do { return try JSONDecoder().decode(DecisionStatement.self, from: Data(payload)) } catch {
             throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
         }
+        let notStatement = Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
+        guard let keys = value.objectKeys else { throw notStatement }
+        let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
+        let predicate = value["predicate"]
+        if let extra = Set(keys).subtracting(statementKeys).sorted().first ?? Set(predicate?.objectKeys ?? []).subtracting(DecisionStatement.Predicate.fieldNames).sorted().first {
+            throw Refusal(.signatureStatement, "the signed statement has a field \"\(extra.prefix(40))\" a decision statement does not define")
+        }
+        if let revision = predicate?["revision"], case .number = revision {
+            throw Refusal(.signatureStatement, "the signed statement's revision is not a whole number written as one")
+        }
+        guard let statement = DecisionStatement(strict: value) else { throw notStatement }
+        return statement
     }
 
     /// `-?[0-9]+`: a JSON integer as written, not `1.0`, `1e0`, `"1"` or `true`.

@@ -24,13 +24,24 @@ public struct ReadSet: Hashable, Sendable {
 
     /// The union of two read sets (a round of the writer reads what all its commands read).
     public func union(_ other: ReadSet) -> ReadSet {
-        let requests: Requests =
-            switch (self.requests, other.requests) {
-            case (.all, _), (_, .all): .all
-            case (.none, let r), (let r, .none): r
-            case (.some(let a), .some(let b)): .some(a.union(b))
-            }
-        return ReadSet(requests: requests, statements: statements.union(other.statements))
+        var union = self
+        union.formUnion(other)
+        return union
+    }
+
+    /// Adds what `other` reads, in place (a round's reads gathered command by command, without copying the sets).
+    public mutating func formUnion(_ other: ReadSet) {
+        switch (requests, other.requests) {
+        case (.all, _): break
+        case (_, .all): requests = .all
+        case (_, .none): break
+        case (.none, let r): requests = r
+        case (.some(var a), .some(let b)):
+            requests = .none  // the set is uniquely referenced while it grows
+            a.formUnion(b)
+            requests = .some(a)
+        }
+        statements.formUnion(other.statements)
     }
 }
 

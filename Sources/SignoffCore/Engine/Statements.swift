@@ -123,6 +123,61 @@ public struct DecisionStatement: Hashable, Sendable, Codable {
     }
 }
 
+extension DecisionStatement {
+    /// The statement a strictly parsed JSON value is, read by type: every field present with its type (strings,
+    /// a 64-bit whole number, a boolean, labels as arrays of strings by name, a digest by algorithm); nil otherwise.
+    init?(strict value: JSONValue) {
+        func text(_ v: JSONValue?) -> String? { v?.string }
+        guard let type = text(value["_type"]), let predicateType = text(value["predicateType"]), let items = value["subject"]?.array,
+            let p = value["predicate"], p.objectKeys != nil
+        else { return nil }
+        var subject: [Subject] = []
+        for item in items {
+            guard let name = text(item["name"]), let digest = Self.strings(item["digest"]) else { return nil }
+            subject.append(Subject(name: name, digest: digest))
+        }
+        guard let request = text(p["request"]), let project = text(p["project"]), let environment = text(p["environment"]),
+            let stage = text(p["stage"]), let decision = text(p["decision"]).flatMap(DecisionKind.init(rawValue:)), let actor = text(p["actor"]),
+            let revision = p["revision"]?.integer.flatMap({ Int(exactly: $0) }), let workflowDigest = text(p["workflow_digest"]), let time = text(p["time"]),
+            let comment = text(p["comment"]), let labelsValue = p["labels"], case .object(let labelMembers) = labelsValue,
+            let emergencyValue = p["emergency"], case .bool(let emergency) = emergencyValue
+        else { return nil }
+        var labels: [String: [String]] = [:]
+        for member in labelMembers {
+            guard let values = member.value.array else { return nil }
+            var strings: [String] = []
+            for v in values {
+                guard let s = v.string else { return nil }
+                strings.append(s)
+            }
+            labels[String(decoding: member.key, as: UTF8.self)] = strings
+        }
+        var onBehalfOf: String?
+        switch p["on_behalf_of"] {
+        case nil, .null?: onBehalfOf = nil
+        case .string(let bytes)?: onBehalfOf = String(decoding: bytes, as: UTF8.self)
+        default: return nil
+        }
+        self.type = type
+        self.subject = subject
+        self.predicateType = predicateType
+        predicate = Predicate(
+            request: request, project: project, environment: environment, stage: stage, decision: decision, actor: actor, revision: revision,
+            workflowDigest: workflowDigest, time: time, comment: comment, labels: labels, emergency: emergency, onBehalfOf: onBehalfOf)
+    }
+
+    /// An object of strings by name (nil: anything else).
+    private static func strings(_ value: JSONValue?) -> [String: String]? {
+        guard case .object(let members)? = value else { return nil }
+        var out: [String: String] = [:]
+        for member in members {
+            guard let s = member.value.string else { return nil }
+            out[String(decoding: member.key, as: UTF8.self)] = s
+        }
+        return out
+    }
+}
+
 /// An administrative change, as administrators sign it: the action and exactly what it changes.
 public struct AdminChange: Hashable, Sendable, Codable {
     /// The ``AdminAction``'s name (a string on the wire: signed bytes of every version stay readable).

@@ -14,7 +14,21 @@ public import SignoffLedger
 /// unit of work by adding its reads and writes here, with their rows in the same database, so that it commits with the
 /// ledger entry that justifies it.
 public protocol UnitOfWork: Sendable {
-    func write<Result: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result
+    /// Runs `body` in one write transaction. With `proposed`, a time the caller read from the store's clock before the
+    /// transaction (``SignoffService`` decides a round's commands ahead, while the round before it commits), the
+    /// transaction's time is that one when it is not earlier than the newest entry's — entry times still never
+    /// decrease — and otherwise as without it. A backend whose clock is not the caller's (PostgreSQL's instances
+    /// share the database server's) ignores it and says so in ``takesProposedTimes``.
+    func write<Result: Sendable>(at proposed: Int64?, _ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result
+    /// Whether `write(at:_:)` uses a proposed time: only then may commands be decided ahead of their transaction.
+    var takesProposedTimes: Bool { get }
+}
+
+extension UnitOfWork {
+    /// Runs `body` in one write transaction, at the store's clock read inside it.
+    public func write<Result: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
+        try await write(at: nil, body)
+    }
 }
 
 /// Which projection documents to read: the directory (every document that is not a request), and some or all requests.
@@ -47,7 +61,8 @@ extension DocumentRead {
 /// commits.
 public protocol StorageTransaction {
     /// The time of this transaction's entries: the store's clock read inside the transaction (after the writer lock
-    /// is held), never earlier than the newest entry's time — entry times never decrease.
+    /// is held) or the time proposed to ``UnitOfWork/write(at:_:)``, never earlier than the newest entry's time — entry
+    /// times never decrease.
     var now: Int64 { get }
     /// Marks the head of the ledger: equal markers, equal ledgers and projections; a marker's first 8 bytes are the
     /// ledger's size, big-endian, so that markers compare (bytewise) as their ledgers grow. Caches of what was read are
