@@ -4,6 +4,8 @@ internal import Synchronization
 /// Group commit: inputs from many concurrent tasks are gathered and handed to `flush` together, one durable
 /// transaction per round. While one round commits, new inputs queue up; the next round takes them all (up to
 /// `maximumBatch`). Nobody is answered before their round is durable, and the order of commit is the order of arrival.
+/// A flush that has settled in memory what the next round depends on may let it start before its own commit
+/// (``Round/release()``): then two rounds are under way at once, never more.
 ///
 /// A round's inputs are taken when the flush asks for them (``Round/inputs()``), as late as it can: inside its
 /// transaction, once it holds the writers' lock. Where several instances take turns on one database (PostgreSQL), the
@@ -23,8 +25,17 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
 
     final class Queue: Sendable {
         let maximumBatch: Int
-        /// The inputs not yet taken, and whether a drain is running.
-        let state = Mutex<(pending: [Waiter], draining: Bool)>(([], false))
+        /// The inputs not yet taken, whether a drain is running, and the drain waiting for an input or for the round
+        /// under way to finish (whichever comes first wakes it).
+        let state = Mutex<(pending: [Waiter], draining: Bool, wake: CheckedContinuation<Void, Never>?)>(([], false, nil))
+
+        /// Wakes the drain if it waits.
+        func wakeDrain() {
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.wake = nil }
+                return state.wake
+            }?.resume()
+        }
 
         init(maximumBatch: Int) { self.maximumBatch = maximumBatch }
 
@@ -59,6 +70,10 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
             }
             waiter?.resume()
         }
+
+        private let finished = Mutex(false)
+        fileprivate var isOver: Bool { finished.withLock { $0 } }
+        fileprivate func over() { finished.withLock { $0 = true } }
 
         fileprivate func whenReleased() async {
             await withCheckedContinuation { continuation in
@@ -106,40 +121,67 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
     /// Submits one input; returns its output once its round is durable.
     public func submit(_ input: Input) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            let start = queue.state.withLock { state -> Bool in
+            let (start, wake) = queue.state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
                 state.pending.append(Waiter(input: input, continuation: continuation))
-                guard !state.draining else { return false }
+                guard !state.draining else {
+                    defer { state.wake = nil }
+                    return (false, state.wake)
+                }
                 state.draining = true
-                return true
+                return (true, nil)
             }
+            wake?.resume()
             if start { Task { await self.drain() } }
         }
     }
 
     private func drain() async {
         // At most two rounds at once: the one finishing, and the next, started once the first released it.
-        var running: Task<Void, Never>?
+        var running: (round: Round, task: Task<Void, Never>)?
         while true {
-            let pending = queue.state.withLock { !$0.pending.isEmpty }
-            if !pending, let finishing = running {
-                await finishing.value
+            if let (round, task) = running, round.isOver {
+                await task.value
                 running = nil
-                continue
             }
-            guard queue.state.withLock({ state in
-                if state.pending.isEmpty { state.draining = false }
-                return state.draining
-            }) else { return }
+            if running != nil {
+                // A round under way: the next starts as soon as an input arrives, or once this one is over.
+                await withCheckedContinuation { continuation in
+                    let now = queue.state.withLock { state -> Bool in
+                        if !state.pending.isEmpty || running!.round.isOver { return true }
+                        state.wake = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+                if let (round, task) = running, round.isOver {
+                    await task.value
+                    running = nil
+                }
+            }
+            let idle = running == nil
+            let proceed = queue.state.withLock { state -> Bool in
+                guard state.pending.isEmpty else { return true }
+                // Nothing to take: the drain ends once no round is under way (the next input starts another).
+                if idle { state.draining = false }
+                return false
+            }
+            guard proceed else {
+                if idle { return } else { continue }
+            }
             let round = Round(queue)
             let task = Task { await self.run(round) }
             await round.whenReleased()
-            await running?.value
-            running = task
+            await running?.task.value
+            running = (round, task)
         }
     }
 
     private func run(_ round: Round) async {
-        defer { round.release() }
+        defer {
+            round.release()
+            round.over()
+            queue.wakeDrain()
+        }
         let outcome: Result<[Result<Output, any Error>], any Error>
         do { outcome = .success(try await flush(round)) } catch { outcome = .failure(error) }
         // A flush that failed before it asked for its inputs fails the inputs waiting now.

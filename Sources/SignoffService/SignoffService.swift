@@ -272,6 +272,8 @@ final class Committer: Sendable {
     let ahead = Mutex<Basis?>(nil)
     /// Rounds written as decided ahead, and rounds decided ahead that had to be decided again inside.
     let decidedAhead = Mutex<(written: Int, again: Int)>((0, 0))
+    /// Committed rounds waiting for the round before them to be patched into ``full`` (only touched under its lock).
+    let waiting = Mutex<[[UInt8]: Round]>([:])
 
     init(storage: SignoffStorage, decidesAhead: Bool) {
         self.storage = storage
@@ -311,6 +313,12 @@ final class Committer: Sendable {
 
         var marker: [UInt8]? { settled.withLock { $0.failed ? nil : $0.marker } }
         var failed: Bool { settled.withLock { $0.failed } }
+        /// The heads of which the whole state answers for the requests outside the overlay: the one this round is of (once
+        /// written), and the one it was decided on (while the round before is not over).
+        var heads: [[UInt8]] {
+            let (marker, parent) = settled.withLock { ($0.failed ? nil : $0.marker, $0.parent) }
+            return [marker, parent?.marker].compactMap { $0 }
+        }
         /// Whether deciding on it is still worth it: neither it nor the round before failed.
         var usable: Bool {
             let (failed, parent) = settled.withLock { ($0.failed, $0.parent) }
@@ -459,7 +467,15 @@ final class Committer: Sendable {
             if !missing.isEmpty {
                 // Copied under the lock, so that no reference to the whole state outlives it (patching it after a commit
                 // then copies nothing).
-                guard full.withLock({ full in full.map { state.copy(missing, from: $0.state) } }) != nil else { return nil }
+                // Only from a whole state of the head the round is decided on (or of the round before it, once patched in):
+                // else, decided inside.
+                let heads = basis.heads
+                let copied = full.withLock { full -> Bool in
+                    guard let full, heads.contains(full.marker) else { return false }
+                    state.copy(missing, from: full.state)
+                    return true
+                }
+                guard copied else { return nil }
             }
         }
         let decided = Self.decide(submissions, on: &state, now: now) { _ in nil }
@@ -568,18 +584,36 @@ final class Committer: Sendable {
 
     /// After a round committed: the directory it leaves cached, and the whole state this process keeps patched with
     /// what the round wrote — when it was current.
+    ///
+    /// Rounds are patched in in the order they committed: a round whose task resumes before the one that committed
+    /// before it waits (`waiting`, keyed by the head it starts from) until that one is in, so that the whole state is
+    /// never of a head with a round's writes missing.
     private func installed(_ round: Round) {
         directory.withLock { Committer.keepNewer(&$0, (round.directoryVersion, round.directory)) }
         full.withLock { full in
-            // Of an older head (another instance or process wrote in between): kept, never served as it is — every read
-            // compares its marker with the head — and brought up to date by the next read, which folds the entries since,
-            // this round's among them (``SignoffService/caughtUp(_:to:)``), instead of decoding the whole projection again.
-            guard var current = full, current.marker == round.before else { return }
+            guard var current = full else { return }
+            guard current.marker == round.before else {
+                // The round before it committed first and is not patched in yet: this one waits for it. Of an older head
+                // otherwise (another instance or process wrote in between): kept, never served as it is — every read
+                // compares its marker with the head — and brought up to date by the next read, which folds the entries
+                // since, this round's among them (``SignoffService/caughtUp(_:to:)``).
+                if current.marker.prefix(8).lexicographicallyPrecedes(round.before.prefix(8)) {
+                    waiting.withLock { waiting in
+                        if waiting.count >= 8 { waiting.removeAll() }
+                        waiting[round.before] = round
+                    }
+                }
+                return
+            }
             // Patched in place: with the cache's own reference dropped first, the state's tables are not copied whole
             // (unless a reader still holds this version).
             full = nil
-            current.state.copy(round.written, from: round.state)
-            current.marker = round.marker
+            var next: Round? = round
+            while let patch = next {
+                current.state.copy(patch.written, from: patch.state)
+                current.marker = patch.marker
+                next = waiting.withLock { $0.removeValue(forKey: patch.marker) }
+            }
             full = current
         }
     }

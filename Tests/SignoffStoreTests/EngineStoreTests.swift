@@ -7,6 +7,7 @@ import SignoffLedger
 import SignoffTestBackends
 import SignoffTestSupport
 import Testing
+import Synchronization
 @_spi(Testing) @testable import SignoffService
 import SignoffAudit
 
@@ -334,6 +335,100 @@ struct EngineStoreTests {
         // Back on its own head, the server decides ahead again.
         try await f.must(.decide(request: "REQ-2", stage: "approved", decision: .approve, comment: "", envelope: nil), as: "morgan")
         #expect(f.database.roundsDecidedAhead == (written: 2, again: 1))
+        #expect(try await f.verifyEverything() == nil)
+    }
+
+    @Test("A round decided ahead while the round before it is still in its transaction sees that round's writes: the second approval, decided while the first is held before its commit, advances the request")
+    func decidedAheadOnARoundInFlight() async throws {
+        let f = try await EngineFixture(.sqlite, keepsWholeState: true)
+        defer { f.remove() }
+        try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        try await f.must(.attachEvidence(request: "REQ-1", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        var request = try #require(try await f.database.state().requests["REQ-1"])
+        try await f.must(.decide(request: "REQ-1", stage: "compliance-reviewed", decision: .approve, comment: "", envelope: f.signed(request, stage: "compliance-reviewed", by: "casey")), as: "casey")
+        request = try #require(try await f.database.state().requests["REQ-1"])
+        let morgan = Command.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: f.signed(request, stage: "approved", by: "morgan"))
+        let sam = Command.decide(request: "REQ-1", stage: "approved", decision: .approve, comment: "", envelope: f.signed(request, stage: "approved", by: "sam"))
+        // The first round (morgan's) is held in its transaction, before it commits, until the second (sam's) is in.
+        let gate = Mutex((held: false, submitted: false))
+        f.database.injectFailure { step in
+            guard step == .beforeCommit, gate.withLock({ held in defer { held.held = true }; return !held.held }) else { return }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !gate.withLock({ $0.submitted }) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            Thread.sleep(forTimeInterval: 0.2)  // the second round decides meanwhile
+        }
+        async let first = f.database.execute(morgan, as: "morgan")
+        while !gate.withLock({ $0.held }) { try await Task.sleep(for: .milliseconds(5)) }
+        async let second = f.database.execute(sam, as: "sam")
+        try await Task.sleep(for: .milliseconds(50))
+        gate.withLock { $0.submitted = true }
+        let (a, b) = try await (first, second)
+        f.database.injectFailure(nil)
+        guard case .success(let morganEntries) = a, case .success(let samEntries) = b else {
+            Issue.record("refused: \(a) \(b)")
+            return
+        }
+        // Sam's decision completes the two approvals: it advanced the request, which it could only see with morgan's in.
+        #expect(morganEntries.map(\.kind) == ["decision.recorded"])
+        #expect(samEntries.map(\.kind) == ["decision.recorded", "stage.entered"])
+        #expect(f.database.roundsDecidedAhead == (written: 3, again: 0), "casey's, morgan's and sam's rounds: \(f.database.roundsDecidedAhead)")
+        let fresh = try await SignoffService(storage: try await f.store.another()).state()
+        #expect(fresh.requests["REQ-1"]?.stage == "approved")
+        #expect(try await f.database.state().documents() == fresh.documents())
+        #expect(try await f.verifyEverything() == nil)
+    }
+
+    @Test("A server's writer under load: 96 signed decisions from 96 tasks at once, rounds decided ahead two at a time — every request has its decisions and advanced once, the projection replays exactly, and rounds were decided ahead")
+    func decidedAheadUnderLoad() async throws {
+        let f = try await EngineFixture(.sqlite, keepsWholeState: true)
+        defer { f.remove() }
+        let count = 32
+        for _ in 0..<count {
+            try await f.must(.fileRequest(project: "churn-model", environment: "prod", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        }
+        for r in 1...count {
+            try await f.must(.attachEvidence(request: "REQ-\(r)", kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        }
+        var state = try await f.database.state()
+        // Each request: casey's review, then morgan's and sam's approvals — all 96 submitted at once, in three waves.
+        var work: [(String, Command)] = []
+        for r in 1...count {
+            let request = try #require(state.requests["REQ-\(r)"])
+            work.append(("casey", .decide(request: request.id, stage: "compliance-reviewed", decision: .approve, comment: "", envelope: f.signed(request, stage: "compliance-reviewed", by: "casey"))))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (actor, command) in work { group.addTask { _ = try await f.database.execute(command, as: actor) } }
+            try await group.waitForAll()
+        }
+        state = try await f.database.state()
+        work = []
+        for r in 1...count {
+            let request = try #require(state.requests["REQ-\(r)"])
+            #expect(request.stage == "compliance-reviewed", "REQ-\(r) is at \(request.stage)")
+            for person in ["morgan", "sam"] {
+                work.append((person, .decide(request: request.id, stage: "approved", decision: .approve, comment: "", envelope: f.signed(request, stage: "approved", by: person))))
+            }
+        }
+        let refused = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for (actor, command) in work.shuffled() {
+                group.addTask {
+                    if case .failure = try await f.database.execute(command, as: actor) { return true } else { return false }
+                }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(refused == 0)
+        let fresh = try await SignoffService(storage: try await f.store.another()).state()
+        for r in 1...count {
+            let request = try #require(fresh.requests["REQ-\(r)"])
+            #expect(request.stage == "approved" && request.decisions.count == 3, "REQ-\(r): \(request.stage), \(request.decisions.count) decisions")
+            #expect(request.history.filter { $0.stage == "approved" }.count == 1, "REQ-\(r) advanced once")
+        }
+        // The whole state the server keeps equals a fresh read of the database.
+        let kept = try await f.database.state()
+        #expect(kept.documents() == fresh.documents())
+        let rounds = f.database.roundsDecidedAhead
+        #expect(rounds.written > 0 && rounds.again == 0, "\(rounds)")
         #expect(try await f.verifyEverything() == nil)
     }
 
