@@ -77,35 +77,34 @@ struct CLITests {
 
     @Test("A child process sees no SIGNOFF_* variable of the test process, only those the test passes")
     func inheritedEnvironment() async throws {
-        // What a developer's shell may hold. Set in this process, restored afterwards.
-        let inherited = [
+        // What a developer's shell may hold, beside this process's environment (never set in this process: setenv while
+        // other tests start processes is undefined behaviour).
+        var inherited = TestSupport.processEnvironment
+        inherited.merge([
             "SIGNOFF_PASSPHRASE": "inherited secret", "SIGNOFF_LEDGER_PASSPHRASE": "inherited ledger secret",
             "SIGNOFF_DB": directory.appendingPathComponent("inherited.sqlite").path, "SIGNOFF_USER": "mallory",
             "SIGNOFF_SERVER": "http://127.0.0.1:9", "SIGNOFF_TOKEN_FILE": directory.appendingPathComponent("inherited.token").path,
-        ]
-        let saved = inherited.keys.map { ($0, getenv($0).map { String(cString: $0) }) }
-        for (name, value) in inherited { setenv(name, value, 1) }
-        defer {
-            for (name, value) in saved {
-                if let value { setenv(name, value, 1) } else { unsetenv(name) }
-            }
+        ]) { $1 }
+        func run(_ executable: String, _ arguments: [String], explicit: [String: String] = [:]) async throws -> TestSupport.ProcessResult {
+            try await ChildProcess.run(
+                executable, arguments, environment: TestSupport.childEnvironment(explicit, inherited: inherited), currentDirectory: directory, deadline: .seconds(120))
         }
-        #expect(ProcessInfo.processInfo.environment["SIGNOFF_PASSPHRASE"] == "inherited secret", "the parent holds the variables")
 
-        // Through the same helper the signoff binary is run with: only the variable passed explicitly is there.
-        let env = try await TestSupport.run("/usr/bin/env", [], environment: ["SIGNOFF_USER": "explicit"])
+        // Through the same filter the signoff binary is run with: only the variable passed explicitly is there.
+        let env = try await run("/usr/bin/env", [], explicit: ["SIGNOFF_USER": "explicit"])
         #expect(env.status == 0, "\(env.stderr)")
         let signoffLines = env.stdout.split(separator: "\n").filter { $0.hasPrefix(TestSupport.signoffPrefix) }
         #expect(signoffLines == ["SIGNOFF_USER=explicit"], "\(signoffLines)")
         #expect(env.stdout.contains("PATH="), "the rest of the environment is inherited")
 
         // A command that needs a passphrase fails as it would without one, and makes no key.
-        let noSource = try await signoff("key", "generate", "--name", "bob", "--out", "bob.key", environment: [:])
+        let signoff = try TestSupport.signoffExecutable
+        let noSource = try await run(signoff, ["key", "generate", "--name", "bob", "--out", "bob.key"])
         #expect(noSource.status == 64, "\(noSource.stderr)")
         #expect(noSource.stderr.contains("--passphrase-file"))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bob.key").path))
         // A command that needs a database does not find the inherited SIGNOFF_DB.
-        let noDB = try await signoff("audit", "verify", environment: [:])
+        let noDB = try await run(signoff, ["audit", "verify"])
         #expect(noDB.status == 64 && noDB.stderr.contains("SIGNOFF_DB"), "\(noDB.stderr)")
     }
 

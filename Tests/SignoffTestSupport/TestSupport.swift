@@ -52,13 +52,17 @@ public enum TestSupport {
         public let stderr: String
     }
 
-    /// The environment of a child process: this process's, without any `SIGNOFF_*` variable (a developer's
-    /// SIGNOFF_PASSPHRASE, SIGNOFF_DB, SIGNOFF_SERVER… must not change what a test sees), plus `explicit`.
-    public static func childEnvironment(_ explicit: [String: String] = [:]) -> [String: String] {
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix(signoffPrefix) }
+    /// The environment of a child process: `inherited` (this process's), without any `SIGNOFF_*` variable (a
+    /// developer's SIGNOFF_PASSPHRASE, SIGNOFF_DB, SIGNOFF_SERVER… must not change what a test sees), plus `explicit`.
+    public static func childEnvironment(_ explicit: [String: String] = [:], inherited: [String: String] = processEnvironment) -> [String: String] {
+        var env = inherited.filter { !$0.key.hasPrefix(signoffPrefix) }
         for (k, v) in explicit { env[k] = v }
         return env
     }
+
+    /// This process's environment, read once: tests never change it (`setenv` while another thread reads the
+    /// environment — Foundation's `Process.run`, `ProcessInfo` — is undefined behaviour, and crashed a run).
+    public static let processEnvironment = ProcessInfo.processInfo.environment
 
     /// The prefix of the variables the `signoff` binary reads.
     public static let signoffPrefix = "SIGNOFF_"
