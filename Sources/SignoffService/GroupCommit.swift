@@ -5,7 +5,8 @@ internal import Synchronization
 /// transaction per round. While one round commits, new inputs queue up; the next round takes them all (up to
 /// `maximumBatch`). Nobody is answered before their round is durable, and the order of commit is the order of arrival.
 /// A flush that has settled in memory what the next round depends on may let it start before its own commit
-/// (``Round/release()``): then two rounds are under way at once, never more.
+/// (``Round/release()``): then two rounds are under way at once, never more. (Such a round whose transaction finds it
+/// must do its work again may then commit after the round it let start: both were concurrent, neither answered yet.)
 ///
 /// A round's inputs are taken when the flush asks for them (``Round/inputs()``), as late as it can: inside its
 /// transaction, once it holds the writers' lock. Where several instances take turns on one database (PostgreSQL), the
