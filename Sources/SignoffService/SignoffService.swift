@@ -163,28 +163,7 @@ public final class SignoffService: Sendable {
     /// projection is the fold of the ledger's events (``ProjectionVerification``), so the fold here equals what the
     /// other writer stored.
     func caughtUp(_ cached: (marker: [UInt8], state: SignoffState), to marker: [UInt8]) async throws -> SignoffState? {
-        guard cached.marker.count == 40, marker.count == 40 else { return nil }
-        let from = cached.marker.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let to = marker.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        guard to > from, to - from <= 4096 else { return nil }
-        let entries = try await storage.ledger.entries(from: from, limit: Int(to - from))
-        guard entries.count == Int(to - from), entries.first?.sequence == from,
-            var chain = try? SHA256Digest(bytes: Array(cached.marker.dropFirst(8)))
-        else { return nil }
-        var state = cached.state
-        for entry in entries {
-            chain = HashChain.next(previous: chain, leafHash: entry.leafHash)
-            let event: Event?
-            do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch { return nil }
-            if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
-        }
-        guard chain.bytes == Array(marker.dropFirst(8)) else { return nil }
-        let caughtUp = state
-        committer.full.withLock { full in
-            // Only over the head it started from: a newer one installed meanwhile stays.
-            if full?.marker == cached.marker { full = (marker, caughtUp) }
-        }
-        return state
+        try await committer.caughtUp(cached, to: marker)
     }
 
     /// The current state as far as one request is concerned: the directory and that request, in one snapshot — or the
@@ -433,13 +412,49 @@ final class Committer: Sendable {
     func commit(_ submitted: GroupCommit<SignoffService.Submission, SignoffService.Outcome>.Round) async throws -> [SignoffService.Outcome] {
         if decidesAhead, let basis = basis() {
             let submissions = submitted.inputs()
-            if submissions.allSatisfy({ $0.token == nil && $0.idempotency == nil && $0.directoryResource == nil }),
-                let outcomes = try await commitAhead(submissions, on: basis, releasing: submitted)
-            {
+            if submissions.allSatisfy({ $0.token == nil && $0.idempotency == nil && $0.directoryResource == nil }) {
+                let before = decidedAhead.withLock { $0.again }
+                if let outcomes = try await commitAhead(submissions, on: basis, releasing: submitted) { return outcomes }
+                let outcomes = try await commitInside(submitted)
+                // Decided ahead on a head another writer had moved: the whole state kept is brought to the head now, by
+                // folding the entries since, so that the next rounds are decided ahead on it again (not only once a read
+                // of the server's catches it up).
+                if decidedAhead.withLock({ $0.again }) > before, let cached = full.withLock({ $0 }), let marker = try? await storage.projection.headMarker(),
+                    marker != cached.marker
+                {
+                    _ = try? await caughtUp(cached, to: marker)
+                }
                 return outcomes
             }
         }
         return try await commitInside(submitted)
+    }
+
+    /// The whole state this process keeps (`cached`, as of its marker) brought to the head `marker` by folding the
+    /// entries appended since (``SignoffService/caughtUp(_:to:)``).
+    func caughtUp(_ cached: (marker: [UInt8], state: SignoffState), to marker: [UInt8]) async throws -> SignoffState? {
+        guard cached.marker.count == 40, marker.count == 40 else { return nil }
+        let from = cached.marker.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let to = marker.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard to > from, to - from <= 4096 else { return nil }
+        let entries = try await storage.ledger.entries(from: from, limit: Int(to - from))
+        guard entries.count == Int(to - from), entries.first?.sequence == from,
+            var chain = try? SHA256Digest(bytes: Array(cached.marker.dropFirst(8)))
+        else { return nil }
+        var state = cached.state
+        for entry in entries {
+            chain = HashChain.next(previous: chain, leafHash: entry.leafHash)
+            let event: Event?
+            do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch { return nil }
+            if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+        }
+        guard chain.bytes == Array(marker.dropFirst(8)) else { return nil }
+        let caughtUp = state
+        full.withLock { full in
+            // Only over the head it started from: a newer one installed meanwhile stays.
+            if full?.marker == cached.marker { full = (marker, caughtUp) }
+        }
+        return state
     }
 
     /// What the next round is decided on: the round decided ahead before it, or the committed whole state; nil when
