@@ -10,9 +10,7 @@ extension SQLiteLedgerStore {
 
     public func append(_ drafts: [EntryDraft]) async throws -> [LedgerEntry] {
         guard !drafts.isEmpty else { return [] }
-        let entries = try await pool.write { db in try SQLiteTransaction(db: db, ledger: self).append(drafts) }
-        checkpointer.committed()
-        return entries
+        return try await pool.write { db in try SQLiteTransaction(db: db, ledger: self).append(drafts) }
     }
 
     /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically

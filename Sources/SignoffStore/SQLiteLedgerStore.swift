@@ -36,8 +36,6 @@ public final class SQLiteLedgerStore: LedgerStore {
     /// The head after our last append. Reused only when the database's newest entry still has the same sequence
     /// and chain hash (another process may have appended since), which saves O(log n) reads per transaction.
     let cachedHead = Mutex<Head?>(nil)
-    /// Checkpoints the WAL beside the writer, after the unit of work's and the appends' commits.
-    let checkpointer: WALCheckpointer
 
     /// Creates a new ledger database at `path` for the ledger whose public key is `ledgerKey` (named by its origin).
     /// Refuses an existing file.
@@ -55,7 +53,7 @@ public final class SQLiteLedgerStore: LedgerStore {
         try pool.write { db in
             try db.execute(sql: "INSERT INTO ledger_meta (key, value) VALUES ('origin', ?), ('verifier_key', ?)", arguments: [origin, verifierKey.description])
         }
-        return SQLiteLedgerStore(pool: pool, path: path, origin: origin, verifierKey: verifierKey, configuration: configuration)
+        return SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, configuration: configuration)
     }
 
     /// Opens an existing ledger.
@@ -77,12 +75,11 @@ public final class SQLiteLedgerStore: LedgerStore {
         do { verifierKey = try NoteVerifierKey(parsing: keyText) } catch {
             throw LedgerVerificationFailure(.metadataMismatch, "\(path): the ledger key recorded in ledger_meta is malformed (\(error.message)): its metadata was altered")
         }
-        return SQLiteLedgerStore(pool: pool, path: path, origin: origin, verifierKey: verifierKey, configuration: configuration)
+        return SQLiteLedgerStore(pool: pool, origin: origin, verifierKey: verifierKey, configuration: configuration)
     }
 
-    private init(pool: DatabasePool, path: String, origin: String, verifierKey: NoteVerifierKey, configuration: Configuration) {
+    private init(pool: DatabasePool, origin: String, verifierKey: NoteVerifierKey, configuration: Configuration) {
         self.pool = pool
-        checkpointer = WALCheckpointer(path: path)
         self.origin = origin
         self.verifierKey = verifierKey
         self.configuration = configuration
@@ -106,8 +103,6 @@ public final class SQLiteLedgerStore: LedgerStore {
         // set FULL again on the writer connection (the one that commits) and check that it holds.
         let synchronous = try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // The WAL is copied into the file beside the writer (``WALCheckpointer``), not in its commits, up to this bound.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.walLimitPages)")
             return try Int.fetchOne(db, sql: "PRAGMA synchronous")
         }
         guard synchronous == 2 else {

@@ -12,12 +12,10 @@ public struct SQLiteUnitOfWork: UnitOfWork {
     let projection: SQLiteProjectionStore
 
     public func write<Result: Sendable>(at proposed: Int64?, _ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
-        let result = try await ledger.pool.write { db in
+        try await ledger.pool.write { db in
             try projection.upgradeIfNeeded(db)
             return try body(SQLiteTransaction(db: db, ledger: ledger, proposed: proposed))
         }
-        ledger.checkpointer.committed()
-        return result
     }
 
     /// One process's clock serves every writer of an SQLite file that matters (the server's); a time proposed from it

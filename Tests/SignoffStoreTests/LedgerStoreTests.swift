@@ -119,29 +119,6 @@ struct LedgerStoreTests {
         #expect(try await reopened.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
     }
 
-    @Test("The WAL is copied into the database file beside the writer: after appends, a passive checkpoint on a connection of its own has copied every frame; the writer's own automatic checkpoint is only a bound")
-    func walCheckpointer() async throws {
-        let fixture = try LedgerFixture()
-        defer { fixture.remove() }
-        let limit = try await fixture.store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") }
-        #expect(limit == WALCheckpointer.walLimitPages)
-        // Entries large enough to fill a few thousand pages of WAL: past SQLite's default automatic checkpoint.
-        let payload = Array(("{\"pad\":\"" + String(repeating: "x", count: 3000) + "\"}").utf8)
-        for batch in 0..<40 {
-            _ = try await fixture.store.append((0..<100).map { EntryDraft(kind: "test.event", actor: "user\(batch)-\($0)", payload: payload) })
-        }
-        await fixture.store.checkpointer.idle()
-        let (runs, last) = fixture.store.checkpointer.runs.withLock { ($0.count, $0.last) }
-        #expect(runs >= 1)
-        let result = try #require(last)
-        #expect(result.walFrameCount > 0 && result.checkpointedFrameCount == result.walFrameCount, "\(result)")
-        // Everything is in the database file itself: a copy of the file alone (no WAL beside it) holds every entry.
-        let copy = fixture.directory.appendingPathComponent("copy.sqlite").path
-        try FileManager.default.copyItem(atPath: fixture.path, toPath: copy)
-        let count = try await DatabaseQueue(path: copy).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger_entry") }
-        #expect(count == 4000)
-    }
-
     @Test("Appends are numbered from 0; roots and proofs from stored nodes match the in-memory tree")
     func appendAndProve() async throws {
         let fixture = try LedgerFixture()
