@@ -129,4 +129,20 @@ public enum TlogTiles {
         }
         return out
     }
+
+    /// An entry bundle's entries, read back (the inverse of ``bundle(_:)``); a refusal naming what is wrong when the
+    /// bytes end inside a length or an entry, or hold other than `expected` entries.
+    public static func entries(inBundle bundle: [UInt8], expected: Int) throws(LedgerError) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var offset = 0
+        while offset < bundle.count {
+            guard offset + 2 <= bundle.count else { throw LedgerError(.invalidRequest, "a truncated entry length") }
+            let length = Int(bundle[offset]) << 8 | Int(bundle[offset + 1])
+            guard offset + 2 + length <= bundle.count else { throw LedgerError(.invalidRequest, "a truncated entry") }
+            out.append(Array(bundle[(offset + 2)..<(offset + 2 + length)]))
+            offset += 2 + length
+        }
+        guard out.count == expected else { throw LedgerError(.invalidRequest, "it holds \(out.count) entries, not \(expected)") }
+        return out
+    }
 }

@@ -137,7 +137,8 @@ struct MonitorCommand: AsyncParsableCommand {
             let tile = TlogTiles.Tile(level: nil, index: tileIndex, width: Int(end - tileIndex * UInt64(TlogTiles.width)))
             let (status, data) = try await client.transport.send("GET", "/tlog/" + tile.path, token: client.token)
             guard status == 200 else { throw HTTPTransport.failure(status: status, data: data) }
-            let records = try Self.records(in: [UInt8](data), expected: tile.width, path: tile.path)
+            let records: [[UInt8]]
+            do { records = try TlogTiles.entries(inBundle: [UInt8](data), expected: tile.width) } catch { throw Found(message: "\(tile.path): \(error.message)") }
             for (offset, record) in records.enumerated() where tileIndex * UInt64(TlogTiles.width) + UInt64(offset) >= follower.size {
                 do { try follower.append(record: record) } catch { throw Found(message: "\(tile.path): \(error.message)") }
                 if follower.size == exported.checkpoint.size { exportRoot = follower.rootHash }
@@ -172,19 +173,5 @@ struct MonitorCommand: AsyncParsableCommand {
         return Summary(text: text, json: json.description)
     }
 
-    /// An entry bundle's records: big-endian u16 lengths, exactly `expected` of them.
-    static func records(in bundle: [UInt8], expected: Int, path: String) throws -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var offset = 0
-        while offset < bundle.count {
-            guard offset + 2 <= bundle.count else { throw Found(message: "\(path): a truncated entry length") }
-            let length = Int(bundle[offset]) << 8 | Int(bundle[offset + 1])
-            guard offset + 2 + length <= bundle.count else { throw Found(message: "\(path): a truncated entry") }
-            out.append(Array(bundle[(offset + 2)..<(offset + 2 + length)]))
-            offset += 2 + length
-        }
-        guard out.count == expected else { throw Found(message: "\(path) holds \(out.count) entries, not \(expected)") }
-        return out
-    }
 
 }

@@ -40,9 +40,19 @@ struct TlogTilesTests {
     }
 
     @Test("Entry bundles: big-endian u16 lengths; an entry of 65,536 bytes or more cannot be bundled")
-    func bundles() {
+    func bundles() throws {
         #expect(TlogTiles.bundle([[1, 2, 3], []]) == [0, 3, 1, 2, 3, 0, 0])
         #expect(TlogTiles.bundle([[UInt8](repeating: 7, count: 0x1234)])?.prefix(2) == [0x12, 0x34])
         #expect(TlogTiles.bundle([[UInt8](repeating: 0, count: 0x10000)]) == nil)
+        // Read back: the same entries; bytes that end inside a length or an entry, or hold another count, are refused.
+        let entries: [[UInt8]] = [[1, 2, 3], [], [UInt8](repeating: 9, count: 300)]
+        let bytes = try #require(TlogTiles.bundle(entries))
+        #expect(try TlogTiles.entries(inBundle: bytes, expected: 3) == entries)
+        for (bad, expected, reason) in [
+            (Array(bytes.dropLast()), 3, "a truncated entry"), (bytes + [0], 3, "a truncated entry length"), (bytes, 2, "holds 3 entries, not 2"),
+        ] {
+            #expect(throws: LedgerError.self, "\(reason)") { _ = try TlogTiles.entries(inBundle: bad, expected: expected) }
+            do { _ = try TlogTiles.entries(inBundle: bad, expected: expected) } catch { #expect(error.message.contains(reason), "\(error.message)") }
+        }
     }
 }
