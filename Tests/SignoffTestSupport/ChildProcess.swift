@@ -7,10 +7,16 @@ import Glibc
 /// A process a test starts, waited for without holding a thread of the cooperative pool (Swift Testing runs tests on
 /// it, two threads wide on two cores: a blocking `waitUntilExit()` there stalls every other test).
 ///
-/// Every child leads its own process group (Foundation's `Process` starts it so on Linux), and ending it ends the group:
-/// SIGTERM, then SIGKILL after a grace period, then SIGKILL to whatever of the group is left (a `pyenv` shim's Python,
-/// a server's helper). Every child is registered until its group is gone; when the test process exits, pass or fail,
-/// what is left is killed (``endAll()`` runs at exit), and `scripts/leftovers.sh` fails `make test` on any survivor.
+/// Started with `posix_spawn`, not Foundation's `Process`: on Linux `Process.run()` lists `/proc/self/fd` to close every
+/// descriptor in the child and copies each entry's full 256-byte name, reading past the end of `readdir`'s buffer once
+/// the test process holds more than ~1,365 descriptors (a test run keeps a hundred SQLite databases open at once) — it
+/// crashed three CI runs. Here every descriptor this file makes is close-on-exec from birth (`pipe2`, `O_CLOEXEC`) and the
+/// child keeps only 0, 1 and 2 (`posix_spawn_file_actions_addclosefrom_np`), so nothing leaks into it either way.
+///
+/// Every child leads its own process group, and ending it ends the group: SIGTERM, then SIGKILL after a grace period,
+/// then SIGKILL to whatever of the group is left (a `pyenv` shim's Python, a server's helper). Every child is registered
+/// until its group is gone; when the test process exits, pass or fail, what is left is killed (``endAll()`` runs at
+/// exit), and `scripts/leftovers.sh` fails `make test` on any survivor.
 public final class ChildProcess: @unchecked Sendable {
     public enum Output: Sendable {
         /// Collected in memory; ``output()`` returns it once the child has closed it.
@@ -20,15 +26,14 @@ public final class ChildProcess: @unchecked Sendable {
         case discard
     }
 
-    public let process: Process
+    /// The child's process ID, which is also its process group's.
+    public let pid: Int32
     public let label: String
-    public var pid: Int32 { process.processIdentifier }
     private let state = ExitState()
     private let stdoutReader: PipeReader?
     private let stderrReader: PipeReader?
 
-    /// What the termination handler shares with the waiters (not the child itself: no reference cycle through the
-    /// handler, which Foundation never clears).
+    /// What the waiting thread shares with the waiters.
     final class ExitState: Sendable {
         let exit = Mutex<(status: Int32?, waiters: [@Sendable (Int32) -> Void])>((nil, []))
         /// Set once the group was killed after its leader exited: later kills must not reach a reused group number.
@@ -42,54 +47,75 @@ public final class ChildProcess: @unchecked Sendable {
         stdout: Output = .capture, stderr: Output = .capture
     ) throws {
         ChildProcess.installExitHandler
-        process = Process()
         label = ([URL(fileURLWithPath: executable).lastPathComponent] + arguments.prefix(3)).joined(separator: " ")
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        // Every descriptor made here is close-on-exec (FD_CLOEXEC, O_CLOEXEC): a child another test starts meanwhile does not
-        // inherit it (an inherited write end would keep this child's output open after it exits). The child gets its
-        // own copies as 0, 1 and 2, which dup2 makes inheritable.
-        var childEnds: [FileHandle] = []
-        let stdin = try Self.pipe()
-        process.standardInput = stdin.read
-        childEnds.append(stdin.read)
-        var files: [String: FileHandle] = [:]
-        func attach(_ output: Output) throws -> (FileHandle, PipeReader?) {
-            switch output {
-            case .capture:
-                let pipe = try Self.pipe()
-                childEnds.append(pipe.write)
-                return (pipe.write, PipeReader(pipe.read))
-            case .file(let url):
-                // One handle per file, appending: a log given as both outputs keeps both streams' lines.
-                if let open = files[url.path] { return (open, nil) }
-                let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw TestSupportError("cannot open \(url.path) for the child's output") }
-                let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-                files[url.path] = handle
-                childEnds.append(handle)
-                return (handle, nil)
-            case .discard:
-                return (FileHandle.nullDevice, nil)
-            }
+        // The parent's ends of what the child gets as 0, 1 and 2; closed here once the child has its copies.
+        var childEnds: [Int32] = []
+        var readers: [PipeReader] = []
+        var stdinWrite: Int32 = -1
+        func closeAll() {
+            for fd in childEnds { _ = Glibc.close(fd) }
+            if stdinWrite >= 0 { _ = Glibc.close(stdinWrite) }
+            for reader in readers { reader.discard() }
         }
-        let (out, outReader) = try attach(stdout)
-        let (err, errReader) = try attach(stderr)
-        process.standardOutput = out
-        process.standardError = err
-        stdoutReader = outReader
-        stderrReader = errReader
+        let spawned: Int32
+        do {
+            let stdin = try Self.pipe()
+            childEnds.append(stdin.read)
+            stdinWrite = stdin.write
+            var files: [String: Int32] = [:]
+            func attach(_ output: Output) throws -> (Int32, PipeReader?) {
+                switch output {
+                case .capture:
+                    let pipe = try Self.pipe()
+                    childEnds.append(pipe.write)
+                    let reader = PipeReader(FileHandle(fileDescriptor: pipe.read, closeOnDealloc: true))
+                    readers.append(reader)
+                    return (pipe.write, reader)
+                case .file(let url):
+                    // One descriptor per file, appending: a log given as both outputs keeps both streams' lines.
+                    if let open = files[url.path] { return (open, nil) }
+                    let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+                    guard fd >= 0 else { throw TestSupportError("cannot open \(url.path) for the child's output") }
+                    files[url.path] = fd
+                    childEnds.append(fd)
+                    return (fd, nil)
+                case .discard:
+                    let fd = Glibc.open("/dev/null", O_WRONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw TestSupportError("cannot open /dev/null for the child's output") }
+                    childEnds.append(fd)
+                    return (fd, nil)
+                }
+            }
+            let (out, outReader) = try attach(stdout)
+            let (err, errReader) = try attach(stderr)
+            stdoutReader = outReader
+            stderrReader = errReader
+            spawned = try Self.spawn(
+                executable, arguments, environment: environment, currentDirectory: currentDirectory?.path, stdin: stdin.read, stdout: out, stderr: err)
+        } catch {
+            closeAll()
+            throw error
+        }
+        pid = spawned
+        Self.live.withLock { $0[spawned] = label }
+        // The child has its copies: the parent's are closed (else the readers never see the end of the output).
+        for fd in childEnds { _ = Glibc.close(fd) }
+        // Reading starts on threads of its own (a blocking read on the cooperative pool would hold it).
+        stdoutReader?.start()
+        stderrReader?.start()
+        // Waited for on a thread of its own (never on the cooperative pool). The rest of its group goes with it, at
+        // once, while the group number is still its own: the child is not reaped before the kill.
         let state = state
-        // Called on a thread of Foundation's own once the child has exited (never on the cooperative pool). The rest of
-        // its group goes with it, at once, while the group number is still its own.
-        process.terminationHandler = { process in
-            let code = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
-            let group = process.processIdentifier
-            _ = killpg(group, SIGKILL)
+        Thread.detachNewThread {
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(spawned), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+            _ = killpg(spawned, SIGKILL)
             state.groupGone.withLock { $0 = true }
-            ChildProcess.live.withLock { _ = $0.removeValue(forKey: group) }
+            var status: Int32 = 0
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+            ChildProcess.live.withLock { _ = $0.removeValue(forKey: spawned) }
+            // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import as functions.
+            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             let waiters = state.exit.withLock { exit -> [@Sendable (Int32) -> Void] in
                 exit.status = code
                 defer { exit.waiters = [] }
@@ -97,24 +123,7 @@ public final class ChildProcess: @unchecked Sendable {
             }
             for waiter in waiters { waiter(code) }
         }
-        let group: Int32
-        do {
-            try process.run()
-            group = process.processIdentifier
-            Self.live.withLock { if !state.groupGone.withLock({ $0 }) { $0[group] = label } }
-        } catch {
-            for handle in childEnds { try? handle.close() }
-            try? stdin.write.close()
-            outReader?.discard()
-            errReader?.discard()
-            throw error
-        }
-        // The child has its copies: the parent's are closed (else the readers never see the end of the output).
-        for handle in childEnds { try? handle.close() }
-        // Reading starts on threads of its own (a blocking read on the cooperative pool would hold it).
-        outReader?.start()
-        errReader?.start()
-        let writer = stdin.write
+        let writer = FileHandle(fileDescriptor: stdinWrite, closeOnDealloc: true)
         if input.isEmpty {
             try? writer.close()
         } else {
@@ -127,12 +136,72 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// A pipe whose two ends are close-on-exec (set at once: Swift's Glibc does not offer pipe2).
-    static func pipe() throws -> (read: FileHandle, write: FileHandle) {
+    /// `posix_spawn` of `executable` as the leader of a new process group, with `stdin`, `stdout` and `stderr` as its 0,
+    /// 1 and 2 and nothing else open, default signal handling (the test process ignores SIGPIPE; a child must not
+    /// inherit that) and an empty signal mask.
+    static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String], currentDirectory: String?, stdin: Int32, stdout: Int32,
+        stderr: Int32
+    ) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 clears close-on-exec on the copy. The sources are never 0, 1 or 2 (the test process's own are open).
+        for (fd, target) in [(stdin, Int32(0)), (stdout, 1), (stderr, 2)] {
+            precondition(fd > 2, "a child's standard descriptor must not be one of the parent's own 0, 1, 2")
+            posix_spawn_file_actions_adddup2(&actions, fd, target)
+        }
+        guard let addclosefrom = Self.addclosefrom else { throw TestSupportError("posix_spawn cannot close descriptors here (glibc < 2.34)") }
+        _ = addclosefrom(&actions, 3)
+        if let currentDirectory {
+            guard let addchdir = Self.addchdir else { throw TestSupportError("posix_spawn cannot change directory here (glibc < 2.29)") }
+            let code = currentDirectory.withCString { addchdir(&actions, $0) }
+            guard code == 0 else { throw TestSupportError("posix_spawn_file_actions_addchdir_np(\(currentDirectory)) failed: \(code)") }
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let argv = ([executable] + arguments).map { strdup($0) }
+        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") }
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let code = executable.withCString { path in
+            (argv + [nil]).withUnsafeBufferPointer { a in
+                (envp + [nil]).withUnsafeBufferPointer { e in
+                    posix_spawn(&pid, path, &actions, &attributes, a.baseAddress!, e.baseAddress!)
+                }
+            }
+        }
+        guard code == 0 else {
+            throw TestSupportError("cannot start \(executable): \(String(cString: strerror(code)))")
+        }
+        return pid
+    }
+
+    private typealias FileActionInt = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private typealias FileActionPath = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+    /// glibc's GNU extensions, which Swift's Glibc module does not declare: looked up once.
+    private static let addclosefrom: FileActionInt? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: FileActionInt.self) }
+    private static let addchdir: FileActionPath? = dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: FileActionPath.self) }
+    private static let pipe2: Pipe2? = dlsym(nil, "pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
+
+    /// A pipe whose two ends are close-on-exec from birth (`pipe2`), so that a child another test spawns meanwhile cannot
+    /// inherit them (an inherited write end would keep this child's output open after it exits).
+    static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
-        guard Glibc.pipe(&fds) == 0 else { throw TestSupportError("pipe() failed: errno \(errno)") }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return (FileHandle(fileDescriptor: fds[0], closeOnDealloc: true), FileHandle(fileDescriptor: fds[1], closeOnDealloc: true))
+        guard let pipe2 = Self.pipe2 else { throw TestSupportError("pipe2 is missing from this C library") }
+        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw TestSupportError("pipe2() failed: errno \(errno)") }
+        return (fds[0], fds[1])
     }
 
     /// Sends `signal` to the child's group, unless the group is already gone (its number may belong to another by now).
