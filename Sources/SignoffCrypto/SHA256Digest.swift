@@ -1,4 +1,5 @@
 internal import CSodium
+internal import CSHA256
 
 /// A SHA-256 digest. Its text form is `sha256:<64 lowercase hex digits>`, parsed strictly.
 public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible, Codable {
@@ -20,12 +21,11 @@ public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Hashes `message` in one call.
     public static func hash(_ message: some ContiguousBytes) -> SHA256Digest {
-        Sodium.ensureInitialised()
-        var out = [UInt8](repeating: 0, count: byteCount)
-        message.withUnsafeBytes { input in
-            out.withUnsafeMutableBufferPointer { o in
-                _ = crypto_hash_sha256(o.baseAddress!, input.bindMemory(to: UInt8.self).baseAddress, UInt64(input.count))
+        let out = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, count in
+            message.withUnsafeBytes { input in
+                signoff_sha256(buffer.baseAddress!, input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count)
             }
+            count = byteCount
         }
         return SHA256Digest(unchecked: out)
     }
@@ -70,22 +70,32 @@ public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConverti
 
 /// Incremental SHA-256 for data that arrives in pieces (files, streams).
 public struct SHA256Hasher: Sendable {
-    private var state = crypto_hash_sha256_state()
+    private var state = signoff_sha256_ctx()
 
-    public init() {
-        Sodium.ensureInitialised()
-        crypto_hash_sha256_init(&state)
+    public init() { signoff_sha256_init(&state) }
+
+    /// Always with the portable compression function, even where the processor's SHA extensions are used otherwise:
+    /// for tests that compare the two.
+    public static func portable() -> SHA256Hasher {
+        var hasher = SHA256Hasher()
+        signoff_sha256_init_portable(&hasher.state)
+        return hasher
     }
+
+    /// Whether this process hashes with the processor's SHA extensions.
+    public static var usesHardware: Bool { signoff_sha256_has_hardware() != 0 }
 
     public mutating func update(_ bytes: some ContiguousBytes) {
         bytes.withUnsafeBytes { input in
-            _ = crypto_hash_sha256_update(&state, input.bindMemory(to: UInt8.self).baseAddress, UInt64(input.count))
+            signoff_sha256_update(&state, input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count)
         }
     }
 
     public mutating func finalize() -> SHA256Digest {
-        var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
-        out.withUnsafeMutableBufferPointer { _ = crypto_hash_sha256_final(&state, $0.baseAddress!) }
+        let out = [UInt8](unsafeUninitializedCapacity: SHA256Digest.byteCount) { buffer, count in
+            signoff_sha256_final(&state, buffer.baseAddress!)
+            count = SHA256Digest.byteCount
+        }
         return SHA256Digest(unchecked: out)
     }
 }
