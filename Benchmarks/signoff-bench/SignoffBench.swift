@@ -30,6 +30,7 @@ struct SignoffBench: AsyncParsableCommand {
         var json = false
         var http = false
         var decisionsOnly = false
+        var appendsOnly = false
         var postgres: String?
         var postgresGateOnly = false
         var ciKit = false
@@ -61,6 +62,7 @@ struct SignoffBench: AsyncParsableCommand {
     @Flag(help: "Skip appends, verification and proofs at --entries.") var skipLedger = false
     @Flag(help: "Signed decisions via HTTP vs in-process vs raw verify, and gate/status latency at 1000 req/s.") var http = false
     @Flag(name: .customLong("decisions"), help: "Signed decisions in-process only.") var decisionsOnly = false
+    @Flag(name: .customLong("appends-only"), help: "Durable appends vs raw SQLite only.") var appendsOnly = false
     @Option(name: .customLong("postgres"), help: "Only the PostgreSQL figures, on this server (postgres://USER@HOST:PORT/DATABASE; the bench creates databases there).")
     var postgres: String?
     @Flag(name: .customLong("postgres-gate-only"), help: "With --postgres: only the gate latency, one instance and two.") var postgresGateOnly = false
@@ -84,6 +86,7 @@ struct SignoffBench: AsyncParsableCommand {
         options.skipLedger = skipLedger
         options.http = http
         options.decisionsOnly = decisionsOnly
+        options.appendsOnly = appendsOnly
         options.postgres = postgres
         options.postgresGateOnly = postgresGateOnly
         options.ciKit = ciKit
@@ -172,6 +175,11 @@ struct Bench {
             return
         }
         _ = Self.payloads
+        if options.appendsOnly {
+            try await appends()
+            report()
+            return
+        }
         if !options.skipLedger {
             try await appends()
             try await verificationAndProofs()

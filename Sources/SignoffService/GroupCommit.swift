@@ -106,12 +106,16 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
 
     /// The most inputs committed in one round.
     public let maximumBatch: Int
+    /// Whether a flush may let the next round start early (``Round/release()``). Without, each round runs in the drain's
+    /// own task, one after the other: a task and two switches fewer per round.
+    public let overlapsRounds: Bool
     private let flush: Flush
     private let queue: Queue
     private let committed = Mutex(0)
 
-    public init(maximumBatch: Int, flush: @escaping Flush) {
+    public init(maximumBatch: Int, overlapsRounds: Bool = true, flush: @escaping Flush) {
         self.maximumBatch = max(1, maximumBatch)
+        self.overlapsRounds = overlapsRounds
         self.flush = flush
         queue = Queue(maximumBatch: max(1, maximumBatch))
     }
@@ -170,6 +174,10 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
                 if idle { return } else { continue }
             }
             let round = Round(queue)
+            guard overlapsRounds else {
+                await run(round)
+                continue
+            }
             let task = Task { await self.run(round) }
             await round.whenReleased()
             await running?.task.value
@@ -206,7 +214,7 @@ public struct LedgerWriter: Sendable {
 
     public init(store: any LedgerStore, maximumBatch: Int = 4096) {
         self.store = store
-        group = GroupCommit(maximumBatch: maximumBatch) { round in
+        group = GroupCommit(maximumBatch: maximumBatch, overlapsRounds: false) { round in
             do {
                 return try await store.append(drafting: round.inputs).map { .success($0) }
             } catch where round.inputs().count > 1 {

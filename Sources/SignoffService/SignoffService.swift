@@ -52,7 +52,8 @@ public final class SignoffService: Sendable {
         publisher = LogPublisher(ledger: storage.ledger, signer: storage.signer, policy: storage.checkpointPolicy)
         let ledger = storage.ledger
         leadership = Leadership(coordination: storage.coordination) { ledger.now }
-        writer = GroupCommit(maximumBatch: maximumBatch) { round in
+        // Rounds overlap only where they are decided ahead of their transaction.
+        writer = GroupCommit(maximumBatch: maximumBatch, overlapsRounds: committer.decidesAhead) { round in
             try await committer.commit(round).map { .success($0) }
         }
     }
