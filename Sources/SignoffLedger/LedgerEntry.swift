@@ -46,19 +46,21 @@ public struct LedgerEntry: Hashable, Sendable {
         let header = try EntryHeader(
             sequence: sequence, timeMilliseconds: timeMilliseconds, kind: kind, project: project, environment: environment, actor: actor,
             payloadDigest: SHA256Digest.hash(payload))
-        let record = header.record
-        var out = record
-        out.reserveCapacity(out.count + 4 + payload.count)
+        // The record and the payload written into one buffer of the right size at once; the record is its prefix.
+        var out = [UInt8]()
+        out.reserveCapacity(header.recordCount + 4 + payload.count)
+        header.appendRecord(to: &out)
+        let recordCount = out.count
         out.appendBigEndian(UInt32(payload.count))
         out.append(contentsOf: payload)
-        self.init(header: header, payload: payload, version: Self.formatVersion, encoded: out, record: record)
+        self.init(header: header, payload: payload, version: Self.formatVersion, encoded: out, record: Array(out[..<recordCount]))
     }
 
     /// An entry as round-1 ledgers wrote it (version 1: no project or environment; the leaf hash covers the payload
     /// itself). Only for tests and tools that read or build such ledgers.
     public static func payloadHashed(sequence: UInt64, timeMilliseconds: Int64, kind: String, actor: String, payload: [UInt8]) throws(LedgerError) -> LedgerEntry {
         let kindBytes = Array(kind.utf8), actorBytes = Array(actor.utf8)
-        try EntryHeader.check(kind: kindBytes, actor: actorBytes)
+        try EntryHeader.check(kindCount: kindBytes.count, actorCount: actorBytes.count)
         guard payload.count <= Self.maximumPayloadBytes else { throw LedgerError(.invalidEntry, "an entry's payload is at most \(Self.maximumPayloadBytes) bytes") }
         var out = [UInt8]()
         out.append(Self.payloadHashedVersion)
@@ -133,7 +135,7 @@ public struct EntryHeader: Hashable, Sendable {
     public init(
         sequence: UInt64, timeMilliseconds: Int64, kind: String, project: String, environment: String, actor: String, payloadDigest: SHA256Digest
     ) throws(LedgerError) {
-        try Self.check(kind: Array(kind.utf8), actor: Array(actor.utf8))
+        try Self.check(kindCount: kind.utf8.count, actorCount: actor.utf8.count)
         guard project.utf8.count <= LedgerEntry.maximumTextBytes, environment.utf8.count <= LedgerEntry.maximumTextBytes else {
             throw LedgerError(.invalidEntry, "an entry's project and environment are at most \(LedgerEntry.maximumTextBytes) bytes")
         }
@@ -153,11 +155,11 @@ public struct EntryHeader: Hashable, Sendable {
         self.payloadDigest = digest
     }
 
-    static func check(kind: [UInt8], actor: [UInt8]) throws(LedgerError) {
-        guard !kind.isEmpty, kind.count <= LedgerEntry.maximumTextBytes else {
+    static func check(kindCount: Int, actorCount: Int) throws(LedgerError) {
+        guard (1...LedgerEntry.maximumTextBytes).contains(kindCount) else {
             throw LedgerError(.invalidEntry, "an entry's kind must be 1 to \(LedgerEntry.maximumTextBytes) bytes")
         }
-        guard !actor.isEmpty, actor.count <= LedgerEntry.maximumTextBytes else {
+        guard (1...LedgerEntry.maximumTextBytes).contains(actorCount) else {
             throw LedgerError(.invalidEntry, "an entry's actor must be 1 to \(LedgerEntry.maximumTextBytes) bytes")
         }
     }
@@ -181,16 +183,28 @@ public struct EntryHeader: Hashable, Sendable {
     /// u16+actor ‖ payload digest (32 bytes)`.
     public var record: [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(1 + 8 + 8 + 8 + kind.utf8.count + project.utf8.count + environment.utf8.count + actor.utf8.count + 32)
+        out.reserveCapacity(recordCount)
+        appendRecord(to: &out)
+        return out
+    }
+
+    /// The length of ``record``.
+    var recordCount: Int { 1 + 8 + 8 + 8 + kind.utf8.count + project.utf8.count + environment.utf8.count + actor.utf8.count + 32 }
+
+    /// Appends ``record`` to `out`.
+    func appendRecord(to out: inout [UInt8]) {
         out.append(LedgerEntry.formatVersion)
         out.appendBigEndian(sequence)
         out.appendBigEndian(UInt64(bitPattern: timeMilliseconds))
-        for text in [kind, project, environment, actor] {
+        func text(_ text: String) {
             out.appendBigEndian(UInt16(text.utf8.count))
             out.append(contentsOf: text.utf8)
         }
+        text(kind)
+        text(project)
+        text(environment)
+        text(actor)
         out.append(contentsOf: payloadDigest.bytes)
-        return out
     }
 
     /// RFC 6962 leaf hash of ``record``.

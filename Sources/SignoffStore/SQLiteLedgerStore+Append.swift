@@ -65,6 +65,11 @@ extension SQLiteLedgerStore {
 
         func execute(_ db: Database, values: [(any DatabaseValueConvertible)?]) throws {
             let rowCount = values.count / columns
+            guard rowCount > Self.maximumRowsPerInsert else {
+                // One statement: the arguments are the array itself, not a slice of it.
+                if rowCount > 0 { try db.cachedStatement(sql: sql[rowCount - 1]).execute(arguments: StatementArguments(values)) }
+                return
+            }
             var row = 0
             while row < rowCount {
                 let n = min(Self.maximumRowsPerInsert, rowCount - row)
