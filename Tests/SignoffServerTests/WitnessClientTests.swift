@@ -12,6 +12,7 @@ import SignoffService
 import SignoffStore
 import SignoffTestBackends
 import SignoffTestSupport
+import Synchronization
 import Testing
 
 /// Issue 32, part 1: the ledger submits its checkpoints to a witness over real HTTP (a `signoff witness` router on
@@ -92,6 +93,65 @@ struct WitnessClientTests {
                 let ada = try await api.login(Cast.administrator.name, key: f.keys[Cast.administrator.name]!)
                 let metrics = try await api.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(ada)"]) { String(buffer: $0.body) }
                 #expect(metrics.contains("signoff_witness_alarm{witness=\"w1\"} 1"), "\(metrics)")
+            }
+        }
+    }
+
+    /// Counts the posts in flight; a post to `held` waits (up to 10 s) until another post has started, so that a
+    /// client posting one witness after the other would never see two at once.
+    final class OverlapProbe: WitnessTransport {
+        let inner: URLSessionWitnessTransport
+        let held: String
+        let state = Mutex<(inFlight: Int, most: Int)>((0, 0))
+
+        init(inner: URLSessionWitnessTransport, held: String) {
+            self.inner = inner
+            self.held = held
+        }
+
+        func post(_ url: String, body: String) async throws -> (status: Int, contentType: String?, body: String) {
+            state.withLock { $0.inFlight += 1; $0.most = max($0.most, $0.inFlight) }
+            defer { state.withLock { $0.inFlight -= 1 } }
+            if url.hasPrefix(held) {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while state.withLock({ $0.most }) < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            return try await inner.post(url, body: body)
+        }
+    }
+
+    @Test("Every witness is asked at once (an unreachable one costs one timeout, not one per witness); both cosignatures are stored in the one note", arguments: TestBackend.allCases)
+    func concurrent(backend: TestBackend) async throws {
+        let f = try await ServerFixture(backend)
+        defer { f.remove() }
+        let directory = try TestSupport.temporaryDirectory("signoff-witness-concurrent")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ledger = f.database.ledger
+        let configurations = try (1...2).map { try WitnessConfiguration(name: "witness.test/w\($0)", key: Ed25519.SigningKey(), logs: [ledger.verifierKey]) }
+        let stores = try (1...2).map { try SQLiteWitnessStore(path: directory.appendingPathComponent("w\($0).sqlite").path) }
+        let first = Application(
+            router: buildWitnessRouter(store: stores[0], configuration: configurations[0]), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            logger: quietLogger)
+        let second = Application(
+            router: buildWitnessRouter(store: stores[1], configuration: configurations[1]), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            logger: quietLogger)
+        try await first.testLive { one in
+            try await second.testLive { two in
+                let endpoints = [
+                    WitnessEndpoint(name: "w1", key: configurations[0].cosignerKey, url: "http://127.0.0.1:\(one.port!)/"),
+                    WitnessEndpoint(name: "w2", key: configurations[1].cosignerKey, url: "http://127.0.0.1:\(two.port!)/"),
+                ]
+                let probe = OverlapProbe(inner: URLSessionWitnessTransport(), held: endpoints[0].url)
+                let client = WitnessClient(ledger: ledger, endpoints: endpoints, transport: probe, board: WitnessStatusBoard())
+                let signed = try #require(try await f.database.signCheckpoint())
+                let outcomes = try await client.submitNewest()
+                #expect(outcomes.map(\.0.name) == ["w1", "w2"], "the outcomes in the order of the endpoints")
+                #expect(outcomes.map(\.1) == [.cosigned(size: signed.checkpoint.size), .cosigned(size: signed.checkpoint.size)])
+                #expect(probe.state.withLock { $0.most } == 2, "the two witnesses were asked one after the other")
+                let stored = try #require(try await ledger.latestCheckpoint())
+                for configuration in configurations {
+                    #expect(try Cosignature.verifiedTime(of: stored.note, by: configuration.cosignerKey) != nil, "\(configuration.cosignerKey.name)'s cosignature was lost")
+                }
             }
         }
     }

@@ -94,14 +94,20 @@ public struct WitnessClient: Sendable {
         case alarm(String)
     }
 
-    /// Submits the newest stored checkpoint to every witness (those that already cosigned it are skipped).
+    /// Submits the newest stored checkpoint to every witness at once (those that already cosigned it are skipped), so
+    /// that an unreachable witness costs one timeout, not one per witness; the outcomes in the order of `endpoints`.
+    /// (Each cosignature is added in a transaction of its own that reads the stored note again: none is lost.)
     public func submitNewest() async throws -> [(WitnessEndpoint, Outcome)] {
         guard let newest = try await ledger.latestCheckpoint() else { return [] }
-        var outcomes: [(WitnessEndpoint, Outcome)] = []
-        for endpoint in endpoints {
-            outcomes.append((endpoint, await submit(newest, to: endpoint)))
+        let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
+            for (index, endpoint) in endpoints.enumerated() {
+                group.addTask { (index, await submit(newest, to: endpoint)) }
+            }
+            var outcomes: [Outcome?] = Array(repeating: nil, count: endpoints.count)
+            for await (index, outcome) in group { outcomes[index] = outcome }
+            return outcomes
         }
-        return outcomes
+        return zip(endpoints, outcomes).map { ($0, $1!) }
     }
 
     /// Submits `signed` to `endpoint`: at most three requests (the first from the size last known, the others from the
