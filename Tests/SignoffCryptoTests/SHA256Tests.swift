@@ -14,8 +14,9 @@ struct SHA256Tests {
         return out
     }
 
-    static func portable(_ bytes: [UInt8], splits: [Int] = []) -> [UInt8] {
-        var hasher = SHA256Hasher.portable()
+    /// `bytes` hashed by `hasher`, given in pieces cut at `splits`.
+    static func streamed(_ bytes: [UInt8], splits: [Int], into hasher: SHA256Hasher) -> [UInt8] {
+        var hasher = hasher
         var at = 0
         for split in splits.sorted() where split >= at && split <= bytes.count {
             hasher.update(bytes[at..<split])
@@ -25,16 +26,9 @@ struct SHA256Tests {
         return hasher.finalize().bytes
     }
 
-    static func hardware(_ bytes: [UInt8], splits: [Int] = []) -> [UInt8] {
-        var hasher = SHA256Hasher()
-        var at = 0
-        for split in splits.sorted() where split >= at && split <= bytes.count {
-            hasher.update(bytes[at..<split])
-            at = split
-        }
-        hasher.update(bytes[at...])
-        return hasher.finalize().bytes
-    }
+    static func portable(_ bytes: [UInt8], splits: [Int] = []) -> [UInt8] { streamed(bytes, splits: splits, into: .portable()) }
+
+    static func hardware(_ bytes: [UInt8], splits: [Int] = []) -> [UInt8] { streamed(bytes, splits: splits, into: SHA256Hasher()) }
 
     @Test("FIPS 180-4's examples and the million a's, one-shot and streamed, both ways")
     func knownAnswers() {
