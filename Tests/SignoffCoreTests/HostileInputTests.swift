@@ -169,6 +169,20 @@ struct HostileInputTests {
         #expect(accepted > 0 && accepted < variants.count, "\(accepted) of \(variants.count) accepted")
     }
 
+    @Test("a signed payload that is no decision statement is refused with the way to sign one (not only what is wrong)")
+    func notAStatementSaysWhatToDo() {
+        for payload in ["{}", "[]", "not json", #"{"_type":"https://in-toto.io/Statement/v1"}"#] {
+            do {
+                _ = try Engine.readDecisionStatement(Array(payload.utf8))
+                Issue.record("\(payload) was read as a statement")
+            } catch let refusal as Refusal {
+                #expect(refusal.rule == "signature.statement" && refusal.message.contains("signoff approve ID --stage STAGE --key KEY"), "\(refusal)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+
     @Test("Look-alike names: invisible characters and blank ends are refused in bundle names; Markdown shows control and format characters as U+FFFD; export filters are names")
     func lookAlikes() throws {
         var w = try World()

@@ -61,14 +61,16 @@ extension Engine {
     /// type — what `JSONDecoder` read them as (members of a subject beyond its name and digest are ignored, as it did;
     /// `on_behalf_of` may be null or absent).
     static func readDecisionStatement(_ payload: [UInt8]) throws -> DecisionStatement {
+        let notStatement = Refusal(
+            .signatureStatement,
+            "the signed payload is not a Signoff decision statement; sign the decision again with `signoff approve ID --stage STAGE --key KEY` (or `reject`, `request-changes`), or in the console, which write one")
         let value: JSONValue
         do { value = try JSONValue.parse(payload) } catch {
             if let key = error.duplicateKey {
                 throw Refusal(.signatureStatement, "the signed statement has the key \"\(String(decoding: key, as: UTF8.self).prefix(40))\" twice: verifiers would read it differently")
             }
-            throw Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
+            throw notStatement
         }
-        let notStatement = Refusal(.signatureStatement, "the signed payload is not a Signoff decision statement")
         guard let keys = value.objectKeys else { throw notStatement }
         let statementKeys: Set<String> = ["_type", "subject", "predicateType", "predicate"]
         let predicate = value["predicate"]
