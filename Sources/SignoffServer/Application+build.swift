@@ -13,7 +13,9 @@ import NIOCore
 public func buildRouter(
     service: SignoffService, configuration: ServerConfiguration = .init(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) -> Router<SignoffRequestContext> {
-    let router = Router(context: SignoffRequestContext.self)
+    // HEAD answered on every GET route as the GET would be, without the body (RFC 9110 §9.3.2): uptime checks and load
+    // balancers ask HEAD. The route's middleware — authentication, scopes — runs as for the GET.
+    let router = Router(context: SignoffRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: AccessLog(metrics: ServerMetrics(registry: metrics), trustedProxies: configuration.trustedProxies))
     router.add(middleware: ProblemMiddleware())
     let auth = Authenticator(store: service.auth, clock: { service.now })

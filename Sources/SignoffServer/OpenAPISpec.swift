@@ -15,6 +15,8 @@ info:
     Each operation's `x-service-token` says what a service token needs to call it: `none` (no token at all), `any` (any
     token), `scope ACTION` (a scope `ACTION:PROJECT` or `ACTION:*`; the project is checked against the request's), or
     `session-only` (never a service token). Anything else is refused with 403 and the rule `token.scope`.
+    Every GET also answers HEAD (RFC 9110 §9.3.2): the GET's status and headers, `Content-Length` included, without the
+    body; it needs what the GET needs (token, scope).
     Every POST and PUT behind a token accepts an `Idempotency-Key` header (IETF draft-ietf-httpapi-idempotency-key-header;
     1–255 visible ASCII characters without `"` or `\`, optionally in double quotes; a UUID per call is the usual choice).
     The first successful answer is kept for 24 hours per principal and key, in the database every instance shares: the

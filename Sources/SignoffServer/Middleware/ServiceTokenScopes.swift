@@ -120,8 +120,11 @@ struct APIOperation: Sendable, Hashable {
 
     private static let byRoute: [String: APIOperation] = Dictionary(uniqueKeysWithValues: all.map { ("\($0.method.rawValue) \($0.path)", $0) })
 
-    /// The operation of a routed request (`endpoint`: the router's path, with `{parameter}` placeholders).
-    static func find(method: HTTPRequest.Method, endpoint: String) -> APIOperation? { byRoute["\(method.rawValue) \(endpoint)"] }
+    /// The operation of a routed request (`endpoint`: the router's path, with `{parameter}` placeholders). A HEAD is its
+    /// GET without the body (the router answers HEAD on every GET route), and needs what the GET needs.
+    static func find(method: HTTPRequest.Method, endpoint: String) -> APIOperation? {
+        byRoute["\(method == .head ? HTTPRequest.Method.get.rawValue : method.rawValue) \(endpoint)"]
+    }
 }
 
 /// Service tokens may only do what their scopes name, on every endpoint: after authentication, the routed operation's
