@@ -95,14 +95,15 @@ static void compress_hardware(uint32_t h[8], const uint8_t *data, size_t blocks)
 static int detect_hardware(void) { return 0; }
 #endif
 
-// 0: not yet known; 1: hardware; 2: portable. Racing first calls compute the same answer.
-static volatile int chosen = 0;
+// 0: not yet known; 1: hardware; 2: portable. Racing first calls compute the same answer (atomic, relaxed: the value
+// is all that is shared).
+static int chosen = 0;
 
 int signoff_sha256_has_hardware(void) {
-    int known = chosen;
+    int known = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
     if (known == 0) {
         known = detect_hardware() ? 1 : 2;
-        chosen = known;
+        __atomic_store_n(&chosen, known, __ATOMIC_RELAXED);
     }
     return known == 1;
 }

@@ -108,8 +108,10 @@ public final class ChildProcess: @unchecked Sendable {
         let state = state
         Thread.detachNewThread {
             var info = siginfo_t()
-            while waitid(P_PID, id_t(spawned), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
-            _ = killpg(spawned, SIGKILL)
+            var waited: Int32
+            repeat { waited = waitid(P_PID, id_t(spawned), &info, WEXITED | WNOWAIT) } while waited != 0 && errno == EINTR
+            // Only while the exited leader is still ours (not reaped) is its group number surely its own.
+            if waited == 0 { _ = killpg(spawned, SIGKILL) }
             state.groupGone.withLock { $0 = true }
             var status: Int32 = 0
             while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
