@@ -161,13 +161,17 @@ struct WebhookTests {
         #expect(try await eventMessages() == before, "nothing queued for a refused command")
 
         // Reminders: the approvers are reminded once each (one digest each), compliance gets the escalation once.
-        let evidence = try await s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", "ci-bot"])
-        #expect(evidence.status == 0, "\(evidence.stderr)")
         func recipients(_ records: [Received], _ type: String) -> [String] {
             records.filter { $0.path == "ok" && $0.type == type }.compactMap { r -> String? in
                 ((try? JSONSerialization.jsonObject(with: Data((r.body ?? "").utf8)) as? [String: Any])?["data"] as? [String: Any])?["recipient"] as? String
             }
         }
+        // The escalation for the wait at `requested` first: on a fast machine the steps above take less than the 5 s it
+        // needs, and evidence added sooner would move the request on before it is due.
+        let requestedEscalation = try await Self.waitFor(log, seconds: 30) { recipients($0, "escalation").count >= 1 }
+        #expect(recipients(requestedEscalation, "escalation") == ["casey"], "\(recipients(requestedEscalation, "escalation"))")
+        let evidence = try await s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml", "--as", "ci-bot"])
+        #expect(evidence.status == 0, "\(evidence.stderr)")
         let reminded = try await Self.waitFor(log, seconds: 30) { r in Set(recipients(r, "reminder")) == ["morgan", "sam"] && recipients(r, "escalation").count >= 2 }
         let reminders = reminded.filter { $0.path == "ok" && $0.type == "reminder" }
         #expect(recipients(reminded, "reminder").sorted() == ["morgan", "sam"], "one reminder per approver: \(recipients(reminded, "reminder"))")
