@@ -45,12 +45,9 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        // SHA-256 with the x86-64 SHA extensions where the processor has them (libsodium's is portable C only). Optimised
-        // in debug builds too: the test suite hashes whole ledgers.
-        .target(
-            name: "CSHA256",
-            cSettings: [.unsafeFlags(["-O2"])]
-        ),
+        // SHA-256 with the x86-64 SHA extensions where the processor has them (libsodium's is portable C only). No
+        // unsafe flags: a package that uses SignoffAudit (an auditor's verifier) must be able to depend on this one.
+        .target(name: "CSHA256"),
         .target(
             name: "SignoffCrypto",
             dependencies: ["CSodium", "CSHA256"],
