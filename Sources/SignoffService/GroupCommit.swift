@@ -113,7 +113,7 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
     private let queue: Queue
     private let committed = Mutex(0)
 
-    public init(maximumBatch: Int, overlapsRounds: Bool = true, flush: @escaping Flush) {
+    public init(maximumBatch: Int, overlapsRounds: Bool, flush: @escaping Flush) {
         self.maximumBatch = max(1, maximumBatch)
         self.overlapsRounds = overlapsRounds
         self.flush = flush
