@@ -1,4 +1,3 @@
-internal import CSodium
 internal import CSHA256
 
 /// A SHA-256 digest. Its text form is `sha256:<64 lowercase hex digits>`, parsed strictly.
