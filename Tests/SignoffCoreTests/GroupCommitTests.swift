@@ -49,7 +49,13 @@ struct GroupCommitTests {
             let group = GroupCommit<Int, Int>(maximumBatch: 8, overlapsRounds: true) { round in
                 probe.enter()
                 let inputs = round.inputs()
-                if releasing { round.release() }
+                if releasing {
+                    round.release()
+                    // Held until the next round's flush has started (at most 10 s), so that the overlap does not hang on
+                    // how busy the machine is; without release nothing may start, and the hold is not made.
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while probe.state.withLock({ $0.most }) < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+                }
                 try await Task.sleep(for: .milliseconds(3))
                 probe.leave(inputs)
                 return inputs.map { .success($0 + 1) }
