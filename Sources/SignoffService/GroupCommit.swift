@@ -13,11 +13,24 @@ internal import Synchronization
 /// inputs that arrived while this instance waited for the other's commit join this round instead of waiting for the
 /// next one, so that each instance's rounds stay as large as one instance's would be.
 ///
+/// Where the store has a writer thread of its own on which a round commits synchronously (SQLite: GRDB's writer queue;
+/// ``init(maximumBatch:onWriterThread:)``), the drain runs there instead: round after round, each round's callers answered
+/// from that thread as it commits — no hop to the writer's thread and back, and no task, per round.
+///
 /// The one writer of Signoff: ledger appends (``LedgerWriter``) and engine commands (``SignoffService``) both go
 /// through it.
 public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
     /// Commits one round; returns one result per input of ``Round/inputs()``, in order. Throwing fails the whole round.
     public typealias Flush = @Sendable (Round) async throws -> [Result<Output, any Error>]
+    /// Commits one round synchronously, on the writer's thread: one result per input, in order. Throwing fails the round.
+    public typealias SynchronousFlush = ([Input]) throws -> [Result<Output, any Error>]
+    /// Runs `drain` on the writer's own thread, after the work queued there before it, handing it the synchronous flush
+    /// that commits one round there (valid only during the call).
+    public typealias WriterThread = @Sendable (_ drain: @escaping @Sendable (_ flush: SynchronousFlush) -> Void) -> Void
+
+    /// Rounds one turn of a drain on the writer's thread runs before it queues itself again behind the writer's other
+    /// work (another writer's transaction waits at most this many rounds).
+    public static var roundsPerTurn: Int { 32 }
 
     struct Waiter: Sendable {
         let input: Input
@@ -109,14 +122,30 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
     /// Whether a flush may let the next round start early (``Round/release()``). Without, each round runs in the drain's
     /// own task, one after the other: a task and two switches fewer per round.
     public let overlapsRounds: Bool
-    private let flush: Flush
+    private let rounding: Rounds
     private let queue: Queue
     private let committed = Mutex(0)
+
+    /// How rounds run: in tasks, each round's flush awaited; or synchronously on the writer's own thread.
+    private enum Rounds: Sendable {
+        case tasks(Flush)
+        case writerThread(WriterThread)
+    }
 
     public init(maximumBatch: Int, overlapsRounds: Bool, flush: @escaping Flush) {
         self.maximumBatch = max(1, maximumBatch)
         self.overlapsRounds = overlapsRounds
-        self.flush = flush
+        rounding = .tasks(flush)
+        queue = Queue(maximumBatch: max(1, maximumBatch))
+    }
+
+    /// Rounds that commit synchronously on the writer's own thread (`writerThread`): the drain runs there, one round after
+    /// another, and answers each round's inputs as it commits. After ``roundsPerTurn`` rounds it queues itself again behind
+    /// whatever else waits for that thread. Rounds never overlap.
+    public init(maximumBatch: Int, onWriterThread writerThread: @escaping WriterThread) {
+        self.maximumBatch = max(1, maximumBatch)
+        overlapsRounds = false
+        rounding = .writerThread(writerThread)
         queue = Queue(maximumBatch: max(1, maximumBatch))
     }
 
@@ -136,7 +165,40 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
                 return (true, nil)
             }
             wake?.resume()
-            if start { Task { await self.drain() } }
+            guard start else { return }
+            switch rounding {
+            case .tasks: Task { await self.drain() }
+            case .writerThread(let writerThread): writerThread { flush in self.drain(flushing: flush) }
+            }
+        }
+    }
+
+    /// One turn of the drain on the writer's thread: rounds until nothing is pending (the drain then ends; the next input
+    /// starts another) or ``roundsPerTurn`` rounds have run (it then queues itself again, still draining).
+    private func drain(flushing flush: SynchronousFlush) {
+        guard case .writerThread(let writerThread) = rounding else { preconditionFailure("a synchronous drain without a writer thread") }
+        for _ in 0..<Self.roundsPerTurn {
+            let waiters = queue.state.withLock { state -> [Waiter] in
+                let batch = Array(state.pending.prefix(maximumBatch))
+                state.pending.removeFirst(batch.count)
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            guard !waiters.isEmpty else { return }
+            answer(waiters, with: Result { try flush(waiters.map(\.input)) })
+        }
+        writerThread { flush in self.drain(flushing: flush) }
+    }
+
+    /// Answers a round's inputs with its flush's outcome.
+    private func answer(_ waiters: [Waiter], with outcome: Result<[Result<Output, any Error>], any Error>) {
+        switch outcome {
+        case .success(let results):
+            committed.withLock { $0 += 1 }
+            precondition(results.count == waiters.count, "a group-commit flush must answer every input of its round")
+            for (waiter, result) in zip(waiters, results) { waiter.continuation.resume(with: result) }
+        case .failure(let error):
+            for waiter in waiters { waiter.continuation.resume(throwing: error) }
         }
     }
 
@@ -191,18 +253,11 @@ public final class GroupCommit<Input: Sendable, Output: Sendable>: Sendable {
             round.over()
             queue.wakeDrain()
         }
+        guard case .tasks(let flush) = rounding else { preconditionFailure("a round in a task without an asynchronous flush") }
         let outcome: Result<[Result<Output, any Error>], any Error>
         do { outcome = .success(try await flush(round)) } catch { outcome = .failure(error) }
         // A flush that failed before it asked for its inputs fails the inputs waiting now.
-        let waiters = round.waiters()
-        switch outcome {
-        case .success(let results):
-            committed.withLock { $0 += 1 }
-            precondition(results.count == waiters.count, "a group-commit flush must answer every input of its round")
-            for (waiter, result) in zip(waiters, results) { waiter.continuation.resume(with: result) }
-        case .failure(let error):
-            for waiter in waiters { waiter.continuation.resume(throwing: error) }
-        }
+        answer(round.waiters(), with: outcome)
     }
 }
 
@@ -212,8 +267,23 @@ public struct LedgerWriter: Sendable {
     public let store: any LedgerStore
     private let group: GroupCommit<EntryDraft, LedgerEntry>
 
+    /// Over a store with a writer thread of its own (``SynchronousLedgerAppends``: SQLite), rounds run on that thread.
     public init(store: any LedgerStore, maximumBatch: Int = 4096) {
         self.store = store
+        if let synchronous = store as? any SynchronousLedgerAppends {
+            group = GroupCommit(maximumBatch: maximumBatch) { drain in
+                synchronous.onWriterThread { append in
+                    drain { drafts in
+                        do {
+                            return try append(drafts).map { .success($0) }
+                        } catch where drafts.count > 1 {
+                            return drafts.map { draft in Result { try append([draft])[0] } }
+                        }
+                    }
+                }
+            }
+            return
+        }
         group = GroupCommit(maximumBatch: maximumBatch, overlapsRounds: false) { round in
             do {
                 return try await store.append(drafting: round.inputs).map { .success($0) }

@@ -13,6 +13,21 @@ extension SQLiteLedgerStore {
         return try await pool.write { db in try SQLiteTransaction(db: db, ledger: self).append(drafts) }
     }
 
+    public func onWriterThread(_ body: @escaping @Sendable (_ append: ([EntryDraft]) throws -> [LedgerEntry]) -> Void) {
+        pool.asyncWriteWithoutTransaction { db in
+            body { drafts in
+                guard !drafts.isEmpty else { return [] }
+                var appended: [LedgerEntry] = []
+                // The same transaction as `append(_:)`'s (GRDB's `write`): rolled back when the append throws.
+                try db.inTransaction {
+                    appended = try SQLiteTransaction(db: db, ledger: self).append(drafts)
+                    return .commit
+                }
+                return appended
+            }
+        }
+    }
+
     /// Appends inside the caller's write transaction, so that other tables (the projection) change atomically
     /// with the ledger. Call at most once per transaction; `newest` is the newest entry as read in it (nil inside:
     /// none), or nil to read it here.

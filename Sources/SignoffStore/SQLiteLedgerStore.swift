@@ -9,7 +9,7 @@ public import SignoffService
 /// The ledger in one SQLite file: WAL mode, `synchronous=FULL` (a committed append survives power loss),
 /// and a busy timeout so the CLI and a server can share the file. It stores and reads; it never holds the ledger's
 /// private key (the ``LogPublisher`` signs with a ``Signer``).
-public final class SQLiteLedgerStore: LedgerStore {
+public final class SQLiteLedgerStore: LedgerStore, SynchronousLedgerAppends {
     /// The current time by the store's clock.
     public var now: Int64 { configuration.clock() }
 

@@ -45,7 +45,7 @@ public struct StorageConformance: Sendable {
     }
 
     public enum Check: String, Sendable, CaseIterable {
-        case appendAndRead, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState, directoryResources, chatHandles
+        case appendAndRead, groupCommit, proofs, checkpoints, tamperDetection, unitOfWorkAtomicity, replayConstraint, orderingAndTimes, identityState, directoryResources, chatHandles
     }
 
     public let make: @Sendable () async throws -> Backend
@@ -68,6 +68,7 @@ public struct StorageConformance: Sendable {
         try expect(backend.storage.checkpointPolicy == Self.policy, "make the backend with StorageConformance.policy")
         switch check {
         case .appendAndRead: try await appendAndRead(backend)
+        case .groupCommit: try await groupCommit(backend)
         case .proofs: try await proofs(backend)
         case .checkpoints: try await checkpoints(backend)
         case .tamperDetection: try await tamperDetection()
@@ -127,6 +128,39 @@ public struct StorageConformance: Sendable {
         var refused = false
         do { _ = try await ledger.entry(at: 40) } catch { refused = true }
         try expect(refused, "reading past the end is refused")
+    }
+
+    /// ``LedgerWriter`` over the backend (on its writer thread where it has one, ``SynchronousLedgerAppends``): concurrent
+    /// appends numbered without gaps in fewer transactions than appends, each caller handed its own entry, a bad draft
+    /// failing alone, the chain whole.
+    func groupCommit(_ backend: Backend) async throws {
+        let writer = LedgerWriter(store: backend.storage.ledger)
+        let appended = try await withThrowingTaskGroup(of: (Int, Result<LedgerEntry, any Error>).self) { group in
+            for n in 0..<300 {
+                // Every 50th draft is refused by the ledger (an empty kind): it fails alone, whatever round it lands in.
+                let draft = n % 50 == 49 ? EntryDraft(kind: "", actor: "actor", payload: []) : Self.draft(n)
+                group.addTask {
+                    do { return (n, .success(try await writer.append(draft))) } catch { return (n, .failure(error)) }
+                }
+            }
+            return try await group.reduce(into: [Int: Result<LedgerEntry, any Error>]()) { $0[$1.0] = $1.1 }
+        }
+        let refused = appended.filter { if case .failure = $0.value { true } else { false } }.keys.sorted()
+        try expect(refused == Array(stride(from: 49, to: 300, by: 50)), "exactly the bad drafts are refused: \(refused)")
+        var sequences: [UInt64] = []
+        for (n, result) in appended {
+            guard case .success(let entry) = result else { continue }
+            try expect(entry.payload == Self.draft(n).payload && entry.actor == Self.draft(n).actor, "caller \(n) got another caller's entry")
+            sequences.append(entry.sequence)
+        }
+        try expect(sequences.sorted() == Array(0..<294), "294 appends numbered 0…293 without gaps or repeats")
+        try expect(writer.transactions < 300, "concurrent appends share transactions (\(writer.transactions) for 300)")
+        try expect(try await backend.storage.ledger.size() == 294, "the refused drafts left nothing")
+        let read = try await backend.storage.ledger.entries(from: 0, limit: 300)
+        for entry in read { try expect(appended.values.contains { (try? $0.get()) == entry }, "entry \(entry.sequence) reads back as appended") }
+        _ = try await LogPublisher(ledger: backend.storage.ledger, signer: backend.storage.signer, policy: Self.policy).publish(force: true)
+        let report = try await backend.storage.ledger.verifyAll(trustedKey: backend.storage.ledger.verifierKey, allowUncoveredTail: false, progress: nil)
+        try expect(report.isValid && report.entries == 294, "the chain verifies: \(report.failure?.message ?? "") (\(report.entries) entries)")
     }
 
     func proofs(_ backend: Backend) async throws {

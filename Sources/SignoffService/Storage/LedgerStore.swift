@@ -96,6 +96,16 @@ public protocol LedgerStore: Sendable {
     func subtreeHashes(level: Int, from index: UInt64, count: Int) async throws -> [SHA256Digest]
 }
 
+/// A ledger store whose appends run synchronously on a writer thread of its own (SQLite: GRDB's writer queue, one per
+/// database). ``LedgerWriter`` runs its group-commit rounds on that thread, one after another, and answers each round's
+/// callers from there as it commits: no hop to the writer's thread and back, and no task, per round.
+public protocol SynchronousLedgerAppends: LedgerStore {
+    /// Calls `body` on the writer's thread, after the writes queued there before it, with `append`: each call appends its
+    /// drafts in one durable transaction, in order, and returns their entries (nothing of a call that throws is kept).
+    /// `append` is valid only during `body`; `body` must not wait for the store's other writes (they wait behind it).
+    func onWriterThread(_ body: @escaping @Sendable (_ append: ([EntryDraft]) throws -> [LedgerEntry]) -> Void)
+}
+
 extension LedgerStore {
     /// Draws the drafts first: for a store whose writers never wait for another instance.
     public func append(drafting: @escaping @Sendable () -> [EntryDraft]) async throws -> [LedgerEntry] { try await append(drafting()) }
