@@ -262,3 +262,43 @@ struct AuthTableTests {
         #expect(try await auth.consumeChallenge(last, for: "ada"), "the newest challenge is kept")
     }
 }
+
+@Suite("SQLite projection table")
+struct ProjectionTableTests {
+    @Test("A database made before migration 0015 keeps every projection row, now in a rowid table with its key unique")
+    func projectionBecomesRowidTable() async throws {
+        let directory = try TestSupport.temporaryDirectory("signoff-projection-table")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let key = try NoteVerifierKey(name: "signoff.test/old", publicKey: Ed25519.SigningKey().publicKey)
+        // The schema as it was before 0015, with documents short and long (a long one spilled to an overflow page).
+        let rows = ["meta/format": "6", "principal/ada": "{\"name\":\"ada\"}", "request/REQ-1": "{\"note\":\"" + String(repeating: "x", count: 3000) + "\"}"]
+        do {
+            let queue = try DatabaseQueue(path: path)
+            var migrator = DatabaseMigrator()
+            for migration in SQLiteSchema.migrations.prefix(while: { $0.name < "0015" }) {
+                migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+            }
+            try migrator.migrate(queue)
+            try await queue.write { db in
+                #expect(try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'projection'")?.contains("WITHOUT ROWID") == true)
+                try db.execute(sql: "INSERT INTO ledger_meta (key, value) VALUES ('origin', ?), ('verifier_key', ?)", arguments: [key.name, key.description])
+                for (k, document) in rows { try db.execute(sql: "INSERT INTO projection (key, document) VALUES (?, ?)", arguments: [k, document]) }
+            }
+            try queue.close()
+        }
+        _ = try SQLiteStorage.open(path: path)  // applies 0015
+        let queue = try DatabaseQueue(path: path)
+        try await queue.read { db in
+            let sql = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'projection'") ?? ""
+            #expect(!sql.contains("WITHOUT ROWID"), "still a WITHOUT ROWID table: \(sql)")
+            let kept = try Row.fetchAll(db, sql: "SELECT key, document FROM projection").reduce(into: [String: String]()) { $0[$1[0]] = $1[1] }
+            #expect(kept == rows)
+        }
+        // Its key is still unique: a second row for a key is refused.
+        await #expect(throws: DatabaseError.self) {
+            try await queue.write { db in try db.execute(sql: "INSERT INTO projection (key, document) VALUES ('principal/ada', '{}')") }
+        }
+        try queue.close()
+    }
+}
