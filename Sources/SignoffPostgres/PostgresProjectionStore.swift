@@ -10,7 +10,6 @@ internal import Synchronization
 /// the ledger's appends. What it must hold is judged by ``ProjectionVerification``, as on SQLite.
 public final class PostgresProjectionStore: ProjectionStore {
     let ledger: PostgresLedgerStore
-    private let formatIsCurrent = Mutex(false)
 
     init(ledger: PostgresLedgerStore) { self.ledger = ledger }
 
@@ -175,13 +174,10 @@ public final class PostgresProjectionStore: ProjectionStore {
 
     // MARK: Projection format
 
+    /// Whether the stored projection is of the current format; throws for a later version's (``ProjectionFormat``). Read
+    /// in every transaction: another instance — a later Signoff's during an upgrade — may have rebuilt it meanwhile.
     private func hasCurrentFormat(_ session: PGSession) throws -> Bool {
-        if formatIsCurrent.withLock({ $0 }) { return true }
-        if try session.scalar(String.self, "SELECT value FROM projection_meta WHERE key = 'format'") == SignoffState.projectionFormat {
-            formatIsCurrent.withLock { $0 = true }
-            return true
-        }
-        return false
+        try ProjectionFormat(stored: session.scalar(String.self, "SELECT value FROM projection_meta WHERE key = 'format'")).isCurrent()
     }
 
     /// Inside a write transaction: a projection of another format (or none yet) is rebuilt from the ledger first.

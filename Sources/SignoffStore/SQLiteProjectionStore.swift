@@ -10,9 +10,6 @@ internal import Synchronization
 /// transaction as the ledger's appends.
 public final class SQLiteProjectionStore: ProjectionStore {
     let ledger: SQLiteLedgerStore
-    /// Set once this process has seen the projection in the current format (``SignoffState/projectionFormat``).
-    private let formatIsCurrent = Mutex(false)
-
     init(ledger: SQLiteLedgerStore) { self.ledger = ledger }
 
     public func prepare() async throws {
@@ -164,15 +161,10 @@ public final class SQLiteProjectionStore: ProjectionStore {
 
     // MARK: Projection format
 
-    /// Whether the stored projection is of the current format.
+    /// Whether the stored projection is of the current format; throws for a later version's (``ProjectionFormat``). Read
+    /// at every transaction, not remembered: another process — a later Signoff among them — may write the file meanwhile.
     private func hasCurrentFormat(_ db: Database) throws -> Bool {
-        if formatIsCurrent.withLock({ $0 }) { return true }
-        let stored = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM projection_meta WHERE key = 'format'"))
-        if stored == SignoffState.projectionFormat {
-            formatIsCurrent.withLock { $0 = true }
-            return true
-        }
-        return false
+        try ProjectionFormat(stored: String.fetchOne(db.cachedStatement(sql: "SELECT value FROM projection_meta WHERE key = 'format'"))).isCurrent()
     }
 
     /// Inside a write transaction: a projection of another format (an earlier Signoff's, or none yet) is rebuilt from
@@ -200,7 +192,6 @@ public final class SQLiteProjectionStore: ProjectionStore {
             arguments: [SignoffState.projectionFormat])
         // The request pages' index is built with the projection (a new database's first write included).
         try Self.indexRequestEntriesIfNeeded(db)
-        db.afterNextTransaction { _ in self.formatIsCurrent.withLock { $0 = true } }
     }
 
     /// The whole ledger replayed in order (``ProjectionVerification/Replay``); a failure names the entry.

@@ -526,6 +526,46 @@ struct EngineStoreTests {
         #expect(try await reopened.verifyProjection()?.kind == .projectionMismatch)
     }
 
+    @Test("A projection a later Signoff wrote (a higher format) is refused for reads and writes and left as it is; an earlier one's is rebuilt", arguments: TestBackend.allCases)
+    func laterProjectionFormat(_ backend: TestBackend) async throws {
+        let f = try await EngineFixture(backend)
+        defer { f.remove() }
+        try await f.must(.fileRequest(project: "churn-model", environment: "qa", bundle: "b.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        let later = (Int(SignoffState.projectionFormat) ?? 0) + 1
+        try await f.store.execute("UPDATE projection_meta SET value = '\(later)' WHERE key = 'format'")
+        let size = try await f.store.storage.ledger.size()
+        func refusesLater(_ what: String, _ body: () async throws -> Void) async {
+            do {
+                try await body()
+                Issue.record("\(what): a later Signoff's projection was used")
+            } catch {
+                #expect("\(error)".contains("written by a later Signoff") && "\(error)".contains("format \(later)"), "\(what): \(error)")
+            }
+        }
+        // A fresh instance (an earlier binary beside a later one) and the instance that has been running, with its caches.
+        let fresh = try await f.anotherInstance()
+        for (name, service) in [("a fresh instance", fresh), ("the running instance", f.database)] {
+            await refusesLater("\(name) filing") {
+                _ = try await service.execute(.fileRequest(project: "churn-model", environment: "qa", bundle: "c.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+            }
+            await refusesLater("\(name) verifying the projection") { _ = try await service.verifyProjection() }
+        }
+        await refusesLater("reading the whole state") { _ = try await fresh.storage.projection.state() }
+        await refusesLater("reading one request") { _ = try await fresh.storage.projection.state(focusedOn: "REQ-1") }
+        #expect(try await f.store.storage.ledger.size() == size, "nothing was appended")
+        #expect(try await f.store.count("SELECT count(*) FROM projection_meta WHERE key = 'format' AND value = '\(later)'") == 1, "the later format is left as it is")
+        // An earlier format (or none) is rebuilt from the ledger at the next write, as always.
+        try await f.store.execute("UPDATE projection_meta SET value = '1' WHERE key = 'format'")
+        let again = try await f.anotherInstance()
+        if case .failure(let refusal) = try await again.execute(
+            .fileRequest(project: "churn-model", environment: "qa", bundle: "c.zip", digest: EngineFixture.digest, description: ""), as: "riley")
+        {
+            Issue.record("refused: \(refusal)")
+        }
+        #expect(try await f.store.count("SELECT count(*) FROM projection_meta WHERE key = 'format' AND value = '\(SignoffState.projectionFormat)'") == 1)
+        #expect(try await again.verifyProjection() == nil)
+    }
+
     @Test("The request pages' index (request_entry) and projection_meta are verified against the ledger: a row deleted, added or moved, a meta value edited", arguments: TestBackend.allCases)
     func requestEntryTamper(_ backend: TestBackend) async throws {
         let tampers: [(String, String)] = [

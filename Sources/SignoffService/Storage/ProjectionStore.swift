@@ -42,3 +42,43 @@ public struct ProjectionRead: Sendable {
         self.requests = requests
     }
 }
+
+/// What this version of Signoff makes of a stored projection's format (`projection_meta`'s `format`): the one rule every
+/// backend applies before it reads or writes projection documents.
+public enum ProjectionFormat: Equatable, Sendable {
+    /// This version's (``SignoffState/projectionFormat``): read and written as it is.
+    case current
+    /// An earlier version's, none yet, or not a format number: rebuilt from the ledger at the next write; reads replay the
+    /// ledger meanwhile.
+    case rebuild
+    /// A later version's: refused, for reads and writes alike. This version could misread its documents, and rebuilding
+    /// it in its own format would undo the later version's work — two versions writing one database by turns would rebuild
+    /// it at every write, and each would read the other's documents as its own.
+    case newer(String)
+
+    public init(stored: String?) {
+        guard let stored else {
+            self = .rebuild
+            return
+        }
+        if stored == SignoffState.projectionFormat {
+            self = .current
+        } else if let number = Int(stored), let ours = Int(SignoffState.projectionFormat), number > ours {
+            self = .newer(stored)
+        } else {
+            self = .rebuild
+        }
+    }
+
+    /// Whether documents may be read as they are; throws for a later version's projection.
+    public func isCurrent() throws -> Bool {
+        switch self {
+        case .current: return true
+        case .rebuild: return false
+        case .newer(let stored):
+            throw LedgerError(
+                .storage,
+                "this database was written by a later Signoff: its projection is of format \(stored), this signoff reads and writes format \(SignoffState.projectionFormat); use that later version (nothing was read or changed)")
+        }
+    }
+}
