@@ -4,7 +4,6 @@ public import SignoffCore
 public import SignoffLedger
 internal import SignoffCrypto
 public import SignoffService
-internal import Synchronization
 
 /// The projection in PostgreSQL (table `projection`: one JSON document per key), changed in the same transaction as
 /// the ledger's appends. What it must hold is judged by ``ProjectionVerification``, as on SQLite.

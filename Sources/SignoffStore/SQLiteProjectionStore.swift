@@ -4,7 +4,6 @@ public import SignoffCore
 public import SignoffLedger
 internal import SignoffCrypto
 public import SignoffService
-internal import Synchronization
 
 /// The projection in the ledger's SQLite file (table `projection`: one JSON document per key), changed in the same
 /// transaction as the ledger's appends.
