@@ -68,7 +68,7 @@ public enum PostgresStorage {
                 }
             }
             guard let origin = meta["origin"], let keyText = meta["verifier_key"] else {
-                throw LedgerError(.storage, "\(url.redacted) holds no Signoff ledger; create one with `signoff init --db \(url.redacted) --origin NAME`")
+                throw LedgerError(.storage, "\(url.redacted) holds no Signoff ledger; create one with `signoff init --db \(url.redacted) --origin NAME --admin NAME --admin-key KEY.pub`")
             }
             let verifierKey: NoteVerifierKey
             do { verifierKey = try NoteVerifierKey(parsing: keyText) } catch {

@@ -59,7 +59,7 @@ public final class SQLiteLedgerStore: LedgerStore, SynchronousLedgerAppends {
     /// Opens an existing ledger.
     public static func open(path: String, configuration: Configuration = .init()) throws -> SQLiteLedgerStore {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw LedgerError(.storage, "no ledger database at \(path); create one with `signoff init --db \(path) --origin NAME`")
+            throw LedgerError(.storage, "no ledger database at \(path); create one with `signoff init --db \(path) --origin NAME --admin NAME --admin-key KEY.pub`")
         }
         let pool = try openPool(path: path, configuration: configuration)
         // Read without trusting the types: a row changed by hand may hold a blob or a number where text belongs.
