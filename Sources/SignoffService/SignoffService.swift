@@ -160,9 +160,9 @@ public final class SignoffService: Sendable {
 
     /// The whole state this process keeps (`cached`, as of its marker) brought to the head `marker` by folding the
     /// entries appended since — each checked to extend the chain the cached head ended with, the last to end where the
-    /// head does — or nil when that cannot be done (more than 4,096 entries, another history: a full read then). The
-    /// projection is the fold of the ledger's events (``ProjectionVerification``), so the fold here equals what the
-    /// other writer stored.
+    /// head does — or nil when that cannot be done (more than 4,096 entries, another history, an entry this version cannot
+    /// read or of a kind it does not know: a full read then). The projection is the fold of the ledger's events
+    /// (``ProjectionVerification``), so the fold here equals what the other writer stored.
     func caughtUp(_ cached: (marker: [UInt8], state: SignoffState), to marker: [UInt8]) async throws -> SignoffState? {
         try await committer.caughtUp(cached, to: marker)
     }
@@ -445,9 +445,10 @@ final class Committer: Sendable {
         var state = cached.state
         for entry in entries {
             chain = HashChain.next(previous: chain, leafHash: entry.leafHash)
-            let event: Event?
-            do { event = try Event.decode(kind: entry.kind, payload: entry.payload) } catch { return nil }
-            if let event { state.apply(event, actor: entry.actor, at: entry.timeMilliseconds) }
+            // An entry this version cannot read, or of a kind it does not know (a later Signoff's): not folded past, but read
+            // afresh from the projection — which refuses a later version's (``ProjectionFormat``) instead of guessing.
+            guard let event = try? Event.decode(kind: entry.kind, payload: entry.payload) else { return nil }
+            state.apply(event, actor: entry.actor, at: entry.timeMilliseconds)
         }
         guard chain.bytes == Array(marker.dropFirst(8)) else { return nil }
         let caughtUp = state
