@@ -1,6 +1,7 @@
 import Foundation
 @testable import SignoffCore
 import SignoffCrypto
+import SignoffTestSupport
 import Testing
 
 /// Ledger payload format 2 (`schema/ledger.md`): snake_case names, `sha256:` fingerprints; format 1 still read.
@@ -67,5 +68,42 @@ struct EventFormatTests {
         guard case .failure(let wrongName) = Engine.execute(.initializeLedger(origin: "other.test/x", ledgerKey: key), on: SignoffState(), actor: "system", now: 0)
         else { Issue.record("a key named for another origin was accepted"); return }
         #expect(wrongName.code == .inputName)
+    }
+
+    /// The event kinds this version reads, as of its projection format. An earlier Signoff refuses a projection of a
+    /// later format (`ProjectionFormat`), and an instance meets an unknown kind only by reading afresh: both hold only if
+    /// every new kind comes with a new projection format.
+    static let kindsOfProjectionFormat = (
+        format: "10",
+        kinds: [
+            "admin.quorum-set", "decision.recorded", "delegation.granted", "delegation.revoked", "deployment.recorded", "deployment.started",
+            "directory.connected", "directory.disconnected", "evidence.attached", "freeze.added", "freeze.exempted", "freeze.lifted",
+            "group.created", "group.linked", "group.member-added", "group.member-removed", "issuer.distrusted", "issuer.trusted",
+            "key.enrolled", "key.revoked", "ledger.initialized", "principal.added", "principal.disabled", "principal.enabled",
+            "project.created", "project.updated", "request.expired", "request.filed", "request.rejected", "request.revised",
+            "request.withdrawn", "retrospective.recorded", "stage.entered", "token.issued", "token.revoked", "webhook.added",
+            "webhook.removed", "workflow.applied",
+        ]
+    )
+
+    @Test("A new event kind comes with a new projection format: the kinds Event.decode reads are those pinned to the format")
+    func eventKindsPinnedToProjectionFormat() throws {
+        let source = try String(contentsOf: TestSupport.projectRoot.appendingPathComponent("Sources/SignoffCore/Engine/Event.swift"), encoding: .utf8)
+        let body = try #require(source.range(of: "public static func decode(kind: String, payload: [UInt8])").map { source[$0.upperBound...] })
+        let end = try #require(body.range(of: "default: return nil"))
+        let read = body[..<end.lowerBound].split(separator: "\n").compactMap { line -> String? in
+            guard let open = line.range(of: "case \""), let close = line[open.upperBound...].firstIndex(of: "\"") else { return nil }
+            return String(line[open.upperBound..<close])
+        }.sorted()
+        let pinned = Self.kindsOfProjectionFormat
+        #expect(read == pinned.kinds.sorted(), "Event.decode reads \(Set(read).subtracting(pinned.kinds).sorted()) beyond the pinned kinds and lacks \(Set(pinned.kinds).subtracting(read).sorted()): with a new kind, raise SignoffState.projectionFormat and pin the kinds to it here")
+        #expect(SignoffState.projectionFormat == pinned.format, "the projection format moved to \(SignoffState.projectionFormat): pin its kinds here")
+        // Each pinned kind is one the engine reads (a payload of the wrong shape is an error, not an unknown kind).
+        for kind in pinned.kinds {
+            var known = true
+            do { known = try Event.decode(kind: kind, payload: Array("{}".utf8)) != nil } catch { known = true }
+            #expect(known, "\(kind) is pinned but Event.decode does not know it")
+        }
+        #expect(try Event.decode(kind: "freeze.scheduled", payload: Array("{}".utf8)) == nil, "an unknown kind reads as nothing")
     }
 }
