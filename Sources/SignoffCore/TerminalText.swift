@@ -39,4 +39,20 @@ public enum CSVText {
 
     /// One row: fields joined by commas, ending with CRLF.
     public static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
+
+    /// How many records (rows, the header among them) a CSV file as written by ``row(_:)`` holds: its line breaks outside
+    /// quoted fields — a comment's own line breaks, inside its quotes, do not end a record. A last record without its
+    /// line break counts too.
+    public static func records(in bytes: some Sequence<UInt8>) -> Int {
+        var records = 0, quoted = false, open = false
+        for byte in bytes {
+            switch byte {
+            // A doubled quote inside a quoted field turns it off and on again: the field stays quoted.
+            case UInt8(ascii: "\""): quoted.toggle(); open = true
+            case UInt8(ascii: "\n") where !quoted: records += 1; open = false
+            default: open = true
+            }
+        }
+        return records + (open ? 1 : 0)
+    }
 }

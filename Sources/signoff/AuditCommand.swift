@@ -160,7 +160,7 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 print(JSONOutput.object(object))
             } else if failure == nil {
-                print("OK: \(report.entries) entries, \(report.storedNodes) subtree hashes and \(report.checkpoints) signed checkpoints verified, projection replayed, every entry's header, signatures and authority checked, in \(String(format: "%.2f", seconds)) s")
+                print("OK: \(report.entries) \(report.entries == 1 ? "entry" : "entries"), \(report.storedNodes) subtree \(report.storedNodes == 1 ? "hash" : "hashes") and \(report.checkpoints) signed \(report.checkpoints == 1 ? "checkpoint" : "checkpoints") verified, projection replayed, every entry's header, signatures and authority checked, in \(String(format: "%.2f", seconds)) s")
                 print("root \(report.rootHash) signed by \(trusted.name) (key ID \(trusted.keyIDHex))")
             }
             if let failure {

@@ -543,7 +543,7 @@ struct InboxCommand: AsyncParsableCommand {
             let items = try await read.client.client().inbox(as: actor)
             if read.json { printJSON(items); return }
             if items.isEmpty { print("nothing waits for you"); return }
-            print("REQUEST\tPROJECT → ENVIRONMENT\tACTION\tAGE\tDETAIL")
+            print("REQUEST\tPROJECT → ENVIRONMENT\tBUNDLE\tACTION\tAGE\tDETAIL")
             for item in items {
                 let who = item.on_behalf_of.map { " [\($0)]" } ?? ""
                 print(

@@ -200,6 +200,10 @@ struct CIKitTests {
         // Each line names the bundle beside the request (issue 30: the CLI inbox lacked it).
         #expect(inbox.stdout.split(separator: "\n").filter { $0.hasPrefix("REQ-") }.allSatisfy { $0.split(separator: "\t").dropFirst(2).first?.hasSuffix(".zip") == true },
                 "\(inbox.stdout)")
+        // The header names every column, the bundle's among them, so that each value sits under its name.
+        let inboxLines = inbox.stdout.split(separator: "\n")
+        #expect(inboxLines.first == "REQUEST\tPROJECT → ENVIRONMENT\tBUNDLE\tACTION\tAGE\tDETAIL", "\(inbox.stdout)")
+        #expect(inboxLines.dropFirst().allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false).count == 6 }, "\(inbox.stdout)")
         let unknown = try await s.signoff(["list", "--state", "aproved"])
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown state"), "\(unknown.stderr)")
         let header = try await s.must("list", "--env", "qa", "--requester", "ci-bot")

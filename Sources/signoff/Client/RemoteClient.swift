@@ -398,7 +398,8 @@ extension AuditReport {
             report.checkpointSize = manifest.checkpoint_size ?? 0
         }
         if let csv = FileManager.default.contents(atPath: directory.appendingPathComponent("decisions.csv").path) {
-            report.decisions = max(0, csv.split(separator: UInt8(ascii: "\n")).count - 1)
+            // Records, not lines: a comment may hold line breaks (inside its quotes).
+            report.decisions = max(0, CSVText.records(in: csv) - 1)
         }
         report.documents = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent(AuditExportBuilder.documentsFolder).path))?.count ?? 0
         return report
