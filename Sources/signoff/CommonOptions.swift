@@ -59,7 +59,7 @@ struct RemoteOptions: ParsableArguments {
             client = try RemoteClient(server: url, tokenFile: try tokenFile.path(server: url, user: try? actor.name))
         }
         if let name = try? actor.name, name != client.user, name != ActorOptions.tokenHolder {
-            throw CLIError.badInput("you are logged in to the server as \(client.user), not \(name); run `signoff login --as \(name)`")
+            throw client.notActingAs(name)
         }
         return client
     }

@@ -72,6 +72,9 @@ struct CIKitTests {
         #expect(filed.status == 0, "\(filed.stderr)")
         let id = filed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try await s.signoff(["evidence", "add", id, "--kind", "test-report", "--status", "passed", "--file", "junit.xml"], extraEnv: ci).status == 0)
+        // Acting as someone else while SIGNOFF_TOKEN holds ci-bot's token: told that the variable wins over any login.
+        let asAda = try await s.signoff(["gate", id, "--env", "qa", "--digest", digest, "--as", "ada"], extraEnv: ci)
+        #expect(asAda.status == 64 && asAda.stderr.contains("SIGNOFF_TOKEN holds ci-bot's token") && asAda.stderr.contains("unset SIGNOFF_TOKEN"), "\(asAda.stderr)")
         // The first pipeline holds the service account's one long poll; the second is turned away (429) until it ends.
         let first = try Background(s, ["gate", id, "--env", "qa", "--digest", digest, "--wait", "90s"], env: ci)
         defer { first.end() }

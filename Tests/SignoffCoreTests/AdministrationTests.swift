@@ -103,6 +103,27 @@ struct AdministrationTests {
         guard case .success = Engine.execute(plainRevoke, on: plain, actor: "ada", now: now + 1000) else { Issue.record("refused plain"); return }
     }
 
+    @Test("A project naming groups that do not exist is refused once, naming them all, with the command that creates them (signed where changes are)")
+    func missingGroupsNamedAtOnce() throws {
+        var w = try World()
+        let spec = ProjectSpec(
+            key: "fraud-model", regulated: false, environments: ["dev": "standard"],
+            roles: ["requesters": ["fraud-ops"], "approvers": ["risk", "ml-leads"], "deployers": ["model-review", "risk"]])
+        guard case .failure(let refusal) = w.run(w.signedByAdmin(.createProject(spec, approval: nil)), as: Cast.administrator.name) else {
+            Issue.record("a project naming four missing groups (one of them twice) was created")
+            return
+        }
+        #expect(refusal.rule == "project.invalid")
+        // The world has a regulated project: group changes are signed, so the command names a key.
+        #expect(refusal.message == "no groups fraud-ops, ml-leads, model-review, risk; create each with `signoff group add NAME --as ADMIN --key ADMIN.key`", "\(refusal.message)")
+        let oneMissing = ProjectSpec(key: "fraud-model", regulated: false, environments: ["dev": "standard"], roles: ["requesters": ["risk"]])
+        guard case .failure(let one) = w.run(w.signedByAdmin(.createProject(oneMissing, approval: nil)), as: Cast.administrator.name) else {
+            Issue.record("a project naming a missing group was created")
+            return
+        }
+        #expect(one.message == "no group risk; create it with `signoff group add risk --as ADMIN --key ADMIN.key`", "\(one.message)")
+    }
+
     @Test("Under admin-quorum 2 one administrator key neither adds nor lifts a freeze on a regulated project, nor adds an auditor, nor subscribes a webhook organisation-wide")
     func quorumCoversWhatRegulatedProjectsRelyOn() throws {
         var w = try Self.quorumWorld()

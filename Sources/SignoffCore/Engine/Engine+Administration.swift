@@ -123,7 +123,7 @@ extension Engine {
 
     static func addMember(group: String, member: String, approval: DSSEEnvelope?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         try requireMaker(.addMember(group: group, member: member), state: state, actor: actor)
-        guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, "no group \(group); create it with `signoff group add \(group)`") }
+        guard let existing = state.groups[group] else { throw Refusal(.inputUnknown, createGroups([group], state: state)) }
         guard state.principals[member] != nil else { throw Refusal(.inputUnknown, "no user or service account \(member)") }
         guard !existing.members.contains(member) else { throw Refusal(.inputDuplicate, "\(member) is already in \(group)") }
         return [.memberAdded(.init(group: group, member: member, approval: approval))]
@@ -157,6 +157,16 @@ extension Engine {
     }
 
     /// The checks a project definition must pass, new or updated.
+    /// Groups that do not exist, and how to create them: by an administrator, with their key where a regulated project
+    /// makes every administrative change a signed one.
+    static func createGroups(_ missing: some Collection<String>, state: SignoffState) -> String {
+        let names = missing.sorted()
+        let key = hasRegulatedProject(state) ? " --key ADMIN.key" : ""
+        return names.count == 1
+            ? "no group \(names[0]); create it with `signoff group add \(names[0]) --as ADMIN\(key)`"
+            : "no groups \(names.joined(separator: ", ")); create each with `signoff group add NAME --as ADMIN\(key)`"
+    }
+
     static func validProject(_ spec: ProjectSpec, state: SignoffState) throws {
         try validName(spec.key, what: "a project key")
         guard !spec.environments.isEmpty else { throw Refusal(.projectInvalid, "a project needs at least one environment, e.g. --env prod=regulated") }
@@ -177,10 +187,10 @@ extension Engine {
                 throw Refusal(.projectInvalid, "role \(parts[0]) is bound for \(parts[1]), which is not one of the project's environments")
             }
             guard !groups.isEmpty else { throw Refusal(.projectInvalid, "role \(binding) must be bound to at least one group") }
-            for group in groups where state.groups[group] == nil {
-                throw Refusal(.projectInvalid, "no group \(group); create it with `signoff group add \(group)`")
-            }
         }
+        // Every missing group at once, not one per attempt.
+        let missing = Set(spec.roles.values.joined()).filter { state.groups[$0] == nil }
+        if !missing.isEmpty { throw Refusal(.projectInvalid, createGroups(missing, state: state)) }
         // Every role the environment's workflow names must be bound there: an unbound role would silently let nobody in.
         let project = Project(spec)
         for (environment, name) in spec.environments.sorted(by: { $0.key < $1.key }) {

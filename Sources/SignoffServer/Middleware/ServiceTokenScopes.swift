@@ -148,7 +148,7 @@ struct ServiceTokenScopes: RouterMiddleware {
         case .scope(let action):
             guard token.scopes.contains(where: { $0.hasPrefix(action + ":") }) else {
                 throw Problem.forbidden(
-                    "this service token may not \(action) (its scopes: \(token.scopes.joined(separator: ", "))); \(operation.method.rawValue) \(operation.path) needs the scope \(action):PROJECT for the project it concerns (signoff token create --scope \(action):PROJECT)",
+                    "this service token may not \(action) (its scopes: \(token.scopes.joined(separator: ", "))); \(operation.method.rawValue) \(operation.path) needs the scope \(action):PROJECT for the project it concerns (an administrator issues such a token with `signoff token create --service-account NAME --scope \(action):PROJECT --as ADMIN`, adding --key ADMIN.key where administrative changes are signed)",
                     rule: .tokenScope)
             }
         }

@@ -140,6 +140,18 @@ struct RemoteClient: SignoffClient {
     let transport: HTTPTransport
     let token: String
     let user: String
+    /// Whether the token came from `SIGNOFF_TOKEN` (which takes precedence over any login), not a login's token file.
+    var fromEnvironment = false
+
+    /// Why this client may not act as `actor`, and what to do: another login, or — when `SIGNOFF_TOKEN` holds the token,
+    /// which wins over any login — unsetting it.
+    func notActingAs(_ actor: String) -> CLIError {
+        if fromEnvironment {
+            return CLIError.badInput(
+                "SIGNOFF_TOKEN holds \(user)'s token, not \(actor)'s, and it is used before any login: act as \(user) (leave out --as), or unset SIGNOFF_TOKEN and run `signoff login --as \(actor)`")
+        }
+        return CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
+    }
 
     /// A service token given directly (`SIGNOFF_TOKEN`): the account it acts as comes from the server (`/v1/whoami`).
     init(server: URL, bearer: String) async throws {
@@ -156,6 +168,7 @@ struct RemoteClient: SignoffClient {
         }
         guard let me = try? WireCoding.decode(WhoAmI.self, from: data) else { throw CLIError.failure("the server's /v1/whoami answer is malformed") }
         user = me.principal
+        fromEnvironment = true
     }
 
     init(server: URL, tokenFile: String) throws {
@@ -188,7 +201,7 @@ struct RemoteClient: SignoffClient {
 
     func run(_ command: Command, as actor: String, strict: Bool) async throws -> RecordedResponse {
         guard actor == user || actor == ActorOptions.tokenHolder else {
-            throw CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
+            throw notActingAs(actor)
         }
         guard let endpoint = Endpoint.of(command) else {
             throw CLIError.badInput("a ledger and its first administrator are created with `signoff init` on the server's database")
@@ -257,7 +270,7 @@ struct RemoteClient: SignoffClient {
             return try await run(command, as: actor)
         }
         guard actor == user || actor == ActorOptions.tokenHolder else {
-            throw CLIError.badInput("you are logged in to the server as \(user), not \(actor); run `signoff login --as \(actor)`")
+            throw notActingAs(actor)
         }
         var body = FileRequestBody(
             project: project, environment: environment, bundle: bundle, digest: digest.description, description: description,
