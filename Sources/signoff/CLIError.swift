@@ -16,6 +16,8 @@ enum ExitStatus {
 struct CLIError: Error, CustomStringConvertible {
     let message: String
     let exitCode: Int32
+    /// The refusal rule, when the engine or the server refused (`schema/refusals.md`).
+    var rule: String? = nil
 
     static func badInput(_ message: String) -> CLIError { CLIError(message: message, exitCode: ExitStatus.badInput) }
     static func failure(_ message: String) -> CLIError { CLIError(message: message, exitCode: ExitStatus.failure) }
@@ -36,32 +38,44 @@ extension CryptoError {
     }
 }
 
-/// Runs `body`, printing a failure as `signoff: error: …` on standard error and exiting with its code.
+/// Runs `body`, printing a failure as `signoff: error: …` on standard error and exiting with its code. With `--json`,
+/// the failure is also one JSON document on standard output (`{"error":{"exit_code":…,"message":…,"rule":…}}`), so
+/// that a script reading the answer always reads JSON.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as CLIError {
-        printError(error.message)
-        throw ExitCode(error.exitCode)
+        throw failed(error)
     } catch let error as CryptoError {
-        let cli = error.cliError
-        printError(cli.message)
-        throw ExitCode(cli.exitCode)
+        throw failed(error.cliError)
     } catch let error as LedgerError {
-        let cli = error.cliError
-        printError(cli.message)
-        throw ExitCode(cli.exitCode)
+        throw failed(error.cliError)
     } catch let error as LedgerVerificationFailure {
         // A database whose metadata or contents fail a check is a verification failure, named.
-        printError("verification FAILED (\(error.kind.rawValue)): \(error.message)")
-        throw ExitCode(ExitStatus.verificationFailed)
+        throw failed(CLIError(message: "verification FAILED (\(error.kind.rawValue)): \(error.message)", exitCode: ExitStatus.verificationFailed))
     } catch let error as ExitCode {
         throw error
     } catch {
         // Storage errors and the like: a local operator needs the text to act on it.
-        printError("\(error)")
-        throw ExitCode(ExitStatus.failure)
+        throw failed(CLIError(message: "\(error)", exitCode: ExitStatus.failure))
     }
+}
+
+/// Reports `error` (standard error; with `--json`, standard output too) and returns the exit to throw.
+private func failed(_ error: CLIError) -> ExitCode {
+    printError(error.message)
+    if CommandLine.arguments.dropFirst().contains("--json") {
+        struct Failure: Encodable {
+            struct Detail: Encodable {
+                let exit_code: Int32
+                let message: String
+                let rule: String?
+            }
+            let error: Detail
+        }
+        printJSON(Failure(error: .init(exit_code: error.exitCode, message: error.message, rule: error.rule)))
+    }
+    return ExitCode(error.exitCode)
 }
 
 /// Progress of long work, on standard error (so that standard output stays the answer).

@@ -150,6 +150,33 @@ struct CLITests {
         #expect(readOnly.status == 0 && readOnly.stdout.hasPrefix("signoff.test/ledger\n"), "\(readOnly.stdout) \(readOnly.stderr)")
     }
 
+    @Test("With --json a refusal or an error is one JSON document on standard output too: its exit code, message and rule")
+    func jsonFailures() async throws {
+        await #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
+        await #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub").status == 0)
+        struct Failure: Decodable {
+            struct Detail: Decodable {
+                let exit_code: Int32
+                let message: String
+                let rule: String?
+            }
+            let error: Detail
+        }
+        let refused = try await signoff("group", "add-member", "nosuch", "ada", "--db", "l.sqlite", "--as", "ada", "--json")
+        #expect(refused.status == 64, "\(refused.stderr)")
+        let document = try JSONDecoder().decode(Failure.self, from: Data(refused.stdout.utf8))
+        #expect(document.error.exit_code == 64 && document.error.rule == "input.unknown" && document.error.message.contains("no group nosuch"), "\(refused.stdout)")
+        #expect(refused.stdout.split(separator: "\n").count == 1, "one document")
+        #expect(refused.stderr.contains("no group nosuch"), "the text still goes to standard error")
+        let unnamed = try await signoff("user", "list", "--db", "missing.sqlite", "--json")
+        #expect(unnamed.status != 0)
+        let failure = try JSONDecoder().decode(Failure.self, from: Data(unnamed.stdout.utf8))
+        #expect(failure.error.exit_code == unnamed.status && failure.error.rule == nil && failure.error.message.contains("no ledger database"), "\(unnamed.stdout)")
+        // Without --json, nothing on standard output.
+        let plain = try await signoff("group", "add-member", "nosuch", "ada", "--db", "l.sqlite", "--as", "ada")
+        #expect(plain.status == 64 && plain.stdout.isEmpty)
+    }
+
     @Test("init refuses to overwrite, and commands without a database say how to name one")
     func initRefusals() async throws {
         await #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)

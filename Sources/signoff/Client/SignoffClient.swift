@@ -93,7 +93,7 @@ extension SignoffClient {
 extension CLIError {
     /// A refusal as the CLI reports it: the rule's name and its category's exit code.
     static func refused(_ rule: String, _ message: String) -> CLIError {
-        CLIError(message: "refused (\(rule)): \(message)", exitCode: RefusalRule.named(rule)?.category.exitCode ?? ExitStatus.refused)
+        CLIError(message: "refused (\(rule)): \(message)", exitCode: RefusalRule.named(rule)?.category.exitCode ?? ExitStatus.refused, rule: rule)
     }
 }
 
