@@ -698,6 +698,8 @@ extension SignoffService {
             return .success(token)
         }
         guard asAdministrator, try await state().principals[actor]?.isAdministrator == true else { return nil }
+        // Revoked already: nothing to change, and nothing to record again.
+        if token.revokedAt != nil { return .success(token) }
         switch try await execute(.revokeToken(id: id, principal: token.principal, approval: approval), as: actor) {
         case .success: return .success(token)
         case .failure(let refusal): return .failure(refusal)

@@ -220,6 +220,11 @@ struct SecurityTests {
             let revoke = Command.revokeToken(id: id, principal: Cast.ci.name)
             #expect(try await client.json("/v1/tokens/\(id)/revoke", .post, token: ada, body: ["approval": try f.envelopeJSON(revoke, by: ["ada"])]).status == 200)
             #expect(try await client.json("/v1/requests", token: ciToken).status == 401)
+            // Revoking it again answers as before and records nothing more.
+            let size = try await f.database.ledger.size()
+            let again = try await client.json("/v1/tokens/\(id)/revoke", .post, token: ada, body: ["approval": try f.envelopeJSON(revoke, by: ["ada"])])
+            #expect(again.status == 200 && again.object["revoked"] as? Bool == true, "\(again.object)")
+            #expect(try await f.database.ledger.size() == size, "a second token.revoked entry")
         }
     }
 
