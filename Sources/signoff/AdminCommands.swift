@@ -561,7 +561,16 @@ struct QuorumCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await runAdministration(.setAdminQuorum(quorum), options: options, signing: signing, done: "The administrators' quorum is now \(quorum)")
+            // A quorum never exceeds the administrators who may sign: say so when it is more than there are now.
+            let client = try await options.client()
+            let signers = (try? await client.principals(kind: .user))?.filter { person in
+                person.administrator && !person.disabled && person.keys.contains { $0.revoked_at == nil && $0.trusted && !$0.self_enrolled }
+            }.count
+            var done = "The administrators' quorum is now \(quorum)"
+            if let signers, signers < quorum {
+                done += "; with \(signers) administrator\(signers == 1 ? "" : "s") able to sign, \(signers == 1 ? "one signature suffices" : "\(signers) signatures suffice") until there are \(quorum)"
+            }
+            try await runAdministration(.setAdminQuorum(quorum), options: options, signing: signing, done: done)
         }
     }
 }

@@ -177,6 +177,24 @@ struct CLITests {
         #expect(plain.status == 64 && plain.stdout.isEmpty)
     }
 
+    @Test("admin-quorum above the administrators who can sign says what suffices until there are enough")
+    func quorumAboveAdministrators() async throws {
+        await #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
+        await #expect(try signoff("init", "--db", "l.sqlite", "--origin", "o", "--admin", "ada", "--admin-key", "ada.key.pub").status == 0)
+        let set = try await signoff("admin-quorum", "2", "--db", "l.sqlite", "--as", "ada", "--key", "ada.key")
+        #expect(set.status == 0 && set.stdout.contains("The administrators' quorum is now 2; with 1 administrator able to sign, one signature suffices until there are 2"), "\(set.stdout) \(set.stderr)")
+        await #expect(try signoff("key", "generate", "--name", "bob", "--out", "bob.key").status == 0)
+        await #expect(try signoff("user", "add", "bob", "--admin", "--key-file", "bob.key.pub", "--db", "l.sqlite", "--as", "ada", "--key", "ada.key").status == 0)
+        // Two administrators: a quorum of 3 is met by both for now; a quorum of 1 needs no word.
+        for (quorum, said) in [("3", "The administrators' quorum is now 3; with 2 administrators able to sign, 2 signatures suffice until there are 3"), ("1", "The administrators' quorum is now 1")] {
+            let out = try await signoff("admin-quorum", quorum, "--db", "l.sqlite", "--as", "ada", "--key", "ada.key", "--approval-out", "q\(quorum).json")
+            #expect(out.status == 0, "\(out.stderr)")
+            await #expect(try signoff("approval", "cosign", "q\(quorum).json", "--key", "bob.key").status == 0)
+            let set = try await signoff("admin-quorum", quorum, "--db", "l.sqlite", "--as", "ada", "--approval", "q\(quorum).json")
+            #expect(set.status == 0 && set.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == said, "\(set.status) \(set.stdout) \(set.stderr)")
+        }
+    }
+
     @Test("init refuses to overwrite, and commands without a database say how to name one")
     func initRefusals() async throws {
         await #expect(try signoff("key", "generate", "--name", "ada", "--out", "ada.key").status == 0)
