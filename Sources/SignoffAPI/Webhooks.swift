@@ -152,9 +152,21 @@ public enum StandardWebhooks {
 /// A notification as each format's receiver reads it. Free text (names, bundles, comments) is escaped for the medium:
 /// Slack's `&`, `<`, `>` (so that `<!channel>` or a link cannot be smuggled in), Teams' Markdown.
 public enum WebhookRendering {
+    /// Without the server's public URL a link is relative: the standard body keeps it (its receiver knows where it came
+    /// from); a chat message leaves it out — Slack and Teams cannot open a relative link, and a button with one is refused.
     public static func body(_ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?, handles: [String: ChatHandles] = [:]) -> [UInt8] {
-        let link = n.link.map { (publicURL ?? "") + $0 }
         var n = n
+        if publicURL == nil, format != .standard {
+            n = SignoffCore.Notification(
+                type: n.type, project: n.project, environment: n.environment, actor: n.actor, summary: n.summary, request: n.request, comment: n.comment,
+                outcome: n.outcome, recipient: n.recipient,
+                items: n.items?.map { item in
+                    var item = item
+                    item.link = nil
+                    return item
+                }, link: nil, time: n.time)
+        }
+        let link = n.link.map { (publicURL ?? "") + $0 }
         // Each item of a digest links its request's page too.
         if let items = n.items {
             n = SignoffCore.Notification(

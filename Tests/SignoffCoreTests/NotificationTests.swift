@@ -206,6 +206,12 @@ struct NotificationTests {
         #expect(teams.contains("\"url\":\"https://signoff.example/requests/REQ-1\""))
         let standard = try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .standard, publicURL: nil))) as? [String: Any]
         #expect(standard?["type"] as? String == "request.rejected" && (standard?["data"] as? [String: Any])?["comment"] as? String == hostile)
+        #expect((standard?["data"] as? [String: Any])?["link"] as? String == "/requests/REQ-1", "the standard body keeps a relative link")
+        // Without the public URL, chat messages carry no link a chat could not open: no relative URL, no button.
+        for format in [WebhookFormat.slack, .teams] {
+            let body = String(decoding: WebhookRendering.body(n, format: format, publicURL: nil), as: UTF8.self)
+            #expect(!body.contains("/requests/REQ-1") && !body.contains("\"url\""), "\(format): \(body)")
+        }
         // Signatures: v1 is HMAC-SHA256 (RFC 4231 case 2's key and message give its known answer), v1a an Ed25519 signature.
         #expect(Hex.encode(HMACSHA256.authenticate(Array("what do ya want for nothing?".utf8), key: Array("Jefe".utf8)))
             == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
