@@ -156,6 +156,11 @@ struct EngineTests {
         #expect(Engine.deployRefusals(r, environment: "prod", digest: World.otherDigest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["gate.digest"])
         #expect(Engine.deployRefusals(r, environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["gate.environment"])
         #expect(Engine.deployRefusals(r, environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).isEmpty)
+        // A closed request asked about another environment: the wrong request is said first, then that it is closed.
+        try w.ok(.withdraw(request: id, reason: "superseded"), as: "riley")
+        let closed = w.request(id)
+        #expect(Engine.deployRefusals(closed, environment: "qa", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["gate.environment", "request.closed"])
+        #expect(Engine.deployRefusals(closed, environment: "prod", digest: World.digest, state: w.state, actor: nil, now: w.now).map(\.rule) == ["request.closed"])
     }
 
     @Test("A new bundle revision resets approvals and evidence; old signatures no longer apply")

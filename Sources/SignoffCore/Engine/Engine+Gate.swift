@@ -28,13 +28,14 @@ extension Engine {
         _ request: DeploymentRequest, environment: String, digest: SHA256Digest, state: SignoffState, actor: String?, now: Int64
     ) -> [Refusal] {
         var reasons: [Refusal] = []
+        // Another environment's request is the wrong request, open or closed: said first.
+        if environment != request.environment {
+            reasons.append(Refusal(.gateEnvironment, "request \(request.id) is for \(request.environment), not \(environment)"))
+        }
         guard request.status == .active else {
             // Why it closed, as a pipeline's log should say: the rejection's decider, stage and reason.
             let why = request.status == .rejected ? request.decisions.last { $0.decision == .reject }.map { " by \($0.by) at \($0.stage): \(oneLine($0.comment))" } ?? "" : ""
-            return [Refusal(.requestClosed, "request \(request.id) is \(request.status.rawValue)\(why)")]
-        }
-        if environment != request.environment {
-            reasons.append(Refusal(.gateEnvironment, "request \(request.id) is for \(request.environment), not \(environment)"))
+            return reasons + [Refusal(.requestClosed, "request \(request.id) is \(request.status.rawValue)\(why)")]
         }
         if digest != request.digest {
             reasons.append(Refusal(.gateDigest, "request \(request.id) approves bundle \(request.digest), not \(digest)"))
