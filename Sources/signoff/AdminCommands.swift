@@ -590,10 +590,15 @@ struct ApprovalCommand: AsyncParsableCommand {
                     let statement = try? JSONDecoder().decode(AdminApproval.self, from: Data(envelope.payload))
                 else { throw CLIError.badInput("\(file) is not a signed approval") }
                 guard let key = try signing.signingKey() else { throw CLIError.badInput("cosigning needs your key: --key YOUR.key") }
+                // A second signature by one key counts once: refused here rather than found short at submission.
+                if envelope.signatures.contains(where: { $0.keyid == key.publicKey.keyFingerprint && key.publicKey.isValidSignature($0.sig, for: envelope.signedBytes) }) {
+                    throw CLIError.badInput("\(file) is already signed with this key; nothing was added (each administrator signs once, with their own key)")
+                }
                 envelope.addSignature(with: key)
                 try Data(envelope.jsonBytes()).write(to: URL(fileURLWithPath: file))
                 let changeText = String(decoding: try WireCoding.encode(statement.change), as: UTF8.self)
                 print("Cosigned \(statement.change.action) (signed at \(statement.time)): \(changeText)")
+                printProgress("note: a signature counts when the change is submitted if its key is an enabled administrator's, enrolled with a signed change")
             }
         }
     }

@@ -190,6 +190,13 @@ struct CLITests {
             let out = try await signoff("admin-quorum", quorum, "--db", "l.sqlite", "--as", "ada", "--key", "ada.key", "--approval-out", "q\(quorum).json")
             #expect(out.status == 0, "\(out.stderr)")
             await #expect(try signoff("approval", "cosign", "q\(quorum).json", "--key", "bob.key").status == 0)
+            // A key signs once: a second cosignature by it is refused, the file unchanged.
+            let before = try Data(contentsOf: directory.appendingPathComponent("q\(quorum).json"))
+            for signer in ["bob.key", "ada.key"] {
+                let twice = try await signoff("approval", "cosign", "q\(quorum).json", "--key", signer)
+                #expect(twice.status == 64 && twice.stderr.contains("already signed with this key"), "\(signer): \(twice.stderr)")
+            }
+            #expect(try Data(contentsOf: directory.appendingPathComponent("q\(quorum).json")) == before)
             let set = try await signoff("admin-quorum", quorum, "--db", "l.sqlite", "--as", "ada", "--approval", "q\(quorum).json")
             #expect(set.status == 0 && set.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == said, "\(set.status) \(set.stdout) \(set.stderr)")
         }
