@@ -249,6 +249,9 @@ struct StaffingTests {
         let opened = try #require(Staffing.opened(by: w.signedByAdmin(.disablePrincipal(name: riley)), state: w.state, actor: Cast.administrator.name, now: w.now))
         let what = Set(opened.map(\.what))
         #expect(what.contains("filing") && what.contains("emergency filing"), "\(opened)")
+        // Emergency filers must be requesters too, and the gap says so.
+        let emergency = try #require(opened.first { $0.what == "emergency filing" })
+        #expect(emergency.description.contains("who is also one of requesters; nobody can"), "\(emergency)")
         #expect(opened.allSatisfy { $0.available.isEmpty || $0.what.hasSuffix("(approvals)") })
         // The approved stage needs 2 approvers (riley, morgan, sam, pat hold it): removing two leaves enough, three not.
         for member in [Cast.releaseManager.name, Cast.secondReleaseManager.name] {

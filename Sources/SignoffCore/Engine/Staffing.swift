@@ -17,8 +17,12 @@ public enum Staffing {
 
         public var description: String {
             let who = available.isEmpty ? "nobody can" : "only \(available.joined(separator: ", ")) can"
-            return "\(project) on \(environment): \(what) needs \(needed) of \(roles.joined(separator: " or ")); \(who)"
+            // An emergency is filed by a requester who also holds one of its roles: members of those roles alone are not enough.
+            let also = what == Self.emergencyFiling ? " who is also one of \(Workflow.requestersRole)" : ""
+            return "\(project) on \(environment): \(what) needs \(needed) of \(roles.joined(separator: " or "))\(also); \(who)"
         }
+
+        static let emergencyFiling = "emergency filing"
     }
 
     /// The refusal of a change that would open `gaps` when strictness was asked: what it leaves, and what to do.
@@ -53,7 +57,7 @@ public enum Staffing {
                 let requesters = Set(able([Workflow.requestersRole], signing: false))
                 let filers = able(emergency.filedBy.map(\.value), signing: false).filter(requesters.contains)
                 if filers.isEmpty {
-                    gaps.append(Gap(project: key, environment: environment, what: "emergency filing", roles: emergency.filedBy.map(\.value), needed: 1, available: []))
+                    gaps.append(Gap(project: key, environment: environment, what: Gap.emergencyFiling, roles: emergency.filedBy.map(\.value), needed: 1, available: []))
                 }
             }
             for stage in workflow.stages {
