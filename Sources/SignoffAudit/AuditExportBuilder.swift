@@ -100,7 +100,8 @@ public struct AuditExportBuilder {
     private var workflowsRead: [SHA256Digest: Workflow] = [:]
     private var decisionCount = 0
     private var signedDecisionCount = 0
-    private var adminApprovals = 0
+    /// Rows of administration.csv whose `signature_valid` is `yes`: the signed administrative changes SUMMARY.md counts.
+    private var signedAdministration = 0
     /// Signed decisions by the fingerprint of their key: (sequence, time), to flag those of keys later revoked as compromised.
     private var signedByKey: [String: [(sequence: UInt64, time: Int64)]] = [:]
     private var firstTime: Int64?
@@ -420,7 +421,6 @@ public struct AuditExportBuilder {
             if let proof = e.proof { checkEnrolmentProof(proof, event: e, entry: entry) }
             addKey(principal: e.principal, verifierKey: e.verifierKey, entry: entry, trusted: trustsKey && e.proof == nil)
             if e.proof != nil, let last = keys.indices.last, keys[last].enrolledSequence == entry.sequence { keys[last].selfEnrolled = true }
-            if e.approval != nil { adminApprovals += 1 }
         case .keyRevoked(let e):
             if let text = raw?.member("compromised_since")?.string, Timestamps.milliseconds(rfc3339: text).map(Timestamps.rfc3339) != text {
                 problems.append((entry.sequence, "the key.revoked at entry \(entry.sequence) gives compromised_since \(text.prefix(40).debugDescription), not a time in the form YYYY-MM-DDTHH:MM:SS.mmmZ"))
@@ -431,10 +431,6 @@ public struct AuditExportBuilder {
                 keys[index].revokedMilliseconds = entry.timeMilliseconds
                 keys[index].compromisedSince = e.compromisedSince
             }
-        case .memberAdded(let e):
-            if e.approval != nil { adminApprovals += 1 }
-        case .projectCreated(let e):
-            if e.approval != nil { adminApprovals += 1 }
         case .workflowApplied(let e):
             if let applied = try? AppliedWorkflow(source: e.source, recorded: true) {
                 if applied.workflow.requesterMayDecide || applied.workflow.requesterMayDeploy {
@@ -685,6 +681,7 @@ public struct AuditExportBuilder {
             Self.administrationSubject(kind: entry.kind, payload: entry.payload, actor: entry.actor), signers.joined(separator: " "), validity,
         ]
         try sink.append(Array((row.map(Self.csvField).joined(separator: ",") + "\r\n").utf8), to: "administration.csv")
+        if validity == "yes" { signedAdministration += 1 }
         switch event {
         case .projectCreated(let e) where e.project.regulated: regulatedSeen = true
         case .projectUpdated(let e) where e.project.regulated: regulatedSeen = true
@@ -907,7 +904,7 @@ public struct AuditExportBuilder {
         s += "- Filter: project \(filter.project.map(Self.markdownText) ?? "any"), environment \(filter.environment.map(Self.markdownText) ?? "any"), from \(filter.since.map(Timestamps.rfc3339) ?? "the start") to \(filter.until.map(Timestamps.rfc3339) ?? "the checkpoint")\n"
         s += "- All \(checkpoint.checkpoint.size) entries accounted for: \(fullCount) in full\(firstTime.map { ", from \(Timestamps.rfc3339($0))" } ?? "")\(lastTime.map { " to \(Timestamps.rfc3339($0))" } ?? ""), \(stubCount) outside the filter as stubs (header and payload digest)\n"
         s += "- \(decisionCount) decisions: \(signedDecisionCount) signed, \(decisionCount - signedDecisionCount) unsigned, \(invalidDecisions) with an invalid signature\n"
-        s += "- \(keys.count) enrolled keys, \(keys.filter { $0.revokedSequence != nil }.count) revoked; \(adminApprovals) signed administrative changes\n"
+        s += "- \(keys.count) enrolled keys, \(keys.filter { $0.revokedSequence != nil }.count) revoked; \(signedAdministration) signed administrative changes\n"
         s += documentsRequested
             ? "- Evidence documents asked for: those the server held are in documents/ (see the manifest)\n"
             : "- Evidence documents not asked for: the export holds their digests only\n"

@@ -676,7 +676,8 @@ extension ReliabilityTests {
             replays += 1
         }
         await #expect(try Self.entries(s, kind: "decision.recorded").count == 1)
-        server.stop()
+        // Stopped and gone before verifying: at SIGTERM it signs its last checkpoint, which the verification needs.
+        _ = await server.stopAndWait()
         let verify = try await s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         Reliability.report("signatures: \(attacks.count + replays) hostile decisions over HTTP, all refused (\(tally)); the genuine one accepted once")
@@ -735,7 +736,8 @@ extension ReliabilityTests {
         let (health, _) = await ada.send("GET", "healthz")
         #expect(health == 200, "the server must still answer")
         #expect(try await SQLiteLedgerStore.open(path: s.env["SIGNOFF_DB"]!).size() == sizeBefore, "no hostile body may append to the ledger")
-        server.stop()
+        // Stopped and gone before verifying: at SIGTERM it signs its last checkpoint, which the verification needs.
+        _ = await server.stopAndWait()
         await #expect(try await s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!).status == 0)
         let accepted = tally.counts.filter { $0.key.hasPrefix("2") }.values.reduce(0, +), failed = tally.counts.filter { $0.key.hasPrefix("5") }.values.reduce(0, +)
         Reliability.report(
@@ -787,7 +789,8 @@ extension ReliabilityTests {
         let stages = try await Self.entries(s, kind: "stage.entered")
         #expect(decisions.count == 3, "casey once, morgan once, sam once")
         #expect(Set(decisions.map { $0.encoded }).count == decisions.count, "no duplicate events")
-        server.stop()
+        // Stopped and gone before verifying: at SIGTERM it signs its last checkpoint, which the verification needs.
+        _ = await server.stopAndWait()
         let verify = try await s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         Reliability.report(

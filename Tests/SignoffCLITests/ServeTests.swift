@@ -228,8 +228,8 @@ struct ServeTests {
         _ = try await ok("riley", "audit", "export", "--project", "churn-model", "--out", "audit")
         let verified = try await s.signoff("audit", "verify", "audit", "--log-key", "signoff.sqlite.ledger-key.pub")
         #expect(verified.status == 0 && verified.stdout.contains("3 of 3 decisions signed"), "\(verified.stdout) \(verified.stderr)")
-        server.stop()
-        // Everything went into one ledger, which verifies.
+        // Stopped and gone (its last checkpoint signed at SIGTERM): everything went into one ledger, which verifies.
+        _ = await server.stopAndWait()
         await #expect(try await s.signoff("audit", "verify", "--db", s.env["SIGNOFF_DB"]!).status == 0)
     }
 
