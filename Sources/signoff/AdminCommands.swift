@@ -59,8 +59,11 @@ func adminApproval(_ command: Command, client: any SignoffClient, signing: Admin
 
 /// Runs an administrative change, signed as `signing` says: required for every change once the ledger has a
 /// regulated project (`schema/refusals.md`: `admin.signature-required`).
-func runAdministration(_ command: Command, options: WriteOptions, signing: AdminSigningOptions, done: String, strict: Bool = false) async throws {
-    let client = try await options.client()
+func runAdministration(
+    _ command: Command, options: WriteOptions, signing: AdminSigningOptions, done: String, strict: Bool = false, client given: (any SignoffClient)? = nil
+) async throws {
+    let client: any SignoffClient
+    if let given { client = given } else { client = try await options.client() }
     let (approval, written) = try adminApproval(command, client: client, signing: signing)
     if written { return }
     report(try await client.run(command.approved(by: approval), as: try options.actor.name, strict: strict), json: options.json, text: done)
@@ -570,7 +573,7 @@ struct QuorumCommand: AsyncParsableCommand {
             if let signers, signers < quorum {
                 done += "; with \(signers) administrator\(signers == 1 ? "" : "s") able to sign, \(signers == 1 ? "one signature suffices" : "\(signers) signatures suffice") until there are \(quorum)"
             }
-            try await runAdministration(.setAdminQuorum(quorum), options: options, signing: signing, done: done)
+            try await runAdministration(.setAdminQuorum(quorum), options: options, signing: signing, done: done, client: client)
         }
     }
 }
