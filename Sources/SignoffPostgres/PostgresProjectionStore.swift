@@ -82,13 +82,19 @@ public final class PostgresProjectionStore: ProjectionStore {
     public func read(requests: ReadSet.Requests, directoryUnlessVersion known: Int64?) async throws -> ProjectionRead {
         try await database.read { session in
             let marker = try PostgresTransaction.headMarker(session)
-            guard try self.hasCurrentFormat(session) else {
+            // The format and the directory's version in one round trip: this read runs on every cache miss.
+            var meta: [String: String] = [:]
+            for row in try session.query("SELECT key, value FROM projection_meta WHERE key IN ('format', 'directory-version')").rows {
+                let (key, value) = try row.decode((String, String).self)
+                meta[key] = value
+            }
+            guard try ProjectionFormat(stored: meta["format"]).isCurrent() else {
                 let all = try Self.replay(session).state.documents()
                 return ProjectionRead(
                     marker: marker, directoryVersion: -2, directory: DocumentRead(directory: true, requests: .none).select(from: all),
                     requests: DocumentRead(directory: false, requests: requests).select(from: all))
             }
-            let version = try Self.directoryVersion(session)
+            let version = meta["directory-version"].flatMap { Int64($0) } ?? -1
             return ProjectionRead(
                 marker: marker, directoryVersion: version,
                 directory: known == version ? nil : try Self.documents(DocumentRead(directory: true, requests: .none), session),
