@@ -122,6 +122,29 @@ struct CanonicalJSONTests {
         try same(Int.max)
     }
 
+    @Test("Whole numbers around every power of ten and at the limits of each width, in decimal as Foundation writes them")
+    func integers() throws {
+        var values: [Int64] = [0, 1, -1, 9, -9, Int64.min, Int64.max, Int64.min + 1]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power + 1, -power, -power - 1]
+        }
+        try same(values)
+        try same(["k": values])
+        try same([UInt64.max, UInt64.max - 1, 10_000_000_000_000_000_000, 9_999_999_999_999_999_999])
+        try same([Int8.min, Int8.max])
+        try same([UInt8.max, 0])
+        try same([Int32.min, Int32.max])
+    }
+
+    /// Keys whose UTF-8 bytes order them otherwise than Swift's `<` does, prefixes of one another, and the empty key.
+    @Test("Keys in the order of their UTF-8 bytes: prefixes, the empty key, characters outside ASCII")
+    func keyOrder() throws {
+        let keys = ["", "a", "ab", "a\u{0}", "B", "b", "é", "\u{FB01}", "😀", "\u{FFFF}", "z", "Z", "aa", "a b", "\u{7F}"]
+        try same(Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }))
+    }
+
     @Test("Data, Date, URL, floating-point numbers, Decimal and super encoders: Foundation's bytes, whole")
     func foundationTypes() throws {
         try same(Foundationish())
