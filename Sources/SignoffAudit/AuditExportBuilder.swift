@@ -539,6 +539,9 @@ public struct AuditExportBuilder {
         }
         guard let key, let fingerprint = e.keyFingerprint else { return "is signed with no key its decider had enrolled (key_fingerprint)" }
         guard key.isValid(at: entry.timeMilliseconds) else { return "is signed with a key of \(entry.actor) not enrolled, or already revoked, at its time" }
+        // Exactly one signature, the decider's: the engine records no other (a second, never verified, would claim a
+        // co-signer who did not sign).
+        guard envelope.signatures.count == 1 else { return "carries \(envelope.signatures.count) signatures, not exactly one (its decider's)" }
         guard let verifier = try? NoteVerifierKey(parsing: key.verifierKey),
             envelope.signatures.contains(where: {
                 Ed25519.PublicKey.fingerprintHex($0.keyid) == Ed25519.PublicKey.fingerprintHex(fingerprint)

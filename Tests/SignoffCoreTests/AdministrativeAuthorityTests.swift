@@ -170,7 +170,7 @@ struct AdministrativeAuthorityTests {
         Self.expectRefused(try await Self.verdicts(after + [removal]), step: 4, "bob, who was not an enabled administrator")
     }
 
-    @Test("Spec points: a decision naming a key without an envelope, a proof without a fresh time, a payload with a key twice, a non-canonical compromised_since, another ledger key in ledger.initialized — each refused by both at step 4; null reads as absent")
+    @Test("Spec points: a decision naming a key without an envelope or carrying a second signature, a proof without a fresh time, a payload with a key twice, a non-canonical compromised_since, another ledger key in ledger.initialized — each refused by both at step 4; null reads as absent")
     func specPoints() async throws {
         var w = try World()
         let id = try w.approvedProdRequest()
@@ -191,6 +191,22 @@ struct AdministrativeAuthorityTests {
         var forged = entries
         forged[decision] = try Self.edit(entries[decision]) { $0["envelope"] = nil }
         Self.expectRefused(try await Self.verdicts(forged), step: 4, "names a key or statement digest but carries no envelope")
+
+        // A second signature beside the decider's (the red team's: 64 zero bytes under an administrator's key id, first or
+        // last), or a genuine one by another person: the envelope must carry exactly one.
+        let second = DSSEEnvelope.Signature(keyid: w.keys[Self.ada]!.publicKey.keyFingerprint, sig: [UInt8](repeating: 0, count: 64))
+        for first in [false, true] {
+            forged = entries
+            forged[decision] = try Self.edit(entries[decision]) { event in
+                var envelope = try #require(event["envelope"] as? [String: Any])
+                var signatures = try #require(envelope["signatures"] as? [[String: Any]])
+                let extra: [String: Any] = ["keyid": second.keyid, "sig": Base64.encode(second.sig)]
+                if first { signatures.insert(extra, at: 0) } else { signatures.append(extra) }
+                envelope["signatures"] = signatures
+                event["envelope"] = envelope
+            }
+            Self.expectRefused(try await Self.verdicts(forged), step: 4, "carries 2 signatures, not exactly one")
+        }
 
         // `null` reads as absent: an on_behalf_of of null is no delegation, accepted by both.
         forged = entries

@@ -304,6 +304,45 @@ struct EngineTests {
         try w.approve(id2, stage: "approved", as: "sam")
     }
 
+    /// The red team's finding: a decision envelope carrying, beside the decider's valid signature, a second one — 64 zero
+    /// bytes under an administrator's key id — was recorded, and the ledger then showed an administrator as co-signer.
+    @Test("A signed decision, delegation or self-enrolment carries exactly one signature, its actor's: a second one — forged under an administrator's key id, first or last, or genuine by another person or by the actor's own second key — is refused (signature.invalid), and the genuine envelope alone passes")
+    func oneSignature() throws {
+        var w = try World()
+        let id = try w.file(env: "qa")
+        try w.ok(.attachEvidence(request: id, kind: "test-report", status: "passed", digest: SHA256Digest.hash("r")), as: "ci-bot")
+        func decide(_ envelope: DSSEEnvelope) -> Command { .decide(request: id, stage: "approved", decision: .approve, comment: "", envelope: envelope) }
+        let ada = w.keys[Cast.administrator.name]!
+        var forged = w.signed(id, stage: "approved", by: "sam")
+        forged.signatures.append(.init(keyid: ada.publicKey.keyFingerprint, sig: [UInt8](repeating: 0, count: 64)))
+        w.refused(decide(forged), as: "sam", rule: "signature.invalid")
+        forged.signatures.reverse()
+        w.refused(decide(forged), as: "sam", rule: "signature.invalid")
+        var cosigned = w.signed(id, stage: "approved", by: "sam")
+        cosigned.addSignature(with: w.keys["morgan"]!)
+        w.refused(decide(cosigned), as: "sam", rule: "signature.invalid")
+        var twice = w.signed(id, stage: "approved", by: "sam")
+        twice.addSignature(with: w.keys["sam"]!)
+        w.refused(decide(twice), as: "sam", rule: "signature.invalid")
+        var none = w.signed(id, stage: "approved", by: "sam")
+        none.signatures = []
+        w.refused(decide(none), as: "sam", rule: "signature.invalid")
+        #expect(w.request(id).decisions.isEmpty)
+        try w.approve(id, stage: "approved", as: "sam")
+        #expect(w.request(id).decisions.count == 1)
+
+        let window = DelegationSpec(delegate: "morgan", start: w.now, end: w.now + 86_400_000, project: Cast.project, role: "approvers")
+        var delegation = DelegationStatement(delegation: window, time: w.now).signed(with: w.keys["sam"]!)
+        delegation.signatures.append(.init(keyid: ada.publicKey.keyFingerprint, sig: [UInt8](repeating: 0, count: 64)))
+        w.refused(.delegate(window, envelope: delegation), as: "sam", rule: "signature.invalid")
+
+        let newKey = Ed25519.SigningKey()
+        let line = try NoteVerifierKey(name: "sam", publicKey: newKey.publicKey)
+        var proof = KeyEnrolmentStatement(principal: "sam", verifierKey: line, time: w.now).signed(with: w.keys["sam"]!)
+        proof.addSignature(with: newKey)
+        w.refused(.enrollOwnKey(key: line, proof: proof), as: "sam", rule: "signature.invalid")
+    }
+
     @Test("Signatures verified before the writer give the same outcome; a tampered signature is never pre-verified")
     func preverification() throws {
         var w = try World()

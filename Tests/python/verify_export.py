@@ -1608,6 +1608,8 @@ class Bindings:
             fail(f"{what}: the key {key_fp} of {actor} is not valid at the entry's time")
         # 4
         msg = env.pae()
+        if len(env.signatures) != 1:
+            fail(f"{what}: the envelope carries {len(env.signatures)} signatures, not exactly one")
         if not any(norm_fp(k) == fp_hex and ed25519_ok(rec.key.pub, msg, s) for k, s in env.signatures):
             fail(f"{what}: no signature by {key_fp} verifies")
         # 5

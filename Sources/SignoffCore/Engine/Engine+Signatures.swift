@@ -137,10 +137,14 @@ extension Engine {
             || publicKey.isValidSignature(signature, for: message)
     }
 
-    /// The enrolled key of `actor` that signed `envelope`, valid now; otherwise a refusal naming what is wrong.
+    /// The enrolled key of `actor` that signed `envelope` (its one signature), valid now; otherwise a refusal naming what is
+    /// wrong.
     static func verifySigner(_ envelope: DSSEEnvelope, payloadType: String, state: SignoffState, actor: String, now: Int64) throws -> EnrolledKey {
-        guard envelope.signatures.count <= DSSEEnvelope.maximumSignatures else {
-            throw Refusal(.signatureInvalid, "an envelope carries at most \(DSSEEnvelope.maximumSignatures) signatures, not \(envelope.signatures.count)")
+        // One signature, the signer's own: a second one (a forged "co-signature" under an administrator's key, say) would be
+        // kept in the ledger and shown to every reader of the envelope though it never verified.
+        guard envelope.signatures.count == 1 else {
+            throw Refusal(
+                .signatureInvalid, "a statement signed by \(actor) carries exactly one signature, by a key of theirs; this envelope carries \(envelope.signatures.count)")
         }
         guard envelope.payloadType == payloadType else {
             throw Refusal(.signatureInvalid, "the envelope's payloadType is \(envelope.payloadType), expected \(payloadType)")
