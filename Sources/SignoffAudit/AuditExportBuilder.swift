@@ -287,12 +287,20 @@ public struct AuditExportBuilder {
         self.filter = filter
     }
 
+    /// The kinds an export of one project shows as stubs although they are administrative: a webhook subscription's URL
+    /// is a secret (a chat incoming-webhook URL posts into its channel; others carry tokens), which only administrators
+    /// and auditors — who may export every project — may read (`GET /v1/webhooks`).
+    public static let subscriptionKinds: Set<String> = ["webhook.added", "webhook.removed"]
+
     /// Whether the export shows an entry in full: every entry of encoding version 1 (it has no header to stand for
     /// it), every entry whose kind is not one of a request's life (administration, delegations, freezes, tokens, and
-    /// any kind this version does not know), and the request entries whose project, environment and time the filter
+    /// any kind this version does not know) — except a webhook subscription's, in full only in an export of every
+    /// project (``subscriptionKinds``) — and the request entries whose project, environment and time the filter
     /// selects. Every other entry is a stub.
     public func showsInFull(version: UInt8, kind: String, project: String, environment: String, time: Int64) -> Bool {
-        guard version == LedgerEntry.formatVersion, Event.requestKinds.contains(kind) else { return true }
+        guard version == LedgerEntry.formatVersion else { return true }
+        if Self.subscriptionKinds.contains(kind) { return filter.project == nil }
+        guard Event.requestKinds.contains(kind) else { return true }
         return (filter.project ?? project) == project && (filter.environment ?? environment) == environment
             && time >= (filter.since ?? .min) && time < (filter.until ?? .max)
     }

@@ -197,7 +197,7 @@ public enum AuditExportVerifier {
                 try builder.addFull(entry, to: &sink)
             case .stub(let header):
                 guard !builder.showsInFull(version: LedgerEntry.formatVersion, kind: header.kind, project: header.project, environment: header.environment, time: header.timeMilliseconds) else {
-                    throw fail("entry \(header.sequence) (\(oneLine(header.kind))) must be in full (administrative, or selected by the filter), but only its header is in the export")
+                    throw fail("entry \(header.sequence) (\(oneLine(header.kind))) must be in full (administrative, or selected by the filter; a webhook's in an export of every project), but only its header is in the export")
                 }
                 try builder.addStub(header, to: &sink)
             }

@@ -23,8 +23,8 @@ struct AdministrativeAuthorityTests {
 
     /// Both verifiers' verdicts on the export of `entries` (cut and signed with the ledger key), after `tamper` has
     /// changed the written folder.
-    static func verdicts(_ entries: [LedgerEntry], tamper: (URL) throws -> Void = { _ in }) async throws -> Verdicts {
-        let exported = try ExportedWorld(entries: entries)
+    static func verdicts(_ entries: [LedgerEntry], filter: AuditExportFilter = AuditExportFilter(), tamper: (URL) throws -> Void = { _ in }) async throws -> Verdicts {
+        let exported = try ExportedWorld(entries: entries, filter: filter)
         let folder = try TestSupport.temporaryDirectory("signoff-authority")
         defer { try? FileManager.default.removeItem(at: folder) }
         let export = folder.appendingPathComponent("export")
@@ -248,6 +248,52 @@ struct AdministrativeAuthorityTests {
         let stranger = try NoteVerifierKey(name: ExportedWorld.origin, publicKey: Ed25519.SigningKey().publicKey)
         forged[0] = try Self.with(entries[0], payload: Event.ledgerInitialized(.init(origin: ExportedWorld.origin, ledgerKey: stranger.description)).payload)
         Self.expectRefused(try await Self.verdicts(forged), step: 4, "names another ledger key")
+    }
+
+    /// The red team's finding: a `read:` token of one project exported it and read, in the administrative entries every
+    /// export held in full, another project's Slack incoming-webhook URL — a secret that posts into that channel.
+    @Test("Webhook subscriptions' URLs are in no export of one project: their entries are stubs there and in full in an export of every project; both verifiers accept each, and refuse a project export showing one in full or an export of every project showing one as a stub (step 3)")
+    func webhookURLs() async throws {
+        var w = try World()
+        _ = try w.approvedProdRequest()
+        let secret = "https://hooks.slack.com/services/T0SECRET/B0SECRET/XXXXSECRETTOKENXXXX"
+        try w.admin(.addWebhook(WebhookSpec(url: secret, project: Cast.project, events: ["request.approved"], format: .standard)))
+        try w.admin(.addWebhook(WebhookSpec(url: secret + "-everywhere", project: nil, events: ["request.approved"], format: .standard)))
+        try w.admin(.removeWebhook(id: "WH-1"))
+        let entries = try ExportedWorld.entries(w)
+        let webhooks = entries.indices.filter { entries[$0].kind.hasPrefix("webhook.") }
+        #expect(webhooks.count == 3)
+        let project = AuditExportFilter(project: Cast.project)
+
+        // One project: every webhook entry a stub, the URL nowhere in any file (entries in full are base64: decoded).
+        let one = try ExportedWorld(entries: entries, filter: project)
+        let lines = try String(decoding: try #require(one.sink.files["entries.jsonl"]), as: UTF8.self).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        for index in webhooks { #expect(lines[index]["entry"] == nil && lines[index]["payload_digest"] != nil) }
+        for line in lines {
+            let bytes = (line["entry"] as? String).flatMap { Base64.decodeLenient($0) } ?? []
+            #expect(!String(decoding: bytes, as: UTF8.self).contains("SECRET"))
+        }
+        for (name, bytes) in one.sink.files { #expect(!String(decoding: bytes, as: UTF8.self).contains("SECRET"), "\(name)") }
+        Self.expectAccepted(try await Self.verdicts(entries, filter: project))
+        // Every project: in full (an administrator's or an auditor's export).
+        let all = try ExportedWorld(entries: entries)
+        #expect(String(decoding: try #require(all.sink.files["administration.csv"]), as: UTF8.self).contains("webhook.added"))
+        Self.expectAccepted(try await Self.verdicts(entries))
+
+        func replacing(_ index: Int, with line: [UInt8]) -> (URL) throws -> Void {
+            { export in
+                let url = export.appendingPathComponent("entries.jsonl")
+                var all = String(decoding: try Data(contentsOf: url), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                all[index] = String(decoding: line, as: UTF8.self)
+                try Data(all.joined(separator: "\n").utf8).write(to: url)
+            }
+        }
+        let shown = try await Self.verdicts(entries, filter: project, tamper: replacing(webhooks[0], with: AuditExportBuilder.fullLine(entries[webhooks[0]])))
+        Self.expectRefused(shown, step: 3, "is in full but outside the filter")
+        let hidden = try await Self.verdicts(entries, tamper: replacing(webhooks[1], with: AuditExportBuilder.stubLine(entries[webhooks[1]].header)))
+        Self.expectRefused(hidden, step: 3, "must be in full")
     }
 
     @Test("The folder's own points: a line of entries.jsonl not in compact JSON (step 3), a manifest with a key twice (step 2), documents/ where the manifest says none were asked for (step 6) — refused by both at the same step")

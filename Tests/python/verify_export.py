@@ -63,6 +63,8 @@ REQUEST_KINDS = frozenset([
     "request.filed", "evidence.attached", "decision.recorded", "stage.entered", "request.rejected",
     "request.withdrawn", "request.revised", "deployment.started", "deployment.recorded", "retrospective.recorded", "request.expired",
 ])
+# Administrative, yet stubs in an export of one project: a subscription's URL is a secret ("Which entries are in full").
+SUBSCRIPTION_KINDS = frozenset(["webhook.added", "webhook.removed"])
 # Every kind the "Events" section names (for these the payload must be a JSON object).
 KNOWN_KINDS = REQUEST_KINDS | frozenset([
     "ledger.initialized", "principal.added", "key.enrolled", "key.revoked", "group.created", "group.member-removed",
@@ -1790,6 +1792,14 @@ def verify(export_dir, key_data, policy=None):
         return ((f_project is None or project == f_project) and (f_env is None or environment == f_env)
                 and (f_since is None or f_since <= ms) and (f_until is None or ms < f_until))
 
+    def in_full(version, kind, project, environment, ms):
+        # "Which entries are in full": a webhook subscription's entry only in an export of every project.
+        if version == 1:
+            return True
+        if kind in SUBSCRIPTION_KINDS:
+            return f_project is None
+        return kind not in REQUEST_KINDS or selected(project, environment, ms)
+
     # 3. Entries (and 4., deferred).
     STEP[0] = 3
     entries_path = os.path.join(export_dir, "entries.jsonl")
@@ -1852,7 +1862,7 @@ def verify(export_dir, key_data, policy=None):
                     fail(f"{what}: time {obj['time']!r} is not the entry's {etime}")
                 if (ekind, eproject, eenv, eactor) != (kind, obj["project"], obj["environment"], obj["actor"]):
                     fail(f"{what}: kind, project, environment or actor differ from the entry's header")
-                required = version == 1 or kind not in REQUEST_KINDS or selected(eproject, eenv, ms)
+                required = in_full(version, kind, eproject, eenv, ms)
                 if not required:
                     fail(f"{what} is in full but outside the filter (it must be a stub)")
                 full_count += 1
@@ -1883,9 +1893,12 @@ def verify(export_dir, key_data, policy=None):
                           + u16str(kind, what, "kind", 1) + u16str(obj["project"], what, "project", 0)
                           + u16str(obj["environment"], what, "environment", 0)
                           + u16str(obj["actor"], what, "actor", 1) + bytes.fromhex(digest[7:]))
-                if kind not in REQUEST_KINDS:
+                if kind in SUBSCRIPTION_KINDS:
+                    if f_project is None:
+                        fail(f"{what} must be in full: a webhook's entry in an export of every project (got a stub)")
+                elif kind not in REQUEST_KINDS:
                     fail(f"{what} must be in full: {kind} is not a kind of a request's life (got a stub)")
-                if selected(obj["project"], obj["environment"], ms):
+                elif selected(obj["project"], obj["environment"], ms):
                     fail(f"{what} must be in full: the filter selects it (got a stub)")
                 if seq == 0 and step4_failure is None:
                     step4_failure = f"{what}: entry 0 must be the ledger's ledger.initialized (got a stub)"
