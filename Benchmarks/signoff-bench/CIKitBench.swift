@@ -58,8 +58,9 @@ struct CIKitBench {
     func gateWakeups() async throws -> (p50: Double, p99: Double, plainP50: Double) {
         let http = HTTPBench(runs: 1, directory: directory)
         let w = try await http.world("wake-\(UUID().uuidString)")
-        let (url, task) = try await http.serve(w)
-        defer { task.cancel() }
+        let server = try await http.serve(w)
+        defer { server.stopSoon() }
+        let url = server.url
         let token = try await Authenticator(store: w.database.auth, clock: { w.database.now }).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
         let digest = SHA256Digest.hash("bundle").description
         // Each request's two approvals, in order: the first before the wait, the second wakes it.

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import SignoffCore
 import SignoffCrypto
 import SignoffServer
@@ -126,22 +127,40 @@ struct HTTPBench {
         return Double(w.work.count) / elapsed
     }
 
+    /// `signoff serve`'s application running in this process, in a service group of its own.
+    struct Server: Sendable {
+        let url: URL
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        /// Stops it as SIGTERM stops `signoff serve` — a graceful shutdown, in which it signs its last checkpoint — and
+        /// waits until it has (cancelling its task instead made Hummingbird log errors as it went).
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+        }
+
+        /// ``stop()`` from a `defer`: begun now, finished in the background.
+        func stopSoon() { Task { await stop() } }
+    }
+
     /// Starts `signoff serve`'s application in this process on a free loopback port.
-    func serve(_ w: World) async throws -> (URL, Task<Void, any Error>) { try await serve(w.database) }
+    func serve(_ w: World) async throws -> Server { try await serve(w.database) }
 
     /// Starts `signoff serve`'s application for `service` (one instance) in this process on a free loopback port.
-    func serve(_ service: SignoffService) async throws -> (URL, Task<Void, any Error>) {
+    func serve(_ service: SignoffService) async throws -> Server {
         var configuration = ServerConfiguration()
         configuration.port = Int.random(in: 30_000..<50_000)
         configuration.verifyIntervalSeconds = 0  // a full verification would compete with what is measured
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let app = buildApplication(service: service, configuration: configuration, logger: logger)
-        let task = Task { try await app.runService() }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
         let url = URL(string: "http://127.0.0.1:\(configuration.port)")!
         for _ in 0..<100 {
             if let (_, response) = try? await URLSession.shared.data(from: url.appendingPathComponent("healthz")), (response as? HTTPURLResponse)?.statusCode == 200 {
-                return (url, task)
+                return Server(url: url, group: group, task: task)
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -150,8 +169,9 @@ struct HTTPBench {
 
     func httpRate() async throws -> Double {
         let w = try await world("http-\(UUID().uuidString)")
-        let (url, task) = try await serve(w)
-        defer { task.cancel() }
+        let server = try await serve(w)
+        defer { server.stopSoon() }
+        let url = server.url
         let auth = Authenticator(store: w.database.auth, clock: { w.database.now })
         var tokens: [String: String] = [:]
         for i in 0..<approvers { tokens["approver\(i)"] = try await auth.issueToken(for: "approver\(i)", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token }
@@ -237,8 +257,9 @@ struct HTTPBench {
         ]
         Bench.progress("latency of gate and status at 1000 requests/s")
         let w = try await world("latency-\(UUID().uuidString)")
-        let (url, task) = try await serve(w)
-        defer { task.cancel() }
+        let server = try await serve(w)
+        defer { server.stopSoon() }
+        let url = server.url
         let token = try await Authenticator(store: w.database.auth, clock: { w.database.now }).issueToken(for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000).token
         let digest = SHA256Digest.hash("bundle").description
         for (label, path) in [("gate", "/v1/requests/REQ-1/gate?environment=prod&digest=\(digest)"), ("status", "/v1/requests/REQ-1")] {

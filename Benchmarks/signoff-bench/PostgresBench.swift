@@ -108,8 +108,9 @@ struct PostgresBench {
         bench.makeStorage = { _ in try await PostgresStorage.create(url: url, origin: "bench/ledger", signingKey: Ed25519.SigningKey()) }
         let world = try await bench.world("pg-gate")
         let second = SignoffService(storage: try await PostgresStorage.open(url: url), keepsWholeState: true)
-        let (a, first) = try await bench.serve(world.database)
-        let (b, other) = try await bench.serve(second)
+        let first = try await bench.serve(world.database)
+        let other = try await bench.serve(second)
+        let (a, b) = (first.url, other.url)
         let token = try await Authenticator(store: world.database.auth, clock: { world.database.now }).issueToken(
             for: "approver0", kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000
         ).token
@@ -136,10 +137,8 @@ struct PostgresBench {
         }
         let one = LoadGenerator.run(urls: [a], path: path, token: token, rate: 1000, seconds: 5)
         let two = LoadGenerator.run(urls: [a, b], path: path, token: token, rate: 1000, seconds: 5)
-        first.cancel()
-        other.cancel()
-        _ = await first.result
-        _ = await other.result
+        await first.stop()
+        await other.stop()
         await world.database.storage.close()
         await second.storage.close()
         return ((one.p50, one.p99, one.errors), (two.p50, two.p99, two.errors))
