@@ -1959,8 +1959,10 @@ components:
     Envelope:
       type: object
       description: >-
-        A DSSE envelope; payload and sig are base64 (standard or URL-safe). At most 4 signatures (a decision has one; an
-        administrators' approval one per signing administrator): more are refused before any is checked.
+        A DSSE envelope; payload and sig are base64 (standard or URL-safe). At most 4 signatures: more are refused before
+        any is checked. A statement its actor signs (a decision, a delegation, a retrospective, a key enrolment's proof)
+        carries exactly one, by a key of theirs (any other count → 422 signature.invalid); an administrators' approval
+        one per signing administrator, each of which must verify.
       required: [payloadType, payload, signatures]
       properties:
         payloadType: { type: string }
