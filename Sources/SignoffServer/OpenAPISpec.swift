@@ -697,7 +697,9 @@ paths:
       description: >-
         Break-glass: lets one open request of the freeze's project and environment deploy through it (`freeze.exempted`,
         action `freeze.exempt`), made and signed as lifting the freeze is (its project's administrators for a project's
-        freeze; under the quorum where the freeze covers a regulated project). Nothing else passes the freeze.
+        freeze; under the quorum where the freeze covers a regulated project). Nothing else passes the freeze — not even the
+        same request once revised to another bundle: an exemption is of the revision it was granted for, and a revision
+        may be exempted anew.
       requestBody:
         required: true
         content:

@@ -380,6 +380,37 @@ struct DirectoryExportTests {
 /// Issue 30, part 1: break-glass through a freeze, signed and for one request.
 @Suite("Freeze exemptions (pure)")
 struct FreezeExemptionTests {
+    /// The red team's finding: administrators exempted a request's hotfix from a freeze; its requester then revised it to
+    /// another bundle, had it approved again, and deployed that through the freeze, which nobody had exempted it from.
+    @Test("An exemption is of the revision administrators exempted: revised to another bundle, the request is held by the freeze again (and the gate says so), and the new revision may be exempted anew")
+    func exemptionOfRevision() throws {
+        var w = try World()
+        let id = try w.approvedProdRequest()
+        try w.admin(.addFreeze(FreezeSpec(environment: "prod", project: Cast.project, from: w.now, until: w.now + 86_400_000, reason: "quarter-end close")))
+        func held() -> Bool {
+            Engine.deployRefusals(w.request(id), environment: "prod", digest: w.request(id).digest, state: w.state, actor: Cast.deployer.name, now: w.now)
+                .contains { $0.rule == "gate.freeze" }
+        }
+        #expect(held())
+        w.now += 1000
+        try w.admin(.exemptFromFreeze(id: "FRZ-1", request: id, reason: "hotfix reviewed"))
+        #expect(!held())
+        w.now += 1000
+        try w.ok(.revise(request: id, bundle: "other.zip", digest: World.otherDigest), as: Cast.requester.name)
+        #expect(held(), "a revision is another bundle: the exemption of the one before does not let it through")
+        #expect(w.state.freezes["FRZ-1"]?.exemption(for: w.request(id)) == nil)
+        let workflow = try #require(w.state.workflow(for: w.request(id))?.workflow)
+        let gate = Policy.evaluate(w.request(id), stage: workflow.stages.last!, workflow: workflow, state: w.state, now: w.now, actor: Cast.deployer.name)
+        #expect(!gate.conditions.contains { $0.rule == "freeze" && $0.met }, "\(gate.conditions)")
+        #expect(gate.conditions.contains { $0.rule == "freeze" && !$0.met && $0.detail.contains("FRZ-1") }, "\(gate.conditions)")
+        // The new revision, exempted anew (not refused as already exempted), passes; so would no other request.
+        w.now += 1000
+        try w.admin(.exemptFromFreeze(id: "FRZ-1", request: id, reason: "the rebuilt bundle, reviewed too"))
+        #expect(!held())
+        #expect(w.state.freezes["FRZ-1"]?.exemption(for: w.request(id))?.reason == "the rebuilt bundle, reviewed too")
+        w.refused(w.signedByAdmin(.exemptFromFreeze(id: "FRZ-1", request: id, reason: "again")), as: Cast.administrator.name, rule: "input.duplicate")
+    }
+
     @Test("An exemption lets one request through a freeze, signed as lifting it; the other requests stay held; refusals")
     func exemption() async throws {
         var w = try World()

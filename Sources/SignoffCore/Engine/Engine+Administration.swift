@@ -258,7 +258,8 @@ extension Engine {
         guard freeze.environment == target.environment, freeze.project.map({ $0 == target.project }) ?? true else {
             throw Refusal(.freezeInvalid, "\(id) freezes \(freeze.environment) of \(freeze.project ?? "every project"), not \(target.environment) of \(target.project), where \(request) deploys")
         }
-        guard freeze.exemptions?[request] == nil else { throw Refusal(.inputDuplicate, "\(request) is already exempted from \(id)") }
+        // An exemption of an earlier revision no longer counts (``Freeze/exemption(for:)``): the revision may be exempted anew.
+        guard freeze.exemption(for: target) == nil else { throw Refusal(.inputDuplicate, "\(request) is already exempted from \(id)") }
         try validText(reason, what: "the reason")
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw Refusal(.freezeInvalid, "an exemption needs a reason (--reason): the retrospective and the auditors read it")

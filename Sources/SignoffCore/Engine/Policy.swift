@@ -318,7 +318,7 @@ public enum Policy {
         if stage.name == workflow.stages.last?.name {
             // A freeze this request is exempted from: said, met (break-glass is visible on the request, never silent).
             for freeze in state.freezes(inForceFor: project, environment: environment, at: now) {
-                guard let exemption = freeze.exemptions?[request.id] else { continue }
+                guard let exemption = freeze.exemption(for: request) else { continue }
                 conditions.append(ConditionStatus(
                     rule: "freeze", met: true,
                     detail: "exempted from freeze \(freeze.id) (\(freeze.reason)) by \(exemption.by) at \(Timestamps.rfc3339(exemption.at)): \(exemption.reason)",

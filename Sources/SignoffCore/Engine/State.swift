@@ -168,7 +168,16 @@ public struct Freeze: Hashable, Sendable, Codable {
 
     /// Whether the freeze holds `request` back now: in force for its project and environment, and not exempting it.
     public func holds(_ request: DeploymentRequest, at now: Int64) -> Bool {
-        isInForce(project: request.project, environment: request.environment, at: now) && exemptions?[request.id] == nil
+        isInForce(project: request.project, environment: request.environment, at: now) && exemption(for: request) == nil
+    }
+
+    /// The exemption that lets `request` through, if it was granted for the request's current revision: administrators
+    /// exempt the bundle before them, so a revision — another bundle — needs an exemption of its own. (Granted in the
+    /// very millisecond of the revision, it is taken as earlier: refused rather than guessed.)
+    public func exemption(for request: DeploymentRequest) -> FreezeExemption? {
+        guard let exemption = exemptions?[request.id] else { return nil }
+        if let revisedAt = request.earlierRevisions.last?.replacedAt, exemption.at <= revisedAt { return nil }
+        return exemption
     }
 
     public func isInForce(project: String, environment: String, at now: Int64) -> Bool {

@@ -105,7 +105,7 @@ struct ConsoleRequestPages {
                 old: d.revision != r.revision)
         }
         let exemptions = state.freezes.keys.sorted().compactMap { id in
-            state.freezes[id]?.exemptions?[r.id].map { RequestPage.Exemption(freeze: id, by: $0.by, reason: $0.reason) }
+            state.freezes[id]?.exemption(for: r).map { RequestPage.Exemption(freeze: id, by: $0.by, reason: $0.reason) }
         }
         return RequestPage(
             chrome: PageChrome(r.id, user: user, csrf: found.csrf),
