@@ -276,7 +276,7 @@ struct IdentityTests {
         }
     }
 
-    @Test("A single sign-on session has no key behind it: it reads, but decides and administers only signed, issues no service token, and ends when its issuer is distrusted", arguments: TestBackend.allCases)
+    @Test("A single sign-on session has no key behind it: it reads, but decides and administers only signed, issues no service token, and ends when its issuer is distrusted — for good: trusting the name again, the same provider or another, does not bring it back", arguments: TestBackend.allCases)
     func keylessSessions(_ backend: TestBackend) async throws {
         let f = try await ServerFixture(backend)
         defer { f.remove() }
@@ -285,11 +285,16 @@ struct IdentityTests {
         try await Self.trust(f, corp)
         try await f.must(.fileRequest(project: Cast.project, environment: "qa", bundle: "m.zip", digest: SHA256Digest.hash("m"), description: ""), as: "riley")
         let auth = Authenticator(store: f.database.auth, clock: { f.database.now })
-        let morgan = try await auth.issueToken(for: Cast.releaseManager.name, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: "sso:corp").token
-        let ada = try await auth.issueToken(for: admin, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: "sso:corp").token
+        let trustedAt = try #require(try await f.database.directory().issuers["corp"]?.trustedAt)
+        let marker = TokenRecord.singleSignOnMarker(issuer: "corp", trustedAt: trustedAt)
+        let morgan = try await auth.issueToken(for: Cast.releaseManager.name, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: marker).token
+        let ada = try await auth.issueToken(for: admin, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: marker).token
+        // A row that names no trust (as one written before the trust was recorded): refused, log in again.
+        let legacy = try await auth.issueToken(for: Cast.releaseManager.name, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000, keyFingerprint: "sso:corp").token
         let app = Application(router: buildRouter(service: f.database), logger: quietLogger)
         try await app.test(.router) { client in
             #expect(try await client.json("/v1/requests/REQ-1", token: morgan).status == 200)
+            #expect(try await client.json("/v1/whoami", token: legacy).status == 401)
             let unsigned = try await client.json("/v1/requests/REQ-1/decisions", .post, token: morgan, body: ["stage": "approved", "decision": "approve"])
             #expect(unsigned.object["rule"] as? String == "signature.required", "\(unsigned.object)")
             let reject = try await client.json("/v1/requests/REQ-1/decisions", .post, token: morgan, body: ["stage": "approved", "decision": "reject", "comment": "no"])
@@ -310,6 +315,24 @@ struct IdentityTests {
         try await app.test(.router) { client in
             let after = try await client.json("/v1/whoami", token: morgan)
             #expect(after.status == 401 && (after.object["detail"] as? String)?.contains("no longer trusted") == true, "\(after.object)")
+        }
+        // The red team's finding: trusting the name again — the same provider, or another at another URL — brought those
+        // sessions back. They stay ended; a session signed in under the new trust works.
+        for spec in [corp, IssuerSpec(name: "corp", url: "https://login.other.example", audience: "signoff-console", uses: [.people], personClaim: .sub)] {
+            try await Self.trust(f, spec)
+            try await app.test(.router) { client in
+                for token in [morgan, ada] {
+                    let again = try await client.json("/v1/whoami", token: token)
+                    #expect(again.status == 401 && (again.object["detail"] as? String)?.contains("no longer trusted") == true, "\(again.object)")
+                }
+                let now = try #require(try await f.database.directory().issuers["corp"]?.trustedAt)
+                let fresh = try await auth.issueToken(
+                    for: Cast.releaseManager.name, kind: .session, scopes: [], lifetimeMilliseconds: 3_600_000,
+                    keyFingerprint: TokenRecord.singleSignOnMarker(issuer: "corp", trustedAt: now)
+                ).token
+                #expect(try await client.json("/v1/whoami", token: fresh).status == 200)
+            }
+            try await f.must(.distrustIssuer(name: "corp"), as: admin)
         }
     }
 

@@ -26,7 +26,7 @@ struct SingleSignOn {
     static let routes = ["GET /console/sso/start", "GET /console/sso/callback"]
 
     /// What the console needs of the configured issuer, or why single sign-on is not available.
-    func issuer() async throws -> Result<(spec: IssuerSpec, metadata: IssuerMetadata), IdentityRejection> {
+    func issuer() async throws -> Result<(spec: IssuerSpec, metadata: IssuerMetadata, trustedAt: Int64), IdentityRejection> {
         guard let sso = handlers.configuration.singleSignOn else { return .failure(.init("single sign-on is not configured on this server")) }
         let state = try await handlers.service.directory()
         guard let trusted = state.issuers[sso.issuer], trusted.spec.uses.contains(.people) else {
@@ -35,7 +35,7 @@ struct SingleSignOn {
         guard trusted.spec.audience == sso.clientID else {
             return .failure(.init("issuer \(sso.issuer) is trusted for audience \(trusted.spec.audience), not this server's client ID"))
         }
-        do { return .success((trusted.spec, try await handlers.identity.metadata(of: trusted.spec))) } catch { return .failure(error) }
+        do { return .success((trusted.spec, try await handlers.identity.metadata(of: trusted.spec), trusted.trustedAt)) } catch { return .failure(error) }
     }
 
     /// Where the provider sends the browser back.
@@ -102,7 +102,7 @@ struct SingleSignOn {
                 throw Problem.tooManyRequests("too many sign-ins started from this address; try again in \(wait) s", retryAfter: wait)
             }
             try await h.challengesPerAddress.record(address)
-            let found: (spec: IssuerSpec, metadata: IssuerMetadata)
+            let found: (spec: IssuerSpec, metadata: IssuerMetadata, trustedAt: Int64)
             switch try await sso.issuer() {
             case .failure(let refusal): return await sso.refused(refusal.description, context: context, status: .notFound, failedSignIn: false)
             case .success(let issuer): found = issuer
@@ -154,7 +154,7 @@ struct SingleSignOn {
             guard let issuerName = try await h.service.storage.coordination.consumeLogin(stateHash: SHA256Digest.hash(Array(state.utf8)), now: h.service.now) else {
                 return await sso.refused("the sign-in's state is unknown, used or expired", context: context)
             }
-            let found: (spec: IssuerSpec, metadata: IssuerMetadata)
+            let found: (spec: IssuerSpec, metadata: IssuerMetadata, trustedAt: Int64)
             switch try await sso.issuer() {
             case .failure(let refusal): return await sso.refused(refusal.description, context: context)
             case .success(let issuer): found = issuer
@@ -197,7 +197,7 @@ struct SingleSignOn {
             guard !person.disabled else { return await sso.refused("\(name) is disabled in Signoff", context: context, status: .forbidden) }
             let issued = try await h.auth.issueToken(
                 for: name, kind: .session, scopes: [], lifetimeMilliseconds: h.configuration.sessionLifetimeMilliseconds,
-                keyFingerprint: TokenRecord.singleSignOnPrefix + found.spec.name)
+                keyFingerprint: TokenRecord.singleSignOnMarker(issuer: found.spec.name, trustedAt: found.trustedAt))
             context.logger.info("single sign-on", metadata: ["user": .string(name), "token_id": .string(issued.record.id), "issuer": .string(found.spec.name)])
             // A page of this origin moves on (a SameSite=Strict cookie is not sent on the provider's cross-site redirect
             // chain): to the setup of this browser's key when it has none for the person, else to the inbox.

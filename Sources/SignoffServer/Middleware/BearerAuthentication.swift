@@ -120,9 +120,14 @@ struct BearerAuthentication: RouterMiddleware {
         // also revoke the token rows in the same unit of work; this check covers a token row another path left behind.
         let state = try await service.directory()
         guard let principal = state.principals[record.principal], !principal.disabled else { return .principalDisabled(tokenID: record.id) }
-        if let issuer = record.singleSignOnIssuer {
-            // A single sign-on session lasts while its issuer is trusted to sign people in.
-            guard state.issuers[issuer]?.spec.uses.contains(.people) == true else { return .issuerDistrusted(tokenID: record.id) }
+        if let sso = record.singleSignOn {
+            // A single sign-on session lasts while the trust it signed in under holds: its issuer trusted to sign people in
+            // by the very `issuer.trusted` entry of then. Distrusted, and trusted again under the same name (the same
+            // provider or another), it stays ended: sessions made while a provider was compromised do not come back. A row
+            // that names no trust (written before it did) is refused: log in again.
+            guard let trusted = state.issuers[sso.issuer], trusted.spec.uses.contains(.people), sso.trustedAt == trusted.trustedAt else {
+                return .issuerDistrusted(tokenID: record.id)
+            }
         } else if let fingerprint = record.keyFingerprint, !principal.keys.contains(where: { $0.fingerprint == fingerprint && $0.counts(signedAt: service.now) }) {
             return .keyRevoked(tokenID: record.id)
         }

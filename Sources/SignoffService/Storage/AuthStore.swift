@@ -11,7 +11,8 @@ public struct TokenRecord: Hashable, Sendable {
     public let scopes: [String]
     public let expiresAt: Int64
     /// For session tokens: the fingerprint (hex) of the key whose signature obtained it (revoking that key ends it), or
-    /// `sso:ISSUER` for a single sign-on session (distrusting that issuer for people ends it).
+    /// `sso:ISSUER@TRUSTED_AT` for a single sign-on session (``singleSignOnMarker(issuer:trustedAt:)``: distrusting that
+    /// issuer for people ends it, and trusting the name again does not bring it back).
     public let keyFingerprint: String?
     /// Set when the token was revoked (listing only: a revoked token never authenticates).
     public var revokedAt: Int64?
@@ -31,10 +32,20 @@ extension TokenRecord {
     /// The prefix of ``keyFingerprint`` for a session a trusted issuer's single sign-on obtained.
     public static let singleSignOnPrefix = "sso:"
 
+    /// What a single sign-on session's row records of its issuer: `sso:ISSUER@TRUSTED_AT`, the issuer's name and the time
+    /// (milliseconds) of the `issuer.trusted` entry under which it signed the person in.
+    public static func singleSignOnMarker(issuer: String, trustedAt: Int64) -> String { "\(singleSignOnPrefix)\(issuer)@\(trustedAt)" }
+
     /// The issuer whose single sign-on obtained this session; nil for every other token.
-    public var singleSignOnIssuer: String? {
+    public var singleSignOnIssuer: String? { singleSignOn?.issuer }
+
+    /// The issuer whose single sign-on obtained this session, and the time of the trust it signed in under (nil for a
+    /// row written before 2026-12-07, which recorded only `sso:ISSUER`); nil for every other token.
+    public var singleSignOn: (issuer: String, trustedAt: Int64?)? {
         guard kind == .session, let value = keyFingerprint, value.hasPrefix(Self.singleSignOnPrefix) else { return nil }
-        return String(value.dropFirst(Self.singleSignOnPrefix.count))
+        let rest = value.dropFirst(Self.singleSignOnPrefix.count)
+        guard let at = rest.lastIndex(of: "@") else { return (String(rest), nil) }
+        return (String(rest[..<at]), Int64(rest[rest.index(after: at)...]))
     }
 
     /// A session no key of its principal obtained (single sign-on): it reads, and changes nothing unsigned.
