@@ -154,7 +154,13 @@ public enum StandardWebhooks {
 public enum WebhookRendering {
     /// Without the server's public URL a link is relative: the standard body keeps it (its receiver knows where it came
     /// from); a chat message leaves it out — Slack and Teams cannot open a relative link, and a button with one is refused.
-    public static func body(_ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?, handles: [String: ChatHandles] = [:]) -> [UInt8] {
+    ///
+    /// `webhook`, the subscription the body is for, is named in the standard body: the `v1a` key is the same for every
+    /// subscription of a ledger, so a receiver that checks `v1a` also checks that the body is meant for its own
+    /// subscription (`schema/webhooks.md`).
+    public static func body(
+        _ n: SignoffCore.Notification, format: WebhookFormat, publicURL: String?, handles: [String: ChatHandles] = [:], webhook: String? = nil
+    ) -> [UInt8] {
         var n = n
         if publicURL == nil, format != .standard {
             n = SignoffCore.Notification(
@@ -179,7 +185,7 @@ public enum WebhookRendering {
                 }, link: n.link, time: n.time)
         }
         switch format {
-        case .standard: return standard(n, link: link)
+        case .standard: return standard(n, link: link, webhook: webhook)
         case .slack: return encode(slack(n, link: link, handles: handles))
         case .teams: return encode(teams(n, link: link, handles: handles))
         }
@@ -192,11 +198,13 @@ public enum WebhookRendering {
     }
 
     /// `{"type", "timestamp", "data"}`: `data` is the notification, with the request's link made absolute.
-    static func standard(_ n: SignoffCore.Notification, link: String?) -> [UInt8] {
+    static func standard(_ n: SignoffCore.Notification, link: String?, webhook: String?) -> [UInt8] {
         struct Envelope: Encodable {
             let type: String
             let timestamp: String
             let data: Data
+            /// The subscription this body was sent to (absent only where none is known).
+            let webhook: String?
             struct Data: Encodable {
                 let summary: String
                 let project: String?
@@ -215,7 +223,8 @@ public enum WebhookRendering {
                 type: n.type.rawValue, timestamp: Timestamps.rfc3339(n.time),
                 data: .init(
                     summary: n.summary, project: n.project, environment: n.environment, actor: n.actor, request: n.request, comment: n.comment,
-                    outcome: n.outcome, recipient: n.recipient, items: n.items, link: link)))
+                    outcome: n.outcome, recipient: n.recipient, items: n.items, link: link),
+                webhook: webhook))
     }
 
     /// Lines for people, each escaped for its medium by `escape`: the summary, who can act next (each person as

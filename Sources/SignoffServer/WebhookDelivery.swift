@@ -99,7 +99,7 @@ struct WebhookDeliveryService: Service {
         }
         // People named by the message are mentioned by their chat handles (read now: a handle set since the event counts).
         let handles = webhook.spec.format == .standard ? [:] : ((try? await service.allChatHandles()) ?? [:])
-        let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL, handles: handles)
+        let body = WebhookRendering.body(notification, format: webhook.spec.format, publicURL: configuration.publicURL, handles: handles, webhook: webhook.id)
         let timestamp = started / 1000
         var request = URLRequest(url: url)
         request.httpMethod = "POST"

@@ -120,6 +120,13 @@ struct WebhookTests {
         }
         let ok = first.filter { $0.path == "ok" }
         #expect(!ok.isEmpty && ok.allSatisfy { $0.v1 == true && $0.v1a == true }, "every message verifies with v1 and v1a: \(ok.map { ($0.type ?? "", $0.v1 ?? false, $0.v1a ?? false) })")
+        // The v1a key is the ledger's, the same for every subscription: the standard body names the subscription it was
+        // sent to, so that a receiver can tell a message relayed from another subscription's receiver (red team).
+        let named = Set(ok.compactMap { record in
+            (try? JSONSerialization.jsonObject(with: Data((record.body ?? "").utf8)) as? [String: Any])?["webhook"] as? String
+        })
+        let listed = try await remote("ada", ["webhook", "list"])
+        #expect(named.count == 1 && named.allSatisfy { id in listed.stdout.split(separator: "\n").contains { $0.contains(id) && $0.contains("/ok") } }, "\(named) in \(listed.stdout)")
         #expect(ok.contains { $0.type == "request.filed" && ($0.body ?? "").contains("ci-bot") }, "the filing names who can act next")
         #expect(ok.contains { ($0.body ?? "").contains("https://signoff.example/requests/\(id)") }, "the link is the console page, starting with --public-url")
         let slack = first.filter { $0.path == "fail-twice" }

@@ -207,6 +207,9 @@ struct NotificationTests {
         let standard = try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .standard, publicURL: nil))) as? [String: Any]
         #expect(standard?["type"] as? String == "request.rejected" && (standard?["data"] as? [String: Any])?["comment"] as? String == hostile)
         #expect((standard?["data"] as? [String: Any])?["link"] as? String == "/requests/REQ-1", "the standard body keeps a relative link")
+        #expect(standard?["webhook"] == nil)
+        let named = try JSONSerialization.jsonObject(with: Data(WebhookRendering.body(n, format: .standard, publicURL: nil, webhook: "WH-3"))) as? [String: Any]
+        #expect(named?["webhook"] as? String == "WH-3", "the standard body names its subscription (v1a's key is the ledger's)")
         // Without the public URL, chat messages carry no link a chat could not open: no relative URL, no button.
         for format in [WebhookFormat.slack, .teams] {
             let body = String(decoding: WebhookRendering.body(n, format: format, publicURL: nil), as: UTF8.self)

@@ -80,7 +80,7 @@ struct WebhookExampleTests {
         #expect(Set(all.keys) == Set(NotificationType.allCases), "missing: \(Set(NotificationType.allCases).subtracting(all.keys).map(\.rawValue))")
         var bodies: [NotificationType: String] = [:]
         for (type, n) in all {
-            bodies[type] = String(decoding: WebhookRendering.body(n, format: .standard, publicURL: Self.publicURL), as: UTF8.self)
+            bodies[type] = String(decoding: WebhookRendering.body(n, format: .standard, publicURL: Self.publicURL, webhook: "WH-1"), as: UTF8.self)
             // Every link opens a console page: a request's or the inbox.
             let link = try #require(n.link, "\(type.rawValue) has no link")
             #expect(link.hasPrefix("/requests/") || link == "/inbox" || link.hasPrefix("/dashboard?") || link == "/audit", "\(type.rawValue): \(link)")
