@@ -279,7 +279,9 @@ paths:
       description: >-
         Sets the person's chat handles — a Slack member ID (`U…`/`W…`) and a Teams user (object ID or user principal
         name) — used to mention them where a message names them. Their own, in their session, or anyone's for an
-        administrator; only users have handles; absent or null forgets one. Not in the ledger (not authority).
+        administrator in a session their key obtained (a single sign-on session sets only its own: 422
+        admin.signature-required); only users have handles; absent or null forgets one. Not in the ledger (not
+        authority).
       requestBody:
         required: true
         content:
@@ -558,7 +560,9 @@ paths:
     get:
       operationId: listIssuers
       x-service-token: "session-only"
-      description: The OpenID Connect issuers administrators trust (schema/identity.md), with who trusted each and when.
+      description: >-
+        The OpenID Connect issuers administrators trust (schema/identity.md), with who trusted each and when, and their
+        pipeline rules: administrators and auditors only (403 admin.required for anyone else).
       responses:
         "200":
           description: The trusted issuers, by name.

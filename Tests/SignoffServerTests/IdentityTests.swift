@@ -308,6 +308,15 @@ struct IdentityTests {
             #expect(group.object["rule"] as? String == "admin.signature-required", "\(group.object)")
             let minted = try await client.json("/v1/service-tokens", .post, token: ada, body: ["service_account": Cast.ci.name, "scopes": ["gate:\(Cast.project)"]])
             #expect(minted.status == 403, "\(minted.object)")
+            // Another person's chat handles (whom their mentions reach; in no ledger): not from a keyless session (red
+            // team); one's own, yes.
+            let others = try await client.json("/v1/users/\(Cast.releaseManager.name)/chat", .put, token: ada, body: ["slack": "U0ATTACKER"])
+            #expect(others.status == 422 && others.object["rule"] as? String == "admin.signature-required", "\(others.status) \(others.object)")
+            #expect(try await client.json("/v1/users/\(admin)/chat", .put, token: ada, body: ["slack": "U0ADA"]).status == 200)
+            // The trusted issuers and their pipeline rules: administrators and auditors, not any user (red team).
+            let listed = try await client.json("/v1/issuers", token: morgan)
+            #expect(listed.status == 403 && listed.object["rule"] as? String == "admin.required", "\(listed.object)")
+            #expect(try await client.json("/v1/issuers", token: ada).status == 200)
         }
         #expect(try await f.database.state().requests["REQ-1"]?.decisions.isEmpty == true)
         // Distrusting the issuer ends the sessions it signed in.

@@ -128,8 +128,10 @@ struct AdministrationController {
             let body = try await request.decode(as: GroupLinkBody.self, context: context)
             return try await h.respond(.linkGroup(group: try h.parameter("name", context), directory: body.directory, approval: body.approval), context)
         }
-        routes.get("/issuers") { _, _ -> Response in
-            let state = try await h.service.directory()
+        // Which repository and branch act as which service account is a map of what to take over: administrators and
+        // auditors only, as the other rules are (red team: any user listed them).
+        routes.get("/issuers") { _, context -> Response in
+            let state = try await h.directoryReader(context)
             return try h.json(ItemList(state.issuers.values.sorted { $0.spec.name < $1.spec.name }.map(IssuerView.init)))
         }
         routes.post("/freezes/{id}/exemptions") { request, context -> Response in
@@ -181,6 +183,14 @@ struct AdministrationController {
         routes.put("/users/{name}/chat") { request, context -> Response in
             let body = try await request.decode(as: ChatHandlesBody.self, context: context)
             let name = try h.parameter("name", context)
+            // Another person's handles decide whom their mentions and reminders reach, and the change is in no ledger: an
+            // administrator makes it with a session their key obtained, never with a single sign-on session, which has no
+            // key behind it and changes nothing unsigned (red team).
+            if name != (try h.principal(context)), context.token?.isKeyless == true {
+                throw Problem.forbidden(
+                    "setting another person's chat handles needs a session obtained with your key (signoff login --key); a single sign-on session sets only your own",
+                    rule: .adminSignatureRequired)
+            }
             switch try await h.service.setChatHandles(ChatHandles(slack: body.slack, teams: body.teams), of: name, as: try h.principal(context)) {
             case .success(let handles): return try h.json(ChatHandlesView(principal: name, handles))
             case .failure(let refusal): throw Problem.refused(refusal)
