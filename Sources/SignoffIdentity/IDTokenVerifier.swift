@@ -194,6 +194,12 @@ public actor IDTokenVerifier {
             throw IdentityRejection(
                 "the ID token is not for audience \(issuer.audience) (its aud: \(audiences.isEmpty ? "none" : audiences.prefix(3).map(Self.shown).joined(separator: ", ")))")
         }
+        // OpenID Connect Core §3.1.3.7: a token for several audiences says to whom it was issued (azp), which must be this
+        // client — else a token issued to another client that also lists this one would sign in here.
+        if audiences.count > 1, claims["azp"]?.text != issuer.audience {
+            throw IdentityRejection(
+                "the ID token is for several audiences and was issued (azp) to \(claims["azp"]?.text.map(Self.shown) ?? "no one named"), not \(issuer.audience)")
+        }
         guard let exp = try milliseconds("exp") else { throw IdentityRejection("the ID token has no exp") }
         guard exp + Self.skewMilliseconds > now else { throw IdentityRejection("the ID token has expired") }
         if let nbf = try milliseconds("nbf"), nbf - Self.skewMilliseconds > now { throw IdentityRejection("the ID token is not valid yet (nbf)") }

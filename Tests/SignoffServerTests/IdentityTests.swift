@@ -17,9 +17,24 @@ import Testing
 /// A local OpenID issuer on loopback, as GitHub's or GitLab's token service is to a job: discovery, a key set that can
 /// rotate, and ID tokens signed with ES256 or EdDSA by jwt-kit (Signoff's verifier fetches over real HTTP).
 final class LocalIssuer: Sendable {
+    /// `aud` as a string, or as an array when there are several.
+    struct Audience: Codable {
+        let values: [String]
+        init(_ values: [String]) { self.values = values }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let many = try? c.decode([String].self) { values = many } else { values = [try c.decode(String.self)] }
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            if values.count == 1 { try c.encode(values[0]) } else { try c.encode(values) }
+        }
+    }
+
     struct Claims: JWTPayload {
         var iss: String
-        var aud: String
+        var aud: Audience
+        var azp: String?
         var exp: Int
         var iat: Int
         var nbf: Int?
@@ -118,12 +133,13 @@ final class LocalIssuer: Sendable {
     /// A job's ID token: `kid` k1 (ES256), k2 (EdDSA), k3 (the rotated key) or "stranger" (a key the set never holds,
     /// named k1).
     func token(
-        kid: String = "k1", iss: String? = nil, aud: String = "https://signoff.test", expiresIn: Int = 300, repository: String = "acme/churn-model",
-        ref: String = "refs/heads/main", sha: String = "0123456789abcdef0123456789abcdef01234567", sub: String? = nil, nonce: String? = nil
+        kid: String = "k1", iss: String? = nil, aud: String = "https://signoff.test", audiences: [String]? = nil, azp: String? = nil, expiresIn: Int = 300,
+        repository: String = "acme/churn-model", ref: String = "refs/heads/main", sha: String = "0123456789abcdef0123456789abcdef01234567", sub: String? = nil,
+        nonce: String? = nil
     ) async throws -> String {
         let now = Int(Date().timeIntervalSince1970)
         let claims = Claims(
-            iss: iss ?? url, aud: aud, exp: now + expiresIn, iat: now - 5, nbf: now - 5, repository: repository, ref: ref, sha: sha, run_id: "4242",
+            iss: iss ?? url, aud: Audience(audiences ?? [aud]), azp: azp, exp: now + expiresIn, iat: now - 5, nbf: now - 5, repository: repository, ref: ref, sha: sha, run_id: "4242",
             actor: "riley-gh", sub: sub, nonce: nonce)
         let keys = JWTKeyCollection()
         switch kid {
@@ -255,10 +271,16 @@ struct IdentityTests {
         let verifier = IDTokenVerifier(store: nil, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
         let good = try await verifier.verify(try await issuer.token(sub: "morgan", nonce: "n-1"), use: .people, issuers: [people], nonce: "n-1")
         #expect(try good.issuer.person(from: good.claims).get() == "morgan")
+        let issuedToUs = try await issuer.token(audiences: ["other", "https://signoff.test"], azp: "https://signoff.test", sub: "morgan", nonce: "n-1")
+        let accepted = try await verifier.verify(issuedToUs, use: .people, issuers: [people], nonce: "n-1")
+        #expect(try accepted.issuer.person(from: accepted.claims).get() == "morgan")
         for (what, token, reason) in [
             ("another login's nonce", try await issuer.token(sub: "morgan", nonce: "n-2"), "nonce"),
             ("no nonce", try await issuer.token(sub: "morgan"), "nonce"),
             ("another audience", try await issuer.token(aud: "other-client", sub: "morgan", nonce: "n-1"), "audience"),
+            // Several audiences: issued to whom (azp) must be this client (OpenID Connect Core §3.1.3.7; red team).
+            ("several audiences, no azp", try await issuer.token(audiences: ["other", "https://signoff.test"], sub: "morgan", nonce: "n-1"), "azp"),
+            ("several audiences, issued to another", try await issuer.token(audiences: ["other", "https://signoff.test"], azp: "other", sub: "morgan", nonce: "n-1"), "azp"),
             ("expired", try await issuer.token(expiresIn: -3600, sub: "morgan", nonce: "n-1"), "expired"),
         ] {
             do {
