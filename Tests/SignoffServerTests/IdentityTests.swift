@@ -335,6 +335,9 @@ struct IdentityTests {
             let others = try await client.json("/v1/users/\(Cast.releaseManager.name)/chat", .put, token: ada, body: ["slack": "U0ATTACKER"])
             #expect(others.status == 422 && others.object["rule"] as? String == "admin.signature-required", "\(others.status) \(others.object)")
             #expect(try await client.json("/v1/users/\(admin)/chat", .put, token: ada, body: ["slack": "U0ADA"]).status == 200)
+            // A person who is no administrator is told that, not to log in with a key.
+            let notAdmin = try await client.json("/v1/users/\(admin)/chat", .put, token: morgan, body: ["slack": "U0MORGAN"])
+            #expect(notAdmin.status == 403 && notAdmin.object["rule"] as? String == "admin.required", "\(notAdmin.status) \(notAdmin.object)")
             // The trusted issuers and their pipeline rules: administrators and auditors, not any user (red team).
             let listed = try await client.json("/v1/issuers", token: morgan)
             #expect(listed.status == 403 && listed.object["rule"] as? String == "admin.required", "\(listed.object)")

@@ -186,12 +186,13 @@ struct AdministrationController {
             // Another person's handles decide whom their mentions and reminders reach, and the change is in no ledger: an
             // administrator makes it with a session their key obtained, never with a single sign-on session, which has no
             // key behind it and changes nothing unsigned (red team).
-            if name != (try h.principal(context)), context.token?.isKeyless == true {
+            let caller = try h.principal(context)
+            if name != caller, context.token?.isKeyless == true, try await h.service.directory().principals[caller]?.isAdministrator == true {
                 throw Problem.forbidden(
                     "setting another person's chat handles needs a session obtained with your key (signoff login --key); a single sign-on session sets only your own",
                     rule: .adminSignatureRequired)
             }
-            switch try await h.service.setChatHandles(ChatHandles(slack: body.slack, teams: body.teams), of: name, as: try h.principal(context)) {
+            switch try await h.service.setChatHandles(ChatHandles(slack: body.slack, teams: body.teams), of: name, as: caller) {
             case .success(let handles): return try h.json(ChatHandlesView(principal: name, handles))
             case .failure(let refusal): throw Problem.refused(refusal)
             }
