@@ -213,6 +213,10 @@ struct ServeTests {
         await #expect(try ok("sam", "list", "--waiting-for-me").contains(prod))
         _ = try await ok("sam", "approve", prod, "--stage", "approved", "--key", "sam.key")
         await #expect(try ok("riley", "status", prod).contains("approved"))
+        // A server's problem detail reaches the terminal as one line of inert text: a 404 echoing an ID that carries a
+        // terminal escape (and a line break) prints neither (red team: details echoed raw control characters).
+        let hostile = try await remote("riley", "status", "REQ-\u{1B}[31m9\nOK: forged")
+        #expect(hostile.status == 64 && !hostile.stderr.contains("\u{1B}") && !hostile.stderr.contains("\nOK: forged"), "\(hostile.stderr.debugDescription)")
         await #expect(try remote("dana", "gate", prod, "--env", "prod", "--digest", s.digest).status == 0)
         let notDeployer = try await remote("riley", "deploy", prod, "--outcome", "succeeded")
         #expect(notDeployer.status == 2)

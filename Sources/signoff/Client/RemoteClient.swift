@@ -107,7 +107,8 @@ struct HTTPTransport: Sendable {
     /// expired login a clear instruction to log in again.
     static func failure(status: Int, data: Data) -> CLIError {
         let problem = try? JSONDecoder().decode(Problem.self, from: data)
-        let detail = problem?.detail ?? "HTTP \(status)"
+        // A detail may quote what the caller sent (an ID with a terminal escape, a line break): one line of inert text.
+        let detail = problem?.detail.map(oneLine) ?? "HTTP \(status)"
         if let rule = problem?.rule { return CLIError.refused(rule, detail) }
         switch status {
         case 401: return CLIError.failure("\(detail) (run `signoff login` again)")
