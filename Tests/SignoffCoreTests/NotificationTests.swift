@@ -282,6 +282,11 @@ struct ChatHandleTests {
         #expect(good.refusal(principal: "morgan", actor: "morgan", state: w.state) == nil)
         #expect(good.refusal(principal: "morgan", actor: Cast.administrator.name, state: w.state) == nil)
         #expect(good.refusal(principal: "morgan", actor: "sam", state: w.state)?.rule == "admin.required")
+        // A session no key obtained (single sign-on) sets its own handles only, an administrator's too; a person who is no
+        // administrator is told that first.
+        #expect(good.refusal(principal: "morgan", actor: Cast.administrator.name, keyless: true, state: w.state)?.rule == "admin.signature-required")
+        #expect(good.refusal(principal: "morgan", actor: "morgan", keyless: true, state: w.state) == nil)
+        #expect(good.refusal(principal: "morgan", actor: "sam", keyless: true, state: w.state)?.rule == "admin.required")
         #expect(good.refusal(principal: "ci-bot", actor: Cast.administrator.name, state: w.state)?.rule == "input.text")
         #expect(good.refusal(principal: "nobody", actor: Cast.administrator.name, state: w.state)?.rule == "input.unknown")
         for bad in ["u024be7lh", "U", "<!channel>", "U02 4BE", "X024BE7LH", "U024BE7LH>"] {

@@ -156,7 +156,6 @@ extension Engine {
         return [.workflowApplied(.init(name: applied.workflow.name, digest: applied.digest, source: source, approval: approval))]
     }
 
-    /// The checks a project definition must pass, new or updated.
     /// Groups that do not exist, and how to create them: by an administrator, with their key where a regulated project
     /// makes every administrative change a signed one.
     static func createGroups(_ missing: some Collection<String>, state: SignoffState) -> String {
@@ -167,6 +166,7 @@ extension Engine {
             : "no groups \(names.joined(separator: ", ")); create each with `signoff group add NAME --as ADMIN\(key)`"
     }
 
+    /// The checks a project definition must pass, new or updated.
     static func validProject(_ spec: ProjectSpec, state: SignoffState) throws {
         try validName(spec.key, what: "a project key")
         guard !spec.environments.isEmpty else { throw Refusal(.projectInvalid, "a project needs at least one environment, e.g. --env prod=regulated") }

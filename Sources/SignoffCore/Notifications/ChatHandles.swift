@@ -36,13 +36,20 @@ public struct ChatHandles: Hashable, Sendable, Codable {
     }
 
     /// Why `actor` may not set `principal`'s handles to these, or nil: a user sets their own, an enabled administrator
-    /// anyone's; only users have handles; each handle is of its app's form.
-    public func refusal(principal: String, actor: String, state: SignoffState) -> Refusal? {
+    /// anyone's — with a session their key obtained (`keyless`: a single sign-on session has no key behind it and changes
+    /// nothing of others unsigned; handles decide whom mentions and reminders reach, and are in no ledger); only users
+    /// have handles; each handle is of its app's form.
+    public func refusal(principal: String, actor: String, keyless: Bool = false, state: SignoffState) -> Refusal? {
         guard let person = state.principals[principal] else { return Refusal(.inputUnknown, "no user \(principal)") }
         guard person.kind == .user else { return Refusal(.inputText, "\(principal) is a service account: only people have chat handles") }
         let administrator = state.principals[actor].map { $0.isAdministrator && !$0.disabled } ?? false
         guard actor == principal || administrator else {
             return Refusal(.adminRequired, "only \(principal) or an administrator may set \(principal)'s chat handles")
+        }
+        guard actor == principal || !keyless else {
+            return Refusal(
+                .adminSignatureRequired,
+                "setting another person's chat handles needs a session obtained with your key (signoff login --key); a single sign-on session sets only your own")
         }
         if let slack, !Self.isSlackID(slack) {
             return Refusal(.inputText, "--slack must be a Slack member ID (U or W and upper-case letters and digits, e.g. U024BE7LH), not \(slack.prefix(40).debugDescription)")

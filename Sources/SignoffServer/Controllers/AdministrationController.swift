@@ -183,16 +183,9 @@ struct AdministrationController {
         routes.put("/users/{name}/chat") { request, context -> Response in
             let body = try await request.decode(as: ChatHandlesBody.self, context: context)
             let name = try h.parameter("name", context)
-            // Another person's handles decide whom their mentions and reminders reach, and the change is in no ledger: an
-            // administrator makes it with a session their key obtained, never with a single sign-on session, which has no
-            // key behind it and changes nothing unsigned (red team).
-            let caller = try h.principal(context)
-            if name != caller, context.token?.isKeyless == true, try await h.service.directory().principals[caller]?.isAdministrator == true {
-                throw Problem.forbidden(
-                    "setting another person's chat handles needs a session obtained with your key (signoff login --key); a single sign-on session sets only your own",
-                    rule: .adminSignatureRequired)
-            }
-            switch try await h.service.setChatHandles(ChatHandles(slack: body.slack, teams: body.teams), of: name, as: caller) {
+            // Another person's handles only from a session a key obtained (``ChatHandles/refusal(principal:actor:keyless:state:)``).
+            let keyless = context.token?.isKeyless == true
+            switch try await h.service.setChatHandles(ChatHandles(slack: body.slack, teams: body.teams), of: name, as: try h.principal(context), keyless: keyless) {
             case .success(let handles): return try h.json(ChatHandlesView(principal: name, handles))
             case .failure(let refusal): throw Problem.refused(refusal)
             }
