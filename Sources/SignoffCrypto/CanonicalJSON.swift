@@ -12,6 +12,8 @@ internal import Foundation
 public enum CanonicalJSON {
     /// The canonical JSON of `value`.
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
+        // The types that write themselves (``CanonicalJSONWritable``): the request documents and decision events.
+        if let writable = value as? any CanonicalJSONWritable { return encode(writable: writable) }
         do {
             let context = Context()
             let node = try Node.of(value, codingPath: [], context: context, topLevel: true)
