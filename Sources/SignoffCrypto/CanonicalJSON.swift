@@ -114,7 +114,7 @@ public enum CanonicalJSON {
     static let hex = Array("0123456789abcdef".utf8)
 
     /// A JSON string: `"` and `\` escaped, control characters as `\b \t \n \f \r` or `\u00xx`, everything else as is.
-    static func write(_ string: String, to out: inout [UInt8]) {
+    @usableFromInline static func write(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { bytes in

@@ -22,20 +22,22 @@ extension CanonicalJSON {
     /// Writes one JSON object, member by member, in the order called — which must be the keys' UTF-8 byte order, as
     /// canonical JSON has it (checked in debug builds, where the tests run). Optional members left out when nil, as
     /// `encodeIfPresent` does.
+    // Inlinable, so that the calls specialize in the conforming types' module (unspecialized, the generic members made
+    // the runtime instantiate metadata for every array written).
     public struct ObjectWriter {
-        private var members = 0
+        @usableFromInline var members = 0
         #if DEBUG
-            private var previous: [UInt8] = []
+            @usableFromInline var previous: [UInt8] = []
         #endif
 
         /// Opens the object.
-        public init(_ out: inout [UInt8]) { out.append(UInt8(ascii: "{")) }
+        @inlinable public init(_ out: inout [UInt8]) { out.append(UInt8(ascii: "{")) }
 
         /// Closes the object.
-        public func end(_ out: inout [UInt8]) { out.append(UInt8(ascii: "}")) }
+        @inlinable public func end(_ out: inout [UInt8]) { out.append(UInt8(ascii: "}")) }
 
         /// Writes `"key":` (after a comma unless first). Keys are Swift literals of plain ASCII: written as they are.
-        public mutating func key(_ key: StaticString, _ out: inout [UInt8]) {
+        @inlinable public mutating func key(_ key: StaticString, _ out: inout [UInt8]) {
             key.withUTF8Buffer { name in
                 #if DEBUG
                     precondition(members == 0 || previous.lexicographicallyPrecedes(name), "canonical JSON keys out of order at \(key)")
@@ -50,66 +52,68 @@ extension CanonicalJSON {
             members += 1
         }
 
-        public mutating func string(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
+        @inlinable public mutating func string(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
             self.key(key, &out)
             CanonicalJSON.write(value, to: &out)
         }
 
-        public mutating func string(_ key: StaticString, ifPresent value: String?, _ out: inout [UInt8]) {
+        @inlinable public mutating func string(_ key: StaticString, ifPresent value: String?, _ out: inout [UInt8]) {
             guard let value else { return }
             string(key, value, &out)
         }
 
-        public mutating func integer(_ key: StaticString, _ value: some BinaryInteger, _ out: inout [UInt8]) {
+        @inlinable public mutating func integer(_ key: StaticString, _ value: some BinaryInteger, _ out: inout [UInt8]) {
             self.key(key, &out)
             CanonicalJSON.writeInteger(value, to: &out)
         }
 
-        public mutating func integer(_ key: StaticString, ifPresent value: (some BinaryInteger)?, _ out: inout [UInt8]) {
+        @inlinable public mutating func integer(_ key: StaticString, ifPresent value: (some BinaryInteger)?, _ out: inout [UInt8]) {
             guard let value else { return }
             integer(key, value, &out)
         }
 
-        public mutating func bool(_ key: StaticString, _ value: Bool, _ out: inout [UInt8]) {
+        @inlinable public mutating func bool(_ key: StaticString, _ value: Bool, _ out: inout [UInt8]) {
             self.key(key, &out)
             out.append(contentsOf: value ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65])  // true, false
         }
 
-        public mutating func value(_ key: StaticString, _ value: some CanonicalJSONWritable, _ out: inout [UInt8]) {
+        @inlinable public mutating func value(_ key: StaticString, _ value: some CanonicalJSONWritable, _ out: inout [UInt8]) {
             self.key(key, &out)
             value.writeCanonicalJSON(to: &out)
         }
 
-        public mutating func value(_ key: StaticString, ifPresent value: (some CanonicalJSONWritable)?, _ out: inout [UInt8]) {
+        @inlinable public mutating func value(_ key: StaticString, ifPresent value: (some CanonicalJSONWritable)?, _ out: inout [UInt8]) {
             guard let value else { return }
             self.value(key, value, &out)
         }
 
-        public mutating func array(_ key: StaticString, _ values: [some CanonicalJSONWritable], _ out: inout [UInt8]) {
+        @inlinable public mutating func array(_ key: StaticString, _ values: [some CanonicalJSONWritable], _ out: inout [UInt8]) {
             self.key(key, &out)
             out.append(UInt8(ascii: "["))
-            for (index, value) in values.enumerated() {
+            for index in values.indices {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                value.writeCanonicalJSON(to: &out)
+                values[index].writeCanonicalJSON(to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
 
-        public mutating func strings(_ key: StaticString, _ values: [String], _ out: inout [UInt8]) {
+        @inlinable public mutating func strings(_ key: StaticString, _ values: [String], _ out: inout [UInt8]) {
             self.key(key, &out)
             CanonicalJSON.writeStrings(values, to: &out)
         }
 
-        public mutating func strings(_ key: StaticString, ifPresent values: [String]?, _ out: inout [UInt8]) {
+        @inlinable public mutating func strings(_ key: StaticString, ifPresent values: [String]?, _ out: inout [UInt8]) {
             guard let values else { return }
             strings(key, values, &out)
         }
 
         /// A dictionary of string lists (labels): an object, its keys in UTF-8 byte order.
-        public mutating func stringLists(_ key: StaticString, _ values: [String: [String]], _ out: inout [UInt8]) {
+        @inlinable public mutating func stringLists(_ key: StaticString, _ values: [String: [String]], _ out: inout [UInt8]) {
             self.key(key, &out)
             out.append(UInt8(ascii: "{"))
-            for (index, name) in values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            let names = values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            for index in names.indices {
+                let name = names[index]
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 CanonicalJSON.write(name, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -118,24 +122,24 @@ extension CanonicalJSON {
             out.append(UInt8(ascii: "}"))
         }
 
-        public mutating func stringLists(_ key: StaticString, ifPresent values: [String: [String]]?, _ out: inout [UInt8]) {
+        @inlinable public mutating func stringLists(_ key: StaticString, ifPresent values: [String: [String]]?, _ out: inout [UInt8]) {
             guard let values else { return }
             stringLists(key, values, &out)
         }
     }
 
     /// A JSON array of strings.
-    static func writeStrings(_ values: [String], to out: inout [UInt8]) {
+    @usableFromInline static func writeStrings(_ values: [String], to out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
-        for (index, value) in values.enumerated() {
+        for index in values.indices {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            write(value, to: &out)
+            write(values[index], to: &out)
         }
         out.append(UInt8(ascii: "]"))
     }
 
     /// An integer in decimal, as Foundation writes it.
-    static func writeInteger(_ value: some BinaryInteger, to out: inout [UInt8]) {
+    @inlinable static func writeInteger(_ value: some BinaryInteger, to out: inout [UInt8]) {
         out.append(contentsOf: String(value).utf8)
     }
 }
