@@ -242,6 +242,27 @@ struct AdministrationTests {
         try w.ok(Self.signed(w, .removeWebhook(id: id), by: [ada, Self.bob]), as: ada)
     }
 
+    /// Red team (round 4): an administrator's session alone revised another person's regulated request — another bundle
+    /// under the requester's name, its signed approvals voided — while withdrawing it needed a signed approval. Nobody but
+    /// the requester revises, in a regulated project or not; an administrator withdraws (signed) and files anew.
+    @Test("Only its requester revises a request: an administrator and anyone else are refused, in a regulated environment and a standard one")
+    func onlyTheRequesterRevises() throws {
+        var w = try World()
+        let ada = Cast.administrator.name
+        let riley = Cast.requester.name
+        for environment in ["prod", "qa"] {
+            let id = try w.file(env: environment)
+            let revise = Command.revise(request: id, bundle: "other.zip", digest: World.otherDigest)
+            w.refused(revise, as: ada, rule: "request.owner")
+            w.refused(revise, as: Self.morgan, rule: "request.owner")
+            w.refused(revise, as: Cast.ci.name, rule: "request.owner")
+            #expect(w.request(id).revision == 1 && w.request(id).digest == World.digest)
+            let events = try w.ok(revise, as: riley)
+            #expect(events.map(\.kind) == ["request.revised"])
+            #expect(w.request(id).revision == 2 && w.request(id).digest == World.otherDigest)
+        }
+    }
+
     @Test("An administrator withdrawing another person's request, revoking their delegation or their token makes a signed administrative change")
     func actingOnSomeoneElses() throws {
         var w = try World()

@@ -98,7 +98,10 @@ struct AuthorizationMatrixTests {
         .init(method: .get, path: "/v1/requests/REQ-1/gate?environment=qa&digest=\(digest)", body: [:], setup: .approved, right: (deployer, 200), wrongRole: (requester, 200), wrongUser: (outsider, 404)),
         .init(method: .post, path: "/v1/requests/REQ-1/evidence", body: ["kind": "test-report", "status": "passed", "digest": digest], setup: .filed, right: (ci, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
         .init(method: .post, path: "/v1/requests/REQ-1/decisions", body: ["stage": "approved", "decision": "approve"], setup: .tested, right: (releaseManager, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
-        .init(method: .post, path: "/v1/requests/REQ-1/revisions", body: ["digest": otherDigest], setup: .filed, right: (requester, 200), wrongRole: (releaseManager, 403), wrongUser: (outsider, 404)),
+        // Not even an administrator's session revises another person's request (red team, round 4).
+        .init(
+            method: .post, path: "/v1/requests/REQ-1/revisions", body: ["digest": otherDigest], setup: .filed, right: (requester, 200), wrongRole: (admin, 403),
+            wrongUser: (outsider, 404), wrongRoleRule: "request.owner"),
         .init(method: .post, path: "/v1/requests/REQ-1/withdraw", body: ["reason": "superseded"], setup: .filed, right: (requester, 200), wrongRole: (releaseManager, 403), wrongUser: (outsider, 404)),
         .init(method: .post, path: "/v1/requests/REQ-1/deployments", body: ["outcome": "succeeded"], setup: .approved, right: (deployer, 200), wrongRole: (requester, 403), wrongUser: (outsider, 404)),
         // A break-glass deployment: compliance records the retrospective; the requester, who may read the request, may not.

@@ -128,10 +128,16 @@ extension Engine {
         }
     }
 
+    /// Only the requester revises: a revision puts another bundle under their name and voids the approvals given, so
+    /// nobody else — an administrator neither (a stolen administrator's session swapped the bundle of another person's
+    /// regulated request, unsigned) — may. An administrator withdraws another person's request (an administrative change,
+    /// signed in a regulated ledger) and files anew.
     static func revise(id: String, bundle: String?, digest: SHA256Digest, source: BundleSource?, state: SignoffState, actor: String, now: Int64) throws -> [Event] {
         let request = try requireActive(state, id)
-        guard actor == request.requester || state.principals[actor]?.isAdministrator == true else {
-            throw Refusal(.requestOwner, "only the requester (\(request.requester)) or an administrator may revise \(id)")
+        guard actor == request.requester else {
+            throw Refusal(
+                .requestOwner,
+                "only the requester (\(request.requester)) may revise \(id): a revision puts another bundle under their name; an administrator may withdraw it (`signoff withdraw`) and file it anew")
         }
         guard digest != request.digest else { throw Refusal(.inputDigest, "\(id) already has bundle digest \(digest)") }
         try requireNoDeploymentInProgress(request, doing: "revise it")

@@ -87,7 +87,7 @@ public struct RefusalRule: Hashable, Sendable, CustomStringConvertible {
     public static let delegationNone = RefusalRule("delegation.none", .permission, "Deciding for someone needs their delegation to you, in force now, for this project.")
     public static let requestUnknown = RefusalRule("request.unknown", .notFound, "No such request.")
     public static let requestClosed = RefusalRule("request.closed", .conflict, "The request is rejected, withdrawn, expired or deployed; nothing more can happen to it.")
-    public static let requestOwner = RefusalRule("request.owner", .permission, "Only the requester or an administrator may revise or withdraw a request.")
+    public static let requestOwner = RefusalRule("request.owner", .permission, "Only the requester may revise a request; only the requester or an administrator may withdraw one.")
     public static let evidenceKind = RefusalRule("evidence.kind", .invalidInput, "The request's workflow asks for no evidence of this kind.")
     public static let evidenceAttachedBy = RefusalRule("evidence.attached-by", .permission, "Only holders of the roles the workflow names (attached_by) may attach this kind of evidence.")
     public static let evidenceStatus = RefusalRule("evidence.status", .invalidInput, "Evidence status is one of passed, failed, errored, skipped, pending (any case), and agrees with the test counts given.")
