@@ -13,6 +13,7 @@ public struct SQLiteUnitOfWork: UnitOfWork {
 
     public func write<Result: Sendable>(at proposed: Int64?, _ body: @escaping @Sendable (any StorageTransaction) throws -> Result) async throws -> Result {
         try await ledger.pool.write { db in
+            WriterPriority.raise { restore in db.afterNextTransaction { _ in restore() } onRollback: { _ in restore() } }
             try projection.upgradeIfNeeded(db)
             return try body(SQLiteTransaction(db: db, ledger: ledger, proposed: proposed))
         }

@@ -7,6 +7,7 @@ import SignoffLedger
 @testable import SignoffStore
 import SignoffTestBackends
 import SignoffTestSupport
+import Synchronization
 import Testing
 
 /// One unit of work (issue 24): everything a command changes commits, or none of it does — shown by failing it on
@@ -80,6 +81,42 @@ struct UnitOfWorkTests {
             return
         }
         #expect(try await f.database.auth.token(id: other.record.id) == nil)
+    }
+
+    /// The writer's thread runs a unit of work at nice −10 where the process may raise a thread's priority (these tests
+    /// run as root in CI: then it must), and gives it back when the transaction ends, committed or rolled back.
+    @Test("The writer's thread is raised while it commits a unit of work (root may), and put back after a commit and after a rollback")
+    func writerPriority() async throws {
+        let mayRaise = getuid() == 0
+        // On this thread: raised, then restored by what the transaction's end calls.
+        let before = WriterPriority.current
+        var restore: (@Sendable () -> Void)?
+        let raised = WriterPriority.raise { restore = $0 }
+        if mayRaise { #expect(raised && WriterPriority.current == WriterPriority.raised) }
+        #expect(raised == (restore != nil))
+        restore?()
+        #expect(WriterPriority.current == before)
+        // Inside a unit of work on SQLite: raised for its body; on the same thread after its commit or rollback, back.
+        let f = try LedgerFixture()
+        defer { f.remove() }
+        for fails in [false, true] {
+            let seen = Mutex<(during: Int32, after: Int32?)>((0, nil))
+            do {
+                try await f.storage.unitOfWork.write { tx in
+                    _ = try tx.append([EntryDraft(kind: "test.event", actor: "a", payload: [])])
+                    seen.withLock { $0.during = WriterPriority.current }
+                    // Registered after the unit of work's own: runs after it, on the same thread.
+                    (tx as! SQLiteTransaction).db.afterNextTransaction { _ in seen.withLock { $0.after = WriterPriority.current } } onRollback: { _ in
+                        seen.withLock { $0.after = WriterPriority.current }
+                    }
+                    if fails { throw Injected() }
+                }
+                #expect(!fails)
+            } catch is Injected { #expect(fails) }
+            let (during, after) = seen.withLock { $0 }
+            if mayRaise { #expect(during == WriterPriority.raised, "fails: \(fails)") }
+            #expect(after != nil && after != WriterPriority.raised, "fails: \(fails): the thread keeps nice \(after ?? 99) after the transaction")
+        }
     }
 
     @Test("Replay protection is a unique constraint kept for the freshness window: a second use fails the transaction; old rows are forgotten")
