@@ -77,8 +77,8 @@ public enum CanonicalJSON {
             switch self {
             case .null: out.append(contentsOf: "null".utf8)
             case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-            case .int(let value): out.append(contentsOf: String(value).utf8)
-            case .uint(let value): out.append(contentsOf: String(value).utf8)
+            case .int(let value): CanonicalJSON.writeInteger(value, to: &out)
+            case .uint(let value): CanonicalJSON.writeInteger(value, to: &out)
             case .string(let string): CanonicalJSON.write(string, to: &out)
             case .array(let box):
                 out.append(UInt8(ascii: "["))
@@ -92,7 +92,7 @@ public enum CanonicalJSON {
                 // Keys in UTF-8 byte order; a key written twice keeps its last value (as a dictionary would).
                 let order = box.items.indices.sorted { a, b in
                     let (x, y) = (box.items[a].key, box.items[b].key)
-                    return x == y ? a < b : x.utf8.lexicographicallyPrecedes(y.utf8)
+                    return x == y ? a < b : CanonicalJSON.keyPrecedes(x, y)
                 }
                 var first = true
                 for (position, index) in order.enumerated() {
@@ -112,6 +112,9 @@ public enum CanonicalJSON {
     final class ObjectBox { var items: [(key: String, node: Node)] = [] }
 
     static let hex = Array("0123456789abcdef".utf8)
+
+    /// The order of an object's keys: their UTF-8 bytes, compared one by one (as Foundation's `.sortedKeys` writes them).
+    @inlinable static func keyPrecedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     /// A JSON string: `"` and `\` escaped, control characters as `\b \t \n \f \r` or `\u00xx`, everything else as is.
     @usableFromInline static func write(_ string: String, to out: inout [UInt8]) {

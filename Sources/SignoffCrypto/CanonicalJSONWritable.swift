@@ -111,7 +111,7 @@ extension CanonicalJSON {
         @inlinable public mutating func stringLists(_ key: StaticString, _ values: [String: [String]], _ out: inout [UInt8]) {
             self.key(key, &out)
             out.append(UInt8(ascii: "{"))
-            let names = values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            let names = values.keys.sorted(by: CanonicalJSON.keyPrecedes)
             for index in names.indices {
                 let name = names[index]
                 if index > 0 { out.append(UInt8(ascii: ",")) }
